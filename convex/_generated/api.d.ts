@@ -1,0 +1,64 @@
+/* eslint-disable */
+/**
+ * Generated `api` utility.
+ *
+ * THIS CODE IS AUTOMATICALLY GENERATED.
+ *
+ * To regenerate, run `npx convex dev`.
+ * @module
+ */
+
+import type {
+  ApiFromModules,
+  FilterApi,
+  FunctionReference,
+} from "convex/server";
+import type * as actions from "../actions.js";
+import type * as attention from "../attention.js";
+import type * as crons from "../crons.js";
+import type * as events from "../events.js";
+import type * as functions from "../functions.js";
+import type * as model_actions from "../model/actions.js";
+import type * as model_auth from "../model/auth.js";
+import type * as model_checks from "../model/checks.js";
+import type * as model_errors from "../model/errors.js";
+import type * as model_orchestrations from "../model/orchestrations.js";
+import type * as model_teams from "../model/teams.js";
+import type * as model_validators from "../model/validators.js";
+import type * as nodes from "../nodes.js";
+import type * as orchestrations from "../orchestrations.js";
+import type * as teams from "../teams.js";
+
+/**
+ * A utility for referencing Convex functions in your app's API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = api.myModule.myFunction;
+ * ```
+ */
+declare const fullApi: ApiFromModules<{
+  actions: typeof actions;
+  attention: typeof attention;
+  crons: typeof crons;
+  events: typeof events;
+  functions: typeof functions;
+  "model/actions": typeof model_actions;
+  "model/auth": typeof model_auth;
+  "model/checks": typeof model_checks;
+  "model/errors": typeof model_errors;
+  "model/orchestrations": typeof model_orchestrations;
+  "model/teams": typeof model_teams;
+  "model/validators": typeof model_validators;
+  nodes: typeof nodes;
+  orchestrations: typeof orchestrations;
+  teams: typeof teams;
+}>;
+export declare const api: FilterApi<
+  typeof fullApi,
+  FunctionReference<any, "public">
+>;
+export declare const internal: FilterApi<
+  typeof fullApi,
+  FunctionReference<any, "internal">
+>;

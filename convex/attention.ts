@@ -1,0 +1,79 @@
+// "Needs attention": everything an operator should look at, across all laptops.
+import { v } from "convex/values";
+import { doc } from "convex-helpers/validators";
+import { viewerQuery } from "./functions";
+import { OFFLINE_AFTER_MS } from "./nodes";
+import { nodeInfo, toSummary } from "./orchestrations";
+import schema from "./schema";
+
+const EACH_LIMIT = 50;
+const FAILED_WINDOW_MS = 24 * 60 * 60_000;
+
+const orchestrationItem = v.object({
+  _id: v.id("orchestrations"),
+  nodeId: v.id("nodes"),
+  nodeName: v.string(),
+  nodeOnline: v.boolean(),
+  featureName: v.string(),
+  branch: v.string(),
+  status: v.string(),
+  currentPhase: v.number(),
+  totalPhases: v.number(),
+  phasesCompleted: v.number(),
+  startedAt: v.number(),
+  completedAt: v.optional(v.number()),
+  updatedAt: v.number(),
+  attention: v.optional(v.string()),
+  attentionPhase: v.optional(v.string()),
+  attentionReason: v.optional(v.string()),
+});
+
+export const attention = viewerQuery({
+  args: {},
+  returns: v.object({
+    blocked: v.array(orchestrationItem),
+    awaitingApproval: v.array(orchestrationItem),
+    failedActions: v.array(doc(schema, "inboundActions")),
+    offlineNodes: v.array(v.object({ _id: v.id("nodes"), name: v.string(), lastHeartbeat: v.number() })),
+  }),
+  handler: async (ctx) => {
+    const now = Date.now();
+    const byAttention = (kind: "blocked" | "awaiting_approval") =>
+      ctx.db
+        .query("orchestrations")
+        .withIndex("by_attention_updated", (q) => q.eq("attention", kind))
+        .order("desc")
+        .take(EACH_LIMIT);
+    const blocked = await byAttention("blocked");
+    const awaiting = await byAttention("awaiting_approval");
+    const nodes = await nodeInfo(ctx, [...blocked, ...awaiting].map((o) => o.nodeId));
+    const failedActions = [];
+    for (const status of ["failed", "expired", "interrupted"] as const) {
+      failedActions.push(
+        ...(await ctx.db
+          .query("inboundActions")
+          .withIndex("by_status_finished", (q) => q.eq("status", status).gt("finishedAt", now - FAILED_WINDOW_MS))
+          .order("desc")
+          .take(EACH_LIMIT)),
+      );
+    }
+    failedActions.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+    const offline = await ctx.db
+      .query("nodes")
+      .withIndex("by_status_heartbeat", (q) => q.eq("status", "offline"))
+      .take(EACH_LIMIT);
+    const staleOnline = await ctx.db
+      .query("nodes")
+      .withIndex("by_status_heartbeat", (q) => q.eq("status", "online").lt("lastHeartbeat", now - OFFLINE_AFTER_MS))
+      .take(EACH_LIMIT);
+    const offlineNodes = [...offline, ...staleOnline]
+      .filter((n) => n.revokedAt === undefined)
+      .map((n) => ({ _id: n._id, name: n.name, lastHeartbeat: n.lastHeartbeat }));
+    return {
+      blocked: blocked.map((o) => toSummary(o, nodes)),
+      awaitingApproval: awaiting.map((o) => toSummary(o, nodes)),
+      failedActions: failedActions.slice(0, EACH_LIMIT),
+      offlineNodes,
+    };
+  },
+});

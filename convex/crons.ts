@@ -1,0 +1,10 @@
+import { cronJobs } from "convex/server";
+import { internal } from "./_generated/api";
+
+const crons = cronJobs();
+
+// Safety nets: precise expiry and offline flips are scheduled per action / heartbeat.
+crons.interval("mark stale nodes offline", { seconds: 30 }, internal.nodes.markStaleOffline, {});
+crons.interval("expire actions and lapse dead leases", { seconds: 30 }, internal.actions.sweepActions, {});
+
+export default crons;

@@ -1,0 +1,217 @@
+// Operator actions: submit, claim with a lease, complete; expiry and interruption.
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
+import type { User } from "./auth";
+import {
+  AGENT_RE,
+  checkOptionalNumber,
+  checkOptionalString,
+  checkPattern,
+  checkPhase,
+  checkString,
+  IDEMPOTENCY_RE,
+  LIMITS,
+} from "./checks";
+import { fail, invalid } from "./errors";
+import type { Infer } from "convex/values";
+import type { actionResult, ActionPayload, ActionRequest, ActionStatus } from "./validators";
+
+export const DEFAULT_EXPIRY_MS = 15 * 60_000;
+export const MIN_EXPIRY_MS = 5_000;
+export const MAX_EXPIRY_MS = 24 * 60 * 60_000;
+export const DEFAULT_LEASE_MS = 5 * 60_000;
+export const MAX_LEASE_MS = 60 * 60_000;
+const LEASE_OWNER_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Text for an agent: printable, tabs and newlines allowed, no other control characters. */
+export function checkMessageText(field: string, text: string): string {
+  checkString(field, text.trim(), LIMITS.text);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) invalid(field, "text without control characters");
+  return text;
+}
+
+type Resolved = {
+  nodeId: Id<"nodes">;
+  orchestrationId?: Id<"orchestrations">;
+  teamId?: Id<"teams">;
+  payload: ActionPayload;
+};
+
+async function resolveTarget(ctx: MutationCtx, request: ActionRequest): Promise<Resolved> {
+  if (request.type === "send_message") {
+    const team = await ctx.db.get(request.teamId);
+    if (team === null || team.removedAt !== undefined) fail("not_found", "no such team (it may have been removed)", "teamId");
+    checkPattern("agentName", request.agentName, AGENT_RE, "an agent name");
+    const text = checkMessageText("text", request.text);
+    const members = await ctx.db
+      .query("teamMembers")
+      .withIndex("by_team_agent", (q) => q.eq("teamId", team._id))
+      .take(LIMITS.membersPerTeam * 4);
+    const member = members.find((m) => m.agentName === request.agentName && m.removedAt === undefined);
+    if (member === undefined) fail("not_found", `no agent "${request.agentName}" in team ${team.teamName}`, "agentName");
+    const orchestration = team.orchestrationId ? await ctx.db.get(team.orchestrationId) : null;
+    return {
+      nodeId: team.nodeId,
+      teamId: team._id,
+      ...(team.orchestrationId ? { orchestrationId: team.orchestrationId } : {}),
+      payload: {
+        ...(orchestration ? { feature: orchestration.featureName } : {}),
+        ...(team.phaseNumber ? { phase: team.phaseNumber } : {}),
+        teamDir: team.dirName,
+        agentName: request.agentName,
+        text,
+      },
+    };
+  }
+  const orchestration = await ctx.db.get(request.orchestrationId);
+  if (orchestration === null) fail("not_found", "no such orchestration", "orchestrationId");
+  const phase = checkPhase("phase", request.phase);
+  const stored = await ctx.db
+    .query("phases")
+    .withIndex("by_orchestration_phase", (q) => q.eq("orchestrationId", orchestration._id).eq("phaseNumber", phase))
+    .unique();
+  if (stored === null) fail("not_found", `phase ${phase} of ${orchestration.featureName} has not started`, "phase");
+  const payload: ActionPayload = { feature: orchestration.featureName, phase };
+  if (request.type === "reject_plan") payload.feedback = checkMessageText("feedback", request.feedback);
+  return { nodeId: orchestration.nodeId, orchestrationId: orchestration._id, payload };
+}
+
+export async function submitAction(
+  ctx: MutationCtx,
+  user: User,
+  request: ActionRequest,
+  idempotencyKey: string,
+  expiresInMs: number | undefined,
+): Promise<{ actionId: Id<"inboundActions">; deduplicated: boolean }> {
+  checkPattern("idempotencyKey", idempotencyKey, IDEMPOTENCY_RE, "8-128 characters of [A-Za-z0-9._:-]");
+  const ttl = checkOptionalNumber("expiresInMs", expiresInMs, { min: MIN_EXPIRY_MS, max: MAX_EXPIRY_MS }) ?? DEFAULT_EXPIRY_MS;
+  const dup = await ctx.db
+    .query("inboundActions")
+    .withIndex("by_submitter_key", (q) => q.eq("submittedBy", user.subject).eq("idempotencyKey", idempotencyKey))
+    .first();
+  if (dup !== null) return { actionId: dup._id, deduplicated: true };
+  const target = await resolveTarget(ctx, request);
+  const node = await ctx.db.get(target.nodeId);
+  if (node === null || node.revokedAt !== undefined) fail("forbidden", "that laptop's credential was revoked; it cannot run actions");
+  const now = Date.now();
+  const expiresAt = now + ttl;
+  const actionId = await ctx.db.insert("inboundActions", {
+    ...target,
+    type: request.type,
+    status: "pending",
+    idempotencyKey,
+    submittedBy: user.subject,
+    ...(user.name ? { submittedByName: user.name } : {}),
+    createdAt: now,
+    expiresAt,
+  });
+  return { actionId, deduplicated: false };
+}
+
+export async function cancelAction(ctx: MutationCtx, actionId: Id<"inboundActions">): Promise<{ cancelled: boolean; status: ActionStatus }> {
+  const action = await ctx.db.get(actionId);
+  if (action === null) fail("not_found", "no such action", "actionId");
+  if (action.status !== "pending") return { cancelled: false, status: action.status };
+  await ctx.db.patch(actionId, { status: "cancelled", finishedAt: Date.now() });
+  return { cancelled: true, status: "cancelled" };
+}
+
+async function ownAction(ctx: MutationCtx, node: Doc<"nodes">, actionId: Id<"inboundActions">): Promise<Doc<"inboundActions"> | null> {
+  const action = await ctx.db.get(actionId);
+  // Another laptop's action looks exactly like a missing one.
+  return action !== null && action.nodeId === node._id ? action : null;
+}
+
+export type ClaimResult =
+  | { ok: true; action: Doc<"inboundActions"> }
+  | { ok: false; reason: "not_found" | "expired" | "not_pending"; status?: ActionStatus };
+
+export async function claimAction(
+  ctx: MutationCtx,
+  node: Doc<"nodes">,
+  actionId: Id<"inboundActions">,
+  leaseOwner: string,
+  leaseMs: number | undefined,
+): Promise<ClaimResult> {
+  checkPattern("leaseOwner", leaseOwner, LEASE_OWNER_RE, "a daemon instance id");
+  const lease = checkOptionalNumber("leaseMs", leaseMs, { min: 1000, max: MAX_LEASE_MS }) ?? DEFAULT_LEASE_MS;
+  const action = await ownAction(ctx, node, actionId);
+  if (action === null) return { ok: false, reason: "not_found" };
+  const now = Date.now();
+  if (action.status === "pending" && action.expiresAt <= now) {
+    await expire(ctx, action);
+    return { ok: false, reason: "expired", status: "expired" };
+  }
+  if (action.status !== "pending") return { ok: false, reason: action.status === "expired" ? "expired" : "not_pending", status: action.status };
+  await ctx.db.patch(actionId, { status: "claimed", claimedAt: now, leaseOwner, leaseExpiresAt: now + lease });
+  const claimed = await ctx.db.get(actionId);
+  return { ok: true, action: claimed! };
+}
+
+export async function markRunning(ctx: MutationCtx, node: Doc<"nodes">, actionId: Id<"inboundActions">, leaseOwner: string): Promise<boolean> {
+  const action = await ownAction(ctx, node, actionId);
+  if (action === null || action.status !== "claimed" || action.leaseOwner !== leaseOwner) return false;
+  await ctx.db.patch(actionId, { status: "running", startedAt: Date.now() });
+  return true;
+}
+
+export type ActionResultInput = Infer<typeof actionResult>;
+
+export async function completeAction(
+  ctx: MutationCtx,
+  node: Doc<"nodes">,
+  actionId: Id<"inboundActions">,
+  leaseOwner: string,
+  result: ActionResultInput,
+): Promise<{ ok: boolean; status: ActionStatus | "not_found" }> {
+  checkPattern("result.code", result.code, /^[a-z][a-z0-9_]{0,63}$/, "a snake_case outcome code");
+  checkString("result.message", result.message, LIMITS.text, { allowEmpty: true });
+  checkOptionalString("result.output", result.output, LIMITS.detail);
+  checkOptionalNumber("result.exitCode", result.exitCode, { integer: true, min: -255, max: 255 });
+  checkOptionalNumber("result.durationMs", result.durationMs, { min: 0 });
+  const action = await ownAction(ctx, node, actionId);
+  if (action === null) return { ok: false, status: "not_found" };
+  if (action.leaseOwner !== leaseOwner || (action.status !== "claimed" && action.status !== "running")) {
+    return { ok: false, status: action.status };
+  }
+  const status = result.ok ? "completed" : "failed";
+  await ctx.db.patch(actionId, { status, result, finishedAt: Date.now() });
+  return { ok: true, status };
+}
+
+/** After a daemon restart: this laptop's actions held by an earlier instance end interrupted, never re-run. */
+export async function interruptStale(ctx: MutationCtx, node: Doc<"nodes">, leaseOwner: string): Promise<number> {
+  checkPattern("leaseOwner", leaseOwner, LEASE_OWNER_RE, "a daemon instance id");
+  let count = 0;
+  for (const status of ["claimed", "running"] as const) {
+    const held = await ctx.db
+      .query("inboundActions")
+      .withIndex("by_node_status_created", (q) => q.eq("nodeId", node._id).eq("status", status))
+      .take(200);
+    for (const a of held) {
+      if (a.leaseOwner === leaseOwner) continue;
+      await interrupt(ctx, a, "the daemon restarted while this action was in progress; it was not re-run");
+      count++;
+    }
+  }
+  return count;
+}
+
+export async function interrupt(ctx: MutationCtx, a: Doc<"inboundActions">, message: string): Promise<void> {
+  await ctx.db.patch(a._id, {
+    status: "interrupted",
+    finishedAt: Date.now(),
+    result: { ok: false, code: "interrupted", message },
+  });
+}
+
+export async function expire(ctx: MutationCtx, a: Doc<"inboundActions">): Promise<void> {
+  await ctx.db.patch(a._id, {
+    status: "expired",
+    finishedAt: Date.now(),
+    result: { ok: false, code: "expired", message: "the laptop did not pick this action up before it expired" },
+  });
+}
+
+

@@ -1,0 +1,81 @@
+// Edge validation beyond what `v.*` validators can say: sizes, patterns, finiteness.
+import { invalid } from "./errors";
+
+export const LIMITS = {
+  name: 128,
+  path: 4096,
+  text: 4000,
+  summary: 1000,
+  detail: 16_000,
+  description: 20_000,
+  metadata: 16_000,
+  idempotencyKey: 128,
+  listItems: 500,
+  tasksPerTeam: 2000,
+  membersPerTeam: 200,
+  phases: 100,
+  eventsPerBatch: 500,
+  actorsInHealth: 64,
+} as const;
+
+// tina feature names: what `tina-session init` accepts, no path separators or `..`.
+export const FEATURE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+// Main phases "1".."999" and remediation phases "N.5", "N.5.5".
+export const PHASE_RE = /^[1-9][0-9]{0,2}(\.5){0,2}$/;
+// Claude Code agent names and team directory names.
+export const AGENT_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+export const TEAM_DIR_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const IDEMPOTENCY_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+
+function describe(value: string): string {
+  return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} chars)` : JSON.stringify(value);
+}
+
+export function checkString(field: string, value: string, max: number, opts: { allowEmpty?: boolean } = {}): string {
+  if (!opts.allowEmpty && value.length === 0) invalid(field, "a non-empty string");
+  if (value.length > max) invalid(field, `at most ${max} characters`, `${value.length}`);
+  if (value.includes("\u0000")) invalid(field, "no NUL characters");
+  return value;
+}
+
+export function checkOptionalString(field: string, value: string | undefined, max: number): string | undefined {
+  return value === undefined ? undefined : checkString(field, value, max, { allowEmpty: true });
+}
+
+export function checkPattern(field: string, value: string, re: RegExp, expected: string): string {
+  if (!re.test(value) || value.includes("..")) invalid(field, expected, describe(value));
+  return value;
+}
+
+export function checkFeature(field: string, value: string): string {
+  return checkPattern(field, value, FEATURE_RE, "a feature name (letters, digits, '.', '_', '-'; at most 100)");
+}
+
+export function checkPhase(field: string, value: string): string {
+  return checkPattern(field, value, PHASE_RE, "a phase like \"2\", \"2.5\" or \"2.5.5\"");
+}
+
+export function checkNumber(field: string, value: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
+  if (!Number.isFinite(value)) invalid(field, "a finite number", `${value}`);
+  if (opts.integer && !Number.isInteger(value)) invalid(field, "a whole number", `${value}`);
+  if (opts.min !== undefined && value < opts.min) invalid(field, `a number >= ${opts.min}`, `${value}`);
+  if (opts.max !== undefined && value > opts.max) invalid(field, `a number <= ${opts.max}`, `${value}`);
+  return value;
+}
+
+export function checkOptionalNumber(field: string, value: number | undefined, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+  return value === undefined ? undefined : checkNumber(field, value, opts);
+}
+
+export function checkTimestamp(field: string, value: number): number {
+  // 2000-01-01 .. 2200-01-01 in ms: catches seconds-vs-milliseconds mix-ups.
+  return checkNumber(field, value, { min: 946_684_800_000, max: 7_258_118_400_000 });
+}
+
+export function checkOptionalTimestamp(field: string, value: number | undefined): number | undefined {
+  return value === undefined ? undefined : checkTimestamp(field, value);
+}
+
+export function checkCount(field: string, items: readonly unknown[], max: number): void {
+  if (items.length > max) invalid(field, `at most ${max} items`, `${items.length}`);
+}

@@ -1,0 +1,188 @@
+// Orchestrations and their phases: snapshot upsert with server-side diffing.
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
+import {
+  checkCount,
+  checkFeature,
+  checkNumber,
+  checkOptionalNumber,
+  checkOptionalString,
+  checkOptionalTimestamp,
+  checkPhase,
+  checkString,
+  checkTimestamp,
+  LIMITS,
+} from "./checks";
+import { invalid } from "./errors";
+import type { OrchestrationSnapshot, PhaseSnapshot } from "./validators";
+import { linkTeamsToOrchestration } from "./teams";
+
+function validateSnapshot(o: OrchestrationSnapshot, phases: PhaseSnapshot[]): void {
+  checkFeature("orchestration.featureName", o.featureName);
+  checkString("orchestration.specDocPath", o.specDocPath, LIMITS.path, { allowEmpty: true });
+  checkString("orchestration.branch", o.branch, 255);
+  checkString("orchestration.worktreePath", o.worktreePath, LIMITS.path);
+  checkOptionalString("orchestration.repoRoot", o.repoRoot, LIMITS.path);
+  checkNumber("orchestration.totalPhases", o.totalPhases, { min: 0, max: 999, integer: true });
+  checkNumber("orchestration.currentPhase", o.currentPhase, { min: 0, max: 999, integer: true });
+  checkTimestamp("orchestration.startedAt", o.startedAt);
+  checkOptionalTimestamp("orchestration.completedAt", o.completedAt);
+  checkCount("phases", phases, LIMITS.phases);
+  const seen = new Set<string>();
+  for (const p of phases) {
+    checkPhase("phases.phaseNumber", p.phaseNumber);
+    if (seen.has(p.phaseNumber)) invalid("phases.phaseNumber", "each phase once", p.phaseNumber);
+    seen.add(p.phaseNumber);
+    checkOptionalString("phases.planPath", p.planPath, LIMITS.path);
+    checkOptionalString("phases.gitRange", p.gitRange, 200);
+    checkOptionalString("phases.blockedReason", p.blockedReason, LIMITS.text);
+    checkOptionalString("phases.pausedFrom", p.pausedFrom, 32);
+    checkOptionalString("phases.feedback", p.feedback, LIMITS.text);
+    for (const key of ["planningStartedAt", "executionStartedAt", "reviewStartedAt", "completedAt"] as const) {
+      checkOptionalTimestamp(`phases.${key}`, p[key]);
+    }
+    for (const key of ["planningMins", "executionMins", "reviewMins", "durationMins"] as const) {
+      checkOptionalNumber(`phases.${key}`, p[key], { min: 0 });
+    }
+  }
+}
+
+/** Numeric order of phase keys: "1" < "1.5" < "1.5.5" < "2". */
+export function comparePhases(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? -1) - (pb[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+type Derived = Pick<
+  Doc<"orchestrations">,
+  "active" | "phasesCompleted" | "attention" | "attentionPhase" | "attentionReason"
+>;
+
+/** Fields the lists and the attention view read, computed once at write time. */
+export function derive(o: OrchestrationSnapshot, phases: PhaseSnapshot[]): Derived {
+  const sorted = [...phases].sort((a, b) => comparePhases(a.phaseNumber, b.phaseNumber));
+  const phasesCompleted = sorted.filter((p) => !p.phaseNumber.includes(".") && p.status === "complete").length;
+  const blocked = sorted.find((p) => p.status === "blocked");
+  const awaiting = sorted.find((p) => p.status === "awaiting_approval");
+  const base = { active: o.status !== "complete", phasesCompleted };
+  if (o.status !== "complete" && blocked !== undefined) {
+    return { ...base, attention: "blocked", attentionPhase: blocked.phaseNumber, attentionReason: blocked.blockedReason ?? "blocked" };
+  }
+  if (o.status === "blocked") {
+    return { ...base, attention: "blocked", attentionReason: "orchestration blocked" };
+  }
+  if (awaiting !== undefined) {
+    return { ...base, attention: "awaiting_approval", attentionPhase: awaiting.phaseNumber, attentionReason: "plan awaiting approval" };
+  }
+  return { ...base, attention: undefined, attentionPhase: undefined, attentionReason: undefined };
+}
+
+/** Shallow equality of the fields in `next` against `prev` (undefined counts as a value). */
+export function sameFields<T extends object>(prev: T, next: Partial<T>): boolean {
+  for (const key of Object.keys(next) as (keyof T)[]) {
+    const a = prev[key];
+    const b = next[key];
+    if (Array.isArray(a) && Array.isArray(b)) {
+      if (a.length !== b.length || a.some((x, i) => x !== b[i])) return false;
+    } else if (a !== b) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function phaseFields(p: PhaseSnapshot) {
+  return {
+    phaseNumber: p.phaseNumber,
+    status: p.status,
+    planPath: p.planPath,
+    gitRange: p.gitRange,
+    planningStartedAt: p.planningStartedAt,
+    executionStartedAt: p.executionStartedAt,
+    reviewStartedAt: p.reviewStartedAt,
+    completedAt: p.completedAt,
+    planningMins: p.planningMins,
+    executionMins: p.executionMins,
+    reviewMins: p.reviewMins,
+    durationMins: p.durationMins,
+    blockedReason: p.blockedReason,
+    pausedFrom: p.pausedFrom,
+    feedback: p.feedback,
+  };
+}
+
+export type SyncOrchestrationResult = {
+  orchestrationId: Id<"orchestrations">;
+  applied: boolean;
+  changed: boolean;
+};
+
+export async function syncOrchestration(
+  ctx: MutationCtx,
+  node: Doc<"nodes">,
+  snapshot: OrchestrationSnapshot,
+  phases: PhaseSnapshot[],
+  seq: number | undefined,
+): Promise<SyncOrchestrationResult> {
+  validateSnapshot(snapshot, phases);
+  if (seq !== undefined) checkNumber("seq", seq, { min: 0 });
+  const now = Date.now();
+  const existing = await ctx.db
+    .query("orchestrations")
+    .withIndex("by_node_feature_started", (q) =>
+      q.eq("nodeId", node._id).eq("featureName", snapshot.featureName).eq("startedAt", snapshot.startedAt),
+    )
+    .unique();
+  if (existing !== null && seq !== undefined && existing.lastSeq !== undefined && seq <= existing.lastSeq) {
+    return { orchestrationId: existing._id, applied: false, changed: false };
+  }
+  const fields = {
+    ...snapshot,
+    repoRoot: snapshot.repoRoot,
+    completedAt: snapshot.completedAt,
+    ...derive(snapshot, phases),
+  };
+  let orchestrationId: Id<"orchestrations">;
+  let changed = false;
+  if (existing === null) {
+    orchestrationId = await ctx.db.insert("orchestrations", { ...fields, nodeId: node._id, lastSeq: seq, updatedAt: now });
+    changed = true;
+    await linkTeamsToOrchestration(ctx, node._id, orchestrationId, snapshot.featureName, snapshot.worktreePath);
+  } else {
+    orchestrationId = existing._id;
+    if (!sameFields(existing, fields)) {
+      await ctx.db.patch(orchestrationId, { ...fields, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
+      changed = true;
+    } else if (seq !== undefined) {
+      await ctx.db.patch(orchestrationId, { lastSeq: seq });
+    }
+  }
+
+  const stored = await ctx.db
+    .query("phases")
+    .withIndex("by_orchestration_phase", (q) => q.eq("orchestrationId", orchestrationId))
+    .take(LIMITS.phases * 2);
+  const byNumber = new Map(stored.map((p) => [p.phaseNumber, p]));
+  for (const p of phases) {
+    const next = phaseFields(p);
+    const prev = byNumber.get(p.phaseNumber);
+    byNumber.delete(p.phaseNumber);
+    if (prev === undefined) {
+      await ctx.db.insert("phases", { ...next, orchestrationId, updatedAt: now });
+      changed = true;
+    } else if (!sameFields(prev, next)) {
+      await ctx.db.patch(prev._id, { ...next, updatedAt: now });
+      changed = true;
+    }
+  }
+  for (const gone of byNumber.values()) {
+    await ctx.db.delete(gone._id);
+    changed = true;
+  }
+  return { orchestrationId, applied: true, changed };
+}

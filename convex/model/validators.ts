@@ -1,0 +1,196 @@
+// Validators shared by the schema and the functions. No database access here.
+import { v, type Infer } from "convex/values";
+
+export const orchestrationStatus = v.union(
+  v.literal("planning"),
+  v.literal("executing"),
+  v.literal("reviewing"),
+  v.literal("complete"),
+  v.literal("blocked"),
+  v.literal("paused"),
+);
+export type OrchestrationStatus = Infer<typeof orchestrationStatus>;
+
+export const phaseStatus = v.union(
+  v.literal("planning"),
+  v.literal("planned"),
+  v.literal("awaiting_approval"),
+  v.literal("executing"),
+  v.literal("reviewing"),
+  v.literal("complete"),
+  v.literal("blocked"),
+  v.literal("paused"),
+);
+export type PhaseStatus = Infer<typeof phaseStatus>;
+
+export const attentionKind = v.union(v.literal("blocked"), v.literal("awaiting_approval"));
+
+export const taskEventKind = v.union(
+  v.literal("created"),
+  v.literal("updated"),
+  v.literal("removed"),
+);
+
+export const actionType = v.union(
+  v.literal("approve_plan"),
+  v.literal("reject_plan"),
+  v.literal("pause"),
+  v.literal("resume"),
+  v.literal("retry"),
+  v.literal("send_message"),
+);
+export type ActionType = Infer<typeof actionType>;
+
+export const actionStatus = v.union(
+  v.literal("pending"),
+  v.literal("claimed"),
+  v.literal("running"),
+  v.literal("completed"),
+  v.literal("failed"),
+  v.literal("expired"),
+  v.literal("cancelled"),
+  v.literal("interrupted"),
+);
+export type ActionStatus = Infer<typeof actionStatus>;
+export const FINAL_ACTION_STATUSES: readonly ActionStatus[] = [
+  "completed",
+  "failed",
+  "expired",
+  "cancelled",
+  "interrupted",
+];
+
+// What the daemon needs to run an action; filled in by submitAction from stored rows,
+// so the daemon never trusts a client-supplied feature name or path.
+export const actionPayload = v.object({
+  feature: v.optional(v.string()),
+  phase: v.optional(v.string()),
+  feedback: v.optional(v.string()),
+  teamDir: v.optional(v.string()),
+  agentName: v.optional(v.string()),
+  text: v.optional(v.string()),
+});
+export type ActionPayload = Infer<typeof actionPayload>;
+
+export const actionResult = v.object({
+  ok: v.boolean(),
+  // Machine-readable outcome, e.g. "ok", "cli_exit_non_zero", "pane_gone", "timeout".
+  code: v.string(),
+  message: v.string(),
+  exitCode: v.optional(v.number()),
+  output: v.optional(v.string()),
+  durationMs: v.optional(v.number()),
+});
+
+export const actorSummary = v.object({
+  id: v.string(),
+  state: v.string(),
+  restarts: v.number(),
+  lastError: v.optional(v.string()),
+});
+
+export const nodeHealth = v.object({
+  daemonVersion: v.string(),
+  startedAt: v.number(),
+  uptimeSecs: v.number(),
+  outboxDepth: v.number(),
+  lastSyncAt: v.optional(v.number()),
+  connection: v.optional(v.string()),
+  actors: v.array(actorSummary),
+});
+
+// What the dashboard may ask a laptop to do. The target (orchestration, team) is an id:
+// the server fills in the feature, phase and team directory from what it stores.
+const phaseTarget = { orchestrationId: v.id("orchestrations"), phase: v.string() };
+export const actionRequest = v.union(
+  v.object({ type: v.literal("approve_plan"), ...phaseTarget }),
+  v.object({ type: v.literal("reject_plan"), ...phaseTarget, feedback: v.string() }),
+  v.object({ type: v.literal("pause"), ...phaseTarget }),
+  v.object({ type: v.literal("resume"), ...phaseTarget }),
+  v.object({ type: v.literal("retry"), ...phaseTarget }),
+  v.object({
+    type: v.literal("send_message"),
+    teamId: v.id("teams"),
+    agentName: v.string(),
+    text: v.string(),
+  }),
+);
+export type ActionRequest = Infer<typeof actionRequest>;
+
+// Snapshot shapes sent by the daemon.
+export const phaseSnapshot = v.object({
+  phaseNumber: v.string(),
+  status: phaseStatus,
+  planPath: v.optional(v.string()),
+  gitRange: v.optional(v.string()),
+  planningStartedAt: v.optional(v.number()),
+  executionStartedAt: v.optional(v.number()),
+  reviewStartedAt: v.optional(v.number()),
+  completedAt: v.optional(v.number()),
+  planningMins: v.optional(v.number()),
+  executionMins: v.optional(v.number()),
+  reviewMins: v.optional(v.number()),
+  durationMins: v.optional(v.number()),
+  blockedReason: v.optional(v.string()),
+  pausedFrom: v.optional(v.string()),
+  feedback: v.optional(v.string()),
+});
+export type PhaseSnapshot = Infer<typeof phaseSnapshot>;
+
+export const orchestrationSnapshot = v.object({
+  featureName: v.string(),
+  specDocPath: v.string(),
+  branch: v.string(),
+  worktreePath: v.string(),
+  repoRoot: v.optional(v.string()),
+  totalPhases: v.number(),
+  currentPhase: v.number(),
+  status: orchestrationStatus,
+  startedAt: v.number(),
+  completedAt: v.optional(v.number()),
+});
+export type OrchestrationSnapshot = Infer<typeof orchestrationSnapshot>;
+
+export const memberSnapshot = v.object({
+  agentId: v.string(),
+  agentName: v.string(),
+  agentType: v.optional(v.string()),
+  model: v.optional(v.string()),
+  joinedAt: v.optional(v.number()),
+  tmuxPaneId: v.optional(v.string()),
+  cwd: v.optional(v.string()),
+});
+export type MemberSnapshot = Infer<typeof memberSnapshot>;
+
+export const taskSnapshot = v.object({
+  taskId: v.string(),
+  subject: v.string(),
+  description: v.string(),
+  activeForm: v.optional(v.string()),
+  status: v.string(),
+  owner: v.optional(v.string()),
+  blocks: v.array(v.string()),
+  blockedBy: v.array(v.string()),
+  metadata: v.optional(v.string()),
+});
+export type TaskSnapshot = Infer<typeof taskSnapshot>;
+
+export const teamSnapshot = v.object({
+  dirName: v.string(),
+  teamName: v.string(),
+  description: v.optional(v.string()),
+  leadAgentId: v.optional(v.string()),
+  createdAt: v.optional(v.number()),
+});
+export type TeamSnapshot = Infer<typeof teamSnapshot>;
+
+export const orchestrationEventInput = v.object({
+  idempotencyKey: v.string(),
+  eventType: v.string(),
+  source: v.string(),
+  summary: v.string(),
+  detail: v.optional(v.string()),
+  phaseNumber: v.optional(v.string()),
+  recordedAt: v.number(),
+});
+export type OrchestrationEventInput = Infer<typeof orchestrationEventInput>;

@@ -1,0 +1,191 @@
+// Orchestrations: the daemon's snapshot upsert, and the dashboard's list and detail views.
+import { v } from "convex/values";
+import type { Doc, Id } from "./_generated/dataModel";
+import type { QueryCtx } from "./_generated/server";
+import { nodeMutation, viewerQuery } from "./functions";
+import schema from "./schema";
+import { doc } from "convex-helpers/validators";
+import { OFFLINE_AFTER_MS } from "./nodes";
+import { checkNumber } from "./model/checks";
+import { comparePhases, syncOrchestration as sync } from "./model/orchestrations";
+import { orchestrationSnapshot, orchestrationStatus, phaseSnapshot } from "./model/validators";
+
+export const syncOrchestration = nodeMutation({
+  args: { orchestration: orchestrationSnapshot, phases: v.array(phaseSnapshot), seq: v.optional(v.number()) },
+  returns: v.object({ orchestrationId: v.id("orchestrations"), applied: v.boolean(), changed: v.boolean() }),
+  handler: (ctx, { orchestration, phases, seq }) => sync(ctx, ctx.node, orchestration, phases, seq),
+});
+
+const ACTIVE_LIMIT = 200;
+const FINISHED_DEFAULT = 20;
+const FINISHED_MAX = 100;
+
+const summary = v.object({
+  _id: v.id("orchestrations"),
+  nodeId: v.id("nodes"),
+  nodeName: v.string(),
+  nodeOnline: v.boolean(),
+  featureName: v.string(),
+  branch: v.string(),
+  status: orchestrationStatus,
+  currentPhase: v.number(),
+  totalPhases: v.number(),
+  phasesCompleted: v.number(),
+  startedAt: v.number(),
+  completedAt: v.optional(v.number()),
+  updatedAt: v.number(),
+  attention: v.optional(v.string()),
+  attentionPhase: v.optional(v.string()),
+  attentionReason: v.optional(v.string()),
+});
+
+type NodeInfo = { name: string; online: boolean };
+
+/** Node name and presence for each node id, one read per distinct node. */
+export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promise<Map<Id<"nodes">, NodeInfo>> {
+  const now = Date.now();
+  const out = new Map<Id<"nodes">, NodeInfo>();
+  for (const id of new Set(ids)) {
+    const n = await ctx.db.get(id);
+    out.set(id, {
+      name: n?.name ?? "(removed laptop)",
+      online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= OFFLINE_AFTER_MS,
+    });
+  }
+  return out;
+}
+
+export function toSummary(o: Doc<"orchestrations">, nodes: Map<Id<"nodes">, NodeInfo>) {
+  const n = nodes.get(o.nodeId);
+  return {
+    _id: o._id,
+    nodeId: o.nodeId,
+    nodeName: n?.name ?? "(removed laptop)",
+    nodeOnline: n?.online ?? false,
+    featureName: o.featureName,
+    branch: o.branch,
+    status: o.status,
+    currentPhase: o.currentPhase,
+    totalPhases: o.totalPhases,
+    phasesCompleted: o.phasesCompleted,
+    startedAt: o.startedAt,
+    completedAt: o.completedAt,
+    updatedAt: o.updatedAt,
+    attention: o.attention,
+    attentionPhase: o.attentionPhase,
+    attentionReason: o.attentionReason,
+  };
+}
+
+/** All laptops together: active orchestrations (newest first) and a window of finished ones. */
+export const listOrchestrations = viewerQuery({
+  args: {
+    nodeId: v.optional(v.id("nodes")),
+    status: v.optional(orchestrationStatus),
+    finishedLimit: v.optional(v.number()),
+  },
+  returns: v.object({ active: v.array(summary), finished: v.array(summary) }),
+  handler: async (ctx, { nodeId, status, finishedLimit }) => {
+    const finishedTake = Math.floor(checkNumber("finishedLimit", finishedLimit ?? FINISHED_DEFAULT, { min: 0, max: FINISHED_MAX }));
+    let active: Doc<"orchestrations">[];
+    let finished: Doc<"orchestrations">[];
+    if (status !== undefined) {
+      const rows = await ctx.db
+        .query("orchestrations")
+        .withIndex("by_status_started", (q) => q.eq("status", status))
+        .order("desc")
+        .take(ACTIVE_LIMIT);
+      const mine = nodeId === undefined ? rows : rows.filter((o) => o.nodeId === nodeId);
+      active = mine.filter((o) => o.active);
+      finished = mine.filter((o) => !o.active).slice(0, finishedTake);
+    } else if (nodeId !== undefined) {
+      const q = (isActive: boolean) =>
+        ctx.db
+          .query("orchestrations")
+          .withIndex("by_node_active_started", (q) => q.eq("nodeId", nodeId).eq("active", isActive))
+          .order("desc");
+      active = await q(true).take(ACTIVE_LIMIT);
+      finished = await q(false).take(finishedTake);
+    } else {
+      const q = (isActive: boolean) =>
+        ctx.db
+          .query("orchestrations")
+          .withIndex("by_active_started", (q) => q.eq("active", isActive))
+          .order("desc");
+      active = await q(true).take(ACTIVE_LIMIT);
+      finished = await q(false).take(finishedTake);
+    }
+    const nodes = await nodeInfo(ctx, [...active, ...finished].map((o) => o.nodeId));
+    return { active: active.map((o) => toSummary(o, nodes)), finished: finished.map((o) => toSummary(o, nodes)) };
+  },
+});
+
+const PHASE_LIMIT = 100;
+const TEAM_LIMIT = 50;
+const MEMBER_LIMIT = 100;
+const TASK_LIMIT = 500;
+const RECENT_EVENTS = 50;
+const RECENT_ACTIONS = 20;
+
+const teamDetail = v.object({
+  team: doc(schema, "teams"),
+  members: v.array(doc(schema, "teamMembers")),
+  tasks: v.array(doc(schema, "tasks")),
+  tasksTruncated: v.boolean(),
+});
+
+/** Everything the detail page shows, each part bounded. */
+export const getOrchestrationDetail = viewerQuery({
+  args: { orchestrationId: v.id("orchestrations") },
+  returns: v.union(
+    v.null(),
+    v.object({
+      orchestration: doc(schema, "orchestrations"),
+      nodeName: v.string(),
+      nodeOnline: v.boolean(),
+      phases: v.array(doc(schema, "phases")),
+      teams: v.array(teamDetail),
+      recentEvents: v.array(doc(schema, "orchestrationEvents")),
+      recentActions: v.array(doc(schema, "inboundActions")),
+    }),
+  ),
+  handler: async (ctx, { orchestrationId }) => {
+    const orchestration = await ctx.db.get(orchestrationId);
+    if (orchestration === null) return null;
+    const nodes = await nodeInfo(ctx, [orchestration.nodeId]);
+    const phases = (
+      await ctx.db
+        .query("phases")
+        .withIndex("by_orchestration_phase", (q) => q.eq("orchestrationId", orchestrationId))
+        .take(PHASE_LIMIT)
+    ).sort((a, b) => comparePhases(a.phaseNumber, b.phaseNumber));
+    const teamRows = await ctx.db
+      .query("teams")
+      .withIndex("by_orchestration_phase", (q) => q.eq("orchestrationId", orchestrationId))
+      .take(TEAM_LIMIT);
+    const teams = [];
+    for (const team of teamRows) {
+      const members = await ctx.db
+        .query("teamMembers")
+        .withIndex("by_team_agent", (q) => q.eq("teamId", team._id))
+        .take(MEMBER_LIMIT);
+      const tasks = await ctx.db
+        .query("tasks")
+        .withIndex("by_team_task", (q) => q.eq("teamId", team._id))
+        .take(TASK_LIMIT + 1);
+      teams.push({ team, members, tasks: tasks.slice(0, TASK_LIMIT), tasksTruncated: tasks.length > TASK_LIMIT });
+    }
+    const recentEvents = await ctx.db
+      .query("orchestrationEvents")
+      .withIndex("by_orchestration_recorded", (q) => q.eq("orchestrationId", orchestrationId))
+      .order("desc")
+      .take(RECENT_EVENTS);
+    const recentActions = await ctx.db
+      .query("inboundActions")
+      .withIndex("by_orchestration_created", (q) => q.eq("orchestrationId", orchestrationId))
+      .order("desc")
+      .take(RECENT_ACTIONS);
+    const info = nodes.get(orchestration.nodeId)!;
+    return { orchestration, nodeName: info.name, nodeOnline: info.online, phases, teams, recentEvents, recentActions };
+  },
+});

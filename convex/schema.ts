@@ -1,0 +1,211 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+import {
+  actionPayload,
+  actionResult,
+  actionStatus,
+  actionType,
+  attentionKind,
+  nodeHealth,
+  orchestrationStatus,
+  phaseStatus,
+  taskEventKind,
+} from "./model/validators";
+
+// Timestamps: every `*At` field and `lastHeartbeat` is milliseconds since the
+// Unix epoch as a float64 number. Durations are `*Mins` (whole minutes) or `*Ms`.
+export default defineSchema({
+  // One row per laptop. The credential itself is never stored, only its SHA-256.
+  nodes: defineTable({
+    name: v.string(),
+    os: v.string(),
+    credentialHash: v.string(),
+    status: v.union(v.literal("online"), v.literal("offline")),
+    enrolledAt: v.number(),
+    lastHeartbeat: v.number(),
+    revokedAt: v.optional(v.number()),
+    health: v.optional(nodeHealth),
+  })
+    .index("by_name", ["name"])
+    .index("by_credential", ["credentialHash"])
+    .index("by_status_heartbeat", ["status", "lastHeartbeat"]),
+
+  // An orchestration is identified by (node, feature, start time).
+  orchestrations: defineTable({
+    nodeId: v.id("nodes"),
+    featureName: v.string(),
+    specDocPath: v.string(),
+    branch: v.string(),
+    worktreePath: v.string(),
+    repoRoot: v.optional(v.string()),
+    totalPhases: v.number(),
+    currentPhase: v.number(),
+    status: orchestrationStatus,
+    startedAt: v.number(),
+    completedAt: v.optional(v.number()),
+    // Denormalized for the lists, so they never read phases.
+    active: v.boolean(),
+    phasesCompleted: v.number(),
+    attention: v.optional(attentionKind),
+    attentionPhase: v.optional(v.string()),
+    attentionReason: v.optional(v.string()),
+    // Highest snapshot sequence applied; older snapshots are ignored.
+    lastSeq: v.optional(v.number()),
+    updatedAt: v.number(),
+  })
+    .index("by_node_feature_started", ["nodeId", "featureName", "startedAt"])
+    .index("by_node_worktree_started", ["nodeId", "worktreePath", "startedAt"])
+    .index("by_active_started", ["active", "startedAt"])
+    .index("by_node_active_started", ["nodeId", "active", "startedAt"])
+    .index("by_status_started", ["status", "startedAt"])
+    .index("by_attention_updated", ["attention", "updatedAt"]),
+
+  phases: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    phaseNumber: v.string(),
+    status: phaseStatus,
+    planPath: v.optional(v.string()),
+    gitRange: v.optional(v.string()),
+    planningStartedAt: v.optional(v.number()),
+    executionStartedAt: v.optional(v.number()),
+    reviewStartedAt: v.optional(v.number()),
+    completedAt: v.optional(v.number()),
+    planningMins: v.optional(v.number()),
+    executionMins: v.optional(v.number()),
+    reviewMins: v.optional(v.number()),
+    durationMins: v.optional(v.number()),
+    blockedReason: v.optional(v.string()),
+    pausedFrom: v.optional(v.string()),
+    feedback: v.optional(v.string()),
+    updatedAt: v.number(),
+  }).index("by_orchestration_phase", ["orchestrationId", "phaseNumber"]),
+
+  // A Claude Code agent team (~/.claude/teams/<dirName>/config.json).
+  teams: defineTable({
+    nodeId: v.id("nodes"),
+    dirName: v.string(),
+    teamName: v.string(),
+    description: v.optional(v.string()),
+    leadAgentId: v.optional(v.string()),
+    createdAt: v.optional(v.number()),
+    // The working directory most members share: links the team to a worktree.
+    cwd: v.optional(v.string()),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    phaseNumber: v.optional(v.string()),
+    memberCount: v.number(),
+    taskCounts: v.object({
+      pending: v.number(),
+      inProgress: v.number(),
+      completed: v.number(),
+      other: v.number(),
+    }),
+    removedAt: v.optional(v.number()),
+    lastSeq: v.optional(v.number()),
+    updatedAt: v.number(),
+  })
+    .index("by_node_dir", ["nodeId", "dirName"])
+    .index("by_node_cwd", ["nodeId", "cwd"])
+    .index("by_node_orchestration", ["nodeId", "orchestrationId"])
+    .index("by_orchestration_phase", ["orchestrationId", "phaseNumber"]),
+
+  teamMembers: defineTable({
+    teamId: v.id("teams"),
+    nodeId: v.id("nodes"),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    phaseNumber: v.optional(v.string()),
+    agentId: v.string(),
+    agentName: v.string(),
+    agentType: v.optional(v.string()),
+    model: v.optional(v.string()),
+    joinedAt: v.optional(v.number()),
+    tmuxPaneId: v.optional(v.string()),
+    cwd: v.optional(v.string()),
+    removedAt: v.optional(v.number()),
+    updatedAt: v.number(),
+  }).index("by_team_agent", ["teamId", "agentId"]),
+
+  // Current state of every task: the dashboard reads this, never the event log.
+  tasks: defineTable({
+    teamId: v.id("teams"),
+    nodeId: v.id("nodes"),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    phaseNumber: v.optional(v.string()),
+    taskId: v.string(),
+    subject: v.string(),
+    description: v.string(),
+    activeForm: v.optional(v.string()),
+    // Raw Claude Code status: pending | in_progress | completed, or anything newer.
+    status: v.string(),
+    owner: v.optional(v.string()),
+    blocks: v.array(v.string()),
+    blockedBy: v.array(v.string()),
+    // Canonical JSON (sorted keys) of the task's metadata, if any.
+    metadata: v.optional(v.string()),
+    revision: v.number(),
+    removedAt: v.optional(v.number()),
+    updatedAt: v.number(),
+  }).index("by_team_task", ["teamId", "taskId"]),
+
+  // Append-only: one row per real change of a task.
+  taskEvents: defineTable({
+    teamId: v.id("teams"),
+    nodeId: v.id("nodes"),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    phaseNumber: v.optional(v.string()),
+    taskId: v.string(),
+    kind: taskEventKind,
+    changes: v.array(v.string()),
+    status: v.string(),
+    previousStatus: v.optional(v.string()),
+    subject: v.string(),
+    owner: v.optional(v.string()),
+    recordedAt: v.number(),
+    // `<task row id>:<revision>`: unique, so a change is never recorded twice.
+    idempotencyKey: v.string(),
+  })
+    .index("by_idempotency", ["idempotencyKey"])
+    .index("by_orchestration_recorded", ["orchestrationId", "recordedAt"])
+    .index("by_team_task_recorded", ["teamId", "taskId", "recordedAt"]),
+
+  // Append-only: orchestration events from the worktree's events journal.
+  orchestrationEvents: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    nodeId: v.id("nodes"),
+    phaseNumber: v.optional(v.string()),
+    eventType: v.string(),
+    source: v.string(),
+    summary: v.string(),
+    detail: v.optional(v.string()),
+    recordedAt: v.number(),
+    idempotencyKey: v.string(),
+  })
+    .index("by_node_key", ["nodeId", "idempotencyKey"])
+    .index("by_orchestration_recorded", ["orchestrationId", "recordedAt"]),
+
+  // Operator actions, from the dashboard to one laptop.
+  inboundActions: defineTable({
+    nodeId: v.id("nodes"),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    teamId: v.optional(v.id("teams")),
+    type: actionType,
+    payload: actionPayload,
+    status: actionStatus,
+    idempotencyKey: v.string(),
+    submittedBy: v.string(),
+    submittedByName: v.optional(v.string()),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    claimedAt: v.optional(v.number()),
+    leaseOwner: v.optional(v.string()),
+    leaseExpiresAt: v.optional(v.number()),
+    startedAt: v.optional(v.number()),
+    finishedAt: v.optional(v.number()),
+    result: v.optional(actionResult),
+  })
+    .index("by_node_status_created", ["nodeId", "status", "createdAt"])
+    .index("by_submitter_key", ["submittedBy", "idempotencyKey"])
+    .index("by_orchestration_created", ["orchestrationId", "createdAt"])
+    .index("by_status_expires", ["status", "expiresAt"])
+    .index("by_status_lease", ["status", "leaseExpiresAt"])
+    .index("by_status_finished", ["status", "finishedAt"]),
+});

@@ -1,0 +1,46 @@
+// Claude Code teams: the daemon's snapshot upsert, and teams outside any orchestration.
+import { v } from "convex/values";
+import { doc } from "convex-helpers/validators";
+import { nodeMutation, viewerQuery } from "./functions";
+import { removeTeam as remove, syncTeam as sync } from "./model/teams";
+import { memberSnapshot, taskSnapshot, teamSnapshot } from "./model/validators";
+import schema from "./schema";
+
+export const syncTeam = nodeMutation({
+  args: {
+    team: teamSnapshot,
+    members: v.array(memberSnapshot),
+    tasks: v.array(taskSnapshot),
+    seq: v.optional(v.number()),
+  },
+  returns: v.object({
+    teamId: v.id("teams"),
+    applied: v.boolean(),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    phaseNumber: v.optional(v.string()),
+    taskEventsAppended: v.number(),
+    membersRemoved: v.number(),
+  }),
+  handler: (ctx, { team, members, tasks, seq }) => sync(ctx, ctx.node, team, members, tasks, seq),
+});
+
+export const removeTeam = nodeMutation({
+  args: { dirName: v.string(), seq: v.optional(v.number()) },
+  returns: v.object({ removed: v.boolean() }),
+  handler: async (ctx, { dirName, seq }) => ({ removed: await remove(ctx, ctx.node, dirName, seq) }),
+});
+
+const UNLINKED_LIMIT = 100;
+
+/** Teams of one laptop that belong to no orchestration (still shown under the laptop). */
+export const listUnlinkedTeams = viewerQuery({
+  args: { nodeId: v.id("nodes") },
+  returns: v.array(doc(schema, "teams")),
+  handler: async (ctx, { nodeId }) => {
+    const teams = await ctx.db
+      .query("teams")
+      .withIndex("by_node_orchestration", (q) => q.eq("nodeId", nodeId).eq("orchestrationId", undefined))
+      .take(UNLINKED_LIMIT);
+    return teams.filter((t) => t.removedAt === undefined);
+  },
+});
