@@ -1,0 +1,54 @@
+# The two entry points: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: test demo setup system-deps py-deps node-deps test-convex test-python lint typecheck codegen bench clean
+
+test: setup
+	@echo "== convex functions, local backend contract tests (vitest)"
+	npx vitest run
+	@echo "== python: unit, integration, end-to-end (pytest)"
+	$(VENV)/bin/pytest
+
+setup: system-deps py-deps node-deps
+
+system-deps:
+	@./scripts/ensure-system-deps.sh
+
+# Re-installs only when pyproject.toml changed since the last install.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+py-deps: $(VENV)/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-deps: node_modules/.installed
+
+test-convex: node-deps
+	npx vitest run convex
+
+test-python: py-deps
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check tina tests bench
+	$(VENV)/bin/mypy
+
+typecheck: node-deps
+	npx tsc --noEmit -p convex
+
+# Regenerates convex/_generated offline (commit the result).
+codegen: node-deps
+	npx convex codegen --system-udfs --typecheck enable
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,264 @@
+// @vitest-environment edge-runtime
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { api, internal } from "./_generated/api";
+import type { Id } from "./_generated/dataModel";
+import { OPERATOR, enroll, makeT, member, orchestration, phase, refusal, team, type T } from "./test.setup";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+let keyCounter = 0;
+const key = () => `tap-${Date.now()}-${++keyCounter}-abcdef`;
+
+async function world(t: T) {
+  const a = await enroll(t, "laptop-a");
+  const b = await enroll(t, "laptop-b");
+  const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+    nodeToken: a.token,
+    orchestration: orchestration({ status: "blocked" }),
+    phases: [phase("1", "blocked", { blockedReason: "tests fail" })],
+  });
+  const dir = "billing-export-phase-1";
+  const { teamId } = await t.mutation(api.teams.syncTeam, {
+    nodeToken: a.token,
+    team: team(dir),
+    members: [member("team-lead", dir), member("executor-1", dir)],
+    tasks: [],
+  });
+  const user = t.withIdentity(OPERATOR);
+  const submit = (action: Record<string, unknown>, idempotencyKey = key(), expiresInMs?: number) =>
+    user.mutation(api.actions.submitAction, { action: action as never, idempotencyKey, ...(expiresInMs ? { expiresInMs } : {}) });
+  return { a, b, orchestrationId, teamId, user, submit };
+}
+
+const get = (t: T, id: Id<"inboundActions">) => t.run((ctx) => ctx.db.get(id));
+const ok = { ok: true, code: "ok", message: "done", exitCode: 0, output: '{"action":"spawn_executor"}' };
+
+describe("submitAction", () => {
+  test("fills the payload from stored rows, for each type", async () => {
+    const t = makeT();
+    const { orchestrationId, teamId, submit, a } = await world(t);
+    for (const type of ["approve_plan", "pause", "resume", "retry"]) {
+      const { actionId } = await submit({ type, orchestrationId, phase: "1" });
+      expect(await get(t, actionId)).toMatchObject({ type, nodeId: a.nodeId, status: "pending", payload: { feature: "billing-export", phase: "1" }, submittedBy: OPERATOR.subject });
+    }
+    const reject = await submit({ type: "reject_plan", orchestrationId, phase: "1", feedback: "split the migration" });
+    expect((await get(t, reject.actionId))!.payload).toEqual({ feature: "billing-export", phase: "1", feedback: "split the migration" });
+    const msg = await submit({ type: "send_message", teamId, agentName: "executor-1", text: "please rebase\nthen push" });
+    expect((await get(t, msg.actionId))!.payload).toEqual({
+      feature: "billing-export",
+      phase: "1",
+      teamDir: "billing-export-phase-1",
+      agentName: "executor-1",
+      text: "please rebase\nthen push",
+    });
+  });
+
+  test("a double tap (same idempotency key) creates one action", async () => {
+    const t = makeT();
+    const { orchestrationId, submit } = await world(t);
+    const k = key();
+    const first = await submit({ type: "pause", orchestrationId, phase: "1" }, k);
+    const second = await submit({ type: "pause", orchestrationId, phase: "1" }, k);
+    expect(second).toEqual({ actionId: first.actionId, deduplicated: true });
+    expect(await t.run((ctx) => ctx.db.query("inboundActions").collect())).toHaveLength(1);
+  });
+
+  test("hostile and malformed payloads are refused with the field named and nothing queued", async () => {
+    const t = makeT();
+    const { orchestrationId, teamId, submit } = await world(t);
+    const cases: [Record<string, unknown>, string, string?][] = [
+      [{ type: "retry", orchestrationId, phase: "1; rm -rf ~" }, "phase"],
+      [{ type: "retry", orchestrationId, phase: "../1" }, "phase"],
+      [{ type: "retry", orchestrationId, phase: "2" }, "phase", "not_found"],
+      [{ type: "reject_plan", orchestrationId, phase: "1", feedback: "" }, "feedback"],
+      [{ type: "reject_plan", orchestrationId, phase: "1", feedback: "x".repeat(4001) }, "feedback"],
+      [{ type: "send_message", teamId, agentName: "executor-1", text: "\u001b[2J clear" }, "text"],
+      [{ type: "send_message", teamId, agentName: "$(whoami)", text: "hi" }, "agentName"],
+      [{ type: "send_message", teamId, agentName: "nobody", text: "hi" }, "agentName", "not_found"],
+    ];
+    for (const [action, field, code = "invalid_argument"] of cases) {
+      expect(await refusal(submit(action))).toMatchObject({ code, field });
+    }
+    expect((await refusal(submit({ type: "pause", orchestrationId, phase: "1" }, "bad key!"))).field).toBe("idempotencyKey");
+    expect((await refusal(submit({ type: "pause", orchestrationId, phase: "1" }, key(), 10))).field).toBe("expiresInMs");
+    await expect(submit({ type: "format_disk", orchestrationId, phase: "1" })).rejects.toThrow();
+    await expect(submit({ type: "pause", orchestrationId })).rejects.toThrow();
+    expect(await t.run((ctx) => ctx.db.query("inboundActions").collect())).toHaveLength(0);
+  });
+
+  test("needs a signed-in user", async () => {
+    const t = makeT();
+    const { orchestrationId } = await world(t);
+    const err = await refusal(t.mutation(api.actions.submitAction, { action: { type: "pause", orchestrationId, phase: "1" }, idempotencyKey: key() }));
+    expect(err.code).toBe("unauthenticated");
+  });
+});
+
+describe("claim, run, complete", () => {
+  test("the daemon sees its pending action, claims it, runs it, completes it", async () => {
+    const t = makeT();
+    const { a, b, orchestrationId, submit } = await world(t);
+    const { actionId } = await submit({ type: "retry", orchestrationId, phase: "1" });
+    expect((await t.query(api.actions.pendingActions, { nodeToken: a.token })).map((x) => x._id)).toEqual([actionId]);
+    expect(await t.query(api.actions.pendingActions, { nodeToken: b.token })).toEqual([]);
+    const claim = await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-1" });
+    expect(claim.ok).toBe(true);
+    expect(await t.query(api.actions.pendingActions, { nodeToken: a.token })).toEqual([]);
+    expect(await t.mutation(api.actions.markActionRunning, { nodeToken: a.token, actionId, leaseOwner: "daemon-1" })).toEqual({ ok: true });
+    expect(await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-1", result: ok })).toEqual({
+      ok: true,
+      status: "completed",
+    });
+    const done = await get(t, actionId);
+    expect(done).toMatchObject({ status: "completed", result: ok, leaseOwner: "daemon-1" });
+    // Completing twice changes nothing.
+    expect(await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-1", result: { ...ok, ok: false, code: "x" } })).toEqual({
+      ok: false,
+      status: "completed",
+    });
+    expect(await get(t, actionId)).toEqual(done);
+  });
+
+  test("two racing claims: exactly one wins", async () => {
+    const t = makeT();
+    const { a, orchestrationId, submit } = await world(t);
+    const { actionId } = await submit({ type: "pause", orchestrationId, phase: "1" });
+    const results = await Promise.all([
+      t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-1" }),
+      t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-2" }),
+    ]);
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.find((r) => !r.ok)).toMatchObject({ ok: false, reason: "not_pending", status: "claimed" });
+  });
+
+  test("another laptop cannot see, claim, run or complete the action", async () => {
+    const t = makeT();
+    const { a, b, orchestrationId, submit } = await world(t);
+    const { actionId } = await submit({ type: "pause", orchestrationId, phase: "1" });
+    expect(await t.mutation(api.actions.claimAction, { nodeToken: b.token, actionId, leaseOwner: "x" })).toEqual({ ok: false, reason: "not_found" });
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-1" });
+    expect(await t.mutation(api.actions.markActionRunning, { nodeToken: b.token, actionId, leaseOwner: "daemon-1" })).toEqual({ ok: false });
+    expect(await t.mutation(api.actions.completeAction, { nodeToken: b.token, actionId, leaseOwner: "daemon-1", result: ok })).toEqual({
+      ok: false,
+      status: "not_found",
+    });
+    // Not the lease holder either.
+    expect((await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-2", result: ok })).ok).toBe(false);
+    expect((await get(t, actionId))!.status).toBe("claimed");
+  });
+
+  test("a result is validated", async () => {
+    const t = makeT();
+    const { a, orchestrationId, submit } = await world(t);
+    const { actionId } = await submit({ type: "pause", orchestrationId, phase: "1" });
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "d" });
+    const err = await refusal(
+      t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId, leaseOwner: "d", result: { ...ok, output: "x".repeat(20_000) } }),
+    );
+    expect(err.field).toBe("result.output");
+  });
+});
+
+describe("expiry, cancellation, interruption", () => {
+  test("an action expires at its deadline: hidden, unclaimable, marked expired", async () => {
+    vi.useFakeTimers();
+    const t = makeT();
+    const { a, orchestrationId, submit } = await world(t);
+    const { actionId } = await submit({ type: "pause", orchestrationId, phase: "1" }, key(), 60_000);
+    vi.advanceTimersByTime(59_000);
+    expect(await t.query(api.actions.pendingActions, { nodeToken: a.token })).toHaveLength(1);
+    vi.advanceTimersByTime(2_000);
+    expect(await t.query(api.actions.pendingActions, { nodeToken: a.token })).toHaveLength(0);
+    await t.finishInProgressScheduledFunctions();
+    expect(await get(t, actionId)).toMatchObject({ status: "expired", result: { ok: false, code: "expired" } });
+    expect(await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "d" })).toMatchObject({ ok: false, reason: "expired" });
+  });
+
+  test("claiming an overdue action before the scheduler ran marks it expired", async () => {
+    const t = makeT();
+    const { a, orchestrationId, submit } = await world(t);
+    const { actionId } = await submit({ type: "pause", orchestrationId, phase: "1" });
+    await t.run((ctx) => ctx.db.patch(actionId, { expiresAt: Date.now() - 1 }));
+    expect(await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "d" })).toMatchObject({ ok: false, reason: "expired" });
+    expect((await get(t, actionId))!.status).toBe("expired");
+  });
+
+  test("cancel works only while pending", async () => {
+    const t = makeT();
+    const { a, orchestrationId, submit, user } = await world(t);
+    const one = await submit({ type: "pause", orchestrationId, phase: "1" });
+    expect(await user.mutation(api.actions.cancelAction, { actionId: one.actionId })).toEqual({ cancelled: true, status: "cancelled" });
+    expect(await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: one.actionId, leaseOwner: "d" })).toMatchObject({ ok: false, reason: "not_pending" });
+    const two = await submit({ type: "pause", orchestrationId, phase: "1" });
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: two.actionId, leaseOwner: "d" });
+    expect(await user.mutation(api.actions.cancelAction, { actionId: two.actionId })).toEqual({ cancelled: false, status: "claimed" });
+  });
+
+  test("after a restart, actions held by the previous daemon instance end interrupted", async () => {
+    const t = makeT();
+    const { a, b, orchestrationId, submit } = await world(t);
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await submit({ type: "pause", orchestrationId, phase: "1" })).actionId);
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: ids[0], leaseOwner: "old" });
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: ids[1], leaseOwner: "old" });
+    await t.mutation(api.actions.markActionRunning, { nodeToken: a.token, actionId: ids[1], leaseOwner: "old" });
+    expect(await t.mutation(api.actions.interruptStaleActions, { nodeToken: b.token, leaseOwner: "new" })).toEqual({ interrupted: 0 });
+    expect(await t.mutation(api.actions.interruptStaleActions, { nodeToken: a.token, leaseOwner: "new" })).toEqual({ interrupted: 2 });
+    expect(await t.mutation(api.actions.interruptStaleActions, { nodeToken: a.token, leaseOwner: "new" })).toEqual({ interrupted: 0 });
+    const statuses = await Promise.all(ids.map(async (id) => (await get(t, id))!.status));
+    expect(statuses).toEqual(["interrupted", "interrupted", "pending"]);
+    // The old instance can no longer complete it.
+    expect((await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId: ids[1], leaseOwner: "old", result: ok })).ok).toBe(false);
+  });
+
+  test("the sweep expires overdue actions and interrupts lapsed leases", async () => {
+    const t = makeT();
+    const { a, orchestrationId, submit } = await world(t);
+    const overdue = await submit({ type: "pause", orchestrationId, phase: "1" });
+    const held = await submit({ type: "pause", orchestrationId, phase: "1" });
+    const fresh = await submit({ type: "pause", orchestrationId, phase: "1" });
+    await t.run((ctx) => ctx.db.patch(overdue.actionId, { expiresAt: Date.now() - 1 }));
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: held.actionId, leaseOwner: "d", leaseMs: 1000 });
+    await t.run((ctx) => ctx.db.patch(held.actionId, { leaseExpiresAt: Date.now() - 1 }));
+    expect(await t.mutation(internal.actions.sweepActions, {})).toEqual({ expired: 1, interrupted: 1 });
+    expect((await get(t, fresh.actionId))!.status).toBe("pending");
+    expect((await get(t, held.actionId))!.result!.code).toBe("interrupted");
+  });
+});
+
+describe("listActions and attention", () => {
+  test("listActions is newest first and bounded", async () => {
+    const t = makeT();
+    const { orchestrationId, submit, user } = await world(t);
+    for (let i = 0; i < 5; i++) await submit({ type: "pause", orchestrationId, phase: "1" });
+    expect(await user.query(api.actions.listActions, { orchestrationId, limit: 3 })).toHaveLength(3);
+    expect(await user.query(api.actions.listActions, { limit: 10_000 })).toHaveLength(5);
+  });
+
+  test("attention lists blocked phases, plans awaiting approval, failed actions and offline laptops", async () => {
+    const t = makeT();
+    const { a, b, orchestrationId, submit, user } = await world(t);
+    await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: b.token,
+      orchestration: orchestration({ featureName: "search", worktreePath: "/w/search", status: "planning" }),
+      phases: [phase("1", "awaiting_approval", { planPath: "/w/search/docs/plans/p1.md" })],
+    });
+    const { actionId } = await submit({ type: "retry", orchestrationId, phase: "1" });
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "d" });
+    await t.mutation(api.actions.completeAction, {
+      nodeToken: a.token,
+      actionId,
+      leaseOwner: "d",
+      result: { ok: false, code: "cli_exit_non_zero", message: "Phase 1 is not blocked", exitCode: 1 },
+    });
+    await t.run((ctx) => ctx.db.patch(b.nodeId, { lastHeartbeat: Date.now() - 120_000 }));
+    const view = await user.query(api.attention.attention, {});
+    expect(view.blocked.map((o) => [o.featureName, o.attentionPhase, o.attentionReason])).toEqual([["billing-export", "1", "tests fail"]]);
+    expect(view.awaitingApproval.map((o) => [o.featureName, o.nodeName])).toEqual([["search", "laptop-b"]]);
+    expect(view.failedActions.map((x) => x._id)).toEqual([actionId]);
+    expect(view.offlineNodes.map((n) => n.name)).toEqual(["laptop-b"]);
+    expect((await refusal(t.query(api.attention.attention, {}))).code).toBe("unauthenticated");
+  });
+});

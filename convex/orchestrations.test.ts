@@ -1,0 +1,213 @@
+// @vitest-environment edge-runtime
+import { describe, expect, test } from "vitest";
+import { api } from "./_generated/api";
+import { comparePhases, derive } from "./model/orchestrations";
+import { OPERATOR, T0, enroll, makeT, orchestration, phase, refusal } from "./test.setup";
+
+describe("syncOrchestration", () => {
+  test("the same snapshot twice leaves the same state and reports no change", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const args = { nodeToken: token, orchestration: orchestration(), phases: [phase("1", "planning")] };
+    const first = await t.mutation(api.orchestrations.syncOrchestration, args);
+    const before = await t.run(async (ctx) => ({
+      o: await ctx.db.query("orchestrations").collect(),
+      p: await ctx.db.query("phases").collect(),
+    }));
+    const second = await t.mutation(api.orchestrations.syncOrchestration, args);
+    const after = await t.run(async (ctx) => ({
+      o: await ctx.db.query("orchestrations").collect(),
+      p: await ctx.db.query("phases").collect(),
+    }));
+    expect(first).toMatchObject({ applied: true, changed: true });
+    expect(second).toEqual({ orchestrationId: first.orchestrationId, applied: true, changed: false });
+    expect(after).toEqual(before);
+  });
+
+  test("updates changed phases, adds new ones and drops vanished ones", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const sync = (phases: ReturnType<typeof phase>[], status = "executing") =>
+      t.mutation(api.orchestrations.syncOrchestration, {
+        nodeToken: token,
+        orchestration: orchestration({ status }),
+        phases,
+      });
+    const { orchestrationId } = await sync([phase("1", "planning"), phase("2", "planning")]);
+    const res = await sync([phase("1", "executing", { executionStartedAt: T0 + 120_000, planPath: "/p/1.md" })]);
+    expect(res.changed).toBe(true);
+    const phases = await t.run((ctx) => ctx.db.query("phases").collect());
+    expect(phases).toHaveLength(1);
+    expect(phases[0]).toMatchObject({ orchestrationId, phaseNumber: "1", status: "executing", planPath: "/p/1.md" });
+  });
+
+  test("a re-run of a feature (new start time) is a new orchestration; another laptop's is separate", async () => {
+    const t = makeT();
+    const a = await enroll(t, "a");
+    const b = await enroll(t, "b");
+    const one = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: a.token, orchestration: orchestration(), phases: [] });
+    const rerun = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: a.token,
+      orchestration: orchestration({ startedAt: T0 + 3_600_000 }),
+      phases: [],
+    });
+    const other = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: b.token, orchestration: orchestration(), phases: [] });
+    expect(new Set([one.orchestrationId, rerun.orchestrationId, other.orchestrationId]).size).toBe(3);
+  });
+
+  test("a snapshot older than the last applied one is ignored", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration({ status: "executing" }),
+      phases: [phase("1", "executing")],
+      seq: 5,
+    });
+    const stale = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration(),
+      phases: [phase("1", "planning")],
+      seq: 4,
+    });
+    expect(stale.applied).toBe(false);
+    expect((await t.run((ctx) => ctx.db.query("phases").first()))!.status).toBe("executing");
+  });
+
+  test("invalid snapshots are refused with the field named, and change nothing", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const cases: [Record<string, unknown>, unknown[], string][] = [
+      [orchestration({ featureName: "../etc" }), [], "orchestration.featureName"],
+      [orchestration({ totalPhases: 1.5 }), [], "orchestration.totalPhases"],
+      [orchestration({ startedAt: 1_700_000_000 }), [], "orchestration.startedAt"],
+      [orchestration(), [phase("1-retry", "planning")], "phases.phaseNumber"],
+      [orchestration(), [phase("1.5.5.5", "planning")], "phases.phaseNumber"],
+      [orchestration(), [phase("1", "planning"), phase("1", "planning")], "phases.phaseNumber"],
+      [orchestration(), [phase("1", "planning", { planningMins: Number.NaN })], "phases.planningMins"],
+    ];
+    for (const [o, phases, field] of cases) {
+      const err = await refusal(
+        t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: o as never, phases: phases as never }),
+      );
+      expect(err).toMatchObject({ code: "invalid_argument", field });
+    }
+    expect(await t.run((ctx) => ctx.db.query("orchestrations").collect())).toHaveLength(0);
+  });
+
+  test("an Int64 where the schema says number is rejected by the validator", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    await expect(
+      t.mutation(api.orchestrations.syncOrchestration, {
+        nodeToken: token,
+        orchestration: orchestration({ totalPhases: 3n }) as never,
+        phases: [],
+      }),
+    ).rejects.toThrow(/Expected `number`/);
+  });
+});
+
+describe("derived fields", () => {
+  test("phase ordering is numeric", () => {
+    expect(["2", "1.5.5", "10", "1", "1.5"].sort(comparePhases)).toEqual(["1", "1.5", "1.5.5", "2", "10"]);
+  });
+
+  test("attention: blocked beats awaiting approval; complete needs none", () => {
+    const o = orchestration({ status: "blocked" });
+    expect(derive(o, [phase("1", "complete"), phase("2", "blocked", { blockedReason: "tests fail" })])).toMatchObject({
+      attention: "blocked",
+      attentionPhase: "2",
+      attentionReason: "tests fail",
+      phasesCompleted: 1,
+      active: true,
+    });
+    expect(derive(orchestration(), [phase("1", "awaiting_approval")])).toMatchObject({ attention: "awaiting_approval", attentionPhase: "1" });
+    expect(derive(orchestration({ status: "complete" }), [phase("1", "complete"), phase("1.5", "complete")])).toMatchObject({
+      attention: undefined,
+      active: false,
+      phasesCompleted: 1,
+    });
+  });
+});
+
+describe("dashboard reads", () => {
+  test("listOrchestrations: active first, finished bounded, node names, filters", async () => {
+    const t = makeT();
+    const a = await enroll(t, "a");
+    const b = await enroll(t, "b");
+    for (let i = 0; i < 5; i++) {
+      await t.mutation(api.orchestrations.syncOrchestration, {
+        nodeToken: i % 2 ? b.token : a.token,
+        orchestration: orchestration({ featureName: `f${i}`, startedAt: T0 + i, status: i < 3 ? "complete" : "executing" }),
+        phases: [],
+      });
+    }
+    const user = t.withIdentity(OPERATOR);
+    const all = await user.query(api.orchestrations.listOrchestrations, { finishedLimit: 2 });
+    expect(all.active.map((o) => o.featureName)).toEqual(["f4", "f3"]);
+    expect(all.finished.map((o) => o.featureName)).toEqual(["f2", "f1"]);
+    expect(all.active[0]).toMatchObject({ nodeName: "a", nodeOnline: true });
+    const onB = await user.query(api.orchestrations.listOrchestrations, { nodeId: b.nodeId });
+    expect([...onB.active, ...onB.finished].map((o) => o.featureName)).toEqual(["f3", "f1"]);
+    const complete = await user.query(api.orchestrations.listOrchestrations, { status: "complete" });
+    expect(complete.active).toEqual([]);
+    expect(complete.finished.map((o) => o.featureName)).toEqual(["f2", "f1", "f0"]);
+    expect((await refusal(t.query(api.orchestrations.listOrchestrations, {}))).code).toBe("unauthenticated");
+  });
+
+  test("listOrchestrations and getOrchestrationDetail stay bounded with thousands of rows", async () => {
+    // Each transaction may read at most 1000 documents: a query that scanned the
+    // 3000 rows below would fail.
+    const t = makeT({ documentsRead: 1000 });
+    const { nodeId, token } = await enroll(t);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration({ status: "executing" }),
+      phases: [phase("1", "executing")],
+    });
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 3000; i++) {
+        await ctx.db.insert("orchestrations", {
+          ...orchestration({ featureName: `old-${i}`, startedAt: T0 - 1_000_000 + i, status: "complete" }),
+          nodeId,
+          active: false,
+          phasesCompleted: 3,
+          updatedAt: T0,
+        });
+        await ctx.db.insert("orchestrationEvents", {
+          orchestrationId,
+          nodeId,
+          eventType: "info",
+          source: "test",
+          summary: `e${i}`,
+          recordedAt: T0 + i,
+          idempotencyKey: `key-${i}-xxxxxxxx`,
+        });
+      }
+    });
+    const user = t.withIdentity(OPERATOR);
+    const list = await user.query(api.orchestrations.listOrchestrations, { finishedLimit: 100 });
+    expect(list.finished).toHaveLength(100);
+    expect(list.active).toHaveLength(1);
+    const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+    expect(detail!.recentEvents).toHaveLength(50);
+    expect(detail!.recentEvents[0].summary).toBe("e2999");
+  });
+
+  test("getOrchestrationDetail: phases in order, null for a missing id", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration(),
+      phases: [phase("2", "planning"), phase("1.5", "complete"), phase("1", "complete")],
+    });
+    const user = t.withIdentity(OPERATOR);
+    const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+    expect(detail!.phases.map((p) => p.phaseNumber)).toEqual(["1", "1.5", "2"]);
+    expect(detail!.nodeName).toBe("laptop-a");
+    await t.run((ctx) => ctx.db.delete(orchestrationId));
+    expect(await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId })).toBeNull();
+  });
+});

@@ -1,0 +1,221 @@
+// @vitest-environment edge-runtime
+import { describe, expect, test } from "vitest";
+import { api } from "./_generated/api";
+import { phaseOfTeam, primaryCwd, worktreeCandidates } from "./model/teams";
+import { OPERATOR, enroll, makeT, member, orchestration, refusal, task, team, type T } from "./test.setup";
+
+async function setup(t: T) {
+  const node = await enroll(t);
+  const sync = (dir: string, tasks: ReturnType<typeof task>[], members = [member("team-lead", dir), member("executor-1", dir)], seq?: number) =>
+    t.mutation(api.teams.syncTeam, { nodeToken: node.token, team: team(dir), members, tasks, ...(seq === undefined ? {} : { seq }) });
+  const events = () => t.run((ctx) => ctx.db.query("taskEvents").collect());
+  return { ...node, sync, events };
+}
+
+describe("syncTeam diffing", () => {
+  test("a second identical syncTeam appends nothing and changes nothing", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    const tasks = [task("1"), task("2", { blockedBy: ["1"], metadata: '{"phase_num":1}' })];
+    const first = await sync("billing-export-phase-1", tasks);
+    expect(first.taskEventsAppended).toBe(2);
+    const snapshot = () =>
+      t.run(async (ctx) => ({
+        teams: await ctx.db.query("teams").collect(),
+        members: await ctx.db.query("teamMembers").collect(),
+        tasks: await ctx.db.query("tasks").collect(),
+      }));
+    const before = await snapshot();
+    const second = await sync("billing-export-phase-1", tasks);
+    expect(second.taskEventsAppended).toBe(0);
+    expect(await events()).toHaveLength(2);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  test("each tracked field change appends exactly one event naming it", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    const dir = "billing-export-phase-1";
+    await sync(dir, [task("1")]);
+    const changes: [Record<string, unknown>, string][] = [
+      [{ status: "in_progress" }, "status"],
+      [{ status: "in_progress", owner: "executor-1" }, "owner"],
+      [{ status: "in_progress", owner: "executor-1", subject: "renamed" }, "subject"],
+      [{ status: "in_progress", owner: "executor-1", subject: "renamed", description: "d2" }, "description"],
+      [{ status: "in_progress", owner: "executor-1", subject: "renamed", description: "d2", blockedBy: ["9"] }, "blockedBy"],
+      [{ status: "in_progress", owner: "executor-1", subject: "renamed", description: "d2", blockedBy: ["9"], metadata: "{}" }, "metadata"],
+    ];
+    for (const [fields, changed] of changes) {
+      const res = await sync(dir, [task("1", fields)]);
+      expect(res.taskEventsAppended).toBe(1);
+      const last = (await events()).at(-1)!;
+      expect(last.changes).toEqual([changed]);
+    }
+    const all = await events();
+    expect(all).toHaveLength(1 + changes.length);
+    expect(all[1]).toMatchObject({ kind: "updated", status: "in_progress", previousStatus: "pending" });
+    expect(new Set(all.map((e) => e.idempotencyKey)).size).toBe(all.length);
+  });
+
+  test("spinner text and forward links update the task without an event", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    await sync("x", [task("1")]);
+    await sync("x", [task("1", { activeForm: "Running tests", blocks: ["2"] })]);
+    expect(await events()).toHaveLength(1);
+    const stored = await t.run((ctx) => ctx.db.query("tasks").first());
+    expect(stored).toMatchObject({ activeForm: "Running tests", blocks: ["2"], revision: 1 });
+  });
+
+  test("task ids that repeat across teams stay separate", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    await sync("billing-export-orchestration", [task("1", { subject: "validate-design" })]);
+    await sync("billing-export-phase-1", [task("1", { subject: "write CSV" })]);
+    await sync("billing-export-phase-1", [task("1", { subject: "write CSV", status: "completed" })]);
+    const tasks = await t.run((ctx) => ctx.db.query("tasks").collect());
+    expect(tasks.map((x) => [x.subject, x.status]).sort()).toEqual([
+      ["validate-design", "pending"],
+      ["write CSV", "completed"],
+    ]);
+    expect(await events()).toHaveLength(3);
+  });
+
+  test("a vanished task is recorded once as removed, and restored when it returns", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    await sync("x", [task("1"), task("2")]);
+    await sync("x", [task("1")]);
+    await sync("x", [task("1")]);
+    expect((await events()).map((e) => e.kind)).toEqual(["created", "created", "removed"]);
+    await sync("x", [task("1"), task("2")]);
+    expect((await events()).at(-1)).toMatchObject({ kind: "created", changes: ["restored"] });
+    const team = await t.run((ctx) => ctx.db.query("teams").first());
+    expect(team!.taskCounts).toEqual({ pending: 2, inProgress: 0, completed: 0, other: 0 });
+  });
+
+  test("unknown task statuses are kept and counted as other", async () => {
+    const t = makeT();
+    const { sync } = await setup(t);
+    await sync("x", [task("1", { status: "deleted" }), task("2", { status: "completed" })]);
+    const team = await t.run((ctx) => ctx.db.query("teams").first());
+    expect(team!.taskCounts).toEqual({ pending: 0, inProgress: 0, completed: 1, other: 1 });
+  });
+
+  test("members that disappear are marked removed, and come back", async () => {
+    const t = makeT();
+    const { sync } = await setup(t);
+    const lead = member("team-lead", "x");
+    const exec = member("executor-1", "x", { tmuxPaneId: "in-process", model: undefined });
+    await sync("x", [], [lead, exec]);
+    const res = await sync("x", [], [lead]);
+    expect(res.membersRemoved).toBe(1);
+    const members = await t.run((ctx) => ctx.db.query("teamMembers").collect());
+    expect(members.find((m) => m.agentName === "executor-1")!.removedAt).toBeDefined();
+    expect(members.find((m) => m.agentName === "team-lead")!.removedAt).toBeUndefined();
+    await sync("x", [], [lead, exec]);
+    const again = await t.run((ctx) => ctx.db.query("teamMembers").collect());
+    expect(again.every((m) => m.removedAt === undefined)).toBe(true);
+    expect(again).toHaveLength(2);
+  });
+
+  test("stale snapshots (lower seq) are ignored", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    await sync("x", [task("1", { status: "completed" })], undefined, 10);
+    const stale = await sync("x", [task("1", { status: "pending" })], undefined, 9);
+    expect(stale.applied).toBe(false);
+    expect(await events()).toHaveLength(1);
+  });
+
+  test("oversized and malformed snapshots are refused with the field named", async () => {
+    const t = makeT();
+    const { token } = await setup(t);
+    const call = (overrides: Record<string, unknown>) =>
+      refusal(t.mutation(api.teams.syncTeam, { nodeToken: token, team: team("x"), members: [], tasks: [], ...overrides } as never));
+    expect((await call({ team: team("../../etc") })).field).toBe("team.dirName");
+    expect((await call({ tasks: [task("1"), task("1")] })).field).toBe("tasks.taskId");
+    expect((await call({ tasks: [task("1", { description: "x".repeat(30_000) })] })).field).toBe("tasks.description");
+    expect((await call({ members: [member("bad name;", "x")] })).field).toBe("members.agentName");
+    expect((await call({ tasks: Array.from({ length: 2001 }, (_, i) => task(`${i}`)) })).field).toBe("tasks");
+    expect(await t.run((ctx) => ctx.db.query("teams").collect())).toHaveLength(0);
+  });
+});
+
+describe("linking teams to orchestrations", () => {
+  test("through the members' working directory, in either order, with the phase from the name", async () => {
+    const t = makeT();
+    const { token, sync } = await setup(t);
+    // Team first: no orchestration yet.
+    const early = await sync("billing-export-phase-1-5", [task("1")]);
+    expect(early.orchestrationId).toBeUndefined();
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration(),
+      phases: [],
+    });
+    const linked = await t.run((ctx) => ctx.db.query("teams").first());
+    expect(linked).toMatchObject({ orchestrationId, phaseNumber: "1.5" });
+    // Orchestration first: linked at once.
+    const orch = await sync("billing-export-orchestration", [task("1")]);
+    expect(orch).toMatchObject({ orchestrationId });
+    expect(orch.phaseNumber).toBeUndefined();
+    const phase2 = await sync("billing-export-phase-2", [task("1")], [member("team-lead", "p2", { cwd: "/home/dev/acme/.worktrees/billing-export/sub/dir" })]);
+    expect(phase2).toMatchObject({ orchestrationId, phaseNumber: "2" });
+    const events = await t.run((ctx) => ctx.db.query("taskEvents").collect());
+    expect(events.filter((e) => e.orchestrationId === orchestrationId)).toHaveLength(2);
+  });
+
+  test("teams outside any orchestration are listed under their laptop until removed", async () => {
+    const t = makeT();
+    const { nodeId, token, sync } = await setup(t);
+    await sync("steady-sprouting-dijkstra", [], [member("team-lead", "s", { cwd: "/home/dev/elsewhere" })]);
+    const user = t.withIdentity(OPERATOR);
+    expect((await user.query(api.teams.listUnlinkedTeams, { nodeId })).map((x) => x.dirName)).toEqual(["steady-sprouting-dijkstra"]);
+    expect(await t.mutation(api.teams.removeTeam, { nodeToken: token, dirName: "steady-sprouting-dijkstra" })).toEqual({ removed: true });
+    expect(await t.mutation(api.teams.removeTeam, { nodeToken: token, dirName: "steady-sprouting-dijkstra" })).toEqual({ removed: false });
+    expect(await user.query(api.teams.listUnlinkedTeams, { nodeId })).toEqual([]);
+    const members = await t.run((ctx) => ctx.db.query("teamMembers").collect());
+    expect(members.every((m) => m.removedAt !== undefined)).toBe(true);
+  });
+
+  test("another laptop's team with the same directory name is a different team", async () => {
+    const t = makeT();
+    const a = await setup(t);
+    const b = await enroll(t, "laptop-b");
+    await a.sync("x", [task("1")]);
+    await t.mutation(api.teams.syncTeam, { nodeToken: b.token, team: team("x"), members: [], tasks: [task("1", { status: "completed" })] });
+    const teams = await t.run((ctx) => ctx.db.query("teams").collect());
+    expect(teams).toHaveLength(2);
+    const tasks = await t.run((ctx) => ctx.db.query("tasks").collect());
+    expect(tasks.map((x) => x.status).sort()).toEqual(["completed", "pending"]);
+  });
+});
+
+describe("naming helpers", () => {
+  test("phaseOfTeam", () => {
+    expect(phaseOfTeam("f", "f-phase-2", "f-phase-2")).toBe("2");
+    expect(phaseOfTeam("f", "f-phase-1.5", "f-phase-1-5")).toBe("1.5");
+    expect(phaseOfTeam("f", "weird", "f-phase-1-5-5")).toBe("1.5.5");
+    expect(phaseOfTeam("f", "f-orchestration", "f-orchestration")).toBeUndefined();
+    expect(phaseOfTeam("f-phase-x", "f-phase-x-phase-3", "f-phase-x-phase-3")).toBe("3");
+    expect(phaseOfTeam("f", "f-phase-1-retry", "f-phase-1-retry")).toBeUndefined();
+  });
+
+  test("primaryCwd and worktreeCandidates", () => {
+    expect(primaryCwd([member("a", "t", { cwd: "/x" }), member("b", "t", { cwd: "/y" }), member("c", "t", { cwd: "/y" })])).toBe("/y");
+    expect(primaryCwd([member("a", "t", { cwd: undefined })])).toBeUndefined();
+    expect(worktreeCandidates("/r/.worktrees/f/src/")).toEqual(["/r/.worktrees/f/src", "/r/.worktrees/f"]);
+    expect(worktreeCandidates("/r/.worktrees/f")).toEqual(["/r/.worktrees/f"]);
+  });
+});
+
+test("task reads in the detail view are bounded per team", async () => {
+  const t = makeT({ documentsRead: 2500 });
+  const { token, sync } = await setup(t);
+  const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration(), phases: [] });
+  await sync("billing-export-phase-1", Array.from({ length: 1200 }, (_, i) => task(`${i}`)));
+  const detail = await t.withIdentity(OPERATOR).query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+  expect(detail!.teams[0].tasks).toHaveLength(500);
+  expect(detail!.teams[0].tasksTruncated).toBe(true);
+});
