@@ -1,0 +1,213 @@
+"""Daemon configuration: a frozen `Config`, resolved once from file, profile and environment.
+
+Resolution order, highest first: `TINA_*` environment variables, the selected profile
+(`[profiles.<name>]`, chosen by `TINA_PROFILE` or the file's `profile` key), the file's flat
+keys, defaults. The file is the first that exists of `--config PATH`, `$TINA_CONFIG`,
+`$XDG_CONFIG_HOME/tina/config.toml` (default `~/.config/tina/config.toml`) and, on macOS,
+`~/Library/Application Support/tina/config.toml`. A missing file is fine: the environment
+can supply everything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import attrs
+
+NODE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+# key -> (environment variable, kind)
+_KEYS: dict[str, tuple[str, str]] = {
+    "convex_url": ("TINA_CONVEX_URL", "url"),
+    "node_name": ("TINA_NODE_NAME", "node_name"),
+    "credential_file": ("TINA_CREDENTIAL_FILE", "path"),
+    "claude_dir": ("TINA_CLAUDE_DIR", "path"),
+    "state_dir": ("TINA_STATE_DIR", "path"),
+    "tina_session": ("TINA_SESSION_BIN", "str"),
+    "tmux_socket": ("TINA_TMUX_SOCKET", "str"),
+    "heartbeat_secs": ("TINA_HEARTBEAT_SECS", "positive_float"),
+    "debounce_ms": ("TINA_DEBOUNCE_MS", "positive_int"),
+    "action_timeout_secs": ("TINA_ACTION_TIMEOUT_SECS", "positive_float"),
+}
+
+
+class ConfigError(Exception):
+    """A missing or invalid setting, naming where it came from and what was expected."""
+
+
+def _home() -> Path:
+    return Path(os.environ.get("HOME") or Path.home())
+
+
+def config_dir() -> Path:
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(xdg) if xdg else _home() / ".config") / "tina"
+
+
+def candidate_files() -> list[Path]:
+    files = []
+    if env := os.environ.get("TINA_CONFIG"):
+        files.append(Path(env))
+    files.append(config_dir() / "config.toml")
+    if sys.platform == "darwin":
+        files.append(_home() / "Library" / "Application Support" / "tina" / "config.toml")
+    return files
+
+
+def default_state_dir() -> Path:
+    if sys.platform == "darwin":
+        return _home() / "Library" / "Application Support" / "tina"
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else _home() / ".local" / "state") / "tina"
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    convex_url: str | None
+    node_name: str
+    credential_file: Path
+    claude_dir: Path
+    state_dir: Path
+    tina_session: str = "tina-session"
+    tmux_socket: str | None = None
+    heartbeat_secs: float = 30.0
+    debounce_ms: int = 30
+    action_timeout_secs: float = 120.0
+    source: Path | None = None  # the file it came from, if any
+    profile: str | None = None
+
+    @property
+    def tina_sessions_dir(self) -> Path:
+        return self.claude_dir / "tina-sessions"
+
+    @property
+    def teams_dir(self) -> Path:
+        return self.claude_dir / "teams"
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.claude_dir / "tasks"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.state_dir / "daemon.sock"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.state_dir / "outbox"
+
+    def require_url(self) -> str:
+        if not self.convex_url:
+            where = f" in {self.source}" if self.source else ""
+            raise ConfigError(
+                f"convex_url is not set{where}: set convex_url in the config file or "
+                "TINA_CONVEX_URL (for example https://<deployment>.convex.cloud)"
+            )
+        return self.convex_url
+
+
+def _check(key: str, raw: Any, kind: str, origin: str) -> Any:
+    where = f"{key} (from {origin})"
+    if kind in ("str", "url", "node_name", "path"):
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigError(f"{where}: expected a non-empty string, got {raw!r}")
+        value = raw.strip()
+        if kind == "url":
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ConfigError(f"{where}: expected an http(s) URL like https://x.convex.cloud, got {value!r}")
+            return value.rstrip("/")
+        if kind == "node_name" and not NODE_NAME_RE.match(value):
+            raise ConfigError(
+                f"{where}: expected a laptop name of letters, digits, '.', '_', '-' (at most 63), got {value!r}"
+            )
+        if kind == "path":
+            return Path(value).expanduser()
+        return value
+    if kind in ("positive_float", "positive_int"):
+        try:
+            number = float(raw) if kind == "positive_float" else int(str(raw))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a positive number, got {raw!r}") from None
+        if number <= 0:
+            raise ConfigError(f"{where}: expected a positive number, got {raw!r}")
+        return number
+    raise AssertionError(kind)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _default_node_name() -> str:
+    name = socket.gethostname().split(".")[0] or "laptop"
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", name).strip("-._") or "laptop"
+    return name[:63]
+
+
+def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Resolve the configuration once. Raises ConfigError with a precise message."""
+    env = os.environ if env is None else env
+    source: Path | None = None
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"{path}: config file not found")
+        source = path
+    else:
+        source = next((p for p in candidate_files() if p.exists()), None)
+    if source is not None:
+        data = _read_file(source)
+
+    profile = env.get("TINA_PROFILE") or data.get("profile")
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{source}: [profiles] must be a table of tables")
+    layer: dict[str, Any] = {}
+    if profile is not None:
+        if not isinstance(profile, str) or profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise ConfigError(f"profile {profile!r} is not defined in {source} (known profiles: {known})")
+        layer = profiles[profile]
+        if not isinstance(layer, dict):
+            raise ConfigError(f"{source}: [profiles.{profile}] must be a table")
+
+    unknown = sorted(set(data) - set(_KEYS) - {"profile", "profiles"})
+    unknown += sorted(f"profiles.{profile}.{k}" for k in set(layer) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
+
+    values: dict[str, Any] = {}
+    for key, (var, kind) in _KEYS.items():
+        if env.get(var):
+            values[key] = _check(key, env[var], kind, f"environment variable {var}")
+        elif key in layer:
+            values[key] = _check(key, layer[key], kind, f"{source} [profiles.{profile}]")
+        elif key in data:
+            values[key] = _check(key, data[key], kind, str(source))
+
+    state_dir = values.pop("state_dir", None) or default_state_dir()
+    return Config(
+        convex_url=values.pop("convex_url", None),
+        node_name=values.pop("node_name", None) or _default_node_name(),
+        credential_file=values.pop("credential_file", None) or config_dir() / "credential.json",
+        claude_dir=values.pop("claude_dir", None) or _home() / ".claude",
+        state_dir=state_dir,
+        source=source,
+        profile=profile,
+        **values,
+    )
