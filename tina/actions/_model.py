@@ -1,0 +1,155 @@
+"""Typed actions and the pure argv builder. No I/O here."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import attrs
+
+from tina.local.names import InvalidName, validate_feature, validate_phase
+
+ActionType = Literal["approve_plan", "reject_plan", "pause", "resume", "retry", "send_message"]
+ACTION_TYPES: tuple[ActionType, ...] = ("approve_plan", "reject_plan", "pause", "resume", "retry", "send_message")
+
+# tina-session `orchestrate advance --event` for each state-machine action.
+EVENT_FOR: dict[str, str] = {
+    "approve_plan": "plan_approved",
+    "reject_plan": "plan_rejected",
+    "pause": "pause",
+    "resume": "resume",
+    "retry": "retry",
+}
+
+AGENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
+TEAM_DIR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_TEXT = 4000
+MAX_OUTPUT = 8000
+
+
+class ActionRejected(Exception):
+    """The action cannot be run as given; `code` goes into the result."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@attrs.frozen(kw_only=True)
+class Action:
+    id: str
+    type: ActionType
+    feature: str | None = None
+    phase: str | None = None
+    feedback: str | None = None
+    team_dir: str | None = None
+    agent_name: str | None = None
+    text: str | None = None
+    expires_at: float = 0.0  # ms since the epoch
+
+
+@attrs.frozen(kw_only=True)
+class ActionResult:
+    ok: bool
+    code: str
+    message: str
+    exit_code: int | None = None
+    output: str | None = None
+    duration_ms: float | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"ok": self.ok, "code": self.code, "message": self.message[:4000]}
+        if self.exit_code is not None:
+            doc["exitCode"] = float(self.exit_code)
+        if self.output is not None:
+            doc["output"] = self.output
+        if self.duration_ms is not None:
+            doc["durationMs"] = float(self.duration_ms)
+        return doc
+
+
+def _text(value: Any, field: str, *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise ActionRejected("payload_missing_field", f"payload.{field} is required")
+        return None
+    if not isinstance(value, str):
+        raise ActionRejected("payload_invalid", f"payload.{field}: expected a string")
+    if not value.strip() or len(value) > MAX_TEXT or CONTROL_RE.search(value):
+        raise ActionRejected(
+            "payload_invalid",
+            f"payload.{field}: expected 1-{MAX_TEXT} characters without control characters",
+        )
+    return value
+
+
+def parse_action(doc: Any) -> Action:
+    """Validate a claimed `inboundActions` document again, on the laptop (never trust the wire)."""
+    if not isinstance(doc, dict):
+        raise ActionRejected("payload_invalid", "action document: expected an object")
+    action_id = doc.get("_id")
+    kind = doc.get("type")
+    payload = doc.get("payload")
+    if not isinstance(action_id, str) or not action_id:
+        raise ActionRejected("payload_invalid", "action document: missing _id")
+    if kind not in ACTION_TYPES:
+        raise ActionRejected("unknown_action_type", f"unknown action type {kind!r}")
+    if not isinstance(payload, dict):
+        raise ActionRejected("payload_invalid", "payload: expected an object")
+    expires = doc.get("expiresAt", 0.0)
+    expires_at = float(expires) if isinstance(expires, int | float) else 0.0
+    try:
+        if kind == "send_message":
+            team_dir = payload.get("teamDir")
+            agent = payload.get("agentName")
+            if not isinstance(team_dir, str) or not TEAM_DIR_RE.fullmatch(team_dir) or ".." in team_dir:
+                raise ActionRejected("payload_invalid", "payload.teamDir: expected a team directory name")
+            if not isinstance(agent, str) or not AGENT_RE.fullmatch(agent):
+                raise ActionRejected("payload_invalid", "payload.agentName: expected an agent name")
+            return Action(
+                id=action_id,
+                type="send_message",
+                team_dir=team_dir,
+                agent_name=agent,
+                text=_text(payload.get("text"), "text", required=True),
+                expires_at=expires_at,
+            )
+        feature = payload.get("feature")
+        phase = payload.get("phase")
+        if not isinstance(feature, str):
+            raise ActionRejected("payload_missing_field", "payload.feature is required")
+        if not isinstance(phase, str):
+            raise ActionRejected("payload_missing_field", "payload.phase is required")
+        return Action(
+            id=action_id,
+            type=kind,
+            feature=validate_feature(feature),
+            phase=validate_phase(phase),
+            feedback=_text(payload.get("feedback"), "feedback", required=kind == "reject_plan"),
+            expires_at=expires_at,
+        )
+    except InvalidName as exc:
+        raise ActionRejected("payload_invalid", str(exc)) from None
+
+
+def build_cli_args(action: Action, tina_session: str = "tina-session") -> list[str]:
+    """The exact tina-session argv for a state-machine action (flag style, never positional)."""
+    if action.type not in EVENT_FOR or action.feature is None or action.phase is None:
+        raise ActionRejected("unknown_action_type", f"{action.type} is not a tina-session action")
+    argv = [
+        tina_session, "orchestrate", "advance",
+        "--feature", action.feature,
+        "--phase", action.phase,
+        "--event", EVENT_FOR[action.type],
+    ]
+    if action.type == "reject_plan" and action.feedback is not None:
+        argv += ["--issues", action.feedback]
+    return argv
+
+
+def truncate(text: str, limit: int = MAX_OUTPUT) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 40] + f"\n... [{len(text) - limit + 40} characters cut]"
