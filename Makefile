@@ -28,7 +28,9 @@ $(VENV)/.installed: pyproject.toml
 py-deps: $(VENV)/.installed
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# `npm ci` refuses this lock file (npm 11 leaves other platforms' optional packages out),
+	# so install from the lock with `npm install`, which still pins every version.
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 node-deps: node_modules/.installed
