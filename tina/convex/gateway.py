@@ -1,0 +1,323 @@
+"""The typed gateway: one method per Convex function the daemon calls.
+
+The rest of the daemon never builds an argument dict: it passes attrs models, which the
+wire converter turns into camelCase Convex values (numbers always float64, absent optionals
+omitted). Every call carries the node credential and a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, TypeVar, cast
+
+import attrs
+
+from .client import ConvexClient, Subscription
+from .wire import make_converter
+
+_conv = make_converter()
+T = TypeVar("T")
+
+
+def _structure(doc: Any, cls: type[T]) -> T:
+    return cast(T, _conv.structure(doc, cls))
+
+
+# --- snapshots the daemon sends ---------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PhaseSnapshot:
+    phase_number: str
+    status: str
+    plan_path: str | None = None
+    git_range: str | None = None
+    planning_started_at: float | None = None
+    execution_started_at: float | None = None
+    review_started_at: float | None = None
+    completed_at: float | None = None
+    planning_mins: float | None = None
+    execution_mins: float | None = None
+    review_mins: float | None = None
+    duration_mins: float | None = None
+    blocked_reason: str | None = None
+    paused_from: str | None = None
+    feedback: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OrchestrationSnapshot:
+    feature_name: str
+    spec_doc_path: str
+    branch: str
+    worktree_path: str
+    repo_root: str | None = None
+    total_phases: float
+    current_phase: float
+    status: str
+    started_at: float
+    completed_at: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TeamSnapshot:
+    dir_name: str
+    team_name: str
+    description: str | None = None
+    lead_agent_id: str | None = None
+    created_at: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MemberSnapshot:
+    agent_id: str
+    agent_name: str
+    agent_type: str | None = None
+    model: str | None = None
+    joined_at: float | None = None
+    tmux_pane_id: str | None = None
+    cwd: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TaskSnapshot:
+    task_id: str
+    subject: str
+    description: str
+    active_form: str | None = None
+    status: str
+    owner: str | None = None
+    blocks: tuple[str, ...] = ()
+    blocked_by: tuple[str, ...] = ()
+    metadata: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EventRecord:
+    idempotency_key: str
+    event_type: str
+    source: str
+    summary: str
+    detail: str | None = None
+    phase_number: str | None = None
+    recorded_at: float
+
+
+@attrs.frozen(kw_only=True)
+class ActorSummary:
+    id: str = attrs.field(metadata={"tina.convex.wire_name": "id"})
+    state: str
+    restarts: float
+    last_error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Health:
+    daemon_version: str
+    started_at: float
+    uptime_secs: float
+    outbox_depth: float
+    last_sync_at: float | None = None
+    connection: str | None = None
+    actors: tuple[ActorSummary, ...] = ()
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Enrollment:
+    node_id: str
+    credential: str = attrs.field(repr=False)
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class Registration:
+    node_id: str
+    name: str
+    server_time: float
+
+
+@attrs.frozen(kw_only=True)
+class SyncOrchestrationResult:
+    orchestration_id: str
+    applied: bool
+    changed: bool
+
+
+@attrs.frozen(kw_only=True)
+class SyncTeamResult:
+    team_id: str
+    applied: bool
+    orchestration_id: str | None = None
+    phase_number: str | None = None
+    task_events_appended: float
+    members_removed: float
+
+
+@attrs.frozen(kw_only=True)
+class RecordEventsResult:
+    inserted: float
+    duplicates: float
+
+
+@attrs.frozen(kw_only=True)
+class ClaimResult:
+    ok: bool
+    action: dict[str, Any] | None = None
+    reason: str | None = None
+    status: str | None = None
+
+
+class GatewayProtocol(Protocol):
+    """What actors need; `tina.testing.FakeGateway` implements it in memory."""
+
+    async def register(self, os_name: str) -> Registration: ...
+    async def heartbeat(self, health: Health) -> None: ...
+    async def sync_orchestration(
+        self,
+        orchestration: OrchestrationSnapshot,
+        phases: list[PhaseSnapshot],
+        seq: float | None = None,
+    ) -> SyncOrchestrationResult: ...
+    async def sync_team(
+        self,
+        team: TeamSnapshot,
+        members: list[MemberSnapshot],
+        tasks: list[TaskSnapshot],
+        seq: float | None = None,
+    ) -> SyncTeamResult: ...
+    async def remove_team(self, dir_name: str, seq: float | None = None) -> bool: ...
+    async def record_events(
+        self, orchestration_id: str, events: list[EventRecord]
+    ) -> RecordEventsResult: ...
+    def pending_actions(self) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+    async def claim_action(
+        self, action_id: str, lease_owner: str, lease_ms: float | None = None
+    ) -> ClaimResult: ...
+    async def mark_action_running(self, action_id: str, lease_owner: str) -> bool: ...
+    async def complete_action(
+        self, action_id: str, lease_owner: str, result: dict[str, Any]
+    ) -> bool: ...
+    async def interrupt_stale_actions(self, lease_owner: str) -> int: ...
+
+
+async def enroll(
+    client: ConvexClient,
+    secret: str,
+    name: str,
+    os_name: str,
+    *,
+    timeout: float = 15.0,  # noqa: ASYNC109
+) -> Enrollment:
+    """Exchange the enrollment secret (or one-time code) for a node credential."""
+    doc = await client.mutation(
+        "nodes:enrollNode",
+        {"enrollmentSecret": secret, "name": name, "os": os_name},
+        timeout=timeout,
+    )
+    return _structure(doc, Enrollment)
+
+
+class Gateway:
+    """The daemon's calls, each authenticated by the node credential."""
+
+    def __init__(self, client: ConvexClient, token: str, *, timeout: float = 15.0) -> None:
+        self.client = client
+        self._token = token
+        self._timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"<Gateway {self.client.url}>"
+
+    def _args(self, **fields: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"nodeToken": self._token}
+        for key, value in fields.items():
+            if value is None:
+                continue
+            out[key] = _conv.unstructure(value)
+        return out
+
+    async def _mutation(self, path: str, **fields: Any) -> Any:
+        return await self.client.mutation(path, self._args(**fields), timeout=self._timeout)
+
+    async def register(self, os_name: str) -> Registration:
+        return _structure(await self._mutation("nodes:registerNode", os=os_name), Registration)
+
+    async def heartbeat(self, health: Health) -> None:
+        await self._mutation("nodes:heartbeat", health=health)
+
+    async def sync_orchestration(
+        self,
+        orchestration: OrchestrationSnapshot,
+        phases: list[PhaseSnapshot],
+        seq: float | None = None,
+    ) -> SyncOrchestrationResult:
+        doc = await self._mutation(
+            "orchestrations:syncOrchestration", orchestration=orchestration, phases=phases, seq=seq
+        )
+        return _structure(doc, SyncOrchestrationResult)
+
+    async def sync_team(
+        self,
+        team: TeamSnapshot,
+        members: list[MemberSnapshot],
+        tasks: list[TaskSnapshot],
+        seq: float | None = None,
+    ) -> SyncTeamResult:
+        doc = await self._mutation(
+            "teams:syncTeam", team=team, members=members, tasks=tasks, seq=seq
+        )
+        return _structure(doc, SyncTeamResult)
+
+    async def remove_team(self, dir_name: str, seq: float | None = None) -> bool:
+        doc = await self._mutation("teams:removeTeam", dirName=dir_name, seq=seq)
+        return bool(doc["removed"])
+
+    async def record_events(
+        self, orchestration_id: str, events: list[EventRecord]
+    ) -> RecordEventsResult:
+        doc = await self._mutation(
+            "events:recordEvents", orchestrationId=orchestration_id, events=events
+        )
+        return _structure(doc, RecordEventsResult)
+
+    @contextlib.asynccontextmanager
+    async def pending_actions(self) -> AsyncIterator[Subscription]:
+        async with self.client.subscribe(
+            "actions:pendingActions", {"nodeToken": self._token}
+        ) as sub:
+            yield sub
+
+    async def claim_action(
+        self, action_id: str, lease_owner: str, lease_ms: float | None = None
+    ) -> ClaimResult:
+        doc = await self._mutation(
+            "actions:claimAction", actionId=action_id, leaseOwner=lease_owner, leaseMs=lease_ms
+        )
+        return ClaimResult(
+            ok=bool(doc["ok"]),
+            action=doc.get("action"),
+            reason=doc.get("reason"),
+            status=doc.get("status"),
+        )
+
+    async def mark_action_running(self, action_id: str, lease_owner: str) -> bool:
+        doc = await self._mutation(
+            "actions:markActionRunning", actionId=action_id, leaseOwner=lease_owner
+        )
+        return bool(doc["ok"])
+
+    async def complete_action(
+        self, action_id: str, lease_owner: str, result: dict[str, Any]
+    ) -> bool:
+        doc = await self._mutation(
+            "actions:completeAction", actionId=action_id, leaseOwner=lease_owner, result=result
+        )
+        return bool(doc["ok"])
+
+    async def interrupt_stale_actions(self, lease_owner: str) -> int:
+        doc = await self._mutation("actions:interruptStaleActions", leaseOwner=lease_owner)
+        return int(doc["interrupted"])
