@@ -103,9 +103,7 @@ def test_phase_status_reason_key_written_by_the_skill(fixtures: Path) -> None:
     assert status.known_status is PhaseStatus.BLOCKED
     assert status.reason == "verify gate failed: 3 tests fail"
     assert status.gate == "verify"
-    assert status.context == {
-        "failing": ["test_export_csv", "test_export_empty", "test_totals"]
-    }
+    assert status.context == {"failing": ["test_export_csv", "test_export_empty", "test_totals"]}
     assert status.blocked_at == datetime(2026, 2, 7, 16, 40, tzinfo=UTC)
 
 

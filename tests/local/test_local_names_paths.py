@@ -79,7 +79,9 @@ def test_paths_follow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("HOME", str(tmp_path))
     assert paths.claude_dir() == tmp_path / ".claude"
     assert paths.session_lookup_path("f") == tmp_path / ".claude/tina-sessions/f.json"
-    assert paths.team_config_path("f-phase-1.5") == tmp_path / ".claude/teams/f-phase-1-5/config.json"
+    assert (
+        paths.team_config_path("f-phase-1.5") == tmp_path / ".claude/teams/f-phase-1-5/config.json"
+    )
     assert paths.task_dir("f-phase-1.5") == tmp_path / ".claude/tasks/f-phase-1-5"
 
 
@@ -95,5 +97,7 @@ def test_worktree_paths() -> None:
     assert worktree == Path("/r/.worktrees/f")
     assert paths.state_path(worktree) == worktree / ".claude/tina/supervisor-state.json"
     assert paths.journal_path(worktree) == worktree / ".claude/tina/events.jsonl"
-    assert paths.phase_status_path(worktree, "1.5") == worktree / ".claude/tina/phase-1.5/status.json"
+    assert (
+        paths.phase_status_path(worktree, "1.5") == worktree / ".claude/tina/phase-1.5/status.json"
+    )
     assert paths.plans_dir(worktree) == worktree / "docs/plans"

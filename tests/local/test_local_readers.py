@@ -199,8 +199,12 @@ def test_null_means_default_for_collections_and_absent_for_optionals() -> None:
 
 def test_task_canonical_form_ignores_order_and_key_order() -> None:
     base = {"id": "1", "subject": "s", "description": "d", "status": "pending"}
-    a = parse_task(json.dumps(base | {"blockedBy": ["2", "1"], "metadata": {"b": 1, "a": 2}}).encode())
-    b = parse_task(json.dumps(base | {"blockedBy": ["1", "2"], "metadata": {"a": 2, "b": 1}}).encode())
+    a = parse_task(
+        json.dumps(base | {"blockedBy": ["2", "1"], "metadata": {"b": 1, "a": 2}}).encode()
+    )
+    b = parse_task(
+        json.dumps(base | {"blockedBy": ["1", "2"], "metadata": {"a": 2, "b": 1}}).encode()
+    )
     assert a.canonical() == b.canonical()
     assert a.canonical()["metadata"] == '{"a":2,"b":1}'
     c = parse_task(json.dumps(base | {"activeForm": "spinning", "blocks": ["9"]}).encode())
@@ -228,9 +232,12 @@ def test_session_lookup_outside_worktrees_has_no_repo_root() -> None:
 
 def test_timestamps_accept_offsets_naive_and_epoch_ms() -> None:
     doc = {"status": "executing", "started_at": "2026-02-07T18:03:12+02:00"}
-    assert parse_phase_status(json.dumps(doc).encode()).started_at == parse_phase_status(
-        b'{"status": "executing", "started_at": "2026-02-07T16:03:12"}'
-    ).started_at
+    assert (
+        parse_phase_status(json.dumps(doc).encode()).started_at
+        == parse_phase_status(
+            b'{"status": "executing", "started_at": "2026-02-07T16:03:12"}'
+        ).started_at
+    )
     team = json.loads(json.dumps(TEAM))
     team["createdAt"] = 1e30
     assert "milliseconds" in _error(parse_team_config, team).expected

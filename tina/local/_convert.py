@@ -146,9 +146,9 @@ def _structure_datetime(value: Any, _: Any) -> datetime:
     return parse_timestamp(value)
 
 
-def _structure_phase_key(value: Any, _: Any) -> PhaseKey:
+def _structure_phase_key(value: Any, _: Any) -> str:
     if isinstance(value, str) and is_phase_key(value):
-        return PhaseKey(value)
+        return value
     raise _Expected("a phase key like '1' or '1.5'", value)
 
 
@@ -286,11 +286,16 @@ def _attrs_unstructure_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[
     return hook
 
 
-def _unstructure_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
-    keys = list(value)
-    if all(isinstance(k, str) and is_phase_key(k) for k in keys):
-        keys.sort(key=phase_sort_key)
-    return {k: converter.unstructure(value[k]) for k in keys}
+def _mapping_unstructure_hook(conv: cattrs.Converter) -> Callable[[Any], dict[Any, Any]]:
+    """Plain dicts; the phases map is written in numeric phase order (1, 1.5, 2, 10)."""
+
+    def hook(value: Mapping[Any, Any]) -> dict[Any, Any]:
+        keys = list(value)
+        if all(isinstance(k, str) and is_phase_key(k) for k in keys):
+            keys.sort(key=phase_sort_key)
+        return {k: conv.unstructure(value[k]) for k in keys}
+
+    return hook
 
 
 def _make_converter() -> cattrs.Converter:
@@ -302,7 +307,7 @@ def _make_converter() -> cattrs.Converter:
     for enum_cls in _ENUMS:
         conv.register_structure_hook(enum_cls, _enum_hook(enum_cls))
     conv.register_structure_hook(datetime, _structure_datetime)
-    conv.register_structure_hook(PhaseKey, _structure_phase_key)
+    conv.register_structure_hook_func(lambda t: t == PhaseKey, _structure_phase_key)
     conv.register_structure_hook(Any, _structure_any)
     conv.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook)
     conv.register_structure_hook_factory(_is_mapping, _mapping_hook)
@@ -314,13 +319,13 @@ def _make_converter() -> cattrs.Converter:
         lambda _t: lambda member: member.value,
     )
     conv.register_unstructure_hook_factory(attrs.has, _attrs_unstructure_hook)
+    conv.register_unstructure_hook_func(
+        lambda t: t is dict or _is_mapping(t), _mapping_unstructure_hook(conv)
+    )
     return conv
 
 
 converter = _make_converter()
-converter.register_unstructure_hook_func(
-    lambda t: _is_mapping(t) or t is dict, _unstructure_mapping
-)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Annotated, Any
 
 import attrs
 
@@ -43,8 +43,8 @@ __all__ = [
     "canonical_json",
 ]
 
-PhaseKey = NewType("PhaseKey", str)
-"""A key of ``SupervisorState.phases``: ``"1"``, ``"2"``, ``"1.5"``..."""
+PhaseKey = Annotated[str, "phase-key"]
+"""A key of ``SupervisorState.phases``: ``"1"``, ``"2"``, ``"1.5"``... (validated on read)."""
 
 
 def canonical_json(value: Any) -> str:
@@ -207,7 +207,7 @@ class SupervisorState:
         return sorted(self.phases, key=phase_sort_key)
 
     def phase(self, key: str) -> PhaseState | None:
-        return self.phases.get(PhaseKey(key))
+        return self.phases.get(key)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,13 +10,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .names import team_dir_name
+from .names import phase_tmux_session as phase_tmux_session
+from .names import team_dir_name as team_dir_name
 
 __all__ = [
     "CLAUDE_DIR_ENV",
     "claude_dir",
     "journal_path",
     "phase_status_path",
+    "phase_tmux_session",
     "plans_dir",
     "session_lookup_path",
     "sessions_dir",
@@ -25,6 +27,7 @@ __all__ = [
     "task_dir",
     "tasks_dir",
     "team_config_path",
+    "team_dir_name",
     "teams_dir",
     "tina_dir",
     "worktree_path_for",

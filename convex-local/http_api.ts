@@ -1,0 +1,226 @@
+// The HTTP side of the server: Convex's function API under `/api/`, and the
+// HTTP actions of `convex/http.ts` for every other path.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { JSONValue } from "convex/values";
+import { identityFromToken, TokenError, type Identity } from "./auth.js";
+import { encodeTs } from "./encoding.js";
+import type { LocalBackend, Logger } from "./backend.js";
+import type { FunctionKind } from "./modules.js";
+
+/** The status Convex uses when a function ran and failed. */
+export const STATUS_FUNCTION_FAILED = 560;
+
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+const FUNCTION_ENDPOINTS: Record<string, FunctionKind | "any"> = {
+  "/api/query": "query",
+  "/api/query_at_ts": "query",
+  "/api/mutation": "mutation",
+  "/api/action": "action",
+  "/api/function": "any",
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpError(413, "PayloadTooLarge", "Request body too large"));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  if (status === STATUS_FUNCTION_FAILED) res.statusMessage = "Function Failed";
+  res.writeHead(status, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/**
+ * The identity of an `Authorization` header. `Bearer <jwt>` is decoded (not
+ * verified); `Convex <admin key>` is accepted as an admin without identity.
+ */
+export function identityFromHeader(header: string | undefined): Identity | null {
+  if (header === undefined || header === "") return null;
+  const [scheme, ...rest] = header.trim().split(/\s+/);
+  const credential = rest.join(" ");
+  if (scheme.toLowerCase() === "bearer") return identityFromToken(credential);
+  if (scheme === "Convex") return null;
+  throw new TokenError(`Unsupported Authorization scheme ${scheme}`);
+}
+
+function setCorsHeaders(req: IncomingMessage, res: ServerResponse): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  res.setHeader("Access-Control-Allow-Origin", origin);
+  res.setHeader("Access-Control-Allow-Credentials", "true");
+  res.setHeader("Vary", "Origin");
+}
+
+export type HttpContext = {
+  backend: LocalBackend;
+  /** This server's own origin, e.g. `http://127.0.0.1:3210`. */
+  origin: string;
+  log: Logger;
+  trace?: Logger;
+};
+
+export async function handleHttpRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: HttpContext,
+): Promise<void> {
+  const url = new URL(req.url ?? "/", context.origin);
+  try {
+    if (url.pathname.startsWith("/api/")) {
+      await handleApi(req, res, url, context);
+    } else {
+      await handleHttpAction(req, res, url, context);
+    }
+  } catch (error) {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error instanceof HttpError) {
+      sendJson(res, error.status, { code: error.code, message: error.message });
+    } else {
+      context.log(`${req.method} ${url.pathname} failed: ${(error as Error)?.stack ?? error}`);
+      sendJson(res, 500, { code: "InternalServerError", message: String(error) });
+    }
+  }
+}
+
+async function handleApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  { backend, trace }: HttpContext,
+): Promise<void> {
+  setCorsHeaders(req, res);
+  if (req.method === "OPTIONS") {
+    res.writeHead(204, {
+      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+      "Access-Control-Allow-Headers":
+        req.headers["access-control-request-headers"] ?? "Content-Type, Authorization, Convex-Client",
+      "Access-Control-Max-Age": "86400",
+    });
+    res.end();
+    return;
+  }
+  const kind = FUNCTION_ENDPOINTS[url.pathname];
+  const known = kind !== undefined || url.pathname === "/api/query_ts" || url.pathname === "/api/local/reset";
+  if (!known) {
+    throw new HttpError(404, "NotFound", `No endpoint ${url.pathname} on this local backend`);
+  }
+  if (req.method !== "POST") {
+    throw new HttpError(405, "MethodNotAllowed", `${url.pathname} takes POST`);
+  }
+  const body = await readBody(req);
+  trace?.(`http in ${url.pathname} ${body.toString()}`);
+  if (url.pathname === "/api/query_ts") {
+    sendJson(res, 200, { ts: encodeTs(await backend.refresh()) });
+    return;
+  }
+  if (url.pathname === "/api/local/reset") {
+    await backend.reset();
+    sendJson(res, 200, { status: "success" });
+    return;
+  }
+
+  let request: { path?: unknown; args?: unknown };
+  try {
+    request = JSON.parse(body.toString("utf8")) as typeof request;
+  } catch {
+    throw new HttpError(400, "BadJsonBody", "The request body is not JSON");
+  }
+  if (typeof request !== "object" || request === null || typeof request.path !== "string") {
+    throw new HttpError(400, "BadRequest", "The request body needs a string `path`");
+  }
+  // `args` is a one-element array for /api/query & co. and a bare object for
+  // /api/function (and Python's legacy HTTP client); accept both everywhere.
+  const args = (Array.isArray(request.args) ? (request.args[0] ?? {}) : (request.args ?? {})) as JSONValue;
+  let identity: Identity | null;
+  try {
+    identity = identityFromHeader(req.headers.authorization);
+  } catch (error) {
+    throw new HttpError(401, "Unauthenticated", (error as Error).message);
+  }
+
+  const outcome = await backend.runPublic(kind!, request.path, args, identity);
+  if (kind !== "query") {
+    // Mutations (and actions calling them) are published to subscribers first.
+    await backend.refresh();
+  }
+  const reply = outcome.ok
+    ? { status: "success", value: outcome.value, logLines: [] }
+    : {
+        status: "error",
+        errorMessage: outcome.message,
+        ...(outcome.errorData !== undefined ? { errorData: outcome.errorData } : {}),
+        logLines: [],
+      };
+  trace?.(`http out ${JSON.stringify(reply)}`);
+  sendJson(res, outcome.ok ? 200 : STATUS_FUNCTION_FAILED, reply);
+}
+
+async function handleHttpAction(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  { backend }: HttpContext,
+): Promise<void> {
+  const method = req.method ?? "GET";
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  }
+  const hasBody = method !== "GET" && method !== "HEAD";
+  const body = hasBody ? new Uint8Array(await readBody(req)) : undefined;
+  const request = new Request(url, { method, headers, body });
+  let identity: Identity | null = null;
+  try {
+    identity = identityFromHeader(req.headers.authorization);
+  } catch {
+    // HTTP actions read their own headers; an unusable token just means no identity.
+  }
+  const response = await backend.runHttpAction(request, identity);
+  const outHeaders: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") outHeaders[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) outHeaders["set-cookie"] = cookies;
+  const payload = Buffer.from(await response.arrayBuffer());
+  delete outHeaders["content-length"];
+  delete outHeaders["transfer-encoding"];
+  outHeaders["content-length"] = String(payload.length);
+  if (response.statusText) {
+    res.writeHead(response.status, response.statusText, outHeaders);
+  } else {
+    res.writeHead(response.status, outHeaders);
+  }
+  res.end(method === "HEAD" ? undefined : payload);
+}

@@ -1,0 +1,35 @@
+// Prints a fresh RS256 key pair for Convex Auth, in the form the local backend and a
+// real deployment take it:
+//
+//   node --import tsx convex-local/make-auth-keys.ts          # --env arguments (shell-quoted)
+//   node --import tsx convex-local/make-auth-keys.ts --json   # {"JWT_PRIVATE_KEY": ..., "JWKS": ...}
+//
+// JWT_PRIVATE_KEY is the PKCS#8 PEM with its newlines replaced by spaces; JWKS is
+// {"keys":[{"use":"sig", ...public JWK}]}. For a real deployment set both with
+// `npx convex env set`; never commit a production key.
+import { generateKeyPairSync } from "node:crypto";
+import { pathToFileURL } from "node:url";
+
+export function makeAuthKeys(): { JWT_PRIVATE_KEY: string; JWKS: string } {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  const jwk = publicKey.export({ format: "jwk" });
+  return {
+    JWT_PRIVATE_KEY: pem.trimEnd().replace(/\n/g, " "),
+    JWKS: JSON.stringify({ keys: [{ use: "sig", alg: "RS256", ...jwk }] }),
+  };
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const keys = makeAuthKeys();
+  if (process.argv.includes("--json")) {
+    process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+  } else {
+    const args = Object.entries(keys).map(([k, v]) => `--env ${shellQuote(`${k}=${v}`)}`);
+    process.stdout.write(`${args.join(" ")}\n`);
+  }
+}

@@ -1,0 +1,139 @@
+// The local Convex-compatible backend as one process:
+//
+//   node --import tsx convex-local/server.ts [--port N] [--host H]
+//        [--functions DIR] [--env KEY=VALUE ...] [--trace]
+//
+// Prints exactly one line on stdout, `ready <url>`, once clients can connect;
+// everything else goes to stderr. SIGTERM, SIGINT or SIGHUP stop it cleanly
+// (exit 0). For tests, demos and development only: data lives in memory and
+// tokens are decoded, never verified (docs/local-backend.md).
+import { Console } from "node:console";
+import { parseArgs } from "node:util";
+import { REPO_FUNCTIONS_DIR, startLocalServer } from "./local_server.js";
+
+const USAGE = `usage: server.ts [--port N] [--host H] [--functions DIR] [--env KEY=VALUE ...] [--trace]
+  --port N               port to listen on; 0 picks a free one (default 3210)
+  --host H               address to listen on (default 127.0.0.1)
+  --functions DIR        Convex functions folder (default: the repository's convex/)
+  --env KEY=VALUE        environment variable for the functions (repeatable)
+  --trace                log every protocol message to stderr
+  --ping-ms N            interval of protocol Pings (default 15000)
+  --exit-on-stdin-close  stop when stdin closes (set by a parent process that may die)`;
+
+export const DEFAULT_PORT = 3210;
+
+function fail(message: string): never {
+  process.stderr.write(`convex-local: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseCommandLine(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        functions: { type: "string" },
+        env: { type: "string", multiple: true },
+        trace: { type: "boolean" },
+        "ping-ms": { type: "string" },
+        "exit-on-stdin-close": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const port = parsed.port === undefined ? DEFAULT_PORT : Number(parsed.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid --port ${parsed.port}`);
+  const pingMs = parsed["ping-ms"] === undefined ? 15_000 : Number(parsed["ping-ms"]);
+  if (!Number.isInteger(pingMs) || pingMs <= 0) fail(`invalid --ping-ms ${parsed["ping-ms"]}`);
+  const env: Record<string, string> = {};
+  for (const assignment of parsed.env ?? []) {
+    const eq = assignment.indexOf("=");
+    if (eq <= 0) fail(`invalid --env ${assignment}: expected KEY=VALUE`);
+    env[assignment.slice(0, eq)] = assignment.slice(eq + 1);
+  }
+  return {
+    port,
+    host: parsed.host ?? "127.0.0.1",
+    functionsDir: parsed.functions ?? REPO_FUNCTIONS_DIR,
+    env,
+    trace: parsed.trace ?? false,
+    pingMs,
+    exitOnStdinClose: parsed["exit-on-stdin-close"] ?? false,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseCommandLine(process.argv.slice(2));
+  const stderr = (line: string): void => {
+    process.stderr.write(`convex-local: ${line}\n`);
+  };
+  // Functions' console output must not mix with the `ready` line on stdout.
+  globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
+
+  let server;
+  try {
+    server = await startLocalServer({
+      functionsDir: options.functionsDir,
+      port: options.port,
+      host: options.host,
+      env: options.env,
+      pingMs: options.pingMs,
+      log: stderr,
+      trace: options.trace ? stderr : undefined,
+    });
+  } catch (error) {
+    stderr(`failed to start: ${(error as Error)?.stack ?? error}`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const stop = (reason: string): void => {
+    if (stopping) {
+      // A second Ctrl-C does not wait.
+      if (reason === "SIGINT") process.exit(130);
+      return;
+    }
+    stopping = true;
+    stderr(`stopping (${reason})`);
+    const force = setTimeout(() => process.exit(1), 5_000);
+    force.unref();
+    void server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        stderr(`error while stopping: ${error}`);
+        process.exit(1);
+      },
+    );
+  };
+  // A bug in one request must not take the backend (and every test using it) down.
+  process.on("unhandledRejection", (reason) => {
+    stderr(`unhandled rejection: ${(reason as Error)?.stack ?? reason}`);
+  });
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.on(signal, () => stop(signal));
+  }
+  if (options.exitOnStdinClose) {
+    process.stdin.on("end", () => stop("stdin closed"));
+    process.stdin.on("error", () => stop("stdin closed"));
+    process.stdin.resume();
+  }
+
+  stderr(
+    `serving ${options.functionsDir} at ${server.url} ` +
+      "(in memory; tokens decoded, not verified: not a security boundary)",
+  );
+  process.stdout.write(`ready ${server.url}\n`);
+}
+
+await main();

@@ -1,0 +1,176 @@
+"""``tina backend``: the console entry point, its process handling and the fixture API."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tina import backend, cli
+from tina.backend import BackendError, BackendOptions, BackendProcess
+
+
+def http_query(url: str, path: str, args: dict[str, object]) -> object:
+    body = json.dumps({"path": path, "args": [args], "format": "convex_encoded_json"}).encode()
+    request = urllib.request.Request(f"{url}/api/query", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        reply = json.loads(response.read())
+    assert reply["status"] == "success", reply
+    return reply["value"]
+
+
+@contextmanager
+def tina_backend(*args: str) -> Iterator[tuple[subprocess.Popen[bytes], str, psutil.Process]]:
+    """Runs ``python -m tina backend ARGS``; yields the process, its URL and the node child."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tina", "backend", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline().decode()
+        assert line.startswith("ready "), line
+        url = line.split()[1]
+        children = psutil.Process(process.pid).children()
+        assert len(children) == 1
+        yield process, url, children[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_tina_backend_serves_and_stops_cleanly_on_signal(
+    contract_functions_dir: Path, sig: signal.Signals
+) -> None:
+    args = [
+        "--port",
+        "0",
+        "--functions",
+        str(contract_functions_dir),
+        "--env",
+        "CONTRACT_GREETING=x=y",
+    ]
+    with tina_backend(*args) as (process, url, node):
+        assert url.startswith("http://127.0.0.1:")
+        assert http_query(url, "env:get", {"name": "CONTRACT_GREETING"}) == "x=y"
+        assert http_query(url, "env:get", {"name": "CONVEX_SITE_URL"}) == url
+        process.send_signal(sig)
+        assert process.wait(timeout=10) == 0
+        node.wait(timeout=5)
+        assert not node.is_running()
+
+
+def test_server_stops_when_tina_backend_is_killed(contract_functions_dir: Path) -> None:
+    with tina_backend("--port", "0", "--functions", str(contract_functions_dir)) as (
+        process,
+        _,
+        node,
+    ):
+        process.kill()
+        process.wait()
+        # Its stdin closes with the parent, and it exits by itself.
+        node.wait(timeout=10)
+        assert not node.is_running()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["backend", "--port", "70000"],
+        ["backend", "--port", "http"],
+        ["backend", "--env", "NO_EQUALS_SIGN"],
+        ["backend", "--unknown"],
+    ],
+)
+def test_bad_command_lines_exit_with_status_2(argv: list[str]) -> None:
+    assert cli.main(argv) == 2
+
+
+def test_missing_node_is_a_readable_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TINA_NODE", str(tmp_path / "no-such-node"))
+    assert cli.main(["backend", "--port", "0"]) == 1
+    assert "could not run" in capsys.readouterr().err
+
+
+def test_server_argv() -> None:
+    options = BackendOptions(
+        port=0, functions_dir=Path("convex"), env={"A": "1=2"}, trace=True, ping_ms=50
+    )
+    argv = backend.server_argv(options, node="node", exit_on_stdin_close=True)
+    assert argv[:4] == ["node", "--import", "tsx", str(backend.SERVER_SCRIPT)]
+    assert argv[argv.index("--functions") + 1] == str(Path("convex").resolve())
+    assert argv[argv.index("--env") + 1] == "A=1=2"
+    assert argv[argv.index("--ping-ms") + 1] == "50"
+    assert "--trace" in argv
+    assert "--exit-on-stdin-close" in argv
+    with pytest.raises(BackendError, match="invalid environment variable"):
+        backend.server_argv(BackendOptions(env={"A=B": "x"}), node="node")
+
+
+def test_exit_status() -> None:
+    assert backend.exit_status(0) == 0
+    assert backend.exit_status(3) == 3
+    assert backend.exit_status(-signal.SIGTERM) == 128 + signal.SIGTERM
+
+
+def test_process_api_start_reset_restart_stop(contract_functions_dir: Path, tmp_path: Path) -> None:
+    process = BackendProcess(
+        BackendOptions(port=0, functions_dir=contract_functions_dir), log_path=tmp_path / "b.log"
+    )
+    with process:
+        url = process.url
+        first_id = process.call("mutation", "messages:send", {"channel": "c", "body": "1"})
+        assert process.call("query", "messages:list", {"channel": "c"}) == ["1"]
+        process.reset()
+        assert process.call("query", "messages:list", {"channel": "c"}) == []
+        # Ids are never reused, even after a reset.
+        assert process.call("mutation", "messages:send", {"channel": "c", "body": "2"}) != first_id
+        with pytest.raises(BackendError, match="Could not find public function"):
+            process.call("query", "messages:listInternal", {"channel": "c"})
+        pid = process.pid
+        assert process.restart() == url
+        assert process.pid != pid
+        assert process.call("query", "messages:list", {"channel": "c"}) == []
+    assert not process.running
+    assert "serving" in (tmp_path / "b.log").read_text()
+    with pytest.raises(BackendError, match="not running"):
+        _ = process.url
+
+
+def test_start_failure_reports_the_server_log(tmp_path: Path) -> None:
+    functions = tmp_path / "convex"
+    functions.mkdir()
+    (functions / "schema.ts").write_text("export default undefined;\n")
+    process = BackendProcess(
+        BackendOptions(port=0, functions_dir=functions), log_path=tmp_path / "b.log"
+    )
+    with pytest.raises(
+        BackendError, match=r"exited with status 1 before it was ready(.|\n)*No _generated"
+    ):
+        process.start()
+    assert not process.running
+
+
+def test_convex_backend_fixture_serves_the_repository_functions(
+    convex_backend: BackendProcess,
+) -> None:
+    reply = convex_backend.post("/api/query_ts", b"")
+    assert isinstance(reply, dict)
+    assert set(reply) == {"ts"}
+    with pytest.raises(BackendError, match="Could not find public function for 'noSuchModule:fn'"):
+        convex_backend.call("query", "noSuchModule:fn")

@@ -1,0 +1,172 @@
+"""The syncer over the in-memory FakeGateway, on trio's virtual clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import structlog
+import trio
+import trio.testing
+
+from tina.convex import LatestValue
+from tina.convex.gateway import (
+    EventRecord,
+    GatewayProtocol,
+    OrchestrationSnapshot,
+    TaskSnapshot,
+    TeamSnapshot,
+)
+from tina.syncer import Sequencer, Syncer
+from tina.testing import FakeGateway, refused
+
+
+def orch(status: str = "planning", started: float = 1.7e12) -> OrchestrationSnapshot:
+    return OrchestrationSnapshot(feature_name="f", spec_doc_path="/s", branch="b", worktree_path="/w",
+                                 total_phases=2, current_phase=1, status=status, started_at=started)
+
+
+def team(d: str) -> TeamSnapshot:
+    return TeamSnapshot(dir_name=d, team_name=d)
+
+
+def task(i: str, status: str = "pending") -> TaskSnapshot:
+    return TaskSnapshot(task_id=i, subject=i, description="", status=status)
+
+
+def event(i: int) -> EventRecord:
+    return EventRecord(idempotency_key=f"evt-{i:08d}", event_type="info", source="t", summary=str(i), recorded_at=1.7e12 + i)
+
+
+@pytest.fixture
+def fake() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def cell(fake: FakeGateway) -> LatestValue[GatewayProtocol | None]:
+    return LatestValue(fake)
+
+
+async def until(predicate: Any, timeout: float = 30) -> None:
+    with trio.fail_after(timeout):
+        while not predicate():
+            await trio.sleep(0.01)
+
+
+async def test_bursts_coalesce_to_one_mutation_per_key(autojump_clock: trio.testing.MockClock, fake: FakeGateway,
+                                                       cell: LatestValue[GatewayProtocol | None]) -> None:
+    syncer = Syncer(cell)
+    for i in range(100):
+        syncer.put_team("t1", team("t1"), [], [task("1", "in_progress" if i % 2 else "pending")])
+    syncer.put_team("t2", team("t2"), [], [task("1")])
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await until(lambda: syncer.depth == 0 and fake.count("sync_team") == 2)
+        n.cancel_scope.cancel()
+    assert fake.teams["t1"][2] == [task("1", "in_progress")]  # the newest value (i = 99)
+    assert syncer.sent == 2
+
+
+async def test_events_wait_for_their_orchestration_and_go_in_order(autojump_clock: trio.testing.MockClock,
+                                                                   fake: FakeGateway,
+                                                                   cell: LatestValue[GatewayProtocol | None]) -> None:
+    syncer = Syncer(cell)
+    syncer.put_events("/w", [event(i) for i in range(450)])
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await trio.sleep(1)
+        assert fake.count("record_events") == 0  # no orchestration id yet
+        syncer.put_orchestration("/w", orch(), [])
+        await until(lambda: syncer.depth == 0)
+        n.cancel_scope.cancel()
+    (_oid, got), = fake.events.items()
+    assert [e.summary for e in got] == [str(i) for i in range(450)]
+    assert fake.count("record_events") == 3  # batches of 200
+
+
+async def test_offline_observations_wait_and_flush_in_order_on_reconnect(autojump_clock: trio.testing.MockClock,
+                                                                         fake: FakeGateway,
+                                                                         cell: LatestValue[GatewayProtocol | None]) -> None:
+    syncer = Syncer(cell)
+    fake.fail_next = 5
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        syncer.put_orchestration("/w", orch("planning"), [])
+        await until(lambda: fake.fail_next == 0)
+        syncer.put_orchestration("/w", orch("executing"), [])  # newer value while retrying
+        await until(lambda: syncer.depth == 0)
+        n.cancel_scope.cancel()
+    assert fake.orchestrations[("f", 1.7e12)].status == "executing"
+    seqs = [c[1][2] for c in fake.calls if c[0] == "sync_orchestration"]
+    assert seqs == sorted(seqs)
+
+
+async def test_a_refused_credential_pauses_sending_without_a_hot_loop(autojump_clock: trio.testing.MockClock,
+                                                                      fake: FakeGateway,
+                                                                      cell: LatestValue[GatewayProtocol | None]) -> None:
+    syncer = Syncer(cell)
+    fake.fail_next, fake.failure = 3, refused()
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as n:
+            await n.start(syncer.run)
+            syncer.put_team("t", team("t"), [], [])
+            await trio.sleep(100)
+            assert fake.count("sync_team") <= 3  # about once a minute, not a loop
+            assert syncer.blocked_reason is not None
+            assert "revoked" in syncer.blocked_reason
+            await until(lambda: syncer.depth == 0, timeout=400)
+            n.cancel_scope.cancel()
+    assert [e["event"] for e in logs].count("sync.credential_refused") == 1
+    assert syncer.blocked_reason is None
+
+
+async def test_bad_data_is_dropped_and_counted(autojump_clock: trio.testing.MockClock, fake: FakeGateway,
+                                               cell: LatestValue[GatewayProtocol | None]) -> None:
+    syncer = Syncer(cell)
+    fake.fail_next, fake.failure = 1, refused("invalid_argument", "phases.phaseNumber: expected a phase")
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        syncer.put_orchestration("/w", orch(), [])
+        await until(lambda: syncer.depth == 0)
+        n.cancel_scope.cancel()
+    assert syncer.failed == 1
+    assert fake.count("sync_orchestration") == 1
+
+
+async def test_team_removal_replaces_a_pending_snapshot(autojump_clock: trio.testing.MockClock, fake: FakeGateway,
+                                                        cell: LatestValue[GatewayProtocol | None]) -> None:
+    syncer = Syncer(cell)
+    syncer.put_team("t", team("t"), [], [])
+    syncer.remove_team("t")
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await until(lambda: syncer.depth == 0)
+        n.cancel_scope.cancel()
+    assert [c[0] for c in fake.calls] == ["remove_team"]
+
+
+def test_sequence_numbers_are_monotonic_even_if_the_clock_goes_back() -> None:
+    times = iter([100.0, 100.0, 99.0, 101.0])
+    s = Sequencer(lambda: next(times))
+    got = [s.next() for _ in range(4)]
+    assert got == sorted(got)
+    assert len(set(got)) == 4
+
+
+async def test_items_in_flight_when_the_actor_stops_are_kept(autojump_clock: trio.testing.MockClock,
+                                                             fake: FakeGateway,
+                                                             cell: LatestValue[GatewayProtocol | None]) -> None:
+    syncer = Syncer(cell)
+    fake.latency = 10
+    syncer.put_team("t", team("t"), [], [task("1")])
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await trio.sleep(1)  # the mutation is in flight
+        n.cancel_scope.cancel()
+    assert syncer.depth == 1
+    fake.latency = 0
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)  # a restarted actor sends it
+        await until(lambda: "t" in fake.teams)
+        n.cancel_scope.cancel()

@@ -1,0 +1,150 @@
+"""The Claude Code and worktree watchers over real files (no hub: changes are fed directly)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+import trio
+
+from tina.actors.claude import ClaudeWatcher
+from tina.actors.worktree import WorktreeWatcher
+from tina.convex import LatestValue
+from tina.convex.gateway import GatewayProtocol
+from tina.syncer import OrchestrationItem, Syncer, TeamItem, TeamRemoval
+
+
+def write(path: Path, doc: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+def team_config(name: str, members: list[str]) -> dict[str, Any]:
+    return {
+        "name": name, "createdAt": 1770480842000, "leadAgentId": f"team-lead@{name}", "leadSessionId": "s",
+        "members": [{"agentId": f"{m}@{name}", "name": m, "joinedAt": 1770480842000, "tmuxPaneId": "%1",
+                     "cwd": "/w"} for m in members],
+    }
+
+
+def task(i: str, status: str = "pending", **extra: Any) -> dict[str, Any]:
+    return {"id": i, "subject": f"s{i}", "description": "d", "status": status, "blocks": [], "blockedBy": [], **extra}
+
+
+@pytest.fixture
+def syncer() -> Syncer:
+    cell: LatestValue[GatewayProtocol | None] = LatestValue(None)
+    return Syncer(cell)
+
+
+def pending(syncer: Syncer) -> dict[tuple[str, str], Any]:
+    return dict(syncer._pending)
+
+
+def bump_mtime(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
+async def test_one_task_change_reads_one_file_and_makes_one_snapshot(tmp_path: Path, syncer: Syncer) -> None:
+    claude = tmp_path / ".claude"
+    write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead", "executor-1"]))
+    for i in range(50):
+        write(claude / f"tasks/alpha/{i}.json", task(str(i)))
+    write(claude / "tasks/6c0f3f7e-session/1.json", task("1"))  # a plain session: never sent
+    watcher = ClaudeWatcher(claude, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    assert set(pending(syncer)) == {("team", "alpha")}
+    item = pending(syncer)[("team", "alpha")]
+    assert isinstance(item, TeamItem)
+    assert [t.task_id for t in item.tasks] == [str(i) for i in range(50)]
+    assert [m.agent_name for m in item.members] == ["team-lead", "executor-1"]
+    syncer._pending.clear()
+
+    reads = watcher.reads
+    changed = write(claude / "tasks/alpha/7.json", task("7", "in_progress", owner="executor-1"))
+    await watcher.on_changes({changed}, rescan=False)
+    assert watcher.reads == reads + 1
+    item = pending(syncer)[("team", "alpha")]
+    assert isinstance(item, TeamItem)
+    assert {t.task_id: t.status for t in item.tasks}["7"] == "in_progress"
+    assert len(pending(syncer)) == 1
+
+
+async def test_rescan_rereads_only_what_changed(tmp_path: Path, syncer: Syncer) -> None:
+    claude = tmp_path / ".claude"
+    write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead"]))
+    files = [write(claude / f"tasks/alpha/{i}.json", task(str(i))) for i in range(20)]
+    watcher = ClaudeWatcher(claude, syncer)
+    await watcher.rescan(force=True)
+    reads = watcher.reads
+    assert await watcher.rescan() == set()
+    assert watcher.reads == reads
+    write(files[3], task("3", "completed"))
+    bump_mtime(files[3])
+    assert await watcher.rescan() == {"alpha"}
+    assert watcher.reads == reads + 1
+
+
+async def test_half_written_files_are_logged_with_their_path_and_skipped(tmp_path: Path, syncer: Syncer) -> None:
+    claude = tmp_path / ".claude"
+    write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead"]))
+    good = write(claude / "tasks/alpha/1.json", task("1"))
+    watcher = ClaudeWatcher(claude, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    syncer._pending.clear()
+    with structlog.testing.capture_logs() as logs:
+        write(good, '{"id": "1", "subject": "s1", "stat')
+        await watcher.on_changes({good}, rescan=False)
+        broken_cfg = write(claude / "teams/beta/config.json", "{not json")
+        await watcher.on_changes({broken_cfg}, rescan=False)
+    assert pending(syncer) == {}  # nothing sent for either
+    events = [(e["event"], e["path"]) for e in logs]
+    assert ("file.unreadable", str(good)) in events
+    assert ("file.unreadable", str(broken_cfg)) in events
+    write(good, task("1", "completed"))
+    await watcher.on_changes({good}, rescan=False)
+    item = pending(syncer)[("team", "alpha")]
+    assert isinstance(item, TeamItem)
+    assert item.tasks[0].status == "completed"
+
+
+async def test_removed_team_config_removes_the_team(tmp_path: Path, syncer: Syncer) -> None:
+    claude = tmp_path / ".claude"
+    cfg = write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead"]))
+    watcher = ClaudeWatcher(claude, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    cfg.unlink()
+    await watcher.on_changes({cfg}, rescan=False)
+    assert isinstance(pending(syncer)[("team", "alpha")], TeamRemoval)
+
+
+async def test_worktree_watcher_sends_state_once_per_content_and_tails_the_journal(tmp_path: Path, syncer: Syncer) -> None:
+    fixtures = Path(__file__).parents[1] / "fixtures" / "state"
+    sample = next(p for p in sorted(fixtures.glob("*.json")) if "spec" in p.name or "design" in p.name)
+    wt = tmp_path / "wt"
+    state = write(wt / ".claude/tina/supervisor-state.json", sample.read_text())
+    watcher = WorktreeWatcher(wt, str(tmp_path), syncer)
+    await watcher.refresh(set(), rescan=True)
+    item = pending(syncer)[("orch", str(wt))]
+    assert isinstance(item, OrchestrationItem)
+    syncer._pending.clear()
+    await watcher.refresh({state}, rescan=False)  # same bytes: nothing new
+    assert pending(syncer) == {}
+
+    journal = wt / ".claude/tina/events.jsonl"
+    line = {"id": "a" * 32, "type": "info", "source": "tina-session", "summary": "hello", "feature": "f",
+            "recorded_at": "2026-02-07T16:03:12Z", "detail": None, "phase": "1"}
+    write(journal, json.dumps(line) + "\n" + json.dumps({**line, "id": "b" * 32})[:20])  # second line half-written
+    await watcher.refresh({journal}, rescan=False)
+    assert [e.idempotency_key for e in syncer._events[str(wt)]] == ["a" * 32]
+    with journal.open("w") as f:
+        f.write(json.dumps(line) + "\n" + json.dumps({**line, "id": "b" * 32}) + "\n")
+    await watcher.refresh({journal}, rescan=False)
+    assert [e.idempotency_key for e in syncer._events[str(wt)]] == ["a" * 32, "b" * 32]
+    await trio.lowlevel.checkpoint()

@@ -1,0 +1,7 @@
+"""``python -m tina``: the ``tina`` command line."""
+
+import sys
+
+from tina.cli import main
+
+sys.exit(main())

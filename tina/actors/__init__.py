@@ -1,0 +1,1 @@
+"""The daemon's actors, one module each; every one exports `run(..., *, task_status)`."""

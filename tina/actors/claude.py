@@ -1,0 +1,256 @@
+"""Claude Code teams and task boards -> one snapshot per changed team.
+
+`~/.claude/teams/<dir>/config.json` gives a team's members, `~/.claude/tasks/<dir>/<id>.json`
+its tasks. The watcher keeps the parsed files in memory, so a change to one task file reads
+that one file and produces one team snapshot (one mutation). A rescan compares each file's
+size and modification time with what was read, so it re-reads only what changed.
+Task directories without a team config (plain sessions) are read but never sent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import structlog
+import trio
+
+from tina.convex.gateway import MemberSnapshot, TaskSnapshot, TeamSnapshot
+from tina.local import ReadError, parse_task, parse_team_config
+from tina.projection import task_snapshot, team_snapshot
+from tina.syncer import Syncer
+from tina.watch import WatchHub
+
+log = structlog.get_logger("tina.claude")
+
+DISK = trio.CapacityLimiter(4)
+Sig = tuple[int, int]  # (size, mtime_ns)
+
+
+def _sig(path: Path) -> Sig | None:
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _read(path: Path) -> tuple[Sig, bytes] | None:
+    try:
+        with path.open("rb") as f:
+            st = os.fstat(f.fileno())
+            return (st.st_size, st.st_mtime_ns), f.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def _list(root: Path) -> dict[str, list[str]]:
+    """{dir name: [file names]} one level down."""
+    out: dict[str, list[str]] = {}
+    try:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    try:
+                        out[entry.name] = [f.name for f in os.scandir(entry.path) if f.name.endswith(".json")]
+                    except OSError:
+                        out[entry.name] = []
+    except FileNotFoundError:
+        pass
+    return out
+
+
+class ClaudeWatcher:
+    def __init__(self, claude_dir: Path, syncer: Syncer) -> None:
+        self.teams_dir = claude_dir / "teams"
+        self.tasks_dir = claude_dir / "tasks"
+        self.syncer = syncer
+        self.configs: dict[str, tuple[Sig, TeamSnapshot, list[MemberSnapshot]]] = {}
+        self.tasks: dict[str, dict[str, tuple[Sig, TaskSnapshot]]] = {}
+        self.sent: set[str] = set()  # team dirs Convex knows about
+        self.reads = 0
+
+    def detail(self) -> dict[str, Any]:
+        return {"teams": len(self.configs), "tasks": sum(len(t) for t in self.tasks.values()), "reads": self.reads}
+
+    def _classify(self, paths: Iterable[Path]) -> tuple[set[str], set[tuple[str, str]]]:
+        team_dirs: set[str] = set()
+        task_files: set[tuple[str, str]] = set()
+        for p in paths:
+            if self.teams_dir in p.parents:
+                rel = p.relative_to(self.teams_dir).parts
+                team_dirs.add(rel[0])
+            elif self.tasks_dir in p.parents:
+                rel = p.relative_to(self.tasks_dir).parts
+                if len(rel) == 1:
+                    team_dirs.add(rel[0])  # a whole task dir appeared or vanished
+                    task_files.add((rel[0], "*"))
+                elif len(rel) == 2 and rel[1].endswith(".json"):
+                    task_files.add((rel[0], rel[1]))
+        return team_dirs, task_files
+
+    async def on_changes(self, paths: set[Path], rescan: bool) -> None:
+        if rescan:
+            dirty = await self.rescan()
+        else:
+            team_dirs, task_files = self._classify(paths)
+            dirty = set()
+            for d in team_dirs:
+                if await self._load_config(d):
+                    dirty.add(d)
+            for d, name in task_files:
+                if name == "*":
+                    if await self._rescan_tasks(d):
+                        dirty.add(d)
+                elif await self._load_task(d, name):
+                    dirty.add(d)
+        self._emit(dirty)
+
+    async def rescan(self, *, force: bool = False) -> set[str]:
+        """Re-read whatever changed on disk since it was last read (all of it when forced)."""
+        listing = await trio.to_thread.run_sync(_list, self.teams_dir, limiter=DISK)
+        dirty: set[str] = set()
+        for d in set(listing) | set(self.configs):
+            if await self._load_config(d, force=force):
+                dirty.add(d)
+        tasks_listing = await trio.to_thread.run_sync(_list, self.tasks_dir, limiter=DISK)
+        for d in set(tasks_listing) | set(self.tasks):
+            if await self._rescan_tasks(d, tasks_listing.get(d), force=force):
+                dirty.add(d)
+        if force:
+            dirty |= set(self.configs)
+        return dirty
+
+    async def _load_config(self, d: str, *, force: bool = False) -> bool:
+        path = self.teams_dir / d / "config.json"
+        known = self.configs.get(d)
+        sig = await trio.to_thread.run_sync(_sig, path, limiter=DISK)
+        if sig is None:
+            if known is not None:
+                del self.configs[d]
+                return True
+            return False
+        if known is not None and known[0] == sig and not force:
+            return False
+        got = await trio.to_thread.run_sync(_read, path, limiter=DISK)
+        self.reads += 1
+        if got is None:
+            return False
+        sig, data = got
+        try:
+            config = parse_team_config(data, path=str(path))
+        except ReadError as exc:
+            log.warning("file.unreadable", path=str(path), error=str(exc))
+            return False
+        team, members = team_snapshot(config, d)
+        self.configs[d] = (sig, team, members)
+        return True
+
+    async def _rescan_tasks(self, d: str, names: list[str] | None = None, *, force: bool = False) -> bool:
+        if names is None:
+            names = (await trio.to_thread.run_sync(_list, self.tasks_dir, limiter=DISK)).get(d, [])
+        changed = False
+        known = self.tasks.get(d, {})
+        for name in set(names) | set(known):
+            if await self._load_task(d, name, force=force):
+                changed = True
+        return changed
+
+    async def _load_task(self, d: str, name: str, *, force: bool = False) -> bool:
+        path = self.tasks_dir / d / name
+        board = self.tasks.setdefault(d, {})
+        known = board.get(name)
+        sig = await trio.to_thread.run_sync(_sig, path, limiter=DISK)
+        if sig is None:
+            if known is not None:
+                del board[name]
+                if not board:
+                    del self.tasks[d]
+                return True
+            if not board:
+                self.tasks.pop(d, None)
+            return False
+        if known is not None and known[0] == sig and not force:
+            return False
+        got = await trio.to_thread.run_sync(_read, path, limiter=DISK)
+        self.reads += 1
+        if got is None:
+            return False
+        sig, data = got
+        try:
+            task = parse_task(data, path=str(path))
+        except ReadError as exc:
+            # Half-written by Claude Code: skip; its next write brings a new event.
+            log.warning("file.unreadable", path=str(path), error=str(exc))
+            return False
+        snap = task_snapshot(task)
+        if known is not None and known[1] == snap:
+            board[name] = (sig, snap)
+            return False
+        board[name] = (sig, snap)
+        return True
+
+    def _emit(self, dirty: set[str]) -> None:
+        for d in sorted(dirty):
+            config = self.configs.get(d)
+            if config is None:
+                if d in self.sent:
+                    self.sent.discard(d)
+                    self.syncer.remove_team(d)
+                continue
+            _, team, members = config
+            tasks = sorted((snap for _, snap in self.tasks.get(d, {}).values()), key=_task_order)
+            self.syncer.put_team(d, team, members, tasks)
+            self.sent.add(d)
+
+
+def _task_order(task: TaskSnapshot) -> tuple[int, str]:
+    return (int(task.task_id), "") if task.task_id.isdigit() else (1 << 62, task.task_id)
+
+
+async def run(
+    claude_dir: Path,
+    hub: WatchHub,
+    syncer: Syncer,
+    *,
+    watcher: ClaudeWatcher | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    watcher = watcher or ClaudeWatcher(claude_dir, syncer)
+    for d in (watcher.teams_dir, watcher.tasks_dir):
+        await trio.to_thread.run_sync(partial(d.mkdir, parents=True, exist_ok=True))
+    inboxes = [(root, hub.subscribe(root)) for root in (watcher.teams_dir, watcher.tasks_dir)]
+    merged = trio.Event()
+    try:
+        watcher._emit(await watcher.rescan(force=True))
+        task_status.started()
+        async with trio.open_nursery() as nursery:
+            pending: list[tuple[set[Path], bool]] = []
+
+            async def pump(inbox_root: Path) -> None:
+                inbox = dict(inboxes)[inbox_root]
+                while True:
+                    pending.append(await inbox.get())
+                    merged.set()
+
+            async def on_reconcile() -> None:
+                seen = syncer.reconcile.version
+                while True:
+                    seen, _ = await syncer.reconcile.wait_newer(seen)
+                    watcher._emit(await watcher.rescan(force=True))
+
+            for root, _ in inboxes:
+                nursery.start_soon(pump, root)
+            nursery.start_soon(on_reconcile)
+            while True:
+                await merged.wait()
+                merged = trio.Event()
+                batch, pending[:] = list(pending), []
+                paths: set[Path] = set().union(*(p for p, _ in batch))
+                await watcher.on_changes(paths, any(r for _, r in batch))
+    finally:
+        for root, inbox in inboxes:
+            hub.unsubscribe(root, inbox)

@@ -1,0 +1,316 @@
+"""The local Convex-compatible backend (``convex-local/``) as a child process.
+
+``tina backend`` runs it in the foreground (:func:`run`); tests and scripts
+start and stop it with :class:`BackendProcess`. The server is one Node process
+(``node --import tsx convex-local/server.ts``) that prints ``ready <url>`` on
+stdout once clients can connect. It keeps data in memory, decodes tokens
+without verifying them, and is for tests, demos and development only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType, TracebackType
+
+import attrs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVER_SCRIPT = REPO_ROOT / "convex-local" / "server.ts"
+DEFAULT_FUNCTIONS_DIR = REPO_ROOT / "convex"
+DEFAULT_PORT = 3210
+DEFAULT_HOST = "127.0.0.1"
+READY_PREFIX = "ready "
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class BackendError(Exception):
+    """The backend could not be started or stopped."""
+
+
+@attrs.frozen(kw_only=True)
+class BackendOptions:
+    """How to run the server; mirrors ``convex-local/server.ts``'s flags."""
+
+    port: int = DEFAULT_PORT
+    host: str = DEFAULT_HOST
+    functions_dir: Path = DEFAULT_FUNCTIONS_DIR
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    trace: bool = False
+    ping_ms: int | None = None
+
+
+def find_node() -> str:
+    """The ``node`` executable: ``$TINA_NODE``, else the first on ``PATH``."""
+    configured = os.environ.get("TINA_NODE")
+    if configured:
+        return configured
+    found = shutil.which("node")
+    if found is None:
+        raise BackendError("node (>= 20) not found on PATH; install Node.js or set TINA_NODE")
+    return found
+
+
+def check_installed() -> None:
+    """Fails with a readable error unless the repository's npm packages are installed."""
+    if not SERVER_SCRIPT.is_file():
+        raise BackendError(f"{SERVER_SCRIPT} is missing; tina backend runs from a source checkout")
+    if not (REPO_ROOT / "node_modules" / "tsx").is_dir():
+        raise BackendError(f"npm packages are not installed; run `npm install` in {REPO_ROOT}")
+
+
+def server_argv(
+    options: BackendOptions, *, node: str | None = None, exit_on_stdin_close: bool = False
+) -> list[str]:
+    """The command line of the server process (run it with ``cwd=REPO_ROOT``)."""
+    argv = [
+        node if node is not None else find_node(),
+        "--import",
+        "tsx",
+        str(SERVER_SCRIPT),
+        "--port",
+        str(options.port),
+        "--host",
+        options.host,
+        "--functions",
+        str(options.functions_dir.resolve()),
+    ]
+    for key, value in options.env.items():
+        if not key or "=" in key:
+            raise BackendError(f"invalid environment variable name {key!r}")
+        argv += ["--env", f"{key}={value}"]
+    if options.trace:
+        argv.append("--trace")
+    if options.ping_ms is not None:
+        argv += ["--ping-ms", str(options.ping_ms)]
+    if exit_on_stdin_close:
+        argv.append("--exit-on-stdin-close")
+    return argv
+
+
+def exit_status(returncode: int) -> int:
+    """A shell-style exit status: 128 + N for a child killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run(options: BackendOptions) -> int:
+    """Runs the server in the foreground until it exits; returns its exit status.
+
+    SIGINT, SIGTERM and SIGHUP are forwarded to the server, which shuts down
+    cleanly. The server runs in its own process group, so a terminal's Ctrl-C
+    reaches it once (through us), and it stops by itself if we die (its stdin
+    closes).
+    """
+    check_installed()
+    argv = server_argv(options, exit_on_stdin_close=True)
+    try:
+        process = subprocess.Popen(
+            argv, cwd=REPO_ROOT, stdin=subprocess.PIPE, start_new_session=True
+        )
+    except OSError as error:
+        raise BackendError(f"could not run {argv[0]}: {error}") from error
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    try:
+        return exit_status(process.wait())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdin is not None:
+            process.stdin.close()
+
+
+class BackendProcess:
+    """A server child process for tests and scripts.
+
+    ``start()`` waits for the ready line; ``stop()`` sends SIGTERM and waits;
+    ``restart()`` comes back on the same port, with an empty database (memory
+    only), so clients exercise their reconnect path. The server's stderr goes
+    to ``log_path``.
+    """
+
+    def __init__(self, options: BackendOptions, *, log_path: Path | None = None) -> None:
+        self.options = options
+        if log_path is None:
+            fd, name = tempfile.mkstemp(prefix="tina-backend-", suffix=".log")
+            os.close(fd)
+            log_path = Path(name)
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self._url: str | None = None
+        self._port = options.port
+
+    @property
+    def url(self) -> str:
+        """The deployment URL, e.g. ``http://127.0.0.1:41234``."""
+        if self._url is None:
+            raise BackendError("the backend is not running")
+        return self._url
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Starts the server and returns its URL once it is ready."""
+        if self._process is not None:
+            raise BackendError("the backend is already running")
+        check_installed()
+        options = attrs.evolve(self.options, port=self._port)
+        argv = server_argv(options, exit_on_stdin_close=True)
+        with self.log_path.open("ab") as log:
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    cwd=REPO_ROOT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise BackendError(f"could not run {argv[0]}: {error}") from error
+        self._process = process
+        try:
+            url = self._wait_ready(process, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self._url = url
+        self._port = int(url.rsplit(":", 1)[1].rstrip("/"))
+        return url
+
+    def _wait_ready(self, process: subprocess.Popen[bytes], timeout: float) -> str:
+        assert process.stdout is not None
+        deadline = time.monotonic() + timeout
+        buffered = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            while b"\n" not in buffered:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BackendError(f"backend not ready after {timeout} s{self._log_tail()}")
+                if not selector.select(remaining):
+                    continue
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    process.wait()
+                    raise BackendError(
+                        f"backend exited with status {exit_status(process.returncode)} "
+                        f"before it was ready{self._log_tail()}"
+                    )
+                buffered += chunk
+        line = buffered.split(b"\n", 1)[0].decode()
+        if not line.startswith(READY_PREFIX):
+            raise BackendError(f"unexpected first line from the backend: {line!r}")
+        return line[len(READY_PREFIX) :].strip()
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        tail = "\n".join(text.splitlines()[-lines:])
+        return f"\n--- {self.log_path} ---\n{tail}" if tail else ""
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stops the server (SIGTERM, then SIGKILL after ``timeout``); returns its exit status."""
+        process = self._process
+        if process is None:
+            return None
+        self._process = None
+        self._url = None
+        try:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        finally:
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
+        return exit_status(process.returncode)
+
+    def restart(self, timeout: float = 30.0) -> str:
+        """Stops the server and starts a fresh one on the same port."""
+        self.stop()
+        return self.start(timeout)
+
+    def fresh(self) -> BackendProcess:
+        """Starts the server if it is not running (again), else empties its tables."""
+        if self.running:
+            self.reset()
+        else:
+            self.stop()
+            self.start()
+        return self
+
+    def reset(self) -> None:
+        """Empties every table (ids stay unique, time keeps moving forward)."""
+        self.post("/api/local/reset", b"")
+
+    def post(self, path: str, body: bytes, *, timeout: float = 10.0) -> object:
+        """POSTs to the server and returns the decoded JSON reply."""
+        request = urllib.request.Request(
+            self.url + path, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def call(self, kind: str, path: str, args: Mapping[str, object] | None = None) -> object:
+        """Calls a public function over the HTTP API (``kind``: query, mutation or action).
+
+        Arguments and results are plain JSON (no int64 or bytes); failures raise
+        :class:`BackendError` with the server's message.
+        """
+        body = json.dumps(
+            {"path": path, "args": [dict(args or {})], "format": "convex_encoded_json"}
+        )
+        try:
+            reply = self.post(f"/api/{kind}", body.encode())
+        except urllib.error.HTTPError as error:
+            detail = json.loads(error.read() or b"{}")
+            error.close()
+            raise BackendError(str(detail.get("errorMessage") or detail)) from None
+        assert isinstance(reply, dict)
+        return reply["value"]
+
+    def __enter__(self) -> BackendProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,118 @@
+"""The ``tina`` command line.
+
+Each subcommand is one ``_add_<name>(subparsers)`` function that declares its
+arguments and sets ``handler`` (``Namespace -> int``); add new ones to
+``SUBCOMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tina import __version__, backend
+from tina.daemon_cli import add_daemon
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range 0-65535")
+    return port
+
+
+def _env_assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "backend",
+        help="run the local Convex-compatible backend (tests, demo)",
+        description=(
+            "Run the local Convex-compatible backend: the project's convex/ functions in "
+            "memory behind Convex's real client protocol. Prints `ready <url>` when clients "
+            "can connect. Not a security boundary: tokens are decoded, never verified."
+        ),
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=backend.DEFAULT_PORT,
+        help=f"port to listen on; 0 picks a free one (default {backend.DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--host",
+        default=backend.DEFAULT_HOST,
+        help=f"address to listen on (default {backend.DEFAULT_HOST})",
+    )
+    parser.add_argument(
+        "--env",
+        type=_env_assignment,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment variable for the functions (repeatable)",
+    )
+    parser.add_argument(
+        "--functions",
+        type=Path,
+        default=backend.DEFAULT_FUNCTIONS_DIR,
+        metavar="DIR",
+        help="Convex functions folder (default: the repository's convex/)",
+    )
+    parser.add_argument("--trace", action="store_true", help="log every protocol message to stderr")
+    parser.set_defaults(handler=_run_backend)
+
+
+def _run_backend(args: argparse.Namespace) -> int:
+    options = backend.BackendOptions(
+        port=args.port,
+        host=args.host,
+        functions_dir=args.functions,
+        env=dict(args.env),
+        trace=args.trace,
+    )
+    try:
+        return backend.run(options)
+    except backend.BackendError as error:
+        print(f"tina backend: {error}", file=sys.stderr)
+        return 1
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _add_backend,
+    add_daemon,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tina",
+        description="See and steer multi-agent Claude Code orchestrations.",
+    )
+    parser.add_argument("--version", action="version", version=f"tina {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit status (argparse errors give 2)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)

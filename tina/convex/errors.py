@@ -1,0 +1,96 @@
+"""Typed exceptions raised by the Convex client.
+
+Every failure a caller can see is a :class:`ConvexClientError`:
+
+- :class:`ConvexFunctionError`: the Convex function ran and failed (a plain ``throw``).
+- :class:`ConvexError`: the function threw a ``ConvexError``; ``data`` is its decoded payload.
+  A subclass of :class:`ConvexFunctionError`, so one ``except`` catches every server-side failure.
+- :class:`ConvexConnectionLost`: an action was in flight when the socket died (actions are not
+  idempotent, so they are never re-sent).
+- :class:`ConvexTimeout`: the call's deadline passed. Also a :class:`trio.TooSlowError`.
+  A mutation that timed out may or may not have been applied.
+- :class:`ConvexAuthError`: the server rejected the token; the client waits for a new one.
+- :class:`ConvexFatalError`: the server sent ``FatalError``.
+- :class:`ConvexClientClosed`: the client was closed while the call waited (or before it).
+- :class:`ConvexProtocolError`: the server broke the protocol; the client reconnects. Callers
+  only see it as a connection status's ``last_error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+__all__ = [
+    "ConvexAuthError",
+    "ConvexClientClosed",
+    "ConvexClientError",
+    "ConvexConnectionLost",
+    "ConvexError",
+    "ConvexFatalError",
+    "ConvexFunctionError",
+    "ConvexProtocolError",
+    "ConvexTimeout",
+]
+
+
+class ConvexClientError(Exception):
+    """Base class of every error the Convex client raises."""
+
+
+class ConvexFunctionError(ConvexClientError):
+    """A Convex function failed on the server.
+
+    ``message`` is the server's text (``[Request ID: ...] Server Error\\nUncaught Error: ...``);
+    ``udf_path`` names the function when known.
+    """
+
+    def __init__(self, message: str, *, udf_path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.udf_path = udf_path
+
+    def __str__(self) -> str:
+        if self.udf_path is None:
+            return self.message
+        return f"{self.udf_path}: {self.message}"
+
+
+class ConvexError(ConvexFunctionError):
+    """A ``ConvexError`` thrown by a Convex function; ``data`` is its decoded payload."""
+
+    def __init__(self, data: Any, message: str, *, udf_path: str | None = None) -> None:
+        super().__init__(message, udf_path=udf_path)
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"ConvexError(data={self.data!r}, message={self.message!r})"
+
+
+class ConvexConnectionLost(ConvexClientError):
+    """The connection dropped while a call that cannot be re-sent (an action) was in flight."""
+
+
+class ConvexTimeout(ConvexClientError, trio.TooSlowError):
+    """A call's deadline passed before it completed."""
+
+
+class ConvexAuthError(ConvexClientError):
+    """The server rejected the authentication token (or it expired).
+
+    The client does not retry with the same token: it stays in the ``auth_failed`` state until
+    :meth:`ConvexClient.set_auth` provides a new token (or clears it).
+    """
+
+
+class ConvexFatalError(ConvexClientError):
+    """The server reported a fatal error on the connection."""
+
+
+class ConvexClientClosed(ConvexClientError):
+    """The client is closed."""
+
+
+class ConvexProtocolError(ConvexClientError):
+    """The server sent something the protocol does not allow; the socket is dropped."""

@@ -1,0 +1,1148 @@
+"""The orchestration state machine: pure transitions, no I/O.
+
+``apply(state, event, now)`` returns a :class:`Transition` (the new state, the action for the
+orchestrator, and drafts of the journal events to record) or raises a :class:`TransitionError`
+and changes nothing. ``next_action(state)`` answers "what now?" without changing anything.
+The manual ``state`` commands are here too (:func:`update_status`, :func:`complete_phase`,
+:func:`block_phase`).
+
+Phases and statuses (see ``reference/tina-formats.md`` §1 and §5)::
+
+    validation ─pass/warning─► phase 1: planning ─plan_complete─► planned ─execute_started─►
+    executing ─execute_complete─► reviewing ─review_pass─► complete ─► phase 2: planning ...
+                                            └─review_gaps─► complete + remediation "1.5": planning
+
+Additions to the original:
+
+* **pause / resume.** ``pause`` marks the phase and the orchestration ``blocked`` with
+  ``blocked_reason`` "paused by operator" (or the given reason) and remembers the previous
+  statuses in ``paused_from`` (on the phase and on the orchestration). Readers tell a pause from
+  an error by ``paused_from`` being set. ``resume`` restores exactly those statuses. While
+  paused, only ``resume`` and ``retry``/``error`` on the paused phase are accepted.
+* **plan-approval gate** (``approval_policy.require_plan_approval``). A finished plan leaves the
+  phase ``planned`` with ``plan_approval: "pending"`` and the orchestrator is told to wait;
+  ``plan_approved`` proceeds to execution, ``plan_rejected`` returns the phase to ``planning``
+  with the feedback in ``plan_feedback`` (sent to the planner as ``issues``).
+* Fixed defects of the original: validation events are refused once phase 1 exists (they used to
+  reset it); an error on an unknown phase is refused (it used to block the orchestration with no
+  way to retry); running out of remediation levels blocks the phase (it used to mark it complete,
+  and ``next`` then moved on as if the review had passed); a consensus disagreement can be
+  retried (re-review); ``next`` after a failed validation says ``stopped``; the gate is honoured
+  by ``retry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from ..local.models import (
+    OrchestrationStatus,
+    PhaseState,
+    PhaseStatus,
+    PlanApproval,
+    ReviewVerdict,
+    SupervisorState,
+    VerdictResult,
+)
+from ..local.names import (
+    MAX_REMEDIATION_DEPTH,
+    InvalidName,
+    is_main_phase,
+    main_phase_number,
+    phase_sort_key,
+    remediation_depth,
+    remediation_phase,
+    validate_phase,
+)
+from .actions import (
+    Action,
+    Complete,
+    ConsensusDisagreement,
+    Error,
+    Finalize,
+    Remediate,
+    ReusePlan,
+    SpawnExecutor,
+    SpawnPlanner,
+    SpawnReviewer,
+    SpawnValidator,
+    Stopped,
+    Wait,
+)
+
+__all__ = [
+    "ALLOWED_MANUAL_TRANSITIONS",
+    "CONSENSUS_DISAGREEMENT_REASON",
+    "VALIDATION_FAILED_REASON",
+    "VALIDATION_PHASE",
+    "Event",
+    "EventDraft",
+    "EventKind",
+    "InvalidInput",
+    "InvalidTransition",
+    "PhaseNotFound",
+    "PlanFinder",
+    "Transition",
+    "TransitionError",
+    "apply",
+    "block_phase",
+    "complete_phase",
+    "next_action",
+    "no_plan",
+    "update_status",
+]
+
+VALIDATION_PHASE = "validation"
+"""``--phase`` value for validation events and for pausing before phase 1; never a state key."""
+
+VALIDATION_FAILED_REASON = "Design validation failed"
+CONSENSUS_DISAGREEMENT_REASON = "review consensus disagreement"
+PAUSED_REASON = "paused by operator"
+
+
+def _remediation_limit_reason(phase: str) -> str:
+    return f"Phase {phase} has failed review after {MAX_REMEDIATION_DEPTH} remediation attempts"
+
+
+_REMEDIATION_LIMIT_MARK = "remediation attempts"
+
+
+class EventKind(StrEnum):
+    VALIDATION_PASS = "validation_pass"
+    VALIDATION_WARNING = "validation_warning"
+    VALIDATION_STOP = "validation_stop"
+    PLAN_COMPLETE = "plan_complete"
+    EXECUTE_STARTED = "execute_started"
+    EXECUTE_COMPLETE = "execute_complete"
+    REVIEW_PASS = "review_pass"
+    REVIEW_GAPS = "review_gaps"
+    RETRY = "retry"
+    ERROR = "error"
+    PAUSE = "pause"
+    RESUME = "resume"
+    PLAN_APPROVED = "plan_approved"
+    PLAN_REJECTED = "plan_rejected"
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """An ``orchestrate advance`` input.
+
+    ``issues``: review gaps (``review_gaps``) or operator feedback (``plan_rejected``).
+    ``reason``: free text for ``error``, ``retry`` and ``pause``.
+    """
+
+    kind: EventKind
+    phase: str
+    plan_path: str | None = None
+    git_range: str | None = None
+    issues: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EventDraft:
+    """A journal event without its id and timestamp (the store adds those)."""
+
+    type: str
+    summary: str
+    phase: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Transition:
+    state: SupervisorState
+    action: Action
+    events: tuple[EventDraft, ...]
+
+
+class TransitionError(Exception):
+    """Refused input; nothing changed. ``code`` is the machine-readable kind."""
+
+    code = "invalid_transition"
+
+
+class InvalidTransition(TransitionError):
+    """The event does not apply to the current status."""
+
+
+class PhaseNotFound(TransitionError):
+    code = "phase_not_found"
+
+
+class InvalidInput(TransitionError):
+    """The event lacks something it needs (``--plan-path``...) or names a bad phase."""
+
+    code = "invalid_input"
+
+
+PlanFinder = Callable[[str, str | None], str | None]
+"""``(phase, current plan_path) -> path of an existing plan to reuse, or None``."""
+
+
+def no_plan(phase: str, plan_path: str | None) -> str | None:
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _mins(start: datetime | None, end: datetime) -> int | None:
+    """Whole minutes between two instants, truncated toward zero."""
+    if start is None:
+        return None
+    return int((end - start) / timedelta(minutes=1))
+
+
+def _put(state: SupervisorState, key: str, phase: PhaseState, **changes: Any) -> SupervisorState:
+    phases = dict(state.phases)
+    phases[key] = phase
+    return attrs.evolve(state, phases=phases, **changes)
+
+
+def _with_current(state: SupervisorState, key: str) -> int:
+    return main_phase_number(key) if is_main_phase(key) else state.current_phase
+
+
+def _breakdown(phase: PhaseState, **changes: int | None) -> Any:
+    return attrs.evolve(phase.breakdown, **changes)
+
+
+def _gate(state: SupervisorState) -> bool:
+    return state.approval_policy.require_plan_approval
+
+
+_ROLE_DEFAULTS = {"validator": "opus", "planner": "opus", "executor": "opus", "reviewer": "opus"}
+
+
+def _model(state: SupervisorState, role: str) -> str | None:
+    """The policy model for a role, only when it differs from the role's default."""
+    model: str = getattr(state.model_policy, role)
+    return None if model == _ROLE_DEFAULTS[role] else model
+
+
+def _can_retry(reason: str | None) -> bool:
+    """Whether the orchestrator may retry on its own; some blocks need a human decision."""
+    text = reason or ""
+    return CONSENSUS_DISAGREEMENT_REASON not in text and _REMEDIATION_LIMIT_MARK not in text
+
+
+def _check_phase_arg(phase: str) -> None:
+    if phase == VALIDATION_PHASE:
+        return
+    try:
+        validate_phase(phase)
+    except InvalidName as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _require_phase(state: SupervisorState, event: EventKind | str, key: str) -> PhaseState:
+    if key == VALIDATION_PHASE:
+        raise InvalidInput(f"event {event} needs a phase number, not {VALIDATION_PHASE!r}")
+    phase = state.phase(key)
+    if phase is None:
+        raise PhaseNotFound(f"Phase {key!r} not found in orchestration {state.feature!r}")
+    return phase
+
+
+def _require_status(
+    event: EventKind | str, key: str, phase: PhaseState, *allowed: PhaseStatus
+) -> None:
+    if phase.status not in allowed:
+        wanted = " or ".join(status.value for status in allowed)
+        raise InvalidTransition(
+            f"cannot apply {event} to phase {key}: its status is {phase.status.value} "
+            f"(needs {wanted})"
+        )
+
+
+def _require_approved(event: EventKind | str, key: str, phase: PhaseState) -> None:
+    if phase.awaiting_approval:
+        raise InvalidTransition(
+            f"cannot apply {event} to phase {key}: its plan is awaiting operator approval "
+            "(send plan_approved or plan_rejected)"
+        )
+
+
+def _paused_target(state: SupervisorState) -> str:
+    return state.paused_phase or VALIDATION_PHASE
+
+
+# --------------------------------------------------------------------------------------------
+# next
+
+
+def _phase_action(state: SupervisorState, key: str, phase: PhaseState) -> Action:
+    match phase.status:
+        case PhaseStatus.PLANNING:
+            return SpawnPlanner(
+                phase=key, issues=phase.plan_feedback, model=_model(state, "planner")
+            )
+        case PhaseStatus.PLANNED:
+            if phase.awaiting_approval:
+                return Wait(reason=f"phase {key} plan awaiting approval")
+            return SpawnExecutor(
+                phase=key, plan_path=phase.plan_path or "", model=_model(state, "executor")
+            )
+        case PhaseStatus.EXECUTING:
+            return Wait(reason=f"phase {key} executing")
+        case PhaseStatus.REVIEWING:
+            return _reviewer(state, key, phase)
+        case PhaseStatus.BLOCKED:
+            reason = phase.blocked_reason or "unknown"
+            return Error(
+                phase=key,
+                reason=reason,
+                retry_count=phase.retry_count,
+                can_retry=_can_retry(reason),
+            )
+        case PhaseStatus.COMPLETE:  # pragma: no cover - callers skip complete phases
+            raise AssertionError("no action for a complete phase")
+
+
+def _reviewer(state: SupervisorState, key: str, phase: PhaseState) -> SpawnReviewer:
+    second = state.model_policy.review_consensus and len(phase.review_verdicts) == 1
+    model = state.model_policy.reviewer_secondary if second else _model(state, "reviewer")
+    return SpawnReviewer(phase=key, git_range=phase.git_range or "", model=model)
+
+
+def next_action(state: SupervisorState) -> Action:
+    """What the orchestrator should do now (read-only)."""
+    if state.status is OrchestrationStatus.COMPLETE:
+        return Complete()
+    if state.paused:
+        paused = state.paused_phase
+        where = f"phase {paused}" if paused else "orchestration"
+        return Wait(reason=f"{where} paused by operator")
+    if state.phase("1") is None:
+        if state.status is OrchestrationStatus.BLOCKED:
+            reason = state.blocked_reason or VALIDATION_FAILED_REASON
+            if reason == VALIDATION_FAILED_REASON:
+                return Stopped(reason=reason)
+            return Error(phase=VALIDATION_PHASE, reason=reason, retry_count=0, can_retry=True)
+        return SpawnValidator(model=_model(state, "validator"))
+    for number in range(1, state.total_phases + 1):
+        key = str(number)
+        phase = state.phase(key)
+        if phase is None:
+            return SpawnPlanner(phase=key, model=_model(state, "planner"))
+        if phase.status is not PhaseStatus.COMPLETE:
+            return _phase_action(state, key, phase)
+        remediations = sorted(
+            (k for k in state.phases if k != key and main_phase_number(k) == number),
+            key=phase_sort_key,
+        )
+        for other in remediations:
+            sub = state.phases[other]
+            if sub.status is not PhaseStatus.COMPLETE:
+                return _phase_action(state, other, sub)
+    return Finalize()
+
+
+# --------------------------------------------------------------------------------------------
+# apply
+
+
+def apply(
+    state: SupervisorState,
+    event: Event,
+    now: datetime,
+    *,
+    find_plan: PlanFinder = no_plan,
+) -> Transition:
+    """Apply ``event`` to ``state`` at time ``now``; raise :class:`TransitionError` if refused."""
+    _check_phase_arg(event.phase)
+    if state.status is OrchestrationStatus.COMPLETE:
+        raise InvalidTransition(
+            f"orchestration {state.feature!r} is complete; event {event.kind} does not apply"
+        )
+    if state.paused:
+        target = _paused_target(state)
+        if event.kind is EventKind.PAUSE:
+            raise InvalidTransition(f"orchestration {state.feature!r} is already paused")
+        allowed = event.kind is EventKind.RESUME or (
+            event.kind in (EventKind.RETRY, EventKind.ERROR) and event.phase == target
+        )
+        if not allowed:
+            raise InvalidTransition(
+                f"orchestration {state.feature!r} is paused by an operator (at {target}); "
+                f"resume it before sending {event.kind}"
+            )
+    handler = _HANDLERS[event.kind]
+    return handler(state, event, now, find_plan)
+
+
+def _start_planning(
+    state: SupervisorState, key: str, now: datetime, find_plan: PlanFinder
+) -> tuple[SupervisorState, Action, list[EventDraft]]:
+    """A phase just entered planning: reuse an existing plan if there is one."""
+    phase = state.phases[key]
+    existing = find_plan(key, phase.plan_path)
+    if existing is None:
+        return (
+            state,
+            SpawnPlanner(phase=key, issues=phase.plan_feedback, model=_model(state, "planner")),
+            [],
+        )
+    gate = _gate(state)
+    phase = attrs.evolve(
+        phase,
+        status=PhaseStatus.PLANNED,
+        plan_path=existing,
+        breakdown=_breakdown(phase, planning_mins=_mins(phase.planning_started_at, now)),
+        plan_approval=PlanApproval.PENDING if gate else None,
+    )
+    events = [
+        EventDraft(
+            type="phase_completed",
+            summary=f"Phase {key} planning completed (reused plan)",
+            phase=key,
+            detail={"plan_path": existing},
+        )
+    ]
+    action: Action
+    if gate:
+        events.append(_awaiting_approval(key, existing))
+        action = Wait(reason=f"phase {key} plan awaiting approval")
+    else:
+        action = ReusePlan(phase=key, plan_path=existing)
+    return _put(state, key, phase), action, events
+
+
+def _awaiting_approval(key: str, plan_path: str) -> EventDraft:
+    return EventDraft(
+        type="plan_awaiting_approval",
+        summary=f"Phase {key} plan awaits operator approval",
+        phase=key,
+        detail={"plan_path": plan_path},
+    )
+
+
+def _validation(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    if state.phase("1") is not None:
+        raise InvalidTransition(
+            f"cannot apply {event.kind}: validation already passed (phase 1 exists)"
+        )
+    if event.kind is EventKind.VALIDATION_STOP:
+        reason = VALIDATION_FAILED_REASON
+        new = attrs.evolve(state, status=OrchestrationStatus.BLOCKED, blocked_reason=reason)
+        draft = EventDraft(type="error", summary="Validation failed", detail={"reason": reason})
+        return Transition(state=new, action=Stopped(reason=reason), events=(draft,))
+    warning = event.kind is EventKind.VALIDATION_WARNING
+    first = PhaseState(status=PhaseStatus.PLANNING, planning_started_at=now)
+    new = _put(
+        state, "1", first, status=OrchestrationStatus.PLANNING, current_phase=1, blocked_reason=None
+    )
+    events = [
+        EventDraft(
+            type="phase_started",
+            summary="Validation passed" + (" with warnings" if warning else ""),
+        )
+    ]
+    new, action, more = _start_planning(new, "1", now, find_plan)
+    return Transition(state=new, action=action, events=(*events, *more))
+
+
+def _plan_complete(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    _require_status(event.kind, key, phase, PhaseStatus.PLANNING, PhaseStatus.PLANNED)
+    if not event.plan_path:
+        raise InvalidInput("plan_complete needs --plan-path")
+    gate = _gate(state)
+    phase = attrs.evolve(
+        phase,
+        status=PhaseStatus.PLANNED,
+        plan_path=event.plan_path,
+        breakdown=_breakdown(phase, planning_mins=_mins(phase.planning_started_at, now)),
+        plan_approval=PlanApproval.PENDING if gate else None,
+        plan_feedback=(),
+    )
+    events = [
+        EventDraft(
+            type="phase_completed",
+            summary=f"Phase {key} planning completed",
+            phase=key,
+            detail={"plan_path": event.plan_path},
+        )
+    ]
+    action: Action
+    if gate:
+        events.append(_awaiting_approval(key, event.plan_path))
+        action = Wait(reason=f"phase {key} plan awaiting approval")
+    else:
+        action = SpawnExecutor(
+            phase=key, plan_path=event.plan_path, model=_model(state, "executor")
+        )
+    return Transition(state=_put(state, key, phase), action=action, events=tuple(events))
+
+
+def _execute_started(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    _require_status(event.kind, key, phase, PhaseStatus.PLANNED, PhaseStatus.EXECUTING)
+    _require_approved(event.kind, key, phase)
+    phase = attrs.evolve(
+        phase,
+        status=PhaseStatus.EXECUTING,
+        execution_started_at=phase.execution_started_at or now,
+    )
+    new = _put(
+        state,
+        key,
+        phase,
+        status=OrchestrationStatus.EXECUTING,
+        current_phase=_with_current(state, key),
+    )
+    draft = EventDraft(type="phase_started", summary=f"Phase {key} execution started", phase=key)
+    return Transition(state=new, action=Wait(reason=f"phase {key} executing"), events=(draft,))
+
+
+def _execute_complete(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    _require_status(event.kind, key, phase, PhaseStatus.PLANNED, PhaseStatus.EXECUTING)
+    _require_approved(event.kind, key, phase)
+    if not event.git_range:
+        raise InvalidInput("execute_complete needs --git-range")
+    started = phase.execution_started_at or now
+    phase = attrs.evolve(
+        phase,
+        status=PhaseStatus.REVIEWING,
+        git_range=event.git_range,
+        execution_started_at=started,
+        review_started_at=now,
+        breakdown=_breakdown(phase, execution_mins=_mins(started, now)),
+        review_verdicts=(),
+    )
+    new = _put(
+        state,
+        key,
+        phase,
+        status=OrchestrationStatus.REVIEWING,
+        current_phase=_with_current(state, key),
+    )
+    draft = EventDraft(
+        type="phase_completed",
+        summary=f"Phase {key} execution completed",
+        phase=key,
+        detail={"git_range": event.git_range},
+    )
+    return Transition(state=new, action=_reviewer(new, key, phase), events=(draft,))
+
+
+def _merge_issues(*lists: tuple[str, ...]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for issues in lists:
+        for issue in issues:
+            seen.setdefault(issue, None)
+    return tuple(seen)
+
+
+def _review(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    _require_status(event.kind, key, phase, PhaseStatus.REVIEWING)
+    passed = event.kind is EventKind.REVIEW_PASS
+    issues = () if passed else event.issues
+    if state.model_policy.review_consensus:
+        verdict = ReviewVerdict(
+            result=VerdictResult.PASS if passed else VerdictResult.GAPS, issues=issues
+        )
+        verdicts = (*phase.review_verdicts, verdict)
+        if len(verdicts) == 1:
+            phase = attrs.evolve(phase, review_verdicts=verdicts)
+            new = _put(state, key, phase)
+            draft = EventDraft(
+                type="info",
+                summary=f"Phase {key} first review verdict: {verdict.result.value}; "
+                "waiting for the second reviewer",
+                phase=key,
+                detail={"verdict": verdict.result.value, "issues": list(issues)},
+            )
+            return Transition(state=new, action=_reviewer(new, key, phase), events=(draft,))
+        first, second = verdicts[0], verdicts[1]
+        merged = _merge_issues(first.issues, second.issues)
+        if first.result is not second.result:
+            phase = attrs.evolve(
+                phase,
+                status=PhaseStatus.BLOCKED,
+                blocked_reason=CONSENSUS_DISAGREEMENT_REASON,
+                review_verdicts=verdicts[:2],
+            )
+            new = _put(state, key, phase, status=OrchestrationStatus.BLOCKED)
+            detail = {
+                "verdict_1": first.result.value,
+                "verdict_2": second.result.value,
+                "issues": list(merged),
+            }
+            draft = EventDraft(
+                type="error",
+                summary=f"Phase {key} review consensus disagreement",
+                phase=key,
+                detail=detail,
+            )
+            action = ConsensusDisagreement(
+                phase=key,
+                verdict_1=first.result.value,
+                verdict_2=second.result.value,
+                issues=merged,
+            )
+            return Transition(state=new, action=action, events=(draft,))
+        issues = merged
+        phase = attrs.evolve(phase, review_verdicts=())
+    if passed:
+        return _review_passed(state, key, phase, now, find_plan)
+    return _review_gaps(state, key, phase, issues, now)
+
+
+def _finish(phase: PhaseState, now: datetime) -> PhaseState:
+    return attrs.evolve(
+        phase,
+        status=PhaseStatus.COMPLETE,
+        completed_at=now,
+        duration_mins=_mins(phase.planning_started_at, now),
+        breakdown=_breakdown(phase, review_mins=_mins(phase.review_started_at, now)),
+    )
+
+
+def _review_passed(
+    state: SupervisorState, key: str, phase: PhaseState, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    new = _put(state, key, _finish(phase, now))
+    events = [EventDraft(type="phase_completed", summary=f"Phase {key} review passed", phase=key)]
+    following = main_phase_number(key) + 1
+    if following > state.total_phases:
+        new = attrs.evolve(new, status=OrchestrationStatus.COMPLETE, blocked_reason=None)
+        events.append(
+            EventDraft(
+                type="phase_completed",
+                summary=f"All {state.total_phases} phases complete",
+                detail={"total_phases": state.total_phases},
+            )
+        )
+        return Transition(state=new, action=Finalize(), events=tuple(events))
+    next_key = str(following)
+    new = _put(
+        new,
+        next_key,
+        PhaseState(status=PhaseStatus.PLANNING, planning_started_at=now),
+        status=OrchestrationStatus.PLANNING,
+        current_phase=following,
+        blocked_reason=None,
+    )
+    events.append(
+        EventDraft(
+            type="phase_started", summary=f"Phase {next_key} planning started", phase=next_key
+        )
+    )
+    new, action, more = _start_planning(new, next_key, now, find_plan)
+    return Transition(state=new, action=action, events=(*events, *more))
+
+
+def _review_gaps(
+    state: SupervisorState, key: str, phase: PhaseState, issues: tuple[str, ...], now: datetime
+) -> Transition:
+    target = remediation_phase(key)
+    if remediation_depth(target) > MAX_REMEDIATION_DEPTH:
+        reason = _remediation_limit_reason(key)
+        phase = attrs.evolve(phase, status=PhaseStatus.BLOCKED, blocked_reason=reason)
+        new = _put(state, key, phase, status=OrchestrationStatus.BLOCKED)
+        draft = EventDraft(
+            type="error",
+            summary=f"Phase {key} review found gaps; no remediation levels left",
+            phase=key,
+            detail={"issues": list(issues), "can_retry": False},
+        )
+        error = Error(phase=key, reason=reason, retry_count=phase.retry_count, can_retry=False)
+        return Transition(state=new, action=error, events=(draft,))
+    remediation = PhaseState(
+        status=PhaseStatus.PLANNING, planning_started_at=now, plan_feedback=issues
+    )
+    new = _put(state, key, _finish(phase, now))
+    new = _put(new, target, remediation, status=OrchestrationStatus.PLANNING)
+    draft = EventDraft(
+        type="retry",
+        summary=f"Phase {key} review found gaps",
+        phase=key,
+        detail={"remediation_phase": target, "issues": list(issues)},
+    )
+    action = Remediate(phase=key, remediation_phase=target, issues=issues)
+    return Transition(state=new, action=action, events=(draft,))
+
+
+def _retry(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    reason = event.reason or "manual retry"
+    unpaused: dict[str, Any] = {"paused_from": None, "paused_at": None, "blocked_reason": None}
+    if event.phase == VALIDATION_PHASE:
+        if state.phase("1") is not None:
+            raise InvalidTransition("cannot retry validation: it already passed (phase 1 exists)")
+        if state.status is not OrchestrationStatus.BLOCKED:
+            raise InvalidTransition(
+                f"cannot retry validation: the orchestration is {state.status.value}, not blocked"
+            )
+        new = attrs.evolve(state, status=OrchestrationStatus.PLANNING, **unpaused)
+        draft = EventDraft(
+            type="retry", summary="Validation retry requested", detail={"reason": reason}
+        )
+        return Transition(
+            state=new, action=SpawnValidator(model=_model(state, "validator")), events=(draft,)
+        )
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    _require_status(event.kind, key, phase, PhaseStatus.BLOCKED)
+    phase = attrs.evolve(
+        phase,
+        blocked_reason=None,
+        retry_count=phase.retry_count + 1,
+        paused_from=None,
+        paused_at=None,
+        review_verdicts=(),
+    )
+    action: Action
+    plan_path = phase.plan_path
+    if plan_path is None:
+        phase = attrs.evolve(
+            phase,
+            status=PhaseStatus.PLANNING,
+            planning_started_at=phase.planning_started_at or now,
+        )
+        orchestration = OrchestrationStatus.PLANNING
+        action = SpawnPlanner(phase=key, issues=phase.plan_feedback, model=_model(state, "planner"))
+    elif phase.git_range:
+        phase = attrs.evolve(
+            phase, status=PhaseStatus.REVIEWING, review_started_at=phase.review_started_at or now
+        )
+        orchestration = OrchestrationStatus.REVIEWING
+        action = _reviewer(state, key, phase)
+    elif _gate(state) and phase.plan_approval is not PlanApproval.APPROVED:
+        phase = attrs.evolve(phase, status=PhaseStatus.PLANNED, plan_approval=PlanApproval.PENDING)
+        orchestration = OrchestrationStatus.PLANNING
+        action = Wait(reason=f"phase {key} plan awaiting approval")
+    else:
+        phase = attrs.evolve(
+            phase,
+            status=PhaseStatus.EXECUTING,
+            execution_started_at=phase.execution_started_at or now,
+        )
+        orchestration = OrchestrationStatus.EXECUTING
+        action = SpawnExecutor(phase=key, plan_path=plan_path, model=_model(state, "executor"))
+    new = _put(
+        state,
+        key,
+        phase,
+        status=orchestration,
+        current_phase=_with_current(state, key),
+        **unpaused,
+    )
+    draft = EventDraft(
+        type="retry",
+        summary=f"Phase {key} retry requested",
+        phase=key,
+        detail={"reason": reason, "status": phase.status.value, "retry_count": phase.retry_count},
+    )
+    return Transition(state=new, action=action, events=(draft,))
+
+
+def _error(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    reason = event.reason or "unknown error"
+    unpaused: dict[str, Any] = {"paused_from": None, "paused_at": None}
+    if event.phase == VALIDATION_PHASE:
+        if state.phase("1") is not None:
+            raise InvalidTransition(
+                "validation already passed (phase 1 exists); report the error on its phase"
+            )
+        new = attrs.evolve(
+            state, status=OrchestrationStatus.BLOCKED, blocked_reason=reason, **unpaused
+        )
+        draft = EventDraft(
+            type="error",
+            summary=f"Validation error: {reason}",
+            detail={"retry_count": 0, "can_retry": True},
+        )
+        action = Error(phase=VALIDATION_PHASE, reason=reason, retry_count=0, can_retry=True)
+        return Transition(state=new, action=action, events=(draft,))
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    if phase.status is PhaseStatus.COMPLETE:
+        raise InvalidTransition(f"cannot apply error to phase {key}: it is already complete")
+    phase = attrs.evolve(
+        phase, status=PhaseStatus.BLOCKED, blocked_reason=reason, paused_from=None, paused_at=None
+    )
+    new = _put(state, key, phase, status=OrchestrationStatus.BLOCKED, **unpaused)
+    draft = EventDraft(
+        type="error",
+        summary=f"Phase {key} error: {reason}",
+        phase=key,
+        detail={"retry_count": phase.retry_count, "can_retry": True},
+    )
+    action = Error(phase=key, reason=reason, retry_count=phase.retry_count, can_retry=True)
+    return Transition(state=new, action=action, events=(draft,))
+
+
+_PAUSABLE = (
+    PhaseStatus.PLANNING,
+    PhaseStatus.PLANNED,
+    PhaseStatus.EXECUTING,
+    PhaseStatus.REVIEWING,
+)
+
+
+def _pause(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    reason = event.reason or PAUSED_REASON
+    if event.phase == VALIDATION_PHASE:
+        if state.phase("1") is not None:
+            raise InvalidTransition(
+                "cannot pause at validation: it already passed; pause the current phase"
+            )
+        if state.status is not OrchestrationStatus.PLANNING:
+            raise InvalidTransition(
+                f"cannot pause: the orchestration is {state.status.value}, not validating"
+            )
+        new = attrs.evolve(
+            state,
+            status=OrchestrationStatus.BLOCKED,
+            blocked_reason=reason,
+            paused_from=state.status,
+            paused_at=now,
+        )
+        draft = EventDraft(
+            type="paused",
+            summary="Orchestration paused by operator",
+            detail={"reason": reason, "orchestration_status": state.status.value},
+        )
+        action = Wait(reason="orchestration paused by operator")
+        return Transition(state=new, action=action, events=(draft,))
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    _require_status(event.kind, key, phase, *_PAUSABLE)
+    paused = attrs.evolve(
+        phase,
+        status=PhaseStatus.BLOCKED,
+        blocked_reason=reason,
+        paused_from=phase.status,
+        paused_at=now,
+    )
+    new = _put(
+        state,
+        key,
+        paused,
+        status=OrchestrationStatus.BLOCKED,
+        paused_from=state.status,
+        paused_at=now,
+    )
+    draft = EventDraft(
+        type="paused",
+        summary=f"Phase {key} paused by operator",
+        phase=key,
+        detail={
+            "reason": reason,
+            "phase_status": phase.status.value,
+            "orchestration_status": state.status.value,
+        },
+    )
+    return Transition(
+        state=new, action=Wait(reason=f"phase {key} paused by operator"), events=(draft,)
+    )
+
+
+def _resume(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    if state.paused_from is None:
+        raise InvalidTransition(f"orchestration {state.feature!r} is not paused")
+    key = state.paused_phase
+    target = key or VALIDATION_PHASE
+    if event.phase != target:
+        raise InvalidTransition(f"cannot resume {event.phase}: the pause is at {target}")
+    paused_mins = _mins(state.paused_at, now)
+    if key is None:
+        new = attrs.evolve(
+            state, status=state.paused_from, paused_from=None, paused_at=None, blocked_reason=None
+        )
+        detail: dict[str, Any] = {"orchestration_status": state.paused_from.value}
+    else:
+        phase = state.phases[key]
+        assert phase.paused_from is not None
+        restored = attrs.evolve(
+            phase,
+            status=phase.paused_from,
+            blocked_reason=None,
+            paused_from=None,
+            paused_at=None,
+        )
+        new = _put(state, key, restored, status=state.paused_from, paused_from=None, paused_at=None)
+        detail = {
+            "phase_status": phase.paused_from.value,
+            "orchestration_status": state.paused_from.value,
+        }
+    detail["paused_mins"] = paused_mins
+    summary = f"Phase {key} resumed" if key else "Orchestration resumed"
+    draft = EventDraft(type="resumed", summary=summary, phase=key, detail=detail)
+    return Transition(state=new, action=next_action(new), events=(draft,))
+
+
+def _require_awaiting(event: Event, key: str, phase: PhaseState, state: SupervisorState) -> None:
+    if not phase.awaiting_approval:
+        why = (
+            "the plan-approval gate is off for this orchestration"
+            if not _gate(state)
+            else f"its status is {phase.status.value}"
+        )
+        raise InvalidTransition(
+            f"cannot apply {event.kind} to phase {key}: it is not awaiting plan approval ({why})"
+        )
+
+
+def _plan_approved(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    _require_awaiting(event, key, phase, state)
+    phase = attrs.evolve(phase, plan_approval=PlanApproval.APPROVED)
+    plan_path = phase.plan_path or ""
+    draft = EventDraft(
+        type="plan_approved",
+        summary=f"Phase {key} plan approved",
+        phase=key,
+        detail={"plan_path": plan_path},
+    )
+    action = SpawnExecutor(phase=key, plan_path=plan_path, model=_model(state, "executor"))
+    return Transition(state=_put(state, key, phase), action=action, events=(draft,))
+
+
+def _plan_rejected(
+    state: SupervisorState, event: Event, now: datetime, find_plan: PlanFinder
+) -> Transition:
+    key = event.phase
+    phase = _require_phase(state, event.kind, key)
+    _require_awaiting(event, key, phase, state)
+    feedback = tuple(item for item in (i.strip() for i in event.issues) if item)
+    if not feedback:
+        raise InvalidInput("plan_rejected needs the operator's feedback in --issues")
+    rejected_plan = phase.plan_path
+    phase = attrs.evolve(
+        phase,
+        status=PhaseStatus.PLANNING,
+        plan_path=None,
+        plan_approval=PlanApproval.REJECTED,
+        plan_feedback=feedback,
+        planning_started_at=now,
+        breakdown=_breakdown(phase, planning_mins=None),
+    )
+    new = _put(state, key, phase, status=OrchestrationStatus.PLANNING)
+    draft = EventDraft(
+        type="plan_rejected",
+        summary=f"Phase {key} plan rejected",
+        phase=key,
+        detail={"feedback": list(feedback), "plan_path": rejected_plan},
+    )
+    action = SpawnPlanner(phase=key, issues=feedback, model=_model(state, "planner"))
+    return Transition(state=new, action=action, events=(draft,))
+
+
+_Handler = Callable[[SupervisorState, Event, datetime, PlanFinder], Transition]
+
+_HANDLERS: dict[EventKind, _Handler] = {
+    EventKind.VALIDATION_PASS: _validation,
+    EventKind.VALIDATION_WARNING: _validation,
+    EventKind.VALIDATION_STOP: _validation,
+    EventKind.PLAN_COMPLETE: _plan_complete,
+    EventKind.EXECUTE_STARTED: _execute_started,
+    EventKind.EXECUTE_COMPLETE: _execute_complete,
+    EventKind.REVIEW_PASS: _review,
+    EventKind.REVIEW_GAPS: _review,
+    EventKind.RETRY: _retry,
+    EventKind.ERROR: _error,
+    EventKind.PAUSE: _pause,
+    EventKind.RESUME: _resume,
+    EventKind.PLAN_APPROVED: _plan_approved,
+    EventKind.PLAN_REJECTED: _plan_rejected,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# manual `state` commands
+
+ALLOWED_MANUAL_TRANSITIONS: dict[PhaseStatus, frozenset[PhaseStatus]] = {
+    PhaseStatus.PLANNING: frozenset({PhaseStatus.PLANNED, PhaseStatus.BLOCKED}),
+    PhaseStatus.PLANNED: frozenset({PhaseStatus.EXECUTING, PhaseStatus.BLOCKED}),
+    PhaseStatus.EXECUTING: frozenset({PhaseStatus.REVIEWING, PhaseStatus.BLOCKED}),
+    PhaseStatus.REVIEWING: frozenset({PhaseStatus.COMPLETE, PhaseStatus.BLOCKED}),
+    PhaseStatus.COMPLETE: frozenset(),
+    PhaseStatus.BLOCKED: frozenset(
+        {PhaseStatus.PLANNING, PhaseStatus.PLANNED, PhaseStatus.EXECUTING, PhaseStatus.REVIEWING}
+    ),
+}
+
+_ORCHESTRATION_FOR = {
+    PhaseStatus.PLANNING: OrchestrationStatus.PLANNING,
+    PhaseStatus.PLANNED: OrchestrationStatus.PLANNING,
+    PhaseStatus.EXECUTING: OrchestrationStatus.EXECUTING,
+    PhaseStatus.REVIEWING: OrchestrationStatus.REVIEWING,
+}
+
+
+def _check_manual(state: SupervisorState, key: str, command: str) -> None:
+    try:
+        validate_phase(key)
+    except InvalidName as exc:
+        raise InvalidInput(str(exc)) from None
+    if is_main_phase(key) and main_phase_number(key) > state.total_phases:
+        raise InvalidInput(
+            f"phase {key} is beyond the orchestration's {state.total_phases} phase(s)"
+        )
+    if state.status is OrchestrationStatus.COMPLETE:
+        raise InvalidTransition(f"orchestration {state.feature!r} is complete")
+    if state.paused and command != "blocked":
+        raise InvalidTransition(
+            f"orchestration {state.feature!r} is paused by an operator; resume it first"
+        )
+
+
+def _refuse(current: PhaseStatus, target: PhaseStatus) -> InvalidTransition:
+    return InvalidTransition(f"invalid status transition: {current.value} -> {target.value}")
+
+
+def update_status(
+    state: SupervisorState,
+    key: str,
+    status: PhaseStatus,
+    now: datetime,
+    *,
+    plan_path: str | None = None,
+) -> Transition:
+    """``state update``: a manual move along :data:`ALLOWED_MANUAL_TRANSITIONS`.
+
+    A missing phase counts as ``planning``. ``complete`` and ``blocked`` have their own commands.
+    """
+    _check_manual(state, key, "update")
+    if status in (PhaseStatus.COMPLETE, PhaseStatus.BLOCKED):
+        command = "phase-complete" if status is PhaseStatus.COMPLETE else "blocked"
+        raise InvalidInput(f"use `state {command}` to mark a phase {status.value}")
+    existing = state.phase(key)
+    phase = existing or PhaseState(status=PhaseStatus.PLANNING, planning_started_at=now)
+    current = phase.status
+    if status not in ALLOWED_MANUAL_TRANSITIONS[current]:
+        raise _refuse(current, status)
+    if current is PhaseStatus.PLANNED and status is PhaseStatus.EXECUTING:
+        _require_approved("state update", key, phase)
+    changes: dict[str, Any] = {"status": status, "blocked_reason": None}
+    match status:
+        case PhaseStatus.PLANNING:
+            changes["planning_started_at"] = now
+        case PhaseStatus.PLANNED:
+            if plan_path:
+                changes["plan_path"] = plan_path
+            changes["breakdown"] = _breakdown(
+                phase, planning_mins=_mins(phase.planning_started_at, now)
+            )
+            if _gate(state) and phase.plan_approval is not PlanApproval.APPROVED:
+                changes["plan_approval"] = PlanApproval.PENDING
+        case PhaseStatus.EXECUTING:
+            changes["execution_started_at"] = phase.execution_started_at or now
+        case PhaseStatus.REVIEWING:
+            changes["review_started_at"] = now
+            changes["breakdown"] = _breakdown(
+                phase, execution_mins=_mins(phase.execution_started_at, now)
+            )
+    updated = attrs.evolve(phase, **changes)
+    new = _put(
+        state,
+        key,
+        updated,
+        status=_ORCHESTRATION_FOR[status],
+        current_phase=_with_current(state, key),
+        blocked_reason=None,
+    )
+    detail: dict[str, Any] = {"from": current.value, "to": status.value}
+    if updated.plan_path:
+        detail["plan_path"] = updated.plan_path
+    draft = EventDraft(
+        type="status_changed",
+        summary=f"Phase {key} status set to {status.value} (manual)",
+        phase=key,
+        detail=detail,
+    )
+    return Transition(state=new, action=next_action(new), events=(draft,))
+
+
+def complete_phase(state: SupervisorState, key: str, git_range: str, now: datetime) -> Transition:
+    """``state phase-complete``: a reviewing phase becomes complete."""
+    _check_manual(state, key, "phase-complete")
+    phase = _require_phase(state, "state phase-complete", key)
+    if phase.status is not PhaseStatus.REVIEWING:
+        raise _refuse(phase.status, PhaseStatus.COMPLETE)
+    finished = attrs.evolve(_finish(phase, now), git_range=git_range, review_verdicts=())
+    number = main_phase_number(key)
+    if number >= state.total_phases:
+        new = _put(state, key, finished, status=OrchestrationStatus.COMPLETE, blocked_reason=None)
+    else:
+        new = _put(
+            state,
+            key,
+            finished,
+            status=OrchestrationStatus.PLANNING,
+            current_phase=number + 1,
+            blocked_reason=None,
+        )
+    draft = EventDraft(
+        type="phase_completed",
+        summary=f"Phase {key} marked complete (manual)",
+        phase=key,
+        detail={"git_range": git_range},
+    )
+    return Transition(state=new, action=next_action(new), events=(draft,))
+
+
+def block_phase(state: SupervisorState, key: str, reason: str, now: datetime) -> Transition:
+    """``state blocked``: block a phase (and the orchestration) with a reason.
+
+    On a paused phase this turns the pause into an ordinary block.
+    """
+    _check_manual(state, key, "blocked")
+    phase = _require_phase(state, "state blocked", key)
+    if state.paused and key != state.paused_phase:
+        raise InvalidTransition(
+            f"orchestration {state.feature!r} is paused by an operator at "
+            f"{_paused_target(state)}; resume it first"
+        )
+    if not phase.paused and PhaseStatus.BLOCKED not in ALLOWED_MANUAL_TRANSITIONS[phase.status]:
+        raise _refuse(phase.status, PhaseStatus.BLOCKED)
+    blocked = attrs.evolve(
+        phase, status=PhaseStatus.BLOCKED, blocked_reason=reason, paused_from=None, paused_at=None
+    )
+    new = _put(
+        state, key, blocked, status=OrchestrationStatus.BLOCKED, paused_from=None, paused_at=None
+    )
+    draft = EventDraft(
+        type="error",
+        summary=f"Phase {key} blocked: {reason}",
+        phase=key,
+        detail={"reason": reason},
+    )
+    return Transition(state=new, action=next_action(new), events=(draft,))

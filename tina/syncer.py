@@ -1,0 +1,291 @@
+"""The syncer: coalesces observations per key and sends idempotent mutations.
+
+Watchers `put_*` the latest snapshot of an orchestration (keyed by worktree) or a team
+(keyed by directory name); a newer snapshot replaces an unsent older one, so a burst of
+file changes costs one mutation per key. Orchestration events are appended in order and
+sent in batches once their orchestration has a Convex id. While Convex is unreachable
+everything waits here (the pending state lives in this object, which outlives restarts of
+the `run` actor) and is flushed in order on reconnect; the server's diffing and idempotency
+keys make a replay harmless. Every snapshot carries a sequence number, so the server
+ignores a stale one that arrives late.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import structlog
+import trio
+
+from tina.convex import (
+    ConvexClientError,
+    ConvexConnectionLost,
+    ConvexError,
+    ConvexFunctionError,
+    ConvexTimeout,
+    LatestValue,
+)
+from tina.convex.gateway import (
+    EventRecord,
+    GatewayProtocol,
+    MemberSnapshot,
+    OrchestrationSnapshot,
+    PhaseSnapshot,
+    TaskSnapshot,
+    TeamSnapshot,
+)
+
+log = structlog.get_logger("tina.syncer")
+
+EVENT_BATCH = 200
+RETRY_DELAY = 0.5
+FORBIDDEN_DELAY = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class OrchestrationItem:
+    worktree: str
+    snapshot: OrchestrationSnapshot
+    phases: list[PhaseSnapshot]
+    seq: float
+
+
+@attrs.frozen(kw_only=True)
+class TeamItem:
+    dir_name: str
+    team: TeamSnapshot
+    members: list[MemberSnapshot]
+    tasks: list[TaskSnapshot]
+    seq: float
+
+
+@attrs.frozen(kw_only=True)
+class TeamRemoval:
+    dir_name: str
+    seq: float
+
+
+Item = OrchestrationItem | TeamItem | TeamRemoval
+
+
+class Sequencer:
+    """Monotonic sequence numbers (microseconds of wall-clock time, never repeating)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._last = 0.0
+
+    def next(self) -> float:
+        now = float(int(self._clock() * 1_000_000))
+        self._last = max(self._last + 1, now)
+        return self._last
+
+
+class Syncer:
+    def __init__(self, gateway: LatestValue[GatewayProtocol | None], *, max_in_flight: int = 8) -> None:
+        self._gateway = gateway
+        self._pending: dict[tuple[str, str], Item] = {}
+        self._events: dict[str, list[EventRecord]] = {}
+        self._latest_orch: dict[str, OrchestrationItem] = {}
+        self.orchestration_ids: dict[str, str] = {}
+        self._wake = trio.Event()
+        self._limit = trio.CapacityLimiter(max_in_flight)
+        self._seq = Sequencer()
+        self.last_sync_at: float | None = None
+        self.sent = 0
+        self.failed = 0
+        self.blocked_reason: str | None = None  # set while the credential is refused
+        self._in_flight = 0
+        # Bumped when watchers should re-send everything (start, reconnect).
+        self.reconcile = LatestValue(0)
+
+    # --- producers (never block) -------------------------------------------------------------
+
+    def put_orchestration(self, worktree: str, snapshot: OrchestrationSnapshot, phases: list[PhaseSnapshot]) -> None:
+        item = OrchestrationItem(worktree=worktree, snapshot=snapshot, phases=phases, seq=self._seq.next())
+        previous = self._latest_orch.get(worktree)
+        if previous is not None and previous.snapshot.started_at != snapshot.started_at:
+            self.orchestration_ids.pop(worktree, None)  # a new run in the same worktree
+        self._latest_orch[worktree] = item
+        self._put(("orch", worktree), item)
+
+    def put_team(self, dir_name: str, team: TeamSnapshot, members: list[MemberSnapshot], tasks: list[TaskSnapshot]) -> None:
+        self._put(("team", dir_name), TeamItem(dir_name=dir_name, team=team, members=members, tasks=tasks, seq=self._seq.next()))
+
+    def remove_team(self, dir_name: str) -> None:
+        self._put(("team", dir_name), TeamRemoval(dir_name=dir_name, seq=self._seq.next()))
+
+    def put_events(self, worktree: str, events: list[EventRecord]) -> None:
+        if events:
+            self._events.setdefault(worktree, []).extend(events)
+            self._wake.set()
+
+    def forget_worktree(self, worktree: str) -> None:
+        self._latest_orch.pop(worktree, None)
+        self.orchestration_ids.pop(worktree, None)
+
+    def _put(self, key: tuple[str, str], item: Item) -> None:
+        self._pending[key] = item
+        self._wake.set()
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending) + self._in_flight + sum(len(e) for e in self._events.values())
+
+    def detail(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"pending": self.depth, "sent": self.sent}
+        if self.failed:
+            out["failed"] = self.failed
+        if self.blocked_reason:
+            out["blocked"] = self.blocked_reason
+        return out
+
+    # --- the actor -----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            if not self._pending and not self._sendable_events():
+                await self._wake.wait()
+            self._wake = trio.Event()
+            gateway = await self._gateway.wait_for(lambda g: g is not None)
+            assert gateway is not None
+            retry = await self._round(gateway)
+            if retry:
+                await trio.sleep(RETRY_DELAY if self.blocked_reason is None else FORBIDDEN_DELAY)
+
+    def _sendable_events(self) -> list[str]:
+        return [wt for wt, events in self._events.items() if events and wt in self.orchestration_ids]
+
+    async def _round(self, gateway: GatewayProtocol) -> bool:
+        """Send everything pending once. True when something must be retried."""
+        items, self._pending = self._pending, {}
+        self._in_flight = len(items)
+        retry = False
+
+        async def send(key: tuple[str, str], item: Item) -> None:
+            nonlocal retry
+            sent = False
+            try:
+                async with self._limit:
+                    sent = await self._send_item(gateway, item)
+                if not sent:
+                    retry = True
+            finally:
+                self._in_flight -= 1
+                if not sent:
+                    # Put it back (also when cancelled mid-send) unless a newer observation
+                    # of the same key arrived meanwhile.
+                    self._pending.setdefault(key, item)
+
+        async with trio.open_nursery() as nursery:
+            for key, item in items.items():
+                nursery.start_soon(send, key, item)
+
+        for worktree in self._sendable_events():
+            if not await self._send_events(gateway, worktree):
+                retry = True
+        return retry
+
+    async def _send_item(self, gateway: GatewayProtocol, item: Item) -> bool:
+        try:
+            if isinstance(item, OrchestrationItem):
+                res = await gateway.sync_orchestration(item.snapshot, item.phases, item.seq)
+                if self._latest_orch.get(item.worktree) is not None and (
+                    self._latest_orch[item.worktree].snapshot.started_at == item.snapshot.started_at
+                ):
+                    self.orchestration_ids[item.worktree] = res.orchestration_id
+            elif isinstance(item, TeamItem):
+                await gateway.sync_team(item.team, item.members, item.tasks, item.seq)
+            else:
+                await gateway.remove_team(item.dir_name, item.seq)
+        except (ConvexConnectionLost, ConvexTimeout) as exc:
+            log.info("sync.deferred", item=_describe(item), reason=str(exc))
+            return False
+        except ConvexError as exc:
+            return self._refused(item, exc)
+        except ConvexFunctionError as exc:  # the server refused the data: retrying cannot help
+            self.failed += 1
+            log.error("sync.rejected", item=_describe(item), error=str(exc))
+            return True
+        except ConvexClientError as exc:
+            log.warning("sync.failed", item=_describe(item), error=str(exc))
+            return False
+        self._ok()
+        return True
+
+    async def _send_events(self, gateway: GatewayProtocol, worktree: str) -> bool:
+        queue = self._events[worktree]
+        while queue:
+            batch = queue[:EVENT_BATCH]
+            orchestration_id = self.orchestration_ids.get(worktree)
+            if orchestration_id is None:
+                return True
+            try:
+                await gateway.record_events(orchestration_id, batch)
+            except (ConvexConnectionLost, ConvexTimeout) as exc:
+                log.info("sync.deferred", item=f"events of {worktree}", reason=str(exc))
+                return False
+            except ConvexError as exc:
+                data = exc.data if isinstance(exc.data, dict) else {}
+                if data.get("code") == "not_found":
+                    # Convex lost the orchestration (a reset backend): sync it again first.
+                    self.orchestration_ids.pop(worktree, None)
+                    latest = self._latest_orch.get(worktree)
+                    if latest is not None:
+                        self._put(("orch", worktree), latest)
+                    return False
+                if not self._refused(f"events of {worktree}", exc):
+                    return False
+                del queue[: len(batch)]  # invalid batch: logged and dropped
+                continue
+            except ConvexFunctionError as exc:
+                self.failed += 1
+                log.error("sync.rejected", item=f"events of {worktree}", error=str(exc))
+                del queue[: len(batch)]
+                continue
+            except ConvexClientError as exc:
+                log.warning("sync.failed", item=f"events of {worktree}", error=str(exc))
+                return False
+            del queue[: len(batch)]
+            self._ok()
+        return True
+
+    def _ok(self) -> None:
+        self.sent += 1
+        self.last_sync_at = time.time()
+        if self.blocked_reason is not None:
+            log.info("sync.resumed")
+        self.blocked_reason = None
+
+    def _refused(self, item: object, exc: ConvexError) -> bool:
+        """A ConvexError: the credential is refused (wait, keep the item) or the data is (drop it)."""
+        data = exc.data if isinstance(exc.data, dict) else {}
+        code = str(data.get("code", ""))
+        message = str(data.get("message", exc))
+        if code in ("unauthenticated", "revoked", "forbidden"):
+            if self.blocked_reason is None:
+                log.error(
+                    "sync.credential_refused",
+                    code=code,
+                    error=message,
+                    hint="run `tina daemon enroll` to enroll this laptop again; nothing is sent until then",
+                )
+            self.blocked_reason = f"{code}: {message}"
+            return False
+        self.failed += 1
+        log.error("sync.rejected", item=_describe(item), code=code, error=message)
+        return True
+
+
+def _describe(item: object) -> str:
+    if isinstance(item, OrchestrationItem):
+        return f"orchestration {item.snapshot.feature_name} ({item.worktree})"
+    if isinstance(item, TeamItem):
+        return f"team {item.dir_name}"
+    if isinstance(item, TeamRemoval):
+        return f"removal of team {item.dir_name}"
+    return str(item)

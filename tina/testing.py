@@ -1,0 +1,146 @@
+"""Fakes that ship with the code: an in-memory gateway for unit tests of one actor."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+import trio
+
+from tina.convex import ConvexConnectionLost, ConvexError, LatestValue
+from tina.convex.gateway import (
+    ClaimResult,
+    EventRecord,
+    Health,
+    MemberSnapshot,
+    OrchestrationSnapshot,
+    PhaseSnapshot,
+    RecordEventsResult,
+    Registration,
+    SyncOrchestrationResult,
+    SyncTeamResult,
+    TaskSnapshot,
+    TeamSnapshot,
+)
+
+
+class FakeSubscription:
+    """Latest-value delivery like the real one: a slow reader sees the newest list."""
+
+    def __init__(self) -> None:
+        self.cell: LatestValue[list[dict[str, Any]] | None] = LatestValue(None)
+        self._seen = 0
+
+    async def next(self) -> list[dict[str, Any]]:
+        self._seen, value = await self.cell.wait_newer(self._seen)
+        return value or []
+
+
+@attrs.define
+class FakeGateway:
+    """Records every call; `fail_next` makes the next N calls raise (connection lost by default)."""
+
+    calls: list[tuple[str, Any]] = attrs.Factory(list)
+    orchestrations: dict[tuple[str, float], OrchestrationSnapshot] = attrs.Factory(dict)
+    phases: dict[tuple[str, float], list[PhaseSnapshot]] = attrs.Factory(dict)
+    teams: dict[str, tuple[TeamSnapshot, list[MemberSnapshot], list[TaskSnapshot]]] = attrs.Factory(dict)
+    removed_teams: list[str] = attrs.Factory(list)
+    events: dict[str, list[EventRecord]] = attrs.Factory(dict)
+    actions: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    completed: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    heartbeats: list[Health] = attrs.Factory(list)
+    fail_next: int = 0
+    failure: Exception | None = None
+    latency: float = 0.0
+    subscription: FakeSubscription = attrs.Factory(FakeSubscription)
+    changed: trio.Event = attrs.Factory(trio.Event)
+
+    async def _call(self, name: str, payload: Any) -> None:
+        if self.latency:
+            await trio.sleep(self.latency)
+        else:
+            await trio.lowlevel.checkpoint()
+        self.calls.append((name, payload))
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise self.failure or ConvexConnectionLost("fake: connection lost")
+        self.changed.set()
+        self.changed = trio.Event()
+
+    def count(self, name: str) -> int:
+        return sum(1 for n, _ in self.calls if n == name)
+
+    async def register(self, os_name: str) -> Registration:
+        await self._call("register", os_name)
+        return Registration(node_id="node1", name="laptop", server_time=0.0)
+
+    async def heartbeat(self, health: Health) -> None:
+        await self._call("heartbeat", health)
+        self.heartbeats.append(health)
+
+    async def sync_orchestration(
+        self, orchestration: OrchestrationSnapshot, phases: list[PhaseSnapshot], seq: float | None = None
+    ) -> SyncOrchestrationResult:
+        await self._call("sync_orchestration", (orchestration, phases, seq))
+        key = (orchestration.feature_name, orchestration.started_at)
+        self.orchestrations[key] = orchestration
+        self.phases[key] = phases
+        return SyncOrchestrationResult(orchestration_id=f"o:{key[0]}:{key[1]}", applied=True, changed=True)
+
+    async def sync_team(
+        self, team: TeamSnapshot, members: list[MemberSnapshot], tasks: list[TaskSnapshot], seq: float | None = None
+    ) -> SyncTeamResult:
+        await self._call("sync_team", (team, members, tasks, seq))
+        self.teams[team.dir_name] = (team, members, tasks)
+        return SyncTeamResult(team_id=f"t:{team.dir_name}", applied=True, task_events_appended=0, members_removed=0)
+
+    async def remove_team(self, dir_name: str, seq: float | None = None) -> bool:
+        await self._call("remove_team", dir_name)
+        self.removed_teams.append(dir_name)
+        return self.teams.pop(dir_name, None) is not None
+
+    async def record_events(self, orchestration_id: str, events: list[EventRecord]) -> RecordEventsResult:
+        await self._call("record_events", (orchestration_id, events))
+        have = self.events.setdefault(orchestration_id, [])
+        keys = {e.idempotency_key for e in have}
+        new = [e for e in events if e.idempotency_key not in keys]
+        have.extend(new)
+        return RecordEventsResult(inserted=float(len(new)), duplicates=float(len(events) - len(new)))
+
+    @contextlib.asynccontextmanager
+    async def pending_actions(self) -> AsyncIterator[Any]:
+        yield self.subscription
+
+    def publish_pending(self) -> None:
+        self.subscription.cell.set([a for a in self.actions.values() if a["status"] == "pending"])
+
+    async def claim_action(self, action_id: str, lease_owner: str, lease_ms: float | None = None) -> ClaimResult:
+        await self._call("claim_action", action_id)
+        action = self.actions.get(action_id)
+        if action is None:
+            return ClaimResult(ok=False, reason="not_found")
+        if action["status"] != "pending":
+            return ClaimResult(ok=False, reason="not_pending", status=action["status"])
+        action.update(status="claimed", leaseOwner=lease_owner)
+        return ClaimResult(ok=True, action=dict(action))
+
+    async def mark_action_running(self, action_id: str, lease_owner: str) -> bool:
+        await self._call("mark_action_running", action_id)
+        self.actions[action_id]["status"] = "running"
+        return True
+
+    async def complete_action(self, action_id: str, lease_owner: str, result: dict[str, Any]) -> bool:
+        await self._call("complete_action", (action_id, result))
+        self.actions[action_id]["status"] = "completed" if result["ok"] else "failed"
+        self.completed[action_id] = result
+        return True
+
+    async def interrupt_stale_actions(self, lease_owner: str) -> int:
+        await self._call("interrupt_stale_actions", lease_owner)
+        return 0
+
+
+def refused(code: str = "revoked", message: str = "the credential was revoked") -> ConvexError:
+    return ConvexError({"code": code, "message": message}, message)
