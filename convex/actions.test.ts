@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
-import { OPERATOR, enroll, makeT, member, orchestration, phase, refusal, team, type T } from "./test.setup";
+import { OPERATOR, addUser, enroll, makeT, member, orchestration, phase, refusal, team, type T } from "./test.setup";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -26,10 +26,10 @@ async function world(t: T) {
     members: [member("team-lead", dir), member("executor-1", dir)],
     tasks: [],
   });
-  const user = t.withIdentity(OPERATOR);
+  const { as: user, userId } = await addUser(t, OPERATOR);
   const submit = (action: Record<string, unknown>, idempotencyKey = key(), expiresInMs?: number) =>
     user.mutation(api.actions.submitAction, { action: action as never, idempotencyKey, ...(expiresInMs ? { expiresInMs } : {}) });
-  return { a, b, orchestrationId, teamId, user, submit };
+  return { a, b, orchestrationId, teamId, user, userId, submit };
 }
 
 const get = (t: T, id: Id<"inboundActions">) => t.run((ctx) => ctx.db.get(id));
@@ -38,10 +38,10 @@ const ok = { ok: true, code: "ok", message: "done", exitCode: 0, output: '{"acti
 describe("submitAction", () => {
   test("fills the payload from stored rows, for each type", async () => {
     const t = makeT();
-    const { orchestrationId, teamId, submit, a } = await world(t);
+    const { orchestrationId, teamId, submit, a, userId } = await world(t);
     for (const type of ["approve_plan", "pause", "resume", "retry"]) {
       const { actionId } = await submit({ type, orchestrationId, phase: "1" });
-      expect(await get(t, actionId)).toMatchObject({ type, nodeId: a.nodeId, status: "pending", payload: { feature: "billing-export", phase: "1" }, submittedBy: OPERATOR.subject });
+      expect(await get(t, actionId)).toMatchObject({ type, nodeId: a.nodeId, status: "pending", payload: { feature: "billing-export", phase: "1" }, submittedBy: userId, submittedByName: OPERATOR.name });
     }
     const reject = await submit({ type: "reject_plan", orchestrationId, phase: "1", feedback: "split the migration" });
     expect((await get(t, reject.actionId))!.payload).toEqual({ feature: "billing-export", phase: "1", feedback: "split the migration" });

@@ -5,6 +5,7 @@ import { internal } from "./_generated/api";
 import { internalMutation } from "./_generated/server";
 import { nodeMutation, nodeQuery, operatorMutation, viewerQuery } from "./functions";
 import * as model from "./model/actions";
+import { checkNumber } from "./model/checks";
 import { actionRequest, actionResult, actionStatus } from "./model/validators";
 import schema from "./schema";
 
@@ -15,7 +16,7 @@ export const submitAction = operatorMutation({
   args: { action: actionRequest, idempotencyKey: v.string(), expiresInMs: v.optional(v.number()) },
   returns: v.object({ actionId: v.id("inboundActions"), deduplicated: v.boolean() }),
   handler: async (ctx, { action, idempotencyKey, expiresInMs }) => {
-    const out = await model.submitAction(ctx, ctx.user, action, idempotencyKey, expiresInMs);
+    const out = await model.submitAction(ctx, ctx.user, ctx.actor, action, idempotencyKey, expiresInMs);
     if (!out.deduplicated) {
       const stored = await ctx.db.get(out.actionId);
       await ctx.scheduler.runAt(stored!.expiresAt, internal.actions.expireAction, { actionId: out.actionId });
@@ -28,7 +29,7 @@ export const submitAction = operatorMutation({
 export const cancelAction = operatorMutation({
   args: { actionId: v.id("inboundActions") },
   returns: v.object({ cancelled: v.boolean(), status: actionStatus }),
-  handler: (ctx, { actionId }) => model.cancelAction(ctx, actionId),
+  handler: (ctx, { actionId }) => model.cancelAction(ctx, ctx.actor, actionId),
 });
 
 const LIST_DEFAULT = 50;
@@ -39,7 +40,7 @@ export const listActions = viewerQuery({
   args: { orchestrationId: v.optional(v.id("orchestrations")), limit: v.optional(v.number()) },
   returns: v.array(actionDoc),
   handler: async (ctx, { orchestrationId, limit }) => {
-    const n = Math.min(Math.max(1, Math.floor(limit ?? LIST_DEFAULT)), LIST_MAX);
+    const n = Math.min(Math.floor(checkNumber("limit", limit ?? LIST_DEFAULT, { min: 1 })), LIST_MAX);
     if (orchestrationId !== undefined) {
       return await ctx.db
         .query("inboundActions")

@@ -2,32 +2,7 @@
 // Properties every public function must have, checked over all modules so a new
 // function cannot be forgotten.
 import { describe, expect, test } from "vitest";
-import { modules } from "./test.setup";
-
-type Registered = {
-  isQuery?: boolean;
-  isMutation?: boolean;
-  isAction?: boolean;
-  isPublic?: boolean;
-  isInternal?: boolean;
-  exportArgs?: () => string;
-  exportReturns?: () => string;
-};
-
-async function allFunctions(): Promise<[string, Registered][]> {
-  const out: [string, Registered][] = [];
-  for (const [path, load] of Object.entries(modules)) {
-    if (path.includes("_generated")) continue;
-    const mod = (await load()) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(mod)) {
-      const fn = value as Registered;
-      if (typeof value === "function" && (fn.isQuery || fn.isMutation || fn.isAction)) {
-        out.push([`${path.replace(/^\.\//, "").replace(/\.ts$/, "")}:${name}`, fn]);
-      }
-    }
-  }
-  return out;
-}
+import { allFunctions, LIBRARY_FUNCTIONS } from "./test.setup";
 
 describe("every function", () => {
   test("there are public functions to check", async () => {
@@ -38,6 +13,7 @@ describe("every function", () => {
   test("has argument and return validators", async () => {
     const missing: string[] = [];
     for (const [name, fn] of await allFunctions()) {
+      if (LIBRARY_FUNCTIONS.has(name)) continue;
       const args = JSON.parse(fn.exportArgs!());
       const returns = JSON.parse(fn.exportReturns!());
       if (args === null || args.type === "any") missing.push(`${name} (args)`);
@@ -46,20 +22,24 @@ describe("every function", () => {
     expect(missing).toEqual([]);
   });
 
-  test("public ones authenticate their caller: a node token, a user, or the enrollment secret", async () => {
+  test("public ones are built with an authorizing wrapper from convex/functions.ts", async () => {
     const unguarded: string[] = [];
     for (const [name, fn] of await allFunctions()) {
-      if (!fn.isPublic) continue;
-      const args = JSON.parse(fn.exportArgs!());
-      const fields = Object.keys(args.value ?? {});
-      const byNode = fields.includes("nodeToken");
-      const bySecret = fields.includes("enrollmentSecret");
-      // User functions are built with viewerQuery/operatorMutation; they are
-      // exercised without identity in each module's tests. Here: no public
-      // function may take neither a credential nor be a dashboard function.
-      const dashboard = /^(nodes:(listNodes|revokeNode)|orchestrations:(listOrchestrations|getOrchestrationDetail)|teams:listUnlinkedTeams|events:listEvents|actions:(submitAction|cancelAction|listActions)|attention:attention)$/;
-      if (!byNode && !bySecret && !dashboard.test(name)) unguarded.push(name);
+      if (!fn.isPublic || LIBRARY_FUNCTIONS.has(name)) continue;
+      if (fn.tinaAccess === undefined) unguarded.push(name);
     }
     expect(unguarded).toEqual([]);
+  });
+
+  test("wrappers ask for the credential their access level needs", async () => {
+    const wrong: string[] = [];
+    for (const [name, fn] of await allFunctions()) {
+      if (!fn.isPublic || fn.tinaAccess === undefined) continue;
+      const fields = Object.keys(JSON.parse(fn.exportArgs!()).value ?? {});
+      const needs = fn.tinaAccess === "node" ? "nodeToken" : fn.tinaAccess === "enrollment" ? "enrollmentSecret" : null;
+      if (needs !== null && !fields.includes(needs)) wrong.push(name);
+      if (needs === null && (fields.includes("nodeToken") || fields.includes("enrollmentSecret"))) wrong.push(name);
+    }
+    expect(wrong).toEqual([]);
   });
 });

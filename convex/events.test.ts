@@ -1,7 +1,7 @@
 // @vitest-environment edge-runtime
 import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
-import { OPERATOR, T0, enroll, makeT, orchestration, refusal } from "./test.setup";
+import { signedIn, T0, enroll, makeT, orchestration, refusal } from "./test.setup";
 
 function event(i: number, overrides: Record<string, unknown> = {}) {
   return {
@@ -66,7 +66,7 @@ describe("listEvents", () => {
         events: Array.from({ length: 500 }, (_, i) => event(start + i)),
       });
     }
-    const user = t.withIdentity(OPERATOR);
+    const user = await signedIn(t);
     const page1 = await user.query(api.events.listEvents, { orchestrationId, paginationOpts: { numItems: 100, cursor: null } });
     expect(page1.page.map((e) => e.summary).slice(0, 2)).toEqual(["event 0", "event 1"]);
     expect(page1.isDone).toBe(false);

@@ -5,7 +5,9 @@ import { doc } from "convex-helpers/validators";
 import { nodeMutation, viewerQuery } from "./functions";
 import {
   checkCount,
+  checkNumber,
   checkOptionalString,
+  checkPagination,
   checkPhase,
   checkString,
   checkTimestamp,
@@ -65,12 +67,13 @@ export const listEvents = viewerQuery({
   },
   returns: paginationResultValidator(doc(schema, "orchestrationEvents")),
   handler: async (ctx, { orchestrationId, since, paginationOpts }) => {
-    const numItems = Math.min(Math.max(1, Math.floor(paginationOpts.numItems)), PAGE_MAX);
+    const page = checkPagination(paginationOpts, PAGE_MAX);
+    if (since !== undefined) checkNumber("since", since);
     return await ctx.db
       .query("orchestrationEvents")
       .withIndex("by_orchestration_recorded", (q) =>
         since === undefined ? q.eq("orchestrationId", orchestrationId) : q.eq("orchestrationId", orchestrationId).gt("recordedAt", since),
       )
-      .paginate({ ...paginationOpts, numItems });
+      .paginate(page);
   },
 });

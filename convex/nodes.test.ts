@@ -1,7 +1,7 @@
 // @vitest-environment edge-runtime
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
-import { ENROLLMENT_SECRET, OPERATOR, enroll, makeT, refusal } from "./test.setup";
+import { ENROLLMENT_SECRET, OPERATOR, OWNER, signedIn, enroll, makeT, orchestration, phase, refusal } from "./test.setup";
 
 const health = {
   daemonVersion: "0.1.0",
@@ -54,6 +54,94 @@ describe("enrollNode", () => {
   });
 });
 
+describe("enrollment codes (\"add a laptop\")", () => {
+  const enrollWith = (t: ReturnType<typeof makeT>, code: string, name = "laptop-c") =>
+    t.mutation(api.nodes.enrollNode, { enrollmentSecret: code, name, os: "darwin" });
+
+  test("the owner creates a one-time code; a laptop enrolls with it once, typed loosely", async () => {
+    const t = makeT();
+    const owner = await signedIn(t, OWNER);
+    const { code, expiresAt } = await owner.mutation(api.nodes.createEnrollmentCode, {});
+    expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/);
+    expect(expiresAt - Date.now()).toBeGreaterThan(14 * 60_000);
+    const stored = await t.run(async (ctx) => [await ctx.db.query("enrollmentCodes").collect(), await ctx.db.query("auditLog").collect()]);
+    expect(JSON.stringify(stored)).not.toContain(code);
+    expect(JSON.stringify(stored)).not.toContain(code.replace(/-/g, ""));
+    const { credential, nodeId } = await enrollWith(t, ` ${code.toLowerCase().replace(/-/g, " ")} `);
+    expect((await t.mutation(api.nodes.registerNode, { nodeToken: credential, os: "darwin" })).nodeId).toBe(nodeId);
+    const again = await refusal(enrollWith(t, code, "laptop-d"));
+    expect(again).toMatchObject({ code: "unauthenticated" });
+    expect(again.message).toMatch(/already used/);
+  });
+
+  test("a code expires after 15 minutes and works without a deployment secret", async () => {
+    vi.useFakeTimers();
+    const t = makeT();
+    delete process.env.TINA_ENROLLMENT_SECRET;
+    const owner = await signedIn(t, OWNER);
+    const first = await owner.mutation(api.nodes.createEnrollmentCode, {});
+    await enrollWith(t, first.code);
+    const second = await owner.mutation(api.nodes.createEnrollmentCode, {});
+    vi.advanceTimersByTime(15 * 60_000 + 1);
+    expect((await refusal(enrollWith(t, second.code, "laptop-e"))).message).toMatch(/expired/);
+    expect((await refusal(enrollWith(t, "", "laptop-e"))).code).toBe("forbidden");
+    expect(await t.run((ctx) => ctx.db.query("nodes").collect())).toHaveLength(1);
+  });
+
+  test("a code for a named laptop enrolls only that one, and may re-admit it after revocation", async () => {
+    const t = makeT();
+    const owner = await signedIn(t, OWNER);
+    const { nodeId, token } = await enroll(t, "laptop-a");
+    await owner.mutation(api.nodes.revokeNode, { nodeId });
+    // An unbound code cannot bring a revoked laptop back.
+    const loose = await owner.mutation(api.nodes.createEnrollmentCode, {});
+    expect((await refusal(enrollWith(t, loose.code, "laptop-a"))).code).toBe("forbidden");
+    const bound = await owner.mutation(api.nodes.createEnrollmentCode, { nodeName: "laptop-a" });
+    expect((await refusal(enrollWith(t, bound.code, "laptop-b"))).message).toMatch(/for laptop "laptop-a"/);
+    const back = await enrollWith(t, bound.code, "laptop-a");
+    expect(back.nodeId).toBe(nodeId);
+    expect((await t.mutation(api.nodes.registerNode, { nodeToken: back.credential, os: "darwin" })).nodeId).toBe(nodeId);
+    // The old credential stays dead.
+    expect((await refusal(t.mutation(api.nodes.registerNode, { nodeToken: token, os: "darwin" }))).code).toBe("unauthenticated");
+    const verbs = await owner.query(api.audit.list, { paginationOpts: { numItems: 20, cursor: null }, nodeId });
+    expect(verbs.page.map((e) => e.detail)).toContainEqual(expect.stringMatching(/re-admitted after revocation/));
+  });
+
+  test("only the owner creates codes and revokes laptops", async () => {
+    const t = makeT();
+    const { nodeId } = await enroll(t);
+    const operator = await signedIn(t, OPERATOR);
+    expect((await refusal(operator.mutation(api.nodes.createEnrollmentCode, {}))).code).toBe("forbidden");
+    expect((await refusal(operator.mutation(api.nodes.revokeNode, { nodeId }))).code).toBe("forbidden");
+    expect((await refusal(t.mutation(api.nodes.createEnrollmentCode, {}))).code).toBe("unauthenticated");
+  });
+});
+
+describe("revocation", () => {
+  test("cancels the laptop's queued actions, interrupts running ones, and stops its daemon", async () => {
+    const t = makeT();
+    const owner = await signedIn(t, OWNER);
+    const { nodeId, token } = await enroll(t);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration(), phases: [phase("1", "planning")] });
+    const submit = (key: string) => owner.mutation(api.actions.submitAction, { action: { type: "pause", orchestrationId, phase: "1" }, idempotencyKey: key });
+    const queued = await submit("revoke-queued-1");
+    const running = await submit("revoke-running-1");
+    await t.mutation(api.actions.claimAction, { nodeToken: token, actionId: running.actionId, leaseOwner: "d" });
+    expect(await owner.mutation(api.nodes.revokeNode, { nodeId })).toEqual({ revoked: true });
+    expect(await owner.mutation(api.nodes.revokeNode, { nodeId })).toEqual({ revoked: false });
+    const statuses = await t.run(async (ctx) => [(await ctx.db.get(queued.actionId))!.status, (await ctx.db.get(running.actionId))!.status]);
+    expect(statuses).toEqual(["cancelled", "interrupted"]);
+    for (const call of [
+      t.query(api.actions.pendingActions, { nodeToken: token }),
+      t.mutation(api.actions.completeAction, { nodeToken: token, actionId: running.actionId, leaseOwner: "d", result: { ok: true, code: "ok", message: "" } }),
+    ]) {
+      expect(await refusal(call)).toMatchObject({ code: "revoked" });
+    }
+    // Nothing new can be queued for it.
+    expect((await refusal(submit("revoke-after-1"))).code).toBe("forbidden");
+  });
+});
+
 describe("node credentials", () => {
   test("missing, malformed, unknown and revoked credentials are refused", async () => {
     const t = makeT();
@@ -65,7 +153,7 @@ describe("node credentials", () => {
     ] as const) {
       expect((await refusal(t.mutation(api.nodes.heartbeat, { nodeToken, health }))).code).toBe(code);
     }
-    await t.withIdentity(OPERATOR).mutation(api.nodes.revokeNode, { nodeId });
+    await (await signedIn(t, OWNER)).mutation(api.nodes.revokeNode, { nodeId });
     const err = await refusal(t.mutation(api.nodes.heartbeat, { nodeToken: token, health }));
     expect(err.code).toBe("revoked");
     const reEnroll = await refusal(
@@ -94,7 +182,8 @@ describe("registerNode and heartbeat", () => {
     const t = makeT();
     const { token } = await enroll(t);
     await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });
-    const list = () => t.withIdentity(OPERATOR).query(api.nodes.listNodes, {});
+    const viewer = await signedIn(t);
+    const list = () => viewer.query(api.nodes.listNodes, {});
     expect(await list()).toMatchObject([{ name: "laptop-a", online: true, health }]);
     vi.advanceTimersByTime(30_000);
     await t.mutation(api.nodes.heartbeat, { nodeToken: token, health: { ...health, uptimeSecs: 42 } });
@@ -135,7 +224,7 @@ describe("dashboard access", () => {
     const t = makeT();
     await enroll(t);
     expect((await refusal(t.query(api.nodes.listNodes, {}))).code).toBe("unauthenticated");
-    const nodes = await t.withIdentity(OPERATOR).query(api.nodes.listNodes, {});
+    const nodes = await (await signedIn(t)).query(api.nodes.listNodes, {});
     expect(JSON.stringify(nodes)).not.toContain("credentialHash");
   });
 });

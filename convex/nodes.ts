@@ -1,53 +1,38 @@
 // Laptops: enrollment, registration, heartbeats and presence.
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
-import { internalMutation, mutation } from "./_generated/server";
-import { nodeMutation, operatorMutation, viewerQuery } from "./functions";
-import { newCredential, safeEqual, sha256Hex } from "./model/auth";
-import { checkCount, checkNumber, checkOptionalString, checkPattern, checkString, LIMITS } from "./model/checks";
-import { fail } from "./model/errors";
+import { internalMutation } from "./_generated/server";
+import { enrollmentMutation, nodeMutation, ownerMutation, viewerQuery } from "./functions";
+import { checkCount, checkNumber, checkOptionalNumber, checkOptionalString, checkString, LIMITS } from "./model/checks";
+import { checkOs, createEnrollmentCode as createCode, enroll, revoke } from "./model/nodes";
+import { cleanText } from "./model/redact";
 import { nodeHealth } from "./model/validators";
 
 /** A node is offline this long after its last heartbeat. */
 export const OFFLINE_AFTER_MS = 60_000;
-const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const LIST_LIMIT = 200;
 
 /**
- * Exchange the deployment's enrollment secret (env TINA_ENROLLMENT_SECRET) for a node
- * credential. Enrolling an existing name again re-keys that laptop (same node id, old
- * credential stops working): the same laptop never becomes two nodes.
+ * Exchange an enrollment secret for a node credential. `enrollmentSecret` is either the
+ * deployment's TINA_ENROLLMENT_SECRET or a one-time code from `createEnrollmentCode`
+ * (dashes, spaces and case do not matter). Enrolling an existing name again re-keys that
+ * laptop (same node id, old credential stops working): a laptop never becomes two nodes.
+ * A revoked name is refused, except with a code created for exactly that name.
  */
-export const enrollNode = mutation({
-  args: { enrollmentSecret: v.string(), name: v.string(), os: v.string() },
+export const enrollNode = enrollmentMutation({
+  args: { name: v.string(), os: v.string() },
   returns: v.object({ nodeId: v.id("nodes"), credential: v.string(), name: v.string() }),
-  handler: async (ctx, args) => {
-    const expected = process.env.TINA_ENROLLMENT_SECRET;
-    if (!expected) fail("forbidden", "enrollment is disabled: TINA_ENROLLMENT_SECRET is not set on the deployment");
-    if (!safeEqual(args.enrollmentSecret, expected)) fail("unauthenticated", "wrong enrollment secret");
-    const name = checkPattern("name", args.name, NODE_NAME_RE, "a laptop name (letters, digits, '.', '_', '-'; at most 63)");
-    const os = checkString("os", args.os, 32);
-    const credential = newCredential();
-    const credentialHash = await sha256Hex(credential);
-    const now = Date.now();
-    const existing = await ctx.db.query("nodes").withIndex("by_name", (q) => q.eq("name", name)).unique();
-    if (existing !== null) {
-      if (existing.revokedAt !== undefined) {
-        fail("forbidden", `laptop "${name}" was revoked; enroll it under another name`, "name");
-      }
-      await ctx.db.patch(existing._id, { credentialHash, os });
-      return { nodeId: existing._id, credential, name };
-    }
-    const nodeId = await ctx.db.insert("nodes", {
-      name,
-      os,
-      credentialHash,
-      status: "offline",
-      enrolledAt: now,
-      lastHeartbeat: 0,
-    });
-    return { nodeId, credential, name };
-  },
+  handler: (ctx, { name, os }) => enroll(ctx, ctx.enrollment, ctx.request, name, os),
+});
+
+/**
+ * "Add a laptop": a one-time enrollment code, shown once, valid 15 minutes, single use.
+ * With `nodeName`, the code enrolls only that laptop (and re-admits it if it was revoked).
+ */
+export const createEnrollmentCode = ownerMutation({
+  args: { nodeName: v.optional(v.string()) },
+  returns: v.object({ code: v.string(), expiresAt: v.number(), nodeName: v.optional(v.string()) }),
+  handler: (ctx, { nodeName }) => createCode(ctx, ctx.actor, nodeName),
 });
 
 /** Called by the daemon at start: idempotent, marks the laptop online. */
@@ -55,7 +40,7 @@ export const registerNode = nodeMutation({
   args: { os: v.string() },
   returns: v.object({ nodeId: v.id("nodes"), name: v.string(), serverTime: v.number() }),
   handler: async (ctx, args) => {
-    const os = checkString("os", args.os, 32);
+    const os = checkOs(args.os);
     const now = Date.now();
     await ctx.db.patch(ctx.node._id, { os, status: "online", lastHeartbeat: now });
     await ctx.scheduler.runAfter(OFFLINE_AFTER_MS + 1000, internal.nodes.checkOffline, {
@@ -69,17 +54,25 @@ export const registerNode = nodeMutation({
 export const heartbeat = nodeMutation({
   args: { health: nodeHealth },
   returns: v.object({ serverTime: v.number() }),
-  handler: async (ctx, { health }) => {
-    checkString("health.daemonVersion", health.daemonVersion, 64);
-    checkNumber("health.uptimeSecs", health.uptimeSecs, { min: 0 });
-    checkNumber("health.outboxDepth", health.outboxDepth, { min: 0, integer: true });
-    checkOptionalString("health.connection", health.connection, 64);
-    checkCount("health.actors", health.actors, LIMITS.actorsInHealth);
-    for (const actor of health.actors) {
+  handler: async (ctx, { health: raw }) => {
+    checkString("health.daemonVersion", raw.daemonVersion, 64);
+    checkNumber("health.startedAt", raw.startedAt, { min: 0 });
+    checkNumber("health.uptimeSecs", raw.uptimeSecs, { min: 0 });
+    checkNumber("health.outboxDepth", raw.outboxDepth, { min: 0, integer: true });
+    checkOptionalNumber("health.lastSyncAt", raw.lastSyncAt, { min: 0 });
+    checkOptionalString("health.connection", raw.connection, 64);
+    checkCount("health.actors", raw.actors, LIMITS.actorsInHealth);
+    for (const actor of raw.actors) {
       checkString("health.actors.id", actor.id, LIMITS.name);
       checkString("health.actors.state", actor.state, 32);
+      checkNumber("health.actors.restarts", actor.restarts, { min: 0, integer: true });
       checkOptionalString("health.actors.lastError", actor.lastError, 500);
     }
+    // Error text from the laptop is shown in the dashboard: never a secret.
+    const health = {
+      ...raw,
+      actors: raw.actors.map((a) => (a.lastError === undefined ? a : { ...a, lastError: cleanText(a.lastError, 500) })),
+    };
     const now = Date.now();
     await ctx.db.patch(ctx.node._id, { status: "online", lastHeartbeat: now, health });
     await ctx.scheduler.runAfter(OFFLINE_AFTER_MS + 1000, internal.nodes.checkOffline, {
@@ -149,15 +142,9 @@ export const listNodes = viewerQuery({
   },
 });
 
-/** Cut a laptop off: its credential stops working at once. (Owner-only once roles exist.) */
-export const revokeNode = operatorMutation({
+/** Cut a laptop off: its credential stops working at once; its queued actions are cancelled. */
+export const revokeNode = ownerMutation({
   args: { nodeId: v.id("nodes") },
   returns: v.object({ revoked: v.boolean() }),
-  handler: async (ctx, { nodeId }) => {
-    const node = await ctx.db.get(nodeId);
-    if (node === null) fail("not_found", "no such laptop", "nodeId");
-    if (node.revokedAt !== undefined) return { revoked: false };
-    await ctx.db.patch(nodeId, { revokedAt: Date.now(), status: "offline" });
-    return { revoked: true };
-  },
+  handler: (ctx, { nodeId }) => revoke(ctx, ctx.actor, nodeId),
 });

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
 import { comparePhases, derive } from "./model/orchestrations";
-import { OPERATOR, T0, enroll, makeT, orchestration, phase, refusal } from "./test.setup";
+import { signedIn, T0, enroll, makeT, orchestration, phase, refusal } from "./test.setup";
 
 describe("syncOrchestration", () => {
   test("the same snapshot twice leaves the same state and reports no change", async () => {
@@ -143,7 +143,7 @@ describe("dashboard reads", () => {
         phases: [],
       });
     }
-    const user = t.withIdentity(OPERATOR);
+    const user = await signedIn(t);
     const all = await user.query(api.orchestrations.listOrchestrations, { finishedLimit: 2 });
     expect(all.active.map((o) => o.featureName)).toEqual(["f4", "f3"]);
     expect(all.finished.map((o) => o.featureName)).toEqual(["f2", "f1"]);
@@ -186,7 +186,7 @@ describe("dashboard reads", () => {
         });
       }
     });
-    const user = t.withIdentity(OPERATOR);
+    const user = await signedIn(t);
     const list = await user.query(api.orchestrations.listOrchestrations, { finishedLimit: 100 });
     expect(list.finished).toHaveLength(100);
     expect(list.active).toHaveLength(1);
@@ -203,7 +203,7 @@ describe("dashboard reads", () => {
       orchestration: orchestration(),
       phases: [phase("2", "planning"), phase("1.5", "complete"), phase("1", "complete")],
     });
-    const user = t.withIdentity(OPERATOR);
+    const user = await signedIn(t);
     const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
     expect(detail!.phases.map((p) => p.phaseNumber)).toEqual(["1", "1.5", "2"]);
     expect(detail!.nodeName).toBe("laptop-a");

@@ -1,3 +1,4 @@
+import { authTables } from "@convex-dev/auth/server";
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
 import {
@@ -5,16 +6,98 @@ import {
   actionResult,
   actionStatus,
   actionType,
+  actorKind,
   attentionKind,
+  auditOutcome,
+  auditVerb,
   nodeHealth,
   orchestrationStatus,
   phaseStatus,
+  role,
   taskEventKind,
 } from "./model/validators";
 
 // Timestamps: every `*At` field and `lastHeartbeat` is milliseconds since the
 // Unix epoch as a float64 number. Durations are `*Mins` (whole minutes) or `*Ms`.
 export default defineSchema({
+  // Convex Auth: users, sessions, accounts (password hashes), refresh tokens,
+  // verification codes, rate limits. Only the library and convex/model/users.ts touch them.
+  ...authTables,
+
+  // Who may use the dashboard, and as what. A user without a row here sees nothing.
+  members: defineTable({
+    userId: v.id("users"),
+    role,
+    // Set for identities from an external OIDC provider (see convex/auth.config.ts):
+    // their `tokenIdentifier` ("<issuer>|<subject>"). Convex Auth users are found by userId.
+    tokenIdentifier: v.optional(v.string()),
+    invitedBy: v.optional(v.id("users")),
+    createdAt: v.number(),
+    updatedAt: v.number(),
+  })
+    .index("by_user", ["userId"])
+    .index("by_role", ["role"])
+    .index("by_token", ["tokenIdentifier"]),
+
+  // Invitations by the owner: single use, expiring; only a hash of the code is stored.
+  invites: defineTable({
+    email: v.string(),
+    role,
+    codeHash: v.string(),
+    createdBy: v.id("users"),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    acceptedAt: v.optional(v.number()),
+    acceptedBy: v.optional(v.id("users")),
+    revokedAt: v.optional(v.number()),
+  })
+    .index("by_code", ["codeHash"])
+    .index("by_email_created", ["email", "createdAt"])
+    .index("by_created", ["createdAt"]),
+
+  // One-time laptop enrollment codes ("add a laptop"): single use, 15 minutes, hashed.
+  enrollmentCodes: defineTable({
+    codeHash: v.string(),
+    // When set, the code enrolls only a laptop of this name (and may re-admit it if revoked).
+    nodeName: v.optional(v.string()),
+    createdBy: v.id("users"),
+    createdByName: v.optional(v.string()),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    usedAt: v.optional(v.number()),
+    usedByNode: v.optional(v.id("nodes")),
+  })
+    .index("by_code", ["codeHash"])
+    .index("by_created", ["createdAt"]),
+
+  // Append-only: who did what, when, from which client, to which laptop, and the outcome.
+  auditLog: defineTable({
+    at: v.number(),
+    verb: auditVerb,
+    actorKind,
+    // A user id, a node id, or the name of a system job.
+    actorId: v.string(),
+    actorName: v.optional(v.string()),
+    // The client's own description (e.g. the dashboard's user agent), validated and truncated.
+    client: v.optional(v.string()),
+    // What the deployment saw of the request, when it knows (not on the local backend).
+    userAgent: v.optional(v.string()),
+    ip: v.optional(v.string()),
+    nodeId: v.optional(v.id("nodes")),
+    nodeName: v.optional(v.string()),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    actionId: v.optional(v.id("inboundActions")),
+    actionType: v.optional(actionType),
+    targetUserId: v.optional(v.id("users")),
+    outcome: auditOutcome,
+    // One line for people; never a secret (redacted and truncated on write).
+    detail: v.optional(v.string()),
+  })
+    .index("by_at", ["at"])
+    .index("by_node_at", ["nodeId", "at"])
+    .index("by_orchestration_at", ["orchestrationId", "at"])
+    .index("by_action_at", ["actionId", "at"]),
+
   // One row per laptop. The credential itself is never stored, only its SHA-256.
   nodes: defineTable({
     name: v.string(),

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
 import { phaseOfTeam, primaryCwd, worktreeCandidates } from "./model/teams";
-import { OPERATOR, enroll, makeT, member, orchestration, refusal, task, team, type T } from "./test.setup";
+import { signedIn, enroll, makeT, member, orchestration, refusal, task, team, type T } from "./test.setup";
 
 async function setup(t: T) {
   const node = await enroll(t);
@@ -170,7 +170,7 @@ describe("linking teams to orchestrations", () => {
     const t = makeT();
     const { nodeId, token, sync } = await setup(t);
     await sync("steady-sprouting-dijkstra", [], [member("team-lead", "s", { cwd: "/home/dev/elsewhere" })]);
-    const user = t.withIdentity(OPERATOR);
+    const user = await signedIn(t);
     expect((await user.query(api.teams.listUnlinkedTeams, { nodeId })).map((x) => x.dirName)).toEqual(["steady-sprouting-dijkstra"]);
     expect(await t.mutation(api.teams.removeTeam, { nodeToken: token, dirName: "steady-sprouting-dijkstra" })).toEqual({ removed: true });
     expect(await t.mutation(api.teams.removeTeam, { nodeToken: token, dirName: "steady-sprouting-dijkstra" })).toEqual({ removed: false });
@@ -215,7 +215,7 @@ test("task reads in the detail view are bounded per team", async () => {
   const { token, sync } = await setup(t);
   const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration(), phases: [] });
   await sync("billing-export-phase-1", Array.from({ length: 1200 }, (_, i) => task(`${i}`)));
-  const detail = await t.withIdentity(OPERATOR).query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+  const detail = await (await signedIn(t)).query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
   expect(detail!.teams[0].tasks).toHaveLength(500);
   expect(detail!.teams[0].tasksTruncated).toBe(true);
 });

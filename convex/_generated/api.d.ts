@@ -15,19 +15,28 @@ import type {
 } from "convex/server";
 import type * as actions from "../actions.js";
 import type * as attention from "../attention.js";
+import type * as audit from "../audit.js";
+import type * as auth from "../auth.js";
 import type * as crons from "../crons.js";
 import type * as events from "../events.js";
 import type * as functions from "../functions.js";
+import type * as http from "../http.js";
 import type * as model_actions from "../model/actions.js";
+import type * as model_audit from "../model/audit.js";
 import type * as model_auth from "../model/auth.js";
 import type * as model_checks from "../model/checks.js";
+import type * as model_codes from "../model/codes.js";
 import type * as model_errors from "../model/errors.js";
+import type * as model_nodes from "../model/nodes.js";
 import type * as model_orchestrations from "../model/orchestrations.js";
+import type * as model_redact from "../model/redact.js";
 import type * as model_teams from "../model/teams.js";
+import type * as model_users from "../model/users.js";
 import type * as model_validators from "../model/validators.js";
 import type * as nodes from "../nodes.js";
 import type * as orchestrations from "../orchestrations.js";
 import type * as teams from "../teams.js";
+import type * as users from "../users.js";
 
 /**
  * A utility for referencing Convex functions in your app's API.
@@ -40,19 +49,28 @@ import type * as teams from "../teams.js";
 declare const fullApi: ApiFromModules<{
   actions: typeof actions;
   attention: typeof attention;
+  audit: typeof audit;
+  auth: typeof auth;
   crons: typeof crons;
   events: typeof events;
   functions: typeof functions;
+  http: typeof http;
   "model/actions": typeof model_actions;
+  "model/audit": typeof model_audit;
   "model/auth": typeof model_auth;
   "model/checks": typeof model_checks;
+  "model/codes": typeof model_codes;
   "model/errors": typeof model_errors;
+  "model/nodes": typeof model_nodes;
   "model/orchestrations": typeof model_orchestrations;
+  "model/redact": typeof model_redact;
   "model/teams": typeof model_teams;
+  "model/users": typeof model_users;
   "model/validators": typeof model_validators;
   nodes: typeof nodes;
   orchestrations: typeof orchestrations;
   teams: typeof teams;
+  users: typeof users;
 }>;
 export declare const api: FilterApi<
   typeof fullApi,

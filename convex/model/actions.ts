@@ -1,7 +1,8 @@
 // Operator actions: submit, claim with a lease, complete; expiry and interruption.
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import type { User } from "./auth";
+import { audit, describeAction, type Actor } from "./audit";
+import type { User } from "./users";
 import {
   AGENT_RE,
   checkOptionalNumber,
@@ -13,6 +14,7 @@ import {
   LIMITS,
 } from "./checks";
 import { fail, invalid } from "./errors";
+import { redactSecrets } from "./redact";
 import type { Infer } from "convex/values";
 import type { actionResult, ActionPayload, ActionRequest, ActionStatus } from "./validators";
 
@@ -21,7 +23,12 @@ export const MIN_EXPIRY_MS = 5_000;
 export const MAX_EXPIRY_MS = 24 * 60 * 60_000;
 export const DEFAULT_LEASE_MS = 5 * 60_000;
 export const MAX_LEASE_MS = 60 * 60_000;
-const LEASE_OWNER_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const LEASE_OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const LEASE_OWNER_EXPECTED = "a daemon instance id (letters, digits, '.', '_', ':', '-')";
+
+function checkLeaseOwner(leaseOwner: string): string {
+  return checkPattern("leaseOwner", leaseOwner, LEASE_OWNER_RE, LEASE_OWNER_EXPECTED);
+}
 
 /** Text for an agent: printable, tabs and newlines allowed, no other control characters. */
 export function checkMessageText(field: string, text: string): string {
@@ -80,6 +87,7 @@ async function resolveTarget(ctx: MutationCtx, request: ActionRequest): Promise<
 export async function submitAction(
   ctx: MutationCtx,
   user: User,
+  actor: Actor,
   request: ActionRequest,
   idempotencyKey: string,
   expiresInMs: number | undefined,
@@ -88,7 +96,7 @@ export async function submitAction(
   const ttl = checkOptionalNumber("expiresInMs", expiresInMs, { min: MIN_EXPIRY_MS, max: MAX_EXPIRY_MS }) ?? DEFAULT_EXPIRY_MS;
   const dup = await ctx.db
     .query("inboundActions")
-    .withIndex("by_submitter_key", (q) => q.eq("submittedBy", user.subject).eq("idempotencyKey", idempotencyKey))
+    .withIndex("by_submitter_key", (q) => q.eq("submittedBy", user.userId).eq("idempotencyKey", idempotencyKey))
     .first();
   if (dup !== null) return { actionId: dup._id, deduplicated: true };
   const target = await resolveTarget(ctx, request);
@@ -101,19 +109,33 @@ export async function submitAction(
     type: request.type,
     status: "pending",
     idempotencyKey,
-    submittedBy: user.subject,
-    ...(user.name ? { submittedByName: user.name } : {}),
+    submittedBy: user.userId,
+    submittedByName: user.name,
     createdAt: now,
     expiresAt,
+  });
+  await audit(ctx, actor, {
+    verb: "action.submitted",
+    nodeId: node._id,
+    nodeName: node.name,
+    ...(target.orchestrationId ? { orchestrationId: target.orchestrationId } : {}),
+    actionId,
+    actionType: request.type,
+    detail: `${describeAction({ type: request.type, payload: target.payload })} for laptop "${node.name}", expires in ${Math.round(ttl / 1000)} s`,
   });
   return { actionId, deduplicated: false };
 }
 
-export async function cancelAction(ctx: MutationCtx, actionId: Id<"inboundActions">): Promise<{ cancelled: boolean; status: ActionStatus }> {
+export async function cancelAction(
+  ctx: MutationCtx,
+  actor: Actor,
+  actionId: Id<"inboundActions">,
+): Promise<{ cancelled: boolean; status: ActionStatus }> {
   const action = await ctx.db.get(actionId);
   if (action === null) fail("not_found", "no such action", "actionId");
   if (action.status !== "pending") return { cancelled: false, status: action.status };
   await ctx.db.patch(actionId, { status: "cancelled", finishedAt: Date.now() });
+  await audit(ctx, actor, { ...targets(action), verb: "action.cancelled", detail: `withdrew ${describeAction(action)} before the laptop claimed it` });
   return { cancelled: true, status: "cancelled" };
 }
 
@@ -134,22 +156,24 @@ export async function claimAction(
   leaseOwner: string,
   leaseMs: number | undefined,
 ): Promise<ClaimResult> {
-  checkPattern("leaseOwner", leaseOwner, LEASE_OWNER_RE, "a daemon instance id");
+  checkLeaseOwner(leaseOwner);
   const lease = checkOptionalNumber("leaseMs", leaseMs, { min: 1000, max: MAX_LEASE_MS }) ?? DEFAULT_LEASE_MS;
   const action = await ownAction(ctx, node, actionId);
   if (action === null) return { ok: false, reason: "not_found" };
   const now = Date.now();
   if (action.status === "pending" && action.expiresAt <= now) {
-    await expire(ctx, action);
+    await expire(ctx, action, { kind: "node", node });
     return { ok: false, reason: "expired", status: "expired" };
   }
   if (action.status !== "pending") return { ok: false, reason: action.status === "expired" ? "expired" : "not_pending", status: action.status };
   await ctx.db.patch(actionId, { status: "claimed", claimedAt: now, leaseOwner, leaseExpiresAt: now + lease });
+  await audit(ctx, { kind: "node", node }, { ...targets(action), verb: "action.claimed", detail: `${describeAction(action)} claimed by daemon ${leaseOwner}` });
   const claimed = await ctx.db.get(actionId);
   return { ok: true, action: claimed! };
 }
 
 export async function markRunning(ctx: MutationCtx, node: Doc<"nodes">, actionId: Id<"inboundActions">, leaseOwner: string): Promise<boolean> {
+  checkLeaseOwner(leaseOwner);
   const action = await ownAction(ctx, node, actionId);
   if (action === null || action.status !== "claimed" || action.leaseOwner !== leaseOwner) return false;
   await ctx.db.patch(actionId, { status: "running", startedAt: Date.now() });
@@ -165,6 +189,7 @@ export async function completeAction(
   leaseOwner: string,
   result: ActionResultInput,
 ): Promise<{ ok: boolean; status: ActionStatus | "not_found" }> {
+  checkLeaseOwner(leaseOwner);
   checkPattern("result.code", result.code, /^[a-z][a-z0-9_]{0,63}$/, "a snake_case outcome code");
   checkString("result.message", result.message, LIMITS.text, { allowEmpty: true });
   checkOptionalString("result.output", result.output, LIMITS.detail);
@@ -176,13 +201,24 @@ export async function completeAction(
     return { ok: false, status: action.status };
   }
   const status = result.ok ? "completed" : "failed";
-  await ctx.db.patch(actionId, { status, result, finishedAt: Date.now() });
+  const clean = {
+    ...result,
+    message: redactSecrets(result.message),
+    ...(result.output === undefined ? {} : { output: redactSecrets(result.output) }),
+  };
+  await ctx.db.patch(actionId, { status, result: clean, finishedAt: Date.now() });
+  await audit(ctx, { kind: "node", node }, {
+    ...targets(action),
+    verb: "action.completed",
+    outcome: result.ok ? "ok" : "failed",
+    detail: `${describeAction(action)}: ${clean.code}${clean.message ? ` — ${clean.message}` : ""}`,
+  });
   return { ok: true, status };
 }
 
 /** After a daemon restart: this laptop's actions held by an earlier instance end interrupted, never re-run. */
 export async function interruptStale(ctx: MutationCtx, node: Doc<"nodes">, leaseOwner: string): Promise<number> {
-  checkPattern("leaseOwner", leaseOwner, LEASE_OWNER_RE, "a daemon instance id");
+  checkLeaseOwner(leaseOwner);
   let count = 0;
   for (const status of ["claimed", "running"] as const) {
     const held = await ctx.db
@@ -191,27 +227,41 @@ export async function interruptStale(ctx: MutationCtx, node: Doc<"nodes">, lease
       .take(200);
     for (const a of held) {
       if (a.leaseOwner === leaseOwner) continue;
-      await interrupt(ctx, a, "the daemon restarted while this action was in progress; it was not re-run");
+      await interrupt(ctx, a, "the daemon restarted while this action was in progress; it was not re-run", { kind: "node", node });
       count++;
     }
   }
   return count;
 }
 
-export async function interrupt(ctx: MutationCtx, a: Doc<"inboundActions">, message: string): Promise<void> {
+/** The audit targets of an action. */
+export function targets(a: Doc<"inboundActions">) {
+  return {
+    nodeId: a.nodeId,
+    ...(a.orchestrationId ? { orchestrationId: a.orchestrationId } : {}),
+    actionId: a._id,
+    actionType: a.type,
+  };
+}
+
+const SWEEPER: Actor = { kind: "system", job: "actions.sweep" };
+
+export async function interrupt(ctx: MutationCtx, a: Doc<"inboundActions">, message: string, actor: Actor = SWEEPER): Promise<void> {
   await ctx.db.patch(a._id, {
     status: "interrupted",
     finishedAt: Date.now(),
     result: { ok: false, code: "interrupted", message },
   });
+  await audit(ctx, actor, { ...targets(a), verb: "action.interrupted", outcome: "failed", detail: `${describeAction(a)}: ${message}` });
 }
 
-export async function expire(ctx: MutationCtx, a: Doc<"inboundActions">): Promise<void> {
+export async function expire(ctx: MutationCtx, a: Doc<"inboundActions">, actor: Actor = { kind: "system", job: "actions.expire" }): Promise<void> {
   await ctx.db.patch(a._id, {
     status: "expired",
     finishedAt: Date.now(),
     result: { ok: false, code: "expired", message: "the laptop did not pick this action up before it expired" },
   });
+  await audit(ctx, actor, { ...targets(a), verb: "action.expired", outcome: "failed", detail: `${describeAction(a)} expired before the laptop picked it up` });
 }
 
 

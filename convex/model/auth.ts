@@ -1,4 +1,5 @@
-// Who is calling: a laptop (by its node credential) or a signed-in dashboard user.
+// Laptop credentials: generation, hashing, and resolving the calling laptop from its credential.
+// (Dashboard users: model/users.ts.)
 import type { Doc } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
 import { fail } from "./errors";
@@ -47,17 +48,11 @@ export async function authenticateNode(ctx: QueryCtx, nodeToken: string): Promis
     .unique();
   if (node === null) fail("unauthenticated", "unknown node credential: run `tina daemon enroll`");
   if (node.revokedAt !== undefined) {
-    fail("revoked", `the credential of laptop "${node.name}" was revoked; enroll it again`);
+    fail(
+      "revoked",
+      `the credential of laptop "${node.name}" was revoked in the dashboard; to re-admit it, the owner creates an ` +
+        `enrollment code for "${node.name}" (Laptops → Add a laptop) and you run \`tina daemon enroll\` with it`,
+    );
   }
   return node;
-}
-
-export type User = { subject: string; name?: string };
-
-/** The signed-in dashboard user, or a ConvexError("unauthenticated"). */
-export async function authenticateUser(ctx: QueryCtx): Promise<User> {
-  const identity = await ctx.auth.getUserIdentity();
-  if (identity === null) fail("unauthenticated", "sign in to use the dashboard");
-  const name = identity.name ?? identity.email;
-  return name === undefined ? { subject: identity.subject } : { subject: identity.subject, name };
 }

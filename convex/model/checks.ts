@@ -79,3 +79,25 @@ export function checkOptionalTimestamp(field: string, value: number | undefined)
 export function checkCount(field: string, items: readonly unknown[], max: number): void {
   if (items.length > max) invalid(field, `at most ${max} items`, `${items.length}`);
 }
+
+export type PaginationOpts = {
+  numItems: number;
+  cursor: string | null;
+  endCursor?: string | null;
+  id?: number;
+  maximumRowsRead?: number;
+  maximumBytesRead?: number;
+};
+
+const CURSOR_MAX = 4096;
+
+/** Pagination options from a client: finite numbers, bounded cursors, at most `max` items a page. */
+export function checkPagination(opts: PaginationOpts, max: number): PaginationOpts {
+  const numItems = Math.min(Math.floor(checkNumber("paginationOpts.numItems", opts.numItems, { min: 1 })), max);
+  if (opts.cursor !== null) checkString("paginationOpts.cursor", opts.cursor, CURSOR_MAX, { allowEmpty: true });
+  if (typeof opts.endCursor === "string") checkString("paginationOpts.endCursor", opts.endCursor, CURSOR_MAX, { allowEmpty: true });
+  checkOptionalNumber("paginationOpts.id", opts.id);
+  checkOptionalNumber("paginationOpts.maximumRowsRead", opts.maximumRowsRead, { min: 1 });
+  checkOptionalNumber("paginationOpts.maximumBytesRead", opts.maximumBytesRead, { min: 1 });
+  return { ...opts, numItems };
+}

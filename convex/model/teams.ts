@@ -340,6 +340,7 @@ export async function syncTeam(
 /** The team directory is gone: the team and its members are marked removed; tasks keep their last state. */
 export async function removeTeam(ctx: MutationCtx, node: Doc<"nodes">, dirName: string, seq: number | undefined): Promise<boolean> {
   checkPattern("dirName", dirName, TEAM_DIR_RE, "a team directory name");
+  if (seq !== undefined) checkNumber("seq", seq, { min: 0 });
   const team = await ctx.db
     .query("teams")
     .withIndex("by_node_dir", (q) => q.eq("nodeId", node._id).eq("dirName", dirName))

@@ -31,6 +31,34 @@ export const taskEventKind = v.union(
   v.literal("removed"),
 );
 
+// Dashboard roles, lowest to highest: each role may do everything the roles before it may.
+export const role = v.union(v.literal("viewer"), v.literal("operator"), v.literal("owner"));
+export type Role = Infer<typeof role>;
+export const ROLE_RANK: Record<Role, number> = { viewer: 1, operator: 2, owner: 3 };
+
+// What the audit log records. `outcome` says whether the step succeeded: a failed
+// action is `action.completed` with outcome "failed".
+export const auditVerb = v.union(
+  v.literal("action.submitted"),
+  v.literal("action.cancelled"),
+  v.literal("action.claimed"),
+  v.literal("action.completed"),
+  v.literal("action.expired"),
+  v.literal("action.interrupted"),
+  v.literal("node.enrolled"),
+  v.literal("node.revoked"),
+  v.literal("node.enrollment_code_created"),
+  v.literal("user.joined"),
+  v.literal("user.invited"),
+  v.literal("user.invite_revoked"),
+  v.literal("user.role_changed"),
+  v.literal("user.removed"),
+);
+export type AuditVerb = Infer<typeof auditVerb>;
+export const actorKind = v.union(v.literal("user"), v.literal("node"), v.literal("system"));
+export type ActorKind = Infer<typeof actorKind>;
+export const auditOutcome = v.union(v.literal("ok"), v.literal("failed"));
+
 export const actionType = v.union(
   v.literal("approve_plan"),
   v.literal("reject_plan"),

@@ -1,0 +1,150 @@
+// Laptops: enrollment (deployment secret or one-time code), revocation.
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
+import { audit, describeAction, type Actor, type RequestInfo, type UserActor } from "./audit";
+import { newCredential, safeEqual, sha256Hex } from "./auth";
+import { checkPattern } from "./checks";
+import { hashCode, newCode, normalizeCode } from "./codes";
+import { fail } from "./errors";
+import { interrupt, targets } from "./actions";
+
+export const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+// What the daemon reports as its platform ("darwin", "linux").
+export const OS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
+export const ENROLLMENT_CODE_TTL_MS = 15 * 60_000;
+const NODE_NAME_EXPECTED = "a laptop name (letters, digits, '.', '_', '-'; at most 63)";
+const REVOKE_BATCH = 200;
+
+export function checkNodeName(field: string, name: string): string {
+  return checkPattern(field, name, NODE_NAME_RE, NODE_NAME_EXPECTED);
+}
+
+export function checkOs(os: string): string {
+  return checkPattern("os", os, OS_RE, "an operating system name like \"darwin\"");
+}
+
+/** How an enrollment was authorized: the deployment secret, or a one-time code from the dashboard. */
+export type EnrollmentGrant = { kind: "secret" } | { kind: "code"; code: Doc<"enrollmentCodes"> };
+
+/**
+ * `enrollmentSecret` is either the deployment's TINA_ENROLLMENT_SECRET or a one-time
+ * enrollment code ("add a laptop" in the dashboard). Anything else is refused.
+ */
+export async function authorizeEnrollment(ctx: MutationCtx, presented: string): Promise<EnrollmentGrant> {
+  const expected = process.env.TINA_ENROLLMENT_SECRET;
+  if (expected && safeEqual(presented, expected)) return { kind: "secret" };
+  const normalized = normalizeCode("enroll", presented);
+  if (normalized !== null) {
+    const codeHash = await hashCode("enroll", normalized);
+    const code = await ctx.db.query("enrollmentCodes").withIndex("by_code", (q) => q.eq("codeHash", codeHash)).unique();
+    if (code === null) fail("unauthenticated", "unknown enrollment code; create a new one in the dashboard (Laptops → Add a laptop)");
+    if (code.usedAt !== undefined) fail("unauthenticated", "this enrollment code was already used; create a new one in the dashboard");
+    if (code.expiresAt <= Date.now()) fail("unauthenticated", "this enrollment code has expired (codes last 15 minutes); create a new one");
+    return { kind: "code", code };
+  }
+  if (!expected) {
+    fail("forbidden", "enrollment with a secret is disabled (TINA_ENROLLMENT_SECRET is not set); use a one-time code from the dashboard");
+  }
+  fail("unauthenticated", "wrong enrollment secret or code");
+}
+
+export async function createEnrollmentCode(
+  ctx: MutationCtx,
+  actor: UserActor,
+  nodeName: string | undefined,
+): Promise<{ code: string; expiresAt: number; nodeName?: string }> {
+  if (nodeName !== undefined) checkNodeName("nodeName", nodeName);
+  const code = newCode("enroll");
+  const now = Date.now();
+  const expiresAt = now + ENROLLMENT_CODE_TTL_MS;
+  await ctx.db.insert("enrollmentCodes", {
+    codeHash: await hashCode("enroll", normalizeCode("enroll", code)!),
+    ...(nodeName === undefined ? {} : { nodeName }),
+    createdBy: actor.userId,
+    createdByName: actor.name,
+    createdAt: now,
+    expiresAt,
+  });
+  await audit(ctx, actor, {
+    verb: "node.enrollment_code_created",
+    ...(nodeName === undefined ? {} : { nodeName }),
+    detail: `one-time enrollment code${nodeName === undefined ? "" : ` for laptop "${nodeName}"`}, valid 15 minutes`,
+  });
+  return { code, expiresAt, ...(nodeName === undefined ? {} : { nodeName }) };
+}
+
+/**
+ * A new credential for a laptop. An existing name is re-keyed (same node, the old
+ * credential stops working). A revoked name is refused, except with a code created
+ * for exactly that name, which re-admits it.
+ */
+export async function enroll(
+  ctx: MutationCtx,
+  grant: EnrollmentGrant,
+  request: RequestInfo,
+  rawName: string,
+  rawOs: string,
+): Promise<{ nodeId: Id<"nodes">; credential: string; name: string }> {
+  const name = checkNodeName("name", rawName);
+  const os = checkOs(rawOs);
+  const boundName = grant.kind === "code" ? grant.code.nodeName : undefined;
+  if (boundName !== undefined && boundName !== name) {
+    fail("forbidden", `this enrollment code is for laptop "${boundName}"`, "name");
+  }
+  const credential = newCredential();
+  const credentialHash = await sha256Hex(credential);
+  const now = Date.now();
+  const how = grant.kind === "secret" ? "with the deployment's enrollment secret" : `with a one-time code from ${grant.code.createdByName ?? "the owner"}`;
+  const existing = await ctx.db.query("nodes").withIndex("by_name", (q) => q.eq("name", name)).unique();
+  let nodeId: Id<"nodes">;
+  let detail: string;
+  if (existing !== null) {
+    if (existing.revokedAt !== undefined && boundName !== name) {
+      fail("forbidden", `laptop "${name}" was revoked; enroll it under another name, or re-admit it with a code created for "${name}"`, "name");
+    }
+    nodeId = existing._id;
+    detail = existing.revokedAt !== undefined ? `re-admitted after revocation ${how}` : `re-enrolled ${how}; the previous credential stopped working`;
+    await ctx.db.patch(nodeId, { credentialHash, os, revokedAt: undefined });
+  } else {
+    nodeId = await ctx.db.insert("nodes", { name, os, credentialHash, status: "offline", enrolledAt: now, lastHeartbeat: 0 });
+    detail = `enrolled ${how}`;
+  }
+  if (grant.kind === "code") await ctx.db.patch(grant.code._id, { usedAt: now, usedByNode: nodeId });
+  const node = (await ctx.db.get(nodeId))!;
+  await audit(ctx, { kind: "node", node, request }, { verb: "node.enrolled", nodeId, nodeName: name, detail });
+  return { nodeId, credential, name };
+}
+
+/** Cut a laptop off: its credential stops working at once; its queued actions will never run. */
+export async function revoke(ctx: MutationCtx, actor: Actor, nodeId: Id<"nodes">): Promise<{ revoked: boolean }> {
+  const node = await ctx.db.get(nodeId);
+  if (node === null) fail("not_found", "no such laptop", "nodeId");
+  if (node.revokedAt !== undefined) return { revoked: false };
+  const now = Date.now();
+  await ctx.db.patch(nodeId, { revokedAt: now, status: "offline" });
+  let cancelled = 0;
+  let interrupted = 0;
+  for (const status of ["pending", "claimed", "running"] as const) {
+    const rows = await ctx.db
+      .query("inboundActions")
+      .withIndex("by_node_status_created", (q) => q.eq("nodeId", nodeId).eq("status", status))
+      .take(REVOKE_BATCH);
+    for (const a of rows) {
+      if (status === "pending") {
+        await ctx.db.patch(a._id, {
+          status: "cancelled",
+          finishedAt: now,
+          result: { ok: false, code: "node_revoked", message: "the laptop's credential was revoked before it picked this action up" },
+        });
+        await audit(ctx, actor, { ...targets(a), verb: "action.cancelled", outcome: "failed", detail: `${describeAction(a)}: the laptop was revoked` });
+        cancelled++;
+      } else {
+        await interrupt(ctx, a, "the laptop's credential was revoked while this action was in progress", actor);
+        interrupted++;
+      }
+    }
+  }
+  const tail = cancelled + interrupted === 0 ? "" : `; ${cancelled} queued action(s) cancelled, ${interrupted} in progress interrupted`;
+  await audit(ctx, actor, { verb: "node.revoked", nodeId, nodeName: node.name, detail: `revoked laptop "${node.name}"${tail}` });
+  return { revoked: true };
+}
