@@ -1,6 +1,7 @@
-// Identity from a user token. This server DECODES tokens and never verifies
-// them: any well-formed JWT is accepted, forged or expired. It is a test and
-// demo backend, not a security boundary.
+// Identity from a user token. By default this server DECODES tokens and never
+// verifies them: any well-formed JWT is accepted, forged or expired. With
+// `--verify-tokens` they are verified against `auth.config.ts` (verify.ts).
+// Either way it is a test and demo backend, not a security boundary.
 
 /** The `UserIdentity` a function sees through `ctx.auth.getUserIdentity()`. */
 export type Identity = {
@@ -83,6 +84,18 @@ export function identityFromClaims(claims: Record<string, unknown>): Identity {
 export function identityFromToken(token: string): Identity {
   return identityFromClaims(decodeJwtClaims(token));
 }
+
+/**
+ * How user tokens become identities: decoded only (`DECODE_ONLY`, the
+ * default, synchronous) or verified (`TokenVerifier`, asynchronous). Failures
+ * throw, or reject with, a TokenError.
+ */
+export type TokenAuth = {
+  readonly verifies: boolean;
+  identity(token: string): Identity | Promise<Identity>;
+};
+
+export const DECODE_ONLY: TokenAuth = { verifies: false, identity: identityFromToken };
 
 /** A stable key for caching results per identity. */
 export function identityKey(identity: Identity | null): string {

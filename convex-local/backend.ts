@@ -1,14 +1,27 @@
 // The in-memory Convex deployment: the real functions of a `convex/` folder run
 // through convex-test, plus what convex-test leaves to its caller: visibility
-// checks, commit detection and timestamps, a per-timestamp query cache, crons.
+// checks, commit detection and timestamps, a per-timestamp query cache, crons,
+// and optionally a state file (persist.ts, state_file.ts) and token
+// verification (verify.ts).
 import { AsyncResource } from "node:async_hooks";
+import path from "node:path";
 import { convexTest } from "convex-test";
 import { makeFunctionReference, type SchemaDefinition } from "convex/server";
 import { convexToJson, jsonToConvex, type JSONValue, type Value } from "convex/values";
-import { identityKey, type Identity } from "./auth.js";
+import { DECODE_ONLY, identityKey, type Identity, type TokenAuth } from "./auth.js";
 import { newRequestId, normalizeUdfPath } from "./encoding.js";
 import { nextRunTime, type CronSchedule } from "./cron.js";
 import { FunctionModules, kindOf, type FunctionKind, type RegisteredFunction } from "./modules.js";
+import {
+  captureState,
+  reachInternals,
+  restoreState,
+  transitionJob,
+  type ConvexTestInternals,
+  type StoredDocument,
+} from "./persist.js";
+import { readStateFile, StateFileError, StateSaver } from "./state_file.js";
+import { TokenVerifier } from "./verify.js";
 
 /** The result of running a function, already encoded for the wire. */
 export type Outcome =
@@ -31,8 +44,24 @@ export type BackendOptions = {
   pollMs?: number;
   /** Run the jobs of `crons.ts` (default true). */
   crons?: boolean;
+  /** Keep the database in this file across restarts (see state_file.ts); default memory only. */
+  stateFile?: string;
+  /** Debounce of state file writes after a commit, ms (default 50). */
+  stateSaveDelayMs?: number;
+  /** Verify user tokens against `auth.config.ts` instead of only decoding them. */
+  verifyTokens?: boolean;
   log?: Logger;
 };
+
+/** A request the local backend cannot serve as asked (bad table name and such). */
+export class LocalRequestError extends Error {
+  override name = "LocalRequestError";
+}
+
+// System tables functions can read through `ctx.db.system`.
+const SYSTEM_TABLES = new Set(["_scheduled_functions", "_storage"]);
+// setTimeout fires at once for delays above 2^31 - 1 ms (about 24.8 days).
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 // The slice of convex-test's accessor this server uses.
 type Accessor = {
@@ -41,6 +70,13 @@ type Accessor = {
   action(ref: unknown, args?: unknown): Promise<unknown>;
   run<T>(fn: (ctx: any) => Promise<T>): Promise<T>;
   withIdentity(identity: Partial<Identity>): Accessor;
+};
+
+type ScheduledJob = StoredDocument & {
+  name: string;
+  args: JSONValue[];
+  scheduledTime: number;
+  state: { kind: string };
 };
 
 type HttpRouterLike = {
@@ -94,6 +130,10 @@ function failure(uncaught: string): Outcome {
 export class LocalBackend {
   /** The timestamp of the latest published commit, in ns; strictly increases per commit. */
   currentTs: bigint;
+  /** How user tokens become identities (decoded, or verified with `verifyTokens`). */
+  tokens: TokenAuth = DECODE_ONLY;
+  /** Saves the database when a state file is used. */
+  stateSaver: StateSaver | null = null;
 
   private readonly t: Accessor;
   private lastSnapshotTs = 0n;
@@ -132,9 +172,96 @@ export class LocalBackend {
     const schemaModule = await modules.load("schema");
     const schema = schemaModule?.default as SchemaDefinition<any, boolean> | undefined;
     backend = new LocalBackend(modules, schema, options);
+    if (options.verifyTokens) backend.tokens = await TokenVerifier.load(modules.dir);
+    if (options.stateFile !== undefined) {
+      await backend.useStateFile(path.resolve(options.stateFile), options.stateSaveDelayMs ?? 50);
+    }
     backend.startPolling(options.pollMs ?? 100);
     if (options.crons ?? true) await backend.startCrons();
     return backend;
+  }
+
+  /**
+   * Loads the state file if it exists (a corrupt one throws StateFileError),
+   * writes it at once (so an unusable path fails now, not at the first
+   * commit), then saves after every commit. Pending scheduled functions of
+   * the loaded state are scheduled again.
+   */
+  private async useStateFile(file: string, delayMs: number): Promise<void> {
+    const internals = await reachInternals(this.t);
+    const saved = await readStateFile(file);
+    if (saved !== null) {
+      const restoredTs = restoreState(internals, saved);
+      this.lastSnapshotTs = restoredTs;
+      if (restoredTs > this.currentTs) this.currentTs = restoredTs;
+      this.log(`loaded ${saved.documents.length} documents from ${file}`);
+    }
+    const saver = new StateSaver(file, () => captureState(internals, this.currentTs), this.log, delayMs);
+    try {
+      await saver.flush();
+    } catch (error) {
+      throw new StateFileError(`cannot write state file ${file}: ${(error as Error)?.message ?? error}`);
+    }
+    this.stateSaver = saver;
+    this.onCommit(() => saver.schedule());
+    if (saved !== null) await this.resumeScheduledJobs(internals);
+  }
+
+  /**
+   * Scheduled functions of a loaded state: pending ones run at their time
+   * (at once if it has passed), with the same job id; ones that were running
+   * when the state was saved are marked failed, as they may or may not have
+   * finished.
+   */
+  private async resumeScheduledJobs(internals: ConvexTestInternals): Promise<void> {
+    let jobs: ScheduledJob[] = [];
+    await this.t.query(async (ctx: any) => {
+      jobs = await ctx.db.system.query("_scheduled_functions").collect();
+      return null;
+    });
+    for (const job of jobs) {
+      if (job.state.kind === "inProgress") {
+        await transitionJob(this.t, internals, job._id, "inProgress", {
+          state: { kind: "failed" },
+          completedTime: Date.now(),
+        });
+        this.log(`scheduled function ${job.name} (${job._id}) was running at the last save: marked failed`);
+      } else if (job.state.kind === "pending") {
+        this.scheduleRestoredJob(internals, job);
+      }
+    }
+    this.kick();
+  }
+
+  private scheduleRestoredJob(internals: ConvexTestInternals, job: ScheduledJob): void {
+    const delay = job.scheduledTime - Date.now();
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        if (delay > MAX_TIMER_MS) {
+          this.scheduleRestoredJob(internals, job);
+          return;
+        }
+        void this.runRestoredJob(internals, job).catch((error: unknown) => {
+          this.log(`scheduled function ${job.name} (${job._id}) crashed: ${(error as Error)?.stack ?? error}`);
+        });
+      },
+      Math.min(Math.max(0, delay), MAX_TIMER_MS),
+    );
+    this.track(timer);
+  }
+
+  // Mirrors convex-test's own runner: pending → inProgress, run, → success or failed.
+  private async runRestoredJob(internals: ConvexTestInternals, job: ScheduledJob): Promise<void> {
+    if (this.closed) return;
+    if (!(await transitionJob(this.t, internals, job._id, "pending", { state: { kind: "inProgress" } }))) return;
+    const outcome = await this.runInternal(job.name, job.args[0] ?? {});
+    if (!outcome.ok) this.log(`scheduled function ${job.name} failed: ${outcome.message}`);
+    const state: Record<string, Value> = outcome.ok
+      ? { state: { kind: "success" } }
+      : { state: { kind: "failed" }, completedTime: Date.now() };
+    await transitionJob(this.t, internals, job._id, "inProgress", state);
+    this.kick();
   }
 
   /** Called with the new timestamp after every published commit. */
@@ -304,6 +431,35 @@ export class LocalBackend {
     return response;
   }
 
+  /**
+   * Every document of some tables (default: the schema's), in Convex's JSON
+   * encoding, in `_creationTime` order, read in one snapshot. Names starting
+   * with `_` read system tables (`_scheduled_functions`, `_storage`).
+   */
+  async dump(tables?: string[]): Promise<Record<string, JSONValue[]>> {
+    const schemaTables = this.schema === undefined ? null : Object.keys(this.schema.tables);
+    const names = tables ?? schemaTables;
+    if (names === null) {
+      throw new LocalRequestError("These functions have no schema: name the tables to dump");
+    }
+    for (const name of names) {
+      const inSchema = schemaTables === null ? !name.startsWith("_") : schemaTables.includes(name);
+      if (!inSchema && !SYSTEM_TABLES.has(name)) {
+        throw new LocalRequestError(`No table ${JSON.stringify(name)} in the schema`);
+      }
+    }
+    const dumped: Record<string, JSONValue[]> = {};
+    // Documents stay out of the query's return value, which may not hold `$` keys.
+    await this.t.query(async (ctx: any) => {
+      for (const name of names) {
+        const query = name.startsWith("_") ? ctx.db.system.query(name) : ctx.db.query(name);
+        dumped[name] = ((await query.collect()) as Value[]).map((document) => convexToJson(document));
+      }
+      return null;
+    });
+    return dumped;
+  }
+
   /** Deletes every document of the schema's tables and cancels pending scheduled functions. */
   async reset(): Promise<void> {
     const tables = Object.keys(this.schema?.tables ?? {});
@@ -361,8 +517,17 @@ export class LocalBackend {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.listeners.clear();
-    // Pending scheduled functions would otherwise still fire later in this process.
-    await this.t.run(cancelPendingJobs).catch(() => {});
+    try {
+      if (this.stateSaver !== null) {
+        // Let a transaction in progress finish, then save what is committed,
+        // pending scheduled functions included (they run again after a restart).
+        await this.t.query(async () => null).catch(() => {});
+        await this.stateSaver.close();
+      }
+    } finally {
+      // Pending scheduled functions would otherwise still fire later in this process.
+      await this.t.run(cancelPendingJobs).catch(() => {});
+    }
   }
 }
 

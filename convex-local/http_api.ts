@@ -2,9 +2,9 @@
 // HTTP actions of `convex/http.ts` for every other path.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONValue } from "convex/values";
-import { identityFromToken, TokenError, type Identity } from "./auth.js";
+import { DECODE_ONLY, TokenError, type Identity, type TokenAuth } from "./auth.js";
 import { encodeTs } from "./encoding.js";
-import type { LocalBackend, Logger } from "./backend.js";
+import { LocalRequestError, type LocalBackend, type Logger, type Outcome } from "./backend.js";
 import type { FunctionKind } from "./modules.js";
 
 /** The status Convex uses when a function ran and failed. */
@@ -58,17 +58,64 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+// Test-only endpoints of this backend (no real deployment has them).
+const LOCAL_ENDPOINTS = new Set(["/api/local/reset", "/api/local/dump", "/api/local/run"]);
+
 /**
- * The identity of an `Authorization` header. `Bearer <jwt>` is decoded (not
- * verified); `Convex <admin key>` is accepted as an admin without identity.
+ * The identity of an `Authorization` header. `Bearer <jwt>` is decoded, or
+ * verified with `--verify-tokens`; `Convex <admin key>` is accepted as an
+ * admin without identity (admin keys are not checked).
  */
-export function identityFromHeader(header: string | undefined): Identity | null {
+export async function identityFromHeader(
+  header: string | undefined,
+  tokens: TokenAuth = DECODE_ONLY,
+): Promise<Identity | null> {
   if (header === undefined || header === "") return null;
   const [scheme, ...rest] = header.trim().split(/\s+/);
   const credential = rest.join(" ");
-  if (scheme.toLowerCase() === "bearer") return identityFromToken(credential);
+  if (scheme.toLowerCase() === "bearer") return await tokens.identity(credential);
   if (scheme === "Convex") return null;
   throw new TokenError(`Unsupported Authorization scheme ${scheme}`);
+}
+
+async function requestIdentity(req: IncomingMessage, backend: LocalBackend): Promise<Identity | null> {
+  try {
+    return await identityFromHeader(req.headers.authorization, backend.tokens);
+  } catch (error) {
+    throw new HttpError(401, "Unauthenticated", (error as Error).message);
+  }
+}
+
+function parseJsonBody(body: Buffer, emptyAs?: unknown): Record<string, unknown> {
+  if (body.length === 0 && emptyAs !== undefined) return emptyAs as Record<string, unknown>;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new HttpError(400, "BadJsonBody", "The request body is not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new HttpError(400, "BadRequest", "The request body must be a JSON object");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** `args` is a one-element array for /api/query & co. and a bare object elsewhere; both are accepted. */
+function argsOf(request: Record<string, unknown>): JSONValue {
+  return (Array.isArray(request.args) ? (request.args[0] ?? {}) : (request.args ?? {})) as JSONValue;
+}
+
+function functionReply(outcome: Outcome): { status: number; body: Record<string, unknown> } {
+  if (outcome.ok) return { status: 200, body: { status: "success", value: outcome.value, logLines: [] } };
+  return {
+    status: STATUS_FUNCTION_FAILED,
+    body: {
+      status: "error",
+      errorMessage: outcome.message,
+      ...(outcome.errorData !== undefined ? { errorData: outcome.errorData } : {}),
+      logLines: [],
+    },
+  };
 }
 
 function setCorsHeaders(req: IncomingMessage, res: ServerResponse): void {
@@ -131,7 +178,7 @@ async function handleApi(
     return;
   }
   const kind = FUNCTION_ENDPOINTS[url.pathname];
-  const known = kind !== undefined || url.pathname === "/api/query_ts" || url.pathname === "/api/local/reset";
+  const known = kind !== undefined || url.pathname === "/api/query_ts" || LOCAL_ENDPOINTS.has(url.pathname);
   if (!known) {
     throw new HttpError(404, "NotFound", `No endpoint ${url.pathname} on this local backend`);
   }
@@ -149,41 +196,39 @@ async function handleApi(
     sendJson(res, 200, { status: "success" });
     return;
   }
-
-  let request: { path?: unknown; args?: unknown };
-  try {
-    request = JSON.parse(body.toString("utf8")) as typeof request;
-  } catch {
-    throw new HttpError(400, "BadJsonBody", "The request body is not JSON");
+  if (url.pathname === "/api/local/dump") {
+    const { tables } = parseJsonBody(body, {});
+    if (tables !== undefined && !(Array.isArray(tables) && tables.every((t) => typeof t === "string"))) {
+      throw new HttpError(400, "BadRequest", "`tables` must be an array of table names");
+    }
+    let dumped: Record<string, JSONValue[]>;
+    try {
+      dumped = await backend.dump(tables as string[] | undefined);
+    } catch (error) {
+      if (error instanceof LocalRequestError) throw new HttpError(400, "BadRequest", error.message);
+      throw error;
+    }
+    sendJson(res, 200, { tables: dumped });
+    return;
   }
-  if (typeof request !== "object" || request === null || typeof request.path !== "string") {
+
+  const request = parseJsonBody(body);
+  if (typeof request.path !== "string") {
     throw new HttpError(400, "BadRequest", "The request body needs a string `path`");
   }
-  // `args` is a one-element array for /api/query & co. and a bare object for
-  // /api/function (and Python's legacy HTTP client); accept both everywhere.
-  const args = (Array.isArray(request.args) ? (request.args[0] ?? {}) : (request.args ?? {})) as JSONValue;
-  let identity: Identity | null;
-  try {
-    identity = identityFromHeader(req.headers.authorization);
-  } catch (error) {
-    throw new HttpError(401, "Unauthenticated", (error as Error).message);
-  }
-
-  const outcome = await backend.runPublic(kind!, request.path, args, identity);
+  const args = argsOf(request);
+  const identity = await requestIdentity(req, backend);
+  const outcome =
+    url.pathname === "/api/local/run"
+      ? await backend.runInternal(request.path, args, identity)
+      : await backend.runPublic(kind!, request.path, args, identity);
   if (kind !== "query") {
     // Mutations (and actions calling them) are published to subscribers first.
     await backend.refresh();
   }
-  const reply = outcome.ok
-    ? { status: "success", value: outcome.value, logLines: [] }
-    : {
-        status: "error",
-        errorMessage: outcome.message,
-        ...(outcome.errorData !== undefined ? { errorData: outcome.errorData } : {}),
-        logLines: [],
-      };
-  trace?.(`http out ${JSON.stringify(reply)}`);
-  sendJson(res, outcome.ok ? 200 : STATUS_FUNCTION_FAILED, reply);
+  const reply = functionReply(outcome);
+  trace?.(`http out ${JSON.stringify(reply.body)}`);
+  sendJson(res, reply.status, reply.body);
 }
 
 async function handleHttpAction(
@@ -202,7 +247,7 @@ async function handleHttpAction(
   const request = new Request(url, { method, headers, body });
   let identity: Identity | null = null;
   try {
-    identity = identityFromHeader(req.headers.authorization);
+    identity = await identityFromHeader(req.headers.authorization, backend.tokens);
   } catch {
     // HTTP actions read their own headers; an unusable token just means no identity.
   }

@@ -29,6 +29,12 @@ export type LocalServerOptions = {
   pollMs?: number;
   /** Run the jobs of `crons.ts` (default true). */
   crons?: boolean;
+  /** Keep the database in this file across restarts; default memory only. */
+  stateFile?: string;
+  /** Debounce of state file writes after a commit, ms (default 50). */
+  stateSaveDelayMs?: number;
+  /** Verify user tokens against the functions' `auth.config.ts` (default: decode only). */
+  verifyTokens?: boolean;
   /** Operational messages (errors, start, stop). */
   log?: Logger;
   /** When set, every protocol message in and out is logged here. */
@@ -103,6 +109,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       functionsDir,
       pollMs: options.pollMs,
       crons: options.crons,
+      stateFile: options.stateFile,
+      stateSaveDelayMs: options.stateSaveDelayMs,
+      verifyTokens: options.verifyTokens,
       log,
     });
   } catch (error) {

@@ -1,21 +1,29 @@
 // The local Convex-compatible backend as one process:
 //
 //   node --import tsx convex-local/server.ts [--port N] [--host H]
-//        [--functions DIR] [--env KEY=VALUE ...] [--trace]
+//        [--functions DIR] [--env KEY=VALUE ...] [--state-file PATH]
+//        [--verify-tokens] [--trace]
 //
 // Prints exactly one line on stdout, `ready <url>`, once clients can connect;
 // everything else goes to stderr. SIGTERM, SIGINT or SIGHUP stop it cleanly
-// (exit 0). For tests, demos and development only: data lives in memory and
-// tokens are decoded, never verified (docs/local-backend.md).
+// (exit 0). For tests, demos and development only: data lives in memory (or
+// in --state-file) and tokens are decoded, not verified, unless
+// --verify-tokens (docs/local-backend.md). Not a security boundary.
 import { Console } from "node:console";
 import { parseArgs } from "node:util";
 import { REPO_FUNCTIONS_DIR, startLocalServer } from "./local_server.js";
+import { InternalsChangedError } from "./persist.js";
+import { StateFileError } from "./state_file.js";
+import { AuthConfigError } from "./verify.js";
 
-const USAGE = `usage: server.ts [--port N] [--host H] [--functions DIR] [--env KEY=VALUE ...] [--trace]
+const USAGE = `usage: server.ts [--port N] [--host H] [--functions DIR] [--env KEY=VALUE ...]
+                 [--state-file PATH] [--verify-tokens] [--trace]
   --port N               port to listen on; 0 picks a free one (default 3210)
   --host H               address to listen on (default 127.0.0.1)
   --functions DIR        Convex functions folder (default: the repository's convex/)
   --env KEY=VALUE        environment variable for the functions (repeatable)
+  --state-file PATH      keep the database in this file across restarts (default: memory only)
+  --verify-tokens        verify user tokens against the functions' auth.config.ts
   --trace                log every protocol message to stderr
   --ping-ms N            interval of protocol Pings (default 15000)
   --exit-on-stdin-close  stop when stdin closes (set by a parent process that may die)`;
@@ -37,6 +45,8 @@ function parseCommandLine(argv: string[]) {
         host: { type: "string" },
         functions: { type: "string" },
         env: { type: "string", multiple: true },
+        "state-file": { type: "string" },
+        "verify-tokens": { type: "boolean" },
         trace: { type: "boolean" },
         "ping-ms": { type: "string" },
         "exit-on-stdin-close": { type: "boolean" },
@@ -62,7 +72,11 @@ function parseCommandLine(argv: string[]) {
     if (eq <= 0) fail(`invalid --env ${assignment}: expected KEY=VALUE`);
     env[assignment.slice(0, eq)] = assignment.slice(eq + 1);
   }
+  const stateFile = parsed["state-file"];
+  if (stateFile === "") fail("invalid --state-file: empty path");
   return {
+    stateFile,
+    verifyTokens: parsed["verify-tokens"] ?? false,
     port,
     host: parsed.host ?? "127.0.0.1",
     functionsDir: parsed.functions ?? REPO_FUNCTIONS_DIR,
@@ -89,11 +103,15 @@ async function main(): Promise<void> {
       host: options.host,
       env: options.env,
       pingMs: options.pingMs,
+      stateFile: options.stateFile,
+      verifyTokens: options.verifyTokens,
       log: stderr,
       trace: options.trace ? stderr : undefined,
     });
   } catch (error) {
-    stderr(`failed to start: ${(error as Error)?.stack ?? error}`);
+    const expected =
+      error instanceof StateFileError || error instanceof AuthConfigError || error instanceof InternalsChangedError;
+    stderr(`failed to start: ${expected ? error.message : ((error as Error)?.stack ?? error)}`);
     process.exit(1);
   }
 
@@ -129,10 +147,9 @@ async function main(): Promise<void> {
     process.stdin.resume();
   }
 
-  stderr(
-    `serving ${options.functionsDir} at ${server.url} ` +
-      "(in memory; tokens decoded, not verified: not a security boundary)",
-  );
+  const storage = options.stateFile === undefined ? "in memory" : `state in ${options.stateFile}`;
+  const tokens = options.verifyTokens ? "tokens verified against auth.config.ts" : "tokens decoded, not verified";
+  stderr(`serving ${options.functionsDir} at ${server.url} (${storage}; ${tokens}; not a security boundary)`);
   process.stdout.write(`ready ${server.url}\n`);
 }
 

@@ -2,7 +2,7 @@
 // SyncConnection per socket. See shared/reference/convex-wire-protocol.md.
 import type { WebSocket } from "ws";
 import type { JSONValue } from "convex/values";
-import { identityFromClaims, identityFromToken, TokenError, type Identity } from "./auth.js";
+import { identityFromClaims, TokenError, type Identity, type TokenAuth } from "./auth.js";
 import { encodeTs } from "./encoding.js";
 import type { LocalBackend, Logger, Outcome } from "./backend.js";
 
@@ -19,6 +19,20 @@ type LiveQuery = {
 type ServerMessage = Record<string, unknown> & { type: string };
 
 type MutationResponse = ServerMessage & { type: "MutationResponse" };
+
+/** The outcome of verifying a token, which `--verify-tokens` does asynchronously. */
+type Verified = { ok: true; identity: Identity } | { ok: false; error: unknown };
+
+/**
+ * The identity of requests sent after an Authenticate: known at once when
+ * tokens are only decoded, a promise while one is being verified.
+ */
+type RequestIdentity = Identity | null | Promise<Verified>;
+
+/** A request sent under a token that was refused; the socket is closing. */
+class RefusedIdentity extends Error {
+  override name = "RefusedIdentity";
+}
 
 // Client messages, as far as this server reads them.
 type ClientMessage =
@@ -69,6 +83,11 @@ export class ClientSession {
 
   response(requestId: number): Promise<MutationResponse> | undefined {
     return this.responses.get(requestId);
+  }
+
+  /** Drops a remembered response (only if it is still `response`), so a re-sent copy runs. */
+  forget(requestId: number, response: Promise<MutationResponse>): void {
+    if (this.responses.get(requestId) === response) this.responses.delete(requestId);
   }
 
   remember(requestId: number, response: Promise<MutationResponse>): void {
@@ -187,7 +206,7 @@ export class SyncConnection {
   private expectedIdentity = 0;
   // The identity in message order, for mutations and actions; queries switch
   // identity when their Authenticate job runs.
-  private requestIdentity: Identity | null = null;
+  private requestIdentity: RequestIdentity = null;
   private queryIdentity: Identity | null = null;
   private session: ClientSession | null = null;
   private readonly jobs = new SerialQueue();
@@ -329,27 +348,43 @@ export class SyncConnection {
       );
       return;
     }
-    let identity: Identity | null;
+    let identity: Identity | null | Promise<Identity>;
     try {
-      identity = identityFor(message);
+      identity = identityFor(message, this.backend.tokens);
     } catch (error) {
-      const text = error instanceof TokenError ? error.message : `Invalid authentication: ${error}`;
-      this.job(async () => {
-        this.send({
-          type: "AuthError",
-          error: text,
-          baseVersion: message.baseVersion,
-          authUpdateAttempted: true,
-        });
-        // The socket's identity is now unknown to the client; start afresh.
-        this.close(1000, "AuthError");
-      });
+      this.job(async () => this.refuseAuthentication(message.baseVersion, error));
       return;
     }
     const identityVersion = message.baseVersion + 1;
     this.expectedIdentity = identityVersion;
-    this.requestIdentity = identity;
-    this.job(() => this.sync({ identity: { version: identityVersion, value: identity } }));
+    if (!(identity instanceof Promise)) {
+      const known = identity;
+      this.requestIdentity = known;
+      this.job(() => this.sync({ identity: { version: identityVersion, value: known } }));
+      return;
+    }
+    // Verifying takes a while; requests sent after this message wait for it.
+    const verified: Promise<Verified> = identity.then(
+      (value) => ({ ok: true, identity: value }),
+      (error: unknown) => ({ ok: false, error }),
+    );
+    this.requestIdentity = verified;
+    this.job(async () => {
+      const result = await verified;
+      if (!result.ok) {
+        this.refuseAuthentication(message.baseVersion, result.error);
+        return;
+      }
+      await this.sync({ identity: { version: identityVersion, value: result.identity } });
+    });
+  }
+
+  /** Runs inside `jobs`: answers an unusable token with an AuthError and closes the socket. */
+  private refuseAuthentication(baseVersion: number, error: unknown): void {
+    const text = error instanceof TokenError ? error.message : `Invalid authentication: ${error}`;
+    this.send({ type: "AuthError", error: text, baseVersion, authUpdateAttempted: true });
+    // The socket's identity is now unknown to the client; start afresh.
+    this.close(1000, "AuthError");
   }
 
   private onMutation(message: Extract<ClientMessage, { type: "Mutation" }>): void {
@@ -357,9 +392,23 @@ export class SyncConnection {
     let response = session.response(message.requestId);
     if (response === undefined) {
       const identity = this.requestIdentity;
-      response = session.mutations.run(() =>
-        executeMutation(this.backend, message.requestId, message.udfPath, message.args?.[0] ?? {}, identity),
-      );
+      const args = message.args?.[0] ?? {};
+      if (identity instanceof Promise) {
+        const pending: Promise<MutationResponse> = session.mutations.run(async () => {
+          const result = await identity;
+          if (!result.ok) {
+            // Never ran: the client sends it again on its next socket.
+            session.forget(message.requestId, pending);
+            throw new RefusedIdentity();
+          }
+          return await executeMutation(this.backend, message.requestId, message.udfPath, args, result.identity);
+        });
+        response = pending;
+      } else {
+        response = session.mutations.run(() =>
+          executeMutation(this.backend, message.requestId, message.udfPath, args, identity),
+        );
+      }
       session.remember(message.requestId, response);
     }
     response.then(
@@ -370,17 +419,22 @@ export class SyncConnection {
         // response, and the covering one may have gone out already.
         this.requestSync(true);
       },
-      (error) => this.options.log(`mutation ${message.udfPath} crashed: ${error}`),
+      (error) => {
+        if (error instanceof RefusedIdentity) return;
+        this.options.log(`mutation ${message.udfPath} crashed: ${error}`);
+      },
     );
   }
 
   private async onAction(message: Extract<ClientMessage, { type: "Action" }>): Promise<void> {
-    const outcome = await this.backend.runPublic(
-      "action",
-      message.udfPath,
-      message.args?.[0] ?? {},
-      this.requestIdentity,
-    );
+    let identity = this.requestIdentity;
+    if (identity instanceof Promise) {
+      const result = await identity;
+      // Refused: the socket is closing and the client fails the action itself.
+      if (!result.ok) return;
+      identity = result.identity;
+    }
+    const outcome = await this.backend.runPublic("action", message.udfPath, message.args?.[0] ?? {}, identity);
     // Publish what the action committed before answering.
     await this.backend.refresh();
     const reply: ServerMessage = outcome.ok
@@ -467,11 +521,14 @@ export class SyncConnection {
   }
 }
 
-function identityFor(message: Extract<ClientMessage, { type: "Authenticate" }>): Identity | null {
+function identityFor(
+  message: Extract<ClientMessage, { type: "Authenticate" }>,
+  tokens: TokenAuth,
+): Identity | null | Promise<Identity> {
   switch (message.tokenType) {
     case "User":
       if (typeof message.value !== "string") throw new TokenError("Authenticate without a token");
-      return identityFromToken(message.value);
+      return tokens.identity(message.value);
     case "Admin": {
       // Admin keys are not checked. An admin may act as a user.
       const user = message.impersonating;

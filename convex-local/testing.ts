@@ -40,6 +40,12 @@ export type SpawnOptions = {
   env?: Record<string, string>;
   pingMs?: number;
   trace?: boolean;
+  /** Keep the database in this file across restarts (`--state-file`). */
+  stateFile?: string;
+  /** Verify user tokens against `auth.config.ts` (`--verify-tokens`). */
+  verifyTokens?: boolean;
+  /** Where the server's stderr goes (default: this process's stderr). */
+  stderr?: "inherit" | "pipe" | "ignore";
   /** How long to wait for `ready <url>`, ms. */
   readyTimeoutMs?: number;
 };
@@ -59,6 +65,8 @@ export function serverArgv(options: SpawnOptions = {}): string[] {
   argv.push("--functions", path.resolve(options.functionsDir ?? REPO_FUNCTIONS_DIR));
   for (const [key, value] of Object.entries(options.env ?? {})) argv.push("--env", `${key}=${value}`);
   if (options.pingMs !== undefined) argv.push("--ping-ms", String(options.pingMs));
+  if (options.stateFile !== undefined) argv.push("--state-file", path.resolve(options.stateFile));
+  if (options.verifyTokens) argv.push("--verify-tokens");
   if (options.trace) argv.push("--trace");
   return argv;
 }
@@ -67,7 +75,7 @@ export function serverArgv(options: SpawnOptions = {}): string[] {
 export function spawnLocalBackend(options: SpawnOptions = {}): Promise<SpawnedBackend> {
   const [command, ...args] = serverArgv(options);
   // The repository root, so that `--import tsx` resolves from its node_modules.
-  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", options.stderr ?? "inherit"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -117,7 +125,8 @@ const CLAIM_BY_ATTRIBUTE: Record<string, string> = {
 
 /**
  * An unsigned JWT whose claims give this identity (the local backend decodes
- * tokens without verifying them). Defaults follow convex-test's
+ * tokens without verifying them, unless started with `verifyTokens`, which
+ * refuses these). Defaults follow convex-test's
  * `withIdentity`: issuer `https://convex.test`, a subject derived from the
  * attributes; `tokenIdentifier` is always `<issuer>|<subject>`.
  */

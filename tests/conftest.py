@@ -4,8 +4,10 @@
   test session, emptied before each test (``BackendProcess.reset``). Use
   ``.url`` with any Convex client.
 - ``backend_factory``: starts servers of your own, e.g. with ``--env`` values,
-  another functions folder or a fixed port; all are stopped after the test.
-  ``process.restart()`` brings one back on the same port (empty: memory only).
+  another functions folder, a fixed port, a ``state_file`` (the database then
+  survives ``process.restart()``, as a real deployment's does; without one a
+  restart comes back empty) or ``verify_tokens=True``; all are stopped after
+  the test.
 
 Fixtures are synchronous (they block for the ~0.5 s a start takes). In trio
 tests, call ``restart`` through ``trio.to_thread.run_sync``.
@@ -34,6 +36,8 @@ def backend_factory(tmp_path: Path) -> Iterator[BackendFactory]:
         port: int = 0,
         ping_ms: int | None = None,
         trace: bool = False,
+        state_file: Path | None = None,
+        verify_tokens: bool = False,
     ) -> BackendProcess:
         options = BackendOptions(
             port=port,
@@ -41,6 +45,8 @@ def backend_factory(tmp_path: Path) -> Iterator[BackendFactory]:
             env=dict(env or {}),
             ping_ms=ping_ms,
             trace=trace,
+            state_file=state_file,
+            verify_tokens=verify_tokens,
         )
         process = BackendProcess(options, log_path=tmp_path / f"backend-{len(started)}.log")
         started.append(process)

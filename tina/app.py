@@ -15,12 +15,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import attrs
 import structlog
 import trio
 
@@ -46,6 +48,37 @@ from tina.syncer import Syncer
 from tina.watch import WatchHub
 
 log = structlog.get_logger("tina.app")
+
+
+def parse_faults(text: str) -> dict[str, int]:
+    """`TINA_INJECT_FAULTS=claude:2,syncer:1`: that actor crashes that many times after starting.
+
+    A diagnostic for resilience tests (and for seeing the supervisor at work in `daemon debug`).
+    """
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        actor, _, times = part.partition(":")
+        out[actor] = int(times or "1")
+    return out
+
+
+def inject_fault(spec: ChildSpec, times: int, delay: float = 0.3) -> ChildSpec:
+    remaining = times
+    run = spec.run
+
+    async def faulty(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        nonlocal remaining
+        if remaining <= 0:
+            await run(task_status=task_status)
+            return
+        remaining -= 1
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run)
+            task_status.started()
+            await trio.sleep(delay)
+            raise RuntimeError(f"injected fault in {spec.id} ({times - remaining} of {times})")
+
+    return attrs.evolve(spec, run=faulty)
 
 # Actions arrive one tap at a time; 16 absorbs a burst without ever blocking the subscription.
 ACTION_BUFFER = 16
@@ -83,6 +116,10 @@ class Daemon:
     # --- wiring ----------------------------------------------------------------------------------
 
     def _children(self) -> list[ChildSpec]:
+        faults = parse_faults(os.environ.get("TINA_INJECT_FAULTS", ""))
+        return [inject_fault(spec, faults[spec.id]) if spec.id in faults else spec for spec in self._specs()]
+
+    def _specs(self) -> list[ChildSpec]:
         cfg = self.config
         return [
             ChildSpec(id="convex", run=self._run_connection, shutdown_timeout=3, detail=self._connection_detail),

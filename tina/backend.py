@@ -3,8 +3,10 @@
 ``tina backend`` runs it in the foreground (:func:`run`); tests and scripts
 start and stop it with :class:`BackendProcess`. The server is one Node process
 (``node --import tsx convex-local/server.ts``) that prints ``ready <url>`` on
-stdout once clients can connect. It keeps data in memory, decodes tokens
-without verifying them, and is for tests, demos and development only.
+stdout once clients can connect. It keeps data in memory (or in a state file,
+``state_file``), decodes tokens without verifying them (unless
+``verify_tokens``), and is for tests, demos and development only: not a
+security boundary, never to be exposed beyond localhost.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 import attrs
 
@@ -48,6 +51,10 @@ class BackendOptions:
     env: Mapping[str, str] = attrs.field(factory=dict)
     trace: bool = False
     ping_ms: int | None = None
+    #: Keep the database in this file across restarts (``--state-file``); None: memory only.
+    state_file: Path | None = None
+    #: Verify user tokens against the functions' ``auth.config.ts`` (``--verify-tokens``).
+    verify_tokens: bool = False
 
 
 def find_node() -> str:
@@ -89,6 +96,11 @@ def server_argv(
         if not key or "=" in key:
             raise BackendError(f"invalid environment variable name {key!r}")
         argv += ["--env", f"{key}={value}"]
+    if options.state_file is not None:
+        # The server runs in REPO_ROOT: relative paths are the caller's.
+        argv += ["--state-file", str(options.state_file.resolve())]
+    if options.verify_tokens:
+        argv.append("--verify-tokens")
     if options.trace:
         argv.append("--trace")
     if options.ping_ms is not None:
@@ -141,9 +153,11 @@ class BackendProcess:
     """A server child process for tests and scripts.
 
     ``start()`` waits for the ready line; ``stop()`` sends SIGTERM and waits;
-    ``restart()`` comes back on the same port, with an empty database (memory
-    only), so clients exercise their reconnect path. The server's stderr goes
-    to ``log_path``.
+    ``restart()`` comes back on the same port, so clients exercise their
+    reconnect path: with an empty database, or with everything kept when the
+    options have a ``state_file`` (as a real deployment keeps it). The
+    server's stderr goes to ``log_path``. ``dump`` and ``run_function`` use
+    endpoints only the local backend has.
     """
 
     def __init__(self, options: BackendOptions, *, log_path: Path | None = None) -> None:
@@ -260,7 +274,12 @@ class BackendProcess:
         return exit_status(process.returncode)
 
     def restart(self, timeout: float = 30.0) -> str:
-        """Stops the server and starts a fresh one on the same port."""
+        """Stops the server and starts a new one on the same port.
+
+        The database starts empty, unless the options have a ``state_file``:
+        then every document, id and timestamp is kept (the server saves it on
+        SIGTERM and shortly after every commit).
+        """
         self.stop()
         return self.start(timeout)
 
@@ -285,6 +304,23 @@ class BackendProcess:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
 
+    def _post_json(self, path: str, body: Mapping[str, object]) -> dict[str, Any]:
+        """POSTs JSON; an error status raises :class:`BackendError` with its code and message."""
+        try:
+            reply = self.post(path, json.dumps(body).encode())
+        except urllib.error.HTTPError as error:
+            with error:
+                text = error.read()
+            try:
+                detail = json.loads(text or b"{}")
+            except ValueError:
+                detail = {"message": text.decode(errors="replace")}
+            message = detail.get("errorMessage") or detail.get("message") or detail
+            raise BackendError(f"HTTP {error.code}: {message}") from None
+        if not isinstance(reply, dict):
+            raise BackendError(f"unexpected reply from {path}: {reply!r}")
+        return reply
+
     def call(self, kind: str, path: str, args: Mapping[str, object] | None = None) -> object:
         """Calls a public function over the HTTP API (``kind``: query, mutation or action).
 
@@ -302,6 +338,28 @@ class BackendProcess:
             raise BackendError(str(detail.get("errorMessage") or detail)) from None
         assert isinstance(reply, dict)
         return reply["value"]
+
+    def dump(self, *tables: str) -> dict[str, list[dict[str, Any]]]:
+        """Every document of ``tables`` (default: every table of the schema), by table.
+
+        Documents keep ``_id`` and ``_creationTime`` and are in Convex's JSON
+        encoding (an int64 is ``{"$integer": <base64>}``), oldest first. System
+        tables can be named (``_scheduled_functions``). Local backend only
+        (``POST /api/local/dump``); an unknown table raises :class:`BackendError`.
+        """
+        body: dict[str, object] = {"tables": list(tables)} if tables else {}
+        dumped = self._post_json("/api/local/dump", body)["tables"]
+        assert isinstance(dumped, dict)
+        return dumped
+
+    def run_function(self, path: str, args: Mapping[str, object] | None = None) -> Any:
+        """Runs any function, internal ones included (e.g. a cron's job, now).
+
+        Arguments and the result are in Convex's JSON encoding; a failure raises
+        :class:`BackendError` with the function's error message. Local backend
+        only (``POST /api/local/run``).
+        """
+        return self._post_json("/api/local/run", {"path": path, "args": dict(args or {})})["value"]
 
     def __enter__(self) -> BackendProcess:
         self.start()

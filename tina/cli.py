@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tina import __version__, backend
 from tina.daemon_cli import add_daemon
+from tina.demo import add_demo
 
 
 def _port(text: str) -> int:
@@ -39,8 +40,9 @@ def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="run the local Convex-compatible backend (tests, demo)",
         description=(
             "Run the local Convex-compatible backend: the project's convex/ functions in "
-            "memory behind Convex's real client protocol. Prints `ready <url>` when clients "
-            "can connect. Not a security boundary: tokens are decoded, never verified."
+            "memory (or a --state-file) behind Convex's real client protocol. Prints "
+            "`ready <url>` when clients can connect. Not a security boundary: keep it on "
+            "localhost."
         ),
     )
     parser.add_argument(
@@ -69,6 +71,17 @@ def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="DIR",
         help="Convex functions folder (default: the repository's convex/)",
     )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        metavar="PATH",
+        help="keep the database in this file across restarts (default: memory only)",
+    )
+    parser.add_argument(
+        "--verify-tokens",
+        action="store_true",
+        help="verify user tokens against the functions' auth.config.ts (default: decode only)",
+    )
     parser.add_argument("--trace", action="store_true", help="log every protocol message to stderr")
     parser.set_defaults(handler=_run_backend)
 
@@ -80,6 +93,8 @@ def _run_backend(args: argparse.Namespace) -> int:
         functions_dir=args.functions,
         env=dict(args.env),
         trace=args.trace,
+        state_file=args.state_file,
+        verify_tokens=args.verify_tokens,
     )
     try:
         return backend.run(options)
@@ -91,6 +106,7 @@ def _run_backend(args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_backend,
     add_daemon,
+    add_demo,
 ]
 
 

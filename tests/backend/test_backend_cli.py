@@ -93,6 +93,7 @@ def test_server_stops_when_tina_backend_is_killed(contract_functions_dir: Path) 
         ["backend", "--port", "http"],
         ["backend", "--env", "NO_EQUALS_SIGN"],
         ["backend", "--unknown"],
+        ["backend", "--state-file"],
     ],
 )
 def test_bad_command_lines_exit_with_status_2(argv: list[str]) -> None:
@@ -120,6 +121,40 @@ def test_server_argv() -> None:
     assert "--exit-on-stdin-close" in argv
     with pytest.raises(BackendError, match="invalid environment variable"):
         backend.server_argv(BackendOptions(env={"A=B": "x"}), node="node")
+
+
+def test_server_argv_state_file_and_verify_tokens(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = backend.server_argv(
+        BackendOptions(state_file=Path("state.json"), verify_tokens=True), node="node"
+    )
+    # Resolved here: the server runs in the repository root.
+    assert argv[argv.index("--state-file") + 1] == str(tmp_path / "state.json")
+    assert "--verify-tokens" in argv
+    plain = backend.server_argv(BackendOptions(), node="node")
+    assert "--state-file" not in plain
+    assert "--verify-tokens" not in plain
+
+
+def test_tina_backend_state_file_survives_a_restart(
+    contract_functions_dir: Path, tmp_path: Path
+) -> None:
+    state_file = tmp_path / "state.json"
+    args = ["--port", "0", "--functions", str(contract_functions_dir)]
+    args += ["--state-file", str(state_file)]
+    with tina_backend(*args) as (process, url, _):
+        body = {"path": "messages:send", "args": [{"channel": "cli", "body": "kept"}]}
+        request = urllib.request.Request(
+            f"{url}/api/mutation", data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["status"] == "success"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    with tina_backend(*args, "--verify-tokens") as (_, url, _):
+        assert http_query(url, "messages:list", {"channel": "cli"}) == ["kept"]
 
 
 def test_exit_status() -> None:

@@ -16,10 +16,16 @@ from tina.convex import Backoff, ConvexClient, open_convex_client
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeConvex]:
+def transport() -> str:
+    """The client's WebSocket implementation; parametrize ``transport`` to run others."""
+    return "wsproto"
+
+
+@pytest.fixture
+async def fake(transport: str) -> AsyncIterator[FakeConvex]:
     async with trio.open_nursery() as nursery:
         try:
-            yield FakeConvex(nursery)
+            yield FakeConvex(nursery, transport)
         finally:
             nursery.cancel_scope.cancel()
 

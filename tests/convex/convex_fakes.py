@@ -1,7 +1,8 @@
 """An in-memory, scripted Convex peer for the client's tests (no network, pure trio).
 
 Each connection the client opens becomes a :class:`ServerConn`: a real trio-websocket server over
-``trio.testing.memory_stream_pair``. The test reads the client's frames and answers by hand, so it
+``trio.testing.memory_stream_pair``; the client side is the client's own WebSocket (``wsproto``,
+the default) or trio-websocket. The test reads the client's frames and answers by hand, so it
 controls every interleaving. The client side of the stream goes through a :class:`Link` that can
 "freeze" (a network that silently drops everything, as after laptop sleep).
 """
@@ -20,6 +21,7 @@ import trio_websocket
 
 from tina.convex import ConvexClient, WebSocketLike
 from tina.convex._protocol import encode_ts
+from tina.convex._websocket import handshake
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[ConvexClient]]
 
@@ -157,8 +159,9 @@ class ServerConn:
 class FakeConvex:
     """A connector for the client plus the server ends of its sockets."""
 
-    def __init__(self, nursery: trio.Nursery) -> None:
+    def __init__(self, nursery: trio.Nursery, transport: str = "wsproto") -> None:
         self._nursery = nursery
+        self.transport = transport  # the client's WebSocket implementation
         self._send, self._receive = trio.open_memory_channel[ServerConn](64)
         self.mode = "accept"  # or "refuse" (connection refused) or "hang" (no handshake answer)
         self.connect_times: list[float] = []
@@ -179,6 +182,8 @@ class FakeConvex:
         if self.mode == "hang":
             link.freeze()
         self._nursery.start_soon(self._serve, server_raw, link)
+        if self.transport == "wsproto":
+            return await handshake(link, "fake.convex", "/api/sync", max_message_size=2**20)
         return await trio_websocket.wrap_client_stream(nursery, link, "fake.convex", "/api/sync")  # type: ignore[arg-type]
 
     async def _serve(self, raw: Any, link: Link) -> None:

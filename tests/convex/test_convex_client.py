@@ -93,6 +93,7 @@ def test_backoff_is_capped_exponential_with_jitter() -> None:
     assert backoff.delay(1000, lambda: 1.0) == 24.0
 
 
+@pytest.mark.parametrize("transport", ["wsproto", "trio-websocket"])
 async def test_connects_with_a_stable_session_and_runs_a_one_shot_query(
     autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
 ) -> None:
@@ -341,6 +342,7 @@ async def test_async_iteration(
 # --- resilience ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("transport", ["wsproto", "trio-websocket"])
 async def test_reconnect_resubscribes_and_resends_in_flight_mutations(
     autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
 ) -> None:
@@ -377,6 +379,7 @@ async def test_reconnect_resubscribes_and_resends_in_flight_mutations(
             assert client.statistics().pending_mutations == 0
 
 
+@pytest.mark.parametrize("transport", ["wsproto", "trio-websocket"])
 async def test_actions_in_flight_fail_on_disconnect_and_are_not_resent(
     autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
 ) -> None:
@@ -394,6 +397,7 @@ async def test_actions_in_flight_fail_on_disconnect_and_are_not_resent(
         assert (await conn2.recv())["type"] == "Mutation"  # no Action before it
 
 
+@pytest.mark.parametrize("transport", ["wsproto", "trio-websocket"])
 async def test_a_silent_server_is_dropped_after_the_idle_timeout(
     autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
 ) -> None:
@@ -419,6 +423,7 @@ async def test_server_pings_keep_the_connection_alive(
         assert client.status().state is ConnectionState.CONNECTED
 
 
+@pytest.mark.parametrize("transport", ["wsproto", "trio-websocket"])
 async def test_a_frozen_network_is_detected_by_the_idle_timeout(
     autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
 ) -> None:
@@ -433,6 +438,7 @@ async def test_a_frozen_network_is_detected_by_the_idle_timeout(
         assert client.status().connected_count == 2
 
 
+@pytest.mark.parametrize("transport", ["wsproto", "trio-websocket"])
 async def test_waking_from_sleep_probes_the_socket_at_once(
     autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
 ) -> None:
@@ -691,6 +697,7 @@ async def test_cancelling_an_action_after_it_was_sent(
 # --- closing ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("transport", ["wsproto", "trio-websocket"])
 async def test_closing_fails_waiting_callers_and_later_calls(
     autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
 ) -> None:

@@ -93,6 +93,7 @@ async def _tina_session(action: Action, henv: HandlerEnv) -> ActionResult:
                             exit_code=0, output=out)
     # tina-session prints one JSON object even on failure; its stderr line says why.
     reason = err.splitlines()[-1] if err else f"tina-session exited with {proc.returncode}"
+    reason = reason.removeprefix("tina-session: error: ")
     return ActionResult(ok=False, code="cli_exit_non_zero", message=truncate(reason, 1000),
                         exit_code=proc.returncode, output=out or err)
 

@@ -26,9 +26,14 @@ from .errors import ConvexFatalError as ConvexFatalError
 from .errors import ConvexFunctionError as ConvexFunctionError
 from .errors import ConvexProtocolError as ConvexProtocolError
 from .errors import ConvexTimeout as ConvexTimeout
+from .wire import WIRE_NAME as WIRE_NAME
+from .wire import WireConverter as WireConverter
+from .wire import WireError as WireError
+from .wire import make_converter as make_converter
 
 __all__ = [
     "DEFAULT",
+    "WIRE_NAME",
     "Backoff",
     "ClientStatistics",
     "ConnectionState",
@@ -47,6 +52,9 @@ __all__ = [
     "QueryResult",
     "Subscription",
     "WebSocketLike",
+    "WireConverter",
+    "WireError",
+    "make_converter",
     "open_convex_client",
     "sync_url",
 ]

@@ -46,6 +46,7 @@ from .errors import (
     ConvexError,
     ConvexFunctionError,
     ConvexProtocolError,
+    fresh,
 )
 
 __all__ = [
@@ -65,6 +66,8 @@ __all__ = [
 ]
 
 _U64: Final = struct.Struct("<Q")
+# Every JSON number is a float64 on the wire (json_to_convex rejects Python ints).
+_DECODER: Final = json.JSONDecoder(parse_int=float)
 
 
 def encode_ts(ts: int) -> str:
@@ -143,7 +146,7 @@ class QueryResult:
     def unwrap(self) -> Any:
         """The value, or raise the error."""
         if self.error is not None:
-            raise self.error
+            raise fresh(self.error)
         return self.value
 
 
@@ -289,6 +292,8 @@ class SyncProtocol:
         self._query_by_key: dict[str, int] = {}
         self._results: dict[int, QueryResult] = {}
         self._requests: dict[int, _Request] = {}
+        # Successful mutations waiting for a Transition at their ts (a subset of _requests).
+        self._awaiting_ts: dict[int, _Request] = {}
         self._outbox: deque[_Outgoing] = deque()
         self._auth_token: str | None = None
         self._chunks: list[str] = []
@@ -449,6 +454,7 @@ class SyncProtocol:
             request = self._requests[request_id]
             if request.orphaned:
                 del self._requests[request_id]
+                self._awaiting_ts.pop(request_id, None)
             elif request.kind is _Kind.ACTION and request.sent:
                 del self._requests[request_id]
                 events.append(
@@ -469,6 +475,7 @@ class SyncProtocol:
             request = self._requests.pop(request_id)
             if not request.orphaned:
                 events.append(RequestCompleted(request_id, error=error))
+        self._awaiting_ts.clear()
         self._outbox = deque(item for item in self._outbox if item.request_id is None)
         return events
 
@@ -494,7 +501,7 @@ class SyncProtocol:
         if isinstance(text, bytes):
             raise ConvexProtocolError("binary frame received; the protocol is JSON text")
         try:
-            message = json.loads(text, parse_int=float)
+            message = _DECODER.decode(text)
         except ValueError as exc:
             raise ConvexProtocolError(f"frame is not JSON: {exc}") from exc
         if not isinstance(message, dict):
@@ -565,12 +572,14 @@ class SyncProtocol:
         for query_id, result in updated.items():
             self._results[query_id] = result
             events.append(QueryUpdated(query_id, result))
-        for request_id in sorted(self._requests):
-            request = self._requests[request_id]
-            if request.response_ts is not None and request.response_ts <= end.ts:
-                del self._requests[request_id]
-                if not request.orphaned:
-                    events.append(RequestCompleted(request_id, value=request.response_value))
+        if self._awaiting_ts:
+            for request_id in sorted(self._awaiting_ts):
+                request = self._awaiting_ts[request_id]
+                if request.response_ts is not None and request.response_ts <= end.ts:
+                    del self._awaiting_ts[request_id]
+                    del self._requests[request_id]
+                    if not request.orphaned:
+                        events.append(RequestCompleted(request_id, value=request.response_value))
         return events
 
     def _on_chunk(self, message: dict[str, Any]) -> list[Event]:
@@ -596,7 +605,7 @@ class SyncProtocol:
         self._chunks = []
         self._chunk_id = None
         try:
-            joined = json.loads(text, parse_int=float)
+            joined = _DECODER.decode(text)
         except ValueError as exc:
             raise ConvexProtocolError(f"chunked Transition is not JSON: {exc}") from exc
         if not isinstance(joined, dict) or joined.get("type") != "Transition":
@@ -624,6 +633,7 @@ class SyncProtocol:
                 return [] if request.orphaned else [RequestCompleted(request_id, value=value)]
             request.response_ts = ts
             request.response_value = value
+            self._awaiting_ts[request_id] = request
             return []
         del self._requests[request_id]
         if request.orphaned:

@@ -19,6 +19,11 @@ wakes callers:
 Calls wait for their result while the client is disconnected; each takes ``timeout`` (default:
 the client's ``timeout``; None: only the caller's own cancel scopes). A timed-out or cancelled
 mutation that was already sent may still be applied; it is not re-sent after a reconnect.
+
+Two WebSocket implementations (``transport=``): ``"wsproto"`` (default, ``_websocket.py``: frames
+are parsed in the reader task itself) and ``"trio-websocket"`` (a reader task of its own per
+connection, a channel hop per message and a lock per send: measurably slower, see
+``docs/benchmarks.md``). Both are covered by the same tests.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ import ssl
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Any, Final, Literal, Protocol, TypeVar
 
 import attrs
@@ -51,6 +57,7 @@ from ._protocol import (
     TransitionApplied,
     canonical_udf_path,
 )
+from ._websocket import WebSocketClosed, WebSocketHandshakeError, connect_websocket
 from .errors import (
     ConvexAuthError,
     ConvexClientClosed,
@@ -58,6 +65,7 @@ from .errors import (
     ConvexFatalError,
     ConvexProtocolError,
     ConvexTimeout,
+    fresh,
 )
 
 __all__ = [
@@ -191,19 +199,41 @@ class _Waiter:
     async def wait(self) -> Any:
         await self._event.wait()
         if self._error is not None:
-            raise self._error.with_traceback(None)
+            raise fresh(self._error)
         return self._value
 
 
-@contextmanager
-def _deadline(timeout: float | None, what: str) -> Iterator[None]:
-    if timeout is None:
-        yield
-        return
-    with trio.move_on_after(timeout) as scope:
-        yield
-    if scope.cancelled_caught:
-        raise ConvexTimeout(f"{what} timed out after {timeout:g} s")
+class _Deadline:
+    """Cancel the block after ``timeout`` seconds and raise :class:`ConvexTimeout` instead.
+
+    None: no deadline of our own. (A class, not @contextmanager: this is on every call's path.)
+    """
+
+    __slots__ = ("_scope", "_timeout", "_what")
+
+    def __init__(self, timeout: float | None, what: str) -> None:
+        self._timeout = timeout
+        self._what = what
+        self._scope: trio.CancelScope | None = None
+
+    def __enter__(self) -> None:
+        if self._timeout is not None:
+            self._scope = trio.move_on_after(self._timeout)
+            self._scope.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        scope = self._scope
+        if scope is None:
+            return False
+        suppressed = bool(scope.__exit__(exc_type, exc, tb))
+        if scope.cancelled_caught:
+            raise ConvexTimeout(f"{self._what} timed out after {self._timeout:g} s")
+        return suppressed
 
 
 class Subscription:
@@ -236,14 +266,14 @@ class Subscription:
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> QueryResult:
         """Wait for a result newer than the last one returned; return the newest."""
-        with _deadline(timeout, f"subscription {self.udf_path}"):
+        with _Deadline(timeout, f"subscription {self.udf_path}"):
             if self._closed is not None and self._cell.version <= self._seen:
                 await trio.lowlevel.checkpoint()
-                raise self._closed.with_traceback(None)
+                raise fresh(self._closed)
             version, result = await self._cell.wait_newer(self._seen)
             if result is None:  # the cell was woken by close()
                 assert self._closed is not None
-                raise self._closed.with_traceback(None)
+                raise fresh(self._closed)
             self._seen = version
             return result
         raise AssertionError("unreachable")  # pragma: no cover
@@ -310,16 +340,24 @@ class _Dropper:
         self._scope.cancel(reason)
 
 
+#: What a socket raises once it is closed (either transport).
+_CLOSED: Final = (trio_websocket.ConnectionClosed, WebSocketClosed)
+
 _CONNECT_ERRORS: Final = (
     OSError,
     trio_websocket.HandshakeError,
-    trio_websocket.ConnectionClosed,
+    WebSocketHandshakeError,
+    *_CLOSED,
     trio.BrokenResourceError,
     trio.ClosedResourceError,
 )
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, WebSocketClosed):
+        return f"closed ({exc.code} {exc.reason})" if exc.reason else f"closed ({exc.code})"
+    if isinstance(exc, WebSocketHandshakeError):
+        return f"handshake failed: {exc}"
     if isinstance(exc, trio_websocket.ConnectionClosed) and exc.reason is not None:
         extra = f": {exc.reason.reason}" if exc.reason.reason else ""
         return f"closed ({exc.reason.code} {exc.reason.name}{extra})"
@@ -402,7 +440,7 @@ class ConvexClient:
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> ConnectionStatus:
         """Wait until the status differs from ``previous``; return the new one."""
-        with _deadline(timeout, "status change"):
+        with _Deadline(timeout, "status change"):
             return await self._status.wait_for(lambda s: s != previous)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -413,7 +451,7 @@ class ConvexClient:
     ) -> ConnectionStatus:
         """Wait until a socket is open (raises :class:`ConvexAuthError` while auth fails)."""
         seconds = self._resolve(timeout)
-        with _deadline(seconds, "connect"):
+        with _Deadline(seconds, "connect"):
             while True:
                 status = await self._status.wait_for(
                     lambda s: (
@@ -429,7 +467,7 @@ class ConvexClient:
                     return status
                 self._check_usable()
                 # auth_failed, but a new token was set: wait for the reconnect
-                await self._status.wait_for(lambda s, seen=status: s != seen)  # type: ignore[misc]
+                await self.wait_status_change(status)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def statistics(self) -> ClientStatistics:
@@ -465,7 +503,7 @@ class ConvexClient:
             waiter = _Waiter()
             self._query_waiters.setdefault(query_id, []).append(waiter)
             try:
-                with _deadline(seconds, f"query {udf_path}"):
+                with _Deadline(seconds, f"query {udf_path}"):
                     result: QueryResult = await waiter.wait()
                     return result.unwrap()
             finally:
@@ -563,14 +601,14 @@ class ConvexClient:
         if self._closed:
             raise ConvexClientClosed("client is closed")
         if self._auth_error is not None:
-            raise self._auth_error.with_traceback(None)
+            raise fresh(self._auth_error)
 
     async def _await_request(self, request_id: int, seconds: float | None, what: str) -> Any:
         waiter = _Waiter()
         self._waiters[request_id] = waiter
         self._writer_lot.unpark_all()
         try:
-            with _deadline(seconds, what):
+            with _Deadline(seconds, what):
                 return await waiter.wait()
         finally:
             if not waiter.done:
@@ -759,7 +797,7 @@ class ConvexClient:
                     if not outcome.healthy:
                         self._mark_healthy(outcome)
             drop(f"no message from the server for {self._idle_timeout:g} s")
-        except trio_websocket.ConnectionClosed as exc:
+        except _CLOSED as exc:
             drop(_describe(exc))
         except ConvexProtocolError as exc:
             self._log.warning("convex_protocol.violated", error=str(exc))
@@ -773,7 +811,7 @@ class ConvexClient:
                     await self._writer_lot.park()
                     continue
                 await ws.send_message(frame)
-        except trio_websocket.ConnectionClosed as exc:
+        except _CLOSED as exc:
             drop(_describe(exc))
 
     async def _ping_loop(self, ws: WebSocketLike, drop: _Dropper) -> None:
@@ -798,7 +836,7 @@ class ConvexClient:
                     if await self._ping(ws, self._wake_threshold) is None:
                         drop(f"no pong after the clock jumped {jump:.0f} s (sleep?)")
                         return
-        except trio_websocket.ConnectionClosed as exc:
+        except _CLOSED as exc:
             drop(_describe(exc))
 
     async def _ping(self, ws: WebSocketLike, limit: float) -> float | None:
@@ -924,6 +962,7 @@ async def open_convex_client(
     backoff: Backoff = Backoff(),
     session_id: str | None = None,
     max_message_size: int = 64 * 1024 * 1024,
+    transport: Literal["wsproto", "trio-websocket"] = "wsproto",
     connect: Connect | None = None,
     wall_clock: Callable[[], float] = time.time,
     rand: Callable[[], float] = random.random,
@@ -932,13 +971,25 @@ async def open_convex_client(
 
     The client connects in the background and keeps reconnecting until the block exits; calls made
     while disconnected wait (up to their timeout). ``timeout`` is the default deadline of every
-    call; ``connect`` replaces the trio-websocket connector (tests use in-memory streams).
+    call. ``transport``: ``"wsproto"`` (default: frames parsed in the client's reader task) or
+    ``"trio-websocket"``; ``connect`` replaces either (tests use in-memory streams).
     """
     if connect is None:
+        if transport == "wsproto":
 
-        async def connect_default(nursery: trio.Nursery, ws_url: str) -> WebSocketLike:
-            return await _trio_websocket_connect(nursery, ws_url, max_message_size=max_message_size)
+            async def connect_default(nursery: trio.Nursery, ws_url: str) -> WebSocketLike:
+                del nursery  # this transport runs no background task
+                return await connect_websocket(ws_url, max_message_size=max_message_size)
 
+        elif transport == "trio-websocket":
+
+            async def connect_default(nursery: trio.Nursery, ws_url: str) -> WebSocketLike:
+                return await _trio_websocket_connect(
+                    nursery, ws_url, max_message_size=max_message_size
+                )
+
+        else:
+            raise ValueError(f"unknown transport {transport!r}")
         connect = connect_default
     client = ConvexClient(
         url,

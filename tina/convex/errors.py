@@ -18,6 +18,7 @@ Every failure a caller can see is a :class:`ConvexClientError`:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import trio
@@ -51,6 +52,9 @@ class ConvexFunctionError(ConvexClientError):
         self.message = message
         self.udf_path = udf_path
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle keep every field
+        return (_rebuild, (type(self), self.__dict__))
+
     def __str__(self) -> str:
         if self.udf_path is None:
             return self.message
@@ -68,6 +72,23 @@ class ConvexError(ConvexFunctionError):
         return f"ConvexError(data={self.data!r}, message={self.message!r})"
 
 
+def _rebuild(cls: type[ConvexFunctionError], state: dict[str, Any]) -> ConvexFunctionError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
+
+def fresh(error: BaseException) -> BaseException:
+    """A copy of ``error`` to raise, so one failure shared by many callers never shares a
+    traceback (or ``__context__``) between them."""
+    copied = copy.copy(error)
+    copied.__traceback__ = None
+    copied.__context__ = None
+    copied.__cause__ = None
+    return copied
+
+
 class ConvexConnectionLost(ConvexClientError):
     """The connection dropped while a call that cannot be re-sent (an action) was in flight."""
 
@@ -80,7 +101,9 @@ class ConvexAuthError(ConvexClientError):
     """The server rejected the authentication token (or it expired).
 
     The client does not retry with the same token: it stays in the ``auth_failed`` state until
-    :meth:`ConvexClient.set_auth` provides a new token (or clears it).
+    :meth:`ConvexClient.set_auth` provides a new token (or clears it). Calls waiting when the
+    token is rejected fail with this error (a mutation among them may or may not have been
+    applied), and so do new calls until then.
     """
 
 

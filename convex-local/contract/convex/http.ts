@@ -43,4 +43,37 @@ http.route({
   }),
 });
 
+// OpenID discovery and keys for --verify-tokens (auth.config.ts); the tests that sign
+// tokens pass their public keys in CONTRACT_JWKS and CONTRACT_CUSTOM_JWKS.
+const emptyKeySet = JSON.stringify({ keys: [] });
+
+http.route({
+  path: "/.well-known/openid-configuration",
+  method: "GET",
+  handler: httpAction(async () => {
+    const site = process.env.CONVEX_SITE_URL;
+    return Response.json({ issuer: site, jwks_uri: `${site}/.well-known/jwks.json` });
+  }),
+});
+
+http.route({
+  path: "/.well-known/jwks.json",
+  method: "GET",
+  handler: httpAction(async () => {
+    return new Response(process.env.CONTRACT_JWKS ?? emptyKeySet, {
+      headers: { "Content-Type": "application/json" },
+    });
+  }),
+});
+
+http.route({
+  path: "/custom/jwks.json",
+  method: "GET",
+  handler: httpAction(async () => {
+    return new Response(process.env.CONTRACT_CUSTOM_JWKS ?? emptyKeySet, {
+      headers: { "Content-Type": "application/json" },
+    });
+  }),
+});
+
 export default http;

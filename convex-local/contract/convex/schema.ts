@@ -11,4 +11,7 @@ export default defineSchema({
     name: v.string(),
     count: v.number(),
   }).index("by_name", ["name"]),
+  records: defineTable({
+    value: v.any(),
+  }),
 });

@@ -19,6 +19,7 @@ import type * as errors from "../errors.js";
 import type * as http from "../http.js";
 import type * as identity from "../identity.js";
 import type * as messages from "../messages.js";
+import type * as records from "../records.js";
 import type * as ticks from "../ticks.js";
 
 /**
@@ -36,6 +37,7 @@ declare const fullApi: ApiFromModules<{
   http: typeof http;
   identity: typeof identity;
   messages: typeof messages;
+  records: typeof records;
   ticks: typeof ticks;
 }>;
 export declare const api: FilterApi<

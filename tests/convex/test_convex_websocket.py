@@ -1,0 +1,217 @@
+"""The client's own WebSocket (``_websocket.py``) against a raw wsproto server in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+import trio
+import trio.testing
+from trio.testing import MockClock
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Event,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+
+from tina.convex._websocket import (
+    WebSocket,
+    WebSocketClosed,
+    WebSocketHandshakeError,
+    handshake,
+)
+
+
+class RawServer:
+    """The server end, speaking wsproto by hand so tests control every frame."""
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self.ws = WSConnection(ConnectionType.SERVER)
+        self.events: list[Event] = []
+
+    async def next_event(self) -> Event:
+        while not self.events:
+            data = await self.stream.receive_some(65536)
+            self.ws.receive_data(data or None)
+            self.events.extend(self.ws.events())
+        return self.events.pop(0)
+
+    async def send(self, event: Event) -> None:
+        await self.stream.send_all(self.ws.send(event))
+
+    async def accept(self) -> None:
+        request = await self.next_event()
+        assert isinstance(request, Request)
+        assert request.target == "/api/sync"
+        await self.send(AcceptConnection())
+
+
+@pytest.fixture
+def pair() -> tuple[trio.abc.Stream, RawServer]:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    return client_stream, RawServer(server_stream)
+
+
+async def connected(
+    pair: tuple[trio.abc.Stream, RawServer], max_message_size: int = 1000
+) -> tuple[WebSocket, RawServer]:
+    client_stream, server = pair
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server.accept)
+        ws = await handshake(client_stream, "fake", "/api/sync", max_message_size=max_message_size)
+    return ws, server
+
+
+async def test_messages_fragments_and_pings(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    ws, server = await connected(pair)
+    await server.send(TextMessage(data='{"a":', message_finished=False))
+    await server.send(Ping(payload=b"p1"))  # control frames may interleave with fragments
+    await server.send(TextMessage(data="1}", message_finished=True))
+    await server.send(TextMessage(data="second"))
+    assert await ws.get_message() == '{"a":1}'
+    assert await ws.get_message() == "second"
+    pong = await server.next_event()
+    assert isinstance(pong, Pong)
+    assert pong.payload == b"p1"
+    await ws.send_message("hello")
+    sent = await server.next_event()
+    assert isinstance(sent, TextMessage)
+    assert sent.data == "hello"
+
+
+async def test_ping_waits_for_its_pong(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    ws, server = await connected(pair)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ws.get_message)  # the reader delivers Pongs
+        with trio.move_on_after(5) as scope:
+            await ws.ping(b"x")
+        assert scope.cancelled_caught  # no Pong yet
+        ping = await server.next_event()
+        assert isinstance(ping, Ping)
+        async with trio.open_nursery() as pinger:
+            pinger.start_soon(ws.ping, b"y")
+            ping_y = await server.next_event()
+            assert isinstance(ping_y, Ping)
+            await server.send(ping_y.response())
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_ping_fails_when_the_socket_closes(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    ws, server = await connected(pair)
+    failures: list[BaseException] = []
+
+    async def expect_closed(fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        try:
+            await fn(*args)
+        except WebSocketClosed as exc:
+            failures.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(expect_closed, ws.get_message)
+        nursery.start_soon(expect_closed, ws.ping, b"z")
+        assert isinstance(await server.next_event(), Ping)
+        await server.stream.aclose()
+    assert len(failures) == 2
+
+
+async def test_the_server_closing_ends_the_stream_after_queued_messages(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    ws, server = await connected(pair)
+    await server.send(TextMessage(data="last"))
+    await server.send(CloseConnection(code=4040, reason="going away"))
+    assert await ws.get_message() == "last"
+    with pytest.raises(WebSocketClosed) as closed:
+        await ws.get_message()
+    assert (closed.value.code, closed.value.reason) == (4040, "going away")
+    reply = await server.next_event()
+    assert isinstance(reply, CloseConnection)  # the close handshake was answered
+    with pytest.raises(WebSocketClosed):
+        await ws.send_message("too late")
+    await ws.aclose()
+
+
+async def test_an_oversized_message_closes_with_1009(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    ws, server = await connected(pair, max_message_size=10)
+    await server.send(TextMessage(data="x" * 11))
+    with pytest.raises(WebSocketClosed) as closed:
+        await ws.get_message()
+    assert closed.value.code == 1009
+    close = await server.next_event()
+    assert isinstance(close, CloseConnection)
+    assert close.code == 1009
+
+
+async def test_eof_is_an_abnormal_close(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    ws, server = await connected(pair)
+    await server.stream.aclose()
+    with pytest.raises(WebSocketClosed) as closed:
+        await ws.get_message()
+    assert closed.value.code == 1006
+
+
+async def test_aclose_runs_the_close_handshake(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    ws, server = await connected(pair)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ws.aclose)
+        close = await server.next_event()
+        assert isinstance(close, CloseConnection)
+        assert close.code == 1000
+        await server.send(close.response())
+    with pytest.raises(WebSocketClosed):
+        await ws.send_message("after close")
+
+
+@pytest.mark.parametrize("with_body", [True, False])
+async def test_a_rejected_upgrade_is_a_handshake_error(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer], with_body: bool
+) -> None:
+    client_stream, server = pair
+
+    async def reject() -> None:
+        await server.next_event()
+        headers = [(b"content-length", b"9")] if with_body else [(b"content-length", b"0")]
+        await server.send(RejectConnection(status_code=404, headers=headers, has_body=with_body))
+        if with_body:
+            await server.send(RejectData(data=b"Not Found", body_finished=True))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reject)
+        with pytest.raises(WebSocketHandshakeError, match="HTTP 404"):
+            await handshake(client_stream, "fake", "/api/sync", max_message_size=100)
+
+
+async def test_a_server_that_hangs_up_during_the_handshake(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    client_stream, server = pair
+
+    async def hang_up() -> None:
+        await server.next_event()
+        await server.stream.send_all(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n")
+        await server.stream.aclose()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(hang_up)
+        with pytest.raises(WebSocketHandshakeError, match="closed the connection"):
+            await handshake(client_stream, "fake", "/api/sync", max_message_size=100)

@@ -1,0 +1,214 @@
+"""The real daemon process against the local backend, with real files, a real git worktree,
+real `tina-session` and a real tmux server."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tina.backend import BackendProcess
+from tina.sim.sandbox import Laptop
+
+from .conftest import Api, eventually
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def rows(backend: BackendProcess, table: str) -> list[dict[str, Any]]:
+    return backend.dump(table)[table]
+
+
+def one(backend: BackendProcess, table: str, **match: Any) -> dict[str, Any] | None:
+    found = [r for r in rows(backend, table) if all(r.get(k) == v for k, v in match.items())]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def journal_ids(worktree: Path) -> list[str]:
+    lines = (worktree / ".claude" / "tina" / "events.jsonl").read_text().splitlines()
+    return [json.loads(line)["id"] for line in lines]
+
+
+def submit(api: Api, action: dict[str, Any]) -> str:
+    out = api.mutation("actions:submitAction", action=action, idempotencyKey=f"e2e-{uuid.uuid4().hex}")
+    return str(out["actionId"])
+
+
+def action_row(backend: BackendProcess, action_id: str) -> dict[str, Any]:
+    row = one(backend, "inboundActions", _id=action_id)
+    assert row is not None
+    return row
+
+
+def test_orchestrations_teams_tasks_and_events_reach_convex_exactly_once(backend: BackendProcess, laptop: Laptop) -> None:
+    laptop.start_daemon()
+    wt = laptop.init_orchestration("billing-export", phases=2)
+    orch = eventually(lambda: one(backend, "orchestrations", featureName="billing-export"))
+    assert orch["worktreePath"] == str(wt)
+    assert orch["status"] == "planning"
+
+    laptop.advance("billing-export", "validation", "validation_pass")
+    eventually(lambda: one(backend, "phases", phaseNumber="1", status="planning"))
+    eventually(lambda: sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == sorted(journal_ids(wt)))
+
+    team = "billing-export-phase-1"
+    laptop.write_team(team, [{"name": "team-lead", "agentType": "team-lead"}, {"name": "executor-1"}], cwd=wt)
+    for i in (1, 2, 3):
+        laptop.write_task(team, str(i), subject=f"task {i}", blocked_by=[str(i - 1)] if i > 1 else [])
+    team_row = eventually(lambda: one(backend, "teams", dirName=team))
+    assert team_row["orchestrationId"] == orch["_id"]
+    assert team_row["phaseNumber"] == "1"
+    eventually(lambda: len(rows(backend, "taskEvents")) == 3)
+
+    laptop.write_task(team, "2", subject="task 2", status="in_progress", owner="executor-1", blocked_by=["1"])
+    eventually(lambda: len(rows(backend, "taskEvents")) == 4)
+    last = max(rows(backend, "taskEvents"), key=lambda r: r["recordedAt"])
+    assert (last["taskId"], last["kind"], last["changes"], last["status"]) == ("2", "updated", ["status", "owner"], "in_progress")
+
+    # The same content written again (a new mtime) is no change: no event.
+    laptop.write_task(team, "2", subject="task 2", status="in_progress", owner="executor-1", blocked_by=["1"])
+    time.sleep(1.0)
+    assert len(rows(backend, "taskEvents")) == 4
+    members = rows(backend, "teamMembers")
+    assert sorted(m["agentName"] for m in members) == ["executor-1", "team-lead"]
+
+    # A phase advance shows up as the phase's new status and as journal events.
+    plan = laptop.write_plan(wt, "billing-export", "1")
+    laptop.advance("billing-export", "1", "plan_complete", plan_path=str(plan))
+    eventually(lambda: one(backend, "phases", phaseNumber="1", status="planned"))
+    eventually(lambda: sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == sorted(journal_ids(wt)))
+
+    # The team directory goes away: the team is marked removed, its tasks keep their last state.
+    laptop.remove_team(team)
+    eventually(lambda: (one(backend, "teams", dirName=team) or {}).get("removedAt"))
+    assert len(rows(backend, "tasks")) == 3
+
+
+def test_an_operator_action_is_claimed_executed_and_completed(backend: BackendProcess, laptop: Laptop, owner: Api) -> None:
+    laptop.start_daemon()
+    wt = laptop.init_orchestration("search", phases=2)
+    laptop.advance("search", "validation", "validation_pass")
+    orch = eventually(lambda: one(backend, "orchestrations", featureName="search"))
+    eventually(lambda: one(backend, "phases", phaseNumber="1"))
+    state_file = wt / ".claude" / "tina" / "supervisor-state.json"
+
+    pause = submit(owner, {"type": "pause", "orchestrationId": orch["_id"], "phase": "1"})
+    done = eventually(lambda: action_row(backend, pause)["status"] in ("completed", "failed") and action_row(backend, pause))
+    assert done["status"] == "completed", done
+    assert done["result"]["code"] == "ok"
+    state = json.loads(state_file.read_text())
+    assert state["phases"]["1"]["paused_from"] == "planning"
+    eventually(lambda: one(backend, "phases", phaseNumber="1", status="paused"))
+
+    resume = submit(owner, {"type": "resume", "orchestrationId": orch["_id"], "phase": "1"})
+    eventually(lambda: action_row(backend, resume)["status"] == "completed")
+    assert json.loads(state_file.read_text())["phases"]["1"]["status"] == "planning"
+    eventually(lambda: one(backend, "phases", phaseNumber="1", status="planning"))
+
+    # A transition that does not apply fails cleanly with tina-session's reason.
+    retry = submit(owner, {"type": "retry", "orchestrationId": orch["_id"], "phase": "1"})
+    failed = eventually(lambda: action_row(backend, retry)["status"] in ("completed", "failed") and action_row(backend, retry))
+    assert failed["status"] == "failed"
+    assert failed["result"]["code"] == "cli_exit_non_zero"
+    assert failed["result"]["message"] == "cannot apply retry to phase 1: its status is planning (needs blocked)"
+
+
+def test_send_message_reaches_a_real_tmux_pane(backend: BackendProcess, laptop: Laptop, owner: Api) -> None:
+    laptop.start_daemon()
+    wt = laptop.init_orchestration("notify", phases=1)
+    pane = laptop.open_pane("agent-executor")
+    team = "notify-phase-1"
+    laptop.write_team(team, [{"name": "team-lead", "tmuxPaneId": "in-process"}, {"name": "executor-1", "tmuxPaneId": pane}], cwd=wt)
+    team_row = eventually(lambda: one(backend, "teams", dirName=team))
+    eventually(lambda: len(rows(backend, "teamMembers")) == 2)
+    text = f"please rebase onto main {uuid.uuid4().hex[:6]}"
+    sent = submit(owner, {"type": "send_message", "teamId": team_row["_id"], "agentName": "executor-1", "text": text})
+    done = eventually(lambda: action_row(backend, sent)["status"] in ("completed", "failed") and action_row(backend, sent))
+    assert done["status"] == "completed", done
+    assert pane in done["result"]["message"]
+    eventually(lambda: text in laptop.capture(pane))
+
+    lead = submit(owner, {"type": "send_message", "teamId": team_row["_id"], "agentName": "team-lead", "text": "hi"})
+    refused = eventually(lambda: action_row(backend, lead)["status"] in ("completed", "failed") and action_row(backend, lead))
+    assert refused["result"]["code"] == "in_process_teammate"
+
+
+def test_malformed_files_are_logged_with_their_path_and_skipped(backend: BackendProcess, laptop: Laptop) -> None:
+    laptop.start_daemon()
+    wt = laptop.init_orchestration("tolerant", phases=1)
+    team = "tolerant-phase-1"
+    laptop.write_team(team, [{"name": "team-lead"}], cwd=wt)
+    laptop.write_task(team, "1", subject="good")
+    eventually(lambda: len(rows(backend, "tasks")) == 1)
+    broken = laptop.claude / "tasks" / team / "2.json"
+    broken.write_text('{"id": "2", "subject": "half')
+    unreadable_dir = laptop.claude / "tasks" / team / "3.json"
+    unreadable_dir.mkdir()
+    (wt / ".claude" / "tina" / "supervisor-state.json").write_text("{ truncated")
+    eventually(lambda: any(e.get("event") == "file.unreadable" and e.get("path") == str(broken) for e in laptop.log_events()))
+    # Everything else keeps working.
+    laptop.write_task(team, "4", subject="still synced")
+    eventually(lambda: len(rows(backend, "tasks")) == 2)
+    status = laptop.status()
+    assert status is not None
+    assert all(c["state"] == "running" for c in status["tree"])
+
+
+def test_a_crashing_actor_is_restarted_while_the_others_keep_working(backend: BackendProcess, laptop: Laptop) -> None:
+    # Fault injection (a diagnostic of the daemon): the claude watcher raises twice, shortly after it starts.
+    laptop.start_daemon(env={"TINA_INJECT_FAULTS": "claude:2"})
+    wt = laptop.init_orchestration("resilient", phases=1)
+    eventually(lambda: one(backend, "orchestrations", featureName="resilient"))
+    claude = eventually(lambda: next((c for c in (laptop.status() or {}).get("tree", [])
+                                      if c["id"] == "claude" and c["restarts"] >= 2 and c["state"] == "running"), None))
+    assert "injected fault" in (claude["last_error"] or "")
+    tree = {c["id"]: c for c in (laptop.status() or {})["tree"]}
+    assert tree["syncer"]["restarts"] == 0
+    assert tree["convex"]["restarts"] == 0
+    # The restarted watcher works.
+    laptop.write_team("resilient-phase-1", [{"name": "team-lead"}], cwd=wt)
+    eventually(lambda: one(backend, "teams", dirName="resilient-phase-1"))
+
+
+def test_the_backend_stopped_and_restarted_mid_run_loses_nothing(backend_factory: Any, tmp_path: Path,
+                                                                  laptop_factory: Any) -> None:
+    from .conftest import auth_env
+
+    backend = backend_factory(env=auth_env(), state_file=tmp_path / "convex-state.json")
+    laptop = Laptop(tmp_path / "laptop-r", "laptop-r", backend.url, enrollment_secret="e2e-enrollment-secret-0123456789")
+    try:
+        laptop.start_daemon()
+        wt = laptop.init_orchestration("outage", phases=2)
+        team = "outage-phase-1"
+        laptop.write_team(team, [{"name": "team-lead"}], cwd=wt)
+        laptop.write_task(team, "1", subject="one")
+        eventually(lambda: len(rows(backend, "tasks")) == 1)
+
+        backend.stop()
+        # Work goes on while Convex is unreachable: every step of it must arrive.
+        laptop.advance("outage", "validation", "validation_pass")
+        laptop.write_task(team, "1", subject="one", status="in_progress", owner="team-lead")
+        laptop.write_task(team, "2", subject="two")
+        laptop.write_task(team, "1", subject="one", status="completed", owner="team-lead")
+        time.sleep(1.5)
+        status = laptop.status()
+        assert status is not None
+        assert status["info"]["connection"] != "connected"
+        assert status["info"]["outbox"] > 0
+
+        backend.start()
+        eventually(lambda: {r["taskId"]: r["status"] for r in rows(backend, "tasks")} == {"1": "completed", "2": "pending"},
+                   timeout=30)
+        eventually(lambda: one(backend, "phases", phaseNumber="1", status="planning"))
+        eventually(lambda: sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == sorted(journal_ids(wt)))
+        # Nothing twice: one event per real change of task 1 that reached Convex, unique keys.
+        events = rows(backend, "taskEvents")
+        assert len({e["idempotencyKey"] for e in events}) == len(events)
+        eventually(lambda: (laptop.status() or {}).get("info", {}).get("outbox") == 0)
+    finally:
+        laptop.close()

@@ -1,0 +1,1 @@
+"""The simulator: sandboxed laptops driving realistic orchestrations."""
