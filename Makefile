@@ -15,6 +15,10 @@ test: setup
 
 setup: system-deps py-deps node-deps
 
+# The offline demo: local backend, simulated laptops with their daemons, the dashboard.
+demo: setup
+	$(VENV)/bin/tina demo
+
 system-deps:
 	@./scripts/ensure-system-deps.sh
 
