@@ -208,6 +208,7 @@ const SPEC: Record<string, Spec> = {
   },
   "teams:removeTeam": { access: "node", samples: () => [{ dirName: DIR, seq: 9 }], restricted: ["dirName"] },
   "teams:listUnlinkedTeams": { access: "viewer", samples: (w) => [{ nodeId: w.a.nodeId }] },
+  "teams:activeTeamDirs": { access: "node", samples: () => [{}] },
   "users:me": { access: "signedIn", caller: "viewer", samples: () => [{}] },
   "users:acceptInvite": { access: "signedIn", caller: "external", samples: (w) => [{ code: w.invite.code }] },
   "users:list": { access: "owner", samples: () => [{}] },

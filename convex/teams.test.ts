@@ -142,6 +142,74 @@ describe("syncTeam diffing", () => {
   });
 });
 
+describe("intermediate states (history)", () => {
+  test("every observed transition becomes one event, in order, and a replay adds nothing", async () => {
+    const t = makeT();
+    const { token, sync, events } = await setup(t);
+    await sync("x", [task("1"), task("2")]);
+    const args = {
+      nodeToken: token,
+      team: team("x"),
+      members: [member("team-lead", "x")],
+      // Seen while offline: 1 went in_progress then completed; 3 appeared and was removed again.
+      history: [
+        { seq: 3, task: task("1", { status: "in_progress", owner: "executor-1" }) },
+        { seq: 4, task: task("3", { subject: "brief" }) },
+      ],
+      tasks: [task("1", { status: "completed", owner: "executor-1" }), task("2")],
+    };
+    expect((await refusal(t.mutation(api.teams.syncTeam, args))).field).toBe("seq");
+    const res = await t.mutation(api.teams.syncTeam, { ...args, seq: 5 });
+    expect(res.taskEventsAppended).toBe(4);
+    const log = (await events()).map((e) => [e.taskId, e.kind, e.status]);
+    expect(log).toEqual([
+      ["1", "created", "pending"],
+      ["2", "created", "pending"],
+      ["1", "updated", "in_progress"],
+      ["3", "created", "pending"],
+      ["1", "updated", "completed"],
+      ["3", "removed", "pending"],
+    ]);
+    const replay = await t.mutation(api.teams.syncTeam, { ...args, seq: 5 });
+    expect(replay).toMatchObject({ applied: false, taskEventsAppended: 0 });
+    // A newer snapshot whose history repeats states the server already applied (its response was
+    // lost): those are skipped by their sequence numbers; only the new state counts.
+    const newer = await t.mutation(api.teams.syncTeam, {
+      ...args,
+      seq: 7,
+      history: [...args.history, { seq: 6, task: task("2", { status: "in_progress" }) }],
+      tasks: [task("1", { status: "completed", owner: "executor-1" }), task("2", { status: "completed" })],
+    });
+    expect(newer.taskEventsAppended).toBe(2);
+    expect((await events()).map((e) => [e.taskId, e.status]).slice(6)).toEqual([
+      ["2", "in_progress"],
+      ["2", "completed"],
+    ]);
+  });
+
+  test("history is validated like tasks", async () => {
+    const t = makeT();
+    const { token } = await setup(t);
+    const err = await refusal(
+      t.mutation(api.teams.syncTeam, { nodeToken: token, team: team("x"), members: [], tasks: [], seq: 1, history: [{ seq: 1, task: task("1", { status: "x".repeat(40) }) }] }),
+    );
+    expect(err.field).toBe("history.task.status");
+  });
+});
+
+describe("activeTeamDirs", () => {
+  test("lists this laptop's teams that are not removed", async () => {
+    const t = makeT();
+    const { token, sync } = await setup(t);
+    await sync("a", []);
+    await sync("b", []);
+    await t.mutation(api.teams.removeTeam, { nodeToken: token, dirName: "b" });
+    const other = await enroll(t, "laptop-b");
+    await t.mutation(api.teams.syncTeam, { nodeToken: other.token, team: team("c"), members: [], tasks: [] });
+    expect(await t.query(api.teams.activeTeamDirs, { nodeToken: token })).toEqual(["a"]);
+  });
+});
+
 describe("linking teams to orchestrations", () => {
   test("through the members' working directory, in either order, with the phase from the name", async () => {
     const t = makeT();

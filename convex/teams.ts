@@ -1,9 +1,9 @@
 // Claude Code teams: the daemon's snapshot upsert, and teams outside any orchestration.
 import { v } from "convex/values";
 import { doc } from "convex-helpers/validators";
-import { nodeMutation, viewerQuery } from "./functions";
+import { nodeMutation, nodeQuery, viewerQuery } from "./functions";
 import { removeTeam as remove, syncTeam as sync } from "./model/teams";
-import { memberSnapshot, taskSnapshot, teamSnapshot } from "./model/validators";
+import { memberSnapshot, taskObservation, taskSnapshot, teamSnapshot } from "./model/validators";
 import schema from "./schema";
 
 export const syncTeam = nodeMutation({
@@ -12,6 +12,8 @@ export const syncTeam = nodeMutation({
     members: v.array(memberSnapshot),
     tasks: v.array(taskSnapshot),
     seq: v.optional(v.number()),
+    // Intermediate task states observed since the last sync (e.g. while offline), oldest first.
+    history: v.optional(v.array(taskObservation)),
   },
   returns: v.object({
     teamId: v.id("teams"),
@@ -21,13 +23,28 @@ export const syncTeam = nodeMutation({
     taskEventsAppended: v.number(),
     membersRemoved: v.number(),
   }),
-  handler: (ctx, { team, members, tasks, seq }) => sync(ctx, ctx.node, team, members, tasks, seq),
+  handler: (ctx, { team, members, tasks, seq, history }) => sync(ctx, ctx.node, team, members, tasks, seq, history ?? []),
 });
 
 export const removeTeam = nodeMutation({
   args: { dirName: v.string(), seq: v.optional(v.number()) },
   returns: v.object({ removed: v.boolean() }),
   handler: async (ctx, { dirName, seq }) => ({ removed: await remove(ctx, ctx.node, dirName, seq) }),
+});
+
+const ACTIVE_DIRS_LIMIT = 2000;
+
+/** The daemon's start-up reconcile: directories of this laptop's teams Convex still shows. */
+export const activeTeamDirs = nodeQuery({
+  args: {},
+  returns: v.array(v.string()),
+  handler: async (ctx) => {
+    const teams = await ctx.db
+      .query("teams")
+      .withIndex("by_node_dir", (q) => q.eq("nodeId", ctx.node._id))
+      .take(ACTIVE_DIRS_LIMIT);
+    return teams.filter((t) => t.removedAt === undefined).map((t) => t.dirName);
+  },
 });
 
 const UNLINKED_LIMIT = 100;

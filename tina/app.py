@@ -35,6 +35,7 @@ from tina.config import Config
 from tina.convex import ConnectionState, ConvexClient, LatestValue, open_convex_client
 from tina.convex.gateway import ActorSummary, Gateway, GatewayProtocol, Health
 from tina.credentials import Credential
+from tina.outbox import Outbox
 from tina.supervision import (
     Backoff,
     ChildSpec,
@@ -92,7 +93,9 @@ class Daemon:
         self.started_at = time.time()
         self.gateway: LatestValue[GatewayProtocol | None] = LatestValue(None)
         self.client: LatestValue[ConvexClient | None] = LatestValue(None)
-        self.syncer = Syncer(self.gateway)
+        self.outbox = Outbox(config.outbox_dir / "outbox.jsonl")
+        self.syncer = Syncer(self.gateway, outbox=self.outbox)
+        self.syncer.restore()
         self.hub = WatchHub(debounce_ms=config.debounce_ms)
         self.worktrees = DynamicSupervisor("worktrees", backoff=Backoff(initial=0.5, cap=30))
         self.presence_state = presence.Presence()
@@ -133,7 +136,8 @@ class Daemon:
             ),
             ChildSpec(
                 id="claude",
-                run=partial(claude.run, cfg.claude_dir, self.hub, self.syncer, watcher=self.claude),
+                run=partial(claude.run, cfg.claude_dir, self.hub, self.syncer, watcher=self.claude,
+                            gateway=self.gateway),
                 detail=self.claude.detail,
             ),
             ChildSpec(id="worktrees", run=self.worktrees.run, children=self.worktrees.statistics),

@@ -37,8 +37,11 @@ from tina.convex.gateway import (
     TaskSnapshot,
     TeamSnapshot,
 )
+from tina.convex.wire import make_converter
+from tina.outbox import COMPACT_BYTES, Outbox, team_key
 
 log = structlog.get_logger("tina.syncer")
+_conv = make_converter()
 
 EVENT_BATCH = 200
 RETRY_DELAY = 0.5
@@ -60,6 +63,24 @@ class TeamItem:
     members: list[MemberSnapshot]
     tasks: list[TaskSnapshot]
     seq: float
+    # Earlier observed task states not sent yet (seen while offline or in a burst), oldest first.
+    history: tuple[tuple[float, TaskSnapshot], ...] = ()
+
+
+MAX_HISTORY = 2000
+
+
+def merge_history(older: TeamItem, newer: TeamItem) -> tuple[tuple[float, TaskSnapshot], ...]:
+    """`newer`'s history extended with every task state of `older` that was followed by another."""
+    following: dict[str, TaskSnapshot] = {t.task_id: t for t in newer.tasks}
+    for _, t in reversed(newer.history):
+        following[t.task_id] = t  # the first state observed after `older`
+    carried = [(older.seq, t) for t in older.tasks if following.get(t.task_id) != t]
+    history = (*older.history, *carried, *newer.history)
+    if len(history) > MAX_HISTORY:
+        log.warning("sync.history_truncated", team=newer.dir_name, dropped=len(history) - MAX_HISTORY)
+        history = history[-MAX_HISTORY:]
+    return history
 
 
 @attrs.frozen(kw_only=True)
@@ -83,10 +104,16 @@ class Sequencer:
         self._last = max(self._last + 1, now)
         return self._last
 
+    def observe(self, seq: float) -> None:
+        """Never hand out a number at or below one already used (e.g. read back from the outbox)."""
+        self._last = max(self._last, seq)
+
 
 class Syncer:
-    def __init__(self, gateway: LatestValue[GatewayProtocol | None], *, max_in_flight: int = 8) -> None:
+    def __init__(self, gateway: LatestValue[GatewayProtocol | None], *, max_in_flight: int = 8,
+                 outbox: Outbox | None = None) -> None:
         self._gateway = gateway
+        self._outbox = outbox
         self._pending: dict[tuple[str, str], Item] = {}
         self._events: dict[str, list[EventRecord]] = {}
         self._latest_orch: dict[str, OrchestrationItem] = {}
@@ -113,10 +140,55 @@ class Syncer:
         self._put(("orch", worktree), item)
 
     def put_team(self, dir_name: str, team: TeamSnapshot, members: list[MemberSnapshot], tasks: list[TaskSnapshot]) -> None:
-        self._put(("team", dir_name), TeamItem(dir_name=dir_name, team=team, members=members, tasks=tasks, seq=self._seq.next()))
+        seq = self._seq.next()
+        if self._outbox is not None:
+            self._outbox.append_team(seq, team, members, tasks)
+        self._put_team(TeamItem(dir_name=dir_name, team=team, members=members, tasks=tasks, seq=seq))
+
+    def _put_team(self, item: TeamItem) -> None:
+        key = ("team", item.dir_name)
+        prev = self._pending.get(key)
+        if isinstance(prev, TeamItem):
+            item = attrs.evolve(item, history=merge_history(prev, item))
+        self._put(key, item)
 
     def remove_team(self, dir_name: str) -> None:
-        self._put(("team", dir_name), TeamRemoval(dir_name=dir_name, seq=self._seq.next()))
+        seq = self._seq.next()
+        if self._outbox is not None:
+            self._outbox.append_removal(seq, dir_name)
+        self._put(("team", dir_name), TeamRemoval(dir_name=dir_name, seq=seq))
+
+    def restore(self) -> int:
+        """Queue what the outbox holds from before a crash, in order. Returns how many records."""
+        if self._outbox is None:
+            return 0
+        records = self._outbox.load()
+        for rec in records:
+            if rec["t"] == "team":
+                seq, team, members, tasks, history = self._outbox.decode_team(rec)
+                self._put_team(TeamItem(dir_name=team.dir_name, team=team, members=members, tasks=tasks, seq=seq,
+                                        history=tuple(history)))
+            else:
+                seq = float(rec["seq"])
+                self._put(("team", rec["dir"]), TeamRemoval(dir_name=rec["dir"], seq=seq))
+            self._seq.observe(seq)
+        if records:
+            log.info("outbox.restored", records=len(records))
+        return len(records)
+
+    def _compact_outbox(self) -> None:
+        """Rewrite the outbox with what is still pending (only between rounds: nothing in flight)."""
+        if self._outbox is None or self._in_flight:
+            return
+        records: list[dict[str, Any]] = []
+        for item in self._pending.values():
+            if isinstance(item, TeamItem):
+                records.append({"t": "team", "seq": item.seq, "team": _conv.unstructure(item.team),
+                                "members": _conv.unstructure(item.members), "tasks": _conv.unstructure(item.tasks),
+                                "history": [{"seq": s, "task": _conv.unstructure(t)} for s, t in item.history]})
+            elif isinstance(item, TeamRemoval):
+                records.append({"t": "rm", "seq": item.seq, "dir": item.dir_name})
+        self._outbox.compact(records)
 
     def put_events(self, worktree: str, events: list[EventRecord]) -> None:
         if events:
@@ -146,16 +218,32 @@ class Syncer:
     # --- the actor -----------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        async with trio.open_nursery() as nursery:
+            if self._outbox is not None:
+                nursery.start_soon(self._sync_outbox)
+            task_status.started()
+            while True:
+                if not self._pending and not self._sendable_events():
+                    await self._wake.wait()
+                self._wake = trio.Event()
+                gateway = await self._gateway.wait_for(lambda g: g is not None)
+                assert gateway is not None
+                retry = await self._round(gateway)
+                if self._outbox is not None and (
+                    self._outbox.size() > COMPACT_BYTES
+                    or (not any(k[0] == "team" for k in self._pending) and self._outbox.size() > 64 * 1024)
+                ):
+                    self._compact_outbox()  # inline: appends must not race the rewrite
+                if retry:
+                    await trio.sleep(RETRY_DELAY if self.blocked_reason is None else FORBIDDEN_DELAY)
+
+    async def _sync_outbox(self) -> None:
+        """fsync the outbox in batches: every write is in the page cache at once (a SIGKILL
+        loses nothing); this bounds what a power loss could take to about 100 ms."""
+        assert self._outbox is not None
         while True:
-            if not self._pending and not self._sendable_events():
-                await self._wake.wait()
-            self._wake = trio.Event()
-            gateway = await self._gateway.wait_for(lambda g: g is not None)
-            assert gateway is not None
-            retry = await self._round(gateway)
-            if retry:
-                await trio.sleep(RETRY_DELAY if self.blocked_reason is None else FORBIDDEN_DELAY)
+            await trio.sleep(0.1)
+            await trio.to_thread.run_sync(self._outbox.sync)
 
     def _sendable_events(self) -> list[str]:
         return [wt for wt, events in self._events.items() if events and wt in self.orchestration_ids]
@@ -177,9 +265,13 @@ class Syncer:
             finally:
                 self._in_flight -= 1
                 if not sent:
-                    # Put it back (also when cancelled mid-send) unless a newer observation
-                    # of the same key arrived meanwhile.
-                    self._pending.setdefault(key, item)
+                    # Put it back (also when cancelled mid-send); a newer observation of the
+                    # same key that arrived meanwhile keeps this one's states as history.
+                    newer = self._pending.get(key)
+                    if newer is None:
+                        self._pending[key] = item
+                    elif isinstance(item, TeamItem) and isinstance(newer, TeamItem):
+                        self._pending[key] = attrs.evolve(newer, history=merge_history(item, newer))
 
         async with trio.open_nursery() as nursery:
             for key, item in items.items():
@@ -199,9 +291,13 @@ class Syncer:
                 ):
                     self.orchestration_ids[item.worktree] = res.orchestration_id
             elif isinstance(item, TeamItem):
-                await gateway.sync_team(item.team, item.members, item.tasks, item.seq)
+                await gateway.sync_team(item.team, item.members, item.tasks, item.seq, list(item.history))
+                if self._outbox is not None:
+                    self._outbox.ack(team_key(item.dir_name), item.seq)
             else:
                 await gateway.remove_team(item.dir_name, item.seq)
+                if self._outbox is not None:
+                    self._outbox.ack(team_key(item.dir_name), item.seq)
         except (ConvexConnectionLost, ConvexTimeout) as exc:
             log.info("sync.deferred", item=_describe(item), reason=str(exc))
             return False

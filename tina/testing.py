@@ -90,11 +90,16 @@ class FakeGateway:
         return SyncOrchestrationResult(orchestration_id=f"o:{key[0]}:{key[1]}", applied=True, changed=True)
 
     async def sync_team(
-        self, team: TeamSnapshot, members: list[MemberSnapshot], tasks: list[TaskSnapshot], seq: float | None = None
+        self, team: TeamSnapshot, members: list[MemberSnapshot], tasks: list[TaskSnapshot], seq: float | None = None,
+        history: list[tuple[float, TaskSnapshot]] | None = None,
     ) -> SyncTeamResult:
-        await self._call("sync_team", (team, members, tasks, seq))
+        await self._call("sync_team", (team, members, tasks, seq, history or []))
         self.teams[team.dir_name] = (team, members, tasks)
         return SyncTeamResult(team_id=f"t:{team.dir_name}", applied=True, task_events_appended=0, members_removed=0)
+
+    async def active_team_dirs(self) -> list[str]:
+        await self._call("active_team_dirs", None)
+        return [d for d in self.teams]
 
     async def remove_team(self, dir_name: str, seq: float | None = None) -> bool:
         await self._call("remove_team", dir_name)

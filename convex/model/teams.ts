@@ -18,7 +18,22 @@ import type { MemberSnapshot, TaskSnapshot, TeamSnapshot } from "./validators";
 
 const TASK_EVENT_FIELDS = ["status", "subject", "owner", "description", "blockedBy", "metadata"] as const;
 
-function validate(team: TeamSnapshot, members: MemberSnapshot[], tasks: TaskSnapshot[]): void {
+function checkTask(field: string, t: TaskSnapshot): void {
+  checkString(`${field}.taskId`, t.taskId, 64);
+  checkString(`${field}.subject`, t.subject, LIMITS.summary, { allowEmpty: true });
+  checkString(`${field}.description`, t.description, LIMITS.description, { allowEmpty: true });
+  checkOptionalString(`${field}.activeForm`, t.activeForm, LIMITS.summary);
+  checkString(`${field}.status`, t.status, 32);
+  checkOptionalString(`${field}.owner`, t.owner, LIMITS.name);
+  checkCount(`${field}.blocks`, t.blocks, LIMITS.listItems);
+  checkCount(`${field}.blockedBy`, t.blockedBy, LIMITS.listItems);
+  for (const id of [...t.blocks, ...t.blockedBy]) checkString(`${field}.blockedBy`, id, 64);
+  checkOptionalString(`${field}.metadata`, t.metadata, LIMITS.metadata);
+}
+
+export type TaskObservation = { seq: number; task: TaskSnapshot };
+
+function validate(team: TeamSnapshot, members: MemberSnapshot[], tasks: TaskSnapshot[], history: TaskObservation[]): void {
   checkPattern("team.dirName", team.dirName, TEAM_DIR_RE, "a team directory name");
   checkString("team.teamName", team.teamName, LIMITS.name);
   checkOptionalString("team.description", team.description, LIMITS.text);
@@ -40,18 +55,15 @@ function validate(team: TeamSnapshot, members: MemberSnapshot[], tasks: TaskSnap
   }
   const ids = new Set<string>();
   for (const t of tasks) {
-    checkString("tasks.taskId", t.taskId, 64);
+    checkTask("tasks", t);
     if (ids.has(t.taskId)) invalid("tasks.taskId", "each task once", t.taskId);
     ids.add(t.taskId);
-    checkString("tasks.subject", t.subject, LIMITS.summary, { allowEmpty: true });
-    checkString("tasks.description", t.description, LIMITS.description, { allowEmpty: true });
-    checkOptionalString("tasks.activeForm", t.activeForm, LIMITS.summary);
-    checkString("tasks.status", t.status, 32);
-    checkOptionalString("tasks.owner", t.owner, LIMITS.name);
-    checkCount("tasks.blocks", t.blocks, LIMITS.listItems);
-    checkCount("tasks.blockedBy", t.blockedBy, LIMITS.listItems);
-    for (const id of [...t.blocks, ...t.blockedBy]) checkString("tasks.blockedBy", id, 64);
-    checkOptionalString("tasks.metadata", t.metadata, LIMITS.metadata);
+  }
+  // Earlier observed states of tasks, oldest first (a task may appear several times).
+  checkCount("history", history, LIMITS.tasksPerTeam);
+  for (const h of history) {
+    checkNumber("history.seq", h.seq, { min: 0 });
+    checkTask("history.task", h.task);
   }
 }
 
@@ -182,9 +194,12 @@ export async function syncTeam(
   members: MemberSnapshot[],
   tasks: TaskSnapshot[],
   seq: number | undefined,
+  history: TaskObservation[] = [],
 ): Promise<SyncTeamResult> {
-  validate(team, members, tasks);
+  validate(team, members, tasks, history);
   if (seq !== undefined) checkNumber("seq", seq, { min: 0 });
+  // History is replayed state by state; only a sequence number makes a replay harmless.
+  if (history.length > 0 && seq === undefined) invalid("seq", "a sequence number when history is sent");
   const now = Date.now();
   const existing = await ctx.db
     .query("teams")
@@ -277,21 +292,22 @@ export async function syncTeam(
     await ctx.db.insert("taskEvents", { ...eventBase, ...event, idempotencyKey });
     appended++;
   };
-  const current: { status: string; removedAt?: number }[] = [];
-  for (const t of tasks) {
+  // Each observed state in order: the intermediate ones (history, e.g. seen while offline),
+  // then the current snapshot. Every real change becomes one event.
+  const applyState = async (t: TaskSnapshot) => {
     const prev = tasksById.get(t.taskId);
-    tasksById.delete(t.taskId);
     const next = taskFields(t);
-    current.push(next);
     if (prev === undefined) {
       const id = await ctx.db.insert("tasks", { ...next, teamId, nodeId: node._id, revision: 1, updatedAt: now });
+      tasksById.set(t.taskId, (await ctx.db.get(id))!);
       await append(id, 1, { taskId: t.taskId, kind: "created", changes: [], status: t.status, subject: t.subject, owner: t.owner });
-      continue;
+      return;
     }
     const changes = prev.removedAt !== undefined ? ["restored"] : changedTaskFields(prev, t);
     if (changes.length > 0) {
       const revision = prev.revision + 1;
       await ctx.db.patch(prev._id, { ...next, removedAt: undefined, revision, updatedAt: now });
+      tasksById.set(t.taskId, { ...prev, ...next, removedAt: undefined, revision, updatedAt: now });
       await append(prev._id, revision, {
         taskId: t.taskId,
         kind: prev.removedAt !== undefined ? "created" : "updated",
@@ -304,10 +320,21 @@ export async function syncTeam(
     } else if (prev.activeForm !== next.activeForm || prev.blocks.join("\u0000") !== next.blocks.join("\u0000")) {
       // Spinner text and forward links change often and are not history.
       await ctx.db.patch(prev._id, { activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
+      tasksById.set(t.taskId, { ...prev, activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
     }
+  };
+  // States already applied by an earlier call (a replay after a lost response) are skipped.
+  const appliedUpTo = existing?.lastSeq ?? -1;
+  for (const h of history) if (h.seq > appliedUpTo) await applyState(h.task);
+  const current: { status: string; removedAt?: number }[] = [];
+  const present = new Set<string>();
+  for (const t of tasks) {
+    await applyState(t);
+    present.add(t.taskId);
+    current.push(taskFields(t));
   }
   for (const gone of tasksById.values()) {
-    if (gone.removedAt !== undefined) continue;
+    if (present.has(gone.taskId) || gone.removedAt !== undefined) continue;
     const revision = gone.revision + 1;
     await ctx.db.patch(gone._id, { removedAt: now, revision, updatedAt: now });
     await append(gone._id, revision, {

@@ -203,6 +203,8 @@ export const taskSnapshot = v.object({
 });
 export type TaskSnapshot = Infer<typeof taskSnapshot>;
 
+export const taskObservation = v.object({ seq: v.number(), task: taskSnapshot });
+
 export const teamSnapshot = v.object({
   dirName: v.string(),
   teamName: v.string(),

@@ -18,7 +18,8 @@ from typing import Any
 import structlog
 import trio
 
-from tina.convex.gateway import MemberSnapshot, TaskSnapshot, TeamSnapshot
+from tina.convex import ConvexClientError, LatestValue
+from tina.convex.gateway import GatewayProtocol, MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.local import ReadError, parse_task, parse_team_config
 from tina.projection import task_snapshot, team_snapshot
 from tina.syncer import Syncer
@@ -207,6 +208,22 @@ class ClaudeWatcher:
             self.sent.add(d)
 
 
+async def remove_vanished(watcher: ClaudeWatcher, cell: LatestValue[GatewayProtocol | None]) -> None:
+    """Teams deleted while the daemon was not running are still live in Convex: remove them."""
+    gateway = await cell.wait_for(lambda g: g is not None)
+    assert gateway is not None
+    try:
+        known = await gateway.active_team_dirs()
+    except ConvexClientError as exc:
+        log.info("claude.reconcile_deferred", error=str(exc))
+        return
+    for d in known:
+        if d not in watcher.configs:
+            log.info("team.vanished", team=d)
+            watcher.sent.add(d)
+            watcher._emit({d})
+
+
 def _task_order(task: TaskSnapshot) -> tuple[int, str]:
     return (int(task.task_id), "") if task.task_id.isdigit() else (1 << 62, task.task_id)
 
@@ -217,6 +234,7 @@ async def run(
     syncer: Syncer,
     *,
     watcher: ClaudeWatcher | None = None,
+    gateway: LatestValue[GatewayProtocol | None] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     watcher = watcher or ClaudeWatcher(claude_dir, syncer)
@@ -241,6 +259,11 @@ async def run(
                 while True:
                     seen, _ = await syncer.reconcile.wait_newer(seen)
                     watcher._emit(await watcher.rescan(force=True))
+                    if gateway is not None:
+                        await remove_vanished(watcher, gateway)
+
+            if gateway is not None:
+                nursery.start_soon(remove_vanished, watcher, gateway)
 
             for root, _ in inboxes:
                 nursery.start_soon(pump, root)

@@ -188,7 +188,9 @@ class GatewayProtocol(Protocol):
         members: list[MemberSnapshot],
         tasks: list[TaskSnapshot],
         seq: float | None = None,
+        history: list[tuple[float, TaskSnapshot]] | None = None,
     ) -> SyncTeamResult: ...
+    async def active_team_dirs(self) -> list[str]: ...
     async def remove_team(self, dir_name: str, seq: float | None = None) -> bool: ...
     async def record_events(
         self, orchestration_id: str, events: list[EventRecord]
@@ -266,11 +268,19 @@ class Gateway:
         members: list[MemberSnapshot],
         tasks: list[TaskSnapshot],
         seq: float | None = None,
+        history: list[tuple[float, TaskSnapshot]] | None = None,
     ) -> SyncTeamResult:
+        observed = [{"seq": s, "task": _conv.unstructure(t)} for s, t in history] if history else None
         doc = await self._mutation(
-            "teams:syncTeam", team=team, members=members, tasks=tasks, seq=seq
+            "teams:syncTeam", team=team, members=members, tasks=tasks, seq=seq, history=observed
         )
         return _structure(doc, SyncTeamResult)
+
+    async def active_team_dirs(self) -> list[str]:
+        doc = await self.client.query(
+            "teams:activeTeamDirs", {"nodeToken": self._token}, timeout=self._timeout
+        )
+        return [str(d) for d in doc]
 
     async def remove_team(self, dir_name: str, seq: float | None = None) -> bool:
         doc = await self._mutation("teams:removeTeam", dirName=dir_name, seq=seq)

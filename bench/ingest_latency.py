@@ -1,0 +1,168 @@
+"""Local file change → committed in Convex, next to its floor, measured in one run.
+
+A real daemon watches a sandbox laptop (a real git worktree from tina-session, a Claude Code
+team) and syncs to the local backend. Each sample rewrites one task file with a new subject
+and measures until a live subscription (our trio client, signed in as a viewer) sees the new
+subject in `orchestrations:getOrchestrationDetail`: file watch + read + parse + mutation +
+commit + subscription update.
+
+The floor, measured in the same run and alternating with the samples: the raw file-event
+latency (watchfiles with the daemon's settings: write → event) plus one mutation round trip
+(`nodes:heartbeat` over the same kind of client) plus the subscription's own delay for a
+mutation (a heartbeat-free write seen by a subscriber is part of both; we count it once by
+measuring the round trip, which completes only when the commit is visible to the writer).
+
+Target (DESIGN §8): p99 ≤ 150 ms and ≤ 2× the floor's p99.
+
+    .venv/bin/python bench/ingest_latency.py [--samples 200] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import trio
+import watchfiles
+
+from _common import REPO_ROOT, auth_env, fmt, machine, record, sign_up, summary, today
+
+from tina.backend import BackendOptions, BackendProcess
+from tina.convex import open_convex_client
+from tina.log import configure_logging
+from tina.sim.sandbox import Laptop
+
+SECRET = "bench-enrollment-secret-0123456789"
+
+
+async def file_event_latency(directory: Path, samples: int) -> list[float]:
+    """Raw watchfiles latency with the daemon's settings (debounce 30 ms, step 10 ms)."""
+    out: list[float] = []
+    stop = trio.Event()
+    seen = trio.Event()
+    async with trio.open_nursery() as nursery:
+
+        async def watch() -> None:
+            nonlocal seen
+            async for _ in watchfiles.awatch(directory, stop_event=stop, debounce=30, step=10, rust_timeout=500):
+                seen.set()
+
+        nursery.start_soon(watch)
+        await trio.sleep(0.5)
+        for i in range(samples):
+            seen = trio.Event()
+            path = directory / "probe.json"
+            t0 = time.perf_counter()
+            path.write_text(json.dumps({"i": i}))
+            with trio.fail_after(5):
+                await seen.wait()
+            out.append((time.perf_counter() - t0) * 1000)
+            await trio.sleep(0.05)
+        stop.set()
+    return out
+
+
+async def measure(url: str, token: str, node_token: str, laptop: Laptop, orchestration_id: str, team: str,
+                  samples: int) -> tuple[list[float], list[float], list[float]]:
+    ingest: list[float] = []
+    rtt: list[float] = []
+    async with open_convex_client(url, timeout=10) as viewer, open_convex_client(url, timeout=10) as writer:
+        viewer.set_auth(token)
+        await viewer.wait_connected()
+        await writer.wait_connected()
+        async with viewer.subscribe("orchestrations:getOrchestrationDetail", {"orchestrationId": orchestration_id}) as sub:
+            await sub.next()
+            health = {"daemonVersion": "bench", "startedAt": time.time() * 1000, "uptimeSecs": 1.0,
+                      "outboxDepth": 0.0, "actors": []}
+            for i in range(samples):
+                subject = f"bench-{i}-{uuid.uuid4().hex[:6]}"
+                t0 = time.perf_counter()
+                laptop.write_task(team, "1", subject=subject, status="in_progress", owner="team-lead")
+                with trio.fail_after(10):
+                    while True:
+                        detail = await sub.next()
+                        tasks = [t for tm in detail["teams"] if tm["team"]["dirName"] == team for t in tm["tasks"]]
+                        if any(t["subject"] == subject for t in tasks):
+                            break
+                ingest.append((time.perf_counter() - t0) * 1000)
+                await trio.sleep(0.1)
+                t1 = time.perf_counter()
+                await writer.mutation("nodes:heartbeat", {"nodeToken": node_token, "health": health})
+                rtt.append((time.perf_counter() - t1) * 1000)
+                await trio.sleep(0.05)
+    return ingest, rtt, []
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="file change → committed in Convex, vs the floor")
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--record", action="store_true", help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}")
+    args = parser.parse_args()
+    configure_logging("quiet")
+    host = machine()
+    with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
+        root = Path(tmp)
+        backend = BackendProcess(BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log")
+        url = backend.start()
+        laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
+        try:
+            token = sign_up(url, "bench@example.com")
+            laptop.start_daemon()
+            wt = laptop.init_orchestration("bench-ingest", phases=1)
+            team = "bench-ingest-phase-1"
+            laptop.write_team(team, [{"name": "team-lead"}], cwd=wt)
+            laptop.write_task(team, "1", subject="warm-up")
+            orchestration_id = None
+            for _ in range(200):
+                rows = backend.dump("orchestrations", "tasks")
+                if rows["orchestrations"] and rows["tasks"]:
+                    orchestration_id = rows["orchestrations"][0]["_id"]
+                    break
+                time.sleep(0.05)
+            assert orchestration_id is not None, laptop.log_tail()
+            node_token = json.loads(laptop.credential_file.read_text())["credential"]
+            probe_dir = root / "probe"
+            probe_dir.mkdir()
+            events = trio.run(file_event_latency, probe_dir, args.samples)
+            ingest, rtt, _ = trio.run(measure, url, token, node_token, laptop, orchestration_id, team, args.samples)
+        finally:
+            laptop.close()
+            backend.stop()
+    floor = [e + r for e, r in zip(sorted(events), sorted(rtt), strict=False)]
+    s_ingest, s_events, s_rtt, s_floor = summary(ingest), summary(events), summary(rtt), summary(floor)
+    ratio = s_ingest["p99"] / s_floor["p99"]
+    verdict = "met" if s_ingest["p99"] <= 150 and ratio <= 2 else "NOT met"
+    rows = [
+        ("file change → committed and visible (daemon)", s_ingest),
+        ("floor part 1: raw file event (watchfiles, 30/10 ms)", s_events),
+        ("floor part 2: one mutation round trip", s_rtt),
+        ("floor: file event + round trip", s_floor),
+    ]
+    table = "\n".join(
+        f"| {name} | {fmt(s['median'])} | {fmt(s['p90'])} | {fmt(s['p99'])} | {fmt(s['max'])} |" for name, s in rows
+    )
+    body = f"""## Ingest latency: local file change → committed in Convex
+
+Measured {today()} on {host}; `bench/ingest_latency.py --samples {args.samples}`.
+A real daemon, local backend, real git worktree and task files; each sample rewrites one task
+file and waits until a live subscription sees the new subject. Milliseconds.
+
+| | median | p90 | p99 | max |
+|---|---:|---:|---:|---:|
+{table}
+
+p99 ratio daemon / floor: **{ratio:.2f}×**. Target p99 ≤ 150 ms and ≤ 2× the floor: **{verdict}**.
+"""
+    print(body)
+    if args.record:
+        record("ingest-latency", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
