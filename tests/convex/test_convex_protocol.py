@@ -657,6 +657,21 @@ def test_abandoned_sent_mutations_are_not_resent_after_a_reconnect() -> None:
     assert [f.get("requestId") for f in drain(proto) if f["type"] == "Mutation"] == [kept]
 
 
+def test_abandoning_an_answered_mutation_queued_for_resending() -> None:
+    proto = connected()
+    m = proto.mutation("items:add")
+    drain(proto)
+    proto.receive(mutation_ok(m, ts=9))  # answered; waiting for ts 9
+    proto.connection_lost("x")
+    proto.start_connection()  # queued to be re-sent, not taken yet
+    proto.abandon(m)
+    assert [f["type"] for f in drain(proto)] == ["Connect"]
+    assert proto.receive(transition((0, 0, 0), (0, 0, 9))) == [
+        TransitionApplied(StateVersion(0, 0, 9))
+    ]
+    assert proto.pending_request_ids() == []
+
+
 def test_fail_all_requests_skips_orphans() -> None:
     proto = connected()
     m0 = proto.mutation("a:b")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tina.backend import BackendProcess
-from tina.sim.sandbox import Laptop
+from tina.sim.sandbox import BIN, Laptop
 
 from .conftest import Api, eventually
 
@@ -104,6 +104,11 @@ def test_an_operator_action_is_claimed_executed_and_completed(backend: BackendPr
     state = json.loads(state_file.read_text())
     assert state["phases"]["1"]["paused_from"] == "planning"
     eventually(lambda: one(backend, "phases", phaseNumber="1", status="paused"))
+
+    # Audited: who submitted, which laptop claimed it, the outcome.
+    audit = owner.query("audit:list", actionId=pause, paginationOpts={"numItems": 10, "cursor": None})["page"]
+    assert [a["verb"] for a in reversed(audit)] == ["action.submitted", "action.claimed", "action.completed"]
+    assert all(a["nodeId"] == orch["nodeId"] for a in audit)
 
     resume = submit(owner, {"type": "resume", "orchestrationId": orch["_id"], "phase": "1"})
     eventually(lambda: action_row(backend, resume)["status"] == "completed")
@@ -214,3 +219,31 @@ def test_the_backend_stopped_and_restarted_mid_run_loses_nothing(backend_factory
         eventually(lambda: (laptop.status() or {}).get("info", {}).get("outbox") == 0)
     finally:
         laptop.close()
+
+
+def test_a_revoked_laptop_stops_writing_says_so_and_does_not_retry_in_a_loop(backend: BackendProcess, laptop: Laptop,
+                                                                              owner: Api) -> None:
+    laptop.start_daemon(env={"TINA_HEARTBEAT_SECS": "1"})
+    wt = laptop.init_orchestration("revoked", phases=1)
+    team = "revoked-phase-1"
+    laptop.write_team(team, [{"name": "team-lead"}], cwd=wt)
+    laptop.write_task(team, "1", subject="before")
+    orch = eventually(lambda: one(backend, "orchestrations", featureName="revoked"))
+    eventually(lambda: len(rows(backend, "tasks")) == 1)
+
+    owner.mutation("nodes:revokeNode", nodeId=orch["nodeId"])
+    for i in range(2, 12):  # work goes on locally
+        laptop.write_task(team, str(i), subject=f"after {i}")
+        time.sleep(0.2)
+    status = eventually(lambda: "revoked" in ((laptop.status() or {}).get("info", {}).get("refused") or "") and laptop.status())
+    assert status is not None
+    time.sleep(2)
+    assert len(rows(backend, "tasks")) == 1  # nothing written after the revocation
+    events = [e["event"] for e in laptop.log_events()]
+    assert events.count("sync.credential_refused") == 1
+    assert events.count("node.credential_refused") == 1
+    assert events.count("sync.rejected") == 0
+    doctor = laptop.run([str(BIN / "tina"), "daemon", "doctor"], check=False)
+    assert doctor.returncode == 1
+    assert "revoked" in doctor.stdout
+    assert "tina daemon enroll" in doctor.stdout

@@ -80,13 +80,12 @@ def decode_ts(text: object) -> int:
     if not isinstance(text, str):
         raise ConvexProtocolError(f"timestamp is not a string: {text!r}")
     try:
-        raw = base64.standard_b64decode(text)
+        raw = binascii.a2b_base64(text)
     except (binascii.Error, ValueError) as exc:
         raise ConvexProtocolError(f"timestamp is not base64: {text!r}") from exc
     if len(raw) != _U64.size:
         raise ConvexProtocolError(f"timestamp is not 8 bytes: {text!r}")
-    value: int = _U64.unpack(raw)[0]
-    return value
+    return int.from_bytes(raw, "little")
 
 
 def canonical_udf_path(path: str) -> str:
@@ -283,6 +282,7 @@ class SyncProtocol:
         self._connection_count = 0
         self._last_close_reason: str | None = "InitialConnect"
         self._version = StateVersion.initial()
+        self._version_wire: Any = None  # the endVersion object _version came from
         self._query_set_version = 0
         self._identity_version = 0
         self._max_observed_ts: int | None = None
@@ -393,6 +393,7 @@ class SyncProtocol:
             return
         if not request.sent:
             del self._requests[request_id]
+            self._awaiting_ts.pop(request_id, None)
             for item in self._outbox:
                 if item.request_id == request_id:
                     self._outbox.remove(item)
@@ -418,6 +419,7 @@ class SyncProtocol:
         self._chunks = []
         self._chunk_id = None
         self._version = StateVersion.initial()
+        self._version_wire = None
         self._query_set_version = 0
         self._identity_version = 0
         connect: dict[str, Any] = {
@@ -531,12 +533,18 @@ class SyncProtocol:
         return []
 
     def _on_transition(self, message: dict[str, Any]) -> list[Event]:
-        start = StateVersion.from_wire(message["startVersion"])
-        end = StateVersion.from_wire(message["endVersion"])
-        if start != self._version:
-            raise ConvexProtocolError(
-                f"Transition starts at {start}, but the client is at {self._version}"
-            )
+        start_wire = message["startVersion"]
+        end_wire = message["endVersion"]
+        # Fast path: the start is the very version the previous Transition ended at.
+        if self._version_wire is None or start_wire != self._version_wire:
+            start = StateVersion.from_wire(start_wire)
+            if start != self._version:
+                raise ConvexProtocolError(
+                    f"Transition starts at {start}, but the client is at {self._version}"
+                )
+        else:
+            start = self._version
+        end = start if end_wire == start_wire else StateVersion.from_wire(end_wire)
         if end.ts < start.ts:
             raise ConvexProtocolError(f"Transition goes back in time: {start.ts} -> {end.ts}")
         updated: dict[int, QueryResult] = {}
@@ -565,6 +573,7 @@ class SyncProtocol:
                 raise ConvexProtocolError(f"unknown query modification {mod_type!r}")
             updated[query_id] = result
         self._version = end
+        self._version_wire = end_wire
         self._observe_ts(end.ts)
         events: list[Event] = [TransitionApplied(end)]
         if end.identity > start.identity:

@@ -4,9 +4,9 @@
 live in the sans-io :class:`~tina.convex._protocol.SyncProtocol`; this module only moves frames and
 wakes callers:
 
-- **reader**: feeds frames to the protocol; every frame pushes the idle deadline
-  (``idle_timeout``, 30 s: the server pings every ~15 s, so 30 s of silence means the socket is
-  dead);
+- **reader**: feeds frames to the protocol and stamps their arrival; a **watchdog** drops the
+  socket after ``idle_timeout`` without a frame (30 s: the server pings every ~15 s, so 30 s of
+  silence means the socket is dead);
 - **writer**: the only task that sends, in the protocol's order; callers never touch the socket,
   so cancelling a caller can never leave a half-sent frame;
 - **pinger**: a WebSocket ping every ``ping_interval`` measures the round-trip time; it also
@@ -413,6 +413,7 @@ class ConvexClient:
         self._closed = False
         self._socket_scope: trio.CancelScope | None = None
         self._stopped = trio.Event()
+        self._last_received = 0.0  # trio time of the socket's last frame
         self._attempts = 0
         self._status = LatestValue(
             ConnectionStatus(state=ConnectionState.CONNECTING, since=wall_clock())
@@ -778,30 +779,39 @@ class ConvexClient:
             url=self.url,
             connection_count=self._proto.connection_count,
         )
+        self._last_received = trio.current_time()
         async with trio.open_nursery() as tasks:
             drop = _Dropper(tasks.cancel_scope, outcome)
             tasks.start_soon(self._read_loop, ws, drop, outcome, name="convex:reader")
+            tasks.start_soon(self._idle_watchdog, drop, name="convex:watchdog")
             tasks.start_soon(self._write_loop, ws, drop, name="convex:writer")
             tasks.start_soon(self._ping_loop, ws, drop, name="convex:pinger")
 
     async def _read_loop(self, ws: WebSocketLike, drop: _Dropper, outcome: _Outcome) -> None:
         try:
-            with trio.move_on_after(self._idle_timeout) as idle:
-                while True:
-                    frame = await ws.get_message()
-                    idle.deadline = trio.current_time() + self._idle_timeout
-                    reason = self._dispatch(self._proto.receive(frame))
-                    if reason is not None:
-                        drop(reason)
-                        return
-                    if not outcome.healthy:
-                        self._mark_healthy(outcome)
-            drop(f"no message from the server for {self._idle_timeout:g} s")
+            while True:
+                frame = await ws.get_message()
+                self._last_received = trio.current_time()
+                reason = self._dispatch(self._proto.receive(frame))
+                if reason is not None:
+                    drop(reason)
+                    return
+                if not outcome.healthy:
+                    self._mark_healthy(outcome)
         except _CLOSED as exc:
             drop(_describe(exc))
         except ConvexProtocolError as exc:
             self._log.warning("convex_protocol.violated", error=str(exc))
             drop(f"protocol error: {exc}")
+
+    async def _idle_watchdog(self, drop: _Dropper) -> None:
+        """Drop the socket after ``idle_timeout`` without a frame (the reader only stamps)."""
+        while True:
+            deadline = self._last_received + self._idle_timeout
+            if trio.current_time() >= deadline:
+                drop(f"no message from the server for {self._idle_timeout:g} s")
+                return
+            await trio.sleep_until(deadline)
 
     async def _write_loop(self, ws: WebSocketLike, drop: _Dropper) -> None:
         try:

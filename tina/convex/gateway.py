@@ -270,7 +270,9 @@ class Gateway:
         seq: float | None = None,
         history: list[tuple[float, TaskSnapshot]] | None = None,
     ) -> SyncTeamResult:
-        observed = [{"seq": s, "task": _conv.unstructure(t)} for s, t in history] if history else None
+        observed = (
+            [{"seq": s, "task": _conv.unstructure(t)} for s, t in history] if history else None
+        )
         doc = await self._mutation(
             "teams:syncTeam", team=team, members=members, tasks=tasks, seq=seq, history=observed
         )

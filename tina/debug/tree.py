@@ -66,7 +66,8 @@ def render_header(info: Mapping[str, Any]) -> Table:
     table.add_column(style="bold")
     table.add_column()
     for key, value in info.items():
-        table.add_row(str(key), str(value))
+        if value not in ("", None):
+            table.add_row(str(key), str(value))
     return table
 
 
@@ -76,7 +77,8 @@ def render_logs(lines: Iterable[Mapping[str, Any]], limit: int = 12) -> Panel:
     for row in rows:
         level = str(row.get("level", "info"))
         style = {"error": "red", "warning": "yellow", "critical": "bold red"}.get(level, "")
-        extras = " ".join(f"{k}={v}" for k, v in row.items() if k not in {"event", "level", "timestamp", "logger"})
+        extras = " ".join(f"{k}={v}" for k, v in row.items()
+                          if k not in {"event", "level", "timestamp", "logger", "exc_info", "session_id"})
         text.append(f"{str(row.get('timestamp', ''))[11:19]} {level[:4]:4} {row.get('event', '')} ", style=style)
         text.append(extras[:160] + "\n", style="dim")
     return Panel(text, title="recent log lines", border_style="dim")

@@ -1,0 +1,63 @@
+"""The daemon's command line as a person meets it: the live debug tree in a real terminal
+(tmux), `status`, `doctor`, and a SIGHUP config reload."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import time
+
+import pytest
+
+from tina.backend import BackendProcess
+from tina.sim.sandbox import BIN, Laptop
+
+from .conftest import eventually
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_debug_shows_the_live_actor_tree_in_a_terminal(backend: BackendProcess, laptop: Laptop) -> None:
+    laptop.enroll()
+    laptop.init_orchestration("terminal", phases=1)
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in laptop.env().items())
+    laptop.tmux("new-session", "-d", "-s", "debug", "-x", "160", "-y", "60", f"env {env} {BIN / 'tina'} daemon debug")
+    screen = eventually(lambda: (s := laptop.capture("debug")) and "connection=connected" in s and "wt:terminal" in s and s,
+                        timeout=30)
+    for expected in ("tina daemon", "convex  running", "syncer  running", "claude  running", "recent log lines",
+                     "node.registered"):
+        assert expected in screen, screen
+    laptop.tmux("send-keys", "-t", "debug", "C-c")
+    eventually(lambda: laptop.status() is None, timeout=20)  # the control socket is gone: it stopped
+
+
+def test_status_and_doctor(backend: BackendProcess, laptop: Laptop) -> None:
+    laptop.start_daemon()
+    out = laptop.run([str(BIN / "tina"), "daemon", "status"]).stdout
+    for actor in ("convex", "watch", "syncer", "presence", "claude", "worktrees", "discovery", "dispatcher", "listener"):
+        assert f"{actor}  running" in out, out
+    doctor = laptop.run([str(BIN / "tina"), "daemon", "doctor"], check=False)
+    assert doctor.returncode == 0, doctor.stdout
+    assert "ok   connectivity and credential:" in doctor.stdout
+    assert "FAIL" not in doctor.stdout
+    laptop.stop_daemon()
+    stopped = laptop.run([str(BIN / "tina"), "daemon", "status"], check=False)
+    assert stopped.returncode == 1
+    assert "no daemon is running" in stopped.stderr
+
+
+def test_sighup_reloads_the_config_and_keeps_running_on_a_bad_one(backend: BackendProcess, laptop: Laptop) -> None:
+    config = laptop.root / "config.toml"
+    config.write_text("debounce_ms = 30\n")
+    proc = laptop.start_daemon()
+    config.write_text("debounce_ms = 40\n")
+    proc.send_signal(signal.SIGHUP)
+    eventually(lambda: any(e.get("event") == "config.reloaded" for e in laptop.log_events()))
+    laptop.wait_daemon_ready()
+    config.write_text("debounce_ms = 'fast'\n")
+    proc.send_signal(signal.SIGHUP)
+    eventually(lambda: any(e.get("event") == "config.reload_failed" for e in laptop.log_events()))
+    time.sleep(0.5)
+    assert proc.poll() is None
+    assert laptop.status() is not None
+    assert laptop.stop_daemon() == 0
