@@ -84,6 +84,8 @@ def request_status(path: Path, timeout: float = 3.0) -> dict[str, Any]:
         raise ControlError(f"no daemon is running (no control socket at {path})") from None
     except ConnectionRefusedError:
         raise ControlError(f"no daemon is listening on {path} (a stale socket?)") from None
+    except ConnectionError:
+        raise ControlError(f"the daemon closed the connection on {path} (is it stopping?)") from None
     except TimeoutError:
         raise ControlError(f"the daemon did not answer on {path} within {timeout:g} s") from None
     try:
