@@ -10,8 +10,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 test: setup
 	@echo "== convex functions, local backend contract tests (vitest)"
 	npx vitest run
-	@echo "== python: unit, integration, end-to-end (pytest)"
+	@echo "== python: unit, integration, end-to-end, chaos (pytest)"
 	$(VENV)/bin/pytest
+	@echo "== dashboard in headless Chromium against the real daemon (vitest + playwright-core)"
+	npx vitest run --config vitest.e2e.config.ts
 
 setup: system-deps py-deps node-deps
 
@@ -51,6 +53,8 @@ lint: setup
 
 typecheck: node-deps
 	npx tsc --noEmit -p convex
+	npx tsc --noEmit -p convex-local
+	npx tsc --noEmit -p web
 
 # Regenerates convex/_generated offline (commit the result).
 codegen: node-deps

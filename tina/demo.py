@@ -69,8 +69,10 @@ def _start_web(work: Path, convex_url: str, port: int) -> tuple[subprocess.Popen
     dist = WEB_DIR / "dist"
     if not (WEB_DIR / "serve.ts").exists():
         return None, None
-    if not (dist / "index.html").exists():
-        print("building the dashboard (first run only)...", flush=True)
+    built = (dist / "index.html").stat().st_mtime if (dist / "index.html").exists() else 0.0
+    sources = [p for p in (WEB_DIR / "src").rglob("*") if p.is_file()] + [WEB_DIR / "index.html"]
+    if any(p.stat().st_mtime > built for p in sources):
+        print("building the dashboard...", flush=True)
         subprocess.run(["npx", "vite", "build", "--config", str(WEB_DIR / "vite.config.ts")], cwd=REPO_ROOT,
                        check=True, stdout=subprocess.DEVNULL)
     log_file = (work / "web.log").open("ab")

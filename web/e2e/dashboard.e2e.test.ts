@@ -1,0 +1,332 @@
+// The dashboard in headless Chromium against the local backend and laptops: by default the
+// real daemon over real files, real tina-session and real tmux (TINA_E2E_LAPTOP=stand-in runs
+// the same tests against the stand-in; see harness/index.ts). One backend, one signed-in page,
+// tests in order: each builds on what the previous one left.
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { startStaticServer, type StaticServer } from "../serve";
+import { dumpTables, eventually, runFunction, startBackend, type TestBackend } from "./harness/backend";
+import { DESKTOP, launchBrowser, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
+import { laptopKind, makeLaptop, type Laptop } from "./harness/index";
+import {
+  documentStillMarked,
+  layoutShift,
+  markDocument,
+  openOrchestration,
+  phaseItem,
+  resetLayoutShift,
+  screenshot,
+  signIn,
+  trackLayoutShift,
+  writeMetric,
+} from "./harness/page";
+import { awaitingApproval, orchestration, team } from "./harness/scenario";
+
+const WORKTREES = "/home/dev/worktrees";
+const LIVE_MS = 5_000; // a live update must show well within this (the target is 300 ms)
+
+let backend: TestBackend;
+let web: StaticServer;
+let browser: TestBrowser;
+let alpha: Laptop;
+let bravo: Laptop;
+let paneId: string;
+let desktop: BrowserContext;
+let page: Page;
+let problems: string[];
+
+describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
+  beforeAll(async () => {
+    [backend, browser] = await Promise.all([startBackend(), launchBrowser()]);
+    web = await startStaticServer({ convexUrl: backend.url });
+    // bravo syncs one blocked orchestration, then its daemon stops (the last test shows it offline).
+    bravo = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "bravo" });
+    alpha = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "alpha" });
+    await Promise.all([bravo.start(), alpha.start()]);
+    const search = orchestration("search-index", WORKTREES);
+    await bravo.writeOrchestration({
+      ...search,
+      status: "blocked",
+      phases: { ...search.phases, "2": { status: "blocked", blockedReason: "tests failed twice", planPath: "docs/plans/search-index-phase-2.md" } },
+    });
+    await eventually(
+      async () => (await dumpTables(backend.url, "orchestrations")).orchestrations!.some((o) => o.featureName === "search-index" && o.status === "blocked"),
+      "bravo's orchestration in Convex",
+    );
+    await bravo.goOffline();
+    paneId = await alpha.openPane();
+    const checkout = orchestration("checkout-flow", WORKTREES);
+    await alpha.writeOrchestration(checkout);
+    await alpha.writeTeam(team("checkout-flow", checkout.worktreePath, paneId));
+    await alpha.appendEvent("checkout-flow", { type: "execute_started", summary: "Phase 2 execution started", phase: "2" });
+
+    desktop = await browser.context(DESKTOP);
+    await trackLayoutShift(desktop);
+    page = await desktop.newPage();
+    problems = recordPageProblems(page);
+    await signIn(page, web.url, "signUp");
+  }, 90_000);
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(async () => {
+      for (const laptop of [alpha, bravo]) console.error(`--- ${laptop.name} (${laptop.kind}) log:\n${await laptop.logTail()}`);
+      console.error(`--- page problems:\n${problems.join("\n")}`);
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled([alpha?.stop(), bravo?.stop()]);
+    await browser?.close();
+    await web?.close();
+    await backend?.stop();
+  });
+
+  test("the first account is the owner and sees every laptop's orchestrations, active first", async () => {
+    await expect(page.getByTestId("whoami").innerText()).resolves.toContain("owner");
+    const rows = page.getByTestId("orchestration-row");
+    await rows.nth(1).waitFor();
+    const features = await rows.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.feature));
+    expect(features.sort()).toEqual(["checkout-flow", "search-index"]);
+    const text = await page.locator('[data-feature="checkout-flow"]').innerText();
+    expect(text).toContain("alpha");
+    expect(text).toContain((await alpha.readOrchestration("checkout-flow")).branch);
+    expect(text).toContain("phase 2 of 3");
+    expect(text).toContain("Executing");
+    await screenshot(page, "orchestrations-desktop");
+  });
+
+  test("filters by laptop and status, kept in the address", async () => {
+    await page.getByLabel("Status").selectOption("blocked");
+    await page.waitForURL(/status=blocked/);
+    await page.locator('[data-testid="orchestration-row"][data-feature="search-index"]').waitFor();
+    await page.locator('[data-feature="checkout-flow"]').waitFor({ state: "detached" });
+    await page.getByLabel("Status").selectOption("");
+    await page.getByLabel("Laptop").selectOption({ label: "alpha (online)" });
+    await page.waitForURL(/laptop=/);
+    await page.locator('[data-feature="checkout-flow"]').waitFor();
+    await page.locator('[data-feature="search-index"]').waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Clear filters" }).first().click();
+    await page.locator('[data-feature="search-index"]').waitFor();
+  });
+
+  test("the detail page loads without layout shift and shows phases, tasks, roster and events", async () => {
+    await resetLayoutShift(page);
+    await openOrchestration(page, web.url, "checkout-flow");
+    await page.getByTestId("task").first().waitFor();
+    await page.getByTestId("event").first().waitFor();
+    const { cls, shifts } = await layoutShift(page);
+    await writeMetric("detailLoadCls", cls);
+    expect(cls, `layout shifts: ${shifts.join(", ")}`).toBeLessThan(0.1);
+    await expect(phaseItem(page, "1.5").innerText()).resolves.toContain("remediation of 1");
+    const phase1 = await phaseItem(page, "1", "complete").innerText();
+    expect(phase1).toMatch(/Planning\s+13 min/);
+    expect(phase1).toMatch(/Execution\s+32 min/);
+    expect(phase1).toMatch(/Review\s+8 min/);
+    const board = page.getByTestId("task-board");
+    await expect(board.locator('[data-column="in_progress"]').innerText()).resolves.toContain("Wire the login endpoint");
+    await expect(board.locator('[data-task="4"]').innerText()).resolves.toContain("blocked by #2, #3");
+    const roster = await page.getByTestId("member").allInnerTexts();
+    expect(roster.join("\n")).toContain("executor-1");
+    expect(roster.join("\n")).toContain("claude-sonnet-4-5");
+    await expect(page.getByTestId("event").first().innerText()).resolves.toContain("Phase 2 execution started");
+  });
+
+  test("a state change on the laptop shows up in the open page without a reload", async () => {
+    await markDocument(page);
+    await resetLayoutShift(page);
+    const state = await alpha.readOrchestration("checkout-flow");
+    const phase2 = state.phases["2"]!;
+    await alpha.writeOrchestration({
+      ...state,
+      status: "reviewing",
+      phases: { ...state.phases, "2": { ...phase2, status: "reviewing", gitRange: "9b0e3d1..c0ffee1", reviewStartedAt: Date.now(), executionMins: 15 } },
+    });
+    await phaseItem(page, "2", "reviewing").waitFor({ timeout: LIVE_MS });
+    const files = team("checkout-flow", state.worktreePath, paneId);
+    files.tasks[1] = { ...files.tasks[1]!, status: "completed" };
+    await alpha.writeTeam(files);
+    await page.locator('[data-column="completed"] [data-task="2"]').waitFor({ timeout: LIVE_MS });
+    await alpha.appendEvent("checkout-flow", { type: "review_started", summary: "Phase 2 review started", phase: "2" });
+    await page.getByTestId("event").filter({ hasText: "Phase 2 review started" }).waitFor({ timeout: LIVE_MS });
+    expect(await documentStillMarked(page)).toBe(true);
+    // The phase row keeps its size when its status changes: no shift above the task board.
+    const { cls, shifts } = await layoutShift(page);
+    await writeMetric("liveUpdateCls", cls);
+    expect(shifts.filter((s) => /phase/.test(s))).toEqual([]);
+  });
+
+  test("controls say why they are off", async () => {
+    await expect(page.getByTestId("why-approve_plan").innerText()).resolves.toBe("no plan is waiting for approval in phase 2");
+    await expect(page.getByTestId("why-resume").innerText()).resolves.toBe("phase 2 is not paused");
+    await expect(page.getByTestId("why-retry").innerText()).resolves.toBe("phase 2 is not blocked");
+    expect(await page.getByTestId("control-retry").isDisabled()).toBe(true);
+    expect(await page.getByTestId("control-pause").isEnabled()).toBe(true);
+  });
+
+  test("pause: the phase shows paused (blocked) with its reason; a double tap sends one action", async () => {
+    await page.getByTestId("control-pause").click();
+    const confirm = page.getByTestId("confirm");
+    await confirm.waitFor();
+    // Two taps in the same frame, before React re-renders: one action.
+    await confirm.evaluate((button) => {
+      (button as HTMLButtonElement).click();
+      (button as HTMLButtonElement).click();
+    });
+    await page.locator('[data-testid="action-tracker"][data-status="completed"]').waitFor({ timeout: LIVE_MS });
+    await phaseItem(page, "2", "paused").waitFor({ timeout: LIVE_MS });
+    await expect(page.getByTestId("phase-stop").innerText()).resolves.toContain("paused by operator");
+    expect((await page.getByTestId("action-result").first().innerText()).trim()).not.toBe("");
+    expect(await page.locator('[data-testid="action"][data-type="pause"]').count()).toBe(1);
+    expect((await alpha.readOrchestration("checkout-flow")).phases["2"]!.status).toBe("paused");
+    await expect(page.getByTestId("why-pause").innerText()).resolves.toBe("phase 2 is already paused");
+    await screenshot(page, "detail-paused-desktop");
+  });
+
+  test("retry: the paused phase resumes where it was", async () => {
+    await page.getByTestId("control-retry").click();
+    await page.getByTestId("confirm").click();
+    await page.locator('[data-testid="action"][data-type="retry"][data-status="completed"]').waitFor({ timeout: LIVE_MS });
+    // It had a plan and commits, so tina-session sends it back to review.
+    await phaseItem(page, "2", "reviewing").waitFor({ timeout: LIVE_MS });
+    expect(await page.getByTestId("phase-stop").count()).toBe(0);
+    expect((await alpha.readOrchestration("checkout-flow")).phases["2"]!.status).toBe("reviewing");
+  });
+
+  test("reject plan with feedback: the phase returns to planning with the feedback", async () => {
+    await alpha.writeOrchestration(awaitingApproval(await alpha.readOrchestration("checkout-flow")));
+    await phaseItem(page, "2", "awaiting_approval").waitFor({ timeout: LIVE_MS });
+    expect(await page.getByTestId("control-approve_plan").isEnabled()).toBe(true);
+    await page.getByTestId("control-reject_plan").click();
+    const confirm = page.getByTestId("confirm");
+    expect(await confirm.isDisabled()).toBe(true); // feedback is required
+    await page.getByTestId("reject-feedback").fill("Split the migration into its own task and add a rollback step.");
+    await confirm.click();
+    await page.locator('[data-testid="action"][data-type="reject_plan"][data-status="completed"]').waitFor({ timeout: LIVE_MS });
+    await phaseItem(page, "2", "planning").waitFor({ timeout: LIVE_MS });
+    await expect(page.getByTestId("phase-feedback").innerText()).resolves.toContain("Split the migration");
+    const file = (await alpha.readOrchestration("checkout-flow")).phases["2"]!;
+    expect(file.status).toBe("planning");
+    expect(file.feedback).toBe("Split the migration into its own task and add a rollback step.");
+    await page.getByTestId("event").filter({ hasText: "plan rejected" }).first().waitFor({ timeout: LIVE_MS });
+  });
+
+  test("a message reaches the agent's tmux pane", async () => {
+    const text = `Please also cover the expired-token path (${Date.now()})`;
+    await page.locator('[data-testid="member"][data-agent="executor-1"] [data-testid="message-open"]').click();
+    await page.getByTestId("message-text").fill(text);
+    await page.getByTestId("message-send").click();
+    await page.locator('[role="dialog"] [data-testid="action-tracker"][data-status="completed"]').waitFor({ timeout: LIVE_MS });
+    await eventually(async () => (await alpha.capturePane(paneId)).includes(text), "the message in the pane", LIVE_MS);
+    await page.getByRole("button", { name: "Close" }).click();
+  });
+
+  test("a message to an agent without a pane fails, and the failure needs attention", async () => {
+    await page.locator('[data-testid="member"][data-agent="reviewer"] [data-testid="message-open"]').click();
+    await page.getByTestId("message-text").fill("are you there?");
+    await page.getByTestId("message-send").click();
+    await page.locator('[role="dialog"] [data-testid="action-tracker"][data-status="failed"]').waitFor({ timeout: LIVE_MS });
+    const reason = (await page.locator('[role="dialog"] [data-testid="action-result"]').innerText()).trim();
+    expect(reason).not.toBe("");
+    await page.getByRole("button", { name: "Close" }).click();
+    await page.goto(`${web.url}#/attention`);
+    await page.getByTestId("attention-failed-action").filter({ hasText: reason }).waitFor({ timeout: LIVE_MS });
+    await page.getByTestId("attention-blocked").filter({ hasText: "search-index" }).waitFor();
+    await screenshot(page, "attention-desktop");
+  });
+
+  test("the owner invites a viewer, who sees everything but cannot act", async () => {
+    await page.goto(`${web.url}#/account`);
+    const form = page.getByRole("form", { name: "Invite someone" });
+    await form.getByRole("textbox").fill("viewer@example.com");
+    await form.getByRole("combobox").selectOption("viewer");
+    await form.getByRole("button", { name: "Invite" }).click();
+    const code = (await page.getByTestId("invite-code").locator("code").innerText()).trim();
+    expect(code.length).toBeGreaterThan(6);
+    await page.getByTestId("invite").filter({ hasText: "viewer@example.com" }).waitFor();
+    await screenshot(page, "account-desktop");
+
+    const other = await browser.context(DESKTOP);
+    const p = await other.newPage();
+    await p.goto(web.url);
+    await p.getByRole("button", { name: "New here? Create an account" }).click();
+    await p.getByLabel("Email").fill("viewer@example.com");
+    await p.getByLabel("Password", { exact: true }).fill("another long password");
+    await p.getByLabel(/Invite code/).fill(code);
+    await p.getByRole("button", { name: "Create account" }).click();
+    await p.getByTestId("whoami").filter({ hasText: "viewer" }).waitFor();
+    await openOrchestration(p, web.url, "checkout-flow");
+    expect(await p.getByTestId("control-pause").isDisabled()).toBe(true);
+    await expect(p.getByTestId("why-pause").innerText()).resolves.toContain("viewers can look but not act");
+    expect(await p.locator('[data-testid="member"] [data-testid="message-open"]').first().isDisabled()).toBe(true);
+    await other.close();
+    // The owner sees them joined.
+    await page.getByTestId("person").filter({ hasText: "viewer@example.com" }).waitFor({ timeout: LIVE_MS });
+  });
+
+  test("a laptop enrolled with a one-time code from the dashboard joins the fleet", async () => {
+    await page.goto(`${web.url}#/fleet`);
+    await page.getByRole("button", { name: "Add a laptop" }).click();
+    await page.getByLabel("Laptop name (optional)").fill("charlie");
+    await page.getByRole("button", { name: "Create code" }).click();
+    const code = (await page.getByTestId("enrollment-code").innerText()).trim();
+    await page.getByRole("button", { name: "Done" }).click();
+    const charlie = makeLaptop({ url: backend.url, enrollmentSecret: code, name: "charlie" });
+    await charlie.start();
+    try {
+      await page.locator('[data-testid="node-card"][data-node="charlie"]').filter({ hasText: "online" }).waitFor({ timeout: LIVE_MS });
+    } finally {
+      await charlie.stop();
+    }
+  });
+
+  test("phone layout: list, detail, fleet and attention at 390 × 844, light and dark", async () => {
+    for (const scheme of ["light", "dark"] as const) {
+      const phone = await browser.context(PHONE, { colorScheme: scheme });
+      const p = await phone.newPage();
+      await signIn(p, web.url, "signIn");
+      await p.getByTestId("orchestration-row").first().waitFor();
+      // Nothing is wider than the screen.
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      if (scheme === "light") await screenshot(p, "orchestrations-phone");
+      await openOrchestration(p, web.url, "checkout-flow");
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      await screenshot(p, `detail-phone-${scheme}`);
+      if (scheme === "light") {
+        await screenshot(p, "detail-phone-full", true);
+        await p.goto(`${web.url}#/fleet`);
+        await p.getByTestId("node-card").first().waitFor();
+        await screenshot(p, "fleet-phone");
+        await p.goto(`${web.url}#/attention`);
+        await p.getByTestId("attention-failed-action").first().waitFor();
+        await screenshot(p, "attention-phone");
+      }
+      await phone.close();
+    }
+    await page.goto(`${web.url}#/fleet`);
+    await page.getByTestId("node-card").nth(1).waitFor();
+    await screenshot(page, "fleet-desktop");
+    await openOrchestration(page, web.url, "checkout-flow");
+    await screenshot(page, "detail-desktop", true);
+  });
+
+  test("a laptop that stopped is shown offline, and its controls say so", async () => {
+    await page.goto(`${web.url}#/fleet`);
+    const card = page.locator('[data-testid="node-card"][data-node="bravo"]');
+    await card.filter({ hasText: "online" }).waitFor();
+    // Its daemon stopped in beforeAll. The backend's own check (scheduled 61 s after the last
+    // heartbeat) flips it offline; run that check now rather than wait a minute.
+    const nodes = (await dumpTables(backend.url, "nodes")).nodes!;
+    const node = nodes.find((n) => n.name === "bravo")!;
+    await runFunction(backend.url, "nodes:checkOffline", { nodeId: node._id, heartbeatAt: Date.now() });
+    await card.filter({ hasText: "offline" }).waitFor({ timeout: LIVE_MS });
+    await expect(page.locator('[data-node="alpha"]').innerText()).resolves.toContain("online");
+    await page.goto(`${web.url}#/attention`);
+    await page.getByTestId("attention-offline").filter({ hasText: "bravo" }).waitFor({ timeout: LIVE_MS });
+    await openOrchestration(page, web.url, "search-index");
+    await expect(page.getByTestId("detail-laptop").innerText()).resolves.toContain("offline");
+    await expect(page.getByTestId("why-retry").innerText()).resolves.toBe("bravo is offline; actions would wait and expire");
+    expect(await page.getByTestId("control-retry").isDisabled()).toBe(true);
+    await screenshot(page, "detail-offline-desktop");
+    expect(problems.filter((p) => !/Failed to load resource|WebSocket/.test(p))).toEqual([]);
+  });
+});

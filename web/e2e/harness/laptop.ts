@@ -1,0 +1,101 @@
+// The laptop side of the end-to-end tests, as one swappable piece.
+//
+// A Laptop owns "its disk" (orchestration state files, team and task files) and whatever
+// projects them into Convex and runs operator actions. Two implementations:
+//   - StandInLaptop (standin.ts): plays the daemon itself over the node-facing Convex
+//     functions; its "disk" is in memory; actions are applied the way tina-session does.
+//   - DaemonLaptop (daemon.ts): real files in a sandbox home and real git worktrees, the real
+//     `tina daemon run`, real tina-session and tmux.
+// Tests only talk to this interface; `makeLaptop` (index.ts) picks one.
+// A write resolves once it is on the laptop's "disk"; reaching Convex is the daemon's job, so
+// tests wait for what the page (or the backend) shows, never for the write.
+import type { PhaseStatus, OrchestrationStatus } from "../../src/api";
+
+export type PhaseFile = {
+  status: PhaseStatus;
+  planPath?: string;
+  gitRange?: string;
+  planningStartedAt?: number;
+  executionStartedAt?: number;
+  reviewStartedAt?: number;
+  completedAt?: number;
+  planningMins?: number;
+  executionMins?: number;
+  reviewMins?: number;
+  durationMins?: number;
+  blockedReason?: string;
+  pausedFrom?: string;
+  feedback?: string;
+};
+
+/** What tina-session keeps in a worktree's supervisor-state.json, in the dashboard's words. */
+export type OrchestrationFile = {
+  feature: string;
+  branch: string;
+  worktreePath: string;
+  specDocPath: string;
+  totalPhases: number;
+  currentPhase: number;
+  status: OrchestrationStatus;
+  startedAt: number;
+  completedAt?: number;
+  phases: Record<string, PhaseFile>;
+};
+
+export type MemberFile = {
+  agentId: string;
+  name: string;
+  agentType?: string;
+  model?: string;
+  joinedAt?: number;
+  tmuxPaneId?: string;
+  cwd?: string;
+};
+
+export type TaskFile = {
+  id: string;
+  subject: string;
+  description?: string;
+  status: string;
+  owner?: string;
+  blocks?: string[];
+  blockedBy?: string[];
+  activeForm?: string;
+};
+
+/** ~/.claude/teams/<dirName>/config.json plus ~/.claude/tasks/<dirName>/*.json. */
+export type TeamFiles = {
+  dirName: string;
+  teamName: string;
+  members: MemberFile[];
+  tasks: TaskFile[];
+};
+
+/** One line of a worktree's events journal. */
+export type JournalEvent = { type: string; summary: string; phase?: string; detail?: Record<string, unknown> };
+
+export interface Laptop {
+  readonly name: string;
+  /** Which implementation runs: reported in test names and the benchmark. */
+  readonly kind: "stand-in" | "daemon";
+  /** Enrolls, starts syncing and heartbeating; resolves once the laptop is online. */
+  start(): Promise<void>;
+  /** Writes (replaces) an orchestration's state file. */
+  writeOrchestration(state: OrchestrationFile): Promise<void>;
+  /** What the state file says now (after operator actions changed it). */
+  readOrchestration(feature: string): Promise<OrchestrationFile>;
+  /** Writes (replaces) a team's config and task files. */
+  writeTeam(team: TeamFiles): Promise<void>;
+  /** A terminal pane for an agent (on the laptop's tmux server); returns its id ("%3"). */
+  openPane(): Promise<string>;
+  /** What the pane shows now. */
+  capturePane(paneId: string): Promise<string>;
+  /** Appends a line to the orchestration's events journal (as tina-session does). */
+  appendEvent(feature: string, event: JournalEvent): Promise<void>;
+  /** Stops the daemon: no more heartbeats, syncing or actions; the laptop goes offline. */
+  goOffline(): Promise<void>;
+  /** The last lines of the daemon's log, for a failing test's report. */
+  logTail(): Promise<string>;
+  /** Stops everything and cleans up. */
+  stop(): Promise<void>;
+}

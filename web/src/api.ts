@@ -1,0 +1,27 @@
+// The one import of the generated Convex API, and the types the views derive from it.
+// The dashboard talks to Convex only through these functions (no REST layer).
+import type { FunctionReturnType } from "convex/server";
+import type { Doc, Id } from "../../convex/_generated/dataModel";
+import { api } from "../../convex/_generated/api";
+
+export { api };
+export type { Doc, Id };
+
+export type PhaseStatus = Doc<"phases">["status"];
+export type OrchestrationStatus = Doc<"orchestrations">["status"];
+export type ActionStatus = Doc<"inboundActions">["status"];
+export type ActionType = Doc<"inboundActions">["type"];
+export type ActionDoc = Doc<"inboundActions">;
+export type PhaseDoc = Doc<"phases">;
+export type TaskDoc = Doc<"tasks">;
+export type MemberDoc = Doc<"teamMembers">;
+export type TeamDoc = Doc<"teams">;
+export type EventDoc = Doc<"orchestrationEvents">;
+
+export type NodeView = FunctionReturnType<typeof api.nodes.listNodes>[number];
+export type NodeHealth = NonNullable<NodeView["health"]>;
+export type OrchestrationList = FunctionReturnType<typeof api.orchestrations.listOrchestrations>;
+export type OrchestrationSummary = OrchestrationList["active"][number];
+export type OrchestrationDetail = NonNullable<FunctionReturnType<typeof api.orchestrations.getOrchestrationDetail>>;
+export type TeamDetail = OrchestrationDetail["teams"][number];
+export type Attention = FunctionReturnType<typeof api.attention.attention>;

@@ -1,0 +1,202 @@
+// Small building blocks shared by every view: badges, times, placeholders, panels, messages.
+import { Component, useEffect, useRef, type ErrorInfo as ReactErrorInfo, type ReactNode } from "react";
+import { describeError } from "../lib/errors";
+import type { Tone } from "../lib/status";
+import { formatAbsolute, formatRelative } from "../lib/time";
+import { useNow } from "../hooks/useNow";
+import s from "./ui.module.css";
+
+export function cx(...names: (string | false | null | undefined)[]): string {
+  return names.filter(Boolean).join(" ");
+}
+
+export function Badge({ tone, children, dot, title }: { tone: Tone; children: ReactNode; dot?: boolean; title?: string }) {
+  return (
+    <span className={cx(s.badge, s[tone])} title={title}>
+      {dot && <span className={s.dot} aria-hidden />}
+      {children}
+    </span>
+  );
+}
+
+/** A time shown relative ("3 min ago"), with the absolute time on hover and for screen readers. */
+export function Time({ at, prefix }: { at: number; prefix?: string }) {
+  const now = useNow();
+  const absolute = formatAbsolute(at);
+  return (
+    <time className={s.time} dateTime={new Date(at).toISOString()} title={absolute} aria-label={`${prefix ?? ""}${absolute}`}>
+      {prefix}
+      {formatRelative(at, now)}
+    </time>
+  );
+}
+
+/** A placeholder the size of what will replace it, so nothing moves when data arrives. */
+export function Skeleton({ width = "100%", height = 16, style }: { width?: number | string; height?: number | string; style?: React.CSSProperties }) {
+  return <span className={s.skeleton} style={{ width, height, ...style }} aria-hidden />;
+}
+
+export function Panel({
+  title,
+  actions,
+  children,
+  flush,
+  minHeight,
+  id,
+  label,
+}: {
+  title?: ReactNode;
+  actions?: ReactNode;
+  children: ReactNode;
+  flush?: boolean;
+  minHeight?: number;
+  id?: string;
+  label?: string;
+}) {
+  return (
+    <section className={s.panel} aria-label={label} id={id} style={minHeight ? { minHeight } : undefined}>
+      {(title !== undefined || actions !== undefined) && (
+        <header className={s.panelHeader}>
+          {typeof title === "string" ? <h2>{title}</h2> : title}
+          {actions}
+        </header>
+      )}
+      <div className={flush ? s.panelFlush : s.panelBody}>{children}</div>
+    </section>
+  );
+}
+
+export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className={s.empty} role="status">
+      <strong>{title}</strong>
+      {children}
+    </div>
+  );
+}
+
+export function ErrorMessage({ error, onRetry, what }: { error: unknown; onRetry?: () => void; what: string }) {
+  const info = describeError(error);
+  const hint =
+    info.code === "unauthenticated"
+      ? "Sign in again to continue."
+      : info.code === "forbidden"
+        ? "Ask the owner of this deployment for access."
+        : "Check your connection; the page retries on its own when it can.";
+  return (
+    <div className={s.error} role="alert">
+      <p>
+        <strong>Couldn't load {what}:</strong> {info.message}
+      </p>
+      <p>{hint}</p>
+      {onRetry && (
+        <button type="button" className={cx(s.button, s.small)} onClick={onRetry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}
+
+type BoundaryProps = { what: string; children: ReactNode; resetKey?: unknown };
+
+/** Catches a failed query (useQuery throws) so one broken panel never blanks the page. */
+export class QueryBoundary extends Component<BoundaryProps, { error: unknown; key: unknown }> {
+  override state: { error: unknown; key: unknown } = { error: null, key: this.props.resetKey };
+
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+
+  static getDerivedStateFromProps(props: BoundaryProps, state: { error: unknown; key: unknown }) {
+    return props.resetKey !== state.key ? { error: null, key: props.resetKey } : null;
+  }
+
+  override componentDidCatch(error: unknown, info: ReactErrorInfo) {
+    console.error(`tina: ${this.props.what} failed`, error, info.componentStack);
+  }
+
+  override render() {
+    if (this.state.error !== null) {
+      return <ErrorMessage error={this.state.error} what={this.props.what} onRetry={() => this.setState({ error: null })} />;
+    }
+    return this.props.children;
+  }
+}
+
+export function ProgressBar({ fraction, label }: { fraction: number; label: string }) {
+  const pct = Math.round(Math.min(1, Math.max(0, fraction)) * 100);
+  return (
+    <div className={s.progressTrack} role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} aria-label={label}>
+      <div className={s.progressFill} style={{ width: `${pct}%` }} />
+    </div>
+  );
+}
+
+export type ButtonKind = "default" | "primary" | "danger" | "ghost";
+
+export function Button({
+  kind = "default",
+  small,
+  disabledReason,
+  children,
+  ...rest
+}: React.ButtonHTMLAttributes<HTMLButtonElement> & { kind?: ButtonKind; small?: boolean; disabledReason?: string }) {
+  const disabled = rest.disabled || disabledReason !== undefined;
+  return (
+    <button
+      type="button"
+      {...rest}
+      disabled={disabled}
+      title={disabledReason ?? rest.title}
+      className={cx(
+        s.button,
+        kind === "primary" && s.primary,
+        kind === "danger" && s.dangerButton,
+        kind === "ghost" && s.ghost,
+        small && s.small,
+        rest.className,
+      )}
+    >
+      {children}
+    </button>
+  );
+}
+
+/** A modal question. Escape or the backdrop cancels; focus starts on the first field or button. */
+export function Dialog({
+  title,
+  children,
+  onClose,
+  labelledBy = "dialog-title",
+}: {
+  title: string;
+  children: ReactNode;
+  onClose: () => void;
+  labelledBy?: string;
+}) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const previous = document.activeElement as HTMLElement | null;
+    const first = ref.current?.querySelector<HTMLElement>("textarea, input, select, button[data-autofocus], button");
+    first?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") onClose();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      previous?.focus?.();
+    };
+  }, [onClose]);
+  return (
+    <div className={s.backdrop} onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div ref={ref} className={s.dialog} role="dialog" aria-modal="true" aria-labelledby={labelledBy}>
+        <h2 id={labelledBy}>{title}</h2>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+export const ui = s;

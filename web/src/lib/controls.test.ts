@@ -1,0 +1,138 @@
+import { describe, expect, test } from "vitest";
+import type { ActionDoc, PhaseStatus } from "../api";
+import {
+  defaultTargetPhase,
+  messageAvailability,
+  messageTextProblem,
+  needsConfirmation,
+  phaseControlAvailability,
+  phaseStateReason,
+  type ActContext,
+  type PhaseControl,
+} from "./controls";
+
+const ctx = (over: Partial<ActContext> = {}): ActContext => ({
+  role: "operator",
+  laptopName: "alpha",
+  laptopOnline: true,
+  actions: [],
+  ...over,
+});
+
+const phase = (status: PhaseStatus, phaseNumber = "2") => ({ phaseNumber, status });
+
+type A = Pick<ActionDoc, "type" | "status" | "payload">;
+const action = (type: A["type"], status: A["status"], phase = "2"): A => ({ type, status, payload: { phase } });
+
+describe("phase controls", () => {
+  const applies: Record<PhaseControl, PhaseStatus[]> = {
+    approve_plan: ["awaiting_approval"],
+    reject_plan: ["awaiting_approval"],
+    pause: ["planning", "planned", "awaiting_approval", "executing", "reviewing"],
+    resume: ["paused"],
+    retry: ["blocked", "paused"],
+  };
+  const all: PhaseStatus[] = ["planning", "planned", "awaiting_approval", "executing", "reviewing", "complete", "blocked", "paused"];
+
+  test.each(Object.entries(applies))("%s applies exactly to its statuses", (control, statuses) => {
+    for (const status of all) {
+      const a = phaseControlAvailability(control as PhaseControl, phase(status), ctx());
+      expect(a.enabled, `${control} on ${status}`).toBe(statuses.includes(status));
+    }
+  });
+
+  test("each refusal names the phase and why", () => {
+    expect(phaseStateReason("approve_plan", "2", "executing")).toBe("no plan is waiting for approval in phase 2");
+    expect(phaseStateReason("retry", "1.5", "executing")).toBe("phase 1.5 is not blocked");
+    expect(phaseStateReason("resume", "3", "blocked")).toBe("phase 3 is not paused");
+    expect(phaseStateReason("pause", "2", "paused")).toBe("phase 2 is already paused");
+    expect(phaseStateReason("pause", "2", "blocked")).toBe("phase 2 is blocked; retry it instead");
+    expect(phaseStateReason("pause", "2", "complete")).toBe("phase 2 is complete");
+  });
+
+  test("an offline laptop disables a control that would otherwise apply", () => {
+    const a = phaseControlAvailability("retry", phase("blocked"), ctx({ laptopOnline: false }));
+    expect(a).toEqual({ enabled: false, reason: "alpha is offline; actions would wait and expire" });
+  });
+
+  test("the phase's own state is explained before the laptop being offline", () => {
+    const a = phaseControlAvailability("retry", phase("executing"), ctx({ laptopOnline: false }));
+    expect(a).toEqual({ enabled: false, reason: "phase 2 is not blocked" });
+  });
+
+  test("viewers and a role still loading cannot act", () => {
+    expect(phaseControlAvailability("pause", phase("executing"), ctx({ role: "viewer" }))).toMatchObject({ enabled: false, reason: expect.stringContaining("viewers") });
+    expect(phaseControlAvailability("pause", phase("executing"), ctx({ role: undefined }))).toMatchObject({ enabled: false, reason: "checking your permissions…" });
+    expect(phaseControlAvailability("pause", phase("executing"), ctx({ role: "owner" })).enabled).toBe(true);
+  });
+
+  test("no phase yet", () => {
+    expect(phaseControlAvailability("pause", undefined, ctx())).toEqual({ enabled: false, reason: "no phase has started yet" });
+  });
+
+  test("the same control already on its way for the same phase blocks a second one", () => {
+    const busy = ctx({ actions: [action("pause", "claimed")] });
+    expect(phaseControlAvailability("pause", phase("executing"), busy)).toEqual({
+      enabled: false,
+      reason: "a pause for phase 2 is already on its way",
+    });
+    // Another phase, or a finished one, does not count.
+    expect(phaseControlAvailability("pause", phase("executing", "3"), busy).enabled).toBe(true);
+    expect(phaseControlAvailability("pause", phase("executing"), ctx({ actions: [action("pause", "failed")] })).enabled).toBe(true);
+  });
+
+  test("approve and reject exclude each other while one is pending", () => {
+    const busy = ctx({ actions: [action("approve_plan", "pending")] });
+    expect(phaseControlAvailability("reject_plan", phase("awaiting_approval"), busy)).toEqual({
+      enabled: false,
+      reason: "an approval for phase 2 is already on its way",
+    });
+  });
+});
+
+describe("messages", () => {
+  const member = { agentName: "executor-1" };
+  test("allowed to a present agent of a live team on an online laptop", () => {
+    expect(messageAvailability(member, {}, ctx())).toEqual({ enabled: true });
+  });
+  test("refused with the reason", () => {
+    expect(messageAvailability({ ...member, removedAt: 1 }, {}, ctx())).toEqual({ enabled: false, reason: "executor-1 has left the team" });
+    expect(messageAvailability(member, { removedAt: 1 }, ctx())).toEqual({ enabled: false, reason: "this team has ended" });
+    expect(messageAvailability(member, {}, ctx({ laptopOnline: false })).enabled).toBe(false);
+    expect(messageAvailability(member, {}, ctx({ role: "viewer" })).enabled).toBe(false);
+    expect(messageAvailability(undefined, {}, ctx())).toEqual({ enabled: false, reason: "choose an agent" });
+  });
+  test("text is checked like the server does", () => {
+    expect(messageTextProblem("  ")).toBe("write something to send");
+    expect(messageTextProblem("x".repeat(4001))).toBe("at most 4000 characters (4001 now)");
+    expect(messageTextProblem("bell\u0007")).toBe("remove control characters");
+    expect(messageTextProblem("line one\nline two\twith a tab")).toBeNull();
+  });
+});
+
+test("only resume and messages go without confirmation", () => {
+  expect(["approve_plan", "reject_plan", "pause", "resume", "retry", "send_message"].filter((c) => needsConfirmation(c as PhaseControl))).toEqual([
+    "approve_plan",
+    "reject_plan",
+    "pause",
+    "retry",
+  ]);
+});
+
+describe("default target phase", () => {
+  const phases = [phase("complete", "1"), phase("complete", "1.5"), phase("executing", "2")];
+  test("the attention phase wins", () => {
+    expect(defaultTargetPhase([...phases, phase("planning", "3")], "2")?.phaseNumber).toBe("2");
+  });
+  test("then a phase that waits or is stopped", () => {
+    expect(defaultTargetPhase([phase("complete", "1"), phase("blocked", "1.5"), phase("planning", "2")], undefined)?.phaseNumber).toBe("1.5");
+  });
+  test("then the last open phase, then the last phase", () => {
+    expect(defaultTargetPhase(phases, undefined)?.phaseNumber).toBe("2");
+    expect(defaultTargetPhase([phase("complete", "1"), phase("complete", "2")], undefined)?.phaseNumber).toBe("2");
+    expect(defaultTargetPhase([], undefined)).toBeUndefined();
+  });
+  test("an attention phase that is not listed falls back", () => {
+    expect(defaultTargetPhase(phases, "9")?.phaseNumber).toBe("2");
+  });
+});

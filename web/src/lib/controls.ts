@@ -1,0 +1,142 @@
+// Which operator controls apply right now, and if not, why. Pure: the views only render
+// what these functions decide, and the tests pin every reason.
+import type { ActionDoc, ActionType, PhaseStatus } from "../api";
+import { isFinalActionStatus } from "./status";
+
+export type Role = "owner" | "operator" | "viewer";
+
+export type Availability = { enabled: true } | { enabled: false; reason: string };
+
+const OK: Availability = { enabled: true };
+const no = (reason: string): Availability => ({ enabled: false, reason });
+
+/** What every control needs to know about who acts and where. */
+export type ActContext = {
+  /** The signed-in user's role; undefined while it is loading. */
+  role: Role | undefined;
+  laptopName: string;
+  laptopOnline: boolean;
+  /** Actions of this orchestration that are still on their way (any status is fine: finals are ignored). */
+  actions: readonly Pick<ActionDoc, "type" | "status" | "payload">[];
+};
+
+export type PhaseControl = Extract<ActionType, "pause" | "resume" | "retry" | "approve_plan" | "reject_plan">;
+
+export const PHASE_CONTROLS: readonly PhaseControl[] = ["approve_plan", "reject_plan", "pause", "resume", "retry"];
+
+const PAUSABLE: ReadonlySet<PhaseStatus> = new Set(["planning", "planned", "awaiting_approval", "executing", "reviewing"]);
+
+function roleReason(role: Role | undefined): string | null {
+  if (role === undefined) return "checking your permissions…";
+  if (role === "viewer") return "viewers can look but not act; ask an owner for the operator role";
+  return null;
+}
+
+function offlineReason(ctx: ActContext): string | null {
+  return ctx.laptopOnline ? null : `${ctx.laptopName} is offline; actions would wait and expire`;
+}
+
+/** Why `control` does not apply to a phase in `status`, or null when it does. */
+export function phaseStateReason(control: PhaseControl, phase: string, status: PhaseStatus): string | null {
+  switch (control) {
+    case "approve_plan":
+    case "reject_plan":
+      return status === "awaiting_approval" ? null : `no plan is waiting for approval in phase ${phase}`;
+    case "pause":
+      if (PAUSABLE.has(status)) return null;
+      if (status === "paused") return `phase ${phase} is already paused`;
+      if (status === "blocked") return `phase ${phase} is blocked; retry it instead`;
+      return `phase ${phase} is complete`;
+    case "resume":
+      return status === "paused" ? null : `phase ${phase} is not paused`;
+    case "retry":
+      return status === "blocked" || status === "paused" ? null : `phase ${phase} is not blocked`;
+  }
+}
+
+const PHRASES: Record<ActionType, string> = {
+  approve_plan: "an approval",
+  reject_plan: "a rejection",
+  pause: "a pause",
+  resume: "a resume",
+  retry: "a retry",
+  send_message: "a message",
+};
+
+/** The same control for the same phase is already queued or running. */
+function inFlightReason(control: PhaseControl, phase: string, ctx: ActContext): string | null {
+  const exclusive: readonly ActionType[] =
+    control === "approve_plan" || control === "reject_plan" ? ["approve_plan", "reject_plan"] : [control];
+  const busy = ctx.actions.find(
+    (a) => exclusive.includes(a.type) && a.payload.phase === phase && !isFinalActionStatus(a.status),
+  );
+  return busy === undefined ? null : `${PHRASES[busy.type]} for phase ${phase} is already on its way`;
+}
+
+/** Whether a phase control can be used now; the first reason that stops it otherwise. */
+export function phaseControlAvailability(
+  control: PhaseControl,
+  phase: { phaseNumber: string; status: PhaseStatus } | undefined,
+  ctx: ActContext,
+): Availability {
+  const role = roleReason(ctx.role);
+  if (role) return no(role);
+  if (phase === undefined) return no("no phase has started yet");
+  const state = phaseStateReason(control, phase.phaseNumber, phase.status);
+  if (state) return no(state);
+  const busy = inFlightReason(control, phase.phaseNumber, ctx);
+  if (busy) return no(busy);
+  const offline = offlineReason(ctx);
+  if (offline) return no(offline);
+  return OK;
+}
+
+/** Whether a message can be sent to an agent now. */
+export function messageAvailability(
+  member: { agentName: string; removedAt?: number } | undefined,
+  team: { removedAt?: number },
+  ctx: Omit<ActContext, "actions">,
+): Availability {
+  const role = roleReason(ctx.role);
+  if (role) return no(role);
+  if (team.removedAt !== undefined) return no("this team has ended");
+  if (member === undefined) return no("choose an agent");
+  if (member.removedAt !== undefined) return no(`${member.agentName} has left the team`);
+  const offline = offlineReason({ ...ctx, actions: [] });
+  if (offline) return no(offline);
+  return OK;
+}
+
+/** Checks the operator's text the way the server will, so mistakes show before sending. */
+export function messageTextProblem(text: string, maxLength = 4000): string | null {
+  if (text.trim().length === 0) return "write something to send";
+  if (text.length > maxLength) return `at most ${maxLength} characters (${text.length} now)`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) return "remove control characters";
+  return null;
+}
+
+/** Which controls ask "are you sure?" before they are sent. */
+export function needsConfirmation(control: ActionType): boolean {
+  return control !== "resume" && control !== "send_message";
+}
+
+type PhaseLike = { phaseNumber: string; status: PhaseStatus };
+
+/**
+ * The phase the controls act on by default: the one needing attention, else the first that
+ * waits or is stopped, else the last one that is not complete, else the last phase.
+ */
+export function defaultTargetPhase<P extends PhaseLike>(
+  phases: readonly P[],
+  attentionPhase: string | undefined,
+): P | undefined {
+  if (attentionPhase !== undefined) {
+    const hit = phases.find((p) => p.phaseNumber === attentionPhase);
+    if (hit) return hit;
+  }
+  const stopped = phases.find((p) => p.status === "awaiting_approval" || p.status === "blocked" || p.status === "paused");
+  if (stopped) return stopped;
+  const open = phases.filter((p) => p.status !== "complete");
+  return open[open.length - 1] ?? phases[phases.length - 1];
+}

@@ -1,0 +1,45 @@
+// Laptops: presence and sync health as the last heartbeat reported them. Pure.
+import type { NodeView } from "../api";
+
+export type Presence = "online" | "offline" | "revoked" | "never";
+
+export function presence(n: Pick<NodeView, "online" | "revoked" | "lastHeartbeat">): Presence {
+  if (n.revoked) return "revoked";
+  if (n.online) return "online";
+  return n.lastHeartbeat > 0 ? "offline" : "never";
+}
+
+export const PRESENCE_LABELS: Record<Presence, string> = {
+  online: "online",
+  offline: "offline",
+  revoked: "revoked",
+  never: "never connected",
+};
+
+/**
+ * How far behind the laptop's sync was when it last reported: the time between its last
+ * successful sync and that heartbeat. Undefined when it has not reported a sync yet.
+ */
+export function syncLagMs(n: Pick<NodeView, "lastHeartbeat" | "health">): number | undefined {
+  const last = n.health?.lastSyncAt;
+  if (last === undefined || n.lastHeartbeat <= 0) return undefined;
+  return Math.max(0, n.lastHeartbeat - last);
+}
+
+/** A laptop whose daemon reports trouble: undelivered observations, restarts or errors. */
+export function healthWarnings(n: Pick<NodeView, "health" | "online">): string[] {
+  const h = n.health;
+  if (h === undefined) return [];
+  const out: string[] = [];
+  if (h.outboxDepth > 0) out.push(`${h.outboxDepth} observation${h.outboxDepth === 1 ? "" : "s"} waiting to sync`);
+  const failing = h.actors.filter((a) => a.lastError !== undefined || a.state === "failed" || a.state === "crashed");
+  for (const a of failing) out.push(`${a.id}: ${a.lastError ?? a.state}`);
+  if (h.connection !== undefined && h.connection !== "connected" && n.online) out.push(`connection ${h.connection}`);
+  return out;
+}
+
+/** Online laptops first, then by name. */
+export function orderNodes<T extends Pick<NodeView, "online" | "revoked" | "name">>(nodes: readonly T[]): T[] {
+  const rank = (n: T) => (n.revoked ? 2 : n.online ? 0 : 1);
+  return [...nodes].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+}

@@ -1,0 +1,306 @@
+// Every laptop: presence, last heartbeat, daemon version, sync lag and outbox depth.
+import { useMutation, useQuery } from "convex/react";
+import { useState, type FormEvent } from "react";
+import { api, type NodeView } from "../api";
+import { Badge, Button, Dialog, EmptyState, Panel, QueryBoundary, Skeleton, Time, ui } from "../components/ui";
+import { CLIENT } from "../lib/client";
+import { describeError } from "../lib/errors";
+import { useMe } from "../session";
+import { healthWarnings, orderNodes, presence, PRESENCE_LABELS, syncLagMs, type Presence } from "../lib/fleet";
+import type { Tone } from "../lib/status";
+import { formatDuration } from "../lib/time";
+import s from "./fleet.module.css";
+import o from "./orchestrations.module.css";
+
+const PRESENCE_TONE: Record<Presence, Tone> = { online: "success", offline: "danger", revoked: "muted", never: "neutral" };
+
+export function PresenceBadge({ node }: { node: Pick<NodeView, "online" | "revoked" | "lastHeartbeat"> }) {
+  const p = presence(node);
+  return (
+    <Badge tone={PRESENCE_TONE[p]} dot>
+      {PRESENCE_LABELS[p]}
+    </Badge>
+  );
+}
+
+/** Teams on this laptop that belong to no orchestration: still worth seeing. */
+function UnlinkedTeams({ node }: { node: NodeView }) {
+  const teams = useQuery(api.teams.listUnlinkedTeams, { nodeId: node._id });
+  if (teams === undefined || teams.length === 0) return null;
+  return (
+    <div className={s.teams}>
+      <strong>
+        {teams.length} team{teams.length === 1 ? "" : "s"} outside orchestrations
+      </strong>
+      <ul>
+        {teams.map((t) => (
+          <li key={t._id}>
+            {t.teamName} · {t.memberCount} agent{t.memberCount === 1 ? "" : "s"} · {t.taskCounts.inProgress} in progress,{" "}
+            {t.taskCounts.pending} pending, {t.taskCounts.completed} done
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** Owner only: cut a laptop off (its credential stops working; queued actions are cancelled). */
+function RevokeButton({ node }: { node: NodeView }) {
+  const revoke = useMutation(api.nodes.revokeNode);
+  const [asking, setAsking] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  return (
+    <>
+      <Button small kind="ghost" onClick={() => setAsking(true)}>
+        Revoke
+      </Button>
+      {problem && <span role="alert">{problem}</span>}
+      {asking && (
+        <Dialog title={`Revoke ${node.name}?`} onClose={() => setAsking(false)}>
+          <p>
+            Its credential stops working at once and its queued actions are cancelled. To bring it back, create an enrollment code for
+            exactly this name and enroll it again.
+          </p>
+          <div className={ui.dialogButtons}>
+            <Button onClick={() => setAsking(false)}>Cancel</Button>
+            <Button
+              kind="danger"
+              onClick={() => {
+                setAsking(false);
+                revoke({ nodeId: node._id, client: CLIENT }).catch((e: unknown) => setProblem(describeError(e).message));
+              }}
+            >
+              Revoke
+            </Button>
+          </div>
+        </Dialog>
+      )}
+    </>
+  );
+}
+
+export function NodeCard({ node, canRevoke = false }: { node: NodeView; canRevoke?: boolean }) {
+  const h = node.health;
+  const lag = syncLagMs(node);
+  const warnings = healthWarnings(node);
+  return (
+    <article className={s.card} data-testid="node-card" data-node={node.name} aria-label={`Laptop ${node.name}`}>
+      <div className={s.cardHead}>
+        <span className={s.name}>{node.name}</span>
+        <PresenceBadge node={node} />
+      </div>
+      <dl className={ui.kv}>
+        <dt>Last seen</dt>
+        <dd>{node.lastHeartbeat > 0 ? <Time at={node.lastHeartbeat} /> : "never"}</dd>
+        <dt>Daemon</dt>
+        <dd>{h ? `v${h.daemonVersion}` : "–"}</dd>
+        <dt>Uptime</dt>
+        <dd>{h ? formatDuration(h.uptimeSecs * 1000) : "–"}</dd>
+        <dt>Sync lag</dt>
+        <dd title="time between the laptop's last successful sync and its last heartbeat">
+          {lag === undefined ? "–" : formatDuration(lag)}
+          {h?.lastSyncAt !== undefined && (
+            <span className={ui.secondary}>
+              {" "}
+              (last sync <Time at={h.lastSyncAt} />)
+            </span>
+          )}
+        </dd>
+        <dt>Outbox</dt>
+        <dd>{h ? `${h.outboxDepth} waiting` : "–"}</dd>
+        <dt>OS</dt>
+        <dd>{node.os}</dd>
+      </dl>
+      {warnings.length > 0 && (
+        <ul className={s.warnings} aria-label="Health warnings">
+          {warnings.map((w) => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
+      )}
+      {h && h.actors.length > 0 && (
+        <details>
+          <summary>
+            {h.actors.length} actors, {h.actors.reduce((n, a) => n + a.restarts, 0)} restarts
+          </summary>
+          <table className={s.actors}>
+            <thead>
+              <tr>
+                <th>Actor</th>
+                <th>State</th>
+                <th>Restarts</th>
+              </tr>
+            </thead>
+            <tbody>
+              {h.actors.map((a) => (
+                <tr key={a.id} title={a.lastError}>
+                  <td>{a.id}</td>
+                  <td>{a.state}</td>
+                  <td>{a.restarts}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      )}
+      <QueryBoundary what="teams">
+        <UnlinkedTeams node={node} />
+      </QueryBoundary>
+      {canRevoke && !node.revoked && (
+        <div>
+          <RevokeButton node={node} />
+        </div>
+      )}
+    </article>
+  );
+}
+
+function NodeCards() {
+  const nodes = useQuery(api.nodes.listNodes);
+  const owner = useMe()?.role === "owner";
+  if (nodes === undefined) {
+    return (
+      <div className={s.grid} aria-busy="true" aria-label="Loading laptops">
+        {[0, 1, 2].map((i) => (
+          <div key={i} className={s.card}>
+            <Skeleton width="50%" height={20} />
+            <Skeleton height={120} />
+          </div>
+        ))}
+      </div>
+    );
+  }
+  if (nodes.length === 0) {
+    return (
+      <Panel>
+        <EmptyState title="No laptops yet.">
+          <p>
+            On each laptop, run <code>tina daemon enroll</code> with an enrollment code from the owner, then{" "}
+            <code>tina daemon install</code>. It appears here with its first heartbeat.
+          </p>
+        </EmptyState>
+      </Panel>
+    );
+  }
+  return (
+    <div className={s.grid}>
+      {orderNodes(nodes).map((n) => (
+        <NodeCard key={n._id} node={n} canRevoke={owner} />
+      ))}
+    </div>
+  );
+}
+
+/** Owner only: a one-time enrollment code for a new laptop (15 minutes, single use). */
+function AddLaptop() {
+  const create = useMutation(api.nodes.createEnrollmentCode);
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [code, setCode] = useState<{ code: string; expiresAt: number; nodeName?: string } | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setProblem(null);
+    try {
+      setCode(await create({ ...(name.trim() ? { nodeName: name.trim() } : {}), client: CLIENT }));
+    } catch (error) {
+      setProblem(describeError(error).message);
+    }
+  };
+  const close = () => {
+    setOpen(false);
+    setCode(null);
+    setName("");
+    setProblem(null);
+  };
+  return (
+    <>
+      <Button small kind="primary" onClick={() => setOpen(true)}>
+        Add a laptop
+      </Button>
+      {open && (
+        <Dialog title="Add a laptop" onClose={close}>
+          {code === null ? (
+            <form onSubmit={submit} style={{ display: "flex", flexDirection: "column", gap: 12 }}>
+              <p>
+                Creates a one-time enrollment code, valid for 15 minutes. Give a name to bind the code to that laptop (needed to bring back a
+                revoked one).
+              </p>
+              <label className={ui.field}>
+                Laptop name (optional)
+                <input className={ui.input} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
+              </label>
+              {problem && <p role="alert">{problem}</p>}
+              <div className={ui.dialogButtons}>
+                <Button onClick={close}>Cancel</Button>
+                <Button type="submit" kind="primary">
+                  Create code
+                </Button>
+              </div>
+            </form>
+          ) : (
+            <>
+              <p>
+                On the laptop, run <code>tina daemon enroll</code> and paste this code when asked. It works once, until{" "}
+                <Time at={code.expiresAt} />
+                {code.nodeName ? `, only for ${code.nodeName}` : ""}.
+              </p>
+              <code data-testid="enrollment-code" style={{ fontSize: "1.3rem", letterSpacing: "0.08em", userSelect: "all", overflowWrap: "anywhere" }}>
+                {code.code}
+              </code>
+              <div className={ui.dialogButtons}>
+                <Button kind="primary" onClick={close}>
+                  Done
+                </Button>
+              </div>
+            </>
+          )}
+        </Dialog>
+      )}
+    </>
+  );
+}
+
+export function FleetView() {
+  const owner = useMe()?.role === "owner";
+  return (
+    <>
+      <div className={s.title} style={{ display: "flex", justifyContent: "space-between", alignItems: "center", gap: 8 }}>
+        <h1>Fleet</h1>
+        {owner && <AddLaptop />}
+      </div>
+      <QueryBoundary what="laptops">
+        <NodeCards />
+      </QueryBoundary>
+    </>
+  );
+}
+
+/** The fleet in a few lines, for the desktop sidebar. */
+export function FleetSummary() {
+  const nodes = useQuery(api.nodes.listNodes);
+  return (
+    <Panel title="Laptops" actions={<a href="#/fleet">All</a>} flush minHeight={120}>
+      {nodes === undefined ? (
+        <div style={{ padding: 16 }}>
+          <Skeleton height={60} />
+        </div>
+      ) : nodes.length === 0 ? (
+        <EmptyState title="No laptops yet." />
+      ) : (
+        <ul className={o.compactList}>
+          {orderNodes(nodes)
+            .slice(0, 8)
+            .map((n) => (
+              <li key={n._id}>
+                <span>{n.name}</span>
+                <span>
+                  <PresenceBadge node={n} />
+                </span>
+              </li>
+            ))}
+        </ul>
+      )}
+    </Panel>
+  );
+}

@@ -1,0 +1,103 @@
+// The frame around every view: header with navigation, theme and account; a tab bar on phones.
+import { useConvexConnectionState, useQuery } from "convex/react";
+import type { ReactNode } from "react";
+import { api } from "../api";
+import { Button, cx } from "../components/ui";
+import { useTheme, type ThemeChoice } from "../hooks/useTheme";
+import type { Route } from "../lib/routing";
+import s from "./Shell.module.css";
+
+type NavItem = { key: "orchestrations" | "attention" | "fleet"; href: string; label: string; icon: ReactNode };
+
+const ICONS = {
+  list: (
+    <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden>
+      <path d="M8 6h13M8 12h13M8 18h13M3 6h.01M3 12h.01M3 18h.01" strokeLinecap="round" />
+    </svg>
+  ),
+  bell: (
+    <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden>
+      <path d="M6 8a6 6 0 1 1 12 0c0 7 3 8 3 8H3s3-1 3-8M10 20a2 2 0 0 0 4 0" strokeLinecap="round" />
+    </svg>
+  ),
+  laptop: (
+    <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden>
+      <rect x="4" y="5" width="16" height="11" rx="1.5" />
+      <path d="M2 19h20" strokeLinecap="round" />
+    </svg>
+  ),
+};
+
+const NAV: NavItem[] = [
+  { key: "orchestrations", href: "#/", label: "Orchestrations", icon: ICONS.list },
+  { key: "attention", href: "#/attention", label: "Attention", icon: ICONS.bell },
+  { key: "fleet", href: "#/fleet", label: "Fleet", icon: ICONS.laptop },
+];
+
+const THEME_LABEL: Record<ThemeChoice, string> = { system: "Theme: system", light: "Theme: light", dark: "Theme: dark" };
+const THEME_ICON: Record<ThemeChoice, string> = { system: "◐", light: "☀", dark: "☾" };
+
+/** How many things need attention; hidden (but still taking its space) at zero. */
+function AttentionCount() {
+  const data = useQuery(api.attention.attention);
+  const n =
+    data === undefined
+      ? 0
+      : data.blocked.length + data.awaitingApproval.length + data.failedActions.length + data.offlineNodes.length;
+  return (
+    <span className={cx(s.count, n === 0 && s.countZero)} aria-label={`${n} need attention`} data-testid="attention-count">
+      {n > 99 ? "99+" : n}
+    </span>
+  );
+}
+
+function ConnectionNote() {
+  const state = useConvexConnectionState();
+  if (state.isWebSocketConnected || !state.hasEverConnected) return null;
+  return (
+    <span className={s.connection} role="status">
+      reconnecting…
+    </span>
+  );
+}
+
+export function Shell({ route, account, children }: { route: Route; account: ReactNode; children: ReactNode }) {
+  const { theme, cycle } = useTheme();
+  const current = route.name === "detail" ? "orchestrations" : route.name;
+  return (
+    <div className={s.shell}>
+      <header className={s.header}>
+        <a className={s.brand} href="#/">
+          <img src="./favicon.svg" alt="" width={24} height={24} />
+          tina
+        </a>
+        <nav className={s.topNav} aria-label="Main">
+          {NAV.map((item) => (
+            <a key={item.key} href={item.href} className={cx(s.navLink, current === item.key && s.active)} aria-current={current === item.key ? "page" : undefined}>
+              {item.label}
+              {item.key === "attention" && <AttentionCount />}
+            </a>
+          ))}
+        </nav>
+        <span className={s.spacer} />
+        <ConnectionNote />
+        <Button kind="ghost" small onClick={cycle} aria-label={THEME_LABEL[theme]} title={THEME_LABEL[theme]}>
+          <span aria-hidden>{THEME_ICON[theme]}</span>
+        </Button>
+        <div className={s.account}>{account}</div>
+      </header>
+      <main className={s.main}>{children}</main>
+      <nav className={s.tabbar} aria-label="Main (tabs)">
+        {NAV.map((item) => (
+          <a key={item.key} href={item.href} className={cx(s.tab, current === item.key && s.active)} aria-current={current === item.key ? "page" : undefined}>
+            {item.icon}
+            {item.label}
+            {item.key === "attention" && <AttentionCount />}
+          </a>
+        ))}
+      </nav>
+    </div>
+  );
+}
+
+export const shellStyles = s;

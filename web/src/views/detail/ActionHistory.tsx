@@ -1,0 +1,78 @@
+// Recent actions of this orchestration with their live status and result.
+import { useMutation } from "convex/react";
+import { useState } from "react";
+import { api, type ActionDoc } from "../../api";
+import { Badge, Button, EmptyState, Panel, Time, ui } from "../../components/ui";
+import { CLIENT } from "../../lib/client";
+import { describeError } from "../../lib/errors";
+import { actionStatusLabel, actionStatusTone, actionTypeLabel } from "../../lib/status";
+import { formatDuration } from "../../lib/time";
+import s from "../detail.module.css";
+
+export function actionTarget(a: Pick<ActionDoc, "type" | "payload">): string {
+  if (a.type === "send_message") return `to ${a.payload.agentName ?? "an agent"}`;
+  return a.payload.phase ? `phase ${a.payload.phase}` : "";
+}
+
+function CancelButton({ action }: { action: ActionDoc }) {
+  const cancel = useMutation(api.actions.cancelAction);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <>
+      <Button
+        small
+        kind="ghost"
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          try {
+            await cancel({ actionId: action._id, client: CLIENT });
+          } catch (e) {
+            setError(describeError(e).message);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        Cancel
+      </Button>
+      {error && <span role="alert">{error}</span>}
+    </>
+  );
+}
+
+export function ActionHistory({ actions, canAct }: { actions: readonly ActionDoc[]; canAct: boolean }) {
+  return (
+    <Panel title="Actions" flush label="Action history">
+      {actions.length === 0 ? (
+        <EmptyState title="No actions yet.">
+          <p>What operators send to this orchestration appears here with its live status.</p>
+        </EmptyState>
+      ) : (
+        <ul className={s.rows}>
+          {actions.map((a) => (
+            <li key={a._id} className={s.rowItem} data-testid="action" data-action-id={a._id} data-type={a.type} data-status={a.status}>
+              <div className={s.rowHead}>
+                <strong>
+                  {actionTypeLabel(a.type)} {actionTarget(a)}
+                </strong>
+                <span style={{ display: "inline-flex", gap: 6, alignItems: "center" }}>
+                  {a.status === "pending" && canAct && <CancelButton action={a} />}
+                  <Badge tone={actionStatusTone(a.status)}>{actionStatusLabel(a.status)}</Badge>
+                </span>
+              </div>
+              <span className={ui.secondary}>
+                {a.submittedByName ?? "someone"} · <Time at={a.createdAt} />
+                {a.result?.durationMs !== undefined && ` · ran ${formatDuration(a.result.durationMs)}`}
+              </span>
+              {a.type === "reject_plan" && a.payload.feedback && <span className={ui.secondary}>feedback: {a.payload.feedback}</span>}
+              {a.type === "send_message" && a.payload.text && <span className={ui.secondary}>“{a.payload.text}”</span>}
+              {a.result && <span data-testid="action-result">{a.result.message || a.result.code}</span>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </Panel>
+  );
+}

@@ -1,0 +1,153 @@
+import { act, fireEvent, render, screen } from "@testing-library/react";
+import { beforeEach, describe, expect, test, vi } from "vitest";
+import type { ActionDoc, Id, PhaseDoc } from "../../api";
+import type { ActContext } from "../../lib/controls";
+import { Controls } from "./Controls";
+
+const submit = vi.fn();
+vi.mock("convex/react", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("convex/react")>()),
+  useMutation: () => submit,
+}));
+
+const ORCH = "o1" as Id<"orchestrations">;
+
+function phase(phaseNumber: string, status: PhaseDoc["status"], extra: Partial<PhaseDoc> = {}): PhaseDoc {
+  return { _id: `p${phaseNumber}` as Id<"phases">, _creationTime: 0, orchestrationId: ORCH, phaseNumber, status, updatedAt: 0, ...extra };
+}
+
+function actionDoc(id: string, status: ActionDoc["status"], extra: Partial<ActionDoc> = {}): ActionDoc {
+  return {
+    _id: id as Id<"inboundActions">,
+    _creationTime: 0,
+    nodeId: "n1" as Id<"nodes">,
+    orchestrationId: ORCH,
+    type: "pause",
+    payload: { feature: "f", phase: "2" },
+    status,
+    idempotencyKey: "k".repeat(10),
+    submittedBy: "u",
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 60_000,
+    ...extra,
+  };
+}
+
+const ctx = (over: Partial<ActContext> = {}): ActContext => ({ role: "operator", laptopName: "alpha", laptopOnline: true, actions: [], ...over });
+
+function renderControls(phases: PhaseDoc[], c: ActContext = ctx(), actions: ActionDoc[] = []) {
+  return render(<Controls orchestrationId={ORCH} phases={phases} attentionPhase={undefined} ctx={c} actions={actions} />);
+}
+
+beforeEach(() => {
+  submit.mockReset();
+});
+
+describe("Controls", () => {
+  test("a plan awaiting approval enables approve and reject; the rest say why not", () => {
+    renderControls([phase("1", "complete"), phase("2", "awaiting_approval")]);
+    expect(screen.getByTestId("control-approve_plan")).toBeEnabled();
+    expect(screen.getByTestId("control-reject_plan")).toBeEnabled();
+    expect(screen.getByTestId("control-pause")).toBeEnabled();
+    expect(screen.getByTestId("control-resume")).toBeDisabled();
+    expect(screen.getByTestId("why-resume")).toHaveTextContent("phase 2 is not paused");
+    expect(screen.getByTestId("control-retry")).toHaveAttribute("title", "phase 2 is not blocked");
+  });
+
+  test("pause asks first, then sends one action with an idempotency key", async () => {
+    submit.mockResolvedValue({ actionId: "a1", deduplicated: false });
+    renderControls([phase("2", "executing")]);
+    fireEvent.click(screen.getByTestId("control-pause"));
+    expect(submit).not.toHaveBeenCalled();
+    expect(screen.getByRole("dialog")).toHaveTextContent("Phase 2 stops at the next step on alpha");
+    await act(async () => {
+      const confirm = screen.getByTestId("confirm");
+      confirm.click();
+      confirm.click(); // a double tap in the same frame
+    });
+    expect(submit).toHaveBeenCalledTimes(1);
+    const args = submit.mock.calls[0]![0];
+    expect(args.action).toEqual({ type: "pause", orchestrationId: ORCH, phase: "2" });
+    expect(args.idempotencyKey).toMatch(/^[A-Za-z0-9._:-]{8,128}$/);
+    expect(args.client).toMatch(/^tina-web/);
+    expect(screen.queryByRole("dialog")).toBeNull();
+  });
+
+  test("each new tap gets a new key", async () => {
+    submit.mockResolvedValue({ actionId: "a1", deduplicated: false });
+    renderControls([phase("2", "executing")]);
+    for (let i = 0; i < 2; i++) {
+      fireEvent.click(screen.getByTestId("control-pause"));
+      await act(async () => screen.getByTestId("confirm").click());
+    }
+    expect(submit).toHaveBeenCalledTimes(2);
+    expect(submit.mock.calls[0]![0].idempotencyKey).not.toBe(submit.mock.calls[1]![0].idempotencyKey);
+  });
+
+  test("reject needs feedback, and sends it trimmed", async () => {
+    submit.mockResolvedValue({ actionId: "a1", deduplicated: false });
+    renderControls([phase("2", "awaiting_approval")]);
+    fireEvent.click(screen.getByTestId("control-reject_plan"));
+    expect(screen.getByTestId("confirm")).toBeDisabled();
+    fireEvent.change(screen.getByTestId("reject-feedback"), { target: { value: "  split the migration  " } });
+    expect(screen.getByTestId("confirm")).toBeEnabled();
+    await act(async () => screen.getByTestId("confirm").click());
+    expect(submit.mock.calls[0]![0].action).toEqual({ type: "reject_plan", orchestrationId: ORCH, phase: "2", feedback: "split the migration" });
+  });
+
+  test("resume goes without confirmation", async () => {
+    submit.mockResolvedValue({ actionId: "a1", deduplicated: false });
+    renderControls([phase("2", "paused", { pausedFrom: "executing", blockedReason: "paused by operator" })]);
+    await act(async () => screen.getByTestId("control-resume").click());
+    expect(submit.mock.calls[0]![0].action.type).toBe("resume");
+  });
+
+  test("the sent action's live status and result follow the subscription", async () => {
+    submit.mockResolvedValue({ actionId: "a1", deduplicated: false });
+    const phases = [phase("2", "blocked", { blockedReason: "tests failed" })];
+    const view = renderControls(phases);
+    fireEvent.click(screen.getByTestId("control-retry"));
+    await act(async () => screen.getByTestId("confirm").click());
+    // Not in the list yet: queued.
+    expect(screen.getByTestId("action-tracker")).toHaveAttribute("data-status", "pending");
+    expect(screen.getByTestId("action-tracker")).toHaveTextContent("queued");
+    view.rerender(<Controls orchestrationId={ORCH} phases={phases} attentionPhase={undefined} ctx={ctx()} actions={[actionDoc("a1", "running", { type: "retry" })]} />);
+    expect(screen.getByTestId("action-tracker")).toHaveAttribute("data-status", "running");
+    view.rerender(
+      <Controls
+        orchestrationId={ORCH}
+        phases={phases}
+        attentionPhase={undefined}
+        ctx={ctx()}
+        actions={[actionDoc("a1", "failed", { type: "retry", result: { ok: false, code: "cli_exit_non_zero", message: "phase 2 is not blocked any more" } })]}
+      />,
+    );
+    expect(screen.getByTestId("action-tracker")).toHaveTextContent("failed");
+    expect(screen.getByTestId("action-result")).toHaveTextContent("phase 2 is not blocked any more");
+  });
+
+  test("a refusal from the server is shown, not swallowed", async () => {
+    const { ConvexError } = await import("convex/values");
+    submit.mockImplementation(async () => {
+      throw new ConvexError({ code: "forbidden", message: "this needs the operator role; you are a viewer" });
+    });
+    renderControls([phase("2", "executing")]);
+    fireEvent.click(screen.getByTestId("control-pause"));
+    await act(async () => screen.getByTestId("confirm").click());
+    expect(screen.getByRole("alert")).toHaveTextContent("not accepted");
+    expect(screen.getByRole("alert")).toHaveTextContent("you are a viewer");
+  });
+
+  test("an offline laptop disables everything with the reason", () => {
+    renderControls([phase("2", "blocked")], ctx({ laptopOnline: false }));
+    expect(screen.getByTestId("control-retry")).toBeDisabled();
+    expect(screen.getByTestId("why-retry")).toHaveTextContent("alpha is offline");
+  });
+
+  test("the operator can pick another phase", () => {
+    renderControls([phase("1", "blocked"), phase("2", "planning")]);
+    expect(screen.getByTestId("control-retry")).toBeEnabled(); // phase 1 is stopped: the default
+    fireEvent.change(screen.getByLabelText("Acting on"), { target: { value: "2" } });
+    expect(screen.getByTestId("why-retry")).toHaveTextContent("phase 2 is not blocked");
+  });
+});

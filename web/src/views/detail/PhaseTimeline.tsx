@@ -1,0 +1,111 @@
+// Phases in order with planning / execution / review durations, blocks, pauses and remediation.
+import type { PhaseDoc } from "../../api";
+import { Badge, EmptyState, Panel, Time, cx } from "../../components/ui";
+import { useNow } from "../../hooks/useNow";
+import { phaseDuration, phaseTitle, remediationDepth, stageTimings, stopKind } from "../../lib/phases";
+import { phaseStatusLabel, phaseStatusTone, type Tone } from "../../lib/status";
+import { formatDuration } from "../../lib/time";
+import s from "../detail.module.css";
+
+const TONE_VAR: Record<Tone, string> = {
+  neutral: "var(--neutral-fg)",
+  info: "var(--info-fg)",
+  progress: "var(--progress-fg)",
+  success: "var(--success-fg)",
+  warning: "var(--warning-fg)",
+  danger: "var(--danger-fg)",
+  muted: "var(--muted-fg)",
+};
+
+const STAGE_LABEL = { planning: "Planning", execution: "Execution", review: "Review" } as const;
+
+export function PhaseItem({ phase }: { phase: PhaseDoc }) {
+  const now = useNow();
+  const stages = stageTimings(phase, now);
+  const total = phaseDuration(phase, now);
+  const stop = stopKind(phase);
+  const tone = phaseStatusTone(phase.status);
+  return (
+    <li
+      className={cx(s.phase, remediationDepth(phase.phaseNumber) > 0 && s.remediation)}
+      style={{ ["--tone" as string]: TONE_VAR[tone] }}
+      data-testid="phase"
+      data-phase={phase.phaseNumber}
+      data-status={phase.status}
+    >
+      <div className={s.phaseHead}>
+        <h3>{phaseTitle(phase.phaseNumber)}</h3>
+        <span style={{ display: "inline-flex", gap: 8, alignItems: "center" }}>
+          {total.ms !== undefined && (
+            <span className={s.note}>
+              {formatDuration(total.ms)}
+              {total.live ? " so far" : ""}
+            </span>
+          )}
+          <Badge tone={tone}>{phaseStatusLabel(phase.status)}</Badge>
+        </span>
+      </div>
+      <div className={s.stages}>
+        {stages.map((st) => (
+          <div key={st.stage} className={cx(s.stage, st.live && s.stageLive)}>
+            <span>{STAGE_LABEL[st.stage]}</span>
+            <span>{st.ms === undefined ? "–" : `${formatDuration(st.ms)}${st.live ? " …" : ""}`}</span>
+          </div>
+        ))}
+      </div>
+      {stop !== null && (
+        <div className={cx(s.stop, stop === "paused" && s.stopPaused)} role="note" data-testid="phase-stop">
+          {stop === "paused" ? "Paused" : "Blocked"}: {phase.blockedReason ?? "no reason recorded"}
+          {phase.pausedFrom && ` (was ${phase.pausedFrom.replace(/_/g, " ")})`}
+        </div>
+      )}
+      {phase.status === "awaiting_approval" && (
+        <div className={cx(s.stop, s.stopPaused)} role="note">
+          The plan is ready and waits for an operator to approve or reject it.
+        </div>
+      )}
+      {phase.feedback && (
+        <div className={s.note} data-testid="phase-feedback">
+          Plan feedback: {phase.feedback}
+        </div>
+      )}
+      {(phase.planPath || phase.gitRange) && (
+        <div className={s.note}>
+          {phase.planPath && (
+            <>
+              plan <code>{phase.planPath}</code>{" "}
+            </>
+          )}
+          {phase.gitRange && (
+            <>
+              commits <code>{phase.gitRange}</code>
+            </>
+          )}
+        </div>
+      )}
+      {phase.completedAt !== undefined && (
+        <div className={s.note}>
+          completed <Time at={phase.completedAt} />
+        </div>
+      )}
+    </li>
+  );
+}
+
+export function PhaseTimeline({ phases, totalPhases }: { phases: PhaseDoc[]; totalPhases: number }) {
+  return (
+    <Panel title={`Phases (${phases.filter((p) => remediationDepth(p.phaseNumber) === 0).length} of ${totalPhases})`} flush label="Phase timeline">
+      {phases.length === 0 ? (
+        <EmptyState title="No phase has started yet.">
+          <p>The orchestration is validating its design; phase 1 appears when planning starts.</p>
+        </EmptyState>
+      ) : (
+        <ol className={s.timeline}>
+          {phases.map((p) => (
+            <PhaseItem key={p._id} phase={p} />
+          ))}
+        </ol>
+      )}
+    </Panel>
+  );
+}

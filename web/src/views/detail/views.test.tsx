@@ -1,0 +1,172 @@
+// Rendering of the detail page's parts from the data the queries return.
+import { act, fireEvent, render, screen, within } from "@testing-library/react";
+import { describe, expect, test, vi } from "vitest";
+import type { Id, PhaseDoc, TeamDetail } from "../../api";
+import { ActionHistory, actionTarget } from "./ActionHistory";
+import { PhaseTimeline } from "./PhaseTimeline";
+import { TaskBoards } from "./TaskBoard";
+import { TeamRoster } from "./TeamRoster";
+
+const submit = vi.fn();
+vi.mock("convex/react", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("convex/react")>()),
+  useMutation: () => submit,
+}));
+
+const ORCH = "o1" as Id<"orchestrations">;
+const MIN = 60_000;
+
+const phase = (phaseNumber: string, status: PhaseDoc["status"], extra: Partial<PhaseDoc> = {}): PhaseDoc => ({
+  _id: `p${phaseNumber}` as Id<"phases">,
+  _creationTime: 0,
+  orchestrationId: ORCH,
+  phaseNumber,
+  status,
+  updatedAt: 0,
+  ...extra,
+});
+
+function teamDetail(over: { removedAt?: number; memberRemoved?: boolean; tasks?: TeamDetail["tasks"] } = {}): TeamDetail {
+  const teamId = "t1" as Id<"teams">;
+  const base = { _creationTime: 0, teamId, nodeId: "n1" as Id<"nodes">, updatedAt: 0 };
+  return {
+    team: {
+      _id: teamId,
+      _creationTime: 0,
+      nodeId: "n1" as Id<"nodes">,
+      dirName: "checkout-phase-2",
+      teamName: "checkout-phase-2",
+      phaseNumber: "2",
+      memberCount: 2,
+      taskCounts: { pending: 1, inProgress: 1, completed: 1, other: 0 },
+      updatedAt: 0,
+      ...(over.removedAt ? { removedAt: over.removedAt } : {}),
+    },
+    members: [
+      { ...base, _id: "m1" as Id<"teamMembers">, agentId: "a1", agentName: "executor-1", agentType: "executor", model: "claude-sonnet-4-5", joinedAt: Date.now() - 5 * MIN },
+      { ...base, _id: "m2" as Id<"teamMembers">, agentId: "a2", agentName: "reviewer", agentType: "reviewer", ...(over.memberRemoved ? { removedAt: 1 } : {}) },
+    ],
+    tasks: over.tasks ?? [
+      { ...base, _id: "k1" as Id<"tasks">, taskId: "1", subject: "Schema", description: "", status: "completed", owner: "executor-1", blocks: ["2"], blockedBy: [], revision: 1 },
+      { ...base, _id: "k2" as Id<"tasks">, taskId: "2", subject: "Endpoint", description: "", status: "in_progress", owner: "executor-1", blocks: [], blockedBy: ["1"], revision: 1, activeForm: "Wiring it" },
+      { ...base, _id: "k3" as Id<"tasks">, taskId: "3", subject: "Tests", description: "", status: "pending", blocks: [], blockedBy: ["2"], revision: 1 },
+    ],
+    tasksTruncated: false,
+  };
+}
+
+describe("phase timeline", () => {
+  test("durations per stage, remediation, block and pause reasons, feedback", () => {
+    render(
+      <PhaseTimeline
+        totalPhases={3}
+        phases={[
+          phase("1", "complete", { planningMins: 13, executionMins: 32, reviewMins: 8, durationMins: 53, completedAt: Date.now() - MIN }),
+          phase("1.5", "blocked", { blockedReason: "tests failed twice" }),
+          phase("2", "paused", { pausedFrom: "executing", blockedReason: "paused by operator", planningMins: 4 }),
+          phase("3", "planning", { feedback: "split the migration" }),
+        ]}
+      />,
+    );
+    const items = screen.getAllByTestId("phase");
+    expect(items.map((i) => i.getAttribute("data-phase"))).toEqual(["1", "1.5", "2", "3"]);
+    expect(items[0]).toHaveTextContent("Planning13 min");
+    expect(items[0]).toHaveTextContent("Execution32 min");
+    expect(items[0]).toHaveTextContent("53 min");
+    expect(items[1]).toHaveTextContent("remediation of 1");
+    expect(within(items[1]!).getByTestId("phase-stop")).toHaveTextContent("Blocked: tests failed twice");
+    expect(within(items[2]!).getByTestId("phase-stop")).toHaveTextContent("Paused: paused by operator (was executing)");
+    expect(within(items[3]!).getByTestId("phase-feedback")).toHaveTextContent("split the migration");
+    expect(screen.getByRole("heading", { name: "Phases (3 of 3)" })).toBeTruthy();
+  });
+
+  test("before phase 1 it says what is going on", () => {
+    render(<PhaseTimeline totalPhases={3} phases={[]} />);
+    expect(screen.getByRole("status")).toHaveTextContent("No phase has started yet.");
+  });
+});
+
+describe("task board", () => {
+  test("columns with owner and open blockers", () => {
+    render(<TaskBoards teams={[teamDetail()]} />);
+    const board = screen.getByTestId("task-board");
+    const col = (c: string) => board.querySelector(`[data-column="${c}"]`) as HTMLElement;
+    expect(col("pending")).toHaveTextContent("Pending (1)");
+    expect(col("pending")).toHaveTextContent("blocked by #2");
+    expect(col("in_progress")).toHaveTextContent("owner executor-1");
+    expect(col("in_progress")).toHaveTextContent("Wiring it");
+    // Its blocker is done: not shown as blocked.
+    expect(col("in_progress").textContent).not.toContain("blocked by");
+    expect(col("completed")).toHaveTextContent("Schema");
+    expect(board.querySelector('[data-column="other"]')).toBeNull();
+  });
+
+  test("no teams yet", () => {
+    render(<TaskBoards teams={[]} />);
+    expect(screen.getByRole("status")).toHaveTextContent("No agent team has joined yet.");
+  });
+});
+
+describe("team roster", () => {
+  const ctx = { role: "operator" as const, laptopName: "alpha", laptopOnline: true };
+
+  test("agents with type, model and joined; a departed agent cannot be messaged", () => {
+    render(<TeamRoster teams={[teamDetail({ memberRemoved: true })]} ctx={ctx} actions={[]} />);
+    const [exec, reviewer] = screen.getAllByTestId("member");
+    expect(exec).toHaveTextContent("executor · claude-sonnet-4-5 · joined 5 min ago");
+    expect(within(exec!).getByTestId("message-open")).toBeEnabled();
+    expect(within(reviewer!).getByTestId("message-open")).toHaveAttribute("title", "reviewer has left the team");
+    expect(screen.getByRole("heading", { name: "Team (1)" })).toBeTruthy();
+  });
+
+  test("a message goes to the chosen agent of that team", async () => {
+    submit.mockReset();
+    submit.mockResolvedValue({ actionId: "a9", deduplicated: false });
+    render(<TeamRoster teams={[teamDetail()]} ctx={ctx} actions={[]} />);
+    fireEvent.click(within(screen.getAllByTestId("member")[0]!).getByTestId("message-open"));
+    expect(screen.getByTestId("message-send")).toBeDisabled();
+    fireEvent.change(screen.getByTestId("message-text"), { target: { value: "cover the expired-token path" } });
+    await act(async () => screen.getByTestId("message-send").click());
+    expect(submit.mock.calls[0]![0].action).toEqual({ type: "send_message", teamId: "t1", agentName: "executor-1", text: "cover the expired-token path" });
+    expect(screen.getByTestId("action-tracker")).toHaveTextContent("queued");
+  });
+
+  test("an offline laptop: messages are off with the reason", () => {
+    render(<TeamRoster teams={[teamDetail()]} ctx={{ ...ctx, laptopOnline: false }} actions={[]} />);
+    expect(screen.getAllByTestId("message-open")[0]).toHaveAttribute("title", "alpha is offline; actions would wait and expire");
+  });
+});
+
+describe("action history", () => {
+  test("status as the operator reads it, with the result", () => {
+    const a = {
+      _id: "a1" as Id<"inboundActions">,
+      _creationTime: 0,
+      nodeId: "n1" as Id<"nodes">,
+      type: "reject_plan" as const,
+      payload: { phase: "2", feedback: "smaller steps" },
+      status: "completed" as const,
+      idempotencyKey: "x".repeat(12),
+      submittedBy: "u1",
+      submittedByName: "Ada",
+      createdAt: Date.now(),
+      expiresAt: Date.now() + MIN,
+      result: { ok: true, code: "ok", message: "Phase 2 plan rejected", durationMs: 1200 },
+    };
+    render(<ActionHistory actions={[a, { ...a, _id: "a2" as Id<"inboundActions">, status: "pending", result: undefined }]} canAct />);
+    const [done, queued] = screen.getAllByTestId("action");
+    expect(done).toHaveTextContent("Reject plan phase 2");
+    expect(done).toHaveTextContent("done");
+    expect(done).toHaveTextContent("feedback: smaller steps");
+    expect(done).toHaveTextContent("Phase 2 plan rejected");
+    expect(done).toHaveTextContent("ran 1 s");
+    expect(queued).toHaveTextContent("queued");
+    expect(within(queued!).getByRole("button", { name: "Cancel" })).toBeTruthy();
+    expect(within(done!).queryByRole("button", { name: "Cancel" })).toBeNull();
+  });
+
+  test("targets", () => {
+    expect(actionTarget({ type: "send_message", payload: { agentName: "executor-1" } })).toBe("to executor-1");
+    expect(actionTarget({ type: "pause", payload: { phase: "1.5" } })).toBe("phase 1.5");
+  });
+});

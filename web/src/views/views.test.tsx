@@ -1,0 +1,190 @@
+// The list, fleet and attention views and the sign-in form, from the data they receive.
+import { act, fireEvent, render, screen } from "@testing-library/react";
+import { beforeEach, describe, expect, test, vi } from "vitest";
+import type { Attention, Id, NodeView, OrchestrationSummary } from "../api";
+import { AttentionSections, attentionTotal } from "./AttentionView";
+import { NodeCard } from "./FleetView";
+import { OrchestrationRow } from "./OrchestrationsView";
+import { SignIn, signInFormProblem } from "./SignIn";
+
+const signIn = vi.fn();
+vi.mock("@convex-dev/auth/react", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("@convex-dev/auth/react")>()),
+  useAuthActions: () => ({ signIn, signOut: vi.fn() }),
+}));
+vi.mock("convex/react", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("convex/react")>()),
+  useQuery: () => [],
+}));
+
+const MIN = 60_000;
+
+function summary(over: Partial<OrchestrationSummary> = {}): OrchestrationSummary {
+  return {
+    _id: "o1" as Id<"orchestrations">,
+    nodeId: "n1" as Id<"nodes">,
+    nodeName: "alpha",
+    nodeOnline: true,
+    featureName: "checkout-flow",
+    branch: "tina/checkout-flow",
+    status: "executing",
+    currentPhase: 2,
+    totalPhases: 4,
+    phasesCompleted: 1,
+    startedAt: Date.now() - 65 * MIN,
+    completedAt: undefined,
+    updatedAt: Date.now(),
+    attention: undefined,
+    attentionPhase: undefined,
+    attentionReason: undefined,
+    ...over,
+  };
+}
+
+describe("orchestration row", () => {
+  test("feature, laptop, branch, status, phase of total, elapsed; links to the detail", () => {
+    render(<OrchestrationRow o={summary()} />);
+    const row = screen.getByTestId("orchestration-row");
+    expect(row).toHaveTextContent("checkout-flow");
+    expect(row).toHaveTextContent("alpha");
+    expect(row).toHaveTextContent("(online)");
+    expect(row).toHaveTextContent("tina/checkout-flow");
+    expect(row).toHaveTextContent("phase 2 of 4");
+    expect(row).toHaveTextContent("1 h 05 min");
+    expect(row).toHaveTextContent("Executing");
+    expect(row).toHaveAttribute("href", "#/o/o1");
+    expect(screen.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "25");
+  });
+
+  test("why it needs attention, and how long a finished one took", () => {
+    render(<OrchestrationRow o={summary({ status: "blocked", attention: "blocked", attentionPhase: "2", attentionReason: "tests failed", nodeOnline: false })} />);
+    expect(screen.getByTestId("orchestration-row")).toHaveTextContent("Phase 2: tests failed");
+    expect(screen.getByTestId("orchestration-row")).toHaveTextContent("(offline)");
+  });
+
+  test("a finished orchestration shows how long it took", () => {
+    const startedAt = Date.now() - 3 * 60 * MIN;
+    render(<OrchestrationRow o={summary({ status: "complete", startedAt, completedAt: startedAt + 90 * MIN, phasesCompleted: 4 })} />);
+    expect(screen.getByTestId("orchestration-row")).toHaveTextContent("took 1 h 30 min");
+    expect(screen.getByTestId("orchestration-row")).toHaveTextContent("4 of 4 phases");
+  });
+});
+
+describe("fleet", () => {
+  const node = (over: Partial<NodeView> = {}): NodeView => ({
+    _id: "n1" as Id<"nodes">,
+    name: "alpha",
+    os: "darwin",
+    online: true,
+    lastHeartbeat: Date.now() - 12_000,
+    enrolledAt: 0,
+    revoked: false,
+    health: {
+      daemonVersion: "0.4.1",
+      startedAt: 0,
+      uptimeSecs: 7_260,
+      outboxDepth: 2,
+      lastSyncAt: Date.now() - 14_500,
+      connection: "connected",
+      actors: [{ id: "syncer", state: "running", restarts: 1 }],
+    },
+    ...over,
+  });
+
+  test("a laptop card: presence, last seen, version, sync lag, outbox", () => {
+    render(<NodeCard node={node()} />);
+    const card = screen.getByTestId("node-card");
+    expect(card).toHaveTextContent("online");
+    expect(card).toHaveTextContent("Last seen12 s ago");
+    expect(card).toHaveTextContent("Daemonv0.4.1");
+    expect(card).toHaveTextContent("Uptime2 h 01 min");
+    expect(card).toHaveTextContent("Sync lag2 s");
+    expect(card).toHaveTextContent("Outbox2 waiting");
+    expect(card).toHaveTextContent("2 observations waiting to sync");
+    expect(card).toHaveTextContent("1 actors, 1 restarts");
+  });
+
+  test("offline and never-connected laptops", () => {
+    render(<NodeCard node={node({ online: false })} />);
+    expect(screen.getByTestId("node-card")).toHaveTextContent("offline");
+    render(<NodeCard node={node({ _id: "n2" as Id<"nodes">, name: "new", online: false, lastHeartbeat: 0, health: undefined })} />);
+    expect(screen.getAllByTestId("node-card")[1]).toHaveTextContent("never connected");
+    expect(screen.getAllByTestId("node-card")[1]).toHaveTextContent("Last seennever");
+  });
+});
+
+describe("needs attention", () => {
+  const empty: Attention = { blocked: [], awaitingApproval: [], failedActions: [], offlineNodes: [] };
+
+  test("all clear", () => {
+    render(<AttentionSections data={empty} nodeNames={new Map()} />);
+    expect(screen.getByRole("status")).toHaveTextContent("Nothing needs you right now.");
+    expect(attentionTotal(empty)).toBe(0);
+  });
+
+  test("every kind, across laptops", () => {
+    const data: Attention = {
+      awaitingApproval: [{ ...summary(), attention: "awaiting_approval", attentionPhase: "3" }],
+      blocked: [{ ...summary({ _id: "o2" as Id<"orchestrations">, featureName: "search", status: "blocked" }), attention: "blocked", attentionPhase: "1", attentionReason: "tests failed twice" }],
+      failedActions: [
+        {
+          _id: "a1" as Id<"inboundActions">,
+          _creationTime: 0,
+          nodeId: "n2" as Id<"nodes">,
+          type: "send_message",
+          payload: { agentName: "reviewer" },
+          status: "expired",
+          idempotencyKey: "x".repeat(12),
+          submittedBy: "u",
+          createdAt: 0,
+          expiresAt: 0,
+          finishedAt: Date.now() - MIN,
+          result: { ok: false, code: "expired", message: "the laptop did not pick this action up before it expired" },
+        },
+      ],
+      offlineNodes: [{ _id: "n2" as Id<"nodes">, name: "bravo", lastHeartbeat: Date.now() - 5 * MIN }],
+    };
+    render(<AttentionSections data={data} nodeNames={new Map([["n2", "bravo"]])} />);
+    expect(attentionTotal(data)).toBe(4);
+    expect(screen.getByTestId("attention-approval")).toHaveTextContent("phase 3");
+    expect(screen.getByTestId("attention-blocked")).toHaveTextContent("tests failed twice");
+    expect(screen.getByTestId("attention-failed-action")).toHaveTextContent("expired");
+    expect(screen.getByTestId("attention-failed-action")).toHaveTextContent("did not pick this action up");
+    expect(screen.getByTestId("attention-failed-action")).toHaveTextContent("bravo");
+    expect(screen.getByTestId("attention-offline")).toHaveTextContent("last heartbeat 5 min ago");
+  });
+});
+
+describe("sign-in", () => {
+  beforeEach(() => {
+    signIn.mockReset();
+  });
+
+  test("form problems before anything is sent", () => {
+    expect(signInFormProblem("signIn", "nope", "x")).toBe("Enter your email address.");
+    expect(signInFormProblem("signUp", "a@b.co", "short")).toBe("Choose a password of at least 10 characters.");
+    expect(signInFormProblem("signIn", "a@b.co", "")).toBe("Enter your password.");
+    expect(signInFormProblem("signIn", "a@b.co", "short")).toBeNull();
+  });
+
+  test("creating an account sends the invite code, and a refusal is shown", async () => {
+    signIn.mockImplementation(async () => {
+      throw new Error("[Request ID: 1] Server Error\nUncaught Error: InvalidSecret");
+    });
+    render(<SignIn />);
+    fireEvent.click(screen.getByRole("button", { name: "New here? Create an account" }));
+    fireEvent.change(screen.getByLabelText("Email"), { target: { value: " Ada@Example.com " } });
+    fireEvent.change(screen.getByLabelText("Password"), { target: { value: "a long enough password" } });
+    fireEvent.change(screen.getByLabelText(/Invite code/), { target: { value: "ABCD-EFGH" } });
+    await act(async () => fireEvent.submit(screen.getByRole("form")));
+    expect(signIn).toHaveBeenCalledWith("password", { email: "Ada@Example.com", password: "a long enough password", flow: "signUp", inviteCode: "ABCD-EFGH" });
+    expect(screen.getByRole("alert")).toHaveTextContent("Wrong email or password.");
+  });
+
+  test("a bad form is not sent", async () => {
+    render(<SignIn />);
+    await act(async () => fireEvent.submit(screen.getByRole("form")));
+    expect(signIn).not.toHaveBeenCalled();
+    expect(screen.getByRole("alert")).toHaveTextContent("Enter your email address.");
+  });
+});
