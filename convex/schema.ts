@@ -12,7 +12,7 @@ import {
   auditVerb,
   nodeHealth,
   orchestrationStatus,
-  phaseStatus,
+  phaseSnapshot,
   role,
   taskEventKind,
 } from "./model/validators";
@@ -145,21 +145,8 @@ export default defineSchema({
 
   phases: defineTable({
     orchestrationId: v.id("orchestrations"),
-    phaseNumber: v.string(),
-    status: phaseStatus,
-    planPath: v.optional(v.string()),
-    gitRange: v.optional(v.string()),
-    planningStartedAt: v.optional(v.number()),
-    executionStartedAt: v.optional(v.number()),
-    reviewStartedAt: v.optional(v.number()),
-    completedAt: v.optional(v.number()),
-    planningMins: v.optional(v.number()),
-    executionMins: v.optional(v.number()),
-    reviewMins: v.optional(v.number()),
-    durationMins: v.optional(v.number()),
-    blockedReason: v.optional(v.string()),
-    pausedFrom: v.optional(v.string()),
-    feedback: v.optional(v.string()),
+    // Exactly what the daemon sends for a phase (model/validators.ts).
+    ...phaseSnapshot.fields,
     updatedAt: v.number(),
   }).index("by_orchestration_phase", ["orchestrationId", "phaseNumber"]),
 
