@@ -7,11 +7,11 @@ All clients talk to the same local backend (``convex-local/``, the contract fixt
 - ``official``: the official Python client (PyPI ``convex``, Rust-backed).
 
 Each client runs in processes of its own (the official client blocks holding the GIL, so it
-never shares a process with anything it is measured against): one mutator and one subscriber
-per client, all connected for the whole run. Samples are interleaved, rotating which client goes
-first, and the processes are started again in reverse order for the second half (the backend
-sends each commit to its sockets in connection order). So drift, background load and send order
-hit every client alike. Two measures:
+never shares a process with anything it is measured against): a mutator and a subscriber. The
+run is cut into blocks; in each block every client in turn (rotating the order) starts its two
+processes, takes its samples and stops, so only one client's sockets are open at a time (as on
+a laptop: one daemon) while drift and background load are spread over all clients alike. Two
+measures, taken alternately:
 
 - **mutation round trip**: one ``messages:send`` on request, timed inside the mutator process
   until the call returns (every client returns once the covering Transition arrived, i.e. the
@@ -38,7 +38,8 @@ from typing import Any
 from _common import REPO_ROOT, machine, record, summary, today
 
 CONTRACT_FUNCTIONS = REPO_ROOT / "convex-local" / "contract" / "convex"
-WARMUP = 20
+BLOCKS = 10  # per client; blocks of the clients alternate, in rotating order
+BLOCK_WARMUP = 5
 KINDS = ("tina", "tina-tws", "official")
 TRANSPORTS = {"tina": "wsproto", "tina-tws": "trio-websocket"}
 MEASURES = ("mutation round trip", "subscription latency")
@@ -197,45 +198,30 @@ class Role:
             self.process.wait()
 
 
-def measure_half(
-    backend: Any,
-    samples: int,
-    kinds: tuple[str, ...],
-    half: int,
-    results: dict[str, dict[str, list[float]]],
+def measure_block(
+    backend: Any, kind: str, samples: int, block: int, results: dict[str, dict[str, list[float]]]
 ) -> None:
-    roles: dict[tuple[str, str], Role] = {}
+    """Start one client's mutator and subscriber, take ``samples`` of each measure, stop them."""
+    mutator = Role(kind, "mutator", backend.url, f"m-{kind}-{block}")
+    subscriber = Role(kind, "subscriber", backend.url, f"s-{kind}-{block}")
     try:
-        for kind in kinds:  # connection order: the backend sends commits in this order
-            roles[kind, "mutator"] = Role(kind, "mutator", backend.url, f"m-{kind}-{half}")
-            roles[kind, "subscriber"] = Role(kind, "subscriber", backend.url, f"s-{kind}-{half}")
-        for role in roles.values():
-            role.expect("READY")
-        counts = dict.fromkeys(kinds, 0)
-        for i in range(WARMUP + samples):
-            order = kinds[i % len(kinds) :] + kinds[: i % len(kinds)]
-            for kind in order:
-                mutator = roles[kind, "mutator"]
-                mutator.send("go")
-                (ms,) = mutator.expect("MUT ")
-                if i >= WARMUP:
-                    results["mutation round trip"][kind].append(float(ms))
-            for kind in order:
-                subscriber = roles[kind, "subscriber"]
-                counts[kind] += 1
-                started = time.monotonic_ns()
-                backend.call(
-                    "mutation", "messages:send", {"channel": subscriber.channel, "body": "u"}
-                )
-                while True:
-                    value, seen = subscriber.expect("SEEN ")
-                    if int(value) >= counts[kind]:
-                        break
-                if i >= WARMUP:
-                    results["subscription latency"][kind].append((int(seen) - started) / 1e6)
+        mutator.expect("READY")
+        subscriber.expect("READY")
+        for i in range(BLOCK_WARMUP + samples):
+            mutator.send("go")
+            (ms,) = mutator.expect("MUT ")
+            started = time.monotonic_ns()
+            backend.call("mutation", "messages:send", {"channel": subscriber.channel, "body": "u"})
+            while True:
+                value, seen = subscriber.expect("SEEN ")
+                if int(value) >= i + 1:
+                    break
+            if i >= BLOCK_WARMUP:
+                results["mutation round trip"][kind].append(float(ms))
+                results["subscription latency"][kind].append((int(seen) - started) / 1e6)
     finally:
-        for role in roles.values():
-            role.stop()
+        mutator.stop()
+        subscriber.stop()
 
 
 def render(results: dict[str, dict[str, list[float]]], samples: int, host: str) -> str:
@@ -246,9 +232,9 @@ def render(results: dict[str, dict[str, list[float]]], samples: int, host: str) 
         "",
         f"`bench/client_vs_official.py --samples {samples}`, one run: every client against one "
         "local backend (`convex-local/`, contract fixture project), each in processes of its "
-        "own (a mutator and a subscriber per client, all connected throughout), samples "
-        "interleaved in rotating order, processes restarted in reverse order for the second "
-        "half. `tina` is `tina.convex` with its default transport (its own WebSocket on "
+        f"own (a mutator and a subscriber), in {BLOCKS} blocks per client alternating in "
+        "rotating order (one client connected at a time). "
+        "`tina` is `tina.convex` with its default transport (its own WebSocket on "
         '`wsproto`); `tina-tws` is `transport="trio-websocket"`; `official` is the Rust-backed '
         "official Python client, in its own processes.",
         "",
@@ -301,9 +287,12 @@ def main() -> int:
         measure: {kind: [] for kind in KINDS} for measure in MEASURES
     }
     with BackendProcess(BackendOptions(port=0, functions_dir=CONTRACT_FUNCTIONS)) as backend:
-        for half, kinds in enumerate((KINDS, tuple(reversed(KINDS)))):
-            measure_half(backend, args.samples // 2, kinds, half, results)
-            print(f"half {half + 1}/2 done", file=sys.stderr)
+        per_block = max(1, args.samples // BLOCKS)
+        for block in range(BLOCKS):
+            order = KINDS[block % len(KINDS) :] + KINDS[: block % len(KINDS)]
+            for kind in order:
+                measure_block(backend, kind, per_block, block, results)
+            print(f"block {block + 1}/{BLOCKS} done", file=sys.stderr)
     body = render(results, args.samples, host)
     print(body)
     if args.record:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import trio
-from convex_fakes import ClientFactory, FakeConvex
+from convex_fakes import CONTRACT_FUNCTIONS_DIR, ClientFactory, FakeConvex
 
-from tina.backend import REPO_ROOT, BackendOptions, BackendProcess
+from tina.backend import BackendOptions, BackendProcess
 from tina.convex import Backoff, ConvexClient, open_convex_client
 
 
@@ -45,9 +45,6 @@ def open_client(fake: FakeConvex) -> ClientFactory:
         return open_convex_client("http://fake.convex", **options)
 
     return factory
-
-
-CONTRACT_FUNCTIONS_DIR = REPO_ROOT / "convex-local" / "contract" / "convex"
 
 
 @pytest.fixture(scope="session")

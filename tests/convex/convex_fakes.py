@@ -19,11 +19,17 @@ import trio
 import trio.testing
 import trio_websocket
 
+from tina.backend import REPO_ROOT
 from tina.convex import ConvexClient, WebSocketLike
 from tina.convex._protocol import encode_ts
 from tina.convex._websocket import handshake
+from tina.convex.client import _TrioWebSocket
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[ConvexClient]]
+
+#: The local backend's fixture project (message lists, errors, identity): the integration tests'
+#: functions.
+CONTRACT_FUNCTIONS_DIR = REPO_ROOT / "convex-local" / "contract" / "convex"
 
 
 class Link(trio.abc.Stream):
@@ -149,7 +155,8 @@ class ServerConn:
         await self.send({"type": "Ping"})
 
     async def close(self, code: int = 1000) -> None:
-        await self.ws.aclose(code)
+        with trio.move_on_after(5):  # the client may hang up without answering our Close
+            await self.ws.aclose(code)
 
     async def abort(self) -> None:
         """Drop the TCP connection without a close handshake (a crashed server)."""
@@ -184,7 +191,8 @@ class FakeConvex:
         self._nursery.start_soon(self._serve, server_raw, link)
         if self.transport == "wsproto":
             return await handshake(link, "fake.convex", "/api/sync", max_message_size=2**20)
-        return await trio_websocket.wrap_client_stream(nursery, link, "fake.convex", "/api/sync")  # type: ignore[arg-type]
+        ws = await trio_websocket.wrap_client_stream(nursery, link, "fake.convex", "/api/sync")  # type: ignore[arg-type]
+        return _TrioWebSocket(ws, link)  # as the client's own connector does
 
     async def _serve(self, raw: Any, link: Link) -> None:
         request = await trio_websocket.wrap_server_stream(self._nursery, raw)

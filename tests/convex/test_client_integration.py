@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import trio
 import trio_websocket
-from conftest import CONTRACT_FUNCTIONS_DIR
 from convex.values import ConvexInt64
+from convex_fakes import CONTRACT_FUNCTIONS_DIR
 
 from tina.backend import BackendProcess
 from tina.convex import (

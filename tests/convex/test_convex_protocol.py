@@ -602,7 +602,6 @@ def test_sent_actions_fail_when_the_connection_drops_and_are_not_resent() -> Non
     proto = connected()
     sent = proto.action("ai:run")
     drain(proto)
-    unsent_while_offline: int
     (lost,) = proto.connection_lost("network down")
     assert isinstance(lost, RequestCompleted)
     assert lost.request_id == sent

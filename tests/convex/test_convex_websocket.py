@@ -201,17 +201,120 @@ async def test_a_rejected_upgrade_is_a_handshake_error(
             await handshake(client_stream, "fake", "/api/sync", max_message_size=100)
 
 
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (b"", "closed the connection during the handshake"),
+        (b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n", "HTTP 404"),
+        (b"HTTP/1.1 503 Starting\r\nContent-Length: 8\r\n\r\nStarting", "HTTP 503"),
+        (b"NOT HTTP\r\n\r\n", "bad handshake response"),
+    ],
+)
 async def test_a_server_that_hangs_up_during_the_handshake(
-    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+    autojump_clock: MockClock,
+    pair: tuple[trio.abc.Stream, RawServer],
+    reply: bytes,
+    error: str,
 ) -> None:
     client_stream, server = pair
 
     async def hang_up() -> None:
         await server.next_event()
-        await server.stream.send_all(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n")
+        if reply:
+            await server.stream.send_all(reply)
         await server.stream.aclose()
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(hang_up)
-        with pytest.raises(WebSocketHandshakeError, match="closed the connection"):
+        with pytest.raises(WebSocketHandshakeError, match=error):
             await handshake(client_stream, "fake", "/api/sync", max_message_size=100)
+
+
+def frame(
+    opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = False
+) -> bytes:
+    """A server frame built by hand (wsproto refuses to build the broken ones)."""
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    size = len(payload)
+    masked = 0x80 if mask else 0
+    if size < 126:
+        head += bytes([masked | size])
+    elif size < 65536:
+        head += bytes([masked | 126]) + size.to_bytes(2, "big")
+    else:
+        head += bytes([masked | 127]) + size.to_bytes(8, "big")
+    return head + (b"\0\0\0\0" if mask else b"") + payload
+
+
+async def test_frame_lengths_and_frames_sent_with_the_upgrade(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    client_stream, server = pair
+
+    async def accept_and_talk() -> None:
+        request = await server.next_event()
+        assert isinstance(request, Request)
+        # The 101 and the first frames in one write: the frames must not be lost.
+        await server.stream.send_all(
+            server.ws.send(AcceptConnection()) + frame(0x1, b"early") + frame(0x1, b"x" * 300)
+        )
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(accept_and_talk)
+        ws = await handshake(client_stream, "fake", "/api/sync", max_message_size=2**20)
+    assert await ws.get_message() == "early"
+    assert await ws.get_message() == "x" * 300
+    await server.stream.send_all(frame(0x2, b"\1" * 70000))  # 64-bit length, binary
+    assert await ws.get_message() == b"\1" * 70000
+    # Byte by byte: partial headers and payloads wait for the rest.
+    data = frame(0x1, "é".encode() * 200, fin=False) + frame(0x0, b"!")
+    async with trio.open_nursery() as nursery:
+
+        async def trickle() -> None:
+            for i in range(len(data)):
+                await server.stream.send_all(data[i : i + 1])
+
+        nursery.start_soon(trickle)
+        assert await ws.get_message() == "é" * 200 + "!"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (frame(0x1, b"x", rsv=0x40), 1002),
+        (frame(0x1, b"x", mask=True), 1002),
+        (frame(0x0, b"x"), 1002),
+        (frame(0x1, b"a", fin=False) + frame(0x1, b"b"), 1002),
+        (frame(0x3, b"x"), 1002),
+        (frame(0x9, b"p" * 126), 1002),
+        (frame(0x9, b"p", fin=False), 1002),
+        (frame(0x8, b"\3"), 1002),
+        (frame(0x1, b"\xff\xfe"), 1007),
+        (frame(0x1, b"x" * 101), 1009),
+        (frame(0x1, b"x" * 60, fin=False) + frame(0x0, b"y" * 60), 1009),
+    ],
+)
+async def test_broken_frames_close_the_socket_with_the_right_code(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer], raw: bytes, code: int
+) -> None:
+    ws, server = await connected(pair, max_message_size=100)
+    await server.stream.send_all(raw)
+    with pytest.raises(WebSocketClosed) as closed:
+        await ws.get_message()
+    assert closed.value.code == code
+    close = await server.next_event()
+    assert isinstance(close, CloseConnection)
+    assert close.code == code
+
+
+async def test_a_close_without_a_code_is_answered_with_1000(
+    autojump_clock: MockClock, pair: tuple[trio.abc.Stream, RawServer]
+) -> None:
+    ws, server = await connected(pair)
+    await server.stream.send_all(frame(0x8, b""))
+    with pytest.raises(WebSocketClosed) as closed:
+        await ws.get_message()
+    assert closed.value.code == 1005
+    reply = await server.next_event()
+    assert isinstance(reply, CloseConnection)
+    assert reply.code == 1000

@@ -1,15 +1,24 @@
-"""A lean WebSocket client on wsproto: the frames of one socket, read in the caller's task.
+"""A lean client WebSocket: frames of one socket are parsed in the reading task itself.
 
-trio-websocket runs a reader task per connection and hands each message over a memory channel,
-and takes a lock per send; on the client's hot path (a mutation's round trip, a subscription
-update) those hops cost about a quarter of its latency (see ``docs/benchmarks.md``). Here the
-client's own reader task parses frames in :meth:`WebSocket.get_message`, so a frame reaches the
-protocol with no task switch. wsproto does the protocol work (handshake, framing, masking, close
-and ping rules), as it does inside trio-websocket.
+Why not trio-websocket (still available as ``transport="trio-websocket"``): it runs a reader task
+per connection, hands each message over a memory channel and takes a lock per send; on the
+client's hot paths (a mutation's round trip, a subscription update) those hops and wsproto's
+general-purpose frame parser are most of the client's own CPU per frame, and CPU per frame is
+latency on a busy laptop (see ``docs/benchmarks.md``).
 
-Contract (what ``client.py`` relies on): one task calls :meth:`get_message`; any task may send;
-Pings from the server are answered while reading; :meth:`ping` waits for its Pong (which the
-reader delivers); a closed or broken socket raises :class:`WebSocketClosed` from every call.
+Division of labour:
+
+- wsproto does the opening handshake (key, accept check, rejections) and builds outgoing frames
+  (masking, fragmentation rules, close codes);
+- incoming frames are parsed here: a server's frames are never masked, and this client
+  negotiates no extension, so a frame is a 2-14 byte header and a payload (RFC 6455 §5.2).
+  Anything else is a protocol error (close 1002); bad UTF-8 in a text message is 1007; a
+  message over ``max_message_size`` is 1009.
+
+Contract (what ``client.py`` relies on): one task calls :meth:`WebSocket.get_message`; any task
+may send; Pings from the server are answered while reading; :meth:`WebSocket.ping` waits for
+its Pong (which the reader delivers); a closed or broken socket raises :class:`WebSocketClosed`
+from every call.
 """
 
 from __future__ import annotations
@@ -19,26 +28,35 @@ import os
 import ssl
 import urllib.parse
 from collections import deque
+from typing import Final
 
 import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
-    BytesMessage,
     CloseConnection,
     Event,
     Ping,
-    Pong,
     RejectConnection,
-    RejectData,
     Request,
     TextMessage,
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["WebSocket", "WebSocketClosed", "WebSocketHandshakeError", "connect_websocket"]
+__all__ = [
+    "WebSocket",
+    "WebSocketClosed",
+    "WebSocketHandshakeError",
+    "connect_websocket",
+    "handshake",
+]
 
-_RECEIVE_SIZE = 65536
+_RECEIVE_SIZE: Final = 65536
+_MAX_HANDSHAKE: Final = 65536
+
+_CONTINUATION, _TEXT, _BINARY, _CLOSE, _PING, _PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+# Close codes that must never be sent in a Close frame (RFC 6455 §7.4.1).
+_LOCAL_ONLY_CODES: Final = frozenset({1004, 1005, 1006, 1015})
 
 
 class WebSocketClosed(Exception):
@@ -54,15 +72,31 @@ class WebSocketHandshakeError(Exception):
     """The server did not accept the WebSocket upgrade."""
 
 
+class _FrameError(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
 class WebSocket:
     """An open client WebSocket over a trio stream (create with :func:`connect_websocket`)."""
 
-    def __init__(self, stream: trio.abc.Stream, ws: WSConnection, *, max_message_size: int) -> None:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        ws: WSConnection,
+        *,
+        max_message_size: int,
+        buffered: bytes = b"",
+    ) -> None:
         self._stream = stream
-        self._ws = ws
+        self._ws = ws  # builds our frames; never sees the server's
         self._max_message_size = max_message_size
+        self._buffer = bytearray(buffered)
         self._messages: deque[str | bytes] = deque()
-        self._parts: list[str | bytes] = []
+        self._parts: list[bytes] = []
+        self._opcode: int | None = None  # of the data message being reassembled
         self._size = 0
         self._send_lock = trio.StrictFIFOLock()
         self._pings: dict[bytes, trio.Event] = {}
@@ -117,6 +151,10 @@ class WebSocket:
         while not self._messages:
             if self._closed is not None:
                 raise self._error()
+            if self._buffer:
+                await self._parse()
+                if self._messages or self._closed is not None:
+                    continue
             try:
                 data = await self._stream.receive_some(_RECEIVE_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -124,55 +162,108 @@ class WebSocket:
             if not data:
                 self._close_locally(1006, "connection lost")
                 continue
-            self._ws.receive_data(bytes(data))
-            await self._drain_events()
+            self._buffer += data
+            await self._parse()
         return self._messages.popleft()
 
-    async def _drain_events(self) -> None:
+    async def _parse(self) -> None:
+        """Handle every complete frame in the buffer."""
+        buffer = self._buffer
+        end = len(buffer)
+        pos = 0
         try:
-            for event in self._ws.events():
-                await self._handle(event)
-        except RemoteProtocolError as exc:
-            self._close_locally(1002, f"protocol error: {exc}")
+            while self._closed is None and end - pos >= 2:
+                first, second = buffer[pos], buffer[pos + 1]
+                if first & 0x70:
+                    raise _FrameError(1002, "reserved bits set (no extension was negotiated)")
+                if second & 0x80:
+                    raise _FrameError(1002, "masked frame from the server")
+                opcode = first & 0x0F
+                length = second & 0x7F
+                header = 2
+                if length == 126:
+                    if end - pos < 4:
+                        break
+                    length = int.from_bytes(buffer[pos + 2 : pos + 4], "big")
+                    header = 4
+                elif length == 127:
+                    if end - pos < 10:
+                        break
+                    length = int.from_bytes(buffer[pos + 2 : pos + 10], "big")
+                    header = 10
+                if opcode & 0x8:
+                    if not first & 0x80 or length > 125:
+                        raise _FrameError(1002, "fragmented or oversized control frame")
+                elif self._size + length > self._max_message_size:
+                    raise _FrameError(1009, f"message larger than {self._max_message_size}")
+                if end - pos < header + length:
+                    break
+                payload = bytes(buffer[pos + header : pos + header + length])
+                pos += header + length
+                await self._frame(opcode, bool(first & 0x80), payload)
+        except _FrameError as exc:
+            await self._fail(exc.code, exc.reason)
+        finally:
+            del buffer[:pos]
 
-    async def _handle(self, event: Event) -> None:
-        if isinstance(event, (TextMessage, BytesMessage)):
-            self._size += len(event.data)
-            if self._size > self._max_message_size:
-                await self._fail(1009, f"message larger than {self._max_message_size}")
-                return
-            self._parts.append(event.data if isinstance(event, TextMessage) else bytes(event.data))
-            if event.message_finished:
-                parts, self._parts, self._size = self._parts, [], 0
-                if isinstance(event, TextMessage):
-                    self._messages.append("".join(parts))  # type: ignore[arg-type]
-                else:
-                    self._messages.append(b"".join(parts))  # type: ignore[arg-type]
-        elif isinstance(event, Ping):
+    async def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
+        if opcode in (_TEXT, _BINARY):
+            if self._opcode is not None:
+                raise _FrameError(1002, "new message before the previous one ended")
+            self._opcode = opcode
+        elif opcode == _CONTINUATION:
+            if self._opcode is None:
+                raise _FrameError(1002, "continuation frame without a message")
+        elif opcode == _PING:
             with contextlib.suppress(WebSocketClosed):
-                await self._send(event.response())
-        elif isinstance(event, Pong):
-            waiter = self._pings.pop(bytes(event.payload), None)
+                await self._send(Ping(payload=payload).response())
+            return
+        elif opcode == _PONG:
+            waiter = self._pings.pop(payload, None)
             if waiter is not None:
                 waiter.set()
-        elif isinstance(event, CloseConnection):
-            closed = WebSocketClosed(event.code, event.reason or None)
-            with contextlib.suppress(WebSocketClosed):
-                await self._send(event.response())
-            self._closed = self._closed or closed
-            self._wake_pings()
+            return
+        elif opcode == _CLOSE:
+            await self._on_close(payload)
+            return
+        else:
+            raise _FrameError(1002, f"reserved opcode {opcode:#x}")
+        self._size += len(payload)
+        self._parts.append(payload)
+        if not fin:
+            return
+        data = payload if len(self._parts) == 1 else b"".join(self._parts)
+        kind, self._opcode, self._parts, self._size = self._opcode, None, [], 0
+        if kind == _BINARY:
+            self._messages.append(data)
+            return
+        try:
+            self._messages.append(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _FrameError(1007, "text message is not UTF-8") from None
+
+    async def _on_close(self, payload: bytes) -> None:
+        if len(payload) == 1:
+            raise _FrameError(1002, "close frame with a 1-byte payload")
+        code = int.from_bytes(payload[:2], "big") if payload else 1005
+        try:
+            reason = payload[2:].decode("utf-8") or None
+        except UnicodeDecodeError:
+            raise _FrameError(1007, "close reason is not UTF-8") from None
+        # Complete the close handshake, echoing the code when it may appear on the wire.
+        echo = code if 1000 <= code < 5000 and code not in _LOCAL_ONLY_CODES else 1000
+        with contextlib.suppress(WebSocketClosed):
+            await self._send(CloseConnection(code=echo))
+        self._close_locally(code, reason)
 
     async def _fail(self, code: int, reason: str) -> None:
         with contextlib.suppress(WebSocketClosed):
             await self._send(CloseConnection(code=code, reason=reason))
         self._close_locally(code, reason)
 
-    def _close_locally(self, code: int, reason: str) -> None:
+    def _close_locally(self, code: int, reason: str | None) -> None:
         if self._closed is None:
             self._closed = WebSocketClosed(code, reason)
-        self._wake_pings()
-
-    def _wake_pings(self) -> None:
         for waiter in self._pings.values():
             waiter.set()
 
@@ -186,20 +277,35 @@ class WebSocket:
                     await self._send(CloseConnection(code=code, reason=reason))
                 except WebSocketClosed:
                     return
-                self._closed = WebSocketClosed(code, reason)
-                self._wake_pings()
-                # The reader task is gone by now: read the peer's Close (or EOF) here.
+                self._close_locally(code, reason)
+                # The reader task is gone by now: read up to the peer's Close (or EOF) here.
                 while True:
                     data = await self._stream.receive_some(_RECEIVE_SIZE)
-                    if not data:
+                    if not data or _has_close_frame(self._buffer, data):
                         return
-                    self._ws.receive_data(bytes(data))
-                    if any(isinstance(e, CloseConnection) for e in self._ws.events()):
-                        return
-        except (trio.BrokenResourceError, trio.ClosedResourceError, RemoteProtocolError):
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
             await trio.aclose_forcefully(self._stream)
+
+
+def _has_close_frame(buffer: bytearray, data: bytes | bytearray) -> bool:
+    """Scan frames (discarding them) for a Close; keeps any partial frame in ``buffer``."""
+    buffer += data
+    pos = 0
+    found = False
+    while len(buffer) - pos >= 2:
+        opcode, length, header = buffer[pos] & 0x0F, buffer[pos + 1] & 0x7F, 2
+        if length == 126:
+            length, header = int.from_bytes(buffer[pos + 2 : pos + 4], "big"), 4
+        elif length == 127:
+            length, header = int.from_bytes(buffer[pos + 2 : pos + 10], "big"), 10
+        if len(buffer) - pos < header + length:
+            break
+        pos += header + length
+        found = found or opcode == _CLOSE
+    del buffer[:pos]
+    return found
 
 
 def _host_header(host: str, port: int | None) -> str:
@@ -213,27 +319,26 @@ async def handshake(
     """Upgrade ``stream`` (any trio stream) to a client WebSocket."""
     ws = WSConnection(ConnectionType.CLIENT)
     await stream.send_all(ws.send(Request(host=host, target=resource)))
-    status: int | None = None
-    while True:
+    received = b""
+    while b"\r\n\r\n" not in received:
         data = await stream.receive_some(_RECEIVE_SIZE)
         if not data:
-            detail = f" (HTTP {status})" if status is not None else ""
-            raise WebSocketHandshakeError(f"the server closed the connection{detail}")
-        try:
-            ws.receive_data(bytes(data))
-            for event in ws.events():
-                if isinstance(event, AcceptConnection):
-                    websocket = WebSocket(stream, ws, max_message_size=max_message_size)
-                    await websocket._drain_events()  # frames that came with the 101
-                    return websocket
-                if isinstance(event, RejectConnection):
-                    status = event.status_code
-                    if not event.has_body:
-                        raise WebSocketHandshakeError(f"upgrade rejected (HTTP {status})")
-                elif isinstance(event, RejectData) and event.body_finished:
-                    raise WebSocketHandshakeError(f"upgrade rejected (HTTP {status})")
-        except RemoteProtocolError as exc:
-            raise WebSocketHandshakeError(f"bad handshake response: {exc}") from exc
+            raise WebSocketHandshakeError("the server closed the connection during the handshake")
+        received += data
+        if len(received) > _MAX_HANDSHAKE:
+            raise WebSocketHandshakeError("handshake response too large")
+    # The response head goes to wsproto; what follows it is already WebSocket frames (ours).
+    head, separator, frames = received.partition(b"\r\n\r\n")
+    try:
+        ws.receive_data(head + separator)
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                return WebSocket(stream, ws, max_message_size=max_message_size, buffered=frames)
+            if isinstance(event, RejectConnection):
+                raise WebSocketHandshakeError(f"upgrade rejected (HTTP {event.status_code})")
+    except RemoteProtocolError as exc:
+        raise WebSocketHandshakeError(f"bad handshake response: {exc}") from exc
+    raise WebSocketHandshakeError("no handshake response")
 
 
 async def connect_websocket(
