@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
+# `TINA_BENCH_DOC` points the recording elsewhere (the smoke tests record into a temporary file).
+BENCHMARKS_MD = Path(os.environ.get("TINA_BENCH_DOC") or REPO_ROOT / "docs" / "benchmarks.md")
 sys.path.insert(0, str(REPO_ROOT))
 
 
@@ -54,10 +56,8 @@ def machine() -> str:
     except (OSError, AttributeError):
         pass
     load = ""
-    try:
+    with contextlib.suppress(OSError):
         load = f" (1-minute load {os.getloadavg()[0]:.1f} at the start)"
-    except OSError:
-        pass
     return f"{cpu} × {cores}{mem}, {platform.system()} {platform.release()}, Python {platform.python_version()}{load}"
 
 
@@ -65,15 +65,24 @@ def today() -> str:
     return datetime.date.today().isoformat()
 
 
-def record(section: str, body: str) -> None:
-    """Replace (or append) the section between `<!-- section:start -->` and `<!-- section:end -->`."""
+def record(section: str, body: str, *, top: bool = False) -> None:
+    """Replace the section between `<!-- section:start -->` and `<!-- section:end -->`; a new one
+    is appended, or with `top` put after the document's first paragraph (below its title)."""
     text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
     start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
     block = f"{start}\n{body.strip()}\n{end}"
     if start in text and end in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    elif top:
+        head, sep, rest = text.partition("\n\n")
+        intro, sep2, rest2 = rest.partition("\n\n")
+        if head.startswith("# ") and intro and not intro.startswith(("#", "<!--")):
+            text = f"{head}\n\n{intro}\n\n{block}\n\n{rest2}" if sep2 else f"{head}\n\n{intro}\n\n{block}\n"
+        else:
+            text = f"{head}\n\n{block}\n\n{rest}" if sep else f"{head.rstrip()}\n\n{block}\n"
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
+    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
     BENCHMARKS_MD.write_text(text)
 
 
@@ -97,3 +106,16 @@ def auth_env(secret: str) -> dict[str, str]:
 
 def fmt(v: float) -> str:
     return f"{v:.1f}" if v == v else "–"
+
+
+def target(measure: str, measured: str, goal: str, met: bool) -> dict[str, Any]:
+    """One row of the summary table: what was measured against which target (DESIGN §8)."""
+    return {"measure": measure, "measured": measured, "target": goal, "met": bool(met)}
+
+
+def write_result(path: Path | None, section: str, body: str, targets: list[dict[str, Any]],
+                 data: dict[str, Any] | None = None) -> None:
+    """The machine-readable result `bench/run.py` collects (`--json PATH` of every script)."""
+    if path is not None:
+        doc = {"section": section, "body": body, "targets": targets, "data": data or {}}
+        path.write_text(json.dumps(doc, indent=2, default=str) + "\n")

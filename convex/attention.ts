@@ -2,7 +2,7 @@
 import { v } from "convex/values";
 import { doc } from "convex-helpers/validators";
 import { viewerQuery } from "./functions";
-import { OFFLINE_AFTER_MS } from "./nodes";
+import { offlineAfterMs } from "./model/nodes";
 import { nodeInfo, toSummary } from "./orchestrations";
 import schema from "./schema";
 
@@ -64,7 +64,7 @@ export const attention = viewerQuery({
       .take(EACH_LIMIT);
     const staleOnline = await ctx.db
       .query("nodes")
-      .withIndex("by_status_heartbeat", (q) => q.eq("status", "online").lt("lastHeartbeat", now - OFFLINE_AFTER_MS))
+      .withIndex("by_status_heartbeat", (q) => q.eq("status", "online").lt("lastHeartbeat", now - offlineAfterMs()))
       .take(EACH_LIMIT);
     const offlineNodes = [...offline, ...staleOnline]
       .filter((n) => n.revokedAt === undefined)

@@ -197,6 +197,44 @@ describe("registerNode and heartbeat", () => {
     expect(await list()).toMatchObject([{ online: false }]);
   });
 
+  test("TINA_OFFLINE_AFTER_MS sets the offline threshold (at least 2 s); unset or invalid means 60 s", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(Date.UTC(2026, 10, 21, 12));
+    const t = makeT();
+    const { token } = await enroll(t);
+    const viewer = await signedIn(t);
+    const online = async () => (await viewer.query(api.nodes.listNodes, {}))[0].online;
+    const status = async () => (await t.run((ctx) => ctx.db.query("nodes").first()))!.status;
+    try {
+      process.env.TINA_OFFLINE_AFTER_MS = "5000";
+      await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });
+      vi.advanceTimersByTime(4_000);
+      expect(await online()).toBe(true);
+      vi.advanceTimersByTime(2_100);
+      expect(await online()).toBe(false);
+      await t.finishInProgressScheduledFunctions();
+      expect(await status()).toBe("offline");
+      expect((await viewer.query(api.attention.attention, {})).offlineNodes).toHaveLength(1);
+
+      process.env.TINA_OFFLINE_AFTER_MS = "10"; // below the minimum: 2 s
+      await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });
+      expect(await status()).toBe("online");
+      vi.advanceTimersByTime(1_500);
+      expect(await online()).toBe(true);
+      vi.advanceTimersByTime(1_000);
+      expect(await online()).toBe(false);
+
+      process.env.TINA_OFFLINE_AFTER_MS = "soon"; // not a number: the default
+      await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });
+      vi.advanceTimersByTime(59_000);
+      expect(await online()).toBe(true);
+      vi.advanceTimersByTime(2_000);
+      expect(await online()).toBe(false);
+    } finally {
+      delete process.env.TINA_OFFLINE_AFTER_MS;
+    }
+  });
+
   test("the cron flips stale online nodes and leaves fresh ones", async () => {
     const t = makeT();
     const a = await enroll(t, "a");

@@ -4,12 +4,10 @@ import { internal } from "./_generated/api";
 import { internalMutation } from "./_generated/server";
 import { enrollmentMutation, nodeMutation, ownerMutation, viewerQuery } from "./functions";
 import { checkCount, checkNumber, checkOptionalNumber, checkOptionalString, checkString, LIMITS } from "./model/checks";
-import { checkOs, createEnrollmentCode as createCode, enroll, revoke } from "./model/nodes";
+import { checkOs, createEnrollmentCode as createCode, enroll, offlineAfterMs, revoke } from "./model/nodes";
 import { cleanText } from "./model/redact";
 import { nodeHealth } from "./model/validators";
 
-/** A node is offline this long after its last heartbeat. */
-export const OFFLINE_AFTER_MS = 60_000;
 const LIST_LIMIT = 200;
 
 /**
@@ -43,7 +41,7 @@ export const registerNode = nodeMutation({
     const os = checkOs(args.os);
     const now = Date.now();
     await ctx.db.patch(ctx.node._id, { os, status: "online", lastHeartbeat: now });
-    await ctx.scheduler.runAfter(OFFLINE_AFTER_MS + 1000, internal.nodes.checkOffline, {
+    await ctx.scheduler.runAfter(offlineAfterMs() + 1000, internal.nodes.checkOffline, {
       nodeId: ctx.node._id,
       heartbeatAt: now,
     });
@@ -75,7 +73,7 @@ export const heartbeat = nodeMutation({
     };
     const now = Date.now();
     await ctx.db.patch(ctx.node._id, { status: "online", lastHeartbeat: now, health });
-    await ctx.scheduler.runAfter(OFFLINE_AFTER_MS + 1000, internal.nodes.checkOffline, {
+    await ctx.scheduler.runAfter(offlineAfterMs() + 1000, internal.nodes.checkOffline, {
       nodeId: ctx.node._id,
       heartbeatAt: now,
     });
@@ -104,7 +102,7 @@ export const markStaleOffline = internalMutation({
     const stale = await ctx.db
       .query("nodes")
       .withIndex("by_status_heartbeat", (q) =>
-        q.eq("status", "online").lt("lastHeartbeat", Date.now() - OFFLINE_AFTER_MS),
+        q.eq("status", "online").lt("lastHeartbeat", Date.now() - offlineAfterMs()),
       )
       .take(LIST_LIMIT);
     for (const node of stale) await ctx.db.patch(node._id, { status: "offline" });
@@ -128,12 +126,13 @@ export const listNodes = viewerQuery({
   returns: v.array(nodeView),
   handler: async (ctx) => {
     const now = Date.now();
+    const offlineAfter = offlineAfterMs();
     const nodes = await ctx.db.query("nodes").withIndex("by_name").take(LIST_LIMIT);
     return nodes.map((n) => ({
       _id: n._id,
       name: n.name,
       os: n.os,
-      online: n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= OFFLINE_AFTER_MS,
+      online: n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
       lastHeartbeat: n.lastHeartbeat,
       enrolledAt: n.enrolledAt,
       revoked: n.revokedAt !== undefined,

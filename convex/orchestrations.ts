@@ -5,7 +5,7 @@ import type { QueryCtx } from "./_generated/server";
 import { nodeMutation, viewerQuery } from "./functions";
 import schema from "./schema";
 import { doc } from "convex-helpers/validators";
-import { OFFLINE_AFTER_MS } from "./nodes";
+import { offlineAfterMs } from "./model/nodes";
 import { checkNumber } from "./model/checks";
 import { comparePhases, syncOrchestration as sync } from "./model/orchestrations";
 import { orchestrationSnapshot, orchestrationStatus, phaseSnapshot } from "./model/validators";
@@ -44,12 +44,13 @@ type NodeInfo = { name: string; online: boolean };
 /** Node name and presence for each node id, one read per distinct node. */
 export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promise<Map<Id<"nodes">, NodeInfo>> {
   const now = Date.now();
+  const offlineAfter = offlineAfterMs();
   const out = new Map<Id<"nodes">, NodeInfo>();
   for (const id of new Set(ids)) {
     const n = await ctx.db.get(id);
     out.set(id, {
       name: n?.name ?? "(removed laptop)",
-      online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= OFFLINE_AFTER_MS,
+      online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
     });
   }
   return out;

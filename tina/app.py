@@ -15,8 +15,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
+import urllib.parse
 import uuid
 from functools import partial
 from pathlib import Path
@@ -81,6 +83,57 @@ def inject_fault(spec: ChildSpec, times: int, delay: float = 0.3) -> ChildSpec:
 
     return attrs.evolve(spec, run=faulty)
 
+PROBE_INTERVAL = 0.25
+PROBE_TIMEOUT = 1.0
+
+
+async def _reachable(host: str, port: int) -> bool:
+    with trio.move_on_after(PROBE_TIMEOUT):
+        try:
+            stream = await trio.open_tcp_stream(host, port)
+        except OSError:
+            return False
+        await stream.aclose()
+        return True
+    return False
+
+
+async def reconnect_when_reachable(client: ConvexClient, url: str, *, interval: float = PROBE_INTERVAL,
+                                   min_gap: float = 0.5, fast_retries: int = 20) -> None:
+    """Reconnect as soon as an unreachable deployment answers again.
+
+    After a long outage the client's backoff has grown to its cap (16 s), so it would notice
+    the deployment's return up to that long after the fact. While it backs off, probe the
+    deployment's TCP port (a connect and close, no request) every `interval`. Once the port
+    has refused (or timed out) since the last healthy connection and accepts again, skip the
+    rest of the backoff (`ConvexClient.reconnect_now`), at most every `min_gap` seconds and at
+    most `fast_retries` times per outage: a deployment still starting may accept connections
+    and reject the WebSocket for a moment. A deployment that accepts connections but keeps
+    failing, and was never unreachable, is left to the normal backoff.
+    """
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    was_unreachable = False
+    left = fast_retries
+    last_kick = -math.inf
+    while True:
+        status = client.status()
+        if status.state is ConnectionState.CONNECTED:
+            was_unreachable, left = False, fast_retries
+        if status.state is not ConnectionState.BACKING_OFF:
+            await client.wait_status_change(status)
+            continue
+        if not await _reachable(host, port):
+            was_unreachable = True
+        elif was_unreachable and left > 0 and trio.current_time() - last_kick >= min_gap:
+            left -= 1
+            last_kick = trio.current_time()
+            log.info("convex.reachable", host=host, port=port)
+            client.reconnect_now()
+        await trio.sleep(interval)
+
+
 # Actions arrive one tap at a time; 16 absorbs a burst without ever blocking the subscription.
 ACTION_BUFFER = 16
 
@@ -98,6 +151,7 @@ class Daemon:
         self.syncer.restore()
         self.hub = WatchHub(debounce_ms=config.debounce_ms)
         self.worktrees = DynamicSupervisor("worktrees", backoff=Backoff(initial=0.5, cap=30))
+        self.worktrees_up = LatestValue(False)
         self.presence_state = presence.Presence()
         self.action_stats = action_actors.ActionStats()
         self.claude = claude.ClaudeWatcher(config.claude_dir, self.syncer)
@@ -113,7 +167,10 @@ class Daemon:
             "tina",
             self._children(),
             intensity=intensity or Intensity(max_restarts=10, within=60),
-            backoff=Backoff(initial=0.5, cap=30),
+            # The cap keeps 10 restarts of one crash-looping actor well inside the 60 s window
+            # (0.5 + 1 + 2 + 7 x 4 = 31.5 s, x 0.5-1.5 jitter), so it escalates: the process exits
+            # and launchd starts it afresh. With a 30 s cap one actor could never exceed it.
+            backoff=Backoff(initial=0.5, cap=4),
         )
 
     # --- wiring ----------------------------------------------------------------------------------
@@ -140,10 +197,11 @@ class Daemon:
                             gateway=self.gateway),
                 detail=self.claude.detail,
             ),
-            ChildSpec(id="worktrees", run=self.worktrees.run, children=self.worktrees.statistics),
+            ChildSpec(id="worktrees", run=self._run_worktrees, children=self.worktrees.statistics),
             ChildSpec(
                 id="discovery",
-                run=partial(discovery.run, cfg.tina_sessions_dir, self.hub, self.worktrees, self._worktree_spec),
+                run=partial(discovery.run, cfg.tina_sessions_dir, self.hub, self.worktrees, self._worktree_spec,
+                            worktrees_up=self.worktrees_up),
             ),
             ChildSpec(
                 id="dispatcher",
@@ -158,6 +216,16 @@ class Daemon:
             ChildSpec(id="control", run=partial(control.serve, cfg.control_socket, self.snapshot)),
         ]
 
+    async def _run_worktrees(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The worktrees supervisor, telling discovery when it runs (a restart loses its children)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.worktrees.run)
+                self.worktrees_up.set(True)
+                task_status.started()
+        finally:
+            self.worktrees_up.set(False)
+
     def _worktree_spec(self, feature: str, path: Path, repo_root: str | None) -> ChildSpec:
         return ChildSpec(
             id=f"wt:{feature}",
@@ -168,9 +236,10 @@ class Daemon:
     async def _run_connection(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         url = self.config.require_url()
         try:
-            async with open_convex_client(url, timeout=15.0) as client:
+            async with open_convex_client(url, timeout=15.0) as client, trio.open_nursery() as nursery:
                 self.client.set(client)
                 self.gateway.set(Gateway(client, self.credential.token))
+                nursery.start_soon(reconnect_when_reachable, client, url)
                 task_status.started()
                 status = client.status()
                 while True:

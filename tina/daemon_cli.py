@@ -117,6 +117,7 @@ async def _serve(cfg: config_mod.Config, cred: credentials.Credential, live: boo
     while True:
         daemon = Daemon(cfg, cred)
         reload_requested = False
+        failed = False
         try:
             async with trio.open_nursery() as nursery:
 
@@ -151,8 +152,13 @@ async def _serve(cfg: config_mod.Config, cred: credentials.Credential, live: boo
                     nursery.start_soon(run_live, daemon)
                 await daemon.run()
                 nursery.cancel_scope.cancel()
-        except TooManyRestarts as exc:
-            log.critical("daemon.gave_up", error=str(exc))
+        except* TooManyRestarts as group:  # raised inside the nursery, so it arrives in a group
+            gave_up: BaseException = group
+            while isinstance(gave_up, BaseExceptionGroup):
+                gave_up = gave_up.exceptions[0]
+            log.critical("daemon.gave_up", error=str(gave_up))
+            failed = True
+        if failed:
             return EXIT_FAILED
         if not reload_requested:
             log.info("daemon.stopped", reason=reason)

@@ -13,6 +13,7 @@ it is rewritten with only what is still pending (temp file, fsync, rename).
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -91,44 +92,49 @@ class Outbox:
     # --- reading ----------------------------------------------------------------------------
 
     def load(self) -> list[dict[str, Any]]:
-        """Unacknowledged records (`team` / `rm`) in the order they were written."""
+        """Unacknowledged records (`team` / `rm`) in the order they were written.
+
+        Never raises on content: a line that is not a well-formed record (cut by a crash,
+        damaged on disk, written by something else) is skipped and counted in a warning, so a
+        bad outbox can never keep the daemon from starting.
+        """
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return []
-        records: list[dict[str, Any]] = []
+        records: list[tuple[str, float, dict[str, Any]]] = []
         acked: dict[str, float] = {}
-        torn = 0
+        torn = malformed = 0
         for raw in data.split(b"\n"):
             if not raw.strip():
                 continue
             try:
                 rec = json.loads(raw)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 torn += 1  # a line cut by a crash: it was never acknowledged, so never lost
                 continue
-            if not isinstance(rec, dict):
+            checked = _check(rec)
+            if checked is None:
+                malformed += 1
                 continue
-            if rec.get("t") == "ack":
-                key, seq = str(rec.get("key")), float(rec.get("seq", 0))
+            key, seq, rec = checked
+            if rec["t"] == "ack":
                 acked[key] = max(acked.get(key, 0.0), seq)
-            elif rec.get("t") in ("team", "rm"):
-                records.append(rec)
+            else:
+                records.append((key, seq, rec))
         if torn:
             log.warning("outbox.torn_lines", path=str(self.path), lines=torn)
-        out = []
-        for rec in records:
-            key = team_key(rec["team"]["dirName"] if rec["t"] == "team" else rec["dir"])
-            if float(rec["seq"]) > acked.get(key, -1.0):
-                out.append(rec)
-        return out
+        if malformed:
+            log.warning("outbox.malformed_lines", path=str(self.path), lines=malformed)
+        return [rec for key, seq, rec in records if seq > acked.get(key, -1.0)]
 
     @staticmethod
     def decode_team(rec: dict[str, Any]) -> tuple[float, TeamSnapshot, list[MemberSnapshot], list[TaskSnapshot],
                                                   list[tuple[float, TaskSnapshot]]]:
-        history = [(float(h["seq"]), _conv.structure(h["task"], TaskSnapshot)) for h in rec.get("history", [])]
+        """A `team` record's parts; ValueError (or TypeError, KeyError) if it is not well formed."""
+        history = [(_seq(h["seq"]), _conv.structure(h["task"], TaskSnapshot)) for h in rec.get("history") or []]
         return (
-            float(rec["seq"]),
+            _seq(rec["seq"]),
             _conv.structure(rec["team"], TeamSnapshot),
             _conv.structure(rec["members"], list[MemberSnapshot]),
             _conv.structure(rec["tasks"], list[TaskSnapshot]),
@@ -149,3 +155,31 @@ class Outbox:
             self._fd = None
         os.replace(tmp, self.path)
         self._dirty = False
+
+
+def _seq(value: Any) -> float:
+    """A sequence number as written: a finite, non-negative number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"sequence number: expected a number, got {type(value).__name__}")
+    number = float(value)  # OverflowError is an ArithmeticError: callers catch it too
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"sequence number: expected a finite number >= 0, got {number}")
+    return number
+
+
+def _check(rec: Any) -> tuple[str, float, dict[str, Any]] | None:
+    """(key, seq, record) for a well-formed record of this file; None for anything else."""
+    if not isinstance(rec, dict):
+        return None
+    try:
+        seq = _seq(rec.get("seq"))
+        if rec.get("t") == "ack" and isinstance(rec.get("key"), str):
+            return rec["key"], seq, rec
+        if rec.get("t") == "rm" and isinstance(rec.get("dir"), str) and rec["dir"]:
+            return team_key(rec["dir"]), seq, rec
+        if rec.get("t") == "team":
+            _, team, _, _, _ = Outbox.decode_team(rec)
+            return team_key(team.dir_name), seq, rec
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError):
+        return None
+    return None

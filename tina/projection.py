@@ -8,6 +8,7 @@ tell them from a real block. Times become milliseconds since the epoch (float64)
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 from tina.convex.gateway import (
@@ -25,15 +26,62 @@ from tina.local.names import phase_sort_key
 MAX_DETAIL = 16_000
 MAX_TEXT = 4000
 
+# What Convex accepts for teams and tasks (convex/model/checks.ts: LIMITS, AGENT_RE,
+# checkTimestamp). Convex refuses a snapshot whole, so one odd Claude Code file would stop its
+# whole team from syncing: text is cut and cleared of NUL characters, out-of-range timestamps
+# are left out, and a member or task that cannot be named is skipped (a task with a clear error).
+MAX_NAME = 128
+MAX_ID = 64
+MAX_PANE = 32
+MAX_PATH = 4096
+MAX_LIST = 500
+AGENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
+TIMESTAMP_MS = (946_684_800_000.0, 7_258_118_400_000.0)  # 2000-01-01 .. 2200-01-01
+
+
+class Unsendable(ValueError):
+    """A local record Convex could never accept (e.g. a task id longer than 64 characters)."""
+
 
 def ms(value: datetime | None) -> float | None:
     return None if value is None else round(value.timestamp() * 1000, 3)
 
 
+def units(text: str) -> int:
+    """The length Convex checks: UTF-16 code units (a character beyond U+FFFF counts 2)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
 def _cut(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    """At most `limit` UTF-16 units, without NUL characters; a cut text ends with "…"."""
     if text is None:
         return None
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = text.replace("\x00", "")
+    if len(text) * 2 <= limit or units(text) <= limit:
+        return text
+    out: list[str] = []
+    used = 1  # the ellipsis
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            break
+        out.append(ch)
+    return "".join(out) + "…"
+
+
+def _when(value: datetime | None) -> float | None:
+    """Milliseconds, or None for a time Convex would refuse (before 2000 or after 2200)."""
+    out = ms(value)
+    return out if out is not None and TIMESTAMP_MS[0] <= out <= TIMESTAMP_MS[1] else None
+
+
+def _id(value: str) -> bool:
+    return 0 < units(value) <= MAX_ID and "\x00" not in value
+
+
+def _fits(value: str | None, limit: int) -> str | None:
+    """`value` if Convex takes it as it is (an id or a path: never cut), else None."""
+    return value if value is not None and units(value) <= limit and "\x00" not in value else None
 
 
 def phase_status(phase: PhaseState) -> str:
@@ -96,44 +144,58 @@ def orchestration_snapshot(
 def team_snapshot(config: TeamConfig, dir_name: str) -> tuple[TeamSnapshot, list[MemberSnapshot]]:
     team = TeamSnapshot(
         dir_name=dir_name,
-        team_name=config.name,
+        team_name=_cut(config.name, MAX_NAME) or dir_name,
         description=_cut(config.description),
-        lead_agent_id=config.lead_agent_id,
-        created_at=ms(config.created_at),
+        lead_agent_id=_cut(config.lead_agent_id, MAX_NAME * 2),
+        created_at=_when(config.created_at),
     )
     seen: set[str] = set()
     members = []
     for m in config.members:
         if m.agent_id in seen:  # a duplicated member line must not refuse the whole team
             continue
+        if member_problem(m.agent_id, m.name) is not None:
+            continue  # cannot be named in Convex (nor messaged); the others still sync
         seen.add(m.agent_id)
         members.append(
             MemberSnapshot(
                 agent_id=m.agent_id,
                 agent_name=m.name,
-                agent_type=m.agent_type,
-                model=m.model,
-                joined_at=ms(m.joined_at),
-                tmux_pane_id=m.tmux_pane_id,
-                cwd=m.cwd,
+                agent_type=_cut(m.agent_type, MAX_NAME),
+                model=_cut(m.model, MAX_NAME),
+                joined_at=_when(m.joined_at),
+                tmux_pane_id=_fits(m.tmux_pane_id, MAX_PANE),
+                cwd=_fits(m.cwd, MAX_PATH),
             )
         )
-    return team, members
+    return team, members[:200]
+
+
+def member_problem(agent_id: str, name: str) -> str | None:
+    """Why Convex would refuse this member, or None."""
+    if not AGENT_NAME.fullmatch(name) or ".." in name:
+        return f"member name {name[:40]!r}: expected letters, digits, '.', '_', '@', '-' (at most 128, no '..')"
+    if not 0 < units(agent_id) <= MAX_NAME * 2 or "\x00" in agent_id:
+        return f"member {name!r}: agent id must be 1-{MAX_NAME * 2} characters"
+    return None
 
 
 def task_snapshot(task: Task) -> TaskSnapshot:
+    """The task as Convex takes it; `Unsendable` if its id cannot be stored (1-64 characters)."""
+    if not _id(task.id):
+        raise Unsendable(f"task id {task.id[:40]!r}: expected 1-{MAX_ID} characters without NUL")
     metadata = None if task.metadata is None else canonical_json(task.metadata)
-    if metadata is not None and len(metadata) > MAX_DETAIL:
+    if metadata is not None and units(metadata) > MAX_DETAIL:
         metadata = canonical_json({"truncated": True, "bytes": len(metadata)})
     return TaskSnapshot(
         task_id=task.id,
         subject=_cut(task.subject, 1000) or "",
         description=_cut(task.description, 20_000) or "",
         active_form=_cut(task.active_form, 1000),
-        status=task.status[:32],
-        owner=task.owner,
-        blocks=tuple(task.blocks),
-        blocked_by=tuple(sorted(task.blocked_by)),
+        status=_cut(task.status, 32) or "unknown",
+        owner=_cut(task.owner, MAX_NAME),
+        blocks=tuple(t for t in task.blocks if _id(t))[:MAX_LIST],
+        blocked_by=tuple(sorted(t for t in task.blocked_by if _id(t)))[:MAX_LIST],
         metadata=metadata,
     )
 
@@ -144,8 +206,8 @@ def event_record(entry: JournalEntry) -> EventRecord:
         detail = json.dumps({"truncated": True, "bytes": len(detail)})
     return EventRecord(
         idempotency_key=entry.id,
-        event_type=entry.type[:64],
-        source=entry.source[:64],
+        event_type=_cut(entry.type, 64) or "unknown",
+        source=_cut(entry.source, 64) or "unknown",
         summary=_cut(entry.summary, 1000) or "",
         detail=detail,
         phase_number=entry.phase if entry.phase and entry.phase[0].isdigit() else None,

@@ -87,6 +87,21 @@ def merge_history(older: TeamItem, newer: TeamItem) -> tuple[tuple[float, TaskSn
 class TeamRemoval:
     dir_name: str
     seq: float
+    # The team's last observation not sent yet (e.g. its final task states, seen while offline):
+    # sent before the removal, so a team removed soon after a change loses nothing.
+    last: TeamItem | None = None
+
+
+def fold(older: Item | None, newer: TeamItem | TeamRemoval) -> TeamItem | TeamRemoval:
+    """`newer` carrying every observation of an unsent `older` item of the same team."""
+    older_team = older if isinstance(older, TeamItem) else older.last if isinstance(older, TeamRemoval) else None
+    if older_team is None:
+        return newer
+    if isinstance(newer, TeamItem):
+        return attrs.evolve(newer, history=merge_history(older_team, newer))
+    if newer.last is None:
+        return attrs.evolve(newer, last=older_team)
+    return attrs.evolve(newer, last=attrs.evolve(newer.last, history=merge_history(older_team, newer.last)))
 
 
 Item = OrchestrationItem | TeamItem | TeamRemoval
@@ -119,6 +134,7 @@ class Syncer:
         self._latest_orch: dict[str, OrchestrationItem] = {}
         self.orchestration_ids: dict[str, str] = {}
         self._wake = trio.Event()
+        self._outbox_written = trio.Event()  # set on every outbox write; the fsync loop waits for it
         self._limit = trio.CapacityLimiter(max_in_flight)
         self._seq = Sequencer()
         self.last_sync_at: float | None = None
@@ -126,6 +142,8 @@ class Syncer:
         self.failed = 0
         self.blocked_reason: str | None = None  # set while the credential is refused
         self._in_flight = 0
+        # Teams restored from the outbox: if their directory is gone, they must be removed too.
+        self.restored_dirs: set[str] = set()
         # Bumped when watchers should re-send everything (start, reconnect).
         self.reconcile = LatestValue(0)
 
@@ -143,20 +161,19 @@ class Syncer:
         seq = self._seq.next()
         if self._outbox is not None:
             self._outbox.append_team(seq, team, members, tasks)
+            self._outbox_written.set()
         self._put_team(TeamItem(dir_name=dir_name, team=team, members=members, tasks=tasks, seq=seq))
 
-    def _put_team(self, item: TeamItem) -> None:
+    def _put_team(self, item: TeamItem | TeamRemoval) -> None:
         key = ("team", item.dir_name)
-        prev = self._pending.get(key)
-        if isinstance(prev, TeamItem):
-            item = attrs.evolve(item, history=merge_history(prev, item))
-        self._put(key, item)
+        self._put(key, fold(self._pending.get(key), item))
 
     def remove_team(self, dir_name: str) -> None:
         seq = self._seq.next()
         if self._outbox is not None:
             self._outbox.append_removal(seq, dir_name)
-        self._put(("team", dir_name), TeamRemoval(dir_name=dir_name, seq=seq))
+            self._outbox_written.set()
+        self._put_team(TeamRemoval(dir_name=dir_name, seq=seq))
 
     def restore(self) -> int:
         """Queue what the outbox holds from before a crash, in order. Returns how many records."""
@@ -168,9 +185,10 @@ class Syncer:
                 seq, team, members, tasks, history = self._outbox.decode_team(rec)
                 self._put_team(TeamItem(dir_name=team.dir_name, team=team, members=members, tasks=tasks, seq=seq,
                                         history=tuple(history)))
+                self.restored_dirs.add(team.dir_name)
             else:
                 seq = float(rec["seq"])
-                self._put(("team", rec["dir"]), TeamRemoval(dir_name=rec["dir"], seq=seq))
+                self._put_team(TeamRemoval(dir_name=rec["dir"], seq=seq))
             self._seq.observe(seq)
         if records:
             log.info("outbox.restored", records=len(records))
@@ -181,12 +199,18 @@ class Syncer:
         if self._outbox is None or self._in_flight:
             return
         records: list[dict[str, Any]] = []
+
+        def team_record(item: TeamItem) -> dict[str, Any]:
+            return {"t": "team", "seq": item.seq, "team": _conv.unstructure(item.team),
+                    "members": _conv.unstructure(item.members), "tasks": _conv.unstructure(item.tasks),
+                    "history": [{"seq": s, "task": _conv.unstructure(t)} for s, t in item.history]}
+
         for item in self._pending.values():
             if isinstance(item, TeamItem):
-                records.append({"t": "team", "seq": item.seq, "team": _conv.unstructure(item.team),
-                                "members": _conv.unstructure(item.members), "tasks": _conv.unstructure(item.tasks),
-                                "history": [{"seq": s, "task": _conv.unstructure(t)} for s, t in item.history]})
+                records.append(team_record(item))
             elif isinstance(item, TeamRemoval):
+                if item.last is not None:
+                    records.append(team_record(item.last))
                 records.append({"t": "rm", "seq": item.seq, "dir": item.dir_name})
         self._outbox.compact(records)
 
@@ -239,11 +263,14 @@ class Syncer:
 
     async def _sync_outbox(self) -> None:
         """fsync the outbox in batches: every write is in the page cache at once (a SIGKILL
-        loses nothing); this bounds what a power loss could take to about 100 ms."""
+        loses nothing); this bounds what a power loss could take to about 100 ms. It sleeps
+        while nothing is written (a 100 ms timer with a thread hop cost an idle daemon CPU)."""
         assert self._outbox is not None
         while True:
-            await trio.sleep(0.1)
+            await self._outbox_written.wait()
+            self._outbox_written = trio.Event()
             await trio.to_thread.run_sync(self._outbox.sync)
+            await trio.sleep(0.1)
 
     def _sendable_events(self) -> list[str]:
         return [wt for wt, events in self._events.items() if events and wt in self.orchestration_ids]
@@ -270,8 +297,8 @@ class Syncer:
                     newer = self._pending.get(key)
                     if newer is None:
                         self._pending[key] = item
-                    elif isinstance(item, TeamItem) and isinstance(newer, TeamItem):
-                        self._pending[key] = attrs.evolve(newer, history=merge_history(item, newer))
+                    elif isinstance(newer, TeamItem | TeamRemoval):
+                        self._pending[key] = fold(item, newer)
 
         async with trio.open_nursery() as nursery:
             for key, item in items.items():
@@ -294,10 +321,15 @@ class Syncer:
                 await gateway.sync_team(item.team, item.members, item.tasks, item.seq, list(item.history))
                 if self._outbox is not None:
                     self._outbox.ack(team_key(item.dir_name), item.seq)
+                    self._outbox_written.set()
             else:
+                if item.last is not None:  # the team's last states first, then its removal
+                    last = item.last
+                    await gateway.sync_team(last.team, last.members, last.tasks, last.seq, list(last.history))
                 await gateway.remove_team(item.dir_name, item.seq)
                 if self._outbox is not None:
                     self._outbox.ack(team_key(item.dir_name), item.seq)
+                    self._outbox_written.set()
         except (ConvexConnectionLost, ConvexTimeout) as exc:
             log.info("sync.deferred", item=_describe(item), reason=str(exc))
             return False

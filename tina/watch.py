@@ -23,6 +23,11 @@ import watchfiles
 log = structlog.get_logger("tina.watch")
 
 
+# A restart waits until subscriptions have been quiet this long (at most RESTART_SETTLE_MAX).
+RESTART_SETTLE = 0.05
+RESTART_SETTLE_MAX = 0.5
+
+
 class Inbox:
     """Changed paths waiting for one subscriber; `rescan` asks it to re-read everything."""
 
@@ -57,11 +62,18 @@ class Inbox:
 
 
 def _roots(paths: Iterable[Path]) -> list[Path]:
-    """The minimal set of roots: a root inside another one is covered by it."""
+    """The minimal set of roots: a root inside another one is covered by it.
+
+    Looks each path's ancestors up in a set (O(paths x depth)); testing `r in p.parents` for
+    every pair was quadratic and slow (pathlib's `parents` is a sequence), which cost seconds
+    at a start with a few hundred worktrees.
+    """
     ordered = sorted(set(paths), key=lambda p: (len(p.parts), str(p)))
+    chosen: set[Path] = set()
     out: list[Path] = []
     for p in ordered:
-        if not any(p == r or r in p.parents for r in out):
+        if p not in chosen and chosen.isdisjoint(p.parents):
+            chosen.add(p)
             out.append(p)
     return out
 
@@ -102,13 +114,18 @@ class WatchHub:
         return {"roots": len(self._subs), "batches": self.batches}
 
     def _route(self, changes: set[tuple[Any, str]]) -> None:
+        """Each changed path goes to the subscribers of every root that contains it (a lookup
+        per ancestor, so a burst costs O(paths x depth), not O(paths x roots))."""
         self.batches += 1
-        paths = [Path(p) for _, p in changes]
-        for root, inboxes in self._subs.items():
-            mine = [p for p in paths if p == root or root in p.parents]
-            if mine:
-                for inbox in inboxes:
-                    inbox.add(mine)
+        routed: dict[Path, list[Path]] = {}
+        for _, raw in changes:
+            path = Path(raw)
+            for ancestor in (path, *path.parents):
+                if ancestor in self._subs:
+                    routed.setdefault(ancestor, []).append(path)
+        for root, mine in routed.items():
+            for inbox in self._subs[root]:
+                inbox.add(mine)
 
     def _existing_roots(self) -> tuple[list[Path], bool]:
         wanted = _roots(self._subs)
@@ -148,11 +165,21 @@ class WatchHub:
             self.restarts += 1
 
     async def _stop_when_roots_change(self, stop: trio.Event, roots: list[Path], missing: bool) -> None:
-        """Stop the current watch when subscribers change, or a missing root appears."""
+        """Stop the current watch when subscribers change, or a missing root appears.
+
+        Subscriptions that change in a burst (discovery starting a watcher per worktree at
+        start-up) are coalesced into one restart: each restart sets up a new OS watch over every
+        root and makes every subscriber rescan, so one per new worktree would be quadratic.
+        """
         while True:
             missing = self._existing_roots()[1]
             with trio.move_on_after(2.0 if missing else float("inf")):
                 await self._changed.wait()
+            settle_until = trio.current_time() + RESTART_SETTLE_MAX
+            while self._changed.is_set() and trio.current_time() < settle_until:
+                self._changed = trio.Event()
+                with trio.move_on_after(RESTART_SETTLE):
+                    await self._changed.wait()
             if self._changed.is_set():
                 self._changed = trio.Event()
             if self._existing_roots()[0] != roots:

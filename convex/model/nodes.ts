@@ -148,3 +148,19 @@ export async function revoke(ctx: MutationCtx, actor: Actor, nodeId: Id<"nodes">
   await audit(ctx, actor, { verb: "node.revoked", nodeId, nodeName: node.name, detail: `revoked laptop "${node.name}"${tail}` });
   return { revoked: true };
 }
+
+/** A node is offline this long after its last heartbeat, unless the deployment says otherwise. */
+export const OFFLINE_AFTER_MS = 60_000;
+/** The shortest threshold `TINA_OFFLINE_AFTER_MS` may set (a laptop heartbeats at least this often). */
+export const MIN_OFFLINE_AFTER_MS = 2_000;
+
+/**
+ * The offline threshold: the deployment's `TINA_OFFLINE_AFTER_MS` (milliseconds, at least
+ * `MIN_OFFLINE_AFTER_MS`; set it together with the daemons' `heartbeat_secs`), else 60 s.
+ * Read on every call, so changing the variable needs no deploy.
+ */
+export function offlineAfterMs(): number {
+  const raw = process.env.TINA_OFFLINE_AFTER_MS;
+  const value = raw === undefined || raw.trim() === "" ? NaN : Number(raw);
+  return Number.isFinite(value) ? Math.max(MIN_OFFLINE_AFTER_MS, Math.round(value)) : OFFLINE_AFTER_MS;
+}

@@ -80,10 +80,14 @@ async def test_a_crash_loses_nothing_the_outbox_replays_unacknowledged_observati
         await n.start(second.run)
         await until(lambda: second.depth == 0)
         n.cancel_scope.cancel()
-    _, _, tasks, _, history = next(c[1] for c in fake.calls if c[0] == "sync_team")
+    syncs = [(i, c[1]) for i, c in enumerate(fake.calls) if c[0] == "sync_team"]
+    _, _, tasks, _, history = next(call for _, call in syncs if call[0].dir_name == "t")
     assert [t.status for _, t in history] == ["pending", "in_progress"]
     assert tasks[0].status == "completed"
     assert fake.removed_teams == ["u"]
+    # The removed team's last observation reached Convex before its removal.
+    u_sync = next(i for i, call in syncs if call[0].dir_name == "u")
+    assert u_sync < next(i for i, c in enumerate(fake.calls) if c[0] == "remove_team")
     # Acknowledged now: a third start has nothing to replay.
     third = Syncer(LatestValue[GatewayProtocol | None](None), outbox=Outbox(path))
     assert third.restore() == 0

@@ -134,16 +134,24 @@ async def test_bad_data_is_dropped_and_counted(autojump_clock: trio.testing.Mock
     assert fake.count("sync_orchestration") == 1
 
 
-async def test_team_removal_replaces_a_pending_snapshot(autojump_clock: trio.testing.MockClock, fake: FakeGateway,
-                                                        cell: LatestValue[GatewayProtocol | None]) -> None:
+async def test_team_removal_sends_the_pending_snapshot_first(autojump_clock: trio.testing.MockClock,
+                                                              fake: FakeGateway,
+                                                              cell: LatestValue[GatewayProtocol | None]) -> None:
+    # A team changed and then removed before the change was sent (offline, or in one burst):
+    # its last task states still reach Convex, then the removal; one pending item throughout.
     syncer = Syncer(cell)
-    syncer.put_team("t", team("t"), [], [])
+    syncer.put_team("t", team("t"), [], [task("1", "pending")])
+    syncer.put_team("t", team("t"), [], [task("1", "completed")])
     syncer.remove_team("t")
+    assert syncer.depth == 1
     async with trio.open_nursery() as n:
         await n.start(syncer.run)
         await until(lambda: syncer.depth == 0)
         n.cancel_scope.cancel()
-    assert [c[0] for c in fake.calls] == ["remove_team"]
+    assert [c[0] for c in fake.calls] == ["sync_team", "remove_team"]
+    _, _, tasks, _, history = fake.calls[0][1]
+    assert [t.status for _, t in history] == ["pending"]
+    assert [t.status for t in tasks] == ["completed"]
 
 
 def test_sequence_numbers_are_monotonic_even_if_the_clock_goes_back() -> None:

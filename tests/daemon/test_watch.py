@@ -70,3 +70,48 @@ async def test_a_missing_root_is_picked_up_when_it_appears(tmp_path: Path) -> No
         (later / "x").write_text("1")
         await changed(inbox, later / "x")
         nursery.cancel_scope.cancel()
+
+
+def test_minimal_roots_many_and_nested(tmp_path: Path) -> None:
+    worktrees = [tmp_path / "repos" / f"r{i}" / ".worktrees" / f"f{i}" / ".claude" / "tina" for i in range(300)]
+    claude = tmp_path / "home" / ".claude"
+    got = _roots([*worktrees, claude, claude / "teams", claude / "tasks", worktrees[0] / "phase-1"])
+    assert got == sorted([claude, *worktrees], key=lambda p: (len(p.parts), str(p)))
+
+
+def test_a_change_goes_to_every_root_that_contains_it(tmp_path: Path) -> None:
+    hub = WatchHub()
+    outer, inner, other = tmp_path / "a", tmp_path / "a" / "b", tmp_path / "c"
+    inboxes = {root: hub.subscribe(root) for root in (outer, inner, other)}
+    hub._route({(1, str(inner / "x.json")), (1, str(outer / "y.json")), (1, str(tmp_path / "elsewhere"))})
+    assert inboxes[outer].depth == 2
+    assert inboxes[inner].depth == 1
+    assert inboxes[other].depth == 0
+
+
+@pytest.mark.timeout(30)
+async def test_a_burst_of_new_subscriptions_restarts_the_watch_once(tmp_path: Path) -> None:
+    """Discovery starts one watcher per worktree at start-up: one restart for all, not one each."""
+    starts: list[int] = []
+
+    async def fake_awatch(*roots: Path, stop_event: trio.Event, **_: object):  # type: ignore[no-untyped-def]
+        starts.append(len(roots))
+        await stop_event.wait()
+        return
+        yield  # an async generator
+
+    roots = [tmp_path / f"wt{i}" for i in range(50)]
+    for root in roots:
+        root.mkdir()
+    hub = WatchHub(awatch=fake_awatch)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        hub.subscribe(tmp_path / "claude-missing")
+        await trio.sleep(0.2)
+        for root in roots:
+            hub.subscribe(root)
+            await trio.sleep(0.001)
+        await trio.sleep(1.0)
+        nursery.cancel_scope.cancel()
+    assert starts[-1] == 50
+    assert len(starts) <= 3

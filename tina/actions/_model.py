@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -28,10 +29,19 @@ MAX_TEXT = 4000
 MAX_OUTPUT = 8000
 
 
+MAX_MESSAGE = 500
+
+
 class ActionRejected(Exception):
-    """The action cannot be run as given; `code` goes into the result."""
+    """The action cannot be run as given; `code` goes into the result.
+
+    The message may quote what was sent; it is cut to `MAX_MESSAGE` characters, so a hostile
+    document cannot make the result (or the log line) huge.
+    """
 
     def __init__(self, code: str, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
         super().__init__(message)
         self.code = code
         self.message = message
@@ -99,7 +109,12 @@ def parse_action(doc: Any) -> Action:
     if not isinstance(payload, dict):
         raise ActionRejected("payload_invalid", "payload: expected an object")
     expires = doc.get("expiresAt", 0.0)
-    expires_at = float(expires) if isinstance(expires, int | float) else 0.0
+    try:
+        expires_at = float(expires) if isinstance(expires, int | float) else 0.0
+    except OverflowError:
+        expires_at = math.inf
+    if not math.isfinite(expires_at):
+        raise ActionRejected("payload_invalid", "expiresAt: expected a time in milliseconds since the epoch")
     try:
         if kind == "send_message":
             team_dir = payload.get("teamDir")

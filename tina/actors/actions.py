@@ -18,7 +18,7 @@ import structlog
 import trio
 
 from tina.actions import ActionRejected, ActionResult, HandlerEnv, parse_action, run_action
-from tina.convex import ConvexClientError, LatestValue
+from tina.convex import ConvexClientClosed, ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
 
 log = structlog.get_logger("tina.actions")
@@ -47,20 +47,28 @@ async def listen(
 ) -> None:
     gateway = await gateway_cell.wait_for(lambda g: g is not None)
     assert gateway is not None
-    async with gateway.pending_actions() as sub:
-        task_status.started()
-        while True:
-            try:
-                docs = await sub.next()
-            except ConvexClientError as exc:
-                # The query failed (e.g. the credential was revoked): say so, keep waiting for a change.
-                log.warning("actions.subscription_failed", error=str(exc))
-                continue
-            for doc in docs or []:
-                action_id = doc.get("_id") if isinstance(doc, dict) else None
-                if isinstance(action_id, str) and action_id not in stats.seen:
-                    stats.seen.add(action_id)
-                    await send.send(doc)
+    started = False
+    while True:
+        async with gateway.pending_actions() as sub:
+            if not started:
+                task_status.started()
+                started = True
+            while True:
+                try:
+                    docs = await sub.next()
+                except ConvexClientClosed:
+                    break  # the connection actor was restarted: subscribe again on its new client
+                except ConvexClientError as exc:
+                    # The query failed (e.g. the credential was revoked): say so, keep waiting for a change.
+                    log.warning("actions.subscription_failed", error=str(exc))
+                    continue
+                for doc in docs or []:
+                    action_id = doc.get("_id") if isinstance(doc, dict) else None
+                    if isinstance(action_id, str) and action_id not in stats.seen:
+                        stats.seen.add(action_id)
+                        await send.send(doc)
+        gateway = await _current(gateway_cell, not_this=gateway)
+        log.info("actions.resubscribing")
 
 
 async def dispatch(
@@ -74,18 +82,25 @@ async def dispatch(
     runner: Runner = run_action,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    gateway = await gateway_cell.wait_for(lambda g: g is not None)
-    assert gateway is not None
+    await gateway_cell.wait_for(lambda g: g is not None)
     limiter = trio.CapacityLimiter(concurrency)
     async with trio.open_nursery() as nursery:
         task_status.started()
         async for doc in receive:
             await limiter.acquire_on_behalf_of(doc["_id"])
-            nursery.start_soon(_handle, gateway, doc, henv, lease_owner, stats, runner, limiter)
+            nursery.start_soon(_handle, gateway_cell, doc, henv, lease_owner, stats, runner, limiter)
+
+
+async def _current(cell: LatestValue[GatewayProtocol | None], *,
+                   not_this: GatewayProtocol | None = None) -> GatewayProtocol:
+    """The gateway of the live connection (a restarted connection actor makes a new one)."""
+    gateway = await cell.wait_for(lambda g: g is not None and g is not not_this)
+    assert gateway is not None
+    return gateway
 
 
 async def _handle(
-    gateway: GatewayProtocol,
+    cell: LatestValue[GatewayProtocol | None],
     doc: dict[str, Any],
     henv: HandlerEnv,
     lease_owner: str,
@@ -101,7 +116,7 @@ async def _handle(
             bound.info("action.skipped_expired")
             return
         try:
-            claim = await gateway.claim_action(action_id, lease_owner, henv.timeout * 1000 + 60_000)
+            claim = await (await _current(cell)).claim_action(action_id, lease_owner, henv.timeout * 1000 + 60_000)
         except ConvexClientError as exc:
             bound.warning("action.claim_failed", error=str(exc))
             stats.seen.discard(action_id)  # seen again on the next subscription update
@@ -119,7 +134,7 @@ async def _handle(
                 stats.last_started[action_id] = time.time()
                 bound.info("action.started")
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
-                    await gateway.mark_action_running(action_id, lease_owner)
+                    await (await _current(cell)).mark_action_running(action_id, lease_owner)
                 result = await runner(action, henv)
         finally:
             stats.running -= 1
@@ -127,16 +142,17 @@ async def _handle(
             stats.done += 1
         else:
             stats.failed += 1
-        await _complete(gateway, action_id, lease_owner, result, bound)
+        await _complete(cell, action_id, lease_owner, result, bound)
     finally:
         limiter.release_on_behalf_of(action_id)
 
 
-async def _complete(gateway: GatewayProtocol, action_id: str, lease_owner: str, result: ActionResult, bound: Any) -> None:
+async def _complete(cell: LatestValue[GatewayProtocol | None], action_id: str, lease_owner: str,
+                    result: ActionResult, bound: Any) -> None:
     """Report the outcome; retried while the connection is down (the lease keeps it ours)."""
     for attempt in range(20):
         try:
-            await gateway.complete_action(action_id, lease_owner, result.to_wire())
+            await (await _current(cell)).complete_action(action_id, lease_owner, result.to_wire())
             bound.info("action.completed", ok=result.ok, code=result.code)
             return
         except ConvexClientError as exc:

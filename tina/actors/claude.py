@@ -21,7 +21,7 @@ import trio
 from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol, MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.local import ReadError, parse_task, parse_team_config
-from tina.projection import task_snapshot, team_snapshot
+from tina.projection import Unsendable, member_problem, task_snapshot, team_snapshot
 from tina.syncer import Syncer
 from tina.watch import WatchHub
 
@@ -147,6 +147,10 @@ class ClaudeWatcher:
             log.warning("file.unreadable", path=str(path), error=str(exc))
             return False
         team, members = team_snapshot(config, d)
+        for m in config.members:
+            problem = member_problem(m.agent_id, m.name)
+            if problem is not None:
+                log.warning("file.unsendable", path=str(path), error=problem)
         self.configs[d] = (sig, team, members)
         return True
 
@@ -187,7 +191,11 @@ class ClaudeWatcher:
             # Half-written by Claude Code: skip; its next write brings a new event.
             log.warning("file.unreadable", path=str(path), error=str(exc))
             return False
-        snap = task_snapshot(task)
+        try:
+            snap = task_snapshot(task)
+        except Unsendable as exc:
+            log.warning("file.unsendable", path=str(path), error=str(exc))
+            return False
         if known is not None and known[1] == snap:
             board[name] = (sig, snap)
             return False
@@ -217,7 +225,8 @@ async def remove_vanished(watcher: ClaudeWatcher, cell: LatestValue[GatewayProto
     except ConvexClientError as exc:
         log.info("claude.reconcile_deferred", error=str(exc))
         return
-    for d in known:
+    # Teams restored from the outbox may not have reached Convex yet: they count as known.
+    for d in sorted(set(known) | watcher.syncer.restored_dirs):
         if d not in watcher.configs:
             log.info("team.vanished", team=d)
             watcher.sent.add(d)

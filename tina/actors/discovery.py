@@ -13,6 +13,7 @@ from pathlib import Path
 import structlog
 import trio
 
+from tina.convex import LatestValue
 from tina.local import list_session_lookups
 from tina.supervision import ChildSpec, DynamicSupervisor
 from tina.watch import WatchHub
@@ -41,14 +42,25 @@ async def run(
     worktrees: DynamicSupervisor,
     make_spec: SpecFactory,
     *,
+    worktrees_up: LatestValue[bool] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """`worktrees_up`: whether the worktrees supervisor runs; a restarted one has lost its
+    children, so they are started again when it comes back."""
     await trio.to_thread.run_sync(partial(sessions_dir.mkdir, parents=True, exist_ok=True))
     inbox = hub.subscribe(sessions_dir)
     running: dict[str, tuple[Path, str | None]] = {}
+    # Watchers started by an earlier run of this actor are unknown to this one: start afresh.
+    for child_id in worktrees.child_ids:
+        await worktrees.terminate_child(child_id)
 
     async def sync() -> None:
         found, unreadable = await trio.to_thread.run_sync(_scan, sessions_dir)
+        if worktrees_up is not None and not worktrees_up.value:
+            return  # the worktrees supervisor is restarting: sync again once it is back
+        alive = set(worktrees.child_ids)
+        for feature in [f for f in running if f"wt:{f}" not in alive]:
+            del running[feature]  # lost with a restarted worktrees supervisor: start it again
         for feature, where in list(running.items()):
             if feature in unreadable:
                 continue  # half-written: keep watching until it reads again
@@ -62,11 +74,21 @@ async def run(
                 running[feature] = where
                 log.info("worktree.watched", feature=feature, worktree=str(where[0]))
 
+    async def on_worktrees_restart(up: LatestValue[bool]) -> None:
+        version = up.version
+        while True:
+            version, value = await up.wait_newer(version)
+            if value:
+                inbox.request_rescan()
+
     try:
         await sync()
-        task_status.started()
-        while True:
-            await inbox.get()
-            await sync()
+        async with trio.open_nursery() as nursery:
+            if worktrees_up is not None:
+                nursery.start_soon(on_worktrees_restart, worktrees_up)
+            task_status.started()
+            while True:
+                await inbox.get()
+                await sync()
     finally:
         hub.unsubscribe(sessions_dir, inbox)

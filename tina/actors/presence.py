@@ -60,6 +60,9 @@ async def run(
     registered = False
     while True:
         delay = interval
+        # The live connection's gateway: a restarted connection actor makes a new one.
+        gateway = await gateway_cell.wait_for(lambda g: g is not None)
+        assert gateway is not None
         try:
             if not registered:
                 reg = await gateway.register(os_name())

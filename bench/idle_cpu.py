@@ -1,0 +1,161 @@
+"""Steady state: the daemon's CPU with nothing changing, and the cost of one task file change.
+
+The laptop is the cold-start population (`_population.populate`: a simulator pass, real
+`tina-session init` worktrees, 100 teams, 5,000 task files by default). The real daemon starts,
+syncs everything (`_population.cold_start`) and is left until its counters have not moved for
+3 s. Then:
+
+- **idle CPU**: the daemon's user + system CPU time (psutil, read from outside the process) over
+  `--seconds` (60) of wall time with nothing changing on disk, in windows of 5 s; the figure is
+  CPU seconds / wall seconds of the whole span, in % of one core; the windows give the median and
+  p99. Heartbeats (every 30 s) and the backend's pings happen as they would on a laptop; nothing
+  queries the daemon during the span.
+- **one task file changes**: `--changes` (20) times, one task file of a random team is written
+  again (atomically, as Claude Code does) with a new subject. The deltas of the daemon's own
+  counters (`tina daemon status --json`: the claude actor's `reads`, the syncer's `sent`) are
+  read once the new subject is in Convex and the counters have been still for 0.5 s.
+
+Targets (DESIGN §8): ≤ 1 % of one core; one task file change = 1 file read, 1 mutation.
+
+    .venv/bin/python bench/idle_cpu.py [--seconds 60] [--changes 20] [--teams 100] [--tasks 5000]
+                                       [--orchestrations 200] [--record] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]
+from _common import REPO_ROOT, auth_env, machine, record, summary, target, today, write_result
+from _population import cold_start, counters, populate, rewrite_task, tasks_by_team, wait_idle
+
+from tina.backend import BackendOptions, BackendProcess
+from tina.log import configure_logging
+from tina.sim.sandbox import Laptop
+
+SECRET = "bench-enrollment-secret-0123456789"
+WINDOW = 5.0
+CPU_TARGET = 1.0  # % of one core
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
+def measure_idle(pid: int, seconds: float) -> tuple[float, list[float]]:
+    """(% of one core over the whole span, % per window)."""
+    proc = psutil.Process(pid)
+    windows: list[float] = []
+    start_cpu, start = cpu_seconds(proc), time.perf_counter()
+    cpu, t = start_cpu, start
+    while t - start < seconds - 1e-6:
+        time.sleep(min(WINDOW, seconds - (t - start)))
+        cpu2, t2 = cpu_seconds(proc), time.perf_counter()
+        windows.append(100 * (cpu2 - cpu) / (t2 - t))
+        cpu, t = cpu2, t2
+    return 100 * (cpu - start_cpu) / (t - start), windows
+
+
+def one_change(backend: BackendProcess, laptop: Laptop, team: str, task_id: str, n: int,
+               timeout: float = 30.0) -> tuple[int, int]:
+    """Change one task's subject; returns (file reads, mutations) the daemon spent on it."""
+    before = counters(laptop.status())
+    subject = f"one change {n} {time.time_ns()}"
+    rewrite_task(laptop, team, task_id, subject=subject)
+    deadline = time.monotonic() + timeout
+    dir_name = team.replace(".", "-")
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = counters(laptop.status())
+        if now.get("sent", 0) > before["sent"] and now.get("pending", 1) == 0:
+            row = tasks_by_team(backend).get(dir_name, {}).get(task_id)
+            if row is not None and row["subject"] == subject:
+                after = wait_idle(laptop, quiet=0.5)
+                return after["reads"] - before["reads"], after["sent"] - before["sent"]
+    raise RuntimeError(f"the change of {team}/{task_id} was not synced within {timeout:.0f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle span measured")
+    parser.add_argument("--changes", type=int, default=20, help="single task file changes measured")
+    parser.add_argument("--orchestrations", type=int, default=200)
+    parser.add_argument("--teams", type=int, default=100)
+    parser.add_argument("--tasks", type=int, default=5000)
+    parser.add_argument("--simulated", type=int, default=3, help="orchestrations the simulator runs to the end")
+    parser.add_argument("--record", action="store_true", help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}")
+    parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
+    args = parser.parse_args()
+    configure_logging("quiet")
+    host = machine()
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
+        root = Path(tmp)
+        backend = BackendProcess(BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log")
+        url = backend.start()
+        laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
+        try:
+            pop = populate(laptop, orchestrations=args.orchestrations, teams=args.teams, tasks=args.tasks,
+                           simulated=args.simulated)
+            print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
+            synced = cold_start(backend, laptop, pop.counts)
+            print(f"synced in {synced.seconds:.1f} s", flush=True)
+            wait_idle(laptop, quiet=3.0, timeout=120)
+            assert laptop.daemon is not None
+            overall, windows = measure_idle(laptop.daemon.pid, args.seconds)
+            print(f"idle: {overall:.2f} % of one core over {args.seconds:.0f} s", flush=True)
+            reads: list[float] = []
+            mutations: list[float] = []
+            for n in range(args.changes):
+                team = rng.choice(pop.teams)
+                ids = sorted(p.stem for p in (laptop.claude / "tasks" / team.replace(".", "-")).glob("*.json"))
+                r, m = one_change(backend, laptop, team, rng.choice(ids), n)
+                reads.append(r)
+                mutations.append(m)
+        finally:
+            laptop.close()
+            backend.stop()
+    s_win, s_reads, s_muts = summary(windows), summary(reads), summary(mutations)
+    cpu_met = overall <= CPU_TARGET
+    one_met = all(r == 1 for r in reads) and all(m == 1 for m in mutations)
+    body = f"""## Steady state: idle CPU, and one task file change
+
+Measured {today()} on {host}; `bench/idle_cpu.py --seconds {args.seconds:.0f} --changes {args.changes}`.
+The laptop: {pop.counts.text()} (populated as for the cold start), fully synced by the real
+daemon, then left alone until the daemon's counters had been still for 3 s.
+
+**Idle CPU**: the daemon's user + system CPU time over {args.seconds:.0f} s of wall time with
+nothing changing (heartbeats every 30 s and the backend's pings included; read with psutil from
+outside): **{overall:.2f} % of one core** overall; per {WINDOW:.0f} s window median
+{s_win['median']:.2f} %, p99 {s_win['p99']:.2f} %, max {s_win['max']:.2f} % (n={s_win['n']:.0f}).
+Target ≤ 1 %: **{'met' if cpu_met else 'NOT met'}**.
+
+**One task file changes** ({args.changes} times, a random task of a random team gets a new
+subject; the deltas of the daemon's own counters once Convex has the new subject):
+file reads median {s_reads['median']:.0f}, max {s_reads['max']:.0f}; mutations median
+{s_muts['median']:.0f}, max {s_muts['max']:.0f}. Target 1 file read, 1 mutation:
+**{'met' if one_met else 'NOT met'}**.
+"""
+    print(body)
+    if args.record:
+        record("idle-cpu", body)
+    targets = [
+        target("steady state, nothing changing: daemon CPU",
+               f"{overall:.2f} % over {args.seconds:.0f} s (5 s windows: median {s_win['median']:.2f} %, "
+               f"p99 {s_win['p99']:.2f} %)", "≤ 1 % of one core", cpu_met),
+        target("one task file changes",
+               f"reads {s_reads['median']:.0f} (max {s_reads['max']:.0f}), mutations {s_muts['median']:.0f} "
+               f"(max {s_muts['max']:.0f}), n={len(reads)}", "1 file read, 1 mutation", one_met),
+    ]
+    write_result(args.json, "idle-cpu", body, targets,
+                 {"overall": overall, "windows": windows, "reads": reads, "mutations": mutations})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

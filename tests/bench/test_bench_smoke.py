@@ -1,0 +1,133 @@
+"""The benchmarks must not rot: each Python benchmark runs through `bench/run.py --smoke` (a tiny
+configuration, seconds each: real backend, real daemon, real sandbox laptop) and records into a
+temporary document. These tests check the shape of what comes out, never the timings: figures
+from a shared machine do not belong in assertions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCH = REPO_ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import run as bench_run  # noqa: E402  (bench/ is not a package)
+
+
+def run_bench(tmp_path: Path, *args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess[str], Path]:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nSmoke run.\n")
+    out = tmp_path / "outcomes.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), *args, "--json", str(out)],
+        cwd=REPO_ROOT, env={**os.environ, "TINA_BENCH_DOC": str(doc)},
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    return proc, out
+
+
+def check_target(t: dict[str, Any]) -> None:
+    assert set(t) == {"measure", "measured", "target", "met"}
+    assert all(isinstance(t[k], str) and t[k] for k in ("measure", "measured", "target"))
+    assert isinstance(t["met"], bool)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("name", "targets", "data_keys"),
+    [
+        ("cold-start", 2, {"runs", "counts"}),
+        ("idle-cpu", 2, {"overall", "windows", "reads", "mutations"}),
+        ("burst", 1, {"synced_after_last_write", "mutations", "task_events", "write_span"}),
+        ("cost-growth", 0, {"sizes"}),
+        ("ingest-latency", 1, {"ingest", "events", "rtt"}),
+    ],
+)
+def test_benchmark_runs_and_records(tmp_path: Path, name: str, targets: int, data_keys: set[str]) -> None:
+    proc, out = run_bench(tmp_path, "--smoke", "--only", name, "--record")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    (outcome,) = json.loads(out.read_text())
+    assert outcome["name"] == name
+    assert outcome["status"] == "ok", outcome["note"]
+    assert len(outcome["targets"]) == targets
+    for t in outcome["targets"]:
+        check_target(t)
+    assert data_keys <= set(outcome["data"])
+    doc = (tmp_path / "benchmarks.md").read_text()
+    # The summary goes first (below the intro), the benchmark's own section after it.
+    assert doc.index("<!-- summary:start -->") < doc.index(f"<!-- {name}:start -->") < doc.index(f"<!-- {name}:end -->")
+    assert "| Measure | Target | Measured | Result |" in doc
+    assert doc.count("<!-- summary:start -->") == 1
+
+
+def test_cost_growth_rows_have_every_size(tmp_path: Path) -> None:
+    proc, out = run_bench(tmp_path, "--smoke", "--only", "cost-growth")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    (outcome,) = json.loads(out.read_text())
+    sizes = outcome["data"]["sizes"]
+    assert [s["teams"] for s in sizes] == [2, 4]
+    for s in sizes:
+        assert {"sync", "ready", "cpu", "peak", "settled", "runs"} <= set(s)
+        assert s["counts"]["teams"] == s["teams"]
+        assert len(s["runs"]) == 1
+
+
+def test_quick_runs_are_not_recorded(tmp_path: Path) -> None:
+    proc, _ = run_bench(tmp_path, "--quick", "--record", timeout=30)
+    assert proc.returncode != 0
+    assert "not recorded" in proc.stderr
+
+
+def test_unknown_names_are_refused(tmp_path: Path) -> None:
+    proc, _ = run_bench(tmp_path, "--only", "no-such-benchmark", timeout=30)
+    assert proc.returncode != 0
+    assert "unknown benchmark" in proc.stderr
+
+
+def test_every_benchmark_is_listed() -> None:
+    names = [b.name for b in bench_run.BENCHES]
+    assert names == sorted(set(names), key=names.index)  # no duplicates
+    for script in BENCH.glob("*.py"):
+        if script.name.startswith("_") or script.name == "run.py" or script.name in bench_run.NOT_RUN:
+            continue
+        assert any(script.name in " ".join(b.argv) for b in bench_run.BENCHES), script.name
+    for script in BENCH.glob("*.ts"):
+        assert any(script.name in " ".join(b.argv) for b in bench_run.BENCHES), script.name
+
+
+def test_with_args_replaces_options() -> None:
+    base = ["py", "x.py", "--runs", "3", "--flag"]
+    assert bench_run.with_args(base, ["--runs", "1", "--teams", "2"]) == ["py", "x.py", "--flag", "--runs", "1",
+                                                                          "--teams", "2"]
+    assert bench_run.with_args(base, []) == base
+
+
+def test_web_latency_table_is_parsed() -> None:
+    stdout = (
+        "| Measure | n | p50 | p90 | p99 | max | target (p99) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n"
+        "| change → visible in the page | 200 | 80.0 | 120.0 | 180.5 | 200.0 | ≤ 300 |\n"
+        "| tapped → handler started on the laptop | 200 | 90.0 | 150.0 | 260.0 | 300.0 | ≤ 250 |\n"
+    )
+    visible, tapped = bench_run.parse_web_latency(stdout)
+    check_target(visible)
+    check_target(tapped)
+    assert visible["met"] is True
+    assert tapped["met"] is False
+
+
+def test_summary_lists_failures_and_misses() -> None:
+    ok = bench_run.Outcome("burst", "ok", 1.0, [{"measure": "m", "measured": "x", "target": "≤ 3 s", "met": False}])
+    failed = bench_run.Outcome("cold-start", "failed", 1.0, [], "exit status 1: boom")
+    text = bench_run.render_summary([ok, failed], "host", "bench/run.py", "abc", 1.0)
+    assert "| m | ≤ 3 s | x | **NOT met** |" in text
+    assert "**failed**: exit status 1: boom" in text
+    assert "Not met: m." in text

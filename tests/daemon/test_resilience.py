@@ -1,0 +1,268 @@
+"""Regression tests for what the chaos suite (`tests/chaos/`) found, each at the smallest scale:
+actors that kept a dead connection's gateway, discovery and the worktrees supervisor losing
+track of each other across restarts, and a team removed while the daemon was dead."""
+
+from __future__ import annotations
+
+import json
+import socket
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+
+from tina.actions import HandlerEnv
+from tina.actors import actions as action_actors
+from tina.actors import claude, discovery, presence
+from tina.app import reconnect_when_reachable
+from tina.convex import ConnectionState, ConnectionStatus, ConvexClientClosed, LatestValue
+from tina.convex.gateway import GatewayProtocol, Health, TaskSnapshot, TeamSnapshot
+from tina.outbox import Outbox
+from tina.supervision import ChildSpec, DynamicSupervisor
+from tina.syncer import Syncer
+from tina.testing import FakeGateway, FakeSubscription
+from tina.watch import WatchHub
+
+HEALTH = Health(daemon_version="t", started_at=1.7e12, uptime_secs=1, outbox_depth=0)
+
+
+async def until(predicate: Any, timeout: float = 30) -> None:
+    with trio.fail_after(timeout):
+        while not predicate():
+            await trio.sleep(0.01)
+
+
+class ClosingSubscription(FakeSubscription):
+    """Raises ConvexClientClosed once closed, on every call, as a closed client's does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+        self.calls = 0
+
+    def close(self) -> None:
+        self.closed = True
+        self.cell.set(None)
+
+    async def next(self) -> list[dict[str, Any]]:
+        self.calls += 1
+        if self.calls > 100:
+            raise AssertionError("next() called in a loop on a closed subscription")
+        if self.closed:
+            await trio.lowlevel.checkpoint()
+            raise ConvexClientClosed("client closed")
+        value = await super().next()
+        if self.closed:
+            raise ConvexClientClosed("client closed")
+        return value
+
+
+async def test_the_listener_resubscribes_on_a_new_connection_instead_of_spinning(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    old, new = FakeGateway(subscription=ClosingSubscription()), FakeGateway()
+    cell = LatestValue[GatewayProtocol | None](old)
+    send, receive = trio.open_memory_channel[dict[str, Any]](16)
+    stats = action_actors.ActionStats()
+    async with trio.open_nursery() as n:
+        await n.start(action_actors.listen, cell, send, stats)
+        assert isinstance(old.subscription, ClosingSubscription)
+        old.subscription.close()  # the connection actor crashed: its client is closed
+        cell.set(None)
+        await trio.sleep(1)
+        cell.set(new)  # ... and restarted with a new client
+        new.actions["a1"] = {"_id": "a1", "type": "pause", "status": "pending"}
+        new.publish_pending()
+        with trio.fail_after(5):
+            doc = await receive.receive()
+        n.cancel_scope.cancel()
+    assert doc["_id"] == "a1"
+    assert old.subscription.calls <= 2  # no busy loop on the dead subscription
+
+
+async def test_presence_heartbeats_on_the_connection_that_replaced_a_dead_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    old, new = FakeGateway(), FakeGateway()
+    cell = LatestValue[GatewayProtocol | None](old)
+    async with trio.open_nursery() as n:
+        await n.start(partial(presence.run, cell, lambda: HEALTH, "laptop.abc", presence.Presence(), interval=1.0))
+        await trio.sleep(2.5)
+        old.fail_next = 10**6  # dead from now on
+        cell.set(new)
+        await trio.sleep(3)
+        n.cancel_scope.cancel()
+    assert new.count("heartbeat") >= 3
+
+
+async def test_the_dispatcher_completes_an_action_on_the_current_connection(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path,
+) -> None:
+    old, new = FakeGateway(), FakeGateway()
+    for fake in (old, new):
+        fake.actions["a1"] = {"_id": "a1", "type": "retry", "status": "pending", "expiresAt": 4e12,
+                              "payload": {"feature": "f", "phase": "1"}}
+    cell = LatestValue[GatewayProtocol | None](old)
+    henv = HandlerEnv.build(claude_dir=tmp_path, tina_session="tina-session", tmux_socket=None, timeout=5)
+
+    async def runner(action: Any, henv: HandlerEnv) -> Any:
+        old.fail_next = 10**6  # the connection dies while the handler runs ...
+        cell.set(new)  # ... and a new one takes over
+        await trio.sleep(1)
+        return action_actors.ActionResult(ok=True, code="ok", message="done")
+
+    send, receive = trio.open_memory_channel[dict[str, Any]](4)
+    async with trio.open_nursery() as n:
+        await n.start(partial(action_actors.dispatch, cell, receive, henv, "laptop.abc",
+                              action_actors.ActionStats(), runner=runner))
+        await send.send(old.actions["a1"])
+        await until(lambda: "a1" in new.completed)
+        n.cancel_scope.cancel()
+
+
+def _spec_factory(started: list[str]) -> Any:
+    def spec(feature: str, path: Path, repo: str | None) -> ChildSpec:
+        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            started.append(feature)
+            task_status.started()
+            await trio.sleep_forever()
+        return ChildSpec(id=f"wt:{feature}", run=run)
+    return spec
+
+
+def _lookup(sessions: Path, feature: str, root: Path) -> None:
+    (sessions / f"{feature}.json").write_text(json.dumps(
+        {"feature": feature, "worktree_path": str(root / feature), "repo_root": str(root),
+         "created_at": "2026-11-21T00:00:00Z"}))
+
+
+async def test_watchers_lost_with_a_restarted_worktrees_supervisor_are_started_again(tmp_path: Path) -> None:
+    sessions = tmp_path / "tina-sessions"
+    sessions.mkdir()
+    _lookup(sessions, "alpha", tmp_path)
+    started: list[str] = []
+    hub = WatchHub()
+    worktrees = DynamicSupervisor("worktrees")
+    up = LatestValue(False)
+
+    async def run_worktrees(*, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED) -> None:
+        # As the daemon runs it (tina/app.py): it says when it is up.
+        with trio.CancelScope() as scope:
+            try:
+                async with trio.open_nursery() as inner:
+                    await inner.start(worktrees.run)
+                    up.set(True)
+                    task_status.started(scope)
+            finally:
+                up.set(False)
+
+    async with trio.open_nursery() as n:
+        await n.start(hub.run)
+        scope = await n.start(run_worktrees)
+        await n.start(partial(discovery.run, sessions, hub, worktrees, _spec_factory(started), worktrees_up=up))
+        assert worktrees.child_ids == ["wt:alpha"]
+        scope.cancel()  # the worktrees supervisor dies, and its children with it
+        await until(lambda: not up.value)
+        assert worktrees.child_ids == []
+        await n.start(run_worktrees)  # restarted, empty
+        await until(lambda: worktrees.child_ids == ["wt:alpha"])
+        n.cancel_scope.cancel()
+    assert started == ["alpha", "alpha"]
+
+
+async def test_a_restarted_discovery_takes_over_watchers_it_did_not_start(tmp_path: Path) -> None:
+    sessions = tmp_path / "tina-sessions"
+    sessions.mkdir()
+    _lookup(sessions, "alpha", tmp_path)
+    started: list[str] = []
+    hub = WatchHub()
+    worktrees = DynamicSupervisor("worktrees")
+    async with trio.open_nursery() as n:
+        await n.start(hub.run)
+        await n.start(worktrees.run)
+        with trio.CancelScope() as first:
+            await n.start(discovery.run, sessions, hub, worktrees, _spec_factory(started))
+        first.cancel()
+        # A second discovery (after a crash) must not fail on the child the first one started.
+        await n.start(discovery.run, sessions, hub, worktrees, _spec_factory(started))
+        assert worktrees.child_ids == ["wt:alpha"]
+        n.cancel_scope.cancel()
+
+
+async def test_a_team_removed_while_the_daemon_was_dead_is_removed_after_its_last_state(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path,
+) -> None:
+    # Observed, never acknowledged, then the daemon died and the team's directory went away.
+    box = Outbox(tmp_path / "outbox.jsonl")
+    task = TaskSnapshot(task_id="1", subject="s", description="", status="completed", blocks=(), blocked_by=())
+    box.append_team(1.0, TeamSnapshot(dir_name="gone", team_name="gone"), [], [task])
+    box.close()
+    fake = FakeGateway()  # Convex never saw the team: it is not among the active ones
+    cell = LatestValue[GatewayProtocol | None](fake)
+    syncer = Syncer(cell, outbox=Outbox(tmp_path / "outbox.jsonl"))
+    assert syncer.restore() == 1
+    watcher = claude.ClaudeWatcher(tmp_path / "claude", syncer)
+    await claude.remove_vanished(watcher, cell)
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await until(lambda: syncer.depth == 0)
+        n.cancel_scope.cancel()
+    names = [c[0] for c in fake.calls if c[0] in ("sync_team", "remove_team")]
+    assert names == ["sync_team", "remove_team"]
+    assert fake.removed_teams == ["gone"]
+
+
+class ProbedClient:
+    """What `reconnect_when_reachable` uses of a ConvexClient: its status and `reconnect_now`."""
+
+    def __init__(self) -> None:
+        self.cell = LatestValue(ConnectionStatus(state=ConnectionState.BACKING_OFF, since=0.0))
+        self.kicks = 0
+
+    def status(self) -> ConnectionStatus:
+        return self.cell.value
+
+    async def wait_status_change(self, previous: ConnectionStatus) -> ConnectionStatus:
+        return await self.cell.wait_for(lambda s: s != previous)
+
+    def reconnect_now(self) -> None:
+        self.kicks += 1
+        self.cell.set(ConnectionStatus(state=ConnectionState.CONNECTED, since=1.0))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def test_a_deployment_that_answers_again_is_reconnected_at_once() -> None:
+    port = _free_port()
+    client = ProbedClient()
+    async with trio.open_nursery() as n:
+        n.start_soon(partial(reconnect_when_reachable, client, f"http://127.0.0.1:{port}", interval=0.05))  # type: ignore[arg-type]
+        await trio.sleep(0.3)  # refused: the client keeps backing off
+        assert client.kicks == 0
+        listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
+        back = trio.current_time()
+        await until(lambda: client.kicks == 1, timeout=5)
+        assert trio.current_time() - back < 1.0
+        n.cancel_scope.cancel()
+    for listener in listeners:
+        await listener.aclose()
+
+
+async def test_a_deployment_that_was_never_unreachable_is_left_to_the_backoff() -> None:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    client = ProbedClient()  # backing off although the port answers (e.g. the WebSocket fails)
+    async with trio.open_nursery() as n:
+        n.start_soon(partial(reconnect_when_reachable, client, f"http://127.0.0.1:{port}", interval=0.05))  # type: ignore[arg-type]
+        await trio.sleep(0.5)
+        n.cancel_scope.cancel()
+    for listener in listeners:
+        await listener.aclose()
+    assert client.kicks == 0
