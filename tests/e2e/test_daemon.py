@@ -247,3 +247,23 @@ def test_a_revoked_laptop_stops_writing_says_so_and_does_not_retry_in_a_loop(bac
     assert doctor.returncode == 1
     assert "revoked" in doctor.stdout
     assert "tina daemon enroll" in doctor.stdout
+
+
+def test_the_simulator_drives_a_whole_orchestration_through_the_real_daemon(backend: BackendProcess, laptop: Laptop) -> None:
+    import trio
+
+    from tina.sim.driver import SimConfig, Simulator
+
+    laptop.start_daemon()
+    sim = Simulator([laptop], orchestrations=2, phases=(2, 2),
+                    cfg=SimConfig(seed=11, speed=25, auto_retry_after=0.2, auto_approve_after=0.2,
+                                  require_plan_approval_every=2, tasks_per_phase=(2, 3)))
+    trio.run(sim.run)
+    assert all(s.done for s in sim.sims)
+    eventually(lambda: sorted(o["status"] for o in rows(backend, "orchestrations")) == ["complete", "complete"], timeout=30)
+    # Every journal line of both worktrees arrived once; tasks went through their states.
+    journals = sorted(i for s in sim.sims if s.worktree for i in journal_ids(s.worktree))
+    eventually(lambda: sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == journals)
+    statuses = {e["status"] for e in rows(backend, "taskEvents")}
+    assert {"pending", "in_progress", "completed"} <= statuses
+    assert len({e["idempotencyKey"] for e in rows(backend, "taskEvents")}) == len(rows(backend, "taskEvents"))

@@ -181,7 +181,12 @@ class OrchestrationSim:
                     await self._advance(phase, "retry")
                     blocked_since = None
                 await self._sleep(0.5, 1.0)
-            else:  # wait: executing elsewhere, paused, or a plan awaiting approval
+            elif str(action.get("reason", "")).endswith(" executing"):
+                # Executing with nobody at work (after a retry): the executors pick it up again.
+                phase = _phase_in(action)
+                await self._execute_tasks(phase)
+                await self._advance(phase, "execute_complete", git_range=await self._commit())
+            else:  # wait: paused, or a plan awaiting approval
                 now = trio.current_time()
                 waiting_since = waiting_since or now
                 if ("awaiting approval" in str(action.get("reason", "")) and self.cfg.auto_approve_after is not None
