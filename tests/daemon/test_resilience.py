@@ -21,7 +21,7 @@ from tina.convex import ConnectionState, ConnectionStatus, ConvexClientClosed, L
 from tina.convex.gateway import GatewayProtocol, Health, TaskSnapshot, TeamSnapshot
 from tina.outbox import Outbox
 from tina.supervision import ChildSpec, DynamicSupervisor
-from tina.syncer import Syncer
+from tina.syncer import Syncer, TeamRemoval
 from tina.testing import FakeGateway, FakeSubscription
 from tina.watch import WatchHub
 
@@ -266,3 +266,29 @@ async def test_a_deployment_that_was_never_unreachable_is_left_to_the_backoff() 
     for listener in listeners:
         await listener.aclose()
     assert client.kicks == 0
+
+
+async def test_a_team_deleted_while_a_task_event_is_in_flight_is_removed_without_task_removals(
+    tmp_path: Path,
+) -> None:
+    # Claude Code deletes the team: config first, then the tasks. The watcher handles a batch
+    # that holds only a task file's event (the config's comes next): the task is gone because
+    # its team is, not on its own, so no task may be reported removed.
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    claude_dir = tmp_path / "claude"
+    team_dir = claude_dir / "teams" / "t"
+    tasks_dir = claude_dir / "tasks" / "t"
+    team_dir.mkdir(parents=True)
+    tasks_dir.mkdir(parents=True)
+    (team_dir / "config.json").write_bytes((fixtures / "teams" / "billing-export-phase-1-5" / "config.json").read_bytes())
+    (tasks_dir / "1.json").write_bytes((fixtures / "tasks" / "billing-export-phase-1-5" / "1.json").read_bytes())
+    syncer = Syncer(LatestValue[GatewayProtocol | None](None))
+    watcher = claude.ClaudeWatcher(claude_dir, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    assert syncer.depth == 1
+    (team_dir / "config.json").unlink()
+    (tasks_dir / "1.json").unlink()
+    await watcher.on_changes({tasks_dir / "1.json"}, rescan=False)
+    pending = syncer._pending[("team", "t")]
+    assert isinstance(pending, TeamRemoval)
+    assert pending.last is not None and [t.task_id for t in pending.last.tasks] == ["1"]

@@ -174,6 +174,11 @@ class ClaudeWatcher:
                 del board[name]
                 if not board:
                     del self.tasks[d]
+                if d in self.configs and await trio.to_thread.run_sync(
+                        _sig, self.teams_dir / d / "config.json", limiter=DISK) is None:
+                    # The whole team is being deleted, not this task: its config went first
+                    # (an event still on its way). Remove the team; never report the task removed.
+                    del self.configs[d]
                 return True
             if not board:
                 self.tasks.pop(d, None)
