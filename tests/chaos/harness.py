@@ -28,7 +28,6 @@ import os
 import random
 import re
 import signal
-import subprocess
 import threading
 import time
 import urllib.error
@@ -799,6 +798,3 @@ def kill_pid(pid: int) -> None:
     with suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
 
-
-def run_quiet(argv: list[str]) -> None:
-    subprocess.run(argv, capture_output=True, check=False)
