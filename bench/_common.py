@@ -72,12 +72,16 @@ def record(section: str, body: str, *, top: bool = False) -> None:
     start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
     block = f"{start}\n{body.strip()}\n{end}"
     if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     elif top:
         head, sep, rest = text.partition("\n\n")
         intro, sep2, rest2 = rest.partition("\n\n")
         if head.startswith("# ") and intro and not intro.startswith(("#", "<!--")):
-            text = f"{head}\n\n{intro}\n\n{block}\n\n{rest2}" if sep2 else f"{head}\n\n{intro}\n\n{block}\n"
+            text = (
+                f"{head}\n\n{intro}\n\n{block}\n\n{rest2}"
+                if sep2
+                else f"{head}\n\n{intro}\n\n{block}\n"
+            )
         else:
             text = f"{head}\n\n{block}\n\n{rest}" if sep else f"{head.rstrip()}\n\n{block}\n"
     else:
@@ -87,10 +91,21 @@ def record(section: str, body: str, *, top: bool = False) -> None:
 
 
 def sign_up(url: str, email: str, password: str = "benchmark-password-123") -> str:
-    body = json.dumps({"path": "auth:signIn", "format": "convex_encoded_json",
-                       "args": [{"provider": "password", "params": {"email": email, "password": password,
-                                                                    "flow": "signUp"}}]}).encode()
-    req = urllib.request.Request(f"{url}/api/action", data=body, headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "path": "auth:signIn",
+            "format": "convex_encoded_json",
+            "args": [
+                {
+                    "provider": "password",
+                    "params": {"email": email, "password": password, "flow": "signUp"},
+                }
+            ],
+        }
+    ).encode()
+    req = urllib.request.Request(
+        f"{url}/api/action", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         doc: dict[str, Any] = json.loads(resp.read())
     return str(doc["value"]["tokens"]["token"])
@@ -113,8 +128,13 @@ def target(measure: str, measured: str, goal: str, met: bool) -> dict[str, Any]:
     return {"measure": measure, "measured": measured, "target": goal, "met": bool(met)}
 
 
-def write_result(path: Path | None, section: str, body: str, targets: list[dict[str, Any]],
-                 data: dict[str, Any] | None = None) -> None:
+def write_result(
+    path: Path | None,
+    section: str,
+    body: str,
+    targets: list[dict[str, Any]],
+    data: dict[str, Any] | None = None,
+) -> None:
     """The machine-readable result `bench/run.py` collects (`--json PATH` of every script)."""
     if path is not None:
         doc = {"section": section, "body": body, "targets": targets, "data": data or {}}

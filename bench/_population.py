@@ -99,8 +99,14 @@ def populate(
     """Fill `laptop` with `orchestrations` worktrees, `teams` teams and `tasks` task files."""
     started = time.perf_counter()
     simulated = min(simulated, orchestrations)
-    cfg = SimConfig(seed=seed, speed=25.0, tasks_per_phase=(3, 5), tmux_panes=False,
-                    auto_retry_after=0.2, auto_approve_after=0.2)
+    cfg = SimConfig(
+        seed=seed,
+        speed=25.0,
+        tasks_per_phase=(3, 5),
+        tmux_panes=False,
+        auto_retry_after=0.2,
+        auto_approve_after=0.2,
+    )
     plan = Simulator([laptop], orchestrations=orchestrations, cfg=cfg, phases=(1, 3))
     live, bulk = plan.sims[:simulated], plan.sims[simulated:]
     pop = Population(counts=Counts(0, 0, 0), simulated=simulated, seconds=0.0)
@@ -147,13 +153,23 @@ def populate(
         phase = str(next_phase[feature])
         next_phase[feature] += 1
         name = f"{feature}-phase-{phase}"
-        laptop.write_team(name, [{"name": "team-lead", "agentType": "team-lead"},
-                                 {"name": "executor-1"}, {"name": "executor-2"}], cwd=worktree)
+        laptop.write_team(
+            name,
+            [
+                {"name": "team-lead", "agentType": "team-lead"},
+                {"name": "executor-1"},
+                {"name": "executor-2"},
+            ],
+            cwd=worktree,
+        )
         for t in range(1, per_team + (1 if i < extra else 0) + 1):
             subject = f"{rng.choice(TASK_SUBJECTS)} ({t})"
             status = STATUS_MIX[rng.randrange(len(STATUS_MIX))]
             laptop.write_task(
-                name, str(t), subject=subject, status=status,
+                name,
+                str(t),
+                subject=subject,
+                status=status,
                 owner=None if status == "pending" else f"executor-{rng.randint(1, 2)}",
                 blocked_by=[str(t - 1)] if t > 1 and rng.random() < 0.3 else [],
                 description=DESCRIPTION.format(subject=subject.lower(), feature=feature),
@@ -260,8 +276,14 @@ def fresh_daemon_state(backend: BackendProcess, laptop: Laptop) -> None:
     laptop.enroll()
 
 
-def cold_start(backend: BackendProcess, laptop: Laptop, expected: Counts, *, timeout: float = 180.0,
-               settle: float = 2.0) -> ColdStart:
+def cold_start(
+    backend: BackendProcess,
+    laptop: Laptop,
+    expected: Counts,
+    *,
+    timeout: float = 180.0,
+    settle: float = 2.0,
+) -> ColdStart:
     """Start the daemon on a populated laptop against an emptied backend; wait for a full sync.
 
     Synced = a dump of the backend shows every orchestration, team and task. To keep dumps (which
@@ -287,10 +309,16 @@ def cold_start(backend: BackendProcess, laptop: Laptop, expected: Counts, *, tim
         deadline = t0 + timeout
         while time.perf_counter() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"the daemon exited with {proc.returncode}:\n{laptop.log_tail()}")
+                raise RuntimeError(
+                    f"the daemon exited with {proc.returncode}:\n{laptop.log_tail()}"
+                )
             c = counters(laptop.status())
-            read_all = bool(c) and c["teams"] >= expected.teams and c["tasks"] >= expected.tasks and (
-                c["worktrees"] >= expected.orchestrations)
+            read_all = (
+                bool(c)
+                and c["teams"] >= expected.teams
+                and c["tasks"] >= expected.tasks
+                and (c["worktrees"] >= expected.orchestrations)
+            )
             if read_all and ready is None:
                 ready = time.perf_counter() - t0
             if read_all and c["pending"] == 0:
@@ -305,14 +333,23 @@ def cold_start(backend: BackendProcess, laptop: Laptop, expected: Counts, *, tim
                     break
             time.sleep(max(0.02, 0.02 * (time.perf_counter() - t0)))
         if synced is None:
-            raise RuntimeError(f"not synced within {timeout:.0f} s: Convex holds {last_seen}, "
-                               f"expected {expected}; daemon: {counters(laptop.status())}\n{laptop.log_tail()}")
+            raise RuntimeError(
+                f"not synced within {timeout:.0f} s: Convex holds {last_seen}, "
+                f"expected {expected}; daemon: {counters(laptop.status())}\n{laptop.log_tail()}"
+            )
         time.sleep(settle)
     finally:
         sampler.stop()
-    return ColdStart(seconds=synced, ready=ready if ready is not None else synced, peak_rss=sampler.peak,
-                     settled_rss=sampler.last, cpu_seconds=cpu, backend_cpu_seconds=backend_cpu, mutations=final.get("sent", 0),
-                     reads=final.get("reads", 0))
+    return ColdStart(
+        seconds=synced,
+        ready=ready if ready is not None else synced,
+        peak_rss=sampler.peak,
+        settled_rss=sampler.last,
+        cpu_seconds=cpu,
+        backend_cpu_seconds=backend_cpu,
+        mutations=final.get("sent", 0),
+        reads=final.get("reads", 0),
+    )
 
 
 def wait_idle(laptop: Laptop, *, quiet: float = 1.0, timeout: float = 60.0) -> dict[str, int]:
@@ -344,8 +381,11 @@ def rewrite_task(laptop: Laptop, team: str, task_id: str, **changes: Any) -> Pat
     path = laptop.claude / "tasks" / team.replace(".", "-") / f"{task_id}.json"
     doc = json.loads(path.read_text())
     fields: dict[str, Any] = {
-        "subject": doc["subject"], "status": doc["status"], "owner": doc.get("owner"),
-        "blocked_by": doc.get("blockedBy", []), "description": doc.get("description", ""),
+        "subject": doc["subject"],
+        "status": doc["status"],
+        "owner": doc.get("owner"),
+        "blocked_by": doc.get("blockedBy", []),
+        "description": doc.get("description", ""),
         "metadata": doc.get("metadata"),
     }
     fields.update(changes)

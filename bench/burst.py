@@ -44,8 +44,9 @@ TARGET_S = 3.0
 STATUSES = ("pending", "in_progress", "completed")
 
 
-def burst(laptop: Laptop, files: list[tuple[str, str, dict[str, Any]]], writes: int, span: float,
-          run: int) -> tuple[dict[tuple[str, str], tuple[str, str]], float, float]:
+def burst(
+    laptop: Laptop, files: list[tuple[str, str, dict[str, Any]]], writes: int, span: float, run: int
+) -> tuple[dict[tuple[str, str], tuple[str, str]], float, float]:
     """Write `writes` task files paced over `span` seconds. Returns (final state per file, start, end)."""
     final: dict[tuple[str, str], tuple[str, str]] = {}
     start = time.perf_counter()
@@ -57,21 +58,38 @@ def burst(laptop: Laptop, files: list[tuple[str, str, dict[str, Any]]], writes: 
         team, task_id, fields = files[i % len(files)]
         round_ = i // len(files)
         subject, status = f"burst {run}.{i}", STATUSES[(run + round_) % len(STATUSES)]
-        laptop.write_task(team, task_id, **{**fields, "subject": subject, "status": status,
-                                            "owner": None if status == "pending" else "executor-1"})
+        laptop.write_task(
+            team,
+            task_id,
+            **{
+                **fields,
+                "subject": subject,
+                "status": status,
+                "owner": None if status == "pending" else "executor-1",
+            },
+        )
         final[(team.replace(".", "-"), task_id)] = (subject, status)
     return final, start, time.perf_counter()
 
 
 def task_fields(laptop: Laptop, team: str, task_id: str) -> dict[str, Any]:
     """The fields of a task file as `Laptop.write_task` takes them (read once, before the burst)."""
-    doc = json.loads((laptop.claude / "tasks" / team.replace(".", "-") / f"{task_id}.json").read_text())
-    return {"subject": doc["subject"], "status": doc["status"], "owner": doc.get("owner"),
-            "blocked_by": doc.get("blockedBy", []), "description": doc.get("description", ""),
-            "metadata": doc.get("metadata")}
+    doc = json.loads(
+        (laptop.claude / "tasks" / team.replace(".", "-") / f"{task_id}.json").read_text()
+    )
+    return {
+        "subject": doc["subject"],
+        "status": doc["status"],
+        "owner": doc.get("owner"),
+        "blocked_by": doc.get("blockedBy", []),
+        "description": doc.get("description", ""),
+        "metadata": doc.get("metadata"),
+    }
 
 
-def wait_synced(backend: BackendProcess, final: dict[tuple[str, str], tuple[str, str]], timeout: float = 60.0) -> float:
+def wait_synced(
+    backend: BackendProcess, final: dict[tuple[str, str], tuple[str, str]], timeout: float = 60.0
+) -> float:
     """perf_counter time at which a dump showed every final state."""
     deadline = time.perf_counter() + timeout
     missing = len(final)
@@ -79,25 +97,39 @@ def wait_synced(backend: BackendProcess, final: dict[tuple[str, str], tuple[str,
         rows = tasks_by_team(backend)
         seen = time.perf_counter()
         missing = sum(
-            1 for (d, t), (subject, status) in final.items()
-            if (row := rows.get(d, {}).get(t)) is None or (row["subject"], row["status"]) != (subject, status)
+            1
+            for (d, t), (subject, status) in final.items()
+            if (row := rows.get(d, {}).get(t)) is None
+            or (row["subject"], row["status"]) != (subject, status)
         )
         if missing == 0:
             return seen
         time.sleep(0.025)
-    raise RuntimeError(f"{missing} of {len(final)} tasks not in their final state after {timeout:.0f} s")
+    raise RuntimeError(
+        f"{missing} of {len(final)} tasks not in their final state after {timeout:.0f} s"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--writes", type=int, default=1000)
-    parser.add_argument("--span", type=float, default=1.0, help="seconds the writes are spread over")
+    parser.add_argument(
+        "--span", type=float, default=1.0, help="seconds the writes are spread over"
+    )
     parser.add_argument("--orchestrations", type=int, default=10)
     parser.add_argument("--teams", type=int, default=5)
-    parser.add_argument("--tasks", type=int, default=100, help="task files in all (the burst rewrites them)")
-    parser.add_argument("--simulated", type=int, default=2, help="orchestrations the simulator runs to the end")
-    parser.add_argument("--record", action="store_true", help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}")
+    parser.add_argument(
+        "--tasks", type=int, default=100, help="task files in all (the burst rewrites them)"
+    )
+    parser.add_argument(
+        "--simulated", type=int, default=2, help="orchestrations the simulator runs to the end"
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
+    )
     parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
     args = parser.parse_args()
     configure_logging("quiet")
@@ -108,15 +140,25 @@ def main() -> int:
     spans: list[float] = []
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         root = Path(tmp)
-        backend = BackendProcess(BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log")
+        backend = BackendProcess(
+            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
+        )
         url = backend.start()
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
-            pop = populate(laptop, orchestrations=args.orchestrations, teams=args.teams, tasks=args.tasks,
-                           simulated=args.simulated)
+            pop = populate(
+                laptop,
+                orchestrations=args.orchestrations,
+                teams=args.teams,
+                tasks=args.tasks,
+                simulated=args.simulated,
+            )
             print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
-            files = [(team, p.stem, task_fields(laptop, team, p.stem)) for team in pop.teams
-                     for p in sorted((laptop.claude / "tasks" / team.replace(".", "-")).glob("*.json"))]
+            files = [
+                (team, p.stem, task_fields(laptop, team, p.stem))
+                for team in pop.teams
+                for p in sorted((laptop.claude / "tasks" / team.replace(".", "-")).glob("*.json"))
+            ]
             for run in range(args.runs):
                 # Every run starts from the same database: an emptied backend, a full sync, idle.
                 cold_start(backend, laptop, counts_on_disk(laptop), settle=0.0)
@@ -129,8 +171,11 @@ def main() -> int:
                 spans.append(end - start)
                 mutations.append(after["sent"] - before["sent"])
                 events.append(len(backend.dump("taskEvents")["taskEvents"]) - events_before)
-                print(f"run {run + 1}/{args.runs}: {args.writes} writes in {end - start:.2f} s, synced "
-                      f"{times[-1]:.2f} s after the last, {mutations[-1]:.0f} mutations", flush=True)
+                print(
+                    f"run {run + 1}/{args.runs}: {args.writes} writes in {end - start:.2f} s, synced "
+                    f"{times[-1]:.2f} s after the last, {mutations[-1]:.0f} mutations",
+                    flush=True,
+                )
             laptop.stop_daemon()
         finally:
             laptop.close()
@@ -138,7 +183,8 @@ def main() -> int:
     s_t, s_m, s_e, s_span = summary(times), summary(mutations), summary(events), summary(spans)
     met = s_t["p99"] <= TARGET_S
     rows = "\n".join(
-        f"| {i + 1} | {spans[i]:.2f} | {times[i]:.2f} | {mutations[i]:.0f} | {events[i]:.0f} |" for i in range(len(times))
+        f"| {i + 1} | {spans[i]:.2f} | {times[i]:.2f} | {mutations[i]:.0f} | {events[i]:.0f} |"
+        for i in range(len(times))
     )
     body = f"""## Burst: {args.writes:,} task writes in {args.span:g} s
 
@@ -154,11 +200,11 @@ syncer `sent` over the run; task events: `taskEvents` rows the run added.
 |---:|---:|---:|---:|---:|
 {rows}
 
-Synced after the last write: median **{s_t['median']:.2f} s**, p99 {s_t['p99']:.2f} s, max {s_t['max']:.2f} s
-(target ≤ {TARGET_S:.0f} s: **{'met' if met else 'NOT met'}**). Mutations per run: median {s_m['median']:.0f}
-for {args.writes:,} writes, p99 {s_m['p99']:.0f}; task events per run: median {s_e['median']:.0f}.
+Synced after the last write: median **{s_t["median"]:.2f} s**, p99 {s_t["p99"]:.2f} s, max {s_t["max"]:.2f} s
+(target ≤ {TARGET_S:.0f} s: **{"met" if met else "NOT met"}**). Mutations per run: median {s_m["median"]:.0f}
+for {args.writes:,} writes, p99 {s_m["p99"]:.0f}; task events per run: median {s_e["median"]:.0f}.
 
-The writes are paced to take {args.span:g} s; they took {s_span['median']:.2f} s (median) because the
+The writes are paced to take {args.span:g} s; they took {s_span["median"]:.2f} s (median) because the
 writer shares the machine's two cores with the daemon and the backend, both busy with the burst.
 A file written again before the daemon read it is seen once, in its latest state, so task events
 can be fewer than writes; no final state is ever missed.
@@ -166,12 +212,27 @@ can be fewer than writes; no final state is ever missed.
     print(body)
     if args.record:
         record("burst", body)
-    targets = [target(f"{args.writes:,} task writes in {args.span:g} s: all synced after the last write",
-                      f"median {s_t['median']:.2f} s, p99 {s_t['p99']:.2f} s (n={len(times)}; the writes took "
-                      f"{min(spans):.2f}–{max(spans):.2f} s); {s_m['median']:.0f} mutations (median)", "≤ 3 s", met)]
-    write_result(args.json, "burst", body, targets,
-                 {"synced_after_last_write": times, "mutations": mutations, "task_events": events,
-                  "write_span": s_span["median"]})
+    targets = [
+        target(
+            f"{args.writes:,} task writes in {args.span:g} s: all synced after the last write",
+            f"median {s_t['median']:.2f} s, p99 {s_t['p99']:.2f} s (n={len(times)}; the writes took "
+            f"{min(spans):.2f}–{max(spans):.2f} s); {s_m['median']:.0f} mutations (median)",
+            "≤ 3 s",
+            met,
+        )
+    ]
+    write_result(
+        args.json,
+        "burst",
+        body,
+        targets,
+        {
+            "synced_after_last_write": times,
+            "mutations": mutations,
+            "task_events": events,
+            "write_span": s_span["median"],
+        },
+    )
     return 0
 
 

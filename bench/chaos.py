@@ -56,7 +56,11 @@ def summarize(runs: list[list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
             agg = out[fig["scenario"]]
             agg["runs"] = agg.get("runs", 0) + 1
             for key, value in fig.items():
-                if key in ("scenario", "form") or not isinstance(value, int | float) or isinstance(value, bool):
+                if (
+                    key in ("scenario", "form")
+                    or not isinstance(value, int | float)
+                    or isinstance(value, bool)
+                ):
                     continue
                 if key.endswith(("_secs", "_mib", "_ms")) or key.startswith("peak"):
                     agg[key] = max(agg.get(key, value), value)
@@ -74,38 +78,71 @@ def summarize(runs: list[list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
 def render(form: str, runs: int, seconds: float, s: dict[str, dict[str, Any]]) -> str:
     kill, outage, stop = s.get("sigkill", {}), s.get("outage", {}), s.get("sigstop", {})
     faults, actions = s.get("faults", {}), s.get("actions", {})
-    lost = sum(x.get("lost", 0) + x.get("lost_orchestration_events", 0) for x in (kill, outage, stop))
-    dups = sum(x.get("duplicates", 0) + x.get("duplicate_orchestration_events", 0) for x in (kill, outage, stop))
+    lost = sum(
+        x.get("lost", 0) + x.get("lost_orchestration_events", 0) for x in (kill, outage, stop)
+    )
+    dups = sum(
+        x.get("duplicates", 0) + x.get("duplicate_orchestration_events", 0)
+        for x in (kill, outage, stop)
+    )
     rows = [
         ("runs of the suite", f"{runs} ({seconds / max(runs, 1):.0f} s each)"),
         ("SIGKILLs (random points, restarted each time)", kill.get("kills", "–")),
-        ("changes under SIGKILL (task writes, team configs and removals, orchestration steps)", kill.get("changes", "–")),
-        ("task states written / certainly observed / task events in Convex",
-         f"{kill.get('task_writes', '–')} / {kill.get('must_observe', '–')} / {kill.get('task_events', '–')}"),
-        ("journal lines / orchestration events in Convex",
-         f"{kill.get('journal_lines', '–')} / {kill.get('orchestration_events', '–')}"),
-        ("operator actions during the kills (completed / interrupted / run twice)",
-         f"{kill.get('actions_by_status', {}).get('completed', 0)} / "
-         f"{kill.get('actions_by_status', {}).get('interrupted', 0)} / {kill.get('actions_run_twice', 0)}"),
-        ("longest restart, SIGKILL → watching again", f"{kill.get('restart_to_ready_secs_max', 0):.2f} s"),
-        ("backend outage (changes made meanwhile)",
-         f"{outage.get('outage_secs', 0):.0f} s ({outage.get('changes_during_outage', '–')} changes)"),
-        ("reconnect after the backend returned (worst)", f"{outage.get('reconnect_secs', 0):.2f} s"),
+        (
+            "changes under SIGKILL (task writes, team configs and removals, orchestration steps)",
+            kill.get("changes", "–"),
+        ),
+        (
+            "task states written / certainly observed / task events in Convex",
+            f"{kill.get('task_writes', '–')} / {kill.get('must_observe', '–')} / {kill.get('task_events', '–')}",
+        ),
+        (
+            "journal lines / orchestration events in Convex",
+            f"{kill.get('journal_lines', '–')} / {kill.get('orchestration_events', '–')}",
+        ),
+        (
+            "operator actions during the kills (completed / interrupted / run twice)",
+            f"{kill.get('actions_by_status', {}).get('completed', 0)} / "
+            f"{kill.get('actions_by_status', {}).get('interrupted', 0)} / {kill.get('actions_run_twice', 0)}",
+        ),
+        (
+            "longest restart, SIGKILL → watching again",
+            f"{kill.get('restart_to_ready_secs_max', 0):.2f} s",
+        ),
+        (
+            "backend outage (changes made meanwhile)",
+            f"{outage.get('outage_secs', 0):.0f} s ({outage.get('changes_during_outage', '–')} changes)",
+        ),
+        (
+            "reconnect after the backend returned (worst)",
+            f"{outage.get('reconnect_secs', 0):.2f} s",
+        ),
         ("peak daemon RSS during the outage", f"{outage.get('peak_rss_mib', 0):.1f} MiB"),
-        ("SIGSTOP (threshold; shown offline after; online again after resume)",
-         f"{stop.get('suspended_secs', 0):.0f} s ({stop.get('offline_threshold_ms', 0) / 1000:.0f} s; "
-         f"{stop.get('shown_offline_after_secs', 0):.1f} s; {stop.get('shown_online_after_resume_secs', 0):.2f} s)"),
-        ("actors with injected faults (each restarted alone, with backoff)", len(faults.get("actors", {})) or "–"),
-        ("crash loop: supervisor gave up after, exit status",
-         f"{faults.get('crash_loop_gave_up_after_secs', 0):.0f} s, {faults.get('crash_loop_exit_code', '–')}"),
-        ("action killed mid-run: interrupted after restart (handler runs)",
-         f"{actions.get('interrupted_after_kill_secs', 0):.2f} s ({actions.get('handler_runs', '–')})"),
+        (
+            "SIGSTOP (threshold; shown offline after; online again after resume)",
+            f"{stop.get('suspended_secs', 0):.0f} s ({stop.get('offline_threshold_ms', 0) / 1000:.0f} s; "
+            f"{stop.get('shown_offline_after_secs', 0):.1f} s; {stop.get('shown_online_after_resume_secs', 0):.2f} s)",
+        ),
+        (
+            "actors with injected faults (each restarted alone, with backoff)",
+            len(faults.get("actors", {})) or "–",
+        ),
+        (
+            "crash loop: supervisor gave up after, exit status",
+            f"{faults.get('crash_loop_gave_up_after_secs', 0):.0f} s, {faults.get('crash_loop_exit_code', '–')}",
+        ),
+        (
+            "action killed mid-run: interrupted after restart (handler runs)",
+            f"{actions.get('interrupted_after_kill_secs', 0):.2f} s ({actions.get('handler_runs', '–')})",
+        ),
         ("**observations lost**", f"**{lost}**"),
         ("**duplicate task or orchestration events**", f"**{dups}**"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return (f"Recorded {today()} by `bench/chaos.py --form {form}` on {machine()}.\n\n"
-            f"| Measure | Result |\n|---|---|\n{table}\n")
+    return (
+        f"Recorded {today()} by `bench/chaos.py --form {form}` on {machine()}.\n\n"
+        f"| Measure | Result |\n|---|---|\n{table}\n"
+    )
 
 
 def record(section: str, body: str) -> None:
@@ -114,18 +151,24 @@ def record(section: str, body: str) -> None:
     start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
     block = f"{start}\n{body.strip()}\n{end}"
     if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RELIABILITY_MD.write_text(text)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--form", choices=["full", "short"], default="full")
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--no-record", action="store_true", help="print the figures, leave the docs alone")
-    parser.add_argument("-k", dest="keyword", help="only the scenarios matching this pytest -k expression")
+    parser.add_argument(
+        "--no-record", action="store_true", help="print the figures, leave the docs alone"
+    )
+    parser.add_argument(
+        "-k", dest="keyword", help="only the scenarios matching this pytest -k expression"
+    )
     args = parser.parse_args()
     results, total = [], 0.0
     for i in range(args.runs):

@@ -44,7 +44,9 @@ SYNC_TARGET_S = 10.0
 RSS_TARGET_B = 120e6
 
 
-def render(pop: Population, runs: list[ColdStart], args: argparse.Namespace, host: str) -> tuple[str, list[dict[str, object]]]:
+def render(
+    pop: Population, runs: list[ColdStart], args: argparse.Namespace, host: str
+) -> tuple[str, list[dict[str, object]]]:
     secs = [r.seconds for r in runs]
     peaks = [float(r.peak_rss) for r in runs]
     settled = [float(r.settled_rss) for r in runs]
@@ -72,24 +74,32 @@ after; settled: 2 s after). The backend and the daemon share the machine's cores
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {rows}
 
-Full sync median **{s_secs['median']:.2f} s**, p99 {s_secs['p99']:.2f} s (target ≤ {SYNC_TARGET_S:.0f} s:
-**{'met' if sync_met else 'NOT met'}**). Peak RSS median **{s_peak['median'] / 1e6:.0f} MB**
-({mib(s_peak['median'])} MiB), p99 {s_peak['p99'] / 1e6:.0f} MB; settled median
-{summary(settled)['median'] / 1e6:.0f} MB (target ≤ 120 MB: **{'met' if rss_met else 'NOT met'}**).
+Full sync median **{s_secs["median"]:.2f} s**, p99 {s_secs["p99"]:.2f} s (target ≤ {SYNC_TARGET_S:.0f} s:
+**{"met" if sync_met else "NOT met"}**). Peak RSS median **{s_peak["median"] / 1e6:.0f} MB**
+({mib(s_peak["median"])} MiB), p99 {s_peak["p99"] / 1e6:.0f} MB; settled median
+{summary(settled)["median"] / 1e6:.0f} MB (target ≤ 120 MB: **{"met" if rss_met else "NOT met"}**).
 """
     ready, cpu = summary([r.ready for r in runs]), summary([r.cpu_seconds for r in runs])
     backend_cpu = summary([r.backend_cpu_seconds for r in runs])
     body += f"""
 Where the time goes (medians): the daemon had read every file and started every watcher after
-**{ready['median']:.2f} s**, and spent {cpu['median']:.1f} CPU-seconds in all; the local backend
-spent {backend_cpu['median']:.1f} CPU-seconds applying the {runs[0].mutations:,} mutations. The rest of the wall
+**{ready["median"]:.2f} s**, and spent {cpu["median"]:.1f} CPU-seconds in all; the local backend
+spent {backend_cpu["median"]:.1f} CPU-seconds applying the {runs[0].mutations:,} mutations. The rest of the wall
 time is the mutations' way through the backend, which runs one transaction at a time.
 """
     targets = [
-        target(f"cold start ({pop.counts.text()}): full sync",
-               f"median {s_secs['median']:.2f} s, p99 {s_secs['p99']:.2f} s (n={len(runs)})", "≤ 10 s", sync_met),
-        target("cold start: daemon RSS (peak)",
-               f"median {s_peak['median'] / 1e6:.0f} MB, p99 {s_peak['p99'] / 1e6:.0f} MB", "≤ 120 MB", rss_met),
+        target(
+            f"cold start ({pop.counts.text()}): full sync",
+            f"median {s_secs['median']:.2f} s, p99 {s_secs['p99']:.2f} s (n={len(runs)})",
+            "≤ 10 s",
+            sync_met,
+        ),
+        target(
+            "cold start: daemon RSS (peak)",
+            f"median {s_peak['median'] / 1e6:.0f} MB, p99 {s_peak['p99'] / 1e6:.0f} MB",
+            "≤ 120 MB",
+            rss_met,
+        ),
     ]
     return body, targets
 
@@ -100,27 +110,42 @@ def main() -> int:
     parser.add_argument("--orchestrations", type=int, default=200)
     parser.add_argument("--teams", type=int, default=100)
     parser.add_argument("--tasks", type=int, default=5000)
-    parser.add_argument("--simulated", type=int, default=3, help="orchestrations the simulator runs to the end")
-    parser.add_argument("--record", action="store_true", help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}")
+    parser.add_argument(
+        "--simulated", type=int, default=3, help="orchestrations the simulator runs to the end"
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
+    )
     parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         root = Path(tmp)
-        backend = BackendProcess(BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log")
+        backend = BackendProcess(
+            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
+        )
         url = backend.start()
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
-            pop = populate(laptop, orchestrations=args.orchestrations, teams=args.teams, tasks=args.tasks,
-                           simulated=args.simulated)
+            pop = populate(
+                laptop,
+                orchestrations=args.orchestrations,
+                teams=args.teams,
+                tasks=args.tasks,
+                simulated=args.simulated,
+            )
             print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
             runs = []
             for i in range(args.runs):
                 result = cold_start(backend, laptop, pop.counts)
                 laptop.stop_daemon()
-                print(f"run {i + 1}/{args.runs}: synced in {result.seconds:.2f} s, peak RSS {mib(result.peak_rss)} MiB",
-                      flush=True)
+                print(
+                    f"run {i + 1}/{args.runs}: synced in {result.seconds:.2f} s, peak RSS {mib(result.peak_rss)} MiB",
+                    flush=True,
+                )
                 runs.append(result)
         finally:
             laptop.close()
@@ -129,8 +154,13 @@ def main() -> int:
     print(body)
     if args.record:
         record("cold-start", body)
-    write_result(args.json, "cold-start", body, targets,
-                 {"runs": [r.__dict__ for r in runs], "counts": pop.counts.__dict__})
+    write_result(
+        args.json,
+        "cold-start",
+        body,
+        targets,
+        {"runs": [r.__dict__ for r in runs], "counts": pop.counts.__dict__},
+    )
     return 0
 
 

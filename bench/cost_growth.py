@@ -35,21 +35,33 @@ from tina.sim.sandbox import Laptop
 SECRET = "bench-enrollment-secret-0123456789"
 
 
-def measure_size(root: Path, teams: int, args: argparse.Namespace) -> tuple[Counts, list[ColdStart]]:
-    backend = BackendProcess(BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / f"backend-{teams}.log")
+def measure_size(
+    root: Path, teams: int, args: argparse.Namespace
+) -> tuple[Counts, list[ColdStart]]:
+    backend = BackendProcess(
+        BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / f"backend-{teams}.log"
+    )
     url = backend.start()
     laptop = Laptop(root / f"laptop-{teams}", f"bench-{teams}", url, enrollment_secret=SECRET)
     try:
         orchestrations = max(1, teams // args.teams_per_orchestration)
-        pop = populate(laptop, orchestrations=orchestrations, teams=teams, tasks=teams * args.tasks_per_team,
-                       simulated=min(args.simulated, orchestrations))
+        pop = populate(
+            laptop,
+            orchestrations=orchestrations,
+            teams=teams,
+            tasks=teams * args.tasks_per_team,
+            simulated=min(args.simulated, orchestrations),
+        )
         print(f"{teams} teams: populated {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
         runs = []
         for i in range(args.runs):
             runs.append(cold_start(backend, laptop, pop.counts, timeout=args.timeout))
             laptop.stop_daemon()
-            print(f"  run {i + 1}/{args.runs}: synced in {runs[-1].seconds:.2f} s (daemon ready "
-                  f"{runs[-1].ready:.2f} s), peak RSS {mib(runs[-1].peak_rss)} MiB", flush=True)
+            print(
+                f"  run {i + 1}/{args.runs}: synced in {runs[-1].seconds:.2f} s (daemon ready "
+                f"{runs[-1].ready:.2f} s), peak RSS {mib(runs[-1].peak_rss)} MiB",
+                flush=True,
+            )
         return pop.counts, runs
     finally:
         laptop.close()
@@ -62,9 +74,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2, help="cold starts per size")
     parser.add_argument("--tasks-per-team", type=int, default=10)
     parser.add_argument("--teams-per-orchestration", type=int, default=5)
-    parser.add_argument("--simulated", type=int, default=2, help="orchestrations the simulator runs to the end")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds one cold start may take")
-    parser.add_argument("--record", action="store_true", help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}")
+    parser.add_argument(
+        "--simulated", type=int, default=2, help="orchestrations the simulator runs to the end"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds one cold start may take"
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
+    )
     parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
     args = parser.parse_args()
     configure_logging("quiet")
@@ -93,14 +113,18 @@ def main() -> int:
         else:
             dt = teams - prev[0]
             p = prev[1]
-            marginal = (f"{1000 * (m['sync'] - p['sync']) / dt:.1f} ms / {1000 * (m['ready'] - p['ready']) / dt:.1f} ms / "
-                        f"{1000 * (m['cpu'] - p['cpu']) / dt:.1f} ms / {(m['settled'] - p['settled']) / dt / 1024:.0f} KiB")
+            marginal = (
+                f"{1000 * (m['sync'] - p['sync']) / dt:.1f} ms / {1000 * (m['ready'] - p['ready']) / dt:.1f} ms / "
+                f"{1000 * (m['cpu'] - p['cpu']) / dt:.1f} ms / {(m['settled'] - p['settled']) / dt / 1024:.0f} KiB"
+            )
         lines.append(
             f"| {teams:,} | {counts.orchestrations:,} | {counts.tasks:,} | {m['sync']:.2f} | {m['sync_p99']:.2f} "
             f"| {m['ready']:.2f} | {m['cpu']:.2f} | {m['backend_cpu']:.2f} | {mib(m['peak'])} | {mib(m['settled'])} "
             f"| {marginal} |"
         )
-        data.append({"teams": teams, "counts": counts.__dict__, **m, "runs": [r.__dict__ for r in runs]})
+        data.append(
+            {"teams": teams, "counts": counts.__dict__, **m, "runs": [r.__dict__ for r in runs]}
+        )
         prev = (teams, m)
     table = "\n".join(lines)
     body = f"""## Cost growth: 10 → 100 → 1,000 teams

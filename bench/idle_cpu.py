@@ -61,8 +61,9 @@ def measure_idle(pid: int, seconds: float) -> tuple[float, list[float]]:
     return 100 * (cpu - start_cpu) / (t - start), windows
 
 
-def one_change(backend: BackendProcess, laptop: Laptop, team: str, task_id: str, n: int,
-               timeout: float = 30.0) -> tuple[int, int]:
+def one_change(
+    backend: BackendProcess, laptop: Laptop, team: str, task_id: str, n: int, timeout: float = 30.0
+) -> tuple[int, int]:
     """Change one task's subject; returns (file reads, mutations) the daemon spent on it."""
     before = counters(laptop.status())
     subject = f"one change {n} {time.time_ns()}"
@@ -87,8 +88,14 @@ def main() -> int:
     parser.add_argument("--orchestrations", type=int, default=200)
     parser.add_argument("--teams", type=int, default=100)
     parser.add_argument("--tasks", type=int, default=5000)
-    parser.add_argument("--simulated", type=int, default=3, help="orchestrations the simulator runs to the end")
-    parser.add_argument("--record", action="store_true", help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}")
+    parser.add_argument(
+        "--simulated", type=int, default=3, help="orchestrations the simulator runs to the end"
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
+    )
     parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
     args = parser.parse_args()
     configure_logging("quiet")
@@ -96,12 +103,19 @@ def main() -> int:
     rng = random.Random(11)
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         root = Path(tmp)
-        backend = BackendProcess(BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log")
+        backend = BackendProcess(
+            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
+        )
         url = backend.start()
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
-            pop = populate(laptop, orchestrations=args.orchestrations, teams=args.teams, tasks=args.tasks,
-                           simulated=args.simulated)
+            pop = populate(
+                laptop,
+                orchestrations=args.orchestrations,
+                teams=args.teams,
+                tasks=args.tasks,
+                simulated=args.simulated,
+            )
             print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
             synced = cold_start(backend, laptop, pop.counts)
             print(f"synced in {synced.seconds:.1f} s", flush=True)
@@ -113,7 +127,10 @@ def main() -> int:
             mutations: list[float] = []
             for n in range(args.changes):
                 team = rng.choice(pop.teams)
-                ids = sorted(p.stem for p in (laptop.claude / "tasks" / team.replace(".", "-")).glob("*.json"))
+                ids = sorted(
+                    p.stem
+                    for p in (laptop.claude / "tasks" / team.replace(".", "-")).glob("*.json")
+                )
                 r, m = one_change(backend, laptop, team, rng.choice(ids), n)
                 reads.append(r)
                 mutations.append(m)
@@ -132,28 +149,41 @@ daemon, then left alone until the daemon's counters had been still for 3 s.
 **Idle CPU**: the daemon's user + system CPU time over {args.seconds:.0f} s of wall time with
 nothing changing (heartbeats every 30 s and the backend's pings included; read with psutil from
 outside): **{overall:.2f} % of one core** overall; per {WINDOW:.0f} s window median
-{s_win['median']:.2f} %, p99 {s_win['p99']:.2f} %, max {s_win['max']:.2f} % (n={s_win['n']:.0f}).
-Target ≤ 1 %: **{'met' if cpu_met else 'NOT met'}**.
+{s_win["median"]:.2f} %, p99 {s_win["p99"]:.2f} %, max {s_win["max"]:.2f} % (n={s_win["n"]:.0f}).
+Target ≤ 1 %: **{"met" if cpu_met else "NOT met"}**.
 
 **One task file changes** ({args.changes} times, a random task of a random team gets a new
 subject; the deltas of the daemon's own counters once Convex has the new subject):
-file reads median {s_reads['median']:.0f}, max {s_reads['max']:.0f}; mutations median
-{s_muts['median']:.0f}, max {s_muts['max']:.0f}. Target 1 file read, 1 mutation:
-**{'met' if one_met else 'NOT met'}**.
+file reads median {s_reads["median"]:.0f}, max {s_reads["max"]:.0f}; mutations median
+{s_muts["median"]:.0f}, max {s_muts["max"]:.0f}. Target 1 file read, 1 mutation:
+**{"met" if one_met else "NOT met"}**.
 """
     print(body)
     if args.record:
         record("idle-cpu", body)
     targets = [
-        target("steady state, nothing changing: daemon CPU",
-               f"{overall:.2f} % over {args.seconds:.0f} s (5 s windows: median {s_win['median']:.2f} %, "
-               f"p99 {s_win['p99']:.2f} %)", "≤ 1 % of one core", cpu_met),
-        target("one task file changes",
-               f"reads {s_reads['median']:.0f} (max {s_reads['max']:.0f}), mutations {s_muts['median']:.0f} "
-               f"(max {s_muts['max']:.0f}), n={len(reads)}", "1 file read, 1 mutation", one_met),
+        target(
+            "steady state, nothing changing: daemon CPU",
+            f"{overall:.2f} % over {args.seconds:.0f} s (5 s windows: median {s_win['median']:.2f} %, "
+            f"p99 {s_win['p99']:.2f} %)",
+            "≤ 1 % of one core",
+            cpu_met,
+        ),
+        target(
+            "one task file changes",
+            f"reads {s_reads['median']:.0f} (max {s_reads['max']:.0f}), mutations {s_muts['median']:.0f} "
+            f"(max {s_muts['max']:.0f}), n={len(reads)}",
+            "1 file read, 1 mutation",
+            one_met,
+        ),
     ]
-    write_result(args.json, "idle-cpu", body, targets,
-                 {"overall": overall, "windows": windows, "reads": reads, "mutations": mutations})
+    write_result(
+        args.json,
+        "idle-cpu",
+        body,
+        targets,
+        {"overall": overall, "windows": windows, "reads": reads, "mutations": mutations},
+    )
     return 0
 
 

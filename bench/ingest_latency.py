@@ -61,7 +61,9 @@ async def file_event_latency(directory: Path, samples: int) -> list[float]:
 
         async def watch() -> None:
             nonlocal seen
-            async for _ in watchfiles.awatch(directory, stop_event=stop, debounce=30, step=10, rust_timeout=500):
+            async for _ in watchfiles.awatch(
+                directory, stop_event=stop, debounce=30, step=10, rust_timeout=500
+            ):
                 seen.set()
 
         nursery.start_soon(watch)
@@ -79,32 +81,58 @@ async def file_event_latency(directory: Path, samples: int) -> list[float]:
     return out
 
 
-async def measure(url: str, token: str, node_token: str, laptop: Laptop, orchestration_id: str, team: str,
-                  samples: int) -> tuple[list[float], list[float], list[float]]:
+async def measure(
+    url: str,
+    token: str,
+    node_token: str,
+    laptop: Laptop,
+    orchestration_id: str,
+    team: str,
+    samples: int,
+) -> tuple[list[float], list[float], list[float]]:
     ingest: list[float] = []
     rtt: list[float] = []
-    async with open_convex_client(url, timeout=10) as viewer, open_convex_client(url, timeout=10) as writer:
+    async with (
+        open_convex_client(url, timeout=10) as viewer,
+        open_convex_client(url, timeout=10) as writer,
+    ):
         viewer.set_auth(token)
         await viewer.wait_connected()
         await writer.wait_connected()
-        async with viewer.subscribe("orchestrations:getOrchestrationDetail", {"orchestrationId": orchestration_id}) as sub:
+        async with viewer.subscribe(
+            "orchestrations:getOrchestrationDetail", {"orchestrationId": orchestration_id}
+        ) as sub:
             await sub.next()
-            health = {"daemonVersion": "bench", "startedAt": time.time() * 1000, "uptimeSecs": 1.0,
-                      "outboxDepth": 0.0, "actors": []}
+            health = {
+                "daemonVersion": "bench",
+                "startedAt": time.time() * 1000,
+                "uptimeSecs": 1.0,
+                "outboxDepth": 0.0,
+                "actors": [],
+            }
             for i in range(samples):
                 subject = f"bench-{i}-{uuid.uuid4().hex[:6]}"
                 t0 = time.perf_counter()
-                laptop.write_task(team, "1", subject=subject, status="in_progress", owner="team-lead")
+                laptop.write_task(
+                    team, "1", subject=subject, status="in_progress", owner="team-lead"
+                )
                 with trio.fail_after(10):
                     while True:
                         detail = await sub.next()
-                        tasks = [t for tm in detail["teams"] if tm["team"]["dirName"] == team for t in tm["tasks"]]
+                        tasks = [
+                            t
+                            for tm in detail["teams"]
+                            if tm["team"]["dirName"] == team
+                            for t in tm["tasks"]
+                        ]
                         if any(t["subject"] == subject for t in tasks):
                             break
                 ingest.append((time.perf_counter() - t0) * 1000)
                 await trio.sleep(0.1)
                 t1 = time.perf_counter()
-                await writer.mutation("nodes:heartbeat", {"nodeToken": node_token, "health": health})
+                await writer.mutation(
+                    "nodes:heartbeat", {"nodeToken": node_token, "health": health}
+                )
                 rtt.append((time.perf_counter() - t1) * 1000)
                 await trio.sleep(0.05)
     return ingest, rtt, []
@@ -113,21 +141,35 @@ async def measure(url: str, token: str, node_token: str, laptop: Laptop, orchest
 def main() -> int:
     parser = argparse.ArgumentParser(description="file change → committed in Convex, vs the floor")
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--simulated", type=int, default=2, help="orchestrations the simulator runs first")
-    parser.add_argument("--record", action="store_true", help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}")
+    parser.add_argument(
+        "--simulated", type=int, default=2, help="orchestrations the simulator runs first"
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
+    )
     parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         root = Path(tmp)
-        backend = BackendProcess(BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log")
+        backend = BackendProcess(
+            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
+        )
         url = backend.start()
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
             token = sign_up(url, "bench@example.com")
             if args.simulated:
-                populate(laptop, orchestrations=args.simulated, teams=0, tasks=0, simulated=args.simulated)
+                populate(
+                    laptop,
+                    orchestrations=args.simulated,
+                    teams=0,
+                    tasks=0,
+                    simulated=args.simulated,
+                )
             laptop.start_daemon()
             wt = laptop.init_orchestration("bench-ingest", phases=1)
             team = "bench-ingest-phase-1"
@@ -146,12 +188,19 @@ def main() -> int:
             probe_dir = root / "probe"
             probe_dir.mkdir()
             events = trio.run(file_event_latency, probe_dir, args.samples)
-            ingest, rtt, _ = trio.run(measure, url, token, node_token, laptop, orchestration_id, team, args.samples)
+            ingest, rtt, _ = trio.run(
+                measure, url, token, node_token, laptop, orchestration_id, team, args.samples
+            )
         finally:
             laptop.close()
             backend.stop()
     floor = [e + r for e, r in zip(sorted(events), sorted(rtt), strict=False)]
-    s_ingest, s_events, s_rtt, s_floor = summary(ingest), summary(events), summary(rtt), summary(floor)
+    s_ingest, s_events, s_rtt, s_floor = (
+        summary(ingest),
+        summary(events),
+        summary(rtt),
+        summary(floor),
+    )
     ratio = s_ingest["p99"] / s_floor["p99"]
     verdict = "met" if s_ingest["p99"] <= 150 and ratio <= 2 else "NOT met"
     rows = [
@@ -161,7 +210,8 @@ def main() -> int:
         ("floor: file event + round trip", s_floor),
     ]
     table = "\n".join(
-        f"| {name} | {fmt(s['median'])} | {fmt(s['p90'])} | {fmt(s['p99'])} | {fmt(s['max'])} |" for name, s in rows
+        f"| {name} | {fmt(s['median'])} | {fmt(s['p90'])} | {fmt(s['p99'])} | {fmt(s['max'])} |"
+        for name, s in rows
     )
     body = f"""## Ingest latency: local file change → committed in Convex
 
@@ -179,11 +229,21 @@ p99 ratio daemon / floor: **{ratio:.2f}×**. Target p99 ≤ 150 ms and ≤ 2× t
     print(body)
     if args.record:
         record("ingest-latency", body)
-    write_result(args.json, "ingest-latency", body, [target(
-        "local file change → committed in Convex (p99)",
-        f"p99 {s_ingest['p99']:.0f} ms (median {s_ingest['median']:.0f}); floor p99 {s_floor['p99']:.0f} ms; "
-        f"ratio {ratio:.2f}×", "≤ 150 ms and ≤ 2× the floor", verdict == "met")],
-        {"ingest": ingest, "events": events, "rtt": rtt})
+    write_result(
+        args.json,
+        "ingest-latency",
+        body,
+        [
+            target(
+                "local file change → committed in Convex (p99)",
+                f"p99 {s_ingest['p99']:.0f} ms (median {s_ingest['median']:.0f}); floor p99 {s_floor['p99']:.0f} ms; "
+                f"ratio {ratio:.2f}×",
+                "≤ 150 ms and ≤ 2× the floor",
+                verdict == "met",
+            )
+        ],
+        {"ingest": ingest, "events": events, "rtt": rtt},
+    )
     return 0
 
 

@@ -1,16 +1,16 @@
 """The daemon's supervision tree: child specs from Config, channel wiring, ordered shutdown.
 
-    tina (root, one_for_one)
-      convex       the Convex connection (trio client + typed gateway); stops last
-      watch        the one file-watching hub
-      syncer       coalescing, idempotent writes to Convex
-      presence     registration, then a heartbeat every 30 s
-      claude       ~/.claude/teams and ~/.claude/tasks
-      worktrees    dynamic: one watcher per orchestration worktree
-      discovery    ~/.claude/tina-sessions -> starts/stops worktree watchers
-      dispatcher   claims and runs operator actions
-      listener     the live pendingActions subscription
-      control      the local status socket
+tina (root, one_for_one)
+  convex       the Convex connection (trio client + typed gateway); stops last
+  watch        the one file-watching hub
+  syncer       coalescing, idempotent writes to Convex
+  presence     registration, then a heartbeat every 30 s
+  claude       ~/.claude/teams and ~/.claude/tasks
+  worktrees    dynamic: one watcher per orchestration worktree
+  discovery    ~/.claude/tina-sessions -> starts/stops worktree watchers
+  dispatcher   claims and runs operator actions
+  listener     the live pendingActions subscription
+  control      the local status socket
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def inject_fault(spec: ChildSpec, times: int, delay: float = 0.3) -> ChildSpec:
 
     return attrs.evolve(spec, run=faulty)
 
+
 PROBE_INTERVAL = 0.25
 PROBE_TIMEOUT = 1.0
 
@@ -98,8 +99,14 @@ async def _reachable(host: str, port: int) -> bool:
     return False
 
 
-async def reconnect_when_reachable(client: ConvexClient, url: str, *, interval: float = PROBE_INTERVAL,
-                                   min_gap: float = 0.5, fast_retries: int = 20) -> None:
+async def reconnect_when_reachable(
+    client: ConvexClient,
+    url: str,
+    *,
+    interval: float = PROBE_INTERVAL,
+    min_gap: float = 0.5,
+    fast_retries: int = 20,
+) -> None:
     """Reconnect as soon as an unreachable deployment answers again.
 
     After a long outage the client's backoff has grown to its cap (16 s), so it would notice
@@ -139,7 +146,9 @@ ACTION_BUFFER = 16
 
 
 class Daemon:
-    def __init__(self, config: Config, credential: Credential, *, intensity: Intensity | None = None) -> None:
+    def __init__(
+        self, config: Config, credential: Credential, *, intensity: Intensity | None = None
+    ) -> None:
         self.config = config
         self.credential = credential
         self.instance_id = f"{credential.node_name}.{uuid.uuid4().hex[:12]}"
@@ -177,46 +186,84 @@ class Daemon:
 
     def _children(self) -> list[ChildSpec]:
         faults = parse_faults(os.environ.get("TINA_INJECT_FAULTS", ""))
-        return [inject_fault(spec, faults[spec.id]) if spec.id in faults else spec for spec in self._specs()]
+        return [
+            inject_fault(spec, faults[spec.id]) if spec.id in faults else spec
+            for spec in self._specs()
+        ]
 
     def _specs(self) -> list[ChildSpec]:
         cfg = self.config
         return [
-            ChildSpec(id="convex", run=self._run_connection, shutdown_timeout=3, detail=self._connection_detail),
+            ChildSpec(
+                id="convex",
+                run=self._run_connection,
+                shutdown_timeout=3,
+                detail=self._connection_detail,
+            ),
             ChildSpec(id="watch", run=self.hub.run, detail=self.hub.detail),
-            ChildSpec(id="syncer", run=self.syncer.run, shutdown_timeout=2, detail=self.syncer.detail),
+            ChildSpec(
+                id="syncer", run=self.syncer.run, shutdown_timeout=2, detail=self.syncer.detail
+            ),
             ChildSpec(
                 id="presence",
-                run=partial(presence.run, self.gateway, self.health, self.instance_id, self.presence_state,
-                            interval=cfg.heartbeat_secs),
+                run=partial(
+                    presence.run,
+                    self.gateway,
+                    self.health,
+                    self.instance_id,
+                    self.presence_state,
+                    interval=cfg.heartbeat_secs,
+                ),
                 detail=self.presence_state.detail,
             ),
             ChildSpec(
                 id="claude",
-                run=partial(claude.run, cfg.claude_dir, self.hub, self.syncer, watcher=self.claude,
-                            gateway=self.gateway),
+                run=partial(
+                    claude.run,
+                    cfg.claude_dir,
+                    self.hub,
+                    self.syncer,
+                    watcher=self.claude,
+                    gateway=self.gateway,
+                ),
                 detail=self.claude.detail,
             ),
             ChildSpec(id="worktrees", run=self._run_worktrees, children=self.worktrees.statistics),
             ChildSpec(
                 id="discovery",
-                run=partial(discovery.run, cfg.tina_sessions_dir, self.hub, self.worktrees, self._worktree_spec,
-                            worktrees_up=self.worktrees_up),
+                run=partial(
+                    discovery.run,
+                    cfg.tina_sessions_dir,
+                    self.hub,
+                    self.worktrees,
+                    self._worktree_spec,
+                    worktrees_up=self.worktrees_up,
+                ),
             ),
             ChildSpec(
                 id="dispatcher",
-                run=partial(action_actors.dispatch, self.gateway, self._actions_receive, self.henv,
-                            self.instance_id, self.action_stats),
+                run=partial(
+                    action_actors.dispatch,
+                    self.gateway,
+                    self._actions_receive,
+                    self.henv,
+                    self.instance_id,
+                    self.action_stats,
+                ),
                 detail=self.action_stats.detail,
             ),
             ChildSpec(
                 id="listener",
-                run=partial(action_actors.listen, self.gateway, self._actions_send, self.action_stats),
+                run=partial(
+                    action_actors.listen, self.gateway, self._actions_send, self.action_stats
+                ),
             ),
             ChildSpec(id="control", run=partial(control.serve, cfg.control_socket, self.snapshot)),
         ]
 
-    async def _run_worktrees(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def _run_worktrees(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """The worktrees supervisor, telling discovery when it runs (a restart loses its children)."""
         try:
             async with trio.open_nursery() as nursery:
@@ -233,10 +280,15 @@ class Daemon:
             restart=Restart.PERMANENT,
         )
 
-    async def _run_connection(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def _run_connection(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         url = self.config.require_url()
         try:
-            async with open_convex_client(url, timeout=15.0) as client, trio.open_nursery() as nursery:
+            async with (
+                open_convex_client(url, timeout=15.0) as client,
+                trio.open_nursery() as nursery,
+            ):
                 self.client.set(client)
                 self.gateway.set(Gateway(client, self.credential.token))
                 nursery.start_soon(reconnect_when_reachable, client, url)
@@ -244,8 +296,10 @@ class Daemon:
                 status = client.status()
                 while True:
                     new = await client.wait_status_change(status)
-                    if new.state is ConnectionState.CONNECTED and new.connected_count > 1 and (
-                        new.connected_count != status.connected_count
+                    if (
+                        new.state is ConnectionState.CONNECTED
+                        and new.connected_count > 1
+                        and (new.connected_count != status.connected_count)
                     ):
                         log.info("convex.reconnected", attempts=status.attempts)
                         self.syncer.reconcile.set(self.syncer.reconcile.value + 1)
@@ -281,8 +335,14 @@ class Daemon:
         def walk(statuses: tuple[ChildStatus, ...]) -> None:
             for s in statuses:
                 if len(actors) < 60:
-                    actors.append(ActorSummary(id=s.id, state=s.state.value, restarts=float(s.restarts),
-                                               last_error=(s.last_error or None) and s.last_error[:300]))
+                    actors.append(
+                        ActorSummary(
+                            id=s.id,
+                            state=s.state.value,
+                            restarts=float(s.restarts),
+                            last_error=(s.last_error or None) and s.last_error[:300],
+                        )
+                    )
                 walk(s.children)
 
         walk(self.statistics())
@@ -316,6 +376,11 @@ class Daemon:
         return {"info": self.info(), "tree": [s.to_json() for s in self.statistics()]}
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        log.info("daemon.starting", node=self.credential.node_name, instance=self.instance_id,
-                 convex=self.config.convex_url, claude_dir=str(self.config.claude_dir))
+        log.info(
+            "daemon.starting",
+            node=self.credential.node_name,
+            instance=self.instance_id,
+            convex=self.config.convex_url,
+            claude_dir=str(self.config.claude_dir),
+        )
         await self.root.run(task_status=task_status)

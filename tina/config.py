@@ -123,7 +123,9 @@ def _check(key: str, raw: Any, kind: str, origin: str) -> Any:
         if kind == "url":
             parsed = urlparse(value)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ConfigError(f"{where}: expected an http(s) URL like https://x.convex.cloud, got {value!r}")
+                raise ConfigError(
+                    f"{where}: expected an http(s) URL like https://x.convex.cloud, got {value!r}"
+                )
             return value.rstrip("/")
         if kind == "node_name" and not NODE_NAME_RE.match(value):
             raise ConfigError(
@@ -181,7 +183,9 @@ def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Conf
     if profile is not None:
         if not isinstance(profile, str) or profile not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
-            raise ConfigError(f"profile {profile!r} is not defined in {source} (known profiles: {known})")
+            raise ConfigError(
+                f"profile {profile!r} is not defined in {source} (known profiles: {known})"
+            )
         layer = profiles[profile]
         if not isinstance(layer, dict):
             raise ConfigError(f"{source}: [profiles.{profile}] must be a table")
@@ -189,7 +193,9 @@ def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Conf
     unknown = sorted(set(data) - set(_KEYS) - {"profile", "profiles"})
     unknown += sorted(f"profiles.{profile}.{k}" for k in set(layer) - set(_KEYS))
     if unknown:
-        raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
+        raise ConfigError(
+            f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}"
+        )
 
     values: dict[str, Any] = {}
     for key, (var, kind) in _KEYS.items():

@@ -44,8 +44,14 @@ async def serve(
         async with stream:
             try:
                 with trio.fail_after(2):
-                    request = (await stream.receive_some(MAX_REQUEST)).decode("utf-8", "replace").strip()
-                reply = snapshot() if request == "status" else {"error": f"unknown request {request[:20]!r}"}
+                    request = (
+                        (await stream.receive_some(MAX_REQUEST)).decode("utf-8", "replace").strip()
+                    )
+                reply = (
+                    snapshot()
+                    if request == "status"
+                    else {"error": f"unknown request {request[:20]!r}"}
+                )
                 await stream.send_all(json.dumps(reply).encode() + b"\n")
             except (trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
@@ -85,7 +91,9 @@ def request_status(path: Path, timeout: float = 3.0) -> dict[str, Any]:
     except ConnectionRefusedError:
         raise ControlError(f"no daemon is listening on {path} (a stale socket?)") from None
     except ConnectionError:
-        raise ControlError(f"the daemon closed the connection on {path} (is it stopping?)") from None
+        raise ControlError(
+            f"the daemon closed the connection on {path} (is it stopping?)"
+        ) from None
     except TimeoutError:
         raise ControlError(f"the daemon did not answer on {path} within {timeout:g} s") from None
     try:

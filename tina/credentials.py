@@ -30,7 +30,12 @@ class Credential:
         return f"Credential(node_name={self.node_name!r}, node_id={self.node_id!r}, token='***')"
 
     def to_json(self) -> dict[str, str]:
-        return {"convexUrl": self.convex_url, "nodeId": self.node_id, "nodeName": self.node_name, "credential": self.token}
+        return {
+            "convexUrl": self.convex_url,
+            "nodeId": self.node_id,
+            "nodeName": self.node_name,
+            "credential": self.token,
+        }
 
 
 def save(path: Path, cred: Credential) -> None:
@@ -60,13 +65,22 @@ def load(path: Path) -> Credential:
     try:
         doc = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise CredentialError(f"{path}: not valid JSON ({exc.msg}); run `tina daemon enroll` again") from None
-    fields = {"convexUrl": "convex_url", "nodeId": "node_id", "nodeName": "node_name", "credential": "token"}
+        raise CredentialError(
+            f"{path}: not valid JSON ({exc.msg}); run `tina daemon enroll` again"
+        ) from None
+    fields = {
+        "convexUrl": "convex_url",
+        "nodeId": "node_id",
+        "nodeName": "node_name",
+        "credential": "token",
+    }
     if not isinstance(doc, dict):
         raise CredentialError(f"{path}: expected a JSON object; run `tina daemon enroll` again")
     for key in fields:
         if not isinstance(doc.get(key), str) or not doc[key]:
-            raise CredentialError(f"{path}: field {key!r}: expected a non-empty string; run `tina daemon enroll` again")
+            raise CredentialError(
+                f"{path}: field {key!r}: expected a non-empty string; run `tina daemon enroll` again"
+            )
     return Credential(**{attr: doc[key] for key, attr in fields.items()})
 
 

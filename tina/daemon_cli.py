@@ -36,15 +36,24 @@ def add_daemon(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sub = parser.add_subparsers(dest="daemon_command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", type=Path, metavar="PATH", help="config file (default: the first of the standard places)")
+        p.add_argument(
+            "--config",
+            type=Path,
+            metavar="PATH",
+            help="config file (default: the first of the standard places)",
+        )
 
-    run = sub.add_parser("run", help="run in the foreground with JSON logs on stderr (what launchd starts)")
+    run = sub.add_parser(
+        "run", help="run in the foreground with JSON logs on stderr (what launchd starts)"
+    )
     common(run)
     run.set_defaults(handler=cmd_run)
 
     debug = sub.add_parser("debug", help="run in the foreground with a live actor tree")
     common(debug)
-    debug.add_argument("--plain", action="store_true", help="console log lines instead of the live tree")
+    debug.add_argument(
+        "--plain", action="store_true", help="console log lines instead of the live tree"
+    )
     debug.set_defaults(handler=cmd_debug)
 
     status = sub.add_parser("status", help="show the actor tree of the running daemon")
@@ -60,7 +69,9 @@ def add_daemon(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         p.add_argument("--dry-run", action="store_true", help="print what would be done")
         p.set_defaults(handler=fn)
 
-    doctor = sub.add_parser("doctor", help="check config, credential, connectivity, paths, tmux and tina-session")
+    doctor = sub.add_parser(
+        "doctor", help="check config, credential, connectivity, paths, tmux and tina-session"
+    )
     common(doctor)
     doctor.set_defaults(handler=cmd_doctor)
 
@@ -74,8 +85,12 @@ def add_daemon(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     common(enroll)
-    enroll.add_argument("--secret-file", type=Path, metavar="PATH", help="file holding the secret or code")
-    enroll.add_argument("--name", help="laptop name (default: node_name from the config, else the host name)")
+    enroll.add_argument(
+        "--secret-file", type=Path, metavar="PATH", help="file holding the secret or code"
+    )
+    enroll.add_argument(
+        "--name", help="laptop name (default: node_name from the config, else the host name)"
+    )
     enroll.set_defaults(handler=cmd_enroll)
 
 
@@ -123,11 +138,15 @@ async def _serve(cfg: config_mod.Config, cred: credentials.Credential, live: boo
 
                 async def signals() -> None:
                     nonlocal reason, reload_requested
-                    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as received:
+                    with trio.open_signal_receiver(
+                        signal.SIGTERM, signal.SIGINT, signal.SIGHUP
+                    ) as received:
                         async for signum in received:
                             if signum == signal.SIGHUP:
                                 try:
-                                    new_cfg, new_cred = _load_all(argparse.Namespace(config=cfg.source))
+                                    new_cfg, new_cred = _load_all(
+                                        argparse.Namespace(config=cfg.source)
+                                    )
                                 except (config_mod.ConfigError, credentials.CredentialError) as exc:
                                     log.error("config.reload_failed", error=str(exc))
                                     continue
@@ -141,7 +160,9 @@ async def _serve(cfg: config_mod.Config, cred: credentials.Credential, live: boo
                             nursery.cancel_scope.cancel()
                             return
 
-                def nonlocal_update(new_cfg: config_mod.Config, new_cred: credentials.Credential) -> None:
+                def nonlocal_update(
+                    new_cfg: config_mod.Config, new_cred: credentials.Credential
+                ) -> None:
                     nonlocal cfg, cred
                     cfg, cred = new_cfg, new_cred
 
@@ -238,7 +259,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     name = args.name or cfg.node_name
     if not config_mod.NODE_NAME_RE.match(name):
-        return _fail(f"--name: expected a laptop name of letters, digits, '.', '_', '-' (at most 63), got {name!r}")
+        return _fail(
+            f"--name: expected a laptop name of letters, digits, '.', '_', '-' (at most 63), got {name!r}"
+        )
 
     async def go() -> credentials.Credential:
         from tina.actors.presence import os_name
@@ -247,7 +270,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
         async with open_convex_client(url, timeout=15.0) as client:
             got = await enroll(client, secret, name, os_name())
-        return credentials.Credential(convex_url=url, node_id=got.node_id, node_name=got.name, token=got.credential)
+        return credentials.Credential(
+            convex_url=url, node_id=got.node_id, node_name=got.name, token=got.credential
+        )
 
     from tina.convex import ConvexClientError, ConvexError
 
@@ -259,7 +284,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     except ConvexClientError as exc:
         return _fail(f"cannot reach {url}: {exc}", EXIT_FAILED)
     credentials.save(cfg.credential_file, cred)
-    print(f"enrolled laptop {cred.node_name} ({cred.node_id}); credential saved to {cfg.credential_file} (mode 0600)")
+    print(
+        f"enrolled laptop {cred.node_name} ({cred.node_id}); credential saved to {cfg.credential_file} (mode 0600)"
+    )
     return EXIT_OK
 
 
@@ -285,31 +312,74 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         try:
             cred = credentials.load(cfg.credential_file)
             check(True, f"credential: {cfg.credential_file} (laptop {cred.node_name})")
-            check(not credentials.loose_permissions(cfg.credential_file),
-                  f"credential file permissions: {oct(cfg.credential_file.stat().st_mode & 0o777)}",
-                  f"chmod 600 {cfg.credential_file}")
+            check(
+                not credentials.loose_permissions(cfg.credential_file),
+                f"credential file permissions: {oct(cfg.credential_file.stat().st_mode & 0o777)}",
+                f"chmod 600 {cfg.credential_file}",
+            )
         except credentials.CredentialError as exc:
             check(False, f"credential: {exc}", "run `tina daemon enroll`")
         url = cfg.convex_url or (cred.convex_url if cred else None)
-        if check(url is not None, f"convex_url: {url or 'not set'}", "set convex_url or TINA_CONVEX_URL") and url and cred:
+        if (
+            check(
+                url is not None,
+                f"convex_url: {url or 'not set'}",
+                "set convex_url or TINA_CONVEX_URL",
+            )
+            and url
+            and cred
+        ):
             ok, message = trio.run(_probe, url, cred.token)
-            check(ok, f"connectivity and credential: {message}",
-                  "" if ok else "check the URL and network; if refused, run `tina daemon enroll`")
-        for label, path in (("claude dir", cfg.claude_dir), ("teams", cfg.teams_dir), ("tasks", cfg.tasks_dir),
-                            ("tina sessions", cfg.tina_sessions_dir)):
-            check(path.is_dir(), f"{label}: {path}", "" if path.is_dir() else "created by Claude Code / tina-session on first use")
-        session = shutil.which(cfg.tina_session) or (cfg.tina_session if Path(cfg.tina_session).exists() else None)
-        check(session is not None, f"tina-session: {session or 'not found'}", "install tina (pip install -e .) so tina-session is on PATH")
+            check(
+                ok,
+                f"connectivity and credential: {message}",
+                "" if ok else "check the URL and network; if refused, run `tina daemon enroll`",
+            )
+        for label, path in (
+            ("claude dir", cfg.claude_dir),
+            ("teams", cfg.teams_dir),
+            ("tasks", cfg.tasks_dir),
+            ("tina sessions", cfg.tina_sessions_dir),
+        ):
+            check(
+                path.is_dir(),
+                f"{label}: {path}",
+                "" if path.is_dir() else "created by Claude Code / tina-session on first use",
+            )
+        session = shutil.which(cfg.tina_session) or (
+            cfg.tina_session if Path(cfg.tina_session).exists() else None
+        )
+        check(
+            session is not None,
+            f"tina-session: {session or 'not found'}",
+            "install tina (pip install -e .) so tina-session is on PATH",
+        )
         tmux = shutil.which("tmux")
-        version = subprocess.run([tmux, "-V"], capture_output=True, text=True, check=False).stdout.strip() if tmux else ""
-        check(tmux is not None, f"tmux: {version or 'not found'}", "install tmux (brew install tmux) to deliver messages to agents")
+        version = (
+            subprocess.run([tmux, "-V"], capture_output=True, text=True, check=False).stdout.strip()
+            if tmux
+            else ""
+        )
+        check(
+            tmux is not None,
+            f"tmux: {version or 'not found'}",
+            "install tmux (brew install tmux) to deliver messages to agents",
+        )
         try:
             snap = control.request_status(cfg.control_socket, timeout=2)
             refused = snap.get("info", {}).get("refused")
-            check(not refused, f"daemon: running ({snap.get('info', {}).get('connection')})"
-                  + (f", refused: {refused}" if refused else ""), "run `tina daemon enroll`, then restart the daemon")
+            check(
+                not refused,
+                f"daemon: running ({snap.get('info', {}).get('connection')})"
+                + (f", refused: {refused}" if refused else ""),
+                "run `tina daemon enroll`, then restart the daemon",
+            )
         except control.ControlError as exc:
-            check(False, f"daemon: {exc}", "start it: `tina daemon install` (macOS) or `tina daemon run`")
+            check(
+                False,
+                f"daemon: {exc}",
+                "start it: `tina daemon install` (macOS) or `tina daemon run`",
+            )
     for ok, what, fix in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {what}" + ("" if ok or not fix else f"\n     -> {fix}"))
     return EXIT_OK if all(ok for ok, _, _ in checks) else EXIT_FAILED

@@ -41,14 +41,22 @@ def add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dir", type=Path, default=REPO_ROOT / ".tina-demo", help="work directory (wiped at start)")
+    parser.add_argument(
+        "--dir", type=Path, default=REPO_ROOT / ".tina-demo", help="work directory (wiped at start)"
+    )
     parser.add_argument("--laptops", type=int, default=2, help="simulated laptops (default 2)")
-    parser.add_argument("--orchestrations", type=int, default=5, help="orchestrations to run (default 5)")
-    parser.add_argument("--speed", type=float, default=1.0, help="simulation speed factor (default 1)")
+    parser.add_argument(
+        "--orchestrations", type=int, default=5, help="orchestrations to run (default 5)"
+    )
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulation speed factor (default 1)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--backend-port", type=int, default=3210)
     parser.add_argument("--web-port", type=int, default=5173)
-    parser.add_argument("--no-live", action="store_true", help="no live tree in the foreground; just wait")
+    parser.add_argument(
+        "--no-live", action="store_true", help="no live tree in the foreground; just wait"
+    )
     parser.set_defaults(handler=run_demo)
 
 
@@ -57,15 +65,28 @@ def _node(*args: str) -> list[str]:
 
 
 def _sign_up(url: str, email: str, password: str) -> None:
-    body = json.dumps({"path": "auth:signIn", "format": "convex_encoded_json",
-                       "args": [{"provider": "password", "params": {"email": email, "password": password,
-                                                                    "flow": "signUp"}}]}).encode()
-    req = urllib.request.Request(f"{url}/api/action", data=body, headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "path": "auth:signIn",
+            "format": "convex_encoded_json",
+            "args": [
+                {
+                    "provider": "password",
+                    "params": {"email": email, "password": password, "flow": "signUp"},
+                }
+            ],
+        }
+    ).encode()
+    req = urllib.request.Request(
+        f"{url}/api/action", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         json.loads(resp.read())
 
 
-def _start_web(work: Path, convex_url: str, port: int) -> tuple[subprocess.Popen[bytes] | None, str | None]:
+def _start_web(
+    work: Path, convex_url: str, port: int
+) -> tuple[subprocess.Popen[bytes] | None, str | None]:
     dist = WEB_DIR / "dist"
     if not (WEB_DIR / "serve.ts").exists():
         return None, None
@@ -73,12 +94,28 @@ def _start_web(work: Path, convex_url: str, port: int) -> tuple[subprocess.Popen
     sources = [p for p in (WEB_DIR / "src").rglob("*") if p.is_file()] + [WEB_DIR / "index.html"]
     if any(p.stat().st_mtime > built for p in sources):
         print("building the dashboard...", flush=True)
-        subprocess.run(["npx", "vite", "build", "--config", str(WEB_DIR / "vite.config.ts")], cwd=REPO_ROOT,
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["npx", "vite", "build", "--config", str(WEB_DIR / "vite.config.ts")],
+            cwd=REPO_ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     log_file = (work / "web.log").open("ab")
-    proc = subprocess.Popen(_node(str(WEB_DIR / "serve.ts"), "--dir", str(dist), "--port", str(port),
-                                  "--convex-url", convex_url),
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _node(
+            str(WEB_DIR / "serve.ts"),
+            "--dir",
+            str(dist),
+            "--port",
+            str(port),
+            "--convex-url",
+            convex_url,
+        ),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log_file,
+        stdin=subprocess.DEVNULL,
+    )
     log_file.close()
     assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
@@ -98,14 +135,19 @@ def run_demo(args: argparse.Namespace) -> int:
     secret = secrets.token_urlsafe(24)
     password = secrets.token_urlsafe(9)
     keys = work / "auth-keys"
-    subprocess.run(_node(str(REPO_ROOT / "convex-local" / "make-auth-keys.ts"), "--files", str(keys)),
-                   cwd=REPO_ROOT, check=True)
+    subprocess.run(
+        _node(str(REPO_ROOT / "convex-local" / "make-auth-keys.ts"), "--files", str(keys)),
+        cwd=REPO_ROOT,
+        check=True,
+    )
     env = {"TINA_ENROLLMENT_SECRET": secret}
     for name in ("JWT_PRIVATE_KEY", "JWKS"):
         env[name] = (keys / name).read_text().strip()
 
-    backend = BackendProcess(BackendOptions(port=args.backend_port, env=env, state_file=work / "convex-state.json"),
-                             log_path=work / "backend.log")
+    backend = BackendProcess(
+        BackendOptions(port=args.backend_port, env=env, state_file=work / "convex-state.json"),
+        log_path=work / "backend.log",
+    )
     laptops: list[Laptop] = []
     web: subprocess.Popen[bytes] | None = None
     foreground: subprocess.Popen[bytes] | None = None
@@ -128,15 +170,24 @@ def run_demo(args: argparse.Namespace) -> int:
             first.start_daemon(wait=False)
         else:
             # The first laptop's daemon in the foreground: its live actor tree on this terminal.
-            foreground = subprocess.Popen([str(BIN / "tina"), "daemon", "debug"], env=first.env(),
-                                          cwd=first.root, stdin=subprocess.DEVNULL, stderr=None, stdout=None)
+            foreground = subprocess.Popen(
+                [str(BIN / "tina"), "daemon", "debug"],
+                env=first.env(),
+                cwd=first.root,
+                stdin=subprocess.DEVNULL,
+                stderr=None,
+                stdout=None,
+            )
             first.daemon = foreground
         cfg = SimConfig(seed=args.seed, speed=args.speed)
         sim = Simulator(laptops, orchestrations=args.orchestrations, cfg=cfg)
         with contextlib.suppress(KeyboardInterrupt):
             trio.run(_run_sim, sim)
         if not args.no_live and foreground is not None:
-            print("\nall simulated orchestrations finished (blocked ones wait for you); Ctrl-C to stop", flush=True)
+            print(
+                "\nall simulated orchestrations finished (blocked ones wait for you); Ctrl-C to stop",
+                flush=True,
+            )
             foreground.wait()
         return 0
     except KeyboardInterrupt:

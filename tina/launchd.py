@@ -37,7 +37,12 @@ def tina_executable() -> str:
 
 def render(tina: str, home: Path, logs: Path, path: str) -> bytes:
     text = TEMPLATE.read_text()
-    for key, value in {"@TINA@": tina, "@HOME@": str(home), "@LOG_DIR@": str(logs), "@PATH@": path}.items():
+    for key, value in {
+        "@TINA@": tina,
+        "@HOME@": str(home),
+        "@LOG_DIR@": str(logs),
+        "@PATH@": path,
+    }.items():
         text = text.replace(key, escape(value))
     data = text.encode()
     plistlib.loads(data)  # refuse to write a plist launchd could not read
@@ -70,7 +75,11 @@ def install(dry_run: bool = False) -> tuple[int, list[str]]:
     done = _launchctl("bootstrap", domain, str(plist_path()))
     if done.returncode != 0:
         return 1, [f"launchctl bootstrap failed: {done.stderr.strip() or done.stdout.strip()}"]
-    return 0, [f"installed {plist_path()}", f"logs: {log_dir()}/daemon.log", "check it with: tina daemon status"]
+    return 0, [
+        f"installed {plist_path()}",
+        f"logs: {log_dir()}/daemon.log",
+        "check it with: tina daemon status",
+    ]
 
 
 def uninstall(dry_run: bool = False) -> tuple[int, list[str]]:

@@ -55,11 +55,20 @@ class Outbox:
         self._dirty = True
         self.appended += 1
 
-    def append_team(self, seq: float, team: TeamSnapshot, members: list[MemberSnapshot], tasks: list[TaskSnapshot],
-                    history: list[tuple[float, TaskSnapshot]] | None = None) -> None:
+    def append_team(
+        self,
+        seq: float,
+        team: TeamSnapshot,
+        members: list[MemberSnapshot],
+        tasks: list[TaskSnapshot],
+        history: list[tuple[float, TaskSnapshot]] | None = None,
+    ) -> None:
         record: dict[str, Any] = {
-            "t": "team", "seq": seq, "team": _conv.unstructure(team),
-            "members": _conv.unstructure(members), "tasks": _conv.unstructure(tasks),
+            "t": "team",
+            "seq": seq,
+            "team": _conv.unstructure(team),
+            "members": _conv.unstructure(members),
+            "tasks": _conv.unstructure(tasks),
         }
         if history:
             record["history"] = [{"seq": s, "task": _conv.unstructure(t)} for s, t in history]
@@ -129,10 +138,20 @@ class Outbox:
         return [rec for key, seq, rec in records if seq > acked.get(key, -1.0)]
 
     @staticmethod
-    def decode_team(rec: dict[str, Any]) -> tuple[float, TeamSnapshot, list[MemberSnapshot], list[TaskSnapshot],
-                                                  list[tuple[float, TaskSnapshot]]]:
+    def decode_team(
+        rec: dict[str, Any],
+    ) -> tuple[
+        float,
+        TeamSnapshot,
+        list[MemberSnapshot],
+        list[TaskSnapshot],
+        list[tuple[float, TaskSnapshot]],
+    ]:
         """A `team` record's parts; ValueError (or TypeError, KeyError) if it is not well formed."""
-        history = [(_seq(h["seq"]), _conv.structure(h["task"], TaskSnapshot)) for h in rec.get("history") or []]
+        history = [
+            (_seq(h["seq"]), _conv.structure(h["task"], TaskSnapshot))
+            for h in rec.get("history") or []
+        ]
         return (
             _seq(rec["seq"]),
             _conv.structure(rec["team"], TeamSnapshot),

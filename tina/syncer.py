@@ -78,7 +78,9 @@ def merge_history(older: TeamItem, newer: TeamItem) -> tuple[tuple[float, TaskSn
     carried = [(older.seq, t) for t in older.tasks if following.get(t.task_id) != t]
     history = (*older.history, *carried, *newer.history)
     if len(history) > MAX_HISTORY:
-        log.warning("sync.history_truncated", team=newer.dir_name, dropped=len(history) - MAX_HISTORY)
+        log.warning(
+            "sync.history_truncated", team=newer.dir_name, dropped=len(history) - MAX_HISTORY
+        )
         history = history[-MAX_HISTORY:]
     return history
 
@@ -94,14 +96,22 @@ class TeamRemoval:
 
 def fold(older: Item | None, newer: TeamItem | TeamRemoval) -> TeamItem | TeamRemoval:
     """`newer` carrying every observation of an unsent `older` item of the same team."""
-    older_team = older if isinstance(older, TeamItem) else older.last if isinstance(older, TeamRemoval) else None
+    older_team = (
+        older
+        if isinstance(older, TeamItem)
+        else older.last
+        if isinstance(older, TeamRemoval)
+        else None
+    )
     if older_team is None:
         return newer
     if isinstance(newer, TeamItem):
         return attrs.evolve(newer, history=merge_history(older_team, newer))
     if newer.last is None:
         return attrs.evolve(newer, last=older_team)
-    return attrs.evolve(newer, last=attrs.evolve(newer.last, history=merge_history(older_team, newer.last)))
+    return attrs.evolve(
+        newer, last=attrs.evolve(newer.last, history=merge_history(older_team, newer.last))
+    )
 
 
 Item = OrchestrationItem | TeamItem | TeamRemoval
@@ -125,8 +135,13 @@ class Sequencer:
 
 
 class Syncer:
-    def __init__(self, gateway: LatestValue[GatewayProtocol | None], *, max_in_flight: int = 8,
-                 outbox: Outbox | None = None) -> None:
+    def __init__(
+        self,
+        gateway: LatestValue[GatewayProtocol | None],
+        *,
+        max_in_flight: int = 8,
+        outbox: Outbox | None = None,
+    ) -> None:
         self._gateway = gateway
         self._outbox = outbox
         self._pending: dict[tuple[str, str], Item] = {}
@@ -134,7 +149,9 @@ class Syncer:
         self._latest_orch: dict[str, OrchestrationItem] = {}
         self.orchestration_ids: dict[str, str] = {}
         self._wake = trio.Event()
-        self._outbox_written = trio.Event()  # set on every outbox write; the fsync loop waits for it
+        self._outbox_written = (
+            trio.Event()
+        )  # set on every outbox write; the fsync loop waits for it
         self._limit = trio.CapacityLimiter(max_in_flight)
         self._seq = Sequencer()
         self.last_sync_at: float | None = None
@@ -149,20 +166,32 @@ class Syncer:
 
     # --- producers (never block) -------------------------------------------------------------
 
-    def put_orchestration(self, worktree: str, snapshot: OrchestrationSnapshot, phases: list[PhaseSnapshot]) -> None:
-        item = OrchestrationItem(worktree=worktree, snapshot=snapshot, phases=phases, seq=self._seq.next())
+    def put_orchestration(
+        self, worktree: str, snapshot: OrchestrationSnapshot, phases: list[PhaseSnapshot]
+    ) -> None:
+        item = OrchestrationItem(
+            worktree=worktree, snapshot=snapshot, phases=phases, seq=self._seq.next()
+        )
         previous = self._latest_orch.get(worktree)
         if previous is not None and previous.snapshot.started_at != snapshot.started_at:
             self.orchestration_ids.pop(worktree, None)  # a new run in the same worktree
         self._latest_orch[worktree] = item
         self._put(("orch", worktree), item)
 
-    def put_team(self, dir_name: str, team: TeamSnapshot, members: list[MemberSnapshot], tasks: list[TaskSnapshot]) -> None:
+    def put_team(
+        self,
+        dir_name: str,
+        team: TeamSnapshot,
+        members: list[MemberSnapshot],
+        tasks: list[TaskSnapshot],
+    ) -> None:
         seq = self._seq.next()
         if self._outbox is not None:
             self._outbox.append_team(seq, team, members, tasks)
             self._outbox_written.set()
-        self._put_team(TeamItem(dir_name=dir_name, team=team, members=members, tasks=tasks, seq=seq))
+        self._put_team(
+            TeamItem(dir_name=dir_name, team=team, members=members, tasks=tasks, seq=seq)
+        )
 
     def _put_team(self, item: TeamItem | TeamRemoval) -> None:
         key = ("team", item.dir_name)
@@ -183,8 +212,16 @@ class Syncer:
         for rec in records:
             if rec["t"] == "team":
                 seq, team, members, tasks, history = self._outbox.decode_team(rec)
-                self._put_team(TeamItem(dir_name=team.dir_name, team=team, members=members, tasks=tasks, seq=seq,
-                                        history=tuple(history)))
+                self._put_team(
+                    TeamItem(
+                        dir_name=team.dir_name,
+                        team=team,
+                        members=members,
+                        tasks=tasks,
+                        seq=seq,
+                        history=tuple(history),
+                    )
+                )
                 self.restored_dirs.add(team.dir_name)
             else:
                 seq = float(rec["seq"])
@@ -201,9 +238,14 @@ class Syncer:
         records: list[dict[str, Any]] = []
 
         def team_record(item: TeamItem) -> dict[str, Any]:
-            return {"t": "team", "seq": item.seq, "team": _conv.unstructure(item.team),
-                    "members": _conv.unstructure(item.members), "tasks": _conv.unstructure(item.tasks),
-                    "history": [{"seq": s, "task": _conv.unstructure(t)} for s, t in item.history]}
+            return {
+                "t": "team",
+                "seq": item.seq,
+                "team": _conv.unstructure(item.team),
+                "members": _conv.unstructure(item.members),
+                "tasks": _conv.unstructure(item.tasks),
+                "history": [{"seq": s, "task": _conv.unstructure(t)} for s, t in item.history],
+            }
 
         for item in self._pending.values():
             if isinstance(item, TeamItem):
@@ -255,11 +297,16 @@ class Syncer:
                 retry = await self._round(gateway)
                 if self._outbox is not None and (
                     self._outbox.size() > COMPACT_BYTES
-                    or (not any(k[0] == "team" for k in self._pending) and self._outbox.size() > 64 * 1024)
+                    or (
+                        not any(k[0] == "team" for k in self._pending)
+                        and self._outbox.size() > 64 * 1024
+                    )
                 ):
                     self._compact_outbox()  # inline: appends must not race the rewrite
                 if retry:
-                    await trio.sleep(RETRY_DELAY if self.blocked_reason is None else FORBIDDEN_DELAY)
+                    await trio.sleep(
+                        RETRY_DELAY if self.blocked_reason is None else FORBIDDEN_DELAY
+                    )
 
     async def _sync_outbox(self) -> None:
         """fsync the outbox in batches: every write is in the page cache at once (a SIGKILL
@@ -273,7 +320,9 @@ class Syncer:
             await trio.sleep(0.1)
 
     def _sendable_events(self) -> list[str]:
-        return [wt for wt, events in self._events.items() if events and wt in self.orchestration_ids]
+        return [
+            wt for wt, events in self._events.items() if events and wt in self.orchestration_ids
+        ]
 
     async def _round(self, gateway: GatewayProtocol) -> bool:
         """Send everything pending once. True when something must be retried."""
@@ -318,14 +367,18 @@ class Syncer:
                 ):
                     self.orchestration_ids[item.worktree] = res.orchestration_id
             elif isinstance(item, TeamItem):
-                await gateway.sync_team(item.team, item.members, item.tasks, item.seq, list(item.history))
+                await gateway.sync_team(
+                    item.team, item.members, item.tasks, item.seq, list(item.history)
+                )
                 if self._outbox is not None:
                     self._outbox.ack(team_key(item.dir_name), item.seq)
                     self._outbox_written.set()
             else:
                 if item.last is not None:  # the team's last states first, then its removal
                     last = item.last
-                    await gateway.sync_team(last.team, last.members, last.tasks, last.seq, list(last.history))
+                    await gateway.sync_team(
+                        last.team, last.members, last.tasks, last.seq, list(last.history)
+                    )
                 await gateway.remove_team(item.dir_name, item.seq)
                 if self._outbox is not None:
                     self._outbox.ack(team_key(item.dir_name), item.seq)

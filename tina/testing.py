@@ -45,7 +45,9 @@ class FakeGateway:
     calls: list[tuple[str, Any]] = attrs.Factory(list)
     orchestrations: dict[tuple[str, float], OrchestrationSnapshot] = attrs.Factory(dict)
     phases: dict[tuple[str, float], list[PhaseSnapshot]] = attrs.Factory(dict)
-    teams: dict[str, tuple[TeamSnapshot, list[MemberSnapshot], list[TaskSnapshot]]] = attrs.Factory(dict)
+    teams: dict[str, tuple[TeamSnapshot, list[MemberSnapshot], list[TaskSnapshot]]] = attrs.Factory(
+        dict
+    )
     removed_teams: list[str] = attrs.Factory(list)
     events: dict[str, list[EventRecord]] = attrs.Factory(dict)
     actions: dict[str, dict[str, Any]] = attrs.Factory(dict)
@@ -81,21 +83,32 @@ class FakeGateway:
         self.heartbeats.append(health)
 
     async def sync_orchestration(
-        self, orchestration: OrchestrationSnapshot, phases: list[PhaseSnapshot], seq: float | None = None
+        self,
+        orchestration: OrchestrationSnapshot,
+        phases: list[PhaseSnapshot],
+        seq: float | None = None,
     ) -> SyncOrchestrationResult:
         await self._call("sync_orchestration", (orchestration, phases, seq))
         key = (orchestration.feature_name, orchestration.started_at)
         self.orchestrations[key] = orchestration
         self.phases[key] = phases
-        return SyncOrchestrationResult(orchestration_id=f"o:{key[0]}:{key[1]}", applied=True, changed=True)
+        return SyncOrchestrationResult(
+            orchestration_id=f"o:{key[0]}:{key[1]}", applied=True, changed=True
+        )
 
     async def sync_team(
-        self, team: TeamSnapshot, members: list[MemberSnapshot], tasks: list[TaskSnapshot], seq: float | None = None,
+        self,
+        team: TeamSnapshot,
+        members: list[MemberSnapshot],
+        tasks: list[TaskSnapshot],
+        seq: float | None = None,
         history: list[tuple[float, TaskSnapshot]] | None = None,
     ) -> SyncTeamResult:
         await self._call("sync_team", (team, members, tasks, seq, history or []))
         self.teams[team.dir_name] = (team, members, tasks)
-        return SyncTeamResult(team_id=f"t:{team.dir_name}", applied=True, task_events_appended=0, members_removed=0)
+        return SyncTeamResult(
+            team_id=f"t:{team.dir_name}", applied=True, task_events_appended=0, members_removed=0
+        )
 
     async def active_team_dirs(self) -> list[str]:
         await self._call("active_team_dirs", None)
@@ -106,13 +119,17 @@ class FakeGateway:
         self.removed_teams.append(dir_name)
         return self.teams.pop(dir_name, None) is not None
 
-    async def record_events(self, orchestration_id: str, events: list[EventRecord]) -> RecordEventsResult:
+    async def record_events(
+        self, orchestration_id: str, events: list[EventRecord]
+    ) -> RecordEventsResult:
         await self._call("record_events", (orchestration_id, events))
         have = self.events.setdefault(orchestration_id, [])
         keys = {e.idempotency_key for e in have}
         new = [e for e in events if e.idempotency_key not in keys]
         have.extend(new)
-        return RecordEventsResult(inserted=float(len(new)), duplicates=float(len(events) - len(new)))
+        return RecordEventsResult(
+            inserted=float(len(new)), duplicates=float(len(events) - len(new))
+        )
 
     @contextlib.asynccontextmanager
     async def pending_actions(self) -> AsyncIterator[Any]:
@@ -121,7 +138,9 @@ class FakeGateway:
     def publish_pending(self) -> None:
         self.subscription.cell.set([a for a in self.actions.values() if a["status"] == "pending"])
 
-    async def claim_action(self, action_id: str, lease_owner: str, lease_ms: float | None = None) -> ClaimResult:
+    async def claim_action(
+        self, action_id: str, lease_owner: str, lease_ms: float | None = None
+    ) -> ClaimResult:
         await self._call("claim_action", action_id)
         action = self.actions.get(action_id)
         if action is None:
@@ -136,7 +155,9 @@ class FakeGateway:
         self.actions[action_id]["status"] = "running"
         return True
 
-    async def complete_action(self, action_id: str, lease_owner: str, result: dict[str, Any]) -> bool:
+    async def complete_action(
+        self, action_id: str, lease_owner: str, result: dict[str, Any]
+    ) -> bool:
         await self._call("complete_action", (action_id, result))
         self.actions[action_id]["status"] = "completed" if result["ok"] else "failed"
         self.completed[action_id] = result

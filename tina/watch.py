@@ -164,7 +164,9 @@ class WatchHub:
                 nursery.cancel_scope.cancel()
             self.restarts += 1
 
-    async def _stop_when_roots_change(self, stop: trio.Event, roots: list[Path], missing: bool) -> None:
+    async def _stop_when_roots_change(
+        self, stop: trio.Event, roots: list[Path], missing: bool
+    ) -> None:
         """Stop the current watch when subscribers change, or a missing root appears.
 
         Subscriptions that change in a burst (discovery starting a watcher per worktree at

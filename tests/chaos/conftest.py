@@ -21,7 +21,9 @@ def chaos() -> Sizes:
 
 
 @pytest.fixture
-def backend(backend_factory: Callable[..., BackendProcess], tmp_path: Path, chaos: Sizes) -> BackendProcess:
+def backend(
+    backend_factory: Callable[..., BackendProcess], tmp_path: Path, chaos: Sizes
+) -> BackendProcess:
     env = auth_env(TINA_OFFLINE_AFTER_MS=str(chaos.offline_after_ms))
     return backend_factory(env=env, state_file=tmp_path / "convex-state.json")
 

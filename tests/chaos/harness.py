@@ -71,10 +71,30 @@ class Sizes:
     fuzz_examples: int  # hypothesis examples per fuzz test
 
 
-SHORT = Sizes(form="short", changes=400, kills=4, lanes=6, pace=0.4, outage_secs=6.0,
-              suspend_secs=8.0, heartbeat_secs=1.0, offline_after_ms=3000, fuzz_examples=200)
-FULL = Sizes(form="full", changes=2000, kills=20, lanes=6, pace=0.35, outage_secs=30.0,
-             suspend_secs=75.0, heartbeat_secs=30.0, offline_after_ms=60_000, fuzz_examples=3000)
+SHORT = Sizes(
+    form="short",
+    changes=400,
+    kills=4,
+    lanes=6,
+    pace=0.4,
+    outage_secs=6.0,
+    suspend_secs=8.0,
+    heartbeat_secs=1.0,
+    offline_after_ms=3000,
+    fuzz_examples=200,
+)
+FULL = Sizes(
+    form="full",
+    changes=2000,
+    kills=20,
+    lanes=6,
+    pace=0.35,
+    outage_secs=30.0,
+    suspend_secs=75.0,
+    heartbeat_secs=30.0,
+    offline_after_ms=60_000,
+    fuzz_examples=3000,
+)
 
 
 def sizes() -> Sizes:
@@ -114,7 +134,9 @@ class Api:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(f"{self.url}/api/{kind}", data=body, headers=headers, method="POST")
+        req = urllib.request.Request(
+            f"{self.url}/api/{kind}", data=body, headers=headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 doc = json.loads(resp.read())
@@ -140,8 +162,14 @@ def auth_env(**extra: str) -> dict[str, str]:
 
 
 def sign_up(url: str, email: str, password: str = "chaos password 0123456789") -> Api:
-    out = Api(url).call("action", "auth:signIn", {"provider": "password",
-                                                  "params": {"email": email, "password": password, "flow": "signUp"}})
+    out = Api(url).call(
+        "action",
+        "auth:signIn",
+        {
+            "provider": "password",
+            "params": {"email": email, "password": password, "flow": "signUp"},
+        },
+    )
     return Api(url, out["tokens"]["token"])
 
 
@@ -197,7 +225,9 @@ def wait_watching(laptop: Laptop, timeout: float = 30.0) -> float:
         if proc is not None and proc.poll() is not None:
             raise SandboxError(f"the daemon exited with {proc.returncode}:\n{laptop.log_tail(40)}")
         status = laptop.status()
-        if status is not None and any(c["id"] == "claude" and c["state"] == "running" for c in status["tree"]):
+        if status is not None and any(
+            c["id"] == "claude" and c["state"] == "running" for c in status["tree"]
+        ):
             return time.monotonic()
         time.sleep(0.03)
     raise SandboxError(f"the daemon was not watching within {timeout} s:\n{laptop.log_tail(40)}")
@@ -207,7 +237,9 @@ def kill_daemon(laptop: Laptop) -> None:
     proc = laptop.daemon
     assert proc is not None, "no daemon to kill"
     if proc.poll() is not None:
-        raise SandboxError(f"the daemon had already exited with {proc.returncode}:\n{laptop.log_tail(40)}")
+        raise SandboxError(
+            f"the daemon had already exited with {proc.returncode}:\n{laptop.log_tail(40)}"
+        )
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     laptop.daemon = None
@@ -342,8 +374,17 @@ class ChangeStream:
     to no orchestration. Successive writes of one task are at least `task_gap` apart.
     """
 
-    def __init__(self, laptop: Laptop, budget: int, *, seed: int, lanes: int = 6, orchestrations: int = 2,
-                 pace: float = 0.2, task_gap: tuple[float, float] = (0.6, 1.2)) -> None:
+    def __init__(
+        self,
+        laptop: Laptop,
+        budget: int,
+        *,
+        seed: int,
+        lanes: int = 6,
+        orchestrations: int = 2,
+        pace: float = 0.2,
+        task_gap: tuple[float, float] = (0.6, 1.2),
+    ) -> None:
         self.laptop = laptop
         self.budget = Budget(budget)
         self.rng = random.Random(seed)
@@ -366,11 +407,15 @@ class ChangeStream:
         for i in range(self.lanes):
             rng = random.Random(self.rng.random())
             target = self._orchestration_lane if i < self.orchestrations else self._plain_lane
-            t = threading.Thread(target=self._guard, args=(target, i, rng), name=f"lane-{i}", daemon=True)
+            t = threading.Thread(
+                target=self._guard, args=(target, i, rng), name=f"lane-{i}", daemon=True
+            )
             self._threads.append(t)
             t.start()
 
-    def _guard(self, target: Callable[[int, random.Random], None], lane: int, rng: random.Random) -> None:
+    def _guard(
+        self, target: Callable[[int, random.Random], None], lane: int, rng: random.Random
+    ) -> None:
         try:
             target(lane, rng)
         except Stopped:
@@ -406,17 +451,27 @@ class ChangeStream:
 
     # -- primitive changes (each one counted) ----------------------------------------------------
 
-    def _write_team(self, name: str, cwd: Path, members: list[str], panes: dict[str, str] | None = None) -> None:
+    def _write_team(
+        self, name: str, cwd: Path, members: list[str], panes: dict[str, str] | None = None
+    ) -> None:
         self._take("team_config")
-        docs = [{"name": m, "agentType": "team-lead" if m == "team-lead" else "general-purpose",
-                 "tmuxPaneId": (panes or {}).get(m, "in-process")} for m in members]
+        docs = [
+            {
+                "name": m,
+                "agentType": "team-lead" if m == "team-lead" else "general-purpose",
+                "tmuxPaneId": (panes or {}).get(m, "in-process"),
+            }
+            for m in members
+        ]
         self.laptop.write_team(name, docs, cwd=cwd)
         now = time.monotonic()
         dir_name = name.replace(".", "-")
         with self._lock:
             record = self.teams.get(dir_name)
             if record is None:
-                self.teams[dir_name] = TeamRecord(dir_name=dir_name, cwd=str(cwd), members=list(members), created_at=now)
+                self.teams[dir_name] = TeamRecord(
+                    dir_name=dir_name, cwd=str(cwd), members=list(members), created_at=now
+                )
             else:
                 record.members = list(members)
 
@@ -426,8 +481,16 @@ class ChangeStream:
         record = self.teams[dir_name]
         history = record.tasks.setdefault(task_id, [])
         before = time.monotonic()
-        self.laptop.write_task(team, task_id, subject=state.subject, status=state.status, owner=state.owner,
-                               blocked_by=state.blocked_by, description=state.description, metadata=state.metadata)
+        self.laptop.write_task(
+            team,
+            task_id,
+            subject=state.subject,
+            status=state.status,
+            owner=state.owner,
+            blocked_by=state.blocked_by,
+            description=state.description,
+            metadata=state.metadata,
+        )
         now = time.monotonic()
         with self._lock:
             if history:
@@ -455,7 +518,9 @@ class ChangeStream:
 
     # -- a team's task board ------------------------------------------------------------------
 
-    def _run_board(self, rng: random.Random, team: str, feature: str | None, phase: str | None) -> None:
+    def _run_board(
+        self, rng: random.Random, team: str, feature: str | None, phase: str | None
+    ) -> None:
         """Create 3-6 tasks, then move them through their lifecycle, interleaved."""
         count = rng.randint(3, 6)
         executors = ["executor-1", "executor-2"]
@@ -464,12 +529,22 @@ class ChangeStream:
         plans: dict[str, list[TaskState]] = {}
         for task_id, subject in subjects.items():
             blocked = (str(int(task_id) - 1),) if int(task_id) > 1 and rng.random() < 0.4 else ()
-            base = TaskState(status="pending", owner=None, subject=subject, description=f"Do: {subject}",
-                             blocked_by=blocked, metadata=metadata)
+            base = TaskState(
+                status="pending",
+                owner=None,
+                subject=subject,
+                description=f"Do: {subject}",
+                blocked_by=blocked,
+                metadata=metadata,
+            )
             first = rng.choice(executors)
             steps = [base, attrs.evolve(base, status="in_progress", owner=first)]
             if rng.random() < 0.3:
-                steps.append(attrs.evolve(base, status="in_progress", owner=next(e for e in executors if e != first)))
+                steps.append(
+                    attrs.evolve(
+                        base, status="in_progress", owner=next(e for e in executors if e != first)
+                    )
+                )
             steps.append(attrs.evolve(steps[-1], status="completed"))
             plans[task_id] = steps
         # Creation, then progress in random interleaving with a minimum gap per task.
@@ -519,8 +594,17 @@ class ChangeStream:
         feature = f"chaos-{lane}-{uuid.uuid4().hex[:6]}"
         phases = rng.randint(1, 3)
         repo = self.laptop.make_repo(f"repo-{feature}")
-        out = self._session("init", "--feature", feature, "--cwd", str(repo), "--design-doc",
-                            str(repo / "docs" / "design.md"), "--total-phases", str(phases))
+        out = self._session(
+            "init",
+            "--feature",
+            feature,
+            "--cwd",
+            str(repo),
+            "--design-doc",
+            str(repo / "docs" / "design.md"),
+            "--total-phases",
+            str(phases),
+        )
         worktree = Path(out["worktree_path"])
         with self._lock:
             self.features[feature] = worktree
@@ -534,18 +618,36 @@ class ChangeStream:
             self._advance(feature, phase, "plan_complete", "--plan-path", str(plan))
             self._advance(feature, phase, "execute_started")
             self._run_board(rng, team, feature, phase)
-            self._advance(feature, phase, "execute_complete", "--git-range", f"{p:07x}..{p + 1:07x}")
+            self._advance(
+                feature, phase, "execute_complete", "--git-range", f"{p:07x}..{p + 1:07x}"
+            )
             self._advance(feature, phase, "review_pass")
             self._remove_team(team)
             self._sleep(rng)
 
     def _advance(self, feature: str, phase: str, event: str, *flags: str) -> None:
-        self._session("orchestrate", "advance", "--feature", feature, "--phase", phase, "--event", event, *flags)
+        self._session(
+            "orchestrate",
+            "advance",
+            "--feature",
+            feature,
+            "--phase",
+            phase,
+            "--event",
+            event,
+            *flags,
+        )
 
 
 SUBJECTS = [
-    "Write the migration", "Add the API endpoint", "Cover edge cases with tests", "Wire up the UI",
-    "Update the docs", "Refactor the service layer", "Add metrics", "Handle retries",
+    "Write the migration",
+    "Add the API endpoint",
+    "Cover edge cases with tests",
+    "Wire up the UI",
+    "Update the docs",
+    "Refactor the service layer",
+    "Add metrics",
+    "Handle retries",
 ]
 
 
@@ -595,14 +697,23 @@ def _metadata_json(value: dict[str, Any] | None) -> str | None:
 
 def compare(backend: BackendProcess, stream: ChangeStream, uptime: Uptime) -> Verdict:
     """Convex (the local backend's dump) against what the stream wrote and what the daemon saw."""
-    db = backend.dump("teams", "teamMembers", "tasks", "taskEvents", "orchestrations", "phases",
-                      "orchestrationEvents")
+    db = backend.dump(
+        "teams",
+        "teamMembers",
+        "tasks",
+        "taskEvents",
+        "orchestrations",
+        "phases",
+        "orchestrationEvents",
+    )
     v = Verdict()
     teams = {t["dirName"]: t for t in db["teams"]}
     members: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for m in db["teamMembers"]:
         members[m["teamId"]].append(m)
-    task_rows: dict[tuple[str, str], dict[str, Any]] = {(t["teamId"], t["taskId"]): t for t in db["tasks"]}
+    task_rows: dict[tuple[str, str], dict[str, Any]] = {
+        (t["teamId"], t["taskId"]): t for t in db["tasks"]
+    }
     events: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     keys: Counter[str] = Counter()
     for e in db["taskEvents"]:  # oldest first
@@ -616,13 +727,25 @@ def compare(backend: BackendProcess, stream: ChangeStream, uptime: Uptime) -> Ve
 
     for dir_name, record in sorted(stream.teams.items()):
         row = teams.get(dir_name)
-        observed_team = uptime.overlap(record.created_at, record.removed_at or float("inf")) >= OBSERVE_MARGIN
+        observed_team = (
+            uptime.overlap(record.created_at, record.removed_at or float("inf")) >= OBSERVE_MARGIN
+        )
         if row is None:
             if observed_team:
                 v.add(f"team {dir_name}: observed by the daemon but missing in Convex")
             v.writes += sum(len(h) for h in record.tasks.values())
-            v.lost += sum(1 for h in record.tasks.values() for w in h if uptime.overlap(w.at, w.until) >= OBSERVE_MARGIN)
-            v.must_observe += sum(1 for h in record.tasks.values() for w in h if uptime.overlap(w.at, w.until) >= OBSERVE_MARGIN)
+            v.lost += sum(
+                1
+                for h in record.tasks.values()
+                for w in h
+                if uptime.overlap(w.at, w.until) >= OBSERVE_MARGIN
+            )
+            v.must_observe += sum(
+                1
+                for h in record.tasks.values()
+                for w in h
+                if uptime.overlap(w.at, w.until) >= OBSERVE_MARGIN
+            )
             continue
         if record.removed_at is not None:
             if row.get("removedAt") is None:
@@ -632,10 +755,20 @@ def compare(backend: BackendProcess, stream: ChangeStream, uptime: Uptime) -> Ve
                 v.add(f"team {dir_name}: exists locally, marked removed in Convex")
             live = sorted(m["agentName"] for m in members[row["_id"]] if m.get("removedAt") is None)
             if live != sorted(record.members):
-                v.add(f"team {dir_name}: members {live} in Convex, {sorted(record.members)} locally")
+                v.add(
+                    f"team {dir_name}: members {live} in Convex, {sorted(record.members)} locally"
+                )
         for task_id, history in sorted(record.tasks.items()):
-            _compare_task(v, uptime, dir_name, task_id, history, events.get((row["_id"], task_id), []),
-                          task_rows.get((row["_id"], task_id)), live_team=record.removed_at is None)
+            _compare_task(
+                v,
+                uptime,
+                dir_name,
+                task_id,
+                history,
+                events.get((row["_id"], task_id), []),
+                task_rows.get((row["_id"], task_id)),
+                live_team=record.removed_at is None,
+            )
 
     # Orchestrations: the state file is the truth; the journal lines are the events.
     orchestrations = {o["featureName"]: o for o in db["orchestrations"]}
@@ -652,13 +785,23 @@ def compare(backend: BackendProcess, stream: ChangeStream, uptime: Uptime) -> Ve
             v.add(f"orchestration {feature}: missing in Convex")
             continue
         got = (row["status"], row["currentPhase"], row["totalPhases"], row["worktreePath"])
-        want = (snapshot.status, snapshot.current_phase, snapshot.total_phases, snapshot.worktree_path)
+        want = (
+            snapshot.status,
+            snapshot.current_phase,
+            snapshot.total_phases,
+            snapshot.worktree_path,
+        )
         if got != want:
             v.add(f"orchestration {feature}: Convex has {got}, the state file says {want}")
-        got_phases = {k: (p["status"], p.get("planPath"), p.get("gitRange")) for k, p in phases[row["_id"]].items()}
+        got_phases = {
+            k: (p["status"], p.get("planPath"), p.get("gitRange"))
+            for k, p in phases[row["_id"]].items()
+        }
         want_phase_map = {p.phase_number: (p.status, p.plan_path, p.git_range) for p in want_phases}
         if got_phases != want_phase_map:
-            v.add(f"orchestration {feature}: phases {got_phases} in Convex, {want_phase_map} locally")
+            v.add(
+                f"orchestration {feature}: phases {got_phases} in Convex, {want_phase_map} locally"
+            )
         journal = worktree / ".claude" / "tina" / "events.jsonl"
         chunk = parse_journal(journal.read_bytes(), path=str(journal))
         assert not chunk.errors, chunk.errors
@@ -679,8 +822,17 @@ def compare(backend: BackendProcess, stream: ChangeStream, uptime: Uptime) -> Ve
     return v
 
 
-def _compare_task(v: Verdict, uptime: Uptime, team: str, task_id: str, history: list[TaskWrite],
-                  events: list[dict[str, Any]], row: dict[str, Any] | None, *, live_team: bool) -> None:
+def _compare_task(
+    v: Verdict,
+    uptime: Uptime,
+    team: str,
+    task_id: str,
+    history: list[TaskWrite],
+    events: list[dict[str, Any]],
+    row: dict[str, Any] | None,
+    *,
+    live_team: bool,
+) -> None:
     name = f"task {team}/{task_id}"
     index = {w.state.identity(): i for i, w in enumerate(history)}
     assert len(index) == len(history), f"{name}: the driver wrote a state twice"
@@ -710,8 +862,10 @@ def _compare_task(v: Verdict, uptime: Uptime, team: str, task_id: str, history: 
         if i not in seen:
             v.lost += 1
             w = history[i]
-            v.add(f"{name}: state #{i} ({w.state.status}/{w.state.owner}) was on disk for "
-                  f"{uptime.overlap(w.at, w.until):.2f} s of up time but never reached Convex")
+            v.add(
+                f"{name}: state #{i} ({w.state.status}/{w.state.owner}) was on disk for "
+                f"{uptime.overlap(w.at, w.until):.2f} s of up time but never reached Convex"
+            )
     if row is None:
         if must:
             v.add(f"{name}: no tasks row")
@@ -720,18 +874,34 @@ def _compare_task(v: Verdict, uptime: Uptime, team: str, task_id: str, history: 
         last = history[seen[-1]].state
         got = (row["status"], row.get("owner"), row["subject"])
         if got != last.identity():
-            v.add(f"{name}: tasks row {got} is not the last recorded event's state {last.identity()}")
+            v.add(
+                f"{name}: tasks row {got} is not the last recorded event's state {last.identity()}"
+            )
     if live_team:
         final = history[-1].state
-        got_full = (row["status"], row.get("owner"), row["subject"], row["description"], tuple(row["blockedBy"]),
-                    row.get("metadata"))
-        want_full = (final.status, final.owner, final.subject, final.description, tuple(sorted(final.blocked_by)),
-                     _metadata_json(final.metadata))
+        got_full = (
+            row["status"],
+            row.get("owner"),
+            row["subject"],
+            row["description"],
+            tuple(row["blockedBy"]),
+            row.get("metadata"),
+        )
+        want_full = (
+            final.status,
+            final.owner,
+            final.subject,
+            final.description,
+            tuple(sorted(final.blocked_by)),
+            _metadata_json(final.metadata),
+        )
         if got_full != want_full:
             v.add(f"{name}: tasks row {got_full} differs from the file {want_full}")
 
 
-def converged(backend: BackendProcess, stream: ChangeStream, uptime: Uptime, laptop: Laptop) -> Verdict | None:
+def converged(
+    backend: BackendProcess, stream: ChangeStream, uptime: Uptime, laptop: Laptop
+) -> Verdict | None:
     """The verdict once the daemon has nothing pending and Convex agrees; None while not yet."""
     status = laptop.status()
     if status is None or status["info"].get("outbox") != 0:
@@ -740,8 +910,13 @@ def converged(backend: BackendProcess, stream: ChangeStream, uptime: Uptime, lap
     return None if verdict.problems else verdict
 
 
-def settle(backend: BackendProcess, stream: ChangeStream, uptime: Uptime, laptop: Laptop,
-           timeout: float = 60.0) -> Verdict:
+def settle(
+    backend: BackendProcess,
+    stream: ChangeStream,
+    uptime: Uptime,
+    laptop: Laptop,
+    timeout: float = 60.0,
+) -> Verdict:
     """Wait for convergence; on timeout return the last verdict (with its problems)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -797,4 +972,3 @@ def wait_process_gone(pid: int, timeout: float = 10.0) -> bool:
 def kill_pid(pid: int) -> None:
     with suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-

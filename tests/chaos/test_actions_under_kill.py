@@ -32,7 +32,9 @@ SLOW = 4.0  # seconds the wrapped tina-session sleeps before doing its work
 
 
 def action(backend: BackendProcess, action_id: str) -> dict[str, Any]:
-    row: dict[str, Any] = next(a for a in backend.dump("inboundActions")["inboundActions"] if a["_id"] == action_id)
+    row: dict[str, Any] = next(
+        a for a in backend.dump("inboundActions")["inboundActions"] if a["_id"] == action_id
+    )
     return row
 
 
@@ -53,11 +55,16 @@ def phase_status(worktree: Path, phase: str) -> dict[str, Any]:
 
 
 def test_a_killed_action_ends_interrupted_once_and_a_queued_pause_expires_unrun(
-    backend: BackendProcess, laptop_factory: Callable[[str], Laptop], owner: Api, tmp_path: Path,
+    backend: BackendProcess,
+    laptop_factory: Callable[[str], Laptop],
+    owner: Api,
+    tmp_path: Path,
 ) -> None:
     calls = tmp_path / "tina-session-calls.log"
     wrapper = tmp_path / "slow-tina-session"
-    wrapper.write_text(f'#!/bin/sh\necho "$$ $*" >> "{calls}"\nsleep {SLOW}\nexec "{BIN / "tina-session"}" "$@"\n')
+    wrapper.write_text(
+        f'#!/bin/sh\necho "$$ $*" >> "{calls}"\nsleep {SLOW}\nexec "{BIN / "tina-session"}" "$@"\n'
+    )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     env = {"TINA_SESSION_BIN": str(wrapper)}
 
@@ -66,14 +73,25 @@ def test_a_killed_action_ends_interrupted_once_and_a_queued_pause_expires_unrun(
     laptop.advance("act", "validation", "validation_pass")
     laptop.start_daemon(wait=False, env=env)
     wait_ready(laptop)
-    orch = eventually(lambda: next((o for o in backend.dump("orchestrations")["orchestrations"]
-                                    if o["featureName"] == "act"), None))
+    orch = eventually(
+        lambda: next(
+            (
+                o
+                for o in backend.dump("orchestrations")["orchestrations"]
+                if o["featureName"] == "act"
+            ),
+            None,
+        )
+    )
     eventually(lambda: any(p["phaseNumber"] == "1" for p in backend.dump("phases")["phases"]))
     orphans: list[int] = []
     try:
         # 1. The daemon dies while the handler runs.
-        pause = owner.mutation("actions:submitAction", action={"type": "pause", "orchestrationId": orch["_id"],
-                                                               "phase": "1"}, idempotencyKey="chaos-pause-0001")
+        pause = owner.mutation(
+            "actions:submitAction",
+            action={"type": "pause", "orchestrationId": orch["_id"], "phase": "1"},
+            idempotencyKey="chaos-pause-0001",
+        )
         pause_id = pause["actionId"]
         eventually(lambda: action(backend, pause_id)["status"] == "running")
         eventually(lambda: len(invocations(calls)) == 1)
@@ -82,28 +100,51 @@ def test_a_killed_action_ends_interrupted_once_and_a_queued_pause_expires_unrun(
         kill_daemon(laptop)
         laptop.start_daemon(wait=False, env=env)
         wait_ready(laptop)
-        row = eventually(lambda: action(backend, pause_id)["status"] == "interrupted" and action(backend, pause_id))
+        row = eventually(
+            lambda: (
+                action(backend, pause_id)["status"] == "interrupted" and action(backend, pause_id)
+            )
+        )
         interrupted_after = time.monotonic() - killed_at
         assert row["result"]["code"] == "interrupted"
         assert "not re-run" in row["result"]["message"]
         # The handler the dead daemon started finishes on its own (a SIGKILL cannot take its
         # children along); the state it leaves reaches Convex like any other local change.
         assert wait_process_gone(orphans[0], SLOW + 10)
-        assert phase_status(worktree, "1")["status"] == "blocked"  # paused (kept blocked with paused_from)
-        eventually(lambda: any(p["phaseNumber"] == "1" and p["status"] == "paused" for p in backend.dump("phases")["phases"]))
+        assert (
+            phase_status(worktree, "1")["status"] == "blocked"
+        )  # paused (kept blocked with paused_from)
+        eventually(
+            lambda: any(
+                p["phaseNumber"] == "1" and p["status"] == "paused"
+                for p in backend.dump("phases")["phases"]
+            )
+        )
         time.sleep(1.0)
         assert len(invocations(calls)) == 1, invocations(calls)  # never run again
         assert action(backend, pause_id)["status"] == "interrupted"
-        started = [e for e in laptop.log_events() if e.get("event") == "action.started" and e.get("action_id") == pause_id]
+        started = [
+            e
+            for e in laptop.log_events()
+            if e.get("event") == "action.started" and e.get("action_id") == pause_id
+        ]
         assert len(started) == 1, started
 
         # 2. A pause queued while the laptop is off, with a short expiry, never runs late.
         laptop.advance("act", "1", "resume")
-        eventually(lambda: any(p["phaseNumber"] == "1" and p["status"] == "planning" for p in backend.dump("phases")["phases"]))
+        eventually(
+            lambda: any(
+                p["phaseNumber"] == "1" and p["status"] == "planning"
+                for p in backend.dump("phases")["phases"]
+            )
+        )
         assert laptop.stop_daemon() == 0
-        queued = owner.mutation("actions:submitAction", action={"type": "pause", "orchestrationId": orch["_id"],
-                                                                "phase": "1"}, idempotencyKey="chaos-pause-0002",
-                                expiresInMs=5000)
+        queued = owner.mutation(
+            "actions:submitAction",
+            action={"type": "pause", "orchestrationId": orch["_id"], "phase": "1"},
+            idempotencyKey="chaos-pause-0002",
+            expiresInMs=5000,
+        )
         queued_id = queued["actionId"]
         expires_at = action(backend, queued_id)["expiresAt"] / 1000
         time.sleep(max(0.0, expires_at - time.time()) + 0.5)
@@ -115,9 +156,19 @@ def test_a_killed_action_ends_interrupted_once_and_a_queued_pause_expires_unrun(
         assert row["result"]["code"] == "expired"
         assert len(invocations(calls)) == 1, invocations(calls)
         assert phase_status(worktree, "1")["status"] == "planning"
-        assert not [e for e in laptop.log_events() if e.get("action_id") == queued_id and e.get("event") == "action.started"]
+        assert not [
+            e
+            for e in laptop.log_events()
+            if e.get("action_id") == queued_id and e.get("event") == "action.started"
+        ]
     finally:
         for pid, _ in invocations(calls):
             kill_pid(pid)
-    record_figures("actions", {"interrupted_after_kill_secs": round(interrupted_after, 2), "handler_runs": 1,
-                               "queued_pause": "expired, not run"})
+    record_figures(
+        "actions",
+        {
+            "interrupted_after_kill_secs": round(interrupted_after, 2),
+            "handler_runs": 1,
+            "queued_pause": "expired, not run",
+        },
+    )

@@ -21,8 +21,18 @@ from .harness import Api, eventually, log_events, record_figures, wait_ready
 
 pytestmark = pytest.mark.timeout(600)
 
-ACTORS = ["convex", "watch", "syncer", "presence", "claude", "worktrees", "discovery", "dispatcher", "listener",
-          "control"]
+ACTORS = [
+    "convex",
+    "watch",
+    "syncer",
+    "presence",
+    "claude",
+    "worktrees",
+    "discovery",
+    "dispatcher",
+    "listener",
+    "control",
+]
 FAULTS = 2
 # The root supervisor's backoff (tina/app.py): the n-th consecutive restart waits
 # min(cap, 0.5 * 2**(n-1)) scaled by a factor in [0.5, 1.5].
@@ -45,7 +55,9 @@ def one(backend: BackendProcess, table: str, **match: Any) -> dict[str, Any] | N
 
 
 def test_each_actor_restarts_alone_with_backoff_and_a_crash_loop_escalates(
-    backend: BackendProcess, laptop_factory: Callable[[str], Laptop], owner: Api,
+    backend: BackendProcess,
+    laptop_factory: Callable[[str], Laptop],
+    owner: Api,
 ) -> None:
     # Every laptop has work before its daemon starts (an orchestration in phase 1, a team with a
     # task), so the faults hit actors that are busy: watchers running, worktree children started.
@@ -61,7 +73,9 @@ def test_each_actor_restarts_alone_with_backoff_and_a_crash_loop_escalates(
     looping = laptop_factory("fault-loop")  # an actor that never stops failing
     looping.enroll()
     for actor, laptop in laptops.items():
-        laptop.start_daemon(wait=False, env={"TINA_INJECT_FAULTS": f"{actor}:{FAULTS}", "TINA_HEARTBEAT_SECS": "1"})
+        laptop.start_daemon(
+            wait=False, env={"TINA_INJECT_FAULTS": f"{actor}:{FAULTS}", "TINA_HEARTBEAT_SECS": "1"}
+        )
     looping.start_daemon(wait=False, env={"TINA_INJECT_FAULTS": "claude:1000"})
     started = time.monotonic()
 
@@ -80,39 +94,75 @@ def test_each_actor_restarts_alone_with_backoff_and_a_crash_loop_escalates(
         assert all(r == (0, "running") for r in siblings.values()), (actor, siblings)
 
         # Restarts backed off exponentially: each delay within the n-th step's jitter bounds.
-        delays = [e["delay"] for e in log_events(laptop, "actor.restarting") if e.get("actor") == actor]
+        delays = [
+            e["delay"] for e in log_events(laptop, "actor.restarting") if e.get("actor") == actor
+        ]
         assert len(delays) == FAULTS, (actor, delays)
         for n, delay in enumerate(delays, start=1):
             base = INITIAL * 2 ** (n - 1)
-            assert base * (1 - JITTER) - 0.01 <= delay <= base * (1 + JITTER) + 0.01, (actor, n, delay)
+            assert base * (1 - JITTER) - 0.01 <= delay <= base * (1 + JITTER) + 0.01, (
+                actor,
+                n,
+                delay,
+            )
         figures[actor] = {"restarts": FAULTS, "delays": delays}
 
     # Afterwards the whole daemon works: files still sync, actions still run, heartbeats go on.
     actions: dict[str, str] = {}
     for actor, laptop in laptops.items():
-        laptop.write_task(f"t-{actor}", "1", subject="after", status="in_progress", owner="team-lead")
-        orch = eventually(lambda actor=actor: one(backend, "orchestrations", featureName=f"f-{actor}"))
-        eventually(lambda orch=orch: one(backend, "phases", orchestrationId=orch["_id"], phaseNumber="1"))
-        out = owner.mutation("actions:submitAction", action={"type": "pause", "orchestrationId": orch["_id"],
-                                                             "phase": "1"}, idempotencyKey=f"fault-pause-{actor}")
+        laptop.write_task(
+            f"t-{actor}", "1", subject="after", status="in_progress", owner="team-lead"
+        )
+        orch = eventually(
+            lambda actor=actor: one(backend, "orchestrations", featureName=f"f-{actor}")
+        )
+        eventually(
+            lambda orch=orch: one(backend, "phases", orchestrationId=orch["_id"], phaseNumber="1")
+        )
+        out = owner.mutation(
+            "actions:submitAction",
+            action={"type": "pause", "orchestrationId": orch["_id"], "phase": "1"},
+            idempotencyKey=f"fault-pause-{actor}",
+        )
         actions[actor] = out["actionId"]
     for actor, laptop in laptops.items():
         team = eventually(lambda actor=actor: one(backend, "teams", dirName=f"t-{actor}"))
-        eventually(lambda team=team: (one(backend, "tasks", teamId=team["_id"], taskId="1") or {}).get("subject")
-                   == "after", timeout=20)
-        done = eventually(lambda actor=actor: (one(backend, "inboundActions", _id=actions[actor]) or {})
-                          .get("status") in ("completed", "failed", "interrupted", "expired")
-                          and one(backend, "inboundActions", _id=actions[actor]), timeout=30)
+        eventually(
+            lambda team=team: (
+                (one(backend, "tasks", teamId=team["_id"], taskId="1") or {}).get("subject")
+                == "after"
+            ),
+            timeout=20,
+        )
+        done = eventually(
+            lambda actor=actor: (
+                (one(backend, "inboundActions", _id=actions[actor]) or {}).get("status")
+                in ("completed", "failed", "interrupted", "expired")
+                and one(backend, "inboundActions", _id=actions[actor])
+            ),
+            timeout=30,
+        )
         assert done["status"] == "completed", (actor, done)
         orch = one(backend, "orchestrations", featureName=f"f-{actor}")
         assert orch is not None
-        eventually(lambda orch=orch: (one(backend, "phases", orchestrationId=orch["_id"], phaseNumber="1") or {})
-                   .get("status") == "paused", timeout=20)
+        eventually(
+            lambda orch=orch: (
+                (one(backend, "phases", orchestrationId=orch["_id"], phaseNumber="1") or {}).get(
+                    "status"
+                )
+                == "paused"
+            ),
+            timeout=20,
+        )
         node = one(backend, "nodes", name=laptop.name)
         assert node is not None
         beat = node["lastHeartbeat"]
-        eventually(lambda laptop=laptop, beat=beat: (one(backend, "nodes", name=laptop.name) or {})
-                   .get("lastHeartbeat", 0) > beat, timeout=10)
+        eventually(
+            lambda laptop=laptop, beat=beat: (
+                (one(backend, "nodes", name=laptop.name) or {}).get("lastHeartbeat", 0) > beat
+            ),
+            timeout=10,
+        )
 
     # The actor that keeps crashing: the supervisor gives up, the process exits 1.
     proc = looping.daemon
@@ -122,7 +172,17 @@ def test_each_actor_restarts_alone_with_backoff_and_a_crash_loop_escalates(
     assert code == 1, looping.log_tail()
     events = [e["event"] for e in looping.log_events()]
     assert "daemon.gave_up" in events
-    crashes = sum(1 for e in looping.log_events() if e.get("event") == "actor.crashed" and e.get("actor") == "claude")
+    crashes = sum(
+        1
+        for e in looping.log_events()
+        if e.get("event") == "actor.crashed" and e.get("actor") == "claude"
+    )
     assert crashes == 11, crashes  # intensity: more than 10 restarts within 60 s
-    record_figures("faults", {"actors": figures, "crash_loop_exit_code": code,
-                              "crash_loop_gave_up_after_secs": round(gave_up_after, 1)})
+    record_figures(
+        "faults",
+        {
+            "actors": figures,
+            "crash_loop_exit_code": code,
+            "crash_loop_gave_up_after_secs": round(gave_up_after, 1),
+        },
+    )

@@ -42,35 +42,75 @@ pytestmark = pytest.mark.timeout(1200)  # the full form runs thousands of exampl
 # The short form (CI) replays the same examples every run; the full form explores afresh.
 EXAMPLES = sizes().fuzz_examples
 DERANDOMIZE = sizes().form == "short"
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=DERANDOMIZE,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 # --- values a hostile or broken peer could send ---------------------------------------------------
+
 
 def sized(low: int, high: int) -> st.SearchStrategy[str]:
     """Text of `low`-`high` characters: a short random piece (astral characters included) repeated."""
     return st.tuples(st.text(min_size=1, max_size=4), st.integers(low, high)).map(
-        lambda p: (p[0] * (p[1] // len(p[0]) + 1))[: p[1]])
+        lambda p: (p[0] * (p[1] // len(p[0]) + 1))[: p[1]]
+    )
 
 
 hostile_text = st.one_of(
     st.text(max_size=30),
     sized(3990, 4010),
-    st.sampled_from(["", " ", "\x00", "\x1b[2J", "a\nb", "../../etc", "-rf", "--phase", "1.5.5.5", "1-retry",
-                     "phase-1", "%17", "a b", "é", "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace")]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "\x1b[2J",
+            "a\nb",
+            "../../etc",
+            "-rf",
+            "--phase",
+            "1.5.5.5",
+            "1-retry",
+            "phase-1",
+            "%17",
+            "a b",
+            "é",
+            "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+        ]
+    ),
 )
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**400), max_value=10**400),
-                    st.floats(allow_nan=True, allow_infinity=True), hostile_text)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
-payload_keys = st.sampled_from(["feature", "phase", "feedback", "teamDir", "agentName", "text", "extra"])
-payloads = st.one_of(json_values, st.dictionaries(payload_keys, st.one_of(hostile_text, json_values), max_size=6))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    hostile_text,
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+payload_keys = st.sampled_from(
+    ["feature", "phase", "feedback", "teamDir", "agentName", "text", "extra"]
+)
+payloads = st.one_of(
+    json_values, st.dictionaries(payload_keys, st.one_of(hostile_text, json_values), max_size=6)
+)
 action_docs = st.one_of(
     json_values,
     st.fixed_dictionaries(
-        {"_id": st.one_of(st.text(min_size=1, max_size=20), json_values),
-         "type": st.one_of(st.sampled_from(ACTION_TYPES), hostile_text, json_values),
-         "payload": payloads},
+        {
+            "_id": st.one_of(st.text(min_size=1, max_size=20), json_values),
+            "type": st.one_of(st.sampled_from(ACTION_TYPES), hostile_text, json_values),
+            "payload": payloads,
+        },
         optional={"expiresAt": scalars, "status": json_values, "leaseOwner": json_values},
     ),
 )
@@ -94,9 +134,17 @@ def test_any_action_document_is_parsed_safely_or_rejected_with_a_code(doc: Any) 
     assert isinstance(action.id, str) and action.id
     assert math.isfinite(action.expires_at)
     if action.type == "send_message":
-        assert action.team_dir is not None and TEAM_DIR_RE.fullmatch(action.team_dir) and ".." not in action.team_dir
+        assert (
+            action.team_dir is not None
+            and TEAM_DIR_RE.fullmatch(action.team_dir)
+            and ".." not in action.team_dir
+        )
         assert action.agent_name is not None and AGENT_RE.fullmatch(action.agent_name)
-        assert action.text is not None and 0 < len(action.text) <= MAX_TEXT and not CONTROL_RE.search(action.text)
+        assert (
+            action.text is not None
+            and 0 < len(action.text) <= MAX_TEXT
+            and not CONTROL_RE.search(action.text)
+        )
     else:
         assert action.feature is not None and validate_feature(action.feature) == action.feature
         assert action.phase is not None and validate_phase(action.phase) == action.phase
@@ -109,30 +157,57 @@ def test_any_action_document_is_parsed_safely_or_rejected_with_a_code(doc: Any) 
 # --- the outbox after damage ------------------------------------------------------------------------
 
 _conv = make_converter()
-GOOD_TEAM = {"t": "team", "seq": 5.0, "team": {"dirName": "t", "teamName": "t"}, "members": [],
-             "tasks": [{"taskId": "1", "subject": "s", "description": "", "status": "pending", "blocks": [],
-                        "blockedBy": []}]}
+GOOD_TEAM = {
+    "t": "team",
+    "seq": 5.0,
+    "team": {"dirName": "t", "teamName": "t"},
+    "members": [],
+    "tasks": [
+        {
+            "taskId": "1",
+            "subject": "s",
+            "description": "",
+            "status": "pending",
+            "blocks": [],
+            "blockedBy": [],
+        }
+    ],
+}
 record_like = st.one_of(
     json_values,
-    st.fixed_dictionaries({"t": st.sampled_from(["team", "rm", "ack", "other"])},
-                          optional={"seq": scalars, "team": json_values, "members": json_values,
-                                    "tasks": json_values, "history": json_values, "dir": json_values,
-                                    "key": json_values}),
-    st.builds(lambda changes: {**GOOD_TEAM, **changes},
-              st.dictionaries(st.sampled_from(list(GOOD_TEAM)), json_values, max_size=2)),
+    st.fixed_dictionaries(
+        {"t": st.sampled_from(["team", "rm", "ack", "other"])},
+        optional={
+            "seq": scalars,
+            "team": json_values,
+            "members": json_values,
+            "tasks": json_values,
+            "history": json_values,
+            "dir": json_values,
+            "key": json_values,
+        },
+    ),
+    st.builds(
+        lambda changes: {**GOOD_TEAM, **changes},
+        st.dictionaries(st.sampled_from(list(GOOD_TEAM)), json_values, max_size=2),
+    ),
 )
-lines = st.lists(st.one_of(record_like.map(lambda r: json.dumps(r, allow_nan=True)), st.text(max_size=40)),
-                 max_size=8)
+lines = st.lists(
+    st.one_of(record_like.map(lambda r: json.dumps(r, allow_nan=True)), st.text(max_size=40)),
+    max_size=8,
+)
 
 
 @FUZZ
 @given(before=lines, after=lines, tail=st.binary(max_size=40))
-def test_a_damaged_outbox_never_stops_the_daemon_from_starting(tmp_path_factory: pytest.TempPathFactory,
-                                                               before: list[str], after: list[str],
-                                                               tail: bytes) -> None:
+def test_a_damaged_outbox_never_stops_the_daemon_from_starting(
+    tmp_path_factory: pytest.TempPathFactory, before: list[str], after: list[str], tail: bytes
+) -> None:
     path = tmp_path_factory.getbasetemp() / "fuzzed-outbox.jsonl"  # rewritten by every example
     good = json.dumps(GOOD_TEAM)
-    path.write_bytes("\n".join([*before, good, *after]).encode("utf-8", "surrogatepass") + b"\n" + tail)
+    path.write_bytes(
+        "\n".join([*before, good, *after]).encode("utf-8", "surrogatepass") + b"\n" + tail
+    )
     syncer = Syncer(LatestValue[GatewayProtocol | None](None), outbox=Outbox(path))
     restored = syncer.restore()  # must not raise
     assert restored >= 0
@@ -146,35 +221,66 @@ def test_a_damaged_outbox_never_stops_the_daemon_from_starting(tmp_path_factory:
 # --- Claude Code files: accepted locally means accepted by Convex ---------------------------------
 
 ids = st.one_of(st.integers(0, 10**6).map(str), st.text(max_size=8), sized(60, 70))
-long_text = st.one_of(st.text(max_size=40), sized(990, 1100), sized(3990, 4100), sized(19_990, 20_100))
+long_text = st.one_of(
+    st.text(max_size=40), sized(990, 1100), sized(3990, 4100), sized(19_990, 20_100)
+)
 opt = st.one_of(st.none(), st.text(max_size=40), sized(30, 300))
 task_docs = st.fixed_dictionaries(
-    {"id": ids, "subject": long_text, "status": st.one_of(st.sampled_from(["pending", "in_progress", "completed",
-                                                                          "deleted"]), st.text(max_size=40))},
-    optional={"description": long_text, "activeForm": opt, "owner": opt,
-              "blocks": st.lists(ids, max_size=5), "blockedBy": st.lists(ids, max_size=5),
-              "metadata": json_values},
+    {
+        "id": ids,
+        "subject": long_text,
+        "status": st.one_of(
+            st.sampled_from(["pending", "in_progress", "completed", "deleted"]),
+            st.text(max_size=40),
+        ),
+    },
+    optional={
+        "description": long_text,
+        "activeForm": opt,
+        "owner": opt,
+        "blocks": st.lists(ids, max_size=5),
+        "blockedBy": st.lists(ids, max_size=5),
+        "metadata": json_values,
+    },
 )
 member_docs = st.fixed_dictionaries(
-    {"agentId": st.one_of(st.text(max_size=20), sized(250, 260)),
-     "name": st.one_of(st.text(max_size=40), st.just("executor-1"), sized(125, 130))},
-    optional={"agentType": opt, "model": opt, "tmuxPaneId": st.one_of(st.just("%3"), st.just("in-process"), opt),
-              "cwd": st.one_of(opt, sized(4090, 4100)), "joinedAt": st.integers(0, 2**45)},
+    {
+        "agentId": st.one_of(st.text(max_size=20), sized(250, 260)),
+        "name": st.one_of(st.text(max_size=40), st.just("executor-1"), sized(125, 130)),
+    },
+    optional={
+        "agentType": opt,
+        "model": opt,
+        "tmuxPaneId": st.one_of(st.just("%3"), st.just("in-process"), opt),
+        "cwd": st.one_of(opt, sized(4090, 4100)),
+        "joinedAt": st.integers(0, 2**45),
+    },
 )
 team_docs = st.fixed_dictionaries(
-    {"name": st.one_of(st.text(max_size=20), sized(120, 140)), "members": st.lists(member_docs, max_size=4)},
+    {
+        "name": st.one_of(st.text(max_size=20), sized(120, 140)),
+        "members": st.lists(member_docs, max_size=4),
+    },
     optional={"description": long_text, "leadAgentId": opt, "createdAt": st.integers(0, 2**45)},
 )
 
 
 def test_every_file_the_readers_accept_is_accepted_by_convex(backend: BackendProcess) -> None:
-    credential = backend.call("mutation", "nodes:enrollNode",
-                              {"enrollmentSecret": ENROLLMENT_SECRET, "name": "fuzz", "os": "linux"})
+    credential = backend.call(
+        "mutation",
+        "nodes:enrollNode",
+        {"enrollmentSecret": ENROLLMENT_SECRET, "name": "fuzz", "os": "linux"},
+    )
     token = credential["credential"]  # type: ignore[index]
     seq = [0.0]
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=DERANDOMIZE,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(team=team_docs, tasks=st.lists(task_docs, max_size=4))
     def check(team: dict[str, Any], tasks: list[dict[str, Any]]) -> None:
         try:
@@ -188,16 +294,24 @@ def test_every_file_the_readers_accept_is_accepted_by_convex(backend: BackendPro
             try:
                 snap = task_snapshot(parse_task(json.dumps(doc).encode(), path=f"{i}.json"))
             except (ReadError, Unsendable) as exc:
-                skipped.append(str(exc))  # the daemon logs it and skips that file; the team still syncs
+                skipped.append(
+                    str(exc)
+                )  # the daemon logs it and skips that file; the team still syncs
                 continue
             if any(s.task_id == snap.task_id for s in snaps):
                 continue  # one file per id on disk
             snaps.append(snap)
         assert all(skipped), "a skipped file needs a readable reason"
         seq[0] += 1
-        args = {"nodeToken": token, "team": _conv.unstructure(team_snap), "members": _conv.unstructure(members),
-                "tasks": _conv.unstructure(snaps), "seq": seq[0]}
-        backend.call("mutation", "teams:syncTeam", args)  # raises with the server's reason if refused
+        args = {
+            "nodeToken": token,
+            "team": _conv.unstructure(team_snap),
+            "members": _conv.unstructure(members),
+            "tasks": _conv.unstructure(snaps),
+            "seq": seq[0],
+        }
+        backend.call(
+            "mutation", "teams:syncTeam", args
+        )  # raises with the server's reason if refused
 
     check()
-

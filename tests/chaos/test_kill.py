@@ -54,9 +54,16 @@ class Messenger:
             n += 1
             token = f"<m{n:04d}>"
             try:
-                out = self.api.mutation("actions:submitAction", idempotencyKey=f"chaos-msg-{n:04d}",
-                                        action={"type": "send_message", "teamId": self.team_id,
-                                                "agentName": self.agent, "text": f"note {token}"})
+                out = self.api.mutation(
+                    "actions:submitAction",
+                    idempotencyKey=f"chaos-msg-{n:04d}",
+                    action={
+                        "type": "send_message",
+                        "teamId": self.team_id,
+                        "agentName": self.agent,
+                        "text": f"note {token}",
+                    },
+                )
             except Exception as exc:
                 self.errors.append(f"submit {token}: {exc}")
                 continue
@@ -71,7 +78,11 @@ class Messenger:
 
 
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(
-    backend: BackendProcess, laptop_factory: Callable[[str], Laptop], owner: Api, chaos: Sizes, tmp_path: Path,
+    backend: BackendProcess,
+    laptop_factory: Callable[[str], Laptop],
+    owner: Api,
+    chaos: Sizes,
+    tmp_path: Path,
 ) -> None:
     seed = int(time.time()) if chaos.form == "full" else 20261122
     rng = random.Random(seed)
@@ -83,15 +94,25 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     # A team whose agent sits in a real tmux pane that logs every line typed into it.
     messages = tmp_path / "pane.log"
     pane = message_pane(laptop, "ops-desk-scribe", messages)
-    laptop.write_team("ops-desk", [{"name": "team-lead"}, {"name": "scribe", "tmuxPaneId": pane}],
-                      cwd=laptop.root / "scratch")
-    ops = eventually(lambda: next((t for t in backend.dump("teams")["teams"] if t["dirName"] == "ops-desk"), None))
+    laptop.write_team(
+        "ops-desk",
+        [{"name": "team-lead"}, {"name": "scribe", "tmuxPaneId": pane}],
+        cwd=laptop.root / "scratch",
+    )
+    ops = eventually(
+        lambda: next(
+            (t for t in backend.dump("teams")["teams"] if t["dirName"] == "ops-desk"), None
+        )
+    )
     eventually(lambda: len(backend.dump("teamMembers")["teamMembers"]) == 2)
 
     stream = ChangeStream(laptop, chaos.changes, seed=seed, lanes=chaos.lanes, pace=chaos.pace)
     messenger = Messenger(owner, ops["_id"], "scribe", every=0.8)
     # One random point in each of `kills` equal slices of the first 90 % of the stream.
-    points = [(k + rng.uniform(0.15, 0.85)) / chaos.kills * 0.9 * chaos.changes for k in range(chaos.kills)]
+    points = [
+        (k + rng.uniform(0.15, 0.85)) / chaos.kills * 0.9 * chaos.changes
+        for k in range(chaos.kills)
+    ]
     downtimes: list[float] = []
     restarts: list[float] = []
     started = time.monotonic()
@@ -99,7 +120,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     messenger.start()
     try:
         for point in points:
-            while (stream.budget.used < point or time.monotonic() - uptime.last_up < MIN_UP) and not stream.done:
+            while (
+                stream.budget.used < point or time.monotonic() - uptime.last_up < MIN_UP
+            ) and not stream.done:
                 time.sleep(0.01)
             if stream.done:
                 break
@@ -135,8 +158,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
 
     def actions() -> dict[str, dict[str, Any]]:
         rows = {a["_id"]: a for a in backend.dump("inboundActions")["inboundActions"]}
-        assert all(rows[i]["status"] in TERMINAL for i in messenger.sent), \
-            {i: rows[i]["status"] for i in messenger.sent if rows[i]["status"] not in TERMINAL}
+        assert all(rows[i]["status"] in TERMINAL for i in messenger.sent), {
+            i: rows[i]["status"] for i in messenger.sent if rows[i]["status"] not in TERMINAL
+        }
         return rows
 
     rows = eventually(actions, timeout=60)
@@ -148,7 +172,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         by_status[status] = by_status.get(status, 0) + 1
         assert delivered[token] <= 1, f"{token} delivered {delivered[token]} times"
         if status == "completed":
-            assert delivered[token] == 1, f"{token} completed but delivered {delivered[token]} times"
+            assert delivered[token] == 1, (
+                f"{token} completed but delivered {delivered[token]} times"
+            )
         else:
             assert status == "interrupted", (token, rows[action_id])
     assert by_status.get("completed", 0) >= len(messenger.sent) // 2, by_status
@@ -158,15 +184,18 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         counts[e["action_id"]] = counts.get(e["action_id"], 0) + 1
     assert all(n == 1 for n in counts.values()), counts
 
-    record_figures("sigkill", {
-        "changes": stream.budget.used,
-        "change_kinds": dict(stream.budget.kinds),
-        "kills": uptime.kills,
-        "run_secs": round(run_secs, 1),
-        "restart_to_ready_secs_max": round(max(restarts, default=0.0), 2),
-        "downtime_secs_max": round(max(downtimes, default=0.0), 2),
-        "actions": len(messenger.sent),
-        "actions_by_status": by_status,
-        "actions_run_twice": 0,
-        **verdict.figures(),
-    })
+    record_figures(
+        "sigkill",
+        {
+            "changes": stream.budget.used,
+            "change_kinds": dict(stream.budget.kinds),
+            "kills": uptime.kills,
+            "run_secs": round(run_secs, 1),
+            "restart_to_ready_secs_max": round(max(restarts, default=0.0), 2),
+            "downtime_secs_max": round(max(downtimes, default=0.0), 2),
+            "actions": len(messenger.sent),
+            "actions_by_status": by_status,
+            "actions_run_twice": 0,
+            **verdict.figures(),
+        },
+    )

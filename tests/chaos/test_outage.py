@@ -33,7 +33,9 @@ RSS_BOUND = 150 * 1024 * 1024
 
 
 def test_backend_outage_with_a_daemon_crash_loses_nothing_and_reconnects_fast(
-    backend: BackendProcess, laptop_factory: Callable[[str], Laptop], chaos: Sizes,
+    backend: BackendProcess,
+    laptop_factory: Callable[[str], Laptop],
+    chaos: Sizes,
 ) -> None:
     laptop = laptop_factory("outage")
     uptime = Uptime()
@@ -87,15 +89,20 @@ def test_backend_outage_with_a_daemon_crash_loses_nothing_and_reconnects_fast(
     assert during > 0 and depth > 0, (during, depth)
     restored = [e for e in laptop.log_events() if e.get("event") == "outbox.restored"]
     assert restored and restored[-1]["records"] > 0, "the restarted daemon found nothing to replay"
-    assert reconnect <= RECONNECT_WITHIN, f"reconnected {reconnect:.2f} s after the backend returned"
+    assert reconnect <= RECONNECT_WITHIN, (
+        f"reconnected {reconnect:.2f} s after the backend returned"
+    )
     assert 0 < max(peaks) < RSS_BOUND, f"peak RSS {max(peaks) / 2**20:.0f} MiB during the outage"
-    record_figures("outage", {
-        "outage_secs": chaos.outage_secs,
-        "changes": stream.budget.used,
-        "changes_during_outage": during,
-        "peak_outbox_depth": depth,
-        "outbox_records_replayed": restored[-1]["records"],
-        "reconnect_secs": round(reconnect, 3),
-        "peak_rss_mib": round(max(peaks) / 2**20, 1),
-        **verdict.figures(),
-    })
+    record_figures(
+        "outage",
+        {
+            "outage_secs": chaos.outage_secs,
+            "changes": stream.budget.used,
+            "changes_during_outage": during,
+            "peak_outbox_depth": depth,
+            "outbox_records_replayed": restored[-1]["records"],
+            "reconnect_secs": round(reconnect, 3),
+            "peak_rss_mib": round(max(peaks) / 2**20, 1),
+            **verdict.figures(),
+        },
+    )

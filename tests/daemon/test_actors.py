@@ -30,11 +30,19 @@ async def until(predicate: Any, timeout: float = 60) -> None:
             await trio.sleep(0.01)
 
 
-async def test_presence_registers_once_then_beats_every_interval(autojump_clock: trio.testing.MockClock) -> None:
+async def test_presence_registers_once_then_beats_every_interval(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     fake = FakeGateway()
     state = presence.Presence()
     async with trio.open_nursery() as n:
-        await n.start(presence.run, LatestValue[GatewayProtocol | None](fake), lambda: HEALTH, "laptop.abc", state)
+        await n.start(
+            presence.run,
+            LatestValue[GatewayProtocol | None](fake),
+            lambda: HEALTH,
+            "laptop.abc",
+            state,
+        )
         await trio.sleep(95.5)
         n.cancel_scope.cancel()
     assert fake.count("register") == 1
@@ -43,12 +51,20 @@ async def test_presence_registers_once_then_beats_every_interval(autojump_clock:
     assert state.registered_as == "laptop"
 
 
-async def test_a_refused_credential_is_reported_once_and_checked_rarely(autojump_clock: trio.testing.MockClock) -> None:
+async def test_a_refused_credential_is_reported_once_and_checked_rarely(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     fake = FakeGateway(fail_next=10**6, failure=refused())
     state = presence.Presence()
     with structlog.testing.capture_logs() as logs:
         async with trio.open_nursery() as n:
-            await n.start(presence.run, LatestValue[GatewayProtocol | None](fake), lambda: HEALTH, "laptop.abc", state)
+            await n.start(
+                presence.run,
+                LatestValue[GatewayProtocol | None](fake),
+                lambda: HEALTH,
+                "laptop.abc",
+                state,
+            )
             await trio.sleep(1000)
             n.cancel_scope.cancel()
     assert fake.count("register") <= 5  # every 300 s, not a loop
@@ -67,12 +83,20 @@ async def test_discovery_starts_and_stops_worktree_watchers(tmp_path: Path) -> N
             started.append(feature)
             task_status.started()
             await trio.sleep_forever()
+
         return ChildSpec(id=f"wt:{feature}", run=run)
 
     def lookup(feature: str) -> None:
-        (sessions / f"{feature}.json").write_text(json.dumps(
-            {"feature": feature, "worktree_path": str(tmp_path / feature), "repo_root": str(tmp_path),
-             "created_at": "2026-11-21T00:00:00Z"}))
+        (sessions / f"{feature}.json").write_text(
+            json.dumps(
+                {
+                    "feature": feature,
+                    "worktree_path": str(tmp_path / feature),
+                    "repo_root": str(tmp_path),
+                    "created_at": "2026-11-21T00:00:00Z",
+                }
+            )
+        )
 
     lookup("alpha")
     hub = WatchHub()
@@ -99,32 +123,50 @@ async def test_discovery_starts_and_stops_worktree_watchers(tmp_path: Path) -> N
 
 
 def action_doc(i: int, expires: float = 4e12, type_: str = "retry") -> dict[str, Any]:
-    return {"_id": f"a{i}", "type": type_, "status": "pending", "expiresAt": expires,
-            "payload": {"feature": "billing-export", "phase": "1"}}
+    return {
+        "_id": f"a{i}",
+        "type": type_,
+        "status": "pending",
+        "expiresAt": expires,
+        "payload": {"feature": "billing-export", "phase": "1"},
+    }
 
 
 @pytest.fixture
 def henv(tmp_path: Path) -> HandlerEnv:
-    return HandlerEnv.build(claude_dir=tmp_path, tina_session="tina-session", tmux_socket=None, timeout=5)
+    return HandlerEnv.build(
+        claude_dir=tmp_path, tina_session="tina-session", tmux_socket=None, timeout=5
+    )
 
 
-async def test_actions_are_claimed_run_once_and_completed(autojump_clock: trio.testing.MockClock, henv: HandlerEnv) -> None:
+async def test_actions_are_claimed_run_once_and_completed(
+    autojump_clock: trio.testing.MockClock, henv: HandlerEnv
+) -> None:
     fake = FakeGateway()
     ran: list[str] = []
 
     async def runner(action: Any, _: HandlerEnv) -> ActionResult:
         ran.append(action.id)
         await trio.sleep(1)
-        return ActionResult(ok=action.id != "a2", code="ok" if action.id != "a2" else "cli_exit_non_zero", message="m")
+        return ActionResult(
+            ok=action.id != "a2",
+            code="ok" if action.id != "a2" else "cli_exit_non_zero",
+            message="m",
+        )
 
     fake.actions = {f"a{i}": action_doc(i) for i in range(3)}
     fake.actions["a9"] = action_doc(9, expires=1.0)  # long expired: never run
-    fake.actions["a7"] = {**action_doc(7), "type": "format_disk"}  # rejected after claiming: completed as failed
+    fake.actions["a7"] = {
+        **action_doc(7),
+        "type": "format_disk",
+    }  # rejected after claiming: completed as failed
     cell = LatestValue[GatewayProtocol | None](fake)
     stats = action_actors.ActionStats()
     send, receive = trio.open_memory_channel[dict[str, Any]](16)
     async with trio.open_nursery() as n:
-        await n.start(partial(action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner))
+        await n.start(
+            partial(action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner)
+        )
         await n.start(action_actors.listen, cell, send, stats)
         fake.publish_pending()
         await until(lambda: len(fake.completed) == 4)
@@ -139,7 +181,9 @@ async def test_actions_are_claimed_run_once_and_completed(autojump_clock: trio.t
     assert (stats.done, stats.failed) == (2, 2)
 
 
-async def test_an_action_claimed_elsewhere_is_not_run(autojump_clock: trio.testing.MockClock, henv: HandlerEnv) -> None:
+async def test_an_action_claimed_elsewhere_is_not_run(
+    autojump_clock: trio.testing.MockClock, henv: HandlerEnv
+) -> None:
     fake = FakeGateway()
     ran: list[str] = []
 
@@ -152,7 +196,9 @@ async def test_an_action_claimed_elsewhere_is_not_run(autojump_clock: trio.testi
     stats = action_actors.ActionStats()
     send, receive = trio.open_memory_channel[dict[str, Any]](16)
     async with trio.open_nursery() as n:
-        await n.start(partial(action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner))
+        await n.start(
+            partial(action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner)
+        )
         await send.send(action_doc(1))
         await trio.sleep(2)
         n.cancel_scope.cancel()

@@ -35,7 +35,9 @@ def test_defaults_without_any_file(home: Path) -> None:
 
 
 def test_file_then_profile_then_environment(home: Path) -> None:
-    f = write(home / ".config/tina/config.toml", """
+    f = write(
+        home / ".config/tina/config.toml",
+        """
 convex_url = "https://a.convex.cloud"
 node_name = "flat"
 profile = "dev"
@@ -43,28 +45,48 @@ profile = "dev"
 convex_url = "http://127.0.0.1:3210/"
 [profiles.prod]
 node_name = "prod-name"
-""")
+""",
+    )
     cfg = config.load(env={})
     assert cfg.source == f
     assert cfg.profile == "dev"
     assert cfg.convex_url == "http://127.0.0.1:3210"
     assert cfg.node_name == "flat"
     cfg = config.load(env={"TINA_PROFILE": "prod", "TINA_HEARTBEAT_SECS": "5"})
-    assert (cfg.convex_url, cfg.node_name, cfg.heartbeat_secs) == ("https://a.convex.cloud", "prod-name", 5.0)
-    cfg = config.load(env={"TINA_CONVEX_URL": "https://b.convex.cloud", "TINA_NODE_NAME": "envname"})
+    assert (cfg.convex_url, cfg.node_name, cfg.heartbeat_secs) == (
+        "https://a.convex.cloud",
+        "prod-name",
+        5.0,
+    )
+    cfg = config.load(
+        env={"TINA_CONVEX_URL": "https://b.convex.cloud", "TINA_NODE_NAME": "envname"}
+    )
     assert (cfg.convex_url, cfg.node_name) == ("https://b.convex.cloud", "envname")
 
 
-@pytest.mark.parametrize(("text", "env", "message"), [
-    ("convex_url = 'ftp://x'", {}, r"convex_url \(from .*config.toml\): expected an http\(s\) URL"),
-    ("node_name = 'bad name'", {}, "node_name .*expected a laptop name"),
-    ("heartbeat_secs = -1", {}, "heartbeat_secs .*expected a positive number"),
-    ("colour = 'blue'", {}, "unknown setting\\(s\\) colour"),
-    ("convex_url = ", {}, "not valid TOML"),
-    ("", {"TINA_PROFILE": "nope"}, "profile 'nope' is not defined"),
-    ("", {"TINA_DEBOUNCE_MS": "fast"}, "debounce_ms \\(from environment variable TINA_DEBOUNCE_MS\\)"),
-])
-def test_invalid_settings_name_the_source_key_and_expectation(home: Path, text: str, env: dict[str, str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        (
+            "convex_url = 'ftp://x'",
+            {},
+            r"convex_url \(from .*config.toml\): expected an http\(s\) URL",
+        ),
+        ("node_name = 'bad name'", {}, "node_name .*expected a laptop name"),
+        ("heartbeat_secs = -1", {}, "heartbeat_secs .*expected a positive number"),
+        ("colour = 'blue'", {}, "unknown setting\\(s\\) colour"),
+        ("convex_url = ", {}, "not valid TOML"),
+        ("", {"TINA_PROFILE": "nope"}, "profile 'nope' is not defined"),
+        (
+            "",
+            {"TINA_DEBOUNCE_MS": "fast"},
+            "debounce_ms \\(from environment variable TINA_DEBOUNCE_MS\\)",
+        ),
+    ],
+)
+def test_invalid_settings_name_the_source_key_and_expectation(
+    home: Path, text: str, env: dict[str, str], message: str
+) -> None:
     write(home / ".config/tina/config.toml", text)
     with pytest.raises(config.ConfigError, match=message):
         config.load(env=env)
@@ -77,7 +99,9 @@ def test_explicit_missing_file(home: Path) -> None:
 
 def test_credential_round_trip_is_private_and_masked(home: Path) -> None:
     path = home / ".config/tina/credential.json"
-    cred = credentials.Credential(convex_url="http://x", node_id="n1", node_name="a", token="tina_node_secret")
+    cred = credentials.Credential(
+        convex_url="http://x", node_id="n1", node_name="a", token="tina_node_secret"
+    )
     credentials.save(path, cred)
     assert path.stat().st_mode & 0o777 == 0o600
     assert credentials.load(path) == cred
@@ -87,12 +111,15 @@ def test_credential_round_trip_is_private_and_masked(home: Path) -> None:
     assert credentials.loose_permissions(path)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "no node credential; run `tina daemon enroll`"),
-    ("{", "not valid JSON"),
-    ("[]", "expected a JSON object"),
-    ('{"convexUrl": "u", "nodeId": "n", "nodeName": "a"}', "field 'credential'"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no node credential; run `tina daemon enroll`"),
+        ("{", "not valid JSON"),
+        ("[]", "expected a JSON object"),
+        ('{"convexUrl": "u", "nodeId": "n", "nodeName": "a"}', "field 'credential'"),
+    ],
+)
 def test_credential_errors_say_what_to_do(home: Path, content: str | None, message: str) -> None:
     path = home / "cred.json"
     if content is not None:

@@ -20,7 +20,9 @@ def test_rendered_plist_is_valid_and_complete(tmp_path: Path) -> None:
     assert plist["ExitTimeOut"] > 20
 
 
-def test_install_on_linux_prints_what_it_would_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_install_on_linux_prints_what_it_would_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(launchd.sys, "platform", "linux")
     code, lines = launchd.install()

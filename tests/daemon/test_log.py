@@ -19,8 +19,13 @@ def _reset() -> None:
 def test_json_lines_with_secrets_masked(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("json")
     log = structlog.get_logger("tina.test")
-    log.info("node.enrolled", credential="tina_node_abcdefABCDEF0123", node="a",
-             note="got tina_node_zzzzzzzzzzzzzzzz back", args={"nodeToken": "x", "n": 1})
+    log.info(
+        "node.enrolled",
+        credential="tina_node_abcdefABCDEF0123",
+        node="a",
+        note="got tina_node_zzzzzzzzzzzzzzzz back",
+        args={"nodeToken": "x", "n": 1},
+    )
     logging.getLogger("trio-websocket").warning("socket said %s", "tina_node_qqqqqqqqqqqqq")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert lines[0]["event"] == "node.enrolled"

@@ -31,22 +31,40 @@ async def until(predicate: Any, timeout: float = 60) -> None:
 
 def test_merge_history_keeps_every_state_that_was_followed_by_another() -> None:
     a = TeamItem(dir_name="t", team=TEAM, members=[], tasks=[task("1"), task("2")], seq=1)
-    b = TeamItem(dir_name="t", team=TEAM, members=[], tasks=[task("1", "in_progress"), task("2")], seq=2)
-    c = TeamItem(dir_name="t", team=TEAM, members=[], tasks=[task("1", "completed"), task("2")], seq=3)
-    ab = TeamItem(dir_name="t", team=TEAM, members=[], tasks=b.tasks, seq=2, history=merge_history(a, b))
+    b = TeamItem(
+        dir_name="t", team=TEAM, members=[], tasks=[task("1", "in_progress"), task("2")], seq=2
+    )
+    c = TeamItem(
+        dir_name="t", team=TEAM, members=[], tasks=[task("1", "completed"), task("2")], seq=3
+    )
+    ab = TeamItem(
+        dir_name="t", team=TEAM, members=[], tasks=b.tasks, seq=2, history=merge_history(a, b)
+    )
     abc = merge_history(ab, c)
-    assert [(s, t.task_id, t.status) for s, t in abc] == [(1, "1", "pending"), (2, "1", "in_progress")]
+    assert [(s, t.task_id, t.status) for s, t in abc] == [
+        (1, "1", "pending"),
+        (2, "1", "in_progress"),
+    ]
     # A task that went A -> B -> A keeps both earlier states.
     back = TeamItem(dir_name="t", team=TEAM, members=[], tasks=[task("1")], seq=4)
-    merged = merge_history(TeamItem(dir_name="t", team=TEAM, members=[], tasks=c.tasks, seq=3, history=abc), back)
+    merged = merge_history(
+        TeamItem(dir_name="t", team=TEAM, members=[], tasks=c.tasks, seq=3, history=abc), back
+    )
     assert [(t.task_id, t.status) for _, t in merged] == [
-        ("1", "pending"), ("1", "in_progress"), ("1", "completed"), ("2", "pending"),  # 2 was seen, then vanished
+        ("1", "pending"),
+        ("1", "in_progress"),
+        ("1", "completed"),
+        ("2", "pending"),  # 2 was seen, then vanished
     ]
 
 
-async def test_transitions_seen_while_offline_reach_convex_in_order(autojump_clock: trio.testing.MockClock, tmp_path: Path) -> None:
+async def test_transitions_seen_while_offline_reach_convex_in_order(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
     fake = FakeGateway()
-    syncer = Syncer(LatestValue[GatewayProtocol | None](fake), outbox=Outbox(tmp_path / "outbox.jsonl"))
+    syncer = Syncer(
+        LatestValue[GatewayProtocol | None](fake), outbox=Outbox(tmp_path / "outbox.jsonl")
+    )
     fake.fail_next = 10**6  # offline
     async with trio.open_nursery() as n:
         await n.start(syncer.run)
@@ -67,7 +85,9 @@ async def test_a_crash_loses_nothing_the_outbox_replays_unacknowledged_observati
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
     path = tmp_path / "outbox.jsonl"
-    first = Syncer(LatestValue[GatewayProtocol | None](None), outbox=Outbox(path))  # never connected
+    first = Syncer(
+        LatestValue[GatewayProtocol | None](None), outbox=Outbox(path)
+    )  # never connected
     for status in ("pending", "in_progress", "completed"):
         first.put_team("t", TEAM, [], [task("1", status)])
     first.put_team("u", TEAM.__class__(dir_name="u", team_name="u"), [], [task("9")])
@@ -106,7 +126,9 @@ def test_torn_last_line_and_acks(tmp_path: Path) -> None:
     assert (tmp_path / "o.jsonl").stat().st_mode & 0o777 == 0o600
 
 
-async def test_compaction_keeps_only_what_is_pending(autojump_clock: trio.testing.MockClock, tmp_path: Path) -> None:
+async def test_compaction_keeps_only_what_is_pending(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
     path = tmp_path / "outbox.jsonl"
     fake = FakeGateway()
     syncer = Syncer(LatestValue[GatewayProtocol | None](fake), outbox=Outbox(path))
@@ -124,9 +146,19 @@ async def test_compaction_keeps_only_what_is_pending(autojump_clock: trio.testin
 
 @pytest.mark.parametrize("n", [3000])
 def test_history_is_bounded(n: int) -> None:
-    items = [TeamItem(dir_name="t", team=TEAM, members=[], tasks=[task("1", f"s{i}")], seq=float(i)) for i in range(n)]
+    items = [
+        TeamItem(dir_name="t", team=TEAM, members=[], tasks=[task("1", f"s{i}")], seq=float(i))
+        for i in range(n)
+    ]
     acc = items[0]
     for nxt in items[1:]:
-        acc = TeamItem(dir_name="t", team=TEAM, members=[], tasks=nxt.tasks, seq=nxt.seq, history=merge_history(acc, nxt))
+        acc = TeamItem(
+            dir_name="t",
+            team=TEAM,
+            members=[],
+            tasks=nxt.tasks,
+            seq=nxt.seq,
+            history=merge_history(acc, nxt),
+        )
     assert len(acc.history) == 2000
     assert acc.history[-1][1].status == f"s{n - 2}"

@@ -88,7 +88,11 @@ async def test_presence_heartbeats_on_the_connection_that_replaced_a_dead_one(
     old, new = FakeGateway(), FakeGateway()
     cell = LatestValue[GatewayProtocol | None](old)
     async with trio.open_nursery() as n:
-        await n.start(partial(presence.run, cell, lambda: HEALTH, "laptop.abc", presence.Presence(), interval=1.0))
+        await n.start(
+            partial(
+                presence.run, cell, lambda: HEALTH, "laptop.abc", presence.Presence(), interval=1.0
+            )
+        )
         await trio.sleep(2.5)
         old.fail_next = 10**6  # dead from now on
         cell.set(new)
@@ -98,14 +102,22 @@ async def test_presence_heartbeats_on_the_connection_that_replaced_a_dead_one(
 
 
 async def test_the_dispatcher_completes_an_action_on_the_current_connection(
-    autojump_clock: trio.testing.MockClock, tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
+    tmp_path: Path,
 ) -> None:
     old, new = FakeGateway(), FakeGateway()
     for fake in (old, new):
-        fake.actions["a1"] = {"_id": "a1", "type": "retry", "status": "pending", "expiresAt": 4e12,
-                              "payload": {"feature": "f", "phase": "1"}}
+        fake.actions["a1"] = {
+            "_id": "a1",
+            "type": "retry",
+            "status": "pending",
+            "expiresAt": 4e12,
+            "payload": {"feature": "f", "phase": "1"},
+        }
     cell = LatestValue[GatewayProtocol | None](old)
-    henv = HandlerEnv.build(claude_dir=tmp_path, tina_session="tina-session", tmux_socket=None, timeout=5)
+    henv = HandlerEnv.build(
+        claude_dir=tmp_path, tina_session="tina-session", tmux_socket=None, timeout=5
+    )
 
     async def runner(action: Any, henv: HandlerEnv) -> Any:
         old.fail_next = 10**6  # the connection dies while the handler runs ...
@@ -115,8 +127,17 @@ async def test_the_dispatcher_completes_an_action_on_the_current_connection(
 
     send, receive = trio.open_memory_channel[dict[str, Any]](4)
     async with trio.open_nursery() as n:
-        await n.start(partial(action_actors.dispatch, cell, receive, henv, "laptop.abc",
-                              action_actors.ActionStats(), runner=runner))
+        await n.start(
+            partial(
+                action_actors.dispatch,
+                cell,
+                receive,
+                henv,
+                "laptop.abc",
+                action_actors.ActionStats(),
+                runner=runner,
+            )
+        )
         await send.send(old.actions["a1"])
         await until(lambda: "a1" in new.completed)
         n.cancel_scope.cancel()
@@ -128,17 +149,28 @@ def _spec_factory(started: list[str]) -> Any:
             started.append(feature)
             task_status.started()
             await trio.sleep_forever()
+
         return ChildSpec(id=f"wt:{feature}", run=run)
+
     return spec
 
 
 def _lookup(sessions: Path, feature: str, root: Path) -> None:
-    (sessions / f"{feature}.json").write_text(json.dumps(
-        {"feature": feature, "worktree_path": str(root / feature), "repo_root": str(root),
-         "created_at": "2026-11-21T00:00:00Z"}))
+    (sessions / f"{feature}.json").write_text(
+        json.dumps(
+            {
+                "feature": feature,
+                "worktree_path": str(root / feature),
+                "repo_root": str(root),
+                "created_at": "2026-11-21T00:00:00Z",
+            }
+        )
+    )
 
 
-async def test_watchers_lost_with_a_restarted_worktrees_supervisor_are_started_again(tmp_path: Path) -> None:
+async def test_watchers_lost_with_a_restarted_worktrees_supervisor_are_started_again(
+    tmp_path: Path,
+) -> None:
     sessions = tmp_path / "tina-sessions"
     sessions.mkdir()
     _lookup(sessions, "alpha", tmp_path)
@@ -147,7 +179,9 @@ async def test_watchers_lost_with_a_restarted_worktrees_supervisor_are_started_a
     worktrees = DynamicSupervisor("worktrees")
     up = LatestValue(False)
 
-    async def run_worktrees(*, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run_worktrees(
+        *, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         # As the daemon runs it (tina/app.py): it says when it is up.
         with trio.CancelScope() as scope:
             try:
@@ -161,7 +195,11 @@ async def test_watchers_lost_with_a_restarted_worktrees_supervisor_are_started_a
     async with trio.open_nursery() as n:
         await n.start(hub.run)
         scope = await n.start(run_worktrees)
-        await n.start(partial(discovery.run, sessions, hub, worktrees, _spec_factory(started), worktrees_up=up))
+        await n.start(
+            partial(
+                discovery.run, sessions, hub, worktrees, _spec_factory(started), worktrees_up=up
+            )
+        )
         assert worktrees.child_ids == ["wt:alpha"]
         scope.cancel()  # the worktrees supervisor dies, and its children with it
         await until(lambda: not up.value)
@@ -192,11 +230,14 @@ async def test_a_restarted_discovery_takes_over_watchers_it_did_not_start(tmp_pa
 
 
 async def test_a_team_removed_while_the_daemon_was_dead_is_removed_after_its_last_state(
-    autojump_clock: trio.testing.MockClock, tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
+    tmp_path: Path,
 ) -> None:
     # Observed, never acknowledged, then the daemon died and the team's directory went away.
     box = Outbox(tmp_path / "outbox.jsonl")
-    task = TaskSnapshot(task_id="1", subject="s", description="", status="completed", blocks=(), blocked_by=())
+    task = TaskSnapshot(
+        task_id="1", subject="s", description="", status="completed", blocks=(), blocked_by=()
+    )
     box.append_team(1.0, TeamSnapshot(dir_name="gone", team_name="gone"), [], [task])
     box.close()
     fake = FakeGateway()  # Convex never saw the team: it is not among the active ones
@@ -243,7 +284,9 @@ async def test_a_deployment_that_answers_again_is_reconnected_at_once() -> None:
     port = _free_port()
     client = ProbedClient()
     async with trio.open_nursery() as n:
-        n.start_soon(partial(reconnect_when_reachable, client, f"http://127.0.0.1:{port}", interval=0.05))  # type: ignore[arg-type]
+        n.start_soon(
+            partial(reconnect_when_reachable, client, f"http://127.0.0.1:{port}", interval=0.05)
+        )  # type: ignore[arg-type]
         await trio.sleep(0.3)  # refused: the client keeps backing off
         assert client.kicks == 0
         listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
@@ -260,7 +303,9 @@ async def test_a_deployment_that_was_never_unreachable_is_left_to_the_backoff() 
     port = listeners[0].socket.getsockname()[1]
     client = ProbedClient()  # backing off although the port answers (e.g. the WebSocket fails)
     async with trio.open_nursery() as n:
-        n.start_soon(partial(reconnect_when_reachable, client, f"http://127.0.0.1:{port}", interval=0.05))  # type: ignore[arg-type]
+        n.start_soon(
+            partial(reconnect_when_reachable, client, f"http://127.0.0.1:{port}", interval=0.05)
+        )  # type: ignore[arg-type]
         await trio.sleep(0.5)
         n.cancel_scope.cancel()
     for listener in listeners:
@@ -280,8 +325,12 @@ async def test_a_team_deleted_while_a_task_event_is_in_flight_is_removed_without
     tasks_dir = claude_dir / "tasks" / "t"
     team_dir.mkdir(parents=True)
     tasks_dir.mkdir(parents=True)
-    (team_dir / "config.json").write_bytes((fixtures / "teams" / "billing-export-phase-1-5" / "config.json").read_bytes())
-    (tasks_dir / "1.json").write_bytes((fixtures / "tasks" / "billing-export-phase-1-5" / "1.json").read_bytes())
+    (team_dir / "config.json").write_bytes(
+        (fixtures / "teams" / "billing-export-phase-1-5" / "config.json").read_bytes()
+    )
+    (tasks_dir / "1.json").write_bytes(
+        (fixtures / "tasks" / "billing-export-phase-1-5" / "1.json").read_bytes()
+    )
     syncer = Syncer(LatestValue[GatewayProtocol | None](None))
     watcher = claude.ClaudeWatcher(claude_dir, syncer)
     watcher._emit(await watcher.rescan(force=True))

@@ -22,8 +22,16 @@ from tina.testing import FakeGateway, refused
 
 
 def orch(status: str = "planning", started: float = 1.7e12) -> OrchestrationSnapshot:
-    return OrchestrationSnapshot(feature_name="f", spec_doc_path="/s", branch="b", worktree_path="/w",
-                                 total_phases=2, current_phase=1, status=status, started_at=started)
+    return OrchestrationSnapshot(
+        feature_name="f",
+        spec_doc_path="/s",
+        branch="b",
+        worktree_path="/w",
+        total_phases=2,
+        current_phase=1,
+        status=status,
+        started_at=started,
+    )
 
 
 def team(d: str) -> TeamSnapshot:
@@ -35,7 +43,13 @@ def task(i: str, status: str = "pending") -> TaskSnapshot:
 
 
 def event(i: int) -> EventRecord:
-    return EventRecord(idempotency_key=f"evt-{i:08d}", event_type="info", source="t", summary=str(i), recorded_at=1.7e12 + i)
+    return EventRecord(
+        idempotency_key=f"evt-{i:08d}",
+        event_type="info",
+        source="t",
+        summary=str(i),
+        recorded_at=1.7e12 + i,
+    )
 
 
 @pytest.fixture
@@ -54,8 +68,11 @@ async def until(predicate: Any, timeout: float = 30) -> None:
             await trio.sleep(0.01)
 
 
-async def test_bursts_coalesce_to_one_mutation_per_key(autojump_clock: trio.testing.MockClock, fake: FakeGateway,
-                                                       cell: LatestValue[GatewayProtocol | None]) -> None:
+async def test_bursts_coalesce_to_one_mutation_per_key(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
     syncer = Syncer(cell)
     for i in range(100):
         syncer.put_team("t1", team("t1"), [], [task("1", "in_progress" if i % 2 else "pending")])
@@ -68,9 +85,11 @@ async def test_bursts_coalesce_to_one_mutation_per_key(autojump_clock: trio.test
     assert syncer.sent == 2
 
 
-async def test_events_wait_for_their_orchestration_and_go_in_order(autojump_clock: trio.testing.MockClock,
-                                                                   fake: FakeGateway,
-                                                                   cell: LatestValue[GatewayProtocol | None]) -> None:
+async def test_events_wait_for_their_orchestration_and_go_in_order(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
     syncer = Syncer(cell)
     syncer.put_events("/w", [event(i) for i in range(450)])
     async with trio.open_nursery() as n:
@@ -80,14 +99,16 @@ async def test_events_wait_for_their_orchestration_and_go_in_order(autojump_cloc
         syncer.put_orchestration("/w", orch(), [])
         await until(lambda: syncer.depth == 0)
         n.cancel_scope.cancel()
-    (_oid, got), = fake.events.items()
+    ((_oid, got),) = fake.events.items()
     assert [e.summary for e in got] == [str(i) for i in range(450)]
     assert fake.count("record_events") == 3  # batches of 200
 
 
-async def test_offline_observations_wait_and_flush_in_order_on_reconnect(autojump_clock: trio.testing.MockClock,
-                                                                         fake: FakeGateway,
-                                                                         cell: LatestValue[GatewayProtocol | None]) -> None:
+async def test_offline_observations_wait_and_flush_in_order_on_reconnect(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
     syncer = Syncer(cell)
     fake.fail_next = 5
     async with trio.open_nursery() as n:
@@ -102,9 +123,11 @@ async def test_offline_observations_wait_and_flush_in_order_on_reconnect(autojum
     assert seqs == sorted(seqs)
 
 
-async def test_a_refused_credential_pauses_sending_without_a_hot_loop(autojump_clock: trio.testing.MockClock,
-                                                                      fake: FakeGateway,
-                                                                      cell: LatestValue[GatewayProtocol | None]) -> None:
+async def test_a_refused_credential_pauses_sending_without_a_hot_loop(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
     syncer = Syncer(cell)
     fake.fail_next, fake.failure = 3, refused()
     with structlog.testing.capture_logs() as logs:
@@ -121,10 +144,16 @@ async def test_a_refused_credential_pauses_sending_without_a_hot_loop(autojump_c
     assert syncer.blocked_reason is None
 
 
-async def test_bad_data_is_dropped_and_counted(autojump_clock: trio.testing.MockClock, fake: FakeGateway,
-                                               cell: LatestValue[GatewayProtocol | None]) -> None:
+async def test_bad_data_is_dropped_and_counted(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
     syncer = Syncer(cell)
-    fake.fail_next, fake.failure = 1, refused("invalid_argument", "phases.phaseNumber: expected a phase")
+    fake.fail_next, fake.failure = (
+        1,
+        refused("invalid_argument", "phases.phaseNumber: expected a phase"),
+    )
     async with trio.open_nursery() as n:
         await n.start(syncer.run)
         syncer.put_orchestration("/w", orch(), [])
@@ -134,9 +163,11 @@ async def test_bad_data_is_dropped_and_counted(autojump_clock: trio.testing.Mock
     assert fake.count("sync_orchestration") == 1
 
 
-async def test_team_removal_sends_the_pending_snapshot_first(autojump_clock: trio.testing.MockClock,
-                                                              fake: FakeGateway,
-                                                              cell: LatestValue[GatewayProtocol | None]) -> None:
+async def test_team_removal_sends_the_pending_snapshot_first(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
     # A team changed and then removed before the change was sent (offline, or in one burst):
     # its last task states still reach Convex, then the removal; one pending item throughout.
     syncer = Syncer(cell)
@@ -162,9 +193,11 @@ def test_sequence_numbers_are_monotonic_even_if_the_clock_goes_back() -> None:
     assert len(set(got)) == 4
 
 
-async def test_items_in_flight_when_the_actor_stops_are_kept(autojump_clock: trio.testing.MockClock,
-                                                             fake: FakeGateway,
-                                                             cell: LatestValue[GatewayProtocol | None]) -> None:
+async def test_items_in_flight_when_the_actor_stops_are_kept(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
     syncer = Syncer(cell)
     fake.latency = 10
     syncer.put_team("t", team("t"), [], [task("1")])

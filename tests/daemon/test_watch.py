@@ -73,7 +73,10 @@ async def test_a_missing_root_is_picked_up_when_it_appears(tmp_path: Path) -> No
 
 
 def test_minimal_roots_many_and_nested(tmp_path: Path) -> None:
-    worktrees = [tmp_path / "repos" / f"r{i}" / ".worktrees" / f"f{i}" / ".claude" / "tina" for i in range(300)]
+    worktrees = [
+        tmp_path / "repos" / f"r{i}" / ".worktrees" / f"f{i}" / ".claude" / "tina"
+        for i in range(300)
+    ]
     claude = tmp_path / "home" / ".claude"
     got = _roots([*worktrees, claude, claude / "teams", claude / "tasks", worktrees[0] / "phase-1"])
     assert got == sorted([claude, *worktrees], key=lambda p: (len(p.parts), str(p)))
@@ -83,7 +86,9 @@ def test_a_change_goes_to_every_root_that_contains_it(tmp_path: Path) -> None:
     hub = WatchHub()
     outer, inner, other = tmp_path / "a", tmp_path / "a" / "b", tmp_path / "c"
     inboxes = {root: hub.subscribe(root) for root in (outer, inner, other)}
-    hub._route({(1, str(inner / "x.json")), (1, str(outer / "y.json")), (1, str(tmp_path / "elsewhere"))})
+    hub._route(
+        {(1, str(inner / "x.json")), (1, str(outer / "y.json")), (1, str(tmp_path / "elsewhere"))}
+    )
     assert inboxes[outer].depth == 2
     assert inboxes[inner].depth == 1
     assert inboxes[other].depth == 0

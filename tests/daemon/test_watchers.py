@@ -26,14 +26,33 @@ def write(path: Path, doc: Any) -> Path:
 
 def team_config(name: str, members: list[str]) -> dict[str, Any]:
     return {
-        "name": name, "createdAt": 1770480842000, "leadAgentId": f"team-lead@{name}", "leadSessionId": "s",
-        "members": [{"agentId": f"{m}@{name}", "name": m, "joinedAt": 1770480842000, "tmuxPaneId": "%1",
-                     "cwd": "/w"} for m in members],
+        "name": name,
+        "createdAt": 1770480842000,
+        "leadAgentId": f"team-lead@{name}",
+        "leadSessionId": "s",
+        "members": [
+            {
+                "agentId": f"{m}@{name}",
+                "name": m,
+                "joinedAt": 1770480842000,
+                "tmuxPaneId": "%1",
+                "cwd": "/w",
+            }
+            for m in members
+        ],
     }
 
 
 def task(i: str, status: str = "pending", **extra: Any) -> dict[str, Any]:
-    return {"id": i, "subject": f"s{i}", "description": "d", "status": status, "blocks": [], "blockedBy": [], **extra}
+    return {
+        "id": i,
+        "subject": f"s{i}",
+        "description": "d",
+        "status": status,
+        "blocks": [],
+        "blockedBy": [],
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -51,7 +70,9 @@ def bump_mtime(path: Path) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
 
 
-async def test_one_task_change_reads_one_file_and_makes_one_snapshot(tmp_path: Path, syncer: Syncer) -> None:
+async def test_one_task_change_reads_one_file_and_makes_one_snapshot(
+    tmp_path: Path, syncer: Syncer
+) -> None:
     claude = tmp_path / ".claude"
     write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead", "executor-1"]))
     for i in range(50):
@@ -91,7 +112,9 @@ async def test_rescan_rereads_only_what_changed(tmp_path: Path, syncer: Syncer) 
     assert watcher.reads == reads + 1
 
 
-async def test_half_written_files_are_logged_with_their_path_and_skipped(tmp_path: Path, syncer: Syncer) -> None:
+async def test_half_written_files_are_logged_with_their_path_and_skipped(
+    tmp_path: Path, syncer: Syncer
+) -> None:
     claude = tmp_path / ".claude"
     write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead"]))
     good = write(claude / "tasks/alpha/1.json", task("1"))
@@ -124,9 +147,13 @@ async def test_removed_team_config_removes_the_team(tmp_path: Path, syncer: Sync
     assert isinstance(pending(syncer)[("team", "alpha")], TeamRemoval)
 
 
-async def test_worktree_watcher_sends_state_once_per_content_and_tails_the_journal(tmp_path: Path, syncer: Syncer) -> None:
+async def test_worktree_watcher_sends_state_once_per_content_and_tails_the_journal(
+    tmp_path: Path, syncer: Syncer
+) -> None:
     fixtures = Path(__file__).parents[1] / "fixtures" / "state"
-    sample = next(p for p in sorted(fixtures.glob("*.json")) if "spec" in p.name or "design" in p.name)
+    sample = next(
+        p for p in sorted(fixtures.glob("*.json")) if "spec" in p.name or "design" in p.name
+    )
     wt = tmp_path / "wt"
     state = write(wt / ".claude/tina/supervisor-state.json", sample.read_text())
     watcher = WorktreeWatcher(wt, str(tmp_path), syncer)
@@ -138,9 +165,19 @@ async def test_worktree_watcher_sends_state_once_per_content_and_tails_the_journ
     assert pending(syncer) == {}
 
     journal = wt / ".claude/tina/events.jsonl"
-    line = {"id": "a" * 32, "type": "info", "source": "tina-session", "summary": "hello", "feature": "f",
-            "recorded_at": "2026-02-07T16:03:12Z", "detail": None, "phase": "1"}
-    write(journal, json.dumps(line) + "\n" + json.dumps({**line, "id": "b" * 32})[:20])  # second line half-written
+    line = {
+        "id": "a" * 32,
+        "type": "info",
+        "source": "tina-session",
+        "summary": "hello",
+        "feature": "f",
+        "recorded_at": "2026-02-07T16:03:12Z",
+        "detail": None,
+        "phase": "1",
+    }
+    write(
+        journal, json.dumps(line) + "\n" + json.dumps({**line, "id": "b" * 32})[:20]
+    )  # second line half-written
     await watcher.refresh({journal}, rescan=False)
     assert [e.idempotency_key for e in syncer._events[str(wt)]] == ["a" * 32]
     with journal.open("w") as f:

@@ -42,7 +42,9 @@ class Api:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(f"{self.url}/api/{kind}", data=body, headers=headers, method="POST")
+        req = urllib.request.Request(
+            f"{self.url}/api/{kind}", data=body, headers=headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 doc = json.loads(resp.read())
@@ -68,8 +70,11 @@ class ApiError(Exception):
 
 
 def sign_up(url: str, email: str, password: str = "correct horse battery staple") -> Api:
-    out = Api(url).action("auth:signIn", provider="password",
-                          params={"email": email, "password": password, "flow": "signUp"})
+    out = Api(url).action(
+        "auth:signIn",
+        provider="password",
+        params={"email": email, "password": password, "flow": "signUp"},
+    )
     return Api(url, out["tokens"]["token"])
 
 

@@ -17,24 +17,61 @@ from .conftest import eventually
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_debug_shows_the_live_actor_tree_in_a_terminal(backend: BackendProcess, laptop: Laptop) -> None:
+def test_debug_shows_the_live_actor_tree_in_a_terminal(
+    backend: BackendProcess, laptop: Laptop
+) -> None:
     laptop.enroll()
     laptop.init_orchestration("terminal", phases=1)
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in laptop.env().items())
-    laptop.tmux("new-session", "-d", "-s", "debug", "-x", "160", "-y", "60", f"env {env} {BIN / 'tina'} daemon debug")
-    screen = eventually(lambda: (s := laptop.capture("debug")) and "connection=connected" in s and "wt:terminal" in s and s,
-                        timeout=30)
-    for expected in ("tina daemon", "convex  running", "syncer  running", "claude  running", "recent log lines",
-                     "node.registered"):
+    laptop.tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "debug",
+        "-x",
+        "160",
+        "-y",
+        "60",
+        f"env {env} {BIN / 'tina'} daemon debug",
+    )
+    screen = eventually(
+        lambda: (
+            (s := laptop.capture("debug"))
+            and "connection=connected" in s
+            and "wt:terminal" in s
+            and s
+        ),
+        timeout=30,
+    )
+    for expected in (
+        "tina daemon",
+        "convex  running",
+        "syncer  running",
+        "claude  running",
+        "recent log lines",
+        "node.registered",
+    ):
         assert expected in screen, screen
     laptop.tmux("send-keys", "-t", "debug", "C-c")
-    eventually(lambda: laptop.status() is None, timeout=20)  # the control socket is gone: it stopped
+    eventually(
+        lambda: laptop.status() is None, timeout=20
+    )  # the control socket is gone: it stopped
 
 
 def test_status_and_doctor(backend: BackendProcess, laptop: Laptop) -> None:
     laptop.start_daemon()
     out = laptop.run([str(BIN / "tina"), "daemon", "status"]).stdout
-    for actor in ("convex", "watch", "syncer", "presence", "claude", "worktrees", "discovery", "dispatcher", "listener"):
+    for actor in (
+        "convex",
+        "watch",
+        "syncer",
+        "presence",
+        "claude",
+        "worktrees",
+        "discovery",
+        "dispatcher",
+        "listener",
+    ):
         assert f"{actor}  running" in out, out
     doctor = laptop.run([str(BIN / "tina"), "daemon", "doctor"], check=False)
     assert doctor.returncode == 0, doctor.stdout
@@ -46,7 +83,9 @@ def test_status_and_doctor(backend: BackendProcess, laptop: Laptop) -> None:
     assert "no daemon is running" in stopped.stderr
 
 
-def test_sighup_reloads_the_config_and_keeps_running_on_a_bad_one(backend: BackendProcess, laptop: Laptop) -> None:
+def test_sighup_reloads_the_config_and_keeps_running_on_a_bad_one(
+    backend: BackendProcess, laptop: Laptop
+) -> None:
     config = laptop.root / "config.toml"
     config.write_text("debounce_ms = 30\n")
     proc = laptop.start_daemon()

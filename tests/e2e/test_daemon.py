@@ -35,7 +35,9 @@ def journal_ids(worktree: Path) -> list[str]:
 
 
 def submit(api: Api, action: dict[str, Any]) -> str:
-    out = api.mutation("actions:submitAction", action=action, idempotencyKey=f"e2e-{uuid.uuid4().hex}")
+    out = api.mutation(
+        "actions:submitAction", action=action, idempotencyKey=f"e2e-{uuid.uuid4().hex}"
+    )
     return str(out["actionId"])
 
 
@@ -45,7 +47,9 @@ def action_row(backend: BackendProcess, action_id: str) -> dict[str, Any]:
     return row
 
 
-def test_orchestrations_teams_tasks_and_events_reach_convex_exactly_once(backend: BackendProcess, laptop: Laptop) -> None:
+def test_orchestrations_teams_tasks_and_events_reach_convex_exactly_once(
+    backend: BackendProcess, laptop: Laptop
+) -> None:
     laptop.start_daemon()
     wt = laptop.init_orchestration("billing-export", phases=2)
     orch = eventually(lambda: one(backend, "orchestrations", featureName="billing-export"))
@@ -54,24 +58,42 @@ def test_orchestrations_teams_tasks_and_events_reach_convex_exactly_once(backend
 
     laptop.advance("billing-export", "validation", "validation_pass")
     eventually(lambda: one(backend, "phases", phaseNumber="1", status="planning"))
-    eventually(lambda: sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == sorted(journal_ids(wt)))
+    eventually(
+        lambda: (
+            sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents"))
+            == sorted(journal_ids(wt))
+        )
+    )
 
     team = "billing-export-phase-1"
-    laptop.write_team(team, [{"name": "team-lead", "agentType": "team-lead"}, {"name": "executor-1"}], cwd=wt)
+    laptop.write_team(
+        team, [{"name": "team-lead", "agentType": "team-lead"}, {"name": "executor-1"}], cwd=wt
+    )
     for i in (1, 2, 3):
-        laptop.write_task(team, str(i), subject=f"task {i}", blocked_by=[str(i - 1)] if i > 1 else [])
+        laptop.write_task(
+            team, str(i), subject=f"task {i}", blocked_by=[str(i - 1)] if i > 1 else []
+        )
     team_row = eventually(lambda: one(backend, "teams", dirName=team))
     assert team_row["orchestrationId"] == orch["_id"]
     assert team_row["phaseNumber"] == "1"
     eventually(lambda: len(rows(backend, "taskEvents")) == 3)
 
-    laptop.write_task(team, "2", subject="task 2", status="in_progress", owner="executor-1", blocked_by=["1"])
+    laptop.write_task(
+        team, "2", subject="task 2", status="in_progress", owner="executor-1", blocked_by=["1"]
+    )
     eventually(lambda: len(rows(backend, "taskEvents")) == 4)
     last = max(rows(backend, "taskEvents"), key=lambda r: r["recordedAt"])
-    assert (last["taskId"], last["kind"], last["changes"], last["status"]) == ("2", "updated", ["status", "owner"], "in_progress")
+    assert (last["taskId"], last["kind"], last["changes"], last["status"]) == (
+        "2",
+        "updated",
+        ["status", "owner"],
+        "in_progress",
+    )
 
     # The same content written again (a new mtime) is no change: no event.
-    laptop.write_task(team, "2", subject="task 2", status="in_progress", owner="executor-1", blocked_by=["1"])
+    laptop.write_task(
+        team, "2", subject="task 2", status="in_progress", owner="executor-1", blocked_by=["1"]
+    )
     time.sleep(1.0)
     assert len(rows(backend, "taskEvents")) == 4
     members = rows(backend, "teamMembers")
@@ -81,7 +103,12 @@ def test_orchestrations_teams_tasks_and_events_reach_convex_exactly_once(backend
     plan = laptop.write_plan(wt, "billing-export", "1")
     laptop.advance("billing-export", "1", "plan_complete", plan_path=str(plan))
     eventually(lambda: one(backend, "phases", phaseNumber="1", status="planned"))
-    eventually(lambda: sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == sorted(journal_ids(wt)))
+    eventually(
+        lambda: (
+            sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents"))
+            == sorted(journal_ids(wt))
+        )
+    )
 
     # The team directory goes away: the team is marked removed, its tasks keep their last state.
     laptop.remove_team(team)
@@ -89,7 +116,9 @@ def test_orchestrations_teams_tasks_and_events_reach_convex_exactly_once(backend
     assert len(rows(backend, "tasks")) == 3
 
 
-def test_an_operator_action_is_claimed_executed_and_completed(backend: BackendProcess, laptop: Laptop, owner: Api) -> None:
+def test_an_operator_action_is_claimed_executed_and_completed(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
     laptop.start_daemon()
     wt = laptop.init_orchestration("search", phases=2)
     laptop.advance("search", "validation", "validation_pass")
@@ -98,7 +127,12 @@ def test_an_operator_action_is_claimed_executed_and_completed(backend: BackendPr
     state_file = wt / ".claude" / "tina" / "supervisor-state.json"
 
     pause = submit(owner, {"type": "pause", "orchestrationId": orch["_id"], "phase": "1"})
-    done = eventually(lambda: action_row(backend, pause)["status"] in ("completed", "failed") and action_row(backend, pause))
+    done = eventually(
+        lambda: (
+            action_row(backend, pause)["status"] in ("completed", "failed")
+            and action_row(backend, pause)
+        )
+    )
     assert done["status"] == "completed", done
     assert done["result"]["code"] == "ok"
     state = json.loads(state_file.read_text())
@@ -106,8 +140,14 @@ def test_an_operator_action_is_claimed_executed_and_completed(backend: BackendPr
     eventually(lambda: one(backend, "phases", phaseNumber="1", status="paused"))
 
     # Audited: who submitted, which laptop claimed it, the outcome.
-    audit = owner.query("audit:list", actionId=pause, paginationOpts={"numItems": 10, "cursor": None})["page"]
-    assert [a["verb"] for a in reversed(audit)] == ["action.submitted", "action.claimed", "action.completed"]
+    audit = owner.query(
+        "audit:list", actionId=pause, paginationOpts={"numItems": 10, "cursor": None}
+    )["page"]
+    assert [a["verb"] for a in reversed(audit)] == [
+        "action.submitted",
+        "action.claimed",
+        "action.completed",
+    ]
     assert all(a["nodeId"] == orch["nodeId"] for a in audit)
 
     resume = submit(owner, {"type": "resume", "orchestrationId": orch["_id"], "phase": "1"})
@@ -117,33 +157,73 @@ def test_an_operator_action_is_claimed_executed_and_completed(backend: BackendPr
 
     # A transition that does not apply fails cleanly with tina-session's reason.
     retry = submit(owner, {"type": "retry", "orchestrationId": orch["_id"], "phase": "1"})
-    failed = eventually(lambda: action_row(backend, retry)["status"] in ("completed", "failed") and action_row(backend, retry))
+    failed = eventually(
+        lambda: (
+            action_row(backend, retry)["status"] in ("completed", "failed")
+            and action_row(backend, retry)
+        )
+    )
     assert failed["status"] == "failed"
     assert failed["result"]["code"] == "cli_exit_non_zero"
-    assert failed["result"]["message"] == "cannot apply retry to phase 1: its status is planning (needs blocked)"
+    assert (
+        failed["result"]["message"]
+        == "cannot apply retry to phase 1: its status is planning (needs blocked)"
+    )
 
 
-def test_send_message_reaches_a_real_tmux_pane(backend: BackendProcess, laptop: Laptop, owner: Api) -> None:
+def test_send_message_reaches_a_real_tmux_pane(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
     laptop.start_daemon()
     wt = laptop.init_orchestration("notify", phases=1)
     pane = laptop.open_pane("agent-executor")
     team = "notify-phase-1"
-    laptop.write_team(team, [{"name": "team-lead", "tmuxPaneId": "in-process"}, {"name": "executor-1", "tmuxPaneId": pane}], cwd=wt)
+    laptop.write_team(
+        team,
+        [
+            {"name": "team-lead", "tmuxPaneId": "in-process"},
+            {"name": "executor-1", "tmuxPaneId": pane},
+        ],
+        cwd=wt,
+    )
     team_row = eventually(lambda: one(backend, "teams", dirName=team))
     eventually(lambda: len(rows(backend, "teamMembers")) == 2)
     text = f"please rebase onto main {uuid.uuid4().hex[:6]}"
-    sent = submit(owner, {"type": "send_message", "teamId": team_row["_id"], "agentName": "executor-1", "text": text})
-    done = eventually(lambda: action_row(backend, sent)["status"] in ("completed", "failed") and action_row(backend, sent))
+    sent = submit(
+        owner,
+        {
+            "type": "send_message",
+            "teamId": team_row["_id"],
+            "agentName": "executor-1",
+            "text": text,
+        },
+    )
+    done = eventually(
+        lambda: (
+            action_row(backend, sent)["status"] in ("completed", "failed")
+            and action_row(backend, sent)
+        )
+    )
     assert done["status"] == "completed", done
     assert pane in done["result"]["message"]
     eventually(lambda: text in laptop.capture(pane))
 
-    lead = submit(owner, {"type": "send_message", "teamId": team_row["_id"], "agentName": "team-lead", "text": "hi"})
-    refused = eventually(lambda: action_row(backend, lead)["status"] in ("completed", "failed") and action_row(backend, lead))
+    lead = submit(
+        owner,
+        {"type": "send_message", "teamId": team_row["_id"], "agentName": "team-lead", "text": "hi"},
+    )
+    refused = eventually(
+        lambda: (
+            action_row(backend, lead)["status"] in ("completed", "failed")
+            and action_row(backend, lead)
+        )
+    )
     assert refused["result"]["code"] == "in_process_teammate"
 
 
-def test_malformed_files_are_logged_with_their_path_and_skipped(backend: BackendProcess, laptop: Laptop) -> None:
+def test_malformed_files_are_logged_with_their_path_and_skipped(
+    backend: BackendProcess, laptop: Laptop
+) -> None:
     laptop.start_daemon()
     wt = laptop.init_orchestration("tolerant", phases=1)
     team = "tolerant-phase-1"
@@ -155,7 +235,12 @@ def test_malformed_files_are_logged_with_their_path_and_skipped(backend: Backend
     unreadable_dir = laptop.claude / "tasks" / team / "3.json"
     unreadable_dir.mkdir()
     (wt / ".claude" / "tina" / "supervisor-state.json").write_text("{ truncated")
-    eventually(lambda: any(e.get("event") == "file.unreadable" and e.get("path") == str(broken) for e in laptop.log_events()))
+    eventually(
+        lambda: any(
+            e.get("event") == "file.unreadable" and e.get("path") == str(broken)
+            for e in laptop.log_events()
+        )
+    )
     # Everything else keeps working.
     laptop.write_task(team, "4", subject="still synced")
     eventually(lambda: len(rows(backend, "tasks")) == 2)
@@ -164,13 +249,23 @@ def test_malformed_files_are_logged_with_their_path_and_skipped(backend: Backend
     assert all(c["state"] == "running" for c in status["tree"])
 
 
-def test_a_crashing_actor_is_restarted_while_the_others_keep_working(backend: BackendProcess, laptop: Laptop) -> None:
+def test_a_crashing_actor_is_restarted_while_the_others_keep_working(
+    backend: BackendProcess, laptop: Laptop
+) -> None:
     # Fault injection (a diagnostic of the daemon): the claude watcher raises twice, shortly after it starts.
     laptop.start_daemon(env={"TINA_INJECT_FAULTS": "claude:2"})
     wt = laptop.init_orchestration("resilient", phases=1)
     eventually(lambda: one(backend, "orchestrations", featureName="resilient"))
-    claude = eventually(lambda: next((c for c in (laptop.status() or {}).get("tree", [])
-                                      if c["id"] == "claude" and c["restarts"] >= 2 and c["state"] == "running"), None))
+    claude = eventually(
+        lambda: next(
+            (
+                c
+                for c in (laptop.status() or {}).get("tree", [])
+                if c["id"] == "claude" and c["restarts"] >= 2 and c["state"] == "running"
+            ),
+            None,
+        )
+    )
     assert "injected fault" in (claude["last_error"] or "")
     tree = {c["id"]: c for c in (laptop.status() or {})["tree"]}
     assert tree["syncer"]["restarts"] == 0
@@ -180,12 +275,18 @@ def test_a_crashing_actor_is_restarted_while_the_others_keep_working(backend: Ba
     eventually(lambda: one(backend, "teams", dirName="resilient-phase-1"))
 
 
-def test_the_backend_stopped_and_restarted_mid_run_loses_nothing(backend_factory: Any, tmp_path: Path,
-                                                                  laptop_factory: Any) -> None:
+def test_the_backend_stopped_and_restarted_mid_run_loses_nothing(
+    backend_factory: Any, tmp_path: Path, laptop_factory: Any
+) -> None:
     from .conftest import auth_env
 
     backend = backend_factory(env=auth_env(), state_file=tmp_path / "convex-state.json")
-    laptop = Laptop(tmp_path / "laptop-r", "laptop-r", backend.url, enrollment_secret="e2e-enrollment-secret-0123456789")
+    laptop = Laptop(
+        tmp_path / "laptop-r",
+        "laptop-r",
+        backend.url,
+        enrollment_secret="e2e-enrollment-secret-0123456789",
+    )
     try:
         laptop.start_daemon()
         wt = laptop.init_orchestration("outage", phases=2)
@@ -208,21 +309,36 @@ def test_the_backend_stopped_and_restarted_mid_run_loses_nothing(backend_factory
         assert status["info"]["outbox"] > 0
 
         backend.start()
-        eventually(lambda: {r["taskId"]: r["status"] for r in rows(backend, "tasks")} == {"1": "completed", "2": "pending"},
-                   timeout=30)
+        eventually(
+            lambda: (
+                {r["taskId"]: r["status"] for r in rows(backend, "tasks")}
+                == {"1": "completed", "2": "pending"}
+            ),
+            timeout=30,
+        )
         eventually(lambda: one(backend, "phases", phaseNumber="1", status="planning"))
-        eventually(lambda: sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == sorted(journal_ids(wt)))
+        eventually(
+            lambda: (
+                sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents"))
+                == sorted(journal_ids(wt))
+            )
+        )
         # Every state observed while Convex was down arrived, in order, once.
         events = rows(backend, "taskEvents")
-        assert [e["status"] for e in events if e["taskId"] == "1"] == ["pending", "in_progress", "completed"]
+        assert [e["status"] for e in events if e["taskId"] == "1"] == [
+            "pending",
+            "in_progress",
+            "completed",
+        ]
         assert len({e["idempotencyKey"] for e in events}) == len(events)
         eventually(lambda: (laptop.status() or {}).get("info", {}).get("outbox") == 0)
     finally:
         laptop.close()
 
 
-def test_a_revoked_laptop_stops_writing_says_so_and_does_not_retry_in_a_loop(backend: BackendProcess, laptop: Laptop,
-                                                                              owner: Api) -> None:
+def test_a_revoked_laptop_stops_writing_says_so_and_does_not_retry_in_a_loop(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
     laptop.start_daemon(env={"TINA_HEARTBEAT_SECS": "1"})
     wt = laptop.init_orchestration("revoked", phases=1)
     team = "revoked-phase-1"
@@ -235,7 +351,12 @@ def test_a_revoked_laptop_stops_writing_says_so_and_does_not_retry_in_a_loop(bac
     for i in range(2, 12):  # work goes on locally
         laptop.write_task(team, str(i), subject=f"after {i}")
         time.sleep(0.2)
-    status = eventually(lambda: "revoked" in ((laptop.status() or {}).get("info", {}).get("refused") or "") and laptop.status())
+    status = eventually(
+        lambda: (
+            "revoked" in ((laptop.status() or {}).get("info", {}).get("refused") or "")
+            and laptop.status()
+        )
+    )
     assert status is not None
     time.sleep(2)
     assert len(rows(backend, "tasks")) == 1  # nothing written after the revocation
@@ -249,21 +370,44 @@ def test_a_revoked_laptop_stops_writing_says_so_and_does_not_retry_in_a_loop(bac
     assert "tina daemon enroll" in doctor.stdout
 
 
-def test_the_simulator_drives_a_whole_orchestration_through_the_real_daemon(backend: BackendProcess, laptop: Laptop) -> None:
+def test_the_simulator_drives_a_whole_orchestration_through_the_real_daemon(
+    backend: BackendProcess, laptop: Laptop
+) -> None:
     import trio
 
     from tina.sim.driver import SimConfig, Simulator
 
     laptop.start_daemon()
-    sim = Simulator([laptop], orchestrations=2, phases=(2, 2),
-                    cfg=SimConfig(seed=11, speed=25, auto_retry_after=0.2, auto_approve_after=0.2,
-                                  require_plan_approval_every=2, tasks_per_phase=(2, 3)))
+    sim = Simulator(
+        [laptop],
+        orchestrations=2,
+        phases=(2, 2),
+        cfg=SimConfig(
+            seed=11,
+            speed=25,
+            auto_retry_after=0.2,
+            auto_approve_after=0.2,
+            require_plan_approval_every=2,
+            tasks_per_phase=(2, 3),
+        ),
+    )
     trio.run(sim.run)
     assert all(s.done for s in sim.sims)
-    eventually(lambda: sorted(o["status"] for o in rows(backend, "orchestrations")) == ["complete", "complete"], timeout=30)
+    eventually(
+        lambda: (
+            sorted(o["status"] for o in rows(backend, "orchestrations")) == ["complete", "complete"]
+        ),
+        timeout=30,
+    )
     # Every journal line of both worktrees arrived once; tasks went through their states.
     journals = sorted(i for s in sim.sims if s.worktree for i in journal_ids(s.worktree))
-    eventually(lambda: sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == journals)
+    eventually(
+        lambda: (
+            sorted(r["idempotencyKey"] for r in rows(backend, "orchestrationEvents")) == journals
+        )
+    )
     statuses = {e["status"] for e in rows(backend, "taskEvents")}
     assert {"pending", "in_progress", "completed"} <= statuses
-    assert len({e["idempotencyKey"] for e in rows(backend, "taskEvents")}) == len(rows(backend, "taskEvents"))
+    assert len({e["idempotencyKey"] for e in rows(backend, "taskEvents")}) == len(
+        rows(backend, "taskEvents")
+    )

@@ -37,8 +37,15 @@ class Probe:
         return [w for _, w in self.log]
 
 
-def worker(probe: Probe, name: str, *, crash_after: float | None = None, crash_times: int = 10**9,
-           exit_after: float | None = None, ready_delay: float = 0.0) -> Callable[..., Any]:
+def worker(
+    probe: Probe,
+    name: str,
+    *,
+    crash_after: float | None = None,
+    crash_times: int = 10**9,
+    exit_after: float | None = None,
+    ready_delay: float = 0.0,
+) -> Callable[..., Any]:
     runs = 0
 
     async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -64,13 +71,18 @@ def worker(probe: Probe, name: str, *, crash_after: float | None = None, crash_t
     return run
 
 
-async def test_children_start_in_order_and_stop_in_reverse(autojump_clock: trio.testing.MockClock) -> None:
+async def test_children_start_in_order_and_stop_in_reverse(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     probe = Probe()
-    sup = Supervisor("root", [
-        ChildSpec(id="a", run=worker(probe, "a", ready_delay=1)),
-        ChildSpec(id="b", run=worker(probe, "b", ready_delay=1)),
-        ChildSpec(id="c", run=worker(probe, "c", ready_delay=1)),
-    ])
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec(id="a", run=worker(probe, "a", ready_delay=1)),
+            ChildSpec(id="b", run=worker(probe, "b", ready_delay=1)),
+            ChildSpec(id="c", run=worker(probe, "c", ready_delay=1)),
+        ],
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         # Each child was ready before the next began: readiness is a barrier.
@@ -81,12 +93,19 @@ async def test_children_start_in_order_and_stop_in_reverse(autojump_clock: trio.
     assert [s.state for s in sup.statistics()] == [ChildState.STOPPED] * 3
 
 
-async def test_a_crashing_child_restarts_alone_with_backoff(autojump_clock: trio.testing.MockClock) -> None:
+async def test_a_crashing_child_restarts_alone_with_backoff(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     probe = Probe()
-    sup = Supervisor("root", [
-        ChildSpec(id="steady", run=worker(probe, "steady")),
-        ChildSpec(id="flaky", run=worker(probe, "flaky", crash_after=0.5, crash_times=3)),
-    ], backoff=NO_JITTER, intensity=Intensity(max_restarts=10, within=60))
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec(id="steady", run=worker(probe, "steady")),
+            ChildSpec(id="flaky", run=worker(probe, "flaky", crash_after=0.5, crash_times=3)),
+        ],
+        backoff=NO_JITTER,
+        intensity=Intensity(max_restarts=10, within=60),
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         await trio.sleep(30.25)
@@ -114,8 +133,12 @@ async def test_backoff_is_capped_and_jittered() -> None:
 async def test_backoff_resets_after_a_healthy_run(autojump_clock: trio.testing.MockClock) -> None:
     probe = Probe()
     backoff = Backoff(initial=1.0, factor=2.0, cap=64.0, jitter=0.0, healthy_after=10.0)
-    sup = Supervisor("root", [ChildSpec(id="x", run=worker(probe, "x", crash_after=20.0))],
-                     backoff=backoff, intensity=Intensity(max_restarts=100, within=1))
+    sup = Supervisor(
+        "root",
+        [ChildSpec(id="x", run=worker(probe, "x", crash_after=20.0))],
+        backoff=backoff,
+        intensity=Intensity(max_restarts=100, within=1),
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         await trio.sleep(70)
@@ -127,12 +150,27 @@ async def test_backoff_resets_after_a_healthy_run(autojump_clock: trio.testing.M
 
 async def test_restart_types(autojump_clock: trio.testing.MockClock) -> None:
     probe = Probe()
-    sup = Supervisor("root", [
-        ChildSpec(id="perm-exit", run=worker(probe, "pe", exit_after=1.0), restart=Restart.PERMANENT),
-        ChildSpec(id="trans-exit", run=worker(probe, "te", exit_after=1.0), restart=Restart.TRANSIENT),
-        ChildSpec(id="trans-crash", run=worker(probe, "tc", crash_after=1.0, crash_times=1), restart=Restart.TRANSIENT),
-        ChildSpec(id="temp-crash", run=worker(probe, "xc", crash_after=1.0), restart=Restart.TEMPORARY),
-    ], backoff=NO_JITTER, intensity=Intensity(max_restarts=100, within=60))
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec(
+                id="perm-exit", run=worker(probe, "pe", exit_after=1.0), restart=Restart.PERMANENT
+            ),
+            ChildSpec(
+                id="trans-exit", run=worker(probe, "te", exit_after=1.0), restart=Restart.TRANSIENT
+            ),
+            ChildSpec(
+                id="trans-crash",
+                run=worker(probe, "tc", crash_after=1.0, crash_times=1),
+                restart=Restart.TRANSIENT,
+            ),
+            ChildSpec(
+                id="temp-crash", run=worker(probe, "xc", crash_after=1.0), restart=Restart.TEMPORARY
+            ),
+        ],
+        backoff=NO_JITTER,
+        intensity=Intensity(max_restarts=100, within=60),
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         await trio.sleep(10.5)
@@ -148,12 +186,19 @@ async def test_restart_types(autojump_clock: trio.testing.MockClock) -> None:
     assert states["trans-crash"] is ChildState.RUNNING
 
 
-async def test_exceeding_the_intensity_escalates_after_stopping_the_others(autojump_clock: trio.testing.MockClock) -> None:
+async def test_exceeding_the_intensity_escalates_after_stopping_the_others(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     probe = Probe()
-    sup = Supervisor("root", [
-        ChildSpec(id="steady", run=worker(probe, "steady")),
-        ChildSpec(id="bad", run=worker(probe, "bad", crash_after=0.1)),
-    ], backoff=Backoff(initial=0.1, jitter=0.0), intensity=Intensity(max_restarts=3, within=10))
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec(id="steady", run=worker(probe, "steady")),
+            ChildSpec(id="bad", run=worker(probe, "bad", crash_after=0.1)),
+        ],
+        backoff=Backoff(initial=0.1, jitter=0.0),
+        intensity=Intensity(max_restarts=3, within=10),
+    )
     with pytest.raises(TooManyRestarts) as info:
         await sup.run()
     assert info.value.child == "bad"
@@ -161,31 +206,46 @@ async def test_exceeding_the_intensity_escalates_after_stopping_the_others(autoj
     assert probe.events()[-1] == "stop steady"
 
 
-async def test_the_intensity_window_is_shared_by_all_children(autojump_clock: trio.testing.MockClock) -> None:
+async def test_the_intensity_window_is_shared_by_all_children(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     probe = Probe()
-    sup = Supervisor("root", [
-        ChildSpec(id="a", run=worker(probe, "a", crash_after=1.0)),
-        ChildSpec(id="b", run=worker(probe, "b", crash_after=1.0)),
-    ], backoff=Backoff(initial=0.1, jitter=0.0), intensity=Intensity(max_restarts=3, within=60))
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec(id="a", run=worker(probe, "a", crash_after=1.0)),
+            ChildSpec(id="b", run=worker(probe, "b", crash_after=1.0)),
+        ],
+        backoff=Backoff(initial=0.1, jitter=0.0),
+        intensity=Intensity(max_restarts=3, within=60),
+    )
     with pytest.raises(TooManyRestarts):
         await sup.run()
     # 2 + 2 restarts > 3 in one window, though each child alone restarted only twice.
     assert probe.events().count("crash a") + probe.events().count("crash b") == 4
 
 
-async def test_a_child_that_fails_to_start_makes_start_raise(autojump_clock: trio.testing.MockClock) -> None:
+async def test_a_child_that_fails_to_start_makes_start_raise(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     async def never_ready(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         raise OSError("cannot bind")
 
-    sup = Supervisor("root", [ChildSpec(id="x", run=never_ready)],
-                     backoff=Backoff(initial=0.1, jitter=0.0), intensity=Intensity(max_restarts=2, within=60))
+    sup = Supervisor(
+        "root",
+        [ChildSpec(id="x", run=never_ready)],
+        backoff=Backoff(initial=0.1, jitter=0.0),
+        intensity=Intensity(max_restarts=2, within=60),
+    )
     async with trio.open_nursery() as nursery:
         with pytest.raises(TooManyRestarts):
             await nursery.start(sup.run)
     assert sup.statistics()[0].last_error == "OSError: cannot bind"
 
 
-async def test_a_child_slow_to_stop_is_waited_for_at_most_its_timeout(autojump_clock: trio.testing.MockClock) -> None:
+async def test_a_child_slow_to_stop_is_waited_for_at_most_its_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     probe = Probe()
 
     async def stubborn(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -197,10 +257,13 @@ async def test_a_child_slow_to_stop_is_waited_for_at_most_its_timeout(autojump_c
                 await trio.sleep(3)  # cleanup that takes a while
                 probe.note("stubborn cleaned up")
 
-    sup = Supervisor("root", [
-        ChildSpec(id="first", run=worker(probe, "first")),
-        ChildSpec(id="stubborn", run=stubborn, shutdown_timeout=1.0),
-    ])
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec(id="first", run=worker(probe, "first")),
+            ChildSpec(id="stubborn", run=stubborn, shutdown_timeout=1.0),
+        ],
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         nursery.cancel_scope.cancel()
@@ -215,7 +278,9 @@ async def test_dynamic_children(autojump_clock: trio.testing.MockClock) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)
         await dyn.start_child(ChildSpec(id="wt-a", run=worker(probe, "a")))
-        await dyn.start_child(ChildSpec(id="wt-b", run=worker(probe, "b", crash_after=1.0, crash_times=1)))
+        await dyn.start_child(
+            ChildSpec(id="wt-b", run=worker(probe, "b", crash_after=1.0, crash_times=1))
+        )
         with pytest.raises(ValueError, match="already running"):
             await dyn.start_child(ChildSpec(id="wt-a", run=worker(probe, "a2")))
         await trio.sleep(5)
@@ -230,16 +295,21 @@ async def test_dynamic_children(autojump_clock: trio.testing.MockClock) -> None:
     assert probe.events()[-1] == "stop b"
 
 
-async def test_status_detail_probe_errors_do_not_break_the_tree(autojump_clock: trio.testing.MockClock) -> None:
+async def test_status_detail_probe_errors_do_not_break_the_tree(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     probe = Probe()
 
     def broken() -> dict[str, Any]:
         raise KeyError("gone")
 
-    sup = Supervisor("root", [
-        ChildSpec(id="a", run=worker(probe, "a"), detail=lambda: {"queue": 3}),
-        ChildSpec(id="b", run=worker(probe, "b"), detail=broken),
-    ])
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec(id="a", run=worker(probe, "a"), detail=lambda: {"queue": 3}),
+            ChildSpec(id="b", run=worker(probe, "b"), detail=broken),
+        ],
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         stats = {s.id: s for s in sup.statistics()}
@@ -253,8 +323,11 @@ async def test_crashes_restarts_and_cancellation_are_logged(
     autojump_clock: trio.testing.MockClock, logs: list[dict[str, Any]]
 ) -> None:
     probe = Probe()
-    sup = Supervisor("root", [ChildSpec(id="x", run=worker(probe, "x", crash_after=1.0, crash_times=1))],
-                     backoff=NO_JITTER)
+    sup = Supervisor(
+        "root",
+        [ChildSpec(id="x", run=worker(probe, "x", crash_after=1.0, crash_times=1))],
+        backoff=NO_JITTER,
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         await trio.sleep(5)

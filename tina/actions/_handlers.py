@@ -59,12 +59,20 @@ class HandlerEnv:
             env["TINA_TMUX_SOCKET"] = tmux_socket
         if "TMUX_TMPDIR" in os.environ:
             env["TMUX_TMPDIR"] = os.environ["TMUX_TMPDIR"]
-        return cls(claude_dir=claude_dir, tina_session=tina_session, tmux_socket=tmux_socket, timeout=timeout, env=env)
+        return cls(
+            claude_dir=claude_dir,
+            tina_session=tina_session,
+            tmux_socket=tmux_socket,
+            timeout=timeout,
+            env=env,
+        )
 
     def tmux(self, *args: str) -> list[str]:
         argv = ["tmux"]
         if self.tmux_socket:
-            argv += ["-S", self.tmux_socket] if "/" in self.tmux_socket else ["-L", self.tmux_socket]
+            argv += (
+                ["-S", self.tmux_socket] if "/" in self.tmux_socket else ["-L", self.tmux_socket]
+            )
         return [*argv, *args]
 
 
@@ -89,13 +97,23 @@ async def _tina_session(action: Action, henv: HandlerEnv) -> ActionResult:
     proc = await _run(argv, henv)
     out, err = _clean(proc.stdout), _clean(proc.stderr)
     if proc.returncode == 0:
-        return ActionResult(ok=True, code="ok", message=f"{action.type} applied to phase {action.phase} of {action.feature}",
-                            exit_code=0, output=out)
+        return ActionResult(
+            ok=True,
+            code="ok",
+            message=f"{action.type} applied to phase {action.phase} of {action.feature}",
+            exit_code=0,
+            output=out,
+        )
     # tina-session prints one JSON object even on failure; its stderr line says why.
     reason = err.splitlines()[-1] if err else f"tina-session exited with {proc.returncode}"
     reason = reason.removeprefix("tina-session: error: ")
-    return ActionResult(ok=False, code="cli_exit_non_zero", message=truncate(reason, 1000),
-                        exit_code=proc.returncode, output=out or err)
+    return ActionResult(
+        ok=False,
+        code="cli_exit_non_zero",
+        message=truncate(reason, 1000),
+        exit_code=proc.returncode,
+        output=out or err,
+    )
 
 
 def _find_pane(action: Action, henv: HandlerEnv) -> str:
@@ -110,7 +128,9 @@ def _find_pane(action: Action, henv: HandlerEnv) -> str:
         raise ActionRejected("team_unreadable", f"cannot read the team config: {exc}") from None
     member = next((m for m in team.members if m.name == action.agent_name), None)
     if member is None:
-        raise ActionRejected("agent_gone", f"agent {action.agent_name} is no longer in team {team.name}")
+        raise ActionRejected(
+            "agent_gone", f"agent {action.agent_name} is no longer in team {team.name}"
+        )
     if member.in_process:
         raise ActionRejected(
             "in_process_teammate",
@@ -125,19 +145,40 @@ def _find_pane(action: Action, henv: HandlerEnv) -> str:
 async def _send_message(action: Action, henv: HandlerEnv) -> ActionResult:
     assert action.text is not None
     pane = await trio.to_thread.run_sync(_find_pane, action, henv)
-    probe = await _run(henv.tmux("display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead}"), henv)
-    if probe.returncode != 0 or probe.stdout.decode().split()[:1] != [pane] or probe.stdout.decode().split()[1:2] == ["1"]:
-        return ActionResult(ok=False, code="pane_gone", message=f"tmux pane {pane} of {action.agent_name} is gone",
-                            exit_code=probe.returncode, output=_clean(probe.stderr) or None)
+    probe = await _run(
+        henv.tmux("display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead}"), henv
+    )
+    if (
+        probe.returncode != 0
+        or probe.stdout.decode().split()[:1] != [pane]
+        or probe.stdout.decode().split()[1:2] == ["1"]
+    ):
+        return ActionResult(
+            ok=False,
+            code="pane_gone",
+            message=f"tmux pane {pane} of {action.agent_name} is gone",
+            exit_code=probe.returncode,
+            output=_clean(probe.stderr) or None,
+        )
     typed = await _run(henv.tmux("send-keys", "-t", pane, "-l", "--", action.text), henv)
     if typed.returncode == 0:
         # Give the agent's TUI a moment to take the text before submitting it.
         await trio.sleep(0.2)
         typed = await _run(henv.tmux("send-keys", "-t", pane, "Enter"), henv)
     if typed.returncode != 0:
-        return ActionResult(ok=False, code="tmux_failed", message=f"tmux could not type into pane {pane}",
-                            exit_code=typed.returncode, output=_clean(typed.stderr))
-    return ActionResult(ok=True, code="ok", message=f"delivered to {action.agent_name} in tmux pane {pane}", exit_code=0)
+        return ActionResult(
+            ok=False,
+            code="tmux_failed",
+            message=f"tmux could not type into pane {pane}",
+            exit_code=typed.returncode,
+            output=_clean(typed.stderr),
+        )
+    return ActionResult(
+        ok=True,
+        code="ok",
+        message=f"delivered to {action.agent_name} in tmux pane {pane}",
+        exit_code=0,
+    )
 
 
 async def run_action(action: Action, henv: HandlerEnv) -> ActionResult:
@@ -151,11 +192,28 @@ async def run_action(action: Action, henv: HandlerEnv) -> ActionResult:
     except ActionRejected as exc:
         result = ActionResult(ok=False, code=exc.code, message=exc.message)
     except trio.TooSlowError:
-        result = ActionResult(ok=False, code="timeout", message=f"{action.type} did not finish within {henv.timeout:g} s")
+        result = ActionResult(
+            ok=False,
+            code="timeout",
+            message=f"{action.type} did not finish within {henv.timeout:g} s",
+        )
     except FileNotFoundError as exc:
-        result = ActionResult(ok=False, code="cli_spawn_failed", message=f"cannot run {exc.filename}: not found on PATH")
+        result = ActionResult(
+            ok=False,
+            code="cli_spawn_failed",
+            message=f"cannot run {exc.filename}: not found on PATH",
+        )
     except OSError as exc:
-        result = ActionResult(ok=False, code="cli_spawn_failed", message=f"cannot start the handler: {exc.strerror}")
+        result = ActionResult(
+            ok=False, code="cli_spawn_failed", message=f"cannot start the handler: {exc.strerror}"
+        )
     duration = round((time.monotonic() - started) * 1000, 1)
-    log.info("action.finished", action_id=action.id, type=action.type, ok=result.ok, code=result.code, duration_ms=duration)
+    log.info(
+        "action.finished",
+        action_id=action.id,
+        type=action.type,
+        ok=result.ok,
+        code=result.code,
+        duration_ms=duration,
+    )
     return attrs.evolve(result, duration_ms=duration)

@@ -11,7 +11,14 @@ import attrs
 from tina.local.names import InvalidName, validate_feature, validate_phase
 
 ActionType = Literal["approve_plan", "reject_plan", "pause", "resume", "retry", "send_message"]
-ACTION_TYPES: tuple[ActionType, ...] = ("approve_plan", "reject_plan", "pause", "resume", "retry", "send_message")
+ACTION_TYPES: tuple[ActionType, ...] = (
+    "approve_plan",
+    "reject_plan",
+    "pause",
+    "resume",
+    "retry",
+    "send_message",
+)
 
 # tina-session `orchestrate advance --event` for each state-machine action.
 EVENT_FOR: dict[str, str] = {
@@ -114,13 +121,21 @@ def parse_action(doc: Any) -> Action:
     except OverflowError:
         expires_at = math.inf
     if not math.isfinite(expires_at):
-        raise ActionRejected("payload_invalid", "expiresAt: expected a time in milliseconds since the epoch")
+        raise ActionRejected(
+            "payload_invalid", "expiresAt: expected a time in milliseconds since the epoch"
+        )
     try:
         if kind == "send_message":
             team_dir = payload.get("teamDir")
             agent = payload.get("agentName")
-            if not isinstance(team_dir, str) or not TEAM_DIR_RE.fullmatch(team_dir) or ".." in team_dir:
-                raise ActionRejected("payload_invalid", "payload.teamDir: expected a team directory name")
+            if (
+                not isinstance(team_dir, str)
+                or not TEAM_DIR_RE.fullmatch(team_dir)
+                or ".." in team_dir
+            ):
+                raise ActionRejected(
+                    "payload_invalid", "payload.teamDir: expected a team directory name"
+                )
             if not isinstance(agent, str) or not AGENT_RE.fullmatch(agent):
                 raise ActionRejected("payload_invalid", "payload.agentName: expected an agent name")
             return Action(
@@ -154,10 +169,15 @@ def build_cli_args(action: Action, tina_session: str = "tina-session") -> list[s
     if action.type not in EVENT_FOR or action.feature is None or action.phase is None:
         raise ActionRejected("unknown_action_type", f"{action.type} is not a tina-session action")
     argv = [
-        tina_session, "orchestrate", "advance",
-        "--feature", action.feature,
-        "--phase", action.phase,
-        "--event", EVENT_FOR[action.type],
+        tina_session,
+        "orchestrate",
+        "advance",
+        "--feature",
+        action.feature,
+        "--phase",
+        action.phase,
+        "--event",
+        EVENT_FOR[action.type],
     ]
     if action.type == "reject_plan" and action.feedback is not None:
         argv += ["--issues", action.feedback]

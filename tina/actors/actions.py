@@ -88,11 +88,14 @@ async def dispatch(
         task_status.started()
         async for doc in receive:
             await limiter.acquire_on_behalf_of(doc["_id"])
-            nursery.start_soon(_handle, gateway_cell, doc, henv, lease_owner, stats, runner, limiter)
+            nursery.start_soon(
+                _handle, gateway_cell, doc, henv, lease_owner, stats, runner, limiter
+            )
 
 
-async def _current(cell: LatestValue[GatewayProtocol | None], *,
-                   not_this: GatewayProtocol | None = None) -> GatewayProtocol:
+async def _current(
+    cell: LatestValue[GatewayProtocol | None], *, not_this: GatewayProtocol | None = None
+) -> GatewayProtocol:
     """The gateway of the live connection (a restarted connection actor makes a new one)."""
     gateway = await cell.wait_for(lambda g: g is not None and g is not not_this)
     assert gateway is not None
@@ -116,7 +119,9 @@ async def _handle(
             bound.info("action.skipped_expired")
             return
         try:
-            claim = await (await _current(cell)).claim_action(action_id, lease_owner, henv.timeout * 1000 + 60_000)
+            claim = await (await _current(cell)).claim_action(
+                action_id, lease_owner, henv.timeout * 1000 + 60_000
+            )
         except ConvexClientError as exc:
             bound.warning("action.claim_failed", error=str(exc))
             stats.seen.discard(action_id)  # seen again on the next subscription update
@@ -147,8 +152,13 @@ async def _handle(
         limiter.release_on_behalf_of(action_id)
 
 
-async def _complete(cell: LatestValue[GatewayProtocol | None], action_id: str, lease_owner: str,
-                    result: ActionResult, bound: Any) -> None:
+async def _complete(
+    cell: LatestValue[GatewayProtocol | None],
+    action_id: str,
+    lease_owner: str,
+    result: ActionResult,
+    bound: Any,
+) -> None:
     """Report the outcome; retried while the connection is down (the lease keeps it ours)."""
     for attempt in range(20):
         try:

@@ -56,7 +56,9 @@ def _list(root: Path) -> dict[str, list[str]]:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     try:
-                        out[entry.name] = [f.name for f in os.scandir(entry.path) if f.name.endswith(".json")]
+                        out[entry.name] = [
+                            f.name for f in os.scandir(entry.path) if f.name.endswith(".json")
+                        ]
                     except OSError:
                         out[entry.name] = []
     except FileNotFoundError:
@@ -75,7 +77,11 @@ class ClaudeWatcher:
         self.reads = 0
 
     def detail(self) -> dict[str, Any]:
-        return {"teams": len(self.configs), "tasks": sum(len(t) for t in self.tasks.values()), "reads": self.reads}
+        return {
+            "teams": len(self.configs),
+            "tasks": sum(len(t) for t in self.tasks.values()),
+            "reads": self.reads,
+        }
 
     def _classify(self, paths: Iterable[Path]) -> tuple[set[str], set[tuple[str, str]]]:
         team_dirs: set[str] = set()
@@ -154,7 +160,9 @@ class ClaudeWatcher:
         self.configs[d] = (sig, team, members)
         return True
 
-    async def _rescan_tasks(self, d: str, names: list[str] | None = None, *, force: bool = False) -> bool:
+    async def _rescan_tasks(
+        self, d: str, names: list[str] | None = None, *, force: bool = False
+    ) -> bool:
         if names is None:
             names = (await trio.to_thread.run_sync(_list, self.tasks_dir, limiter=DISK)).get(d, [])
         changed = False
@@ -174,8 +182,13 @@ class ClaudeWatcher:
                 del board[name]
                 if not board:
                     del self.tasks[d]
-                if d in self.configs and await trio.to_thread.run_sync(
-                        _sig, self.teams_dir / d / "config.json", limiter=DISK) is None:
+                if (
+                    d in self.configs
+                    and await trio.to_thread.run_sync(
+                        _sig, self.teams_dir / d / "config.json", limiter=DISK
+                    )
+                    is None
+                ):
                     # The whole team is being deleted, not this task: its config went first
                     # (an event still on its way). Remove the team; never report the task removed.
                     del self.configs[d]
@@ -221,7 +234,9 @@ class ClaudeWatcher:
             self.sent.add(d)
 
 
-async def remove_vanished(watcher: ClaudeWatcher, cell: LatestValue[GatewayProtocol | None]) -> None:
+async def remove_vanished(
+    watcher: ClaudeWatcher, cell: LatestValue[GatewayProtocol | None]
+) -> None:
     """Teams deleted while the daemon was not running are still live in Convex: remove them."""
     gateway = await cell.wait_for(lambda g: g is not None)
     assert gateway is not None

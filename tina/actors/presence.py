@@ -18,7 +18,9 @@ FORBIDDEN_BACKOFF = 300.0
 
 
 def os_name() -> str:
-    return {"Darwin": "darwin", "Linux": "linux"}.get(platform.system(), platform.system().lower() or "unknown")
+    return {"Darwin": "darwin", "Linux": "linux"}.get(
+        platform.system(), platform.system().lower() or "unknown"
+    )
 
 
 class Presence:
@@ -69,7 +71,12 @@ async def run(
                 interrupted = await gateway.interrupt_stale_actions(lease_owner)
                 state.registered_as, state.interrupted = reg.name, interrupted
                 registered = True
-                log.info("node.registered", node=reg.name, node_id=reg.node_id, interrupted_actions=interrupted)
+                log.info(
+                    "node.registered",
+                    node=reg.name,
+                    node_id=reg.node_id,
+                    interrupted_actions=interrupted,
+                )
             await gateway.heartbeat(health())
             state.last_beat = time.time()
             if state.refused:

@@ -76,7 +76,9 @@ class WorktreeWatcher:
     async def _refresh_journal(self) -> None:
         size = await trio.to_thread.run_sync(_size, self.journal_file, limiter=DISK)
         if size < self._offset:
-            log.warning("journal.truncated", path=str(self.journal_file), size=size, offset=self._offset)
+            log.warning(
+                "journal.truncated", path=str(self.journal_file), size=size, offset=self._offset
+            )
             self._offset = 0
         if size == self._offset:
             return

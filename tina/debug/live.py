@@ -18,9 +18,14 @@ if TYPE_CHECKING:
     from tina.app import Daemon
 
 
-async def run_live(daemon: Daemon, *, interval: float = 0.5, console: Console | None = None) -> None:
+async def run_live(
+    daemon: Daemon, *, interval: float = 0.5, console: Console | None = None
+) -> None:
     console = console or Console(stderr=True)
     with Live(console=console, auto_refresh=False, screen=False, transient=False) as live:
         while True:
-            live.update(render_screen("tina daemon", daemon.info(), daemon.statistics(), RECENT.lines), refresh=True)
+            live.update(
+                render_screen("tina daemon", daemon.info(), daemon.statistics(), RECENT.lines),
+                refresh=True,
+            )
             await trio.sleep(interval)

@@ -77,9 +77,15 @@ def render_logs(lines: Iterable[Mapping[str, Any]], limit: int = 12) -> Panel:
     for row in rows:
         level = str(row.get("level", "info"))
         style = {"error": "red", "warning": "yellow", "critical": "bold red"}.get(level, "")
-        extras = " ".join(f"{k}={v}" for k, v in row.items()
-                          if k not in {"event", "level", "timestamp", "logger", "exc_info", "session_id"})
-        text.append(f"{str(row.get('timestamp', ''))[11:19]} {level[:4]:4} {row.get('event', '')} ", style=style)
+        extras = " ".join(
+            f"{k}={v}"
+            for k, v in row.items()
+            if k not in {"event", "level", "timestamp", "logger", "exc_info", "session_id"}
+        )
+        text.append(
+            f"{str(row.get('timestamp', ''))[11:19]} {level[:4]:4} {row.get('event', '')} ",
+            style=style,
+        )
         text.append(extras[:160] + "\n", style="dim")
     return Panel(text, title="recent log lines", border_style="dim")
 

@@ -26,13 +26,32 @@ from .sandbox import Laptop, SandboxError
 log = structlog.get_logger("tina.sim")
 
 FEATURES = [
-    "billing-export", "search-reindex", "audit-trail", "rate-limiter", "sso-login", "csv-import",
-    "push-notify", "dark-mode", "usage-metering", "webhooks", "pdf-reports", "geo-routing",
+    "billing-export",
+    "search-reindex",
+    "audit-trail",
+    "rate-limiter",
+    "sso-login",
+    "csv-import",
+    "push-notify",
+    "dark-mode",
+    "usage-metering",
+    "webhooks",
+    "pdf-reports",
+    "geo-routing",
 ]
 TASK_SUBJECTS = [
-    "Write the migration", "Add the API endpoint", "Cover edge cases with tests", "Wire up the UI",
-    "Update the docs", "Refactor the service layer", "Add metrics", "Handle retries", "Fix lint",
-    "Review error messages", "Add feature flag", "Benchmark the hot path",
+    "Write the migration",
+    "Add the API endpoint",
+    "Cover edge cases with tests",
+    "Wire up the UI",
+    "Update the docs",
+    "Refactor the service layer",
+    "Add metrics",
+    "Handle retries",
+    "Fix lint",
+    "Review error messages",
+    "Add feature flag",
+    "Benchmark the hot path",
 ]
 
 
@@ -51,8 +70,16 @@ class SimConfig:
 
 
 class OrchestrationSim:
-    def __init__(self, laptop: Laptop, feature: str, phases: int, cfg: SimConfig, rng: random.Random,
-                 *, gated: bool = False) -> None:
+    def __init__(
+        self,
+        laptop: Laptop,
+        feature: str,
+        phases: int,
+        cfg: SimConfig,
+        rng: random.Random,
+        *,
+        gated: bool = False,
+    ) -> None:
         self.laptop = laptop
         self.feature = feature
         self.phases = phases
@@ -71,12 +98,16 @@ class OrchestrationSim:
         return await trio.to_thread.run_sync(partial(fn, *args, **kwargs))
 
     async def _next(self) -> dict[str, Any]:
-        out: dict[str, Any] = await self._call(self.laptop.tina_session, "orchestrate", "next", "--feature", self.feature)
+        out: dict[str, Any] = await self._call(
+            self.laptop.tina_session, "orchestrate", "next", "--feature", self.feature
+        )
         return out  # {"ok": true, "action": "spawn_planner", "phase": "1", ...}
 
     async def _advance(self, phase: str, event: str, **flags: str) -> dict[str, Any]:
         self.steps += 1
-        out: dict[str, Any] = await self._call(self.laptop.advance, self.feature, phase, event, check=False, **flags)
+        out: dict[str, Any] = await self._call(
+            self.laptop.advance, self.feature, phase, event, check=False, **flags
+        )
         return out
 
     def _team(self, phase: str) -> str:
@@ -94,45 +125,84 @@ class OrchestrationSim:
                     pane = await self._call(self.laptop.open_pane, session)
                 except SandboxError:
                     pane = "in-process"
-            members.append({"name": name, "agentType": "team-lead" if name == "team-lead" else "general-purpose",
-                            "tmuxPaneId": pane})
+            members.append(
+                {
+                    "name": name,
+                    "agentType": "team-lead" if name == "team-lead" else "general-purpose",
+                    "tmuxPaneId": pane,
+                }
+            )
         await self._call(self.laptop.write_team, self._team(phase), members, cwd=self.worktree)
         count = self.rng.randint(*self.cfg.tasks_per_phase)
         subjects = self.rng.sample(TASK_SUBJECTS, k=min(count, len(TASK_SUBJECTS)))
         for i, subject in enumerate(subjects, start=1):
-            await self._call(self.laptop.write_task, self._team(phase), str(i), subject=subject,
-                             blocked_by=[str(i - 1)] if i > 1 and self.rng.random() < 0.4 else [],
-                             metadata={"phase_num": phase, "feature_name": self.feature})
+            await self._call(
+                self.laptop.write_task,
+                self._team(phase),
+                str(i),
+                subject=subject,
+                blocked_by=[str(i - 1)] if i > 1 and self.rng.random() < 0.4 else [],
+                metadata={"phase_num": phase, "feature_name": self.feature},
+            )
             await self._sleep(0.05, 0.2)
         return subjects
 
     async def _execute_tasks(self, phase: str) -> None:
         team_dir = self.laptop.claude / "tasks" / self._team(phase).replace(".", "-")
-        ids = sorted((p.stem for p in team_dir.glob("*.json")), key=lambda s: int(s) if s.isdigit() else 0)
+        ids = sorted(
+            (p.stem for p in team_dir.glob("*.json")), key=lambda s: int(s) if s.isdigit() else 0
+        )
         for task_id in ids:
             owner = f"executor-{self.rng.randint(1, self.cfg.executors)}"
             subject = self.rng.choice(TASK_SUBJECTS)
-            await self._call(self.laptop.write_task, self._team(phase), task_id, subject=subject,
-                             status="in_progress", owner=owner)
+            await self._call(
+                self.laptop.write_task,
+                self._team(phase),
+                task_id,
+                subject=subject,
+                status="in_progress",
+                owner=owner,
+            )
             await self._sleep(0.5, 2.0)
-            await self._call(self.laptop.write_task, self._team(phase), task_id, subject=subject,
-                             status="completed", owner=owner)
+            await self._call(
+                self.laptop.write_task,
+                self._team(phase),
+                task_id,
+                subject=subject,
+                status="completed",
+                owner=owner,
+            )
             await self._sleep(0.1, 0.5)
 
     async def _commit(self) -> str:
         assert self.worktree is not None
         self._commits += 1
-        first = (await self._call(self.laptop.run, ["git", "rev-parse", "--short", "HEAD"], cwd=self.worktree)).stdout.strip()
+        first = (
+            await self._call(
+                self.laptop.run, ["git", "rev-parse", "--short", "HEAD"], cwd=self.worktree
+            )
+        ).stdout.strip()
         (self.worktree / f"change-{self._commits}.txt").write_text(f"change {self._commits}\n")
         await self._call(self.laptop.run, ["git", "add", "."], cwd=self.worktree)
-        await self._call(self.laptop.run, ["git", "commit", "-q", "-m", f"{self.feature}: change {self._commits}"],
-                         cwd=self.worktree)
-        last = (await self._call(self.laptop.run, ["git", "rev-parse", "--short", "HEAD"], cwd=self.worktree)).stdout.strip()
+        await self._call(
+            self.laptop.run,
+            ["git", "commit", "-q", "-m", f"{self.feature}: change {self._commits}"],
+            cwd=self.worktree,
+        )
+        last = (
+            await self._call(
+                self.laptop.run, ["git", "rev-parse", "--short", "HEAD"], cwd=self.worktree
+            )
+        ).stdout.strip()
         return f"{first}..{last}"
 
     async def run(self) -> None:
-        self.worktree = await self._call(self.laptop.init_orchestration, self.feature, phases=self.phases,
-                                         require_plan_approval=self.gated)
+        self.worktree = await self._call(
+            self.laptop.init_orchestration,
+            self.feature,
+            phases=self.phases,
+            require_plan_approval=self.gated,
+        )
         blocked_since: float | None = None
         waiting_since: float | None = None
         while True:
@@ -143,7 +213,9 @@ class OrchestrationSim:
                 await self._sleep(1, 3)
                 await self._advance("validation", "validation_pass")
             elif kind == "spawn_planner":
-                if not (self.laptop.claude / "teams" / self._team(phase).replace(".", "-")).exists():
+                if not (
+                    self.laptop.claude / "teams" / self._team(phase).replace(".", "-")
+                ).exists():
                     await self._open_team(phase)
                 await self._sleep(1, 3)
                 plan = await self._call(self.laptop.write_plan, self.worktree, self.feature, phase)
@@ -161,7 +233,9 @@ class OrchestrationSim:
                 await self._sleep(1, 3)
                 depth = phase.count(".5")
                 if depth < 2 and self.rng.random() < self.cfg.p_review_gaps:
-                    await self._advance(phase, "review_gaps", issues="missing tests,unclear error messages")
+                    await self._advance(
+                        phase, "review_gaps", issues="missing tests,unclear error messages"
+                    )
                 else:
                     await self._advance(phase, "review_pass")
                     await self._call(self.laptop.remove_team, self._team(phase))
@@ -177,7 +251,10 @@ class OrchestrationSim:
                 # Blocked: an operator retries from the dashboard (or the sim does, if configured).
                 now = trio.current_time()
                 blocked_since = blocked_since or now
-                if self.cfg.auto_retry_after is not None and now - blocked_since >= self.cfg.auto_retry_after:
+                if (
+                    self.cfg.auto_retry_after is not None
+                    and now - blocked_since >= self.cfg.auto_retry_after
+                ):
                     await self._advance(phase, "retry")
                     blocked_since = None
                 await self._sleep(0.5, 1.0)
@@ -189,9 +266,14 @@ class OrchestrationSim:
             else:  # wait: paused, or a plan awaiting approval
                 now = trio.current_time()
                 waiting_since = waiting_since or now
-                if ("awaiting approval" in str(action.get("reason", "")) and self.cfg.auto_approve_after is not None
-                        and now - waiting_since >= self.cfg.auto_approve_after):
-                    await self._advance(phase if phase != "validation" else _phase_in(action), "plan_approved")
+                if (
+                    "awaiting approval" in str(action.get("reason", ""))
+                    and self.cfg.auto_approve_after is not None
+                    and now - waiting_since >= self.cfg.auto_approve_after
+                ):
+                    await self._advance(
+                        phase if phase != "validation" else _phase_in(action), "plan_approved"
+                    )
                     waiting_since = None
                 await self._sleep(0.5, 1.0)
                 continue
@@ -207,8 +289,14 @@ def _phase_in(action: dict[str, Any]) -> str:
 class Simulator:
     """Many orchestrations across laptops; `run` returns when all have finished."""
 
-    def __init__(self, laptops: list[Laptop], *, orchestrations: int, cfg: SimConfig | None = None,
-                 phases: tuple[int, int] = (2, 3)) -> None:
+    def __init__(
+        self,
+        laptops: list[Laptop],
+        *,
+        orchestrations: int,
+        cfg: SimConfig | None = None,
+        phases: tuple[int, int] = (2, 3),
+    ) -> None:
         self.cfg = cfg or SimConfig()
         rng = random.Random(self.cfg.seed)
         self.sims: list[OrchestrationSim] = []
@@ -216,9 +304,20 @@ class Simulator:
             laptop = laptops[i % len(laptops)]
             base = FEATURES[i % len(FEATURES)]
             feature = base if i < len(FEATURES) else f"{base}-{i // len(FEATURES) + 1}"
-            gated = self.cfg.require_plan_approval_every > 0 and i % self.cfg.require_plan_approval_every == 1
-            self.sims.append(OrchestrationSim(laptop, feature, rng.randint(*phases), self.cfg,
-                                              random.Random(rng.random()), gated=gated))
+            gated = (
+                self.cfg.require_plan_approval_every > 0
+                and i % self.cfg.require_plan_approval_every == 1
+            )
+            self.sims.append(
+                OrchestrationSim(
+                    laptop,
+                    feature,
+                    rng.randint(*phases),
+                    self.cfg,
+                    random.Random(rng.random()),
+                    gated=gated,
+                )
+            )
 
     async def run(self, *, stagger: float = 2.0) -> None:
         async with trio.open_nursery() as nursery:

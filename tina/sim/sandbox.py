@@ -45,7 +45,9 @@ def _write_json(path: Path, doc: Any) -> None:
 class Laptop:
     """One simulated laptop. `root` is its whole world."""
 
-    def __init__(self, root: Path, name: str, convex_url: str, *, enrollment_secret: str | None = None) -> None:
+    def __init__(
+        self, root: Path, name: str, convex_url: str, *, enrollment_secret: str | None = None
+    ) -> None:
         self.root = root
         self.name = name
         self.convex_url = convex_url
@@ -59,7 +61,13 @@ class Laptop:
         self.tmux_socket = str(self._tmux_dir / "tmux.sock")
         self.daemon: subprocess.Popen[bytes] | None = None
         self.daemon_log = root / "daemon.log"
-        for d in (self.home, self.claude / "teams", self.claude / "tasks", self.state_dir, self.repos):
+        for d in (
+            self.home,
+            self.claude / "teams",
+            self.claude / "tasks",
+            self.state_dir,
+            self.repos,
+        ):
             d.mkdir(parents=True, exist_ok=True)
 
     # --- environment ----------------------------------------------------------------------------
@@ -82,12 +90,28 @@ class Laptop:
             env.update(extra)
         return env
 
-    def run(self, argv: Sequence[str], *, check: bool = True, timeout: float = 60, env: Mapping[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, env=self.env(env), timeout=timeout,
-                              cwd=cwd or self.root, check=False)
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        timeout: float = 60,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            env=self.env(env),
+            timeout=timeout,
+            cwd=cwd or self.root,
+            check=False,
+        )
         if check and proc.returncode != 0:
-            raise SandboxError(f"{argv[0]} {' '.join(argv[1:3])} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+            raise SandboxError(
+                f"{argv[0]} {' '.join(argv[1:3])} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+            )
         return proc
 
     def tina_session(self, *args: str, check: bool = True) -> dict[str, Any]:
@@ -95,7 +119,9 @@ class Laptop:
         try:
             out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
         except (json.JSONDecodeError, IndexError):
-            raise SandboxError(f"tina-session {' '.join(args)}: no JSON on stdout: {proc.stdout!r} {proc.stderr!r}") from None
+            raise SandboxError(
+                f"tina-session {' '.join(args)}: no JSON on stdout: {proc.stdout!r} {proc.stderr!r}"
+            ) from None
         return out
 
     # --- orchestrations -------------------------------------------------------------------------
@@ -112,17 +138,34 @@ class Laptop:
             self.run(["git", "commit", "-q", "-m", "initial"], cwd=repo)
         return repo
 
-    def init_orchestration(self, feature: str, *, phases: int = 2, repo: str | None = None,
-                           require_plan_approval: bool = False) -> Path:
+    def init_orchestration(
+        self,
+        feature: str,
+        *,
+        phases: int = 2,
+        repo: str | None = None,
+        require_plan_approval: bool = False,
+    ) -> Path:
         repo_path = self.make_repo(repo or f"repo-{feature}")
-        args = ["init", "--feature", feature, "--cwd", str(repo_path), "--design-doc",
-                str(repo_path / "docs" / "design.md"), "--total-phases", str(phases)]
+        args = [
+            "init",
+            "--feature",
+            feature,
+            "--cwd",
+            str(repo_path),
+            "--design-doc",
+            str(repo_path / "docs" / "design.md"),
+            "--total-phases",
+            str(phases),
+        ]
         if require_plan_approval:
             args.append("--require-plan-approval")
         out = self.tina_session(*args)
         return Path(out["worktree_path"])
 
-    def advance(self, feature: str, phase: str, event: str, *, check: bool = True, **flags: str) -> dict[str, Any]:
+    def advance(
+        self, feature: str, phase: str, event: str, *, check: bool = True, **flags: str
+    ) -> dict[str, Any]:
         args = ["orchestrate", "advance", "--feature", feature, "--phase", phase, "--event", event]
         for key, value in flags.items():
             args += [f"--{key.replace('_', '-')}", value]
@@ -163,14 +206,28 @@ class Laptop:
         _write_json(path, doc)
         return path
 
-    def write_task(self, team: str, task_id: str, *, subject: str, status: str = "pending",
-                   owner: str | None = None, blocked_by: Sequence[str] = (), description: str = "",
-                   metadata: Any = None) -> Path:
+    def write_task(
+        self,
+        team: str,
+        task_id: str,
+        *,
+        subject: str,
+        status: str = "pending",
+        owner: str | None = None,
+        blocked_by: Sequence[str] = (),
+        description: str = "",
+        metadata: Any = None,
+    ) -> Path:
         dir_name = team.replace(".", "-")
         doc: dict[str, Any] = {
-            "id": task_id, "subject": subject, "description": description or subject,
-            "activeForm": f"Working on {subject}", "status": status, "owner": owner,
-            "blocks": [], "blockedBy": list(blocked_by),
+            "id": task_id,
+            "subject": subject,
+            "description": description or subject,
+            "activeForm": f"Working on {subject}",
+            "status": status,
+            "owner": owner,
+            "blocks": [],
+            "blockedBy": list(blocked_by),
         }
         if metadata is not None:
             doc["metadata"] = metadata
@@ -205,16 +262,24 @@ class Laptop:
     def enroll(self) -> None:
         if self.enrollment_secret is None:
             raise SandboxError("no enrollment secret for this laptop")
-        self.run([str(BIN / "tina"), "daemon", "enroll"], env={"TINA_ENROLLMENT_SECRET": self.enrollment_secret})
+        self.run(
+            [str(BIN / "tina"), "daemon", "enroll"],
+            env={"TINA_ENROLLMENT_SECRET": self.enrollment_secret},
+        )
 
-    def start_daemon(self, *, wait: bool = True, timeout: float = 20,
-                     env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_daemon(
+        self, *, wait: bool = True, timeout: float = 20, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         if not self.credential_file.exists():
             self.enroll()
         log = self.daemon_log.open("ab")
         self.daemon = subprocess.Popen(
-            [str(BIN / "tina"), "daemon", "run"], env=self.env(env), stdout=log, stderr=log,
-            stdin=subprocess.DEVNULL, cwd=self.root,
+            [str(BIN / "tina"), "daemon", "run"],
+            env=self.env(env),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            cwd=self.root,
         )
         log.close()
         if wait:
@@ -233,7 +298,9 @@ class Laptop:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.daemon is not None and self.daemon.poll() is not None:
-                raise SandboxError(f"the daemon exited with {self.daemon.returncode}; log: {self.daemon_log}\n{self.log_tail()}")
+                raise SandboxError(
+                    f"the daemon exited with {self.daemon.returncode}; log: {self.daemon_log}\n{self.log_tail()}"
+                )
             status = self.status()
             if status is not None and status.get("info", {}).get("connection") == "connected":
                 return status
@@ -269,7 +336,9 @@ class Laptop:
     def close(self) -> None:
         self.stop_daemon()
         if shutil.which("tmux"):
-            subprocess.run(["tmux", "-S", self.tmux_socket, "kill-server"], capture_output=True, check=False)
+            subprocess.run(
+                ["tmux", "-S", self.tmux_socket, "kill-server"], capture_output=True, check=False
+            )
         shutil.rmtree(self._tmux_dir, ignore_errors=True)
 
     def __enter__(self) -> Laptop:

@@ -192,7 +192,9 @@ class Supervisor(_Base):
                     for spec in self._specs:
                         child = _Child(spec)
                         self._children[spec.id] = child
-                        await nursery.start(partial(self._supervise, child), name=f"actor:{spec.id}")
+                        await nursery.start(
+                            partial(self._supervise, child), name=f"actor:{spec.id}"
+                        )
                     task_status.started()
                     for child in self._children.values():
                         await child.done.wait()
