@@ -2,16 +2,19 @@
 
 All clients talk to the same local backend (``convex-local/``, the contract fixture project):
 
-- ``tina``: ``tina.convex`` with its default transport (its own WebSocket on wsproto);
+- ``tina``: ``tina.convex`` with its default transport (its own WebSocket framing on wsproto);
 - ``tina-tws``: ``tina.convex`` over trio-websocket (``transport="trio-websocket"``);
 - ``official``: the official Python client (PyPI ``convex``, Rust-backed).
 
 Each client runs in processes of its own (the official client blocks holding the GIL, so it
 never shares a process with anything it is measured against): a mutator and a subscriber. The
-run is cut into blocks; in each block every client in turn (rotating the order) starts its two
-processes, takes its samples and stops, so only one client's sockets are open at a time (as on
-a laptop: one daemon) while drift and background load are spread over all clients alike. Two
-measures, taken alternately:
+run is a series of rounds; in each round every client in turn (in rotating order) starts its two
+processes, takes a block of samples and stops, so only one client is connected at a time: the
+local backend serves its sessions one after another, so with all clients connected the first
+one to connect would be served first (measured: ~25 % apart). Rounds pair the clients' blocks
+taken minutes apart at most, so drift and background load on a shared machine hit all clients
+alike. Between samples the clients are idle, as a daemon is between its sporadic writes. Two
+measures:
 
 - **mutation round trip**: one ``messages:send`` on request, timed inside the mutator process
   until the call returns (every client returns once the covering Transition arrived, i.e. the
@@ -20,15 +23,24 @@ measures, taken alternately:
   a message; the time from just before the write until the subscriber process sees the new
   ``messages:count`` (``time.monotonic_ns`` is one clock for all processes of the machine).
 
+A third measure isolates each client's own cost: ``bench/minimal_peer.mjs`` is a WebSocket peer
+that answers every frame at once and does no work; each client in turn runs mutations back to back
+against it (the median round trip is the client's own time plus loopback).
+
+Reported: each client's distribution, and per measure the median over rounds of the ratio
+tina/official of the block medians, with a 95 % bootstrap interval (below 1: tina is faster).
+
 Usage::
 
-    .venv/bin/python bench/client_vs_official.py [--samples 600] [--record]
+    .venv/bin/python bench/client_vs_official.py [--samples 600] [--block 20] [--record]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
+import statistics
 import subprocess
 import sys
 import time
@@ -38,11 +50,13 @@ from typing import Any
 from _common import REPO_ROOT, machine, record, summary, today
 
 CONTRACT_FUNCTIONS = REPO_ROOT / "convex-local" / "contract" / "convex"
-BLOCKS = 10  # per client; blocks of the clients alternate, in rotating order
-BLOCK_WARMUP = 5
+BOOTSTRAP = 2000  # resamples for the interval of a median ratio
 KINDS = ("tina", "tina-tws", "official")
 TRANSPORTS = {"tina": "wsproto", "tina-tws": "trio-websocket"}
 MEASURES = ("mutation round trip", "subscription latency")
+LOOP = "back-to-back round trip, minimal peer (µs)"
+LOOP_WARMUP = 200
+MINIMAL_PEER = Path(__file__).resolve().parent / "minimal_peer.mjs"
 
 # --- roles (each runs in its own subprocess) -----------------------------------------------------
 #
@@ -89,10 +103,24 @@ def role_tina_mutator(url: str, channel: str, transport: Any) -> None:
     trio.run(main)
 
 
+def exit_on_stdin_eof() -> None:
+    """A subscriber never reads its stdin: end the process when the harness closes it."""
+    import threading
+
+    def watch() -> None:
+        sys.stdin.read()
+        sys.stdout.flush()
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def role_tina_subscriber(url: str, channel: str, transport: Any) -> None:
     import trio
 
     from tina.convex import open_convex_client
+
+    exit_on_stdin_eof()
 
     async def main() -> None:
         async with (
@@ -128,6 +156,7 @@ def role_official_mutator(url: str, channel: str, _transport: Any) -> None:
 def role_official_subscriber(url: str, channel: str, _transport: Any) -> None:
     from convex import ConvexClient
 
+    exit_on_stdin_eof()
     client = ConvexClient(url)
     sub = client.subscribe("messages:count", {"channel": channel})
     next(sub)
@@ -136,11 +165,48 @@ def role_official_subscriber(url: str, channel: str, _transport: Any) -> None:
         print(f"SEEN {int(value)} {time.monotonic_ns()}", flush=True)
 
 
+def role_tina_loop(url: str, ops: str, transport: Any) -> None:
+    import trio
+
+    from tina.convex import open_convex_client
+
+    async def main() -> None:
+        async with open_convex_client(url, transport=transport) as client:
+            for _ in range(LOOP_WARMUP):
+                await client.mutation("peer:write", {"n": 1})
+            times = []
+            for _ in range(int(ops)):
+                start = time.perf_counter()
+                await client.mutation("peer:write", {"n": 1})
+                times.append(time.perf_counter() - start)
+        print(f"LOOP {statistics.median(times) * 1e6}", flush=True)
+
+    quiet_structlog()
+    trio.run(main)
+
+
+def role_official_loop(url: str, ops: str, _transport: Any) -> None:
+    from convex import ConvexClient
+
+    client = ConvexClient(url)
+    for _ in range(LOOP_WARMUP):
+        client.mutation("peer:write", {"n": 1})
+    times = []
+    for _ in range(int(ops)):
+        start = time.perf_counter()
+        client.mutation("peer:write", {"n": 1})
+        times.append(time.perf_counter() - start)
+    print(f"LOOP {statistics.median(times) * 1e6}", flush=True)
+    os._exit(0)
+
+
 ROLES = {
     "tina-mutator": role_tina_mutator,
     "tina-subscriber": role_tina_subscriber,
     "official-mutator": role_official_mutator,
     "official-subscriber": role_official_subscriber,
+    "tina-loop": role_tina_loop,
+    "official-loop": role_official_loop,
 }
 
 
@@ -198,45 +264,136 @@ class Role:
             self.process.wait()
 
 
-def measure_block(
-    backend: Any, kind: str, samples: int, block: int, results: dict[str, dict[str, list[float]]]
-) -> None:
-    """Start one client's mutator and subscriber, take ``samples`` of each measure, stop them."""
-    mutator = Role(kind, "mutator", backend.url, f"m-{kind}-{block}")
-    subscriber = Role(kind, "subscriber", backend.url, f"s-{kind}-{block}")
+class Client:
+    """One client's two role processes, its channels and its samples."""
+
+    def __init__(self, kind: str, url: str, round_: int) -> None:
+        self.kind = kind
+        self.mutator = Role(kind, "mutator", url, f"m-{kind}-{round_}")
+        self.subscriber = Role(kind, "subscriber", url, f"s-{kind}-{round_}")
+        self.seen = 0  # messages:count the subscriber has reported
+
+    def ready(self) -> None:
+        self.mutator.expect("READY")
+        self.subscriber.expect("READY")
+
+    def mutation_ms(self) -> float:
+        self.mutator.send("go")
+        (ms,) = self.mutator.expect("MUT ")
+        return float(ms)
+
+    def subscription_ms(self, backend: Any) -> float:
+        started = time.monotonic_ns()
+        backend.call("mutation", "messages:send", {"channel": self.subscriber.channel, "body": "u"})
+        while True:
+            value, seen = self.subscriber.expect("SEEN ")
+            if int(value) > self.seen:
+                self.seen = int(value)
+                return (int(seen) - started) / 1e6
+
+    def stop(self) -> None:
+        self.mutator.stop()
+        self.subscriber.stop()
+
+
+def measure(
+    backend: Any, samples: int, block: int, warmup: int
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, list[float]]]]:
+    """Rounds of one block per client (rotating order); only one client connected at a time.
+
+    Returns every sample, and each block's median (paired by round).
+    """
+    results: dict[str, dict[str, list[float]]] = {m: {k: [] for k in KINDS} for m in MEASURES}
+    medians: dict[str, dict[str, list[float]]] = {m: {k: [] for k in KINDS} for m in MEASURES}
+    rounds = max(1, samples // block)
+    for round_ in range(rounds):
+        shift = round_ % len(KINDS)
+        for kind in KINDS[shift:] + KINDS[:shift]:
+            taken: dict[str, list[float]] = {m: [] for m in MEASURES}
+            client = Client(kind, backend.url, round_)
+            try:
+                client.ready()
+                for i in range(warmup + block):
+                    mutation = client.mutation_ms()
+                    subscription = client.subscription_ms(backend)
+                    if i >= warmup:
+                        taken["mutation round trip"].append(mutation)
+                        taken["subscription latency"].append(subscription)
+            finally:
+                client.stop()
+            for m in MEASURES:
+                results[m][kind] += taken[m]
+                medians[m][kind].append(statistics.median(taken[m]))
+        print(f"round {round_ + 1}/{rounds} done", file=sys.stderr)
+    return results, medians
+
+
+def measure_minimal_peer(rounds: int, ops: int) -> dict[str, list[float]]:
+    """Each client in turn (rotating order), ``rounds`` times: one process runs ``ops``
+    mutations back to back against the minimal peer and reports their median, in µs."""
+    peer = subprocess.Popen(
+        ["node", str(MINIMAL_PEER)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,  # resolves the `ws` package
+    )
+    assert peer.stdout is not None
     try:
-        mutator.expect("READY")
-        subscriber.expect("READY")
-        for i in range(BLOCK_WARMUP + samples):
-            mutator.send("go")
-            (ms,) = mutator.expect("MUT ")
-            started = time.monotonic_ns()
-            backend.call("mutation", "messages:send", {"channel": subscriber.channel, "body": "u"})
-            while True:
-                value, seen = subscriber.expect("SEEN ")
-                if int(value) >= i + 1:
-                    break
-            if i >= BLOCK_WARMUP:
-                results["mutation round trip"][kind].append(float(ms))
-                results["subscription latency"][kind].append((int(seen) - started) / 1e6)
+        url = peer.stdout.readline().split()[-1]
+        medians: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        for round_ in range(rounds):
+            shift = round_ % len(KINDS)
+            for kind in KINDS[shift:] + KINDS[:shift]:
+                role = Role(kind, "loop", url, str(ops))
+                try:
+                    (median_us,) = role.expect("LOOP ")
+                finally:
+                    role.stop()
+                medians[kind].append(float(median_us))
+        return medians
     finally:
-        mutator.stop()
-        subscriber.stop()
+        peer.kill()
+        peer.wait()
 
 
-def render(results: dict[str, dict[str, list[float]]], samples: int, host: str) -> str:
+def paired_ratio(ours: list[float], theirs: list[float], rng: random.Random) -> dict[str, float]:
+    """Median of the per-round ratios, its 95 % bootstrap interval, and how often ours won."""
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    resampled = sorted(
+        statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(BOOTSTRAP)
+    )
+    return {
+        "median": statistics.median(ratios),
+        "low": resampled[int(BOOTSTRAP * 0.025)],
+        "high": resampled[int(BOOTSTRAP * 0.975) - 1],
+        "won": sum(a < b for a, b in zip(ours, theirs, strict=True)) / len(ratios),
+    }
+
+
+def render(
+    results: dict[str, dict[str, list[float]]],
+    medians: dict[str, dict[str, list[float]]],
+    loop: dict[str, list[float]],
+    args: argparse.Namespace,
+    host: str,
+) -> str:
     from importlib.metadata import version
 
+    rounds = len(medians[MEASURES[0]]["official"])
     lines = [
         f"Measured {today()} on {host}; official client: `convex` {version('convex')} (PyPI).",
         "",
-        f"`bench/client_vs_official.py --samples {samples}`, one run: every client against one "
-        "local backend (`convex-local/`, contract fixture project), each in processes of its "
-        f"own (a mutator and a subscriber), in {BLOCKS} blocks per client alternating in "
-        "rotating order (one client connected at a time). "
-        "`tina` is `tina.convex` with its default transport (its own WebSocket on "
+        f"`bench/client_vs_official.py --samples {args.samples} --block {args.block}`, one run: "
+        "every client against one local backend (`convex-local/`, contract fixture project), "
+        "each in processes of its own (a mutator and a subscriber); "
+        f"{rounds} rounds, in each of which every client in turn (rotating order) connects, "
+        f"takes {args.block} samples of each measure after {args.warmup} unrecorded ones, and "
+        "disconnects, so only one client is connected at a time (the local backend serves its "
+        "sessions one after another, and the first connected would be served first). "
+        "`tina` is `tina.convex` with its default transport (its own WebSocket framing on "
         '`wsproto`); `tina-tws` is `transport="trio-websocket"`; `official` is the Rust-backed '
-        "official Python client, in its own processes.",
+        "official Python client.",
         "",
         "- *Mutation round trip*: one `messages:send`, until the call returns (the write is "
         "then visible to the caller's queries).",
@@ -253,22 +410,57 @@ def render(results: dict[str, dict[str, list[float]]], samples: int, host: str) 
                 f"| {measure} | {kind} | {s['n']:.0f} | {s['median']:.2f} | {s['p90']:.2f} "
                 f"| {s['p99']:.2f} | {s['max']:.2f} |"
             )
-    lines += ["", "Ratio to the official client, same run (below 1: tina is faster):", ""]
+    lines += [
+        "",
+        "Ratios to the official client (below 1: tina is faster). *Paired*: the median over "
+        "rounds of the ratio of the two clients' block medians in the same round, with its 95 % "
+        "bootstrap interval and the share of rounds tina was faster; then the ratios of the "
+        "pooled medians, p90 and p99:",
+        "",
+    ]
+    rng = random.Random(7)
     for measure in MEASURES:
-        official = summary(results[measure]["official"])
+        theirs = summary(results[measure]["official"])
         for kind in ("tina", "tina-tws"):
-            ours = summary(results[measure][kind])
+            paired = paired_ratio(medians[measure][kind], medians[measure]["official"], rng)
+            mine = summary(results[measure][kind])
             lines.append(
-                f"- {measure}, {kind}: median {ours['median'] / official['median']:.2f}, "
-                f"p90 {ours['p90'] / official['p90']:.2f}, "
-                f"p99 {ours['p99'] / official['p99']:.2f}"
+                f"- {measure}, {kind}: paired {paired['median']:.3f} "
+                f"[{paired['low']:.3f}, {paired['high']:.3f}], faster in "
+                f"{paired['won'] * 100:.0f} % of rounds; median "
+                f"{mine['median'] / theirs['median']:.2f}, p90 {mine['p90'] / theirs['p90']:.2f}, "
+                f"p99 {mine['p99'] / theirs['p99']:.2f}"
             )
+    lines += [
+        "",
+        f"*Client's own cost*: {args.loop_rounds} rounds, in each of which every client in turn "
+        f"runs {args.loop_ops} mutations back to back against `bench/minimal_peer.mjs` (a "
+        "WebSocket peer that answers every frame at once and does no work) and reports their "
+        "median; the round trip is then the client's own time plus loopback.",
+        "",
+        "| client | median of round medians (µs) | min | max | paired ratio to official |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind in KINDS:
+        ratio = (
+            "—"
+            if kind == "official"
+            else f"{paired_ratio(loop[kind], loop['official'], rng)['median']:.3f}"
+        )
+        lines.append(
+            f"| {kind} | {statistics.median(loop[kind]):.0f} | {min(loop[kind]):.0f} "
+            f"| {max(loop[kind]):.0f} | {ratio} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=600, help="samples per client and measure")
+    parser.add_argument("--block", type=int, default=20, help="samples per client per round")
+    parser.add_argument("--warmup", type=int, default=5, help="unrecorded samples per block")
+    parser.add_argument("--loop-rounds", type=int, default=10, help="rounds against the peer")
+    parser.add_argument("--loop-ops", type=int, default=2000, help="mutations per loop")
     parser.add_argument(
         "--record", action="store_true", help="write the result into docs/benchmarks.md"
     )
@@ -283,17 +475,10 @@ def main() -> int:
     from tina.backend import BackendOptions, BackendProcess
 
     host = machine()
-    results: dict[str, dict[str, list[float]]] = {
-        measure: {kind: [] for kind in KINDS} for measure in MEASURES
-    }
     with BackendProcess(BackendOptions(port=0, functions_dir=CONTRACT_FUNCTIONS)) as backend:
-        per_block = max(1, args.samples // BLOCKS)
-        for block in range(BLOCKS):
-            order = KINDS[block % len(KINDS) :] + KINDS[: block % len(KINDS)]
-            for kind in order:
-                measure_block(backend, kind, per_block, block, results)
-            print(f"block {block + 1}/{BLOCKS} done", file=sys.stderr)
-    body = render(results, args.samples, host)
+        results, medians = measure(backend, args.samples, args.block, args.warmup)
+    loops = measure_minimal_peer(args.loop_rounds, args.loop_ops)
+    body = render(results, medians, loops, args, host)
     print(body)
     if args.record:
         record(

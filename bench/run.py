@@ -55,37 +55,142 @@ class Bench:
     smoke: list[str] | None  # None: not part of --smoke
     timeout: float  # seconds, full run
     json: bool = True  # the script writes `--json PATH`
-    targets: list[str] = field(default_factory=list)  # DESIGN §8 targets it reports (when it cannot run)
+    targets: list[str] = field(
+        default_factory=list
+    )  # DESIGN §8 targets it reports (when it cannot run)
 
 
 BENCHES = [
-    Bench("ingest-latency", [PY, "bench/ingest_latency.py", "--samples", "200"], ["--samples", "20"],
-          ["--samples", "5", "--simulated", "0"], 1200,
-          targets=["local file change → committed in Convex (p99)"]),
-    Bench("web-latency", [*NODE, "bench/web_latency.ts", "--iterations", "200"], ["--iterations", "10"], None, 1800,
-          json=False, targets=["file change → visible in the dashboard (Chromium, p99)",
-                               "action tapped → handler started on the laptop (p99)"]),
-    Bench("cold-start", [PY, "bench/cold_start.py", "--runs", "3"],
-          ["--runs", "1", "--orchestrations", "20", "--teams", "10", "--tasks", "500", "--simulated", "1"],
-          ["--runs", "1", "--orchestrations", "3", "--teams", "2", "--tasks", "20", "--simulated", "1"], 2400,
-          targets=["cold start: full sync", "cold start: daemon RSS"]),
-    Bench("idle-cpu", [PY, "bench/idle_cpu.py", "--seconds", "60", "--changes", "20"],
-          ["--seconds", "10", "--changes", "3", "--orchestrations", "10", "--teams", "5", "--tasks", "100",
-           "--simulated", "1"],
-          ["--seconds", "2", "--changes", "2", "--orchestrations", "2", "--teams", "2", "--tasks", "10",
-           "--simulated", "0"], 1800,
-          targets=["steady state: daemon CPU", "one task file changes"]),
-    Bench("burst", [PY, "bench/burst.py", "--runs", "5"], ["--runs", "1", "--simulated", "1"],
-          ["--runs", "1", "--writes", "40", "--span", "0.2", "--orchestrations", "2", "--teams", "2", "--tasks", "10",
-           "--simulated", "0"], 1200,
-          targets=["1,000 task writes in 1 s: all synced"]),
-    Bench("cost-growth", [PY, "bench/cost_growth.py", "--sizes", "10,100,1000", "--runs", "2"],
-          ["--sizes", "5,10", "--runs", "1", "--simulated", "1"],
-          ["--sizes", "2,4", "--runs", "1", "--simulated", "0"], 3600),
-    Bench("client-vs-official", [PY, "bench/client_vs_official.py", "--samples", "600"], ["--samples", "60"], None,
-          1200, json=False),
-    Bench("backend-fanout", [*NODE, "bench/backend_fanout.ts", "--iterations", "500"], ["--iterations", "50"], None,
-          900, json=False),
+    Bench(
+        "ingest-latency",
+        [PY, "bench/ingest_latency.py", "--samples", "200"],
+        ["--samples", "20"],
+        ["--samples", "5", "--simulated", "0"],
+        1200,
+        targets=["local file change → committed in Convex (p99)"],
+    ),
+    Bench(
+        "web-latency",
+        [*NODE, "bench/web_latency.ts", "--iterations", "200"],
+        ["--iterations", "10"],
+        None,
+        1800,
+        json=False,
+        targets=[
+            "file change → visible in the dashboard (Chromium, p99)",
+            "action tapped → handler started on the laptop (p99)",
+        ],
+    ),
+    Bench(
+        "cold-start",
+        [PY, "bench/cold_start.py", "--runs", "3"],
+        [
+            "--runs",
+            "1",
+            "--orchestrations",
+            "20",
+            "--teams",
+            "10",
+            "--tasks",
+            "500",
+            "--simulated",
+            "1",
+        ],
+        [
+            "--runs",
+            "1",
+            "--orchestrations",
+            "3",
+            "--teams",
+            "2",
+            "--tasks",
+            "20",
+            "--simulated",
+            "1",
+        ],
+        2400,
+        targets=["cold start: full sync", "cold start: daemon RSS"],
+    ),
+    Bench(
+        "idle-cpu",
+        [PY, "bench/idle_cpu.py", "--seconds", "60", "--changes", "20"],
+        [
+            "--seconds",
+            "10",
+            "--changes",
+            "3",
+            "--orchestrations",
+            "10",
+            "--teams",
+            "5",
+            "--tasks",
+            "100",
+            "--simulated",
+            "1",
+        ],
+        [
+            "--seconds",
+            "2",
+            "--changes",
+            "2",
+            "--orchestrations",
+            "2",
+            "--teams",
+            "2",
+            "--tasks",
+            "10",
+            "--simulated",
+            "0",
+        ],
+        1800,
+        targets=["steady state: daemon CPU", "one task file changes"],
+    ),
+    Bench(
+        "burst",
+        [PY, "bench/burst.py", "--runs", "5"],
+        ["--runs", "1", "--simulated", "1"],
+        [
+            "--runs",
+            "1",
+            "--writes",
+            "40",
+            "--span",
+            "0.2",
+            "--orchestrations",
+            "2",
+            "--teams",
+            "2",
+            "--tasks",
+            "10",
+            "--simulated",
+            "0",
+        ],
+        1200,
+        targets=["1,000 task writes in 1 s: all synced"],
+    ),
+    Bench(
+        "cost-growth",
+        [PY, "bench/cost_growth.py", "--sizes", "10,100,1000", "--runs", "2"],
+        ["--sizes", "5,10", "--runs", "1", "--simulated", "1"],
+        ["--sizes", "2,4", "--runs", "1", "--simulated", "0"],
+        3600,
+    ),
+    Bench(
+        "client-vs-official",
+        [PY, "bench/client_vs_official.py", "--samples", "600"],
+        ["--samples", "40", "--block", "10", "--loop-rounds", "1", "--loop-ops", "300"],
+        ["--samples", "4", "--block", "2", "--warmup", "1", "--loop-rounds", "1", "--loop-ops", "20"],
+        1200,
+        json=False,
+    ),
+    Bench(
+        "backend-fanout",
+        [*NODE, "bench/backend_fanout.ts", "--iterations", "500"],
+        ["--iterations", "50"],
+        None,
+        900,
+        json=False,
+    ),
 ]
 BY_NAME = {b.name: b for b in BENCHES}
 # Scripts in bench/ that this entry point leaves alone, and why.
@@ -104,10 +209,10 @@ def with_args(base: list[str], extra: list[str]) -> list[str]:
         if opt in out:
             j = out.index(opt)
             if j + 1 < len(out) and not out[j + 1].startswith("--"):
-                del out[j: j + 2]
+                del out[j : j + 2]
             else:
                 del out[j]
-        out += extra[i: i + 2] if has_value else [opt]
+        out += extra[i : i + 2] if has_value else [opt]
         i += 2 if has_value else 1
     return out
 
@@ -115,8 +220,14 @@ def with_args(base: list[str], extra: list[str]) -> list[str]:
 def parse_web_latency(stdout: str) -> list[dict[str, Any]]:
     """Targets from `web_latency.ts`'s table (`| measure | n | p50 | p90 | p99 | max | target |`)."""
     rows = {
-        "change → visible in the page": ("file change → visible in the dashboard (Chromium, p99)", 300.0),
-        "tapped → handler started on the laptop": ("action tapped → handler started on the laptop (p99)", 250.0),
+        "change → visible in the page": (
+            "file change → visible in the dashboard (Chromium, p99)",
+            300.0,
+        ),
+        "tapped → handler started on the laptop": (
+            "action tapped → handler started on the laptop (p99)",
+            250.0,
+        ),
     }
     out = []
     for line in stdout.splitlines():
@@ -127,8 +238,14 @@ def parse_web_latency(stdout: str) -> list[dict[str, Any]]:
                 n, p50, p99 = int(cells[1]), float(cells[2]), float(cells[4])
             except ValueError:
                 continue
-            out.append({"measure": measure, "measured": f"p50 {p50:.0f} ms, p99 {p99:.0f} ms (n={n})",
-                        "target": f"≤ {limit:.0f} ms", "met": p99 <= limit})
+            out.append(
+                {
+                    "measure": measure,
+                    "measured": f"p50 {p50:.0f} ms, p99 {p99:.0f} ms (n={n})",
+                    "target": f"≤ {limit:.0f} ms",
+                    "met": p99 <= limit,
+                }
+            )
     return out
 
 
@@ -162,21 +279,45 @@ def run_one(bench: Bench, mode: str, record_it: bool, workdir: Path) -> Outcome:
     if record_it:
         argv.append("--record")
     timeout = bench.timeout if mode == "full" else bench.timeout / 2
-    print(f"\n=== {bench.name}: {' '.join(Path(a).name if a == PY else a for a in argv)}", flush=True)
+    print(
+        f"\n=== {bench.name}: {' '.join(Path(a).name if a == PY else a for a in argv)}", flush=True
+    )
     started = time.perf_counter()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
-        proc = subprocess.run(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        text = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode(errors="replace")
+        text = (
+            exc.stdout
+            if isinstance(exc.stdout, str)
+            else (exc.stdout or b"").decode(errors="replace")
+        )
         print(text[-3000:])
-        return Outcome(bench.name, "failed", time.perf_counter() - started, [], f"timed out after {timeout:.0f} s")
+        return Outcome(
+            bench.name,
+            "failed",
+            time.perf_counter() - started,
+            [],
+            f"timed out after {timeout:.0f} s",
+        )
     seconds = time.perf_counter() - started
     print(proc.stdout, flush=True)
     if proc.returncode != 0:
-        tail = [line for line in proc.stdout.strip().splitlines() if line.strip()][-1:] or ["no output"]
-        return Outcome(bench.name, "failed", seconds, [], f"exit status {proc.returncode}: {tail[0][:300]}")
+        tail = [line for line in proc.stdout.strip().splitlines() if line.strip()][-1:] or [
+            "no output"
+        ]
+        return Outcome(
+            bench.name, "failed", seconds, [], f"exit status {proc.returncode}: {tail[0][:300]}"
+        )
     if bench.json:
         doc = json.loads(out_json.read_text())
         return Outcome(bench.name, "ok", seconds, doc["targets"], data=doc.get("data", {}))
@@ -187,16 +328,28 @@ def run_one(bench: Bench, mode: str, record_it: bool, workdir: Path) -> Outcome:
 
 def git_commit() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}{' with uncommitted changes' if dirty else ''}"
 
 
-def render_summary(outcomes: list[Outcome], host: str, command: str, commit: str, minutes: float) -> str:
+def render_summary(
+    outcomes: list[Outcome], host: str, command: str, commit: str, minutes: float
+) -> str:
     lines = [
         f"## Summary: {today()}",
         "",
@@ -210,12 +363,16 @@ def render_summary(outcomes: list[Outcome], host: str, command: str, commit: str
     for o in outcomes:
         if o.status == "ok":
             for t in o.targets:
-                lines.append(f"| {t['measure']} | {t['target']} | {t['measured']} | "
-                             f"{'met' if t['met'] else '**NOT met**'} |")
+                lines.append(
+                    f"| {t['measure']} | {t['target']} | {t['measured']} | "
+                    f"{'met' if t['met'] else '**NOT met**'} |"
+                )
         else:
             for measure in BY_NAME[o.name].targets:
                 lines.append(f"| {measure} | – | – | **{o.status}**: {o.note} |")
-    not_met = [t["measure"] for o in outcomes if o.status == "ok" for t in o.targets if not t["met"]]
+    not_met = [
+        t["measure"] for o in outcomes if o.status == "ok" for t in o.targets if not t["met"]
+    ]
     problems = [f"`{o.name}` {o.status} ({o.note})" for o in outcomes if o.status != "ok"]
     lines.append("")
     if not_met:
@@ -230,11 +387,21 @@ def render_summary(outcomes: list[Outcome], host: str, command: str, commit: str
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="a fast smoke run of every benchmark (indicative)")
-    mode.add_argument("--smoke", action="store_true", help="the tiny configuration of the Python benchmarks (tests)")
+    mode.add_argument(
+        "--quick", action="store_true", help="a fast smoke run of every benchmark (indicative)"
+    )
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the tiny configuration of the Python benchmarks (tests)",
+    )
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
     parser.add_argument("--skip", default="", help="comma-separated benchmark names")
-    parser.add_argument("--record", action="store_true", help=f"write every section and the summary into {BENCHMARKS_MD}")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write every section and the summary into {BENCHMARKS_MD}",
+    )
     parser.add_argument("--json", type=Path, help="write every outcome as JSON")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args()
@@ -244,7 +411,9 @@ def main() -> int:
         return 0
     run_mode = "quick" if args.quick else "smoke" if args.smoke else "full"
     if args.record and run_mode == "quick":
-        parser.error("--quick figures are indicative only: not recorded (use --smoke with TINA_BENCH_DOC to test recording)")
+        parser.error(
+            "--quick figures are indicative only: not recorded (use --smoke with TINA_BENCH_DOC to test recording)"
+        )
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     skip = {n.strip() for n in args.skip.split(",") if n.strip()}
     unknown = (only | skip) - set(BY_NAME)
@@ -266,12 +435,16 @@ def main() -> int:
         command += f" --only {args.only}"
     if skip:
         command += f" --skip {args.skip}"
-    summary_text = render_summary(outcomes, host, command + (" --record" if args.record else ""), commit, minutes)
+    summary_text = render_summary(
+        outcomes, host, command + (" --record" if args.record else ""), commit, minutes
+    )
     print("\n" + summary_text)
     if args.record:
         record("summary", summary_text, top=True)
     if args.json is not None:
-        args.json.write_text(json.dumps([o.__dict__ for o in outcomes], indent=2, default=str) + "\n")
+        args.json.write_text(
+            json.dumps([o.__dict__ for o in outcomes], indent=2, default=str) + "\n"
+        )
     return 0 if all(o.status != "failed" for o in outcomes) else 1
 
 

@@ -21,14 +21,20 @@ sys.path.insert(0, str(BENCH))
 import run as bench_run  # noqa: E402  (bench/ is not a package)
 
 
-def run_bench(tmp_path: Path, *args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess[str], Path]:
+def run_bench(
+    tmp_path: Path, *args: str, timeout: float = 240
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nSmoke run.\n")
     out = tmp_path / "outcomes.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), *args, "--json", str(out)],
-        cwd=REPO_ROOT, env={**os.environ, "TINA_BENCH_DOC": str(doc)},
-        capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=REPO_ROOT,
+        env={**os.environ, "TINA_BENCH_DOC": str(doc)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return proc, out
 
@@ -49,9 +55,12 @@ def check_target(t: dict[str, Any]) -> None:
         ("burst", 1, {"synced_after_last_write", "mutations", "task_events", "write_span"}),
         ("cost-growth", 0, {"sizes"}),
         ("ingest-latency", 1, {"ingest", "events", "rtt"}),
+        ("client-vs-official", 0, set()),
     ],
 )
-def test_benchmark_runs_and_records(tmp_path: Path, name: str, targets: int, data_keys: set[str]) -> None:
+def test_benchmark_runs_and_records(
+    tmp_path: Path, name: str, targets: int, data_keys: set[str]
+) -> None:
     proc, out = run_bench(tmp_path, "--smoke", "--only", name, "--record")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     (outcome,) = json.loads(out.read_text())
@@ -63,7 +72,11 @@ def test_benchmark_runs_and_records(tmp_path: Path, name: str, targets: int, dat
     assert data_keys <= set(outcome["data"])
     doc = (tmp_path / "benchmarks.md").read_text()
     # The summary goes first (below the intro), the benchmark's own section after it.
-    assert doc.index("<!-- summary:start -->") < doc.index(f"<!-- {name}:start -->") < doc.index(f"<!-- {name}:end -->")
+    assert (
+        doc.index("<!-- summary:start -->")
+        < doc.index(f"<!-- {name}:start -->")
+        < doc.index(f"<!-- {name}:end -->")
+    )
     assert "| Measure | Target | Measured | Result |" in doc
     assert doc.count("<!-- summary:start -->") == 1
 
@@ -96,7 +109,11 @@ def test_every_benchmark_is_listed() -> None:
     names = [b.name for b in bench_run.BENCHES]
     assert names == sorted(set(names), key=names.index)  # no duplicates
     for script in BENCH.glob("*.py"):
-        if script.name.startswith("_") or script.name == "run.py" or script.name in bench_run.NOT_RUN:
+        if (
+            script.name.startswith("_")
+            or script.name == "run.py"
+            or script.name in bench_run.NOT_RUN
+        ):
             continue
         assert any(script.name in " ".join(b.argv) for b in bench_run.BENCHES), script.name
     for script in BENCH.glob("*.ts"):
@@ -105,8 +122,15 @@ def test_every_benchmark_is_listed() -> None:
 
 def test_with_args_replaces_options() -> None:
     base = ["py", "x.py", "--runs", "3", "--flag"]
-    assert bench_run.with_args(base, ["--runs", "1", "--teams", "2"]) == ["py", "x.py", "--flag", "--runs", "1",
-                                                                          "--teams", "2"]
+    assert bench_run.with_args(base, ["--runs", "1", "--teams", "2"]) == [
+        "py",
+        "x.py",
+        "--flag",
+        "--runs",
+        "1",
+        "--teams",
+        "2",
+    ]
     assert bench_run.with_args(base, []) == base
 
 
@@ -125,7 +149,9 @@ def test_web_latency_table_is_parsed() -> None:
 
 
 def test_summary_lists_failures_and_misses() -> None:
-    ok = bench_run.Outcome("burst", "ok", 1.0, [{"measure": "m", "measured": "x", "target": "≤ 3 s", "met": False}])
+    ok = bench_run.Outcome(
+        "burst", "ok", 1.0, [{"measure": "m", "measured": "x", "target": "≤ 3 s", "met": False}]
+    )
     failed = bench_run.Outcome("cold-start", "failed", 1.0, [], "exit status 1: boom")
     text = bench_run.render_summary([ok, failed], "host", "bench/run.py", "abc", 1.0)
     assert "| m | ≤ 3 s | x | **NOT met** |" in text

@@ -11,6 +11,7 @@ import math
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from functools import partial
 from typing import Any
 
@@ -99,6 +100,59 @@ async def test_a_subscription_receives_writes_from_other_clients(
             assert await values_until(sub, lambda v: len(v) == 3) == ["one", "two", "three"]
             assert reader.status().state is ConnectionState.CONNECTED
             assert reader.status().rtt_ms is not None
+
+
+async def _pipe(source: trio.abc.Stream, sink: trio.abc.Stream) -> None:
+    with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        while data := await source.receive_some(65536):
+            await sink.send_all(data)
+    with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await sink.aclose()
+
+
+@pytest.mark.parametrize("transport", ["wsproto", "trio-websocket"])
+async def test_wss_through_tls_with_a_private_ca(transport: str, contract_backend_url: str) -> None:
+    """``wss://`` end to end: a TLS terminator (certificate from a private CA) in front of the
+    local backend; the client trusts that CA through ``ssl_context``, and only that."""
+    import ssl
+    import urllib.parse
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    backend = urllib.parse.urlsplit(contract_backend_url)
+    assert backend.hostname is not None and backend.port is not None
+
+    async def terminate(tls: trio.SSLStream[trio.SocketStream]) -> None:
+        plain = await trio.open_tcp_stream(backend.hostname, backend.port)
+        async with trio.open_nursery() as pipes:
+            pipes.start_soon(_pipe, tls, plain)
+            pipes.start_soon(_pipe, plain, tls)
+
+    with trio.fail_after(WAIT):
+        async with trio.open_nursery() as nursery:
+            (listener,) = await nursery.start(
+                partial(trio.serve_ssl_over_tcp, terminate, 0, server_context, host="127.0.0.1")
+            )
+            url = f"https://127.0.0.1:{listener.transport_listener.socket.getsockname()[1]}"
+            async with (
+                open_convex_client(url, transport=transport, ssl_context=client_context) as client,
+                client.subscribe("messages:list", {"channel": "tls"}) as sub,
+            ):
+                assert await sub.next() == []
+                await client.mutation("messages:send", {"channel": "tls", "body": "é" * 70000})
+                assert await values_until(sub, lambda v: v != []) == ["é" * 70000]
+            # Without the private CA the handshake fails, and says so.
+            async with open_convex_client(url, transport=transport) as untrusting:
+                status = await untrusting.wait_status_change(untrusting.status())
+                while status.last_error is None:
+                    status = await untrusting.wait_status_change(status)
+                assert "CERTIFICATE_VERIFY_FAILED" in status.last_error
+            nursery.cancel_scope.cancel()
 
 
 async def test_mutations_read_their_writes_and_values_round_trip(
@@ -292,8 +346,12 @@ async def test_a_websocket_server_that_never_sends_a_frame(transport: str, ticke
     async def silent(request: trio_websocket.WebSocketRequest) -> None:
         nonlocal connections
         connections += 1
-        await request.accept()
-        await trio.sleep_forever()  # the library still answers pings; no Convex frame, ever
+        ws = await request.accept()
+        # Reads (and drops) every frame, so the library keeps answering pings (it stops reading
+        # once a message waits unread); no Convex frame, ever.
+        with suppress(trio_websocket.ConnectionClosed):
+            while True:
+                await ws.get_message()
 
     async with trio.open_nursery() as nursery:
         server = await nursery.start(

@@ -582,6 +582,55 @@ async def test_a_deadline_fires_and_the_abandoned_call_is_never_sent(
             await conn.transition(ts=1)
 
 
+async def test_each_call_times_out_at_its_own_deadline_in_any_order(
+    autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
+) -> None:
+    async with open_client(timeout=None) as client:
+        conn, _ = await fake.accept_handshake()
+        fired: dict[str, float] = {}
+
+        async def call(name: str, timeout: float) -> None:
+            with pytest.raises(ConvexTimeout, match=f"mutation items:{name} timed out after"):
+                await client.mutation(f"items:{name}", {}, timeout=timeout)
+            fired[name] = trio.current_time()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call, "slow", 9.0)
+            await trio.sleep(1)
+            nursery.start_soon(call, "quick", 2.0)  # added later, due earlier
+            nursery.start_soon(call, "middle", 5.0)
+            answered = Call()
+            nursery.start_soon(
+                partial(answered.run, client.mutation, "items:answered", {}, timeout=3.0)
+            )
+            for _ in range(4):
+                frame = await conn.expect("Mutation")
+                if frame["udfPath"] == "items:answered":
+                    await conn.mutation_ok(frame["requestId"], ts=1, result="yes")
+                    await conn.transition(ts=1)
+        assert fired == pytest.approx({"slow": 9.0, "quick": 3.0, "middle": 6.0}, abs=0.01)
+        assert answered.value == "yes"  # answered in time: its deadline did nothing
+        # The three that timed out had been sent: they stay known until their late answers.
+        assert client.statistics().pending_mutations == 3
+
+
+async def test_finished_calls_do_not_pile_up_deadlines(
+    autojump_clock: MockClock, fake: FakeConvex, open_client: ClientFactory
+) -> None:
+    async with open_client(timeout=30.0) as client:
+        conn, _ = await fake.accept_handshake()
+        for n in range(1, 1001):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.mutation, "items:add", {"n": n})
+                frame = await conn.expect("Mutation")
+                await conn.mutation_ok(frame["requestId"], ts=n)
+                await conn.transition(ts=n)
+        # 1,000 finished calls, none due yet: the heap is compacted as it grows.
+        assert len(client._deadlines._heap) <= 2 * 256
+        with pytest.raises(ConvexTimeout):
+            await client.mutation("items:add", {"last": True}, timeout=1.0)
+
+
 async def _next_mutation_works(conn: ServerConn, client: ConvexClient) -> None:
     call = Call()
     async with trio.open_nursery() as nursery:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -54,10 +55,31 @@ class RawServer:
         await self.send(AcceptConnection())
 
 
-@pytest.fixture
-def pair() -> tuple[trio.abc.Stream, RawServer]:
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    return client_stream, RawServer(server_stream)
+@pytest.fixture(params=["memory", "tcp"])
+async def pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[trio.abc.Stream, RawServer]]:
+    """Both ends of a connection: in memory (through the stream's own methods) or a real TCP
+    socket on loopback (read and written with direct system calls)."""
+    if request.param == "memory":
+        client_stream, server_stream = trio.testing.memory_stream_pair()
+        yield client_stream, RawServer(server_stream)
+        return
+    async with tcp_pair() as (client_stream, server_stream):
+        yield client_stream, RawServer(server_stream)
+
+
+@asynccontextmanager
+async def tcp_pair() -> AsyncIterator[tuple[trio.SocketStream, trio.SocketStream]]:
+    """A connected pair of TCP streams on loopback."""
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listener.socket.getsockname()[1]
+    async with listener:
+        client_stream = await trio.open_tcp_stream("127.0.0.1", port)
+        server_stream = await listener.accept()
+    try:
+        yield client_stream, server_stream
+    finally:
+        await trio.aclose_forcefully(client_stream)
+        await trio.aclose_forcefully(server_stream)
 
 
 async def connected(
@@ -318,3 +340,62 @@ async def test_a_close_without_a_code_is_answered_with_1000(
     reply = await server.next_event()
     assert isinstance(reply, CloseConnection)
     assert reply.code == 1000
+
+
+# --- a real socket: direct writes, a full socket, fairness ------------------------------------------
+
+
+@asynccontextmanager
+async def tcp_websocket() -> AsyncIterator[tuple[WebSocket, RawServer]]:
+    async with tcp_pair() as (client_stream, server_stream):
+        yield await connected((client_stream, RawServer(server_stream)))
+
+
+async def test_a_full_socket_keeps_every_message_in_order() -> None:
+    async with tcp_websocket() as (ws, server):
+        big = "é" * (8 * 1024 * 1024)  # 16 MB: more than the socket buffers hold
+        assert not ws.send_nowait(big)  # the peer is not reading: some is left queued
+        assert ws.has_unsent
+        assert not ws.send_nowait("second")  # queued behind, never ahead
+        received: list[str] = []
+
+        async def read_all() -> None:
+            parts: list[str] = []
+            while len(received) < 4:
+                event = await server.next_event()
+                assert isinstance(event, TextMessage)
+                parts.append(event.data)  # wsproto hands a long message over in pieces
+                if event.message_finished:
+                    received.append("".join(parts))
+                    parts = []
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ws.send_message, "third")  # waits for room, after the rest
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(read_all)
+            await ws.flush()
+            ws.send_nowait("fourth")
+        assert [len(text) for text in received] == [len(big), 6, 5, 6]
+        assert received[0] == big
+        assert received[1:] == ["second", "third", "fourth"]
+        assert not ws.has_unsent
+
+
+async def test_a_flood_of_messages_leaves_other_tasks_running() -> None:
+    async with tcp_websocket() as (ws, server):
+        count = 3000
+        await server.stream.send_all(b"".join(frame(0x1, b"%d" % i) for i in range(count)))
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await trio.lowlevel.checkpoint()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker)
+            for i in range(count):
+                assert await ws.get_message() == str(i)
+            nursery.cancel_scope.cancel()
+        assert ticks >= count // 32  # the reader yields at least every 16 messages

@@ -259,8 +259,11 @@ def _as_int(value: object, name: str) -> int:
     return int(value)
 
 
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def _dumps(message: Mapping[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(message)
 
 
 def encode_args(args: Mapping[str, Any] | None) -> list[Any]:

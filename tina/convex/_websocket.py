@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
+import struct
 import urllib.parse
 from collections import deque
 from typing import Final
@@ -39,7 +40,6 @@ from wsproto.events import (
     Ping,
     RejectConnection,
     Request,
-    TextMessage,
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
@@ -53,6 +53,10 @@ __all__ = [
 
 _RECEIVE_SIZE: Final = 65536
 _MAX_HANDSHAKE: Final = 65536
+_HEADER_SHORT: Final = struct.Struct("!BB")
+_HEADER_MEDIUM: Final = struct.Struct("!BBH")
+_HEADER_LONG: Final = struct.Struct("!BBQ")
+_FAIR_TURNS: Final = 16  # messages handed out in a row without a scheduling round
 
 _CONTINUATION, _TEXT, _BINARY, _CLOSE, _PING, _PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 # Close codes that must never be sent in a Close frame (RFC 6455 §7.4.1).
@@ -99,8 +103,17 @@ class WebSocket:
         self._opcode: int | None = None  # of the data message being reassembled
         self._size = 0
         self._send_lock = trio.StrictFIFOLock()
+        self._out = bytearray()  # frames queued, in order, not yet taken by the socket
         self._pings: dict[bytes, trio.Event] = {}
         self._closed: WebSocketClosed | None = None
+        # A plain TCP socket is read and written with direct non-blocking system calls (see
+        # the module docstring); any other stream (TLS, in-memory) through its own methods.
+        self._fd: int | None = (
+            stream.socket.fileno() if isinstance(stream, trio.SocketStream) else None
+        )
+        self._turns_without_yield = 0
+        self._drained = False  # the last read took less than asked: the socket was empty
+        self._reply_queued = False  # parsing queued a Pong or a Close: send before reading on
 
     # --- sending ---------------------------------------------------------------------------------
 
@@ -108,28 +121,99 @@ class WebSocket:
         assert self._closed is not None
         return WebSocketClosed(self._closed.code, self._closed.reason)
 
-    async def _send(self, event: Event) -> None:
+    def _queue(self, event: Event) -> None:
         if self._closed is not None:
             raise self._error()
         try:
-            data = self._ws.send(event)
+            self._out += self._ws.send(event)
         except LocalProtocolError:
             self._close_locally(1006, "connection closed")
             raise self._error() from None
+
+    def _write_now(self) -> bool:
+        """Write what the socket takes without blocking; True once nothing is left queued."""
+        if self._fd is None:
+            return not self._out
+        try:
+            written = os.write(self._fd, self._out)
+        except BlockingIOError:
+            return False
+        except OSError:
+            self._close_locally(1006, "connection lost")
+            raise self._error() from None
+        del self._out[:written]
+        return not self._out
+
+    async def _flush(self, *, even_if_closed: bool = False) -> None:
+        """Hand everything queued to the stream (one flushing task at a time, in order)."""
         if self._send_lock.locked():
             await self._send_lock.acquire()
         else:
             self._send_lock.acquire_nowait()  # the common case: no extra scheduling round
         try:
-            await self._stream.send_all(data)
+            while self._out:
+                if self._closed is not None and not even_if_closed:
+                    raise self._error()
+                if self._fd is not None:
+                    if not self._write_now():
+                        await trio.lowlevel.wait_writable(self._fd)
+                    continue
+                data = bytes(self._out)
+                self._out.clear()
+                await self._stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._close_locally(1006, "connection lost")
             raise self._error() from None
         finally:
             self._send_lock.release()
 
+    async def _send(self, event: Event) -> None:
+        self._queue(event)
+        await self._flush()
+
+    def send_nowait(self, message: str) -> bool:
+        """Queue a text message and write what the socket takes now, without blocking.
+
+        True: the socket took everything queued. False: some is left; :meth:`flush` sends it
+        (in order with every later send). Raises :class:`WebSocketClosed` once closed.
+        """
+        self._queue_text(message)
+        if self._send_lock.locked():
+            return False  # a task is flushing (waiting for room): it takes this too
+        return self._write_now()
+
+    async def flush(self) -> None:
+        """Send everything :meth:`send_nowait` left queued."""
+        await self._flush()
+
+    @property
+    def has_unsent(self) -> bool:
+        """Whether :meth:`send_nowait` left bytes queued for :meth:`flush`."""
+        return bool(self._out)
+
+    def _queue_text(self, message: str) -> None:
+        # Text frames are built here (one unfragmented, masked frame: RFC 6455 §5.2-5.3), the
+        # hot path; wsproto builds the rare control frames and tracks the closing handshake.
+        if self._closed is not None:
+            raise self._error()
+        payload = message.encode("utf-8")
+        size = len(payload)
+        if size < 126:
+            header = _HEADER_SHORT.pack(0x81, 0x80 | size)
+        elif size < 65536:
+            header = _HEADER_MEDIUM.pack(0x81, 0xFE, size)
+        else:
+            header = _HEADER_LONG.pack(0x81, 0xFF, size)
+        key = os.urandom(4)
+        mask = (key * (size // 4 + 1))[:size]
+        masked = int.from_bytes(payload, "little") ^ int.from_bytes(mask, "little")
+        self._out += header
+        self._out += key
+        self._out += masked.to_bytes(size, "little")
+
     async def send_message(self, message: str) -> None:
-        await self._send(TextMessage(data=message))
+        self._queue_text(message)
+        await self._flush()
 
     async def ping(self, payload: bytes | None = None) -> None:
         """Send a Ping and wait for its Pong (delivered by the task in :meth:`get_message`)."""
@@ -148,26 +232,71 @@ class WebSocket:
 
     async def get_message(self) -> str | bytes:
         """The next complete message; raises :class:`WebSocketClosed` once none will come."""
+        # Messages already read are handed out without a scheduling round, but at least every
+        # _FAIR_TURNS calls this yields, so a flood cannot starve the other tasks.
+        self._turns_without_yield += 1
+        if self._turns_without_yield >= _FAIR_TURNS:
+            self._turns_without_yield = 0
+            await trio.lowlevel.checkpoint()
         while not self._messages:
             if self._closed is not None:
                 raise self._error()
             if self._buffer:
-                await self._parse()
+                self._parse()
+                if self._reply_queued:
+                    await self._send_replies()
                 if self._messages or self._closed is not None:
                     continue
             try:
-                data = await self._stream.receive_some(_RECEIVE_SIZE)
+                data = await self._receive()
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
             if not data:
                 self._close_locally(1006, "connection lost")
                 continue
             self._buffer += data
-            await self._parse()
+            self._parse()
+            if self._reply_queued:
+                await self._send_replies()
         return self._messages.popleft()
 
-    async def _parse(self) -> None:
-        """Handle every complete frame in the buffer."""
+    async def _receive(self) -> bytes | bytearray:
+        if self._fd is None:
+            return await self._stream.receive_some(_RECEIVE_SIZE)
+        # Read at once when data may be there (no scheduling round trip); after a short read
+        # drained the socket, wait for it at once (reading again would only fail).
+        if self._drained:
+            self._turns_without_yield = 0
+            await trio.lowlevel.wait_readable(self._fd)
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            if self._closed is not None:
+                return b""
+            try:
+                data = os.read(self._fd, _RECEIVE_SIZE)
+            except BlockingIOError:
+                self._turns_without_yield = 0
+                await trio.lowlevel.wait_readable(self._fd)
+                continue
+            except OSError:
+                return b""
+            self._drained = len(data) < _RECEIVE_SIZE
+            return data
+
+    async def _send_replies(self) -> None:
+        """Send the Pongs and the closing Close that parsing queued (even once closed)."""
+        self._reply_queued = False
+        with contextlib.suppress(WebSocketClosed):
+            await self._flush(even_if_closed=True)
+
+    def _reply(self, event: Event) -> None:
+        with contextlib.suppress(WebSocketClosed):
+            self._queue(event)
+            self._reply_queued = True
+
+    def _parse(self) -> None:
+        """Handle every complete frame in the buffer (replies are queued, not sent)."""
         buffer = self._buffer
         end = len(buffer)
         pos = 0
@@ -200,23 +329,26 @@ class WebSocket:
                     break
                 payload = bytes(buffer[pos + header : pos + header + length])
                 pos += header + length
-                await self._frame(opcode, bool(first & 0x80), payload)
+                self._frame(opcode, bool(first & 0x80), payload)
         except _FrameError as exc:
-            await self._fail(exc.code, exc.reason)
+            self._reply(CloseConnection(code=exc.code, reason=exc.reason))
+            self._close_locally(exc.code, exc.reason)
         finally:
             del buffer[:pos]
 
-    async def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
+    def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
         if opcode in (_TEXT, _BINARY):
             if self._opcode is not None:
                 raise _FrameError(1002, "new message before the previous one ended")
+            if fin:  # the common case: a whole message in one frame
+                self._deliver(opcode, payload)
+                return
             self._opcode = opcode
         elif opcode == _CONTINUATION:
             if self._opcode is None:
                 raise _FrameError(1002, "continuation frame without a message")
         elif opcode == _PING:
-            with contextlib.suppress(WebSocketClosed):
-                await self._send(Ping(payload=payload).response())
+            self._reply(Ping(payload=payload).response())
             return
         elif opcode == _PONG:
             waiter = self._pings.pop(payload, None)
@@ -224,7 +356,7 @@ class WebSocket:
                 waiter.set()
             return
         elif opcode == _CLOSE:
-            await self._on_close(payload)
+            self._on_close(payload)
             return
         else:
             raise _FrameError(1002, f"reserved opcode {opcode:#x}")
@@ -232,9 +364,12 @@ class WebSocket:
         self._parts.append(payload)
         if not fin:
             return
-        data = payload if len(self._parts) == 1 else b"".join(self._parts)
-        kind, self._opcode, self._parts, self._size = self._opcode, None, [], 0
-        if kind == _BINARY:
+        kind, data = self._opcode, b"".join(self._parts)
+        self._opcode, self._parts, self._size = None, [], 0
+        self._deliver(kind, data)
+
+    def _deliver(self, opcode: int, data: bytes) -> None:
+        if opcode == _BINARY:
             self._messages.append(data)
             return
         try:
@@ -242,7 +377,7 @@ class WebSocket:
         except UnicodeDecodeError:
             raise _FrameError(1007, "text message is not UTF-8") from None
 
-    async def _on_close(self, payload: bytes) -> None:
+    def _on_close(self, payload: bytes) -> None:
         if len(payload) == 1:
             raise _FrameError(1002, "close frame with a 1-byte payload")
         code = int.from_bytes(payload[:2], "big") if payload else 1005
@@ -252,13 +387,7 @@ class WebSocket:
             raise _FrameError(1007, "close reason is not UTF-8") from None
         # Complete the close handshake, echoing the code when it may appear on the wire.
         echo = code if 1000 <= code < 5000 and code not in _LOCAL_ONLY_CODES else 1000
-        with contextlib.suppress(WebSocketClosed):
-            await self._send(CloseConnection(code=echo))
-        self._close_locally(code, reason)
-
-    async def _fail(self, code: int, reason: str) -> None:
-        with contextlib.suppress(WebSocketClosed):
-            await self._send(CloseConnection(code=code, reason=reason))
+        self._reply(CloseConnection(code=echo))
         self._close_locally(code, reason)
 
     def _close_locally(self, code: int, reason: str | None) -> None:
@@ -286,6 +415,9 @@ class WebSocket:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
+            # Nothing may touch the descriptor once the stream closes (its number is reused).
+            self._close_locally(1006, "closed")
+            self._fd = None
             await trio.aclose_forcefully(self._stream)
 
 

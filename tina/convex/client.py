@@ -20,15 +20,20 @@ Calls wait for their result while the client is disconnected; each takes ``timeo
 the client's ``timeout``; None: only the caller's own cancel scopes). A timed-out or cancelled
 mutation that was already sent may still be applied; it is not re-sent after a reconnect.
 
-Two WebSocket implementations (``transport=``): ``"wsproto"`` (default, ``_websocket.py``: frames
-are parsed in the reader task itself) and ``"trio-websocket"`` (a reader task of its own per
-connection, a channel hop per message and a lock per send: measurably slower, see
-``docs/benchmarks.md``). Both are covered by the same tests.
+Two WebSocket implementations (``transport=``): ``"wsproto"`` (the default: tina's own, in
+``_websocket.py``; frames are parsed in the reader task itself, a plain TCP socket is read and
+written with direct non-blocking system calls, and a caller's frame is written from the caller's
+own task when the socket takes it at once, so no hop to the writer task) and
+``"trio-websocket"`` (a reader task of its own per connection, a channel hop per message and a
+lock per send: about twice the client's own time per round trip, see ``docs/benchmarks.md``).
+Both are covered by the same tests.
 """
 
 from __future__ import annotations
 
 import enum
+import heapq
+import math
 import random
 import ssl
 import time
@@ -37,9 +42,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar, runtime_checkable
 
 import attrs
+import outcome
 import structlog
 import trio
 import trio_websocket
@@ -85,6 +91,9 @@ log = structlog.get_logger("tina.convex")
 
 T = TypeVar("T")
 
+#: Compact the deadline heap (drop finished calls) every this many entries.
+_COMPACT_AT: Final = 256
+
 
 class _Default(enum.Enum):
     DEFAULT = enum.auto()
@@ -105,6 +114,18 @@ class WebSocketLike(Protocol):
     async def ping(self, payload: bytes | None = None) -> None: ...
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@runtime_checkable
+class _DirectSocket(WebSocketLike, Protocol):
+    """A socket that also sends without waiting (tina's own WebSocket, ``_websocket.py``)."""
+
+    @property
+    def has_unsent(self) -> bool: ...
+
+    def send_nowait(self, message: str) -> bool: ...
+
+    async def flush(self) -> None: ...
 
 
 #: Opens a socket whose background tasks run in the given nursery (after the handshake).
@@ -178,29 +199,93 @@ class ClientStatistics:
 
 
 class _Waiter:
-    """One caller waiting for one outcome."""
+    """One caller waiting for one outcome: the answer, an error, or its deadline.
 
-    __slots__ = ("_error", "_event", "_value", "done")
+    Built on ``wait_task_rescheduled`` rather than an Event inside a cancel scope: this is on
+    every call's path, and a deadline here costs one heap push (see :class:`_Deadlines`).
+    """
+
+    __slots__ = ("_error", "_task", "_value", "answered", "done")
 
     def __init__(self) -> None:
-        self._event = trio.Event()
+        self._task: trio.lowlevel.Task | None = None
         self._value: Any = None
         self._error: BaseException | None = None
-        self.done = False
+        self.done = False  # nothing will change the outcome any more
+        self.answered = False  # resolved by the protocol (not timed out, not cancelled)
 
     def resolve(self, value: Any = None, error: BaseException | None = None) -> None:
         if self.done:
             return
+        self.answered = True
+        self._finish(value, error)
+
+    def expire(self, error: BaseException) -> None:
+        if not self.done:
+            self._finish(None, error)
+
+    def _finish(self, value: Any, error: BaseException | None) -> None:
         self.done = True
-        self._value = value
-        self._error = error
-        self._event.set()
+        if self._task is None:  # not waiting yet: wait() returns at once
+            self._value, self._error = value, error
+            return
+        task, self._task = self._task, None
+        trio.lowlevel.reschedule(
+            task, outcome.Value(value) if error is None else outcome.Error(fresh(error))
+        )
 
     async def wait(self) -> Any:
-        await self._event.wait()
-        if self._error is not None:
-            raise fresh(self._error)
-        return self._value
+        if self.done:
+            await trio.lowlevel.checkpoint()
+            if self._error is not None:
+                raise fresh(self._error)
+            return self._value
+        self._task = trio.lowlevel.current_task()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            self.done = True  # cancelled by the caller's own scopes
+            self._task = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
+
+class _Deadlines:
+    """The deadlines of waiting calls, served by one task: a call costs a heap push, not a
+    cancel scope (entered and exited on every mutation's path).
+
+    Entries of calls that finished stay in the heap until they reach its top (or a compaction);
+    the task sleeps until the earliest entry and is woken only when an earlier one arrives.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Waiter, str]] = []
+        self._count = 0
+        self._lot = trio.lowlevel.ParkingLot()
+        self._wake_at = math.inf
+
+    def add(self, waiter: _Waiter, timeout: float, what: str) -> None:
+        """Expire ``waiter`` with :class:`ConvexTimeout` after ``timeout`` seconds."""
+        deadline = trio.current_time() + timeout
+        self._count += 1
+        message = f"{what} timed out after {timeout:g} s"
+        heapq.heappush(self._heap, (deadline, self._count, waiter, message))
+        if len(self._heap) > _COMPACT_AT and len(self._heap) % _COMPACT_AT == 0:
+            self._heap = [entry for entry in self._heap if not entry[2].done]
+            heapq.heapify(self._heap)
+        if deadline < self._wake_at:
+            self._lot.unpark_all()
+
+    async def run(self) -> None:
+        while True:
+            heap = self._heap
+            now = trio.current_time()
+            while heap and (heap[0][2].done or heap[0][0] <= now):
+                _, _, waiter, message = heapq.heappop(heap)
+                waiter.expire(ConvexTimeout(message))
+            self._wake_at = heap[0][0] if heap else math.inf
+            with trio.move_on_at(self._wake_at):
+                await self._lot.park()
 
 
 class _Deadline:
@@ -364,6 +449,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, trio_websocket.ConnectionRejected):
         return f"handshake rejected (HTTP {exc.status_code})"
     text = str(exc)
+    if not text and exc.__cause__ is not None:  # e.g. trio's BrokenResourceError from TLS
+        return f"{type(exc).__name__}: {_describe(exc.__cause__)}"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -405,9 +492,11 @@ class ConvexClient:
         if auth_token is not None:
             self._proto.set_auth(auth_token)
         self._waiters: dict[int, _Waiter] = {}
+        self._deadlines = _Deadlines()
         self._query_waiters: dict[int, list[_Waiter]] = {}
         self._subs: dict[int, list[Subscription]] = {}
         self._writer_lot = trio.lowlevel.ParkingLot()
+        self._direct: _DirectSocket | None = None  # the open socket, if it can send without waiting
         self._loop_lot = trio.lowlevel.ParkingLot()
         self._auth_error: ConvexAuthError | None = None
         self._closed = False
@@ -495,7 +584,7 @@ class ConvexClient:
         seconds = self._resolve(timeout)
         self._check_usable()
         query_id = self._proto.subscribe(udf_path, args)
-        self._writer_lot.unpark_all()
+        self._send_pending()
         try:
             cached = self._proto.result(query_id)
             if cached is not None:  # shared with a live subscription: already current
@@ -503,10 +592,11 @@ class ConvexClient:
                 return cached.unwrap()
             waiter = _Waiter()
             self._query_waiters.setdefault(query_id, []).append(waiter)
+            if seconds is not None:
+                self._deadlines.add(waiter, seconds, f"query {udf_path}")
             try:
-                with _Deadline(seconds, f"query {udf_path}"):
-                    result: QueryResult = await waiter.wait()
-                    return result.unwrap()
+                result: QueryResult = await waiter.wait()
+                return result.unwrap()
             finally:
                 waiters = self._query_waiters.get(query_id)
                 if waiters is not None and waiter in waiters:
@@ -515,8 +605,7 @@ class ConvexClient:
                         del self._query_waiters[query_id]
         finally:
             self._proto.unsubscribe(query_id)
-            self._writer_lot.unpark_all()
-        raise AssertionError("unreachable")  # pragma: no cover
+            self._send_pending()
 
     async def mutation(
         self,
@@ -555,7 +644,7 @@ class ConvexClient:
             raise ConvexClientClosed("client is closed")
         await trio.lowlevel.checkpoint()
         query_id = self._proto.subscribe(udf_path, args)
-        self._writer_lot.unpark_all()
+        self._send_pending()
         sub = Subscription(canonical_udf_path(udf_path), args)
         self._subs.setdefault(query_id, []).append(sub)
         cached = self._proto.result(query_id)
@@ -573,7 +662,7 @@ class ConvexClient:
                 if not subs:
                     del self._subs[query_id]
             self._proto.unsubscribe(query_id)
-            self._writer_lot.unpark_all()
+            self._send_pending()
 
     def set_auth(self, token: str | None) -> None:
         """Authenticate with ``token`` (a JWT) from now on; None to clear.
@@ -584,7 +673,7 @@ class ConvexClient:
         if self._closed:
             raise ConvexClientClosed("client is closed")
         self._proto.set_auth(token)
-        self._writer_lot.unpark_all()
+        self._send_pending()
         if self._auth_error is not None:
             self._auth_error = None
             self._loop_lot.unpark_all()
@@ -605,18 +694,18 @@ class ConvexClient:
             raise fresh(self._auth_error)
 
     async def _await_request(self, request_id: int, seconds: float | None, what: str) -> Any:
+        self._send_pending()  # first: the request is on its way while the rest is set up
         waiter = _Waiter()
         self._waiters[request_id] = waiter
-        self._writer_lot.unpark_all()
+        if seconds is not None:
+            self._deadlines.add(waiter, seconds, what)
         try:
-            with _Deadline(seconds, what):
-                return await waiter.wait()
+            return await waiter.wait()
         finally:
-            if not waiter.done:
+            if not waiter.answered:  # timed out or cancelled
                 self._waiters.pop(request_id, None)
                 self._proto.abandon(request_id)
                 self._log.debug("convex_request.abandoned", request=what, request_id=request_id)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- internals: delivery -------------------------------------------------------------------
 
@@ -814,15 +903,38 @@ class ConvexClient:
             await trio.sleep_until(deadline)
 
     async def _write_loop(self, ws: WebSocketLike, drop: _Dropper) -> None:
+        direct = ws if isinstance(ws, _DirectSocket) else None
+        self._direct = direct
         try:
             while True:
                 frame = self._proto.next_outgoing()
-                if frame is None:
+                if frame is not None:
+                    await ws.send_message(frame)
+                elif direct is not None and direct.has_unsent:
+                    await direct.flush()  # what callers' sends left queued
+                else:
                     await self._writer_lot.park()
-                    continue
-                await ws.send_message(frame)
         except _CLOSED as exc:
+            self._direct = None
             await self._let_reader_finish(drop, exc)
+        finally:
+            self._direct = None
+
+    def _send_pending(self) -> None:
+        """Send the protocol's queued frames: at once from the calling task when the socket takes
+        them without waiting (no hop to the writer task: the common case on the hot path), else
+        by waking the writer. Synchronous, so a caller's cancellation can never cut a frame."""
+        direct = self._direct
+        if direct is not None:
+            try:
+                while (frame := self._proto.next_outgoing()) is not None:
+                    if not direct.send_nowait(frame):
+                        break  # the socket is full: the writer waits for room
+                else:
+                    return
+            except _CLOSED:
+                self._direct = None  # the writer finds out and ends the socket
+        self._writer_lot.unpark_all()
 
     async def _ping_loop(self, ws: WebSocketLike, drop: _Dropper) -> None:
         tick = min(self._ping_interval, self._wake_threshold)
@@ -869,25 +981,40 @@ class _WatchedStream(trio.abc.Stream):
     """A TCP (or TLS) stream that reports when the peer closes it.
 
     trio-websocket waits forever for the handshake when the server closes the connection
-    instead of answering the upgrade (e.g. a backend still starting); this lets the connector
-    notice and give up at once.
+    instead of answering the upgrade (e.g. a backend still starting), or when the stream breaks
+    (e.g. a TLS certificate that fails verification); this lets the connector notice and give
+    up at once, with the reason.
     """
 
     def __init__(self, inner: trio.abc.Stream, on_eof: Callable[[], None]) -> None:
         self._inner = inner
         self.on_eof = on_eof
+        self.failure: trio.BrokenResourceError | None = None  # e.g. a TLS handshake refused
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self._inner.send_all(data)
+        try:
+            await self._inner.send_all(data)
+        except trio.BrokenResourceError as exc:
+            self._broken(exc)
+            raise
 
     async def wait_send_all_might_not_block(self) -> None:
         await self._inner.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        data = await self._inner.receive_some(max_bytes)
+        try:
+            data = await self._inner.receive_some(max_bytes)
+        except trio.BrokenResourceError as exc:
+            self._broken(exc)
+            raise
         if not data:
             self.on_eof()
         return data
+
+    def _broken(self, exc: trio.BrokenResourceError) -> None:
+        if self.failure is None:
+            self.failure = exc
+        self.on_eof()
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -920,7 +1047,7 @@ class _TrioWebSocket:
 
 
 async def _trio_websocket_connect(
-    nursery: trio.Nursery, url: str, *, max_message_size: int
+    nursery: trio.Nursery, url: str, *, max_message_size: int, ssl_context: ssl.SSLContext | None
 ) -> WebSocketLike:
     parts = urllib.parse.urlsplit(url)
     secure = parts.scheme == "wss"
@@ -930,7 +1057,10 @@ async def _trio_websocket_connect(
     raw: trio.abc.Stream
     if secure:
         raw = await trio.open_ssl_over_tcp_stream(
-            host, port, ssl_context=ssl.create_default_context(), https_compatible=True
+            host,
+            port,
+            ssl_context=ssl_context or ssl.create_default_context(),
+            https_compatible=True,
         )
     else:
         raw = await trio.open_tcp_stream(host, port)
@@ -947,6 +1077,8 @@ async def _trio_websocket_connect(
                 message_queue_size=16,
             )
         if handshake.cancelled_caught:
+            if stream.failure is not None:
+                raise stream.failure
             raise trio_websocket.HandshakeError(
                 "the server closed the connection during the handshake"
             )
@@ -979,7 +1111,8 @@ async def open_convex_client(
     backoff: Backoff = Backoff(),
     session_id: str | None = None,
     max_message_size: int = 64 * 1024 * 1024,
-    transport: Literal["wsproto", "trio-websocket"] = "trio-websocket",
+    transport: Literal["wsproto", "trio-websocket"] = "wsproto",
+    ssl_context: ssl.SSLContext | None = None,
     connect: Connect | None = None,
     wall_clock: Callable[[], float] = time.time,
     rand: Callable[[], float] = random.random,
@@ -988,22 +1121,25 @@ async def open_convex_client(
 
     The client connects in the background and keeps reconnecting until the block exits; calls made
     while disconnected wait (up to their timeout). ``timeout`` is the default deadline of every
-    call. ``transport``: ``"trio-websocket"`` (default) or ``"wsproto"`` (tina's own framing on
-    wsproto, parsed in the client's reader task: ~10 % less CPU per message, see
-    docs/benchmarks.md); ``connect`` replaces either (tests use in-memory streams).
+    call. ``transport``: ``"wsproto"`` (default: tina's own WebSocket, ``_websocket.py``) or
+    ``"trio-websocket"`` (measurably slower per message, see docs/benchmarks.md); ``ssl_context``
+    for ``wss://`` (default: the system's trust store; a self-hosted deployment with a private CA
+    passes its own); ``connect`` replaces either transport (tests use in-memory streams).
     """
     if connect is None:
         if transport == "wsproto":
 
             async def connect_default(nursery: trio.Nursery, ws_url: str) -> WebSocketLike:
                 del nursery  # this transport runs no background task
-                return await connect_websocket(ws_url, max_message_size=max_message_size)
+                return await connect_websocket(
+                    ws_url, max_message_size=max_message_size, ssl_context=ssl_context
+                )
 
         elif transport == "trio-websocket":
 
             async def connect_default(nursery: trio.Nursery, ws_url: str) -> WebSocketLike:
                 return await _trio_websocket_connect(
-                    nursery, ws_url, max_message_size=max_message_size
+                    nursery, ws_url, max_message_size=max_message_size, ssl_context=ssl_context
                 )
 
         else:
@@ -1026,6 +1162,7 @@ async def open_convex_client(
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client._run, name="convex:connection")
+            nursery.start_soon(client._deadlines.run, name="convex:deadlines")
             try:
                 yield client
             finally:
