@@ -9,11 +9,12 @@ Task directories without a team config (plain sessions) are read but never sent.
 
 from __future__ import annotations
 
+import enum
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import structlog
 import trio
@@ -29,6 +30,14 @@ log = structlog.get_logger("tina.claude")
 
 DISK = trio.CapacityLimiter(4)
 Sig = tuple[int, int]  # (size, mtime_ns)
+T = TypeVar("T")
+
+
+class _Gone(enum.Enum):
+    GONE = enum.auto()
+
+
+_GONE: Final = _Gone.GONE  # the file does not exist
 
 
 def _sig(path: Path) -> Sig | None:
@@ -131,27 +140,40 @@ class ClaudeWatcher:
             dirty |= set(self.configs)
         return dirty
 
+    async def _read_changed(
+        self, path: Path, known: Sig | None, force: bool, parse: Callable[..., T]
+    ) -> tuple[Sig, T] | _Gone | None:
+        """The file parsed, if it changed since ``known`` (or ``force``): ``_GONE`` if it does
+        not exist, None if unchanged or unreadable (a half-written file is skipped with a
+        warning: its next write brings a new event)."""
+        sig = await trio.to_thread.run_sync(_sig, path, limiter=DISK)
+        if sig is None:
+            return _GONE
+        if known == sig and not force:
+            return None
+        got = await trio.to_thread.run_sync(_read, path, limiter=DISK)
+        self.reads += 1
+        if got is None:
+            return None
+        sig, data = got
+        try:
+            return sig, parse(data, path=str(path))
+        except ReadError as exc:
+            log.warning("file.unreadable", path=str(path), error=str(exc))
+            return None
+
     async def _load_config(self, d: str, *, force: bool = False) -> bool:
         path = self.teams_dir / d / "config.json"
         known = self.configs.get(d)
-        sig = await trio.to_thread.run_sync(_sig, path, limiter=DISK)
-        if sig is None:
+        fresh = await self._read_changed(path, known and known[0], force, parse_team_config)
+        if fresh is _GONE:
             if known is not None:
                 del self.configs[d]
                 return True
             return False
-        if known is not None and known[0] == sig and not force:
+        if fresh is None:
             return False
-        got = await trio.to_thread.run_sync(_read, path, limiter=DISK)
-        self.reads += 1
-        if got is None:
-            return False
-        sig, data = got
-        try:
-            config = parse_team_config(data, path=str(path))
-        except ReadError as exc:
-            log.warning("file.unreadable", path=str(path), error=str(exc))
-            return False
+        sig, config = fresh
         team, members = team_snapshot(config, d)
         for m in config.members:
             problem = member_problem(m.agent_id, m.name)
@@ -176,8 +198,8 @@ class ClaudeWatcher:
         path = self.tasks_dir / d / name
         board = self.tasks.setdefault(d, {})
         known = board.get(name)
-        sig = await trio.to_thread.run_sync(_sig, path, limiter=DISK)
-        if sig is None:
+        fresh = await self._read_changed(path, known and known[0], force, parse_task)
+        if fresh is _GONE:
             if known is not None:
                 del board[name]
                 if not board:
@@ -196,19 +218,9 @@ class ClaudeWatcher:
             if not board:
                 self.tasks.pop(d, None)
             return False
-        if known is not None and known[0] == sig and not force:
+        if fresh is None:
             return False
-        got = await trio.to_thread.run_sync(_read, path, limiter=DISK)
-        self.reads += 1
-        if got is None:
-            return False
-        sig, data = got
-        try:
-            task = parse_task(data, path=str(path))
-        except ReadError as exc:
-            # Half-written by Claude Code: skip; its next write brings a new event.
-            log.warning("file.unreadable", path=str(path), error=str(exc))
-            return False
+        sig, task = fresh
         try:
             snap = task_snapshot(task)
         except Unsendable as exc:
