@@ -8,12 +8,21 @@ latency on a busy laptop (see ``docs/benchmarks.md``).
 
 Division of labour:
 
-- wsproto does the opening handshake (key, accept check, rejections) and builds outgoing frames
-  (masking, fragmentation rules, close codes);
+- wsproto does the opening handshake (key, accept check, rejections) and builds the control
+  frames (Ping, Pong, Close with its rules on codes); text frames, the hot path, are built here
+  (one unfragmented masked frame each);
 - incoming frames are parsed here: a server's frames are never masked, and this client
   negotiates no extension, so a frame is a 2-14 byte header and a payload (RFC 6455 §5.2).
   Anything else is a protocol error (close 1002); bad UTF-8 in a text message is 1007; a
-  message over ``max_message_size`` is 1009.
+  message over ``max_message_size`` is 1009;
+- a plain TCP socket (``trio.SocketStream``) is read and written with direct non-blocking
+  system calls on its descriptor: data already there is taken without a scheduling round, a
+  short read means the socket is empty (wait for it), and at least every ``_FAIR_TURNS``
+  messages the reader yields so a flood cannot starve other tasks. Any other stream (TLS,
+  in-memory) goes through its own ``receive_some`` / ``send_all``;
+- everything sent goes through one ordered buffer: :meth:`WebSocket.send_nowait` queues a frame
+  and writes what the socket takes at once (synchronously: no cancellation can cut a frame);
+  :meth:`WebSocket.flush` waits for room for the rest.
 
 Contract (what ``client.py`` relies on): one task calls :meth:`WebSocket.get_message`; any task
 may send; Pings from the server are answered while reading; :meth:`WebSocket.ping` waits for
