@@ -282,13 +282,18 @@ export async function syncTeam(
     taskRowId: Id<"tasks">,
     revision: number,
     event: { taskId: string; kind: "created" | "updated" | "removed"; changes: string[]; status: string; previousStatus?: string; subject: string; owner?: string },
+    { newRow = false }: { newRow?: boolean } = {},
   ) => {
     const idempotencyKey = `${taskRowId}:${revision}`;
-    const dup = await ctx.db
-      .query("taskEvents")
-      .withIndex("by_idempotency", (q) => q.eq("idempotencyKey", idempotencyKey))
-      .first();
-    if (dup !== null) return;
+    // A row this mutation inserted has no events yet: its key cannot exist, so no lookup (a
+    // cold start appends thousands of these; each lookup is a read).
+    if (!newRow) {
+      const dup = await ctx.db
+        .query("taskEvents")
+        .withIndex("by_idempotency", (q) => q.eq("idempotencyKey", idempotencyKey))
+        .first();
+      if (dup !== null) return;
+    }
     await ctx.db.insert("taskEvents", { ...eventBase, ...event, idempotencyKey });
     appended++;
   };
@@ -300,7 +305,12 @@ export async function syncTeam(
     if (prev === undefined) {
       const id = await ctx.db.insert("tasks", { ...next, teamId, nodeId: node._id, revision: 1, updatedAt: now });
       tasksById.set(t.taskId, (await ctx.db.get(id))!);
-      await append(id, 1, { taskId: t.taskId, kind: "created", changes: [], status: t.status, subject: t.subject, owner: t.owner });
+      await append(
+        id,
+        1,
+        { taskId: t.taskId, kind: "created", changes: [], status: t.status, subject: t.subject, owner: t.owner },
+        { newRow: true },
+      );
       return;
     }
     const changes = prev.removedAt !== undefined ? ["restored"] : changedTaskFields(prev, t);
