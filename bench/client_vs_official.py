@@ -11,7 +11,9 @@ never shares a process with anything it is measured against): a mutator and a su
 run is a series of rounds; in each round every client in turn (in rotating order) starts its two
 processes, takes a block of samples and stops, so only one client is connected at a time: the
 local backend serves its sessions one after another, so with all clients connected the first
-one to connect would be served first (measured: ~25 % apart). Rounds pair the clients' blocks
+one to connect would be served first (measured: ~25 % apart). The backend's tables are emptied
+before every block (convex-test walks whole tables, so growing tables would slow the server
+through the run). Rounds pair the clients' blocks
 taken minutes apart at most, so drift and background load on a shared machine hit all clients
 alike. Between samples the clients are idle, as a daemon is between its sporadic writes. Two
 measures:
@@ -310,6 +312,7 @@ def measure(
         shift = round_ % len(KINDS)
         for kind in KINDS[shift:] + KINDS[:shift]:
             taken: dict[str, list[float]] = {m: [] for m in MEASURES}
+            backend.reset()  # every block starts from empty tables: the same server work for all
             client = Client(kind, backend.url, round_)
             try:
                 client.ready()
@@ -390,7 +393,9 @@ def render(
         f"{rounds} rounds, in each of which every client in turn (rotating order) connects, "
         f"takes {args.block} samples of each measure after {args.warmup} unrecorded ones, and "
         "disconnects, so only one client is connected at a time (the local backend serves its "
-        "sessions one after another, and the first connected would be served first). "
+        "sessions one after another, and the first connected would be served first); the "
+        "backend's tables are emptied before every block, so every block costs the server the "
+        "same. "
         "`tina` is `tina.convex` with its default transport (its own WebSocket framing on "
         '`wsproto`); `tina-tws` is `transport="trio-websocket"`; `official` is the Rust-backed '
         "official Python client.",
