@@ -10,7 +10,6 @@ import platform
 import re
 import statistics
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -91,24 +90,9 @@ def record(section: str, body: str, *, top: bool = False) -> None:
 
 
 def sign_up(url: str, email: str, password: str = "benchmark-password-123") -> str:
-    body = json.dumps(
-        {
-            "path": "auth:signIn",
-            "format": "convex_encoded_json",
-            "args": [
-                {
-                    "provider": "password",
-                    "params": {"email": email, "password": password, "flow": "signUp"},
-                }
-            ],
-        }
-    ).encode()
-    req = urllib.request.Request(
-        f"{url}/api/action", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        doc: dict[str, Any] = json.loads(resp.read())
-    return str(doc["value"]["tokens"]["token"])
+    from tina.backend import password_sign_up
+
+    return password_sign_up(url, email, password)
 
 
 def auth_env(secret: str) -> dict[str, str]:

@@ -149,6 +149,29 @@ def run(options: BackendOptions) -> int:
             process.stdin.close()
 
 
+def password_sign_up(url: str, email: str, password: str, *, timeout: float = 30.0) -> str:
+    """Create an account with Convex Auth's password provider (``auth:signIn``, flow ``signUp``)
+    through the HTTP action API of the deployment at ``url``; returns the session's JWT."""
+    body = json.dumps(
+        {
+            "path": "auth:signIn",
+            "format": "convex_encoded_json",
+            "args": [
+                {
+                    "provider": "password",
+                    "params": {"email": email, "password": password, "flow": "signUp"},
+                }
+            ],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{url}/api/action", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        reply: dict[str, Any] = json.loads(response.read())
+    return str(reply["value"]["tokens"]["token"])
+
+
 class BackendProcess:
     """A server child process for tests and scripts.
 

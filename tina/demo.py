@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import secrets
 import shutil
 import signal
 import subprocess
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import structlog
 import trio
 
-from tina.backend import REPO_ROOT, BackendOptions, BackendProcess
+from tina.backend import REPO_ROOT, BackendOptions, BackendProcess, password_sign_up
 from tina.log import configure_logging
 from tina.sim.driver import SimConfig, Simulator
 from tina.sim.sandbox import BIN, Laptop
@@ -62,26 +60,6 @@ def add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _node(*args: str) -> list[str]:
     return ["node", "--import", "tsx", *args]
-
-
-def _sign_up(url: str, email: str, password: str) -> None:
-    body = json.dumps(
-        {
-            "path": "auth:signIn",
-            "format": "convex_encoded_json",
-            "args": [
-                {
-                    "provider": "password",
-                    "params": {"email": email, "password": password, "flow": "signUp"},
-                }
-            ],
-        }
-    ).encode()
-    req = urllib.request.Request(
-        f"{url}/api/action", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        json.loads(resp.read())
 
 
 def _start_web(
@@ -154,7 +132,7 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         print("starting the local Convex backend...", flush=True)
         url = backend.start()
-        _sign_up(url, DEMO_EMAIL, password)
+        password_sign_up(url, DEMO_EMAIL, password)
         web, web_url = _start_web(work, url, args.web_port)
         names = ["mbp-alex", "mbp-sam", "studio-kim", "air-lee"]
         for i in range(max(1, args.laptops)):
