@@ -10,12 +10,12 @@ with its live actor tree. Ctrl-C stops everything it started.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import secrets
 import shutil
 import signal
 import subprocess
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import structlog
@@ -105,6 +105,9 @@ def _start_web(
 
 def run_demo(args: argparse.Namespace) -> int:
     configure_logging("quiet")
+    # `kill` (SIGTERM) stops the demo as Ctrl-C does, cleaning up what it started (by default
+    # SIGTERM ends the process at once, leaving the laptops' tmux servers and daemons behind).
+    signal.signal(signal.SIGTERM, _sigterm_as_sigint)
     work: Path = args.dir.resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -159,8 +162,13 @@ def run_demo(args: argparse.Namespace) -> int:
             first.daemon = foreground
         cfg = SimConfig(seed=args.seed, speed=args.speed)
         sim = Simulator(laptops, orchestrations=args.orchestrations, cfg=cfg)
-        with contextlib.suppress(KeyboardInterrupt):
+        interrupted = False
+        try:
             trio.run(_run_sim, sim)
+        except* KeyboardInterrupt:  # trio hands it over inside an exception group
+            interrupted = True
+        if interrupted:
+            return 0
         if not args.no_live and foreground is not None:
             print(
                 "\nall simulated orchestrations finished (blocked ones wait for you); Ctrl-C to stop",
@@ -180,6 +188,10 @@ def run_demo(args: argparse.Namespace) -> int:
                 web.wait(10)
             backend.stop()
         print(f"stopped. Logs and state are in {work}", flush=True)
+
+
+def _sigterm_as_sigint(signum: int, frame: FrameType | None) -> None:
+    signal.raise_signal(signal.SIGINT)  # whoever handles Ctrl-C (trio, or Python) takes it
 
 
 async def _run_sim(sim: Simulator) -> None:
