@@ -13,10 +13,9 @@ processes, takes a block of samples and stops, so only one client is connected a
 local backend serves its sessions one after another, so with all clients connected the first
 one to connect would be served first (measured: ~25 % apart). The backend's tables are emptied
 before every block (convex-test walks whole tables, so growing tables would slow the server
-through the run). Rounds pair the clients' blocks
-taken minutes apart at most, so drift and background load on a shared machine hit all clients
-alike. Between samples the clients are idle, as a daemon is between its sporadic writes. Two
-measures:
+through the run). Rounds pair the clients' blocks, taken seconds apart, so drift and background
+load on a shared machine hit all clients alike. Between samples the clients are idle, as a
+daemon is between its sporadic writes. Two measures:
 
 - **mutation round trip**: one ``messages:send`` on request, timed inside the mutator process
   until the call returns (every client returns once the covering Transition arrived, i.e. the
