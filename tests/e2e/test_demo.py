@@ -3,6 +3,8 @@ with its daemon) and `kill` (SIGTERM) stops everything it started, as Ctrl-C doe
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import socket
@@ -59,6 +61,7 @@ def test_the_demo_comes_up_and_a_signal_stops_everything(tmp_path: Path, sig: in
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # a failed test can stop the demo and everything it started
     )
     assert demo.stdout is not None
     lines: list[str] = []
@@ -87,9 +90,15 @@ def test_the_demo_comes_up_and_a_signal_stops_everything(tmp_path: Path, sig: in
         rest, _ = demo.communicate(timeout=60)
     finally:
         if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+            os.killpg(demo.pid, signal.SIGTERM)
+            try:
+                demo.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait()
         demo.stdout.close()
+        with contextlib.suppress(ProcessLookupError):  # whatever a broken demo left behind
+            os.killpg(demo.pid, signal.SIGKILL)
     assert demo.returncode == 0, banner + rest
     assert "stopped." in rest and "Traceback" not in rest, rest
     assert not _answers(dashboard.group(1))
