@@ -33,10 +33,10 @@ $(VENV)/.installed: pyproject.toml
 
 py-deps: $(VENV)/.installed
 
+# The lock file lists every platform's optional packages, so `npm ci` installs exactly it and
+# never rewrites it.
 node_modules/.installed: package.json package-lock.json
-	# `npm ci` refuses this lock file (npm 11 leaves other platforms' optional packages out),
-	# so install from the lock with `npm install`, which still pins every version.
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 node-deps: node_modules/.installed

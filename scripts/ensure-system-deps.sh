@@ -27,4 +27,5 @@ fi
 echo "installing system packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# apt-utils is not needed; say nothing about it.
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2> >(grep -v "^debconf: delaying package configuration" >&2)
