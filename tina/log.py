@@ -2,8 +2,14 @@
 
 `configure_logging("json")` for launchd (one JSON object per line on stderr),
 `configure_logging("console")` in the foreground. Library loggers (trio-websocket,
-watchfiles) go through the same processors. Secrets are masked before rendering:
-node credentials, tokens and the enrollment secret never reach a log line.
+watchfiles) go through the same processors. Node credentials, tokens and the enrollment
+secret never reach a log line:
+
+- a traceback is rendered into the event (a dict in JSON, text on the console) *before* the
+  event's values are masked, so its exception messages are masked like any other value, and
+  frames' local variables are never rendered (a local named ``token`` holding an opaque secret
+  could not be recognised by its shape);
+- the rendered line is masked once more, so nothing a renderer adds can carry a credential.
 """
 
 from __future__ import annotations
@@ -47,6 +53,11 @@ def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
     return event_dict
 
 
+def redact_rendered(_: WrappedLogger, __: str, rendered: str) -> str:
+    """The last step after the renderer: mask credential-shaped text in the finished line."""
+    return SECRET_VALUES.sub("***", rendered)
+
+
 class RecentLines:
     """A processor keeping the last N events (already redacted) for the debug view."""
 
@@ -62,21 +73,26 @@ RECENT = RecentLines()
 
 
 def configure_logging(mode: Literal["json", "console", "quiet"], level: str = "info") -> None:
+    # Tracebacks are rendered into the event before masking (see the module docstring).
+    if mode == "json":
+        renderer: Processor = structlog.processors.JSONRenderer()
+        render_exception: Processor = structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )
+    else:
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+        render_exception = structlog.processors.format_exc_info
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        render_exception,
         redact_secrets,
         RECENT,
     ]
-    if mode == "json":
-        renderer: Processor = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.dict_tracebacks)
-    else:
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
-        )
 
     structlog.configure(
         processors=[
@@ -92,7 +108,11 @@ def configure_logging(mode: Literal["json", "console", "quiet"], level: str = "i
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+                redact_rendered,  # type: ignore[list-item]  # takes the rendered line
+            ],
         )
     )
     root = logging.getLogger()
