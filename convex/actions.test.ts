@@ -228,6 +228,85 @@ describe("expiry, cancellation, interruption", () => {
   });
 });
 
+describe("leases: the sweep and a laptop registering again", () => {
+  // The audit entries of one action, oldest first.
+  const auditOf = (t: T, actionId: Id<"inboundActions">) =>
+    t.run((ctx) => ctx.db.query("auditLog").withIndex("by_action_at", (q) => q.eq("actionId", actionId)).collect());
+
+  test("a running action whose lease lapsed is interrupted by the sweep, with the reason, audited as the system", async () => {
+    vi.useFakeTimers();
+    const t = makeT();
+    const { a, orchestrationId, submit } = await world(t);
+    const { actionId } = await submit({ type: "retry", orchestrationId, phase: "1" });
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-1", leaseMs: 60_000 });
+    expect(await t.mutation(api.actions.markActionRunning, { nodeToken: a.token, actionId, leaseOwner: "daemon-1" })).toEqual({ ok: true });
+    // Within its lease: a long handler is not a dead laptop.
+    vi.setSystemTime(Date.now() + 59_000);
+    expect(await t.mutation(internal.actions.sweepActions, {})).toEqual({ expired: 0, interrupted: 0 });
+    expect((await get(t, actionId))!.status).toBe("running");
+    // The laptop never comes back: past the lease the sweep ends it, and it is never re-run.
+    vi.setSystemTime(Date.now() + 2_000);
+    expect(await t.mutation(internal.actions.sweepActions, {})).toEqual({ expired: 0, interrupted: 1 });
+    const done = (await get(t, actionId))!;
+    expect(done).toMatchObject({ status: "interrupted", finishedAt: Date.now(), result: { ok: false, code: "interrupted" } });
+    expect(done.result!.message).toMatch(/lease ran out; it was not re-run/);
+    const last = (await auditOf(t, actionId)).at(-1)!;
+    expect(last).toMatchObject({ verb: "action.interrupted", actorKind: "system", actorId: "actions.sweep", outcome: "failed", nodeId: a.nodeId, actionType: "retry" });
+    expect(last.detail).toMatch(/lease ran out/);
+    expect(await t.mutation(internal.actions.sweepActions, {})).toEqual({ expired: 0, interrupted: 0 });
+    expect(await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId, leaseOwner: "daemon-1", result: ok })).toEqual({ ok: false, status: "interrupted" });
+  });
+
+  test("the sweep leaves running and claimed actions with a live lease alone", async () => {
+    vi.useFakeTimers();
+    const t = makeT();
+    const { a, orchestrationId, submit } = await world(t);
+    const running = (await submit({ type: "retry", orchestrationId, phase: "1" })).actionId;
+    const claimed = (await submit({ type: "pause", orchestrationId, phase: "1" })).actionId;
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: running, leaseOwner: "daemon-1", leaseMs: 10 * 60_000 });
+    await t.mutation(api.actions.markActionRunning, { nodeToken: a.token, actionId: running, leaseOwner: "daemon-1" });
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: claimed, leaseOwner: "daemon-1", leaseMs: 10 * 60_000 });
+    vi.setSystemTime(Date.now() + 10 * 60_000 - 1);
+    expect(await t.mutation(internal.actions.sweepActions, {})).toEqual({ expired: 0, interrupted: 0 });
+    expect((await get(t, running))!.status).toBe("running");
+    expect((await get(t, claimed))!.status).toBe("claimed");
+    expect(await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId: running, leaseOwner: "daemon-1", result: ok })).toEqual({ ok: true, status: "completed" });
+  });
+
+  test("a laptop registering again keeps what its own instance holds and interrupts what an earlier one held", async () => {
+    const t = makeT();
+    const { a, orchestrationId, submit } = await world(t);
+    const ids: Id<"inboundActions">[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await submit({ type: "pause", orchestrationId, phase: "1" })).actionId);
+    const [earlierClaimed, earlierRunning, ownClaimed, ownRunning] = ids;
+    for (const [actionId, owner, run] of [
+      [earlierClaimed, "daemon-0", false],
+      [earlierRunning, "daemon-0", true],
+      [ownClaimed, "daemon-1", false],
+      [ownRunning, "daemon-1", true],
+    ] as const) {
+      await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: owner });
+      if (run) await t.mutation(api.actions.markActionRunning, { nodeToken: a.token, actionId, leaseOwner: owner });
+    }
+    // daemon-1 registers again (its presence actor restarted after a refusal or a reconnect):
+    // what it holds itself is still in its hands; daemon-0's are interrupted, never re-run.
+    expect(await t.mutation(api.actions.interruptStaleActions, { nodeToken: a.token, leaseOwner: "daemon-1" })).toEqual({ interrupted: 2 });
+    const statuses = async () => Promise.all(ids.map(async (id) => (await get(t, id))!.status));
+    expect(await statuses()).toEqual(["interrupted", "interrupted", "claimed", "running"]);
+    for (const id of [earlierClaimed, earlierRunning]) {
+      expect((await get(t, id))!.result!.message).toMatch(/daemon restarted/);
+      expect((await auditOf(t, id)).at(-1)).toMatchObject({ verb: "action.interrupted", actorKind: "node", actorId: a.nodeId, outcome: "failed" });
+    }
+    // Registering again once more changes nothing; its own actions still complete normally.
+    expect(await t.mutation(api.actions.interruptStaleActions, { nodeToken: a.token, leaseOwner: "daemon-1" })).toEqual({ interrupted: 0 });
+    expect(await t.mutation(api.actions.markActionRunning, { nodeToken: a.token, actionId: ownClaimed, leaseOwner: "daemon-1" })).toEqual({ ok: true });
+    expect(await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId: ownRunning, leaseOwner: "daemon-1", result: ok })).toEqual({ ok: true, status: "completed" });
+    // A new instance (a restarted daemon) does interrupt them.
+    expect(await t.mutation(api.actions.interruptStaleActions, { nodeToken: a.token, leaseOwner: "daemon-2" })).toEqual({ interrupted: 1 });
+    expect(await statuses()).toEqual(["interrupted", "interrupted", "interrupted", "completed"]);
+  });
+});
+
 describe("listActions and attention", () => {
   test("listActions is newest first and bounded", async () => {
     const t = makeT();
