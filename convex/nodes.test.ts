@@ -43,6 +43,9 @@ describe("enrollNode", () => {
     expect(await t.run((ctx) => ctx.db.query("nodes").collect())).toHaveLength(1);
     const err = await refusal(t.mutation(api.nodes.registerNode, { nodeToken: first.token, os: "darwin" }));
     expect(err.code).toBe("unauthenticated");
+    const verbs = await t.run((ctx) => ctx.db.query("auditLog").withIndex("by_node_at", (q) => q.eq("nodeId", first.nodeId)).collect());
+    expect(verbs.map((e) => e.verb)).toEqual(["node.enrolled", "node.rekeyed"]);
+    expect(verbs[1].detail).toMatch(/^re-keyed with the deployment's enrollment secret; the previous credential stopped working/);
   });
 
   test("rejects unsafe names", async () => {
@@ -104,7 +107,67 @@ describe("enrollment codes (\"add a laptop\")", () => {
     // The old credential stays dead.
     expect((await refusal(t.mutation(api.nodes.registerNode, { nodeToken: token, os: "darwin" }))).code).toBe("unauthenticated");
     const verbs = await owner.query(api.audit.list, { paginationOpts: { numItems: 20, cursor: null }, nodeId });
-    expect(verbs.page.map((e) => e.detail)).toContainEqual(expect.stringMatching(/re-admitted after revocation/));
+    expect(verbs.page.filter((e) => e.verb === "node.rekeyed").map((e) => e.detail)).toEqual([expect.stringMatching(/^re-admitted after revocation with a one-time code for "laptop-a"/)]);
+  });
+
+  test("a code created without a name cannot re-key an existing laptop: refused, nothing changes", async () => {
+    const t = makeT();
+    const owner = await signedIn(t, OWNER);
+    const { nodeId, token } = await enroll(t, "laptop-a");
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration(), phases: [phase("1", "planning")] });
+    const queued = await owner.mutation(api.actions.submitAction, { action: { type: "pause", orchestrationId, phase: "1" }, idempotencyKey: "rekey-queued-1" });
+    const loose = await owner.mutation(api.nodes.createEnrollmentCode, {});
+    const before = await t.run(async (ctx) => JSON.stringify([await ctx.db.query("nodes").collect(), await ctx.db.query("inboundActions").collect(), await ctx.db.query("auditLog").collect()]));
+    const err = await refusal(enrollWith(t, loose.code, "laptop-a"));
+    expect(err).toMatchObject({ code: "forbidden", field: "name" });
+    expect(err.message).toContain('laptop "laptop-a" is already enrolled');
+    expect(err.message).toContain("created without a laptop name");
+    expect(err.message).toContain('create a code for "laptop-a"');
+    const after = await t.run(async (ctx) => JSON.stringify([await ctx.db.query("nodes").collect(), await ctx.db.query("inboundActions").collect(), await ctx.db.query("auditLog").collect()]));
+    expect(after).toBe(before);
+    // The real laptop keeps its credential and still receives its queued action.
+    expect((await t.mutation(api.nodes.registerNode, { nodeToken: token, os: "darwin" })).nodeId).toBe(nodeId);
+    expect((await t.query(api.actions.pendingActions, { nodeToken: token })).map((a) => a._id)).toEqual([queued.actionId]);
+    // The refused code was not spent: it still adds a new laptop.
+    const fresh = await enrollWith(t, loose.code, "laptop-new");
+    expect(fresh.nodeId).not.toBe(nodeId);
+  });
+
+  test("a code created without a name adds a new laptop, audited as an enrollment", async () => {
+    const t = makeT();
+    const owner = await signedIn(t, OWNER);
+    const { code } = await owner.mutation(api.nodes.createEnrollmentCode, {});
+    const { nodeId, credential } = await enrollWith(t, code, "laptop-new");
+    expect((await t.mutation(api.nodes.registerNode, { nodeToken: credential, os: "darwin" })).nodeId).toBe(nodeId);
+    const entries = (await owner.query(api.audit.list, { paginationOpts: { numItems: 20, cursor: null }, nodeId })).page;
+    expect(entries.map((e) => [e.verb, e.actorKind, e.nodeName])).toEqual([["node.enrolled", "node", "laptop-new"]]);
+    expect(entries[0].detail).toMatch(/^enrolled with a one-time code from Oscar Owner/);
+  });
+
+  test("a code created for a laptop's name re-keys exactly that laptop, audited as a re-key", async () => {
+    const t = makeT();
+    const owner = await signedIn(t, OWNER);
+    const a = await enroll(t, "laptop-a");
+    const b = await enroll(t, "laptop-b");
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: a.token, orchestration: orchestration(), phases: [phase("1", "planning")] });
+    const queued = await owner.mutation(api.actions.submitAction, { action: { type: "pause", orchestrationId, phase: "1" }, idempotencyKey: "rekey-queued-2" });
+    const hashOf = (id: typeof a.nodeId) => t.run(async (ctx) => (await ctx.db.get(id))!.credentialHash);
+    const bHash = await hashOf(b.nodeId);
+    const bound = await owner.mutation(api.nodes.createEnrollmentCode, { nodeName: "laptop-a" });
+    const again = await enrollWith(t, bound.code, "laptop-a");
+    expect(again.nodeId).toBe(a.nodeId);
+    expect(await t.run((ctx) => ctx.db.query("nodes").collect())).toHaveLength(2);
+    expect(await hashOf(b.nodeId)).toBe(bHash);
+    expect((await refusal(t.mutation(api.nodes.registerNode, { nodeToken: a.token, os: "darwin" }))).code).toBe("unauthenticated");
+    // The laptop with the new credential is the same laptop: its queued action is still its own.
+    expect((await t.query(api.actions.pendingActions, { nodeToken: again.credential })).map((x) => x._id)).toEqual([queued.actionId]);
+    const entries = (await owner.query(api.audit.list, { paginationOpts: { numItems: 20, cursor: null }, nodeId: a.nodeId })).page;
+    const rekeyed = entries.filter((e) => e.verb === "node.rekeyed");
+    expect(rekeyed).toHaveLength(1);
+    expect(rekeyed[0]).toMatchObject({ actorKind: "node", nodeName: "laptop-a" });
+    expect(rekeyed[0].detail).toMatch(/^re-keyed with a one-time code for "laptop-a" from Oscar Owner; the previous credential stopped working/);
+    // The first enrollment stays the only `node.enrolled` of this laptop.
+    expect(entries.filter((e) => e.verb === "node.enrolled")).toHaveLength(1);
   });
 
   test("only the owner creates codes and revokes laptops", async () => {

@@ -15,7 +15,9 @@ const LIST_LIMIT = 200;
  * deployment's TINA_ENROLLMENT_SECRET or a one-time code from `createEnrollmentCode`
  * (dashes, spaces and case do not matter). Enrolling an existing name again re-keys that
  * laptop (same node id, old credential stops working): a laptop never becomes two nodes.
- * A revoked name is refused, except with a code created for exactly that name.
+ * Re-keying needs the secret or a code created for that name; a code created without a
+ * name only adds new laptops. A revoked name is refused, except with a code created for
+ * exactly that name.
  */
 export const enrollNode = enrollmentMutation({
   args: { name: v.string(), os: v.string() },
@@ -25,7 +27,8 @@ export const enrollNode = enrollmentMutation({
 
 /**
  * "Add a laptop": a one-time enrollment code, shown once, valid 15 minutes, single use.
- * With `nodeName`, the code enrolls only that laptop (and re-admits it if it was revoked).
+ * Without `nodeName` it only adds a new laptop. With `nodeName` it enrolls only that laptop:
+ * a new one, or the existing one re-keyed (and re-admitted if it was revoked).
  */
 export const createEnrollmentCode = ownerMutation({
   args: { nodeName: v.optional(v.string()) },

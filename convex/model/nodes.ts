@@ -74,9 +74,12 @@ export async function createEnrollmentCode(
 }
 
 /**
- * A new credential for a laptop. An existing name is re-keyed (same node, the old
- * credential stops working). A revoked name is refused, except with a code created
- * for exactly that name, which re-admits it.
+ * A new credential for a laptop. A new name becomes a new laptop (`node.enrolled`). An
+ * existing name is re-keyed (same node, the old credential stops working; `node.rekeyed`),
+ * but only with the deployment secret or a code created for exactly that name: a code
+ * created without a name only adds laptops, so whoever holds it cannot take over an
+ * existing laptop and its queued actions. A revoked name is refused, except with a code
+ * created for exactly that name, which re-admits it.
  */
 export async function enroll(
   ctx: MutationCtx,
@@ -94,24 +97,38 @@ export async function enroll(
   const credential = newCredential();
   const credentialHash = await sha256Hex(credential);
   const now = Date.now();
-  const how = grant.kind === "secret" ? "with the deployment's enrollment secret" : `with a one-time code from ${grant.code.createdByName ?? "the owner"}`;
+  const how =
+    grant.kind === "secret"
+      ? "with the deployment's enrollment secret"
+      : `with a one-time code${boundName === undefined ? "" : ` for "${boundName}"`} from ${grant.code.createdByName ?? "the owner"}`;
   const existing = await ctx.db.query("nodes").withIndex("by_name", (q) => q.eq("name", name)).unique();
   let nodeId: Id<"nodes">;
+  let verb: "node.enrolled" | "node.rekeyed";
   let detail: string;
   if (existing !== null) {
     if (existing.revokedAt !== undefined && boundName !== name) {
       fail("forbidden", `laptop "${name}" was revoked; enroll it under another name, or re-admit it with a code created for "${name}"`, "name");
     }
+    if (grant.kind === "code" && boundName === undefined) {
+      fail(
+        "forbidden",
+        `laptop "${name}" is already enrolled; this one-time code was created without a laptop name, so it can only add a new laptop. ` +
+          `To re-key "${name}", create a code for "${name}" (Laptops → Add a laptop, with that name), or enroll under a new name`,
+        "name",
+      );
+    }
     nodeId = existing._id;
-    detail = existing.revokedAt !== undefined ? `re-admitted after revocation ${how}` : `re-enrolled ${how}; the previous credential stopped working`;
+    verb = "node.rekeyed";
+    detail = existing.revokedAt !== undefined ? `re-admitted after revocation ${how}` : `re-keyed ${how}; the previous credential stopped working`;
     await ctx.db.patch(nodeId, { credentialHash, os, revokedAt: undefined });
   } else {
     nodeId = await ctx.db.insert("nodes", { name, os, credentialHash, status: "offline", enrolledAt: now, lastHeartbeat: 0 });
+    verb = "node.enrolled";
     detail = `enrolled ${how}`;
   }
   if (grant.kind === "code") await ctx.db.patch(grant.code._id, { usedAt: now, usedByNode: nodeId });
   const node = (await ctx.db.get(nodeId))!;
-  await audit(ctx, { kind: "node", node, request }, { verb: "node.enrolled", nodeId, nodeName: name, detail });
+  await audit(ctx, { kind: "node", node, request }, { verb, nodeId, nodeName: name, detail });
   return { nodeId, credential, name };
 }
 

@@ -46,6 +46,7 @@ export const auditVerb = v.union(
   v.literal("action.expired"),
   v.literal("action.interrupted"),
   v.literal("node.enrolled"),
+  v.literal("node.rekeyed"),
   v.literal("node.revoked"),
   v.literal("node.enrollment_code_created"),
   v.literal("user.joined"),

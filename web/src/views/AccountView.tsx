@@ -216,6 +216,7 @@ const VERB_TONE: Record<string, "success" | "danger" | "warning" | "info" | "neu
   "action.completed": "success",
   "action.expired": "danger",
   "action.interrupted": "danger",
+  "node.rekeyed": "warning",
   "node.revoked": "warning",
   "user.removed": "warning",
 };

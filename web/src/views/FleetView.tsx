@@ -223,8 +223,8 @@ function AddLaptop() {
           {code === null ? (
             <form onSubmit={submit} style={{ display: "flex", flexDirection: "column", gap: 12 }}>
               <p>
-                Creates a one-time enrollment code, valid for 15 minutes. Give a name to bind the code to that laptop (needed to bring back a
-                revoked one).
+                Creates a one-time enrollment code, valid for 15 minutes. Without a name it only adds a new laptop; give a laptop's name to bind
+                the code to it (needed to re-key an existing laptop or bring back a revoked one).
               </p>
               <label className={ui.field}>
                 Laptop name (optional)
