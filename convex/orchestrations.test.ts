@@ -1,6 +1,7 @@
 // @vitest-environment edge-runtime
 import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
+import type { Id } from "./_generated/dataModel";
 import { comparePhases, derive } from "./model/orchestrations";
 import { signedIn, T0, enroll, makeT, orchestration, phase, refusal } from "./test.setup";
 
@@ -154,6 +155,46 @@ describe("dashboard reads", () => {
     expect(complete.active).toEqual([]);
     expect(complete.finished.map((o) => o.featureName)).toEqual(["f2", "f1", "f0"]);
     expect((await refusal(t.query(api.orchestrations.listOrchestrations, {}))).code).toBe("unauthenticated");
+  });
+
+  test("listOrchestrations: many rows of other laptops or statuses hide no match of a laptop and status filter", async () => {
+    const t = makeT({ documentsRead: 1000 });
+    const a = await enroll(t, "a");
+    const b = await enroll(t, "b");
+    const insert = (nodeId: Id<"nodes">, count: number, status: "blocked" | "complete" | "executing", start: number) =>
+      t.run(async (ctx) => {
+        for (let i = 0; i < count; i++) {
+          await ctx.db.insert("orchestrations", {
+            ...orchestration({ featureName: `${status}-${start + i}`, startedAt: T0 + start + i, status }),
+            nodeId,
+            active: status !== "complete",
+            phasesCompleted: 0,
+            updatedAt: T0,
+          });
+        }
+      });
+    // Laptop b's rows are the oldest; laptop a has 250 newer ones of each status.
+    await insert(b.nodeId, 1, "blocked", 0);
+    await insert(b.nodeId, 3, "complete", 10);
+    await insert(a.nodeId, 250, "blocked", 1000);
+    await insert(a.nodeId, 250, "complete", 2000);
+    await insert(a.nodeId, 250, "executing", 3000);
+    const user = await signedIn(t);
+    const names = (l: { featureName: string }[]) => l.map((o) => o.featureName);
+    const blockedOnB = await user.query(api.orchestrations.listOrchestrations, { nodeId: b.nodeId, status: "blocked" });
+    expect(names(blockedOnB.active)).toEqual(["blocked-0"]);
+    expect(blockedOnB.finished).toEqual([]);
+    const completeOnB = await user.query(api.orchestrations.listOrchestrations, { nodeId: b.nodeId, status: "complete", finishedLimit: 2 });
+    expect(completeOnB.active).toEqual([]);
+    expect(names(completeOnB.finished)).toEqual(["complete-12", "complete-11"]);
+    // A status alone: newest first, the finished window as asked, other statuses never read.
+    const complete = await user.query(api.orchestrations.listOrchestrations, { status: "complete", finishedLimit: 100 });
+    expect(complete.active).toEqual([]);
+    expect(complete.finished).toHaveLength(100);
+    expect(complete.finished[0]).toMatchObject({ featureName: "complete-2249", nodeName: "a" });
+    const blocked = await user.query(api.orchestrations.listOrchestrations, { status: "blocked" });
+    expect(blocked.active).toHaveLength(200);
+    expect(blocked.finished).toEqual([]);
   });
 
   test("listOrchestrations and getOrchestrationDetail stay bounded with thousands of rows", async () => {

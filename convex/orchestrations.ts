@@ -7,7 +7,7 @@ import schema from "./schema";
 import { doc } from "convex-helpers/validators";
 import { offlineAfterMs } from "./model/nodes";
 import { checkNumber } from "./model/checks";
-import { comparePhases, syncOrchestration as sync } from "./model/orchestrations";
+import { comparePhases, isActiveStatus, syncOrchestration as sync } from "./model/orchestrations";
 import { orchestrationSnapshot, orchestrationStatus, phaseSnapshot } from "./model/validators";
 
 export const syncOrchestration = nodeMutation({
@@ -91,14 +91,18 @@ export const listOrchestrations = viewerQuery({
     let active: Doc<"orchestrations">[];
     let finished: Doc<"orchestrations">[];
     if (status !== undefined) {
-      const rows = await ctx.db
-        .query("orchestrations")
-        .withIndex("by_status_started", (q) => q.eq("status", status))
-        .order("desc")
-        .take(ACTIVE_LIMIT);
-      const mine = nodeId === undefined ? rows : rows.filter((o) => o.nodeId === nodeId);
-      active = mine.filter((o) => o.active);
-      finished = mine.filter((o) => !o.active).slice(0, finishedTake);
+      // The index selects exactly the matching rows (a status is either active or finished),
+      // so rows of other laptops or statuses never crowd out a match.
+      const rows = (n: number) =>
+        (nodeId === undefined
+          ? ctx.db.query("orchestrations").withIndex("by_status_started", (q) => q.eq("status", status))
+          : ctx.db.query("orchestrations").withIndex("by_node_status_started", (q) => q.eq("nodeId", nodeId).eq("status", status))
+        )
+          .order("desc")
+          .take(n);
+      const isActive = isActiveStatus(status);
+      active = isActive ? await rows(ACTIVE_LIMIT) : [];
+      finished = isActive ? [] : await rows(finishedTake);
     } else if (nodeId !== undefined) {
       const q = (isActive: boolean) =>
         ctx.db

@@ -141,6 +141,7 @@ export default defineSchema({
     .index("by_active_started", ["active", "startedAt"])
     .index("by_node_active_started", ["nodeId", "active", "startedAt"])
     .index("by_status_started", ["status", "startedAt"])
+    .index("by_node_status_started", ["nodeId", "status", "startedAt"])
     .index("by_attention_updated", ["attention", "updatedAt"]),
 
   phases: defineTable({
@@ -174,8 +175,11 @@ export default defineSchema({
     updatedAt: v.number(),
   })
     .index("by_node_dir", ["nodeId", "dirName"])
+    // The laptop's live teams (`removedAt` unset), so removed ones are never read.
+    .index("by_node_removed_dir", ["nodeId", "removedAt", "dirName"])
     .index("by_node_cwd", ["nodeId", "cwd"])
-    .index("by_node_orchestration", ["nodeId", "orchestrationId"])
+    // Live teams outside any orchestration: (node, no orchestration, not removed).
+    .index("by_node_orchestration_removed", ["nodeId", "orchestrationId", "removedAt"])
     .index("by_orchestration_phase", ["orchestrationId", "phaseNumber"]),
 
   teamMembers: defineTable({

@@ -2,7 +2,8 @@
 import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
 import { phaseOfTeam, primaryCwd, worktreeCandidates } from "./model/teams";
-import { signedIn, enroll, makeT, member, orchestration, refusal, task, team, type T } from "./test.setup";
+import type { Doc, Id } from "./_generated/dataModel";
+import { signedIn, enroll, makeT, member, orchestration, refusal, T0, task, team, type T } from "./test.setup";
 
 async function setup(t: T) {
   const node = await enroll(t);
@@ -208,7 +209,35 @@ describe("activeTeamDirs", () => {
     await t.mutation(api.teams.syncTeam, { nodeToken: other.token, team: team("c"), members: [], tasks: [] });
     expect(await t.query(api.teams.activeTeamDirs, { nodeToken: token })).toEqual(["a"]);
   });
+
+  test("thousands of removed teams hide no live one", async () => {
+    const t = makeT({ documentsRead: 2500 });
+    const { nodeId, token } = await setup(t);
+    const other = await enroll(t, "laptop-b");
+    await insertTeams(t, nodeId, 2100, (i) => ({ dirName: `m-removed-${String(i).padStart(4, "0")}`, removedAt: T0 }));
+    await insertTeams(t, nodeId, 1, () => ({ dirName: "a-live" }));
+    await insertTeams(t, nodeId, 1, () => ({ dirName: "z-live" }));
+    await insertTeams(t, other.nodeId, 1, () => ({ dirName: "other-laptop" }));
+    expect(await t.query(api.teams.activeTeamDirs, { nodeToken: token })).toEqual(["a-live", "z-live"]);
+  });
 });
+
+/** `count` team rows of one laptop written directly (fast), with `over(i)` applied to each. */
+async function insertTeams(t: T, nodeId: Id<"nodes">, count: number, over: (i: number) => Partial<Doc<"teams">> & { dirName: string }) {
+  await t.run(async (ctx) => {
+    for (let i = 0; i < count; i++) {
+      const o = over(i);
+      await ctx.db.insert("teams", {
+        nodeId,
+        teamName: o.dirName,
+        memberCount: 0,
+        taskCounts: { pending: 0, inProgress: 0, completed: 0, other: 0 },
+        updatedAt: T0,
+        ...o,
+      });
+    }
+  });
+}
 
 describe("linking teams to orchestrations", () => {
   test("through the members' working directory, in either order, with the phase from the name", async () => {
@@ -245,6 +274,17 @@ describe("linking teams to orchestrations", () => {
     expect(await user.query(api.teams.listUnlinkedTeams, { nodeId })).toEqual([]);
     const members = await t.run((ctx) => ctx.db.query("teamMembers").collect());
     expect(members.every((m) => m.removedAt !== undefined)).toBe(true);
+  });
+
+  test("a hundred and fifty removed teams outside orchestrations hide no live one", async () => {
+    const t = makeT({ documentsRead: 1000 });
+    const { nodeId } = await setup(t);
+    const other = await enroll(t, "laptop-b");
+    await insertTeams(t, nodeId, 150, (i) => ({ dirName: `removed-${i}`, removedAt: T0 }));
+    await insertTeams(t, nodeId, 1, () => ({ dirName: "live-outside" }));
+    await insertTeams(t, other.nodeId, 1, () => ({ dirName: "other-laptop" }));
+    const user = await signedIn(t);
+    expect((await user.query(api.teams.listUnlinkedTeams, { nodeId })).map((x) => x.dirName)).toEqual(["live-outside"]);
   });
 
   test("another laptop's team with the same directory name is a different team", async () => {

@@ -34,30 +34,35 @@ export const removeTeam = nodeMutation({
 
 const ACTIVE_DIRS_LIMIT = 2000;
 
-/** The daemon's start-up reconcile: directories of this laptop's teams Convex still shows. */
+/**
+ * The daemon's start-up reconcile: directories of this laptop's teams Convex still shows
+ * (at most 2000, by directory name). Only live rows are read: removed teams never crowd
+ * out a live one.
+ */
 export const activeTeamDirs = nodeQuery({
   args: {},
   returns: v.array(v.string()),
   handler: async (ctx) => {
     const teams = await ctx.db
       .query("teams")
-      .withIndex("by_node_dir", (q) => q.eq("nodeId", ctx.node._id))
+      .withIndex("by_node_removed_dir", (q) => q.eq("nodeId", ctx.node._id).eq("removedAt", undefined))
       .take(ACTIVE_DIRS_LIMIT);
-    return teams.filter((t) => t.removedAt === undefined).map((t) => t.dirName);
+    return teams.map((t) => t.dirName);
   },
 });
 
 const UNLINKED_LIMIT = 100;
 
-/** Teams of one laptop that belong to no orchestration (still shown under the laptop). */
+/**
+ * Live teams of one laptop that belong to no orchestration (still shown under the laptop),
+ * at most 100. The index selects exactly those: removed teams are never read.
+ */
 export const listUnlinkedTeams = viewerQuery({
   args: { nodeId: v.id("nodes") },
   returns: v.array(doc(schema, "teams")),
-  handler: async (ctx, { nodeId }) => {
-    const teams = await ctx.db
+  handler: async (ctx, { nodeId }) =>
+    await ctx.db
       .query("teams")
-      .withIndex("by_node_orchestration", (q) => q.eq("nodeId", nodeId).eq("orchestrationId", undefined))
-      .take(UNLINKED_LIMIT);
-    return teams.filter((t) => t.removedAt === undefined);
-  },
+      .withIndex("by_node_orchestration_removed", (q) => q.eq("nodeId", nodeId).eq("orchestrationId", undefined).eq("removedAt", undefined))
+      .take(UNLINKED_LIMIT),
 });

@@ -14,7 +14,7 @@ import {
   LIMITS,
 } from "./checks";
 import { invalid } from "./errors";
-import type { OrchestrationSnapshot, PhaseSnapshot } from "./validators";
+import type { OrchestrationSnapshot, OrchestrationStatus, PhaseSnapshot } from "./validators";
 import { linkTeamsToOrchestration } from "./teams";
 
 function validateSnapshot(o: OrchestrationSnapshot, phases: PhaseSnapshot[]): void {
@@ -63,13 +63,18 @@ type Derived = Pick<
   "active" | "phasesCompleted" | "attention" | "attentionPhase" | "attentionReason"
 >;
 
+/** Whether an orchestration in `status` is listed as active (the denormalized `active` field). */
+export function isActiveStatus(status: OrchestrationStatus): boolean {
+  return status !== "complete";
+}
+
 /** Fields the lists and the attention view read, computed once at write time. */
 export function derive(o: OrchestrationSnapshot, phases: PhaseSnapshot[]): Derived {
   const sorted = [...phases].sort((a, b) => comparePhases(a.phaseNumber, b.phaseNumber));
   const phasesCompleted = sorted.filter((p) => !p.phaseNumber.includes(".") && p.status === "complete").length;
   const blocked = sorted.find((p) => p.status === "blocked");
   const awaiting = sorted.find((p) => p.status === "awaiting_approval");
-  const base = { active: o.status !== "complete", phasesCompleted };
+  const base = { active: isActiveStatus(o.status), phasesCompleted };
   if (o.status !== "complete" && blocked !== undefined) {
     return { ...base, attention: "blocked", attentionPhase: blocked.phaseNumber, attentionReason: blocked.blockedReason ?? "blocked" };
   }
