@@ -18,7 +18,7 @@ import structlog
 import trio
 
 from tina import config as config_mod
-from tina import control, credentials, launchd
+from tina import control, credentials, service
 from tina.log import RECENT, configure_logging
 from tina.supervision import ChildStatus, TooManyRestarts
 
@@ -56,14 +56,20 @@ def add_daemon(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     debug.set_defaults(handler=cmd_debug)
 
-    status = sub.add_parser("status", help="show the actor tree of the running daemon")
+    status = sub.add_parser(
+        "status", help="show the service's state and the actor tree of the running daemon"
+    )
     common(status)
     status.add_argument("--json", action="store_true", help="print the raw status JSON")
     status.set_defaults(handler=cmd_status)
 
     for name, fn, text in (
-        ("install", cmd_install, "install and start the launchd agent (macOS)"),
-        ("uninstall", cmd_uninstall, "stop and remove the launchd agent (macOS)"),
+        (
+            "install",
+            cmd_install,
+            "install and start the daemon as a user service (launchd on macOS, systemd on Linux)",
+        ),
+        ("uninstall", cmd_uninstall, "stop the user service and remove what install added"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--dry-run", action="store_true", help="print what would be done")
@@ -206,6 +212,9 @@ def cmd_debug(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if not args.json:  # the raw JSON stays the daemon's own snapshot
+        svc = service.for_this_os()
+        print(service.status_line(svc) if svc else f"service: {service.unsupported()}", flush=True)
     try:
         cfg = _load(args)
         snapshot = control.request_status(cfg.control_socket)
@@ -226,15 +235,21 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    code, lines = launchd.install(dry_run=args.dry_run)
-    print("\n".join(lines))
-    return code
+    svc = service.for_this_os()
+    if svc is None:
+        return _fail(service.unsupported(), EXIT_FAILED)
+    outcome = svc.install(dry_run=args.dry_run)
+    print("\n".join(outcome.lines), file=sys.stdout if outcome.code == 0 else sys.stderr)
+    return outcome.code
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    code, lines = launchd.uninstall(dry_run=args.dry_run)
-    print("\n".join(lines))
-    return code
+    svc = service.for_this_os()
+    if svc is None:
+        return _fail(service.unsupported(), EXIT_FAILED)
+    outcome = svc.uninstall(dry_run=args.dry_run)
+    print("\n".join(outcome.lines), file=sys.stdout if outcome.code == 0 else sys.stderr)
+    return outcome.code
 
 
 def _read_secret(args: argparse.Namespace) -> str:
@@ -375,11 +390,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 "run `tina daemon enroll`, then restart the daemon",
             )
         except control.ControlError as exc:
-            check(
-                False,
-                f"daemon: {exc}",
-                "start it: `tina daemon install` (macOS) or `tina daemon run`",
-            )
+            check(False, f"daemon: {exc}", "start it: `tina daemon install` or `tina daemon run`")
+    svc = service.for_this_os()
+    if svc is None:
+        check(True, f"service: {service.unsupported()}")
+    else:
+        for c in service.checks(svc):
+            check(c.ok, c.what, c.fix)
     for ok, what, fix in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {what}" + ("" if ok or not fix else f"\n     -> {fix}"))
     return EXIT_OK if all(ok for ok, _, _ in checks) else EXIT_FAILED

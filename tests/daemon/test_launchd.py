@@ -5,7 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from tina import launchd
+from tina import service
+from tina.app import Daemon
+from tina.config import Config
+from tina.credentials import Credential
+from tina.service import launchd
+from tina.service.launchd import LaunchdAgent
 
 
 def test_rendered_plist_is_valid_and_complete(tmp_path: Path) -> None:
@@ -17,7 +22,23 @@ def test_rendered_plist_is_valid_and_complete(tmp_path: Path) -> None:
     assert plist["RunAtLoad"] is True
     assert plist["EnvironmentVariables"] == {"PATH": "/a&b:/usr/bin", "HOME": str(tmp_path)}
     assert plist["StandardErrorPath"] == str(tmp_path / "Logs" / "daemon.log")
-    assert plist["ExitTimeOut"] > 20
+
+
+def test_exit_timeout_covers_the_daemons_ordered_shutdown(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9"
+    daemon = Daemon(
+        Config(
+            convex_url=url,
+            node_name="a",
+            credential_file=tmp_path / "credential.json",
+            claude_dir=tmp_path / "claude",
+            state_dir=tmp_path / "state",
+        ),
+        Credential(convex_url=url, node_id="n1", node_name="a", token="t"),
+    )
+    budget = sum(spec.shutdown_timeout for spec in daemon._specs())  # stopped one after another
+    plist = plistlib.loads(launchd.render("/t", tmp_path, tmp_path, "/b"))
+    assert plist["ExitTimeOut"] >= budget + 10
 
 
 def test_install_on_linux_prints_what_it_would_do(
@@ -25,11 +46,48 @@ def test_install_on_linux_prints_what_it_would_do(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(launchd.sys, "platform", "linux")
-    code, lines = launchd.install()
-    assert code == 0
-    assert lines[0].startswith("not macOS")
-    assert any("launchctl bootstrap gui/" in line for line in lines)
-    assert not launchd.plist_path().exists()
-    code, lines = launchd.uninstall(dry_run=True)
-    assert code == 0
-    assert lines[0].startswith("dry run")
+    agent = LaunchdAgent()
+    outcome = agent.install()
+    assert outcome.code == 0
+    assert outcome.lines[0].startswith("not macOS")
+    assert any("launchctl bootstrap gui/" in line for line in outcome.lines)
+    assert not agent.path.exists()
+    outcome = agent.uninstall(dry_run=True)
+    assert outcome.code == 0
+    assert outcome.lines[0].startswith("dry run")
+
+
+PRINTED = """gui/501/dev.tina.daemon = {
+\tactive count = 1
+\tpath = /Users/a/Library/LaunchAgents/dev.tina.daemon.plist
+\tstate = running
+
+\tprogram = /Users/a/tina/.venv/bin/tina
+\tendpoints = {
+\t\tstate = active
+\t}
+\tpid = 8123
+\truns = 3
+\tlast exit code = 1
+}
+"""
+
+
+def test_the_state_comes_from_launchctl_print() -> None:
+    state = launchd.parse_print(PRINTED)
+    assert state.active is True
+    assert state.summary == "running, pid 8123, 3 runs, last exit code 1"
+    stopped = launchd.parse_print("gui/501/dev.tina.daemon = {\n\tstate = not running\n}\n")
+    assert stopped.active is False and stopped.summary == "not running"
+
+
+def test_doctor_compares_the_plist_with_what_install_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(launchd.sys, "platform", "linux")  # no launchctl: state unknown
+    agent = LaunchdAgent(tina="/new venv/bin/tina")
+    agent.path.parent.mkdir(parents=True)
+    agent.path.write_bytes(LaunchdAgent(tina="/old venv/bin/tina").render())
+    stale = [c for c in service.checks(agent) if not c.ok]
+    assert any("/old venv/bin/tina" in c.what and "/new venv/bin/tina" in c.what for c in stale)
