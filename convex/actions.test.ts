@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
-import { OPERATOR, addUser, enroll, makeT, member, orchestration, phase, refusal, team, type T } from "./test.setup";
+import { OPERATOR, OWNER, VIEWER, addUser, enroll, makeT, member, orchestration, phase, refusal, team, type T } from "./test.setup";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -11,7 +11,11 @@ afterEach(() => {
 let keyCounter = 0;
 const key = () => `tap-${Date.now()}-${++keyCounter}-abcdef`;
 
-async function world(t: T) {
+/**
+ * Two laptops, an orchestration and a team on laptop A, an owner and an operator. Laptop A
+ * accepts messages from operators unless `messaging` says otherwise (null: the default).
+ */
+async function world(t: T, messaging: "owners" | "operators" | "nobody" | null = "operators") {
   const a = await enroll(t, "laptop-a");
   const b = await enroll(t, "laptop-b");
   const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
@@ -27,9 +31,11 @@ async function world(t: T) {
     tasks: [],
   });
   const { as: user, userId } = await addUser(t, OPERATOR);
+  const owner = await addUser(t, OWNER);
+  if (messaging !== null) await owner.as.mutation(api.nodes.setMessaging, { nodeId: a.nodeId, messaging });
   const submit = (action: Record<string, unknown>, idempotencyKey = key(), expiresInMs?: number) =>
     user.mutation(api.actions.submitAction, { action: action as never, idempotencyKey, ...(expiresInMs ? { expiresInMs } : {}) });
-  return { a, b, orchestrationId, teamId, user, userId, submit };
+  return { a, b, orchestrationId, teamId, user, userId, owner, submit };
 }
 
 const get = (t: T, id: Id<"inboundActions">) => t.run((ctx) => ctx.db.get(id));
@@ -93,6 +99,79 @@ describe("submitAction", () => {
     const { orchestrationId } = await world(t);
     const err = await refusal(t.mutation(api.actions.submitAction, { action: { type: "pause", orchestrationId, phase: "1" }, idempotencyKey: key() }));
     expect(err.code).toBe("unauthenticated");
+  });
+});
+
+describe("who may message a laptop's agents (send_message)", () => {
+  const message = (teamId: Id<"teams">) => ({ type: "send_message", teamId, agentName: "executor-1", text: "please rebase" });
+  const as = (who: { mutation: T["mutation"] }, action: Record<string, unknown>) =>
+    who.mutation(api.actions.submitAction, { action: action as never, idempotencyKey: key() });
+  const stored = (t: T) => t.run(async (ctx) => JSON.stringify([await ctx.db.query("inboundActions").collect(), await ctx.db.query("auditLog").collect()]));
+
+  test("owners only (the default): an operator is refused, naming the laptop and the rule; nothing is queued; the owner may", async () => {
+    const t = makeT();
+    const { teamId, orchestrationId, submit, owner } = await world(t, null);
+    const before = await stored(t);
+    const err = await refusal(submit(message(teamId)));
+    expect(err.code).toBe("forbidden");
+    expect(err.message).toContain('laptop "laptop-a"');
+    expect(err.message).toContain("only from owners");
+    expect(err.message).toContain("you are an operator");
+    expect(await stored(t)).toBe(before);
+    // Other actions are not affected by the rule.
+    await submit({ type: "pause", orchestrationId, phase: "1" });
+    const { actionId } = await as(owner.as, message(teamId));
+    expect(await get(t, actionId)).toMatchObject({ type: "send_message", status: "pending", submittedBy: owner.userId });
+  });
+
+  test("owners and operators: an operator may; a viewer never may", async () => {
+    const t = makeT();
+    const { teamId, submit } = await world(t, "operators");
+    expect((await submit(message(teamId))).deduplicated).toBe(false);
+    const viewer = await addUser(t, VIEWER);
+    expect((await refusal(as(viewer.as, message(teamId)))).code).toBe("forbidden");
+  });
+
+  test("nobody: even the owner is refused", async () => {
+    const t = makeT();
+    const { teamId, submit, owner } = await world(t, "nobody");
+    const before = await stored(t);
+    for (const call of [as(owner.as, message(teamId)), submit(message(teamId))]) {
+      const err = await refusal(call);
+      expect(err.code).toBe("forbidden");
+      expect(err.message).toContain('laptop "laptop-a" accepts no messages to its agents');
+    }
+    expect(await stored(t)).toBe(before);
+  });
+
+  test("a malformed message is refused as such before the rule is checked", async () => {
+    const t = makeT();
+    const { teamId, submit } = await world(t, null);
+    expect(await refusal(submit({ type: "send_message", teamId, agentName: "executor-1", text: "\u001b[2J clear" }))).toMatchObject({ code: "invalid_argument", field: "text" });
+  });
+
+  test("a queued message whose sender the rule no longer allows is cancelled when the laptop claims it, never typed", async () => {
+    const t = makeT();
+    const { a, teamId, orchestrationId, submit, owner } = await world(t, "operators");
+    const fromOperator = (await submit(message(teamId))).actionId;
+    const fromOwner = (await as(owner.as, message(teamId))).actionId;
+    const pause = (await submit({ type: "pause", orchestrationId, phase: "1" })).actionId;
+    await owner.as.mutation(api.nodes.setMessaging, { nodeId: a.nodeId, messaging: "owners" });
+    expect(await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: fromOperator, leaseOwner: "d" })).toEqual({ ok: false, reason: "not_pending", status: "cancelled" });
+    expect(await get(t, fromOperator)).toMatchObject({ status: "cancelled", result: { ok: false, code: "messaging_not_allowed" } });
+    expect((await get(t, fromOperator))!.result!.message).toContain('laptop "laptop-a"');
+    const log = await t.run((ctx) => ctx.db.query("auditLog").withIndex("by_action_at", (q) => q.eq("actionId", fromOperator)).collect());
+    expect(log.map((e) => [e.verb, e.actorKind, e.outcome])).toEqual([
+      ["action.submitted", "user", "ok"],
+      ["action.cancelled", "system", "failed"],
+    ]);
+    expect((await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: fromOwner, leaseOwner: "d" })).ok).toBe(true);
+    expect((await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: pause, leaseOwner: "d" })).ok).toBe(true);
+    // Turned off altogether: the owner's queued message is not typed either.
+    const later = (await as(owner.as, message(teamId))).actionId;
+    await owner.as.mutation(api.nodes.setMessaging, { nodeId: a.nodeId, messaging: "nobody" });
+    expect((await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: later, leaseOwner: "d" })).ok).toBe(false);
+    expect((await get(t, later))!.status).toBe("cancelled");
   });
 });
 

@@ -1,7 +1,7 @@
 // @vitest-environment edge-runtime
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
-import { ENROLLMENT_SECRET, OPERATOR, OWNER, signedIn, enroll, makeT, orchestration, phase, refusal } from "./test.setup";
+import { addUser, ENROLLMENT_SECRET, OPERATOR, OWNER, signedIn, enroll, makeT, orchestration, phase, refusal, VIEWER } from "./test.setup";
 
 const health = {
   daemonVersion: "0.1.0",
@@ -177,6 +177,56 @@ describe("enrollment codes (\"add a laptop\")", () => {
     expect((await refusal(operator.mutation(api.nodes.createEnrollmentCode, {}))).code).toBe("forbidden");
     expect((await refusal(operator.mutation(api.nodes.revokeNode, { nodeId }))).code).toBe("forbidden");
     expect((await refusal(t.mutation(api.nodes.createEnrollmentCode, {}))).code).toBe("unauthenticated");
+  });
+});
+
+describe("who may message a laptop's agents", () => {
+  test("a laptop starts with owners only; the dashboard reads the rule", async () => {
+    const t = makeT();
+    const { nodeId, token } = await enroll(t);
+    const viewer = await signedIn(t, VIEWER);
+    expect(await viewer.query(api.nodes.listNodes, {})).toMatchObject([{ _id: nodeId, messaging: "owners" }]);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration(), phases: [] });
+    expect(await viewer.query(api.orchestrations.getOrchestrationDetail, { orchestrationId })).toMatchObject({ nodeMessaging: "owners" });
+  });
+
+  test("the owner changes it, audited; the same rule again changes and records nothing", async () => {
+    const t = makeT();
+    const { nodeId, token } = await enroll(t);
+    const owner = await addUser(t, OWNER);
+    const viewer = await signedIn(t, VIEWER);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration(), phases: [] });
+    const changes = () => t.run((ctx) => ctx.db.query("auditLog").withIndex("by_node_at", (q) => q.eq("nodeId", nodeId)).collect()).then((l) => l.filter((e) => e.verb === "node.messaging_changed"));
+    expect(await owner.as.mutation(api.nodes.setMessaging, { nodeId, messaging: "operators", client: "tina-web/0.1" })).toEqual({ changed: true });
+    expect(await viewer.query(api.nodes.listNodes, {})).toMatchObject([{ messaging: "operators" }]);
+    expect(await viewer.query(api.orchestrations.getOrchestrationDetail, { orchestrationId })).toMatchObject({ nodeMessaging: "operators" });
+    expect(await owner.as.mutation(api.nodes.setMessaging, { nodeId, messaging: "operators" })).toEqual({ changed: false });
+    expect(await owner.as.mutation(api.nodes.setMessaging, { nodeId, messaging: "nobody" })).toEqual({ changed: true });
+    const entries = await changes();
+    expect(entries.map((e) => [e.actorKind, e.actorId, e.actorName, e.nodeName, e.outcome])).toEqual([
+      ["user", owner.userId, OWNER.name, "laptop-a", "ok"],
+      ["user", owner.userId, OWNER.name, "laptop-a", "ok"],
+    ]);
+    expect(entries[0]).toMatchObject({ client: "tina-web/0.1" });
+    expect(entries[0].detail).toBe('messages to agents on laptop "laptop-a": owners only → owners and operators');
+    expect(entries[1].detail).toBe('messages to agents on laptop "laptop-a": owners and operators → nobody');
+    // Setting the default explicitly on a fresh laptop is no change either.
+    const b = await enroll(t, "laptop-b");
+    expect(await owner.as.mutation(api.nodes.setMessaging, { nodeId: b.nodeId, messaging: "owners" })).toEqual({ changed: false });
+  });
+
+  test("nobody but the owner can change it: refused, nothing changes", async () => {
+    const t = makeT();
+    const { nodeId } = await enroll(t);
+    const before = await t.run(async (ctx) => JSON.stringify([await ctx.db.get(nodeId), await ctx.db.query("auditLog").collect()]));
+    for (const person of [OPERATOR, VIEWER]) {
+      const err = await refusal((await signedIn(t, person)).mutation(api.nodes.setMessaging, { nodeId, messaging: "operators" }));
+      expect(err.code).toBe("forbidden");
+    }
+    expect((await refusal(t.mutation(api.nodes.setMessaging, { nodeId, messaging: "operators" }))).code).toBe("unauthenticated");
+    const owner = await signedIn(t, OWNER);
+    await expect(owner.mutation(api.nodes.setMessaging, { nodeId, messaging: "everyone" as never })).rejects.toThrow(/Validator/);
+    expect(await t.run(async (ctx) => JSON.stringify([await ctx.db.get(nodeId), await ctx.db.query("auditLog").collect()]))).toBe(before);
   });
 });
 

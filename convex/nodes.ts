@@ -5,8 +5,9 @@ import { internalMutation } from "./_generated/server";
 import { enrollmentMutation, nodeMutation, ownerMutation, viewerQuery } from "./functions";
 import { checkCount, checkNumber, checkOptionalNumber, checkOptionalString, checkString, LIMITS } from "./model/checks";
 import { checkOs, createEnrollmentCode as createCode, enroll, offlineAfterMs, revoke } from "./model/nodes";
+import { messagingOf, setMessaging as setRule } from "./model/messaging";
 import { cleanText } from "./model/redact";
-import { nodeHealth } from "./model/validators";
+import { messagingRule, nodeHealth } from "./model/validators";
 
 const LIST_LIMIT = 200;
 
@@ -121,6 +122,7 @@ const nodeView = v.object({
   lastHeartbeat: v.number(),
   enrolledAt: v.number(),
   revoked: v.boolean(),
+  messaging: messagingRule,
   health: v.optional(nodeHealth),
 });
 
@@ -139,9 +141,20 @@ export const listNodes = viewerQuery({
       lastHeartbeat: n.lastHeartbeat,
       enrolledAt: n.enrolledAt,
       revoked: n.revokedAt !== undefined,
+      messaging: messagingOf(n),
       ...(n.health === undefined ? {} : { health: n.health }),
     }));
   },
+});
+
+/**
+ * Who may message this laptop's agents (typed into their terminals): "owners" (the default),
+ * "operators" (owners and operators) or "nobody". Audited when it changes.
+ */
+export const setMessaging = ownerMutation({
+  args: { nodeId: v.id("nodes"), messaging: messagingRule },
+  returns: v.object({ changed: v.boolean() }),
+  handler: (ctx, { nodeId, messaging }) => setRule(ctx, ctx.actor, nodeId, messaging),
 });
 
 /** Cut a laptop off: its credential stops working at once; its queued actions are cancelled. */

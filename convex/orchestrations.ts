@@ -8,7 +8,8 @@ import { doc } from "convex-helpers/validators";
 import { offlineAfterMs } from "./model/nodes";
 import { checkNumber } from "./model/checks";
 import { comparePhases, isActiveStatus, syncOrchestration as sync } from "./model/orchestrations";
-import { orchestrationSnapshot, orchestrationStatus, phaseSnapshot } from "./model/validators";
+import { DEFAULT_MESSAGING, messagingOf } from "./model/messaging";
+import { messagingRule, orchestrationSnapshot, orchestrationStatus, phaseSnapshot, type MessagingRule } from "./model/validators";
 
 export const syncOrchestration = nodeMutation({
   args: { orchestration: orchestrationSnapshot, phases: v.array(phaseSnapshot), seq: v.optional(v.number()) },
@@ -39,7 +40,7 @@ const summary = v.object({
   attentionReason: v.optional(v.string()),
 });
 
-type NodeInfo = { name: string; online: boolean };
+type NodeInfo = { name: string; online: boolean; messaging: MessagingRule };
 
 /** Node name and presence for each node id, one read per distinct node. */
 export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promise<Map<Id<"nodes">, NodeInfo>> {
@@ -51,6 +52,7 @@ export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promi
     out.set(id, {
       name: n?.name ?? "(removed laptop)",
       online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
+      messaging: n === null ? DEFAULT_MESSAGING : messagingOf(n),
     });
   }
   return out;
@@ -148,6 +150,8 @@ export const getOrchestrationDetail = viewerQuery({
       orchestration: doc(schema, "orchestrations"),
       nodeName: v.string(),
       nodeOnline: v.boolean(),
+      // Who may message the agents on the laptop (the dashboard disables what the user may not send).
+      nodeMessaging: messagingRule,
       phases: v.array(doc(schema, "phases")),
       teams: v.array(teamDetail),
       recentEvents: v.array(doc(schema, "orchestrationEvents")),
@@ -191,6 +195,6 @@ export const getOrchestrationDetail = viewerQuery({
       .order("desc")
       .take(RECENT_ACTIONS);
     const info = nodes.get(orchestration.nodeId)!;
-    return { orchestration, nodeName: info.name, nodeOnline: info.online, phases, teams, recentEvents, recentActions };
+    return { orchestration, nodeName: info.name, nodeOnline: info.online, nodeMessaging: info.messaging, phases, teams, recentEvents, recentActions };
   },
 });

@@ -10,6 +10,7 @@ import {
   attentionKind,
   auditOutcome,
   auditVerb,
+  messagingRule,
   nodeHealth,
   orchestrationStatus,
   phaseSnapshot,
@@ -108,6 +109,8 @@ export default defineSchema({
     lastHeartbeat: v.number(),
     revokedAt: v.optional(v.number()),
     health: v.optional(nodeHealth),
+    // Who may message this laptop's agents; unset means "owners" (model/messaging.ts).
+    messaging: v.optional(messagingRule),
   })
     .index("by_name", ["name"])
     .index("by_credential", ["credentialHash"])

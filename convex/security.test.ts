@@ -48,6 +48,9 @@ async function world(t: T) {
   const b = await enroll(t, "laptop-b");
   const r = await enroll(t, "laptop-r");
   await owner.as.mutation(api.nodes.revokeNode, { nodeId: r.nodeId });
+  // Operators may message laptop A's agents (the default is owners only), so the operator's
+  // sample message is valid.
+  await owner.as.mutation(api.nodes.setMessaging, { nodeId: a.nodeId, messaging: "operators" });
   const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
     nodeToken: a.token,
     orchestration: orchestration({ status: "blocked" }),
@@ -166,6 +169,7 @@ const SPEC: Record<string, Spec> = {
   "nodes:heartbeat": { access: "node", samples: () => [{ health }] },
   "nodes:listNodes": { access: "viewer", samples: () => [{}] },
   "nodes:revokeNode": { access: "owner", samples: (w) => [{ nodeId: w.b.nodeId, client: "vitest" }] },
+  "nodes:setMessaging": { access: "owner", samples: (w) => [{ nodeId: w.b.nodeId, messaging: "nobody", client: "vitest" }, { nodeId: w.a.nodeId, messaging: "owners" }] },
   "orchestrations:syncOrchestration": {
     access: "node",
     samples: () => [

@@ -27,6 +27,7 @@ import type * as model_auth from "../model/auth.js";
 import type * as model_checks from "../model/checks.js";
 import type * as model_codes from "../model/codes.js";
 import type * as model_errors from "../model/errors.js";
+import type * as model_messaging from "../model/messaging.js";
 import type * as model_nodes from "../model/nodes.js";
 import type * as model_orchestrations from "../model/orchestrations.js";
 import type * as model_redact from "../model/redact.js";
@@ -61,6 +62,7 @@ declare const fullApi: ApiFromModules<{
   "model/checks": typeof model_checks;
   "model/codes": typeof model_codes;
   "model/errors": typeof model_errors;
+  "model/messaging": typeof model_messaging;
   "model/nodes": typeof model_nodes;
   "model/orchestrations": typeof model_orchestrations;
   "model/redact": typeof model_redact;

@@ -14,6 +14,7 @@ import {
   LIMITS,
 } from "./checks";
 import { fail, invalid } from "./errors";
+import { cancelIfNoLongerAllowed, checkMayMessage } from "./messaging";
 import { redactSecrets } from "./redact";
 import type { Infer } from "convex/values";
 import type { actionResult, ActionPayload, ActionRequest, ActionStatus } from "./validators";
@@ -102,6 +103,8 @@ export async function submitAction(
   const target = await resolveTarget(ctx, request);
   const node = await ctx.db.get(target.nodeId);
   if (node === null || node.revokedAt !== undefined) fail("forbidden", "that laptop's credential was revoked; it cannot run actions");
+  // Typing into an agent's terminal is code execution as the laptop's user: the laptop's rule decides.
+  if (request.type === "send_message") checkMayMessage(node, user.role);
   const now = Date.now();
   const expiresAt = now + ttl;
   const actionId = await ctx.db.insert("inboundActions", {
@@ -166,6 +169,7 @@ export async function claimAction(
     return { ok: false, reason: "expired", status: "expired" };
   }
   if (action.status !== "pending") return { ok: false, reason: action.status === "expired" ? "expired" : "not_pending", status: action.status };
+  if (await cancelIfNoLongerAllowed(ctx, node, action)) return { ok: false, reason: "not_pending", status: "cancelled" };
   await ctx.db.patch(actionId, { status: "claimed", claimedAt: now, leaseOwner, leaseExpiresAt: now + lease });
   await audit(ctx, { kind: "node", node }, { ...targets(action), verb: "action.claimed", detail: `${describeAction(action)} claimed by daemon ${leaseOwner}` });
   const claimed = await ctx.db.get(actionId);

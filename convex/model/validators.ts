@@ -36,6 +36,12 @@ export const role = v.union(v.literal("viewer"), v.literal("operator"), v.litera
 export type Role = Infer<typeof role>;
 export const ROLE_RANK: Record<Role, number> = { viewer: 1, operator: 2, owner: 3 };
 
+// Who may send messages to the agents on a laptop (text typed into their terminals, so
+// code execution as the laptop's user): a per-laptop rule only the owner changes.
+// A laptop without a stored rule is "owners" (model/messaging.ts).
+export const messagingRule = v.union(v.literal("owners"), v.literal("operators"), v.literal("nobody"));
+export type MessagingRule = Infer<typeof messagingRule>;
+
 // What the audit log records. `outcome` says whether the step succeeded: a failed
 // action is `action.completed` with outcome "failed".
 export const auditVerb = v.union(
@@ -49,6 +55,7 @@ export const auditVerb = v.union(
   v.literal("node.rekeyed"),
   v.literal("node.revoked"),
   v.literal("node.enrollment_code_created"),
+  v.literal("node.messaging_changed"),
   v.literal("user.joined"),
   v.literal("user.invited"),
   v.literal("user.invite_revoked"),

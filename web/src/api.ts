@@ -20,6 +20,8 @@ export type EventDoc = Doc<"orchestrationEvents">;
 
 export type NodeView = FunctionReturnType<typeof api.nodes.listNodes>[number];
 export type NodeHealth = NonNullable<NodeView["health"]>;
+/** Who may message a laptop's agents: "owners", "operators" (owners and operators) or "nobody". */
+export type MessagingRule = NodeView["messaging"];
 export type OrchestrationList = FunctionReturnType<typeof api.orchestrations.listOrchestrations>;
 export type OrchestrationSummary = OrchestrationList["active"][number];
 export type OrchestrationDetail = NonNullable<FunctionReturnType<typeof api.orchestrations.getOrchestrationDetail>>;

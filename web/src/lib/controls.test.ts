@@ -15,6 +15,7 @@ const ctx = (over: Partial<ActContext> = {}): ActContext => ({
   role: "operator",
   laptopName: "alpha",
   laptopOnline: true,
+  laptopMessaging: "operators",
   actions: [],
   ...over,
 });
@@ -101,6 +102,18 @@ describe("messages", () => {
     expect(messageAvailability(member, {}, ctx({ laptopOnline: false })).enabled).toBe(false);
     expect(messageAvailability(member, {}, ctx({ role: "viewer" })).enabled).toBe(false);
     expect(messageAvailability(undefined, {}, ctx())).toEqual({ enabled: false, reason: "choose an agent" });
+  });
+  test("the laptop's rule: who may message its agents", () => {
+    const as = (role: ActContext["role"], laptopMessaging: ActContext["laptopMessaging"]) => messageAvailability(member, {}, ctx({ role, laptopMessaging }));
+    expect(as("operator", "owners")).toEqual({ enabled: false, reason: "only owners may message agents on alpha; an owner can allow operators on the Fleet page" });
+    expect(as("owner", "owners")).toEqual({ enabled: true });
+    expect(as("operator", "operators")).toEqual({ enabled: true });
+    expect(as("owner", "nobody")).toEqual({ enabled: false, reason: "messages to agents on alpha are turned off; an owner can turn them on on the Fleet page" });
+    expect(as("operator", "nobody").enabled).toBe(false);
+    // A viewer hears about their role, not the rule.
+    expect(as("viewer", "operators")).toMatchObject({ enabled: false, reason: expect.stringContaining("viewers") });
+    // The rule is about the user, so it is said before the agent's or laptop's state.
+    expect(messageAvailability(member, {}, ctx({ laptopMessaging: "owners", laptopOnline: false }))).toMatchObject({ reason: expect.stringContaining("only owners") });
   });
   test("text is checked like the server does", () => {
     expect(messageTextProblem("  ")).toBe("write something to send");

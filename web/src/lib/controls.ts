@@ -1,6 +1,6 @@
 // Which operator controls apply right now, and if not, why. Pure: the views only render
 // what these functions decide, and the tests pin every reason.
-import type { ActionDoc, ActionType, PhaseStatus } from "../api";
+import type { ActionDoc, ActionType, MessagingRule, PhaseStatus } from "../api";
 import { isFinalActionStatus } from "./status";
 
 export type Role = "owner" | "operator" | "viewer";
@@ -16,6 +16,8 @@ export type ActContext = {
   role: Role | undefined;
   laptopName: string;
   laptopOnline: boolean;
+  /** Who may message the laptop's agents (the owner sets it on the Fleet page). */
+  laptopMessaging: MessagingRule;
   /** Actions of this orchestration that are still on their way (any status is fine: finals are ignored). */
   actions: readonly Pick<ActionDoc, "type" | "status" | "payload">[];
 };
@@ -29,6 +31,21 @@ const PAUSABLE: ReadonlySet<PhaseStatus> = new Set(["planning", "planned", "awai
 function roleReason(role: Role | undefined): string | null {
   if (role === undefined) return "checking your permissions…";
   if (role === "viewer") return "viewers can look but not act; ask an owner for the operator role";
+  return null;
+}
+
+/** The rules in the order the owner chooses from, as the Fleet page names them. */
+export const MESSAGING_RULES: readonly MessagingRule[] = ["owners", "operators", "nobody"];
+export const MESSAGING_RULE_LABELS: Record<MessagingRule, string> = {
+  owners: "Owners only",
+  operators: "Owners and operators",
+  nobody: "Nobody",
+};
+
+/** Why this user may not message agents on the laptop (its rule), or null. The server checks the same. */
+export function messagingReason(role: Role | undefined, rule: MessagingRule, laptop: string): string | null {
+  if (rule === "nobody") return `messages to agents on ${laptop} are turned off; an owner can turn them on on the Fleet page`;
+  if (rule === "owners" && role !== "owner") return `only owners may message agents on ${laptop}; an owner can allow operators on the Fleet page`;
   return null;
 }
 
@@ -99,6 +116,8 @@ export function messageAvailability(
 ): Availability {
   const role = roleReason(ctx.role);
   if (role) return no(role);
+  const rule = messagingReason(ctx.role, ctx.laptopMessaging, ctx.laptopName);
+  if (rule) return no(rule);
   if (team.removedAt !== undefined) return no("this team has ended");
   if (member === undefined) return no("choose an agent");
   if (member.removedAt !== undefined) return no(`${member.agentName} has left the team`);

@@ -1,9 +1,10 @@
 // Every laptop: presence, last heartbeat, daemon version, sync lag and outbox depth.
 import { useMutation, useQuery } from "convex/react";
 import { useState, type FormEvent } from "react";
-import { api, type NodeView } from "../api";
+import { api, type MessagingRule, type NodeView } from "../api";
 import { Badge, Button, Dialog, EmptyState, Panel, QueryBoundary, Skeleton, Time, ui } from "../components/ui";
 import { CLIENT } from "../lib/client";
+import { MESSAGING_RULE_LABELS, MESSAGING_RULES } from "../lib/controls";
 import { describeError } from "../lib/errors";
 import { useMe } from "../session";
 import { healthWarnings, orderNodes, presence, PRESENCE_LABELS, syncLagMs, type Presence } from "../lib/fleet";
@@ -79,7 +80,39 @@ function RevokeButton({ node }: { node: NodeView }) {
   );
 }
 
-export function NodeCard({ node, canRevoke = false }: { node: NodeView; canRevoke?: boolean }) {
+/**
+ * Who may message this laptop's agents (typed into their terminals, so code execution as the
+ * laptop's user). Everyone sees the rule; the owner changes it here.
+ */
+function Messaging({ node, canChange }: { node: NodeView; canChange: boolean }) {
+  const setMessaging = useMutation(api.nodes.setMessaging);
+  const [problem, setProblem] = useState<string | null>(null);
+  if (!canChange) return <>{MESSAGING_RULE_LABELS[node.messaging]}</>;
+  return (
+    <>
+      <select
+        className={ui.input}
+        aria-label={`Who may message agents on ${node.name}`}
+        value={node.messaging}
+        onChange={(e) => {
+          setProblem(null);
+          setMessaging({ nodeId: node._id, messaging: e.target.value as MessagingRule, client: CLIENT }).catch((error: unknown) =>
+            setProblem(describeError(error).message),
+          );
+        }}
+      >
+        {MESSAGING_RULES.map((r) => (
+          <option key={r} value={r}>
+            {MESSAGING_RULE_LABELS[r]}
+          </option>
+        ))}
+      </select>
+      {problem && <span role="alert">{problem}</span>}
+    </>
+  );
+}
+
+export function NodeCard({ node, canRevoke = false, canSetMessaging = false }: { node: NodeView; canRevoke?: boolean; canSetMessaging?: boolean }) {
   const h = node.health;
   const lag = syncLagMs(node);
   const warnings = healthWarnings(node);
@@ -110,6 +143,10 @@ export function NodeCard({ node, canRevoke = false }: { node: NodeView; canRevok
         <dd>{h ? `${h.outboxDepth} waiting` : "–"}</dd>
         <dt>OS</dt>
         <dd>{node.os}</dd>
+        <dt title="who may type messages into this laptop's agents (as the laptop's user)">Messages to agents</dt>
+        <dd data-testid="node-messaging">
+          <Messaging node={node} canChange={canSetMessaging && !node.revoked} />
+        </dd>
       </dl>
       {warnings.length > 0 && (
         <ul className={s.warnings} aria-label="Health warnings">
@@ -185,7 +222,7 @@ function NodeCards() {
   return (
     <div className={s.grid}>
       {orderNodes(nodes).map((n) => (
-        <NodeCard key={n._id} node={n} canRevoke={owner} />
+        <NodeCard key={n._id} node={n} canRevoke={owner} canSetMessaging={owner} />
       ))}
     </div>
   );

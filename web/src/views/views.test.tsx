@@ -12,9 +12,11 @@ vi.mock("@convex-dev/auth/react", async (importOriginal) => ({
   ...(await importOriginal<typeof import("@convex-dev/auth/react")>()),
   useAuthActions: () => ({ signIn, signOut: vi.fn() }),
 }));
+const mutate = vi.fn();
 vi.mock("convex/react", async (importOriginal) => ({
   ...(await importOriginal<typeof import("convex/react")>()),
   useQuery: () => [],
+  useMutation: () => mutate,
 }));
 
 const MIN = 60_000;
@@ -79,6 +81,7 @@ describe("fleet", () => {
     lastHeartbeat: Date.now() - 12_000,
     enrolledAt: 0,
     revoked: false,
+    messaging: "owners",
     health: {
       daemonVersion: "0.4.1",
       startedAt: 0,
@@ -102,6 +105,31 @@ describe("fleet", () => {
     expect(card).toHaveTextContent("Outbox2 waiting");
     expect(card).toHaveTextContent("2 observations waiting to sync");
     expect(card).toHaveTextContent("1 actors, 1 restarts");
+  });
+
+  test("each laptop shows who may message its agents; only the owner can change it", () => {
+    render(<NodeCard node={node({ messaging: "operators" })} />);
+    expect(screen.getByTestId("node-messaging")).toHaveTextContent("Owners and operators");
+    expect(screen.queryByRole("combobox")).toBeNull();
+  });
+
+  test("the owner changes the rule: sent once with the laptop and the client; a refusal is shown", async () => {
+    mutate.mockReset();
+    mutate.mockResolvedValue({ changed: true });
+    const view = render(<NodeCard node={node()} canSetMessaging />);
+    const select = screen.getByRole("combobox", { name: "Who may message agents on alpha" });
+    expect((select as HTMLSelectElement).value).toBe("owners");
+    expect([...(select as HTMLSelectElement).options].map((o) => o.textContent)).toEqual(["Owners only", "Owners and operators", "Nobody"]);
+    await act(async () => fireEvent.change(select, { target: { value: "operators" } }));
+    expect(mutate).toHaveBeenCalledTimes(1);
+    expect(mutate.mock.calls[0]![0]).toMatchObject({ nodeId: "n1", messaging: "operators", client: expect.stringMatching(/^tina-web/) });
+    const { ConvexError } = await import("convex/values");
+    mutate.mockImplementation(async () => {
+      throw new ConvexError({ code: "forbidden", message: "this needs the owner role; you are a operator" });
+    });
+    view.rerender(<NodeCard node={node({ messaging: "operators" })} canSetMessaging />);
+    await act(async () => fireEvent.change(screen.getByRole("combobox"), { target: { value: "nobody" } }));
+    expect(screen.getByRole("alert")).toHaveTextContent("this needs the owner role");
   });
 
   test("offline and never-connected laptops", () => {

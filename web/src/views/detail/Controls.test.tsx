@@ -33,7 +33,7 @@ function actionDoc(id: string, status: ActionDoc["status"], extra: Partial<Actio
   };
 }
 
-const ctx = (over: Partial<ActContext> = {}): ActContext => ({ role: "operator", laptopName: "alpha", laptopOnline: true, actions: [], ...over });
+const ctx = (over: Partial<ActContext> = {}): ActContext => ({ role: "operator", laptopName: "alpha", laptopOnline: true, laptopMessaging: "owners", actions: [], ...over });
 
 function renderControls(phases: PhaseDoc[], c: ActContext = ctx(), actions: ActionDoc[] = []) {
   return render(<Controls orchestrationId={ORCH} phases={phases} attentionPhase={undefined} ctx={c} actions={actions} />);

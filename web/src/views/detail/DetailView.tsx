@@ -101,6 +101,7 @@ function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestration
     role: me?.role,
     laptopName: detail.nodeName,
     laptopOnline: detail.nodeOnline,
+    laptopMessaging: detail.nodeMessaging,
     actions: detail.recentActions,
   };
   return (

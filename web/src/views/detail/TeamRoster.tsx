@@ -3,7 +3,7 @@ import { useState } from "react";
 import type { ActionDoc, MemberDoc, TeamDetail } from "../../api";
 import { Badge, Button, Dialog, EmptyState, Panel, Time, cx, ui } from "../../components/ui";
 import { useSubmitAction } from "../../hooks/useSubmitAction";
-import { messageAvailability, messageTextProblem, type ActContext } from "../../lib/controls";
+import { messageAvailability, messageTextProblem, messagingReason, type ActContext } from "../../lib/controls";
 import { comparePhaseNumbers } from "../../lib/phases";
 import { ActionTracker } from "./ActionTracker";
 import s from "../detail.module.css";
@@ -58,8 +58,15 @@ export function TeamRoster({ teams, ctx, actions }: { teams: TeamDetail[]; ctx: 
   const [messaging, setMessaging] = useState<{ team: TeamDetail["team"]; member: MemberDoc } | null>(null);
   const ordered = [...teams].sort((a, b) => comparePhaseNumbers(a.team.phaseNumber ?? "999", b.team.phaseNumber ?? "999"));
   const count = teams.reduce((n, t) => n + t.members.filter((m) => m.removedAt === undefined).length, 0);
+  // Said once in words as well (a disabled button's title is invisible on a phone); viewers hear about their role instead.
+  const rule = ctx.role === undefined || ctx.role === "viewer" ? null : messagingReason(ctx.role, ctx.laptopMessaging, ctx.laptopName);
   return (
     <Panel title={`Team (${count})`} flush label="Team roster">
+      {rule !== null && teams.length > 0 && (
+        <p className={cx(ui.secondary, s.rosterNote)} data-testid="message-rule">
+          {rule.charAt(0).toUpperCase() + rule.slice(1)}.
+        </p>
+      )}
       {teams.length === 0 ? (
         <EmptyState title="No agents yet." />
       ) : (

@@ -108,7 +108,7 @@ describe("task board", () => {
 });
 
 describe("team roster", () => {
-  const ctx = { role: "operator" as const, laptopName: "alpha", laptopOnline: true };
+  const ctx = { role: "operator" as const, laptopName: "alpha", laptopOnline: true, laptopMessaging: "operators" as const };
 
   test("agents with type, model and joined; a departed agent cannot be messaged", () => {
     render(<TeamRoster teams={[teamDetail({ memberRemoved: true })]} ctx={ctx} actions={[]} />);
@@ -129,6 +129,21 @@ describe("team roster", () => {
     await act(async () => screen.getByTestId("message-send").click());
     expect(submit.mock.calls[0]![0].action).toEqual({ type: "send_message", teamId: "t1", agentName: "executor-1", text: "cover the expired-token path" });
     expect(screen.getByTestId("action-tracker")).toHaveTextContent("queued");
+  });
+
+  test("the laptop's messaging rule: the message control is off with the reason when this user may not send", () => {
+    const buttons = () => screen.getAllByTestId("message-open");
+    const view = render(<TeamRoster teams={[teamDetail()]} ctx={{ ...ctx, laptopMessaging: "owners" }} actions={[]} />);
+    expect(buttons()[0]).toBeDisabled();
+    expect(buttons()[0]).toHaveAttribute("title", "only owners may message agents on alpha; an owner can allow operators on the Fleet page");
+    expect(screen.getByTestId("message-rule")).toHaveTextContent("Only owners may message agents on alpha");
+    fireEvent.click(buttons()[0]!);
+    expect(screen.queryByRole("dialog")).toBeNull();
+    view.rerender(<TeamRoster teams={[teamDetail()]} ctx={{ ...ctx, role: "owner", laptopMessaging: "owners" }} actions={[]} />);
+    expect(buttons()[0]).toBeEnabled();
+    expect(screen.queryByTestId("message-rule")).toBeNull();
+    view.rerender(<TeamRoster teams={[teamDetail()]} ctx={{ ...ctx, role: "owner", laptopMessaging: "nobody" }} actions={[]} />);
+    expect(buttons()[0]).toHaveAttribute("title", "messages to agents on alpha are turned off; an owner can turn them on on the Fleet page");
   });
 
   test("an offline laptop: messages are off with the reason", () => {
