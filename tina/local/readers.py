@@ -2,7 +2,8 @@
 
 ``parse_*`` functions are pure (they never touch the file system) and raise nothing but
 :class:`ReadError`; ``path`` only labels error messages. ``read_*`` functions read a file first
-and report I/O failures (a missing file, a directory) as :class:`ReadError` too.
+(through :mod:`tina.local.files`: regular files only, at most the kind's cap, never blocking)
+and report I/O failures (a missing file, a FIFO, a file over its cap) as :class:`ReadError` too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,19 @@ import attrs
 
 from ._convert import decode_json, structure
 from .errors import ReadError, describe_value
+from .files import (
+    JOURNAL_CHUNK,
+    PHASE_STATUS_MAX,
+    SESSION_LOOKUP_MAX,
+    STATE_MAX,
+    TASK_MAX,
+    TEAM_CONFIG_MAX,
+    UndecodableName,
+    display_path,
+    is_undecodable,
+    read_chunk,
+    read_file,
+)
 from .models import (
     JournalEntry,
     PhaseStatusFile,
@@ -134,43 +148,37 @@ def parse_journal(data: bytes, *, path: str = _NO_PATH, offset: int = 0) -> Jour
 # file helpers
 
 
-def read_bytes(path: str | os.PathLike[str], *, offset: int = 0) -> bytes:
-    """Read a whole file (from ``offset``), reporting failures as :class:`ReadError`."""
-    try:
-        with open(path, "rb") as handle:
-            if offset:
-                handle.seek(offset)
-            return handle.read()
-    except FileNotFoundError:
-        raise ReadError(os.fspath(path), None, "an existing file", "no such file") from None
-    except OSError as exc:
-        raise ReadError(
-            os.fspath(path), None, "a readable file", exc.strerror or str(exc)
-        ) from None
+def read_bytes(path: str | os.PathLike[str], *, limit: int = TASK_MAX, offset: int = 0) -> bytes:
+    """Read a whole regular file of at most ``limit`` bytes (from ``offset``: at most ``limit``
+    bytes from there), reporting failures as :class:`ReadError`."""
+    got = read_chunk(path, offset=offset, size=limit) if offset else read_file(path, limit=limit)
+    if got is None:
+        raise ReadError(display_path(path), None, "an existing file", "no such file")
+    return got.data
 
 
-def _read(path: str | os.PathLike[str], parse: Callable[..., T]) -> T:
-    return parse(read_bytes(path), path=os.fspath(path))
+def _read(path: str | os.PathLike[str], parse: Callable[..., T], limit: int) -> T:
+    return parse(read_bytes(path, limit=limit), path=display_path(path))
 
 
 def read_supervisor_state(path: str | os.PathLike[str]) -> SupervisorState:
-    return _read(path, parse_supervisor_state)
+    return _read(path, parse_supervisor_state, STATE_MAX)
 
 
 def read_session_lookup(path: str | os.PathLike[str]) -> SessionLookup:
-    return _read(path, parse_session_lookup)
+    return _read(path, parse_session_lookup, SESSION_LOOKUP_MAX)
 
 
 def read_phase_status(path: str | os.PathLike[str]) -> PhaseStatusFile:
-    return _read(path, parse_phase_status)
+    return _read(path, parse_phase_status, PHASE_STATUS_MAX)
 
 
 def read_team_config(path: str | os.PathLike[str]) -> TeamConfig:
-    return _read(path, parse_team_config)
+    return _read(path, parse_team_config, TEAM_CONFIG_MAX)
 
 
 def read_task(path: str | os.PathLike[str]) -> Task:
-    return _read(path, parse_task)
+    return _read(path, parse_task, TASK_MAX)
 
 
 def list_session_lookups(
@@ -178,17 +186,26 @@ def list_session_lookups(
 ) -> tuple[list[SessionLookup], list[ReadError]]:
     """Every ``*.json`` lookup in ``directory`` (sorted by name) plus the ones that failed.
 
-    Unlike the original, unreadable files are reported, not silently skipped. A missing
-    directory has no lookups.
+    Unlike the original, unreadable files are reported, not silently skipped: files that are
+    not regular files or are over the cap, and names that are not UTF-8 (never opened). A
+    missing directory has no lookups.
     """
     lookups: list[SessionLookup] = []
     errors: list[ReadError] = []
     try:
-        names = sorted(p for p in Path(directory).iterdir() if p.suffix == ".json")
+        entries = sorted(Path(directory).iterdir())
     except FileNotFoundError:
         return lookups, errors
     except OSError as exc:
         raise ReadError(os.fspath(directory), None, "a readable directory", str(exc)) from None
+    names = []
+    for entry in entries:
+        if entry.suffix != ".json":
+            continue
+        if is_undecodable(entry.name):
+            errors.append(UndecodableName(entry))
+        else:
+            names.append(entry)
     for file in names:
         try:
             lookups.append(read_session_lookup(file))
@@ -198,7 +215,9 @@ def list_session_lookups(
 
 
 def read_journal(path: str | os.PathLike[str], *, offset: int = 0) -> JournalChunk:
-    """Read the journal from byte ``offset``; a missing journal reads as empty."""
-    if not Path(path).exists():
+    """Read the journal from byte ``offset``, at most ``JOURNAL_CHUNK`` bytes (read on from
+    the chunk's ``end``); a missing journal reads as empty."""
+    got = read_chunk(path, offset=offset, size=JOURNAL_CHUNK)
+    if got is None:
         return JournalChunk(entries=(), errors=(), start=offset, end=offset)
-    return parse_journal(read_bytes(path, offset=offset), path=os.fspath(path), offset=offset)
+    return parse_journal(got.data, path=display_path(path), offset=offset)
