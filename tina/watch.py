@@ -8,10 +8,19 @@ gets a rescan, so nothing that changed during the switch is missed.
 
 Subscribers read from an `Inbox`: a coalescing set of changed paths, never a queue that
 could back up behind a slow reader.
+
+A name that is not valid UTF-8 under a root makes watchfiles raise for the whole watcher (at
+once for a directory, which its own walk opens; for a file when it changes or is opened), and
+that watcher stays broken. The hub then logs the path once (`watch.undecodable_path`, the
+`repr` of its bytes), leaves the roots that contain it out of the OS watch and asks their
+subscribers to rescan every `POLL_INTERVAL` instead, and watches them again once the name is
+gone. Other roots keep their OS watch. Subscribers skip such names themselves.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -20,12 +29,53 @@ import structlog
 import trio
 import watchfiles
 
+# Public in watchfiles' own stubs (`_rust_notify.pyi` `__all__`), not re-exported by the package.
+from watchfiles._rust_notify import WatchfilesRustInternalError
+
+from tina.local.files import display_path, is_undecodable
+
 log = structlog.get_logger("tina.watch")
 
 
 # A restart waits until subscriptions have been quiet this long (at most RESTART_SETTLE_MAX).
 RESTART_SETTLE = 0.05
 RESTART_SETTLE_MAX = 0.5
+# Roots left out of the OS watch (a name that is not UTF-8) are rescanned this often.
+POLL_INTERVAL = 1.0
+# When watchfiles' error names no path we can read back, the roots are watched again after this.
+RETRY_UNKNOWN = 30.0
+
+_UNDECODABLE = re.compile(r'Unable to decode path "(.*)" to string', re.DOTALL)
+# Rust's `Debug` of a path: `\xNN` for a byte that is not UTF-8, `\u{N}` for a character it does
+# not print, `\n`, `\t`, `\r`, `\0`, `\"`, `\'`, `\\`.
+_RUST_ESCAPE = re.compile(r"\\(?:x([0-9A-Fa-f]{2})|u\{([0-9A-Fa-f]{1,6})\}|(.))", re.DOTALL)
+_RUST_CHARS = {"n": b"\n", "t": b"\t", "r": b"\r", "0": b"\0"}
+
+
+def undecodable_path(message: str) -> bytes | None:
+    """The path (as bytes) in watchfiles' error for a name that is not UTF-8, or None."""
+    found = _UNDECODABLE.fullmatch(message.strip())
+    if found is None:
+        return None
+    text, out, pos = found[1], bytearray(), 0
+    for escape in _RUST_ESCAPE.finditer(text):
+        out += text[pos : escape.start()].encode("utf-8", "surrogatepass")
+        if escape[1] is not None:
+            out.append(int(escape[1], 16))
+        elif escape[2] is not None:
+            out += chr(int(escape[2], 16)).encode("utf-8", "surrogatepass")
+        else:
+            out += _RUST_CHARS.get(escape[3], escape[3].encode("utf-8", "surrogatepass"))
+        pos = escape.end()
+    out += text[pos:].encode("utf-8", "surrogatepass")
+    return bytes(out)
+
+
+def _leaves(group: BaseExceptionGroup[Exception]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
 
 
 class Inbox:
@@ -93,6 +143,10 @@ class WatchHub:
         self._rust_timeout = rust_timeout_ms
         self._awatch = awatch
         self._changed = trio.Event()
+        # Roots left out of the OS watch -> the path that made watchfiles fail (None: unknown),
+        # and when they were left out.
+        self._polled: dict[Path, tuple[bytes | None, float]] = {}
+        self._logged: set[bytes] = set()  # undecodable paths already logged
         self.restarts = 0
         self.batches = 0
 
@@ -108,10 +162,15 @@ class WatchHub:
             inboxes.remove(inbox)
             if not inboxes:
                 del self._subs[root]
+                self._polled.pop(root, None)
             self._changed.set()
 
     def detail(self) -> dict[str, Any]:
-        return {"roots": len(self._subs), "batches": self.batches}
+        return {"roots": len(self._subs), "batches": self.batches, "polled": len(self._polled)}
+
+    def _unwatchable(self, root: Path) -> bool:
+        """Left out of the OS watch: it holds a name that is not UTF-8 (or is one)."""
+        return root in self._polled or is_undecodable(root)
 
     def _route(self, changes: set[tuple[Any, str]]) -> None:
         """Each changed path goes to the subscribers of every root that contains it (a lookup
@@ -128,9 +187,67 @@ class WatchHub:
                 inbox.add(mine)
 
     def _existing_roots(self) -> tuple[list[Path], bool]:
-        wanted = _roots(self._subs)
+        wanted = _roots(r for r in self._subs if not self._unwatchable(r))
         roots = [r for r in wanted if r.exists()]
         return roots, len(roots) != len(wanted)
+
+    def _poll_instead(self, group: BaseExceptionGroup[Exception]) -> bool:
+        """watchfiles failed on names that are not UTF-8: leave the roots holding them out of the
+        OS watch. False if any failure is of another kind (then the hub crashes as before)."""
+        paths: list[bytes | None] = []
+        for exc in _leaves(group):
+            if not isinstance(exc, WatchfilesRustInternalError):
+                return False
+            message = str(exc)
+            if not message.startswith("Unable to decode path"):
+                return False
+            paths.append(undecodable_path(message))
+        now = trio.current_time()
+        for raw in paths:
+            if raw is None:  # unreadable message: poll every watched root for a while
+                roots = [r for r in self._subs if not self._unwatchable(r)]
+            else:
+                path = Path(os.fsdecode(raw))
+                roots = [r for r in (path, *path.parents) if r in self._subs]
+            for root in roots:
+                self._polled[root] = (raw, now)
+                if raw is None or raw not in self._logged:
+                    if raw is not None:
+                        self._logged.add(raw)
+                    log.warning(
+                        "watch.undecodable_path",
+                        path=repr(raw) if raw is not None else None,
+                        root=display_path(root),
+                        error="a name under this root is not valid UTF-8; the root is rescanned "
+                        f"every {POLL_INTERVAL:g} s until it is gone",
+                    )
+        return True
+
+    @staticmethod
+    def _recovered(polled: list[tuple[Path, tuple[bytes | None, float]]], now: float) -> list[Path]:
+        """Polled roots whose undecodable path is gone (or whose retry time has come)."""
+        return [
+            root
+            for root, (raw, since) in polled
+            if (raw is None and now - since >= RETRY_UNKNOWN)
+            or (raw is not None and not os.path.lexists(raw))
+        ]
+
+    async def _poll(self) -> None:
+        """Rescan the subscribers of unwatchable roots; watch again the roots that recovered."""
+        while True:
+            await trio.sleep(POLL_INTERVAL)
+            for root, inboxes in self._subs.items():
+                if self._unwatchable(root):
+                    for inbox in inboxes:
+                        inbox.request_rescan()
+            recovered = await trio.to_thread.run_sync(
+                self._recovered, list(self._polled.items()), trio.current_time()
+            )
+            if recovered:
+                for root in recovered:
+                    self._polled.pop(root, None)
+                self._changed.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         previous: list[Path] | None = None
@@ -147,18 +264,26 @@ class WatchHub:
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._stop_when_roots_change, stop, roots, missing)
+                if any(self._unwatchable(r) for r in self._subs):
+                    nursery.start_soon(self._poll)
                 if roots:
                     log.debug("watch.started", roots=len(roots))
-                    async for changes in self._awatch(
-                        *roots,
-                        stop_event=stop,
-                        debounce=self._debounce,
-                        step=self._step,
-                        rust_timeout=self._rust_timeout,
-                        recursive=True,
-                        ignore_permission_denied=True,
-                    ):
-                        self._route(changes)
+                    try:
+                        async for changes in self._awatch(
+                            *roots,
+                            stop_event=stop,
+                            debounce=self._debounce,
+                            step=self._step,
+                            rust_timeout=self._rust_timeout,
+                            recursive=True,
+                            ignore_permission_denied=True,
+                        ):
+                            self._route(changes)
+                    except* WatchfilesRustInternalError as group:
+                        # The failed watcher's pending changes are lost: the new watch set
+                        # makes every subscriber rescan.
+                        if not self._poll_instead(group):
+                            raise
                 else:
                     await stop.wait()
                 nursery.cancel_scope.cancel()

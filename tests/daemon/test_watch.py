@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
+import structlog
 import trio
 
-from tina.watch import Inbox, WatchHub, _roots
+from tina.watch import Inbox, WatchHub, _roots, undecodable_path
 
 
 async def next_paths(inbox: Inbox, timeout: float = 5.0) -> tuple[set[Path], bool]:
@@ -22,6 +25,33 @@ async def changed(inbox: Inbox, want: Path, timeout: float = 5.0) -> set[Path]:
             paths, _ = await inbox.get()
             seen |= paths
     return seen
+
+
+async def write_until_seen(inbox: Inbox, path: Path, timeout: float = 10.0) -> set[Path]:
+    """Write ``path`` until its change reaches ``inbox``: the OS watch may still be starting
+    (a sentinel instead of a fixed sleep before the write)."""
+    seen: set[Path] = set()
+    with trio.fail_after(timeout):
+        for attempt in range(10**6):
+            path.write_text(str(attempt))
+            with trio.move_on_after(0.25):
+                while path not in seen:
+                    paths, _ = await inbox.get()
+                    seen |= paths
+            if path in seen:
+                return seen
+    raise AssertionError("unreachable")
+
+
+async def rescanned(inbox: Inbox, timeout: float = 10.0) -> None:
+    """Wait for a rescan request (changed paths seen on the way are dropped)."""
+    with trio.fail_after(timeout):
+        while not (await inbox.get())[1]:
+            pass
+
+
+def pending_rescan(inbox: Inbox) -> bool:
+    return inbox._rescan
 
 
 def test_minimal_roots(tmp_path: Path) -> None:
@@ -39,36 +69,33 @@ async def test_routes_changes_by_prefix_and_rescans_on_new_roots(tmp_path: Path)
         await nursery.start(hub.run)
         teams = hub.subscribe(claude)
         assert (await next_paths(teams))[1] is True  # the first watch starts with a rescan
-        await trio.sleep(0.3)
-        (claude / "t.json").write_text("{}")
-        got = await changed(teams, claude / "t.json")
+        got = await write_until_seen(teams, claude / "t.json")
         assert all(claude in p.parents for p in got)
         worktree = hub.subscribe(wt)
         _, rescan = await next_paths(worktree)
         assert rescan
-        await trio.sleep(0.3)
-        (wt / "supervisor-state.json").write_text("{}")
-        await changed(worktree, wt / "supervisor-state.json")
-        assert teams.depth == 0  # not routed to the other subscriber
+        await write_until_seen(worktree, wt / "supervisor-state.json")
+        # Routing is synchronous: the batch that reached `worktree` reached nobody else.
+        assert teams.depth == 0
         hub.unsubscribe(wt, worktree)
         nursery.cancel_scope.cancel()
 
 
 @pytest.mark.timeout(30)
 async def test_a_missing_root_is_picked_up_when_it_appears(tmp_path: Path) -> None:
-    later = tmp_path / "later"
+    later, present = tmp_path / "later", tmp_path / "present"
+    present.mkdir()
     hub = WatchHub()
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         inbox = hub.subscribe(later)
-        await trio.sleep(0.1)
-        assert inbox.depth == 0
+        sentinel = hub.subscribe(present)
+        await rescanned(sentinel)
+        await write_until_seen(sentinel, present / "s")  # the watch runs
+        assert inbox.depth == 0  # nothing routed to a root that does not exist
         later.mkdir()
-        _, rescan = await next_paths(inbox, timeout=8)
-        assert rescan
-        await trio.sleep(0.3)
-        (later / "x").write_text("1")
-        await changed(inbox, later / "x")
+        await rescanned(inbox, timeout=8)
+        await write_until_seen(inbox, later / "x")
         nursery.cancel_scope.cancel()
 
 
@@ -112,11 +139,68 @@ async def test_a_burst_of_new_subscriptions_restarts_the_watch_once(tmp_path: Pa
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         hub.subscribe(tmp_path / "claude-missing")
-        await trio.sleep(0.2)
+        inboxes = []
         for root in roots:
-            hub.subscribe(root)
+            inboxes.append(hub.subscribe(root))
             await trio.sleep(0.001)
-        await trio.sleep(1.0)
+        for inbox in inboxes:  # every subscriber is rescanned once the burst is watched
+            await rescanned(inbox)
+        assert starts[-1] == 50
         nursery.cancel_scope.cancel()
-    assert starts[-1] == 50
     assert len(starts) <= 3
+
+
+# --- names that are not UTF-8 -------------------------------------------------------------------
+
+
+def make_bad_dir(parent: Path, name: bytes) -> bytes:
+    path = os.fsencode(parent) + b"/" + name
+    os.mkdir(path)
+    return path
+
+
+def test_the_path_in_watchfiles_error_is_read_back_as_bytes() -> None:
+    message = (
+        'Unable to decode path "/tmp/c/q\\"b\\\\s\\nn\\tt\\u{1}\u00e9\\u{200b} z\\xFF" to string'
+    )
+    assert undecodable_path(message) == '/tmp/c/q"b\\s\nn\tt\x01\u00e9\u200b z'.encode() + b"\xff"
+    assert undecodable_path("error in underlying watcher: boom") is None
+
+
+@pytest.mark.timeout(60)
+async def test_a_name_that_is_not_utf8_never_stops_the_watch(tmp_path: Path) -> None:
+    """watchfiles raises on such a name (at once when it is a directory: its own walk opens it)
+    and poisons that watcher for good. The hub logs the path once, rescans that root every
+    second instead, keeps watching the others, and watches it again once the name is gone."""
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    bad_dir = make_bad_dir(bad, b"dir\xfe")
+    hub = WatchHub()
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(hub.run)
+            good_inbox, bad_inbox = hub.subscribe(good), hub.subscribe(bad)
+            await write_until_seen(good_inbox, good / "1.json")  # the other root is watched
+            assert hub.detail()["polled"] == 1
+            await rescanned(bad_inbox)  # polled:
+            await rescanned(bad_inbox)  # again and again
+            await write_until_seen(good_inbox, good / "2.json")
+
+            shutil.rmtree(bad_dir)
+            await write_until_seen(bad_inbox, bad / "3.json", timeout=15)  # watched again
+            assert hub.detail()["polled"] == 0
+
+            # A bad file appearing later in a watched root: polled again, logged once.
+            bad_file = os.fsencode(good) + b"/bad\xff.json"
+            fd = os.open(bad_file, os.O_CREAT | os.O_WRONLY, 0o644)
+            os.close(fd)
+            await rescanned(good_inbox)
+            await rescanned(good_inbox)
+            await write_until_seen(bad_inbox, bad / "4.json")
+            nursery.cancel_scope.cancel()
+    warnings = [e for e in logs if e["event"] == "watch.undecodable_path"]
+    assert [(e["path"], e["root"]) for e in warnings] == [
+        (repr(bad_dir), str(bad)),
+        (repr(bad_file), str(good)),
+    ]

@@ -5,6 +5,10 @@ its tasks. The watcher keeps the parsed files in memory, so a change to one task
 that one file and produces one team snapshot (one mutation). A rescan compares each file's
 size and modification time with what was read, so it re-reads only what changed.
 Task directories without a team config (plain sessions) are read but never sent.
+
+Files are read through `tina.local.files` (regular files only, capped, never blocking): a FIFO,
+a device or an oversized file is logged once (`file.refused`, with the cap) and skipped, and so
+is a name that is not UTF-8 (`file.undecodable_name`); everything else keeps syncing.
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ import trio
 from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol, MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.local import ReadError, parse_task, parse_team_config
+from tina.local.files import (
+    TASK_MAX,
+    TEAM_CONFIG_MAX,
+    FileRefused,
+    display_path,
+    is_undecodable,
+    read_file,
+)
 from tina.projection import Unsendable, member_problem, task_snapshot, team_snapshot
 from tina.syncer import Syncer
 from tina.watch import WatchHub
@@ -48,31 +60,39 @@ def _sig(path: Path) -> Sig | None:
     return (st.st_size, st.st_mtime_ns)
 
 
-def _read(path: Path) -> tuple[Sig, bytes] | None:
-    try:
-        with path.open("rb") as f:
-            st = os.fstat(f.fileno())
-            return (st.st_size, st.st_mtime_ns), f.read()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
+def _read(path: Path, limit: int) -> tuple[Sig, bytes] | None:
+    """None if the file is gone; `FileRefused` if it is not a regular file or over `limit`."""
+    got = read_file(path, limit=limit)
+    return None if got is None else ((got.size, got.mtime_ns), got.data)
 
 
-def _list(root: Path) -> dict[str, list[str]]:
-    """{dir name: [file names]} one level down."""
+def _list(root: Path) -> tuple[dict[str, list[str]], list[Path]]:
+    """{dir name: [file names]} one level down, and apart the paths whose name is not UTF-8
+    (never opened, never sent)."""
     out: dict[str, list[str]] = {}
+    undecodable: list[Path] = []
     try:
         with os.scandir(root) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
+                    if is_undecodable(entry.name):
+                        undecodable.append(Path(entry.path))
+                        continue
+                    names = out[entry.name] = []
                     try:
-                        out[entry.name] = [
-                            f.name for f in os.scandir(entry.path) if f.name.endswith(".json")
-                        ]
+                        with os.scandir(entry.path) as files:
+                            for f in files:
+                                if not f.name.endswith(".json"):
+                                    continue
+                                if is_undecodable(f.name):
+                                    undecodable.append(Path(f.path))
+                                else:
+                                    names.append(f.name)
                     except OSError:
-                        out[entry.name] = []
+                        pass
     except FileNotFoundError:
         pass
-    return out
+    return out, undecodable
 
 
 class ClaudeWatcher:
@@ -84,6 +104,10 @@ class ClaudeWatcher:
         self.tasks: dict[str, dict[str, tuple[Sig, TaskSnapshot]]] = {}
         self.sent: set[str] = set()  # team dirs Convex knows about
         self.reads = 0
+        # Files refused (FIFO, device, over the cap) as they were then: logged once, skipped
+        # until they change.
+        self.refused: dict[Path, Sig] = {}
+        self.undecodable: set[Path] = set()  # names that are not UTF-8, logged once
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -127,12 +151,12 @@ class ClaudeWatcher:
 
     async def rescan(self, *, force: bool = False) -> set[str]:
         """Re-read whatever changed on disk since it was last read (all of it when forced)."""
-        listing = await trio.to_thread.run_sync(_list, self.teams_dir, limiter=DISK)
+        listing = await self._listing(self.teams_dir)
         dirty: set[str] = set()
         for d in set(listing) | set(self.configs):
             if await self._load_config(d, force=force):
                 dirty.add(d)
-        tasks_listing = await trio.to_thread.run_sync(_list, self.tasks_dir, limiter=DISK)
+        tasks_listing = await self._listing(self.tasks_dir)
         for d in set(tasks_listing) | set(self.tasks):
             if await self._rescan_tasks(d, tasks_listing.get(d), force=force):
                 dirty.add(d)
@@ -140,18 +164,43 @@ class ClaudeWatcher:
             dirty |= set(self.configs)
         return dirty
 
+    async def _listing(self, root: Path) -> dict[str, list[str]]:
+        listing, undecodable = await trio.to_thread.run_sync(_list, root, limiter=DISK)
+        for path in undecodable:
+            if path not in self.undecodable:
+                self.undecodable.add(path)
+                log.warning(
+                    "file.undecodable_name",
+                    path=display_path(path),
+                    error="the name is not valid UTF-8: skipped",
+                )
+        return listing
+
     async def _read_changed(
-        self, path: Path, known: Sig | None, force: bool, parse: Callable[..., T]
+        self,
+        path: Path,
+        known: Sig | None,
+        force: bool,
+        parse: Callable[..., T],
+        limit: int,
     ) -> tuple[Sig, T] | _Gone | None:
         """The file parsed, if it changed since ``known`` (or ``force``): ``_GONE`` if it does
         not exist, None if unchanged or unreadable (a half-written file is skipped with a
-        warning: its next write brings a new event)."""
+        warning: its next write brings a new event), or refused (not a regular file, over
+        ``limit``: logged once, skipped until it changes)."""
         sig = await trio.to_thread.run_sync(_sig, path, limiter=DISK)
         if sig is None:
+            self.refused.pop(path, None)
             return _GONE
-        if known == sig and not force:
+        if (known == sig and not force) or self.refused.get(path) == sig:
             return None
-        got = await trio.to_thread.run_sync(_read, path, limiter=DISK)
+        try:
+            got = await trio.to_thread.run_sync(_read, path, limit, limiter=DISK)
+        except FileRefused as exc:
+            self.refused[path] = sig
+            log.warning("file.refused", path=exc.path, error=str(exc), limit=exc.limit)
+            return None
+        self.refused.pop(path, None)
         self.reads += 1
         if got is None:
             return None
@@ -165,7 +214,9 @@ class ClaudeWatcher:
     async def _load_config(self, d: str, *, force: bool = False) -> bool:
         path = self.teams_dir / d / "config.json"
         known = self.configs.get(d)
-        fresh = await self._read_changed(path, known and known[0], force, parse_team_config)
+        fresh = await self._read_changed(
+            path, known and known[0], force, parse_team_config, TEAM_CONFIG_MAX
+        )
         if fresh is _GONE:
             if known is not None:
                 del self.configs[d]
@@ -186,7 +237,7 @@ class ClaudeWatcher:
         self, d: str, names: list[str] | None = None, *, force: bool = False
     ) -> bool:
         if names is None:
-            names = (await trio.to_thread.run_sync(_list, self.tasks_dir, limiter=DISK)).get(d, [])
+            names = (await self._listing(self.tasks_dir)).get(d, [])
         changed = False
         known = self.tasks.get(d, {})
         for name in set(names) | set(known):
@@ -198,7 +249,7 @@ class ClaudeWatcher:
         path = self.tasks_dir / d / name
         board = self.tasks.setdefault(d, {})
         known = board.get(name)
-        fresh = await self._read_changed(path, known and known[0], force, parse_task)
+        fresh = await self._read_changed(path, known and known[0], force, parse_task, TASK_MAX)
         if fresh is _GONE:
             if known is not None:
                 del board[name]

@@ -1,7 +1,8 @@
 """Session discovery: ~/.claude/tina-sessions/*.json -> one worktree watcher per orchestration.
 
 Orchestrations that appear while the daemon runs are picked up at once (no restart); a
-removed lookup stops its watcher.
+removed lookup stops its watcher. A lookup that cannot be read (half-written, not a regular
+file, over its cap, a name that is not UTF-8) is logged once for as long as it stays so.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import structlog
 import trio
 
 from tina.convex import LatestValue
-from tina.local import list_session_lookups
+from tina.local import ReadError, list_session_lookups
+from tina.local.files import FileRefused, UndecodableName
 from tina.supervision import ChildSpec, DynamicSupervisor
 from tina.watch import WatchHub
 
@@ -23,17 +25,25 @@ log = structlog.get_logger("tina.discovery")
 SpecFactory = Callable[[str, Path, str | None], ChildSpec]
 
 
-def _scan(sessions_dir: Path) -> tuple[dict[str, tuple[Path, str | None]], set[str]]:
-    """Lookups by feature, and the features whose lookup could not be read right now."""
+def _scan(
+    sessions_dir: Path,
+) -> tuple[dict[str, tuple[Path, str | None]], set[str], list[ReadError]]:
+    """Lookups by feature, the features whose lookup could not be read right now, and why."""
     found: dict[str, tuple[Path, str | None]] = {}
     lookups, errors = list_session_lookups(sessions_dir)
-    unreadable = set()
-    for problem in errors:
-        log.warning("file.unreadable", path=problem.path, error=str(problem))
-        unreadable.add(Path(problem.path).stem)
+    unreadable = {Path(problem.path).stem for problem in errors}
     for lookup in lookups:
         found[lookup.feature] = (Path(lookup.worktree_path), lookup.repo_root)
-    return found, unreadable
+    return found, unreadable, errors
+
+
+def _log_problem(problem: ReadError) -> None:
+    if isinstance(problem, FileRefused):
+        log.warning("file.refused", path=problem.path, error=str(problem), limit=problem.limit)
+    elif isinstance(problem, UndecodableName):
+        log.warning("file.undecodable_name", path=problem.path, error=str(problem))
+    else:
+        log.warning("file.unreadable", path=problem.path, error=str(problem))
 
 
 async def run(
@@ -50,12 +60,18 @@ async def run(
     await trio.to_thread.run_sync(partial(sessions_dir.mkdir, parents=True, exist_ok=True))
     inbox = hub.subscribe(sessions_dir)
     running: dict[str, tuple[Path, str | None]] = {}
+    reported: set[tuple[str, str]] = set()  # (path, problem) logged, that still holds
     # Watchers started by an earlier run of this actor are unknown to this one: start afresh.
     for child_id in worktrees.child_ids:
         await worktrees.terminate_child(child_id)
 
     async def sync() -> None:
-        found, unreadable = await trio.to_thread.run_sync(_scan, sessions_dir)
+        found, unreadable, errors = await trio.to_thread.run_sync(_scan, sessions_dir)
+        problems = {(problem.path, str(problem)): problem for problem in errors}
+        for key in sorted(problems.keys() - reported):
+            _log_problem(problems[key])
+        reported.clear()
+        reported.update(problems)
         if worktrees_up is not None and not worktrees_up.value:
             return  # the worktrees supervisor is restarting: sync again once it is back
         alive = set(worktrees.child_ids)
