@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -380,13 +381,36 @@ def to_read_error(exc: Exception, path: str) -> ReadError:
 
 _TRUNCATION_WINDOW = 10
 
+# A \uXXXX escape of a surrogate (D800-DFFF): the only way JSON text can hold half a pair.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
+    return value
+
 
 def decode_json(data: bytes, path: str) -> Any:
-    """Parse JSON bytes; a truncated or empty document is flagged ``incomplete``."""
+    """Parse JSON bytes; a truncated or empty document is flagged ``incomplete``.
+
+    Half a surrogate pair written as an escape (``"\\ud83d"``: text cut in UTF-16 units, e.g.
+    by a JavaScript program, then ``JSON.stringify``-ed) decodes to a lone surrogate, which no
+    UTF-8 encoder accepts: it becomes U+FFFD, so such text can never reach the wire. A whole
+    pair decodes to its character as usual.
+    """
     if not data.strip():
         raise ReadError(path, None, "a JSON document", "an empty file", incomplete=True)
     try:
-        return json.loads(data)
+        doc = json.loads(data)
+        if _SURROGATE_ESCAPE.search(data):  # rare: only then walk the document
+            doc = _replace_lone_surrogates(doc)
+        return doc
     except UnicodeDecodeError as exc:
         raise ReadError(
             path, None, "UTF-8 encoded JSON", f"undecodable bytes ({exc.reason})"
