@@ -387,6 +387,19 @@ describe("leases: the sweep and a laptop registering again", () => {
 });
 
 describe("listActions and attention", () => {
+  test("revoked laptops never crowd an offline one out of attention", async () => {
+    const t = makeT({ documentsRead: 1000 });
+    const { b, user } = await world(t);
+    // Sixty revoked laptops (revocation leaves them offline), silent for longer than laptop b.
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 60; i++) {
+        await ctx.db.insert("nodes", { name: `gone-${i}`, os: "darwin", credentialHash: `hash-${i}`, status: "offline", enrolledAt: 0, lastHeartbeat: 1000 + i, revokedAt: 5000 });
+      }
+      await ctx.db.patch(b.nodeId, { status: "offline", lastHeartbeat: Date.now() - 120_000 });
+    });
+    expect((await user.query(api.attention.attention, {})).offlineNodes.map((n) => n.name)).toEqual(["laptop-b"]);
+  });
+
   test("listActions is newest first and bounded", async () => {
     const t = makeT();
     const { orchestrationId, submit, user } = await world(t);

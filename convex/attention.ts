@@ -58,17 +58,18 @@ export const attention = viewerQuery({
       );
     }
     failedActions.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+    // Revoked laptops are not read at all, so they never crowd out one that went quiet.
     const offline = await ctx.db
       .query("nodes")
-      .withIndex("by_status_heartbeat", (q) => q.eq("status", "offline"))
+      .withIndex("by_status_revoked_heartbeat", (q) => q.eq("status", "offline").eq("revokedAt", undefined))
       .take(EACH_LIMIT);
     const staleOnline = await ctx.db
       .query("nodes")
-      .withIndex("by_status_heartbeat", (q) => q.eq("status", "online").lt("lastHeartbeat", now - offlineAfterMs()))
+      .withIndex("by_status_revoked_heartbeat", (q) =>
+        q.eq("status", "online").eq("revokedAt", undefined).lt("lastHeartbeat", now - offlineAfterMs()),
+      )
       .take(EACH_LIMIT);
-    const offlineNodes = [...offline, ...staleOnline]
-      .filter((n) => n.revokedAt === undefined)
-      .map((n) => ({ _id: n._id, name: n.name, lastHeartbeat: n.lastHeartbeat }));
+    const offlineNodes = [...offline, ...staleOnline].map((n) => ({ _id: n._id, name: n.name, lastHeartbeat: n.lastHeartbeat }));
     return {
       blocked: blocked.map((o) => toSummary(o, nodes)),
       awaitingApproval: awaiting.map((o) => toSummary(o, nodes)),

@@ -105,8 +105,9 @@ export const markStaleOffline = internalMutation({
   handler: async (ctx) => {
     const stale = await ctx.db
       .query("nodes")
-      .withIndex("by_status_heartbeat", (q) =>
-        q.eq("status", "online").lt("lastHeartbeat", Date.now() - offlineAfterMs()),
+      .withIndex("by_status_revoked_heartbeat", (q) =>
+        // A revoked laptop is offline already (revocation sets it).
+        q.eq("status", "online").eq("revokedAt", undefined).lt("lastHeartbeat", Date.now() - offlineAfterMs()),
       )
       .take(LIST_LIMIT);
     for (const node of stale) await ctx.db.patch(node._id, { status: "offline" });

@@ -54,7 +54,8 @@ export default defineSchema({
   })
     .index("by_code", ["codeHash"])
     .index("by_email_created", ["email", "createdAt"])
-    .index("by_created", ["createdAt"]),
+    // Open invitations (neither accepted nor withdrawn), by expiry: used ones are never read.
+    .index("by_open_expires", ["acceptedAt", "revokedAt", "expiresAt"]),
 
   // One-time laptop enrollment codes ("add a laptop"): single use, 15 minutes, hashed.
   enrollmentCodes: defineTable({
@@ -114,7 +115,8 @@ export default defineSchema({
   })
     .index("by_name", ["name"])
     .index("by_credential", ["credentialHash"])
-    .index("by_status_heartbeat", ["status", "lastHeartbeat"]),
+    // Laptops by presence, revoked ones apart (revocation leaves a laptop offline).
+    .index("by_status_revoked_heartbeat", ["status", "revokedAt", "lastHeartbeat"]),
 
   // An orchestration is identified by (node, feature, start time).
   orchestrations: defineTable({

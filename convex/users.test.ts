@@ -232,4 +232,28 @@ describe("roles", () => {
     ]);
     expect((await refusal(operator.as.query(api.users.list, {}))).code).toBe("forbidden");
   });
+
+  test("users:list: hundreds of used, withdrawn or expired invitations hide no open one", async () => {
+    const t = makeT({ documentsRead: 1000 });
+    const owner = await addUser(t, OWNER);
+    const { inviteId } = await owner.as.mutation(api.users.invite, { email: "still-open@example.com", role: "viewer" });
+    await t.run(async (ctx) => {
+      const now = Date.now();
+      for (let i = 0; i < 250; i++) {
+        const closed = i % 3 === 0 ? { acceptedAt: now, acceptedBy: owner.userId } : i % 3 === 1 ? { revokedAt: now } : {};
+        await ctx.db.insert("invites", {
+          email: `closed-${i}@example.com`,
+          role: "viewer",
+          codeHash: `hash-${i}`,
+          createdBy: owner.userId,
+          // Newer than the open invite; the third kind has already expired.
+          createdAt: now + 1 + i,
+          expiresAt: i % 3 === 2 ? now - 1 : now + INVITE_TTL_MS + 1 + i,
+          ...closed,
+        });
+      }
+    });
+    const list = await owner.as.query(api.users.list, {});
+    expect(list.invites.map((i) => [i.inviteId, i.email])).toEqual([[inviteId, "still-open@example.com"]]);
+  });
 });

@@ -286,8 +286,13 @@ export async function listUsers(ctx: QueryCtx) {
     });
   }
   const now = Date.now();
-  const invites = (await ctx.db.query("invites").withIndex("by_created").order("desc").take(LIST_LIMIT))
-    .filter((i) => i.acceptedAt === undefined && i.revokedAt === undefined && i.expiresAt > now)
-    .map((i) => ({ inviteId: i._id, email: i.email, role: i.role, createdAt: i.createdAt, expiresAt: i.expiresAt }));
+  // Only open invitations are read: used, withdrawn or expired ones never crowd them out.
+  const invites = (
+    await ctx.db
+      .query("invites")
+      .withIndex("by_open_expires", (q) => q.eq("acceptedAt", undefined).eq("revokedAt", undefined).gt("expiresAt", now))
+      .order("desc")
+      .take(LIST_LIMIT)
+  ).map((i) => ({ inviteId: i._id, email: i.email, role: i.role, createdAt: i.createdAt, expiresAt: i.expiresAt }));
   return { users, invites };
 }
