@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { ConvexClient } from "convex/browser";
 import WebSocket from "ws";
 import { api } from "../convex-local/contract/convex/_generated/api.js";
-import { CONTRACT_FUNCTIONS_DIR, spawnLocalBackend } from "../convex-local/testing.js";
+import { CONTRACT_FUNCTIONS_DIR, LOCAL_TOKEN_HEADER, spawnLocalBackend, type SpawnedBackend } from "../convex-local/testing.js";
 
 const SUBSCRIBER_COUNTS = [1, 10, 50];
 const WARMUP = 20;
@@ -36,10 +36,11 @@ function newClient(url: string): ConvexClient {
   return new ConvexClient(url, { webSocketConstructor: WebSocket as any });
 }
 
-async function measure(url: string, subscribers: number, iterations: number) {
+async function measure({ url, localToken }: SpawnedBackend, subscribers: number, iterations: number) {
   // Each row starts from an empty database, and its workload (one counter
   // document) does not grow as it runs, so rows differ only in subscribers.
-  await fetch(`${url}/api/local/reset`, { method: "POST" });
+  const reset = await fetch(`${url}/api/local/reset`, { method: "POST", headers: { [LOCAL_TOKEN_HEADER]: localToken } });
+  if (!reset.ok) throw new Error(`reset: HTTP ${reset.status}`);
   const name = `fanout-${subscribers}`;
   const writer = newClient(url);
   const clients = Array.from({ length: subscribers }, () => newClient(url));
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
   try {
     const results = [];
     for (const subscribers of SUBSCRIBER_COUNTS) {
-      results.push(await measure(server.url, subscribers, iterations));
+      results.push(await measure(server, subscribers, iterations));
       process.stderr.write(`measured ${subscribers} subscriber(s)\n`);
     }
     const section = report(results, iterations, machineText);

@@ -2,6 +2,7 @@
 // HTTP actions of `convex/http.ts` for every other path.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONValue } from "convex/values";
+import { isJsonContentType, LOCAL_TOKEN_HEADER, type AccessPolicy } from "./access.js";
 import { DECODE_ONLY, TokenError, type Identity, type TokenAuth } from "./auth.js";
 import { encodeTs } from "./encoding.js";
 import { LocalRequestError, type LocalBackend, type Logger, type Outcome } from "./backend.js";
@@ -118,18 +119,21 @@ function functionReply(outcome: Outcome): { status: number; body: Record<string,
   };
 }
 
+/** CORS for a browser origin the server let through (the access policy refused the others). */
 function setCorsHeaders(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader("Vary", "Origin");
   const origin = req.headers.origin;
   if (origin === undefined) return;
   res.setHeader("Access-Control-Allow-Origin", origin);
   res.setHeader("Access-Control-Allow-Credentials", "true");
-  res.setHeader("Vary", "Origin");
 }
 
 export type HttpContext = {
   backend: LocalBackend;
   /** This server's own origin, e.g. `http://127.0.0.1:3210`. */
   origin: string;
+  /** Who may call what; the server already refused foreign `Host`s and origins. */
+  access: AccessPolicy;
   log: Logger;
   trace?: Logger;
 };
@@ -164,9 +168,24 @@ async function handleApi(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-  { backend, trace }: HttpContext,
+  { backend, access, trace }: HttpContext,
 ): Promise<void> {
-  setCorsHeaders(req, res);
+  if (LOCAL_ENDPOINTS.has(url.pathname)) {
+    // Test-only endpoints are for programs, never for pages (not even the dashboard's): no
+    // CORS, no request from a browser origin, and this start's token.
+    if (req.method === "OPTIONS" || req.headers.origin !== undefined) {
+      throw new HttpError(403, "ForbiddenOrigin", `${url.pathname} is not for web pages`);
+    }
+    if (!access.localTokenMatches(req.headers[LOCAL_TOKEN_HEADER.toLowerCase()])) {
+      throw new HttpError(
+        401,
+        "Unauthenticated",
+        `${url.pathname} needs this start's token in the ${LOCAL_TOKEN_HEADER} header`,
+      );
+    }
+  } else {
+    setCorsHeaders(req, res);
+  }
   if (req.method === "OPTIONS") {
     res.writeHead(204, {
       "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -186,6 +205,10 @@ async function handleApi(
     throw new HttpError(405, "MethodNotAllowed", `${url.pathname} takes POST`);
   }
   const body = await readBody(req);
+  if (body.length > 0 && !isJsonContentType(req.headers["content-type"])) {
+    // A page may POST text/plain or a form anywhere without a preflight; JSON it may not.
+    throw new HttpError(415, "UnsupportedMediaType", "Send the body as Content-Type: application/json");
+  }
   trace?.(`http in ${url.pathname} ${body.toString()}`);
   if (url.pathname === "/api/query_ts") {
     sendJson(res, 200, { ts: encodeTs(await backend.refresh()) });

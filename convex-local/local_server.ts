@@ -1,10 +1,12 @@
 // One HTTP + WebSocket server in front of a LocalBackend. `server.ts` runs it
 // as a process; `testing.ts` starts it inside a test.
+import { rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocketServer, type WebSocket } from "ws";
+import { AccessPolicy, writeTokenFile } from "./access.js";
 import { LocalBackend, type Logger } from "./backend.js";
 import { originFor } from "./encoding.js";
 import { handleHttpRequest } from "./http_api.js";
@@ -14,6 +16,9 @@ import { SessionStore, SyncConnection } from "./sync.js";
 export const REPO_FUNCTIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "convex");
 
 const SYNC_PATH = /^\/api\/([^/]+\/)?sync$/;
+
+/** The `localTokenFile` could not be written. */
+export class LocalTokenFileError extends Error {}
 
 export type LocalServerOptions = {
   /** The Convex functions folder (holding `_generated`); default the repo's `convex/`. */
@@ -35,6 +40,13 @@ export type LocalServerOptions = {
   stateSaveDelayMs?: number;
   /** Verify user tokens against the functions' `auth.config.ts` (default: decode only). */
   verifyTokens?: boolean;
+  /**
+   * Browser origins (`scheme://host:port`, or `scheme://host:*`) that may use the API besides
+   * the server's own; default the demo dashboard's (`DEFAULT_ALLOWED_ORIGINS`).
+   */
+  allowOrigins?: readonly string[];
+  /** Write this start's `/api/local/*` token to this file (mode 0600); removed on close. */
+  localTokenFile?: string;
   /** Operational messages (errors, start, stop). */
   log?: Logger;
   /** When set, every protocol message in and out is logged here. */
@@ -47,6 +59,8 @@ export type LocalServer = {
   port: number;
   host: string;
   backend: LocalBackend;
+  /** This start's token for `/api/local/*` (header `X-Tina-Local-Token`). */
+  localToken: string;
   /** Number of open sync sockets. */
   connections(): number;
   close(): Promise<void>;
@@ -74,15 +88,29 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   let origin = "";
   const sessions = new SessionStore();
   const connections = new Set<SyncConnection>();
+  const access = new AccessPolicy({ allowOrigins: options.allowOrigins, listenHost: host });
   const httpServer = createServer((req, res) => {
+    const refusal = access.refusal(req.headers);
+    if (refusal !== null) {
+      const text = JSON.stringify({ code: refusal.code, message: refusal.message });
+      res.writeHead(refusal.status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
+      res.end(text);
+      req.resume();
+      return;
+    }
     if (backend === null) {
       res.writeHead(503, { "Content-Type": "text/plain" }).end("Starting");
       return;
     }
-    void handleHttpRequest(req, res, { backend, origin, log, trace: options.trace });
+    void handleHttpRequest(req, res, { backend, origin, access, log, trace: options.trace });
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   httpServer.on("upgrade", (req, socket, head) => {
+    const refusal = access.refusal(req.headers);
+    if (refusal !== null) {
+      socket.end(`HTTP/1.1 ${refusal.status} Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     const pathname = new URL(req.url ?? "/", "http://local").pathname;
     if (backend === null || !SYNC_PATH.test(pathname)) {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
@@ -98,6 +126,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
   await listen(httpServer, options.port ?? 0, host);
   const port = (httpServer.address() as AddressInfo).port;
+  access.bind(port);
   origin = originFor(host, port);
   // Convex sets these to the deployment's own origins; Convex Auth uses the
   // site URL as its token issuer. Only known now that the port is.
@@ -119,6 +148,16 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     throw error;
   }
   const loaded = backend;
+  const tokenFile = options.localTokenFile;
+  if (tokenFile !== undefined) {
+    try {
+      writeTokenFile(tokenFile, access.localToken);
+    } catch (error) {
+      await new Promise((resolve) => httpServer.close(resolve));
+      await loaded.close();
+      throw new LocalTokenFileError(`cannot write the local token file ${tokenFile}: ${(error as Error).message}`);
+    }
+  }
 
   const timers = [
     setInterval(() => {
@@ -141,6 +180,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       httpServer.closeAllConnections();
       await closed;
       await loaded.close();
+      if (tokenFile !== undefined) rmSync(tokenFile, { force: true });
     })();
     return closing;
   };
@@ -150,6 +190,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     port,
     host,
     backend: loaded,
+    localToken: access.localToken,
     connections: () => connections.size,
     close,
   };

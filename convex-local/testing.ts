@@ -11,16 +11,23 @@
 //   // as a child process (what `tina backend` runs):
 //   const child = await spawnLocalBackend({ functionsDir, env: { KEY: "v" } });
 //   await child.stop();
+//
+// The test-only endpoints need the start's token:
+//   fetch(`${backend.url}/api/local/dump`, { method: "POST",
+//     headers: { "Content-Type": "application/json", [LOCAL_TOKEN_HEADER]: backend.localToken } });
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConvexClient } from "convex/browser";
 import type { FunctionArgs, FunctionReference, FunctionReturnType, UserIdentity } from "convex/server";
 import WebSocket from "ws";
+import { DEFAULT_ALLOWED_ORIGINS, LOCAL_TOKEN_HEADER } from "./access.js";
 import { REPO_FUNCTIONS_DIR, startLocalServer, type LocalServer, type LocalServerOptions } from "./local_server.js";
 
-export { REPO_FUNCTIONS_DIR, type LocalServer, type LocalServerOptions };
+export { DEFAULT_ALLOWED_ORIGINS, LOCAL_TOKEN_HEADER, REPO_FUNCTIONS_DIR, type LocalServer, type LocalServerOptions };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, "..");
@@ -44,6 +51,8 @@ export type SpawnOptions = {
   stateFile?: string;
   /** Verify user tokens against `auth.config.ts` (`--verify-tokens`). */
   verifyTokens?: boolean;
+  /** Browser origins that may use the API (`--allow-origin`); default the demo dashboard's. */
+  allowOrigins?: readonly string[];
   /** Where the server's stderr goes (default: this process's stderr). */
   stderr?: "inherit" | "pipe" | "ignore";
   /** How long to wait for `ready <url>`, ms. */
@@ -53,17 +62,31 @@ export type SpawnOptions = {
 export type SpawnedBackend = {
   url: string;
   port: number;
+  /** This start's token for `/api/local/*` (header `LOCAL_TOKEN_HEADER`). */
+  localToken: string;
   process: ChildProcess;
   /** SIGTERM, then wait for exit; resolves with the exit code (null if killed by a signal). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 };
 
-/** The argv that runs the server as one process (no wrapper: its PID is the server's). */
-export function serverArgv(options: SpawnOptions = {}): string[] {
+/** Files the server reads at start: the functions' environment, and where to write its token. */
+export type ServerFiles = { envFile?: string; localTokenFile?: string };
+
+/**
+ * The argv that runs the server as one process (no wrapper: its PID is the server's). The
+ * functions' environment never goes on the command line (anyone on the machine can read it
+ * there): `spawnLocalBackend` writes it to `files.envFile`.
+ */
+export function serverArgv(options: SpawnOptions = {}, files: ServerFiles = {}): string[] {
+  if (Object.keys(options.env ?? {}).length > 0 && files.envFile === undefined) {
+    throw new Error("serverArgv: pass the environment in an env file (spawnLocalBackend writes one)");
+  }
   const argv = [process.execPath, "--import", "tsx", SERVER_SCRIPT, "--port", String(options.port ?? 0)];
   if (options.host !== undefined) argv.push("--host", options.host);
   argv.push("--functions", path.resolve(options.functionsDir ?? REPO_FUNCTIONS_DIR));
-  for (const [key, value] of Object.entries(options.env ?? {})) argv.push("--env", `${key}=${value}`);
+  if (files.envFile !== undefined) argv.push("--env-file", files.envFile);
+  if (files.localTokenFile !== undefined) argv.push("--local-token-file", files.localTokenFile);
+  for (const origin of options.allowOrigins ?? []) argv.push("--allow-origin", origin);
   if (options.pingMs !== undefined) argv.push("--ping-ms", String(options.pingMs));
   if (options.stateFile !== undefined) argv.push("--state-file", path.resolve(options.stateFile));
   if (options.verifyTokens) argv.push("--verify-tokens");
@@ -71,9 +94,26 @@ export function serverArgv(options: SpawnOptions = {}): string[] {
   return argv;
 }
 
-/** Runs the server as a child process and waits for its `ready <url>` line. */
+/**
+ * Runs the server as a child process and waits for its `ready <url>` line. The environment
+ * and the token pass through files in a private directory (0700) removed once it is ready.
+ */
 export function spawnLocalBackend(options: SpawnOptions = {}): Promise<SpawnedBackend> {
-  const [command, ...args] = serverArgv(options);
+  const dir = mkdtempSync(path.join(tmpdir(), "convex-local-spawn-"));
+  const files: ServerFiles = { localTokenFile: path.join(dir, "local-token") };
+  if (Object.keys(options.env ?? {}).length > 0) {
+    files.envFile = path.join(dir, "env.json");
+    writeFileSync(files.envFile, JSON.stringify(options.env), { mode: 0o600 });
+  }
+  const cleanUp = (): void => rmSync(dir, { recursive: true, force: true });
+  let command: string;
+  let args: string[];
+  try {
+    [command, ...args] = serverArgv(options, files);
+  } catch (error) {
+    cleanUp();
+    throw error;
+  }
   // The repository root, so that `--import tsx` resolves from its node_modules.
   const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", options.stderr ?? "inherit"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -81,7 +121,7 @@ export function spawnLocalBackend(options: SpawnOptions = {}): Promise<SpawnedBa
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return await exited;
   };
-  return new Promise((resolve, reject) => {
+  return new Promise<SpawnedBackend>((resolve, reject) => {
     let buffered = "";
     const timer = setTimeout(() => {
       void stop("SIGKILL");
@@ -95,14 +135,15 @@ export function spawnLocalBackend(options: SpawnOptions = {}): Promise<SpawnedBa
       child.stdout!.off("data", onData);
       child.stdout!.resume();
       const url = match[1];
-      resolve({ url, port: Number(new URL(url).port), process: child, stop });
+      const localToken = readFileSync(files.localTokenFile!, "utf8").trim();
+      resolve({ url, port: Number(new URL(url).port), localToken, process: child, stop });
     };
     child.stdout!.on("data", onData);
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`local backend exited before ready (code ${code}, signal ${signal})`));
     });
-  });
+  }).finally(cleanUp);
 }
 
 // Standard OIDC claims by the UserIdentity attribute Convex derives from them.

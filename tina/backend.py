@@ -7,6 +7,13 @@ stdout once clients can connect. It keeps data in memory (or in a state file,
 ``state_file``), decodes tokens without verifying them (unless
 ``verify_tokens``), and is for tests, demos and development only: not a
 security boundary, never to be exposed beyond localhost.
+
+A page in the laptop's browser cannot use it: browser origins other than the
+dashboard's (``allow_origins``) and ``Host`` names other than loopback ones are
+refused, and the test-only ``/api/local/*`` endpoints need a token the server
+makes at every start (:attr:`BackendProcess.local_token`). The functions'
+environment (signing keys) reaches the server in a private file, never on its
+command line.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import os
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -33,6 +41,10 @@ SERVER_SCRIPT = REPO_ROOT / "convex-local" / "server.ts"
 DEFAULT_FUNCTIONS_DIR = REPO_ROOT / "convex"
 DEFAULT_PORT = 3210
 DEFAULT_HOST = "127.0.0.1"
+#: The demo dashboard's port (``tina demo --web-port``, Vite's dev server).
+DEFAULT_DASHBOARD_PORT = 5173
+#: The header that carries the per-start token of ``/api/local/*``.
+LOCAL_TOKEN_HEADER = "X-Tina-Local-Token"
 READY_PREFIX = "ready "
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -55,6 +67,42 @@ class BackendOptions:
     state_file: Path | None = None
     #: Verify user tokens against the functions' ``auth.config.ts`` (``--verify-tokens``).
     verify_tokens: bool = False
+    #: Browser origins that may use the API (``--allow-origin``); empty: the server's
+    #: default, the demo dashboard's (:func:`dashboard_origins` of port 5173).
+    allow_origins: tuple[str, ...] = ()
+    #: Where the server writes its ``/api/local/*`` token (``--local-token-file``, mode
+    #: 0600); None: a private temporary file (:class:`BackendProcess` reads it).
+    local_token_file: Path | None = None
+
+
+def dashboard_origins(port: int) -> tuple[str, ...]:
+    """The origins of a dashboard served on this port of this machine (``web/serve.ts``)."""
+    return (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a server that must be named in advance)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((DEFAULT_HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def write_env_file(env: Mapping[str, str], directory: Path) -> Path:
+    """Writes the functions' environment for ``--env-file`` (JSON, mode 0600) in ``directory``.
+
+    Never pass secrets on the server's command line: any user of the machine can read it.
+    """
+    for key, value in env.items():
+        if not key or "=" in key:
+            raise BackendError(f"invalid environment variable name {key!r}")
+        if not isinstance(value, str):
+            raise BackendError(f"environment variable {key} is not a string")
+    path = directory / "env.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(dict(env), file)
+    return path
 
 
 def find_node() -> str:
@@ -77,9 +125,20 @@ def check_installed() -> None:
 
 
 def server_argv(
-    options: BackendOptions, *, node: str | None = None, exit_on_stdin_close: bool = False
+    options: BackendOptions,
+    *,
+    node: str | None = None,
+    exit_on_stdin_close: bool = False,
+    env_file: Path | None = None,
+    local_token_file: Path | None = None,
 ) -> list[str]:
-    """The command line of the server process (run it with ``cwd=REPO_ROOT``)."""
+    """The command line of the server process (run it with ``cwd=REPO_ROOT``).
+
+    ``options.env`` is not on it: pass the file :func:`write_env_file` wrote as ``env_file``.
+    ``local_token_file`` defaults to ``options.local_token_file``.
+    """
+    if options.env and env_file is None:
+        raise BackendError("the functions' environment goes in an env file (write_env_file)")
     argv = [
         node if node is not None else find_node(),
         "--import",
@@ -92,10 +151,13 @@ def server_argv(
         "--functions",
         str(options.functions_dir.resolve()),
     ]
-    for key, value in options.env.items():
-        if not key or "=" in key:
-            raise BackendError(f"invalid environment variable name {key!r}")
-        argv += ["--env", f"{key}={value}"]
+    if env_file is not None:
+        argv += ["--env-file", str(env_file.resolve())]
+    token_file = local_token_file if local_token_file is not None else options.local_token_file
+    if token_file is not None:
+        argv += ["--local-token-file", str(token_file.resolve())]
+    for origin in options.allow_origins:
+        argv += ["--allow-origin", origin]
     if options.state_file is not None:
         # The server runs in REPO_ROOT: relative paths are the caller's.
         argv += ["--state-file", str(options.state_file.resolve())]
@@ -124,13 +186,20 @@ def run(options: BackendOptions) -> int:
     closes).
     """
     check_installed()
-    argv = server_argv(options, exit_on_stdin_close=True)
+    # The functions' environment goes in a file only we can read, removed when the server ends.
+    private = Path(tempfile.mkdtemp(prefix="tina-backend-"))  # mode 0700
     try:
-        process = subprocess.Popen(
-            argv, cwd=REPO_ROOT, stdin=subprocess.PIPE, start_new_session=True
-        )
-    except OSError as error:
-        raise BackendError(f"could not run {argv[0]}: {error}") from error
+        env_file = write_env_file(options.env, private) if options.env else None
+        argv = server_argv(options, exit_on_stdin_close=True, env_file=env_file)
+        try:
+            process = subprocess.Popen(
+                argv, cwd=REPO_ROOT, stdin=subprocess.PIPE, start_new_session=True
+            )
+        except OSError as error:
+            raise BackendError(f"could not run {argv[0]}: {error}") from error
+    except BaseException:
+        shutil.rmtree(private, ignore_errors=True)
+        raise
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         if process.poll() is None:
@@ -147,6 +216,7 @@ def run(options: BackendOptions) -> int:
             process.wait()
         if process.stdin is not None:
             process.stdin.close()
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def password_sign_up(url: str, email: str, password: str, *, timeout: float = 30.0) -> str:
@@ -179,8 +249,9 @@ class BackendProcess:
     ``restart()`` comes back on the same port, so clients exercise their
     reconnect path: with an empty database, or with everything kept when the
     options have a ``state_file`` (as a real deployment keeps it). The
-    server's stderr goes to ``log_path``. ``dump`` and ``run_function`` use
-    endpoints only the local backend has.
+    server's stderr goes to ``log_path``. ``reset``, ``dump`` and
+    ``run_function`` use endpoints only the local backend has, with the token
+    of the current start (:attr:`local_token`).
     """
 
     def __init__(self, options: BackendOptions, *, log_path: Path | None = None) -> None:
@@ -192,6 +263,7 @@ class BackendProcess:
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
+        self._local_token: str | None = None
         self._port = options.port
 
     @property
@@ -204,6 +276,13 @@ class BackendProcess:
     @property
     def port(self) -> int:
         return self._port
+
+    @property
+    def local_token(self) -> str:
+        """This start's token for ``/api/local/*`` (header :data:`LOCAL_TOKEN_HEADER`)."""
+        if self._local_token is None:
+            raise BackendError("the backend is not running")
+        return self._local_token
 
     @property
     def pid(self) -> int | None:
@@ -219,25 +298,35 @@ class BackendProcess:
             raise BackendError("the backend is already running")
         check_installed()
         options = attrs.evolve(self.options, port=self._port)
-        argv = server_argv(options, exit_on_stdin_close=True)
-        with self.log_path.open("ab") as log:
-            try:
-                process = subprocess.Popen(
-                    argv,
-                    cwd=REPO_ROOT,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=log,
-                    start_new_session=True,
-                )
-            except OSError as error:
-                raise BackendError(f"could not run {argv[0]}: {error}") from error
-        self._process = process
+        # The environment and the token pass through files only we can read, gone once it is up.
+        private = Path(tempfile.mkdtemp(prefix="tina-backend-"))  # mode 0700
         try:
-            url = self._wait_ready(process, timeout)
-        except BaseException:
-            self.stop()
-            raise
+            env_file = write_env_file(options.env, private) if options.env else None
+            token_file = options.local_token_file or private / "local-token"
+            argv = server_argv(
+                options, exit_on_stdin_close=True, env_file=env_file, local_token_file=token_file
+            )
+            with self.log_path.open("ab") as log:
+                try:
+                    process = subprocess.Popen(
+                        argv,
+                        cwd=REPO_ROOT,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=log,
+                        start_new_session=True,
+                    )
+                except OSError as error:
+                    raise BackendError(f"could not run {argv[0]}: {error}") from error
+            self._process = process
+            try:
+                url = self._wait_ready(process, timeout)
+                self._local_token = token_file.read_text().strip()
+            except BaseException:
+                self.stop()
+                raise
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
         self._url = url
         self._port = int(url.rsplit(":", 1)[1].rstrip("/"))
         return url
@@ -282,6 +371,7 @@ class BackendProcess:
             return None
         self._process = None
         self._url = None
+        self._local_token = None
         try:
             if process.poll() is None:
                 process.terminate()
@@ -320,10 +410,14 @@ class BackendProcess:
         self.post("/api/local/reset", b"")
 
     def post(self, path: str, body: bytes, *, timeout: float = 10.0) -> object:
-        """POSTs to the server and returns the decoded JSON reply."""
-        request = urllib.request.Request(
-            self.url + path, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
+        """POSTs JSON to the server and returns the decoded JSON reply.
+
+        ``/api/local/*`` requests carry this start's token.
+        """
+        headers = {"Content-Type": "application/json"}
+        if path.startswith("/api/local/"):
+            headers[LOCAL_TOKEN_HEADER] = self.local_token
+        request = urllib.request.Request(self.url + path, data=body, method="POST", headers=headers)
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
 

@@ -62,7 +62,10 @@ def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="environment variable for the functions (repeatable)",
+        help=(
+            "environment variable for the functions (repeatable); passed to the server in a "
+            "private file, not on its command line"
+        ),
     )
     parser.add_argument(
         "--functions",
@@ -82,6 +85,29 @@ def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         action="store_true",
         help="verify user tokens against the functions' auth.config.ts (default: decode only)",
     )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help=(
+            "a browser origin (scheme://host:port, or scheme://host:* for any port) whose pages "
+            "may use the backend, e.g. the dashboard's (repeatable; default "
+            f"{' and '.join(backend.dashboard_origins(backend.DEFAULT_DASHBOARD_PORT))}); pages "
+            "from any other origin are refused, as are Host names other than localhost, "
+            "127.0.0.1, [::1] and --host"
+        ),
+    )
+    parser.add_argument(
+        "--local-token-file",
+        type=Path,
+        metavar="PATH",
+        help=(
+            "write the token of the test-only /api/local/* endpoints, new at every start, to "
+            f"PATH (mode 0600); requests send it in the {backend.LOCAL_TOKEN_HEADER} header "
+            "(default: a private temporary file, named on stderr)"
+        ),
+    )
     parser.add_argument("--trace", action="store_true", help="log every protocol message to stderr")
     parser.set_defaults(handler=_run_backend)
 
@@ -95,6 +121,8 @@ def _run_backend(args: argparse.Namespace) -> int:
         trace=args.trace,
         state_file=args.state_file,
         verify_tokens=args.verify_tokens,
+        allow_origins=tuple(args.allow_origin),
+        local_token_file=args.local_token_file,
     )
     try:
         return backend.run(options)

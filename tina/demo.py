@@ -21,7 +21,14 @@ from typing import Any
 import structlog
 import trio
 
-from tina.backend import REPO_ROOT, BackendOptions, BackendProcess, password_sign_up
+from tina.backend import (
+    REPO_ROOT,
+    BackendOptions,
+    BackendProcess,
+    dashboard_origins,
+    free_port,
+    password_sign_up,
+)
 from tina.log import configure_logging
 from tina.sim.driver import SimConfig, Simulator
 from tina.sim.sandbox import BIN, Laptop
@@ -125,8 +132,15 @@ def run_demo(args: argparse.Namespace) -> int:
     for name in ("JWT_PRIVATE_KEY", "JWKS"):
         env[name] = (keys / name).read_text().strip()
 
+    # The backend lets in pages of the dashboard's origin only, so its port is chosen first.
+    web_port = args.web_port or free_port()
     backend = BackendProcess(
-        BackendOptions(port=args.backend_port, env=env, state_file=work / "convex-state.json"),
+        BackendOptions(
+            port=args.backend_port,
+            env=env,
+            state_file=work / "convex-state.json",
+            allow_origins=dashboard_origins(web_port),
+        ),
         log_path=work / "backend.log",
     )
     laptops: list[Laptop] = []
@@ -136,7 +150,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print("starting the local Convex backend...", flush=True)
         url = backend.start()
         password_sign_up(url, DEMO_EMAIL, password)
-        web, web_url = _start_web(work, url, args.web_port)
+        web, web_url = _start_web(work, url, web_port)
         names = ["mbp-alex", "mbp-sam", "studio-kim", "air-lee"]
         for i in range(max(1, args.laptops)):
             name = names[i] if i < len(names) else f"laptop-{i + 1}"

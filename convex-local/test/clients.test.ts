@@ -230,7 +230,7 @@ describe("ConvexHttpClient", () => {
     expect((await ts.json()).ts).toMatch(/^[A-Za-z0-9+/]{11}=$/);
   });
 
-  test("browsers may call the API from another origin", async () => {
+  test("the dashboard's pages may call the API from their origin; other pages may not", async () => {
     const preflight = await fetch(`${server.url}/api/action`, {
       method: "OPTIONS",
       headers: {
@@ -242,6 +242,12 @@ describe("ConvexHttpClient", () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
     expect(preflight.headers.get("access-control-allow-headers")).toBe("content-type,authorization");
+    const foreign = await fetch(`${server.url}/api/action`, {
+      method: "OPTIONS",
+      headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "POST" },
+    });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
 

@@ -1,9 +1,10 @@
-// The local backend's test-only endpoints: /api/local/dump and /api/local/run.
+// The local backend's test-only endpoints: /api/local/dump and /api/local/run (with this
+// start's token; access.test.ts shows what happens without it).
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import WebSocket from "ws";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../contract/convex/_generated/api.js";
-import { CONTRACT_FUNCTIONS_DIR, startLocalBackend, type LocalServer } from "../testing.js";
+import { CONTRACT_FUNCTIONS_DIR, LOCAL_TOKEN_HEADER, startLocalBackend, type LocalServer } from "../testing.js";
 import { fakeJwt } from "./wire.js";
 
 let server: LocalServer;
@@ -12,7 +13,7 @@ let http: ConvexHttpClient;
 async function post(endpoint: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${server.url}${endpoint}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json", ...headers },
+    headers: { "Content-Type": "application/json", [LOCAL_TOKEN_HEADER]: server.localToken, ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as any };

@@ -9,6 +9,7 @@ import { CONVEX_TEST_VERSION, InternalsChangedError, parseId, reachInternals } f
 import { decodeState } from "../state_file.js";
 import {
   CONTRACT_FUNCTIONS_DIR,
+  LOCAL_TOKEN_HEADER,
   spawnLocalBackend,
   startLocalBackend,
   type LocalServer,
@@ -39,18 +40,20 @@ async function spawnWith(stateFile: string, options: SpawnOptions = {}): Promise
   return backend;
 }
 
-async function post(url: string, endpoint: string, body: unknown): Promise<any> {
+type Running = { url: string; localToken: string };
+
+async function post({ url, localToken }: Running, endpoint: string, body: unknown): Promise<any> {
   const response = await fetch(`${url}${endpoint}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", [LOCAL_TOKEN_HEADER]: localToken },
     body: JSON.stringify(body),
   });
   expect(response.status, `${endpoint}: ${await response.clone().text()}`).toBe(200);
   return await response.json();
 }
 
-const dumpAll = async (url: string) => (await post(url, "/api/local/dump", {})).tables;
-const queryTs = async (url: string) => tsOf((await post(url, "/api/query_ts", {})).ts);
+const dumpAll = async (running: Running) => (await post(running, "/api/local/dump", {})).tables;
+const queryTs = async (running: Running) => tsOf((await post(running, "/api/query_ts", {})).ts);
 
 afterEach(async () => {
   for (const backend of running.splice(0)) await backend.stop("SIGKILL");
@@ -80,7 +83,7 @@ describe("restarts", () => {
       nested: { list: [1.5, null, true, "x"] },
     };
     const recordId = await http.mutation(api.records.put, { value });
-    const before = await dumpAll(first.url);
+    const before = await dumpAll(first);
     expect(before.messages.map((m: any) => m._id)).toEqual(ids);
 
     expect(await first.stop("SIGTERM")).toBe(0);
@@ -88,7 +91,7 @@ describe("restarts", () => {
     const second = await spawnWith(stateFile, { port: first.port });
     expect(second.url).toBe(first.url);
 
-    expect(await dumpAll(second.url)).toEqual(before);
+    expect(await dumpAll(second)).toEqual(before);
     const again = new ConvexHttpClient(second.url);
     expect(await again.query(api.messages.list, { channel: "keep" })).toEqual(["one", "two"]);
     const record = (await again.query(api.records.get, { id: recordId }))!;
@@ -108,12 +111,12 @@ describe("restarts", () => {
   test("commit timestamps never go backwards across restarts, even when the clock does", async () => {
     const stateFile = freshStateFile();
     const first = await startWith(stateFile);
-    await post(first.url, "/api/mutation", { path: "messages:send", args: [{ channel: "ts", body: "a" }] });
-    const tsBefore = await queryTs(first.url);
+    await post(first, "/api/mutation", { path: "messages:send", args: [{ channel: "ts", body: "a" }] });
+    const tsBefore = await queryTs(first);
     await first.close();
 
     const second = await startWith(stateFile, first.port);
-    expect(await queryTs(second.url)).toBeGreaterThanOrEqual(tsBefore);
+    expect(await queryTs(second)).toBeGreaterThanOrEqual(tsBefore);
     await second.close();
 
     // A state saved by a clock one hour ahead of ours.
@@ -122,22 +125,22 @@ describe("restarts", () => {
     saved.ts = ahead.toString();
     writeFileSync(stateFile, JSON.stringify(saved));
     const third = await startWith(stateFile, first.port);
-    expect(await queryTs(third.url)).toBeGreaterThanOrEqual(ahead);
-    await post(third.url, "/api/mutation", { path: "messages:send", args: [{ channel: "ts", body: "b" }] });
-    expect(await queryTs(third.url)).toBeGreaterThan(ahead);
+    expect(await queryTs(third)).toBeGreaterThanOrEqual(ahead);
+    await post(third, "/api/mutation", { path: "messages:send", args: [{ channel: "ts", body: "b" }] });
+    expect(await queryTs(third)).toBeGreaterThan(ahead);
   });
 
   test("a reset, then a restart, never reuses an id", async () => {
     const stateFile = freshStateFile();
     const first = await startWith(stateFile);
-    const before = (await post(first.url, "/api/mutation", { path: "messages:send", args: [{ channel: "r", body: "a" }] }))
+    const before = (await post(first, "/api/mutation", { path: "messages:send", args: [{ channel: "r", body: "a" }] }))
       .value as string;
-    await post(first.url, "/api/local/reset", {});
+    await post(first, "/api/local/reset", {});
     await first.close();
 
     const second = await startWith(stateFile, first.port);
-    expect((await dumpAll(second.url)).messages).toEqual([]);
-    const after = (await post(second.url, "/api/mutation", { path: "messages:send", args: [{ channel: "r", body: "b" }] }))
+    expect((await dumpAll(second)).messages).toEqual([]);
+    const after = (await post(second, "/api/mutation", { path: "messages:send", args: [{ channel: "r", body: "b" }] }))
       .value as string;
     expect(after).not.toBe(before);
     expect(parseId(after)!.counter).toBeGreaterThan(parseId(before)!.counter);
@@ -146,11 +149,11 @@ describe("restarts", () => {
   test("pending scheduled functions run after a restart, with the same job id", async () => {
     const stateFile = freshStateFile();
     const first = await startWith(stateFile);
-    await post(first.url, "/api/mutation", {
+    await post(first, "/api/mutation", {
       path: "messages:sendLater",
       args: [{ channel: "later", body: "scheduled", delayMs: 800 }],
     });
-    const [job] = (await post(first.url, "/api/local/dump", { tables: ["_scheduled_functions"] })).tables
+    const [job] = (await post(first, "/api/local/dump", { tables: ["_scheduled_functions"] })).tables
       ._scheduled_functions;
     expect(job.state).toEqual({ kind: "pending" });
     await first.close();
@@ -163,11 +166,11 @@ describe("restarts", () => {
       .toEqual(["scheduled"]);
     // Not before its time.
     expect(Date.now()).toBeGreaterThanOrEqual(job.scheduledTime);
-    const [after] = (await post(second.url, "/api/local/dump", { tables: ["_scheduled_functions"] })).tables
+    const [after] = (await post(second, "/api/local/dump", { tables: ["_scheduled_functions"] })).tables
       ._scheduled_functions;
     expect(after._id).toBe(job._id);
     await expect
-      .poll(async () => (await post(second.url, "/api/local/dump", { tables: ["_scheduled_functions"] })).tables
+      .poll(async () => (await post(second, "/api/local/dump", { tables: ["_scheduled_functions"] })).tables
         ._scheduled_functions[0].state, { timeout: 2000, interval: 50 })
       .toEqual({ kind: "success" });
   });
@@ -177,7 +180,7 @@ describe("writes", () => {
   test("commits are saved shortly after they happen, without a shutdown", async () => {
     const stateFile = freshStateFile();
     const backend = await startWith(stateFile);
-    const id = (await post(backend.url, "/api/mutation", { path: "messages:send", args: [{ channel: "w", body: "a" }] }))
+    const id = (await post(backend, "/api/mutation", { path: "messages:send", args: [{ channel: "w", body: "a" }] }))
       .value as string;
     await expect
       .poll(() => readFileSync(stateFile, "utf8").includes(id), { timeout: 1000, interval: 20 })
@@ -193,6 +196,7 @@ describe("writes", () => {
       while (!stop) {
         const reply = await fetch(`${first.url}/api/mutation`, {
           method: "POST",
+          headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ path: "messages:send", args: [{ channel: "kill", body: String(written) }] }),
         }).catch(() => null);
         if (reply === null || reply.status !== 200) break;

@@ -1,21 +1,29 @@
 // The server as a process, the way `tina backend` and scripts run it.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import WebSocket from "ws";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { api } from "../contract/convex/_generated/api.js";
-import { CONTRACT_FUNCTIONS_DIR, serverArgv, spawnLocalBackend, type SpawnedBackend } from "../testing.js";
+import {
+  CONTRACT_FUNCTIONS_DIR,
+  LOCAL_TOKEN_HEADER,
+  serverArgv,
+  spawnLocalBackend,
+  type SpawnedBackend,
+} from "../testing.js";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 let backend: SpawnedBackend;
 
+const SECRET = "a-secret-nobody-may-see-in-ps-0123456789";
+
 beforeAll(async () => {
   backend = await spawnLocalBackend({
     functionsDir: CONTRACT_FUNCTIONS_DIR,
-    env: { CONTRACT_CRON_SECONDS: "1", CONTRACT_GREETING: "a=b c" },
+    env: { CONTRACT_CRON_SECONDS: "1", CONTRACT_GREETING: "a=b c", CONTRACT_SECRET: SECRET },
   });
 }, 30_000);
 
@@ -77,4 +85,66 @@ test("bad arguments and unusable functions fail without a ready line", () => {
   expect(noGenerated.status).toBe(1);
   expect(noGenerated.stdout).toBe("");
   expect(noGenerated.stderr).toContain("No _generated folder");
+}, 30_000);
+
+test.runIf(process.platform === "linux")("the functions' environment and the token are not on the command line", async () => {
+  const cmdline = readFileSync(`/proc/${backend.process.pid}/cmdline`, "utf8");
+  expect(cmdline).toContain("--env-file");
+  expect(cmdline).not.toContain(SECRET);
+  expect(cmdline).not.toContain(backend.localToken);
+  expect(await new ConvexHttpClient(backend.url).query(api.env.get, { name: "CONTRACT_SECRET" })).toBe(SECRET);
+  // spawnLocalBackend's private files are gone once the server is up.
+  const envFile = cmdline.split("\0")[cmdline.split("\0").indexOf("--env-file") + 1];
+  expect(existsSync(envFile)).toBe(false);
+});
+
+test("--local-token-file gets this start's token (0600), --allow-origin the browser origins; both die with it", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "convex-local-"));
+  const tokenFile = path.join(dir, "token");
+  const [node, ...args] = serverArgv(
+    { functionsDir: CONTRACT_FUNCTIONS_DIR, allowOrigins: ["http://127.0.0.1:*"] },
+    { localTokenFile: tokenFile },
+  );
+  const child = spawn(node, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "ignore"] });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /^ready (\S+)$/m.exec(out);
+        if (match !== null) resolve(match[1]);
+      });
+      child.once("exit", () => reject(new Error(`exited before ready: ${out}`)));
+    });
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile, "utf8").trim();
+    const post = (endpoint: string, headers: Record<string, string>) =>
+      fetch(`${url}${endpoint}`, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: "{}" });
+    expect((await post("/api/local/dump", { [LOCAL_TOKEN_HEADER]: token })).status).toBe(200);
+    expect((await post("/api/local/dump", {})).status).toBe(401);
+    // `scheme://host:*` allows every port of that host (the browser tests' dashboard).
+    expect((await post("/api/query_ts", { Origin: "http://127.0.0.1:40123" })).status).toBe(200);
+    expect((await post("/api/query_ts", { Origin: "http://localhost:5173" })).status).toBe(403);
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+  expect(existsSync(tokenFile)).toBe(false);
+}, 30_000);
+
+test("a bad --allow-origin or --env-file stops the start with exit status 2", () => {
+  const [node, ...args] = serverArgv({ functionsDir: CONTRACT_FUNCTIONS_DIR });
+  for (const bad of ["evil.example", "http://127.0.0.1:5173/path", "ftp://x", "*"]) {
+    const result = spawnSync(node, [...args, "--allow-origin", bad], { cwd: REPO_ROOT, encoding: "utf8" });
+    expect(result.status, bad).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("invalid --allow-origin");
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "convex-local-"));
+  writeFileSync(path.join(dir, "env.json"), JSON.stringify({ A: 1 }));
+  const badEnv = spawnSync(node, [...args, "--env-file", path.join(dir, "env.json")], { cwd: REPO_ROOT, encoding: "utf8" });
+  expect(badEnv.status).toBe(2);
+  expect(badEnv.stderr).toContain("invalid --env-file");
+  expect(() => serverArgv({ env: { A: "secret" } })).toThrow(/env file/);
 }, 30_000);

@@ -1,7 +1,7 @@
 // The sync protocol as a raw peer sees it: versions, Transitions after
 // commits, mutation ordering and dedupe, auth, errors.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { CONTRACT_FUNCTIONS_DIR, startLocalBackend, type LocalServer } from "../testing.js";
+import { CONTRACT_FUNCTIONS_DIR, LOCAL_TOKEN_HEADER, startLocalBackend, type LocalServer } from "../testing.js";
 import { fakeJwt, modificationFor, tsOf, WireClient, type Message } from "./wire.js";
 
 let server: LocalServer;
@@ -410,7 +410,10 @@ describe("reset", () => {
     const client = await connect();
     const first = await subscribe(client, 0, "messages:list", { channel });
     expect(first.value).toEqual(["old"]);
-    const response = await fetch(`${server.url}/api/local/reset`, { method: "POST" });
+    const response = await fetch(`${server.url}/api/local/reset`, {
+      method: "POST",
+      headers: { [LOCAL_TOKEN_HEADER]: server.localToken },
+    });
     expect(await response.json()).toEqual({ status: "success" });
     const update = await client.next((m) => m.type === "Transition" && modificationFor(m, 0) !== undefined);
     expect(modificationFor(update, 0)!.value).toEqual([]);

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +21,26 @@ from tina.backend import BackendError, BackendOptions, BackendProcess
 
 def http_query(url: str, path: str, args: dict[str, object]) -> object:
     body = json.dumps({"path": path, "args": [args], "format": "convex_encoded_json"}).encode()
-    request = urllib.request.Request(f"{url}/api/query", data=body, method="POST")
+    request = urllib.request.Request(
+        f"{url}/api/query", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         reply = json.loads(response.read())
     assert reply["status"] == "success", reply
     return reply["value"]
+
+
+def post_status(url: str, headers: dict[str, str]) -> int:
+    """The HTTP status of a JSON POST of ``{}``."""
+    request = urllib.request.Request(
+        url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
 
 
 @contextmanager
@@ -72,6 +88,45 @@ def test_tina_backend_serves_and_stops_cleanly_on_signal(
         assert not node.is_running()
 
 
+def test_tina_backend_keeps_secrets_off_the_command_line_and_guards_its_local_api(
+    contract_functions_dir: Path, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "local-token"
+    args = ["--port", "0", "--functions", str(contract_functions_dir)]
+    args += ["--env", "CONTRACT_GREETING=not-for-ps-0123456789"]
+    args += ["--local-token-file", str(token_file), "--allow-origin", "http://127.0.0.1:4444"]
+    with tina_backend(*args) as (process, url, node):
+        assert http_query(url, "env:get", {"name": "CONTRACT_GREETING"}) == (
+            "not-for-ps-0123456789"
+        )
+        assert not any("not-for-ps" in arg for arg in node.cmdline())
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        token = token_file.read_text().strip()
+        assert not any(token in arg for arg in node.cmdline())
+
+        assert post_status(f"{url}/api/local/dump", {}) == 401
+        assert post_status(f"{url}/api/local/dump", {backend.LOCAL_TOKEN_HEADER: token}) == 200
+        # A page is refused even with the token (and a page cannot know it).
+        local_from_page = {backend.LOCAL_TOKEN_HEADER: token, "Origin": "http://127.0.0.1:4444"}
+        assert post_status(f"{url}/api/local/dump", local_from_page) == 403
+        # --allow-origin replaces the default (the demo dashboard's origin).
+        assert post_status(f"{url}/api/query_ts", {"Origin": "http://127.0.0.1:4444"}) == 200
+        assert post_status(f"{url}/api/query_ts", {"Origin": "http://127.0.0.1:5173"}) == 403
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    # The token dies with the server.
+    assert not token_file.exists()
+
+
+def test_tina_backend_help_explains_the_access_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backend", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--allow-origin ORIGIN" in text
+    assert "--local-token-file PATH" in text
+    assert backend.LOCAL_TOKEN_HEADER in text
+    assert "not on its command line" in text
+
+
 def test_server_stops_when_tina_backend_is_killed(contract_functions_dir: Path) -> None:
     with tina_backend("--port", "0", "--functions", str(contract_functions_dir)) as (
         process,
@@ -108,19 +163,41 @@ def test_missing_node_is_a_readable_error(
     assert "could not run" in capsys.readouterr().err
 
 
-def test_server_argv() -> None:
+def test_server_argv(tmp_path: Path) -> None:
     options = BackendOptions(
-        port=0, functions_dir=Path("convex"), env={"A": "1=2"}, trace=True, ping_ms=50
+        port=0,
+        functions_dir=Path("convex"),
+        env={"A": "1=2", "SECRET": "s3cret-value"},
+        trace=True,
+        ping_ms=50,
+        allow_origins=("http://127.0.0.1:4000", "http://localhost:4000"),
     )
-    argv = backend.server_argv(options, node="node", exit_on_stdin_close=True)
+    env_file = backend.write_env_file(options.env, tmp_path)
+    argv = backend.server_argv(
+        options,
+        node="node",
+        exit_on_stdin_close=True,
+        env_file=env_file,
+        local_token_file=tmp_path / "token",
+    )
     assert argv[:4] == ["node", "--import", "tsx", str(backend.SERVER_SCRIPT)]
     assert argv[argv.index("--functions") + 1] == str(Path("convex").resolve())
-    assert argv[argv.index("--env") + 1] == "A=1=2"
+    # The environment is in a private file, not on the command line.
+    assert "--env" not in argv
+    assert not any("s3cret-value" in arg for arg in argv)
+    assert argv[argv.index("--env-file") + 1] == str(env_file)
+    assert json.loads(env_file.read_text()) == {"A": "1=2", "SECRET": "s3cret-value"}
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert argv[argv.index("--local-token-file") + 1] == str(tmp_path / "token")
+    origins = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--allow-origin"]
+    assert origins == ["http://127.0.0.1:4000", "http://localhost:4000"]
     assert argv[argv.index("--ping-ms") + 1] == "50"
     assert "--trace" in argv
     assert "--exit-on-stdin-close" in argv
+    with pytest.raises(BackendError, match="env file"):
+        backend.server_argv(options, node="node")
     with pytest.raises(BackendError, match="invalid environment variable"):
-        backend.server_argv(BackendOptions(env={"A=B": "x"}), node="node")
+        backend.write_env_file({"A=B": "x"}, tmp_path)
 
 
 def test_server_argv_state_file_and_verify_tokens(
@@ -147,7 +224,10 @@ def test_tina_backend_state_file_survives_a_restart(
     with tina_backend(*args) as (process, url, _):
         body = {"path": "messages:send", "args": [{"channel": "cli", "body": "kept"}]}
         request = urllib.request.Request(
-            f"{url}/api/mutation", data=json.dumps(body).encode(), method="POST"
+            f"{url}/api/mutation",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["status"] == "success"

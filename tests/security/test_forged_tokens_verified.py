@@ -8,38 +8,21 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 from conftest import PASSWORD, backend_env
 from security_wire import Wire, forge_jwt, jwt_claims
 
-from tina.backend import REPO_ROOT, BackendOptions, server_argv
+from tina.backend import BackendOptions, BackendProcess
 
 
 @pytest.fixture(scope="module")
 def verifying_wire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wire]:
-    argv = [
-        *server_argv(BackendOptions(port=0, env=backend_env()), exit_on_stdin_close=True),
-        "--verify-tokens",
-    ]
     log = tmp_path_factory.mktemp("verifying-backend") / "backend.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            argv, cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
-        )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().decode()
-        assert line.startswith("ready "), f"{line!r}\n{log.read_text()}"
-        yield Wire(line.split()[1])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        for pipe in (process.stdin, process.stdout):
-            if pipe is not None:
-                pipe.close()
+    options = BackendOptions(port=0, env=backend_env(), verify_tokens=True)
+    with BackendProcess(options, log_path=log) as process:
+        yield Wire(process.url)
 
 
 def tamper(token: str, **claims: object) -> str:
