@@ -22,7 +22,10 @@ Rules implemented here (see ``reference/convex-wire-protocol.md``, Part 1):
 - a request whose caller gave up (cancelled, timed out) before it was sent is dropped; after it was
   sent it stays tracked so its response is recognised, and it is not re-sent after a reconnect
   (the caller was told the outcome is unknown; re-sending would apply it behind their back);
-- duplicate or unknown responses are ignored; chunked Transitions are re-assembled.
+- duplicate or unknown responses are ignored; chunked Transitions are re-assembled;
+- arguments holding text with half a UTF-16 surrogate pair raise
+  :class:`ConvexInvalidArgument` before anything is queued (Convex would close the connection
+  on such a frame, and a re-sent mutation would close the next one too).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import base64
 import binascii
 import enum
 import json
+import re
 import struct
 import time
 from collections import deque
@@ -45,6 +49,7 @@ from .errors import (
     ConvexConnectionLost,
     ConvexError,
     ConvexFunctionError,
+    ConvexInvalidArgument,
     ConvexProtocolError,
     fresh,
 )
@@ -266,6 +271,52 @@ def _dumps(message: Mapping[str, Any]) -> str:
     return _ENCODER.encode(message)
 
 
+# Half a surrogate pair: a high one not followed by a low one, or a low one not after a high one.
+_LONE_SURROGATE: Final = re.compile(
+    "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]"
+)
+
+
+def _lone_surrogate(value: Any, where: str) -> tuple[str, str] | None:
+    """(where, which character) of the first string in ``value`` holding half a pair."""
+    if isinstance(value, str):
+        found = _LONE_SURROGATE.search(value)
+        if found is None:
+            return None
+        return where, f"U+{ord(found.group()):04X} at character {found.start()}"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            hit = _lone_surrogate(key, f"{inner} (the key)") or _lone_surrogate(item, inner)
+            if hit is not None:
+                return hit
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            hit = _lone_surrogate(item, f"{where}[{index}]")
+            if hit is not None:
+                return hit
+    return None
+
+
+def _check_text(udf_path: str, wire_args: list[Any], text: str) -> None:
+    """Raise :class:`ConvexInvalidArgument` if the arguments hold half a surrogate pair.
+
+    Frames are ASCII (``ensure_ascii``), so such text shows as a ``\\uDXXX`` escape: only a frame
+    with one (a character beyond U+FFFF, say) is looked at more closely.
+    """
+    if "\\ud" not in text and "\\uD" not in text:
+        return
+    hit = _lone_surrogate(wire_args[0], "")
+    if hit is not None:
+        where, which = hit
+        raise ConvexInvalidArgument(
+            f"{udf_path}: argument {where or 'args'} holds half a UTF-16 surrogate pair "
+            f"({which}), which has no UTF-8 encoding; nothing was sent",
+            udf_path=udf_path,
+            where=where,
+        )
+
+
 def encode_args(args: Mapping[str, Any] | None) -> list[Any]:
     """Encode a function's args object as the wire's 1-element array (raises on bad values)."""
     if args is None:
@@ -356,6 +407,7 @@ class SyncProtocol:
         path = canonical_udf_path(udf_path)
         wire_args = encode_args(args)
         key = path + "\x00" + json.dumps(wire_args, sort_keys=True, separators=(",", ":"))
+        _check_text(path, wire_args, key)
         existing = self._query_by_key.get(key)
         if existing is not None:
             self._queries[existing].refcount += 1
@@ -690,6 +742,7 @@ class SyncProtocol:
         text = _dumps(
             {"type": kind.value, "requestId": request_id, "udfPath": path, "args": wire_args}
         )
+        _check_text(path, wire_args, text)
         self._next_request_id += 1
         self._requests[request_id] = _Request(
             request_id=request_id, kind=kind, udf_path=path, text=text

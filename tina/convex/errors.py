@@ -14,6 +14,8 @@ Every failure a caller can see is a :class:`ConvexClientError`:
 - :class:`ConvexClientClosed`: the client was closed while the call waited (or before it).
 - :class:`ConvexProtocolError`: the server broke the protocol; the client reconnects. Callers
   only see it as a connection status's ``last_error``.
+- :class:`ConvexInvalidArgument`: the call's arguments cannot be sent (text with a lone UTF-16
+  surrogate); nothing was sent and the connection is unaffected. Also a :class:`ValueError`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "ConvexError",
     "ConvexFatalError",
     "ConvexFunctionError",
+    "ConvexInvalidArgument",
     "ConvexProtocolError",
     "ConvexTimeout",
 ]
@@ -117,3 +120,25 @@ class ConvexClientClosed(ConvexClientError):
 
 class ConvexProtocolError(ConvexClientError):
     """The server sent something the protocol does not allow; the socket is dropped."""
+
+
+class ConvexInvalidArgument(ConvexClientError, ValueError):
+    """A call's arguments cannot be sent: a string holds half a UTF-16 surrogate pair.
+
+    Such text has no UTF-8 encoding; Convex parses frames strictly and would close the
+    connection, and a mutation re-sent on the next one would close it again, for ever. The call
+    fails before anything is sent or any state changes; sending the same arguments again fails
+    the same way. ``udf_path`` names the function, ``where`` the argument (``tasks[3].subject``).
+    """
+
+    def __init__(self, message: str, *, udf_path: str, where: str) -> None:
+        super().__init__(message)
+        self.udf_path = udf_path
+        self.where = where
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_invalid, (str(self), self.udf_path, self.where))
+
+
+def _rebuild_invalid(message: str, udf_path: str, where: str) -> ConvexInvalidArgument:
+    return ConvexInvalidArgument(message, udf_path=udf_path, where=where)
