@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from typing import Any, TypeVar, cast
+
+import attrs
 
 from tina.convex.gateway import (
     EventRecord,
@@ -41,6 +44,37 @@ TIMESTAMP_MS = (946_684_800_000.0, 7_258_118_400_000.0)  # 2000-01-01 .. 2200-01
 
 class Unsendable(ValueError):
     """A local record Convex could never accept (e.g. a task id longer than 64 characters)."""
+
+
+# Half a UTF-16 surrogate pair: no UTF-8 encoding, so the client refuses to send it.
+_LONE_SURROGATE = re.compile(
+    "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]"
+)
+T = TypeVar("T")
+
+
+def replace_lone_surrogates(value: T) -> T:
+    """``value`` (text, a list, tuple or dict of them, or attrs snapshots) with U+FFFD in place
+    of every half surrogate pair. The readers already do this for what they parse; the syncer
+    uses it for anything else the client refuses to send."""
+    out: Any
+    if isinstance(value, str):
+        out = _LONE_SURROGATE.sub("\ufffd", value)
+    elif isinstance(value, list | tuple):
+        out = type(value)(replace_lone_surrogates(v) for v in value)
+    elif isinstance(value, dict):
+        out = {replace_lone_surrogates(k): replace_lone_surrogates(v) for k, v in value.items()}
+    elif attrs.has(type(value)):
+        instance: Any = value
+        changes = {
+            f.alias: replace_lone_surrogates(getattr(instance, f.name))
+            for f in attrs.fields(type(instance))
+            if f.init
+        }
+        out = attrs.evolve(instance, **changes)
+    else:
+        out = value
+    return cast(T, out)
 
 
 def ms(value: datetime | None) -> float | None:

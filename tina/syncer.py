@@ -8,6 +8,11 @@ everything waits here (the pending state lives in this object, which outlives re
 the `run` actor) and is flushed in order on reconnect; the server's diffing and idempotency
 keys make a replay harmless. Every snapshot carries a sequence number, so the server
 ignores a stale one that arrives late.
+
+Text the client refuses to send (half a UTF-16 surrogate pair: `ConvexInvalidArgument`) is a
+problem of that observation, not of the connection: the observation is sent once more with
+U+FFFD in place of the invalid text and logged (`sync.invalid_text`), so it is neither lost nor
+re-sent in a loop.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from tina.convex import (
     ConvexTimeout,
     LatestValue,
 )
+from tina.convex.errors import ConvexInvalidArgument
 from tina.convex.gateway import (
     EventRecord,
     GatewayProtocol,
@@ -39,6 +45,7 @@ from tina.convex.gateway import (
 )
 from tina.convex.wire import make_converter
 from tina.outbox import COMPACT_BYTES, Outbox, team_key
+from tina.projection import replace_lone_surrogates
 
 log = structlog.get_logger("tina.syncer")
 _conv = make_converter()
@@ -386,6 +393,14 @@ class Syncer:
         except (ConvexConnectionLost, ConvexTimeout) as exc:
             log.info("sync.deferred", item=_describe(item), reason=str(exc))
             return False
+        except ConvexInvalidArgument as exc:
+            cleaned = _cleaned(item)
+            if cleaned == item:  # nothing to replace: it can never be sent
+                self.failed += 1
+                log.error("sync.rejected", item=_describe(item), error=str(exc))
+                return True
+            log.error("sync.invalid_text", item=_describe(item), error=str(exc), sent="cleaned")
+            return await self._send_item(gateway, cleaned)
         except ConvexError as exc:
             return self._refused(item, exc)
         except ConvexFunctionError as exc:  # the server refused the data: retrying cannot help
@@ -410,6 +425,21 @@ class Syncer:
             except (ConvexConnectionLost, ConvexTimeout) as exc:
                 log.info("sync.deferred", item=f"events of {worktree}", reason=str(exc))
                 return False
+            except ConvexInvalidArgument as exc:
+                cleaned = replace_lone_surrogates(batch)
+                if cleaned == batch:  # nothing to replace: it can never be sent
+                    self.failed += 1
+                    log.error("sync.rejected", item=f"events of {worktree}", error=str(exc))
+                    del queue[: len(batch)]
+                else:
+                    log.error(
+                        "sync.invalid_text",
+                        item=f"events of {worktree}",
+                        error=str(exc),
+                        sent="cleaned",
+                    )
+                    queue[: len(batch)] = cleaned
+                continue
             except ConvexError as exc:
                 data = exc.data if isinstance(exc.data, dict) else {}
                 if data.get("code") == "not_found":
@@ -460,6 +490,30 @@ class Syncer:
         self.failed += 1
         log.error("sync.rejected", item=_describe(item), code=code, error=message)
         return True
+
+
+def _cleaned(item: Item) -> Item:
+    """What an item sends, with U+FFFD in place of half surrogate pairs; its local keys (the
+    worktree, the directory name) stay as they are."""
+    if isinstance(item, OrchestrationItem):
+        return attrs.evolve(
+            item,
+            snapshot=replace_lone_surrogates(item.snapshot),
+            phases=replace_lone_surrogates(item.phases),
+        )
+    if isinstance(item, TeamItem):
+        return attrs.evolve(
+            item,
+            team=replace_lone_surrogates(item.team),
+            members=replace_lone_surrogates(item.members),
+            tasks=replace_lone_surrogates(item.tasks),
+            history=replace_lone_surrogates(item.history),
+        )
+    if item.last is not None:
+        last = _cleaned(item.last)
+        assert isinstance(last, TeamItem)
+        return attrs.evolve(item, last=last)
+    return item
 
 
 def _describe(item: object) -> str:
