@@ -1,4 +1,5 @@
-"""Fakes that ship with the code: an in-memory gateway for unit tests of one actor."""
+"""Fakes that ship with the code: an in-memory gateway for unit tests of one actor, and a
+stand-in for an agent's terminal program."""
 
 from __future__ import annotations
 
@@ -25,6 +26,33 @@ from tina.convex.gateway import (
     TeamSnapshot,
 )
 
+BRACKETED_PASTE_AGENT = r"""
+import os, sys, tty
+fd = sys.stdin.fileno()
+tty.setraw(fd)
+os.write(1, b"\x1b[?2004h")  # ask for bracketed paste, as Claude Code's input box does
+open(sys.argv[1] + ".ready", "w").close()
+with open(sys.argv[1], "ab", buffering=0) as log:
+    while data := os.read(fd, 4096):
+        log.write(data)
+        shown = data.replace(b"\x1b[200~", b"<paste>").replace(b"\x1b[201~", b"</paste>")
+        os.write(1, shown.replace(b"\r", b"\r\n"))
+"""
+"""Source of a fake agent for a tmux pane: `python agent.py LOG`. It puts its terminal in raw
+mode, asks for bracketed paste, touches `LOG.ready`, then appends every byte it receives to
+`LOG` (and shows them, with the paste markers as `<paste>`/`</paste>`)."""
+
+
+@attrs.define
+class Fault:
+    """The gateway method `call` raises `error` for `action_id` (any call when None), `times`
+    times."""
+
+    call: str
+    error: Exception
+    action_id: str | None = None
+    times: int = 1
+
 
 class FakeSubscription:
     """Latest-value delivery like the real one: a slow reader sees the newest list."""
@@ -40,7 +68,8 @@ class FakeSubscription:
 
 @attrs.define
 class FakeGateway:
-    """Records every call; `fail_next` makes the next N calls raise (connection lost by default)."""
+    """Records every call; `fail_next` makes the next N calls raise (connection lost by default);
+    `inject` makes one method fail for one action."""
 
     calls: list[tuple[str, Any]] = attrs.Factory(list)
     orchestrations: dict[tuple[str, float], OrchestrationSnapshot] = attrs.Factory(dict)
@@ -58,13 +87,25 @@ class FakeGateway:
     latency: float = 0.0
     subscription: FakeSubscription = attrs.Factory(FakeSubscription)
     changed: trio.Event = attrs.Factory(trio.Event)
+    faults: list[Fault] = attrs.Factory(list)
 
-    async def _call(self, name: str, payload: Any) -> None:
+    def inject(
+        self, call: str, error: Exception, *, action_id: str | None = None, times: int = 1
+    ) -> Fault:
+        fault = Fault(call=call, error=error, action_id=action_id, times=times)
+        self.faults.append(fault)
+        return fault
+
+    async def _call(self, name: str, payload: Any, action_id: str | None = None) -> None:
         if self.latency:
             await trio.sleep(self.latency)
         else:
             await trio.lowlevel.checkpoint()
         self.calls.append((name, payload))
+        for fault in self.faults:
+            if fault.call == name and fault.times > 0 and fault.action_id in (None, action_id):
+                fault.times -= 1
+                raise fault.error
         if self.fail_next > 0:
             self.fail_next -= 1
             raise self.failure or ConvexConnectionLost("fake: connection lost")
@@ -141,24 +182,24 @@ class FakeGateway:
     async def claim_action(
         self, action_id: str, lease_owner: str, lease_ms: float | None = None
     ) -> ClaimResult:
-        await self._call("claim_action", action_id)
+        await self._call("claim_action", action_id, action_id)
         action = self.actions.get(action_id)
         if action is None:
             return ClaimResult(ok=False, reason="not_found")
         if action["status"] != "pending":
             return ClaimResult(ok=False, reason="not_pending", status=action["status"])
         action.update(status="claimed", leaseOwner=lease_owner)
-        return ClaimResult(ok=True, action=dict(action))
+        return ClaimResult(ok=True)
 
     async def mark_action_running(self, action_id: str, lease_owner: str) -> bool:
-        await self._call("mark_action_running", action_id)
+        await self._call("mark_action_running", action_id, action_id)
         self.actions[action_id]["status"] = "running"
         return True
 
     async def complete_action(
         self, action_id: str, lease_owner: str, result: dict[str, Any]
     ) -> bool:
-        await self._call("complete_action", (action_id, result))
+        await self._call("complete_action", (action_id, result), action_id)
         self.actions[action_id]["status"] = "completed" if result["ok"] else "failed"
         self.completed[action_id] = result
         return True

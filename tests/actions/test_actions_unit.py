@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,16 @@ import pytest
 import trio
 
 from tina.actions import (
-    Action,
     ActionRejected,
     HandlerEnv,
+    InboundAction,
+    _handlers,
     build_cli_args,
     parse_action,
     run_action,
 )
+from tina.session import tmux as tmux_rules
+from tina.testing import BRACKETED_PASTE_AGENT
 
 
 def doc(type_: str, **payload: Any) -> dict[str, Any]:
@@ -39,26 +43,28 @@ def test_state_machine_actions_build_flag_style_argv(type_: str, event: str) -> 
         "/x/tina-session",
         "orchestrate",
         "advance",
-        "--feature",
-        "billing-export",
-        "--phase",
-        "1.5",
-        "--event",
-        event,
+        "--feature=billing-export",
+        "--phase=1.5",
+        f"--event={event}",
     ]
 
 
-def test_reject_plan_passes_feedback_as_one_argument() -> None:
-    feedback = "split the migration; $(rm -rf ~) `x` && y, z"
+@pytest.mark.parametrize(
+    "feedback", ["split the migration; $(rm -rf ~) `x` && y, z", "-h", "--event=retry", "--"]
+)
+def test_reject_plan_glues_feedback_to_its_flag(feedback: str) -> None:
     action = parse_action(doc("reject_plan", feature="f", phase="2", feedback=feedback))
-    assert build_cli_args(action)[-2:] == ["--issues", feedback]
+    argv = build_cli_args(action)
+    assert argv[-1] == f"--issues={feedback}"
+    # Every value is glued to its flag: nothing that follows can be read as an option.
+    assert all(arg.startswith("--") and "=" in arg for arg in argv[3:])
 
 
 @pytest.mark.parametrize(
     ("document", "code", "needle"),
     [
         ("nope", "payload_invalid", "expected an object"),
-        ({"type": "pause", "payload": {}}, "payload_invalid", "missing _id"),
+        ({"type": "pause", "payload": {}}, "payload_invalid", "missing or invalid _id"),
         (doc("format_disk", feature="f", phase="1"), "unknown_action_type", "format_disk"),
         (doc("pause", phase="1"), "payload_missing_field", "payload.feature"),
         (doc("pause", feature="f"), "payload_missing_field", "payload.phase"),
@@ -110,8 +116,8 @@ def henv(tmp_path: Path) -> HandlerEnv:
         "#!/bin/sh\n"
         'printf \'%s\\n\' "$@" > "$(dirname "$0")/argv.txt"\n'
         'env > "$(dirname "$0")/env.txt"\n'
-        "if [ \"$6\" = 9 ]; then echo 'Error: phase 9 not found tina_node_SECRETSECRET' >&2; echo '{\"ok\":false}'; exit 1; fi\n"
-        'if [ "$6" = 8 ]; then sleep 5; fi\n'
+        "if [ \"$4\" = --phase=9 ]; then echo 'Error: phase 9 not found tina_node_SECRETSECRET' >&2; echo '{\"ok\":false}'; exit 1; fi\n"
+        'if [ "$4" = --phase=8 ]; then sleep 5; fi\n'
         'echo \'{"ok":true,"action":{"action":"spawn_executor"}}\'\n'
     )
     script.chmod(0o755)
@@ -132,12 +138,9 @@ async def test_tina_session_success_and_fixed_environment(
     assert (tmp_path / "argv.txt").read_text().split() == [
         "orchestrate",
         "advance",
-        "--feature",
-        "f",
-        "--phase",
-        "1",
-        "--event",
-        "retry",
+        "--feature=f",
+        "--phase=1",
+        "--event=retry",
     ]
     env = (tmp_path / "env.txt").read_text()
     assert "leak-me" not in env
@@ -187,86 +190,300 @@ def write_team(claude: Path, team: str, members: list[dict[str, Any]]) -> None:
     )
 
 
-def member(name: str, pane: str, team: str = "t") -> dict[str, Any]:
-    return {
+def member(name: str, pane: str, cwd: Path | None, team: str = "t") -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "agentId": f"{name}@{team}",
         "name": name,
         "joinedAt": 1770480842000,
         "tmuxPaneId": pane,
-        "cwd": "/tmp",
     }
+    if cwd is not None:
+        doc["cwd"] = str(cwd)
+    return doc
+
+
+async def eventually(check: Any, timeout: float = 10) -> Any:
+    """Poll `check` until it returns something truthy (real clock: tmux and processes)."""
+    with trio.fail_after(timeout):
+        while not (value := await check()):
+            await trio.sleep(0.02)
+    return value
+
+
+class Tmux:
+    """An isolated tmux server on its own socket (the daemon is pointed at it with -S)."""
+
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    async def __call__(self, *args: str) -> str:
+        proc = await trio.run_process(
+            ["tmux", "-S", self.socket, *args], capture_stdout=True, capture_stderr=True
+        )
+        return str(proc.stdout.decode().strip())
+
+    async def open(self, session: str, command: str, cwd: Path) -> str:
+        """A detached session running `command` in `cwd`; returns its pane id (`%N`)."""
+        await self(
+            "new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-c", str(cwd), command
+        )
+        return await self("display-message", "-p", "-t", f"={session}:", "#{pane_id}")
+
+    async def running(self, pane: str, command: str) -> None:
+        async def check() -> bool:
+            shown = await self("display-message", "-p", "-t", pane, "#{pane_current_command}")
+            return shown == command
+
+        await eventually(check)
+
+    async def screen(self, pane: str) -> str:
+        return await self("capture-pane", "-p", "-t", pane)
 
 
 @pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[str]:
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
     if shutil.which("tmux") is None:
         pytest.fail("tmux is required (make test installs it)")
     sock = str(tmp_path / "tmux.sock")
-    subprocess.run(
-        ["tmux", "-S", sock, "new-session", "-d", "-s", "agents", "-x", "200", "-y", "50", "cat"],
-        check=True,
-    )
     try:
-        yield sock
+        yield Tmux(sock)
     finally:
-        subprocess.run(["tmux", "-S", sock, "kill-server"], check=False)
+        subprocess.run(["tmux", "-S", sock, "kill-server"], check=False, capture_output=True)
 
 
-async def test_send_message_reaches_a_real_tmux_pane(tmp_path: Path, tmux: str) -> None:
-    shown = await trio.run_process(
-        ["tmux", "-S", tmux, "display-message", "-p", "-t", "agents", "#{pane_id}"],
-        capture_stdout=True,
+@pytest.fixture
+def worktree(tmp_path: Path) -> Path:
+    """Where the agents work (the team config's member cwd)."""
+    path = tmp_path / "wt"
+    path.mkdir()
+    return path
+
+
+def message(agent: str, text: str, **payload: Any) -> InboundAction:
+    return parse_action(doc("send_message", teamDir="t", agentName=agent, text=text, **payload))
+
+
+def tmux_henv(claude: Path, tmux: Tmux) -> HandlerEnv:
+    return HandlerEnv.build(
+        claude_dir=claude, tina_session="tina-session", tmux_socket=tmux.socket, timeout=5
     )
-    pane = shown.stdout.decode().strip()
+
+
+async def test_send_message_reaches_a_real_tmux_pane(
+    tmp_path: Path, tmux: Tmux, worktree: Path
+) -> None:
+    pane = await tmux.open("agents", "exec cat", worktree)
+    await tmux.running(pane, "cat")
     claude = tmp_path / "claude"
     write_team(
         claude,
         "t",
-        [member("executor-1", pane), member("helper", "in-process"), member("ghost", "%999")],
+        [
+            member("executor-1", pane, worktree),
+            member("helper", "in-process", worktree),
+            member("ghost", "%999", worktree),
+        ],
     )
-    henv = HandlerEnv.build(
-        claude_dir=claude, tina_session="tina-session", tmux_socket=tmux, timeout=5
-    )
-    result = await run_action(
-        parse_action(
-            doc(
-                "send_message",
-                teamDir="t",
-                agentName="executor-1",
-                text="please rebase; $(echo no)",
-            )
-        ),
-        henv,
-    )
+    henv = tmux_henv(claude, tmux)
+    text = "please rebase; $(echo no)"
+    result = await run_action(message("executor-1", text), henv)
     assert result.ok, result
     assert pane in result.message
-    for _ in range(50):
-        captured = await trio.run_process(
-            ["tmux", "-S", tmux, "capture-pane", "-p", "-t", pane], capture_stdout=True
-        )
-        screen = captured.stdout.decode()
-        if (
-            screen.count("please rebase; $(echo no)") >= 2
-        ):  # typed, then echoed back by cat after Enter
-            break
-        await trio.sleep(0.05)
-    assert screen.count("please rebase; $(echo no)") >= 2
-    inproc = await run_action(
-        parse_action(doc("send_message", teamDir="t", agentName="helper", text="hi")), henv
-    )
+
+    async def echoed() -> bool:  # typed, then echoed back by cat after Enter
+        return (await tmux.screen(pane)).count(text) >= 2
+
+    await eventually(echoed)
+    inproc = await run_action(message("helper", "hi"), henv)
     assert (inproc.ok, inproc.code) == (False, "in_process_teammate")
-    ghost = await run_action(
-        parse_action(doc("send_message", teamDir="t", agentName="ghost", text="hi")), henv
-    )
+    ghost = await run_action(message("ghost", "hi"), henv)
     assert (ghost.ok, ghost.code) == (False, "pane_gone")
-    nobody = await run_action(
-        parse_action(doc("send_message", teamDir="t", agentName="nobody", text="hi")), henv
-    )
+    nobody = await run_action(message("nobody", "hi"), henv)
     assert (nobody.ok, nobody.code) == (False, "agent_gone")
     noteam = await run_action(
         parse_action(doc("send_message", teamDir="gone", agentName="x", text="hi")), henv
     )
     assert (noteam.ok, noteam.code) == (False, "team_gone")
+
+
+async def test_a_stale_pane_id_now_running_a_shell_is_refused_and_the_shell_gets_nothing(
+    tmp_path: Path, tmux: Tmux, worktree: Path
+) -> None:
+    # After a tmux server restart %N ids are reused: the recorded pane is now a plain shell,
+    # even in the right directory. Typing the message there would run it.
+    pane = await tmux.open("stale", "exec bash --norc --noprofile", worktree)
+    await tmux.running(pane, "bash")
+    claude = tmp_path / "claude"
+    write_team(claude, "t", [member("executor-1", pane, worktree)])
+    henv = tmux_henv(claude, tmux)
+    marker, second = tmp_path / "message-ran", tmp_path / "second-line-ran"
+    for text in (f"touch {marker}", f"please look\ntouch {second}"):
+        result = await run_action(message("executor-1", text), henv)
+        assert (result.ok, result.code) == (False, "pane_is_shell"), result
+        assert "bash" in result.message and pane in result.message
+    # Positive sentinel: the shell runs what is typed in order, so once our own command has
+    # run, a message typed before it would have run too.
+    sentinel = tmp_path / "sentinel"
+    await tmux("send-keys", "-t", pane, "-l", f"touch {sentinel}")
+    await tmux("send-keys", "-t", pane, "Enter")
+
+    async def sentinel_ran() -> bool:
+        return sentinel.exists()
+
+    await eventually(sentinel_ran)
+    assert not marker.exists()
+    assert not second.exists()
+
+
+async def test_a_program_outside_the_agents_directory_is_refused(
+    tmp_path: Path, tmux: Tmux, worktree: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pane = await tmux.open("other", "exec cat", elsewhere)
+    await tmux.running(pane, "cat")
+    claude = tmp_path / "claude"
+    write_team(claude, "t", [member("executor-1", pane, worktree)])
+    result = await run_action(message("executor-1", "hello-elsewhere"), tmux_henv(claude, tmux))
+    assert (result.ok, result.code) == (False, "pane_outside_worktree"), result
+    assert str(elsewhere) in result.message and str(worktree) in result.message
+    await tmux("send-keys", "-t", pane, "-l", "sentinel-line")
+    await tmux("send-keys", "-t", pane, "Enter")
+
+    async def sentinel_echoed() -> str | None:
+        screen = await tmux.screen(pane)
+        return screen if screen.count("sentinel-line") >= 2 else None
+
+    screen = await eventually(sentinel_echoed)
+    assert "hello-elsewhere" not in screen
+
+
+async def test_the_pane_must_be_in_the_phase_session_when_tina_session_recorded_one(
+    tmp_path: Path, tmux: Tmux, worktree: Path
+) -> None:
+    # The phase's lead was started in tina-<feature>-phase-<phase>: its teammates' panes live
+    # there. A pane of the same program in the same directory but another session is not theirs.
+    real = await tmux.open("tina-f-phase-1_5", "exec cat", worktree)
+    other = await tmux.open("scratch", "exec cat", worktree)
+    for pane in (real, other):
+        await tmux.running(pane, "cat")
+    claude = tmp_path / "claude"
+    write_team(
+        claude, "t", [member("executor-1", other, worktree), member("reviewer", real, worktree)]
+    )
+    henv = tmux_henv(claude, tmux)
+    wrong = await run_action(message("executor-1", "hi", feature="f", phase="1.5"), henv)
+    assert (wrong.ok, wrong.code) == (False, "pane_wrong_session"), wrong
+    assert "tina-f-phase-1_5" in wrong.message and "scratch" in wrong.message
+    right = await run_action(message("reviewer", "hi", feature="f", phase="1.5"), henv)
+    assert right.ok, right
+
+
+async def test_the_orchestration_worktree_or_the_member_cwd_proves_the_directory(
+    tmp_path: Path, tmux: Tmux, worktree: Path
+) -> None:
+    sub = worktree / "pkg"
+    sub.mkdir()
+    pane = await tmux.open("agents", "exec cat", sub)
+    await tmux.running(pane, "cat")
+    claude = tmp_path / "claude"
+    write_team(claude, "t", [member("executor-1", pane, None)])
+    henv = tmux_henv(claude, tmux)
+    # No cwd recorded and no orchestration to ask: nothing proves whose pane it is.
+    unproven = await run_action(message("executor-1", "hi"), henv)
+    assert (unproven.ok, unproven.code) == (False, "pane_unverifiable"), unproven
+    sessions = claude / "tina-sessions"
+    sessions.mkdir()
+    (sessions / "f.json").write_text(
+        json.dumps(
+            {"feature": "f", "worktree_path": str(worktree), "created_at": "2026-02-07T16:00:00Z"}
+        )
+    )
+    proven = await run_action(message("executor-1", "hi", feature="f", phase="1"), henv)
+    assert proven.ok, proven
+
+
+async def test_a_multi_line_message_is_one_bracketed_paste_then_one_enter(
+    tmp_path: Path, tmux: Tmux, worktree: Path
+) -> None:
+    script, received = tmp_path / "agent.py", tmp_path / "received.bin"
+    script.write_text(BRACKETED_PASTE_AGENT)
+    pane = await tmux.open("agents", f"exec {sys.executable} {script} {received}", worktree)
+    ready = Path(f"{received}.ready")
+
+    async def agent_ready() -> bool:
+        return ready.exists()
+
+    await eventually(agent_ready)
+    claude = tmp_path / "claude"
+    write_team(claude, "t", [member("executor-1", pane, worktree)])
+    text = "first line\nsecond line\twith a tab"
+    result = await run_action(message("executor-1", text), tmux_henv(claude, tmux))
+    assert result.ok, result
+
+    async def submitted() -> bytes | None:
+        data = received.read_bytes() if received.exists() else b""
+        return data if data.endswith(b"\r") and b"second" in data else None
+
+    data = await eventually(submitted)
+    # The whole message arrives inside one paste (the line break is CR inside the brackets, a
+    # new line in the input box, not a submit); the only Enter comes after the paste.
+    assert data == b"\x1b[200~first line\rsecond line\twith a tab\x1b[201~\r"
+    screen = await tmux.screen(pane)  # what the agent showed: both lines, one paste
+    assert "<paste>first line" in screen
+    assert "second line" in screen and "</paste>" in screen
+
+
+async def test_the_pane_is_proven_again_before_enter(
+    tmp_path: Path, worktree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pane turns into a shell between the paste and Enter: Enter is never pressed."""
+    claude = tmp_path / "claude"
+    write_team(claude, "t", [member("executor-1", "%7", worktree)])
+    henv = HandlerEnv.build(claude_dir=claude, tina_session="x", tmux_socket="s", timeout=5)
+    probes = iter(
+        [f"%7\t0\t42\tagents\tclaude\t{worktree}\n", f"%7\t0\t42\tagents\t-bash\t{worktree}\n"]
+    )
+    calls: list[list[str]] = []
+
+    async def fake_run(
+        argv: list[str], henv: HandlerEnv, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        calls.append(argv[3:])  # after `tmux -L s`
+        out = next(probes).encode() if argv[3] == "display-message" else b""
+        return subprocess.CompletedProcess(argv, 0, out, b"")
+
+    monkeypatch.setattr(_handlers, "_run", fake_run)
+    monkeypatch.setattr(tmux_rules, "SEND_PAUSE", 0.0)
+    result = await run_action(message("executor-1", "hi"), henv)
+    assert (result.ok, result.code) == (False, "pane_is_shell"), result
+    assert [c[0] for c in calls] == [
+        "display-message",
+        "load-buffer",
+        "paste-buffer",
+        "display-message",
+    ]
+    assert calls[1][-1] == "-" and calls[2][1:4] == ["-p", "-d", "-b"]  # text on stdin, not argv
+
+
+@pytest.mark.parametrize("bad", ["\x9b31m", "a\x85b", "\x90x", "\x1b[201~", "a\rb", "\x00"])
+async def test_control_characters_other_than_tab_and_lf_are_refused(
+    bad: str, tmp_path: Path, tmux: Tmux, worktree: Path
+) -> None:
+    with pytest.raises(ActionRejected) as info:
+        message("executor-1", f"hello {bad}")
+    assert info.value.code == "payload_invalid"
+    # The handler checks again before it touches tmux, whoever built the action.
+    pane = await tmux.open("agents", "exec cat", worktree)
+    await tmux.running(pane, "cat")
+    claude = tmp_path / "claude"
+    write_team(claude, "t", [member("executor-1", pane, worktree)])
+    built = InboundAction(
+        id="x", type="send_message", team_dir="t", agent_name="executor-1", text=f"hello {bad}"
+    )
+    result = await run_action(built, tmux_henv(claude, tmux))
+    assert (result.ok, result.code) == (False, "unsafe_text"), result
+    assert "U+" in result.message
 
 
 def test_results_go_on_the_wire_as_float64_and_truncated() -> None:
@@ -283,4 +500,4 @@ def test_results_go_on_the_wire_as_float64_and_truncated() -> None:
     cut = truncate("y" * 10_000)
     assert len(cut) < 8100
     assert cut.endswith("characters cut]")
-    assert Action(id="x", type="pause").feature is None
+    assert InboundAction(id="x", type="pause").feature is None

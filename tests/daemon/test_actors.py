@@ -12,10 +12,10 @@ import structlog
 import trio
 import trio.testing
 
-from tina.actions import ActionResult, HandlerEnv
+from tina.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction, MalformedAction
 from tina.actors import actions as action_actors
 from tina.actors import discovery, presence
-from tina.convex import LatestValue
+from tina.convex import ConvexConnectionLost, LatestValue
 from tina.convex.gateway import GatewayProtocol, Health
 from tina.supervision import ChildSpec, DynamicSupervisor
 from tina.testing import FakeGateway, refused
@@ -112,14 +112,17 @@ async def test_discovery_starts_and_stops_worktree_watchers(tmp_path: Path) -> N
             while worktrees.child_ids != ["wt:alpha", "wt:beta"]:
                 await trio.sleep(0.05)
         (sessions / "alpha.json").write_text('{"feature": "alp')  # half-written: keep watching
-        await trio.sleep(0.5)
+        lookup("gamma")  # sentinel: the scan that finds gamma also read the half-written alpha
+        with trio.fail_after(10):
+            while "wt:gamma" not in worktrees.child_ids:
+                await trio.sleep(0.05)
         assert "wt:alpha" in worktrees.child_ids
         (sessions / "alpha.json").unlink()
         with trio.fail_after(10):
-            while worktrees.child_ids != ["wt:beta"]:
+            while worktrees.child_ids != ["wt:beta", "wt:gamma"]:
                 await trio.sleep(0.05)
         n.cancel_scope.cancel()
-    assert started == ["alpha", "beta"]
+    assert started == ["alpha", "beta", "gamma"]
 
 
 def action_doc(i: int, expires: float = 4e12, type_: str = "retry") -> dict[str, Any]:
@@ -132,11 +135,19 @@ def action_doc(i: int, expires: float = 4e12, type_: str = "retry") -> dict[str,
     }
 
 
+def typed(i: int) -> InboundAction:
+    return InboundAction.from_wire(action_doc(i))
+
+
 @pytest.fixture
 def henv(tmp_path: Path) -> HandlerEnv:
     return HandlerEnv.build(
         claude_dir=tmp_path, tina_session="tina-session", tmux_socket=None, timeout=5
     )
+
+
+def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [e for e in logs if e["event"] == name]
 
 
 async def test_actions_are_claimed_run_once_and_completed(
@@ -145,7 +156,7 @@ async def test_actions_are_claimed_run_once_and_completed(
     fake = FakeGateway()
     ran: list[str] = []
 
-    async def runner(action: Any, _: HandlerEnv) -> ActionResult:
+    async def runner(action: InboundAction, _: HandlerEnv) -> ActionResult:
         ran.append(action.id)
         await trio.sleep(1)
         return ActionResult(
@@ -159,26 +170,107 @@ async def test_actions_are_claimed_run_once_and_completed(
     fake.actions["a7"] = {
         **action_doc(7),
         "type": "format_disk",
-    }  # rejected after claiming: completed as failed
+    }  # rejected: claimed, then completed as failed
     cell = LatestValue[GatewayProtocol | None](fake)
     stats = action_actors.ActionStats()
-    send, receive = trio.open_memory_channel[dict[str, Any]](16)
-    async with trio.open_nursery() as n:
-        await n.start(
-            partial(action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner)
-        )
-        await n.start(action_actors.listen, cell, send, stats)
-        fake.publish_pending()
-        await until(lambda: len(fake.completed) == 4)
-        fake.publish_pending()  # the subscription re-delivers: nothing runs twice
-        await trio.sleep(5)
-        n.cancel_scope.cancel()
-    assert sorted(ran) == ["a0", "a1", "a2"]
+    send, receive = trio.open_memory_channel[ActionMessage](16)
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as n:
+            await n.start(
+                partial(
+                    action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
+                )
+            )
+            await n.start(action_actors.listen, cell, send, stats)
+            fake.publish_pending()
+            await until(lambda: len(fake.completed) == 4)
+            # The subscription re-delivers the whole list: only the new action is dispatched.
+            fake.actions["a5"] = action_doc(5)
+            fake.publish_pending()
+            await until(lambda: "a5" in fake.completed)
+            n.cancel_scope.cancel()
+    assert sorted(ran) == ["a0", "a1", "a2", "a5"]
     assert fake.completed["a2"]["ok"] is False
     assert fake.completed["a7"]["code"] == "unknown_action_type"
     assert "a9" not in fake.completed
     assert fake.actions["a9"]["status"] == "pending"
-    assert (stats.done, stats.failed) == (2, 2)
+    assert (stats.done, stats.failed) == (3, 2)
+    assert [e["action_id"] for e in events(logs, "action.skipped_expired")] == ["a9"]
+
+
+async def test_the_listener_sends_each_new_action_once_and_typed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeGateway()
+    fake.actions = {"a1": action_doc(1), "a2": {**action_doc(2), "payload": {"feature": "-x"}}}
+    cell = LatestValue[GatewayProtocol | None](fake)
+    send, receive = trio.open_memory_channel[ActionMessage](16)
+    async with trio.open_nursery() as n:
+        await n.start(action_actors.listen, cell, send, action_actors.ActionStats())
+        fake.publish_pending()
+        first = [await receive.receive(), await receive.receive()]
+        fake.actions["a3"] = action_doc(3)
+        fake.publish_pending()  # a1 and a2 again, then a3: a re-sent one would come first
+        third = await receive.receive()
+        n.cancel_scope.cancel()
+    assert first == [
+        InboundAction(id="a1", type="retry", feature="billing-export", phase="1", expires_at=4e12),
+        MalformedAction(id="a2", code="payload_missing_field", message="payload.phase is required"),
+    ]
+    assert third == typed(3)
+
+
+async def test_malformed_documents_are_logged_and_reported_and_the_rest_still_run(
+    autojump_clock: trio.testing.MockClock, henv: HandlerEnv
+) -> None:
+    fake = FakeGateway()
+    ran: list[str] = []
+
+    async def runner(action: InboundAction, _: HandlerEnv) -> ActionResult:
+        ran.append(action.id)
+        return ActionResult(ok=True, code="ok", message="m")
+
+    cell = LatestValue[GatewayProtocol | None](fake)
+    stats = action_actors.ActionStats()
+    send, receive = trio.open_memory_channel[ActionMessage](16)
+    fake.actions = {
+        "a1": {**action_doc(1), "payload": "rm -rf /"},  # has an id: reported as failed
+        "a2": action_doc(2),
+        "a3": {**action_doc(3), "payload": {"feature": "f", "phase": "1", "feedback": 7}},
+    }
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as n:
+            await n.start(
+                partial(
+                    action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
+                )
+            )
+            await n.start(action_actors.listen, cell, send, stats)
+            docs: list[Any] = [
+                "not a document",
+                {"type": "pause"},  # no id: can only be logged
+                *fake.actions.values(),
+            ]
+            fake.subscription.cell.set(docs)
+            await until(lambda: len(fake.completed) == 3)
+            fake.subscription.cell.set({"not": "a list"})
+            await until(lambda: events(logs, "actions.malformed_update"))
+            fake.actions["a4"] = action_doc(4)
+            fake.publish_pending()  # the listener still runs
+            await until(lambda: "a4" in fake.completed)
+            n.cancel_scope.cancel()
+    assert sorted(ran) == ["a2", "a4"]
+    assert fake.completed["a1"] == {
+        "ok": False,
+        "code": "payload_invalid",
+        "message": "payload: expected an object",
+    }
+    assert fake.completed["a3"]["code"] == "payload_invalid"
+    assert fake.completed["a2"]["ok"] is True
+    malformed = events(logs, "action.malformed")
+    assert [e.get("action_id") for e in malformed] == [None, None, "a1", "a3"]
+    assert all(e["log_level"] == "warning" and e["error"] for e in malformed)
+    assert len(events(logs, "actions.malformed_update")) == 1
 
 
 async def test_an_action_claimed_elsewhere_is_not_run(
@@ -187,21 +279,154 @@ async def test_an_action_claimed_elsewhere_is_not_run(
     fake = FakeGateway()
     ran: list[str] = []
 
-    async def runner(action: Any, _: HandlerEnv) -> ActionResult:
+    async def runner(action: InboundAction, _: HandlerEnv) -> ActionResult:
         ran.append(action.id)
         return ActionResult(ok=True, code="ok", message="m")
 
     fake.actions = {"a1": {**action_doc(1), "status": "claimed"}}
     cell = LatestValue[GatewayProtocol | None](fake)
     stats = action_actors.ActionStats()
-    send, receive = trio.open_memory_channel[dict[str, Any]](16)
+    send, receive = trio.open_memory_channel[ActionMessage](16)
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as n:
+            await n.start(
+                partial(
+                    action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
+                )
+            )
+            await send.send(typed(1))
+            await until(lambda: events(logs, "action.not_claimed"))  # the claim's answer
+            n.cancel_scope.cancel()
+    assert ran == []
+    assert fake.count("claim_action") == 1
+    assert fake.completed == {}
+    assert events(logs, "action.not_claimed")[0]["reason"] == "not_pending"
+
+
+async def test_a_failed_mark_running_fails_only_that_action(
+    autojump_clock: trio.testing.MockClock, henv: HandlerEnv
+) -> None:
+    """A Convex error while marking a2 running, while a1 runs: a1 completes normally; a2 is
+    not run and is completed as failed with the reason."""
+    fake = FakeGateway()
+    fake.actions = {"a1": action_doc(1), "a2": action_doc(2)}
+    fake.inject("mark_action_running", refused("internal", "boom"), action_id="a2")
+    a1_running, release_a1 = trio.Event(), trio.Event()
+    ran: list[str] = []
+
+    async def runner(action: InboundAction, _: HandlerEnv) -> ActionResult:
+        ran.append(action.id)
+        a1_running.set()
+        await release_a1.wait()
+        return ActionResult(ok=True, code="ok", message="done")
+
+    cell = LatestValue[GatewayProtocol | None](fake)
+    stats = action_actors.ActionStats()
+    send, receive = trio.open_memory_channel[ActionMessage](16)
     async with trio.open_nursery() as n:
         await n.start(
             partial(action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner)
         )
-        await send.send(action_doc(1))
-        await trio.sleep(2)
+        await send.send(typed(1))
+        await a1_running.wait()
+        await send.send(typed(2))
+        await until(lambda: "a2" in fake.completed)
+        assert fake.actions["a1"]["status"] == "running"  # untouched by a2's failure
+        release_a1.set()
+        await until(lambda: "a1" in fake.completed)
         n.cancel_scope.cancel()
-    assert ran == []
-    assert fake.count("claim_action") == 1
-    assert fake.completed == {}
+    assert ran == ["a1"]
+    assert fake.completed["a1"] == {"ok": True, "code": "ok", "message": "done"}
+    assert fake.completed["a2"]["ok"] is False
+    assert fake.completed["a2"]["code"] == "mark_running_failed"
+    assert "boom" in fake.completed["a2"]["message"]
+    assert (stats.done, stats.failed, stats.running) == (1, 1, 0)
+
+
+async def test_a_crashing_handler_a_lost_claim_answer_or_a_bug_touches_no_other_action(
+    autojump_clock: trio.testing.MockClock, henv: HandlerEnv
+) -> None:
+    fake = FakeGateway()
+    fake.actions = {f"a{i}": action_doc(i) for i in (1, 2, 3, 4)}
+    fake.inject("claim_action", ConvexConnectionLost("lost"), action_id="a3")
+    fake.inject("claim_action", KeyError("ok"), action_id="a4")  # e.g. an answer of a new shape
+    release_a1 = trio.Event()
+
+    async def runner(action: InboundAction, _: HandlerEnv) -> ActionResult:
+        if action.id == "a2":
+            raise ValueError("bug in a handler")
+        await release_a1.wait()
+        return ActionResult(ok=True, code="ok", message="done")
+
+    cell = LatestValue[GatewayProtocol | None](fake)
+    stats = action_actors.ActionStats()
+    send, receive = trio.open_memory_channel[ActionMessage](16)
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as n:
+            await n.start(
+                partial(
+                    action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
+                )
+            )
+            for i in (1, 2, 3, 4):
+                await send.send(typed(i))
+            await until(
+                lambda: (
+                    "a2" in fake.completed
+                    and events(logs, "action.claim_failed")
+                    and events(logs, "action.crashed")
+                )
+            )
+            release_a1.set()
+            await until(lambda: "a1" in fake.completed)
+            n.cancel_scope.cancel()
+    assert fake.completed["a1"]["ok"] is True
+    assert fake.completed["a2"]["code"] == "handler_crashed"
+    assert "bug in a handler" in fake.completed["a2"]["message"]
+    assert "a3" not in fake.completed  # not claimed: offered again on the next update
+    assert "a3" not in stats.seen
+    assert events(logs, "action.handler_crashed")[0]["action_id"] == "a2"
+    # A bug outside the handler is logged; the action is left claimed for the lease sweep.
+    assert [e["action_id"] for e in events(logs, "action.crashed")] == ["a4"]
+    assert "a4" not in fake.completed
+
+
+async def test_completion_is_retried_a_bounded_number_of_times_then_given_up(
+    autojump_clock: trio.testing.MockClock, henv: HandlerEnv
+) -> None:
+    fake = FakeGateway()
+    fake.actions = {"a1": action_doc(1), "a2": action_doc(2)}
+    fake.inject("complete_action", refused("internal", "down"), action_id="a1", times=10**6)
+
+    async def runner(action: InboundAction, _: HandlerEnv) -> ActionResult:
+        return ActionResult(ok=True, code="ok", message="done")
+
+    cell = LatestValue[GatewayProtocol | None](fake)
+    send, receive = trio.open_memory_channel[ActionMessage](16)
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as n:
+            await n.start(
+                partial(
+                    action_actors.dispatch,
+                    cell,
+                    receive,
+                    henv,
+                    "laptop.abc",
+                    action_actors.ActionStats(),
+                    runner=runner,
+                    complete_attempts=5,
+                )
+            )
+            await send.send(typed(1))
+            await until(lambda: events(logs, "action.complete_gave_up"), timeout=600)
+            await send.send(typed(2))  # the dispatcher goes on
+            await until(lambda: "a2" in fake.completed)
+            n.cancel_scope.cancel()
+    gave_up = events(logs, "action.complete_gave_up")
+    assert len(gave_up) == 1
+    assert gave_up[0]["action_id"] == "a1"
+    assert gave_up[0]["attempts"] == 5
+    assert gave_up[0]["log_level"] == "error"
+    assert "down" in gave_up[0]["error"]
+    assert [e["attempt"] for e in events(logs, "action.complete_failed")] == [1, 2, 3, 4, 5]
+    assert sum(1 for name, p in fake.calls if name == "complete_action" and p[0] == "a1") == 5

@@ -1,7 +1,14 @@
-"""The handler table: tina-session transitions and message delivery to tmux panes."""
+"""The handler table: tina-session transitions and message delivery to tmux panes.
+
+`send_message` follows `tina.session.tmux`: check the text, prove the pane is the agent's
+(alive, in the phase's tmux session when tina-session has one, inside the agent's `cwd` or the
+orchestration's worktree, not a shell), paste the text as one bracketed paste, prove the pane
+again, press Enter.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -13,10 +20,12 @@ import attrs
 import structlog
 import trio
 
-from tina.local import ReadError, read_team_config
+from tina.local import ReadError, read_session_lookup, read_team_config
+from tina.local.names import phase_tmux_session
 from tina.log import SECRET_VALUES
+from tina.session import tmux
 
-from ._model import Action, ActionRejected, ActionResult, build_cli_args, truncate
+from ._model import ActionRejected, ActionResult, InboundAction, build_cli_args, truncate
 
 log = structlog.get_logger("tina.actions")
 
@@ -80,7 +89,9 @@ def _clean(output: bytes) -> str:
     return truncate(SECRET_VALUES.sub("***", output.decode("utf-8", "replace")).strip())
 
 
-async def _run(argv: Sequence[str], henv: HandlerEnv) -> subprocess.CompletedProcess[bytes]:
+async def _run(
+    argv: Sequence[str], henv: HandlerEnv, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     with trio.fail_after(henv.timeout):
         return await trio.run_process(
             list(argv),
@@ -88,11 +99,11 @@ async def _run(argv: Sequence[str], henv: HandlerEnv) -> subprocess.CompletedPro
             capture_stderr=True,
             check=False,
             env=dict(henv.env),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
         )
 
 
-async def _tina_session(action: Action, henv: HandlerEnv) -> ActionResult:
+async def _tina_session(action: InboundAction, henv: HandlerEnv) -> ActionResult:
     argv = build_cli_args(action, henv.tina_session)
     proc = await _run(argv, henv)
     out, err = _clean(proc.stdout), _clean(proc.stderr)
@@ -116,7 +127,16 @@ async def _tina_session(action: Action, henv: HandlerEnv) -> ActionResult:
     )
 
 
-def _find_pane(action: Action, henv: HandlerEnv) -> str:
+@attrs.frozen(kw_only=True)
+class _Target:
+    """The agent's pane and what proves it is theirs."""
+
+    pane: str
+    expect: tmux.PaneExpectation
+    phase_session: str | None  # tina-session's session of the phase team, if it is one
+
+
+def _find_target(action: InboundAction, henv: HandlerEnv) -> _Target:
     assert action.team_dir is not None
     assert action.agent_name is not None
     path = henv.claude_dir / "teams" / action.team_dir / "config.json"
@@ -139,40 +159,68 @@ def _find_pane(action: Action, henv: HandlerEnv) -> str:
     pane = member.tmux_pane
     if pane is None or not pane.startswith("%") or not pane[1:].isdigit():
         raise ActionRejected("no_pane", f"agent {action.agent_name} has no tmux pane recorded")
-    return pane
-
-
-async def _send_message(action: Action, henv: HandlerEnv) -> ActionResult:
-    assert action.text is not None
-    pane = await trio.to_thread.run_sync(_find_pane, action, henv)
-    probe = await _run(
-        henv.tmux("display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead}"), henv
+    # Where the agent works: its cwd in the team config, and the orchestration's worktree.
+    roots = [member.cwd]
+    phase_session = None
+    if action.feature is not None:
+        lookup = henv.claude_dir / "tina-sessions" / f"{action.feature}.json"
+        # Not an orchestration on this laptop (any more): the cwd alone decides.
+        with contextlib.suppress(ReadError, OSError):
+            roots.append(read_session_lookup(lookup).worktree_path)
+        if action.phase is not None:
+            phase_session = phase_tmux_session(action.feature, action.phase)
+    return _Target(
+        pane=pane,
+        expect=tmux.PaneExpectation(agent=action.agent_name, roots=tmux.resolve_roots(roots)),
+        phase_session=phase_session,
     )
-    if (
-        probe.returncode != 0
-        or probe.stdout.decode().split()[:1] != [pane]
-        or probe.stdout.decode().split()[1:2] == ["1"]
-    ):
-        return ActionResult(
-            ok=False,
+
+
+async def _prove(pane: str, expect: tmux.PaneExpectation, henv: HandlerEnv) -> None:
+    probe = await _run(henv.tmux(*tmux.probe_args(pane)), henv)
+    if probe.returncode != 0:
+        detail = _clean(probe.stderr)
+        raise tmux.PaneRefused(
+            f"tmux pane {pane} of {expect.agent} is gone" + (f" ({detail})" if detail else ""),
             code="pane_gone",
-            message=f"tmux pane {pane} of {action.agent_name} is gone",
-            exit_code=probe.returncode,
-            output=_clean(probe.stderr) or None,
         )
-    typed = await _run(henv.tmux("send-keys", "-t", pane, "-l", "--", action.text), henv)
-    if typed.returncode == 0:
-        # Give the agent's TUI a moment to take the text before submitting it.
-        await trio.sleep(0.2)
-        typed = await _run(henv.tmux("send-keys", "-t", pane, "Enter"), henv)
-    if typed.returncode != 0:
-        return ActionResult(
-            ok=False,
-            code="tmux_failed",
-            message=f"tmux could not type into pane {pane}",
-            exit_code=typed.returncode,
-            output=_clean(typed.stderr),
-        )
+    info = tmux.PaneInfo.parse(probe.stdout.decode("utf-8", "replace"), pane)
+    tmux.prove_pane(info, expect, pane=pane)
+
+
+async def _tmux_step(
+    argv: list[str], what: str, henv: HandlerEnv, stdin: bytes | None = None
+) -> None:
+    done = await _run(henv.tmux(*argv), henv, stdin)
+    if done.returncode != 0:
+        raise tmux.TmuxError(f"tmux {what} failed: {_clean(done.stderr) or done.returncode}")
+
+
+async def _send_message(action: InboundAction, henv: HandlerEnv) -> ActionResult:
+    assert action.text is not None
+    tmux.check_text(action.text)
+    target = await trio.to_thread.run_sync(_find_target, action, henv)
+    expect = target.expect
+    if target.phase_session is not None:
+        # The phase's lead runs in tina-session's session and its teammates' panes split from
+        # it: when that session exists, the agent's pane must be in it.
+        has = await _run(henv.tmux("has-session", "-t", f"={target.phase_session}"), henv)
+        if has.returncode == 0:
+            expect = attrs.evolve(expect, session=target.phase_session)
+    pane = target.pane
+    await _prove(pane, expect, henv)
+    buffer = tmux.new_buffer_name()
+    load, paste = tmux.paste_args(buffer, pane)
+    await _tmux_step(load, "load-buffer", henv, action.text.encode())
+    try:
+        await _tmux_step(paste, f"paste-buffer into {pane}", henv)
+    except tmux.TmuxError:
+        await _run(henv.tmux("delete-buffer", "-b", buffer), henv)  # a paste with -d deletes it
+        raise
+    # Give the agent's TUI a moment to take the text; then make sure the pane is still theirs.
+    await trio.sleep(tmux.SEND_PAUSE)
+    await _prove(pane, expect, henv)
+    await _tmux_step(tmux.enter_args(pane), f"send-keys to {pane}", henv)
     return ActionResult(
         ok=True,
         code="ok",
@@ -181,7 +229,7 @@ async def _send_message(action: Action, henv: HandlerEnv) -> ActionResult:
     )
 
 
-async def run_action(action: Action, henv: HandlerEnv) -> ActionResult:
+async def run_action(action: InboundAction, henv: HandlerEnv) -> ActionResult:
     """Run one action; every outcome, including a crash of the handler, becomes a result."""
     started = time.monotonic()
     try:
@@ -191,6 +239,8 @@ async def run_action(action: Action, henv: HandlerEnv) -> ActionResult:
             result = await _tina_session(action, henv)
     except ActionRejected as exc:
         result = ActionResult(ok=False, code=exc.code, message=exc.message)
+    except tmux.TmuxError as exc:
+        result = ActionResult(ok=False, code=exc.code, message=truncate(str(exc), 1000))
     except trio.TooSlowError:
         result = ActionResult(
             ok=False,

@@ -1,9 +1,15 @@
-"""Typed actions and the pure argv builder. No I/O here."""
+"""Typed actions and the pure argv builder. No I/O here.
+
+The listener turns each `pendingActions` document into an `InboundAction` (validated again on
+the laptop: never trust the wire) or, when it does not validate, a `MalformedAction` that the
+dispatcher completes as failed with the reason. Either crosses to the dispatcher; no dicts do.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 import attrs
@@ -31,7 +37,9 @@ EVENT_FOR: dict[str, str] = {
 
 AGENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
 TEAM_DIR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 controls except TAB and LF, DEL, and C1 (U+0080-U+009F): the same rule as
+# `tina.session.tmux.check_text`, which checks again right before typing.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 MAX_TEXT = 4000
 MAX_OUTPUT = 8000
 
@@ -55,7 +63,13 @@ class ActionRejected(Exception):
 
 
 @attrs.frozen(kw_only=True)
-class Action:
+class InboundAction:
+    """A pending operator action, validated: what the dispatcher claims and runs.
+
+    Build it with `from_wire`. `feature` and `phase` are set for the state-machine actions, and
+    for `send_message` when the team belongs to a phase of an orchestration.
+    """
+
     id: str
     type: ActionType
     feature: str | None = None
@@ -64,7 +78,36 @@ class Action:
     team_dir: str | None = None
     agent_name: str | None = None
     text: str | None = None
-    expires_at: float = 0.0  # ms since the epoch
+    expires_at: float = 0.0  # ms since the epoch; 0 when the document has none
+
+    @classmethod
+    def from_wire(cls, doc: Any) -> InboundAction:
+        """Validate an `inboundActions` document; raises `ActionRejected` and nothing else."""
+        return _parse(doc)
+
+    def expired(self, now_ms: float) -> bool:
+        return 0 < self.expires_at <= now_ms
+
+
+@attrs.frozen(kw_only=True)
+class MalformedAction:
+    """A pending action whose document did not validate. It is still claimed (so no other
+    daemon runs it) and completed as failed with this reason."""
+
+    id: str
+    code: str
+    message: str
+
+    def result(self) -> ActionResult:
+        return ActionResult(ok=False, code=self.code, message=self.message)
+
+
+def action_id_of(doc: Any) -> str | None:
+    """The document's `_id`, if it has a usable one (only then can it be reported)."""
+    action_id = doc.get("_id") if isinstance(doc, dict) else None
+    if isinstance(action_id, str) and 0 < len(action_id) <= 128:
+        return action_id
+    return None
 
 
 @attrs.frozen(kw_only=True)
@@ -97,20 +140,36 @@ def _text(value: Any, field: str, *, required: bool) -> str | None:
     if not value.strip() or len(value) > MAX_TEXT or CONTROL_RE.search(value):
         raise ActionRejected(
             "payload_invalid",
-            f"payload.{field}: expected 1-{MAX_TEXT} characters without control characters",
+            f"payload.{field}: expected 1-{MAX_TEXT} characters without control characters "
+            "(tabs and line feeds are fine)",
         )
     return value
 
 
-def parse_action(doc: Any) -> Action:
-    """Validate a claimed `inboundActions` document again, on the laptop (never trust the wire)."""
+def parse_action(doc: Any) -> InboundAction:
+    """`InboundAction.from_wire`."""
+    return _parse(doc)
+
+
+def _optional_name(
+    payload: dict[str, Any], field: str, validate: Callable[[str], str]
+) -> str | None:
+    value = payload.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ActionRejected("payload_invalid", f"payload.{field}: expected a string")
+    return validate(value)
+
+
+def _parse(doc: Any) -> InboundAction:
     if not isinstance(doc, dict):
         raise ActionRejected("payload_invalid", "action document: expected an object")
-    action_id = doc.get("_id")
+    action_id = action_id_of(doc)
     kind = doc.get("type")
     payload = doc.get("payload")
-    if not isinstance(action_id, str) or not action_id:
-        raise ActionRejected("payload_invalid", "action document: missing _id")
+    if action_id is None:
+        raise ActionRejected("payload_invalid", "action document: missing or invalid _id")
     if kind not in ACTION_TYPES:
         raise ActionRejected("unknown_action_type", f"unknown action type {kind!r}")
     if not isinstance(payload, dict):
@@ -138,9 +197,11 @@ def parse_action(doc: Any) -> Action:
                 )
             if not isinstance(agent, str) or not AGENT_RE.fullmatch(agent):
                 raise ActionRejected("payload_invalid", "payload.agentName: expected an agent name")
-            return Action(
+            return InboundAction(
                 id=action_id,
                 type="send_message",
+                feature=_optional_name(payload, "feature", validate_feature),
+                phase=_optional_name(payload, "phase", validate_phase),
                 team_dir=team_dir,
                 agent_name=agent,
                 text=_text(payload.get("text"), "text", required=True),
@@ -152,7 +213,7 @@ def parse_action(doc: Any) -> Action:
             raise ActionRejected("payload_missing_field", "payload.feature is required")
         if not isinstance(phase, str):
             raise ActionRejected("payload_missing_field", "payload.phase is required")
-        return Action(
+        return InboundAction(
             id=action_id,
             type=kind,
             feature=validate_feature(feature),
@@ -164,23 +225,24 @@ def parse_action(doc: Any) -> Action:
         raise ActionRejected("payload_invalid", str(exc)) from None
 
 
-def build_cli_args(action: Action, tina_session: str = "tina-session") -> list[str]:
-    """The exact tina-session argv for a state-machine action (flag style, never positional)."""
+def build_cli_args(action: InboundAction, tina_session: str = "tina-session") -> list[str]:
+    """The exact tina-session argv for a state-machine action.
+
+    Every value is glued to its flag (`--issues=<text>`): free text that starts with `-`
+    (`-h`, `--event=retry`, `--`) is then a value, never an option.
+    """
     if action.type not in EVENT_FOR or action.feature is None or action.phase is None:
         raise ActionRejected("unknown_action_type", f"{action.type} is not a tina-session action")
     argv = [
         tina_session,
         "orchestrate",
         "advance",
-        "--feature",
-        action.feature,
-        "--phase",
-        action.phase,
-        "--event",
-        EVENT_FOR[action.type],
+        f"--feature={action.feature}",
+        f"--phase={action.phase}",
+        f"--event={EVENT_FOR[action.type]}",
     ]
     if action.type == "reject_plan" and action.feedback is not None:
-        argv += ["--issues", action.feedback]
+        argv.append(f"--issues={action.feedback}")
     return argv
 
 

@@ -1,29 +1,55 @@
 """Operator actions: the live `pendingActions` subscription and the dispatcher.
 
-listener: each new pending action id goes to the dispatcher once (the subscription
-re-delivers the whole list on every change). dispatcher: claim (atomic; another daemon
-instance or a second delivery loses), validate again, mark running, run the handler
-(argv only, timeout, truncated output), complete with a structured result. Expired actions
-are never run. A crash between claim and complete leaves the action claimed; the next
-daemon start marks it interrupted (see presence), so it is never re-run silently.
+listener: each new pending action goes to the dispatcher once (the subscription re-delivers the
+whole list on every change), typed: an `InboundAction`, or a `MalformedAction` when the document
+does not validate (logged as `action.malformed`; a document without an id can only be logged).
+A bad document never stops the listener.
+
+dispatcher: each action runs in its own task and its own error boundary, so one action's
+failure never touches another's. Claim (atomic; another daemon instance or a second delivery
+loses), mark running, run the handler (argv only, timeout, truncated output), complete with a
+structured result. Expired actions are never run. Every error path ends in one of two ways:
+
+- the action is completed as failed with a reason: a malformed document, a handler that
+  crashed (`handler_crashed`), or `markActionRunning` failing (`mark_running_failed`: the
+  action is then not run, since the laptop could not record that it started);
+- or it is left claimed for the lease sweep, which marks it interrupted (never re-run): a claim
+  whose answer was lost, or a completion that still fails after `COMPLETE_ATTEMPTS` tries
+  (logged as `action.complete_gave_up`). The next daemon start interrupts what a crash left.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
+import attrs
 import structlog
 import trio
 
-from tina.actions import ActionRejected, ActionResult, HandlerEnv, parse_action, run_action
+from tina.actions import (
+    ActionMessage,
+    ActionRejected,
+    ActionResult,
+    HandlerEnv,
+    InboundAction,
+    MalformedAction,
+    action_id_of,
+    run_action,
+)
 from tina.convex import ConvexClientClosed, ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
 
 log = structlog.get_logger("tina.actions")
 
-Runner = Callable[[Any, HandlerEnv], Awaitable[ActionResult]]
+Runner = Callable[[InboundAction, HandlerEnv], Awaitable[ActionResult]]
+
+CALL_TIMEOUT = 30.0
+"""Each Convex call of the dispatcher, including the wait for a live connection."""
+COMPLETE_ATTEMPTS = 8
+"""Tries to report a result (backoff 0.5 s doubling to 30 s: about a minute of waiting)."""
 
 
 class ActionStats:
@@ -38,9 +64,27 @@ class ActionStats:
         return {"running": self.running, "done": self.done, "failed": self.failed}
 
 
+def _short(doc: Any, limit: int = 200) -> str:
+    text = repr(doc)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def to_message(doc: Any, action_id: str) -> ActionMessage:
+    """One pending document as what the dispatcher takes; never raises."""
+    try:
+        return InboundAction.from_wire(doc)
+    except ActionRejected as exc:
+        log.warning("action.malformed", action_id=action_id, code=exc.code, error=exc.message)
+        return MalformedAction(id=action_id, code=exc.code, message=exc.message)
+    except Exception as exc:  # a bug in validation must not stop the listener either
+        log.exception("action.malformed", action_id=action_id, code="payload_invalid")
+        message = f"the laptop could not read this action ({type(exc).__name__})"
+        return MalformedAction(id=action_id, code="payload_invalid", message=message)
+
+
 async def listen(
     gateway_cell: LatestValue[GatewayProtocol | None],
-    send: trio.MemorySendChannel[dict[str, Any]],
+    send: trio.MemorySendChannel[ActionMessage],
     stats: ActionStats,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
@@ -62,34 +106,71 @@ async def listen(
                     # The query failed (e.g. the credential was revoked): say so, keep waiting for a change.
                     log.warning("actions.subscription_failed", error=str(exc))
                     continue
-                for doc in docs or []:
-                    action_id = doc.get("_id") if isinstance(doc, dict) else None
-                    if isinstance(action_id, str) and action_id not in stats.seen:
-                        stats.seen.add(action_id)
-                        await send.send(doc)
+                if not isinstance(docs, list):
+                    log.warning("actions.malformed_update", value=_short(docs))
+                    continue
+                for doc in docs:
+                    action_id = action_id_of(doc)
+                    if action_id is None:
+                        log.warning(
+                            "action.malformed",
+                            code="payload_invalid",
+                            error="an action document without a usable _id (cannot be reported)",
+                            document=_short(doc),
+                        )
+                        continue
+                    if action_id in stats.seen:
+                        continue
+                    stats.seen.add(action_id)
+                    await send.send(to_message(doc, action_id))
         gateway = await _current(gateway_cell, not_this=gateway)
         log.info("actions.resubscribing")
 
 
+@attrs.frozen(kw_only=True)
+class _Dispatch:
+    """What every action's task needs (one per dispatcher run)."""
+
+    cell: LatestValue[GatewayProtocol | None]
+    henv: HandlerEnv
+    lease_owner: str
+    stats: ActionStats
+    runner: Runner
+    complete_attempts: int
+    call_timeout: float
+
+
 async def dispatch(
     gateway_cell: LatestValue[GatewayProtocol | None],
-    receive: trio.MemoryReceiveChannel[dict[str, Any]],
+    receive: trio.MemoryReceiveChannel[ActionMessage],
     henv: HandlerEnv,
     lease_owner: str,
     stats: ActionStats,
     *,
     concurrency: int = 4,
     runner: Runner = run_action,
+    complete_attempts: int = COMPLETE_ATTEMPTS,
+    call_timeout: float = CALL_TIMEOUT,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     await gateway_cell.wait_for(lambda g: g is not None)
+    ctx = _Dispatch(
+        cell=gateway_cell,
+        henv=henv,
+        lease_owner=lease_owner,
+        stats=stats,
+        runner=runner,
+        complete_attempts=complete_attempts,
+        call_timeout=call_timeout,
+    )
     limiter = trio.CapacityLimiter(concurrency)
     async with trio.open_nursery() as nursery:
         task_status.started()
-        async for doc in receive:
-            await limiter.acquire_on_behalf_of(doc["_id"])
+        async for message in receive:
+            token = object()  # one per task: a re-delivered id never collides with its first run
+            await limiter.acquire_on_behalf_of(token)
             nursery.start_soon(
-                _handle, gateway_cell, doc, henv, lease_owner, stats, runner, limiter
+                partial(_guarded, ctx, message, limiter, token), name=f"action:{message.id}"
             )
 
 
@@ -102,69 +183,120 @@ async def _current(
     return gateway
 
 
-async def _handle(
-    cell: LatestValue[GatewayProtocol | None],
-    doc: dict[str, Any],
-    henv: HandlerEnv,
-    lease_owner: str,
-    stats: ActionStats,
-    runner: Runner,
-    limiter: trio.CapacityLimiter,
+async def _guarded(
+    ctx: _Dispatch, message: ActionMessage, limiter: trio.CapacityLimiter, token: object
 ) -> None:
-    action_id = doc["_id"]
-    bound = log.bind(action_id=action_id, type=doc.get("type"))
+    """The error boundary of one action: whatever happens stays in this task."""
+    bound = log.bind(action_id=message.id)
     try:
-        expires = doc.get("expiresAt")
-        if isinstance(expires, int | float) and expires <= time.time() * 1000:
+        await _handle(ctx, message, bound)
+    except Exception:
+        # Claimed but not completed: the lease sweep marks it interrupted; it is never re-run.
+        bound.exception("action.crashed")
+    finally:
+        limiter.release_on_behalf_of(token)
+
+
+async def _handle(ctx: _Dispatch, message: ActionMessage, bound: Any) -> None:
+    if isinstance(message, InboundAction):
+        bound = bound.bind(type=message.type)
+        if message.expired(time.time() * 1000):
             bound.info("action.skipped_expired")
             return
-        try:
-            claim = await (await _current(cell)).claim_action(
-                action_id, lease_owner, henv.timeout * 1000 + 60_000
+    try:
+        with trio.fail_after(ctx.call_timeout):
+            claim = await (await _current(ctx.cell)).claim_action(
+                message.id, ctx.lease_owner, ctx.henv.timeout * 1000 + 60_000
             )
-        except ConvexClientError as exc:
-            bound.warning("action.claim_failed", error=str(exc))
-            stats.seen.discard(action_id)  # seen again on the next subscription update
-            return
-        if not claim.ok:
-            bound.info("action.not_claimed", reason=claim.reason, status=claim.status)
-            return
-        stats.running += 1
-        try:
-            try:
-                action = parse_action(claim.action or doc)
-            except ActionRejected as exc:
-                result = ActionResult(ok=False, code=exc.code, message=exc.message)
-            else:
-                stats.last_started[action_id] = time.time()
-                bound.info("action.started")
-                with trio.CancelScope(shield=True), trio.move_on_after(5):
-                    await (await _current(cell)).mark_action_running(action_id, lease_owner)
-                result = await runner(action, henv)
-        finally:
-            stats.running -= 1
-        if result.ok:
-            stats.done += 1
-        else:
-            stats.failed += 1
-        await _complete(cell, action_id, lease_owner, result, bound)
+    except (ConvexClientError, trio.TooSlowError) as exc:
+        # If the claim went through and only its answer was lost, the lease sweep interrupts it.
+        bound.warning("action.claim_failed", error=str(exc) or type(exc).__name__)
+        ctx.stats.seen.discard(message.id)  # seen again on the next subscription update
+        return
+    if not claim.ok:
+        bound.info("action.not_claimed", reason=claim.reason, status=claim.status)
+        return
+    ctx.stats.running += 1
+    try:
+        match message:
+            case MalformedAction():
+                result: ActionResult | None = message.result()
+            case InboundAction():
+                result = await _start_and_run(ctx, message, bound)
     finally:
-        limiter.release_on_behalf_of(action_id)
+        ctx.stats.running -= 1
+    if result is None:
+        return
+    if result.ok:
+        ctx.stats.done += 1
+    else:
+        ctx.stats.failed += 1
+    await _complete(ctx, message.id, result, bound)
 
 
-async def _complete(
-    cell: LatestValue[GatewayProtocol | None],
-    action_id: str,
-    lease_owner: str,
-    result: ActionResult,
-    bound: Any,
-) -> None:
-    """Report the outcome; retried while the connection is down (the lease keeps it ours)."""
-    for attempt in range(20):
+async def _start_and_run(ctx: _Dispatch, action: InboundAction, bound: Any) -> ActionResult | None:
+    """The handler's result, a failed result, or None when the lease is no longer ours."""
+    try:
+        with trio.fail_after(ctx.call_timeout):
+            running = await (await _current(ctx.cell)).mark_action_running(
+                action.id, ctx.lease_owner
+            )
+    except (ConvexClientError, trio.TooSlowError) as exc:
+        error = str(exc) or type(exc).__name__
+        bound.warning("action.mark_running_failed", error=error)
+        return ActionResult(
+            ok=False,
+            code="mark_running_failed",
+            message=f"not run: the laptop could not record that it started ({error}); "
+            "submit it again",
+        )
+    if not running:
+        # Interrupted, expired or cancelled since the claim: not ours to run or to complete.
+        bound.warning("action.lease_lost")
+        return None
+    ctx.stats.last_started[action.id] = time.time()
+    bound.info("action.started")
+    try:
+        return await ctx.runner(action, ctx.henv)
+    except Exception as exc:
+        bound.exception("action.handler_crashed")
+        return ActionResult(
+            ok=False,
+            code="handler_crashed",
+            message=f"the handler failed: {type(exc).__name__}: {exc}",
+        )
+
+
+async def _complete(ctx: _Dispatch, action_id: str, result: ActionResult, bound: Any) -> None:
+    """Report the outcome: retried a bounded number of times (the lease keeps it ours a while)."""
+    error = ""
+    for attempt in range(1, ctx.complete_attempts + 1):
         try:
-            await (await _current(cell)).complete_action(action_id, lease_owner, result.to_wire())
+            with trio.fail_after(ctx.call_timeout):
+                gateway = await _current(ctx.cell)
+                accepted = await gateway.complete_action(
+                    action_id, ctx.lease_owner, result.to_wire()
+                )
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            bound.warning("action.complete_failed", error=error, attempt=attempt)
+            if attempt < ctx.complete_attempts:
+                await trio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+            continue
+        if accepted:
             bound.info("action.completed", ok=result.ok, code=result.code)
-            return
-        except ConvexClientError as exc:
-            bound.warning("action.complete_failed", error=str(exc), attempt=attempt)
-            await trio.sleep(min(30.0, 0.5 * 2**attempt))
+        else:
+            bound.warning(
+                "action.complete_refused",
+                reason="the lease is no longer this daemon's (interrupted, expired or cancelled)",
+                ok=result.ok,
+                code=result.code,
+            )
+        return
+    bound.error(
+        "action.complete_gave_up",
+        attempts=ctx.complete_attempts,
+        error=error,
+        ok=result.ok,
+        code=result.code,
+    )

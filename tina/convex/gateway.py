@@ -165,8 +165,10 @@ class RecordEventsResult:
 
 @attrs.frozen(kw_only=True)
 class ClaimResult:
+    """`ok`: the action is ours (the daemon already holds it, typed, from `pendingActions`);
+    otherwise `reason` (`not_found`, `expired`, `not_pending`) and the action's `status`."""
+
     ok: bool
-    action: dict[str, Any] | None = None
     reason: str | None = None
     status: str | None = None
 
@@ -309,12 +311,7 @@ class Gateway:
         doc = await self._mutation(
             "actions:claimAction", actionId=action_id, leaseOwner=lease_owner, leaseMs=lease_ms
         )
-        return ClaimResult(
-            ok=bool(doc["ok"]),
-            action=doc.get("action"),
-            reason=doc.get("reason"),
-            status=doc.get("status"),
-        )
+        return ClaimResult(ok=bool(doc["ok"]), reason=doc.get("reason"), status=doc.get("status"))
 
     async def mark_action_running(self, action_id: str, lease_owner: str) -> bool:
         doc = await self._mutation(

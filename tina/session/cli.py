@@ -434,9 +434,15 @@ def cmd_send(args: argparse.Namespace) -> Result:
     phase = _phase(args.phase)
     if not args.text:
         raise _usage("--text must not be empty")
+    try:
+        tmux.check_text(args.text)
+    except tmux.UnsafeText as exc:
+        raise _usage(str(exc), exc.code) from None
+    # The pane must be the phase agent's: in its session, inside the worktree, not a shell.
+    worktree = _worktree_for(feature)
     session = phase_tmux_session(feature, phase)
     try:
-        tmux.send_text(session, args.text)
+        tmux.send_text(session, args.text, roots=[str(worktree)])
     except tmux.TmuxError as exc:
         raise CommandError(exc.code, str(exc)) from None
     return {"feature": feature, "phase": phase, "session": session, "chars": len(args.text)}
@@ -493,6 +499,21 @@ def cmd_cleanup(args: argparse.Namespace) -> Result:
 # parser
 
 
+class _AppendText(argparse._AppendAction):
+    """``action="append"`` for free text. Python's argparse (3.11) drops an explicit value of
+    exactly ``--`` (``--issues=--``), taking it for the end of the options, and hands the action
+    an empty list: that value was ``--``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        super().__call__(parser, namespace, "--" if values == [] else values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tina-session",
@@ -521,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     advance.add_argument("--event", required=True, help=", ".join(kind.value for kind in EventKind))
     advance.add_argument(
         "--issues",
-        action="append",
+        action=_AppendText,
         help="review gaps (comma-separated), plan feedback, or a reason; may repeat",
     )
     advance.add_argument("--plan-path")
@@ -555,7 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     blocked.add_argument("--reason", required=True)
     blocked.set_defaults(handler=cmd_state_blocked)
 
-    send = commands.add_parser("send", help="type text into the phase's tmux session")
+    send = commands.add_parser(
+        "send", help="paste text into the phase agent's tmux pane and press Enter"
+    )
     send.add_argument("--feature", required=True)
     send.add_argument("--phase", required=True)
     send.add_argument("--text", required=True)
