@@ -139,6 +139,8 @@ async def test_fifos_devices_and_oversized_files_are_refused_and_the_rest_syncs(
     zero.parent.mkdir(parents=True)
     zero.symlink_to("/dev/zero")  # read to the end, it would fill memory
     write(tasks / "beta/1.json", task("1"))
+    loop = tasks / "alpha/6.json"
+    loop.symlink_to(loop.name)  # a symlink to itself: every stat fails (ELOOP)
     fifo_config = teams / "delta/config.json"
     fifo_config.parent.mkdir(parents=True)
     os.mkfifo(fifo_config)
@@ -169,6 +171,7 @@ async def test_fifos_devices_and_oversized_files_are_refused_and_the_rest_syncs(
         [
             (str(fifo), TASK_MAX),
             (str(big), TASK_MAX),
+            (str(loop), TASK_MAX),
             (str(zero), TEAM_CONFIG_MAX),
             (str(fifo_config), TEAM_CONFIG_MAX),
         ]

@@ -57,6 +57,8 @@ def _sig(path: Path) -> Sig | None:
         st = path.stat()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError:
+        return (-1, -1)  # a symlink loop, no permission: the reader refuses it (logged once)
     return (st.st_size, st.st_mtime_ns)
 
 
