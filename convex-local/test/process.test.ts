@@ -133,6 +133,31 @@ test("--local-token-file gets this start's token (0600), --allow-origin the brow
   expect(existsSync(tokenFile)).toBe(false);
 }, 30_000);
 
+test("without --local-token-file the token goes to a private temporary directory, removed on stop", async () => {
+  const [node, ...args] = serverArgv({ functionsDir: CONTRACT_FUNCTIONS_DIR });
+  const child = spawn(node, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("ready ") && resolve());
+      child.once("exit", () => reject(new Error(`exited before ready: ${stderr}`)));
+    });
+    await expect.poll(() => /token is in (\S+)/.exec(stderr)?.[1]).toBeDefined();
+    const tokenFile = /token is in (\S+)/.exec(stderr)![1];
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(tokenFile)).mode & 0o777).toBe(0o700);
+    expect(readFileSync(tokenFile, "utf8").trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    child.kill("SIGTERM");
+    await exited;
+    expect(existsSync(path.dirname(tokenFile))).toBe(false);
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}, 30_000);
+
 test("a bad --allow-origin or --env-file stops the start with exit status 2", () => {
   const [node, ...args] = serverArgv({ functionsDir: CONTRACT_FUNCTIONS_DIR });
   for (const bad of ["evil.example", "http://127.0.0.1:5173/path", "ftp://x", "*"]) {
