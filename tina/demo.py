@@ -4,7 +4,8 @@ A local backend (with fresh sign-in keys and an enrollment secret), a demo owner
 simulated laptops (each a sandbox home with real git worktrees, tina-session, Claude Code
 team and task files and a tmux server, and its own daemon), the simulator driving realistic
 orchestrations on them, and the dashboard. The first laptop's daemon runs in the foreground
-with its live actor tree. Ctrl-C stops everything it started.
+with its live actor tree. Ctrl-C or `kill` stops everything it started, also in a background
+job; if a part dies, the demo says which, stops the rest and exits with status 1.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
+import attrs
 import structlog
 import trio
 
@@ -100,21 +104,58 @@ def _start_web(
         stdout=subprocess.PIPE,
         stderr=log_file,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,  # see _start_daemon
     )
     log_file.close()
     assert proc.stdout is not None
-    line = proc.stdout.readline().decode().strip()
+    try:
+        line = proc.stdout.readline().decode().strip()
+    except BaseException:  # stopped while it starts
+        _end(proc)
+        raise
     if not line.startswith("ready "):
-        proc.terminate()
+        _end(proc)
         return None, None
     return proc, line.split(" ", 1)[1]
 
 
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _start_daemon(lt: Laptop) -> subprocess.Popen[bytes]:
+    """`lt.start_daemon(wait=False)`, in a session of its own like every part of the demo: a
+    terminal's Ctrl-C, or a signal to the demo's process group, reaches the demo alone, which
+    then stops the parts in order. A part that exits by itself has died."""
+    with lt.daemon_log.open("ab") as log_file:
+        lt.daemon = subprocess.Popen(
+            [str(BIN / "tina"), "daemon", "run"],
+            env=lt.env(),
+            stdout=log_file,
+            stderr=log_file,
+            stdin=subprocess.DEVNULL,
+            cwd=lt.root,
+            start_new_session=True,
+        )
+    return lt.daemon
+
+
 def run_demo(args: argparse.Namespace) -> int:
     configure_logging("quiet")
-    # `kill` (SIGTERM) stops the demo as Ctrl-C does, cleaning up what it started (by default
-    # SIGTERM ends the process at once, leaving the laptops' tmux servers and daemons behind).
-    signal.signal(signal.SIGTERM, _sigterm_as_sigint)
+    stop = _StopSignals()
+    try:
+        return _run(args, stop)
+    except KeyboardInterrupt:  # a signal before anything was started
+        print(f"\nstopped ({stop.name}).", flush=True)
+        return 0
+
+
+def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
     work: Path = args.dir.resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -155,14 +196,14 @@ def run_demo(args: argparse.Namespace) -> int:
         for i in range(max(1, args.laptops)):
             name = names[i] if i < len(names) else f"laptop-{i + 1}"
             lt = Laptop(work / name, name, url, enrollment_secret=secret)
+            laptops.append(lt)  # closed when the demo stops, even if enrolling is cut short
             lt.enroll()
-            laptops.append(lt)
         for lt in laptops[1:]:
-            lt.start_daemon(wait=False)
+            _start_daemon(lt)
         first = laptops[0]
         print(_banner(url, web_url, password, laptops), flush=True)
         if args.no_live:
-            first.start_daemon(wait=False)
+            _start_daemon(first)
         else:
             # The first laptop's daemon in the foreground: its live actor tree on this terminal.
             foreground = subprocess.Popen(
@@ -172,52 +213,165 @@ def run_demo(args: argparse.Namespace) -> int:
                 stdin=subprocess.DEVNULL,
                 stderr=None,
                 stdout=None,
+                start_new_session=True,  # see _start_daemon
             )
             first.daemon = foreground
         cfg = SimConfig(seed=args.seed, speed=args.speed)
         sim = Simulator(laptops, orchestrations=args.orchestrations, cfg=cfg)
-        interrupted = False
-        try:
-            trio.run(_run_sim, sim)
-        except* KeyboardInterrupt:  # trio hands it over inside an exception group
-            interrupted = True
-        if interrupted:
-            return 0
-        if not args.no_live and foreground is not None:
-            print(
-                "\nall simulated orchestrations finished (blocked ones wait for you); Ctrl-C to stop",
-                flush=True,
-            )
-            foreground.wait()
+        parts = _parts(backend, web, work, laptops, live=foreground is not None)
+        stop.hold()  # from here on, trio takes the signals
+        died = trio.run(_supervise, sim, parts, stop, work / "simulator.log")
+        if died is not None:
+            print(f"\n{died}", file=sys.stderr, flush=True)
+            return 1
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a signal while the demo was starting
         return 0
     finally:
-        print("\nstopping the demo...", flush=True)
-        with _ignore_sigint():
-            for lt in laptops:
-                lt.close()
-            if web is not None:
-                web.terminate()
-                web.wait(10)
-            backend.stop()
+        stop.hold()  # a signal now is noted, and cleanup goes on
+        why = f" ({stop.name})" if stop.signum is not None else ""
+        print(f"\nstopping the demo{why}...", flush=True)
+        for lt in laptops:
+            lt.close()
+        if web is not None:
+            _end(web)
+        backend.stop()
         print(f"stopped. Logs and state are in {work}", flush=True)
 
 
-def _sigterm_as_sigint(signum: int, frame: FrameType | None) -> None:
-    signal.raise_signal(signal.SIGINT)  # whoever handles Ctrl-C (trio, or Python) takes it
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP stop the demo, whatever their disposition when it started: a
+    shell starts a background job (`make demo &`) with SIGINT ignored, and Python then never
+    raises KeyboardInterrupt; SIGTERM would end the demo at once, leaving its parts behind.
+    SIGHUP stays ignored under nohup. While the demo starts, a signal raises KeyboardInterrupt;
+    once it runs, trio's receiver takes the signals (`hold`), and while it stops they are noted."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._raise = True
+        self.signals = [signal.SIGINT, signal.SIGTERM]
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            self.signals.append(signal.SIGHUP)
+        for sig in self.signals:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.note(signum)
+        if self._raise:
+            raise KeyboardInterrupt
+
+    def note(self, signum: int) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def hold(self) -> None:
+        self._raise = False
+
+    @property
+    def name(self) -> str:
+        return "a signal" if self.signum is None else signal.Signals(self.signum).name
 
 
-async def _run_sim(sim: Simulator) -> None:
-    await sim.run()
+@attrs.frozen(kw_only=True)
+class _Part:
+    """A process the demo started: `exited` returns its exit status once it has exited."""
+
+    name: str
+    exited: Callable[[], int | None]
+    log: str
 
 
-class _ignore_sigint:
-    def __enter__(self) -> None:
-        self._old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _parts(
+    backend: BackendProcess,
+    web: subprocess.Popen[bytes] | None,
+    work: Path,
+    laptops: list[Laptop],
+    *,
+    live: bool,
+) -> list[_Part]:
+    parts = [
+        _Part(
+            name="the local Convex backend",
+            exited=lambda: None if backend.running else backend.stop(),
+            log=f"its log: {backend.log_path}",
+        )
+    ]
+    if web is not None:
+        parts.append(
+            _Part(name="the dashboard server", exited=web.poll, log=f"its log: {work / 'web.log'}")
+        )
+    for i, lt in enumerate(laptops):
+        assert lt.daemon is not None
+        parts.append(
+            _Part(
+                name=f"the daemon of {lt.name}",
+                exited=lt.daemon.poll,
+                log="its output is above" if live and i == 0 else f"its log: {lt.daemon_log}",
+            )
+        )
+    return parts
 
-    def __exit__(self, *exc: Any) -> None:
-        signal.signal(signal.SIGINT, self._old)
+
+def _status(code: int) -> str:
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
+
+
+# How often the demo looks for parts that died: soon enough for a person watching.
+POLL_INTERVAL = 0.2
+
+
+async def _supervise(
+    sim: Simulator, parts: list[_Part], stop: _StopSignals, sim_log: Path
+) -> str | None:
+    """Runs the simulation, then waits, until a signal (returns None) or until a part dies or
+    the simulator fails (returns what happened)."""
+    died: str | None = None
+    with trio.open_signal_receiver(*stop.signals) as received:
+        if stop.signum is not None:  # arrived while trio took over
+            return None
+        async with trio.open_nursery() as nursery:
+
+            def end(why: str | None, reason: str) -> None:
+                nonlocal died
+                if not nursery.cancel_scope.cancel_called:
+                    died = why
+                    nursery.cancel_scope.cancel(f"demo stopping: {reason}")
+
+            async def signals() -> None:
+                async for signum in received:
+                    stop.note(signum)
+                    end(None, stop.name)
+                    return
+
+            async def watch() -> None:
+                while True:
+                    for part in parts:
+                        code = part.exited()
+                        if code is not None:
+                            why = f"{part.name} exited unexpectedly ({_status(code)})"
+                            end(f"{why}; {part.log}", why)
+                            return
+                    await trio.sleep(POLL_INTERVAL)
+
+            async def simulate() -> None:
+                try:
+                    await sim.run()
+                except Exception as exc:  # the simulator is a part too
+                    await trio.Path(sim_log).write_text("".join(traceback.format_exception(exc)))
+                    end(f"the simulator failed; its traceback: {sim_log}", "the simulator failed")
+                    return
+                print(
+                    "\nall simulated orchestrations finished (blocked ones wait for you); "
+                    "Ctrl-C to stop",
+                    flush=True,
+                )
+
+            nursery.start_soon(signals)
+            nursery.start_soon(watch)
+            nursery.start_soon(simulate)
+    return died
 
 
 def _banner(url: str, web_url: str | None, password: str, laptops: list[Laptop]) -> str:

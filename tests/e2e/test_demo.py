@@ -1,5 +1,7 @@
-"""`make demo` as a person meets it: `tina demo` comes up (backend, dashboard, a simulated laptop
-with its daemon) and `kill` (SIGTERM) stops everything it started, as Ctrl-C does."""
+"""`make demo` as a person meets it: `tina demo` comes up (backend, dashboard, simulated laptops
+with their daemons, the simulator) and stops everything it started however it is stopped: Ctrl-C,
+`kill` (SIGTERM), also when it runs as a shell's background job (which starts with SIGINT
+ignored), and when one of its parts dies (it says which, and exits non-zero)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,20 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
+import psutil
 import pytest
+import trio
 
+from tina import demo as demo_module
 from tina.sim.sandbox import BIN
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(300)
+
+LAPTOPS = 2
 
 
 def _listening(url: str) -> bool:
@@ -38,69 +47,215 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_the_demo_comes_up_and_a_signal_stops_everything(tmp_path: Path, sig: int) -> None:
-    demo = subprocess.Popen(
-        [
-            str(BIN / "tina"),
-            "demo",
-            "--no-live",
-            "--dir",
-            str(tmp_path / "demo"),
-            "--laptops",
-            "1",
-            "--orchestrations",
-            "1",
-            "--speed",
-            "5",
-            "--backend-port",
-            "0",
-            "--web-port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # a failed test can stop the demo and everything it started
-    )
-    assert demo.stdout is not None
-    lines: list[str] = []
+def _tmux_up(tmux_socket: str) -> bool:
+    return subprocess.run(["tmux", "-S", tmux_socket, "ls"], capture_output=True).returncode == 0
+
+
+def _as_background_job() -> None:
+    """What a shell does to a job it starts in the background (`make demo &`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
+def _alive(proc: psutil.Process) -> bool:
     try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
+@attrs.define
+class Demo:
+    proc: subprocess.Popen[str]
+    banner: str = ""
+    # Every process the demo started (its daemons and servers run in sessions of their own).
+    parts: dict[str, psutil.Process] = attrs.Factory(dict)
+    tmux_sockets: list[str] = attrs.Factory(list)
+
+    def url(self, label: str) -> str:
+        found = re.search(rf"{label}\s+(http://\S+)", self.banner)
+        assert found, self.banner
+        return found.group(1)
+
+    def wait_for_parts(self, live: bool) -> None:
+        """Until the backend, the dashboard server and every laptop's daemon run."""
+        deadline = time.monotonic() + 60
+        while True:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+            daemons = [c for c in children if re.search(r"tina daemon (run|debug)$", _cmdline(c))]
+            for c in children:
+                line = _cmdline(c)
+                if "convex-local/server.ts" in line:
+                    self.parts["backend"] = c
+                elif "web/serve.ts" in line:
+                    self.parts["dashboard"] = c
+            for c in daemons:
+                kind = "foreground daemon" if _cmdline(c).endswith("debug") else "daemon"
+                self.parts[f"{kind} {c.pid}"] = c
+            if len(daemons) == LAPTOPS and {"backend", "dashboard"} <= set(self.parts):
+                break
+            assert self.proc.poll() is None, "the demo ended early"
+            assert time.monotonic() < deadline, f"parts missing: {sorted(self.parts)}"
+            time.sleep(0.2)
+        if live:
+            assert any(k.startswith("foreground daemon") for k in self.parts), self.parts
+        for proc in daemons:
+            self.tmux_sockets.append(proc.environ()["TINA_TMUX_SOCKET"])
+
+    def everything_stopped(self) -> None:
+        left = {name: p.pid for name, p in self.parts.items() if _alive(p)}
+        assert not left, f"still running: {left}"
+        assert not _answers(self.url("dashboard"))
+        assert not _listening(self.url(r"Convex \(local\)"))
+        assert not [s for s in self.tmux_sockets if _tmux_up(s)]
+
+
+@pytest.fixture
+def start_demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
+    started: list[Demo] = []
+
+    def start(*, background: bool, live: bool = False) -> Demo:
+        proc = subprocess.Popen(
+            [
+                str(BIN / "tina"),
+                "demo",
+                *([] if live else ["--no-live"]),
+                "--dir",
+                str(tmp_path / "demo"),
+                "--laptops",
+                str(LAPTOPS),
+                "--orchestrations",
+                str(LAPTOPS),
+                "--speed",
+                "5",
+                "--backend-port",
+                "0",
+                "--web-port",
+                "0",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, as a shell's job has
+            preexec_fn=_as_background_job if background else None,
+        )
+        demo = Demo(proc)
+        started.append(demo)
+        assert proc.stdout is not None
+        lines: list[str] = []
         deadline = time.monotonic() + 180  # may build the dashboard first
         while not any("Ctrl-C stops everything" in line for line in lines):
             assert time.monotonic() < deadline, "".join(lines)
-            line = demo.stdout.readline()
+            line = proc.stdout.readline()
             assert line, "the demo ended early:\n" + "".join(lines)
             lines.append(line)
-        banner = "".join(lines)
-        dashboard = re.search(r"dashboard\s+(http://\S+)", banner)
-        convex = re.search(r"Convex \(local\)\s+(http://\S+)", banner)
-        tmux = re.search(r"tmux -S (\S+) attach", banner)
-        assert dashboard and convex and tmux, banner
-        assert _answers(dashboard.group(1)), banner
-        assert _listening(convex.group(1)), banner
-        tmux_socket = tmux.group(1)
-        # The simulated agents start in the laptop's tmux server once the simulation gets there.
-        deadline = time.monotonic() + 120
-        while subprocess.run(["tmux", "-S", tmux_socket, "ls"], capture_output=True).returncode:
-            assert time.monotonic() < deadline, "no agent ever started in tmux"
-            time.sleep(0.5)
+        demo.banner = "".join(lines)
+        assert _answers(demo.url("dashboard")), demo.banner
+        assert _listening(demo.url(r"Convex \(local\)")), demo.banner
+        demo.wait_for_parts(live)
+        return demo
 
-        demo.send_signal(sig)
-        rest, _ = demo.communicate(timeout=60)
-    finally:
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGTERM)
-            try:
-                demo.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(demo.pid, signal.SIGKILL)
-                demo.wait()
-        demo.stdout.close()
-        with contextlib.suppress(ProcessLookupError):  # whatever a broken demo left behind
-            os.killpg(demo.pid, signal.SIGKILL)
-    assert demo.returncode == 0, banner + rest
+    try:
+        yield start
+    finally:  # whatever a failed test or a broken demo left behind
+        for demo in started:
+            if demo.proc.poll() is None:
+                os.killpg(demo.proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    demo.proc.wait(60)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(demo.proc.pid, signal.SIGKILL)
+            demo.proc.wait()
+            for part in demo.parts.values():
+                with contextlib.suppress(psutil.Error):
+                    part.kill()
+            for tmux_socket in demo.tmux_sockets:
+                subprocess.run(["tmux", "-S", tmux_socket, "kill-server"], capture_output=True)
+            if demo.proc.stdout is not None:
+                demo.proc.stdout.close()
+
+
+@pytest.mark.parametrize(
+    ("sig", "background"),
+    [
+        (signal.SIGINT, False),  # Ctrl-C in the terminal
+        (signal.SIGINT, True),  # `kill -INT` to `make demo &`
+        (signal.SIGTERM, True),  # `kill` to `make demo &`
+    ],
+    ids=["SIGINT", "SIGINT-background-job", "SIGTERM-background-job"],
+)
+def test_a_signal_stops_everything(
+    start_demo: Callable[..., Demo], sig: signal.Signals, background: bool
+) -> None:
+    demo = start_demo(background=background)
+    # The simulated agents start in the first laptop's tmux server once the simulation gets there.
+    tmux = re.search(r"tmux -S (\S+) attach", demo.banner)
+    assert tmux, demo.banner
+    deadline = time.monotonic() + 120
+    while not _tmux_up(tmux.group(1)):
+        assert time.monotonic() < deadline, "no agent ever started in tmux"
+        assert demo.proc.poll() is None, "the demo ended early"
+        time.sleep(0.5)
+
+    demo.proc.send_signal(sig)
+    rest, _ = demo.proc.communicate(timeout=90)
+    assert demo.proc.returncode == 0, demo.banner + rest
+    assert f"stopping the demo ({sig.name})" in rest, rest
     assert "stopped." in rest and "Traceback" not in rest, rest
-    assert not _answers(dashboard.group(1))
-    assert not _listening(convex.group(1))
-    assert subprocess.run(["tmux", "-S", tmux_socket, "ls"], capture_output=True).returncode != 0
+    demo.everything_stopped()
+
+
+@pytest.mark.parametrize(
+    ("part", "named"),
+    [
+        ("backend", r"the local Convex backend exited unexpectedly .*; its log: \S+backend\.log"),
+        ("foreground daemon", r"the daemon of mbp-alex exited unexpectedly \(killed by SIGKILL\)"),
+    ],
+    ids=["backend", "foreground-daemon"],
+)
+def test_when_a_part_dies_the_demo_says_which_and_stops_the_rest(
+    start_demo: Callable[..., Demo], part: str, named: str
+) -> None:
+    demo = start_demo(background=True, live=part == "foreground daemon")
+    (victim,) = [p for name, p in demo.parts.items() if name.startswith(part)]
+    victim.kill()
+    rest, _ = demo.proc.communicate(timeout=90)
+    assert demo.proc.returncode == 1, demo.banner + rest
+    assert re.search(named, rest), rest
+    assert "stopped." in rest and "Traceback" not in rest, rest
+    demo.everything_stopped()
+
+
+class _FailingSimulator:
+    async def run(self) -> None:
+        raise RuntimeError("the simulation broke")
+
+
+async def test_the_simulator_failing_stops_the_demo_and_keeps_its_traceback(tmp_path: Path) -> None:
+    handlers = {
+        sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        stop = demo_module._StopSignals()
+        stop.hold()
+        never = demo_module._Part(name="a part", exited=lambda: None, log="")
+        with trio.fail_after(10):
+            died = await demo_module._supervise(
+                _FailingSimulator(),  # type: ignore[arg-type]
+                [never],
+                stop,
+                tmp_path / "simulator.log",
+            )
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert died == f"the simulator failed; its traceback: {tmp_path / 'simulator.log'}"
+    assert "RuntimeError: the simulation broke" in (tmp_path / "simulator.log").read_text()
