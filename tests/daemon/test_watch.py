@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,10 @@ async def rescanned(inbox: Inbox, timeout: float = 10.0) -> None:
             pass
 
 
-def pending_rescan(inbox: Inbox) -> bool:
-    return inbox._rescan
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    with trio.fail_after(timeout):
+        while not predicate():
+            await trio.sleep(0.01)
 
 
 def test_minimal_roots(tmp_path: Path) -> None:
@@ -75,8 +78,11 @@ async def test_routes_changes_by_prefix_and_rescans_on_new_roots(tmp_path: Path)
         _, rescan = await next_paths(worktree)
         assert rescan
         await write_until_seen(worktree, wt / "supervisor-state.json")
-        # Routing is synchronous: the batch that reached `worktree` reached nobody else.
-        assert teams.depth == 0
+        # Routing is synchronous: what reached `teams` meanwhile (a late event of t.json at
+        # most) is all under its own root.
+        if teams.depth:
+            paths, _ = await teams.get()
+            assert all(claude in p.parents for p in paths)
         hub.unsubscribe(wt, worktree)
         nursery.cancel_scope.cancel()
 
@@ -181,10 +187,10 @@ async def test_a_name_that_is_not_utf8_never_stops_the_watch(tmp_path: Path) -> 
         async with trio.open_nursery() as nursery:
             await nursery.start(hub.run)
             good_inbox, bad_inbox = hub.subscribe(good), hub.subscribe(bad)
+            await until(lambda: hub.detail()["polled"] == 1)
             await write_until_seen(good_inbox, good / "1.json")  # the other root is watched
-            assert hub.detail()["polled"] == 1
-            await rescanned(bad_inbox)  # polled:
-            await rescanned(bad_inbox)  # again and again
+            await rescanned(bad_inbox)  # the restart's rescan (or the first poll)
+            await rescanned(bad_inbox)  # polled: again and again
             await write_until_seen(good_inbox, good / "2.json")
 
             shutil.rmtree(bad_dir)
@@ -195,9 +201,10 @@ async def test_a_name_that_is_not_utf8_never_stops_the_watch(tmp_path: Path) -> 
             bad_file = os.fsencode(good) + b"/bad\xff.json"
             fd = os.open(bad_file, os.O_CREAT | os.O_WRONLY, 0o644)
             os.close(fd)
-            await rescanned(good_inbox)
-            await rescanned(good_inbox)
-            await write_until_seen(bad_inbox, bad / "4.json")
+            await until(lambda: hub.detail()["polled"] == 1)
+            await rescanned(good_inbox)  # a rescan left from a restart, or the first poll
+            await rescanned(good_inbox)  # polled
+            await write_until_seen(bad_inbox, bad / "4.json")  # the other root is still watched
             nursery.cancel_scope.cancel()
     warnings = [e for e in logs if e["event"] == "watch.undecodable_path"]
     assert [(e["path"], e["root"]) for e in warnings] == [
