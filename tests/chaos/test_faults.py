@@ -91,7 +91,15 @@ def test_each_actor_restarts_alone_with_backoff_and_a_crash_loop_escalates(
         t = tree(laptop)
         assert "injected fault" in (t[actor]["last_error"] or "")
         siblings = {a: (c["restarts"], c["state"]) for a, c in t.items() if a != actor}
-        assert all(r == (0, "running") for r in siblings.values()), (actor, siblings)
+        assert all(r == (0, "running") for r in siblings.values()), (
+            actor,
+            siblings,
+            [
+                (e["actor"], e.get("error"))
+                for e in log_events(laptop, "actor.crashed")
+                if e.get("actor") not in (actor, None)
+            ],
+        )
 
         # Restarts backed off exponentially: each delay within the n-th step's jitter bounds.
         delays = [

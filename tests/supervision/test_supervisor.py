@@ -225,6 +225,27 @@ async def test_the_intensity_window_is_shared_by_all_children(
     assert probe.events().count("crash a") + probe.events().count("crash b") == 4
 
 
+async def test_the_intensity_window_slides_so_spread_out_restarts_never_escalate(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    probe = Probe()
+    sup = Supervisor(
+        "root",
+        [ChildSpec(id="x", run=worker(probe, "x", crash_after=4.5))],
+        # Each run lasts 4.5 s (healthy), so every restart waits 1 s: one restart every 5.5 s,
+        # at most 2 within any 10 s, under the limit of 3 however many there are in all.
+        backoff=Backoff(initial=1.0, jitter=0.0, healthy_after=4.0),
+        intensity=Intensity(max_restarts=3, within=10),
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await trio.sleep(61)  # crashes at 4.5, 10, 15.5, ..., 59.5 (11), started again at 60.5
+        assert sup.statistics()[0].restarts == 11
+        assert sup.statistics()[0].state is ChildState.RUNNING
+        nursery.cancel_scope.cancel()
+    assert probe.events().count("start x") == 12
+
+
 async def test_a_child_that_fails_to_start_makes_start_raise(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -293,6 +314,63 @@ async def test_dynamic_children(autojump_clock: trio.testing.MockClock) -> None:
         nursery.cancel_scope.cancel()
     assert probe.events().count("stop a") == 1
     assert probe.events()[-1] == "stop b"
+
+
+async def test_starting_a_child_on_a_stopped_dynamic_supervisor_is_refused_not_a_crash(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    probe = Probe()
+    dyn = DynamicSupervisor("worktrees", backoff=NO_JITTER)
+    assert await dyn.start_child(ChildSpec(id="wt-a", run=worker(probe, "a"))) is False
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dyn.run)
+        assert await dyn.start_child(ChildSpec(id="wt-a", run=worker(probe, "a"))) is True
+        nursery.cancel_scope.cancel()
+    assert await dyn.start_child(ChildSpec(id="wt-b", run=worker(probe, "b"))) is False
+    assert probe.events() == ["start a", "stop a"]
+
+
+async def test_a_dynamic_supervisor_that_crashes_while_a_sibling_starts_a_child_restarts_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # As in the daemon: the worktrees supervisor crashes while discovery, its sibling, waits
+    # for a worktree watcher to be ready. Discovery learns the child was not started and goes
+    # on (it starts its watchers again once worktrees is back); only worktrees restarts.
+    probe = Probe()
+    dyn = DynamicSupervisor("worktrees", backoff=NO_JITTER)
+    outcome: list[bool] = []
+    runs = 0
+
+    async def worktrees(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        nonlocal runs
+        runs += 1
+        async with trio.open_nursery() as inner:
+            await inner.start(dyn.run)
+            task_status.started()
+            if runs == 1:
+                await trio.sleep(1)
+                raise RuntimeError("worktrees broke")
+
+    async def discovery(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        slow = ChildSpec(id="wt-slow", run=worker(probe, "slow", ready_delay=5))
+        outcome.append(await dyn.start_child(slow))
+        probe.note("discovery ready")
+        task_status.started()
+        await trio.sleep_forever()
+
+    root = Supervisor(
+        "root",
+        [ChildSpec(id="worktrees", run=worktrees), ChildSpec(id="discovery", run=discovery)],
+        backoff=NO_JITTER,
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        await trio.sleep(10)
+        restarts = {s.id: s.restarts for s in root.statistics()}
+        nursery.cancel_scope.cancel()
+    assert outcome == [False]
+    assert probe.log == [(1.0, "discovery ready")]  # the slow child never got ready
+    assert restarts == {"worktrees": 1, "discovery": 0}
 
 
 async def test_status_detail_probe_errors_do_not_break_the_tree(

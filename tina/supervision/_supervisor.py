@@ -23,6 +23,10 @@ from ._status import ChildState, ChildStatus, describe_error
 log = structlog.get_logger("tina.supervision")
 
 
+class _StoppedBeforeReady(Exception):
+    """A child was stopped by its supervisor before it reported ready."""
+
+
 class _Child:
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
@@ -137,6 +141,10 @@ class _Base:
             if child.scope.cancelled_caught:
                 bound.info("actor.cancelled", reason="supervisor stopped it")
             child.done.set()
+        if not reported and child.scope.cancelled_caught:
+            # Stopped while starting (its supervisor stops): tell `start` apart from a child
+            # that returned without ever being ready.
+            raise _StoppedBeforeReady(spec.id)
 
     async def _stop(self, child: _Child) -> None:
         """Cancel one child and wait for it, at most its shutdown timeout."""
@@ -239,16 +247,27 @@ class DynamicSupervisor(_Base):
             _escalate(group)
             raise
 
-    async def start_child(self, spec: ChildSpec) -> None:
-        """Start a child and wait until it is ready. Replaces a finished child of that id."""
-        if self._nursery is None:
-            raise RuntimeError(f"dynamic supervisor {self.name!r} is not running")
+    async def start_child(self, spec: ChildSpec) -> bool:
+        """Start a child and wait until it is ready: True. Replaces a finished child of that id.
+
+        False when the supervisor is not running, or stops (or the child is terminated) before
+        the child is ready. A supervisor that stops takes its children along, so a caller that
+        outlives it (a sibling) must start them again once it is back anyway; the supervisor's
+        stop is not the caller's crash.
+        """
+        nursery = self._nursery
+        if nursery is None:
+            return False
         existing = self._children.get(spec.id)
         if existing is not None and not existing.done.is_set():
             raise ValueError(f"{self.name}: child {spec.id!r} is already running")
         child = _Child(spec)
         self._children[spec.id] = child
-        await self._nursery.start(partial(self._supervise, child), name=f"actor:{spec.id}")
+        try:
+            await nursery.start(partial(self._supervise, child), name=f"actor:{spec.id}")
+        except _StoppedBeforeReady:
+            return False
+        return True
 
     async def terminate_child(self, child_id: str) -> bool:
         """Stop a child (within its shutdown timeout) and forget it. False if unknown."""
