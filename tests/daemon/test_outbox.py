@@ -9,6 +9,7 @@ import pytest
 import trio
 import trio.testing
 
+from tina import syncer as syncer_module
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol, TaskSnapshot, TeamSnapshot
 from tina.outbox import Outbox, team_key
@@ -142,6 +143,67 @@ async def test_compaction_keeps_only_what_is_pending(
         n.cancel_scope.cancel()
     assert path.stat().st_size < 64 * 1024  # everything acknowledged: compacted away
     assert Outbox(path).load() == []
+
+
+def test_compaction_writes_back_every_pending_record(tmp_path: Path) -> None:
+    path = tmp_path / "o.jsonl"
+    box = Outbox(path)
+    box.append_team(1.0, TEAM, [], [task("1")])
+    box.ack(team_key("t"), 1.0)
+    box.append_team(
+        2.0, TEAM, [], [task("1", "completed")], history=[(1.5, task("1", "in_progress"))]
+    )
+    box.append_removal(3.0, "u")
+    pending = box.load()
+    assert [(r["t"], r["seq"]) for r in pending] == [("team", 2.0), ("rm", 3.0)]
+    box.compact(pending)
+    assert Outbox(path).load() == pending  # the pending snapshot and the removal survive
+    box.append_team(4.0, TEAM, [], [task("2")])  # appends go on into the compacted file
+    box.close()
+    assert [r["seq"] for r in Outbox(path).load()] == [2.0, 3.0, 4.0]
+
+
+async def test_compaction_while_offline_keeps_what_is_waiting_to_be_sent(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(syncer_module, "COMPACT_BYTES", 1)  # compact after every round
+    path = tmp_path / "outbox.jsonl"
+    box = Outbox(path)
+    compactions = 0
+    real_compact = box.compact
+
+    def compact(records: Any) -> None:
+        nonlocal compactions
+        real_compact(records)
+        compactions += 1
+
+    monkeypatch.setattr(box, "compact", compact)
+    fake = FakeGateway(fail_next=10**6)  # offline
+    first = Syncer(LatestValue[GatewayProtocol | None](fake), outbox=box)
+    for status in ("pending", "in_progress", "completed"):
+        first.put_team("t", TEAM, [], [task("1", status)])
+    first.put_team("u", TeamSnapshot(dir_name="u", team_name="u"), [], [task("9")])
+    first.remove_team("u")
+    async with trio.open_nursery() as n:
+        await n.start(first.run)
+        await until(lambda: compactions >= 2)  # rewritten after failed rounds, nothing sent
+        n.cancel_scope.cancel()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3  # t (with its history), u's last snapshot, u's removal
+    # The process dies here: a new syncer replays the compacted file to a working Convex.
+    online = FakeGateway()
+    second = Syncer(LatestValue[GatewayProtocol | None](online), outbox=Outbox(path))
+    assert second.restore() == 3
+    async with trio.open_nursery() as n:
+        await n.start(second.run)
+        await until(lambda: second.depth == 0)
+        n.cancel_scope.cancel()
+    syncs = {c[1][0].dir_name: c[1] for c in online.calls if c[0] == "sync_team"}
+    _, _, tasks, _, history = syncs["t"]
+    assert [t.status for _, t in history] == ["pending", "in_progress"]
+    assert tasks[0].status == "completed"
+    assert [t.task_id for t in syncs["u"][2]] == ["9"]
+    assert online.removed_teams == ["u"]
 
 
 @pytest.mark.parametrize("n", [3000])
