@@ -945,9 +945,15 @@ def stopped_process(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
-def message_pane(laptop: Laptop, session: str, log: Path) -> str:
-    """A tmux pane that appends every line typed into it to `log`; returns its pane id."""
-    return laptop.open_pane(session, f"sh -c 'exec cat >> {log}'")
+def message_pane(laptop: Laptop, session: str, log: Path, cwd: Path) -> str:
+    """A tmux pane in `cwd` (the agent's working directory, which the daemon checks before it
+    types) that appends every line typed into it to `log`; returns its pane id."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    laptop.tmux(
+        "new-session", "-d", "-s", session, "-c", str(cwd), "-x", "200", "-y", "50",
+        f"sh -c 'exec cat >> {log}'",
+    )  # fmt: skip
+    return laptop.tmux("display-message", "-p", "-t", session, "#{pane_id}")
 
 
 def count_tokens(path: Path, pattern: str = r"<m\d{4}>") -> Counter[str]:

@@ -5,6 +5,7 @@ running when the laptop comes back."""
 from __future__ import annotations
 
 import json
+import re
 import stat
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from .harness import (
 pytestmark = pytest.mark.timeout(300)
 
 SLOW = 4.0  # seconds the wrapped tina-session sleeps before doing its work
+TERMINAL = ("completed", "failed", "interrupted", "expired", "cancelled")
 
 
 def action(backend: BackendProcess, action_id: str) -> dict[str, Any]:
@@ -46,6 +48,14 @@ def invocations(calls: Path) -> list[tuple[int, str]]:
         pid, _, argv = line.partition(" ")
         out.append((int(pid), argv))
     return out
+
+
+def events_of(calls: Path) -> list[str]:
+    """The `--event` of every tina-session invocation, in order (pause, resume...)."""
+    return [
+        m.group(1) if (m := re.search(r"--event[= ](\S+)", argv)) else argv
+        for _, argv in invocations(calls)
+    ]
 
 
 def phase_status(worktree: Path, phase: str) -> dict[str, Any]:
@@ -120,8 +130,22 @@ def test_a_killed_action_ends_interrupted_once_and_a_queued_pause_expires_unrun(
                 for p in backend.dump("phases")["phases"]
             )
         )
-        time.sleep(1.0)
-        assert len(invocations(calls)) == 1, invocations(calls)  # never run again
+        # The sentinel: a later action (a resume) runs to completion on the restarted daemon,
+        # so the interrupted pause had every chance to run again before it.
+        resume_id = owner.mutation(
+            "actions:submitAction",
+            action={"type": "resume", "orchestrationId": orch["_id"], "phase": "1"},
+            idempotencyKey="chaos-resume-0001",
+        )["actionId"]
+        resumed = eventually(
+            lambda: (
+                action(backend, resume_id)["status"] in ("completed", "failed")
+                and action(backend, resume_id)
+            ),
+            timeout=SLOW + 30,
+        )
+        assert resumed["status"] == "completed", resumed
+        assert events_of(calls) == ["pause", "resume"], invocations(calls)  # never run again
         assert action(backend, pause_id)["status"] == "interrupted"
         started = [
             e
@@ -131,7 +155,6 @@ def test_a_killed_action_ends_interrupted_once_and_a_queued_pause_expires_unrun(
         assert len(started) == 1, started
 
         # 2. A pause queued while the laptop is off, with a short expiry, never runs late.
-        laptop.advance("act", "1", "resume")
         eventually(
             lambda: any(
                 p["phaseNumber"] == "1" and p["status"] == "planning"
@@ -150,11 +173,18 @@ def test_a_killed_action_ends_interrupted_once_and_a_queued_pause_expires_unrun(
         time.sleep(max(0.0, expires_at - time.time()) + 0.5)
         laptop.start_daemon(wait=False, env=env)
         wait_ready(laptop)
-        time.sleep(3)
+        # The sentinel: an action submitted after the restart ends (however: a resume of a phase
+        # that is not paused may fail), so the daemon has seen what was queued before it.
+        later_id = owner.mutation(
+            "actions:submitAction",
+            action={"type": "resume", "orchestrationId": orch["_id"], "phase": "1"},
+            idempotencyKey="chaos-resume-0002",
+        )["actionId"]
+        eventually(lambda: action(backend, later_id)["status"] in TERMINAL, timeout=SLOW + 30)
         row = action(backend, queued_id)
         assert row["status"] == "expired", row
         assert row["result"]["code"] == "expired"
-        assert len(invocations(calls)) == 1, invocations(calls)
+        assert events_of(calls).count("pause") == 1, invocations(calls)
         assert phase_status(worktree, "1")["status"] == "planning"
         assert not [
             e

@@ -93,7 +93,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
 
     # A team whose agent sits in a real tmux pane that logs every line typed into it.
     messages = tmp_path / "pane.log"
-    pane = message_pane(laptop, "ops-desk-scribe", messages)
+    pane = message_pane(laptop, "ops-desk-scribe", messages, laptop.root / "scratch")
     laptop.write_team(
         "ops-desk",
         [{"name": "team-lead"}, {"name": "scribe", "tmuxPaneId": pane}],
@@ -164,7 +164,11 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         return rows
 
     rows = eventually(actions, timeout=60)
-    time.sleep(0.5)  # a line typed just before the last completion reaches the log
+    # A line typed just before the last completion may still be on its way to the log: type a
+    # sentinel line into the pane after it and wait for that one.
+    laptop.tmux("send-keys", "-t", pane, "-l", "--", "note <end>")
+    laptop.tmux("send-keys", "-t", pane, "Enter")
+    eventually(lambda: count_tokens(messages, r"<end>")["<end>"] == 1)
     delivered = count_tokens(messages)
     by_status: dict[str, int] = {}
     for action_id, token in messenger.sent.items():

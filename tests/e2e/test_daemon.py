@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tina.backend import BackendProcess
+from tina.outbox import Outbox
 from tina.sim.sandbox import BIN, Laptop
 
 from .conftest import Api, eventually
@@ -32,6 +33,16 @@ def one(backend: BackendProcess, table: str, **match: Any) -> dict[str, Any] | N
 def journal_ids(worktree: Path) -> list[str]:
     lines = (worktree / ".claude" / "tina" / "events.jsonl").read_text().splitlines()
     return [json.loads(line)["id"] for line in lines]
+
+
+def in_outbox(laptop: Laptop, task_id: str, status: str) -> bool:
+    """Whether the daemon's durable outbox holds an unsent observation of that task state."""
+    return any(
+        t["taskId"] == task_id and t["status"] == status
+        for rec in Outbox(laptop.state_dir / "outbox" / "outbox.jsonl").load()
+        if rec["t"] == "team"
+        for t in rec["tasks"]
+    )
 
 
 def submit(api: Api, action: dict[str, Any]) -> str:
@@ -90,12 +101,16 @@ def test_orchestrations_teams_tasks_and_events_reach_convex_exactly_once(
         "in_progress",
     )
 
-    # The same content written again (a new mtime) is no change: no event.
+    # The same content written again (a new mtime) is no change: no event. A real change
+    # written after it is the sentinel: once its event is in, the rewrite has been handled.
     laptop.write_task(
         team, "2", subject="task 2", status="in_progress", owner="executor-1", blocked_by=["1"]
     )
-    time.sleep(1.0)
-    assert len(rows(backend, "taskEvents")) == 4
+    laptop.write_task(team, "3", subject="task 3, renamed", blocked_by=["2"])
+    eventually(lambda: len(rows(backend, "taskEvents")) >= 5)
+    events = rows(backend, "taskEvents")
+    assert len(events) == 5, events
+    assert [(e["taskId"], e["kind"]) for e in events[4:]] == [("3", "updated")]
     members = rows(backend, "teamMembers")
     assert sorted(m["agentName"] for m in members) == ["executor-1", "team-lead"]
 
@@ -299,10 +314,12 @@ def test_the_backend_stopped_and_restarted_mid_run_loses_nothing(
         # Work goes on while Convex is unreachable: every step of it must arrive.
         laptop.advance("outage", "validation", "validation_pass")
         laptop.write_task(team, "1", subject="one", status="in_progress", owner="team-lead")
-        time.sleep(0.4)  # the daemon observes each state (its watcher groups changes within ~30 ms)
+        eventually(lambda: in_outbox(laptop, "1", "in_progress"))  # the daemon observed it
         laptop.write_task(team, "2", subject="two")
         laptop.write_task(team, "1", subject="one", status="completed", owner="team-lead")
-        time.sleep(1.5)
+        eventually(
+            lambda: in_outbox(laptop, "2", "pending") and in_outbox(laptop, "1", "completed")
+        )
         status = laptop.status()
         assert status is not None
         assert status["info"]["connection"] != "connected"
@@ -358,7 +375,14 @@ def test_a_revoked_laptop_stops_writing_says_so_and_does_not_retry_in_a_loop(
         )
     )
     assert status is not None
-    time.sleep(2)
+
+    def syncer_refused_and_holds_the_rest() -> bool:
+        tree = {c["id"]: c for c in (laptop.status() or {}).get("tree", [])}
+        blocked = (tree.get("syncer") or {}).get("detail", {}).get("blocked") or ""
+        return "revoked" in blocked and in_outbox(laptop, "11", "pending")
+
+    # The sentinel: the syncer itself was refused, after the daemon observed the last write.
+    eventually(syncer_refused_and_holds_the_rest)
     assert len(rows(backend, "tasks")) == 1  # nothing written after the revocation
     events = [e["event"] for e in laptop.log_events()]
     assert events.count("sync.credential_refused") == 1
