@@ -1,6 +1,6 @@
 """The chaos suite at full size, with its figures recorded in `docs/reliability.md`.
 
-Runs `tests/chaos/` (pytest) with `TINA_CHAOS=full`: SIGKILL at 20 random points of 2,000
+Runs `tests/chaos/` (pytest) with `TINA_CHAOS=full`: SIGKILL at 50 random points of 5,000
 changes, a 30 s backend outage, a SIGSTOP longer than the real 60 s offline threshold, faults
 injected into every actor, a daemon killed mid-action, and the fuzzers. Each scenario writes its
 figures as JSON lines (`TINA_CHAOS_REPORT`); this script adds them up over `--runs` runs and

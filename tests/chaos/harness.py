@@ -6,7 +6,7 @@ uses only the sandbox `Laptop` (real files, real `tina-session`, a real `tina da
 process) and the local backend's test-only `dump` endpoint.
 
 Sizes come from `TINA_CHAOS`: unset or `short` is the CI form (every scenario, small numbers);
-`full` is the form recorded in `docs/reliability.md` (2,000 changes, a 30 s outage, a SIGSTOP
+`full` is the form recorded in `docs/reliability.md` (5,000 changes, a 30 s outage, a SIGSTOP
 longer than the real 60 s offline threshold).
 
 How "lost" is decided. The driver records every state it writes, with monotonic timestamps,
@@ -85,8 +85,8 @@ SHORT = Sizes(
 )
 FULL = Sizes(
     form="full",
-    changes=2000,
-    kills=20,
+    changes=5000,  # one kill per 100 changes: a kill, its downtime and restart take about 3 s
+    kills=50,
     lanes=6,
     pace=0.35,
     outage_secs=30.0,
