@@ -30,7 +30,7 @@ import trio
 
 import tina
 from tina import control
-from tina.actions import HandlerEnv
+from tina.actions import ActionMessage, HandlerEnv
 from tina.actors import actions as action_actors
 from tina.actors import claude, discovery, presence, worktree
 from tina.config import Config
@@ -170,7 +170,7 @@ class Daemon:
             tmux_socket=config.tmux_socket,
             timeout=config.action_timeout_secs,
         )
-        send, receive = trio.open_memory_channel[dict[str, Any]](ACTION_BUFFER)
+        send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive
         self.root = Supervisor(
             "tina",
