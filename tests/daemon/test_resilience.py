@@ -378,11 +378,6 @@ async def test_a_team_deleted_while_a_task_event_is_in_flight_is_removed_without
     assert pending.last is not None and [t.task_id for t in pending.last.tasks] == ["1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tina/actors/claude.py: a rescan does not check that a team's config still exists "
-    "after reading its tasks (found by the full chaos form with 50 SIGKILLs)",
-)
 async def test_a_team_deleted_during_the_start_up_rescan_gets_no_task_removals(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -164,6 +164,18 @@ class ClaudeWatcher:
                 dirty.add(d)
         if force:
             dirty |= set(self.configs)
+        for d in sorted(dirty & set(self.configs)):
+            # A team deleted while we read it (Claude Code removes the config, then the tasks):
+            # its config was read, its tasks were not there. Sending the team without them would
+            # report every task removed; the team is going, so drop it instead.
+            if (
+                await trio.to_thread.run_sync(
+                    _sig, self.teams_dir / d / "config.json", limiter=DISK
+                )
+                is None
+            ):
+                del self.configs[d]
+                self.tasks.pop(d, None)
         return dirty
 
     async def _listing(self, root: Path) -> dict[str, list[str]]:
