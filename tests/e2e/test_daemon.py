@@ -191,7 +191,7 @@ def test_send_message_reaches_a_real_tmux_pane(
 ) -> None:
     laptop.start_daemon()
     wt = laptop.init_orchestration("notify", phases=1)
-    pane = laptop.open_pane("agent-executor")
+    pane = laptop.open_pane("agent-executor", wt)
     team = "notify-phase-1"
     laptop.write_team(
         team,

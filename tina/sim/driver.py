@@ -122,7 +122,7 @@ class OrchestrationSim:
             if self.cfg.tmux_panes and name != "team-lead":
                 session = f"{self._team(phase)}-{name}".replace(".", "_")
                 try:
-                    pane = await self._call(self.laptop.open_pane, session)
+                    pane = await self._call(self.laptop.open_pane, session, self.worktree)
                 except SandboxError:
                     pane = "in-process"
             members.append(

@@ -245,9 +245,12 @@ class Laptop:
     def tmux(self, *args: str, check: bool = True) -> str:
         return self.run(["tmux", "-S", self.tmux_socket, *args], check=check).stdout.strip()
 
-    def open_pane(self, session: str, command: str = "cat") -> str:
-        """A detached tmux session running `command`; returns its pane id (`%N`)."""
-        self.tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", command)
+    def open_pane(self, session: str, cwd: Path, command: str = "cat") -> str:
+        """A detached tmux session running `command` in `cwd` (an agent works in its worktree,
+        and the daemon checks that before it types); returns its pane id (`%N`)."""
+        self.tmux(
+            "new-session", "-d", "-s", session, "-c", str(cwd), "-x", "200", "-y", "50", command
+        )
         return self.tmux("display-message", "-p", "-t", session, "#{pane_id}")
 
     def capture(self, pane: str) -> str:

@@ -54,9 +54,9 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
       "bravo's orchestration in Convex",
     );
     await bravo.goOffline();
-    paneId = await alpha.openPane();
     const checkout = orchestration("checkout-flow", WORKTREES);
     await alpha.writeOrchestration(checkout);
+    paneId = await alpha.openPane("checkout-flow");
     await alpha.writeTeam(team("checkout-flow", checkout.worktreePath, paneId));
     await alpha.appendEvent("checkout-flow", { type: "execute_started", summary: "Phase 2 execution started", phase: "2" });
 

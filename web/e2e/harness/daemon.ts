@@ -82,8 +82,8 @@ export class DaemonLaptop implements Laptop {
     await this.call("append_event", feature, event);
   }
 
-  async openPane(): Promise<string> {
-    return await this.call<string>("open_pane");
+  async openPane(feature: string): Promise<string> {
+    return await this.call<string>("open_pane", feature);
   }
 
   async capturePane(paneId: string): Promise<string> {

@@ -128,9 +128,9 @@ class Server:
     def start(self) -> None:
         self.laptop.start_daemon()
 
-    def open_pane(self) -> str:
+    def open_pane(self, feature: str) -> str:
         self.panes += 1
-        return self.laptop.open_pane(f"agent-{self.panes}")
+        return self.laptop.open_pane(f"agent-{self.panes}", self.worktrees[feature])
 
     def capture_pane(self, pane: str) -> str:
         return self.laptop.capture(pane)

@@ -86,8 +86,9 @@ export interface Laptop {
   readOrchestration(feature: string): Promise<OrchestrationFile>;
   /** Writes (replaces) a team's config and task files. */
   writeTeam(team: TeamFiles): Promise<void>;
-  /** A terminal pane for an agent (on the laptop's tmux server); returns its id ("%3"). */
-  openPane(): Promise<string>;
+  /** A terminal pane for an agent of `feature`'s orchestration, working in its worktree (on the
+   * laptop's tmux server); returns its id ("%3"). The orchestration must have been written. */
+  openPane(feature: string): Promise<string>;
   /** What the pane shows now. */
   capturePane(paneId: string): Promise<string>;
   /** Appends a line to the orchestration's events journal (as tina-session does). */

@@ -290,7 +290,7 @@ export class StandInLaptop implements Laptop {
     return out.message;
   }
 
-  async openPane(): Promise<string> {
+  async openPane(_feature: string): Promise<string> {
     this.tmux ??= await Tmux.start();
     return await this.tmux.newPane();
   }
