@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from structlog.testing import capture_logs
 
 from tina import app
 from tina.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction
@@ -211,6 +212,37 @@ async def test_watchers_lost_with_a_restarted_worktrees_supervisor_are_started_a
         await until(lambda: worktrees.child_ids == ["wt:alpha"])
         n.cancel_scope.cancel()
     assert started == ["alpha", "alpha"]
+
+
+async def test_a_watcher_the_stopping_worktrees_supervisor_refused_is_started_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    # discovery saw the supervisor up, but it stopped before the child could start: the child
+    # is refused (start_child returns False). It must not count as watched, and the restart
+    # brings it back exactly once.
+    sessions = tmp_path / "tina-sessions"
+    sessions.mkdir()
+    _lookup(sessions, "alpha", tmp_path)
+    started: list[str] = []
+    hub = WatchHub()
+    worktrees = DynamicSupervisor("worktrees")
+    up = LatestValue(True)  # stale: the supervisor is not running
+    with capture_logs() as logs:
+        async with trio.open_nursery() as n:
+            await n.start(hub.run)
+            await n.start(
+                partial(
+                    discovery.run, sessions, hub, worktrees, _spec_factory(started), worktrees_up=up
+                )
+            )
+            assert worktrees.child_ids == []
+            assert [e for e in logs if e["event"] == "worktree.watched"] == []
+            await n.start(worktrees.run)
+            up.set(True)
+            await until(lambda: worktrees.child_ids == ["wt:alpha"])
+            n.cancel_scope.cancel()
+    assert started == ["alpha"]
+    assert [e["feature"] for e in logs if e["event"] == "worktree.watched"] == ["alpha"]
 
 
 async def test_a_restarted_discovery_takes_over_watchers_it_did_not_start(tmp_path: Path) -> None:

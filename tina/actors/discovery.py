@@ -86,22 +86,24 @@ async def run(
                 log.info("worktree.forgotten", feature=feature, worktree=str(where[0]))
         for feature, where in found.items():
             if feature not in running:
-                await worktrees.start_child(make_spec(feature, where[0], where[1]))
+                if not await worktrees.start_child(make_spec(feature, where[0], where[1])):
+                    return  # the worktrees supervisor is stopping: its restart brings a new sync
                 running[feature] = where
                 log.info("worktree.watched", feature=feature, worktree=str(where[0]))
 
-    async def on_worktrees_restart(up: LatestValue[bool]) -> None:
-        version = up.version
+    async def on_worktrees_restart(up: LatestValue[bool], version: int) -> None:
         while True:
             version, value = await up.wait_newer(version)
             if value:
                 inbox.request_rescan()
 
+    # Taken before the first sync, so a restart that completes during it is not missed.
+    up_version = worktrees_up.version if worktrees_up is not None else 0
     try:
         await sync()
         async with trio.open_nursery() as nursery:
             if worktrees_up is not None:
-                nursery.start_soon(on_worktrees_restart, worktrees_up)
+                nursery.start_soon(on_worktrees_restart, worktrees_up, up_version)
             task_status.started()
             while True:
                 await inbox.get()
