@@ -81,6 +81,9 @@ describe("submitAction", () => {
       [{ type: "reject_plan", orchestrationId, phase: "1", feedback: "" }, "feedback"],
       [{ type: "reject_plan", orchestrationId, phase: "1", feedback: "x".repeat(4001) }, "feedback"],
       [{ type: "send_message", teamId, agentName: "executor-1", text: "\u001b[2J clear" }, "text"],
+      // C1 controls: U+009B is a one-character CSI to terminals that read 8-bit controls.
+      [{ type: "send_message", teamId, agentName: "executor-1", text: "\u009b2J clear" }, "text"],
+      [{ type: "send_message", teamId, agentName: "executor-1", text: "next\u0085line" }, "text"],
       [{ type: "send_message", teamId, agentName: "$(whoami)", text: "hi" }, "agentName"],
       [{ type: "send_message", teamId, agentName: "nobody", text: "hi" }, "agentName", "not_found"],
     ];

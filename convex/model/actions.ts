@@ -34,8 +34,9 @@ function checkLeaseOwner(leaseOwner: string): string {
 /** Text for an agent: printable, tabs and newlines allowed, no other control characters. */
 export function checkMessageText(field: string, text: string): string {
   checkString(field, text.trim(), LIMITS.text);
+  // C0 (but tab and newline), DEL and C1: what terminals act on instead of showing.
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) invalid(field, "text without control characters");
+  if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(text)) invalid(field, "text without control characters");
   return text;
 }
 
