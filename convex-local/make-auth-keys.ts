@@ -3,6 +3,7 @@
 //
 //   node --import tsx convex-local/make-auth-keys.ts               # --env arguments (shell-quoted)
 //   node --import tsx convex-local/make-auth-keys.ts --files DIR   # DIR/JWT_PRIVATE_KEY, DIR/JWKS
+//   node --import tsx convex-local/make-auth-keys.ts --json FILE   # one JSON object, for --env-file
 //
 // JWT_PRIVATE_KEY is the PKCS#8 PEM with its newlines replaced by spaces; JWKS is
 // {"keys":[{"use":"sig", ...public JWK}]}. For a real deployment set both with
@@ -29,10 +30,18 @@ function shellQuote(value: string): string {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const keys = makeAuthKeys();
   const files = process.argv.indexOf("--files");
-  if (files !== -1) {
+  const json = process.argv.indexOf("--json");
+  if (json !== -1) {
+    const file = process.argv[json + 1];
+    if (file === undefined) {
+      process.stderr.write("usage: make-auth-keys.ts [--files DIR | --json FILE]\n");
+      process.exit(2);
+    }
+    writeFileSync(file, `${JSON.stringify(keys)}\n`, { mode: 0o600 });
+  } else if (files !== -1) {
     const dir = process.argv[files + 1];
     if (dir === undefined) {
-      process.stderr.write("usage: make-auth-keys.ts [--files DIR]\n");
+      process.stderr.write("usage: make-auth-keys.ts [--files DIR | --json FILE]\n");
       process.exit(2);
     }
     mkdirSync(dir, { recursive: true });

@@ -8,6 +8,7 @@ arguments and sets ``handler`` (``Namespace -> int``); add new ones to
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +69,16 @@ def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         ),
     )
     parser.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="PATH",
+        help=(
+            "a JSON object of strings with environment variables for the functions, e.g. the "
+            "Convex Auth keys of `node --import tsx convex-local/make-auth-keys.ts --json PATH`; "
+            "keeps secrets off every command line (--env values win)"
+        ),
+    )
+    parser.add_argument(
         "--functions",
         type=Path,
         default=backend.DEFAULT_FUNCTIONS_DIR,
@@ -112,7 +123,32 @@ def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.set_defaults(handler=_run_backend)
 
 
+def _read_env_file(path: Path) -> dict[str, str]:
+    """The ``--env-file`` object; a readable error names the file and what is wrong."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise backend.BackendError(f"--env-file {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise backend.BackendError(f"--env-file {path}: not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise backend.BackendError(f"--env-file {path}: expected a JSON object of strings")
+    for key, value in data.items():
+        if not key or "=" in key or not isinstance(value, str):
+            raise backend.BackendError(
+                f"--env-file {path}: field {key!r}: expected a name without '=' and a string value"
+            )
+    return data
+
+
 def _run_backend(args: argparse.Namespace) -> int:
+    if args.env_file is not None:
+        try:
+            file_env = _read_env_file(args.env_file)
+        except backend.BackendError as exc:
+            print(f"tina backend: {exc}", file=sys.stderr)
+            return 2
+        args.env = [*file_env.items(), *args.env]
     options = backend.BackendOptions(
         port=args.port,
         host=args.host,

@@ -118,6 +118,48 @@ def test_tina_backend_keeps_secrets_off_the_command_line_and_guards_its_local_ap
     assert not token_file.exists()
 
 
+def test_tina_backend_takes_keys_from_an_env_file_made_by_make_auth_keys(
+    contract_functions_dir: Path, tmp_path: Path
+) -> None:
+    # The documented way to run a backend with fresh Convex Auth keys: nothing secret in any
+    # process's argv, tina's own included.
+    keys = tmp_path / "keys.json"
+    subprocess.run(
+        ["node", "--import", "tsx", "convex-local/make-auth-keys.ts", "--json", str(keys)],
+        cwd=backend.REPO_ROOT,
+        check=True,
+        timeout=60,
+    )
+    assert keys.stat().st_mode & 0o777 == 0o600
+    secret = json.loads(keys.read_text())["JWT_PRIVATE_KEY"]
+    args = ["--port", "0", "--functions", str(contract_functions_dir), "--env-file", str(keys)]
+    with tina_backend(*args) as (process, url, node):
+        assert http_query(url, "env:get", {"name": "JWT_PRIVATE_KEY"}) == secret
+        for proc in (node, psutil.Process(process.pid)):
+            assert not any(secret[40:80] in arg for arg in proc.cmdline())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("not json", "not JSON"),
+        ("[1]", "expected a JSON object of strings"),
+        ('{"KEY": 1}', "field 'KEY': expected a name without '=' and a string value"),
+    ],
+)
+def test_a_bad_env_file_names_the_file_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    path = tmp_path / "env.json"
+    path.write_text(content)
+    assert cli.main(["backend", "--env-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert expected in err
+
+
 def test_tina_backend_help_explains_the_access_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["backend", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
