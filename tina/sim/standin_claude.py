@@ -1,0 +1,776 @@
+"""A stand-in for the ``claude`` program running as a tina phase lead (simulator only).
+
+``tina-session start`` opens a tmux session in the worktree, types
+``claude --dangerously-skip-permissions`` into it, waits for Claude Code's input prompt, then
+types ``/tina:team-lead-init team_name: <team> plan_path: <plan>``. This module plays that
+program, honouring the same contract as the real team-lead-init skill: it writes
+``.claude/tina/phase-<phase>/status.json`` (relative to its working directory, the worktree),
+creates the phase team and its tasks the way Claude Code lays them out under ``~/.claude``,
+works through the tasks, commits with real git, optionally runs the phase gates
+(``tina-session check verify`` / ``check complexity``), and finishes with a ``complete`` or
+``blocked`` status file. Then it shows its prompt again and keeps reading, as a real lead stays
+alive until someone stops its session.
+
+What it does is scripted by a JSON scenario, read when an init line arrives (so a test may
+change it between launches): the file named by ``$TINA_STANDIN_SCENARIO``, else
+``$HOME/.claude/tina-standin.json``, else the defaults (complete, 3 tasks, short delays)::
+
+    {"default": {"tasks": 2, "step_secs": 0.05},
+     "phases": {"1": {"outcome": "complete"},
+                "2": [{"outcome": "blocked", "reason": "Phase reviewer rejected 3 times"},
+                      {"outcome": "complete"}]}}
+
+A list gives successive launches of that phase (counted in
+``<worktree>/.claude/tina/phase-<phase>/standin-launches``); the last entry repeats. Phase
+entries are laid over ``default``, which is laid over the built-in defaults. See ``Scenario``
+for the fields. A malformed scenario is reported in the pane and the defaults are used.
+
+Everything it receives is logged as JSON lines to ``$HOME/.claude/tina-standin.log``
+(``start`` with argv and cwd, each ``input`` line, each ``outcome``), so tests can assert the
+exact command line and init line ``start`` typed.
+
+``install(bin_dir)`` writes the ``claude`` wrapper that runs this module. Nothing in the product
+uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+
+__all__ = [
+    "ARGV0_ENV",
+    "LOG_NAME",
+    "SCENARIO_ENV",
+    "SCENARIO_NAME",
+    "Scenario",
+    "install",
+    "load_scenario",
+    "main",
+    "parse_init_line",
+    "pick",
+    "team_dir_name",
+]
+
+SCENARIO_ENV = "TINA_STANDIN_SCENARIO"
+SCENARIO_NAME = "tina-standin.json"
+LOG_NAME = "tina-standin.log"
+ARGV0_ENV = "TINA_STANDIN_ARGV0"
+TMUX_SOCKET_ENV = "TINA_TMUX_SOCKET"
+VERSION = "2.1.37 (Claude Code stand-in)"
+
+OUTCOMES = ("complete", "blocked", "die", "hang", "crash")
+PROMPT = "\u276f "  # the heavy angle quote Claude Code's prompt starts with; `start` looks for it
+FOOTER = "  ⏵⏵ bypass permissions on (shift+tab to cycle)"
+_PASTE_MARKERS = re.compile(r"\x1b\[20[01]~")
+_INIT = "/tina:team-lead-init"
+_GATE_OUTPUT_CHARS = 500
+_IDENT = ("-c", "user.name=tina stand-in", "-c", "user.email=standin@tina.invalid")
+_AGENT_TYPES = {
+    "worker": "tina:implementer",
+    "spec-reviewer": "tina:spec-reviewer",
+    "code-quality-reviewer": "tina:code-quality-reviewer",
+}
+_COLORS = ("blue", "green", "yellow", "purple", "red", "orange", "cyan", "pink")
+
+
+# --- the scenario --------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Scenario:
+    """What one launch of the lead does with its phase.
+
+    ``outcome``: ``complete``; ``blocked`` (status.json ``reason``, and ``gate`` when given);
+    ``die`` (kill its own tmux session halfway through the tasks); ``hang`` (never finish, but
+    keep answering input); ``crash`` (exit status 1 halfway, leaving the pane's shell).
+    ``tasks``: how many tasks the team works through; ``step_secs``: the delay of each task
+    step; ``ready_delay_secs``: start-up time before the prompt appears (read from ``default``
+    only: the phase is not known until the init line); ``commit``: commit one file per task;
+    ``run_gates``: run ``tina-session check verify`` and ``check complexity`` before completing,
+    as the skill does, and block on a failure; ``write_git_range``: also write ``git_range``
+    into the complete status (the real skill never does); ``teammates``: the in-process
+    teammates that join the team.
+    """
+
+    outcome: str = "complete"
+    tasks: int = 3
+    step_secs: float = 0.05
+    ready_delay_secs: float = 0.0
+    commit: bool = True
+    reason: str = "Phase reviewer rejected 3 times"
+    gate: str | None = None
+    run_gates: bool = False
+    write_git_range: bool = False
+    teammates: tuple[str, ...] = ("worker", "spec-reviewer", "code-quality-reviewer")
+
+
+def _check_field(name: str, value: Any) -> Any:
+    """The field's value, converted; ``ValueError`` with a readable reason when it is wrong."""
+    if name == "outcome":
+        if value not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {value!r}")
+        return value
+    if name == "tasks":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+            raise ValueError(f"tasks must be an integer from 0 to 1000, not {value!r}")
+        return value
+    if name in ("step_secs", "ready_delay_secs"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3600:
+            raise ValueError(f"{name} must be a number of seconds from 0 to 3600, not {value!r}")
+        return float(value)
+    if name in ("commit", "run_gates", "write_git_range"):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, not {value!r}")
+        return value
+    if name == "reason":
+        if not isinstance(value, str):
+            raise ValueError(f"reason must be a string, not {value!r}")
+        return value
+    if name == "gate":
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"gate must be a string or null, not {value!r}")
+        return value
+    if name == "teammates":
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and v and v != "team-lead" for v in value
+        ):
+            raise ValueError(f"teammates must be a list of names (not team-lead), not {value!r}")
+        return tuple(value)
+    raise ValueError(f"unknown field {name!r}")
+
+
+def _overlay(base: Scenario, spec: Any, where: str, errors: list[str]) -> Scenario:
+    """``base`` with the valid fields of ``spec``; each invalid one is reported and skipped."""
+    if spec is None:
+        return base
+    if not isinstance(spec, Mapping):
+        errors.append(f"{where}: expected an object, not {type(spec).__name__}")
+        return base
+    changes: dict[str, Any] = {}
+    for name, value in spec.items():
+        try:
+            changes[name] = _check_field(str(name), value)
+        except ValueError as exc:
+            errors.append(f"{where}: {exc}")
+    return attrs.evolve(base, **changes)
+
+
+def load_scenario(env: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The scenario document and any errors found reading it (then the document is ``{}``)."""
+    path = _scenario_path(os.environ if env is None else env)
+    if path is None:
+        return {}, []
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return {}, [f"cannot read the scenario {path}: {exc}"]
+    except ValueError as exc:
+        return {}, [f"the scenario {path} is not JSON: {exc}"]
+    if not isinstance(doc, dict):
+        return {}, [f"the scenario {path} must be a JSON object"]
+    return doc, []
+
+
+def pick(doc: Mapping[str, Any], phase: str, launch: int) -> tuple[Scenario, list[str]]:
+    """The scenario of ``launch`` (1-based) of ``phase``, and any errors in the document."""
+    errors: list[str] = []
+    unknown = sorted(set(doc) - {"default", "phases"})
+    if unknown:
+        errors.append(f"unknown top-level keys {unknown} (expected default, phases)")
+    scenario = _overlay(Scenario(), doc.get("default"), "default", errors)
+    phases = doc.get("phases", {})
+    if not isinstance(phases, Mapping):
+        errors.append("phases: expected an object keyed by phase")
+        return scenario, errors
+    spec = phases.get(phase)
+    where = f"phases.{phase}"
+    if isinstance(spec, list):
+        if not spec:
+            errors.append(f"{where}: an empty list of launches")
+            return scenario, errors
+        index = min(max(launch, 1), len(spec)) - 1
+        spec, where = spec[index], f"{where}[{index}]"
+    return _overlay(scenario, spec, where, errors), errors
+
+
+def _scenario_path(env: Mapping[str, str]) -> Path | None:
+    named = env.get(SCENARIO_ENV)
+    if named:
+        return Path(named)
+    home = env.get("HOME")
+    if home:
+        default = Path(home) / ".claude" / SCENARIO_NAME
+        if default.exists():
+            return default
+    return None
+
+
+# --- the init line and names ---------------------------------------------------------------------
+
+
+def parse_init_line(line: str) -> tuple[str, str] | None:
+    """``(team_name, plan_path)`` from ``/tina:team-lead-init team_name: T plan_path: P``."""
+    match = re.fullmatch(
+        rf"\s*{re.escape(_INIT)}\s+team_name:\s*(\S+)\s+plan_path:\s*(.+?)\s*", line
+    )
+    if match is None:
+        return None
+    return match.group(1), match.group(2)
+
+
+def phase_of(team_name: str) -> str | None:
+    """The phase from the team name, ``<feature>-phase-<phase>``.
+
+    The real skill parses it from the plan file name instead, with ``-phase-(\\d+(?:\\.\\d+)?)\\.md$``,
+    which misses ``...-phase-1.5.5.md`` (and any plan not named after the convention). The team
+    name is what ``tina-session start`` guarantees, so the stand-in uses it.
+    """
+    _, sep, phase = team_name.rpartition("-phase-")
+    if not sep or not re.fullmatch(r"\d+(\.\d+)*", phase):
+        return None
+    return phase
+
+
+def team_dir_name(team_name: str) -> str:
+    """The directory Claude Code keeps a team's config and tasks in.
+
+    The agent-teams reference lists the exact rule as unknown; tina (at HEAD) assumes Claude Code
+    replaces dots with dashes (``x-phase-1.5`` → ``x-phase-1-5``), so the stand-in does that.
+    """
+    return team_name.replace(".", "-")
+
+
+# --- small file helpers --------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _write_json(path: Path, doc: Any, *, indent: int | None = 2) -> None:
+    """Whole-file replace, so a reader never sees half a document."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=indent)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _Log:
+    """JSON lines appended to ``$HOME/.claude/tina-standin.log``; never fails the lead."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        home = env.get("HOME")
+        self.path = Path(home) / ".claude" / LOG_NAME if home else None
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        if self.path is None:
+            return
+        record = {"ts": _iso(_now()), "pid": os.getpid(), "event": event, **fields}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError:
+            pass
+
+
+# --- the lead ------------------------------------------------------------------------------------
+
+
+class _Crash(Exception):
+    """The scenario's ``crash``: the program exits with status 1."""
+
+
+class Lead:
+    """The phase lead: reads lines like Claude Code's input box and acts on the init line."""
+
+    def __init__(
+        self, out: TextIO, env: Mapping[str, str], cwd: Path, *, sleep: Any = time.sleep
+    ) -> None:
+        self.out = out
+        self.env = dict(env)
+        self.cwd = cwd
+        self.sleep = sleep
+        self.log = _Log(env)
+        self.claude = Path(env.get("HOME") or Path.home()) / ".claude"
+        self.session_id = str(uuid.uuid4())
+
+    # -- the pane ---------------------------------------------------------------------------------
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def prompt(self) -> None:
+        self.say("─" * 60)
+        self.out.write(PROMPT)
+        self.out.flush()
+
+    def footer(self) -> None:
+        self.say("─" * 60)
+        self.say(FOOTER)
+
+    # -- input ------------------------------------------------------------------------------------
+
+    def handle(self, raw: str) -> None:
+        line = _PASTE_MARKERS.sub("", raw).replace("\r", "").rstrip("\n")
+        self.log("input", line=line)
+        if not line.strip():
+            self.prompt()
+            return
+        if line.strip().startswith(_INIT):
+            parsed = parse_init_line(line)
+            if parsed is None:
+                self.say(
+                    f"⏺ {_INIT} needs `team_name: <team> plan_path: <plan>`; got: {line.strip()}"
+                )
+            else:
+                self.run_phase(*parsed)
+            self.prompt()
+            return
+        self.say(f"⏺ (stand-in) I read: {line.strip()}")
+        self.prompt()
+
+    # -- the phase --------------------------------------------------------------------------------
+
+    def run_phase(self, team_name: str, plan_arg: str) -> None:
+        self.say("⏺ I'm initializing team-lead for this phase.")
+        phase = phase_of(team_name)
+        if phase is None:
+            self.say(f"⏺ Cannot tell the phase from team name {team_name!r}; nothing to do.")
+            self.log("outcome", team=team_name, outcome="refused", reason="no phase in team name")
+            return
+        phase_dir = self.cwd / ".claude" / "tina" / f"phase-{phase}"
+        launch = self._count_launch(phase_dir)
+        doc, errors = load_scenario(self.env)
+        scenario, more = pick(doc, phase, launch)
+        for error in [*errors, *more]:
+            self.say(f"⏺ stand-in scenario error: {error} (using the defaults for it)")
+        plan = Path(plan_arg) if os.path.isabs(plan_arg) else self.cwd / plan_arg
+        started = _now()
+        status_path = phase_dir / "status.json"
+        _write_json(status_path, {"status": "executing", "started_at": _iso(started)})
+        self.log("phase", team=team_name, phase=phase, launch=launch, plan=str(plan))
+        if not plan.is_file():  # the skill's error handling: block, spawn no team
+            reason = f"Plan file not found: {plan_arg}"
+            blocked = {"status": "blocked", "started_at": _iso(started),
+                       "blocked_at": _iso(_now()), "reason": reason}  # fmt: skip
+            _write_json(status_path, blocked)
+            self.say(f"PHASE BLOCKED: {reason}")
+            self.log("outcome", team=team_name, phase=phase, launch=launch, outcome="no_plan")
+            return
+        team = _Team(self, team_name, started)
+        subjects = _plan_tasks(plan, scenario.tasks)
+        team.create(subjects)
+        base = self._git_head()
+        fail_at = scenario.tasks // 2 if scenario.outcome in ("die", "crash", "hang") else None
+        for number, subject in enumerate(subjects, start=1):
+            if fail_at is not None and number > fail_at:
+                break
+            self._work_task(team, scenario, phase, launch, number, subject)
+        self._finish(team_name, phase, launch, scenario, status_path, started, base, plan)
+
+    def _count_launch(self, phase_dir: Path) -> int:
+        counter = phase_dir / "standin-launches"
+        try:
+            launch = int(counter.read_text().strip() or "0") + 1
+        except (OSError, ValueError):
+            launch = 1
+        phase_dir.mkdir(parents=True, exist_ok=True)
+        counter.write_text(f"{launch}\n")
+        return launch
+
+    def _work_task(
+        self, team: _Team, scenario: Scenario, phase: str, launch: int, number: int, subject: str
+    ) -> None:
+        team.join(scenario.teammates)
+        team.update(number, status="in_progress", owner="worker")
+        self.say(f"⏺ {subject}")
+        self.sleep(scenario.step_secs)
+        if scenario.commit:
+            self._commit(phase, launch, number, subject)
+        self.sleep(scenario.step_secs)
+        team.update(number, status="completed")
+        self.say(f"  ⎿ done: {subject}")
+
+    def _finish(
+        self,
+        team_name: str,
+        phase: str,
+        launch: int,
+        scenario: Scenario,
+        status_path: Path,
+        started: datetime,
+        base: str | None,
+        plan: Path,
+    ) -> None:
+        outcome = scenario.outcome
+        self.log("outcome", team=team_name, phase=phase, launch=launch, outcome=outcome)
+        if outcome == "hang":
+            self.say("⏺ Waiting for the worker... (this phase never finishes)")
+            return
+        if outcome == "crash":
+            self.say("⏺ stand-in: crashing as the scenario asks")
+            raise _Crash
+        if outcome == "die":
+            self._kill_own_session()
+            return
+        if outcome == "blocked":
+            doc: dict[str, Any] = {
+                "status": "blocked",
+                "started_at": _iso(started),
+                "blocked_at": _iso(_now()),
+                "reason": scenario.reason,
+            }
+            if scenario.gate is not None:
+                doc["gate"] = scenario.gate
+            doc["context"] = {"tasks_completed": scenario.tasks, "attempts": 3}
+            _write_json(status_path, doc)
+            self.say(f"PHASE BLOCKED: {scenario.reason}")
+            self.say(f"See .claude/tina/phase-{phase}/status.json for details")
+            return
+        if scenario.run_gates:
+            blocked = self._run_gates(plan, started)
+            if blocked is not None:
+                _write_json(status_path, blocked)
+                self.say(f"PHASE BLOCKED: {blocked['reason']}")
+                self.log("gate", phase=phase, launch=launch, gate=blocked["gate"])
+                return
+        done: dict[str, Any] = {
+            "status": "complete",
+            "started_at": _iso(started),
+            "completed_at": _iso(_now()),
+        }
+        head = self._git_head()
+        if scenario.write_git_range and base is not None and head is not None:
+            done["git_range"] = f"{base[:7]}..{head[:7]}"
+        _write_json(status_path, done)
+        self.say(f"⏺ Phase {phase} complete.")
+
+    # -- git --------------------------------------------------------------------------------------
+
+    def _git(self, *args: str, identity: bool = False) -> subprocess.CompletedProcess[str]:
+        argv = ["git", *(_IDENT if identity else ()), "-C", str(self.cwd), *args]
+        return subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    def _git_head(self) -> str | None:
+        result = self._git("rev-parse", "HEAD")
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def _commit(self, phase: str, launch: int, number: int, subject: str) -> None:
+        rel = Path("tina-sim") / f"phase-{phase}" / f"launch-{launch}-task-{number}.md"
+        path = self.cwd / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# {subject}\n\nWritten by the stand-in phase lead.\n", encoding="utf-8")
+        # Use the user's identity when git has one, as Claude Code would; else a stand-in's.
+        has_identity = self._git("var", "GIT_COMMITTER_IDENT").returncode == 0
+        added = self._git("add", "--", str(rel))
+        message = f"phase {phase}: {subject}"
+        committed = self._git("commit", "-q", "-m", message, "--", str(rel),
+                              identity=not has_identity)  # fmt: skip
+        if added.returncode != 0 or committed.returncode != 0:
+            detail = (added.stderr + committed.stderr).strip()
+            self.say(f"⏺ git commit failed: {detail}")
+            self.log("git_failed", phase=phase, detail=detail)
+
+    # -- gates ------------------------------------------------------------------------------------
+
+    def _worktree(self) -> Path:
+        """STEP 1b of the skill: supervisor-state.json's ``worktree_path``, else the cwd."""
+        try:
+            state = json.loads((self.cwd / ".claude/tina/supervisor-state.json").read_text())
+            named = state.get("worktree_path") if isinstance(state, dict) else None
+        except (OSError, ValueError):
+            named = None
+        return Path(named) if isinstance(named, str) and named else self.cwd
+
+    def _tina_session(self) -> list[str]:
+        found = shutil.which("tina-session", path=self.env.get("PATH"))
+        return [found] if found else [sys.executable, "-m", "tina.session"]
+
+    def _run_gates(self, plan: Path, started: datetime) -> dict[str, Any] | None:
+        worktree = str(self._worktree())
+        gates = (
+            ("verify", "Verification gate failed", "tina-session check verify",
+             ["check", "verify", "--cwd", worktree]),
+            ("complexity", "Complexity gate failed", "tina-session check complexity",
+             ["check", "complexity", "--cwd", worktree, "--max-file-lines", "400",
+              "--max-total-lines", str(_total_lines_budget(plan)),
+              "--max-function-lines", "50"]),
+        )  # fmt: skip
+        for gate, reason, command, args in gates:
+            self.say(f"⏺ Bash({command})")
+            try:
+                result = subprocess.run(
+                    [*self._tina_session(), *args],
+                    env=self.env,
+                    cwd=self.cwd,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    timeout=600,
+                    check=False,
+                )
+                output, code = result.stdout, result.returncode
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                output, code = str(exc), 1
+            self.log("gate_run", gate=gate, exit_code=code)
+            if code != 0:
+                return {
+                    "status": "blocked",
+                    "started_at": _iso(started),
+                    "blocked_at": _iso(_now()),
+                    "reason": reason,
+                    "gate": gate,
+                    "context": {
+                        "command": command,
+                        "output": output[:_GATE_OUTPUT_CHARS],
+                        "exit_code": code,
+                    },
+                }
+        return None
+
+    # -- die --------------------------------------------------------------------------------------
+
+    def _kill_own_session(self) -> None:
+        pane = self.env.get("TMUX_PANE")
+        if not pane:
+            self.say("⏺ stand-in: asked to kill its tmux session, but it is not in tmux; exiting")
+            raise _Crash
+        tmux = _tmux_argv(self.env)
+        found = subprocess.run(
+            [*tmux, "display-message", "-p", "-t", pane, "#{session_id}"],
+            env=self.env, capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+        session = found.stdout.strip()
+        self.say(f"⏺ stand-in: killing tmux session {session or '?'} as the scenario asks")
+        if found.returncode == 0 and session:
+            subprocess.run(
+                [*tmux, "kill-session", "-t", session],
+                env=self.env, capture_output=True, timeout=10, check=False,
+            )  # fmt: skip
+        # The session's end hangs us up (SIGHUP); if it does not come, exit like a crash.
+        self.sleep(5.0)
+        raise _Crash
+
+
+def _tmux_argv(env: Mapping[str, str]) -> list[str]:
+    """``tmux`` for the server the pane lives on: ``$TINA_TMUX_SOCKET`` (a bare name is ``-L``,
+    a path ``-S``), else tmux's own default (``$TMUX`` inside a pane)."""
+    socket = env.get(TMUX_SOCKET_ENV)
+    if not socket:
+        return ["tmux"]
+    return ["tmux", "-S" if "/" in socket else "-L", socket]
+
+
+class _Team:
+    """The phase team and its task list, laid out as Claude Code writes them."""
+
+    def __init__(self, lead: Lead, name: str, created: datetime) -> None:
+        self.lead = lead
+        self.name = name
+        directory = team_dir_name(name)
+        self.config_path = lead.claude / "teams" / directory / "config.json"
+        self.tasks_dir = lead.claude / "tasks" / directory
+        self.created = created
+        self.members: list[dict[str, Any]] = [
+            {
+                "agentId": f"team-lead@{name}",
+                "name": "team-lead",
+                "agentType": "team-lead",
+                "model": "claude-opus-4-6",
+                "joinedAt": _ms(created),
+                "tmuxPaneId": "",
+                "cwd": str(lead.cwd),
+                "subscriptions": [],
+            }
+        ]
+        self.tasks: dict[int, dict[str, Any]] = {}
+
+    def _write_config(self) -> None:
+        phase = phase_of(self.name) or "?"
+        _write_json(
+            self.config_path,
+            {
+                "name": self.name,
+                "description": f"Phase {phase} execution team",
+                "createdAt": _ms(self.created),
+                "leadAgentId": f"team-lead@{self.name}",
+                "leadSessionId": self.lead.session_id,
+                "members": self.members,
+            },
+        )
+
+    def create(self, subjects: Sequence[str]) -> None:
+        self._write_config()
+        self.tasks_dir.mkdir(parents=True, exist_ok=True)
+        (self.tasks_dir / ".lock").touch()
+        count = len(subjects)
+        for number, subject in enumerate(subjects, start=1):
+            now = _ms(_now())
+            self.tasks[number] = {
+                "id": str(number),
+                "subject": subject,
+                "description": f"{subject}\n\nImplement with TDD.",
+                "activeForm": f"Working on {subject.split(': ', 1)[-1]}",
+                "status": "pending",
+                "owner": "",
+                "blocks": [str(number + 1)] if number < count else [],
+                "blockedBy": [str(number - 1)] if number > 1 else [],
+                "metadata": {"model": "haiku"},
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            self._write_task(number)
+
+    def join(self, names: Sequence[str]) -> None:
+        """Teammates join once, on the first task; the config is rewritten as each joins."""
+        present = {m["name"] for m in self.members}
+        for name in names:
+            if name in present:
+                continue
+            joined = _ms(_now())
+            self.members.append(
+                {
+                    "agentId": f"{name}@{self.name}",
+                    "name": name,
+                    "agentType": _AGENT_TYPES.get(name, "general-purpose"),
+                    "model": "haiku",
+                    "prompt": f"You are {name} on team {self.name}.",
+                    "color": _COLORS[(len(self.members) - 1) % len(_COLORS)],
+                    "planModeRequired": False,
+                    "joinedAt": joined,
+                    "tmuxPaneId": "in-process",
+                    "cwd": str(self.lead.cwd),
+                    "subscriptions": [],
+                    "backendType": "in-process",
+                }
+            )
+            present.add(name)
+            self._write_config()
+
+    def update(self, number: int, **changes: Any) -> None:
+        self.tasks[number].update(changes, updatedAt=_ms(_now()))
+        self._write_task(number)
+
+    def _write_task(self, number: int) -> None:
+        _write_json(self.tasks_dir / f"{number}.json", self.tasks[number])
+
+
+def _plan_tasks(plan: Path, count: int) -> list[str]:
+    """``count`` task subjects, named after the plan's ``### Task N: ...`` headings if any."""
+    try:
+        text = plan.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    titles = re.findall(r"^###\s+Task\s+\d+\s*:\s*(.+?)\s*$", text, flags=re.MULTILINE)
+    return [
+        f"Task {n}: {titles[n - 1] if n <= len(titles) else f'simulated work item {n}'}"
+        for n in range(1, count + 1)
+    ]
+
+
+def _total_lines_budget(plan: Path) -> int:
+    """The plan's Complexity Budget total-lines limit (a table row naming "total"), else 2000."""
+    try:
+        text = plan.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return 2000
+    _, _, budget = text.partition("Complexity Budget")
+    for row in budget.splitlines():
+        if row.startswith("|") and "total" in row.lower():
+            numbers = re.findall(r"\d[\d,]*", row)
+            if numbers:
+                return int(numbers[-1].replace(",", ""))
+    return 2000
+
+
+# --- the program ---------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = dict(os.environ)
+    if "--version" in args or "-v" in args:
+        print(VERSION)
+        return 0
+    cwd = Path.cwd()
+    lead = Lead(sys.stdout, env, cwd)
+    lead.log("start", argv=[env.get(ARGV0_ENV, "claude"), *args], cwd=str(cwd))
+    tty = sys.stdout.isatty()
+    doc, errors = load_scenario(env)
+    delay, more = pick(doc, "", 0)
+    try:
+        lead.say("✻ Welcome to Claude Code (tina stand-in)")
+        lead.say(f"  cwd: {cwd}")
+        for error in [*errors, *more]:
+            lead.say(f"⏺ stand-in scenario error: {error} (using the defaults for it)")
+        if delay.ready_delay_secs:
+            time.sleep(delay.ready_delay_secs)
+        if tty:
+            sys.stdout.write("\x1b[?2004h")  # bracketed paste, as Claude Code's input box asks
+        lead.footer()
+        lead.prompt()
+        for line in sys.stdin:
+            lead.handle(line)
+        lead.log("exit", code=0)
+        return 0
+    except _Crash:
+        lead.log("exit", code=1)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if tty:
+            sys.stdout.write("\x1b[?2004l")
+            sys.stdout.flush()
+
+
+def install(bin_dir: Path) -> Path:
+    """Writes an executable ``claude`` into ``bin_dir`` that runs this stand-in; returns it."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / "claude"
+    script = (
+        "#!/bin/sh\n"
+        "# tina simulator: a stand-in for Claude Code as a phase lead (tina.sim.standin_claude)\n"
+        f'{ARGV0_ENV}="$0"\n'
+        f"export {ARGV0_ENV}\n"
+        f'exec {shlex.quote(sys.executable)} -P -m tina.sim.standin_claude "$@"\n'
+    )
+    path.write_text(script, encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
