@@ -30,7 +30,7 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True)
 
 
-def _tina_session(henv: HandlerEnv, *args: str) -> dict[str, Any]:
+def _tina_session(henv: HandlerEnv, *args: str) -> str:
     proc = subprocess.run(
         [str(TINA_SESSION), *args],
         env=dict(henv.env),
@@ -40,7 +40,12 @@ def _tina_session(henv: HandlerEnv, *args: str) -> dict[str, Any]:
         timeout=60,
     )
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    out: dict[str, Any] = json.loads(proc.stdout)
+    return proc.stdout
+
+
+def _action(stdout: str) -> dict[str, Any]:
+    assert stdout.count("\n") == 1 and stdout.endswith("\n")
+    out: dict[str, Any] = json.loads(stdout)
     return out
 
 
@@ -59,21 +64,24 @@ def awaiting_approval(tmp_path: Path) -> tuple[HandlerEnv, Path]:
         tmux_socket=None,
         timeout=60,
     )
-    _tina_session(
+    printed = _tina_session(
         henv, "init", "--feature", FEATURE, "--cwd", str(repo),
         "--design-doc", str(repo / "docs" / "billing-export-design.md"),
         "--total-phases", "2", "--require-plan-approval",
     )  # fmt: skip
     worktree = repo / ".worktrees" / FEATURE
+    assert printed == f"{worktree}\n"
     advance = ("orchestrate", "advance", "--feature", FEATURE)
     _tina_session(henv, *advance, "--phase", "validation", "--event", "validation_pass")
     plan = worktree / "docs" / "plans" / "phase-1.md"
     plan.parent.mkdir(parents=True, exist_ok=True)
     plan.write_text("# Phase 1 plan\n")
-    waiting = _tina_session(
-        henv, *advance, "--phase", "1", "--event", "plan_complete", "--plan-path", str(plan)
+    waiting = _action(
+        _tina_session(
+            henv, *advance, "--phase", "1", "--event", "plan_complete", "--plan-path", str(plan)
+        )
     )
-    assert waiting["action"] == "wait", waiting
+    assert waiting == {"action": "wait", "reason": "phase 1 plan awaiting approval"}
     return henv, worktree
 
 
@@ -92,9 +100,13 @@ async def test_reject_plan_feedback_that_looks_like_an_option_arrives_verbatim(
     )
     result = await run_action(action, henv)
     assert result.ok, result
+    assert (
+        result.message == f"reject_plan applied to phase 1 of {FEATURE}; next action: spawn_planner"
+    )
+    assert (result.output or "") == json.dumps(
+        {"action": "spawn_planner", "phase": "1", "issues": [feedback]}, separators=(",", ":")
+    )
     assert json.loads(result.output or "") == {
-        "ok": True,
-        "feature": FEATURE,
         "action": "spawn_planner",
         "phase": "1",
         "issues": [feedback],
@@ -102,3 +114,24 @@ async def test_reject_plan_feedback_that_looks_like_an_option_arrives_verbatim(
     state = json.loads((worktree / ".claude" / "tina" / "supervisor-state.json").read_text())
     assert state["phases"]["1"]["plan_feedback"] == [feedback]
     assert state["phases"]["1"]["status"] == "planning"
+
+
+async def test_refused_action_reports_the_cli_error(
+    awaiting_approval: tuple[HandlerEnv, Path],
+) -> None:
+    """A transition the state machine refuses: the reason is the CLI's `Error:` message."""
+    henv, worktree = awaiting_approval
+    state_file = worktree / ".claude" / "tina" / "supervisor-state.json"
+    before = state_file.read_bytes()
+    action = parse_action(
+        {
+            "_id": "act2",
+            "type": "approve_plan",
+            "expiresAt": 4e12,
+            "payload": {"feature": FEATURE, "phase": "2"},
+        }
+    )
+    result = await run_action(action, henv)
+    assert (result.ok, result.code, result.exit_code) == (False, "cli_exit_non_zero", 1)
+    assert result.message == "Phase '2' not found in supervisor state"
+    assert state_file.read_bytes() == before

@@ -68,8 +68,8 @@ def test_reject_plan_glues_feedback_to_its_flag(feedback: str) -> None:
         (doc("format_disk", feature="f", phase="1"), "unknown_action_type", "format_disk"),
         (doc("pause", phase="1"), "payload_missing_field", "payload.feature"),
         (doc("pause", feature="f"), "payload_missing_field", "payload.phase"),
-        (doc("pause", feature="../etc", phase="1"), "payload_invalid", "invalid feature name"),
-        (doc("pause", feature="f", phase="1-retry"), "payload_invalid", "invalid phase"),
+        (doc("pause", feature="../etc", phase="1"), "payload_invalid", "Invalid feature name"),
+        (doc("pause", feature="f", phase="1-retry"), "payload_invalid", "Invalid phase"),
         (doc("pause", feature="f", phase="1.5.5.5"), "payload_invalid", "remediation depth"),
         (doc("reject_plan", feature="f", phase="1"), "payload_missing_field", "payload.feedback"),
         (
@@ -116,9 +116,10 @@ def henv(tmp_path: Path) -> HandlerEnv:
         "#!/bin/sh\n"
         'printf \'%s\\n\' "$@" > "$(dirname "$0")/argv.txt"\n'
         'env > "$(dirname "$0")/env.txt"\n'
-        "if [ \"$4\" = --phase=9 ]; then echo 'Error: phase 9 not found tina_node_SECRETSECRET' >&2; echo '{\"ok\":false}'; exit 1; fi\n"
+        "if [ \"$4\" = --phase=9 ]; then echo 'Error: phase 9 not found tina_node_SECRETSECRET' >&2; exit 1; fi\n"
+        "if [ \"$4\" = --phase=7 ]; then printf 'Warning: slow disk\\nError: Invalid phase 7:\\n\\nuse 1\\n' >&2; exit 1; fi\n"
         'if [ "$4" = --phase=8 ]; then sleep 5; fi\n'
-        'echo \'{"ok":true,"action":{"action":"spawn_executor"}}\'\n'
+        'echo \'{"action":"spawn_executor","phase":"1","plan_path":"/w/p.md"}\'\n'
     )
     script.chmod(0o755)
     return HandlerEnv.build(
@@ -134,7 +135,13 @@ async def test_tina_session_success_and_fixed_environment(
     assert result.ok
     assert result.code == "ok"
     assert result.exit_code == 0
-    assert json.loads(result.output or "")["ok"] is True
+    # stdout is the bare next action, passed through
+    assert json.loads(result.output or "") == {
+        "action": "spawn_executor",
+        "phase": "1",
+        "plan_path": "/w/p.md",
+    }
+    assert result.message == "retry applied to phase 1 of f; next action: spawn_executor"
     assert (tmp_path / "argv.txt").read_text().split() == [
         "orchestrate",
         "advance",
@@ -153,8 +160,34 @@ async def test_tina_session_failure_is_reported_with_secrets_masked(henv: Handle
     assert not result.ok
     assert result.code == "cli_exit_non_zero"
     assert result.exit_code == 1
-    assert "phase 9 not found" in result.message
-    assert "SECRET" not in result.message
+    assert result.message == "phase 9 not found ***"
+    assert "SECRET" not in (result.output or "")
+
+
+async def test_tina_session_multi_line_error_is_the_reason(henv: HandlerEnv) -> None:
+    result = await run_action(parse_action(doc("retry", feature="f", phase="7")), henv)
+    assert (result.ok, result.code, result.exit_code) == (False, "cli_exit_non_zero", 1)
+    assert result.message == "Invalid phase 7:\n\nuse 1"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "reason"),
+    [
+        (
+            "Error: Phase '3' not found in supervisor state\n",
+            "Phase '3' not found in supervisor state",
+        ),
+        ("Warning: x\nError: a\n\nb\n", "a\n\nb"),
+        (
+            "Error: internal error: KeyError: 'x'\nTraceback (most recent call last):\n  File\n",
+            "internal error: KeyError: 'x'",
+        ),
+        ("usage: tina-session ...\ntina-session: error: unrecognized arguments\n", None),
+        ("", None),
+    ],
+)
+def test_error_reason(stderr: str, reason: str | None) -> None:
+    assert _handlers.error_reason(stderr) == reason
 
 
 async def test_timeout_and_missing_binary(henv: HandlerEnv, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from tina.local import (
     ReadError,
     TaskStatus,
     VerdictResult,
+    encode_session_lookup,
     encode_supervisor_state,
+    parse_session_lookup,
     parse_supervisor_state,
     read_journal,
     read_phase_status,
@@ -79,7 +82,11 @@ def test_state_with_tina_additions(fixtures: Path) -> None:
 def test_state_round_trips_through_the_writer(fixtures: Path, name: str) -> None:
     state = read_supervisor_state(fixtures / "state" / name)
     written = encode_supervisor_state(state)
-    assert b'"spec_doc"' in written and b'"design_doc"' not in written
+    # Both eras' key for the spec path, same value: 145b20a needs design_doc, HEAD spec_doc.
+    doc = json.loads(written)
+    assert doc["design_doc"] == doc["spec_doc"] == state.spec_doc
+    keys = list(doc)
+    assert keys[:4] == ["version", "feature", "design_doc", "spec_doc"]
     assert parse_supervisor_state(written) == state
     # unknown keys of the input are not carried over
     assert b"some_future_field" not in written
@@ -90,6 +97,16 @@ def test_session_lookup_with_cwd_backfills_repo_root(fixtures: Path) -> None:
     assert lookup.worktree_path == "/home/dev/acme/.worktrees/billing-export"
     assert lookup.repo_root == "/home/dev/acme"
     assert lookup.created_at == datetime(2026, 2, 7, 16, 3, 12, 401877, tzinfo=UTC)
+
+
+def test_session_lookup_is_written_for_both_eras(fixtures: Path) -> None:
+    """The original at 145b20a reads `cwd` (the worktree); later versions `worktree_path`."""
+    lookup = read_session_lookup(fixtures / "sessions/cwd-145b20a.json")
+    doc = json.loads(encode_session_lookup(lookup))
+    assert list(doc) == ["feature", "cwd", "worktree_path", "repo_root", "created_at"]
+    assert doc["cwd"] == doc["worktree_path"] == "/home/dev/acme/.worktrees/billing-export"
+    assert doc["created_at"] == "2026-02-07T16:03:12.401877Z"
+    assert parse_session_lookup(encode_session_lookup(lookup)) == lookup
 
 
 def test_session_lookup_with_worktree_path(fixtures: Path) -> None:

@@ -17,18 +17,24 @@ from tina.local.names import (
 )
 
 
-@pytest.mark.parametrize("feature", ["billing-export", "a", "verbose-flag-56979", "v1.2_x"])
+@pytest.mark.parametrize(
+    "feature",
+    ["billing-export", "a", "verbose-flag-56979", "v1.2_x", "My-Feature", "UPPER", "x" * 100],
+)
 def test_valid_features(feature: str) -> None:
+    """The orchestrate skill names features after design docs, so capitals occur."""
     assert validate_feature(feature) == feature
 
 
 @pytest.mark.parametrize(
     "feature",
-    ["", "-x", ".hidden", "a/b", "a..b", "UPPER", "sp ace", "x" * 65, "../etc", "a\nb", "é"],
+    ["", "-x", ".hidden", "_x", "a/b", "a..b", "sp ace", "x" * 101, "../etc", "a\nb", "é", "a:b"],
 )
 def test_invalid_features(feature: str) -> None:
-    with pytest.raises(InvalidName, match="invalid feature name"):
+    with pytest.raises(InvalidName) as info:
         validate_feature(feature)
+    assert str(info.value).startswith(f"Invalid feature name {feature!r}: use 1-100 characters")
+    assert "without '..'" in str(info.value)
 
 
 @pytest.mark.parametrize("phase", ["1", "2", "10", "1.5", "1.5.5", "999"])
@@ -37,27 +43,44 @@ def test_valid_phases(phase: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("phase", "hint"),
+    ("phase", "first_line"),
     [
-        ("1-retry", "-retry"),
-        ("phase-1", "-retry"),
-        ("1 ", "spaces"),
-        ("0", None),
-        ("1.5.5.5", "depth"),
-        ("2.3", None),
-        ("1..5", None),
-        (".5", None),
-        ("1.", None),
-        ("", None),
-        ("validation", "-retry"),
+        ("1-retry", "do not add a '-retry' suffix."),
+        ("2.5-Retry", "do not add a '-retry' suffix."),
+        ("phase-1", "must contain only digits and dots."),
+        ("1 ", "must contain only digits and dots."),
+        ("validation", "must contain only digits and dots."),
+        ("", "a phase cannot be empty."),
+        (".5", "cannot start or end with a dot."),
+        ("1.", "cannot start or end with a dot."),
+        ("1..5", "cannot have consecutive dots."),
+        ("1.5.5.5", "remediation depth is limited to 2 ('1.5', '1.5.5')."),
+        ("0", "expected a main phase number from 1 to 999"),
+        ("2.3", "expected a main phase number from 1 to 999"),
+        ("1000", "expected a main phase number from 1 to 999"),
     ],
 )
-def test_invalid_phases(phase: str, hint: str | None) -> None:
+def test_invalid_phases(phase: str, first_line: str) -> None:
+    """The original's multi-line advice: what is wrong, a blank line, then what to use."""
     with pytest.raises(InvalidName) as info:
         validate_phase(phase)
-    assert f"invalid phase {phase!r}" in str(info.value)
-    if hint:
-        assert hint in str(info.value)
+    lines = str(info.value).split("\n")
+    assert lines[0].startswith(f"Invalid phase '{phase}': {first_line}")
+    assert lines[1] == ""
+    assert len(lines) >= 3
+
+
+@pytest.mark.parametrize(("phase", "base"), [("1-retry", "1"), ("2.5-retry", "2.5")])
+def test_retry_suffix_advice_names_the_phase_to_use(phase: str, base: str) -> None:
+    with pytest.raises(InvalidName) as info:
+        validate_phase(phase)
+    assert str(info.value) == (
+        f"Invalid phase '{phase}': do not add a '-retry' suffix.\n"
+        "\n"
+        "Retries reuse the same phase number:\n"
+        f"- the phase itself: use '{base}'\n"
+        f"- its remediation: '{base}.5' (created by the orchestrator after a failed review)"
+    )
 
 
 def test_phase_helpers() -> None:

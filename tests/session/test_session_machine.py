@@ -10,6 +10,7 @@ import pytest
 
 from tina.local import encode_supervisor_state
 from tina.local.models import (
+    ModelPolicy,
     OrchestrationStatus,
     PhaseState,
     PhaseStatus,
@@ -471,7 +472,7 @@ def test_bad_phase_is_invalid_input(phase: str) -> None:
     state = make_state(phases={"1": PhaseState(status=PhaseStatus.PLANNING)})
     info = _unchanged(state, Event(kind=E.PLAN_COMPLETE, phase=phase, plan_path="/p.md"))
     assert isinstance(info.error, InvalidInput)
-    assert "invalid phase" in str(info.error)
+    assert str(info.error).startswith(f"Invalid phase '{phase}': ")
 
 
 def test_missing_inputs() -> None:
@@ -496,7 +497,14 @@ def test_unknown_phase() -> None:
     state = make_state(phases={"1": PhaseState(status=PhaseStatus.PLANNING)})
     info = _unchanged(state, Event(kind=E.ERROR, phase="2", reason="x"))
     assert isinstance(info.error, PhaseNotFound)
-    assert "Phase '2' not found" in str(info.error)
+    assert str(info.error) == "Phase '2' not found in supervisor state"
+
+
+def test_retry_of_a_phase_that_is_not_blocked() -> None:
+    state = make_state(phases={"1": PhaseState(status=PhaseStatus.EXECUTING)})
+    info = _unchanged(state, Event(kind=E.RETRY, phase="1"))
+    assert isinstance(info.error, InvalidTransition)
+    assert str(info.error) == "Unexpected state: Phase 1 is not blocked (status: executing)"
 
 
 def test_validation_events_do_not_reset_a_running_phase() -> None:
@@ -520,14 +528,30 @@ def test_update_status_follows_the_transition_table() -> None:
     t = update_status(t.state, "1", PhaseStatus.REVIEWING, T0 + timedelta(minutes=13))
     assert t.state.phases["1"].breakdown.execution_mins == 10
     assert t.events[0].detail == {"from": "executing", "to": "reviewing", "plan_path": "/p.md"}
-    with pytest.raises(InvalidTransition, match="invalid status transition: reviewing -> planned"):
+    with pytest.raises(InvalidTransition) as refused:
         update_status(t.state, "1", PhaseStatus.PLANNED, T0)
-    with pytest.raises(InvalidTransition, match="planning -> executing"):
+    assert str(refused.value) == (
+        "Invalid status transition: cannot go from 'reviewing' to 'planned'"
+    )
+    with pytest.raises(InvalidTransition, match="from 'planning' to 'executing'"):
         update_status(state, "1", PhaseStatus.EXECUTING, T0)
-    with pytest.raises(InvalidInput, match="state phase-complete"):
+    # complete and blocked have their own commands, once the transition itself is allowed
+    with pytest.raises(InvalidTransition, match="from 'planning' to 'complete'"):
         update_status(state, "1", PhaseStatus.COMPLETE, T0)
-    with pytest.raises(InvalidInput, match="beyond"):
+    with pytest.raises(InvalidInput) as own:
+        update_status(t.state, "1", PhaseStatus.COMPLETE, T0)
+    assert str(own.value) == "Use 'state phase-complete' to mark a phase complete"
+    with pytest.raises(InvalidInput) as own:
+        update_status(state, "1", PhaseStatus.BLOCKED, T0)
+    assert str(own.value) == "Use 'state blocked' to mark a phase blocked"
+    with pytest.raises(InvalidInput) as beyond:
         update_status(state, "3", PhaseStatus.PLANNED, T0)
+    assert str(beyond.value) == (
+        "Phase 3 does not exist (total phases: 2).\n"
+        "\n"
+        "Valid phases: 1-2\n"
+        "Remediation phases (e.g., 1.5, 2.5) are created dynamically."
+    )
 
 
 def test_update_status_honours_gate_and_pause() -> None:
@@ -555,8 +579,14 @@ def test_complete_phase_moves_to_next_or_completes() -> None:
     last = make_state(total_phases=1, phases={"1": reviewing})
     assert complete_phase(last, "1", "a..b", T0).state.status is OrchestrationStatus.COMPLETE
     planning = make_state(phases={"1": PhaseState(status=PhaseStatus.PLANNING)})
-    with pytest.raises(InvalidTransition, match="planning -> complete"):
+    with pytest.raises(InvalidTransition, match="from 'planning' to 'complete'"):
         complete_phase(planning, "1", "a..b", T0)
+    # a phase that never started counts as planning, as in the original
+    with pytest.raises(InvalidTransition) as absent:
+        complete_phase(planning, "2", "a..b", T0)
+    assert str(absent.value) == "Invalid status transition: cannot go from 'planning' to 'complete'"
+    with pytest.raises(InvalidInput, match="Phase 3 does not exist"):
+        complete_phase(planning, "3", "a..b", T0)
 
 
 def test_block_phase() -> None:
@@ -565,10 +595,10 @@ def test_block_phase() -> None:
     assert t.state.phases["1"].blocked_reason == "disk full"
     assert t.state.status is OrchestrationStatus.BLOCKED
     assert action_to_dict(t.action)["action"] == "error"
-    with pytest.raises(InvalidTransition, match="blocked -> blocked"):
+    with pytest.raises(InvalidTransition, match="from 'blocked' to 'blocked'"):
         block_phase(t.state, "1", "again", T0)
     done = make_state(phases={"1": PhaseState(status=PhaseStatus.COMPLETE)})
-    with pytest.raises(InvalidTransition, match="complete -> blocked"):
+    with pytest.raises(InvalidTransition, match="from 'complete' to 'blocked'"):
         block_phase(done, "1", "x", T0)
     # on a paused phase, `state blocked` turns the pause into a real block
     paused = apply(state, Event(kind=E.PAUSE, phase="1"), T0).state
@@ -581,3 +611,43 @@ def test_model_policy_appears_only_when_not_default() -> None:
     state = attrs.evolve(state, model_policy=attrs.evolve(state.model_policy, planner="sonnet"))
     t: Transition = apply(state, Event(kind=E.VALIDATION_PASS, phase="validation"), T0)
     assert action_to_dict(t.action) == {"action": "spawn_planner", "phase": "1", "model": "sonnet"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ({}, {}),
+        ({"executor": "opus"}, {"model": "opus"}),
+        ({"executor": "haiku", "planner": "opus"}, {}),
+    ],
+)
+def test_executor_model_is_named_only_when_not_haiku(
+    policy: dict[str, str], expected: dict[str, str]
+) -> None:
+    """The original's defaults: opus for validator, planner and reviewer, haiku for executor."""
+    assert ModelPolicy().executor == "haiku"
+    state = make_state(phases={"1": PhaseState(status=PhaseStatus.PLANNING)})
+    state = attrs.evolve(state, model_policy=attrs.evolve(state.model_policy, **policy))
+    t = apply(state, Event(kind=E.PLAN_COMPLETE, phase="1", plan_path="/p.md"), T0)
+    assert action_to_dict(t.action) == {
+        "action": "spawn_executor",
+        "phase": "1",
+        "plan_path": "/p.md",
+        **expected,
+    }
+    assert action_to_dict(next_action(t.state)) == action_to_dict(t.action)
+
+
+def test_validator_and_reviewer_models_follow_the_policy() -> None:
+    state = make_state()
+    policy = attrs.evolve(state.model_policy, validator="sonnet", reviewer="sonnet")
+    state = attrs.evolve(state, model_policy=policy)
+    assert action_to_dict(next_action(state)) == {"action": "spawn_validator", "model": "sonnet"}
+    reviewing = PhaseState(status=PhaseStatus.REVIEWING, git_range="a..b")
+    state = attrs.evolve(state, phases={"1": reviewing})
+    assert action_to_dict(next_action(state)) == {
+        "action": "spawn_reviewer",
+        "phase": "1",
+        "git_range": "a..b",
+        "model": "sonnet",
+    }

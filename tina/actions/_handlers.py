@@ -9,6 +9,7 @@ again, press Enter.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -103,21 +104,50 @@ async def _run(
         )
 
 
+def _next_action(stdout: str) -> str | None:
+    """The ``action`` of the JSON object ``orchestrate advance`` prints, if it printed one."""
+    try:
+        doc = json.loads(stdout)
+    except ValueError:
+        return None
+    action = doc.get("action") if isinstance(doc, dict) else None
+    return action if isinstance(action, str) else None
+
+
+def error_reason(stderr: str) -> str | None:
+    """What tina-session said went wrong: its ``Error: <message>`` (which may span lines),
+    without the prefix, the warnings before it or a traceback after it."""
+    lines = stderr.splitlines()
+    start = next((n for n, line in enumerate(lines) if line.startswith("Error: ")), None)
+    if start is None:
+        return None
+    kept = [lines[start].removeprefix("Error: ")]
+    for line in lines[start + 1 :]:
+        if line.startswith("Traceback (most recent call last)"):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip() or None
+
+
 async def _tina_session(action: InboundAction, henv: HandlerEnv) -> ActionResult:
     argv = build_cli_args(action, henv.tina_session)
     proc = await _run(argv, henv)
     out, err = _clean(proc.stdout), _clean(proc.stderr)
     if proc.returncode == 0:
+        # stdout is the next action, one compact JSON object.
+        following = _next_action(out)
+        message = f"{action.type} applied to phase {action.phase} of {action.feature}"
         return ActionResult(
             ok=True,
             code="ok",
-            message=f"{action.type} applied to phase {action.phase} of {action.feature}",
+            message=message + (f"; next action: {following}" if following else ""),
             exit_code=0,
             output=out,
         )
-    # tina-session prints one JSON object even on failure; its stderr line says why.
-    reason = err.splitlines()[-1] if err else f"tina-session exited with {proc.returncode}"
-    reason = reason.removeprefix("tina-session: error: ")
+    # On failure stderr says `Error: <message>`; stdout is empty.
+    reason = error_reason(err) or (
+        err.splitlines()[-1] if err else f"tina-session exited with {proc.returncode}"
+    )
     return ActionResult(
         ok=False,
         code="cli_exit_non_zero",

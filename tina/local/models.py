@@ -147,9 +147,11 @@ class Timing:
 
 @attrs.frozen(kw_only=True)
 class ModelPolicy:
+    """Which model each agent runs on; the defaults are the original's (executor: haiku)."""
+
     validator: str = "opus"
     planner: str = "opus"
-    executor: str = "opus"
+    executor: str = "haiku"
     reviewer: str = "opus"
     reviewer_secondary: str = "haiku"
     dual_validation: bool = False
@@ -165,8 +167,8 @@ class ApprovalPolicy:
 class SupervisorState:
     """``<worktree>/.claude/tina/supervisor-state.json``.
 
-    Read from files that use ``design_doc`` (original) or ``spec_doc`` (later); always written
-    with ``spec_doc``. ``phases`` must be treated as read-only: the state machine builds new
+    Read from files that use ``design_doc`` (original) or ``spec_doc`` (later); written with
+    both keys, so either version of the original tool can read the file. ``phases`` must be treated as read-only: the state machine builds new
     states with :func:`attrs.evolve`.
     """
 

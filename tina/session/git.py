@@ -18,7 +18,13 @@ _TIMEOUT = 60.0
 
 
 class GitError(Exception):
+    """A git command failed; ``detail`` is what git said (its stderr), or the message."""
+
     code = "git_failed"
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = message if detail is None else detail
 
 
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -79,4 +85,5 @@ def add_worktree(repo: Path, worktree: Path, branch: str) -> None:
     """``git worktree add <worktree> -b <branch>`` from the repository's HEAD."""
     result = _git("-C", str(repo), "worktree", "add", str(worktree), "-b", branch)
     if result.returncode != 0:
-        raise GitError(f"git worktree add failed ({_describe(result)})")
+        detail = (result.stderr or result.stdout).strip() or _describe(result)
+        raise GitError(f"git worktree add failed ({_describe(result)})", detail)

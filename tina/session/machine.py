@@ -94,6 +94,7 @@ __all__ = [
     "complete_phase",
     "next_action",
     "no_plan",
+    "phase_beyond_total",
     "update_status",
 ]
 
@@ -219,7 +220,8 @@ def _gate(state: SupervisorState) -> bool:
     return state.approval_policy.require_plan_approval
 
 
-_ROLE_DEFAULTS = {"validator": "opus", "planner": "opus", "executor": "opus", "reviewer": "opus"}
+# The original's defaults: an action names a model only when the policy differs from these.
+_ROLE_DEFAULTS = {"validator": "opus", "planner": "opus", "executor": "haiku", "reviewer": "opus"}
 
 
 def _model(state: SupervisorState, role: str) -> str | None:
@@ -248,7 +250,7 @@ def _require_phase(state: SupervisorState, event: EventKind | str, key: str) -> 
         raise InvalidInput(f"event {event} needs a phase number, not {VALIDATION_PHASE!r}")
     phase = state.phase(key)
     if phase is None:
-        raise PhaseNotFound(f"Phase {key!r} not found in orchestration {state.feature!r}")
+        raise PhaseNotFound(f"Phase '{key}' not found in supervisor state")
     return phase
 
 
@@ -709,7 +711,10 @@ def _retry(
         )
     key = event.phase
     phase = _require_phase(state, event.kind, key)
-    _require_status(event.kind, key, phase, PhaseStatus.BLOCKED)
+    if phase.status is not PhaseStatus.BLOCKED:
+        raise InvalidTransition(
+            f"Unexpected state: Phase {key} is not blocked (status: {phase.status.value})"
+        )
     phase = attrs.evolve(
         phase,
         blocked_reason=None,
@@ -1007,15 +1012,27 @@ _ORCHESTRATION_FOR = {
 }
 
 
+def phase_beyond_total(state: SupervisorState, key: str) -> str | None:
+    """The original's three-line refusal of a main phase above ``total_phases``, or ``None``."""
+    if not key.isdigit() or int(key) <= state.total_phases:
+        return None
+    total = state.total_phases
+    return (
+        f"Phase {int(key)} does not exist (total phases: {total}).\n"
+        "\n"
+        f"Valid phases: 1-{total}\n"
+        "Remediation phases (e.g., 1.5, 2.5) are created dynamically."
+    )
+
+
 def _check_manual(state: SupervisorState, key: str, command: str) -> None:
     try:
         validate_phase(key)
     except InvalidName as exc:
         raise InvalidInput(str(exc)) from None
-    if is_main_phase(key) and main_phase_number(key) > state.total_phases:
-        raise InvalidInput(
-            f"phase {key} is beyond the orchestration's {state.total_phases} phase(s)"
-        )
+    beyond = phase_beyond_total(state, key)
+    if beyond is not None:
+        raise InvalidInput(beyond)
     if state.status is OrchestrationStatus.COMPLETE:
         raise InvalidTransition(f"orchestration {state.feature!r} is complete")
     if state.paused and command != "blocked":
@@ -1025,7 +1042,9 @@ def _check_manual(state: SupervisorState, key: str, command: str) -> None:
 
 
 def _refuse(current: PhaseStatus, target: PhaseStatus) -> InvalidTransition:
-    return InvalidTransition(f"invalid status transition: {current.value} -> {target.value}")
+    return InvalidTransition(
+        f"Invalid status transition: cannot go from '{current.value}' to '{target.value}'"
+    )
 
 
 def update_status(
@@ -1041,14 +1060,14 @@ def update_status(
     A missing phase counts as ``planning``. ``complete`` and ``blocked`` have their own commands.
     """
     _check_manual(state, key, "update")
-    if status in (PhaseStatus.COMPLETE, PhaseStatus.BLOCKED):
-        command = "phase-complete" if status is PhaseStatus.COMPLETE else "blocked"
-        raise InvalidInput(f"use `state {command}` to mark a phase {status.value}")
     existing = state.phase(key)
     phase = existing or PhaseState(status=PhaseStatus.PLANNING, planning_started_at=now)
     current = phase.status
     if status not in ALLOWED_MANUAL_TRANSITIONS[current]:
         raise _refuse(current, status)
+    if status in (PhaseStatus.COMPLETE, PhaseStatus.BLOCKED):
+        command = "phase-complete" if status is PhaseStatus.COMPLETE else "blocked"
+        raise InvalidInput(f"Use 'state {command}' to mark a phase {status.value}")
     if current is PhaseStatus.PLANNED and status is PhaseStatus.EXECUTING:
         _require_approved("state update", key, phase)
     changes: dict[str, Any] = {"status": status, "blocked_reason": None}
@@ -1094,7 +1113,9 @@ def update_status(
 def complete_phase(state: SupervisorState, key: str, git_range: str, now: datetime) -> Transition:
     """``state phase-complete``: a reviewing phase becomes complete."""
     _check_manual(state, key, "phase-complete")
-    phase = _require_phase(state, "state phase-complete", key)
+    phase = state.phase(key)
+    if phase is None:  # a phase that never started counts as planning, as in the original
+        raise _refuse(PhaseStatus.PLANNING, PhaseStatus.COMPLETE)
     if phase.status is not PhaseStatus.REVIEWING:
         raise _refuse(phase.status, PhaseStatus.COMPLETE)
     finished = attrs.evolve(_finish(phase, now), git_range=git_range, review_verdicts=())
