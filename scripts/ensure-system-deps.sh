@@ -7,6 +7,7 @@ set -euo pipefail
 need=()
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v jq >/dev/null 2>&1 || need+=(jq)  # tests/contract runs the skills' jq lines
 # systemd-analyze verifies the generated systemd user unit (tests/daemon/test_systemd.py).
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ "${TINA_NEED_BROWSER:-1}" = "1" ] && [ ! -x /usr/bin/chromium ]; then need+=(chromium); fi
