@@ -48,17 +48,25 @@ __all__ = [
     "TmuxError",
     "TmuxMissing",
     "UnsafeText",
+    "attach",
+    "capture_pane",
     "check_text",
     "enter_args",
     "is_shell",
+    "kill_session",
     "new_buffer_name",
+    "new_session",
+    "pane_info",
+    "pane_target",
     "paste_args",
     "probe_args",
     "prove_pane",
     "resolve_roots",
     "send_text",
     "session_exists",
+    "session_target",
     "tmux_argv",
+    "type_line",
 ]
 
 TMUX_SOCKET_ENV = "TINA_TMUX_SOCKET"
@@ -318,8 +326,86 @@ def _checked(argv: list[str], what: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def session_target(session: str) -> str:
+    """An exact session target: ``=name``, never tmux's prefix or pattern match (without the
+    ``=``, ``tina-f-phase-1`` would find ``tina-f-phase-10`` when only that one exists)."""
+    return f"={session}"
+
+
+def pane_target(session: str) -> str:
+    """The active pane of exactly ``session``."""
+    return f"={session}:"
+
+
 def session_exists(session: str, env: Mapping[str, str] | None = None) -> bool:
-    return _run([*tmux_argv(env), "has-session", "-t", f"={session}"]).returncode == 0
+    return _run([*tmux_argv(env), "has-session", "-t", session_target(session)]).returncode == 0
+
+
+def new_session(session: str, cwd: str, env: Mapping[str, str] | None = None) -> None:
+    """A detached session running the default shell in ``cwd``."""
+    _checked([*tmux_argv(env), "new-session", "-d", "-s", session, "-c", cwd], "new-session")
+
+
+def kill_session(session: str, env: Mapping[str, str] | None = None) -> None:
+    """Kill exactly ``session``; a session (or server) already gone is not an error."""
+    result = _run([*tmux_argv(env), "kill-session", "-t", session_target(session)])
+    gone = ("no server running", "session not found", "can't find session")
+    if result.returncode != 0 and not any(text in result.stderr for text in gone):
+        detail = result.stderr.strip() or f"exit status {result.returncode}"
+        raise TmuxError(f"tmux kill-session failed: {detail}")
+
+
+def capture_pane(
+    session: str, lines: int, env: Mapping[str, str] | None = None, *, join: bool = False
+) -> bytes:
+    """The active pane's text from ``lines`` lines of history, as tmux prints it. ``join``
+    joins wrapped lines (for matching, not for showing)."""
+    argv = [*tmux_argv(env), "capture-pane", "-t", pane_target(session), "-p", "-S", f"-{lines}"]
+    try:
+        result = subprocess.run(
+            [*argv, "-J"] if join else argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise TmuxError(f"tmux did not answer within {_TIMEOUT:.0f} s") from None
+    except OSError as exc:
+        raise TmuxError(f"could not run tmux: {exc}") from None
+    if result.returncode != 0:
+        detail = result.stderr.decode(errors="replace").strip()
+        raise TmuxError(f"tmux capture-pane failed: {detail or result.returncode}")
+    return result.stdout
+
+
+def pane_info(session: str, env: Mapping[str, str] | None = None) -> PaneInfo:
+    """What runs in the active pane of exactly ``session`` (``PaneRefused`` if it is gone)."""
+    return _probe(tmux_argv(env), pane_target(session), f"the agent of tmux session {session!r}")
+
+
+def type_line(
+    session: str, text: str, env: Mapping[str, str] | None = None, *, pause: float = SEND_PAUSE
+) -> None:
+    """Type ``text`` literally (``send-keys -l``: no key names) into the session's active pane,
+    pause, then press Enter. The caller has checked the text and, when it matters, the pane."""
+    check_text(text)
+    base = tmux_argv(env)
+    target = pane_target(session)
+    if text:
+        _checked([*base, "send-keys", "-t", target, "-l", "--", text], "send-keys")
+        time.sleep(pause)
+    _checked([*base, *enter_args(target)], "send-keys")
+
+
+def attach(session: str, env: Mapping[str, str] | None = None) -> int:
+    """``tmux attach`` to exactly ``session`` with this process's terminal; tmux's exit code
+    (1 if tmux was killed by a signal)."""
+    try:
+        code = subprocess.run([*tmux_argv(env), "attach", "-t", session_target(session)]).returncode
+    except OSError as exc:
+        raise TmuxError(f"could not run tmux: {exc}") from None
+    return code if code >= 0 else 1
 
 
 def _probe(base: list[str], target: str, agent: str) -> PaneInfo:
@@ -353,18 +439,19 @@ def send_text(
         roots=resolve_roots(roots),
         session=session,
     )
-    info = _probe(base, f"={session}:", expect.agent)
+    info = _probe(base, pane_target(session), expect.agent)
     prove_pane(info, expect)
     pane = info.pane_id
-    buffer = new_buffer_name()
-    load, paste = paste_args(buffer, pane)
-    _checked([*base, *load], "load-buffer", stdin=text)
-    try:
-        _checked([*base, *paste], f"paste-buffer into {pane}")
-    except TmuxError:
-        _run([*base, "delete-buffer", "-b", buffer])  # a successful paste (-d) deletes it
-        raise
-    time.sleep(pause)
-    prove_pane(_probe(base, pane, expect.agent), expect, pane=pane)
+    if text:  # an empty text only presses Enter
+        buffer = new_buffer_name()
+        load, paste = paste_args(buffer, pane)
+        _checked([*base, *load], "load-buffer", stdin=text)
+        try:
+            _checked([*base, *paste], f"paste-buffer into {pane}")
+        except TmuxError:
+            _run([*base, "delete-buffer", "-b", buffer])  # a successful paste (-d) deletes it
+            raise
+        time.sleep(pause)
+        prove_pane(_probe(base, pane, expect.agent), expect, pane=pane)
     _checked([*base, *enter_args(pane)], f"send-keys to {pane}")
     return pane
