@@ -243,8 +243,7 @@ def git_range_since_start(worktree: Path, phase: str) -> str | None:
     head = head_commit(worktree)
     if not _SHA.fullmatch(start) or head is None or head == start:
         return None
-    short = _git(worktree, "rev-parse", "--short", start, head)
-    parts = short.split() if short else []
-    if len(parts) != 2:
+    ends = [_git(worktree, "rev-parse", "--short", sha) for sha in (start, head)]
+    if ends[0] is None or ends[1] is None:
         return None
-    return f"{parts[0]}..{parts[1]}"
+    return f"{ends[0].strip()}..{ends[1].strip()}"
