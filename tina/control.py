@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,10 +80,40 @@ def _remove(path: Path) -> None:
 
 def request_status(path: Path, timeout: float = 3.0) -> dict[str, Any]:
     """Blocking client for the CLI."""
+    return _ask(path, timeout)[0]
+
+
+def daemon_pid(path: Path, timeout: float = 3.0) -> int | None:
+    """The pid of the daemon answering on `path`, read from the socket's peer credentials.
+
+    The daemon must answer a status request (a stale socket or a wedged daemon is no answer:
+    ControlError). None if this platform cannot tell a Unix socket's peer.
+    """
+    return _ask(path, timeout)[1]
+
+
+def _peer_pid(s: socket.socket) -> int | None:
+    """The pid of the process that listens on the other end (Linux and macOS)."""
+    try:
+        if hasattr(socket, "SO_PEERCRED"):  # Linux: struct ucred {pid, uid, gid}
+            pid, _uid, _gid = struct.unpack(
+                "3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            )
+            return int(pid) if pid > 0 else None
+        if sys.platform == "darwin":  # getsockopt(SOL_LOCAL, LOCAL_PEERPID)
+            pid = s.getsockopt(0, getattr(socket, "LOCAL_PEERPID", 0x002))
+            return int(pid) if pid > 0 else None
+    except OSError:
+        return None
+    return None
+
+
+def _ask(path: Path, timeout: float) -> tuple[dict[str, Any], int | None]:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(str(path))
+            pid = _peer_pid(s)
             s.sendall(b"status\n")
             chunks = []
             while chunk := s.recv(65536):
@@ -102,4 +134,4 @@ def request_status(path: Path, timeout: float = 3.0) -> dict[str, Any]:
         raise ControlError(f"the daemon sent an unreadable reply on {path}") from None
     if not isinstance(doc, dict):
         raise ControlError(f"the daemon sent an unexpected reply on {path}")
-    return doc
+    return doc, pid

@@ -16,6 +16,7 @@ from ._base import Outcome as Outcome
 from ._base import ServiceError as ServiceError
 from ._base import ServiceManager as ServiceManager
 from ._base import ServiceState as ServiceState
+from ._base import tina_executable as tina_executable
 
 
 def for_this_os(platform: str | None = None) -> ServiceManager | None:

@@ -37,6 +37,8 @@ class ServiceState:
 
     active: bool | None
     summary: str
+    #: the daemon's pid when the manager reports one
+    pid: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -66,6 +68,14 @@ class ServiceManager(Protocol):
 
     def state(self) -> ServiceState:
         """Asks the manager; only meaningful when `path` exists."""
+        ...
+
+    def start(self) -> None:
+        """Starts the installed service (nothing if it runs); raises ServiceError if refused."""
+        ...
+
+    def stop(self) -> None:
+        """Stops the installed service and waits for it; raises ServiceError if refused."""
         ...
 
     def start_hint(self) -> str:

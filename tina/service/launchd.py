@@ -60,7 +60,12 @@ def parse_print(text: str) -> ServiceState:
         parts.append(f"{fields['runs']} runs")
     if fields.get("last exit code", "(never exited)") != "(never exited)":
         parts.append(f"last exit code {fields['last exit code']}")
-    return ServiceState(active=state == "running", summary=", ".join(parts))
+    pid = fields.get("pid", "")
+    return ServiceState(
+        active=state == "running",
+        summary=", ".join(parts),
+        pid=int(pid) if pid.isdigit() else None,
+    )
 
 
 def _launchctl(*args: str) -> subprocess.CompletedProcess[str]:
@@ -147,6 +152,25 @@ class LaunchdAgent:
         if done.returncode != 0:
             return ServiceState(active=False, summary="not loaded")
         return parse_print(done.stdout)
+
+    def start(self) -> None:
+        """Loads the agent if it is not loaded (RunAtLoad starts it), else kickstarts it."""
+        if _launchctl("print", f"{self.domain}/{LABEL}").returncode != 0:
+            log_dir().mkdir(parents=True, exist_ok=True)
+            done = _launchctl("bootstrap", self.domain, str(self.path))
+        else:
+            done = _launchctl("kickstart", f"{self.domain}/{LABEL}")
+        if done.returncode != 0:
+            detail = done.stderr.strip() or done.stdout.strip()
+            raise ServiceError(f"launchctl could not start {LABEL}: {detail}")
+
+    def stop(self) -> None:
+        """Unloads the agent (KeepAlive would restart a killed daemon); the next login or
+        `start` loads it again. bootout waits for the daemon to exit."""
+        done = _launchctl("bootout", f"{self.domain}/{LABEL}")
+        if done.returncode != 0 and _launchctl("print", f"{self.domain}/{LABEL}").returncode == 0:
+            detail = done.stderr.strip() or done.stdout.strip()
+            raise ServiceError(f"launchctl could not stop {LABEL}: {detail}")
 
     def start_hint(self) -> str:
         return (

@@ -195,7 +195,20 @@ class SystemdUserService:
             parts.append(props["UnitFileState"])
         if props.get("NRestarts", "0") not in ("0", ""):
             parts.append(f"restarted {props['NRestarts']} times")
-        return ServiceState(active=active == "active", summary=", ".join(parts))
+        pid = props.get("MainPID", "0")
+        return ServiceState(
+            active=active == "active",
+            summary=", ".join(parts),
+            pid=int(pid) if pid.isdigit() and pid != "0" else None,
+        )
+
+    def start(self) -> None:
+        self._require_manager()
+        self._run("start", UNIT)
+
+    def stop(self) -> None:
+        self._require_manager()
+        self._run("stop", UNIT, ok=(0, 5))  # 5: not loaded, so not running either
 
     def start_hint(self) -> str:
         return f"systemctl --user start {UNIT}; why it stopped: journalctl --user -u {UNIT} -o cat"
