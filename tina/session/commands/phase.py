@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -481,6 +482,13 @@ def _status(args: argparse.Namespace) -> int:
 # --- the parsers ------------------------------------------------------------------------------
 
 
+def _text(*paragraphs: str) -> str:
+    """Help paragraphs wrapped for the terminal (the parsers keep text as given)."""
+    return "\n\n".join(
+        textwrap.fill(paragraph, 88, break_on_hyphens=False) for paragraph in paragraphs
+    )
+
+
 def _add_team(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--team",
@@ -500,14 +508,16 @@ def register(commands: Any) -> None:
         commands,
         "start",
         help="start a phase lead (Claude Code in a new tmux session)",
-        description=(
+        description=_text(
             "Start the phase's team lead: a detached tmux session in the worktree running "
             "`claudesp` (if on PATH) or `claude` with --dangerously-skip-permissions, then "
             "`/tina:team-lead-init team_name: FEATURE-phase-PHASE plan_path: PLAN` once Claude "
-            "shows its prompt. If the session exists, only waits for Claude to be ready.\n"
-            f"{session_note}\n\n"
-            f"environment:\n  {READY_TIMEOUT_ENV}  seconds to wait for Claude's prompt "
-            f"(default {READY_TIMEOUT:g}; a resumed session waits at most "
+            "shows its prompt. If the session exists, only waits for Claude to be ready.",
+            session_note,
+        )
+        + (
+            f"\n\nenvironment:\n  {READY_TIMEOUT_ENV}  seconds to wait for Claude's prompt "
+            f"(default {READY_TIMEOUT:g};\n    a resumed session waits at most "
             f"{RESUME_READY_TIMEOUT:g})"
         ),
         examples=[
@@ -536,7 +546,7 @@ def register(commands: Any) -> None:
         commands,
         "wait",
         help="wait for a phase to complete or block",
-        description=(
+        description=_text(
             "Wait until the phase lead's .claude/tina/phase-PHASE/status.json says complete "
             "(exit 0) or blocked (exit 1), the timeout passes (exit 2) or the phase's tmux "
             "session is gone (exit 3). Prints one JSON result, or with --stream one JSON status "
@@ -565,7 +575,7 @@ def register(commands: Any) -> None:
         commands,
         "status",
         help="one JSON status line for a phase",
-        description=(
+        description=_text(
             "Print the phase's status (from status.json, or waiting/unknown), task progress, "
             "last commit, git range and blocked reason as one JSON line. Never waits."
         ),
@@ -580,7 +590,7 @@ def register(commands: Any) -> None:
         commands,
         "stop",
         help="kill a phase's tmux session",
-        description=f"Kill the phase's tmux session, if it exists. {session_note}",
+        description=_text("Kill the phase's tmux session, if it exists.", session_note),
         examples=["tina-session stop --feature auth --phase 1"],
     )
     add_feature(p)
@@ -591,7 +601,9 @@ def register(commands: Any) -> None:
         commands,
         "exists",
         help="exit 0 if a phase's tmux session exists, else 1",
-        description=f"Print nothing; exit 0 if the phase's tmux session exists. {session_note}",
+        description=_text(
+            "Print nothing; exit 0 if the phase's tmux session exists.", session_note
+        ),
         examples=["tina-session exists --feature auth --phase 1 && echo running"],
     )
     add_feature(p)
@@ -602,7 +614,7 @@ def register(commands: Any) -> None:
         commands,
         "name",
         help="print a phase's tmux session name",
-        description=session_note,
+        description=_text(session_note),
         examples=["tina-session name --feature auth --phase 1.5   # tina-auth-phase-1_5"],
     )
     add_feature(p)
@@ -642,7 +654,7 @@ def register(commands: Any) -> None:
         commands,
         "send",
         help="type a message into a phase lead's pane, then Enter",
-        description=(
+        description=_text(
             "Paste TEXT into the phase lead's pane and press Enter. Refused unless the pane "
             "runs a program (not a plain shell) inside the orchestration's worktree; control "
             "characters other than tab and newline are refused."
