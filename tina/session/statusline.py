@@ -1,0 +1,143 @@
+"""The Claude Code status line ``tina-session init`` installs in a worktree.
+
+Claude Code runs ``statusLine.command`` from ``.claude/settings.local.json`` and pipes its
+status-line JSON to it. The script writes ``$PWD/.claude/tina/context-metrics.json``
+(``used_pct``, ``tokens``, ``max``, ``timestamp``), as the original tool's did, and prints
+``ctx:<used>%``. Unlike the original it needs no ``jq``: it runs Python (the interpreter that
+installed it, else ``python3``), and it never fails the status line: bad input, a missing
+interpreter or an unwritable directory still print a line and exit 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import store
+
+__all__ = [
+    "SCRIPT_NAME",
+    "SETTINGS_NAME",
+    "install",
+    "merge_settings",
+    "script_text",
+]
+
+SCRIPT_NAME = "tina-write-context.sh"
+SETTINGS_NAME = "settings.local.json"
+
+# Python run by the script; single quotes are not allowed (the script quotes it with them).
+_METRICS_PY = """\
+import json, math, os, sys, tempfile
+from datetime import datetime, timezone
+try:
+    doc = json.load(sys.stdin)
+except Exception:
+    doc = {}
+window = doc.get("context_window") if isinstance(doc, dict) else None
+window = window if isinstance(window, dict) else {}
+def number(key, default):
+    value = window.get(key)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value if ok and math.isfinite(value) else default
+used = number("used_percentage", 0)
+metrics = {
+    "used_pct": used,
+    "tokens": number("total_input_tokens", 0),
+    "max": number("context_window_size", 200000),
+    "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+}
+temp = None
+try:
+    target = os.path.join(os.getcwd(), ".claude", "tina")
+    os.makedirs(target, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target, prefix=".context-metrics.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(metrics, handle)
+    os.replace(temp, os.path.join(target, "context-metrics.json"))
+    temp = None
+except Exception:
+    pass
+finally:
+    if temp is not None:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+print("ctx:%d%%" % math.floor(max(0.0, min(float(used), 1e6))))
+"""
+
+
+def script_text(python: str | None = None) -> str:
+    """The bash status-line script; ``python`` is tried first (default: this interpreter)."""
+    assert "'" not in _METRICS_PY
+    interpreter = shlex.quote(python or sys.executable)
+    return (
+        "#!/usr/bin/env bash\n"
+        "# Installed by tina-session init: Claude Code's status line for this worktree.\n"
+        "# Reads the status-line JSON on stdin, records the context-window use in\n"
+        "# .claude/tina/context-metrics.json and prints ctx:<used>%. Never fails.\n"
+        f"py={interpreter}\n"
+        '[ -x "$py" ] || py=$(command -v python3 2>/dev/null)\n'
+        'out=""\n'
+        'if [ -n "$py" ]; then\n'
+        f"  out=$(\"$py\" -c '{_METRICS_PY}' 2>/dev/null)\n"
+        "fi\n"
+        "printf '%s\\n' \"${out:-ctx:?%}\"\n"
+        "exit 0\n"
+    )
+
+
+class SettingsNotMerged(Exception):
+    """An existing settings file that is not a JSON object: it is left alone."""
+
+
+def merge_settings(existing: bytes | None, command: str) -> bytes:
+    """The settings file with ``statusLine`` pointing at ``command``.
+
+    A new file is the original's compact document; an existing one keeps every other key
+    (the original overwrote it) and is written pretty-printed.
+    """
+    status_line = {"type": "command", "command": command}
+    if existing is None or not existing.strip():
+        return json.dumps({"statusLine": status_line}, separators=(",", ":")).encode()
+    try:
+        doc: Any = json.loads(existing)
+    except ValueError as exc:
+        raise SettingsNotMerged(f"it is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise SettingsNotMerged("it is not a JSON object")
+    doc["statusLine"] = status_line
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def install(worktree: Path) -> list[str]:
+    """Write the script (0755) and merge ``statusLine`` into ``settings.local.json``.
+
+    Returns warnings (for stderr); an unusable existing settings file is one, not an error.
+    Unless the project has its own ``.claude/.gitignore``, one is added that keeps these
+    files (and itself) out of the agents' commits.
+    """
+    claude = worktree / ".claude"
+    claude.mkdir(parents=True, exist_ok=True)
+    gitignore = claude / ".gitignore"
+    if not gitignore.exists():
+        store.atomic_write(gitignore, f".gitignore\n{SCRIPT_NAME}\n{SETTINGS_NAME}\n".encode())
+    script = claude / SCRIPT_NAME
+    store.atomic_write(script, script_text().encode(), mode=0o755)
+    os.chmod(script, 0o755)  # the umask may have narrowed the mode at creation
+    settings = claude / SETTINGS_NAME
+    try:
+        existing = settings.read_bytes()
+    except FileNotFoundError:
+        existing = None
+    try:
+        merged = merge_settings(existing, str(script.resolve()))
+    except SettingsNotMerged as exc:
+        return [f"Warning: status line not installed: {settings} was left alone because {exc}"]
+    store.atomic_write(settings, merged)
+    return []
