@@ -150,6 +150,15 @@ def test_list_with_no_sessions(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "list") == (0, "No active orchestrations.\n", "")
 
 
+def test_list_with_an_unreadable_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    sessions = paths.sessions_dir()
+    sessions.parent.mkdir(parents=True)
+    sessions.write_text("not a directory")
+    code, out, err = _run(capsys, "list")
+    assert (code, out) == (1, "")
+    assert err.startswith("Error: ") and "tina-sessions" in err and "Traceback" not in err
+
+
 def test_consensus_second_reviewer_is_haiku(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

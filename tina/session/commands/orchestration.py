@@ -490,7 +490,10 @@ def _short_path(path: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    lookups, errors = list_session_lookups(paths.sessions_dir())
+    try:
+        lookups, errors = list_session_lookups(paths.sessions_dir())
+    except ReadError as exc:  # the directory itself cannot be read
+        raise CommandError(str(exc)) from None
     for error in errors:
         warn(f"Warning: skipped an unreadable session lookup: {error}")
     if not lookups:
