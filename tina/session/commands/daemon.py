@@ -20,11 +20,13 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import config as config_mod
-from ... import control, service
 from .._common import EXIT_FAILED, EXIT_OK, CommandError, command_parser
+
+if TYPE_CHECKING:
+    from ... import service
 
 __all__ = ["register"]
 
@@ -114,12 +116,16 @@ def _socket() -> Path:
 
 def _service() -> service.ServiceManager | None:
     """The installed service, if there is one."""
+    from ... import service  # imported late: trio is slow to load
+
     svc = service.for_this_os()
     return svc if svc is not None and svc.path.exists() else None
 
 
 def _answering(sock: Path) -> int | None:
     """The pid of the daemon answering on ``sock`` (0 if its pid cannot be told), else None."""
+    from ... import control  # imported late: trio is slow to load
+
     try:
         pid = control.daemon_pid(sock, timeout=ASK_TIMEOUT)
     except control.ControlError:
@@ -158,6 +164,8 @@ def _alive(pid: int) -> bool:
 
 
 def _tina_argv() -> list[str]:
+    from ... import service  # imported late: trio is slow to load
+
     tina = service.tina_executable()
     if os.path.isabs(tina):
         return [tina, "daemon", "run"]
@@ -177,6 +185,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    from ... import service  # imported late: trio is slow to load
+
     sock = _socket()
     svc = _service()
     pid, _ = _running(sock, svc)
@@ -248,6 +258,8 @@ def _last_line(log: Path | None) -> str:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
+    from ... import service  # imported late: trio is slow to load
+
     sock = _socket()
     svc = _service()
     pid, managed = _running(sock, svc)
