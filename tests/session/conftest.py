@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -65,15 +64,8 @@ def tina_session_argv() -> list[str]:
     return [str(script)]
 
 
-@attrs.frozen
-class Run:
-    code: int
-    out: dict[str, Any]
-    stderr: str
-
-
 class Cli:
-    """Runs the real `tina-session` console script in a subprocess with an isolated HOME."""
+    """The isolated environment (HOME, tmux directory, cwd) tests run `tina-session` in."""
 
     def __init__(self, home: Path, cwd: Path) -> None:
         # Even the default tmux server would live in a temporary directory.
@@ -87,27 +79,6 @@ class Cli:
             "TMUX_TMPDIR": str(tmux_dir),
         }
         self.cwd = cwd
-
-    def __call__(self, *args: str) -> Run:
-        proc = subprocess.run(
-            [*tina_session_argv(), *args],
-            cwd=self.cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        lines = proc.stdout.splitlines()
-        assert len(lines) == 1, f"expected one JSON line, got {proc.stdout!r} / {proc.stderr!r}"
-        out = json.loads(lines[0])
-        assert isinstance(out, dict)
-        if proc.returncode == 0:
-            assert out["ok"] is True and proc.stderr == ""
-        else:
-            assert out["ok"] is False and set(out["error"]) == {"code", "message"}
-            assert proc.stderr.startswith("tina-session: error: ")
-        return Run(proc.returncode, out, proc.stderr)
 
 
 def git(repo: Path, *args: str) -> str:
