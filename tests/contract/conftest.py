@@ -347,8 +347,7 @@ def make_skills(tmp_path: Path) -> Iterator[Callable[..., Skills]]:
     finally:
         for skills in made:
             skills.tmux("kill-server")
-            if skills.feature:  # a daemon that init may have started under this HOME
-                status = skills.tina("daemon", "status", timeout=30)
-                if status.returncode == 0 and "is running" in status.stdout:
-                    skills.tina("daemon", "stop", timeout=30)
+            # The original's init auto-starts a daemon (pid file under this HOME); stop ours.
+            if any(skills.home.glob(".local/share/tina/daemon.pid")):
+                skills.tina("daemon", "stop", timeout=30)
         shutil.rmtree(tmux_dir, ignore_errors=True)
