@@ -49,11 +49,16 @@ class LatestValue(Generic[T]):
         return self._version, self._value
 
     async def wait_for(self, predicate: Callable[[T], bool]) -> T:
-        """Wait until ``predicate(value)`` holds; return that value."""
-        if predicate(self._value):
-            await trio.lowlevel.checkpoint()
-            return self._value
+        """Wait until ``predicate(value)`` holds; return that value.
+
+        The value returned satisfies ``predicate`` when this returns: a value that held before
+        the checkpoint but was replaced during it (a connection that went away meanwhile) is
+        waited past, never handed out.
+        """
         while True:
-            await self._lot.park()
             if predicate(self._value):
-                return self._value
+                await trio.lowlevel.checkpoint()
+                if predicate(self._value):
+                    return self._value
+                continue
+            await self._lot.park()
