@@ -152,7 +152,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     # The stream really exercised the paths: many transitions had to be observed. How many
     # depends on how long restarts take (states written while the daemon is down need not be
     # seen), which a busy machine stretches: 77-91 % on two quiet cores, 47 % at a load of 7 on
-    # two cores. A quarter still means hundreds of states checked one by one.
+    # two cores. A quarter is still 80 states (short form) to 1,000 (full form) checked one by one.
     assert verdict.must_observe >= verdict.writes * 0.25, verdict.figures()
     assert verdict.journal_lines > 0
 
