@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,12 +145,12 @@ class Skills:
     # -- running skill lines ----------------------------------------------------------------------
 
     def sh(
-        self, script: str, *, cwd: Path | None = None, timeout: float = 90, **variables: str
+        self, script: str, variables: Mapping[str, str], *, timeout: float = 90
     ) -> subprocess.CompletedProcess[str]:
-        """``script`` through ``bash -c`` with the skill's variables in the environment."""
+        """``script`` through ``bash -c`` in the project root, with the skill's variables set."""
         return subprocess.run(
             ["bash", "-c", script],
-            cwd=cwd or self.repo,
+            cwd=self.repo,
             env={**self.env, **variables},
             capture_output=True,
             text=True,
@@ -183,7 +183,7 @@ class Skills:
             'printf \'%s\\n%s\\n%s\' "$FEATURE_NAME" "$TOTAL_PHASES" "$WORKTREE_PATH"\n'
             "exit $status\n"
         )
-        result = self.sh(script, DESIGN_DOC=str(self.design_doc.relative_to(self.repo)))
+        result = self.sh(script, {"DESIGN_DOC": str(self.design_doc.relative_to(self.repo))})
         assert result.returncode == 0, f"init failed: {result.stdout!r} {result.stderr!r}"
         feature, _total, worktree = result.stdout.split("\n", 2)
         assert "\n" not in worktree, f"init printed more than the worktree path: {worktree!r}"
@@ -198,7 +198,7 @@ class Skills:
             "printf '%s' \"$NEXT_ACTION\"\n"
             "exit $status\n"
         )
-        result = self.sh(script, FEATURE_NAME=self.feature)
+        result = self.sh(script, {"FEATURE_NAME": self.feature})
         assert result.returncode == 0, f"orchestrate next failed: {result.stderr!r}"
         return self._action(result.stdout)
 
@@ -233,7 +233,7 @@ class Skills:
             'printf \'%s\\n%s\' "$ACTION" "$NEXT_ACTION"\n'
             "exit $status\n"
         )
-        result = self.sh(script, **variables)
+        result = self.sh(script, variables)
         assert result.returncode == 0, (
             f"advance --phase {phase} --event {event} failed: {result.stdout!r} {result.stderr!r}"
         )
@@ -275,9 +275,7 @@ class Skills:
         """Step 1, verbatim; the agent looks at the exit code only."""
         return self.sh(
             'tina-session start --feature "$FEATURE_NAME" --phase "$PHASE_NUM" --plan "$PLAN_PATH"',
-            FEATURE_NAME=self.feature,
-            PHASE_NUM=phase,
-            PLAN_PATH=plan_path,
+            {"FEATURE_NAME": self.feature, "PHASE_NUM": phase, "PLAN_PATH": plan_path},
         )
 
     def wait(self, phase: str, *, stream: int | None = 1, timeout: int | None = 60) -> Wait:
@@ -287,7 +285,7 @@ class Skills:
             line += f" --stream {stream}"
         if timeout is not None:
             line += f" --timeout {timeout}"
-        result = self.sh(line, FEATURE_NAME=self.feature, PHASE_NUM=phase, timeout=100)
+        result = self.sh(line, {"FEATURE_NAME": self.feature, "PHASE_NUM": phase}, timeout=100)
         lines = []
         for raw in result.stdout.splitlines():
             value = json.loads(raw)  # one JSON object per line, nothing else
