@@ -3,8 +3,9 @@
 `populate()` builds a laptop's files the way tina's orchestrator and Claude Code do:
 
 1. a short **simulator** pass (`tina.sim.driver.Simulator`): a few orchestrations run their whole
-   life through real `tina-session` calls (validate, plan, execute with a team and its task board,
-   commits, review, finalize), so their state files and event journals are real ones;
+   life through real `tina-session` calls (validate, plan, execute: `tina-session start` runs the
+   stand-in `claude` as the phase lead, which makes a team and its task board and commits; review,
+   finalize), so their state files and event journals are real ones;
 2. the remaining orchestrations are made by real `tina-session init` calls (real git worktrees,
    several repositories worked on in parallel threads), with the simulator's feature names and
    phase counts;

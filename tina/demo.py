@@ -2,8 +2,10 @@
 
 A local backend (with fresh sign-in keys and an enrollment secret), a demo owner account,
 simulated laptops (each a sandbox home with real git worktrees, tina-session, Claude Code
-team and task files and a tmux server, and its own daemon), the simulator driving realistic
-orchestrations on them, and the dashboard. The first laptop's daemon runs in the foreground
+team and task files, a tmux server, a stand-in `claude` and its own daemon), the simulator
+driving orchestrations on them the way the real tool does (`tina-session start` opens each
+phase lead's tmux session and starts the stand-in, which makes the phase team, works through
+its tasks and commits; `tina-session wait` follows it), and the dashboard. The first laptop's daemon runs in the foreground
 with its live actor tree. Ctrl-C or `kill` stops everything it started, also in a background
 job; if a part dies, the demo says which, stops the rest and exits with status 1.
 """
@@ -386,10 +388,11 @@ def _banner(url: str, web_url: str | None, password: str, laptops: list[Laptop])
         "",
         "Try this in the dashboard:",
         "  - Needs attention: approve or reject a plan waiting at the approval gate (reject with feedback",
-        "    sends the phase back to planning), retry a blocked phase",
+        "    sends the phase back to planning), retry a phase its lead blocked (a new lead starts)",
         "  - open an orchestration: pause a phase, watch it turn paused, resume it",
-        "  - send a message to an executor agent: it is typed into that agent's tmux pane",
-        f"    (see it with: tmux -S {laptops[0].tmux_socket} attach)",
+        "  - send a message to one of the orchestrator's agents (phase-executor, phase-reviewer...):",
+        "    it is typed into that agent's tmux pane; the phase leads run in tmux sessions too",
+        f"    (see them with: tmux -S {laptops[0].tmux_socket} attach)",
         "",
         "Below: the live actor tree of the first laptop's daemon. Ctrl-C stops everything.",
         "",

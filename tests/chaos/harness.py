@@ -509,12 +509,10 @@ class ChangeStream:
                 if history and history[-1].until == float("inf"):
                     history[-1].until = started
 
-    def _session(self, *args: str) -> dict[str, Any]:
+    def _session(self, *args: str) -> str:
+        """One tina-session command (a failure raises `SandboxError`); its stdout."""
         self._take("orchestration")
-        out = self.laptop.tina_session(*args)
-        if not out.get("ok"):
-            raise SandboxError(f"tina-session {' '.join(args[:4])}: {out}")
-        return out
+        return self.laptop.tina_session(*args).stdout
 
     # -- a team's task board ------------------------------------------------------------------
 
@@ -594,7 +592,7 @@ class ChangeStream:
         feature = f"chaos-{lane}-{uuid.uuid4().hex[:6]}"
         phases = rng.randint(1, 3)
         repo = self.laptop.make_repo(f"repo-{feature}")
-        out = self._session(
+        out = self._session(  # prints the worktree path
             "init",
             "--feature",
             feature,
@@ -605,7 +603,7 @@ class ChangeStream:
             "--total-phases",
             str(phases),
         )
-        worktree = Path(out["worktree_path"])
+        worktree = Path(out.strip())
         with self._lock:
             self.features[feature] = worktree
         self._sleep(rng)

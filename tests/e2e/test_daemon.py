@@ -170,7 +170,7 @@ def test_an_operator_action_is_claimed_executed_and_completed(
     assert json.loads(state_file.read_text())["phases"]["1"]["status"] == "planning"
     eventually(lambda: one(backend, "phases", phaseNumber="1", status="planning"))
 
-    # A transition that does not apply fails cleanly with tina-session's reason.
+    # A transition that does not apply fails cleanly with tina-session's reason (its `Error:`).
     retry = submit(owner, {"type": "retry", "orchestrationId": orch["_id"], "phase": "1"})
     failed = eventually(
         lambda: (
@@ -181,8 +181,7 @@ def test_an_operator_action_is_claimed_executed_and_completed(
     assert failed["status"] == "failed"
     assert failed["result"]["code"] == "cli_exit_non_zero"
     assert (
-        failed["result"]["message"]
-        == "cannot apply retry to phase 1: its status is planning (needs blocked)"
+        failed["result"]["message"] == "Unexpected state: Phase 1 is not blocked (status: planning)"
     )
 
 

@@ -1,17 +1,35 @@
 """Drives orchestrations the way tina's orchestrator and Claude Code do.
 
 Each simulated orchestrator loops on `tina-session orchestrate next` and performs the action
-it gets, as the real `/tina:orchestrate` skill does: validate, plan (a phase team appears with
-a task board and writes a plan file), execute (tasks move pending → in progress → completed,
-commits land in the worktree), review (pass, or gaps that open a remediation phase), finalize.
-Errors block a phase until an operator retries it; the plan-approval gate waits for an
-operator's approve/reject; a paused orchestration waits to be resumed. Deterministic for a
-seed; the `speed` factor scales every delay.
+it gets, as the real `/tina:orchestrate` skill does. Its own team, `<feature>-orchestration`,
+is the driver's: a task board (validate-design, plan-phase-N, execute-phase-N,
+review-phase-N) and teammates that join as they are spawned, each in a tmux pane of its own,
+so the dashboard can message them. The validator, planner and reviewer are simulated here (in
+the real tool they are the orchestrator's teammates): they wait a while, the planner writes a
+plan file, the reviewer passes or finds gaps that open a remediation phase.
+
+Execution is what the phase-executor agent does: `tina-session start --feature F --phase P
+--plan PLAN` (exit code only), `orchestrate advance --event execute_started`, then
+`tina-session wait --stream` read line by line until it exits: 0 → `execute_complete` with the
+git range of the last line, 1 (blocked) → `error` with the lead's reason, 2 (timeout) and 3
+(the session died) → `error`. `start` opens the phase's tmux session and types `claude`, which
+on a sandbox laptop is the stand-in (`tina.sim.standin_claude`): it plays the phase lead, makes
+the phase team and its tasks, commits in the worktree and writes the phase status. What it does
+is scripted per launch: the driver writes the laptop's stand-in scenario just before `start`
+(complete, or blocked with a gate's reason; task count and step delays from the config).
+
+A blocked phase waits for an operator's retry from the dashboard (or the driver's own, if
+configured); the retried phase comes back from `orchestrate next` as executing with nobody at
+work, and the driver starts its lead again. The plan-approval gate waits for an operator's
+approve/reject; a paused orchestration waits to be resumed. Deterministic for a seed, up to the
+processes' timing; the `speed` factor scales every delay.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -21,7 +39,7 @@ import attrs
 import structlog
 import trio
 
-from .sandbox import Laptop, SandboxError
+from .sandbox import BIN, Laptop, SandboxError
 
 log = structlog.get_logger("tina.sim")
 
@@ -53,6 +71,28 @@ TASK_SUBJECTS = [
     "Add feature flag",
     "Benchmark the hot path",
 ]
+# What a blocked phase lead writes (`reason`, and the gate that failed): the skill's wording.
+BLOCKS = [
+    ("Verification gate failed", "verify"),
+    ("Complexity gate failed", "complexity"),
+    ("Phase reviewer rejected 3 times", None),
+]
+# The orchestrator's teammates (name, agent type): one of each, reused from phase to phase.
+VALIDATOR = ("design-validator", "tina:design-validator")
+PLANNER = ("phase-planner", "tina:phase-planner")
+EXECUTOR = ("phase-executor", "tina:phase-executor")
+REVIEWER = ("phase-reviewer", "tina:phase-reviewer")
+# The stand-in's teammates (in-process, as Claude Code runs them by default).
+PHASE_TEAMMATES = ["worker", "spec-reviewer", "code-quality-reviewer"]
+
+# Actions an event's report may print that the loop takes as they are; any other (a wait, an
+# error, a remediation) makes it ask `orchestrate next`.
+ACT_ON = ("spawn_validator", "spawn_planner", "spawn_executor", "reuse_plan", "spawn_reviewer",
+          "finalize", "complete", "stopped")  # fmt: skip
+
+# How long the phase lead may take to pick up its init line (write its first status) after
+# `start` returns; past it the driver goes on, and `wait` decides.
+LEAD_PICKUP_TIMEOUT = 30.0
 
 
 @attrs.define(kw_only=True)
@@ -60,13 +100,102 @@ class SimConfig:
     seed: int = 7
     speed: float = 1.0  # > 1 runs faster
     tasks_per_phase: tuple[int, int] = (3, 6)
-    executors: int = 2
     p_review_gaps: float = 0.25
-    p_error: float = 0.1
+    p_error: float = 0.1  # a phase lead blocks (a gate fails)
     require_plan_approval_every: int = 3  # every Nth orchestration uses the approval gate
     auto_retry_after: float | None = None  # seconds; None: wait for an operator
     auto_approve_after: float | None = None  # seconds; None: wait for an operator
-    tmux_panes: bool = True
+    tmux_panes: bool = True  # the orchestrator's teammates get tmux panes (messages reach them)
+    wait_stream_secs: int = 1  # `tina-session wait --stream N`
+
+
+class OrchestrationTeam:
+    """The orchestrator's team, `<feature>-orchestration`, as the orchestrate skill keeps it:
+    one task per step, teammates joining as they are spawned (each in a tmux pane when
+    `panes`), tasks moving pending → in progress → completed as the steps run."""
+
+    def __init__(self, laptop: Laptop, feature: str, worktree: Path, *, panes: bool) -> None:
+        self.laptop = laptop
+        self.feature = feature
+        self.worktree = worktree
+        self.panes = panes
+        self.name = f"{feature}-orchestration"
+        self.members: list[dict[str, Any]] = [
+            {"name": "team-lead", "agentType": "team-lead", "tmuxPaneId": ""}
+        ]
+        self.tasks: dict[str, dict[str, Any]] = {}  # subject → fields
+
+    def create(self, phases: int) -> None:
+        self.laptop.write_team(self.name, self.members, cwd=self.worktree)
+        self._add("validate-design", None, after=None)
+        after = "validate-design"
+        for n in range(1, phases + 1):
+            for step in ("plan", "execute", "review"):
+                subject = f"{step}-phase-{n}"
+                self._add(subject, str(n), after=after)
+                after = subject
+
+    def _add(self, subject: str, phase: str | None, *, after: str | None) -> None:
+        task_id = str(len(self.tasks) + 1)
+        blocked_by = [self.tasks[after]["id"]] if after in self.tasks else []
+        self.tasks[subject] = {
+            "id": task_id,
+            "status": "pending",
+            "owner": None,
+            "blocked_by": blocked_by,
+            "phase": phase,
+        }
+        self._write(subject)
+
+    def _write(self, subject: str) -> None:
+        task = self.tasks[subject]
+        metadata: dict[str, Any] = {"feature_name": self.feature}
+        if task["phase"] is not None:
+            metadata["phase_num"] = task["phase"]
+        else:
+            metadata["worktree_path"] = str(self.worktree)
+        self.laptop.write_task(
+            self.name,
+            task["id"],
+            subject=subject,
+            status=task["status"],
+            owner=task["owner"],
+            blocked_by=task["blocked_by"],
+            metadata=metadata,
+        )
+
+    def _join(self, agent: str, agent_type: str) -> None:
+        if any(m["name"] == agent for m in self.members):
+            return
+        pane = "in-process"
+        if self.panes:
+            session = f"{self.feature}-{agent}".replace(".", "_")
+            try:
+                pane = self.laptop.open_pane(session, self.worktree)
+            except SandboxError:
+                pane = "in-process"
+        self.members.append({"name": agent, "agentType": agent_type, "tmuxPaneId": pane})
+        self.laptop.write_team(self.name, self.members, cwd=self.worktree)
+
+    def begin(self, step: str, phase: str | None, agent: str, agent_type: str) -> None:
+        """A step starts: its teammate joins, its task goes in progress (a remediation phase's
+        tasks are added when it first gets there)."""
+        subject = "validate-design" if phase is None else f"{step}-phase-{phase}"
+        if subject not in self.tasks:
+            previous = [s for s in self.tasks if self.tasks[s]["phase"] is not None]
+            self._add(subject, phase, after=previous[-1] if previous else None)
+        self._join(agent, agent_type)
+        task = self.tasks[subject]
+        if task["status"] != "in_progress" or task["owner"] != agent:
+            task.update(status="in_progress", owner=agent)
+            self._write(subject)
+
+    def end(self, step: str, phase: str | None) -> None:
+        subject = "validate-design" if phase is None else f"{step}-phase-{phase}"
+        task = self.tasks.get(subject)
+        if task is not None and task["status"] != "completed":
+            task["status"] = "completed"
+            self._write(subject)
 
 
 class OrchestrationSim:
@@ -87,9 +216,14 @@ class OrchestrationSim:
         self.rng = rng
         self.gated = gated
         self.worktree: Path | None = None
+        self.team: OrchestrationTeam | None = None
         self.done = False
         self.steps = 0
-        self._commits = 0
+        self.launches = 0
+        self._bases: dict[str, str] = {}  # phase → HEAD before its first lead started
+        # The stand-in reads the laptop's one scenario file when a lead starts: the
+        # orchestrations of a laptop take turns writing it and starting a lead.
+        self.launch_lock = trio.Lock()
 
     async def _sleep(self, lo: float, hi: float) -> None:
         await trio.sleep(self.rng.uniform(lo, hi) / self.cfg.speed)
@@ -98,103 +232,208 @@ class OrchestrationSim:
         return await trio.to_thread.run_sync(partial(fn, *args, **kwargs))
 
     async def _next(self) -> dict[str, Any]:
-        out: dict[str, Any] = await self._call(
-            self.laptop.tina_session, "orchestrate", "next", "--feature", self.feature
-        )
-        return out  # {"ok": true, "action": "spawn_planner", "phase": "1", ...}
+        out: dict[str, Any] = await self._call(self.laptop.next_action, self.feature)
+        return out  # the bare action: {"action": "spawn_planner", "phase": "1"}
 
-    async def _advance(self, phase: str, event: str, **flags: str) -> dict[str, Any]:
+    async def _advance(self, phase: str, event: str, **flags: str) -> dict[str, Any] | None:
+        """An event, as the orchestrator reports it; a refused one (an operator paused the
+        phase meanwhile, say) gives `None` and the loop asks `next` again."""
         self.steps += 1
-        out: dict[str, Any] = await self._call(
+        out: dict[str, Any] | None = await self._call(
             self.laptop.advance, self.feature, phase, event, check=False, **flags
         )
         return out
 
-    def _team(self, phase: str) -> str:
-        return f"{self.feature}-phase-{phase}"
+    async def _board(self, method: str, *args: str | None) -> None:
+        if self.team is not None:
+            await self._call(getattr(self.team, method), *args)
 
-    async def _open_team(self, phase: str) -> list[str]:
+    # --- the phase executor ---------------------------------------------------------------------
+
+    def _status_path(self, phase: str) -> Path:
         assert self.worktree is not None
-        names = ["team-lead"] + [f"executor-{i + 1}" for i in range(self.cfg.executors)]
-        members = []
-        for name in names:
-            pane = "in-process"
-            if self.cfg.tmux_panes and name != "team-lead":
-                session = f"{self._team(phase)}-{name}".replace(".", "_")
-                try:
-                    pane = await self._call(self.laptop.open_pane, session, self.worktree)
-                except SandboxError:
-                    pane = "in-process"
-            members.append(
-                {
-                    "name": name,
-                    "agentType": "team-lead" if name == "team-lead" else "general-purpose",
-                    "tmuxPaneId": pane,
-                }
-            )
-        await self._call(self.laptop.write_team, self._team(phase), members, cwd=self.worktree)
-        count = self.rng.randint(*self.cfg.tasks_per_phase)
-        subjects = self.rng.sample(TASK_SUBJECTS, k=min(count, len(TASK_SUBJECTS)))
-        for i, subject in enumerate(subjects, start=1):
-            await self._call(
-                self.laptop.write_task,
-                self._team(phase),
-                str(i),
-                subject=subject,
-                blocked_by=[str(i - 1)] if i > 1 and self.rng.random() < 0.4 else [],
-                metadata={"phase_num": phase, "feature_name": self.feature},
-            )
-            await self._sleep(0.05, 0.2)
-        return subjects
+        return self.worktree / ".claude" / "tina" / f"phase-{phase}" / "status.json"
 
-    async def _execute_tasks(self, phase: str) -> None:
-        team_dir = self.laptop.claude / "tasks" / self._team(phase).replace(".", "-")
-        ids = sorted(
-            (p.stem for p in team_dir.glob("*.json")), key=lambda s: int(s) if s.isdigit() else 0
+    def _scenario(self) -> dict[str, Any]:
+        """What the next lead does: the stand-in's scenario for one launch."""
+        speed = self.cfg.speed
+        launch: dict[str, Any] = {
+            "outcome": "complete",
+            "tasks": self.rng.randint(*self.cfg.tasks_per_phase),
+            "step_secs": round(self.rng.uniform(0.3, 1.0) / speed, 3),
+            "ready_delay_secs": round(self.rng.uniform(0.2, 0.8) / speed, 3),
+            "commit": True,
+            "teammates": PHASE_TEAMMATES,
+        }
+        if self.rng.random() < self.cfg.p_error:
+            reason, gate = self.rng.choice(BLOCKS)
+            launch.update(outcome="blocked", reason=reason, gate=gate)
+        return {"default": launch}
+
+    async def _session(self, *args: str, secs: float = 60) -> subprocess.CompletedProcess[str]:
+        out: subprocess.CompletedProcess[str] = await self._call(
+            self.laptop.tina_session, *args, check=False, timeout=secs
         )
-        for task_id in ids:
-            owner = f"executor-{self.rng.randint(1, self.cfg.executors)}"
-            subject = self.rng.choice(TASK_SUBJECTS)
-            await self._call(
-                self.laptop.write_task,
-                self._team(phase),
-                task_id,
-                subject=subject,
-                status="in_progress",
-                owner=owner,
-            )
-            await self._sleep(0.5, 2.0)
-            await self._call(
-                self.laptop.write_task,
-                self._team(phase),
-                task_id,
-                subject=subject,
-                status="completed",
-                owner=owner,
-            )
-            await self._sleep(0.1, 0.5)
+        return out
 
-    async def _commit(self) -> str:
+    async def _git_head(self) -> str:
         assert self.worktree is not None
-        self._commits += 1
-        first = (
-            await self._call(
-                self.laptop.run, ["git", "rev-parse", "--short", "HEAD"], cwd=self.worktree
-            )
-        ).stdout.strip()
-        (self.worktree / f"change-{self._commits}.txt").write_text(f"change {self._commits}\n")
-        await self._call(self.laptop.run, ["git", "add", "."], cwd=self.worktree)
-        await self._call(
-            self.laptop.run,
-            ["git", "commit", "-q", "-m", f"{self.feature}: change {self._commits}"],
-            cwd=self.worktree,
+        proc = await self._call(
+            self.laptop.run, ["git", "rev-parse", "--short", "HEAD"], cwd=self.worktree
         )
-        last = (
-            await self._call(
-                self.laptop.run, ["git", "rev-parse", "--short", "HEAD"], cwd=self.worktree
+        return str(proc.stdout.strip())
+
+    async def _launch(self, phase: str, plan: str) -> bool:
+        """`tina-session start`, after writing the stand-in's scenario; returns whether it
+        started (else the phase is reported as an error, as the phase executor does)."""
+        fp = ("--feature", self.feature, "--phase", phase)
+        status = self._status_path(phase)
+        async with self.launch_lock:
+            # A lead left from an earlier launch (blocked, then retried) would be resumed, not
+            # restarted: end it first.
+            await self._stop(phase)
+            before = await _read(status)
+            await self._call(self.laptop.write_standin_scenario, self._scenario())
+            self.launches += 1
+            started = await self._session("start", *fp, "--plan", plan, secs=180)
+            if started.returncode != 0:
+                log.warning(
+                    "sim.start_failed",
+                    feature=self.feature,
+                    phase=phase,
+                    code=started.returncode,
+                    error=started.stderr.strip()[-300:],
+                )
+                await self._advance(
+                    phase,
+                    "error",
+                    issues=f"tina-session start failed with exit code {started.returncode}",
+                )
+                return False
+            # The lead has read its scenario once it writes its first status (and a stale
+            # status from an earlier launch must not end the next `wait` at once).
+            with trio.move_on_after(LEAD_PICKUP_TIMEOUT):
+                while True:
+                    if await _read(status) not in (None, before):
+                        break
+                    await trio.sleep(0.05)
+        return True
+
+    async def _stop(self, phase: str) -> None:
+        """Ends a phase lead's tmux session, if there is one. Not a step of the real flow (its
+        leads stay until someone stops them): the simulator's housekeeping, done with tmux."""
+        session = self.laptop.phase_session(self.feature, phase)
+        await self._call(self.laptop.tmux, "kill-session", "-t", f"={session}", check=False)
+
+    async def _wait(self, phase: str) -> tuple[int, dict[str, Any]]:
+        """`tina-session wait --stream`: its exit status and its last JSON line."""
+        timeout = int(max(60, 1800 / self.cfg.speed))
+        argv = [
+            str(BIN / "tina-session"),
+            "wait",
+            "--feature",
+            self.feature,
+            "--phase",
+            phase,
+            "--stream",
+            str(self.cfg.wait_stream_secs),
+            "--timeout",
+            str(timeout),
+        ]
+        last: dict[str, Any] = {}
+        async with trio.open_nursery() as nursery:
+            proc: trio.Process = await nursery.start(
+                partial(
+                    trio.run_process,
+                    argv,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                    env=self.laptop.env(),
+                    cwd=self.laptop.root,
+                )
             )
-        ).stdout.strip()
-        return f"{first}..{last}"
+            assert proc.stdout is not None
+            pending = b""
+            async for chunk in proc.stdout:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    try:
+                        doc = json.loads(line)
+                    except json.JSONDecodeError:
+                        log.warning("sim.wait_garbled", feature=self.feature, line=line[:200])
+                        continue
+                    if isinstance(doc, dict):
+                        last = doc
+            code = await proc.wait()
+        return code, last
+
+    async def _blocked_reason(self, phase: str, last: dict[str, Any]) -> str:
+        """What the lead said: the last line's reason, else its status file's (as the phase
+        executor reads it: `jq -r '.reason // "blocked"'` and `.gate`)."""
+        reason = last.get("blocked_reason") or last.get("reason")
+        gate = None
+        try:
+            doc = json.loads(await trio.Path(self._status_path(phase)).read_text())
+        except (OSError, ValueError):
+            doc = {}
+        if isinstance(doc, dict):
+            reason = reason or doc.get("reason")
+            gate = doc.get("gate")
+        reason = str(reason or "blocked")
+        return f"blocked at {gate} gate: {reason}" if gate else reason
+
+    async def _execute(
+        self, phase: str, plan: str, *, relaunch: bool = True
+    ) -> dict[str, Any] | None:
+        """The phase executor: start the lead (unless one is still at work), report it
+        started, wait for it, report how it ended; returns the action that report gave."""
+        await self._board("begin", "execute", phase, *EXECUTOR)
+        base = self._bases.setdefault(phase, await self._git_head())
+        if relaunch and not await self._launch(phase, plan):
+            return None
+        await self._advance(phase, "execute_started")
+        code, last = await self._wait(phase)
+        log.info("sim.waited", feature=self.feature, phase=phase, code=code, last=last)
+        if code == 0:
+            git_range = last.get("git_range") or f"{base}..{await self._git_head()}"
+            done = await self._advance(phase, "execute_complete", git_range=str(git_range))
+            await self._board("end", "execute", phase)
+            return done
+        if code == 1:
+            issues = await self._blocked_reason(phase, last)
+        elif code == 2:
+            issues = "timeout waiting for the phase lead"
+        elif code == 3:
+            issues = "session_died"
+        else:
+            issues = f"tina-session wait failed with exit code {code}"
+        return await self._advance(phase, "error", issues=issues)
+
+    async def _resume_execution(self, phase: str) -> dict[str, Any] | None:
+        """`next` says the phase is executing but nobody waits for it (a retry, a resume
+        after a pause): wait for its lead if one is still at work or done, else start one."""
+        shown = await self._call(
+            self.laptop.session_json,
+            "state", "show", "--feature", self.feature, "--phase", phase, "--format", "json",
+            check=False,
+        )  # fmt: skip
+        plan = str((shown or {}).get("plan_path") or "")
+        exists = await self._session("exists", "--feature", self.feature, "--phase", phase)
+        lead = await self._call(
+            self.laptop.session_json,
+            "status", "--feature", self.feature, "--phase", phase,
+            check=False,
+        )  # fmt: skip
+        relaunch = exists.returncode != 0 or (lead or {}).get("status") == "blocked"
+        if relaunch and not plan:
+            return await self._advance(phase, "error", issues="no plan to execute")
+        return await self._execute(phase, plan, relaunch=relaunch)
+
+    # --- the orchestrator -----------------------------------------------------------------------
 
     async def run(self) -> None:
         self.worktree = await self._call(
@@ -203,46 +442,53 @@ class OrchestrationSim:
             phases=self.phases,
             require_plan_approval=self.gated,
         )
+        self.team = OrchestrationTeam(
+            self.laptop, self.feature, self.worktree, panes=self.cfg.tmux_panes
+        )
+        await self._call(self.team.create, self.phases)
         blocked_since: float | None = None
         waiting_since: float | None = None
+        # As the skill does, the action an event's report printed is the next one to take;
+        # `orchestrate next` is asked when there is none (or it says to wait).
+        given: dict[str, Any] | None = None
         while True:
-            action = await self._next()
+            action = given if given is not None else await self._next()
+            given = None
             kind = action.get("action")
             phase = str(action.get("phase", "validation"))
             if kind == "spawn_validator":
+                await self._board("begin", "validate", None, *VALIDATOR)
                 await self._sleep(1, 3)
-                await self._advance("validation", "validation_pass")
+                given = await self._advance("validation", "validation_pass")
+                await self._board("end", "validate", None)
             elif kind == "spawn_planner":
-                if not (
-                    self.laptop.claude / "teams" / self._team(phase).replace(".", "-")
-                ).exists():
-                    await self._open_team(phase)
+                await self._board("begin", "plan", phase, *PLANNER)
                 await self._sleep(1, 3)
                 plan = await self._call(self.laptop.write_plan, self.worktree, self.feature, phase)
-                await self._advance(phase, "plan_complete", plan_path=str(plan))
+                given = await self._advance(phase, "plan_complete", plan_path=str(plan))
+                await self._board("end", "plan", phase)
             elif kind in ("spawn_executor", "reuse_plan"):
-                await self._advance(phase, "execute_started")
-                if self.rng.random() < self.cfg.p_error:
-                    await self._sleep(1, 2)
-                    await self._advance(phase, "error", issues="tests failed in CI")
-                    continue
-                await self._execute_tasks(phase)
-                git_range = await self._commit()
-                await self._advance(phase, "execute_complete", git_range=git_range)
+                await self._board("end", "plan", phase)
+                given = await self._execute(phase, str(action.get("plan_path") or ""))
             elif kind == "spawn_reviewer":
+                await self._board("begin", "review", phase, *REVIEWER)
                 await self._sleep(1, 3)
                 depth = phase.count(".5")
                 if depth < 2 and self.rng.random() < self.cfg.p_review_gaps:
-                    await self._advance(
+                    given = await self._advance(
                         phase, "review_gaps", issues="missing tests,unclear error messages"
                     )
                 else:
-                    await self._advance(phase, "review_pass")
-                    await self._call(self.laptop.remove_team, self._team(phase))
+                    given = await self._advance(phase, "review_pass")
+                await self._board("end", "review", phase)
+                # Its lead's work is reviewed: end the lead's session.
+                await self._stop(phase)
             elif kind == "finalize":
                 await self._sleep(0.5, 1.5)
                 self.done = True
-                log.info("sim.finished", feature=self.feature, steps=self.steps)
+                log.info(
+                    "sim.finished", feature=self.feature, steps=self.steps, launches=self.launches
+                )
                 return
             elif kind in ("complete", "stopped"):
                 self.done = True
@@ -259,11 +505,10 @@ class OrchestrationSim:
                     blocked_since = None
                 await self._sleep(0.5, 1.0)
             elif str(action.get("reason", "")).endswith(" executing"):
-                # Executing with nobody at work (after a retry): the executors pick it up again.
-                phase = _phase_in(action)
-                await self._execute_tasks(phase)
-                await self._advance(phase, "execute_complete", git_range=await self._commit())
-            else:  # wait: paused, or a plan awaiting approval
+                # Executing with nobody waiting for it (after a retry or a resume).
+                blocked_since = None
+                given = await self._resume_execution(_phase_in(action))
+            elif kind == "wait":  # paused, or a plan awaiting approval
                 now = trio.current_time()
                 waiting_since = waiting_since or now
                 if (
@@ -277,7 +522,17 @@ class OrchestrationSim:
                     waiting_since = None
                 await self._sleep(0.5, 1.0)
                 continue
+            # else (remediate, consensus_disagreement...): `next` says what follows.
+            if given is not None and given.get("action") not in ACT_ON:
+                given = None
             waiting_since = None
+
+
+async def _read(path: Path) -> bytes | None:
+    try:
+        return await trio.Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _phase_in(action: dict[str, Any]) -> str:
@@ -320,6 +575,10 @@ class Simulator:
             )
 
     async def run(self, *, stagger: float = 2.0) -> None:
+        # One launch lock per laptop: its stand-in scenario file is one file.
+        locks: dict[int, trio.Lock] = {}
+        for sim in self.sims:
+            sim.launch_lock = locks.setdefault(id(sim.laptop), trio.Lock())
         async with trio.open_nursery() as nursery:
             for i, sim in enumerate(self.sims):
                 nursery.start_soon(self._start, sim, i * stagger / self.cfg.speed)

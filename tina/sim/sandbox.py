@@ -1,9 +1,15 @@
 """A simulated laptop: a sandbox home directory with real git repositories, real
-`tina-session` calls, Claude Code team and task files, an isolated tmux server, and a real
-`tina daemon` process enrolled against a Convex backend.
+`tina-session` calls, Claude Code team and task files, an isolated tmux server, a stand-in
+`claude` on its PATH, and a real `tina daemon` process enrolled against a Convex backend.
 
 Used by the end-to-end tests, the benchmarks and the demo. Nothing here touches the real
-home directory or the user's tmux server: every path lives under `root`.
+home directory, the user's tmux server or a real `claude`: every path lives under `root`.
+
+`tina-session start` types `claude --dangerously-skip-permissions` into a tmux pane. The pane's
+shell gets the sandbox's environment (the sandbox's tmux server is started by a command run
+with it), and `SHELL` names a sandbox shell that reads no profile: a login shell would read
+`/etc/profile`, which may reset `PATH` and find a real `claude` instead of the stand-in
+(`tina.sim.standin_claude`, scripted per laptop with `write_standin_scenario`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,33 @@ GIT_ENV = {
 
 
 class SandboxError(Exception):
-    pass
+    """A command in the sandbox failed: `returncode` and its message (`Error: ...` on stderr)."""
+
+    def __init__(self, message: str, *, returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+
+
+def error_message(proc: subprocess.CompletedProcess[str]) -> str:
+    """What a failed command said: tina-session's `Error: <message>` lines (a message may
+    span lines), else its last stderr or stdout line."""
+    err = proc.stderr.strip()
+    if "Error: " in err:
+        return err[err.index("Error: ") + len("Error: ") :].strip()
+    lines = (err or proc.stdout.strip()).splitlines()
+    return lines[-1].strip() if lines else f"exit status {proc.returncode}"
+
+
+# The sandbox's login shell: no profile, no rc file, so the pane keeps the sandbox's PATH. bash
+# runs `-c CMD` as CMD itself (dash stays as its parent, and a pane whose command is a shell is
+# refused as an agent's pane).
+_SHELL = """#!/bin/sh
+# A tmux pane's shell in a tina sandbox: the sandbox's environment, no profile.
+if [ -x /bin/bash ]; then
+    exec /bin/bash --noprofile --norc "$@"
+fi
+exec /bin/sh "$@"
+"""
 
 
 def _write_json(path: Path, doc: Any) -> None:
@@ -56,6 +88,7 @@ class Laptop:
         self.claude = self.home / ".claude"
         self.state_dir = root / "state"
         self.repos = root / "repos"
+        self.bin = root / "bin"  # first on PATH: the stand-in `claude`, the sandbox shell
         # AF_UNIX paths are short: keep the tmux socket near the filesystem root.
         self._tmux_dir = Path(tempfile.mkdtemp(prefix="tina-tmux-"))
         self.tmux_socket = str(self._tmux_dir / "tmux.sock")
@@ -67,15 +100,23 @@ class Laptop:
             self.claude / "tasks",
             self.state_dir,
             self.repos,
+            self.bin,
         ):
             d.mkdir(parents=True, exist_ok=True)
+        from .standin_claude import install
+
+        install(self.bin)
+        self.shell = self.bin / "sandbox-shell"
+        self.shell.write_text(_SHELL)
+        self.shell.chmod(0o755)
 
     # --- environment ----------------------------------------------------------------------------
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {
-            "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PATH": f"{self.bin}:{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": str(self.home),
+            "SHELL": str(self.shell),  # tmux's default-shell, taken when its server starts
             "LANG": "C.UTF-8",
             "TINA_CONVEX_URL": self.convex_url,
             "TINA_NODE_NAME": self.name,
@@ -109,19 +150,35 @@ class Laptop:
             check=False,
         )
         if check and proc.returncode != 0:
+            name = Path(argv[0]).name
             raise SandboxError(
-                f"{argv[0]} {' '.join(argv[1:3])} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+                f"{name} {' '.join(argv[1:3])} failed ({proc.returncode}): {error_message(proc)}",
+                returncode=proc.returncode,
             )
         return proc
 
-    def tina_session(self, *args: str, check: bool = True) -> dict[str, Any]:
-        proc = self.run([str(BIN / "tina-session"), *args], check=check)
+    def tina_session(
+        self, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Runs `tina-session` in the sandbox. With `check`, a non-zero exit raises
+        `SandboxError` with its `Error:` message and exit status."""
+        return self.run([str(BIN / "tina-session"), *args], check=check, timeout=timeout)
+
+    def session_json(self, *args: str, check: bool = True) -> dict[str, Any] | None:
+        """A `tina-session` command that prints one JSON object (`orchestrate next/advance`: the
+        bare action; `status`; `state show --format json`): that object. Without `check`, a
+        failed command gives `None`."""
+        proc = self.tina_session(*args, check=check)
+        if proc.returncode != 0:
+            return None
         try:
-            out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-        except (json.JSONDecodeError, IndexError):
+            out = json.loads(proc.stdout)
+        except json.JSONDecodeError:
             raise SandboxError(
-                f"tina-session {' '.join(args)}: no JSON on stdout: {proc.stdout!r} {proc.stderr!r}"
+                f"tina-session {' '.join(args[:2])}: no JSON object on stdout: {proc.stdout!r}"
             ) from None
+        if not isinstance(out, dict):
+            raise SandboxError(f"tina-session {' '.join(args[:2])}: not an object: {out!r}")
         return out
 
     # --- orchestrations -------------------------------------------------------------------------
@@ -155,27 +212,59 @@ class Laptop:
             str(repo_path),
             "--design-doc",
             str(repo_path / "docs" / "design.md"),
+            "--branch",
+            f"tina/{feature}",
             "--total-phases",
             str(phases),
         ]
         if require_plan_approval:
             args.append("--require-plan-approval")
-        out = self.tina_session(*args)
-        return Path(out["worktree_path"])
+        # The skill's `WORKTREE_PATH=$(tina-session init ...)`: one plain line.
+        lines = self.tina_session(*args).stdout.strip().splitlines()
+        if not lines:
+            raise SandboxError(f"tina-session init --feature {feature}: no worktree path printed")
+        return Path(lines[-1])
 
     def advance(
         self, feature: str, phase: str, event: str, *, check: bool = True, **flags: str
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
+        """`orchestrate advance`: the next action, or `None` when refused (without `check`)."""
         args = ["orchestrate", "advance", "--feature", feature, "--phase", phase, "--event", event]
         for key, value in flags.items():
             args += [f"--{key.replace('_', '-')}", value]
-        return self.tina_session(*args, check=check)
+        return self.session_json(*args, check=check)
+
+    def next_action(self, feature: str) -> dict[str, Any]:
+        """`orchestrate next`: the bare action object."""
+        out = self.session_json("orchestrate", "next", "--feature", feature)
+        assert out is not None  # checked
+        return out
 
     def write_plan(self, worktree: Path, feature: str, phase: str) -> Path:
         plan = worktree / "docs" / "plans" / f"2026-11-21-{feature}-phase-{phase}.md"
         plan.parent.mkdir(parents=True, exist_ok=True)
         plan.write_text(f"# Phase {phase} plan\n")
         return plan
+
+    # --- the stand-in claude ----------------------------------------------------------------
+
+    @property
+    def standin_scenario(self) -> Path:
+        """Where the stand-in `claude` reads its script (`tina.sim.standin_claude`)."""
+        return self.claude / "tina-standin.json"
+
+    def write_standin_scenario(self, scenario: Mapping[str, Any]) -> Path:
+        """What the stand-in phase leads launched from now on do: `{"default": {...},
+        "phases": {"1": {...} or [launch1, launch2, ...]}}`."""
+        _write_json(self.standin_scenario, dict(scenario))
+        return self.standin_scenario
+
+    @staticmethod
+    def phase_session(feature: str, phase: str) -> str:
+        """The tmux session `tina-session start` creates for a phase (dots become `_`)."""
+        from tina.local.names import phase_tmux_session
+
+        return phase_tmux_session(feature, phase)
 
     # --- Claude Code files ---------------------------------------------------------------------
 
