@@ -394,7 +394,7 @@ def test_a_revoked_laptop_stops_writing_says_so_and_does_not_retry_in_a_loop(
 
 
 def test_the_simulator_drives_a_whole_orchestration_through_the_real_daemon(
-    backend: BackendProcess, laptop: Laptop
+    backend: BackendProcess, laptop: Laptop, owner: Api
 ) -> None:
     import trio
 
@@ -433,4 +433,105 @@ def test_the_simulator_drives_a_whole_orchestration_through_the_real_daemon(
     assert {"pending", "in_progress", "completed"} <= statuses
     assert len({e["idempotencyKey"] for e in rows(backend, "taskEvents")}) == len(
         rows(backend, "taskEvents")
+    )
+    # The stand-in leads made the phase teams; the orchestrator's team is the driver's, and a
+    # message from the dashboard reaches its teammates' tmux panes.
+    teams = {t["dirName"]: t for t in rows(backend, "teams")}
+    for s in sim.sims:
+        assert {f"{s.feature}-orchestration", f"{s.feature}-phase-1"} <= set(teams), sorted(teams)
+    team = teams[f"{sim.sims[0].feature}-orchestration"]
+    text = f"status please {uuid.uuid4().hex[:6]}"
+    sent = submit(
+        owner,
+        {
+            "type": "send_message",
+            "teamId": team["_id"],
+            "agentName": "phase-executor",
+            "text": text,
+        },
+    )
+    done = eventually(
+        lambda: (
+            action_row(backend, sent)["status"] in ("completed", "failed")
+            and action_row(backend, sent)
+        )
+    )
+    assert done["status"] == "completed", done
+    pane = done["result"]["message"].rsplit(" ", 1)[-1]
+    eventually(lambda: text in laptop.capture(pane))
+
+
+def test_a_phase_its_lead_blocks_is_retried_from_the_dashboard_and_a_new_lead_finishes_it(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    import threading
+
+    import trio
+
+    from tina.sim.driver import SimConfig, Simulator
+
+    laptop.start_daemon()
+    # Every lead blocks until the retry; no review gaps, no approval gate, no automatic retry.
+    cfg = SimConfig(
+        seed=3,
+        speed=25,
+        p_error=1.0,
+        p_review_gaps=0.0,
+        require_plan_approval_every=0,
+        tasks_per_phase=(2, 2),
+    )
+    sim = Simulator([laptop], orchestrations=1, phases=(1, 1), cfg=cfg)
+    (orchestration,) = sim.sims
+    failed: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            trio.run(sim.run)
+        except BaseException as exc:  # reported by the test
+            failed.append(exc)
+
+    driver = threading.Thread(target=drive, name="simulator", daemon=True)
+    driver.start()
+    feature = orchestration.feature
+    blocked = eventually(
+        lambda: one(backend, "phases", phaseNumber="1", status="blocked"), timeout=60
+    )
+    # The lead's reason, as the phase executor reports it (`wait` exit 1, the status file's gate).
+    assert blocked["blockedReason"] in {
+        "blocked at verify gate: Verification gate failed",
+        "blocked at complexity gate: Complexity gate failed",
+        "Phase reviewer rejected 3 times",
+    }, blocked
+    orch = eventually(lambda: one(backend, "orchestrations", featureName=feature))
+    assert orch["status"] == "blocked"
+
+    cfg.p_error = 0.0  # the next lead completes
+    retry = submit(owner, {"type": "retry", "orchestrationId": orch["_id"], "phase": "1"})
+    eventually(lambda: action_row(backend, retry)["status"] == "completed", timeout=30)
+    driver.join(90)
+    assert not driver.is_alive() and not failed, failed
+    assert orchestration.done
+    eventually(lambda: one(backend, "orchestrations", featureName=feature, status="complete"))
+
+    # Both leads were started by `tina-session start` in the phase's tmux session, as the real
+    # tool starts Claude Code: the command line (which found the sandbox's stand-in `claude`),
+    # then the team-lead-init line.
+    standin_log = laptop.claude / "tina-standin.log"
+    records = [json.loads(line) for line in standin_log.read_text().splitlines()]
+    starts = [r for r in records if r["event"] == "start"]
+    claude = str(laptop.bin / "claude")
+    assert [r["argv"] for r in starts] == [[claude, "--dangerously-skip-permissions"]] * 2
+    assert all(r["cwd"] == str(orchestration.worktree) for r in starts)
+    plan = f"{orchestration.worktree}/docs/plans/2026-11-21-{feature}-phase-1.md"
+    inits = [r["line"] for r in records if r["event"] == "input" and r["line"].strip()]
+    assert inits == [f"/tina:team-lead-init team_name: {feature}-phase-1 plan_path: {plan}"] * 2
+    assert [r["outcome"] for r in records if r["event"] == "outcome"] == ["blocked", "complete"]
+    # The phase team is the lead's: its tasks reached Convex, completed.
+    team = eventually(lambda: one(backend, "teams", dirName=f"{feature}-phase-1"))
+    assert team["orchestrationId"] == orch["_id"]
+    eventually(
+        lambda: (
+            {t["status"] for t in rows(backend, "tasks") if t["teamId"] == team["_id"]}
+            == {"completed"}
+        )
     )
