@@ -251,3 +251,48 @@ def test_start_install_deps(env: Env, worktree: Path, tmp_path: Path) -> None:
         "Installing npm dependencies...\nWarning: npm install exited with exit status: 3\n"
     )
     assert "noise" not in run.out
+
+
+def test_start_after_a_blocked_lead_starts_a_fresh_one(
+    env: Env, worktree: Path, tmp_path: Path
+) -> None:
+    # The orchestrator's retry of a blocked phase: the phase executor runs `start` again. The
+    # blocked lead (still alive, as real leads stay) is stopped, its verdict kept aside, and a
+    # new lead gets the team-lead command, so `wait` follows the new attempt, not the old one.
+    log = tmp_path / "claude.log"
+    env.fake_claude("claude", log)
+    plan = tmp_path / "plan.md"
+    plan.write_text("# plan\n")
+    first = env.run("start", "--feature", FEATURE, "--phase", "1", "--plan", str(plan))
+    assert first.code == 0, first
+    status = worktree / ".claude" / "tina" / "phase-1" / "status.json"
+    status.write_text('{"status":"blocked","reason":"Verification gate failed"}')
+
+    again = env.run("start", "--feature", FEATURE, "--phase", "1", "--plan", str(plan))
+    assert again.code == 0, again
+    assert again.out.startswith(
+        f"Stopped session '{S1}': its lead had blocked the phase.\nBlocked status kept as "
+    )
+    assert "Resuming" not in again.out
+    assert f"Started phase 1 execution in session '{S1}'\n" in again.out
+    assert not status.exists()
+    (kept,) = status.parent.glob("status.blocked-*.json")
+    assert "Verification gate failed" in kept.read_text()
+    command = f"/tina:team-lead-init team_name: {FEATURE}-phase-1 plan_path: {plan}"
+    assert wait_for(lambda: launched(log).count(f"line {command}") == 2)
+    assert launched(log).count("argv --dangerously-skip-permissions") == 2  # a new claude
+    assert env.run("status", "--feature", FEATURE, "--phase", "1").json()["status"] == "waiting"
+
+
+def test_start_resumes_a_lead_that_is_still_working(
+    env: Env, worktree: Path, tmp_path: Path
+) -> None:
+    env.fake_claude("claude", tmp_path / "claude.log")
+    plan = tmp_path / "plan.md"
+    plan.write_text("# plan\n")
+    assert env.run("start", "--feature", FEATURE, "--phase", "1", "--plan", str(plan)).code == 0
+    status = worktree / ".claude" / "tina" / "phase-1" / "status.json"
+    status.write_text('{"status":"executing"}')
+    again = env.run("start", "--feature", FEATURE, "--phase", "1", "--plan", str(plan))
+    assert again.out.startswith(f"Session '{S1}' already exists. Resuming.\n"), again
+    assert status.read_text() == '{"status":"executing"}'

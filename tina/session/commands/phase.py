@@ -32,6 +32,7 @@ from .._common import (
     check_phase,
     command_parser,
     load_state,
+    now,
     print_json,
     warn,
     worktree_for,
@@ -300,6 +301,7 @@ def _start(args: argparse.Namespace) -> int:
     binary = _claude_binary()
     launch = f"{binary} --dangerously-skip-permissions"
     try:
+        _retire_blocked_lead(worktree, phase, session)
         if _exists(session):
             print(f"Session '{session}' already exists. Resuming.", flush=True)
             resume_timeout = min(ready_timeout, RESUME_READY_TIMEOUT)
@@ -331,6 +333,24 @@ def _start(args: argparse.Namespace) -> int:
         raise _tmux_error(exc) from None
     print(f"Started phase {phase} execution in session '{session}'")
     return EXIT_OK
+
+
+def _retire_blocked_lead(worktree: Path, phase: str, session: str) -> None:
+    """A phase whose lead blocked is being started again (the orchestrator's retry): that lead
+    is done, so its session is stopped and its ``status.json`` set aside (kept, renamed
+    ``status.blocked-<UTC time>.json``), and a fresh lead starts. Resuming it instead (the
+    original) left the blocked lead in place and ``wait`` reading its old verdict: a retry could
+    never succeed."""
+    status_path = paths.phase_status_path(worktree, phase)
+    if progress.read_phase_file(status_path).status != "blocked":
+        return
+    if _exists(session):
+        tmux.kill_session(session)
+        print(f"Stopped session '{session}': its lead had blocked the phase.", flush=True)
+    stamp = now().strftime("%Y%m%dT%H%M%SZ")
+    kept = status_path.with_name(f"status.blocked-{stamp}.json")
+    status_path.replace(kept)
+    print(f"Blocked status kept as {kept}", flush=True)
 
 
 def _refuse_shell(session: str, binary: str) -> None:
