@@ -355,7 +355,7 @@ def test_whole_orchestration_to_completion(cli: Cli, repo: Path) -> None:
         )
         assert _advance(cli, phase, "execute_started").action == {
             "action": "wait",
-            "reason": f"phase {phase} executing",
+            "reason": "execute_started",
         }
         head = _commit(worktree, f"phase{phase}.txt")
         git_range = f"{base}..{head}"

@@ -89,7 +89,7 @@ def test_whole_orchestration_to_completion() -> None:
         "phase": "1",
         "plan_path": "/p1.md",
     }
-    assert run(E.EXECUTE_STARTED, "1") == {"action": "wait", "reason": "phase 1 executing"}
+    assert run(E.EXECUTE_STARTED, "1") == {"action": "wait", "reason": "execute_started"}
     assert run.next() == {"action": "wait", "reason": "phase 1 executing"}
     assert run.status() is OrchestrationStatus.EXECUTING
     assert run(E.EXECUTE_COMPLETE, "1", git_range="a..b", minutes=27) == {
@@ -214,14 +214,15 @@ def test_remediation_up_to_depth_two_then_blocked() -> None:
         "action": "error",
         "phase": "1.5.5",
         "reason": "Phase 1.5.5 has failed review after 2 remediation attempts",
-        "retry_count": 0,
+        "retry_count": 3,  # the depth refused, as the original reported it
         "can_retry": False,
     }
     assert "1.5.5.5" not in run.state.phases
     assert run.phase("1.5.5").status is PhaseStatus.BLOCKED
     assert run.status() is OrchestrationStatus.BLOCKED
-    # `next` does not move on to phase 2 as if the review had passed
-    assert run.next() == action
+    # `next` does not move on to phase 2 as if the review had passed (retry_count 0 there, as
+    # the original's `next` said for every blocked phase)
+    assert run.next() == {**action, "retry_count": 0}
     # an operator retry re-reviews the phase; passing it moves on to phase 2
     assert run(E.RETRY, "1.5.5") == {
         "action": "spawn_reviewer",

@@ -510,7 +510,8 @@ def _execute_started(
         current_phase=_with_current(state, key),
     )
     draft = EventDraft(type="phase_started", summary=f"Phase {key} execution started", phase=key)
-    return Transition(state=new, action=Wait(reason=f"phase {key} executing"), events=(draft,))
+    # The original's wording for this event ("phase N executing" is what `next` says).
+    return Transition(state=new, action=Wait(reason="execute_started"), events=(draft,))
 
 
 def _execute_complete(
@@ -673,7 +674,10 @@ def _review_gaps(
             phase=key,
             detail={"issues": list(issues), "can_retry": False},
         )
-        error = Error(phase=key, reason=reason, retry_count=phase.retry_count, can_retry=False)
+        # retry_count: the remediation depth that was refused, as the original reported it.
+        error = Error(
+            phase=key, reason=reason, retry_count=remediation_depth(target), can_retry=False
+        )
         return Transition(state=new, action=error, events=(draft,))
     remediation = PhaseState(
         status=PhaseStatus.PLANNING, planning_started_at=now, plan_feedback=issues
