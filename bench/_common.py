@@ -90,7 +90,7 @@ def record(section: str, body: str, *, top: bool = False) -> None:
 
 
 def sign_up(url: str, email: str, password: str = "benchmark-password-123") -> str:
-    from tina.backend import password_sign_up
+    from tina.dev.backend import password_sign_up
 
     return password_sign_up(url, email, password)
 

@@ -2,7 +2,7 @@
 
 `populate()` builds a laptop's files the way tina's orchestrator and Claude Code do:
 
-1. a short **simulator** pass (`tina.sim.driver.Simulator`): a few orchestrations run their whole
+1. a short **simulator** pass (`tina.dev.sim.driver.Simulator`): a few orchestrations run their whole
    life through real `tina-session` calls (validate, plan, execute: `tina-session start` runs the
    stand-in `claude` as the phase lead, which makes a team and its task board and commits; review,
    finalize), so their state files and event journals are real ones;
@@ -34,9 +34,9 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 import trio
 
-from tina.backend import BackendProcess
-from tina.sim.driver import TASK_SUBJECTS, SimConfig, Simulator
-from tina.sim.sandbox import Laptop
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.driver import TASK_SUBJECTS, SimConfig, Simulator
+from tina.dev.sim.sandbox import Laptop
 
 STATUS_MIX = ("completed", "completed", "completed", "in_progress", "pending", "pending")
 DESCRIPTION = (

@@ -35,9 +35,9 @@ from typing import Any
 from _common import REPO_ROOT, auth_env, machine, record, summary, target, today, write_result
 from _population import cold_start, counts_on_disk, populate, tasks_by_team, wait_idle
 
-from tina.backend import BackendOptions, BackendProcess
+from tina.dev.backend import BackendOptions, BackendProcess
+from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
-from tina.sim.sandbox import Laptop
 
 SECRET = "bench-enrollment-secret-0123456789"
 TARGET_S = 3.0

@@ -476,7 +476,7 @@ def main() -> int:
         ROLES[args.role](url, channel, transport)
         return 0
 
-    from tina.backend import BackendOptions, BackendProcess
+    from tina.dev.backend import BackendOptions, BackendProcess
 
     host = machine()
     with BackendProcess(BackendOptions(port=0, functions_dir=CONTRACT_FUNCTIONS)) as backend:

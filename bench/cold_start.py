@@ -35,9 +35,9 @@ from pathlib import Path
 from _common import REPO_ROOT, auth_env, machine, record, summary, target, today, write_result
 from _population import ColdStart, Population, cold_start, mib, populate
 
-from tina.backend import BackendOptions, BackendProcess
+from tina.dev.backend import BackendOptions, BackendProcess
+from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
-from tina.sim.sandbox import Laptop
 
 SECRET = "bench-enrollment-secret-0123456789"
 SYNC_TARGET_S = 10.0

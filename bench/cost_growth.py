@@ -28,9 +28,9 @@ from pathlib import Path
 from _common import REPO_ROOT, auth_env, machine, record, summary, today, write_result
 from _population import ColdStart, Counts, cold_start, mib, populate
 
-from tina.backend import BackendOptions, BackendProcess
+from tina.dev.backend import BackendOptions, BackendProcess
+from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
-from tina.sim.sandbox import Laptop
 
 SECRET = "bench-enrollment-secret-0123456789"
 

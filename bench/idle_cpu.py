@@ -33,9 +33,9 @@ import psutil  # type: ignore[import-untyped]
 from _common import REPO_ROOT, auth_env, machine, record, summary, target, today, write_result
 from _population import cold_start, counters, populate, rewrite_task, tasks_by_team, wait_idle
 
-from tina.backend import BackendOptions, BackendProcess
+from tina.dev.backend import BackendOptions, BackendProcess
+from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
-from tina.sim.sandbox import Laptop
 
 SECRET = "bench-enrollment-secret-0123456789"
 WINDOW = 5.0

@@ -44,10 +44,10 @@ from _common import (
 )
 from _population import populate
 
-from tina.backend import BackendOptions, BackendProcess
 from tina.convex import open_convex_client
+from tina.dev.backend import BackendOptions, BackendProcess
+from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
-from tina.sim.sandbox import Laptop
 
 SECRET = "bench-enrollment-secret-0123456789"
 

@@ -182,7 +182,7 @@ function report(
       ? "the **stand-in laptop** of the e2e harness (`web/e2e/harness/standin.ts`): a change is its `syncTeam` mutation, " +
         "sent the moment the change is made, so the figure has **no file watching or parsing in it**; the action handler " +
         "starts after the stand-in's subscription sees the action and it calls `claimAction` and `markActionRunning`"
-      : "the **real daemon** (`tina daemon run`, through `web/e2e/harness/daemon.ts` and `tina.sim.sandbox`) over real " +
+      : "the **real daemon** (`tina daemon run`, through `web/e2e/harness/daemon.ts` and `tina.dev.sim.sandbox`) over real " +
         "files in a sandbox home: a change is one task file of a Claude Code team written atomically, which the daemon " +
         "notices, parses and syncs; actions are run by the daemon";
   return [

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tina.backend import DEFAULT_FUNCTIONS_DIR, BackendOptions, BackendProcess
+from tina.dev.backend import DEFAULT_FUNCTIONS_DIR, BackendOptions, BackendProcess
 
 BackendFactory = Callable[..., BackendProcess]
 

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tina import __version__, backend
-from tina.daemon_cli import add_daemon
-from tina.demo import add_demo
+from tina import __version__
+from tina.daemon.cli import add_daemon
+from tina.dev import backend
+from tina.dev.demo import add_demo
 
 
 def _port(text: str) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tina.actions import HandlerEnv, parse_action, run_action
+from tina.daemon.actions import HandlerEnv, parse_action, run_action
 
 TINA_SESSION = Path(sys.executable).parent / "tina-session"
 FEATURE = "billing-export"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trio
 
-from tina.actions import (
+from tina.daemon.actions import (
     ActionRejected,
     HandlerEnv,
     InboundAction,
@@ -20,8 +20,8 @@ from tina.actions import (
     parse_action,
     run_action,
 )
+from tina.dev.fakes import BRACKETED_PASTE_AGENT
 from tina.session import tmux as tmux_rules
-from tina.testing import BRACKETED_PASTE_AGENT
 
 
 def doc(type_: str, **payload: Any) -> dict[str, Any]:
@@ -520,8 +520,8 @@ async def test_control_characters_other_than_tab_and_lf_are_refused(
 
 
 def test_results_go_on_the_wire_as_float64_and_truncated() -> None:
-    from tina.actions import ActionResult
-    from tina.actions._model import truncate
+    from tina.daemon.actions import ActionResult
+    from tina.daemon.actions._model import truncate
 
     wire = ActionResult(
         ok=False, code="x", message="m" * 5000, exit_code=2, duration_ms=3

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tina.backend import REPO_ROOT, BackendOptions, BackendProcess
+from tina.dev.backend import REPO_ROOT, BackendOptions, BackendProcess
 
 CONTRACT_FUNCTIONS_DIR = REPO_ROOT / "convex-local" / "contract" / "convex"
 SCENARIOS = Path(__file__).with_name("convex_py_scenarios.py")

@@ -15,8 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tina import backend, cli
-from tina.backend import BackendError, BackendOptions, BackendProcess
+from tina import cli
+from tina.dev import backend
+from tina.dev.backend import BackendError, BackendOptions, BackendProcess
 
 
 def http_query(url: str, path: str, args: dict[str, object]) -> object:

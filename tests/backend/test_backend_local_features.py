@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tina.backend import BackendError, BackendOptions, BackendProcess
+from tina.dev.backend import BackendError, BackendOptions, BackendProcess
 
 BackendFactory = Callable[..., BackendProcess]
 

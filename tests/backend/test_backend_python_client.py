@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from tina.backend import BackendProcess
+from tina.dev.backend import BackendProcess
 
 RunScenario = Callable[..., list[dict[str, Any]]]
 ScenarioArgv = Callable[..., list[str]]

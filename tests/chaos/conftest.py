@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tina.backend import BackendProcess
-from tina.sim.sandbox import Laptop
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import Laptop
 
 from .harness import Api, Sizes, auth_env, make_laptop, sign_up, sizes
 

@@ -42,11 +42,11 @@ from typing import Any
 import attrs
 import psutil
 
-from tina.backend import BackendProcess
+from tina.daemon.projection import orchestration_snapshot
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import Laptop, SandboxError
 from tina.local import parse_journal, parse_supervisor_state
 from tina.local.models import canonical_json
-from tina.projection import orchestration_snapshot
-from tina.sim.sandbox import Laptop, SandboxError
 
 ENROLLMENT_SECRET = "chaos-enrollment-secret-0123456789"
 KEYS = Path(__file__).resolve().parents[1] / "fixtures" / "auth-keys"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tina.backend import BackendProcess
-from tina.sim.sandbox import BIN, Laptop
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import BIN, Laptop
 
 from .harness import (
     Api,

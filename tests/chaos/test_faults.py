@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tina.backend import BackendProcess
-from tina.sim.sandbox import Laptop
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import Laptop
 
 from .harness import Api, eventually, log_events, record_figures, wait_ready
 
@@ -34,7 +34,7 @@ ACTORS = [
     "control",
 ]
 FAULTS = 2
-# The root supervisor's backoff (tina/app.py): the n-th consecutive restart waits
+# The root supervisor's backoff (tina/daemon/app.py): the n-th consecutive restart waits
 # min(cap, 0.5 * 2**(n-1)) scaled by a factor in [0.5, 1.5].
 INITIAL, JITTER = 0.5, 0.5
 

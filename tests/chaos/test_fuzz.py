@@ -23,17 +23,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tina.actions import ActionRejected, build_cli_args, parse_action
-from tina.actions._model import ACTION_TYPES, AGENT_RE, CONTROL_RE, MAX_TEXT, TEAM_DIR_RE
-from tina.backend import BackendProcess
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.convex.wire import make_converter
+from tina.daemon.actions import ActionRejected, build_cli_args, parse_action
+from tina.daemon.actions._model import ACTION_TYPES, AGENT_RE, CONTROL_RE, MAX_TEXT, TEAM_DIR_RE
+from tina.daemon.projection import Unsendable, task_snapshot, team_snapshot
+from tina.daemon.sync.outbox import Outbox
+from tina.daemon.sync.syncer import Syncer, TeamItem, TeamRemoval
+from tina.dev.backend import BackendProcess
 from tina.local import ReadError, parse_task, parse_team_config
 from tina.local.names import validate_feature, validate_phase
-from tina.outbox import Outbox
-from tina.projection import Unsendable, task_snapshot, team_snapshot
-from tina.syncer import Syncer, TeamItem, TeamRemoval
 
 from .harness import ENROLLMENT_SECRET, sizes
 

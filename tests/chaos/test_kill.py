@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tina.backend import BackendProcess
-from tina.sim.sandbox import Laptop
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import Laptop
 
 from .harness import (
     Api,

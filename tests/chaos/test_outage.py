@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tina.backend import BackendProcess
-from tina.sim.sandbox import Laptop
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import Laptop
 
 from .harness import (
     ChangeStream,

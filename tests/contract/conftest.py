@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import attrs
 import pytest
 
-from tina.sim import standin_claude
+from tina.dev.sim import standin_claude
 
 T = TypeVar("T")
 

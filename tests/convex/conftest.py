@@ -11,8 +11,8 @@ import pytest
 import trio
 from convex_fakes import CONTRACT_FUNCTIONS_DIR, ClientFactory, FakeConvex
 
-from tina.backend import BackendOptions, BackendProcess
 from tina.convex import Backoff, ConvexClient, open_convex_client
+from tina.dev.backend import BackendOptions, BackendProcess
 
 
 @pytest.fixture

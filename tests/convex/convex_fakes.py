@@ -19,11 +19,11 @@ import trio
 import trio.testing
 import trio_websocket
 
-from tina.backend import REPO_ROOT
 from tina.convex import ConvexClient, WebSocketLike
 from tina.convex._protocol import encode_ts
 from tina.convex._websocket import handshake
 from tina.convex.client import _TrioWebSocket
+from tina.dev.backend import REPO_ROOT
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[ConvexClient]]
 

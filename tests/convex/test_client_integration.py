@@ -21,7 +21,6 @@ import trio_websocket
 from convex.values import ConvexInt64
 from convex_fakes import CONTRACT_FUNCTIONS_DIR
 
-from tina.backend import BackendProcess
 from tina.convex import (
     Backoff,
     ConnectionState,
@@ -32,6 +31,7 @@ from tina.convex import (
     ConvexTimeout,
     open_convex_client,
 )
+from tina.dev.backend import BackendProcess
 
 WAIT = 20.0  # generous: a 2-core CI machine may be busy
 

@@ -24,7 +24,7 @@ from tina.convex import ConnectionState, ConvexClientError, LatestValue
 from tina.convex._protocol import SyncProtocol
 from tina.convex.errors import ConvexInvalidArgument
 from tina.convex.gateway import Gateway, GatewayProtocol, TaskSnapshot, TeamSnapshot
-from tina.syncer import Syncer
+from tina.daemon.sync.syncer import Syncer
 
 LONE = "cut \ud83d"  # the first half of 😀: what cutting "cut 😀" at 5 UTF-16 units leaves
 

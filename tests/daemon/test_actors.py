@@ -12,14 +12,20 @@ import structlog
 import trio
 import trio.testing
 
-from tina.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction, MalformedAction
-from tina.actors import actions as action_actors
-from tina.actors import discovery, presence
 from tina.convex import ConvexConnectionLost, LatestValue
 from tina.convex.gateway import GatewayProtocol, Health
+from tina.daemon.actions import (
+    ActionMessage,
+    ActionResult,
+    HandlerEnv,
+    InboundAction,
+    MalformedAction,
+)
+from tina.daemon.actors import actions as action_actors
+from tina.daemon.actors import discovery, presence
+from tina.daemon.watch import WatchHub
+from tina.dev.fakes import FakeGateway, refused
 from tina.supervision import ChildSpec, DynamicSupervisor
-from tina.testing import FakeGateway, refused
-from tina.watch import WatchHub
 
 HEALTH = Health(daemon_version="t", started_at=1.7e12, uptime_secs=1, outbox_depth=0)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tina import config, credentials
+from tina.daemon import config, credentials
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tina import control
+from tina.daemon import control
 
 
 @pytest.fixture

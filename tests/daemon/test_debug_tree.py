@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from tina.debug.tree import ago, render_screen
+from tina.daemon.debug.tree import ago, render_screen
 from tina.supervision import ChildState, ChildStatus
 
 

@@ -23,14 +23,14 @@ import pytest
 import structlog
 import trio
 
-from tina.actors import claude, discovery, worktree
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
+from tina.daemon.actors import claude, discovery, worktree
+from tina.daemon.sync.syncer import Syncer
+from tina.daemon.watch import WatchHub
+from tina.dev.fakes import FakeGateway
 from tina.local.files import SESSION_LOOKUP_MAX, STATE_MAX, TASK_MAX, TEAM_CONFIG_MAX
 from tina.supervision import ChildSpec, DynamicSupervisor
-from tina.syncer import Syncer
-from tina.testing import FakeGateway
-from tina.watch import WatchHub
 
 pytestmark = pytest.mark.timeout(90)  # a blocking open() of a FIFO would hang: fail instead
 
@@ -45,7 +45,7 @@ class Daemon:
 
 @asynccontextmanager
 async def daemon(claude_dir: Path) -> AsyncIterator[Daemon]:
-    """The file side of the daemon, wired as `tina.app` wires it."""
+    """The file side of the daemon, wired as `tina.daemon.app` wires it."""
     fake = FakeGateway()
     syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
     hub = WatchHub()

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from tina import service
-from tina.app import Daemon
-from tina.config import Config
-from tina.credentials import Credential
-from tina.service import launchd
-from tina.service.launchd import LaunchdAgent
+from tina.daemon import service
+from tina.daemon.app import Daemon
+from tina.daemon.config import Config
+from tina.daemon.credentials import Credential
+from tina.daemon.service import launchd
+from tina.daemon.service.launchd import LaunchdAgent
 
 
 def test_rendered_plist_is_valid_and_complete(tmp_path: Path) -> None:

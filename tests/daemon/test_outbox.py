@@ -9,12 +9,12 @@ import pytest
 import trio
 import trio.testing
 
-from tina import syncer as syncer_module
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol, TaskSnapshot, TeamSnapshot
-from tina.outbox import Outbox, team_key
-from tina.syncer import Syncer, TeamItem, merge_history
-from tina.testing import FakeGateway
+from tina.daemon.sync import syncer as syncer_module
+from tina.daemon.sync.outbox import Outbox, team_key
+from tina.daemon.sync.syncer import Syncer, TeamItem, merge_history
+from tina.dev.fakes import FakeGateway
 
 
 def task(i: str, status: str = "pending", owner: str | None = None) -> TaskSnapshot:

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tina.convex.gateway import TaskSnapshot, TeamSnapshot
+from tina.daemon.projection import _cut, replace_lone_surrogates, task_snapshot, units
 from tina.local import Task
-from tina.projection import _cut, replace_lone_surrogates, task_snapshot, units
 
 EMOJI = "\U0001f600"  # two UTF-16 units
 

@@ -16,18 +16,18 @@ import trio
 import trio.testing
 from structlog.testing import capture_logs
 
-from tina import app
-from tina.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction
-from tina.actors import actions as action_actors
-from tina.actors import claude, discovery, presence
-from tina.app import reconnect_when_reachable
 from tina.convex import ConnectionState, ConnectionStatus, ConvexClientClosed, LatestValue
 from tina.convex.gateway import GatewayProtocol, Health, TaskSnapshot, TeamSnapshot
-from tina.outbox import Outbox
+from tina.daemon import app
+from tina.daemon.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction
+from tina.daemon.actors import actions as action_actors
+from tina.daemon.actors import claude, discovery, presence
+from tina.daemon.app import reconnect_when_reachable
+from tina.daemon.sync.outbox import Outbox
+from tina.daemon.sync.syncer import Syncer, TeamItem, TeamRemoval
+from tina.daemon.watch import WatchHub
+from tina.dev.fakes import FakeGateway, FakeSubscription
 from tina.supervision import ChildSpec, DynamicSupervisor
-from tina.syncer import Syncer, TeamItem, TeamRemoval
-from tina.testing import FakeGateway, FakeSubscription
-from tina.watch import WatchHub
 
 HEALTH = Health(daemon_version="t", started_at=1.7e12, uptime_secs=1, outbox_depth=0)
 
@@ -186,7 +186,7 @@ async def test_watchers_lost_with_a_restarted_worktrees_supervisor_are_started_a
     async def run_worktrees(
         *, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        # As the daemon runs it (tina/app.py): it says when it is up.
+        # As the daemon runs it (tina/daemon/app.py): it says when it is up.
         with trio.CancelScope() as scope:
             try:
                 async with trio.open_nursery() as inner:

@@ -17,8 +17,8 @@ from tina.convex.gateway import (
     TaskSnapshot,
     TeamSnapshot,
 )
-from tina.syncer import Sequencer, Syncer
-from tina.testing import FakeGateway, refused
+from tina.daemon.sync.syncer import Sequencer, Syncer
+from tina.dev.fakes import FakeGateway, refused
 
 
 def orch(status: str = "planning", started: float = 1.7e12) -> OrchestrationSnapshot:

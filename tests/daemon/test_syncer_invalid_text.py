@@ -25,8 +25,8 @@ from tina.convex.gateway import (
     TeamSnapshot,
 )
 from tina.convex.wire import make_converter
-from tina.syncer import Syncer
-from tina.testing import FakeGateway
+from tina.daemon.sync.syncer import Syncer
+from tina.dev.fakes import FakeGateway
 
 _conv = make_converter()
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tina import cli, service
-from tina.app import Daemon
-from tina.config import Config
-from tina.credentials import Credential
-from tina.service import systemd
-from tina.service.systemd import UNIT, SystemdUserService
+from tina import cli
+from tina.daemon import service
+from tina.daemon.app import Daemon
+from tina.daemon.config import Config
+from tina.daemon.credentials import Credential
+from tina.daemon.service import systemd
+from tina.daemon.service.systemd import UNIT, SystemdUserService
 
 FAKE = Path(__file__).with_name("fake_systemctl.py")
 

@@ -11,7 +11,7 @@ import pytest
 import structlog
 import trio
 
-from tina.watch import Inbox, WatchHub, _roots, undecodable_path
+from tina.daemon.watch import Inbox, WatchHub, _roots, undecodable_path
 
 
 async def next_paths(inbox: Inbox, timeout: float = 5.0) -> tuple[set[Path], bool]:

@@ -11,11 +11,11 @@ import pytest
 import structlog
 import trio
 
-from tina.actors.claude import ClaudeWatcher
-from tina.actors.worktree import WorktreeWatcher
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
-from tina.syncer import OrchestrationItem, Syncer, TeamItem, TeamRemoval
+from tina.daemon.actors.claude import ClaudeWatcher
+from tina.daemon.actors.worktree import WorktreeWatcher
+from tina.daemon.sync.syncer import OrchestrationItem, Syncer, TeamItem, TeamRemoval
 
 
 def write(path: Path, doc: Any) -> Path:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tina.backend import BackendProcess
-from tina.sim.sandbox import Laptop
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import Laptop
 
 ENROLLMENT_SECRET = "e2e-enrollment-secret-0123456789"
 KEYS = Path(__file__).parents[1] / "fixtures" / "auth-keys"

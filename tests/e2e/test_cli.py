@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tina.backend import BackendProcess
-from tina.sim.sandbox import BIN, Laptop
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import BIN, Laptop
 
 from .conftest import eventually
 

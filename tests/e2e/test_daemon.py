@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tina.backend import BackendProcess
-from tina.outbox import Outbox
-from tina.sim.sandbox import BIN, Laptop
+from tina.daemon.sync.outbox import Outbox
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import BIN, Laptop
 
 from .conftest import Api, eventually
 
@@ -398,7 +398,7 @@ def test_the_simulator_drives_a_whole_orchestration_through_the_real_daemon(
 ) -> None:
     import trio
 
-    from tina.sim.driver import SimConfig, Simulator
+    from tina.dev.sim.driver import SimConfig, Simulator
 
     laptop.start_daemon()
     sim = Simulator(
@@ -468,7 +468,7 @@ def test_a_phase_its_lead_blocks_is_retried_from_the_dashboard_and_a_new_lead_fi
 
     import trio
 
-    from tina.sim.driver import SimConfig, Simulator
+    from tina.dev.sim.driver import SimConfig, Simulator
 
     laptop.start_daemon()
     # Every lead blocks until the retry; no review gaps, no approval gate, no automatic retry.

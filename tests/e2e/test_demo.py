@@ -22,8 +22,8 @@ import psutil
 import pytest
 import trio
 
-from tina import demo as demo_module
-from tina.sim.sandbox import BIN
+from tina.dev import demo as demo_module
+from tina.dev.sim.sandbox import BIN
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tina.backend import BackendProcess
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import Laptop
 from tina.local.files import TASK_MAX, TEAM_CONFIG_MAX
-from tina.sim.sandbox import Laptop
 
 from .conftest import eventually
 

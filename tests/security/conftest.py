@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from security_wire import Wire
 
-from tina.backend import REPO_ROOT, BackendOptions, BackendProcess
+from tina.dev.backend import REPO_ROOT, BackendOptions, BackendProcess
 
 # A committed, test-only key pair (see its README): tokens signed with it prove nothing.
 AUTH_KEYS = REPO_ROOT / "tests" / "fixtures" / "auth-keys"

@@ -17,7 +17,7 @@ from conftest import ENROLLMENT_SECRET, PASSWORD
 from convex.values import ConvexInt64
 from security_wire import Reply, Wire, forge_jwt, jwt_claims
 
-from tina.backend import REPO_ROOT, BackendProcess
+from tina.dev.backend import REPO_ROOT, BackendProcess
 
 CONVEX_DIR = REPO_ROOT / "convex"
 T0 = 1_795_000_000_000.0

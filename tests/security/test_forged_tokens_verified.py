@@ -14,7 +14,7 @@ import pytest
 from conftest import PASSWORD, backend_env
 from security_wire import Wire, forge_jwt, jwt_claims
 
-from tina.backend import BackendOptions, BackendProcess
+from tina.dev.backend import BackendOptions, BackendProcess
 
 
 @pytest.fixture(scope="module")

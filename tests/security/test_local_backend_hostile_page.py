@@ -27,7 +27,7 @@ import attrs
 import pytest
 from conftest import ENROLLMENT_SECRET, PASSWORD, backend_env
 
-from tina.backend import (
+from tina.dev.backend import (
     LOCAL_TOKEN_HEADER,
     BackendOptions,
     BackendProcess,

@@ -21,8 +21,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from tina import control, credentials
-from tina.service.systemd import UNIT
+from tina.daemon import control, credentials
+from tina.daemon.service.systemd import UNIT
 
 VENV_BIN = Path(sys.executable).parent
 FAKE_SYSTEMCTL = Path(__file__).parents[1] / "daemon" / "fake_systemctl.py"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tina.dev.fakes import BRACKETED_PASTE_AGENT
 from tina.session import tmux
-from tina.testing import BRACKETED_PASTE_AGENT
 
 from .phase_support import FEATURE, Env, env, needs_tmux, wait_for, worktree
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tina.sim import standin_claude
-from tina.sim.standin_claude import Scenario, parse_init_line, phase_of, pick
+from tina.dev.sim import standin_claude
+from tina.dev.sim.standin_claude import Scenario, parse_init_line, phase_of, pick
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
@@ -176,7 +176,7 @@ FAST = {"step_secs": 0.0}
 
 def test_the_wrapper_runs_this_module(world: World) -> None:
     text = world.claude.read_text()
-    assert text.startswith("#!/bin/sh\n") and "-m tina.sim.standin_claude" in text
+    assert text.startswith("#!/bin/sh\n") and "-m tina.dev.sim.standin_claude" in text
     assert os.access(world.claude, os.X_OK)
     result = subprocess.run(
         [str(world.claude), "--version"], capture_output=True, text=True, timeout=60, check=True

@@ -174,7 +174,7 @@ class ClaimResult:
 
 
 class GatewayProtocol(Protocol):
-    """What actors need; `tina.testing.FakeGateway` implements it in memory."""
+    """What actors need; `tina.dev.fakes.FakeGateway` implements it in memory."""
 
     async def register(self, os_name: str) -> Registration: ...
     async def heartbeat(self, health: Health) -> None: ...

@@ -8,7 +8,7 @@ daemon's ``send_message`` action (a teammate's pane id from the team config). Pa
 are reused after a tmux server restart, and an agent that exits leaves its shell behind, so
 typing blindly can hand the text to a shell that runs it. Both callers therefore take the same
 steps; the pure parts live here, the synchronous runner for ``tina-session`` below them, the
-daemon's trio runner in ``tina.actions``:
+daemon's trio runner in ``tina.daemon.actions``:
 
 1. ``check_text``: no control characters except TAB and LF (C0, DEL and C1 are refused; an ESC
    could end a bracketed paste early, a CR would press Enter).

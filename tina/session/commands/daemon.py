@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ... import config as config_mod
+from ...daemon import config as config_mod
 from .._common import EXIT_FAILED, EXIT_OK, CommandError, command_parser
 
 if TYPE_CHECKING:
-    from ... import service
+    from ...daemon import service
 
 __all__ = ["register"]
 
@@ -116,7 +116,7 @@ def _socket() -> Path:
 
 def _service() -> service.ServiceManager | None:
     """The installed service, if there is one."""
-    from ... import service  # imported late: trio is slow to load
+    from ...daemon import service  # imported late: trio is slow to load
 
     svc = service.for_this_os()
     return svc if svc is not None and svc.path.exists() else None
@@ -124,7 +124,7 @@ def _service() -> service.ServiceManager | None:
 
 def _answering(sock: Path) -> int | None:
     """The pid of the daemon answering on ``sock`` (0 if its pid cannot be told), else None."""
-    from ... import control  # imported late: trio is slow to load
+    from ...daemon import control  # imported late: trio is slow to load
 
     try:
         pid = control.daemon_pid(sock, timeout=ASK_TIMEOUT)
@@ -164,7 +164,7 @@ def _alive(pid: int) -> bool:
 
 
 def _tina_argv() -> list[str]:
-    from ... import service  # imported late: trio is slow to load
+    from ...daemon import service  # imported late: trio is slow to load
 
     tina = service.tina_executable()
     if os.path.isabs(tina):
@@ -185,7 +185,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from ... import service  # imported late: trio is slow to load
+    from ...daemon import service  # imported late: trio is slow to load
 
     sock = _socket()
     svc = _service()
@@ -258,7 +258,7 @@ def _last_line(log: Path | None) -> str:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from ... import service  # imported late: trio is slow to load
+    from ...daemon import service  # imported late: trio is slow to load
 
     sock = _socket()
     svc = _service()

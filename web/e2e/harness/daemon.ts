@@ -1,4 +1,4 @@
-// The real laptop: `tina daemon run` over real files (tina.sim.sandbox.Laptop: a sandbox home,
+// The real laptop: `tina daemon run` over real files (tina.dev.sim.sandbox.Laptop: a sandbox home,
 // real git worktrees from tina-session, Claude Code team/task files, its own tmux server),
 // driven through daemon_laptop.py. Changes are written to disk; the daemon syncs them and runs
 // operator actions with the real tina-session and tmux.

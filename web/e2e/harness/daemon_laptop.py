@@ -3,7 +3,7 @@
     .venv/bin/python web/e2e/harness/daemon_laptop.py --root DIR --name NAME --url URL --secret S
 
 A JSON-lines RPC server on stdin/stdout for `daemon.ts` (`{"id", "method", "params"}` in,
-`{"id", "result"}` or `{"id", "error"}` out). The laptop is `tina.sim.sandbox.Laptop`: a
+`{"id", "result"}` or `{"id", "error"}` out). The laptop is `tina.dev.sim.sandbox.Laptop`: a
 sandbox home, real git worktrees made by `tina-session init`, Claude Code team and task files,
 its own tmux server, and `tina daemon run`. State changes are written the way tina-session
 writes them (its store: atomic state file, append-only journal); operator actions are run by
@@ -37,9 +37,9 @@ from tina.local.models import (
     PlanApproval,
     SupervisorState,
 )
-from tina.projection import orchestration_snapshot
+from tina.daemon.projection import orchestration_snapshot
 from tina.session import store
-from tina.sim.sandbox import Laptop
+from tina.dev.sim.sandbox import Laptop
 
 PAUSED_REASON = "paused by operator"
 

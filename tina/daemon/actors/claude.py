@@ -25,6 +25,9 @@ import trio
 
 from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol, MemberSnapshot, TaskSnapshot, TeamSnapshot
+from tina.daemon.projection import Unsendable, member_problem, task_snapshot, team_snapshot
+from tina.daemon.sync.syncer import Syncer
+from tina.daemon.watch import WatchHub
 from tina.local import ReadError, parse_task, parse_team_config
 from tina.local.files import (
     TASK_MAX,
@@ -34,9 +37,6 @@ from tina.local.files import (
     is_undecodable,
     read_file,
 )
-from tina.projection import Unsendable, member_problem, task_snapshot, team_snapshot
-from tina.syncer import Syncer
-from tina.watch import WatchHub
 
 log = structlog.get_logger("tina.claude")
 

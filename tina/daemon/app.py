@@ -29,15 +29,17 @@ import structlog
 import trio
 
 import tina
-from tina import control
-from tina.actions import ActionMessage, HandlerEnv
-from tina.actors import actions as action_actors
-from tina.actors import claude, discovery, presence, worktree
-from tina.config import Config
 from tina.convex import ConnectionState, ConvexClient, LatestValue, open_convex_client
 from tina.convex.gateway import ActorSummary, Gateway, GatewayProtocol, Health
-from tina.credentials import Credential
-from tina.outbox import Outbox
+from tina.daemon import control
+from tina.daemon.actions import ActionMessage, HandlerEnv
+from tina.daemon.actors import actions as action_actors
+from tina.daemon.actors import claude, discovery, presence, worktree
+from tina.daemon.config import Config
+from tina.daemon.credentials import Credential
+from tina.daemon.sync.outbox import Outbox
+from tina.daemon.sync.syncer import Syncer
+from tina.daemon.watch import WatchHub
 from tina.supervision import (
     Backoff,
     ChildSpec,
@@ -47,10 +49,8 @@ from tina.supervision import (
     Restart,
     Supervisor,
 )
-from tina.syncer import Syncer
-from tina.watch import WatchHub
 
-log = structlog.get_logger("tina.app")
+log = structlog.get_logger("tina.daemon.app")
 
 
 def parse_faults(text: str) -> dict[str, int]:

@@ -9,7 +9,7 @@ home directory, the user's tmux server or a real `claude`: every path lives unde
 shell gets the sandbox's environment (the sandbox's tmux server is started by a command run
 with it), and `SHELL` names a sandbox shell that reads no profile: a login shell would read
 `/etc/profile`, which may reset `PATH` and find a real `claude` instead of the stand-in
-(`tina.sim.standin_claude`, scripted per laptop with `write_standin_scenario`).
+(`tina.dev.sim.standin_claude`, scripted per laptop with `write_standin_scenario`).
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ class Laptop:
 
     @property
     def standin_scenario(self) -> Path:
-        """Where the stand-in `claude` reads its script (`tina.sim.standin_claude`)."""
+        """Where the stand-in `claude` reads its script (`tina.dev.sim.standin_claude`)."""
         return self.claude / "tina-standin.json"
 
     def write_standin_scenario(self, scenario: Mapping[str, Any]) -> Path:
@@ -379,7 +379,7 @@ class Laptop:
         return self.daemon
 
     def status(self) -> dict[str, Any] | None:
-        from tina import control
+        from tina.daemon import control
 
         try:
             return control.request_status(self.state_dir / "daemon.sock", timeout=2)

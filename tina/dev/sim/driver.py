@@ -13,7 +13,7 @@ Execution is what the phase-executor agent does: `tina-session start --feature F
 `tina-session wait --stream` read line by line until it exits: 0 → `execute_complete` with the
 git range of the last line, 1 (blocked) → `error` with the lead's reason, 2 (timeout) and 3
 (the session died) → `error`. `start` opens the phase's tmux session and types `claude`, which
-on a sandbox laptop is the stand-in (`tina.sim.standin_claude`): it plays the phase lead, makes
+on a sandbox laptop is the stand-in (`tina.dev.sim.standin_claude`): it plays the phase lead, makes
 the phase team and its tasks, commits in the worktree and writes the phase status. What it does
 is scripted per launch: the driver writes the laptop's stand-in scenario just before `start`
 (complete, or blocked with a gate's reason; task count and step delays from the config).
@@ -41,7 +41,7 @@ import trio
 
 from .sandbox import BIN, Laptop, SandboxError
 
-log = structlog.get_logger("tina.sim")
+log = structlog.get_logger("tina.dev.sim")
 
 FEATURES = [
     "billing-export",

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import attrs
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = REPO_ROOT / "deploy"
 
 # Tools the daemon or what it runs may look up on PATH: tina-session (actions), tmux (messages),

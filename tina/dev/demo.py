@@ -27,7 +27,7 @@ import attrs
 import structlog
 import trio
 
-from tina.backend import (
+from tina.dev.backend import (
     REPO_ROOT,
     BackendOptions,
     BackendProcess,
@@ -35,11 +35,11 @@ from tina.backend import (
     free_port,
     password_sign_up,
 )
+from tina.dev.sim.driver import SimConfig, Simulator
+from tina.dev.sim.sandbox import BIN, Laptop
 from tina.log import configure_logging
-from tina.sim.driver import SimConfig, Simulator
-from tina.sim.sandbox import BIN, Laptop
 
-log = structlog.get_logger("tina.demo")
+log = structlog.get_logger("tina.dev.demo")
 
 DEMO_EMAIL = "demo@tina.dev"
 WEB_DIR = REPO_ROOT / "web"

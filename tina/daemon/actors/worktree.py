@@ -16,12 +16,12 @@ from pathlib import Path
 import structlog
 import trio
 
+from tina.daemon.projection import event_record, orchestration_snapshot
+from tina.daemon.sync.syncer import Syncer
+from tina.daemon.watch import WatchHub
 from tina.local import ReadError, parse_journal, parse_supervisor_state
 from tina.local.files import JOURNAL_CHUNK, STATE_MAX, FileData, FileRefused, read_chunk, read_file
 from tina.local.paths import journal_path, state_path, tina_dir
-from tina.projection import event_record, orchestration_snapshot
-from tina.syncer import Syncer
-from tina.watch import WatchHub
 
 log = structlog.get_logger("tina.worktree")
 

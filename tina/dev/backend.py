@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_SCRIPT = REPO_ROOT / "convex-local" / "server.ts"
 DEFAULT_FUNCTIONS_DIR = REPO_ROOT / "convex"
 DEFAULT_PORT = 3210

@@ -29,7 +29,9 @@ import attrs
 import structlog
 import trio
 
-from tina.actions import (
+from tina.convex import ConvexClientClosed, ConvexClientError, LatestValue
+from tina.convex.gateway import GatewayProtocol
+from tina.daemon.actions import (
     ActionMessage,
     ActionRejected,
     ActionResult,
@@ -39,10 +41,8 @@ from tina.actions import (
     action_id_of,
     run_action,
 )
-from tina.convex import ConvexClientClosed, ConvexClientError, LatestValue
-from tina.convex.gateway import GatewayProtocol
 
-log = structlog.get_logger("tina.actions")
+log = structlog.get_logger("tina.daemon.actions")
 
 Runner = Callable[[InboundAction, HandlerEnv], Awaitable[ActionResult]]
 

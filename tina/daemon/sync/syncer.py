@@ -44,10 +44,10 @@ from tina.convex.gateway import (
     TeamSnapshot,
 )
 from tina.convex.wire import make_converter
-from tina.outbox import COMPACT_BYTES, Outbox, team_key
-from tina.projection import replace_lone_surrogates
+from tina.daemon.projection import replace_lone_surrogates
+from tina.daemon.sync.outbox import COMPACT_BYTES, Outbox, team_key
 
-log = structlog.get_logger("tina.syncer")
+log = structlog.get_logger("tina.daemon.sync.syncer")
 _conv = make_converter()
 
 EVENT_BATCH = 200

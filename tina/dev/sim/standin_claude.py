@@ -762,10 +762,10 @@ def install(bin_dir: Path) -> Path:
     path = bin_dir / "claude"
     script = (
         "#!/bin/sh\n"
-        "# tina simulator: a stand-in for Claude Code as a phase lead (tina.sim.standin_claude)\n"
+        "# tina simulator: a stand-in for Claude Code as a phase lead (tina.dev.sim.standin_claude)\n"
         f'{ARGV0_ENV}="$0"\n'
         f"export {ARGV0_ENV}\n"
-        f'exec {shlex.quote(sys.executable)} -P -m tina.sim.standin_claude "$@"\n'
+        f'exec {shlex.quote(sys.executable)} -P -m tina.dev.sim.standin_claude "$@"\n'
     )
     path.write_text(script, encoding="utf-8")
     path.chmod(0o755)

@@ -11,11 +11,11 @@ import trio
 from rich.console import Console
 from rich.live import Live
 
-from tina.debug.tree import render_screen
+from tina.daemon.debug.tree import render_screen
 from tina.log import RECENT
 
 if TYPE_CHECKING:
-    from tina.app import Daemon
+    from tina.daemon.app import Daemon
 
 
 async def run_live(

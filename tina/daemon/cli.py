@@ -17,8 +17,8 @@ from typing import Any
 import structlog
 import trio
 
-from tina import config as config_mod
-from tina import control, credentials, service
+from tina.daemon import config as config_mod
+from tina.daemon import control, credentials, service
 from tina.log import RECENT, configure_logging
 from tina.supervision import ChildStatus, TooManyRestarts
 
@@ -132,7 +132,7 @@ def _asdict(cfg: config_mod.Config) -> dict[str, Any]:
 
 
 async def _serve(cfg: config_mod.Config, cred: credentials.Credential, live: bool) -> int:
-    from tina.app import Daemon
+    from tina.daemon.app import Daemon
 
     reason = "shutdown"
     while True:
@@ -174,7 +174,7 @@ async def _serve(cfg: config_mod.Config, cred: credentials.Credential, live: boo
 
                 nursery.start_soon(signals)
                 if live:
-                    from tina.debug.live import run_live
+                    from tina.daemon.debug.live import run_live
 
                     nursery.start_soon(run_live, daemon)
                 await daemon.run()
@@ -225,7 +225,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     from rich.console import Console
 
-    from tina.debug.tree import render_header, render_tree
+    from tina.daemon.debug.tree import render_header, render_tree
 
     tree = tuple(ChildStatus.from_json(c) for c in snapshot.get("tree", []))
     console = Console()
@@ -279,9 +279,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         )
 
     async def go() -> credentials.Credential:
-        from tina.actors.presence import os_name
         from tina.convex import open_convex_client
         from tina.convex.gateway import enroll
+        from tina.daemon.actors.presence import os_name
 
         async with open_convex_client(url, timeout=15.0) as client:
             got = await enroll(client, secret, name, os_name())

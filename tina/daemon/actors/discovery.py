@@ -15,10 +15,10 @@ import structlog
 import trio
 
 from tina.convex import LatestValue
+from tina.daemon.watch import WatchHub
 from tina.local import ReadError, list_session_lookups
 from tina.local.files import FileRefused, UndecodableName
 from tina.supervision import ChildSpec, DynamicSupervisor
-from tina.watch import WatchHub
 
 log = structlog.get_logger("tina.discovery")
 

@@ -1,0 +1,1 @@
+"""The laptop daemon: watches Claude Code and tina files, syncs them to Convex, runs actions."""

@@ -1,0 +1,1 @@
+"""From observations to Convex: coalescing, the durable outbox, the send loop."""
