@@ -21,8 +21,7 @@ from tina.daemon.actions import (
     InboundAction,
     MalformedAction,
 )
-from tina.daemon.actors import actions as action_actors
-from tina.daemon.actors import discovery, presence
+from tina.daemon.actors import discovery, dispatcher, listener, presence
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway, refused
 from tina.supervision import ChildSpec, DynamicSupervisor
@@ -178,16 +177,16 @@ async def test_actions_are_claimed_run_once_and_completed(
         "type": "format_disk",
     }  # rejected: claimed, then completed as failed
     cell = LatestValue[GatewayProtocol | None](fake)
-    stats = action_actors.ActionStats()
+    stats = dispatcher.ActionStats()
     send, receive = trio.open_memory_channel[ActionMessage](16)
     with structlog.testing.capture_logs() as logs:
         async with trio.open_nursery() as n:
             await n.start(
                 partial(
-                    action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
+                    dispatcher.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
                 )
             )
-            await n.start(action_actors.listen, cell, send, stats)
+            await n.start(listener.listen, cell, send, stats)
             fake.publish_pending()
             await until(lambda: len(fake.completed) == 4)
             # The subscription re-delivers the whole list: only the new action is dispatched.
@@ -212,7 +211,7 @@ async def test_the_listener_sends_each_new_action_once_and_typed(
     cell = LatestValue[GatewayProtocol | None](fake)
     send, receive = trio.open_memory_channel[ActionMessage](16)
     async with trio.open_nursery() as n:
-        await n.start(action_actors.listen, cell, send, action_actors.ActionStats())
+        await n.start(listener.listen, cell, send, dispatcher.ActionStats())
         fake.publish_pending()
         first = [await receive.receive(), await receive.receive()]
         fake.actions["a3"] = action_doc(3)
@@ -237,7 +236,7 @@ async def test_malformed_documents_are_logged_and_reported_and_the_rest_still_ru
         return ActionResult(ok=True, code="ok", message="m")
 
     cell = LatestValue[GatewayProtocol | None](fake)
-    stats = action_actors.ActionStats()
+    stats = dispatcher.ActionStats()
     send, receive = trio.open_memory_channel[ActionMessage](16)
     fake.actions = {
         "a1": {**action_doc(1), "payload": "rm -rf /"},  # has an id: reported as failed
@@ -248,10 +247,10 @@ async def test_malformed_documents_are_logged_and_reported_and_the_rest_still_ru
         async with trio.open_nursery() as n:
             await n.start(
                 partial(
-                    action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
+                    dispatcher.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
                 )
             )
-            await n.start(action_actors.listen, cell, send, stats)
+            await n.start(listener.listen, cell, send, stats)
             docs: list[Any] = [
                 "not a document",
                 {"type": "pause"},  # no id: can only be logged
@@ -291,13 +290,13 @@ async def test_an_action_claimed_elsewhere_is_not_run(
 
     fake.actions = {"a1": {**action_doc(1), "status": "claimed"}}
     cell = LatestValue[GatewayProtocol | None](fake)
-    stats = action_actors.ActionStats()
+    stats = dispatcher.ActionStats()
     send, receive = trio.open_memory_channel[ActionMessage](16)
     with structlog.testing.capture_logs() as logs:
         async with trio.open_nursery() as n:
             await n.start(
                 partial(
-                    action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
+                    dispatcher.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
                 )
             )
             await send.send(typed(1))
@@ -327,11 +326,11 @@ async def test_a_failed_mark_running_fails_only_that_action(
         return ActionResult(ok=True, code="ok", message="done")
 
     cell = LatestValue[GatewayProtocol | None](fake)
-    stats = action_actors.ActionStats()
+    stats = dispatcher.ActionStats()
     send, receive = trio.open_memory_channel[ActionMessage](16)
     async with trio.open_nursery() as n:
         await n.start(
-            partial(action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner)
+            partial(dispatcher.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner)
         )
         await send.send(typed(1))
         await a1_running.wait()
@@ -365,13 +364,13 @@ async def test_a_crashing_handler_a_lost_claim_answer_or_a_bug_touches_no_other_
         return ActionResult(ok=True, code="ok", message="done")
 
     cell = LatestValue[GatewayProtocol | None](fake)
-    stats = action_actors.ActionStats()
+    stats = dispatcher.ActionStats()
     send, receive = trio.open_memory_channel[ActionMessage](16)
     with structlog.testing.capture_logs() as logs:
         async with trio.open_nursery() as n:
             await n.start(
                 partial(
-                    action_actors.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
+                    dispatcher.dispatch, cell, receive, henv, "laptop.abc", stats, runner=runner
                 )
             )
             for i in (1, 2, 3, 4):
@@ -413,12 +412,12 @@ async def test_completion_is_retried_a_bounded_number_of_times_then_given_up(
         async with trio.open_nursery() as n:
             await n.start(
                 partial(
-                    action_actors.dispatch,
+                    dispatcher.dispatch,
                     cell,
                     receive,
                     henv,
                     "laptop.abc",
-                    action_actors.ActionStats(),
+                    dispatcher.ActionStats(),
                     runner=runner,
                     complete_attempts=5,
                 )

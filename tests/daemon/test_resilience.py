@@ -18,11 +18,9 @@ from structlog.testing import capture_logs
 
 from tina.convex import ConnectionState, ConnectionStatus, ConvexClientClosed, LatestValue
 from tina.convex.gateway import GatewayProtocol, Health, TaskSnapshot, TeamSnapshot
-from tina.daemon import app
 from tina.daemon.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction
-from tina.daemon.actors import actions as action_actors
-from tina.daemon.actors import claude, discovery, presence
-from tina.daemon.app import reconnect_when_reachable
+from tina.daemon.actors import claude, connection, discovery, dispatcher, listener, presence
+from tina.daemon.actors.connection import reconnect_when_reachable
 from tina.daemon.sync.outbox import Outbox
 from tina.daemon.sync.syncer import Syncer, TeamItem, TeamRemoval
 from tina.daemon.watch import WatchHub
@@ -69,9 +67,9 @@ async def test_the_listener_resubscribes_on_a_new_connection_instead_of_spinning
     old, new = FakeGateway(subscription=ClosingSubscription()), FakeGateway()
     cell = LatestValue[GatewayProtocol | None](old)
     send, receive = trio.open_memory_channel[ActionMessage](16)
-    stats = action_actors.ActionStats()
+    stats = dispatcher.ActionStats()
     async with trio.open_nursery() as n:
-        await n.start(action_actors.listen, cell, send, stats)
+        await n.start(listener.listen, cell, send, stats)
         assert isinstance(old.subscription, ClosingSubscription)
         old.subscription.close()  # the connection actor crashed: its client is closed
         cell.set(None)
@@ -133,12 +131,12 @@ async def test_the_dispatcher_completes_an_action_on_the_current_connection(
     async with trio.open_nursery() as n:
         await n.start(
             partial(
-                action_actors.dispatch,
+                dispatcher.dispatch,
                 cell,
                 receive,
                 henv,
                 "laptop.abc",
-                action_actors.ActionStats(),
+                dispatcher.ActionStats(),
                 runner=runner,
             )
         )
@@ -318,13 +316,13 @@ def _free_port() -> int:
 def _count_probes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Every probe's outcome, in order (the real probe, counted)."""
     outcomes: list[bool] = []
-    probe = app._reachable
+    probe = connection._reachable
 
     async def counted(host: str, port: int) -> bool:
         outcomes.append(await probe(host, port))
         return outcomes[-1]
 
-    monkeypatch.setattr(app, "_reachable", counted)
+    monkeypatch.setattr(connection, "_reachable", counted)
     return outcomes
 
 
@@ -351,8 +349,8 @@ async def test_a_deployment_that_answers_again_is_reconnected_at_once(
         await until(lambda: client.kicks == 1, timeout=5)
         assert trio.current_time() - back < 1.0
         n.cancel_scope.cancel()
-    for listener in listeners:
-        await listener.aclose()
+    for sock in listeners:
+        await sock.aclose()
 
 
 async def test_a_deployment_that_was_never_unreachable_is_left_to_the_backoff(
@@ -375,8 +373,8 @@ async def test_a_deployment_that_was_never_unreachable_is_left_to_the_backoff(
         await until(lambda: len(probes) >= 5 or client.kicks > 0)
         n.cancel_scope.cancel()
     assert probes[:5] == [True] * 5
-    for listener in listeners:
-        await listener.aclose()
+    for sock in listeners:
+        await sock.aclose()
     assert client.kicks == 0
 
 

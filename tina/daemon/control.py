@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 import trio
 
-log = structlog.get_logger("tina.daemon.control")
+log = structlog.get_logger("tina.control")
 MAX_REQUEST = 64
 
 

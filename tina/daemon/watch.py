@@ -34,7 +34,7 @@ from watchfiles._rust_notify import WatchfilesRustInternalError
 
 from tina.local.files import display_path, is_undecodable
 
-log = structlog.get_logger("tina.daemon.watch")
+log = structlog.get_logger("tina.watch")
 
 
 # A restart waits until subscriptions have been quiet this long (at most RESTART_SETTLE_MAX).

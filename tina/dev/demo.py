@@ -39,7 +39,7 @@ from tina.dev.sim.driver import SimConfig, Simulator
 from tina.dev.sim.sandbox import BIN, Laptop
 from tina.log import configure_logging
 
-log = structlog.get_logger("tina.dev.demo")
+log = structlog.get_logger("tina.demo")
 
 DEMO_EMAIL = "demo@tina.dev"
 WEB_DIR = REPO_ROOT / "web"

@@ -1,5 +1,7 @@
 """Supervision trees on trio, in OTP's words. Knows trio, attrs and structlog, nothing of tina."""
 
+from ._faults import inject_fault as inject_fault
+from ._faults import parse_faults as parse_faults
 from ._spec import Backoff as Backoff
 from ._spec import ChildRun as ChildRun
 from ._spec import ChildSpec as ChildSpec

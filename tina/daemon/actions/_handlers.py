@@ -28,7 +28,7 @@ from tina.session import tmux
 
 from ._model import ActionRejected, ActionResult, InboundAction, build_cli_args, truncate
 
-log = structlog.get_logger("tina.daemon.actions")
+log = structlog.get_logger("tina.actions")
 
 DEFAULT_PATH = "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 

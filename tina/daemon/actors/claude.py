@@ -25,6 +25,7 @@ import trio
 
 from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol, MemberSnapshot, TaskSnapshot, TeamSnapshot
+from tina.daemon.actors.worktree import DISK_THREADS
 from tina.daemon.projection import Unsendable, member_problem, task_snapshot, team_snapshot
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
@@ -40,7 +41,6 @@ from tina.local.files import (
 
 log = structlog.get_logger("tina.claude")
 
-DISK = trio.CapacityLimiter(4)
 Sig = tuple[int, int]  # (size, mtime_ns)
 T = TypeVar("T")
 
@@ -98,7 +98,10 @@ def _list(root: Path) -> tuple[dict[str, list[str]], list[Path]]:
 
 
 class ClaudeWatcher:
-    def __init__(self, claude_dir: Path, syncer: Syncer) -> None:
+    def __init__(
+        self, claude_dir: Path, syncer: Syncer, *, disk: trio.CapacityLimiter | None = None
+    ) -> None:
+        self.disk = disk or trio.CapacityLimiter(DISK_THREADS)
         self.teams_dir = claude_dir / "teams"
         self.tasks_dir = claude_dir / "tasks"
         self.syncer = syncer
@@ -170,7 +173,7 @@ class ClaudeWatcher:
             # report every task removed; the team is going, so drop it instead.
             if (
                 await trio.to_thread.run_sync(
-                    _sig, self.teams_dir / d / "config.json", limiter=DISK
+                    _sig, self.teams_dir / d / "config.json", limiter=self.disk
                 )
                 is None
             ):
@@ -179,7 +182,7 @@ class ClaudeWatcher:
         return dirty
 
     async def _listing(self, root: Path) -> dict[str, list[str]]:
-        listing, undecodable = await trio.to_thread.run_sync(_list, root, limiter=DISK)
+        listing, undecodable = await trio.to_thread.run_sync(_list, root, limiter=self.disk)
         for path in undecodable:
             if path not in self.undecodable:
                 self.undecodable.add(path)
@@ -202,14 +205,14 @@ class ClaudeWatcher:
         not exist, None if unchanged or unreadable (a half-written file is skipped with a
         warning: its next write brings a new event), or refused (not a regular file, over
         ``limit``: logged once, skipped until it changes)."""
-        sig = await trio.to_thread.run_sync(_sig, path, limiter=DISK)
+        sig = await trio.to_thread.run_sync(_sig, path, limiter=self.disk)
         if sig is None:
             self.refused.pop(path, None)
             return _GONE
         if (known == sig and not force) or self.refused.get(path) == sig:
             return None
         try:
-            got = await trio.to_thread.run_sync(_read, path, limit, limiter=DISK)
+            got = await trio.to_thread.run_sync(_read, path, limit, limiter=self.disk)
         except FileRefused as exc:
             self.refused[path] = sig
             log.warning("file.refused", path=exc.path, error=str(exc), limit=exc.limit)
@@ -272,7 +275,7 @@ class ClaudeWatcher:
                 if (
                     d in self.configs
                     and await trio.to_thread.run_sync(
-                        _sig, self.teams_dir / d / "config.json", limiter=DISK
+                        _sig, self.teams_dir / d / "config.json", limiter=self.disk
                     )
                     is None
                 ):

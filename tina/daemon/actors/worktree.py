@@ -25,7 +25,8 @@ from tina.local.paths import journal_path, state_path, tina_dir
 
 log = structlog.get_logger("tina.worktree")
 
-DISK = trio.CapacityLimiter(4)
+DISK_THREADS = 4
+"""Blocking file reads at once when no shared limiter is given (the daemon passes its one)."""
 
 Sig = tuple[int, int, int]  # (size, mtime_ns, inode)
 
@@ -43,8 +44,16 @@ def _sig(path: Path) -> Sig | None:
 class WorktreeWatcher:
     """Reads the two files of one worktree when they change; remembers what it sent."""
 
-    def __init__(self, worktree: Path, repo_root: str | None, syncer: Syncer) -> None:
+    def __init__(
+        self,
+        worktree: Path,
+        repo_root: str | None,
+        syncer: Syncer,
+        *,
+        disk: trio.CapacityLimiter | None = None,
+    ) -> None:
         self.worktree = worktree
+        self.disk = disk or trio.CapacityLimiter(DISK_THREADS)
         self.repo_root = repo_root
         self.syncer = syncer
         self.state_file = state_path(worktree)
@@ -65,13 +74,13 @@ class WorktreeWatcher:
         """Whether ``path`` was refused and has not changed since."""
         if path not in self._refused:
             return False
-        if self._refused[path] == await trio.to_thread.run_sync(_sig, path, limiter=DISK):
+        if self._refused[path] == await trio.to_thread.run_sync(_sig, path, limiter=self.disk):
             return True
         del self._refused[path]
         return False
 
     async def _refuse(self, path: Path, exc: FileRefused) -> None:
-        self._refused[path] = await trio.to_thread.run_sync(_sig, path, limiter=DISK)
+        self._refused[path] = await trio.to_thread.run_sync(_sig, path, limiter=self.disk)
         log.warning("file.refused", path=exc.path, error=str(exc), limit=exc.limit)
 
     async def _refresh_state(self, force: bool) -> None:
@@ -79,7 +88,7 @@ class WorktreeWatcher:
             return
         try:
             got = await trio.to_thread.run_sync(
-                partial(read_file, self.state_file, limit=STATE_MAX), limiter=DISK
+                partial(read_file, self.state_file, limit=STATE_MAX), limiter=self.disk
             )
         except FileRefused as exc:
             await self._refuse(self.state_file, exc)
@@ -109,7 +118,7 @@ class WorktreeWatcher:
             try:
                 got: FileData | None = await trio.to_thread.run_sync(
                     partial(read_chunk, self.journal_file, offset=self._offset, size=JOURNAL_CHUNK),
-                    limiter=DISK,
+                    limiter=self.disk,
                 )
             except FileRefused as exc:
                 await self._refuse(self.journal_file, exc)
@@ -169,9 +178,10 @@ async def run(
     hub: WatchHub,
     syncer: Syncer,
     *,
+    disk: trio.CapacityLimiter | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    watcher = WorktreeWatcher(worktree, repo_root, syncer)
+    watcher = WorktreeWatcher(worktree, repo_root, syncer, disk=disk)
     root = tina_dir(worktree)
     inbox = hub.subscribe(root)
     try:

@@ -24,7 +24,7 @@ import structlog
 from tina.convex.gateway import MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.convex.wire import make_converter
 
-log = structlog.get_logger("tina.daemon.sync.outbox")
+log = structlog.get_logger("tina.outbox")
 _conv = make_converter()
 
 COMPACT_BYTES = 8 * 1024 * 1024

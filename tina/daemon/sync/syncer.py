@@ -47,7 +47,7 @@ from tina.convex.wire import make_converter
 from tina.daemon.projection import replace_lone_surrogates
 from tina.daemon.sync.outbox import COMPACT_BYTES, Outbox, team_key
 
-log = structlog.get_logger("tina.daemon.sync.syncer")
+log = structlog.get_logger("tina.syncer")
 _conv = make_converter()
 
 EVENT_BATCH = 200

@@ -41,7 +41,7 @@ import trio
 
 from .sandbox import BIN, Laptop, SandboxError
 
-log = structlog.get_logger("tina.dev.sim")
+log = structlog.get_logger("tina.sim")
 
 FEATURES = [
     "billing-export",

@@ -1,11 +1,6 @@
-"""Operator actions: the live `pendingActions` subscription and the dispatcher.
+"""The dispatcher: claims and runs the operator actions the listener hands it.
 
-listener: each new pending action goes to the dispatcher once (the subscription re-delivers the
-whole list on every change), typed: an `InboundAction`, or a `MalformedAction` when the document
-does not validate (logged as `action.malformed`; a document without an id can only be logged).
-A bad document never stops the listener.
-
-dispatcher: each action runs in its own task and its own error boundary, so one action's
+Each action runs in its own task and its own error boundary, so one action's
 failure never touches another's. Claim (atomic; another daemon instance or a second delivery
 loses), mark running, run the handler (argv only, timeout, truncated output), complete with a
 structured result. Expired actions are never run. Every error path ends in one of two ways:
@@ -29,20 +24,19 @@ import attrs
 import structlog
 import trio
 
-from tina.convex import ConvexClientClosed, ConvexClientError, LatestValue
+from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actions import (
     ActionMessage,
-    ActionRejected,
     ActionResult,
     HandlerEnv,
     InboundAction,
     MalformedAction,
-    action_id_of,
     run_action,
 )
+from tina.daemon.actors.connection import current_gateway
 
-log = structlog.get_logger("tina.daemon.actions")
+log = structlog.get_logger("tina.actions")
 
 Runner = Callable[[InboundAction, HandlerEnv], Awaitable[ActionResult]]
 
@@ -62,69 +56,6 @@ class ActionStats:
 
     def detail(self) -> dict[str, Any]:
         return {"running": self.running, "done": self.done, "failed": self.failed}
-
-
-def _short(doc: Any, limit: int = 200) -> str:
-    text = repr(doc)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def to_message(doc: Any, action_id: str) -> ActionMessage:
-    """One pending document as what the dispatcher takes; never raises."""
-    try:
-        return InboundAction.from_wire(doc)
-    except ActionRejected as exc:
-        log.warning("action.malformed", action_id=action_id, code=exc.code, error=exc.message)
-        return MalformedAction(id=action_id, code=exc.code, message=exc.message)
-    except Exception as exc:  # a bug in validation must not stop the listener either
-        log.exception("action.malformed", action_id=action_id, code="payload_invalid")
-        message = f"the laptop could not read this action ({type(exc).__name__})"
-        return MalformedAction(id=action_id, code="payload_invalid", message=message)
-
-
-async def listen(
-    gateway_cell: LatestValue[GatewayProtocol | None],
-    send: trio.MemorySendChannel[ActionMessage],
-    stats: ActionStats,
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    gateway = await gateway_cell.wait_for(lambda g: g is not None)
-    assert gateway is not None
-    started = False
-    while True:
-        async with gateway.pending_actions() as sub:
-            if not started:
-                task_status.started()
-                started = True
-            while True:
-                try:
-                    docs = await sub.next()
-                except ConvexClientClosed:
-                    break  # the connection actor was restarted: subscribe again on its new client
-                except ConvexClientError as exc:
-                    # The query failed (e.g. the credential was revoked): say so, keep waiting for a change.
-                    log.warning("actions.subscription_failed", error=str(exc))
-                    continue
-                if not isinstance(docs, list):
-                    log.warning("actions.malformed_update", value=_short(docs))
-                    continue
-                for doc in docs:
-                    action_id = action_id_of(doc)
-                    if action_id is None:
-                        log.warning(
-                            "action.malformed",
-                            code="payload_invalid",
-                            error="an action document without a usable _id (cannot be reported)",
-                            document=_short(doc),
-                        )
-                        continue
-                    if action_id in stats.seen:
-                        continue
-                    stats.seen.add(action_id)
-                    await send.send(to_message(doc, action_id))
-        gateway = await _current(gateway_cell, not_this=gateway)
-        log.info("actions.resubscribing")
 
 
 @attrs.frozen(kw_only=True)
@@ -174,15 +105,6 @@ async def dispatch(
             )
 
 
-async def _current(
-    cell: LatestValue[GatewayProtocol | None], *, not_this: GatewayProtocol | None = None
-) -> GatewayProtocol:
-    """The gateway of the live connection (a restarted connection actor makes a new one)."""
-    gateway = await cell.wait_for(lambda g: g is not None and g is not not_this)
-    assert gateway is not None
-    return gateway
-
-
 async def _guarded(
     ctx: _Dispatch, message: ActionMessage, limiter: trio.CapacityLimiter, token: object
 ) -> None:
@@ -205,7 +127,7 @@ async def _handle(ctx: _Dispatch, message: ActionMessage, bound: Any) -> None:
             return
     try:
         with trio.fail_after(ctx.call_timeout):
-            claim = await (await _current(ctx.cell)).claim_action(
+            claim = await (await current_gateway(ctx.cell)).claim_action(
                 message.id, ctx.lease_owner, ctx.henv.timeout * 1000 + 60_000
             )
     except (ConvexClientError, trio.TooSlowError) as exc:
@@ -238,7 +160,7 @@ async def _start_and_run(ctx: _Dispatch, action: InboundAction, bound: Any) -> A
     """The handler's result, a failed result, or None when the lease is no longer ours."""
     try:
         with trio.fail_after(ctx.call_timeout):
-            running = await (await _current(ctx.cell)).mark_action_running(
+            running = await (await current_gateway(ctx.cell)).mark_action_running(
                 action.id, ctx.lease_owner
             )
     except (ConvexClientError, trio.TooSlowError) as exc:
@@ -273,7 +195,7 @@ async def _complete(ctx: _Dispatch, action_id: str, result: ActionResult, bound:
     for attempt in range(1, ctx.complete_attempts + 1):
         try:
             with trio.fail_after(ctx.call_timeout):
-                gateway = await _current(ctx.cell)
+                gateway = await current_gateway(ctx.cell)
                 accepted = await gateway.complete_action(
                     action_id, ctx.lease_owner, result.to_wire()
                 )
