@@ -23,7 +23,8 @@ from trio.testing import MockClock
 from tina.convex import ConnectionState, ConvexClientError, LatestValue
 from tina.convex._protocol import SyncProtocol
 from tina.convex.errors import ConvexInvalidArgument
-from tina.convex.gateway import Gateway, GatewayProtocol, TaskSnapshot, TeamSnapshot
+from tina.convex.gateway import Gateway, GatewayProtocol
+from tina.daemon.messages import TaskSnapshot, TeamSnapshot
 from tina.daemon.sync.syncer import Syncer
 
 LONE = "cut \ud83d"  # the first half of 😀: what cutting "cut 😀" at 5 UTF-16 units leaves

@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from tina.convex import ConvexConnectionLost, LatestValue
-from tina.convex.gateway import GatewayProtocol, Health
+from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actions import (
     ActionMessage,
     ActionResult,
@@ -22,6 +22,7 @@ from tina.daemon.actions import (
     MalformedAction,
 )
 from tina.daemon.actors import discovery, dispatcher, listener, presence
+from tina.daemon.messages import Health
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway, refused
 from tina.supervision import ChildSpec, DynamicSupervisor

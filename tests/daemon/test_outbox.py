@@ -10,7 +10,8 @@ import trio
 import trio.testing
 
 from tina.convex import LatestValue
-from tina.convex.gateway import GatewayProtocol, TaskSnapshot, TeamSnapshot
+from tina.convex.gateway import GatewayProtocol
+from tina.daemon.messages import TaskSnapshot, TeamSnapshot
 from tina.daemon.sync import syncer as syncer_module
 from tina.daemon.sync.outbox import Outbox, team_key
 from tina.daemon.sync.syncer import Syncer, TeamItem, merge_history

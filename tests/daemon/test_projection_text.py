@@ -7,7 +7,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tina.convex.gateway import TaskSnapshot, TeamSnapshot
+from tina.daemon.messages import TaskSnapshot, TeamSnapshot
 from tina.daemon.projection import _cut, replace_lone_surrogates, task_snapshot, units
 from tina.local import Task
 

@@ -17,10 +17,11 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from tina.convex import ConnectionState, ConnectionStatus, ConvexClientClosed, LatestValue
-from tina.convex.gateway import GatewayProtocol, Health, TaskSnapshot, TeamSnapshot
+from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction
 from tina.daemon.actors import claude, connection, discovery, dispatcher, listener, presence
 from tina.daemon.actors.connection import reconnect_when_reachable
+from tina.daemon.messages import Health, TaskSnapshot, TeamSnapshot
 from tina.daemon.sync.outbox import Outbox
 from tina.daemon.sync.syncer import Syncer, TeamItem, TeamRemoval
 from tina.daemon.watch import WatchHub

@@ -10,13 +10,8 @@ import trio
 import trio.testing
 
 from tina.convex import LatestValue
-from tina.convex.gateway import (
-    EventRecord,
-    GatewayProtocol,
-    OrchestrationSnapshot,
-    TaskSnapshot,
-    TeamSnapshot,
-)
+from tina.convex.gateway import GatewayProtocol
+from tina.daemon.messages import EventRecord, OrchestrationSnapshot, TaskSnapshot, TeamSnapshot
 from tina.daemon.sync.syncer import Sequencer, Syncer
 from tina.dev.fakes import FakeGateway, refused
 

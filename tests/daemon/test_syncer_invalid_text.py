@@ -13,18 +13,20 @@ import trio.testing
 from tina.convex import LatestValue
 from tina.convex._protocol import SyncProtocol
 from tina.convex.gateway import (
-    EventRecord,
     GatewayProtocol,
-    MemberSnapshot,
-    OrchestrationSnapshot,
-    PhaseSnapshot,
     RecordEventsResult,
     SyncOrchestrationResult,
     SyncTeamResult,
+)
+from tina.convex.wire import make_converter
+from tina.daemon.messages import (
+    EventRecord,
+    MemberSnapshot,
+    OrchestrationSnapshot,
+    PhaseSnapshot,
     TaskSnapshot,
     TeamSnapshot,
 )
-from tina.convex.wire import make_converter
 from tina.daemon.sync.syncer import Syncer
 from tina.dev.fakes import FakeGateway
 

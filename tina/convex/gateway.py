@@ -13,6 +13,16 @@ from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 
+from tina.daemon.messages import (
+    EventRecord,
+    Health,
+    MemberSnapshot,
+    OrchestrationSnapshot,
+    PhaseSnapshot,
+    TaskSnapshot,
+    TeamSnapshot,
+)
+
 from .client import ConvexClient, Subscription
 from .wire import make_converter
 
@@ -22,105 +32,6 @@ T = TypeVar("T")
 
 def _structure(doc: Any, cls: type[T]) -> T:
     return cast(T, _conv.structure(doc, cls))
-
-
-# --- snapshots the daemon sends ---------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class PhaseSnapshot:
-    phase_number: str
-    status: str
-    plan_path: str | None = None
-    git_range: str | None = None
-    planning_started_at: float | None = None
-    execution_started_at: float | None = None
-    review_started_at: float | None = None
-    completed_at: float | None = None
-    planning_mins: float | None = None
-    execution_mins: float | None = None
-    review_mins: float | None = None
-    duration_mins: float | None = None
-    blocked_reason: str | None = None
-    paused_from: str | None = None
-    feedback: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class OrchestrationSnapshot:
-    feature_name: str
-    spec_doc_path: str
-    branch: str
-    worktree_path: str
-    repo_root: str | None = None
-    total_phases: float
-    current_phase: float
-    status: str
-    started_at: float
-    completed_at: float | None = None
-
-
-@attrs.frozen(kw_only=True)
-class TeamSnapshot:
-    dir_name: str
-    team_name: str
-    description: str | None = None
-    lead_agent_id: str | None = None
-    created_at: float | None = None
-
-
-@attrs.frozen(kw_only=True)
-class MemberSnapshot:
-    agent_id: str
-    agent_name: str
-    agent_type: str | None = None
-    model: str | None = None
-    joined_at: float | None = None
-    tmux_pane_id: str | None = None
-    cwd: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class TaskSnapshot:
-    task_id: str
-    subject: str
-    description: str
-    active_form: str | None = None
-    status: str
-    owner: str | None = None
-    blocks: tuple[str, ...] = ()
-    blocked_by: tuple[str, ...] = ()
-    metadata: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class EventRecord:
-    idempotency_key: str
-    event_type: str
-    source: str
-    summary: str
-    detail: str | None = None
-    phase_number: str | None = None
-    recorded_at: float
-
-
-@attrs.frozen(kw_only=True)
-class ActorSummary:
-    id: str = attrs.field(metadata={"tina.convex.wire_name": "id"})
-    state: str
-    restarts: float
-    last_error: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class Health:
-    daemon_version: str
-    started_at: float
-    uptime_secs: float
-    outbox_depth: float
-    last_sync_at: float | None = None
-    connection: str | None = None
-    actors: tuple[ActorSummary, ...] = ()
 
 
 # --- results ------------------------------------------------------------------------------------

@@ -27,13 +27,13 @@ import trio
 
 import tina
 from tina.convex import LatestValue
-from tina.convex.gateway import ActorSummary, Health
 from tina.daemon import control
 from tina.daemon.actions import ActionMessage, HandlerEnv
 from tina.daemon.actors import claude, discovery, dispatcher, listener, presence, worktree
 from tina.daemon.actors.connection import Connection
 from tina.daemon.config import Config
 from tina.daemon.credentials import Credential
+from tina.daemon.messages import ActorSummary, Health
 from tina.daemon.sync.outbox import Outbox
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub

@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 
 import attrs
 
-from tina.convex.gateway import (
+from tina.daemon.messages import (
     EventRecord,
     MemberSnapshot,
     OrchestrationSnapshot,

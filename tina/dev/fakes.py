@@ -13,15 +13,17 @@ import trio
 from tina.convex import ConvexConnectionLost, ConvexError, LatestValue
 from tina.convex.gateway import (
     ClaimResult,
+    RecordEventsResult,
+    Registration,
+    SyncOrchestrationResult,
+    SyncTeamResult,
+)
+from tina.daemon.messages import (
     EventRecord,
     Health,
     MemberSnapshot,
     OrchestrationSnapshot,
     PhaseSnapshot,
-    RecordEventsResult,
-    Registration,
-    SyncOrchestrationResult,
-    SyncTeamResult,
     TaskSnapshot,
     TeamSnapshot,
 )

@@ -24,8 +24,9 @@ import structlog
 import trio
 
 from tina.convex import ConvexClientError, LatestValue
-from tina.convex.gateway import GatewayProtocol, MemberSnapshot, TaskSnapshot, TeamSnapshot
+from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actors.worktree import DISK_THREADS
+from tina.daemon.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.daemon.projection import Unsendable, member_problem, task_snapshot, team_snapshot
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub

@@ -10,7 +10,8 @@ import structlog
 import trio
 
 from tina.convex import ConvexClientError, ConvexError, LatestValue
-from tina.convex.gateway import GatewayProtocol, Health
+from tina.convex.gateway import GatewayProtocol
+from tina.daemon.messages import Health
 
 log = structlog.get_logger("tina.presence")
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import structlog
 
-from tina.convex.gateway import MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.convex.wire import make_converter
+from tina.daemon.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
 
 log = structlog.get_logger("tina.outbox")
 _conv = make_converter()

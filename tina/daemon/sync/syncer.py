@@ -34,16 +34,16 @@ from tina.convex import (
     LatestValue,
 )
 from tina.convex.errors import ConvexInvalidArgument
-from tina.convex.gateway import (
+from tina.convex.gateway import GatewayProtocol
+from tina.convex.wire import make_converter
+from tina.daemon.messages import (
     EventRecord,
-    GatewayProtocol,
     MemberSnapshot,
     OrchestrationSnapshot,
     PhaseSnapshot,
     TaskSnapshot,
     TeamSnapshot,
 )
-from tina.convex.wire import make_converter
 from tina.daemon.projection import replace_lone_surrogates
 from tina.daemon.sync.outbox import COMPACT_BYTES, Outbox, team_key
 
