@@ -38,7 +38,7 @@ async function world(t: T, messaging: "owners" | "operators" | "nobody" | null =
   return { a, b, orchestrationId, teamId, user, userId, owner, submit };
 }
 
-const get = (t: T, id: Id<"inboundActions">) => t.run((ctx) => ctx.db.get(id));
+const get = (t: T, id: Id<"inboundActions">) => t.run((ctx) => ctx.db.get("inboundActions", id));
 const ok = { ok: true, code: "ok", message: "done", exitCode: 0, output: '{"action":"spawn_executor"}' };
 
 describe("submitAction", () => {
@@ -262,7 +262,7 @@ describe("expiry, cancellation, interruption", () => {
     const t = makeT();
     const { a, orchestrationId, submit } = await world(t);
     const { actionId } = await submit({ type: "pause", orchestrationId, phase: "1" });
-    await t.run((ctx) => ctx.db.patch(actionId, { expiresAt: Date.now() - 1 }));
+    await t.run((ctx) => ctx.db.patch("inboundActions", actionId, { expiresAt: Date.now() - 1 }));
     expect(await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "d" })).toMatchObject({ ok: false, reason: "expired" });
     expect((await get(t, actionId))!.status).toBe("expired");
   });
@@ -301,9 +301,9 @@ describe("expiry, cancellation, interruption", () => {
     const overdue = await submit({ type: "pause", orchestrationId, phase: "1" });
     const held = await submit({ type: "pause", orchestrationId, phase: "1" });
     const fresh = await submit({ type: "pause", orchestrationId, phase: "1" });
-    await t.run((ctx) => ctx.db.patch(overdue.actionId, { expiresAt: Date.now() - 1 }));
+    await t.run((ctx) => ctx.db.patch("inboundActions", overdue.actionId, { expiresAt: Date.now() - 1 }));
     await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: held.actionId, leaseOwner: "d", leaseMs: 1000 });
-    await t.run((ctx) => ctx.db.patch(held.actionId, { leaseExpiresAt: Date.now() - 1 }));
+    await t.run((ctx) => ctx.db.patch("inboundActions", held.actionId, { leaseExpiresAt: Date.now() - 1 }));
     expect(await t.mutation(internal.actions.sweepActions, {})).toEqual({ expired: 1, interrupted: 1 });
     expect((await get(t, fresh.actionId))!.status).toBe("pending");
     expect((await get(t, held.actionId))!.result!.code).toBe("interrupted");
@@ -398,7 +398,7 @@ describe("listActions and attention", () => {
       for (let i = 0; i < 60; i++) {
         await ctx.db.insert("nodes", { name: `gone-${i}`, os: "darwin", credentialHash: `hash-${i}`, status: "offline", enrolledAt: 0, lastHeartbeat: 1000 + i, revokedAt: 5000 });
       }
-      await ctx.db.patch(b.nodeId, { status: "offline", lastHeartbeat: Date.now() - 120_000 });
+      await ctx.db.patch("nodes", b.nodeId, { status: "offline", lastHeartbeat: Date.now() - 120_000 });
     });
     expect((await user.query(api.attention.attention, {})).offlineNodes.map((n) => n.name)).toEqual(["laptop-b"]);
   });
@@ -427,7 +427,7 @@ describe("listActions and attention", () => {
       leaseOwner: "d",
       result: { ok: false, code: "cli_exit_non_zero", message: "Phase 1 is not blocked", exitCode: 1 },
     });
-    await t.run((ctx) => ctx.db.patch(b.nodeId, { lastHeartbeat: Date.now() - 120_000 }));
+    await t.run((ctx) => ctx.db.patch("nodes", b.nodeId, { lastHeartbeat: Date.now() - 120_000 }));
     const view = await user.query(api.attention.attention, {});
     expect(view.blocked.map((o) => [o.featureName, o.attentionPhase, o.attentionReason])).toEqual([["billing-export", "1", "tests fail"]]);
     expect(view.awaitingApproval.map((o) => [o.featureName, o.nodeName])).toEqual([["search", "laptop-b"]]);

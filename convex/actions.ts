@@ -18,7 +18,7 @@ export const submitAction = operatorMutation({
   handler: async (ctx, { action, idempotencyKey, expiresInMs }) => {
     const out = await model.submitAction(ctx, ctx.user, ctx.actor, action, idempotencyKey, expiresInMs);
     if (!out.deduplicated) {
-      const stored = await ctx.db.get(out.actionId);
+      const stored = await ctx.db.get("inboundActions", out.actionId);
       await ctx.scheduler.runAt(stored!.expiresAt, internal.actions.expireAction, { actionId: out.actionId });
     }
     return out;
@@ -108,7 +108,7 @@ export const expireAction = internalMutation({
   args: { actionId: v.id("inboundActions") },
   returns: v.null(),
   handler: async (ctx, { actionId }) => {
-    const a = await ctx.db.get(actionId);
+    const a = await ctx.db.get("inboundActions", actionId);
     if (a !== null && a.status === "pending" && a.expiresAt <= Date.now()) await model.expire(ctx, a);
     return null;
   },

@@ -105,7 +105,7 @@ describe("audit log", () => {
     const revoked = entries.find((e) => e.verb === "node.revoked")!;
     expect(revoked).toMatchObject({ actorName: OWNER.name, client: "tina-web", nodeName: "laptop-a" });
     expect(revoked.detail).toMatch(/1 queued action\(s\) cancelled/);
-    const queuedAfter = await t.run((ctx) => ctx.db.get(queued.actionId));
+    const queuedAfter = await t.run((ctx) => ctx.db.get("inboundActions", queued.actionId));
     expect(queuedAfter).toMatchObject({ status: "cancelled", result: { code: "node_revoked" } });
   });
 

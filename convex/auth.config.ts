@@ -9,6 +9,7 @@
 export default {
   providers: [
     {
+      // eslint-disable-next-line @convex-dev/no-process-env -- auth config is read at deploy time, not by functions
       domain: process.env.CONVEX_SITE_URL,
       applicationID: "convex",
     },

@@ -24,7 +24,7 @@ export const recordEvents = nodeMutation({
   args: { orchestrationId: v.id("orchestrations"), events: v.array(orchestrationEventInput) },
   returns: v.object({ inserted: v.number(), duplicates: v.number() }),
   handler: async (ctx, { orchestrationId, events }) => {
-    const orchestration = await ctx.db.get(orchestrationId);
+    const orchestration = await ctx.db.get("orchestrations", orchestrationId);
     if (orchestration === null || orchestration.nodeId !== ctx.node._id) {
       fail("not_found", "no such orchestration on this laptop", "orchestrationId");
     }

@@ -29,7 +29,7 @@ describe("enrollNode", () => {
   test("stores only a hash of the credential", async () => {
     const t = makeT();
     const { nodeId, token } = await enroll(t);
-    const node = await t.run((ctx) => ctx.db.get(nodeId));
+    const node = await t.run((ctx) => ctx.db.get("nodes", nodeId));
     expect(token).toMatch(/^tina_node_[A-Za-z0-9_-]{43}$/);
     expect(JSON.stringify(node)).not.toContain(token);
     expect(node!.credentialHash).toMatch(/^[0-9a-f]{64}$/);
@@ -151,7 +151,7 @@ describe("enrollment codes (\"add a laptop\")", () => {
     const b = await enroll(t, "laptop-b");
     const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: a.token, orchestration: orchestration(), phases: [phase("1", "planning")] });
     const queued = await owner.mutation(api.actions.submitAction, { action: { type: "pause", orchestrationId, phase: "1" }, idempotencyKey: "rekey-queued-2" });
-    const hashOf = (id: typeof a.nodeId) => t.run(async (ctx) => (await ctx.db.get(id))!.credentialHash);
+    const hashOf = (id: typeof a.nodeId) => t.run(async (ctx) => (await ctx.db.get("nodes", id))!.credentialHash);
     const bHash = await hashOf(b.nodeId);
     const bound = await owner.mutation(api.nodes.createEnrollmentCode, { nodeName: "laptop-a" });
     const again = await enrollWith(t, bound.code, "laptop-a");
@@ -218,7 +218,7 @@ describe("who may message a laptop's agents", () => {
   test("nobody but the owner can change it: refused, nothing changes", async () => {
     const t = makeT();
     const { nodeId } = await enroll(t);
-    const before = await t.run(async (ctx) => JSON.stringify([await ctx.db.get(nodeId), await ctx.db.query("auditLog").collect()]));
+    const before = await t.run(async (ctx) => JSON.stringify([await ctx.db.get("nodes", nodeId), await ctx.db.query("auditLog").collect()]));
     for (const person of [OPERATOR, VIEWER]) {
       const err = await refusal((await signedIn(t, person)).mutation(api.nodes.setMessaging, { nodeId, messaging: "operators" }));
       expect(err.code).toBe("forbidden");
@@ -226,7 +226,7 @@ describe("who may message a laptop's agents", () => {
     expect((await refusal(t.mutation(api.nodes.setMessaging, { nodeId, messaging: "operators" }))).code).toBe("unauthenticated");
     const owner = await signedIn(t, OWNER);
     await expect(owner.mutation(api.nodes.setMessaging, { nodeId, messaging: "everyone" as never })).rejects.toThrow(/Validator/);
-    expect(await t.run(async (ctx) => JSON.stringify([await ctx.db.get(nodeId), await ctx.db.query("auditLog").collect()]))).toBe(before);
+    expect(await t.run(async (ctx) => JSON.stringify([await ctx.db.get("nodes", nodeId), await ctx.db.query("auditLog").collect()]))).toBe(before);
   });
 });
 
@@ -242,7 +242,7 @@ describe("revocation", () => {
     await t.mutation(api.actions.claimAction, { nodeToken: token, actionId: running.actionId, leaseOwner: "d" });
     expect(await owner.mutation(api.nodes.revokeNode, { nodeId })).toEqual({ revoked: true });
     expect(await owner.mutation(api.nodes.revokeNode, { nodeId })).toEqual({ revoked: false });
-    const statuses = await t.run(async (ctx) => [(await ctx.db.get(queued.actionId))!.status, (await ctx.db.get(running.actionId))!.status]);
+    const statuses = await t.run(async (ctx) => [(await ctx.db.get("inboundActions", queued.actionId))!.status, (await ctx.db.get("inboundActions", running.actionId))!.status]);
     expect(statuses).toEqual(["cancelled", "interrupted"]);
     for (const call of [
       t.query(api.actions.pendingActions, { nodeToken: token }),
@@ -352,7 +352,7 @@ describe("registerNode and heartbeat", () => {
     const t = makeT();
     const a = await enroll(t, "a");
     await enroll(t, "b");
-    await t.run((ctx) => ctx.db.patch(a.nodeId, { lastHeartbeat: Date.now() - 120_000 }));
+    await t.run((ctx) => ctx.db.patch("nodes", a.nodeId, { lastHeartbeat: Date.now() - 120_000 }));
     expect(await t.mutation(internal.nodes.markStaleOffline, {})).toBe(1);
     const nodes = await t.run((ctx) => ctx.db.query("nodes").collect());
     expect(Object.fromEntries(nodes.map((n) => [n.name, n.status]))).toEqual({ a: "offline", b: "online" });

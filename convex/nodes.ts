@@ -44,7 +44,7 @@ export const registerNode = nodeMutation({
   handler: async (ctx, args) => {
     const os = checkOs(args.os);
     const now = Date.now();
-    await ctx.db.patch(ctx.node._id, { os, status: "online", lastHeartbeat: now });
+    await ctx.db.patch("nodes", ctx.node._id, { os, status: "online", lastHeartbeat: now });
     await ctx.scheduler.runAfter(offlineAfterMs() + 1000, internal.nodes.checkOffline, {
       nodeId: ctx.node._id,
       heartbeatAt: now,
@@ -76,7 +76,7 @@ export const heartbeat = nodeMutation({
       actors: raw.actors.map((a) => (a.lastError === undefined ? a : { ...a, lastError: cleanText(a.lastError, 500) })),
     };
     const now = Date.now();
-    await ctx.db.patch(ctx.node._id, { status: "online", lastHeartbeat: now, health });
+    await ctx.db.patch("nodes", ctx.node._id, { status: "online", lastHeartbeat: now, health });
     await ctx.scheduler.runAfter(offlineAfterMs() + 1000, internal.nodes.checkOffline, {
       nodeId: ctx.node._id,
       heartbeatAt: now,
@@ -90,9 +90,9 @@ export const checkOffline = internalMutation({
   args: { nodeId: v.id("nodes"), heartbeatAt: v.number() },
   returns: v.null(),
   handler: async (ctx, { nodeId, heartbeatAt }) => {
-    const node = await ctx.db.get(nodeId);
+    const node = await ctx.db.get("nodes", nodeId);
     if (node !== null && node.status === "online" && node.lastHeartbeat <= heartbeatAt) {
-      await ctx.db.patch(nodeId, { status: "offline" });
+      await ctx.db.patch("nodes", nodeId, { status: "offline" });
     }
     return null;
   },
@@ -110,7 +110,7 @@ export const markStaleOffline = internalMutation({
         q.eq("status", "online").eq("revokedAt", undefined).lt("lastHeartbeat", Date.now() - offlineAfterMs()),
       )
       .take(LIST_LIMIT);
-    for (const node of stale) await ctx.db.patch(node._id, { status: "offline" });
+    for (const node of stale) await ctx.db.patch("nodes", node._id, { status: "offline" });
     return stale.length;
   },
 });

@@ -248,7 +248,7 @@ describe("dashboard reads", () => {
     const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
     expect(detail!.phases.map((p) => p.phaseNumber)).toEqual(["1", "1.5", "2"]);
     expect(detail!.nodeName).toBe("laptop-a");
-    await t.run((ctx) => ctx.db.delete(orchestrationId));
+    await t.run((ctx) => ctx.db.delete("orchestrations", orchestrationId));
     expect(await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId })).toBeNull();
   });
 });

@@ -48,7 +48,7 @@ export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promi
   const offlineAfter = offlineAfterMs();
   const out = new Map<Id<"nodes">, NodeInfo>();
   for (const id of new Set(ids)) {
-    const n = await ctx.db.get(id);
+    const n = await ctx.db.get("nodes", id);
     out.set(id, {
       name: n?.name ?? "(removed laptop)",
       online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
@@ -159,7 +159,7 @@ export const getOrchestrationDetail = viewerQuery({
     }),
   ),
   handler: async (ctx, { orchestrationId }) => {
-    const orchestration = await ctx.db.get(orchestrationId);
+    const orchestration = await ctx.db.get("orchestrations", orchestrationId);
     if (orchestration === null) return null;
     const nodes = await nodeInfo(ctx, [orchestration.nodeId]);
     const phases = (

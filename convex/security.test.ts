@@ -82,7 +82,7 @@ async function world(t: T) {
   // A Convex Auth token whose session has ended (signed out, or the user was removed).
   const ended = await t.run(async (ctx) => {
     const sessionId = await ctx.db.insert("authSessions", { userId: viewer.userId, expirationTime: Date.now() + 3_600_000 });
-    await ctx.db.delete(sessionId);
+    await ctx.db.delete("authSessions", sessionId);
     return `${viewer.userId}|${sessionId}`;
   });
   const callers = {
@@ -454,8 +454,8 @@ describe("callers without the right to call", () => {
           const rows = await ctx.db.query(table as "nodes").collect();
           out[table] = rows.filter((r) => JSON.stringify(r).includes(w.a.nodeId));
         }
-        out.nodeA = await ctx.db.get(w.a.nodeId);
-        out.actions = [await ctx.db.get(w.pending), await ctx.db.get(w.claimed)];
+        out.nodeA = await ctx.db.get("nodes", w.a.nodeId);
+        out.actions = [await ctx.db.get("inboundActions", w.pending), await ctx.db.get("inboundActions", w.claimed)];
         return JSON.stringify(out);
       });
     const aIds = [w.a.nodeId, w.orchestrationId, w.teamId, w.pending, w.claimed];
@@ -583,7 +583,7 @@ describe("hostile payloads", () => {
       action: { type: "send_message", teamId: w.teamId, agentName: "executor-1", text },
       idempotencyKey: "verbatim-0001",
     });
-    const stored = await t.run((ctx) => ctx.db.get(actionId as Id<"inboundActions">));
+    const stored = await t.run((ctx) => ctx.db.get("inboundActions", actionId as Id<"inboundActions">));
     expect(stored!.payload).toMatchObject({ text, agentName: "executor-1", teamDir: DIR, feature: "billing-export" });
   });
 });

@@ -165,7 +165,7 @@ export async function refusal(p: Promise<unknown>): Promise<{ code: string; mess
   } catch (e) {
     const data = (e as { data?: unknown }).data;
     if (data && typeof data === "object") return data as { code: string; message: string; field?: string };
-    throw new Error(`expected a ConvexError, got: ${String(e)}`);
+    throw new Error(`expected a ConvexError, got: ${String(e)}`, { cause: e });
   }
   throw new Error("expected the call to be refused, but it succeeded");
 }

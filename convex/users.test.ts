@@ -97,7 +97,7 @@ describe("sign-up", () => {
     expect(again.message).toMatch(/invite code/);
     // Expired.
     const late = await owner.as.mutation(api.users.invite, { email: "late@example.com", role: "operator" });
-    await t.run((ctx) => ctx.db.patch(late.inviteId, { expiresAt: Date.now() - 1 }));
+    await t.run((ctx) => ctx.db.patch("invites", late.inviteId, { expiresAt: Date.now() - 1 }));
     const expired = await refusal(
       t.action(api.auth.signIn, { provider: "password", params: { email: "late@example.com", password: "correct horse battery", flow: "signUp", inviteCode: late.code } }),
     );
@@ -119,7 +119,7 @@ describe("sign-up", () => {
     const t = authT();
     await signUp(t, "oscar@example.com");
     await t.run(async (ctx) => {
-      for (const m of await ctx.db.query("members").collect()) await ctx.db.delete(m._id);
+      for (const m of await ctx.db.query("members").collect()) await ctx.db.delete("members", m._id);
       // Someone else owns the deployment now.
       const userId = await ctx.db.insert("users", { email: "new-owner@example.com" });
       await ctx.db.insert("members", { userId, role: "owner", createdAt: 0, updatedAt: 0 });
@@ -141,7 +141,7 @@ describe("invitations", () => {
     const list = await owner.as.query(api.users.list, {});
     expect(list.invites.map((i) => [i.email, i.role])).toEqual([["ann@example.com", "operator"]]);
     expect(JSON.stringify(list)).not.toMatch(/codeHash|[0-9a-f]{64}/);
-    expect(await t.run((ctx) => ctx.db.get(first.inviteId))).toMatchObject({ revokedAt: expect.any(Number) });
+    expect(await t.run((ctx) => ctx.db.get("invites", first.inviteId))).toMatchObject({ revokedAt: expect.any(Number) });
     expect(await owner.as.mutation(api.users.revokeInvite, { inviteId: second.inviteId })).toEqual({ revoked: true });
     expect(await owner.as.mutation(api.users.revokeInvite, { inviteId: second.inviteId })).toEqual({ revoked: false });
     expect((await owner.as.query(api.users.list, {})).invites).toEqual([]);
@@ -209,7 +209,7 @@ describe("roles", () => {
     const left = await t.run(async (ctx) => ({
       accounts: (await ctx.db.query("authAccounts").collect()).length,
       sessions: (await ctx.db.query("authSessions").collect()).filter((s) => s.userId === userId).length,
-      user: await ctx.db.get(userId!),
+      user: await ctx.db.get("users", userId!),
     }));
     expect(left).toEqual({ accounts: 0, sessions: 0, user: null });
     // The old password does not bring the account back.

@@ -49,7 +49,7 @@ type Resolved = {
 
 async function resolveTarget(ctx: MutationCtx, request: ActionRequest): Promise<Resolved> {
   if (request.type === "send_message") {
-    const team = await ctx.db.get(request.teamId);
+    const team = await ctx.db.get("teams", request.teamId);
     if (team === null || team.removedAt !== undefined) fail("not_found", "no such team (it may have been removed)", "teamId");
     checkPattern("agentName", request.agentName, AGENT_RE, "an agent name");
     const text = checkMessageText("text", request.text);
@@ -59,7 +59,7 @@ async function resolveTarget(ctx: MutationCtx, request: ActionRequest): Promise<
       .take(LIMITS.membersPerTeam * 4);
     const member = members.find((m) => m.agentName === request.agentName && m.removedAt === undefined);
     if (member === undefined) fail("not_found", `no agent "${request.agentName}" in team ${team.teamName}`, "agentName");
-    const orchestration = team.orchestrationId ? await ctx.db.get(team.orchestrationId) : null;
+    const orchestration = team.orchestrationId ? await ctx.db.get("orchestrations", team.orchestrationId) : null;
     return {
       nodeId: team.nodeId,
       teamId: team._id,
@@ -73,7 +73,7 @@ async function resolveTarget(ctx: MutationCtx, request: ActionRequest): Promise<
       },
     };
   }
-  const orchestration = await ctx.db.get(request.orchestrationId);
+  const orchestration = await ctx.db.get("orchestrations", request.orchestrationId);
   if (orchestration === null) fail("not_found", "no such orchestration", "orchestrationId");
   const phase = checkPhase("phase", request.phase);
   const stored = await ctx.db
@@ -102,7 +102,7 @@ export async function submitAction(
     .first();
   if (dup !== null) return { actionId: dup._id, deduplicated: true };
   const target = await resolveTarget(ctx, request);
-  const node = await ctx.db.get(target.nodeId);
+  const node = await ctx.db.get("nodes", target.nodeId);
   if (node === null || node.revokedAt !== undefined) fail("forbidden", "that laptop's credential was revoked; it cannot run actions");
   // Typing into an agent's terminal is code execution as the laptop's user: the laptop's rule decides.
   if (request.type === "send_message") checkMayMessage(node, user.role);
@@ -135,16 +135,16 @@ export async function cancelAction(
   actor: Actor,
   actionId: Id<"inboundActions">,
 ): Promise<{ cancelled: boolean; status: ActionStatus }> {
-  const action = await ctx.db.get(actionId);
+  const action = await ctx.db.get("inboundActions", actionId);
   if (action === null) fail("not_found", "no such action", "actionId");
   if (action.status !== "pending") return { cancelled: false, status: action.status };
-  await ctx.db.patch(actionId, { status: "cancelled", finishedAt: Date.now() });
+  await ctx.db.patch("inboundActions", actionId, { status: "cancelled", finishedAt: Date.now() });
   await audit(ctx, actor, { ...targets(action), verb: "action.cancelled", detail: `withdrew ${describeAction(action)} before the laptop claimed it` });
   return { cancelled: true, status: "cancelled" };
 }
 
 async function ownAction(ctx: MutationCtx, node: Doc<"nodes">, actionId: Id<"inboundActions">): Promise<Doc<"inboundActions"> | null> {
-  const action = await ctx.db.get(actionId);
+  const action = await ctx.db.get("inboundActions", actionId);
   // Another laptop's action looks exactly like a missing one.
   return action !== null && action.nodeId === node._id ? action : null;
 }
@@ -171,9 +171,9 @@ export async function claimAction(
   }
   if (action.status !== "pending") return { ok: false, reason: action.status === "expired" ? "expired" : "not_pending", status: action.status };
   if (await cancelIfNoLongerAllowed(ctx, node, action)) return { ok: false, reason: "not_pending", status: "cancelled" };
-  await ctx.db.patch(actionId, { status: "claimed", claimedAt: now, leaseOwner, leaseExpiresAt: now + lease });
+  await ctx.db.patch("inboundActions", actionId, { status: "claimed", claimedAt: now, leaseOwner, leaseExpiresAt: now + lease });
   await audit(ctx, { kind: "node", node }, { ...targets(action), verb: "action.claimed", detail: `${describeAction(action)} claimed by daemon ${leaseOwner}` });
-  const claimed = await ctx.db.get(actionId);
+  const claimed = await ctx.db.get("inboundActions", actionId);
   return { ok: true, action: claimed! };
 }
 
@@ -181,7 +181,7 @@ export async function markRunning(ctx: MutationCtx, node: Doc<"nodes">, actionId
   checkLeaseOwner(leaseOwner);
   const action = await ownAction(ctx, node, actionId);
   if (action === null || action.status !== "claimed" || action.leaseOwner !== leaseOwner) return false;
-  await ctx.db.patch(actionId, { status: "running", startedAt: Date.now() });
+  await ctx.db.patch("inboundActions", actionId, { status: "running", startedAt: Date.now() });
   return true;
 }
 
@@ -211,7 +211,7 @@ export async function completeAction(
     message: redactSecrets(result.message),
     ...(result.output === undefined ? {} : { output: redactSecrets(result.output) }),
   };
-  await ctx.db.patch(actionId, { status, result: clean, finishedAt: Date.now() });
+  await ctx.db.patch("inboundActions", actionId, { status, result: clean, finishedAt: Date.now() });
   await audit(ctx, { kind: "node", node }, {
     ...targets(action),
     verb: "action.completed",
@@ -252,7 +252,7 @@ export function targets(a: Doc<"inboundActions">) {
 const SWEEPER: Actor = { kind: "system", job: "actions.sweep" };
 
 export async function interrupt(ctx: MutationCtx, a: Doc<"inboundActions">, message: string, actor: Actor = SWEEPER): Promise<void> {
-  await ctx.db.patch(a._id, {
+  await ctx.db.patch("inboundActions", a._id, {
     status: "interrupted",
     finishedAt: Date.now(),
     result: { ok: false, code: "interrupted", message },
@@ -261,7 +261,7 @@ export async function interrupt(ctx: MutationCtx, a: Doc<"inboundActions">, mess
 }
 
 export async function expire(ctx: MutationCtx, a: Doc<"inboundActions">, actor: Actor = { kind: "system", job: "actions.expire" }): Promise<void> {
-  await ctx.db.patch(a._id, {
+  await ctx.db.patch("inboundActions", a._id, {
     status: "expired",
     finishedAt: Date.now(),
     result: { ok: false, code: "expired", message: "the laptop did not pick this action up before it expired" },

@@ -52,7 +52,7 @@ export async function cancelIfNoLongerAllowed(ctx: MutationCtx, node: Doc<"nodes
   const member = userId === null ? null : await ctx.db.query("members").withIndex("by_user", (q) => q.eq("userId", userId)).first();
   if (mayMessage(member?.role, messagingOf(node))) return false;
   const message = `${ruleText(node)} now, and ${a.submittedByName ?? "its sender"} may no longer send it; it was not typed`;
-  await ctx.db.patch(a._id, { status: "cancelled", finishedAt: Date.now(), result: { ok: false, code: "messaging_not_allowed", message } });
+  await ctx.db.patch("inboundActions", a._id, { status: "cancelled", finishedAt: Date.now(), result: { ok: false, code: "messaging_not_allowed", message } });
   await audit(ctx, MESSAGING_GUARD, {
     nodeId: a.nodeId,
     ...(a.orchestrationId ? { orchestrationId: a.orchestrationId } : {}),
@@ -67,11 +67,11 @@ export async function cancelIfNoLongerAllowed(ctx: MutationCtx, node: Doc<"nodes
 
 /** The owner sets who may message a laptop's agents. Audited when it changes. */
 export async function setMessaging(ctx: MutationCtx, actor: UserActor, nodeId: Id<"nodes">, rule: MessagingRule): Promise<{ changed: boolean }> {
-  const node = await ctx.db.get(nodeId);
+  const node = await ctx.db.get("nodes", nodeId);
   if (node === null) fail("not_found", "no such laptop", "nodeId");
   const before = messagingOf(node);
   if (before === rule) return { changed: false };
-  await ctx.db.patch(nodeId, { messaging: rule });
+  await ctx.db.patch("nodes", nodeId, { messaging: rule });
   await audit(ctx, actor, {
     verb: "node.messaging_changed",
     nodeId,

@@ -1,6 +1,6 @@
 // Laptops: enrollment (deployment secret or one-time code), revocation.
 import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx } from "../_generated/server";
+import { env, type MutationCtx } from "../_generated/server";
 import { audit, describeAction, type Actor, type RequestInfo, type UserActor } from "./audit";
 import { newCredential, safeEqual, sha256Hex } from "./auth";
 import { checkPattern } from "./checks";
@@ -31,7 +31,7 @@ export type EnrollmentGrant = { kind: "secret" } | { kind: "code"; code: Doc<"en
  * enrollment code ("add a laptop" in the dashboard). Anything else is refused.
  */
 export async function authorizeEnrollment(ctx: MutationCtx, presented: string): Promise<EnrollmentGrant> {
-  const expected = process.env.TINA_ENROLLMENT_SECRET;
+  const expected = env.TINA_ENROLLMENT_SECRET;
   if (expected && safeEqual(presented, expected)) return { kind: "secret" };
   const normalized = normalizeCode("enroll", presented);
   if (normalized !== null) {
@@ -120,25 +120,25 @@ export async function enroll(
     nodeId = existing._id;
     verb = "node.rekeyed";
     detail = existing.revokedAt !== undefined ? `re-admitted after revocation ${how}` : `re-keyed ${how}; the previous credential stopped working`;
-    await ctx.db.patch(nodeId, { credentialHash, os, revokedAt: undefined });
+    await ctx.db.patch("nodes", nodeId, { credentialHash, os, revokedAt: undefined });
   } else {
     nodeId = await ctx.db.insert("nodes", { name, os, credentialHash, status: "offline", enrolledAt: now, lastHeartbeat: 0 });
     verb = "node.enrolled";
     detail = `enrolled ${how}`;
   }
-  if (grant.kind === "code") await ctx.db.patch(grant.code._id, { usedAt: now, usedByNode: nodeId });
-  const node = (await ctx.db.get(nodeId))!;
+  if (grant.kind === "code") await ctx.db.patch("enrollmentCodes", grant.code._id, { usedAt: now, usedByNode: nodeId });
+  const node = (await ctx.db.get("nodes", nodeId))!;
   await audit(ctx, { kind: "node", node, request }, { verb, nodeId, nodeName: name, detail });
   return { nodeId, credential, name };
 }
 
 /** Cut a laptop off: its credential stops working at once; its queued actions will never run. */
 export async function revoke(ctx: MutationCtx, actor: Actor, nodeId: Id<"nodes">): Promise<{ revoked: boolean }> {
-  const node = await ctx.db.get(nodeId);
+  const node = await ctx.db.get("nodes", nodeId);
   if (node === null) fail("not_found", "no such laptop", "nodeId");
   if (node.revokedAt !== undefined) return { revoked: false };
   const now = Date.now();
-  await ctx.db.patch(nodeId, { revokedAt: now, status: "offline" });
+  await ctx.db.patch("nodes", nodeId, { revokedAt: now, status: "offline" });
   let cancelled = 0;
   let interrupted = 0;
   for (const status of ["pending", "claimed", "running"] as const) {
@@ -148,7 +148,7 @@ export async function revoke(ctx: MutationCtx, actor: Actor, nodeId: Id<"nodes">
       .take(REVOKE_BATCH);
     for (const a of rows) {
       if (status === "pending") {
-        await ctx.db.patch(a._id, {
+        await ctx.db.patch("inboundActions", a._id, {
           status: "cancelled",
           finishedAt: now,
           result: { ok: false, code: "node_revoked", message: "the laptop's credential was revoked before it picked this action up" },
@@ -177,7 +177,7 @@ export const MIN_OFFLINE_AFTER_MS = 2_000;
  * Read on every call, so changing the variable needs no deploy.
  */
 export function offlineAfterMs(): number {
-  const raw = process.env.TINA_OFFLINE_AFTER_MS;
+  const raw = env.TINA_OFFLINE_AFTER_MS;
   const value = raw === undefined || raw.trim() === "" ? NaN : Number(raw);
   return Number.isFinite(value) ? Math.max(MIN_OFFLINE_AFTER_MS, Math.round(value)) : OFFLINE_AFTER_MS;
 }

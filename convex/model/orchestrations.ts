@@ -161,10 +161,10 @@ export async function syncOrchestration(
   } else {
     orchestrationId = existing._id;
     if (!sameFields(existing, fields)) {
-      await ctx.db.patch(orchestrationId, { ...fields, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
+      await ctx.db.patch("orchestrations", orchestrationId, { ...fields, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
       changed = true;
     } else if (seq !== undefined) {
-      await ctx.db.patch(orchestrationId, { lastSeq: seq });
+      await ctx.db.patch("orchestrations", orchestrationId, { lastSeq: seq });
     }
   }
 
@@ -181,12 +181,12 @@ export async function syncOrchestration(
       await ctx.db.insert("phases", { ...next, orchestrationId, updatedAt: now });
       changed = true;
     } else if (!sameFields(prev, next)) {
-      await ctx.db.patch(prev._id, { ...next, updatedAt: now });
+      await ctx.db.patch("phases", prev._id, { ...next, updatedAt: now });
       changed = true;
     }
   }
   for (const gone of byNumber.values()) {
-    await ctx.db.delete(gone._id);
+    await ctx.db.delete("phases", gone._id);
     changed = true;
   }
   return { orchestrationId, applied: true, changed };

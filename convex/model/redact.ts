@@ -1,6 +1,7 @@
 // Secrets never leave the deployment in results, audit entries or health reports:
 // anything shaped like a credential is masked before it is stored. The daemon masks
 // the same shapes (tina/log.py); this is the second line of defence.
+import { env } from "../_generated/server";
 
 const PATTERNS: RegExp[] = [
   // tina node credentials.
@@ -31,7 +32,7 @@ export function redactSecrets(text: string): string {
   out = out.replace(KEYED, (_m, key: string, sep: string) => `${key}${sep}${MASK}`);
   out = out.replace(BEARER, (_m, word: string) => `${word} ${MASK}`);
   for (const name of ["TINA_ENROLLMENT_SECRET", "JWT_PRIVATE_KEY"]) {
-    const value = process.env[name];
+    const value = env[name];
     if (value !== undefined && value.length >= 8) out = out.split(value).join(MASK);
   }
   return out;
@@ -39,7 +40,7 @@ export function redactSecrets(text: string): string {
 
 /** Redacted, control characters replaced by spaces (newlines and tabs kept), at most `max` chars. */
 export function cleanText(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   const clean = redactSecrets(text).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, " ");
   return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
 }

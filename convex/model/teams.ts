@@ -134,7 +134,7 @@ export async function linkTeamsToOrchestration(
     .take(200);
   for (const team of teams) {
     if (team.orchestrationId === orchestrationId) continue;
-    await ctx.db.patch(team._id, {
+    await ctx.db.patch("teams", team._id, {
       orchestrationId,
       phaseNumber: phaseOfTeam(feature, team.teamName, team.dirName),
     });
@@ -259,13 +259,13 @@ export async function syncTeam(
     if (prev === undefined) {
       await ctx.db.insert("teamMembers", { ...next, teamId, nodeId: node._id, agentId: m.agentId, updatedAt: now });
     } else if (Object.entries(next).some(([k, v]) => prev[k as keyof typeof prev] !== v)) {
-      await ctx.db.patch(prev._id, { ...next, updatedAt: now });
+      await ctx.db.patch("teamMembers", prev._id, { ...next, updatedAt: now });
     }
   }
   let membersRemoved = 0;
   for (const gone of membersByAgent.values()) {
     if (gone.removedAt === undefined) {
-      await ctx.db.patch(gone._id, { removedAt: now, updatedAt: now });
+      await ctx.db.patch("teamMembers", gone._id, { removedAt: now, updatedAt: now });
       membersRemoved++;
     }
   }
@@ -304,7 +304,7 @@ export async function syncTeam(
     const next = taskFields(t);
     if (prev === undefined) {
       const id = await ctx.db.insert("tasks", { ...next, teamId, nodeId: node._id, revision: 1, updatedAt: now });
-      tasksById.set(t.taskId, (await ctx.db.get(id))!);
+      tasksById.set(t.taskId, (await ctx.db.get("tasks", id))!);
       await append(
         id,
         1,
@@ -316,7 +316,7 @@ export async function syncTeam(
     const changes = prev.removedAt !== undefined ? ["restored"] : changedTaskFields(prev, t);
     if (changes.length > 0) {
       const revision = prev.revision + 1;
-      await ctx.db.patch(prev._id, { ...next, removedAt: undefined, revision, updatedAt: now });
+      await ctx.db.patch("tasks", prev._id, { ...next, removedAt: undefined, revision, updatedAt: now });
       tasksById.set(t.taskId, { ...prev, ...next, removedAt: undefined, revision, updatedAt: now });
       await append(prev._id, revision, {
         taskId: t.taskId,
@@ -329,7 +329,7 @@ export async function syncTeam(
       });
     } else if (prev.activeForm !== next.activeForm || prev.blocks.join("\u0000") !== next.blocks.join("\u0000")) {
       // Spinner text and forward links change often and are not history.
-      await ctx.db.patch(prev._id, { activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
+      await ctx.db.patch("tasks", prev._id, { activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
       tasksById.set(t.taskId, { ...prev, activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
     }
   };
@@ -346,7 +346,7 @@ export async function syncTeam(
   for (const gone of tasksById.values()) {
     if (present.has(gone.taskId) || gone.removedAt !== undefined) continue;
     const revision = gone.revision + 1;
-    await ctx.db.patch(gone._id, { removedAt: now, revision, updatedAt: now });
+    await ctx.db.patch("tasks", gone._id, { removedAt: now, revision, updatedAt: now });
     await append(gone._id, revision, {
       taskId: gone.taskId,
       kind: "removed",
@@ -366,9 +366,9 @@ export async function syncTeam(
       ([k, v]) => k === "taskCounts" || existing[k as keyof typeof existing] === v,
     );
     if (!sameCounts || !sameRest) {
-      await ctx.db.patch(teamId, { ...fields, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
+      await ctx.db.patch("teams", teamId, { ...fields, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
     } else if (seq !== undefined) {
-      await ctx.db.patch(teamId, { lastSeq: seq });
+      await ctx.db.patch("teams", teamId, { lastSeq: seq });
     }
   }
   return { teamId, applied: true, ...(orchestrationId ? { orchestrationId } : {}), ...(phaseNumber ? { phaseNumber } : {}), taskEventsAppended: appended, membersRemoved };
@@ -385,11 +385,11 @@ export async function removeTeam(ctx: MutationCtx, node: Doc<"nodes">, dirName: 
   if (team === null || team.removedAt !== undefined) return false;
   if (seq !== undefined && team.lastSeq !== undefined && seq <= team.lastSeq) return false;
   const now = Date.now();
-  await ctx.db.patch(team._id, { removedAt: now, updatedAt: now, lastSeq: seq ?? team.lastSeq });
+  await ctx.db.patch("teams", team._id, { removedAt: now, updatedAt: now, lastSeq: seq ?? team.lastSeq });
   const members = await ctx.db
     .query("teamMembers")
     .withIndex("by_team_agent", (q) => q.eq("teamId", team._id))
     .take(LIMITS.membersPerTeam * 4);
-  for (const m of members) if (m.removedAt === undefined) await ctx.db.patch(m._id, { removedAt: now, updatedAt: now });
+  for (const m of members) if (m.removedAt === undefined) await ctx.db.patch("teamMembers", m._id, { removedAt: now, updatedAt: now });
   return true;
 }

@@ -7,7 +7,7 @@
 // Either way the role comes from `members`; a caller without a row there gets nothing.
 import type { UserIdentity } from "convex/server";
 import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { env, type MutationCtx, type QueryCtx } from "../_generated/server";
 import { audit, type Actor, type UserActor } from "./audit";
 import { hashCode, newCode, normalizeCode } from "./codes";
 import { fail, invalid } from "./errors";
@@ -35,7 +35,7 @@ export type User = {
 };
 
 export function isConvexAuthIdentity(identity: UserIdentity): boolean {
-  const site = process.env.CONVEX_SITE_URL;
+  const site = env.CONVEX_SITE_URL;
   return site !== undefined && site !== "" && identity.issuer === site;
 }
 
@@ -59,11 +59,11 @@ export async function resolveCaller(ctx: QueryCtx): Promise<Caller> {
     const userId = ctx.db.normalizeId("users", rawUser);
     const sessionId = ctx.db.normalizeId("authSessions", rawSession);
     if (userId === null || sessionId === null) fail("unauthenticated", "this sign-in is not valid here; sign in again");
-    const session = await ctx.db.get(sessionId);
+    const session = await ctx.db.get("authSessions", sessionId);
     if (session === null || session.userId !== userId || session.expirationTime <= Date.now()) {
       fail("unauthenticated", "your session has ended; sign in again");
     }
-    const user = await ctx.db.get(userId);
+    const user = await ctx.db.get("users", userId);
     if (user === null) fail("unauthenticated", "this account no longer exists; sign in again");
     const member = await ctx.db.query("members").withIndex("by_user", (q) => q.eq("userId", userId)).unique();
     return { identity, user, member };
@@ -72,7 +72,7 @@ export async function resolveCaller(ctx: QueryCtx): Promise<Caller> {
     .query("members")
     .withIndex("by_token", (q) => q.eq("tokenIdentifier", identity.tokenIdentifier))
     .unique();
-  const user = member === null ? null : await ctx.db.get(member.userId);
+  const user = member === null ? null : await ctx.db.get("users", member.userId);
   return { identity, user, member };
 }
 
@@ -99,7 +99,7 @@ async function anyMember(ctx: QueryCtx): Promise<boolean> {
 
 /** The first owner may be pinned with TINA_OWNER_EMAIL, so nobody can race them to a fresh deployment. */
 function checkFirstOwner(email: string | undefined): void {
-  const pinned = process.env.TINA_OWNER_EMAIL?.trim().toLowerCase();
+  const pinned = env.TINA_OWNER_EMAIL?.trim().toLowerCase();
   if (pinned && email !== pinned) {
     fail("forbidden", "this deployment has no users yet and only its configured owner (TINA_OWNER_EMAIL) may create the first account");
   }
@@ -143,7 +143,7 @@ export async function createUserOnSignUp(
   if (invite.email !== email) fail("forbidden", "this invite code is for another email address", "email");
   const userId = await ctx.db.insert("users", { email, ...(name ? { name } : {}) });
   await ctx.db.insert("members", { userId, role: invite.role, invitedBy: invite.createdBy, createdAt: now, updatedAt: now });
-  await ctx.db.patch(invite._id, { acceptedAt: now, acceptedBy: userId });
+  await ctx.db.patch("invites", invite._id, { acceptedAt: now, acceptedBy: userId });
   await audit(ctx, { kind: "user", userId, name: name ?? email }, { verb: "user.joined", targetUserId: userId, detail: `${email} accepted an invite as ${invite.role}` });
   return userId;
 }
@@ -177,7 +177,7 @@ export async function acceptInvite(ctx: MutationCtx, caller: Caller, code: strin
   const invite = await findInvite(ctx, code);
   if (email === undefined || invite.email !== email) fail("forbidden", "this invite code is for another email address", "code");
   await ctx.db.insert("members", { userId, role: invite.role, ...token, invitedBy: invite.createdBy, createdAt: now, updatedAt: now });
-  await ctx.db.patch(invite._id, { acceptedAt: now, acceptedBy: userId });
+  await ctx.db.patch("invites", invite._id, { acceptedAt: now, acceptedBy: userId });
   await audit(ctx, { kind: "user", userId, name }, { verb: "user.joined", targetUserId: userId, detail: `${email} accepted an invite as ${invite.role}` });
   return { role: invite.role };
 }
@@ -202,7 +202,7 @@ export async function invite(
     .order("desc")
     .take(20);
   const now = Date.now();
-  for (const old of open) if (old.acceptedAt === undefined && old.revokedAt === undefined) await ctx.db.patch(old._id, { revokedAt: now });
+  for (const old of open) if (old.acceptedAt === undefined && old.revokedAt === undefined) await ctx.db.patch("invites", old._id, { revokedAt: now });
   const code = newCode("invite");
   const expiresAt = now + INVITE_TTL_MS;
   const inviteId = await ctx.db.insert("invites", {
@@ -218,10 +218,10 @@ export async function invite(
 }
 
 export async function revokeInvite(ctx: MutationCtx, actor: Actor, inviteId: Id<"invites">): Promise<{ revoked: boolean }> {
-  const inv = await ctx.db.get(inviteId);
+  const inv = await ctx.db.get("invites", inviteId);
   if (inv === null) fail("not_found", "no such invite", "inviteId");
   if (inv.acceptedAt !== undefined || inv.revokedAt !== undefined) return { revoked: false };
-  await ctx.db.patch(inviteId, { revokedAt: Date.now() });
+  await ctx.db.patch("invites", inviteId, { revokedAt: Date.now() });
   await audit(ctx, actor, { verb: "user.invite_revoked", detail: `withdrew the invite of ${inv.email}` });
   return { revoked: true };
 }
@@ -242,8 +242,8 @@ export async function setRole(ctx: MutationCtx, actor: Actor, userId: Id<"users"
   const member = await memberOf(ctx, userId);
   if (member.role === role) return { changed: false };
   if (role !== "owner") await checkNotLastOwner(ctx, member, "demote");
-  await ctx.db.patch(member._id, { role, updatedAt: Date.now() });
-  const user = await ctx.db.get(userId);
+  await ctx.db.patch("members", member._id, { role, updatedAt: Date.now() });
+  const user = await ctx.db.get("users", userId);
   await audit(ctx, actor, { verb: "user.role_changed", targetUserId: userId, detail: `${displayName(user)}: ${member.role} → ${role}` });
   return { changed: true };
 }
@@ -252,21 +252,21 @@ export async function setRole(ctx: MutationCtx, actor: Actor, userId: Id<"users"
 export async function removeUser(ctx: MutationCtx, actor: Actor, userId: Id<"users">): Promise<{ removed: boolean }> {
   const member = await memberOf(ctx, userId);
   await checkNotLastOwner(ctx, member, "remove");
-  const user = await ctx.db.get(userId);
-  await ctx.db.delete(member._id);
+  const user = await ctx.db.get("users", userId);
+  await ctx.db.delete("members", member._id);
   const sessions = await ctx.db.query("authSessions").withIndex("userId", (q) => q.eq("userId", userId)).take(LIST_LIMIT);
   for (const s of sessions) {
     const tokens = await ctx.db.query("authRefreshTokens").withIndex("sessionId", (q) => q.eq("sessionId", s._id)).take(LIST_LIMIT);
-    for (const t of tokens) await ctx.db.delete(t._id);
-    await ctx.db.delete(s._id);
+    for (const t of tokens) await ctx.db.delete("authRefreshTokens", t._id);
+    await ctx.db.delete("authSessions", s._id);
   }
   const accounts = await ctx.db.query("authAccounts").withIndex("userIdAndProvider", (q) => q.eq("userId", userId)).take(20);
   for (const a of accounts) {
     const codes = await ctx.db.query("authVerificationCodes").withIndex("accountId", (q) => q.eq("accountId", a._id)).take(20);
-    for (const c of codes) await ctx.db.delete(c._id);
-    await ctx.db.delete(a._id);
+    for (const c of codes) await ctx.db.delete("authVerificationCodes", c._id);
+    await ctx.db.delete("authAccounts", a._id);
   }
-  if (user !== null) await ctx.db.delete(userId);
+  if (user !== null) await ctx.db.delete("users", userId);
   await audit(ctx, actor, { verb: "user.removed", targetUserId: userId, detail: `removed ${displayName(user)} (${member.role}); their sessions ended` });
   return { removed: true };
 }
@@ -275,7 +275,7 @@ export async function listUsers(ctx: QueryCtx) {
   const members = await ctx.db.query("members").take(LIST_LIMIT);
   const users = [];
   for (const m of members) {
-    const u = await ctx.db.get(m.userId);
+    const u = await ctx.db.get("users", m.userId);
     users.push({
       userId: m.userId,
       name: displayName(u),
