@@ -6,8 +6,16 @@
 import { AsyncResource } from "node:async_hooks";
 import path from "node:path";
 import { convexTest } from "convex-test";
-import { makeFunctionReference, type SchemaDefinition } from "convex/server";
-import { convexToJson, jsonToConvex, type JSONValue, type Value } from "convex/values";
+import {
+  makeFunctionReference,
+  type GenericDataModel,
+  type GenericMutationCtx,
+  type GenericQueryCtx,
+  type GenericSchema,
+  type SchemaDefinition,
+  type SystemTableNames,
+} from "convex/server";
+import { convexToJson, jsonToConvex, type GenericId, type JSONValue, type Value } from "convex/values";
 import { DECODE_ONLY, identityKey, type Identity, type TokenAuth } from "./auth.js";
 import { newRequestId, normalizeUdfPath } from "./encoding.js";
 import { nextRunTime, type CronSchedule } from "./cron.js";
@@ -59,16 +67,21 @@ export class LocalRequestError extends Error {
 }
 
 // System tables functions can read through `ctx.db.system`.
-const SYSTEM_TABLES = new Set(["_scheduled_functions", "_storage"]);
+const SYSTEM_TABLES = new Set<string>(["_scheduled_functions", "_storage"] satisfies SystemTableNames[]);
 // setTimeout fires at once for delays above 2^31 - 1 ms (about 24.8 days).
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+// The functions' tables are only known at run time.
+type AnySchema = SchemaDefinition<GenericSchema, boolean>;
+type AnyQueryCtx = GenericQueryCtx<GenericDataModel>;
+type AnyMutationCtx = GenericMutationCtx<GenericDataModel>;
 
 // The slice of convex-test's accessor this server uses.
 type Accessor = {
   query(ref: unknown, args?: unknown): Promise<unknown>;
   mutation(ref: unknown, args?: unknown): Promise<unknown>;
   action(ref: unknown, args?: unknown): Promise<unknown>;
-  run<T>(fn: (ctx: any) => Promise<T>): Promise<T>;
+  run<T>(fn: (ctx: AnyMutationCtx) => Promise<T>): Promise<T>;
   withIdentity(identity: Partial<Identity>): Accessor;
 };
 
@@ -150,7 +163,7 @@ export class LocalBackend {
 
   private constructor(
     readonly modules: FunctionModules,
-    private readonly schema: SchemaDefinition<any, boolean> | undefined,
+    private readonly schema: AnySchema | undefined,
     options: BackendOptions,
   ) {
     this.log = options.log ?? (() => {});
@@ -170,7 +183,7 @@ export class LocalBackend {
     const modules = FunctionModules.fromDir(options.functionsDir, () => backend?.kick());
     await modules.loadAll();
     const schemaModule = await modules.load("schema");
-    const schema = schemaModule?.default as SchemaDefinition<any, boolean> | undefined;
+    const schema = schemaModule?.default as AnySchema | undefined;
     backend = new LocalBackend(modules, schema, options);
     if (options.verifyTokens) backend.tokens = await TokenVerifier.load(modules.dir);
     if (options.stateFile !== undefined) {
@@ -215,8 +228,8 @@ export class LocalBackend {
    */
   private async resumeScheduledJobs(internals: ConvexTestInternals): Promise<void> {
     let jobs: ScheduledJob[] = [];
-    await this.t.query(async (ctx: any) => {
-      jobs = await ctx.db.system.query("_scheduled_functions").collect();
+    await this.t.query(async (ctx: AnyQueryCtx) => {
+      jobs = (await ctx.db.system.query("_scheduled_functions").collect()) as unknown as ScheduledJob[];
       return null;
     });
     for (const job of jobs) {
@@ -296,7 +309,7 @@ export class LocalBackend {
   }
 
   private async checkForCommits(): Promise<bigint> {
-    const snapshotTs = (await this.t.query(async (ctx: any) => ctx.meta.getSnapshotTs())) as bigint;
+    const snapshotTs = (await this.t.query(async (ctx: AnyQueryCtx) => ctx.meta.getSnapshotTs())) as bigint;
     if (snapshotTs !== this.lastSnapshotTs) {
       this.lastSnapshotTs = snapshotTs;
       this.currentTs = snapshotTs > this.currentTs ? snapshotTs : this.currentTs + 1n;
@@ -450,9 +463,9 @@ export class LocalBackend {
     }
     const dumped: Record<string, JSONValue[]> = {};
     // Documents stay out of the query's return value, which may not hold `$` keys.
-    await this.t.query(async (ctx: any) => {
+    await this.t.query(async (ctx: AnyQueryCtx) => {
       for (const name of names) {
-        const query = name.startsWith("_") ? ctx.db.system.query(name) : ctx.db.query(name);
+        const query = name.startsWith("_") ? ctx.db.system.query(name as SystemTableNames) : ctx.db.query(name);
         dumped[name] = ((await query.collect()) as Value[]).map((document) => convexToJson(document));
       }
       return null;
@@ -467,7 +480,7 @@ export class LocalBackend {
       await cancelPendingJobs(ctx);
       for (const table of tables) {
         for (const doc of await ctx.db.query(table).collect()) {
-          await ctx.db.delete(doc._id);
+          await ctx.db.delete(doc._id as GenericId<string>);
         }
       }
     });
@@ -531,7 +544,7 @@ export class LocalBackend {
   }
 }
 
-async function cancelPendingJobs(ctx: any): Promise<void> {
+async function cancelPendingJobs(ctx: AnyMutationCtx): Promise<void> {
   for (const job of await ctx.db.system.query("_scheduled_functions").collect()) {
     if (job.state.kind === "pending") await ctx.scheduler.cancel(job._id);
   }

@@ -29,6 +29,9 @@ import { REPO_FUNCTIONS_DIR, startLocalServer, type LocalServer, type LocalServe
 
 export { DEFAULT_ALLOWED_ORIGINS, LOCAL_TOKEN_HEADER, REPO_FUNCTIONS_DIR, type LocalServer, type LocalServerOptions };
 
+/** `ws` as Convex clients take it in Node (`webSocketConstructor`): the browser's API, typed apart. */
+export const nodeWebSocket = WebSocket as unknown as typeof globalThis.WebSocket;
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, "..");
 export const SERVER_SCRIPT = path.join(HERE, "server.ts");
@@ -214,7 +217,7 @@ export function wireTest(url: string): WireTest {
     let ready: Promise<ConvexClient> | undefined;
     const client = (): Promise<ConvexClient> => {
       ready ??= (async () => {
-        const created = new ConvexClient(url, { webSocketConstructor: WebSocket as any });
+        const created = new ConvexClient(url, { webSocketConstructor: nodeWebSocket });
         clients.push(created);
         if (token !== null) {
           const confirmed = await new Promise<boolean>((resolve) => created.setAuth(async () => token, resolve));
@@ -225,9 +228,9 @@ export function wireTest(url: string): WireTest {
       return ready;
     };
     return {
-      query: async (ref, args) => await (await client()).query(ref, (args ?? {}) as any),
-      mutation: async (ref, args) => await (await client()).mutation(ref, (args ?? {}) as any),
-      action: async (ref, args) => await (await client()).action(ref, (args ?? {}) as any),
+      query: async (ref, args) => await (await client()).query(ref, args ?? ({} as FunctionArgs<typeof ref>)),
+      mutation: async (ref, args) => await (await client()).mutation(ref, args ?? ({} as FunctionArgs<typeof ref>)),
+      action: async (ref, args) => await (await client()).action(ref, args ?? ({} as FunctionArgs<typeof ref>)),
       withIdentity: (identity) => make(identityToken(identity)),
       client,
       close: async () => {

@@ -3,10 +3,9 @@
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { ConvexReactClient } from "convex/react";
 import { ConvexError } from "convex/values";
-import WebSocket from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../contract/convex/_generated/api.js";
-import { CONTRACT_FUNCTIONS_DIR, startLocalBackend, wireTest, type LocalServer } from "../testing.js";
+import { CONTRACT_FUNCTIONS_DIR, nodeWebSocket, startLocalBackend, wireTest, type LocalServer } from "../testing.js";
 import { fakeJwt } from "./wire.js";
 
 let server: LocalServer;
@@ -15,7 +14,7 @@ let channelCounter = 0;
 const freshChannel = () => `clients-${++channelCounter}`;
 
 function wsClient(url = server.url): ConvexClient {
-  const client = new ConvexClient(url, { webSocketConstructor: WebSocket as any });
+  const client = new ConvexClient(url, { webSocketConstructor: nodeWebSocket });
   cleanups.push(() => client.close());
   return client;
 }
@@ -254,7 +253,7 @@ describe("ConvexHttpClient", () => {
 describe("ConvexReactClient", () => {
   test("a live query updates when another client writes", async () => {
     const channel = freshChannel();
-    const react = new ConvexReactClient(server.url, { webSocketConstructor: WebSocket as any });
+    const react = new ConvexReactClient(server.url, { webSocketConstructor: nodeWebSocket });
     cleanups.push(() => react.close());
     const watch = react.watchQuery(api.messages.list, { channel });
     const results: (string[] | undefined)[] = [];

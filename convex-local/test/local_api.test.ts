@@ -1,11 +1,10 @@
 // The local backend's test-only endpoints: /api/local/dump and /api/local/run (with this
 // start's token; access.test.ts shows what happens without it).
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
-import WebSocket from "ws";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../contract/convex/_generated/api.js";
-import { CONTRACT_FUNCTIONS_DIR, LOCAL_TOKEN_HEADER, startLocalBackend, type LocalServer } from "../testing.js";
-import { fakeJwt } from "./wire.js";
+import { CONTRACT_FUNCTIONS_DIR, LOCAL_TOKEN_HEADER, nodeWebSocket, startLocalBackend, type LocalServer } from "../testing.js";
+import { fakeJwt, type HttpReply } from "./wire.js";
 
 let server: LocalServer;
 let http: ConvexHttpClient;
@@ -16,7 +15,7 @@ async function post(endpoint: string, body: unknown, headers: Record<string, str
     headers: { "Content-Type": "application/json", [LOCAL_TOKEN_HEADER]: server.localToken, ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  return { status: response.status, body: (await response.json()) as any };
+  return { status: response.status, body: (await response.json()) as HttpReply };
 }
 
 beforeAll(async () => {
@@ -105,7 +104,7 @@ describe("POST /api/local/run", () => {
   });
 
   test("what it commits reaches subscribers (e.g. running a cron's job now)", async () => {
-    const client = new ConvexClient(server.url, { webSocketConstructor: WebSocket as any });
+    const client = new ConvexClient(server.url, { webSocketConstructor: nodeWebSocket });
     try {
       const counts: number[] = [];
       client.onUpdate(api.ticks.get, { name: "now" }, (count) => counts.push(count));

@@ -16,7 +16,7 @@ import {
   type SpawnedBackend,
   type SpawnOptions,
 } from "../testing.js";
-import { tsOf } from "./wire.js";
+import { tsOf, type HttpReply } from "./wire.js";
 
 const scratch = mkdtempSync(path.join(tmpdir(), "convex-local-state-"));
 const running: SpawnedBackend[] = [];
@@ -42,14 +42,14 @@ async function spawnWith(stateFile: string, options: SpawnOptions = {}): Promise
 
 type Running = { url: string; localToken: string };
 
-async function post({ url, localToken }: Running, endpoint: string, body: unknown): Promise<any> {
+async function post({ url, localToken }: Running, endpoint: string, body: unknown): Promise<HttpReply> {
   const response = await fetch(`${url}${endpoint}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", [LOCAL_TOKEN_HEADER]: localToken },
     body: JSON.stringify(body),
   });
   expect(response.status, `${endpoint}: ${await response.clone().text()}`).toBe(200);
-  return await response.json();
+  return (await response.json()) as HttpReply;
 }
 
 const dumpAll = async (running: Running) => (await post(running, "/api/local/dump", {})).tables;
@@ -84,7 +84,7 @@ describe("restarts", () => {
     };
     const recordId = await http.mutation(api.records.put, { value });
     const before = await dumpAll(first);
-    expect(before.messages.map((m: any) => m._id)).toEqual(ids);
+    expect(before.messages.map((m) => m._id)).toEqual(ids);
 
     expect(await first.stop("SIGTERM")).toBe(0);
     expect(statSync(stateFile).mode & 0o777).toBe(0o600);
@@ -165,7 +165,7 @@ describe("restarts", () => {
       .poll(() => http.query(api.messages.list, { channel: "later" }), { timeout: 5000, interval: 50 })
       .toEqual(["scheduled"]);
     // Not before its time.
-    expect(Date.now()).toBeGreaterThanOrEqual(job.scheduledTime);
+    expect(Date.now()).toBeGreaterThanOrEqual(job.scheduledTime as number);
     const [after] = (await post(second, "/api/local/dump", { tables: ["_scheduled_functions"] })).tables
       ._scheduled_functions;
     expect(after._id).toBe(job._id);

@@ -4,12 +4,12 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
-import WebSocket from "ws";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { api } from "../contract/convex/_generated/api.js";
 import {
   CONTRACT_FUNCTIONS_DIR,
   LOCAL_TOKEN_HEADER,
+  nodeWebSocket,
   serverArgv,
   spawnLocalBackend,
   type SpawnedBackend,
@@ -38,7 +38,7 @@ test("prints `ready <url>` and serves the functions with the --env variables", a
 });
 
 test("interval crons run on real timers and reach subscribers", async () => {
-  const client = new ConvexClient(backend.url, { webSocketConstructor: WebSocket as any });
+  const client = new ConvexClient(backend.url, { webSocketConstructor: nodeWebSocket });
   const counts: number[] = [];
   const unsubscribe = client.onUpdate(api.ticks.get, { name: "interval" }, (count) => counts.push(count));
   try {
@@ -53,7 +53,7 @@ test("interval crons run on real timers and reach subscribers", async () => {
 
 test("SIGTERM stops it cleanly, even with clients connected, and frees the port", async () => {
   const first = await spawnLocalBackend({ functionsDir: CONTRACT_FUNCTIONS_DIR });
-  const client = new ConvexClient(first.url, { webSocketConstructor: WebSocket as any });
+  const client = new ConvexClient(first.url, { webSocketConstructor: nodeWebSocket });
   try {
     const seen = new Promise((resolve) => client.onUpdate(api.ticks.get, { name: "x" }, resolve));
     expect(await seen).toBe(0);

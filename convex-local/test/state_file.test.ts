@@ -37,14 +37,16 @@ describe("state file format", () => {
     expect(decodeState(text, "f")).toEqual(state);
   });
 
+  // The file's JSON, as far as these cases change it.
+  type Encoded = { documents: Record<string, unknown>[]; [field: string]: unknown };
   test.each([
-    ["duplicate ids", (s: any) => ({ ...s, documents: [s.documents[0], s.documents[0]] }), /appears twice/],
-    ["a bad id", (s: any) => ({ ...s, documents: [{ ...s.documents[0], _id: "messages" }] }), /valid _id/],
-    ["a bad ts", (s: any) => ({ ...s, ts: "-1" }), /bad ts/],
-    ["another version", (s: any) => ({ ...s, version: 2 }), /version 2/],
-    ["no documents", (s: any) => ({ ...s, documents: undefined }), /documents/],
+    ["duplicate ids", (s: Encoded) => ({ ...s, documents: [s.documents[0], s.documents[0]] }), /appears twice/],
+    ["a bad id", (s: Encoded) => ({ ...s, documents: [{ ...s.documents[0], _id: "messages" }] }), /valid _id/],
+    ["a bad ts", (s: Encoded) => ({ ...s, ts: "-1" }), /bad ts/],
+    ["another version", (s: Encoded) => ({ ...s, version: 2 }), /version 2/],
+    ["no documents", (s: Encoded) => ({ ...s, documents: undefined }), /documents/],
   ])("refuses %s", (_name, change, message) => {
-    const encoded = JSON.parse(encodeState(state));
+    const encoded = JSON.parse(encodeState(state)) as Encoded;
     const text = JSON.stringify(change(encoded));
     expect(() => decodeState(text, "/some/state.json")).toThrow(StateFileError);
     expect(() => decodeState(text, "/some/state.json")).toThrow(message);

@@ -3,14 +3,14 @@
 // and the HTTP API, and the official client's refresh path works.
 import { generateKeyPairSync } from "node:crypto";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
+import { makeFunctionReference } from "convex/server";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from "jose";
-import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../contract/convex/_generated/api.js";
 import { DECODE_ONLY } from "../auth.js";
-import { CONTRACT_FUNCTIONS_DIR, spawnLocalBackend, startLocalBackend, type LocalServer } from "../testing.js";
+import { CONTRACT_FUNCTIONS_DIR, nodeWebSocket, spawnLocalBackend, startLocalBackend, type LocalServer } from "../testing.js";
 import { AuthConfigError, parseAuthConfig, TokenVerifier } from "../verify.js";
-import { fakeJwt, WireClient, type Message } from "./wire.js";
+import { fakeJwt, WireClient, type HttpReply, type Message } from "./wire.js";
 
 const KID = "contract-rs256";
 let server: LocalServer;
@@ -45,13 +45,13 @@ async function connect(): Promise<WireClient> {
   return client;
 }
 
-async function httpWhoami(bearer: string | null): Promise<{ status: number; body: any }> {
+async function httpWhoami(bearer: string | null): Promise<{ status: number; body: HttpReply }> {
   const response = await fetch(`${server.url}/api/query`, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...(bearer === null ? {} : { Authorization: `Bearer ${bearer}` }) },
     body: JSON.stringify({ path: "identity:whoami", args: [{}], format: "convex_encoded_json" }),
   });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, body: (await response.json()) as HttpReply };
 }
 
 beforeAll(async () => {
@@ -180,7 +180,7 @@ describe("refused", () => {
 
 describe("the official ConvexClient", () => {
   test("an expired token is refused, the client fetches a fresh one (forceRefreshToken) and is signed in", async () => {
-    const client = new ConvexClient(server.url, { webSocketConstructor: WebSocket as any });
+    const client = new ConvexClient(server.url, { webSocketConstructor: nodeWebSocket });
     try {
       const expired = await token({ sub: "refresher", iat: now() - 7200, exp: now() - 10 });
       const fresh = await token({ sub: "refresher" });
@@ -249,13 +249,14 @@ describe("the repository's functions with Convex Auth", () => {
     });
     try {
       const http = new ConvexHttpClient(backend.url);
-      const signedIn = (await http.action("auth:signIn" as any, {
+      const isAuthenticated = makeFunctionReference<"query">("auth:isAuthenticated");
+      const signedIn = (await http.action(makeFunctionReference<"action">("auth:signIn"), {
         provider: "password",
         params: { email: "owner@example.com", password: "correct horse battery", flow: "signUp" },
       })) as { tokens: { token: string } | null };
       expect(signedIn.tokens).not.toBeNull();
       http.setAuth(signedIn.tokens!.token);
-      expect(await http.query("auth:isAuthenticated" as any, {})).toBe(true);
+      expect(await http.query(isAuthenticated, {})).toBe(true);
 
       const forged = await new SignJWT({ sub: "intruder", aud: "convex", iss: backend.url })
         .setProtectedHeader({ alg: "RS256" })
@@ -263,7 +264,7 @@ describe("the repository's functions with Convex Auth", () => {
         .setExpirationTime("1h")
         .sign(otherKey);
       http.setAuth(forged);
-      await expect(http.query("auth:isAuthenticated" as any, {})).rejects.toThrow(/signature/);
+      await expect(http.query(isAuthenticated, {})).rejects.toThrow(/signature/);
     } finally {
       await backend.stop();
     }

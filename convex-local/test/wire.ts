@@ -3,8 +3,32 @@
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 
-export type Message = Record<string, any> & { type: string };
 export type WireVersion = { querySet: number; identity: number; ts: string };
+/**
+ * A server message as these tests read it: the fields they follow typed as the protocol sends
+ * them (each only on the message types that carry it), everything else left to assertions.
+ */
+export type Message = {
+  type: string;
+  startVersion: WireVersion;
+  endVersion: WireVersion;
+  modifications: Message[];
+  queryId: number;
+  ts: string;
+  [field: string]: unknown;
+};
+/** A client message: its type and whatever fields that type takes. */
+export type ClientMessage = Record<string, unknown> & { type: string };
+
+/** A document as the local API's dump sends it (values JSON-encoded). */
+export type DumpedDocument = { _id: string; _creationTime: number; [field: string]: unknown };
+/** A JSON reply of the HTTP API: the fields these tests follow, the rest left to assertions. */
+export type HttpReply = {
+  tables: Record<string, DumpedDocument[]>;
+  ts: string;
+  value: unknown;
+  [field: string]: unknown;
+};
 
 export class WireClient {
   readonly received: Message[] = [];
@@ -33,7 +57,7 @@ export class WireClient {
           );
         }
         this.version = message.endVersion;
-        for (const modification of message.modifications as Message[]) {
+        for (const modification of message.modifications) {
           this.results.set(modification.queryId, modification);
         }
       }
@@ -68,7 +92,7 @@ export class WireClient {
     return client;
   }
 
-  send(message: Message): void {
+  send(message: ClientMessage): void {
     this.ws.send(JSON.stringify(message));
   }
 
@@ -143,7 +167,7 @@ export class WireClient {
     this.modify([{ type: "Remove", queryId }]);
   }
 
-  modify(modifications: Message[] | Record<string, unknown>[]): void {
+  modify(modifications: Record<string, unknown>[]): void {
     this.send({
       type: "ModifyQuerySet",
       baseVersion: this.querySetVersion,
@@ -177,7 +201,7 @@ export function tsOf(encoded: string): bigint {
 
 /** Finds the modification for a query in a Transition. */
 export function modificationFor(transition: Message, queryId: number): Message | undefined {
-  return (transition.modifications as Message[]).find((m) => m.queryId === queryId);
+  return transition.modifications.find((m) => m.queryId === queryId);
 }
 
 /** An unsigned JWT with these claims (this server decodes, never verifies). */

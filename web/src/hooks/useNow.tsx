@@ -12,7 +12,8 @@ export function NowProvider({ children, intervalMs = 1000 }: { children: ReactNo
   return <NowContext.Provider value={now}>{children}</NowContext.Provider>;
 }
 
-/** The shared clock (ms); outside a provider, the time of this render. */
+/** The shared clock (ms); outside a provider, the time this component first rendered. */
 export function useNow(): number {
-  return useContext(NowContext) ?? Date.now();
+  const [mounted] = useState(() => Date.now());
+  return useContext(NowContext) ?? mounted;
 }
