@@ -1,7 +1,7 @@
 // @vitest-environment edge-runtime
 import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
-import { phaseOfTeam, primaryCwd, worktreeCandidates } from "./model/teams";
+import { diffMembers, phaseOfTeam, primaryCwd, worktreeCandidates } from "./model/teams";
 import type { Doc, Id } from "./_generated/dataModel";
 import { signedIn, enroll, makeT, member, orchestration, refusal, T0, task, team, type T } from "./test.setup";
 
@@ -297,6 +297,18 @@ describe("linking teams to orchestrations", () => {
     expect(teams).toHaveLength(2);
     const tasks = await t.run((ctx) => ctx.db.query("tasks").collect());
     expect(tasks.map((x) => x.status).sort()).toEqual(["completed", "pending"]);
+  });
+});
+
+describe("diffMembers", () => {
+  test("new agents are added, changed ones patched, vanished ones marked removed once", () => {
+    const row = (name: string, id: string, overrides: Record<string, unknown> = {}) =>
+      ({ ...member(name, "t"), _id: id, _creationTime: T0, teamId: "teams|1", nodeId: "nodes|1", updatedAt: T0, ...overrides }) as unknown as Doc<"teamMembers">;
+    const stored = [row("team-lead", "m1"), row("executor-1", "m2"), row("executor-2", "m3"), row("reviewer", "m4", { removedAt: T0 })];
+    const changes = diffMembers(stored, [member("team-lead", "t"), member("executor-1", "t", { model: "claude-sonnet-4-5" }), member("executor-3", "t")]);
+    expect(changes.added.map((m) => m.agentName)).toEqual(["executor-3"]);
+    expect(changes.changed).toEqual([{ id: "m2", fields: expect.objectContaining({ model: "claude-sonnet-4-5", removedAt: undefined }) }]);
+    expect(changes.vanished).toEqual(["m3"]);
   });
 });
 

@@ -187,6 +187,11 @@ export type SyncTeamResult = {
   membersRemoved: number;
 };
 
+/**
+ * Brings the stored team, its members and its tasks to a laptop's snapshot. `history` holds
+ * earlier observed states of tasks (e.g. seen while offline), oldest first, each with the
+ * sequence number it was seen at; every real change becomes one task event.
+ */
 export async function syncTeam(
   ctx: MutationCtx,
   node: Doc<"nodes">,
@@ -196,27 +201,90 @@ export async function syncTeam(
   seq: number | undefined,
   history: TaskObservation[] = [],
 ): Promise<SyncTeamResult> {
+  checkSync(team, members, tasks, seq, history);
+  const existing = await findTeam(ctx, node._id, team.dirName);
+  if (existing !== null && alreadyApplied(existing.lastSeq, seq)) {
+    return { teamId: existing._id, applied: false, taskEventsAppended: 0, membersRemoved: 0 };
+  }
+  const now = Date.now();
+  const cwd = primaryCwd(members);
+  const link = await orchestrationLink(ctx, node._id, team, cwd);
+  const fields = teamFields(team, cwd, link, members, tasks);
+  const teamId = await upsertTeam(ctx, node._id, team.dirName, existing, fields, seq, now);
+
+  const memberChanges = diffMembers(await loadMembers(ctx, teamId), members);
+  const membersRemoved = await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, memberChanges);
+
+  const scope: TaskScope = { teamId, nodeId: node._id, link, now };
+  const rows = await loadTasks(ctx, teamId);
+  let taskEventsAppended = 0;
+  // Each observed state in order: history an earlier call has not applied, then the snapshot.
+  for (const state of [...unappliedHistory(history, existing?.lastSeq), ...tasks]) {
+    taskEventsAppended += await applyTaskState(ctx, scope, rows, state);
+  }
+  const present = new Set(tasks.map((t) => t.taskId));
+  taskEventsAppended += await markVanishedTasks(ctx, scope, rows, present);
+
+  const { orchestrationId, phaseNumber } = link;
+  return {
+    teamId,
+    applied: true,
+    ...(orchestrationId ? { orchestrationId } : {}),
+    ...(phaseNumber ? { phaseNumber } : {}),
+    taskEventsAppended,
+    membersRemoved,
+  };
+}
+
+/** The snapshot is well formed, and history comes with a sequence number. */
+function checkSync(
+  team: TeamSnapshot,
+  members: MemberSnapshot[],
+  tasks: TaskSnapshot[],
+  seq: number | undefined,
+  history: TaskObservation[],
+): void {
   validate(team, members, tasks, history);
   if (seq !== undefined) checkNumber("seq", seq, { min: 0 });
   // History is replayed state by state; only a sequence number makes a replay harmless.
   if (history.length > 0 && seq === undefined) invalid("seq", "a sequence number when history is sent");
-  const now = Date.now();
-  const existing = await ctx.db
+}
+
+async function findTeam(ctx: QueryCtx, nodeId: Id<"nodes">, dirName: string): Promise<Doc<"teams"> | null> {
+  return await ctx.db
     .query("teams")
-    .withIndex("by_node_dir", (q) => q.eq("nodeId", node._id).eq("dirName", team.dirName))
+    .withIndex("by_node_dir", (q) => q.eq("nodeId", nodeId).eq("dirName", dirName))
     .unique();
-  if (existing !== null && seq !== undefined && existing.lastSeq !== undefined && seq <= existing.lastSeq) {
-    return { teamId: existing._id, applied: false, taskEventsAppended: 0, membersRemoved: 0 };
-  }
+}
 
-  const cwd = primaryCwd(members);
-  const orchestration = await findOrchestration(ctx, node._id, cwd);
-  const orchestrationId = orchestration?._id;
-  const phaseNumber = orchestration ? phaseOfTeam(orchestration.featureName, team.teamName, team.dirName) : undefined;
-  const link = { orchestrationId, phaseNumber };
+/** A snapshot no newer than the last one applied (a replay after a lost response) changes nothing. */
+function alreadyApplied(lastSeq: number | undefined, seq: number | undefined): boolean {
+  return seq !== undefined && lastSeq !== undefined && seq <= lastSeq;
+}
 
-  let teamId: Id<"teams">;
-  const teamFields = {
+/** The orchestration a team works for (by its members' worktree), and the phase. */
+type OrchestrationLink = { orchestrationId: Id<"orchestrations"> | undefined; phaseNumber: string | undefined };
+
+async function orchestrationLink(
+  ctx: QueryCtx,
+  nodeId: Id<"nodes">,
+  team: TeamSnapshot,
+  cwd: string | undefined,
+): Promise<OrchestrationLink> {
+  const orchestration = await findOrchestration(ctx, nodeId, cwd);
+  if (orchestration === null) return { orchestrationId: undefined, phaseNumber: undefined };
+  return { orchestrationId: orchestration._id, phaseNumber: phaseOfTeam(orchestration.featureName, team.teamName, team.dirName) };
+}
+
+/** Everything a snapshot says about the team row itself. */
+function teamFields(
+  team: TeamSnapshot,
+  cwd: string | undefined,
+  link: OrchestrationLink,
+  members: MemberSnapshot[],
+  tasks: TaskSnapshot[],
+) {
+  return {
     teamName: team.teamName,
     description: team.description,
     leadAgentId: team.leadAgentId,
@@ -224,130 +292,162 @@ export async function syncTeam(
     cwd,
     ...link,
     memberCount: members.length,
+    taskCounts: countTasks(tasks),
   };
-  if (existing === null) {
-    teamId = await ctx.db.insert("teams", {
-      ...teamFields,
-      nodeId: node._id,
-      dirName: team.dirName,
-      taskCounts: countTasks(tasks),
-      lastSeq: seq,
-      updatedAt: now,
-    });
-  } else {
-    teamId = existing._id;
-  }
+}
+type TeamFields = ReturnType<typeof teamFields>;
 
-  // Members: upsert what is there, mark what disappeared as removed.
-  const storedMembers = await ctx.db
+/** Inserts the team, or patches it (and its `lastSeq`) when the snapshot says something new. */
+async function upsertTeam(
+  ctx: MutationCtx,
+  nodeId: Id<"nodes">,
+  dirName: string,
+  existing: Doc<"teams"> | null,
+  fields: TeamFields,
+  seq: number | undefined,
+  now: number,
+): Promise<Id<"teams">> {
+  if (existing === null) {
+    return await ctx.db.insert("teams", { ...fields, nodeId, dirName, lastSeq: seq, updatedAt: now });
+  }
+  const next = { ...fields, removedAt: undefined };
+  const counts = existing.taskCounts;
+  const sameCounts = Object.entries(next.taskCounts).every(([k, v]) => counts[k as keyof typeof counts] === v);
+  const sameRest = Object.entries(next).every(([k, v]) => k === "taskCounts" || existing[k as keyof typeof existing] === v);
+  if (!sameCounts || !sameRest) {
+    await ctx.db.patch("teams", existing._id, { ...next, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
+  } else if (seq !== undefined) {
+    await ctx.db.patch("teams", existing._id, { lastSeq: seq });
+  }
+  return existing._id;
+}
+
+async function loadMembers(ctx: QueryCtx, teamId: Id<"teams">): Promise<Doc<"teamMembers">[]> {
+  return await ctx.db
     .query("teamMembers")
     .withIndex("by_team_agent", (q) => q.eq("teamId", teamId))
     .take(LIMITS.membersPerTeam * 4);
-  const membersByAgent = new Map(storedMembers.map((m) => [m.agentId, m]));
-  for (const m of members) {
-    const prev = membersByAgent.get(m.agentId);
-    membersByAgent.delete(m.agentId);
-    const next = {
-      agentName: m.agentName,
-      agentType: m.agentType,
-      model: m.model,
-      joinedAt: m.joinedAt,
-      tmuxPaneId: m.tmuxPaneId,
-      cwd: m.cwd,
-      removedAt: undefined,
-    };
-    if (prev === undefined) {
-      await ctx.db.insert("teamMembers", { ...next, teamId, nodeId: node._id, agentId: m.agentId, updatedAt: now });
-    } else if (Object.entries(next).some(([k, v]) => prev[k as keyof typeof prev] !== v)) {
-      await ctx.db.patch("teamMembers", prev._id, { ...next, updatedAt: now });
-    }
-  }
-  let membersRemoved = 0;
-  for (const gone of membersByAgent.values()) {
-    if (gone.removedAt === undefined) {
-      await ctx.db.patch("teamMembers", gone._id, { removedAt: now, updatedAt: now });
-      membersRemoved++;
-    }
-  }
+}
 
-  // Tasks: update the current state, append one event per real change.
-  const storedTasks = await ctx.db
+function memberFields(m: MemberSnapshot) {
+  return {
+    agentName: m.agentName,
+    agentType: m.agentType,
+    model: m.model,
+    joinedAt: m.joinedAt,
+    tmuxPaneId: m.tmuxPaneId,
+    cwd: m.cwd,
+    removedAt: undefined,
+  };
+}
+
+export type MemberChanges = {
+  added: MemberSnapshot[];
+  changed: { id: Id<"teamMembers">; fields: ReturnType<typeof memberFields> }[];
+  /** Stored members no longer in the snapshot and not yet marked removed. */
+  vanished: Id<"teamMembers">[];
+};
+
+/** What to write so the stored members match the snapshot (no database access). */
+export function diffMembers(stored: Doc<"teamMembers">[], members: MemberSnapshot[]): MemberChanges {
+  const byAgent = new Map(stored.map((m) => [m.agentId, m]));
+  const changes: MemberChanges = { added: [], changed: [], vanished: [] };
+  for (const m of members) {
+    const prev = byAgent.get(m.agentId);
+    byAgent.delete(m.agentId);
+    const fields = memberFields(m);
+    if (prev === undefined) changes.added.push(m);
+    else if (Object.entries(fields).some(([k, v]) => prev[k as keyof typeof prev] !== v)) {
+      changes.changed.push({ id: prev._id, fields });
+    }
+  }
+  for (const gone of byAgent.values()) if (gone.removedAt === undefined) changes.vanished.push(gone._id);
+  return changes;
+}
+
+/** Writes the member changes; returns how many members were marked removed. */
+async function applyMemberChanges(
+  ctx: MutationCtx,
+  { teamId, nodeId, now }: { teamId: Id<"teams">; nodeId: Id<"nodes">; now: number },
+  changes: MemberChanges,
+): Promise<number> {
+  for (const m of changes.added) {
+    await ctx.db.insert("teamMembers", { ...memberFields(m), teamId, nodeId, agentId: m.agentId, updatedAt: now });
+  }
+  for (const { id, fields } of changes.changed) await ctx.db.patch("teamMembers", id, { ...fields, updatedAt: now });
+  for (const id of changes.vanished) await ctx.db.patch("teamMembers", id, { removedAt: now, updatedAt: now });
+  return changes.vanished.length;
+}
+
+/** The team's task rows and events: whose they are and when this sync happens. */
+type TaskScope = { teamId: Id<"teams">; nodeId: Id<"nodes">; link: OrchestrationLink; now: number };
+
+/** Each task's row by task id, as this sync leaves it: rows it inserts or changes are updated here. */
+type TaskRows = Map<string, Doc<"tasks">>;
+
+type TaskEvent = Pick<Doc<"taskEvents">, "taskId" | "kind" | "changes" | "status" | "previousStatus" | "subject" | "owner">;
+
+async function loadTasks(ctx: QueryCtx, teamId: Id<"teams">): Promise<TaskRows> {
+  const stored = await ctx.db
     .query("tasks")
     .withIndex("by_team_task", (q) => q.eq("teamId", teamId))
     .take(LIMITS.tasksPerTeam * 4);
-  const tasksById = new Map(storedTasks.map((t) => [t.taskId, t]));
-  const eventBase = { teamId, nodeId: node._id, ...link, recordedAt: now };
-  let appended = 0;
-  const append = async (
-    taskRowId: Id<"tasks">,
-    revision: number,
-    event: { taskId: string; kind: "created" | "updated" | "removed"; changes: string[]; status: string; previousStatus?: string; subject: string; owner?: string },
-    { newRow = false }: { newRow?: boolean } = {},
-  ) => {
-    const idempotencyKey = `${taskRowId}:${revision}`;
-    // A row this mutation inserted has no events yet: its key cannot exist, so no lookup (a
-    // cold start appends thousands of these; each lookup is a read).
-    if (!newRow) {
-      const dup = await ctx.db
-        .query("taskEvents")
-        .withIndex("by_idempotency", (q) => q.eq("idempotencyKey", idempotencyKey))
-        .first();
-      if (dup !== null) return;
-    }
-    await ctx.db.insert("taskEvents", { ...eventBase, ...event, idempotencyKey });
-    appended++;
-  };
-  // Each observed state in order: the intermediate ones (history, e.g. seen while offline),
-  // then the current snapshot. Every real change becomes one event.
-  const applyState = async (t: TaskSnapshot) => {
-    const prev = tasksById.get(t.taskId);
-    const next = taskFields(t);
-    if (prev === undefined) {
-      const id = await ctx.db.insert("tasks", { ...next, teamId, nodeId: node._id, revision: 1, updatedAt: now });
-      tasksById.set(t.taskId, (await ctx.db.get("tasks", id))!);
-      await append(
-        id,
-        1,
-        { taskId: t.taskId, kind: "created", changes: [], status: t.status, subject: t.subject, owner: t.owner },
-        { newRow: true },
-      );
-      return;
-    }
-    const changes = prev.removedAt !== undefined ? ["restored"] : changedTaskFields(prev, t);
-    if (changes.length > 0) {
-      const revision = prev.revision + 1;
-      await ctx.db.patch("tasks", prev._id, { ...next, removedAt: undefined, revision, updatedAt: now });
-      tasksById.set(t.taskId, { ...prev, ...next, removedAt: undefined, revision, updatedAt: now });
-      await append(prev._id, revision, {
-        taskId: t.taskId,
-        kind: prev.removedAt !== undefined ? "created" : "updated",
-        changes,
-        status: t.status,
-        previousStatus: prev.status,
-        subject: t.subject,
-        owner: t.owner,
-      });
-    } else if (prev.activeForm !== next.activeForm || prev.blocks.join("\u0000") !== next.blocks.join("\u0000")) {
-      // Spinner text and forward links change often and are not history.
-      await ctx.db.patch("tasks", prev._id, { activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
-      tasksById.set(t.taskId, { ...prev, activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
-    }
-  };
-  // States already applied by an earlier call (a replay after a lost response) are skipped.
-  const appliedUpTo = existing?.lastSeq ?? -1;
-  for (const h of history) if (h.seq > appliedUpTo) await applyState(h.task);
-  const current: { status: string; removedAt?: number }[] = [];
-  const present = new Set<string>();
-  for (const t of tasks) {
-    await applyState(t);
-    present.add(t.taskId);
-    current.push(taskFields(t));
+  return new Map(stored.map((t) => [t.taskId, t]));
+}
+
+/** The observed states an earlier call has not applied yet (their seq is above its `lastSeq`). */
+function unappliedHistory(history: TaskObservation[], lastSeq: number | undefined): TaskSnapshot[] {
+  const appliedUpTo = lastSeq ?? -1;
+  return history.filter((h) => h.seq > appliedUpTo).map((h) => h.task);
+}
+
+/**
+ * Applies one observed state of a task to its row: inserts it, records a real change (or a
+ * return after removal) with a new revision, or quietly updates what is not history.
+ * Returns the number of events appended.
+ */
+async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, t: TaskSnapshot): Promise<number> {
+  const { teamId, nodeId, now } = scope;
+  const prev = rows.get(t.taskId);
+  const next = taskFields(t);
+  if (prev === undefined) {
+    const id = await ctx.db.insert("tasks", { ...next, teamId, nodeId, revision: 1, updatedAt: now });
+    rows.set(t.taskId, (await ctx.db.get("tasks", id))!);
+    const created: TaskEvent = { taskId: t.taskId, kind: "created", changes: [], status: t.status, subject: t.subject, owner: t.owner };
+    return await appendTaskEvent(ctx, scope, id, 1, created, { newRow: true });
   }
-  for (const gone of tasksById.values()) {
+  const restored = prev.removedAt !== undefined;
+  const changes = restored ? ["restored"] : changedTaskFields(prev, t);
+  if (changes.length > 0) {
+    const revision = prev.revision + 1;
+    await ctx.db.patch("tasks", prev._id, { ...next, removedAt: undefined, revision, updatedAt: now });
+    rows.set(t.taskId, { ...prev, ...next, removedAt: undefined, revision, updatedAt: now });
+    return await appendTaskEvent(ctx, scope, prev._id, revision, {
+      taskId: t.taskId,
+      kind: restored ? "created" : "updated",
+      changes,
+      status: t.status,
+      previousStatus: prev.status,
+      subject: t.subject,
+      owner: t.owner,
+    });
+  }
+  if (prev.activeForm !== next.activeForm || prev.blocks.join("\u0000") !== next.blocks.join("\u0000")) {
+    // Spinner text and forward links change often and are not history.
+    await ctx.db.patch("tasks", prev._id, { activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
+    rows.set(t.taskId, { ...prev, activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
+  }
+  return 0;
+}
+
+/** Tasks gone from the snapshot are marked removed (they keep their last state). Returns events appended. */
+async function markVanishedTasks(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, present: Set<string>): Promise<number> {
+  let appended = 0;
+  for (const gone of rows.values()) {
     if (present.has(gone.taskId) || gone.removedAt !== undefined) continue;
     const revision = gone.revision + 1;
-    await ctx.db.patch("tasks", gone._id, { removedAt: now, revision, updatedAt: now });
-    await append(gone._id, revision, {
+    await ctx.db.patch("tasks", gone._id, { removedAt: scope.now, revision, updatedAt: scope.now });
+    appended += await appendTaskEvent(ctx, scope, gone._id, revision, {
       taskId: gone.taskId,
       kind: "removed",
       changes: [],
@@ -357,21 +457,30 @@ export async function syncTeam(
       owner: gone.owner,
     });
   }
+  return appended;
+}
 
-  if (existing !== null) {
-    const fields = { ...teamFields, taskCounts: countTasks(current), removedAt: undefined };
-    const counts = existing.taskCounts;
-    const sameCounts = Object.entries(fields.taskCounts).every(([k, v]) => counts[k as keyof typeof counts] === v);
-    const sameRest = Object.entries(fields).every(
-      ([k, v]) => k === "taskCounts" || existing[k as keyof typeof existing] === v,
-    );
-    if (!sameCounts || !sameRest) {
-      await ctx.db.patch("teams", teamId, { ...fields, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
-    } else if (seq !== undefined) {
-      await ctx.db.patch("teams", teamId, { lastSeq: seq });
-    }
+/** Appends the event of a task row's revision unless it is already recorded; returns 1 if appended. */
+async function appendTaskEvent(
+  ctx: MutationCtx,
+  { teamId, nodeId, link, now }: TaskScope,
+  taskRowId: Id<"tasks">,
+  revision: number,
+  event: TaskEvent,
+  { newRow = false }: { newRow?: boolean } = {},
+): Promise<number> {
+  const idempotencyKey = `${taskRowId}:${revision}`;
+  // A row this mutation inserted has no events yet: its key cannot exist, so no lookup (a
+  // cold start appends thousands of these; each lookup is a read).
+  if (!newRow) {
+    const dup = await ctx.db
+      .query("taskEvents")
+      .withIndex("by_idempotency", (q) => q.eq("idempotencyKey", idempotencyKey))
+      .first();
+    if (dup !== null) return 0;
   }
-  return { teamId, applied: true, ...(orchestrationId ? { orchestrationId } : {}), ...(phaseNumber ? { phaseNumber } : {}), taskEventsAppended: appended, membersRemoved };
+  await ctx.db.insert("taskEvents", { teamId, nodeId, ...link, recordedAt: now, ...event, idempotencyKey });
+  return 1;
 }
 
 /** The team directory is gone: the team and its members are marked removed; tasks keep their last state. */
