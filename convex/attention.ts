@@ -3,36 +3,17 @@ import { v } from "convex/values";
 import { doc } from "convex-helpers/validators";
 import { viewerQuery } from "./functions";
 import { offlineAfterMs } from "./model/nodes";
-import { nodeInfo, toSummary } from "./orchestrations";
+import { nodeInfo, orchestrationSummary, toSummary } from "./orchestrations";
 import schema from "./schema";
 
 const EACH_LIMIT = 50;
 const FAILED_WINDOW_MS = 24 * 60 * 60_000;
 
-const orchestrationItem = v.object({
-  _id: v.id("orchestrations"),
-  nodeId: v.id("nodes"),
-  nodeName: v.string(),
-  nodeOnline: v.boolean(),
-  featureName: v.string(),
-  branch: v.string(),
-  status: v.string(),
-  currentPhase: v.number(),
-  totalPhases: v.number(),
-  phasesCompleted: v.number(),
-  startedAt: v.number(),
-  completedAt: v.optional(v.number()),
-  updatedAt: v.number(),
-  attention: v.optional(v.string()),
-  attentionPhase: v.optional(v.string()),
-  attentionReason: v.optional(v.string()),
-});
-
 export const attention = viewerQuery({
   args: {},
   returns: v.object({
-    blocked: v.array(orchestrationItem),
-    awaitingApproval: v.array(orchestrationItem),
+    blocked: v.array(orchestrationSummary),
+    awaitingApproval: v.array(orchestrationSummary),
     failedActions: v.array(doc(schema, "inboundActions")),
     offlineNodes: v.array(v.object({ _id: v.id("nodes"), name: v.string(), lastHeartbeat: v.number() })),
   }),

@@ -21,7 +21,8 @@ const ACTIVE_LIMIT = 200;
 const FINISHED_DEFAULT = 20;
 const FINISHED_MAX = 100;
 
-const summary = v.object({
+/** One orchestration in a list (also the attention view's items). */
+export const orchestrationSummary = v.object({
   _id: v.id("orchestrations"),
   nodeId: v.id("nodes"),
   nodeName: v.string(),
@@ -87,7 +88,7 @@ export const listOrchestrations = viewerQuery({
     status: v.optional(orchestrationStatus),
     finishedLimit: v.optional(v.number()),
   },
-  returns: v.object({ active: v.array(summary), finished: v.array(summary) }),
+  returns: v.object({ active: v.array(orchestrationSummary), finished: v.array(orchestrationSummary) }),
   handler: async (ctx, { nodeId, status, finishedLimit }) => {
     const finishedTake = Math.floor(checkNumber("finishedLimit", finishedLimit ?? FINISHED_DEFAULT, { min: 0, max: FINISHED_MAX }));
     let active: Doc<"orchestrations">[];

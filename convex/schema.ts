@@ -10,13 +10,25 @@ import {
   attentionKind,
   auditOutcome,
   auditVerb,
+  memberSnapshot,
   messagingRule,
   nodeHealth,
-  orchestrationStatus,
+  orchestrationEventInput,
+  orchestrationSnapshot,
   phaseSnapshot,
   role,
   taskEventKind,
+  taskSnapshot,
+  teamSnapshot,
 } from "./model/validators";
+
+// Where a team's rows belong: the team, its laptop and, once linked, the orchestration and phase.
+const teamScope = {
+  teamId: v.id("teams"),
+  nodeId: v.id("nodes"),
+  orchestrationId: v.optional(v.id("orchestrations")),
+  phaseNumber: v.optional(v.string()),
+};
 
 // Timestamps: every `*At` field and `lastHeartbeat` is milliseconds since the
 // Unix epoch as a float64 number. Durations are `*Mins` (whole minutes) or `*Ms`.
@@ -121,16 +133,8 @@ export default defineSchema({
   // An orchestration is identified by (node, feature, start time).
   orchestrations: defineTable({
     nodeId: v.id("nodes"),
-    featureName: v.string(),
-    specDocPath: v.string(),
-    branch: v.string(),
-    worktreePath: v.string(),
-    repoRoot: v.optional(v.string()),
-    totalPhases: v.number(),
-    currentPhase: v.number(),
-    status: orchestrationStatus,
-    startedAt: v.number(),
-    completedAt: v.optional(v.number()),
+    // What the daemon sends for an orchestration (model/validators.ts).
+    ...orchestrationSnapshot.fields,
     // Denormalized for the lists, so they never read phases.
     active: v.boolean(),
     phasesCompleted: v.number(),
@@ -159,11 +163,8 @@ export default defineSchema({
   // A Claude Code agent team (~/.claude/teams/<dirName>/config.json).
   teams: defineTable({
     nodeId: v.id("nodes"),
-    dirName: v.string(),
-    teamName: v.string(),
-    description: v.optional(v.string()),
-    leadAgentId: v.optional(v.string()),
-    createdAt: v.optional(v.number()),
+    // What the daemon sends for a team (model/validators.ts).
+    ...teamSnapshot.fields,
     // The working directory most members share: links the team to a worktree.
     cwd: v.optional(v.string()),
     orchestrationId: v.optional(v.id("orchestrations")),
@@ -188,38 +189,18 @@ export default defineSchema({
     .index("by_orchestration_phase", ["orchestrationId", "phaseNumber"]),
 
   teamMembers: defineTable({
-    teamId: v.id("teams"),
-    nodeId: v.id("nodes"),
-    orchestrationId: v.optional(v.id("orchestrations")),
-    phaseNumber: v.optional(v.string()),
-    agentId: v.string(),
-    agentName: v.string(),
-    agentType: v.optional(v.string()),
-    model: v.optional(v.string()),
-    joinedAt: v.optional(v.number()),
-    tmuxPaneId: v.optional(v.string()),
-    cwd: v.optional(v.string()),
+    ...teamScope,
+    // What the daemon sends for a member (model/validators.ts).
+    ...memberSnapshot.fields,
     removedAt: v.optional(v.number()),
     updatedAt: v.number(),
   }).index("by_team_agent", ["teamId", "agentId"]),
 
   // Current state of every task: the dashboard reads this, never the event log.
   tasks: defineTable({
-    teamId: v.id("teams"),
-    nodeId: v.id("nodes"),
-    orchestrationId: v.optional(v.id("orchestrations")),
-    phaseNumber: v.optional(v.string()),
-    taskId: v.string(),
-    subject: v.string(),
-    description: v.string(),
-    activeForm: v.optional(v.string()),
-    // Raw Claude Code status: pending | in_progress | completed, or anything newer.
-    status: v.string(),
-    owner: v.optional(v.string()),
-    blocks: v.array(v.string()),
-    blockedBy: v.array(v.string()),
-    // Canonical JSON (sorted keys) of the task's metadata, if any.
-    metadata: v.optional(v.string()),
+    ...teamScope,
+    // What the daemon sends for a task (model/validators.ts).
+    ...taskSnapshot.fields,
     revision: v.number(),
     removedAt: v.optional(v.number()),
     updatedAt: v.number(),
@@ -227,10 +208,7 @@ export default defineSchema({
 
   // Append-only: one row per real change of a task.
   taskEvents: defineTable({
-    teamId: v.id("teams"),
-    nodeId: v.id("nodes"),
-    orchestrationId: v.optional(v.id("orchestrations")),
-    phaseNumber: v.optional(v.string()),
+    ...teamScope,
     taskId: v.string(),
     kind: taskEventKind,
     changes: v.array(v.string()),
@@ -250,13 +228,8 @@ export default defineSchema({
   orchestrationEvents: defineTable({
     orchestrationId: v.id("orchestrations"),
     nodeId: v.id("nodes"),
-    phaseNumber: v.optional(v.string()),
-    eventType: v.string(),
-    source: v.string(),
-    summary: v.string(),
-    detail: v.optional(v.string()),
-    recordedAt: v.number(),
-    idempotencyKey: v.string(),
+    // What the daemon sends for an event (model/validators.ts).
+    ...orchestrationEventInput.fields,
   })
     .index("by_node_key", ["nodeId", "idempotencyKey"])
     .index("by_orchestration_recorded", ["orchestrationId", "recordedAt"]),

@@ -3,7 +3,7 @@ import { v } from "convex/values";
 import { doc } from "convex-helpers/validators";
 import { nodeMutation, nodeQuery, viewerQuery } from "./functions";
 import { removeTeam as remove, syncTeam as sync } from "./model/teams";
-import { memberSnapshot, taskObservation, taskSnapshot, teamSnapshot } from "./model/validators";
+import { memberSnapshot, syncTeamResult, taskObservation, taskSnapshot, teamSnapshot } from "./model/validators";
 import schema from "./schema";
 
 export const syncTeam = nodeMutation({
@@ -15,14 +15,7 @@ export const syncTeam = nodeMutation({
     // Intermediate task states observed since the last sync (e.g. while offline), oldest first.
     history: v.optional(v.array(taskObservation)),
   },
-  returns: v.object({
-    teamId: v.id("teams"),
-    applied: v.boolean(),
-    orchestrationId: v.optional(v.id("orchestrations")),
-    phaseNumber: v.optional(v.string()),
-    taskEventsAppended: v.number(),
-    membersRemoved: v.number(),
-  }),
+  returns: syncTeamResult,
   handler: (ctx, { team, members, tasks, seq, history }) => sync(ctx, ctx.node, team, members, tasks, seq, history ?? []),
 });
 

@@ -14,7 +14,7 @@ import {
   TEAM_DIR_RE,
 } from "./checks";
 import { invalid } from "./errors";
-import type { MemberSnapshot, TaskSnapshot, TeamSnapshot } from "./validators";
+import type { MemberSnapshot, SyncTeamResult, TaskSnapshot, TeamSnapshot } from "./validators";
 
 const TASK_EVENT_FIELDS = ["status", "subject", "owner", "description", "blockedBy", "metadata"] as const;
 
@@ -177,15 +177,6 @@ function countTasks(tasks: { status: string; removedAt?: number }[]) {
   }
   return counts;
 }
-
-export type SyncTeamResult = {
-  teamId: Id<"teams">;
-  applied: boolean;
-  orchestrationId?: Id<"orchestrations">;
-  phaseNumber?: string;
-  taskEventsAppended: number;
-  membersRemoved: number;
-};
 
 /**
  * Brings the stored team, its members and its tasks to a laptop's snapshot. `history` holds

@@ -1,4 +1,5 @@
-// Validators shared by the schema and the functions. No database access here.
+// Validators shared by the schema and the functions, each written once: the tables in
+// schema.ts spread the snapshot shapes below (`...taskSnapshot.fields`). No database access here.
 import { v, type Infer } from "convex/values";
 
 export const orchestrationStatus = v.union(
@@ -153,7 +154,7 @@ export const actionRequest = v.union(
 );
 export type ActionRequest = Infer<typeof actionRequest>;
 
-// Snapshot shapes sent by the daemon.
+// Snapshot shapes sent by the daemon, stored as sent (schema.ts adds ids and bookkeeping).
 export const phaseSnapshot = v.object({
   phaseNumber: v.string(),
   status: phaseStatus,
@@ -203,10 +204,12 @@ export const taskSnapshot = v.object({
   subject: v.string(),
   description: v.string(),
   activeForm: v.optional(v.string()),
+  // Raw Claude Code status: pending | in_progress | completed, or anything newer.
   status: v.string(),
   owner: v.optional(v.string()),
   blocks: v.array(v.string()),
   blockedBy: v.array(v.string()),
+  // Canonical JSON (sorted keys) of the task's metadata, if any.
   metadata: v.optional(v.string()),
 });
 export type TaskSnapshot = Infer<typeof taskSnapshot>;
@@ -222,13 +225,24 @@ export const teamSnapshot = v.object({
 });
 export type TeamSnapshot = Infer<typeof teamSnapshot>;
 
+// What `teams:syncTeam` answers; `applied` is false for a snapshot no newer than the last one.
+export const syncTeamResult = v.object({
+  teamId: v.id("teams"),
+  applied: v.boolean(),
+  orchestrationId: v.optional(v.id("orchestrations")),
+  phaseNumber: v.optional(v.string()),
+  taskEventsAppended: v.number(),
+  membersRemoved: v.number(),
+});
+export type SyncTeamResult = Infer<typeof syncTeamResult>;
+
 export const orchestrationEventInput = v.object({
-  idempotencyKey: v.string(),
+  phaseNumber: v.optional(v.string()),
   eventType: v.string(),
   source: v.string(),
   summary: v.string(),
   detail: v.optional(v.string()),
-  phaseNumber: v.optional(v.string()),
   recordedAt: v.number(),
+  idempotencyKey: v.string(),
 });
 export type OrchestrationEventInput = Infer<typeof orchestrationEventInput>;
