@@ -16,16 +16,20 @@ Every failure a caller can see is a :class:`ConvexClientError`:
   only see it as a connection status's ``last_error``.
 - :class:`ConvexInvalidArgument`: the call's arguments cannot be sent (text with a lone UTF-16
   surrogate); nothing was sent and the connection is unaffected. Also a :class:`ValueError`.
+
+A ``ConvexError``'s data is read in one place: :func:`error_data` (its ``code`` and ``message``)
+and :func:`refusal`, which says whether the server refused the caller's credential.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 import trio
 
 __all__ = [
+    "CREDENTIAL_REFUSED",
     "ConvexAuthError",
     "ConvexClientClosed",
     "ConvexClientError",
@@ -36,6 +40,9 @@ __all__ = [
     "ConvexInvalidArgument",
     "ConvexProtocolError",
     "ConvexTimeout",
+    "ErrorData",
+    "error_data",
+    "refusal",
 ]
 
 
@@ -73,6 +80,31 @@ class ConvexError(ConvexFunctionError):
 
     def __repr__(self) -> str:
         return f"ConvexError(data={self.data!r}, message={self.message!r})"
+
+
+#: The ``code`` of a ``ConvexError`` by which the server refuses the caller's credential (unknown,
+#: revoked, or not allowed): nothing the caller sends succeeds until it enrolls again.
+CREDENTIAL_REFUSED: Final = frozenset({"unauthenticated", "revoked", "forbidden"})
+
+
+class ErrorData(NamedTuple):
+    """What a ``ConvexError``'s data says: its ``code`` ("" when it has none) and its
+    ``message`` (the error's own text when the data has none)."""
+
+    code: str
+    message: str
+
+
+def error_data(exc: ConvexError) -> ErrorData:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    return ErrorData(code=str(data.get("code", "")), message=str(data.get("message", exc)))
+
+
+def refusal(exc: ConvexError) -> str | None:
+    """``"code: message"`` when ``exc`` says the caller's credential is refused
+    (:data:`CREDENTIAL_REFUSED`); None for any other ``ConvexError`` (refused data, say)."""
+    code, message = error_data(exc)
+    return f"{code}: {message}" if code in CREDENTIAL_REFUSED else None
 
 
 def _rebuild(cls: type[ConvexFunctionError], state: dict[str, Any]) -> ConvexFunctionError:

@@ -10,6 +10,7 @@ import structlog
 import trio
 
 from tina.convex import ConvexClientError, ConvexError, LatestValue
+from tina.convex.errors import refusal
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.messages import Health
 
@@ -38,14 +39,6 @@ class Presence:
         if self.refused:
             out["refused"] = self.refused
         return out
-
-
-def _refusal(exc: ConvexError) -> str | None:
-    data = exc.data if isinstance(exc.data, dict) else {}
-    code = str(data.get("code", ""))
-    if code in ("unauthenticated", "revoked", "forbidden"):
-        return f"{code}: {data.get('message', exc)}"
-    return None
 
 
 async def run(
@@ -84,17 +77,17 @@ async def run(
                 log.info("node.accepted")
             state.refused = None
         except ConvexError as exc:
-            refusal = _refusal(exc)
-            if refusal is None:
+            refused = refusal(exc)
+            if refused is None:
                 log.error("heartbeat.rejected", error=str(exc))
             else:
-                if state.refused != refusal:
+                if state.refused != refused:
                     log.error(
                         "node.credential_refused",
-                        error=refusal,
+                        error=refused,
                         hint="this laptop's credential was revoked or is unknown: run `tina daemon enroll`",
                     )
-                state.refused = refusal
+                state.refused = refused
                 registered = False
                 delay = FORBIDDEN_BACKOFF  # no hot loop: check again in a few minutes
         except ConvexClientError as exc:
