@@ -5,9 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test demo setup system-deps py-deps node-deps test-convex test-python lint typecheck codegen bench clean
+.PHONY: test test-fast demo setup system-deps py-deps node-deps test-convex test-python lint typecheck codegen bench clean
 
-test: setup
+test: setup lint
 	@echo "== convex functions, local backend contract tests (vitest)"
 	npx vitest run
 	@echo "== python: unit, integration, end-to-end, chaos (pytest)"
@@ -47,14 +47,23 @@ test-convex: node-deps
 test-python: py-deps
 	$(VENV)/bin/pytest
 
-lint: setup
-	$(VENV)/bin/ruff check tina tests bench
-	$(VENV)/bin/mypy
+# The edit-test loop: the in-process Python tests only (`pytest -m unit`; categories in
+# tests/conftest.py). No node packages, no backend, no tmux.
+test-fast: py-deps
+	$(VENV)/bin/pytest -q -m unit
 
-typecheck: node-deps
+# Every linter and type checker; `make test` runs it first.
+lint: py-deps node-deps
+	$(VENV)/bin/ruff check tina tests bench
+	$(VENV)/bin/ruff format --check tina tests bench
+	$(VENV)/bin/mypy
+	npx eslint .
 	npx tsc --noEmit -p convex
 	npx tsc --noEmit -p convex-local
 	npx tsc --noEmit -p web
+
+# The former name of `lint`.
+typecheck: lint
 
 # Regenerates convex/_generated offline (commit the result).
 codegen: node-deps
