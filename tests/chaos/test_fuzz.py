@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 import pytest
+import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,8 +30,9 @@ from tina.convex.wire import make_converter
 from tina.daemon.actions import ActionRejected, build_cli_args, parse_action
 from tina.daemon.actions._model import ACTION_TYPES, AGENT_RE, CONTROL_RE, MAX_TEXT, TEAM_DIR_RE
 from tina.daemon.projection import Unsendable, task_snapshot, team_snapshot
+from tina.daemon.sync.coalescer import TeamItem, TeamRemoval
 from tina.daemon.sync.outbox import Outbox
-from tina.daemon.sync.syncer import Syncer, TeamItem, TeamRemoval
+from tina.daemon.sync.syncer import Syncer
 from tina.dev.backend import BackendProcess
 from tina.local import ReadError, parse_task, parse_team_config
 from tina.local.names import validate_feature, validate_phase
@@ -209,9 +211,10 @@ def test_a_damaged_outbox_never_stops_the_daemon_from_starting(
     data = "\n".join([*before, good, *after]).encode("utf-8", "surrogatepass") + b"\n" + tail
     path.write_bytes(data)
     others = [_parsed(raw) for raw in data.split(b"\n") if raw != good.encode()]
-    syncer = Syncer(LatestValue[GatewayProtocol | None](None), outbox=Outbox(path))
+    outbox = Outbox(path, disk=trio.CapacityLimiter(1))
+    syncer = Syncer(LatestValue[GatewayProtocol | None](None), outbox=outbox)
     restored = syncer.restore()  # must not raise
-    pending = syncer._pending.get(("team", "t"))
+    pending = syncer.coalescer.get(("team", "t"))
     if isinstance(pending, TeamItem):
         _conv.unstructure(pending.team)  # well formed: it can go on the wire
     if any(_acknowledges_good_team(rec) for rec in others):

@@ -22,8 +22,9 @@ from tina.daemon.actions import ActionMessage, ActionResult, HandlerEnv, Inbound
 from tina.daemon.actors import claude, connection, discovery, dispatcher, listener, presence
 from tina.daemon.actors.connection import reconnect_when_reachable
 from tina.daemon.messages import Health, TaskSnapshot, TeamSnapshot
-from tina.daemon.sync.outbox import Outbox
-from tina.daemon.sync.syncer import Syncer, TeamItem, TeamRemoval
+from tina.daemon.sync.coalescer import TeamItem, TeamRemoval
+from tina.daemon.sync.outbox import Outbox, OutboxFile
+from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway, FakeSubscription
 from tina.supervision import ChildSpec, DynamicSupervisor
@@ -268,15 +269,23 @@ async def test_a_team_removed_while_the_daemon_was_dead_is_removed_after_its_las
     tmp_path: Path,
 ) -> None:
     # Observed, never acknowledged, then the daemon died and the team's directory went away.
-    box = Outbox(tmp_path / "outbox.jsonl")
+    box = OutboxFile(tmp_path / "outbox.jsonl")
     task = TaskSnapshot(
         task_id="1", subject="s", description="", status="completed", blocks=(), blocked_by=()
     )
-    box.append_team(1.0, TeamSnapshot(dir_name="gone", team_name="gone"), [], [task])
+    box.append(
+        TeamItem(
+            dir_name="gone",
+            team=TeamSnapshot(dir_name="gone", team_name="gone"),
+            members=[],
+            tasks=[task],
+            seq=1.0,
+        )
+    )
     box.close()
     fake = FakeGateway()  # Convex never saw the team: it is not among the active ones
     cell = LatestValue[GatewayProtocol | None](fake)
-    syncer = Syncer(cell, outbox=Outbox(tmp_path / "outbox.jsonl"))
+    syncer = Syncer(cell, outbox=Outbox(tmp_path / "outbox.jsonl", disk=trio.CapacityLimiter(1)))
     assert syncer.restore() == 1
     watcher = claude.ClaudeWatcher(tmp_path / "claude", syncer)
     await claude.remove_vanished(watcher, cell)
@@ -404,7 +413,7 @@ async def test_a_team_deleted_while_a_task_event_is_in_flight_is_removed_without
     (team_dir / "config.json").unlink()
     (tasks_dir / "1.json").unlink()
     await watcher.on_changes({tasks_dir / "1.json"}, rescan=False)
-    pending = syncer._pending[("team", "t")]
+    pending = syncer.coalescer.pending[("team", "t")]
     assert isinstance(pending, TeamRemoval)
     assert pending.last is not None and [t.task_id for t in pending.last.tasks] == ["1"]
 
@@ -440,5 +449,5 @@ async def test_a_team_deleted_during_the_start_up_rescan_gets_no_task_removals(
     syncer = Syncer(LatestValue[GatewayProtocol | None](None))
     watcher = claude.ClaudeWatcher(claude_dir, syncer)
     watcher._emit(await watcher.rescan(force=True))
-    pending = syncer._pending.get(("team", "t"))
+    pending = syncer.coalescer.get(("team", "t"))
     assert not (isinstance(pending, TeamItem) and not pending.tasks), pending

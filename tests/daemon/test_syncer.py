@@ -12,7 +12,8 @@ import trio.testing
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.messages import EventRecord, OrchestrationSnapshot, TaskSnapshot, TeamSnapshot
-from tina.daemon.sync.syncer import Sequencer, Syncer
+from tina.daemon.sync.coalescer import Sequencer
+from tina.daemon.sync.syncer import Syncer
 from tina.dev.fakes import FakeGateway, refused
 
 

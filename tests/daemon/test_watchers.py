@@ -15,7 +15,8 @@ from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actors.claude import ClaudeWatcher
 from tina.daemon.actors.worktree import WorktreeWatcher
-from tina.daemon.sync.syncer import OrchestrationItem, Syncer, TeamItem, TeamRemoval
+from tina.daemon.sync.coalescer import OrchestrationItem, TeamItem, TeamRemoval
+from tina.daemon.sync.syncer import Syncer
 
 
 def write(path: Path, doc: Any) -> Path:
@@ -62,7 +63,7 @@ def syncer() -> Syncer:
 
 
 def pending(syncer: Syncer) -> dict[tuple[str, str], Any]:
-    return dict(syncer._pending)
+    return dict(syncer.coalescer.pending)
 
 
 def bump_mtime(path: Path) -> None:
@@ -85,7 +86,7 @@ async def test_one_task_change_reads_one_file_and_makes_one_snapshot(
     assert isinstance(item, TeamItem)
     assert [t.task_id for t in item.tasks] == [str(i) for i in range(50)]
     assert [m.agent_name for m in item.members] == ["team-lead", "executor-1"]
-    syncer._pending.clear()
+    syncer.coalescer.take()
 
     reads = watcher.reads
     changed = write(claude / "tasks/alpha/7.json", task("7", "in_progress", owner="executor-1"))
@@ -120,7 +121,7 @@ async def test_half_written_files_are_logged_with_their_path_and_skipped(
     good = write(claude / "tasks/alpha/1.json", task("1"))
     watcher = ClaudeWatcher(claude, syncer)
     watcher._emit(await watcher.rescan(force=True))
-    syncer._pending.clear()
+    syncer.coalescer.take()
     with structlog.testing.capture_logs() as logs:
         write(good, '{"id": "1", "subject": "s1", "stat')
         await watcher.on_changes({good}, rescan=False)
@@ -160,7 +161,7 @@ async def test_worktree_watcher_sends_state_once_per_content_and_tails_the_journ
     await watcher.refresh(set(), rescan=True)
     item = pending(syncer)[("orch", str(wt))]
     assert isinstance(item, OrchestrationItem)
-    syncer._pending.clear()
+    syncer.coalescer.take()
     await watcher.refresh({state}, rescan=False)  # same bytes: nothing new
     assert pending(syncer) == {}
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tina.daemon.sync.outbox import Outbox
+from tina.daemon.sync.coalescer import TeamItem
+from tina.daemon.sync.outbox import OutboxFile
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import BIN, Laptop
 
@@ -38,10 +39,10 @@ def journal_ids(worktree: Path) -> list[str]:
 def in_outbox(laptop: Laptop, task_id: str, status: str) -> bool:
     """Whether the daemon's durable outbox holds an unsent observation of that task state."""
     return any(
-        t["taskId"] == task_id and t["status"] == status
-        for rec in Outbox(laptop.state_dir / "outbox" / "outbox.jsonl").load()
-        if rec["t"] == "team"
-        for t in rec["tasks"]
+        t.task_id == task_id and t.status == status
+        for rec in OutboxFile(laptop.state_dir / "outbox" / "outbox.jsonl").load()
+        if isinstance(rec, TeamItem)
+        for t in rec.tasks
     )
 
 

@@ -73,7 +73,7 @@ class Daemon:
             config.require_url(), credential.token, on_reconnect=self._reconnected
         )
         self.gateway = self.connection.gateway
-        self.outbox = Outbox(config.outbox_dir / "outbox.jsonl")
+        self.outbox = Outbox(config.outbox_dir / "outbox.jsonl", disk=self.disk)
         self.syncer = Syncer(self.gateway, outbox=self.outbox)
         self.syncer.restore()
         self.hub = WatchHub(debounce_ms=config.debounce_ms)

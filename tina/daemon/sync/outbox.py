@@ -1,13 +1,33 @@
 """The durable outbox: team observations Convex has not acknowledged yet survive a crash.
 
-An append-only JSON-lines file in the daemon's state directory. Every team snapshot the
-daemon reads (and every team removal) is appended before it is sent; an `ack` line is appended
-when Convex confirmed it. A daemon that starts again replays what was never acknowledged, in
-order, so task transitions seen while offline still reach Convex once (the server skips
-states it already applied, by sequence number). Lines are written with one `write` each on an
-`O_APPEND` descriptor, so a SIGKILL leaves at worst a torn last line (ignored on load);
-`fsync` runs in batches (`sync`). Once everything is acknowledged, or the file grows large,
-it is rewritten with only what is still pending (temp file, fsync, rename).
+An append-only JSON-lines file in the daemon's state directory (mode 0600). Every team snapshot
+the daemon reads (and every team removal) is appended before it is sent; an `ack` line is
+appended when Convex confirmed it. A daemon that starts again replays what was never
+acknowledged, in order, so task transitions seen while offline still reach Convex once (the
+server skips states it already applied, by sequence number).
+
+The format is the outbox's own, not Convex's: every line is a version 2 record (`"v": 2`) whose
+snapshots have the daemon's snake_case field names (this module's converter). Lines without a
+`v` were written by the first version (the same records with Convex's camelCase names) and are
+still read, so an outbox left by an older daemon is replayed after an upgrade:
+
+    {"v":2,"t":"team","seq":1.0,"team":{"dir_name":"t","team_name":"t"},"members":[],
+     "tasks":[{"task_id":"1","subject":"s","description":"","status":"pending"}],
+     "history":[{"seq":0.5,"task":{...}}]}
+    {"v":2,"t":"rm","seq":2.0,"dir":"t"}
+    {"v":2,"t":"ack","seq":2.0,"dir":"t"}
+
+Fields that hold their default (None, an empty list) are left out; `history` is left out when
+empty.
+
+Writes never run on the event loop. `Outbox.append` queues a record and returns at once; the
+outbox's writer task (`Outbox.run`) writes queued records in order in a worker thread of the
+daemon's disk limiter, one `write` per line on an `O_APPEND` descriptor, so a SIGKILL leaves
+at worst a torn last line (ignored on load) and loses nothing already written. `fsync` runs in
+the same thread at most every 100 ms. Compaction (once everything is acknowledged, or the file
+grows large: rewrite it with only what is still pending, via temp file, fsync, rename) is queued
+like a record, so appends and the rewrite never race: an append queued before it lands in the
+old file and is superseded by the rewrite, one queued after it lands in the new file.
 """
 
 from __future__ import annotations
@@ -15,165 +35,143 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+import attrs
+import cattrs
 import structlog
+import trio
+from cattrs.gen import make_dict_structure_fn, override
 
-from tina.convex.wire import make_converter
 from tina.daemon.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
+from tina.daemon.sync.coalescer import TeamItem, TeamRemoval
 
 log = structlog.get_logger("tina.outbox")
-_conv = make_converter()
 
+VERSION: Final = 2
 COMPACT_BYTES = 8 * 1024 * 1024
+FSYNC_INTERVAL = 0.1
+"""At most one fsync per this many seconds: what a power loss could take."""
+DRAIN_TIMEOUT = 1.0
+"""How long a stopping writer may take to write what is still queued."""
 
 
-def team_key(dir_name: str) -> str:
-    return f"team:{dir_name}"
+@attrs.frozen(kw_only=True)
+class Ack:
+    """Convex acknowledged the team's observations up to `seq`."""
+
+    dir_name: str
+    seq: float
 
 
-class Outbox:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-        self._dirty = False
-        self.appended = 0
+Record = TeamItem | TeamRemoval | Ack
+"""What the outbox holds: team observations, team removals and acknowledgements."""
 
-    # --- writing ----------------------------------------------------------------------------
 
-    def _open(self) -> int:
-        if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return self._fd
+# --- the format ----------------------------------------------------------------------------------
 
-    def _write(self, record: dict[str, Any]) -> None:
-        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
-        os.write(self._open(), line)
-        self._dirty = True
-        self.appended += 1
+_conv = cattrs.Converter(omit_if_default=True, forbid_extra_keys=False, detailed_validation=True)
 
-    def append_team(
-        self,
-        seq: float,
-        team: TeamSnapshot,
-        members: list[MemberSnapshot],
-        tasks: list[TaskSnapshot],
-        history: list[tuple[float, TaskSnapshot]] | None = None,
-    ) -> None:
-        record: dict[str, Any] = {
-            "t": "team",
-            "seq": seq,
-            "team": _conv.unstructure(team),
-            "members": _conv.unstructure(members),
-            "tasks": _conv.unstructure(tasks),
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _v1_converter() -> cattrs.Converter:
+    """How version 1 wrote snapshots (the Convex wire names of the time: the same fields in
+    camelCase). Frozen here, so a change of Convex's schema cannot break reading an old file."""
+    converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
+
+    def structure_factory(cl: type[Any]) -> Any:
+        attrs.resolve_types(cl)
+        renames: dict[str, Any] = {
+            f.name: override(rename=_camel(f.name)) for f in attrs.fields(cl)
         }
-        if history:
-            record["history"] = [{"seq": s, "task": _conv.unstructure(t)} for s, t in history]
-        self._write(record)
+        return make_dict_structure_fn(cl, converter, **renames)
 
-    def append_removal(self, seq: float, dir_name: str) -> None:
-        self._write({"t": "rm", "seq": seq, "dir": dir_name})
+    converter.register_structure_hook_factory(attrs.has, structure_factory)
+    return converter
 
-    def ack(self, key: str, seq: float) -> None:
-        self._write({"t": "ack", "key": key, "seq": seq})
 
-    def sync(self) -> None:
-        """fsync what was written since the last call (called in batches by the syncer)."""
-        if self._dirty and self._fd is not None:
-            os.fsync(self._fd)
-            self._dirty = False
+_v1_conv = _v1_converter()
 
-    def size(self) -> int:
-        try:
-            return self.path.stat().st_size
-        except FileNotFoundError:
-            return 0
 
-    def close(self) -> None:
-        if self._fd is not None:
-            self.sync()
-            os.close(self._fd)
-            self._fd = None
-
-    # --- reading ----------------------------------------------------------------------------
-
-    def load(self) -> list[dict[str, Any]]:
-        """Unacknowledged records (`team` / `rm`) in the order they were written.
-
-        Never raises on content: a line that is not a well-formed record (cut by a crash,
-        damaged on disk, written by something else) is skipped and counted in a warning, so a
-        bad outbox can never keep the daemon from starting.
-        """
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        records: list[tuple[str, float, dict[str, Any]]] = []
-        acked: dict[str, float] = {}
-        torn = malformed = 0
-        for raw in data.split(b"\n"):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                torn += 1  # a line cut by a crash: it was never acknowledged, so never lost
-                continue
-            checked = _check(rec)
-            if checked is None:
-                malformed += 1
-                continue
-            key, seq, rec = checked
-            if rec["t"] == "ack":
-                acked[key] = max(acked.get(key, 0.0), seq)
-            else:
-                records.append((key, seq, rec))
-        if torn:
-            log.warning("outbox.torn_lines", path=str(self.path), lines=torn)
-        if malformed:
-            log.warning("outbox.malformed_lines", path=str(self.path), lines=malformed)
-        return [rec for key, seq, rec in records if seq > acked.get(key, -1.0)]
-
-    @staticmethod
-    def decode_team(
-        rec: dict[str, Any],
-    ) -> tuple[
-        float,
-        TeamSnapshot,
-        list[MemberSnapshot],
-        list[TaskSnapshot],
-        list[tuple[float, TaskSnapshot]],
-    ]:
-        """A `team` record's parts; ValueError (or TypeError, KeyError) if it is not well formed."""
-        history = [
-            (_seq(h["seq"]), _conv.structure(h["task"], TaskSnapshot))
-            for h in rec.get("history") or []
+def _team_line(item: TeamItem) -> dict[str, Any]:
+    """The one serializer of a team record (appends and compaction both write it)."""
+    line: dict[str, Any] = {
+        "v": VERSION,
+        "t": "team",
+        "seq": item.seq,
+        "team": _conv.unstructure(item.team),
+        "members": _conv.unstructure(item.members, list[MemberSnapshot]),
+        "tasks": _conv.unstructure(item.tasks, list[TaskSnapshot]),
+    }
+    if item.history:
+        line["history"] = [
+            {"seq": seq, "task": _conv.unstructure(task)} for seq, task in item.history
         ]
-        return (
-            _seq(rec["seq"]),
-            _conv.structure(rec["team"], TeamSnapshot),
-            _conv.structure(rec["members"], list[MemberSnapshot]),
-            _conv.structure(rec["tasks"], list[TaskSnapshot]),
-            history,
-        )
+    return line
 
-    def compact(self, records: Iterable[dict[str, Any]]) -> None:
-        """Rewrite the file with only `records` (what is still pending), atomically."""
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            for rec in records:
-                f.write((json.dumps(rec, separators=(",", ":")) + "\n").encode())
-            f.flush()
-            os.fsync(f.fileno())
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        os.replace(tmp, self.path)
-        self._dirty = False
+
+def encode(record: Record) -> list[bytes]:
+    """The lines of a record. A removal that carries the team's last observation (in a
+    compaction) is that observation's line, then the removal's."""
+    if isinstance(record, TeamItem):
+        lines = [_team_line(record)]
+    elif isinstance(record, TeamRemoval):
+        lines = [] if record.last is None else [_team_line(record.last)]
+        lines.append({"v": VERSION, "t": "rm", "seq": record.seq, "dir": record.dir_name})
+    else:
+        lines = [{"v": VERSION, "t": "ack", "seq": record.seq, "dir": record.dir_name}]
+    return [(json.dumps(line, separators=(",", ":")) + "\n").encode() for line in lines]
+
+
+def decode(line: Any) -> Record | None:
+    """The record a parsed line holds; None for anything that is not a well-formed record of
+    this file (of either version)."""
+    if not isinstance(line, dict):
+        return None
+    try:
+        if "v" not in line:
+            return _decode(line, _v1_conv, v1=True)
+        if type(line["v"]) is int and line["v"] == VERSION:
+            return _decode(line, _conv, v1=False)
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError):
+        return None
+    except cattrs.BaseValidationError:
+        return None
+    return None
+
+
+def _decode(line: dict[str, Any], conv: cattrs.Converter, *, v1: bool) -> Record | None:
+    seq = _seq(line.get("seq"))
+    kind = line.get("t")
+    if kind == "team":
+        team = conv.structure(line["team"], TeamSnapshot)
+        history = tuple(
+            (_seq(h["seq"]), conv.structure(h["task"], TaskSnapshot))
+            for h in line.get("history") or []
+        )
+        return TeamItem(
+            dir_name=team.dir_name,
+            team=team,
+            members=conv.structure(line["members"], list[MemberSnapshot]),
+            tasks=conv.structure(line["tasks"], list[TaskSnapshot]),
+            seq=seq,
+            history=history,
+        )
+    if kind == "rm" and isinstance(line.get("dir"), str) and line["dir"]:
+        return TeamRemoval(dir_name=line["dir"], seq=seq)
+    if kind == "ack":
+        if not v1 and isinstance(line.get("dir"), str):
+            return Ack(dir_name=line["dir"], seq=seq)
+        key = line.get("key")  # version 1: "team:<directory name>"
+        if v1 and isinstance(key, str) and key.startswith("team:"):
+            return Ack(dir_name=key.removeprefix("team:"), seq=seq)
+    return None
 
 
 def _seq(value: Any) -> float:
@@ -186,19 +184,206 @@ def _seq(value: Any) -> float:
     return number
 
 
-def _check(rec: Any) -> tuple[str, float, dict[str, Any]] | None:
-    """(key, seq, record) for a well-formed record of this file; None for anything else."""
-    if not isinstance(rec, dict):
-        return None
-    try:
-        seq = _seq(rec.get("seq"))
-        if rec.get("t") == "ack" and isinstance(rec.get("key"), str):
-            return rec["key"], seq, rec
-        if rec.get("t") == "rm" and isinstance(rec.get("dir"), str) and rec["dir"]:
-            return team_key(rec["dir"]), seq, rec
-        if rec.get("t") == "team":
-            _, team, _, _, _ = Outbox.decode_team(rec)
-            return team_key(team.dir_name), seq, rec
-    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError):
-        return None
-    return None
+# --- the file (blocking: the writer's thread, or start-up) ---------------------------------------
+
+
+class OutboxFile:
+    """The outbox's file. Its methods block; one caller at a time (the outbox's writer)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self.dirty = False  # written since the last fsync
+        self.size = 0  # bytes in the file, as of the last load, open or write
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self.size = os.fstat(self._fd).st_size
+        return self._fd
+
+    def append(self, record: Record) -> None:
+        """Append a record: one `write` per line."""
+        fd = self._open()
+        for line in encode(record):
+            os.write(fd, line)
+            self.size += len(line)
+            self.dirty = True
+
+    def sync(self) -> None:
+        """fsync what was written since the last call."""
+        if self.dirty and self._fd is not None:
+            os.fsync(self._fd)
+            self.dirty = False
+
+    def compact(self, pending: Iterable[TeamItem | TeamRemoval]) -> None:
+        """Rewrite the file with only `pending` (what is still unsent), atomically."""
+        tmp = self.path.with_suffix(".tmp")
+        size = 0
+        with open(tmp, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            for record in pending:
+                for line in encode(record):
+                    f.write(line)
+                    size += len(line)
+            f.flush()
+            os.fsync(f.fileno())
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        os.replace(tmp, self.path)
+        self.size = size
+        self.dirty = False
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self.sync()
+            os.close(self._fd)
+            self._fd = None
+
+    def load(self) -> list[TeamItem | TeamRemoval]:
+        """Unacknowledged team observations and removals, in the order they were written.
+
+        Never raises on content: a line that is not a well-formed record (cut by a crash,
+        damaged on disk, written by something else) is skipped and counted in a warning, so a
+        bad outbox can never keep the daemon from starting.
+        """
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        self.size = len(data)
+        records: list[TeamItem | TeamRemoval] = []
+        acked: dict[str, float] = {}
+        torn = malformed = 0
+        for raw in data.split(b"\n"):
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                torn += 1  # a line cut by a crash: it was never acknowledged, so never lost
+                continue
+            record = decode(line)
+            if record is None:
+                malformed += 1
+            elif isinstance(record, Ack):
+                acked[record.dir_name] = max(acked.get(record.dir_name, 0.0), record.seq)
+            else:
+                records.append(record)
+        if torn:
+            log.warning("outbox.torn_lines", path=str(self.path), lines=torn)
+        if malformed:
+            log.warning("outbox.malformed_lines", path=str(self.path), lines=malformed)
+        return [r for r in records if r.seq > acked.get(r.dir_name, -1.0)]
+
+
+# --- the outbox: an ordered writer off the event loop --------------------------------------------
+
+
+@attrs.frozen
+class _Compaction:
+    pending: tuple[TeamItem | TeamRemoval, ...]
+
+
+class Outbox:
+    """The durable outbox. `append` and `compact` queue (they never block); `run`, the writer
+    task, applies the queue in order in a thread of `disk`; `written` waits until what was
+    queued is in the file."""
+
+    def __init__(self, path: Path, *, disk: trio.CapacityLimiter) -> None:
+        self.file = OutboxFile(path)
+        self._disk = disk
+        self._queue: list[Record | _Compaction] = []
+        self._queued = 0  # entries ever queued
+        self._done = 0  # entries ever applied
+        self._compaction_queued = False
+        self._wake = trio.Event()  # set when something is queued
+        self._progress = trio.Event()  # set (and replaced) when entries were applied
+        self._sync_at = -math.inf  # trio time of the next fsync
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file, as of the last write."""
+        return self.file.size
+
+    @property
+    def queued(self) -> int:
+        """A mark: once `written(mark)` returns, everything queued so far is in the file."""
+        return self._queued
+
+    def load(self) -> list[TeamItem | TeamRemoval]:
+        """What a previous run left unacknowledged (read once, at start, before `run`)."""
+        return self.file.load()
+
+    def append(self, record: Record) -> None:
+        self._queue.append(record)
+        self._queued += 1
+        self._wake.set()
+
+    def compact(self, pending: Iterable[TeamItem | TeamRemoval]) -> None:
+        """Queue a rewrite of the file with `pending` (what is unsent now). Skipped while an
+        earlier rewrite is still queued: the next call has fresher contents anyway."""
+        if self._compaction_queued:
+            return
+        self._compaction_queued = True
+        self._queue.append(_Compaction(tuple(pending)))
+        self._queued += 1
+        self._wake.set()
+
+    async def written(self, mark: int) -> None:
+        """Wait until every entry queued before `mark` was taken is in the file."""
+        while self._done < mark:
+            await self._progress.wait()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The writer. When cancelled it still writes (and fsyncs) what is queued, for at most
+        `DRAIN_TIMEOUT`, so a graceful stop loses nothing."""
+        task_status.started()
+        try:
+            while True:
+                if not self._queue:
+                    with trio.move_on_at(self._sync_at if self.file.dirty else math.inf):
+                        await self._wake.wait()
+                self._wake = trio.Event()
+                await self._flush()
+        except trio.Cancelled:
+            if self._queue or self.file.dirty:
+                with trio.CancelScope(shield=True), trio.move_on_after(DRAIN_TIMEOUT):
+                    await self._flush(sync=True)
+            raise
+
+    async def _flush(self, *, sync: bool = False) -> None:
+        """Apply what is queued in one thread of the disk limiter, with an fsync if it is due."""
+        batch = list(self._queue)
+        sync = sync or trio.current_time() >= self._sync_at
+        applied = [0]
+        try:
+            await trio.to_thread.run_sync(self._apply, batch, sync, applied, limiter=self._disk)
+        finally:
+            # Only what was applied leaves the queue (a failed write is tried again).
+            done = applied[0]
+            if done:
+                if any(isinstance(entry, _Compaction) for entry in batch[:done]):
+                    self._compaction_queued = False
+                del self._queue[:done]
+                self._done += done
+                self._progress.set()
+                self._progress = trio.Event()
+        if sync:
+            self._sync_at = trio.current_time() + FSYNC_INTERVAL
+
+    def _apply(self, batch: Sequence[Record | _Compaction], sync: bool, applied: list[int]) -> None:
+        for entry in batch:
+            if isinstance(entry, _Compaction):
+                self.file.compact(entry.pending)
+            else:
+                self.file.append(entry)
+            applied[0] += 1
+        if sync:
+            self.file.sync()

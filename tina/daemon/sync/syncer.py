@@ -1,13 +1,14 @@
-"""The syncer: coalesces observations per key and sends idempotent mutations.
+"""The syncer: the actor that sends coalesced observations to Convex as idempotent mutations.
 
-Watchers `put_*` the latest snapshot of an orchestration (keyed by worktree) or a team
-(keyed by directory name); a newer snapshot replaces an unsent older one, so a burst of
-file changes costs one mutation per key. Orchestration events are appended in order and
-sent in batches once their orchestration has a Convex id. While Convex is unreachable
-everything waits here (the pending state lives in this object, which outlives restarts of
-the `run` actor) and is flushed in order on reconnect; the server's diffing and idempotency
-keys make a replay harmless. Every snapshot carries a sequence number, so the server
-ignores a stale one that arrives late.
+Watchers `put_*` the latest snapshot of an orchestration (keyed by worktree) or a team (keyed by
+directory name) into the coalescer (`tina.daemon.sync.coalescer`), which keeps one item per key;
+a team observation (and a team removal) goes to the durable outbox (`tina.daemon.sync.outbox`)
+first, and is sent only once it is written there. Orchestration events are appended in order
+and sent in batches once their orchestration has a Convex id (this module maps worktrees to
+those ids). While Convex is unreachable everything waits (the pending state lives in this
+object, which outlives restarts of the `run` actor) and is flushed in order on reconnect; the
+server's diffing and idempotency keys make a replay harmless. Every snapshot carries a
+sequence number, so the server ignores a stale one that arrives late.
 
 Text the client refuses to send (half a UTF-16 surrogate pair: `ConvexInvalidArgument`) is a
 problem of that observation, not of the connection: the observation is sent once more with
@@ -18,7 +19,6 @@ re-sent in a loop.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -33,9 +33,8 @@ from tina.convex import (
     ConvexTimeout,
     LatestValue,
 )
-from tina.convex.errors import ConvexInvalidArgument
+from tina.convex.errors import ConvexInvalidArgument, error_data, refusal
 from tina.convex.gateway import GatewayProtocol
-from tina.convex.wire import make_converter
 from tina.daemon.messages import (
     EventRecord,
     MemberSnapshot,
@@ -45,100 +44,24 @@ from tina.daemon.messages import (
     TeamSnapshot,
 )
 from tina.daemon.projection import replace_lone_surrogates
-from tina.daemon.sync.outbox import COMPACT_BYTES, Outbox, team_key
+from tina.daemon.sync.coalescer import (
+    Coalescer,
+    Item,
+    Key,
+    OrchestrationItem,
+    Sequencer,
+    TeamItem,
+    TeamRemoval,
+)
+from tina.daemon.sync.outbox import COMPACT_BYTES, Ack, Outbox
 
 log = structlog.get_logger("tina.syncer")
-_conv = make_converter()
 
 EVENT_BATCH = 200
 RETRY_DELAY = 0.5
 FORBIDDEN_DELAY = 60.0
-
-
-@attrs.frozen(kw_only=True)
-class OrchestrationItem:
-    worktree: str
-    snapshot: OrchestrationSnapshot
-    phases: list[PhaseSnapshot]
-    seq: float
-
-
-@attrs.frozen(kw_only=True)
-class TeamItem:
-    dir_name: str
-    team: TeamSnapshot
-    members: list[MemberSnapshot]
-    tasks: list[TaskSnapshot]
-    seq: float
-    # Earlier observed task states not sent yet (seen while offline or in a burst), oldest first.
-    history: tuple[tuple[float, TaskSnapshot], ...] = ()
-
-
-MAX_HISTORY = 2000
-
-
-def merge_history(older: TeamItem, newer: TeamItem) -> tuple[tuple[float, TaskSnapshot], ...]:
-    """`newer`'s history extended with every task state of `older` that was followed by another."""
-    following: dict[str, TaskSnapshot] = {t.task_id: t for t in newer.tasks}
-    for _, t in reversed(newer.history):
-        following[t.task_id] = t  # the first state observed after `older`
-    carried = [(older.seq, t) for t in older.tasks if following.get(t.task_id) != t]
-    history = (*older.history, *carried, *newer.history)
-    if len(history) > MAX_HISTORY:
-        log.warning(
-            "sync.history_truncated", team=newer.dir_name, dropped=len(history) - MAX_HISTORY
-        )
-        history = history[-MAX_HISTORY:]
-    return history
-
-
-@attrs.frozen(kw_only=True)
-class TeamRemoval:
-    dir_name: str
-    seq: float
-    # The team's last observation not sent yet (e.g. its final task states, seen while offline):
-    # sent before the removal, so a team removed soon after a change loses nothing.
-    last: TeamItem | None = None
-
-
-def fold(older: Item | None, newer: TeamItem | TeamRemoval) -> TeamItem | TeamRemoval:
-    """`newer` carrying every observation of an unsent `older` item of the same team."""
-    older_team = (
-        older
-        if isinstance(older, TeamItem)
-        else older.last
-        if isinstance(older, TeamRemoval)
-        else None
-    )
-    if older_team is None:
-        return newer
-    if isinstance(newer, TeamItem):
-        return attrs.evolve(newer, history=merge_history(older_team, newer))
-    if newer.last is None:
-        return attrs.evolve(newer, last=older_team)
-    return attrs.evolve(
-        newer, last=attrs.evolve(newer.last, history=merge_history(older_team, newer.last))
-    )
-
-
-Item = OrchestrationItem | TeamItem | TeamRemoval
-
-
-class Sequencer:
-    """Monotonic sequence numbers (microseconds of wall-clock time, never repeating)."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._last = 0.0
-
-    def next(self) -> float:
-        now = float(int(self._clock() * 1_000_000))
-        self._last = max(self._last + 1, now)
-        return self._last
-
-    def observe(self, seq: float) -> None:
-        """Never hand out a number at or below one already used (e.g. read back from the outbox)."""
-        self._last = max(self._last, seq)
+COMPACT_IDLE_BYTES = 64 * 1024
+"""Compact an outbox this large once no team observation is pending."""
 
 
 class Syncer:
@@ -151,14 +74,11 @@ class Syncer:
     ) -> None:
         self._gateway = gateway
         self._outbox = outbox
-        self._pending: dict[tuple[str, str], Item] = {}
+        self.coalescer = Coalescer()
         self._events: dict[str, list[EventRecord]] = {}
         self._latest_orch: dict[str, OrchestrationItem] = {}
         self.orchestration_ids: dict[str, str] = {}
         self._wake = trio.Event()
-        self._outbox_written = (
-            trio.Event()
-        )  # set on every outbox write; the fsync loop waits for it
         self._limit = trio.CapacityLimiter(max_in_flight)
         self._seq = Sequencer()
         self.last_sync_at: float | None = None
@@ -183,7 +103,7 @@ class Syncer:
         if previous is not None and previous.snapshot.started_at != snapshot.started_at:
             self.orchestration_ids.pop(worktree, None)  # a new run in the same worktree
         self._latest_orch[worktree] = item
-        self._put(("orch", worktree), item)
+        self._put(item)
 
     def put_team(
         self,
@@ -192,48 +112,29 @@ class Syncer:
         members: list[MemberSnapshot],
         tasks: list[TaskSnapshot],
     ) -> None:
-        seq = self._seq.next()
-        if self._outbox is not None:
-            self._outbox.append_team(seq, team, members, tasks)
-            self._outbox_written.set()
-        self._put_team(
-            TeamItem(dir_name=dir_name, team=team, members=members, tasks=tasks, seq=seq)
+        item = TeamItem(
+            dir_name=dir_name, team=team, members=members, tasks=tasks, seq=self._seq.next()
         )
-
-    def _put_team(self, item: TeamItem | TeamRemoval) -> None:
-        key = ("team", item.dir_name)
-        self._put(key, fold(self._pending.get(key), item))
+        if self._outbox is not None:
+            self._outbox.append(item)  # sent only once it is written
+        self._put(item)
 
     def remove_team(self, dir_name: str) -> None:
-        seq = self._seq.next()
+        removal = TeamRemoval(dir_name=dir_name, seq=self._seq.next())
         if self._outbox is not None:
-            self._outbox.append_removal(seq, dir_name)
-            self._outbox_written.set()
-        self._put_team(TeamRemoval(dir_name=dir_name, seq=seq))
+            self._outbox.append(removal)
+        self._put(removal)
 
     def restore(self) -> int:
         """Queue what the outbox holds from before a crash, in order. Returns how many records."""
         if self._outbox is None:
             return 0
         records = self._outbox.load()
-        for rec in records:
-            if rec["t"] == "team":
-                seq, team, members, tasks, history = self._outbox.decode_team(rec)
-                self._put_team(
-                    TeamItem(
-                        dir_name=team.dir_name,
-                        team=team,
-                        members=members,
-                        tasks=tasks,
-                        seq=seq,
-                        history=tuple(history),
-                    )
-                )
-                self.restored_dirs.add(team.dir_name)
-            else:
-                seq = float(rec["seq"])
-                self._put_team(TeamRemoval(dir_name=rec["dir"], seq=seq))
-            self._seq.observe(seq)
+        for record in records:
+            self._put(record)
+            if isinstance(record, TeamItem):
+                self.restored_dirs.add(record.dir_name)
+            self._seq.observe(record.seq)
         if records:
             log.info("outbox.restored", records=len(records))
         return len(records)
@@ -242,43 +143,20 @@ class Syncer:
         """Rewrite the outbox with what is still pending (only between rounds: nothing in flight)."""
         if self._outbox is None or self._in_flight:
             return
-        records: list[dict[str, Any]] = []
-
-        def team_record(item: TeamItem) -> dict[str, Any]:
-            return {
-                "t": "team",
-                "seq": item.seq,
-                "team": _conv.unstructure(item.team),
-                "members": _conv.unstructure(item.members),
-                "tasks": _conv.unstructure(item.tasks),
-                "history": [{"seq": s, "task": _conv.unstructure(t)} for s, t in item.history],
-            }
-
-        for item in self._pending.values():
-            if isinstance(item, TeamItem):
-                records.append(team_record(item))
-            elif isinstance(item, TeamRemoval):
-                if item.last is not None:
-                    records.append(team_record(item.last))
-                records.append({"t": "rm", "seq": item.seq, "dir": item.dir_name})
-        self._outbox.compact(records)
+        self._outbox.compact(self.coalescer.teams())
 
     def put_events(self, worktree: str, events: list[EventRecord]) -> None:
         if events:
             self._events.setdefault(worktree, []).extend(events)
             self._wake.set()
 
-    def forget_worktree(self, worktree: str) -> None:
-        self._latest_orch.pop(worktree, None)
-        self.orchestration_ids.pop(worktree, None)
-
-    def _put(self, key: tuple[str, str], item: Item) -> None:
-        self._pending[key] = item
+    def _put(self, item: Item) -> None:
+        self.coalescer.put(item)
         self._wake.set()
 
     @property
     def depth(self) -> int:
-        return len(self._pending) + self._in_flight + sum(len(e) for e in self._events.values())
+        return len(self.coalescer) + self._in_flight + sum(len(e) for e in self._events.values())
 
     def detail(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pending": self.depth, "sent": self.sent}
@@ -293,38 +171,25 @@ class Syncer:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             if self._outbox is not None:
-                nursery.start_soon(self._sync_outbox)
+                await nursery.start(self._outbox.run)  # the outbox's writer
             task_status.started()
             while True:
-                if not self._pending and not self._sendable_events():
+                if len(self.coalescer) == 0 and not self._sendable_events():
                     await self._wake.wait()
                 self._wake = trio.Event()
                 gateway = await self._gateway.wait_for(lambda g: g is not None)
                 assert gateway is not None
                 retry = await self._round(gateway)
                 if self._outbox is not None and (
-                    self._outbox.size() > COMPACT_BYTES
-                    or (
-                        not any(k[0] == "team" for k in self._pending)
-                        and self._outbox.size() > 64 * 1024
-                    )
+                    self._outbox.size > COMPACT_BYTES
+                    or (not self.coalescer.has_teams() and self._outbox.size > COMPACT_IDLE_BYTES)
                 ):
-                    self._compact_outbox()  # inline: appends must not race the rewrite
+                    # Queued behind the appends made so far, ahead of any made later.
+                    self._compact_outbox()
                 if retry:
                     await trio.sleep(
                         RETRY_DELAY if self.blocked_reason is None else FORBIDDEN_DELAY
                     )
-
-    async def _sync_outbox(self) -> None:
-        """fsync the outbox in batches: every write is in the page cache at once (a SIGKILL
-        loses nothing); this bounds what a power loss could take to about 100 ms. It sleeps
-        while nothing is written (a 100 ms timer with a thread hop cost an idle daemon CPU)."""
-        assert self._outbox is not None
-        while True:
-            await self._outbox_written.wait()
-            self._outbox_written = trio.Event()
-            await trio.to_thread.run_sync(self._outbox.sync)
-            await trio.sleep(0.1)
 
     def _sendable_events(self) -> list[str]:
         return [
@@ -333,14 +198,17 @@ class Syncer:
 
     async def _round(self, gateway: GatewayProtocol) -> bool:
         """Send everything pending once. True when something must be retried."""
-        items, self._pending = self._pending, {}
+        items = self.coalescer.take()
+        written = self._outbox.queued if self._outbox is not None else 0
         self._in_flight = len(items)
         retry = False
 
-        async def send(key: tuple[str, str], item: Item) -> None:
+        async def send(key: Key, item: Item) -> None:
             nonlocal retry
             sent = False
             try:
+                if self._outbox is not None and not isinstance(item, OrchestrationItem):
+                    await self._outbox.written(written)  # in the outbox before it is sent
                 async with self._limit:
                     sent = await self._send_item(gateway, item)
                 if not sent:
@@ -350,11 +218,7 @@ class Syncer:
                 if not sent:
                     # Put it back (also when cancelled mid-send); a newer observation of the
                     # same key that arrived meanwhile keeps this one's states as history.
-                    newer = self._pending.get(key)
-                    if newer is None:
-                        self._pending[key] = item
-                    elif isinstance(newer, TeamItem | TeamRemoval):
-                        self._pending[key] = fold(item, newer)
+                    self.coalescer.put_back(key, item)
 
         async with trio.open_nursery() as nursery:
             for key, item in items.items():
@@ -378,8 +242,7 @@ class Syncer:
                     item.team, item.members, item.tasks, item.seq, list(item.history)
                 )
                 if self._outbox is not None:
-                    self._outbox.ack(team_key(item.dir_name), item.seq)
-                    self._outbox_written.set()
+                    self._outbox.append(Ack(dir_name=item.dir_name, seq=item.seq))
             else:
                 if item.last is not None:  # the team's last states first, then its removal
                     last = item.last
@@ -388,8 +251,7 @@ class Syncer:
                     )
                 await gateway.remove_team(item.dir_name, item.seq)
                 if self._outbox is not None:
-                    self._outbox.ack(team_key(item.dir_name), item.seq)
-                    self._outbox_written.set()
+                    self._outbox.append(Ack(dir_name=item.dir_name, seq=item.seq))
         except (ConvexConnectionLost, ConvexTimeout) as exc:
             log.info("sync.deferred", item=_describe(item), reason=str(exc))
             return False
@@ -441,13 +303,12 @@ class Syncer:
                     queue[: len(batch)] = cleaned
                 continue
             except ConvexError as exc:
-                data = exc.data if isinstance(exc.data, dict) else {}
-                if data.get("code") == "not_found":
+                if error_data(exc).code == "not_found":
                     # Convex lost the orchestration (a reset backend): sync it again first.
                     self.orchestration_ids.pop(worktree, None)
                     latest = self._latest_orch.get(worktree)
                     if latest is not None:
-                        self._put(("orch", worktree), latest)
+                        self._put(latest)
                     return False
                 if not self._refused(f"events of {worktree}", exc):
                     return False
@@ -474,10 +335,9 @@ class Syncer:
 
     def _refused(self, item: object, exc: ConvexError) -> bool:
         """A ConvexError: the credential is refused (wait, keep the item) or the data is (drop it)."""
-        data = exc.data if isinstance(exc.data, dict) else {}
-        code = str(data.get("code", ""))
-        message = str(data.get("message", exc))
-        if code in ("unauthenticated", "revoked", "forbidden"):
+        code, message = error_data(exc)
+        refused = refusal(exc)
+        if refused is not None:
             if self.blocked_reason is None:
                 log.error(
                     "sync.credential_refused",
@@ -485,7 +345,7 @@ class Syncer:
                     error=message,
                     hint="run `tina daemon enroll` to enroll this laptop again; nothing is sent until then",
                 )
-            self.blocked_reason = f"{code}: {message}"
+            self.blocked_reason = refused
             return False
         self.failed += 1
         log.error("sync.rejected", item=_describe(item), code=code, error=message)
