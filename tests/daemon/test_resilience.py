@@ -284,13 +284,17 @@ async def test_a_team_removed_while_the_daemon_was_dead_is_removed_after_its_las
     )
     box.close()
     fake = FakeGateway()  # Convex never saw the team: it is not among the active ones
-    cell = LatestValue[GatewayProtocol | None](fake)
+    # The syncer runs (its outbox writer too: the watcher waits for it), but cannot send yet,
+    # so the start-up query of active teams runs before the restored snapshot is sent.
+    cell = LatestValue[GatewayProtocol | None](None)
     syncer = Syncer(cell, outbox=Outbox(tmp_path / "outbox.jsonl", disk=trio.CapacityLimiter(1)))
     assert syncer.restore() == 1
     watcher = claude.ClaudeWatcher(tmp_path / "claude", syncer)
-    await claude.remove_vanished(watcher, cell)
     async with trio.open_nursery() as n:
         await n.start(syncer.run)
+        await claude.remove_vanished(watcher, LatestValue[GatewayProtocol | None](fake))
+        assert [c[0] for c in fake.calls] == ["active_team_dirs"]  # nothing sent yet
+        cell.set(fake)
         await until(lambda: syncer.depth == 0)
         n.cancel_scope.cancel()
     names = [c[0] for c in fake.calls if c[0] in ("sync_team", "remove_team")]

@@ -186,3 +186,34 @@ async def test_worktree_watcher_sends_state_once_per_content_and_tails_the_journ
     await watcher.refresh({journal}, rescan=False)
     assert [e.idempotency_key for e in syncer._events[str(wt)]] == ["a" * 32, "b" * 32]
     await trio.lowlevel.checkpoint()
+
+
+async def test_a_team_change_is_in_the_outbox_before_the_watcher_reads_the_next_one(
+    tmp_path: Path,
+) -> None:
+    """A SIGKILL after the watcher handled a change must not lose that observation: the watcher
+    goes on only once the outbox has the record (it is written off the event loop)."""
+    from tina.daemon.sync.outbox import Outbox, OutboxFile
+
+    claude = tmp_path / ".claude"
+    write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead"]))
+    changed = write(claude / "tasks/alpha/1.json", task("1", "in_progress"))
+    path = tmp_path / "state" / "outbox.jsonl"
+    cell: LatestValue[GatewayProtocol | None] = LatestValue(None)
+    syncer = Syncer(cell, outbox=Outbox(path, disk=trio.CapacityLimiter(1)))
+    watcher = ClaudeWatcher(claude, syncer)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(syncer.run)
+        await watcher.rescan(force=True)
+        write(changed, task("1", "completed"))
+        bump_mtime(changed)
+        await watcher.on_changes({changed}, rescan=False)
+        # No checkpoint since on_changes returned: what is on disk now is what a SIGKILL keeps.
+        records = OutboxFile(path).load()
+        nursery.cancel_scope.cancel()
+    assert [(type(r).__name__, getattr(r, "dir_name", None)) for r in records] == [
+        ("TeamItem", "alpha")
+    ]
+    team = records[0]
+    assert isinstance(team, TeamItem)
+    assert [t.status for t in team.tasks] == ["completed"]

@@ -153,7 +153,7 @@ class ClaudeWatcher:
                         dirty.add(d)
                 elif await self._load_task(d, name):
                     dirty.add(d)
-        self._emit(dirty)
+        await self.emit(dirty)
 
     async def rescan(self, *, force: bool = False) -> set[str]:
         """Re-read whatever changed on disk since it was last read (all of it when forced)."""
@@ -301,6 +301,13 @@ class ClaudeWatcher:
         board[name] = (sig, snap)
         return True
 
+    async def emit(self, dirty: set[str]) -> None:
+        """Hand the changed teams to the syncer, then wait until the outbox holds them: the
+        next change is read only once this one would survive a SIGKILL."""
+        self._emit(dirty)
+        if dirty:
+            await self.syncer.durable()
+
     def _emit(self, dirty: set[str]) -> None:
         for d in sorted(dirty):
             config = self.configs.get(d)
@@ -331,7 +338,7 @@ async def remove_vanished(
         if d not in watcher.configs:
             log.info("team.vanished", team=d)
             watcher.sent.add(d)
-            watcher._emit({d})
+            await watcher.emit({d})
 
 
 def _task_order(task: TaskSnapshot) -> tuple[int, str]:
@@ -353,7 +360,7 @@ async def run(
     inboxes = [(root, hub.subscribe(root)) for root in (watcher.teams_dir, watcher.tasks_dir)]
     merged = trio.Event()
     try:
-        watcher._emit(await watcher.rescan(force=True))
+        await watcher.emit(await watcher.rescan(force=True))
         task_status.started()
         async with trio.open_nursery() as nursery:
             pending: list[tuple[set[Path], bool]] = []
@@ -368,7 +375,7 @@ async def run(
                 seen = syncer.reconcile.version
                 while True:
                     seen, _ = await syncer.reconcile.wait_newer(seen)
-                    watcher._emit(await watcher.rescan(force=True))
+                    await watcher.emit(await watcher.rescan(force=True))
                     if gateway is not None:
                         await remove_vanished(watcher, gateway)
 

@@ -125,6 +125,12 @@ class Syncer:
             self._outbox.append(removal)
         self._put(removal)
 
+    async def durable(self) -> None:
+        """Wait until every team observation put so far is in the outbox (at once without one).
+        While the syncer restarts this waits for its writer: the watcher pauses, nothing is lost."""
+        if self._outbox is not None:
+            await self._outbox.written(self._outbox.queued)
+
     def restore(self) -> int:
         """Queue what the outbox holds from before a crash, in order. Returns how many records."""
         if self._outbox is None:
