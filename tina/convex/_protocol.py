@@ -382,9 +382,6 @@ class SyncProtocol:
         """The latest result of a live query, if one has arrived."""
         return self._results.get(query_id)
 
-    def query_ids(self) -> list[int]:
-        return list(self._queries)
-
     def pending_request_ids(self) -> list[int]:
         return sorted(self._requests)
 
@@ -461,10 +458,6 @@ class SyncProtocol:
         self._auth_token = token
         if self._connected:
             self._authenticate()
-
-    @property
-    def has_auth(self) -> bool:
-        return self._auth_token is not None
 
     # --- socket lifecycle ----------------------------------------------------------------------
 
