@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tina.daemon.actions import HandlerEnv, parse_action, run_action
+from tina.convex.actions import action_from_wire
+from tina.daemon.actions import HandlerEnv, run_action
 
 TINA_SESSION = Path(sys.executable).parent / "tina-session"
 FEATURE = "billing-export"
@@ -90,7 +91,7 @@ async def test_reject_plan_feedback_that_looks_like_an_option_arrives_verbatim(
     feedback: str, awaiting_approval: tuple[HandlerEnv, Path]
 ) -> None:
     henv, worktree = awaiting_approval
-    action = parse_action(
+    action = action_from_wire(
         {
             "_id": "act1",
             "type": "reject_plan",
@@ -123,7 +124,7 @@ async def test_refused_action_reports_the_cli_error(
     henv, worktree = awaiting_approval
     state_file = worktree / ".claude" / "tina" / "supervisor-state.json"
     before = state_file.read_bytes()
-    action = parse_action(
+    action = action_from_wire(
         {
             "_id": "act2",
             "type": "approve_plan",

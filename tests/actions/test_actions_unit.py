@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import trio
 
+from tina.convex.actions import action_from_wire, result_to_wire
 from tina.daemon.actions import (
     ActionRejected,
     HandlerEnv,
     InboundAction,
     _handlers,
     build_cli_args,
-    parse_action,
     run_action,
 )
 from tina.dev.fakes import BRACKETED_PASTE_AGENT
@@ -38,7 +38,7 @@ def doc(type_: str, **payload: Any) -> dict[str, Any]:
     ],
 )
 def test_state_machine_actions_build_flag_style_argv(type_: str, event: str) -> None:
-    action = parse_action(doc(type_, feature="billing-export", phase="1.5"))
+    action = action_from_wire(doc(type_, feature="billing-export", phase="1.5"))
     assert build_cli_args(action, "/x/tina-session") == [
         "/x/tina-session",
         "orchestrate",
@@ -53,7 +53,7 @@ def test_state_machine_actions_build_flag_style_argv(type_: str, event: str) -> 
     "feedback", ["split the migration; $(rm -rf ~) `x` && y, z", "-h", "--event=retry", "--"]
 )
 def test_reject_plan_glues_feedback_to_its_flag(feedback: str) -> None:
-    action = parse_action(doc("reject_plan", feature="f", phase="2", feedback=feedback))
+    action = action_from_wire(doc("reject_plan", feature="f", phase="2", feedback=feedback))
     argv = build_cli_args(action)
     assert argv[-1] == f"--issues={feedback}"
     # Every value is glued to its flag: nothing that follows can be read as an option.
@@ -101,7 +101,7 @@ def test_reject_plan_glues_feedback_to_its_flag(feedback: str) -> None:
 )
 def test_bad_actions_are_rejected_with_a_code(document: Any, code: str, needle: str) -> None:
     with pytest.raises(ActionRejected) as info:
-        parse_action(document)
+        action_from_wire(document)
     assert info.value.code == code
     assert needle in info.value.message
 
@@ -131,7 +131,7 @@ async def test_tina_session_success_and_fixed_environment(
     henv: HandlerEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "leak-me")
-    result = await run_action(parse_action(doc("retry", feature="f", phase="1")), henv)
+    result = await run_action(action_from_wire(doc("retry", feature="f", phase="1")), henv)
     assert result.ok
     assert result.code == "ok"
     assert result.exit_code == 0
@@ -156,7 +156,7 @@ async def test_tina_session_success_and_fixed_environment(
 
 
 async def test_tina_session_failure_is_reported_with_secrets_masked(henv: HandlerEnv) -> None:
-    result = await run_action(parse_action(doc("retry", feature="f", phase="9")), henv)
+    result = await run_action(action_from_wire(doc("retry", feature="f", phase="9")), henv)
     assert not result.ok
     assert result.code == "cli_exit_non_zero"
     assert result.exit_code == 1
@@ -165,7 +165,7 @@ async def test_tina_session_failure_is_reported_with_secrets_masked(henv: Handle
 
 
 async def test_tina_session_multi_line_error_is_the_reason(henv: HandlerEnv) -> None:
-    result = await run_action(parse_action(doc("retry", feature="f", phase="7")), henv)
+    result = await run_action(action_from_wire(doc("retry", feature="f", phase="7")), henv)
     assert (result.ok, result.code, result.exit_code) == (False, "cli_exit_non_zero", 1)
     assert result.message == "Invalid phase 7:\n\nuse 1"
 
@@ -192,14 +192,14 @@ def test_error_reason(stderr: str, reason: str | None) -> None:
 
 async def test_timeout_and_missing_binary(henv: HandlerEnv, tmp_path: Path) -> None:
     slow = await run_action(
-        parse_action(doc("retry", feature="f", phase="8")),
+        action_from_wire(doc("retry", feature="f", phase="8")),
         HandlerEnv.build(
             claude_dir=tmp_path, tina_session=henv.tina_session, tmux_socket=None, timeout=0.5
         ),
     )
     assert (slow.ok, slow.code) == (False, "timeout")
     missing = await run_action(
-        parse_action(doc("retry", feature="f", phase="1")),
+        action_from_wire(doc("retry", feature="f", phase="1")),
         HandlerEnv.build(
             claude_dir=tmp_path, tina_session=str(tmp_path / "nope"), tmux_socket=None, timeout=1
         ),
@@ -293,7 +293,7 @@ def worktree(tmp_path: Path) -> Path:
 
 
 def message(agent: str, text: str, **payload: Any) -> InboundAction:
-    return parse_action(doc("send_message", teamDir="t", agentName=agent, text=text, **payload))
+    return action_from_wire(doc("send_message", teamDir="t", agentName=agent, text=text, **payload))
 
 
 def tmux_henv(claude: Path, tmux: Tmux) -> HandlerEnv:
@@ -334,7 +334,7 @@ async def test_send_message_reaches_a_real_tmux_pane(
     nobody = await run_action(message("nobody", "hi"), henv)
     assert (nobody.ok, nobody.code) == (False, "agent_gone")
     noteam = await run_action(
-        parse_action(doc("send_message", teamDir="gone", agentName="x", text="hi")), henv
+        action_from_wire(doc("send_message", teamDir="gone", agentName="x", text="hi")), henv
     )
     assert (noteam.ok, noteam.code) == (False, "team_gone")
 
@@ -523,9 +523,9 @@ def test_results_go_on_the_wire_as_float64_and_truncated() -> None:
     from tina.daemon.actions import ActionResult
     from tina.daemon.actions._model import truncate
 
-    wire = ActionResult(
-        ok=False, code="x", message="m" * 5000, exit_code=2, duration_ms=3
-    ).to_wire()
+    wire = result_to_wire(
+        ActionResult(ok=False, code="x", message="m" * 5000, exit_code=2, duration_ms=3)
+    )
     assert wire["exitCode"] == 2.0
     assert isinstance(wire["exitCode"], float)
     assert len(wire["message"]) == 4000

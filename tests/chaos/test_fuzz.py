@@ -25,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tina.convex import LatestValue
+from tina.convex.actions import action_from_wire as parse_action
 from tina.convex.gateway import GatewayProtocol
 from tina.convex.wire import make_converter
-from tina.daemon.actions import ActionRejected, build_cli_args, parse_action
+from tina.daemon.actions import ActionRejected, build_cli_args
 from tina.daemon.actions._model import ACTION_TYPES, AGENT_RE, CONTROL_RE, MAX_TEXT, TEAM_DIR_RE
 from tina.daemon.projection import Unsendable, task_snapshot, team_snapshot
 from tina.daemon.sync.coalescer import TeamItem, TeamRemoval

@@ -13,6 +13,7 @@ import trio
 import trio.testing
 
 from tina.convex import ConvexConnectionLost, LatestValue
+from tina.convex.actions import action_from_wire
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actions import (
     ActionMessage,
@@ -142,7 +143,7 @@ def action_doc(i: int, expires: float = 4e12, type_: str = "retry") -> dict[str,
 
 
 def typed(i: int) -> InboundAction:
-    return InboundAction.from_wire(action_doc(i))
+    return action_from_wire(action_doc(i))
 
 
 @pytest.fixture
@@ -196,8 +197,8 @@ async def test_actions_are_claimed_run_once_and_completed(
             await until(lambda: "a5" in fake.completed)
             n.cancel_scope.cancel()
     assert sorted(ran) == ["a0", "a1", "a2", "a5"]
-    assert fake.completed["a2"]["ok"] is False
-    assert fake.completed["a7"]["code"] == "unknown_action_type"
+    assert fake.completed["a2"].ok is False
+    assert fake.completed["a7"].code == "unknown_action_type"
     assert "a9" not in fake.completed
     assert fake.actions["a9"]["status"] == "pending"
     assert (stats.done, stats.failed) == (3, 2)
@@ -266,13 +267,11 @@ async def test_malformed_documents_are_logged_and_reported_and_the_rest_still_ru
             await until(lambda: "a4" in fake.completed)
             n.cancel_scope.cancel()
     assert sorted(ran) == ["a2", "a4"]
-    assert fake.completed["a1"] == {
-        "ok": False,
-        "code": "payload_invalid",
-        "message": "payload: expected an object",
-    }
-    assert fake.completed["a3"]["code"] == "payload_invalid"
-    assert fake.completed["a2"]["ok"] is True
+    assert fake.completed["a1"] == ActionResult(
+        ok=False, code="payload_invalid", message="payload: expected an object"
+    )
+    assert fake.completed["a3"].code == "payload_invalid"
+    assert fake.completed["a2"].ok is True
     malformed = events(logs, "action.malformed")
     assert [e.get("action_id") for e in malformed] == [None, None, "a1", "a3"]
     assert all(e["log_level"] == "warning" and e["error"] for e in malformed)
@@ -342,10 +341,10 @@ async def test_a_failed_mark_running_fails_only_that_action(
         await until(lambda: "a1" in fake.completed)
         n.cancel_scope.cancel()
     assert ran == ["a1"]
-    assert fake.completed["a1"] == {"ok": True, "code": "ok", "message": "done"}
-    assert fake.completed["a2"]["ok"] is False
-    assert fake.completed["a2"]["code"] == "mark_running_failed"
-    assert "boom" in fake.completed["a2"]["message"]
+    assert fake.completed["a1"] == ActionResult(ok=True, code="ok", message="done")
+    assert fake.completed["a2"].ok is False
+    assert fake.completed["a2"].code == "mark_running_failed"
+    assert "boom" in fake.completed["a2"].message
     assert (stats.done, stats.failed, stats.running) == (1, 1, 0)
 
 
@@ -386,9 +385,9 @@ async def test_a_crashing_handler_a_lost_claim_answer_or_a_bug_touches_no_other_
             release_a1.set()
             await until(lambda: "a1" in fake.completed)
             n.cancel_scope.cancel()
-    assert fake.completed["a1"]["ok"] is True
-    assert fake.completed["a2"]["code"] == "handler_crashed"
-    assert "bug in a handler" in fake.completed["a2"]["message"]
+    assert fake.completed["a1"].ok is True
+    assert fake.completed["a2"].code == "handler_crashed"
+    assert "bug in a handler" in fake.completed["a2"].message
     assert "a3" not in fake.completed  # not claimed: offered again on the next update
     assert "a3" not in stats.seen
     assert events(logs, "action.handler_crashed")[0]["action_id"] == "a2"

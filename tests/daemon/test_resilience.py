@@ -17,6 +17,7 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from tina.convex import ConnectionState, ConnectionStatus, ConvexClientClosed, LatestValue
+from tina.convex.actions import action_from_wire
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction
 from tina.daemon.actors import claude, connection, discovery, dispatcher, listener, presence
@@ -142,7 +143,7 @@ async def test_the_dispatcher_completes_an_action_on_the_current_connection(
                 runner=runner,
             )
         )
-        await send.send(InboundAction.from_wire(old.actions["a1"]))
+        await send.send(action_from_wire(old.actions["a1"]))
         await until(lambda: "a1" in new.completed)
         n.cancel_scope.cancel()
 

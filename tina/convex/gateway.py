@@ -1,19 +1,22 @@
 """The typed gateway: one method per Convex function the daemon calls.
 
-The rest of the daemon never builds an argument dict: it passes attrs models, which the
-wire converter turns into camelCase Convex values (numbers always float64, absent optionals
-omitted). Every call carries the node credential and a deadline.
+The rest of the daemon never builds an argument dict nor reads a document: it passes attrs
+models, which the wire converter turns into camelCase Convex values (numbers always float64,
+absent optionals omitted), and gets attrs models (or plain values) back, structured from the
+answers (a bad answer raises `WireError`). Every call carries the node credential and a deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 
 from tina.daemon.messages import (
+    ActionResult,
+    ActorSummary,
     EventRecord,
     Health,
     MemberSnapshot,
@@ -23,7 +26,8 @@ from tina.daemon.messages import (
     TeamSnapshot,
 )
 
-from .client import ConvexClient, Subscription
+from .actions import PendingActions, result_to_wire
+from .client import ConvexClient
 from .wire import make_converter
 
 _conv = make_converter()
@@ -32,6 +36,21 @@ T = TypeVar("T")
 
 def _structure(doc: Any, cls: type[T]) -> T:
     return cast(T, _conv.structure(doc, cls))
+
+
+def _plain_id(cls: type[Any]) -> None:
+    """`cls.id` goes on the wire as an argument called `id`, not as Convex's system field `_id`
+    (the converter's default for a field named `id`)."""
+    default = cast(Callable[[Any], dict[str, Any]], _conv.get_unstructure_hook(cls))
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        return {("id" if key == "_id" else key): value for key, value in default(obj).items()}
+
+    _conv.register_unstructure_hook(cls, unstructure)
+
+
+_plain_id(ActorSummary)  # `nodes:heartbeat` validates `health.actors[].id`
+_conv.register_unstructure_hook(ActionResult, result_to_wire)
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -84,6 +103,21 @@ class ClaimResult:
     status: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class _Ok:
+    ok: bool
+
+
+@attrs.frozen(kw_only=True)
+class _Removed:
+    removed: bool
+
+
+@attrs.frozen(kw_only=True)
+class _Interrupted:
+    interrupted: float
+
+
 class GatewayProtocol(Protocol):
     """What actors need; `tina.dev.fakes.FakeGateway` implements it in memory."""
 
@@ -108,13 +142,14 @@ class GatewayProtocol(Protocol):
     async def record_events(
         self, orchestration_id: str, events: list[EventRecord]
     ) -> RecordEventsResult: ...
-    def pending_actions(self) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+    def pending_actions(self) -> contextlib.AbstractAsyncContextManager[PendingActions]: ...
+    async def check_credential(self) -> None: ...
     async def claim_action(
         self, action_id: str, lease_owner: str, lease_ms: float | None = None
     ) -> ClaimResult: ...
     async def mark_action_running(self, action_id: str, lease_owner: str) -> bool: ...
     async def complete_action(
-        self, action_id: str, lease_owner: str, result: dict[str, Any]
+        self, action_id: str, lease_owner: str, result: ActionResult
     ) -> bool: ...
     async def interrupt_stale_actions(self, lease_owner: str) -> int: ...
 
@@ -158,6 +193,9 @@ class Gateway:
     async def _mutation(self, path: str, **fields: Any) -> Any:
         return await self.client.mutation(path, self._args(**fields), timeout=self._timeout)
 
+    async def _query(self, path: str, **fields: Any) -> Any:
+        return await self.client.query(path, self._args(**fields), timeout=self._timeout)
+
     async def register(self, os_name: str) -> Registration:
         return _structure(await self._mutation("nodes:registerNode", os=os_name), Registration)
 
@@ -192,14 +230,11 @@ class Gateway:
         return _structure(doc, SyncTeamResult)
 
     async def active_team_dirs(self) -> list[str]:
-        doc = await self.client.query(
-            "teams:activeTeamDirs", {"nodeToken": self._token}, timeout=self._timeout
-        )
-        return [str(d) for d in doc]
+        return _structure(await self._query("teams:activeTeamDirs"), list[str])
 
     async def remove_team(self, dir_name: str, seq: float | None = None) -> bool:
         doc = await self._mutation("teams:removeTeam", dirName=dir_name, seq=seq)
-        return bool(doc["removed"])
+        return _structure(doc, _Removed).removed
 
     async def record_events(
         self, orchestration_id: str, events: list[EventRecord]
@@ -210,11 +245,15 @@ class Gateway:
         return _structure(doc, RecordEventsResult)
 
     @contextlib.asynccontextmanager
-    async def pending_actions(self) -> AsyncIterator[Subscription]:
-        async with self.client.subscribe(
-            "actions:pendingActions", {"nodeToken": self._token}
-        ) as sub:
-            yield sub
+    async def pending_actions(self) -> AsyncIterator[PendingActions]:
+        """The node's pending actions, live and typed (`tina.convex.actions.PendingActions`)."""
+        async with self.client.subscribe("actions:pendingActions", self._args()) as sub:
+            yield PendingActions(sub)
+
+    async def check_credential(self) -> None:
+        """Ask the deployment once whether it accepts this node credential (the query the
+        listener subscribes to); raises `ConvexError` if it is refused."""
+        await self._query("actions:pendingActions")
 
     async def claim_action(
         self, action_id: str, lease_owner: str, lease_ms: float | None = None
@@ -222,22 +261,20 @@ class Gateway:
         doc = await self._mutation(
             "actions:claimAction", actionId=action_id, leaseOwner=lease_owner, leaseMs=lease_ms
         )
-        return ClaimResult(ok=bool(doc["ok"]), reason=doc.get("reason"), status=doc.get("status"))
+        return _structure(doc, ClaimResult)
 
     async def mark_action_running(self, action_id: str, lease_owner: str) -> bool:
         doc = await self._mutation(
             "actions:markActionRunning", actionId=action_id, leaseOwner=lease_owner
         )
-        return bool(doc["ok"])
+        return _structure(doc, _Ok).ok
 
-    async def complete_action(
-        self, action_id: str, lease_owner: str, result: dict[str, Any]
-    ) -> bool:
+    async def complete_action(self, action_id: str, lease_owner: str, result: ActionResult) -> bool:
         doc = await self._mutation(
             "actions:completeAction", actionId=action_id, leaseOwner=lease_owner, result=result
         )
-        return bool(doc["ok"])
+        return _structure(doc, _Ok).ok
 
     async def interrupt_stale_actions(self, lease_owner: str) -> int:
         doc = await self._mutation("actions:interruptStaleActions", leaseOwner=lease_owner)
-        return int(doc["interrupted"])
+        return int(_structure(doc, _Interrupted).interrupted)

@@ -404,11 +404,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 async def _probe(url: str, token: str) -> tuple[bool, str]:
     from tina.convex import ConvexClientError, ConvexError, open_convex_client
+    from tina.convex.gateway import Gateway
 
     started = time.monotonic()
     try:
         async with open_convex_client(url, timeout=5.0, connect_timeout=5.0) as client:
-            await client.query("actions:pendingActions", {"nodeToken": token})
+            await Gateway(client, token, timeout=5.0).check_credential()
     except ConvexError as exc:
         data = exc.data if isinstance(exc.data, dict) else {}
         return False, f"refused: {data.get('message', exc)}"

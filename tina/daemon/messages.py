@@ -3,19 +3,20 @@
 - observations: what the watchers read (orchestration and phase snapshots, journal events,
   team, member and task snapshots); the syncer coalesces and sends them;
 - health: what the presence actor reports with each heartbeat;
-- actions: what the listener hands the dispatcher (`tina.daemon.actions` holds their types and
-  validation) and the result the dispatcher reports.
+- actions: what the listener hands the dispatcher (an `InboundAction`, or a `MalformedAction`
+  for a document that did not validate) and the `ActionResult` the dispatcher reports.
 
 Field names are the daemon's own (snake_case). How they look on the wire is `tina.convex`'s
-business (its converter names each field in camelCase), and how they look on disk is the
-outbox's (`tina.daemon.sync.outbox`).
+business (its converter names each field in camelCase; `tina.convex.actions` validates action
+documents into these types), and how they look on disk is the outbox's
+(`tina.daemon.sync.outbox`).
 """
 
 from __future__ import annotations
 
-import attrs
+from typing import Literal
 
-from tina.convex.wire import WIRE_NAME
+import attrs
 
 # --- observations: what the watchers send the syncer, and the syncer sends Convex -----------
 
@@ -99,7 +100,7 @@ class EventRecord:
 
 @attrs.frozen(kw_only=True)
 class ActorSummary:
-    id: str = attrs.field(metadata={WIRE_NAME: "id"})
+    id: str
     state: str
     restarts: float
     last_error: str | None = None
@@ -114,3 +115,54 @@ class Health:
     last_sync_at: float | None = None
     connection: str | None = None
     actors: tuple[ActorSummary, ...] = ()
+
+
+# --- actions: what the listener hands the dispatcher, and what the dispatcher reports -------
+
+ActionType = Literal["approve_plan", "reject_plan", "pause", "resume", "retry", "send_message"]
+
+
+@attrs.frozen(kw_only=True)
+class InboundAction:
+    """A pending operator action, validated: what the dispatcher claims and runs.
+
+    `tina.convex.actions` builds it from a `pendingActions` document. `feature` and `phase` are
+    set for the state-machine actions, and for `send_message` when the team belongs to a phase
+    of an orchestration.
+    """
+
+    id: str
+    type: ActionType
+    feature: str | None = None
+    phase: str | None = None
+    feedback: str | None = None
+    team_dir: str | None = None
+    agent_name: str | None = None
+    text: str | None = None
+    expires_at: float = 0.0  # ms since the epoch; 0 when the document has none
+
+
+@attrs.frozen(kw_only=True)
+class MalformedAction:
+    """A pending action whose document did not validate. It is still claimed (so no other
+    daemon runs it) and completed as failed with this code and message."""
+
+    id: str
+    code: str
+    message: str
+
+
+ActionMessage = InboundAction | MalformedAction
+"""What the listener sends the dispatcher, one per new pending action."""
+
+
+@attrs.frozen(kw_only=True)
+class ActionResult:
+    """How an action ended, as the dispatcher reports it (`completeAction`)."""
+
+    ok: bool
+    code: str
+    message: str
+    exit_code: int | None = None
+    output: str | None = None
+    duration_ms: float | None = None

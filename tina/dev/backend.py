@@ -220,26 +220,12 @@ def run(options: BackendOptions) -> int:
 
 
 def password_sign_up(url: str, email: str, password: str, *, timeout: float = 30.0) -> str:
-    """Create an account with Convex Auth's password provider (``auth:signIn``, flow ``signUp``)
-    through the HTTP action API of the deployment at ``url``; returns the session's JWT."""
-    body = json.dumps(
-        {
-            "path": "auth:signIn",
-            "format": "convex_encoded_json",
-            "args": [
-                {
-                    "provider": "password",
-                    "params": {"email": email, "password": password, "flow": "signUp"},
-                }
-            ],
-        }
-    ).encode()
-    request = urllib.request.Request(
-        f"{url}/api/action", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        reply: dict[str, Any] = json.loads(response.read())
-    return str(reply["value"]["tokens"]["token"])
+    """Create a dashboard user's account on the deployment at ``url`` (Convex Auth's password
+    provider, :func:`tina.convex.auth.password_sign_up`); returns the session's JWT."""
+    # Imported on use: every `tina` command imports this module, and only this needs the client.
+    from tina.convex.auth import password_sign_up as sign_up
+
+    return sign_up(url, email, password, timeout=timeout)
 
 
 class BackendProcess:

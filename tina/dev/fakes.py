@@ -11,6 +11,7 @@ import attrs
 import trio
 
 from tina.convex import ConvexConnectionLost, ConvexError, LatestValue
+from tina.convex.actions import PendingActions
 from tina.convex.gateway import (
     ClaimResult,
     RecordEventsResult,
@@ -19,6 +20,7 @@ from tina.convex.gateway import (
     SyncTeamResult,
 )
 from tina.daemon.messages import (
+    ActionResult,
     EventRecord,
     Health,
     MemberSnapshot,
@@ -57,7 +59,12 @@ class Fault:
 
 
 class FakeSubscription:
-    """Latest-value delivery like the real one: a slow reader sees the newest list."""
+    """Latest-value delivery like the real one: a slow reader sees the newest list.
+
+    It holds what the deployment would send (documents, or any value a test wants to see
+    refused); `FakeGateway.pending_actions` reads it through the real `PendingActions`, as the
+    gateway reads its `Subscription`.
+    """
 
     def __init__(self) -> None:
         self.cell: LatestValue[list[dict[str, Any]] | None] = LatestValue(None)
@@ -71,7 +78,11 @@ class FakeSubscription:
 @attrs.define
 class FakeGateway:
     """Records every call; `fail_next` makes the next N calls raise (connection lost by default);
-    `inject` makes one method fail for one action."""
+    `inject` makes one method fail for one action.
+
+    `actions` is the deployment's table of action documents (by id), so tests can hand the
+    listener any document, valid or not; `publish_pending` delivers the pending ones, typed by
+    the same code as the real gateway's. `completed` holds each completed action's result."""
 
     calls: list[tuple[str, Any]] = attrs.Factory(list)
     orchestrations: dict[tuple[str, float], OrchestrationSnapshot] = attrs.Factory(dict)
@@ -82,7 +93,7 @@ class FakeGateway:
     removed_teams: list[str] = attrs.Factory(list)
     events: dict[str, list[EventRecord]] = attrs.Factory(dict)
     actions: dict[str, dict[str, Any]] = attrs.Factory(dict)
-    completed: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    completed: dict[str, ActionResult] = attrs.Factory(dict)
     heartbeats: list[Health] = attrs.Factory(list)
     fail_next: int = 0
     failure: Exception | None = None
@@ -175,8 +186,11 @@ class FakeGateway:
         )
 
     @contextlib.asynccontextmanager
-    async def pending_actions(self) -> AsyncIterator[Any]:
-        yield self.subscription
+    async def pending_actions(self) -> AsyncIterator[PendingActions]:
+        yield PendingActions(self.subscription)
+
+    async def check_credential(self) -> None:
+        await self._call("check_credential", None)
 
     def publish_pending(self) -> None:
         self.subscription.cell.set([a for a in self.actions.values() if a["status"] == "pending"])
@@ -190,7 +204,7 @@ class FakeGateway:
             return ClaimResult(ok=False, reason="not_found")
         if action["status"] != "pending":
             return ClaimResult(ok=False, reason="not_pending", status=action["status"])
-        action.update(status="claimed", leaseOwner=lease_owner)
+        action["status"] = "claimed"
         return ClaimResult(ok=True)
 
     async def mark_action_running(self, action_id: str, lease_owner: str) -> bool:
@@ -198,11 +212,9 @@ class FakeGateway:
         self.actions[action_id]["status"] = "running"
         return True
 
-    async def complete_action(
-        self, action_id: str, lease_owner: str, result: dict[str, Any]
-    ) -> bool:
+    async def complete_action(self, action_id: str, lease_owner: str, result: ActionResult) -> bool:
         await self._call("complete_action", (action_id, result), action_id)
-        self.actions[action_id]["status"] = "completed" if result["ok"] else "failed"
+        self.actions[action_id]["status"] = "completed" if result.ok else "failed"
         self.completed[action_id] = result
         return True
 

@@ -26,15 +26,9 @@ import trio
 
 from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.actions import (
-    ActionMessage,
-    ActionResult,
-    HandlerEnv,
-    InboundAction,
-    MalformedAction,
-    run_action,
-)
+from tina.daemon.actions import HandlerEnv, run_action
 from tina.daemon.actors.connection import current_gateway
+from tina.daemon.messages import ActionMessage, ActionResult, InboundAction, MalformedAction
 
 log = structlog.get_logger("tina.actions")
 
@@ -122,7 +116,7 @@ async def _guarded(
 async def _handle(ctx: _Dispatch, message: ActionMessage, bound: Any) -> None:
     if isinstance(message, InboundAction):
         bound = bound.bind(type=message.type)
-        if message.expired(time.time() * 1000):
+        if 0 < message.expires_at <= time.time() * 1000:  # 0: no expiry
             bound.info("action.skipped_expired")
             return
     try:
@@ -142,7 +136,9 @@ async def _handle(ctx: _Dispatch, message: ActionMessage, bound: Any) -> None:
     try:
         match message:
             case MalformedAction():
-                result: ActionResult | None = message.result()
+                result: ActionResult | None = ActionResult(
+                    ok=False, code=message.code, message=message.message
+                )
             case InboundAction():
                 result = await _start_and_run(ctx, message, bound)
     finally:
@@ -196,9 +192,7 @@ async def _complete(ctx: _Dispatch, action_id: str, result: ActionResult, bound:
         try:
             with trio.fail_after(ctx.call_timeout):
                 gateway = await current_gateway(ctx.cell)
-                accepted = await gateway.complete_action(
-                    action_id, ctx.lease_owner, result.to_wire()
-                )
+                accepted = await gateway.complete_action(action_id, ctx.lease_owner, result)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             bound.warning("action.complete_failed", error=error, attempt=attempt)
