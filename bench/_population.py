@@ -145,6 +145,8 @@ def populate(
     working = working or list(pop.worktrees.items())
     left_over = counts_on_disk(laptop)  # teams the simulator's orchestrations left behind count too
     teams, tasks = max(0, teams - left_over.teams), max(0, tasks - left_over.tasks)
+    if tasks and not teams:
+        teams = 1  # the simulator left enough teams, not enough tasks: one more team holds them
     per_team, extra = divmod(tasks, teams) if teams else (0, 0)
     next_phase: dict[str, int] = defaultdict(lambda: 1)
     for i in range(teams):

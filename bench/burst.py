@@ -154,11 +154,15 @@ def main() -> int:
                 simulated=args.simulated,
             )
             print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
+            # Every live team's task files: those populate made and those the simulator left.
+            teams = sorted(p.parent.name for p in (laptop.claude / "teams").glob("*/config.json"))
             files = [
                 (team, p.stem, task_fields(laptop, team, p.stem))
-                for team in pop.teams
-                for p in sorted((laptop.claude / "tasks" / team.replace(".", "-")).glob("*.json"))
+                for team in teams
+                for p in sorted((laptop.claude / "tasks" / team).glob("*.json"))
             ]
+            if not files:
+                raise SystemExit("burst: the laptop has no task files to write")
             for run in range(args.runs):
                 # Every run starts from the same database: an emptied backend, a full sync, idle.
                 cold_start(backend, laptop, counts_on_disk(laptop), settle=0.0)
