@@ -29,7 +29,6 @@ from tina.convex.actions import action_from_wire as parse_action
 from tina.convex.gateway import GatewayProtocol
 from tina.convex.wire import make_converter
 from tina.daemon.actions import ActionRejected, build_cli_args
-from tina.daemon.actions._model import ACTION_TYPES, AGENT_RE, CONTROL_RE, MAX_TEXT, TEAM_DIR_RE
 from tina.daemon.projection import Unsendable, task_snapshot, team_snapshot
 from tina.daemon.sync.coalescer import TeamItem, TeamRemoval
 from tina.daemon.sync.outbox import Outbox
@@ -37,6 +36,7 @@ from tina.daemon.sync.syncer import Syncer
 from tina.dev.backend import BackendProcess
 from tina.local import ReadError, parse_task, parse_team_config
 from tina.local.names import validate_feature, validate_phase
+from tina.messages import ACTION_TYPES, AGENT_RE, CONTROL_RE, MAX_TEXT, TEAM_DIR_RE
 
 from .harness import ENROLLMENT_SECRET, sizes
 

@@ -24,8 +24,8 @@ from tina.convex import ConnectionState, ConvexClientError, LatestValue
 from tina.convex._protocol import SyncProtocol
 from tina.convex.errors import ConvexInvalidArgument
 from tina.convex.gateway import Gateway, GatewayProtocol
-from tina.daemon.messages import TaskSnapshot, TeamSnapshot
 from tina.daemon.sync.syncer import Syncer
+from tina.messages import TaskSnapshot, TeamSnapshot
 
 LONE = "cut \ud83d"  # the first half of 😀: what cutting "cut 😀" at 5 UTF-16 units leaves
 

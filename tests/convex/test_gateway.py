@@ -17,7 +17,8 @@ from structlog.testing import capture_logs
 
 from tina.convex import ConvexClient, WireError
 from tina.convex.gateway import ClaimResult, Gateway
-from tina.daemon.messages import (
+from tina.dev.fakes import FakeSubscription
+from tina.messages import (
     ActionMessage,
     ActionResult,
     ActorSummary,
@@ -25,7 +26,6 @@ from tina.daemon.messages import (
     InboundAction,
     MalformedAction,
 )
-from tina.dev.fakes import FakeSubscription
 
 
 class RecordingClient:

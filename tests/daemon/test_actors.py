@@ -23,9 +23,9 @@ from tina.daemon.actions import (
     MalformedAction,
 )
 from tina.daemon.actors import discovery, dispatcher, listener, presence
-from tina.daemon.messages import Health
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway, refused
+from tina.messages import Health
 from tina.supervision import ChildSpec, DynamicSupervisor
 
 HEALTH = Health(daemon_version="t", started_at=1.7e12, uptime_secs=1, outbox_depth=0)

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from tina.daemon.messages import OrchestrationSnapshot, TaskSnapshot, TeamSnapshot
 from tina.daemon.sync import coalescer as coalescer_module
 from tina.daemon.sync.coalescer import (
     Coalescer,
@@ -26,6 +25,7 @@ from tina.daemon.sync.coalescer import (
     fold,
     key_of,
 )
+from tina.messages import OrchestrationSnapshot, TaskSnapshot, TeamSnapshot
 
 
 def task(i: str, status: str = "pending", owner: str | None = None) -> TaskSnapshot:

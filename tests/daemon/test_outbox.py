@@ -20,12 +20,12 @@ import trio.testing
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.convex.wire import wire_name
-from tina.daemon.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.daemon.sync import syncer as syncer_module
 from tina.daemon.sync.coalescer import TeamItem, TeamRemoval, merge_history
 from tina.daemon.sync.outbox import Ack, Outbox, OutboxFile
 from tina.daemon.sync.syncer import Syncer
 from tina.dev.fakes import FakeGateway
+from tina.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
 
 
 def task(i: str, status: str = "pending", owner: str | None = None) -> TaskSnapshot:

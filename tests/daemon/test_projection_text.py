@@ -7,9 +7,9 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tina.daemon.messages import TaskSnapshot, TeamSnapshot
 from tina.daemon.projection import _cut, replace_lone_surrogates, task_snapshot, units
 from tina.local import Task
+from tina.messages import TaskSnapshot, TeamSnapshot
 
 EMOJI = "\U0001f600"  # two UTF-16 units
 

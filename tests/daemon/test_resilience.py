@@ -22,12 +22,12 @@ from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actions import ActionMessage, ActionResult, HandlerEnv, InboundAction
 from tina.daemon.actors import claude, connection, discovery, dispatcher, listener, presence
 from tina.daemon.actors.connection import reconnect_when_reachable
-from tina.daemon.messages import Health, TaskSnapshot, TeamSnapshot
 from tina.daemon.sync.coalescer import TeamItem, TeamRemoval
 from tina.daemon.sync.outbox import Outbox, OutboxFile
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway, FakeSubscription
+from tina.messages import Health, TaskSnapshot, TeamSnapshot
 from tina.supervision import ChildSpec, DynamicSupervisor
 
 HEALTH = Health(daemon_version="t", started_at=1.7e12, uptime_secs=1, outbox_depth=0)

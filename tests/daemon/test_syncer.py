@@ -11,10 +11,10 @@ import trio.testing
 
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.messages import EventRecord, OrchestrationSnapshot, TaskSnapshot, TeamSnapshot
 from tina.daemon.sync.coalescer import Sequencer
 from tina.daemon.sync.syncer import Syncer
 from tina.dev.fakes import FakeGateway, refused
+from tina.messages import EventRecord, OrchestrationSnapshot, TaskSnapshot, TeamSnapshot
 
 
 def orch(status: str = "planning", started: float = 1.7e12) -> OrchestrationSnapshot:

@@ -19,7 +19,9 @@ from tina.convex.gateway import (
     SyncTeamResult,
 )
 from tina.convex.wire import make_converter
-from tina.daemon.messages import (
+from tina.daemon.sync.syncer import Syncer
+from tina.dev.fakes import FakeGateway
+from tina.messages import (
     EventRecord,
     MemberSnapshot,
     OrchestrationSnapshot,
@@ -27,8 +29,6 @@ from tina.daemon.messages import (
     TaskSnapshot,
     TeamSnapshot,
 )
-from tina.daemon.sync.syncer import Syncer
-from tina.dev.fakes import FakeGateway
 
 _conv = make_converter()
 

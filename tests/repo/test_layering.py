@@ -185,3 +185,48 @@ def test_the_allowlist_is_per_file() -> None:
     literal = 'kind = "tina:implementer"'
     assert violations(literal, "tina/dev/sim/standin_claude.py") == []
     assert violations(literal, "tina/daemon/actors/example.py")
+
+
+# Which packages each lower layer may import from tina (besides itself): dependencies point
+# down, so the daemon's parts can be read (and tested) from the bottom up.
+LOWER_LAYERS: dict[str, frozenset[str]] = {
+    "tina.messages": frozenset(),
+    "tina.local": frozenset(),
+    "tina.supervision": frozenset(),
+    "tina.convex": frozenset({"tina.messages", "tina.local"}),
+}
+
+
+def _tina_imports(path: Path) -> set[str]:
+    relpath = path.relative_to(ROOT).as_posix()
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), relpath)):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = _imported_module(node, relpath)
+            out.add(module)
+            out.update(f"{module}.{alias.name}" for alias in node.names)
+    return {m for m in out if m == "tina" or m.startswith("tina.")}
+
+
+def _layer_of(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else module
+
+
+def test_lower_layers_import_only_what_is_below_them() -> None:
+    found: list[str] = []
+    for layer, allowed in LOWER_LAYERS.items():
+        base = TINA.joinpath(*layer.split(".")[1:])
+        paths = [base.with_suffix(".py")] if base.with_suffix(".py").exists() else []
+        paths += sorted(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+        assert paths, layer
+        for path in paths:
+            for module in _tina_imports(path):
+                target = _layer_of(module)
+                # `from tina import __version__` and the like name the package itself.
+                if target in ("tina", layer) or target in allowed or module == "tina.__version__":
+                    continue
+                found.append(f"{path.relative_to(ROOT).as_posix()}: imports {module}")
+    assert found == [], "an import that points up:\n" + "\n".join(sorted(found))

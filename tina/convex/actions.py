@@ -1,7 +1,7 @@
 """The `inboundActions` wire: pending-action documents in, typed actions out, results back.
 
 - `action_from_wire(doc)` validates one `pendingActions` document (again, on the laptop: never
-  trust the wire) with the daemon's rules (`tina.daemon.actions`, `tina.local.names`) into an
+  trust the wire) with the rules beside the action types (`tina.messages`, `tina.local.names`) into an
   `InboundAction`, or raises `ActionRejected` with a readable reason and nothing else;
 - `PendingActions` is the live subscription, typed: each update is the list of pending actions,
   each an `InboundAction` or, when its document does not validate, a `MalformedAction` (logged
@@ -18,16 +18,19 @@ from typing import Any, Protocol
 
 import structlog
 
-from tina.daemon.actions import (
+from tina.local.names import InvalidName, validate_feature, validate_phase
+from tina.messages import (
     ACTION_TYPES,
+    ActionMessage,
     ActionRejected,
+    ActionResult,
+    InboundAction,
+    MalformedAction,
     check_agent_name,
     check_optional_name,
     check_team_dir,
     check_text,
 )
-from tina.daemon.messages import ActionMessage, ActionResult, InboundAction, MalformedAction
-from tina.local.names import InvalidName, validate_feature, validate_phase
 
 log = structlog.get_logger("tina.actions")
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 
-from tina.daemon.messages import (
+from tina.messages import (
     ActionResult,
     ActorSummary,
     EventRecord,

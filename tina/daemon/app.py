@@ -33,10 +33,10 @@ from tina.daemon.actors import claude, discovery, dispatcher, listener, presence
 from tina.daemon.actors.connection import Connection
 from tina.daemon.config import Config
 from tina.daemon.credentials import Credential
-from tina.daemon.messages import ActorSummary, Health
 from tina.daemon.sync.outbox import Outbox
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
+from tina.messages import ActorSummary, Health
 from tina.supervision import (
     Backoff,
     ChildSpec,

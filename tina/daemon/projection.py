@@ -14,7 +14,10 @@ from typing import Any, TypeVar, cast
 
 import attrs
 
-from tina.daemon.messages import (
+from tina.local import JournalEntry, PhaseState, SupervisorState, Task, TeamConfig
+from tina.local.models import canonical_json
+from tina.local.names import phase_sort_key
+from tina.messages import (
     EventRecord,
     MemberSnapshot,
     OrchestrationSnapshot,
@@ -22,9 +25,6 @@ from tina.daemon.messages import (
     TaskSnapshot,
     TeamSnapshot,
 )
-from tina.local import JournalEntry, PhaseState, SupervisorState, Task, TeamConfig
-from tina.local.models import canonical_json
-from tina.local.names import phase_sort_key
 
 MAX_DETAIL = 16_000
 MAX_TEXT = 4000

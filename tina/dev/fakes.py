@@ -19,7 +19,7 @@ from tina.convex.gateway import (
     SyncOrchestrationResult,
     SyncTeamResult,
 )
-from tina.daemon.messages import (
+from tina.messages import (
     ActionResult,
     EventRecord,
     Health,

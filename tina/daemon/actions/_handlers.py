@@ -21,13 +21,13 @@ import attrs
 import structlog
 import trio
 
-from tina.daemon.messages import ActionResult, InboundAction
 from tina.local import ReadError, read_session_lookup, read_team_config
 from tina.local.names import phase_tmux_session
 from tina.log import SECRET_VALUES
+from tina.messages import ActionRejected, ActionResult, InboundAction
 from tina.session import tmux
 
-from ._model import ActionRejected, build_cli_args, truncate
+from ._model import build_cli_args, truncate
 
 log = structlog.get_logger("tina.actions")
 

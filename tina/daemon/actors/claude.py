@@ -26,7 +26,6 @@ import trio
 from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actors.worktree import DISK_THREADS
-from tina.daemon.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.daemon.projection import Unsendable, member_problem, task_snapshot, team_snapshot
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
@@ -39,6 +38,7 @@ from tina.local.files import (
     is_undecodable,
     read_file,
 )
+from tina.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
 
 log = structlog.get_logger("tina.claude")
 

@@ -28,7 +28,7 @@ from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actions import HandlerEnv, run_action
 from tina.daemon.actors.connection import current_gateway
-from tina.daemon.messages import ActionMessage, ActionResult, InboundAction, MalformedAction
+from tina.messages import ActionMessage, ActionResult, InboundAction, MalformedAction
 
 log = structlog.get_logger("tina.actions")
 

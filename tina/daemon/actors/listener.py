@@ -15,7 +15,7 @@ from tina.convex import ConvexClientClosed, ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actors.connection import current_gateway
 from tina.daemon.actors.dispatcher import ActionStats
-from tina.daemon.messages import ActionMessage
+from tina.messages import ActionMessage
 
 log = structlog.get_logger("tina.actions")
 

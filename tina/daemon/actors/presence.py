@@ -12,7 +12,7 @@ import trio
 from tina.convex import ConvexClientError, ConvexError, LatestValue
 from tina.convex.errors import refusal
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.messages import Health
+from tina.messages import Health
 
 log = structlog.get_logger("tina.presence")
 

@@ -18,7 +18,7 @@ from types import MappingProxyType
 import attrs
 import structlog
 
-from tina.daemon.messages import (
+from tina.messages import (
     MemberSnapshot,
     OrchestrationSnapshot,
     PhaseSnapshot,

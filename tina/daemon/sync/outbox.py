@@ -45,8 +45,8 @@ import structlog
 import trio
 from cattrs.gen import make_dict_structure_fn, override
 
-from tina.daemon.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
 from tina.daemon.sync.coalescer import TeamItem, TeamRemoval
+from tina.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
 
 log = structlog.get_logger("tina.outbox")
 

@@ -35,14 +35,6 @@ from tina.convex import (
 )
 from tina.convex.errors import ConvexInvalidArgument, error_data, refusal
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.messages import (
-    EventRecord,
-    MemberSnapshot,
-    OrchestrationSnapshot,
-    PhaseSnapshot,
-    TaskSnapshot,
-    TeamSnapshot,
-)
 from tina.daemon.projection import replace_lone_surrogates
 from tina.daemon.sync.coalescer import (
     Coalescer,
@@ -54,6 +46,14 @@ from tina.daemon.sync.coalescer import (
     TeamRemoval,
 )
 from tina.daemon.sync.outbox import COMPACT_BYTES, Ack, Outbox
+from tina.messages import (
+    EventRecord,
+    MemberSnapshot,
+    OrchestrationSnapshot,
+    PhaseSnapshot,
+    TaskSnapshot,
+    TeamSnapshot,
+)
 
 log = structlog.get_logger("tina.syncer")
 
