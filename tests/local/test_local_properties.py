@@ -68,11 +68,15 @@ CASES: list[tuple[Parser, list[str]]] = [
         [
             "teams/billing-export-phase-1-5/config.json",
             "teams/billing-export-orchestration/config.json",
+            "real-shapes/teams/docs-refresh/config.json",
+            "real-shapes/teams/session-7c1e0b2a/config.json",
+            "real-shapes/teams/abandoned-spike/config.json",
         ],
     ),
     (
         parse_task,
-        [f"tasks/billing-export-phase-1-5/{n}.json" for n in (1, 2, 3)],
+        [f"tasks/billing-export-phase-1-5/{n}.json" for n in (1, 2, 3)]
+        + [f"real-shapes/tasks/docs-refresh/{n}.json" for n in (1, 2, 3, 10, 11)],
     ),
 ]
 

@@ -74,6 +74,19 @@ _ALIASES: dict[type, dict[str, tuple[str, ...]]] = {
     PhaseStatusFile: {"reason": ("blocked_reason",)},
 }
 
+# Optional attributes read leniently: a value of the wrong type counts as absent (Claude Code's
+# undocumented fields, whose shapes vary by version).
+_LENIENT: dict[type, tuple[str, ...]] = {
+    TeamMember: ("is_active", "plan_mode_required"),
+    Task: ("created_at", "updated_at"),
+}
+
+# Attributes holding text for which a JSON integer is read as its decimal text (a task ``id``
+# is written as ``"1"``, but a numeric ``1`` must not make the file unreadable).
+_INTEGER_AS_TEXT: dict[type, tuple[str, ...]] = {
+    Task: ("id",),
+}
+
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
@@ -242,6 +255,9 @@ def _attrs_structure_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[A
         for f in fields
         if f.default is not attrs.NOTHING and not _is_optional(f.type)
     ]
+    by_name = {f.name: f for f in fields}
+    lenient = [(renames[name], by_name[name].type) for name in _LENIENT.get(cls, ())]
+    integer_as_text = [renames[name] for name in _INTEGER_AS_TEXT.get(cls, ())]
 
     def hook(value: Any, _: Any) -> Any:
         if not isinstance(value, dict):
@@ -256,6 +272,16 @@ def _attrs_structure_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[A
         for key in null_means_default:
             if key in doc and doc[key] is None:
                 doc = {k: v for k, v in doc.items() if k != key}
+        for key, field_type in lenient:
+            if doc.get(key) is not None:
+                try:
+                    conv.structure(doc[key], field_type)
+                except Exception:
+                    doc = {k: v for k, v in doc.items() if k != key}
+        for key in integer_as_text:
+            number = doc.get(key)
+            if isinstance(number, int) and not isinstance(number, bool):
+                doc = {**doc, key: str(number)}
         return base(doc, cls)
 
     return hook

@@ -29,6 +29,7 @@ import attrs
 from .errors import ReadError
 
 __all__ = [
+    "INBOX_MAX",
     "JOURNAL_CHUNK",
     "PHASE_STATUS_MAX",
     "SESSION_LOOKUP_MAX",
@@ -54,6 +55,7 @@ TEAM_CONFIG_MAX = 4 * MiB  # a team config: up to 200 members, each with its spa
 STATE_MAX = 1 * MiB  # supervisor-state.json: a few KiB
 SESSION_LOOKUP_MAX = 64 * KiB  # a session lookup: a few hundred bytes
 PHASE_STATUS_MAX = 64 * KiB  # phase-<P>/status.json
+INBOX_MAX = 16 * MiB  # an inbox: never pruned; one report shows them past 1 MB
 JOURNAL_CHUNK = 4 * MiB  # the events journal is read in chunks of at most this; a longer line
 # is skipped
 

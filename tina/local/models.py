@@ -11,6 +11,7 @@ bytes with the functions in :mod:`tina.local.readers`, never with ``Cls(**doc)``
 """
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -18,23 +19,37 @@ from typing import Annotated, Any
 
 import attrs
 
+from .errors import ReadError
 from .names import phase_sort_key, team_dir_name
 
 __all__ = [
     "ApprovalPolicy",
     "Breakdown",
+    "IdleNotification",
+    "Inbox",
+    "InboxMessage",
     "JournalEntry",
+    "MemberReach",
+    "MessageBody",
+    "MessageKind",
     "ModelPolicy",
     "OrchestrationStatus",
+    "PermissionRequest",
+    "PermissionResponse",
     "PhaseKey",
     "PhaseState",
     "PhaseStatus",
     "PhaseStatusFile",
     "PlanApproval",
+    "PlanApprovalRequest",
+    "PlanApprovalResponse",
     "ReviewVerdict",
     "SessionLookup",
+    "ShutdownRequest",
+    "ShutdownResponse",
     "SupervisorState",
     "Task",
+    "TaskAssignment",
     "TaskStatus",
     "TeamConfig",
     "TeamMember",
@@ -266,12 +281,34 @@ class PhaseStatusFile:
 # Claude Code: ~/.claude/teams/<dir>/config.json and ~/.claude/tasks/<dir>/<id>.json
 
 
+class MemberReach(StrEnum):
+    """How a team member can be reached besides its inbox (derived from ``tmuxPaneId``)."""
+
+    LEAD = "lead"
+    """The team lead: ``tmuxPaneId`` is ``""`` (early builds), ``"leader"`` (later builds) or
+    absent; it reads its own inbox."""
+    IN_PROCESS = "in-process"
+    """An in-process teammate: no pane and no process of its own, only its inbox."""
+    PANE = "pane"
+    """A teammate in a real tmux pane (``%<n>``): :attr:`TeamMember.pane_id`."""
+    NONE = "none"
+    """No known way: an empty or unrecognised pane id on a teammate (e.g. iTerm2, whose pane
+    id format is unknown)."""
+
+
+_PANE_ID = re.compile(r"%[0-9]+")
+
+
 @attrs.frozen(kw_only=True)
 class TeamMember:
     """A member of a Claude Code team (JSON keys are camelCase).
 
-    ``model`` may be missing (lead members often have none). ``tmux_pane_id`` keeps the raw
-    value; ``"in-process"`` means the member runs inside the lead's process, not in a pane.
+    ``model``, ``joined_at`` and ``cwd`` may be missing (lead members often have no model).
+    ``tmux_pane_id`` keeps the raw value: ``""`` or ``"leader"`` on the lead (or absent),
+    ``"in-process"`` for a teammate inside the lead's process, ``"%3"`` for a tmux pane;
+    :attr:`reach` and :attr:`pane_id` interpret it. ``is_active`` (``false`` while idle, absent
+    or ``true`` while working) and ``plan_mode_required`` are ``None`` when absent or not a
+    boolean.
     """
 
     agent_id: str
@@ -284,6 +321,8 @@ class TeamMember:
     subscriptions: tuple[str, ...] = ()
     backend_type: str | None = None
     color: str | None = None
+    is_active: bool | None = None
+    plan_mode_required: bool | None = None
 
     @property
     def in_process(self) -> bool:
@@ -291,10 +330,42 @@ class TeamMember:
 
     @property
     def tmux_pane(self) -> str | None:
-        """The tmux pane id (``%17``) when the member really runs in a pane."""
+        """The tmux pane id (``%17``) when the member really runs in a pane.
+
+        Kept as it was for the daemon: any other non-empty value (``"leader"``) is returned as
+        well; :attr:`pane_id` returns only real pane ids.
+        """
         if self.in_process or not self.tmux_pane_id:
             return None
         return self.tmux_pane_id
+
+    @property
+    def is_lead(self) -> bool:
+        """The lead: its name or agent type is ``team-lead``, or its pane id is ``"leader"``."""
+        return (
+            self.name == "team-lead"
+            or self.agent_type == "team-lead"
+            or self.tmux_pane_id == "leader"
+        )
+
+    @property
+    def pane_id(self) -> str | None:
+        """The tmux pane id when ``tmuxPaneId`` is a real one (``%<n>``), else ``None``."""
+        if self.tmux_pane_id is not None and _PANE_ID.fullmatch(self.tmux_pane_id):
+            return self.tmux_pane_id
+        return None
+
+    @property
+    def reach(self) -> MemberReach:
+        if self.pane_id is not None:
+            return MemberReach.PANE
+        if self.tmux_pane_id == "in-process":
+            return MemberReach.IN_PROCESS
+        if self.is_lead and self.tmux_pane_id in (None, "", "leader"):
+            return MemberReach.LEAD
+        if self.backend_type == "in-process" and not self.tmux_pane_id:
+            return MemberReach.IN_PROCESS
+        return MemberReach.NONE
 
 
 @attrs.frozen(kw_only=True)
@@ -321,7 +392,11 @@ class TaskStatus(StrEnum):
 @attrs.frozen(kw_only=True)
 class Task:
     """A Claude Code task. ``status`` keeps the raw string: unknown statuses (``deleted``...) are
-    read, not rejected; :attr:`known_status` is ``None`` for them."""
+    read, not rejected; :attr:`known_status` is ``None`` for them.
+
+    ``created_at``/``updated_at`` (epoch milliseconds, in some builds) are ``None`` when absent
+    or not a timestamp. Neither is part of :meth:`canonical`.
+    """
 
     id: str
     subject: str
@@ -332,6 +407,19 @@ class Task:
     blocks: tuple[str, ...] = ()
     blocked_by: tuple[str, ...] = ()
     metadata: Any = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_deleted(self) -> bool:
+        """Status ``deleted``: some builds keep a deleted task's file with this status."""
+        return self.status == "deleted"
+
+    @property
+    def internal(self) -> bool:
+        """A teammate tracker (``metadata._internal`` is true; ``subject`` is the agent's name),
+        which Claude Code's own task list hides."""
+        return isinstance(self.metadata, dict) and self.metadata.get("_internal") is True
 
     @property
     def known_status(self) -> TaskStatus | None:
@@ -357,6 +445,169 @@ class Task:
 
     def canonical_json(self) -> str:
         return canonical_json(self.canonical())
+
+
+# --------------------------------------------------------------------------------------------
+# Claude Code: ~/.claude/teams/<dir>/inboxes/<agent name>.json
+
+
+class MessageKind(StrEnum):
+    """What an inbox message carries. Structured messages are JSON text with a ``type``."""
+
+    TEXT = "text"
+    """Plain text (or JSON without a string ``type``): an ordinary message."""
+    IDLE_NOTIFICATION = "idle_notification"
+    TASK_ASSIGNMENT = "task_assignment"
+    SHUTDOWN_REQUEST = "shutdown_request"
+    SHUTDOWN_RESPONSE = "shutdown_response"
+    """``shutdown_approved`` (seen on disk), ``shutdown_rejected`` and ``shutdown_response``
+    (the ``SendMessage`` input shape, with ``approve``/``approved``)."""
+    PLAN_APPROVAL_REQUEST = "plan_approval_request"
+    PLAN_APPROVAL_RESPONSE = "plan_approval_response"
+    PERMISSION_REQUEST = "permission_request"
+    PERMISSION_RESPONSE = "permission_response"
+    UNKNOWN = "unknown"
+    """JSON with a ``type`` tina does not know: kept as text, never answered."""
+
+
+@attrs.frozen(kw_only=True)
+class IdleNotification:
+    """A teammate ended its turn and went idle (sent to the lead)."""
+
+    idle_reason: str | None = None  # "available" | "interrupted"
+    summary: str | None = None
+    completed_status: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TaskAssignment:
+    """``TaskUpdate`` changed a task's owner (sent to the new owner)."""
+
+    task_id: str | None = None
+    subject: str | None = None
+    description: str | None = None
+    assigned_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ShutdownRequest:
+    """The lead asks a teammate to shut down."""
+
+    request_id: str | None = None
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ShutdownResponse:
+    """A teammate's answer to a shutdown request; ``approved`` is ``None`` when not stated."""
+
+    request_id: str | None = None
+    approved: bool | None = None
+    reason: str | None = None
+    pane_id: str | None = None
+    backend_type: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PlanApprovalRequest:
+    """A teammate in plan mode asks the lead to approve its plan."""
+
+    request_id: str | None = None
+    plan_content: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PlanApprovalResponse:
+    """The lead's answer to a plan; ``approved`` is ``None`` when not stated."""
+
+    request_id: str | None = None
+    approved: bool | None = None
+    feedback: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PermissionRequest:
+    """A (pane) teammate asks the lead to allow a tool call.
+
+    Read from the snake_case form seen on disk (``request_id``, ``agent_id``, ``tool_name``...)
+    or the camelCase form of one write-up (``requestId``, ``workerName``, ``toolName``...).
+    ``agent`` is the worker's name (the on-disk key is ``agent_id`` despite holding a name).
+    """
+
+    request_id: str | None = None
+    agent: str | None = None
+    tool_name: str | None = None
+    tool_use_id: str | None = None
+    description: str | None = None
+    input: Any = None
+    permission_suggestions: tuple[Any, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PermissionResponse:
+    """The lead's answer to a permission request: ``subtype`` ``"success"`` (allowed, with an
+    optional ``response``) or ``"error"`` (denied, with ``error``)."""
+
+    request_id: str | None = None
+    subtype: str | None = None
+    response: Any = None
+    error: str | None = None
+
+    @property
+    def allowed(self) -> bool | None:
+        if self.subtype == "success":
+            return True
+        if self.subtype == "error":
+            return False
+        return None
+
+
+MessageBody = (
+    IdleNotification
+    | TaskAssignment
+    | ShutdownRequest
+    | ShutdownResponse
+    | PlanApprovalRequest
+    | PlanApprovalResponse
+    | PermissionRequest
+    | PermissionResponse
+)
+
+
+@attrs.frozen(kw_only=True)
+class InboxMessage:
+    """One entry of an inbox file (a JSON array; the recipient is the file's agent).
+
+    ``sender`` is the JSON ``from`` (a member name). ``timestamp`` is ``None`` when missing or
+    not a timestamp (``timestamp_raw`` keeps what was there). ``read`` is ``False`` when absent.
+    ``kind`` says what ``text`` carries; ``type`` is the raw structured ``type`` (``None`` for
+    plain text); ``body`` holds the fields of a known structured kind (``None`` for text and
+    unknown kinds). ``text`` is always kept as written. ``key`` is a stable dedupe key (see
+    :func:`tina.local.readers.parse_inbox`).
+    """
+
+    key: str
+    agent: str
+    sender: str
+    text: str
+    timestamp: datetime | None = None
+    timestamp_raw: Any = None
+    read: bool = False
+    color: str | None = None
+    summary: str | None = None
+    kind: MessageKind = MessageKind.TEXT
+    type: str | None = None
+    body: MessageBody | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Inbox:
+    """An inbox file: its messages in file order, and the entries that were not messages
+    (not an object, or no string ``from``/``text``), each as a :class:`ReadError`."""
+
+    agent: str
+    messages: tuple[InboxMessage, ...]
+    errors: tuple[ReadError, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from .names import team_dir_name as team_dir_name
 __all__ = [
     "CLAUDE_DIR_ENV",
     "claude_dir",
+    "inbox_dir",
+    "inbox_path",
     "journal_path",
     "phase_status_path",
     "phase_tmux_session",
@@ -72,6 +74,18 @@ def team_config_path(team_name: str, env: Mapping[str, str] | None = None) -> Pa
 def task_dir(team_name: str, env: Mapping[str, str] | None = None) -> Path:
     """``~/.claude/tasks/<team dir>/``: one ``<id>.json`` per task."""
     return tasks_dir(env) / team_dir_name(team_name)
+
+
+def inbox_dir(team_name: str, env: Mapping[str, str] | None = None) -> Path:
+    """``~/.claude/teams/<team dir>/inboxes/``: one ``<agent name>.json`` per member, created on
+    its first message (the directory may not exist)."""
+    return teams_dir(env) / team_dir_name(team_name) / "inboxes"
+
+
+def inbox_path(team_name: str, agent: str, env: Mapping[str, str] | None = None) -> Path:
+    """``~/.claude/teams/<team dir>/inboxes/<agent name>.json`` (``team-lead.json`` for the
+    lead)."""
+    return inbox_dir(team_name, env) / f"{agent}.json"
 
 
 def worktrees_dir(repo_root: Path) -> Path:

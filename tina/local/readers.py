@@ -8,16 +8,20 @@ and report I/O failures (a missing file, a FIFO, a file over its cap) as :class:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
-from ._convert import decode_json, structure
+from ._convert import decode_json, parse_timestamp, structure
+from ._messages import classify
 from .errors import ReadError, describe_value
 from .files import (
+    INBOX_MAX,
     JOURNAL_CHUNK,
     PHASE_STATUS_MAX,
     SESSION_LOOKUP_MAX,
@@ -27,22 +31,29 @@ from .files import (
     UndecodableName,
     display_path,
     is_undecodable,
+    listdir,
     read_chunk,
     read_file,
 )
 from .models import (
+    Inbox,
+    InboxMessage,
     JournalEntry,
     PhaseStatusFile,
     SessionLookup,
     SupervisorState,
     Task,
     TeamConfig,
+    canonical_json,
 )
 
 __all__ = [
     "STATE_VERSION",
     "JournalChunk",
+    "inbox_key",
+    "list_inbox_files",
     "list_session_lookups",
+    "parse_inbox",
     "parse_journal",
     "parse_phase_status",
     "parse_session_lookup",
@@ -50,6 +61,7 @@ __all__ = [
     "parse_task",
     "parse_team_config",
     "read_bytes",
+    "read_inbox",
     "read_journal",
     "read_phase_status",
     "read_session_lookup",
@@ -100,6 +112,87 @@ def parse_team_config(data: bytes, *, path: str = _NO_PATH) -> TeamConfig:
 def parse_task(data: bytes, *, path: str = _NO_PATH) -> Task:
     """Claude Code ``~/.claude/tasks/<dir>/<id>.json``; unknown statuses are kept as text."""
     return _parse(data, Task, path)
+
+
+# --------------------------------------------------------------------------------------------
+# inboxes
+
+
+def inbox_key(agent: str, timestamp: Any, sender: str, text: str, occurrence: int = 0) -> str:
+    """The dedupe key of an inbox message: a hash of the inbox's agent, the raw timestamp, the
+    sender, the text and how many identical messages come before it in the same file.
+
+    Inbox entries have no id; appends never move earlier entries and ``read`` flips do not
+    change the key, so the same message keeps its key across reads. It is unique within one
+    team's inboxes (a sync should qualify it with the team).
+    """
+    material = canonical_json([agent, timestamp, sender, text, occurrence])
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        return parse_timestamp(value)
+    except Exception:
+        return None
+
+
+def _optional_text(entry: dict[str, Any], key: str) -> str | None:
+    value = entry.get(key)
+    return value if isinstance(value, str) else None
+
+
+def parse_inbox(data: bytes, *, agent: str, path: str = _NO_PATH) -> Inbox:
+    """Claude Code ``~/.claude/teams/<dir>/inboxes/<agent>.json``: a JSON array of messages.
+
+    A document that is not a JSON array raises :class:`ReadError` (``incomplete`` when it looks
+    half-written: read again on the next change). An entry that is not an object with string
+    ``from`` and ``text`` is skipped and reported in ``Inbox.errors``. Everything else is kept:
+    a missing or bad ``timestamp`` is ``None``, plain text and unknown structured types are
+    messages of kind ``text`` and ``unknown``.
+    """
+    doc = decode_json(data, path)
+    if not isinstance(doc, list):
+        raise ReadError(path, None, "a JSON array of messages", describe_value(doc))
+    messages: list[InboxMessage] = []
+    errors: list[ReadError] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(doc):
+        if not isinstance(entry, dict):
+            errors.append(ReadError(path, f"[{index}]", "a message object", describe_value(entry)))
+            continue
+        sender, text = entry.get("from"), entry.get("text")
+        if not isinstance(sender, str):
+            errors.append(ReadError(path, f"[{index}].from", "a string", describe_value(sender)))
+            continue
+        if not isinstance(text, str):
+            errors.append(ReadError(path, f"[{index}].text", "a string", describe_value(text)))
+            continue
+        raw_time = entry.get("timestamp")
+        base = inbox_key(agent, raw_time, sender, text)
+        occurrence = seen.get(base, 0)
+        seen[base] = occurrence + 1
+        kind, type_, body = classify(text)
+        read = entry.get("read")
+        messages.append(
+            InboxMessage(
+                key=base
+                if occurrence == 0
+                else inbox_key(agent, raw_time, sender, text, occurrence),
+                agent=agent,
+                sender=sender,
+                text=text,
+                timestamp=_timestamp(raw_time),
+                timestamp_raw=raw_time,
+                read=read if isinstance(read, bool) else False,
+                color=_optional_text(entry, "color"),
+                summary=_optional_text(entry, "summary"),
+                kind=kind,
+                type=type_,
+                body=body,
+            )
+        )
+    return Inbox(agent=agent, messages=tuple(messages), errors=tuple(errors))
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,6 +272,26 @@ def read_team_config(path: str | os.PathLike[str]) -> TeamConfig:
 
 def read_task(path: str | os.PathLike[str]) -> Task:
     return _read(path, parse_task, TASK_MAX)
+
+
+def read_inbox(path: str | os.PathLike[str], *, agent: str | None = None) -> Inbox:
+    """Read an inbox file; ``agent`` defaults to the file name without ``.json``."""
+    name = agent if agent is not None else Path(path).name.removesuffix(".json")
+    return parse_inbox(read_bytes(path, limit=INBOX_MAX), agent=name, path=display_path(path))
+
+
+def list_inbox_files(directory: str | os.PathLike[str]) -> tuple[list[Path], list[ReadError]]:
+    """The inbox files in an ``inboxes/`` directory (sorted), and apart the names that are not
+    UTF-8. Only ``*.json`` entries count: locks (``<name>.json.lock/`` directories, zero-byte
+    ``<name>.lock`` files) and dotfiles are skipped. A missing directory has no inboxes."""
+    try:
+        entries, undecodable = listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return [], []
+    except OSError as exc:
+        raise ReadError(display_path(directory), None, "a readable directory", str(exc)) from None
+    files = [e for e in entries if e.suffix == ".json" and not e.name.startswith(".")]
+    return files, [UndecodableName(e) for e in undecodable if e.name.endswith(".json")]
 
 
 def list_session_lookups(
