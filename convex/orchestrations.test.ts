@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { comparePhases, derive } from "./model/orchestrations";
-import { signedIn, T0, enroll, makeT, orchestration, phase, refusal } from "./test.setup";
+import { signedIn, T0, enroll, makeT, member, orchestration, phase, refusal, task, team } from "./test.setup";
 
 describe("syncOrchestration", () => {
   test("the same snapshot twice leaves the same state and reports no change", async () => {
@@ -250,5 +250,53 @@ describe("dashboard reads", () => {
     expect(detail!.nodeName).toBe("laptop-a");
     await t.run((ctx) => ctx.db.delete("orchestrations", orchestrationId));
     expect(await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId })).toBeNull();
+  });
+
+  test("getOrchestrationDetail: teammate trackers are each member's activity, not board tasks", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration(),
+      phases: [phase("1", "executing")],
+    });
+    const dir = "billing-export-phase-1";
+    const tracker = (id: string, agent: string, overrides: Record<string, unknown> = {}) =>
+      task(id, { subject: agent, status: "in_progress", internal: true, metadata: '{"_internal":true}', ...overrides });
+    await t.mutation(api.teams.syncTeam, {
+      nodeToken: token,
+      team: team(dir),
+      members: [
+        member("team-lead", dir, { tmuxPaneId: "", reach: "lead" }),
+        member("executor-1", dir, { isActive: false, backendType: "in-process", color: "blue", planModeRequired: true, reach: "in_process", tmuxPaneId: "in-process" }),
+        member("executor-2", dir),
+      ],
+      tasks: [
+        tracker("1", "executor-1", { createdAt: T0, activeForm: "Writing the exporter" }),
+        task("2", { owner: "executor-1", status: "in_progress" }),
+        // An older tracker of the same teammate (respawned), and one that was deleted.
+        tracker("3", "executor-1", { createdAt: T0 - 60_000, status: "completed" }),
+        tracker("4", "executor-2", { status: "deleted" }),
+        task("5"),
+      ],
+    });
+    const user = await signedIn(t);
+    const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+    const [teamDetail] = detail!.teams;
+    expect(teamDetail.tasks.map((x) => x.taskId).sort()).toEqual(["2", "5"]);
+    expect(teamDetail.tasksTruncated).toBe(false);
+    expect(teamDetail.team.taskCounts).toEqual({ pending: 1, inProgress: 1, completed: 0, other: 0 });
+    const byName = new Map(teamDetail.members.map((m) => [m.agentName, m]));
+    expect(byName.get("executor-1")).toMatchObject({
+      isActive: false,
+      backendType: "in-process",
+      color: "blue",
+      planModeRequired: true,
+      reach: "in_process",
+      activity: { taskId: "1", subject: "executor-1", status: "in_progress", activeForm: "Writing the exporter" },
+    });
+    expect(byName.get("team-lead")).toMatchObject({ reach: "lead" });
+    expect(byName.get("team-lead")!.activity).toBeUndefined();
+    expect(byName.get("executor-2")!.activity).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 // Orchestrations: the daemon's snapshot upsert, and the dashboard's list and detail views.
-import { v } from "convex/values";
+import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import type { QueryCtx } from "./_generated/server";
 import { nodeMutation, viewerQuery } from "./functions";
@@ -135,12 +135,61 @@ const TASK_LIMIT = 500;
 const RECENT_EVENTS = 50;
 const RECENT_ACTIONS = 20;
 
+// Trackers are read along with the tasks: room for one per member besides the board's tasks.
+const TASK_READ_LIMIT = TASK_LIMIT + MEMBER_LIMIT;
+
+/** What a member is doing: its teammate tracker (a task Claude Code keeps per teammate). */
+const memberActivity = v.object({
+  taskId: v.string(),
+  subject: v.string(),
+  status: v.string(),
+  activeForm: v.optional(v.string()),
+});
+
+const memberDetail = v.object({ ...doc(schema, "teamMembers").fields, activity: v.optional(memberActivity) });
+
 const teamDetail = v.object({
   team: doc(schema, "teams"),
-  members: v.array(doc(schema, "teamMembers")),
+  members: v.array(memberDetail),
+  // Board tasks only: teammate trackers are each member's `activity` instead.
   tasks: v.array(doc(schema, "tasks")),
   tasksTruncated: v.boolean(),
 });
+
+/** Board tasks, and each member's activity from its live teammate tracker (the newest, if several). */
+export function splitTrackers(
+  members: Doc<"teamMembers">[],
+  rows: Doc<"tasks">[],
+): { members: Infer<typeof memberDetail>[]; tasks: Doc<"tasks">[] } {
+  const tasks: Doc<"tasks">[] = [];
+  const trackers = new Map<string, Doc<"tasks">>();
+  for (const row of rows) {
+    if (row.internal !== true) {
+      tasks.push(row);
+      continue;
+    }
+    if (row.removedAt !== undefined) continue;
+    // A tracker's subject is its teammate's name (its owner too, when Claude Code sets one).
+    const agent = row.owner ?? row.subject;
+    const seen = trackers.get(agent);
+    if (seen === undefined || newer(row, seen)) trackers.set(agent, row);
+  }
+  const withActivity = members.map((m) => {
+    const t = trackers.get(m.agentName);
+    if (t === undefined) return m;
+    const activity: Infer<typeof memberActivity> = { taskId: t.taskId, subject: t.subject, status: t.status };
+    if (t.activeForm !== undefined) activity.activeForm = t.activeForm;
+    return { ...m, activity };
+  });
+  return { members: withActivity, tasks };
+}
+
+function newer(a: Doc<"tasks">, b: Doc<"tasks">): boolean {
+  const at = a.claudeUpdatedAt ?? a.claudeCreatedAt ?? 0;
+  const bt = b.claudeUpdatedAt ?? b.claudeCreatedAt ?? 0;
+  if (at !== bt) return at > bt;
+  return Number(a.taskId) > Number(b.taskId);
+}
 
 /** Everything the detail page shows, each part bounded. */
 export const getOrchestrationDetail = viewerQuery({
@@ -179,11 +228,17 @@ export const getOrchestrationDetail = viewerQuery({
         .query("teamMembers")
         .withIndex("by_team_agent", (q) => q.eq("teamId", team._id))
         .take(MEMBER_LIMIT);
-      const tasks = await ctx.db
+      const rows = await ctx.db
         .query("tasks")
         .withIndex("by_team_task", (q) => q.eq("teamId", team._id))
-        .take(TASK_LIMIT + 1);
-      teams.push({ team, members, tasks: tasks.slice(0, TASK_LIMIT), tasksTruncated: tasks.length > TASK_LIMIT });
+        .take(TASK_READ_LIMIT + 1);
+      const split = splitTrackers(members, rows);
+      teams.push({
+        team,
+        members: split.members,
+        tasks: split.tasks.slice(0, TASK_LIMIT),
+        tasksTruncated: split.tasks.length > TASK_LIMIT || rows.length > TASK_READ_LIMIT,
+      });
     }
     const recentEvents = await ctx.db
       .query("orchestrationEvents")

@@ -17,8 +17,8 @@ import {
   orchestrationSnapshot,
   phaseSnapshot,
   role,
+  storedTask,
   taskEventKind,
-  taskSnapshot,
   teamSnapshot,
 } from "./model/validators";
 
@@ -199,8 +199,8 @@ export default defineSchema({
   // Current state of every task: the dashboard reads this, never the event log.
   tasks: defineTable({
     ...teamScope,
-    // What the daemon sends for a task (model/validators.ts).
-    ...taskSnapshot.fields,
+    // What the daemon sends for a task, Claude Code's times renamed (model/validators.ts).
+    ...storedTask,
     revision: v.number(),
     removedAt: v.optional(v.number()),
     updatedAt: v.number(),

@@ -98,9 +98,11 @@ describe("syncTeam diffing", () => {
   test("unknown task statuses are kept and counted as other", async () => {
     const t = makeT();
     const { sync } = await setup(t);
-    await sync("x", [task("1", { status: "deleted" }), task("2", { status: "completed" })]);
+    await sync("x", [task("1", { status: "cancelled" }), task("2", { status: "completed" })]);
     const team = await t.run((ctx) => ctx.db.query("teams").first());
     expect(team!.taskCounts).toEqual({ pending: 0, inProgress: 0, completed: 1, other: 1 });
+    const stored = await t.run((ctx) => ctx.db.query("tasks").collect());
+    expect(stored.find((x) => x.taskId === "1")).toMatchObject({ status: "cancelled" });
   });
 
   test("members that disappear are marked removed, and come back", async () => {
@@ -338,4 +340,122 @@ test("task reads in the detail view are bounded per team", async () => {
   const detail = await (await signedIn(t)).query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
   expect(detail!.teams[0].tasks).toHaveLength(500);
   expect(detail!.teams[0].tasksTruncated).toBe(true);
+});
+
+describe("real Claude Code fields", () => {
+  const lead = (dir: string) => member("team-lead", dir, { tmuxPaneId: "", reach: "lead" });
+  const writer = (dir: string, overrides: Record<string, unknown> = {}) =>
+    member("writer", dir, {
+      tmuxPaneId: "in-process",
+      isActive: false,
+      backendType: "in-process",
+      color: "blue",
+      planModeRequired: true,
+      reach: "in_process",
+      ...overrides,
+    });
+
+  test("member fields are stored, and a change patches the member row", async () => {
+    const t = makeT();
+    const { sync } = await setup(t);
+    const dir = "docs-refresh";
+    await sync(dir, [], [lead(dir), writer(dir)]);
+    const stored = () => t.run((ctx) => ctx.db.query("teamMembers").collect());
+    const first = (await stored()).find((m) => m.agentName === "writer")!;
+    expect(first).toMatchObject({ isActive: false, backendType: "in-process", color: "blue", planModeRequired: true, reach: "in_process" });
+    expect((await stored()).find((m) => m.agentName === "team-lead")).toMatchObject({ reach: "lead" });
+    expect((await stored()).find((m) => m.agentName === "team-lead")!.isActive).toBeUndefined();
+
+    await sync(dir, [], [lead(dir), writer(dir, { isActive: true, color: "green", tmuxPaneId: "%3", backendType: "tmux", reach: "pane" })]);
+    const second = (await stored()).find((m) => m.agentName === "writer")!;
+    expect(second._id).toBe(first._id);
+    expect(second).toMatchObject({ isActive: true, color: "green", tmuxPaneId: "%3", backendType: "tmux", reach: "pane" });
+  });
+
+  test("members without the new fields (an older daemon) still sync", async () => {
+    const t = makeT();
+    const { sync } = await setup(t);
+    const res = await sync("old-daemon", [task("1")]);
+    expect(res.applied).toBe(true);
+  });
+
+  test("an unknown reach, a long color or an out-of-range task time is refused", async () => {
+    const t = makeT();
+    const { sync } = await setup(t);
+    const dir = "bad";
+    await expect(sync(dir, [], [writer(dir, { reach: "telepathy" })])).rejects.toThrow();
+    expect((await refusal(sync(dir, [], [writer(dir, { color: "x".repeat(33) })]))).field).toBe("members.color");
+    expect((await refusal(sync(dir, [task("1", { updatedAt: 1_770_890_733 })]))).field).toBe("tasks.updatedAt");
+  });
+
+  test("task times and the tracker flag are stored without a task event of their own", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    const dir = "docs-refresh";
+    await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 1000 })]);
+    const row = () => t.run((ctx) => ctx.db.query("tasks").first());
+    expect(await row()).toMatchObject({ claudeCreatedAt: T0, claudeUpdatedAt: T0 + 1000, revision: 1 });
+    expect((await row())!.internal).toBeUndefined();
+
+    const res = await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 5000, internal: true })]);
+    expect(res.taskEventsAppended).toBe(0);
+    expect(await events()).toHaveLength(1);
+    expect(await row()).toMatchObject({ claudeUpdatedAt: T0 + 5000, internal: true, revision: 1 });
+
+    // A real change alongside a new time: one event naming only the real change.
+    await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 9000, internal: true, status: "in_progress" })]);
+    expect((await events()).map((e) => e.changes)).toEqual([[], ["status"]]);
+    expect(await row()).toMatchObject({ claudeUpdatedAt: T0 + 9000, status: "in_progress", revision: 2 });
+  });
+
+  test("a task with status deleted is removed once, like a vanished one, and keeps its last state", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    const dir = "docs-refresh";
+    await sync(dir, [task("2"), task("3", { status: "in_progress" })]);
+    const deleted = task("3", { status: "deleted", updatedAt: T0 + 1000 });
+    const res = await sync(dir, [task("2"), deleted]);
+    expect(res.taskEventsAppended).toBe(1);
+    const removed = (await events()).at(-1)!;
+    expect(removed).toMatchObject({ taskId: "3", kind: "removed", status: "in_progress" });
+    const row = await t.run((ctx) => ctx.db.query("tasks").withIndex("by_team_task").collect());
+    const three = row.find((x) => x.taskId === "3")!;
+    expect(three.removedAt).toBeDefined();
+    expect(three.status).toBe("in_progress");
+    // The file stays on disk: later syncs change nothing.
+    expect((await sync(dir, [task("2"), deleted])).taskEventsAppended).toBe(0);
+    // Then the file goes too: still nothing.
+    expect((await sync(dir, [task("2")])).taskEventsAppended).toBe(0);
+    expect(await events()).toHaveLength(3);
+    const teamRow = await t.run((ctx) => ctx.db.query("teams").first());
+    expect(teamRow!.taskCounts).toEqual({ pending: 1, inProgress: 0, completed: 0, other: 0 });
+  });
+
+  test("a task first seen deleted leaves no row and no event; a deleted state in history removes once", async () => {
+    const t = makeT();
+    const { node, events } = { node: await enroll(t), events: () => t.run((ctx) => ctx.db.query("taskEvents").collect()) };
+    const call = (tasks: ReturnType<typeof task>[], seq: number, history: { seq: number; task: ReturnType<typeof task> }[] = []) =>
+      t.mutation(api.teams.syncTeam, { nodeToken: node.token, team: team("x"), members: [], tasks, seq, history });
+    await call([task("9", { status: "deleted" })], 1);
+    expect(await t.run((ctx) => ctx.db.query("tasks").collect())).toEqual([]);
+    expect(await events()).toEqual([]);
+    await call([task("1")], 2);
+    // Offline, task 1 was deleted, and its file then vanished.
+    const res = await call([], 4, [{ seq: 3, task: task("1", { status: "deleted" }) }]);
+    expect(res.taskEventsAppended).toBe(1);
+    expect((await events()).map((e) => e.kind)).toEqual(["created", "removed"]);
+  });
+
+  test("teammate trackers are not counted among the team's tasks", async () => {
+    const t = makeT();
+    const { sync } = await setup(t);
+    await sync("docs-refresh", [
+      task("1", { subject: "writer", status: "in_progress", internal: true, metadata: '{"_internal":true}' }),
+      task("2", { status: "in_progress" }),
+      task("3", { status: "deleted" }),
+      task("4"),
+    ]);
+    const teamRow = await t.run((ctx) => ctx.db.query("teams").first());
+    expect(teamRow!.taskCounts).toEqual({ pending: 1, inProgress: 1, completed: 0, other: 0 });
+  });
 });

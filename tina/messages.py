@@ -69,6 +69,10 @@ class TeamSnapshot:
     created_at: float | None = None
 
 
+MemberReach = Literal["pane", "in_process", "lead", "none"]
+"""How a member can be reached besides its inbox (`tina.local.models.MemberReach` on the wire)."""
+
+
 @attrs.frozen(kw_only=True)
 class MemberSnapshot:
     agent_id: str
@@ -78,6 +82,11 @@ class MemberSnapshot:
     joined_at: float | None = None
     tmux_pane_id: str | None = None
     cwd: str | None = None
+    is_active: bool | None = None
+    backend_type: str | None = None
+    color: str | None = None
+    plan_mode_required: bool | None = None
+    reach: MemberReach | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -91,6 +100,10 @@ class TaskSnapshot:
     blocks: tuple[str, ...] = ()
     blocked_by: tuple[str, ...] = ()
     metadata: str | None = None
+    internal: bool | None = None
+    """True for a teammate tracker (`metadata._internal`); None otherwise, never False."""
+    created_at: float | None = None
+    updated_at: float | None = None
 
 
 @attrs.frozen(kw_only=True)

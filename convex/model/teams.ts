@@ -17,6 +17,12 @@ import { invalid } from "./errors";
 import type { MemberSnapshot, SyncTeamResult, TaskSnapshot, TeamSnapshot } from "./validators";
 
 const TASK_EVENT_FIELDS = ["status", "subject", "owner", "description", "blockedBy", "metadata"] as const;
+// Stored without an event: spinner text, forward links, the tracker flag and Claude Code's own times.
+const TASK_QUIET_FIELDS = ["activeForm", "blocks", "internal", "claudeCreatedAt", "claudeUpdatedAt"] as const;
+// Claude Code keeps a deleted task's file in some builds: it is gone from the board all the same.
+const DELETED = "deleted";
+// backendType and color are short words ("in-process", "purple").
+const TAG_MAX = 32;
 
 function checkTask(field: string, t: TaskSnapshot): void {
   checkString(`${field}.taskId`, t.taskId, 64);
@@ -29,6 +35,8 @@ function checkTask(field: string, t: TaskSnapshot): void {
   checkCount(`${field}.blockedBy`, t.blockedBy, LIMITS.listItems);
   for (const id of [...t.blocks, ...t.blockedBy]) checkString(`${field}.blockedBy`, id, 64);
   checkOptionalString(`${field}.metadata`, t.metadata, LIMITS.metadata);
+  checkOptionalTimestamp(`${field}.createdAt`, t.createdAt);
+  checkOptionalTimestamp(`${field}.updatedAt`, t.updatedAt);
 }
 
 export type TaskObservation = { seq: number; task: TaskSnapshot };
@@ -52,6 +60,8 @@ function validate(team: TeamSnapshot, members: MemberSnapshot[], tasks: TaskSnap
     checkOptionalTimestamp("members.joinedAt", m.joinedAt);
     checkOptionalString("members.tmuxPaneId", m.tmuxPaneId, 32);
     checkOptionalString("members.cwd", m.cwd, LIMITS.path);
+    checkOptionalString("members.backendType", m.backendType, TAG_MAX);
+    checkOptionalString("members.color", m.color, TAG_MAX);
   }
   const ids = new Set<string>();
   for (const t of tasks) {
@@ -152,24 +162,34 @@ function taskFields(t: TaskSnapshot) {
     blocks: t.blocks,
     blockedBy: t.blockedBy,
     metadata: t.metadata,
+    internal: t.internal,
+    claudeCreatedAt: t.createdAt,
+    claudeUpdatedAt: t.updatedAt,
   };
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return Array.isArray(a) && Array.isArray(b) ? a.length === b.length && a.every((x, i) => x === b[i]) : a === b;
 }
 
 function changedTaskFields(prev: Doc<"tasks">, next: TaskSnapshot): string[] {
   const out: string[] = [];
   for (const key of TASK_EVENT_FIELDS) {
-    const a = prev[key];
-    const b = next[key];
-    const same = Array.isArray(a) && Array.isArray(b) ? a.length === b.length && a.every((x, i) => x === b[i]) : a === b;
-    if (!same) out.push(key);
+    if (!sameValue(prev[key], next[key])) out.push(key);
   }
   return out;
 }
 
-function countTasks(tasks: { status: string; removedAt?: number }[]) {
+/** A task the board shows: neither a teammate tracker nor deleted. */
+function isBoardTask(t: { status: string; internal?: boolean }): boolean {
+  return t.internal !== true && t.status !== DELETED;
+}
+
+/** The team's board tasks by status (teammate trackers and deleted tasks are not counted). */
+function countTasks(tasks: TaskSnapshot[]) {
   const counts = { pending: 0, inProgress: 0, completed: 0, other: 0 };
   for (const t of tasks) {
-    if (t.removedAt !== undefined) continue;
+    if (!isBoardTask(t)) continue;
     if (t.status === "pending") counts.pending++;
     else if (t.status === "in_progress") counts.inProgress++;
     else if (t.status === "completed") counts.completed++;
@@ -211,9 +231,12 @@ export async function syncTeam(
   let taskEventsAppended = 0;
   // Each observed state in order: history an earlier call has not applied, then the snapshot.
   for (const state of [...unappliedHistory(history, existing?.lastSeq), ...tasks]) {
-    taskEventsAppended += await applyTaskState(ctx, scope, rows, state);
+    // A deleted task is a vanished one: its row keeps its last state and is marked removed.
+    const row = rows.get(state.taskId);
+    if (state.status !== DELETED) taskEventsAppended += await applyTaskState(ctx, scope, rows, state);
+    else if (row !== undefined && row.removedAt === undefined) taskEventsAppended += await markTaskRemoved(ctx, scope, rows, row);
   }
-  const present = new Set(tasks.map((t) => t.taskId));
+  const present = new Set(tasks.filter((t) => t.status !== DELETED).map((t) => t.taskId));
   taskEventsAppended += await markVanishedTasks(ctx, scope, rows, present);
 
   const { orchestrationId, phaseNumber } = link;
@@ -328,6 +351,11 @@ function memberFields(m: MemberSnapshot) {
     joinedAt: m.joinedAt,
     tmuxPaneId: m.tmuxPaneId,
     cwd: m.cwd,
+    isActive: m.isActive,
+    backendType: m.backendType,
+    color: m.color,
+    planModeRequired: m.planModeRequired,
+    reach: m.reach,
     removedAt: undefined,
   };
 }
@@ -423,10 +451,11 @@ async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows
       owner: t.owner,
     });
   }
-  if (prev.activeForm !== next.activeForm || prev.blocks.join("\u0000") !== next.blocks.join("\u0000")) {
-    // Spinner text and forward links change often and are not history.
-    await ctx.db.patch("tasks", prev._id, { activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
-    rows.set(t.taskId, { ...prev, activeForm: next.activeForm, blocks: next.blocks, updatedAt: now });
+  if (TASK_QUIET_FIELDS.some((key) => !sameValue(prev[key], next[key]))) {
+    // Spinner text, forward links and Claude Code's times change often and are not history.
+    const quiet = Object.fromEntries(TASK_QUIET_FIELDS.map((key) => [key, next[key]])) as Pick<typeof next, (typeof TASK_QUIET_FIELDS)[number]>;
+    await ctx.db.patch("tasks", prev._id, { ...quiet, updatedAt: now });
+    rows.set(t.taskId, { ...prev, ...quiet, updatedAt: now });
   }
   return 0;
 }
@@ -436,19 +465,25 @@ async function markVanishedTasks(ctx: MutationCtx, scope: TaskScope, rows: TaskR
   let appended = 0;
   for (const gone of rows.values()) {
     if (present.has(gone.taskId) || gone.removedAt !== undefined) continue;
-    const revision = gone.revision + 1;
-    await ctx.db.patch("tasks", gone._id, { removedAt: scope.now, revision, updatedAt: scope.now });
-    appended += await appendTaskEvent(ctx, scope, gone._id, revision, {
-      taskId: gone.taskId,
-      kind: "removed",
-      changes: [],
-      status: gone.status,
-      previousStatus: gone.status,
-      subject: gone.subject,
-      owner: gone.owner,
-    });
+    appended += await markTaskRemoved(ctx, scope, rows, gone);
   }
   return appended;
+}
+
+/** Marks one task row removed (it keeps its last state) with one `removed` event. Returns events appended. */
+async function markTaskRemoved(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, gone: Doc<"tasks">): Promise<number> {
+  const revision = gone.revision + 1;
+  await ctx.db.patch("tasks", gone._id, { removedAt: scope.now, revision, updatedAt: scope.now });
+  rows.set(gone.taskId, { ...gone, removedAt: scope.now, revision, updatedAt: scope.now });
+  return await appendTaskEvent(ctx, scope, gone._id, revision, {
+    taskId: gone.taskId,
+    kind: "removed",
+    changes: [],
+    status: gone.status,
+    previousStatus: gone.status,
+    subject: gone.subject,
+    owner: gone.owner,
+  });
 }
 
 /** Appends the event of a task row's revision unless it is already recorded; returns 1 if appended. */

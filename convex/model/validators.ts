@@ -188,6 +188,11 @@ export const orchestrationSnapshot = v.object({
 });
 export type OrchestrationSnapshot = Infer<typeof orchestrationSnapshot>;
 
+// How a member can be reached besides its inbox: a tmux pane, inside the lead's process, the
+// lead itself, or no known way (the daemon derives it from tmuxPaneId and backendType).
+export const memberReach = v.union(v.literal("pane"), v.literal("in_process"), v.literal("lead"), v.literal("none"));
+export type MemberReach = Infer<typeof memberReach>;
+
 export const memberSnapshot = v.object({
   agentId: v.string(),
   agentName: v.string(),
@@ -196,6 +201,14 @@ export const memberSnapshot = v.object({
   joinedAt: v.optional(v.number()),
   tmuxPaneId: v.optional(v.string()),
   cwd: v.optional(v.string()),
+  // false while idle; absent while working or when Claude Code does not say.
+  isActive: v.optional(v.boolean()),
+  // "in-process" | "tmux" | "iterm2", as Claude Code writes it.
+  backendType: v.optional(v.string()),
+  // The teammate's colour in Claude Code ("blue", "purple"...).
+  color: v.optional(v.string()),
+  planModeRequired: v.optional(v.boolean()),
+  reach: v.optional(memberReach),
 });
 export type MemberSnapshot = Infer<typeof memberSnapshot>;
 
@@ -211,8 +224,22 @@ export const taskSnapshot = v.object({
   blockedBy: v.array(v.string()),
   // Canonical JSON (sorted keys) of the task's metadata, if any.
   metadata: v.optional(v.string()),
+  // A teammate tracker (metadata._internal; its subject is the agent's name): not a board task.
+  internal: v.optional(v.boolean()),
+  // As Claude Code wrote them, when it does (ms since the epoch); no task event of their own.
+  createdAt: v.optional(v.number()),
+  updatedAt: v.optional(v.number()),
 });
 export type TaskSnapshot = Infer<typeof taskSnapshot>;
+
+// A task as the `tasks` table stores it: the snapshot, except that Claude Code's own times are
+// `claudeCreatedAt`/`claudeUpdatedAt` (the row's `updatedAt` is when Convex last wrote it).
+const { createdAt: _createdAt, updatedAt: _updatedAt, ...storedTaskFields } = taskSnapshot.fields;
+export const storedTask = {
+  ...storedTaskFields,
+  claudeCreatedAt: v.optional(v.number()),
+  claudeUpdatedAt: v.optional(v.number()),
+};
 
 export const taskObservation = v.object({ seq: v.number(), task: taskSnapshot });
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,6 +275,8 @@ task_docs = st.fixed_dictionaries(
         "blocks": st.lists(ids, max_size=5),
         "blockedBy": st.lists(ids, max_size=5),
         "metadata": json_values,
+        "createdAt": st.one_of(st.integers(0, 2**45), scalars),
+        "updatedAt": st.one_of(st.integers(0, 2**45), scalars),
     },
 )
 member_docs = st.fixed_dictionaries(
@@ -287,6 +290,10 @@ member_docs = st.fixed_dictionaries(
         "tmuxPaneId": st.one_of(st.just("%3"), st.just("in-process"), opt),
         "cwd": st.one_of(opt, sized(4090, 4100)),
         "joinedAt": st.integers(0, 2**45),
+        "isActive": scalars,
+        "planModeRequired": scalars,
+        "backendType": st.one_of(st.sampled_from(["in-process", "tmux", "iterm2"]), opt),
+        "color": st.one_of(st.just("purple"), opt),
     },
 )
 team_docs = st.fixed_dictionaries(
@@ -348,3 +355,38 @@ def test_every_file_the_readers_accept_is_accepted_by_convex(backend: BackendPro
         )  # raises with the server's reason if refused
 
     check()
+
+
+REAL = Path(__file__).resolve().parent.parent / "fixtures" / "real-shapes"
+
+
+def test_the_real_shape_files_are_accepted_by_convex(backend: BackendProcess) -> None:
+    """Each real-shape team with the real task files: Convex takes every snapshot; the deleted
+    task and the tracker make no board task, and nothing is recorded twice."""
+    credential = backend.call(
+        "mutation",
+        "nodes:enrollNode",
+        {"enrollmentSecret": ENROLLMENT_SECRET, "name": "real-shapes", "os": "linux"},
+    )
+    token = credential["credential"]  # type: ignore[index]
+    task_dir = REAL / "tasks/docs-refresh"
+    tasks = [
+        task_snapshot(parse_task(p.read_bytes(), path=p.name))
+        for p in sorted(task_dir.glob("*.json"))
+    ]
+    assert {t.task_id for t in tasks} == {"1", "2", "3", "10", "11"}
+    for seq, config_path in enumerate(sorted((REAL / "teams").glob("*/config.json")), start=1):
+        config = parse_team_config(config_path.read_bytes(), path=str(config_path))
+        team_snap, members = team_snapshot(config, config_path.parent.name)
+        args = {
+            "nodeToken": token,
+            "team": _conv.unstructure(team_snap),
+            "members": _conv.unstructure(members),
+            "tasks": _conv.unstructure(tasks),
+            "seq": float(seq),
+        }
+        result = backend.call("mutation", "teams:syncTeam", args)
+        # Created: the tracker and the four other tasks but the deleted one.
+        assert result["taskEventsAppended"] == 4, result  # type: ignore[index]
+        again = backend.call("mutation", "teams:syncTeam", {**args, "seq": float(seq) + 0.5})
+        assert again["taskEventsAppended"] == 0, again  # type: ignore[index]

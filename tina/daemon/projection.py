@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 import attrs
 
 from tina.local import JournalEntry, PhaseState, SupervisorState, Task, TeamConfig
-from tina.local.models import canonical_json
+from tina.local.models import MemberReach, canonical_json
 from tina.local.names import phase_sort_key
 from tina.messages import (
     EventRecord,
@@ -24,6 +24,9 @@ from tina.messages import (
     PhaseSnapshot,
     TaskSnapshot,
     TeamSnapshot,
+)
+from tina.messages import (
+    MemberReach as WireReach,
 )
 
 MAX_DETAIL = 16_000
@@ -38,6 +41,7 @@ MAX_ID = 64
 MAX_PANE = 32
 MAX_PATH = 4096
 MAX_LIST = 500
+MAX_TAG = 32  # backendType, color: short words ("in-process", "purple")
 AGENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
 TIMESTAMP_MS = (946_684_800_000.0, 7_258_118_400_000.0)  # 2000-01-01 .. 2200-01-01
 
@@ -200,9 +204,23 @@ def team_snapshot(config: TeamConfig, dir_name: str) -> tuple[TeamSnapshot, list
                 joined_at=_when(m.joined_at),
                 tmux_pane_id=_fits(m.tmux_pane_id, MAX_PANE),
                 cwd=_fits(m.cwd, MAX_PATH),
+                is_active=m.is_active,
+                backend_type=_cut(m.backend_type, MAX_TAG),
+                color=_cut(m.color, MAX_TAG),
+                plan_mode_required=m.plan_mode_required,
+                reach=REACH[m.reach],
             )
         )
     return team, members[:200]
+
+
+# The wire spells each reach in snake_case, like every other status Convex stores.
+REACH: dict[MemberReach, WireReach] = {
+    MemberReach.PANE: "pane",
+    MemberReach.IN_PROCESS: "in_process",
+    MemberReach.LEAD: "lead",
+    MemberReach.NONE: "none",
+}
 
 
 def member_problem(agent_id: str, name: str) -> str | None:
@@ -231,6 +249,9 @@ def task_snapshot(task: Task) -> TaskSnapshot:
         blocks=tuple(t for t in task.blocks if _id(t))[:MAX_LIST],
         blocked_by=tuple(sorted(t for t in task.blocked_by if _id(t)))[:MAX_LIST],
         metadata=metadata,
+        internal=True if task.internal else None,
+        created_at=_when(task.created_at),
+        updated_at=_when(task.updated_at),
     )
 
 
