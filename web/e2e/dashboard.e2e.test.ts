@@ -220,8 +220,14 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     await page.getByRole("button", { name: "Close" }).click();
   });
 
-  test("a message to an agent without a pane fails, and the failure needs attention", async () => {
-    await page.locator('[data-testid="member"][data-agent="reviewer"] [data-testid="message-open"]').click();
+  test("an agent tina cannot reach offers no message, and says why", async () => {
+    const reviewer = page.locator('[data-testid="member"][data-agent="reviewer"]');
+    expect(await reviewer.locator('[data-testid="message-open"]').isDisabled()).toBe(true);
+    await expect(reviewer.innerText()).resolves.toContain("Can't message");
+  });
+
+  test("a message to an agent whose pane is gone fails, and the failure needs attention", async () => {
+    await page.locator('[data-testid="member"][data-agent="designer"] [data-testid="message-open"]').click();
     await page.getByTestId("message-text").fill("are you there?");
     await page.getByTestId("message-send").click();
     await page.locator('[role="dialog"] [data-testid="action-tracker"][data-status="failed"]').waitFor({ timeout: LIVE_MS });

@@ -72,6 +72,8 @@ export function team(feature: string, worktree: string, paneId: string | undefin
         ...(paneId ? { tmuxPaneId: paneId } : {}),
       },
       { agentId: `rev@${feature}`, name: "reviewer", agentType: "reviewer", model: "claude-sonnet-4-5", joinedAt: now - 14 * MIN, cwd: worktree },
+      // A teammate whose recorded tmux pane no longer exists: a message to it fails on the laptop.
+      { agentId: `design@${feature}`, name: "designer", agentType: "designer", model: "claude-sonnet-4-5", joinedAt: now - 13 * MIN, cwd: worktree, tmuxPaneId: "%9999" },
     ],
     tasks: [
       { id: "1", subject: "Add the session table", status: "completed", owner: "executor-1" },

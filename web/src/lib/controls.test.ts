@@ -7,6 +7,7 @@ import {
   needsConfirmation,
   phaseControlAvailability,
   phaseStateReason,
+  reachReason,
   type ActContext,
   type PhaseControl,
 } from "./controls";
@@ -114,6 +115,18 @@ describe("messages", () => {
     expect(as("viewer", "operators")).toMatchObject({ enabled: false, reason: expect.stringContaining("viewers") });
     // The rule is about the user, so it is said before the agent's or laptop's state.
     expect(messageAvailability(member, {}, ctx({ laptopMessaging: "owners", laptopOnline: false }))).toMatchObject({ reason: expect.stringContaining("only owners") });
+  });
+  test("only agents in their own tmux pane can be typed to; older daemons that do not say are left to the laptop", () => {
+    expect(messageAvailability({ ...member, reach: "pane" }, {}, ctx())).toEqual({ enabled: true });
+    expect(messageAvailability(member, {}, ctx())).toEqual({ enabled: true });
+    expect(messageAvailability({ ...member, reach: "in_process" }, {}, ctx())).toEqual({ enabled: false, reason: "runs inside the lead's process: message the lead" });
+    expect(messageAvailability({ ...member, reach: "lead" }, {}, ctx())).toEqual({ enabled: false, reason: "the lead has no pane tina can type into yet" });
+    expect(messageAvailability({ ...member, reach: "none" }, {}, ctx())).toEqual({ enabled: false, reason: "no known way to reach this agent" });
+    // Having left is said before how it ran; how it runs before the laptop being offline.
+    expect(messageAvailability({ ...member, reach: "none", removedAt: 1 }, {}, ctx())).toMatchObject({ reason: "executor-1 has left the team" });
+    expect(messageAvailability({ ...member, reach: "none" }, {}, ctx({ laptopOnline: false }))).toMatchObject({ reason: "no known way to reach this agent" });
+    expect(reachReason(undefined)).toBeNull();
+    expect(reachReason("pane")).toBeNull();
   });
   test("text is checked like the server does", () => {
     expect(messageTextProblem("  ")).toBe("write something to send");

@@ -1,6 +1,6 @@
 // Which operator controls apply right now, and if not, why. Pure: the views only render
 // what these functions decide, and the tests pin every reason.
-import type { ActionDoc, ActionType, MessagingRule, PhaseStatus } from "../api";
+import type { ActionDoc, ActionType, MemberReach, MessagingRule, PhaseStatus } from "../api";
 import { isFinalActionStatus } from "./status";
 
 export type Role = "owner" | "operator" | "viewer";
@@ -108,9 +108,27 @@ export function phaseControlAvailability(
   return OK;
 }
 
+/**
+ * Why tina cannot type a message to a member, given how the laptop reaches it; null when it can
+ * (its own tmux pane) or when the daemon does not say (older daemons: left to the laptop).
+ */
+export function reachReason(reach: MemberReach | undefined): string | null {
+  switch (reach) {
+    case undefined:
+    case "pane":
+      return null;
+    case "in_process":
+      return "runs inside the lead's process: message the lead";
+    case "lead":
+      return "the lead has no pane tina can type into yet";
+    case "none":
+      return "no known way to reach this agent";
+  }
+}
+
 /** Whether a message can be sent to an agent now. */
 export function messageAvailability(
-  member: { agentName: string; removedAt?: number } | undefined,
+  member: { agentName: string; removedAt?: number; reach?: MemberReach } | undefined,
   team: { removedAt?: number },
   ctx: Omit<ActContext, "actions">,
 ): Availability {
@@ -121,6 +139,8 @@ export function messageAvailability(
   if (team.removedAt !== undefined) return no("this team has ended");
   if (member === undefined) return no("choose an agent");
   if (member.removedAt !== undefined) return no(`${member.agentName} has left the team`);
+  const unreachable = reachReason(member.reach);
+  if (unreachable) return no(unreachable);
   const offline = offlineReason({ ...ctx, actions: [] });
   if (offline) return no(offline);
   return OK;

@@ -1,9 +1,10 @@
-// Who works on this orchestration: agent, type, model, joined; and a message to any of them.
+// Who works on this orchestration: agent, working or idle, what it is doing, how it runs, type,
+// model, joined; and a message to those tina can type to.
 import { useState } from "react";
-import type { ActionDoc, MemberDoc, TeamDetail } from "../../api";
+import type { ActionDoc, MemberDetail, MemberReach, TeamDetail } from "../../api";
 import { Badge, Button, Dialog, EmptyState, Panel, Time, cx, ui } from "../../components/ui";
 import { useSubmitAction } from "../../hooks/useSubmitAction";
-import { messageAvailability, messageTextProblem, messagingReason, type ActContext } from "../../lib/controls";
+import { messageAvailability, messageTextProblem, messagingReason, reachReason, type ActContext } from "../../lib/controls";
 import { comparePhaseNumbers } from "../../lib/phases";
 import { ActionTracker } from "./ActionTracker";
 import s from "../detail.module.css";
@@ -15,7 +16,7 @@ function MessageDialog({
   onClose,
 }: {
   team: TeamDetail["team"];
-  member: MemberDoc;
+  member: MemberDetail;
   actions: readonly ActionDoc[];
   onClose: () => void;
 }) {
@@ -54,8 +55,117 @@ function MessageDialog({
   );
 }
 
+// Claude Code's teammate colours. Only these names become a swatch: the colour is decoration,
+// never the only sign of anything, and an unknown value is not passed on to CSS.
+const SWATCHES: Record<string, string> = {
+  red: "#e03131",
+  orange: "#f08c00",
+  yellow: "#f5c400",
+  green: "#2f9e44",
+  cyan: "#1098ad",
+  blue: "#1c7ed6",
+  purple: "#7048e8",
+  pink: "#d6336c",
+};
+
+const HOW_IT_RUNS: Record<MemberReach, string | null> = {
+  pane: "runs in its own tmux pane",
+  in_process: "runs in-process, inside the lead",
+  lead: "the lead itself",
+  none: null, // said by the message reason
+};
+
+/** Working or idle, from Claude Code's `isActive`; nothing when it does not say, or the agent has left. */
+function activityWord(m: MemberDetail): "working" | "idle" | null {
+  if (m.removedAt !== undefined || m.isActive === undefined) return null;
+  return m.isActive ? "working" : "idle";
+}
+
+/** What the agent is doing, from its teammate tracker; its subject alone is often just its name. */
+function activityText(m: MemberDetail): string | null {
+  if (m.removedAt !== undefined || m.activity === undefined) return null;
+  if (m.activity.activeForm) return m.activity.activeForm;
+  return m.activity.subject && m.activity.subject !== m.agentName ? m.activity.subject : null;
+}
+
+function MemberRow({
+  member: m,
+  availability: a,
+  onMessage,
+}: {
+  member: MemberDetail;
+  availability: ReturnType<typeof messageAvailability>;
+  onMessage: () => void;
+}) {
+  const word = activityWord(m);
+  const doing = activityText(m);
+  const swatch = m.color === undefined ? undefined : SWATCHES[m.color.toLowerCase()];
+  const how = m.reach === undefined ? null : HOW_IT_RUNS[m.reach];
+  // Said in words beside the control (a disabled button's title is invisible on a phone).
+  const unreachable = m.removedAt === undefined ? reachReason(m.reach) : null;
+  const whyId = `why-message-${m._id}`;
+  return (
+    <li className={cx(s.rowItem, m.removedAt !== undefined && s.removed)} data-testid="member" data-agent={m.agentName}>
+      <div className={s.rowHead}>
+        <span className={s.memberName}>
+          {swatch && <span className={s.swatch} style={{ background: swatch }} data-testid="member-color" data-color={m.color} aria-hidden />}
+          <strong>{m.agentName}</strong>
+          {word && (
+            <Badge tone={word === "working" ? "progress" : "muted"}>
+              <span data-testid="member-state">{word}</span>
+            </Badge>
+          )}
+        </span>
+        <Button
+          small
+          onClick={onMessage}
+          disabledReason={a.enabled ? undefined : a.reason}
+          aria-label={`Message ${m.agentName}`}
+          aria-describedby={unreachable ? whyId : undefined}
+          data-testid="message-open"
+        >
+          Message
+        </Button>
+      </div>
+      {doing && (
+        <span data-testid="member-activity">
+          <span className={ui.secondary}>Now: </span>
+          {doing}
+        </span>
+      )}
+      <span className={ui.secondary}>
+        {m.agentType ?? "agent"}
+        {m.model ? ` · ${m.model}` : ""}
+        {how && <span data-testid="member-runs"> · {how}</span>}
+        {m.joinedAt !== undefined && (
+          <>
+            {" "}
+            · joined <Time at={m.joinedAt} />
+          </>
+        )}
+        {m.removedAt !== undefined && (
+          <>
+            {" "}
+            · <Badge tone="muted">left</Badge>
+          </>
+        )}
+      </span>
+      {m.planModeRequired === true && m.removedAt === undefined && (
+        <span className={ui.secondary} data-testid="member-plan">
+          plan approval required
+        </span>
+      )}
+      {unreachable && (
+        <span id={whyId} className={ui.secondary} data-testid="message-why">
+          Can't message: {unreachable}
+        </span>
+      )}
+    </li>
+  );
+}
+
 export function TeamRoster({ teams, ctx, actions }: { teams: TeamDetail[]; ctx: Omit<ActContext, "actions">; actions: readonly ActionDoc[] }) {
-  const [messaging, setMessaging] = useState<{ team: TeamDetail["team"]; member: MemberDoc } | null>(null);
+  const [messaging, setMessaging] = useState<{ team: TeamDetail["team"]; member: MemberDetail } | null>(null);
   const ordered = [...teams].sort((a, b) => comparePhaseNumbers(a.team.phaseNumber ?? "999", b.team.phaseNumber ?? "999"));
   const count = teams.reduce((n, t) => n + t.members.filter((m) => m.removedAt === undefined).length, 0);
   // Said once in words as well (a disabled button's title is invisible on a phone); viewers hear about their role instead.
@@ -78,35 +188,9 @@ export function TeamRoster({ teams, ctx, actions }: { teams: TeamDetail[]; ctx: 
               {team.removedAt !== undefined && " (ended)"}
             </div>
             <ul className={s.rows}>
-              {members.map((m) => {
-                const a = messageAvailability(m, team, ctx);
-                return (
-                  <li key={m._id} className={cx(s.rowItem, m.removedAt !== undefined && s.removed)} data-testid="member" data-agent={m.agentName}>
-                    <div className={s.rowHead}>
-                      <strong>{m.agentName}</strong>
-                      <Button small onClick={() => setMessaging({ team, member: m })} disabledReason={a.enabled ? undefined : a.reason} data-testid="message-open">
-                        Message
-                      </Button>
-                    </div>
-                    <span className={ui.secondary}>
-                      {m.agentType ?? "agent"}
-                      {m.model ? ` · ${m.model}` : ""}
-                      {m.joinedAt !== undefined && (
-                        <>
-                          {" "}
-                          · joined <Time at={m.joinedAt} />
-                        </>
-                      )}
-                      {m.removedAt !== undefined && (
-                        <>
-                          {" "}
-                          · <Badge tone="muted">left</Badge>
-                        </>
-                      )}
-                    </span>
-                  </li>
-                );
-              })}
+              {members.map((m) => (
+                <MemberRow key={m._id} member={m} availability={messageAvailability(m, team, ctx)} onMessage={() => setMessaging({ team, member: m })} />
+              ))}
             </ul>
           </div>
         ))
