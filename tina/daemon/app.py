@@ -52,9 +52,6 @@ from tina.supervision import (
 log = structlog.get_logger("tina.app")
 
 
-DISK_THREADS = 4
-"""Blocking file operations at once (reads of watched files, outbox writes)."""
-
 # Actions arrive one tap at a time; 16 absorbs a burst without ever blocking the subscription.
 ACTION_BUFFER = 16
 
@@ -68,7 +65,7 @@ class Daemon:
         self.instance_id = f"{credential.node_name}.{uuid.uuid4().hex[:12]}"
         self.started_at = time.time()
         # One limiter for every blocking file operation of the daemon's actors.
-        self.disk = trio.CapacityLimiter(DISK_THREADS)
+        self.disk = trio.CapacityLimiter(worktree.DISK_THREADS)
         self.connection = Connection(
             config.require_url(), credential.token, on_reconnect=self._reconnected
         )

@@ -26,7 +26,8 @@ from tina.local.paths import journal_path, state_path, tina_dir
 log = structlog.get_logger("tina.worktree")
 
 DISK_THREADS = 4
-"""Blocking file reads at once when no shared limiter is given (the daemon passes its one)."""
+"""Blocking file operations at once: the daemon's one limiter (watchers, outbox) and the
+default of a watcher run without it."""
 
 Sig = tuple[int, int, int]  # (size, mtime_ns, inode)
 
