@@ -72,6 +72,10 @@ class TeamSnapshot:
 MemberReach = Literal["pane", "in_process", "lead", "none"]
 """How a member can be reached besides its inbox (`tina.local.models.MemberReach` on the wire)."""
 
+Liveness = Literal["working", "idle", "waiting", "shut_down", "gone"]
+"""What an agent is doing, as the daemon derives it from its team's files (`isActive`, the
+inboxes' idle notifications, shutdowns and permission requests, and its pane)."""
+
 
 @attrs.frozen(kw_only=True)
 class MemberSnapshot:
@@ -87,6 +91,8 @@ class MemberSnapshot:
     color: str | None = None
     plan_mode_required: bool | None = None
     reach: MemberReach | None = None
+    liveness: Liveness | None = None
+    liveness_reason: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -104,6 +110,76 @@ class TaskSnapshot:
     """True for a teammate tracker (`metadata._internal`); None otherwise, never False."""
     created_at: float | None = None
     updated_at: float | None = None
+
+
+DocumentKind = Literal["plan", "design"]
+
+
+@attrs.frozen(kw_only=True)
+class DocumentSnapshot:
+    """A phase's plan or an orchestration's design doc as read on the laptop.
+
+    `content` is the file's text, cut at `DOCUMENT_MAX` bytes (at a character boundary,
+    `truncated` then true); `hash` is the SHA-256 (hex) of the whole file, what an approval
+    names. A file that is gone is `missing` with no content and no hash.
+    """
+
+    kind: DocumentKind
+    phase_number: str | None = None
+    path: str
+    content: str = ""
+    hash: str | None = None
+    size: float = 0
+    truncated: bool = False
+    modified_at: float | None = None
+    missing: bool = False
+
+
+DOCUMENT_MAX = 256 * 1024
+"""Bytes of a plan or design doc's text synced at most (Convex stores it in one document)."""
+
+InboxKind = Literal[
+    "text",
+    "idle_notification",
+    "task_assignment",
+    "shutdown_request",
+    "shutdown_response",
+    "plan_approval_request",
+    "plan_approval_response",
+    "permission_request",
+    "permission_response",
+    "unknown",
+]
+
+
+@attrs.frozen(kw_only=True)
+class InboxMessage:
+    """One message of a team member's inbox (`~/.claude/teams/<team>/inboxes/<recipient>.json`).
+
+    `key` is stable across re-reads and restarts (`tina.local.inbox_key`): Convex keeps one row
+    per (team, key) and only `read` may change. `text` is cut at `INBOX_TEXT_MAX` bytes;
+    `detail` is the canonical JSON (sorted keys) of a structured message's fields, cut at
+    `INBOX_DETAIL_MAX`; an unknown `type` is kind "unknown" with its text kept. `timestamp` is
+    ms since the epoch (0 when the entry has none: it then sorts first).
+    """
+
+    key: str
+    recipient: str
+    sender: str
+    kind: InboxKind
+    text: str
+    truncated: bool = False
+    summary: str | None = None
+    color: str | None = None
+    timestamp: float
+    read: bool = False
+    request_id: str | None = None
+    approved: bool | None = None  # shutdown/plan approval responses; permission: subtype success
+    detail: str | None = None
+
+
+INBOX_TEXT_MAX = 16 * 1024
+INBOX_DETAIL_MAX = 4 * 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -140,6 +216,10 @@ class Health:
 
 ActionType = Literal["approve_plan", "reject_plan", "pause", "resume", "retry", "send_message"]
 
+MessageRoute = Literal["pane", "inbox", "lead_session"]
+"""How a message reaches an agent: typed into its own tmux pane, appended to its inbox file, or
+typed into the phase lead's tmux session (the one `tina-session start` created)."""
+
 
 @attrs.frozen(kw_only=True)
 class InboundAction:
@@ -158,6 +238,8 @@ class InboundAction:
     team_dir: str | None = None
     agent_name: str | None = None
     text: str | None = None
+    via: MessageRoute | None = None  # send_message: how to reach the agent
+    plan_hash: str | None = None  # approve/reject_plan: the plan revision the operator read
     expires_at: float = 0.0  # ms since the epoch; 0 when the document has none
 
 
@@ -185,6 +267,8 @@ class ActionResult:
     exit_code: int | None = None
     output: str | None = None
     duration_ms: float | None = None
+    via: MessageRoute | None = None  # send_message: the way it was delivered
+    message_key: str | None = None  # send_message via inbox: the inbox entry's key (read state)
 
 
 # --- the rules every action satisfies (checked on the wire and again by the handlers) -------
