@@ -10,6 +10,8 @@ import { actionRequest, actionResult, actionStatus } from "./model/validators";
 import schema from "./schema";
 
 const actionDoc = doc(schema, "inboundActions");
+/** An action as the dashboard lists it: for a delivered inbox message, whether the agent has read it. */
+const listedAction = v.object({ ...actionDoc.fields, read: v.optional(v.boolean()) });
 
 /** Queue an action for a laptop. A repeated idempotency key returns the first action. */
 export const submitAction = operatorMutation({
@@ -38,7 +40,7 @@ const LIST_MAX = 200;
 /** Most recent actions, of one orchestration or across everything. */
 export const listActions = viewerQuery({
   args: { orchestrationId: v.optional(v.id("orchestrations")), limit: v.optional(v.number()) },
-  returns: v.array(actionDoc),
+  returns: v.array(listedAction),
   handler: async (ctx, { orchestrationId, limit }) => {
     const n = Math.min(Math.floor(checkNumber("limit", limit ?? LIST_DEFAULT, { min: 1 })), LIST_MAX);
     if (orchestrationId !== undefined) {

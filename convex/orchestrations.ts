@@ -9,7 +9,15 @@ import { offlineAfterMs } from "./model/nodes";
 import { checkNumber } from "./model/checks";
 import { comparePhases, isActiveStatus, syncOrchestration as sync } from "./model/orchestrations";
 import { DEFAULT_MESSAGING, messagingOf } from "./model/messaging";
-import { messagingRule, orchestrationSnapshot, orchestrationStatus, phaseSnapshot, type MessagingRule } from "./model/validators";
+import {
+  livenessCounts,
+  messagingRule,
+  orchestrationSnapshot,
+  orchestrationStatus,
+  phaseSnapshot,
+  planSummary,
+  type MessagingRule,
+} from "./model/validators";
 
 export const syncOrchestration = nodeMutation({
   args: { orchestration: orchestrationSnapshot, phases: v.array(phaseSnapshot), seq: v.optional(v.number()) },
@@ -39,6 +47,8 @@ export const orchestrationSummary = v.object({
   attention: v.optional(v.string()),
   attentionPhase: v.optional(v.string()),
   attentionReason: v.optional(v.string()),
+  // The agents of its live teams by liveness (absent when no team reports liveness).
+  agents: v.optional(livenessCounts),
 });
 
 type NodeInfo = { name: string; online: boolean; messaging: MessagingRule };
@@ -146,6 +156,9 @@ const memberActivity = v.object({
   activeForm: v.optional(v.string()),
 });
 
+/** A phase, and what is known of its plan document (its content comes from documents:getDocument). */
+const phaseDetail = v.object({ ...doc(schema, "phases").fields, plan: v.optional(planSummary) });
+
 const memberDetail = v.object({ ...doc(schema, "teamMembers").fields, activity: v.optional(memberActivity) });
 
 const teamDetail = v.object({
@@ -202,7 +215,7 @@ export const getOrchestrationDetail = viewerQuery({
       nodeOnline: v.boolean(),
       // Who may message the agents on the laptop (the dashboard disables what the user may not send).
       nodeMessaging: messagingRule,
-      phases: v.array(doc(schema, "phases")),
+      phases: v.array(phaseDetail),
       teams: v.array(teamDetail),
       recentEvents: v.array(doc(schema, "orchestrationEvents")),
       recentActions: v.array(doc(schema, "inboundActions")),

@@ -10,6 +10,9 @@ import {
   attentionKind,
   auditOutcome,
   auditVerb,
+  documentKind,
+  inboxKind,
+  livenessCounts,
   memberSnapshot,
   messagingRule,
   nodeHealth,
@@ -176,6 +179,10 @@ export default defineSchema({
       completed: v.number(),
       other: v.number(),
     }),
+    // Members by liveness, when the daemon reports it (older daemons do not).
+    liveness: v.optional(livenessCounts),
+    // Rows of teamMessages kept for the team (at most 2,000).
+    messageCount: v.optional(v.number()),
     removedAt: v.optional(v.number()),
     lastSeq: v.optional(v.number()),
     updatedAt: v.number(),
@@ -186,7 +193,51 @@ export default defineSchema({
     .index("by_node_cwd", ["nodeId", "cwd"])
     // Live teams outside any orchestration: (node, no orchestration, not removed).
     .index("by_node_orchestration_removed", ["nodeId", "orchestrationId", "removedAt"])
-    .index("by_orchestration_phase", ["orchestrationId", "phaseNumber"]),
+    .index("by_orchestration_phase", ["orchestrationId", "phaseNumber"])
+    // An orchestration's live teams (the lists sum their agents' liveness).
+    .index("by_orchestration_removed", ["orchestrationId", "removedAt"]),
+
+  // What the agents of a team said to each other: their inbox entries, one row per (team, key).
+  // Only `read` changes after insert; the oldest rows beyond 2,000 per team are deleted.
+  teamMessages: defineTable({
+    teamId: v.id("teams"),
+    nodeId: v.id("nodes"),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    key: v.string(),
+    recipient: v.string(),
+    sender: v.string(),
+    kind: inboxKind,
+    text: v.string(),
+    truncated: v.boolean(),
+    summary: v.optional(v.string()),
+    color: v.optional(v.string()),
+    timestamp: v.number(),
+    read: v.boolean(),
+    requestId: v.optional(v.string()),
+    approved: v.optional(v.boolean()),
+    detail: v.optional(v.string()),
+    recordedAt: v.number(),
+  })
+    .index("by_team_key", ["teamId", "key"])
+    .index("by_team_time", ["teamId", "timestamp"]),
+
+  // A phase's plan or the orchestration's design doc, as last read on the laptop.
+  documents: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    nodeId: v.id("nodes"),
+    kind: documentKind,
+    // phaseNumber ?? "": the design doc has no phase.
+    phaseKey: v.string(),
+    phaseNumber: v.optional(v.string()),
+    path: v.string(),
+    content: v.string(),
+    hash: v.optional(v.string()),
+    size: v.number(),
+    truncated: v.boolean(),
+    modifiedAt: v.optional(v.number()),
+    missing: v.boolean(),
+    syncedAt: v.number(),
+  }).index("by_orchestration_kind_phase", ["orchestrationId", "kind", "phaseKey"]),
 
   teamMembers: defineTable({
     ...teamScope,

@@ -2,8 +2,9 @@
 import { v } from "convex/values";
 import { doc } from "convex-helpers/validators";
 import { nodeMutation, nodeQuery, viewerQuery } from "./functions";
+import { conversation as readConversation, recordTeamMessages as record } from "./model/teamMessages";
 import { removeTeam as remove, syncTeam as sync } from "./model/teams";
-import { memberSnapshot, syncTeamResult, taskObservation, taskSnapshot, teamSnapshot } from "./model/validators";
+import { inboxMessage, memberSnapshot, syncTeamResult, taskObservation, taskSnapshot, teamSnapshot } from "./model/validators";
 import schema from "./schema";
 
 export const syncTeam = nodeMutation({
@@ -58,4 +59,21 @@ export const listUnlinkedTeams = viewerQuery({
       .query("teams")
       .withIndex("by_node_orchestration_removed", (q) => q.eq("nodeId", nodeId).eq("orchestrationId", undefined).eq("removedAt", undefined))
       .take(UNLINKED_LIMIT),
+});
+
+/**
+ * The daemon's inbox entries of one team (at most 100 a call): new keys are inserted, a known
+ * key is patched only when `read` changed. The oldest rows beyond 2,000 per team are deleted.
+ */
+export const recordTeamMessages = nodeMutation({
+  args: { dirName: v.string(), messages: v.array(inboxMessage) },
+  returns: v.object({ inserted: v.number(), updated: v.number() }),
+  handler: (ctx, { dirName, messages }) => record(ctx, ctx.node, dirName, messages),
+});
+
+/** A team's newest `limit` messages (default 100, at most 200), oldest first; `more` if older ones exist. */
+export const conversation = viewerQuery({
+  args: { teamId: v.id("teams"), limit: v.optional(v.number()) },
+  returns: v.object({ messages: v.array(doc(schema, "teamMessages")), more: v.boolean() }),
+  handler: (ctx, { teamId, limit }) => readConversation(ctx, teamId, limit),
 });

@@ -97,6 +97,11 @@ export const FINAL_ACTION_STATUSES: readonly ActionStatus[] = [
   "interrupted",
 ];
 
+// How a message reaches an agent: typed into its own tmux pane, typed into the phase lead's tmux
+// session (the one `tina-session start` created), or appended to its inbox file.
+export const messageRoute = v.union(v.literal("pane"), v.literal("lead_session"), v.literal("inbox"));
+export type MessageRoute = Infer<typeof messageRoute>;
+
 // What the daemon needs to run an action; filled in by submitAction from stored rows,
 // so the daemon never trusts a client-supplied feature name or path.
 export const actionPayload = v.object({
@@ -106,6 +111,10 @@ export const actionPayload = v.object({
   teamDir: v.optional(v.string()),
   agentName: v.optional(v.string()),
   text: v.optional(v.string()),
+  // send_message: how the daemon reaches the agent (always set by submitAction for new actions).
+  via: v.optional(messageRoute),
+  // approve_plan / reject_plan: the plan revision (SHA-256 hex) the operator read.
+  planHash: v.optional(v.string()),
 });
 export type ActionPayload = Infer<typeof actionPayload>;
 
@@ -117,6 +126,9 @@ export const actionResult = v.object({
   exitCode: v.optional(v.number()),
   output: v.optional(v.string()),
   durationMs: v.optional(v.number()),
+  // send_message: the way it was delivered, and for an inbox entry its key (see teamMessages).
+  via: v.optional(messageRoute),
+  messageKey: v.optional(v.string()),
 });
 
 export const actorSummary = v.object({
@@ -140,8 +152,9 @@ export const nodeHealth = v.object({
 // the server fills in the feature, phase and team directory from what it stores.
 const phaseTarget = { orchestrationId: v.id("orchestrations"), phase: v.string() };
 export const actionRequest = v.union(
-  v.object({ type: v.literal("approve_plan"), ...phaseTarget }),
-  v.object({ type: v.literal("reject_plan"), ...phaseTarget, feedback: v.string() }),
+  // `planHash`: the revision of the plan the dashboard showed (documents:getDocument's hash).
+  v.object({ type: v.literal("approve_plan"), ...phaseTarget, planHash: v.optional(v.string()) }),
+  v.object({ type: v.literal("reject_plan"), ...phaseTarget, feedback: v.string(), planHash: v.optional(v.string()) }),
   v.object({ type: v.literal("pause"), ...phaseTarget }),
   v.object({ type: v.literal("resume"), ...phaseTarget }),
   v.object({ type: v.literal("retry"), ...phaseTarget }),
@@ -150,6 +163,8 @@ export const actionRequest = v.union(
     teamId: v.id("teams"),
     agentName: v.string(),
     text: v.string(),
+    // Unset: the member's default route (model/messaging.ts `messageRoutes`).
+    via: v.optional(messageRoute),
   }),
 );
 export type ActionRequest = Infer<typeof actionRequest>;
@@ -193,6 +208,26 @@ export type OrchestrationSnapshot = Infer<typeof orchestrationSnapshot>;
 export const memberReach = v.union(v.literal("pane"), v.literal("in_process"), v.literal("lead"), v.literal("none"));
 export type MemberReach = Infer<typeof memberReach>;
 
+// What an agent is doing, as the daemon derives it from its team's files (tina/daemon/projection.py).
+export const liveness = v.union(
+  v.literal("working"),
+  v.literal("idle"),
+  v.literal("waiting"),
+  v.literal("shut_down"),
+  v.literal("gone"),
+);
+export type Liveness = Infer<typeof liveness>;
+
+// How many agents are in each liveness state (a team's members, an orchestration's live teams).
+export const livenessCounts = v.object({
+  working: v.number(),
+  idle: v.number(),
+  waiting: v.number(),
+  shutDown: v.number(),
+  gone: v.number(),
+});
+export type LivenessCounts = Infer<typeof livenessCounts>;
+
 export const memberSnapshot = v.object({
   agentId: v.string(),
   agentName: v.string(),
@@ -209,6 +244,9 @@ export const memberSnapshot = v.object({
   color: v.optional(v.string()),
   planModeRequired: v.optional(v.boolean()),
   reach: v.optional(memberReach),
+  liveness: v.optional(liveness),
+  // Why, in words ("waiting for permission to use Bash", "its tmux pane %4 is gone").
+  livenessReason: v.optional(v.string()),
 });
 export type MemberSnapshot = Infer<typeof memberSnapshot>;
 
@@ -273,3 +311,67 @@ export const orchestrationEventInput = v.object({
   idempotencyKey: v.string(),
 });
 export type OrchestrationEventInput = Infer<typeof orchestrationEventInput>;
+
+// A phase's plan or the orchestration's design doc as read on the laptop. `hash` is the SHA-256
+// (hex) of the whole file; `content` is cut at DOCUMENT_MAX bytes (`truncated`). A file that is
+// gone is `missing`, with no content and no hash.
+export const documentKind = v.union(v.literal("plan"), v.literal("design"));
+export type DocumentKind = Infer<typeof documentKind>;
+
+export const documentSnapshot = v.object({
+  kind: documentKind,
+  phaseNumber: v.optional(v.string()),
+  path: v.string(),
+  content: v.string(),
+  hash: v.optional(v.string()),
+  size: v.number(),
+  truncated: v.boolean(),
+  modifiedAt: v.optional(v.number()),
+  missing: v.boolean(),
+});
+export type DocumentSnapshot = Infer<typeof documentSnapshot>;
+
+// What the detail view says about a phase's plan without its content (getDocument loads that).
+export const planSummary = v.object({
+  hash: v.optional(v.string()),
+  size: v.number(),
+  modifiedAt: v.optional(v.number()),
+  syncedAt: v.number(),
+  missing: v.boolean(),
+  truncated: v.boolean(),
+});
+
+// The kinds of message Claude Code agents leave in each other's inboxes (`type` of a JSON text).
+export const inboxKind = v.union(
+  v.literal("text"),
+  v.literal("idle_notification"),
+  v.literal("task_assignment"),
+  v.literal("shutdown_request"),
+  v.literal("shutdown_response"),
+  v.literal("plan_approval_request"),
+  v.literal("plan_approval_response"),
+  v.literal("permission_request"),
+  v.literal("permission_response"),
+  v.literal("unknown"),
+);
+export type InboxKind = Infer<typeof inboxKind>;
+
+// One inbox entry (~/.claude/teams/<team>/inboxes/<recipient>.json). `key` is stable across
+// re-reads (tina.local.inbox_key); only `read` changes afterwards. `timestamp` is ms since the
+// epoch, 0 when the entry has none.
+export const inboxMessage = v.object({
+  key: v.string(),
+  recipient: v.string(),
+  sender: v.string(),
+  kind: inboxKind,
+  text: v.string(),
+  truncated: v.boolean(),
+  summary: v.optional(v.string()),
+  color: v.optional(v.string()),
+  timestamp: v.number(),
+  read: v.boolean(),
+  requestId: v.optional(v.string()),
+  approved: v.optional(v.boolean()),
+  detail: v.optional(v.string()),
+});
+export type InboxMessage = Infer<typeof inboxMessage>;
