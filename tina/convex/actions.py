@@ -8,12 +8,15 @@
   as `action.malformed` when first seen) that the dispatcher completes as failed. A document
   without a usable `_id` cannot be reported: it is logged (`action.malformed`) and dropped; an
   update that is not a list is logged (`actions.malformed_update`) and skipped;
-- `result_to_wire(result)` is an `ActionResult` as `completeAction` takes it.
+- `result_to_wire(result)` is an `ActionResult` as `completeAction` takes it (with `via` and
+  `messageKey` when a message was delivered).
 """
 
 from __future__ import annotations
 
 import math
+import re
+import typing
 from typing import Any, Protocol
 
 import structlog
@@ -26,6 +29,7 @@ from tina.messages import (
     ActionResult,
     InboundAction,
     MalformedAction,
+    MessageRoute,
     check_agent_name,
     check_optional_name,
     check_team_dir,
@@ -36,6 +40,33 @@ log = structlog.get_logger("tina.actions")
 
 MAX_ID = 128
 MAX_RESULT_MESSAGE = 4000
+MESSAGE_ROUTES: tuple[MessageRoute, ...] = typing.get_args(MessageRoute)
+PLAN_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def route_from_wire(value: Any, label: str) -> MessageRoute | None:
+    """`payload.via`: absent, or one of the routes (`tina.messages.MessageRoute`)."""
+    if value is None:
+        return None
+    for route in MESSAGE_ROUTES:
+        if value == route:
+            return route
+    raise ActionRejected(
+        "payload_invalid", f"{label}: expected one of {', '.join(MESSAGE_ROUTES)}, got {value!r}"
+    )
+
+
+def plan_hash_from_wire(value: Any, label: str) -> str | None:
+    """`payload.planHash`: absent, or a SHA-256 as 64 lower-case hex digits."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not PLAN_HASH_RE.fullmatch(value):
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:79] + "…"
+        raise ActionRejected(
+            "payload_invalid",
+            f"{label}: expected a SHA-256 as 64 lower-case hex digits, got {shown}",
+        )
+    return value
 
 
 def action_id_from_wire(doc: Any) -> str | None:
@@ -82,6 +113,7 @@ def action_from_wire(doc: Any) -> InboundAction:
                 team_dir=team_dir,
                 agent_name=agent,
                 text=check_text(payload.get("text"), "payload.text", required=True),
+                via=route_from_wire(payload.get("via"), "payload.via"),
                 expires_at=expires_at,
             )
         feature = payload.get("feature")
@@ -98,6 +130,9 @@ def action_from_wire(doc: Any) -> InboundAction:
             feedback=check_text(
                 payload.get("feedback"), "payload.feedback", required=kind == "reject_plan"
             ),
+            plan_hash=plan_hash_from_wire(payload.get("planHash"), "payload.planHash")
+            if kind in ("approve_plan", "reject_plan")
+            else None,
             expires_at=expires_at,
         )
     except InvalidName as exc:
@@ -184,4 +219,8 @@ def result_to_wire(result: ActionResult) -> dict[str, Any]:
         doc["output"] = result.output
     if result.duration_ms is not None:
         doc["durationMs"] = float(result.duration_ms)
+    if result.via is not None:
+        doc["via"] = result.via
+    if result.message_key is not None:
+        doc["messageKey"] = result.message_key
     return doc

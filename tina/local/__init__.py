@@ -1,8 +1,16 @@
 """Pure readers of the local files tina and Claude Code write: bytes -> attrs models.
 
-Nothing here uses trio; the ``read_*`` file helpers are plain blocking calls.
+Nothing here uses trio; the ``read_*`` file helpers are plain blocking calls. The writers of
+Claude Code inboxes, ``append_inbox_message`` and ``mark_inbox_read``, take Claude Code's lock.
 """
 
+from ._inbox_write import INBOX_LOCK_STALE as INBOX_LOCK_STALE
+from ._inbox_write import INBOX_LOCK_TIMEOUT as INBOX_LOCK_TIMEOUT
+from ._inbox_write import InboxWriteCode as InboxWriteCode
+from ._inbox_write import InboxWriteError as InboxWriteError
+from ._inbox_write import append_inbox_message as append_inbox_message
+from ._inbox_write import inbox_timestamp as inbox_timestamp
+from ._inbox_write import mark_inbox_read as mark_inbox_read
 from .encode import encode_journal_entry as encode_journal_entry
 from .encode import encode_session_lookup as encode_session_lookup
 from .encode import encode_supervisor_state as encode_supervisor_state

@@ -1,9 +1,19 @@
-"""The handler table: tina-session transitions and message delivery to tmux panes.
+"""The handler table: tina-session transitions and message delivery.
 
-`send_message` follows `tina.session.tmux`: check the text, prove the pane is the agent's
-(alive, in the phase's tmux session when tina-session has one, inside the agent's `cwd` or the
-orchestration's worktree, not a shell), paste the text as one bracketed paste, prove the pane
-again, press Enter.
+`send_message` goes the way `action.via` names (without one: a pane teammate's pane, anyone
+else's inbox):
+
+- `pane` follows `tina.session.tmux`: check the text, prove the pane is the agent's (alive, in
+  the phase's tmux session when tina-session has one, inside the agent's `cwd` or the
+  orchestration's worktree, not a shell), paste the text as one bracketed paste, prove the pane
+  again, press Enter. A member without a pane (the lead, an in-process teammate) is refused
+  with a reason that says how it can be reached;
+- `lead_session` types into the phase lead's tmux session the way `tina-session send` does
+  (`tina.session.tmux.send_text`);
+- `inbox` appends an entry `from: "tina"` to the agent's inbox file under Claude Code's lock
+  (`tina.local.append_inbox_message`); the result carries the entry's key.
+
+`approve_plan` with a `plan_hash` first checks the plan file is still that revision (`_plan`).
 """
 
 from __future__ import annotations
@@ -15,19 +25,30 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import attrs
 import structlog
 import trio
 
-from tina.local import ReadError, read_session_lookup, read_team_config
+from tina.local import (
+    InboxWriteError,
+    MemberReach,
+    ReadError,
+    TeamConfig,
+    TeamMember,
+    append_inbox_message,
+    read_session_lookup,
+    read_team_config,
+)
 from tina.local.names import phase_tmux_session
 from tina.log import SECRET_VALUES
-from tina.messages import ActionRejected, ActionResult, InboundAction
+from tina.messages import ActionRejected, ActionResult, InboundAction, MessageRoute
 from tina.session import tmux
 
 from ._model import build_cli_args, truncate
+from ._plan import check_plan_revision
 
 log = structlog.get_logger("tina.actions")
 
@@ -132,6 +153,10 @@ def error_reason(stderr: str) -> str | None:
 
 async def _tina_session(action: InboundAction, henv: HandlerEnv) -> ActionResult:
     argv = build_cli_args(action, henv.tina_session)
+    # An approval names the plan revision the operator read: a changed plan is not approved.
+    refused = await trio.to_thread.run_sync(check_plan_revision, action, henv.claude_dir)
+    if refused is not None:
+        return refused
     proc = await _run(argv, henv)
     out, err = _clean(proc.stdout), _clean(proc.stderr)
     if proc.returncode == 0:
@@ -159,15 +184,20 @@ async def _tina_session(action: InboundAction, henv: HandlerEnv) -> ActionResult
 
 
 @attrs.frozen(kw_only=True)
-class _Target:
-    """The agent's pane and what proves it is theirs."""
+class _Recipient:
+    """The team member a message is for, as the team config has it now."""
 
-    pane: str
-    expect: tmux.PaneExpectation
-    phase_session: str | None  # tina-session's session of the phase team, if it is one
+    team: TeamConfig
+    member: TeamMember
+
+    @property
+    def is_lead(self) -> bool:
+        return self.member.reach is MemberReach.LEAD or (
+            self.team.lead_agent_id is not None and self.member.agent_id == self.team.lead_agent_id
+        )
 
 
-def _find_target(action: InboundAction, henv: HandlerEnv) -> _Target:
+def _find_recipient(action: InboundAction, henv: HandlerEnv) -> _Recipient:
     assert action.team_dir is not None
     assert action.agent_name is not None
     path = henv.claude_dir / "teams" / action.team_dir / "config.json"
@@ -182,24 +212,75 @@ def _find_target(action: InboundAction, henv: HandlerEnv) -> _Target:
         raise ActionRejected(
             "agent_gone", f"agent {action.agent_name} is no longer in team {team.name}"
         )
-    if member.in_process:
-        raise ActionRejected(
-            "in_process_teammate",
-            f"agent {action.agent_name} runs inside its lead's process, not in a tmux pane; message the lead instead",
+    return _Recipient(team=team, member=member)
+
+
+def _route(action: InboundAction, recipient: _Recipient) -> MessageRoute:
+    """The route asked for; without one (an older server), the pane of a pane teammate as
+    before, else the inbox (every member has one)."""
+    if action.via is not None:
+        return action.via
+    return "pane" if recipient.member.reach is MemberReach.PANE else "inbox"
+
+
+def _no_pane(action: InboundAction, recipient: _Recipient) -> ActionRejected:
+    """Why `via="pane"` cannot reach this member, and what can."""
+    agent, member = action.agent_name, recipient.member
+    if recipient.is_lead:
+        session = (
+            ", or the phase's tmux session (lead_session)"
+            if action.feature is not None and action.phase is not None
+            else ""
         )
-    pane = member.tmux_pane
-    if pane is None or not pane.startswith("%") or not pane[1:].isdigit():
-        raise ActionRejected("no_pane", f"agent {action.agent_name} has no tmux pane recorded")
+        return ActionRejected(
+            "lead_has_no_pane",
+            f"{agent} is the lead of team {recipient.team.name}: it runs in the terminal it was "
+            f"started in, not in a teammate's tmux pane; reach it through its inbox{session}",
+        )
+    if member.reach is MemberReach.IN_PROCESS:
+        return ActionRejected(
+            "in_process_teammate",
+            f"{agent} runs inside its lead's process and has no tmux pane of its own; reach it "
+            "through its inbox",
+        )
+    recorded = member.tmux_pane_id
+    return ActionRejected(
+        "no_pane",
+        f"{agent} has no tmux pane tina can type into (its tmuxPaneId is "
+        f"{'not recorded' if not recorded else repr(recorded)}); reach it through its inbox",
+    )
+
+
+@attrs.frozen(kw_only=True)
+class _Target:
+    """The agent's pane and what proves it is theirs."""
+
+    pane: str
+    expect: tmux.PaneExpectation
+    phase_session: str | None  # tina-session's session of the phase team, if it is one
+
+
+def _worktree(feature: str, henv: HandlerEnv) -> str:
+    """The orchestration's worktree (`~/.claude/tina-sessions/<feature>.json`); ReadError."""
+    lookup = henv.claude_dir / "tina-sessions" / f"{feature}.json"
+    return read_session_lookup(lookup).worktree_path
+
+
+def _pane_target(action: InboundAction, recipient: _Recipient, henv: HandlerEnv) -> _Target:
+    member = recipient.member
+    pane = member.pane_id
+    if pane is None:
+        raise _no_pane(action, recipient)
     # Where the agent works: its cwd in the team config, and the orchestration's worktree.
     roots = [member.cwd]
     phase_session = None
     if action.feature is not None:
-        lookup = henv.claude_dir / "tina-sessions" / f"{action.feature}.json"
         # Not an orchestration on this laptop (any more): the cwd alone decides.
         with contextlib.suppress(ReadError, OSError):
-            roots.append(read_session_lookup(lookup).worktree_path)
+            roots.append(_worktree(action.feature, henv))
         if action.phase is not None:
             phase_session = phase_tmux_session(action.feature, action.phase)
+    assert action.agent_name is not None
     return _Target(
         pane=pane,
         expect=tmux.PaneExpectation(agent=action.agent_name, roots=tmux.resolve_roots(roots)),
@@ -230,7 +311,18 @@ async def _tmux_step(
 async def _send_message(action: InboundAction, henv: HandlerEnv) -> ActionResult:
     assert action.text is not None
     tmux.check_text(action.text)
-    target = await trio.to_thread.run_sync(_find_target, action, henv)
+    recipient = await trio.to_thread.run_sync(_find_recipient, action, henv)
+    route = _route(action, recipient)
+    if route == "inbox":
+        return await _to_inbox(action, henv)
+    if route == "lead_session":
+        return await _to_lead_session(action, recipient, henv)
+    return await _to_pane(action, recipient, henv)
+
+
+async def _to_pane(action: InboundAction, recipient: _Recipient, henv: HandlerEnv) -> ActionResult:
+    assert action.text is not None
+    target = await trio.to_thread.run_sync(_pane_target, action, recipient, henv)
     expect = target.expect
     if target.phase_session is not None:
         # The phase's lead runs in tina-session's session and its teammates' panes split from
@@ -255,8 +347,85 @@ async def _send_message(action: InboundAction, henv: HandlerEnv) -> ActionResult
     return ActionResult(
         ok=True,
         code="ok",
-        message=f"delivered to {action.agent_name} in tmux pane {pane}",
+        message=f"typed into {action.agent_name}'s tmux pane {pane}",
         exit_code=0,
+        via="pane",
+    )
+
+
+async def _to_lead_session(
+    action: InboundAction, recipient: _Recipient, henv: HandlerEnv
+) -> ActionResult:
+    """Type into the phase lead's tmux session exactly as `tina-session send` does
+    (`tina.session.tmux.send_text`: the session's active pane, proven to run in the worktree)."""
+    assert action.text is not None
+    agent = action.agent_name
+    if not recipient.is_lead:
+        raise ActionRejected(
+            "not_lead",
+            f"{agent} is not the lead of team {recipient.team.name}: only the lead runs in the "
+            "phase's tmux session; reach it through its inbox"
+            + (" or its tmux pane" if recipient.member.reach is MemberReach.PANE else ""),
+        )
+    if action.feature is None or action.phase is None:
+        raise ActionRejected(
+            "no_lead_session",
+            f"team {recipient.team.name} belongs to no orchestration phase, so {agent} runs in "
+            "no tina-session tmux session; reach it through its inbox",
+        )
+    feature, phase = action.feature, action.phase
+    session = phase_tmux_session(feature, phase)
+    try:
+        worktree = await trio.to_thread.run_sync(_worktree, feature, henv)
+    except ReadError as exc:
+        raise ActionRejected(
+            "orchestration_gone",
+            f"cannot find the worktree of {feature} to prove {session} is its lead's: {exc}",
+        ) from None
+    send = partial(tmux.send_text, session, action.text, roots=[worktree], env=dict(henv.env))
+    try:
+        pane = await trio.to_thread.run_sync(send)
+    except tmux.SessionMissing:
+        raise ActionRejected(
+            "lead_session_gone",
+            f"the tmux session {session} of {agent} (phase {phase} of {feature}, started by "
+            "tina-session start) no longer exists; reach it through its inbox",
+        ) from None
+    return ActionResult(
+        ok=True,
+        code="ok",
+        message=f"typed into {agent}'s tmux session {session} (pane {pane})",
+        exit_code=0,
+        via="lead_session",
+    )
+
+
+INBOX_SENDER = "tina"
+INBOX_SUMMARY = "from the tina dashboard"
+SUMMARY_MAX = 80
+
+
+async def _to_inbox(action: InboundAction, henv: HandlerEnv) -> ActionResult:
+    """Append the message to the agent's inbox file, under Claude Code's lock."""
+    assert action.team_dir is not None
+    assert action.agent_name is not None
+    assert action.text is not None
+    agent = action.agent_name
+    path = henv.claude_dir / "teams" / action.team_dir / "inboxes" / f"{agent}.json"
+    write = partial(
+        append_inbox_message,
+        path,
+        sender=INBOX_SENDER,
+        text=action.text,
+        summary=INBOX_SUMMARY[:SUMMARY_MAX],
+        agent=agent,
+    )
+    try:
+        key = await trio.to_thread.run_sync(write)
+    except InboxWriteError as exc:
+        raise ActionRejected(exc.code, exc.message) from None
+    return ActionResult(
+        ok=True, code="ok", message=f"written to {agent}'s inbox", via="inbox", message_key=key
     )
 
 
