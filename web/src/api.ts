@@ -1,8 +1,10 @@
 // The one import of the generated Convex API, and the types the views derive from it.
 // The dashboard talks to Convex only through these functions (no REST layer).
-import type { FunctionReturnType } from "convex/server";
+import type { FunctionArgs, FunctionReturnType } from "convex/server";
 import type { Doc, Id } from "../../convex/_generated/dataModel";
 import { api } from "../../convex/_generated/api";
+import type { Infer } from "convex/values";
+import type { planSummary } from "../../convex/model/validators";
 
 export { api };
 export type { Doc, Id };
@@ -31,3 +33,18 @@ export type MemberDetail = TeamDetail["members"][number];
 /** How the laptop can reach a member: its own tmux pane, inside the lead's process, the lead itself, or no known way. */
 export type MemberReach = NonNullable<MemberDetail["reach"]>;
 export type Attention = FunctionReturnType<typeof api.attention.attention>;
+/** How a message reaches an agent: the phase lead's tmux session, the agent's own pane, or its inbox. */
+export type MessageRoute = NonNullable<ActionDoc["payload"]["via"]>;
+/** What an agent is doing, as the daemon derives it: working, idle, waiting (for permission), shut down, gone. */
+export type Liveness = NonNullable<MemberDetail["liveness"]>;
+export type LivenessCounts = NonNullable<TeamDoc["liveness"]>;
+/** An action as listActions gives it: for a delivered inbox message, whether the agent has read it. */
+export type ListedAction = FunctionReturnType<typeof api.actions.listActions>[number];
+/** A phase as the detail page gets it: the row plus what is known of its plan (no content). */
+export type PhaseDetail = OrchestrationDetail["phases"][number] & { plan?: PlanSummary };
+export type PlanSummary = Infer<typeof planSummary>;
+export type DocumentKind = FunctionArgs<typeof api.documents.getDocument>["kind"];
+/** A plan or design doc as last read on the laptop. */
+export type DocumentView = NonNullable<FunctionReturnType<typeof api.documents.getDocument>>;
+export type TeamMessageDoc = Doc<"teamMessages">;
+export type InboxKind = TeamMessageDoc["kind"];

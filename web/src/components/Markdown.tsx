@@ -2,7 +2,7 @@
 // rendered (react-markdown without rehype-raw turns it into text); nothing runs; a link opens
 // only after the operator has read its full address and confirmed, and only for http(s) and
 // mailto; images are never loaded from the network (their description is shown instead).
-import { useId, useState, type ReactNode } from "react";
+import { useCallback, useId, useState, type ReactNode } from "react";
 import { createPortal } from "react-dom";
 import ReactMarkdown, { type Components, type ExtraProps } from "react-markdown";
 import remarkGfm from "remark-gfm";
@@ -16,6 +16,7 @@ const NOT_OPENED = "not a link tina opens: only http, https and mailto addresses
 export function ConfirmLink({ href, children }: { href: string | null | undefined; children: ReactNode }) {
   const [asking, setAsking] = useState(false);
   const titleId = useId();
+  const close = useCallback(() => setAsking(false), []);
   const url = openableUrl(href);
   if (url === null) {
     return (
@@ -32,7 +33,7 @@ export function ConfirmLink({ href, children }: { href: string | null | undefine
       {/* In a portal: the link sits inside a paragraph, which cannot hold a dialog. */}
       {asking &&
         createPortal(
-          <Dialog title="Open this link?" labelledBy={titleId} onClose={() => setAsking(false)}>
+          <Dialog title="Open this link?" labelledBy={titleId} onClose={close}>
             <p>It was written by an agent or a planner. It opens in a new tab, outside tina:</p>
             <p className={s.url} data-testid="md-link-url">
               {url}

@@ -7,7 +7,7 @@ import {
   needsConfirmation,
   phaseControlAvailability,
   phaseStateReason,
-  reachReason,
+  messageRoutes,
   type ActContext,
   type PhaseControl,
 } from "./controls";
@@ -93,7 +93,7 @@ describe("phase controls", () => {
 });
 
 describe("messages", () => {
-  const member = { agentName: "executor-1" };
+  const member = { agentName: "executor-1", agentId: "executor-1@team" };
   test("allowed to a present agent of a live team on an online laptop", () => {
     expect(messageAvailability(member, {}, ctx())).toEqual({ enabled: true });
   });
@@ -116,17 +116,17 @@ describe("messages", () => {
     // The rule is about the user, so it is said before the agent's or laptop's state.
     expect(messageAvailability(member, {}, ctx({ laptopMessaging: "owners", laptopOnline: false }))).toMatchObject({ reason: expect.stringContaining("only owners") });
   });
-  test("only agents in their own tmux pane can be typed to; older daemons that do not say are left to the laptop", () => {
-    expect(messageAvailability({ ...member, reach: "pane" }, {}, ctx())).toEqual({ enabled: true });
-    expect(messageAvailability(member, {}, ctx())).toEqual({ enabled: true });
-    expect(messageAvailability({ ...member, reach: "in_process" }, {}, ctx())).toEqual({ enabled: false, reason: "runs inside the lead's process: message the lead" });
-    expect(messageAvailability({ ...member, reach: "lead" }, {}, ctx())).toEqual({ enabled: false, reason: "the lead has no pane tina can type into yet" });
-    expect(messageAvailability({ ...member, reach: "none" }, {}, ctx())).toEqual({ enabled: false, reason: "no known way to reach this agent" });
-    // Having left is said before how it ran; how it runs before the laptop being offline.
-    expect(messageAvailability({ ...member, reach: "none", removedAt: 1 }, {}, ctx())).toMatchObject({ reason: "executor-1 has left the team" });
-    expect(messageAvailability({ ...member, reach: "none" }, {}, ctx({ laptopOnline: false }))).toMatchObject({ reason: "no known way to reach this agent" });
-    expect(reachReason(undefined)).toBeNull();
-    expect(reachReason("pane")).toBeNull();
+  test("a member with no route cannot be messaged, and says why; any live member still has its inbox", () => {
+    expect(messageAvailability({ ...member, reach: "in_process" }, {}, ctx())).toEqual({ enabled: true });
+    expect(messageAvailability({ ...member, reach: "none" }, {}, ctx())).toEqual({ enabled: true });
+    expect(messageAvailability({ ...member, liveness: "shut_down" }, {}, ctx())).toEqual({ enabled: false, reason: "executor-1 has shut down" });
+    expect(messageAvailability({ ...member, liveness: "gone", livenessReason: "its tmux pane %4 is gone" }, {}, ctx())).toEqual({
+      enabled: false,
+      reason: "executor-1 is gone: its tmux pane %4 is gone",
+    });
+    // Having left is said before its liveness; its liveness before the laptop being offline.
+    expect(messageAvailability({ ...member, liveness: "gone", removedAt: 1 }, {}, ctx())).toMatchObject({ reason: "executor-1 has left the team" });
+    expect(messageAvailability({ ...member, liveness: "shut_down" }, {}, ctx({ laptopOnline: false }))).toMatchObject({ reason: "executor-1 has shut down" });
   });
   test("text is checked like the server does", () => {
     expect(messageTextProblem("  ")).toBe("write something to send");
@@ -160,5 +160,55 @@ describe("default target phase", () => {
   });
   test("an attention phase that is not listed falls back", () => {
     expect(defaultTargetPhase(phases, "9")?.phaseNumber).toBe("2");
+  });
+});
+
+describe("message routes (the same rule as convex/model/messaging.ts)", () => {
+  const phaseTeam = { orchestrationId: "o1", phaseNumber: "2", leadAgentId: "team-lead@t" };
+  const m = (over: Partial<Parameters<typeof messageRoutes>[0]> = {}) => ({ agentId: "worker@t", agentName: "worker", ...over });
+
+  test("a pane teammate: its pane, then its inbox", () => {
+    expect(messageRoutes(m({ reach: "pane" }), phaseTeam)).toEqual({
+      routes: ["pane", "inbox"],
+      unavailable: { lead_session: "it is not its team's lead" },
+    });
+  });
+
+  test("the lead of a phase team: the tmux session first; the lead is known by reach or by the team's leadAgentId", () => {
+    expect(messageRoutes(m({ reach: "lead" }), phaseTeam).routes).toEqual(["lead_session", "inbox"]);
+    expect(messageRoutes(m({ agentId: "team-lead@t" }), phaseTeam).routes).toEqual(["lead_session", "inbox"]);
+    expect(messageRoutes(m({ reach: "lead" }), phaseTeam).unavailable.pane).toBe("the lead has no tmux pane of its own");
+  });
+
+  test("a lead outside any orchestration phase has no session to type into", () => {
+    const offer = messageRoutes(m({ reach: "lead" }), { leadAgentId: "x" });
+    expect(offer.routes).toEqual(["inbox"]);
+    expect(offer.unavailable.lead_session).toBe("its team works on no orchestration phase, so there is no lead session for it");
+    expect(messageRoutes(m({ reach: "lead" }), { orchestrationId: "o1" }).routes).toEqual(["inbox"]);
+  });
+
+  test("in-process, unknown and older daemons: the inbox only", () => {
+    expect(messageRoutes(m({ reach: "in_process" }), phaseTeam)).toEqual({
+      routes: ["inbox"],
+      unavailable: { lead_session: "it is not its team's lead", pane: "it runs inside the lead's process, without a tmux pane of its own" },
+    });
+    expect(messageRoutes(m({ reach: "none" }), phaseTeam).routes).toEqual(["inbox"]);
+    expect(messageRoutes(m(), phaseTeam).unavailable.pane).toBe("it has no tmux pane tina knows of");
+  });
+
+  test("shut down or gone: no route at all, each saying why", () => {
+    const down = messageRoutes(m({ reach: "pane", liveness: "shut_down" }), phaseTeam);
+    expect(down.routes).toEqual([]);
+    expect(down.unavailable).toEqual({ lead_session: "worker has shut down", pane: "worker has shut down", inbox: "worker has shut down" });
+    expect(messageRoutes(m({ liveness: "gone", livenessReason: "its tmux pane %3 is gone" }), phaseTeam).unavailable.inbox).toBe(
+      "worker is gone: its tmux pane %3 is gone",
+    );
+    expect(messageRoutes(m({ liveness: "gone" }), phaseTeam).unavailable.inbox).toBe("worker is gone");
+  });
+
+  test("working, idle and waiting members keep every route they have", () => {
+    for (const liveness of ["working", "idle", "waiting"] as const) {
+      expect(messageRoutes(m({ reach: "pane", liveness }), phaseTeam).routes).toEqual(["pane", "inbox"]);
+    }
   });
 });

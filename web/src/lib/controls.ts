@@ -1,6 +1,6 @@
 // Which operator controls apply right now, and if not, why. Pure: the views only render
 // what these functions decide, and the tests pin every reason.
-import type { ActionDoc, ActionType, MemberReach, MessagingRule, PhaseStatus } from "../api";
+import type { ActionDoc, ActionType, Liveness, MemberReach, MessageRoute, MessagingRule, PhaseStatus } from "../api";
 import { isFinalActionStatus } from "./status";
 
 export type Role = "owner" | "operator" | "viewer";
@@ -108,28 +108,82 @@ export function phaseControlAvailability(
   return OK;
 }
 
-/**
- * Why tina cannot type a message to a member, given how the laptop reaches it; null when it can
- * (its own tmux pane) or when the daemon does not say (older daemons: left to the laptop).
- */
-export function reachReason(reach: MemberReach | undefined): string | null {
-  switch (reach) {
-    case undefined:
+// ---------------------------------------------------------------------------------------
+// How a message reaches an agent. The ONE rule; convex/model/messaging.ts implements the same.
+
+/** What the rule reads of a member. */
+export type RouteMember = { agentId: string; agentName: string; reach?: MemberReach; liveness?: Liveness; livenessReason?: string };
+/** What the rule reads of the member's team. */
+export type RouteTeam = { leadAgentId?: string; orchestrationId?: string; phaseNumber?: string };
+/** The routes a member offers, default first; for each route it does not offer, why not. */
+export type RouteOffer = { routes: MessageRoute[]; unavailable: Partial<Record<MessageRoute, string>> };
+
+/** Every route, in the order the default is chosen. */
+export const MESSAGE_ROUTES: readonly MessageRoute[] = ["lead_session", "pane", "inbox"];
+
+/** The choice as the composer names it. */
+export const ROUTE_LABELS: Record<MessageRoute, string> = {
+  lead_session: "Tmux session",
+  pane: "Its pane",
+  inbox: "Inbox",
+};
+
+/** One line on what each route does, naming the agent. */
+export function routeHelp(route: MessageRoute, agent: string): string {
+  switch (route) {
+    case "lead_session":
+      return `Typed into the phase's tmux session, where ${agent} runs, as if you were at the laptop.`;
     case "pane":
-      return null;
-    case "in_process":
-      return "runs inside the lead's process: message the lead";
-    case "lead":
-      return "the lead has no pane tina can type into yet";
-    case "none":
-      return "no known way to reach this agent";
+      return `Typed into ${agent}'s own tmux pane, as if you were at the laptop.`;
+    case "inbox":
+      return `Written to ${agent}'s team inbox; Claude Code hands it over when ${agent} next takes a turn.`;
   }
 }
 
-/** Whether a message can be sent to an agent now. */
+function paneReason(member: RouteMember): string {
+  switch (member.reach) {
+    case "in_process":
+      return "it runs inside the lead's process, without a tmux pane of its own";
+    case "lead":
+      return "the lead has no tmux pane of its own";
+    default:
+      return "it has no tmux pane tina knows of";
+  }
+}
+
+/**
+ * Which routes reach `member`, default first: none once it has shut down or is gone; otherwise
+ * the lead's tmux session for the lead of a team working on an orchestration phase, its own
+ * pane when it has one, and always its inbox.
+ */
+export function messageRoutes(member: RouteMember, team: RouteTeam): RouteOffer {
+  const name = member.agentName;
+  const dead =
+    member.liveness === "shut_down"
+      ? `${name} has shut down`
+      : member.liveness === "gone"
+        ? `${name} is gone${member.livenessReason ? `: ${member.livenessReason}` : ""}`
+        : null;
+  if (dead !== null) return { routes: [], unavailable: { lead_session: dead, pane: dead, inbox: dead } };
+  const routes: MessageRoute[] = [];
+  const unavailable: Partial<Record<MessageRoute, string>> = {};
+  const isLead = member.reach === "lead" || (team.leadAgentId !== undefined && member.agentId === team.leadAgentId);
+  const inPhase = team.orchestrationId !== undefined && team.phaseNumber !== undefined;
+  if (isLead && inPhase) routes.push("lead_session");
+  else {
+    unavailable.lead_session = isLead ? "its team works on no orchestration phase, so there is no lead session for it" : "it is not its team's lead";
+  }
+  if (member.reach === "pane") routes.push("pane");
+  else unavailable.pane = paneReason(member);
+  // Every member of a team has an inbox, by name.
+  routes.push("inbox");
+  return { routes, unavailable };
+}
+
+/** Whether a message can be sent to an agent now (through at least one of its routes). */
 export function messageAvailability(
-  member: { agentName: string; removedAt?: number; reach?: MemberReach } | undefined,
-  team: { removedAt?: number },
+  member: (RouteMember & { removedAt?: number }) | undefined,
+  team: RouteTeam & { removedAt?: number },
   ctx: Omit<ActContext, "actions">,
 ): Availability {
   const role = roleReason(ctx.role);
@@ -139,8 +193,8 @@ export function messageAvailability(
   if (team.removedAt !== undefined) return no("this team has ended");
   if (member === undefined) return no("choose an agent");
   if (member.removedAt !== undefined) return no(`${member.agentName} has left the team`);
-  const unreachable = reachReason(member.reach);
-  if (unreachable) return no(unreachable);
+  const offer = messageRoutes(member, team);
+  if (offer.routes.length === 0) return no(offer.unavailable.inbox ?? `${member.agentName} cannot be reached`);
   const offline = offlineReason({ ...ctx, actions: [] });
   if (offline) return no(offline);
   return OK;

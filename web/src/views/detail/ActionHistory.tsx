@@ -1,16 +1,21 @@
 // Recent actions of this orchestration with their live status and result.
 import { useMutation } from "convex/react";
 import { useState } from "react";
-import { api, type ActionDoc } from "../../api";
+import { api, type ActionDoc, type ListedAction } from "../../api";
 import { Badge, Button, EmptyState, Panel, Time, ui } from "../../components/ui";
 import { CLIENT } from "../../lib/client";
+import { ROUTE_LABELS } from "../../lib/controls";
+import { deliveryState } from "../../lib/delivery";
 import { describeError } from "../../lib/errors";
 import { actionStatusLabel, actionStatusTone, actionTypeLabel } from "../../lib/status";
 import { formatDuration } from "../../lib/time";
 import s from "../detail.module.css";
 
 export function actionTarget(a: Pick<ActionDoc, "type" | "payload">): string {
-  if (a.type === "send_message") return `to ${a.payload.agentName ?? "an agent"}`;
+  if (a.type === "send_message") {
+    const via = a.payload.via ? ` (${ROUTE_LABELS[a.payload.via].toLowerCase()})` : "";
+    return `to ${a.payload.agentName ?? "an agent"}${via}`;
+  }
   return a.payload.phase ? `phase ${a.payload.phase}` : "";
 }
 
@@ -42,7 +47,7 @@ function CancelButton({ action }: { action: ActionDoc }) {
   );
 }
 
-export function ActionHistory({ actions, canAct }: { actions: readonly ActionDoc[]; canAct: boolean }) {
+export function ActionHistory({ actions, canAct }: { actions: readonly ListedAction[]; canAct: boolean }) {
   return (
     <Panel title="Actions" flush label="Action history">
       {actions.length === 0 ? (
@@ -68,6 +73,7 @@ export function ActionHistory({ actions, canAct }: { actions: readonly ActionDoc
               </span>
               {a.type === "reject_plan" && a.payload.feedback && <span className={ui.secondary}>feedback: {a.payload.feedback}</span>}
               {a.type === "send_message" && a.payload.text && <span className={ui.secondary}>“{a.payload.text}”</span>}
+              {a.type === "send_message" && <span data-testid="action-delivery">{deliveryState(a).text}</span>}
               {a.result && <span data-testid="action-result">{a.result.message || a.result.code}</span>}
             </li>
           ))}

@@ -16,6 +16,9 @@ import { TaskBoards } from "./TaskBoard";
 import { TeamRoster } from "./TeamRoster";
 import s from "../detail.module.css";
 
+/** As many actions as the detail query lists. */
+const RECENT_ACTIONS = 20;
+
 function Header({ detail }: { detail: OrchestrationDetail }) {
   const now = useNow();
   const o = detail.orchestration;
@@ -84,6 +87,8 @@ function DetailSkeleton() {
 
 function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestrations"> }) {
   const detail = useQuery(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+  // The same recent actions, with whether each delivered inbox message has been read.
+  const listed = useQuery(api.actions.listActions, { orchestrationId, limit: RECENT_ACTIONS });
   const me = useMe();
   if (detail === undefined) return <DetailSkeleton />;
   if (detail === null) {
@@ -97,24 +102,19 @@ function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestration
       </Panel>
     );
   }
+  const actions = listed ?? detail.recentActions;
   const ctx: ActContext = {
     role: me?.role,
     laptopName: detail.nodeName,
     laptopOnline: detail.nodeOnline,
     laptopMessaging: detail.nodeMessaging,
-    actions: detail.recentActions,
+    actions,
   };
   return (
     <div className={s.layout}>
       <Header detail={detail} />
       <div className={s.controls}>
-        <Controls
-          orchestrationId={orchestrationId}
-          phases={detail.phases}
-          attentionPhase={detail.orchestration.attentionPhase}
-          ctx={ctx}
-          actions={detail.recentActions}
-        />
+        <Controls orchestrationId={orchestrationId} phases={detail.phases} attentionPhase={detail.orchestration.attentionPhase} ctx={ctx} actions={actions} />
       </div>
       <div className={s.phases}>
         <PhaseTimeline phases={detail.phases} totalPhases={detail.orchestration.totalPhases} />
@@ -123,10 +123,10 @@ function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestration
         <TaskBoards teams={detail.teams} />
       </div>
       <div className={s.roster}>
-        <TeamRoster teams={detail.teams} ctx={ctx} actions={detail.recentActions} />
+        <TeamRoster teams={detail.teams} ctx={ctx} actions={actions} />
       </div>
       <div className={s.actions}>
-        <ActionHistory actions={detail.recentActions} canAct={me !== undefined && me.role !== "viewer"} />
+        <ActionHistory actions={actions} canAct={me !== undefined && me.role !== "viewer"} />
       </div>
       <div className={s.events}>
         <QueryBoundary what="events">

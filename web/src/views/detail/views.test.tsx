@@ -127,8 +127,8 @@ describe("team roster", () => {
     expect(screen.getByTestId("message-send")).toBeDisabled();
     fireEvent.change(screen.getByTestId("message-text"), { target: { value: "cover the expired-token path" } });
     await act(async () => screen.getByTestId("message-send").click());
-    expect(submit.mock.calls[0]![0].action).toEqual({ type: "send_message", teamId: "t1", agentName: "executor-1", text: "cover the expired-token path" });
-    expect(screen.getByTestId("action-tracker")).toHaveTextContent("queued");
+    expect(submit.mock.calls[0]![0].action).toEqual({ type: "send_message", teamId: "t1", agentName: "executor-1", text: "cover the expired-token path", via: "inbox" });
+    expect(screen.getByTestId("delivery")).toHaveTextContent("queued");
   });
 
   test("the laptop's messaging rule: the message control is off with the reason when this user may not send", () => {
@@ -182,6 +182,7 @@ describe("action history", () => {
 
   test("targets", () => {
     expect(actionTarget({ type: "send_message", payload: { agentName: "executor-1" } })).toBe("to executor-1");
+    expect(actionTarget({ type: "send_message", payload: { agentName: "executor-1", via: "lead_session" } })).toBe("to executor-1 (tmux session)");
     expect(actionTarget({ type: "pause", payload: { phase: "1.5" } })).toBe("phase 1.5");
   });
 });
