@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
+import { messageRoutes } from "./model/messaging";
 import { OPERATOR, OWNER, VIEWER, addUser, enroll, makeT, member, orchestration, phase, refusal, team, type T } from "./test.setup";
 
 afterEach(() => {
@@ -27,7 +28,7 @@ async function world(t: T, messaging: "owners" | "operators" | "nobody" | null =
   const { teamId } = await t.mutation(api.teams.syncTeam, {
     nodeToken: a.token,
     team: team(dir),
-    members: [member("team-lead", dir), member("executor-1", dir)],
+    members: [member("team-lead", dir, { tmuxPaneId: "", reach: "lead" }), member("executor-1", dir, { reach: "pane" })],
     tasks: [],
   });
   const { as: user, userId } = await addUser(t, OPERATOR);
@@ -58,6 +59,8 @@ describe("submitAction", () => {
       teamDir: "billing-export-phase-1",
       agentName: "executor-1",
       text: "please rebase\nthen push",
+      // Its own pane: the default route of a teammate that has one.
+      via: "pane",
     });
   });
 
@@ -434,5 +437,252 @@ describe("listActions and attention", () => {
     expect(view.failedActions.map((x) => x._id)).toEqual([actionId]);
     expect(view.offlineNodes.map((n) => n.name)).toEqual(["laptop-b"]);
     expect((await refusal(t.query(api.attention.attention, {}))).code).toBe("unauthenticated");
+  });
+});
+
+describe("message routes (via)", () => {
+  const lead = { agentId: "team-lead@x", agentName: "team-lead", reach: "lead" as const };
+  const phaseTeam = { leadAgentId: "team-lead@x", orchestrationId: "orchestrations|1" as Id<"orchestrations">, phaseNumber: "1" };
+
+  test("the one rule: lead session for a phase's lead, own pane, always the inbox; nothing once shut down or gone", () => {
+    expect(messageRoutes(lead, phaseTeam).routes).toEqual(["lead_session", "inbox"]);
+    // The lead by id alone (an older daemon without reach).
+    expect(messageRoutes({ ...lead, reach: undefined }, phaseTeam).routes).toEqual(["lead_session", "inbox"]);
+    // A lead of a team outside any phase has no lead session.
+    const loose = messageRoutes(lead, { leadAgentId: "team-lead@x" });
+    expect(loose.routes).toEqual(["inbox"]);
+    expect(loose.unavailable.lead_session).toMatch(/no orchestration phase/);
+    const pane = messageRoutes({ agentId: "w@x", agentName: "writer", reach: "pane" }, phaseTeam);
+    expect(pane.routes).toEqual(["pane", "inbox"]);
+    expect(pane.unavailable.lead_session).toBe("it is not its team's lead");
+    const inProcess = messageRoutes({ agentId: "w@x", agentName: "writer", reach: "in_process" }, phaseTeam);
+    expect(inProcess.routes).toEqual(["inbox"]);
+    expect(inProcess.unavailable.pane).toMatch(/inside the lead's process/);
+    expect(messageRoutes({ agentId: "w@x", agentName: "writer" }, phaseTeam).routes).toEqual(["inbox"]);
+    const down = messageRoutes({ agentId: "w@x", agentName: "writer", reach: "pane", liveness: "shut_down" }, phaseTeam);
+    expect(down).toEqual({ routes: [], unavailable: { lead_session: "writer has shut down", pane: "writer has shut down", inbox: "writer has shut down" } });
+    const gone = messageRoutes({ ...lead, liveness: "gone", livenessReason: "its tmux pane %4 is gone" }, phaseTeam);
+    expect(gone.routes).toEqual([]);
+    expect(gone.unavailable.inbox).toBe("team-lead is gone: its tmux pane %4 is gone");
+    // Waiting and idle agents are reachable as usual.
+    expect(messageRoutes({ ...lead, liveness: "waiting" }, phaseTeam).routes).toEqual(["lead_session", "inbox"]);
+  });
+
+  async function routed(t: T) {
+    const w = await world(t);
+    const dir = "billing-export-phase-1";
+    await t.mutation(api.teams.syncTeam, {
+      nodeToken: w.a.token,
+      team: team(dir),
+      members: [
+        member("team-lead", dir, { tmuxPaneId: "", reach: "lead", liveness: "working" }),
+        member("executor-1", dir, { reach: "pane", liveness: "idle", livenessReason: "idle since 12:00" }),
+        member("writer", dir, { tmuxPaneId: "in-process", reach: "in_process", backendType: "in-process" }),
+        member("reviewer", dir, { reach: "pane", liveness: "shut_down", livenessReason: "shut down at 12:05" }),
+        member("tester", dir, { reach: "pane", liveness: "gone", livenessReason: "its tmux pane %17 is gone" }),
+      ],
+      tasks: [],
+    });
+    const send = (agentName: string, via?: string) => w.submit({ type: "send_message", teamId: w.teamId, agentName, text: "please rebase", ...(via ? { via } : {}) });
+    return { ...w, send };
+  }
+
+  test("submitAction stores the route: the member's default, or the one asked for when offered", async () => {
+    const t = makeT();
+    const { send } = await routed(t);
+    const via = async (p: Promise<{ actionId: Id<"inboundActions"> }>) => (await get(t, (await p).actionId))!.payload.via;
+    expect(await via(send("team-lead"))).toBe("lead_session");
+    expect(await via(send("team-lead", "inbox"))).toBe("inbox");
+    expect(await via(send("executor-1"))).toBe("pane");
+    expect(await via(send("executor-1", "inbox"))).toBe("inbox");
+    expect(await via(send("writer"))).toBe("inbox");
+  });
+
+  test("a route the member does not offer is refused, naming the agent and the reason; nothing is queued", async () => {
+    const t = makeT();
+    const { send } = await routed(t);
+    const before = await t.run((ctx) => ctx.db.query("inboundActions").collect());
+    const cases: [string, string | undefined, string, string][] = [
+      ["writer", "pane", "via", "writer cannot be reached through pane: it runs inside the lead's process, without a tmux pane of its own"],
+      ["executor-1", "lead_session", "via", "executor-1 cannot be reached through lead_session: it is not its team's lead"],
+      ["reviewer", "inbox", "via", "reviewer cannot be reached through inbox: reviewer has shut down"],
+      ["reviewer", undefined, "agentName", "reviewer cannot be messaged: reviewer has shut down"],
+      ["tester", undefined, "agentName", "tester cannot be messaged: tester is gone: its tmux pane %17 is gone"],
+      ["tester", "pane", "via", "tester cannot be reached through pane: tester is gone: its tmux pane %17 is gone"],
+    ];
+    for (const [agent, via, field, message] of cases) {
+      expect(await refusal(send(agent, via))).toEqual({ code: "invalid_argument", field, message });
+    }
+    await expect(send("executor-1", "carrier_pigeon")).rejects.toThrow(/Validator/);
+    expect(await t.run((ctx) => ctx.db.query("inboundActions").collect())).toEqual(before);
+  });
+
+  test("the audit log names the route", async () => {
+    const t = makeT();
+    const { send } = await routed(t);
+    const { actionId } = await send("executor-1", "inbox");
+    const entry = await t.run((ctx) => ctx.db.query("auditLog").withIndex("by_action_at", (q) => q.eq("actionId", actionId)).first());
+    expect(entry!.detail).toMatch(/send_message to executor-1 in billing-export-phase-1 .* via inbox, 13 chars/);
+  });
+});
+
+describe("delivery: the result's route and message key, and read state", () => {
+  const KEY = "c".repeat(64);
+  const entry = (read: boolean) => ({
+    key: KEY,
+    recipient: "executor-1",
+    sender: "tina",
+    kind: "text" as const,
+    text: "please rebase",
+    truncated: false,
+    summary: "from Olivia Operator via tina",
+    timestamp: Date.now(),
+    read,
+  });
+
+  test("listActions says whether the agent has read a message delivered to its inbox", async () => {
+    const t = makeT();
+    const { a, orchestrationId, teamId, submit, user } = await world(t);
+    const { actionId } = await submit({ type: "send_message", teamId, agentName: "executor-1", text: "please rebase", via: "inbox" });
+    const pane = await submit({ type: "send_message", teamId, agentName: "executor-1", text: "hello" });
+    const pause = await submit({ type: "pause", orchestrationId, phase: "1" });
+    const listed = async () => new Map((await user.query(api.actions.listActions, { orchestrationId })).map((x) => [x._id, x]));
+    // Queued: no read state yet.
+    expect((await listed()).get(actionId)!.read).toBeUndefined();
+    const finish = async (id: Id<"inboundActions">, result: Record<string, unknown>) => {
+      await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: id, leaseOwner: "d" });
+      await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId: id, leaseOwner: "d", result: result as never });
+    };
+    await finish(actionId, { ok: true, code: "ok", message: "written to executor-1's inbox", via: "inbox", messageKey: KEY });
+    await finish(pane.actionId, { ok: true, code: "ok", message: "typed into executor-1's pane", via: "pane" });
+    await finish(pause.actionId, ok);
+    expect((await get(t, actionId))!.result).toMatchObject({ via: "inbox", messageKey: KEY });
+    // Delivered, and the inbox reader has not reported it yet: unread.
+    expect((await listed()).get(actionId)!.read).toBe(false);
+    await t.mutation(api.teams.recordTeamMessages, { nodeToken: a.token, dirName: "billing-export-phase-1", messages: [entry(false)] });
+    expect((await listed()).get(actionId)!.read).toBe(false);
+    await t.mutation(api.teams.recordTeamMessages, { nodeToken: a.token, dirName: "billing-export-phase-1", messages: [entry(true)] });
+    const after = await listed();
+    expect(after.get(actionId)!.read).toBe(true);
+    // Only delivered inbox messages have a read state.
+    expect(after.get(pane.actionId)!.read).toBeUndefined();
+    expect(after.get(pause.actionId)!.read).toBeUndefined();
+    // The detail view's recent actions say the same.
+    const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+    expect(detail!.recentActions.find((x) => x._id === actionId)!.read).toBe(true);
+  });
+
+  test("a message key in a result must be an inbox key", async () => {
+    const t = makeT();
+    const { a, teamId, submit } = await world(t);
+    const { actionId } = await submit({ type: "send_message", teamId, agentName: "executor-1", text: "hi", via: "inbox" });
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "d" });
+    const err = await refusal(
+      t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId, leaseOwner: "d", result: { ...ok, via: "inbox", messageKey: "../../inbox" } }),
+    );
+    expect(err.field).toBe("result.messageKey");
+  });
+
+  test("listActions stays bounded: one lookup per listed action, however many messages the team has", async () => {
+    const t = makeT({ documentsRead: 600 });
+    const { a, teamId, submit, user } = await world(t);
+    const ids: Id<"inboundActions">[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { actionId } = await submit({ type: "send_message", teamId, agentName: "executor-1", text: `m${i}`, via: "inbox" });
+      await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId, leaseOwner: "d" });
+      await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId, leaseOwner: "d", result: { ...ok, via: "inbox", messageKey: `${i}`.padStart(64, "0") } });
+      ids.push(actionId);
+    }
+    await t.run(async (ctx) => {
+      const team = (await ctx.db.get("teams", teamId))!;
+      for (let i = 0; i < 1500; i++) {
+        await ctx.db.insert("teamMessages", {
+          teamId,
+          nodeId: team.nodeId,
+          key: `${i}`.padStart(64, "0"),
+          recipient: "executor-1",
+          sender: "tina",
+          kind: "text",
+          text: `m${i}`,
+          truncated: false,
+          timestamp: i,
+          read: i % 2 === 0,
+          recordedAt: i,
+        });
+      }
+    });
+    const listed = await user.query(api.actions.listActions, { limit: 200 });
+    expect(listed.filter((x) => x.read === true)).toHaveLength(10);
+    expect(listed.filter((x) => x.read === false)).toHaveLength(10);
+  });
+});
+
+describe("approvals name the plan revision", () => {
+  const HASH_A = "a".repeat(64);
+  const HASH_B = "b".repeat(64);
+
+  async function withPlan(t: T) {
+    const w = await world(t);
+    await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: w.a.token,
+      orchestration: orchestration({ status: "planning" }),
+      phases: [phase("1", "awaiting_approval", { planPath: "/home/dev/acme/.worktrees/billing-export/docs/plans/p1.md" })],
+    });
+    const syncPlan = (overrides: Record<string, unknown>) =>
+      t.mutation(api.documents.syncDocument, {
+        nodeToken: w.a.token,
+        orchestrationId: w.orchestrationId,
+        document: { kind: "plan", phaseNumber: "1", path: "/home/dev/acme/.worktrees/billing-export/docs/plans/p1.md", content: "# plan", hash: HASH_A, size: 6, truncated: false, missing: false, ...overrides },
+      });
+    await syncPlan({});
+    return { ...w, syncPlan };
+  }
+
+  test("an approval of the revision on the laptop is queued with it; the audit names it", async () => {
+    const t = makeT();
+    const { orchestrationId, submit } = await withPlan(t);
+    const { actionId } = await submit({ type: "approve_plan", orchestrationId, phase: "1", planHash: HASH_A });
+    expect((await get(t, actionId))!.payload).toEqual({ feature: "billing-export", phase: "1", planHash: HASH_A });
+    const entry = await t.run((ctx) => ctx.db.query("auditLog").withIndex("by_action_at", (q) => q.eq("actionId", actionId)).first());
+    expect(entry!.detail).toContain(`approve_plan billing-export phase 1 (plan revision ${HASH_A.slice(0, 12)})`);
+  });
+
+  test("an approval of a revision the laptop no longer has is refused as a conflict, saying both revisions", async () => {
+    const t = makeT();
+    const { orchestrationId, submit, syncPlan } = await withPlan(t);
+    await syncPlan({ hash: HASH_B, content: "# plan v2" });
+    const err = await refusal(submit({ type: "approve_plan", orchestrationId, phase: "1", planHash: HASH_A }));
+    expect(err).toEqual({
+      code: "conflict",
+      field: "planHash",
+      message: "the plan of phase 1 changed on the laptop since you opened it (you read revision aaaaaaaaaaaa, it is now bbbbbbbbbbbb); read it again before approving",
+    });
+    await syncPlan({ hash: undefined, content: "", size: 0, missing: true });
+    expect((await refusal(submit({ type: "approve_plan", orchestrationId, phase: "1", planHash: HASH_B }))).message).toContain("it is now gone");
+    expect(await t.run((ctx) => ctx.db.query("inboundActions").collect())).toEqual([]);
+  });
+
+  test("a plan never synced counts as gone; without a hash an approval is queued as before", async () => {
+    const t = makeT();
+    const { orchestrationId, submit } = await world(t);
+    expect((await refusal(submit({ type: "approve_plan", orchestrationId, phase: "1", planHash: HASH_A }))).message).toContain("it is now gone");
+    const { actionId } = await submit({ type: "approve_plan", orchestrationId, phase: "1" });
+    expect((await get(t, actionId))!.payload).toEqual({ feature: "billing-export", phase: "1" });
+  });
+
+  test("a rejection records the revision it read, even when the plan changed since", async () => {
+    const t = makeT();
+    const { orchestrationId, submit, syncPlan } = await withPlan(t);
+    await syncPlan({ hash: HASH_B });
+    const { actionId } = await submit({ type: "reject_plan", orchestrationId, phase: "1", feedback: "split it", planHash: HASH_A });
+    expect((await get(t, actionId))!.payload).toEqual({ feature: "billing-export", phase: "1", feedback: "split it", planHash: HASH_A });
+  });
+
+  test("a malformed revision is refused with the field named", async () => {
+    const t = makeT();
+    const { orchestrationId, submit } = await withPlan(t);
+    for (const planHash of ["A".repeat(64), "a".repeat(65), "$(id)", ""]) {
+      expect(await refusal(submit({ type: "approve_plan", orchestrationId, phase: "1", planHash }))).toMatchObject({ code: "invalid_argument", field: "planHash" });
+    }
   });
 });

@@ -11,7 +11,7 @@ import schema from "./schema";
 
 const actionDoc = doc(schema, "inboundActions");
 /** An action as the dashboard lists it: for a delivered inbox message, whether the agent has read it. */
-const listedAction = v.object({ ...actionDoc.fields, read: v.optional(v.boolean()) });
+export const listedAction = v.object({ ...actionDoc.fields, read: v.optional(v.boolean()) });
 
 /** Queue an action for a laptop. A repeated idempotency key returns the first action. */
 export const submitAction = operatorMutation({
@@ -43,14 +43,15 @@ export const listActions = viewerQuery({
   returns: v.array(listedAction),
   handler: async (ctx, { orchestrationId, limit }) => {
     const n = Math.min(Math.floor(checkNumber("limit", limit ?? LIST_DEFAULT, { min: 1 })), LIST_MAX);
-    if (orchestrationId !== undefined) {
-      return await ctx.db
-        .query("inboundActions")
-        .withIndex("by_orchestration_created", (q) => q.eq("orchestrationId", orchestrationId))
-        .order("desc")
-        .take(n);
-    }
-    return await ctx.db.query("inboundActions").order("desc").take(n);
+    const rows =
+      orchestrationId !== undefined
+        ? await ctx.db
+            .query("inboundActions")
+            .withIndex("by_orchestration_created", (q) => q.eq("orchestrationId", orchestrationId))
+            .order("desc")
+            .take(n)
+        : await ctx.db.query("inboundActions").order("desc").take(n);
+    return await model.withReadState(ctx, rows);
   },
 });
 

@@ -300,3 +300,76 @@ describe("dashboard reads", () => {
     expect(byName.get("executor-2")!.activity).toBeUndefined();
   });
 });
+
+describe("agents' liveness in the lists", () => {
+  test("each summary sums the liveness of its live teams' agents; removed teams and other orchestrations do not count", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration({ status: "executing" }),
+      phases: [phase("1", "executing")],
+    });
+    await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration({ featureName: "search", worktreePath: "/w/search", status: "executing", startedAt: T0 - 1 }),
+      phases: [],
+    });
+    const sync = (dir: string, states: string[]) =>
+      t.mutation(api.teams.syncTeam, {
+        nodeToken: token,
+        team: team(dir),
+        members: states.map((liveness, i) => member(`agent-${i}`, dir, { liveness })),
+        tasks: [],
+      });
+    await sync("billing-export-orchestration", ["working"]);
+    await sync("billing-export-phase-1", ["working", "waiting", "idle", "shut_down"]);
+    await sync("billing-export-phase-0", ["gone", "working"]);
+    const user = await signedIn(t);
+    const agents = async () => new Map((await user.query(api.orchestrations.listOrchestrations, {})).active.map((o) => [o.featureName, o.agents]));
+    expect((await agents()).get("billing-export")).toEqual({ working: 3, idle: 1, waiting: 1, shutDown: 1, gone: 1 });
+    // No live team reports liveness: no counts.
+    expect((await agents()).get("search")).toBeUndefined();
+    await t.mutation(api.teams.removeTeam, { nodeToken: token, dirName: "billing-export-phase-0" });
+    expect((await agents()).get("billing-export")).toEqual({ working: 2, idle: 1, waiting: 1, shutDown: 1, gone: 0 });
+    const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+    expect(detail!.teams.find((x) => x.team.dirName === "billing-export-phase-1")!.team.liveness).toEqual({ working: 1, idle: 1, waiting: 1, shutDown: 1, gone: 0 });
+  });
+
+  test("removed teams are never read for the counts: the list stays bounded", async () => {
+    const t = makeT({ documentsRead: 1000 });
+    const { nodeId, token } = await enroll(t);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: token,
+      orchestration: orchestration({ status: "executing" }),
+      phases: [],
+    });
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 1200; i++) {
+        await ctx.db.insert("teams", {
+          nodeId,
+          dirName: `old-${i}`,
+          teamName: `old-${i}`,
+          orchestrationId,
+          memberCount: 1,
+          taskCounts: { pending: 0, inProgress: 0, completed: 0, other: 0 },
+          liveness: { working: 1, idle: 0, waiting: 0, shutDown: 0, gone: 0 },
+          removedAt: T0,
+          updatedAt: T0,
+        });
+      }
+      await ctx.db.insert("teams", {
+        nodeId,
+        dirName: "live",
+        teamName: "live",
+        orchestrationId,
+        memberCount: 2,
+        taskCounts: { pending: 0, inProgress: 0, completed: 0, other: 0 },
+        liveness: { working: 0, idle: 1, waiting: 1, shutDown: 0, gone: 0 },
+        updatedAt: T0,
+      });
+    });
+    const list = await (await signedIn(t)).query(api.orchestrations.listOrchestrations, {});
+    expect(list.active[0].agents).toEqual({ working: 0, idle: 1, waiting: 1, shutDown: 0, gone: 0 });
+  });
+});

@@ -6,6 +6,8 @@ import { nodeMutation, viewerQuery } from "./functions";
 import schema from "./schema";
 import { doc } from "convex-helpers/validators";
 import { offlineAfterMs } from "./model/nodes";
+import { withReadState } from "./model/actions";
+import { listedAction } from "./actions";
 import { checkNumber } from "./model/checks";
 import { comparePhases, isActiveStatus, syncOrchestration as sync } from "./model/orchestrations";
 import { DEFAULT_MESSAGING, messagingOf } from "./model/messaging";
@@ -15,7 +17,7 @@ import {
   orchestrationSnapshot,
   orchestrationStatus,
   phaseSnapshot,
-  planSummary,
+  type LivenessCounts,
   type MessagingRule,
 } from "./model/validators";
 
@@ -65,6 +67,37 @@ export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promi
       online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
       messaging: n === null ? DEFAULT_MESSAGING : messagingOf(n),
     });
+  }
+  return out;
+}
+
+const LIVE_TEAMS_PER_SUMMARY = 20;
+
+/**
+ * The agents of an orchestration's live teams by liveness (undefined when none reports it).
+ * The index reads live teams only, at most LIVE_TEAMS_PER_SUMMARY (an orchestration has its own
+ * team and one per running phase).
+ */
+export async function agentsOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<LivenessCounts | undefined> {
+  const teams = await ctx.db
+    .query("teams")
+    .withIndex("by_orchestration_removed", (q) => q.eq("orchestrationId", orchestrationId).eq("removedAt", undefined))
+    .take(LIVE_TEAMS_PER_SUMMARY);
+  let sum: LivenessCounts | undefined;
+  for (const t of teams) {
+    if (t.liveness === undefined) continue;
+    sum ??= { working: 0, idle: 0, waiting: 0, shutDown: 0, gone: 0 };
+    for (const k of Object.keys(sum) as (keyof LivenessCounts)[]) sum[k] += t.liveness[k];
+  }
+  return sum;
+}
+
+/** Summaries of `rows`, each with its agents' liveness. */
+export async function summaries(ctx: QueryCtx, rows: Doc<"orchestrations">[], nodes: Map<Id<"nodes">, NodeInfo>) {
+  const out = [];
+  for (const o of rows) {
+    const agents = await agentsOf(ctx, o._id);
+    out.push({ ...toSummary(o, nodes), ...(agents === undefined ? {} : { agents }) });
   }
   return out;
 }
@@ -134,7 +167,7 @@ export const listOrchestrations = viewerQuery({
       finished = await q(false).take(finishedTake);
     }
     const nodes = await nodeInfo(ctx, [...active, ...finished].map((o) => o.nodeId));
-    return { active: active.map((o) => toSummary(o, nodes)), finished: finished.map((o) => toSummary(o, nodes)) };
+    return { active: await summaries(ctx, active, nodes), finished: await summaries(ctx, finished, nodes) };
   },
 });
 
@@ -156,8 +189,8 @@ const memberActivity = v.object({
   activeForm: v.optional(v.string()),
 });
 
-/** A phase, and what is known of its plan document (its content comes from documents:getDocument). */
-const phaseDetail = v.object({ ...doc(schema, "phases").fields, plan: v.optional(planSummary) });
+/** A phase, with what is known of its plan document in `plan` (its content comes from documents:getDocument). */
+const phaseDetail = doc(schema, "phases");
 
 const memberDetail = v.object({ ...doc(schema, "teamMembers").fields, activity: v.optional(memberActivity) });
 
@@ -218,7 +251,8 @@ export const getOrchestrationDetail = viewerQuery({
       phases: v.array(phaseDetail),
       teams: v.array(teamDetail),
       recentEvents: v.array(doc(schema, "orchestrationEvents")),
-      recentActions: v.array(doc(schema, "inboundActions")),
+      // As actions:listActions lists them (with `read` for delivered inbox messages).
+      recentActions: v.array(listedAction),
     }),
   ),
   handler: async (ctx, { orchestrationId }) => {
@@ -258,11 +292,14 @@ export const getOrchestrationDetail = viewerQuery({
       .withIndex("by_orchestration_recorded", (q) => q.eq("orchestrationId", orchestrationId))
       .order("desc")
       .take(RECENT_EVENTS);
-    const recentActions = await ctx.db
-      .query("inboundActions")
-      .withIndex("by_orchestration_created", (q) => q.eq("orchestrationId", orchestrationId))
-      .order("desc")
-      .take(RECENT_ACTIONS);
+    const recentActions = await withReadState(
+      ctx,
+      await ctx.db
+        .query("inboundActions")
+        .withIndex("by_orchestration_created", (q) => q.eq("orchestrationId", orchestrationId))
+        .order("desc")
+        .take(RECENT_ACTIONS),
+    );
     const info = nodes.get(orchestration.nodeId)!;
     return { orchestration, nodeName: info.name, nodeOnline: info.online, nodeMessaging: info.messaging, phases, teams, recentEvents, recentActions };
   },

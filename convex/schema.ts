@@ -19,6 +19,7 @@ import {
   orchestrationEventInput,
   orchestrationSnapshot,
   phaseSnapshot,
+  planSummary,
   role,
   storedTask,
   taskEventKind,
@@ -160,6 +161,9 @@ export default defineSchema({
     orchestrationId: v.id("orchestrations"),
     // Exactly what the daemon sends for a phase (model/validators.ts).
     ...phaseSnapshot.fields,
+    // Its plan document as last synced, without the content (documents:syncDocument keeps it
+    // current), so the detail view never reads plan texts.
+    plan: v.optional(planSummary),
     updatedAt: v.number(),
   }).index("by_orchestration_phase", ["orchestrationId", "phaseNumber"]),
 

@@ -62,6 +62,7 @@ async function world(t: T) {
     members: [member("team-lead", DIR), member("executor-1", DIR)],
     tasks: [task("1")],
   });
+  await t.mutation(api.documents.syncDocument, { nodeToken: a.token, orchestrationId, document: planDoc });
   await t.mutation(api.events.recordEvents, {
     nodeToken: a.token,
     orchestrationId,
@@ -112,6 +113,8 @@ type Spec = {
   restricted?: string[];
   /** For "signedIn" functions: who calls them legitimately. */
   caller?: Caller;
+  /** Argument paths whose limit is above the 100 KB of the hostile strings: the limit, in bytes (they get one byte more). */
+  large?: Record<string, number>;
 };
 
 const page = { numItems: 10, cursor: null };
@@ -125,6 +128,32 @@ const health = {
   actors: [{ id: "heartbeat", state: "running", restarts: 0, lastError: "socket closed" }],
 };
 const result = { ok: true, code: "ok", message: "done", exitCode: 0, output: '{"action":"spawn_executor"}', durationMs: 12 };
+const planDoc = {
+  kind: "plan" as const,
+  phaseNumber: "1",
+  path: "/home/dev/acme/.worktrees/billing-export/docs/plans/phase-1.md",
+  content: "# Phase 1\n\n- write the exporter\n",
+  hash: "a".repeat(64),
+  size: 33,
+  truncated: false,
+  modifiedAt: T0,
+  missing: false,
+};
+const inboxEntry = {
+  key: "b".repeat(64),
+  recipient: "team-lead",
+  sender: "executor-1",
+  kind: "permission_request",
+  text: "may I run the tests?",
+  truncated: false,
+  summary: "asks to run tests",
+  color: "blue",
+  timestamp: T0,
+  read: false,
+  requestId: "perm-123",
+  approved: true,
+  detail: '{"tool_name":"Bash"}',
+};
 
 const SPEC: Record<string, Spec> = {
   "actions:submitAction": {
@@ -133,8 +162,10 @@ const SPEC: Record<string, Spec> = {
       { action: { type: "retry", orchestrationId: w.orchestrationId, phase: "1" }, idempotencyKey: "sample-key-0001", expiresInMs: 60_000, client: "vitest" },
       { action: { type: "reject_plan", orchestrationId: w.orchestrationId, phase: "1", feedback: "split it" }, idempotencyKey: "sample-key-0002" },
       { action: { type: "send_message", teamId: w.teamId, agentName: "executor-1", text: "please rebase" }, idempotencyKey: "sample-key-0003" },
+      { action: { type: "send_message", teamId: w.teamId, agentName: "executor-1", text: "please rebase", via: "inbox" }, idempotencyKey: "sample-key-0004" },
+      { action: { type: "approve_plan", orchestrationId: w.orchestrationId, phase: "1", planHash: planDoc.hash }, idempotencyKey: "sample-key-0005" },
     ],
-    restricted: ["action.phase", "action.agentName", "idempotencyKey"],
+    restricted: ["action.phase", "action.agentName", "action.planHash", "idempotencyKey"],
   },
   "actions:cancelAction": { access: "operator", samples: (w) => [{ actionId: w.pending, client: "vitest" }] },
   "actions:listActions": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId, limit: 10 }] },
@@ -161,6 +192,17 @@ const SPEC: Record<string, Spec> = {
       },
     ],
     restricted: ["events.0.idempotencyKey", "events.0.phaseNumber"],
+  },
+  "documents:syncDocument": {
+    access: "node",
+    samples: (w) => [{ orchestrationId: w.orchestrationId, document: planDoc }],
+    restricted: ["document.phaseNumber", "document.hash"],
+    large: { "document.content": 256 * 1024 },
+  },
+  "documents:getDocument": {
+    access: "viewer",
+    samples: (w) => [{ orchestrationId: w.orchestrationId, kind: "plan", phase: "1" }, { orchestrationId: w.orchestrationId, kind: "design" }],
+    restricted: ["phase"],
   },
   "events:listEvents": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId, since: T0 - 1, paginationOpts: page }] },
   "nodes:enrollNode": { access: "enrollment", samples: () => [{ name: "laptop-new", os: "darwin" }], restricted: ["name", "os"] },
@@ -213,6 +255,8 @@ const SPEC: Record<string, Spec> = {
   "teams:removeTeam": { access: "node", samples: () => [{ dirName: DIR, seq: 9 }], restricted: ["dirName"] },
   "teams:listUnlinkedTeams": { access: "viewer", samples: (w) => [{ nodeId: w.a.nodeId }] },
   "teams:activeTeamDirs": { access: "node", samples: () => [{}] },
+  "teams:recordTeamMessages": { access: "node", samples: () => [{ dirName: DIR, messages: [inboxEntry] }], restricted: ["dirName", "messages.0.key"] },
+  "teams:conversation": { access: "viewer", samples: (w) => [{ teamId: w.teamId, limit: 50 }] },
   "users:me": { access: "signedIn", caller: "viewer", samples: () => [{}] },
   "users:acceptInvite": { access: "signedIn", caller: "external", samples: (w) => [{ code: w.invite.code }] },
   "users:list": { access: "owner", samples: () => [{}] },
@@ -519,7 +563,8 @@ function hostileVariants(fn: Fn, args: Record<string, unknown>): { args: Record<
     const at = path.join(".");
     const put = (leaf: unknown) => setAt(args, path, leaf) as Record<string, unknown>;
     if (typeof value === "string") {
-      out.push({ args: put(HUGE), what: `${at} = 100 KB` });
+      const large = fn.spec.large?.[at];
+      out.push(large === undefined ? { args: put(HUGE), what: `${at} = 100 KB` } : { args: put("x".repeat(large + 1)), what: `${at} one byte over ${large}` });
       out.push({ args: put(42), what: `${at} = 42`, code: isCredential(path) ? undefined : "validation" });
       out.push({ args: put({ evil: "$(id)" }), what: `${at} = object`, code: "validation" });
     } else if (typeof value === "number") {

@@ -397,15 +397,41 @@ describe("real Claude Code fields", () => {
     expect(await row()).toMatchObject({ claudeCreatedAt: T0, claudeUpdatedAt: T0 + 1000, revision: 1 });
     expect((await row())!.internal).toBeUndefined();
 
-    const res = await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 5000, internal: true })]);
-    expect(res.taskEventsAppended).toBe(0);
-    expect(await events()).toHaveLength(1);
-    expect(await row()).toMatchObject({ claudeUpdatedAt: T0 + 5000, internal: true, revision: 1 });
-
-    // A real change alongside a new time: one event naming only the real change.
-    await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 9000, internal: true, status: "in_progress" })]);
+    // A new time on an ordinary task: no event; a real change alongside one: one event naming only it.
+    expect((await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 3000 })])).taskEventsAppended).toBe(0);
+    const res = await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 4000, status: "in_progress" })]);
+    expect(res.taskEventsAppended).toBe(1);
     expect((await events()).map((e) => e.changes)).toEqual([[], ["status"]]);
-    expect(await row()).toMatchObject({ claudeUpdatedAt: T0 + 9000, status: "in_progress", revision: 2 });
+    expect(await row()).toMatchObject({ claudeUpdatedAt: T0 + 4000, status: "in_progress", revision: 2 });
+
+    // Becoming a tracker is stored quietly; a tracker's changes update its row and record no event.
+    expect((await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 5000, status: "in_progress", internal: true })])).taskEventsAppended).toBe(0);
+    expect(await row()).toMatchObject({ claudeUpdatedAt: T0 + 5000, internal: true, revision: 2 });
+    const tracker = await sync(dir, [task("2", { createdAt: T0, updatedAt: T0 + 9000, internal: true, status: "completed" })]);
+    expect(tracker.taskEventsAppended).toBe(0);
+    expect(await events()).toHaveLength(2);
+    expect(await row()).toMatchObject({ claudeUpdatedAt: T0 + 9000, status: "completed", revision: 3 });
+  });
+
+  test("teammate trackers record no task events: not when they appear, change, vanish or return", async () => {
+    const t = makeT();
+    const { sync, events } = await setup(t);
+    const dir = "docs-refresh";
+    const tracker = (status: string) => task("1", { subject: "writer", status, internal: true, metadata: '{"_internal":true}' });
+    const first = await sync(dir, [tracker("in_progress"), task("2")]);
+    expect(first.taskEventsAppended).toBe(1);
+    expect((await sync(dir, [tracker("completed"), task("2", { status: "in_progress" })])).taskEventsAppended).toBe(1);
+    expect((await sync(dir, [task("2", { status: "in_progress" })])).taskEventsAppended).toBe(0);
+    expect((await sync(dir, [tracker("in_progress"), task("2", { status: "in_progress" })])).taskEventsAppended).toBe(0);
+    expect((await sync(dir, [tracker("deleted"), task("2", { status: "in_progress" })])).taskEventsAppended).toBe(0);
+    // The ordinary task's history is complete; the tracker has none.
+    expect((await events()).map((e) => [e.taskId, e.kind, e.status])).toEqual([
+      ["2", "created", "pending"],
+      ["2", "updated", "in_progress"],
+    ]);
+    const rows = await t.run((ctx) => ctx.db.query("tasks").collect());
+    expect(rows.find((r) => r.taskId === "1")).toMatchObject({ internal: true, status: "in_progress" });
+    expect(rows.find((r) => r.taskId === "1")!.removedAt).toBeDefined();
   });
 
   test("a task with status deleted is removed once, like a vanished one, and keeps its last state", async () => {
@@ -457,5 +483,191 @@ describe("real Claude Code fields", () => {
     ]);
     const teamRow = await t.run((ctx) => ctx.db.query("teams").first());
     expect(teamRow!.taskCounts).toEqual({ pending: 1, inProgress: 1, completed: 0, other: 0 });
+  });
+});
+
+describe("liveness", () => {
+  test("members carry liveness and its reason; the team counts them; a change patches both", async () => {
+    const t = makeT();
+    const { sync } = await setup(t);
+    const dir = "billing-export-phase-1";
+    const members = (writer: Record<string, unknown>) => [
+      member("team-lead", dir, { reach: "lead", liveness: "working" }),
+      member("executor-1", dir, { reach: "pane", liveness: "waiting", livenessReason: "waiting for permission to use Bash" }),
+      member("writer", dir, { reach: "pane", ...writer }),
+      member("reviewer", dir, { reach: "pane", liveness: "gone", livenessReason: "its tmux pane %9 is gone" }),
+    ];
+    await sync(dir, [], members({ liveness: "idle", livenessReason: "idle since 12:00" }));
+    const teamRow = () => t.run((ctx) => ctx.db.query("teams").first());
+    const stored = () => t.run((ctx) => ctx.db.query("teamMembers").collect());
+    expect((await teamRow())!.liveness).toEqual({ working: 1, idle: 1, waiting: 1, shutDown: 0, gone: 1 });
+    expect((await stored()).find((m) => m.agentName === "executor-1")).toMatchObject({ liveness: "waiting", livenessReason: "waiting for permission to use Bash" });
+    const before = await teamRow();
+    // The same snapshot writes nothing (the counts are compared by value).
+    await sync(dir, [], members({ liveness: "idle", livenessReason: "idle since 12:00" }));
+    expect(await teamRow()).toEqual(before);
+    await sync(dir, [], members({ liveness: "shut_down", livenessReason: "shut down at 12:05" }));
+    expect((await teamRow())!.liveness).toEqual({ working: 1, idle: 0, waiting: 1, shutDown: 1, gone: 1 });
+    expect((await stored()).find((m) => m.agentName === "writer")).toMatchObject({ liveness: "shut_down", livenessReason: "shut down at 12:05" });
+  });
+
+  test("an older daemon (no liveness) leaves the counts unset; unknown states and long reasons are refused", async () => {
+    const t = makeT();
+    const { sync } = await setup(t);
+    await sync("x", []);
+    expect((await t.run((ctx) => ctx.db.query("teams").first()))!.liveness).toBeUndefined();
+    await expect(sync("x", [], [member("a", "x", { liveness: "sleeping" })])).rejects.toThrow(/Validator/);
+    expect((await refusal(sync("x", [], [member("a", "x", { liveness: "idle", livenessReason: "x".repeat(1001) })]))).field).toBe("members.livenessReason");
+  });
+});
+
+describe("team messages (inboxes)", () => {
+  const key = (i: number) => i.toString(16).padStart(64, "0");
+  const entry = (i: number, overrides: Record<string, unknown> = {}) => ({
+    key: key(i),
+    recipient: "team-lead",
+    sender: "executor-1",
+    kind: "text" as const,
+    text: `message ${i}`,
+    truncated: false,
+    timestamp: T0 + i * 1000,
+    read: false,
+    ...overrides,
+  });
+
+  async function messaging(t: T) {
+    const s = await setup(t);
+    const { teamId } = await s.sync("billing-export-phase-1", []);
+    const record = (messages: ReturnType<typeof entry>[], dirName = "billing-export-phase-1", token = s.token) =>
+      t.mutation(api.teams.recordTeamMessages, { nodeToken: token, dirName, messages });
+    const rows = () => t.run((ctx) => ctx.db.query("teamMessages").collect());
+    const teamRow = () => t.run((ctx) => ctx.db.get("teams", teamId));
+    return { ...s, teamId, record, rows, teamRow };
+  }
+
+  test("new keys are inserted; a replay writes nothing; only a read flip is patched", async () => {
+    const t = makeT();
+    const { record, rows, teamRow } = await messaging(t);
+    const structured = entry(3, {
+      kind: "permission_request",
+      text: '{"type":"permission_request","tool_name":"Bash"}',
+      summary: "asks to run tests",
+      color: "blue",
+      requestId: "perm-1",
+      approved: undefined,
+      detail: '{"tool_name":"Bash"}',
+    });
+    expect(await record([entry(1), entry(2), structured])).toEqual({ inserted: 3, updated: 0 });
+    expect((await teamRow())!.messageCount).toBe(3);
+    const first = await rows();
+    expect(first.find((m) => m.key === key(3))).toMatchObject({ kind: "permission_request", requestId: "perm-1", detail: '{"tool_name":"Bash"}', color: "blue" });
+    expect(await record([entry(1), entry(2), structured])).toEqual({ inserted: 0, updated: 0 });
+    expect(await rows()).toEqual(first);
+    // The key fixes the entry: a changed text under a known key is not rewritten; read is.
+    expect(await record([entry(1, { read: true, text: "edited?" }), entry(2)])).toEqual({ inserted: 0, updated: 1 });
+    const after = await rows();
+    expect(after.find((m) => m.key === key(1))).toMatchObject({ read: true, text: "message 1" });
+    expect((await teamRow())!.messageCount).toBe(3);
+  });
+
+  test("the team must be a live team of this laptop", async () => {
+    const t = makeT();
+    const { record, rows, token } = await messaging(t);
+    expect(await refusal(record([entry(1)], "no-such-team"))).toEqual({
+      code: "not_found",
+      field: "dirName",
+      message: "no team no-such-team on this laptop (sync the team first)",
+    });
+    const other = await enroll(t, "laptop-b");
+    expect((await refusal(record([entry(1)], "billing-export-phase-1", other.token))).code).toBe("not_found");
+    await t.mutation(api.teams.removeTeam, { nodeToken: token, dirName: "billing-export-phase-1" });
+    expect((await refusal(record([entry(1)]))).code).toBe("not_found");
+    expect(await rows()).toEqual([]);
+  });
+
+  test("caps: 100 per call, text and detail in bytes, keys, timestamps; refused with the field named, nothing written", async () => {
+    const t = makeT();
+    const { record, rows } = await messaging(t);
+    const cases: [ReturnType<typeof entry>[], string][] = [
+      [Array.from({ length: 101 }, (_, i) => entry(i)), "messages"],
+      // 16 KiB counted in UTF-8: 5,462 three-byte characters are 16,386 bytes.
+      [[entry(1, { text: "€".repeat(5462) })], "messages.text"],
+      [[entry(1, { detail: "x".repeat(4097) })], "messages.detail"],
+      [[entry(1, { key: "K".repeat(64) })], "messages.key"],
+      [[entry(1, { key: "../inbox" })], "messages.key"],
+      [[entry(1, { timestamp: -1 })], "messages.timestamp"],
+      [[entry(1, { timestamp: Number.NaN })], "messages.timestamp"],
+      [[entry(1, { sender: "" })], "messages.sender"],
+      [[entry(1, { summary: "s".repeat(1001) })], "messages.summary"],
+    ];
+    for (const [messages, field] of cases) {
+      expect(await refusal(record(messages)), field).toMatchObject({ code: "invalid_argument", field });
+    }
+    expect(await rows()).toEqual([]);
+    // An entry without a timestamp (0) is kept; it sorts first.
+    expect(await record([entry(1, { timestamp: 0 })])).toEqual({ inserted: 1, updated: 0 });
+  });
+
+  test("a full call of 100 maximal messages fits Convex's limits", async () => {
+    const t = makeT({});
+    const { record, teamRow } = await messaging(t);
+    const big = Array.from({ length: 100 }, (_, i) => entry(i, { text: "€".repeat(5461), detail: "d".repeat(4096), summary: "s".repeat(1000) }));
+    expect(await record(big)).toEqual({ inserted: 100, updated: 0 });
+    expect(await record(big)).toEqual({ inserted: 0, updated: 0 });
+    expect((await teamRow())!.messageCount).toBe(100);
+  });
+
+  test("at most 2,000 per team: the oldest go, older arrivals are not taken, reads stay bounded", async () => {
+    const t = makeT({ documentsRead: 1000 });
+    const { record, teamId, teamRow } = await messaging(t);
+    // 1,950 stored already (written directly: fast), timestamps 1000..1949 s after T0.
+    await t.run(async (ctx) => {
+      const team = (await ctx.db.get("teams", teamId))!;
+      for (let i = 1000; i < 2950; i++) {
+        await ctx.db.insert("teamMessages", { ...entry(i), teamId, nodeId: team.nodeId, recordedAt: T0 });
+      }
+      await ctx.db.patch("teams", teamId, { messageCount: 1950 });
+    });
+    expect(await record(Array.from({ length: 100 }, (_, i) => entry(3000 + i)))).toEqual({ inserted: 100, updated: 0 });
+    expect((await teamRow())!.messageCount).toBe(2000);
+    // Counted page by page: each read is a transaction of its own, under the same limit.
+    const kept: string[] = [];
+    let cursor: string | null = null;
+    for (let done = false; !done; ) {
+      const page: { page: { key: string }[]; isDone: boolean; continueCursor: string } = await t.run((ctx) =>
+        ctx.db.query("teamMessages").withIndex("by_team_time", (q) => q.eq("teamId", teamId)).paginate({ numItems: 500, cursor }),
+      );
+      kept.push(...page.page.map((m) => m.key));
+      done = page.isDone;
+      cursor = page.continueCursor;
+    }
+    expect(kept).toHaveLength(2000);
+    expect(kept[0]).toBe(key(1050));
+    expect(kept.at(-1)).toBe(key(3099));
+    // At the cap, a replayed entry older than everything kept is not taken (it would go at once).
+    expect(await record([entry(5)])).toEqual({ inserted: 0, updated: 0 });
+    expect(await record([entry(4000)])).toEqual({ inserted: 1, updated: 0 });
+    expect((await teamRow())!.messageCount).toBe(2000);
+  });
+
+  test("conversation: the newest `limit`, oldest first, with `more`; viewers may read; bounded", async () => {
+    const t = makeT({ documentsRead: 1000 });
+    const { record, teamId } = await messaging(t);
+    for (let start = 0; start < 1500; start += 100) {
+      await record(Array.from({ length: 100 }, (_, i) => entry(start + i)));
+    }
+    const viewer = await signedIn(t, { name: "V", email: "v@example.com", role: "viewer" });
+    const page = await viewer.query(api.teams.conversation, { teamId });
+    expect(page.messages).toHaveLength(100);
+    expect(page.more).toBe(true);
+    expect(page.messages[0].key).toBe(key(1400));
+    expect(page.messages.at(-1)!.key).toBe(key(1499));
+    expect((await viewer.query(api.teams.conversation, { teamId, limit: 10_000 })).messages).toHaveLength(200);
+    const few = await viewer.query(api.teams.conversation, { teamId, limit: 3 });
+    expect(few.messages.map((m) => m.text)).toEqual(["message 1497", "message 1498", "message 1499"]);
+    expect((await refusal(viewer.query(api.teams.conversation, { teamId, limit: Number.NaN }))).field).toBe("limit");
+    expect((await refusal(t.query(api.teams.conversation, { teamId }))).code).toBe("unauthenticated");
+    const { teamId: quiet } = await t.mutation(api.teams.syncTeam, { nodeToken: (await enroll(t, "laptop-b")).token, team: team("quiet"), members: [], tasks: [] });
+    expect(await viewer.query(api.teams.conversation, { teamId: quiet })).toEqual({ messages: [], more: false });
   });
 });

@@ -1,6 +1,6 @@
 // Operator actions: submit, claim with a lease, complete; expiry and interruption.
 import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx } from "../_generated/server";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { audit, describeAction, type Actor } from "./audit";
 import type { User } from "./users";
 import {
@@ -12,9 +12,10 @@ import {
   checkString,
   IDEMPOTENCY_RE,
   LIMITS,
+  SHA256_RE,
 } from "./checks";
 import { fail, invalid } from "./errors";
-import { cancelIfNoLongerAllowed, checkMayMessage } from "./messaging";
+import { cancelIfNoLongerAllowed, checkMayMessage, chooseRoute } from "./messaging";
 import { redactSecrets } from "./redact";
 import type { Infer } from "convex/values";
 import type { actionResult, ActionPayload, ActionRequest, ActionStatus } from "./validators";
@@ -59,6 +60,7 @@ async function resolveTarget(ctx: MutationCtx, request: ActionRequest): Promise<
       .take(LIMITS.membersPerTeam * 4);
     const member = members.find((m) => m.agentName === request.agentName && m.removedAt === undefined);
     if (member === undefined) fail("not_found", `no agent "${request.agentName}" in team ${team.teamName}`, "agentName");
+    const via = chooseRoute(member, team, request.via);
     const orchestration = team.orchestrationId ? await ctx.db.get("orchestrations", team.orchestrationId) : null;
     return {
       nodeId: team.nodeId,
@@ -70,6 +72,7 @@ async function resolveTarget(ctx: MutationCtx, request: ActionRequest): Promise<
         teamDir: team.dirName,
         agentName: request.agentName,
         text,
+        via,
       },
     };
   }
@@ -83,7 +86,32 @@ async function resolveTarget(ctx: MutationCtx, request: ActionRequest): Promise<
   if (stored === null) fail("not_found", `phase ${phase} of ${orchestration.featureName} has not started`, "phase");
   const payload: ActionPayload = { feature: orchestration.featureName, phase };
   if (request.type === "reject_plan") payload.feedback = checkMessageText("feedback", request.feedback);
+  if ((request.type === "approve_plan" || request.type === "reject_plan") && request.planHash !== undefined) {
+    payload.planHash = checkPattern("planHash", request.planHash, SHA256_RE, "a plan revision (64 lower-case hex digits)");
+    if (request.type === "approve_plan") await checkPlanUnchanged(ctx, orchestration._id, phase, request.planHash);
+  }
   return { nodeId: orchestration.nodeId, orchestrationId: orchestration._id, payload };
+}
+
+/** First 12 hex digits of a revision, as people compare them. */
+export function shortRevision(hash: string): string {
+  return hash.slice(0, 12);
+}
+
+/** An approval names the plan revision the operator read: refused when the laptop's plan has changed since. */
+async function checkPlanUnchanged(ctx: MutationCtx, orchestrationId: Id<"orchestrations">, phase: string, planHash: string): Promise<void> {
+  const plan = await ctx.db
+    .query("documents")
+    .withIndex("by_orchestration_kind_phase", (q) => q.eq("orchestrationId", orchestrationId).eq("kind", "plan").eq("phaseKey", phase))
+    .unique();
+  if (plan !== null && !plan.missing && plan.hash === planHash) return;
+  const now = plan === null || plan.missing ? "gone" : plan.hash === undefined ? "unknown" : shortRevision(plan.hash);
+  fail(
+    "conflict",
+    `the plan of phase ${phase} changed on the laptop since you opened it (you read revision ${shortRevision(planHash)}, ` +
+      `it is now ${now}); read it again before approving`,
+    "planHash",
+  );
 }
 
 export async function submitAction(
@@ -200,6 +228,7 @@ export async function completeAction(
   checkOptionalString("result.output", result.output, LIMITS.detail);
   checkOptionalNumber("result.exitCode", result.exitCode, { integer: true, min: -255, max: 255 });
   checkOptionalNumber("result.durationMs", result.durationMs, { min: 0 });
+  if (result.messageKey !== undefined) checkPattern("result.messageKey", result.messageKey, SHA256_RE, "an inbox message key (64 lower-case hex digits)");
   const action = await ownAction(ctx, node, actionId);
   if (action === null) return { ok: false, status: "not_found" };
   if (action.leaseOwner !== leaseOwner || (action.status !== "claimed" && action.status !== "running")) {
@@ -270,3 +299,25 @@ export async function expire(ctx: MutationCtx, a: Doc<"inboundActions">, actor: 
 }
 
 
+
+/**
+ * Actions as the dashboard lists them: a completed send_message whose result names an inbox
+ * entry (`messageKey`) gets `read`, whether the agent has read it. One index lookup each.
+ */
+export async function withReadState(ctx: QueryCtx, rows: Doc<"inboundActions">[]): Promise<(Doc<"inboundActions"> & { read?: boolean })[]> {
+  const out: (Doc<"inboundActions"> & { read?: boolean })[] = [];
+  for (const a of rows) {
+    const key = a.result?.messageKey;
+    if (a.type !== "send_message" || a.status !== "completed" || key === undefined || a.teamId === undefined) {
+      out.push(a);
+      continue;
+    }
+    const teamId = a.teamId;
+    const entry = await ctx.db
+      .query("teamMessages")
+      .withIndex("by_team_key", (q) => q.eq("teamId", teamId).eq("key", key))
+      .unique();
+    out.push({ ...a, read: entry?.read === true });
+  }
+  return out;
+}

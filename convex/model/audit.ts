@@ -84,7 +84,8 @@ export function describeAction(a: Pick<Doc<"inboundActions">, "type" | "payload"
   const p = a.payload;
   const where = p.feature ? ` ${p.feature}${p.phase ? ` phase ${p.phase}` : ""}` : "";
   if (a.type === "send_message") {
-    return `send_message to ${p.agentName ?? "?"} in ${p.teamDir ?? "?"}${where ? ` (${where.trim()})` : ""}, ${p.text?.length ?? 0} chars`;
+    const via = p.via ? ` via ${p.via}` : "";
+    return `send_message to ${p.agentName ?? "?"} in ${p.teamDir ?? "?"}${where ? ` (${where.trim()})` : ""}${via}, ${p.text?.length ?? 0} chars`;
   }
-  return `${a.type}${where}`;
+  return `${a.type}${where}${p.planHash ? ` (plan revision ${p.planHash.slice(0, 12)})` : ""}`;
 }

@@ -26,6 +26,8 @@ export const PHASE_RE = /^[1-9][0-9]{0,2}(\.5){0,2}$/;
 export const AGENT_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 export const TEAM_DIR_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export const IDEMPOTENCY_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+// SHA-256 in lower-case hex: document revisions and inbox message keys.
+export const SHA256_RE = /^[0-9a-f]{64}$/;
 
 function describe(value: string): string {
   return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} chars)` : JSON.stringify(value);
@@ -60,6 +62,21 @@ export function checkNumber(field: string, value: number, opts: { min?: number; 
   if (opts.integer && !Number.isInteger(value)) invalid(field, "a whole number", `${value}`);
   if (opts.min !== undefined && value < opts.min) invalid(field, `a number >= ${opts.min}`, `${value}`);
   if (opts.max !== undefined && value > opts.max) invalid(field, `a number <= ${opts.max}`, `${value}`);
+  return value;
+}
+
+/** Bytes of `value` as UTF-8 (what a size limit in bytes counts). */
+export function utf8Bytes(value: string): number {
+  return new TextEncoder().encode(value).length;
+}
+
+/** A string of at most `maxBytes` UTF-8 bytes. */
+export function checkBytes(field: string, value: string, maxBytes: number): string {
+  // Each UTF-16 unit is at most 3 bytes: only long strings need encoding.
+  if (value.length * 3 > maxBytes) {
+    const bytes = utf8Bytes(value);
+    if (bytes > maxBytes) invalid(field, `at most ${maxBytes} bytes of UTF-8`, `${bytes} bytes`);
+  }
   return value;
 }
 

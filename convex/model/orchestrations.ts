@@ -15,6 +15,7 @@ import {
 } from "./checks";
 import { invalid } from "./errors";
 import type { OrchestrationSnapshot, OrchestrationStatus, PhaseSnapshot } from "./validators";
+import { storedPlanSummary } from "./documents";
 import { linkTeamsToOrchestration } from "./teams";
 
 function validateSnapshot(o: OrchestrationSnapshot, phases: PhaseSnapshot[]): void {
@@ -178,7 +179,9 @@ export async function syncOrchestration(
     const prev = byNumber.get(p.phaseNumber);
     byNumber.delete(p.phaseNumber);
     if (prev === undefined) {
-      await ctx.db.insert("phases", { ...next, orchestrationId, updatedAt: now });
+      // Its plan may have been synced before the phase appeared.
+      const plan = await storedPlanSummary(ctx, orchestrationId, p.phaseNumber);
+      await ctx.db.insert("phases", { ...next, orchestrationId, ...(plan === undefined ? {} : { plan }), updatedAt: now });
       changed = true;
     } else if (!sameFields(prev, next)) {
       await ctx.db.patch("phases", prev._id, { ...next, updatedAt: now });

@@ -14,7 +14,7 @@ import {
   TEAM_DIR_RE,
 } from "./checks";
 import { invalid } from "./errors";
-import type { MemberSnapshot, SyncTeamResult, TaskSnapshot, TeamSnapshot } from "./validators";
+import type { LivenessCounts, MemberSnapshot, SyncTeamResult, TaskSnapshot, TeamSnapshot } from "./validators";
 
 const TASK_EVENT_FIELDS = ["status", "subject", "owner", "description", "blockedBy", "metadata"] as const;
 // Stored without an event: spinner text, forward links, the tracker flag and Claude Code's own times.
@@ -62,6 +62,7 @@ function validate(team: TeamSnapshot, members: MemberSnapshot[], tasks: TaskSnap
     checkOptionalString("members.cwd", m.cwd, LIMITS.path);
     checkOptionalString("members.backendType", m.backendType, TAG_MAX);
     checkOptionalString("members.color", m.color, TAG_MAX);
+    checkOptionalString("members.livenessReason", m.livenessReason, LIMITS.summary);
   }
   const ids = new Set<string>();
   for (const t of tasks) {
@@ -198,6 +199,24 @@ function countTasks(tasks: TaskSnapshot[]) {
   return counts;
 }
 
+/** The members by liveness; undefined when none reports it (an older daemon). */
+export function countLiveness(members: MemberSnapshot[]): LivenessCounts | undefined {
+  if (members.every((m) => m.liveness === undefined)) return undefined;
+  const counts = { working: 0, idle: 0, waiting: 0, shutDown: 0, gone: 0 };
+  for (const m of members) {
+    if (m.liveness === "shut_down") counts.shutDown++;
+    else if (m.liveness !== undefined) counts[m.liveness]++;
+  }
+  return counts;
+}
+
+/** Two objects of counts are equal (either may be absent). */
+function sameCounts(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => a[k] === b[k]);
+}
+
 /**
  * Brings the stored team, its members and its tasks to a laptop's snapshot. `history` holds
  * earlier observed states of tasks (e.g. seen while offline), oldest first, each with the
@@ -307,6 +326,7 @@ function teamFields(
     ...link,
     memberCount: members.length,
     taskCounts: countTasks(tasks),
+    liveness: countLiveness(members),
   };
 }
 type TeamFields = ReturnType<typeof teamFields>;
@@ -325,10 +345,9 @@ async function upsertTeam(
     return await ctx.db.insert("teams", { ...fields, nodeId, dirName, lastSeq: seq, updatedAt: now });
   }
   const next = { ...fields, removedAt: undefined };
-  const counts = existing.taskCounts;
-  const sameCounts = Object.entries(next.taskCounts).every(([k, v]) => counts[k as keyof typeof counts] === v);
-  const sameRest = Object.entries(next).every(([k, v]) => k === "taskCounts" || existing[k as keyof typeof existing] === v);
-  if (!sameCounts || !sameRest) {
+  const countsSame = sameCounts(existing.taskCounts, next.taskCounts) && sameCounts(existing.liveness, next.liveness);
+  const sameRest = Object.entries(next).every(([k, v]) => k === "taskCounts" || k === "liveness" || existing[k as keyof typeof existing] === v);
+  if (!countsSame || !sameRest) {
     await ctx.db.patch("teams", existing._id, { ...next, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
   } else if (seq !== undefined) {
     await ctx.db.patch("teams", existing._id, { lastSeq: seq });
@@ -356,6 +375,8 @@ function memberFields(m: MemberSnapshot) {
     color: m.color,
     planModeRequired: m.planModeRequired,
     reach: m.reach,
+    liveness: m.liveness,
+    livenessReason: m.livenessReason,
     removedAt: undefined,
   };
 }
@@ -423,6 +444,7 @@ function unappliedHistory(history: TaskObservation[], lastSeq: number | undefine
 /**
  * Applies one observed state of a task to its row: inserts it, records a real change (or a
  * return after removal) with a new revision, or quietly updates what is not history.
+ * A teammate tracker (`internal`) is no board task: its rows change, but it has no events.
  * Returns the number of events appended.
  */
 async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, t: TaskSnapshot): Promise<number> {
@@ -432,6 +454,7 @@ async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows
   if (prev === undefined) {
     const id = await ctx.db.insert("tasks", { ...next, teamId, nodeId, revision: 1, updatedAt: now });
     rows.set(t.taskId, (await ctx.db.get("tasks", id))!);
+    if (t.internal === true) return 0;
     const created: TaskEvent = { taskId: t.taskId, kind: "created", changes: [], status: t.status, subject: t.subject, owner: t.owner };
     return await appendTaskEvent(ctx, scope, id, 1, created, { newRow: true });
   }
@@ -441,6 +464,7 @@ async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows
     const revision = prev.revision + 1;
     await ctx.db.patch("tasks", prev._id, { ...next, removedAt: undefined, revision, updatedAt: now });
     rows.set(t.taskId, { ...prev, ...next, removedAt: undefined, revision, updatedAt: now });
+    if (t.internal === true) return 0;
     return await appendTaskEvent(ctx, scope, prev._id, revision, {
       taskId: t.taskId,
       kind: restored ? "created" : "updated",
@@ -475,6 +499,7 @@ async function markTaskRemoved(ctx: MutationCtx, scope: TaskScope, rows: TaskRow
   const revision = gone.revision + 1;
   await ctx.db.patch("tasks", gone._id, { removedAt: scope.now, revision, updatedAt: scope.now });
   rows.set(gone.taskId, { ...gone, removedAt: scope.now, revision, updatedAt: scope.now });
+  if (gone.internal === true) return 0;
   return await appendTaskEvent(ctx, scope, gone._id, revision, {
     taskId: gone.taskId,
     kind: "removed",

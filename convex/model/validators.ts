@@ -340,6 +340,7 @@ export const planSummary = v.object({
   missing: v.boolean(),
   truncated: v.boolean(),
 });
+export type PlanSummary = Infer<typeof planSummary>;
 
 // The kinds of message Claude Code agents leave in each other's inboxes (`type` of a JSON text).
 export const inboxKind = v.union(
