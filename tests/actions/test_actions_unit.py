@@ -327,8 +327,12 @@ async def test_send_message_reaches_a_real_tmux_pane(
         return (await tmux.screen(pane)).count(text) >= 2
 
     await eventually(echoed)
+    # An in-process teammate has no pane: without a route it gets the message in its inbox,
+    # and asking for its pane is refused with the reason.
     inproc = await run_action(message("helper", "hi"), henv)
-    assert (inproc.ok, inproc.code) == (False, "in_process_teammate")
+    assert (inproc.ok, inproc.via) == (True, "inbox"), inproc
+    no_pane = await run_action(message("helper", "hi", via="pane"), henv)
+    assert (no_pane.ok, no_pane.code) == (False, "in_process_teammate")
     ghost = await run_action(message("ghost", "hi"), henv)
     assert (ghost.ok, ghost.code) == (False, "pane_gone")
     nobody = await run_action(message("nobody", "hi"), henv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from tina.dev.sim import standin_claude
 from tina.dev.sim.standin_claude import Scenario, parse_init_line, phase_of, pick
+from tina.local import append_inbox_message
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
@@ -161,9 +163,11 @@ class World:
         path = self.home / ".claude" / "tina-standin.log"
         return [json.loads(line) for line in path.read_text().splitlines()]
 
-    def tasks(self, team_dir: str) -> list[dict[str, Any]]:
+    def tasks(self, team_dir: str, *, trackers: bool = False) -> list[dict[str, Any]]:
+        """The team's task files (without the teammates' trackers unless asked)."""
         directory = self.home / ".claude" / "tasks" / team_dir
-        return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
+        docs = [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
+        return [d for d in docs if trackers or not d.get("metadata", {}).get("_internal")]
 
 
 @pytest.fixture
@@ -203,12 +207,21 @@ def test_a_complete_phase(world: World) -> None:
     assert [m["name"] for m in mates] == ["worker", "spec-reviewer", "code-quality-reviewer"]
     assert {(m["backendType"], m["tmuxPaneId"]) for m in mates} == {("in-process", "in-process")}
 
-    tasks = world.tasks("f-phase-1")
+    all_tasks = world.tasks("f-phase-1", trackers=True)
+    tasks = [t for t in all_tasks if not t["metadata"].get("_internal")]
     assert [t["id"] for t in tasks] == ["1", "2", "3"]
     assert tasks[0]["subject"] == "Task 1: Add the parser"  # from the plan's heading
     assert {t["status"] for t in tasks} == {"completed"}
     assert tasks[0]["blocks"] == ["2"] and tasks[1]["blockedBy"] == ["1"]
     assert all(t["owner"] == "worker" for t in tasks)
+    # Each teammate's tracker: the next ids, its name as subject, completed once it shut down.
+    trackers = sorted(
+        (t for t in all_tasks if t["metadata"].get("_internal")), key=lambda t: int(t["id"])
+    )
+    assert [(t["id"], t["subject"]) for t in trackers] == [
+        ("4", "worker"), ("5", "spec-reviewer"), ("6", "code-quality-reviewer")]  # fmt: skip
+    assert {t["status"] for t in trackers} == {"completed"}
+    assert all(t["description"].startswith("You are ") for t in trackers)
 
     subjects = world.git("log", "--format=%s").splitlines()
     assert subjects[:3] == [f"phase 1: Task {n}: {s}" for n, s in (
@@ -222,6 +235,67 @@ def test_a_complete_phase(world: World) -> None:
     inputs = [e["line"] for e in log if e["event"] == "input"]
     assert inputs == [world.init_line()]
     assert [e["outcome"] for e in log if e["event"] == "outcome"] == ["complete"]
+
+
+def inbox(world: World, team: str, agent: str) -> list[dict[str, Any]]:
+    path = world.home / ".claude" / "teams" / team / "inboxes" / f"{agent}.json"
+    doc = json.loads(path.read_text())
+    assert isinstance(doc, list)
+    return doc
+
+
+def kinds(entries: list[dict[str, Any]]) -> list[str]:
+    return [json.loads(e["text"])["type"] for e in entries]
+
+
+def test_a_complete_phase_talks_through_inboxes_as_claude_code_does(world: World) -> None:
+    world.scenario({"default": {**FAST, "tasks": 2}})
+    result = world.run(world.init_line())
+    assert result.returncode == 0, result.stderr
+    worker = inbox(world, "f-phase-1", "worker")
+    assert kinds(worker) == ["task_assignment", "task_assignment", "shutdown_request"]
+    assignment = json.loads(worker[0]["text"])
+    assert (assignment["taskId"], assignment["assignedBy"]) == ("1", "team-lead")
+    assert all(e["from"] == "team-lead" and e["timestamp"].endswith("Z") for e in worker)
+    lead = inbox(world, "f-phase-1", "team-lead")
+    from_worker = [json.loads(e["text"]) for e in lead if e["from"] == "worker"]
+    assert [m["type"] for m in from_worker] == [
+        "idle_notification", "idle_notification", "shutdown_approved"]  # fmt: skip
+    assert from_worker[0]["idleReason"] == "available"
+    assert from_worker[2]["requestId"] == json.loads(worker[2]["text"])["requestId"]
+    assert kinds(inbox(world, "f-phase-1", "spec-reviewer")) == ["shutdown_request"]
+    config = json.loads((world.home / ".claude/teams/f-phase-1/config.json").read_text())
+    assert {m["name"]: m.get("isActive") for m in config["members"][1:]} == {
+        "worker": False, "spec-reviewer": False, "code-quality-reviewer": False}  # fmt: skip
+
+
+def test_a_message_in_an_inbox_is_picked_up_marked_read_and_shown(world: World) -> None:
+    world.scenario({"default": {**FAST, "outcome": "hang", "tasks": 1}})
+    proc = subprocess.Popen(
+        [str(world.claude)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        cwd=world.worktree, env=world.env, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(world.init_line() + "\n")
+        proc.stdin.flush()
+        path = world.home / ".claude" / "teams" / "f-phase-1" / "inboxes" / "spec-reviewer.json"
+        deadline = time.monotonic() + 30
+        while not (world.home / ".claude/teams/f-phase-1/config.json").exists():
+            assert time.monotonic() < deadline, "the team never appeared"
+            time.sleep(0.02)
+        append_inbox_message(path, sender="tina", text="Check the rollback too, please.")
+        while not all(e.get("read") for e in json.loads(path.read_text())):
+            assert time.monotonic() < deadline, "the message was never marked read"
+            time.sleep(0.02)
+    finally:
+        out, _ = proc.communicate("", timeout=60)
+    assert "spec-reviewer got a message from tina:" in out
+    assert "Check the rollback too, please." in out
+    picked = [e for e in world.log() if e["event"] == "message"]
+    assert picked == [
+        {**picked[0], "recipient": "spec-reviewer", "sender": "tina",
+         "text": "Check the rollback too, please."}]  # fmt: skip
 
 
 def test_successive_launches_block_then_complete(world: World) -> None:

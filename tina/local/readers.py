@@ -127,7 +127,7 @@ def inbox_key(agent: str, timestamp: Any, sender: str, text: str, occurrence: in
     team's inboxes (a sync should qualify it with the team).
     """
     material = canonical_json([agent, timestamp, sender, text, occurrence])
-    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _timestamp(value: Any) -> datetime | None:

@@ -43,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -51,6 +52,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
+
+from tina.local import InboxWriteError, append_inbox_message, mark_inbox_read
 
 __all__ = [
     "ARGV0_ENV",
@@ -86,6 +89,8 @@ _AGENT_TYPES = {
     "code-quality-reviewer": "tina:code-quality-reviewer",
 }
 _COLORS = ("blue", "green", "yellow", "purple", "red", "orange", "cyan", "pink")
+_LEAD = "team-lead"
+_INBOX_POLL_SECS = 0.2
 
 
 # --- the scenario --------------------------------------------------------------------------------
@@ -322,17 +327,20 @@ class Lead:
         self.log = _Log(env)
         self.claude = Path(env.get("HOME") or Path.home()) / ".claude"
         self.session_id = str(uuid.uuid4())
+        self._out_lock = threading.Lock()
 
     # -- the pane ---------------------------------------------------------------------------------
 
     def say(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        with self._out_lock:
+            self.out.write(text + "\n")
+            self.out.flush()
 
     def prompt(self) -> None:
         self.say("─" * 60)
-        self.out.write(PROMPT)
-        self.out.flush()
+        with self._out_lock:
+            self.out.write(PROMPT)
+            self.out.flush()
 
     def footer(self) -> None:
         self.say("─" * 60)
@@ -390,12 +398,15 @@ class Lead:
         team = _Team(self, team_name, started)
         subjects = _plan_tasks(plan, scenario.tasks)
         team.create(subjects)
+        team.read_inboxes()
         base = self._git_head()
         fail_at = scenario.tasks // 2 if scenario.outcome in ("die", "crash", "hang") else None
         for number, subject in enumerate(subjects, start=1):
             if fail_at is not None and number > fail_at:
                 break
             self._work_task(team, scenario, phase, launch, number, subject)
+        if scenario.outcome == "complete":
+            team.shutdown()  # as the skill does before it reports the phase complete
         self._finish(team_name, phase, launch, scenario, status_path, started, base, plan)
 
     def _count_launch(self, phase_dir: Path) -> int:
@@ -412,13 +423,14 @@ class Lead:
         self, team: _Team, scenario: Scenario, phase: str, launch: int, number: int, subject: str
     ) -> None:
         team.join(scenario.teammates)
-        team.update(number, status="in_progress", owner="worker")
+        team.assign(number, "worker")
         self.say(f"⏺ {subject}")
         self.sleep(scenario.step_secs)
         if scenario.commit:
             self._commit(phase, launch, number, subject)
         self.sleep(scenario.step_secs)
         team.update(number, status="completed")
+        team.idle("worker", f"Completed task {number}: {subject}")
         self.say(f"  ⎿ done: {subject}")
 
     def _finish(
@@ -594,20 +606,30 @@ def _tmux_argv(env: Mapping[str, str]) -> list[str]:
 
 
 class _Team:
-    """The phase team and its task list, laid out as Claude Code writes them."""
+    """The phase team, its task list and its inboxes, laid out as Claude Code writes them.
+
+    The lead runs without a pane (``tmuxPaneId: ""``) and its teammates in-process; each
+    teammate gets an internal tracker task (``metadata._internal``, subject = its name) when it
+    joins; assigning a task writes a ``task_assignment`` into the owner's inbox; a teammate that
+    finishes a turn goes idle (``isActive: false``) and sends the lead an ``idle_notification``;
+    at the end the lead asks each teammate to shut down and each approves. Everything in the
+    team's inboxes is marked read as this process (the lead and its in-process teammates) picks
+    it up, and a message from outside the team is shown in the pane.
+    """
 
     def __init__(self, lead: Lead, name: str, created: datetime) -> None:
         self.lead = lead
         self.name = name
         directory = team_dir_name(name)
         self.config_path = lead.claude / "teams" / directory / "config.json"
+        self.inboxes = lead.claude / "teams" / directory / "inboxes"
         self.tasks_dir = lead.claude / "tasks" / directory
         self.created = created
         self.members: list[dict[str, Any]] = [
             {
-                "agentId": f"team-lead@{name}",
-                "name": "team-lead",
-                "agentType": "team-lead",
+                "agentId": f"{_LEAD}@{name}",
+                "name": _LEAD,
+                "agentType": _LEAD,
                 "model": "claude-opus-4-6",
                 "joinedAt": _ms(created),
                 "tmuxPaneId": "",
@@ -616,20 +638,23 @@ class _Team:
             }
         ]
         self.tasks: dict[int, dict[str, Any]] = {}
+        self.trackers: dict[str, int] = {}
+        self._config_lock = threading.Lock()
 
     def _write_config(self) -> None:
         phase = phase_of(self.name) or "?"
-        _write_json(
-            self.config_path,
-            {
-                "name": self.name,
-                "description": f"Phase {phase} execution team",
-                "createdAt": _ms(self.created),
-                "leadAgentId": f"team-lead@{self.name}",
-                "leadSessionId": self.lead.session_id,
-                "members": self.members,
-            },
-        )
+        with self._config_lock:
+            _write_json(
+                self.config_path,
+                {
+                    "name": self.name,
+                    "description": f"Phase {phase} execution team",
+                    "createdAt": _ms(self.created),
+                    "leadAgentId": f"{_LEAD}@{self.name}",
+                    "leadSessionId": self.lead.session_id,
+                    "members": self.members,
+                },
+            )
 
     def create(self, subjects: Sequence[str]) -> None:
         self._write_config()
@@ -653,20 +678,24 @@ class _Team:
             }
             self._write_task(number)
 
+    def _member(self, name: str) -> dict[str, Any] | None:
+        return next((m for m in self.members if m["name"] == name), None)
+
     def join(self, names: Sequence[str]) -> None:
-        """Teammates join once, on the first task; the config is rewritten as each joins."""
-        present = {m["name"] for m in self.members}
+        """Teammates join once, on the first task; the config is rewritten as each joins, and
+        each gets its tracker task (the same id counter as the tasks)."""
         for name in names:
-            if name in present:
+            if self._member(name) is not None:
                 continue
             joined = _ms(_now())
+            prompt = f"You are {name} on team {self.name}."
             self.members.append(
                 {
                     "agentId": f"{name}@{self.name}",
                     "name": name,
                     "agentType": _AGENT_TYPES.get(name, "general-purpose"),
                     "model": "haiku",
-                    "prompt": f"You are {name} on team {self.name}.",
+                    "prompt": prompt,
                     "color": _COLORS[(len(self.members) - 1) % len(_COLORS)],
                     "planModeRequired": False,
                     "joinedAt": joined,
@@ -674,10 +703,113 @@ class _Team:
                     "cwd": str(self.lead.cwd),
                     "subscriptions": [],
                     "backendType": "in-process",
+                    "isActive": False,
                 }
             )
-            present.add(name)
+            number = max(self.tasks, default=0) + 1
+            self.tasks[number] = {
+                "id": str(number),
+                "subject": name,
+                "description": prompt,
+                "status": "in_progress",
+                "blocks": [],
+                "blockedBy": [],
+                "metadata": {"_internal": True},
+                "createdAt": joined,
+                "updatedAt": joined,
+            }
+            self.trackers[name] = number
+            self._write_task(number)
             self._write_config()
+
+    def _set_active(self, name: str, active: bool) -> None:
+        member = self._member(name)
+        if member is not None and member.get("isActive") != active:
+            member["isActive"] = active
+            self._write_config()
+
+    def _send(self, recipient: str, sender: str, text: str) -> None:
+        member = self._member(sender)
+        color = member.get("color") if member is not None else None
+        try:
+            append_inbox_message(
+                self.inboxes / f"{recipient}.json", sender=sender, text=text, color=color
+            )
+        except InboxWriteError as exc:
+            self.lead.log("inbox_error", recipient=recipient, error=str(exc))
+
+    def _stamp(self) -> str:
+        return _now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def assign(self, number: int, owner: str) -> None:
+        """The lead gives a task to ``owner``: the task file, then a task_assignment."""
+        self.update(number, status="in_progress", owner=owner)
+        task = self.tasks[number]
+        assignment = {
+            "type": "task_assignment",
+            "taskId": task["id"],
+            "subject": task["subject"],
+            "description": task["description"],
+            "assignedBy": _LEAD,
+            "timestamp": self._stamp(),
+        }
+        self._send(owner, _LEAD, json.dumps(assignment))
+        self._set_active(owner, True)
+
+    def idle(self, name: str, summary: str) -> None:
+        """``name`` ended its turn: idle, and an idle_notification to the lead."""
+        self._set_active(name, False)
+        note = {
+            "type": "idle_notification",
+            "from": name,
+            "timestamp": self._stamp(),
+            "idleReason": "available",
+            "summary": summary,
+        }
+        self._send(_LEAD, name, json.dumps(note))
+
+    def shutdown(self) -> None:
+        """The lead asks every teammate to shut down; each approves and its tracker ends."""
+        for member in self.members[1:]:
+            name = member["name"]
+            request_id = f"shutdown-{_ms(_now())}@{name}"
+            request = {"type": "shutdown_request", "requestId": request_id, "from": _LEAD,
+                       "reason": "Phase complete", "timestamp": self._stamp()}  # fmt: skip
+            self._send(name, _LEAD, json.dumps(request))
+            approved = {"type": "shutdown_approved", "requestId": request_id, "from": name,
+                        "timestamp": self._stamp(), "backendType": "in-process"}  # fmt: skip
+            self._send(_LEAD, name, json.dumps(approved))
+            self._set_active(name, False)
+            if name in self.trackers:
+                self.update(self.trackers[name], status="completed")
+
+    def read_inboxes(self) -> None:
+        """Start picking up the team's inbox messages in the background, as Claude Code does
+        between turns: each is marked read; one from outside the team is shown in the pane."""
+        thread = threading.Thread(target=self._poll_inboxes, name="inboxes", daemon=True)
+        thread.start()
+
+    def _poll_inboxes(self) -> None:
+        while True:
+            try:
+                paths = sorted(self.inboxes.glob("*.json"))
+            except OSError:
+                paths = []
+            for path in paths:
+                try:
+                    picked = mark_inbox_read(path)
+                except InboxWriteError as exc:
+                    self.lead.log("inbox_error", inbox=path.name, error=str(exc))
+                    continue
+                for message in picked:
+                    if self._member(message.sender) is None:
+                        recipient = path.name.removesuffix(".json")
+                        self.lead.log(
+                            "message", recipient=recipient, sender=message.sender, text=message.text
+                        )
+                        self.lead.say(f"⏺ {recipient} got a message from {message.sender}:")
+                        self.lead.say(f"  ⎿ {message.text}")
+            time.sleep(_INBOX_POLL_SECS)
 
     def update(self, number: int, **changes: Any) -> None:
         self.tasks[number].update(changes, updatedAt=_ms(_now()))
