@@ -186,7 +186,7 @@ def test_an_operator_action_is_claimed_executed_and_completed(
     )
 
 
-def test_send_message_reaches_a_real_tmux_pane(
+def test_send_message_reaches_a_tmux_pane_and_the_leads_inbox(
     backend: BackendProcess, laptop: Laptop, owner: Api
 ) -> None:
     laptop.start_daemon()
@@ -196,7 +196,7 @@ def test_send_message_reaches_a_real_tmux_pane(
     laptop.write_team(
         team,
         [
-            {"name": "team-lead", "tmuxPaneId": "in-process"},
+            {"name": "team-lead", "tmuxPaneId": ""},  # a lead as Claude Code records it
             {"name": "executor-1", "tmuxPaneId": pane},
         ],
         cwd=wt,
@@ -223,17 +223,48 @@ def test_send_message_reaches_a_real_tmux_pane(
     assert pane in done["result"]["message"]
     eventually(lambda: text in laptop.capture(pane))
 
-    lead = submit(
-        owner,
-        {"type": "send_message", "teamId": team_row["_id"], "agentName": "team-lead", "text": "hi"},
-    )
-    refused = eventually(
-        lambda: (
-            action_row(backend, lead)["status"] in ("completed", "failed")
-            and action_row(backend, lead)
+    def finished(action_id: str) -> dict[str, Any]:
+        return eventually(
+            lambda: (
+                action_row(backend, action_id)["status"] in ("completed", "failed")
+                and action_row(backend, action_id)
+            )
+        )
+
+    # The lead has no pane: its inbox reaches it, under Claude Code's lock, and the entry comes
+    # back as a team message with the key the result named.
+    lead = finished(
+        submit(
+            owner,
+            {
+                "type": "send_message",
+                "teamId": team_row["_id"],
+                "agentName": "team-lead",
+                "text": "hi lead",
+                "via": "inbox",
+            },
         )
     )
-    assert refused["result"]["code"] == "in_process_teammate"
+    assert (lead["status"], lead["result"]["via"]) == ("completed", "inbox"), lead
+    inbox = json.loads((laptop.claude / "teams" / team / "inboxes" / "team-lead.json").read_text())
+    assert [(e["from"], e["text"], e["read"]) for e in inbox] == [("tina", "hi lead", False)]
+    assert not (laptop.claude / "teams" / team / "inboxes" / "team-lead.json.lock").exists()
+    eventually(lambda: one(backend, "teamMessages", key=lead["result"]["messageKey"]))
+    # Its tmux session (tina-session start's) does not exist here: refused, saying which.
+    gone = finished(
+        submit(
+            owner,
+            {
+                "type": "send_message",
+                "teamId": team_row["_id"],
+                "agentName": "team-lead",
+                "text": "hi again",
+                "via": "lead_session",
+            },
+        )
+    )
+    assert (gone["status"], gone["result"]["code"]) == ("failed", "lead_session_gone"), gone
+    assert Laptop.phase_session("notify", "1") in gone["result"]["message"]
 
 
 def test_malformed_files_are_logged_with_their_path_and_skipped(
