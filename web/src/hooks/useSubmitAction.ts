@@ -36,7 +36,7 @@ export function useSubmitAction(): {
         dispatch({ type: "accepted", actionId: out.actionId, deduplicated: out.deduplicated });
       } catch (error) {
         const info = describeError(error);
-        dispatch(info.refused ? { type: "refused", message: info.message } : { type: "lost", message: info.message });
+        dispatch(info.refused ? { type: "refused", message: info.message, ...(info.code !== undefined ? { code: info.code } : {}) } : { type: "lost", message: info.message });
       }
     },
     [dispatch, submit],

@@ -8,6 +8,7 @@ import {
   phaseControlAvailability,
   phaseStateReason,
   messageRoutes,
+  planApprovalReason,
   type ActContext,
   type PhaseControl,
 } from "./controls";
@@ -211,4 +212,12 @@ describe("message routes (the same rule as convex/model/messaging.ts)", () => {
       expect(messageRoutes(m({ reach: "pane", liveness }), phaseTeam).routes).toEqual(["pane", "inbox"]);
     }
   });
+});
+
+test("a plan is approved only as the dashboard has it", () => {
+  expect(planApprovalReason(undefined, "2")).toBe("loading the plan…");
+  expect(planApprovalReason(null, "2")).toBe("the plan has not reached the dashboard yet");
+  expect(planApprovalReason({ missing: false }, "2")).toBe("the plan has not reached the dashboard yet");
+  expect(planApprovalReason({ missing: true }, "2")).toBe("the plan of phase 2 is gone from the laptop");
+  expect(planApprovalReason({ missing: false, hash: "a".repeat(64) }, "2")).toBeNull();
 });

@@ -90,6 +90,22 @@ function inFlightReason(control: PhaseControl, phase: string, ctx: ActContext): 
   return busy === undefined ? null : `${PHRASES[busy.type]} for phase ${phase} is already on its way`;
 }
 
+/**
+ * Why the plan the dashboard shows cannot be approved: it is loading, has not reached the
+ * dashboard, or its file is gone (an approval names the revision the operator read).
+ */
+export function planApprovalReason(doc: { missing: boolean; hash?: string } | null | undefined, phase: string): string | null {
+  if (doc === undefined) return "loading the plan…";
+  if (doc === null || (!doc.missing && doc.hash === undefined)) return "the plan has not reached the dashboard yet";
+  if (doc.missing) return `the plan of phase ${phase} is gone from the laptop`;
+  return null;
+}
+
+/** The laptop's or the server's answer that the plan is no longer the one approved. */
+export function isPlanChange(code: string | undefined): boolean {
+  return code === "conflict" || code === "plan_changed" || code === "plan_missing";
+}
+
 /** Whether a phase control can be used now; the first reason that stops it otherwise. */
 export function phaseControlAvailability(
   control: PhaseControl,

@@ -5,13 +5,13 @@ export type Submission =
   | { state: "idle" }
   | { state: "sending"; key: string }
   | { state: "sent"; key: string; actionId: string; deduplicated: boolean }
-  | { state: "refused"; message: string }
+  | { state: "refused"; message: string; code?: string }
   | { state: "unsent"; key: string; message: string };
 
 export type SubmissionEvent =
   | { type: "tap"; newKey: () => string }
   | { type: "accepted"; actionId: string; deduplicated: boolean }
-  | { type: "refused"; message: string }
+  | { type: "refused"; message: string; code?: string }
   | { type: "lost"; message: string }
   | { type: "reset" };
 
@@ -26,7 +26,7 @@ export function submissionReducer(s: Submission, e: SubmissionEvent): Submission
     case "accepted":
       return s.state === "sending" ? { state: "sent", key: s.key, actionId: e.actionId, deduplicated: e.deduplicated } : s;
     case "refused":
-      return s.state === "sending" ? { state: "refused", message: e.message } : s;
+      return s.state === "sending" ? { state: "refused", message: e.message, ...(e.code !== undefined ? { code: e.code } : {}) } : s;
     case "lost":
       return s.state === "sending" ? { state: "unsent", key: s.key, message: e.message } : s;
     case "reset":

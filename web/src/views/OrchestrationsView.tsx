@@ -5,6 +5,7 @@ import { Badge, Button, EmptyState, Panel, ProgressBar, QueryBoundary, Skeleton,
 import { useNow } from "../hooks/useNow";
 import { navigate } from "../hooks/useRoute";
 import { presence, PRESENCE_LABELS } from "../lib/fleet";
+import { agentCountsText } from "../lib/liveness";
 import { filtersToQuery, listArgs, orderForList, parseFilters, progress, type Filters } from "../lib/orchestrations";
 import { href, orchestrationHref } from "../lib/routing";
 import { ORCHESTRATION_STATUSES, orchestrationStatusLabel, orchestrationStatusTone } from "../lib/status";
@@ -68,6 +69,7 @@ export function OrchestrationRow({ o }: { o: OrchestrationSummary }) {
   const now = useNow();
   const p = progress(o);
   const took = elapsed(o.startedAt, o.completedAt, now);
+  const agents = agentCountsText(o.agents);
   const reason = o.attention === "awaiting_approval" ? `Phase ${o.attentionPhase ?? "?"}: plan awaiting approval` : o.attentionReason && `Phase ${o.attentionPhase ?? "?"}: ${o.attentionReason}`;
   return (
     <a className={cx(s.row, reason && s.withReason)} href={orchestrationHref(o._id)} data-testid="orchestration-row" data-feature={o.featureName}>
@@ -92,6 +94,12 @@ export function OrchestrationRow({ o }: { o: OrchestrationSummary }) {
       <span className={s.status}>
         <Badge tone={orchestrationStatusTone(o.status)}>{orchestrationStatusLabel(o.status)}</Badge>
       </span>
+      {agents && (
+        <span className={cx(s.agents, o.agents !== undefined && o.agents.waiting > 0 && s.agentsWaiting)} data-testid="agent-counts">
+          <span className="visually-hidden">Agents: </span>
+          {agents}
+        </span>
+      )}
       {reason && <span className={s.reason}>{reason}</span>}
     </a>
   );

@@ -58,6 +58,16 @@ describe("orchestration row", () => {
     expect(screen.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "25");
   });
 
+  test("its agents' liveness counted in words", () => {
+    render(<OrchestrationRow o={summary({ agents: { working: 2, idle: 0, waiting: 1, shutDown: 0, gone: 0 } })} />);
+    expect(screen.getByTestId("agent-counts")).toHaveTextContent("Agents: 2 working · 1 waiting for permission");
+  });
+
+  test("no counts from a daemon that does not report liveness", () => {
+    render(<OrchestrationRow o={summary()} />);
+    expect(screen.queryByTestId("agent-counts")).toBeNull();
+  });
+
   test("why it needs attention, and how long a finished one took", () => {
     render(<OrchestrationRow o={summary({ status: "blocked", attention: "blocked", attentionPhase: "2", attentionReason: "tests failed", nodeOnline: false })} />);
     expect(screen.getByTestId("orchestration-row")).toHaveTextContent("Phase 2: tests failed");

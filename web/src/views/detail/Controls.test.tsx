@@ -1,14 +1,39 @@
-import { act, fireEvent, render, screen } from "@testing-library/react";
+import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { beforeEach, describe, expect, test, vi } from "vitest";
-import type { ActionDoc, Id, PhaseDoc } from "../../api";
+import type { ActionDoc, DocumentView, Id, PhaseDoc } from "../../api";
 import type { ActContext } from "../../lib/controls";
 import { Controls } from "./Controls";
 
 const submit = vi.fn();
+// The plan documents:getDocument returns (undefined: still loading).
+const served: { plan: DocumentView | null | undefined; asked: unknown[] } = { plan: undefined, asked: [] };
 vi.mock("convex/react", async (importOriginal) => ({
   ...(await importOriginal<typeof import("convex/react")>()),
   useMutation: () => submit,
+  useQuery: (_fn: unknown, args: unknown) => {
+    if (args === "skip") return undefined;
+    served.asked.push(args);
+    return served.plan;
+  },
 }));
+
+const HASH_A = "a".repeat(12) + "0".repeat(52);
+const HASH_B = "b".repeat(12) + "1".repeat(52);
+const MIN = 60_000;
+
+function planDoc(over: Partial<DocumentView> = {}): DocumentView {
+  return {
+    path: "/w/docs/plans/phase-2.md",
+    content: "# Phase 2\n\n1. Add the <script>alert(1)</script> endpoint",
+    hash: HASH_A,
+    size: 14_540,
+    truncated: false,
+    modifiedAt: Date.now() - 12 * MIN,
+    syncedAt: Date.now() - 11 * MIN,
+    missing: false,
+    ...over,
+  };
+}
 
 const ORCH = "o1" as Id<"orchestrations">;
 
@@ -41,6 +66,8 @@ function renderControls(phases: PhaseDoc[], c: ActContext = ctx(), actions: Acti
 
 beforeEach(() => {
   submit.mockReset();
+  served.plan = planDoc();
+  served.asked = [];
 });
 
 describe("Controls", () => {
@@ -92,7 +119,7 @@ describe("Controls", () => {
     fireEvent.change(screen.getByTestId("reject-feedback"), { target: { value: "  split the migration  " } });
     expect(screen.getByTestId("confirm")).toBeEnabled();
     await act(async () => screen.getByTestId("confirm").click());
-    expect(submit.mock.calls[0]![0].action).toEqual({ type: "reject_plan", orchestrationId: ORCH, phase: "2", feedback: "split the migration" });
+    expect(submit.mock.calls[0]![0].action).toEqual({ type: "reject_plan", orchestrationId: ORCH, phase: "2", feedback: "split the migration", planHash: HASH_A });
   });
 
   test("resume goes without confirmation", async () => {
@@ -149,5 +176,109 @@ describe("Controls", () => {
     expect(screen.getByTestId("control-retry")).toBeEnabled(); // phase 1 is stopped: the default
     fireEvent.change(screen.getByLabelText("Acting on"), { target: { value: "2" } });
     expect(screen.getByTestId("why-retry")).toHaveTextContent("phase 2 is not blocked");
+  });
+});
+
+describe("the plan on the approval screen", () => {
+  test("shown as Markdown with its age, size and revision; raw HTML stays text", () => {
+    renderControls([phase("2", "awaiting_approval")]);
+    expect(served.asked).toContainEqual({ orchestrationId: ORCH, kind: "plan", phase: "2" });
+    const box = screen.getByTestId("approval-plan");
+    expect(within(box).getByRole("heading", { name: "Phase 2" })).toBeTruthy();
+    expect(within(box).getByTestId("document-facts")).toHaveTextContent("plan written 12 min ago · 14.2 KB · revision aaaaaaaaaaaa");
+    expect(box.querySelector("script")).toBeNull();
+    expect(box).toHaveTextContent("<script>alert(1)</script>");
+    expect(within(box).queryByTestId("document-truncated")).toBeNull();
+  });
+
+  test("a truncated plan says so and where the rest is", () => {
+    served.plan = planDoc({ truncated: true, size: 400_000 });
+    renderControls([phase("2", "awaiting_approval")]);
+    expect(screen.getByTestId("document-truncated")).toHaveTextContent("Truncated: only the first");
+    expect(screen.getByTestId("document-truncated")).toHaveTextContent("of 390.6 KB reached the dashboard");
+    expect(screen.getByTestId("document-truncated")).toHaveTextContent("/w/docs/plans/phase-2.md");
+  });
+
+  test("approve names the revision read, in the question and in what it sends", async () => {
+    submit.mockResolvedValue({ actionId: "a1", deduplicated: false });
+    renderControls([phase("2", "awaiting_approval")]);
+    fireEvent.click(screen.getByTestId("control-approve_plan"));
+    expect(screen.getByTestId("confirm-revision")).toHaveTextContent("You read revision aaaaaaaaaaaa, written 12 min ago.");
+    await act(async () => screen.getByTestId("confirm").click());
+    expect(submit.mock.calls[0]![0].action).toEqual({ type: "approve_plan", orchestrationId: ORCH, phase: "2", planHash: HASH_A });
+  });
+
+  test.each([
+    [undefined, "loading the plan…"],
+    [null, "the plan has not reached the dashboard yet"],
+  ])("no plan content (%s): approve says why it is off; reject still works", (plan, reason) => {
+    served.plan = plan;
+    renderControls([phase("2", "awaiting_approval")]);
+    expect(screen.getByTestId("control-approve_plan")).toBeDisabled();
+    expect(screen.getByTestId("why-approve_plan")).toHaveTextContent(reason);
+    expect(screen.getByTestId("control-reject_plan")).toBeEnabled();
+  });
+
+  test("a plan file gone from the laptop cannot be approved", () => {
+    served.plan = planDoc({ missing: true, content: "", hash: undefined });
+    renderControls([phase("2", "awaiting_approval")]);
+    expect(screen.getByTestId("document-missing")).toHaveTextContent("gone from the laptop");
+    expect(screen.getByTestId("why-approve_plan")).toHaveTextContent("the plan of phase 2 is gone from the laptop");
+  });
+
+  test("a newer revision while reading: the text stays, the operator is told and chooses to see it", () => {
+    const phases = [phase("2", "awaiting_approval")];
+    const view = renderControls(phases);
+    served.plan = planDoc({ hash: HASH_B, content: "# Phase 2, second try" });
+    view.rerender(<Controls orchestrationId={ORCH} phases={phases} attentionPhase={undefined} ctx={ctx()} actions={[]} />);
+    expect(screen.getByTestId("approval-plan")).toHaveTextContent("<script>alert(1)</script>");
+    expect(screen.getByTestId("plan-changed")).toHaveTextContent("The plan changed on the laptop since you opened it.");
+    fireEvent.click(screen.getByTestId("show-new-plan"));
+    expect(screen.getByTestId("approval-plan")).toHaveTextContent("second try");
+    expect(screen.queryByTestId("plan-changed")).toBeNull();
+    expect(screen.getByTestId("document-revision")).toHaveTextContent("bbbbbbbbbbbb");
+  });
+
+  test("the server's 'plan changed' refusal is said in words, with a way to read the new plan", async () => {
+    const { ConvexError } = await import("convex/values");
+    const message =
+      "the plan of phase 2 changed on the laptop since you opened it (you read revision aaaaaaaaaaaa, it is now bbbbbbbbbbbb); read it again before approving";
+    submit.mockRejectedValue(new ConvexError({ code: "conflict", message, field: "planHash" }));
+    const phases = [phase("2", "awaiting_approval")];
+    const view = renderControls(phases);
+    fireEvent.click(screen.getByTestId("control-approve_plan"));
+    await act(async () => screen.getByTestId("confirm").click());
+    expect(screen.getByRole("alert")).toHaveTextContent(message);
+    expect(screen.getByTestId("plan-changed")).toBeTruthy();
+    served.plan = planDoc({ hash: HASH_B, content: "new text" });
+    view.rerender(<Controls orchestrationId={ORCH} phases={phases} attentionPhase={undefined} ctx={ctx()} actions={[]} />);
+    fireEvent.click(screen.getByTestId("show-new-plan"));
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.getByTestId("approval-plan")).toHaveTextContent("new text");
+    submit.mockResolvedValue({ actionId: "a2", deduplicated: false });
+    fireEvent.click(screen.getByTestId("control-approve_plan"));
+    await act(async () => screen.getByTestId("confirm").click());
+    expect(submit.mock.calls[1]![0].action.planHash).toBe(HASH_B);
+  });
+
+  test("the laptop's own 'plan changed' answer offers the same", async () => {
+    submit.mockResolvedValue({ actionId: "a1", deduplicated: false });
+    const phases = [phase("2", "awaiting_approval")];
+    const view = renderControls(phases);
+    fireEvent.click(screen.getByTestId("control-approve_plan"));
+    await act(async () => screen.getByTestId("confirm").click());
+    const failed = actionDoc("a1", "failed", {
+      type: "approve_plan",
+      result: { ok: false, code: "plan_changed", message: "the plan of phase 2 changed on the laptop since it was shown" },
+    });
+    view.rerender(<Controls orchestrationId={ORCH} phases={phases} attentionPhase={undefined} ctx={ctx()} actions={[failed]} />);
+    expect(screen.getByTestId("action-result")).toHaveTextContent("changed on the laptop since it was shown");
+    expect(screen.getByTestId("show-new-plan")).toBeTruthy();
+  });
+
+  test("no plan is asked for when no phase waits for approval", () => {
+    renderControls([phase("2", "executing")]);
+    expect(served.asked).toEqual([]);
+    expect(screen.queryByTestId("approval-plan")).toBeNull();
   });
 });

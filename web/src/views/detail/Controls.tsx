@@ -1,22 +1,29 @@
 // Operator controls for one phase: approve / reject the plan, pause, resume, retry. Each is
 // disabled with a reason when it does not apply, asks for confirmation where it matters, and
-// shows the live status of what it sent.
-import { useState } from "react";
-import type { ActionDoc, Id, PhaseDoc } from "../../api";
-import { Button, Dialog, Panel, ui } from "../../components/ui";
+// shows the live status of what it sent. A plan waiting for approval is shown here, and the
+// approval names the revision the operator read: a plan that changed meanwhile is refused and
+// can be read again.
+import { useQuery } from "convex/react";
+import { useCallback, useState } from "react";
+import { api, type ActionDoc, type DocumentView, type Id, type PhaseDoc } from "../../api";
+import { Button, Dialog, Panel, Time, ui } from "../../components/ui";
 import { useSubmitAction } from "../../hooks/useSubmitAction";
 import {
   defaultTargetPhase,
+  isPlanChange,
   messageTextProblem,
   needsConfirmation,
   PHASE_CONTROLS,
   phaseControlAvailability,
+  planApprovalReason,
   type ActContext,
   type PhaseControl,
 } from "../../lib/controls";
+import { revision } from "../../lib/documents";
 import { phaseTitle } from "../../lib/phases";
 import { actionTypeLabel } from "../../lib/status";
 import { ActionTracker } from "./ActionTracker";
+import { DocumentBody } from "./Documents";
 import s from "../detail.module.css";
 
 const CONFIRM_TEXT: Record<PhaseControl, (phase: string, laptop: string) => string> = {
@@ -52,17 +59,44 @@ export function Controls({
   const [asking, setAsking] = useState<PhaseControl | null>(null);
   const [feedback, setFeedback] = useState("");
   const [lastLabel, setLastLabel] = useState("");
-  const { submission, send } = useSubmitAction();
+  const { submission, send, reset } = useSubmitAction();
+  const close = useCallback(() => setAsking(null), []);
 
   // Follow the phase that needs attention until the operator picks one.
   const target = (chosen !== undefined ? phases.find((p) => p.phaseNumber === chosen) : undefined) ?? defaultTargetPhase(phases, attentionPhase);
+
+  // The plan waiting for approval: the revision the operator reads stays put while they read it,
+  // even when the laptop sends a newer one (they are told, and choose to see it).
+  const awaiting = target?.status === "awaiting_approval" ? target.phaseNumber : undefined;
+  const live = useQuery(api.documents.getDocument, awaiting !== undefined ? { orchestrationId, kind: "plan", phase: awaiting } : "skip");
+  const [pinned, setPinned] = useState<{ phase: string; doc: DocumentView } | null>(null);
+  const pinnedHere = pinned !== null && pinned.phase === awaiting ? pinned.doc : undefined;
+  if (awaiting !== undefined && live && (pinnedHere === undefined || (pinnedHere.hash === undefined && live !== pinnedHere))) {
+    // Nothing was read yet (or there was nothing to read): show what arrived.
+    setPinned({ phase: awaiting, doc: live });
+  }
+  const shown: DocumentView | null | undefined = awaiting === undefined ? undefined : (pinnedHere ?? live);
+  const changed = shown != null && live != null && (live.hash !== shown.hash || live.missing !== shown.missing);
+  const shownHash = shown != null && !shown.missing ? shown.hash : undefined;
+  const lastAction = submission.state === "sent" ? actions.find((a) => a._id === submission.actionId) : undefined;
+  const refusedForPlan =
+    awaiting !== undefined &&
+    ((submission.state === "refused" && isPlanChange(submission.code)) ||
+      (lastAction !== undefined && lastAction.type === "approve_plan" && isPlanChange(lastAction.result?.code)));
+  const showNewPlan = () => {
+    if (awaiting !== undefined && live) setPinned({ phase: awaiting, doc: live });
+    reset();
+  };
 
   const fire = (control: PhaseControl) => {
     if (target === undefined) return;
     setAsking(null);
     setLastLabel(`${actionTypeLabel(control)} · phase ${target.phaseNumber}`);
     const base = { orchestrationId, phase: target.phaseNumber };
-    void send(control === "reject_plan" ? { type: control, ...base, feedback: feedback.trim() } : { type: control, ...base });
+    const plan = shownHash !== undefined ? { planHash: shownHash } : {};
+    if (control === "approve_plan") void send({ type: control, ...base, ...plan });
+    else if (control === "reject_plan") void send({ type: control, ...base, feedback: feedback.trim(), ...plan });
+    else void send({ type: control, ...base });
     if (control === "reject_plan") setFeedback("");
   };
 
@@ -90,9 +124,30 @@ export function Controls({
           <span className={ui.secondary}>{target ? `Acting on ${phaseTitle(target.phaseNumber)}` : "No phase yet"}</span>
         )}
       </div>
+      {awaiting !== undefined && (
+        <section className={s.planBox} aria-label={`Plan of phase ${awaiting}`} data-testid="approval-plan">
+          <h3>Plan of phase {awaiting}</h3>
+          {(changed || refusedForPlan) && (
+            <div className={s.planChanged} role="status" data-testid="plan-changed">
+              <span>
+                {changed ? "The plan changed on the laptop since you opened it." : "The plan you read is not the one on the laptop any more."} Read it again
+                before approving.
+              </span>
+              <Button small onClick={showNewPlan} data-testid="show-new-plan">
+                Show the new plan
+              </Button>
+            </div>
+          )}
+          <DocumentBody doc={shown} kind="plan" label={`Plan of phase ${awaiting}`} />
+        </section>
+      )}
       <div className={s.controlGrid}>
         {PHASE_CONTROLS.map((control) => {
-          const a = phaseControlAvailability(control, target, ctx);
+          let a = phaseControlAvailability(control, target, ctx);
+          if (a.enabled && control === "approve_plan" && target !== undefined) {
+            const plan = planApprovalReason(shown, target.phaseNumber);
+            if (plan !== null) a = { enabled: false, reason: plan };
+          }
           return (
             <div key={control} className={s.control}>
               <Button
@@ -113,8 +168,19 @@ export function Controls({
       </div>
       <ActionTracker submission={submission} actions={actions} label={lastLabel} />
       {asking !== null && target !== undefined && (
-        <Dialog title={`${actionTypeLabel(asking)}: phase ${target.phaseNumber}?`} onClose={() => setAsking(null)}>
+        <Dialog title={`${actionTypeLabel(asking)}: phase ${target.phaseNumber}?`} onClose={close}>
           <p>{CONFIRM_TEXT[asking](target.phaseNumber, ctx.laptopName)}</p>
+          {(asking === "approve_plan" || asking === "reject_plan") && shown != null && shownHash !== undefined && (
+            <p data-testid="confirm-revision">
+              You read revision <code>{revision(shownHash)}</code>
+              {shown.modifiedAt !== undefined && (
+                <>
+                  , written <Time at={shown.modifiedAt} />
+                </>
+              )}
+              .
+            </p>
+          )}
           {asking === "reject_plan" && (
             <label className={ui.field}>
               What should the planner change?
@@ -130,7 +196,7 @@ export function Controls({
             </label>
           )}
           <div className={ui.dialogButtons}>
-            <Button onClick={() => setAsking(null)}>Cancel</Button>
+            <Button onClick={close}>Cancel</Button>
             <Button
               kind={KIND[asking]}
               onClick={() => fire(asking)}

@@ -10,6 +10,8 @@ import { elapsed, formatDuration } from "../../lib/time";
 import { useMe } from "../../session";
 import { ActionHistory } from "./ActionHistory";
 import { Controls } from "./Controls";
+import { Conversations } from "./Conversation";
+import { DesignDoc } from "./Documents";
 import { EventTimeline } from "./EventTimeline";
 import { PhaseTimeline } from "./PhaseTimeline";
 import { TaskBoards } from "./TaskBoard";
@@ -117,13 +119,19 @@ function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestration
         <Controls orchestrationId={orchestrationId} phases={detail.phases} attentionPhase={detail.orchestration.attentionPhase} ctx={ctx} actions={actions} />
       </div>
       <div className={s.phases}>
-        <PhaseTimeline phases={detail.phases} totalPhases={detail.orchestration.totalPhases} />
+        <PhaseTimeline orchestrationId={orchestrationId} phases={detail.phases} totalPhases={detail.orchestration.totalPhases} />
+        <QueryBoundary what="the design doc">
+          <DesignDoc orchestrationId={orchestrationId} />
+        </QueryBoundary>
       </div>
       <div className={s.tasks}>
         <TaskBoards teams={detail.teams} />
       </div>
       <div className={s.roster}>
         <TeamRoster teams={detail.teams} ctx={ctx} actions={actions} />
+      </div>
+      <div className={s.conversation}>
+        <Conversations teams={detail.teams} />
       </div>
       <div className={s.actions}>
         <ActionHistory actions={actions} canAct={me !== undefined && me.role !== "viewer"} />

@@ -1,10 +1,11 @@
 // Phases in order with planning / execution / review durations, blocks, pauses and remediation.
-import type { PhaseDoc } from "../../api";
+import type { Id, PhaseDetail } from "../../api";
 import { Badge, EmptyState, Panel, Time, cx } from "../../components/ui";
 import { useNow } from "../../hooks/useNow";
 import { phaseDuration, phaseTitle, remediationDepth, stageTimings, stopKind } from "../../lib/phases";
 import { phaseStatusLabel, phaseStatusTone, type Tone } from "../../lib/status";
 import { formatDuration } from "../../lib/time";
+import { PlanToggle } from "./Documents";
 import s from "../detail.module.css";
 
 const TONE_VAR: Record<Tone, string> = {
@@ -19,7 +20,7 @@ const TONE_VAR: Record<Tone, string> = {
 
 const STAGE_LABEL = { planning: "Planning", execution: "Execution", review: "Review" } as const;
 
-export function PhaseItem({ phase }: { phase: PhaseDoc }) {
+export function PhaseItem({ phase, orchestrationId }: { phase: PhaseDetail; orchestrationId?: Id<"orchestrations"> }) {
   const now = useNow();
   const stages = stageTimings(phase, now);
   const total = phaseDuration(phase, now);
@@ -88,11 +89,23 @@ export function PhaseItem({ phase }: { phase: PhaseDoc }) {
           completed <Time at={phase.completedAt} />
         </div>
       )}
+      {orchestrationId !== undefined && (phase.plan !== undefined || phase.planPath) && (
+        <PlanToggle orchestrationId={orchestrationId} phase={phase.phaseNumber} plan={phase.plan} />
+      )}
     </li>
   );
 }
 
-export function PhaseTimeline({ phases, totalPhases }: { phases: PhaseDoc[]; totalPhases: number }) {
+export function PhaseTimeline({
+  phases,
+  totalPhases,
+  orchestrationId,
+}: {
+  phases: PhaseDetail[];
+  totalPhases: number;
+  /** Set on the detail page: each phase with a plan can then be read. */
+  orchestrationId?: Id<"orchestrations">;
+}) {
   return (
     <Panel title={`Phases (${phases.filter((p) => remediationDepth(p.phaseNumber) === 0).length} of ${totalPhases})`} flush label="Phase timeline">
       {phases.length === 0 ? (
@@ -102,7 +115,7 @@ export function PhaseTimeline({ phases, totalPhases }: { phases: PhaseDoc[]; tot
       ) : (
         <ol className={s.timeline}>
           {phases.map((p) => (
-            <PhaseItem key={p._id} phase={p} />
+            <PhaseItem key={p._id} phase={p} orchestrationId={orchestrationId} />
           ))}
         </ol>
       )}
