@@ -17,8 +17,10 @@ import attrs
 from tina.messages import (
     ActionResult,
     ActorSummary,
+    DocumentSnapshot,
     EventRecord,
     Health,
+    InboxMessage,
     MemberSnapshot,
     OrchestrationSnapshot,
     PhaseSnapshot,
@@ -94,6 +96,17 @@ class RecordEventsResult:
 
 
 @attrs.frozen(kw_only=True)
+class _Changed:
+    changed: bool
+
+
+@attrs.frozen(kw_only=True)
+class _Recorded:
+    inserted: float
+    updated: float
+
+
+@attrs.frozen(kw_only=True)
 class ClaimResult:
     """`ok`: the action is ours (the daemon already holds it, typed, from `pendingActions`);
     otherwise `reason` (`not_found`, `expired`, `not_pending`) and the action's `status`."""
@@ -142,6 +155,10 @@ class GatewayProtocol(Protocol):
     async def record_events(
         self, orchestration_id: str, events: list[EventRecord]
     ) -> RecordEventsResult: ...
+    async def sync_document(self, orchestration_id: str, document: DocumentSnapshot) -> bool: ...
+    async def record_team_messages(
+        self, dir_name: str, messages: list[InboxMessage]
+    ) -> tuple[int, int]: ...
     def pending_actions(self) -> contextlib.AbstractAsyncContextManager[PendingActions]: ...
     async def check_credential(self) -> None: ...
     async def claim_action(
@@ -243,6 +260,21 @@ class Gateway:
             "events:recordEvents", orchestrationId=orchestration_id, events=events
         )
         return _structure(doc, RecordEventsResult)
+
+    async def sync_document(self, orchestration_id: str, document: DocumentSnapshot) -> bool:
+        """A plan or design doc as read on the laptop; whether Convex stored a change."""
+        doc = await self._mutation(
+            "documents:syncDocument", orchestrationId=orchestration_id, document=document
+        )
+        return _structure(doc, _Changed).changed
+
+    async def record_team_messages(
+        self, dir_name: str, messages: list[InboxMessage]
+    ) -> tuple[int, int]:
+        """A batch (at most 100) of a team's inbox messages: (inserted, updated)."""
+        doc = await self._mutation("teams:recordTeamMessages", dirName=dir_name, messages=messages)
+        recorded = _structure(doc, _Recorded)
+        return int(recorded.inserted), int(recorded.updated)
 
     @contextlib.asynccontextmanager
     async def pending_actions(self) -> AsyncIterator[PendingActions]:

@@ -78,12 +78,18 @@ class Daemon:
         self.worktrees_up = LatestValue(False)
         self.presence_state = presence.Presence()
         self.action_stats = dispatcher.ActionStats()
-        self.claude = claude.ClaudeWatcher(config.claude_dir, self.syncer, disk=self.disk)
         self.henv = HandlerEnv.build(
             claude_dir=config.claude_dir,
             tina_session=config.tina_session,
             tmux_socket=config.tmux_socket,
             timeout=config.action_timeout_secs,
+        )
+        # The agents' liveness checks their panes on the tmux server the handlers type into.
+        self.claude = claude.ClaudeWatcher(
+            config.claude_dir,
+            self.syncer,
+            disk=self.disk,
+            panes=claude.TmuxPanes(self.henv.tmux(), env=self.henv.env),
         )
         send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive

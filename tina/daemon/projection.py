@@ -7,18 +7,43 @@ tell them from a real block. Times become milliseconds since the epoch (float64)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import attrs
 
-from tina.local import JournalEntry, PhaseState, SupervisorState, Task, TeamConfig
+from tina.local import (
+    Inbox,
+    JournalEntry,
+    MessageKind,
+    PermissionRequest,
+    PermissionResponse,
+    PhaseState,
+    PlanApprovalRequest,
+    PlanApprovalResponse,
+    ShutdownRequest,
+    ShutdownResponse,
+    SupervisorState,
+    Task,
+    TeamConfig,
+)
+from tina.local import InboxMessage as LocalMessage
 from tina.local.models import MemberReach, canonical_json
 from tina.local.names import phase_sort_key
 from tina.messages import (
+    DOCUMENT_MAX,
+    INBOX_DETAIL_MAX,
+    INBOX_TEXT_MAX,
+    DocumentKind,
+    DocumentSnapshot,
     EventRecord,
+    InboxKind,
+    InboxMessage,
+    Liveness,
     MemberSnapshot,
     OrchestrationSnapshot,
     PhaseSnapshot,
@@ -268,3 +293,274 @@ def event_record(entry: JournalEntry) -> EventRecord:
         phase_number=entry.phase if entry.phase and entry.phase[0].isdigit() else None,
         recorded_at=ms(entry.recorded_at) or 0.0,
     )
+
+
+def _when_ns(mtime_ns: int | None) -> float | None:
+    if mtime_ns is None:
+        return None
+    out = round(mtime_ns / 1_000_000, 3)
+    return out if TIMESTAMP_MS[0] <= out <= TIMESTAMP_MS[1] else None
+
+
+def cut_utf8(text: str, limit: int) -> tuple[str, bool]:
+    """`text` cut to at most `limit` bytes of UTF-8, at a character boundary (never inside a
+    multi-byte character), and whether it was cut."""
+    if len(text) * 4 <= limit:
+        return text, False
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text, False
+    end = limit
+    while end > 0 and data[end] & 0xC0 == 0x80:  # a continuation byte: inside a character
+        end -= 1
+    return data[:end].decode("utf-8", "surrogatepass"), True
+
+
+# --- plans and design docs -------------------------------------------------------------------
+
+
+def document_snapshot(
+    kind: DocumentKind,
+    path: str,
+    data: bytes | None,
+    *,
+    phase: str | None = None,
+    mtime_ns: int | None = None,
+) -> DocumentSnapshot:
+    """A plan (with its `phase`) or the design doc as read: `data` is the whole file, None when
+    it is gone (`missing`). The hash is the SHA-256 of the bytes (what an approval names); the
+    text is cut at `DOCUMENT_MAX` bytes. `Unsendable` for a path Convex would refuse."""
+    if _fits(path, MAX_PATH) is None:
+        raise Unsendable(f"document path of {units(path)} characters: expected at most {MAX_PATH}")
+    if data is None:
+        return DocumentSnapshot(kind=kind, phase_number=phase, path=path, missing=True)
+    text = data.decode("utf-8", "replace").replace("\x00", "")
+    content, truncated = cut_utf8(text, DOCUMENT_MAX)
+    return DocumentSnapshot(
+        kind=kind,
+        phase_number=phase,
+        path=path,
+        content=content,
+        hash=hashlib.sha256(data).hexdigest(),
+        size=float(len(data)),
+        truncated=truncated,
+        modified_at=_when_ns(mtime_ns),
+    )
+
+
+# --- inbox messages --------------------------------------------------------------------------
+
+MAX_SUMMARY = 1000
+
+_KINDS: dict[MessageKind, InboxKind] = {
+    MessageKind.TEXT: "text",
+    MessageKind.IDLE_NOTIFICATION: "idle_notification",
+    MessageKind.TASK_ASSIGNMENT: "task_assignment",
+    MessageKind.SHUTDOWN_REQUEST: "shutdown_request",
+    MessageKind.SHUTDOWN_RESPONSE: "shutdown_response",
+    MessageKind.PLAN_APPROVAL_REQUEST: "plan_approval_request",
+    MessageKind.PLAN_APPROVAL_RESPONSE: "plan_approval_response",
+    MessageKind.PERMISSION_REQUEST: "permission_request",
+    MessageKind.PERMISSION_RESPONSE: "permission_response",
+    MessageKind.UNKNOWN: "unknown",
+}
+
+
+def _fields(message: LocalMessage) -> dict[str, Any] | None:
+    """The structured fields of a message: its known fields (whatever names the file used), or
+    an unknown type's whole object; None for plain text."""
+    if message.body is not None:
+        fields = attrs.asdict(message.body)
+        out = {k: v for k, v in fields.items() if v is not None and v != []}
+        out["type"] = message.type
+        return out
+    if message.kind is MessageKind.UNKNOWN:
+        try:
+            doc = json.loads(message.text)
+        except (ValueError, RecursionError):
+            return None
+        return doc if isinstance(doc, dict) else None
+    return None
+
+
+def _request_id(message: LocalMessage) -> str | None:
+    body = message.body
+    if isinstance(
+        body,
+        ShutdownRequest
+        | ShutdownResponse
+        | PlanApprovalRequest
+        | PlanApprovalResponse
+        | PermissionRequest
+        | PermissionResponse,
+    ):
+        return _cut(body.request_id, MAX_NAME)
+    return None
+
+
+def _approved(message: LocalMessage) -> bool | None:
+    body = message.body
+    if isinstance(body, ShutdownResponse | PlanApprovalResponse):
+        return body.approved
+    if isinstance(body, PermissionResponse):
+        return body.allowed
+    return None
+
+
+def inbox_message(message: LocalMessage) -> InboxMessage:
+    """An inbox entry as Convex keeps it (`key` as the reader computed it). `Unsendable` when
+    its recipient or sender is not a name Convex accepts."""
+    for who in (message.agent, message.sender):
+        if not AGENT_NAME.fullmatch(who) or ".." in who:
+            raise Unsendable(f"inbox message of {who[:40]!r}: not an agent name")
+    text, truncated = cut_utf8(message.text.replace("\x00", ""), INBOX_TEXT_MAX)
+    fields = _fields(message)
+    detail = None
+    if fields is not None:
+        detail, _ = cut_utf8(canonical_json(fields).replace("\x00", ""), INBOX_DETAIL_MAX)
+    return InboxMessage(
+        key=message.key,
+        recipient=message.agent,
+        sender=message.sender,
+        kind=_KINDS[message.kind],
+        text=text,
+        truncated=truncated,
+        summary=_cut(message.summary, MAX_SUMMARY),
+        color=_cut(message.color, MAX_TAG),
+        timestamp=_when(message.timestamp) or 0.0,
+        read=message.read,
+        request_id=_request_id(message),
+        approved=_approved(message),
+        detail=detail,
+    )
+
+
+# --- liveness --------------------------------------------------------------------------------
+
+MAX_REASON = 200
+
+
+def _at(message: LocalMessage) -> float:
+    """When a message was written (ms; 0 without a timestamp: it then counts as oldest)."""
+    return ms(message.timestamp) or 0.0
+
+
+def _clock(value: datetime | None) -> str:
+    return (
+        "an unknown time"
+        if value is None
+        else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+
+
+def _latest(messages: Iterable[tuple[int, LocalMessage]]) -> tuple[int, LocalMessage] | None:
+    """The latest by (timestamp, position in the file)."""
+    best: tuple[int, LocalMessage] | None = None
+    for index, message in messages:
+        if best is None or (_at(message), index) >= (_at(best[1]), best[0]):
+            best = (index, message)
+    return best
+
+
+def member_liveness(
+    member: MemberSnapshot,
+    *,
+    lead_inbox: Sequence[LocalMessage],
+    own_inbox: Sequence[LocalMessage],
+    live_panes: frozenset[str] | None,
+) -> tuple[Liveness, str | None]:
+    """What an agent is doing, from its team's files, first match wins:
+
+    1. `gone`: a pane teammate whose tmux pane is not among `live_panes` (None: unknown, the
+       rule is skipped);
+    2. `shut_down`: its latest approved shutdown response in the lead's inbox is followed by no
+       other message from it there, or it is inactive and a shutdown of it was approved;
+    3. `waiting`: a permission request of it in the lead's inbox has no response with the same
+       request id in its own inbox;
+    4. `idle`: `isActive` is false, or its latest idle notification to the lead is newer than
+       everything sent to it;
+    5. `working` otherwise.
+    """
+    name = member.agent_name
+    if member.reach == "pane" and live_panes is not None:
+        pane = member.tmux_pane_id or ""
+        if pane not in live_panes:
+            return "gone", _cut(f"its tmux pane {pane} is gone", MAX_REASON)
+
+    from_it = [(i, m) for i, m in enumerate(lead_inbox) if m.sender == name]
+    approved = _latest(
+        (i, m)
+        for i, m in from_it
+        if isinstance(m.body, ShutdownResponse) and m.body.approved is True
+    )
+    if approved is not None:
+        at = (_at(approved[1]), approved[0])
+        later = any((_at(m), i) > at for i, m in from_it)
+        if not later or member.is_active is False:
+            return "shut_down", f"shut down at {_clock(approved[1].timestamp)}"
+
+    answered = {
+        m.body.request_id
+        for m in own_inbox
+        if isinstance(m.body, PermissionResponse) and m.body.request_id is not None
+    }
+    asking = _latest(
+        (i, m)
+        for i, m in enumerate(lead_inbox)
+        if isinstance(m.body, PermissionRequest)
+        and (m.body.agent or m.sender) == name
+        and m.body.request_id is not None
+        and m.body.request_id not in answered
+    )
+    if asking is not None:
+        request = asking[1].body
+        assert isinstance(request, PermissionRequest)
+        tool = request.tool_name
+        reason = f"waiting for permission to use {tool}" if tool else "waiting for permission"
+        return "waiting", _cut(reason, MAX_REASON)
+
+    idle = _latest((i, m) for i, m in from_it if m.kind is MessageKind.IDLE_NOTIFICATION)
+    idle_reason = "idle"
+    if idle is not None:
+        notification = idle[1]
+        summary = getattr(notification.body, "summary", None)
+        idle_reason = summary or f"idle since {_clock(notification.timestamp)}"
+    if member.is_active is False:
+        return "idle", _cut(idle_reason, MAX_REASON)
+    if idle is not None and all(_at(m) < _at(idle[1]) for m in own_inbox):
+        return "idle", _cut(idle_reason, MAX_REASON)
+    return "working", None
+
+
+def lead_name(team: TeamSnapshot, members: Sequence[MemberSnapshot]) -> str:
+    """The name of the team's lead (whose inbox gets the teammates' notifications)."""
+    for m in members:
+        if team.lead_agent_id is not None and m.agent_id == team.lead_agent_id:
+            return m.agent_name
+    for m in members:
+        if m.reach == "lead":
+            return m.agent_name
+    return "team-lead"
+
+
+def with_liveness(
+    team: TeamSnapshot,
+    members: Sequence[MemberSnapshot],
+    inboxes: Mapping[str, Inbox],
+    live_panes: frozenset[str] | None,
+) -> list[MemberSnapshot]:
+    """`members` with their liveness, from the team's inboxes (by recipient name) and the live
+    tmux panes (None: not known)."""
+    lead = inboxes.get(lead_name(team, members))
+    lead_messages = lead.messages if lead is not None else ()
+    out = []
+    for m in members:
+        own = inboxes.get(m.agent_name)
+        liveness, reason = member_liveness(
+            m,
+            lead_inbox=lead_messages,
+            own_inbox=own.messages if own is not None else (),
+            live_panes=live_panes,
+        )
+        out.append(attrs.evolve(m, liveness=liveness, liveness_reason=reason))
+    return out

@@ -21,8 +21,10 @@ from tina.convex.gateway import (
 )
 from tina.messages import (
     ActionResult,
+    DocumentSnapshot,
     EventRecord,
     Health,
+    InboxMessage,
     MemberSnapshot,
     OrchestrationSnapshot,
     PhaseSnapshot,
@@ -92,6 +94,10 @@ class FakeGateway:
     )
     removed_teams: list[str] = attrs.Factory(list)
     events: dict[str, list[EventRecord]] = attrs.Factory(dict)
+    # Documents by (orchestration id, kind, phase or ""), as `documents:syncDocument` keeps them.
+    documents: dict[tuple[str, str, str], DocumentSnapshot] = attrs.Factory(dict)
+    # Inbox messages by team directory, then key, as `teams:recordTeamMessages` keeps them.
+    messages: dict[str, dict[str, InboxMessage]] = attrs.Factory(dict)
     actions: dict[str, dict[str, Any]] = attrs.Factory(dict)
     completed: dict[str, ActionResult] = attrs.Factory(dict)
     heartbeats: list[Health] = attrs.Factory(list)
@@ -184,6 +190,34 @@ class FakeGateway:
         return RecordEventsResult(
             inserted=float(len(new)), duplicates=float(len(events) - len(new))
         )
+
+    async def sync_document(self, orchestration_id: str, document: DocumentSnapshot) -> bool:
+        await self._call("sync_document", (orchestration_id, document))
+        key = (orchestration_id, document.kind, document.phase_number or "")
+        old = self.documents.get(key)
+        self.documents[key] = document
+        return old is None or (old.hash, old.missing, old.truncated, old.path) != (
+            document.hash,
+            document.missing,
+            document.truncated,
+            document.path,
+        )
+
+    async def record_team_messages(
+        self, dir_name: str, messages: list[InboxMessage]
+    ) -> tuple[int, int]:
+        await self._call("record_team_messages", (dir_name, list(messages)))
+        have = self.messages.setdefault(dir_name, {})
+        inserted = updated = 0
+        for m in messages:
+            old = have.get(m.key)
+            if old is None:
+                inserted += 1
+                have[m.key] = m
+            elif old.read != m.read:
+                updated += 1
+                have[m.key] = attrs.evolve(old, read=m.read)
+        return inserted, updated
 
     @contextlib.asynccontextmanager
     async def pending_actions(self) -> AsyncIterator[PendingActions]:

@@ -6,6 +6,15 @@ that one file and produces one team snapshot (one mutation). A rescan compares e
 size and modification time with what was read, so it re-reads only what changed.
 Task directories without a team config (plain sessions) are read but never sent.
 
+Inboxes (`~/.claude/teams/<dir>/inboxes/<agent>.json`) are read when they change, like the other
+files. Their messages go to the syncer only when they are new or their `read` flag flipped since
+they were handed over (remembered per team and inbox; the first read of an inbox after a start
+hands over its last `FIRST_READ_MESSAGES`, which Convex dedupes by key). The inboxes and the live
+tmux panes also give each member its liveness (`tina.daemon.projection.member_liveness`): a team
+is sent again when a member's liveness changes. The panes are listed once per refresh that needs
+them (a team with pane teammates) and every `PANE_INTERVAL`, since a pane dies without writing
+any file.
+
 Files are read through `tina.local.files` (regular files only, capped, never blocking): a FIFO,
 a device or an oversized file is logged once (`file.refused`, with the cap) and skipped, and so
 is a name that is not UTF-8 (`file.undecodable_name`); everything else keeps syncing.
@@ -15,7 +24,9 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Iterable
+import re
+import subprocess
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -26,11 +37,26 @@ import trio
 from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actors.worktree import DISK_THREADS
-from tina.daemon.projection import Unsendable, member_problem, task_snapshot, team_snapshot
+from tina.daemon.projection import (
+    Unsendable,
+    inbox_message,
+    member_problem,
+    task_snapshot,
+    team_snapshot,
+    with_liveness,
+)
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
-from tina.local import ReadError, parse_task, parse_team_config
+from tina.local import (
+    Inbox,
+    ReadError,
+    list_inbox_files,
+    parse_inbox,
+    parse_task,
+    parse_team_config,
+)
 from tina.local.files import (
+    INBOX_MAX,
     TASK_MAX,
     TEAM_CONFIG_MAX,
     FileRefused,
@@ -38,12 +64,76 @@ from tina.local.files import (
     is_undecodable,
     read_file,
 )
-from tina.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
+from tina.messages import InboxMessage, MemberSnapshot, TaskSnapshot, TeamSnapshot
 
 log = structlog.get_logger("tina.claude")
 
 Sig = tuple[int, int]  # (size, mtime_ns)
 T = TypeVar("T")
+
+FIRST_READ_MESSAGES = 500
+"""Messages of an inbox handed to the syncer when it is first read after a start (the newest)."""
+PANE_INTERVAL = 15.0
+"""How often the panes of pane teammates are checked when no file changes."""
+
+PaneLister = Callable[[], Awaitable[frozenset[str] | None]]
+"""The ids of the live tmux panes (`%3`); None when they cannot be known."""
+
+# What tmux says when there is no server (no panes at all), on its default or a given socket.
+_NO_SERVER = re.compile(r"no server running|error connecting to|no such file or directory", re.I)
+
+
+class TmuxPanes:
+    """Lists the live tmux panes with one `tmux [-L|-S socket] list-panes -a` (argv only).
+
+    No server means no panes (an empty set); tmux that cannot be run or fails otherwise means
+    not known (None: no member is called gone for it), logged once per problem."""
+
+    def __init__(
+        self,
+        tmux: Sequence[str] = ("tmux",),
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.argv = [*tmux, "list-panes", "-a", "-F", "#{pane_id}"]
+        self.env = dict(env) if env is not None else None
+        self.timeout = timeout
+        self.calls = 0
+        self._logged: str | None = None
+
+    async def __call__(self) -> frozenset[str] | None:
+        self.calls += 1
+        try:
+            with trio.fail_after(self.timeout):
+                done = await trio.run_process(
+                    self.argv,
+                    capture_stdout=True,
+                    capture_stderr=True,
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                    env=self.env,
+                )
+        except trio.TooSlowError:
+            self._unknown(f"tmux did not answer within {self.timeout:g} s")
+            return None
+        except OSError as exc:
+            self._unknown(f"could not run tmux: {exc}")
+            return None
+        if done.returncode != 0:
+            error = done.stderr.decode("utf-8", "replace").strip()
+            if _NO_SERVER.search(error):
+                return frozenset()
+            self._unknown(f"tmux list-panes failed: {error or done.returncode}")
+            return None
+        self._logged = None
+        lines = done.stdout.decode("utf-8", "replace").splitlines()
+        return frozenset(line.strip() for line in lines if line.strip())
+
+    def _unknown(self, problem: str) -> None:
+        if problem != self._logged:
+            self._logged = problem
+            log.warning("tmux.panes_unknown", error=problem)
 
 
 class _Gone(enum.Enum):
@@ -100,13 +190,29 @@ def _list(root: Path) -> tuple[dict[str, list[str]], list[Path]]:
 
 class ClaudeWatcher:
     def __init__(
-        self, claude_dir: Path, syncer: Syncer, *, disk: trio.CapacityLimiter | None = None
+        self,
+        claude_dir: Path,
+        syncer: Syncer,
+        *,
+        disk: trio.CapacityLimiter | None = None,
+        panes: PaneLister | None = None,
     ) -> None:
         self.disk = disk or trio.CapacityLimiter(DISK_THREADS)
         self.teams_dir = claude_dir / "teams"
         self.tasks_dir = claude_dir / "tasks"
         self.syncer = syncer
+        # The members as the config has them; `emitted` holds them with liveness, as last sent.
         self.configs: dict[str, tuple[Sig, TeamSnapshot, list[MemberSnapshot]]] = {}
+        self.emitted: dict[str, list[MemberSnapshot]] = {}
+        # Inboxes of the teams with a config, by team then agent, and what was handed to the
+        # syncer of each (message key -> read).
+        self.inboxes: dict[str, dict[str, tuple[Sig, Inbox]]] = {}
+        self.handed: dict[str, dict[str, dict[str, bool]]] = {}
+        self._liveness_dirty: set[str] = set()  # teams whose inboxes changed
+        self._list_panes = panes  # None: panes are not checked (no member is ever gone)
+        self.live_panes: frozenset[str] | None = None
+        self._inbox_problems: dict[Path, int] = {}  # entries skipped per inbox, logged on change
+        self._unsendable_messages: set[str] = set()  # keys logged once
         self.tasks: dict[str, dict[str, tuple[Sig, TaskSnapshot]]] = {}
         self.sent: set[str] = set()  # team dirs Convex knows about
         self.reads = 0
@@ -119,15 +225,27 @@ class ClaudeWatcher:
         return {
             "teams": len(self.configs),
             "tasks": sum(len(t) for t in self.tasks.values()),
+            "inboxes": sum(len(i) for i in self.inboxes.values()),
             "reads": self.reads,
         }
 
-    def _classify(self, paths: Iterable[Path]) -> tuple[set[str], set[tuple[str, str]]]:
+    def _classify(
+        self, paths: Iterable[Path]
+    ) -> tuple[set[str], set[tuple[str, str]], set[tuple[str, str]]]:
+        """Changed paths -> (team dirs, task files, inbox files); an inbox file named "*" is
+        the whole `inboxes/` directory of the team."""
         team_dirs: set[str] = set()
         task_files: set[tuple[str, str]] = set()
+        inbox_files: set[tuple[str, str]] = set()
         for p in paths:
             if self.teams_dir in p.parents:
                 rel = p.relative_to(self.teams_dir).parts
+                if len(rel) >= 2 and rel[1] == "inboxes":
+                    if len(rel) == 2:
+                        inbox_files.add((rel[0], "*"))
+                    elif len(rel) == 3 and rel[2].endswith(".json") and not rel[2].startswith("."):
+                        inbox_files.add((rel[0], rel[2]))
+                    continue  # a lock (`<agent>.json.lock/`), a dotfile: not an inbox
                 team_dirs.add(rel[0])
             elif self.tasks_dir in p.parents:
                 rel = p.relative_to(self.tasks_dir).parts
@@ -136,13 +254,13 @@ class ClaudeWatcher:
                     task_files.add((rel[0], "*"))
                 elif len(rel) == 2 and rel[1].endswith(".json"):
                     task_files.add((rel[0], rel[1]))
-        return team_dirs, task_files
+        return team_dirs, task_files, inbox_files
 
     async def on_changes(self, paths: set[Path], rescan: bool) -> None:
         if rescan:
             dirty = await self.rescan()
         else:
-            team_dirs, task_files = self._classify(paths)
+            team_dirs, task_files, inbox_files = self._classify(paths)
             dirty = set()
             for d in team_dirs:
                 if await self._load_config(d):
@@ -153,6 +271,16 @@ class ClaudeWatcher:
                         dirty.add(d)
                 elif await self._load_task(d, name):
                     dirty.add(d)
+            for d in sorted(team_dirs | {d for d, _ in inbox_files}):
+                if d in self.configs and d not in self.inboxes:
+                    await self._rescan_inboxes(d)  # a new team: all of its inboxes
+            for d, name in sorted(inbox_files):
+                if d not in self.configs or d not in self.inboxes:
+                    continue  # no team (yet): read once its config is there
+                if name == "*":
+                    await self._rescan_inboxes(d)
+                else:
+                    await self._load_inbox(d, name)
         await self.emit(dirty)
 
     async def rescan(self, *, force: bool = False) -> set[str]:
@@ -180,6 +308,10 @@ class ClaudeWatcher:
             ):
                 del self.configs[d]
                 self.tasks.pop(d, None)
+        for d in sorted(set(self.configs)):
+            await self._rescan_inboxes(d, force=force)
+        for d in set(self.inboxes) - set(self.configs):
+            self._forget_inboxes(d)
         return dirty
 
     async def _listing(self, root: Path) -> dict[str, list[str]]:
@@ -238,6 +370,7 @@ class ClaudeWatcher:
         if fresh is _GONE:
             if known is not None:
                 del self.configs[d]
+                self._forget_inboxes(d)
                 return True
             return False
         if fresh is None:
@@ -301,9 +434,126 @@ class ClaudeWatcher:
         board[name] = (sig, snap)
         return True
 
+    # --- inboxes ------------------------------------------------------------------------------
+
+    def _forget_inboxes(self, d: str) -> None:
+        self.inboxes.pop(d, None)
+        self.handed.pop(d, None)
+        self.emitted.pop(d, None)
+        self._liveness_dirty.discard(d)
+
+    async def _rescan_inboxes(self, d: str, *, force: bool = False) -> None:
+        """Read the team's inboxes that changed since they were read (all when forced)."""
+        directory = self.teams_dir / d / "inboxes"
+        try:
+            files, undecodable = await trio.to_thread.run_sync(
+                list_inbox_files, directory, limiter=self.disk
+            )
+        except ReadError as exc:
+            log.warning("file.unreadable", path=str(directory), error=str(exc))
+            return
+        for problem in undecodable:
+            if Path(problem.path) not in self.undecodable:
+                self.undecodable.add(Path(problem.path))
+                log.warning("file.undecodable_name", path=problem.path, error=str(problem))
+        box = self.inboxes.setdefault(d, {})
+        names = {f.name for f in files} | {f"{agent}.json" for agent in box}
+        for name in sorted(names):
+            await self._load_inbox(d, name, force=force)
+
+    async def _load_inbox(self, d: str, name: str, *, force: bool = False) -> None:
+        """Read one inbox if it changed; hand its new messages and read flips to the syncer."""
+        path = self.teams_dir / d / "inboxes" / name
+        agent = name.removesuffix(".json")
+        box = self.inboxes.setdefault(d, {})
+        known = box.get(agent)
+        fresh = await self._read_changed(
+            path, known and known[0], force, partial(parse_inbox, agent=agent), INBOX_MAX
+        )
+        if fresh is _GONE:
+            if known is not None:
+                del box[agent]
+                self.handed.get(d, {}).pop(agent, None)
+                self._liveness_dirty.add(d)
+            return
+        if fresh is None:
+            return
+        sig, inbox = fresh
+        if known is not None and known[1] == inbox:
+            box[agent] = (sig, inbox)
+            return
+        box[agent] = (sig, inbox)
+        self._liveness_dirty.add(d)
+        if len(inbox.errors) != self._inbox_problems.get(path, 0):
+            self._inbox_problems[path] = len(inbox.errors)
+            if inbox.errors:
+                log.warning(
+                    "inbox.entries_skipped",
+                    path=str(path),
+                    skipped=len(inbox.errors),
+                    error=str(inbox.errors[0]),
+                )
+        self._hand_over(d, agent, inbox)
+
+    def _hand_over(self, d: str, agent: str, inbox: Inbox) -> None:
+        """The inbox's messages the syncer has not had in this state: new keys and read flips
+        (the newest `FIRST_READ_MESSAGES` at the inbox's first read)."""
+        handed = self.handed.setdefault(d, {})
+        before = handed.get(agent)
+        messages = inbox.messages
+        if before is None:
+            fresh = messages[-FIRST_READ_MESSAGES:]
+        else:
+            fresh = tuple(m for m in messages if before.get(m.key) != m.read)
+        handed[agent] = {m.key: m.read for m in messages}
+        out: list[InboxMessage] = []
+        for m in fresh:
+            try:
+                out.append(inbox_message(m))
+            except Unsendable as exc:
+                if m.key not in self._unsendable_messages:
+                    self._unsendable_messages.add(m.key)
+                    log.warning("file.unsendable", path=f"{d}/inboxes/{agent}.json", error=str(exc))
+        self.syncer.put_messages(d, out)
+
+    # --- liveness ------------------------------------------------------------------------------
+
+    def _has_panes(self, d: str) -> bool:
+        config = self.configs.get(d)
+        return config is not None and any(m.reach == "pane" for m in config[2])
+
+    def _live_members(self, d: str) -> list[MemberSnapshot]:
+        _, team, members = self.configs[d]
+        inboxes = {agent: inbox for agent, (_, inbox) in self.inboxes.get(d, {}).items()}
+        return with_liveness(team, members, inboxes, self.live_panes)
+
+    async def _refresh_panes(self) -> None:
+        if self._list_panes is None:
+            return
+        panes = await self._list_panes()
+        if panes is not None:  # not known this time: keep the last known ones
+            self.live_panes = panes
+
+    async def check_panes(self) -> None:
+        """Send again the teams whose pane teammates' liveness changed (a pane died)."""
+        teams = {d for d in self.configs if self._has_panes(d)}
+        if teams and self._list_panes is not None:
+            self._liveness_dirty |= teams
+            await self.emit(set())
+
+    # --- sending -------------------------------------------------------------------------------
+
     async def emit(self, dirty: set[str]) -> None:
         """Hand the changed teams to the syncer, then wait until the outbox holds them: the
-        next change is read only once this one would survive a SIGKILL."""
+        next change is read only once this one would survive a SIGKILL. Teams whose inboxes
+        changed are sent too when a member's liveness changed with them."""
+        recheck, self._liveness_dirty = self._liveness_dirty, set()
+        dirty = set(dirty)
+        if any(self._has_panes(d) for d in dirty | recheck):
+            await self._refresh_panes()
+        for d in recheck - dirty:
+            if d in self.configs and self._live_members(d) != self.emitted.get(d):
+                dirty.add(d)
         self._emit(dirty)
         if dirty:
             await self.syncer.durable()
@@ -316,7 +566,8 @@ class ClaudeWatcher:
                     self.sent.discard(d)
                     self.syncer.remove_team(d)
                 continue
-            _, team, members = config
+            _, team, _ = config
+            members = self.emitted[d] = self._live_members(d)
             tasks = sorted((snap for _, snap in self.tasks.get(d, {}).values()), key=_task_order)
             self.syncer.put_team(d, team, members, tasks)
             self.sent.add(d)
@@ -352,6 +603,7 @@ async def run(
     *,
     watcher: ClaudeWatcher | None = None,
     gateway: LatestValue[GatewayProtocol | None] | None = None,
+    pane_interval: float = PANE_INTERVAL,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     watcher = watcher or ClaudeWatcher(claude_dir, syncer)
@@ -379,18 +631,32 @@ async def run(
                     if gateway is not None:
                         await remove_vanished(watcher, gateway)
 
+            panes_due = False
+
+            async def pane_timer() -> None:
+                nonlocal panes_due
+                while True:
+                    await trio.sleep(pane_interval)
+                    panes_due = True
+                    merged.set()
+
             if gateway is not None:
                 nursery.start_soon(remove_vanished, watcher, gateway)
 
             for root, _ in inboxes:
                 nursery.start_soon(pump, root)
             nursery.start_soon(on_reconcile)
+            nursery.start_soon(pane_timer)
             while True:
                 await merged.wait()
                 merged = trio.Event()
                 batch, pending[:] = list(pending), []
-                paths: set[Path] = set().union(*(p for p, _ in batch))
-                await watcher.on_changes(paths, any(r for _, r in batch))
+                if batch:
+                    paths: set[Path] = set().union(*(p for p, _ in batch))
+                    await watcher.on_changes(paths, any(r for _, r in batch))
+                if panes_due:
+                    panes_due = False
+                    await watcher.check_panes()
     finally:
         for root, inbox in inboxes:
             hub.unsubscribe(root, inbox)

@@ -1,27 +1,50 @@
-"""One per worktree: supervisor-state.json and the events journal -> the syncer.
+"""One per worktree: supervisor-state.json, the events journal, the plans and the design doc
+-> the syncer.
 
-Both files are read through `tina.local.files` (regular files only, never blocking): a state
+Every file is read through `tina.local.files` (regular files only, never blocking): a state
 file that is not a regular file or is over its cap is logged once (`file.refused`) and skipped
 until it changes; the journal is read in chunks of at most `JOURNAL_CHUNK` bytes, and a line
 longer than that is skipped (`journal.line_too_long`).
+
+Documents: each phase's `plan_path` and the orchestration's design doc (`spec_doc`, unless it
+lives in Convex: `convex://...`) are watched through the hub (their directory is subscribed; a
+directory too broad to watch recursively, such as the worktree itself or the home directory, is
+checked every `DOC_POLL_INTERVAL` instead). A document is handed to the syncer when its content
+hash or its missing state changes (its path too), and again, whatever it is, after a reconcile.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+import attrs
 import structlog
 import trio
 
-from tina.daemon.projection import event_record, orchestration_snapshot
+from tina.daemon.projection import (
+    Unsendable,
+    document_snapshot,
+    event_record,
+    orchestration_snapshot,
+)
 from tina.daemon.sync.syncer import Syncer
-from tina.daemon.watch import WatchHub
-from tina.local import ReadError, parse_journal, parse_supervisor_state
-from tina.local.files import JOURNAL_CHUNK, STATE_MAX, FileData, FileRefused, read_chunk, read_file
+from tina.daemon.watch import Inbox, WatchHub
+from tina.local import ReadError, SupervisorState, parse_journal, parse_supervisor_state
+from tina.local.files import (
+    JOURNAL_CHUNK,
+    STATE_MAX,
+    FileData,
+    FileRefused,
+    MiB,
+    read_chunk,
+    read_file,
+)
 from tina.local.paths import journal_path, state_path, tina_dir
+from tina.messages import DocumentKind
 
 log = structlog.get_logger("tina.worktree")
 
@@ -30,6 +53,48 @@ DISK_THREADS = 4
 default of a watcher run without it."""
 
 Sig = tuple[int, int, int]  # (size, mtime_ns, inode)
+
+DOCUMENT_READ_MAX = 16 * MiB
+"""A plan or design doc larger than this is refused (logged once), not hashed: real ones are a
+few KiB, and only the first `DOCUMENT_MAX` bytes are sent anyway."""
+DOC_POLL_INTERVAL = 2.0
+"""How often a document in a directory too broad to watch is checked (one `stat`)."""
+
+DocKey = tuple[DocumentKind, str | None]  # ("plan", phase) or ("design", None)
+
+
+@attrs.define
+class _Doc:
+    """A document the watcher follows: where it is, what was last read and last sent."""
+
+    kind: DocumentKind
+    phase: str | None
+    path: Path
+    polled: bool  # its directory is not watched: checked every DOC_POLL_INTERVAL
+    sig: Sig | None = None  # the file as last read (None: missing)
+    read: bool = False  # read at least once
+    sent: tuple[str, str | None, bool] | None = None  # (path, hash, missing) handed over last
+
+
+def _read_doc(path: Path) -> tuple[Sig | None, FileData | None]:
+    """The file's signature, then its bytes (None, None if it does not exist)."""
+    sig = _sig(path)
+    if sig is None:
+        return None, None
+    return sig, read_file(path, limit=DOCUMENT_READ_MAX)
+
+
+def _broad(directory: Path, worktree: Path) -> bool:
+    """A directory not to watch recursively: the file system root, the worktree or the home
+    directory, or one of their ancestors."""
+    try:
+        home: Path | None = Path.home()
+    except (KeyError, RuntimeError):
+        home = None
+    for top in (worktree, home):
+        if top is not None and (directory == top or directory in top.parents):
+            return True
+    return directory == Path(directory.anchor)
 
 
 def _sig(path: Path) -> Sig | None:
@@ -43,7 +108,8 @@ def _sig(path: Path) -> Sig | None:
 
 
 class WorktreeWatcher:
-    """Reads the two files of one worktree when they change; remembers what it sent."""
+    """Reads the state file, the journal and the documents of one worktree when they change;
+    remembers what it sent."""
 
     def __init__(
         self,
@@ -64,12 +130,98 @@ class WorktreeWatcher:
         self._skip_line = False  # inside a journal line longer than JOURNAL_CHUNK
         self._refused: dict[Path, Sig | None] = {}  # logged once, skipped until they change
         self.reads = 0
+        self.docs: dict[DocKey, _Doc] = {}
+        self._run: tuple[str, datetime] | None = None  # (feature, start) of the orchestration
+        self._unsendable: set[Path] = set()  # documents Convex cannot take, logged once
 
-    async def refresh(self, paths: set[Path], rescan: bool, *, force: bool = False) -> None:
+    async def refresh(
+        self, paths: set[Path], rescan: bool, *, force: bool = False, poll: bool = False
+    ) -> None:
+        """Read what changed: `paths` named by the watch hub, everything whose signature changed
+        on a `rescan`, everything on `force` (a reconcile: every document is sent again), the
+        documents of unwatched directories on `poll`."""
         if rescan or force or self.state_file in paths:
             await self._refresh_state(force)
         if rescan or force or self.journal_file in paths:
             await self._refresh_journal()
+        await self._refresh_docs(paths, rescan=rescan, force=force, poll=poll)
+
+    def watched_dirs(self) -> set[Path]:
+        """The directories of the documents, to subscribe to (broad ones are polled instead)."""
+        return {doc.path.parent for doc in self.docs.values() if not doc.polled}
+
+    @property
+    def polls(self) -> bool:
+        return any(doc.polled for doc in self.docs.values())
+
+    def _resolve(self, raw: str) -> Path:
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else self.worktree / path
+
+    def _follow(self, state: SupervisorState) -> None:
+        """Follow the documents the state names now."""
+        wanted: dict[DocKey, Path] = {}
+        for number, phase in state.phases.items():
+            if phase.plan_path:
+                wanted[("plan", number)] = self._resolve(phase.plan_path)
+        if state.spec_doc and "://" not in state.spec_doc:  # convex://<id>: not on this laptop
+            wanted[("design", None)] = self._resolve(state.spec_doc)
+        run = (state.feature, state.orchestration_started_at)
+        if self._run is not None and run != self._run:
+            for followed in self.docs.values():
+                # A new run in this worktree: its orchestration has none of them yet.
+                followed.sent, followed.read = None, False
+        self._run = run
+        for key in [k for k in self.docs if k not in wanted]:
+            del self.docs[key]
+        for key, path in wanted.items():
+            doc = self.docs.get(key)
+            if doc is None or doc.path != path:
+                self.docs[key] = _Doc(
+                    kind=key[0], phase=key[1], path=path, polled=_broad(path.parent, self.worktree)
+                )
+
+    async def _refresh_docs(
+        self, paths: set[Path], *, rescan: bool, force: bool, poll: bool
+    ) -> None:
+        for doc in list(self.docs.values()):
+            named = doc.path in paths
+            if force or named or not doc.read:
+                await self._refresh_doc(doc, force=force)
+            elif rescan or (poll and doc.polled) or doc.path.parent in paths:
+                sig = await trio.to_thread.run_sync(_sig, doc.path, limiter=self.disk)
+                if sig != doc.sig:
+                    await self._refresh_doc(doc, force=False)
+
+    async def _refresh_doc(self, doc: _Doc, *, force: bool) -> None:
+        if await self._refused_again(doc.path):
+            return
+        try:
+            sig, got = await trio.to_thread.run_sync(_read_doc, doc.path, limiter=self.disk)
+        except FileRefused as exc:
+            await self._refuse(doc.path, exc)
+            doc.sig, doc.read = self._refused[doc.path], True
+            return
+        self._refused.pop(doc.path, None)
+        self.reads += 1
+        doc.sig, doc.read = sig, True
+        try:
+            snapshot = document_snapshot(
+                doc.kind,
+                str(doc.path),
+                None if got is None else got.data,
+                phase=doc.phase,
+                mtime_ns=None if got is None else got.mtime_ns,
+            )
+        except Unsendable as exc:
+            if doc.path not in self._unsendable:
+                self._unsendable.add(doc.path)
+                log.warning("file.unsendable", path=str(doc.path), error=str(exc))
+            return
+        mark = (snapshot.path, snapshot.hash, snapshot.missing)
+        if mark != doc.sent or force:
+            doc.sent = mark
+            self.syncer.put_document(str(self.worktree), snapshot)
 
     async def _refused_again(self, path: Path) -> bool:
         """Whether ``path`` was refused and has not changed since."""
@@ -108,6 +260,7 @@ class WorktreeWatcher:
             log.warning("file.unreadable", path=str(self.state_file), error=str(exc))
             return
         self._state_digest = digest
+        self._follow(state)
         snapshot, phases = orchestration_snapshot(state, self.repo_root)
         self.syncer.put_orchestration(str(self.worktree), snapshot, phases)
 
@@ -173,6 +326,25 @@ class WorktreeWatcher:
         return full and self._offset > read_at
 
 
+class _Changes:
+    """What the watcher's sources asked for since the last refresh, merged."""
+
+    def __init__(self) -> None:
+        self.paths: set[Path] = set()
+        self.rescan = self.force = self.poll = False
+        self.event = trio.Event()
+
+    def wake(self) -> None:
+        self.event.set()
+
+    async def take(self) -> tuple[set[Path], bool, bool, bool]:
+        await self.event.wait()
+        self.event = trio.Event()
+        out = (self.paths, self.rescan, self.force, self.poll)
+        self.paths, self.rescan, self.force, self.poll = set(), False, False, False
+        return out
+
+
 async def run(
     worktree: Path,
     repo_root: str | None,
@@ -180,26 +352,62 @@ async def run(
     syncer: Syncer,
     *,
     disk: trio.CapacityLimiter | None = None,
+    poll_interval: float = DOC_POLL_INTERVAL,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     watcher = WorktreeWatcher(worktree, repo_root, syncer, disk=disk)
     root = tina_dir(worktree)
     inbox = hub.subscribe(root)
+    followed: dict[Path, tuple[Inbox, trio.CancelScope]] = {}  # document directories
+    changes = _Changes()
     try:
         await watcher.refresh(set(), rescan=True)
         task_status.started()
         seen_reconcile = syncer.reconcile.version
         async with trio.open_nursery() as nursery:
 
+            async def pump(source: Inbox, scope: trio.CancelScope) -> None:
+                with scope:
+                    while True:
+                        paths, rescan = await source.get()
+                        changes.paths |= paths
+                        changes.rescan |= rescan
+                        changes.wake()
+
+            def follow() -> None:
+                """Subscribe to the directories of the documents the state names now."""
+                wanted = watcher.watched_dirs()
+                for directory in [d for d in followed if d not in wanted]:
+                    source, scope = followed.pop(directory)
+                    scope.cancel()
+                    hub.unsubscribe(directory, source)
+                for directory in wanted - followed.keys():
+                    source, scope = hub.subscribe(directory), trio.CancelScope()
+                    followed[directory] = (source, scope)
+                    nursery.start_soon(pump, source, scope)
+
             async def on_reconcile() -> None:
                 nonlocal seen_reconcile
                 while True:
                     seen_reconcile, _ = await syncer.reconcile.wait_newer(seen_reconcile)
-                    await watcher.refresh(set(), rescan=False, force=True)
+                    changes.force = True
+                    changes.wake()
 
+            async def poll() -> None:
+                while True:
+                    await trio.sleep(poll_interval)
+                    if watcher.polls:
+                        changes.poll = True
+                        changes.wake()
+
+            nursery.start_soon(pump, inbox, trio.CancelScope())
             nursery.start_soon(on_reconcile)
+            nursery.start_soon(poll)
             while True:
-                paths, rescan = await inbox.get()
-                await watcher.refresh(paths, rescan)
+                follow()
+                paths, rescan, force, polled = await changes.take()
+                await watcher.refresh(paths, rescan, force=force, poll=polled)
     finally:
         hub.unsubscribe(root, inbox)
+        for directory, (source, _) in followed.items():
+            hub.unsubscribe(directory, source)

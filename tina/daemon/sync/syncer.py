@@ -10,6 +10,12 @@ object, which outlives restarts of the `run` actor) and is flushed in order on r
 server's diffing and idempotency keys make a replay harmless. Every snapshot carries a
 sequence number, so the server ignores a stale one that arrives late.
 
+Plans and design docs (`put_document`) are kept latest-wins per (worktree, kind, phase) and sent,
+like events, once their orchestration has an id. A team's inbox messages (`put_messages`) wait
+in a per-team queue (one entry per key: a newer read state replaces a queued one) until the
+team has been synced once, then go in batches of `MESSAGE_BATCH`. Neither is in the outbox: the
+files on disk are their source, read again after a restart. What cannot be sent stays queued.
+
 Text the client refuses to send (half a UTF-16 surrogate pair: `ConvexInvalidArgument`) is a
 problem of that observation, not of the connection: the observation is sent once more with
 U+FFFD in place of the invalid text and logged (`sync.invalid_text`), so it is neither lost nor
@@ -18,6 +24,7 @@ re-sent in a loop.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -47,7 +54,9 @@ from tina.daemon.sync.coalescer import (
 )
 from tina.daemon.sync.outbox import COMPACT_BYTES, Ack, Outbox
 from tina.messages import (
+    DocumentSnapshot,
     EventRecord,
+    InboxMessage,
     MemberSnapshot,
     OrchestrationSnapshot,
     PhaseSnapshot,
@@ -58,6 +67,17 @@ from tina.messages import (
 log = structlog.get_logger("tina.syncer")
 
 EVENT_BATCH = 200
+MESSAGE_BATCH = 100
+"""Inbox messages per `record_team_messages` call (the server takes at most 100)."""
+_MISSING_FUNCTION = "Could not find public function"
+"""What Convex says when a deployment does not have the function called."""
+REFUSED_IN_A_ROW = 10
+"""Messages of one team refused one after the other before the server is taken to refuse them
+all (e.g. a deployment that checks a field differently): the rest of the queue is dropped with
+one log instead of one call and one log each."""
+LOST_TEAM_RESYNCS = 3
+"""Times a team Convex does not know is synced again for its messages before they wait for the
+team's next change."""
 RETRY_DELAY = 0.5
 FORBIDDEN_DELAY = 60.0
 COMPACT_IDLE_BYTES = 64 * 1024
@@ -76,6 +96,15 @@ class Syncer:
         self._outbox = outbox
         self.coalescer = Coalescer()
         self._events: dict[str, list[EventRecord]] = {}
+        # Latest plan / design doc per (worktree, kind, phase or "") not sent yet.
+        self._documents: dict[tuple[str, str, str], DocumentSnapshot] = {}
+        # Inbox messages per team directory, by key, in the order they were first queued.
+        self._messages: dict[str, dict[str, InboxMessage]] = {}
+        self._message_batch: dict[str, int] = {}  # smaller while finding a refused message
+        self.synced_teams: set[str] = set()  # teams synced at least once: messages may follow
+        self._latest_team: dict[str, TeamItem] = {}
+        self._lost_teams: dict[str, int] = {}
+        self._refused_in_a_row: dict[str, int] = {}
         self._latest_orch: dict[str, OrchestrationItem] = {}
         self.orchestration_ids: dict[str, str] = {}
         self._wake = trio.Event()
@@ -117,10 +146,15 @@ class Syncer:
         )
         if self._outbox is not None:
             self._outbox.append(item)  # sent only once it is written
+        self._latest_team[dir_name] = item
         self._put(item)
 
     def remove_team(self, dir_name: str) -> None:
         removal = TeamRemoval(dir_name=dir_name, seq=self._seq.next())
+        # The team is going: its messages have nowhere to go (Convex refuses a removed team's).
+        self._messages.pop(dir_name, None)
+        self._latest_team.pop(dir_name, None)
+        self.synced_teams.discard(dir_name)
         if self._outbox is not None:
             self._outbox.append(removal)
         self._put(removal)
@@ -140,6 +174,7 @@ class Syncer:
             self._put(record)
             if isinstance(record, TeamItem):
                 self.restored_dirs.add(record.dir_name)
+                self._latest_team[record.dir_name] = record
             self._seq.observe(record.seq)
         if records:
             log.info("outbox.restored", records=len(records))
@@ -156,13 +191,35 @@ class Syncer:
             self._events.setdefault(worktree, []).extend(events)
             self._wake.set()
 
+    def put_document(self, worktree: str, document: DocumentSnapshot) -> None:
+        """A plan or design doc as read; replaces an unsent one of the same (kind, phase)."""
+        self._documents[(worktree, document.kind, document.phase_number or "")] = document
+        self._wake.set()
+
+    def put_messages(self, dir_name: str, messages: list[InboxMessage]) -> None:
+        """New inbox messages of a team (or ones whose read state changed), sent once the team
+        has been synced; a message still queued is replaced in place by its newer state."""
+        if not messages:
+            return
+        queue = self._messages.setdefault(dir_name, {})
+        for message in messages:
+            queue[message.key] = message
+        self._wake.set()
+
     def _put(self, item: Item) -> None:
         self.coalescer.put(item)
         self._wake.set()
 
     @property
     def depth(self) -> int:
-        return len(self.coalescer) + self._in_flight + sum(len(e) for e in self._events.values())
+        return (
+            len(self.coalescer)
+            + self._in_flight
+            + sum(len(e) for e in self._events.values())
+            + len(self._documents)
+            # Messages of a team Convex does not have yet wait for it (counted as its item).
+            + sum(len(m) for d, m in self._messages.items() if d in self.synced_teams)
+        )
 
     def detail(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pending": self.depth, "sent": self.sent}
@@ -180,7 +237,12 @@ class Syncer:
                 await nursery.start(self._outbox.run)  # the outbox's writer
             task_status.started()
             while True:
-                if len(self.coalescer) == 0 and not self._sendable_events():
+                if (
+                    len(self.coalescer) == 0
+                    and not self._sendable_events()
+                    and not self._sendable_documents()
+                    and not self._sendable_messages()
+                ):
                     await self._wake.wait()
                 self._wake = trio.Event()
                 gateway = await self._gateway.wait_for(lambda g: g is not None)
@@ -201,6 +263,12 @@ class Syncer:
         return [
             wt for wt, events in self._events.items() if events and wt in self.orchestration_ids
         ]
+
+    def _sendable_documents(self) -> list[tuple[str, str, str]]:
+        return [key for key in self._documents if key[0] in self.orchestration_ids]
+
+    def _sendable_messages(self) -> list[str]:
+        return [d for d, queue in self._messages.items() if queue and d in self.synced_teams]
 
     async def _round(self, gateway: GatewayProtocol) -> bool:
         """Send everything pending once. True when something must be retried."""
@@ -233,6 +301,12 @@ class Syncer:
         for worktree in self._sendable_events():
             if not await self._send_events(gateway, worktree):
                 retry = True
+        for doc_key in self._sendable_documents():
+            if not await self._send_document(gateway, doc_key):
+                retry = True
+        for dir_name in self._sendable_messages():
+            if not await self._send_messages(gateway, dir_name):
+                retry = True
         return retry
 
     async def _send_item(self, gateway: GatewayProtocol, item: Item) -> bool:
@@ -249,6 +323,8 @@ class Syncer:
                 )
                 if self._outbox is not None:
                     self._outbox.append(Ack(dir_name=item.dir_name, seq=item.seq))
+                if item.dir_name in self._latest_team:  # not removed meanwhile
+                    self.synced_teams.add(item.dir_name)
             else:
                 if item.last is not None:  # the team's last states first, then its removal
                     last = item.last
@@ -311,10 +387,7 @@ class Syncer:
             except ConvexError as exc:
                 if error_data(exc).code == "not_found":
                     # Convex lost the orchestration (a reset backend): sync it again first.
-                    self.orchestration_ids.pop(worktree, None)
-                    latest = self._latest_orch.get(worktree)
-                    if latest is not None:
-                        self._put(latest)
+                    self._orchestration_lost(worktree)
                     return False
                 if not self._refused(f"events of {worktree}", exc):
                     return False
@@ -331,6 +404,159 @@ class Syncer:
             del queue[: len(batch)]
             self._ok()
         return True
+
+    async def _send_document(self, gateway: GatewayProtocol, key: tuple[str, str, str]) -> bool:
+        """Send the latest document of `key`. False when it must be retried."""
+        worktree = key[0]
+        document = self._documents[key]
+        orchestration_id = self.orchestration_ids.get(worktree)
+        if orchestration_id is None:
+            return True
+        what = f"{document.kind} {document.phase_number or ''} of {worktree}".replace("  ", " ")
+        try:
+            await gateway.sync_document(orchestration_id, document)
+        except (ConvexConnectionLost, ConvexTimeout) as exc:
+            log.info("sync.deferred", item=what, reason=str(exc))
+            return False
+        except ConvexInvalidArgument as exc:
+            cleaned = replace_lone_surrogates(document)
+            if cleaned == document:
+                self.failed += 1
+                log.error("sync.rejected", item=what, error=str(exc))
+                self._drop_document(key, document)
+                return True
+            log.error("sync.invalid_text", item=what, error=str(exc), sent="cleaned")
+            if self._documents.get(key) is document:
+                self._documents[key] = cleaned
+            return False
+        except ConvexError as exc:
+            if error_data(exc).code == "not_found":
+                # Convex lost the orchestration (a reset backend): sync it again first.
+                self._orchestration_lost(worktree)
+                return False
+            if self._refused(what, exc):
+                self._drop_document(key, document)
+                return True
+            return False
+        except ConvexFunctionError as exc:
+            self.failed += 1
+            log.error("sync.rejected", item=what, error=str(exc))
+            self._drop_document(key, document)
+            return True
+        except ConvexClientError as exc:
+            log.warning("sync.failed", item=what, error=str(exc))
+            return False
+        self._drop_document(key, document)
+        self._ok()
+        return True
+
+    def _drop_document(self, key: tuple[str, str, str], document: DocumentSnapshot) -> None:
+        """Done with `document`, unless a newer one of its key arrived meanwhile."""
+        if self._documents.get(key) is document:
+            del self._documents[key]
+
+    def _orchestration_lost(self, worktree: str) -> None:
+        self.orchestration_ids.pop(worktree, None)
+        latest = self._latest_orch.get(worktree)
+        if latest is not None:
+            self._put(latest)
+
+    async def _send_messages(self, gateway: GatewayProtocol, dir_name: str) -> bool:
+        """Send a team's queued messages in batches. False when something must be retried."""
+        queue = self._messages[dir_name]
+        what = f"messages of team {dir_name}"
+        while queue and dir_name in self.synced_teams:
+            size = self._message_batch.get(dir_name, MESSAGE_BATCH)
+            batch = list(itertools.islice(queue.values(), size))
+            try:
+                await gateway.record_team_messages(dir_name, batch)
+            except (ConvexConnectionLost, ConvexTimeout) as exc:
+                log.info("sync.deferred", item=what, reason=str(exc))
+                return False
+            except ConvexInvalidArgument as exc:
+                cleaned = replace_lone_surrogates(batch)
+                if cleaned != batch:
+                    log.error("sync.invalid_text", item=what, error=str(exc), sent="cleaned")
+                    for old, new in zip(batch, cleaned, strict=True):
+                        if queue.get(old.key) is old:
+                            queue[old.key] = new
+                    continue
+                self._message_refused(dir_name, batch, str(exc))
+                continue
+            except ConvexError as exc:
+                if error_data(exc).code == "not_found":
+                    self._team_lost(dir_name)
+                    return False
+                if refusal(exc) is not None:
+                    self._refused(what, exc)
+                    return False
+                self._message_refused(dir_name, batch, error_data(exc).message)
+                continue
+            except ConvexFunctionError as exc:
+                if _MISSING_FUNCTION in str(exc):
+                    # A deployment older than this daemon: no message can go; one log a batch.
+                    self.failed += 1
+                    log.error("sync.rejected", item=what, error=str(exc), dropped=len(batch))
+                    for message in batch:
+                        if queue.get(message.key) is message:
+                            del queue[message.key]
+                    continue
+                self._message_refused(dir_name, batch, str(exc))
+                continue
+            except ConvexClientError as exc:
+                log.warning("sync.failed", item=what, error=str(exc))
+                return False
+            for message in batch:
+                if queue.get(message.key) is message:  # not replaced by a newer read state
+                    del queue[message.key]
+            self._lost_teams.pop(dir_name, None)
+            self._refused_in_a_row.pop(dir_name, None)
+            self._ok()
+        if not queue:
+            self._messages.pop(dir_name, None)
+            self._message_batch.pop(dir_name, None)
+            self._refused_in_a_row.pop(dir_name, None)
+        return True
+
+    def _message_refused(self, dir_name: str, batch: list[InboxMessage], error: str) -> None:
+        """The server refused a batch: halve it until the one message it refuses is found, and
+        drop only that one (sending it again cannot help)."""
+        if len(batch) > 1:
+            self._message_batch[dir_name] = max(1, len(batch) // 2)
+            return
+        (message,) = batch
+        self.failed += 1
+        queue = self._messages.get(dir_name, {})
+        in_a_row = self._refused_in_a_row[dir_name] = self._refused_in_a_row.get(dir_name, 0) + 1
+        if in_a_row >= REFUSED_IN_A_ROW:
+            log.error(
+                "sync.rejected",
+                item=f"messages of team {dir_name}",
+                error=error,
+                dropped=len(queue),
+                reason=f"{in_a_row} messages refused one after the other",
+            )
+            queue.clear()
+            self._refused_in_a_row.pop(dir_name, None)
+            return
+        log.error(
+            "sync.rejected",
+            item=f"message {message.key} to {message.recipient} in team {dir_name}",
+            error=error,
+        )
+        if queue.get(message.key) is message:
+            del queue[message.key]
+
+    def _team_lost(self, dir_name: str) -> None:
+        """Convex does not know the team (a reset backend): its messages wait until the team is
+        synced again; sync it again now (a few times at most, then at its next change)."""
+        self.synced_teams.discard(dir_name)
+        lost = self._lost_teams.get(dir_name, 0)
+        latest = self._latest_team.get(dir_name)
+        log.info("sync.team_unknown", team=dir_name, resync=latest is not None)
+        if latest is not None and lost < LOST_TEAM_RESYNCS:
+            self._lost_teams[dir_name] = lost + 1
+            self.put_team(dir_name, latest.team, latest.members, latest.tasks)
 
     def _ok(self) -> None:
         self.sent += 1
