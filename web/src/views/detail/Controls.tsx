@@ -125,7 +125,7 @@ export function Controls({
         )}
       </div>
       {awaiting !== undefined && (
-        <section className={s.planBox} aria-label={`Plan of phase ${awaiting}`} data-testid="approval-plan">
+        <section className={s.planBox} aria-label="Plan waiting for approval" data-testid="approval-plan">
           <h3>Plan of phase {awaiting}</h3>
           {(changed || refusedForPlan) && (
             <div className={s.planChanged} role="status" data-testid="plan-changed">
@@ -138,7 +138,7 @@ export function Controls({
               </Button>
             </div>
           )}
-          <DocumentBody doc={shown} kind="plan" label={`Plan of phase ${awaiting}`} />
+          <DocumentBody doc={shown} kind="plan" label={`Plan of phase ${awaiting}, for approval`} />
         </section>
       )}
       <div className={s.controlGrid}>

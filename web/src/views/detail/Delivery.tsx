@@ -12,7 +12,14 @@ export function DeliveryState({ action, agentName }: { action: ListedAction | un
   const failed = d.step === "failed";
   const at = failed ? -1 : DELIVERY_STEPS.indexOf(d.step);
   return (
-    <div className={s.tracker} role={failed ? "alert" : "status"} aria-live="polite" data-testid="delivery" data-step={d.step}>
+    <div
+      className={s.tracker}
+      role={failed ? "alert" : "status"}
+      aria-live="polite"
+      data-testid="action-tracker"
+      data-status={action?.status ?? "pending"}
+      data-step={d.step}
+    >
       <strong data-testid="delivery-text">
         Message to {agentName}: {d.text}
       </strong>

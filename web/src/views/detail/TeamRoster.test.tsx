@@ -263,7 +263,7 @@ describe("the composer", () => {
     open("worker");
     type("hello");
     await act(async () => screen.getByTestId("message-send").click());
-    const state = () => screen.getByTestId("delivery");
+    const state = () => screen.getByTestId("action-tracker");
     expect(state()).toHaveTextContent("Message to worker: queued");
     expect(screen.queryByTestId("message-text")).toBeNull();
     view.rerender(<TeamRoster teams={teams} ctx={ctx} actions={[sent("running")]} />);
@@ -285,7 +285,7 @@ describe("the composer", () => {
     await act(async () => screen.getByTestId("message-send").click());
     const failed = sent("failed", { result: { ok: false, code: "inbox_locked", message: "worker's inbox stayed locked for 3 s" } });
     view.rerender(<TeamRoster teams={teams} ctx={ctx} actions={[failed]} />);
-    expect(screen.getByTestId("delivery")).toHaveTextContent("failed: worker's inbox stayed locked for 3 s");
+    expect(screen.getByTestId("action-tracker")).toHaveTextContent("failed: worker's inbox stayed locked for 3 s");
     expect(screen.getByRole("alert")).toHaveTextContent("failed");
     expect((screen.getByTestId("message-text") as HTMLTextAreaElement).value).toBe("hello");
     expect(screen.getByTestId("message-send")).toHaveTextContent("Retry");

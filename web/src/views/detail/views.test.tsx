@@ -128,7 +128,7 @@ describe("team roster", () => {
     fireEvent.change(screen.getByTestId("message-text"), { target: { value: "cover the expired-token path" } });
     await act(async () => screen.getByTestId("message-send").click());
     expect(submit.mock.calls[0]![0].action).toEqual({ type: "send_message", teamId: "t1", agentName: "executor-1", text: "cover the expired-token path", via: "inbox" });
-    expect(screen.getByTestId("delivery")).toHaveTextContent("queued");
+    expect(screen.getByTestId("action-tracker")).toHaveTextContent("queued");
   });
 
   test("the laptop's messaging rule: the message control is off with the reason when this user may not send", () => {
