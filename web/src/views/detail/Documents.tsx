@@ -80,15 +80,18 @@ export function PlanToggle({ orchestrationId, phase, plan }: { orchestrationId: 
   const rev = revision(plan?.hash);
   return (
     <div className={s.planToggle}>
-      <Button small kind="ghost" aria-expanded={open} aria-controls={id} onClick={() => setOpen(!open)} data-testid="plan-toggle">
-        {open ? "Hide the plan" : "Read the plan"}
-        {!open && plan !== undefined && !plan.missing && (
-          <span className={ui.secondary}>
-            {" "}
-            ({formatBytes(plan.size)}
-            {rev ? ` · ${rev}` : ""})
-          </span>
-        )}
+      <Button small kind="ghost" className={s.planButton} aria-expanded={open} aria-controls={id} onClick={() => setOpen(!open)} data-testid="plan-toggle">
+        {/* One flex item, so the label and its facts wrap as text. */}
+        <span>
+          {open ? "Hide the plan" : "Read the plan"}
+          {!open && plan !== undefined && !plan.missing && (
+            <span className={ui.secondary}>
+              {" "}
+              ({formatBytes(plan.size)}
+              {rev ? ` · ${rev}` : ""})
+            </span>
+          )}
+        </span>
       </Button>
       {plan?.missing && !open && <span className={ui.secondary}> the file is gone from the laptop</span>}
       <div id={id}>{open && <PhasePlan orchestrationId={orchestrationId} phase={phase} />}</div>
