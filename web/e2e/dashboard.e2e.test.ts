@@ -193,7 +193,9 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
   });
 
   test("reject plan with feedback: the phase returns to planning with the feedback", async () => {
+    await alpha.writePlan("checkout-flow", "2", "# Phase 2: checkout\n\n### Task 1: Wire the login endpoint\n");
     await alpha.writeOrchestration(awaitingApproval(await alpha.readOrchestration("checkout-flow")));
+    await page.getByTestId("approval-plan").getByRole("heading", { name: "Phase 2: checkout" }).waitFor({ timeout: LIVE_MS });
     await phaseItem(page, "2", "awaiting_approval").waitFor({ timeout: LIVE_MS });
     expect(await page.getByTestId("control-approve_plan").isEnabled()).toBe(true);
     await page.getByTestId("control-reject_plan").click();
@@ -210,6 +212,62 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     await page.getByTestId("event").filter({ hasText: "plan rejected" }).first().waitFor({ timeout: LIVE_MS });
   });
 
+  test("the plan is readable before approval, as Markdown that runs nothing", async () => {
+    const plan = [
+      "# Phase 2: login, take two",
+      "",
+      "Split the migration into its own task, with a rollback.",
+      "",
+      "### Task 1: Migrate the sessions table",
+      "",
+      "<script>window.__planRan = true</script>",
+      '<img src="x" onerror="window.__planRan = true">',
+      "",
+      "[the runbook](javascript:window.__planRan=true)",
+      "",
+    ].join("\n");
+    await alpha.writePlan("checkout-flow", "2", plan);
+    const state = await alpha.readOrchestration("checkout-flow");
+    await alpha.writeOrchestration(
+      awaitingApproval({ ...state, phases: { ...state.phases, "2": { ...state.phases["2"]!, planPath: "docs/plans/checkout-flow-phase-2.md" } } }),
+    );
+    const box = page.getByTestId("approval-plan");
+    await box.getByRole("heading", { name: "Phase 2: login, take two" }).waitFor({ timeout: LIVE_MS });
+    await expect(box.innerText()).resolves.toContain("Split the migration into its own task");
+    // Raw HTML is text, never markup; the javascript: link opens nothing.
+    await expect(box.innerText()).resolves.toContain("<script>window.__planRan = true</script>");
+    expect(await box.locator("script, img").count()).toBe(0);
+    expect(await box.locator('a[href^="javascript:"]').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __planRan?: boolean }).__planRan)).toBeUndefined();
+    await expect(box.getByTestId("document-revision").innerText()).resolves.toMatch(/[0-9a-f]{12}/);
+    await screenshot(page, "plan-approval-desktop");
+  });
+
+  test("a plan edited after it was shown is not approved; the new one is, once read", async () => {
+    const box = page.getByTestId("approval-plan");
+    const shown = (await box.getByTestId("document-revision").innerText()).trim();
+    await alpha.writePlan("checkout-flow", "2", "# Phase 2: login, take three\n\nNo rollback after all.\n");
+    // The page keeps the revision being read, and says a newer one arrived.
+    await box.getByTestId("plan-changed").waitFor({ timeout: LIVE_MS });
+    await expect(box.innerText()).resolves.toContain("take two");
+    await page.getByTestId("control-approve_plan").click();
+    await expect(page.getByTestId("confirm-revision").innerText()).resolves.toContain(shown);
+    await page.getByTestId("confirm").click();
+    const refused = page.locator('[data-testid="action-tracker"][data-status="refused"]');
+    await refused.waitFor({ timeout: LIVE_MS });
+    await expect(refused.innerText()).resolves.toMatch(/plan of phase 2 changed/);
+    expect((await alpha.readOrchestration("checkout-flow")).phases["2"]!.status).toBe("awaiting_approval");
+    // Reading the new plan, then approving it, works.
+    await box.getByTestId("show-new-plan").click();
+    await box.getByRole("heading", { name: "Phase 2: login, take three" }).waitFor({ timeout: LIVE_MS });
+    await page.getByTestId("control-approve_plan").click();
+    await page.getByTestId("confirm").click();
+    await page.locator('[data-testid="action"][data-type="approve_plan"][data-status="completed"]').waitFor({ timeout: LIVE_MS });
+    // Approved: the plan waits for its executor (tina-session's next action spawns it).
+    await phaseItem(page, "2", "planned").waitFor({ timeout: LIVE_MS });
+    expect((await alpha.readOrchestration("checkout-flow")).phases["2"]!.status).toBe("planned");
+  });
+
   test("a message reaches the agent's tmux pane", async () => {
     const text = `Please also cover the expired-token path (${Date.now()})`;
     await page.locator('[data-testid="member"][data-agent="executor-1"] [data-testid="message-open"]').click();
@@ -220,24 +278,84 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     await page.getByRole("button", { name: "Close" }).click();
   });
 
-  test("an agent tina cannot reach offers no message, and says why", async () => {
-    const reviewer = page.locator('[data-testid="member"][data-agent="reviewer"]');
-    expect(await reviewer.locator('[data-testid="message-open"]').isDisabled()).toBe(true);
-    await expect(reviewer.innerText()).resolves.toContain("Can't message");
+  test("a message to the lead, which has no pane, is typed into its tmux session", async () => {
+    const leadPane = await alpha.openLeadSession("checkout-flow", "2");
+    const text = `Lead: hold the merge until the review is in (${Date.now()})`;
+    await page.locator('[data-testid="member"][data-agent="team-lead"] [data-testid="message-open"]').click();
+    expect(await page.getByTestId("route-lead_session").isChecked()).toBe(true);
+    expect(await page.getByTestId("route-inbox").count()).toBe(1); // its inbox reaches it too
+    expect(await page.getByTestId("route-pane").count()).toBe(0);
+    await page.getByTestId("message-text").fill(text);
+    await page.getByTestId("message-send").click();
+    await page.locator('[role="dialog"] [data-testid="action-tracker"][data-step="delivered"]').waitFor({ timeout: LIVE_MS });
+    await eventually(async () => (await alpha.capturePane(leadPane)).includes(text), "the message in the lead's session", LIVE_MS);
+    await page.getByRole("button", { name: "Close" }).click();
   });
 
-  test("a message to an agent whose pane is gone fails, and the failure needs attention", async () => {
-    await page.locator('[data-testid="member"][data-agent="designer"] [data-testid="message-open"]').click();
-    await page.getByTestId("message-text").fill("are you there?");
+  test("a message to an in-process teammate is written to its inbox, and shows read once picked up", async () => {
+    const text = `Reviewer: check the rollback path too (${Date.now()})`;
+    const reviewer = page.locator('[data-testid="member"][data-agent="reviewer"]');
+    await expect(reviewer.getByTestId("member-state").innerText()).resolves.toMatch(/idle/i);
+    await reviewer.getByTestId("message-open").click();
+    expect(await page.getByTestId("route-inbox").isChecked()).toBe(true);
+    expect(await page.getByTestId("route-pane").count()).toBe(0);
+    await page.getByTestId("message-text").fill(text);
+    await page.getByTestId("message-send").click();
+    const tracker = page.locator('[role="dialog"] [data-testid="action-tracker"]');
+    await page.locator('[role="dialog"] [data-testid="action-tracker"][data-step="delivered"]').waitFor({ timeout: LIVE_MS });
+    const inbox = await alpha.readInbox("checkout-flow-phase-2", "reviewer");
+    expect(inbox.map((e) => [e.from, e.text, e.read])).toEqual([["tina", text, false]]);
+    // Claude Code marks it read when the teammate picks it up: the page follows.
+    await alpha.markInboxRead("checkout-flow-phase-2", "reviewer");
+    await page.locator('[role="dialog"] [data-testid="action-tracker"][data-step="read"]').waitFor({ timeout: LIVE_MS });
+    await expect(tracker.innerText()).resolves.toContain("read");
+    await page.getByRole("button", { name: "Close" }).click();
+  });
+
+  test("an agent tina cannot reach offers no message, and says why", async () => {
+    const designer = page.locator('[data-testid="member"][data-agent="designer"]');
+    await page.locator('[data-testid="member"][data-agent="designer"][data-liveness="gone"]').waitFor({ timeout: LIVE_MS });
+    expect(await designer.locator('[data-testid="message-open"]').isDisabled()).toBe(true);
+    await expect(designer.innerText()).resolves.toContain("Can't message");
+    await expect(designer.innerText()).resolves.toContain("%9999");
+  });
+
+  test("a message that cannot be delivered fails, keeps its text for a retry, and needs attention", async () => {
+    // Not an inbox as Claude Code writes one: the laptop refuses to touch it.
+    await alpha.writeInboxFile("checkout-flow-phase-2", "tester", '{"not": "an inbox"}');
+    const text = "are you there?";
+    await page.locator('[data-testid="member"][data-agent="tester"] [data-testid="message-open"]').click();
+    await page.getByTestId("message-text").fill(text);
     await page.getByTestId("message-send").click();
     await page.locator('[role="dialog"] [data-testid="action-tracker"][data-status="failed"]').waitFor({ timeout: LIVE_MS });
-    const reason = (await page.locator('[role="dialog"] [data-testid="action-result"]').innerText()).trim();
-    expect(reason).not.toBe("");
-    await page.getByRole("button", { name: "Close" }).click();
+    const reason = (await page.locator('[role="dialog"] [data-testid="delivery-text"]').innerText()).trim();
+    expect(reason).toContain("inbox");
+    expect(await page.getByTestId("message-text").inputValue()).toBe(text);
+    await expect(page.getByTestId("message-send").innerText()).resolves.toBe("Retry");
+    // Nothing was written: the file is as it was.
+    expect(await alpha.readInbox("checkout-flow-phase-2", "tester")).toEqual({ not: "an inbox" });
+    await page.getByRole("button", { name: "Cancel" }).click();
     await page.goto(`${web.url}#/attention`);
-    await page.getByTestId("attention-failed-action").filter({ hasText: reason }).waitFor({ timeout: LIVE_MS });
+    await page.getByTestId("attention-failed-action").filter({ hasText: "tester" }).first().waitFor({ timeout: LIVE_MS });
     await page.getByTestId("attention-blocked").filter({ hasText: "search-index" }).waitFor();
     await screenshot(page, "attention-desktop");
+    await page.goBack();
+  });
+
+  test("the team's conversation shows what the agents told each other, in words", async () => {
+    const idle = { type: "idle_notification", from: "reviewer", timestamp: new Date().toISOString(), idleReason: "available", summary: "Reviewed the auth flow" };
+    await alpha.appendInbox("checkout-flow-phase-2", "team-lead", { from: "reviewer", text: JSON.stringify(idle), color: "green" });
+    await alpha.appendInbox("checkout-flow-phase-2", "team-lead", { from: "executor-1", text: "Login endpoint is wired; **tests pass**.", summary: "login done" });
+    await alpha.appendInbox("checkout-flow-phase-2", "team-lead", { from: "executor-1", text: JSON.stringify({ type: "brand_new_kind", note: "kept" }) });
+    const talk = page.locator('[data-testid="conversation"][data-team="checkout-flow-phase-2"]');
+    await talk.getByText("Login endpoint is wired").waitFor({ timeout: LIVE_MS });
+    const said = await talk.innerText();
+    expect(said).toContain("idle notification");
+    expect(said).toContain("Reviewed the auth flow");
+    expect(said).toMatch(/brand new kind/);
+    expect(await talk.locator("strong", { hasText: "tests pass" }).count()).toBe(1);
+    // What tina sent is part of it too.
+    expect(said).toContain("check the rollback path too");
   });
 
   test("the owner invites a viewer, who sees everything but cannot act", async () => {
@@ -333,6 +451,8 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     await expect(page.getByTestId("why-retry").innerText()).resolves.toBe("bravo is offline; actions would wait and expire");
     expect(await page.getByTestId("control-retry").isDisabled()).toBe(true);
     await screenshot(page, "detail-offline-desktop");
-    expect(problems.filter((p) => !/Failed to load resource|WebSocket/.test(p))).toEqual([]);
+    // The one refusal the tests provoke (approving a plan that changed) is logged by Convex's client.
+    const expected = (p: string) => /Failed to load resource|WebSocket/.test(p) || (p.includes("submitAction") && /code\W+conflict/.test(p));
+    expect(problems.filter((p) => !expected(p))).toEqual([]);
   });
 });

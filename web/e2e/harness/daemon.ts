@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { JournalEvent, Laptop, OrchestrationFile, TeamFiles } from "./laptop";
+import type { InboxEntry, JournalEvent, Laptop, OrchestrationFile, TeamFiles } from "./laptop";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, "..", "..", "..");
@@ -80,6 +80,30 @@ export class DaemonLaptop implements Laptop {
 
   async appendEvent(feature: string, event: JournalEvent): Promise<void> {
     await this.call("append_event", feature, event);
+  }
+
+  async writePlan(feature: string, phase: string, markdown: string): Promise<void> {
+    await this.call("write_plan", feature, phase, markdown);
+  }
+
+  async openLeadSession(feature: string, phase: string): Promise<string> {
+    return await this.call<string>("open_lead_session", feature, phase);
+  }
+
+  async readInbox(teamDir: string, agent: string): Promise<InboxEntry[]> {
+    return await this.call<InboxEntry[]>("read_inbox", teamDir, agent);
+  }
+
+  async appendInbox(teamDir: string, agent: string, entry: Omit<InboxEntry, "timestamp" | "read">): Promise<void> {
+    await this.call("append_inbox", teamDir, agent, entry);
+  }
+
+  async writeInboxFile(teamDir: string, agent: string, content: string): Promise<void> {
+    await this.call("write_inbox_file", teamDir, agent, content);
+  }
+
+  async markInboxRead(teamDir: string, agent: string): Promise<void> {
+    await this.call("mark_inbox_read", teamDir, agent);
   }
 
   async openPane(feature: string): Promise<string> {

@@ -27,6 +27,9 @@ from typing import Any
 
 import attrs
 
+from tina.daemon.projection import orchestration_snapshot
+from tina.dev.sim.sandbox import Laptop
+from tina.local import append_inbox_message, mark_inbox_read
 from tina.local.models import (
     ApprovalPolicy,
     Breakdown,
@@ -37,9 +40,7 @@ from tina.local.models import (
     PlanApproval,
     SupervisorState,
 )
-from tina.daemon.projection import orchestration_snapshot
 from tina.session import store
-from tina.dev.sim.sandbox import Laptop
 
 PAUSED_REASON = "paused by operator"
 
@@ -71,11 +72,15 @@ def local_phase_status(status: str) -> PhaseStatus:
     return PhaseStatus.PLANNED if status == "awaiting_approval" else PhaseStatus(status)
 
 
-def to_local_phase(p: dict[str, Any], now: datetime) -> PhaseState:
-    """The dashboard's phase (what the projection sends) back to what tina-session stores."""
+def to_local_phase(p: dict[str, Any], now: datetime, worktree: Path) -> PhaseState:
+    """The dashboard's phase (what the projection sends) back to what tina-session stores. A
+    relative plan path is the worktree's (tina-session stores absolute ones)."""
     status = p["status"]
+    plan_path = p.get("planPath")
+    if plan_path and not os.path.isabs(plan_path):
+        plan_path = str(worktree / plan_path)
     fields: dict[str, Any] = {
-        "plan_path": p.get("planPath"),
+        "plan_path": plan_path,
         "git_range": p.get("gitRange"),
         "planning_started_at": dt(p.get("planningStartedAt")),
         "execution_started_at": dt(p.get("executionStartedAt")),
@@ -135,15 +140,55 @@ class Server:
     def capture_pane(self, pane: str) -> str:
         return self.laptop.capture(pane)
 
+    def open_lead_session(self, feature: str, phase: str) -> str:
+        return self.laptop.open_pane(Laptop.phase_session(feature, phase), self.worktrees[feature])
+
+    def plan_file(self, feature: str, phase: str) -> Path:
+        return self.worktrees[feature] / "docs" / "plans" / f"{feature}-phase-{phase}.md"
+
+    def write_plan(self, feature: str, phase: str, markdown: str) -> None:
+        path = self.plan_file(feature, phase)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(markdown)
+        os.replace(tmp, path)
+
+    def _inbox(self, team_dir: str, agent: str) -> Path:
+        return self.laptop.claude / "teams" / team_dir / "inboxes" / f"{agent}.json"
+
+    def read_inbox(self, team_dir: str, agent: str) -> list[dict[str, Any]]:
+        path = self._inbox(team_dir, agent)
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+    def append_inbox(self, team_dir: str, agent: str, entry: dict[str, Any]) -> None:
+        append_inbox_message(
+            self._inbox(team_dir, agent),
+            sender=entry["from"],
+            text=entry["text"],
+            summary=entry.get("summary"),
+            color=entry.get("color"),
+        )
+
+    def write_inbox_file(self, team_dir: str, agent: str, content: str) -> None:
+        path = self._inbox(team_dir, agent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+
+    def mark_inbox_read(self, team_dir: str, agent: str) -> None:
+        mark_inbox_read(self._inbox(team_dir, agent))
+
     def write_orchestration(self, state: dict[str, Any]) -> None:
         feature = state["feature"]
         wt = self.worktrees.get(feature)
         if wt is None:
-            wt = self.laptop.init_orchestration(feature, phases=int(state["totalPhases"]), require_plan_approval=True)
+            wt = self.laptop.init_orchestration(
+                feature, phases=int(state["totalPhases"]), require_plan_approval=True
+            )
             self.worktrees[feature] = wt
             self.real_paths[state["worktreePath"]] = str(wt)
         now = datetime.now(UTC)
-        phases = {key: to_local_phase(p, now) for key, p in state["phases"].items()}
+        phases = {key: to_local_phase(p, now, wt) for key, p in state["phases"].items()}
         paused = next((p for p in state["phases"].values() if p["status"] == "paused"), None)
         status = state["status"]
         with store.locked(wt):
@@ -155,8 +200,12 @@ class Server:
                 # The start time is part of an orchestration's identity: keep what init wrote.
                 phases=phases,
                 approval_policy=ApprovalPolicy(require_plan_approval=True),
-                status=OrchestrationStatus.BLOCKED if paused or status == "paused" else OrchestrationStatus(status),
-                paused_from=orchestration_status_for(paused.get("pausedFrom") or "executing") if paused else None,
+                status=OrchestrationStatus.BLOCKED
+                if paused or status == "paused"
+                else OrchestrationStatus(status),
+                paused_from=orchestration_status_for(paused.get("pausedFrom") or "executing")
+                if paused
+                else None,
                 paused_at=now if paused else None,
                 blocked_reason=PAUSED_REASON if paused else None,
             )
@@ -198,6 +247,7 @@ class Server:
                 "tmuxPaneId": m.get("tmuxPaneId", "in-process"),
                 "cwd": self.real_paths.get(m.get("cwd", ""), m.get("cwd", "")),
                 "subscriptions": [],
+                **{k: m[k] for k in ("isActive", "backendType", "color") if k in m},
             }
             for m in team["members"]
         ]
@@ -273,7 +323,11 @@ def main() -> int:
             result = getattr(server, request["method"])(*request.get("params", []))
             reply: dict[str, Any] = {"id": request["id"], "result": result}
         except Exception as error:  # one failed call is reported to the caller, the server goes on
-            reply = {"id": request["id"], "error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc()}
+            reply = {
+                "id": request["id"],
+                "error": f"{type(error).__name__}: {error}",
+                "trace": traceback.format_exc(),
+            }
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
         if request["method"] == "stop":

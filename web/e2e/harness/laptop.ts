@@ -50,6 +50,20 @@ export type MemberFile = {
   joinedAt?: number;
   tmuxPaneId?: string;
   cwd?: string;
+  /** false while idle (Claude Code writes it on teammates). */
+  isActive?: boolean;
+  backendType?: string;
+  color?: string;
+};
+
+/** One entry of an agent's inbox (~/.claude/teams/<dir>/inboxes/<agent>.json), as on disk. */
+export type InboxEntry = {
+  from: string;
+  text: string;
+  timestamp: string;
+  read?: boolean;
+  summary?: string;
+  color?: string;
 };
 
 export type TaskFile = {
@@ -91,6 +105,20 @@ export interface Laptop {
   openPane(feature: string): Promise<string>;
   /** What the pane shows now. */
   capturePane(paneId: string): Promise<string>;
+  /** Writes (replaces) the plan of `phase` in the orchestration's worktree, at the path its
+   * planPath names (`docs/plans/<feature>-phase-<phase>.md`, as the scenarios write it). */
+  writePlan(feature: string, phase: string, markdown: string): Promise<void>;
+  /** The phase lead's tmux session, as `tina-session start` names it, running a program that
+   * shows what is typed, in the worktree; returns its pane id. */
+  openLeadSession(feature: string, phase: string): Promise<string>;
+  /** An agent's inbox as on disk ([] when it has none). */
+  readInbox(teamDir: string, agent: string): Promise<InboxEntry[]>;
+  /** Appends to an agent's inbox as a teammate does (under Claude Code's lock). */
+  appendInbox(teamDir: string, agent: string, entry: Omit<InboxEntry, "timestamp" | "read">): Promise<void>;
+  /** Replaces an agent's inbox file with `content` as is (e.g. something that is not an inbox). */
+  writeInboxFile(teamDir: string, agent: string, content: string): Promise<void>;
+  /** Marks every message of an agent's inbox read, as Claude Code does when it picks them up. */
+  markInboxRead(teamDir: string, agent: string): Promise<void>;
   /** Appends a line to the orchestration's events journal (as tina-session does). */
   appendEvent(feature: string, event: JournalEvent): Promise<void>;
   /** Stops the daemon: no more heartbeats, syncing or actions; the laptop goes offline. */

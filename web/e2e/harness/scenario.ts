@@ -61,7 +61,8 @@ export function team(feature: string, worktree: string, paneId: string | undefin
     dirName: `${feature}-phase-2`,
     teamName: `${feature}-phase-2`,
     members: [
-      { agentId: `lead@${feature}`, name: "team-lead", agentType: "team-lead", model: "claude-opus-4-1", joinedAt: now - 15 * MIN, cwd: worktree },
+      // The lead, as Claude Code records it: no pane of its own ("").
+      { agentId: `lead@${feature}`, name: "team-lead", agentType: "team-lead", model: "claude-opus-4-1", joinedAt: now - 15 * MIN, cwd: worktree, tmuxPaneId: "" },
       {
         agentId: `exec@${feature}`,
         name: "executor-1",
@@ -69,11 +70,16 @@ export function team(feature: string, worktree: string, paneId: string | undefin
         model: "claude-sonnet-4-5",
         joinedAt: now - 14 * MIN,
         cwd: worktree,
+        backendType: "tmux",
+        color: "blue",
         ...(paneId ? { tmuxPaneId: paneId } : {}),
       },
-      { agentId: `rev@${feature}`, name: "reviewer", agentType: "reviewer", model: "claude-sonnet-4-5", joinedAt: now - 14 * MIN, cwd: worktree },
-      // A teammate whose recorded tmux pane no longer exists: a message to it fails on the laptop.
-      { agentId: `design@${feature}`, name: "designer", agentType: "designer", model: "claude-sonnet-4-5", joinedAt: now - 13 * MIN, cwd: worktree, tmuxPaneId: "%9999" },
+      // Claude Code's default teammate: in-process, idle between turns; reached through its inbox.
+      { agentId: `rev@${feature}`, name: "reviewer", agentType: "reviewer", model: "claude-sonnet-4-5", joinedAt: now - 14 * MIN, cwd: worktree, tmuxPaneId: "in-process", backendType: "in-process", color: "green", isActive: false },
+      // A teammate whose recorded tmux pane no longer exists: gone, so nothing can reach it.
+      { agentId: `design@${feature}`, name: "designer", agentType: "designer", model: "claude-sonnet-4-5", joinedAt: now - 13 * MIN, cwd: worktree, tmuxPaneId: "%9999", backendType: "tmux" },
+      // An in-process teammate whose inbox file is not an inbox (see the tests): a message to it fails.
+      { agentId: `test@${feature}`, name: "tester", agentType: "tester", model: "claude-sonnet-4-5", joinedAt: now - 12 * MIN, cwd: worktree, tmuxPaneId: "in-process", backendType: "in-process", color: "yellow" },
     ],
     tasks: [
       { id: "1", subject: "Add the session table", status: "completed", owner: "executor-1" },

@@ -7,11 +7,12 @@ import { randomUUID } from "node:crypto";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import WebSocket from "ws";
 import { api, type ActionDoc, type PhaseStatus, type OrchestrationStatus } from "../../src/api";
-import type { JournalEvent, Laptop, OrchestrationFile, PhaseFile, TeamFiles } from "./laptop";
+import type { InboxEntry, JournalEvent, Laptop, OrchestrationFile, PhaseFile, TeamFiles } from "./laptop";
 import { Tmux } from "./tmux";
 
 const PAUSABLE: readonly PhaseStatus[] = ["planning", "planned", "awaiting_approval", "executing", "reviewing"];
 const VERSION = "0.0.0-standin";
+const NO_FILES = "the stand-in laptop has no plan or inbox files: run this test against the daemon laptop";
 
 export class TransitionRefused extends Error {}
 
@@ -288,6 +289,32 @@ export class StandInLaptop implements Laptop {
     await this.writeOrchestration(out.state);
     await this.appendEvent(state.feature, out.event);
     return out.message;
+  }
+
+  // Plans and inboxes live in files only the real daemon reads: the tests that need them run
+  // against the daemon laptop (TINA_E2E_LAPTOP=daemon, the default).
+  async writePlan(_feature: string, _phase: string, _markdown: string): Promise<void> {
+    throw new Error(NO_FILES);
+  }
+
+  async openLeadSession(_feature: string, _phase: string): Promise<string> {
+    throw new Error(NO_FILES);
+  }
+
+  async readInbox(_teamDir: string, _agent: string): Promise<InboxEntry[]> {
+    throw new Error(NO_FILES);
+  }
+
+  async appendInbox(_teamDir: string, _agent: string, _entry: Omit<InboxEntry, "timestamp" | "read">): Promise<void> {
+    throw new Error(NO_FILES);
+  }
+
+  async writeInboxFile(_teamDir: string, _agent: string, _content: string): Promise<void> {
+    throw new Error(NO_FILES);
+  }
+
+  async markInboxRead(_teamDir: string, _agent: string): Promise<void> {
+    throw new Error(NO_FILES);
   }
 
   async openPane(_feature: string): Promise<string> {

@@ -239,6 +239,18 @@ describe("the plan on the approval screen", () => {
     expect(screen.getByTestId("document-revision")).toHaveTextContent("bbbbbbbbbbbb");
   });
 
+  test("a new plan after a rejection is shown as it is, not as a change to the rejected one", () => {
+    const view = renderControls([phase("2", "awaiting_approval")]);
+    expect(screen.getByTestId("document-revision")).toHaveTextContent("aaaaaaaaaaaa");
+    // Rejected: the phase plans again, then a new plan waits for approval.
+    view.rerender(<Controls orchestrationId={ORCH} phases={[phase("2", "planning")]} attentionPhase={undefined} ctx={ctx()} actions={[]} />);
+    served.plan = planDoc({ hash: HASH_B, content: "# Phase 2, second try" });
+    view.rerender(<Controls orchestrationId={ORCH} phases={[phase("2", "awaiting_approval")]} attentionPhase={undefined} ctx={ctx()} actions={[]} />);
+    expect(screen.getByTestId("approval-plan")).toHaveTextContent("second try");
+    expect(screen.queryByTestId("plan-changed")).toBeNull();
+    expect(screen.getByTestId("document-revision")).toHaveTextContent("bbbbbbbbbbbb");
+  });
+
   test("the server's 'plan changed' refusal is said in words, with a way to read the new plan", async () => {
     const { ConvexError } = await import("convex/values");
     const message =

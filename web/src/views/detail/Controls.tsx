@@ -71,7 +71,11 @@ export function Controls({
   const live = useQuery(api.documents.getDocument, awaiting !== undefined ? { orchestrationId, kind: "plan", phase: awaiting } : "skip");
   const [pinned, setPinned] = useState<{ phase: string; doc: DocumentView } | null>(null);
   const pinnedHere = pinned !== null && pinned.phase === awaiting ? pinned.doc : undefined;
-  if (awaiting !== undefined && live && (pinnedHere === undefined || (pinnedHere.hash === undefined && live !== pinnedHere))) {
+  if (awaiting === undefined && pinned !== null) {
+    // The phase left the approval gate (approved, rejected...): the next plan it waits with is
+    // a new one to read, not a change to the one read before.
+    setPinned(null);
+  } else if (awaiting !== undefined && live && (pinnedHere === undefined || (pinnedHere.hash === undefined && live !== pinnedHere))) {
     // Nothing was read yet (or there was nothing to read): show what arrived.
     setPinned({ phase: awaiting, doc: live });
   }
