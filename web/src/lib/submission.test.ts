@@ -59,3 +59,13 @@ describe("idempotency keys", () => {
     expect(key).toMatch(pattern);
   });
 });
+
+test("a refusal keeps the server's code, so a view can answer it (e.g. a plan that changed)", () => {
+  const sending = submissionReducer(IDLE, { type: "tap", newKey: () => "k1" });
+  expect(submissionReducer(sending, { type: "refused", message: "the plan changed", code: "conflict" })).toEqual({
+    state: "refused",
+    message: "the plan changed",
+    code: "conflict",
+  });
+  expect(submissionReducer(sending, { type: "refused", message: "no" })).toEqual({ state: "refused", message: "no" });
+});

@@ -116,7 +116,10 @@ function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestration
     <div className={s.layout}>
       <Header detail={detail} />
       <div className={s.controls}>
-        <Controls orchestrationId={orchestrationId} phases={detail.phases} attentionPhase={detail.orchestration.attentionPhase} ctx={ctx} actions={actions} />
+        {/* The controls load the plan waiting for approval: a failure there leaves the rest of the page. */}
+        <QueryBoundary what="the controls">
+          <Controls orchestrationId={orchestrationId} phases={detail.phases} attentionPhase={detail.orchestration.attentionPhase} ctx={ctx} actions={actions} />
+        </QueryBoundary>
       </div>
       <div className={s.phases}>
         <PhaseTimeline orchestrationId={orchestrationId} phases={detail.phases} totalPhases={detail.orchestration.totalPhases} />

@@ -4,7 +4,7 @@ import { useQuery } from "convex/react";
 import { useId, useState } from "react";
 import { api, type DocumentKind, type DocumentView, type Id, type PlanSummary } from "../../api";
 import { Markdown } from "../../components/Markdown";
-import { Button, Panel, Skeleton, Time, ui } from "../../components/ui";
+import { Button, Panel, QueryBoundary, Skeleton, Time, ui } from "../../components/ui";
 import { formatBytes, revision } from "../../lib/documents";
 import s from "../detail.module.css";
 
@@ -94,7 +94,13 @@ export function PlanToggle({ orchestrationId, phase, plan }: { orchestrationId: 
         </span>
       </Button>
       {plan?.missing && !open && <span className={ui.secondary}> the file is gone from the laptop</span>}
-      <div id={id}>{open && <PhasePlan orchestrationId={orchestrationId} phase={phase} />}</div>
+      <div id={id}>
+        {open && (
+          <QueryBoundary what={`the plan of phase ${phase}`}>
+            <PhasePlan orchestrationId={orchestrationId} phase={phase} />
+          </QueryBoundary>
+        )}
+      </div>
     </div>
   );
 }
