@@ -251,6 +251,18 @@ describe("the plan on the approval screen", () => {
     expect(screen.getByTestId("document-revision")).toHaveTextContent("bbbbbbbbbbbb");
   });
 
+  test("a rejected revision still on the dashboard gives way to the new plan when it arrives", () => {
+    const rejected = actionDoc("r1", "completed", { type: "reject_plan", payload: { feature: "f", phase: "2", feedback: "split it", planHash: HASH_A } });
+    const phases = [phase("2", "awaiting_approval")];
+    const view = render(<Controls orchestrationId={ORCH} phases={phases} attentionPhase={undefined} ctx={ctx()} actions={[rejected]} />);
+    // The laptop has not sent the new plan yet: the rejected one is what there is.
+    expect(screen.getByTestId("document-revision")).toHaveTextContent("aaaaaaaaaaaa");
+    served.plan = planDoc({ hash: HASH_B, content: "# Phase 2, after the feedback" });
+    view.rerender(<Controls orchestrationId={ORCH} phases={phases} attentionPhase={undefined} ctx={ctx()} actions={[rejected]} />);
+    expect(screen.queryByTestId("plan-changed")).toBeNull();
+    expect(screen.getByTestId("approval-plan")).toHaveTextContent("after the feedback");
+  });
+
   test("the server's 'plan changed' refusal is said in words, with a way to read the new plan", async () => {
     const { ConvexError } = await import("convex/values");
     const message =

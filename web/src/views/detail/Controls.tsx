@@ -71,12 +71,22 @@ export function Controls({
   const live = useQuery(api.documents.getDocument, awaiting !== undefined ? { orchestrationId, kind: "plan", phase: awaiting } : "skip");
   const [pinned, setPinned] = useState<{ phase: string; doc: DocumentView } | null>(null);
   const pinnedHere = pinned !== null && pinned.phase === awaiting ? pinned.doc : undefined;
+  // Revisions an operator already rejected for this phase.
+  const rejected = new Set(
+    actions.flatMap((a) => (a.type === "reject_plan" && a.payload.phase === awaiting && a.payload.planHash !== undefined ? [a.payload.planHash] : [])),
+  );
   if (awaiting === undefined && pinned !== null) {
     // The phase left the approval gate (approved, rejected...): the next plan it waits with is
     // a new one to read, not a change to the one read before.
     setPinned(null);
-  } else if (awaiting !== undefined && live && (pinnedHere === undefined || (pinnedHere.hash === undefined && live !== pinnedHere))) {
-    // Nothing was read yet (or there was nothing to read): show what arrived.
+  } else if (
+    awaiting !== undefined &&
+    live &&
+    live !== pinnedHere &&
+    (pinnedHere === undefined || pinnedHere.hash === undefined || (rejected.has(pinnedHere.hash) && live.hash !== pinnedHere.hash))
+  ) {
+    // Nothing was read yet, there was nothing to read, or what was shown is a revision already
+    // rejected (the laptop had not sent the new plan yet): show what arrived.
     setPinned({ phase: awaiting, doc: live });
   }
   const shown: DocumentView | null | undefined = awaiting === undefined ? undefined : (pinnedHere ?? live);
