@@ -33,6 +33,7 @@ import type * as model_messaging from "../model/messaging.js";
 import type * as model_nodes from "../model/nodes.js";
 import type * as model_orchestrations from "../model/orchestrations.js";
 import type * as model_redact from "../model/redact.js";
+import type * as model_routes from "../model/routes.js";
 import type * as model_teamMessages from "../model/teamMessages.js";
 import type * as model_teams from "../model/teams.js";
 import type * as model_users from "../model/users.js";
@@ -71,6 +72,7 @@ declare const fullApi: ApiFromModules<{
   "model/nodes": typeof model_nodes;
   "model/orchestrations": typeof model_orchestrations;
   "model/redact": typeof model_redact;
+  "model/routes": typeof model_routes;
   "model/teamMessages": typeof model_teamMessages;
   "model/teams": typeof model_teams;
   "model/users": typeof model_users;

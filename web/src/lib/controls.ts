@@ -1,6 +1,7 @@
 // Which operator controls apply right now, and if not, why. Pure: the views only render
 // what these functions decide, and the tests pin every reason.
-import type { ActionDoc, ActionType, Liveness, MemberReach, MessageRoute, MessagingRule, PhaseStatus } from "../api";
+import type { ActionDoc, ActionType, MessageRoute, MessagingRule, PhaseStatus } from "../api";
+import { messageRoutes, type RouteMember, type RouteTeam } from "../../../convex/model/routes";
 import { isFinalActionStatus } from "./status";
 
 export type Role = "owner" | "operator" | "viewer";
@@ -125,17 +126,9 @@ export function phaseControlAvailability(
 }
 
 // ---------------------------------------------------------------------------------------
-// How a message reaches an agent. The ONE rule; convex/model/messaging.ts implements the same.
-
-/** What the rule reads of a member. */
-export type RouteMember = { agentId: string; agentName: string; reach?: MemberReach; liveness?: Liveness; livenessReason?: string };
-/** What the rule reads of the member's team. */
-export type RouteTeam = { leadAgentId?: string; orchestrationId?: string; phaseNumber?: string };
-/** The routes a member offers, default first; for each route it does not offer, why not. */
-export type RouteOffer = { routes: MessageRoute[]; unavailable: Partial<Record<MessageRoute, string>> };
-
-/** Every route, in the order the default is chosen. */
-export const MESSAGE_ROUTES: readonly MessageRoute[] = ["lead_session", "pane", "inbox"];
+// How a message reaches an agent: the rule is Convex's own (convex/model/routes.ts, pure), so
+// the dashboard offers exactly the routes the server accepts.
+export { MESSAGE_ROUTES, messageRoutes, type RouteMember, type RouteOffer, type RouteTeam } from "../../../convex/model/routes";
 
 /** The choice as the composer names it. */
 export const ROUTE_LABELS: Record<MessageRoute, string> = {
@@ -154,46 +147,6 @@ export function routeHelp(route: MessageRoute, agent: string): string {
     case "inbox":
       return `Written to ${agent}'s team inbox; Claude Code hands it over when ${agent} next takes a turn.`;
   }
-}
-
-function paneReason(member: RouteMember): string {
-  switch (member.reach) {
-    case "in_process":
-      return "it runs inside the lead's process, without a tmux pane of its own";
-    case "lead":
-      return "the lead has no tmux pane of its own";
-    default:
-      return "it has no tmux pane tina knows of";
-  }
-}
-
-/**
- * Which routes reach `member`, default first: none once it has shut down or is gone; otherwise
- * the lead's tmux session for the lead of a team working on an orchestration phase, its own
- * pane when it has one, and always its inbox.
- */
-export function messageRoutes(member: RouteMember, team: RouteTeam): RouteOffer {
-  const name = member.agentName;
-  const dead =
-    member.liveness === "shut_down"
-      ? `${name} has shut down`
-      : member.liveness === "gone"
-        ? `${name} is gone${member.livenessReason ? `: ${member.livenessReason}` : ""}`
-        : null;
-  if (dead !== null) return { routes: [], unavailable: { lead_session: dead, pane: dead, inbox: dead } };
-  const routes: MessageRoute[] = [];
-  const unavailable: Partial<Record<MessageRoute, string>> = {};
-  const isLead = member.reach === "lead" || (team.leadAgentId !== undefined && member.agentId === team.leadAgentId);
-  const inPhase = team.orchestrationId !== undefined && team.phaseNumber !== undefined;
-  if (isLead && inPhase) routes.push("lead_session");
-  else {
-    unavailable.lead_session = isLead ? "its team works on no orchestration phase, so there is no lead session for it" : "it is not its team's lead";
-  }
-  if (member.reach === "pane") routes.push("pane");
-  else unavailable.pane = paneReason(member);
-  // Every member of a team has an inbox, by name.
-  routes.push("inbox");
-  return { routes, unavailable };
 }
 
 /** Whether a message can be sent to an agent now (through at least one of its routes). */
