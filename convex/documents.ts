@@ -2,7 +2,7 @@
 import { v } from "convex/values";
 import { nodeMutation, viewerQuery } from "./functions";
 import * as model from "./model/documents";
-import { documentKind, documentSnapshot } from "./model/validators";
+import { documentKind, documentSnapshot, documentView } from "./model/validators";
 
 /** Upsert of one document by (orchestration, kind, phase); nothing is written when it is unchanged. */
 export const syncDocument = nodeMutation({
@@ -14,18 +14,6 @@ export const syncDocument = nodeMutation({
 /** A plan (with `phase`) or the design doc (without), as last synced; null when never synced. */
 export const getDocument = viewerQuery({
   args: { orchestrationId: v.id("orchestrations"), kind: documentKind, phase: v.optional(v.string()) },
-  returns: v.union(
-    v.null(),
-    v.object({
-      path: v.string(),
-      content: v.string(),
-      hash: v.optional(v.string()),
-      size: v.number(),
-      truncated: v.boolean(),
-      modifiedAt: v.optional(v.number()),
-      syncedAt: v.number(),
-      missing: v.boolean(),
-    }),
-  ),
+  returns: v.union(v.null(), documentView),
   handler: (ctx, { orchestrationId, kind, phase }) => model.getDocument(ctx, orchestrationId, kind, phase),
 });

@@ -10,8 +10,8 @@ import {
   attentionKind,
   auditOutcome,
   auditVerb,
-  documentKind,
-  inboxKind,
+  documentSnapshot,
+  inboxMessage,
   livenessCounts,
   memberSnapshot,
   messagingRule,
@@ -207,19 +207,8 @@ export default defineSchema({
     teamId: v.id("teams"),
     nodeId: v.id("nodes"),
     orchestrationId: v.optional(v.id("orchestrations")),
-    key: v.string(),
-    recipient: v.string(),
-    sender: v.string(),
-    kind: inboxKind,
-    text: v.string(),
-    truncated: v.boolean(),
-    summary: v.optional(v.string()),
-    color: v.optional(v.string()),
-    timestamp: v.number(),
-    read: v.boolean(),
-    requestId: v.optional(v.string()),
-    approved: v.optional(v.boolean()),
-    detail: v.optional(v.string()),
+    // What the daemon sends for an inbox entry (model/validators.ts).
+    ...inboxMessage.fields,
     recordedAt: v.number(),
   })
     .index("by_team_key", ["teamId", "key"])
@@ -229,17 +218,10 @@ export default defineSchema({
   documents: defineTable({
     orchestrationId: v.id("orchestrations"),
     nodeId: v.id("nodes"),
-    kind: documentKind,
+    // What the daemon sends for a document (model/validators.ts).
+    ...documentSnapshot.fields,
     // phaseNumber ?? "": the design doc has no phase.
     phaseKey: v.string(),
-    phaseNumber: v.optional(v.string()),
-    path: v.string(),
-    content: v.string(),
-    hash: v.optional(v.string()),
-    size: v.number(),
-    truncated: v.boolean(),
-    modifiedAt: v.optional(v.number()),
-    missing: v.boolean(),
     syncedAt: v.number(),
   }).index("by_orchestration_kind_phase", ["orchestrationId", "kind", "phaseKey"]),
 

@@ -331,6 +331,11 @@ export const documentSnapshot = v.object({
 });
 export type DocumentSnapshot = Infer<typeof documentSnapshot>;
 
+// A document as the dashboard reads it (documents:getDocument): the snapshot without what the
+// query was asked for, and when it reached Convex.
+const { kind: _kind, phaseNumber: _phaseNumber, ...documentViewFields } = documentSnapshot.fields;
+export const documentView = v.object({ ...documentViewFields, syncedAt: v.number() });
+
 // What the detail view says about a phase's plan without its content (getDocument loads that).
 export const planSummary = v.object({
   hash: v.optional(v.string()),
