@@ -376,6 +376,18 @@ def test_mark_inbox_read_flips_the_unread_entries_under_the_lock(inbox: Path) ->
     assert not inbox.with_name("nobody.json").exists()
 
 
+def test_mark_inbox_read_with_nothing_unread_takes_no_lock(inbox: Path) -> None:
+    """Polled often (as a recipient does), it must not churn the lock directory: with every
+    entry read it returns at once, even while someone else holds the lock."""
+    append_inbox_message(inbox, sender="a", text="hi")
+    mark_inbox_read(inbox)
+    lock_of(inbox).mkdir()  # held by a writer
+    fake = FakeTime()
+    assert mark_inbox_read(inbox, clock=fake.clock, sleep=fake.sleep) == ()
+    assert fake.sleeps == 0  # it never waited
+    assert lock_of(inbox).is_dir()
+
+
 def test_mark_inbox_read_waits_for_the_lock_and_refuses_odd_files(inbox: Path) -> None:
     append_inbox_message(inbox, sender="a", text="hi")
     lock_of(inbox).mkdir()

@@ -40,7 +40,7 @@ import random
 import stat
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -127,7 +127,7 @@ def append_inbox_message(
         entry["summary"] = summary
     if color is not None:
         entry["color"] = color
-    try:
+    with _os_errors_refused(shown):
         _create_if_missing(target)
         lock = _Lock(target, timeout=timeout, stale_after=stale_after, clock=clock, sleep=sleep)
         with lock:
@@ -135,12 +135,6 @@ def append_inbox_message(
             new, count = _appended(data, entry, shown)
             key = _appended_key(new, name, shown, count=count)
             _replace(target, new)
-    except InboxWriteError:
-        raise
-    except OSError as exc:
-        raise InboxWriteError(
-            "inbox_write_failed", shown, f"cannot write the inbox {shown}: {_reason(exc)}"
-        ) from None
     return key
 
 
@@ -162,9 +156,9 @@ def mark_inbox_read(
     target = Path(path)
     shown = display_path(target)
     name = agent if agent is not None else target.name.removesuffix(".json")
-    try:
-        if not target.exists():
-            return ()
+    with _os_errors_refused(shown):
+        if not _may_have_unread(target):
+            return ()  # the common case when polled: no lock taken, nothing written
         with _Lock(target, timeout=timeout, stale_after=stale_after, clock=clock, sleep=sleep):
             doc = _shape(_read_under_lock(target, shown), shown)
             unread = [i for i, entry in enumerate(doc) if entry.get("read") is not True]
@@ -184,13 +178,38 @@ def mark_inbox_read(
                 raise _unrecognised(shown, f"a file that would grow past {format_size(INBOX_MAX)}")
             messages = parse_inbox(data, agent=name, path=shown).messages
             _replace(target, data)
-    except InboxWriteError:
-        raise
+    return tuple(messages[i] for i in unread)
+
+
+@contextlib.contextmanager
+def _os_errors_refused(shown: str) -> Iterator[None]:
+    """An ``OSError`` inside becomes ``inbox_write_failed`` with its reason."""
+    try:
+        yield
     except OSError as exc:
         raise InboxWriteError(
             "inbox_write_failed", shown, f"cannot write the inbox {shown}: {_reason(exc)}"
         ) from None
-    return tuple(messages[i] for i in unread)
+
+
+def _may_have_unread(target: Path) -> bool:
+    """Whether the inbox may hold an unread entry, read without the lock. False only for a file
+    that is gone or a well-formed inbox with every entry read; anything odd says True, so the
+    locked path decides (and refuses what it does not recognise)."""
+    try:
+        with target.open("rb") as f:
+            data = f.read(INBOX_MAX + 1)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return True
+    return not isinstance(doc, list) or any(
+        not isinstance(e, dict) or e.get("read") is not True for e in doc
+    )
 
 
 def _reason(exc: OSError) -> str:
