@@ -1,5 +1,5 @@
 import { expect, test } from "vitest";
-import { buildBoard, columnOf, compareTaskIds, visibleColumns, type BoardTask } from "./tasks";
+import { buildBoard, columnOf, compareTaskIds, taskTiming, visibleColumns, type BoardTask } from "./tasks";
 
 const task = (taskId: string, status: string, blockedBy: string[] = [], extra: Partial<BoardTask> = {}): BoardTask => ({
   taskId,
@@ -36,4 +36,26 @@ test("unknown statuses are kept in an extra column that only shows when used", (
 
 test("ids compare as numbers when they are numbers", () => {
   expect(["10", "9", "b", "a"].sort(compareTaskIds)).toEqual(["9", "10", "a", "b"]);
+});
+
+test("Claude Code's creation times order a column; tasks without one follow, by id", () => {
+  const board = buildBoard([
+    task("b", "pending", [], { claudeCreatedAt: 3_000 }),
+    task("a", "pending", [], { claudeCreatedAt: 5_000 }),
+    task("c", "pending", [], { claudeCreatedAt: 1_000 }),
+  ]);
+  expect(board.pending.map((c) => c.task.taskId)).toEqual(["c", "b", "a"]);
+  const mixed = buildBoard([task("2", "pending"), task("1", "pending", [], { claudeCreatedAt: 9_000 })]);
+  expect(mixed.pending.map((c) => c.task.taskId)).toEqual(["1", "2"]);
+});
+
+test("durations from Claude Code's own times: waiting, working, done in", () => {
+  const MIN = 60_000;
+  const now = 100 * MIN;
+  expect(taskTiming(task("1", "pending", [], { claudeCreatedAt: now - 7 * MIN }), now)).toBe("waiting 7 min");
+  expect(taskTiming(task("1", "in_progress", [], { claudeCreatedAt: now - 30 * MIN, claudeUpdatedAt: now - 12 * MIN }), now)).toBe("working 12 min");
+  expect(taskTiming(task("1", "completed", [], { claudeCreatedAt: now - 50 * MIN, claudeUpdatedAt: now - 6 * MIN }), now)).toBe("done in 44 min");
+  // Without the file's times there is nothing to say (never the row's own sync times).
+  expect(taskTiming(task("1", "in_progress"), now)).toBeNull();
+  expect(taskTiming(task("1", "completed", [], { claudeUpdatedAt: now }), now)).toBeNull();
 });

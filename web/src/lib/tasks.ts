@@ -1,5 +1,6 @@
 // The task board: a team's current tasks in columns, with who blocks whom. Pure.
 import type { TaskDoc } from "../api";
+import { formatDuration } from "./time";
 
 export type Column = "pending" | "in_progress" | "completed" | "other";
 
@@ -12,7 +13,7 @@ export const COLUMN_LABELS: Record<Column, string> = {
   other: "Other",
 };
 
-export type BoardTask = Pick<TaskDoc, "taskId" | "subject" | "status" | "owner" | "blockedBy" | "activeForm"> & {
+export type BoardTask = Pick<TaskDoc, "taskId" | "subject" | "status" | "owner" | "blockedBy" | "activeForm" | "claudeCreatedAt" | "claudeUpdatedAt"> & {
   removedAt?: number;
 };
 
@@ -36,12 +37,45 @@ export function compareTaskIds(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+/**
+ * Board order: tasks whose file says when Claude Code created them, in that order (ties by id),
+ * then the others by id (ids are allocated in order, so both agree when both are known).
+ */
+export function compareTasks(a: BoardTask, b: BoardTask): number {
+  const ta = a.claudeCreatedAt;
+  const tb = b.claudeCreatedAt;
+  if (ta !== undefined && tb !== undefined && ta !== tb) return ta - tb;
+  if (ta !== undefined && tb === undefined) return -1;
+  if (ta === undefined && tb !== undefined) return 1;
+  return compareTaskIds(a.taskId, b.taskId);
+}
+
+/**
+ * How long, from Claude Code's own times (never the row's sync times): a pending task has been
+ * waiting since it was created, one in progress working since its last update, a completed one
+ * took from creation to its last update. Null when the file does not say.
+ */
+export function taskTiming(task: BoardTask, now: number): string | null {
+  const created = task.claudeCreatedAt;
+  const updated = task.claudeUpdatedAt;
+  switch (task.status) {
+    case "pending":
+      return created === undefined ? null : `waiting ${formatDuration(now - created)}`;
+    case "in_progress":
+      return updated === undefined ? null : `working ${formatDuration(now - updated)}`;
+    case "completed":
+      return created === undefined || updated === undefined ? null : `done in ${formatDuration(updated - created)}`;
+    default:
+      return null;
+  }
+}
+
 /** Groups a team's tasks into columns; removed tasks are left out. */
 export function buildBoard<T extends BoardTask>(tasks: readonly T[]): Board<T> {
   const live = tasks.filter((t) => t.removedAt === undefined);
   const done = new Set(live.filter((t) => t.status === "completed").map((t) => t.taskId));
   const board: Board<T> = { pending: [], in_progress: [], completed: [], other: [] };
-  for (const task of [...live].sort((a, b) => compareTaskIds(a.taskId, b.taskId))) {
+  for (const task of [...live].sort(compareTasks)) {
     const openBlockers = task.status === "completed" ? [] : task.blockedBy.filter((id) => !done.has(id));
     board[columnOf(task.status)].push({ task, openBlockers });
   }

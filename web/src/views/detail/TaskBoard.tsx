@@ -2,10 +2,12 @@
 import type { TeamDetail } from "../../api";
 import { EmptyState, Panel } from "../../components/ui";
 import { comparePhaseNumbers } from "../../lib/phases";
-import { buildBoard, COLUMN_LABELS, visibleColumns } from "../../lib/tasks";
+import { useNow } from "../../hooks/useNow";
+import { buildBoard, COLUMN_LABELS, taskTiming, visibleColumns } from "../../lib/tasks";
 import s from "../detail.module.css";
 
 export function TeamBoard({ detail }: { detail: TeamDetail }) {
+  const now = useNow();
   const board = buildBoard(detail.tasks);
   const columns = visibleColumns(board);
   const { team } = detail;
@@ -36,6 +38,7 @@ export function TeamBoard({ detail }: { detail: TeamDetail }) {
                         <span>{task.owner ? `owner ${task.owner}` : "unassigned"}</span>
                         {task.status === "in_progress" && task.activeForm && <span>{task.activeForm}</span>}
                         {c === "other" && <span>status {task.status}</span>}
+                        {taskTiming(task, now) !== null && <span data-testid="task-timing">{taskTiming(task, now)}</span>}
                         {openBlockers.length > 0 && (
                           <span className={s.blockedBy}>blocked by {openBlockers.map((b) => `#${b}`).join(", ")}</span>
                         )}
