@@ -58,7 +58,7 @@ def test_each_state_from_the_api_audit_team() -> None:
         "fixer": ("idle", "Fixed the auth headers"),
         # idle at 09:03:00, then a task was assigned to it at 09:03:45: working again
         "reviewer": ("working", None),
-        "tester": ("idle", "idle"),  # isActive false, no notification
+        "tester": ("idle", None),  # isActive false, no notification: nothing more to say
         # wrote once more after approving its shutdown, but inactive: shut down (its
         # unanswered permission request does not make it waiting)
         "closer": ("shut_down", "shut down at 2026-03-04 09:03:30 UTC"),

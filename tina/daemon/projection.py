@@ -520,15 +520,17 @@ def member_liveness(
         return "waiting", _cut(reason, MAX_REASON)
 
     idle = _latest((i, m) for i, m in from_it if m.kind is MessageKind.IDLE_NOTIFICATION)
-    idle_reason = "idle"
+    # The notification says what it finished or since when; `isActive: false` alone says no more
+    # than "idle", which the state already says.
+    idle_reason = None
     if idle is not None:
         notification = idle[1]
         summary = getattr(notification.body, "summary", None)
-        idle_reason = summary or f"idle since {_clock(notification.timestamp)}"
+        idle_reason = _cut(summary or f"idle since {_clock(notification.timestamp)}", MAX_REASON)
     if member.is_active is False:
-        return "idle", _cut(idle_reason, MAX_REASON)
+        return "idle", idle_reason
     if idle is not None and all(_at(m) < _at(idle[1]) for m in own_inbox):
-        return "idle", _cut(idle_reason, MAX_REASON)
+        return "idle", idle_reason
     return "working", None
 
 

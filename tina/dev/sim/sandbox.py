@@ -74,6 +74,34 @@ def _write_json(path: Path, doc: Any) -> None:
     os.replace(tmp, path)
 
 
+_PLAN = """\
+# {feature}: phase {phase} plan
+
+**Goal:** deliver phase {phase} of `{feature}` behind a feature flag, with tests first.
+
+**Architecture:** a new service module behind the existing API layer; no schema change outside
+the migration in Task 1.
+
+### Task 1: Write the migration
+
+**Files:** `db/migrations/`, `db/schema.sql`
+
+- Add the table and its index; the migration must be reversible.
+- Test: migrate up, down, up again on a copy of the fixture database.
+
+### Task 2: Add the API endpoint
+
+**Files:** `api/routes.py`, `tests/api/`
+
+- Validate the input at the edge; answer 422 with the field name on bad input.
+- Test the happy path and each refusal.
+
+### Task 3: Cover edge cases with tests
+
+- Empty input, the largest allowed input, a concurrent second request.
+"""
+
+
 class Laptop:
     """One simulated laptop. `root` is its whole world."""
 
@@ -241,9 +269,11 @@ class Laptop:
         return out
 
     def write_plan(self, worktree: Path, feature: str, phase: str) -> Path:
+        """A plan as the planner writes one: goal, tasks (`### Task N: ...`, which the stand-in
+        lead turns into its team's tasks)."""
         plan = worktree / "docs" / "plans" / f"2026-11-21-{feature}-phase-{phase}.md"
         plan.parent.mkdir(parents=True, exist_ok=True)
-        plan.write_text(f"# Phase {phase} plan\n")
+        plan.write_text(_PLAN.format(feature=feature, phase=phase), encoding="utf-8")
         return plan
 
     # --- the stand-in claude ----------------------------------------------------------------
