@@ -108,6 +108,7 @@ CATEGORIES: dict[str, str] = {
     "convex": "unit",  # the sans-IO protocol and the client against the in-memory fake
     "daemon": "unit",  # actors against the FakeGateway, over real files
     "e2e": "e2e",
+    "hooks": "unit",  # settings files on disk; the daemon's status reply faked
     "local": "unit",
     "repo": "unit",  # checks of the repository's own files
     "security": "integration",  # over the wire against the local backend

@@ -391,6 +391,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             )
         except control.ControlError as exc:
             check(False, f"daemon: {exc}", "start it: `tina daemon install` or `tina daemon run`")
+    from tina.hooks.cli import doctor_check as hooks_check
+
+    check(*hooks_check())
     svc = service.for_this_os()
     if svc is None:
         check(True, f"service: {service.unsupported()}")
