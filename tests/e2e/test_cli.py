@@ -79,6 +79,9 @@ def test_status_and_doctor(backend: BackendProcess, laptop: Laptop) -> None:
     assert doctor.returncode == 0, doctor.stdout
     assert "ok   connectivity and credential:" in doctor.stdout
     assert "ok   service: systemd user unit tina-daemon.service not installed" in doctor.stdout
+    # Claude Code hooks are optional: not installed is a note with the fix, not a failure.
+    assert "note Claude Code hooks:" in doctor.stdout, doctor.stdout
+    assert "tina hooks install" in doctor.stdout
     assert "FAIL" not in doctor.stdout
     laptop.stop_daemon()
     stopped = laptop.run([str(BIN / "tina"), "daemon", "status"], check=False)

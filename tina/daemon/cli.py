@@ -393,7 +393,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             check(False, f"daemon: {exc}", "start it: `tina daemon install` or `tina daemon run`")
     from tina.hooks.cli import doctor_check as hooks_check
 
-    check(*hooks_check())
+    # Hooks are optional (the files alone are enough to see the agents): reported, never a failure.
+    hooks_ok, hooks_what, hooks_fix = hooks_check()
     svc = service.for_this_os()
     if svc is None:
         check(True, f"service: {service.unsupported()}")
@@ -402,6 +403,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             check(c.ok, c.what, c.fix)
     for ok, what, fix in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {what}" + ("" if ok or not fix else f"\n     -> {fix}"))
+    hint = "" if hooks_ok or not hooks_fix else f"\n     -> {hooks_fix}"
+    print(f"{'ok  ' if hooks_ok else 'note'} {hooks_what}{hint}")
     return EXIT_OK if all(ok for ok, _, _ in checks) else EXIT_FAILED
 
 
