@@ -3,6 +3,7 @@
 - observations: what the watchers read (orchestration and phase snapshots, journal events,
   team, member and task snapshots); the syncer coalesces and sends them;
 - health: what the presence actor reports with each heartbeat;
+- hooks: the Claude Code hook events `tina hook` forwards (`HookEvent`);
 - actions: what the listener hands the dispatcher (an `InboundAction`, or a `MalformedAction`
   for a document that did not validate) and the `ActionResult` the dispatcher reports.
 
@@ -210,6 +211,54 @@ class Health:
     last_sync_at: float | None = None
     connection: str | None = None
     actors: tuple[ActorSummary, ...] = ()
+
+
+# --- hooks: what `tina hook` forwards to the daemon, one event per Claude Code hook call -----
+
+
+@attrs.frozen(kw_only=True)
+class HookEvent:
+    """One Claude Code hook event as the daemon took it in (`tina.hooks.event.parse_hook_event`).
+
+    `event` is the hook's name (an unknown event keeps its name). The other fields are the
+    event's input, each absent when Claude Code did not send it (or sent the wrong type);
+    fields this class does not name are dropped. `tool_input` is its canonical JSON (sorted
+    keys) cut at `HOOK_TOOL_INPUT_MAX` bytes, `last_assistant_message` is cut at
+    `HOOK_TEXT_MAX`, and every other text at `HOOK_FIELD_MAX`. `received_at` is when the daemon
+    received it, in ms since the epoch.
+    """
+
+    event: str
+    received_at: float
+    session_id: str | None = None
+    transcript_path: str | None = None
+    cwd: str | None = None
+    permission_mode: str | None = None
+    agent_id: str | None = None
+    agent_type: str | None = None
+    notification_type: str | None = None
+    message: str | None = None
+    tool_name: str | None = None
+    tool_input: str | None = None
+    error: str | None = None
+    error_details: str | None = None
+    source: str | None = None
+    reason: str | None = None
+    model: str | None = None
+    task_id: str | None = None
+    task_subject: str | None = None
+    teammate_name: str | None = None
+    team_name: str | None = None
+    trigger: str | None = None
+    last_assistant_message: str | None = None
+
+
+HOOK_TOOL_INPUT_MAX = 4 * 1024
+HOOK_TEXT_MAX = 2 * 1024
+HOOK_FIELD_MAX = 2 * 1024
+
+HookLiveness = Literal["working", "waiting", "idle", "rate_limited", "failed", "ended"]
+"""What a Claude Code session is doing, as its own hook events tell it."""
 
 
 # --- actions: what the listener hands the dispatcher, and what the dispatcher reports -------

@@ -10,7 +10,8 @@ tina (root, one_for_one)
   discovery    ~/.claude/tina-sessions -> starts/stops worktree watchers
   dispatcher   claims and runs operator actions
   listener     the live pendingActions subscription
-  control      the local status socket
+  hooks        Claude Code sessions from their hook events (`tina hook`)
+  control      the local socket: status, and hook events in
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ import tina
 from tina.convex import LatestValue
 from tina.daemon import control
 from tina.daemon.actions import ActionMessage, HandlerEnv
-from tina.daemon.actors import claude, discovery, dispatcher, listener, presence, worktree
+from tina.daemon.actors import (
+    claude,
+    discovery,
+    dispatcher,
+    hooks,
+    listener,
+    presence,
+    worktree,
+)
 from tina.daemon.actors.connection import Connection
 from tina.daemon.config import Config
 from tina.daemon.credentials import Credential
@@ -90,6 +99,13 @@ class Daemon:
             self.syncer,
             disk=self.disk,
             panes=claude.TmuxPanes(self.henv.tmux(), env=self.henv.env),
+        )
+        # Hook events: the control socket offers them, the hooks actor takes them (its channel,
+        # sized in `hooks.HOOK_BUFFER`, lives as long as the daemon).
+        self.hooks = hooks.Hooks(
+            team_of=self.claude.team_of_session,
+            sessions_dir=config.tina_sessions_dir,
+            disk=self.disk,
         )
         send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive
@@ -177,7 +193,15 @@ class Daemon:
                 id="listener",
                 run=partial(listener.listen, self.gateway, self._actions_send, self.action_stats),
             ),
-            ChildSpec(id="control", run=partial(control.serve, cfg.control_socket, self.snapshot)),
+            ChildSpec(
+                id="hooks", run=partial(hooks.run, self.hooks, self.hub), detail=self.hooks.detail
+            ),
+            ChildSpec(
+                id="control",
+                run=partial(
+                    control.serve, cfg.control_socket, self.snapshot, on_hook=self.hooks.offer
+                ),
+            ),
         ]
 
     async def _run_worktrees(
@@ -250,7 +274,11 @@ class Daemon:
 
     def snapshot(self) -> dict[str, Any]:
         """What `tina daemon status` shows (no secrets: the credential is never included)."""
-        return {"info": self.info(), "tree": [s.to_json() for s in self.statistics()]}
+        return {
+            "info": self.info(),
+            "tree": [s.to_json() for s in self.statistics()],
+            "hooks": self.hooks.snapshot(),
+        }
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         log.info(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import attrs
+
+from tina.daemon import locations
 
 NODE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -44,29 +45,19 @@ class ConfigError(Exception):
 
 
 def _home() -> Path:
-    return Path(os.environ.get("HOME") or Path.home())
+    return locations.home()
 
 
 def config_dir() -> Path:
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    return (Path(xdg) if xdg else _home() / ".config") / "tina"
+    return locations.config_dir()
 
 
 def candidate_files() -> list[Path]:
-    files = []
-    if env := os.environ.get("TINA_CONFIG"):
-        files.append(Path(env))
-    files.append(config_dir() / "config.toml")
-    if sys.platform == "darwin":
-        files.append(_home() / "Library" / "Application Support" / "tina" / "config.toml")
-    return files
+    return locations.candidate_files()
 
 
 def default_state_dir() -> Path:
-    if sys.platform == "darwin":
-        return _home() / "Library" / "Application Support" / "tina"
-    xdg = os.environ.get("XDG_STATE_HOME")
-    return (Path(xdg) if xdg else _home() / ".local" / "state") / "tina"
+    return locations.default_state_dir()
 
 
 @attrs.frozen(kw_only=True)
@@ -98,7 +89,7 @@ class Config:
 
     @property
     def control_socket(self) -> Path:
-        return self.state_dir / "daemon.sock"
+        return self.state_dir / locations.SOCKET_NAME
 
     @property
     def outbox_dir(self) -> Path:

@@ -1,7 +1,16 @@
-"""A local control socket: `tina daemon status` asks a running daemon for its status tree.
+"""A local control socket: `tina daemon status` asks a running daemon for its status tree, and
+`tina hook` hands it Claude Code's hook events.
 
-Unix socket in the daemon's state directory (directory 0700, socket 0600), one request
-line in (`status`), one JSON line out. Read-only: nothing can be changed through it.
+Unix socket in the daemon's state directory (directory 0700, socket 0600: only the user reaches
+it), one request line in, one JSON line out:
+
+- `status`: the status tree. Read-only: nothing can be changed through it.
+- `hook <compact JSON>` (at most `MAX_HOOK_REQUEST` bytes): one hook event, validated into a
+  `HookEvent` and handed to the hooks actor without waiting (`on_hook`); the answer is
+  `{"ok": true}`, `{"ok": false, "dropped": true}` when the actor is behind (the event is
+  dropped and counted), or `{"ok": false, "error": ...}` for a line that is no event.
+
+A request is read within `READ_TIMEOUT` seconds, whatever its size.
 """
 
 from __future__ import annotations
@@ -11,15 +20,36 @@ import os
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import structlog
 import trio
 
+from tina.hooks.event import HOOK_REQUEST, parse_hook_line
+from tina.messages import HookEvent
+
 log = structlog.get_logger("tina.control")
 MAX_REQUEST = 64
+"""Bytes read of any request but `hook` (`status`)."""
+MAX_HOOK_REQUEST = 1024 * 1024 + 64 * 1024 + 8
+"""Bytes of a `hook` line at most (its newline included): 1 MiB of event and some slack for
+re-encoding (`tina.hooks.hook.MAX_LINE`)."""
+READ_TIMEOUT = 2.0
+THREAD_PARSE = 64 * 1024
+"""A hook line longer than this is parsed in a worker thread, not in the event loop."""
+
+HookSink = Callable[[HookEvent], bool]
+"""Takes a hook event without blocking: True if taken, False if dropped (the consumer is behind)."""
+
+_HOOK_PREFIX = HOOK_REQUEST.encode() + b" "
+
+
+class RequestTooLarge(Exception):
+    pass
 
 
 class ControlError(Exception):
@@ -30,6 +60,7 @@ async def serve(
     path: Path,
     snapshot: Callable[[], dict[str, Any]],
     *,
+    on_hook: HookSink | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     _prepare(path)
@@ -45,16 +76,21 @@ async def serve(
     async def handle(stream: trio.SocketStream) -> None:
         async with stream:
             try:
-                with trio.fail_after(2):
-                    request = (
-                        (await stream.receive_some(MAX_REQUEST)).decode("utf-8", "replace").strip()
+                with trio.fail_after(READ_TIMEOUT):
+                    raw = await _read_request(stream)
+                if raw.startswith(_HOOK_PREFIX):
+                    reply = await _take_hook(raw[len(_HOOK_PREFIX) :], on_hook)
+                else:
+                    request = raw[:MAX_REQUEST].decode("utf-8", "replace").strip()
+                    reply = (
+                        snapshot()
+                        if request == "status"
+                        else {"error": f"unknown request {request[:20]!r}"}
                     )
-                reply = (
-                    snapshot()
-                    if request == "status"
-                    else {"error": f"unknown request {request[:20]!r}"}
-                )
                 await stream.send_all(json.dumps(reply).encode() + b"\n")
+            except RequestTooLarge:
+                with trio.move_on_after(READ_TIMEOUT):
+                    await stream.send_all(b'{"ok": false, "error": "request too large"}\n')
             except (trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
 
@@ -66,6 +102,49 @@ async def serve(
                 nursery.start_soon(handle, stream)
     finally:
         _remove(path)
+
+
+async def _read_request(stream: trio.SocketStream) -> bytes:
+    """The request's first line (without its newline). A `status` sent without a newline is
+    answered as it comes; a request that cannot be `hook` is read no further than its first
+    chunk, and at most `MAX_REQUEST` of it is used. A `hook` line longer than
+    `MAX_HOOK_REQUEST` raises RequestTooLarge."""
+    buf = bytearray()
+    while True:
+        chunk = await stream.receive_some(64 * 1024)
+        if not chunk:
+            return bytes(buf)
+        buf += chunk
+        end = buf.find(b"\n")
+        if end >= 0:
+            if end >= MAX_HOOK_REQUEST:
+                raise RequestTooLarge
+            return bytes(buf[:end])
+        head = bytes(buf[: len(_HOOK_PREFIX)])
+        if not _HOOK_PREFIX.startswith(head) or buf.strip() == b"status":
+            return bytes(buf)
+        if len(buf) >= MAX_HOOK_REQUEST:
+            raise RequestTooLarge
+
+
+async def _take_hook(payload: bytes, on_hook: HookSink | None) -> dict[str, Any]:
+    received_at = round(time.time() * 1000, 3)
+    if len(payload) > THREAD_PARSE:
+        event = await trio.to_thread.run_sync(
+            partial(parse_hook_line, payload, received_at=received_at)
+        )
+    else:
+        event = parse_hook_line(payload, received_at=received_at)
+    if event is None:
+        return {"ok": False, "error": "not a hook event"}
+    if on_hook is None:
+        return {"ok": False, "error": "hooks are not taken"}
+    try:
+        taken = on_hook(event)
+    except Exception as exc:  # a bug in the intake must not take the socket down
+        log.exception("hooks.intake_failed", hook=event.event, error=str(exc))
+        return {"ok": False, "error": "the daemon could not take the event"}
+    return {"ok": True} if taken else {"ok": False, "dropped": True}
 
 
 def _prepare(path: Path) -> None:

@@ -203,6 +203,8 @@ class ClaudeWatcher:
         self.syncer = syncer
         # The members as the config has them; `emitted` holds them with liveness, as last sent.
         self.configs: dict[str, tuple[Sig, TeamSnapshot, list[MemberSnapshot]]] = {}
+        # Each team's lead session (`leadSessionId`), for joining hook events to their team.
+        self.lead_sessions: dict[str, str] = {}
         self.emitted: dict[str, list[MemberSnapshot]] = {}
         # Inboxes of the teams with a config, by team then agent, and what was handed to the
         # syncer of each (message key -> read).
@@ -220,6 +222,14 @@ class ClaudeWatcher:
         # until they change.
         self.refused: dict[Path, Sig] = {}
         self.undecodable: set[Path] = set()  # names that are not UTF-8, logged once
+
+    def team_of_session(self, session_id: str) -> str | None:
+        """The directory of the team whose lead runs in Claude Code session `session_id` (its
+        config's `leadSessionId`), as last read; None if no team's lead has that session."""
+        for d, lead in self.lead_sessions.items():
+            if lead == session_id and d in self.configs:
+                return d
+        return None
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -368,6 +378,7 @@ class ClaudeWatcher:
             path, known and known[0], force, parse_team_config, TEAM_CONFIG_MAX
         )
         if fresh is _GONE:
+            self.lead_sessions.pop(d, None)
             if known is not None:
                 del self.configs[d]
                 self._forget_inboxes(d)
@@ -376,6 +387,10 @@ class ClaudeWatcher:
         if fresh is None:
             return False
         sig, config = fresh
+        if config.lead_session_id:
+            self.lead_sessions[d] = config.lead_session_id
+        else:
+            self.lead_sessions.pop(d, None)
         team, members = team_snapshot(config, d)
         for m in config.members:
             problem = member_problem(m.agent_id, m.name)

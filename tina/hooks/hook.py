@@ -1,0 +1,143 @@
+"""`tina hook`: the command Claude Code runs for each hook event (JSON on stdin).
+
+It forwards the event to the local daemon over its control socket (one line
+`hook <compact JSON>`, one line of acknowledgement back) within a small budget
+(`DEFAULT_BUDGET_MS`, `TINA_HOOK_BUDGET_MS` overrides), then exits 0 with nothing on stdout.
+
+Claude Code reads a command hook's stdout as its decision, so this prints nothing, whatever
+happens: no daemon, a stale socket, a daemon that never answers, unreadable input. A
+PermissionRequest gets no decision, so Claude Code shows its own prompt: it fails open to the
+human, never to "allow". The command never raises and never exits non-zero (a non-zero exit
+would show an error line in the session).
+
+Startup cost matters (it runs for every event): this module imports only the standard library
+and `tina.daemon.locations` (the control socket's path without attrs or TOML).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import BinaryIO
+
+MAX_INPUT = 1024 * 1024
+"""Bytes of hook input read at most; a larger event is dropped."""
+MAX_LINE = MAX_INPUT + 64 * 1024
+"""The longest `hook` line sent (compact JSON can exceed its input a little: `1e5` -> `100000.0`);
+the daemon accepts this much (`tina.daemon.control.MAX_HOOK_REQUEST`)."""
+MAX_ACK = 64 * 1024
+DEFAULT_BUDGET_MS = 300.0
+MAX_BUDGET_MS = 10_000.0
+BUDGET_ENV = "TINA_HOOK_BUDGET_MS"
+
+USAGE = """\
+usage: tina hook
+
+Run by Claude Code for each hook event (the event's JSON on stdin): forwards it to the tina
+daemon over its control socket and exits 0, printing nothing (stdout is Claude Code's decision
+channel). Daemon down, slow or absent: the event is dropped, still exit 0. Installed into
+Claude Code's settings by `tina hooks install`.
+
+environment:
+  TINA_HOOK_BUDGET_MS  the most time spent talking to the daemon (default 300)
+  TINA_STATE_DIR       where the daemon's control socket is (as for `tina daemon`)
+"""
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Always 0; prints nothing on stdout except for `--help`."""
+    try:
+        args = list(sys.argv[1:] if argv is None else argv)
+        if "-h" in args or "--help" in args:
+            sys.stdout.write(USAGE)
+            return 0
+        env = os.environ if env is None else env
+        if stdin is None:
+            stdin = sys.stdin.buffer
+        line = read_event(stdin)
+        if line is not None:
+            forward(line, budget=budget_seconds(env), env=env)
+    except Exception:  # whatever happens, Claude Code must see a clean exit
+        pass
+    return 0
+
+
+def read_event(stdin: BinaryIO) -> bytes | None:
+    """The `hook <compact JSON>\\n` line for the event on `stdin`, or None: a terminal, more
+    than `MAX_INPUT` bytes, not JSON, not an object with a string `hook_event_name`."""
+    if stdin.isatty():
+        return None  # run by hand: no event is coming
+    data = stdin.read(MAX_INPUT + 1)
+    if not data or len(data) > MAX_INPUT:
+        return None
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("hook_event_name"), str):
+        return None
+    try:
+        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"): keep it escaped
+        text = json.dumps(doc, separators=(",", ":")).encode("ascii")
+    line = b"hook " + text + b"\n"
+    return line if len(line) <= MAX_LINE else None
+
+
+def budget_seconds(env: Mapping[str, str]) -> float:
+    raw = env.get(BUDGET_ENV, "")
+    try:
+        ms = float(raw) if raw.strip() else DEFAULT_BUDGET_MS
+    except ValueError:
+        ms = DEFAULT_BUDGET_MS
+    if not ms > 0:  # also NaN
+        ms = DEFAULT_BUDGET_MS
+    return min(ms, MAX_BUDGET_MS) / 1000
+
+
+def forward(line: bytes, *, budget: float, env: Mapping[str, str]) -> bytes | None:
+    """Send `line` to the daemon and wait for its one-line answer, all within `budget` seconds.
+    The answer (without its newline), or None: no socket, refused, too slow, closed early."""
+    from tina.daemon.locations import control_socket_path
+
+    deadline = time.monotonic() + budget
+    path = control_socket_path(env)
+
+    def remaining() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(remaining())
+            s.connect(path)
+            s.settimeout(remaining())
+            s.sendall(line)  # the timeout bounds the whole send
+            answer = b""
+            while b"\n" not in answer and len(answer) < MAX_ACK:
+                s.settimeout(remaining())
+                chunk = s.recv(MAX_ACK)
+                if not chunk:
+                    return None
+                answer += chunk
+    except (OSError, ValueError):  # TimeoutError and ConnectionError are OSErrors
+        return None
+    return answer.split(b"\n", 1)[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
