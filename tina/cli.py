@@ -2,7 +2,11 @@
 
 Each subcommand is one ``_add_<name>(subparsers)`` function that declares its
 arguments and sets ``handler`` (``Namespace -> int``); add new ones to
-``SUBCOMMANDS``.
+``_subcommands()``.
+
+``tina hook`` is what Claude Code runs for every hook event, so it must start fast: it is
+dispatched before anything else is imported (``tina.hooks.hook``), and the other subcommands'
+modules are imported only when the parser is built.
 """
 
 from __future__ import annotations
@@ -14,9 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tina import __version__
-from tina.daemon.cli import add_daemon
-from tina.dev import backend
-from tina.dev.demo import add_demo
 
 
 def _port(text: str) -> int:
@@ -37,6 +38,8 @@ def _env_assignment(text: str) -> tuple[str, str]:
 
 
 def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from tina.dev import backend
+
     parser = subparsers.add_parser(
         "backend",
         help="run the local Convex-compatible backend (tests, demo)",
@@ -125,6 +128,8 @@ def _add_backend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
+    from tina.dev import backend
+
     """The ``--env-file`` object; a readable error names the file and what is wrong."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -143,6 +148,8 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 
 def _run_backend(args: argparse.Namespace) -> int:
+    from tina.dev import backend
+
     if args.env_file is not None:
         try:
             file_env = _read_env_file(args.env_file)
@@ -168,11 +175,21 @@ def _run_backend(args: argparse.Namespace) -> int:
         return 1
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    _add_backend,
-    add_daemon,
-    add_demo,
-]
+def _add_hook(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # Listed for --help; `main` runs it before building any parser.
+    subparsers.add_parser(
+        "hook",
+        help="what Claude Code runs for each hook event (reads the event on stdin)",
+        add_help=False,
+    )
+
+
+def _subcommands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    from tina.daemon.cli import add_daemon
+    from tina.dev.demo import add_demo
+    from tina.hooks.cli import add_hooks
+
+    return [_add_backend, add_daemon, add_demo, _add_hook, add_hooks]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,13 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tina {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in SUBCOMMANDS:
+    for add in _subcommands():
         add(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status (argparse errors give 2)."""
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["hook"]:
+        from tina.hooks.hook import main as hook_main
+
+        return hook_main(args_list[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
