@@ -4,6 +4,7 @@ import { doc } from "convex-helpers/validators";
 import { viewerQuery } from "./functions";
 import { offlineAfterMs } from "./model/nodes";
 import { nodeInfo, orchestrationSummary, toSummary } from "./orchestrations";
+import { openPrompts, promptView } from "./prompts";
 import schema from "./schema";
 
 const EACH_LIMIT = 50;
@@ -12,10 +13,14 @@ const FAILED_WINDOW_MS = 24 * 60 * 60_000;
 export const attention = viewerQuery({
   args: {},
   returns: v.object({
+    // Open permission prompts, newest first (prompts:listOpen also shows recent outcomes).
+    permissionPrompts: v.array(promptView),
     blocked: v.array(orchestrationSummary),
     awaitingApproval: v.array(orchestrationSummary),
     failedActions: v.array(doc(schema, "inboundActions")),
     offlineNodes: v.array(v.object({ _id: v.id("nodes"), name: v.string(), lastHeartbeat: v.number() })),
+    // Everything above: what the navigation's badge shows.
+    count: v.number(),
   }),
   handler: async (ctx) => {
     const now = Date.now();
@@ -51,11 +56,15 @@ export const attention = viewerQuery({
       )
       .take(EACH_LIMIT);
     const offlineNodes = [...offline, ...staleOnline].map((n) => ({ _id: n._id, name: n.name, lastHeartbeat: n.lastHeartbeat }));
-    return {
+    const permissionPrompts = await openPrompts(ctx);
+    const out = {
+      permissionPrompts,
       blocked: blocked.map((o) => toSummary(o, nodes)),
       awaitingApproval: awaiting.map((o) => toSummary(o, nodes)),
       failedActions: failedActions.slice(0, EACH_LIMIT),
       offlineNodes,
     };
+    const count = out.permissionPrompts.length + out.blocked.length + out.awaitingApproval.length + out.failedActions.length + out.offlineNodes.length;
+    return { ...out, count };
   },
 });

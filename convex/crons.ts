@@ -6,5 +6,6 @@ const crons = cronJobs();
 // Safety nets: precise expiry and offline flips are scheduled per action / heartbeat.
 crons.interval("mark stale nodes offline", { seconds: 30 }, internal.nodes.markStaleOffline, {});
 crons.interval("expire actions and lapse dead leases", { seconds: 30 }, internal.actions.sweepActions, {});
+crons.interval("expire permission prompts", { seconds: 30 }, internal.prompts.sweepPrompts, {});
 
 export default crons;

@@ -20,6 +20,9 @@ import {
   orchestrationSnapshot,
   phaseSnapshot,
   planSummary,
+  promptAnswer,
+  promptOpen,
+  promptStatus,
   role,
   storedTask,
   taskEventKind,
@@ -107,6 +110,7 @@ export default defineSchema({
     actionId: v.optional(v.id("inboundActions")),
     actionType: v.optional(actionType),
     targetUserId: v.optional(v.id("users")),
+    promptId: v.optional(v.id("prompts")),
     outcome: auditOutcome,
     // One line for people; never a secret (redacted and truncated on write).
     detail: v.optional(v.string()),
@@ -297,4 +301,22 @@ export default defineSchema({
     .index("by_status_expires", ["status", "expiresAt"])
     .index("by_status_lease", ["status", "leaseExpiresAt"])
     .index("by_status_finished", ["status", "finishedAt"]),
+
+  // Permission prompts: Claude Code asks to use a tool; the dashboard answers (model/prompts.ts).
+  prompts: defineTable({
+    nodeId: v.id("nodes"),
+    // What the daemon sends (model/validators.ts), `openedAt`/`expiresAt` on Convex's clock.
+    ...promptOpen.fields,
+    inputTruncated: v.boolean(),
+    // Set when the prompt's session belongs to an orchestration on this laptop.
+    orchestrationId: v.optional(v.id("orchestrations")),
+    status: promptStatus,
+    ...promptAnswer,
+  })
+    // (promptId, node): the daemon's own prompt; also a promptId alone (unique across laptops).
+    .index("by_prompt_node", ["promptId", "nodeId"])
+    .index("by_status_opened", ["status", "openedAt"])
+    .index("by_node_status_opened", ["nodeId", "status", "openedAt"])
+    // The expiry sweep: open (and answered, never settled) prompts past their deadline.
+    .index("by_status_expires", ["status", "expiresAt"]),
 });

@@ -73,6 +73,12 @@ async function world(t: T) {
   const pending = (await submit("world-pending-1")).actionId;
   const claimed = (await submit("world-claimed-1")).actionId;
   await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: claimed, leaseOwner: "daemon-a" });
+  // Two permission prompts on A: one answered (for the daemon to settle), one open (to answer).
+  const openedAt = Date.now();
+  for (const promptId of [ANSWERED_PROMPT, OPEN_PROMPT]) {
+    await t.mutation(api.prompts.openPrompt, { nodeToken: a.token, ...promptSample(promptId, openedAt) });
+  }
+  await owner.as.mutation(api.prompts.answer, { promptId: ANSWERED_PROMPT, decision: "allow_once" });
   const invite = await owner.as.mutation(api.users.invite, { email: INVITEE, role: "viewer" });
   // A signed-in account without a role (cannot come from sign-up, but must be harmless).
   const outsider = await t.run(async (ctx) => {
@@ -155,7 +161,48 @@ const inboxEntry = {
   detail: '{"tool_name":"Bash"}',
 };
 
+const ANSWERED_PROMPT = "a".repeat(32);
+const OPEN_PROMPT = "b".repeat(32);
+function promptSample(promptId: string, openedAt = T0) {
+  return {
+    promptId,
+    sessionId: "0b6f3a0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+    cwd: "/home/dev/acme/.worktrees/billing-export",
+    toolName: "Bash",
+    toolInput: '{"command":"npm test","description":"Run the tests"}',
+    inputTruncated: false,
+    description: "Run the tests",
+    suggestions: '[{"type":"addRules","rules":[{"toolName":"Bash","ruleContent":"npm test"}],"behavior":"allow","destination":"localSettings"}]',
+    teamDir: DIR,
+    agentName: "executor-1",
+    openedAt,
+    expiresAt: openedAt + 240_000,
+  };
+}
+
 const SPEC: Record<string, Spec> = {
+  "prompts:openPrompt": {
+    access: "node",
+    samples: (w) => [{ ...promptSample("c".repeat(32)), orchestrationId: w.orchestrationId }],
+    restricted: ["promptId", "sessionId", "teamDir", "agentName"],
+    large: { toolInput: 16 * 1024, suggestions: 16 * 1024 },
+  },
+  "prompts:settlePrompt": {
+    access: "node",
+    samples: () => [{ promptId: ANSWERED_PROMPT, outcome: "applied" }, { promptId: OPEN_PROMPT, outcome: "expired" }],
+    restricted: ["promptId"],
+  },
+  "prompts:pendingDecisions": { access: "node", samples: () => [{}] },
+  "prompts:listOpen": { access: "viewer", samples: () => [{}] },
+  "prompts:answer": {
+    access: "operator",
+    samples: () => [
+      { promptId: OPEN_PROMPT, decision: "deny", message: "not now, run the unit tests only", client: "vitest" },
+      { promptId: OPEN_PROMPT, decision: "allow_always" },
+      { promptId: OPEN_PROMPT, decision: "allow_once" },
+    ],
+    restricted: ["promptId"],
+  },
   "actions:submitAction": {
     access: "operator",
     samples: (w) => [

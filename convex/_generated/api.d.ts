@@ -32,6 +32,7 @@ import type * as model_errors from "../model/errors.js";
 import type * as model_messaging from "../model/messaging.js";
 import type * as model_nodes from "../model/nodes.js";
 import type * as model_orchestrations from "../model/orchestrations.js";
+import type * as model_prompts from "../model/prompts.js";
 import type * as model_redact from "../model/redact.js";
 import type * as model_routes from "../model/routes.js";
 import type * as model_teamMessages from "../model/teamMessages.js";
@@ -40,6 +41,7 @@ import type * as model_users from "../model/users.js";
 import type * as model_validators from "../model/validators.js";
 import type * as nodes from "../nodes.js";
 import type * as orchestrations from "../orchestrations.js";
+import type * as prompts from "../prompts.js";
 import type * as teams from "../teams.js";
 import type * as users from "../users.js";
 
@@ -71,6 +73,7 @@ declare const fullApi: ApiFromModules<{
   "model/messaging": typeof model_messaging;
   "model/nodes": typeof model_nodes;
   "model/orchestrations": typeof model_orchestrations;
+  "model/prompts": typeof model_prompts;
   "model/redact": typeof model_redact;
   "model/routes": typeof model_routes;
   "model/teamMessages": typeof model_teamMessages;
@@ -79,6 +82,7 @@ declare const fullApi: ApiFromModules<{
   "model/validators": typeof model_validators;
   nodes: typeof nodes;
   orchestrations: typeof orchestrations;
+  prompts: typeof prompts;
   teams: typeof teams;
   users: typeof users;
 }>;

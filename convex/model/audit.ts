@@ -27,6 +27,7 @@ export type AuditEntry = {
   actionId?: Id<"inboundActions">;
   actionType?: ActionType;
   targetUserId?: Id<"users">;
+  promptId?: Id<"prompts">;
   detail?: string;
 };
 

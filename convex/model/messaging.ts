@@ -31,14 +31,15 @@ function ruleText(node: Pick<Doc<"nodes">, "name" | "messaging">): string {
     : `laptop "${node.name}" accepts messages to its agents only from ${rule === "owners" ? "owners" : "owners and operators"}`;
 }
 
-/** Refuses a message to `node`'s agents from a user with `role`, naming the laptop and the rule. */
-export function checkMayMessage(node: Pick<Doc<"nodes">, "name" | "messaging">, role: Role): void {
+const WHY_MESSAGE = "a message is typed into an agent's terminal as the laptop's user";
+
+/**
+ * Refuses a message to `node`'s agents from a user with `role`, naming the laptop and the rule.
+ * `why` says why the rule applies (permission prompts: answering one runs a tool as the laptop's user).
+ */
+export function checkMayMessage(node: Pick<Doc<"nodes">, "name" | "messaging">, role: Role, why: string = WHY_MESSAGE): void {
   if (mayMessage(role, messagingOf(node))) return;
-  fail(
-    "forbidden",
-    `${ruleText(node)} (a message is typed into an agent's terminal as the laptop's user); you are ${A_ROLE[role]}. ` +
-      "An owner can change this on the Fleet page",
-  );
+  fail("forbidden", `${ruleText(node)} (${why}); you are ${A_ROLE[role]}. An owner can change this on the Fleet page`);
 }
 
 // ---------------------------------------------------------------------------------------

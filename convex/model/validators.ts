@@ -62,6 +62,10 @@ export const auditVerb = v.union(
   v.literal("user.invite_revoked"),
   v.literal("user.role_changed"),
   v.literal("user.removed"),
+  v.literal("prompt.answered"),
+  v.literal("prompt.applied"),
+  v.literal("prompt.too_late"),
+  v.literal("prompt.expired"),
 );
 export type AuditVerb = Infer<typeof auditVerb>;
 export const actorKind = v.union(v.literal("user"), v.literal("node"), v.literal("system"));
@@ -381,3 +385,62 @@ export const inboxMessage = v.object({
   detail: v.optional(v.string()),
 });
 export type InboxMessage = Infer<typeof inboxMessage>;
+
+// ---------------------------------------------------------------------------------------
+// Permission prompts (issue 18): Claude Code asks to use a tool, the laptop's daemon holds the
+// hook's answer open, the dashboard answers, the daemon hands the decision to the hook.
+//
+//   open ──answer──▶ answered ──settle──▶ applied | too_late | expired
+//     └──────── settle "expired" / expiry at expiresAt + 5 s ──────▶ expired
+
+export const promptStatus = v.union(
+  v.literal("open"),
+  v.literal("answered"),
+  v.literal("applied"),
+  v.literal("too_late"),
+  v.literal("expired"),
+);
+export type PromptStatus = Infer<typeof promptStatus>;
+
+// `allow_always` hands the prompt's own permission suggestions back as `updatedPermissions`.
+export const promptDecision = v.union(v.literal("allow_once"), v.literal("allow_always"), v.literal("deny"));
+export type PromptDecision = Infer<typeof promptDecision>;
+
+// What the daemon reports after a decision (or the deadline): handed to the waiting hook, the
+// hook had already given up (the human at the keyboard answered), or no answer in time.
+export const promptOutcome = v.union(v.literal("applied"), v.literal("too_late"), v.literal("expired"));
+export type PromptOutcome = Infer<typeof promptOutcome>;
+
+// What the daemon sends when a PermissionRequest hook arrives (prompts:openPrompt).
+// `promptId`: 32 lower-case hex digits, chosen by the daemon. `toolInput`: canonical JSON of the
+// tool's input, at most 16 KiB (the daemon cuts it and marks the cut: `inputTruncated`).
+// `suggestions`: JSON text of Claude Code's `permission_suggestions`, at most 16 KiB, else absent.
+// `openedAt`/`expiresAt`: the laptop's clock; Convex keeps the lifetime (expiresAt - openedAt) and
+// stores both on its own clock (a laptop's clock may be off).
+export const promptOpen = v.object({
+  promptId: v.string(),
+  sessionId: v.string(),
+  cwd: v.optional(v.string()),
+  toolName: v.string(),
+  toolInput: v.string(),
+  inputTruncated: v.optional(v.boolean()),
+  description: v.optional(v.string()),
+  suggestions: v.optional(v.string()),
+  teamDir: v.optional(v.string()),
+  agentName: v.optional(v.string()),
+  openedAt: v.number(),
+  expiresAt: v.number(),
+});
+export type PromptOpen = Infer<typeof promptOpen>;
+
+// The answer, as stored on the prompt once the dashboard has answered.
+export const promptAnswer = {
+  decision: v.optional(promptDecision),
+  // deny: the reason Claude is told.
+  message: v.optional(v.string()),
+  answeredBy: v.optional(v.id("users")),
+  answeredByName: v.optional(v.string()),
+  answeredAt: v.optional(v.number()),
+  // When the daemon (or the expiry) settled it: applied, too_late, expired.
+  settledAt: v.optional(v.number()),
+};
