@@ -48,3 +48,5 @@ export type DocumentKind = FunctionArgs<typeof api.documents.getDocument>["kind"
 export type DocumentView = NonNullable<FunctionReturnType<typeof api.documents.getDocument>>;
 export type TeamMessageDoc = Doc<"teamMessages">;
 export type InboxKind = TeamMessageDoc["kind"];
+/** A permission prompt as the dashboard gets it: the row plus its laptop's name and feature. */
+export type PromptRow = FunctionReturnType<typeof api.prompts.listOpen>["open"][number];

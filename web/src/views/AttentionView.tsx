@@ -1,16 +1,19 @@
-// Everything that needs an operator, across all laptops: blocked phases, plans awaiting
-// approval, failed / expired / interrupted actions, offline laptops.
+// Everything that needs an operator, across all laptops: permission prompts waiting on a
+// laptop, blocked phases, plans awaiting approval, failed / expired / interrupted actions,
+// offline laptops.
 import { useQuery } from "convex/react";
 import type { ReactNode } from "react";
-import { api, type Attention, type Id } from "../api";
+import { api, type Attention, type Id, type MessagingRule } from "../api";
 import { Badge, EmptyState, Panel, QueryBoundary, Skeleton, Time } from "../components/ui";
 import { orchestrationHref } from "../lib/routing";
 import { actionStatusLabel, actionStatusTone, actionTypeLabel } from "../lib/status";
+import { useMe } from "../session";
+import { PermissionPromptsPanel } from "./PermissionPrompts";
 import s from "./attention.module.css";
 import o from "./orchestrations.module.css";
 
 export function attentionTotal(a: Attention): number {
-  return a.blocked.length + a.awaitingApproval.length + a.failedActions.length + a.offlineNodes.length;
+  return a.permissionPrompts.length + a.blocked.length + a.awaitingApproval.length + a.failedActions.length + a.offlineNodes.length;
 }
 
 function Section({ title, count, label, children, empty }: { title: string; count: number; label: string; children: ReactNode; empty: string }) {
@@ -31,7 +34,7 @@ export function AttentionSections({ data, nodeNames }: { data: Attention; nodeNa
       <div className={s.allClear}>
         <Panel>
           <EmptyState title="Nothing needs you right now.">
-            <p>Blocked phases, plans awaiting approval, failed actions and offline laptops show up here as they happen.</p>
+            <p>Permission prompts, blocked phases, plans awaiting approval, failed actions and offline laptops show up here as they happen.</p>
           </EmptyState>
         </Panel>
       </div>
@@ -123,14 +126,15 @@ export function AttentionSections({ data, nodeNames }: { data: Attention; nodeNa
   );
 }
 
-function useNodeNames(): Map<string, string> {
-  const nodes = useQuery(api.nodes.listNodes);
-  return new Map((nodes ?? []).map((n) => [n._id, n.name]));
+function useNodes(): { names: Map<string, string>; rules: Map<string, MessagingRule> } {
+  const nodes = useQuery(api.nodes.listNodes) ?? [];
+  return { names: new Map(nodes.map((n) => [n._id, n.name])), rules: new Map(nodes.map((n) => [n._id, n.messaging])) };
 }
 
 function AttentionContent() {
   const data = useQuery(api.attention.attention);
-  const names = useNodeNames();
+  const { names, rules } = useNodes();
+  const me = useMe();
   if (data === undefined) {
     return (
       <>
@@ -142,7 +146,15 @@ function AttentionContent() {
       </>
     );
   }
-  return <AttentionSections data={data} nodeNames={names} />;
+  return (
+    <>
+      {/* Its own boundary: a failure there leaves the rest of the page. */}
+      <QueryBoundary what="the permission prompts">
+        <PermissionPromptsPanel role={me?.role} rules={rules} quietWhenEmpty={attentionTotal(data) === 0} />
+      </QueryBoundary>
+      <AttentionSections data={data} nodeNames={names} />
+    </>
+  );
 }
 
 export function AttentionView() {
@@ -163,6 +175,7 @@ export function AttentionSummary() {
   const data = useQuery(api.attention.attention);
   const items: { key: string; href: string; label: string; badge: ReactNode }[] = [];
   if (data !== undefined) {
+    for (const p of data.permissionPrompts) items.push({ key: `p${p._id}`, href: "#/attention", label: `${p.toolName} on ${p.nodeName}`, badge: <Badge tone="warning">permission</Badge> });
     for (const x of data.awaitingApproval) items.push({ key: `a${x._id}`, href: orchestrationHref(x._id), label: x.featureName, badge: <Badge tone="warning">approve plan</Badge> });
     for (const x of data.blocked) items.push({ key: `b${x._id}`, href: orchestrationHref(x._id), label: x.featureName, badge: <Badge tone={x.status === "paused" ? "warning" : "danger"}>{x.status === "paused" ? "paused" : "blocked"}</Badge> });
     for (const a of data.failedActions) items.push({ key: `f${a._id}`, href: a.orchestrationId ? orchestrationHref(a.orchestrationId) : "#/attention", label: `${actionTypeLabel(a.type)}${a.payload.feature ? ` · ${a.payload.feature}` : ""}`, badge: <Badge tone="danger">{actionStatusLabel(a.status)}</Badge> });

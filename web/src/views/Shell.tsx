@@ -40,10 +40,8 @@ const THEME_ICON: Record<ThemeChoice, string> = { system: "◐", light: "☀", d
 /** How many things need attention; hidden (but still taking its space) at zero. */
 function AttentionCount() {
   const data = useQuery(api.attention.attention);
-  const n =
-    data === undefined
-      ? 0
-      : data.blocked.length + data.awaitingApproval.length + data.failedActions.length + data.offlineNodes.length;
+  // The server's count: open permission prompts and everything else the Attention page lists.
+  const n = data === undefined ? 0 : data.count;
   return (
     <span className={cx(s.count, n === 0 && s.countZero)} aria-label={`${n} need attention`} data-testid="attention-count">
       {n > 99 ? "99+" : n}

@@ -152,7 +152,7 @@ describe("fleet", () => {
 });
 
 describe("needs attention", () => {
-  const empty: Attention = { blocked: [], awaitingApproval: [], failedActions: [], offlineNodes: [] };
+  const empty: Attention = { permissionPrompts: [], blocked: [], awaitingApproval: [], failedActions: [], offlineNodes: [], count: 0 };
 
   test("all clear", () => {
     render(<AttentionSections data={empty} nodeNames={new Map()} />);
@@ -162,6 +162,23 @@ describe("needs attention", () => {
 
   test("every kind, across laptops", () => {
     const data: Attention = {
+      permissionPrompts: [
+        {
+          _id: "p1" as Id<"prompts">,
+          _creationTime: 0,
+          nodeId: "n1" as Id<"nodes">,
+          nodeName: "alpha",
+          promptId: "a".repeat(32),
+          sessionId: "s1",
+          toolName: "Bash",
+          toolInput: JSON.stringify({ command: "ls" }),
+          inputTruncated: false,
+          status: "open",
+          openedAt: Date.now() - 5_000,
+          expiresAt: Date.now() + 15_000,
+        },
+      ],
+      count: 5,
       awaitingApproval: [{ ...summary(), attention: "awaiting_approval", attentionPhase: "3" }],
       blocked: [{ ...summary({ _id: "o2" as Id<"orchestrations">, featureName: "search", status: "blocked" }), attention: "blocked", attentionPhase: "1", attentionReason: "tests failed twice" }],
       failedActions: [
@@ -183,7 +200,7 @@ describe("needs attention", () => {
       offlineNodes: [{ _id: "n2" as Id<"nodes">, name: "bravo", lastHeartbeat: Date.now() - 5 * MIN }],
     };
     render(<AttentionSections data={data} nodeNames={new Map([["n2", "bravo"]])} />);
-    expect(attentionTotal(data)).toBe(4);
+    expect(attentionTotal(data)).toBe(5);
     expect(screen.getByTestId("attention-approval")).toHaveTextContent("phase 3");
     expect(screen.getByTestId("attention-blocked")).toHaveTextContent("tests failed twice");
     expect(screen.getByTestId("attention-failed-action")).toHaveTextContent("expired");
