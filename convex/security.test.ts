@@ -575,6 +575,8 @@ describe("callers without the right to call", () => {
     expect(await t.mutation(api.actions.completeAction, b({ actionId: w.claimed, leaseOwner: "daemon-a", result }))).toEqual({ ok: false, status: "not_found" });
     expect((await attempt(t.mutation(api.events.recordEvents, b({ orchestrationId: w.orchestrationId, events: [] }))))).toMatchObject({ ok: false, code: "not_found" });
     expect(await t.query(api.actions.pendingActions, b({}))).toEqual([]);
+    expect(await t.mutation(api.prompts.settlePrompt, b({ promptId: ANSWERED_PROMPT, outcome: "applied" }))).toEqual({ ok: false, status: "not_found" });
+    expect(await t.query(api.prompts.pendingDecisions, b({}))).toEqual([]);
   });
 });
 
