@@ -181,6 +181,7 @@ describe("answer", () => {
     const promptId = await open();
     const refused = async (args: Record<string, unknown>) => await refusal(operator.as.mutation(api.prompts.answer, { promptId, ...args } as never));
     expect(await refused({ decision: "allow_once", message: "ok" })).toMatchObject({ code: "invalid_argument", field: "message" });
+    expect(await refused({ decision: "allow_once", message: "x".repeat(100_000) })).toMatchObject({ code: "invalid_argument", field: "message" });
     expect(await refused({ decision: "deny", message: "x".repeat(1001) })).toMatchObject({ code: "invalid_argument", field: "message" });
     expect(await refused({ decision: "deny", message: "\u001b]0;pwned\u0007" })).toMatchObject({ code: "invalid_argument", field: "message" });
     expect(await refused({ decision: "deny", promptId: "not-a-prompt" })).toMatchObject({ code: "invalid_argument", field: "promptId" });
@@ -188,6 +189,11 @@ describe("answer", () => {
     expect((await row(t, promptId))!.status).toBe("open");
     await operator.as.mutation(api.prompts.answer, { promptId, decision: "deny", message: "x".repeat(1000) });
     expect((await row(t, promptId))!.message).toHaveLength(1000);
+    // A blank message with an allow (an empty text field) is no message.
+    const other = await open();
+    await operator.as.mutation(api.prompts.answer, { promptId: other, decision: "allow_once", message: "  " });
+    expect(await row(t, other)).toMatchObject({ status: "answered", decision: "allow_once" });
+    expect((await row(t, other))!.message).toBeUndefined();
   });
 
   test("viewers cannot answer", async () => {

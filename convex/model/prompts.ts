@@ -146,8 +146,9 @@ export async function answerPrompt(
 ): Promise<void> {
   checkPromptId(promptId);
   if (message !== undefined) {
-    if (decision !== "deny") invalid("message", "no message (a message goes only with deny)");
     checkNoControl("message", message, DENY_MESSAGE_MAX);
+    // A blank message is no message; a real one goes only with deny.
+    if (decision !== "deny" && message.trim() !== "") invalid("message", "no message (a message goes only with deny)");
   }
   const p = await ctx.db
     .query("prompts")
