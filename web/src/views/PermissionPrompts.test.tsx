@@ -95,6 +95,7 @@ describe("permission prompts", () => {
     fireEvent.click(screen.getByTestId("prompt-allow_once"));
     const dialog = screen.getByRole("dialog", { name: "Allow once: Bash on alpha?" });
     expect(dialog).toHaveTextContent("Claude Code runs this command on alpha, as the laptop's user.");
+    expect(within(dialog).getByTestId("confirm-command")).toHaveTextContent("npm run serve:api");
     expect(answer).not.toHaveBeenCalled();
     await act(async () => fireEvent.click(screen.getByTestId("prompt-confirm")));
     expect(answer).toHaveBeenCalledWith({ promptId: "a".repeat(32), decision: "allow_once", client: CLIENT });
@@ -113,6 +114,16 @@ describe("permission prompts", () => {
     expect(screen.getByTestId("prompt-outcome")).toHaveTextContent("Allow once by Ann · answered — waiting for the laptop");
     expect(screen.queryByTestId("prompts-recent")).toBeNull(); // answered here: it stays in the main list
     served.value = { open: [], recent: [row({ status: "applied", decision: "allow_once", answeredByName: "Ann", settledAt: T0 + 2_000 })] };
+    view.rerender(
+      <NowProvider>
+        <main>
+          <PermissionPromptsPanel role="operator" rules={new Map([["n1", "operators"]])} />
+        </main>
+      </NowProvider>,
+    );
+    expect(screen.getByTestId("prompt-outcome")).toHaveTextContent("applied on alpha");
+    // Ten minutes on it leaves the recent list: the last outcome stays.
+    served.value = { open: [], recent: [] };
     view.rerender(
       <NowProvider>
         <main>

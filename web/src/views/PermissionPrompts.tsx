@@ -235,6 +235,11 @@ export function PromptItem({
           ) : (
             <>
               <p>{allowText(prompt, view)}</p>
+              {view.kind === "command" && (
+                <pre className={s.code} aria-label="The command" data-testid="confirm-command">
+                  <code>{view.command}</code>
+                </pre>
+              )}
               {asking === "allow_always" && always !== null && <p data-testid="confirm-always-rule">{always}</p>}
               <p>{timeLeft(prompt.expiresAt, now)} before the laptop stops waiting and asks at the keyboard.</p>
             </>
@@ -275,8 +280,14 @@ export function PromptList({ open, recent, ctx }: { open: readonly PromptView[];
     setMine((m) => new Map(m).set(p.promptId, { ...p, status: "answered", decision }));
   }, []);
   const recentById = new Map(recent.map((p) => [p.promptId, p]));
+  // Keep the last row the server sent for each prompt answered here, for when it leaves the
+  // recent list (adjusting state while rendering, as React allows; it settles in one pass).
+  const newer = [...mine.keys()].flatMap((id) => {
+    const live = recentById.get(id);
+    return live !== undefined && live !== mine.get(id) ? [live] : [];
+  });
+  if (newer.length > 0) setMine((m) => new Map([...m, ...newer.map((p) => [p.promptId, p] as const)]));
   const openIds = new Set(open.map((p) => p.promptId));
-  // Mine: the live row when the server still has it in view, else what was last known.
   const answeredHere = [...mine.values()].filter((p) => !openIds.has(p.promptId)).map((p) => recentById.get(p.promptId) ?? p);
   const others = recent.filter((p) => !mine.has(p.promptId));
   const item = (p: PromptView) => <PromptItem key={p.promptId} prompt={p} role={ctx.role} rule={ctx.rules.get(p.nodeId)} answer={ctx.answer} onAnswered={onAnswered} />;
