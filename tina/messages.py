@@ -223,9 +223,13 @@ class HookEvent:
     `event` is the hook's name (an unknown event keeps its name). The other fields are the
     event's input, each absent when Claude Code did not send it (or sent the wrong type);
     fields this class does not name are dropped. `tool_input` is its canonical JSON (sorted
-    keys) cut at `HOOK_TOOL_INPUT_MAX` bytes, `last_assistant_message` is cut at
-    `HOOK_TEXT_MAX`, and every other text at `HOOK_FIELD_MAX`. `received_at` is when the daemon
-    received it, in ms since the epoch.
+    keys) cut at `HOOK_TOOL_INPUT_MAX` bytes (`PROMPT_TOOL_INPUT_MAX` for a PermissionRequest,
+    with `tool_input_truncated` saying whether it was cut), `last_assistant_message` is cut at
+    `HOOK_TEXT_MAX`, and every other text at `HOOK_FIELD_MAX`. `permission_suggestions` is the
+    JSON text of a PermissionRequest's suggestions array as Claude Code sent it (keys in their
+    order, so it can be handed back verbatim as `updatedPermissions`), absent when it is longer
+    than `PROMPT_SUGGESTIONS_MAX` bytes. `received_at` is when the daemon received it, in ms
+    since the epoch.
     """
 
     event: str
@@ -240,6 +244,8 @@ class HookEvent:
     message: str | None = None
     tool_name: str | None = None
     tool_input: str | None = None
+    tool_input_truncated: bool = False
+    permission_suggestions: str | None = None
     error: str | None = None
     error_details: str | None = None
     source: str | None = None
@@ -256,9 +262,52 @@ class HookEvent:
 HOOK_TOOL_INPUT_MAX = 4 * 1024
 HOOK_TEXT_MAX = 2 * 1024
 HOOK_FIELD_MAX = 2 * 1024
+PROMPT_TOOL_INPUT_MAX = 16 * 1024
+PROMPT_SUGGESTIONS_MAX = 16 * 1024
 
 HookLiveness = Literal["working", "waiting", "idle", "rate_limited", "failed", "ended"]
 """What a Claude Code session is doing, as its own hook events tell it."""
+
+
+# --- permission prompts: a PermissionRequest shown on the dashboard and answered there --------
+
+PromptAnswerKind = Literal["allow_once", "allow_always", "deny"]
+PROMPT_ANSWERS: tuple[PromptAnswerKind, ...] = typing.get_args(PromptAnswerKind)
+PromptOutcome = Literal["applied", "too_late", "expired"]
+"""How an opened prompt ended on the laptop: its answer handed to the waiting hook, answered
+after the hook had given up (the human at the keyboard answered), or no answer in time."""
+PROMPT_MESSAGE_MAX = 1000
+
+
+@attrs.frozen(kw_only=True)
+class OpenedPrompt:
+    """A PermissionRequest the daemon is waiting on, as the dashboard is told of it. Times in ms
+    since the epoch; `tool_input` is canonical JSON (cut: `input_truncated`), `suggestions` the
+    JSON text of Claude Code's `permission_suggestions`."""
+
+    prompt_id: str
+    session_id: str
+    cwd: str | None = None
+    tool_name: str
+    tool_input: str
+    input_truncated: bool = False
+    description: str | None = None
+    suggestions: str | None = None
+    team_dir: str | None = None
+    agent_name: str | None = None
+    orchestration_id: str | None = None
+    opened_at: float
+    expires_at: float
+
+
+@attrs.frozen(kw_only=True)
+class PromptAnswer:
+    """An operator's answer to an opened prompt (`tina.convex.prompts` validates it)."""
+
+    prompt_id: str
+    decision: PromptAnswerKind
+    message: str | None = None
+    answered_by: str | None = None
 
 
 # --- actions: what the listener hands the dispatcher, and what the dispatcher reports -------

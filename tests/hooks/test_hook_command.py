@@ -229,7 +229,8 @@ async def test_a_daemon_that_misbehaves(answer: bytes | None, home: Path) -> Non
     got: list[bytes] = []
     async with trio.open_nursery() as nursery:
         await nursery.start(_serve_raw, socket_of(home), answer, got)
-        env = claude_env(home, TINA_HOOK_BUDGET_MS="200")
+        # A PermissionRequest waits for a decision: the shortest wait (100 ms + 1.5 s).
+        env = claude_env(home, TINA_HOOK_BUDGET_MS="200", TINA_PERMISSION_WAIT_MS="100")
         assert await run_hook(PYTHON_M, PERMISSION, env) == (0, b"")
         nursery.cancel_scope.cancel()
     assert len(got) == 1

@@ -22,14 +22,17 @@ from tina.messages import (
     Health,
     InboxMessage,
     MemberSnapshot,
+    OpenedPrompt,
     OrchestrationSnapshot,
     PhaseSnapshot,
+    PromptOutcome,
     TaskSnapshot,
     TeamSnapshot,
 )
 
 from .actions import PendingActions, result_to_wire
 from .client import ConvexClient
+from .prompts import PendingDecisions, opened_to_wire
 from .wire import make_converter
 
 _conv = make_converter()
@@ -169,6 +172,9 @@ class GatewayProtocol(Protocol):
         self, action_id: str, lease_owner: str, result: ActionResult
     ) -> bool: ...
     async def interrupt_stale_actions(self, lease_owner: str) -> int: ...
+    async def open_prompt(self, prompt: OpenedPrompt) -> bool: ...
+    async def settle_prompt(self, prompt_id: str, outcome: PromptOutcome) -> bool: ...
+    def pending_decisions(self) -> contextlib.AbstractAsyncContextManager[PendingDecisions]: ...
 
 
 async def enroll(
@@ -310,3 +316,22 @@ class Gateway:
     async def interrupt_stale_actions(self, lease_owner: str) -> int:
         doc = await self._mutation("actions:interruptStaleActions", leaseOwner=lease_owner)
         return int(_structure(doc, _Interrupted).interrupted)
+
+    async def open_prompt(self, prompt: OpenedPrompt) -> bool:
+        """A PermissionRequest the laptop waits on, shown on the dashboard (idempotent by
+        node and prompt id)."""
+        args = self._args()
+        args.update(opened_to_wire(prompt))
+        doc = await self.client.mutation("prompts:openPrompt", args, timeout=self._timeout)
+        return _structure(doc, _Ok).ok
+
+    async def settle_prompt(self, prompt_id: str, outcome: PromptOutcome) -> bool:
+        doc = await self._mutation("prompts:settlePrompt", promptId=prompt_id, outcome=outcome)
+        return _structure(doc, _Ok).ok
+
+    @contextlib.asynccontextmanager
+    async def pending_decisions(self) -> AsyncIterator[PendingDecisions]:
+        """The node's answered prompts not yet settled, live and typed
+        (`tina.convex.prompts.PendingDecisions`)."""
+        async with self.client.subscribe("prompts:pendingDecisions", self._args()) as sub:
+            yield PendingDecisions(sub)

@@ -11,7 +11,9 @@ tina (root, one_for_one)
   dispatcher   claims and runs operator actions
   listener     the live pendingActions subscription
   hooks        Claude Code sessions from their hook events (`tina hook`)
-  control      the local socket: status, and hook events in
+  prompts      permission prompts: opens and settles sent to Convex, in order
+  decisions    the live pendingDecisions subscription: answers to the waiting hooks
+  control      the local socket: status, hook events in, permission decisions out
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import trio
 import tina
 from tina.convex import LatestValue
 from tina.daemon import control
+from tina.daemon import prompts as prompts_state
 from tina.daemon.actions import ActionMessage, HandlerEnv
 from tina.daemon.actors import (
     claude,
@@ -37,6 +40,7 @@ from tina.daemon.actors import (
     hooks,
     listener,
     presence,
+    prompts,
     worktree,
 )
 from tina.daemon.actors.connection import Connection
@@ -106,6 +110,13 @@ class Daemon:
             team_of=self.claude.team_of_session,
             sessions_dir=config.tina_sessions_dir,
             disk=self.disk,
+        )
+        # Permission prompts: the control socket waits in `ask`, the prompts actor sends the opens
+        # and settles (its channel, sized in `prompts.OPS_BUFFER`, lives as long as the daemon).
+        self.prompts = prompts_state.Prompts(
+            wait_ms=config.permission_wait_ms,
+            available=lambda: self.connection.state() == "connected",
+            team_of=self.claude.team_of_session,
         )
         send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive
@@ -193,13 +204,33 @@ class Daemon:
                 id="listener",
                 run=partial(listener.listen, self.gateway, self._actions_send, self.action_stats),
             ),
+            # hooks, prompts and decisions await nothing when stopped; their 5 s between them
+            # keep the ordered shutdown inside the service's stop timeout (`service/`).
             ChildSpec(
-                id="hooks", run=partial(hooks.run, self.hooks, self.hub), detail=self.hooks.detail
+                id="hooks",
+                run=partial(hooks.run, self.hooks, self.hub),
+                shutdown_timeout=2,
+                detail=self.hooks.detail,
+            ),
+            ChildSpec(
+                id="prompts",
+                run=partial(prompts.run, self.prompts, self.gateway),
+                shutdown_timeout=2,  # nothing to finish: Convex expires what was not settled
+                detail=self.prompts.detail,
+            ),
+            ChildSpec(
+                id="decisions",
+                run=partial(prompts.listen, self.prompts, self.gateway),
+                shutdown_timeout=1,
             ),
             ChildSpec(
                 id="control",
                 run=partial(
-                    control.serve, cfg.control_socket, self.snapshot, on_hook=self.hooks.offer
+                    control.serve,
+                    cfg.control_socket,
+                    self.snapshot,
+                    on_hook=self.hooks.offer,
+                    on_permission=self.prompts.ask,
                 ),
             ),
         ]

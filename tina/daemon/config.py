@@ -37,7 +37,13 @@ _KEYS: dict[str, tuple[str, str]] = {
     "heartbeat_secs": ("TINA_HEARTBEAT_SECS", "positive_float"),
     "debounce_ms": ("TINA_DEBOUNCE_MS", "positive_int"),
     "action_timeout_secs": ("TINA_ACTION_TIMEOUT_SECS", "positive_float"),
+    "permission_wait_ms": ("TINA_PERMISSION_WAIT_MS", "permission_wait_ms"),
 }
+
+PERMISSION_WAIT_MS = 20_000
+PERMISSION_WAIT_MAX_MS = 55_000
+"""How long a PermissionRequest waits for the dashboard at most: under the 60 s `tina hooks
+install` gives the hook, with room for `tina hook`'s own 1.5 s of slack."""
 
 
 class ConfigError(Exception):
@@ -72,6 +78,7 @@ class Config:
     heartbeat_secs: float = 30.0
     debounce_ms: int = 30
     action_timeout_secs: float = 120.0
+    permission_wait_ms: int = PERMISSION_WAIT_MS
     source: Path | None = None  # the file it came from, if any
     profile: str | None = None
 
@@ -125,13 +132,15 @@ def _check(key: str, raw: Any, kind: str, origin: str) -> Any:
         if kind == "path":
             return Path(value).expanduser()
         return value
-    if kind in ("positive_float", "positive_int"):
+    if kind in ("positive_float", "positive_int", "permission_wait_ms"):
         try:
             number = float(raw) if kind == "positive_float" else int(str(raw))
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected a positive number, got {raw!r}") from None
         if number <= 0:
             raise ConfigError(f"{where}: expected a positive number, got {raw!r}")
+        if kind == "permission_wait_ms":
+            return min(number, PERMISSION_WAIT_MAX_MS)
         return number
     raise AssertionError(kind)
 

@@ -9,6 +9,10 @@ it), one request line in, one JSON line out:
   `HookEvent` and handed to the hooks actor without waiting (`on_hook`); the answer is
   `{"ok": true}`, `{"ok": false, "dropped": true}` when the actor is behind (the event is
   dropped and counted), or `{"ok": false, "error": ...}` for a line that is no event.
+  A `PermissionRequest` is answered only once the prompt is resolved (`on_permission`, the
+  daemon's `Prompts.ask`): `{"ok": true, "decision": {...}}` with the dashboard's decision, or
+  `{"ok": true}` with none (its deadline passed, or it could not be opened). The wait runs in
+  the connection's own task, so other requests go on; a hook that hangs up stops it.
 
 A request is read within `READ_TIMEOUT` seconds, whatever its size.
 """
@@ -21,7 +25,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ from typing import Any
 import structlog
 import trio
 
-from tina.hooks.event import HOOK_REQUEST, parse_hook_line
+from tina.hooks.event import HOOK_REQUEST, PERMISSION_REQUEST, parse_hook_line
 from tina.messages import HookEvent
 
 log = structlog.get_logger("tina.control")
@@ -44,6 +48,9 @@ THREAD_PARSE = 64 * 1024
 
 HookSink = Callable[[HookEvent], bool]
 """Takes a hook event without blocking: True if taken, False if dropped (the consumer is behind)."""
+
+PermissionSink = Callable[[HookEvent], Awaitable[dict[str, Any] | None]]
+"""Waits for a PermissionRequest's decision (Claude Code's `decision` object), None for none."""
 
 _HOOK_PREFIX = HOOK_REQUEST.encode() + b" "
 
@@ -61,6 +68,7 @@ async def serve(
     snapshot: Callable[[], dict[str, Any]],
     *,
     on_hook: HookSink | None = None,
+    on_permission: PermissionSink | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     _prepare(path)
@@ -79,7 +87,13 @@ async def serve(
                 with trio.fail_after(READ_TIMEOUT):
                     raw = await _read_request(stream)
                 if raw.startswith(_HOOK_PREFIX):
-                    reply = await _take_hook(raw[len(_HOOK_PREFIX) :], on_hook)
+                    reply, event = await _take_hook(raw[len(_HOOK_PREFIX) :], on_hook)
+                    if (
+                        event is not None
+                        and event.event == PERMISSION_REQUEST
+                        and on_permission is not None
+                    ):
+                        reply = await _await_decision(stream, event, on_permission)
                 else:
                     request = raw[:MAX_REQUEST].decode("utf-8", "replace").strip()
                     reply = (
@@ -127,7 +141,40 @@ async def _read_request(stream: trio.SocketStream) -> bytes:
             raise RequestTooLarge
 
 
-async def _take_hook(payload: bytes, on_hook: HookSink | None) -> dict[str, Any]:
+async def _await_decision(
+    stream: trio.SocketStream, event: HookEvent, on_permission: PermissionSink
+) -> dict[str, Any]:
+    """The PermissionRequest's answer; the wait ends early when the hook hangs up (it gave up,
+    or Claude Code stopped it)."""
+    reply: dict[str, Any] = {"ok": True}
+
+    async def wait() -> None:
+        try:
+            decision = await on_permission(event)
+        except Exception as exc:  # a bug in the prompts must not take the socket down
+            log.exception("prompt.failed", tool=event.tool_name, error=str(exc))
+            decision = None
+        if decision is not None:
+            reply["decision"] = decision
+        nursery.cancel_scope.cancel("answered")
+
+    async def hang_up() -> None:
+        try:
+            while await stream.receive_some(MAX_REQUEST):
+                pass  # nothing more is expected; read it so the end can be seen
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        nursery.cancel_scope.cancel("the hook hung up")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(wait)
+        nursery.start_soon(hang_up)
+    return reply
+
+
+async def _take_hook(
+    payload: bytes, on_hook: HookSink | None
+) -> tuple[dict[str, Any], HookEvent | None]:
     received_at = round(time.time() * 1000, 3)
     if len(payload) > THREAD_PARSE:
         event = await trio.to_thread.run_sync(
@@ -136,15 +183,15 @@ async def _take_hook(payload: bytes, on_hook: HookSink | None) -> dict[str, Any]
     else:
         event = parse_hook_line(payload, received_at=received_at)
     if event is None:
-        return {"ok": False, "error": "not a hook event"}
+        return {"ok": False, "error": "not a hook event"}, None
     if on_hook is None:
-        return {"ok": False, "error": "hooks are not taken"}
+        return {"ok": False, "error": "hooks are not taken"}, None
     try:
         taken = on_hook(event)
     except Exception as exc:  # a bug in the intake must not take the socket down
         log.exception("hooks.intake_failed", hook=event.event, error=str(exc))
-        return {"ok": False, "error": "the daemon could not take the event"}
-    return {"ok": True} if taken else {"ok": False, "dropped": True}
+        return {"ok": False, "error": "the daemon could not take the event"}, event
+    return ({"ok": True} if taken else {"ok": False, "dropped": True}), event
 
 
 def _prepare(path: Path) -> None:

@@ -19,6 +19,7 @@ from tina.convex.gateway import (
     SyncOrchestrationResult,
     SyncTeamResult,
 )
+from tina.convex.prompts import PendingDecisions
 from tina.messages import (
     ActionResult,
     DocumentSnapshot,
@@ -26,8 +27,10 @@ from tina.messages import (
     Health,
     InboxMessage,
     MemberSnapshot,
+    OpenedPrompt,
     OrchestrationSnapshot,
     PhaseSnapshot,
+    PromptOutcome,
     TaskSnapshot,
     TeamSnapshot,
 )
@@ -84,7 +87,11 @@ class FakeGateway:
 
     `actions` is the deployment's table of action documents (by id), so tests can hand the
     listener any document, valid or not; `publish_pending` delivers the pending ones, typed by
-    the same code as the real gateway's. `completed` holds each completed action's result."""
+    the same code as the real gateway's. `completed` holds each completed action's result.
+
+    `prompts` is the deployment's table of permission prompts (by prompt id, as documents);
+    `answer_prompt` answers one as the dashboard would, and `publish_decisions` delivers the
+    answered ones through `pending_decisions`, typed by the real gateway's code."""
 
     calls: list[tuple[str, Any]] = attrs.Factory(list)
     orchestrations: dict[tuple[str, float], OrchestrationSnapshot] = attrs.Factory(dict)
@@ -105,6 +112,8 @@ class FakeGateway:
     failure: Exception | None = None
     latency: float = 0.0
     subscription: FakeSubscription = attrs.Factory(FakeSubscription)
+    prompts: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    decisions: FakeSubscription = attrs.Factory(FakeSubscription)
     changed: trio.Event = attrs.Factory(trio.Event)
     faults: list[Fault] = attrs.Factory(list)
 
@@ -255,6 +264,50 @@ class FakeGateway:
     async def interrupt_stale_actions(self, lease_owner: str) -> int:
         await self._call("interrupt_stale_actions", lease_owner)
         return 0
+
+    async def open_prompt(self, prompt: OpenedPrompt) -> bool:
+        await self._call("open_prompt", prompt, prompt.prompt_id)
+        if prompt.prompt_id not in self.prompts:
+            self.prompts[prompt.prompt_id] = {
+                "promptId": prompt.prompt_id,
+                "toolName": prompt.tool_name,
+                "suggestions": prompt.suggestions,
+                "status": "open",
+            }
+        return True
+
+    async def settle_prompt(self, prompt_id: str, outcome: PromptOutcome) -> bool:
+        await self._call("settle_prompt", (prompt_id, outcome), prompt_id)
+        prompt = self.prompts.get(prompt_id)
+        if prompt is None:
+            return False
+        prompt["status"] = outcome
+        self.publish_decisions()
+        return True
+
+    def answer_prompt(
+        self,
+        prompt_id: str,
+        decision: str,
+        *,
+        message: str | None = None,
+        who: str = "Ada",
+        publish: bool = True,
+    ) -> None:
+        """The dashboard's `prompts:answer` (no checks: tests hand the laptop any answer)."""
+        prompt = self.prompts.setdefault(prompt_id, {"promptId": prompt_id, "status": "open"})
+        prompt.update(status="answered", decision=decision, answeredByName=who)
+        if message is not None:
+            prompt["message"] = message
+        if publish:
+            self.publish_decisions()
+
+    def publish_decisions(self) -> None:
+        self.decisions.cell.set([p for p in self.prompts.values() if p["status"] == "answered"])
+
+    @contextlib.asynccontextmanager
+    async def pending_decisions(self) -> AsyncIterator[PendingDecisions]:
+        yield PendingDecisions(self.decisions)
 
 
 def refused(code: str = "revoked", message: str = "the credential was revoked") -> ConvexError:

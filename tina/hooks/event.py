@@ -13,10 +13,19 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tina.messages import HOOK_FIELD_MAX, HOOK_TEXT_MAX, HOOK_TOOL_INPUT_MAX, HookEvent
+from tina.messages import (
+    HOOK_FIELD_MAX,
+    HOOK_TEXT_MAX,
+    HOOK_TOOL_INPUT_MAX,
+    PROMPT_SUGGESTIONS_MAX,
+    PROMPT_TOOL_INPUT_MAX,
+    HookEvent,
+)
 
 HOOK_REQUEST = "hook"
 """The control socket's request word: `hook <compact JSON>`."""
+PERMISSION_REQUEST = "PermissionRequest"
+"""The one event the daemon answers with a decision (when the dashboard gave one in time)."""
 
 # Half a UTF-16 surrogate pair: no UTF-8 encoding.
 _LONE_SURROGATE = re.compile(
@@ -62,16 +71,34 @@ def clean_text(text: str, limit: int) -> str:
     return data[:end].decode("utf-8")
 
 
-def _tool_input(value: Any) -> str | None:
+def _tool_input(value: Any, limit: int) -> tuple[str | None, bool]:
+    """The canonical JSON of `value` cut at `limit` bytes, and whether it was cut."""
     if value is None:
-        return None
+        return None, False
     try:
         text = json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
     except (TypeError, ValueError, RecursionError):
+        return None, False
+    return clean_text(text, limit), len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+def _suggestions(value: Any) -> str | None:
+    """`permission_suggestions` as compact JSON text, keys in Claude Code's order (it is handed
+    back as it came); None when not a list, not JSON, or longer than `PROMPT_SUGGESTIONS_MAX`
+    bytes (never cut: a cut rule would be a different rule)."""
+    if not isinstance(value, list):
         return None
-    return clean_text(text, HOOK_TOOL_INPUT_MAX)
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # half a surrogate pair: it could not go back as it came
+        return None
+    return text if size <= PROMPT_SUGGESTIONS_MAX else None
 
 
 def parse_hook_event(doc: Any, *, received_at: float) -> HookEvent | None:
@@ -88,10 +115,19 @@ def parse_hook_event(doc: Any, *, received_at: float) -> HookEvent | None:
             for key, limit in _TEXT_FIELDS.items()
             if isinstance(value := doc.get(key), str)
         }
+        event = clean_text(name.strip(), HOOK_FIELD_MAX)
+        permission = event == PERMISSION_REQUEST
+        tool_input, truncated = _tool_input(
+            doc.get("tool_input"), PROMPT_TOOL_INPUT_MAX if permission else HOOK_TOOL_INPUT_MAX
+        )
         return HookEvent(
-            event=clean_text(name.strip(), HOOK_FIELD_MAX),
+            event=event,
             received_at=received_at,
-            tool_input=_tool_input(doc.get("tool_input")),
+            tool_input=tool_input,
+            tool_input_truncated=truncated,
+            permission_suggestions=_suggestions(doc.get("permission_suggestions"))
+            if permission
+            else None,
             **fields,
         )
     except Exception:  # a hostile mapping; the caller answers "not an event"

@@ -4,11 +4,16 @@ It forwards the event to the local daemon over its control socket (one line
 `hook <compact JSON>`, one line of acknowledgement back) within a small budget
 (`DEFAULT_BUDGET_MS`, `TINA_HOOK_BUDGET_MS` overrides), then exits 0 with nothing on stdout.
 
-Claude Code reads a command hook's stdout as its decision, so this prints nothing, whatever
-happens: no daemon, a stale socket, a daemon that never answers, unreadable input. A
-PermissionRequest gets no decision, so Claude Code shows its own prompt: it fails open to the
-human, never to "allow". The command never raises and never exits non-zero (a non-zero exit
-would show an error line in the session).
+A `PermissionRequest` is the one exception: after the line is sent (within the same budget) it
+waits for the daemon's answer up to `TINA_PERMISSION_WAIT_MS` (default 20000, at most 55000)
+plus 1.5 s, and when the answer carries a decision from the dashboard it prints exactly
+`{"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": <decision>}}`.
+
+Claude Code reads a command hook's stdout as its decision, so anything else prints nothing: no
+daemon, a stale socket, a daemon that never answers, no decision, a decision that is not one of
+the two documented shapes, unreadable input. A PermissionRequest without a decision makes Claude
+Code show its own prompt: it fails open to the human, never to "allow". The command never
+raises and never exits non-zero (a non-zero exit would show an error line in the session).
 
 Startup cost matters (it runs for every event): this module imports only the standard library
 and `tina.daemon.locations` (the control socket's path without attrs or TOML).
@@ -36,6 +41,13 @@ MAX_ACK = 64 * 1024
 DEFAULT_BUDGET_MS = 300.0
 MAX_BUDGET_MS = 10_000.0
 BUDGET_ENV = "TINA_HOOK_BUDGET_MS"
+PERMISSION_REQUEST = "PermissionRequest"
+DEFAULT_WAIT_MS = 20_000.0
+MAX_WAIT_MS = 55_000.0
+WAIT_ENV = "TINA_PERMISSION_WAIT_MS"
+WAIT_SLACK = 1.5
+"""Seconds a PermissionRequest waits beyond the daemon's own deadline (the same setting), so
+the daemon's "no decision" arrives before the hook gives up."""
 
 USAGE = """\
 usage: tina hook
@@ -45,9 +57,14 @@ daemon over its control socket and exits 0, printing nothing (stdout is Claude C
 channel). Daemon down, slow or absent: the event is dropped, still exit 0. Installed into
 Claude Code's settings by `tina hooks install`.
 
+A PermissionRequest waits for a decision from the dashboard and prints it as Claude Code's
+hook output; with none in time it prints nothing and Claude Code asks at the keyboard.
+
 environment:
-  TINA_HOOK_BUDGET_MS  the most time spent talking to the daemon (default 300)
-  TINA_STATE_DIR       where the daemon's control socket is (as for `tina daemon`)
+  TINA_HOOK_BUDGET_MS      the most time spent reaching the daemon (default 300)
+  TINA_PERMISSION_WAIT_MS  how long the daemon waits for a decision (default 20000, at most
+                           55000); the hook waits 1.5 s longer
+  TINA_STATE_DIR           where the daemon's control socket is (as for `tina daemon`)
 """
 
 
@@ -57,7 +74,8 @@ def main(
     stdin: BinaryIO | None = None,
     env: Mapping[str, str] | None = None,
 ) -> int:
-    """Always 0; prints nothing on stdout except for `--help`."""
+    """Always 0; prints nothing on stdout except for `--help` and a PermissionRequest's
+    decision."""
     try:
         args = list(sys.argv[1:] if argv is None else argv)
         if "-h" in args or "--help" in args:
@@ -66,9 +84,18 @@ def main(
         env = os.environ if env is None else env
         if stdin is None:
             stdin = sys.stdin.buffer
-        line = read_event(stdin)
-        if line is not None:
+        read = read_hook(stdin)
+        if read is None:
+            return 0
+        line, name = read
+        if name.strip() != PERMISSION_REQUEST:
             forward(line, budget=budget_seconds(env), env=env)
+            return 0
+        answer = forward(line, budget=budget_seconds(env), env=env, wait=wait_seconds(env))
+        output = decision_output(answer)
+        if output is not None:
+            sys.stdout.write(output)
+            sys.stdout.flush()
     except Exception:  # whatever happens, Claude Code must see a clean exit
         pass
     return 0
@@ -77,6 +104,12 @@ def main(
 def read_event(stdin: BinaryIO) -> bytes | None:
     """The `hook <compact JSON>\\n` line for the event on `stdin`, or None: a terminal, more
     than `MAX_INPUT` bytes, not JSON, not an object with a string `hook_event_name`."""
+    read = read_hook(stdin)
+    return None if read is None else read[0]
+
+
+def read_hook(stdin: BinaryIO) -> tuple[bytes, str] | None:
+    """`read_event`'s line and the event's name."""
     if stdin.isatty():
         return None  # run by hand: no event is coming
     data = stdin.read(MAX_INPUT + 1)
@@ -93,7 +126,7 @@ def read_event(stdin: BinaryIO) -> bytes | None:
     except UnicodeEncodeError:  # a lone surrogate ("\ud800"): keep it escaped
         text = json.dumps(doc, separators=(",", ":")).encode("ascii")
     line = b"hook " + text + b"\n"
-    return line if len(line) <= MAX_LINE else None
+    return (line, doc["hook_event_name"]) if len(line) <= MAX_LINE else None
 
 
 def budget_seconds(env: Mapping[str, str]) -> float:
@@ -107,12 +140,60 @@ def budget_seconds(env: Mapping[str, str]) -> float:
     return min(ms, MAX_BUDGET_MS) / 1000
 
 
-def forward(line: bytes, *, budget: float, env: Mapping[str, str]) -> bytes | None:
-    """Send `line` to the daemon and wait for its one-line answer, all within `budget` seconds.
-    The answer (without its newline), or None: no socket, refused, too slow, closed early."""
+def wait_seconds(env: Mapping[str, str]) -> float:
+    """How long a PermissionRequest waits for the daemon's answer: the daemon's own deadline
+    (`TINA_PERMISSION_WAIT_MS`, read as the daemon reads it) and `WAIT_SLACK`."""
+    raw = env.get(WAIT_ENV, "")
+    try:
+        ms = float(int(raw.strip())) if raw.strip() else DEFAULT_WAIT_MS
+    except ValueError:
+        ms = DEFAULT_WAIT_MS
+    if not ms > 0:
+        ms = DEFAULT_WAIT_MS
+    return min(ms, MAX_WAIT_MS) / 1000 + WAIT_SLACK
+
+
+def decision_output(answer: bytes | None) -> str | None:
+    """Claude Code's hook output for the daemon's answer, or None when it carries no decision
+    of a documented shape: `{"behavior": "allow"}` with an optional list `updatedPermissions`,
+    or `{"behavior": "deny", "message": <text>}`. Only those keys are passed on."""
+    if not answer:
+        return None
+    try:
+        doc = json.loads(answer)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("ok") is not True:
+        return None
+    given = doc.get("decision")
+    if not isinstance(given, dict):
+        return None
+    decision: dict[str, object]
+    if given.get("behavior") == "allow":
+        decision = {"behavior": "allow"}
+        permissions = given.get("updatedPermissions")
+        if permissions is not None:
+            if not isinstance(permissions, list):
+                return None
+            decision["updatedPermissions"] = permissions
+    elif given.get("behavior") == "deny" and isinstance(given.get("message"), str):
+        decision = {"behavior": "deny", "message": given["message"]}
+    else:
+        return None
+    output = {"hookSpecificOutput": {"hookEventName": PERMISSION_REQUEST, "decision": decision}}
+    return json.dumps(output, ensure_ascii=False) + "\n"
+
+
+def forward(
+    line: bytes, *, budget: float, env: Mapping[str, str], wait: float | None = None
+) -> bytes | None:
+    """Send `line` to the daemon within `budget` seconds and read its one-line answer, within
+    the same budget, or `wait` seconds from the start when given (a PermissionRequest). The
+    answer (without its newline), or None: no socket, refused, too slow, closed early."""
     from tina.daemon.locations import control_socket_path
 
-    deadline = time.monotonic() + budget
+    start = time.monotonic()
+    deadline = start + budget
     path = control_socket_path(env)
 
     def remaining() -> float:
@@ -127,6 +208,8 @@ def forward(line: bytes, *, budget: float, env: Mapping[str, str]) -> bytes | No
             s.connect(path)
             s.settimeout(remaining())
             s.sendall(line)  # the timeout bounds the whole send
+            if wait is not None:
+                deadline = max(deadline, start + wait)
             answer = b""
             while b"\n" not in answer and len(answer) < MAX_ACK:
                 s.settimeout(remaining())

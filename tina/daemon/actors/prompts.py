@@ -1,0 +1,90 @@
+"""Permission prompts on the wire: `run` sends the opens and settles `Prompts` queues, in order;
+`listen` follows the live `pendingDecisions` subscription and hands each update to
+`Prompts.on_answers` (which resolves the waiting hooks and queues the settles).
+
+A failed open answers its hook at once with no decision; a failed settle is logged and sent
+again when the answer comes back in the subscription (an expired prompt Convex never heard of
+is closed by Convex's own expiry).
+"""
+
+from __future__ import annotations
+
+import structlog
+import trio
+
+from tina.convex import ConvexClientClosed, ConvexClientError, LatestValue
+from tina.convex.gateway import GatewayProtocol
+from tina.daemon.actors.connection import current_gateway
+from tina.daemon.prompts import OpenOp, Prompts, SettleOp
+
+log = structlog.get_logger("tina.prompts")
+
+CALL_TIMEOUT = 5.0
+"""An open or a settle at most: a hook is waiting on the open."""
+
+
+async def run(
+    prompts: Prompts,
+    gateway_cell: LatestValue[GatewayProtocol | None],
+    *,
+    call_timeout: float = CALL_TIMEOUT,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    task_status.started()
+    while True:
+        # Not `async for`: the channel is the wiring's and outlives this run.
+        op = await prompts.receive.receive()
+        gateway = gateway_cell.value
+        match op:
+            case OpenOp(prompt=prompt):
+                ok = False
+                error: str | None = "not connected"
+                if gateway is not None:
+                    try:
+                        with trio.fail_after(call_timeout):
+                            ok = await gateway.open_prompt(prompt)
+                        error = None if ok else "refused"
+                    except Exception as exc:  # refused, slow, down, a bad answer: no decision
+                        error = str(exc) or type(exc).__name__
+                prompts.opened(prompt.prompt_id, ok, error)
+            case SettleOp(prompt_id=prompt_id, outcome=outcome):
+                ok = False
+                if gateway is not None:
+                    try:
+                        with trio.fail_after(call_timeout):
+                            ok = await gateway.settle_prompt(prompt_id, outcome)
+                    except Exception as exc:  # sent again when the answer comes back
+                        log.warning(
+                            "prompt.settle_failed",
+                            prompt_id=prompt_id,
+                            outcome=outcome,
+                            error=str(exc) or type(exc).__name__,
+                        )
+                prompts.settled(prompt_id, outcome, ok)
+
+
+async def listen(
+    prompts: Prompts,
+    gateway_cell: LatestValue[GatewayProtocol | None],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    gateway = await gateway_cell.wait_for(lambda g: g is not None)
+    assert gateway is not None
+    started = False
+    while True:
+        async with gateway.pending_decisions() as pending:
+            if not started:
+                task_status.started()
+                started = True
+            while True:
+                try:
+                    answers = await pending.next()
+                except ConvexClientClosed:
+                    break  # the connection actor was restarted: subscribe again on its new client
+                except ConvexClientError as exc:
+                    log.warning("prompts.subscription_failed", error=str(exc))
+                    continue
+                prompts.on_answers(answers)
+        gateway = await current_gateway(gateway_cell, not_this=gateway)
+        log.info("prompts.resubscribing")
