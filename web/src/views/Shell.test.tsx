@@ -26,6 +26,23 @@ describe("the attention badge", () => {
     }
   });
 
+  test("the page title carries the count, and drops it at zero", () => {
+    served.value = { permissionPrompts: [{}], blocked: [], awaitingApproval: [], failedActions: [], offlineNodes: [], count: 1 };
+    const view = render(
+      <Shell route={{ name: "attention" }} account={null}>
+        <p>page</p>
+      </Shell>,
+    );
+    expect(document.title).toBe("(1) tina");
+    served.value = { permissionPrompts: [], blocked: [], awaitingApproval: [], failedActions: [], offlineNodes: [], count: 0 };
+    view.rerender(
+      <Shell route={{ name: "attention" }} account={null}>
+        <p>page</p>
+      </Shell>,
+    );
+    expect(document.title).toBe("tina");
+  });
+
   test("zero while loading", () => {
     served.value = undefined;
     render(

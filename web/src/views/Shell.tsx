@@ -1,6 +1,6 @@
 // The frame around every view: header with navigation, theme and account; a tab bar on phones.
 import { useConvexConnectionState, useQuery } from "convex/react";
-import type { ReactNode } from "react";
+import { useEffect, type ReactNode } from "react";
 import { api } from "../api";
 import { Button, cx } from "../components/ui";
 import { useTheme, type ThemeChoice } from "../hooks/useTheme";
@@ -49,6 +49,16 @@ function AttentionCount() {
   );
 }
 
+/** The count in the browser tab's title too, so a tab in the background says when it is needed. */
+function TitleCount() {
+  const data = useQuery(api.attention.attention);
+  const n = data === undefined ? 0 : data.count;
+  useEffect(() => {
+    document.title = n > 0 ? `(${n > 99 ? "99+" : n}) tina` : "tina";
+  }, [n]);
+  return null;
+}
+
 function ConnectionNote() {
   const state = useConvexConnectionState();
   if (state.isWebSocketConnected || !state.hasEverConnected) return null;
@@ -64,6 +74,7 @@ export function Shell({ route, account, children }: { route: Route; account: Rea
   const current = route.name === "detail" ? "orchestrations" : route.name;
   return (
     <div className={s.shell}>
+      <TitleCount />
       <header className={s.header}>
         <a className={s.brand} href="#/">
           <img src="./favicon.svg" alt="" width={24} height={24} />
