@@ -178,6 +178,22 @@ def test_the_decision_rule() -> None:
     assert decision_for(answer("deny", "no"), None) == {"behavior": "deny", "message": "no"}
 
 
+def test_a_prompt_names_its_team_and_orchestration_when_known() -> None:
+    prompts = Prompts(
+        wait_ms=WAIT_MS,
+        team_of={"0c9d7e21-4b5a-4f3e-8a2d-6e1f0b9c8d74": "shop-phase-1"}.get,
+        orchestration_of=lambda cwd: "orch1" if cwd.startswith("/home/dev/shop") else None,
+    )
+    prompt = prompts.prompt_for(request(), now_ms=1000.0)
+    assert (prompt.team_dir, prompt.orchestration_id) == ("shop-phase-1", "orch1")
+    assert (prompt.opened_at, prompt.expires_at) == (1000.0, 1000.0 + WAIT_MS)
+    elsewhere = prompts.prompt_for(request(cwd="/tmp", session_id="other"), now_ms=1.0)
+    assert (elsewhere.team_dir, elsewhere.orchestration_id) == (None, None)
+    # A cut tool input is marked, and gives no description.
+    big = prompts.prompt_for(request(tool_input={"content": "x" * 20_000}), now_ms=1.0)
+    assert big.input_truncated is True and big.description is None
+
+
 # --- too late, expired ----------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,11 +30,11 @@ SUGGESTIONS: list[dict[str, Any]] = [
 ]
 
 
-def request(laptop: Laptop, command: str) -> dict[str, Any]:
+def request(laptop: Laptop, command: str, cwd: Path) -> dict[str, Any]:
     return {
         "session_id": "0c9d7e21-4b5a-4f3e-8a2d-6e1f0b9c8d74",
         "transcript_path": str(laptop.home / "transcript.jsonl"),
-        "cwd": str(laptop.root),
+        "cwd": str(cwd),
         "permission_mode": "default",
         "hook_event_name": "PermissionRequest",
         "tool_name": "Bash",
@@ -42,9 +43,9 @@ def request(laptop: Laptop, command: str) -> dict[str, Any]:
     }
 
 
-def start_hook(laptop: Laptop, command: str) -> subprocess.Popen[bytes]:
+def start_hook(laptop: Laptop, command: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     event = laptop.root / "hook-input.json"
-    event.write_text(json.dumps(request(laptop, command)))
+    event.write_text(json.dumps(request(laptop, command, cwd or laptop.root)))
     with event.open("rb") as stdin:
         return subprocess.Popen(
             [str(BIN / "tina"), "hook"],
@@ -88,11 +89,22 @@ def test_a_prompt_answered_from_the_dashboard_reaches_claude_code(
     backend: BackendProcess, laptop: Laptop, owner: Api
 ) -> None:
     laptop.start_daemon(env={"TINA_PERMISSION_WAIT_MS": WAIT_MS})
+    wt = laptop.init_orchestration("search", phases=1)
+    orch = eventually(
+        lambda: [
+            r
+            for r in backend.dump("orchestrations")["orchestrations"]
+            if r["featureName"] == "search"
+        ]
+    )[0]
 
-    # Allow always: the laptop's own suggestions go back as Claude Code sent them.
-    hook = start_hook(laptop, "npm test")
+    # Allow always: the laptop's own suggestions go back as Claude Code sent them. The session
+    # runs in the orchestration's worktree, so the prompt names it.
+    hook = start_hook(laptop, "npm test", wt / "src")
     prompt = open_prompt(owner, "npm test")
     assert prompt["nodeName"] == "laptop-a"
+    assert prompt["orchestrationId"] == orch["_id"]
+    assert prompt["featureName"] == "search"
     assert prompt["toolName"] == "Bash"
     assert prompt["description"] == "Run it"
     assert json.loads(prompt["suggestions"]) == SUGGESTIONS

@@ -117,6 +117,7 @@ class Daemon:
             wait_ms=config.permission_wait_ms,
             available=lambda: self.connection.state() == "connected",
             team_of=self.claude.team_of_session,
+            orchestration_of=self._orchestration_of,
         )
         send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive
@@ -253,6 +254,11 @@ class Daemon:
             run=partial(worktree.run, path, repo_root, self.hub, self.syncer, disk=self.disk),
             restart=Restart.PERMANENT,
         )
+
+    def _orchestration_of(self, cwd: str) -> str | None:
+        """The orchestration (its Convex id) whose worktree holds `cwd`, once synced."""
+        ids = self.syncer.orchestration_ids
+        return hooks.worktree_of(cwd, {oid: wt for wt, oid in ids.items()})
 
     def _reconnected(self) -> None:
         """After a reconnect every watcher re-sends what it knows (Convex may have lost it)."""

@@ -46,6 +46,9 @@ FALLBACK_TOOL = "unknown"
 
 PromptState = Literal["waiting", "applied", "gave_up", "unopened"]
 TeamOf = Callable[[str], str | None]
+"""The team directory whose lead runs in a session id."""
+OrchestrationOf = Callable[[str], str | None]
+"""The Convex id of the orchestration whose worktree holds a cwd (once the syncer has one)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -119,11 +122,13 @@ class Prompts:
         wait_ms: float,
         available: Callable[[], bool] = lambda: True,
         team_of: TeamOf | None = None,
+        orchestration_of: OrchestrationOf | None = None,
         buffer: int = OPS_BUFFER,
     ) -> None:
         self.wait_ms = wait_ms
         self.available = available
         self.team_of = team_of
+        self.orchestration_of = orchestration_of
         self.waiting: dict[str, Waiting] = {}
         self.gone: OrderedDict[str, Gone] = OrderedDict()
         self.counts = {"opened": 0, "applied": 0, "too_late": 0, "expired": 0, "unopened": 0}
@@ -143,6 +148,9 @@ class Prompts:
             description=_description(event.tool_input, event.tool_input_truncated),
             suggestions=event.permission_suggestions,
             team_dir=self.team_of(session) if self.team_of is not None and session else None,
+            orchestration_id=self.orchestration_of(event.cwd)
+            if self.orchestration_of is not None and event.cwd
+            else None,
             opened_at=now_ms,
             expires_at=now_ms + self.wait_ms,
         )
