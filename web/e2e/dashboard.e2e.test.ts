@@ -358,6 +358,36 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     expect(said).toContain("check the rollback path too");
   });
 
+  test("a permission prompt is answered from the dashboard: the hook returns the decision to Claude Code", async () => {
+    const command = `rm -rf build/ && npm run build # ${Date.now()}`;
+    const event = {
+      session_id: "0c9d7e21-4b5a-4f3e-8a2d-6e1f0b9c8d74",
+      transcript_path: "/home/dev/.claude/projects/-home-dev-shop/0c9d7e21.jsonl",
+      hook_event_name: "PermissionRequest",
+      permission_mode: "default",
+      tool_name: "Bash",
+      tool_input: { command, description: "Rebuild from scratch" },
+      permission_suggestions: [{ type: "addRules", rules: [{ toolName: "Bash", ruleContent: "npm run build:*" }], behavior: "allow", destination: "localSettings" }],
+    };
+    // Claude Code runs the hook and waits; the operator answers on the Attention page.
+    const hook = await alpha.startHook("checkout-flow", event, 30_000);
+    await page.goto(`${web.url}#/attention`);
+    const prompt = page.locator('[data-testid="prompt"][data-status="open"]').filter({ hasText: command });
+    await prompt.waitFor({ timeout: LIVE_MS });
+    await expect(prompt.getByTestId("prompt-command").innerText()).resolves.toContain(command);
+    await prompt.getByTestId("prompt-allow_once").click();
+    await page.getByTestId("prompt-confirm").click();
+    const done = await eventually(async () => await alpha.hookResult(hook), "the hook's answer", LIVE_MS);
+    expect(done!.code).toBe(0);
+    expect(JSON.parse(done!.stdout)).toEqual({ hookSpecificOutput: { hookEventName: "PermissionRequest", decision: { behavior: "allow" } } });
+    await page.locator('[data-testid="prompt"][data-status="applied"]').filter({ hasText: command }).waitFor({ timeout: LIVE_MS });
+    // No answer in time: the hook gives up with no output, so Claude Code shows its own prompt.
+    const quiet = await alpha.startHook("checkout-flow", { ...event, tool_input: { command: `ls ${Date.now()}` } }, 1_500);
+    const gaveUp = await eventually(async () => await alpha.hookResult(quiet), "the unanswered hook", 15_000);
+    expect(gaveUp).toMatchObject({ code: 0, stdout: "" });
+    await page.goBack();
+  });
+
   test("the owner invites a viewer, who sees everything but cannot act", async () => {
     await page.goto(`${web.url}#/account`);
     const form = page.getByRole("form", { name: "Invite someone" });

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { InboxEntry, JournalEvent, Laptop, OrchestrationFile, TeamFiles } from "./laptop";
+import type { HookResult, InboxEntry, JournalEvent, Laptop, OrchestrationFile, TeamFiles } from "./laptop";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, "..", "..", "..");
@@ -104,6 +104,14 @@ export class DaemonLaptop implements Laptop {
 
   async markInboxRead(teamDir: string, agent: string): Promise<void> {
     await this.call("mark_inbox_read", teamDir, agent);
+  }
+
+  async startHook(feature: string, event: Record<string, unknown>, waitMs: number): Promise<number> {
+    return await this.call<number>("start_hook", feature, event, waitMs);
+  }
+
+  async hookResult(handle: number): Promise<HookResult | null> {
+    return await this.call<HookResult | null>("hook_result", handle);
   }
 
   async openPane(feature: string): Promise<string> {

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ from typing import Any
 import attrs
 
 from tina.daemon.projection import orchestration_snapshot
-from tina.dev.sim.sandbox import Laptop
+from tina.dev.sim.sandbox import BIN, Laptop
 from tina.local import append_inbox_message, mark_inbox_read
 from tina.local.models import (
     ApprovalPolicy,
@@ -129,6 +130,7 @@ class Server:
         self.real_paths: dict[str, str] = {}
         self.panes = 0
         self.team_created: dict[str, int] = {}
+        self.hooks: dict[int, subprocess.Popen[str]] = {}
 
     def start(self) -> None:
         self.laptop.start_daemon()
@@ -139,6 +141,37 @@ class Server:
 
     def capture_pane(self, pane: str) -> str:
         return self.laptop.capture(pane)
+
+    def start_hook(self, feature: str, event: dict[str, Any], wait_ms: int) -> int:
+        """Runs `tina hook` as Claude Code does (the event JSON on stdin, in the worktree, with
+        `CLAUDE_PROJECT_DIR`); returns a handle for `hook_result`. It runs while the test acts."""
+        worktree = str(self.worktrees[feature])
+        env = self.laptop.env(
+            {"CLAUDE_PROJECT_DIR": worktree, "TINA_PERMISSION_WAIT_MS": str(wait_ms)}
+        )
+        proc = subprocess.Popen(
+            [str(BIN / "tina"), "hook"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=worktree,
+            env=env,
+            text=True,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps({**event, "cwd": worktree}))
+        proc.stdin.close()
+        self.hooks[proc.pid] = proc
+        return proc.pid
+
+    def hook_result(self, handle: int) -> dict[str, Any] | None:
+        """None while the hook still runs; then its exit code, stdout and stderr."""
+        proc = self.hooks[handle]
+        if proc.poll() is None:
+            return None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        return {"code": proc.returncode, "stdout": proc.stdout.read(), "stderr": proc.stderr.read()}
 
     def open_lead_session(self, feature: str, phase: str) -> str:
         return self.laptop.open_pane(Laptop.phase_session(feature, phase), self.worktrees[feature])
@@ -303,6 +336,9 @@ class Server:
         self.laptop.stop_daemon()
 
     def stop(self) -> None:
+        for proc in self.hooks.values():
+            if proc.poll() is None:
+                proc.kill()
         self.laptop.close()
         shutil.rmtree(self.root, ignore_errors=True)
 

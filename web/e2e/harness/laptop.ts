@@ -56,6 +56,9 @@ export type MemberFile = {
   color?: string;
 };
 
+/** How a `tina hook` run ended: Claude Code reads `stdout` as the decision. */
+export type HookResult = { code: number; stdout: string; stderr: string };
+
 /** One entry of an agent's inbox (~/.claude/teams/<dir>/inboxes/<agent>.json), as on disk. */
 export type InboxEntry = {
   from: string;
@@ -119,6 +122,11 @@ export interface Laptop {
   writeInboxFile(teamDir: string, agent: string, content: string): Promise<void>;
   /** Marks every message of an agent's inbox read, as Claude Code does when it picks them up. */
   markInboxRead(teamDir: string, agent: string): Promise<void>;
+  /** Runs `tina hook` as Claude Code does for `event` (JSON on stdin, in the orchestration's
+   * worktree, the decision wait `waitMs`); returns a handle while it runs. */
+  startHook(feature: string, event: Record<string, unknown>, waitMs: number): Promise<number>;
+  /** null while that hook runs; then its exit code and output. */
+  hookResult(handle: number): Promise<HookResult | null>;
   /** Appends a line to the orchestration's events journal (as tina-session does). */
   appendEvent(feature: string, event: JournalEvent): Promise<void>;
   /** Stops the daemon: no more heartbeats, syncing or actions; the laptop goes offline. */

@@ -7,12 +7,12 @@ import { randomUUID } from "node:crypto";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import WebSocket from "ws";
 import { api, type ActionDoc, type PhaseStatus, type OrchestrationStatus } from "../../src/api";
-import type { InboxEntry, JournalEvent, Laptop, OrchestrationFile, PhaseFile, TeamFiles } from "./laptop";
+import type { HookResult, InboxEntry, JournalEvent, Laptop, OrchestrationFile, PhaseFile, TeamFiles } from "./laptop";
 import { Tmux } from "./tmux";
 
 const PAUSABLE: readonly PhaseStatus[] = ["planning", "planned", "awaiting_approval", "executing", "reviewing"];
 const VERSION = "0.0.0-standin";
-const NO_FILES = "the stand-in laptop has no plan or inbox files: run this test against the daemon laptop";
+const NO_FILES = "the stand-in laptop has no plan or inbox files and runs no hooks: run this test against the daemon laptop";
 
 export class TransitionRefused extends Error {}
 
@@ -314,6 +314,14 @@ export class StandInLaptop implements Laptop {
   }
 
   async markInboxRead(_teamDir: string, _agent: string): Promise<void> {
+    throw new Error(NO_FILES);
+  }
+
+  async startHook(_feature: string, _event: Record<string, unknown>, _waitMs: number): Promise<number> {
+    throw new Error(NO_FILES);
+  }
+
+  async hookResult(_handle: number): Promise<HookResult | null> {
     throw new Error(NO_FILES);
   }
 
