@@ -12,10 +12,11 @@ from __future__ import annotations
 import structlog
 import trio
 
-from tina.convex import ConvexClientClosed, ConvexClientError, LatestValue
+from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.actors.connection import current_gateway
+from tina.daemon.actors.listener import follow
 from tina.daemon.prompts import OpenOp, Prompts, SettleOp
+from tina.messages import PromptAnswer
 
 log = structlog.get_logger("tina.prompts")
 
@@ -69,22 +70,13 @@ async def listen(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    gateway = await gateway_cell.wait_for(lambda g: g is not None)
-    assert gateway is not None
-    started = False
-    while True:
-        async with gateway.pending_decisions() as pending:
-            if not started:
-                task_status.started()
-                started = True
-            while True:
-                try:
-                    answers = await pending.next()
-                except ConvexClientClosed:
-                    break  # the connection actor was restarted: subscribe again on its new client
-                except ConvexClientError as exc:
-                    log.warning("prompts.subscription_failed", error=str(exc))
-                    continue
-                prompts.on_answers(answers)
-        gateway = await current_gateway(gateway_cell, not_this=gateway)
-        log.info("prompts.resubscribing")
+    async def answered(answers: list[PromptAnswer]) -> None:
+        prompts.on_answers(answers)
+
+    await follow(
+        gateway_cell,
+        lambda gateway: gateway.pending_decisions(),
+        answered,
+        name="prompts",
+        task_status=task_status,
+    )
