@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,8 @@ from tina.hooks import hook
 from tina.hooks.event import parse_hook_event
 from tina.messages import HookEvent
 
+from .claude_code import claude_env, run_hook, socket_of
+
 pytestmark = pytest.mark.integration  # processes and a real Unix socket
 
 EVENTS: list[dict[str, Any]] = json.loads(
@@ -34,51 +34,6 @@ EVENTS: list[dict[str, Any]] = json.loads(
 )
 PYTHON_M = [sys.executable, "-m", "tina.hooks.hook"]
 TINA_HOOK = [str(Path(sys.executable).with_name("tina")), "hook"]
-
-
-@pytest.fixture
-def home() -> Iterator[Path]:
-    # AF_UNIX paths are limited to ~100 bytes: pytest's tmp_path can be longer.
-    with tempfile.TemporaryDirectory(prefix="tina-") as d:
-        yield Path(d)
-
-
-def claude_env(home: Path, **extra: str) -> dict[str, str]:
-    """What a hook process gets from Claude Code: the user's environment (here a fresh home)
-    and `CLAUDE_PROJECT_DIR`."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_STATE_HOME": str(home / ".local" / "state"),
-        "CLAUDE_PROJECT_DIR": str(home / "project"),
-    }
-    env.update(extra)
-    return env
-
-
-def socket_of(home: Path) -> Path:
-    """Where the daemon puts its socket for this home (no TINA_STATE_DIR, no config file)."""
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "tina" / "daemon.sock"
-    return home / ".local" / "state" / "tina" / "daemon.sock"
-
-
-async def run_hook(argv: list[str], payload: bytes, env: dict[str, str]) -> tuple[int, bytes]:
-    project = Path(env["CLAUDE_PROJECT_DIR"])
-    project.mkdir(parents=True, exist_ok=True)
-    with trio.fail_after(60):  # a hang is a failure, not a measurement
-        done = await trio.run_process(
-            argv,
-            stdin=payload,
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-            env=env,
-            cwd=project,
-        )
-    assert done.stderr == b"", done.stderr.decode(errors="replace")
-    return done.returncode, done.stdout
 
 
 def drain(hooks: Hooks) -> list[HookEvent]:
