@@ -12,10 +12,10 @@ each with the daemon **down** (no control socket: the hook finds nothing and exi
 (the daemon's real control socket, `tina.daemon.control.serve`, taking the events into the hooks
 actor's intake, as `tina daemon run` wires it; the hook waits for its acknowledgement). Every run
 is checked: exit 0 and nothing on stdout. Median, p90, p99 and max over `--runs` runs each, in
-milliseconds. Nothing is recorded in docs/benchmarks.md: the figures are printed (and written
-with `--json PATH`).
+milliseconds, printed (`--record` writes them into docs/benchmarks.md, `--json PATH` for
+`bench/run.py`).
 
-    .venv/bin/python bench/hook_cost.py [--runs 200] [--json PATH]
+    .venv/bin/python bench/hook_cost.py [--runs 200] [--record] [--json PATH]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 
 import trio
-from _common import machine, summary, today, write_result
+from _common import machine, record, summary, target, today, write_result
 
 from tina.daemon import control
 from tina.daemon.actors.hooks import Hooks
@@ -136,6 +136,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--record", action="store_true", help="write the table into docs/benchmarks.md"
+    )
     args = parser.parse_args()
     results = trio.run(measure, max(1, args.runs))
     body = render(results, args.runs)
@@ -144,7 +147,13 @@ def main() -> int:
         name: {state: summary(values) for state, values in by_state.items()}
         for name, by_state in results.items()
     }
-    write_result(args.json, "hook-cost", body, [], {"ms": data})
+    down = data["tina hook"]["down"]["median"]
+    goal = target(
+        "`tina hook` with the daemon down (median)", f"{down:.1f} ms", "≤ 50 ms", down <= 50
+    )
+    if args.record:
+        record("hook-cost", body)
+    write_result(args.json, "hook-cost", body, [goal], {"ms": data})
     return 0
 
 

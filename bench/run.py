@@ -146,6 +146,14 @@ BENCHES = [
         targets=["steady state: daemon CPU", "one task file changes"],
     ),
     Bench(
+        "hook-cost",
+        [PY, "bench/hook_cost.py", "--runs", "200"],
+        ["--runs", "20"],
+        ["--runs", "2"],
+        600,
+        targets=["`tina hook` with the daemon down (median)"],
+    ),
+    Bench(
         "burst",
         [PY, "bench/burst.py", "--runs", "5"],
         ["--runs", "1", "--simulated", "1"],
