@@ -261,7 +261,7 @@ async def test_documents_wait_for_their_orchestration_and_only_the_latest_is_sen
     syncer.put_document("/w", plan("other", phase="2"))
     async with trio.open_nursery() as nursery:
         await nursery.start(syncer.run)
-        await trio.sleep(5)
+        await trio.testing.wait_all_tasks_blocked()  # the syncer waits: nothing to send
         assert fake.count("sync_document") == 0  # no orchestration id yet
         syncer.put_orchestration("/w", orch(), [])
         await until(lambda: syncer.depth == 0)

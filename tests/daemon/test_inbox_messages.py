@@ -290,7 +290,7 @@ async def test_messages_wait_for_the_team_and_a_failed_send_loses_nothing(
     syncer.put_messages("t", [msg(i) for i in range(150)])
     async with trio.open_nursery() as nursery:
         await nursery.start(syncer.run)
-        await trio.sleep(5)
+        await trio.testing.wait_all_tasks_blocked()  # the syncer waits: nothing to send
         assert fake.count("record_team_messages") == 0  # the team was never synced
         syncer.put_team("t", team("t"), [], [])
         syncer.put_messages("t", [msg(150)])

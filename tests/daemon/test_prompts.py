@@ -368,9 +368,9 @@ async def test_a_malformed_answer_is_logged_once_and_never_applied(
     [pid] = await rig.opened()
     with structlog.testing.capture_logs() as logs:
         rig.gateway.answer_prompt(pid, "allow_forever")
-        await trio.sleep(1)
+        await trio.testing.wait_all_tasks_blocked()
         rig.gateway.publish_decisions()
-        await trio.sleep(1)
+        await trio.testing.wait_all_tasks_blocked()
         assert [e["event"] for e in events(logs)] == ["prompt.malformed_answer"]
         await until(lambda: "decision" in out)
     assert out["decision"] is None  # it expired
