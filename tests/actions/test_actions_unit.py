@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
 from tina.convex.actions import action_from_wire, result_to_wire
 from tina.daemon.actions import (
@@ -22,6 +19,8 @@ from tina.daemon.actions import (
 )
 from tina.dev.fakes import BRACKETED_PASTE_AGENT
 from tina.session import tmux as tmux_rules
+
+from .tmux_rig import Tmux, eventually
 
 
 def doc(type_: str, **payload: Any) -> dict[str, Any]:
@@ -233,55 +232,6 @@ def member(name: str, pane: str, cwd: Path | None, team: str = "t") -> dict[str,
     if cwd is not None:
         doc["cwd"] = str(cwd)
     return doc
-
-
-async def eventually(check: Any, timeout: float = 10) -> Any:
-    """Poll `check` until it returns something truthy (real clock: tmux and processes)."""
-    with trio.fail_after(timeout):
-        while not (value := await check()):
-            await trio.sleep(0.02)
-    return value
-
-
-class Tmux:
-    """An isolated tmux server on its own socket (the daemon is pointed at it with -S)."""
-
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    async def __call__(self, *args: str) -> str:
-        proc = await trio.run_process(
-            ["tmux", "-S", self.socket, *args], capture_stdout=True, capture_stderr=True
-        )
-        return str(proc.stdout.decode().strip())
-
-    async def open(self, session: str, command: str, cwd: Path) -> str:
-        """A detached session running `command` in `cwd`; returns its pane id (`%N`)."""
-        await self(
-            "new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-c", str(cwd), command
-        )
-        return await self("display-message", "-p", "-t", f"={session}:", "#{pane_id}")
-
-    async def running(self, pane: str, command: str) -> None:
-        async def check() -> bool:
-            shown = await self("display-message", "-p", "-t", pane, "#{pane_current_command}")
-            return shown == command
-
-        await eventually(check)
-
-    async def screen(self, pane: str) -> str:
-        return await self("capture-pane", "-p", "-t", pane)
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is required (make test installs it)")
-    sock = str(tmp_path / "tmux.sock")
-    try:
-        yield Tmux(sock)
-    finally:
-        subprocess.run(["tmux", "-S", sock, "kill-server"], check=False, capture_output=True)
 
 
 @pytest.fixture

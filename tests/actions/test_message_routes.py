@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
-import subprocess
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
 from tina.convex.actions import action_from_wire
 from tina.daemon.actions import HandlerEnv, _handlers, run_action
 from tina.local import append_inbox_message, read_inbox
 from tina.local.names import phase_tmux_session
 from tina.messages import InboundAction
+
+from .tmux_rig import Tmux, eventually
 
 LEAD = {"agentId": "team-lead@t", "name": "team-lead", "agentType": "team-lead", "tmuxPaneId": ""}
 HELPER = {"agentId": "helper@t", "name": "helper", "tmuxPaneId": "in-process"}
@@ -60,54 +58,6 @@ def send(agent: str, text: str, **payload: Any) -> InboundAction:
     return action_from_wire({"_id": "act1", "type": "send_message", "payload": doc})
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10) -> Any:
-    """Poll `check` until it returns something truthy (real clock: tmux)."""
-    with trio.fail_after(timeout):
-        while not (value := await check()):
-            await trio.sleep(0.02)
-    return value
-
-
-class Tmux:
-    """An isolated tmux server on its own socket (the daemon is pointed at it with -S)."""
-
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    async def __call__(self, *args: str) -> str:
-        proc = await trio.run_process(
-            ["tmux", "-S", self.socket, *args], capture_stdout=True, capture_stderr=True
-        )
-        return str(proc.stdout.decode().strip())
-
-    async def open(self, session: str, command: str, cwd: Path) -> str:
-        await self(
-            "new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-c", str(cwd), command
-        )
-        pane = await self("display-message", "-p", "-t", f"={session}:", "#{pane_id}")
-
-        async def running() -> bool:
-            shown = await self("display-message", "-p", "-t", pane, "#{pane_current_command}")
-            return shown == command.split()[-1]
-
-        await eventually(running)
-        return pane
-
-    async def screen(self, pane: str) -> str:
-        return await self("capture-pane", "-p", "-t", pane)
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is required (make test installs it)")
-    sock = str(tmp_path / "tmux.sock")
-    try:
-        yield Tmux(sock)
-    finally:
-        subprocess.run(["tmux", "-S", sock, "kill-server"], check=False, capture_output=True)
-
-
 @pytest.fixture
 def worktree(tmp_path: Path) -> Path:
     path = tmp_path / "wt"
@@ -136,9 +86,9 @@ async def test_lead_session_types_into_the_phase_leads_tmux_session(
     write_team(claude, [LEAD, HELPER])
     write_lookup(claude, "f", worktree)
     session = phase_tmux_session("f", "1.5")
-    lead_pane = await tmux.open(session, "exec cat", worktree)
+    lead_pane = await tmux.open(session, "exec cat", worktree, runs="cat")
     # A decoy: same program, same directory, another session; it must get nothing.
-    decoy = await tmux.open("tina-f-phase-1", "exec cat", worktree)
+    decoy = await tmux.open("tina-f-phase-1", "exec cat", worktree, runs="cat")
     text = "wrap up phase 1.5; $(echo no)"
     result = await run_action(
         send("team-lead", text, via="lead_session", feature="f", phase="1.5"), henv
@@ -164,9 +114,9 @@ async def test_lead_session_fails_clearly_when_the_session_is_gone(
     write_team(claude, [LEAD])
     write_lookup(claude, "f", worktree)
     session = phase_tmux_session("f", "2")
-    await tmux.open(session, "exec cat", worktree)
+    await tmux.open(session, "exec cat", worktree, runs="cat")
     await tmux("kill-session", "-t", f"={session}")
-    other = await tmux.open("keep-the-server-alive", "exec cat", worktree)
+    other = await tmux.open("keep-the-server-alive", "exec cat", worktree, runs="cat")
     result = await run_action(
         send("team-lead", "hello", via="lead_session", feature="f", phase="2"), henv
     )
@@ -296,7 +246,7 @@ async def test_a_lead_marked_in_process_is_still_named_the_lead(
 async def test_via_pane_types_into_a_pane_teammate_and_says_so(
     claude: Path, worktree: Path, tmux: Tmux, henv: HandlerEnv
 ) -> None:
-    pane = await tmux.open("agents", "exec cat", worktree)
+    pane = await tmux.open("agents", "exec cat", worktree, runs="cat")
     member = {"agentId": "executor-1@t", "name": "executor-1", "tmuxPaneId": pane}
     write_team(claude, [LEAD, {**member, "cwd": str(worktree)}])
     for via in ("pane", None):
