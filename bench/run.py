@@ -13,6 +13,7 @@ measure each other), and prints its own medians and p99 and its target:
 | `cost-growth` | `bench/cost_growth.py` | sync time and memory at 10, 100, 1,000 teams |
 | `client-vs-official` | `bench/client_vs_official.py` | tina's Convex client vs the official one |
 | `backend-fanout` | `bench/backend_fanout.ts` (Node) | the local backend's mutation → subscriber fan-out |
+| `needs-latency` | `bench/needs_latency.py` | permission prompt: hook → visible in Needs you; tap → decision printed |
 
 With `--record` every benchmark replaces its own section of the document (between its
 `<!-- name:start -->` / `<!-- name:end -->` markers) and this script writes the summary at the
@@ -152,6 +153,17 @@ BENCHES = [
         ["--runs", "2"],
         600,
         targets=["`tina hook` with the daemon down (median)"],
+    ),
+    Bench(
+        "needs-latency",
+        [PY, "bench/needs_latency.py", "--runs", "100"],
+        ["--runs", "10"],
+        ["--runs", "2"],
+        600,
+        targets=[
+            "permission prompt: hook invoked → visible in Needs you (p99)",
+            "permission prompt: dashboard tap → decision printed by the hook (p99)",
+        ],
     ),
     Bench(
         "burst",
