@@ -6,6 +6,7 @@
 //   signedInQuery / signedInMutation  any signed-in identity, with or without a role
 //                                  (only `users:me` and `users:acceptInvite`)
 //   viewerQuery                    role viewer, operator or owner (read only)
+//   viewerMutation                 role viewer or above, for a person's own view (needs:dismiss)
 //   operatorMutation               role operator or owner (submit and cancel actions)
 //   ownerQuery / ownerMutation     role owner (users, invitations, laptops)
 //
@@ -105,5 +106,6 @@ function roleMutation(min: Role) {
 
 export const viewerQuery = roleQuery("viewer");
 export const ownerQuery = roleQuery("owner");
+export const viewerMutation = roleMutation("viewer");
 export const operatorMutation = roleMutation("operator");
 export const ownerMutation = roleMutation("owner");

@@ -87,7 +87,9 @@ export async function agentsOf(ctx: QueryCtx, orchestrationId: Id<"orchestration
   for (const t of teams) {
     if (t.liveness === undefined) continue;
     sum ??= { working: 0, idle: 0, waiting: 0, shutDown: 0, gone: 0 };
-    for (const k of Object.keys(sum) as (keyof LivenessCounts)[]) sum[k] += t.liveness[k];
+    for (const k of ["working", "idle", "waiting", "shutDown", "gone"] as const) sum[k] += t.liveness[k];
+    // Present only when some team reports a rate-limited agent (older rows have no rateLimited).
+    if (t.liveness.rateLimited) sum.rateLimited = (sum.rateLimited ?? 0) + t.liveness.rateLimited;
   }
   return sum;
 }

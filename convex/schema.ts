@@ -12,6 +12,7 @@ import {
   auditVerb,
   documentSnapshot,
   inboxMessage,
+  laptopNeed,
   livenessCounts,
   memberSnapshot,
   messagingRule,
@@ -24,6 +25,7 @@ import {
   promptOpen,
   promptStatus,
   role,
+  sessionSnapshot,
   storedTask,
   taskEventKind,
   teamSnapshot,
@@ -319,4 +321,49 @@ export default defineSchema({
     .index("by_node_status_opened", ["nodeId", "status", "openedAt"])
     // The expiry sweep: open (and answered, never settled) prompts past their deadline.
     .index("by_status_expires", ["status", "expiresAt"]),
+
+  // "Needs you": what each laptop computed from its teams' files and Claude Code's hooks, one row
+  // per item (model/needs.ts). needs:syncLaptop replaces a laptop's open set; an item it no longer
+  // sends is resolved, and resolved rows are deleted a day later.
+  needs: defineTable({
+    nodeId: v.id("nodes"),
+    // What the laptop sends (model/validators.ts).
+    ...laptopNeed.fields,
+    // From teamDir (the team's link) or else featureName (the laptop's newest such orchestration).
+    orchestrationId: v.optional(v.id("orchestrations")),
+    phaseNumber: v.optional(v.string()),
+    openedAt: v.number(),
+    // When a field last changed (the laptop sent something different).
+    updatedAt: v.number(),
+    resolvedAt: v.optional(v.number()),
+  })
+    // The laptop's open items by key (resolvedAt unset), and its resolved ones by age.
+    .index("by_node_resolved_key", ["nodeId", "resolvedAt", "key"])
+    .index("by_resolved_since", ["resolvedAt", "since"])
+    // needs:needsYou: the open items of each kind, newest first.
+    .index("by_resolved_kind_since", ["resolvedAt", "kind", "since"]),
+
+  // The Claude Code sessions a laptop's hooks know about: its current set, replaced by needs:syncLaptop.
+  claudeSessions: defineTable({
+    nodeId: v.id("nodes"),
+    // What the laptop sends (model/validators.ts).
+    ...sessionSnapshot.fields,
+    orchestrationId: v.optional(v.id("orchestrations")),
+    updatedAt: v.number(),
+  })
+    .index("by_node_session", ["nodeId", "sessionId"])
+    // needs:sessions without a laptop: the most recently active sessions.
+    .index("by_last", ["lastAt"]),
+
+  // A user's own triage of "Needs you": `until` unset hides the item while it keeps the same
+  // `since` (dismissed); a number hides it until then (snoozed). Deleted after 30 days.
+  needDismissals: defineTable({
+    userId: v.id("users"),
+    key: v.string(),
+    since: v.number(),
+    until: v.optional(v.number()),
+    createdAt: v.number(),
+  })
+    .index("by_user_key", ["userId", "key"])
+    .index("by_created", ["createdAt"]),
 });

@@ -180,6 +180,41 @@ function promptSample(promptId: string, openedAt = T0) {
   };
 }
 
+const laptopNeedSample = {
+  key: `perm:${DIR}:perm-123`,
+  kind: "teammate_permission",
+  since: T0,
+  title: "executor-1 asks to use Bash",
+  detail: "Run the tests",
+  teamDir: DIR,
+  agentName: "executor-1",
+  sessionId: "0b6f3a0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+  featureName: "billing-export",
+  requestId: "perm-123",
+  toolName: "Bash",
+  toolInput: '{"command":"npm test"}',
+  toolInputTruncated: false,
+  planContent: "# Plan",
+  cause: "long_tool",
+  errorKind: "rate_limit",
+  retryHint: "resets 3pm (Europe/London)",
+  retryAt: T0 + 3_600_000,
+  openTasks: 2,
+};
+const sessionSample = {
+  sessionId: "0b6f3a0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+  liveness: "rate_limited",
+  reason: "rate limited; resets 3pm",
+  cwd: "/home/dev/acme/.worktrees/billing-export",
+  teamDir: DIR,
+  agentName: "team-lead",
+  featureName: "billing-export",
+  firstAt: T0,
+  lastAt: T0 + 60_000,
+  lastEvent: "StopFailure",
+  events: 12,
+};
+
 const SPEC: Record<string, Spec> = {
   "prompts:openPrompt": {
     access: "node",
@@ -226,6 +261,31 @@ const SPEC: Record<string, Spec> = {
   },
   "actions:interruptStaleActions": { access: "node", samples: () => [{ leaseOwner: "daemon-a2" }], restricted: ["leaseOwner"] },
   "attention:attention": { access: "viewer", samples: () => [{}] },
+  "needs:syncLaptop": {
+    access: "node",
+    samples: () => [{ items: [laptopNeedSample], sessions: [sessionSample] }, { items: [], sessions: [] }],
+    restricted: [
+      "items.0.teamDir",
+      "items.0.agentName",
+      "items.0.sessionId",
+      "items.0.featureName",
+      "items.0.requestId",
+      "sessions.0.sessionId",
+      "sessions.0.teamDir",
+      "sessions.0.agentName",
+      "sessions.0.featureName",
+    ],
+  },
+  "needs:needsYou": { access: "viewer", samples: () => [{}] },
+  "needs:dismiss": {
+    access: "viewer",
+    samples: (w) => [
+      { key: `offline:${w.b.nodeId}`, since: T0, client: "vitest" },
+      { key: "laptop:x:stall:abc", since: T0, until: Date.now() + 3_600_000 },
+    ],
+  },
+  "needs:restore": { access: "viewer", samples: (w) => [{ key: `offline:${w.b.nodeId}`, client: "vitest" }] },
+  "needs:sessions": { access: "viewer", samples: (w) => [{ nodeId: w.a.nodeId }, {}] },
   "audit:list": {
     access: "viewer",
     samples: (w) => [{ paginationOpts: page, nodeId: w.a.nodeId }, { paginationOpts: page, orchestrationId: w.orchestrationId }, { paginationOpts: page, actionId: w.pending }],

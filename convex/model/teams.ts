@@ -202,9 +202,11 @@ function countTasks(tasks: TaskSnapshot[]) {
 /** The members by liveness; undefined when none reports it (an older daemon). */
 export function countLiveness(members: MemberSnapshot[]): LivenessCounts | undefined {
   if (members.every((m) => m.liveness === undefined)) return undefined;
-  const counts = { working: 0, idle: 0, waiting: 0, shutDown: 0, gone: 0 };
+  const counts: LivenessCounts = { working: 0, idle: 0, waiting: 0, shutDown: 0, gone: 0 };
   for (const m of members) {
     if (m.liveness === "shut_down") counts.shutDown++;
+    // Only when someone is: rows from older daemons have no rateLimited either.
+    else if (m.liveness === "rate_limited") counts.rateLimited = (counts.rateLimited ?? 0) + 1;
     else if (m.liveness !== undefined) counts[m.liveness]++;
   }
   return counts;

@@ -217,6 +217,8 @@ export const liveness = v.union(
   v.literal("working"),
   v.literal("idle"),
   v.literal("waiting"),
+  // Claude Code stopped on a rate limit (its hook said so); it resumes when the limit resets.
+  v.literal("rate_limited"),
   v.literal("shut_down"),
   v.literal("gone"),
 );
@@ -229,6 +231,8 @@ export const livenessCounts = v.object({
   waiting: v.number(),
   shutDown: v.number(),
   gone: v.number(),
+  // Absent on rows from daemons older than the rate_limited liveness.
+  rateLimited: v.optional(v.number()),
 });
 export type LivenessCounts = Infer<typeof livenessCounts>;
 
@@ -444,3 +448,152 @@ export const promptAnswer = {
   // When the daemon (or the expiry) settled it: applied, too_late, expired.
   settledAt: v.optional(v.number()),
 };
+
+// A prompt as the dashboard shows it (prompts:listOpen, needs:needsYou): the `prompts` row as
+// schema.ts stores it, with its laptop's name and its orchestration's feature.
+// needs.test.ts checks it against the schema's own document validator.
+export const promptViewFields = {
+  _id: v.id("prompts"),
+  _creationTime: v.number(),
+  nodeId: v.id("nodes"),
+  ...promptOpen.fields,
+  inputTruncated: v.boolean(),
+  orchestrationId: v.optional(v.id("orchestrations")),
+  status: promptStatus,
+  ...promptAnswer,
+  nodeName: v.string(),
+  featureName: v.optional(v.string()),
+};
+
+// ---------------------------------------------------------------------------------------
+// "Needs you" (issue 18): what a person should look at, across all laptops. Some items Convex
+// derives itself (open prompts, blocked phases, failed actions, offline laptops); the rest each
+// laptop computes from its teams' files and Claude Code's hooks and sends as its current set
+// (needs:syncLaptop). tina/convex/needs.py mirrors these shapes.
+
+export const laptopNeedKind = v.union(
+  // A teammate asks its lead for a tool; answered at the lead's terminal.
+  v.literal("teammate_permission"),
+  // A teammate in plan mode waits for its lead to approve its plan.
+  v.literal("agent_plan_approval"),
+  v.literal("idle_with_tasks"),
+  // A Claude Code session stopped on an API error (rate limit, billing, server).
+  v.literal("stop_failure"),
+  v.literal("stalled"),
+);
+export type LaptopNeedKind = Infer<typeof laptopNeedKind>;
+
+export const stallCause = v.union(
+  v.literal("waiting_for_human"),
+  v.literal("long_tool"),
+  v.literal("api_error"),
+  v.literal("silent"),
+);
+export type StallCause = Infer<typeof stallCause>;
+
+// One item as a laptop computes it. `key` is stable on the laptop ("perm:<teamDir>:<requestId>",
+// "stall:<sessionId>", ...); `since` (ms epoch) is when the condition began. Sizes are checked by
+// model/needs.ts (title and retryHint 200, detail 4,096, toolInput 16,384, planContent 65,536).
+export const laptopNeed = v.object({
+  key: v.string(),
+  kind: laptopNeedKind,
+  since: v.number(),
+  title: v.string(),
+  detail: v.optional(v.string()),
+  teamDir: v.optional(v.string()),
+  agentName: v.optional(v.string()),
+  sessionId: v.optional(v.string()),
+  // The tina orchestration (worktree) it belongs to, when the laptop knows.
+  featureName: v.optional(v.string()),
+  requestId: v.optional(v.string()),
+  toolName: v.optional(v.string()),
+  // Canonical JSON text, cut at 16,384 characters (`toolInputTruncated`).
+  toolInput: v.optional(v.string()),
+  toolInputTruncated: v.optional(v.boolean()),
+  planContent: v.optional(v.string()),
+  cause: v.optional(stallCause),
+  // stop_failure: rate_limit | billing_error | server_error | ...
+  errorKind: v.optional(v.string()),
+  // In words: "resets 3pm (Europe/London)", "retry in a few minutes", "fix billing first".
+  retryHint: v.optional(v.string()),
+  retryAt: v.optional(v.number()),
+  // idle_with_tasks: tasks it owns that are not completed.
+  openTasks: v.optional(v.number()),
+});
+export type LaptopNeed = Infer<typeof laptopNeed>;
+
+// What a Claude Code session's hooks last said about it.
+export const sessionLiveness = v.union(
+  v.literal("working"),
+  v.literal("idle"),
+  v.literal("waiting"),
+  v.literal("rate_limited"),
+  v.literal("failed"),
+  v.literal("ended"),
+);
+export type SessionLiveness = Infer<typeof sessionLiveness>;
+
+// One Claude Code session the laptop's hooks know about (needs:syncLaptop sends the current set).
+export const sessionSnapshot = v.object({
+  sessionId: v.string(),
+  liveness: v.optional(sessionLiveness),
+  reason: v.optional(v.string()),
+  cwd: v.optional(v.string()),
+  teamDir: v.optional(v.string()),
+  agentName: v.optional(v.string()),
+  featureName: v.optional(v.string()),
+  firstAt: v.number(),
+  lastAt: v.number(),
+  // The last hook event's name ("PreToolUse", "Stop", ...) and how many arrived.
+  lastEvent: v.string(),
+  events: v.number(),
+});
+export type SessionSnapshot = Infer<typeof sessionSnapshot>;
+
+export const needKind = v.union(
+  v.literal("permission_prompt"),
+  v.literal("plan_approval"),
+  v.literal("blocked_phase"),
+  v.literal("failed_action"),
+  v.literal("offline_laptop"),
+  laptopNeedKind,
+);
+export type NeedKind = Infer<typeof needKind>;
+
+// One item of needs:needsYou. `key` is global and stable: "prompt:<promptId>",
+// "approval:<orchestrationId>:<phase>", "blocked:<orchestrationId>:<phase>", "action:<actionId>",
+// "offline:<nodeId>", "laptop:<nodeId>:<laptop's key>". `dismissed`/`snoozedUntil`: the viewer's
+// own dismissal of this key with the same `since`.
+export const needItem = v.object({
+  key: v.string(),
+  kind: needKind,
+  title: v.string(),
+  detail: v.optional(v.string()),
+  since: v.number(),
+  nodeId: v.optional(v.id("nodes")),
+  nodeName: v.optional(v.string()),
+  nodeOnline: v.optional(v.boolean()),
+  orchestrationId: v.optional(v.id("orchestrations")),
+  featureName: v.optional(v.string()),
+  phaseNumber: v.optional(v.string()),
+  // permission_prompt: answered with prompts:answer.
+  prompt: v.optional(v.object(promptViewFields)),
+  actionId: v.optional(v.id("inboundActions")),
+  actionType: v.optional(actionType),
+  actionStatus: v.optional(actionStatus),
+  actionError: v.optional(v.string()),
+  agentName: v.optional(v.string()),
+  requestId: v.optional(v.string()),
+  toolName: v.optional(v.string()),
+  toolInput: v.optional(v.string()),
+  toolInputTruncated: v.optional(v.boolean()),
+  planContent: v.optional(v.string()),
+  cause: v.optional(stallCause),
+  errorKind: v.optional(v.string()),
+  retryHint: v.optional(v.string()),
+  retryAt: v.optional(v.number()),
+  openTasks: v.optional(v.number()),
+  dismissed: v.boolean(),
+  snoozedUntil: v.optional(v.number()),
+});
+export type NeedItem = Infer<typeof needItem>;
