@@ -107,6 +107,39 @@ class SimConfig:
     auto_approve_after: float | None = None  # seconds; None: wait for an operator
     tmux_panes: bool = True  # the orchestrator's teammates get tmux panes (messages reach them)
     wait_stream_secs: int = 1  # `tina-session wait --stream N`
+    # Claude Code's hooks: `tina hooks install` on each laptop first, as a user does; the
+    # stand-in leads then run `tina hook` for their events.
+    hooks: bool = True
+    # What a person is asked for (the stand-in's stories, see `standin_claude.Scenario`): the
+    # chance that a phase lead's launch has each, and how long it lasts (seconds, before `speed`).
+    p_permission_prompt: float = 0.0  # the lead's own PermissionRequest (dashboard answers it)
+    p_rate_limit: float = 0.0  # StopFailure rate_limit, resumed after the story's time
+    p_teammate_permission: float = 0.0  # a pane teammate's permission_request in the lead's inbox
+    p_plan_approval: float = 0.0  # a plan-mode teammate's plan_approval_request
+    p_idle_with_task: float = 0.0  # a teammate idle with an open task
+    p_stalled: float = 0.0  # a working teammate that goes silent
+    story_secs: tuple[float, float] = (20.0, 60.0)
+    stall_secs: tuple[float, float] = (90.0, 150.0)  # past DEMO_STALL_AFTER_MINS
+
+    @classmethod
+    def demo(cls, *, seed: int = 7, speed: float = 1.0) -> SimConfig:
+        """What `tina demo` runs: every kind of "Needs you" item turns up now and then."""
+        return cls(
+            seed=seed,
+            speed=speed,
+            p_permission_prompt=0.35,
+            p_rate_limit=0.25,
+            p_teammate_permission=0.35,
+            p_plan_approval=0.3,
+            p_idle_with_task=0.35,
+            p_stalled=0.25,
+        )
+
+
+DEMO_STALL_AFTER_MINS = 1
+DEMO_LAPTOP_ENV = {"TINA_STALL_AFTER_MINS": str(DEMO_STALL_AFTER_MINS)}
+"""The demo laptops' daemons call a silent agent stalled after a minute, not ten: the demo's
+stalled teammates need not hold a phase for ten minutes."""
 
 
 class OrchestrationTeam:
@@ -268,7 +301,33 @@ class OrchestrationSim:
         if self.rng.random() < self.cfg.p_error:
             reason, gate = self.rng.choice(BLOCKS)
             launch.update(outcome="blocked", reason=reason, gate=gate)
+        launch.update(self._stories())
         return {"default": launch}
+
+    def _stories(self) -> dict[str, Any]:
+        """The stand-in's stories for one launch (none draws from the seed unless asked for)."""
+        cfg = self.cfg
+        out: dict[str, Any] = {}
+
+        def chance(p: float) -> bool:
+            return p > 0 and self.rng.random() < p
+
+        def secs(span: tuple[float, float]) -> float:
+            return round(self.rng.uniform(*span) / cfg.speed, 3)
+
+        if chance(cfg.p_permission_prompt):
+            out["permission_request"] = True
+        for field, p in (
+            ("rate_limit_secs", cfg.p_rate_limit),
+            ("teammate_permission_secs", cfg.p_teammate_permission),
+            ("plan_approval_secs", cfg.p_plan_approval),
+            ("idle_with_task_secs", cfg.p_idle_with_task),
+        ):
+            if chance(p):
+                out[field] = secs(cfg.story_secs)
+        if chance(cfg.p_stalled):
+            out["stall_secs"] = secs(cfg.stall_secs)
+        return out
 
     async def _session(self, *args: str, secs: float = 60) -> subprocess.CompletedProcess[str]:
         out: subprocess.CompletedProcess[str] = await self._call(
@@ -579,6 +638,10 @@ class Simulator:
         locks: dict[int, trio.Lock] = {}
         for sim in self.sims:
             sim.launch_lock = locks.setdefault(id(sim.laptop), trio.Lock())
+        if self.cfg.hooks:
+            laptops = {id(s.laptop): s.laptop for s in self.sims}
+            for laptop in laptops.values():
+                await trio.to_thread.run_sync(laptop.install_hooks)
         async with trio.open_nursery() as nursery:
             for i, sim in enumerate(self.sims):
                 nursery.start_soon(self._start, sim, i * stagger / self.cfg.speed)

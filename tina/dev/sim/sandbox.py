@@ -106,12 +106,19 @@ class Laptop:
     """One simulated laptop. `root` is its whole world."""
 
     def __init__(
-        self, root: Path, name: str, convex_url: str, *, enrollment_secret: str | None = None
+        self,
+        root: Path,
+        name: str,
+        convex_url: str,
+        *,
+        enrollment_secret: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root
         self.name = name
         self.convex_url = convex_url
         self.enrollment_secret = enrollment_secret
+        self.extra_env = dict(env or {})  # laid over `env()`'s defaults (the demo's settings)
         self.home = root / "home"
         self.claude = self.home / ".claude"
         self.state_dir = root / "state"
@@ -154,6 +161,7 @@ class Laptop:
             "TINA_CONFIG": str(self.root / "config.toml"),  # absent: environment only
             "TINA_HEARTBEAT_SECS": os.environ.get("TINA_SIM_HEARTBEAT_SECS", "30"),
             **GIT_ENV,
+            **self.extra_env,
         }
         if extra:
             env.update(extra)
@@ -277,6 +285,16 @@ class Laptop:
         return plan
 
     # --- the stand-in claude ----------------------------------------------------------------
+
+    @property
+    def claude_settings(self) -> Path:
+        """The user's Claude Code settings, where `tina hooks install` puts tina's hooks."""
+        return self.claude / "settings.json"
+
+    def install_hooks(self) -> None:
+        """`tina hooks install`, as a user runs it: `<tina> hook` for each of its events in the
+        sandbox's `~/.claude/settings.json` (the stand-in leads run them as Claude Code does)."""
+        self.run([str(BIN / "tina"), "hooks", "install"])
 
     @property
     def standin_scenario(self) -> Path:

@@ -40,6 +40,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -47,13 +48,15 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
 
 from tina.local import InboxWriteError, append_inbox_message, mark_inbox_read
+
+from .claude_hooks import HookRun, HookRunner, permission_decision
 
 __all__ = [
     "ARGV0_ENV",
@@ -91,6 +94,34 @@ _AGENT_TYPES = {
 _COLORS = ("blue", "green", "yellow", "purple", "red", "orange", "cyan", "pink")
 _LEAD = "team-lead"
 _INBOX_POLL_SECS = 0.2
+MODEL = "claude-opus-4-6"
+# The teammates the scenario's stories bring (see `Scenario`).
+PANE_TEAMMATE = "tester"
+PLAN_TEAMMATE = "architect"
+IDLE_TEAMMATE = "spec-reviewer"
+STALL_TEAMMATE = "code-quality-reviewer"
+STORY_TEAMMATES = (PANE_TEAMMATE, PLAN_TEAMMATE, IDLE_TEAMMATE, STALL_TEAMMATE)
+_SUGGEST_BASH = "addRules"
+_PLAN_TEXT = """\
+# Rollout plan
+
+1. Ship the change behind the `phase_rollout` flag, off by default.
+2. Turn it on for the team's own account; watch the error rate for a day.
+3. Turn it on for everyone; remove the flag a week later.
+"""
+
+
+class _Hangup(BaseException):
+    """SIGHUP or SIGTERM: the terminal went away (tmux killed the session) or someone stopped it.
+    A BaseException, so the code it interrupts (a hook's `except Exception`) lets it through."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _hang_up(signum: int, frame: object) -> None:
+    raise _Hangup(signum)
 
 
 # --- the scenario --------------------------------------------------------------------------------
@@ -110,6 +141,21 @@ class Scenario:
     as the skill does, and block on a failure; ``write_git_range``: also write ``git_range``
     into the complete status (the real skill never does); ``teammates``: the in-process
     teammates that join the team.
+
+    What a person would be asked for, each off by default (the seconds are how long it lasts):
+    ``permission_request``: the lead's first commit waits for a ``PermissionRequest`` hook's
+    decision (allow: it commits; deny: it does not); with none, ``keyboard_answer`` (``allow`` or
+    ``deny``) is what the person at the terminal says. ``rate_limit_secs``: after the first task
+    the turn ends on a ``StopFailure`` ``rate_limit`` whose text names the reset time, and the
+    work goes on that many seconds later (the person types "continue").
+    ``teammate_permission_secs``: a pane teammate (``tester``, in a tmux pane of its own) asks the
+    lead for a tool with a ``permission_request`` in the lead's inbox; the lead answers with a
+    ``permission_response`` in the teammate's inbox that many seconds later.
+    ``plan_approval_secs``: a teammate in plan mode (``architect``) sends a
+    ``plan_approval_request``, approved that many seconds later. ``idle_with_task_secs``:
+    ``spec-reviewer`` takes a review task, goes idle with it open for that long, then finishes
+    it. ``stall_secs``: ``code-quality-reviewer`` takes a task and goes silent (working, nothing
+    written) for that long. The phase ends once these are over.
     """
 
     outcome: str = "complete"
@@ -122,6 +168,22 @@ class Scenario:
     run_gates: bool = False
     write_git_range: bool = False
     teammates: tuple[str, ...] = ("worker", "spec-reviewer", "code-quality-reviewer")
+    permission_request: bool = False
+    keyboard_answer: str = "allow"
+    rate_limit_secs: float | None = None
+    teammate_permission_secs: float | None = None
+    plan_approval_secs: float | None = None
+    idle_with_task_secs: float | None = None
+    stall_secs: float | None = None
+
+
+STORY_SECS = (
+    "rate_limit_secs",
+    "teammate_permission_secs",
+    "plan_approval_secs",
+    "idle_with_task_secs",
+    "stall_secs",
+)
 
 
 def _check_field(name: str, value: Any) -> Any:
@@ -138,7 +200,17 @@ def _check_field(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3600:
             raise ValueError(f"{name} must be a number of seconds from 0 to 3600, not {value!r}")
         return float(value)
-    if name in ("commit", "run_gates", "write_git_range"):
+    if name in STORY_SECS:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
+            raise ValueError(f"{name} must be null or seconds from 0 to 86400, not {value!r}")
+        return float(value)
+    if name == "keyboard_answer":
+        if value not in ("allow", "deny"):
+            raise ValueError(f"keyboard_answer must be allow or deny, not {value!r}")
+        return value
+    if name in ("commit", "run_gates", "write_git_range", "permission_request"):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false, not {value!r}")
         return value
@@ -328,19 +400,67 @@ class Lead:
         self.claude = Path(env.get("HOME") or Path.home()) / ".claude"
         self.session_id = str(uuid.uuid4())
         self._out_lock = threading.Lock()
+        self.hooks = HookRunner(self.env, cwd, self.session_id)
+        self.last_message = ""
+        self.turn_open = False  # a phase that never finishes leaves its turn running
+
+    # -- hooks ------------------------------------------------------------------------------------
+
+    def fire(self, event: str, **fields: Any) -> list[HookRun]:
+        """Runs the hooks configured for `event` as Claude Code does; never raises."""
+        try:
+            runs = self.hooks.fire(event, **fields)
+        except Exception as exc:  # the stand-in goes on, as Claude Code does
+            self.log("hook_error", hook_event_name=event, error=repr(exc))
+            return []
+        for run in runs:
+            self.log(
+                "hook",
+                hook_event_name=event,
+                command=run.command,
+                exit_code=run.returncode,
+                stdout=run.stdout[:2000],
+                ms=round(run.seconds * 1000, 1),
+            )
+        return runs
+
+    def start_session(self) -> None:
+        """What Claude Code does as it starts: a transcript file and the SessionStart hook."""
+        try:
+            self.hooks.transcript.parent.mkdir(parents=True, exist_ok=True)
+            with self.hooks.transcript.open("a", encoding="utf-8"):
+                pass
+        except OSError:
+            pass
+        self.fire("SessionStart", source="startup", model=MODEL)
+
+    def end_session(self, reason: str) -> None:
+        self.fire("SessionEnd", reason=reason)
+
+    def stop_turn(self) -> None:
+        """The turn ended: the Stop hook with the last thing said."""
+        self.fire("Stop", stop_hook_active=False, last_assistant_message=self.last_message)
 
     # -- the pane ---------------------------------------------------------------------------------
 
     def say(self, text: str = "") -> None:
+        if text.startswith("⏺ "):
+            self.last_message = text[2:]
         with self._out_lock:
-            self.out.write(text + "\n")
-            self.out.flush()
+            try:
+                self.out.write(text + "\n")
+                self.out.flush()
+            except (OSError, ValueError):  # the terminal is gone (a hangup)
+                pass
 
     def prompt(self) -> None:
         self.say("─" * 60)
         with self._out_lock:
-            self.out.write(PROMPT)
-            self.out.flush()
+            try:
+                self.out.write(PROMPT)
+                self.out.flush()
+            except (OSError, ValueError):
+                pass
 
     def footer(self) -> None:
         self.say("─" * 60)
@@ -354,6 +474,7 @@ class Lead:
         if not line.strip():
             self.prompt()
             return
+        self.fire("UserPromptSubmit", prompt=line.strip())
         if line.strip().startswith(_INIT):
             parsed = parse_init_line(line)
             if parsed is None:
@@ -362,9 +483,10 @@ class Lead:
                 )
             else:
                 self.run_phase(*parsed)
-            self.prompt()
-            return
-        self.say(f"⏺ (stand-in) I read: {line.strip()}")
+        else:
+            self.say(f"⏺ (stand-in) I read: {line.strip()}")
+        if not self.turn_open:
+            self.stop_turn()
         self.prompt()
 
     # -- the phase --------------------------------------------------------------------------------
@@ -400,13 +522,22 @@ class Lead:
         team.create(subjects)
         team.read_inboxes()
         base = self._git_head()
+        if scenario.tasks:
+            team.join(scenario.teammates)  # before the stories, which may bring more
+        stories = self._start_stories(team, scenario)
         fail_at = scenario.tasks // 2 if scenario.outcome in ("die", "crash", "hang") else None
         for number, subject in enumerate(subjects, start=1):
             if fail_at is not None and number > fail_at:
                 break
             self._work_task(team, scenario, phase, launch, number, subject)
+            if number == 1 and scenario.rate_limit_secs is not None:
+                self._rate_limited(scenario.rate_limit_secs)
+        if scenario.outcome in ("complete", "blocked"):
+            for story in stories:
+                story.join()
         if scenario.outcome == "complete":
             team.shutdown()  # as the skill does before it reports the phase complete
+        self.turn_open = scenario.outcome == "hang"
         self._finish(team_name, phase, launch, scenario, status_path, started, base, plan)
 
     def _count_launch(self, phase_dir: Path) -> int:
@@ -427,11 +558,59 @@ class Lead:
         self.say(f"⏺ {subject}")
         self.sleep(scenario.step_secs)
         if scenario.commit:
-            self._commit(phase, launch, number, subject)
+            ask = scenario.permission_request and number == 1
+            self._commit(phase, launch, number, subject, ask=ask, keyboard=scenario.keyboard_answer)
         self.sleep(scenario.step_secs)
-        team.update(number, status="completed")
+        team.complete(number, "worker")
         team.idle("worker", f"Completed task {number}: {subject}")
         self.say(f"  ⎿ done: {subject}")
+
+    # -- what a person is asked for ---------------------------------------------------------------
+
+    def _start_stories(self, team: _Team, scenario: Scenario) -> list[threading.Thread]:
+        """The scenario's side stories, each in a thread beside the task loop."""
+        stories: list[tuple[str, Any]] = []
+        if scenario.teammate_permission_secs is not None:
+            stories.append(("teammate-permission", team.teammate_permission))
+        if scenario.plan_approval_secs is not None:
+            stories.append(("plan-approval", team.plan_approval))
+        if scenario.idle_with_task_secs is not None:
+            stories.append(("idle-with-task", team.idle_with_task))
+        if scenario.stall_secs is not None:
+            stories.append(("stall", team.stall))
+        threads = []
+        for name, story in stories:
+            thread = threading.Thread(
+                target=self._story, args=(name, story, scenario), name=name, daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        return threads
+
+    def _story(self, name: str, story: Any, scenario: Scenario) -> None:
+        try:
+            story(scenario)
+        except Exception as exc:  # a story never takes the lead down
+            self.log("story_error", story=name, error=repr(exc))
+
+    def _rate_limited(self, secs: float) -> None:
+        """The turn ends on the API's rate limit; the person types "continue" once it resets."""
+        reset = datetime.now().astimezone() + timedelta(seconds=secs)
+        hour = reset.strftime("%I").lstrip("0") or "12"
+        minutes = "" if reset.minute == 0 else reset.strftime(":%M")
+        when = f"{hour}{minutes}{reset.strftime('%p').lower()} ({reset.tzname() or 'UTC'})"
+        message = f"Claude usage limit reached. Your limit will reset at {when}."
+        self.say(f"⏺ {message}")
+        self.fire(
+            "StopFailure",
+            error="rate_limit",
+            error_details=f"429 rate_limit_error: usage limit reached; resets {when}",
+            last_assistant_message=message,
+        )
+        self.log("rate_limited", resets=_iso(reset.astimezone(UTC)), secs=secs)
+        self.sleep(secs)
+        self.say("> continue")
+        self.fire("UserPromptSubmit", prompt="continue")
 
     def _finish(
         self,
@@ -499,21 +678,87 @@ class Lead:
         result = self._git("rev-parse", "HEAD")
         return result.stdout.strip() if result.returncode == 0 else None
 
-    def _commit(self, phase: str, launch: int, number: int, subject: str) -> None:
+    def _commit(
+        self,
+        phase: str,
+        launch: int,
+        number: int,
+        subject: str,
+        *,
+        ask: bool = False,
+        keyboard: str = "allow",
+    ) -> None:
+        """The task's commit, as a Bash tool call: PreToolUse, (with `ask`) a PermissionRequest
+        whose decision it honours, the commit, PostToolUse."""
         rel = Path("tina-sim") / f"phase-{phase}" / f"launch-{launch}-task-{number}.md"
+        message = f"phase {phase}: {subject}"
+        tool_input = {
+            "command": f"git add {rel} && git commit -q -m {shlex.quote(message)}",
+            "description": f"Commit task {number}",
+        }
+        tool_use_id = f"toolu_{uuid.uuid4().hex[:24]}"
+        self.fire("PreToolUse", tool_name="Bash", tool_input=tool_input, tool_use_id=tool_use_id)
+        if ask and not self._permitted(tool_input, keyboard):
+            return
+        started = time.monotonic()
         path = self.cwd / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"# {subject}\n\nWritten by the stand-in phase lead.\n", encoding="utf-8")
         # Use the user's identity when git has one, as Claude Code would; else a stand-in's.
         has_identity = self._git("var", "GIT_COMMITTER_IDENT").returncode == 0
         added = self._git("add", "--", str(rel))
-        message = f"phase {phase}: {subject}"
         committed = self._git("commit", "-q", "-m", message, "--", str(rel),
                               identity=not has_identity)  # fmt: skip
         if added.returncode != 0 or committed.returncode != 0:
             detail = (added.stderr + committed.stderr).strip()
             self.say(f"⏺ git commit failed: {detail}")
             self.log("git_failed", phase=phase, detail=detail)
+        response = {
+            "stdout": added.stdout + committed.stdout,
+            "stderr": added.stderr + committed.stderr,
+            "interrupted": False,
+            "isImage": False,
+        }
+        self.fire(
+            "PostToolUse",
+            tool_name="Bash",
+            tool_input=tool_input,
+            tool_response=response,
+            tool_use_id=tool_use_id,
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+
+    def _permitted(self, tool_input: dict[str, Any], keyboard: str) -> bool:
+        """Claude Code's permission dialog: the PermissionRequest hook's decision, else the
+        person at the terminal (`keyboard`)."""
+        self.say(f"⏺ Bash({tool_input['command']})")
+        self.say("  Do you want to proceed?  1. Yes  2. Yes, and don't ask again  3. No")
+        suggestions = [
+            {
+                "type": _SUGGEST_BASH,
+                "rules": [{"toolName": "Bash", "ruleContent": "git commit:*"}],
+                "behavior": "allow",
+                "destination": "localSettings",
+            }
+        ]
+        runs = self.fire(
+            "PermissionRequest",
+            tool_name="Bash",
+            tool_input=tool_input,
+            permission_suggestions=suggestions,
+        )
+        decision = permission_decision(runs)
+        if decision is None:
+            behavior, source, text = keyboard, "keyboard", ""
+        else:
+            behavior, source = str(decision["behavior"]), "hook"
+            text = str(decision.get("message") or "")
+        self.log("permission", tool_name="Bash", behavior=behavior, source=source, message=text)
+        if behavior == "allow":
+            self.say(f"  ⎿ allowed ({'from the hook' if source == 'hook' else 'at the keyboard'})")
+            return True
+        self.say(f"  ⎿ denied{': ' + text if text else ''}; not committing")
+        return False
 
     # -- gates ------------------------------------------------------------------------------------
 
@@ -639,7 +884,9 @@ class _Team:
         ]
         self.tasks: dict[int, dict[str, Any]] = {}
         self.trackers: dict[str, int] = {}
+        self.panes: dict[str, str] = {}  # pane teammates this lead opened a tmux pane for
         self._config_lock = threading.Lock()
+        self._tasks_lock = threading.RLock()  # the story threads add tasks too
 
     def _write_config(self) -> None:
         phase = phase_of(self.name) or "?"
@@ -677,6 +924,52 @@ class _Team:
                 "updatedAt": now,
             }
             self._write_task(number)
+            self._created(number)
+
+    def _created(self, number: int) -> None:
+        task = self.tasks[number]
+        self.lead.fire(
+            "TaskCreated",
+            task_id=task["id"],
+            task_subject=task["subject"],
+            task_description=task["description"],
+            team_name=self.name,
+        )
+
+    def add_task(self, subject: str, description: str) -> int:
+        """A task the lead adds while the phase runs (the next id), created pending."""
+        with self._tasks_lock:
+            number = max(self.tasks, default=0) + 1
+            now = _ms(_now())
+            self.tasks[number] = {
+                "id": str(number),
+                "subject": subject,
+                "description": description,
+                "activeForm": f"Working on {subject}",
+                "status": "pending",
+                "owner": "",
+                "blocks": [],
+                "blockedBy": [],
+                "metadata": {"model": "haiku"},
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            self._write_task(number)
+        self._created(number)
+        return number
+
+    def complete(self, number: int, owner: str) -> None:
+        """`owner` completes the task: the TaskCompleted hook first, then the file."""
+        task = self.tasks[number]
+        self.lead.fire(
+            "TaskCompleted",
+            task_id=task["id"],
+            task_subject=task["subject"],
+            task_description=task["description"],
+            teammate_name=owner,
+            team_name=self.name,
+        )
+        self.update(number, status="completed")
 
     def _member(self, name: str) -> dict[str, Any] | None:
         return next((m for m in self.members if m["name"] == name), None)
@@ -685,8 +978,13 @@ class _Team:
         """Teammates join once, on the first task; the config is rewritten as each joins, and
         each gets its tracker task (the same id counter as the tasks)."""
         for name in names:
+            self.join_one(name)
+
+    def join_one(self, name: str, *, pane: str | None = None, plan_mode: bool = False) -> None:
+        """`name` joins in-process, or in the tmux pane `pane` (a pane teammate)."""
+        with self._tasks_lock:
             if self._member(name) is not None:
-                continue
+                return
             joined = _ms(_now())
             prompt = f"You are {name} on team {self.name}."
             self.members.append(
@@ -697,12 +995,12 @@ class _Team:
                     "model": "haiku",
                     "prompt": prompt,
                     "color": _COLORS[(len(self.members) - 1) % len(_COLORS)],
-                    "planModeRequired": False,
+                    "planModeRequired": plan_mode,
                     "joinedAt": joined,
-                    "tmuxPaneId": "in-process",
+                    "tmuxPaneId": pane or "in-process",
                     "cwd": str(self.lead.cwd),
                     "subscriptions": [],
-                    "backendType": "in-process",
+                    "backendType": "tmux" if pane else "in-process",
                     "isActive": False,
                 }
             )
@@ -757,7 +1055,9 @@ class _Team:
         self._set_active(owner, True)
 
     def idle(self, name: str, summary: str) -> None:
-        """``name`` ended its turn: idle, and an idle_notification to the lead."""
+        """``name`` ended its turn: the TeammateIdle hook, idle, and an idle_notification to the
+        lead."""
+        self.lead.fire("TeammateIdle", teammate_name=name, team_name=self.name)
         self._set_active(name, False)
         note = {
             "type": "idle_notification",
@@ -782,6 +1082,8 @@ class _Team:
             self._set_active(name, False)
             if name in self.trackers:
                 self.update(self.trackers[name], status="completed")
+            if name in self.panes:  # its process ends, and its pane with it
+                self._tmux("kill-pane", "-t", self.panes.pop(name))
 
     def read_inboxes(self) -> None:
         """Start picking up the team's inbox messages in the background, as Claude Code does
@@ -812,8 +1114,137 @@ class _Team:
             time.sleep(_INBOX_POLL_SECS)
 
     def update(self, number: int, **changes: Any) -> None:
-        self.tasks[number].update(changes, updatedAt=_ms(_now()))
-        self._write_task(number)
+        with self._tasks_lock:
+            self.tasks[number].update(changes, updatedAt=_ms(_now()))
+            self._write_task(number)
+
+    # -- the scenario's stories (each runs in a thread of its own) ------------------------------
+
+    def _tmux(self, *args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                [*_tmux_argv(self.lead.env), *args],
+                env=self.lead.env, capture_output=True, text=True, timeout=10, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    def open_pane(self, name: str) -> str:
+        """A tmux pane for the pane teammate `name` beside the lead's (a window of the lead's
+        session), its pane id; outside tmux a made-up id (no daemon watches that laptop)."""
+        pane = self.lead.env.get("TMUX_PANE")
+        if pane:
+            done = self._tmux(
+                "new-window", "-d", "-a", "-t", pane, "-n", name, "-c", str(self.lead.cwd),
+                "-P", "-F", "#{pane_id}", "cat",
+            )  # fmt: skip
+            if done is not None and done.returncode == 0 and done.stdout.strip():
+                self.panes[name] = done.stdout.strip()
+                return self.panes[name]
+        return f"%{900 + len(self.members)}"
+
+    def _take(self, name: str, subject: str, description: str) -> int:
+        number = self.add_task(subject, description)
+        self.assign(number, name)
+        return number
+
+    def _finish_task(self, number: int, name: str, summary: str) -> None:
+        self._set_active(name, True)
+        self.complete(number, name)
+        self.idle(name, summary)
+
+    def teammate_permission(self, scenario: Scenario) -> None:
+        """A pane teammate asks the lead for a tool (reference §6, the snake_case keys of a live
+        capture); the lead answers `teammate_permission_secs` later."""
+        name = PANE_TEAMMATE
+        self.join_one(name, pane=self.open_pane(name))
+        number = self._take(name, "Run the integration tests", "Run the integration suite.")
+        self.lead.sleep(scenario.step_secs)
+        request_id = f"perm-{_ms(_now())}-{uuid.uuid4().hex[:7]}"
+        tool_input = {"command": "npm run test:integration", "description": "Run the suite"}
+        request = {
+            "type": "permission_request",
+            "request_id": request_id,
+            "agent_id": name,
+            "tool_name": "Bash",
+            "tool_use_id": f"toolu_{uuid.uuid4().hex[:24]}",
+            "description": "Run the integration suite",
+            "input": tool_input,
+            "permission_suggestions": [
+                {
+                    "type": _SUGGEST_BASH,
+                    "rules": [{"toolName": "Bash", "ruleContent": "npm run test:*"}],
+                    "behavior": "allow",
+                    "destination": "localSettings",
+                }
+            ],
+        }
+        self._send(_LEAD, name, json.dumps(request))
+        self.lead.log("teammate_permission", agent=name, request_id=request_id)
+        self.lead.sleep(scenario.teammate_permission_secs or 0.0)
+        response = {
+            "type": "permission_response",
+            "request_id": request_id,
+            "subtype": "success",
+            "response": {"updated_input": tool_input, "permission_updates": []},
+        }
+        self._send(name, _LEAD, json.dumps(response))
+        self.lead.say(f"⏺ Allowed {name} to run: {tool_input['command']}")
+        self.lead.sleep(scenario.step_secs)
+        self._finish_task(number, name, "Integration tests pass")
+
+    def plan_approval(self, scenario: Scenario) -> None:
+        """A teammate in plan mode asks the lead to approve its plan; approved
+        `plan_approval_secs` later."""
+        name = PLAN_TEAMMATE
+        self.join_one(name, plan_mode=True)
+        number = self._take(name, "Plan the rollout", "Plan how the change is rolled out.")
+        self.lead.sleep(scenario.step_secs)
+        request_id = f"plan_approval-{_ms(_now())}@{name}"
+        request = {
+            "type": "plan_approval_request",
+            "from": name,
+            "timestamp": self._stamp(),
+            "planContent": _PLAN_TEXT,
+            "requestId": request_id,
+        }
+        self._send(_LEAD, name, json.dumps(request))
+        self.lead.log("plan_approval", agent=name, request_id=request_id)
+        self.lead.sleep(scenario.plan_approval_secs or 0.0)
+        response = {
+            "type": "plan_approval_response",
+            "request_id": request_id,
+            "approve": True,
+            "content": "Approved: go ahead.",
+            "from": _LEAD,
+            "timestamp": self._stamp(),
+        }
+        self._send(name, _LEAD, json.dumps(response))
+        self.lead.say(f"⏺ Approved {name}'s plan")
+        self.lead.sleep(scenario.step_secs)
+        self._finish_task(number, name, "Rollout plan approved and written down")
+
+    def idle_with_task(self, scenario: Scenario) -> None:
+        """A teammate takes a task and goes idle with it open for `idle_with_task_secs`."""
+        name = IDLE_TEAMMATE
+        self.join_one(name)
+        number = self._take(name, "Review the phase against the spec", "Compare with the spec.")
+        self.lead.sleep(scenario.step_secs)
+        self.idle(name, "Waiting for the worker before reviewing")
+        self.lead.log("idle_with_task", agent=name, task=str(number))
+        self.lead.sleep(scenario.idle_with_task_secs or 0.0)
+        self._send(name, _LEAD, "The work is in: please review it now.")
+        self.lead.sleep(scenario.step_secs)
+        self._finish_task(number, name, "Reviewed: matches the spec")
+
+    def stall(self, scenario: Scenario) -> None:
+        """A teammate takes a task and goes silent, still working, for `stall_secs`."""
+        name = STALL_TEAMMATE
+        self.join_one(name)
+        number = self._take(name, "Check the code quality", "Look for duplication and naming.")
+        self.lead.log("stall", agent=name, task=str(number))
+        self.lead.sleep(scenario.stall_secs or 0.0)
+        self._finish_task(number, name, "Code quality checked")
 
     def _write_task(self, number: int) -> None:
         _write_json(self.tasks_dir / f"{number}.json", self.tasks[number])
@@ -858,10 +1289,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     cwd = Path.cwd()
     lead = Lead(sys.stdout, env, cwd)
+    lead.hooks.permission_mode = permission_mode(args)
     lead.log("start", argv=[env.get(ARGV0_ENV, "claude"), *args], cwd=str(cwd))
     tty = sys.stdout.isatty()
     doc, errors = load_scenario(env)
     delay, more = pick(doc, "", 0)
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, _hang_up)
     try:
         lead.say("✻ Welcome to Claude Code (tina stand-in)")
         lead.say(f"  cwd: {cwd}")
@@ -869,23 +1303,46 @@ def main(argv: Sequence[str] | None = None) -> int:
             lead.say(f"⏺ stand-in scenario error: {error} (using the defaults for it)")
         if delay.ready_delay_secs:
             time.sleep(delay.ready_delay_secs)
+        lead.start_session()
         if tty:
             sys.stdout.write("\x1b[?2004h")  # bracketed paste, as Claude Code's input box asks
         lead.footer()
         lead.prompt()
         for line in sys.stdin:
             lead.handle(line)
+        lead.end_session("prompt_input_exit")
         lead.log("exit", code=0)
         return 0
     except _Crash:
         lead.log("exit", code=1)
         return 1
+    except _Hangup as hangup:
+        # The terminal is gone or we were told to stop: Claude Code still runs SessionEnd.
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        lead.end_session("other")
+        lead.log("exit", code=128 + hangup.signum, signal=signal.Signals(hangup.signum).name)
+        return 128 + hangup.signum
     except KeyboardInterrupt:
         return 130
     finally:
         if tty:
-            sys.stdout.write("\x1b[?2004l")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write("\x1b[?2004l")
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def permission_mode(args: Sequence[str]) -> str:
+    """The session's permission mode from Claude Code's command line."""
+    if "--dangerously-skip-permissions" in args:
+        return "bypassPermissions"
+    if "--permission-mode" in args:
+        i = args.index("--permission-mode")
+        if i + 1 < len(args):
+            return args[i + 1]
+    return "default"
 
 
 def install(bin_dir: Path) -> Path:
