@@ -6,6 +6,7 @@ export const LIVENESS_LABELS: Record<Liveness, string> = {
   working: "working",
   idle: "idle",
   waiting: "waiting for permission",
+  rate_limited: "rate limited",
   shut_down: "shut down",
   gone: "gone",
 };
@@ -14,6 +15,7 @@ export const LIVENESS_TONES: Record<Liveness, Tone> = {
   working: "progress",
   idle: "muted",
   waiting: "warning",
+  rate_limited: "warning",
   shut_down: "neutral",
   gone: "danger",
 };
@@ -29,9 +31,11 @@ export function memberLiveness(m: { liveness?: Liveness; isActive?: boolean; rem
   return m.isActive ? "working" : "idle";
 }
 
+// `rateLimited` is optional: rows from older daemons lack it.
 const ORDER: readonly [keyof LivenessCounts, string][] = [
   ["working", "working"],
   ["waiting", "waiting for permission"],
+  ["rateLimited", "rate limited"],
   ["idle", "idle"],
   ["shutDown", "shut down"],
   ["gone", "gone"],
@@ -40,6 +44,6 @@ const ORDER: readonly [keyof LivenessCounts, string][] = [
 /** "2 working · 1 waiting for permission"; null when there is nothing to count. */
 export function agentCountsText(counts: LivenessCounts | undefined): string | null {
   if (counts === undefined) return null;
-  const parts = ORDER.filter(([k]) => counts[k] > 0).map(([k, word]) => `${counts[k]} ${word}`);
+  const parts = ORDER.filter(([k]) => (counts[k] ?? 0) > 0).map(([k, word]) => `${counts[k]} ${word}`);
   return parts.length === 0 ? null : parts.join(" · ");
 }
