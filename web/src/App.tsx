@@ -9,9 +9,9 @@ import { describeError } from "./lib/errors";
 import type { Route } from "./lib/routing";
 import { MeProvider, useMe, type Me } from "./session";
 import { AccountView } from "./views/AccountView";
-import { AttentionView } from "./views/AttentionView";
 import { DetailView } from "./views/detail/DetailView";
 import { FleetView } from "./views/FleetView";
+import { NeedsYouView } from "./views/NeedsYou";
 import { OrchestrationsView } from "./views/OrchestrationsView";
 import { Shell, shellStyles } from "./views/Shell";
 import { SignIn, Splash, signInStyles } from "./views/SignIn";
@@ -21,7 +21,7 @@ function View({ route }: { route: Route }) {
     case "orchestrations":
       return <OrchestrationsView query={route.query} />;
     case "attention":
-      return <AttentionView />;
+      return <NeedsYouView />;
     case "fleet":
       return <FleetView />;
     case "account":

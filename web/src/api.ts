@@ -32,10 +32,9 @@ export type TeamDetail = OrchestrationDetail["teams"][number];
 export type MemberDetail = TeamDetail["members"][number];
 /** How the laptop can reach a member: its own tmux pane, inside the lead's process, the lead itself, or no known way. */
 export type MemberReach = NonNullable<MemberDetail["reach"]>;
-export type Attention = FunctionReturnType<typeof api.attention.attention>;
 /** How a message reaches an agent: the phase lead's tmux session, the agent's own pane, or its inbox. */
 export type MessageRoute = NonNullable<ActionDoc["payload"]["via"]>;
-/** What an agent is doing, as the daemon derives it: working, idle, waiting (for permission), shut down, gone. */
+/** What an agent is doing, as the daemon derives it: working, idle, waiting (for permission), rate limited, shut down, gone. */
 export type Liveness = NonNullable<MemberDetail["liveness"]>;
 export type LivenessCounts = NonNullable<TeamDoc["liveness"]>;
 /** An action as listActions gives it: for a delivered inbox message, whether the agent has read it. */
@@ -50,3 +49,8 @@ export type TeamMessageDoc = Doc<"teamMessages">;
 export type InboxKind = TeamMessageDoc["kind"];
 /** A permission prompt as the dashboard gets it: the row plus its laptop's name and feature. */
 export type PromptRow = FunctionReturnType<typeof api.prompts.listOpen>["open"][number];
+/** The "Needs you" inbox as this viewer sees it (their dismissals and snoozes included). */
+export type NeedsYouData = FunctionReturnType<typeof api.needs.needsYou>;
+export type NeedItem = NeedsYouData["items"][number];
+/** A Claude Code session a laptop's hooks know of. */
+export type ClaudeSessionRow = FunctionReturnType<typeof api.needs.sessions>[number];

@@ -4,6 +4,7 @@ import { useState, type FormEvent } from "react";
 import { api, type MessagingRule, type NodeView } from "../api";
 import { Badge, Button, Dialog, EmptyState, Panel, QueryBoundary, Skeleton, Time, ui } from "../components/ui";
 import { CLIENT } from "../lib/client";
+import { ClaudeSessions } from "./ClaudeSessions";
 import { MESSAGING_RULE_LABELS, MESSAGING_RULES } from "../lib/controls";
 import { describeError } from "../lib/errors";
 import { useMe } from "../session";
@@ -182,6 +183,9 @@ export function NodeCard({ node, canRevoke = false, canSetMessaging = false }: {
       )}
       <QueryBoundary what="teams">
         <UnlinkedTeams node={node} />
+      </QueryBoundary>
+      <QueryBoundary what="Claude Code sessions">
+        <ClaudeSessions nodeId={node._id} laptop={node.name} />
       </QueryBoundary>
       {canRevoke && !node.revoked && (
         <div>

@@ -11,7 +11,7 @@ import { href, orchestrationHref } from "../lib/routing";
 import { ORCHESTRATION_STATUSES, orchestrationStatusLabel, orchestrationStatusTone } from "../lib/status";
 import { elapsed, formatDuration } from "../lib/time";
 import type { OrchestrationStatus, Id } from "../api";
-import { AttentionSummary } from "./AttentionView";
+import { NeedsSummary } from "./NeedsYou";
 import { FleetSummary } from "./FleetView";
 import s from "./orchestrations.module.css";
 
@@ -206,8 +206,8 @@ export function OrchestrationsView({ query }: { query: URLSearchParams }) {
         </QueryBoundary>
       </div>
       <aside className={s.aside} aria-label="Overview">
-        <QueryBoundary what="attention">
-          <AttentionSummary />
+        <QueryBoundary what="what needs you">
+          <NeedsSummary />
         </QueryBoundary>
         <QueryBoundary what="laptops">
           <FleetSummary />

@@ -310,7 +310,7 @@ export function PromptList({ open, recent, ctx }: { open: readonly PromptView[];
   );
 }
 
-/** The Attention page's section: subscribes to the prompts and answers them. */
+/** The prompts on their own, in a panel: subscribes to them and answers them. */
 export function PermissionPromptsPanel({
   role,
   rules,

@@ -1,4 +1,5 @@
-// The navigation's attention badge: the server's count, which includes open permission prompts.
+// The navigation's "Needs you" badge and the tab title: the items this viewer has not dismissed
+// or snoozed, counted on this device's clock.
 import { render, screen } from "@testing-library/react";
 import { describe, expect, test, vi } from "vitest";
 import { Shell } from "./Shell";
@@ -10,31 +11,37 @@ vi.mock("convex/react", async (importOriginal) => ({
   useConvexConnectionState: () => ({ isWebSocketConnected: true, hasEverConnected: true }),
 }));
 
-describe("the attention badge", () => {
-  test("counts what the server counts, open permission prompts included, on both navigations", () => {
-    served.value = { permissionPrompts: [{}, {}], blocked: [{}], awaitingApproval: [], failedActions: [], offlineNodes: [], count: 3 };
+const item = (key: string, over: object = {}) => ({ key, kind: "blocked_phase", title: key, since: 0, dismissed: false, ...over });
+
+describe("the Needs you badge", () => {
+  test("the nav says Needs you; the count leaves out dismissed and snoozed items, on both navigations", () => {
+    served.value = {
+      items: [item("a"), item("b"), item("c", { kind: "permission_prompt" }), item("d", { dismissed: true }), item("e", { snoozedUntil: Date.now() + 60_000 })],
+      count: 3,
+    };
     render(
       <Shell route={{ name: "attention" }} account={null}>
         <p>page</p>
       </Shell>,
     );
+    expect(screen.getAllByRole("link", { name: /^Needs you/ })).toHaveLength(2);
     const badges = screen.getAllByTestId("attention-count");
     expect(badges).toHaveLength(2);
     for (const b of badges) {
       expect(b).toHaveTextContent("3");
-      expect(b.getAttribute("aria-label")).toBe("3 need attention");
+      expect(b.getAttribute("aria-label")).toBe("3 need you");
     }
   });
 
   test("the page title carries the count, and drops it at zero", () => {
-    served.value = { permissionPrompts: [{}], blocked: [], awaitingApproval: [], failedActions: [], offlineNodes: [], count: 1 };
+    served.value = { items: [item("a")], count: 1 };
     const view = render(
       <Shell route={{ name: "attention" }} account={null}>
         <p>page</p>
       </Shell>,
     );
     expect(document.title).toBe("(1) tina");
-    served.value = { permissionPrompts: [], blocked: [], awaitingApproval: [], failedActions: [], offlineNodes: [], count: 0 };
+    served.value = { items: [item("a", { dismissed: true })], count: 0 };
     view.rerender(
       <Shell route={{ name: "attention" }} account={null}>
         <p>page</p>

@@ -1,10 +1,11 @@
 // The frame around every view: header with navigation, theme and account; a tab bar on phones.
-import { useConvexConnectionState, useQuery } from "convex/react";
+import { useConvexConnectionState } from "convex/react";
 import { useEffect, type ReactNode } from "react";
-import { api } from "../api";
 import { Button, cx } from "../components/ui";
 import { useTheme, type ThemeChoice } from "../hooks/useTheme";
+import { countText, documentTitle } from "../lib/needs";
 import type { Route } from "../lib/routing";
+import { useNeedsCount } from "./NeedsYou";
 import s from "./Shell.module.css";
 
 type NavItem = { key: "orchestrations" | "attention" | "fleet"; href: string; label: string; icon: ReactNode };
@@ -30,31 +31,31 @@ const ICONS = {
 
 const NAV: NavItem[] = [
   { key: "orchestrations", href: "#/", label: "Orchestrations", icon: ICONS.list },
-  { key: "attention", href: "#/attention", label: "Attention", icon: ICONS.bell },
+  { key: "attention", href: "#/attention", label: "Needs you", icon: ICONS.bell },
   { key: "fleet", href: "#/fleet", label: "Fleet", icon: ICONS.laptop },
 ];
 
 const THEME_LABEL: Record<ThemeChoice, string> = { system: "Theme: system", light: "Theme: light", dark: "Theme: dark" };
 const THEME_ICON: Record<ThemeChoice, string> = { system: "◐", light: "☀", dark: "☾" };
 
-/** How many things need attention; hidden (but still taking its space) at zero. */
-function AttentionCount() {
-  const data = useQuery(api.attention.attention);
-  // The server's count: open permission prompts and everything else the Attention page lists.
-  const n = data === undefined ? 0 : data.count;
+/**
+ * How many items need this viewer; hidden (but still taking its space) at zero. Counted here on
+ * this device's clock, so a snoozed item counts again the moment its snooze ends.
+ */
+function NeedsCount() {
+  const n = useNeedsCount();
   return (
-    <span className={cx(s.count, n === 0 && s.countZero)} aria-label={`${n} need attention`} data-testid="attention-count">
-      {n > 99 ? "99+" : n}
+    <span className={cx(s.count, n === 0 && s.countZero)} aria-label={`${n} ${n === 1 ? "needs" : "need"} you`} data-testid="attention-count">
+      {countText(n)}
     </span>
   );
 }
 
 /** The count in the browser tab's title too, so a tab in the background says when it is needed. */
 function TitleCount() {
-  const data = useQuery(api.attention.attention);
-  const n = data === undefined ? 0 : data.count;
+  const n = useNeedsCount();
   useEffect(() => {
-    document.title = n > 0 ? `(${n > 99 ? "99+" : n}) tina` : "tina";
+    document.title = documentTitle(n);
   }, [n]);
   return null;
 }
@@ -84,7 +85,7 @@ export function Shell({ route, account, children }: { route: Route; account: Rea
           {NAV.map((item) => (
             <a key={item.key} href={item.href} className={cx(s.navLink, current === item.key && s.active)} aria-current={current === item.key ? "page" : undefined}>
               {item.label}
-              {item.key === "attention" && <AttentionCount />}
+              {item.key === "attention" && <NeedsCount />}
             </a>
           ))}
         </nav>
@@ -101,7 +102,7 @@ export function Shell({ route, account, children }: { route: Route; account: Rea
           <a key={item.key} href={item.href} className={cx(s.tab, current === item.key && s.active)} aria-current={current === item.key ? "page" : undefined}>
             {item.icon}
             {item.label}
-            {item.key === "attention" && <AttentionCount />}
+            {item.key === "attention" && <NeedsCount />}
           </a>
         ))}
       </nav>

@@ -1,8 +1,7 @@
-// The list, fleet and attention views and the sign-in form, from the data they receive.
+// The list and fleet views and the sign-in form, from the data they receive.
 import { act, fireEvent, render, screen } from "@testing-library/react";
 import { beforeEach, describe, expect, test, vi } from "vitest";
-import type { Attention, Id, NodeView, OrchestrationSummary } from "../api";
-import { AttentionSections, attentionTotal } from "./AttentionView";
+import type { Id, NodeView, OrchestrationSummary } from "../api";
 import { NodeCard } from "./FleetView";
 import { OrchestrationRow } from "./OrchestrationsView";
 import { SignIn, signInFormProblem } from "./SignIn";
@@ -148,65 +147,6 @@ describe("fleet", () => {
     render(<NodeCard node={node({ _id: "n2" as Id<"nodes">, name: "new", online: false, lastHeartbeat: 0, health: undefined })} />);
     expect(screen.getAllByTestId("node-card")[1]).toHaveTextContent("never connected");
     expect(screen.getAllByTestId("node-card")[1]).toHaveTextContent("Last seennever");
-  });
-});
-
-describe("needs attention", () => {
-  const empty: Attention = { permissionPrompts: [], blocked: [], awaitingApproval: [], failedActions: [], offlineNodes: [], count: 0 };
-
-  test("all clear", () => {
-    render(<AttentionSections data={empty} nodeNames={new Map()} />);
-    expect(screen.getByRole("status")).toHaveTextContent("Nothing needs you right now.");
-    expect(attentionTotal(empty)).toBe(0);
-  });
-
-  test("every kind, across laptops", () => {
-    const data: Attention = {
-      permissionPrompts: [
-        {
-          _id: "p1" as Id<"prompts">,
-          _creationTime: 0,
-          nodeId: "n1" as Id<"nodes">,
-          nodeName: "alpha",
-          promptId: "a".repeat(32),
-          sessionId: "s1",
-          toolName: "Bash",
-          toolInput: JSON.stringify({ command: "ls" }),
-          inputTruncated: false,
-          status: "open",
-          openedAt: Date.now() - 5_000,
-          expiresAt: Date.now() + 15_000,
-        },
-      ],
-      count: 5,
-      awaitingApproval: [{ ...summary(), attention: "awaiting_approval", attentionPhase: "3" }],
-      blocked: [{ ...summary({ _id: "o2" as Id<"orchestrations">, featureName: "search", status: "blocked" }), attention: "blocked", attentionPhase: "1", attentionReason: "tests failed twice" }],
-      failedActions: [
-        {
-          _id: "a1" as Id<"inboundActions">,
-          _creationTime: 0,
-          nodeId: "n2" as Id<"nodes">,
-          type: "send_message",
-          payload: { agentName: "reviewer" },
-          status: "expired",
-          idempotencyKey: "x".repeat(12),
-          submittedBy: "u",
-          createdAt: 0,
-          expiresAt: 0,
-          finishedAt: Date.now() - MIN,
-          result: { ok: false, code: "expired", message: "the laptop did not pick this action up before it expired" },
-        },
-      ],
-      offlineNodes: [{ _id: "n2" as Id<"nodes">, name: "bravo", lastHeartbeat: Date.now() - 5 * MIN }],
-    };
-    render(<AttentionSections data={data} nodeNames={new Map([["n2", "bravo"]])} />);
-    expect(attentionTotal(data)).toBe(5);
-    expect(screen.getByTestId("attention-approval")).toHaveTextContent("phase 3");
-    expect(screen.getByTestId("attention-blocked")).toHaveTextContent("tests failed twice");
-    expect(screen.getByTestId("attention-failed-action")).toHaveTextContent("expired");
-    expect(screen.getByTestId("attention-failed-action")).toHaveTextContent("did not pick this action up");
-    expect(screen.getByTestId("attention-failed-action")).toHaveTextContent("bravo");
-    expect(screen.getByTestId("attention-offline")).toHaveTextContent("last heartbeat 5 min ago");
   });
 });
 
