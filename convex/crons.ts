@@ -8,6 +8,6 @@ crons.interval("mark stale nodes offline", { seconds: 30 }, internal.nodes.markS
 crons.interval("expire actions and lapse dead leases", { seconds: 30 }, internal.actions.sweepActions, {});
 crons.interval("expire permission prompts", { seconds: 30 }, internal.prompts.sweepPrompts, {});
 // "Needs you": resolved items a day old, revoked laptops' items, dismissals a month old.
-crons.interval("prune needs", { minutes: 10 }, internal.needs.sweepNeeds, {});
+crons.interval("prune needs", { minutes: 1 }, internal.needs.sweepNeeds, {});
 
 export default crons;

@@ -194,7 +194,6 @@ const laptopNeedSample = {
   toolName: "Bash",
   toolInput: '{"command":"npm test"}',
   toolInputTruncated: false,
-  planContent: "# Plan",
   cause: "long_tool",
   errorKind: "rate_limit",
   retryHint: "resets 3pm (Europe/London)",
@@ -263,7 +262,16 @@ const SPEC: Record<string, Spec> = {
   "attention:attention": { access: "viewer", samples: () => [{}] },
   "needs:syncLaptop": {
     access: "node",
-    samples: () => [{ items: [laptopNeedSample], sessions: [sessionSample] }, { items: [], sessions: [] }],
+    samples: () => [
+      {
+        items: [
+          laptopNeedSample,
+          { key: `plan:${DIR}:plan-7`, kind: "agent_plan_approval", since: T0, title: "executor-1 asks to approve its plan", planContent: "# Plan" },
+        ],
+        sessions: [sessionSample],
+      },
+      { items: [], sessions: [] },
+    ],
     restricted: [
       "items.0.teamDir",
       "items.0.agentName",

@@ -19,6 +19,7 @@ import {
   checkTimestamp,
   FEATURE_RE,
   TEAM_DIR_RE,
+  utf8Bytes,
 } from "./checks";
 import { invalid } from "./errors";
 import { offlineAfterMs } from "./nodes";
@@ -51,11 +52,19 @@ const EVENTS_MAX = 1e12;
 export const DISMISS_KEY_MAX = 512;
 export const SNOOZE_MAX_MS = 7 * 24 * 60 * 60_000;
 
+// What a stored row may hold at most, whatever the characters: plan text and tool input are cut
+// to these many bytes of UTF-8 (a 64 Ki-character plan in a script of 3-byte characters would be
+// 192 KiB), and a laptop's items carry at most ITEMS_MAX_BYTES of text in all. So a row stays
+// under ~100 KB, one syncLaptop writes at most a few MB, and needsYou reads at most ~12 MB.
+export const PLAN_STORED_MAX_BYTES = 64 * 1024;
+export const TOOL_INPUT_STORED_MAX_BYTES = 16 * 1024;
+export const ITEMS_MAX_BYTES = 4 * 1024 * 1024;
+
 /** Resolved items are deleted this long after they were resolved. */
 export const RESOLVED_TTL_MS = 24 * 60 * 60_000;
-/** At most this many resolved items are kept per laptop (a flapping item cannot pile up). */
-export const RESOLVED_KEEP = 200;
-const DELETE_BATCH = 100;
+/** Resolved rows deleted per syncLaptop (its own) and per sweep (any laptop's). */
+const PRUNE_BATCH = 20;
+const SWEEP_BATCH = 40;
 /** Dismissals older than this are deleted (the item shows again if it is still there). */
 export const DISMISSAL_TTL_MS = 30 * 24 * 60 * 60_000;
 
@@ -119,6 +128,41 @@ export function checkNeed(at: string, n: LaptopNeed): void {
   checkOptional(n.retryHint, (x) => checkText(`${at}.retryHint`, x, RETRY_HINT_MAX, { line: true }));
   checkOptional(n.retryAt, (x) => checkTimestamp(`${at}.retryAt`, x));
   checkOptional(n.openTasks, (x) => checkNumber(`${at}.openTasks`, x, { min: 0, max: OPEN_TASKS_MAX, integer: true }));
+  // The large texts belong to one kind each, which keeps needsYou's reads bounded.
+  if (n.planContent !== undefined && n.kind !== "agent_plan_approval") invalid(`${at}.planContent`, "only on agent_plan_approval items", n.kind);
+  if (n.toolInput !== undefined && n.kind !== "teammate_permission") invalid(`${at}.toolInput`, "only on teammate_permission items", n.kind);
+}
+
+/** `text` cut to at most `maxBytes` bytes of UTF-8, at a character boundary. */
+export function cutBytes(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const ch of text) {
+    const size = utf8Bytes(ch);
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += ch.length;
+  }
+  return text.slice(0, end);
+}
+
+/** An item as stored: secrets masked (as for permission prompts), the large texts cut to their bytes. */
+function storedNeed(n: LaptopNeed): LaptopNeed {
+  const toolInput = n.toolInput === undefined ? undefined : cutBytes(redactSecrets(n.toolInput), TOOL_INPUT_STORED_MAX_BYTES);
+  return {
+    ...n,
+    ...(n.detail === undefined ? {} : { detail: redactSecrets(n.detail) }),
+    ...(toolInput === undefined ? {} : { toolInput, toolInputTruncated: n.toolInputTruncated === true || toolInput.length < n.toolInput!.length }),
+    ...(n.planContent === undefined ? {} : { planContent: cutBytes(n.planContent, PLAN_STORED_MAX_BYTES) }),
+  };
+}
+
+/** UTF-8 bytes of an item's strings. */
+function itemBytes(n: LaptopNeed): number {
+  let sum = 0;
+  for (const value of Object.values(n)) if (typeof value === "string") sum += value.length * 3 <= 256 ? value.length * 3 : utf8Bytes(value);
+  return sum;
 }
 
 export function checkSession(at: string, s: SessionSnapshot): void {
@@ -214,6 +258,9 @@ export async function syncLaptop(ctx: MutationCtx, node: Doc<"nodes">, items: La
   sessions.forEach((s, i) => checkSession(`sessions[${i}]`, s));
   checkUnique("items", items.map((n) => n.key), "key");
   checkUnique("sessions", sessions.map((s) => s.sessionId), "sessionId");
+  const cleaned = items.map(storedNeed);
+  const bytes = cleaned.reduce((sum, n) => sum + itemBytes(n), 0);
+  if (bytes > ITEMS_MAX_BYTES) invalid("items", `at most ${ITEMS_MAX_BYTES} bytes of text in all`, `${bytes}`);
 
   const now = Date.now();
   const link = linker(ctx, node._id);
@@ -225,14 +272,8 @@ export async function syncLaptop(ctx: MutationCtx, node: Doc<"nodes">, items: La
     .withIndex("by_node_resolved_key", (q) => q.eq("nodeId", node._id).eq("resolvedAt", undefined))
     .take(2 * MAX_ITEMS);
   const openByKey = new Map(open.map((r) => [r.key, r]));
-  for (const n of items) {
-    const next = defined({
-      ...n,
-      // What the dashboard shows: secrets masked (as for permission prompts).
-      detail: n.detail === undefined ? undefined : redactSecrets(n.detail),
-      toolInput: n.toolInput === undefined ? undefined : redactSecrets(n.toolInput),
-      ...(await link(n.teamDir, n.featureName)),
-    });
+  for (const n of cleaned) {
+    const next = defined({ ...n, ...(await link(n.teamDir, n.featureName)) });
     const row = openByKey.get(n.key);
     openByKey.delete(n.key);
     if (row === undefined) {
@@ -247,7 +288,7 @@ export async function syncLaptop(ctx: MutationCtx, node: Doc<"nodes">, items: La
     await ctx.db.patch("needs", row._id, { resolvedAt: now });
     result.resolved++;
   }
-  await pruneResolved(ctx, node._id, now, result.resolved > 0);
+  await pruneResolved(ctx, node._id, now);
 
   // Sessions: the current set; one the laptop no longer sends is deleted.
   const stored = await ctx.db
@@ -267,43 +308,40 @@ export async function syncLaptop(ctx: MutationCtx, node: Doc<"nodes">, items: La
   return result;
 }
 
-/**
- * Deletes `nodeId`'s resolved items older than RESOLVED_TTL_MS and, after it resolved some
- * (`capped`), those beyond the newest RESOLVED_KEEP. At most DELETE_BATCH of each per call.
- */
-async function pruneResolved(ctx: MutationCtx, nodeId: Id<"nodes">, now: number, capped: boolean): Promise<void> {
+/** Deletes up to PRUNE_BATCH of `nodeId`'s items resolved more than RESOLVED_TTL_MS ago. */
+async function pruneResolved(ctx: MutationCtx, nodeId: Id<"nodes">, now: number): Promise<void> {
   const old = await ctx.db
     .query("needs")
     .withIndex("by_node_resolved_key", (q) => q.eq("nodeId", nodeId).gt("resolvedAt", 0).lt("resolvedAt", now - RESOLVED_TTL_MS))
-    .take(DELETE_BATCH);
+    .take(PRUNE_BATCH);
   for (const r of old) await ctx.db.delete("needs", r._id);
-  if (!capped) return;
-  const recent = await ctx.db
-    .query("needs")
-    .withIndex("by_node_resolved_key", (q) => q.eq("nodeId", nodeId).gt("resolvedAt", 0))
-    .order("desc")
-    .take(RESOLVED_KEEP + DELETE_BATCH);
-  for (const r of recent.slice(RESOLVED_KEEP)) await ctx.db.delete("needs", r._id);
 }
 
-/** Cron: resolved items past their day (laptops that stopped syncing), revoked laptops' rows, old dismissals. */
+/**
+ * Cron: items resolved more than a day ago (of laptops that stopped syncing too), the items and
+ * sessions of recently revoked laptops, dismissals older than DISMISSAL_TTL_MS. At most
+ * SWEEP_BATCH items per run, so a run stays small whatever the rows hold.
+ */
 export async function sweep(ctx: MutationCtx, now: number): Promise<{ deleted: number }> {
-  let deleted = 0;
   const resolved = await ctx.db
     .query("needs")
     .withIndex("by_resolved_since", (q) => q.gt("resolvedAt", 0).lt("resolvedAt", now - RESOLVED_TTL_MS))
-    .take(5 * DELETE_BATCH);
-  for (const r of resolved) {
-    await ctx.db.delete("needs", r._id);
-    deleted++;
-  }
+    .take(SWEEP_BATCH);
+  for (const r of resolved) await ctx.db.delete("needs", r._id);
+  let deleted = resolved.length;
+  // Newest revocations first: older ones were swept by earlier runs.
   const revoked = await ctx.db
     .query("nodes")
     .withIndex("by_status_revoked_heartbeat", (q) => q.eq("status", "offline").gt("revokedAt", 0))
+    .order("desc")
     .take(20);
   for (const n of revoked) {
-    const needs = await ctx.db.query("needs").withIndex("by_node_resolved_key", (q) => q.eq("nodeId", n._id)).take(DELETE_BATCH);
-    const sessions = await ctx.db.query("claudeSessions").withIndex("by_node_session", (q) => q.eq("nodeId", n._id)).take(DELETE_BATCH);
+    if (deleted >= SWEEP_BATCH) break;
+    const needs = await ctx.db
+      .query("needs")
+      .withIndex("by_node_resolved_key", (q) => q.eq("nodeId", n._id))
+      .take(SWEEP_BATCH - deleted);
+    const sessions = await ctx.db.query("claudeSessions").withIndex("by_node_session", (q) => q.eq("nodeId", n._id)).take(MAX_SESSIONS);
     for (const r of needs) await ctx.db.delete("needs", r._id);
     for (const r of sessions) await ctx.db.delete("claudeSessions", r._id);
     deleted += needs.length + sessions.length;
@@ -311,12 +349,9 @@ export async function sweep(ctx: MutationCtx, now: number): Promise<{ deleted: n
   const dismissals = await ctx.db
     .query("needDismissals")
     .withIndex("by_created", (q) => q.lt("createdAt", now - DISMISSAL_TTL_MS))
-    .take(5 * DELETE_BATCH);
-  for (const d of dismissals) {
-    await ctx.db.delete("needDismissals", d._id);
-    deleted++;
-  }
-  return { deleted };
+    .take(5 * SWEEP_BATCH);
+  for (const d of dismissals) await ctx.db.delete("needDismissals", d._id);
+  return { deleted: deleted + dismissals.length };
 }
 
 // ---------------------------------------------------------------------------------------
