@@ -25,6 +25,9 @@ import { awaitingApproval, orchestration, team } from "./harness/scenario";
 const WORKTREES = "/home/dev/worktrees";
 const LIVE_MS = 5_000; // a live update must show well within this (the target is 300 ms)
 
+/** An item of the Needs you page, by kind. */
+const need = (p: Page, kind: string) => p.locator(`[data-testid="need"][data-kind="${kind}"]`);
+
 let backend: TestBackend;
 let web: StaticServer;
 let browser: TestBrowser;
@@ -336,9 +339,39 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     expect(await alpha.readInbox("checkout-flow-phase-2", "tester")).toEqual({ not: "an inbox" });
     await page.getByRole("button", { name: "Cancel" }).click();
     await page.goto(`${web.url}#/attention`);
-    await page.getByTestId("attention-failed-action").filter({ hasText: "tester" }).first().waitFor({ timeout: LIVE_MS });
-    await page.getByTestId("attention-blocked").filter({ hasText: "search-index" }).waitFor();
+    await need(page, "failed_action").filter({ hasText: "tester" }).first().waitFor({ timeout: LIVE_MS });
+    await need(page, "blocked_phase").filter({ hasText: "search-index" }).waitFor();
     await screenshot(page, "attention-desktop");
+    await page.goBack();
+  });
+
+  test("Needs you: an item dismissed or snoozed leaves this viewer's list and the tab's count, and comes back on Restore", async () => {
+    await page.goto(`${web.url}#/attention`);
+    const blocked = need(page, "blocked_phase").filter({ hasText: "search-index" });
+    await blocked.waitFor({ timeout: LIVE_MS });
+    await expect(blocked.innerText()).resolves.toContain("tests failed twice");
+    // The tab's title and the badge count what the list shows (other items may come and go meanwhile).
+    const counted = async () => {
+      const title = Number(/^\((\d+)\) tina$/.exec(await page.title())?.[1] ?? "0");
+      const badge = Number((await page.getByTestId("attention-count").first().innerText()).trim());
+      return title === badge && title === (await page.locator('[data-testid="need"][data-state="open"]').count());
+    };
+    await eventually(counted, "the title's count matches the list", LIVE_MS);
+    await blocked.getByTestId("need-dismiss").click();
+    await blocked.waitFor({ state: "detached", timeout: LIVE_MS });
+    await eventually(counted, "the title's count without the dismissed item", LIVE_MS);
+    await page.getByTestId("needs-show-dismissed").click();
+    const dismissed = page.locator('[data-testid="need"][data-kind="blocked_phase"][data-state="dismissed"]').filter({ hasText: "search-index" });
+    await dismissed.getByTestId("need-restore").click();
+    await page.locator('[data-testid="need"][data-kind="blocked_phase"][data-state="open"]').filter({ hasText: "search-index" }).waitFor({ timeout: LIVE_MS });
+    await eventually(counted, "the title's count with the item back", LIVE_MS);
+    // Snoozed for an hour: gone from the list until then; restored for the tests that follow.
+    await blocked.getByTestId("need-snooze-hour").click();
+    await page.locator('[data-testid="need"][data-kind="blocked_phase"][data-state="snoozed"]').filter({ hasText: "search-index" }).waitFor({ timeout: LIVE_MS });
+    await expect(page.locator('[data-testid="need"][data-state="snoozed"] [data-testid="need-triaged"]').first().innerText()).resolves.toMatch(/^snoozed until (tomorrow )?\d\d:\d\d$/);
+    await page.locator('[data-testid="need"][data-state="snoozed"]').filter({ hasText: "search-index" }).getByTestId("need-restore").click();
+    await page.getByTestId("needs-show-dismissed").click();
+    await blocked.waitFor({ timeout: LIVE_MS });
     await page.goBack();
   });
 
@@ -358,6 +391,34 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     expect(said).toContain("check the rollback path too");
   });
 
+  test("a teammate asking its lead for a tool shows on Needs you, waiting at the lead's terminal, until the lead answers", async () => {
+    const requestId = `perm-${Date.now()}`;
+    const command = `npm run migrate # ${requestId}`;
+    const request = {
+      type: "permission_request",
+      request_id: requestId,
+      agent_id: "executor-1",
+      tool_name: "Bash",
+      tool_use_id: "toolu_01",
+      description: "Run the database migration",
+      input: { command },
+      permission_suggestions: [],
+    };
+    await alpha.appendInbox("checkout-flow-phase-2", "team-lead", { from: "executor-1", text: JSON.stringify(request) });
+    await page.goto(`${web.url}#/attention`);
+    const item = need(page, "teammate_permission").filter({ hasText: requestId });
+    await item.waitFor({ timeout: LIVE_MS });
+    await expect(item.getByTestId("need-at-lead").innerText()).resolves.toBe("waiting at the lead's terminal on alpha");
+    await expect(item.getByTestId("prompt-command").innerText()).resolves.toContain(command);
+    await expect(item.innerText()).resolves.toContain("Run the database migration");
+    // Answered at the lead's terminal, not here.
+    expect(await item.getByRole("button", { name: /allow|deny|approve/i }).count()).toBe(0);
+    const response = { type: "permission_response", request_id: requestId, subtype: "success", response: { updated_input: { command } } };
+    await alpha.appendInbox("checkout-flow-phase-2", "executor-1", { from: "team-lead", text: JSON.stringify(response) });
+    await item.waitFor({ state: "detached", timeout: LIVE_MS });
+    await page.goBack();
+  });
+
   test("a permission prompt is answered from the dashboard: the hook returns the decision to Claude Code", async () => {
     const command = `rm -rf build/ && npm run build # ${Date.now()}`;
     const event = {
@@ -369,7 +430,7 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
       tool_input: { command, description: "Rebuild from scratch" },
       permission_suggestions: [{ type: "addRules", rules: [{ toolName: "Bash", ruleContent: "npm run build:*" }], behavior: "allow", destination: "localSettings" }],
     };
-    // Claude Code runs the hook and waits; the operator answers on the Attention page.
+    // Claude Code runs the hook and waits; the operator answers on the Needs you page.
     const hook = await alpha.startHook("checkout-flow", event, 30_000);
     await page.goto(`${web.url}#/attention`);
     const prompt = page.locator('[data-testid="prompt"][data-status="open"]').filter({ hasText: command });
@@ -433,7 +494,7 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     }
   });
 
-  test("phone layout: list, detail, fleet and attention at 390 × 844, light and dark", async () => {
+  test("phone layout: list, detail, fleet and Needs you at 390 × 844, light and dark", async () => {
     for (const scheme of ["light", "dark"] as const) {
       const phone = await browser.context(PHONE, { colorScheme: scheme });
       const p = await phone.newPage();
@@ -451,7 +512,7 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
         await p.getByTestId("node-card").first().waitFor();
         await screenshot(p, "fleet-phone");
         await p.goto(`${web.url}#/attention`);
-        await p.getByTestId("attention-failed-action").first().waitFor();
+        await need(p, "failed_action").first().waitFor();
         await screenshot(p, "attention-phone");
       }
       await phone.close();
@@ -475,7 +536,8 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     await card.filter({ hasText: "offline" }).waitFor({ timeout: LIVE_MS });
     await expect(page.locator('[data-node="alpha"]').innerText()).resolves.toContain("online");
     await page.goto(`${web.url}#/attention`);
-    await page.getByTestId("attention-offline").filter({ hasText: "bravo" }).waitFor({ timeout: LIVE_MS });
+    await need(page, "offline_laptop").filter({ hasText: "bravo" }).waitFor({ timeout: LIVE_MS });
+    await expect(need(page, "offline_laptop").filter({ hasText: "bravo" }).getByTestId("need-laptop").innerText()).resolves.toBe("bravo (offline)");
     await openOrchestration(page, web.url, "search-index");
     await expect(page.getByTestId("detail-laptop").innerText()).resolves.toContain("offline");
     await expect(page.getByTestId("why-retry").innerText()).resolves.toBe("bravo is offline; actions would wait and expire");

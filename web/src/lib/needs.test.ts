@@ -163,12 +163,12 @@ describe("what each kind says", () => {
   });
 
   test("stall causes in words", () => {
-    expect(stallCauseText("waiting_for_human")).toBe("it is waiting for someone to answer at its terminal");
+    expect(stallCauseText("waiting_for_human")).toBe("it waits for someone to answer at its terminal");
     expect(stallCauseText("long_tool")).toBe("a tool has been running for a long time");
     expect(stallCauseText("api_error")).toBe("its last call to the API failed");
-    expect(stallCauseText("silent")).toBe("no activity, and no sign of why");
-    expect(stallCauseText(undefined)).toBe("no activity, and no sign of why");
-    expect(needSummary(need({ key: "s", kind: "stalled", cause: "long_tool" }), NOW)).toBe("stalled: a tool has been running for a long time");
+    expect(stallCauseText("silent")).toBe("no activity and no sign of why");
+    expect(stallCauseText(undefined)).toBe("no activity and no sign of why");
+    expect(needSummary(need({ key: "s", kind: "stalled", cause: "long_tool" }), NOW)).toBe("likely cause: a tool has been running for a long time");
   });
 
   test("stop failures: the error in words and when to retry", () => {

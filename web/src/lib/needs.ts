@@ -233,15 +233,15 @@ export function waitingAtLeadText(item: Pick<NeedLike, "nodeName">): string {
 }
 
 const STALL_CAUSES: Record<StallCause, string> = {
-  waiting_for_human: "it is waiting for someone to answer at its terminal",
+  waiting_for_human: "it waits for someone to answer at its terminal",
   long_tool: "a tool has been running for a long time",
   api_error: "its last call to the API failed",
-  silent: "no activity, and no sign of why",
+  silent: "no activity and no sign of why",
 };
 
 /** Why an agent stalled, in words. */
 export function stallCauseText(cause: StallCause | undefined): string {
-  return cause === undefined ? "no activity, and no sign of why" : (STALL_CAUSES[cause] ?? cause.replace(/_/g, " "));
+  return cause === undefined ? STALL_CAUSES.silent : (STALL_CAUSES[cause] ?? cause.replace(/_/g, " "));
 }
 
 const ERROR_KINDS: Record<string, string> = {
@@ -285,7 +285,7 @@ export function needSummary(item: NeedLike, now: number): string | null {
       return `stopped: ${errorKindText(item.errorKind)}${retry !== null ? ` · ${retry}` : ""}`;
     }
     case "stalled":
-      return `stalled: ${stallCauseText(item.cause)}`;
+      return `likely cause: ${stallCauseText(item.cause)}`;
     case "idle_with_tasks":
       return idleText(item);
     case "failed_action":

@@ -155,7 +155,7 @@ describe("the Needs you page", () => {
     expect(teammate).toHaveTextContent("teammate asks permission");
     expect(within(teammate).getByRole("link", { name: "checkout-flow, phase 2" }).getAttribute("href")).toBe("#/o/o1");
     expect(within(teammate).getByTestId("need-link")).toHaveTextContent("Open the orchestration");
-    expect(within(teammate).getByTestId("need-age")).toHaveTextContent("since 5 min ago");
+    expect(within(teammate).getByTestId("need-age")).toHaveTextContent("5 min ago");
     expect(screen.getByTestId("needs-count")).toHaveTextContent("10 items need you");
   });
 
@@ -265,7 +265,7 @@ describe("the Needs you page", () => {
     show();
     expect(within(card("stop_failure")).getByTestId("need-summary")).toHaveTextContent("stopped: rate limited · resets 3pm (Europe/London)");
     expect(card("stop_failure")).toHaveTextContent("429 Too Many Requests");
-    expect(within(card("stalled")).getByTestId("need-summary")).toHaveTextContent("stalled: a tool has been running for a long time");
+    expect(within(card("stalled")).getByTestId("need-summary")).toHaveTextContent("likely cause: a tool has been running for a long time");
     expect(within(card("idle_with_tasks")).getByTestId("need-summary")).toHaveTextContent("reviewer is idle with 3 open tasks");
     expect(within(card("blocked_phase")).getByTestId("need-summary")).toHaveTextContent("tests failed twice");
     const failed = card("failed_action");

@@ -358,7 +358,7 @@ export function NeedCard({ item, ctx }: { item: NeedItem; ctx: Ctx }) {
             {" · "}
           </>
         )}
-        <AgeTime at={item.since} now={ctx.now} prefix="since " />
+        <AgeTime at={item.since} now={ctx.now} />
       </span>
       {summary !== null && (
         <span className={s.summary} data-testid="need-summary">
