@@ -16,6 +16,7 @@ import {
   nextWake,
   orchestrationText,
   orderNeeds,
+  planMayBeCut,
   prettyJson,
   retryText,
   sessionLivenessText,
@@ -25,6 +26,7 @@ import {
   tomorrowMorning,
   visibleCount,
   waitingAtLeadText,
+  withTriage,
   type NeedKind,
   type NeedLike,
 } from "./needs";
@@ -97,6 +99,15 @@ describe("what this viewer sees, on the client's clock", () => {
     expect(nextWake(items, NOW + 30 * MIN)).toBe(NOW + 2 * 60 * MIN);
     expect(nextWake(items, NOW + 3 * 60 * MIN)).toBeUndefined();
     expect(nextWake([need({ key: "d", dismissed: true, snoozedUntil: NOW + MIN })], NOW)).toBeUndefined();
+  });
+
+  test("dismissing, snoozing and restoring one item, at once (the optimistic update)", () => {
+    const before = [need({ key: "a", snoozedUntil: NOW + MIN }), need({ key: "b" })];
+    expect(withTriage(before, "a", { dismissed: true })).toEqual([need({ key: "a", dismissed: true }), before[1]]);
+    expect(withTriage(before, "b", { dismissed: false, snoozedUntil: NOW + 60 * MIN })[1]).toEqual(need({ key: "b", snoozedUntil: NOW + 60 * MIN }));
+    expect(withTriage(before, "a", { dismissed: false })[0]).toEqual(need({ key: "a" }));
+    expect(withTriage(before, "a", { dismissed: false })[0]).not.toHaveProperty("snoozedUntil");
+    expect(withTriage(before, "zzz", { dismissed: true })).toEqual(before);
   });
 
   test("badge and tab title", () => {
@@ -203,6 +214,13 @@ describe("what each kind says", () => {
   test("tool input as indented JSON, as text", () => {
     expect(prettyJson('{"command":"ls","n":1}')).toBe('{\n  "command": "ls",\n  "n": 1\n}');
     expect(prettyJson('{"cut": "<scr')).toBe('{"cut": "<scr');
+  });
+
+  test("a plan that fills what is kept may have been cut", () => {
+    expect(planMayBeCut("# short plan")).toBe(false);
+    expect(planMayBeCut("x".repeat(65_536))).toBe(true);
+    expect(planMayBeCut("é".repeat(32 * 1024))).toBe(true); // 64 KiB of 2-byte characters
+    expect(planMayBeCut("é".repeat(20_000))).toBe(false);
   });
 
   test("session liveness in words", () => {

@@ -143,6 +143,22 @@ export function nextWake(items: readonly Pick<NeedLike, "dismissed" | "snoozedUn
   return next;
 }
 
+/**
+ * The items with one item's triage changed (dismissed, snoozed until a time, or neither), as the
+ * page shows it at once while the server confirms: the optimistic update of dismiss and restore.
+ */
+export function withTriage<T extends Pick<NeedLike, "key" | "dismissed" | "snoozedUntil">>(
+  items: readonly T[],
+  key: string,
+  triage: { dismissed: boolean; snoozedUntil?: number },
+): T[] {
+  return items.map((i) => {
+    if (i.key !== key) return i;
+    const { snoozedUntil: _old, ...rest } = i;
+    return { ...rest, dismissed: triage.dismissed, ...(triage.snoozedUntil !== undefined ? { snoozedUntil: triage.snoozedUntil } : {}) } as T;
+  });
+}
+
 /** The badge text: "99+" past 99. */
 export function countText(n: number): string {
   return n > 99 ? "99+" : String(n);
@@ -297,6 +313,16 @@ export function needSummary(item: NeedLike, now: number): string | null {
     default:
       return null;
   }
+}
+
+/** Plans are stored cut at 64 KiB of UTF-8 (laptops send at most 65,536 characters). */
+const PLAN_MAX_BYTES = 64 * 1024;
+const PLAN_MAX_CHARS = 65_536;
+
+/** Whether an agent's plan may have been cut short on its way (it fills what is kept). */
+export function planMayBeCut(text: string): boolean {
+  if (text.length >= PLAN_MAX_CHARS) return true;
+  return text.length * 3 >= PLAN_MAX_BYTES - 3 && new TextEncoder().encode(text).length >= PLAN_MAX_BYTES - 3;
 }
 
 /** Tool input as readable, indented JSON (input that is not JSON, e.g. cut short, as it came). Never HTML. */

@@ -26,10 +26,12 @@ import {
   needState,
   needSummary,
   orchestrationText,
+  planMayBeCut,
   snoozeChoices,
   snoozedText,
   visibleCount,
   waitingAtLeadText,
+  withTriage,
   type NeedState,
 } from "../lib/needs";
 import { describeInput, type PromptDecision, type PromptView } from "../lib/prompts";
@@ -77,8 +79,10 @@ export function AgeTime({ at, now, prefix }: { at: number; now: number; prefix?:
 
 /** Dismiss, snooze, restore: this viewer's own triage; the item stays for everyone else. */
 function Triage({ item, state, now }: { item: NeedItem; state: NeedState; now: number }) {
-  const dismiss = useMutation(api.needs.dismiss).withOptimisticUpdate((store, args) => patchItem(store, args.key, { dismissed: args.until === undefined, snoozedUntil: args.until }));
-  const restore = useMutation(api.needs.restore).withOptimisticUpdate((store, args) => patchItem(store, args.key, { dismissed: false, snoozedUntil: undefined }));
+  const dismiss = useMutation(api.needs.dismiss).withOptimisticUpdate((store, args) =>
+    patchItem(store, args.key, { dismissed: args.until === undefined, ...(args.until !== undefined ? { snoozedUntil: args.until } : {}) }),
+  );
+  const restore = useMutation(api.needs.restore).withOptimisticUpdate((store, args) => patchItem(store, args.key, { dismissed: false }));
   const [problem, setProblem] = useState<string | null>(null);
   const run = (call: Promise<unknown>) => {
     setProblem(null);
@@ -114,15 +118,10 @@ function Triage({ item, state, now }: { item: NeedItem; state: NeedState; now: n
 }
 
 /** The change a dismissal or restore makes, shown at once while the server confirms it. */
-function patchItem(store: OptimisticLocalStore, key: string, patch: { dismissed: boolean; snoozedUntil: number | undefined }) {
+function patchItem(store: OptimisticLocalStore, key: string, triage: { dismissed: boolean; snoozedUntil?: number }) {
   const data = store.getQuery(api.needs.needsYou, {});
   if (data === undefined) return;
-  const items = data.items.map((i) => {
-    if (i.key !== key) return i;
-    const { snoozedUntil: _old, ...rest } = i;
-    return { ...rest, dismissed: patch.dismissed, ...(patch.snoozedUntil !== undefined ? { snoozedUntil: patch.snoozedUntil } : {}) };
-  });
-  store.setQuery(api.needs.needsYou, {}, { ...data, items });
+  store.setQuery(api.needs.needsYou, {}, { ...data, items: withTriage(data.items, key, triage) });
 }
 
 /** A teammate's question or an agent's plan, answered at the lead's terminal: shown, not answered here. */
@@ -156,9 +155,16 @@ function AtTheLead({ item }: { item: NeedItem }) {
               </Button>
               <div id={planId} hidden={!open}>
                 {open && (
-                  <div className={s.plan} tabIndex={0} role="region" aria-label={`The plan ${item.agentName ?? "the agent"} asks to have approved`} data-testid="need-plan">
-                    <Markdown text={item.planContent} />
-                  </div>
+                  <>
+                    {planMayBeCut(item.planContent) && (
+                      <p className={p.note} role="note" data-testid="need-plan-cut">
+                        Only the start of the plan reached the dashboard; the whole plan is at the lead's terminal.
+                      </p>
+                    )}
+                    <div className={s.plan} tabIndex={0} role="region" aria-label={`The plan ${item.agentName ?? "the agent"} asks to have approved`} data-testid="need-plan">
+                      <Markdown text={item.planContent} />
+                    </div>
+                  </>
                 )}
               </div>
             </>
