@@ -73,9 +73,11 @@ class TeamSnapshot:
 MemberReach = Literal["pane", "in_process", "lead", "none"]
 """How a member can be reached besides its inbox (`tina.local.models.MemberReach` on the wire)."""
 
-Liveness = Literal["working", "idle", "waiting", "shut_down", "gone"]
+Liveness = Literal["working", "idle", "waiting", "rate_limited", "shut_down", "gone"]
 """What an agent is doing, as the daemon derives it from its team's files (`isActive`, the
-inboxes' idle notifications, shutdowns and permission requests, and its pane)."""
+inboxes' idle notifications, shutdowns and permission requests, and its pane), merged with what
+the lead's Claude Code session says through its hooks (`tina.daemon.projection.merge_hook_liveness`):
+a lead stopped by a rate limit is `rate_limited`, a lead whose session ended is `gone`."""
 
 
 @attrs.frozen(kw_only=True)
@@ -267,6 +269,74 @@ PROMPT_SUGGESTIONS_MAX = 16 * 1024
 
 HookLiveness = Literal["working", "waiting", "idle", "rate_limited", "failed", "ended"]
 """What a Claude Code session is doing, as its own hook events tell it."""
+
+
+@attrs.frozen(kw_only=True)
+class LeadSession:
+    """A team lead's Claude Code session as its hook events tell it: what the Claude watcher
+    merges into the team's liveness. `detail` is the end reason (SessionEnd), the error kind
+    (StopFailure), the tool or notification it waits on; `tool_name` the last tool it used or
+    asked for; `retry_hint` when a rate limit resets, in words, if the error said."""
+
+    session_id: str
+    liveness: HookLiveness
+    detail: str | None = None
+    tool_name: str | None = None
+    retry_hint: str | None = None
+
+
+# --- needs: what the laptop sees needs a human (`tina.daemon.needs`), sent with the sessions ---
+
+LaptopNeedKind = Literal[
+    "teammate_permission", "agent_plan_approval", "idle_with_tasks", "stop_failure", "stalled"
+]
+LAPTOP_NEED_KINDS: tuple[LaptopNeedKind, ...] = typing.get_args(LaptopNeedKind)
+StallCause = Literal["waiting_for_human", "long_tool", "api_error", "silent"]
+STALL_CAUSES: tuple[StallCause, ...] = typing.get_args(StallCause)
+
+
+@attrs.frozen(kw_only=True)
+class LaptopNeed:
+    """Something on the laptop that needs a human, as `needs:syncLaptop` takes it. `key` is
+    stable while the condition lasts (`perm:<teamDir>:<requestId>`, `stall:<sessionId>`, ...),
+    `since` is when it began (ms since the epoch); the caps are `tina.convex.needs`'s."""
+
+    key: str
+    kind: LaptopNeedKind
+    since: float
+    title: str
+    detail: str | None = None
+    team_dir: str | None = None
+    agent_name: str | None = None
+    session_id: str | None = None
+    feature_name: str | None = None
+    request_id: str | None = None
+    tool_name: str | None = None
+    tool_input: str | None = None
+    tool_input_truncated: bool | None = None
+    plan_content: str | None = None
+    cause: StallCause | None = None
+    error_kind: str | None = None
+    retry_hint: str | None = None
+    retry_at: float | None = None
+    open_tasks: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SessionSnapshot:
+    """A hook-known Claude Code session as `needs:syncLaptop` takes it (times in ms)."""
+
+    session_id: str
+    liveness: HookLiveness | None = None
+    reason: str | None = None
+    cwd: str | None = None
+    team_dir: str | None = None
+    agent_name: str | None = None
+    feature_name: str | None = None
+    first_at: float
+    last_at: float
+    last_event: str
+    events: float
 
 
 # --- permission prompts: a PermissionRequest shown on the dashboard and answered there --------

@@ -21,17 +21,20 @@ from tina.messages import (
     EventRecord,
     Health,
     InboxMessage,
+    LaptopNeed,
     MemberSnapshot,
     OpenedPrompt,
     OrchestrationSnapshot,
     PhaseSnapshot,
     PromptOutcome,
+    SessionSnapshot,
     TaskSnapshot,
     TeamSnapshot,
 )
 
 from .actions import PendingActions, result_to_wire
 from .client import ConvexClient
+from .needs import SyncLaptopResult, result_from_wire, sync_laptop_args
 from .prompts import PendingDecisions, opened_to_wire
 from .wire import make_converter
 
@@ -175,6 +178,9 @@ class GatewayProtocol(Protocol):
     async def open_prompt(self, prompt: OpenedPrompt) -> bool: ...
     async def settle_prompt(self, prompt_id: str, outcome: PromptOutcome) -> bool: ...
     def pending_decisions(self) -> contextlib.AbstractAsyncContextManager[PendingDecisions]: ...
+    async def sync_laptop(
+        self, items: list[LaptopNeed], sessions: list[SessionSnapshot]
+    ) -> SyncLaptopResult: ...
 
 
 async def enroll(
@@ -335,3 +341,13 @@ class Gateway:
         (`tina.convex.prompts.PendingDecisions`)."""
         async with self.client.subscribe("prompts:pendingDecisions", self._args()) as sub:
             yield PendingDecisions(sub)
+
+    async def sync_laptop(
+        self, items: list[LaptopNeed], sessions: list[SessionSnapshot]
+    ) -> SyncLaptopResult:
+        """The laptop's current needs and Claude Code sessions (replacing the last set), checked
+        first (`tina.convex.needs.InvalidNeeds`: nothing is sent)."""
+        args = self._args()
+        args.update(sync_laptop_args(items, sessions))
+        doc = await self.client.mutation("needs:syncLaptop", args, timeout=self._timeout)
+        return result_from_wire(doc)

@@ -13,6 +13,7 @@ tina (root, one_for_one)
   hooks        Claude Code sessions from their hook events (`tina hook`)
   prompts      permission prompts: opens and settles sent to Convex, in order
   decisions    the live pendingDecisions subscription: answers to the waiting hooks
+  needs        what needs a human on this laptop, and its Claude Code sessions (needs:syncLaptop)
   control      the local socket: status, hook events in, permission decisions out
 """
 
@@ -39,6 +40,7 @@ from tina.daemon.actors import (
     dispatcher,
     hooks,
     listener,
+    needs,
     presence,
     prompts,
     worktree,
@@ -106,11 +108,18 @@ class Daemon:
         )
         # Hook events: the control socket offers them, the hooks actor takes them (its channel,
         # sized in `hooks.HOOK_BUFFER`, lives as long as the daemon).
+        # A lead's hook liveness changing sends its team again (merged into the members').
         self.hooks = hooks.Hooks(
             team_of=self.claude.team_of_session,
             sessions_dir=config.tina_sessions_dir,
             disk=self.disk,
+            on_session=self.claude.hook_changed,
         )
+        self.claude.session_of = self.hooks.lead_session
+        # Needs: recomputed whenever the teams or the hook sessions change.
+        self.needs = needs.Needs(self.claude, self.hooks, stall_after_mins=config.stall_after_mins)
+        self.hooks.on_change = self.needs.poke
+        self.claude.on_change = self.needs.poke
         # Permission prompts: the control socket waits in `ask`, the prompts actor sends the opens
         # and settles (its channel, sized in `prompts.OPS_BUFFER`, lives as long as the daemon).
         self.prompts = prompts_state.Prompts(
@@ -205,8 +214,8 @@ class Daemon:
                 id="listener",
                 run=partial(listener.listen, self.gateway, self._actions_send, self.action_stats),
             ),
-            # hooks, prompts and decisions await nothing when stopped; their 5 s between them
-            # keep the ordered shutdown inside the service's stop timeout (`service/`).
+            # hooks, prompts, decisions and needs await nothing when stopped; their 5 s between
+            # them keep the ordered shutdown inside the service's stop timeout (`service/`).
             ChildSpec(
                 id="hooks",
                 run=partial(hooks.run, self.hooks, self.hub),
@@ -216,13 +225,19 @@ class Daemon:
             ChildSpec(
                 id="prompts",
                 run=partial(prompts.run, self.prompts, self.gateway),
-                shutdown_timeout=2,  # nothing to finish: Convex expires what was not settled
+                shutdown_timeout=1.5,  # nothing to finish: Convex expires what was not settled
                 detail=self.prompts.detail,
             ),
             ChildSpec(
                 id="decisions",
                 run=partial(prompts.listen, self.prompts, self.gateway),
                 shutdown_timeout=1,
+            ),
+            ChildSpec(
+                id="needs",
+                run=partial(needs.run, self.needs, self.gateway, self.syncer.reconcile),
+                shutdown_timeout=0.5,  # nothing to finish: the next start sends the set again
+                detail=self.needs.detail,
             ),
             ChildSpec(
                 id="control",
@@ -315,6 +330,7 @@ class Daemon:
             "info": self.info(),
             "tree": [s.to_json() for s in self.statistics()],
             "hooks": self.hooks.snapshot(),
+            "needs": self.needs.snapshot(),
         }
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

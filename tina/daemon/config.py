@@ -38,12 +38,17 @@ _KEYS: dict[str, tuple[str, str]] = {
     "debounce_ms": ("TINA_DEBOUNCE_MS", "positive_int"),
     "action_timeout_secs": ("TINA_ACTION_TIMEOUT_SECS", "positive_float"),
     "permission_wait_ms": ("TINA_PERMISSION_WAIT_MS", "permission_wait_ms"),
+    "stall_after_mins": ("TINA_STALL_AFTER_MINS", "stall_after_mins"),
 }
 
 PERMISSION_WAIT_MS = 20_000
 PERMISSION_WAIT_MAX_MS = 55_000
 """How long a PermissionRequest waits for the dashboard at most: under the 60 s `tina hooks
 install` gives the hook, with room for `tina hook`'s own 1.5 s of slack."""
+STALL_AFTER_MINS = 10
+STALL_AFTER_MAX_MINS = 24 * 60
+"""An agent or session silent this many minutes (a whole number, 1 to a day) is shown as
+stalled on the dashboard's "Needs you"."""
 
 
 class ConfigError(Exception):
@@ -79,6 +84,7 @@ class Config:
     debounce_ms: int = 30
     action_timeout_secs: float = 120.0
     permission_wait_ms: int = PERMISSION_WAIT_MS
+    stall_after_mins: int = STALL_AFTER_MINS
     source: Path | None = None  # the file it came from, if any
     profile: str | None = None
 
@@ -132,6 +138,13 @@ def _check(key: str, raw: Any, kind: str, origin: str) -> Any:
         if kind == "path":
             return Path(value).expanduser()
         return value
+    if kind == "stall_after_mins":
+        text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+        if not text.isdigit() or not 1 <= int(text) <= STALL_AFTER_MAX_MINS:
+            raise ConfigError(
+                f"{where}: expected whole minutes from 1 to {STALL_AFTER_MAX_MINS}, got {raw!r}"
+            )
+        return int(text)
     if kind in ("positive_float", "positive_int", "permission_wait_ms"):
         try:
             number = float(raw) if kind == "positive_float" else int(str(raw))

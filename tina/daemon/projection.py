@@ -43,6 +43,7 @@ from tina.messages import (
     EventRecord,
     InboxKind,
     InboxMessage,
+    LeadSession,
     Liveness,
     MemberSnapshot,
     OrchestrationSnapshot,
@@ -113,6 +114,13 @@ def ms(value: datetime | None) -> float | None:
 def units(text: str) -> int:
     """The length Convex checks: UTF-16 code units (a character beyond U+FFFF counts 2)."""
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def cut_units(text: str, limit: int) -> tuple[str, bool]:
+    """`text` without NUL characters, at most `limit` UTF-16 units (cut with a final "…"), and
+    whether it was cut."""
+    out = _cut(text, limit) or ""
+    return out, out != text.replace("\x00", "")
 
 
 def _cut(text: str | None, limit: int = MAX_TEXT) -> str | None:
@@ -564,5 +572,68 @@ def with_liveness(
             own_inbox=own.messages if own is not None else (),
             live_panes=live_panes,
         )
+        out.append(attrs.evolve(m, liveness=liveness, liveness_reason=reason))
+    return out
+
+
+# --- hook liveness merged into the members' ----------------------------------------------------
+
+_ANSWER_WAITS = frozenset({"elicitation", "elicitation_dialog"})
+
+
+def hook_reason(session: LeadSession) -> str | None:
+    """A session's liveness in words, as the lead's reason (None for working and idle)."""
+    match session.liveness:
+        case "ended":
+            return _cut(f"its Claude Code session ended ({session.detail or 'other'})", MAX_REASON)
+        case "rate_limited":
+            hint = f"; {session.retry_hint}" if session.retry_hint else ""
+            return _cut(f"rate limited{hint}", MAX_REASON)
+        case "failed":
+            return _cut(f"stopped on an API error ({session.detail or 'unknown'})", MAX_REASON)
+        case "waiting":
+            if session.detail in _ANSWER_WAITS:
+                return "waiting for an answer"
+            tool = session.tool_name
+            return _cut(
+                f"waiting for permission to use {tool}" if tool else "waiting for permission",
+                MAX_REASON,
+            )
+    return None
+
+
+def merge_hook_liveness(
+    team: TeamSnapshot, members: Sequence[MemberSnapshot], session: LeadSession | None
+) -> list[MemberSnapshot]:
+    """`members` (with their liveness from the files) as the lead's Claude Code session has
+    them, when the team's `leadSessionId` has one (`session`). The lead takes the session's
+    word: ended -> `gone`, rate limited -> `rate_limited`, failed -> `waiting` (stopped on an API
+    error), waiting -> `waiting`, idle/working -> that, unless its files say `waiting`. An ended
+    session takes its in-process teammates with it (`gone`): they live in its process. Files win
+    for `shut_down` and `gone`. Pane teammates are processes of their own: unchanged."""
+    if session is None:
+        return list(members)
+    lead = lead_name(team, members)
+    out = []
+    for m in members:
+        if m.liveness in ("shut_down", "gone"):
+            out.append(m)
+            continue
+        liveness: Liveness | None = m.liveness
+        reason = m.liveness_reason
+        if m.agent_name == lead:
+            match session.liveness:
+                case "ended":
+                    liveness, reason = "gone", hook_reason(session)
+                case "rate_limited":
+                    liveness, reason = "rate_limited", hook_reason(session)
+                case "failed" | "waiting":
+                    liveness, reason = "waiting", hook_reason(session)
+                case "idle" | "working" if m.liveness != "waiting":
+                    if m.liveness != session.liveness:
+                        reason = None
+                    liveness = session.liveness
+        elif session.liveness == "ended" and m.reach == "in_process":
+            liveness, reason = "gone", "the lead's Claude Code session ended"
         out.append(attrs.evolve(m, liveness=liveness, liveness_reason=reason))
     return out

@@ -19,6 +19,7 @@ from tina.convex.gateway import (
     SyncOrchestrationResult,
     SyncTeamResult,
 )
+from tina.convex.needs import SyncLaptopResult, sync_laptop_args
 from tina.convex.prompts import PendingDecisions
 from tina.messages import (
     ActionResult,
@@ -26,11 +27,13 @@ from tina.messages import (
     EventRecord,
     Health,
     InboxMessage,
+    LaptopNeed,
     MemberSnapshot,
     OpenedPrompt,
     OrchestrationSnapshot,
     PhaseSnapshot,
     PromptOutcome,
+    SessionSnapshot,
     TaskSnapshot,
     TeamSnapshot,
 )
@@ -116,6 +119,9 @@ class FakeGateway:
     decisions: FakeSubscription = attrs.Factory(FakeSubscription)
     changed: trio.Event = attrs.Factory(trio.Event)
     faults: list[Fault] = attrs.Factory(list)
+    # The laptop's needs and sessions as `needs:syncLaptop` last replaced them.
+    needs: dict[str, LaptopNeed] = attrs.Factory(dict)
+    sessions: dict[str, SessionSnapshot] = attrs.Factory(dict)
 
     def inject(
         self, call: str, error: Exception, *, action_id: str | None = None, times: int = 1
@@ -308,6 +314,20 @@ class FakeGateway:
     @contextlib.asynccontextmanager
     async def pending_decisions(self) -> AsyncIterator[PendingDecisions]:
         yield PendingDecisions(self.decisions)
+
+    async def sync_laptop(
+        self, items: list[LaptopNeed], sessions: list[SessionSnapshot]
+    ) -> SyncLaptopResult:
+        sync_laptop_args(items, sessions)  # the real gateway's checks
+        await self._call("sync_laptop", (list(items), list(sessions)))
+        before = self.needs
+        self.needs = {n.key: n for n in items}
+        self.sessions = {s.session_id: s for s in sessions}
+        return SyncLaptopResult(
+            opened=float(len(self.needs.keys() - before.keys())),
+            updated=float(sum(1 for k, n in self.needs.items() if k in before and before[k] != n)),
+            resolved=float(len(before.keys() - self.needs.keys())),
+        )
 
 
 def refused(code: str = "revoked", message: str = "the credential was revoked") -> ConvexError:

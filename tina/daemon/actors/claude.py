@@ -13,7 +13,10 @@ hands over its last `FIRST_READ_MESSAGES`, which Convex dedupes by key). The inb
 tmux panes also give each member its liveness (`tina.daemon.projection.member_liveness`): a team
 is sent again when a member's liveness changes. The panes are listed once per refresh that needs
 them (a team with pane teammates) and every `PANE_INTERVAL`, since a pane dies without writing
-any file.
+any file. The lead's Claude Code session, as its hook events tell it (`session_of`), has the last
+word on the lead and, once it ended, on its in-process teammates
+(`tina.daemon.projection.merge_hook_liveness`); the hooks actor calls `hook_changed` when it
+changes, and the team is checked again at once.
 
 Files are read through `tina.local.files` (regular files only, capped, never blocking): a FIFO,
 a device or an oversized file is logged once (`file.refused`, with the cap) and skipped, and so
@@ -37,10 +40,12 @@ import trio
 from tina.convex import ConvexClientError, LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actors.worktree import DISK_THREADS
+from tina.daemon.needs import TeamView
 from tina.daemon.projection import (
     Unsendable,
     inbox_message,
     member_problem,
+    merge_hook_liveness,
     task_snapshot,
     team_snapshot,
     with_liveness,
@@ -64,7 +69,7 @@ from tina.local.files import (
     is_undecodable,
     read_file,
 )
-from tina.messages import InboxMessage, MemberSnapshot, TaskSnapshot, TeamSnapshot
+from tina.messages import InboxMessage, LeadSession, MemberSnapshot, TaskSnapshot, TeamSnapshot
 
 log = structlog.get_logger("tina.claude")
 
@@ -78,6 +83,8 @@ PANE_INTERVAL = 15.0
 
 PaneLister = Callable[[], Awaitable[frozenset[str] | None]]
 """The ids of the live tmux panes (`%3`); None when they cannot be known."""
+SessionOf = Callable[[str], LeadSession | None]
+"""What a Claude Code session's hook events say of it (`Hooks.lead_session`)."""
 
 # What tmux says when there is no server (no panes at all), on its default or a given socket.
 _NO_SERVER = re.compile(r"no server running|error connecting to|no such file or directory", re.I)
@@ -196,8 +203,16 @@ class ClaudeWatcher:
         *,
         disk: trio.CapacityLimiter | None = None,
         panes: PaneLister | None = None,
+        session_of: SessionOf | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.disk = disk or trio.CapacityLimiter(DISK_THREADS)
+        # The lead sessions' hook liveness, merged into their teams' (None: files only), and
+        # who to tell after each emit (the needs actor).
+        self.session_of = session_of
+        self.on_change = on_change
+        # Bumped when a lead's hook liveness changed (`hook_changed`); the run loop emits.
+        self.hook_wake: LatestValue[int] = LatestValue(0)
         self.teams_dir = claude_dir / "teams"
         self.tasks_dir = claude_dir / "tasks"
         self.syncer = syncer
@@ -230,6 +245,35 @@ class ClaudeWatcher:
             if lead == session_id and d in self.configs:
                 return d
         return None
+
+    def hook_changed(self, session_id: str) -> None:
+        """A session's hook liveness changed: if it is a team's lead, that team is checked again
+        (sent when a member's merged liveness changed) by the run loop. Never blocks."""
+        team = self.team_of_session(session_id)
+        if team is not None:
+            self._liveness_dirty.add(team)
+            self.hook_wake.set(self.hook_wake.value + 1)
+
+    def team_views(self, feature_of: Callable[[str], str | None] | None = None) -> list[TeamView]:
+        """Every team as the needs rules read it (members with their merged liveness);
+        `feature_of(cwd)` names the orchestration the lead works in."""
+        out = []
+        for d in sorted(self.configs):
+            _, team, members = self.configs[d]
+            live = self._live_members(d)
+            lead_cwd = next((m.cwd for m in members if m.agent_id == team.lead_agent_id), None)
+            out.append(
+                TeamView(
+                    dir_name=d,
+                    team=team,
+                    members=tuple(live),
+                    inboxes={a: inbox for a, (_, inbox) in self.inboxes.get(d, {}).items()},
+                    tasks=tuple(snap for _, snap in self.tasks.get(d, {}).values()),
+                    lead_session_id=self.lead_sessions.get(d),
+                    feature_name=feature_of(lead_cwd) if feature_of and lead_cwd else None,
+                )
+            )
+        return out
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -540,7 +584,11 @@ class ClaudeWatcher:
     def _live_members(self, d: str) -> list[MemberSnapshot]:
         _, team, members = self.configs[d]
         inboxes = {agent: inbox for agent, (_, inbox) in self.inboxes.get(d, {}).items()}
-        return with_liveness(team, members, inboxes, self.live_panes)
+        live = with_liveness(team, members, inboxes, self.live_panes)
+        lead = self.lead_sessions.get(d)
+        if self.session_of is None or lead is None:
+            return live
+        return merge_hook_liveness(team, live, self.session_of(lead))
 
     async def _refresh_panes(self) -> None:
         if self._list_panes is None:
@@ -570,6 +618,8 @@ class ClaudeWatcher:
             if d in self.configs and self._live_members(d) != self.emitted.get(d):
                 dirty.add(d)
         self._emit(dirty)
+        if self.on_change is not None:
+            self.on_change()
         if dirty:
             await self.syncer.durable()
 
@@ -658,10 +708,21 @@ async def run(
             if gateway is not None:
                 nursery.start_soon(remove_vanished, watcher, gateway)
 
+            hooks_due = False
+
+            async def on_hooks() -> None:
+                nonlocal hooks_due
+                seen = watcher.hook_wake.version
+                while True:
+                    seen, _ = await watcher.hook_wake.wait_newer(seen)
+                    hooks_due = True
+                    merged.set()
+
             for root, _ in inboxes:
                 nursery.start_soon(pump, root)
             nursery.start_soon(on_reconcile)
             nursery.start_soon(pane_timer)
+            nursery.start_soon(on_hooks)
             while True:
                 await merged.wait()
                 merged = trio.Event()
@@ -672,6 +733,9 @@ async def run(
                 if panes_due:
                     panes_due = False
                     await watcher.check_panes()
+                if hooks_due:
+                    hooks_due = False
+                    await watcher.emit(set())
     finally:
         for root, inbox in inboxes:
             hub.unsubscribe(root, inbox)

@@ -9,7 +9,10 @@ its cwd is inside, from `~/.claude/tina-sessions/*.json`, read in the disk limit
 lookups change or a cwd matches none of them).
 
 Bounded: at most `SESSIONS_MAX` sessions; ended sessions are forgotten `ENDED_KEEP_MS` after
-they ended, and first when there are too many. Nothing is sent to Convex yet.
+they ended, and first when there are too many. A change of what a session says of its liveness
+is told to `on_session` (the Claude watcher sends the lead's team again, its liveness merged);
+every event to `on_change` (the needs actor recomputes). The sessions reach Convex through the
+needs actor (`needs:syncLaptop`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import attrs
 import structlog
 import trio
 
+from tina.daemon.needs import lead_view, retry_after
+from tina.daemon.projection import hook_reason
 from tina.daemon.watch import WatchHub
 from tina.local import ReadError, list_session_lookups
-from tina.messages import HookEvent, HookLiveness
+from tina.messages import HookEvent, HookLiveness, LeadSession
 
 log = structlog.get_logger("tina.hooks")
 
@@ -42,6 +47,9 @@ ID_PREFIX = 8
 
 TeamOf = Callable[[str], str | None]
 """The team directory whose lead runs in a session id (`ClaudeWatcher.team_of_session`)."""
+SessionChanged = Callable[[str], None]
+"""Told the id of a session whose liveness (or what it says of it) changed
+(`ClaudeWatcher.hook_changed`: the session's team is sent again)."""
 
 # --- the pure rule ----------------------------------------------------------------------------
 
@@ -63,6 +71,7 @@ WORKING_EVENTS = frozenset(
     }
 )
 WAITING_NOTIFICATIONS = frozenset({"permission_prompt", "elicitation_dialog"})
+TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest"})
 
 
 def liveness_after(event: HookEvent) -> tuple[HookLiveness, str | None] | None:
@@ -106,9 +115,18 @@ class SessionState:
     permission_mode: str | None = None
     liveness: HookLiveness | None = None
     reason: str | None = None
+    since: float | None = None  # when the liveness last changed
     ended_at: float | None = None
     team: str | None = None
     orchestration: str | None = None
+    tool_name: str | None = None  # the last tool it used or asked for
+    tool_at: float | None = None  # when that tool started (its PreToolUse)
+    # The last StopFailure's kind, text (error_details, else the API error message) and when
+    # to retry (`tina.daemon.needs.retry_after`); cleared when it runs again.
+    error_kind: str | None = None
+    error_text: str | None = None
+    retry_hint: str | None = None
+    retry_at: float | None = None
 
 
 class HookSessions:
@@ -137,10 +155,26 @@ class HookSessions:
         state.cwd = event.cwd or state.cwd
         state.transcript_path = event.transcript_path or state.transcript_path
         state.permission_mode = event.permission_mode or state.permission_mode
+        if event.tool_name and event.event in TOOL_EVENTS:
+            if event.event == "PreToolUse" or event.tool_name != state.tool_name:
+                state.tool_at = now
+            state.tool_name = event.tool_name
         after = liveness_after(event)
         if after is not None:
+            if after[0] != state.liveness:
+                state.since = now
             state.liveness, state.reason = after
             state.ended_at = now if state.liveness == "ended" else None
+            if event.event == "StopFailure":
+                state.error_kind = event.error or "unknown"
+                state.error_text = event.error_details or event.last_assistant_message
+                text = "\n".join(
+                    t for t in (event.error_details, event.last_assistant_message) if t
+                )
+                state.retry_hint, state.retry_at = retry_after(text, now)
+            elif state.liveness not in ("rate_limited", "failed"):
+                state.error_kind = state.error_text = state.retry_hint = None
+                state.retry_at = None
         self.prune(now)
         return state
 
@@ -188,6 +222,12 @@ def _read_lookups(sessions_dir: Path) -> dict[str, str]:
     return {lookup.feature: lookup.worktree_path for lookup in lookups}
 
 
+def _says(state: SessionState) -> tuple[HookLiveness, str | None] | None:
+    """What a session says of its liveness, in the words its team's lead is given."""
+    view = lead_view(state)
+    return None if view is None else (view.liveness, hook_reason(view))
+
+
 # --- the actor's state ------------------------------------------------------------------------
 
 
@@ -205,8 +245,12 @@ class Hooks:
         disk: trio.CapacityLimiter | None = None,
         buffer: int = HOOK_BUFFER,
         sessions: HookSessions | None = None,
+        on_session: SessionChanged | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.team_of = team_of
+        self.on_session = on_session
+        self.on_change = on_change
         self.sessions_dir = sessions_dir
         self.disk = disk or trio.CapacityLimiter(1)
         self.sessions = sessions or HookSessions()
@@ -249,10 +293,29 @@ class Hooks:
             _read_lookups, self.sessions_dir, limiter=self.disk
         )
 
+    def lead_session(self, session_id: str) -> LeadSession | None:
+        """What session `session_id`'s hook events say of its liveness (None: nothing known)."""
+        state = self.sessions.by_id.get(session_id)
+        return None if state is None else lead_view(state)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
     async def take(self, event: HookEvent) -> None:
+        known = self.sessions.by_id.get(event.session_id or "")
+        before = None if known is None else _says(known)
         state = self.sessions.apply(event)
         if state is None:
             return
+        try:
+            await self._join_new(state)
+        finally:
+            if self.on_session is not None and _says(state) != before:
+                self.on_session(state.session_id)
+            self._changed()
+
+    async def _join_new(self, state: SessionState) -> None:
         if (
             state.cwd
             and state.orchestration is None
@@ -319,6 +382,7 @@ async def run(
                         await inbox.get()
                         await hooks.refresh_worktrees()
                         hooks.join(hooks.sessions.by_id.values())
+                        hooks._changed()
 
                 nursery.start_soon(on_lookups)
             task_status.started()
