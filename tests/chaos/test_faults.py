@@ -2,7 +2,7 @@
 with exponential backoff, and everything works afterwards; an actor that keeps failing makes the
 supervisor give up and the process exit non-zero, for launchd to start it afresh.
 
-One laptop per actor, all at once against one backend (a daemon mostly waits, so eleven of them
+One laptop per actor, all at once against one backend (a daemon mostly waits, so fifteen of them
 fit on two cores), keeps the suite short.
 """
 
@@ -31,6 +31,10 @@ ACTORS = [
     "discovery",
     "dispatcher",
     "listener",
+    "hooks",
+    "prompts",
+    "decisions",
+    "needs",
     "control",
 ]
 FAULTS = 2

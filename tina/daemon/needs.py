@@ -321,6 +321,7 @@ def _team_needs(
                 plan_content=plan or None,
             )
 
+    activity_of: dict[str, float] | None = None  # read once, when a member is working
     for member in view.members:
         name = member.agent_name
         is_lead = name == lead
@@ -362,7 +363,9 @@ def _team_needs(
                     open_tasks=float(n),
                 )
         elif member.liveness == "working" and not (is_lead and lead_session is not None):
-            activity = _activity(view, name)
+            if activity_of is None:
+                activity_of = _activity(view)
+            activity = activity_of.get(name, 0.0)
             if member.reach == "in_process" and lead_session is not None:
                 activity = max(activity, lead_session.last_at)
             if activity and now - activity >= stall_after_ms:
@@ -382,19 +385,27 @@ def _team_needs(
                 )
 
 
-def _activity(view: TeamView, name: str) -> float:
-    """The newest sign of life of `name` in its team's files (ms; 0 when none)."""
-    latest = 0.0
+def _activity(view: TeamView) -> dict[str, float]:
+    """The newest sign of life of each member in its team's files (ms): messages it sent or
+    got, its tasks' updates, when it joined. One pass over the inboxes."""
+    latest: dict[str, float] = {}
+
+    def seen(name: str, at: float | None) -> None:
+        if at and at > latest.get(name, 0.0):
+            latest[name] = at
+
     for agent, inbox in view.inboxes.items():
+        newest = 0.0
         for m in inbox.messages:
-            if m.sender == name or agent == name:
-                latest = max(latest, _at(m))
+            at = _at(m)
+            newest = max(newest, at)
+            seen(m.sender, at)
+        seen(agent, newest)
     for t in view.tasks:
-        if t.owner == name:
-            latest = max(latest, t.updated_at or 0.0, t.created_at or 0.0)
-    member = next((m for m in view.members if m.agent_name == name), None)
-    if member is not None and member.joined_at:
-        latest = max(latest, member.joined_at)
+        if t.owner:
+            seen(t.owner, max(t.updated_at or 0.0, t.created_at or 0.0))
+    for member in view.members:
+        seen(member.agent_name, member.joined_at)
     return latest
 
 
