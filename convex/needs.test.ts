@@ -51,6 +51,24 @@ const sessionRows = (t: T) => t.run((ctx) => ctx.db.query("claudeSessions").coll
 const byKey = async (t: T, key: string) => (await needRows(t)).filter((r) => r.key === key);
 
 describe("needs:syncLaptop", () => {
+  test("words are stored without control characters, a plan or tool input only on its own kind, an unknown time as 0", async () => {
+    const t = makeT();
+    const { sync } = await world(t);
+    await sync(
+      [
+        need("stop:s1", { kind: "stop_failure", title: "stopped:\u001b[31m rate limited\nagain", detail: "line 1\nline 2\u0000\u0007", retryHint: "resets\t3pm", cause: undefined }),
+        need("stall:s2", { planContent: "a plan on a stall", toolInput: "{}", toolInputTruncated: true }),
+        need("perm:t:r0", { kind: "teammate_permission", since: 0, cause: undefined }),
+      ],
+      [session(SESSION, { reason: "rate\u001blimited", lastEvent: "Stop\nFailure" })],
+    );
+    expect((await byKey(t, "stop:s1"))[0]).toMatchObject({ title: "stopped: [31m rate limited again", detail: "line 1\nline 2  ", retryHint: "resets 3pm" });
+    const [stall] = await byKey(t, "stall:s2");
+    expect([stall.planContent, stall.toolInput, stall.toolInputTruncated]).toEqual([undefined, undefined, undefined]);
+    expect((await byKey(t, "perm:t:r0"))[0].since).toBe(0);
+    expect((await sessionRows(t))[0]).toMatchObject({ reason: "rate limited", lastEvent: "Stop Failure" });
+  });
+
   test("opens, updates and resolves items; the same call twice writes nothing", async () => {
     vi.useFakeTimers();
     vi.setSystemTime(T0);
@@ -106,6 +124,7 @@ describe("needs:syncLaptop", () => {
     const [plan] = await byKey(t, "plan:t:r2");
     expect(new TextEncoder().encode(plan.planContent!).length).toBe(PLAN_STORED_MAX_BYTES - (PLAN_STORED_MAX_BYTES % 3));
     expect(cutBytes("aé", 2)).toBe("a");
+    expect(cutBytes("aé", 3)).toBe("aé");
     expect(cutBytes("short", 2)).toBe("sh");
   });
 
@@ -120,10 +139,12 @@ describe("needs:syncLaptop", () => {
       [{ kind: "agent_plan_approval", planContent: "p".repeat(65_537) }, "items[1].planContent"],
       [{ retryHint: "r".repeat(201) }, "items[1].retryHint"],
       [{ teamDir: "../etc" }, "items[1].teamDir"],
-      [{ since: 1_700_000_000 }, "items[1].since"],
+      [{ since: -1 }, "items[1].since"],
       [{ openTasks: -1 }, "items[1].openTasks"],
-      [{ title: "two\nlines" }, "items[1].title"],
-      [{ planContent: "a plan on a stall" }, "items[1].planContent"],
+      [{ openTasks: 1.5 }, "items[1].openTasks"],
+      [{ title: "   " }, "items[1].title"],
+      [{ key: "two\nlines" }, "items[1].key"],
+      [{ requestId: "$(id)" }, "items[1].requestId"],
     ];
     for (const [overrides, field] of cases) {
       const r = await refusal(sync([need("ok"), need("bad", overrides)]));

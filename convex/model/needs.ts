@@ -16,7 +16,6 @@ import {
   checkNumber,
   checkPattern,
   checkString,
-  checkTimestamp,
   FEATURE_RE,
   TEAM_DIR_RE,
   utf8Bytes,
@@ -105,6 +104,31 @@ function checkText(field: string, value: string, max: number, opts: { line?: boo
   return value;
 }
 
+/**
+ * Words for people (titles, error text, reasons): only the size is refused. Control characters
+ * (an API error's ANSI colours, a NUL) are replaced when stored (`clean`), so one odd message
+ * never stops a laptop's whole sync.
+ */
+function checkWords(field: string, value: string, max: number, opts: { allowEmpty?: boolean } = {}): string {
+  if (value.length > max) invalid(field, `at most ${max} characters`, `${value.length}`);
+  if (!opts.allowEmpty && value.trim() === "") invalid(field, "words, not an empty string");
+  return value;
+}
+
+function clean(value: string, line: boolean): string {
+  return value.replace(new RegExp((line ? LINE_CONTROL : CONTROL).source, "g"), " ");
+}
+
+function cleanOptional(value: string | undefined, line: boolean): string | undefined {
+  return value === undefined ? undefined : clean(value, line);
+}
+
+// ms since the epoch, up to 2200-01-01; 0 when the laptop does not know (an inbox entry without a time).
+const TIME_MAX = 7_258_118_400_000;
+function checkTime(field: string, value: number): number {
+  return checkNumber(field, value, { min: 0, max: TIME_MAX });
+}
+
 function checkOptional<T>(value: T | undefined, check: (value: T) => unknown): void {
   if (value !== undefined) check(value);
 }
@@ -112,25 +136,21 @@ function checkOptional<T>(value: T | undefined, check: (value: T) => unknown): v
 /** Every field of a laptop's item, checked before anything is read or written. */
 export function checkNeed(at: string, n: LaptopNeed): void {
   checkText(`${at}.key`, n.key, KEY_MAX, { line: true });
-  checkTimestamp(`${at}.since`, n.since);
-  checkText(`${at}.title`, n.title, TITLE_MAX, { line: true });
-  if (n.title.trim() === "") invalid(`${at}.title`, "a title in words");
-  checkOptional(n.detail, (x) => checkText(`${at}.detail`, x, DETAIL_MAX, { allowEmpty: true }));
+  checkTime(`${at}.since`, n.since);
+  checkWords(`${at}.title`, n.title, TITLE_MAX);
+  checkOptional(n.detail, (x) => checkWords(`${at}.detail`, x, DETAIL_MAX, { allowEmpty: true }));
   checkOptional(n.teamDir, (x) => checkPattern(`${at}.teamDir`, x, TEAM_DIR_RE, "a team directory name"));
   checkOptional(n.agentName, (x) => checkPattern(`${at}.agentName`, x, AGENT_RE, "an agent name"));
   checkOptional(n.sessionId, (x) => checkPattern(`${at}.sessionId`, x, SESSION_RE, "a Claude Code session id"));
   checkOptional(n.featureName, (x) => checkPattern(`${at}.featureName`, x, FEATURE_RE, "a feature name"));
   checkOptional(n.requestId, (x) => checkPattern(`${at}.requestId`, x, REQUEST_RE, "a request id"));
-  checkOptional(n.toolName, (x) => checkText(`${at}.toolName`, x, TOOL_NAME_MAX, { line: true }));
+  checkOptional(n.toolName, (x) => checkWords(`${at}.toolName`, x, TOOL_NAME_MAX));
   checkOptional(n.toolInput, (x) => checkString(`${at}.toolInput`, x, TOOL_INPUT_MAX, { allowEmpty: true }));
   checkOptional(n.planContent, (x) => checkString(`${at}.planContent`, x, PLAN_MAX, { allowEmpty: true }));
-  checkOptional(n.errorKind, (x) => checkText(`${at}.errorKind`, x, ERROR_KIND_MAX, { line: true }));
-  checkOptional(n.retryHint, (x) => checkText(`${at}.retryHint`, x, RETRY_HINT_MAX, { line: true }));
-  checkOptional(n.retryAt, (x) => checkTimestamp(`${at}.retryAt`, x));
+  checkOptional(n.errorKind, (x) => checkWords(`${at}.errorKind`, x, ERROR_KIND_MAX));
+  checkOptional(n.retryHint, (x) => checkWords(`${at}.retryHint`, x, RETRY_HINT_MAX, { allowEmpty: true }));
+  checkOptional(n.retryAt, (x) => checkTime(`${at}.retryAt`, x));
   checkOptional(n.openTasks, (x) => checkNumber(`${at}.openTasks`, x, { min: 0, max: OPEN_TASKS_MAX, integer: true }));
-  // The large texts belong to one kind each, which keeps needsYou's reads bounded.
-  if (n.planContent !== undefined && n.kind !== "agent_plan_approval") invalid(`${at}.planContent`, "only on agent_plan_approval items", n.kind);
-  if (n.toolInput !== undefined && n.kind !== "teammate_permission") invalid(`${at}.toolInput`, "only on teammate_permission items", n.kind);
 }
 
 /** `text` cut to at most `maxBytes` bytes of UTF-8, at a character boundary. */
@@ -147,15 +167,30 @@ export function cutBytes(text: string, maxBytes: number): string {
   return text.slice(0, end);
 }
 
-/** An item as stored: secrets masked (as for permission prompts), the large texts cut to their bytes. */
+/**
+ * An item as stored: control characters replaced, secrets masked (as for permission prompts),
+ * the large texts cut to their bytes. A plan is kept only on agent_plan_approval items and a tool
+ * input only on teammate_permission ones, which keeps needsYou's reads bounded.
+ */
 function storedNeed(n: LaptopNeed): LaptopNeed {
-  const toolInput = n.toolInput === undefined ? undefined : cutBytes(redactSecrets(n.toolInput), TOOL_INPUT_STORED_MAX_BYTES);
-  return {
-    ...n,
-    ...(n.detail === undefined ? {} : { detail: redactSecrets(n.detail) }),
-    ...(toolInput === undefined ? {} : { toolInput, toolInputTruncated: n.toolInputTruncated === true || toolInput.length < n.toolInput!.length }),
-    ...(n.planContent === undefined ? {} : { planContent: cutBytes(n.planContent, PLAN_STORED_MAX_BYTES) }),
-  };
+  const { toolInput: rawInput, toolInputTruncated: _truncated, planContent: rawPlan, ...rest } = n;
+  const toolInput = rawInput === undefined || n.kind !== "teammate_permission" ? undefined : cutBytes(redactSecrets(rawInput), TOOL_INPUT_STORED_MAX_BYTES);
+  const planContent = rawPlan === undefined || n.kind !== "agent_plan_approval" ? undefined : cutBytes(rawPlan, PLAN_STORED_MAX_BYTES);
+  return defined({
+    ...rest,
+    title: clean(n.title, true),
+    detail: n.detail === undefined ? undefined : redactSecrets(clean(n.detail, false)),
+    toolName: cleanOptional(n.toolName, true),
+    errorKind: cleanOptional(n.errorKind, true),
+    retryHint: cleanOptional(n.retryHint, true),
+    toolInput,
+    toolInputTruncated: toolInput === undefined ? undefined : n.toolInputTruncated === true || toolInput.length < rawInput!.length,
+    planContent,
+  });
+}
+
+function storedSession(s: SessionSnapshot): SessionSnapshot {
+  return defined({ ...s, reason: cleanOptional(s.reason, true), cwd: cleanOptional(s.cwd, true), lastEvent: clean(s.lastEvent, true) });
 }
 
 /** UTF-8 bytes of an item's strings. */
@@ -167,14 +202,14 @@ function itemBytes(n: LaptopNeed): number {
 
 export function checkSession(at: string, s: SessionSnapshot): void {
   checkPattern(`${at}.sessionId`, s.sessionId, SESSION_RE, "a Claude Code session id");
-  checkOptional(s.reason, (x) => checkText(`${at}.reason`, x, REASON_MAX, { line: true, allowEmpty: true }));
-  checkOptional(s.cwd, (x) => checkText(`${at}.cwd`, x, CWD_MAX, { line: true }));
+  checkOptional(s.reason, (x) => checkWords(`${at}.reason`, x, REASON_MAX, { allowEmpty: true }));
+  checkOptional(s.cwd, (x) => checkWords(`${at}.cwd`, x, CWD_MAX));
   checkOptional(s.teamDir, (x) => checkPattern(`${at}.teamDir`, x, TEAM_DIR_RE, "a team directory name"));
   checkOptional(s.agentName, (x) => checkPattern(`${at}.agentName`, x, AGENT_RE, "an agent name"));
   checkOptional(s.featureName, (x) => checkPattern(`${at}.featureName`, x, FEATURE_RE, "a feature name"));
-  checkTimestamp(`${at}.firstAt`, s.firstAt);
-  checkTimestamp(`${at}.lastAt`, s.lastAt);
-  checkText(`${at}.lastEvent`, s.lastEvent, LAST_EVENT_MAX, { line: true });
+  checkTime(`${at}.firstAt`, s.firstAt);
+  checkTime(`${at}.lastAt`, s.lastAt);
+  checkWords(`${at}.lastEvent`, s.lastEvent, LAST_EVENT_MAX);
   checkNumber(`${at}.events`, s.events, { min: 0, max: EVENTS_MAX, integer: true });
 }
 
@@ -296,7 +331,7 @@ export async function syncLaptop(ctx: MutationCtx, node: Doc<"nodes">, items: La
     .withIndex("by_node_session", (q) => q.eq("nodeId", node._id))
     .take(2 * MAX_SESSIONS);
   const storedById = new Map(stored.map((r) => [r.sessionId, r]));
-  for (const s of sessions) {
+  for (const s of sessions.map(storedSession)) {
     const { orchestrationId } = await link(s.teamDir, s.featureName);
     const next = defined({ ...s, orchestrationId });
     const row = storedById.get(s.sessionId);
@@ -584,7 +619,7 @@ export function checkDismissKey(key: string): string {
 /** Hides `key` for `userId` while it keeps `since` (`until` unset) or until `until`. */
 export async function dismiss(ctx: MutationCtx, userId: Id<"users">, key: string, since: number, until: number | undefined): Promise<void> {
   checkDismissKey(key);
-  checkTimestamp("since", since);
+  checkTime("since", since);
   const now = Date.now();
   if (until !== undefined) {
     checkNumber("until", until);

@@ -23,6 +23,7 @@ CONVEX_DIR = REPO_ROOT / "convex"
 T0 = 1_795_000_000_000.0
 WRAPPERS = {
     "viewerQuery": "viewer",
+    "viewerMutation": "viewer",
     "ownerQuery": "owner",
     "operatorMutation": "operator",
     "ownerMutation": "owner",
