@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -212,6 +213,13 @@ class World:
             except ValueError:  # being replaced
                 continue
         return out
+
+    def status(self) -> str | None:
+        try:
+            doc = json.loads((self.worktree / ".claude/tina/phase-1/status.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return str(doc["status"])
 
     def log(self) -> list[dict[str, Any]]:
         path = self.home / ".claude" / standin_claude.LOG_NAME
@@ -425,9 +433,7 @@ def test_the_stories_write_claude_codes_shapes_while_they_last(world: World) -> 
             lambda: answered(standin_claude.PLAN_TEAMMATE, "plan_approval_response"), "approval"
         )
         assert approval["request_id"] == plan["requestId"] and approval["approve"] is True
-        until(lambda: json.loads(
-            (world.worktree / ".claude/tina/phase-1/status.json").read_text())["status"]
-            == "complete", "the phase to complete")  # fmt: skip
+        until(lambda: world.status() == "complete", "the phase to complete")
     finally:
         proc.communicate("", timeout=60)
     assert not owned_open(standin_claude.IDLE_TEAMMATE)
@@ -489,3 +495,43 @@ async def test_the_real_tina_hook_as_installed_reaches_the_daemon_and_its_decisi
     assert (said["behavior"], said["source"], said["message"]) == (
         "deny", "hook", "not from the phone")  # fmt: skip
     assert "phase 1: Task 1: Add the parser" not in world.git("log", "--format=%s")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_in_tmux_the_pane_teammate_has_a_live_pane_until_it_shuts_down(world: World) -> None:
+    socket = str(world.root / "tmux.sock")
+    env = {**world.env, "TINA_TMUX_SOCKET": socket}
+    del env["TMUX_PANE"]
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-S", socket, *args], env=env, capture_output=True, text=True, timeout=10,
+            check=True,
+        ).stdout.strip()  # fmt: skip
+
+    world.scenario({"default": {**FAST, "tasks": 1, "teammate_permission_secs": 2.0}})
+    tmux("new-session", "-d", "-s", "lead", "-c", str(world.worktree), "-x", "200", "-y", "50",
+         f"{world.claude} --dangerously-skip-permissions")  # fmt: skip
+    try:
+        prompt = standin_claude.PROMPT.strip()  # capture-pane drops trailing blanks
+        until(lambda: prompt in tmux("capture-pane", "-p", "-t", "lead"), "the prompt")
+        tmux("send-keys", "-t", "lead", "-l", world.init_line)
+        tmux("send-keys", "-t", "lead", "Enter")
+
+        def pane_of_tester() -> str | None:
+            try:
+                members = world.config()["members"]
+            except (OSError, ValueError):
+                return None
+            member = next((m for m in members if m["name"] == standin_claude.PANE_TEAMMATE), None)
+            return None if member is None else str(member["tmuxPaneId"])
+
+        pane = until(pane_of_tester, "the pane teammate")
+        assert pane in tmux("list-panes", "-a", "-F", "#{pane_id}").split()
+        lead_pane = tmux("display-message", "-p", "-t", "lead", "#{pane_id}")
+        assert pane != lead_pane
+        until(lambda: pane not in tmux("list-panes", "-a", "-F", "#{pane_id}").split(),
+              "the pane to close after the shutdown")  # fmt: skip
+        until(lambda: world.status() == "complete", "the phase to complete")
+    finally:
+        subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, check=False)

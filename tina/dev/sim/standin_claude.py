@@ -533,6 +533,11 @@ class Lead:
             if number == 1 and scenario.rate_limit_secs is not None:
                 self._rate_limited(scenario.rate_limit_secs)
         if scenario.outcome in ("complete", "blocked"):
+            if any(story.is_alive() for story in stories):
+                # Its own work done, the lead ends its turn and waits for its teammates (idle);
+                # their messages wake it again.
+                self.say("⏺ Waiting for the teammates to finish.")
+                self.stop_turn()
             for story in stories:
                 story.join()
         if scenario.outcome == "complete":
@@ -1133,14 +1138,20 @@ class _Team:
         """A tmux pane for the pane teammate `name` beside the lead's (a window of the lead's
         session), its pane id; outside tmux a made-up id (no daemon watches that laptop)."""
         pane = self.lead.env.get("TMUX_PANE")
-        if pane:
+        found = (
+            self._tmux("display-message", "-p", "-t", pane, "#{session_id}:#{window_id}")
+            if pane
+            else None
+        )
+        if found is not None and found.returncode == 0 and found.stdout.strip():
             done = self._tmux(
-                "new-window", "-d", "-a", "-t", pane, "-n", name, "-c", str(self.lead.cwd),
-                "-P", "-F", "#{pane_id}", "cat",
+                "new-window", "-d", "-a", "-t", found.stdout.strip(), "-n", name,
+                "-c", str(self.lead.cwd), "-P", "-F", "#{pane_id}", "cat",
             )  # fmt: skip
             if done is not None and done.returncode == 0 and done.stdout.strip():
                 self.panes[name] = done.stdout.strip()
                 return self.panes[name]
+            self.lead.log("pane_error", agent=name, error=done.stderr.strip() if done else "")
         return f"%{900 + len(self.members)}"
 
     def _take(self, name: str, subject: str, description: str) -> int:
