@@ -35,7 +35,7 @@ from tina.dev.backend import (
     free_port,
     password_sign_up,
 )
-from tina.dev.sim.driver import SimConfig, Simulator
+from tina.dev.sim.driver import DEMO_LAPTOP_ENV, SimConfig, Simulator
 from tina.dev.sim.sandbox import BIN, Laptop
 from tina.log import configure_logging
 
@@ -197,7 +197,7 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
         names = ["mbp-alex", "mbp-sam", "studio-kim", "air-lee"]
         for i in range(max(1, args.laptops)):
             name = names[i] if i < len(names) else f"laptop-{i + 1}"
-            lt = Laptop(work / name, name, url, enrollment_secret=secret)
+            lt = Laptop(work / name, name, url, enrollment_secret=secret, env=DEMO_LAPTOP_ENV)
             laptops.append(lt)  # closed when the demo stops, even if enrolling is cut short
             lt.enroll()
         for lt in laptops[1:]:
@@ -218,7 +218,9 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
                 start_new_session=True,  # see _start_daemon
             )
             first.daemon = foreground
-        cfg = SimConfig(seed=args.seed, speed=args.speed)
+        # Every kind of "Needs you" item turns up: permission prompts, rate limits, teammates
+        # asking their lead, plans to approve, idle teammates with open tasks, stalled ones.
+        cfg = SimConfig.demo(seed=args.seed, speed=args.speed)
         sim = Simulator(laptops, orchestrations=args.orchestrations, cfg=cfg)
         parts = _parts(backend, web, work, laptops, live=foreground is not None)
         stop.hold()  # from here on, trio takes the signals
@@ -389,6 +391,9 @@ def _banner(url: str, web_url: str | None, password: str, laptops: list[Laptop])
         "Try this in the dashboard:",
         "  - Needs attention: read the plan waiting at the approval gate, approve it or reject it with",
         "    feedback (the phase goes back to planning), retry a phase its lead blocked (a new lead starts)",
+        "  - Needs you also lists what the phase leads' teams wait for: a permission prompt (answer it",
+        "    within 20 s), a teammate asking its lead, a plan to approve, a rate limit, an idle teammate",
+        "    with open tasks, a stalled one",
         "  - open an orchestration: pause a phase, watch it turn paused, resume it; see who is working,",
         "    idle or shut down, and the team's conversation (assignments, idle notifications, shutdowns)",
         "  - message an agent: the orchestrator's agents in their tmux panes, a phase lead in its tmux",
