@@ -209,7 +209,14 @@ the dashboard does and waits until the hook prints Claude Code's decision line. 
 | | median | p90 | p99 | max | target p99 |
 |---|---:|---:|---:|---:|---:|
 {table}
+
+The first includes the hook process's own start (see `tina hook` above). Targets: hook → visible
+**{verdict(visible, VISIBLE_TARGET_MS)}**, tap → decision **{verdict(decided, DECISION_TARGET_MS)}**.
 """
+
+
+def verdict(values: list[float], goal: float) -> str:
+    return "met" if summary(values)["p99"] <= goal else "NOT met"
 
 
 def main() -> int:
