@@ -316,6 +316,8 @@ def test_other_failures_say_what_to_do_by_kind() -> None:
         ("Claude AI usage limit reached|1772618400", "resets at 10:00 UTC", 1_772_618_400_000.0),
         ("Overloaded. Please try again in 5 minutes.", "retry in 5 minutes", AUDIT_NOW + 5 * MIN),
         ("API Error: rate_limit", None, None),
+        ("API Error: Connection reset by peer", None, None),
+        ("Limit reached, resets tomorrow.", "resets tomorrow", None),
         ("", None, None),
     ],
 )

@@ -105,9 +105,11 @@ def test_a_teammate_request_shows_and_a_dead_lead_is_gone(
         },
     )
     lead = eventually(
-        lambda: members(backend)["team-lead"]
-        if members(backend)["team-lead"]["liveness"] == "gone"
-        else None
+        lambda: (
+            members(backend)["team-lead"]
+            if members(backend)["team-lead"]["liveness"] == "gone"
+            else None
+        )
     )
     assert lead["livenessReason"] == "its Claude Code session ended (prompt_input_exit)"
     assert members(backend)["worker"]["liveness"] == "gone"

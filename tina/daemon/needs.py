@@ -107,6 +107,7 @@ class TeamView:
 
 _EPOCH = re.compile(r"\|\s*(\d{10}|\d{13})\b")
 _RESETS = re.compile(r"\bresets?\s+(?:at\s+|on\s+)?([^\n.\u00b7\u2219|;]{1,80})", re.I)
+_WHEN = re.compile(r"\d|\b(?:am|pm|noon|midnight|tomorrow|today)\b", re.I)
 _RETRY_IN = re.compile(
     r"\b(?:try again|retry|retrying)\s+in\s+(\d{1,5})\s*(s|sec|second|m|min|minute|h|hr|hour)s?\b",
     re.I,
@@ -141,7 +142,7 @@ def retry_after(text: str | None, now_ms: float) -> tuple[str | None, float | No
         return f"resets at {_clock(at)}", at
     if m := _RESETS.search(text):
         when = m.group(1).strip().rstrip(",:").strip()
-        if when:
+        if _WHEN.search(when):  # a time, not "connection reset by peer"
             hint, _ = cut_units(f"resets {when}", HINT_MAX)
             return hint, None
     if m := _RETRY_IN.search(text):
