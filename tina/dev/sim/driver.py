@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+import uuid
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -39,7 +40,9 @@ import attrs
 import structlog
 import trio
 
+from .claude_hooks import HookRunner
 from .sandbox import BIN, Laptop, SandboxError
+from .standin_claude import MODEL
 
 log = structlog.get_logger("tina.sim")
 
@@ -119,7 +122,7 @@ class SimConfig:
     p_idle_with_task: float = 0.0  # a teammate idle with an open task
     p_stalled: float = 0.0  # a working teammate that goes silent
     story_secs: tuple[float, float] = (20.0, 60.0)
-    stall_secs: tuple[float, float] = (90.0, 150.0)  # past DEMO_STALL_AFTER_MINS
+    stall_secs: tuple[float, float] = (120.0, 180.0)  # past DEMO_STALL_AFTER_MINS + a 30 s tick
 
     @classmethod
     def demo(cls, *, seed: int = 7, speed: float = 1.0) -> SimConfig:
@@ -145,21 +148,59 @@ stalled teammates need not hold a phase for ten minutes."""
 class OrchestrationTeam:
     """The orchestrator's team, `<feature>-orchestration`, as the orchestrate skill keeps it:
     one task per step, teammates joining as they are spawned (each in a tmux pane when
-    `panes`), tasks moving pending → in progress → completed as the steps run."""
+    `panes`), tasks moving pending → in progress → completed as the steps run, a teammate
+    active while its step runs and idle after.
 
-    def __init__(self, laptop: Laptop, feature: str, worktree: Path, *, panes: bool) -> None:
+    The orchestrator is a Claude Code session (`session_id`, the team's `leadSessionId`): with
+    `hooks`, it runs the installed hooks as Claude Code does (`claude_hooks.HookRunner`): it
+    starts, creates the tasks, ends its turn while a teammate works (Stop), and each teammate
+    completes its task and goes idle (TaskCompleted, TeammateIdle)."""
+
+    def __init__(
+        self,
+        laptop: Laptop,
+        feature: str,
+        worktree: Path,
+        *,
+        panes: bool,
+        session_id: str | None = None,
+        hooks: bool = False,
+    ) -> None:
         self.laptop = laptop
         self.feature = feature
         self.worktree = worktree
         self.panes = panes
         self.name = f"{feature}-orchestration"
+        self.session_id = session_id or str(uuid.uuid4())
+        self.hooks = (
+            HookRunner(laptop.env(), worktree, self.session_id, claude_dir=laptop.claude)
+            if hooks
+            else None
+        )
         self.members: list[dict[str, Any]] = [
             {"name": "team-lead", "agentType": "team-lead", "tmuxPaneId": ""}
         ]
         self.tasks: dict[str, dict[str, Any]] = {}  # subject → fields
 
+    def _fire(self, event: str, **fields: Any) -> None:
+        if self.hooks is not None:
+            self.hooks.fire(event, **fields)
+
+    def _write_team(self) -> None:
+        self.laptop.write_team(
+            self.name, self.members, cwd=self.worktree, lead_session_id=self.session_id
+        )
+
+    def _set_active(self, agent: str, active: bool) -> None:
+        for member in self.members:
+            if member["name"] == agent and member.get("isActive") != active:
+                member["isActive"] = active
+                self._write_team()
+
     def create(self, phases: int) -> None:
-        self.laptop.write_team(self.name, self.members, cwd=self.worktree)
+        self._fire("SessionStart", source="startup", model=MODEL)
+        self._fire("UserPromptSubmit", prompt=f"/tina:orchestrate {self.feature}")
+        self._write_team()
         self._add("validate-design", None, after=None)
         after = "validate-design"
         for n in range(1, phases + 1):
@@ -179,6 +220,10 @@ class OrchestrationTeam:
             "phase": phase,
         }
         self._write(subject)
+        self._fire(
+            "TaskCreated", task_id=task_id, task_subject=subject, task_description=subject,
+            team_name=self.name,
+        )  # fmt: skip
 
     def _write(self, subject: str) -> None:
         task = self.tasks[subject]
@@ -207,8 +252,10 @@ class OrchestrationTeam:
                 pane = self.laptop.open_pane(session, self.worktree)
             except SandboxError:
                 pane = "in-process"
-        self.members.append({"name": agent, "agentType": agent_type, "tmuxPaneId": pane})
-        self.laptop.write_team(self.name, self.members, cwd=self.worktree)
+        self.members.append(
+            {"name": agent, "agentType": agent_type, "tmuxPaneId": pane, "isActive": False}
+        )
+        self._write_team()
 
     def begin(self, step: str, phase: str | None, agent: str, agent_type: str) -> None:
         """A step starts: its teammate joins, its task goes in progress (a remediation phase's
@@ -222,13 +269,26 @@ class OrchestrationTeam:
         if task["status"] != "in_progress" or task["owner"] != agent:
             task.update(status="in_progress", owner=agent)
             self._write(subject)
+            self._set_active(agent, True)
+            # The orchestrator's turn ends while its teammate works.
+            self._fire("Stop", stop_hook_active=False,
+                       last_assistant_message=f"{agent} is on {subject}.")  # fmt: skip
 
     def end(self, step: str, phase: str | None) -> None:
         subject = "validate-design" if phase is None else f"{step}-phase-{phase}"
         task = self.tasks.get(subject)
         if task is not None and task["status"] != "completed":
+            owner = task["owner"]
+            if owner:
+                self._fire(
+                    "TaskCompleted", task_id=task["id"], task_subject=subject,
+                    task_description=subject, teammate_name=owner, team_name=self.name,
+                )  # fmt: skip
             task["status"] = "completed"
             self._write(subject)
+            if owner:
+                self._fire("TeammateIdle", teammate_name=owner, team_name=self.name)
+                self._set_active(owner, False)
 
 
 class OrchestrationSim:
@@ -502,7 +562,11 @@ class OrchestrationSim:
             require_plan_approval=self.gated,
         )
         self.team = OrchestrationTeam(
-            self.laptop, self.feature, self.worktree, panes=self.cfg.tmux_panes
+            self.laptop,
+            self.feature,
+            self.worktree,
+            panes=self.cfg.tmux_panes,
+            hooks=self.cfg.hooks,
         )
         await self._call(self.team.create, self.phases)
         blocked_since: float | None = None

@@ -316,7 +316,16 @@ class Laptop:
 
     # --- Claude Code files ---------------------------------------------------------------------
 
-    def write_team(self, team: str, members: Sequence[Mapping[str, Any]], *, cwd: Path) -> Path:
+    def write_team(
+        self,
+        team: str,
+        members: Sequence[Mapping[str, Any]],
+        *,
+        cwd: Path,
+        lead_session_id: str = "00000000-0000-4000-8000-000000000000",
+    ) -> Path:
+        """A team's config; a member's `isActive` is written when given (Claude Code writes it
+        on teammates: false while idle)."""
         dir_name = team.replace(".", "-")
         now = int(time.time() * 1000)
         doc = {
@@ -324,7 +333,7 @@ class Laptop:
             "description": f"team {team}",
             "createdAt": now,
             "leadAgentId": f"team-lead@{team}",
-            "leadSessionId": "00000000-0000-4000-8000-000000000000",
+            "leadSessionId": lead_session_id,
             "members": [
                 {
                     "agentId": f"{m['name']}@{team}",
@@ -335,6 +344,7 @@ class Laptop:
                     "tmuxPaneId": m.get("tmuxPaneId", "in-process"),
                     "cwd": str(cwd),
                     "subscriptions": [],
+                    **({"isActive": m["isActive"]} if "isActive" in m else {}),
                 }
                 for m in members
             ],
