@@ -25,8 +25,18 @@ A list gives successive launches of that phase (counted in
 entries are laid over ``default``, which is laid over the built-in defaults. See ``Scenario``
 for the fields. A malformed scenario is reported in the pane and the defaults are used.
 
+It runs Claude Code's hooks as Claude Code does (``tina.dev.sim.claude_hooks``: the command
+handlers in the user's and the project's settings, e.g. ``<tina> hook`` after ``tina hooks
+install``): SessionStart as it starts; UserPromptSubmit for each line; TaskCreated, PreToolUse
+and PostToolUse around each task's commit, TaskCompleted and TeammateIdle as a teammate finishes;
+Stop when a turn ends; SessionEnd on end of input (``prompt_input_exit``) or a hangup or SIGTERM
+(``other``). The scenario's stories (see ``Scenario``) add what a person would be asked: a
+PermissionRequest, a StopFailure rate limit, a pane teammate's permission_request, a plan
+approval, an idle teammate with an open task, a stalled one.
+
 Everything it receives is logged as JSON lines to ``$HOME/.claude/tina-standin.log``
-(``start`` with argv and cwd, each ``input`` line, each ``outcome``), so tests can assert the
+(``start`` with argv and cwd, each ``input`` line, each ``outcome``, each ``hook`` run and
+``permission`` decision), so tests can assert the
 exact command line and init line ``start`` typed.
 
 ``install(bin_dir)`` writes the ``claude`` wrapper that runs this module. Nothing in the product
