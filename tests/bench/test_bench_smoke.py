@@ -56,6 +56,8 @@ def check_target(t: dict[str, Any]) -> None:
         ("cost-growth", 0, {"sizes"}),
         ("ingest-latency", 1, {"ingest", "events", "rtt"}),
         ("client-vs-official", 0, set()),
+        ("hook-cost", 1, {"ms"}),
+        ("needs-latency", 2, {"visible", "decided", "query"}),
     ],
 )
 def test_benchmark_runs_and_records(
