@@ -82,7 +82,7 @@ def test_install_then_uninstall_on_a_users_settings(run: Run, tmp_path: Path) ->
     assert (code, err) == (0, "")
     assert f"--- {path} (before)" in out
     assert f'+            "command": {json.dumps(COMMAND)},' in out
-    assert "installed tina's hooks for 12 events" in out
+    assert "installed tina's hooks for 15 events" in out
     [backup] = backups(path)
     assert str(backup) in out
     assert backup.read_bytes() == original
@@ -242,7 +242,7 @@ def test_status_exit_codes_and_what_it_says(
     run("install", "--command", COMMAND)
     code, out, _ = run("status")
     assert code == 0
-    assert f"{user}: installed for all 12 events" in out
+    assert f"{user}: installed for all 15 events" in out
     assert f"command: {COMMAND}" in out
 
     settings = json.loads(user.read_text())
@@ -250,7 +250,7 @@ def test_status_exit_codes_and_what_it_says(
     user.write_text(json.dumps(settings))
     code, out, _ = run("status")
     assert code == 1
-    assert "installed for 11 of 12 events" in out
+    assert "installed for 14 of 15 events" in out
     assert "missing: TaskCreated" in out
 
     # the project's file supplies the missing event: Claude Code runs both files' hooks
@@ -259,7 +259,7 @@ def test_status_exit_codes_and_what_it_says(
     run("install", "--project", str(project), "--command", COMMAND)
     code, out, _ = run("status", "--project", str(project))
     assert code == 0
-    assert "together: all 12 events run tina's hook" in out
+    assert "together: all 15 events run tina's hook" in out
 
     settings["disableAllHooks"] = True
     settings["hooks"]["TaskCreated"] = [{"hooks": [{"type": "command", "command": COMMAND}]}]

@@ -222,7 +222,9 @@ def test_invalid_json_and_null_hooks_are_refused() -> None:
     with pytest.raises(hs.SettingsError, match=r'x\.json: key "hooks": .* found null'):
         hs.parse('{"hooks": null}', "x.json")
     # a wrong type under an event tina does not use is not tina's business
-    assert hs.parse('{"hooks": {"PreToolUse": {}}}', "x.json") == {"hooks": {"PreToolUse": {}}}
+    assert hs.parse('{"hooks": {"UserPromptSubmit": {}}}', "x.json") == {
+        "hooks": {"UserPromptSubmit": {}}
+    }
 
 
 def test_status_lists_installed_and_missing_events_and_disable_all_hooks() -> None:
@@ -333,3 +335,12 @@ def test_a_symlinked_settings_file_is_written_through_to_its_target(tmp_path: Pa
     hs.write(hs.load(link), '{"a": 1}\n')
     assert link.is_symlink()
     assert target.read_text() == '{"a": 1}\n'
+
+
+def test_tool_calls_are_heard_so_a_long_turn_is_not_taken_for_a_stall() -> None:
+    # A lead working through one long turn fires no Stop or Notification for many minutes;
+    # only its tool calls show it is alive. Without them the stall rule (tina/daemon/needs.py)
+    # would call a busy session stalled, and could never name a long tool call as the cause.
+    after = hs.install({}, COMMAND)
+    for event in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
+        assert after["hooks"][event] == [{"hooks": [expected_handler(event)]}], event

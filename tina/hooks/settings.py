@@ -52,6 +52,10 @@ EVENTS: tuple[str, ...] = (
     "SessionEnd",
     "Notification",
     "PermissionRequest",
+    # Every tool call: what shows a long turn is alive, and names the tool a stall waits on.
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
     "Stop",
     "StopFailure",
     "SubagentStart",
