@@ -109,11 +109,13 @@ class Daemon:
         # Hook events: the control socket offers them, the hooks actor takes them (its channel,
         # sized in `hooks.HOOK_BUFFER`, lives as long as the daemon).
         # A lead's hook liveness changing sends its team again (merged into the members').
+        # The sessions are kept in the state directory across restarts.
         self.hooks = hooks.Hooks(
             team_of=self.claude.team_of_session,
             sessions_dir=config.tina_sessions_dir,
             disk=self.disk,
             on_session=self.claude.hook_changed,
+            state_file=config.state_dir / hooks.STATE_FILE_NAME,
         )
         self.claude.session_of = self.hooks.lead_session
         # Needs: recomputed whenever the teams or the hook sessions change.
