@@ -1,7 +1,8 @@
 """`make demo` as a person meets it: `tina demo` comes up (backend, dashboard, simulated laptops
 with their daemons, the simulator) and stops everything it started however it is stopped: Ctrl-C,
 `kill` (SIGTERM), also when it runs as a shell's background job (which starts with SIGINT
-ignored), and when one of its parts dies (it says which, and exits non-zero)."""
+ignored), and when one of its parts dies (it says which, and exits non-zero); and its "Needs
+you" list shows the message a laptop refused and that laptop once it went to sleep."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import psutil
@@ -24,6 +26,8 @@ import trio
 
 from tina.dev import demo as demo_module
 from tina.dev.sim.sandbox import BIN
+
+from .conftest import Api
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -71,6 +75,14 @@ def _cmdline(proc: psutil.Process) -> str:
         return ""
 
 
+def _node_name(proc: psutil.Process) -> str | None:
+    try:
+        name: str | None = proc.environ().get("TINA_NODE_NAME")
+    except psutil.Error:
+        return None
+    return name
+
+
 @attrs.define
 class Demo:
     proc: subprocess.Popen[str]
@@ -85,11 +97,16 @@ class Demo:
         return found.group(1)
 
     def wait_for_parts(self, live: bool) -> None:
-        """Until the backend, the dashboard server and every laptop's daemon run."""
+        """Until the backend, the dashboard server and every laptop's daemon run (mbp-old's
+        daemon runs only for a while: it is a part while it does, not counted)."""
         deadline = time.monotonic() + 60
         while True:
             children = psutil.Process(self.proc.pid).children(recursive=True)
             daemons = [c for c in children if re.search(r"tina daemon (run|debug)$", _cmdline(c))]
+            for c in daemons:
+                if _node_name(c) == demo_module.SLEEPER:
+                    self.parts[f"sleeping daemon {c.pid}"] = c
+            daemons = [c for c in daemons if f"sleeping daemon {c.pid}" not in self.parts]
             for c in children:
                 line = _cmdline(c)
                 if "convex-local/server.ts" in line:
@@ -121,7 +138,7 @@ class Demo:
 def start_demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
     started: list[Demo] = []
 
-    def start(*, background: bool, live: bool = False) -> Demo:
+    def start(*, background: bool, live: bool = False, extra: Sequence[str] = ()) -> Demo:
         proc = subprocess.Popen(
             [
                 str(BIN / "tina"),
@@ -139,6 +156,7 @@ def start_demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
                 "0",
                 "--web-port",
                 "0",
+                *extra,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -259,3 +277,58 @@ async def test_the_simulator_failing_stops_the_demo_and_keeps_its_traceback(tmp_
             signal.signal(sig, handler)
     assert died == f"the simulator failed; its traceback: {tmp_path / 'simulator.log'}"
     assert "RuntimeError: the simulation broke" in (tmp_path / "simulator.log").read_text()
+
+
+def _sign_in(url: str, email: str, password: str) -> Api:
+    out = Api(url).action(
+        "auth:signIn",
+        provider="password",
+        params={"email": email, "password": password, "flow": "signIn"},
+    )
+    return Api(url, out["tokens"]["token"])
+
+
+def test_needs_you_shows_a_refused_message_and_the_laptop_that_went_to_sleep(
+    start_demo: Callable[..., Demo],
+) -> None:
+    # The backend calls a laptop offline 6 s after its last heartbeat (not 60).
+    demo = start_demo(background=True, extra=["--offline-after", "6"])
+    sleeper = demo_module.SLEEPER
+    assert re.search(rf"{sleeper} refused a message .* \(offline after 6 s\)", demo.banner)
+    creds = re.search(r"sign in as\s+(\S+) / (\S+)", demo.banner)
+    assert creds, demo.banner
+    owner = _sign_in(demo.url(r"Convex \(local\)"), creds.group(1), creds.group(2))
+
+    def mine(items: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+        return next((i for i in items if i["kind"] == kind and i["nodeName"] == sleeper), None)
+
+    def went_to_sleep(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+        # A laptop enrolled whose daemon has not registered yet is offline too, since 0 (no
+        # heartbeat): this one was online, and its heartbeats stopped.
+        item = mine(items, "offline_laptop")
+        return item if item is not None and item["since"] > 0 else None
+
+    deadline = time.monotonic() + 60
+    while True:
+        items = owner.query("needs:needsYou")["items"]
+        failed, offline = mine(items, "failed_action"), went_to_sleep(items)
+        if failed and offline:
+            break
+        assert demo.proc.poll() is None, "the demo ended early"
+        assert time.monotonic() < deadline, [(i["kind"], i.get("nodeName")) for i in items]
+        time.sleep(0.5)
+    # The laptop's own reason: its phase lead's tmux session is gone.
+    assert failed["title"] == "A message to team-lead failed", failed
+    assert (failed["actionType"], failed["actionStatus"]) == ("send_message", "failed"), failed
+    assert "no longer exists; reach it through its inbox" in failed["actionError"], failed
+    assert failed["featureName"] == demo_module.SLEEPER_FEATURE, failed
+    assert offline["title"] == f"{sleeper} is offline", offline
+    assert not offline["nodeOnline"]
+    # Its daemon stopped; the demo goes on, and stops as ever.
+    children = psutil.Process(demo.proc.pid).children(recursive=True)
+    assert not [c for c in children if _node_name(c) == sleeper and _alive(c)]
+    demo.proc.send_signal(signal.SIGTERM)
+    rest, _ = demo.proc.communicate(timeout=90)
+    assert demo.proc.returncode == 0, demo.banner + rest
+    assert "Traceback" not in rest, rest
+    demo.everything_stopped()

@@ -8,6 +8,12 @@ phase lead's tmux session and starts the stand-in, which makes the phase team, w
 its tasks and commits; `tina-session wait` follows it), and the dashboard. The first laptop's daemon runs in the foreground
 with its live actor tree. Ctrl-C or `kill` stops everything it started, also in a background
 job; if a part dies, the demo says which, stops the rest and exits with status 1.
+
+One more laptop, mbp-old, shows what a person meets when something goes wrong: its daemon
+registers and syncs an orchestration whose phase lead's terminal was closed; the demo's owner
+sends that lead a message the way the dashboard does (signed in, over the sync protocol), the
+laptop refuses it with its reason, and then mbp-old goes to sleep (its daemon stops). "Needs you"
+lists the failed message, and the laptop once the backend calls it offline.
 """
 
 from __future__ import annotations
@@ -19,14 +25,18 @@ import signal
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import attrs
 import structlog
 import trio
 
+from tina.convex.client import ConvexClient, open_convex_client
 from tina.dev.backend import (
     REPO_ROOT,
     BackendOptions,
@@ -65,6 +75,14 @@ def add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--backend-port", type=int, default=3210)
     parser.add_argument("--web-port", type=int, default=5173)
+    parser.add_argument(
+        "--offline-after",
+        type=float,
+        default=None,
+        metavar="SECS",
+        help="a laptop is offline this long after its last heartbeat (default: the backend's "
+        "60 s); the laptops then heartbeat four times as often",
+    )
     parser.add_argument(
         "--no-live", action="store_true", help="no live tree in the foreground; just wait"
     )
@@ -158,6 +176,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
+    offline_after: float | None = args.offline_after
+    if offline_after is not None and offline_after < MIN_OFFLINE_AFTER:
+        print(f"--offline-after: at least {MIN_OFFLINE_AFTER:g} s", file=sys.stderr)
+        return 2
     work: Path = args.dir.resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -174,6 +196,10 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
     env = {"TINA_ENROLLMENT_SECRET": secret}
     for name in ("JWT_PRIVATE_KEY", "JWKS"):
         env[name] = (keys / name).read_text().strip()
+    laptop_env = dict(DEMO_LAPTOP_ENV)
+    if offline_after is not None:
+        env["TINA_OFFLINE_AFTER_MS"] = str(round(offline_after * 1000))
+        laptop_env["TINA_HEARTBEAT_SECS"] = f"{offline_after / 4:g}"
 
     # The backend lets in pages of the dashboard's origin only, so its port is chosen first.
     web_port = args.web_port or free_port()
@@ -187,23 +213,28 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
         log_path=work / "backend.log",
     )
     laptops: list[Laptop] = []
+    sleeper: Laptop | None = None
     web: subprocess.Popen[bytes] | None = None
     foreground: subprocess.Popen[bytes] | None = None
     try:
         print("starting the local Convex backend...", flush=True)
         url = backend.start()
-        password_sign_up(url, DEMO_EMAIL, password)
+        token = password_sign_up(url, DEMO_EMAIL, password)
         web, web_url = _start_web(work, url, web_port)
         names = ["mbp-alex", "mbp-sam", "studio-kim", "air-lee"]
         for i in range(max(1, args.laptops)):
             name = names[i] if i < len(names) else f"laptop-{i + 1}"
-            lt = Laptop(work / name, name, url, enrollment_secret=secret, env=DEMO_LAPTOP_ENV)
+            lt = Laptop(work / name, name, url, enrollment_secret=secret, env=laptop_env)
             laptops.append(lt)  # closed when the demo stops, even if enrolling is cut short
             lt.enroll()
+        sleeper = Laptop(work / SLEEPER, SLEEPER, url, enrollment_secret=secret, env=laptop_env)
+        sleeper.enroll()
+        _prepare_sleeper(sleeper)
         for lt in laptops[1:]:
             _start_daemon(lt)
+        _start_daemon(sleeper)
         first = laptops[0]
-        print(_banner(url, web_url, password, laptops), flush=True)
+        print(_banner(url, web_url, password, laptops, offline_after), flush=True)
         if args.no_live:
             _start_daemon(first)
         else:
@@ -219,12 +250,20 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
             )
             first.daemon = foreground
         # Every kind of "Needs you" item turns up: permission prompts, rate limits, teammates
-        # asking their lead, plans to approve, idle teammates with open tasks, stalled ones.
+        # asking their lead, plans to approve, idle teammates with open tasks, stalled ones;
+        # mbp-old adds a failed action and an offline laptop.
         cfg = SimConfig.demo(seed=args.seed, speed=args.speed)
         sim = Simulator(laptops, orchestrations=args.orchestrations, cfg=cfg)
         parts = _parts(backend, web, work, laptops, live=foreground is not None)
+        story = _Story(
+            name=f"the story of {SLEEPER}",
+            run=partial(_put_to_sleep, sleeper, url, token),
+            log=work / f"{SLEEPER}.log",
+        )
         stop.hold()  # from here on, trio takes the signals
-        died = trio.run(_supervise, sim, parts, stop, work / "simulator.log")
+        died = trio.run(
+            partial(_supervise, sim, parts, stop, work / "simulator.log", stories=[story])
+        )
         if died is not None:
             print(f"\n{died}", file=sys.stderr, flush=True)
             return 1
@@ -235,7 +274,7 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
         stop.hold()  # a signal now is noted, and cleanup goes on
         why = f" ({stop.name})" if stop.signum is not None else ""
         print(f"\nstopping the demo{why}...", flush=True)
-        for lt in laptops:
+        for lt in [*laptops, *([sleeper] if sleeper is not None else [])]:
             lt.close()
         if web is not None:
             _end(web)
@@ -326,11 +365,26 @@ def _status(code: int) -> str:
 POLL_INTERVAL = 0.2
 
 
+@attrs.frozen(kw_only=True)
+class _Story:
+    """Something the demo does beside the simulation, once; if it fails, its traceback goes
+    to `log` and the demo stops, as when the simulator fails."""
+
+    name: str
+    run: Callable[[], Awaitable[None]]
+    log: Path
+
+
 async def _supervise(
-    sim: Simulator, parts: list[_Part], stop: _StopSignals, sim_log: Path
+    sim: Simulator,
+    parts: list[_Part],
+    stop: _StopSignals,
+    sim_log: Path,
+    *,
+    stories: Sequence[_Story] = (),
 ) -> str | None:
-    """Runs the simulation, then waits, until a signal (returns None) or until a part dies or
-    the simulator fails (returns what happened)."""
+    """Runs the simulation and the stories, then waits, until a signal (returns None) or until
+    a part dies, the simulator or a story fails (returns what happened)."""
     died: str | None = None
     with trio.open_signal_receiver(*stop.signals) as received:
         if stop.signum is not None:  # arrived while trio took over
@@ -372,14 +426,141 @@ async def _supervise(
                     flush=True,
                 )
 
+            async def tell(story: _Story) -> None:
+                try:
+                    await story.run()
+                except Exception as exc:
+                    await trio.Path(story.log).write_text("".join(traceback.format_exception(exc)))
+                    end(f"{story.name} failed; its traceback: {story.log}", f"{story.name} failed")
+
             nursery.start_soon(signals)
             nursery.start_soon(watch)
             nursery.start_soon(simulate)
+            for story in stories:
+                nursery.start_soon(tell, story, name=story.name)
     return died
 
 
-def _banner(url: str, web_url: str | None, password: str, laptops: list[Laptop]) -> str:
+# --- mbp-old: a failed action, then an offline laptop ------------------------------------------
+
+SLEEPER = "mbp-old"
+SLEEPER_FEATURE = "nightly-backup"
+SLEEPER_TEAM = f"{SLEEPER_FEATURE}-phase-1"
+# The backend's offline threshold when the demo sets none (convex/model/nodes.ts), and its least.
+OFFLINE_AFTER_DEFAULT = 60.0
+MIN_OFFLINE_AFTER = 2.0
+# How long mbp-old's daemon may take to sync its team and to answer the message.
+SLEEPER_TIMEOUT = 120.0
+FINAL_ACTION_STATUSES = frozenset({"completed", "failed", "expired", "cancelled", "interrupted"})
+
+
+def _prepare_sleeper(lt: Laptop) -> None:
+    """mbp-old's files, before its daemon starts: an orchestration in phase 1 whose lead's
+    terminal was closed. Claude Code leaves the team's directory behind; the lead's tmux
+    session (`tina-session start`'s) is gone, and the laptop never runs a tmux server."""
+    worktree = lt.init_orchestration(SLEEPER_FEATURE, phases=1)
+    lt.advance(SLEEPER_FEATURE, "validation", "validation_pass")
+    lt.write_team(
+        SLEEPER_TEAM,
+        [
+            {"name": "team-lead", "agentType": "team-lead", "tmuxPaneId": ""},
+            {"name": "worker", "isActive": False},
+        ],
+        cwd=worktree,
+    )
+
+
+async def _until(
+    client: ConvexClient, path: str, args: Mapping[str, Any], found: Callable[[Any], Any]
+) -> Any:
+    """The first truthy `found(value)` of the live query `path`."""
+    async with client.subscribe(path, args) as sub:
+        async for value in sub:
+            hit = found(value)
+            if hit:
+                return hit
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _put_to_sleep(lt: Laptop, url: str, token: str) -> None:
+    """The demo's owner, signed in as the dashboard is (the sync protocol, with the session's
+    token), waits for mbp-old's team, messages its lead in the phase's tmux session (the
+    dashboard's default way to reach a phase lead), and sees the laptop refuse it: the session
+    is gone. Then mbp-old goes to sleep: its daemon stops, and its heartbeats with it."""
+    with trio.fail_after(SLEEPER_TIMEOUT):
+        async with open_convex_client(url, auth_token=token) as client:
+            orchestration = await _until(
+                client,
+                "orchestrations:listOrchestrations",
+                {},
+                lambda v: next(
+                    (
+                        o
+                        for o in v["active"]
+                        if o["nodeName"] == lt.name and o["featureName"] == SLEEPER_FEATURE
+                    ),
+                    None,
+                ),
+            )
+
+            def lead_of(detail: Any) -> Any:
+                for t in (detail or {}).get("teams", []):
+                    team, names = t["team"], {m["agentName"] for m in t["members"]}
+                    if (
+                        team["dirName"] == SLEEPER_TEAM
+                        and team.get("phaseNumber")
+                        and "team-lead" in names
+                    ):
+                        return team
+                return None
+
+            team = await _until(
+                client,
+                "orchestrations:getOrchestrationDetail",
+                {"orchestrationId": orchestration["_id"]},
+                lead_of,
+            )
+            submitted = await client.mutation(
+                "actions:submitAction",
+                {
+                    "action": {
+                        "type": "send_message",
+                        "teamId": team["_id"],
+                        "agentName": "team-lead",
+                        "text": "Are you still there? The backup window closes at 6.",
+                        "via": "lead_session",
+                    },
+                    "idempotencyKey": f"demo-{uuid.uuid4().hex}",
+                },
+            )
+            action = await _until(
+                client,
+                "actions:listActions",
+                {"orchestrationId": orchestration["_id"]},
+                lambda rows: next(
+                    (
+                        a
+                        for a in rows
+                        if a["_id"] == submitted["actionId"]
+                        and a["status"] in FINAL_ACTION_STATUSES
+                    ),
+                    None,
+                ),
+            )
+        if action["status"] != "failed":
+            raise RuntimeError(f"the message to {lt.name}'s phase lead did not fail: {action}")
+        await trio.to_thread.run_sync(lt.stop_daemon)
+
+
+def _banner(
+    url: str,
+    web_url: str | None,
+    password: str,
+    laptops: list[Laptop],
+    offline_after: float | None = None,
+) -> str:
     dash = web_url or "(the dashboard is not built yet: see web/README.md)"
+    offline = f"{offline_after or OFFLINE_AFTER_DEFAULT:g} s"
     lines = [
         "",
         "tina demo is running",
@@ -394,6 +575,7 @@ def _banner(url: str, web_url: str | None, password: str, laptops: list[Laptop])
         "  - Needs you also lists what the phase leads' teams wait for: a permission prompt (answer it",
         "    within 20 s), a teammate asking its lead, a plan to approve, a rate limit, an idle teammate",
         "    with open tasks, a stalled one",
+        f"  - {SLEEPER} refused a message to its phase lead and went to sleep: Needs you shows both (offline after {offline})",
         "  - open an orchestration: pause a phase, watch it turn paused, resume it; see who is working,",
         "    idle or shut down, and the team's conversation (assignments, idle notifications, shutdowns)",
         "  - message an agent: the orchestrator's agents in their tmux panes, a phase lead in its tmux",
