@@ -25,18 +25,17 @@ import signal
 import subprocess
 import sys
 import traceback
-import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import attrs
 import structlog
 import trio
 
-from tina.convex.client import ConvexClient, open_convex_client
+from tina.convex.client import open_convex_client
+from tina.convex.operator import Operator
 from tina.dev.backend import (
     REPO_ROOT,
     BackendOptions,
@@ -451,7 +450,6 @@ OFFLINE_AFTER_DEFAULT = 60.0
 MIN_OFFLINE_AFTER = 2.0
 # How long mbp-old's daemon may take to sync its team and to answer the message.
 SLEEPER_TIMEOUT = 120.0
-FINAL_ACTION_STATUSES = frozenset({"completed", "failed", "expired", "cancelled", "interrupted"})
 
 
 def _prepare_sleeper(lt: Laptop) -> None:
@@ -470,18 +468,6 @@ def _prepare_sleeper(lt: Laptop) -> None:
     )
 
 
-async def _until(
-    client: ConvexClient, path: str, args: Mapping[str, Any], found: Callable[[Any], Any]
-) -> Any:
-    """The first truthy `found(value)` of the live query `path`."""
-    async with client.subscribe(path, args) as sub:
-        async for value in sub:
-            hit = found(value)
-            if hit:
-                return hit
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 async def _put_to_sleep(lt: Laptop, url: str, token: str) -> None:
     """The demo's owner, signed in as the dashboard is (the sync protocol, with the session's
     token), waits for mbp-old's team, messages its lead in the phase's tmux session (the
@@ -489,64 +475,16 @@ async def _put_to_sleep(lt: Laptop, url: str, token: str) -> None:
     is gone. Then mbp-old goes to sleep: its daemon stops, and its heartbeats with it."""
     with trio.fail_after(SLEEPER_TIMEOUT):
         async with open_convex_client(url, auth_token=token) as client:
-            orchestration = await _until(
-                client,
-                "orchestrations:listOrchestrations",
-                {},
-                lambda v: next(
-                    (
-                        o
-                        for o in v["active"]
-                        if o["nodeName"] == lt.name and o["featureName"] == SLEEPER_FEATURE
-                    ),
-                    None,
-                ),
+            owner = Operator(client)
+            orchestration = await owner.active_orchestration(lt.name, SLEEPER_FEATURE)
+            team = await owner.phase_team(orchestration, SLEEPER_TEAM, "team-lead")
+            action_id = await owner.send_message(
+                team,
+                "team-lead",
+                "Are you still there? The backup window closes at 6.",
+                via="lead_session",
             )
-
-            def lead_of(detail: Any) -> Any:
-                for t in (detail or {}).get("teams", []):
-                    team, names = t["team"], {m["agentName"] for m in t["members"]}
-                    if (
-                        team["dirName"] == SLEEPER_TEAM
-                        and team.get("phaseNumber")
-                        and "team-lead" in names
-                    ):
-                        return team
-                return None
-
-            team = await _until(
-                client,
-                "orchestrations:getOrchestrationDetail",
-                {"orchestrationId": orchestration["_id"]},
-                lead_of,
-            )
-            submitted = await client.mutation(
-                "actions:submitAction",
-                {
-                    "action": {
-                        "type": "send_message",
-                        "teamId": team["_id"],
-                        "agentName": "team-lead",
-                        "text": "Are you still there? The backup window closes at 6.",
-                        "via": "lead_session",
-                    },
-                    "idempotencyKey": f"demo-{uuid.uuid4().hex}",
-                },
-            )
-            action = await _until(
-                client,
-                "actions:listActions",
-                {"orchestrationId": orchestration["_id"]},
-                lambda rows: next(
-                    (
-                        a
-                        for a in rows
-                        if a["_id"] == submitted["actionId"]
-                        and a["status"] in FINAL_ACTION_STATUSES
-                    ),
-                    None,
-                ),
-            )
+            action = await owner.action_outcome(orchestration, action_id)
         if action["status"] != "failed":
             raise RuntimeError(f"the message to {lt.name}'s phase lead did not fail: {action}")
         await trio.to_thread.run_sync(lt.stop_daemon)
@@ -570,7 +508,7 @@ def _banner(
         f"  laptops          {', '.join(lt.name for lt in laptops)} (simulated; each runs its own daemon)",
         "",
         "Try this in the dashboard:",
-        "  - Needs attention: read the plan waiting at the approval gate, approve it or reject it with",
+        "  - Needs you: read the plan waiting at the approval gate, approve it or reject it with",
         "    feedback (the phase goes back to planning), retry a phase its lead blocked (a new lead starts)",
         "  - Needs you also lists what the phase leads' teams wait for: a permission prompt (answer it",
         "    within 20 s), a teammate asking its lead, a plan to approve, a rate limit, an idle teammate",
