@@ -30,6 +30,7 @@ import type * as model_codes from "../model/codes.js";
 import type * as model_documents from "../model/documents.js";
 import type * as model_errors from "../model/errors.js";
 import type * as model_messaging from "../model/messaging.js";
+import type * as model_needKinds from "../model/needKinds.js";
 import type * as model_needs from "../model/needs.js";
 import type * as model_nodes from "../model/nodes.js";
 import type * as model_orchestrations from "../model/orchestrations.js";
@@ -73,6 +74,7 @@ declare const fullApi: ApiFromModules<{
   "model/documents": typeof model_documents;
   "model/errors": typeof model_errors;
   "model/messaging": typeof model_messaging;
+  "model/needKinds": typeof model_needKinds;
   "model/needs": typeof model_needs;
   "model/nodes": typeof model_nodes;
   "model/orchestrations": typeof model_orchestrations;

@@ -21,6 +21,7 @@ import {
   utf8Bytes,
 } from "./checks";
 import { invalid } from "./errors";
+import { NEED_KIND_ORDER } from "./needKinds";
 import { offlineAfterMs } from "./nodes";
 import { redactSecrets } from "./redact";
 import type {
@@ -72,19 +73,8 @@ export const EACH_LIMIT = 50;
 export const FAILED_WINDOW_MS = 24 * 60 * 60_000;
 export const SESSIONS_LIMIT = 100;
 
-/** The order of the list: what blocks an agent right now first, what is merely informative last. */
-export const KIND_ORDER: readonly NeedKind[] = [
-  "permission_prompt",
-  "teammate_permission",
-  "plan_approval",
-  "agent_plan_approval",
-  "stop_failure",
-  "stalled",
-  "blocked_phase",
-  "idle_with_tasks",
-  "failed_action",
-  "offline_laptop",
-];
+/** The order of the list (model/needKinds.ts, shared with the dashboard). */
+export const KIND_ORDER = NEED_KIND_ORDER;
 const LAPTOP_KINDS: readonly LaptopNeedKind[] = ["teammate_permission", "agent_plan_approval", "idle_with_tasks", "stop_failure", "stalled"];
 
 // Claude Code session ids are UUIDs; anything id-like is accepted (as for prompts).

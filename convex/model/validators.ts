@@ -494,17 +494,9 @@ export type StallCause = Infer<typeof stallCause>;
 // One item as a laptop computes it. `key` is stable on the laptop ("perm:<teamDir>:<requestId>",
 // "stall:<sessionId>", ...); `since` (ms epoch) is when the condition began. Sizes are checked by
 // model/needs.ts (title and retryHint 200, detail 4,096, toolInput 16,384, planContent 65,536).
-export const laptopNeed = v.object({
-  key: v.string(),
-  kind: laptopNeedKind,
-  since: v.number(),
-  title: v.string(),
-  detail: v.optional(v.string()),
-  teamDir: v.optional(v.string()),
+// What a laptop says of an item beyond where it is: stored as sent, shown as stored.
+const laptopNeedDetail = {
   agentName: v.optional(v.string()),
-  sessionId: v.optional(v.string()),
-  // The tina orchestration (worktree) it belongs to, when the laptop knows.
-  featureName: v.optional(v.string()),
   requestId: v.optional(v.string()),
   toolName: v.optional(v.string()),
   // Canonical JSON text, cut at 16,384 characters (`toolInputTruncated`).
@@ -519,6 +511,19 @@ export const laptopNeed = v.object({
   retryAt: v.optional(v.number()),
   // idle_with_tasks: tasks it owns that are not completed.
   openTasks: v.optional(v.number()),
+};
+
+export const laptopNeed = v.object({
+  key: v.string(),
+  kind: laptopNeedKind,
+  since: v.number(),
+  title: v.string(),
+  detail: v.optional(v.string()),
+  teamDir: v.optional(v.string()),
+  sessionId: v.optional(v.string()),
+  // The tina orchestration (worktree) it belongs to, when the laptop knows.
+  featureName: v.optional(v.string()),
+  ...laptopNeedDetail,
 });
 export type LaptopNeed = Infer<typeof laptopNeed>;
 
@@ -582,17 +587,7 @@ export const needItem = v.object({
   actionType: v.optional(actionType),
   actionStatus: v.optional(actionStatus),
   actionError: v.optional(v.string()),
-  agentName: v.optional(v.string()),
-  requestId: v.optional(v.string()),
-  toolName: v.optional(v.string()),
-  toolInput: v.optional(v.string()),
-  toolInputTruncated: v.optional(v.boolean()),
-  planContent: v.optional(v.string()),
-  cause: v.optional(stallCause),
-  errorKind: v.optional(v.string()),
-  retryHint: v.optional(v.string()),
-  retryAt: v.optional(v.number()),
-  openTasks: v.optional(v.number()),
+  ...laptopNeedDetail,
   dismissed: v.boolean(),
   snoozedUntil: v.optional(v.number()),
 });

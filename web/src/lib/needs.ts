@@ -1,6 +1,7 @@
 // The "Needs you" inbox: what each item is, in words; the order it is read in; which items this
 // viewer sees now (dismissed and snoozed ones aside, snoozes ending on the client's clock); where
 // each one leads. Pure: the views render what these functions decide, and the tests pin the words.
+import { NEED_KIND_ORDER } from "../../../convex/model/needKinds";
 import type { Id } from "../api";
 import { orchestrationHref } from "./routing";
 import { formatAbsolute, formatDuration, formatRelative } from "./time";
@@ -44,19 +45,8 @@ export type NeedLike = {
   snoozedUntil?: number;
 };
 
-/** The order the inbox is read in: what can be answered from here and soonest first. */
-export const NEED_KINDS: readonly NeedKind[] = [
-  "permission_prompt",
-  "teammate_permission",
-  "plan_approval",
-  "agent_plan_approval",
-  "stop_failure",
-  "stalled",
-  "blocked_phase",
-  "idle_with_tasks",
-  "failed_action",
-  "offline_laptop",
-];
+/** The order the inbox is read in: Convex's own (convex/model/needKinds.ts, pure). */
+export const NEED_KINDS = NEED_KIND_ORDER;
 
 /** Each kind in words, for the badge on an item. */
 export const NEED_KIND_LABELS: Record<NeedKind, string> = {
