@@ -33,6 +33,8 @@ from typing import Any
 
 import attrs
 
+from tina.hooks.settings import MATCHERLESS_EVENTS  # reference §8.1: Claude Code's rule
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "MATCHERLESS_EVENTS",
@@ -48,20 +50,6 @@ DEFAULT_TIMEOUT = 600.0
 """Seconds Claude Code gives a command hook without a ``timeout`` (reference §8.2)."""
 _OUTPUT_MAX = 64 * 1024
 
-# Events whose groups ignore `matcher` (reference §8.1).
-MATCHERLESS_EVENTS = frozenset(
-    {
-        "UserPromptSubmit",
-        "PostToolBatch",
-        "Stop",
-        "TeammateIdle",
-        "TaskCreated",
-        "TaskCompleted",
-        "WorktreeCreate",
-        "WorktreeRemove",
-        "CwdChanged",
-    }
-)
 # The input field a matcher is tested against, per event.
 _MATCHED_FIELD = {
     "PreToolUse": "tool_name",
