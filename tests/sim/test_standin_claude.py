@@ -15,12 +15,7 @@ from tina.dev.sim import standin_claude
 from tina.dev.sim.standin_claude import Scenario, parse_init_line, phase_of, pick
 from tina.local import append_inbox_message
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
+from .standin_world import StandinWorld
 
 # --- the scenario (pure) -------------------------------------------------------------------------
 
@@ -102,53 +97,8 @@ def test_the_scenario_file_comes_from_the_env_or_home(tmp_path: Path) -> None:
 # --- whole runs over a pipe ----------------------------------------------------------------------
 
 
-class World:
-    def __init__(self, tmp_path: Path) -> None:
-        self.home = tmp_path / "home"
-        self.home.mkdir()
-        self.bin = tmp_path / "bin"
-        self.claude = standin_claude.install(self.bin)
-        self.worktree = tmp_path / "wt"
-        self.worktree.mkdir()
-        self.scenario_path = tmp_path / "scenario.json"
-        self.env = {
-            "PATH": f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": str(self.home),
-            "LANG": "C.UTF-8",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "TINA_STANDIN_SCENARIO": str(self.scenario_path),
-            **GIT_ENV,
-        }
-        self.git("init", "-q", "-b", "main")
-        (self.worktree / "README.md").write_text("hi\n")
-        self.git("add", "README.md")
-        self.git("commit", "-q", "-m", "initial")
-        self.plan = self.worktree / "docs" / "plans" / "2026-02-07-f-phase-1.md"
-        self.plan.parent.mkdir(parents=True)
-        self.plan.write_text("# Phase 1\n\n### Task 1: Add the parser\n\n**Model:** haiku\n")
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(self.worktree), *args],
-            env=self.env, capture_output=True, text=True, check=True, timeout=60,
-        ).stdout  # fmt: skip
-
-    def scenario(self, doc: Any) -> None:
-        self.scenario_path.write_text(json.dumps(doc))
-
-    def run(
-        self, *lines: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.claude), "--dangerously-skip-permissions"],
-            input="".join(f"{line}\n" for line in lines),
-            cwd=self.worktree,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+class World(StandinWorld):
+    PLAN = "# Phase 1\n\n### Task 1: Add the parser\n\n**Model:** haiku\n"
 
     def init_line(self, phase: str = "1", plan: Path | None = None) -> str:
         return f"/tina:team-lead-init team_name: f-phase-{phase} plan_path: {plan or self.plan}"

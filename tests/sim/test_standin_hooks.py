@@ -4,7 +4,6 @@ write what a person would be asked for in Claude Code's shapes (reference ยง5, ย
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -32,12 +31,8 @@ from tina.dev.sim.sandbox import BIN
 from tina.hooks import settings as hs
 from tina.messages import HookEvent
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
+from .standin_world import StandinWorld
+
 FAST = {"step_secs": 0.0}
 FIRED = (
     "SessionStart", "SessionEnd", "UserPromptSubmit", "PreToolUse", "PostToolUse",
@@ -113,41 +108,23 @@ def test_the_permission_decision_is_read_as_claude_code_reads_it() -> None:
 # --- whole runs ----------------------------------------------------------------------------------
 
 
-class World:
+class World(StandinWorld):
     """A home whose Claude Code settings run `command` for every event the stand-in fires, a
     worktree with a plan, and the stand-in `claude`."""
 
+    RUN_TIMEOUT = 120.0
+
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.home = root / "home"
-        (self.home / ".claude").mkdir(parents=True)
-        self.bin = root / "bin"
-        self.claude = standin_claude.install(self.bin)
-        self.worktree = root / "wt"
-        self.worktree.mkdir()
         self.records = root / "hooks.jsonl"
         self.decision = root / "decision.json"
-        self.scenario_path = root / "scenario.json"
         self.recorder = root / "record.py"
         self.recorder.write_text(RECORDER)
-        self.env = {
-            "PATH": f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": str(self.home),
-            "LANG": "C.UTF-8",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "TINA_STANDIN_SCENARIO": str(self.scenario_path),
-            "RECORD_FILE": str(self.records),
-            "DECISION_FILE": str(self.decision),
-            "TMUX_PANE": "",
-            **GIT_ENV,
-        }
-        self.git("init", "-q", "-b", "main")
-        (self.worktree / "README.md").write_text("hi\n")
-        self.git("add", "README.md")
-        self.git("commit", "-q", "-m", "initial")
-        self.plan = self.worktree / "docs" / "plans" / "2026-02-07-f-phase-1.md"
-        self.plan.parent.mkdir(parents=True)
-        self.plan.write_text("# Phase 1\n\n### Task 1: Add the parser\n")
+        super().__init__(
+            root,
+            RECORD_FILE=str(self.records),
+            DECISION_FILE=str(self.decision),
+            TMUX_PANE="",
+        )
         self.init_line = f"/tina:team-lead-init team_name: f-phase-1 plan_path: {self.plan}"
 
     def settings(self, command: str, events: tuple[str, ...] = FIRED) -> None:
@@ -156,25 +133,6 @@ class World:
 
     def record_all(self) -> None:
         self.settings(f"{sys.executable} {self.recorder} recorded")
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(self.worktree), *args],
-            env=self.env, capture_output=True, text=True, check=True, timeout=60,
-        ).stdout  # fmt: skip
-
-    def scenario(self, doc: Any) -> None:
-        self.scenario_path.write_text(json.dumps(doc))
-
-    def run(
-        self, *lines: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.claude), "--dangerously-skip-permissions"],
-            input="".join(f"{line}\n" for line in lines), cwd=self.worktree,
-            env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=120,
-            check=False,
-        )  # fmt: skip
 
     def popen(self) -> subprocess.Popen[str]:
         return subprocess.Popen(
