@@ -7,12 +7,12 @@ debug view (`Credential.__repr__` masks it).
 from __future__ import annotations
 
 import json
-import os
 import stat
-import tempfile
 from pathlib import Path
 
 import attrs
+
+from tina.atomic import write_atomic
 
 
 class CredentialError(Exception):
@@ -40,19 +40,8 @@ class Credential:
 
 def save(path: Path, cred: Credential) -> None:
     """Write atomically with mode 0600 (the directory is created 0700 if missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".credential-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(cred.to_json(), f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = (json.dumps(cred.to_json(), indent=2) + "\n").encode()
+    write_atomic(path, data, mode=0o600, dir_mode=0o700)
 
 
 def load(path: Path) -> Credential:

@@ -38,13 +38,14 @@ import re
 import shlex
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from tina.atomic import write_atomic
 
 #: The events tina listens to, in the order they are written.
 EVENTS: tuple[str, ...] = (
@@ -428,20 +429,7 @@ def write(loaded: Loaded, text: str) -> Path | None:
         mode = path.stat().st_mode & 0o7777
         backup = backup_path(path)
         _write_new(backup, loaded.raw, mode)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tina-tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_atomic(path, text.encode("utf-8"), mode=mode)
     return backup
 
 
@@ -452,16 +440,3 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, get_args
@@ -41,6 +40,7 @@ import attrs
 import structlog
 import trio
 
+from tina import atomic
 from tina.daemon.needs import lead_view, retry_after
 from tina.daemon.projection import hook_reason
 from tina.daemon.watch import WatchHub
@@ -397,20 +397,8 @@ def _no_constant(name: str) -> object:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`, mode 0600: a temp file beside it, fsync, rename (the
-    directory is created 0700 if missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace `path` with `data`, mode 0600 (the directory is created 0700 if missing)."""
+    atomic.write_atomic(path, data, mode=0o600, dir_mode=0o700)
 
 
 def _read_state(path: Path) -> bytes | None:
