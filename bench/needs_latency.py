@@ -7,9 +7,8 @@ the installed command `<tina> hook`, in the project directory), with a command o
 measures
 
 1. **hook invoked → item visible**: from spawning the hook process to the first result of a
-   dashboard subscription (our trio client, signed in as the owner) that lists the prompt:
-   `needs:needsYou` once the backend has it, else `attention:attention` (which lists open prompts
-   the same way); the query used is printed and recorded;
+   dashboard subscription of `needs:needsYou` (our trio client, signed in as the owner) that
+   lists the prompt;
 2. **dashboard tap → decision printed**: from sending `prompts:answer` (`allow_once`, the
    arguments the web sends) over the same client to the moment the waiting hook process writes
    Claude Code's `hookSpecificOutput` line on its stdout; every decision is checked.
@@ -25,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -36,7 +34,6 @@ from typing import Any
 
 import trio
 from _common import (
-    REPO_ROOT,
     auth_env,
     fmt,
     machine,
@@ -56,29 +53,20 @@ from tina.log import configure_logging
 SECRET = "bench-enrollment-secret-0123456789"
 WAIT_MS = "20000"
 NEEDS_QUERY = "needs:needsYou"
-ATTENTION_QUERY = "attention:attention"
 VISIBLE_TARGET_MS = 150.0
 DECISION_TARGET_MS = 250.0
 SESSION_ID = "5b0f3c2e-8d41-4a7e-9c1b-2f6e0d9a7b13"
 
 
-def query_name() -> str:
-    """`needs:needsYou` when the generated API has it, else `attention:attention`."""
-    api = (REPO_ROOT / "convex" / "_generated" / "api.d.ts").read_text(encoding="utf-8")
-    return NEEDS_QUERY if re.search(r"\bneeds: typeof needs\b", api) else ATTENTION_QUERY
-
-
 def listed_prompts(query: str, value: Any) -> list[dict[str, Any]]:
-    """The permission prompts a result of `query` lists."""
+    """The permission prompts a result of `query` (`needs:needsYou`) lists."""
     if not isinstance(value, dict):
         return []
-    if query == NEEDS_QUERY:
-        return [
-            item["prompt"]
-            for item in value.get("items", [])
-            if item.get("kind") == "permission_prompt" and isinstance(item.get("prompt"), dict)
-        ]
-    return list(value.get("permissionPrompts", []))
+    return [
+        item["prompt"]
+        for item in value.get("items", [])
+        if item.get("kind") == "permission_prompt" and isinstance(item.get("prompt"), dict)
+    ]
 
 
 def event(laptop: Laptop, project: Path, command: str) -> bytes:
@@ -230,7 +218,7 @@ def main() -> int:
     runs = max(1, args.runs)
     configure_logging("quiet")
     host = machine()
-    query = query_name()
+    query = NEEDS_QUERY
     with tempfile.TemporaryDirectory(prefix="tina-nl-") as tmp:  # short: AF_UNIX path limit
         root = Path(tmp)
         backend = BackendProcess(

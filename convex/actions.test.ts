@@ -392,8 +392,8 @@ describe("leases: the sweep and a laptop registering again", () => {
   });
 });
 
-describe("listActions and attention", () => {
-  test("revoked laptops never crowd an offline one out of attention", async () => {
+describe("listActions and Needs you", () => {
+  test("revoked laptops never crowd an offline one out of Needs you", async () => {
     const t = makeT({ documentsRead: 1000 });
     const { b, user } = await world(t);
     // Sixty revoked laptops (revocation leaves them offline), silent for longer than laptop b.
@@ -403,7 +403,8 @@ describe("listActions and attention", () => {
       }
       await ctx.db.patch("nodes", b.nodeId, { status: "offline", lastHeartbeat: Date.now() - 120_000 });
     });
-    expect((await user.query(api.attention.attention, {})).offlineNodes.map((n) => n.name)).toEqual(["laptop-b"]);
+    const offline = (await user.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "offline_laptop");
+    expect(offline.map((i) => i.nodeName)).toEqual(["laptop-b"]);
   });
 
   test("listActions is newest first and bounded", async () => {
@@ -414,7 +415,7 @@ describe("listActions and attention", () => {
     expect(await user.query(api.actions.listActions, { limit: 10_000 })).toHaveLength(5);
   });
 
-  test("attention lists blocked phases, plans awaiting approval, failed actions and offline laptops", async () => {
+  test("Needs you lists blocked phases, plans awaiting approval, failed actions and offline laptops", async () => {
     const t = makeT();
     const { a, b, orchestrationId, submit, user } = await world(t);
     await t.mutation(api.orchestrations.syncOrchestration, {
@@ -431,12 +432,13 @@ describe("listActions and attention", () => {
       result: { ok: false, code: "cli_exit_non_zero", message: "Phase 1 is not blocked", exitCode: 1 },
     });
     await t.run((ctx) => ctx.db.patch("nodes", b.nodeId, { lastHeartbeat: Date.now() - 120_000 }));
-    const view = await user.query(api.attention.attention, {});
-    expect(view.blocked.map((o) => [o.featureName, o.attentionPhase, o.attentionReason])).toEqual([["billing-export", "1", "tests fail"]]);
-    expect(view.awaitingApproval.map((o) => [o.featureName, o.nodeName])).toEqual([["search", "laptop-b"]]);
-    expect(view.failedActions.map((x) => x._id)).toEqual([actionId]);
-    expect(view.offlineNodes.map((n) => n.name)).toEqual(["laptop-b"]);
-    expect((await refusal(t.query(api.attention.attention, {}))).code).toBe("unauthenticated");
+    const { items } = await user.query(api.needs.needsYou, {});
+    const of = (kind: string) => items.filter((i) => i.kind === kind);
+    expect(of("blocked_phase").map((i) => [i.featureName, i.phaseNumber, i.detail])).toEqual([["billing-export", "1", "tests fail"]]);
+    expect(of("plan_approval").map((i) => [i.featureName, i.nodeName])).toEqual([["search", "laptop-b"]]);
+    expect(of("failed_action").map((i) => i.actionId)).toEqual([actionId]);
+    expect(of("offline_laptop").map((i) => i.nodeName)).toEqual(["laptop-b"]);
+    expect((await refusal(t.query(api.needs.needsYou, {}))).code).toBe("unauthenticated");
   });
 });
 

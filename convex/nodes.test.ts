@@ -327,7 +327,7 @@ describe("registerNode and heartbeat", () => {
       expect(await online()).toBe(false);
       await t.finishInProgressScheduledFunctions();
       expect(await status()).toBe("offline");
-      expect((await viewer.query(api.attention.attention, {})).offlineNodes).toHaveLength(1);
+      expect((await viewer.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "offline_laptop")).toHaveLength(1);
 
       process.env.TINA_OFFLINE_AFTER_MS = "10"; // below the minimum: 2 s
       await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });

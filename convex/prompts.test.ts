@@ -326,19 +326,21 @@ describe("expiry", () => {
   });
 });
 
-describe("attention and the list", () => {
-  test("open prompts are in attention and its count; recent ones leave after 10 minutes", async () => {
+describe("Needs you and the list", () => {
+  test("open prompts are in Needs you and its count; recent ones leave after 10 minutes", async () => {
     vi.useFakeTimers();
     const t = makeT();
     const { a, viewer, operator, open, b } = await world(t);
     const first = await open();
     await open({}, b.token);
-    const view = await viewer.as.query(api.attention.attention, {});
-    expect(view.permissionPrompts.map((p) => p.nodeName).sort()).toEqual(["laptop-a", "laptop-b"]);
-    expect(view.count).toBe(2 + view.blocked.length + view.awaitingApproval.length + view.failedActions.length + view.offlineNodes.length);
+    const prompts = async () => (await viewer.as.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "permission_prompt");
+    const view = await viewer.as.query(api.needs.needsYou, {});
+    expect((await prompts()).map((i) => i.nodeName).sort()).toEqual(["laptop-a", "laptop-b"]);
+    expect((await prompts()).map((i) => i.prompt?.promptId).sort()).toEqual((await viewer.as.query(api.prompts.listOpen, {})).open.map((p) => p.promptId).sort());
+    expect(view.count).toBe(view.items.length);
     await operator.as.mutation(api.prompts.answer, { promptId: first, decision: "allow_once" });
     await t.mutation(api.prompts.settlePrompt, { nodeToken: a.token, promptId: first, outcome: "applied" });
-    expect((await viewer.as.query(api.attention.attention, {})).permissionPrompts).toHaveLength(1);
+    expect(await prompts()).toHaveLength(1);
     expect((await viewer.as.query(api.prompts.listOpen, {})).recent).toHaveLength(1);
     vi.setSystemTime(Date.now() + 10 * 60_000 + 1);
     expect((await viewer.as.query(api.prompts.listOpen, {})).recent).toEqual([]);

@@ -259,7 +259,6 @@ const SPEC: Record<string, Spec> = {
     restricted: ["leaseOwner", "result.code"],
   },
   "actions:interruptStaleActions": { access: "node", samples: () => [{ leaseOwner: "daemon-a2" }], restricted: ["leaseOwner"] },
-  "attention:attention": { access: "viewer", samples: () => [{}] },
   "needs:syncLaptop": {
     access: "node",
     samples: () => [

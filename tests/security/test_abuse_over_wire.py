@@ -150,7 +150,6 @@ def visible_state(w: World) -> dict[str, Any]:
             "events:listEvents",
             {"orchestrationId": w.orchestration_id, "paginationOpts": page},
         ),
-        "attention": ("attention:attention", {}),
     }
     state = {
         key: w.wire.value("query", path, args, token=w.owner) for key, (path, args) in reads.items()
