@@ -21,7 +21,7 @@ function View({ route }: { route: Route }) {
     case "orchestrations":
       return <OrchestrationsView query={route.query} />;
     case "attention":
-      return <NeedsYouView />;
+      return <NeedsYouView item={route.item} />;
     case "fleet":
       return <FleetView />;
     case "account":

@@ -20,6 +20,7 @@ import {
   prettyJson,
   retryText,
   sessionLivenessText,
+  shownNeeds,
   snoozeChoices,
   snoozedText,
   stallCauseText,
@@ -228,5 +229,28 @@ describe("what each kind says", () => {
     expect(sessionLivenessText("failed")).toBe("stopped on an API error");
     expect(sessionLivenessText("ended")).toBe("ended");
     expect(sessionLivenessText(undefined)).toBe("not known yet");
+  });
+});
+
+describe("the items the page lists, and the one a link opens", () => {
+  const open = { key: "a", dismissed: false };
+  const dismissed = { key: "b", dismissed: true };
+  const snoozed = { key: "c", dismissed: false, snoozedUntil: 2_000 };
+  const all = [open, dismissed, snoozed];
+
+  test("open ones, or all of them with Show dismissed", () => {
+    expect(shownNeeds(all, 1_000, { showAll: false })).toEqual({ shown: [open], linked: "none" });
+    expect(shownNeeds(all, 1_000, { showAll: true })).toEqual({ shown: all, linked: "none" });
+  });
+
+  test("a linked item is listed even when dismissed or snoozed", () => {
+    expect(shownNeeds(all, 1_000, { showAll: false, linkedKey: "b" })).toEqual({ shown: [open, dismissed], linked: "found" });
+    expect(shownNeeds(all, 1_000, { showAll: false, linkedKey: "c" })).toEqual({ shown: [open, snoozed], linked: "found" });
+    expect(shownNeeds(all, 1_000, { showAll: false, linkedKey: "a" })).toEqual({ shown: [open], linked: "found" });
+  });
+
+  test("a link to an item that is not there says so, and the list is as it was", () => {
+    expect(shownNeeds(all, 1_000, { showAll: false, linkedKey: "gone" })).toEqual({ shown: [open], linked: "gone" });
+    expect(shownNeeds([], 1_000, { showAll: false, linkedKey: "gone" })).toEqual({ shown: [], linked: "gone" });
   });
 });

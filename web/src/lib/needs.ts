@@ -123,6 +123,20 @@ export function visibleCount(items: readonly Pick<NeedLike, "dismissed" | "snooz
   return items.filter((i) => needState(i, now) === "open").length;
 }
 
+/**
+ * The items the page lists: the open ones, or all with Show dismissed; an item opened by its link
+ * is listed whatever its state (the link asks for it), and `linked` says whether it is there at all.
+ */
+export function shownNeeds<T extends Pick<NeedLike, "key" | "dismissed" | "snoozedUntil">>(
+  items: readonly T[],
+  now: number,
+  { showAll, linkedKey }: { showAll: boolean; linkedKey?: string | undefined },
+): { shown: T[]; linked: "none" | "found" | "gone" } {
+  const shown = items.filter((i) => showAll || needState(i, now) === "open" || i.key === linkedKey);
+  if (linkedKey === undefined) return { shown, linked: "none" };
+  return { shown, linked: items.some((i) => i.key === linkedKey) ? "found" : "gone" };
+}
+
 /** The next moment a snoozed item comes back, for the client's timer; undefined when none will. */
 export function nextWake(items: readonly Pick<NeedLike, "dismissed" | "snoozedUntil">[], now: number): number | undefined {
   let next: number | undefined;

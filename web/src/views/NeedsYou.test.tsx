@@ -96,13 +96,13 @@ function plan(over: Partial<DocumentView> = {}): DocumentView {
   return { path: "/w/docs/plans/phase-2.md", content: "# Phase 2\n\n1. Add the <script>alert(1)</script> endpoint", hash: HASH_A, size: 100, truncated: false, syncedAt: T0 - MIN, missing: false, ...over };
 }
 
-function show(items: NeedItem[] = ITEMS, role: Role = "owner") {
+function show(items: NeedItem[] = ITEMS, role: Role = "owner", linked?: string) {
   served["needs:needsYou"] = { items, count: items.length };
   return render(
     <NowProvider>
       <MeProvider value={{ name: "Ann", role }}>
         <main>
-          <NeedsYouView />
+          <NeedsYouView item={linked} />
         </main>
       </MeProvider>
     </NowProvider>,
@@ -338,6 +338,107 @@ describe("dismiss, snooze, restore", () => {
   });
 });
 
+describe("a link to one item", () => {
+  const scrolled: Element[] = [];
+  const original = Object.getOwnPropertyDescriptor(Element.prototype, "scrollIntoView");
+  beforeEach(() => {
+    scrolled.length = 0;
+    Element.prototype.scrollIntoView = function (this: Element) {
+      scrolled.push(this);
+    };
+  });
+  afterEach(() => {
+    if (original !== undefined) Object.defineProperty(Element.prototype, "scrollIntoView", original);
+    else delete (Element.prototype as Partial<Element>).scrollIntoView;
+  });
+
+  test("every item offers its own link, beside the one to its orchestration or laptop", () => {
+    show();
+    for (const el of screen.getAllByTestId("need")) {
+      const key = el.getAttribute("data-key")!;
+      const own = within(el).getByRole("link", { name: "Link to this item" });
+      expect(own.getAttribute("href")).toBe(`#/attention?item=${encodeURIComponent(key)}`);
+      expect(own).toHaveTextContent("Link");
+    }
+    expect(within(card("teammate_permission")).getByTestId("need-link").getAttribute("href")).toBe("#/o/o1");
+    expect(within(card("offline_laptop")).getByTestId("need-link").getAttribute("href")).toBe("#/fleet");
+  });
+
+  test("opening it: the item is scrolled to, marked (outline, label, aria-current) and focused", () => {
+    const it = ITEMS[6]!;
+    show(ITEMS, "owner", it.key);
+    const c = card("stalled");
+    expect(c.getAttribute("aria-current")).toBe("true");
+    expect(within(c).getByTestId("need-linked")).toHaveTextContent("Linked item");
+    expect(c.className).toMatch(/linked/);
+    expect(document.activeElement).toBe(c);
+    expect(scrolled).toEqual([c]);
+    // Only that one is marked; the rest of the list is as it was, and nothing says it is gone.
+    expect(screen.getAllByTestId("need")).toHaveLength(ITEMS.length);
+    expect(document.querySelectorAll('[aria-current="true"]')).toHaveLength(1);
+    expect(screen.queryByTestId("needs-linked-gone")).toBeNull();
+    expect(screen.getByTestId("needs-count")).toHaveTextContent("10 items need you");
+  });
+
+  test("a dismissed or snoozed item is shown when linked, with its state said", () => {
+    const dismissed = { ...ITEMS[7]!, dismissed: true };
+    const snoozed = { ...ITEMS[8]!, snoozedUntil: T0 + 30 * MIN };
+    const view = show([ITEMS[6]!, dismissed, snoozed], "owner", dismissed.key);
+    expect(screen.getAllByTestId("need").map((el) => el.getAttribute("data-kind"))).toEqual(["stalled", "idle_with_tasks"]);
+    const idle = card("idle_with_tasks");
+    expect(idle.getAttribute("data-state")).toBe("dismissed");
+    expect(idle.getAttribute("aria-current")).toBe("true");
+    expect(within(idle).getByTestId("need-triaged")).toHaveTextContent("dismissed");
+    expect(within(idle).getByTestId("need-linked-hidden")).toHaveTextContent("You dismissed this item; it is shown because you opened its link.");
+    expect(within(idle).getByRole("button", { name: `Restore: ${dismissed.title}` })).toBeTruthy();
+    expect(document.activeElement).toBe(idle);
+    expect(screen.getByTestId("needs-count")).toHaveTextContent("1 item needs you; 2 dismissed or snoozed");
+    view.unmount();
+
+    show([ITEMS[6]!, dismissed, snoozed], "owner", snoozed.key);
+    const blocked = card("blocked_phase");
+    expect(blocked.getAttribute("aria-current")).toBe("true");
+    expect(within(blocked).getByTestId("need-triaged")).toHaveTextContent("snoozed until 10:30");
+    expect(within(blocked).getByTestId("need-linked-hidden")).toHaveTextContent("You snoozed this item");
+    expect(screen.getAllByTestId("need-linked-hidden")).toHaveLength(1);
+  });
+
+  test("an item no longer waiting: a short notice, and the rest of the list below it", () => {
+    show(ITEMS, "owner", "prompt:answered-long-ago");
+    const notice = screen.getByTestId("needs-linked-gone");
+    expect(notice).toHaveTextContent("This item has been resolved or is no longer waiting.");
+    expect(notice.getAttribute("role")).toBe("status");
+    expect(screen.getAllByTestId("need")).toHaveLength(ITEMS.length);
+    expect(notice.compareDocumentPosition(screen.getAllByTestId("need")[0]!) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    expect(document.querySelector('[aria-current="true"]')).toBeNull();
+    expect(scrolled).toEqual([]);
+  });
+
+  test("the notice also shows over an empty list", () => {
+    show([], "owner", "offline:n2");
+    expect(screen.getByTestId("needs-linked-gone")).toHaveTextContent("This item has been resolved or is no longer waiting.");
+    expect(screen.getByText("Nothing needs you right now.")).toBeTruthy();
+  });
+
+  test("the item resolved while open: the mark goes and the notice comes", () => {
+    const view = show(ITEMS, "owner", ITEMS[6]!.key);
+    expect(card("stalled").getAttribute("aria-current")).toBe("true");
+    const rest = ITEMS.filter((_, i) => i !== 6);
+    served["needs:needsYou"] = { items: rest, count: rest.length };
+    view.rerender(
+      <NowProvider>
+        <MeProvider value={{ name: "Ann", role: "owner" }}>
+          <main>
+            <NeedsYouView item={ITEMS[6]!.key} />
+          </main>
+        </MeProvider>
+      </NowProvider>,
+    );
+    expect(screen.getByTestId("needs-linked-gone")).toBeTruthy();
+    expect(screen.getAllByTestId("need")).toHaveLength(rest.length);
+  });
+});
+
 describe("accessibility (axe-core)", () => {
   test("every kind, the plan open, dismissed ones shown", async () => {
     served["documents:getDocument"] = plan();
@@ -346,6 +447,15 @@ describe("accessibility (axe-core)", () => {
     fireEvent.click(card("agent_plan_approval").querySelector<HTMLElement>('[data-testid="need-plan-toggle"]')!);
     fireEvent.click(screen.getByTestId("needs-show-dismissed"));
     vi.useRealTimers();
+    expect(await violations()).toEqual([]);
+  });
+
+  test("an item opened by its link, and the notice for one no longer waiting", async () => {
+    const view = show([ITEMS[6]!, { ...ITEMS[7]!, dismissed: true }], "owner", ITEMS[7]!.key);
+    vi.useRealTimers();
+    expect(await violations()).toEqual([]);
+    view.unmount();
+    show(ITEMS, "owner", "gone");
     expect(await violations()).toEqual([]);
   });
 });

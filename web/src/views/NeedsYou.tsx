@@ -3,9 +3,11 @@
 // leads to its page; where an answer exists it is one tap away (permission prompts, plans
 // awaiting approval). What is answered at a laptop's terminal is shown, not answerable. Each
 // viewer dismisses or snoozes items for themselves; snoozed ones come back on this clock.
+// Each item has a link of its own (#/attention?item=<key>); opening it brings the item into
+// view, marked and focused, whatever its triage, or says it is no longer waiting.
 import { useMutation, useQuery } from "convex/react";
 import type { OptimisticLocalStore } from "convex/browser";
-import { useCallback, useId, useState } from "react";
+import { useCallback, useEffect, useId, useRef, useState } from "react";
 import { api, type DocumentView, type MessagingRule, type NeedItem, type NeedsYouData } from "../api";
 import { Markdown } from "../components/Markdown";
 import { Badge, Button, Dialog, EmptyState, Panel, QueryBoundary, Skeleton, Time, ui } from "../components/ui";
@@ -27,6 +29,7 @@ import {
   needSummary,
   orchestrationText,
   planMayBeCut,
+  shownNeeds,
   snoozeChoices,
   snoozedText,
   visibleCount,
@@ -35,7 +38,7 @@ import {
   type NeedState,
 } from "../lib/needs";
 import { describeInput, type PromptDecision, type PromptView } from "../lib/prompts";
-import { orchestrationHref } from "../lib/routing";
+import { needItemHref, orchestrationHref } from "../lib/routing";
 import { actionStatusLabel, actionStatusTone, actionTypeLabel, type Tone } from "../lib/status";
 import { useMe } from "../session";
 import { ActionTracker } from "./detail/ActionTracker";
@@ -331,16 +334,43 @@ function NeedBody({ item, ctx }: { item: NeedItem; ctx: Ctx }) {
 
 const STATE_TONE: Record<NeedState, Tone> = { open: "warning", dismissed: "muted", snoozed: "muted" };
 
-export function NeedCard({ item, ctx }: { item: NeedItem; ctx: Ctx }) {
+/** An item opened by its link: scrolled into view and focused once, when it appears. */
+function useLinkedFocus(linked: boolean) {
+  const ref = useRef<HTMLLIElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!linked || el === null) return;
+    el.focus({ preventScroll: true });
+    el.scrollIntoView?.({ block: "start" });
+  }, [linked]);
+  return ref;
+}
+
+export function NeedCard({ item, ctx, linked = false }: { item: NeedItem; ctx: Ctx; linked?: boolean }) {
   const titleId = useId();
+  const ref = useLinkedFocus(linked);
   const state = needState(item, ctx.now);
   const laptop = laptopText(item);
   const orchestration = orchestrationText(item);
   const summary = needSummary(item, ctx.now);
   const href = needHref(item);
   return (
-    <li className={s.item} data-testid="need" data-kind={item.kind} data-state={state} data-key={item.key} aria-labelledby={titleId}>
+    <li
+      ref={ref}
+      className={linked ? `${s.item} ${s.linked}` : s.item}
+      data-testid="need"
+      data-kind={item.kind}
+      data-state={state}
+      data-key={item.key}
+      aria-labelledby={titleId}
+      {...(linked ? { "aria-current": "true" as const, tabIndex: -1, "data-linked": "true" } : {})}
+    >
       <div className={s.head}>
+        {linked && (
+          <span className={s.linkedLabel} data-testid="need-linked">
+            Linked item
+          </span>
+        )}
         <Badge tone={NEED_KIND_TONES[item.kind]}>{NEED_KIND_LABELS[item.kind]}</Badge>
         {state !== "open" && (
           <Badge tone={STATE_TONE[state]}>
@@ -371,13 +401,23 @@ export function NeedCard({ item, ctx }: { item: NeedItem; ctx: Ctx }) {
           {summary}
         </span>
       )}
+      {linked && state !== "open" && (
+        <span className={s.hiddenNote} data-testid="need-linked-hidden">
+          {state === "dismissed" ? "You dismissed this item" : "You snoozed this item"}; it is shown because you opened its link.
+        </span>
+      )}
       <NeedBody item={item} ctx={ctx} />
       <div className={s.foot}>
-        {href !== null && (
-          <a href={href} className={s.link} data-testid="need-link">
-            {needLinkText(item)}
+        <span className={s.links}>
+          {href !== null && (
+            <a href={href} className={s.link} data-testid="need-link">
+              {needLinkText(item)}
+            </a>
+          )}
+          <a href={needItemHref(item.key)} className={s.selfLink} aria-label="Link to this item" title="Link to this item" data-testid="need-self-link">
+            Link
           </a>
-        )}
+        </span>
         <Triage item={item} state={state} now={ctx.now} />
       </div>
     </li>
@@ -413,7 +453,7 @@ function useAnsweredHere(items: readonly NeedItem[]) {
   return { onAnswered, leftovers };
 }
 
-function NeedsContent({ clock }: { clock?: () => number }) {
+function NeedsContent({ clock, linkedKey }: { clock?: () => number; linkedKey?: string | undefined }) {
   const data: NeedsYouData | undefined = useQuery(api.needs.needsYou);
   const nodes = useQuery(api.nodes.listNodes);
   const send = useMutation(api.prompts.answer);
@@ -429,7 +469,7 @@ function NeedsContent({ clock }: { clock?: () => number }) {
   const ctx: Ctx = { role: me?.role, rules, answer, onAnswered, now };
   const open = visibleCount(items, now);
   const hidden = items.length - open;
-  const shown = showAll ? items : items.filter((i) => needState(i, now) === "open");
+  const { shown, linked } = shownNeeds(items, now, { showAll, linkedKey });
   const groups = groupNeeds(shown);
   return (
     <>
@@ -444,6 +484,11 @@ function NeedsContent({ clock }: { clock?: () => number }) {
           </Button>
         )}
       </div>
+      {linked === "gone" && (
+        <p className={s.gone} role="status" data-testid="needs-linked-gone">
+          This item has been resolved or is no longer waiting.
+        </p>
+      )}
       {leftovers.length > 0 && (
         <Panel title="Answered from here" flush label="Answered from here">
           <ul className={p.items}>
@@ -470,7 +515,7 @@ function NeedsContent({ clock }: { clock?: () => number }) {
             <Panel title={`${g.title} (${g.items.length})`} flush label={g.title}>
               <ul className={s.items}>
                 {g.items.map((item) => (
-                  <NeedCard key={item.key} item={item} ctx={ctx} />
+                  <NeedCard key={item.key} item={item} ctx={ctx} linked={item.key === linkedKey} />
                 ))}
               </ul>
             </Panel>
@@ -481,13 +526,14 @@ function NeedsContent({ clock }: { clock?: () => number }) {
   );
 }
 
-export function NeedsYouView({ clock }: { clock?: () => number } = {}) {
+/** The page; `item` is the key of the item a link opened it on. */
+export function NeedsYouView({ clock, item }: { clock?: () => number; item?: string | undefined } = {}) {
   return (
     <>
       <h1 className={s.pageTitle}>Needs you</h1>
       <div className={s.page}>
         <QueryBoundary what="what needs you">
-          <NeedsContent {...(clock !== undefined ? { clock } : {})} />
+          <NeedsContent {...(clock !== undefined ? { clock } : {})} linkedKey={item} />
         </QueryBoundary>
       </div>
     </>
