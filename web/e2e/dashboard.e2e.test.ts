@@ -357,9 +357,31 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
       return title === badge && title === (await page.locator('[data-testid="need"][data-state="open"]').count());
     };
     await eventually(counted, "the title's count matches the list", LIVE_MS);
+    const key = await blocked.getAttribute("data-key");
+    const link = await blocked.getByRole("link", { name: "Link to this item" }).getAttribute("href");
+    expect(link).toBe(`#/attention?item=${encodeURIComponent(key!)}`);
     await blocked.getByTestId("need-dismiss").click();
     await blocked.waitFor({ state: "detached", timeout: LIVE_MS });
     await eventually(counted, "the title's count without the dismissed item", LIVE_MS);
+    // Its link, opened as from a notification: the item, dismissed, in view, marked and focused.
+    const shared = await desktop.newPage();
+    await shared.goto(`${web.url}${link}`);
+    const linked = shared.locator('[data-testid="need"][aria-current="true"]');
+    await linked.waitFor({ timeout: LIVE_MS });
+    expect(await linked.getAttribute("data-key")).toBe(key);
+    expect(await linked.getAttribute("data-state")).toBe("dismissed");
+    await expect(linked.getByTestId("need-linked").innerText()).resolves.toMatch(/linked item/i);
+    await expect(linked.getByTestId("need-triaged").innerText()).resolves.toBe("dismissed");
+    const seen = await linked.evaluate((el) => {
+      const box = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      return { focused: document.activeElement === el, inView: box.top >= 0 && box.top < window.innerHeight, outline: style.outlineStyle, width: parseFloat(style.outlineWidth) };
+    });
+    expect(seen).toEqual({ focused: true, inView: true, outline: "solid", width: 3 });
+    // A link to an item no longer waiting says so, above the list.
+    await shared.goto(`${web.url}#/attention?item=${encodeURIComponent("prompt:long-gone")}`);
+    await expect(shared.getByTestId("needs-linked-gone").innerText()).resolves.toBe("This item has been resolved or is no longer waiting.");
+    await shared.close();
     await page.getByTestId("needs-show-dismissed").click();
     const dismissed = page.locator('[data-testid="need"][data-kind="blocked_phase"][data-state="dismissed"]').filter({ hasText: "search-index" });
     await dismissed.getByTestId("need-restore").click();
