@@ -330,7 +330,9 @@ def test_a_rate_limit_ends_the_turn_with_stop_failure_then_the_work_goes_on(worl
 
 def test_the_stories_write_claude_codes_shapes_while_they_last(world: World) -> None:
     world.record_all()
-    secs = 3.0
+    # Each state is read while it lasts (and the requests seen unanswered), so every story lasts
+    # far longer than a busy machine could take to read them all; the test ends when they do.
+    secs = 20.0
     world.scenario({"default": {
         **FAST, "tasks": 1, "teammate_permission_secs": secs, "plan_approval_secs": secs,
         "idle_with_task_secs": secs, "stall_secs": secs,
@@ -391,7 +393,7 @@ def test_the_stories_write_claude_codes_shapes_while_they_last(world: World) -> 
             lambda: answered(standin_claude.PLAN_TEAMMATE, "plan_approval_response"), "approval"
         )
         assert approval["request_id"] == plan["requestId"] and approval["approve"] is True
-        until(lambda: world.status() == "complete", "the phase to complete")
+        until(lambda: world.status() == "complete", "the phase to complete", timeout=120.0)
     finally:
         proc.communicate("", timeout=60)
     assert not owned_open(standin_claude.IDLE_TEAMMATE)
@@ -467,7 +469,8 @@ def test_in_tmux_the_pane_teammate_has_a_live_pane_until_it_shuts_down(world: Wo
             check=True,
         ).stdout.strip()  # fmt: skip
 
-    world.scenario({"default": {**FAST, "tasks": 1, "teammate_permission_secs": 2.0}})
+    # The pane lives as long as the request waits: long enough to be seen on a busy machine.
+    world.scenario({"default": {**FAST, "tasks": 1, "teammate_permission_secs": 15.0}})
     tmux("new-session", "-d", "-s", "lead", "-c", str(world.worktree), "-x", "200", "-y", "50",
          f"{world.claude} --dangerously-skip-permissions")  # fmt: skip
     try:
@@ -490,6 +493,6 @@ def test_in_tmux_the_pane_teammate_has_a_live_pane_until_it_shuts_down(world: Wo
         assert pane != lead_pane
         until(lambda: pane not in tmux("list-panes", "-a", "-F", "#{pane_id}").split(),
               "the pane to close after the shutdown")  # fmt: skip
-        until(lambda: world.status() == "complete", "the phase to complete")
+        until(lambda: world.status() == "complete", "the phase to complete", timeout=120.0)
     finally:
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, check=False)
