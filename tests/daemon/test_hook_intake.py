@@ -321,8 +321,10 @@ async def test_a_cwd_in_no_known_worktree_reads_the_lookups_again(
         assert hooks.sessions.by_id[LEAD].orchestration is None
         write_lookup(claude, "x", "/home/dev/acme/.worktrees/x")
         assert hooks.offer(event("UserPromptSubmit", at=T0 + 1, cwd=cwd))
-        await until(lambda: hooks.sessions.by_id[LEAD].events == 2)
-        assert hooks.sessions.by_id[LEAD].orchestration == "x"
+        # The event is counted before the lookups are read again (in a thread) and joined:
+        # wait for the join itself, which never comes unless the lookups are re-read.
+        await until(lambda: hooks.sessions.by_id[LEAD].orchestration == "x")
+        assert hooks.sessions.by_id[LEAD].events == 2
         nursery.cancel_scope.cancel()
 
 
