@@ -189,15 +189,19 @@ async def test_writes_are_coalesced_to_one_a_second(
         for i in range(70):
             await trio.sleep_until(start + 0.07 * i)
             await hooks.take(hook("UserPromptSubmit" if i % 2 else "Stop", T0 + i))
-        await trio.sleep(3 * SAVE_INTERVAL)
+        with trio.fail_after(10 * SAVE_INTERVAL):  # virtual time
+            while len(writes.at) < 6:
+                await trio.sleep(SAVE_INTERVAL / 10)
         assert [round(t - start, 2) for t in writes.at] == [0, 1, 2, 3, 4, 5]
         assert writes.last()[LEAD]["liveness"] == "working"  # the 70th event's
         # Events that change nothing kept (the same liveness, a tool call) are not written.
         for i in range(20):
             await hooks.take(hook("PostToolUse", T0 + 100 + i))
-        await trio.sleep(3 * SAVE_INTERVAL)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not hooks._save_wake.is_set()  # no write is waiting to happen
         assert len(writes.at) == 6
-        # A change right after a write is written when the actor stops.
+        # Once the last write's second has passed (virtual time), a change is written at once.
+        await trio.sleep_until(writes.at[-1] + SAVE_INTERVAL)
         await hooks.take(hook("Stop", T0 + 200))
         await trio.testing.wait_all_tasks_blocked()
         assert len(writes.at) == 7
