@@ -140,6 +140,17 @@ export default defineSchema({
     // Laptops by presence, revoked ones apart (revocation leaves a laptop offline).
     .index("by_status_revoked_heartbeat", ["status", "revokedAt", "lastHeartbeat"]),
 
+  // Each laptop's latest sign of life: written by heartbeats and by every call of the laptop,
+  // read by no dashboard query, so a heartbeat wakes no dashboard. \`nodes.status\` changes
+  // only on an online/offline transition.
+  presence: defineTable({
+    nodeId: v.id("nodes"),
+    lastBeatAt: v.number(),
+    online: v.boolean(),
+  })
+    .index("by_node", ["nodeId"])
+    .index("by_online_beat", ["online", "lastBeatAt"]),
+
   // An orchestration is identified by (node, feature, start time).
   orchestrations: defineTable({
     nodeId: v.id("nodes"),
@@ -195,6 +206,11 @@ export default defineSchema({
     messageCount: v.optional(v.number()),
     removedAt: v.optional(v.number()),
     lastSeq: v.optional(v.number()),
+    // The daemon's sequence number of the last delta or reconcile applied (teams:syncTeamDelta
+    // applies a delta only against this base); unset while a paged reconcile is under way.
+    revision: v.optional(v.number()),
+    // Set while a paged reconcile (teams:reconcileTeam … teams:finishReconcile) is under way.
+    reconcileEpoch: v.optional(v.number()),
     updatedAt: v.number(),
   })
     .index("by_node_dir", ["nodeId", "dirName"])
@@ -246,8 +262,13 @@ export default defineSchema({
     ...storedTask,
     revision: v.number(),
     removedAt: v.optional(v.number()),
+    // The reconcile epoch that last included this task: a reconcile's last step removes the
+    // team's live tasks of an older epoch, in bounded pages.
+    syncEpoch: v.optional(v.number()),
     updatedAt: v.number(),
-  }).index("by_team_task", ["teamId", "taskId"]),
+  })
+    .index("by_team_task", ["teamId", "taskId"])
+    .index("by_team_removed_epoch", ["teamId", "removedAt", "syncEpoch"]),
 
   // Append-only: one row per real change of a task.
   taskEvents: defineTable({
