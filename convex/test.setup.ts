@@ -2,7 +2,9 @@
 // Shared helpers for the convex-test suites. Convex skips files with two dots in
 // their name, so this file is never deployed.
 import { convexTest } from "convex-test";
-import type { TransactionMetrics } from "convex-test/dist/transactionMetrics";
+import { TransactionMetricsTracker, type TransactionMetrics } from "convex-test/dist/transactionMetrics.js";
+import { getFunctionName, type FunctionReference } from "convex/server";
+import { getConvexSize, type Value } from "convex/values";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import type { Role } from "./model/validators";
@@ -58,13 +60,133 @@ export const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
 // Convex Auth's issuer: identities from it are `<userId>|<sessionId>` and checked against sessions.
 export const SITE_URL = "https://tina-test.convex.site";
 
-export function makeT(limits?: Partial<TransactionMetrics>) {
+const MiB = 1 << 20;
+
+/**
+ * What a Convex function call may take and return (docs.convex.dev/production/state/limits),
+ * which convex-test does not check: the wrapper of makeT() does.
+ */
+export const CALL_LIMITS = {
+  /** Arguments of one call, as Convex measures values (getConvexSize). */
+  argumentsBytes: 16 * MiB,
+  /** The value a call returns. */
+  returnBytes: 16 * MiB,
+  /** Elements of any one array in the arguments or in the value returned. */
+  arrayElements: 8_192,
+};
+export type CallLimits = typeof CALL_LIMITS;
+
+/** Transaction limits (convex-test's, enforced by it) and call limits (enforced by the wrapper). */
+export type Limits = Partial<TransactionMetrics> & Partial<CallLimits>;
+
+// The metrics of the last top-level transaction (a query, a mutation, a `t.run`), captured
+// when convex-test's tracker pops its outermost layer. Tests are sequential within a file.
+let lastMetrics: TransactionMetrics | undefined;
+type TrackerInternals = { _layers: unknown[]; _pop(): { metrics: TransactionMetrics } };
+const proto = TransactionMetricsTracker.prototype as unknown as TrackerInternals & { tinaPatched?: boolean };
+if (!proto.tinaPatched) {
+  const pop = proto._pop;
+  proto._pop = function (this: TrackerInternals) {
+    const layer = pop.call(this);
+    if (this._layers.length === 0) lastMetrics = { ...layer.metrics };
+    return layer;
+  };
+  proto.tinaPatched = true;
+}
+
+/**
+ * What the last query, mutation or `t.run` read and wrote (documents, bytes, index ranges),
+ * e.g. to assert that a call touching one task reads O(1) documents.
+ */
+export function lastCallMetrics(): TransactionMetrics {
+  if (lastMetrics === undefined) throw new Error("no transaction has run yet");
+  return lastMetrics;
+}
+
+/** The longest array in `value` and where it is ("" is the value itself). */
+function longestArray(value: unknown, path: string): { length: number; path: string } {
+  let best = { length: -1, path };
+  if (Array.isArray(value)) {
+    best = { length: value.length, path: path === "" ? "(the value)" : path };
+    value.forEach((x, i) => {
+      const inner = longestArray(x, `${path}[${i}]`);
+      if (inner.length > best.length) best = inner;
+    });
+  } else if (value !== null && typeof value === "object" && !(value instanceof ArrayBuffer)) {
+    for (const [k, x] of Object.entries(value)) {
+      const inner = longestArray(x, path === "" ? k : `${path}.${k}`);
+      if (inner.length > best.length) best = inner;
+    }
+  }
+  return best;
+}
+
+/** Throws when `value` (the arguments or the return value of `name`) breaches a call limit. */
+export function checkCallValue(limits: CallLimits, name: string, what: "arguments" | "return value", value: unknown): void {
+  const size = getConvexSize(value as Value);
+  const max = what === "arguments" ? limits.argumentsBytes : limits.returnBytes;
+  if (size > max) {
+    throw new Error(`Convex limit breached by ${name}: ${what} of ${size} bytes, over the limit of ${max} bytes`);
+  }
+  const longest = longestArray(value, "");
+  if (longest.length > limits.arrayElements) {
+    throw new Error(
+      `Convex limit breached by ${name}: ${what} has an array of ${longest.length} elements at ${longest.path}, ` +
+        `over the limit of ${limits.arrayElements} elements`,
+    );
+  }
+}
+
+type Accessor = {
+  query: (...a: never[]) => Promise<unknown>;
+  mutation: (...a: never[]) => Promise<unknown>;
+  action: (...a: never[]) => Promise<unknown>;
+  withIdentity: (...a: never[]) => unknown;
+  withRequestMetadata: (...a: never[]) => unknown;
+};
+
+/** `inner` whose function calls (by reference, not inline ones) check the call limits. */
+function withCallLimits<A>(outer: A, limits: CallLimits): A {
+  const inner = outer as unknown as Accessor;
+  const checked =
+    (kind: "query" | "mutation" | "action") =>
+    async (fn: unknown, ...rest: unknown[]): Promise<unknown> => {
+      const call = inner[kind] as (fn: unknown, ...rest: unknown[]) => Promise<unknown>;
+      if (typeof fn === "function") return await call(fn, ...rest);
+      const name = getFunctionName(fn as FunctionReference<typeof kind>);
+      checkCallValue(limits, name, "arguments", rest[0] ?? {});
+      const result = await call(fn, ...rest);
+      checkCallValue(limits, name, "return value", result ?? null);
+      return result;
+    };
+  const withIdentity = inner.withIdentity as (identity: unknown) => A;
+  const withRequestMetadata = inner.withRequestMetadata as (metadata: unknown) => A;
+  return ({
+    ...inner,
+    query: checked("query"),
+    mutation: checked("mutation"),
+    action: checked("action"),
+    withIdentity: (identity: unknown) => withCallLimits(withIdentity(identity), limits),
+    withRequestMetadata: (metadata: unknown) => withCallLimits(withRequestMetadata(metadata), limits),
+  }) as unknown as A;
+}
+
+/**
+ * A convex-test accessor that enforces Convex's real limits: per transaction (documents and
+ * bytes read and written, index ranges, scheduled functions: convex-test's `transactionLimits`)
+ * and per call (arguments, return value, array lengths: checked here). `limits` may tighten any.
+ */
+export function makeT(limits: Limits = {}) {
   process.env.TINA_ENROLLMENT_SECRET = ENROLLMENT_SECRET;
   process.env.CONVEX_SITE_URL = SITE_URL;
   delete process.env.TINA_OWNER_EMAIL;
-  return limits === undefined
-    ? convexTest(schema, modules)
-    : convexTest({ schema, modules, transactionLimits: limits });
+  const { argumentsBytes, returnBytes, arrayElements, ...transactionLimits } = limits;
+  const call: CallLimits = {
+    argumentsBytes: argumentsBytes ?? CALL_LIMITS.argumentsBytes,
+    returnBytes: returnBytes ?? CALL_LIMITS.returnBytes,
+    arrayElements: arrayElements ?? CALL_LIMITS.arrayElements,
+  };
+  return withCallLimits(convexTest({ schema, modules, transactionLimits }), call);
 }
 export type T = ReturnType<typeof makeT>;
 
