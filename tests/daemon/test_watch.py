@@ -1,4 +1,5 @@
-"""The watch hub over real files and the real watchfiles backend (real clock)."""
+"""The watch hub over real files and its real backends (real clock): inotify on Linux, and
+watchfiles (what macOS gets, and the fallback)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,19 @@ from pathlib import Path
 import pytest
 import structlog
 import trio
+import watchfiles
 
+from tina.daemon import inotify
 from tina.daemon.watch import Inbox, WatchHub, _roots, undecodable_path
+
+BACKENDS = [
+    pytest.param(watchfiles.awatch, id="watchfiles"),
+    pytest.param(
+        inotify.awatch,
+        id="inotify",
+        marks=pytest.mark.skipif(not inotify.available(), reason="no inotify here"),
+    ),
+]
 
 
 async def next_paths(inbox: Inbox, timeout: float = 5.0) -> tuple[set[Path], bool]:
@@ -63,11 +75,14 @@ def test_minimal_roots(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(30)
-async def test_routes_changes_by_prefix_and_rescans_on_new_roots(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_routes_changes_by_prefix_and_rescans_on_new_roots(
+    tmp_path: Path, backend: Callable[..., object]
+) -> None:
     claude, wt = tmp_path / "claude", tmp_path / "wt" / ".claude" / "tina"
     claude.mkdir()
     wt.mkdir(parents=True)
-    hub = WatchHub(debounce_ms=30, step_ms=10)
+    hub = WatchHub(debounce_ms=30, step_ms=10, awatch=backend)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         teams = hub.subscribe(claude)
@@ -88,10 +103,13 @@ async def test_routes_changes_by_prefix_and_rescans_on_new_roots(tmp_path: Path)
 
 
 @pytest.mark.timeout(30)
-async def test_a_missing_root_is_picked_up_when_it_appears(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_missing_root_is_picked_up_when_it_appears(
+    tmp_path: Path, backend: Callable[..., object]
+) -> None:
     later, present = tmp_path / "later", tmp_path / "present"
     present.mkdir()
-    hub = WatchHub()
+    hub = WatchHub(awatch=backend)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         inbox = hub.subscribe(later)
@@ -182,7 +200,7 @@ async def test_a_name_that_is_not_utf8_never_stops_the_watch(tmp_path: Path) -> 
     good.mkdir()
     bad.mkdir()
     bad_dir = make_bad_dir(bad, b"dir\xfe")
-    hub = WatchHub()
+    hub = WatchHub(awatch=watchfiles.awatch)
     with structlog.testing.capture_logs() as logs:
         async with trio.open_nursery() as nursery:
             await nursery.start(hub.run)
@@ -211,3 +229,163 @@ async def test_a_name_that_is_not_utf8_never_stops_the_watch(tmp_path: Path) -> 
         (repr(bad_dir), str(bad)),
         (repr(bad_file), str(good)),
     ]
+
+
+# --- the inotify backend ------------------------------------------------------------------------
+
+needs_inotify = pytest.mark.skipif(not inotify.available(), reason="no inotify here")
+
+
+class Seen:
+    """What an `inotify.awatch` over `roots` has yielded, as it runs in a nursery."""
+
+    def __init__(self) -> None:
+        self.paths: set[str] = set()
+        self.rescans: set[str] = set()
+        self.ended = trio.Event()
+        self.stop = trio.Event()
+        self.changed = trio.Event()
+
+    async def run(self, *roots: Path) -> None:
+        async for changes in inotify.awatch(*roots, stop_event=self.stop, debounce=30, step=10):
+            for kind, path in changes:
+                (self.rescans if kind == inotify.RESCAN else self.paths).add(path)
+            self.changed.set()
+            self.changed = trio.Event()
+        self.ended.set()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        with trio.fail_after(timeout):
+            while not predicate():
+                await self.changed.wait()
+
+    async def write_until_seen(self, path: Path, timeout: float = 10.0) -> None:
+        """Write `path` until it is reported (the watch may still be setting up)."""
+        with trio.fail_after(timeout):
+            for attempt in range(10**6):
+                path.write_text(str(attempt))
+                with trio.move_on_after(0.25):
+                    await self.until(lambda: str(path) in self.paths)
+                if str(path) in self.paths:
+                    return
+
+
+@needs_inotify
+@pytest.mark.timeout(30)
+async def test_inotify_reports_changes_in_new_and_moved_directories(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "old").mkdir(parents=True)
+    seen = Seen()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(seen.run, root)
+        await seen.write_until_seen(root / "a.json")  # the watch is up
+        # A directory tree made at once: what it holds when its watch is added is reported too.
+        deep = root / "new" / "b" / "c"
+        deep.mkdir(parents=True)
+        (deep / "f.json").write_text("x")
+        await seen.until(lambda: str(deep / "f.json") in seen.paths)
+        (deep / "g.json").write_text("y")  # and it is watched from then on
+        await seen.until(lambda: str(deep / "g.json") in seen.paths)
+        # A subdirectory that existed at the start is watched.
+        (root / "old" / "h.json").write_text("z")
+        await seen.until(lambda: str(root / "old" / "h.json") in seen.paths)
+        # A directory renamed inside the root: its files are reported under the new name.
+        (root / "old").rename(root / "renamed")
+        (root / "renamed" / "i.json").write_text("w")
+        await seen.until(lambda: str(root / "renamed" / "i.json") in seen.paths)
+        assert str(root / "old" / "i.json") not in seen.paths
+        # A directory moved in from outside is watched; moved out, it is no longer reported.
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "j.json").write_text("v")
+        outside.rename(root / "moved-in")
+        await seen.until(lambda: str(root / "moved-in" / "j.json") in seen.paths)
+        (root / "moved-in" / "k.json").write_text("u")
+        await seen.until(lambda: str(root / "moved-in" / "k.json") in seen.paths)
+        (root / "moved-in").rename(tmp_path / "gone")
+        await seen.until(lambda: str(root / "moved-in") in seen.paths)
+        seen.stop.set()
+        await seen.ended.wait()
+
+
+@needs_inotify
+@pytest.mark.timeout(30)
+async def test_inotify_names_that_are_not_utf8_are_reported_not_fatal(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    bad_dir = make_bad_dir(root, b"dir\xfe")
+    seen = Seen()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(seen.run, root)
+        await seen.write_until_seen(root / "a.json")
+        fd = os.open(bad_dir + b"/bad\xff.json", os.O_CREAT | os.O_WRONLY, 0o644)
+        os.close(fd)
+        await seen.until(lambda: os.fsdecode(bad_dir + b"/bad\xff.json") in seen.paths)
+        await seen.write_until_seen(root / "b.json")
+        seen.stop.set()
+
+
+@needs_inotify
+@pytest.mark.timeout(30)
+async def test_inotify_ends_when_its_root_goes_away(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    seen = Seen()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(seen.run, root)
+        await seen.write_until_seen(root / "sub" / "a.json")
+        shutil.rmtree(root)
+        with trio.fail_after(10):
+            await seen.ended.wait()  # without its stop event being set
+        assert not seen.stop.is_set()
+
+
+@needs_inotify
+@pytest.mark.timeout(60)
+async def test_inotify_queue_overflow_makes_every_subscriber_rescan(tmp_path: Path) -> None:
+    """More events than the kernel queues (fs.inotify.max_queued_events) arrive while the hub
+    cannot read: they are lost, so the watches are set up again and every subscriber rescans."""
+    root, other = tmp_path / "root", tmp_path / "other"
+    (root / "sub").mkdir(parents=True)
+    other.mkdir()
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    hub = WatchHub(awatch=inotify.awatch)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        inbox, nested = hub.subscribe(root), hub.subscribe(root / "sub")
+        await rescanned(inbox)
+        await rescanned(nested)
+        await write_until_seen(inbox, root / "a.json")
+        # No checkpoint in this loop: the hub reads nothing until it is done. Two files in turn,
+        # since the kernel merges an event identical to the one queued last.
+        a, b = root / "a.json", root / "sub" / "b.json"
+        b.write_text("b")
+        for _ in range(limit // 2 + 100):
+            os.utime(a)
+            os.utime(b)
+        await rescanned(inbox)
+        await rescanned(nested)
+        assert hub.detail()["backend"] == "inotify"
+        await write_until_seen(nested, root / "sub" / "c.json")  # still watched afterwards
+        nursery.cancel_scope.cancel()
+
+
+@needs_inotify
+def test_inotify_events_are_parsed_and_an_overflow_is_flagged(tmp_path: Path) -> None:
+    import struct
+
+    data = struct.pack("iIII", 1, inotify.IN_CREATE, 0, 16) + b"name.json".ljust(16, b"\0")
+    data += struct.pack("iIII", -1, inotify.IN_Q_OVERFLOW, 0, 0)
+    events = inotify.parse_events(data)
+    assert events == [(1, inotify.IN_CREATE, 0, b"name.json"), (-1, inotify.IN_Q_OVERFLOW, 0, b"")]
+    ino = inotify.Inotify()
+    try:
+        wd = ino.add(os.fsencode(tmp_path), root=True)
+        assert wd is not None
+        events[0] = (wd, *events[0][1:])
+        batch = inotify._Batch()
+        inotify._apply(ino, {os.fsencode(tmp_path)}, events, batch)
+        assert batch.overflow
+        assert batch.changes == {(watchfiles.Change.added, str(tmp_path / "name.json"))}
+    finally:
+        ino.close()

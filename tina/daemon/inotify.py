@@ -1,0 +1,326 @@
+"""Linux inotify as the watch hub's backend: its fd wakes trio, so an idle watch costs nothing.
+
+`watchfiles.awatch` runs a Rust loop in a worker thread that sleeps `step` ms (10) between looks
+at its stop event: ~100 wake-ups a second with nothing changing. Here the inotify fd is waited on
+with `trio.lowlevel.wait_readable` alongside the stop event, so the daemon sleeps until a file
+changes. `awatch` takes and yields what `watchfiles.awatch` does (sets of `(Change, path)`), so
+the hub can use either; the stdlib's `ctypes` calls libc, no dependency.
+
+Recursive by hand, as inotify watches one directory: every directory under a root gets a watch
+(symbolic links to directories are not followed below a root); a directory that appears
+(created, or moved in) is watched and walked, and what it already holds is reported as added, so
+files written before its watch existed are not missed; a directory that goes away (deleted, or
+moved out) loses its watches. A root that goes away ends the generator (the hub then watches the
+roots that exist and rescans). When the kernel's queue overflows (`IN_Q_OVERFLOW`: events were
+lost) every watch is set up again from the roots and `(RESCAN, root)` is yielded for each root:
+its subscribers re-read everything.
+
+Batching like watchfiles: after the first event, more are collected until `step` ms pass with
+none (at most `debounce` ms after the first), then the batch is yielded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import struct
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import trio
+from watchfiles import Change
+
+# <sys/inotify.h>
+IN_MODIFY = 0x002
+IN_ATTRIB = 0x004
+IN_CLOSE_WRITE = 0x008
+IN_MOVED_FROM = 0x040
+IN_MOVED_TO = 0x080
+IN_CREATE = 0x100
+IN_DELETE = 0x200
+IN_DELETE_SELF = 0x400
+IN_MOVE_SELF = 0x800
+IN_UNMOUNT = 0x2000
+IN_Q_OVERFLOW = 0x4000
+IN_IGNORED = 0x8000
+IN_ONLYDIR = 0x01000000
+IN_DONT_FOLLOW = 0x02000000
+IN_ISDIR = 0x40000000
+IN_NONBLOCK = os.O_NONBLOCK
+IN_CLOEXEC = os.O_CLOEXEC
+
+WATCH_MASK = (
+    IN_MODIFY
+    | IN_ATTRIB
+    | IN_CLOSE_WRITE
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_CREATE
+    | IN_DELETE
+    | IN_DELETE_SELF
+    | IN_MOVE_SELF
+)
+# A directory below a root: only a directory, never through a symbolic link.
+SUBDIR_MASK = WATCH_MASK | IN_ONLYDIR | IN_DONT_FOLLOW
+
+# Yielded as `(RESCAN, root)`: events under `root` were lost, its subscribers must re-read it.
+RESCAN = 0
+
+_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (then `len` bytes of NUL-padded name)
+_READ_SIZE = 64 * 1024
+# add_watch failing with these: the directory is gone, or not one, or not ours to read.
+_SKIP = {errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.ELOOP}
+
+
+class Unavailable(OSError):
+    """inotify cannot be used here (no such call, or out of instances or watches)."""
+
+
+def _load_libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.inotify_init1.argtypes = [ctypes.c_int]
+        libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+        libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_libc = _load_libc()
+
+
+def available() -> bool:
+    return _libc is not None
+
+
+def parse_events(data: bytes) -> list[tuple[int, int, int, bytes]]:
+    """`(wd, mask, cookie, name)` of each `struct inotify_event` in a read."""
+    out = []
+    pos = 0
+    while pos + _EVENT.size <= len(data):
+        wd, mask, cookie, length = _EVENT.unpack_from(data, pos)
+        pos += _EVENT.size
+        name = data[pos : pos + length].rstrip(b"\0")
+        pos += length
+        out.append((wd, mask, cookie, name))
+    return out
+
+
+class Inotify:
+    """One inotify instance: watch descriptors <-> directory paths (bytes, as the kernel has them)."""
+
+    def __init__(self) -> None:
+        if _libc is None:
+            raise Unavailable(errno.ENOSYS, "inotify is not available on this system")
+        fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise Unavailable(err, f"inotify_init1: {os.strerror(err)}")
+        self.fd: int = fd
+        self.paths: dict[int, bytes] = {}  # wd -> directory
+        self.wds: dict[bytes, int] = {}  # directory -> wd
+
+    def add(self, path: bytes, *, root: bool = False) -> int | None:
+        """Watch one directory (a root may be a file, and may be reached through a link); None
+        when it is gone, not a directory, or not readable."""
+        wd = int(_libc.inotify_add_watch(self.fd, path, WATCH_MASK if root else SUBDIR_MASK))
+        if wd < 0:
+            err = ctypes.get_errno()
+            if err in _SKIP:
+                return None
+            if err == errno.ENOSPC:
+                raise Unavailable(
+                    err, "inotify watches exhausted (fs.inotify.max_user_watches)", path
+                )
+            raise OSError(err, f"inotify_add_watch: {os.strerror(err)}", path)
+        old = self.paths.get(wd)
+        if old is not None and old != path:  # the same directory under a new name (moved)
+            self.wds.pop(old, None)
+        self.paths[wd] = path
+        self.wds[path] = wd
+        return wd
+
+    def add_tree(self, top: bytes, *, root: bool = False, found: list[bytes] | None = None) -> None:
+        """Watch `top` and every directory under it; what is under it goes to `found` if given.
+        The parent's watch exists before a child is listed, so a child made meanwhile is seen
+        either here or as an event."""
+        stack = [(top, root)]
+        while stack:
+            directory, is_root = stack.pop()
+            if self.add(directory, root=is_root) is None:
+                continue
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        if found is not None:
+                            found.append(entry.path)
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                stack.append((entry.path, False))
+                        except OSError:
+                            continue
+            except OSError:  # a file root, gone meanwhile, or not readable
+                continue
+
+    def forget_tree(self, top: bytes) -> None:
+        """Drop the watches of `top` and everything under it (it moved away: its paths are stale)."""
+        prefix = top.rstrip(b"/") + b"/"
+        for path in [p for p in self.wds if p == top or p.startswith(prefix)]:
+            wd = self.wds.pop(path)
+            if self.paths.get(wd) == path:
+                del self.paths[wd]
+                _libc.inotify_rm_watch(self.fd, wd)  # fails harmlessly if already gone
+
+    def read(self) -> list[tuple[int, int, int, bytes]]:
+        """Every event queued now (the fd is non-blocking)."""
+        out: list[tuple[int, int, int, bytes]] = []
+        while True:
+            try:
+                data = os.read(self.fd, _READ_SIZE)
+            except BlockingIOError:
+                return out
+            if not data:
+                return out
+            out.extend(parse_events(data))
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            # Wakes a task waiting on it, if any; RuntimeError outside trio (a worker thread).
+            with contextlib.suppress(RuntimeError):
+                trio.lowlevel.notify_closing(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.changes: set[tuple[int, str]] = set()
+        self.new_dirs: list[bytes] = []
+        self.overflow = False
+        self.root_gone = False
+
+
+def _apply(
+    ino: Inotify, roots: set[bytes], events: list[tuple[int, int, int, bytes]], batch: _Batch
+) -> None:
+    for wd, mask, _cookie, name in events:
+        if mask & IN_Q_OVERFLOW:
+            batch.overflow = True
+            continue
+        base = ino.paths.get(wd)
+        if base is None:  # a watch already dropped
+            continue
+        if mask & IN_IGNORED:  # the watch is gone: its directory was deleted, or unmounted
+            ino.wds.pop(base, None)
+            del ino.paths[wd]
+            if base in roots:
+                batch.root_gone = True
+            continue
+        if mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT):
+            if base in roots:
+                batch.root_gone = True
+            if mask & IN_MOVE_SELF:
+                ino.forget_tree(base)
+            batch.changes.add((Change.deleted, os.fsdecode(base)))
+            continue
+        path = base + b"/" + name if name else base
+        if mask & (IN_CREATE | IN_MOVED_TO):
+            kind = Change.added
+            if mask & IN_ISDIR:
+                batch.new_dirs.append(path)
+        elif mask & (IN_DELETE | IN_MOVED_FROM):
+            kind = Change.deleted
+            if mask & IN_ISDIR and mask & IN_MOVED_FROM:
+                ino.forget_tree(path)
+        else:
+            kind = Change.modified
+        batch.changes.add((kind, os.fsdecode(path)))
+
+
+async def _readable_or_stopped(fd: int, stop: trio.Event) -> bool:
+    """Wait until `fd` is readable (True) or `stop` is set (False)."""
+    if stop.is_set():
+        return False
+    readable = False
+    async with trio.open_nursery() as nursery:
+
+        async def on_stop() -> None:
+            await stop.wait()
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on_stop)
+        await trio.lowlevel.wait_readable(fd)
+        readable = True
+        nursery.cancel_scope.cancel()
+    return readable
+
+
+def _walk_new(ino: Inotify, dirs: list[bytes], found: list[bytes]) -> None:
+    for directory in dirs:
+        ino.add_tree(directory, found=found)
+
+
+def _watch_roots(roots: list[bytes]) -> Inotify:
+    ino = Inotify()
+    try:
+        for root in roots:
+            ino.add_tree(root, root=True)
+    except BaseException:
+        ino.close()
+        raise
+    return ino
+
+
+async def awatch(
+    *paths: Path | str,
+    stop_event: trio.Event,
+    debounce: int = 1600,
+    step: int = 50,
+    rust_timeout: int = 5000,  # watchfiles' signature: unused
+    recursive: bool = True,  # always recursive
+    ignore_permission_denied: bool = True,  # always: unreadable ones are skipped
+) -> AsyncIterator[set[tuple[int, str]]]:
+    """Yield sets of `(Change, path)` under `paths` until `stop_event` is set (see the module)."""
+    roots = [os.fsencode(p) for p in paths]
+    root_set = set(roots)
+    ino: Inotify | None = await trio.to_thread.run_sync(_watch_roots, roots)
+    assert ino is not None
+    try:
+        while await _readable_or_stopped(ino.fd, stop_event):
+            batch = _Batch()
+            deadline = trio.current_time() + debounce / 1000
+            while True:
+                _apply(ino, root_set, ino.read(), batch)
+                if batch.new_dirs:
+                    found: list[bytes] = []
+                    dirs, batch.new_dirs = batch.new_dirs, []
+                    await trio.to_thread.run_sync(_walk_new, ino, dirs, found)
+                    batch.changes.update((Change.added, os.fsdecode(f)) for f in found)
+                quiet = min(step / 1000, deadline - trio.current_time())
+                if quiet <= 0 or batch.overflow or batch.root_gone:
+                    break
+                with trio.move_on_after(quiet) as waited:
+                    await trio.lowlevel.wait_readable(ino.fd)
+                if waited.cancelled_caught:
+                    break
+            if batch.overflow:
+                # Events were lost, directories made meanwhile may have no watch: start afresh.
+                ino.close()
+                ino = None
+                ino = await trio.to_thread.run_sync(_watch_roots, roots)
+                batch.changes.update((RESCAN, os.fsdecode(r)) for r in roots)
+            if batch.changes:
+                yield batch.changes
+            if batch.root_gone or stop_event.is_set():
+                return
+    finally:
+        if ino is not None:
+            ino.close()
