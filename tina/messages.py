@@ -115,6 +115,17 @@ class TaskSnapshot:
     updated_at: float | None = None
 
 
+@attrs.frozen(kw_only=True)
+class TaskCounts:
+    """A team's board tasks by status, counted by the daemon over its whole snapshot
+    (teammate trackers and deleted tasks are not board tasks)."""
+
+    pending: float = 0
+    in_progress: float = 0
+    completed: float = 0
+    other: float = 0
+
+
 DocumentKind = Literal["plan", "design"]
 
 

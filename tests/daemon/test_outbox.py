@@ -197,9 +197,9 @@ async def test_compaction_while_offline_keeps_what_is_waiting_to_be_sent(
     compactions = 0
     real_compact = box.file.compact
 
-    def compact(records: Any) -> None:
+    def compact(records: Any, acked: Any = None) -> None:
         nonlocal compactions
-        real_compact(records)
+        real_compact(records, acked)
         compactions += 1
 
     monkeypatch.setattr(box.file, "compact", compact)

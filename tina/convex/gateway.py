@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import attrs
 
@@ -28,6 +28,7 @@ from tina.messages import (
     PhaseSnapshot,
     PromptOutcome,
     SessionSnapshot,
+    TaskCounts,
     TaskSnapshot,
     TeamSnapshot,
 )
@@ -59,6 +60,11 @@ def _plain_id(cls: type[Any]) -> None:
 
 _plain_id(ActorSummary)  # `nodes:heartbeat` validates `health.actors[].id`
 _conv.register_unstructure_hook(ActionResult, result_to_wire)
+
+
+def _observations(states: list[tuple[float, TaskSnapshot]]) -> list[dict[str, Any]]:
+    """Task states as `{seq, task}` (the wire's `taskObservation`)."""
+    return [{"seq": float(seq), "task": _conv.unstructure(task)} for seq, task in states]
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -93,6 +99,44 @@ class SyncTeamResult:
     phase_number: str | None = None
     task_events_appended: float
     members_removed: float
+
+
+DeltaStatus = Literal["applied", "duplicate", "mismatch", "unknown"]
+
+
+@attrs.frozen(kw_only=True)
+class SyncTeamDeltaResult:
+    """What `teams:syncTeamDelta` answers: `applied` (stored, revision = seq), `duplicate` (that
+    seq is the stored revision: a replay), `mismatch` (another base, or a reconcile under way:
+    nothing written; `revision` is the server's), `unknown` (no live team: nothing written)."""
+
+    status: DeltaStatus
+    revision: float | None = None
+    team_id: str | None = None
+    orchestration_id: str | None = None
+    phase_number: str | None = None
+    task_events_appended: float = 0
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileTeamResult:
+    """One page of a reconcile: `applied`, or `stale` (a newer reconcile is under way)."""
+
+    status: Literal["applied", "stale"]
+    team_id: str | None = None
+    orchestration_id: str | None = None
+    phase_number: str | None = None
+    task_events_appended: float = 0
+
+
+@attrs.frozen(kw_only=True)
+class FinishReconcileResult:
+    """`more` until every task the reconcile did not include is marked removed, then `done`
+    (revision = seq); `stale`: not the reconcile under way."""
+
+    status: Literal["more", "done", "stale"]
+    revision: float | None = None
+    tasks_removed: float = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -156,6 +200,26 @@ class GatewayProtocol(Protocol):
         seq: float | None = None,
         history: list[tuple[float, TaskSnapshot]] | None = None,
     ) -> SyncTeamResult: ...
+    async def sync_team_delta(
+        self,
+        team: TeamSnapshot,
+        base: float,
+        seq: float,
+        tasks: list[tuple[float, TaskSnapshot]],
+        removed: list[str],
+        task_counts: TaskCounts,
+        members: list[MemberSnapshot] | None = None,
+    ) -> SyncTeamDeltaResult: ...
+    async def reconcile_team(
+        self,
+        team: TeamSnapshot,
+        epoch: float,
+        tasks: list[tuple[float, TaskSnapshot]],
+        members: list[MemberSnapshot] | None = None,
+    ) -> ReconcileTeamResult: ...
+    async def finish_reconcile(
+        self, dir_name: str, epoch: float, seq: float, task_counts: TaskCounts
+    ) -> FinishReconcileResult: ...
     async def active_team_dirs(self) -> list[str]: ...
     async def remove_team(self, dir_name: str, seq: float | None = None) -> bool: ...
     async def record_events(
@@ -257,6 +321,57 @@ class Gateway:
             "teams:syncTeam", team=team, members=members, tasks=tasks, seq=seq, history=observed
         )
         return _structure(doc, SyncTeamResult)
+
+    async def sync_team_delta(
+        self,
+        team: TeamSnapshot,
+        base: float,
+        seq: float,
+        tasks: list[tuple[float, TaskSnapshot]],
+        removed: list[str],
+        task_counts: TaskCounts,
+        members: list[MemberSnapshot] | None = None,
+    ) -> SyncTeamDeltaResult:
+        """The team's changes since revision `base` (what Convex holds) as revision `seq`:
+        task states oldest first (a task may appear several times), ids of tasks gone, the
+        whole member list only when it changed, the board counts of the whole snapshot."""
+        doc = await self._mutation(
+            "teams:syncTeamDelta",
+            team=team,
+            base=base,
+            seq=seq,
+            members=members,
+            tasks=_observations(tasks),
+            removed=removed,
+            taskCounts=task_counts,
+        )
+        return _structure(doc, SyncTeamDeltaResult)
+
+    async def reconcile_team(
+        self,
+        team: TeamSnapshot,
+        epoch: float,
+        tasks: list[tuple[float, TaskSnapshot]],
+        members: list[MemberSnapshot] | None = None,
+    ) -> ReconcileTeamResult:
+        """One page of a full reconcile (members on the first page only)."""
+        doc = await self._mutation(
+            "teams:reconcileTeam",
+            team=team,
+            epoch=epoch,
+            members=members,
+            tasks=_observations(tasks),
+        )
+        return _structure(doc, ReconcileTeamResult)
+
+    async def finish_reconcile(
+        self, dir_name: str, epoch: float, seq: float, task_counts: TaskCounts
+    ) -> FinishReconcileResult:
+        """Marks (a page of) the tasks the reconcile did not include removed; `done` at the end."""
+        doc = await self._mutation(
+            "teams:finishReconcile", dirName=dir_name, epoch=epoch, seq=seq, taskCounts=task_counts
+        )
+        return _structure(doc, FinishReconcileResult)
 
     async def active_team_dirs(self) -> list[str]:
         return _structure(await self._query("teams:activeTeamDirs"), list[str])

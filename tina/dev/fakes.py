@@ -10,13 +10,16 @@ from typing import Any
 import attrs
 import trio
 
-from tina.convex import ConvexConnectionLost, ConvexError, LatestValue
+from tina.convex import ConvexConnectionLost, ConvexError, ConvexFunctionError, LatestValue
 from tina.convex.actions import PendingActions
 from tina.convex.gateway import (
     ClaimResult,
+    FinishReconcileResult,
+    ReconcileTeamResult,
     RecordEventsResult,
     Registration,
     SyncOrchestrationResult,
+    SyncTeamDeltaResult,
     SyncTeamResult,
 )
 from tina.convex.needs import SyncLaptopResult, sync_laptop_args
@@ -34,6 +37,7 @@ from tina.messages import (
     PhaseSnapshot,
     PromptOutcome,
     SessionSnapshot,
+    TaskCounts,
     TaskSnapshot,
     TeamSnapshot,
 )
@@ -83,6 +87,58 @@ class FakeSubscription:
         return value or []
 
 
+_TASK_EVENT_FIELDS = ("status", "subject", "owner", "description", "blocked_by", "metadata")
+
+
+@attrs.define
+class FakeTeam:
+    """A team as `teams:syncTeamDelta` / `reconcileTeam` / `finishReconcile` keep it: its rows
+    (the last state of every task, removed ones too), its revision, the reconcile under way,
+    and the task events appended (task id, kind, status), one per real change."""
+
+    team: TeamSnapshot
+    members: list[MemberSnapshot] = attrs.Factory(list)
+    tasks: dict[str, TaskSnapshot] = attrs.Factory(dict)
+    removed: set[str] = attrs.Factory(set)
+    revision: float | None = None
+    epoch: float | None = None
+    stamped: dict[str, float] = attrs.Factory(dict)  # task id -> reconcile epoch that sent it
+    gone: bool = False
+    task_counts: TaskCounts | None = None
+    events: list[tuple[str, str, str]] = attrs.Factory(list)
+
+    def live(self) -> list[TaskSnapshot]:
+        return [t for i, t in self.tasks.items() if i not in self.removed]
+
+    def apply(self, task: TaskSnapshot) -> None:
+        """One observed state, as the server applies it: an event only for a real change."""
+        i = task.task_id
+        prev = self.tasks.get(i)
+        if task.status == "deleted":
+            if prev is not None and i not in self.removed:
+                self.remove(i)
+            return
+        self.tasks[i] = task
+        if prev is None or i in self.removed:
+            self.removed.discard(i)
+            if task.internal is not True:
+                self.events.append((i, "created", task.status))
+        elif task.internal is not True and any(
+            getattr(prev, f) != getattr(task, f) for f in _TASK_EVENT_FIELDS
+        ):
+            self.events.append((i, "updated", task.status))
+
+    def remove(self, task_id: str) -> None:
+        if task_id in self.tasks and task_id not in self.removed:
+            self.removed.add(task_id)
+            if self.tasks[task_id].internal is not True:
+                self.events.append((task_id, "removed", self.tasks[task_id].status))
+
+
+# The fake's calls that are queries: no sign of life to the deployment.
+_QUERIES = frozenset({"active_team_dirs", "check_credential"})
+
+
 @attrs.define
 class FakeGateway:
     """Records every call; `fail_next` makes the next N calls raise (connection lost by default);
@@ -122,6 +178,13 @@ class FakeGateway:
     # The laptop's needs and sessions as `needs:syncLaptop` last replaced them.
     needs: dict[str, LaptopNeed] = attrs.Factory(dict)
     sessions: dict[str, SessionSnapshot] = attrs.Factory(dict)
+    # Whether the deployment has the delta team sync (`teams:syncTeamDelta`, `reconcileTeam`,
+    # `finishReconcile`); without it (an older deployment) teams go whole through `sync_team`.
+    team_deltas: bool = False
+    team_rows: dict[str, FakeTeam] = attrs.Factory(dict)
+    # Answers lost on the way back: the next N delta-sync calls are applied, then raise
+    # connection lost (as a reply lost with the connection).
+    lose_replies: int = 0
 
     def inject(
         self, call: str, error: Exception, *, action_id: str | None = None, times: int = 1
@@ -185,6 +248,118 @@ class FakeGateway:
             team_id=f"t:{team.dir_name}", applied=True, task_events_appended=0, members_removed=0
         )
 
+    def _deltas_available(self, path: str) -> None:
+        if not self.team_deltas:
+            raise ConvexFunctionError(
+                f"Could not find public function for '{path}'. Did you forget to run "
+                "`npx convex dev` or `npx convex deploy`?"
+            )
+
+    def _answered(self) -> None:
+        """The call was applied; its answer may be lost."""
+        if self.lose_replies > 0:
+            self.lose_replies -= 1
+            raise ConvexConnectionLost("fake: connection lost before the reply")
+
+    def _publish_team(self, row: FakeTeam) -> None:
+        if row.gone:
+            self.teams.pop(row.team.dir_name, None)
+        else:
+            self.teams[row.team.dir_name] = (row.team, row.members, row.live())
+
+    async def sync_team_delta(
+        self,
+        team: TeamSnapshot,
+        base: float,
+        seq: float,
+        tasks: list[tuple[float, TaskSnapshot]],
+        removed: list[str],
+        task_counts: TaskCounts,
+        members: list[MemberSnapshot] | None = None,
+    ) -> SyncTeamDeltaResult:
+        self._deltas_available("teams:syncTeamDelta")
+        await self._call(
+            "sync_team_delta", (team, base, seq, list(tasks), list(removed), task_counts, members)
+        )
+        row = self.team_rows.get(team.dir_name)
+        if row is None or row.gone:
+            return SyncTeamDeltaResult(status="unknown")
+        if row.revision == seq:
+            return SyncTeamDeltaResult(status="duplicate", revision=row.revision)
+        if row.revision != base or row.epoch is not None:
+            return SyncTeamDeltaResult(status="mismatch", revision=row.revision)
+        before = len(row.events)
+        row.team = team
+        if members is not None:
+            row.members = list(members)
+        for _, task in tasks:
+            row.apply(task)
+        for task_id in removed:
+            row.remove(task_id)
+        row.revision = seq
+        row.task_counts = task_counts
+        self._publish_team(row)
+        self._answered()
+        return SyncTeamDeltaResult(
+            status="applied",
+            revision=seq,
+            team_id=f"t:{team.dir_name}",
+            task_events_appended=len(row.events) - before,
+        )
+
+    async def reconcile_team(
+        self,
+        team: TeamSnapshot,
+        epoch: float,
+        tasks: list[tuple[float, TaskSnapshot]],
+        members: list[MemberSnapshot] | None = None,
+    ) -> ReconcileTeamResult:
+        self._deltas_available("teams:reconcileTeam")
+        await self._call("reconcile_team", (team, epoch, list(tasks), members))
+        row = self.team_rows.get(team.dir_name)
+        if row is not None and row.epoch is not None and epoch < row.epoch:
+            return ReconcileTeamResult(status="stale", team_id=f"t:{team.dir_name}")
+        if row is None:
+            row = self.team_rows[team.dir_name] = FakeTeam(team=team)
+        before = len(row.events)
+        row.team, row.gone, row.epoch, row.revision = team, False, epoch, None
+        if members is not None:
+            row.members = list(members)
+        for _, task in tasks:
+            row.apply(task)
+            row.stamped[task.task_id] = epoch
+        self._publish_team(row)
+        self._answered()
+        return ReconcileTeamResult(
+            status="applied",
+            team_id=f"t:{team.dir_name}",
+            task_events_appended=len(row.events) - before,
+        )
+
+    async def finish_reconcile(
+        self, dir_name: str, epoch: float, seq: float, task_counts: TaskCounts
+    ) -> FinishReconcileResult:
+        self._deltas_available("teams:finishReconcile")
+        await self._call("finish_reconcile", (dir_name, epoch, seq, task_counts))
+        row = self.team_rows.get(dir_name)
+        if row is None or row.epoch != epoch:
+            return FinishReconcileResult(status="stale")
+        stale = [i for i in row.tasks if i not in row.removed and row.stamped.get(i, -1.0) < epoch]
+        for task_id in stale[:500]:
+            row.remove(task_id)
+        if len(stale) > 500:
+            self._publish_team(row)
+            return FinishReconcileResult(status="more", tasks_removed=500)
+        row.revision, row.epoch, row.task_counts = seq, None, task_counts
+        self._publish_team(row)
+        self._answered()
+        return FinishReconcileResult(status="done", revision=seq, tasks_removed=len(stale))
+
+    def reset_teams(self) -> None:
+        """The deployment lost its teams (a reset backend)."""
+        self.team_rows.clear()
+        self.teams.clear()
+
     async def active_team_dirs(self) -> list[str]:
         await self._call("active_team_dirs", None)
         return [d for d in self.teams]
@@ -192,6 +367,9 @@ class FakeGateway:
     async def remove_team(self, dir_name: str, seq: float | None = None) -> bool:
         await self._call("remove_team", dir_name)
         self.removed_teams.append(dir_name)
+        row = self.team_rows.get(dir_name)
+        if row is not None:
+            row.gone = True
         return self.teams.pop(dir_name, None) is not None
 
     async def record_events(

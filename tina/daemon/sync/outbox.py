@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -195,6 +195,8 @@ class OutboxFile:
         self._fd: int | None = None
         self.dirty = False  # written since the last fsync
         self.size = 0  # bytes in the file, as of the last load, open or write
+        # Per team directory, the last acknowledged seq the last `load` read.
+        self.acked: dict[str, float] = {}
 
     def _open(self) -> int:
         if self._fd is None:
@@ -217,13 +219,19 @@ class OutboxFile:
             os.fsync(self._fd)
             self.dirty = False
 
-    def compact(self, pending: Iterable[TeamItem | TeamRemoval]) -> None:
-        """Rewrite the file with only `pending` (what is still unsent), atomically."""
+    def compact(
+        self, pending: Iterable[TeamItem | TeamRemoval], acked: Mapping[str, float] | None = None
+    ) -> None:
+        """Rewrite the file with only `pending` (what is still unsent) and, for their teams,
+        the last acknowledged seq from `acked` (what Convex already has), atomically."""
         tmp = self.path.with_suffix(".tmp")
         size = 0
+        records: list[Record] = list(pending)
+        teams = {r.dir_name for r in records}
+        records += [Ack(dir_name=d, seq=seq) for d, seq in (acked or {}).items() if d in teams]
         with open(tmp, "wb") as f:
             os.fchmod(f.fileno(), 0o600)
-            for record in pending:
+            for record in records:
                 for line in encode(record):
                     f.write(line)
                     size += len(line)
@@ -276,6 +284,7 @@ class OutboxFile:
             log.warning("outbox.torn_lines", path=str(self.path), lines=torn)
         if malformed:
             log.warning("outbox.malformed_lines", path=str(self.path), lines=malformed)
+        self.acked = acked
         return [r for r in records if r.seq > acked.get(r.dir_name, -1.0)]
 
 
@@ -285,6 +294,7 @@ class OutboxFile:
 @attrs.frozen
 class _Compaction:
     pending: tuple[TeamItem | TeamRemoval, ...]
+    acked: Mapping[str, float] = attrs.field(factory=dict)
 
 
 class Outbox:
@@ -321,18 +331,26 @@ class Outbox:
         """What a previous run left unacknowledged (read once, at start, before `run`)."""
         return self.file.load()
 
+    @property
+    def acked(self) -> dict[str, float]:
+        """Per team directory, the last seq Convex acknowledged (as of `load`)."""
+        return self.file.acked
+
     def append(self, record: Record) -> None:
         self._queue.append(record)
         self._queued += 1
         self._wake.set()
 
-    def compact(self, pending: Iterable[TeamItem | TeamRemoval]) -> None:
-        """Queue a rewrite of the file with `pending` (what is unsent now). Skipped while an
-        earlier rewrite is still queued: the next call has fresher contents anyway."""
+    def compact(
+        self, pending: Iterable[TeamItem | TeamRemoval], acked: Mapping[str, float] | None = None
+    ) -> None:
+        """Queue a rewrite of the file with `pending` (what is unsent now) and the last
+        acknowledged seq of their teams. Skipped while an earlier rewrite is still queued: the
+        next call has fresher contents anyway."""
         if self._compaction_queued:
             return
         self._compaction_queued = True
-        self._queue.append(_Compaction(tuple(pending)))
+        self._queue.append(_Compaction(tuple(pending), dict(acked or {})))
         self._queued += 1
         self._wake.set()
 
@@ -381,7 +399,7 @@ class Outbox:
     def _apply(self, batch: Sequence[Record | _Compaction], sync: bool, applied: list[int]) -> None:
         for entry in batch:
             if isinstance(entry, _Compaction):
-                self.file.compact(entry.pending)
+                self.file.compact(entry.pending, entry.acked)
             else:
                 self.file.append(entry)
             applied[0] += 1

@@ -52,6 +52,14 @@ from tina.daemon.sync.coalescer import (
     TeamItem,
     TeamRemoval,
 )
+from tina.daemon.sync.delta import (
+    Acked,
+    Applied,
+    board_counts,
+    plan_delta,
+    plan_reconcile,
+    reconciled,
+)
 from tina.daemon.sync.outbox import COMPACT_BYTES, Ack, Outbox
 from tina.messages import (
     DocumentSnapshot,
@@ -82,6 +90,8 @@ RETRY_DELAY = 0.5
 FORBIDDEN_DELAY = 60.0
 COMPACT_IDLE_BYTES = 64 * 1024
 """Compact an outbox this large once no team observation is pending."""
+STALE_RECONCILES = 3
+"""Reconciles of one team found stale one after the other before the item is retried later."""
 
 
 class Syncer:
@@ -106,6 +116,14 @@ class Syncer:
         self._lost_teams: dict[str, int] = {}
         self._refused_in_a_row: dict[str, int] = {}
         self._latest_orch: dict[str, OrchestrationItem] = {}
+        # Per team: what Convex holds (absent: unknown, so the next sync is a reconcile), which
+        # observed states it has, and the delta sent last whose answer was lost (seq, post).
+        self.acked: dict[str, Acked] = {}
+        self._applied: dict[str, Applied] = {}
+        self._in_doubt: dict[str, tuple[float, Acked]] = {}
+        self.team_deltas = True  # False once the deployment turns out not to have them
+        self.reconciles = 0
+        self.resyncs = 0
         self.orchestration_ids: dict[str, str] = {}
         self._wake = trio.Event()
         self._limit = trio.CapacityLimiter(max_in_flight)
@@ -170,6 +188,9 @@ class Syncer:
         if self._outbox is None:
             return 0
         records = self._outbox.load()
+        for dir_name, seq in self._outbox.acked.items():
+            # Observations up to the last acknowledged one are in Convex, history included.
+            self._applied[dir_name] = Applied(observed=seq)
         for record in records:
             self._put(record)
             if isinstance(record, TeamItem):
@@ -184,7 +205,8 @@ class Syncer:
         """Rewrite the outbox with what is still pending (only between rounds: nothing in flight)."""
         if self._outbox is None or self._in_flight:
             return
-        self._outbox.compact(self.coalescer.teams())
+        acked = {d: a.observed for d, a in self._applied.items() if a.observed >= 0}
+        self._outbox.compact(self.coalescer.teams(), acked)
 
     def put_events(self, worktree: str, events: list[EventRecord]) -> None:
         if events:
@@ -318,20 +340,18 @@ class Syncer:
                 ):
                     self.orchestration_ids[item.worktree] = res.orchestration_id
             elif isinstance(item, TeamItem):
-                await gateway.sync_team(
-                    item.team, item.members, item.tasks, item.seq, list(item.history)
-                )
+                await self._sync_team(gateway, item)
                 if self._outbox is not None:
                     self._outbox.append(Ack(dir_name=item.dir_name, seq=item.seq))
                 if item.dir_name in self._latest_team:  # not removed meanwhile
                     self.synced_teams.add(item.dir_name)
             else:
                 if item.last is not None:  # the team's last states first, then its removal
-                    last = item.last
-                    await gateway.sync_team(
-                        last.team, last.members, last.tasks, last.seq, list(last.history)
-                    )
+                    await self._sync_team(gateway, item.last)
                 await gateway.remove_team(item.dir_name, item.seq)
+                # A team made again later is new to Convex's delta: it starts with a reconcile.
+                self.acked.pop(item.dir_name, None)
+                self._in_doubt.pop(item.dir_name, None)
                 if self._outbox is not None:
                     self._outbox.append(Ack(dir_name=item.dir_name, seq=item.seq))
         except (ConvexConnectionLost, ConvexTimeout) as exc:
@@ -356,6 +376,101 @@ class Syncer:
             return False
         self._ok()
         return True
+
+    # --- teams: deltas against what Convex holds, reconciles when it holds something else ---
+
+    async def _sync_team(self, gateway: GatewayProtocol, item: TeamItem) -> None:
+        """Bring Convex's copy of a team to `item`: deltas against what it holds; a paged
+        reconcile when that is not known (first sync, restart) or not what it holds (a reset
+        backend, a reply lost). Raises what the calls raise (the item is then retried)."""
+        if self.team_deltas:
+            try:
+                while not await self._sync_team_once(gateway, item):
+                    pass
+                return
+            except ConvexFunctionError as exc:
+                if _MISSING_FUNCTION not in str(exc):
+                    raise
+                log.warning("sync.team_deltas_unsupported", error=str(exc))
+                self.team_deltas = False  # an older deployment: whole snapshots, as before
+        await gateway.sync_team(item.team, item.members, item.tasks, item.seq, list(item.history))
+
+    async def _sync_team_once(self, gateway: GatewayProtocol, item: TeamItem) -> bool:
+        """One try: False when what Convex holds turned out different (plan again)."""
+        d = item.dir_name
+        acked = self.acked.get(d)
+        if acked is None:
+            await self._reconcile(gateway, item)
+            return True
+        for delta in plan_delta(item, acked, self._seq.next):
+            prior = self._in_doubt.get(d)
+            self._in_doubt[d] = (delta.seq, delta.post)  # until the answer is in
+            res = await gateway.sync_team_delta(
+                item.team,
+                delta.base,
+                delta.seq,
+                delta.tasks,
+                delta.removed,
+                delta.task_counts,
+                delta.members,
+            )
+            del self._in_doubt[d]
+            if res.status == "applied":
+                self._set_acked(d, delta.post)
+                continue
+            if prior is not None and (
+                (res.status == "duplicate" and prior[0] == delta.seq)
+                or (res.status == "mismatch" and res.revision == prior[0])
+            ):
+                # The call whose answer was lost had been applied: Convex holds its result.
+                log.info("sync.team_replayed", team=d, status=res.status, revision=prior[0])
+                self._set_acked(d, prior[1])
+                if res.status == "duplicate":
+                    continue
+                return False
+            self.resyncs += 1
+            log.info(
+                "sync.team_resync",
+                team=d,
+                status=res.status,
+                base=delta.base,
+                revision=res.revision,
+            )
+            self.acked.pop(d, None)
+            return False
+        return True
+
+    async def _reconcile(self, gateway: GatewayProtocol, item: TeamItem) -> None:
+        """A full reconcile in pages, then `finishReconcile` until it is done."""
+        d = item.dir_name
+        counts = board_counts(item.tasks)
+        for _ in range(STALE_RECONCILES):
+            applied = self._applied.get(d, Applied())
+            epoch = self._seq.next()
+            self.reconciles += 1
+            stale = False
+            for page in plan_reconcile(item, applied):
+                res = await gateway.reconcile_team(item.team, epoch, page.tasks, page.members)
+                if res.status == "stale":
+                    stale = True
+                    break
+                self._applied[d] = page.applied
+            if stale:
+                continue
+            while True:
+                fin = await gateway.finish_reconcile(d, epoch, item.seq, counts)
+                if fin.status != "more":
+                    break
+            if fin.status == "stale":
+                continue
+            revision = fin.revision if fin.revision is not None else item.seq
+            self._set_acked(d, reconciled(item, revision, applied))
+            return
+        raise ConvexClientError(f"team {d}: {STALE_RECONCILES} reconciles found stale in a row")
+
+    def _set_acked(self, dir_name: str, acked: Acked) -> None:
+        self.acked[dir_name] = acked
+        self._applied[dir_name] = acked.applied
 
     async def _send_events(self, gateway: GatewayProtocol, worktree: str) -> bool:
         queue = self._events[worktree]
@@ -551,6 +666,7 @@ class Syncer:
         """Convex does not know the team (a reset backend): its messages wait until the team is
         synced again; sync it again now (a few times at most, then at its next change)."""
         self.synced_teams.discard(dir_name)
+        self.acked.pop(dir_name, None)  # the next sync is a reconcile
         lost = self._lost_teams.get(dir_name, 0)
         latest = self._latest_team.get(dir_name)
         log.info("sync.team_unknown", team=dir_name, resync=latest is not None)

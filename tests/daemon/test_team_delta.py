@@ -1,0 +1,371 @@
+"""Delta team sync: the syncer sends what changed against what Convex holds, reconciles in pages
+when that is not known or not what Convex holds, and every real change is one task event, on the
+in-memory FakeGateway (which keeps teams as `teams:syncTeamDelta` / `reconcileTeam` /
+`finishReconcile` do) and trio's virtual clock. The planning itself is tested without trio."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+from tina.convex import LatestValue
+from tina.convex.gateway import GatewayProtocol
+from tina.daemon.sync.coalescer import TeamItem
+from tina.daemon.sync.delta import (
+    TASKS_PER_CALL,
+    TEXT_PER_CALL,
+    Acked,
+    Applied,
+    fingerprint,
+    members_fingerprint,
+    plan_delta,
+    plan_reconcile,
+    task_text,
+)
+from tina.daemon.sync.syncer import Syncer
+from tina.dev.fakes import FakeGateway
+from tina.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
+
+TEAM = TeamSnapshot(dir_name="t", team_name="t")
+LEAD = MemberSnapshot(agent_id="lead@t", agent_name="team-lead")
+HELPER = MemberSnapshot(agent_id="helper@t", agent_name="helper")
+
+
+def task(i: int | str, status: str = "pending", description: str = "") -> TaskSnapshot:
+    return TaskSnapshot(task_id=str(i), subject=f"task {i}", description=description, status=status)
+
+
+def board(n: int, description: str = "") -> list[TaskSnapshot]:
+    return [task(i, description=description) for i in range(1, n + 1)]
+
+
+@pytest.fixture
+def fake() -> FakeGateway:
+    return FakeGateway(team_deltas=True)
+
+
+async def until(predicate: Any, timeout: float = 60) -> None:
+    with trio.fail_after(timeout):
+        while not predicate():
+            await trio.sleep(0.01)
+
+
+async def synced(syncer: Syncer, fake: FakeGateway) -> None:
+    """Run the syncer until nothing is pending."""
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await until(lambda: syncer.depth == 0)
+        n.cancel_scope.cancel()
+
+
+def names(fake: FakeGateway) -> list[str]:
+    return [name for name, _ in fake.calls]
+
+
+def deltas(fake: FakeGateway) -> list[Any]:
+    return [payload for name, payload in fake.calls if name == "sync_team_delta"]
+
+
+def events(fake: FakeGateway, team: str = "t") -> list[tuple[str, str, str]]:
+    return fake.team_rows[team].events
+
+
+# --- the syncer ----------------------------------------------------------------------------------
+
+
+async def test_first_sync_reconciles_then_one_task_change_is_one_small_delta(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    tasks = board(50)
+    syncer.put_team("t", TEAM, [LEAD], tasks)
+    await synced(syncer, fake)
+    assert names(fake) == ["reconcile_team", "finish_reconcile"]
+    assert len(events(fake)) == 50  # one "created" each
+
+    fake.calls.clear()
+    tasks[7] = task(8, "in_progress")
+    syncer.put_team("t", TEAM, [LEAD], tasks)
+    await synced(syncer, fake)
+    ((_, _, _, states, removed, counts, members),) = deltas(fake)
+    assert names(fake) == ["sync_team_delta"]
+    assert [t for _, t in states] == [task(8, "in_progress")]
+    assert removed == [] and members is None  # the members did not change
+    assert (counts.pending, counts.in_progress) == (49, 1)
+    assert events(fake)[50:] == [("8", "updated", "in_progress")]
+    assert fake.teams["t"][2] == tasks
+
+
+async def test_members_tasks_removed_and_history_each_once(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    syncer.put_team("t", TEAM, [LEAD], [task(1), task(2)])
+    await synced(syncer, fake)
+    fake.calls.clear()
+    # Offline: task 1 goes through two states, task 2 is deleted, a member joins.
+    syncer.put_team("t", TEAM, [LEAD], [task(1, "in_progress"), task(2)])
+    syncer.put_team("t", TEAM, [LEAD, HELPER], [task(1, "completed")])
+    await synced(syncer, fake)
+    ((_, _, _, states, removed, _, members),) = deltas(fake)
+    assert [(t.task_id, t.status) for _, t in states] == [("1", "in_progress"), ("1", "completed")]
+    assert removed == ["2"]
+    assert members == [LEAD, HELPER]
+    assert events(fake)[2:] == [
+        ("1", "updated", "in_progress"),
+        ("1", "updated", "completed"),
+        ("2", "removed", "pending"),
+    ]
+    assert fake.teams["t"][1:] == ([LEAD, HELPER], [task(1, "completed")])
+
+
+async def test_a_lost_reply_is_replayed_as_a_duplicate_without_a_reconcile(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    syncer.put_team("t", TEAM, [LEAD], [task(1)])
+    await synced(syncer, fake)
+    fake.calls.clear()
+    fake.lose_replies = 1  # applied, but the answer never arrives
+    syncer.put_team("t", TEAM, [LEAD], [task(1, "in_progress")])
+    await synced(syncer, fake)
+    first, replay = deltas(fake)
+    assert first == replay  # the same call again: Convex answers "duplicate"
+    assert names(fake) == ["sync_team_delta", "sync_team_delta"]
+    assert events(fake) == [("1", "created", "pending"), ("1", "updated", "in_progress")]
+    assert syncer.reconciles == 1 and syncer.resyncs == 0
+
+    # Holding the revision the lost call left, the next change is a plain delta.
+    fake.calls.clear()
+    syncer.put_team("t", TEAM, [LEAD], [task(1, "completed")])
+    await synced(syncer, fake)
+    assert names(fake) == ["sync_team_delta"]
+    assert events(fake)[-1] == ("1", "updated", "completed")
+
+
+async def test_a_lost_reply_then_a_newer_change_adopts_what_convex_holds(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    syncer.put_team("t", TEAM, [LEAD], [task(1), task(2)])
+    await synced(syncer, fake)
+    fake.calls.clear()
+    fake.lose_replies = 1
+    fake.fail_next = 0
+    syncer.put_team("t", TEAM, [LEAD], [task(1, "in_progress"), task(2)])
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await until(lambda: fake.lose_replies == 0)
+        # While the lost call waits to be retried, task 2 changes too.
+        syncer.put_team("t", TEAM, [LEAD], [task(1, "in_progress"), task(2, "completed")])
+        await until(lambda: syncer.depth == 0)
+        n.cancel_scope.cancel()
+    # The retry (base = the revision before the lost call) is a mismatch on the lost call's
+    # revision: Convex holds what that call sent, so only task 2 follows. No reconcile.
+    assert "reconcile_team" not in names(fake)
+    assert [[t.task_id for _, t in d[3]] for d in deltas(fake)][-1] == ["2"]
+    assert events(fake)[2:] == [("1", "updated", "in_progress"), ("2", "updated", "completed")]
+
+
+async def test_a_reset_backend_or_a_foreign_revision_is_reconciled(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    syncer.put_team("t", TEAM, [LEAD], [task(1), task(2), task(3)])
+    await synced(syncer, fake)
+
+    fake.reset_teams()  # the deployment lost the team: "unknown"
+    fake.calls.clear()
+    syncer.put_team("t", TEAM, [LEAD], [task(1, "in_progress"), task(2), task(3)])
+    await synced(syncer, fake)
+    assert names(fake) == ["sync_team_delta", "reconcile_team", "finish_reconcile"]
+    assert fake.teams["t"][2] == [task(1, "in_progress"), task(2), task(3)]
+
+    # Convex holds another revision (e.g. restored from a backup): "mismatch", and the tasks
+    # it has that the laptop does not are removed by the reconcile.
+    fake.team_rows["t"].revision = 1.0
+    fake.team_rows["t"].apply(task(9))
+    fake.calls.clear()
+    syncer.put_team("t", TEAM, [LEAD], [task(1, "completed"), task(2), task(3)])
+    await synced(syncer, fake)
+    assert names(fake) == ["sync_team_delta", "reconcile_team", "finish_reconcile"]
+    assert fake.teams["t"][2] == [task(1, "completed"), task(2), task(3)]
+    assert events(fake)[-2:] == [("1", "updated", "completed"), ("9", "removed", "pending")]
+    assert syncer.resyncs == 2
+
+
+async def test_a_big_change_goes_as_chained_deltas_and_a_big_team_reconciles_in_pages(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    tasks = board(1200, description="d" * 10_000)
+    syncer.put_team("t", TEAM, [LEAD], tasks)
+    await synced(syncer, fake)
+    pages = [p for name, p in fake.calls if name == "reconcile_team"]
+    # 1200 tasks of 10 KB: 4 MiB of text holds 419 of them.
+    assert [len(p[2]) for p in pages] == [419, 419, 362]
+    assert [p[3] is not None for p in pages] == [True, False, False]  # members on the first
+    assert len({p[1] for p in pages}) == 1  # one epoch
+
+    fake.calls.clear()
+    changed = [attrs.evolve(t, status="completed") for t in tasks]
+    syncer.put_team("t", TEAM, [LEAD], changed)
+    await synced(syncer, fake)
+    chain = deltas(fake)
+    assert [len(d[3]) for d in chain] == [419, 419, 362]
+    for before, after in itertools.pairwise(chain):
+        assert after[1] == before[2]  # base = the previous call's seq
+    assert chain[-1][2] == syncer.acked["t"].revision
+    assert len(events(fake)) == 2400
+    assert fake.teams["t"][2] == changed
+
+
+async def test_finish_reconcile_is_called_until_done(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    syncer.put_team("t", TEAM, [LEAD], board(1300))
+    await synced(syncer, fake)
+    fake.reset_teams()
+    fake.calls.clear()
+    # Convex has 1,300 tasks the laptop no longer has (a team that shrank while unknown).
+    syncer.put_team("t", TEAM, [LEAD], board(1300))
+    await synced(syncer, fake)
+    fake.team_rows["t"].revision = 5.0
+    fake.calls.clear()
+    syncer.put_team("t", TEAM, [LEAD], [task(1)])
+    await synced(syncer, fake)
+    finishes = [p for name, p in fake.calls if name == "finish_reconcile"]
+    assert len(finishes) == 3  # 500 + 500 + 299 removed
+    assert fake.teams["t"][2] == [task(1)]
+
+
+async def test_a_removed_team_made_again_starts_with_a_reconcile(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    syncer.put_team("t", TEAM, [LEAD], [task(1)])
+    await synced(syncer, fake)
+    syncer.remove_team("t")
+    await synced(syncer, fake)
+    assert "t" not in syncer.acked
+    fake.calls.clear()
+    syncer.put_team("t", TEAM, [LEAD], [task(1)])
+    await synced(syncer, fake)
+    assert names(fake) == ["reconcile_team", "finish_reconcile"]
+    assert fake.teams["t"][2] == [task(1)]
+
+
+async def test_a_deployment_without_delta_sync_gets_whole_snapshots(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeGateway(team_deltas=False)
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    syncer.put_team("t", TEAM, [LEAD], [task(1)])
+    syncer.put_team("u", TeamSnapshot(dir_name="u", team_name="u"), [LEAD], [task(1)])
+    await synced(syncer, fake)
+    assert names(fake) == ["sync_team", "sync_team"]
+    assert syncer.team_deltas is False
+
+
+async def test_restart_filters_history_convex_acknowledged(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway, tmp_path: Any
+) -> None:
+    # States folded into a newer observation that Convex already acknowledged (the ack is in
+    # the outbox) are not sent again by the reconcile after a restart.
+    from tina.daemon.sync.outbox import Ack, Outbox, OutboxFile
+
+    path = tmp_path / "outbox.jsonl"
+    file = OutboxFile(path)
+    older = TeamItem(dir_name="t", team=TEAM, members=[LEAD], tasks=[task(1, "pending")], seq=10.0)
+    newer = TeamItem(
+        dir_name="t",
+        team=TEAM,
+        members=[LEAD],
+        tasks=[task(1, "completed")],
+        seq=30.0,
+        history=((10.0, task(1, "pending")), (20.0, task(1, "in_progress"))),
+    )
+    file.append(older)
+    file.append(Ack(dir_name="t", seq=10.0))
+    file.append(newer)
+    file.close()
+    syncer = Syncer(
+        LatestValue[GatewayProtocol | None](fake),
+        outbox=Outbox(path, disk=trio.CapacityLimiter(1)),
+    )
+    assert syncer.restore() == 1
+    await synced(syncer, fake)
+    ((_, _, states, _),) = [p for name, p in fake.calls if name == "reconcile_team"]
+    assert [(s, t.status) for s, t in states] == [(20.0, "in_progress"), (30.0, "completed")]
+
+
+# --- planning (pure) -----------------------------------------------------------------------------
+
+
+def acked(tasks: list[TaskSnapshot], members: list[MemberSnapshot]) -> Acked:
+    return Acked(
+        revision=100.0,
+        tasks={t.task_id: fingerprint(t) for t in tasks},
+        members=members_fingerprint(members),
+        applied=Applied(observed=100.0),
+    )
+
+
+def item(tasks: list[TaskSnapshot], members: list[MemberSnapshot], **kw: Any) -> TeamItem:
+    return TeamItem(dir_name="t", team=TEAM, members=members, tasks=tasks, seq=200.0, **kw)
+
+
+def test_an_unchanged_team_is_one_empty_delta_and_removals_come_last() -> None:
+    tasks = board(3)
+    fresh = iter(range(1000, 2000)).__next__
+    (only,) = plan_delta(item(tasks, [LEAD]), acked(tasks, [LEAD]), lambda: float(fresh()))
+    assert (only.base, only.seq, only.tasks, only.removed, only.members) == (
+        100.0,
+        200.0,
+        [],
+        [],
+        None,
+    )
+    # 1,500 tasks gone and 600 changed: two calls of states, the removals in the last two
+    # (1,000 at most a call).
+    many = board(2100)
+    now = [attrs.evolve(t, status="completed") for t in many[:600]]
+    calls = plan_delta(item(now, [LEAD]), acked(many, [LEAD]), lambda: float(fresh()))
+    assert [(len(c.tasks), len(c.removed)) for c in calls] == [(500, 1000), (100, 500)]
+    assert calls[-1].seq == 200.0 and calls[0].seq == 1000.0
+    assert calls[-1].post.tasks.keys() == {t.task_id for t in now}
+    assert calls[-1].post.applied == Applied(observed=200.0)
+
+
+def test_history_already_sent_and_states_equal_to_convex_are_skipped() -> None:
+    tasks = [task(1), task(2)]
+    states = acked(tasks, [LEAD])
+    # Task 1 went pending -> in_progress -> pending (two real changes); task 2's in_progress
+    # (seen at 150) was sent by an earlier call of this observation: only its return to pending
+    # follows.
+    states = attrs.evolve(
+        states,
+        tasks={**states.tasks, "2": fingerprint(task(2, "in_progress"))},
+        applied=Applied(observed=100.0, sent={"2": 150.0}),
+    )
+    history = ((120.0, task(1, "in_progress")), (150.0, task(2, "in_progress")))
+    (call,) = plan_delta(item(tasks, [LEAD], history=history), states, lambda: 1.0)
+    assert [(s, t.task_id, t.status) for s, t in call.tasks] == [
+        (120.0, "1", "in_progress"),
+        (200.0, "1", "pending"),
+        (200.0, "2", "pending"),
+    ]
+
+
+def test_reconcile_pages_respect_both_bounds() -> None:
+    small = plan_reconcile(item(board(1001), [LEAD]), Applied())
+    assert [len(p.tasks) for p in small] == [TASKS_PER_CALL, TASKS_PER_CALL, 1]
+    big = plan_reconcile(item(board(30, description="x" * 300_000), [LEAD]), Applied())
+    assert all(sum(task_text(t) for _, t in p.tasks) <= TEXT_PER_CALL for p in big)
+    assert sum(len(p.tasks) for p in big) == 30

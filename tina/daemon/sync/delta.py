@@ -1,0 +1,261 @@
+"""Team deltas: what Convex holds of a team, and what to send so it holds an observation.
+
+Pure: no I/O, no trio. Per team the syncer keeps `Acked`: the revision Convex stored last (the
+`seq` of the last applied delta or finished reconcile), a fingerprint of every task state it
+holds (by task id) and of the member list. `plan_delta` turns a team observation (a `TeamItem`,
+with the intermediate states it carries as history) into `teams:syncTeamDelta` calls against
+that: only the task states that changed, the ids of tasks gone, the members only when they
+changed; chained (base = the previous call's seq) when bigger than one call may carry. Each
+call comes with the `Acked` it leaves behind once applied.
+
+Without an acked state (first sync, after a restart, after a mismatch) `plan_reconcile` gives
+the pages of a full reconcile (`teams:reconcileTeam`, then `teams:finishReconcile`).
+
+Which intermediate states are still to send. `Applied` says which observed states Convex
+already has: every state observed at or before `observed` (the seq of the last observation
+applied whole), and for tasks sent in a call of an observation not applied whole yet (a chain
+cut by a lost connection), every state of that task observed at or before `sent[task_id]`. A
+state is sent at most once that way, and every real change becomes one task event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import attrs
+
+from tina.daemon.sync.coalescer import TeamItem
+from tina.messages import MemberSnapshot, TaskCounts, TaskSnapshot
+
+TASKS_PER_CALL = 500
+"""Task states one call carries at most (`teams:syncTeamDelta` / `teams:reconcileTeam`)."""
+REMOVED_PER_CALL = 1000
+"""Removed task ids one delta carries at most."""
+TEXT_PER_CALL = 4 * 1024 * 1024
+"""Task text (subject, description, active form, metadata; UTF-8 bytes) one call carries at most."""
+DELETED = "deleted"
+
+State = tuple[float, TaskSnapshot]
+"""A task state and the seq of the observation it was seen in."""
+
+
+def fingerprint(task: TaskSnapshot) -> int:
+    """A task state's fingerprint (its fields' hash; strings cache theirs, so this is cheap
+    for a task whose snapshot object did not change)."""
+    return hash(task)
+
+
+def members_fingerprint(members: Iterable[MemberSnapshot]) -> int:
+    return hash(tuple(members))
+
+
+def task_text(task: TaskSnapshot) -> int:
+    """The bytes of a task's text as the server counts them against `TEXT_PER_CALL`."""
+    return sum(
+        len(s.encode("utf-8", "surrogatepass"))
+        for s in (task.subject, task.description, task.active_form or "", task.metadata or "")
+    )
+
+
+def board_counts(tasks: Iterable[TaskSnapshot]) -> TaskCounts:
+    """The board's tasks by status: teammate trackers and deleted tasks are not counted."""
+    pending = in_progress = completed = other = 0
+    for t in tasks:
+        if t.internal is True or t.status == DELETED:
+            continue
+        if t.status == "pending":
+            pending += 1
+        elif t.status == "in_progress":
+            in_progress += 1
+        elif t.status == "completed":
+            completed += 1
+        else:
+            other += 1
+    return TaskCounts(pending=pending, in_progress=in_progress, completed=completed, other=other)
+
+
+@attrs.frozen(kw_only=True)
+class Applied:
+    """Which observed task states of a team Convex already has (see the module docstring)."""
+
+    observed: float = -1.0
+    sent: dict[str, float] = attrs.field(factory=dict)
+
+    def after(self, seq: float) -> Applied:
+        """Everything observed up to `seq` is applied."""
+        return Applied(observed=max(self.observed, seq), sent={})
+
+    def has(self, task_id: str, seq: float) -> bool:
+        return seq <= self.observed or seq <= self.sent.get(task_id, -1.0)
+
+
+@attrs.frozen(kw_only=True)
+class Acked:
+    """What Convex holds of a team: its revision, a fingerprint per task id, of the members."""
+
+    revision: float
+    tasks: dict[str, int]
+    members: int
+    applied: Applied
+
+
+@attrs.frozen(kw_only=True)
+class Delta:
+    """One `teams:syncTeamDelta` call and the acked state it leaves once applied."""
+
+    base: float
+    seq: float
+    members: list[MemberSnapshot] | None
+    tasks: list[State]
+    removed: list[str]
+    task_counts: TaskCounts
+    post: Acked
+
+
+@attrs.frozen(kw_only=True)
+class Page:
+    """One `teams:reconcileTeam` call; `applied` is what Convex has once it is applied."""
+
+    members: list[MemberSnapshot] | None
+    tasks: list[State]
+    applied: Applied
+
+
+def chains(item: TeamItem, applied: Applied) -> dict[str, list[State]]:
+    """Every task's states not applied yet, oldest first (history, then the snapshot), in the
+    order tasks first appear; consecutive equal states are one."""
+    out: dict[str, list[State]] = {}
+    for seq, task in (*item.history, *((item.seq, t) for t in item.tasks)):
+        if applied.has(task.task_id, seq):
+            continue
+        chain = out.setdefault(task.task_id, [])
+        if chain and chain[-1][1] == task:
+            continue
+        chain.append((seq, task))
+    return out
+
+
+def _pieces(chain: list[State]) -> Iterator[tuple[list[State], int]]:
+    """A chain cut into pieces that each fit in one call, with their text sizes."""
+    piece: list[State] = []
+    size = 0
+    for state in chain:
+        text = task_text(state[1])
+        if piece and (len(piece) >= TASKS_PER_CALL or size + text > TEXT_PER_CALL):
+            yield piece, size
+            piece, size = [], 0
+        piece.append(state)
+        size += text
+    if piece:
+        yield piece, size
+
+
+def _batches(chains: Iterable[list[State]]) -> list[list[State]]:
+    """Task states in calls of at most `TASKS_PER_CALL` states and `TEXT_PER_CALL` text bytes;
+    a task's states stay together (in order) unless they do not fit in one call."""
+    batches: list[list[State]] = []
+    current: list[State] = []
+    size = 0
+    for chain in chains:
+        for piece, text in _pieces(chain):
+            if current and (
+                len(current) + len(piece) > TASKS_PER_CALL or size + text > TEXT_PER_CALL
+            ):
+                batches.append(current)
+                current, size = [], 0
+            current.extend(piece)
+            size += text
+    if current:
+        batches.append(current)
+    return batches
+
+
+def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list[Delta]:
+    """The calls that bring Convex from `acked` to `item`: one unless the change is bigger
+    than one call may carry. Every call but the last gets a fresh seq from `fresh`; the last
+    one is the observation's own seq (so a replay of it is a `duplicate`)."""
+    pending = chains(item, acked.applied)
+    changed: list[list[State]] = []
+    for task_id, chain in pending.items():
+        # A leading state equal to what Convex holds is no change.
+        if chain and fingerprint(chain[0][1]) == acked.tasks.get(task_id):
+            chain = chain[1:]
+        if chain:
+            changed.append(chain)
+    current = {t.task_id for t in item.tasks}
+    removed = [task_id for task_id in acked.tasks if task_id not in current]
+    members_fp = members_fingerprint(item.members)
+    members = list(item.members) if members_fp != acked.members else None
+    counts = board_counts(item.tasks)
+
+    batches = _batches(changed) or [[]]
+    removal_batches = [
+        removed[i : i + REMOVED_PER_CALL] for i in range(0, len(removed), REMOVED_PER_CALL)
+    ]
+    calls = max(len(batches), len(removal_batches))
+    # States first, removals last: a task gone after its last states is removed after them.
+    batches += [[]] * (calls - len(batches))
+    removal_batches = [[]] * (calls - len(removal_batches)) + removal_batches
+
+    out: list[Delta] = []
+    state = acked
+    for i, (states, gone) in enumerate(zip(batches, removal_batches, strict=True)):
+        last = i == calls - 1
+        seq = item.seq if last and item.seq != state.revision else fresh()
+        tasks = dict(state.tasks)
+        sent = dict(state.applied.sent)
+        for seq_seen, task in states:
+            tasks[task.task_id] = fingerprint(task)
+            sent[task.task_id] = max(sent.get(task.task_id, -1.0), seq_seen)
+        for task_id in gone:
+            tasks.pop(task_id, None)
+        applied = (
+            state.applied.after(item.seq)
+            if last
+            else Applied(observed=state.applied.observed, sent=sent)
+        )
+        # The members go in the first call (unsent, they are what Convex holds already).
+        post = Acked(revision=seq, tasks=tasks, members=members_fp, applied=applied)
+        out.append(
+            Delta(
+                base=state.revision,
+                seq=seq,
+                members=members if i == 0 else None,
+                tasks=states,
+                removed=gone,
+                task_counts=counts,
+                post=post,
+            )
+        )
+        state = post
+    return out
+
+
+def plan_reconcile(item: TeamItem, applied: Applied) -> list[Page]:
+    """The pages of a full reconcile to `item` (members on the first; at least one page, so
+    a team without tasks is created too)."""
+    pending = chains(item, applied)
+    batches = _batches(pending.values()) or [[]]
+    pages: list[Page] = []
+    sent = dict(applied.sent)
+    for i, states in enumerate(batches):
+        for seq_seen, task in states:
+            sent[task.task_id] = max(sent.get(task.task_id, -1.0), seq_seen)
+        pages.append(
+            Page(
+                members=list(item.members) if i == 0 else None,
+                tasks=states,
+                applied=Applied(observed=applied.observed, sent=dict(sent)),
+            )
+        )
+    return pages
+
+
+def reconciled(item: TeamItem, revision: float, applied: Applied) -> Acked:
+    """What Convex holds once a reconcile to `item` finished with `revision`."""
+    return Acked(
+        revision=revision,
+        tasks={t.task_id: fingerprint(t) for t in item.tasks},
+        members=members_fingerprint(item.members),
+        applied=applied.after(item.seq),
+    )
