@@ -393,8 +393,13 @@ async def run(
                     changes.force = True
                     changes.wake()
 
+            # Set while the watcher follows a document it polls: no timer otherwise, so an idle
+            # worktree never wakes the daemon.
+            polling = trio.Event()
+
             async def poll() -> None:
                 while True:
+                    await polling.wait()
                     await trio.sleep(poll_interval)
                     if watcher.polls:
                         changes.poll = True
@@ -405,6 +410,10 @@ async def run(
             nursery.start_soon(poll)
             while True:
                 follow()
+                if watcher.polls:
+                    polling.set()
+                elif polling.is_set():
+                    polling = trio.Event()
                 paths, rescan, force, polled = await changes.take()
                 await watcher.refresh(paths, rescan, force=force, poll=polled)
     finally:
