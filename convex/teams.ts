@@ -3,10 +3,25 @@ import { v } from "convex/values";
 import { doc } from "convex-helpers/validators";
 import { nodeMutation, nodeQuery, viewerQuery } from "./functions";
 import { conversation as readConversation, recordTeamMessages as record } from "./model/teamMessages";
-import { removeTeam as remove, syncTeam as sync } from "./model/teams";
-import { inboxMessage, memberSnapshot, syncTeamResult, taskObservation, taskSnapshot, teamSnapshot } from "./model/validators";
+import { finishReconcile as finish, reconcileTeam as reconcile, removeTeam as remove, syncTeam as sync, syncTeamDelta as syncDelta } from "./model/teams";
+import {
+  finishReconcileResult,
+  inboxMessage,
+  memberSnapshot,
+  reconcileTeamResult,
+  syncTeamDeltaResult,
+  syncTeamResult,
+  taskCounts,
+  taskObservation,
+  taskSnapshot,
+  teamSnapshot,
+} from "./model/validators";
 import schema from "./schema";
 
+/**
+ * A whole snapshot of a small team (at most 500 task states, 2 MiB of text, 4 MiB of stored task
+ * rows), diffed against the stored one. Bigger teams sync with syncTeamDelta / reconcileTeam.
+ */
 export const syncTeam = nodeMutation({
   args: {
     team: teamSnapshot,
@@ -18,6 +33,54 @@ export const syncTeam = nodeMutation({
   },
   returns: syncTeamResult,
   handler: (ctx, { team, members, tasks, seq, history }) => sync(ctx, ctx.node, team, members, tasks, seq, history ?? []),
+});
+
+/**
+ * One change of a team since `base`, the revision Convex has: the team fields, the member list
+ * when it changed, task states since base (oldest first; status "deleted" = removed) and the
+ * ids of tasks gone. Applied only on `base` ("applied", revision = seq); a replay of `seq` is
+ * "duplicate"; another base or a reconcile under way "mismatch"; no live team "unknown".
+ * Bounds per call (model/checks.ts SYNC): 500 task states, 1,000 removed ids, 4 MiB of text,
+ * 5 MiB of stored rows replaced or removed (else refused, field "storedTasks": send fewer).
+ */
+export const syncTeamDelta = nodeMutation({
+  args: {
+    team: teamSnapshot,
+    base: v.number(),
+    seq: v.number(),
+    members: v.optional(v.array(memberSnapshot)),
+    tasks: v.array(taskObservation),
+    removed: v.array(v.string()),
+    taskCounts,
+  },
+  returns: syncTeamDeltaResult,
+  handler: (ctx, args) => syncDelta(ctx, ctx.node, args),
+});
+
+/**
+ * One page of a full reconcile of a team (at most 500 task states and 4 MiB of text): creates or
+ * revives the team, and holds deltas off ("mismatch") until finishReconcile says "done". Members
+ * are sent on the first page. A page of an epoch older than the reconcile under way is "stale".
+ */
+export const reconcileTeam = nodeMutation({
+  args: {
+    team: teamSnapshot,
+    epoch: v.number(),
+    members: v.optional(v.array(memberSnapshot)),
+    tasks: v.array(taskObservation),
+  },
+  returns: reconcileTeamResult,
+  handler: (ctx, args) => reconcile(ctx, ctx.node, args),
+});
+
+/**
+ * The end of a reconcile: marks removed the tasks no page included, a bounded page a call
+ * ("more": call again), then the team's revision becomes `seq` ("done").
+ */
+export const finishReconcile = nodeMutation({
+  args: { dirName: v.string(), epoch: v.number(), seq: v.number(), taskCounts },
+  returns: finishReconcileResult,
+  handler: (ctx, args) => finish(ctx, ctx.node, args),
 });
 
 export const removeTeam = nodeMutation({

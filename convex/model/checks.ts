@@ -18,6 +18,33 @@ export const LIMITS = {
   actorsInHealth: 64,
 } as const;
 
+const MiB = 1 << 20;
+
+/**
+ * Per-call bounds of the team sync (model/teams.ts). Chosen so that a call stays within Convex's
+ * limits (16 MiB read, 16 MiB written, 4,096 index ranges) whatever the team size and whatever
+ * the rows it replaces: `payloadBytes` counts the UTF-8 bytes of every string of the task states
+ * and members sent; `storedBytes` the stored rows (tasks, members) a call reads before it writes,
+ * measured as Convex measures documents.
+ */
+export const SYNC = {
+  // Task states per call: syncTeamDelta.tasks, a reconcile page, syncTeam tasks + history.
+  states: 500,
+  // Task ids syncTeamDelta marks removed.
+  removed: 1000,
+  payloadBytes: 4 * MiB,
+  storedBytes: 5 * MiB,
+  // syncTeam diffs a whole snapshot: for small teams only.
+  snapshotPayloadBytes: 2 * MiB,
+  snapshotStoredBytes: 4 * MiB,
+  snapshotLiveTasks: 2000,
+  // finishReconcile: tasks marked removed per call, and the bytes of their rows.
+  finishTasks: 500,
+  finishBytes: 6 * MiB,
+  // removeTeam: bytes of member rows read.
+  memberBytes: 4 * MiB,
+} as const;
+
 // tina feature names: what `tina-session init` accepts, no path separators or `..`.
 export const FEATURE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 // Main phases "1".."999" and remediation phases "N.5", "N.5.5".

@@ -1,4 +1,5 @@
 // Claude Code teams: members and tasks, diffed on the server against what is stored.
+import { getDocumentSize, type Value } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import {
@@ -11,10 +12,22 @@ import {
   checkString,
   LIMITS,
   PHASE_RE,
+  SYNC,
   TEAM_DIR_RE,
+  utf8Bytes,
 } from "./checks";
 import { invalid } from "./errors";
-import type { LivenessCounts, MemberSnapshot, SyncTeamResult, TaskSnapshot, TeamSnapshot } from "./validators";
+import type {
+  FinishReconcileResult,
+  LivenessCounts,
+  MemberSnapshot,
+  ReconcileTeamResult,
+  SyncTeamDeltaResult,
+  SyncTeamResult,
+  TaskCounts,
+  TaskSnapshot,
+  TeamSnapshot,
+} from "./validators";
 
 const TASK_EVENT_FIELDS = ["status", "subject", "owner", "description", "blockedBy", "metadata"] as const;
 // Stored without an event: spinner text, forward links, the tracker flag and Claude Code's own times.
@@ -41,14 +54,16 @@ function checkTask(field: string, t: TaskSnapshot): void {
 
 export type TaskObservation = { seq: number; task: TaskSnapshot };
 
-function validate(team: TeamSnapshot, members: MemberSnapshot[], tasks: TaskSnapshot[], history: TaskObservation[]): void {
+function checkTeamSnapshot(team: TeamSnapshot): void {
   checkPattern("team.dirName", team.dirName, TEAM_DIR_RE, "a team directory name");
   checkString("team.teamName", team.teamName, LIMITS.name);
   checkOptionalString("team.description", team.description, LIMITS.text);
   checkOptionalString("team.leadAgentId", team.leadAgentId, LIMITS.name * 2);
   checkOptionalTimestamp("team.createdAt", team.createdAt);
+}
+
+function checkMembers(members: MemberSnapshot[]): void {
   checkCount("members", members, LIMITS.membersPerTeam);
-  checkCount("tasks", tasks, LIMITS.tasksPerTeam);
   const agents = new Set<string>();
   for (const m of members) {
     checkString("members.agentId", m.agentId, LIMITS.name * 2);
@@ -64,18 +79,32 @@ function validate(team: TeamSnapshot, members: MemberSnapshot[], tasks: TaskSnap
     checkOptionalString("members.color", m.color, TAG_MAX);
     checkOptionalString("members.livenessReason", m.livenessReason, LIMITS.summary);
   }
-  const ids = new Set<string>();
-  for (const t of tasks) {
-    checkTask("tasks", t);
-    if (ids.has(t.taskId)) invalid("tasks.taskId", "each task once", t.taskId);
-    ids.add(t.taskId);
+}
+
+/** Observed task states (oldest first; a task may appear several times), each with its seq. */
+function checkObservations(field: string, states: TaskObservation[], max: number): void {
+  checkCount(field, states, max);
+  for (const h of states) {
+    checkNumber(`${field}.seq`, h.seq, { min: 0 });
+    checkTask(`${field}.task`, h.task);
   }
-  // Earlier observed states of tasks, oldest first (a task may appear several times).
-  checkCount("history", history, LIMITS.tasksPerTeam);
-  for (const h of history) {
-    checkNumber("history.seq", h.seq, { min: 0 });
-    checkTask("history.task", h.task);
-  }
+}
+
+/** UTF-8 bytes of every string in `value` (task states, members): what `SYNC.payloadBytes` bounds. */
+export function payloadBytes(value: unknown): number {
+  if (typeof value === "string") return utf8Bytes(value);
+  if (Array.isArray(value)) return value.reduce((n: number, x) => n + payloadBytes(x), 0);
+  if (value !== null && typeof value === "object") return Object.values(value).reduce((n: number, x) => n + payloadBytes(x), 0);
+  return 0;
+}
+
+function checkPayload(field: string, value: unknown, max: number): void {
+  const bytes = payloadBytes(value);
+  if (bytes > max) invalid(field, `at most ${max} bytes of text (UTF-8) per call`, `${bytes} bytes`);
+}
+
+function checkTaskCounts(counts: TaskCounts): void {
+  for (const [k, n] of Object.entries(counts)) checkNumber(`taskCounts.${k}`, n, { min: 0, integer: true });
 }
 
 /** The phase a team works on, from its name or directory name and the feature. */
@@ -219,10 +248,48 @@ function sameCounts(a: Record<string, number> | undefined, b: Record<string, num
   return [...keys].every((k) => a[k] === b[k]);
 }
 
+/** Counts the stored rows a call reads before it writes; past `max` bytes the call is refused. */
+class StoredBudget {
+  used = 0;
+  constructor(
+    private readonly field: string,
+    private readonly max: number,
+  ) {}
+
+  add(row: Record<string, Value> | null): void {
+    if (row === null) return;
+    this.used += getDocumentSize(row);
+    if (this.used > this.max) {
+      invalid(this.field, `at most ${this.max} bytes of stored rows replaced or removed per call (send fewer tasks)`, `${this.used} bytes`);
+    }
+  }
+}
+
+/** The team's task rows this call touches, by task id (null: no row); rows it writes are updated here. */
+type TaskRows = Map<string, Doc<"tasks"> | null>;
+
+/** Reads each task's row once (one index range each), counting it against the budget. */
+async function loadTaskRows(ctx: QueryCtx, teamId: Id<"teams">, taskIds: Iterable<string>, budget: StoredBudget, rows: TaskRows = new Map()): Promise<TaskRows> {
+  for (const taskId of taskIds) {
+    if (rows.has(taskId)) continue;
+    const row = await ctx.db
+      .query("tasks")
+      .withIndex("by_team_task", (q) => q.eq("teamId", teamId).eq("taskId", taskId))
+      .unique();
+    budget.add(row);
+    rows.set(taskId, row);
+  }
+  return rows;
+}
+
 /**
  * Brings the stored team, its members and its tasks to a laptop's snapshot. `history` holds
  * earlier observed states of tasks (e.g. seen while offline), oldest first, each with the
  * sequence number it was seen at; every real change becomes one task event.
+ *
+ * For small teams (tests, older daemons): the snapshot is diffed against the team's live task
+ * rows, so it is bounded by construction (`SYNC.snapshot*`); bigger teams sync with
+ * syncTeamDelta / reconcileTeam. With a `seq`, the team's revision becomes `seq` so a delta can follow.
  */
 export async function syncTeam(
   ctx: MutationCtx,
@@ -238,40 +305,31 @@ export async function syncTeam(
   if (existing !== null && alreadyApplied(existing.lastSeq, seq)) {
     return { teamId: existing._id, applied: false, taskEventsAppended: 0, membersRemoved: 0 };
   }
+  const budget = new StoredBudget("tasks", SYNC.snapshotStoredBytes);
+  // Read before anything is written: a team too big for this path is refused untouched.
+  const rows = existing === null ? new Map() : await loadLiveTasks(ctx, existing._id, budget);
+  const storedMembers = existing === null ? [] : await loadMembers(ctx, existing._id, budget);
+  const states = [...unappliedHistory(history, existing?.lastSeq), ...tasks];
+  if (existing !== null) await loadTaskRows(ctx, existing._id, states.map((t) => t.taskId), budget, rows);
+
   const now = Date.now();
   const cwd = primaryCwd(members);
   const link = await orchestrationLink(ctx, node._id, team, cwd);
-  const fields = teamFields(team, cwd, link, members, tasks);
-  const teamId = await upsertTeam(ctx, node._id, team.dirName, existing, fields, seq, now);
+  const fields = { ...teamFields(team, cwd, link), ...memberSummary(members), taskCounts: countTasks(tasks) };
+  const sequence = seq === undefined ? { revision: undefined } : { lastSeq: seq, revision: seq };
+  const teamId = await upsertTeam(ctx, node._id, team.dirName, existing, fields, { ...sequence, reconcileEpoch: undefined }, now);
 
-  const memberChanges = diffMembers(await loadMembers(ctx, teamId), members);
-  const membersRemoved = await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, memberChanges);
+  const membersRemoved = await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, diffMembers(storedMembers, members));
 
   const scope: TaskScope = { teamId, nodeId: node._id, link, now };
-  const rows = await loadTasks(ctx, teamId);
-  let taskEventsAppended = 0;
   // Each observed state in order: history an earlier call has not applied, then the snapshot.
-  for (const state of [...unappliedHistory(history, existing?.lastSeq), ...tasks]) {
-    // A deleted task is a vanished one: its row keeps its last state and is marked removed.
-    const row = rows.get(state.taskId);
-    if (state.status !== DELETED) taskEventsAppended += await applyTaskState(ctx, scope, rows, state);
-    else if (row !== undefined && row.removedAt === undefined) taskEventsAppended += await markTaskRemoved(ctx, scope, rows, row);
-  }
+  let taskEventsAppended = await applyStates(ctx, scope, rows, states);
   const present = new Set(tasks.filter((t) => t.status !== DELETED).map((t) => t.taskId));
   taskEventsAppended += await markVanishedTasks(ctx, scope, rows, present);
-
-  const { orchestrationId, phaseNumber } = link;
-  return {
-    teamId,
-    applied: true,
-    ...(orchestrationId ? { orchestrationId } : {}),
-    ...(phaseNumber ? { phaseNumber } : {}),
-    taskEventsAppended,
-    membersRemoved,
-  };
+  return { teamId, applied: true, ...linkResult(link), taskEventsAppended, membersRemoved };
 }
 
-/** The snapshot is well formed, and history comes with a sequence number. */
+/** The snapshot is well formed and small enough, and history comes with a sequence number. */
 function checkSync(
   team: TeamSnapshot,
   members: MemberSnapshot[],
@@ -279,10 +337,197 @@ function checkSync(
   seq: number | undefined,
   history: TaskObservation[],
 ): void {
-  validate(team, members, tasks, history);
+  checkTeamSnapshot(team);
+  checkMembers(members);
+  checkCount("tasks", tasks, SYNC.states);
+  const ids = new Set<string>();
+  for (const t of tasks) {
+    checkTask("tasks", t);
+    if (ids.has(t.taskId)) invalid("tasks.taskId", "each task once", t.taskId);
+    ids.add(t.taskId);
+  }
+  // Earlier observed states of tasks, oldest first (a task may appear several times).
+  checkObservations("history", history, SYNC.states - tasks.length);
+  checkPayload("tasks", [tasks, history, members], SYNC.snapshotPayloadBytes);
   if (seq !== undefined) checkNumber("seq", seq, { min: 0 });
   // History is replayed state by state; only a sequence number makes a replay harmless.
   if (history.length > 0 && seq === undefined) invalid("seq", "a sequence number when history is sent");
+}
+
+/** The team's live task rows (at most `SYNC.snapshotLiveTasks`, within the budget), by task id. */
+async function loadLiveTasks(ctx: QueryCtx, teamId: Id<"teams">, budget: StoredBudget): Promise<TaskRows> {
+  const rows: TaskRows = new Map();
+  const live = ctx.db.query("tasks").withIndex("by_team_removed_epoch", (q) => q.eq("teamId", teamId).eq("removedAt", undefined));
+  for await (const row of live) {
+    if (rows.size >= SYNC.snapshotLiveTasks) {
+      invalid("tasks", `a team of at most ${SYNC.snapshotLiveTasks} live tasks (bigger teams sync with syncTeamDelta and reconcileTeam)`);
+    }
+    budget.add(row);
+    rows.set(row.taskId, row);
+  }
+  return rows;
+}
+
+/** Each state in order; a deleted one marks its live row removed (it keeps its last state). */
+async function applyStates(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, states: TaskSnapshot[], stamp?: number): Promise<number> {
+  let appended = 0;
+  for (const state of states) {
+    const row = rows.get(state.taskId) ?? undefined;
+    if (state.status !== DELETED) appended += await applyTaskState(ctx, scope, rows, state, stamp);
+    else if (row !== undefined && row.removedAt === undefined) appended += await markTaskRemoved(ctx, scope, rows, row);
+  }
+  return appended;
+}
+
+type DeltaArgs = {
+  team: TeamSnapshot;
+  base: number;
+  seq: number;
+  members?: MemberSnapshot[];
+  tasks: TaskObservation[];
+  removed: string[];
+  taskCounts: TaskCounts;
+};
+
+/**
+ * One change of a team against the revision Convex has (`base`): applied only when the stored
+ * revision is `base` and no reconcile is under way; `seq` becomes the revision. Reads the team,
+ * the rows of the tasks it names (one index range each) and, when sent, the members.
+ */
+export async function syncTeamDelta(ctx: MutationCtx, node: Doc<"nodes">, args: DeltaArgs): Promise<SyncTeamDeltaResult> {
+  const { team, base, seq, members, tasks, removed, taskCounts } = args;
+  checkDelta(args);
+  const row = await findTeam(ctx, node._id, team.dirName);
+  if (row === null || row.removedAt !== undefined) return { status: "unknown", taskEventsAppended: 0 };
+  const known = { revision: row.revision, teamId: row._id, ...linkResult(row), taskEventsAppended: 0 };
+  if (row.revision === seq) return { ...known, status: "duplicate" };
+  if (row.revision !== base || row.reconcileEpoch !== undefined) return { ...known, status: "mismatch" };
+
+  const budget = new StoredBudget("storedTasks", SYNC.storedBytes);
+  const rows = await loadTaskRows(ctx, row._id, [...tasks.map((t) => t.task.taskId), ...removed], budget);
+  const storedMembers = members === undefined ? undefined : await loadMembers(ctx, row._id, budget);
+
+  const now = Date.now();
+  const cwd = members === undefined ? row.cwd : primaryCwd(members);
+  const link = await orchestrationLink(ctx, node._id, team, cwd);
+  const fields = { ...teamFields(team, cwd, link), ...(members === undefined ? {} : memberSummary(members)), taskCounts };
+  await upsertTeam(ctx, node._id, team.dirName, row, fields, { lastSeq: seq, revision: seq }, now);
+  if (members !== undefined && storedMembers !== undefined) {
+    await applyMemberChanges(ctx, { teamId: row._id, nodeId: node._id, now }, diffMembers(storedMembers, members));
+  }
+  const scope: TaskScope = { teamId: row._id, nodeId: node._id, link, now };
+  let taskEventsAppended = await applyStates(ctx, scope, rows, tasks.map((t) => t.task));
+  for (const taskId of removed) {
+    const gone = rows.get(taskId);
+    if (gone && gone.removedAt === undefined) taskEventsAppended += await markTaskRemoved(ctx, scope, rows, gone);
+  }
+  return { status: "applied", revision: seq, teamId: row._id, ...linkResult(link), taskEventsAppended };
+}
+
+function checkDelta({ team, base, seq, members, tasks, removed, taskCounts }: DeltaArgs): void {
+  checkTeamSnapshot(team);
+  checkNumber("base", base, { min: 0 });
+  checkNumber("seq", seq, { min: 0 });
+  if (seq <= base) invalid("seq", "a sequence number above base", `${seq}`);
+  if (members !== undefined) checkMembers(members);
+  checkObservations("tasks", tasks, SYNC.states);
+  checkCount("removed", removed, SYNC.removed);
+  for (const id of removed) checkString("removed", id, 64);
+  checkTaskCounts(taskCounts);
+  checkPayload("tasks", [tasks, members ?? []], SYNC.payloadBytes);
+}
+
+type ReconcileArgs = { team: TeamSnapshot; epoch: number; members?: MemberSnapshot[]; tasks: TaskObservation[] };
+
+/**
+ * One page of a full reconcile: creates (or revives) the team, marks the reconcile under way
+ * (deltas get "mismatch" until finishReconcile is done) and applies the page's task states,
+ * stamping each task row with the epoch. A page of an older epoch than the one under way is stale.
+ */
+export async function reconcileTeam(ctx: MutationCtx, node: Doc<"nodes">, args: ReconcileArgs): Promise<ReconcileTeamResult> {
+  const { team, epoch, members, tasks } = args;
+  checkTeamSnapshot(team);
+  checkNumber("epoch", epoch, { min: 0 });
+  if (members !== undefined) checkMembers(members);
+  checkObservations("tasks", tasks, SYNC.states);
+  checkPayload("tasks", [tasks, members ?? []], SYNC.payloadBytes);
+  const row = await findTeam(ctx, node._id, team.dirName);
+  if (row !== null && row.reconcileEpoch !== undefined && epoch < row.reconcileEpoch) {
+    return { status: "stale", teamId: row._id, ...linkResult(row), taskEventsAppended: 0 };
+  }
+  const budget = new StoredBudget("storedTasks", SYNC.storedBytes);
+  const rows: TaskRows = row === null ? new Map() : await loadTaskRows(ctx, row._id, tasks.map((t) => t.task.taskId), budget);
+  const storedMembers = members === undefined || row === null ? [] : await loadMembers(ctx, row._id, budget);
+
+  const now = Date.now();
+  const cwd = members === undefined ? row?.cwd : primaryCwd(members);
+  const link = await orchestrationLink(ctx, node._id, team, cwd);
+  const fields = {
+    ...teamFields(team, cwd, link),
+    ...(members === undefined ? (row === null ? memberSummary([]) : {}) : memberSummary(members)),
+    taskCounts: row?.taskCounts ?? { pending: 0, inProgress: 0, completed: 0, other: 0 },
+  };
+  const teamId = await upsertTeam(ctx, node._id, team.dirName, row, fields, { reconcileEpoch: epoch, revision: undefined }, now);
+  if (members !== undefined) await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, diffMembers(storedMembers, members));
+  const scope: TaskScope = { teamId, nodeId: node._id, link, now };
+  const taskEventsAppended = await applyStates(ctx, scope, rows, tasks.map((t) => t.task), epoch);
+  return { status: "applied", teamId, ...linkResult(link), taskEventsAppended };
+}
+
+type FinishArgs = { dirName: string; epoch: number; seq: number; taskCounts: TaskCounts };
+
+/**
+ * The last step of a reconcile: marks removed, at most `SYNC.finishTasks` (and `finishBytes`) a
+ * call, the team's live tasks the reconcile did not include (another epoch, or none), read through
+ * the index; "more" until none is left, then the team's revision becomes `seq` and its counts
+ * the daemon's ("done").
+ */
+export async function finishReconcile(ctx: MutationCtx, node: Doc<"nodes">, args: FinishArgs): Promise<FinishReconcileResult> {
+  const { dirName, epoch, seq, taskCounts } = args;
+  checkPattern("dirName", dirName, TEAM_DIR_RE, "a team directory name");
+  checkNumber("epoch", epoch, { min: 0 });
+  checkNumber("seq", seq, { min: 0 });
+  checkTaskCounts(taskCounts);
+  const row = await findTeam(ctx, node._id, dirName);
+  if (row === null || row.reconcileEpoch !== epoch) return { status: "stale", tasksRemoved: 0 };
+
+  const { stale, complete } = await staleTasks(ctx, row._id, epoch);
+  const now = Date.now();
+  const scope: TaskScope = { teamId: row._id, nodeId: node._id, link: { orchestrationId: row.orchestrationId, phaseNumber: row.phaseNumber }, now };
+  const rows: TaskRows = new Map(stale.map((t) => [t.taskId, t]));
+  for (const gone of stale) await markTaskRemoved(ctx, scope, rows, gone);
+  if (!complete) return { status: "more", tasksRemoved: stale.length };
+  const countsChanged = !sameCounts(row.taskCounts, taskCounts);
+  await ctx.db.patch("teams", row._id, {
+    revision: seq,
+    lastSeq: seq,
+    reconcileEpoch: undefined,
+    taskCounts,
+    ...(countsChanged ? { updatedAt: now } : {}),
+  });
+  return { status: "done", revision: seq, tasksRemoved: stale.length };
+}
+
+/** Live tasks of another epoch than `epoch` (or none), up to the page bounds; `complete` if that is all of them. */
+async function staleTasks(ctx: QueryCtx, teamId: Id<"teams">, epoch: number): Promise<{ stale: Doc<"tasks">[]; complete: boolean }> {
+  const live = () => ctx.db.query("tasks");
+  const ranges = [
+    live().withIndex("by_team_removed_epoch", (q) => q.eq("teamId", teamId).eq("removedAt", undefined).lt("syncEpoch", epoch)),
+    live().withIndex("by_team_removed_epoch", (q) => q.eq("teamId", teamId).eq("removedAt", undefined).gt("syncEpoch", epoch)),
+    // Rows no reconcile ever stamped (in case a range below a number leaves out unset fields).
+    live().withIndex("by_team_removed_epoch", (q) => q.eq("teamId", teamId).eq("removedAt", undefined).eq("syncEpoch", undefined)),
+  ];
+  const found = new Map<Id<"tasks">, Doc<"tasks">>();
+  let bytes = 0;
+  for (const range of ranges) {
+    for await (const row of range) {
+      if (found.has(row._id)) continue;
+      if (found.size >= SYNC.finishTasks || bytes >= SYNC.finishBytes) return { stale: [...found.values()], complete: false };
+      found.set(row._id, row);
+      bytes += getDocumentSize(row);
+    }
+  }
+  return { stale: [...found.values()], complete: true };
 }
 
 async function findTeam(ctx: QueryCtx, nodeId: Id<"nodes">, dirName: string): Promise<Doc<"teams"> | null> {
@@ -300,6 +545,10 @@ function alreadyApplied(lastSeq: number | undefined, seq: number | undefined): b
 /** The orchestration a team works for (by its members' worktree), and the phase. */
 type OrchestrationLink = { orchestrationId: Id<"orchestrations"> | undefined; phaseNumber: string | undefined };
 
+function linkResult({ orchestrationId, phaseNumber }: Partial<OrchestrationLink>) {
+  return { ...(orchestrationId ? { orchestrationId } : {}), ...(phaseNumber ? { phaseNumber } : {}) };
+}
+
 async function orchestrationLink(
   ctx: QueryCtx,
   nodeId: Id<"nodes">,
@@ -311,14 +560,8 @@ async function orchestrationLink(
   return { orchestrationId: orchestration._id, phaseNumber: phaseOfTeam(orchestration.featureName, team.teamName, team.dirName) };
 }
 
-/** Everything a snapshot says about the team row itself. */
-function teamFields(
-  team: TeamSnapshot,
-  cwd: string | undefined,
-  link: OrchestrationLink,
-  members: MemberSnapshot[],
-  tasks: TaskSnapshot[],
-) {
+/** What a snapshot says about the team row itself. */
+function teamFields(team: TeamSnapshot, cwd: string | undefined, link: OrchestrationLink) {
   return {
     teamName: team.teamName,
     description: team.description,
@@ -326,42 +569,54 @@ function teamFields(
     createdAt: team.createdAt,
     cwd,
     ...link,
-    memberCount: members.length,
-    taskCounts: countTasks(tasks),
-    liveness: countLiveness(members),
   };
 }
-type TeamFields = ReturnType<typeof teamFields>;
 
-/** Inserts the team, or patches it (and its `lastSeq`) when the snapshot says something new. */
+/** What the member list says about the team row. */
+function memberSummary(members: MemberSnapshot[]) {
+  return { memberCount: members.length, liveness: countLiveness(members) };
+}
+
+type TeamFields = ReturnType<typeof teamFields> & Partial<ReturnType<typeof memberSummary>> & { taskCounts: TaskCounts };
+/** Where the team stands in the daemon's sequence: written with every call that changes it. */
+type TeamSequence = Partial<Pick<Doc<"teams">, "lastSeq" | "revision" | "reconcileEpoch">>;
+
+/**
+ * Inserts the team, or patches it when the snapshot says something new (then `updatedAt` moves);
+ * the sequence fields are written whenever they differ.
+ */
 async function upsertTeam(
   ctx: MutationCtx,
   nodeId: Id<"nodes">,
   dirName: string,
   existing: Doc<"teams"> | null,
   fields: TeamFields,
-  seq: number | undefined,
+  sequence: TeamSequence,
   now: number,
 ): Promise<Id<"teams">> {
   if (existing === null) {
-    return await ctx.db.insert("teams", { ...fields, nodeId, dirName, lastSeq: seq, updatedAt: now });
+    return await ctx.db.insert("teams", { memberCount: 0, ...fields, ...sequence, nodeId, dirName, updatedAt: now });
   }
   const next = { ...fields, removedAt: undefined };
-  const countsSame = sameCounts(existing.taskCounts, next.taskCounts) && sameCounts(existing.liveness, next.liveness);
+  const countsSame = sameCounts(existing.taskCounts, next.taskCounts) && (!("liveness" in next) || sameCounts(existing.liveness, next.liveness));
   const sameRest = Object.entries(next).every(([k, v]) => k === "taskCounts" || k === "liveness" || existing[k as keyof typeof existing] === v);
+  const sequenceSame = Object.entries(sequence).every(([k, v]) => existing[k as keyof typeof existing] === v);
   if (!countsSame || !sameRest) {
-    await ctx.db.patch("teams", existing._id, { ...next, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
-  } else if (seq !== undefined) {
-    await ctx.db.patch("teams", existing._id, { lastSeq: seq });
+    await ctx.db.patch("teams", existing._id, { ...next, ...sequence, updatedAt: now });
+  } else if (!sequenceSame) {
+    await ctx.db.patch("teams", existing._id, sequence);
   }
   return existing._id;
 }
 
-async function loadMembers(ctx: QueryCtx, teamId: Id<"teams">): Promise<Doc<"teamMembers">[]> {
-  return await ctx.db
+/** The team's member rows (every agent it ever had), counted against the budget. */
+async function loadMembers(ctx: QueryCtx, teamId: Id<"teams">, budget: StoredBudget): Promise<Doc<"teamMembers">[]> {
+  const rows = await ctx.db
     .query("teamMembers")
     .withIndex("by_team_agent", (q) => q.eq("teamId", teamId))
     .take(LIMITS.membersPerTeam * 4);
+  for (const row of rows) budget.add(row);
+  return rows;
 }
 
 function memberFields(m: MemberSnapshot) {
@@ -424,18 +679,7 @@ async function applyMemberChanges(
 /** The team's task rows and events: whose they are and when this sync happens. */
 type TaskScope = { teamId: Id<"teams">; nodeId: Id<"nodes">; link: OrchestrationLink; now: number };
 
-/** Each task's row by task id, as this sync leaves it: rows it inserts or changes are updated here. */
-type TaskRows = Map<string, Doc<"tasks">>;
-
 type TaskEvent = Pick<Doc<"taskEvents">, "taskId" | "kind" | "changes" | "status" | "previousStatus" | "subject" | "owner">;
-
-async function loadTasks(ctx: QueryCtx, teamId: Id<"teams">): Promise<TaskRows> {
-  const stored = await ctx.db
-    .query("tasks")
-    .withIndex("by_team_task", (q) => q.eq("teamId", teamId))
-    .take(LIMITS.tasksPerTeam * 4);
-  return new Map(stored.map((t) => [t.taskId, t]));
-}
 
 /** The observed states an earlier call has not applied yet (their seq is above its `lastSeq`). */
 function unappliedHistory(history: TaskObservation[], lastSeq: number | undefined): TaskSnapshot[] {
@@ -447,25 +691,28 @@ function unappliedHistory(history: TaskObservation[], lastSeq: number | undefine
  * Applies one observed state of a task to its row: inserts it, records a real change (or a
  * return after removal) with a new revision, or quietly updates what is not history.
  * A teammate tracker (`internal`) is no board task: its rows change, but it has no events.
+ * A reconcile page passes its epoch as `stamp`: the row records it even when nothing else changed.
  * Returns the number of events appended.
  */
-async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, t: TaskSnapshot): Promise<number> {
+async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, t: TaskSnapshot, stamp?: number): Promise<number> {
   const { teamId, nodeId, now } = scope;
-  const prev = rows.get(t.taskId);
+  const prev = rows.get(t.taskId) ?? undefined;
   const next = taskFields(t);
+  const epoch = stamp === undefined ? {} : { syncEpoch: stamp };
   if (prev === undefined) {
-    const id = await ctx.db.insert("tasks", { ...next, teamId, nodeId, revision: 1, updatedAt: now });
-    rows.set(t.taskId, (await ctx.db.get("tasks", id))!);
+    const fields = { ...next, ...epoch, teamId, nodeId, revision: 1, updatedAt: now };
+    const id = await ctx.db.insert("tasks", fields);
+    rows.set(t.taskId, { ...fields, _id: id, _creationTime: now });
     if (t.internal === true) return 0;
     const created: TaskEvent = { taskId: t.taskId, kind: "created", changes: [], status: t.status, subject: t.subject, owner: t.owner };
-    return await appendTaskEvent(ctx, scope, id, 1, created, { newRow: true });
+    return await appendTaskEvent(ctx, scope, id, 1, created);
   }
   const restored = prev.removedAt !== undefined;
   const changes = restored ? ["restored"] : changedTaskFields(prev, t);
   if (changes.length > 0) {
     const revision = prev.revision + 1;
-    await ctx.db.patch("tasks", prev._id, { ...next, removedAt: undefined, revision, updatedAt: now });
-    rows.set(t.taskId, { ...prev, ...next, removedAt: undefined, revision, updatedAt: now });
+    await ctx.db.patch("tasks", prev._id, { ...next, ...epoch, removedAt: undefined, revision, updatedAt: now });
+    rows.set(t.taskId, { ...prev, ...next, ...epoch, removedAt: undefined, revision, updatedAt: now });
     if (t.internal === true) return 0;
     return await appendTaskEvent(ctx, scope, prev._id, revision, {
       taskId: t.taskId,
@@ -480,8 +727,11 @@ async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows
   if (TASK_QUIET_FIELDS.some((key) => !sameValue(prev[key], next[key]))) {
     // Spinner text, forward links and Claude Code's times change often and are not history.
     const quiet = Object.fromEntries(TASK_QUIET_FIELDS.map((key) => [key, next[key]])) as Pick<typeof next, (typeof TASK_QUIET_FIELDS)[number]>;
-    await ctx.db.patch("tasks", prev._id, { ...quiet, updatedAt: now });
-    rows.set(t.taskId, { ...prev, ...quiet, updatedAt: now });
+    await ctx.db.patch("tasks", prev._id, { ...quiet, ...epoch, updatedAt: now });
+    rows.set(t.taskId, { ...prev, ...quiet, ...epoch, updatedAt: now });
+  } else if (stamp !== undefined && prev.syncEpoch !== stamp) {
+    await ctx.db.patch("tasks", prev._id, { syncEpoch: stamp });
+    rows.set(t.taskId, { ...prev, syncEpoch: stamp });
   }
   return 0;
 }
@@ -490,7 +740,7 @@ async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows
 async function markVanishedTasks(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, present: Set<string>): Promise<number> {
   let appended = 0;
   for (const gone of rows.values()) {
-    if (present.has(gone.taskId) || gone.removedAt !== undefined) continue;
+    if (gone === null || present.has(gone.taskId) || gone.removedAt !== undefined) continue;
     appended += await markTaskRemoved(ctx, scope, rows, gone);
   }
   return appended;
@@ -513,45 +763,43 @@ async function markTaskRemoved(ctx: MutationCtx, scope: TaskScope, rows: TaskRow
   });
 }
 
-/** Appends the event of a task row's revision unless it is already recorded; returns 1 if appended. */
+/**
+ * Appends the event of a task row's revision; returns 1. The row's revision moves in the same
+ * mutation as its event is inserted, so a key `<row>:<revision>` cannot exist yet: no lookup (a
+ * delta or a reconcile page appends hundreds of these; each lookup is an index range).
+ */
 async function appendTaskEvent(
   ctx: MutationCtx,
   { teamId, nodeId, link, now }: TaskScope,
   taskRowId: Id<"tasks">,
   revision: number,
   event: TaskEvent,
-  { newRow = false }: { newRow?: boolean } = {},
 ): Promise<number> {
   const idempotencyKey = `${taskRowId}:${revision}`;
-  // A row this mutation inserted has no events yet: its key cannot exist, so no lookup (a
-  // cold start appends thousands of these; each lookup is a read).
-  if (!newRow) {
-    const dup = await ctx.db
-      .query("taskEvents")
-      .withIndex("by_idempotency", (q) => q.eq("idempotencyKey", idempotencyKey))
-      .first();
-    if (dup !== null) return 0;
-  }
   await ctx.db.insert("taskEvents", { teamId, nodeId, ...link, recordedAt: now, ...event, idempotencyKey });
   return 1;
 }
 
-/** The team directory is gone: the team and its members are marked removed; tasks keep their last state. */
+/**
+ * The team directory is gone: the team and its members are marked removed; tasks keep their last
+ * state. Reads the team and its member rows (within `SYNC.memberBytes`), never its tasks.
+ */
 export async function removeTeam(ctx: MutationCtx, node: Doc<"nodes">, dirName: string, seq: number | undefined): Promise<boolean> {
   checkPattern("dirName", dirName, TEAM_DIR_RE, "a team directory name");
   if (seq !== undefined) checkNumber("seq", seq, { min: 0 });
-  const team = await ctx.db
-    .query("teams")
-    .withIndex("by_node_dir", (q) => q.eq("nodeId", node._id).eq("dirName", dirName))
-    .unique();
+  const team = await findTeam(ctx, node._id, dirName);
   if (team === null || team.removedAt !== undefined) return false;
   if (seq !== undefined && team.lastSeq !== undefined && seq <= team.lastSeq) return false;
   const now = Date.now();
   await ctx.db.patch("teams", team._id, { removedAt: now, updatedAt: now, lastSeq: seq ?? team.lastSeq });
-  const members = await ctx.db
-    .query("teamMembers")
-    .withIndex("by_team_agent", (q) => q.eq("teamId", team._id))
-    .take(LIMITS.membersPerTeam * 4);
-  for (const m of members) if (m.removedAt === undefined) await ctx.db.patch("teamMembers", m._id, { removedAt: now, updatedAt: now });
+  const live: Id<"teamMembers">[] = [];
+  let [rows, bytes] = [0, 0];
+  for await (const m of ctx.db.query("teamMembers").withIndex("by_team_agent", (q) => q.eq("teamId", team._id))) {
+    if (rows >= LIMITS.membersPerTeam * 4 || bytes >= SYNC.memberBytes) break;
+    rows += 1;
+    bytes += getDocumentSize(m);
+    if (m.removedAt === undefined) live.push(m._id);
+  }
+  for (const id of live) await ctx.db.patch("teamMembers", id, { removedAt: now, updatedAt: now });
   return true;
 }

@@ -309,6 +309,48 @@ export const syncTeamResult = v.object({
 });
 export type SyncTeamResult = Infer<typeof syncTeamResult>;
 
+// A team's board tasks by status, as the daemon counts them in its whole snapshot.
+export const taskCounts = v.object({
+  pending: v.number(),
+  inProgress: v.number(),
+  completed: v.number(),
+  other: v.number(),
+});
+export type TaskCounts = Infer<typeof taskCounts>;
+
+// What `teams:syncTeamDelta` answers. "applied": the delta was on the stored revision and is now
+// stored (revision = seq); "duplicate": that seq is the stored revision already (a replay);
+// "mismatch": another base (or a reconcile under way), nothing written; "unknown": no live team
+// of that directory, nothing written. `revision` is the server's revision after the call.
+export const syncTeamDeltaResult = v.object({
+  status: v.union(v.literal("applied"), v.literal("duplicate"), v.literal("mismatch"), v.literal("unknown")),
+  revision: v.optional(v.number()),
+  teamId: v.optional(v.id("teams")),
+  orchestrationId: v.optional(v.id("orchestrations")),
+  phaseNumber: v.optional(v.string()),
+  taskEventsAppended: v.number(),
+});
+export type SyncTeamDeltaResult = Infer<typeof syncTeamDeltaResult>;
+
+// What `teams:reconcileTeam` answers for one page; "stale": a newer reconcile is under way.
+export const reconcileTeamResult = v.object({
+  status: v.union(v.literal("applied"), v.literal("stale")),
+  teamId: v.id("teams"),
+  orchestrationId: v.optional(v.id("orchestrations")),
+  phaseNumber: v.optional(v.string()),
+  taskEventsAppended: v.number(),
+});
+export type ReconcileTeamResult = Infer<typeof reconcileTeamResult>;
+
+// What `teams:finishReconcile` answers: "more" until every task the reconcile did not include
+// is marked removed, then "done" (revision = seq); "stale": not the reconcile under way.
+export const finishReconcileResult = v.object({
+  status: v.union(v.literal("more"), v.literal("done"), v.literal("stale")),
+  revision: v.optional(v.number()),
+  tasksRemoved: v.number(),
+});
+export type FinishReconcileResult = Infer<typeof finishReconcileResult>;
+
 export const orchestrationEventInput = v.object({
   phaseNumber: v.optional(v.string()),
   eventType: v.string(),
