@@ -207,8 +207,8 @@ async def test_a_big_change_goes_as_chained_deltas_and_a_big_team_reconciles_in_
     syncer.put_team("t", TEAM, [LEAD], tasks)
     await synced(syncer, fake)
     pages = [p for name, p in fake.calls if name == "reconcile_team"]
-    # 1200 tasks of 10 KB: 4 MiB of text holds 419 of them.
-    assert [len(p[2]) for p in pages] == [419, 419, 362]
+    # 1200 tasks of 10 KB: 4 MiB of text (less the members') holds 418 of them.
+    assert [len(p[2]) for p in pages] == [418, 418, 364]
     assert [p[3] is not None for p in pages] == [True, False, False]  # members on the first
     assert len({p[1] for p in pages}) == 1  # one epoch
 
@@ -217,7 +217,7 @@ async def test_a_big_change_goes_as_chained_deltas_and_a_big_team_reconciles_in_
     syncer.put_team("t", TEAM, [LEAD], changed)
     await synced(syncer, fake)
     chain = deltas(fake)
-    assert [len(d[3]) for d in chain] == [419, 419, 362]
+    assert [len(d[3]) for d in chain] == [418, 418, 364]
     for before, after in itertools.pairwise(chain):
         assert after[1] == before[2]  # base = the previous call's seq
     assert chain[-1][2] == syncer.acked["t"].revision
@@ -338,7 +338,8 @@ def test_an_unchanged_team_is_one_empty_delta_and_removals_come_last() -> None:
     now = [attrs.evolve(t, status="completed") for t in many[:600]]
     calls = plan_delta(item(now, [LEAD]), acked(many, [LEAD]), lambda: float(fresh()))
     assert [(len(c.tasks), len(c.removed)) for c in calls] == [(500, 1000), (100, 500)]
-    assert calls[-1].seq == 200.0 and calls[0].seq == 1000.0
+    # Each seq above its base: the observation's own (200) is below the first call's.
+    assert [(c.base, c.seq) for c in calls] == [(100.0, 1000.0), (1000.0, 1001.0)]
     assert calls[-1].post.tasks.keys() == {t.task_id for t in now}
     assert calls[-1].post.applied == Applied(observed=200.0)
 

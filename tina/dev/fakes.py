@@ -281,6 +281,14 @@ class FakeGateway:
         await self._call(
             "sync_team_delta", (team, base, seq, list(tasks), list(removed), task_counts, members)
         )
+        if seq <= base:
+            raise ConvexError(
+                {
+                    "code": "invalid_argument",
+                    "message": f"seq: expected a number above base, got {seq}",
+                },
+                "seq: expected a sequence number above base",
+            )
         row = self.team_rows.get(team.dir_name)
         if row is None or row.gone:
             return SyncTeamDeltaResult(status="unknown")

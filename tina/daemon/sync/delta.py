@@ -32,7 +32,7 @@ TASKS_PER_CALL = 500
 REMOVED_PER_CALL = 1000
 """Removed task ids one delta carries at most."""
 TEXT_PER_CALL = 4 * 1024 * 1024
-"""Task text (subject, description, active form, metadata; UTF-8 bytes) one call carries at most."""
+"""Text (UTF-8 bytes of every string of the task states and members) one call carries at most."""
 DELETED = "deleted"
 
 State = tuple[float, TaskSnapshot]
@@ -49,11 +49,28 @@ def members_fingerprint(members: Iterable[MemberSnapshot]) -> int:
     return hash(tuple(members))
 
 
+def _utf8(text: str | None) -> int:
+    return 0 if text is None else len(text.encode("utf-8", "surrogatepass"))
+
+
 def task_text(task: TaskSnapshot) -> int:
-    """The bytes of a task's text as the server counts them against `TEXT_PER_CALL`."""
+    """The bytes of a task state's strings, as the server counts them against `TEXT_PER_CALL`."""
+    return (
+        _utf8(task.task_id)
+        + _utf8(task.subject)
+        + _utf8(task.description)
+        + _utf8(task.active_form)
+        + _utf8(task.status)
+        + _utf8(task.owner)
+        + _utf8(task.metadata)
+        + sum(_utf8(i) for i in (*task.blocks, *task.blocked_by))
+    )
+
+
+def members_text(members: Iterable[MemberSnapshot]) -> int:
+    """The bytes of the members' strings (they count against `TEXT_PER_CALL` where sent)."""
     return sum(
-        len(s.encode("utf-8", "surrogatepass"))
-        for s in (task.subject, task.description, task.active_form or "", task.metadata or "")
+        _utf8(v) for m in members for v in attrs.astuple(m, recurse=False) if isinstance(v, str)
     )
 
 
@@ -135,13 +152,13 @@ def chains(item: TeamItem, applied: Applied) -> dict[str, list[State]]:
     return out
 
 
-def _pieces(chain: list[State]) -> Iterator[tuple[list[State], int]]:
+def _pieces(chain: list[State], budget: int) -> Iterator[tuple[list[State], int]]:
     """A chain cut into pieces that each fit in one call, with their text sizes."""
     piece: list[State] = []
     size = 0
     for state in chain:
         text = task_text(state[1])
-        if piece and (len(piece) >= TASKS_PER_CALL or size + text > TEXT_PER_CALL):
+        if piece and (len(piece) >= TASKS_PER_CALL or size + text > budget):
             yield piece, size
             piece, size = [], 0
         piece.append(state)
@@ -150,17 +167,15 @@ def _pieces(chain: list[State]) -> Iterator[tuple[list[State], int]]:
         yield piece, size
 
 
-def _batches(chains: Iterable[list[State]]) -> list[list[State]]:
-    """Task states in calls of at most `TASKS_PER_CALL` states and `TEXT_PER_CALL` text bytes;
-    a task's states stay together (in order) unless they do not fit in one call."""
+def _batches(chains: Iterable[list[State]], budget: int) -> list[list[State]]:
+    """Task states in calls of at most `TASKS_PER_CALL` states and `budget` text bytes; a
+    task's states stay together (in order) unless they do not fit in one call."""
     batches: list[list[State]] = []
     current: list[State] = []
     size = 0
     for chain in chains:
-        for piece, text in _pieces(chain):
-            if current and (
-                len(current) + len(piece) > TASKS_PER_CALL or size + text > TEXT_PER_CALL
-            ):
+        for piece, text in _pieces(chain, budget):
+            if current and (len(current) + len(piece) > TASKS_PER_CALL or size + text > budget):
                 batches.append(current)
                 current, size = [], 0
             current.extend(piece)
@@ -172,8 +187,9 @@ def _batches(chains: Iterable[list[State]]) -> list[list[State]]:
 
 def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list[Delta]:
     """The calls that bring Convex from `acked` to `item`: one unless the change is bigger
-    than one call may carry. Every call but the last gets a fresh seq from `fresh`; the last
-    one is the observation's own seq (so a replay of it is a `duplicate`)."""
+    than one call may carry. A call's seq is above its base (the previous call's seq): the
+    observation's own for the last one when it is (so a replay of it is a `duplicate`), a
+    fresh one from `fresh` (above every seq handed out before) otherwise."""
     pending = chains(item, acked.applied)
     changed: list[list[State]] = []
     for task_id, chain in pending.items():
@@ -188,7 +204,9 @@ def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list
     members = list(item.members) if members_fp != acked.members else None
     counts = board_counts(item.tasks)
 
-    batches = _batches(changed) or [[]]
+    # The members' text is kept free in every call (they go in the first when they changed).
+    budget = TEXT_PER_CALL - (members_text(item.members) if members is not None else 0)
+    batches = _batches(changed, budget) or [[]]
     removal_batches = [
         removed[i : i + REMOVED_PER_CALL] for i in range(0, len(removed), REMOVED_PER_CALL)
     ]
@@ -201,7 +219,7 @@ def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list
     state = acked
     for i, (states, gone) in enumerate(zip(batches, removal_batches, strict=True)):
         last = i == calls - 1
-        seq = item.seq if last and item.seq != state.revision else fresh()
+        seq = item.seq if last and item.seq > state.revision else fresh()
         tasks = dict(state.tasks)
         sent = dict(state.applied.sent)
         for seq_seen, task in states:
@@ -235,7 +253,7 @@ def plan_reconcile(item: TeamItem, applied: Applied) -> list[Page]:
     """The pages of a full reconcile to `item` (members on the first; at least one page, so
     a team without tasks is created too)."""
     pending = chains(item, applied)
-    batches = _batches(pending.values()) or [[]]
+    batches = _batches(pending.values(), TEXT_PER_CALL - members_text(item.members)) or [[]]
     pages: list[Page] = []
     sent = dict(applied.sent)
     for i, states in enumerate(batches):

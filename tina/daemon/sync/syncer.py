@@ -348,7 +348,10 @@ class Syncer:
             else:
                 if item.last is not None:  # the team's last states first, then its removal
                     await self._sync_team(gateway, item.last)
-                await gateway.remove_team(item.dir_name, item.seq)
+                # Above the team's revision, which a chained delta may have taken past it.
+                acked = self.acked.get(item.dir_name)
+                seq = item.seq if acked is None or item.seq > acked.revision else self._seq.next()
+                await gateway.remove_team(item.dir_name, seq)
                 # A team made again later is new to Convex's delta: it starts with a reconcile.
                 self.acked.pop(item.dir_name, None)
                 self._in_doubt.pop(item.dir_name, None)

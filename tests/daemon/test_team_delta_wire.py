@@ -1,0 +1,172 @@
+"""The daemon's delta team sync against the repository's Convex functions on the local backend:
+a big team is reconciled in pages, then one task change is exactly one `teams:syncTeamDelta`
+call carrying that task; replays and a lost base are recovered from without a lost or a
+duplicated task event.
+
+`TINA_DELTA_TASKS` sets the big team's size (default 10,000 tasks with 20 KB descriptions)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any, cast
+
+import attrs
+import pytest
+import structlog
+import trio
+from convex.values import convex_to_json
+
+from tina.convex import ConvexConnectionLost, LatestValue
+from tina.convex.client import ConvexClient, open_convex_client
+from tina.convex.gateway import Gateway, GatewayProtocol, SyncTeamDeltaResult, enroll
+from tina.daemon.sync.syncer import Syncer
+from tina.dev.backend import BackendProcess
+from tina.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+SECRET = "delta-wire-enrollment-secret-0123456789"
+TASKS = int(os.environ.get("TINA_DELTA_TASKS", "10000"))
+DESCRIPTION = 20_000  # "20 KB": the most a task description may hold (LIMITS.description)
+TEAM = TeamSnapshot(dir_name="big", team_name="big")
+LEAD = MemberSnapshot(agent_id="team-lead@big", agent_name="team-lead", cwd="/w")
+
+
+class CountingClient:
+    """The client, counting each mutation and the bytes of its arguments (Convex's JSON)."""
+
+    def __init__(self, client: ConvexClient) -> None:
+        self.client = client
+        self.sent: list[tuple[str, int]] = []
+
+    async def mutation(self, path: str, args: dict[str, Any], **kw: Any) -> Any:
+        self.sent.append((path, len(json.dumps(convex_to_json(args), separators=(",", ":")))))
+        return await self.client.mutation(path, args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def task(i: int, status: str = "pending", size: int = DESCRIPTION) -> TaskSnapshot:
+    text = f"Task {i}: " + "lorem ipsum dolor sit amet " * (size // 27 + 1)
+    return TaskSnapshot(
+        task_id=str(i),
+        subject=f"Do part {i} of the feature",
+        description=text[:size],
+        status=status,
+        owner="executor-1" if status != "pending" else None,
+    )
+
+
+async def drain(syncer: Syncer, timeout: float) -> None:
+    with trio.fail_after(timeout):
+        while syncer.depth:
+            await trio.sleep(0.05)
+
+
+async def test_a_big_team_reconciles_in_pages_then_one_change_is_one_delta(
+    backend_factory: Callable[..., BackendProcess],
+) -> None:
+    backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
+    async with open_convex_client(backend.url) as client:
+        enrolled = await enroll(client, SECRET, "delta", "linux")
+        counting = CountingClient(client)
+        gateway = Gateway(cast(ConvexClient, counting), enrolled.credential, timeout=120)
+        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway))
+        tasks = [task(i) for i in range(1, TASKS + 1)]
+        async with trio.open_nursery() as nursery:
+            await nursery.start(syncer.run)
+            syncer.put_team("big", TEAM, [LEAD], tasks)
+            await drain(syncer, timeout=900)
+            first = list(counting.sent)
+            counting.sent.clear()
+
+            tasks[TASKS // 2] = task(TASKS // 2 + 1, "in_progress")
+            syncer.put_team("big", TEAM, [LEAD], tasks)
+            await drain(syncer, timeout=60)
+            nursery.cancel_scope.cancel()
+
+    assert syncer.failed == 0
+    pages = [size for path, size in first if path == "teams:reconcileTeam"]
+    assert len(pages) >= TASKS * DESCRIPTION // (4 * 1024 * 1024)
+    assert all(size <= 4 * 1024 * 1024 + 256 * 1024 for size in pages)
+    assert [path for path, _ in first][-1] == "teams:finishReconcile"
+    # One task changed: one call, about one task's worth of bytes.
+    ((path, size),) = counting.sent
+    assert path == "teams:syncTeamDelta"
+    assert size < DESCRIPTION + 4096
+
+    (team,) = backend.dump("teams")["teams"]
+    assert team["taskCounts"] == {
+        "pending": TASKS - 1,
+        "inProgress": 1,
+        "completed": 0,
+        "other": 0,
+    }
+    events = backend.dump("taskEvents")["taskEvents"]
+    assert len(events) == TASKS + 1  # each created once, then the one change
+    assert [(e["taskId"], e["status"]) for e in events if e["kind"] == "updated"] == [
+        (str(TASKS // 2 + 1), "in_progress")
+    ]
+
+
+class LosingGateway(Gateway):
+    """The real gateway, except that the next `lose` delta answers are lost after Convex
+    applied the call (as when the connection drops with the reply on its way)."""
+
+    lose = 0
+
+    async def sync_team_delta(self, *args: Any, **kw: Any) -> SyncTeamDeltaResult:
+        result = await super().sync_team_delta(*args, **kw)
+        if self.lose:
+            self.lose -= 1
+            raise ConvexConnectionLost("test: the reply was lost")
+        return result
+
+
+async def test_replays_and_a_lost_base_lose_and_duplicate_nothing(
+    backend_factory: Callable[..., BackendProcess],
+) -> None:
+    backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
+    async with open_convex_client(backend.url) as client:
+        enrolled = await enroll(client, SECRET, "delta", "linux")
+        gateway = LosingGateway(client, enrolled.credential)
+        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway))
+        tasks = [task(i, size=100) for i in range(1, 21)]
+        async with trio.open_nursery() as nursery:
+            await nursery.start(syncer.run)
+            syncer.put_team("big", TEAM, [LEAD], tasks)
+            await drain(syncer, timeout=60)
+
+            # A reply lost after Convex applied the delta: sent again, it is a duplicate.
+            gateway.lose = 1
+            tasks[0] = task(1, "in_progress", size=100)
+            with structlog.testing.capture_logs() as logs:
+                syncer.put_team("big", TEAM, [LEAD], tasks)
+                await drain(syncer, timeout=60)
+            replayed = [e for e in logs if e["event"] == "sync.team_replayed"]
+            assert [e["status"] for e in replayed] == ["duplicate"]
+            assert syncer.reconciles == 1
+
+            # Convex's revision is not the one the daemon holds (a backend restored from a
+            # backup, say): "mismatch", and a reconcile brings it back; task 1 is gone too.
+            syncer.acked["big"] = attrs.evolve(syncer.acked["big"], revision=3.0)
+            tasks[1] = task(2, "completed", size=100)
+            syncer.put_team("big", TEAM, [LEAD], tasks[1:])
+            await drain(syncer, timeout=60)
+            nursery.cancel_scope.cancel()
+
+    assert (syncer.resyncs, syncer.reconciles, syncer.failed) == (1, 2, 0)
+    events = backend.dump("taskEvents")["taskEvents"]
+    changes = [(e["taskId"], e["kind"], e["status"]) for e in events if e["kind"] != "created"]
+    assert changes == [
+        ("1", "updated", "in_progress"),
+        ("2", "updated", "completed"),
+        ("1", "removed", "in_progress"),
+    ]
+    assert len(events) == 20 + 3
+    (team,) = backend.dump("teams")["teams"]
+    assert team["revision"] == syncer.acked["big"].revision
+    assert team.get("reconcileEpoch") is None
