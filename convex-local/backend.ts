@@ -1,8 +1,10 @@
 // The in-memory Convex deployment: the real functions of a `convex/` folder run
-// through convex-test, plus what convex-test leaves to its caller: visibility
-// checks, commit detection and timestamps, a per-timestamp query cache, crons,
-// and optionally a state file (persist.ts, state_file.ts) and token
-// verification (verify.ts).
+// through convex-test under Convex's real limits (limits.ts), plus what
+// convex-test leaves to its caller: visibility checks, commit detection and
+// timestamps, indexed reads (fast_db.ts), a query cache invalidated by read
+// sets (a subscribed query re-runs only when a commit wrote inside what it
+// read), a cost meter (metering.ts), crons, and optionally a state file
+// (persist.ts, state_file.ts) and token verification (verify.ts).
 import { AsyncResource } from "node:async_hooks";
 import path from "node:path";
 import { convexTest } from "convex-test";
@@ -19,14 +21,19 @@ import { convexToJson, jsonToConvex, type GenericId, type JSONValue, type Value 
 import { DECODE_ONLY, identityKey, type Identity, type TokenAuth } from "./auth.js";
 import { newRequestId, normalizeUdfPath } from "./encoding.js";
 import { nextRunTime, type CronSchedule } from "./cron.js";
+import { FastDatabase, ReadSet, type Change } from "./fast_db.js";
+import { checkCallValue, checkDocumentSize, isLimitMessage } from "./limits.js";
+import { CostMeter, runStorage, type MetricsReport, type RunCategory, type RunFrame } from "./metering.js";
 import { FunctionModules, kindOf, type FunctionKind, type RegisteredFunction } from "./modules.js";
 import {
   captureState,
+  patchMetricsTracker,
   reachInternals,
   restoreState,
   transitionJob,
   type ConvexTestInternals,
   type StoredDocument,
+  type TrackerHooks,
 } from "./persist.js";
 import { readStateFile, StateFileError, StateSaver } from "./state_file.js";
 import { TokenVerifier } from "./verify.js";
@@ -100,6 +107,38 @@ type HttpRouterLike = {
 type CronJob = { name: string; args: JSONValue[]; schedule: CronSchedule };
 
 const MAX_CACHED_ACCESSORS = 1000;
+// Query results kept for subscribers (least recently used ones go first).
+const MAX_CACHED_QUERIES = 5000;
+const MAX_REMEMBERED_JOBS = 10_000;
+
+/** A query result shared by its subscribers until a commit writes inside its read set. */
+type CacheEntry = { result: Promise<Outcome>; frame: RunFrame; done: boolean };
+
+type FrameInit = { category?: RunCategory; readSet?: ReadSet | null };
+
+// convex-test's transaction tracker, wrapped once per process: the running
+// function's frame says whose reads and writes they are, and the backend's own
+// reads (dump, reset) are neither metered nor limited.
+const TRACKER_HOOKS: TrackerHooks = {
+  read(bytes) {
+    const frame = runStorage.getStore();
+    if (frame?.unlimited) return false;
+    frame?.meter.read(frame.udfPath, bytes);
+    return true;
+  },
+  write(bytes) {
+    const frame = runStorage.getStore();
+    if (frame?.unlimited) return false;
+    if (frame !== undefined) {
+      checkDocumentSize(frame.udfPath, bytes);
+      frame.meter.write(frame.udfPath, bytes);
+    }
+    return true;
+  },
+  other() {
+    return !runStorage.getStore()?.unlimited;
+  },
+};
 
 export function notFoundMessage(udfPath: string): string {
   return `Could not find public function for '${udfPath}'. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`?`;
@@ -150,7 +189,16 @@ export class LocalBackend {
 
   private readonly t: Accessor;
   private lastSnapshotTs = 0n;
-  private cache = new Map<string, Promise<Outcome>>();
+  private readonly cache = new Map<string, CacheEntry>();
+  /** Cache keys dropped by a commit: their next run is a re-run. */
+  private readonly invalidated = new Set<string>();
+  /** Commits not yet checked against the cache, with their sequence numbers. */
+  private pendingChanges: { seq: number; changes: Change[] }[] = [];
+  private internals!: ConvexTestInternals;
+  private fast!: FastDatabase;
+  /** What functions cost since the start or the last reset (GET /api/local/metrics). */
+  readonly meter = new CostMeter();
+  private readonly seenJobs = new Set<string>();
   private readonly accessors = new Map<string, Accessor>();
   private readonly listeners = new Set<(ts: bigint) => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -170,7 +218,7 @@ export class LocalBackend {
     // Start above any timestamp an earlier server process handed out, so clients
     // that reconnect after a restart never see time go backwards.
     this.currentTs = BigInt(Date.now()) * 1_000_000n;
-    this.t = convexTest(schema, modules.modules) as unknown as Accessor;
+    this.t = convexTest({ schema, modules: modules.modules, transactionLimits: true }) as unknown as Accessor;
     // Function handlers call `kick` from inside convex-test's async context;
     // binding it here makes the check run outside that transaction.
     this.kick = AsyncResource.bind(() => {
@@ -180,11 +228,17 @@ export class LocalBackend {
 
   static async load(options: BackendOptions): Promise<LocalBackend> {
     let backend: LocalBackend | undefined;
-    const modules = FunctionModules.fromDir(options.functionsDir, () => backend?.kick());
+    const modules = FunctionModules.fromDir(
+      options.functionsDir,
+      () => backend?.kick(),
+      (udfPath, kind, ctx, args, run) =>
+        backend === undefined ? run() : backend.runHandler(udfPath, kind, ctx, args, run),
+    );
     await modules.loadAll();
     const schemaModule = await modules.load("schema");
     const schema = schemaModule?.default as AnySchema | undefined;
     backend = new LocalBackend(modules, schema, options);
+    await backend.reach();
     if (options.verifyTokens) backend.tokens = await TokenVerifier.load(modules.dir);
     if (options.stateFile !== undefined) {
       await backend.useStateFile(path.resolve(options.stateFile), options.stateSaveDelayMs ?? 50);
@@ -201,10 +255,11 @@ export class LocalBackend {
    * the loaded state are scheduled again.
    */
   private async useStateFile(file: string, delayMs: number): Promise<void> {
-    const internals = await reachInternals(this.t);
+    const internals = this.internals;
     const saved = await readStateFile(file);
     if (saved !== null) {
       const restoredTs = restoreState(internals, saved);
+      this.fast.rebuild();
       this.lastSnapshotTs = restoredTs;
       if (restoredTs > this.currentTs) this.currentTs = restoredTs;
       this.log(`loaded ${saved.documents.length} documents from ${file}`);
@@ -228,10 +283,12 @@ export class LocalBackend {
    */
   private async resumeScheduledJobs(internals: ConvexTestInternals): Promise<void> {
     let jobs: ScheduledJob[] = [];
-    await this.t.query(async (ctx: AnyQueryCtx) => {
-      jobs = (await ctx.db.system.query("_scheduled_functions").collect()) as unknown as ScheduledJob[];
-      return null;
-    });
+    await this.unlimited(() =>
+      this.t.query(async (ctx: AnyQueryCtx) => {
+        jobs = (await ctx.db.system.query("_scheduled_functions").collect()) as unknown as ScheduledJob[];
+        return null;
+      }),
+    );
     for (const job of jobs) {
       if (job.state.kind === "inProgress") {
         await transitionJob(this.t, internals, job._id, "inProgress", {
@@ -268,7 +325,7 @@ export class LocalBackend {
   private async runRestoredJob(internals: ConvexTestInternals, job: ScheduledJob): Promise<void> {
     if (this.closed) return;
     if (!(await transitionJob(this.t, internals, job._id, "pending", { state: { kind: "inProgress" } }))) return;
-    const outcome = await this.runInternal(job.name, job.args[0] ?? {});
+    const outcome = await this.runInternal(job.name, job.args[0] ?? {}, null, "scheduled");
     if (!outcome.ok) this.log(`scheduled function ${job.name} failed: ${outcome.message}`);
     const state: Record<string, Value> = outcome.ok
       ? { state: { kind: "success" } }
@@ -310,10 +367,10 @@ export class LocalBackend {
 
   private async checkForCommits(): Promise<bigint> {
     const snapshotTs = (await this.t.query(async (ctx: AnyQueryCtx) => ctx.meta.getSnapshotTs())) as bigint;
+    this.invalidateCache();
     if (snapshotTs !== this.lastSnapshotTs) {
       this.lastSnapshotTs = snapshotTs;
       this.currentTs = snapshotTs > this.currentTs ? snapshotTs : this.currentTs + 1n;
-      this.cache = new Map();
       for (const listener of this.listeners) {
         try {
           listener(this.currentTs);
@@ -346,6 +403,7 @@ export class LocalBackend {
     udfPath: string,
     args: JSONValue,
     identity: Identity | null,
+    frame: FrameInit = {},
   ): Promise<Outcome> {
     const path = normalizeUdfPath(udfPath);
     let fn: RegisteredFunction | null;
@@ -358,11 +416,16 @@ export class LocalBackend {
     if (fn === null || actual === null || !fn.isPublic || (kind !== "any" && actual !== kind)) {
       return failure(notFoundMessage(path));
     }
-    return await this.invoke(actual, path, args, identity);
+    return await this.invoke(actual, path, args, identity, frame);
   }
 
   /** Runs any function, internal ones included (crons, tests). */
-  async runInternal(udfPath: string, args: JSONValue, identity: Identity | null = null): Promise<Outcome> {
+  async runInternal(
+    udfPath: string,
+    args: JSONValue,
+    identity: Identity | null = null,
+    category: RunCategory = "calls",
+  ): Promise<Outcome> {
     const path = normalizeUdfPath(udfPath);
     let fn: RegisteredFunction | null;
     try {
@@ -372,28 +435,113 @@ export class LocalBackend {
     }
     const kind = fn === null ? null : kindOf(fn);
     if (kind === null) return failure(notFoundMessage(path));
-    return await this.invoke(kind, path, args, identity);
+    return await this.invoke(kind, path, args, identity, { category });
   }
 
+  /** Runs a function for a caller; `init` becomes its frame (see metering.ts). */
   private async invoke(
     kind: FunctionKind,
     path: string,
     args: JSONValue,
     identity: Identity | null,
+    init: FrameInit = {},
   ): Promise<Outcome> {
+    const frame = Object.assign(init, {
+      udfPath: path,
+      category: init.category ?? "calls",
+      meter: this.meter,
+      claimed: false,
+      errorCounted: false,
+      readSet: init.readSet ?? null,
+    }) as RunFrame;
     try {
       const decoded = jsonToConvex(args);
       const accessor = this.accessorFor(identity);
-      const value = await accessor[kind](makeFunctionReference(path), decoded);
+      const value = await runStorage.run(frame, () => accessor[kind](makeFunctionReference(path), decoded));
       return { ok: true, value: convexToJson((value ?? null) as Value) };
     } catch (error) {
+      // Failed before its handler ran (arguments) or after (return value): still a call.
+      if (!frame.claimed) this.meter.count(path, frame.category);
+      if (!frame.errorCounted) {
+        frame.errorCounted = true;
+        this.meter.error(path);
+        this.logLimit(path, error);
+      }
       return errorOutcome(error);
     }
   }
 
   /**
-   * A public query's result at the current timestamp, shared by every
-   * subscriber with the same query, arguments and identity.
+   * Every function execution goes through here (modules.ts wraps handlers):
+   * counts it, checks the call limits, and runs it in its frame. The caller's
+   * frame is used when this is the function it invoked; otherwise this is a
+   * scheduled run or a nested call (an action's runQuery and such).
+   */
+  async runHandler(
+    udfPath: string,
+    kind: FunctionKind,
+    ctx: unknown,
+    args: unknown,
+    run: () => Promise<unknown>,
+  ): Promise<unknown> {
+    const outer = runStorage.getStore();
+    let frame: RunFrame;
+    if (outer !== undefined && !outer.claimed && outer.udfPath === udfPath && outer.meter === this.meter) {
+      outer.claimed = true;
+      frame = outer;
+    } else {
+      const scheduled = kind !== "query" && (await this.isScheduledRun(ctx));
+      frame = {
+        udfPath,
+        category: scheduled ? "scheduled" : "calls",
+        meter: this.meter,
+        claimed: true,
+        errorCounted: false,
+        readSet: null,
+      };
+    }
+    this.meter.count(udfPath, frame.category);
+    try {
+      checkCallValue(udfPath, "arguments", args);
+      const result = await runStorage.run(frame, run);
+      checkCallValue(udfPath, "return value", result ?? null);
+      return result;
+    } catch (error) {
+      if (!frame.errorCounted) {
+        frame.errorCounted = true;
+        this.meter.error(udfPath);
+        this.logLimit(udfPath, error);
+      }
+      throw error;
+    }
+  }
+
+  /** Is this mutation or action the run of a scheduled job (the first execution with its job id)? */
+  private async isScheduledRun(ctx: unknown): Promise<boolean> {
+    const meta = (ctx as { meta?: { getRequestMetadata?: () => Promise<{ scheduledFunctionId?: string | null }> } })
+      ?.meta;
+    if (typeof meta?.getRequestMetadata !== "function") return false;
+    let jobId: string | null | undefined;
+    try {
+      jobId = (await meta.getRequestMetadata()).scheduledFunctionId;
+    } catch {
+      return false;
+    }
+    if (typeof jobId !== "string" || this.seenJobs.has(jobId)) return false;
+    if (this.seenJobs.size >= MAX_REMEMBERED_JOBS) this.seenJobs.clear();
+    this.seenJobs.add(jobId);
+    return true;
+  }
+
+  private logLimit(udfPath: string, error: unknown): void {
+    const message = (error as Error)?.message ?? String(error);
+    if (isLimitMessage(message)) this.log(`LIMIT BREACHED by ${udfPath}: ${message}`);
+  }
+
+  /**
+   * A public query's result, shared by every subscriber with the same query,
+   * arguments and identity, until a commit writes a document (its old or new
+   * version) inside what the query read: then it runs again.
    */
   cachedQuery(
     udfPath: string,
@@ -402,12 +550,98 @@ export class LocalBackend {
     identity: Identity | null,
   ): Promise<Outcome> {
     const key = `${identityKey(identity)}\u0000${udfPath}\u0000${argsKey}`;
-    let result = this.cache.get(key);
-    if (result === undefined) {
-      result = this.runPublic("query", udfPath, args, identity);
-      this.cache.set(key, result);
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      this.cache.delete(key);
+      this.cache.set(key, cached);
+      return cached.result;
     }
-    return result;
+    const frame: FrameInit = { category: this.invalidated.delete(key) ? "rerun" : "calls", readSet: new ReadSet() };
+    const entry: CacheEntry = {
+      result: this.runPublic("query", udfPath, args, identity, frame),
+      frame: frame as RunFrame,
+      done: false,
+    };
+    void entry.result.then(() => {
+      entry.done = true;
+    });
+    if (this.cache.size >= MAX_CACHED_QUERIES) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, entry);
+    return entry.result;
+  }
+
+  /**
+   * Drops the cached results that commits since made stale: a finished query
+   * whose read set holds a written document (old or new version), and a
+   * running one whose snapshot predates a commit (its read set is not known
+   * yet). Queries that did not start yet will see the commits.
+   */
+  private invalidateCache(): void {
+    if (this.pendingChanges.length === 0) return;
+    const commits = this.pendingChanges;
+    this.pendingChanges = [];
+    for (const [key, entry] of this.cache) {
+      const snapshot = entry.frame.snapshot;
+      if (snapshot === undefined) continue;
+      const later = commits.filter((commit) => commit.seq > snapshot);
+      if (later.length === 0) continue;
+      const readSet = entry.frame.readSet;
+      const stale =
+        !entry.done ||
+        readSet === null ||
+        later.some((commit) =>
+          commit.changes.some(
+            (change) =>
+              (change.before !== null && readSet.touches(change.before)) ||
+              (change.after !== null && readSet.touches(change.after)),
+          ),
+        );
+      if (stale) {
+        this.cache.delete(key);
+        if (this.invalidated.size >= MAX_CACHED_QUERIES * 2) this.invalidated.clear();
+        this.invalidated.add(key);
+      }
+    }
+  }
+
+  /** What functions cost since the start or the last `resetMetrics`. */
+  metrics(): MetricsReport {
+    return this.meter.report();
+  }
+
+  resetMetrics(): void {
+    this.meter.reset();
+  }
+
+  /** Reaches convex-test's internals and installs indexed reads and the metering hooks. */
+  private async reach(): Promise<void> {
+    this.internals = await reachInternals(this.t);
+    await patchMetricsTracker(this.t, this.internals, TRACKER_HOOKS);
+    this.fast = new FastDatabase(this.internals.db, {
+      currentReadSet: () => runStorage.getStore()?.readSet ?? null,
+      onTransactionStart: (commits) => {
+        const frame = runStorage.getStore();
+        if (frame !== undefined && frame.readSet !== null && frame.snapshot === undefined) frame.snapshot = commits;
+      },
+      onCommit: (changes) => {
+        this.pendingChanges.push({ seq: this.fast.commits, changes });
+      },
+    });
+    this.fast.install();
+  }
+
+  /** Runs the backend's own database work: not metered, not limited. */
+  private unlimited<T>(work: () => Promise<T>): Promise<T> {
+    const frame: RunFrame = {
+      udfPath: "_local",
+      category: "calls",
+      meter: this.meter,
+      claimed: true,
+      errorCounted: false,
+      readSet: null,
+      unlimited: true,
+    };
+    return runStorage.run(frame, work);
   }
 
   /** Serves a request with the HTTP actions of `http.ts`. */
@@ -463,27 +697,31 @@ export class LocalBackend {
     }
     const dumped: Record<string, JSONValue[]> = {};
     // Documents stay out of the query's return value, which may not hold `$` keys.
-    await this.t.query(async (ctx: AnyQueryCtx) => {
-      for (const name of names) {
-        const query = name.startsWith("_") ? ctx.db.system.query(name as SystemTableNames) : ctx.db.query(name);
-        dumped[name] = ((await query.collect()) as Value[]).map((document) => convexToJson(document));
-      }
-      return null;
-    });
+    await this.unlimited(() =>
+      this.t.query(async (ctx: AnyQueryCtx) => {
+        for (const name of names) {
+          const query = name.startsWith("_") ? ctx.db.system.query(name as SystemTableNames) : ctx.db.query(name);
+          dumped[name] = ((await query.collect()) as Value[]).map((document) => convexToJson(document));
+        }
+        return null;
+      }),
+    );
     return dumped;
   }
 
   /** Deletes every document of the schema's tables and cancels pending scheduled functions. */
   async reset(): Promise<void> {
     const tables = Object.keys(this.schema?.tables ?? {});
-    await this.t.run(async (ctx) => {
-      await cancelPendingJobs(ctx);
-      for (const table of tables) {
-        for (const doc of await ctx.db.query(table).collect()) {
-          await ctx.db.delete(doc._id as GenericId<string>);
+    await this.unlimited(() =>
+      this.t.run(async (ctx) => {
+        await cancelPendingJobs(ctx);
+        for (const table of tables) {
+          for (const doc of await ctx.db.query(table).collect()) {
+            await ctx.db.delete(doc._id as GenericId<string>);
+          }
         }
-      }
-    });
+      }),
+    );
     await this.refresh();
   }
 
@@ -513,7 +751,7 @@ export class LocalBackend {
     const timer = setTimeout(
       () => {
         this.timers.delete(timer);
-        void this.runInternal(job.name, job.args[0] ?? {}).then((outcome) => {
+        void this.runInternal(job.name, job.args[0] ?? {}, null, "cron").then((outcome) => {
           if (!outcome.ok) this.log(`cron ${id} (${job.name}) failed: ${outcome.message}`);
           this.kick();
           this.scheduleCron(id, job, Math.max(due, Date.now()));
@@ -539,7 +777,7 @@ export class LocalBackend {
       }
     } finally {
       // Pending scheduled functions would otherwise still fire later in this process.
-      await this.t.run(cancelPendingJobs).catch(() => {});
+      await this.unlimited(() => this.t.run(cancelPendingJobs)).catch(() => {});
     }
   }
 }

@@ -57,19 +57,40 @@ export function kindOf(fn: RegisteredFunction): FunctionKind | null {
 }
 
 /**
- * Wraps a registered mutation or action so that `onFinished` is called when
- * its handler returns or throws, whoever called it (a client, the scheduler,
- * a cron, an action's `runMutation`). The server uses it to notice commits
- * right away instead of waiting for its periodic check.
+ * Runs a function's handler: `run` calls it. The backend uses it to meter
+ * every execution (whoever called it: a client, the scheduler, a cron, an
+ * action's `runQuery`) and to check the call limits.
  */
-function wrapRegistered(fn: RegisteredFunction, onFinished: () => void): RegisteredFunction {
+export type HandlerWrapper = (
+  udfPath: string,
+  kind: FunctionKind,
+  ctx: unknown,
+  args: unknown,
+  run: () => Promise<unknown>,
+) => Promise<unknown>;
+
+const passThrough: HandlerWrapper = (_udfPath, _kind, _ctx, _args, run) => run();
+
+/**
+ * Wraps a registered function so that its handler runs through `around`, and,
+ * for mutations and actions, `onFinished` is called when the handler returns
+ * or throws. The server uses the latter to notice commits right away instead
+ * of waiting for its periodic check.
+ */
+function wrapRegistered(
+  fn: RegisteredFunction,
+  udfPath: string,
+  onFinished: () => void,
+  around: HandlerWrapper,
+): RegisteredFunction {
   const handler = fn._handler;
-  if (typeof handler !== "function" || !(fn.isMutation || fn.isAction)) return fn;
+  const kind = kindOf(fn);
+  if (typeof handler !== "function" || kind === null) return fn;
   const wrappedHandler = async (...args: unknown[]): Promise<unknown> => {
     try {
-      return await handler(...args);
+      return await around(udfPath, kind, args[0], args[1], async () => await handler(...args));
     } finally {
-      onFinished();
+      if (kind !== "query") onFinished();
     }
   };
   const wrapped = ((...args: unknown[]) => fn(...args)) as RegisteredFunction;
@@ -85,6 +106,7 @@ export class FunctionModules {
   private constructor(
     readonly dir: string,
     onFinished: () => void,
+    around: HandlerWrapper,
   ) {
     const files = listModuleFiles(dir);
     if (!files.some((f) => f.split(path.sep).includes("_generated"))) {
@@ -95,12 +117,15 @@ export class FunctionModules {
     this.modules = {};
     for (const file of files) {
       let cached: Promise<ModuleNamespace> | undefined;
+      const modulePath = path.relative(dir, file).split(path.sep).join("/").replace(SOURCE_FILE, "");
       const load = (): Promise<ModuleNamespace> => {
         cached ??= (import(pathToFileURL(file).href) as Promise<ModuleNamespace>).then((ns) => {
           const copy: ModuleNamespace = {};
           for (const [name, value] of Object.entries(ns)) {
             copy[name] =
-              typeof value === "function" ? wrapRegistered(value as RegisteredFunction, onFinished) : value;
+              typeof value === "function"
+                ? wrapRegistered(value as RegisteredFunction, `${modulePath}:${name}`, onFinished, around)
+                : value;
           }
           return copy;
         });
@@ -108,17 +133,20 @@ export class FunctionModules {
       };
       // convex-test finds the module root from the key containing `_generated`.
       this.modules[file.split(path.sep).join("/")] = load;
-      const relative = path.relative(dir, file).split(path.sep).join("/");
-      this.loaders.set(relative.replace(SOURCE_FILE, ""), load);
+      this.loaders.set(modulePath, load);
     }
   }
 
-  static fromDir(dir: string, onFinished: () => void = () => {}): FunctionModules {
+  static fromDir(
+    dir: string,
+    onFinished: () => void = () => {},
+    around: HandlerWrapper = passThrough,
+  ): FunctionModules {
     const absolute = path.resolve(dir);
     if (!statSync(absolute).isDirectory()) {
       throw new Error(`${absolute} is not a directory`);
     }
-    return new FunctionModules(absolute, onFinished);
+    return new FunctionModules(absolute, onFinished, around);
   }
 
   has(modulePath: string): boolean {

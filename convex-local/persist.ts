@@ -23,6 +23,18 @@
 //     _lastCommitTs      bigint              the latest commit's timestamp (ns); getSnapshotTs() returns it,
 //                                            and the next commit takes max(now, _lastCommitTs + 1)
 //
+//   and, for fast_db.ts (indexed reads, read sets, change capture), which
+//   replaces these on the instance:
+//     _schema            { tables: Map<name, { indexes: [{ indexDescriptor, fields }] }> } | null
+//     _nextQueryId       number
+//     _iterateDocs, _resolveQuerySource, startQuery, queryNext, paginate,
+//     startTransaction, commit          (see fast_db.ts for their contracts)
+//   TransactionManager.getMetricsTracker() returns, inside a transaction, a
+//   TransactionMetricsTracker (dist/transactionMetrics.js) whose prototype's
+//   trackRead(bytes), trackWrite(bytes), trackIndexRange() and
+//   trackScheduledFunction(bytes) count and enforce the transaction limits;
+//   `patchMetricsTracker` wraps them to meter and to exempt the backend's own reads.
+//
 // `reachInternals` checks the installed version and the shape of all this
 // before anything is read or written, and fails loudly if it changed; nothing
 // outside this module touches these fields. Upgrading
@@ -32,6 +44,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Value } from "convex/values";
+import type { PatchableDatabase } from "./fast_db.js";
 
 /** The convex-test version whose internals this module was written against. */
 export const CONVEX_TEST_VERSION = "0.0.60";
@@ -39,7 +52,7 @@ export const CONVEX_TEST_VERSION = "0.0.60";
 /** A stored document: its fields plus `_id` and `_creationTime`. */
 export type StoredDocument = { _id: string; _creationTime: number; [field: string]: Value };
 
-type DatabaseFake = {
+type DatabaseFake = PatchableDatabase & {
   _documents: Record<string, StoredDocument>;
   _nextDocId: number;
   _lastCreationTime: number;
@@ -48,7 +61,7 @@ type DatabaseFake = {
   patch(table: string, id: string, fields: Record<string, Value>): void;
 };
 
-type TransactionManager = { _lastCommitTs: bigint };
+type TransactionManager = { _lastCommitTs: bigint; getMetricsTracker(): object | null };
 
 /** The parts of one convex-test instance that persistence reads and writes. */
 export type ConvexTestInternals = {
@@ -114,6 +127,15 @@ function checkShape(candidate: unknown): ConvexTestInternals {
     ["_writes", (v) => Array.isArray(v)],
     ["get", (v) => typeof v === "function"],
     ["patch", (v) => typeof v === "function"],
+    ["_schema", (v) => v === null || (isRecord(v) && v.tables instanceof Map)],
+    ["_nextQueryId", (v) => Number.isSafeInteger(v)],
+    ["_iterateDocs", (v) => typeof v === "function"],
+    ["_resolveQuerySource", (v) => typeof v === "function"],
+    ["startQuery", (v) => typeof v === "function"],
+    ["queryNext", (v) => typeof v === "function"],
+    ["paginate", (v) => typeof v === "function"],
+    ["startTransaction", (v) => typeof v === "function"],
+    ["commit", (v) => typeof v === "function"],
   ];
   for (const [name, ok] of fields) {
     if (!ok(db[name])) throw new InternalsChangedError(`DatabaseFake.${name} is missing or has another type`);
@@ -121,6 +143,9 @@ function checkShape(candidate: unknown): ConvexTestInternals {
   const transactionManager = candidate.transactionManager;
   if (typeof transactionManager._lastCommitTs !== "bigint") {
     throw new InternalsChangedError("TransactionManager._lastCommitTs is not a bigint");
+  }
+  if (typeof transactionManager.getMetricsTracker !== "function") {
+    throw new InternalsChangedError("TransactionManager.getMetricsTracker is not a function");
   }
   return {
     db: db as unknown as DatabaseFake,
@@ -228,4 +253,50 @@ export async function transitionJob(
     return null;
   });
   return changed;
+}
+
+/** What the tracker's counting methods see: return false to skip convex-test's counting (and limits). */
+export type TrackerHooks = {
+  read(bytes: number): boolean;
+  write(bytes: number): boolean;
+  other(): boolean;
+};
+
+const PATCHED = Symbol.for("tina.convex-local.trackerPatched");
+
+/**
+ * Wraps the counting methods of convex-test's TransactionMetricsTracker
+ * (once per process: the hooks must look up whose execution it is themselves).
+ */
+export async function patchMetricsTracker(
+  t: InlineRunner,
+  internals: ConvexTestInternals,
+  hooks: TrackerHooks,
+): Promise<void> {
+  let tracker: unknown = null;
+  await t.query(async () => {
+    tracker = internals.transactionManager.getMetricsTracker();
+    return null;
+  });
+  if (!isRecord(tracker)) throw new InternalsChangedError("no metrics tracker inside a transaction");
+  const prototype = Object.getPrototypeOf(tracker) as Record<string | symbol, unknown>;
+  for (const name of ["trackRead", "trackWrite", "trackIndexRange", "trackScheduledFunction"]) {
+    if (typeof prototype[name] !== "function") {
+      throw new InternalsChangedError(`TransactionMetricsTracker.${name} is missing`);
+    }
+  }
+  if (prototype[PATCHED]) return;
+  prototype[PATCHED] = true;
+  type Method = (this: unknown, ...args: unknown[]) => unknown;
+  const wrap = (name: string, hook: (...args: unknown[]) => boolean) => {
+    const original = prototype[name] as Method;
+    prototype[name] = function (this: unknown, ...args: unknown[]) {
+      if (!hook(...args)) return undefined;
+      return original.apply(this, args);
+    };
+  };
+  wrap("trackRead", (bytes) => hooks.read(bytes as number));
+  wrap("trackWrite", (bytes) => hooks.write(bytes as number));
+  wrap("trackIndexRange", () => hooks.other());
+  wrap("trackScheduledFunction", () => hooks.other());
 }
