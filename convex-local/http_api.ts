@@ -60,7 +60,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 // Test-only endpoints of this backend (no real deployment has them).
-const LOCAL_ENDPOINTS = new Set(["/api/local/reset", "/api/local/dump", "/api/local/run"]);
+const LOCAL_ENDPOINTS = new Set([
+  "/api/local/reset",
+  "/api/local/dump",
+  "/api/local/run",
+  "/api/local/metrics",
+  "/api/local/metrics/reset",
+]);
 
 /**
  * The identity of an `Authorization` header. `Bearer <jwt>` is decoded, or
@@ -201,6 +207,12 @@ async function handleApi(
   if (!known) {
     throw new HttpError(404, "NotFound", `No endpoint ${url.pathname} on this local backend`);
   }
+  if (url.pathname === "/api/local/metrics") {
+    // What each function cost since the start or the last reset (metering.ts).
+    if (req.method !== "GET") throw new HttpError(405, "MethodNotAllowed", `${url.pathname} takes GET`);
+    sendJson(res, 200, backend.metrics());
+    return;
+  }
   if (req.method !== "POST") {
     throw new HttpError(405, "MethodNotAllowed", `${url.pathname} takes POST`);
   }
@@ -216,6 +228,11 @@ async function handleApi(
   }
   if (url.pathname === "/api/local/reset") {
     await backend.reset();
+    sendJson(res, 200, { status: "success" });
+    return;
+  }
+  if (url.pathname === "/api/local/metrics/reset") {
+    backend.resetMetrics();
     sendJson(res, 200, { status: "success" });
     return;
   }

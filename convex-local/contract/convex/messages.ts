@@ -106,3 +106,59 @@ export const echoAction = action({
   returns: v.any(),
   handler: async (_ctx, { value }) => value,
 });
+
+/** The oldest message's body in a channel: reads one document of the range. */
+export const firstBody = query({
+  args: { channel: v.string() },
+  returns: v.union(v.string(), v.null()),
+  handler: async (ctx, { channel }) => {
+    const row = await ctx.db
+      .query("messages")
+      .withIndex("by_channel", (q) => q.eq("channel", channel))
+      .first();
+    return row?.body ?? null;
+  },
+});
+
+export const removeAll = mutation({
+  args: { channel: v.string() },
+  returns: v.null(),
+  handler: async (ctx, { channel }) => {
+    const rows = await ctx.db
+      .query("messages")
+      .withIndex("by_channel", (q) => q.eq("channel", channel))
+      .take(1000);
+    for (const row of rows) await ctx.db.delete("messages", row._id);
+    return null;
+  },
+});
+
+/** Inserts `count` messages: for the limits' tests. */
+export const sendMany = mutation({
+  args: { channel: v.string(), count: v.number() },
+  returns: v.null(),
+  handler: async (ctx, { channel, count }) => {
+    for (let i = 0; i < count; i++) await insert(ctx, channel, String(i));
+    return null;
+  },
+});
+
+/** Reads every message of a channel (unbounded on purpose: for the limits' tests). */
+export const countAll = query({
+  args: { channel: v.string() },
+  returns: v.number(),
+  handler: async (ctx, { channel }) =>
+    (
+      await ctx.db
+        .query("messages")
+        .withIndex("by_channel", (q) => q.eq("channel", channel))
+        .collect()
+    ).length,
+});
+
+/** `count` strings of `size` characters, made here: for the return value limit's test. */
+export const strings = query({
+  args: { size: v.number(), count: v.number() },
+  returns: v.array(v.string()),
+  handler: async (_ctx, { size, count }) => Array.from({ length: count }, () => "z".repeat(size)),
+});
