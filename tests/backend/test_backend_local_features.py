@@ -109,6 +109,40 @@ def test_dump_returns_documents_by_table(contract_backend: BackendProcess) -> No
         contract_backend.dump("nope")
 
 
+def test_metrics_count_calls_and_documents_per_function(
+    contract_backend: BackendProcess,
+) -> None:
+    contract_backend.reset_metrics()
+    contract_backend.call("mutation", "messages:send", {"channel": "m", "body": "one"})
+    assert contract_backend.call("query", "messages:list", {"channel": "m"}) == ["one"]
+    with pytest.raises(BackendError):
+        contract_backend.call("mutation", "messages:send", {"channel": 1, "body": "x"})
+
+    report = contract_backend.metrics()
+    assert set(report) == {"since", "functions", "totals"}
+    send = report["functions"]["messages:send"]
+    assert send["calls"] == 2
+    assert send["errors"] == 1
+    assert send["documentsWritten"] == 1
+    assert send["bytesWritten"] > 0
+    assert report["functions"]["messages:list"]["documentsRead"] == 1
+    assert report["totals"]["calls"] == 3
+    assert set(report["totals"]) == {
+        "calls",
+        "rerun",
+        "scheduled",
+        "cron",
+        "documentsRead",
+        "bytesRead",
+        "documentsWritten",
+        "bytesWritten",
+        "errors",
+    }
+
+    contract_backend.reset_metrics()
+    assert contract_backend.metrics()["functions"] == {}
+
+
 def test_run_function_runs_internal_functions(contract_backend: BackendProcess) -> None:
     contract_backend.run_function("messages:insertInternal", {"channel": "i", "body": "hidden"})
     assert contract_backend.run_function("messages:listInternal", {"channel": "i"}) == ["hidden"]

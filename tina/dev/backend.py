@@ -464,6 +464,33 @@ class BackendProcess:
         """
         return self._post_json("/api/local/run", {"path": path, "args": dict(args or {})})["value"]
 
+    def metrics(self) -> dict[str, Any]:
+        """What each function cost since the start or the last :meth:`reset_metrics`.
+
+        ``{"since": <ms>, "functions": {"<udfPath>": counters}, "totals": counters}``, where
+        counters are ``calls`` (clients' calls, nested calls), ``rerun`` (subscription re-runs),
+        ``scheduled``, ``cron``, ``documentsRead``, ``bytesRead``, ``documentsWritten``,
+        ``bytesWritten`` and ``errors``. Local backend only (``GET /api/local/metrics``).
+        """
+        request = urllib.request.Request(
+            self.url + "/api/local/metrics", headers={LOCAL_TOKEN_HEADER: self.local_token}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10.0) as response:
+                reply = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                raise BackendError(
+                    f"HTTP {error.code}: {error.read().decode(errors='replace')}"
+                ) from None
+        if not isinstance(reply, dict):
+            raise BackendError(f"unexpected reply from /api/local/metrics: {reply!r}")
+        return reply
+
+    def reset_metrics(self) -> None:
+        """Zeroes the cost meter (``POST /api/local/metrics/reset``)."""
+        self._post_json("/api/local/metrics/reset", {})
+
     def __enter__(self) -> BackendProcess:
         self.start()
         return self
