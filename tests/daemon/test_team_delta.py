@@ -338,8 +338,12 @@ def test_an_unchanged_team_is_one_empty_delta_and_removals_come_last() -> None:
     now = [attrs.evolve(t, status="completed") for t in many[:600]]
     calls = plan_delta(item(now, [LEAD]), acked(many, [LEAD]), lambda: float(fresh()))
     assert [(len(c.tasks), len(c.removed)) for c in calls] == [(500, 1000), (100, 500)]
-    # Each seq above its base: the observation's own (200) is below the first call's.
-    assert [(c.base, c.seq) for c in calls] == [(100.0, 1000.0), (1000.0, 1001.0)]
+    # Each seq above its base, the last the observation's own (200) when there is room below
+    # it; fresh seqs when there is none.
+    assert [(c.base, c.seq) for c in calls] == [(100.0, 101.0), (101.0, 200.0)]
+    crowded = attrs.evolve(acked(many, [LEAD]), revision=199.0)
+    calls = plan_delta(item(now, [LEAD]), crowded, lambda: float(fresh()))
+    assert [(c.base, c.seq) for c in calls] == [(199.0, 1000.0), (1000.0, 1001.0)]
     assert calls[-1].post.tasks.keys() == {t.task_id for t in now}
     assert calls[-1].post.applied == Applied(observed=200.0)
 
@@ -370,3 +374,40 @@ def test_reconcile_pages_respect_both_bounds() -> None:
     big = plan_reconcile(item(board(30, description="x" * 300_000), [LEAD]), Applied())
     assert all(sum(task_text(t) for _, t in p.tasks) <= TEXT_PER_CALL for p in big)
     assert sum(len(p.tasks) for p in big) == 30
+
+
+async def test_after_a_restart_states_convex_applied_are_not_sent_again(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway, tmp_path: Any
+) -> None:
+    # The daemon sent an observation and Convex applied it, but the daemon was killed before
+    # the outbox recorded the acknowledgement: the restarted daemon asks Convex which
+    # observation it holds, and does not send that one's earlier states again.
+    from tina.daemon.sync.outbox import Ack, Outbox, OutboxFile
+
+    def observed(seq: float, status: str) -> TeamItem:
+        return TeamItem(dir_name="t", team=TEAM, members=[LEAD], tasks=[task(1, status)], seq=seq)
+
+    records = [
+        observed(10.0, "pending"),
+        observed(20.0, "in_progress"),
+        observed(30.0, "completed"),
+    ]
+    for run, acked in enumerate([[], [Ack(dir_name="t", seq=10.0)]]):
+        path = tmp_path / f"outbox-{run}.jsonl"
+        file = OutboxFile(path)
+        for record in [records[0], *acked, *records[1:]]:
+            file.append(record)
+        file.close()
+        syncer = Syncer(
+            LatestValue[GatewayProtocol | None](fake),
+            outbox=Outbox(path, disk=trio.CapacityLimiter(1)),
+        )
+        syncer.restore()
+        await synced(syncer, fake)
+    assert events(fake) == [
+        ("1", "created", "pending"),
+        ("1", "updated", "in_progress"),
+        ("1", "updated", "completed"),
+    ]
+    probes = [p for p in deltas(fake) if p[1] == 0.0]
+    assert len(probes) == 2  # each restart asked once (the first found no team)

@@ -170,3 +170,48 @@ async def test_replays_and_a_lost_base_lose_and_duplicate_nothing(
     (team,) = backend.dump("teams")["teams"]
     assert team["revision"] == syncer.acked["big"].revision
     assert team.get("reconcileEpoch") is None
+
+
+class _Answer:
+    """A client that only counts: every mutation answers a synced team (nothing is sent)."""
+
+    async def mutation(self, path: str, args: dict[str, Any], **kw: Any) -> Any:
+        return {"teamId": "t", "applied": True, "taskEventsAppended": 0.0, "membersRemoved": 0.0}
+
+
+async def test_one_change_in_a_2000_task_team_is_one_call_of_one_task(
+    backend_factory: Callable[..., BackendProcess],
+) -> None:
+    # The team of the issue: 2,000 tasks with 2 KB descriptions. Before, every change sent the
+    # whole snapshot (`teams:syncTeam`, about 4.7 MiB); now one delta of the task that changed.
+    tasks = [task(i, size=2048) for i in range(1, 2001)]
+    members = [
+        LEAD,
+        *(attrs.evolve(LEAD, agent_id=f"e{i}@big", agent_name=f"e{i}") for i in (1, 2)),
+    ]
+    whole = CountingClient(cast(ConvexClient, _Answer()))
+    await Gateway(cast(ConvexClient, whole), "token").sync_team(TEAM, members, tasks, 1.0, [])
+    ((_, before),) = whole.sent
+
+    backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
+    async with open_convex_client(backend.url) as client:
+        enrolled = await enroll(client, SECRET, "delta", "linux")
+        counting = CountingClient(client)
+        gateway = Gateway(cast(ConvexClient, counting), enrolled.credential, timeout=120)
+        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(syncer.run)
+            syncer.put_team("big", TEAM, members, tasks)
+            await drain(syncer, timeout=300)
+            counting.sent.clear()
+            tasks[999] = task(1000, "in_progress", size=2048)
+            syncer.put_team("big", TEAM, members, tasks)
+            await drain(syncer, timeout=60)
+            nursery.cancel_scope.cancel()
+    ((path, after),) = counting.sent
+    print(
+        f"one change, 2,000 tasks x 2 KB: before 1 call of {before} bytes, after 1 {path} of {after} bytes"
+    )
+    assert before > 4 * 1024 * 1024
+    assert path == "teams:syncTeamDelta"
+    assert after < 4096

@@ -138,12 +138,14 @@ class Page:
     applied: Applied
 
 
-def chains(item: TeamItem, applied: Applied) -> dict[str, list[State]]:
+def chains(item: TeamItem, applied: Applied, *, snapshot: bool = False) -> dict[str, list[State]]:
     """Every task's states not applied yet, oldest first (history, then the snapshot), in the
-    order tasks first appear; consecutive equal states are one."""
+    order tasks first appear; consecutive equal states are one. With `snapshot`, every task's
+    current state is included even if applied (a reconcile names every task it keeps)."""
     out: dict[str, list[State]] = {}
-    for seq, task in (*item.history, *((item.seq, t) for t in item.tasks)):
-        if applied.has(task.task_id, seq):
+    current = len(item.history)
+    for i, (seq, task) in enumerate((*item.history, *((item.seq, t) for t in item.tasks))):
+        if applied.has(task.task_id, seq) and not (snapshot and i >= current):
             continue
         chain = out.setdefault(task.task_id, [])
         if chain and chain[-1][1] == task:
@@ -187,9 +189,9 @@ def _batches(chains: Iterable[list[State]], budget: int) -> list[list[State]]:
 
 def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list[Delta]:
     """The calls that bring Convex from `acked` to `item`: one unless the change is bigger
-    than one call may carry. A call's seq is above its base (the previous call's seq): the
-    observation's own for the last one when it is (so a replay of it is a `duplicate`), a
-    fresh one from `fresh` (above every seq handed out before) otherwise."""
+    than one call may carry. A call's seq is above its base (the previous call's seq); the
+    last one's is the observation's own when it can be (so a replay of it is a `duplicate`),
+    else they come from `fresh` (above every seq handed out before)."""
     pending = chains(item, acked.applied)
     changed: list[list[State]] = []
     for task_id, chain in pending.items():
@@ -215,11 +217,19 @@ def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list
     batches += [[]] * (calls - len(batches))
     removal_batches = [[]] * (calls - len(removal_batches)) + removal_batches
 
+    # Seqs of the calls: base + 1, base + 2, ..., then the observation's own, when they fit
+    # below it (then the revision Convex holds never passes an observation it has not seen
+    # whole, which a restart relies on: `Syncer._probe`); fresh ones otherwise.
+    if item.seq - acked.revision >= calls:
+        seqs = [acked.revision + k for k in range(1, calls)] + [item.seq]
+    else:
+        seqs = [fresh() for _ in range(calls)]
+
     out: list[Delta] = []
     state = acked
     for i, (states, gone) in enumerate(zip(batches, removal_batches, strict=True)):
         last = i == calls - 1
-        seq = item.seq if last and item.seq > state.revision else fresh()
+        seq = seqs[i]
         tasks = dict(state.tasks)
         sent = dict(state.applied.sent)
         for seq_seen, task in states:
@@ -252,7 +262,7 @@ def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list
 def plan_reconcile(item: TeamItem, applied: Applied) -> list[Page]:
     """The pages of a full reconcile to `item` (members on the first; at least one page, so
     a team without tasks is created too)."""
-    pending = chains(item, applied)
+    pending = chains(item, applied, snapshot=True)
     batches = _batches(pending.values(), TEXT_PER_CALL - members_text(item.members)) or [[]]
     pages: list[Page] = []
     sent = dict(applied.sent)

@@ -403,6 +403,7 @@ class Syncer:
         d = item.dir_name
         acked = self.acked.get(d)
         if acked is None:
+            await self._probe(gateway, item)
             await self._reconcile(gateway, item)
             return True
         for delta in plan_delta(item, acked, self._seq.next):
@@ -442,6 +443,24 @@ class Syncer:
             self.acked.pop(d, None)
             return False
         return True
+
+    async def _probe(self, gateway: GatewayProtocol, item: TeamItem) -> None:
+        """Before a reconcile that would send earlier task states again (after a restart, or
+        a lost reply), ask Convex which observation it applied last: a delta on a base no team
+        has (0) writes nothing and answers the revision (`duplicate` when it is this very
+        observation's). Every state observed up to it is in Convex already; sent again, it
+        would be recorded a second time."""
+        d = item.dir_name
+        applied = self._applied.get(d, Applied())
+        if not any(not applied.has(t.task_id, seq) for seq, t in item.history):
+            return
+        res = await gateway.sync_team_delta(
+            item.team, 0.0, item.seq, [], [], board_counts(item.tasks)
+        )
+        revision = item.seq if res.status == "duplicate" else res.revision
+        log.info("sync.team_probed", team=d, status=res.status, revision=res.revision)
+        if revision is not None and res.status in ("duplicate", "mismatch"):
+            self._applied[d] = applied.after(min(revision, item.seq))
 
     async def _reconcile(self, gateway: GatewayProtocol, item: TeamItem) -> None:
         """A full reconcile in pages, then `finishReconcile` until it is done."""
