@@ -19,16 +19,19 @@ lists the failed message, and the laptop once the backend calls it offline.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import attrs
 import structlog
@@ -38,6 +41,7 @@ from tina.convex.client import open_convex_client
 from tina.convex.operator import Operator
 from tina.dev.backend import (
     REPO_ROOT,
+    BackendError,
     BackendOptions,
     BackendProcess,
     dashboard_origins,
@@ -84,6 +88,14 @@ def add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--no-live", action="store_true", help="no live tree in the foreground; just wait"
+    )
+    parser.add_argument(
+        "--cost-every",
+        type=float,
+        default=60.0,
+        metavar="SECS",
+        help="print a one-line summary of what the backend's functions cost this often "
+        "(default 60 s; 0: only when the demo stops)",
     )
     parser.set_defaults(handler=run_demo)
 
@@ -254,14 +266,24 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
         cfg = SimConfig.demo(seed=args.seed, speed=args.speed)
         sim = Simulator(laptops, orchestrations=args.orchestrations, cfg=cfg)
         parts = _parts(backend, web, work, laptops, live=foreground is not None)
-        story = _Story(
-            name=f"the story of {SLEEPER}",
-            run=partial(_put_to_sleep, sleeper, url, token),
-            log=work / f"{SLEEPER}.log",
-        )
+        stories = [
+            _Story(
+                name=f"the story of {SLEEPER}",
+                run=partial(_put_to_sleep, sleeper, url, token),
+                log=work / f"{SLEEPER}.log",
+            )
+        ]
+        if args.cost_every > 0:
+            stories.append(
+                _Story(
+                    name="the cost meter",
+                    run=partial(_print_costs, backend, args.cost_every),
+                    log=work / "cost-meter.log",
+                )
+            )
         stop.hold()  # from here on, trio takes the signals
         died = trio.run(
-            partial(_supervise, sim, parts, stop, work / "simulator.log", stories=[story])
+            partial(_supervise, sim, parts, stop, work / "simulator.log", stories=stories)
         )
         if died is not None:
             print(f"\n{died}", file=sys.stderr, flush=True)
@@ -277,6 +299,9 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
             lt.close()
         if web is not None:
             _end(web)
+        if backend.running:
+            with contextlib.suppress(BackendError, OSError):
+                print(cost_line(backend.metrics()), flush=True)
         backend.stop()
         print(f"stopped. Logs and state are in {work}", flush=True)
 
@@ -438,6 +463,54 @@ async def _supervise(
             for story in stories:
                 nursery.start_soon(tell, story, name=story.name)
     return died
+
+
+# --- the cost meter ----------------------------------------------------------------------------
+
+
+def _amount(n: float) -> str:
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def _megabytes(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+def cost_line(report: dict[str, Any]) -> str:
+    """One line of what the backend's functions cost (``BackendProcess.metrics()``): calls by
+    kind, documents and bytes read and written, errors, and the busiest functions."""
+    totals = report["totals"]
+    minutes = max(0.0, (time.time() * 1000 - float(report["since"])) / 60_000)
+    functions: dict[str, dict[str, int]] = report["functions"]
+    runs = {
+        name: sum(c[k] for k in ("calls", "rerun", "scheduled", "cron"))
+        for name, c in functions.items()
+    }
+    busiest = sorted(runs.items(), key=lambda item: (-item[1], item[0]))[:3]
+    top = ", ".join(f"{name} {_amount(n)}" for name, n in busiest if n > 0)
+    all_runs = sum(runs.values())
+    return (
+        f"[cost {minutes:.0f} min] {_amount(all_runs)} function calls "
+        f"({_amount(totals['calls'])} calls, {_amount(totals['rerun'])} query re-runs, "
+        f"{_amount(totals['scheduled'])} scheduled, {_amount(totals['cron'])} cron), "
+        f"read {_amount(totals['documentsRead'])} docs / {_megabytes(totals['bytesRead'])}, "
+        f"wrote {_amount(totals['documentsWritten'])} docs / {_megabytes(totals['bytesWritten'])}, "
+        f"{totals['errors']} errors" + (f"; busiest: {top}" if top else "")
+    )
+
+
+async def _print_costs(backend: BackendProcess, every: float) -> None:
+    """Prints :func:`cost_line` every ``every`` seconds (a failed read is skipped)."""
+    while True:
+        await trio.sleep(every)
+        try:
+            report = await trio.to_thread.run_sync(backend.metrics)
+        except (BackendError, OSError):
+            continue
+        print(cost_line(report), flush=True)
 
 
 # --- mbp-old: a failed action, then an offline laptop ------------------------------------------
