@@ -14,6 +14,7 @@ measure each other), and prints its own medians and p99 and its target:
 | `client-vs-official` | `bench/client_vs_official.py` | tina's Convex client vs the official one |
 | `backend-fanout` | `bench/backend_fanout.ts` (Node) | the local backend's mutation → subscriber fan-out |
 | `needs-latency` | `bench/needs_latency.py` | permission prompt: hook → visible in Needs you; tap → decision printed |
+| `convex-cost` | `bench/convex_cost.py` | 3 laptops, 10 orchestrations, 2 dashboards: Convex calls and DB bandwidth a month |
 
 With `--record` every benchmark replaces its own section of the document (between its
 `<!-- name:start -->` / `<!-- name:end -->` markers) and this script writes the summary at the
@@ -163,6 +164,39 @@ BENCHES = [
         targets=[
             "permission prompt: hook invoked → visible in Needs you (p99)",
             "permission prompt: dashboard tap → decision printed by the hook (p99)",
+        ],
+    ),
+    Bench(
+        "convex-cost",
+        [PY, "bench/convex_cost.py", "--orchestrations", "10", "--laptops", "3"],
+        [
+            "--orchestrations",
+            "4",
+            "--laptops",
+            "2",
+            "--speed",
+            "2",
+            "--idle",
+            "30",
+            "--max-active",
+            "180",
+        ],
+        [
+            "--orchestrations",
+            "1",
+            "--laptops",
+            "1",
+            "--speed",
+            "4",
+            "--idle",
+            "2",
+            "--max-active",
+            "10",
+        ],
+        1800,
+        targets=[
+            "Convex function calls a month (reference fleet)",
+            "Convex database bandwidth a month (reference fleet)",
         ],
     ),
     Bench(

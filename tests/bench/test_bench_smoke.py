@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,7 @@ def check_target(t: dict[str, Any]) -> None:
         ("client-vs-official", 0, set()),
         ("hook-cost", 1, {"ms"}),
         ("needs-latency", 2, {"visible", "decided", "query"}),
+        ("convex-cost", 2, {"windows", "assumptions", "components", "functions", "total"}),
     ],
 )
 def test_benchmark_runs_and_records(
@@ -159,3 +161,66 @@ def test_summary_lists_failures_and_misses() -> None:
     assert "| m | ≤ 3 s | x | **NOT met** |" in text
     assert "**failed**: exit status 1: boom" in text
     assert "Not met: m." in text
+
+
+def test_convex_cost_extrapolates_time_and_work_apart() -> None:
+    """The month of `bench/convex_cost.py`: the idle rate all month, the active window's excess
+    scaled by the work factor, heartbeats and crons by wall-clock time; bandwidth with each
+    document rounded up to 1 KiB."""
+    import convex_cost as cc
+
+    active = cc.Window(
+        100.0,
+        {
+            "nodes:heartbeat": {"calls": 10, "documentsWritten": 10, "bytesWritten": 1000},
+            "teams:syncTeam": {"calls": 50, "documentsRead": 100, "bytesRead": 409600},
+            "users:me": {"calls": 1, "rerun": 20},
+            "nodes:markStaleOffline": {"cron": 4},
+        },
+    )
+    idle = cc.Window(
+        50.0,
+        {
+            "nodes:heartbeat": {"calls": 2},
+            "users:me": {"rerun": 5},
+            "nodes:markStaleOffline": {"cron": 2},
+        },
+    )
+    # 10 orchestrations x 8 h x 30 days / 1 h a phase = 2,400 phases; the run had 24: factor 100.
+    a = cc.Assumptions(orchestrations=10, active_hours=8, phase_hours=1, sim_phases=24)
+    assert a.work_factor == pytest.approx(100)
+    comps, fns = cc.extrapolate(active, idle, a, {"users:me"})
+    month, busy = 30 * 86400, 30 * 8 * 3600
+    quiet = month - busy
+    assert comps[cc.PRESENCE].month == pytest.approx(2 / 50 * quiet + 10 / 100 * busy)
+    assert comps[cc.PRESENCE].written == pytest.approx(10 / 100 * busy * 1024)  # 100 B → 1 KiB
+    assert comps[cc.SYNC].month == pytest.approx(50 * 100)
+    assert comps[cc.SYNC].read == pytest.approx(409600 * 100)  # bigger than 100 docs x 1 KiB
+    # First run (work only) + re-runs: 0.1 a second all month, and 20 - 0.1 x 100 more.
+    assert comps[cc.DASHBOARD].month == pytest.approx(100 + 0.1 * month + 10 * 100)
+    assert comps[cc.CRONS].month == pytest.approx(2 / 50 * quiet + 4 / 100 * busy)
+    assert fns["users:me"].month == pytest.approx(comps[cc.DASHBOARD].month)
+    assert comps[cc.ACTIONS].month == 0
+
+
+def test_convex_cost_dashboards_subscribe_what_the_pages_do() -> None:
+    """The benchmark's dashboards stand for the web pages: every query the orchestrations page
+    and the detail page subscribe to is in their lists (or opened only on demand)."""
+    import convex_cost as cc
+
+    views = REPO_ROOT / "web" / "src" / "views"
+
+    def queries(files: list[Path]) -> set[str]:
+        pattern = r"use(?:Paginated)?Query\(\s*api\.(\w+)\.(\w+)"
+        return {f"{m}:{f}" for p in files for m, f in re.findall(pattern, p.read_text())}
+
+    detail = queries([p for p in (views / "detail").glob("*.tsx") if ".test." not in p.name])
+    listing = queries([views / "OrchestrationsView.tsx"])
+    assert detail and listing
+    subscribed = (
+        {path for path, _ in cc.detail_page("o")}
+        | {cc.DETAIL_QUERY}
+        | {path for path, _, _ in cc.team_queries("t")}
+    )
+    assert detail - subscribed - cc.ON_DEMAND == set()
+    assert listing - {path for path, _ in cc.ORCHESTRATIONS_PAGE} == set()
