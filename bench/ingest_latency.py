@@ -9,12 +9,14 @@ subject in `orchestrations:getOrchestrationDetail`: file watch + read + parse + 
 commit + subscription update.
 
 The floor, measured in the same run and alternating with the samples: the raw file-event
-latency (watchfiles with the daemon's settings: write → event) plus one mutation round trip
+latency (the daemon's watch backend with the daemon's settings: write → event; inotify on
+Linux, watchfiles elsewhere; watchfiles' is shown too where it is not the daemon's) plus one
+mutation round trip
 (`nodes:heartbeat` over the same kind of client) plus the subscription's own delay for a
 mutation (a heartbeat-free write seen by a subscriber is part of both; we count it once by
 measuring the round trip, which completes only when the commit is visible to the writer).
 
-Target (DESIGN §8): p99 ≤ 150 ms and ≤ 2× the floor's p99.
+Target (DESIGN §8): p99 ≤ 150 ms and ≤ 1.5× the floor's p99.
 
     .venv/bin/python bench/ingest_latency.py [--samples 200] [--simulated 2] [--record] [--json PATH]
 """
@@ -26,7 +28,9 @@ import json
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import trio
 import watchfiles
@@ -45,15 +49,19 @@ from _common import (
 from _population import populate
 
 from tina.convex import open_convex_client
+from tina.daemon.watch import default_backend
 from tina.dev.backend import BackendOptions, BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
 SECRET = "bench-enrollment-secret-0123456789"
+RATIO_TARGET = 1.5  # p99 of file change → committed over the floor's p99
 
 
-async def file_event_latency(directory: Path, samples: int) -> list[float]:
-    """Raw watchfiles latency with the daemon's settings (debounce 30 ms, step 10 ms)."""
+async def file_event_latency(
+    directory: Path, samples: int, awatch: Callable[..., Any] = watchfiles.awatch
+) -> list[float]:
+    """Raw latency of a watch backend with the daemon's settings (debounce 30 ms, step 10 ms)."""
     out: list[float] = []
     stop = trio.Event()
     seen = trio.Event()
@@ -61,7 +69,7 @@ async def file_event_latency(directory: Path, samples: int) -> list[float]:
 
         async def watch() -> None:
             nonlocal seen
-            async for _ in watchfiles.awatch(
+            async for _ in awatch(
                 directory, stop_event=stop, debounce=30, step=10, rust_timeout=500
             ):
                 seen.set()
@@ -187,7 +195,14 @@ def main() -> int:
             node_token = json.loads(laptop.credential_file.read_text())["credential"]
             probe_dir = root / "probe"
             probe_dir.mkdir()
-            events = trio.run(file_event_latency, probe_dir, args.samples)
+            watch_backend = default_backend()
+            backend_name = "watchfiles" if watch_backend is watchfiles.awatch else "inotify"
+            events = trio.run(file_event_latency, probe_dir, args.samples, watch_backend)
+            wf_events = (
+                trio.run(file_event_latency, probe_dir, args.samples)
+                if watch_backend is not watchfiles.awatch
+                else events
+            )
             ingest, rtt, _ = trio.run(
                 measure, url, token, node_token, laptop, orchestration_id, team, args.samples
             )
@@ -201,14 +216,20 @@ def main() -> int:
         summary(rtt),
         summary(floor),
     )
+    s_wf = summary(wf_events)
     ratio = s_ingest["p99"] / s_floor["p99"]
-    verdict = "met" if s_ingest["p99"] <= 150 and ratio <= 2 else "NOT met"
+    verdict = "met" if s_ingest["p99"] <= 150 and ratio <= RATIO_TARGET else "NOT met"
     rows = [
         ("file change → committed and visible (daemon)", s_ingest),
-        ("floor part 1: raw file event (watchfiles, 30/10 ms)", s_events),
+        (
+            f"floor part 1: raw file event (the daemon's backend, {backend_name}, 30/10 ms)",
+            s_events,
+        ),
         ("floor part 2: one mutation round trip", s_rtt),
         ("floor: file event + round trip", s_floor),
     ]
+    if wf_events is not events:
+        rows.append(("for comparison: raw file event with watchfiles (30/10 ms)", s_wf))
     table = "\n".join(
         f"| {name} | {fmt(s['median'])} | {fmt(s['p90'])} | {fmt(s['p99'])} | {fmt(s['max'])} |"
         for name, s in rows
@@ -224,7 +245,7 @@ subscription sees the new subject. Milliseconds.
 |---|---:|---:|---:|---:|
 {table}
 
-p99 ratio daemon / floor: **{ratio:.2f}×**. Target p99 ≤ 150 ms and ≤ 2× the floor: **{verdict}**.
+p99 ratio daemon / floor: **{ratio:.2f}×**. Target p99 ≤ 150 ms and ≤ {RATIO_TARGET:g}× the floor: **{verdict}**.
 """
     print(body)
     if args.record:
@@ -238,11 +259,17 @@ p99 ratio daemon / floor: **{ratio:.2f}×**. Target p99 ≤ 150 ms and ≤ 2× t
                 "local file change → committed in Convex (p99)",
                 f"p99 {s_ingest['p99']:.0f} ms (median {s_ingest['median']:.0f}); floor p99 {s_floor['p99']:.0f} ms; "
                 f"ratio {ratio:.2f}×",
-                "≤ 150 ms and ≤ 2× the floor",
+                f"≤ 150 ms and ≤ {RATIO_TARGET:g}× the floor",
                 verdict == "met",
             )
         ],
-        {"ingest": ingest, "events": events, "rtt": rtt},
+        {
+            "ingest": ingest,
+            "events": events,
+            "watchfiles_events": wf_events,
+            "backend": backend_name,
+            "rtt": rtt,
+        },
     )
     return 0
 

@@ -3,6 +3,7 @@ watchfiles (what macOS gets, and the fallback)."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import structlog
 import trio
+import trio.testing
 import watchfiles
 
 from tina.daemon import inotify
@@ -389,3 +391,55 @@ def test_inotify_events_are_parsed_and_an_overflow_is_flagged(tmp_path: Path) ->
         assert batch.changes == {(watchfiles.Change.added, str(tmp_path / "name.json"))}
     finally:
         ino.close()
+
+
+@pytest.mark.timeout(30)
+async def test_the_hub_falls_back_to_watchfiles_when_inotify_runs_out(tmp_path: Path) -> None:
+    async def out_of_watches(*_roots: Path, **_: object):  # type: ignore[no-untyped-def]
+        raise inotify.Unavailable(28, "inotify watches exhausted (fs.inotify.max_user_watches)")
+        yield  # an async generator
+
+    root = tmp_path / "root"
+    root.mkdir()
+    hub = WatchHub(awatch=out_of_watches)
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(hub.run)
+            inbox = hub.subscribe(root)
+            await write_until_seen(inbox, root / "a.json")
+            assert hub.detail()["backend"] == "watchfiles"
+            nursery.cancel_scope.cancel()
+    assert [e["fallback"] for e in logs if e["event"] == "watch.inotify_unavailable"] == [
+        "watchfiles"
+    ]
+
+
+async def no_timer_pending() -> None:
+    """Wait until no task of the run holds a timer (bounded by the test's timeout)."""
+    while True:
+        await trio.testing.wait_all_tasks_blocked(0.05)
+        if trio.lowlevel.current_statistics().seconds_to_next_deadline == math.inf:
+            return
+        await trio.sleep(0.05)
+
+
+@needs_inotify
+@pytest.mark.timeout(30)
+async def test_with_inotify_a_missing_root_is_waited_for_without_a_timer(tmp_path: Path) -> None:
+    """Its nearest existing ancestor is watched for new entries: nothing wakes the hub until one
+    appears (the directories on the way to it too)."""
+    present, later = tmp_path / "present", tmp_path / "a" / "b" / "later"
+    present.mkdir()
+    hub = WatchHub(awatch=inotify.awatch)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        inbox, sentinel = hub.subscribe(later), hub.subscribe(present)
+        await rescanned(sentinel)
+        await write_until_seen(sentinel, present / "s")  # the watch runs
+        await no_timer_pending()
+        (tmp_path / "a").mkdir()  # on the way: the hub now waits on `a`
+        await no_timer_pending()
+        later.mkdir(parents=True)
+        await rescanned(inbox)
+        await write_until_seen(inbox, later / "x")
+        nursery.cancel_scope.cancel()

@@ -128,10 +128,12 @@ class Inotify:
         self.paths: dict[int, bytes] = {}  # wd -> directory
         self.wds: dict[bytes, int] = {}  # directory -> wd
 
-    def add(self, path: bytes, *, root: bool = False) -> int | None:
+    def add(self, path: bytes, *, root: bool = False, mask: int | None = None) -> int | None:
         """Watch one directory (a root may be a file, and may be reached through a link); None
         when it is gone, not a directory, or not readable."""
-        wd = int(_libc.inotify_add_watch(self.fd, path, WATCH_MASK if root else SUBDIR_MASK))
+        if mask is None:
+            mask = WATCH_MASK if root else SUBDIR_MASK
+        wd = int(_libc.inotify_add_watch(self.fd, path, mask))
         if wd < 0:
             err = ctypes.get_errno()
             if err in _SKIP:
@@ -261,6 +263,23 @@ async def _readable_or_stopped(fd: int, stop: trio.Event) -> bool:
         readable = True
         nursery.cancel_scope.cancel()
     return readable
+
+
+APPEAR_MASK = IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR
+
+
+async def entry_appears(directories: list[Path], stop: trio.Event) -> bool:
+    """Wait until an entry is created in (or moved into) one of `directories`, or one of them
+    goes away (True), or `stop` is set (False). For a root that does not exist yet: its nearest
+    existing ancestor is waited on, with no timer."""
+    ino = Inotify()
+    try:
+        for directory in directories:
+            if ino.add(os.fsencode(directory), mask=APPEAR_MASK) is None:
+                return True  # gone already: look again
+        return await _readable_or_stopped(ino.fd, stop)
+    finally:
+        ino.close()
 
 
 def _walk_new(ino: Inotify, dirs: list[bytes], found: list[bytes]) -> None:

@@ -47,6 +47,10 @@ RESTART_SETTLE = 0.05
 RESTART_SETTLE_MAX = 0.5
 # Roots left out of the OS watch (a name that is not UTF-8) are rescanned this often.
 POLL_INTERVAL = 1.0
+# A root that does not exist is looked for this often (watchfiles), or at most this often when
+# an entry appears in its nearest existing ancestor (inotify: no timer while nothing happens).
+MISSING_POLL = 2.0
+MISSING_RECHECK = 0.25
 # When watchfiles' error names no path we can read back, the roots are watched again after this.
 RETRY_UNKNOWN = 30.0
 
@@ -207,6 +211,18 @@ class WatchHub:
             for inbox in self._subs[root]:
                 inbox.add(mine)
 
+    def _missing_parents(self) -> list[Path]:
+        """The nearest existing ancestor of each root that does not exist (none: all exist)."""
+        out: set[Path] = set()
+        for root in _roots(r for r in self._subs if not self._unwatchable(r)):
+            if root.exists():
+                continue
+            for parent in root.parents:
+                if parent.is_dir():
+                    out.add(parent)
+                    break
+        return sorted(out)
+
     def _existing_roots(self) -> tuple[list[Path], bool]:
         wanted = _roots(r for r in self._subs if not self._unwatchable(r))
         roots = [r for r in wanted if r.exists()]
@@ -275,7 +291,7 @@ class WatchHub:
         task_status.started()
         while True:
             self._changed = trio.Event()
-            roots, missing = self._existing_roots()
+            roots, _ = self._existing_roots()
             if roots != previous:
                 # New watch set: changes during the switch could be lost, so rescan.
                 for inboxes in self._subs.values():
@@ -284,7 +300,7 @@ class WatchHub:
                 previous = roots
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._stop_when_roots_change, stop, roots, missing)
+                nursery.start_soon(self._stop_when_roots_change, stop, roots)
                 if any(self._unwatchable(r) for r in self._subs):
                     nursery.start_soon(self._poll)
                 if roots:
@@ -322,9 +338,7 @@ class WatchHub:
                 nursery.cancel_scope.cancel()
             self.restarts += 1
 
-    async def _stop_when_roots_change(
-        self, stop: trio.Event, roots: list[Path], missing: bool
-    ) -> None:
+    async def _stop_when_roots_change(self, stop: trio.Event, roots: list[Path]) -> None:
         """Stop the current watch when subscribers change, or a missing root appears.
 
         Subscriptions that change in a burst (discovery starting a watcher per worktree at
@@ -332,9 +346,19 @@ class WatchHub:
         root and makes every subscriber rescan, so one per new worktree would be quadratic.
         """
         while True:
-            missing = self._existing_roots()[1]
-            with trio.move_on_after(2.0 if missing else float("inf")):
-                await self._changed.wait()
+            parents = self._missing_parents()
+            if parents and self._awatch is inotify.awatch:
+                # Woken when an entry appears in a missing root's nearest existing ancestor.
+                try:
+                    if await inotify.entry_appears(parents, self._changed):
+                        with trio.move_on_after(MISSING_RECHECK):  # a busy ancestor: not faster
+                            await self._changed.wait()
+                except inotify.Unavailable:
+                    with trio.move_on_after(MISSING_POLL):
+                        await self._changed.wait()
+            else:
+                with trio.move_on_after(MISSING_POLL if parents else float("inf")):
+                    await self._changed.wait()
             settle_until = trio.current_time() + RESTART_SETTLE_MAX
             while self._changed.is_set() and trio.current_time() < settle_until:
                 self._changed = trio.Event()
