@@ -431,7 +431,7 @@ describe("listActions and Needs you", () => {
       leaseOwner: "d",
       result: { ok: false, code: "cli_exit_non_zero", message: "Phase 1 is not blocked", exitCode: 1 },
     });
-    await t.run((ctx) => ctx.db.patch("nodes", b.nodeId, { lastHeartbeat: Date.now() - 120_000 }));
+    await t.run((ctx) => ctx.db.patch("nodes", b.nodeId, { status: "offline", lastHeartbeat: Date.now() - 120_000 }));
     const { items } = await user.query(api.needs.needsYou, {});
     const of = (kind: string) => items.filter((i) => i.kind === kind);
     expect(of("blocked_phase").map((i) => [i.featureName, i.phaseNumber, i.detail])).toEqual([["billing-export", "1", "tests fail"]]);

@@ -1,13 +1,20 @@
 import { cronJobs } from "convex/server";
 import { internal } from "./_generated/api";
 
+// Every cron run is a billed function call (a month has 43,200 minutes): these are safety nets
+// behind precise paths that are scheduled, so they run rarely.
 const crons = cronJobs();
 
-// Safety nets: precise expiry and offline flips are scheduled per action / heartbeat.
-crons.interval("mark stale nodes offline", { seconds: 30 }, internal.nodes.markStaleOffline, {});
-crons.interval("expire actions and lapse dead leases", { seconds: 30 }, internal.actions.sweepActions, {});
-crons.interval("expire permission prompts", { seconds: 30 }, internal.prompts.sweepPrompts, {});
-// "Needs you": resolved items a day old, revoked laptops' items, dismissals a month old.
-crons.interval("prune needs", { minutes: 1 }, internal.needs.sweepNeeds, {});
+// Offline flips are scheduled per laptop at its deadline (model/nodes.ts touchPresence): this only
+// catches a check that never ran. 4,320 runs a month.
+crons.interval("mark stale nodes offline", { minutes: 10 }, internal.nodes.markStaleOffline, {});
+// Expiry is scheduled per action; a lapsed lease (a daemon that died mid-action) is found here, at
+// most 5 minutes late (a restarted daemon interrupts its own at once). 8,640 runs a month.
+crons.interval("expire actions and lapse dead leases", { minutes: 5 }, internal.actions.sweepActions, {});
+// Expiry is scheduled per prompt; answered prompts the laptop never settled end here. 8,640 a month.
+crons.interval("expire permission prompts", { minutes: 5 }, internal.prompts.sweepPrompts, {});
+// "Needs you": resolved items a day old, revoked laptops' items (hidden from the list at once),
+// dismissals a month old. 720 runs a month.
+crons.interval("prune needs", { hours: 1 }, internal.needs.sweepNeeds, {});
 
 export default crons;

@@ -1,6 +1,7 @@
 // The only builders public functions use: authorization lives here, in one place.
 //
-//   nodeQuery / nodeMutation       a laptop's daemon, by its `nodeToken` credential
+//   nodeQuery / nodeMutation       a laptop's daemon, by its `nodeToken` credential (each
+//                                  mutation is a sign of life; nodeQuietMutation is not)
 //   enrollmentMutation             a laptop enrolling, by `enrollmentSecret`: the deployment
 //                                  secret or a one-time code from the dashboard
 //   signedInQuery / signedInMutation  any signed-in identity, with or without a role
@@ -20,7 +21,7 @@ import { mutation, query, type MutationCtx } from "./_generated/server";
 import { requestInfo, type Actor, type UserActor } from "./model/audit";
 import { authenticateNode } from "./model/auth";
 import { invalid } from "./model/errors";
-import { authorizeEnrollment } from "./model/nodes";
+import { authorizeEnrollment, touchPresence } from "./model/nodes";
 import { cleanText } from "./model/redact";
 import { requireRole, resolveCaller, userActor, type User } from "./model/users";
 import type { Role } from "./model/validators";
@@ -49,14 +50,22 @@ export const nodeQuery = stamp("node", customQuery(query, {
   input: async (ctx, { nodeToken }) => ({ ctx: { node: await authenticateNode(ctx, nodeToken) }, args: {} }),
 }));
 
-export const nodeMutation = stamp("node", customMutation(mutation, {
-  args: { nodeToken: v.string() },
-  input: async (ctx, { nodeToken }) => {
-    const node = await authenticateNode(ctx, nodeToken);
-    const actor: Actor = { kind: "node", node, request: await requestInfo(ctx) };
-    return { ctx: { node, actor }, args: {} };
-  },
-}));
+function nodeMutationBuilder(signOfLife: boolean) {
+  return customMutation(mutation, {
+    args: { nodeToken: v.string() },
+    input: async (ctx, { nodeToken }) => {
+      const authenticated = await authenticateNode(ctx, nodeToken);
+      const node = signOfLife ? await touchPresence(ctx, authenticated) : authenticated;
+      const actor: Actor = { kind: "node", node, request: await requestInfo(ctx) };
+      return { ctx: { node, actor }, args: {} };
+    },
+  });
+}
+
+/** Every call counts as a sign of life (`presence`; model/nodes.ts `touchPresence`). */
+export const nodeMutation = stamp("node", nodeMutationBuilder(true));
+/** A node's call that is not a sign of life: the daemon signing off. */
+export const nodeQuietMutation = stamp("node", nodeMutationBuilder(false));
 
 export const enrollmentMutation = stamp("enrollment", customMutation(mutation, {
   args: { enrollmentSecret: v.string() },

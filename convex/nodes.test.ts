@@ -1,7 +1,10 @@
 // @vitest-environment edge-runtime
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
-import { addUser, ENROLLMENT_SECRET, OPERATOR, OWNER, signedIn, enroll, makeT, orchestration, phase, refusal, VIEWER } from "./test.setup";
+import type { Id } from "./_generated/dataModel";
+import { OFFLINE_AFTER_MS } from "./model/nodes";
+import schema from "./schema";
+import { addUser, ENROLLMENT_SECRET, OPERATOR, OWNER, signedIn, enroll, makeT, orchestration, phase, refusal, T0, VIEWER, type T } from "./test.setup";
 
 const health = {
   daemonVersion: "0.1.0",
@@ -276,86 +279,212 @@ describe("node credentials", () => {
   });
 });
 
-describe("registerNode and heartbeat", () => {
-  test("registerNode twice leaves the same state", async () => {
+/**
+ * The tables each function call reads and writes, seen at the syscall layer convex-test
+ * implements (`1.0/queryStream`, `1.0/get`, `1.0/insert`, `1.0/shallowMerge`...).
+ */
+type Syscalls = { syscall: (op: string, args: string) => string; asyncSyscall: (op: string, args: string) => Promise<string>; jsSyscall: unknown };
+async function tablesTouched(run: () => Promise<unknown>): Promise<{ read: Set<string>; written: Set<string> }> {
+  const g = globalThis as unknown as { Convex: Syscalls };
+  const base = g.Convex;
+  const read = new Set<string>();
+  const written = new Set<string>();
+  const note = (op: string, json: string) => {
+    const args = JSON.parse(json) as { table?: string; query?: { source: { tableName?: string; indexName?: string } } };
+    if (op === "1.0/queryStream") read.add(args.query!.source.tableName ?? args.query!.source.indexName!.split(".")[0]);
+    else if (op === "1.0/get") read.add(args.table ?? "?");
+    else if (["1.0/insert", "1.0/shallowMerge", "1.0/replace", "1.0/remove"].includes(op)) written.add(args.table ?? "?");
+  };
+  g.Convex = {
+    get syscall() {
+      return (op: string, args: string) => (note(op, args), base.syscall(op, args));
+    },
+    get asyncSyscall() {
+      return (op: string, args: string) => (note(op, args), base.asyncSyscall(op, args));
+    },
+    get jsSyscall() {
+      return base.jsSyscall;
+    },
+  };
+  try {
+    await run();
+  } finally {
+    g.Convex = base;
+  }
+  return { read, written };
+}
+
+/** Every document of every table but `presence` and the scheduler's. */
+async function everythingElse(t: T) {
+  return await t.run(async (ctx) => {
+    const out: Record<string, unknown[]> = {};
+    for (const table of Object.keys(schema.tables).filter((name) => name !== "presence")) {
+      out[table] = await ctx.db.query(table as keyof typeof schema.tables).collect();
+    }
+    return out;
+  });
+}
+
+const status = async (t: T, nodeId: Id<"nodes">) => (await t.run((ctx) => ctx.db.get("nodes", nodeId)))!.status;
+const presenceOf = async (t: T, nodeId: Id<"nodes">) =>
+  (await t.run((ctx) => ctx.db.query("presence").withIndex("by_node", (q) => q.eq("nodeId", nodeId)).unique()))!;
+const checksRun = async (t: T) =>
+  (await t.run((ctx) => ctx.db.system.query("_scheduled_functions").collect())).filter(
+    (j) => j.name === "nodes:checkOffline" && j.state.kind !== "canceled" && j.state.kind !== "pending",
+  ).length;
+
+describe("presence", () => {
+  test("heartbeats and other calls of a laptop write nothing the dashboard queries read", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t, "laptop-a");
+    await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: a.token, orchestration: orchestration(), phases: [phase("1", "executing")] });
+    await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health });
+    const viewer = await signedIn(t);
+    const dashboards = async () => [
+      await viewer.query(api.nodes.listNodes, {}),
+      await viewer.query(api.orchestrations.listOrchestrations, {}),
+      await viewer.query(api.needs.needsYou, {}),
+    ];
+    const { read } = await tablesTouched(dashboards);
+    expect(read).toContain("nodes");
+    const before = { results: await dashboards(), stored: await everythingElse(t) };
+
+    const written = new Set<string>();
+    for (let i = 1; i <= 10; i++) {
+      vi.advanceTimersByTime(30_000);
+      // The uptime ticks, the last sync moves on with nothing waiting: nothing a person sees.
+      const beat = { ...health, uptimeSecs: 12 + 30 * i, lastSyncAt: T0 + 30_000 * i };
+      const touched = await tablesTouched(async () => {
+        expect((await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health: beat })).healthStored).toBe(false);
+        await t.mutation(api.actions.interruptStaleActions, { nodeToken: a.token, leaseOwner: "daemon-1" });
+      });
+      for (const table of touched.written) written.add(table);
+    }
+    expect([...written]).toEqual(["presence"]);
+    expect([...read].filter((table) => written.has(table))).toEqual([]);
+    expect({ results: await dashboards(), stored: await everythingElse(t) }).toEqual(before);
+    expect((await presenceOf(t, a.nodeId)).lastBeatAt).toBe(Date.now());
+    // Still online: every beat moved the pending check (none of them ran).
+    await t.finishInProgressScheduledFunctions();
+    expect(await checksRun(t)).toBe(0);
+
+    // What a person sees changed: stored, once.
+    const waiting = { ...health, outboxDepth: 3, lastSyncAt: T0 };
+    expect((await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health: waiting })).healthStored).toBe(true);
+    expect((await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health: { ...waiting, uptimeSecs: 999 } })).healthStored).toBe(false);
+    expect((await viewer.query(api.nodes.listNodes, {}))[0].health).toMatchObject({ outboxDepth: 3, lastSyncAt: T0 });
+  });
+
+  test("a laptop goes offline one threshold after its last call, by one scheduled check; any call brings it back", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t);
+    const viewer = await signedIn(t);
+    const listed = async () => (await viewer.query(api.nodes.listNodes, {}))[0];
+    expect(await listed()).toMatchObject({ online: true, lastHeartbeat: T0 });
+    // Syncs alone keep it online (no heartbeat at all), for ten minutes.
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(60_000);
+      await t.mutation(api.actions.interruptStaleActions, { nodeToken: a.token, leaseOwner: "daemon-1" });
+      await t.finishInProgressScheduledFunctions();
+    }
+    const lastCall = Date.now();
+    expect(await status(t, a.nodeId)).toBe("online");
+    vi.advanceTimersByTime(OFFLINE_AFTER_MS - 1);
+    await t.finishInProgressScheduledFunctions();
+    expect(await status(t, a.nodeId)).toBe("online");
+    vi.advanceTimersByTime(1);
+    await t.finishInProgressScheduledFunctions();
+    expect(await status(t, a.nodeId)).toBe("offline");
+    expect(await checksRun(t)).toBe(1);
+    // Offline since its last sign of life.
+    expect(await listed()).toMatchObject({ online: false, lastHeartbeat: lastCall });
+    expect((await viewer.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "offline_laptop")).toMatchObject([{ since: lastCall }]);
+
+    vi.advanceTimersByTime(5 * 60_000);
+    await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health });
+    expect(await listed()).toMatchObject({ online: true, lastHeartbeat: Date.now() });
+  });
+
+  test("a clean stop signs off: offline at once, no check left to run; revocation too", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t, "a");
+    const b = await enroll(t, "b");
+    expect(await t.mutation(api.nodes.signOff, { nodeToken: a.token })).toEqual({ offline: true });
+    expect(await status(t, a.nodeId)).toBe("offline");
+    expect(await t.mutation(api.nodes.signOff, { nodeToken: a.token })).toEqual({ offline: false });
+    const owner = await signedIn(t, OWNER);
+    await owner.mutation(api.nodes.revokeNode, { nodeId: b.nodeId });
+    expect((await presenceOf(t, b.nodeId)).online).toBe(false);
+    vi.advanceTimersByTime(OFFLINE_AFTER_MS + 1000);
+    await t.finishInProgressScheduledFunctions();
+    expect(await checksRun(t)).toBe(0);
+    await t.mutation(api.nodes.registerNode, { nodeToken: a.token, os: "darwin" });
+    expect(await status(t, a.nodeId)).toBe("online");
+  });
+
+  test("registerNode twice leaves the same state and tells the daemon the threshold", async () => {
     const t = makeT();
     const { nodeId, token } = await enroll(t);
     const a = await t.mutation(api.nodes.registerNode, { nodeToken: token, os: "darwin" });
     const b = await t.mutation(api.nodes.registerNode, { nodeToken: token, os: "darwin" });
-    expect(a.nodeId).toBe(nodeId);
+    expect(a).toMatchObject({ nodeId, offlineAfterMs: OFFLINE_AFTER_MS });
     expect(b.nodeId).toBe(nodeId);
     const nodes = await t.run((ctx) => ctx.db.query("nodes").collect());
     expect(nodes).toHaveLength(1);
     expect(nodes[0].status).toBe("online");
   });
 
-  test("heartbeat stores health; a node goes offline 60 s after its last heartbeat", async () => {
+  test("TINA_OFFLINE_AFTER_MS sets the offline threshold (at least 2 s); unset or invalid means 120 s", async () => {
     vi.useFakeTimers();
-    vi.setSystemTime(Date.UTC(2026, 10, 21, 12));
+    vi.setSystemTime(T0);
     const t = makeT();
-    const { token } = await enroll(t);
-    await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });
-    const viewer = await signedIn(t);
-    const list = () => viewer.query(api.nodes.listNodes, {});
-    expect(await list()).toMatchObject([{ name: "laptop-a", online: true, health }]);
-    vi.advanceTimersByTime(30_000);
-    await t.mutation(api.nodes.heartbeat, { nodeToken: token, health: { ...health, uptimeSecs: 42 } });
-    // The check scheduled by the first heartbeat fires, but a newer heartbeat exists.
-    vi.advanceTimersByTime(32_000);
-    await t.finishInProgressScheduledFunctions();
-    expect((await t.run((ctx) => ctx.db.query("nodes").first()))!.status).toBe("online");
-    vi.advanceTimersByTime(30_000);
-    await t.finishInProgressScheduledFunctions();
-    expect((await t.run((ctx) => ctx.db.query("nodes").first()))!.status).toBe("offline");
-    expect(await list()).toMatchObject([{ online: false }]);
-  });
-
-  test("TINA_OFFLINE_AFTER_MS sets the offline threshold (at least 2 s); unset or invalid means 60 s", async () => {
-    vi.useFakeTimers();
-    vi.setSystemTime(Date.UTC(2026, 10, 21, 12));
-    const t = makeT();
-    const { token } = await enroll(t);
-    const viewer = await signedIn(t);
-    const online = async () => (await viewer.query(api.nodes.listNodes, {}))[0].online;
-    const status = async () => (await t.run((ctx) => ctx.db.query("nodes").first()))!.status;
-    try {
-      process.env.TINA_OFFLINE_AFTER_MS = "5000";
+    const { nodeId, token } = await enroll(t);
+    const offlineAfter = async (ms: number) => {
       await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });
-      vi.advanceTimersByTime(4_000);
-      expect(await online()).toBe(true);
-      vi.advanceTimersByTime(2_100);
-      expect(await online()).toBe(false);
+      expect(await status(t, nodeId)).toBe("online");
+      vi.advanceTimersByTime(ms - 1);
       await t.finishInProgressScheduledFunctions();
-      expect(await status()).toBe("offline");
-      expect((await viewer.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "offline_laptop")).toHaveLength(1);
-
+      expect(await status(t, nodeId)).toBe("online");
+      vi.advanceTimersByTime(1);
+      await t.finishInProgressScheduledFunctions();
+      expect(await status(t, nodeId)).toBe("offline");
+    };
+    try {
+      await t.mutation(api.nodes.signOff, { nodeToken: token });
+      process.env.TINA_OFFLINE_AFTER_MS = "5000";
+      await offlineAfter(5000);
+      expect((await (await signedIn(t)).query(api.needs.needsYou, {})).items.filter((i) => i.kind === "offline_laptop")).toHaveLength(1);
       process.env.TINA_OFFLINE_AFTER_MS = "10"; // below the minimum: 2 s
-      await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });
-      expect(await status()).toBe("online");
-      vi.advanceTimersByTime(1_500);
-      expect(await online()).toBe(true);
-      vi.advanceTimersByTime(1_000);
-      expect(await online()).toBe(false);
-
+      await offlineAfter(2000);
       process.env.TINA_OFFLINE_AFTER_MS = "soon"; // not a number: the default
-      await t.mutation(api.nodes.heartbeat, { nodeToken: token, health });
-      vi.advanceTimersByTime(59_000);
-      expect(await online()).toBe(true);
-      vi.advanceTimersByTime(2_000);
-      expect(await online()).toBe(false);
+      await offlineAfter(120_000);
     } finally {
       delete process.env.TINA_OFFLINE_AFTER_MS;
     }
   });
 
-  test("the cron flips stale online nodes and leaves fresh ones", async () => {
+  test("the cron flips quiet laptops whose check never ran, and online ones without presence; leaves fresh ones", async () => {
     const t = makeT();
     const a = await enroll(t, "a");
-    await enroll(t, "b");
-    await t.run((ctx) => ctx.db.patch("nodes", a.nodeId, { lastHeartbeat: Date.now() - 120_000 }));
-    expect(await t.mutation(internal.nodes.markStaleOffline, {})).toBe(1);
+    const b = await enroll(t, "b");
+    const c = await enroll(t, "c");
+    await t.run(async (ctx) => {
+      const row = await ctx.db.query("presence").withIndex("by_node", (q) => q.eq("nodeId", a.nodeId)).unique();
+      await ctx.db.patch("presence", row!._id, { lastBeatAt: Date.now() - 200_000 });
+      const rowC = await ctx.db.query("presence").withIndex("by_node", (q) => q.eq("nodeId", c.nodeId)).unique();
+      await ctx.db.delete("presence", rowC!._id); // as left by an older version
+      await ctx.db.patch("nodes", c.nodeId, { lastHeartbeat: Date.now() - 200_000 });
+    });
+    expect(await t.mutation(internal.nodes.markStaleOffline, {})).toBe(2);
     const nodes = await t.run((ctx) => ctx.db.query("nodes").collect());
-    expect(Object.fromEntries(nodes.map((n) => [n.name, n.status]))).toEqual({ a: "offline", b: "online" });
+    expect(Object.fromEntries(nodes.map((n) => [n.name, n.status]))).toEqual({ a: "offline", b: "online", c: "offline" });
+    expect(await status(t, b.nodeId)).toBe("online");
   });
 
   test("health is validated", async () => {

@@ -1,10 +1,20 @@
-// Laptops: enrollment, registration, heartbeats and presence.
+// Laptops: enrollment, registration, heartbeats and presence (model/nodes.ts: how presence is kept).
 import { v } from "convex/values";
-import { internal } from "./_generated/api";
 import { internalMutation } from "./_generated/server";
-import { enrollmentMutation, nodeMutation, ownerMutation, viewerQuery } from "./functions";
+import { enrollmentMutation, nodeMutation, nodeQuietMutation, ownerMutation, viewerQuery } from "./functions";
 import { checkCount, checkNumber, checkOptionalNumber, checkOptionalString, checkString, LIMITS } from "./model/checks";
-import { checkOs, createEnrollmentCode as createCode, enroll, offlineAfterMs, revoke } from "./model/nodes";
+import {
+  checkOffline as checkNodeOffline,
+  checkOs,
+  createEnrollmentCode as createCode,
+  enroll,
+  isOnline,
+  leavePresence,
+  offlineAfterMs,
+  revoke,
+  sameVisibleHealth,
+  sweepStale,
+} from "./model/nodes";
 import { messagingOf, setMessaging as setRule } from "./model/messaging";
 import { cleanText } from "./model/redact";
 import { messagingRule, nodeHealth } from "./model/validators";
@@ -37,25 +47,28 @@ export const createEnrollmentCode = ownerMutation({
   handler: (ctx, { nodeName }) => createCode(ctx, ctx.actor, nodeName),
 });
 
-/** Called by the daemon at start: idempotent, marks the laptop online. */
+/**
+ * Called by the daemon at start: idempotent, marks the laptop online (as every node call does).
+ * `offlineAfterMs`: the deployment's offline threshold; the daemon beats at least twice per threshold.
+ */
 export const registerNode = nodeMutation({
   args: { os: v.string() },
-  returns: v.object({ nodeId: v.id("nodes"), name: v.string(), serverTime: v.number() }),
+  returns: v.object({ nodeId: v.id("nodes"), name: v.string(), serverTime: v.number(), offlineAfterMs: v.number() }),
   handler: async (ctx, args) => {
     const os = checkOs(args.os);
-    const now = Date.now();
-    await ctx.db.patch("nodes", ctx.node._id, { os, status: "online", lastHeartbeat: now });
-    await ctx.scheduler.runAfter(offlineAfterMs() + 1000, internal.nodes.checkOffline, {
-      nodeId: ctx.node._id,
-      heartbeatAt: now,
-    });
-    return { nodeId: ctx.node._id, name: ctx.node.name, serverTime: now };
+    if (os !== ctx.node.os) await ctx.db.patch("nodes", ctx.node._id, { os });
+    return { nodeId: ctx.node._id, name: ctx.node.name, serverTime: Date.now(), offlineAfterMs: offlineAfterMs() };
   },
 });
 
+/**
+ * A sign of life with the daemon's health. Presence is refreshed by the wrapper (it writes only
+ * `presence`); the health goes to `nodes` only when what a person sees changed, never for the
+ * uptime alone (dashboards count it from `startedAt`).
+ */
 export const heartbeat = nodeMutation({
   args: { health: nodeHealth },
-  returns: v.object({ serverTime: v.number() }),
+  returns: v.object({ serverTime: v.number(), healthStored: v.boolean() }),
   handler: async (ctx, { health: raw }) => {
     checkString("health.daemonVersion", raw.daemonVersion, 64);
     checkNumber("health.startedAt", raw.startedAt, { min: 0 });
@@ -75,44 +88,37 @@ export const heartbeat = nodeMutation({
       ...raw,
       actors: raw.actors.map((a) => (a.lastError === undefined ? a : { ...a, lastError: cleanText(a.lastError, 500) })),
     };
-    const now = Date.now();
-    await ctx.db.patch("nodes", ctx.node._id, { status: "online", lastHeartbeat: now, health });
-    await ctx.scheduler.runAfter(offlineAfterMs() + 1000, internal.nodes.checkOffline, {
-      nodeId: ctx.node._id,
-      heartbeatAt: now,
-    });
-    return { serverTime: now };
+    const healthStored = !sameVisibleHealth(ctx.node.health, health);
+    if (healthStored) await ctx.db.patch("nodes", ctx.node._id, { health });
+    return { serverTime: Date.now(), healthStored };
   },
 });
 
-/** Scheduled after each heartbeat: flips the stored status when no newer one came. */
+/** The daemon stops cleanly: offline now, not a threshold later. Not itself a sign of life. */
+export const signOff = nodeQuietMutation({
+  args: {},
+  returns: v.object({ offline: v.boolean() }),
+  handler: async (ctx) => ({ offline: await leavePresence(ctx, ctx.node._id) }),
+});
+
+/**
+ * Scheduled at each stored sign of life for its deadline (and cancelled by the next one): flips
+ * the node offline when it stayed quiet. `heartbeatAt`: checks scheduled by older versions.
+ */
 export const checkOffline = internalMutation({
-  args: { nodeId: v.id("nodes"), heartbeatAt: v.number() },
+  args: { nodeId: v.id("nodes"), heartbeatAt: v.optional(v.number()) },
   returns: v.null(),
-  handler: async (ctx, { nodeId, heartbeatAt }) => {
-    const node = await ctx.db.get("nodes", nodeId);
-    if (node !== null && node.status === "online" && node.lastHeartbeat <= heartbeatAt) {
-      await ctx.db.patch("nodes", nodeId, { status: "offline" });
-    }
+  handler: async (ctx, { nodeId }) => {
+    await checkNodeOffline(ctx, nodeId);
     return null;
   },
 });
 
-/** Cron safety net: every online node whose heartbeat is older than the limit. */
+/** Cron safety net behind the scheduled checks: every online node quiet for the threshold. */
 export const markStaleOffline = internalMutation({
   args: {},
   returns: v.number(),
-  handler: async (ctx) => {
-    const stale = await ctx.db
-      .query("nodes")
-      .withIndex("by_status_revoked_heartbeat", (q) =>
-        // A revoked laptop is offline already (revocation sets it).
-        q.eq("status", "online").eq("revokedAt", undefined).lt("lastHeartbeat", Date.now() - offlineAfterMs()),
-      )
-      .take(LIST_LIMIT);
-    for (const node of stale) await ctx.db.patch("nodes", node._id, { status: "offline" });
-    return stale.length;
-  },
+  handler: (ctx) => sweepStale(ctx),
 });
 
 const nodeView = v.object({
@@ -131,14 +137,12 @@ export const listNodes = viewerQuery({
   args: {},
   returns: v.array(nodeView),
   handler: async (ctx) => {
-    const now = Date.now();
-    const offlineAfter = offlineAfterMs();
     const nodes = await ctx.db.query("nodes").withIndex("by_name").take(LIST_LIMIT);
     return nodes.map((n) => ({
       _id: n._id,
       name: n.name,
       os: n.os,
-      online: n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
+      online: isOnline(n),
       lastHeartbeat: n.lastHeartbeat,
       enrolledAt: n.enrolledAt,
       revoked: n.revokedAt !== undefined,

@@ -129,8 +129,11 @@ export default defineSchema({
     credentialHash: v.string(),
     status: v.union(v.literal("online"), v.literal("offline")),
     enrolledAt: v.number(),
+    // Written on online/offline transitions only (each beat goes to `presence`): when the
+    // laptop came online, or its last sign of life once offline. 0: never connected.
     lastHeartbeat: v.number(),
     revokedAt: v.optional(v.number()),
+    // Stored when what a person sees changes, never for the uptime alone.
     health: v.optional(nodeHealth),
     // Who may message this laptop's agents; unset means "owners" (model/messaging.ts).
     messaging: v.optional(messagingRule),
@@ -147,6 +150,8 @@ export default defineSchema({
     nodeId: v.id("nodes"),
     lastBeatAt: v.number(),
     online: v.boolean(),
+    // The pending offline check (model/nodes.ts): moved to the new deadline on each write.
+    offlineCheck: v.optional(v.id("_scheduled_functions")),
   })
     .index("by_node", ["nodeId"])
     .index("by_online_beat", ["online", "lastBeatAt"]),

@@ -22,7 +22,7 @@ import {
 } from "./checks";
 import { invalid } from "./errors";
 import { NEED_KIND_ORDER } from "./needKinds";
-import { offlineAfterMs } from "./nodes";
+import { isOnline } from "./nodes";
 import { redactSecrets } from "./redact";
 import type {
   ActionType,
@@ -384,16 +384,15 @@ export async function sweep(ctx: MutationCtx, now: number): Promise<{ deleted: n
 
 type NodeView = { name: string; online: boolean; revoked: boolean };
 
-function nodeCache(ctx: QueryCtx, now: number) {
+function nodeCache(ctx: QueryCtx) {
   const cache = new Map<Id<"nodes">, NodeView>();
-  const offlineAfter = offlineAfterMs();
   return async (id: Id<"nodes">): Promise<NodeView> => {
     let view = cache.get(id);
     if (view === undefined) {
       const n = await ctx.db.get("nodes", id);
       view = {
         name: n?.name ?? "(removed laptop)",
-        online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
+        online: isOnline(n),
         revoked: n === null || n.revokedAt !== undefined,
       };
       cache.set(id, view);
@@ -439,7 +438,7 @@ export async function needsYou(
   now: number,
   openPrompts: (ctx: QueryCtx) => Promise<NonNullable<NeedItem["prompt"]>[]>,
 ): Promise<{ items: NeedItem[]; count: number }> {
-  const node = nodeCache(ctx, now);
+  const node = nodeCache(ctx);
   const feature = featureCache(ctx);
   const drafts: Draft[] = [];
   const onNode = async (nodeId: Id<"nodes">) => {
@@ -520,12 +519,8 @@ export async function needsYou(
     .withIndex("by_status_revoked_heartbeat", (q) => q.eq("status", "offline").eq("revokedAt", undefined))
     .order("desc")
     .take(EACH_LIMIT);
-  const staleOnline = await ctx.db
-    .query("nodes")
-    .withIndex("by_status_revoked_heartbeat", (q) => q.eq("status", "online").eq("revokedAt", undefined).lt("lastHeartbeat", now - offlineAfterMs()))
-    .order("desc")
-    .take(EACH_LIMIT);
-  for (const n of [...offline, ...staleOnline]) {
+  // The stored status is pushed on every transition (model/nodes.ts): no online laptop is stale.
+  for (const n of offline) {
     drafts.push({
       key: `offline:${n._id}`,
       kind: "offline_laptop",
@@ -643,7 +638,7 @@ export async function sessions(ctx: QueryCtx, nodeId: Id<"nodes"> | undefined) {
     nodeId === undefined
       ? await ctx.db.query("claudeSessions").withIndex("by_last").order("desc").take(SESSIONS_LIMIT)
       : await ctx.db.query("claudeSessions").withIndex("by_node_session", (q) => q.eq("nodeId", nodeId)).take(SESSIONS_LIMIT);
-  const node = nodeCache(ctx, Date.now());
+  const node = nodeCache(ctx);
   const out = [];
   for (const r of rows) {
     const n = await node(r.nodeId);

@@ -7,6 +7,7 @@ import { checkPattern } from "./checks";
 import { hashCode, newCode, normalizeCode } from "./codes";
 import { fail } from "./errors";
 import { interrupt, targets } from "./actions";
+import { internal } from "../_generated/api";
 
 export const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 // What the daemon reports as its platform ("darwin", "linux").
@@ -139,6 +140,7 @@ export async function revoke(ctx: MutationCtx, actor: Actor, nodeId: Id<"nodes">
   if (node.revokedAt !== undefined) return { revoked: false };
   const now = Date.now();
   await ctx.db.patch("nodes", nodeId, { revokedAt: now, status: "offline" });
+  await leavePresence(ctx, nodeId);
   let cancelled = 0;
   let interrupted = 0;
   for (const status of ["pending", "claimed", "running"] as const) {
@@ -166,18 +168,145 @@ export async function revoke(ctx: MutationCtx, actor: Actor, nodeId: Id<"nodes">
   return { revoked: true };
 }
 
-/** A node is offline this long after its last heartbeat, unless the deployment says otherwise. */
-export const OFFLINE_AFTER_MS = 60_000;
+/**
+ * A node is offline this long after its last sign of life, unless the deployment says
+ * otherwise. Twice the daemon's idle heartbeat (60 s): one lost beat does not flip it.
+ */
+export const OFFLINE_AFTER_MS = 120_000;
 /** The shortest threshold `TINA_OFFLINE_AFTER_MS` may set (a laptop heartbeats at least this often). */
 export const MIN_OFFLINE_AFTER_MS = 2_000;
 
 /**
  * The offline threshold: the deployment's `TINA_OFFLINE_AFTER_MS` (milliseconds, at least
- * `MIN_OFFLINE_AFTER_MS`; set it together with the daemons' `heartbeat_secs`), else 60 s.
- * Read on every call, so changing the variable needs no deploy.
+ * `MIN_OFFLINE_AFTER_MS`), else 120 s. Read on every call, so changing the variable needs no
+ * deploy. Daemons learn it at registration (`registerNode`) and beat at least twice per threshold.
  */
 export function offlineAfterMs(): number {
   const raw = env.TINA_OFFLINE_AFTER_MS;
   const value = raw === undefined || raw.trim() === "" ? NaN : Number(raw);
   return Number.isFinite(value) ? Math.max(MIN_OFFLINE_AFTER_MS, Math.round(value)) : OFFLINE_AFTER_MS;
+}
+
+/** Online as the dashboards show it: the stored status, pushed on every transition. */
+export function isOnline(node: Doc<"nodes"> | null): boolean {
+  return node !== null && node.revokedAt === undefined && node.status === "online";
+}
+
+/**
+ * How fresh a node's `presence.lastBeatAt` is kept: calls closer together than this write
+ * nothing. A tenth of the threshold, at most 10 s: the stored beat lags the last call by less.
+ */
+export function presenceRefreshMs(offlineAfter: number): number {
+  return Math.min(10_000, Math.floor(offlineAfter / 10));
+}
+
+async function presenceOf(ctx: MutationCtx, nodeId: Id<"nodes">): Promise<Doc<"presence"> | null> {
+  return await ctx.db.query("presence").withIndex("by_node", (q) => q.eq("nodeId", nodeId)).unique();
+}
+
+async function cancelCheck(ctx: MutationCtx, row: Doc<"presence"> | null): Promise<void> {
+  if (row?.offlineCheck === undefined) return;
+  const job = await ctx.db.system.get("_scheduled_functions", row.offlineCheck);
+  if (job !== null && job.state.kind === "pending") await ctx.scheduler.cancel(row.offlineCheck);
+}
+
+/**
+ * A sign of life from a node (every node mutation calls this, heartbeats included). Writes
+ * only `presence`, which no dashboard query reads, and at most once per `presenceRefreshMs`;
+ * the node's pending offline check moves to the new deadline (cancelled and scheduled again,
+ * so it runs only when the node really went quiet). `nodes` is patched only on a transition
+ * to online. Returns the node as it is now.
+ */
+export async function touchPresence(ctx: MutationCtx, node: Doc<"nodes">): Promise<Doc<"nodes">> {
+  const now = Date.now();
+  const offlineAfter = offlineAfterMs();
+  const row = await presenceOf(ctx, node._id);
+  const wentOnline = node.status !== "online";
+  if (!wentOnline && row !== null && row.online && now - row.lastBeatAt < presenceRefreshMs(offlineAfter)) return node;
+  await cancelCheck(ctx, row);
+  const offlineCheck = await ctx.scheduler.runAt(now + offlineAfter, internal.nodes.checkOffline, { nodeId: node._id });
+  if (row === null) await ctx.db.insert("presence", { nodeId: node._id, lastBeatAt: now, online: true, offlineCheck });
+  else await ctx.db.patch("presence", row._id, { lastBeatAt: now, online: true, offlineCheck });
+  if (!wentOnline) return node;
+  await ctx.db.patch("nodes", node._id, { status: "online", lastHeartbeat: now });
+  return { ...node, status: "online", lastHeartbeat: now };
+}
+
+/** The node went offline: `nodes.lastHeartbeat` becomes its last sign of life. */
+async function markOffline(ctx: MutationCtx, nodeId: Id<"nodes">, row: Doc<"presence"> | null, lastSeen: number): Promise<boolean> {
+  if (row !== null) await ctx.db.patch("presence", row._id, { online: false, offlineCheck: undefined });
+  const node = await ctx.db.get("nodes", nodeId);
+  if (node === null || node.status !== "online") return false;
+  await ctx.db.patch("nodes", nodeId, { status: "offline", lastHeartbeat: Math.max(lastSeen, node.lastHeartbeat) });
+  return true;
+}
+
+/** A node's scheduled offline check: offline when quiet for the threshold, else checked again later. */
+export async function checkOffline(ctx: MutationCtx, nodeId: Id<"nodes">): Promise<boolean> {
+  const row = await presenceOf(ctx, nodeId);
+  if (row === null || !row.online) return false;
+  const offlineAfter = offlineAfterMs();
+  const now = Date.now();
+  if (now - row.lastBeatAt >= offlineAfter) return await markOffline(ctx, nodeId, row, row.lastBeatAt);
+  // Not due (the threshold changed, or a check outlived its cancellation): the new deadline.
+  const offlineCheck = await ctx.scheduler.runAt(row.lastBeatAt + offlineAfter, internal.nodes.checkOffline, { nodeId });
+  await ctx.db.patch("presence", row._id, { offlineCheck });
+  return false;
+}
+
+/** A clean daemon stop, or a revocation: offline now, no check left pending. */
+export async function leavePresence(ctx: MutationCtx, nodeId: Id<"nodes">): Promise<boolean> {
+  const row = await presenceOf(ctx, nodeId);
+  await cancelCheck(ctx, row);
+  return await markOffline(ctx, nodeId, row, Date.now());
+}
+
+const SWEEP_LIMIT = 200;
+
+/**
+ * The safety net behind the scheduled checks (a rare cron): online nodes quiet for the
+ * threshold, by their presence, and online nodes that have no presence row at all.
+ */
+export async function sweepStale(ctx: MutationCtx): Promise<number> {
+  const now = Date.now();
+  const offlineAfter = offlineAfterMs();
+  let flipped = 0;
+  const stale = await ctx.db
+    .query("presence")
+    .withIndex("by_online_beat", (q) => q.eq("online", true).lt("lastBeatAt", now - offlineAfter))
+    .take(SWEEP_LIMIT);
+  for (const row of stale) {
+    await cancelCheck(ctx, row);
+    if (await markOffline(ctx, row.nodeId, row, row.lastBeatAt)) flipped++;
+  }
+  const online = await ctx.db
+    .query("nodes")
+    .withIndex("by_status_revoked_heartbeat", (q) => q.eq("status", "online").eq("revokedAt", undefined).lt("lastHeartbeat", now - offlineAfter))
+    .take(SWEEP_LIMIT);
+  for (const node of online) {
+    if ((await presenceOf(ctx, node._id)) === null && (await markOffline(ctx, node._id, null, node.lastHeartbeat))) flipped++;
+  }
+  return flipped;
+}
+
+type Health = NonNullable<Doc<"nodes">["health"]>;
+
+/**
+ * What a person sees of a daemon's health: not the uptime (dashboards count it from
+ * `startedAt`), and the last sync only while observations wait (with an empty outbox the
+ * laptop is simply up to date).
+ */
+function visibleHealth(h: Health): unknown {
+  return [
+    h.daemonVersion,
+    h.startedAt,
+    h.outboxDepth,
+    h.outboxDepth > 0 ? (h.lastSyncAt ?? null) : null,
+    h.connection ?? null,
+    h.actors.map((a) => [a.id, a.state, a.restarts, a.lastError ?? null]),
+  ];
+}
+
+export function sameVisibleHealth(stored: Health | undefined, reported: Health): boolean {
+  return stored !== undefined && JSON.stringify(visibleHealth(stored)) === JSON.stringify(visibleHealth(reported));
 }
