@@ -168,10 +168,11 @@ def test_each_actor_restarts_alone_with_backoff_and_a_crash_loop_escalates(
         )
         node = one(backend, "nodes", name=laptop.name)
         assert node is not None
-        beat = node["lastHeartbeat"]
+        # Signs of life go to `presence` (heartbeats and every other call of the laptop).
+        beat = (one(backend, "presence", nodeId=node["_id"]) or {}).get("lastBeatAt", 0)
         eventually(
-            lambda laptop=laptop, beat=beat: (
-                (one(backend, "nodes", name=laptop.name) or {}).get("lastHeartbeat", 0) > beat
+            lambda node=node, beat=beat: (
+                (one(backend, "presence", nodeId=node["_id"]) or {}).get("lastBeatAt", 0) > beat
             ),
             timeout=10,
         )

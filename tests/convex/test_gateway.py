@@ -244,3 +244,31 @@ async def test_pending_actions_arrive_typed_and_bad_documents_are_logged_once() 
     ]
     assert "cannot be reported" in bad_docs[0]["error"]
     assert [e["event"] for e in logs].count("actions.malformed_update") == 1
+
+
+async def test_mutations_are_signs_of_life_queries_and_the_sign_off_are_not(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client = RecordingClient(
+        {
+            "nodes:registerNode": {
+                "nodeId": "n1",
+                "name": "laptop",
+                "serverTime": 1.7e12,
+                "offlineAfterMs": 120_000,
+            },
+            "teams:activeTeamDirs": [],
+        }
+    )
+    gw = gateway(client)
+    assert gw.last_success is None
+    await trio.sleep(5)
+    registration = await gw.register("darwin")
+    assert registration.offline_after_ms == 120_000
+    assert gw.last_success == 5
+    await trio.sleep(5)
+    await gw.active_team_dirs()
+    await gw.sign_off()
+    assert gw.last_success == 5
+    assert client.calls[-1][:2] == ("mutation", "nodes:signOff")
+    assert client.calls[-1][2] == {"nodeToken": "tina_node_tok"}

@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import structlog
 import trio
@@ -37,25 +38,114 @@ async def until(predicate: Any, timeout: float = 60) -> None:
             await trio.sleep(0.01)
 
 
-async def test_presence_registers_once_then_beats_every_interval(
+async def run_presence(
+    fake: FakeGateway,
+    seconds: float,
+    health: Any = lambda: HEALTH,
+    state: presence.Presence | None = None,
+    **kw: Any,
+) -> presence.Presence:
+    """Presence against the fake for `seconds` (virtual), then a clean stop."""
+    state = state or presence.Presence()
+    async with trio.open_nursery() as n:
+        await n.start(
+            partial(
+                presence.run,
+                LatestValue[GatewayProtocol | None](fake),
+                health,
+                "laptop.abc",
+                state,
+                **kw,
+            )
+        )
+        await trio.sleep(seconds)
+        n.cancel_scope.cancel()
+    return state
+
+
+@attrs.define
+class TimedGateway(FakeGateway):
+    """Also records when each heartbeat was sent (trio time)."""
+
+    beat_at: list[float] = attrs.Factory(list)
+
+    async def heartbeat(self, health: Health) -> None:
+        self.beat_at.append(trio.current_time())
+        await super().heartbeat(health)
+
+    def beats(self) -> list[int]:
+        return [round(t - self.beat_at[0]) for t in self.beat_at]
+
+
+async def test_presence_registers_once_then_beats_every_idle_interval_when_nothing_changes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = TimedGateway()
+    state = await run_presence(fake, 125.5)
+    assert fake.count("register") == 1
+    assert fake.count("interrupt_stale_actions") == 1
+    # Nothing new: twice the 30 s interval between beats.
+    assert fake.beats() == [0, 60, 120]
+    assert state.registered_as == "laptop"
+    assert state.beats == 3
+
+
+async def test_a_changed_health_goes_out_one_interval_after_the_last_beat(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = TimedGateway()
+    # The outbox depth changes every 10 s for a minute, then stays; the uptime alone is
+    # nothing new.
+    health = lambda: Health(  # noqa: E731
+        daemon_version="t",
+        started_at=1.7e12,
+        uptime_secs=trio.current_time(),
+        outbox_depth=float(min(6, int(trio.current_time()) // 10)),
+    )
+    await run_presence(fake, 125.5, health)
+    assert fake.beats() == [0, 30, 60, 120]
+
+
+async def test_heartbeats_are_skipped_while_other_calls_succeed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = TimedGateway()
+
+    async def syncing() -> None:
+        # A sync every 50 s for 10 minutes (each is a sign of life), then nothing; a query
+        # (no sign of life to the deployment) does not count.
+        for _ in range(12):
+            await trio.sleep(50)
+            await fake.interrupt_stale_actions("laptop.abc")
+            await fake.active_team_dirs()
+
+    async with trio.open_nursery() as n:
+        n.start_soon(syncing)
+        await run_presence(fake, 760)
+    # The beat at registration, then none while the syncs came, then 60 s after the last one.
+    assert fake.beats() == [0, 660, 720]
+
+
+async def test_beats_stay_within_half_the_deployments_offline_threshold(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = TimedGateway(offline_after_ms=10_000)
+    state = await run_presence(fake, 22.5, interval=30.0, idle_interval=120.0)
+    assert state.offline_after == 10.0
+    assert fake.beats() == [0, 5, 10, 15, 20]
+
+
+async def test_a_clean_stop_signs_the_laptop_off_once(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     fake = FakeGateway()
-    state = presence.Presence()
-    async with trio.open_nursery() as n:
-        await n.start(
-            presence.run,
-            LatestValue[GatewayProtocol | None](fake),
-            lambda: HEALTH,
-            "laptop.abc",
-            state,
-        )
-        await trio.sleep(95.5)
-        n.cancel_scope.cancel()
-    assert fake.count("register") == 1
-    assert fake.count("interrupt_stale_actions") == 1
-    assert fake.count("heartbeat") == 4  # at 0, 30, 60, 90
-    assert state.registered_as == "laptop"
+    await run_presence(fake, 10)
+    assert fake.count("sign_off") == 1
+    assert fake.calls[-1][0] == "sign_off"
+    # Refused (revoked): nothing to sign off.
+    revoked = FakeGateway(fail_next=10**6, failure=refused())
+    await run_presence(revoked, 10)
+    assert revoked.count("sign_off") == 0
 
 
 async def test_a_refused_credential_is_reported_once_and_checked_rarely(

@@ -95,7 +95,13 @@ async def test_presence_heartbeats_on_the_connection_that_replaced_a_dead_one(
     async with trio.open_nursery() as n:
         await n.start(
             partial(
-                presence.run, cell, lambda: HEALTH, "laptop.abc", presence.Presence(), interval=1.0
+                presence.run,
+                cell,
+                lambda: HEALTH,
+                "laptop.abc",
+                presence.Presence(),
+                interval=1.0,
+                idle_interval=1.0,
             )
         )
         await trio.sleep(2.5)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, Protocol, TypeVar, cast
 
 import attrs
+import trio
 
 from tina.messages import (
     ActionResult,
@@ -82,6 +83,8 @@ class Registration:
     node_id: str
     name: str
     server_time: float
+    # The deployment's offline threshold (absent from older deployments).
+    offline_after_ms: float | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -186,6 +189,12 @@ class GatewayProtocol(Protocol):
 
     async def register(self, os_name: str) -> Registration: ...
     async def heartbeat(self, health: Health) -> None: ...
+    async def sign_off(self) -> None: ...
+    @property
+    def last_success(self) -> float | None:
+        """trio time of the last successful mutation (each is a sign of life), if any."""
+        ...
+
     async def sync_orchestration(
         self,
         orchestration: OrchestrationSnapshot,
@@ -271,6 +280,7 @@ class Gateway:
         self.client = client
         self._token = token
         self._timeout = timeout
+        self.last_success: float | None = None
 
     def __repr__(self) -> str:
         return f"<Gateway {self.client.url}>"
@@ -284,7 +294,13 @@ class Gateway:
         return out
 
     async def _mutation(self, path: str, **fields: Any) -> Any:
-        return await self.client.mutation(path, self._args(**fields), timeout=self._timeout)
+        return await self._send(path, self._args(**fields))
+
+    async def _send(self, path: str, args: dict[str, Any]) -> Any:
+        """A mutation; a success is a sign of life the deployment recorded (presence)."""
+        doc = await self.client.mutation(path, args, timeout=self._timeout)
+        self.last_success = trio.current_time()
+        return doc
 
     async def _query(self, path: str, **fields: Any) -> Any:
         return await self.client.query(path, self._args(**fields), timeout=self._timeout)
@@ -294,6 +310,10 @@ class Gateway:
 
     async def heartbeat(self, health: Health) -> None:
         await self._mutation("nodes:heartbeat", health=health)
+
+    async def sign_off(self) -> None:
+        """A clean stop: the node is offline now (`nodes:signOff` is not a sign of life)."""
+        await self.client.mutation("nodes:signOff", self._args(), timeout=self._timeout)
 
     async def sync_orchestration(
         self,
@@ -443,7 +463,7 @@ class Gateway:
         node and prompt id)."""
         args = self._args()
         args.update(opened_to_wire(prompt))
-        doc = await self.client.mutation("prompts:openPrompt", args, timeout=self._timeout)
+        doc = await self._send("prompts:openPrompt", args)
         return _structure(doc, _Ok).ok
 
     async def settle_prompt(self, prompt_id: str, outcome: PromptOutcome) -> bool:
@@ -464,5 +484,5 @@ class Gateway:
         first (`tina.convex.needs.InvalidNeeds`: nothing is sent)."""
         args = self._args()
         args.update(sync_laptop_args(items, sessions))
-        doc = await self.client.mutation("needs:syncLaptop", args, timeout=self._timeout)
+        doc = await self._send("needs:syncLaptop", args)
         return result_from_wire(doc)

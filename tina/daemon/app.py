@@ -3,8 +3,8 @@
 tina (root, one_for_one)
   convex       the Convex connection (trio client + typed gateway); stops last
   watch        the one file-watching hub
+  presence     registration, heartbeats when needed, the sign-off at a clean stop
   syncer       coalescing, idempotent writes to Convex
-  presence     registration, then a heartbeat every 30 s
   claude       ~/.claude/teams and ~/.claude/tasks
   worktrees    dynamic: one watcher per orchestration worktree
   discovery    ~/.claude/tina-sessions -> starts/stops worktree watchers
@@ -162,9 +162,6 @@ class Daemon:
             ),
             ChildSpec(id="watch", run=self.hub.run, detail=self.hub.detail),
             ChildSpec(
-                id="syncer", run=self.syncer.run, shutdown_timeout=2, detail=self.syncer.detail
-            ),
-            ChildSpec(
                 id="presence",
                 run=partial(
                     presence.run,
@@ -173,8 +170,13 @@ class Daemon:
                     self.instance_id,
                     self.presence_state,
                     interval=cfg.heartbeat_secs,
+                    idle_interval=cfg.idle_heartbeat_secs,
                 ),
                 detail=self.presence_state.detail,
+                # Stops after the syncer (children stop in reverse): its sign-off is the last call.
+            ),
+            ChildSpec(
+                id="syncer", run=self.syncer.run, shutdown_timeout=2, detail=self.syncer.detail
             ),
             ChildSpec(
                 id="claude",

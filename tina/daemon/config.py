@@ -35,6 +35,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "tina_session": ("TINA_SESSION_BIN", "str"),
     "tmux_socket": ("TINA_TMUX_SOCKET", "str"),
     "heartbeat_secs": ("TINA_HEARTBEAT_SECS", "positive_float"),
+    "idle_heartbeat_secs": ("TINA_IDLE_HEARTBEAT_SECS", "positive_float"),
     "debounce_ms": ("TINA_DEBOUNCE_MS", "positive_int"),
     "action_timeout_secs": ("TINA_ACTION_TIMEOUT_SECS", "positive_float"),
     "permission_wait_ms": ("TINA_PERMISSION_WAIT_MS", "permission_wait_ms"),
@@ -80,7 +81,12 @@ class Config:
     state_dir: Path
     tina_session: str = "tina-session"
     tmux_socket: str | None = None
+    # Heartbeats: a changed health goes out `heartbeat_secs` after the previous beat; with
+    # nothing new, a beat is sent `idle_heartbeat_secs` (unset: twice `heartbeat_secs`) after the
+    # last successful call of any kind. Both stay within half the deployment's offline
+    # threshold (TINA_OFFLINE_AFTER_MS, learnt at registration).
     heartbeat_secs: float = 30.0
+    idle_heartbeat_secs: float | None = None
     debounce_ms: int = 30
     action_timeout_secs: float = 120.0
     permission_wait_ms: int = PERMISSION_WAIT_MS

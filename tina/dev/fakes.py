@@ -167,6 +167,10 @@ class FakeGateway:
     actions: dict[str, dict[str, Any]] = attrs.Factory(dict)
     completed: dict[str, ActionResult] = attrs.Factory(dict)
     heartbeats: list[Health] = attrs.Factory(list)
+    # trio time of the last successful mutation, as the real gateway keeps it (presence).
+    last_success: float | None = None
+    # What `register` answers for the deployment's offline threshold.
+    offline_after_ms: float | None = None
     fail_next: int = 0
     failure: Exception | None = None
     latency: float = 0.0
@@ -206,6 +210,8 @@ class FakeGateway:
         if self.fail_next > 0:
             self.fail_next -= 1
             raise self.failure or ConvexConnectionLost("fake: connection lost")
+        if name not in _QUERIES and name != "sign_off":
+            self.last_success = trio.current_time()  # a mutation: a sign of life
         self.changed.set()
         self.changed = trio.Event()
 
@@ -214,11 +220,16 @@ class FakeGateway:
 
     async def register(self, os_name: str) -> Registration:
         await self._call("register", os_name)
-        return Registration(node_id="node1", name="laptop", server_time=0.0)
+        return Registration(
+            node_id="node1", name="laptop", server_time=0.0, offline_after_ms=self.offline_after_ms
+        )
 
     async def heartbeat(self, health: Health) -> None:
         await self._call("heartbeat", health)
         self.heartbeats.append(health)
+
+    async def sign_off(self) -> None:
+        await self._call("sign_off", None)
 
     async def sync_orchestration(
         self,
