@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,12 @@ import trio.testing
 
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.actors import worktree
+from tina.daemon.actors import claude, worktree
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway
 
+REAL = Path(__file__).resolve().parent.parent / "fixtures" / "real-shapes" / "teams"
 STATE = Path(__file__).resolve().parent.parent / "fixtures" / "state" / "spec-doc-head.json"
 
 
@@ -106,5 +109,52 @@ async def test_an_idle_worktree_holds_no_timer_and_polls_only_a_broad_document(
         write_state(wt, plans={"1": str(plan)})
         hub._route({(2, str(wt / ".claude/tina/supervisor-state.json"))})
         await until_sent(syncer, wt, sha(b"v1"))
+        await no_timer_pending()
+        nursery.cancel_scope.cancel()
+
+
+class Panes:
+    """A stand-in for `tmux list-panes`, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> frozenset[str] | None:
+        self.calls += 1
+        return frozenset({"%21", "%22", "%23"})
+
+
+@pytest.mark.timeout(30)
+async def test_the_claude_actor_lists_panes_on_a_timer_only_while_a_team_has_pane_teammates(
+    tmp_path: Path,
+) -> None:
+    claude_dir = tmp_path / ".claude"
+    shutil.copytree(REAL / "session-7c1e0b2a", claude_dir / "teams" / "solo")
+    config = json.loads((claude_dir / "teams/solo/config.json").read_text())
+    config["members"] = config["members"][:1]  # the lead only: no pane teammate
+    (claude_dir / "teams/solo/config.json").write_text(json.dumps(config))
+    panes = Panes()
+    syncer = Syncer(LatestValue[GatewayProtocol | None](None))
+    watcher = claude.ClaudeWatcher(claude_dir, syncer, panes=panes)
+    hub = WatchHub(awatch=quiet_backend)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        await nursery.start(
+            partial(claude.run, claude_dir, hub, syncer, watcher=watcher, pane_interval=0.05)
+        )
+        await no_timer_pending()
+        assert panes.calls == 0
+
+        # A team with pane teammates: a pane can die without any file changing, so the panes
+        # are listed on the timer.
+        shutil.copytree(REAL / "api-audit", claude_dir / "teams" / "api-audit")
+        hub._route({(1, str(claude_dir / "teams/api-audit/config.json"))})
+        with trio.fail_after(10):
+            while panes.calls < 4:  # one for the refresh, the rest from the timer
+                await trio.sleep(0.01)
+
+        # It goes away: the timer stops.
+        shutil.rmtree(claude_dir / "teams" / "api-audit")
+        hub._route({(3, str(claude_dir / "teams/api-audit/config.json"))})
         await no_timer_pending()
         nursery.cancel_scope.cancel()

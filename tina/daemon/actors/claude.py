@@ -577,6 +577,10 @@ class ClaudeWatcher:
 
     # --- liveness ------------------------------------------------------------------------------
 
+    def has_pane_teammates(self) -> bool:
+        """A team has a teammate in a tmux pane (its liveness needs the panes listed)."""
+        return any(self._has_panes(d) for d in self.configs)
+
     def _has_panes(self, d: str) -> bool:
         config = self.configs.get(d)
         return config is not None and any(m.reach == "pane" for m in config[2])
@@ -697,10 +701,13 @@ async def run(
                         await remove_vanished(watcher, gateway)
 
             panes_due = False
+            # Set while a team has pane teammates: no timer otherwise (an idle daemon sleeps).
+            panes_wanted = trio.Event()
 
             async def pane_timer() -> None:
                 nonlocal panes_due
                 while True:
+                    await panes_wanted.wait()
                     await trio.sleep(pane_interval)
                     panes_due = True
                     merged.set()
@@ -724,6 +731,10 @@ async def run(
             nursery.start_soon(pane_timer)
             nursery.start_soon(on_hooks)
             while True:
+                if watcher.has_pane_teammates():
+                    panes_wanted.set()
+                elif panes_wanted.is_set():
+                    panes_wanted = trio.Event()
                 await merged.wait()
                 merged = trio.Event()
                 batch, pending[:] = list(pending), []
