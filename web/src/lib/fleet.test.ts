@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 import type { NodeView } from "../api";
-import { healthWarnings, orderNodes, presence, syncLagMs } from "./fleet";
+import { healthWarnings, orderNodes, presence, syncLagMs, uptimeMs } from "./fleet";
 
 const health = (over: Partial<NonNullable<NodeView["health"]>> = {}): NonNullable<NodeView["health"]> => ({
   daemonVersion: "0.3.0",
@@ -18,11 +18,18 @@ test("presence", () => {
   expect(presence({ online: true, revoked: true, lastHeartbeat: 5 })).toBe("revoked");
 });
 
-test("sync lag is measured at the heartbeat, from the last successful sync", () => {
-  expect(syncLagMs({ lastHeartbeat: 10_000, health: health({ lastSyncAt: 7_500 }) })).toBe(2_500);
-  expect(syncLagMs({ lastHeartbeat: 10_000, health: health({ lastSyncAt: 12_000 }) })).toBe(0);
-  expect(syncLagMs({ lastHeartbeat: 10_000, health: health() })).toBeUndefined();
-  expect(syncLagMs({ lastHeartbeat: 10_000 })).toBeUndefined();
+test("sync lag: none with an empty outbox, else the time since the last successful sync", () => {
+  expect(syncLagMs({ health: health({ outboxDepth: 2, lastSyncAt: 7_500 }) }, 10_000)).toBe(2_500);
+  expect(syncLagMs({ health: health({ outboxDepth: 2, lastSyncAt: 12_000 }) }, 10_000)).toBe(0);
+  expect(syncLagMs({ health: health({ lastSyncAt: 1_000 }) }, 10_000)).toBe(0);
+  expect(syncLagMs({ health: health({ outboxDepth: 2 }) }, 10_000)).toBeUndefined();
+  expect(syncLagMs({}, 10_000)).toBeUndefined();
+});
+
+test("uptime is counted from the daemon's start while the laptop is online", () => {
+  expect(uptimeMs({ online: true, health: health({ startedAt: 4_000, uptimeSecs: 1 }) }, 10_000)).toBe(6_000);
+  expect(uptimeMs({ online: false, health: health({ startedAt: 4_000 }) }, 10_000)).toBeUndefined();
+  expect(uptimeMs({ online: true }, 10_000)).toBeUndefined();
 });
 
 test("warnings: waiting observations, failing actors, a bad connection", () => {

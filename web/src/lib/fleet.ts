@@ -1,4 +1,4 @@
-// Laptops: presence and sync health as the last heartbeat reported them. Pure.
+// Laptops: presence and sync health as the laptop last reported them. Pure.
 import type { NodeView } from "../api";
 
 export type Presence = "online" | "offline" | "revoked" | "never";
@@ -17,13 +17,25 @@ export const PRESENCE_LABELS: Record<Presence, string> = {
 };
 
 /**
- * How far behind the laptop's sync was when it last reported: the time between its last
- * successful sync and that heartbeat. Undefined when it has not reported a sync yet.
+ * How far behind the laptop's sync is: nothing while its outbox is empty (the daemon stores
+ * its last sync only while observations wait), else the time since its last successful sync.
+ * Undefined when it has not reported a sync yet.
  */
-export function syncLagMs(n: Pick<NodeView, "lastHeartbeat" | "health">): number | undefined {
-  const last = n.health?.lastSyncAt;
-  if (last === undefined || n.lastHeartbeat <= 0) return undefined;
-  return Math.max(0, n.lastHeartbeat - last);
+export function syncLagMs(n: Pick<NodeView, "health">, now: number): number | undefined {
+  const h = n.health;
+  if (h === undefined) return undefined;
+  if (h.outboxDepth === 0) return 0;
+  if (h.lastSyncAt === undefined) return undefined;
+  return Math.max(0, now - h.lastSyncAt);
+}
+
+/**
+ * How long the daemon has been running, counted here from its start (heartbeats do not store
+ * the uptime: they would wake every dashboard). Undefined when the laptop is offline.
+ */
+export function uptimeMs(n: Pick<NodeView, "health" | "online">, now: number): number | undefined {
+  if (!n.online || n.health === undefined) return undefined;
+  return Math.max(0, now - n.health.startedAt);
 }
 
 /** A laptop whose daemon reports trouble: undelivered observations, restarts or errors. */

@@ -1,4 +1,4 @@
-// Every laptop: presence, last heartbeat, daemon version, sync lag and outbox depth.
+// Every laptop: presence, last seen, daemon version, uptime, sync lag and outbox depth.
 import { useMutation, useQuery } from "convex/react";
 import { useState, type FormEvent } from "react";
 import { api, type MessagingRule, type NodeView } from "../api";
@@ -8,7 +8,8 @@ import { ClaudeSessions } from "./ClaudeSessions";
 import { MESSAGING_RULE_LABELS, MESSAGING_RULES } from "../lib/controls";
 import { describeError } from "../lib/errors";
 import { useMe } from "../session";
-import { healthWarnings, orderNodes, presence, PRESENCE_LABELS, syncLagMs, type Presence } from "../lib/fleet";
+import { healthWarnings, orderNodes, presence, PRESENCE_LABELS, syncLagMs, uptimeMs, type Presence } from "../lib/fleet";
+import { useNow } from "../hooks/useNow";
 import type { Tone } from "../lib/status";
 import { formatDuration } from "../lib/time";
 import s from "./fleet.module.css";
@@ -115,7 +116,9 @@ function Messaging({ node, canChange }: { node: NodeView; canChange: boolean }) 
 
 export function NodeCard({ node, canRevoke = false, canSetMessaging = false }: { node: NodeView; canRevoke?: boolean; canSetMessaging?: boolean }) {
   const h = node.health;
-  const lag = syncLagMs(node);
+  const now = useNow();
+  const lag = syncLagMs(node, now);
+  const uptime = uptimeMs(node, now);
   const warnings = healthWarnings(node);
   return (
     <article className={s.card} data-testid="node-card" data-node={node.name} aria-label={`Laptop ${node.name}`}>
@@ -125,15 +128,15 @@ export function NodeCard({ node, canRevoke = false, canSetMessaging = false }: {
       </div>
       <dl className={ui.kv}>
         <dt>Last seen</dt>
-        <dd>{node.lastHeartbeat > 0 ? <Time at={node.lastHeartbeat} /> : "never"}</dd>
+        <dd>{node.online ? "now" : node.lastHeartbeat > 0 ? <Time at={node.lastHeartbeat} /> : "never"}</dd>
         <dt>Daemon</dt>
         <dd>{h ? `v${h.daemonVersion}` : "–"}</dd>
         <dt>Uptime</dt>
-        <dd>{h ? formatDuration(h.uptimeSecs * 1000) : "–"}</dd>
+        <dd>{uptime === undefined ? "–" : formatDuration(uptime)}</dd>
         <dt>Sync lag</dt>
-        <dd title="time between the laptop's last successful sync and its last heartbeat">
-          {lag === undefined ? "–" : formatDuration(lag)}
-          {h?.lastSyncAt !== undefined && (
+        <dd title="time since the laptop's last successful sync while observations wait to sync">
+          {lag === undefined ? "–" : lag === 0 ? "up to date" : formatDuration(lag)}
+          {lag !== 0 && h?.lastSyncAt !== undefined && (
             <span className={ui.secondary}>
               {" "}
               (last sync <Time at={h.lastSyncAt} />)

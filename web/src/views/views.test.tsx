@@ -93,8 +93,8 @@ describe("fleet", () => {
     messaging: "owners",
     health: {
       daemonVersion: "0.4.1",
-      startedAt: 0,
-      uptimeSecs: 7_260,
+      startedAt: Date.now() - 7_260_000,
+      uptimeSecs: 60,
       outboxDepth: 2,
       lastSyncAt: Date.now() - 14_500,
       connection: "connected",
@@ -103,14 +103,15 @@ describe("fleet", () => {
     ...over,
   });
 
-  test("a laptop card: presence, last seen, version, sync lag, outbox", () => {
+  test("a laptop card: presence, last seen, version, uptime from its start, sync lag, outbox", () => {
     render(<NodeCard node={node()} />);
     const card = screen.getByTestId("node-card");
     expect(card).toHaveTextContent("online");
-    expect(card).toHaveTextContent("Last seen12 s ago");
+    expect(card).toHaveTextContent("Last seennow");
     expect(card).toHaveTextContent("Daemonv0.4.1");
+    // Counted from the daemon's start, not the uptime it last reported (heartbeats do not store it).
     expect(card).toHaveTextContent("Uptime2 h 01 min");
-    expect(card).toHaveTextContent("Sync lag2 s");
+    expect(card).toHaveTextContent("Sync lag14 s");
     expect(card).toHaveTextContent("Outbox2 waiting");
     expect(card).toHaveTextContent("2 observations waiting to sync");
     expect(card).toHaveTextContent("1 actors, 1 restarts");
@@ -144,6 +145,8 @@ describe("fleet", () => {
   test("offline and never-connected laptops", () => {
     render(<NodeCard node={node({ online: false })} />);
     expect(screen.getByTestId("node-card")).toHaveTextContent("offline");
+    expect(screen.getByTestId("node-card")).toHaveTextContent("Last seen12 s ago");
+    expect(screen.getByTestId("node-card")).toHaveTextContent("Uptime–");
     render(<NodeCard node={node({ _id: "n2" as Id<"nodes">, name: "new", online: false, lastHeartbeat: 0, health: undefined })} />);
     expect(screen.getAllByTestId("node-card")[1]).toHaveTextContent("never connected");
     expect(screen.getAllByTestId("node-card")[1]).toHaveTextContent("Last seennever");
