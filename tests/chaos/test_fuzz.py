@@ -32,12 +32,13 @@ from tina.convex.wire import make_converter
 from tina.daemon.actions import ActionRejected, build_cli_args
 from tina.daemon.projection import Unsendable, task_snapshot, team_snapshot
 from tina.daemon.sync.coalescer import TeamItem, TeamRemoval
+from tina.daemon.sync.delta import board_counts
 from tina.daemon.sync.outbox import Outbox
 from tina.daemon.sync.syncer import Syncer
 from tina.dev.backend import BackendProcess
 from tina.local import ReadError, parse_task, parse_team_config
 from tina.local.names import validate_feature, validate_phase
-from tina.messages import ACTION_TYPES, AGENT_RE, CONTROL_RE, MAX_TEXT, TEAM_DIR_RE
+from tina.messages import ACTION_TYPES, AGENT_RE, CONTROL_RE, MAX_TEXT, TEAM_DIR_RE, TaskSnapshot
 
 from .harness import ENROLLMENT_SECRET, sizes
 
@@ -328,7 +329,7 @@ def test_every_file_the_readers_accept_is_accepted_by_convex(backend: BackendPro
         except ReadError:
             return
         team_snap, members = team_snapshot(config, "fuzz-team")
-        snaps = []
+        snaps: list[TaskSnapshot] = []
         skipped: list[str] = []
         for i, doc in enumerate(tasks):
             try:
@@ -353,6 +354,35 @@ def test_every_file_the_readers_accept_is_accepted_by_convex(backend: BackendPro
         backend.call(
             "mutation", "teams:syncTeam", args
         )  # raises with the server's reason if refused
+        # What the daemon sends now: a reconcile (a page, then its end), then a delta.
+        states = [{"seq": seq[0], "task": t} for t in args["tasks"]]
+        common = {"nodeToken": token, "team": args["team"]}
+        page = backend.call(
+            "mutation",
+            "teams:reconcileTeam",
+            {**common, "epoch": seq[0], "members": args["members"], "tasks": states},
+        )
+        assert page["status"] == "applied", page  # type: ignore[index]
+        counts = _conv.unstructure(board_counts(snaps))
+        done = backend.call(
+            "mutation",
+            "teams:finishReconcile",
+            {
+                "nodeToken": token,
+                "dirName": team_snap.dir_name,
+                "epoch": seq[0],
+                "seq": seq[0],
+                "taskCounts": counts,
+            },
+        )
+        assert done["status"] == "done", done  # type: ignore[index]
+        delta = {**common, "base": seq[0], "seq": seq[0] + 0.5, "removed": [], "taskCounts": counts}
+        applied = backend.call(
+            "mutation",
+            "teams:syncTeamDelta",
+            {**delta, "members": args["members"], "tasks": states},
+        )
+        assert applied["status"] == "applied", applied  # type: ignore[index]
 
     check()
 
