@@ -1,8 +1,9 @@
 """The chaos suite at full size, with its figures recorded in `docs/reliability.md`.
 
 Runs `tests/chaos/` (pytest) with `TINA_CHAOS=full`: SIGKILL at 50 random points of 5,000
-changes, a 30 s backend outage, a SIGSTOP longer than the real 60 s offline threshold, faults
-injected into every actor, a daemon killed mid-action, and the fuzzers. Each scenario writes its
+changes, a 30 s backend outage, a SIGSTOP longer than the real 60 s offline threshold, a
+deployment restored from a backup (team deltas on a lost base, then reconciles), faults injected
+into every actor, a daemon killed mid-action, and the fuzzers. Each scenario writes its
 figures as JSON lines (`TINA_CHAOS_REPORT`); this script adds them up over `--runs` runs and
 replaces the matching section of `docs/reliability.md`. Nothing is recorded unless every run
 passed.
@@ -77,13 +78,14 @@ def summarize(runs: list[list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
 
 def render(form: str, runs: int, seconds: float, s: dict[str, dict[str, Any]]) -> str:
     kill, outage, stop = s.get("sigkill", {}), s.get("outage", {}), s.get("sigstop", {})
-    faults, actions = s.get("faults", {}), s.get("actions", {})
+    faults, actions, resync = s.get("faults", {}), s.get("actions", {}), s.get("resync", {})
     lost = sum(
-        x.get("lost", 0) + x.get("lost_orchestration_events", 0) for x in (kill, outage, stop)
+        x.get("lost", 0) + x.get("lost_orchestration_events", 0)
+        for x in (kill, outage, stop, resync)
     )
     dups = sum(
         x.get("duplicates", 0) + x.get("duplicate_orchestration_events", 0)
-        for x in (kill, outage, stop)
+        for x in (kill, outage, stop, resync)
     )
     rows = [
         ("runs of the suite", f"{runs} ({seconds / max(runs, 1):.0f} s each)"),
@@ -118,6 +120,10 @@ def render(form: str, runs: int, seconds: float, s: dict[str, dict[str, Any]]) -
             f"{outage.get('reconnect_secs', 0):.2f} s",
         ),
         ("peak daemon RSS during the outage", f"{outage.get('peak_rss_mib', 0):.1f} MiB"),
+        (
+            "deployment restored from a backup: teams reconciled (changes the restore took back)",
+            f"{resync.get('teams_resynced', '–')} ({resync.get('changes_lost_by_the_restore', '–')})",
+        ),
         (
             "SIGSTOP (threshold; shown offline after; online again after resume)",
             f"{stop.get('suspended_secs', 0):.0f} s ({stop.get('offline_threshold_ms', 0) / 1000:.0f} s; "
