@@ -340,12 +340,15 @@ export class StandInLaptop implements Laptop {
   }
 
   async goOffline(): Promise<void> {
+    const wasOnline = this.timer !== null;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
     await this.ws?.close();
     this.ws = null;
+    // As the daemon does at a clean stop: offline at once, not a threshold later.
+    if (wasOnline && this.token !== "") await this.http.mutation(api.nodes.signOff, { nodeToken: this.token }).catch(() => undefined);
   }
 
   async stop(): Promise<void> {
