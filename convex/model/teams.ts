@@ -609,13 +609,14 @@ async function upsertTeam(
   return existing._id;
 }
 
-/** The team's member rows (every agent it ever had), counted against the budget. */
+/** The team's member rows (every agent it ever had, at most 800), each counted against the budget as it is read. */
 async function loadMembers(ctx: QueryCtx, teamId: Id<"teams">, budget: StoredBudget): Promise<Doc<"teamMembers">[]> {
-  const rows = await ctx.db
-    .query("teamMembers")
-    .withIndex("by_team_agent", (q) => q.eq("teamId", teamId))
-    .take(LIMITS.membersPerTeam * 4);
-  for (const row of rows) budget.add(row);
+  const rows: Doc<"teamMembers">[] = [];
+  for await (const row of ctx.db.query("teamMembers").withIndex("by_team_agent", (q) => q.eq("teamId", teamId))) {
+    if (rows.length >= LIMITS.membersPerTeam * 4) break;
+    budget.add(row);
+    rows.push(row);
+  }
   return rows;
 }
 
