@@ -50,6 +50,7 @@ export type PatchableDatabase = {
   _nextQueryId: number;
   _schema: { tables: Map<string, { indexes: { indexDescriptor: string; fields: string[] }[] }> } | null;
   get(table: string | undefined, id: string): Doc | null;
+  _addWrite(id: string, value: Doc | null): void;
   startTransaction(): void;
   commit(commitTs?: bigint | null): void;
   startQuery(query: Query): number;
@@ -358,7 +359,10 @@ type Stream = {
 /** Indexes over one DatabaseFake; `install` swaps its read methods for indexed ones. */
 export class FastDatabase {
   private readonly tables = new Map<string, TableData>();
-  private readonly streams = new Map<number, Stream>();
+  // Per transaction: open query streams, and ids written by table (see
+  // pendingIds). Keyed by the `_writes` stack, which convex-test swaps for an
+  // empty one while a snapshot query runs inside a transaction.
+  private readonly transactions = new WeakMap<object, { streams: Map<number, Stream>; pending: Map<string, Set<string>> }>();
   private readonly originalResolve: (query: Query) => Resolved;
   private readonly originalGet: (table: string | undefined, id: string) => Doc | null;
   private readonly originalPaginate: PatchableDatabase["paginate"];
@@ -393,12 +397,24 @@ export class FastDatabase {
     };
     db.startTransaction = () => {
       if (db._writes.length === 0) {
-        this.streams.clear();
+        this.transactions.delete(db._writes);
         this.hooks.onTransactionStart(this.commits);
       }
       this.originalStart();
     };
     db.commit = (commitTs) => this.commit(commitTs);
+    const addWrite = db._addWrite.bind(db);
+    db._addWrite = (id, value) => {
+      addWrite(id, value);
+      const table = tableNameFromId(id)!;
+      const pending = this.transaction().pending;
+      let ids = pending.get(table);
+      if (ids === undefined) {
+        ids = new Set();
+        pending.set(table, ids);
+      }
+      ids.add(id);
+    };
     this.rebuild();
   }
 
@@ -428,15 +444,23 @@ export class FastDatabase {
     return data;
   }
 
-  /** Ids of `table` written by the transaction in progress (all nesting levels). */
+  /**
+   * Ids of `table` the transaction in progress wrote, at any nesting level
+   * (possibly more: writes of a rolled-back nested level stay listed, and
+   * reading them through `get` gives their current version anyway).
+   */
   private pendingIds(table: string): Set<string> | null {
-    let ids: Set<string> | null = null;
-    for (const level of this.db._writes) {
-      for (const id of Object.keys(level)) {
-        if (tableNameFromId(id) === table) (ids ??= new Set()).add(id);
-      }
+    if (this.db._writes.length === 0) return null;
+    return this.transaction().pending.get(table) ?? null;
+  }
+
+  private transaction(): { streams: Map<number, Stream>; pending: Map<string, Set<string>> } {
+    let state = this.transactions.get(this.db._writes);
+    if (state === undefined) {
+      state = { streams: new Map(), pending: new Map() };
+      this.transactions.set(this.db._writes, state);
     }
-    return ids;
+    return state;
   }
 
   private iterateDocs(table: string, callback: (doc: Doc) => void): void {
@@ -514,7 +538,7 @@ export class FastDatabase {
     const resolved = this.resolve(query);
     const read = this.readRangeOf(query, resolved);
     if (read !== null) read.empty = true;
-    this.streams.set(id, {
+    this.transaction().streams.set(id, {
       docs: resolved.sortedDocs,
       pos: 0,
       returned: 0,
@@ -527,10 +551,11 @@ export class FastDatabase {
   }
 
   private queryNext(queryId: number): { value: Doc | null; done: boolean } {
-    const stream = this.streams.get(queryId);
+    const streams = this.transaction().streams;
+    const stream = streams.get(queryId);
     if (stream === undefined) throw new Error("Bad queryId");
     const finish = () => {
-      this.streams.delete(queryId);
+      streams.delete(queryId);
       return { value: null, done: true };
     };
     if (stream.limit !== null && stream.returned >= stream.limit) return finish();

@@ -28,7 +28,7 @@
 //     _schema            { tables: Map<name, { indexes: [{ indexDescriptor, fields }] }> } | null
 //     _nextQueryId       number
 //     _iterateDocs, _resolveQuerySource, startQuery, queryNext, paginate,
-//     startTransaction, commit          (see fast_db.ts for their contracts)
+//     startTransaction, commit, _addWrite(id, doc | null)   (see fast_db.ts)
 //   TransactionManager.getMetricsTracker() returns, inside a transaction, a
 //   TransactionMetricsTracker (dist/transactionMetrics.js) whose prototype's
 //   trackRead(bytes), trackWrite(bytes), trackIndexRange() and
@@ -135,6 +135,7 @@ function checkShape(candidate: unknown): ConvexTestInternals {
     ["queryNext", (v) => typeof v === "function"],
     ["paginate", (v) => typeof v === "function"],
     ["startTransaction", (v) => typeof v === "function"],
+    ["_addWrite", (v) => typeof v === "function"],
     ["commit", (v) => typeof v === "function"],
   ];
   for (const [name, ok] of fields) {
