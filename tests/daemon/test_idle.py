@@ -17,6 +17,8 @@ import trio.testing
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actors import claude, worktree
+from tina.daemon.actors import needs as needs_actor
+from tina.daemon.actors.hooks import Hooks, WorktreeIndex
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway
@@ -158,3 +160,36 @@ async def test_the_claude_actor_lists_panes_on_a_timer_only_while_a_team_has_pan
         hub._route({(3, str(claude_dir / "teams/api-audit/config.json"))})
         await no_timer_pending()
         nursery.cancel_scope.cancel()
+
+
+class CountedWorktrees(dict[str, str]):
+    """The hooks actor's feature -> worktree map, counting full walks of it."""
+
+    walks = 0
+
+    def items(self):  # type: ignore[no-untyped-def]
+        CountedWorktrees.walks += 1
+        return super().items()
+
+
+async def test_the_needs_pass_looks_worktrees_up_once_not_once_per_team(tmp_path: Path) -> None:
+    """Re-evaluated every 30 s even when idle: with 100 teams and 200 worktrees, testing every
+    worktree for every team's lead was 20,000 path normalisations each time."""
+    claude_dir = tmp_path / ".claude"
+    for n in range(5):
+        shutil.copytree(REAL / "api-audit", claude_dir / "teams" / f"team-{n}")
+    syncer = Syncer(LatestValue[GatewayProtocol | None](None))
+    watcher = claude.ClaudeWatcher(claude_dir, syncer, panes=Panes())
+    await watcher.emit(await watcher.rescan(force=True))
+    assert len(watcher.team_views()) == 5
+    cwd = next(m.cwd for _, team, members in watcher.configs.values() for m in members if m.cwd)
+    assert cwd is not None
+    hooks = Hooks(team_of=watcher.team_of_session)
+    worktrees = CountedWorktrees({f"f{i}": f"/elsewhere/wt{i}" for i in range(200)})
+    worktrees["api-audit"] = cwd
+    hooks.worktrees = worktrees
+    needs = needs_actor.Needs(watcher, hooks)
+    CountedWorktrees.walks = 0
+    needs.compute()
+    assert CountedWorktrees.walks == 1
+    assert {v.feature_name for v in watcher.team_views(WorktreeIndex(worktrees))} == {"api-audit"}

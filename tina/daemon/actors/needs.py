@@ -27,7 +27,7 @@ from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.convex.needs import InvalidNeeds
 from tina.daemon.actors.claude import ClaudeWatcher
-from tina.daemon.actors.hooks import Hooks, worktree_of
+from tina.daemon.actors.hooks import Hooks, WorktreeIndex
 from tina.daemon.needs import STALL_AFTER_MINS, laptop_needs, session_snapshots
 from tina.messages import LaptopNeed, SessionSnapshot
 from tina.supervision import Backoff
@@ -82,7 +82,7 @@ class Needs:
     def compute(self) -> tuple[list[LaptopNeed], list[SessionSnapshot]]:
         sessions = list(self.hooks.sessions.by_id.values())
         self.hooks.join(sessions)
-        teams = self.claude.team_views(lambda cwd: worktree_of(cwd, self.hooks.worktrees))
+        teams = self.claude.team_views(WorktreeIndex(self.hooks.worktrees))
         self.items = laptop_needs(teams, sessions, self.clock() * 1000, self.stall_after_ms)
         self.sessions = session_snapshots(sessions, teams)
         return self.items, self.sessions
