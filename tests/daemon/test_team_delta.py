@@ -17,6 +17,8 @@ from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
 from tina.daemon.sync.coalescer import TeamItem
 from tina.daemon.sync.delta import (
+    ROW_OVERHEAD,
+    STORED_PER_CALL,
     TASKS_PER_CALL,
     TEXT_PER_CALL,
     Acked,
@@ -332,18 +334,34 @@ def test_an_unchanged_team_is_one_empty_delta_and_removals_come_last() -> None:
         [],
         None,
     )
-    # 1,500 tasks gone and 600 changed: two calls of states, the removals in the last two
-    # (1,000 at most a call).
+    # 1,500 tasks gone and 600 changed: two calls of states, then the removals (1,000 at most
+    # a call), the first ones in the last call of states.
     many = board(2100)
     now = [attrs.evolve(t, status="completed") for t in many[:600]]
     calls = plan_delta(item(now, [LEAD]), acked(many, [LEAD]), lambda: float(fresh()))
-    assert [(len(c.tasks), len(c.removed)) for c in calls] == [(500, 1000), (100, 500)]
+    assert [(len(c.tasks), len(c.removed)) for c in calls] == [(500, 0), (100, 1000), (0, 500)]
     # Each seq above its base, the last the observation's own (200) when there is room below
     # it; fresh seqs when there is none.
-    assert [(c.base, c.seq) for c in calls] == [(100.0, 101.0), (101.0, 200.0)]
+    assert [(c.base, c.seq) for c in calls] == [(100.0, 101.0), (101.0, 102.0), (102.0, 200.0)]
     crowded = attrs.evolve(acked(many, [LEAD]), revision=199.0)
     calls = plan_delta(item(now, [LEAD]), crowded, lambda: float(fresh()))
-    assert [(c.base, c.seq) for c in calls] == [(199.0, 1000.0), (1000.0, 1001.0)]
+    assert [(c.base, c.seq) for c in calls] == [(199.0, 1000.0), (1000.0, 1001.0), (1001.0, 1002.0)]
+
+
+def test_calls_read_at_most_the_rows_a_call_may_replace() -> None:
+    # Convex holds 1,000 tasks of 20 KB; 300 change to small ones and 700 are gone: each call
+    # reads the rows it replaces or removes, at most 4.5 MiB of them.
+    big = board(1000, description="x" * 20_000)
+    held = attrs.evolve(acked(big, [LEAD]), sizes={t.task_id: task_text(t) for t in big})
+    now = [task(i, "completed") for i in range(1, 301)]
+    calls = plan_delta(item(now, [LEAD]), held, lambda: 1000.0 + len(now))
+    for c in calls:
+        rows = sum(held.sizes[t.task_id] + ROW_OVERHEAD for _, t in c.tasks)
+        rows += sum(held.sizes[i] + ROW_OVERHEAD for i in c.removed)
+        assert rows <= STORED_PER_CALL
+    assert sum(len(c.tasks) for c in calls) == 300
+    assert sum(len(c.removed) for c in calls) == 700
+    assert len(calls) == 6  # rows of 21 KB, 219 a call: 219 + 81 changed, 219 x 3 + 43 gone
     assert calls[-1].post.tasks.keys() == {t.task_id for t in now}
     assert calls[-1].post.applied == Applied(observed=200.0)
 

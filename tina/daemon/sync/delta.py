@@ -20,7 +20,7 @@ state is sent at most once that way, and every real change becomes one task even
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import attrs
 
@@ -33,6 +33,10 @@ REMOVED_PER_CALL = 1000
 """Removed task ids one delta carries at most."""
 TEXT_PER_CALL = 4 * 1024 * 1024
 """Text (UTF-8 bytes of every string of the task states and members) one call carries at most."""
+STORED_PER_CALL = 4 * 1024 * 1024 + 512 * 1024
+"""Stored task rows one call may read at most (the server allows 5 MiB: rows it replaces or
+marks removed), estimated as each row's text plus `ROW_OVERHEAD`."""
+ROW_OVERHEAD = 1024
 DELETED = "deleted"
 
 State = tuple[float, TaskSnapshot]
@@ -114,6 +118,8 @@ class Acked:
     tasks: dict[str, int]
     members: int
     applied: Applied
+    # The text size of each task's row as Convex holds it (what a call touching it reads).
+    sizes: dict[str, int] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -169,22 +175,50 @@ def _pieces(chain: list[State], budget: int) -> Iterator[tuple[list[State], int]
         yield piece, size
 
 
-def _batches(chains: Iterable[list[State]], budget: int) -> list[list[State]]:
-    """Task states in calls of at most `TASKS_PER_CALL` states and `budget` text bytes; a
+def _batches(
+    chains: Iterable[list[State]], budget: int, stored: Mapping[str, int]
+) -> list[list[State]]:
+    """Task states in calls of at most `TASKS_PER_CALL` states, `budget` text bytes and
+    `STORED_PER_CALL` bytes of the rows they replace (`stored`: text size by task id); a
     task's states stay together (in order) unless they do not fit in one call."""
     batches: list[list[State]] = []
     current: list[State] = []
-    size = 0
+    size = rows = 0
     for chain in chains:
+        task_id = chain[0][1].task_id
+        row = max(stored.get(task_id, 0), *(task_text(t) for _, t in chain)) + ROW_OVERHEAD
         for piece, text in _pieces(chain, budget):
-            if current and (len(current) + len(piece) > TASKS_PER_CALL or size + text > budget):
+            if current and (
+                len(current) + len(piece) > TASKS_PER_CALL
+                or size + text > budget
+                or rows + row > STORED_PER_CALL
+            ):
                 batches.append(current)
-                current, size = [], 0
+                current, size, rows = [], 0, 0
             current.extend(piece)
             size += text
+            rows += row
     if current:
         batches.append(current)
     return batches
+
+
+def _removals(removed: list[str], stored: Mapping[str, int]) -> list[tuple[list[str], int]]:
+    """Removed task ids in calls of at most `REMOVED_PER_CALL` ids and `STORED_PER_CALL`
+    bytes of their rows, with those bytes."""
+    out: list[tuple[list[str], int]] = []
+    current: list[str] = []
+    rows = 0
+    for task_id in removed:
+        row = stored.get(task_id, 0) + ROW_OVERHEAD
+        if current and (len(current) >= REMOVED_PER_CALL or rows + row > STORED_PER_CALL):
+            out.append((current, rows))
+            current, rows = [], 0
+        current.append(task_id)
+        rows += row
+    if current:
+        out.append((current, rows))
+    return out
 
 
 def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list[Delta]:
@@ -208,14 +242,20 @@ def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list
 
     # The members' text is kept free in every call (they go in the first when they changed).
     budget = TEXT_PER_CALL - (members_text(item.members) if members is not None else 0)
-    batches = _batches(changed, budget) or [[]]
-    removal_batches = [
-        removed[i : i + REMOVED_PER_CALL] for i in range(0, len(removed), REMOVED_PER_CALL)
-    ]
-    calls = max(len(batches), len(removal_batches))
-    # States first, removals last: a task gone after its last states is removed after them.
-    batches += [[]] * (calls - len(batches))
-    removal_batches = [[]] * (calls - len(removal_batches)) + removal_batches
+    batches = _batches(changed, budget, acked.sizes) or [[]]
+    # States first, removals after them (a task gone after its last states is removed after
+    # them): the first removals share the last call of states when its rows leave room.
+    plan: list[tuple[list[State], list[str]]] = [(b, []) for b in batches]
+    for gone, rows in _removals(removed, acked.sizes):
+        states, already = plan[-1]
+        touched = sum(
+            max(acked.sizes.get(t.task_id, 0), task_text(t)) + ROW_OVERHEAD for _, t in states
+        )
+        if not already and touched + rows <= STORED_PER_CALL:
+            plan[-1] = (states, gone)
+        else:
+            plan.append(([], gone))
+    calls = len(plan)
 
     # Seqs of the calls: base + 1, base + 2, ..., then the observation's own, when they fit
     # below it (then the revision Convex holds never passes an observation it has not seen
@@ -227,23 +267,26 @@ def plan_delta(item: TeamItem, acked: Acked, fresh: Callable[[], float]) -> list
 
     out: list[Delta] = []
     state = acked
-    for i, (states, gone) in enumerate(zip(batches, removal_batches, strict=True)):
+    for i, (states, gone) in enumerate(plan):
         last = i == calls - 1
         seq = seqs[i]
         tasks = dict(state.tasks)
+        sizes = dict(state.sizes)
         sent = dict(state.applied.sent)
         for seq_seen, task in states:
             tasks[task.task_id] = fingerprint(task)
+            sizes[task.task_id] = task_text(task)
             sent[task.task_id] = max(sent.get(task.task_id, -1.0), seq_seen)
         for task_id in gone:
             tasks.pop(task_id, None)
+            sizes.pop(task_id, None)
         applied = (
             state.applied.after(item.seq)
             if last
             else Applied(observed=state.applied.observed, sent=sent)
         )
         # The members go in the first call (unsent, they are what Convex holds already).
-        post = Acked(revision=seq, tasks=tasks, members=members_fp, applied=applied)
+        post = Acked(revision=seq, tasks=tasks, members=members_fp, applied=applied, sizes=sizes)
         out.append(
             Delta(
                 base=state.revision,
@@ -263,7 +306,9 @@ def plan_reconcile(item: TeamItem, applied: Applied) -> list[Page]:
     """The pages of a full reconcile to `item` (members on the first; at least one page, so
     a team without tasks is created too)."""
     pending = chains(item, applied, snapshot=True)
-    batches = _batches(pending.values(), TEXT_PER_CALL - members_text(item.members)) or [[]]
+    # Convex's rows are not known: each is taken to be as big as the state replacing it.
+    budget = TEXT_PER_CALL - members_text(item.members)
+    batches = _batches(pending.values(), budget, {}) or [[]]
     pages: list[Page] = []
     sent = dict(applied.sent)
     for i, states in enumerate(batches):
@@ -286,4 +331,5 @@ def reconciled(item: TeamItem, revision: float, applied: Applied) -> Acked:
         tasks={t.task_id: fingerprint(t) for t in item.tasks},
         members=members_fingerprint(item.members),
         applied=applied.after(item.seq),
+        sizes={t.task_id: task_text(t) for t in item.tasks},
     )

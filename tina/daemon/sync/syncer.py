@@ -10,6 +10,17 @@ object, which outlives restarts of the `run` actor) and is flushed in order on r
 server's diffing and idempotency keys make a replay harmless. Every snapshot carries a
 sequence number, so the server ignores a stale one that arrives late.
 
+Teams go as deltas (`tina.daemon.sync.delta`): per team the syncer keeps what Convex holds (its
+revision, a fingerprint per task and of the members) and sends an observation as the changes
+against it (`teams:syncTeamDelta`, chained when bigger than one call). Convex answers
+"applied" or "duplicate" (a replay of a call whose answer was lost), or "mismatch" / "unknown"
+when it holds something else (a reset or restored deployment, a lost answer followed by a newer
+change): a mismatch on the revision the lost call set means Convex holds what that call sent,
+anything else is a paged reconcile (`teams:reconcileTeam`, then `teams:finishReconcile` until
+"done"). Nothing acknowledged (first sync, a restart) is a reconcile too; before one that would
+send earlier task states again, Convex is asked which observation it applied last (`_probe`).
+A deployment without these functions gets whole snapshots (`teams:syncTeam`), as before.
+
 Plans and design docs (`put_document`) are kept latest-wins per (worktree, kind, phase) and sent,
 like events, once their orchestration has an id. A team's inbox messages (`put_messages`) wait
 in a per-team queue (one entry per key: a newer read state replaces a queued one) until the
@@ -247,6 +258,8 @@ class Syncer:
         out: dict[str, Any] = {"pending": self.depth, "sent": self.sent}
         if self.failed:
             out["failed"] = self.failed
+        if self.resyncs:  # teams Convex held otherwise than the daemon's deltas said
+            out["resyncs"] = self.resyncs
         if self.blocked_reason:
             out["blocked"] = self.blocked_reason
         return out
