@@ -107,9 +107,38 @@ async def measure(
         viewer.set_auth(token)
         await viewer.wait_connected()
         await writer.wait_connected()
+        # The team's tasks: in the detail itself, or (paginated detail) its first page of
+        # `orchestrations:teamTasks`.
         async with viewer.subscribe(
             "orchestrations:getOrchestrationDetail", {"orchestrationId": orchestration_id}
         ) as sub:
+            detail = await sub.next()
+        entry = next(tm for tm in detail["teams"] if tm["team"]["dirName"] == team)
+        args: dict[str, Any]
+        if "tasks" in entry:
+            query, args = (
+                "orchestrations:getOrchestrationDetail",
+                {"orchestrationId": orchestration_id},
+            )
+
+            def subjects(result: Any) -> set[str]:
+                return {
+                    t["subject"]
+                    for tm in result["teams"]
+                    if tm["team"]["dirName"] == team
+                    for t in tm["tasks"]
+                }
+        else:
+            query = "orchestrations:teamTasks"
+            args = {
+                "teamId": entry["team"]["_id"],
+                "paginationOpts": {"numItems": 200, "cursor": None},
+            }
+
+            def subjects(result: Any) -> set[str]:
+                return {t["subject"] for t in result["page"]}
+
+        async with viewer.subscribe(query, args) as sub:
             await sub.next()
             health = {
                 "daemonVersion": "bench",
@@ -125,16 +154,8 @@ async def measure(
                     team, "1", subject=subject, status="in_progress", owner="team-lead"
                 )
                 with trio.fail_after(10):
-                    while True:
-                        detail = await sub.next()
-                        tasks = [
-                            t
-                            for tm in detail["teams"]
-                            if tm["team"]["dirName"] == team
-                            for t in tm["tasks"]
-                        ]
-                        if any(t["subject"] == subject for t in tasks):
-                            break
+                    while subject not in subjects(await sub.next()):
+                        pass
                 ingest.append((time.perf_counter() - t0) * 1000)
                 await trio.sleep(0.1)
                 t1 = time.perf_counter()
