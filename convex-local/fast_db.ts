@@ -149,9 +149,30 @@ function keyOf(doc: Doc, fields: string[]): Key {
   return fields.map((field) => fieldValue(field, doc));
 }
 
+// Strings whose UTF-16 order may differ from Convex's (UTF-8, i.e. code point) order.
+const SURROGATE_OR_ABOVE = /[\uD800-\uFFFF]/;
+
+/** compareValues, with fast paths for the common cases (equal values, plain strings and numbers). */
+function compareFast(a: Value | undefined, b: Value | undefined): number {
+  if (Object.is(a, b)) return 0;
+  const type = typeof a;
+  if (type === typeof b) {
+    if (type === "string") {
+      const x = a as string;
+      const y = b as string;
+      if (!SURROGATE_OR_ABOVE.test(x) && !SURROGATE_OR_ABOVE.test(y)) return x < y ? -1 : 1;
+    } else if (type === "number") {
+      const x = a as number;
+      const y = b as number;
+      if (x !== y && !Number.isNaN(x) && !Number.isNaN(y)) return x < y ? -1 : 1;
+    }
+  }
+  return compareValues(a as Value, b as Value);
+}
+
 function compareKeys(a: Key, b: Key): number {
   for (let i = 0; i < a.length; i++) {
-    const c = compareValues(a[i], b[i]);
+    const c = compareFast(a[i], b[i]);
     if (c !== 0) return c;
   }
   return 0;
@@ -206,9 +227,28 @@ class SortedIndex {
 
   insert(doc: Doc): void {
     const key = keyOf(doc, this.fields);
+    const last = this.keys.length - 1;
+    if (last < 0 || compareKeys(this.keys[last], key) < 0) {
+      // Newest last: the common case of by_creation_time and increasing keys.
+      this.docs.push(doc);
+      this.keys.push(key);
+      return;
+    }
     const at = this.lowerBound(key);
     this.docs.splice(at, 0, doc);
     this.keys.splice(at, 0, key);
+  }
+
+  /** A new version of `old`: replaced where it is when its key did not change. */
+  update(old: Doc, doc: Doc): void {
+    const key = keyOf(doc, this.fields);
+    const at = this.lowerBound(key);
+    if (at < this.docs.length && this.docs[at]._id === old._id && compareKeys(this.keys[at], key) === 0) {
+      this.docs[at] = doc;
+      return;
+    }
+    this.remove(old);
+    this.insert(doc);
   }
 
   remove(doc: Doc): void {
@@ -242,20 +282,20 @@ class SortedIndex {
     const k = eqs.length;
     const beforeStart = (key: Key): boolean => {
       for (let i = 0; i < k; i++) {
-        const c = compareValues(key[i], eqs[i]);
+        const c = compareFast(key[i], eqs[i]);
         if (c !== 0) return c < 0;
       }
       if (lower === undefined) return false;
-      const c = compareValues(key[k], lowerValue);
+      const c = compareFast(key[k], lowerValue);
       return c < 0 || (c === 0 && lower.type === "Gt");
     };
     const afterEnd = (key: Key): boolean => {
       for (let i = 0; i < k; i++) {
-        const c = compareValues(key[i], eqs[i]);
+        const c = compareFast(key[i], eqs[i]);
         if (c !== 0) return c > 0;
       }
       if (upper === undefined) return false;
-      const c = compareValues(key[k], upperValue);
+      const c = compareFast(key[k], upperValue);
       return c > 0 || (c === 0 && upper.type === "Lt");
     };
     let lo = 0;
@@ -292,6 +332,11 @@ class TableData {
   remove(doc: Doc): void {
     this.docs.delete(doc._id);
     for (const index of this.indexes.values()) index.remove(doc);
+  }
+
+  update(old: Doc, doc: Doc): void {
+    this.docs.set(doc._id, doc);
+    for (const index of this.indexes.values()) index.update(old, doc);
   }
 }
 
@@ -644,8 +689,9 @@ export class FastDatabase {
       const now = db._documents[id] ?? null;
       if (old === now) continue;
       const data = this.table(table);
-      if (old !== null) data.remove(old);
-      if (now !== null) data.add(now);
+      if (old !== null && now !== null) data.update(old, now);
+      else if (old !== null) data.remove(old);
+      else if (now !== null) data.add(now);
       changes.push({ id, table, before: old, after: now });
     }
     this.commits += 1;

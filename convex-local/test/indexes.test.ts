@@ -45,7 +45,8 @@ function prng(seed: number): () => number {
   };
 }
 
-const B = ["x", "y", "z"];
+// The last two order differently in UTF-16 and in UTF-8 (Convex orders strings by UTF-8).
+const B = ["x", "y", "z", "\uE000", "\u{1F600}"];
 
 /** Every kind of read, each returning plain data to compare. */
 const READS: [string, (ctx: Ctx) => Promise<unknown>][] = [
@@ -76,10 +77,10 @@ async function randomWrites(ctx: Ctx, random: () => number, count: number): Prom
     const existing = await ctx.db.query("items").collect();
     const r = random();
     if (r < 0.55 || existing.length === 0) {
-      await ctx.db.insert("items", { a: pick(), b: B[Math.floor(random() * 3)], n: { k: Math.floor(random() * 10) } });
+      await ctx.db.insert("items", { a: pick(), b: B[Math.floor(random() * B.length)], n: { k: Math.floor(random() * 10) } });
     } else if (r < 0.75) {
       const doc = existing[Math.floor(random() * existing.length)];
-      await ctx.db.patch("items", doc._id, { a: pick(), b: B[Math.floor(random() * 3)] });
+      await ctx.db.patch("items", doc._id, { a: pick(), b: B[Math.floor(random() * B.length)] });
     } else if (r < 0.85) {
       const doc = existing[Math.floor(random() * existing.length)];
       await ctx.db.replace("items", doc._id, { b: "z", n: { k: Math.floor(random() * 10) } });
