@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { comparePhases, derive } from "./model/orchestrations";
-import { signedIn, T0, enroll, makeT, member, orchestration, phase, refusal, task, team } from "./test.setup";
+import { signedIn, T0, enroll, lastCallMetrics, makeT, member, orchestration, phase, refusal, task, team, type T } from "./test.setup";
 
 describe("syncOrchestration", () => {
   test("the same snapshot twice leaves the same state and reports no change", async () => {
@@ -232,8 +232,9 @@ describe("dashboard reads", () => {
     expect(list.finished).toHaveLength(100);
     expect(list.active).toHaveLength(1);
     const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
-    expect(detail!.recentEvents).toHaveLength(50);
-    expect(detail!.recentEvents[0].summary).toBe("e2999");
+    expect(detail!.orchestration._id).toBe(orchestrationId);
+    // Events are not in the detail (events:listEvents pages through them): none is read.
+    expect(lastCallMetrics().documentsRead).toBeLessThan(20);
   });
 
   test("getOrchestrationDetail: phases in order, null for a missing id", async () => {
@@ -283,8 +284,9 @@ describe("dashboard reads", () => {
     const user = await signedIn(t);
     const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
     const [teamDetail] = detail!.teams;
-    expect(teamDetail.tasks.map((x) => x.taskId).sort()).toEqual(["2", "5"]);
-    expect(teamDetail.tasksTruncated).toBe(false);
+    expect(teamDetail).toMatchObject({ membersTruncated: false, activityPartial: false });
+    const board = await user.query(api.orchestrations.teamTasks, { teamId: teamDetail.team._id, paginationOpts: { numItems: 10, cursor: null } });
+    expect(board.page.map((x) => x.taskId).sort()).toEqual(["2", "5"]);
     expect(teamDetail.team.taskCounts).toEqual({ pending: 1, inProgress: 1, completed: 0, other: 0 });
     const byName = new Map(teamDetail.members.map((m) => [m.agentName, m]));
     expect(byName.get("executor-1")).toMatchObject({
@@ -371,5 +373,144 @@ describe("agents' liveness in the lists", () => {
     });
     const list = await (await signedIn(t)).query(api.orchestrations.listOrchestrations, {});
     expect(list.active[0].agents).toEqual({ working: 0, idle: 1, waiting: 1, shutDown: 0, gone: 0 });
+  });
+});
+
+const MiB = 1 << 20;
+
+/**
+ * `teams` teams of the orchestration, each with 3 members, a teammate tracker per teammate
+ * (created first) and `tasks` live board tasks with `descriptionBytes` of description each,
+ * inserted in transactions that stay within the write limit.
+ */
+async function bigTeams(t: T, token: string, teams: number, tasks: number, descriptionBytes: number) {
+  const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+    nodeToken: token,
+    orchestration: orchestration({ status: "executing" }),
+    phases: [phase("1", "executing"), phase("2", "executing")],
+  });
+  const teamIds: Id<"teams">[] = [];
+  for (let k = 0; k < teams; k++) {
+    const dir = `billing-export-phase-${k + 1}`;
+    const { teamId } = await t.mutation(api.teams.syncTeam, {
+      nodeToken: token,
+      team: team(dir),
+      members: [member("team-lead", dir), member("executor-1", dir), member("executor-2", dir)],
+      tasks: [
+        task("1", { subject: "executor-1", status: "in_progress", internal: true, activeForm: "Exporting" }),
+        task("2", { subject: "executor-2", status: "in_progress", internal: true, activeForm: "Testing" }),
+      ],
+    });
+    teamIds.push(teamId);
+    const row = (await t.run((ctx) => ctx.db.get("teams", teamId)))!;
+    const description = "d".repeat(descriptionBytes);
+    for (let from = 0; from < tasks; from += 200) {
+      await t.run(async (ctx) => {
+        for (let i = from; i < Math.min(from + 200, tasks); i++) {
+          await ctx.db.insert("tasks", {
+            teamId,
+            nodeId: row.nodeId,
+            orchestrationId,
+            phaseNumber: row.phaseNumber,
+            taskId: `${i + 10}`,
+            subject: `task ${i}`,
+            description,
+            status: i % 3 === 0 ? "completed" : "pending",
+            blocks: [],
+            blockedBy: [],
+            revision: 1,
+            updatedAt: T0,
+          });
+        }
+      });
+    }
+  }
+  return { orchestrationId, teamIds };
+}
+
+describe("the detail page's data stays within Convex's limits whatever the sizes", () => {
+  test("2 teams x 500 tasks x 20 KB: the detail reads a bounded part, the tasks come in bounded pages without descriptions", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const { orchestrationId, teamIds } = await bigTeams(t, token, 2, 500, 20_000);
+    const user = await signedIn(t);
+
+    const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+    const read = lastCallMetrics();
+    // The tasks alone are 2 x 500 x 20 KB = 19.5 MiB: the detail reads a bounded part of them.
+    expect(read.bytesRead).toBeLessThan(5 * MiB);
+    expect(read.documentsRead).toBeLessThan(1000);
+    expect(detail!.teams).toHaveLength(2);
+    for (const td of detail!.teams) {
+      expect(td).toMatchObject({ membersTruncated: false, activityPartial: true });
+      const activity = new Map(td.members.map((m) => [m.agentName, m.activity?.activeForm]));
+      expect(activity).toEqual(new Map([["team-lead", undefined], ["executor-1", "Exporting"], ["executor-2", "Testing"]]));
+    }
+
+    // Each team's board, a page at a time: every live board task once, no descriptions.
+    for (const teamId of teamIds) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      for (;;) {
+        const res: { page: { taskId: string; hasDescription: boolean }[]; isDone: boolean; continueCursor: string } = await user.query(
+          api.orchestrations.teamTasks,
+          { teamId, paginationOpts: { numItems: 200, cursor } },
+        );
+        pages++;
+        const m = lastCallMetrics();
+        expect(m.bytesRead).toBeLessThanOrEqual(2 * MiB + 25_000);
+        for (const row of res.page) {
+          expect(row).not.toHaveProperty("description");
+          expect(row.hasDescription).toBe(true);
+          seen.push(row.taskId);
+        }
+        if (res.isDone) break;
+        cursor = res.continueCursor;
+      }
+      expect(new Set(seen).size).toBe(500);
+      expect(seen).toHaveLength(500);
+      // 2 MiB a page at most: about 100 tasks of 20 KB each.
+      expect(pages).toBeGreaterThanOrEqual(5);
+    }
+
+    // A task's description on demand.
+    const one = await t.run((ctx) => ctx.db.query("tasks").withIndex("by_team_task", (q) => q.eq("teamId", teamIds[0]!).eq("taskId", "10")).unique());
+    const described = await user.query(api.orchestrations.taskDescription, { taskId: one!._id });
+    expect(described!.description).toHaveLength(20_000);
+  });
+
+  test("the read budget is shared: 6 teams of many big tasks, members and trackers read within it", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const { orchestrationId } = await bigTeams(t, token, 6, 200, 20_000);
+    const user = await signedIn(t);
+    const detail = await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+    expect(lastCallMetrics().bytesRead).toBeLessThan(5 * MiB);
+    expect(detail!.teams).toHaveLength(6);
+    // Each team got its part of the budget: the trackers, inserted first, are found in every team.
+    for (const td of detail!.teams) {
+      expect(td.members.find((m) => m.agentName === "executor-2")!.activity?.activeForm).toBe("Testing");
+    }
+  });
+
+  test("teamTasks: viewers only, pages bounded to 200 rows, removed tasks and trackers not listed", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration(), phases: [] });
+    const dir = "billing-export-phase-1";
+    const { teamId } = await t.mutation(api.teams.syncTeam, {
+      nodeToken: token,
+      team: team(dir),
+      members: [member("team-lead", dir)],
+      tasks: [task("1"), task("2", { description: "" }), task("3", { subject: "team-lead", internal: true })],
+    });
+    await t.mutation(api.teams.syncTeam, { nodeToken: token, team: team(dir), members: [member("team-lead", dir)], tasks: [task("2", { description: "" })] });
+    const page = { numItems: 10_000, cursor: null };
+    expect((await refusal(t.query(api.orchestrations.teamTasks, { teamId, paginationOpts: page }))).code).toBe("unauthenticated");
+    const user = await signedIn(t);
+    const res = await user.query(api.orchestrations.teamTasks, { teamId, paginationOpts: page });
+    expect(res.page.map((x) => [x.taskId, x.hasDescription])).toEqual([["2", false]]);
+    expect(res.isDone).toBe(true);
   });
 });

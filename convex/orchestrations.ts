@@ -1,14 +1,16 @@
 // Orchestrations: the daemon's snapshot upsert, and the dashboard's list and detail views.
-import { v, type Infer } from "convex/values";
+import { paginationOptsValidator, paginationResultValidator } from "convex/server";
+import { getDocumentSize, v, type Infer, type Value } from "convex/values";
+import { omit } from "convex-helpers";
 import type { Doc, Id } from "./_generated/dataModel";
 import type { QueryCtx } from "./_generated/server";
 import { nodeMutation, viewerQuery } from "./functions";
 import schema from "./schema";
 import { doc } from "convex-helpers/validators";
-import { isOnline } from "./model/nodes";
+import { offlineAfterMs } from "./model/nodes";
 import { withReadState } from "./model/actions";
 import { listedAction } from "./actions";
-import { checkNumber } from "./model/checks";
+import { checkNumber, checkPagination } from "./model/checks";
 import { comparePhases, isActiveStatus, syncOrchestration as sync } from "./model/orchestrations";
 import { DEFAULT_MESSAGING, messagingOf } from "./model/messaging";
 import {
@@ -57,12 +59,14 @@ type NodeInfo = { name: string; online: boolean; messaging: MessagingRule };
 
 /** Node name and presence for each node id, one read per distinct node. */
 export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promise<Map<Id<"nodes">, NodeInfo>> {
+  const now = Date.now();
+  const offlineAfter = offlineAfterMs();
   const out = new Map<Id<"nodes">, NodeInfo>();
   for (const id of new Set(ids)) {
     const n = await ctx.db.get("nodes", id);
     out.set(id, {
       name: n?.name ?? "(removed laptop)",
-      online: isOnline(n),
+      online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
       messaging: n === null ? DEFAULT_MESSAGING : messagingOf(n),
     });
   }
@@ -174,12 +178,15 @@ export const listOrchestrations = viewerQuery({
 const PHASE_LIMIT = 100;
 const TEAM_LIMIT = 50;
 const MEMBER_LIMIT = 100;
-const TASK_LIMIT = 500;
-const RECENT_EVENTS = 50;
 const RECENT_ACTIONS = 20;
 
-// Trackers are read along with the tasks: room for one per member besides the board's tasks.
-const TASK_READ_LIMIT = TASK_LIMIT + MEMBER_LIMIT;
+// The detail reads members and teammate trackers within one budget, whatever the teams' sizes.
+// Members come first (each team's, up to MEMBER_LIMIT); trackers are found by walking a team's
+// live tasks, which may be many and big (20 KB descriptions), so the walk stops at the budget.
+// Phases (<= 100, bounded fields), teams (<= 50) and recent actions (<= 20) come on top: the whole
+// call stays far below Convex's 16 MiB / 32,000 documents read and 16 MiB returned.
+const DETAIL_READ_DOCS = 8_000;
+const DETAIL_READ_BYTES = 2 << 20;
 
 /** What a member is doing: its teammate tracker (a task Claude Code keeps per teammate). */
 const memberActivity = v.object({
@@ -197,9 +204,11 @@ const memberDetail = v.object({ ...doc(schema, "teamMembers").fields, activity: 
 const teamDetail = v.object({
   team: doc(schema, "teams"),
   members: v.array(memberDetail),
-  // Board tasks only: teammate trackers are each member's `activity` instead.
-  tasks: v.array(doc(schema, "tasks")),
-  tasksTruncated: v.boolean(),
+  // More members than the detail lists (MEMBER_LIMIT) or than its read budget allowed.
+  membersTruncated: v.boolean(),
+  // The walk for teammate trackers stopped at the read budget: some activity may be missing.
+  activityPartial: v.boolean(),
+  // Board tasks are not here: orchestrations:teamTasks pages through them.
 });
 
 /** Board tasks, and each member's activity from its live teammate tracker (the newest, if several). */
@@ -237,7 +246,41 @@ function newer(a: Doc<"tasks">, b: Doc<"tasks">): boolean {
   return Number(a.taskId) > Number(b.taskId);
 }
 
-/** Everything the detail page shows, each part bounded. */
+/** Documents and bytes a query may still read (measured as Convex measures documents). */
+class ReadBudget {
+  constructor(
+    private docs: number,
+    private bytes: number,
+    private parent?: ReadBudget,
+  ) {}
+  get left(): boolean {
+    return this.docs > 0 && this.bytes > 0;
+  }
+  spend(row: Record<string, unknown>): void {
+    this.docs -= 1;
+    this.bytes -= getDocumentSize(row as Record<string, Value>);
+    this.parent?.spend(row);
+  }
+  /** A part (1/`parts`) of what is left, spent from this budget too. */
+  share(parts: number): ReadBudget {
+    return new ReadBudget(Math.floor(this.docs / parts), Math.floor(this.bytes / parts), this);
+  }
+}
+
+/** A team's live tasks, walked until the budget is spent; `complete` when the walk reached the end. */
+async function liveTasksWithin(ctx: QueryCtx, teamId: Id<"teams">, budget: ReadBudget): Promise<{ rows: Doc<"tasks">[]; complete: boolean }> {
+  const rows: Doc<"tasks">[] = [];
+  if (!budget.left) return { rows, complete: false };
+  const live = ctx.db.query("tasks").withIndex("by_team_removed_epoch", (q) => q.eq("teamId", teamId).eq("removedAt", undefined));
+  for await (const row of live) {
+    budget.spend(row);
+    rows.push(row);
+    if (!budget.left) return { rows, complete: false };
+  }
+  return { rows, complete: true };
+}
+
+/** Everything the detail page shows but the task boards and the events (paginated), each part bounded. */
 export const getOrchestrationDetail = viewerQuery({
   args: { orchestrationId: v.id("orchestrations") },
   returns: v.union(
@@ -250,7 +293,6 @@ export const getOrchestrationDetail = viewerQuery({
       nodeMessaging: messagingRule,
       phases: v.array(phaseDetail),
       teams: v.array(teamDetail),
-      recentEvents: v.array(doc(schema, "orchestrationEvents")),
       // As actions:listActions lists them (with `read` for delivered inbox messages).
       recentActions: v.array(listedAction),
     }),
@@ -269,29 +311,33 @@ export const getOrchestrationDetail = viewerQuery({
       .query("teams")
       .withIndex("by_orchestration_phase", (q) => q.eq("orchestrationId", orchestrationId))
       .take(TEAM_LIMIT);
-    const teams = [];
+    const budget = new ReadBudget(DETAIL_READ_DOCS, DETAIL_READ_BYTES);
+    const memberLists: { members: Doc<"teamMembers">[]; truncated: boolean }[] = [];
     for (const team of teamRows) {
-      const members = await ctx.db
-        .query("teamMembers")
-        .withIndex("by_team_agent", (q) => q.eq("teamId", team._id))
-        .take(MEMBER_LIMIT);
-      const rows = await ctx.db
-        .query("tasks")
-        .withIndex("by_team_task", (q) => q.eq("teamId", team._id))
-        .take(TASK_READ_LIMIT + 1);
-      const split = splitTrackers(members, rows);
+      const members: Doc<"teamMembers">[] = [];
+      let truncated = false;
+      for await (const m of ctx.db.query("teamMembers").withIndex("by_team_agent", (q) => q.eq("teamId", team._id))) {
+        if (members.length === MEMBER_LIMIT || !budget.left) {
+          truncated = true;
+          break;
+        }
+        budget.spend(m);
+        members.push(m);
+      }
+      memberLists.push({ members, truncated });
+    }
+    // What the members left, shared by the teams: one big team leaves the others their part.
+    const teams = [];
+    for (const [i, team] of teamRows.entries()) {
+      const { members, truncated } = memberLists[i]!;
+      const walk = await liveTasksWithin(ctx, team._id, budget.share(teamRows.length - i));
       teams.push({
         team,
-        members: split.members,
-        tasks: split.tasks.slice(0, TASK_LIMIT),
-        tasksTruncated: split.tasks.length > TASK_LIMIT || rows.length > TASK_READ_LIMIT,
+        members: splitTrackers(members, walk.rows).members,
+        membersTruncated: truncated,
+        activityPartial: !walk.complete,
       });
     }
-    const recentEvents = await ctx.db
-      .query("orchestrationEvents")
-      .withIndex("by_orchestration_recorded", (q) => q.eq("orchestrationId", orchestrationId))
-      .order("desc")
-      .take(RECENT_EVENTS);
     const recentActions = await withReadState(
       ctx,
       await ctx.db
@@ -301,6 +347,55 @@ export const getOrchestrationDetail = viewerQuery({
         .take(RECENT_ACTIONS),
     );
     const info = nodes.get(orchestration.nodeId)!;
-    return { orchestration, nodeName: info.name, nodeOnline: info.online, nodeMessaging: info.messaging, phases, teams, recentEvents, recentActions };
+    return { orchestration, nodeName: info.name, nodeOnline: info.online, nodeMessaging: info.messaging, phases, teams, recentActions };
+  },
+});
+
+const TASK_PAGE_MAX = 200;
+// A page of tasks stops early after this many bytes read (descriptions may be 20 KB each).
+const TASK_PAGE_BYTES = 2 << 20;
+
+/** A board task as teamTasks lists it: the row without its description and metadata. */
+export const boardTask = v.object({
+  ...omit(doc(schema, "tasks").fields, ["description", "metadata"]),
+  // Whether the task has a description (orchestrations:taskDescription gives it).
+  hasDescription: v.boolean(),
+});
+
+/**
+ * A team's live board tasks (teammate trackers are the detail's member activity), a page at a
+ * time, each page bounded in rows and bytes read and without descriptions.
+ */
+export const teamTasks = viewerQuery({
+  args: { teamId: v.id("teams"), paginationOpts: paginationOptsValidator },
+  returns: paginationResultValidator(boardTask),
+  handler: async (ctx, { teamId, paginationOpts }) => {
+    const opts = checkPagination(paginationOpts, TASK_PAGE_MAX);
+    const result = await ctx.db
+      .query("tasks")
+      .withIndex("by_team_removed_epoch", (q) => q.eq("teamId", teamId).eq("removedAt", undefined))
+      // Teammate trackers are few (one per teammate): skipping them costs a few reads per page.
+      // eslint-disable-next-line @convex-dev/no-filter-in-query
+      .filter((q) => q.neq(q.field("internal"), true))
+      .paginate({
+        ...opts,
+        maximumBytesRead: Math.min(opts.maximumBytesRead ?? TASK_PAGE_BYTES, TASK_PAGE_BYTES),
+        maximumRowsRead: Math.min(opts.maximumRowsRead ?? 2 * TASK_PAGE_MAX, 2 * TASK_PAGE_MAX),
+      });
+    return {
+      ...result,
+      page: result.page.map((t) => ({ ...omit(t, ["description", "metadata"]), hasDescription: t.description !== "" })),
+    };
+  },
+});
+
+/** One task's description and metadata, for the board's card opened on demand (null if gone). */
+export const taskDescription = viewerQuery({
+  args: { taskId: v.id("tasks") },
+  returns: v.union(v.null(), v.object({ description: v.string(), metadata: v.optional(v.string()) })),
+  handler: async (ctx, { taskId }) => {
+    const t = await ctx.db.get("tasks", taskId);
+    if (t === null) return null;
+    return t.metadata === undefined ? { description: t.description } : { description: t.description, metadata: t.metadata };
   },
 });

@@ -28,6 +28,8 @@ export type OrchestrationList = FunctionReturnType<typeof api.orchestrations.lis
 export type OrchestrationSummary = OrchestrationList["active"][number];
 export type OrchestrationDetail = NonNullable<FunctionReturnType<typeof api.orchestrations.getOrchestrationDetail>>;
 export type TeamDetail = OrchestrationDetail["teams"][number];
+/** A board task as orchestrations:teamTasks pages it: the row without description and metadata. */
+export type BoardTaskRow = FunctionReturnType<typeof api.orchestrations.teamTasks>["page"][number];
 /** A member as the detail page gets it: the table row plus its current `activity`. */
 export type MemberDetail = TeamDetail["members"][number];
 /** How the laptop can reach a member: its own tmux pane, inside the lead's process, the lead itself, or no known way. */

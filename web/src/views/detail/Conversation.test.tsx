@@ -51,8 +51,8 @@ const team = (): TeamDetail => ({
     updatedAt: 0,
   },
   members: [],
-  tasks: [],
-  tasksTruncated: false,
+  membersTruncated: false,
+  activityPartial: false,
 });
 
 beforeEach(() => {

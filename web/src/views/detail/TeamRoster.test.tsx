@@ -47,8 +47,8 @@ function team(members: MemberDetail[], over: Partial<TeamDetail["team"]> = {}): 
       ...over,
     },
     members,
-    tasks: [],
-    tasksTruncated: false,
+    membersTruncated: false,
+    activityPartial: false,
   };
 }
 

@@ -52,8 +52,8 @@ const team = (members: MemberDetail[]): TeamDetail => ({
     updatedAt: 0,
   },
   members,
-  tasks: [],
-  tasksTruncated: false,
+  membersTruncated: false,
+  activityPartial: false,
 });
 
 beforeEach(() => {

@@ -1,16 +1,24 @@
 // Rendering of the detail page's parts from the data the queries return.
 import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { describe, expect, test, vi } from "vitest";
-import type { Id, PhaseDoc, TeamDetail } from "../../api";
+import type { BoardTaskRow, Id, PhaseDoc, TeamDetail } from "../../api";
 import { ActionHistory, actionTarget } from "./ActionHistory";
 import { PhaseTimeline } from "./PhaseTimeline";
-import { TaskBoards } from "./TaskBoard";
+import { TaskBoards, TeamBoard, TASK_PAGE, type PageStatus } from "./TaskBoard";
 import { TeamRoster } from "./TeamRoster";
 
 const submit = vi.fn();
+const pages: { value: { results: BoardTaskRow[]; status: PageStatus; loadMore: (n: number) => void } } = {
+  value: { results: [], status: "Exhausted", loadMore: () => {} },
+};
+const paginatedArgs = vi.fn();
 vi.mock("convex/react", async (importOriginal) => ({
   ...(await importOriginal<typeof import("convex/react")>()),
   useMutation: () => submit,
+  usePaginatedQuery: (...args: unknown[]) => {
+    paginatedArgs(...args);
+    return pages.value;
+  },
 }));
 
 const ORCH = "o1" as Id<"orchestrations">;
@@ -26,9 +34,15 @@ const phase = (phaseNumber: string, status: PhaseDoc["status"], extra: Partial<P
   ...extra,
 });
 
-function teamDetail(over: { removedAt?: number; memberRemoved?: boolean; tasks?: TeamDetail["tasks"] } = {}): TeamDetail {
+const base = { _creationTime: 0, teamId: "t1" as Id<"teams">, nodeId: "n1" as Id<"nodes">, updatedAt: 0 };
+const TASKS: BoardTaskRow[] = [
+  { ...base, _id: "k1" as Id<"tasks">, taskId: "1", subject: "Schema", hasDescription: false, status: "completed", owner: "executor-1", blocks: ["2"], blockedBy: [], revision: 1 },
+  { ...base, _id: "k2" as Id<"tasks">, taskId: "2", subject: "Endpoint", hasDescription: true, status: "in_progress", owner: "executor-1", blocks: [], blockedBy: ["1"], revision: 1, activeForm: "Wiring it" },
+  { ...base, _id: "k3" as Id<"tasks">, taskId: "3", subject: "Tests", hasDescription: false, status: "pending", blocks: [], blockedBy: ["2"], revision: 1 },
+];
+
+function teamDetail(over: { removedAt?: number; memberRemoved?: boolean } = {}): TeamDetail {
   const teamId = "t1" as Id<"teams">;
-  const base = { _creationTime: 0, teamId, nodeId: "n1" as Id<"nodes">, updatedAt: 0 };
   return {
     team: {
       _id: teamId,
@@ -46,12 +60,8 @@ function teamDetail(over: { removedAt?: number; memberRemoved?: boolean; tasks?:
       { ...base, _id: "m1" as Id<"teamMembers">, agentId: "a1", agentName: "executor-1", agentType: "executor", model: "claude-sonnet-4-5", joinedAt: Date.now() - 5 * MIN },
       { ...base, _id: "m2" as Id<"teamMembers">, agentId: "a2", agentName: "reviewer", agentType: "reviewer", ...(over.memberRemoved ? { removedAt: 1 } : {}) },
     ],
-    tasks: over.tasks ?? [
-      { ...base, _id: "k1" as Id<"tasks">, taskId: "1", subject: "Schema", description: "", status: "completed", owner: "executor-1", blocks: ["2"], blockedBy: [], revision: 1 },
-      { ...base, _id: "k2" as Id<"tasks">, taskId: "2", subject: "Endpoint", description: "", status: "in_progress", owner: "executor-1", blocks: [], blockedBy: ["1"], revision: 1, activeForm: "Wiring it" },
-      { ...base, _id: "k3" as Id<"tasks">, taskId: "3", subject: "Tests", description: "", status: "pending", blocks: [], blockedBy: ["2"], revision: 1 },
-    ],
-    tasksTruncated: false,
+    membersTruncated: false,
+    activityPartial: false,
   };
 }
 
@@ -88,7 +98,10 @@ describe("phase timeline", () => {
 
 describe("task board", () => {
   test("columns with owner and open blockers", () => {
+    pages.value = { results: TASKS, status: "Exhausted", loadMore: () => {} };
     render(<TaskBoards teams={[teamDetail()]} />);
+    // Each team's tasks come from their own paginated query, a first page of TASK_PAGE.
+    expect(paginatedArgs).toHaveBeenCalledWith(expect.anything(), { teamId: "t1" }, { initialNumItems: TASK_PAGE });
     const board = screen.getByTestId("task-board");
     const col = (c: string) => board.querySelector(`[data-column="${c}"]`) as HTMLElement;
     expect(col("pending")).toHaveTextContent("Pending (1)");
@@ -99,6 +112,30 @@ describe("task board", () => {
     expect(col("in_progress").textContent).not.toContain("blocked by");
     expect(col("completed")).toHaveTextContent("Schema");
     expect(board.querySelector('[data-column="other"]')).toBeNull();
+  });
+
+  test("more pages: the board says how many it shows and loads the next page on demand", () => {
+    const loadMore = vi.fn();
+    const { team } = teamDetail();
+    const many = { ...team, taskCounts: { pending: 250, inProgress: 40, completed: 10, other: 0 } };
+    const view = render(<TeamBoard team={many} tasks={TASKS} status="CanLoadMore" onMore={() => loadMore(TASK_PAGE)} />);
+    const more = screen.getByTestId("tasks-more");
+    expect(more).toHaveTextContent("Showing 3 of 300 tasks: load more");
+    fireEvent.click(within(more).getByRole("button"));
+    expect(loadMore).toHaveBeenCalledWith(TASK_PAGE);
+    view.rerender(<TeamBoard team={many} tasks={TASKS} status="LoadingMore" onMore={() => loadMore(TASK_PAGE)} />);
+    expect(within(screen.getByTestId("tasks-more")).getByRole("button")).toBeDisabled();
+    view.rerender(<TeamBoard team={many} tasks={TASKS} status="Exhausted" onMore={() => loadMore(TASK_PAGE)} />);
+    expect(screen.queryByTestId("tasks-more")).toBeNull();
+  });
+
+  test("a task with a description has a toggle; its text is loaded only when opened", () => {
+    const { team } = teamDetail();
+    render(<TeamBoard team={team} tasks={TASKS} status="Exhausted" onMore={() => {}} />);
+    const cards = screen.getAllByTestId("task");
+    const endpoint = cards.find((c) => c.getAttribute("data-task") === "2")!;
+    expect(within(endpoint).getByText("description")).toBeTruthy();
+    expect(cards.find((c) => c.getAttribute("data-task") === "1")!.textContent).not.toContain("description");
   });
 
   test("no teams yet", () => {
