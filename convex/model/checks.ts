@@ -26,6 +26,14 @@ const MiB = 1 << 20;
  * the rows it replaces: `payloadBytes` counts the UTF-8 bytes of every string of the task states
  * and members sent; `storedBytes` the stored rows (tasks, members) a call reads before it writes,
  * measured as Convex measures documents.
+ *
+ * Why they fit (P = payloadBytes, S = storedBytes; a task row is at most ~0.3 MB, an event carries
+ * at most a 1,000-character subject, ~3.3 KB): a delta reads each stored row it touches once to
+ * diff (<= S + one row) and again when it patches it (<= S + one row), and each later state of a
+ * task patched again (<= P): reads <= 2 (S + 0.3 MB) + P + overhead ~ 14.9 MiB. It writes the states
+ * (<= P), the removed rows again (<= S + one row) and one event per change (<= 1,500 x 3.3 KB):
+ * ~ 14.3 MiB. At most 1,500 rows looked up (index ranges < 4,096), ~3,000 documents read and
+ * written. A test drives a delta at every bound at once (convex/teamSync.test.ts).
  */
 export const SYNC = {
   // Task states per call: syncTeamDelta.tasks, a reconcile page, syncTeam tasks + history.

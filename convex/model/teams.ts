@@ -1,4 +1,6 @@
-// Claude Code teams: members and tasks, diffed on the server against what is stored.
+// Claude Code teams: members and tasks. The daemon sends what changed against the revision
+// Convex has (syncTeamDelta), or the whole team in pages (reconcileTeam, finishReconcile);
+// small teams may still send a whole snapshot (syncTeam). Every call is bounded (checks.ts SYNC).
 import { getDocumentSize, type Value } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
@@ -254,14 +256,13 @@ class StoredBudget {
   constructor(
     private readonly field: string,
     private readonly max: number,
+    private readonly hint: string,
   ) {}
 
   add(row: Record<string, Value> | null): void {
     if (row === null) return;
     this.used += getDocumentSize(row);
-    if (this.used > this.max) {
-      invalid(this.field, `at most ${this.max} bytes of stored rows replaced or removed per call (send fewer tasks)`, `${this.used} bytes`);
-    }
+    if (this.used > this.max) invalid(this.field, `at most ${this.max} bytes of stored rows read per call (${this.hint})`, `${this.used} bytes`);
   }
 }
 
@@ -305,7 +306,7 @@ export async function syncTeam(
   if (existing !== null && alreadyApplied(existing.lastSeq, seq)) {
     return { teamId: existing._id, applied: false, taskEventsAppended: 0, membersRemoved: 0 };
   }
-  const budget = new StoredBudget("tasks", SYNC.snapshotStoredBytes);
+  const budget = new StoredBudget("tasks", SYNC.snapshotStoredBytes, "a team this big syncs with syncTeamDelta and reconcileTeam");
   // Read before anything is written: a team too big for this path is refused untouched.
   const rows = existing === null ? new Map() : await loadLiveTasks(ctx, existing._id, budget);
   const storedMembers = existing === null ? [] : await loadMembers(ctx, existing._id, budget);
@@ -403,7 +404,7 @@ export async function syncTeamDelta(ctx: MutationCtx, node: Doc<"nodes">, args: 
   if (row.revision === seq) return { ...known, status: "duplicate" };
   if (row.revision !== base || row.reconcileEpoch !== undefined) return { ...known, status: "mismatch" };
 
-  const budget = new StoredBudget("storedTasks", SYNC.storedBytes);
+  const budget = new StoredBudget("storedTasks", SYNC.storedBytes, "send fewer tasks or removed ids per call");
   const rows = await loadTaskRows(ctx, row._id, [...tasks.map((t) => t.task.taskId), ...removed], budget);
   const storedMembers = members === undefined ? undefined : await loadMembers(ctx, row._id, budget);
 
@@ -455,7 +456,7 @@ export async function reconcileTeam(ctx: MutationCtx, node: Doc<"nodes">, args: 
   if (row !== null && row.reconcileEpoch !== undefined && epoch < row.reconcileEpoch) {
     return { status: "stale", teamId: row._id, ...linkResult(row), taskEventsAppended: 0 };
   }
-  const budget = new StoredBudget("storedTasks", SYNC.storedBytes);
+  const budget = new StoredBudget("storedTasks", SYNC.storedBytes, "send fewer tasks or removed ids per call");
   const rows: TaskRows = row === null ? new Map() : await loadTaskRows(ctx, row._id, tasks.map((t) => t.task.taskId), budget);
   const storedMembers = members === undefined || row === null ? [] : await loadMembers(ctx, row._id, budget);
 
