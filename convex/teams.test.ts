@@ -140,7 +140,10 @@ describe("syncTeam diffing", () => {
     expect((await call({ tasks: [task("1"), task("1")] })).field).toBe("tasks.taskId");
     expect((await call({ tasks: [task("1", { description: "x".repeat(30_000) })] })).field).toBe("tasks.description");
     expect((await call({ members: [member("bad name;", "x")] })).field).toBe("members.agentName");
-    expect((await call({ tasks: Array.from({ length: 2001 }, (_, i) => task(`${i}`)) })).field).toBe("tasks");
+    // A whole snapshot is for small teams: 500 task states a call (bigger teams sync in deltas and pages).
+    expect((await call({ tasks: Array.from({ length: 501 }, (_, i) => task(`${i}`)) })).field).toBe("tasks");
+    const history = Array.from({ length: 2 }, (_, i) => ({ seq: 1, task: task(`${i}`) }));
+    expect((await call({ seq: 2, history, tasks: Array.from({ length: 499 }, (_, i) => task(`${i}`)) })).field).toBe("history");
     expect(await t.run((ctx) => ctx.db.query("teams").collect())).toHaveLength(0);
   });
 });
