@@ -413,6 +413,8 @@ export class FastDatabase {
   private readonly originalPaginate: PatchableDatabase["paginate"];
   private readonly originalCommit: PatchableDatabase["commit"];
   private readonly originalStart: PatchableDatabase["startTransaction"];
+  /** Set while `paginate` resolves its query: its cursor, to start past it (see resolve). */
+  private paginateAfter: Key | null = null;
   /** Number of top-level commits applied. */
   commits = 0;
 
@@ -565,6 +567,20 @@ export class FastDatabase {
       }
     }
     if (order === "desc") docs.reverse();
+    const after = this.paginateAfter;
+    if (after !== null && after.length === index.fields.length) {
+      // convex-test's paginate skips every document up to its cursor one by one:
+      // give it the documents past the cursor only (binary search; same result).
+      const sign = order === "asc" ? 1 : -1;
+      let lo = 0;
+      let hi = docs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (sign * compareKeys(keyOf(docs[mid], index.fields), after) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      docs = docs.slice(lo);
+    }
     const filters = query.operators.filter((op) => "filter" in op).map((op) => op.filter);
     const limitOp = query.operators.find((op) => "limit" in op) as { limit: number } | undefined;
     const filterFn =
@@ -642,7 +658,14 @@ export class FastDatabase {
   }
 
   private paginate(args: Parameters<PatchableDatabase["paginate"]>[0]): ReturnType<PatchableDatabase["paginate"]> {
-    const result = this.originalPaginate(args);
+    const start = parseCursor(args.cursor);
+    this.paginateAfter = Array.isArray(start) ? start : null;
+    let result: ReturnType<PatchableDatabase["paginate"]>;
+    try {
+      result = this.originalPaginate(args);
+    } finally {
+      this.paginateAfter = null;
+    }
     const readSet = this.hooks.currentReadSet();
     if (readSet !== null) {
       const resolvedOrder = (args.query.source as { order?: "asc" | "desc" | null }).order ?? "asc";
@@ -662,7 +685,6 @@ export class FastDatabase {
           range: source.type === "IndexRange" ? source.range : [],
           order: resolvedOrder,
         };
-        const start = parseCursor(args.cursor);
         if (start === "end") read.empty = true;
         else if (start !== null && start.length === fields.length) read.after = start;
         const end = parseCursor(args.endCursor ?? null) ?? parseCursor(result.isDone ? null : result.continueCursor);

@@ -108,12 +108,17 @@ function onePage(ctx: Ctx, cursor: string | null): Promise<{ page: Ctx[]; isDone
     .paginate({ numItems: 3, cursor });
 }
 
+/** A page of the whole table, oldest first. */
+function tablePage(ctx: Ctx, cursor: string | null): Promise<{ page: Ctx[]; isDone: boolean; continueCursor: string }> {
+  return ctx.db.query("items").paginate({ numItems: 4, cursor });
+}
+
 /** Every page, one query each. */
-async function allPages(t: Accessor): Promise<unknown[]> {
+async function allPages(t: Accessor, read = onePage): Promise<unknown[]> {
   const pages = [];
   let cursor: string | null = null;
   for (;;) {
-    const page = await t.query((ctx) => onePage(ctx, cursor));
+    const page = await t.query((ctx) => read(ctx, cursor));
     pages.push(page);
     if (page.isDone) return pages;
     cursor = page.continueCursor;
@@ -149,6 +154,7 @@ describe("indexed reads", () => {
       }
       expect(await fast.query(readAll)).toEqual(await reference.query(readAll));
       expect(await allPages(fast)).toEqual(await allPages(reference));
+      expect(await allPages(fast, tablePage)).toEqual(await allPages(reference, tablePage));
       // Reads inside a transaction, after its own (uncommitted) writes.
       const inTransaction = async (t: Accessor) => {
         const random = prng(1000 + round);
