@@ -17,7 +17,7 @@ The reference fleet, all real processes against the local backend (`tina/dev/bac
   (`users:me`, `needs:needsYou`, `orchestrations:getOrchestrationDetail`, `actions:listActions`
   (20), the first page of `events:listEvents` (50), `teams:conversation` (50) of each of its
   teams, and, where the deployment has them, the first page of each team's tasks
-  (`orchestrations:teamTasks`, 50)). The detail page is that of the first orchestration listed,
+  (`orchestrations:teamTasks`, 100)). The detail page is that of the first orchestration listed,
   opened as soon as it shows and kept open; the pages' queries are listed in `ORCHESTRATIONS_PAGE`
   / `DETAIL_PAGE` below (keep them in step with `web/src/views`).
 
@@ -106,7 +106,7 @@ KIB = 1024
 SETTLE = 3.0  # seconds after the last orchestration finished, still in the active window
 SIM_OPERATOR_AFTER = 10.0  # seconds (before --speed): the simulator retries / approves
 
-# The web pages' subscriptions (web/src/views): (udf path, args). `{o}` is the orchestration.
+# The web pages' subscriptions (web/src/views): (udf path, args).
 ORCHESTRATIONS_PAGE: list[tuple[str, dict[str, Any]]] = [
     ("users:me", {}),
     ("needs:needsYou", {}),  # the shell's badge (useNeedsCount) and the page's summary
@@ -114,11 +114,14 @@ ORCHESTRATIONS_PAGE: list[tuple[str, dict[str, Any]]] = [
     ("orchestrations:listOrchestrations", {}),  # listArgs({}) without filters
 ]
 # Queries of the detail page subscribed only when the person opens something: not here.
-ON_DEMAND = {"documents:getDocument"}  # a plan or the design opened, a plan awaiting approval
+ON_DEMAND = {
+    "documents:getDocument",  # a plan or the design opened, a plan awaiting approval
+    "orchestrations:taskDescription",  # a task's description opened
+}
 RECENT_ACTIONS = 20  # web/src/views/detail/DetailView.tsx
 EVENTS_PAGE = 50  # web/src/lib/events.ts FIRST_PAGE
 CONVERSATION_PAGE = 50  # web/src/views/detail/Conversation.tsx PAGE
-TASKS_PAGE = 50
+TASKS_PAGE = 100  # web/src/views/detail/TaskBoard.tsx TASK_PAGE
 
 
 DETAIL_QUERY = "orchestrations:getOrchestrationDetail"  # followed for the teams it lists
@@ -298,13 +301,12 @@ class Row:
     raw_written: float = 0.0
     docs_read: float = 0.0
     docs_written: float = 0.0
-    functions: set[str] = field(default_factory=set)
+    work: float = 0.0  # runs a month driven by the orchestrations' work (above the baseline)
 
     def add(self, other: Row) -> None:
         for k in ("active", "idle", "month", "read", "written", "raw_read", "raw_written",
-                  "docs_read", "docs_written"):  # fmt: skip
+                  "docs_read", "docs_written", "work"):  # fmt: skip
             setattr(self, k, getattr(self, k) + getattr(other, k))
-        self.functions |= other.functions
 
 
 def extrapolate(
@@ -323,7 +325,7 @@ def extrapolate(
         comp = component(path, kind, dashboard_paths)
         ca = act.get(key, {})
         ci = idl.get(key, {})
-        row = Row(path, active=ca.get("n", 0.0), idle=ci.get("n", 0.0), functions={path})
+        row = Row(path, active=ca.get("n", 0.0), idle=ci.get("n", 0.0))
 
         def month(
             name: str,
@@ -339,6 +341,9 @@ def extrapolate(
             return rate_idle * month_s + extra * a.work_factor
 
         row.month = month("n")
+        if comp not in TIME_DRIVEN:
+            rate_idle = row.idle / idle.seconds if idle.seconds > 0 else 0.0
+            row.work = max(0.0, row.active - rate_idle * active.seconds) * a.work_factor
         row.docs_read, row.docs_written = month("documentsRead"), month("documentsWritten")
         row.raw_read, row.raw_written = month("bytesRead"), month("bytesWritten")
         row.read = billed_bytes(row.docs_read, row.raw_read)
@@ -568,7 +573,13 @@ def render(m: Measured, a: Assumptions, comps: dict[str, Row], fns: dict[str, Ro
         f"`bench/convex_cost.py --orchestrations {args.orchestrations} --laptops {args.laptops} "
         f"--speed {args.speed:g} --idle {args.idle:g}`"
     )
+    if args.replay:
+        command = (
+            f"an earlier run's windows (`--replay`) extrapolated with `--active-hours "
+            f"{args.active_hours:g} --phase-hours {args.phase_hours:g}`"
+        )
     raw = mib(total.raw_read + total.raw_written)
+    per_phase = total.work / a.real_phases if a.real_phases else 0.0
     calls_verdict = "met" if calls_met else "NOT met"
     bw_verdict = "met" if bw_met else "NOT met"
     return f"""## Convex cost: the reference fleet's month
@@ -587,6 +598,9 @@ docstring states every assumption.
 
 {table}
 
+Work: {per_phase:.0f} calls a phase above the baseline ({calls(total.work)} a month); the
+baseline (the idle rate, and presence and crons): {calls(total.month - total.work)} a month.
+
 Calls: **{calls(total.month)} a month** against the target of {calls(CALLS_TARGET)}
 (**{calls_verdict}**; the free tier includes {calls(FREE_CALLS)}). Database bandwidth:
 **{mib(bandwidth)} MiB a month** read and written (raw bytes {raw} MiB) against the free tier's
@@ -599,14 +613,14 @@ The functions that cost most:
 
 
 def as_data(
-    m: Measured, a: Assumptions, comps: dict[str, Row], fns: dict[str, Row]
+    m: Measured, a: Assumptions, comps: dict[str, Row], fns: dict[str, Row], host: str
 ) -> dict[str, Any]:
     def row(r: Row) -> dict[str, Any]:
         return {
             "active": r.active, "idle": r.idle, "month": r.month, "bytes_read": r.read,
             "bytes_written": r.written, "raw_bytes_read": r.raw_read,
             "raw_bytes_written": r.raw_written, "documents_read": r.docs_read,
-            "documents_written": r.docs_written,
+            "documents_written": r.docs_written, "work": r.work,
         }  # fmt: skip
 
     total = Row("total")
@@ -624,13 +638,34 @@ def as_data(
             "work_factor": a.work_factor,
         },
         "finished": m.finished,
+        "orchestrations": m.orchestrations,
         "cut_short": m.cut_short,
         "subscribed": sorted(m.pages.paths),
+        "skipped": sorted(m.pages.skipped),
+        "teams_followed": len(m.pages.teams),
+        "host": host,
         "components": {c: row(r) for c, r in comps.items()},
         "functions": {p: row(r) for p, r in sorted(fns.items())},
         "total": row(total),
         "measured": {"active": m.active.counts, "idle": m.idle.counts},
     }
+
+
+def replay(path: Path) -> tuple[Measured, str]:
+    """The measured windows of an earlier run's `--json` file."""
+    data = json.loads(path.read_text())["data"]
+    pages = Pages(paths=set(data["subscribed"]), skipped=set(data.get("skipped", [])))
+    pages.teams = {f"team-{i}" for i in range(data.get("teams_followed", 0))}
+    measured = Measured(
+        active=Window(data["windows"]["active"], data["measured"]["active"]),
+        idle=Window(data["windows"]["idle"], data["measured"]["idle"]),
+        sim_phases=data["assumptions"]["sim_phases"],
+        finished=data["finished"],
+        orchestrations=data.get("orchestrations", data["assumptions"]["orchestrations"]),
+        cut_short=data["cut_short"],
+        pages=pages,
+    )
+    return measured, str(data.get("host") or machine())
 
 
 def daemon_env() -> dict[str, str]:
@@ -686,12 +721,19 @@ def main() -> int:
         "--record", action="store_true", help="write the result into docs/benchmarks.md"
     )
     parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        metavar="JSON",
+        help="no run: the windows measured by an earlier run (its --json), extrapolated again "
+        "with these options' assumptions",
+    )
     args = parser.parse_args()
     if args.laptops < 1 or args.orchestrations < 1 or args.idle <= 0 or args.speed <= 0:
         parser.error("--laptops, --orchestrations, --idle and --speed must be positive")
     configure_logging("quiet")
     try:
-        m, host = run(args)
+        m, host = replay(args.replay) if args.replay else run(args)
     except NoMeter as exc:
         print(f"convex-cost: {exc}", file=sys.stderr)
         return 1
@@ -704,7 +746,7 @@ def main() -> int:
     comps, fns = extrapolate(m.active, m.idle, a, m.pages.paths)
     body = render(m, a, comps, fns, args, host)
     print(body)
-    data = as_data(m, a, comps, fns)
+    data = as_data(m, a, comps, fns, host)
     total = data["total"]
     bandwidth = total["bytes_read"] + total["bytes_written"]
     goals = [

@@ -52,7 +52,7 @@ def check_target(t: dict[str, Any]) -> None:
     ("name", "targets", "data_keys"),
     [
         ("cold-start", 2, {"runs", "counts"}),
-        ("idle-cpu", 2, {"overall", "windows", "reads", "mutations"}),
+        ("idle-cpu", 3, {"overall", "windows", "wakeups", "reads", "mutations"}),
         ("burst", 1, {"synced_after_last_write", "mutations", "task_events", "write_span"}),
         ("cost-growth", 0, {"sizes"}),
         ("ingest-latency", 1, {"ingest", "events", "rtt"}),
@@ -224,3 +224,32 @@ def test_convex_cost_dashboards_subscribe_what_the_pages_do() -> None:
     )
     assert detail - subscribed - cc.ON_DEMAND == set()
     assert listing - {path for path, _ in cc.ORCHESTRATIONS_PAGE} == set()
+
+
+def test_convex_cost_replays_a_run(tmp_path: Path) -> None:
+    """`--replay` extrapolates an earlier run's measured windows again (other assumptions)."""
+    import convex_cost as cc
+
+    pages = cc.Pages(paths={"users:me"}, teams={"t1", "t2"})
+    counts = {"users:me": {"calls": 1.0, "rerun": 30.0}, "teams:syncTeamDelta": {"calls": 40.0}}
+    m = cc.Measured(
+        active=cc.Window(120.0, counts),
+        idle=cc.Window(60.0, {"nodes:heartbeat": {"calls": 3.0}}),
+        sim_phases=6,
+        finished=2,
+        orchestrations=2,
+        cut_short=False,
+        pages=pages,
+    )
+    a = cc.Assumptions(orchestrations=2, active_hours=8, phase_hours=1, sim_phases=6)
+    comps, fns = cc.extrapolate(m.active, m.idle, a, pages.paths)
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({"data": cc.as_data(m, a, comps, fns, "host")}))
+    again, host = cc.replay(saved)
+    assert host == "host"
+    assert (again.active.seconds, again.idle.seconds) == (120.0, 60.0)
+    assert again.active.counts == counts
+    assert (again.sim_phases, again.finished, len(again.pages.teams)) == (6, 2, 2)
+    comps2, _ = cc.extrapolate(again.active, again.idle, a, again.pages.paths)
+    assert comps2[cc.DASHBOARD].month == pytest.approx(comps[cc.DASHBOARD].month)
+    assert comps2[cc.SYNC].work == pytest.approx(40 * a.work_factor)
