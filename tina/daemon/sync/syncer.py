@@ -368,6 +368,7 @@ class Syncer:
                 # A team made again later is new to Convex's delta: it starts with a reconcile.
                 self.acked.pop(item.dir_name, None)
                 self._in_doubt.pop(item.dir_name, None)
+                self._applied.pop(item.dir_name, None)
                 if self._outbox is not None:
                     self._outbox.append(Ack(dir_name=item.dir_name, seq=item.seq))
         except (ConvexConnectionLost, ConvexTimeout) as exc:
