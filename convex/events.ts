@@ -19,6 +19,11 @@ import { fail } from "./model/errors";
 import { orchestrationEventInput } from "./model/validators";
 import schema from "./schema";
 
+// Events per batch (the daemon sends 200): each event is at most ~17,000 characters of text
+// (summary + detail), <= 51 KB as UTF-8, so a batch writes, and its duplicate check reads back,
+// at most ~10 MiB, within Convex's 16 MiB per call whatever the text.
+const EVENTS_PER_BATCH = 200;
+
 /** A batch of events; each idempotency key is recorded once per laptop, so replays add nothing. */
 export const recordEvents = nodeMutation({
   args: { orchestrationId: v.id("orchestrations"), events: v.array(orchestrationEventInput) },
@@ -28,7 +33,7 @@ export const recordEvents = nodeMutation({
     if (orchestration === null || orchestration.nodeId !== ctx.node._id) {
       fail("not_found", "no such orchestration on this laptop", "orchestrationId");
     }
-    checkCount("events", events, LIMITS.eventsPerBatch);
+    checkCount("events", events, EVENTS_PER_BATCH);
     for (const e of events) {
       checkPattern("events.idempotencyKey", e.idempotencyKey, IDEMPOTENCY_RE, "8-128 characters of [A-Za-z0-9._:-]");
       checkString("events.eventType", e.eventType, 64);
@@ -57,6 +62,8 @@ export const recordEvents = nodeMutation({
 });
 
 const PAGE_MAX = 200;
+// A page stops early after this many bytes read (200 events of 16 KB details would be 10 MiB).
+const PAGE_BYTES = 4 << 20;
 
 /** Events of one orchestration in time order, from `since` (exclusive) on, a page at a time. */
 export const listEvents = viewerQuery({
@@ -74,6 +81,6 @@ export const listEvents = viewerQuery({
       .withIndex("by_orchestration_recorded", (q) =>
         since === undefined ? q.eq("orchestrationId", orchestrationId) : q.eq("orchestrationId", orchestrationId).gt("recordedAt", since),
       )
-      .paginate(page);
+      .paginate({ ...page, maximumBytesRead: Math.min(page.maximumBytesRead ?? PAGE_BYTES, PAGE_BYTES) });
   },
 });
