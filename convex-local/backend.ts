@@ -17,7 +17,14 @@ import {
   type SchemaDefinition,
   type SystemTableNames,
 } from "convex/server";
-import { convexToJson, jsonToConvex, type GenericId, type JSONValue, type Value } from "convex/values";
+import {
+  convexToJson,
+  getDocumentSize,
+  jsonToConvex,
+  type GenericId,
+  type JSONValue,
+  type Value,
+} from "convex/values";
 import { DECODE_ONLY, identityKey, type Identity, type TokenAuth } from "./auth.js";
 import { newRequestId, normalizeUdfPath } from "./encoding.js";
 import { nextRunTime, type CronSchedule } from "./cron.js";
@@ -625,6 +632,12 @@ export class LocalBackend {
       },
       onCommit: (changes) => {
         this.pendingChanges.push({ seq: this.fast.commits, changes });
+      },
+      onFilteredOut: (doc) => {
+        const tracker = this.internals.transactionManager.getMetricsTracker() as {
+          trackRead?: (bytes: number) => void;
+        } | null;
+        tracker?.trackRead?.(getDocumentSize(doc));
       },
     });
     this.fast.install();

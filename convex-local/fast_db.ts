@@ -105,6 +105,11 @@ export type FastDbHooks = {
   onTransactionStart(commits: number): void;
   /** Called after each top-level commit with what it changed. */
   onCommit(changes: Change[]): void;
+  /**
+   * A document a query scanned but its filter dropped: Convex counts it as read
+   * (convex-test counts only the documents returned).
+   */
+  onFilteredOut(doc: Doc): void;
 };
 
 // ---- values, as convex-test evaluates them -------------------------------------------------
@@ -630,6 +635,7 @@ export class FastDatabase {
         stream.returned += 1;
         return { value: doc, done: false };
       }
+      this.hooks.onFilteredOut(doc);
     }
     // Read to the end of the range.
     if (stream.read !== null) {

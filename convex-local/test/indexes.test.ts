@@ -143,6 +143,7 @@ describe("indexed reads", () => {
       currentReadSet: () => null,
       onTransactionStart: () => {},
       onCommit: () => {},
+      onFilteredOut: () => {},
     }).install();
 
     for (let round = 0; round < 8; round++) {
@@ -179,6 +180,7 @@ describe("indexed reads", () => {
       currentReadSet: () => null,
       onTransactionStart: () => {},
       onCommit: () => {},
+      onFilteredOut: () => {},
     }).install();
     let enumerations = 0;
     db._documents = new Proxy(db._documents, {

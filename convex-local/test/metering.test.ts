@@ -71,6 +71,12 @@ describe("GET /api/local/metrics", () => {
     expect(report.totals.bytesRead).toBe(report.functions["messages:list"].bytesRead);
   });
 
+  test("documents a filter drops count as read, as Convex bills them", async () => {
+    for (const body of ["a", "b", "c"]) await http.mutation(api.messages.send, { channel: "f", body });
+    expect(await http.query(api.messages.withBody, { channel: "f", body: "b" })).toBe(1);
+    expect(counters(await metrics(), "messages:withBody")).toMatchObject({ calls: 1, documentsRead: 3 });
+  });
+
   test("needs this start's token; POST /api/local/metrics/reset starts afresh", async () => {
     await http.mutation(api.messages.send, { channel: "r", body: "x" });
     const anonymous = await fetch(`${server.url}/api/local/metrics`);

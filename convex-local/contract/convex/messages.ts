@@ -162,3 +162,17 @@ export const strings = query({
   returns: v.array(v.string()),
   handler: async (_ctx, { size, count }) => Array.from({ length: count }, () => "z".repeat(size)),
 });
+
+/** The messages of a channel with this body, found by a filter over the channel's range. */
+export const withBody = query({
+  args: { channel: v.string(), body: v.string() },
+  returns: v.number(),
+  handler: async (ctx, { channel, body }) =>
+    (
+      await ctx.db
+        .query("messages")
+        .withIndex("by_channel", (q) => q.eq("channel", channel))
+        .filter((q) => q.eq(q.field("body"), body))
+        .collect()
+    ).length,
+});
