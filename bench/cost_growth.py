@@ -11,7 +11,9 @@ size (medians over the runs):
   socket answers once the whole supervision tree has started), i.e. the daemon's own share;
 - the daemon's **CPU** time until synced (and the local backend's), its **peak** and **settled RSS**;
 - per team: the marginal cost between one size and the previous one (time, CPU, memory), so
-  constant costs (interpreter, imports, connection) do not hide the growth.
+  constant costs (interpreter, imports, connection) do not hide the growth;
+- what the sync cost in Convex terms, from the local backend's cost meter (`/api/local/metrics`,
+  reset before each cold start, read after it): function calls, documents and bytes written.
 
 No target of its own (DESIGN §8 sets the cold start at 100 teams); it shows whether the daemon's
 costs grow linearly.
@@ -33,11 +35,13 @@ from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
 SECRET = "bench-enrollment-secret-0123456789"
+# The meter's counters of function executions (the others are documents, bytes and errors).
+CALL_KINDS = ("calls", "rerun", "scheduled", "cron")
 
 
 def measure_size(
     root: Path, teams: int, args: argparse.Namespace
-) -> tuple[Counts, list[ColdStart]]:
+) -> tuple[Counts, list[ColdStart], list[dict[str, int]]]:
     backend = BackendProcess(
         BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / f"backend-{teams}.log"
     )
@@ -54,15 +58,18 @@ def measure_size(
         )
         print(f"{teams} teams: populated {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
         runs = []
+        costs: list[dict[str, int]] = []
         for i in range(args.runs):
+            backend.reset_metrics()
             runs.append(cold_start(backend, laptop, pop.counts, timeout=args.timeout))
+            costs.append(backend.metrics()["totals"])
             laptop.stop_daemon()
             print(
                 f"  run {i + 1}/{args.runs}: synced in {runs[-1].seconds:.2f} s (daemon ready "
                 f"{runs[-1].ready:.2f} s), peak RSS {mib(runs[-1].peak_rss)} MiB",
                 flush=True,
             )
-        return pop.counts, runs
+        return pop.counts, runs, costs
     finally:
         laptop.close()
         backend.stop()
@@ -90,15 +97,15 @@ def main() -> int:
     configure_logging("quiet")
     host = machine()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    results: list[tuple[int, Counts, list[ColdStart]]] = []
+    results: list[tuple[int, Counts, list[ColdStart], list[dict[str, int]]]] = []
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         for teams in sizes:
-            counts, runs = measure_size(Path(tmp), teams, args)
-            results.append((teams, counts, runs))
+            counts, runs, costs = measure_size(Path(tmp), teams, args)
+            results.append((teams, counts, runs, costs))
     lines = []
     data = []
     prev: tuple[int, dict[str, float]] | None = None
-    for teams, counts, runs in results:
+    for teams, counts, runs, costs in results:
         m = {
             "sync": summary([r.seconds for r in runs])["median"],
             "ready": summary([r.ready for r in runs])["median"],
@@ -107,6 +114,9 @@ def main() -> int:
             "peak": summary([float(r.peak_rss) for r in runs])["median"],
             "settled": summary([float(r.settled_rss) for r in runs])["median"],
             "sync_p99": summary([r.seconds for r in runs])["p99"],
+            "calls": summary([float(sum(c[k] for k in CALL_KINDS)) for c in costs])["median"],
+            "written": summary([float(c["documentsWritten"]) for c in costs])["median"],
+            "bytes_written": summary([float(c["bytesWritten"]) for c in costs])["median"],
         }
         if prev is None:
             marginal = "–"
@@ -120,10 +130,16 @@ def main() -> int:
         lines.append(
             f"| {teams:,} | {counts.orchestrations:,} | {counts.tasks:,} | {m['sync']:.2f} | {m['sync_p99']:.2f} "
             f"| {m['ready']:.2f} | {m['cpu']:.2f} | {m['backend_cpu']:.2f} | {mib(m['peak'])} | {mib(m['settled'])} "
-            f"| {marginal} |"
+            f"| {m['calls']:,.0f} | {m['written']:,.0f} | {m['bytes_written'] / 1e6:.1f} | {marginal} |"
         )
         data.append(
-            {"teams": teams, "counts": counts.__dict__, **m, "runs": [r.__dict__ for r in runs]}
+            {
+                "teams": teams,
+                "counts": counts.__dict__,
+                **m,
+                "runs": [r.__dict__ for r in runs],
+                "costs": costs,
+            }
         )
         prev = (teams, m)
     table = "\n".join(lines)
@@ -136,9 +152,11 @@ against an emptied local backend. **Full sync**: until a dump of the backend hol
 **daemon ready**: until the daemon's status shows every team and worktree read (its own share);
 CPU: the daemon's and the local backend's CPU time until synced. Medians over the runs; per team:
 the marginal cost from the previous row (full sync / daemon ready / daemon CPU / settled RSS).
+Convex cost of one cold start (the local backend's cost meter): function calls (all kinds),
+documents and MB written.
 
-| teams | orchestrations | tasks | full sync (s) | p99 | daemon ready (s) | daemon CPU (s) | backend CPU (s) | peak RSS (MiB) | settled RSS (MiB) | per team: sync / ready / daemon CPU / RSS |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| teams | orchestrations | tasks | full sync (s) | p99 | daemon ready (s) | daemon CPU (s) | backend CPU (s) | peak RSS (MiB) | settled RSS (MiB) | function calls | docs written | MB written | per team: sync / ready / daemon CPU / RSS |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
 {table}
 """
     print(body)
