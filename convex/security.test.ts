@@ -331,6 +331,7 @@ const SPEC: Record<string, Spec> = {
   "nodes:createEnrollmentCode": { access: "owner", samples: () => [{ nodeName: "laptop-c", client: "vitest" }], restricted: ["nodeName"] },
   "nodes:registerNode": { access: "node", samples: () => [{ os: "darwin" }], restricted: ["os"] },
   "nodes:heartbeat": { access: "node", samples: () => [{ health }] },
+  "nodes:signOff": { access: "node", samples: () => [{}] },
   "nodes:listNodes": { access: "viewer", samples: () => [{}] },
   "nodes:revokeNode": { access: "owner", samples: (w) => [{ nodeId: w.b.nodeId, client: "vitest" }] },
   "nodes:setMessaging": { access: "owner", samples: (w) => [{ nodeId: w.b.nodeId, messaging: "nobody", client: "vitest" }, { nodeId: w.a.nodeId, messaging: "owners" }] },
