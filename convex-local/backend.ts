@@ -672,14 +672,27 @@ export class LocalBackend {
     }
     const handler = (found[0]._handler ?? found[0]) as (ctx: unknown, req: Request) => Promise<Response>;
     let response: unknown;
+    // Metered as one call of `http <METHOD> <path>` (what it runs counts on its own).
+    const frame: RunFrame = {
+      udfPath: `http ${request.method} ${found[2]}`,
+      category: "calls",
+      meter: this.meter,
+      claimed: true,
+      errorCounted: false,
+      readSet: null,
+    };
+    this.meter.count(frame.udfPath, "calls");
     try {
       // An inline action gives the handler a real ActionCtx (runQuery,
       // runMutation, scheduler, auth) and the Request keeps its real URL.
-      await this.accessorFor(identity).action(async (ctx: unknown) => {
-        response = await handler(ctx, request);
-        return null;
-      });
+      await runStorage.run(frame, () =>
+        this.accessorFor(identity).action(async (ctx: unknown) => {
+          response = await handler(ctx, request);
+          return null;
+        }),
+      );
     } catch (error) {
+      this.meter.error(frame.udfPath);
       this.log(`http action ${request.method} ${pathname} failed: ${error}`);
       return new Response(`Server Error: ${(error as Error)?.message ?? error}`, { status: 500 });
     } finally {

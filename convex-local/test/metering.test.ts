@@ -71,6 +71,18 @@ describe("GET /api/local/metrics", () => {
     expect(report.totals.bytesRead).toBe(report.functions["messages:list"].bytesRead);
   });
 
+  test("an HTTP action is a call of its route; what it runs counts on its own", async () => {
+    const response = await fetch(`${server.url}/messages`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ channel: "h", body: "over http" }),
+    });
+    expect(response.status).toBe(201);
+    const report = await metrics();
+    expect(counters(report, "http POST /messages")).toMatchObject({ calls: 1, errors: 0 });
+    expect(counters(report, "messages:insertInternal")).toMatchObject({ calls: 1, documentsWritten: 1 });
+  });
+
   test("documents a filter drops count as read, as Convex bills them", async () => {
     for (const body of ["a", "b", "c"]) await http.mutation(api.messages.send, { channel: "f", body });
     expect(await http.query(api.messages.withBody, { channel: "f", body: "b" })).toBe(1);
