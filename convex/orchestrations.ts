@@ -7,7 +7,7 @@ import type { QueryCtx } from "./_generated/server";
 import { nodeMutation, viewerQuery } from "./functions";
 import schema from "./schema";
 import { doc } from "convex-helpers/validators";
-import { offlineAfterMs } from "./model/nodes";
+import { isOnline } from "./model/nodes";
 import { withReadState } from "./model/actions";
 import { listedAction } from "./actions";
 import { checkNumber, checkPagination } from "./model/checks";
@@ -59,14 +59,12 @@ type NodeInfo = { name: string; online: boolean; messaging: MessagingRule };
 
 /** Node name and presence for each node id, one read per distinct node. */
 export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promise<Map<Id<"nodes">, NodeInfo>> {
-  const now = Date.now();
-  const offlineAfter = offlineAfterMs();
   const out = new Map<Id<"nodes">, NodeInfo>();
   for (const id of new Set(ids)) {
     const n = await ctx.db.get("nodes", id);
     out.set(id, {
       name: n?.name ?? "(removed laptop)",
-      online: n !== null && n.revokedAt === undefined && n.status === "online" && now - n.lastHeartbeat <= offlineAfter,
+      online: isOnline(n),
       messaging: n === null ? DEFAULT_MESSAGING : messagingOf(n),
     });
   }
