@@ -8,7 +8,7 @@ measure each other), and prints its own medians and p99 and its target:
 | `ingest-latency` | `bench/ingest_latency.py` | file change → committed in Convex, vs the floor |
 | `web-latency` | `bench/web_latency.ts` (Node, headless Chromium) | change → visible in the page; tap → handler started |
 | `cold-start` | `bench/cold_start.py` | 200 worktrees, 100 teams, 5,000 task files: full sync time, RSS |
-| `idle-cpu` | `bench/idle_cpu.py` | idle CPU over 60 s; one task file change = reads, mutations |
+| `idle-cpu` | `bench/idle_cpu.py` | idle CPU and wake-ups over 60 s; one task file change = reads, mutations |
 | `burst` | `bench/burst.py` | 1,000 task writes in 1 s: time to fully synced, mutations |
 | `cost-growth` | `bench/cost_growth.py` | sync time and memory at 10, 100, 1,000 teams |
 | `client-vs-official` | `bench/client_vs_official.py` | tina's Convex client vs the official one |
@@ -145,7 +145,11 @@ BENCHES = [
             "0",
         ],
         1800,
-        targets=["steady state: daemon CPU", "one task file changes"],
+        targets=[
+            "steady state: daemon CPU",
+            "steady state: daemon wake-ups",
+            "one task file changes",
+        ],
     ),
     Bench(
         "hook-cost",
