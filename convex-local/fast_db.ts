@@ -75,6 +75,8 @@ export type ReadRange = {
   after?: Key;
   /** Inclusive end in scan order: the last document scanned; absent once the range was read to its end. */
   through?: Key;
+  /** The last document a query stream scanned (its key is `through`, computed when needed). */
+  last?: Doc;
   /** Nothing scanned yet. */
   empty?: boolean;
 };
@@ -196,6 +198,10 @@ function matchesRange(doc: Doc, range: RangeExpr[]): boolean {
 function rangeContains(range: ReadRange, doc: Doc): boolean {
   if (range.empty) return false;
   if (!matchesRange(doc, range.range)) return false;
+  if (range.last !== undefined) {
+    range.through = keyOf(range.last, range.fields);
+    delete range.last;
+  }
   if (range.fields.length === 0 || (range.after === undefined && range.through === undefined)) return true;
   const key = keyOf(doc, range.fields);
   const sign = range.order === "asc" ? 1 : -1;
@@ -541,7 +547,7 @@ export class FastDatabase {
     } else {
       [table, indexName] = source.indexName.split(".");
       range = source.range;
-      const fields = this.indexFields(table).get(indexName);
+      const fields = this.table(table).indexes.get(indexName)?.fields;
       if (fields === undefined) {
         throw new Error(
           `Cannot use index "${indexName}" for table "${table}" because it is not declared in the schema.`,
@@ -629,7 +635,7 @@ export class FastDatabase {
       const doc = stream.docs[stream.pos++];
       if (stream.read !== null) {
         stream.read.empty = false;
-        if (stream.read.fields.length > 0) stream.read.through = keyOf(doc, stream.read.fields);
+        if (stream.read.fields.length > 0) stream.read.last = doc;
       }
       if (stream.filterFn(doc)) {
         stream.returned += 1;
@@ -641,6 +647,7 @@ export class FastDatabase {
     if (stream.read !== null) {
       stream.read.empty = false;
       delete stream.read.through;
+      delete stream.read.last;
     }
     return finish();
   }
