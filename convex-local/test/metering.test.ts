@@ -109,9 +109,11 @@ describe("GET /api/local/metrics", () => {
     await http.mutation(api.messages.sendLater, { channel: "s", body: "later", delayMs: 0 });
     await expect.poll(() => http.query(api.messages.list, { channel: "s" }), { timeout: 5000 }).toEqual(["later"]);
     await http.action(api.messages.sendViaAction, { channel: "s", body: "via action" });
+    await http.mutation(api.messages.sendLaterViaAction, { channel: "s", body: "scheduled action" });
     await expect
       .poll(async () => counters(await metrics(), "messages:insertInternal"), { timeout: 5000 })
-      .toMatchObject({ scheduled: 1, calls: 1, documentsWritten: 2 });
+      .toMatchObject({ scheduled: 1, calls: 2, documentsWritten: 3 });
+    expect(counters(await metrics(), "messages:insertFromAction")).toMatchObject({ scheduled: 1, calls: 0 });
     const report = await metrics();
     expect(counters(report, "messages:sendLater")).toMatchObject({ calls: 1, scheduled: 0 });
     expect(counters(report, "messages:sendViaAction")).toMatchObject({ calls: 1, documentsWritten: 0 });
