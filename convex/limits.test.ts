@@ -11,8 +11,19 @@ function event(i: number) {
 }
 
 describe("makeT: the limits of a call, which convex-test does not check", () => {
-  test("the defaults are Convex's: 16 MiB of arguments, 16 MiB returned, 8,192 elements per array", () => {
-    expect(CALL_LIMITS).toEqual({ argumentsBytes: 16 * MiB, returnBytes: 16 * MiB, arrayElements: 8192 });
+  test("the defaults are Convex's: 16 MiB of arguments, 16 MiB returned, 8,192 elements per array, 1 MiB a document", () => {
+    expect(CALL_LIMITS).toEqual({ argumentsBytes: 16 * MiB, returnBytes: 16 * MiB, arrayElements: 8192, documentBytes: MiB });
+  });
+
+  test("a document over 1 MiB fails, in t.run and in a function (named)", async () => {
+    const t = makeT();
+    const row = (detail: string) => ({ at: T0, verb: "node.enrolled" as const, actorKind: "system" as const, actorId: "test", outcome: "ok" as const, detail });
+    await t.run((ctx) => ctx.db.insert("auditLog", row("d".repeat(MiB - 200))));
+    await expect(t.run((ctx) => ctx.db.insert("auditLog", row("d".repeat(MiB))))).rejects.toThrow(
+      /Convex limit breached: a document of 10487\d\d bytes written, over the limit of 1048576 bytes/,
+    );
+    const tight = makeT({ documentBytes: 300 });
+    await expect(enroll(tight)).rejects.toThrow(/Convex limit breached by nodes:\w+: a document of \d+ bytes written, over the limit of 300 bytes/);
   });
 
   test("arguments over 16 MiB fail, naming the function and the size", async () => {

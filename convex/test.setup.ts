@@ -73,6 +73,8 @@ export const CALL_LIMITS = {
   returnBytes: 16 * MiB,
   /** Elements of any one array in the arguments or in the value returned. */
   arrayElements: 8_192,
+  /** One document as written (insert, patch, replace), as Convex measures it. */
+  documentBytes: 1 * MiB,
 };
 export type CallLimits = typeof CALL_LIMITS;
 
@@ -82,7 +84,10 @@ export type Limits = Partial<TransactionMetrics> & Partial<CallLimits>;
 // The metrics of the last top-level transaction (a query, a mutation, a `t.run`), captured
 // when convex-test's tracker pops its outermost layer. Tests are sequential within a file.
 let lastMetrics: TransactionMetrics | undefined;
-type TrackerInternals = { _layers: unknown[]; _pop(): { metrics: TransactionMetrics } };
+// The document size limit of the latest makeT (suites are sequential within a file); convex-test
+// reports each written document's size to its tracker, which checks it here.
+let documentLimit = CALL_LIMITS.documentBytes;
+type TrackerInternals = { _layers: unknown[]; _pop(): { metrics: TransactionMetrics }; trackWrite(size: number): void };
 const proto = TransactionMetricsTracker.prototype as unknown as TrackerInternals & { tinaPatched?: boolean };
 if (!proto.tinaPatched) {
   const pop = proto._pop;
@@ -90,6 +95,13 @@ if (!proto.tinaPatched) {
     const layer = pop.call(this);
     if (this._layers.length === 0) lastMetrics = { ...layer.metrics };
     return layer;
+  };
+  const trackWrite = proto.trackWrite;
+  proto.trackWrite = function (this: TrackerInternals, size: number) {
+    if (size > documentLimit) {
+      throw new Error(`Convex limit breached: a document of ${size} bytes written, over the limit of ${documentLimit} bytes`);
+    }
+    trackWrite.call(this, size);
   };
   proto.tinaPatched = true;
 }
@@ -155,7 +167,16 @@ function withCallLimits<A>(outer: A, limits: CallLimits): A {
       if (typeof fn === "function") return await call(fn, ...rest);
       const name = getFunctionName(fn as FunctionReference<typeof kind>);
       checkCallValue(limits, name, "arguments", rest[0] ?? {});
-      const result = await call(fn, ...rest);
+      let result: unknown;
+      try {
+        result = await call(fn, ...rest);
+      } catch (e) {
+        // Name the function in a breach the transaction tracker found.
+        if (e instanceof Error && e.message.startsWith("Convex limit breached:")) {
+          throw new Error(e.message.replace("Convex limit breached:", `Convex limit breached by ${name}:`), { cause: e });
+        }
+        throw e;
+      }
       checkCallValue(limits, name, "return value", result ?? null);
       return result;
     };
@@ -174,18 +195,21 @@ function withCallLimits<A>(outer: A, limits: CallLimits): A {
 /**
  * A convex-test accessor that enforces Convex's real limits: per transaction (documents and
  * bytes read and written, index ranges, scheduled functions: convex-test's `transactionLimits`)
- * and per call (arguments, return value, array lengths: checked here). `limits` may tighten any.
+ * and per call (arguments, return value, array lengths, the size of each document written:
+ * checked here). `limits` may tighten any.
  */
 export function makeT(limits: Limits = {}) {
   process.env.TINA_ENROLLMENT_SECRET = ENROLLMENT_SECRET;
   process.env.CONVEX_SITE_URL = SITE_URL;
   delete process.env.TINA_OWNER_EMAIL;
-  const { argumentsBytes, returnBytes, arrayElements, ...transactionLimits } = limits;
+  const { argumentsBytes, returnBytes, arrayElements, documentBytes, ...transactionLimits } = limits;
   const call: CallLimits = {
     argumentsBytes: argumentsBytes ?? CALL_LIMITS.argumentsBytes,
     returnBytes: returnBytes ?? CALL_LIMITS.returnBytes,
     arrayElements: arrayElements ?? CALL_LIMITS.arrayElements,
+    documentBytes: documentBytes ?? CALL_LIMITS.documentBytes,
   };
+  documentLimit = call.documentBytes;
   return withCallLimits(convexTest({ schema, modules, transactionLimits }), call);
 }
 export type T = ReturnType<typeof makeT>;
