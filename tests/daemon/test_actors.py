@@ -27,7 +27,7 @@ from tina.daemon.actors import discovery, dispatcher, listener, presence
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway, refused
 from tina.messages import Health
-from tina.supervision import ChildSpec, DynamicSupervisor
+from tina.supervision import ChildSpec, DynamicSupervisor, Supervisor, inject_fault
 
 HEALTH = Health(daemon_version="t", started_at=1.7e12, uptime_secs=1, outbox_depth=0)
 
@@ -146,6 +146,36 @@ async def test_a_clean_stop_signs_the_laptop_off_once(
     revoked = FakeGateway(fail_next=10**6, failure=refused())
     await run_presence(revoked, 10)
     assert revoked.count("sign_off") == 0
+
+
+async def test_a_restarted_presence_actor_does_not_sign_off_only_a_stop_does(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A fault injected into the actor cancels it (a sibling crashed in the nursery around it)
+    # and its supervisor starts it again: the daemon goes on, so no sign-off (the laptop would
+    # show offline, then online at the next call). The daemon's stop signs off once.
+    fake = FakeGateway()
+    state = presence.Presence()
+    spec = ChildSpec(
+        id="presence",
+        run=partial(
+            presence.run,
+            LatestValue[GatewayProtocol | None](fake),
+            lambda: HEALTH,
+            "laptop.abc",
+            state,
+            interval=1.0,
+        ),
+    )
+    root = Supervisor("root", [inject_fault(spec, 2)])
+    async with trio.open_nursery() as n:
+        await n.start(root.run)
+        await until(lambda: fake.count("register") == 3)  # started twice again
+        await until(lambda: fake.count("heartbeat") >= 4)
+        assert fake.count("sign_off") == 0
+        n.cancel_scope.cancel()
+    assert fake.count("sign_off") == 1
+    assert fake.calls[-1][0] == "sign_off"
 
 
 async def test_a_refused_credential_is_reported_once_and_checked_rarely(

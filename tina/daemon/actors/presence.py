@@ -5,7 +5,8 @@ presence), so a heartbeat is skipped while other calls keep coming: the next one
 interval after the last successful call of any kind. When the health a person sees changed
 (not the uptime; see `visible`), it goes out one (shorter) interval after the last heartbeat.
 Both intervals stay within half the deployment's offline threshold, learnt at registration,
-so one lost beat does not show the laptop offline. A clean stop signs the node off at once.
+so one lost beat does not show the laptop offline. A clean stop signs the node off at once
+(only a stop: not when the actor is cancelled because it is restarted).
 """
 
 from __future__ import annotations
@@ -155,10 +156,23 @@ async def run(
                 log.info("heartbeat.deferred", reason=str(exc))
                 delay = min(interval, 5.0)
             await trio.sleep(delay)
-    except trio.Cancelled:
-        if registered and state.refused is None and gateway is not None:
+    except trio.Cancelled as cancelled:
+        if (
+            stopped_by_supervisor(cancelled)
+            and registered
+            and state.refused is None
+            and gateway is not None
+        ):
             await _sign_off(gateway)
         raise
+
+
+def stopped_by_supervisor(cancelled: trio.Cancelled) -> bool:
+    """The actor is stopped for good (its supervisor cancelled its scope: the daemon stops),
+    not torn down by a sibling's crash in a nursery around it (`inject_fault`'s, say), after
+    which its supervisor starts it again: signing off then would flip the laptop offline and
+    online again for nothing."""
+    return cancelled.source in ("explicit", "KeyboardInterrupt")
 
 
 async def _sign_off(gateway: GatewayProtocol) -> None:
