@@ -429,3 +429,45 @@ async def test_after_a_restart_states_convex_applied_are_not_sent_again(
     ]
     probes = [p for p in deltas(fake) if p[1] == 0.0]
     assert len(probes) == 2  # each restart asked once (the first found no team)
+
+
+async def test_killed_between_a_reconcile_and_its_finish_no_state_is_recorded_twice(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway, tmp_path: Any
+) -> None:
+    # A reconcile's page applied the states of an observation (history included), then the
+    # daemon was killed before finishReconcile answered. Convex has no revision during a
+    # reconcile, so the restarted daemon could not learn from `_probe` what it holds: the outbox
+    # records that the states are in, and the next reconcile does not send them again (each
+    # earlier state sent again would be one more event, after a later one).
+    from tina.convex import ConvexConnectionLost
+    from tina.daemon.sync.outbox import Outbox
+
+    path = tmp_path / "outbox.jsonl"
+    fake.inject("finish_reconcile", ConvexConnectionLost("killed"), times=10**6)
+    outbox = Outbox(path, disk=trio.CapacityLimiter(1))
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake), outbox=outbox)
+    for status in ("pending", "in_progress", "completed"):
+        syncer.put_team("t", TEAM, [LEAD], [task(1, status)])
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await until(lambda: fake.count("finish_reconcile") >= 1)
+        await outbox.written(outbox.queued)  # what the disk has when the kill comes
+        n.cancel_scope.cancel()
+    expected = [
+        ("1", "created", "pending"),
+        ("1", "updated", "in_progress"),
+        ("1", "updated", "completed"),
+    ]
+    assert events(fake) == expected
+    assert fake.team_rows["t"].epoch is not None  # the reconcile is not finished
+
+    fake.faults.clear()
+    syncer = Syncer(
+        LatestValue[GatewayProtocol | None](fake),
+        outbox=Outbox(path, disk=trio.CapacityLimiter(1)),
+    )
+    syncer.restore()
+    syncer.put_team("t", TEAM, [LEAD], [task(1, "completed")])  # the watcher's first scan
+    await synced(syncer, fake)
+    assert events(fake) == expected
+    assert fake.team_rows["t"].epoch is None  # finished by the restarted daemon

@@ -493,6 +493,13 @@ class Syncer:
                 self._applied[d] = page.applied
             if stale:
                 continue
+            if self._outbox is not None:
+                # Every state observed up to `item` is in Convex now (what finishReconcile
+                # does is redone by the next reconcile). A daemon killed before the finish
+                # must not send them again: during a reconcile Convex has no revision for
+                # `_probe` to learn it from, and an earlier state sent again after a later
+                # one is recorded again, out of order.
+                self._outbox.append(Ack(dir_name=d, seq=item.seq))
             while True:
                 fin = await gateway.finish_reconcile(d, epoch, item.seq, counts)
                 if fin.status != "more":
