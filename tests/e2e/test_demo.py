@@ -291,7 +291,7 @@ def _sign_in(url: str, email: str, password: str) -> Api:
 def test_needs_you_shows_a_refused_message_and_the_laptop_that_went_to_sleep(
     start_demo: Callable[..., Demo],
 ) -> None:
-    # The backend calls a laptop offline 6 s after its last heartbeat (not 60).
+    # The backend calls a laptop offline 6 s after its last call (not 120).
     demo = start_demo(background=True, extra=["--offline-after", "6"])
     sleeper = demo_module.SLEEPER
     assert re.search(rf"{sleeper} refused a message .* \(offline after 6 s\)", demo.banner)

@@ -519,7 +519,7 @@ SLEEPER = "mbp-old"
 SLEEPER_FEATURE = "nightly-backup"
 SLEEPER_TEAM = f"{SLEEPER_FEATURE}-phase-1"
 # The backend's offline threshold when the demo sets none (convex/model/nodes.ts), and its least.
-OFFLINE_AFTER_DEFAULT = 60.0
+OFFLINE_AFTER_DEFAULT = 120.0
 MIN_OFFLINE_AFTER = 2.0
 # How long mbp-old's daemon may take to sync its team and to answer the message.
 SLEEPER_TIMEOUT = 120.0
@@ -560,7 +560,9 @@ async def _put_to_sleep(lt: Laptop, url: str, token: str) -> None:
             action = await owner.action_outcome(orchestration, action_id)
         if action["status"] != "failed":
             raise RuntimeError(f"the message to {lt.name}'s phase lead did not fail: {action}")
-        await trio.to_thread.run_sync(lt.stop_daemon)
+        # A laptop that goes to sleep says nothing (a clean stop would sign off at once): it shows
+        # offline once the deployment's threshold has passed since its last call.
+        await trio.to_thread.run_sync(lt.stop_daemon, signal.SIGKILL)
 
 
 def _banner(
