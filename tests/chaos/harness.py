@@ -340,20 +340,51 @@ class TeamRecord:
 
 
 class Budget:
-    """A shared count of changes; lanes stop once it is spent."""
+    """A shared count of changes; lanes stop once it is spent. `hold(n)` makes lanes wait
+    before change n + 1 until `release` (or a later `hold`): a controller that must act at a
+    point of the stream (a planned kill) gets there however slow the machine is."""
 
     def __init__(self, total: int) -> None:
         self.total = total
         self.used = 0
+        self.limit = total
         self._lock = threading.Lock()
+        self._moved = threading.Condition(self._lock)
         self.kinds: Counter[str] = Counter()
 
-    def take(self, kind: str) -> bool:
-        with self._lock:
+    def take(self, kind: str, stop: threading.Event | None = None) -> bool:
+        with self._moved:
+            while self.used >= self.limit and self.used < self.total:
+                if stop is not None and stop.is_set():
+                    return False
+                self._moved.wait(0.05)
             if self.used >= self.total:
                 return False
             self.used += 1
             self.kinds[kind] += 1
+            self._moved.notify_all()
+            return True
+
+    def hold(self, at: int) -> None:
+        """Lanes wait once `at` changes are made (at least the ones made already)."""
+        with self._moved:
+            self.limit = max(at, self.used)
+            self._moved.notify_all()
+
+    def release(self) -> None:
+        with self._moved:
+            self.limit = self.total
+            self._moved.notify_all()
+
+    def reached(self, at: float, timeout: float) -> bool:
+        """Wait until `at` changes are made (or the budget is spent); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._moved:
+            while self.used < at and self.used < self.total:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._moved.wait(min(left, 0.05))
             return True
 
     @property
@@ -446,7 +477,7 @@ class ChangeStream:
             raise Stopped
 
     def _take(self, kind: str) -> None:
-        if self._stop.is_set() or not self.budget.take(kind):
+        if self._stop.is_set() or not self.budget.take(kind, self._stop):
             raise Stopped
 
     # -- primitive changes (each one counted) ----------------------------------------------------

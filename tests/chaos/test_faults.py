@@ -146,14 +146,23 @@ def test_each_actor_restarts_alone_with_backoff_and_a_crash_loop_escalates(
             ),
             timeout=20,
         )
-        done = eventually(
-            lambda actor=actor: (
-                (one(backend, "inboundActions", _id=actions[actor]) or {}).get("status")
-                in ("completed", "failed", "interrupted", "expired")
-                and one(backend, "inboundActions", _id=actions[actor])
-            ),
-            timeout=30,
-        )
+        try:
+            # A pause runs the tina-session CLI: fifteen Python processes starting at once
+            # take a while on two busy cores (4-8 s each at a load of 12).
+            done = eventually(
+                lambda actor=actor: (
+                    (one(backend, "inboundActions", _id=actions[actor]) or {}).get("status")
+                    in ("completed", "failed", "interrupted", "expired")
+                    and one(backend, "inboundActions", _id=actions[actor])
+                ),
+                timeout=90,
+            )
+        except AssertionError as exc:
+            raise AssertionError(
+                actor,
+                one(backend, "inboundActions", _id=actions[actor]),
+                log_events(laptop, "action.started", "action.finished", "node.signed_off"),
+            ) from exc
         assert done["status"] == "completed", (actor, done)
         orch = one(backend, "orchestrations", featureName=f"f-{actor}")
         assert orch is not None
@@ -176,6 +185,11 @@ def test_each_actor_restarts_alone_with_backoff_and_a_crash_loop_escalates(
             ),
             timeout=10,
         )
+
+    # No daemon signed off while it ran: a restarted presence actor does not (the laptop would
+    # show offline, then online again).
+    signed_off = {a: log_events(lt, "node.signed_off") for a, lt in laptops.items()}
+    assert not any(signed_off.values()), signed_off
 
     # The actor that keeps crashing: the supervisor gives up, the process exits 1.
     proc = looping.daemon
