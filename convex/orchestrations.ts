@@ -19,7 +19,6 @@ import {
   orchestrationSnapshot,
   orchestrationStatus,
   phaseSnapshot,
-  type LivenessCounts,
   type MessagingRule,
 } from "./model/validators";
 
@@ -71,37 +70,9 @@ export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promi
   return out;
 }
 
-const LIVE_TEAMS_PER_SUMMARY = 20;
-
-/**
- * The agents of an orchestration's live teams by liveness (undefined when none reports it).
- * The index reads live teams only, at most LIVE_TEAMS_PER_SUMMARY (an orchestration has its own
- * team and one per running phase).
- */
-export async function agentsOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<LivenessCounts | undefined> {
-  const teams = await ctx.db
-    .query("teams")
-    .withIndex("by_orchestration_removed", (q) => q.eq("orchestrationId", orchestrationId).eq("removedAt", undefined))
-    .take(LIVE_TEAMS_PER_SUMMARY);
-  let sum: LivenessCounts | undefined;
-  for (const t of teams) {
-    if (t.liveness === undefined) continue;
-    sum ??= { working: 0, idle: 0, waiting: 0, shutDown: 0, gone: 0 };
-    for (const k of ["working", "idle", "waiting", "shutDown", "gone"] as const) sum[k] += t.liveness[k];
-    // Present only when some team reports a rate-limited agent (older rows have no rateLimited).
-    if (t.liveness.rateLimited) sum.rateLimited = (sum.rateLimited ?? 0) + t.liveness.rateLimited;
-  }
-  return sum;
-}
-
-/** Summaries of `rows`, each with its agents' liveness. */
-export async function summaries(ctx: QueryCtx, rows: Doc<"orchestrations">[], nodes: Map<Id<"nodes">, NodeInfo>) {
-  const out = [];
-  for (const o of rows) {
-    const agents = await agentsOf(ctx, o._id);
-    out.push({ ...toSummary(o, nodes), ...(agents === undefined ? {} : { agents }) });
-  }
-  return out;
+/** Summaries of `rows`, each with its agents' liveness (stored on the row by team sync: no team is read). */
+export function summaries(rows: Doc<"orchestrations">[], nodes: Map<Id<"nodes">, NodeInfo>) {
+  return rows.map((o) => ({ ...toSummary(o, nodes), ...(o.agents === undefined ? {} : { agents: o.agents }) }));
 }
 
 export function toSummary(o: Doc<"orchestrations">, nodes: Map<Id<"nodes">, NodeInfo>) {
@@ -169,7 +140,7 @@ export const listOrchestrations = viewerQuery({
       finished = await q(false).take(finishedTake);
     }
     const nodes = await nodeInfo(ctx, [...active, ...finished].map((o) => o.nodeId));
-    return { active: await summaries(ctx, active, nodes), finished: await summaries(ctx, finished, nodes) };
+    return { active: summaries(active, nodes), finished: summaries(finished, nodes) };
   },
 });
 

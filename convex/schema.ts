@@ -167,6 +167,9 @@ export default defineSchema({
     attention: v.optional(attentionKind),
     attentionPhase: v.optional(v.string()),
     attentionReason: v.optional(v.string()),
+    // The agents of its live teams by liveness (absent when none reports it), kept by team sync
+    // (model/teams.ts refreshAgents) so the lists never read teams.
+    agents: v.optional(livenessCounts),
     // Highest snapshot sequence applied; older snapshots are ignored.
     lastSeq: v.optional(v.number()),
     updatedAt: v.number(),
@@ -225,7 +228,7 @@ export default defineSchema({
     // Live teams outside any orchestration: (node, no orchestration, not removed).
     .index("by_node_orchestration_removed", ["nodeId", "orchestrationId", "removedAt"])
     .index("by_orchestration_phase", ["orchestrationId", "phaseNumber"])
-    // An orchestration's live teams (the lists sum their agents' liveness).
+    // An orchestration's live teams (team sync sums their agents' liveness onto the orchestration).
     .index("by_orchestration_removed", ["orchestrationId", "removedAt"]),
 
   // What the agents of a team said to each other: their inbox entries, one row per (team, key).

@@ -174,13 +174,64 @@ export async function linkTeamsToOrchestration(
     .query("teams")
     .withIndex("by_node_cwd", (q) => q.eq("nodeId", nodeId).eq("cwd", worktreePath))
     .take(200);
+  const touched = new Set<Id<"orchestrations">>();
   for (const team of teams) {
     if (team.orchestrationId === orchestrationId) continue;
     await ctx.db.patch("teams", team._id, {
       orchestrationId,
       phaseNumber: phaseOfTeam(feature, team.teamName, team.dirName),
     });
+    if (team.liveness !== undefined && team.removedAt === undefined) {
+      touched.add(orchestrationId);
+      if (team.orchestrationId !== undefined) touched.add(team.orchestrationId);
+    }
   }
+  for (const id of touched) await refreshAgents(ctx, id);
+}
+
+// An orchestration has its own team and one per running phase: the sum reads at most this many.
+const LIVE_TEAMS_PER_ORCHESTRATION = 20;
+
+/** A team about to be written: its row is counted as `liveness` (in `orchestrationId`, live), not as stored. */
+type TeamChange = { id: Id<"teams">; orchestrationId: Id<"orchestrations"> | undefined; liveness: LivenessCounts | undefined };
+
+/**
+ * The agents of an orchestration's live teams by liveness (undefined when none reports it).
+ * `change`: a team the caller is about to write, counted as it will be.
+ */
+export async function orchestrationAgents(ctx: QueryCtx, orchestrationId: Id<"orchestrations">, change?: TeamChange): Promise<LivenessCounts | undefined> {
+  const teams = await ctx.db
+    .query("teams")
+    .withIndex("by_orchestration_removed", (q) => q.eq("orchestrationId", orchestrationId).eq("removedAt", undefined))
+    .take(LIVE_TEAMS_PER_ORCHESTRATION);
+  const counted = teams.filter((t) => t._id !== change?.id).map((t) => t.liveness);
+  if (change !== undefined && change.orchestrationId === orchestrationId) counted.push(change.liveness);
+  let sum: LivenessCounts | undefined;
+  for (const liveness of counted) {
+    if (liveness === undefined) continue;
+    sum ??= { working: 0, idle: 0, waiting: 0, shutDown: 0, gone: 0 };
+    for (const k of ["working", "idle", "waiting", "shutDown", "gone"] as const) sum[k] += liveness[k];
+    // Present only when some team reports a rate-limited agent (older rows have no rateLimited).
+    if (liveness.rateLimited) sum.rateLimited = (sum.rateLimited ?? 0) + liveness.rateLimited;
+  }
+  return sum;
+}
+
+/**
+ * Stores on the orchestration row the sum of its live teams' agents by liveness (`agents`), so the
+ * lists read orchestration rows only. Called when a team's liveness, link or removal changed; the
+ * row is patched only when the sum did change. `row`: the orchestration when the caller has it.
+ */
+export async function refreshAgents(
+  ctx: MutationCtx,
+  orchestrationId: Id<"orchestrations">,
+  row?: Doc<"orchestrations"> | null,
+  change?: TeamChange,
+): Promise<void> {
+  const o = row ?? (await ctx.db.get("orchestrations", orchestrationId));
+  if (o === null) return;
+  const agents = await orchestrationAgents(ctx, orchestrationId, change);
+  if (!sameCounts(o.agents, agents)) await ctx.db.patch("orchestrations", orchestrationId, { agents });
 }
 
 function taskFields(t: TaskSnapshot) {
@@ -315,10 +366,10 @@ export async function syncTeam(
 
   const now = Date.now();
   const cwd = primaryCwd(members);
-  const link = await orchestrationLink(ctx, node._id, team, cwd);
+  const { link, orchestration } = await orchestrationLink(ctx, node._id, team, cwd);
   const fields = { ...teamFields(team, cwd, link), ...memberSummary(members), taskCounts: countTasks(tasks) };
   const sequence = seq === undefined ? { revision: undefined } : { lastSeq: seq, revision: seq };
-  const teamId = await upsertTeam(ctx, node._id, team.dirName, existing, fields, { ...sequence, reconcileEpoch: undefined }, now);
+  const teamId = await upsertTeam(ctx, node._id, team.dirName, existing, fields, { ...sequence, reconcileEpoch: undefined }, now, orchestration);
 
   const membersRemoved = await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, diffMembers(storedMembers, members));
 
@@ -410,9 +461,9 @@ export async function syncTeamDelta(ctx: MutationCtx, node: Doc<"nodes">, args: 
 
   const now = Date.now();
   const cwd = members === undefined ? row.cwd : primaryCwd(members);
-  const link = await orchestrationLink(ctx, node._id, team, cwd);
+  const { link, orchestration } = await orchestrationLink(ctx, node._id, team, cwd);
   const fields = { ...teamFields(team, cwd, link), ...(members === undefined ? {} : memberSummary(members)), taskCounts };
-  await upsertTeam(ctx, node._id, team.dirName, row, fields, { lastSeq: seq, revision: seq }, now);
+  await upsertTeam(ctx, node._id, team.dirName, row, fields, { lastSeq: seq, revision: seq }, now, orchestration);
   if (members !== undefined && storedMembers !== undefined) {
     await applyMemberChanges(ctx, { teamId: row._id, nodeId: node._id, now }, diffMembers(storedMembers, members));
   }
@@ -462,13 +513,13 @@ export async function reconcileTeam(ctx: MutationCtx, node: Doc<"nodes">, args: 
 
   const now = Date.now();
   const cwd = members === undefined ? row?.cwd : primaryCwd(members);
-  const link = await orchestrationLink(ctx, node._id, team, cwd);
+  const { link, orchestration } = await orchestrationLink(ctx, node._id, team, cwd);
   const fields = {
     ...teamFields(team, cwd, link),
     ...(members === undefined ? (row === null ? memberSummary([]) : {}) : memberSummary(members)),
     taskCounts: row?.taskCounts ?? { pending: 0, inProgress: 0, completed: 0, other: 0 },
   };
-  const teamId = await upsertTeam(ctx, node._id, team.dirName, row, fields, { reconcileEpoch: epoch, revision: undefined }, now);
+  const teamId = await upsertTeam(ctx, node._id, team.dirName, row, fields, { reconcileEpoch: epoch, revision: undefined }, now, orchestration);
   if (members !== undefined) await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, diffMembers(storedMembers, members));
   const scope: TaskScope = { teamId, nodeId: node._id, link, now };
   const taskEventsAppended = await applyStates(ctx, scope, rows, tasks.map((t) => t.task), epoch);
@@ -550,15 +601,17 @@ function linkResult({ orchestrationId, phaseNumber }: Partial<OrchestrationLink>
   return { ...(orchestrationId ? { orchestrationId } : {}), ...(phaseNumber ? { phaseNumber } : {}) };
 }
 
+/** The link, and the orchestration row it was read from (null: none). */
 async function orchestrationLink(
   ctx: QueryCtx,
   nodeId: Id<"nodes">,
   team: TeamSnapshot,
   cwd: string | undefined,
-): Promise<OrchestrationLink> {
+): Promise<{ link: OrchestrationLink; orchestration: Doc<"orchestrations"> | null }> {
   const orchestration = await findOrchestration(ctx, nodeId, cwd);
-  if (orchestration === null) return { orchestrationId: undefined, phaseNumber: undefined };
-  return { orchestrationId: orchestration._id, phaseNumber: phaseOfTeam(orchestration.featureName, team.teamName, team.dirName) };
+  if (orchestration === null) return { link: { orchestrationId: undefined, phaseNumber: undefined }, orchestration };
+  const phaseNumber = phaseOfTeam(orchestration.featureName, team.teamName, team.dirName);
+  return { link: { orchestrationId: orchestration._id, phaseNumber }, orchestration };
 }
 
 /** What a snapshot says about the team row itself. */
@@ -584,7 +637,9 @@ type TeamSequence = Partial<Pick<Doc<"teams">, "lastSeq" | "revision" | "reconci
 
 /**
  * Inserts the team, or patches it when the snapshot says something new (then `updatedAt` moves);
- * the sequence fields are written whenever they differ.
+ * the sequence fields are written whenever they differ. When what the team adds to its
+ * orchestration's agents changes (liveness, link, revival), the orchestrations' sums are refreshed.
+ * `linked`: the orchestration row of `fields.orchestrationId`, as read by orchestrationLink.
  */
 async function upsertTeam(
   ctx: MutationCtx,
@@ -594,10 +649,14 @@ async function upsertTeam(
   fields: TeamFields,
   sequence: TeamSequence,
   now: number,
+  linked: Doc<"orchestrations"> | null,
 ): Promise<Id<"teams">> {
   if (existing === null) {
-    return await ctx.db.insert("teams", { memberCount: 0, ...fields, ...sequence, nodeId, dirName, updatedAt: now });
+    const id = await ctx.db.insert("teams", { memberCount: 0, ...fields, ...sequence, nodeId, dirName, updatedAt: now });
+    if (fields.orchestrationId !== undefined && fields.liveness !== undefined) await refreshAgents(ctx, fields.orchestrationId, linked);
+    return id;
   }
+  await refreshAgentsFor(ctx, existing, fields, linked);
   const next = { ...fields, removedAt: undefined };
   const countsSame = sameCounts(existing.taskCounts, next.taskCounts) && (!("liveness" in next) || sameCounts(existing.liveness, next.liveness));
   const sameRest = Object.entries(next).every(([k, v]) => k === "taskCounts" || k === "liveness" || existing[k as keyof typeof existing] === v);
@@ -608,6 +667,27 @@ async function upsertTeam(
     await ctx.db.patch("teams", existing._id, sequence);
   }
   return existing._id;
+}
+
+/**
+ * Refreshes the agents of the orchestrations a (live after this call) team's patch affects:
+ * the one it leaves and the one it joins when its link, liveness or removal changes. Also fills
+ * in the sum of an orchestration stored before orchestrations carried it (`agents` unset while
+ * this team reports liveness).
+ */
+async function refreshAgentsFor(ctx: MutationCtx, existing: Doc<"teams">, fields: TeamFields, linked: Doc<"orchestrations"> | null): Promise<void> {
+  const before = existing.removedAt === undefined ? existing.orchestrationId : undefined;
+  const after = fields.orchestrationId;
+  const liveness = "liveness" in fields ? fields.liveness : existing.liveness;
+  const row = linked !== null && linked._id === after ? linked : undefined;
+  if (before !== after || !sameCounts(existing.liveness, liveness)) {
+    // The team row is written after this: the sums count it as it will be.
+    const change: TeamChange = { id: existing._id, orchestrationId: after, liveness };
+    if (before !== undefined && before !== after) await refreshAgents(ctx, before, undefined, change);
+    if (after !== undefined) await refreshAgents(ctx, after, row, change);
+  } else if (after !== undefined && liveness !== undefined && row !== undefined && row.agents === undefined) {
+    await refreshAgents(ctx, after, row);
+  }
 }
 
 /** The team's member rows (every agent it ever had, at most 800), each counted against the budget as it is read. */
@@ -794,6 +874,7 @@ export async function removeTeam(ctx: MutationCtx, node: Doc<"nodes">, dirName: 
   if (seq !== undefined && team.lastSeq !== undefined && seq <= team.lastSeq) return false;
   const now = Date.now();
   await ctx.db.patch("teams", team._id, { removedAt: now, updatedAt: now, lastSeq: seq ?? team.lastSeq });
+  if (team.orchestrationId !== undefined && team.liveness !== undefined) await refreshAgents(ctx, team.orchestrationId);
   const live: Id<"teamMembers">[] = [];
   let [rows, bytes] = [0, 0];
   for await (const m of ctx.db.query("teamMembers").withIndex("by_team_agent", (q) => q.eq("teamId", team._id))) {
