@@ -100,6 +100,28 @@ async def test_events_wait_for_their_orchestration_and_go_in_order(
     assert fake.count("record_events") == 3  # batches of 200
 
 
+async def test_events_of_different_orchestrations_go_side_by_side(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
+    # One after the other, a cold start of 200 orchestrations waited on 200 round trips of
+    # events (and as many of documents) after their orchestrations were synced.
+    fake.latency = 1.0
+    syncer = Syncer(cell, max_in_flight=8)
+    for w in range(8):
+        syncer.put_events(f"/w{w}", [event(i) for i in range(3)])
+        syncer.put_orchestration(f"/w{w}", orch(), [])
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        start = trio.current_time()
+        await until(lambda: syncer.depth == 0)
+        took = trio.current_time() - start
+        n.cancel_scope.cancel()
+    assert fake.count("record_events") == 8
+    assert took < 4.0  # 1 s of orchestrations, then 1 s of events: not 8 s
+
+
 async def test_offline_observations_wait_and_flush_in_order_on_reconnect(
     autojump_clock: trio.testing.MockClock,
     fake: FakeGateway,
