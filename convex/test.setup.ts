@@ -4,11 +4,11 @@
 import { convexTest } from "convex-test";
 import { TransactionMetricsTracker, type TransactionMetrics } from "convex-test/dist/transactionMetrics.js";
 import { getFunctionName, type FunctionReference } from "convex/server";
-import { getConvexSize, type Value } from "convex/values";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import type { Role } from "./model/validators";
 import schema from "./schema";
+import { CALL_LIMITS, checkCallValue, type CallLimits } from "../convex-local/limits";
 
 export const modules = import.meta.glob("./**/!(*.*.*)*.*s");
 
@@ -60,23 +60,9 @@ export const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
 // Convex Auth's issuer: identities from it are `<userId>|<sessionId>` and checked against sessions.
 export const SITE_URL = "https://tina-test.convex.site";
 
-const MiB = 1 << 20;
-
-/**
- * What a Convex function call may take and return (docs.convex.dev/production/state/limits),
- * which convex-test does not check: the wrapper of makeT() does.
- */
-export const CALL_LIMITS = {
-  /** Arguments of one call, as Convex measures values (getConvexSize). */
-  argumentsBytes: 16 * MiB,
-  /** The value a call returns. */
-  returnBytes: 16 * MiB,
-  /** Elements of any one array in the arguments or in the value returned. */
-  arrayElements: 8_192,
-  /** One document as written (insert, patch, replace), as Convex measures it. */
-  documentBytes: 1 * MiB,
-};
-export type CallLimits = typeof CALL_LIMITS;
+// What a call may take and return, which convex-test does not check: the wrapper of makeT()
+// checks them with the local backend's own checks (convex-local/limits.ts).
+export { CALL_LIMITS, type CallLimits };
 
 /** Transaction limits (convex-test's, enforced by it) and call limits (enforced by the wrapper). */
 export type Limits = Partial<TransactionMetrics> & Partial<CallLimits>;
@@ -115,39 +101,6 @@ export function lastCallMetrics(): TransactionMetrics {
   return lastMetrics;
 }
 
-/** The longest array in `value` and where it is ("" is the value itself). */
-function longestArray(value: unknown, path: string): { length: number; path: string } {
-  let best = { length: -1, path };
-  if (Array.isArray(value)) {
-    best = { length: value.length, path: path === "" ? "(the value)" : path };
-    value.forEach((x, i) => {
-      const inner = longestArray(x, `${path}[${i}]`);
-      if (inner.length > best.length) best = inner;
-    });
-  } else if (value !== null && typeof value === "object" && !(value instanceof ArrayBuffer)) {
-    for (const [k, x] of Object.entries(value)) {
-      const inner = longestArray(x, path === "" ? k : `${path}.${k}`);
-      if (inner.length > best.length) best = inner;
-    }
-  }
-  return best;
-}
-
-/** Throws when `value` (the arguments or the return value of `name`) breaches a call limit. */
-export function checkCallValue(limits: CallLimits, name: string, what: "arguments" | "return value", value: unknown): void {
-  const size = getConvexSize(value as Value);
-  const max = what === "arguments" ? limits.argumentsBytes : limits.returnBytes;
-  if (size > max) {
-    throw new Error(`Convex limit breached by ${name}: ${what} of ${size} bytes, over the limit of ${max} bytes`);
-  }
-  const longest = longestArray(value, "");
-  if (longest.length > limits.arrayElements) {
-    throw new Error(
-      `Convex limit breached by ${name}: ${what} has an array of ${longest.length} elements at ${longest.path}, ` +
-        `over the limit of ${limits.arrayElements} elements`,
-    );
-  }
-}
 
 type Accessor = {
   query: (...a: never[]) => Promise<unknown>;
@@ -166,7 +119,7 @@ function withCallLimits<A>(outer: A, limits: CallLimits): A {
       const call = inner[kind] as (fn: unknown, ...rest: unknown[]) => Promise<unknown>;
       if (typeof fn === "function") return await call(fn, ...rest);
       const name = getFunctionName(fn as FunctionReference<typeof kind>);
-      checkCallValue(limits, name, "arguments", rest[0] ?? {});
+      checkCallValue(name, "arguments", rest[0] ?? {}, limits);
       let result: unknown;
       try {
         result = await call(fn, ...rest);
@@ -177,7 +130,7 @@ function withCallLimits<A>(outer: A, limits: CallLimits): A {
         }
         throw e;
       }
-      checkCallValue(limits, name, "return value", result ?? null);
+      checkCallValue(name, "return value", result ?? null, limits);
       return result;
     };
   const withIdentity = inner.withIdentity as (identity: unknown) => A;
