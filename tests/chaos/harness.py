@@ -259,6 +259,7 @@ class Uptime:
         self.last_up = 0.0
         self.kills = 0
         self.restarts = 0
+        self.stalls: list[tuple[float, float]] = []  # the daemon did not answer (`Responsiveness`)
 
     def up(self, at: float) -> None:
         self._open = at
@@ -270,8 +271,50 @@ class Uptime:
         self._open = None
 
     def overlap(self, start: float, end: float) -> float:
+        """The longest stretch of [start, end) within one up interval, less the time the
+        daemon did not answer at all then (`stalls`: a starved process observes nothing)."""
         spans = [*self.intervals, *([(self._open, float("inf"))] if self._open is not None else [])]
-        return max((min(end, b) - max(start, a) for a, b in spans), default=0.0)
+        best = 0.0
+        for a, b in spans:
+            lo, hi = max(start, a), min(end, b)
+            if hi <= lo:
+                continue
+            stalled = sum(max(0.0, min(hi, sb) - max(lo, sa)) for sa, sb in self.stalls)
+            best = max(best, hi - lo - stalled)
+        return best
+
+
+class Responsiveness:
+    """Asks the daemon for its status over and over while it runs; each request that took
+    longer than `slow` seconds (or failed) is a stall of the whole process, recorded in
+    `uptime.stalls`. On a machine with a load of 20-40 on two cores the daemon may not run
+    at all for seconds: what was on disk then could not be observed."""
+
+    def __init__(self, laptop: Laptop, uptime: Uptime, slow: float = 0.25) -> None:
+        self.laptop = laptop
+        self.uptime = uptime
+        self.slow = slow
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="responsiveness", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            proc = self.laptop.daemon
+            if proc is None or proc.poll() is not None:
+                continue
+            t0 = time.monotonic()
+            answered = self.laptop.status() is not None
+            t1 = time.monotonic()
+            if (not answered or t1 - t0 > self.slow) and self.laptop.daemon is proc:
+                self.uptime.stalls.append((t0, t1))
+
+    def __enter__(self) -> Responsiveness:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
 
 
 class RssSampler:

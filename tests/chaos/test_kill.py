@@ -19,6 +19,7 @@ from tina.dev.sim.sandbox import Laptop
 from .harness import (
     Api,
     ChangeStream,
+    Responsiveness,
     Sizes,
     Uptime,
     count_tokens,
@@ -117,6 +118,8 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     downtimes: list[float] = []
     restarts: list[float] = []
     started = time.monotonic()
+    # Seconds the daemon did not answer at all (a starved machine) do not count as up time.
+    responsive = Responsiveness(laptop, uptime).__enter__()
     stream.start()
     messenger.start()
     try:
@@ -144,6 +147,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         stream.budget.release()
         stream.join()
     finally:
+        responsive.__exit__()
         stream.budget.release()
         stream.stop()
         messenger.stop()
@@ -209,6 +213,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
             "actions": len(messenger.sent),
             "actions_by_status": by_status,
             "actions_run_twice": 0,
+            "daemon_stalled_secs": round(sum(b - a for a, b in uptime.stalls), 2),
             **verdict.figures(),
         },
     )
