@@ -12,6 +12,7 @@ import {
   VIEWER,
   addUser,
   enroll,
+  lastCallMetrics,
   makeT,
   member,
   orchestration,
@@ -237,6 +238,37 @@ describe("needs:syncLaptop", () => {
     // Another laptop's feature of the same name is not this one's.
     await sync([need("b-item", { featureName: "billing-export" })], [], b.token);
     expect((await of("b-item")).orchestrationId).toBeUndefined();
+  });
+
+  test("a repeated sync reads no team or orchestration for rows already linked", async () => {
+    const t = makeT();
+    const { a, sync } = await world(t);
+    // What any call reads besides the laptop's rows (its node, its presence once there is one).
+    await sync([], []);
+    await sync([], []);
+    const overhead = lastCallMetrics().documentsRead;
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+      nodeToken: a.token,
+      orchestration: orchestration({ status: "executing" }),
+      phases: [phase("1", "executing")],
+    });
+    const dirs = [1, 2, 3, 4].map((i) => `billing-export-phase-${i}`);
+    for (const dir of dirs) await t.mutation(api.teams.syncTeam, { nodeToken: a.token, team: team(dir), members: [member("team-lead", dir)], tasks: [] });
+    const items = dirs.map((dir, i) => need(`item-${i}`, { teamDir: dir }));
+    const sessions = dirs.map((dir, i) => session(`s-${i}`, { teamDir: dir }));
+    await sync(items, sessions);
+    // The first time: each team is read (once for its item and its session).
+    expect(lastCallMetrics().documentsRead).toBe(overhead + dirs.length);
+    expect((await needRows(t)).map((r) => r.orchestrationId)).toEqual(dirs.map(() => orchestrationId));
+    // Again: only the laptop's own rows are read.
+    await sync(items, sessions);
+    expect(lastCallMetrics().documentsRead).toBe(overhead + items.length + sessions.length);
+    // One item changed: its row keeps its link (the patch reads the row once more, no team).
+    const again = await sync([need("item-0", { teamDir: dirs[0], title: "still quiet" }), ...items.slice(1)], sessions);
+    expect(again).toEqual({ opened: 0, updated: 1, resolved: 0 });
+    expect(lastCallMetrics().documentsRead).toBe(overhead + items.length + sessions.length + 1);
+    expect((await byKey(t, "item-0"))[0]).toMatchObject({ title: "still quiet", orchestrationId, phaseNumber: "1" });
+    expect((await sessionRows(t)).map((r) => r.orchestrationId)).toEqual(dirs.map(() => orchestrationId));
   });
 
   test("sessions are the laptop's current set: absent ones are deleted, changed ones updated", async () => {

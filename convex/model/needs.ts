@@ -250,6 +250,19 @@ function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, value]) => value !== undefined)) as T;
 }
 
+/**
+ * The link a stored row already has, when the item or session still names the same team and
+ * feature: a repeated sync reads no team or orchestration for it (a row without a link is looked
+ * up again, in case its team or orchestration has appeared since).
+ */
+function keptLink(
+  row: { teamDir?: string; featureName?: string; orchestrationId?: Id<"orchestrations">; phaseNumber?: string } | undefined,
+  sent: { teamDir?: string; featureName?: string },
+): Link | undefined {
+  if (row?.orchestrationId === undefined || row.teamDir !== sent.teamDir || row.featureName !== sent.featureName) return undefined;
+  return { orchestrationId: row.orchestrationId, phaseNumber: row.phaseNumber };
+}
+
 /** `next`'s fields differ from `row`'s (each in `fields`; absent equals absent). */
 function differs(row: Record<string, unknown>, next: Record<string, unknown>, fields: readonly string[]): boolean {
   return fields.some((f) => row[f] !== next[f]);
@@ -298,9 +311,9 @@ export async function syncLaptop(ctx: MutationCtx, node: Doc<"nodes">, items: La
     .take(2 * MAX_ITEMS);
   const openByKey = new Map(open.map((r) => [r.key, r]));
   for (const n of cleaned) {
-    const next = defined({ ...n, ...(await link(n.teamDir, n.featureName)) });
     const row = openByKey.get(n.key);
     openByKey.delete(n.key);
+    const next = defined({ ...n, ...(keptLink(row, n) ?? (await link(n.teamDir, n.featureName))) });
     if (row === undefined) {
       await ctx.db.insert("needs", { ...next, nodeId: node._id, openedAt: now, updatedAt: now });
       result.opened++;
@@ -322,10 +335,10 @@ export async function syncLaptop(ctx: MutationCtx, node: Doc<"nodes">, items: La
     .take(2 * MAX_SESSIONS);
   const storedById = new Map(stored.map((r) => [r.sessionId, r]));
   for (const s of sessions.map(storedSession)) {
-    const { orchestrationId } = await link(s.teamDir, s.featureName);
-    const next = defined({ ...s, orchestrationId });
     const row = storedById.get(s.sessionId);
     storedById.delete(s.sessionId);
+    const { orchestrationId } = keptLink(row, s) ?? (await link(s.teamDir, s.featureName));
+    const next = defined({ ...s, orchestrationId });
     if (row === undefined) await ctx.db.insert("claudeSessions", { ...next, nodeId: node._id, updatedAt: now });
     else if (differs(row, next, SESSION_FIELDS)) await ctx.db.patch("claudeSessions", row._id, { ...replacing(SESSION_FIELDS, next), updatedAt: now });
   }
