@@ -59,6 +59,25 @@ describe("agents by liveness on the orchestration row", () => {
     expect(await row(orchestrationId)).toEqual(before);
   });
 
+  test("a liveness change adjusts the stored sum without reading the orchestration's other teams", async () => {
+    const t = makeT();
+    const { orchestrationId, syncTeam, delta, members, row } = await setup(t);
+    for (let i = 2; i <= 10; i++) await syncTeam(`billing-export-phase-${i}`, ["working"]);
+    const dir = "billing-export-phase-1";
+    await syncTeam(dir, ["working", "idle"]);
+    await delta(dir, 1, 2, { members: members(dir, ["working", "idle"]) });
+    const unchanged = lastCallMetrics().documentsRead;
+    await delta(dir, 2, 3, { members: members(dir, ["idle", "idle"]) });
+    // More only by the rows it patches (convex-test counts a patch as a read): a member and the
+    // orchestration, none of the 10 other teams.
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(unchanged + 2);
+    expect((await row(orchestrationId))!.agents).toEqual({ working: 9, idle: 2, waiting: 0, shutDown: 0, gone: 0 });
+    await delta(dir, 3, 4, { members: members(dir, ["rate_limited", "idle"]) });
+    expect((await row(orchestrationId))!.agents).toEqual({ working: 9, idle: 1, waiting: 0, shutDown: 0, gone: 0, rateLimited: 1 });
+    await delta(dir, 4, 5, { members: members(dir, ["idle", "idle"]) });
+    expect((await row(orchestrationId))!.agents).toEqual({ working: 9, idle: 2, waiting: 0, shutDown: 0, gone: 0 });
+  });
+
   test("liveness changes, moves between orchestrations, removal and revival keep every sum right", async () => {
     const t = makeT();
     const { orchestrationId, otherId, token, syncTeam, delta, members, agents } = await setup(t);

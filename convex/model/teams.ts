@@ -680,6 +680,14 @@ async function refreshAgentsFor(ctx: MutationCtx, existing: Doc<"teams">, fields
   const after = fields.orchestrationId;
   const liveness = "liveness" in fields ? fields.liveness : existing.liveness;
   const row = linked !== null && linked._id === after ? linked : undefined;
+  if (before !== undefined && before === after && row?.agents !== undefined && !sameCounts(existing.liveness, liveness)) {
+    // The common case, an agent's liveness changes: the stored sum is adjusted without reading the other teams.
+    const agents = adjustedSum(row.agents, existing.liveness, liveness);
+    if (agents !== null) {
+      if (!sameCounts(row.agents, agents)) await ctx.db.patch("orchestrations", after, { agents });
+      return;
+    }
+  }
   if (before !== after || !sameCounts(existing.liveness, liveness)) {
     // The team row is written after this: the sums count it as it will be.
     const change: TeamChange = { id: existing._id, orchestrationId: after, liveness };
@@ -688,6 +696,25 @@ async function refreshAgentsFor(ctx: MutationCtx, existing: Doc<"teams">, fields
   } else if (after !== undefined && liveness !== undefined && row !== undefined && row.agents === undefined) {
     await refreshAgents(ctx, after, row);
   }
+}
+
+/**
+ * `sum` with one team's counts replaced (`old` out, `next` in); undefined when no agent is left
+ * (a team reporting liveness counts at least one agent); null when `sum` did not hold `old`
+ * (then the caller sums the teams again).
+ */
+function adjustedSum(sum: LivenessCounts, old: LivenessCounts | undefined, next: LivenessCounts | undefined): LivenessCounts | undefined | null {
+  const out: LivenessCounts = { ...sum };
+  const keys = ["working", "idle", "waiting", "shutDown", "gone", "rateLimited"] as const;
+  for (const k of keys) {
+    const n = (out[k] ?? 0) - (old?.[k] ?? 0) + (next?.[k] ?? 0);
+    if (n < 0) return null;
+    if (k === "rateLimited") {
+      if (n > 0) out.rateLimited = n;
+      else delete out.rateLimited;
+    } else out[k] = n;
+  }
+  return keys.some((k) => (out[k] ?? 0) > 0) ? out : undefined;
 }
 
 /** The team's member rows (every agent it ever had, at most 800), each counted against the budget as it is read. */
