@@ -80,14 +80,15 @@ def events(fake: FakeGateway, team: str = "t") -> list[tuple[str, str, str]]:
 # --- the syncer ----------------------------------------------------------------------------------
 
 
-async def test_first_sync_reconciles_then_one_task_change_is_one_small_delta(
+async def test_first_sync_of_a_small_team_is_one_call_then_one_task_change_is_one_small_delta(
     autojump_clock: trio.testing.MockClock, fake: FakeGateway
 ) -> None:
     syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
     tasks = board(50)
     syncer.put_team("t", TEAM, [LEAD], tasks)
     await synced(syncer, fake)
-    assert names(fake) == ["reconcile_team", "finish_reconcile"]
+    # The whole team in one call (it sets the revision deltas follow), not a reconcile's two.
+    assert names(fake) == ["sync_team"]
     assert len(events(fake)) == 50  # one "created" each
 
     fake.calls.clear()
@@ -185,7 +186,7 @@ async def test_a_reset_backend_or_a_foreign_revision_is_reconciled(
     fake.calls.clear()
     syncer.put_team("t", TEAM, [LEAD], [task(1, "in_progress"), task(2), task(3)])
     await synced(syncer, fake)
-    assert names(fake) == ["sync_team_delta", "reconcile_team", "finish_reconcile"]
+    assert names(fake) == ["sync_team_delta", "sync_team"]  # a small team: one call
     assert fake.teams["t"][2] == [task(1, "in_progress"), task(2), task(3)]
 
     # Convex holds another revision (e.g. restored from a backup): "mismatch", and the tasks
@@ -195,7 +196,7 @@ async def test_a_reset_backend_or_a_foreign_revision_is_reconciled(
     fake.calls.clear()
     syncer.put_team("t", TEAM, [LEAD], [task(1, "completed"), task(2), task(3)])
     await synced(syncer, fake)
-    assert names(fake) == ["sync_team_delta", "reconcile_team", "finish_reconcile"]
+    assert names(fake) == ["sync_team_delta", "sync_team"]
     assert fake.teams["t"][2] == [task(1, "completed"), task(2), task(3)]
     assert events(fake)[-2:] == [("1", "updated", "completed"), ("9", "removed", "pending")]
     assert syncer.resyncs == 2
@@ -230,7 +231,7 @@ async def test_a_big_change_goes_as_chained_deltas_and_a_big_team_reconciles_in_
 async def test_finish_reconcile_is_called_until_done(
     autojump_clock: trio.testing.MockClock, fake: FakeGateway
 ) -> None:
-    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake), whole_states=0)
     syncer.put_team("t", TEAM, [LEAD], board(1300))
     await synced(syncer, fake)
     fake.reset_teams()
@@ -259,7 +260,7 @@ async def test_a_removed_team_made_again_starts_with_a_reconcile(
     fake.calls.clear()
     syncer.put_team("t", TEAM, [LEAD], [task(1)])
     await synced(syncer, fake)
-    assert names(fake) == ["reconcile_team", "finish_reconcile"]
+    assert names(fake) == ["sync_team"]
     assert fake.teams["t"][2] == [task(1)]
 
 
@@ -271,7 +272,10 @@ async def test_a_deployment_without_delta_sync_gets_whole_snapshots(
     syncer.put_team("t", TEAM, [LEAD], [task(1)])
     syncer.put_team("u", TeamSnapshot(dir_name="u", team_name="u"), [LEAD], [task(1)])
     await synced(syncer, fake)
-    assert names(fake) == ["sync_team", "sync_team"]
+    assert names(fake) == ["sync_team", "sync_team"]  # a first sync is one whole snapshot anyway
+    syncer.put_team("t", TEAM, [LEAD], [task(1, "completed")])
+    await synced(syncer, fake)
+    assert names(fake) == ["sync_team", "sync_team", "sync_team"]  # no delta: a whole snapshot
     assert syncer.team_deltas is False
 
 
@@ -303,8 +307,9 @@ async def test_restart_filters_history_convex_acknowledged(
     )
     assert syncer.restore() == 1
     await synced(syncer, fake)
-    ((_, _, states, _),) = [p for name, p in fake.calls if name == "reconcile_team"]
-    assert [(s, t.status) for s, t in states] == [(20.0, "in_progress"), (30.0, "completed")]
+    ((_, _, tasks, seq, history),) = [p for name, p in fake.calls if name == "sync_team"]
+    assert [(s, t.status) for s, t in history] == [(20.0, "in_progress")]
+    assert ([t.status for t in tasks], seq) == (["completed"], 30.0)
 
 
 # --- planning (pure) -----------------------------------------------------------------------------
@@ -445,7 +450,7 @@ async def test_killed_between_a_reconcile_and_its_finish_no_state_is_recorded_tw
     path = tmp_path / "outbox.jsonl"
     fake.inject("finish_reconcile", ConvexConnectionLost("killed"), times=10**6)
     outbox = Outbox(path, disk=trio.CapacityLimiter(1))
-    syncer = Syncer(LatestValue[GatewayProtocol | None](fake), outbox=outbox)
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake), outbox=outbox, whole_states=0)
     for status in ("pending", "in_progress", "completed"):
         syncer.put_team("t", TEAM, [LEAD], [task(1, status)])
     async with trio.open_nursery() as n:
@@ -465,6 +470,7 @@ async def test_killed_between_a_reconcile_and_its_finish_no_state_is_recorded_tw
     syncer = Syncer(
         LatestValue[GatewayProtocol | None](fake),
         outbox=Outbox(path, disk=trio.CapacityLimiter(1)),
+        whole_states=0,
     )
     syncer.restore()
     syncer.put_team("t", TEAM, [LEAD], [task(1, "completed")])  # the watcher's first scan

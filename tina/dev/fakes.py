@@ -254,9 +254,46 @@ class FakeGateway:
         history: list[tuple[float, TaskSnapshot]] | None = None,
     ) -> SyncTeamResult:
         await self._call("sync_team", (team, members, tasks, seq, history or []))
-        self.teams[team.dir_name] = (team, members, tasks)
+        if not self.team_deltas:
+            self.teams[team.dir_name] = (team, members, tasks)
+            return SyncTeamResult(
+                team_id=f"t:{team.dir_name}",
+                applied=True,
+                task_events_appended=0,
+                members_removed=0,
+            )
+        # As `teams:syncTeam` keeps the team for deltas: a seq at or below the one stored is not
+        # applied; else history above it, the snapshot, the tasks it lacks removed, revision = seq.
+        row = self.team_rows.get(team.dir_name)
+        stored = None if row is None or row.gone else row.revision
+        if seq is not None and stored is not None and seq <= stored:
+            return SyncTeamResult(
+                team_id=f"t:{team.dir_name}",
+                applied=False,
+                task_events_appended=0,
+                members_removed=0,
+            )
+        if row is None:
+            row = self.team_rows[team.dir_name] = FakeTeam(team=team)
+        before = len(row.events)
+        last = row.revision if row.revision is not None and not row.gone else -1.0
+        row.team, row.gone, row.epoch, row.members = team, False, None, list(members)
+        for s, state in history or []:
+            if s > last:
+                row.apply(state)
+        for state in tasks:
+            row.apply(state)
+        present = {t.task_id for t in tasks if t.status != "deleted"}
+        for task_id in [i for i in row.tasks if i not in present]:
+            row.remove(task_id)
+        row.revision = seq
+        self._publish_team(row)
+        self._answered()
         return SyncTeamResult(
-            team_id=f"t:{team.dir_name}", applied=True, task_events_appended=0, members_removed=0
+            team_id=f"t:{team.dir_name}",
+            applied=True,
+            task_events_appended=len(row.events) - before,
+            members_removed=0,
         )
 
     def _deltas_available(self, path: str) -> None:

@@ -68,9 +68,11 @@ from tina.daemon.sync.delta import (
     Acked,
     Applied,
     board_counts,
+    members_text,
     plan_delta,
     plan_reconcile,
     reconciled,
+    task_text,
 )
 from tina.daemon.sync.outbox import COMPACT_BYTES, Ack, Outbox
 from tina.messages import (
@@ -102,6 +104,11 @@ RETRY_DELAY = 0.5
 FORBIDDEN_DELAY = 60.0
 COMPACT_IDLE_BYTES = 64 * 1024
 """Compact an outbox this large once no team observation is pending."""
+WHOLE_STATES = 500
+WHOLE_TEXT = 1536 * 1024
+"""A team's first sync (or resync) is one `teams:syncTeam` call when its snapshot and history
+Convex lacks are at most this many task states and this much text (UTF-8; the server takes
+500 states and 2 MiB, counted a little differently)."""
 STALE_RECONCILES = 3
 """Reconciles of one team found stale one after the other before the item is retried later."""
 
@@ -113,7 +120,10 @@ class Syncer:
         *,
         max_in_flight: int = 8,
         outbox: Outbox | None = None,
+        whole_states: int = WHOLE_STATES,
     ) -> None:
+        # Task states up to which a reconcile is one `teams:syncTeam` call (0: always paged).
+        self._whole_states = whole_states
         self._gateway = gateway
         self._outbox = outbox
         self.coalescer = Coalescer()
@@ -426,7 +436,8 @@ class Syncer:
         acked = self.acked.get(d)
         if acked is None:
             await self._probe(gateway, item)
-            await self._reconcile(gateway, item)
+            if not await self._sync_whole(gateway, item):
+                await self._reconcile(gateway, item)
             return True
         for delta in plan_delta(item, acked, self._seq.next):
             prior = self._in_doubt.get(d)
@@ -483,6 +494,35 @@ class Syncer:
         log.info("sync.team_probed", team=d, status=res.status, revision=res.revision)
         if revision is not None and res.status in ("duplicate", "mismatch"):
             self._applied[d] = applied.after(min(revision, item.seq))
+
+    async def _sync_whole(self, gateway: GatewayProtocol, item: TeamItem) -> bool:
+        """A small team's reconcile in one call: `teams:syncTeam` (the whole snapshot, the history
+        Convex lacks; it removes the tasks the snapshot lacks and sets the revision to the seq)
+        instead of `reconcileTeam` + `finishReconcile`, half the calls of a cold start. False
+        when the team is too big for it, or Convex did not apply it (it holds this seq or a later
+        one; or refused it, e.g. holding more rows than the call may read): then the paged
+        reconcile, which does not depend on what Convex holds."""
+        d = item.dir_name
+        applied = self._applied.get(d, Applied())
+        history = [(seq, t) for seq, t in item.history if not applied.has(t.task_id, seq)]
+        text = sum(task_text(t) for t in item.tasks) + sum(task_text(t) for _, t in history)
+        if (
+            len(item.tasks) + len(history) > self._whole_states
+            or text + members_text(item.members) > WHOLE_TEXT
+        ):
+            return False
+        try:
+            res = await gateway.sync_team(item.team, item.members, item.tasks, item.seq, history)
+        except ConvexError as exc:
+            if refusal(exc) is not None:
+                raise
+            log.info("sync.team_whole_refused", team=d, error=error_data(exc).message)
+            return False
+        if not res.applied:
+            return False
+        self.reconciles += 1
+        self._set_acked(d, reconciled(item, item.seq, applied))
+        return True
 
     async def _reconcile(self, gateway: GatewayProtocol, item: TeamItem) -> None:
         """A full reconcile in pages, then `finishReconcile` until it is done."""
