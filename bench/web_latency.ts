@@ -209,10 +209,10 @@ function report(
     `tap → queued (\`submitAction\` committed) ${ms(parts.queued.p50)} / ${ms(parts.queued.p99)};`,
     `queued → claimed (the laptop's subscription is told, it claims) ${ms(parts.claimed.p50)} / ${ms(parts.claimed.p99)};`,
     `claimed → handler started ${ms(parts.started.p50)} / ${ms(parts.started.p99)}.`,
-    "The local backend runs one transaction at a time and, after every commit, runs every subscribed query of every",
-    "client again (docs/local-backend.md), so the laptop's subscription and mutations wait behind the page's queries;",
-    "that is most of queued → claimed and claimed → started here. A Convex deployment re-runs only the queries a",
-    "commit touched, in parallel.",
+    "The local backend runs one transaction at a time and, after a commit, re-runs the subscribed queries whose read",
+    "set it touched one after the other (docs/local-backend.md), so the laptop's subscription and mutations wait",
+    "behind the page's queries; that is most of queued → claimed and claimed → started here. A Convex deployment",
+    "runs them in parallel.",
   ].join("\n");
 }
 
