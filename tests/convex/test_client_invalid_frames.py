@@ -148,8 +148,16 @@ async def test_the_syncer_sends_the_observation_with_replacement_characters_once
             # A later observation is sent as usual (a sentinel: the first was not re-sent).
             syncer.put_team("alpha", TeamSnapshot(dir_name="alpha", team_name="alpha"), [], [])
             sent = await strict_recv(conn)
+            # Convex holds the team now: the change goes as a delta on what it holds.
+            assert sent["udfPath"] == "teams:syncTeamDelta"
             assert sent["args"][0]["team"]["teamName"] == "alpha"
-            await conn.mutation_ok(sent["requestId"], ts=4, result=result)
+            delta = {
+                "status": "applied",
+                "revision": sent["args"][0]["seq"],
+                "teamId": "t1",
+                "taskEventsAppended": 0,
+            }
+            await conn.mutation_ok(sent["requestId"], ts=4, result=delta)
             await conn.transition(ts=4)
             with trio.fail_after(5):
                 while syncer.depth:

@@ -296,11 +296,12 @@ class FakeGateway:
             members_removed=0,
         )
 
-    def _deltas_available(self, path: str) -> None:
+    def _deltas_available(self, method: str) -> None:
+        """An older deployment answers a call of a function it lacks like this."""
         if not self.team_deltas:
             raise ConvexFunctionError(
-                f"Could not find public function for '{path}'. Did you forget to run "
-                "`npx convex dev` or `npx convex deploy`?"
+                f"Could not find public function for the gateway's {method}. Did you forget "
+                "to run `npx convex dev` or `npx convex deploy`?"
             )
 
     def _answered(self) -> None:
@@ -325,7 +326,7 @@ class FakeGateway:
         task_counts: TaskCounts,
         members: list[MemberSnapshot] | None = None,
     ) -> SyncTeamDeltaResult:
-        self._deltas_available("teams:syncTeamDelta")
+        self._deltas_available("sync_team_delta")
         await self._call(
             "sync_team_delta", (team, base, seq, list(tasks), list(removed), task_counts, members)
         )
@@ -370,7 +371,7 @@ class FakeGateway:
         tasks: list[tuple[float, TaskSnapshot]],
         members: list[MemberSnapshot] | None = None,
     ) -> ReconcileTeamResult:
-        self._deltas_available("teams:reconcileTeam")
+        self._deltas_available("reconcile_team")
         await self._call("reconcile_team", (team, epoch, list(tasks), members))
         row = self.team_rows.get(team.dir_name)
         if row is not None and row.epoch is not None and epoch < row.epoch:
@@ -395,7 +396,7 @@ class FakeGateway:
     async def finish_reconcile(
         self, dir_name: str, epoch: float, seq: float, task_counts: TaskCounts
     ) -> FinishReconcileResult:
-        self._deltas_available("teams:finishReconcile")
+        self._deltas_available("finish_reconcile")
         await self._call("finish_reconcile", (dir_name, epoch, seq, task_counts))
         row = self.team_rows.get(dir_name)
         if row is None or row.epoch != epoch:
