@@ -217,3 +217,47 @@ async def test_a_team_change_is_in_the_outbox_before_the_watcher_reads_the_next_
     team = records[0]
     assert isinstance(team, TeamItem)
     assert [t.status for t in team.tasks] == ["completed"]
+
+
+async def test_changed_paths_whose_names_are_not_utf8_are_logged_once_and_never_read(
+    tmp_path: Path, syncer: Syncer
+) -> None:
+    # The inotify backend hands over every changed path, names that are not UTF-8 included
+    # (decoded with lone surrogates); such a file is skipped, never read nor sent.
+    claude = tmp_path / ".claude"
+    write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead"]))
+    write(claude / "tasks/alpha/1.json", task("1"))
+    write(claude / "teams/alpha/inboxes/team-lead.json", [])
+    watcher = ClaudeWatcher(claude, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    syncer.coalescer.take()
+
+    def bad(directory: Path, name: bytes, doc: Any) -> Path:
+        raw = os.fsencode(directory) + b"/" + name
+        with open(raw, "wb") as f:
+            f.write(json.dumps(doc).encode())
+        return Path(os.fsdecode(raw))
+
+    bad_task = bad(claude / "tasks/alpha", b"later\xfb.json", task("8"))
+    bad_inbox = bad(claude / "teams/alpha/inboxes", b"x\xfa.json", [])
+    os.makedirs(os.fsencode(claude / "teams") + b"/bad\xfd")
+    bad_team = bad(
+        Path(os.fsdecode(os.fsencode(claude / "teams") + b"/bad\xfd")),
+        b"config.json",
+        team_config("bad", ["team-lead"]),
+    )
+    reads = watcher.reads
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(2):
+            await watcher.on_changes({bad_task, bad_inbox, bad_team}, rescan=False)
+    assert watcher.reads == reads
+    assert pending(syncer) == {}
+    logged = sorted(e["path"] for e in logs if e["event"] == "file.undecodable_name")
+    assert logged == sorted(repr(os.fsencode(p)) for p in (bad_task, bad_inbox, bad_team.parent))
+
+    # Good files beside them still sync.
+    good = write(claude / "tasks/alpha/2.json", task("2"))
+    await watcher.on_changes({bad_task, good}, rescan=False)
+    item = pending(syncer)[("team", "alpha")]
+    assert isinstance(item, TeamItem)
+    assert [t.task_id for t in item.tasks] == ["1", "2"]

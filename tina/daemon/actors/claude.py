@@ -236,7 +236,7 @@ class ClaudeWatcher:
         # Files refused (FIFO, device, over the cap) as they were then: logged once, skipped
         # until they change.
         self.refused: dict[Path, Sig] = {}
-        self.undecodable: set[Path] = set()  # names that are not UTF-8, logged once
+        self.undecodable: set[str] = set()  # names that are not UTF-8 (as logged), logged once
 
     def team_of_session(self, session_id: str) -> str | None:
         """The directory of the team whose lead runs in Claude Code session `session_id` (its
@@ -292,6 +292,8 @@ class ClaudeWatcher:
         task_files: set[tuple[str, str]] = set()
         inbox_files: set[tuple[str, str]] = set()
         for p in paths:
+            if self._undecodable(p):
+                continue
             if self.teams_dir in p.parents:
                 rel = p.relative_to(self.teams_dir).parts
                 if len(rel) >= 2 and rel[1] == "inboxes":
@@ -309,6 +311,27 @@ class ClaudeWatcher:
                 elif len(rel) == 2 and rel[1].endswith(".json"):
                     task_files.add((rel[0], rel[1]))
         return team_dirs, task_files, inbox_files
+
+    def _skipped_name(self, shown: str) -> None:
+        """Log a path whose name is not UTF-8 (as `display_path` shows it), once."""
+        if shown not in self.undecodable:
+            self.undecodable.add(shown)
+            log.warning(
+                "file.undecodable_name", path=shown, error="the name is not valid UTF-8: skipped"
+            )
+
+    def _undecodable(self, path: Path) -> bool:
+        """True for a changed path with a name in it that is not UTF-8 under a watched dir
+        (the inotify backend hands those over too): logged once, at its first such name,
+        and never opened."""
+        for root in (self.teams_dir, self.tasks_dir):
+            if root in path.parents:
+                rel = path.relative_to(root).parts
+                for i, part in enumerate(rel):
+                    if is_undecodable(part):
+                        self._skipped_name(display_path(root.joinpath(*rel[: i + 1])))
+                        return True
+        return False
 
     async def on_changes(self, paths: set[Path], rescan: bool) -> None:
         if rescan:
@@ -371,13 +394,7 @@ class ClaudeWatcher:
     async def _listing(self, root: Path) -> dict[str, list[str]]:
         listing, undecodable = await trio.to_thread.run_sync(_list, root, limiter=self.disk)
         for path in undecodable:
-            if path not in self.undecodable:
-                self.undecodable.add(path)
-                log.warning(
-                    "file.undecodable_name",
-                    path=display_path(path),
-                    error="the name is not valid UTF-8: skipped",
-                )
+            self._skipped_name(display_path(path))
         return listing
 
     async def _read_changed(
@@ -512,9 +529,7 @@ class ClaudeWatcher:
             log.warning("file.unreadable", path=str(directory), error=str(exc))
             return
         for problem in undecodable:
-            if Path(problem.path) not in self.undecodable:
-                self.undecodable.add(Path(problem.path))
-                log.warning("file.undecodable_name", path=problem.path, error=str(problem))
+            self._skipped_name(problem.path)
         box = self.inboxes.setdefault(d, {})
         names = {f.name for f in files} | {f"{agent}.json" for agent in box}
         for name in sorted(names):
