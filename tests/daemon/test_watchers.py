@@ -113,6 +113,33 @@ async def test_rescan_rereads_only_what_changed(tmp_path: Path, syncer: Syncer) 
     assert watcher.reads == reads + 1
 
 
+async def test_a_rescan_reads_a_team_s_task_files_in_a_few_worker_thread_hops(
+    tmp_path: Path, syncer: Syncer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cold start of 10,000 task files made two hops (stat, read) per file: under load each
+    # hand-over to a worker thread and back waits for the scheduler.
+    claude = tmp_path / ".claude"
+    write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead"]))
+    for i in range(300):
+        write(claude / f"tasks/alpha/{i}.json", task(str(i)))
+    hops = 0
+    run_sync = trio.to_thread.run_sync
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return await run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(trio.to_thread, "run_sync", counted)
+    watcher = ClaudeWatcher(claude, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    item = pending(syncer)[("team", "alpha")]
+    assert isinstance(item, TeamItem)
+    assert len(item.tasks) == 300
+    assert watcher.reads == 301  # every task file and the config
+    assert hops < 10
+
+
 async def test_half_written_files_are_logged_with_their_path_and_skipped(
     tmp_path: Path, syncer: Syncer
 ) -> None:
