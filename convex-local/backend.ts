@@ -147,6 +147,25 @@ const TRACKER_HOOKS: TrackerHooks = {
   },
 };
 
+/**
+ * A commit's change as the meter names a re-run's cause: `<writer> <table>[<fields>]`, the
+ * fields whose values changed (`+` inserted, `-` deleted).
+ */
+export function describeChange(writer: string, change: Change): string {
+  const { before, after } = change;
+  let what: string;
+  if (before === null) what = "+";
+  else if (after === null) what = "-";
+  else {
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    const changed = [...keys].filter(
+      (k) => JSON.stringify(convexToJson((before[k] ?? null) as Value)) !== JSON.stringify(convexToJson((after[k] ?? null) as Value)),
+    );
+    what = changed.sort().join(",");
+  }
+  return `${writer} ${change.table}[${what}]`;
+}
+
 export function notFoundMessage(udfPath: string): string {
   return `Could not find public function for '${udfPath}'. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`?`;
 }
@@ -200,7 +219,7 @@ export class LocalBackend {
   /** Cache keys dropped by a commit: their next run is a re-run. */
   private readonly invalidated = new Set<string>();
   /** Commits not yet checked against the cache, with their sequence numbers. */
-  private pendingChanges: { seq: number; changes: Change[] }[] = [];
+  private pendingChanges: { seq: number; changes: Change[]; writer: string }[] = [];
   private internals!: ConvexTestInternals;
   private fast!: FastDatabase;
   /** What functions cost since the start or the last reset (GET /api/local/metrics). */
@@ -593,17 +612,21 @@ export class LocalBackend {
       const later = commits.filter((commit) => commit.seq > snapshot);
       if (later.length === 0) continue;
       const readSet = entry.frame.readSet;
-      const stale =
-        !entry.done ||
-        readSet === null ||
-        later.some((commit) =>
-          commit.changes.some(
-            (change) =>
-              (change.before !== null && readSet.touches(change.before)) ||
-              (change.after !== null && readSet.touches(change.after)),
-          ),
-        );
-      if (stale) {
+      let cause: string | null = null;
+      if (!entry.done || readSet === null) cause = `${later[0]!.writer} (while it ran)`;
+      else {
+        for (const commit of later) {
+          const change = commit.changes.find(
+            (c) => (c.before !== null && readSet.touches(c.before)) || (c.after !== null && readSet.touches(c.after)),
+          );
+          if (change !== undefined) {
+            cause = describeChange(commit.writer, change);
+            break;
+          }
+        }
+      }
+      if (cause !== null) {
+        this.meter.invalidated(entry.frame.udfPath, cause);
         this.cache.delete(key);
         if (this.invalidated.size >= MAX_CACHED_QUERIES * 2) this.invalidated.clear();
         this.invalidated.add(key);
@@ -631,7 +654,7 @@ export class LocalBackend {
         if (frame !== undefined && frame.readSet !== null && frame.snapshot === undefined) frame.snapshot = commits;
       },
       onCommit: (changes) => {
-        this.pendingChanges.push({ seq: this.fast.commits, changes });
+        this.pendingChanges.push({ seq: this.fast.commits, changes, writer: runStorage.getStore()?.udfPath ?? "(unknown)" });
       },
       onFilteredOut: (doc) => {
         const tracker = this.internals.transactionManager.getMetricsTracker() as {

@@ -19,8 +19,20 @@ export type Counters = {
   errors: number;
 };
 
-/** `GET /api/local/metrics`. */
-export type MetricsReport = { since: number; functions: Record<string, Counters>; totals: Counters };
+/**
+ * `GET /api/local/metrics`. `reruns`: per subscribed query, what made it run again, as
+ * `<writer> <table>[<changed fields>]` (the first commit inside its read set): a write that
+ * changes nothing the query shows and still re-runs it is visible here.
+ */
+export type MetricsReport = {
+  since: number;
+  functions: Record<string, Counters>;
+  totals: Counters;
+  reruns: Record<string, Record<string, number>>;
+};
+
+// Distinct causes kept per query (the rest are counted as "(other)").
+const MAX_CAUSES = 200;
 
 export function zeroCounters(): Counters {
   return {
@@ -39,6 +51,7 @@ export function zeroCounters(): Counters {
 export class CostMeter {
   private since = Date.now();
   private functions = new Map<string, Counters>();
+  private causes = new Map<string, Map<string, number>>();
 
   private of(udfPath: string): Counters {
     let counters = this.functions.get(udfPath);
@@ -69,6 +82,17 @@ export class CostMeter {
     counters.bytesWritten += bytes;
   }
 
+  /** A subscribed query's cached result went stale because of `cause` (see MetricsReport). */
+  invalidated(udfPath: string, cause: string): void {
+    let causes = this.causes.get(udfPath);
+    if (causes === undefined) {
+      causes = new Map();
+      this.causes.set(udfPath, causes);
+    }
+    const key = causes.has(cause) || causes.size < MAX_CAUSES ? cause : "(other)";
+    causes.set(key, (causes.get(key) ?? 0) + 1);
+  }
+
   report(): MetricsReport {
     const functions: Record<string, Counters> = {};
     const totals = zeroCounters();
@@ -76,12 +100,17 @@ export class CostMeter {
       functions[udfPath] = { ...counters };
       for (const key of Object.keys(totals) as (keyof Counters)[]) totals[key] += counters[key];
     }
-    return { since: this.since, functions, totals };
+    const reruns: Record<string, Record<string, number>> = {};
+    for (const [udfPath, causes] of this.causes) {
+      reruns[udfPath] = Object.fromEntries([...causes].sort(([, a], [, b]) => b - a));
+    }
+    return { since: this.since, functions, totals, reruns };
   }
 
   reset(): void {
     this.since = Date.now();
     this.functions = new Map();
+    this.causes = new Map();
   }
 }
 

@@ -140,6 +140,26 @@ describe("read sets", () => {
     }
   });
 
+  test("the meter says what made a query re-run: the writer, the table and the fields it changed", async () => {
+    const client = new ConvexClient(server.url, { webSocketConstructor: nodeWebSocket });
+    try {
+      const counts: number[] = [];
+      client.onUpdate(api.ticks.get, { name: "r" }, (n) => counts.push(n));
+      await expect.poll(() => counts.at(-1)).toBe(0);
+      await client.mutation(api.ticks.bump, { name: "r" });
+      await expect.poll(() => counts.at(-1)).toBe(1);
+      await client.mutation(api.ticks.bump, { name: "r" });
+      await expect.poll(() => counts.at(-1)).toBe(2);
+      const report = await metrics();
+      expect(counters(report, "ticks:get")).toMatchObject({ calls: 1, rerun: 2 });
+      expect(report.reruns["ticks:get"]).toEqual({ "ticks:bump ticks[+]": 1, "ticks:bump ticks[count]": 1 });
+      await resetMetrics();
+      expect((await metrics()).reruns).toEqual({});
+    } finally {
+      await client.close();
+    }
+  });
+
   test("a query that stopped early re-runs only for writes in the part it scanned", async () => {
     const client = new ConvexClient(server.url, { webSocketConstructor: nodeWebSocket });
     try {
