@@ -253,3 +253,57 @@ def test_convex_cost_replays_a_run(tmp_path: Path) -> None:
     comps2, _ = cc.extrapolate(again.active, again.idle, a, again.pages.paths)
     assert comps2[cc.DASHBOARD].month == pytest.approx(comps[cc.DASHBOARD].month)
     assert comps2[cc.SYNC].work == pytest.approx(40 * a.work_factor)
+
+
+def test_convex_cost_bandwidth_verdict_and_rerun_causes(tmp_path: Path) -> None:
+    """Bandwidth is judged against the current free tier, 5 GiB with each document rounded up
+    to 1 KiB; the raw bytes against an older page's 1 GiB are a note. What re-ran the
+    dashboard's queries is reported, and survives `--replay`."""
+    import argparse
+
+    import convex_cost as cc
+
+    assert cc.FREE_BANDWIDTH == 5 << 30
+    assert cc.OLD_FREE_BANDWIDTH == 1 << 30
+    pages = cc.Pages(paths={"orchestrations:listOrchestrations"}, teams={"t1"})
+    # 2 GiB a month raw (20 MiB in the active window x a work factor of 100).
+    counts = {
+        "orchestrations:listOrchestrations": {"calls": 1.0, "rerun": 9.0},
+        "teams:syncTeamDelta": {"calls": 10.0, "documentsRead": 10.0, "bytesRead": 20 << 20},
+    }
+    reruns = {
+        "orchestrations:listOrchestrations": {
+            "orchestrations:syncOrchestration orchestrations[lastSeq]": 6.0,
+            "teams:syncTeamDelta orchestrations[agents]": 3.0,
+        }
+    }
+    m = cc.Measured(
+        active=cc.Window(100.0, counts, reruns),
+        idle=cc.Window(60.0, {}),
+        sim_phases=24,
+        finished=10,
+        orchestrations=10,
+        cut_short=False,
+        pages=pages,
+    )
+    a = cc.Assumptions(orchestrations=10, active_hours=8, phase_hours=1, sim_phases=24)
+    comps, fns = cc.extrapolate(m.active, m.idle, a, pages.paths)
+    args = argparse.Namespace(
+        orchestrations=10, laptops=3, speed=1.0, idle=60.0, max_active=900.0, replay=None,
+        active_hours=8.0, phase_hours=1.0,
+    )  # fmt: skip
+    body = cc.render(m, a, comps, fns, args, "host")
+    assert "against the\nfree tier's 5,120.0 MiB (5 GiB, **met**)" in body
+    assert "are\nabove the 1 GiB (1,024.0 MiB)" in body
+    assert (
+        "| `orchestrations:listOrchestrations` | 9 | "
+        "`orchestrations:syncOrchestration orchestrations[lastSeq]` 6, "
+        "`teams:syncTeamDelta orchestrations[agents]` 3 |"
+    ) in body
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({"data": cc.as_data(m, a, comps, fns, "host")}))
+    again, _ = cc.replay(saved)
+    assert again.active.reruns == reruns
+    assert cc.rerun_delta({"q": {"a": 5.0, "b": 2.0}}, {"q": {"a": 3.0, "b": 2.0}}) == {
+        "q": {"a": 2.0}
+    }
