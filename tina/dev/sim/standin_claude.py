@@ -410,6 +410,9 @@ class Lead:
         self.claude = Path(env.get("HOME") or Path.home()) / ".claude"
         self.session_id = str(uuid.uuid4())
         self._out_lock = threading.Lock()
+        # Held while inbox messages are marked read and shown: the session ends after a
+        # pickup under way, so a message marked read has been shown (`Team._poll_inboxes`).
+        self.pickup = threading.Lock()
         self.hooks = HookRunner(self.env, cwd, self.session_id)
         self.last_message = ""
         self.turn_open = False  # a phase that never finishes leaves its turn running
@@ -1113,19 +1116,23 @@ class _Team:
             except OSError:
                 paths = []
             for path in paths:
-                try:
-                    picked = mark_inbox_read(path)
-                except InboxWriteError as exc:
-                    self.lead.log("inbox_error", inbox=path.name, error=str(exc))
-                    continue
-                for message in picked:
-                    if self._member(message.sender) is None:
-                        recipient = path.name.removesuffix(".json")
-                        self.lead.log(
-                            "message", recipient=recipient, sender=message.sender, text=message.text
-                        )
-                        self.lead.say(f"⏺ {recipient} got a message from {message.sender}:")
-                        self.lead.say(f"  ⎿ {message.text}")
+                with self.lead.pickup:
+                    try:
+                        picked = mark_inbox_read(path)
+                    except InboxWriteError as exc:
+                        self.lead.log("inbox_error", inbox=path.name, error=str(exc))
+                        continue
+                    for message in picked:
+                        if self._member(message.sender) is None:
+                            recipient = path.name.removesuffix(".json")
+                            self.lead.log(
+                                "message",
+                                recipient=recipient,
+                                sender=message.sender,
+                                text=message.text,
+                            )
+                            self.lead.say(f"⏺ {recipient} got a message from {message.sender}:")
+                            self.lead.say(f"  ⎿ {message.text}")
             time.sleep(_INBOX_POLL_SECS)
 
     def update(self, number: int, **changes: Any) -> None:
@@ -1331,7 +1338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lead.prompt()
         for line in sys.stdin:
             lead.handle(line)
-        lead.end_session("prompt_input_exit")
+        with lead.pickup:  # a message already marked read is shown first
+            lead.end_session("prompt_input_exit")
         lead.log("exit", code=0)
         return 0
     except _Crash:
