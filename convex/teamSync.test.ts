@@ -350,3 +350,47 @@ describe("syncTeam and removeTeam stay bounded", () => {
     expect(token).toBeTruthy();
   });
 });
+
+describe("syncTeams: small teams' whole snapshots in one call", () => {
+  const dirs = Array.from({ length: 50 }, (_, i) => `cold-${i}`);
+  const entry = (dir: string, seq: number, tasks: Task[]) => ({ team: team(dir), members: [member("team-lead", dir)], tasks, seq });
+
+  test("50 teams in one call: each applied as syncTeam applies it, in order, ready for deltas", async () => {
+    const t = limited();
+    const { token } = await setup(t);
+    const teams = dirs.map((dir, i) => entry(dir, 100 + i, Array.from({ length: 10 }, (_, j) => task(String(j)))));
+    const res = await t.mutation(api.teams.syncTeams, { nodeToken: token, teams });
+    expect(res.map((r) => r.applied)).toEqual(dirs.map(() => true));
+    const rows = await t.run((ctx) => ctx.db.query("teams").collect());
+    expect(new Map(rows.map((r) => [r.dirName, r.revision]))).toEqual(new Map(dirs.map((d, i) => [d, 100 + i])));
+    expect(res.map((r) => r.teamId)).toEqual(dirs.map((d) => rows.find((r) => r.dirName === d)!._id));
+    const tasks = await t.run((ctx) => ctx.db.query("tasks").collect());
+    expect(tasks).toHaveLength(500);
+    // Each team follows with deltas on the revision the batch set.
+    const delta = await t.mutation(api.teams.syncTeamDelta, {
+      nodeToken: token, team: team("cold-7"), base: 107, seq: 200,
+      tasks: [{ seq: 199, task: task("3", { status: "completed" }) }], removed: [], taskCounts: COUNTS,
+    });  // prettier-ignore
+    expect(delta.status).toBe("applied");
+    // A replay: nothing applied again, nothing written.
+    const again = await t.mutation(api.teams.syncTeams, { nodeToken: token, teams: teams.slice(0, 3) });
+    expect(again.map((r) => r.applied)).toEqual([false, false, false]);
+    expect(await t.run((ctx) => ctx.db.query("taskEvents").collect())).toHaveLength(501);
+  });
+
+  test("a batch is bounded like one syncTeam call: teams, task states, each team once, stored rows", async () => {
+    const t = limited();
+    const { token } = await setup(t);
+    const ten = Array.from({ length: 10 }, (_, j) => task(String(j)));
+    const field = async (teams: unknown[]) => (await refusal(t.mutation(api.teams.syncTeams, { nodeToken: token, teams } as never))).field;
+    expect(await field([...dirs, "one-more"].map((d) => entry(d, 1, [])))).toBe("teams");
+    expect(await field(dirs.slice(0, 26).map((d) => entry(d, 1, Array.from({ length: 20 }, (_, j) => task(String(j))))))).toBe("teams");
+    expect(await field([entry("same", 1, ten), entry("same", 2, ten)])).toBe("teams.team.dirName");
+    expect(await t.run((ctx) => ctx.db.query("teams").collect())).toHaveLength(0);
+    // Stored rows read, all teams together: 9 teams of 490 tasks synced one by one, then together.
+    const big = Array.from({ length: 490 }, (_, j) => task(String(j)));
+    for (let i = 0; i < 9; i++) await t.mutation(api.teams.syncTeam, { nodeToken: token, ...entry(dirs[i]!, 1, big) });
+    expect(await field(dirs.slice(0, 9).map((d) => entry(d, 2, [task("0")])))).toBe("teams");
+    expect((await t.run((ctx) => ctx.db.query("taskEvents").collect())).length).toBe(9 * 490);
+  });
+});

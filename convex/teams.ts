@@ -3,7 +3,14 @@ import { v } from "convex/values";
 import { doc } from "convex-helpers/validators";
 import { nodeMutation, nodeQuery, viewerQuery } from "./functions";
 import { conversation as readConversation, recordTeamMessages as record } from "./model/teamMessages";
-import { finishReconcile as finish, reconcileTeam as reconcile, removeTeam as remove, syncTeam as sync, syncTeamDelta as syncDelta } from "./model/teams";
+import {
+  finishReconcile as finish,
+  reconcileTeam as reconcile,
+  removeTeam as remove,
+  syncTeam as sync,
+  syncTeamDelta as syncDelta,
+  syncTeams as syncBatch,
+} from "./model/teams";
 import {
   finishReconcileResult,
   inboxMessage,
@@ -33,6 +40,28 @@ export const syncTeam = nodeMutation({
   },
   returns: syncTeamResult,
   handler: (ctx, { team, members, tasks, seq, history }) => sync(ctx, ctx.node, team, members, tasks, seq, history ?? []),
+});
+
+/**
+ * Small teams' whole snapshots in one call (a daemon's cold start: one call for up to 50 teams
+ * instead of one each), each applied as syncTeam applies it; results in the same order. All of
+ * them within one syncTeam call's bounds (500 task states, 2 MiB of text, 4 MiB of stored rows),
+ * and at most 4,000 stored rows read.
+ */
+export const syncTeams = nodeMutation({
+  args: {
+    teams: v.array(
+      v.object({
+        team: teamSnapshot,
+        members: v.array(memberSnapshot),
+        tasks: v.array(taskSnapshot),
+        seq: v.optional(v.number()),
+        history: v.optional(v.array(taskObservation)),
+      }),
+    ),
+  },
+  returns: v.array(syncTeamResult),
+  handler: (ctx, { teams }) => syncBatch(ctx, ctx.node, teams),
 });
 
 /**

@@ -46,6 +46,10 @@ export const SYNC = {
   snapshotPayloadBytes: 2 * MiB,
   snapshotStoredBytes: 4 * MiB,
   snapshotLiveTasks: 2000,
+  // syncTeams: small teams' whole snapshots in one call (a cold start), sharing the bounds
+  // of one syncTeam call (states, text, stored bytes) plus a cap on the stored rows read.
+  batchTeams: 50,
+  batchRows: 4000,
   // finishReconcile: tasks marked removed per call, and the bytes of their rows.
   finishTasks: 500,
   finishBytes: 6 * MiB,

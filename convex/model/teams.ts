@@ -302,19 +302,29 @@ function sameCounts(a: Record<string, number> | undefined, b: Record<string, num
 }
 
 /** Counts the stored rows a call reads before it writes; past `max` bytes the call is refused. */
-class StoredBudget {
+export class StoredBudget {
   used = 0;
+  rows = 0;
   constructor(
     private readonly field: string,
     private readonly max: number,
     private readonly hint: string,
+    // Rows read per call at most (a batch of teams shares one budget: `syncTeams`).
+    private readonly maxRows = Infinity,
   ) {}
 
   add(row: Record<string, Value> | null): void {
     if (row === null) return;
     this.used += getDocumentSize(row);
+    this.rows += 1;
     if (this.used > this.max) invalid(this.field, `at most ${this.max} bytes of stored rows read per call (${this.hint})`, `${this.used} bytes`);
+    if (this.rows > this.maxRows) invalid(this.field, `at most ${this.maxRows} stored rows read per call (${this.hint})`, `${this.rows} rows`);
   }
+}
+
+/** The budget of one `syncTeam` call: its stored rows read. */
+export function snapshotBudget(): StoredBudget {
+  return new StoredBudget("tasks", SYNC.snapshotStoredBytes, "a team this big syncs with syncTeamDelta and reconcileTeam");
 }
 
 /** The team's task rows this call touches, by task id (null: no row); rows it writes are updated here. */
@@ -351,13 +361,13 @@ export async function syncTeam(
   tasks: TaskSnapshot[],
   seq: number | undefined,
   history: TaskObservation[] = [],
+  budget: StoredBudget = snapshotBudget(),
 ): Promise<SyncTeamResult> {
   checkSync(team, members, tasks, seq, history);
   const existing = await findTeam(ctx, node._id, team.dirName);
   if (existing !== null && alreadyApplied(existing.lastSeq, seq)) {
     return { teamId: existing._id, applied: false, taskEventsAppended: 0, membersRemoved: 0 };
   }
-  const budget = new StoredBudget("tasks", SYNC.snapshotStoredBytes, "a team this big syncs with syncTeamDelta and reconcileTeam");
   // Read before anything is written: a team too big for this path is refused untouched.
   const rows = existing === null ? new Map() : await loadLiveTasks(ctx, existing._id, budget);
   const storedMembers = existing === null ? [] : await loadMembers(ctx, existing._id, budget);
@@ -379,6 +389,37 @@ export async function syncTeam(
   const present = new Set(tasks.filter((t) => t.status !== DELETED).map((t) => t.taskId));
   taskEventsAppended += await markVanishedTasks(ctx, scope, rows, present);
   return { teamId, applied: true, ...linkResult(link), taskEventsAppended, membersRemoved };
+}
+
+/** One team of a `syncTeams` batch: what `syncTeam` takes. */
+export type TeamBatchEntry = {
+  team: TeamSnapshot;
+  members: MemberSnapshot[];
+  tasks: TaskSnapshot[];
+  seq?: number;
+  history?: TaskObservation[];
+};
+
+/**
+ * Several small teams' whole snapshots in one call, each as `syncTeam` applies it, in order.
+ * Together they stay within one `syncTeam` call's bounds (task states, text, stored bytes read)
+ * and at most `SYNC.batchTeams` teams and `SYNC.batchRows` stored rows read.
+ */
+export async function syncTeams(ctx: MutationCtx, node: Doc<"nodes">, teams: TeamBatchEntry[]): Promise<SyncTeamResult[]> {
+  checkCount("teams", teams, SYNC.batchTeams);
+  const dirs = new Set<string>();
+  let states = 0;
+  for (const t of teams) {
+    if (dirs.has(t.team.dirName)) invalid("teams.team.dirName", "each team once", t.team.dirName);
+    dirs.add(t.team.dirName);
+    states += t.tasks.length + (t.history?.length ?? 0);
+  }
+  if (states > SYNC.states) invalid("teams", `at most ${SYNC.states} task states in all`, `${states}`);
+  checkPayload("teams", teams.map((t) => [t.tasks, t.history ?? [], t.members]), SYNC.snapshotPayloadBytes);
+  const budget = new StoredBudget("teams", SYNC.snapshotStoredBytes, "send fewer teams a call", SYNC.batchRows);
+  const out: SyncTeamResult[] = [];
+  for (const t of teams) out.push(await syncTeam(ctx, node, t.team, t.members, t.tasks, t.seq, t.history ?? [], budget));
+  return out;
 }
 
 /** The snapshot is well formed and small enough, and history comes with a sequence number. */
