@@ -118,6 +118,7 @@ async def test_invalid_text_is_replaced_and_sent_once(
     assert [e.summary for e in sent_events] == ["ok", "half \ufffd"]
     assert fake.count("sync_team") == 2  # alpha once (cleaned), omega once
     assert fake.count("record_events") == 1
+    assert fake.count("sync_teams") == 1  # tried in one batch, which this deployment lacks
     assert fake.refused == 3  # each refused once by the client's check, never again
     assert syncer.failed == 0
     invalid = sorted(e["item"] for e in logs if e["event"] == "sync.invalid_text")

@@ -272,11 +272,13 @@ async def test_a_deployment_without_delta_sync_gets_whole_snapshots(
     syncer.put_team("t", TEAM, [LEAD], [task(1)])
     syncer.put_team("u", TeamSnapshot(dir_name="u", team_name="u"), [LEAD], [task(1)])
     await synced(syncer, fake)
-    assert names(fake) == ["sync_team", "sync_team"]  # a first sync is one whole snapshot anyway
+    # The two first syncs tried as one batch, which the deployment lacks: each alone, whole.
+    assert names(fake) == ["sync_teams", "sync_team", "sync_team"]
     syncer.put_team("t", TEAM, [LEAD], [task(1, "completed")])
     await synced(syncer, fake)
-    assert names(fake) == ["sync_team", "sync_team", "sync_team"]  # no delta: a whole snapshot
+    assert names(fake)[3:] == ["sync_team"]  # no delta: a whole snapshot
     assert syncer.team_deltas is False
+    assert syncer.team_batches is False
 
 
 async def test_restart_filters_history_convex_acknowledged(
@@ -477,3 +479,87 @@ async def test_killed_between_a_reconcile_and_its_finish_no_state_is_recorded_tw
     await synced(syncer, fake)
     assert events(fake) == expected
     assert fake.team_rows["t"].epoch is None  # finished by the restarted daemon
+
+
+# --- a cold start's small teams in batches (teams:syncTeams) ----------------------------------
+
+
+def small_team(
+    d: str, n: int = 10
+) -> tuple[str, TeamSnapshot, list[MemberSnapshot], list[TaskSnapshot]]:
+    return d, TeamSnapshot(dir_name=d, team_name=d), [LEAD], board(n)
+
+
+async def test_first_syncs_of_small_teams_go_in_batches_then_deltas(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    dirs = [f"team-{i}" for i in range(120)]
+    for d in dirs:
+        syncer.put_team(*small_team(d))
+    await synced(syncer, fake)
+    # 120 teams of 10 tasks: batches of at most 50 teams and 500 task states.
+    assert names(fake).count("sync_teams") == 3
+    assert sorted(len(p) for n, p in fake.calls if n == "sync_teams") == [20, 50, 50]
+    assert "reconcile_team" not in names(fake) and deltas(fake) == []
+    assert all(len(events(fake, d)) == 10 for d in dirs)
+    assert syncer.synced_teams == set(dirs)
+    # Each is known to Convex now: the next change is one delta.
+    fake.calls.clear()
+    syncer.put_team("team-7", TeamSnapshot(dir_name="team-7", team_name="team-7"), [LEAD],
+                    [task(1, "completed"), *board(10)[1:]])  # fmt: skip
+    await synced(syncer, fake)
+    assert names(fake) == ["sync_team_delta"]
+    assert len(events(fake, "team-7")) == 11
+
+
+async def test_a_batch_that_fails_or_is_not_applied_goes_alone_and_nothing_is_lost(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    from tina.convex import ConvexConnectionLost
+    from tina.dev.fakes import Fault
+
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    fake.faults.append(Fault(call="sync_teams", error=ConvexConnectionLost("fake: lost")))
+    for d in ("a", "b", "c"):
+        syncer.put_team(*small_team(d, 3))
+    await synced(syncer, fake)
+    assert names(fake).count("sync_teams") == 1  # it failed: each went alone
+    assert {d: len(events(fake, d)) for d in "abc"} == {"a": 3, "b": 3, "c": 3}
+
+    # After a restart (nothing known of Convex): Convex holds a later state of "b" than this
+    # observation (its seq is below the revision). The batch applies the others; "b" goes alone
+    # and is reconciled, its tasks recorded once.
+    fake.calls.clear()
+    again = Syncer(LatestValue[GatewayProtocol | None](fake))
+    for d in ("a", "b", "c"):
+        again.put_team(*small_team(d, 4))
+    fake.team_rows["b"].revision = 1e30
+    await synced(again, fake)
+    assert names(fake).count("sync_teams") == 1
+    assert "reconcile_team" in names(fake)
+    assert {d: len(events(fake, d)) for d in "abc"} == {"a": 4, "b": 4, "c": 4}
+    assert set(again.acked) == {"a", "b", "c"}
+
+
+async def test_a_refused_credential_keeps_a_batch_for_later(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway
+) -> None:
+    from tina.convex import ConvexError
+    from tina.dev.fakes import Fault
+
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake))
+    refused = ConvexError({"code": "revoked", "message": "this laptop was revoked"}, "revoked")
+    fake.faults.append(Fault(call="sync_teams", error=refused))
+    for d in ("a", "b"):
+        syncer.put_team(*small_team(d, 2))
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await until(lambda: syncer.blocked_reason is not None)
+        assert syncer.depth == 2
+        await until(lambda: syncer.depth == 0, timeout=600)  # it waits a minute, then again
+        n.cancel_scope.cancel()
+    assert syncer.blocked_reason is None
+    assert names(fake).count("sync_teams") == 2  # kept, and sent again once it was retried
+    assert names(fake).count("sync_team") == 2  # inside the batch that went through
+    assert {d: len(events(fake, d)) for d in "ab"} == {"a": 2, "b": 2}

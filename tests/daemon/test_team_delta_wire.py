@@ -215,3 +215,39 @@ async def test_one_change_in_a_2000_task_team_is_one_call_of_one_task(
     assert before > 4 * 1024 * 1024
     assert path == "teams:syncTeamDelta"
     assert after < 4096
+
+
+async def test_a_cold_start_of_small_teams_is_a_few_batch_calls(
+    backend_factory: Callable[..., BackendProcess],
+) -> None:
+    # 120 teams of 10 tasks, as a cold start finds them: three `teams:syncTeams` calls (50 teams
+    # or 500 task states each at most) instead of 120 calls; then each team follows with deltas.
+    backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
+    dirs = [f"team-{i}" for i in range(120)]
+    async with open_convex_client(backend.url) as client:
+        enrolled = await enroll(client, SECRET, "batch", "linux")
+        counting = CountingClient(client)
+        gateway = Gateway(cast(ConvexClient, counting), enrolled.credential, timeout=120)
+        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(syncer.run)
+            for d in dirs:
+                lead = attrs.evolve(LEAD, agent_id=f"team-lead@{d}")
+                tasks = [task(i, size=100) for i in range(1, 11)]
+                syncer.put_team(d, TeamSnapshot(dir_name=d, team_name=d), [lead], tasks)
+            await drain(syncer, timeout=120)
+            batches = [path for path, _ in counting.sent]
+            counting.sent.clear()
+            lead = attrs.evolve(LEAD, agent_id="team-lead@team-7")
+            changed = [task(1, "completed", size=100), *(task(i, size=100) for i in range(2, 11))]
+            syncer.put_team(
+                "team-7", TeamSnapshot(dir_name="team-7", team_name="team-7"), [lead], changed
+            )
+            await drain(syncer, timeout=60)
+            nursery.cancel_scope.cancel()
+    assert batches == ["teams:syncTeams"] * 3
+    assert [path for path, _ in counting.sent] == ["teams:syncTeamDelta"]
+    dump = backend.dump("teams", "tasks")
+    assert sorted(t["dirName"] for t in dump["teams"]) == sorted(dirs)
+    assert len(dump["tasks"]) == 1200
+    assert {t["revision"] is not None for t in dump["teams"]} == {True}

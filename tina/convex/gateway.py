@@ -104,6 +104,17 @@ class SyncTeamResult:
     members_removed: float
 
 
+@attrs.frozen(kw_only=True)
+class TeamBatchEntry:
+    """One team of a `teams:syncTeams` batch: what `teams:syncTeam` takes."""
+
+    team: TeamSnapshot
+    members: list[MemberSnapshot]
+    tasks: list[TaskSnapshot]
+    seq: float | None = None
+    history: list[tuple[float, TaskSnapshot]] = attrs.field(factory=list)
+
+
 DeltaStatus = Literal["applied", "duplicate", "mismatch", "unknown"]
 
 
@@ -184,6 +195,11 @@ class _Interrupted:
     interrupted: float
 
 
+def _fields(**fields: Any) -> dict[str, Any]:
+    """Keyword arguments as Convex arguments (unstructured; None left out, as optional)."""
+    return {key: _conv.unstructure(value) for key, value in fields.items() if value is not None}
+
+
 class GatewayProtocol(Protocol):
     """What actors need; `tina.dev.fakes.FakeGateway` implements it in memory."""
 
@@ -209,6 +225,7 @@ class GatewayProtocol(Protocol):
         seq: float | None = None,
         history: list[tuple[float, TaskSnapshot]] | None = None,
     ) -> SyncTeamResult: ...
+    async def sync_teams(self, teams: list[TeamBatchEntry]) -> list[SyncTeamResult]: ...
     async def sync_team_delta(
         self,
         team: TeamSnapshot,
@@ -286,12 +303,7 @@ class Gateway:
         return f"<Gateway {self.client.url}>"
 
     def _args(self, **fields: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"nodeToken": self._token}
-        for key, value in fields.items():
-            if value is None:
-                continue
-            out[key] = _conv.unstructure(value)
-        return out
+        return {"nodeToken": self._token, **_fields(**fields)}
 
     async def _mutation(self, path: str, **fields: Any) -> Any:
         return await self._send(path, self._args(**fields))
@@ -341,6 +353,21 @@ class Gateway:
             "teams:syncTeam", team=team, members=members, tasks=tasks, seq=seq, history=observed
         )
         return _structure(doc, SyncTeamResult)
+
+    async def sync_teams(self, teams: list[TeamBatchEntry]) -> list[SyncTeamResult]:
+        """Small teams' whole snapshots in one `teams:syncTeams` call (results in order)."""
+        entries = [
+            _fields(
+                team=e.team,
+                members=e.members,
+                tasks=e.tasks,
+                seq=e.seq,
+                history=[{"seq": s, "task": _conv.unstructure(t)} for s, t in e.history] or None,
+            )
+            for e in teams
+        ]
+        docs = await self._send("teams:syncTeams", {"nodeToken": self._token, "teams": entries})
+        return [_structure(doc, SyncTeamResult) for doc in docs]
 
     async def sync_team_delta(
         self,

@@ -21,6 +21,7 @@ from tina.convex.gateway import (
     SyncOrchestrationResult,
     SyncTeamDeltaResult,
     SyncTeamResult,
+    TeamBatchEntry,
 )
 from tina.convex.needs import SyncLaptopResult, sync_laptop_args
 from tina.convex.prompts import PendingDecisions
@@ -244,6 +245,12 @@ class FakeGateway:
         return SyncOrchestrationResult(
             orchestration_id=f"o:{key[0]}:{key[1]}", applied=True, changed=True
         )
+
+    async def sync_teams(self, teams: list[TeamBatchEntry]) -> list[SyncTeamResult]:
+        """As `teams:syncTeams`: each team as `sync_team` applies it (recorded as one each)."""
+        await self._call("sync_teams", teams)
+        self._deltas_available("sync_teams")  # as new as the delta sync
+        return [await self.sync_team(e.team, e.members, e.tasks, e.seq, e.history) for e in teams]
 
     async def sync_team(
         self,

@@ -19,7 +19,10 @@ change): a mismatch on the revision the lost call set means Convex holds what th
 anything else is a paged reconcile (`teams:reconcileTeam`, then `teams:finishReconcile` until
 "done"). Nothing acknowledged (first sync, a restart) is a reconcile too; before one that would
 send earlier task states again, Convex is asked which observation it applied last (`_probe`).
-A deployment without these functions gets whole snapshots (`teams:syncTeam`), as before.
+A small team's reconcile is one whole snapshot (`teams:syncTeam`), and the first syncs of small
+teams that need no probe (a cold start) go up to `BATCH_TEAMS` a call (`teams:syncTeams`); a
+team the batch did not apply, or all of them if the call failed, go alone. A deployment without
+these functions gets whole snapshots (`teams:syncTeam`), as before.
 
 Plans and design docs (`put_document`) are kept latest-wins per (worktree, kind, phase) and sent,
 like events, once their orchestration has an id. A team's inbox messages (`put_messages`) wait
@@ -38,7 +41,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import structlog
@@ -53,7 +56,7 @@ from tina.convex import (
     LatestValue,
 )
 from tina.convex.errors import ConvexInvalidArgument, error_data, refusal
-from tina.convex.gateway import GatewayProtocol
+from tina.convex.gateway import GatewayProtocol, TeamBatchEntry
 from tina.daemon.projection import replace_lone_surrogates
 from tina.daemon.sync.coalescer import (
     Coalescer,
@@ -109,6 +112,9 @@ WHOLE_TEXT = 1536 * 1024
 """A team's first sync (or resync) is one `teams:syncTeam` call when its snapshot and history
 Convex lacks are at most this many task states and this much text (UTF-8; the server takes
 500 states and 2 MiB, counted a little differently)."""
+BATCH_TEAMS = 50
+"""Teams a `teams:syncTeams` call takes at most: the first syncs of small teams (a cold start),
+together within one whole snapshot's bounds (`WHOLE_STATES`, `WHOLE_TEXT`)."""
 STALE_RECONCILES = 3
 """Reconciles of one team found stale one after the other before the item is retried later."""
 
@@ -144,6 +150,7 @@ class Syncer:
         self._applied: dict[str, Applied] = {}
         self._in_doubt: dict[str, tuple[float, Acked]] = {}
         self.team_deltas = True  # False once the deployment turns out not to have them
+        self.team_batches = True  # False once the deployment turns out not to have syncTeams
         self.reconciles = 0
         self.resyncs = 0
         self.orchestration_ids: dict[str, str] = {}
@@ -340,8 +347,38 @@ class Syncer:
                     # same key that arrived meanwhile keeps this one's states as history.
                     self.coalescer.put_back(key, item)
 
+        async def send_batch(batch: list[tuple[Key, TeamItem]]) -> None:
+            """Small teams' first syncs in one call; those it did not apply (all of them if it
+            failed) go on alone, the usual way."""
+            nonlocal retry
+            done: set[int] = set()  # synced, or handed to `send`
+            try:
+                if self._outbox is not None:
+                    await self._outbox.written(written)  # in the outbox before it is sent
+                async with self._limit:
+                    results = await self._sync_batch(gateway, [item for _, item in batch])
+                if results == "refused":  # keep them (in `finally`), wait, retry
+                    retry = True
+                    return
+                async with trio.open_nursery() as alone:
+                    for i, (key, item) in enumerate(batch):
+                        done.add(i)
+                        if results is not None and results[i]:
+                            self._in_flight -= 1
+                            self._team_synced(item)
+                        else:
+                            alone.start_soon(send, key, item)
+            finally:
+                for i, (key, item) in enumerate(batch):
+                    if i not in done:  # put back (also when cancelled mid-send)
+                        self._in_flight -= 1
+                        self.coalescer.put_back(key, item)
+
+        batches, singles = self._batches(items)
         async with trio.open_nursery() as nursery:
-            for key, item in items.items():
+            for batch in batches:
+                nursery.start_soon(send_batch, batch)
+            for key, item in singles:
                 nursery.start_soon(send, key, item)
 
         # Each orchestration's events (in order), each document, each team's messages: side by
@@ -372,10 +409,7 @@ class Syncer:
                     self.orchestration_ids[item.worktree] = res.orchestration_id
             elif isinstance(item, TeamItem):
                 await self._sync_team(gateway, item)
-                if self._outbox is not None:
-                    self._outbox.append(Ack(dir_name=item.dir_name, seq=item.seq))
-                if item.dir_name in self._latest_team:  # not removed meanwhile
-                    self.synced_teams.add(item.dir_name)
+                self._team_synced(item, ok=False)
             else:
                 if item.last is not None:  # the team's last states first, then its removal
                     await self._sync_team(gateway, item.last)
@@ -411,6 +445,96 @@ class Syncer:
             return False
         self._ok()
         return True
+
+    def _team_synced(self, item: TeamItem, *, ok: bool = True) -> None:
+        """Convex holds `item` (as it was observed): acknowledged in the outbox; its messages may
+        follow. `ok`: count the call a success here (`_send_item` counts its own)."""
+        if self._outbox is not None:
+            self._outbox.append(Ack(dir_name=item.dir_name, seq=item.seq))
+        if item.dir_name in self._latest_team:  # not removed meanwhile
+            self.synced_teams.add(item.dir_name)
+        if ok:
+            self._ok()
+
+    # --- teams: a cold start's small teams in batches (`teams:syncTeams`) ---
+
+    def _batchable(self, item: Item) -> int | None:
+        """The text a team's first sync sends, if it can go in a batch: a small team whose state
+        in Convex is unknown (first sync, restart) and that needs no probe (no state of it was
+        observed before this snapshot that Convex may not have); else None."""
+        if not (self.team_deltas and self.team_batches and isinstance(item, TeamItem)):
+            return None
+        d = item.dir_name
+        if d in self.acked or d in self._in_doubt or item.history:
+            return None
+        text = sum(task_text(t) for t in item.tasks) + members_text(item.members)
+        if len(item.tasks) > self._whole_states or text > WHOLE_TEXT:
+            return None
+        return text
+
+    def _batches(
+        self, items: dict[Key, Item]
+    ) -> tuple[list[list[tuple[Key, TeamItem]]], list[tuple[Key, Item]]]:
+        """Items split into batches of small teams' first syncs (two or more teams, within
+        `BATCH_TEAMS`, `WHOLE_STATES` task states and `WHOLE_TEXT` together) and the rest."""
+        batches: list[list[tuple[Key, TeamItem]]] = []
+        singles: list[tuple[Key, Item]] = []
+        batch: list[tuple[Key, TeamItem]] = []
+        states = text = 0
+        for key, item in items.items():
+            size = self._batchable(item)
+            if size is None:
+                singles.append((key, item))
+                continue
+            assert isinstance(item, TeamItem)
+            if batch and (
+                len(batch) >= BATCH_TEAMS
+                or states + len(item.tasks) > self._whole_states
+                or text + size > WHOLE_TEXT
+            ):
+                batches.append(batch)
+                batch, states, text = [], 0, 0
+            batch.append((key, item))
+            states += len(item.tasks)
+            text += size
+        if batch:
+            batches.append(batch)
+        singles.extend(b[0] for b in batches if len(b) == 1)
+        return [b for b in batches if len(b) > 1], singles
+
+    async def _sync_batch(
+        self, gateway: GatewayProtocol, items: list[TeamItem]
+    ) -> list[bool] | Literal["refused"] | None:
+        """One `teams:syncTeams` call: per team, whether Convex applied it (it then holds that
+        team as observed, at revision = seq). None: the call failed (each team goes alone,
+        which reports its own errors); "refused": the credential is refused (keep them)."""
+        entries = [
+            TeamBatchEntry(team=i.team, members=i.members, tasks=i.tasks, seq=i.seq) for i in items
+        ]
+        try:
+            results = await gateway.sync_teams(entries)
+        except ConvexError as exc:
+            if refusal(exc) is not None:
+                self._refused(items[0], exc)
+                return "refused"
+            log.info("sync.team_batch_refused", teams=len(items), error=error_data(exc).message)
+            return None
+        except ConvexFunctionError as exc:
+            if _MISSING_FUNCTION in str(exc):
+                log.warning("sync.team_batches_unsupported", error=str(exc))
+                self.team_batches = False  # an older deployment: one call a team, as before
+            return None
+        except ConvexClientError as exc:  # connection lost, timeout and the rest
+            log.info("sync.team_batch_failed", teams=len(items), error=str(exc))
+            return None
+        applied = []
+        for item, res in zip(items, results, strict=True):
+            if res.applied:
+                self.reconciles += 1
+                applied_before = self._applied.get(item.dir_name, Applied())
+                self._set_acked(item.dir_name, reconciled(item, item.seq, applied_before))
+            applied.append(res.applied)
+        return applied
 
     # --- teams: deltas against what Convex holds, reconciles when it holds something else ---
 
