@@ -150,8 +150,8 @@ const MEMBER_LIMIT = 100;
 const RECENT_ACTIONS = 20;
 
 // The detail reads members and teammate trackers within one budget, whatever the teams' sizes.
-// Members come first (each team's, up to MEMBER_LIMIT); trackers are found by walking a team's
-// live tasks, which may be many and big (20 KB descriptions), so the walk stops at the budget.
+// Members come first (each team's, up to MEMBER_LIMIT); then each team's live trackers (one per
+// teammate, read through their own index range), and the walk stops at the budget.
 // Phases (<= 100, bounded fields), teams (<= 50) and recent actions (<= 20) come on top: the whole
 // call stays far below Convex's 16 MiB / 32,000 documents read and 16 MiB returned.
 const DETAIL_READ_DOCS = 8_000;
@@ -236,11 +236,16 @@ class ReadBudget {
   }
 }
 
-/** A team's live tasks, walked until the budget is spent; `complete` when the walk reached the end. */
-async function liveTasksWithin(ctx: QueryCtx, teamId: Id<"teams">, budget: ReadBudget): Promise<{ rows: Doc<"tasks">[]; complete: boolean }> {
+/**
+ * A team's live teammate trackers (never its board tasks: a board task's change does not touch
+ * what the detail read), walked until the budget is spent; `complete` when the walk reached the end.
+ */
+async function liveTrackersWithin(ctx: QueryCtx, teamId: Id<"teams">, budget: ReadBudget): Promise<{ rows: Doc<"tasks">[]; complete: boolean }> {
   const rows: Doc<"tasks">[] = [];
   if (!budget.left) return { rows, complete: false };
-  const live = ctx.db.query("tasks").withIndex("by_team_removed_epoch", (q) => q.eq("teamId", teamId).eq("removedAt", undefined));
+  const live = ctx.db
+    .query("tasks")
+    .withIndex("by_team_removed_internal", (q) => q.eq("teamId", teamId).eq("removedAt", undefined).eq("internal", true));
   for await (const row of live) {
     budget.spend(row);
     rows.push(row);
@@ -299,7 +304,7 @@ export const getOrchestrationDetail = viewerQuery({
     const teams = [];
     for (const [i, team] of teamRows.entries()) {
       const { members, truncated } = memberLists[i]!;
-      const walk = await liveTasksWithin(ctx, team._id, budget.share(teamRows.length - i));
+      const walk = await liveTrackersWithin(ctx, team._id, budget.share(teamRows.length - i));
       teams.push({
         team,
         members: splitTrackers(members, walk.rows).members,

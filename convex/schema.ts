@@ -276,7 +276,10 @@ export default defineSchema({
     updatedAt: v.number(),
   })
     .index("by_team_task", ["teamId", "taskId"])
-    .index("by_team_removed_epoch", ["teamId", "removedAt", "syncEpoch"]),
+    .index("by_team_removed_epoch", ["teamId", "removedAt", "syncEpoch"])
+    // A team's live teammate trackers (`internal: true`): the detail page's member activity reads
+    // these only, so a board task's change does not re-run it.
+    .index("by_team_removed_internal", ["teamId", "removedAt", "internal"]),
 
   // Append-only: one row per real change of a task.
   taskEvents: defineTable({
