@@ -288,3 +288,30 @@ async def test_changed_paths_whose_names_are_not_utf8_are_logged_once_and_never_
     item = pending(syncer)[("team", "alpha")]
     assert isinstance(item, TeamItem)
     assert [t.task_id for t in item.tasks] == ["1", "2"]
+
+
+async def test_a_full_rescan_hands_over_teams_as_it_reads_them(
+    tmp_path: Path, syncer: Syncer
+) -> None:
+    # A cold start of many teams: they reach the syncer 50 at a time while the rest is read,
+    # each with its config, its tasks and its inboxes, not all of them once everything is read.
+    claude = tmp_path / ".claude"
+    for t in range(120):
+        write(claude / f"teams/t{t:03}/config.json", team_config(f"t{t:03}", ["team-lead"]))
+        write(claude / f"teams/t{t:03}/inboxes/team-lead.json", [])
+        for i in range(3):
+            write(claude / f"tasks/t{t:03}/{i}.json", task(str(i)))
+    watcher = ClaudeWatcher(claude, syncer)
+    handed: list[tuple[int, int, int]] = []
+
+    async def progress(teams: set[str]) -> None:
+        await watcher.emit(teams)
+        handed.append((len(teams), len(watcher.configs), len(syncer.coalescer.pending)))
+
+    dirty = await watcher.rescan(force=True, progress=progress)
+    assert len(dirty) == 120
+    # Handed over at 50, 100 and the last 20, each when only the teams read so far were read.
+    assert handed == [(50, 50, 50), (50, 100, 100), (20, 120, 120)]
+    item = pending(syncer)[("team", "t007")]
+    assert isinstance(item, TeamItem) and [t.task_id for t in item.tasks] == ["0", "1", "2"]
+    assert set(watcher.inboxes) == {f"t{t:03}" for t in range(120)}

@@ -80,6 +80,9 @@ FIRST_READ_MESSAGES = 500
 """Messages of an inbox handed to the syncer when it is first read after a start (the newest)."""
 PANE_INTERVAL = 15.0
 """How often the panes of pane teammates are checked when no file changes."""
+RESCAN_CHUNK = 50
+"""Changed teams a full rescan hands over at a time while it reads the rest (one
+`teams:syncTeams` batch's worth at a cold start)."""
 
 PaneLister = Callable[[], Awaitable[frozenset[str] | None]]
 """The ids of the live tmux panes (`%3`); None when they cannot be known."""
@@ -398,35 +401,49 @@ class ClaudeWatcher:
                     await self._load_inbox(d, name)
         await self.emit(dirty)
 
-    async def rescan(self, *, force: bool = False) -> set[str]:
-        """Re-read whatever changed on disk since it was last read (all of it when forced)."""
+    async def rescan(
+        self,
+        *,
+        force: bool = False,
+        progress: Callable[[set[str]], Awaitable[None]] | None = None,
+    ) -> set[str]:
+        """Re-read whatever changed on disk since it was last read (all of it when forced), team
+        by team: its config, its task files, its inboxes. The changed teams are returned, and
+        handed to `progress` (when given) `RESCAN_CHUNK` at a time as they are read, so a cold
+        start of 1,000 teams syncs while the rest is being read, not after."""
         listing = await self._listing(self.teams_dir)
-        dirty: set[str] = set()
-        for d in set(listing) | set(self.configs):
-            if await self._load_config(d, force=force):
-                dirty.add(d)
         tasks_listing = await self._listing(self.tasks_dir)
-        for d in set(tasks_listing) | set(self.tasks):
-            if await self._rescan_tasks(d, tasks_listing.get(d), force=force):
+        dirty: set[str] = set()
+        chunk: set[str] = set()
+        for d in sorted(set(listing) | set(self.configs) | set(tasks_listing) | set(self.tasks)):
+            changed = False
+            if d in listing or d in self.configs:
+                changed = await self._load_config(d, force=force)
+            if d in tasks_listing or d in self.tasks:
+                changed = await self._rescan_tasks(d, tasks_listing.get(d), force=force) or changed
+            if changed or (force and d in self.configs):
                 dirty.add(d)
-        if force:
-            dirty |= set(self.configs)
-        for d in sorted(dirty & set(self.configs)):
-            # A team deleted while we read it (Claude Code removes the config, then the tasks):
-            # its config was read, its tasks were not there. Sending the team without them would
-            # report every task removed; the team is going, so drop it instead.
-            if (
-                await trio.to_thread.run_sync(
-                    _sig, self.teams_dir / d / "config.json", limiter=self.disk
-                )
-                is None
-            ):
-                del self.configs[d]
-                self.tasks.pop(d, None)
-        for d in sorted(set(self.configs)):
-            await self._rescan_inboxes(d, force=force)
+                chunk.add(d)
+                # A team deleted while we read it (Claude Code removes the config, then the
+                # tasks): its config was read, its tasks were not there. Sending the team
+                # without them would report every task removed; the team is going, so drop it.
+                if d in self.configs and (
+                    await trio.to_thread.run_sync(
+                        _sig, self.teams_dir / d / "config.json", limiter=self.disk
+                    )
+                    is None
+                ):
+                    del self.configs[d]
+                    self.tasks.pop(d, None)
+            if d in self.configs:
+                await self._rescan_inboxes(d, force=force)
+            if progress is not None and len(chunk) >= RESCAN_CHUNK:
+                await progress(chunk)
+                chunk = set()
         for d in set(self.inboxes) - set(self.configs):
             self._forget_inboxes(d)
+        if progress is not None:
+            await progress(chunk)
         return dirty
 
     async def _listing(self, root: Path) -> dict[str, list[str]]:
@@ -763,7 +780,7 @@ async def run(
     inboxes = [(root, hub.subscribe(root)) for root in (watcher.teams_dir, watcher.tasks_dir)]
     merged = trio.Event()
     try:
-        await watcher.emit(await watcher.rescan(force=True))
+        await watcher.rescan(force=True, progress=watcher.emit)
         task_status.started()
         async with trio.open_nursery() as nursery:
             pending: list[tuple[set[Path], bool]] = []
@@ -778,7 +795,7 @@ async def run(
                 seen = syncer.reconcile.version
                 while True:
                     seen, _ = await syncer.reconcile.wait_newer(seen)
-                    await watcher.emit(await watcher.rescan(force=True))
+                    await watcher.rescan(force=True, progress=watcher.emit)
                     if gateway is not None:
                         await remove_vanished(watcher, gateway)
 
