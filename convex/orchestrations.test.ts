@@ -75,6 +75,37 @@ describe("syncOrchestration", () => {
     expect((await t.run((ctx) => ctx.db.query("phases").first()))!.status).toBe("executing");
   });
 
+  test("a newer snapshot that changes nothing the orchestration row shows leaves the row untouched; its sequence still counts", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const sync = (seq: number, phases = [phase("1", "executing")], status = "executing") =>
+      t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration({ status }), phases, seq });
+    const { orchestrationId } = await sync(1);
+    const row = async () => (await t.run((ctx) => ctx.db.get("orchestrations", orchestrationId)))!;
+    const before = await row();
+    // The same snapshot again, then a phase's time changes: the lists' row is not written.
+    expect(await sync(2)).toMatchObject({ applied: true, changed: false });
+    expect(await sync(3, [phase("1", "executing", { executionStartedAt: T0 + 60_000 })])).toMatchObject({ applied: true, changed: true });
+    expect(await row()).toEqual(before);
+    // The sequence was kept all the same: an older snapshot is ignored.
+    expect((await sync(2, [phase("1", "planning")], "planning")).applied).toBe(false);
+    expect((await row()).status).toBe("executing");
+    expect((await sync(4, [phase("1", "complete")], "complete")).changed).toBe(true);
+    expect(await row()).toMatchObject({ status: "complete", active: false });
+  });
+
+  test("an orchestration stored by an older version keeps its sequence on the row: older snapshots are still ignored", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const args = { nodeToken: token, orchestration: orchestration({ status: "executing" }), phases: [phase("1", "executing")] };
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, args);
+    await t.run((ctx) => ctx.db.patch("orchestrations", orchestrationId, { lastSeq: 7 }));
+    const older = await t.mutation(api.orchestrations.syncOrchestration, { ...args, orchestration: orchestration(), seq: 6 });
+    expect(older.applied).toBe(false);
+    expect(await t.mutation(api.orchestrations.syncOrchestration, { ...args, seq: 8 })).toMatchObject({ applied: true });
+    expect((await t.mutation(api.orchestrations.syncOrchestration, { ...args, seq: 7 })).applied).toBe(false);
+  });
+
   test("invalid snapshots are refused with the field named, and change nothing", async () => {
     const t = makeT();
     const { token } = await enroll(t);

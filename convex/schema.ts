@@ -170,7 +170,7 @@ export default defineSchema({
     // The agents of its live teams by liveness (absent when none reports it), kept by team sync
     // (model/teams.ts refreshAgents) so the lists never read teams.
     agents: v.optional(livenessCounts),
-    // Highest snapshot sequence applied; older snapshots are ignored.
+    // Highest snapshot sequence applied by older versions; it is kept in `orchestrationSync` now.
     lastSeq: v.optional(v.number()),
     updatedAt: v.number(),
   })
@@ -181,6 +181,14 @@ export default defineSchema({
     .index("by_status_started", ["status", "startedAt"])
     .index("by_node_status_started", ["nodeId", "status", "startedAt"])
     .index("by_attention_updated", ["attention", "updatedAt"]),
+
+  // The highest snapshot sequence applied to an orchestration (older snapshots are ignored): kept
+  // apart from the orchestration row, which the lists and the detail read, so a snapshot that
+  // changes nothing they show writes nothing they read.
+  orchestrationSync: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    lastSeq: v.number(),
+  }).index("by_orchestration", ["orchestrationId"]),
 
   phases: defineTable({
     orchestrationId: v.id("orchestrations"),

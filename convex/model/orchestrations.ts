@@ -122,6 +122,17 @@ function phaseFields(p: PhaseSnapshot) {
   };
 }
 
+async function seqOf(ctx: MutationCtx, orchestrationId: Id<"orchestrations">): Promise<Doc<"orchestrationSync"> | null> {
+  return await ctx.db
+    .query("orchestrationSync")
+    .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+    .unique();
+}
+
+function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+}
+
 export type SyncOrchestrationResult = {
   orchestrationId: Id<"orchestrations">;
   applied: boolean;
@@ -144,7 +155,10 @@ export async function syncOrchestration(
       q.eq("nodeId", node._id).eq("featureName", snapshot.featureName).eq("startedAt", snapshot.startedAt),
     )
     .unique();
-  if (existing !== null && seq !== undefined && existing.lastSeq !== undefined && seq <= existing.lastSeq) {
+  const seqRow = existing === null ? null : await seqOf(ctx, existing._id);
+  // Rows written by older versions kept the sequence on the orchestration itself.
+  const lastSeq = maxDefined(seqRow?.lastSeq, existing?.lastSeq);
+  if (existing !== null && seq !== undefined && lastSeq !== undefined && seq <= lastSeq) {
     return { orchestrationId: existing._id, applied: false, changed: false };
   }
   const fields = {
@@ -156,17 +170,20 @@ export async function syncOrchestration(
   let orchestrationId: Id<"orchestrations">;
   let changed = false;
   if (existing === null) {
-    orchestrationId = await ctx.db.insert("orchestrations", { ...fields, nodeId: node._id, lastSeq: seq, updatedAt: now });
+    orchestrationId = await ctx.db.insert("orchestrations", { ...fields, nodeId: node._id, updatedAt: now });
     changed = true;
     await linkTeamsToOrchestration(ctx, node._id, orchestrationId, snapshot.featureName, snapshot.worktreePath);
   } else {
     orchestrationId = existing._id;
+    // Patched only when something it shows changed: the sequence goes to its own row.
     if (!sameFields(existing, fields)) {
-      await ctx.db.patch("orchestrations", orchestrationId, { ...fields, lastSeq: seq ?? existing.lastSeq, updatedAt: now });
+      await ctx.db.patch("orchestrations", orchestrationId, { ...fields, updatedAt: now });
       changed = true;
-    } else if (seq !== undefined) {
-      await ctx.db.patch("orchestrations", orchestrationId, { lastSeq: seq });
     }
+  }
+  if (seq !== undefined) {
+    if (seqRow === null) await ctx.db.insert("orchestrationSync", { orchestrationId, lastSeq: seq });
+    else await ctx.db.patch("orchestrationSync", seqRow._id, { lastSeq: seq });
   }
 
   const stored = await ctx.db
