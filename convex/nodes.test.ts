@@ -4,7 +4,22 @@ import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { OFFLINE_AFTER_MS } from "./model/nodes";
 import schema from "./schema";
-import { addUser, ENROLLMENT_SECRET, OPERATOR, OWNER, signedIn, enroll, makeT, orchestration, phase, refusal, T0, VIEWER, type T } from "./test.setup";
+import {
+  addUser,
+  ENROLLMENT_SECRET,
+  OPERATOR,
+  OWNER,
+  signedIn,
+  enroll,
+  lastCallMetrics,
+  makeT,
+  orchestration,
+  phase,
+  refusal,
+  T0,
+  VIEWER,
+  type T,
+} from "./test.setup";
 
 const health = {
   daemonVersion: "0.1.0",
@@ -375,6 +390,35 @@ describe("presence", () => {
     expect((await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health: waiting })).healthStored).toBe(true);
     expect((await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health: { ...waiting, uptimeSecs: 999 } })).healthStored).toBe(false);
     expect((await viewer.query(api.nodes.listNodes, {}))[0].health).toMatchObject({ outboxDepth: 3, lastSyncAt: T0 });
+  });
+
+  test("a heartbeat reads the laptop and its presence row: its pending check, known by its time, is cancelled unread", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t);
+    // The first beat stores the health (the node row is patched); the next ones write presence only.
+    await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health });
+    const reads: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      vi.advanceTimersByTime(60_000);
+      await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health });
+      reads.push(lastCallMetrics().documentsRead);
+    }
+    // The node (by its credential), the presence row, and the cancelled check (the cancel itself).
+    expect(reads).toEqual([3, 3, 3]);
+    const row = await presenceOf(t, a.nodeId);
+    expect(row.offlineCheckAt).toBe(Date.now() + OFFLINE_AFTER_MS);
+    const job = await t.run((ctx) => ctx.db.system.get("_scheduled_functions", row.offlineCheck!));
+    expect(job).toMatchObject({ scheduledTime: row.offlineCheckAt, state: { kind: "pending" } });
+    // A check stored without its time (an older version) is read before it is cancelled.
+    await t.run((ctx) => ctx.db.patch("presence", row._id, { offlineCheckAt: undefined }));
+    vi.advanceTimersByTime(60_000);
+    await t.mutation(api.nodes.heartbeat, { nodeToken: a.token, health });
+    expect(lastCallMetrics().documentsRead).toBe(4);
+    await t.finishInProgressScheduledFunctions();
+    expect(await checksRun(t)).toBe(0);
+    expect(await status(t, a.nodeId)).toBe("online");
   });
 
   test("a laptop goes offline one threshold after its last call, by one scheduled check; any call brings it back", async () => {

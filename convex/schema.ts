@@ -152,6 +152,8 @@ export default defineSchema({
     online: v.boolean(),
     // The pending offline check (model/nodes.ts): moved to the new deadline on each write.
     offlineCheck: v.optional(v.id("_scheduled_functions")),
+    // When that check runs: before then it is known to be pending (cancelled without reading it).
+    offlineCheckAt: v.optional(v.number()),
   })
     .index("by_node", ["nodeId"])
     .index("by_online_beat", ["online", "lastBeatAt"]),

@@ -204,8 +204,17 @@ async function presenceOf(ctx: MutationCtx, nodeId: Id<"nodes">): Promise<Doc<"p
   return await ctx.db.query("presence").withIndex("by_node", (q) => q.eq("nodeId", nodeId)).unique();
 }
 
+/**
+ * Cancels the node's pending offline check. Before its time it is known to be pending (only this
+ * module cancels it, and then replaces or clears it), so it is cancelled without being read;
+ * past its time (or stored by an older version, without a time) it is read first.
+ */
 async function cancelCheck(ctx: MutationCtx, row: Doc<"presence"> | null): Promise<void> {
   if (row?.offlineCheck === undefined) return;
+  if (row.offlineCheckAt !== undefined && row.offlineCheckAt > Date.now()) {
+    await ctx.scheduler.cancel(row.offlineCheck);
+    return;
+  }
   const job = await ctx.db.system.get("_scheduled_functions", row.offlineCheck);
   if (job !== null && job.state.kind === "pending") await ctx.scheduler.cancel(row.offlineCheck);
 }
@@ -224,9 +233,10 @@ export async function touchPresence(ctx: MutationCtx, node: Doc<"nodes">): Promi
   const wentOnline = node.status !== "online";
   if (!wentOnline && row !== null && row.online && now - row.lastBeatAt < presenceRefreshMs(offlineAfter)) return node;
   await cancelCheck(ctx, row);
-  const offlineCheck = await ctx.scheduler.runAt(now + offlineAfter, internal.nodes.checkOffline, { nodeId: node._id });
-  if (row === null) await ctx.db.insert("presence", { nodeId: node._id, lastBeatAt: now, online: true, offlineCheck });
-  else await ctx.db.patch("presence", row._id, { lastBeatAt: now, online: true, offlineCheck });
+  const offlineCheckAt = now + offlineAfter;
+  const offlineCheck = await ctx.scheduler.runAt(offlineCheckAt, internal.nodes.checkOffline, { nodeId: node._id });
+  if (row === null) await ctx.db.insert("presence", { nodeId: node._id, lastBeatAt: now, online: true, offlineCheck, offlineCheckAt });
+  else await ctx.db.patch("presence", row._id, { lastBeatAt: now, online: true, offlineCheck, offlineCheckAt });
   if (!wentOnline) return node;
   await ctx.db.patch("nodes", node._id, { status: "online", lastHeartbeat: now });
   return { ...node, status: "online", lastHeartbeat: now };
@@ -234,7 +244,7 @@ export async function touchPresence(ctx: MutationCtx, node: Doc<"nodes">): Promi
 
 /** The node went offline: `nodes.lastHeartbeat` becomes its last sign of life. */
 async function markOffline(ctx: MutationCtx, nodeId: Id<"nodes">, row: Doc<"presence"> | null, lastSeen: number): Promise<boolean> {
-  if (row !== null) await ctx.db.patch("presence", row._id, { online: false, offlineCheck: undefined });
+  if (row !== null) await ctx.db.patch("presence", row._id, { online: false, offlineCheck: undefined, offlineCheckAt: undefined });
   const node = await ctx.db.get("nodes", nodeId);
   if (node === null || node.status !== "online") return false;
   await ctx.db.patch("nodes", nodeId, { status: "offline", lastHeartbeat: Math.max(lastSeen, node.lastHeartbeat) });
@@ -249,8 +259,9 @@ export async function checkOffline(ctx: MutationCtx, nodeId: Id<"nodes">): Promi
   const now = Date.now();
   if (now - row.lastBeatAt >= offlineAfter) return await markOffline(ctx, nodeId, row, row.lastBeatAt);
   // Not due (the threshold changed, or a check outlived its cancellation): the new deadline.
-  const offlineCheck = await ctx.scheduler.runAt(row.lastBeatAt + offlineAfter, internal.nodes.checkOffline, { nodeId });
-  await ctx.db.patch("presence", row._id, { offlineCheck });
+  const offlineCheckAt = row.lastBeatAt + offlineAfter;
+  const offlineCheck = await ctx.scheduler.runAt(offlineCheckAt, internal.nodes.checkOffline, { nodeId });
+  await ctx.db.patch("presence", row._id, { offlineCheck, offlineCheckAt });
   return false;
 }
 
