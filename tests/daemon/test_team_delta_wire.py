@@ -7,9 +7,10 @@ duplicated task event.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import attrs
@@ -60,6 +61,18 @@ def task(i: int, status: str = "pending", size: int = DESCRIPTION) -> TaskSnapsh
     )
 
 
+@contextlib.asynccontextmanager
+async def enrolled_syncer(
+    backend: BackendProcess, name: str
+) -> AsyncIterator[tuple[CountingClient, Syncer]]:
+    """A syncer of a laptop enrolled on `backend`, its mutations counted (not yet running)."""
+    async with open_convex_client(backend.url) as client:
+        enrolled = await enroll(client, SECRET, name, "linux")
+        counting = CountingClient(client)
+        gateway = Gateway(cast(ConvexClient, counting), enrolled.credential, timeout=120)
+        yield counting, Syncer(LatestValue[GatewayProtocol | None](gateway))
+
+
 async def drain(syncer: Syncer, timeout: float) -> None:
     with trio.fail_after(timeout):
         while syncer.depth:
@@ -70,11 +83,7 @@ async def test_a_big_team_reconciles_in_pages_then_one_change_is_one_delta(
     backend_factory: Callable[..., BackendProcess],
 ) -> None:
     backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
-    async with open_convex_client(backend.url) as client:
-        enrolled = await enroll(client, SECRET, "delta", "linux")
-        counting = CountingClient(client)
-        gateway = Gateway(cast(ConvexClient, counting), enrolled.credential, timeout=120)
-        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway))
+    async with enrolled_syncer(backend, "delta") as (counting, syncer):
         tasks = [task(i) for i in range(1, TASKS + 1)]
         async with trio.open_nursery() as nursery:
             await nursery.start(syncer.run)
@@ -194,20 +203,18 @@ async def test_one_change_in_a_2000_task_team_is_one_call_of_one_task(
     ((_, before),) = whole.sent
 
     backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
-    async with open_convex_client(backend.url) as client:
-        enrolled = await enroll(client, SECRET, "delta", "linux")
-        counting = CountingClient(client)
-        gateway = Gateway(cast(ConvexClient, counting), enrolled.credential, timeout=120)
-        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway))
-        async with trio.open_nursery() as nursery:
-            await nursery.start(syncer.run)
-            syncer.put_team("big", TEAM, members, tasks)
-            await drain(syncer, timeout=300)
-            counting.sent.clear()
-            tasks[999] = task(1000, "in_progress", size=2048)
-            syncer.put_team("big", TEAM, members, tasks)
-            await drain(syncer, timeout=60)
-            nursery.cancel_scope.cancel()
+    async with (
+        enrolled_syncer(backend, "delta") as (counting, syncer),
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(syncer.run)
+        syncer.put_team("big", TEAM, members, tasks)
+        await drain(syncer, timeout=300)
+        counting.sent.clear()
+        tasks[999] = task(1000, "in_progress", size=2048)
+        syncer.put_team("big", TEAM, members, tasks)
+        await drain(syncer, timeout=60)
+        nursery.cancel_scope.cancel()
     ((path, after),) = counting.sent
     print(
         f"one change, 2,000 tasks x 2 KB: before 1 call of {before} bytes, after 1 {path} of {after} bytes"
@@ -224,27 +231,25 @@ async def test_a_cold_start_of_small_teams_is_a_few_batch_calls(
     # or 500 task states each at most) instead of 120 calls; then each team follows with deltas.
     backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
     dirs = [f"team-{i}" for i in range(120)]
-    async with open_convex_client(backend.url) as client:
-        enrolled = await enroll(client, SECRET, "batch", "linux")
-        counting = CountingClient(client)
-        gateway = Gateway(cast(ConvexClient, counting), enrolled.credential, timeout=120)
-        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway))
-        async with trio.open_nursery() as nursery:
-            await nursery.start(syncer.run)
-            for d in dirs:
-                lead = attrs.evolve(LEAD, agent_id=f"team-lead@{d}")
-                tasks = [task(i, size=100) for i in range(1, 11)]
-                syncer.put_team(d, TeamSnapshot(dir_name=d, team_name=d), [lead], tasks)
-            await drain(syncer, timeout=120)
-            batches = [path for path, _ in counting.sent]
-            counting.sent.clear()
-            lead = attrs.evolve(LEAD, agent_id="team-lead@team-7")
-            changed = [task(1, "completed", size=100), *(task(i, size=100) for i in range(2, 11))]
-            syncer.put_team(
-                "team-7", TeamSnapshot(dir_name="team-7", team_name="team-7"), [lead], changed
-            )
-            await drain(syncer, timeout=60)
-            nursery.cancel_scope.cancel()
+    async with (
+        enrolled_syncer(backend, "batch") as (counting, syncer),
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(syncer.run)
+        for d in dirs:
+            lead = attrs.evolve(LEAD, agent_id=f"team-lead@{d}")
+            tasks = [task(i, size=100) for i in range(1, 11)]
+            syncer.put_team(d, TeamSnapshot(dir_name=d, team_name=d), [lead], tasks)
+        await drain(syncer, timeout=120)
+        batches = [path for path, _ in counting.sent]
+        counting.sent.clear()
+        lead = attrs.evolve(LEAD, agent_id="team-lead@team-7")
+        changed = [task(1, "completed", size=100), *(task(i, size=100) for i in range(2, 11))]
+        syncer.put_team(
+            "team-7", TeamSnapshot(dir_name="team-7", team_name="team-7"), [lead], changed
+        )
+        await drain(syncer, timeout=60)
+        nursery.cancel_scope.cancel()
     assert batches == ["teams:syncTeams"] * 3
     assert [path for path, _ in counting.sent] == ["teams:syncTeamDelta"]
     dump = backend.dump("teams", "tasks")
