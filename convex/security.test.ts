@@ -377,6 +377,22 @@ const SPEC: Record<string, Spec> = {
     ],
     restricted: ["team.dirName", "members.0.agentName"],
   },
+  "teams:syncTeams": {
+    access: "node",
+    samples: () => [
+      {
+        teams: [
+          {
+            team: team("search-phase-5"),
+            members: [member("team-lead", "search-phase-5", { cwd: "/w/search" })],
+            tasks: [task("1", { activeForm: "doing", metadata: "{}" })],
+            seq: 4,
+          },
+        ],
+      },
+    ],
+    restricted: ["teams.0.team.dirName", "teams.0.members.0.agentName"],
+  },
   "teams:syncTeamDelta": {
     access: "node",
     samples: () => [
