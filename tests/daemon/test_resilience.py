@@ -462,3 +462,38 @@ async def test_a_team_deleted_during_the_start_up_rescan_gets_no_task_removals(
     watcher._emit(await watcher.rescan(force=True))
     pending = syncer.coalescer.get(("team", "t"))
     assert not (isinstance(pending, TeamItem) and not pending.tasks), pending
+
+
+async def test_a_team_deleted_while_its_tasks_are_read_at_start_up_is_not_emptied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same, deleted later: while the start-up rescan reads the team's task files (Claude
+    # Code removes the config first, then the tasks). The config is read after the tasks, so it
+    # is found gone: the team is not sent without its tasks.
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    claude_dir = tmp_path / "claude"
+    team_dir = claude_dir / "teams" / "t"
+    tasks_dir = claude_dir / "tasks" / "t"
+    team_dir.mkdir(parents=True)
+    tasks_dir.mkdir(parents=True)
+    (team_dir / "config.json").write_bytes(
+        (fixtures / "teams" / "billing-export-phase-1-5" / "config.json").read_bytes()
+    )
+    (tasks_dir / "1.json").write_bytes(
+        (fixtures / "tasks" / "billing-export-phase-1-5" / "1.json").read_bytes()
+    )
+    fetch_many = claude._fetch_many
+
+    def deleted_while_read(paths: Any, force: bool, limit: int) -> Any:
+        if team_dir.exists():
+            shutil.rmtree(team_dir)
+            shutil.rmtree(tasks_dir)
+        return fetch_many(paths, force, limit)
+
+    monkeypatch.setattr(claude, "_fetch_many", deleted_while_read)
+    syncer = Syncer(LatestValue[GatewayProtocol | None](None))
+    watcher = claude.ClaudeWatcher(claude_dir, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    pending = syncer.coalescer.get(("team", "t"))
+    assert not (isinstance(pending, TeamItem) and not pending.tasks), pending
+    assert "t" not in watcher.configs

@@ -416,25 +416,18 @@ class ClaudeWatcher:
         dirty: set[str] = set()
         chunk: set[str] = set()
         for d in sorted(set(listing) | set(self.configs) | set(tasks_listing) | set(self.tasks)):
+            # The tasks first, then the config: Claude Code deletes a team's config, then its
+            # tasks, so a config still there after the tasks were read means they were read
+            # whole. (Read the other way round, a team deleted meanwhile would be sent without
+            # its tasks, and Convex would record every task removed.)
             changed = False
-            if d in listing or d in self.configs:
-                changed = await self._load_config(d, force=force)
             if d in tasks_listing or d in self.tasks:
-                changed = await self._rescan_tasks(d, tasks_listing.get(d), force=force) or changed
+                changed = await self._rescan_tasks(d, tasks_listing.get(d), force=force)
+            if d in listing or d in self.configs:
+                changed = await self._load_config(d, force=force) or changed
             if changed or (force and d in self.configs):
                 dirty.add(d)
                 chunk.add(d)
-                # A team deleted while we read it (Claude Code removes the config, then the
-                # tasks): its config was read, its tasks were not there. Sending the team
-                # without them would report every task removed; the team is going, so drop it.
-                if d in self.configs and (
-                    await trio.to_thread.run_sync(
-                        _sig, self.teams_dir / d / "config.json", limiter=self.disk
-                    )
-                    is None
-                ):
-                    del self.configs[d]
-                    self.tasks.pop(d, None)
             if d in self.configs:
                 await self._rescan_inboxes(d, force=force)
             if progress is not None and len(chunk) >= RESCAN_CHUNK:
