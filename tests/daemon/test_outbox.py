@@ -16,6 +16,7 @@ import attrs
 import pytest
 import trio
 import trio.testing
+from waiting import until
 
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
@@ -48,12 +49,6 @@ def item(
 
 def outbox(path: Path, disk: trio.CapacityLimiter | None = None) -> Outbox:
     return Outbox(path, disk=disk or trio.CapacityLimiter(1))
-
-
-async def until(predicate: Any, timeout: float = 60) -> None:
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.01)
 
 
 def test_merge_history_keeps_every_state_that_was_followed_by_another() -> None:

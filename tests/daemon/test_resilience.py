@@ -15,6 +15,7 @@ import pytest
 import trio
 import trio.testing
 from structlog.testing import capture_logs
+from waiting import until
 
 from tina.convex import ConnectionState, ConnectionStatus, ConvexClientClosed, LatestValue
 from tina.convex.actions import action_from_wire
@@ -31,12 +32,6 @@ from tina.messages import Health, TaskSnapshot, TeamSnapshot
 from tina.supervision import ChildSpec, DynamicSupervisor
 
 HEALTH = Health(daemon_version="t", started_at=1.7e12, uptime_secs=1, outbox_depth=0)
-
-
-async def until(predicate: Any, timeout: float = 30) -> None:
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.01)
 
 
 class ClosingSubscription(FakeSubscription):

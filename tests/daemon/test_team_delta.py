@@ -6,13 +6,13 @@ in-memory FakeGateway (which keeps teams as `teams:syncTeamDelta` / `reconcileTe
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
 import attrs
 import pytest
 import trio
 import trio.testing
+from waiting import until
 
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
@@ -50,17 +50,6 @@ def board(n: int, description: str = "") -> list[TaskSnapshot]:
 @pytest.fixture
 def fake() -> FakeGateway:
     return FakeGateway(team_deltas=True)
-
-
-async def until(predicate: Any, timeout: float = 60) -> None:
-    """Poll `predicate` for up to `timeout` real seconds. Not virtual ones: under the autojump
-    clock a poll's sleep jumps the clock while the loop waits for a worker thread (the outbox's
-    disk writes), so on a loaded machine a slow write used up a virtual deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise trio.TooSlowError(f"not true within {timeout} s: {predicate}")
-        await trio.sleep(0.01)
 
 
 async def synced(syncer: Syncer, fake: FakeGateway) -> None:
