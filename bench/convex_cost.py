@@ -13,7 +13,8 @@ The reference fleet, all real processes against the local backend (`tina/dev/bac
 - **two dashboards**, each its own connection signed in as the owner (tina's Convex client,
   `tina.convex.client`, the sync protocol the web uses) and subscribed to the queries the web
   page subscribes to: the orchestrations page (`users:me`, the shell's `needs:needsYou` badge,
-  `nodes:listNodes`, `orchestrations:listOrchestrations`) and one orchestration's detail page
+  `nodes:listNodes`, `orchestrations:listOrchestrations`, and each listed row's agent counts,
+  `orchestrations:orchestrationAgents`, where the deployment has it) and one orchestration's detail page
   (`users:me`, `needs:needsYou`, `orchestrations:getOrchestrationDetail`, `actions:listActions`
   (20), the first page of `events:listEvents` (50), `teams:conversation` (50) of each of its
   teams, and, where the deployment has them, the first page of each team's tasks
@@ -120,6 +121,15 @@ ORCHESTRATIONS_PAGE: list[tuple[str, dict[str, Any]]] = [
     ("nodes:listNodes", {}),  # laptop filter, fleet summary
     ("orchestrations:listOrchestrations", {}),  # listArgs({}) without filters
 ]
+LIST_QUERY = "orchestrations:listOrchestrations"  # followed for the rows it lists
+
+
+def row_queries(orchestration_id: str) -> list[tuple[str, dict[str, Any], bool]]:
+    """A listed row's own subscriptions (web/src/views/OrchestrationsView.tsx
+    LiveOrchestrationRow): (path, args, optional: the deployment may lack it)."""
+    return [("orchestrations:orchestrationAgents", {"orchestrationId": orchestration_id}, True)]
+
+
 # Queries of the detail page subscribed only when the person opens something: not here.
 ON_DEMAND = {
     "documents:getDocument",  # a plan or the design opened, a plan awaiting approval
@@ -394,6 +404,7 @@ class Pages:
     paths: set[str] = field(default_factory=set)
     detail_of: str | None = None
     teams: set[str] = field(default_factory=set)
+    rows: set[str] = field(default_factory=set)  # orchestrations listed (their rows followed)
     skipped: set[str] = field(default_factory=set)  # optional queries the deployment lacks
     orchestrations_ready: trio.Event = field(default_factory=trio.Event)
 
@@ -419,12 +430,25 @@ async def hold(
 
 
 async def orchestrations_page(url: str, token: str, pages: Pages) -> None:
+    """The page's queries; each row the list shows opens its own (`row_queries`)."""
     async with open_convex_client(url, auth_token=token, timeout=30) as client:
         await client.wait_connected()
         async with trio.open_nursery() as nursery:
             for path, args in ORCHESTRATIONS_PAGE:
-                await nursery.start(hold, client, path, args, pages)
-            pages.orchestrations_ready.set()
+                if path != LIST_QUERY:
+                    await nursery.start(hold, client, path, args, pages)
+            async with client.subscribe(LIST_QUERY, {}) as listing:
+                async for value in listing:
+                    pages.paths.add(LIST_QUERY)
+                    for row in [*value.get("active", []), *value.get("finished", [])]:
+                        oid = str(row.get("_id") or "")
+                        if not oid or oid in pages.rows:
+                            continue
+                        pages.rows.add(oid)
+                        for path, args, optional in row_queries(oid):
+                            if path not in pages.skipped:
+                                await nursery.start(hold, client, path, args, pages, optional)
+                    pages.orchestrations_ready.set()
 
 
 async def detail_page_of_first(url: str, token: str, pages: Pages) -> None:
@@ -617,8 +641,8 @@ def render(m: Measured, a: Assumptions, comps: dict[str, Row], fns: dict[str, Ro
     return f"""## Convex cost: the reference fleet's month
 
 Measured {today()} on {host}; {command}. {fleet}, two dashboards subscribed over the sync
-protocol to the orchestrations page's and one detail page's queries ({len(m.pages.teams)} teams
-followed), on the local backend's cost meter. Active window {m.active.seconds:.0f} s (the
+protocol to the orchestrations page's and one detail page's queries ({len(m.pages.rows)} listed rows
+and {len(m.pages.teams)} teams followed), on the local backend's cost meter. Active window {m.active.seconds:.0f} s (the
 simulation), idle window {m.idle.seconds:.0f} s (laptops online, nothing changing).{cut}{skipped}
 
 Month: {DAYS} days, laptops and dashboards online 24 h, orchestrations active {a.active_hours:g} h a
@@ -705,6 +729,7 @@ def as_data(
         "subscribed": sorted(m.pages.paths),
         "skipped": sorted(m.pages.skipped),
         "teams_followed": len(m.pages.teams),
+        "rows_followed": len(m.pages.rows),
         "host": host,
         "components": {c: row(r) for c, r in comps.items()},
         "functions": {p: row(r) for p, r in sorted(fns.items())},
@@ -719,6 +744,7 @@ def replay(path: Path) -> tuple[Measured, str]:
     data = json.loads(path.read_text())["data"]
     pages = Pages(paths=set(data["subscribed"]), skipped=set(data.get("skipped", [])))
     pages.teams = {f"team-{i}" for i in range(data.get("teams_followed", 0))}
+    pages.rows = {f"row-{i}" for i in range(data.get("rows_followed", 0))}
     measured = Measured(
         active=Window(
             data["windows"]["active"],

@@ -1,6 +1,7 @@
 // @vitest-environment edge-runtime
-// The lists' agent counts: team sync stores each orchestration's agents by liveness on its row,
-// so orchestrations:listOrchestrations reads no team and a team delta does not re-run it.
+// The lists' agent counts: team sync stores each orchestration's agents by liveness in a row of
+// their own (orchestrationAgents), so orchestrations:listOrchestrations reads no team and an
+// agent's change re-runs only orchestrations:orchestrationAgents, the row's own small query.
 import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
@@ -26,34 +27,48 @@ async function setup(t: T) {
   const delta = (dir: string, base: number, seq: number, extra: Record<string, unknown> = {}) =>
     t.mutation(api.teams.syncTeamDelta, { nodeToken: token, team: team(dir), base, seq, tasks: [], removed: [], taskCounts: COUNTS, ...extra });
   const user = await signedIn(t);
-  const agents = async () => {
-    const list = await user.query(api.orchestrations.listOrchestrations, {});
-    return new Map(list.active.map((o) => [o._id as Id<"orchestrations">, o.agents]));
-  };
+  /** An orchestration's agents as its row of the list shows them (undefined: no counts). */
+  const sumOf = async (orchestrationId: Id<"orchestrations">) => (await user.query(api.orchestrations.orchestrationAgents, { orchestrationId })) ?? undefined;
+  const agents = async () => new Map([[orchestrationId, await sumOf(orchestrationId)], [otherId, await sumOf(otherId)]]);
   const row = (id: Id<"orchestrations">) => t.run((ctx) => ctx.db.get("orchestrations", id));
-  return { nodeId, token, orchestrationId, otherId, members, syncTeam, delta, user, agents, row };
+  return { nodeId, token, orchestrationId, otherId, members, syncTeam, delta, user, agents, sumOf, row };
 }
 
 describe("agents by liveness on the orchestration row", () => {
-  test("the list reads the same documents however many live teams report liveness", async () => {
+  test("the list and a row's counts read the same documents however many live teams report liveness", async () => {
     const t = makeT();
-    const { syncTeam, user } = await setup(t);
+    const { orchestrationId, syncTeam, user, sumOf } = await setup(t);
     await syncTeam("billing-export-phase-0", ["working"]);
     await user.query(api.orchestrations.listOrchestrations, {});
     const few = lastCallMetrics().documentsRead;
+    await sumOf(orchestrationId);
+    const fewForSum = lastCallMetrics().documentsRead;
     for (let i = 1; i <= 12; i++) await syncTeam(`billing-export-phase-${i}`, ["working", "idle"]);
-    const list = await user.query(api.orchestrations.listOrchestrations, {});
+    await user.query(api.orchestrations.listOrchestrations, {});
     expect(lastCallMetrics().documentsRead).toBe(few);
-    expect(list.active.find((o) => o.featureName === "billing-export")!.agents).toEqual({ working: 13, idle: 12, waiting: 0, shutDown: 0, gone: 0 });
+    expect(await sumOf(orchestrationId)).toEqual({ working: 13, idle: 12, waiting: 0, shutDown: 0, gone: 0 });
+    expect(lastCallMetrics().documentsRead).toBe(fewForSum);
+  });
+
+  test("an agent's change writes its orchestration's counts row, never the orchestration row the list reads", async () => {
+    const t = makeT();
+    const { orchestrationId, syncTeam, delta, members, row, sumOf } = await setup(t);
+    const dir = "billing-export-phase-1";
+    await syncTeam(dir, ["working", "idle"]);
+    const before = await row(orchestrationId);
+    expect(await delta(dir, 1, 2, { members: members(dir, ["idle", "idle"]) })).toMatchObject({ status: "applied" });
+    expect(await delta(dir, 2, 3, { members: members(dir, ["gone", "waiting"]) })).toMatchObject({ status: "applied" });
+    expect(await row(orchestrationId)).toEqual(before);
+    expect(await sumOf(orchestrationId)).toEqual({ working: 0, idle: 0, waiting: 1, shutDown: 0, gone: 1 });
   });
 
   test("a delta that changes tasks or resends the same liveness leaves the orchestration row untouched", async () => {
     const t = makeT();
-    const { orchestrationId, syncTeam, delta, members, row } = await setup(t);
+    const { orchestrationId, syncTeam, delta, members, row, sumOf } = await setup(t);
     const dir = "billing-export-phase-1";
     await syncTeam(dir, ["working", "idle"]);
     const before = await row(orchestrationId);
-    expect(before!.agents).toEqual({ working: 1, idle: 1, waiting: 0, shutDown: 0, gone: 0 });
+    expect(await sumOf(orchestrationId)).toEqual({ working: 1, idle: 1, waiting: 0, shutDown: 0, gone: 0 });
     expect((await delta(dir, 1, 2, { tasks: [{ seq: 2, task: task("1", { status: "in_progress" }) }], taskCounts: { ...COUNTS, inProgress: 1 } })).status).toBe("applied");
     expect((await delta(dir, 2, 3, { members: members(dir, ["working", "idle"]) })).status).toBe("applied");
     expect(await row(orchestrationId)).toEqual(before);
@@ -61,7 +76,7 @@ describe("agents by liveness on the orchestration row", () => {
 
   test("a liveness change adjusts the stored sum without reading the orchestration's other teams", async () => {
     const t = makeT();
-    const { orchestrationId, syncTeam, delta, members, row } = await setup(t);
+    const { orchestrationId, syncTeam, delta, members, sumOf } = await setup(t);
     for (let i = 2; i <= 10; i++) await syncTeam(`billing-export-phase-${i}`, ["working"]);
     const dir = "billing-export-phase-1";
     await syncTeam(dir, ["working", "idle"]);
@@ -70,13 +85,13 @@ describe("agents by liveness on the orchestration row", () => {
     await delta(dir, 2, 3, { members: members(dir, ["idle", "idle"]) });
     // More only by the rows it patches (convex-test counts a patch as a read): a member, the team
     // (its liveness; a delta that changes nothing it shows does not patch it) and the
-    // orchestration, none of the 10 other teams.
-    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(unchanged + 3);
-    expect((await row(orchestrationId))!.agents).toEqual({ working: 9, idle: 2, waiting: 0, shutDown: 0, gone: 0 });
+    // orchestration's counts row (read, patched), none of the 10 other teams.
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(unchanged + 4);
+    expect(await sumOf(orchestrationId)).toEqual({ working: 9, idle: 2, waiting: 0, shutDown: 0, gone: 0 });
     await delta(dir, 3, 4, { members: members(dir, ["rate_limited", "idle"]) });
-    expect((await row(orchestrationId))!.agents).toEqual({ working: 9, idle: 1, waiting: 0, shutDown: 0, gone: 0, rateLimited: 1 });
+    expect(await sumOf(orchestrationId)).toEqual({ working: 9, idle: 1, waiting: 0, shutDown: 0, gone: 0, rateLimited: 1 });
     await delta(dir, 4, 5, { members: members(dir, ["idle", "idle"]) });
-    expect((await row(orchestrationId))!.agents).toEqual({ working: 9, idle: 2, waiting: 0, shutDown: 0, gone: 0 });
+    expect(await sumOf(orchestrationId)).toEqual({ working: 9, idle: 2, waiting: 0, shutDown: 0, gone: 0 });
   });
 
   test("liveness changes, moves between orchestrations, removal and revival keep every sum right", async () => {
@@ -123,17 +138,29 @@ describe("agents by liveness on the orchestration row", () => {
       orchestration: orchestration({ featureName: "payments", worktreePath: cwd, status: "executing" }),
       phases: [],
     });
-    const list = await (await signedIn(t)).query(api.orchestrations.listOrchestrations, {});
-    expect(list.active.find((o) => o._id === orchestrationId)!.agents).toEqual({ working: 1, idle: 1, waiting: 0, shutDown: 0, gone: 0 });
+    expect(await (await signedIn(t)).query(api.orchestrations.orchestrationAgents, { orchestrationId })).toEqual({ working: 1, idle: 1, waiting: 0, shutDown: 0, gone: 0 });
   });
 
-  test("an orchestration stored before rows carried the sum gets it at its team's next sync", async () => {
+  test("an orchestration stored by an older version shows the sum on its row, and gets its counts row at its team's next sync", async () => {
     const t = makeT();
-    const { orchestrationId, syncTeam, delta, row } = await setup(t);
+    const { orchestrationId, syncTeam, delta, row, sumOf } = await setup(t);
     const dir = "billing-export-phase-1";
-    await syncTeam(dir, ["working"]);
-    await t.run((ctx) => ctx.db.patch("orchestrations", orchestrationId, { agents: undefined }));
+    await syncTeam(dir, ["working", "idle"]);
+    const legacy = async (agents: { working: number; idle: number; waiting: number; shutDown: number; gone: number } | undefined) =>
+      await t.run(async (ctx) => {
+        for (const r of await ctx.db.query("orchestrationAgents").collect()) await ctx.db.delete("orchestrationAgents", r._id);
+        await ctx.db.patch("orchestrations", orchestrationId, { agents, agentsInTable: undefined });
+      });
+    // Kept on the row (the version before the counts had their own rows): shown as it is.
+    await legacy({ working: 1, idle: 1, waiting: 0, shutDown: 0, gone: 0 });
+    expect(await sumOf(orchestrationId)).toEqual({ working: 1, idle: 1, waiting: 0, shutDown: 0, gone: 0 });
     await delta(dir, 1, 2, { tasks: [{ seq: 2, task: task("1") }], taskCounts: { ...COUNTS, pending: 1 } });
-    expect((await row(orchestrationId))!.agents).toEqual({ working: 1, idle: 0, waiting: 0, shutDown: 0, gone: 0 });
+    expect(await t.run((ctx) => ctx.db.query("orchestrationAgents").collect())).toMatchObject([{ orchestrationId, agents: { working: 1, idle: 1 } }]);
+    expect((await row(orchestrationId))!.agentsInTable).toBe(true);
+    // Not summed at all (the version before that): summed at the team's next sync.
+    await legacy(undefined);
+    expect(await sumOf(orchestrationId)).toBeUndefined();
+    await delta(dir, 2, 3, { tasks: [{ seq: 3, task: task("2") }], taskCounts: { ...COUNTS, pending: 2 } });
+    expect(await sumOf(orchestrationId)).toEqual({ working: 1, idle: 1, waiting: 0, shutDown: 0, gone: 0 });
   });
 });

@@ -359,7 +359,10 @@ describe("agents' liveness in the lists", () => {
     await sync("billing-export-phase-1", ["working", "waiting", "idle", "shut_down"]);
     await sync("billing-export-phase-0", ["gone", "working"]);
     const user = await signedIn(t);
-    const agents = async () => new Map((await user.query(api.orchestrations.listOrchestrations, {})).active.map((o) => [o.featureName, o.agents]));
+    const agents = async () => {
+      const rows = (await user.query(api.orchestrations.listOrchestrations, {})).active;
+      return new Map(await Promise.all(rows.map(async (o) => [o.featureName, (await user.query(api.orchestrations.orchestrationAgents, { orchestrationId: o._id })) ?? undefined] as const)));
+    };
     expect((await agents()).get("billing-export")).toEqual({ working: 3, idle: 1, waiting: 1, shutDown: 1, gone: 1 });
     // No live team reports liveness: no counts.
     expect((await agents()).get("search")).toBeUndefined();
@@ -399,8 +402,9 @@ describe("agents' liveness in the lists", () => {
       members: [member("a", "live", { liveness: "idle" }), member("b", "live", { liveness: "waiting" })],
       tasks: [],
     });
-    const list = await (await signedIn(t)).query(api.orchestrations.listOrchestrations, {});
-    expect(list.active[0].agents).toEqual({ working: 0, idle: 1, waiting: 1, shutDown: 0, gone: 0 });
+    const user = await signedIn(t);
+    const list = await user.query(api.orchestrations.listOrchestrations, {});
+    expect(await user.query(api.orchestrations.orchestrationAgents, { orchestrationId: list.active[0]._id })).toEqual({ working: 0, idle: 1, waiting: 1, shutDown: 0, gone: 0 });
   });
 });
 

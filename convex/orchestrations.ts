@@ -50,8 +50,8 @@ export const orchestrationSummary = v.object({
   attention: v.optional(v.string()),
   attentionPhase: v.optional(v.string()),
   attentionReason: v.optional(v.string()),
-  // The agents of its live teams by liveness (absent when no team reports liveness).
-  agents: v.optional(livenessCounts),
+  // Its agents by liveness are not here: each row subscribes to orchestrations:orchestrationAgents,
+  // so an agent's change re-runs that small query, not the list.
 });
 
 type NodeInfo = { name: string; online: boolean; messaging: MessagingRule };
@@ -70,9 +70,9 @@ export async function nodeInfo(ctx: QueryCtx, ids: Iterable<Id<"nodes">>): Promi
   return out;
 }
 
-/** Summaries of `rows`, each with its agents' liveness (stored on the row by team sync: no team is read). */
+/** Summaries of `rows` (no team is read). */
 export function summaries(rows: Doc<"orchestrations">[], nodes: Map<Id<"nodes">, NodeInfo>) {
-  return rows.map((o) => ({ ...toSummary(o, nodes), ...(o.agents === undefined ? {} : { agents: o.agents }) }));
+  return rows.map((o) => toSummary(o, nodes));
 }
 
 export function toSummary(o: Doc<"orchestrations">, nodes: Map<Id<"nodes">, NodeInfo>) {
@@ -141,6 +141,26 @@ export const listOrchestrations = viewerQuery({
     }
     const nodes = await nodeInfo(ctx, [...active, ...finished].map((o) => o.nodeId));
     return { active: summaries(active, nodes), finished: summaries(finished, nodes) };
+  },
+});
+
+/**
+ * The agents of an orchestration's live teams by liveness (null when none reports it), as team
+ * sync keeps them: each row of the list subscribes to this, so an agent's change re-runs one
+ * small query (the row's sum), not the list, the detail or Needs you.
+ */
+export const orchestrationAgents = viewerQuery({
+  args: { orchestrationId: v.id("orchestrations") },
+  returns: v.union(v.null(), livenessCounts),
+  handler: async (ctx, { orchestrationId }) => {
+    const row = await ctx.db
+      .query("orchestrationAgents")
+      .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+      .unique();
+    if (row !== null) return row.agents ?? null;
+    // None yet, or kept on the orchestration row by an older version.
+    const o = await ctx.db.get("orchestrations", orchestrationId);
+    return o === null || o.agentsInTable === true ? null : (o.agents ?? null);
   },
 });
 

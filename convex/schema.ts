@@ -169,9 +169,10 @@ export default defineSchema({
     attention: v.optional(attentionKind),
     attentionPhase: v.optional(v.string()),
     attentionReason: v.optional(v.string()),
-    // The agents of its live teams by liveness (absent when none reports it), kept by team sync
-    // (model/teams.ts refreshAgents) so the lists never read teams.
+    // The agents of its live teams by liveness, as older versions kept it here; kept in
+    // `orchestrationAgents` now (`agentsInTable`: its sum lives there, so this is not read).
     agents: v.optional(livenessCounts),
+    agentsInTable: v.optional(v.boolean()),
     // Highest snapshot sequence applied by older versions; it is kept in `orchestrationSync` now.
     lastSeq: v.optional(v.number()),
     updatedAt: v.number(),
@@ -183,6 +184,15 @@ export default defineSchema({
     .index("by_status_started", ["status", "startedAt"])
     .index("by_node_status_started", ["nodeId", "status", "startedAt"])
     .index("by_attention_updated", ["attention", "updatedAt"]),
+
+  // The agents of an orchestration's live teams by liveness (absent when none reports it), kept by
+  // team sync (model/teams.ts refreshAgents) so no list reads teams; apart from the orchestration
+  // row, so an agent's change re-runs only the small query of that row's counts
+  // (orchestrations:orchestrationAgents), not the lists, the detail or Needs you.
+  orchestrationAgents: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    agents: v.optional(livenessCounts),
+  }).index("by_orchestration", ["orchestrationId"]),
 
   // The highest snapshot sequence applied to an orchestration (older snapshots are ignored): kept
   // apart from the orchestration row, which the lists and the detail read, so a snapshot that

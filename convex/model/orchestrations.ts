@@ -170,7 +170,8 @@ export async function syncOrchestration(
   let orchestrationId: Id<"orchestrations">;
   let changed = false;
   if (existing === null) {
-    orchestrationId = await ctx.db.insert("orchestrations", { ...fields, nodeId: node._id, updatedAt: now });
+    // Its agents' sum is kept in orchestrationAgents (model/teams.ts) from the start.
+    orchestrationId = await ctx.db.insert("orchestrations", { ...fields, nodeId: node._id, agentsInTable: true, updatedAt: now });
     changed = true;
     await linkTeamsToOrchestration(ctx, node._id, orchestrationId, snapshot.featureName, snapshot.worktreePath);
   } else {

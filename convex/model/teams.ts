@@ -190,6 +190,23 @@ export async function linkTeamsToOrchestration(
   for (const id of touched) await refreshAgents(ctx, id);
 }
 
+/** The row holding an orchestration's agents by liveness (null: none yet). */
+async function agentsRowOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<Doc<"orchestrationAgents"> | null> {
+  return await ctx.db
+    .query("orchestrationAgents")
+    .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+    .unique();
+}
+
+/** Writes an orchestration's agents sum when it differs from what `stored` holds. */
+async function storeAgents(ctx: MutationCtx, orchestrationId: Id<"orchestrations">, stored: Doc<"orchestrationAgents"> | null, agents: LivenessCounts | undefined): Promise<void> {
+  if (stored === null) {
+    if (agents !== undefined) await ctx.db.insert("orchestrationAgents", { orchestrationId, agents });
+  } else if (!sameCounts(stored.agents, agents)) {
+    await ctx.db.patch("orchestrationAgents", stored._id, { agents });
+  }
+}
+
 // An orchestration has its own team and one per running phase: the sum reads at most this many.
 const LIVE_TEAMS_PER_ORCHESTRATION = 20;
 
@@ -219,20 +236,13 @@ export async function orchestrationAgents(ctx: QueryCtx, orchestrationId: Id<"or
 }
 
 /**
- * Stores on the orchestration row the sum of its live teams' agents by liveness (`agents`), so the
- * lists read orchestration rows only. Called when a team's liveness, link or removal changed; the
- * row is patched only when the sum did change. `row`: the orchestration when the caller has it.
+ * Stores the sum of an orchestration's live teams' agents by liveness (its orchestrationAgents
+ * row), so no list reads teams. Called when a team's liveness, link or removal changed; written
+ * only when the sum did change.
  */
-export async function refreshAgents(
-  ctx: MutationCtx,
-  orchestrationId: Id<"orchestrations">,
-  row?: Doc<"orchestrations"> | null,
-  change?: TeamChange,
-): Promise<void> {
-  const o = row ?? (await ctx.db.get("orchestrations", orchestrationId));
-  if (o === null) return;
-  const agents = await orchestrationAgents(ctx, orchestrationId, change);
-  if (!sameCounts(o.agents, agents)) await ctx.db.patch("orchestrations", orchestrationId, { agents });
+export async function refreshAgents(ctx: MutationCtx, orchestrationId: Id<"orchestrations">, change?: TeamChange): Promise<void> {
+  const stored = await agentsRowOf(ctx, orchestrationId);
+  await storeAgents(ctx, orchestrationId, stored, await orchestrationAgents(ctx, orchestrationId, change));
 }
 
 function taskFields(t: TaskSnapshot) {
@@ -696,7 +706,7 @@ async function upsertTeam(
 ): Promise<Id<"teams">> {
   if (existing === null) {
     const id = await ctx.db.insert("teams", { memberCount: 0, ...fields, nodeId, dirName, updatedAt: now });
-    if (fields.orchestrationId !== undefined && fields.liveness !== undefined) await refreshAgents(ctx, fields.orchestrationId, linked);
+    if (fields.orchestrationId !== undefined && fields.liveness !== undefined) await refreshAgents(ctx, fields.orchestrationId);
     return id;
   }
   await refreshAgentsFor(ctx, existing, fields, linked);
@@ -710,29 +720,34 @@ async function upsertTeam(
 /**
  * Refreshes the agents of the orchestrations a (live after this call) team's patch affects:
  * the one it leaves and the one it joins when its link, liveness or removal changes. Also fills
- * in the sum of an orchestration stored before orchestrations carried it (`agents` unset while
- * this team reports liveness).
+ * in the sum of an orchestration whose row does not say its sum is in orchestrationAgents
+ * (stored by an older version) while this team reports liveness, and then says so.
  */
 async function refreshAgentsFor(ctx: MutationCtx, existing: Doc<"teams">, fields: TeamFields, linked: Doc<"orchestrations"> | null): Promise<void> {
   const before = existing.removedAt === undefined ? existing.orchestrationId : undefined;
   const after = fields.orchestrationId;
   const liveness = "liveness" in fields ? fields.liveness : existing.liveness;
   const row = linked !== null && linked._id === after ? linked : undefined;
-  if (before !== undefined && before === after && row?.agents !== undefined && !sameCounts(existing.liveness, liveness)) {
+  const livenessChanged = !sameCounts(existing.liveness, liveness);
+  if (before !== undefined && before === after && livenessChanged && row?.agentsInTable === true) {
     // The common case, an agent's liveness changes: the stored sum is adjusted without reading the other teams.
-    const agents = adjustedSum(row.agents, existing.liveness, liveness);
-    if (agents !== null) {
-      if (!sameCounts(row.agents, agents)) await ctx.db.patch("orchestrations", after, { agents });
+    const stored = await agentsRowOf(ctx, after);
+    const agents = stored?.agents === undefined ? null : adjustedSum(stored.agents, existing.liveness, liveness);
+    if (stored !== null && agents !== null) {
+      await storeAgents(ctx, after, stored, agents);
       return;
     }
   }
-  if (before !== after || !sameCounts(existing.liveness, liveness)) {
+  if (before !== after || livenessChanged) {
     // The team row is written after this: the sums count it as it will be.
     const change: TeamChange = { id: existing._id, orchestrationId: after, liveness };
-    if (before !== undefined && before !== after) await refreshAgents(ctx, before, undefined, change);
-    if (after !== undefined) await refreshAgents(ctx, after, row, change);
-  } else if (after !== undefined && liveness !== undefined && row !== undefined && row.agents === undefined) {
-    await refreshAgents(ctx, after, row);
+    if (before !== undefined && before !== after) await refreshAgents(ctx, before, change);
+    if (after !== undefined) await refreshAgents(ctx, after, change);
+  } else if (after !== undefined && liveness !== undefined && row !== undefined && row.agentsInTable !== true) {
+    await refreshAgents(ctx, after);
+  }
+  if (after !== undefined && row !== undefined && row.agentsInTable !== true && liveness !== undefined) {
+    await ctx.db.patch("orchestrations", after, { agentsInTable: true });
   }
 }
 

@@ -1,6 +1,6 @@
 // Every orchestration on every laptop: active first, filterable by laptop and status.
 import { useQuery } from "convex/react";
-import { api, type OrchestrationSummary } from "../api";
+import { api, type LivenessCounts, type OrchestrationSummary } from "../api";
 import { Badge, Button, EmptyState, Panel, ProgressBar, QueryBoundary, Skeleton, cx, ui } from "../components/ui";
 import { useNow } from "../hooks/useNow";
 import { navigate } from "../hooks/useRoute";
@@ -65,11 +65,20 @@ function StatusFilter({ filters }: { filters: Filters }) {
   );
 }
 
-export function OrchestrationRow({ o }: { o: OrchestrationSummary }) {
+/**
+ * A row of the list with its agents' counts, which it subscribes to on its own
+ * (orchestrations:orchestrationAgents): an agent's change re-runs that small query, not the list.
+ */
+export function LiveOrchestrationRow({ o }: { o: OrchestrationSummary }) {
+  const counts = useQuery(api.orchestrations.orchestrationAgents, { orchestrationId: o._id });
+  return <OrchestrationRow o={o} agents={counts ?? undefined} />;
+}
+
+export function OrchestrationRow({ o, agents: counts }: { o: OrchestrationSummary; agents?: LivenessCounts }) {
   const now = useNow();
   const p = progress(o);
   const took = elapsed(o.startedAt, o.completedAt, now);
-  const agents = agentCountsText(o.agents);
+  const agents = agentCountsText(counts);
   const reason = o.attention === "awaiting_approval" ? `Phase ${o.attentionPhase ?? "?"}: plan awaiting approval` : o.attentionReason && `Phase ${o.attentionPhase ?? "?"}: ${o.attentionReason}`;
   return (
     <a className={cx(s.row, reason && s.withReason)} href={orchestrationHref(o._id)} data-testid="orchestration-row" data-feature={o.featureName}>
@@ -95,7 +104,7 @@ export function OrchestrationRow({ o }: { o: OrchestrationSummary }) {
         <Badge tone={orchestrationStatusTone(o.status)}>{orchestrationStatusLabel(o.status)}</Badge>
       </span>
       {agents && (
-        <span className={cx(s.agents, o.agents !== undefined && o.agents.waiting > 0 && s.agentsWaiting)} data-testid="agent-counts">
+        <span className={cx(s.agents, counts !== undefined && counts.waiting > 0 && s.agentsWaiting)} data-testid="agent-counts">
           <span className="visually-hidden">Agents: </span>
           {agents}
         </span>
@@ -158,7 +167,7 @@ function OrchestrationList({ filters }: { filters: Filters }) {
         <ul className={s.list} aria-labelledby="active-heading">
           {active.map((o) => (
             <li key={o._id}>
-              <OrchestrationRow o={o} />
+              <LiveOrchestrationRow o={o} />
             </li>
           ))}
         </ul>
@@ -171,7 +180,7 @@ function OrchestrationList({ filters }: { filters: Filters }) {
           <ul className={s.list} aria-labelledby="finished-heading">
             {finished.map((o) => (
               <li key={o._id}>
-                <OrchestrationRow o={o} />
+                <LiveOrchestrationRow o={o} />
               </li>
             ))}
           </ul>

@@ -58,7 +58,7 @@ describe("orchestration row", () => {
   });
 
   test("its agents' liveness counted in words", () => {
-    render(<OrchestrationRow o={summary({ agents: { working: 2, idle: 0, waiting: 1, shutDown: 0, gone: 0 } })} />);
+    render(<OrchestrationRow o={summary()} agents={{ working: 2, idle: 0, waiting: 1, shutDown: 0, gone: 0 }} />);
     expect(screen.getByTestId("agent-counts")).toHaveTextContent("Agents: 2 working · 1 waiting for permission");
   });
 
