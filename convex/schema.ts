@@ -230,12 +230,14 @@ export default defineSchema({
     }),
     // Members by liveness, when the daemon reports it (older daemons do not).
     liveness: v.optional(livenessCounts),
-    removedAt: v.optional(v.number()),
-    // Written by older versions; kept in `teamSync` now (a team without a teamSync row still
-    // has them here).
+    // Rows of teamMessages kept for the team (at most 2,000).
     messageCount: v.optional(v.number()),
+    removedAt: v.optional(v.number()),
     lastSeq: v.optional(v.number()),
+    // The daemon's sequence number of the last delta or reconcile applied (teams:syncTeamDelta
+    // applies a delta only against this base); unset while a paged reconcile is under way.
     revision: v.optional(v.number()),
+    // Set while a paged reconcile (teams:reconcileTeam … teams:finishReconcile) is under way.
     reconcileEpoch: v.optional(v.number()),
     updatedAt: v.number(),
   })
@@ -248,22 +250,6 @@ export default defineSchema({
     .index("by_orchestration_phase", ["orchestrationId", "phaseNumber"])
     // An orchestration's live teams (team sync sums their agents' liveness onto the orchestration).
     .index("by_orchestration_removed", ["orchestrationId", "removedAt"]),
-
-  // Where a team stands in the daemon's sequence, and how many messages it keeps: written by
-  // nearly every sync call, so kept apart from the team row, which the detail page reads (a call
-  // that changes nothing it shows writes nothing it reads). One row per team, from its first
-  // write after this table existed (until then the team row's own fields hold these).
-  teamSync: defineTable({
-    teamId: v.id("teams"),
-    lastSeq: v.optional(v.number()),
-    // The daemon's sequence number of the last delta or reconcile applied (teams:syncTeamDelta
-    // applies a delta only against this base); unset while a paged reconcile is under way.
-    revision: v.optional(v.number()),
-    // Set while a paged reconcile (teams:reconcileTeam … teams:finishReconcile) is under way.
-    reconcileEpoch: v.optional(v.number()),
-    // Rows of teamMessages kept for the team (at most 2,000).
-    messageCount: v.optional(v.number()),
-  }).index("by_team", ["teamId"]),
 
   // What the agents of a team said to each other: their inbox entries, one row per (team, key).
   // Only `read` changes after insert; the oldest rows beyond 2,000 per team are deleted.

@@ -46,13 +46,7 @@ async function setup(t: T) {
     }
   };
   const events = () => t.run((ctx) => ctx.db.query("taskEvents").collect());
-  const teamRow = async (dir = DIR) => {
-    const { row, sync } = await t.run(async (ctx) => {
-      const row = (await ctx.db.query("teams").collect()).find((r) => r.dirName === dir)!;
-      return { row, sync: await ctx.db.query("teamSync").withIndex("by_team", (q) => q.eq("teamId", row._id)).unique() };
-    });
-    return sequence(row, sync);
-  };
+  const teamRow = async (dir = DIR) => sequence(await t.run(async (ctx) => (await ctx.db.query("teams").collect()).find((r) => r.dirName === dir)!));
   /** Live task ids, read a page per call (a test's own reads run under the limits too). */
   const liveTasks = async () => {
     const out: string[] = [];
@@ -70,9 +64,9 @@ async function setup(t: T) {
   return { ...node, delta, page, finish, reconcile, events, teamRow, liveTasks };
 }
 
-/** The team row with where it stands in the sequence (its teamSync row) always present (undefined when unset). */
-function sequence(row: Doc<"teams">, sync: Doc<"teamSync"> | null) {
-  return { ...row, revision: sync?.revision, lastSeq: sync?.lastSeq, reconcileEpoch: sync?.reconcileEpoch, removedAt: row.removedAt };
+/** The team row with its sequence fields always present (undefined when unset). */
+function sequence(row: Doc<"teams">) {
+  return { ...row, revision: row.revision, lastSeq: row.lastSeq, reconcileEpoch: row.reconcileEpoch, removedAt: row.removedAt };
 }
 
 const tasks = (n: number, overrides: Record<string, unknown> = {}, from = 0) =>
@@ -223,13 +217,12 @@ describe("big teams under the real limits", () => {
       t.run(async (ctx) => {
         const node = (await ctx.db.get("nodes", nodeId)) as Doc<"nodes">;
         const row = (await ctx.db.query("teams").withIndex("by_node_dir", (q) => q.eq("nodeId", nodeId).eq("dirName", dir)).unique())!;
-        const { revision } = (await ctx.db.query("teamSync").withIndex("by_team", (q) => q.eq("teamId", row._id)).unique())!;
         const before = await ctx.meta.getTransactionMetrics();
         const res = await syncTeamDelta(ctx, node, {
           team: team(dir),
-          base: revision!,
-          seq: revision! + 1,
-          tasks: [{ seq: revision! + 1, task: bigTask(taskNumber, { status: "in_progress" }) }],
+          base: row.revision!,
+          seq: row.revision! + 1,
+          tasks: [{ seq: row.revision! + 1, task: bigTask(taskNumber, { status: "in_progress" }) }],
           removed: [],
           taskCounts: COUNTS,
         });
@@ -250,12 +243,11 @@ describe("big teams under the real limits", () => {
     expect(await liveTasks()).toHaveLength(1010);
     expect(await events()).toHaveLength(1011);
 
-    // Read: the team row (its counts are unchanged: not patched), its sync row and the task's row
-    // (each looked up, then patched); one orchestration lookup finds none. Written: the sync row,
-    // the task, its event. The same for 10 or 1,000 tasks.
+    // Read: the team row and the task's row (each looked up, then patched); one orchestration
+    // lookup finds none. Written: the team, the task, its event. The same for 10 or 1,000 tasks.
     const big = await measure(DIR, 999);
     expect({ ...big, bytesRead: 0 }).toEqual({ ...baseline, bytesRead: 0 });
-    expect(big).toMatchObject({ documentsRead: 5, databaseQueries: 4, documentsWritten: 3 });
+    expect(big).toMatchObject({ documentsRead: 4, databaseQueries: 3, documentsWritten: 3 });
     expect(big.bytesRead).toBeLessThan(50_000);
 
     // The team shrank to one full page of tasks (4 MiB of text replacing as much stored): the other
@@ -322,43 +314,6 @@ describe("syncTeam and removeTeam stay bounded", () => {
     expect((await refusal(t.mutation(api.teams.syncTeam, { ...snapshot, team: team("other"), tasks: fat }))).field).toBe("tasks");
   });
 
-  test("a delta or messages that change nothing the team row shows leave it untouched: the sequence and message count are on its sync row", async () => {
-    const t = limited();
-    const { token, delta, reconcile, teamRow } = await setup(t);
-    expect(await reconcile(10, 10, [task("1"), task("2")])).toEqual(["done"]);
-    const stored = async () => (await t.run((ctx) => ctx.db.query("teams").collect()))[0]!;
-    const before = await stored();
-    // A task's description and owner change, a task is re-sent as it is: the board counts stay.
-    expect((await delta(10, 11, [task("1", { description: "more detail", owner: "executor-1" })])).status).toBe("applied");
-    expect((await delta(11, 12, [task("2")])).status).toBe("applied");
-    const message = { key: "a".repeat(64), recipient: "team-lead", sender: "executor-1", kind: "text" as const, text: "done", truncated: false, timestamp: 1, read: false };
-    expect(await t.mutation(api.teams.recordTeamMessages, { nodeToken: token, dirName: DIR, messages: [message] })).toEqual({ inserted: 1, updated: 0 });
-    expect(await stored()).toEqual(before);
-    expect(await teamRow()).toMatchObject({ revision: 12, lastSeq: 12 });
-    const sync = await t.run((ctx) => ctx.db.query("teamSync").collect());
-    expect(sync).toMatchObject([{ teamId: before._id, revision: 12, lastSeq: 12, messageCount: 1 }]);
-    // What it shows changes: patched.
-    expect((await delta(12, 13, [task("1", { status: "completed" })], { taskCounts: { ...COUNTS, pending: 1, completed: 1 } })).status).toBe("applied");
-    expect((await stored()).taskCounts).toEqual({ ...COUNTS, pending: 1, completed: 1 });
-  });
-
-  test("a team stored by an older version (its sequence on the team row) takes deltas on that base; then its sync row holds it", async () => {
-    const t = limited();
-    const { delta, reconcile, teamRow } = await setup(t);
-    expect(await reconcile(10, 10, [task("1")])).toEqual(["done"]);
-    // As an older version left it: the sequence and the message count on the team row, no sync row.
-    await t.run(async (ctx) => {
-      const row = (await ctx.db.query("teams").collect())[0]!;
-      await ctx.db.patch("teams", row._id, { revision: 15, lastSeq: 15, messageCount: 4 });
-      for (const s of await ctx.db.query("teamSync").collect()) await ctx.db.delete("teamSync", s._id);
-    });
-    expect((await delta(10, 11, [])).status).toBe("mismatch");
-    expect(await delta(15, 16, [task("1", { status: "in_progress" })])).toMatchObject({ status: "applied", revision: 16 });
-    expect(await teamRow()).toMatchObject({ revision: 16, lastSeq: 16 });
-    expect(await t.run((ctx) => ctx.db.query("teamSync").collect())).toMatchObject([{ revision: 16, lastSeq: 16, messageCount: 4 }]);
-    expect((await delta(16, 17, [])).status).toBe("applied");
-  });
-
   test("syncTeam with a seq sets the revision a delta can follow; without one it clears it", async () => {
     const t = limited();
     const { token, delta, teamRow, reconcile, liveTasks } = await setup(t);
@@ -386,8 +341,8 @@ describe("syncTeam and removeTeam stay bounded", () => {
       const after = await ctx.meta.getTransactionMetrics();
       return { documentsRead: after.documentsRead.used - before.documentsRead.used };
     });
-    // The node, the team (read, patched), its sync row (read, patched) and its two members (read, patched).
-    expect(documentsRead).toBeLessThanOrEqual(9);
+    // The node, the team (read, patched) and its two members (read, patched).
+    expect(documentsRead).toBeLessThanOrEqual(7);
     expect(await delta(10, 12, [])).toEqual({ status: "unknown", taskEventsAppended: 0 });
     expect(await reconcile(20, 20, [bigTask(0)])).toEqual(["done"]);
     expect(await teamRow()).toMatchObject({ removedAt: undefined, revision: 20 });
@@ -407,8 +362,7 @@ describe("syncTeams: small teams' whole snapshots in one call", () => {
     const res = await t.mutation(api.teams.syncTeams, { nodeToken: token, teams });
     expect(res.map((r) => r.applied)).toEqual(dirs.map(() => true));
     const rows = await t.run((ctx) => ctx.db.query("teams").collect());
-    const revisions = new Map((await t.run((ctx) => ctx.db.query("teamSync").collect())).map((s) => [s.teamId, s.revision]));
-    expect(new Map(rows.map((r) => [r.dirName, revisions.get(r._id)]))).toEqual(new Map(dirs.map((d, i) => [d, 100 + i])));
+    expect(new Map(rows.map((r) => [r.dirName, r.revision]))).toEqual(new Map(dirs.map((d, i) => [d, 100 + i])));
     expect(res.map((r) => r.teamId)).toEqual(dirs.map((d) => rows.find((r) => r.dirName === d)!._id));
     const tasks = await t.run((ctx) => ctx.db.query("tasks").collect());
     expect(tasks).toHaveLength(500);

@@ -37,7 +37,6 @@ import type * as model_prompts from "../model/prompts.js";
 import type * as model_redact from "../model/redact.js";
 import type * as model_routes from "../model/routes.js";
 import type * as model_teamMessages from "../model/teamMessages.js";
-import type * as model_teamSync from "../model/teamSync.js";
 import type * as model_teams from "../model/teams.js";
 import type * as model_users from "../model/users.js";
 import type * as model_validators from "../model/validators.js";
@@ -81,7 +80,6 @@ declare const fullApi: ApiFromModules<{
   "model/redact": typeof model_redact;
   "model/routes": typeof model_routes;
   "model/teamMessages": typeof model_teamMessages;
-  "model/teamSync": typeof model_teamSync;
   "model/teams": typeof model_teams;
   "model/users": typeof model_users;
   "model/validators": typeof model_validators;

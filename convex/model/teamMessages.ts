@@ -1,13 +1,11 @@
 // What a team's agents said to each other: their inbox entries, as the daemon reads them.
 // One row per (team, key); only `read` changes after insert. At most MESSAGES_PER_TEAM rows are
-// kept per team: the oldest (by timestamp) beyond that are deleted, and `messageCount` (the
-// team's teamSync row, not the team row the detail page reads) says how many are kept, so no call
-// ever counts them.
+// kept per team: the oldest (by timestamp) beyond that are deleted, and `messageCount` on the
+// team row says how many are kept, so no call ever counts them.
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { checkBytes, checkCount, checkNumber, checkOptionalString, checkPattern, checkString, LIMITS, SHA256_RE, TEAM_DIR_RE } from "./checks";
 import { fail } from "./errors";
-import { loadTeamSync, writeTeamSync, type TeamSync } from "./teamSync";
 import type { InboxMessage } from "./validators";
 
 export const MESSAGES_PER_CALL = 100;
@@ -74,9 +72,7 @@ export async function recordTeamMessages(
     .unique();
   if (team === null || team.removedAt !== undefined) fail("not_found", `no team ${dirName} on this laptop (sync the team first)`, "dirName");
   const now = Date.now();
-  // The count is read at the first new entry: a replay or a read flip does not read it.
-  let sync: TeamSync | undefined;
-  let count = 0;
+  let count = team.messageCount ?? 0;
   let inserted = 0;
   let updated = 0;
   let oldestKept: number | undefined;
@@ -91,10 +87,6 @@ export async function recordTeamMessages(
         updated++;
       }
       continue;
-    }
-    if (sync === undefined) {
-      sync = await loadTeamSync(ctx, team);
-      count = sync.state.messageCount ?? 0;
     }
     if (count >= MESSAGES_PER_TEAM) {
       oldestKept ??= (await oldest(ctx, team._id, 1))[0]?.timestamp;
@@ -116,7 +108,7 @@ export async function recordTeamMessages(
       count--;
     }
   }
-  if (sync !== undefined && count !== sync.state.messageCount) await writeTeamSync(ctx, sync, { messageCount: count });
+  if (count !== team.messageCount) await ctx.db.patch("teams", team._id, { messageCount: count });
   return { inserted, updated };
 }
 

@@ -19,7 +19,6 @@ import {
   utf8Bytes,
 } from "./checks";
 import { invalid } from "./errors";
-import { loadTeamSync, newTeamSync, writeTeamSync } from "./teamSync";
 import type {
   FinishReconcileResult,
   LivenessCounts,
@@ -376,14 +375,13 @@ export async function syncTeam(
 ): Promise<SyncTeamResult> {
   checkSync(team, members, tasks, seq, history);
   const existing = await findTeam(ctx, node._id, team.dirName);
-  const sync = existing === null ? null : await loadTeamSync(ctx, existing);
-  if (existing !== null && alreadyApplied(sync?.state.lastSeq, seq)) {
+  if (existing !== null && alreadyApplied(existing.lastSeq, seq)) {
     return { teamId: existing._id, applied: false, taskEventsAppended: 0, membersRemoved: 0 };
   }
   // Read before anything is written: a team too big for this path is refused untouched.
   const rows = existing === null ? new Map() : await loadLiveTasks(ctx, existing._id, budget);
   const storedMembers = existing === null ? [] : await loadMembers(ctx, existing._id, budget);
-  const states = [...unappliedHistory(history, sync?.state.lastSeq), ...tasks];
+  const states = [...unappliedHistory(history, existing?.lastSeq), ...tasks];
   if (existing !== null) await loadTaskRows(ctx, existing._id, states.map((t) => t.taskId), budget, rows);
 
   const now = Date.now();
@@ -391,8 +389,7 @@ export async function syncTeam(
   const { link, orchestration } = await orchestrationLink(ctx, node._id, team, cwd);
   const fields = { ...teamFields(team, cwd, link), ...memberSummary(members), taskCounts: countTasks(tasks) };
   const sequence = seq === undefined ? { revision: undefined } : { lastSeq: seq, revision: seq };
-  const teamId = await upsertTeam(ctx, node._id, team.dirName, existing, fields, now, orchestration);
-  await writeTeamSync(ctx, sync ?? newTeamSync(teamId), { ...sequence, reconcileEpoch: undefined });
+  const teamId = await upsertTeam(ctx, node._id, team.dirName, existing, fields, { ...sequence, reconcileEpoch: undefined }, now, orchestration);
 
   const membersRemoved = await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, diffMembers(storedMembers, members));
 
@@ -505,11 +502,9 @@ export async function syncTeamDelta(ctx: MutationCtx, node: Doc<"nodes">, args: 
   checkDelta(args);
   const row = await findTeam(ctx, node._id, team.dirName);
   if (row === null || row.removedAt !== undefined) return { status: "unknown", taskEventsAppended: 0 };
-  const sync = await loadTeamSync(ctx, row);
-  const { revision, reconcileEpoch } = sync.state;
-  const known = { revision, teamId: row._id, ...linkResult(row), taskEventsAppended: 0 };
-  if (revision === seq) return { ...known, status: "duplicate" };
-  if (revision !== base || reconcileEpoch !== undefined) return { ...known, status: "mismatch" };
+  const known = { revision: row.revision, teamId: row._id, ...linkResult(row), taskEventsAppended: 0 };
+  if (row.revision === seq) return { ...known, status: "duplicate" };
+  if (row.revision !== base || row.reconcileEpoch !== undefined) return { ...known, status: "mismatch" };
 
   const budget = new StoredBudget("storedTasks", SYNC.storedBytes, "send fewer tasks or removed ids per call");
   const rows = await loadTaskRows(ctx, row._id, [...tasks.map((t) => t.task.taskId), ...removed], budget);
@@ -519,8 +514,7 @@ export async function syncTeamDelta(ctx: MutationCtx, node: Doc<"nodes">, args: 
   const cwd = members === undefined ? row.cwd : primaryCwd(members);
   const { link, orchestration } = await orchestrationLink(ctx, node._id, team, cwd);
   const fields = { ...teamFields(team, cwd, link), ...(members === undefined ? {} : memberSummary(members)), taskCounts };
-  await upsertTeam(ctx, node._id, team.dirName, row, fields, now, orchestration);
-  await writeTeamSync(ctx, sync, { lastSeq: seq, revision: seq });
+  await upsertTeam(ctx, node._id, team.dirName, row, fields, { lastSeq: seq, revision: seq }, now, orchestration);
   if (members !== undefined && storedMembers !== undefined) {
     await applyMemberChanges(ctx, { teamId: row._id, nodeId: node._id, now }, diffMembers(storedMembers, members));
   }
@@ -561,9 +555,7 @@ export async function reconcileTeam(ctx: MutationCtx, node: Doc<"nodes">, args: 
   checkObservations("tasks", tasks, SYNC.states);
   checkPayload("tasks", [tasks, members ?? []], SYNC.payloadBytes);
   const row = await findTeam(ctx, node._id, team.dirName);
-  const sync = row === null ? null : await loadTeamSync(ctx, row);
-  const underWay = sync?.state.reconcileEpoch;
-  if (row !== null && underWay !== undefined && epoch < underWay) {
+  if (row !== null && row.reconcileEpoch !== undefined && epoch < row.reconcileEpoch) {
     return { status: "stale", teamId: row._id, ...linkResult(row), taskEventsAppended: 0 };
   }
   const budget = new StoredBudget("storedTasks", SYNC.storedBytes, "send fewer tasks or removed ids per call");
@@ -578,8 +570,7 @@ export async function reconcileTeam(ctx: MutationCtx, node: Doc<"nodes">, args: 
     ...(members === undefined ? (row === null ? memberSummary([]) : {}) : memberSummary(members)),
     taskCounts: row?.taskCounts ?? { pending: 0, inProgress: 0, completed: 0, other: 0 },
   };
-  const teamId = await upsertTeam(ctx, node._id, team.dirName, row, fields, now, orchestration);
-  await writeTeamSync(ctx, sync ?? newTeamSync(teamId), { reconcileEpoch: epoch, revision: undefined });
+  const teamId = await upsertTeam(ctx, node._id, team.dirName, row, fields, { reconcileEpoch: epoch, revision: undefined }, now, orchestration);
   if (members !== undefined) await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, diffMembers(storedMembers, members));
   const scope: TaskScope = { teamId, nodeId: node._id, link, now };
   const taskEventsAppended = await applyStates(ctx, scope, rows, tasks.map((t) => t.task), epoch);
@@ -601,8 +592,7 @@ export async function finishReconcile(ctx: MutationCtx, node: Doc<"nodes">, args
   checkNumber("seq", seq, { min: 0 });
   checkTaskCounts(taskCounts);
   const row = await findTeam(ctx, node._id, dirName);
-  const sync = row === null ? null : await loadTeamSync(ctx, row);
-  if (row === null || sync === null || sync.state.reconcileEpoch !== epoch) return { status: "stale", tasksRemoved: 0 };
+  if (row === null || row.reconcileEpoch !== epoch) return { status: "stale", tasksRemoved: 0 };
 
   const { stale, complete } = await staleTasks(ctx, row._id, epoch);
   const now = Date.now();
@@ -610,8 +600,14 @@ export async function finishReconcile(ctx: MutationCtx, node: Doc<"nodes">, args
   const rows: TaskRows = new Map(stale.map((t) => [t.taskId, t]));
   for (const gone of stale) await markTaskRemoved(ctx, scope, rows, gone);
   if (!complete) return { status: "more", tasksRemoved: stale.length };
-  if (!sameCounts(row.taskCounts, taskCounts)) await ctx.db.patch("teams", row._id, { taskCounts, updatedAt: now });
-  await writeTeamSync(ctx, sync, { revision: seq, lastSeq: seq, reconcileEpoch: undefined });
+  const countsChanged = !sameCounts(row.taskCounts, taskCounts);
+  await ctx.db.patch("teams", row._id, {
+    revision: seq,
+    lastSeq: seq,
+    reconcileEpoch: undefined,
+    taskCounts,
+    ...(countsChanged ? { updatedAt: now } : {}),
+  });
   return { status: "done", revision: seq, tasksRemoved: stale.length };
 }
 
@@ -687,12 +683,13 @@ function memberSummary(members: MemberSnapshot[]) {
 }
 
 type TeamFields = ReturnType<typeof teamFields> & Partial<ReturnType<typeof memberSummary>> & { taskCounts: TaskCounts };
+/** Where the team stands in the daemon's sequence: written with every call that changes it. */
+type TeamSequence = Partial<Pick<Doc<"teams">, "lastSeq" | "revision" | "reconcileEpoch">>;
 
 /**
- * Inserts the team, or patches it only when the snapshot says something new (then `updatedAt`
- * moves); where it stands in the daemon's sequence is the caller's to write (teamSync.ts). When
- * what the team adds to its orchestration's agents changes (liveness, link, revival), the
- * orchestrations' sums are refreshed.
+ * Inserts the team, or patches it when the snapshot says something new (then `updatedAt` moves);
+ * the sequence fields are written whenever they differ. When what the team adds to its
+ * orchestration's agents changes (liveness, link, revival), the orchestrations' sums are refreshed.
  * `linked`: the orchestration row of `fields.orchestrationId`, as read by orchestrationLink.
  */
 async function upsertTeam(
@@ -701,11 +698,12 @@ async function upsertTeam(
   dirName: string,
   existing: Doc<"teams"> | null,
   fields: TeamFields,
+  sequence: TeamSequence,
   now: number,
   linked: Doc<"orchestrations"> | null,
 ): Promise<Id<"teams">> {
   if (existing === null) {
-    const id = await ctx.db.insert("teams", { memberCount: 0, ...fields, nodeId, dirName, updatedAt: now });
+    const id = await ctx.db.insert("teams", { memberCount: 0, ...fields, ...sequence, nodeId, dirName, updatedAt: now });
     if (fields.orchestrationId !== undefined && fields.liveness !== undefined) await refreshAgents(ctx, fields.orchestrationId);
     return id;
   }
@@ -713,7 +711,12 @@ async function upsertTeam(
   const next = { ...fields, removedAt: undefined };
   const countsSame = sameCounts(existing.taskCounts, next.taskCounts) && (!("liveness" in next) || sameCounts(existing.liveness, next.liveness));
   const sameRest = Object.entries(next).every(([k, v]) => k === "taskCounts" || k === "liveness" || existing[k as keyof typeof existing] === v);
-  if (!countsSame || !sameRest) await ctx.db.patch("teams", existing._id, { ...next, updatedAt: now });
+  const sequenceSame = Object.entries(sequence).every(([k, v]) => existing[k as keyof typeof existing] === v);
+  if (!countsSame || !sameRest) {
+    await ctx.db.patch("teams", existing._id, { ...next, ...sequence, updatedAt: now });
+  } else if (!sequenceSame) {
+    await ctx.db.patch("teams", existing._id, sequence);
+  }
   return existing._id;
 }
 
@@ -951,11 +954,9 @@ export async function removeTeam(ctx: MutationCtx, node: Doc<"nodes">, dirName: 
   if (seq !== undefined) checkNumber("seq", seq, { min: 0 });
   const team = await findTeam(ctx, node._id, dirName);
   if (team === null || team.removedAt !== undefined) return false;
-  const sync = await loadTeamSync(ctx, team);
-  if (alreadyApplied(sync.state.lastSeq, seq)) return false;
+  if (seq !== undefined && team.lastSeq !== undefined && seq <= team.lastSeq) return false;
   const now = Date.now();
-  await ctx.db.patch("teams", team._id, { removedAt: now, updatedAt: now });
-  if (seq !== undefined) await writeTeamSync(ctx, sync, { lastSeq: seq });
+  await ctx.db.patch("teams", team._id, { removedAt: now, updatedAt: now, lastSeq: seq ?? team.lastSeq });
   if (team.orchestrationId !== undefined && team.liveness !== undefined) await refreshAgents(ctx, team.orchestrationId);
   const live: Id<"teamMembers">[] = [];
   let [rows, bytes] = [0, 0];

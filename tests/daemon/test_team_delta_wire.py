@@ -176,10 +176,9 @@ async def test_replays_and_a_lost_base_lose_and_duplicate_nothing(
         ("1", "removed", "in_progress"),
     ]
     assert len(events) == 20 + 3
-    # Where the team stands in the sequence is its teamSync row (not the team row pages read).
-    (sync,) = backend.dump("teamSync")["teamSync"]
-    assert sync["revision"] == syncer.acked["big"].revision
-    assert sync.get("reconcileEpoch") is None
+    (team,) = backend.dump("teams")["teams"]
+    assert team["revision"] == syncer.acked["big"].revision
+    assert team.get("reconcileEpoch") is None
 
 
 class _Answer:
@@ -253,9 +252,7 @@ async def test_a_cold_start_of_small_teams_is_a_few_batch_calls(
         nursery.cancel_scope.cancel()
     assert batches == ["teams:syncTeams"] * 3
     assert [path for path, _ in counting.sent] == ["teams:syncTeamDelta"]
-    dump = backend.dump("teams", "tasks", "teamSync")
+    dump = backend.dump("teams", "tasks")
     assert sorted(t["dirName"] for t in dump["teams"]) == sorted(dirs)
     assert len(dump["tasks"]) == 1200
-    # Each team's revision (its teamSync row) is set: deltas can follow.
-    assert len(dump["teamSync"]) == 120
-    assert {s.get("revision") is not None for s in dump["teamSync"]} == {True}
+    assert {t["revision"] is not None for t in dump["teams"]} == {True}
