@@ -230,7 +230,8 @@ export default defineSchema({
     }),
     // Members by liveness, when the daemon reports it (older daemons do not).
     liveness: v.optional(livenessCounts),
-    // Rows of teamMessages kept for the team (at most 2,000).
+    // Rows of teamMessages kept for the team, as older versions kept it here; kept in
+    // `teamMessageCounts` now (a team without a row there still has its count here).
     messageCount: v.optional(v.number()),
     removedAt: v.optional(v.number()),
     lastSeq: v.optional(v.number()),
@@ -250,6 +251,13 @@ export default defineSchema({
     .index("by_orchestration_phase", ["orchestrationId", "phaseNumber"])
     // An orchestration's live teams (team sync sums their agents' liveness onto the orchestration).
     .index("by_orchestration_removed", ["orchestrationId", "removedAt"]),
+
+  // How many rows of teamMessages a team keeps (at most 2,000): apart from the team row, which
+  // the detail page reads, so recording messages re-runs only the team's conversation.
+  teamMessageCounts: defineTable({
+    teamId: v.id("teams"),
+    count: v.number(),
+  }).index("by_team", ["teamId"]),
 
   // What the agents of a team said to each other: their inbox entries, one row per (team, key).
   // Only `read` changes after insert; the oldest rows beyond 2,000 per team are deleted.

@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { api } from "./_generated/api";
 import { diffMembers, phaseOfTeam, primaryCwd, worktreeCandidates } from "./model/teams";
 import type { Doc, Id } from "./_generated/dataModel";
-import { signedIn, enroll, makeT, member, orchestration, refusal, T0, task, team, type T } from "./test.setup";
+import { signedIn, enroll, lastCallMetrics, makeT, member, orchestration, refusal, T0, task, team, type T } from "./test.setup";
 
 async function setup(t: T) {
   const node = await enroll(t);
@@ -534,13 +534,21 @@ describe("team messages (inboxes)", () => {
     const record = (messages: ReturnType<typeof entry>[], dirName = "billing-export-phase-1", token = s.token) =>
       t.mutation(api.teams.recordTeamMessages, { nodeToken: token, dirName, messages });
     const rows = () => t.run((ctx) => ctx.db.query("teamMessages").collect());
-    const teamRow = () => t.run((ctx) => ctx.db.get("teams", teamId));
-    return { ...s, teamId, record, rows, teamRow };
+    // The team row with the message count it keeps (its teamMessageCounts row's, once it has one).
+    const teamRow = () =>
+      t.run(async (ctx) => {
+        const row = (await ctx.db.get("teams", teamId))!;
+        const counted = await ctx.db.query("teamMessageCounts").withIndex("by_team", (q) => q.eq("teamId", teamId)).unique();
+        return { ...row, messageCount: counted === null ? row.messageCount : counted.count };
+      });
+    const storedTeam = () => t.run((ctx) => ctx.db.get("teams", teamId));
+    return { ...s, teamId, record, rows, teamRow, storedTeam };
   }
 
   test("new keys are inserted; a replay writes nothing; only a read flip is patched", async () => {
     const t = makeT();
-    const { record, rows, teamRow } = await messaging(t);
+    const { record, rows, teamRow, storedTeam } = await messaging(t);
+    const team = await storedTeam();
     const structured = entry(3, {
       kind: "permission_request",
       text: '{"type":"permission_request","tool_name":"Bash"}',
@@ -555,12 +563,16 @@ describe("team messages (inboxes)", () => {
     const first = await rows();
     expect(first.find((m) => m.key === key(3))).toMatchObject({ kind: "permission_request", requestId: "perm-1", detail: '{"tool_name":"Bash"}', color: "blue" });
     expect(await record([entry(1), entry(2), structured])).toEqual({ inserted: 0, updated: 0 });
+    // A replay reads the laptop, its presence, the team and the three entries: not the count.
+    expect(lastCallMetrics().documentsRead).toBe(6);
     expect(await rows()).toEqual(first);
     // The key fixes the entry: a changed text under a known key is not rewritten; read is.
     expect(await record([entry(1, { read: true, text: "edited?" }), entry(2)])).toEqual({ inserted: 0, updated: 1 });
     const after = await rows();
     expect(after.find((m) => m.key === key(1))).toMatchObject({ read: true, text: "message 1" });
     expect((await teamRow())!.messageCount).toBe(3);
+    // The team row the detail page reads was never written: the count has its own row.
+    expect(await storedTeam()).toEqual(team);
   });
 
   test("the team must be a live team of this laptop", async () => {
@@ -619,6 +631,7 @@ describe("team messages (inboxes)", () => {
       for (let i = 1000; i < 2950; i++) {
         await ctx.db.insert("teamMessages", { ...entry(i), teamId, nodeId: team.nodeId, recordedAt: T0 });
       }
+      // As an older version kept it: on the team row (the team has no teamMessageCounts row yet).
       await ctx.db.patch("teams", teamId, { messageCount: 1950 });
     });
     expect(await record(Array.from({ length: 100 }, (_, i) => entry(3000 + i)))).toEqual({ inserted: 100, updated: 0 });

@@ -1,7 +1,8 @@
 // What a team's agents said to each other: their inbox entries, as the daemon reads them.
 // One row per (team, key); only `read` changes after insert. At most MESSAGES_PER_TEAM rows are
-// kept per team: the oldest (by timestamp) beyond that are deleted, and `messageCount` on the
-// team row says how many are kept, so no call ever counts them.
+// kept per team: the oldest (by timestamp) beyond that are deleted, and the team's
+// teamMessageCounts row says how many are kept (not the team row, which the detail page reads),
+// so no call ever counts them.
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { checkBytes, checkCount, checkNumber, checkOptionalString, checkPattern, checkString, LIMITS, SHA256_RE, TEAM_DIR_RE } from "./checks";
@@ -72,7 +73,9 @@ export async function recordTeamMessages(
     .unique();
   if (team === null || team.removedAt !== undefined) fail("not_found", `no team ${dirName} on this laptop (sync the team first)`, "dirName");
   const now = Date.now();
-  let count = team.messageCount ?? 0;
+  // The count is read at the first new entry: a replay or a read flip does not read it.
+  let counted: { row: Doc<"teamMessageCounts"> | null; count: number } | undefined;
+  let count = 0;
   let inserted = 0;
   let updated = 0;
   let oldestKept: number | undefined;
@@ -87,6 +90,15 @@ export async function recordTeamMessages(
         updated++;
       }
       continue;
+    }
+    if (counted === undefined) {
+      const row = await ctx.db
+        .query("teamMessageCounts")
+        .withIndex("by_team", (q) => q.eq("teamId", team._id))
+        .unique();
+      // A team without a row: the count an older version kept on the team row.
+      counted = { row, count: row?.count ?? team.messageCount ?? 0 };
+      count = counted.count;
     }
     if (count >= MESSAGES_PER_TEAM) {
       oldestKept ??= (await oldest(ctx, team._id, 1))[0]?.timestamp;
@@ -108,7 +120,10 @@ export async function recordTeamMessages(
       count--;
     }
   }
-  if (count !== team.messageCount) await ctx.db.patch("teams", team._id, { messageCount: count });
+  if (counted !== undefined && (counted.row === null || count !== counted.count)) {
+    if (counted.row === null) await ctx.db.insert("teamMessageCounts", { teamId: team._id, count });
+    else await ctx.db.patch("teamMessageCounts", counted.row._id, { count });
+  }
   return { inserted, updated };
 }
 
