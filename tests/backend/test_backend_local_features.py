@@ -119,7 +119,8 @@ def test_metrics_count_calls_and_documents_per_function(
         contract_backend.call("mutation", "messages:send", {"channel": 1, "body": "x"})
 
     report = contract_backend.metrics()
-    assert set(report) == {"since", "functions", "totals"}
+    assert set(report) == {"since", "functions", "totals", "reruns"}
+    assert report["reruns"] == {}  # no subscribed query here: nothing ran again
     send = report["functions"]["messages:send"]
     assert send["calls"] == 2
     assert send["errors"] == 1

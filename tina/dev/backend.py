@@ -467,10 +467,12 @@ class BackendProcess:
     def metrics(self) -> dict[str, Any]:
         """What each function cost since the start or the last :meth:`reset_metrics`.
 
-        ``{"since": <ms>, "functions": {"<udfPath>": counters}, "totals": counters}``, where
-        counters are ``calls`` (clients' calls, nested calls), ``rerun`` (subscription re-runs),
-        ``scheduled``, ``cron``, ``documentsRead``, ``bytesRead``, ``documentsWritten``,
-        ``bytesWritten`` and ``errors``. Local backend only (``GET /api/local/metrics``).
+        ``{"since": <ms>, "functions": {"<udfPath>": counters}, "totals": counters, "reruns":
+        {"<query udfPath>": {"<cause>": n}}}``, where counters are ``calls`` (clients' calls,
+        nested calls), ``rerun`` (subscription re-runs), ``scheduled``, ``cron``,
+        ``documentsRead``, ``bytesRead``, ``documentsWritten``, ``bytesWritten`` and ``errors``,
+        and ``reruns`` says what made each subscribed query run again (the writing function,
+        table and fields changed). Local backend only (``GET /api/local/metrics``).
         """
         request = urllib.request.Request(
             self.url + "/api/local/metrics", headers={LOCAL_TOKEN_HEADER: self.local_token}
