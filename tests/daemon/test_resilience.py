@@ -394,12 +394,8 @@ async def test_a_deployment_that_was_never_unreachable_is_left_to_the_backoff(
     assert client.kicks == 0
 
 
-async def test_a_team_deleted_while_a_task_event_is_in_flight_is_removed_without_task_removals(
-    tmp_path: Path,
-) -> None:
-    # Claude Code deletes the team: config first, then the tasks. The watcher handles a batch
-    # that holds only a task file's event (the config's comes next): the task is gone because
-    # its team is, not on its own, so no task may be reported removed.
+def one_team_on_disk(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A `~/.claude` holding one team "t" (a real config, one task): its dir, team dir, task dir."""
     fixtures = Path(__file__).resolve().parent.parent / "fixtures"
     claude_dir = tmp_path / "claude"
     team_dir = claude_dir / "teams" / "t"
@@ -412,6 +408,16 @@ async def test_a_team_deleted_while_a_task_event_is_in_flight_is_removed_without
     (tasks_dir / "1.json").write_bytes(
         (fixtures / "tasks" / "billing-export-phase-1-5" / "1.json").read_bytes()
     )
+    return claude_dir, team_dir, tasks_dir
+
+
+async def test_a_team_deleted_while_a_task_event_is_in_flight_is_removed_without_task_removals(
+    tmp_path: Path,
+) -> None:
+    # Claude Code deletes the team: config first, then the tasks. The watcher handles a batch
+    # that holds only a task file's event (the config's comes next): the task is gone because
+    # its team is, not on its own, so no task may be reported removed.
+    claude_dir, team_dir, tasks_dir = one_team_on_disk(tmp_path)
     syncer = Syncer(LatestValue[GatewayProtocol | None](None))
     watcher = claude.ClaudeWatcher(claude_dir, syncer)
     watcher._emit(await watcher.rescan(force=True))
@@ -431,18 +437,7 @@ async def test_a_team_deleted_during_the_start_up_rescan_gets_no_task_removals(
     # started rescans: it has read the config, and the task directory is gone when it lists
     # the tasks. A snapshot of the team without its tasks would make Convex record every task
     # removed; the team is being deleted, so it must be removed (or left), never emptied.
-    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
-    claude_dir = tmp_path / "claude"
-    team_dir = claude_dir / "teams" / "t"
-    tasks_dir = claude_dir / "tasks" / "t"
-    team_dir.mkdir(parents=True)
-    tasks_dir.mkdir(parents=True)
-    (team_dir / "config.json").write_bytes(
-        (fixtures / "teams" / "billing-export-phase-1-5" / "config.json").read_bytes()
-    )
-    (tasks_dir / "1.json").write_bytes(
-        (fixtures / "tasks" / "billing-export-phase-1-5" / "1.json").read_bytes()
-    )
+    claude_dir, team_dir, tasks_dir = one_team_on_disk(tmp_path)
     list_dir = claude._list
 
     def deleted_before_the_tasks_are_listed(root: Path) -> Any:
@@ -465,18 +460,7 @@ async def test_a_team_deleted_while_its_tasks_are_read_at_start_up_is_not_emptie
     # The same, deleted later: while the start-up rescan reads the team's task files (Claude
     # Code removes the config first, then the tasks). The config is read after the tasks, so it
     # is found gone: the team is not sent without its tasks.
-    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
-    claude_dir = tmp_path / "claude"
-    team_dir = claude_dir / "teams" / "t"
-    tasks_dir = claude_dir / "tasks" / "t"
-    team_dir.mkdir(parents=True)
-    tasks_dir.mkdir(parents=True)
-    (team_dir / "config.json").write_bytes(
-        (fixtures / "teams" / "billing-export-phase-1-5" / "config.json").read_bytes()
-    )
-    (tasks_dir / "1.json").write_bytes(
-        (fixtures / "tasks" / "billing-export-phase-1-5" / "1.json").read_bytes()
-    )
+    claude_dir, team_dir, tasks_dir = one_team_on_disk(tmp_path)
     fetch_many = claude._fetch_many
 
     def deleted_while_read(paths: Any, force: bool, limit: int) -> Any:
