@@ -301,6 +301,9 @@ export default defineSchema({
     // The reconcile epoch that last included this task: a reconcile's last step removes the
     // team's live tasks of an older epoch, in bounded pages.
     syncEpoch: v.optional(v.number()),
+    // The seq of the observation the row last changed to: an earlier state sent again (a page
+    // whose reply was lost) is not recorded twice (model/teams.ts, applyStates).
+    seenSeq: v.optional(v.number()),
     updatedAt: v.number(),
   })
     .index("by_team_task", ["teamId", "taskId"])

@@ -162,6 +162,48 @@ describe("syncTeamDelta", () => {
     expect(await events()).toHaveLength(5);
   });
 
+  test("a page or a snapshot sent again (its reply lost) records each state once; a task's last state always applies", async () => {
+    const t = limited();
+    const { token: nodeToken, events } = await setup(t);
+    const seen = (seq: number, status: string, id = "1") => ({ seq, task: task(id, status === "pending" ? {} : { status, owner: "executor-1" }) });
+    // Seen while offline: task 1 pending (seq 11), in progress (12), completed (13).
+    const history = [seen(11, "pending"), seen(12, "in_progress"), seen(13, "completed")];
+    const page = (tasks: ReturnType<typeof seen>[]) => t.mutation(api.teams.reconcileTeam, { nodeToken, team: team(DIR), epoch: 20, tasks, members });
+    const kinds = async () => (await events()).map((e) => [e.taskId, e.kind, e.status]);
+    const recorded = [
+      ["1", "created", "pending"],
+      ["1", "updated", "in_progress"],
+      ["1", "updated", "completed"],
+    ];
+
+    expect((await page(history)).taskEventsAppended).toBe(3);
+    // The reply was lost (or the daemon killed before it recorded it): the same page again.
+    expect((await page(history)).taskEventsAppended).toBe(0);
+    // Again, with what the restarted daemon saw since (task 1 reopened, task 2 new): only that.
+    expect((await page([...history, seen(30, "pending"), seen(31, "pending", "2")])).taskEventsAppended).toBe(2);
+    expect(await kinds()).toEqual([...recorded, ["1", "updated", "pending"], ["2", "created", "pending"]]);
+
+    // A whole snapshot carrying the same history (the small-team path) appends none of it either.
+    const snapshot = await t.mutation(api.teams.syncTeam, {
+      nodeToken,
+      team: team(DIR),
+      members,
+      tasks: [history[2].task],
+      seq: 40,
+      history: [...history, seen(30, "pending")],
+    });
+    expect(snapshot.taskEventsAppended).toBe(2); // 1 completed again (seq 40); 2 gone from the snapshot
+    expect((await kinds()).slice(5)).toEqual([
+      ["1", "updated", "completed"],
+      ["2", "removed", "pending"],
+    ]);
+
+    // A task's last state is applied even when seen "before" the row's (a clock set back): the
+    // board follows the laptop; only earlier states of such a call are skipped.
+    expect((await page([seen(5, "pending"), seen(6, "in_progress")])).taskEventsAppended).toBe(1);
+    expect((await kinds()).slice(7)).toEqual([["1", "updated", "in_progress"]]);
+  });
+
   test("members are replaced only when sent; counts and liveness come from the daemon, not from reading tasks", async () => {
     const t = limited();
     const { delta, reconcile, teamRow } = await setup(t);

@@ -55,6 +55,8 @@ function checkTask(field: string, t: TaskSnapshot): void {
 }
 
 export type TaskObservation = { seq: number; task: TaskSnapshot };
+/** A task state to apply and the seq of the observation it was seen in (none: a snapshot sent without one). */
+type ObservedState = { seq?: number; task: TaskSnapshot };
 
 function checkTeamSnapshot(team: TeamSnapshot): void {
   checkPattern("team.dirName", team.dirName, TEAM_DIR_RE, "a team directory name");
@@ -381,8 +383,8 @@ export async function syncTeam(
   // Read before anything is written: a team too big for this path is refused untouched.
   const rows = existing === null ? new Map() : await loadLiveTasks(ctx, existing._id, budget);
   const storedMembers = existing === null ? [] : await loadMembers(ctx, existing._id, budget);
-  const states = [...unappliedHistory(history, existing?.lastSeq), ...tasks];
-  if (existing !== null) await loadTaskRows(ctx, existing._id, states.map((t) => t.taskId), budget, rows);
+  const states: ObservedState[] = [...unappliedHistory(history, existing?.lastSeq), ...tasks.map((task) => ({ seq, task }))];
+  if (existing !== null) await loadTaskRows(ctx, existing._id, states.map((s) => s.task.taskId), budget, rows);
 
   const now = Date.now();
   const cwd = primaryCwd(members);
@@ -471,12 +473,24 @@ async function loadLiveTasks(ctx: QueryCtx, teamId: Id<"teams">, budget: StoredB
   return rows;
 }
 
-/** Each state in order; a deleted one marks its live row removed (it keeps its last state). */
-async function applyStates(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, states: TaskSnapshot[], stamp?: number): Promise<number> {
+/**
+ * Each state in order; a deleted one marks its live row removed (it keeps its last state).
+ *
+ * A state that is not its task's last in this call, seen at or before the observation the row
+ * last changed to (`seenSeq`), is skipped: it was applied already, by a reconcile page or a
+ * snapshot sent again because its reply was lost (or the daemon was killed before it recorded
+ * the reply). Sent again, it would be recorded twice, after a later one. A task's last state
+ * is always applied (compared with the row): the row never stays behind what the laptop sees.
+ */
+async function applyStates(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, states: ObservedState[], stamp?: number): Promise<number> {
+  const last = new Map<string, number>();
+  states.forEach((s, i) => last.set(s.task.taskId, i));
   let appended = 0;
-  for (const state of states) {
+  for (const [i, { seq, task: state }] of states.entries()) {
     const row = rows.get(state.taskId) ?? undefined;
-    if (state.status !== DELETED) appended += await applyTaskState(ctx, scope, rows, state, stamp);
+    const seen = row?.seenSeq;
+    if (i !== last.get(state.taskId) && seq !== undefined && seen !== undefined && seq <= seen) continue;
+    if (state.status !== DELETED) appended += await applyTaskState(ctx, scope, rows, state, seq, stamp);
     else if (row !== undefined && row.removedAt === undefined) appended += await markTaskRemoved(ctx, scope, rows, row);
   }
   return appended;
@@ -519,7 +533,7 @@ export async function syncTeamDelta(ctx: MutationCtx, node: Doc<"nodes">, args: 
     await applyMemberChanges(ctx, { teamId: row._id, nodeId: node._id, now }, diffMembers(storedMembers, members));
   }
   const scope: TaskScope = { teamId: row._id, nodeId: node._id, link, now };
-  let taskEventsAppended = await applyStates(ctx, scope, rows, tasks.map((t) => t.task));
+  let taskEventsAppended = await applyStates(ctx, scope, rows, tasks);
   for (const taskId of removed) {
     const gone = rows.get(taskId);
     if (gone && gone.removedAt === undefined) taskEventsAppended += await markTaskRemoved(ctx, scope, rows, gone);
@@ -573,7 +587,7 @@ export async function reconcileTeam(ctx: MutationCtx, node: Doc<"nodes">, args: 
   const teamId = await upsertTeam(ctx, node._id, team.dirName, row, fields, { reconcileEpoch: epoch, revision: undefined }, now, orchestration);
   if (members !== undefined) await applyMemberChanges(ctx, { teamId, nodeId: node._id, now }, diffMembers(storedMembers, members));
   const scope: TaskScope = { teamId, nodeId: node._id, link, now };
-  const taskEventsAppended = await applyStates(ctx, scope, rows, tasks.map((t) => t.task), epoch);
+  const taskEventsAppended = await applyStates(ctx, scope, rows, tasks, epoch);
   return { status: "applied", teamId, ...linkResult(link), taskEventsAppended };
 }
 
@@ -847,9 +861,9 @@ type TaskScope = { teamId: Id<"teams">; nodeId: Id<"nodes">; link: Orchestration
 type TaskEvent = Pick<Doc<"taskEvents">, "taskId" | "kind" | "changes" | "status" | "previousStatus" | "subject" | "owner">;
 
 /** The observed states an earlier call has not applied yet (their seq is above its `lastSeq`). */
-function unappliedHistory(history: TaskObservation[], lastSeq: number | undefined): TaskSnapshot[] {
+function unappliedHistory(history: TaskObservation[], lastSeq: number | undefined): TaskObservation[] {
   const appliedUpTo = lastSeq ?? -1;
-  return history.filter((h) => h.seq > appliedUpTo).map((h) => h.task);
+  return history.filter((h) => h.seq > appliedUpTo);
 }
 
 /**
@@ -857,12 +871,13 @@ function unappliedHistory(history: TaskObservation[], lastSeq: number | undefine
  * return after removal) with a new revision, or quietly updates what is not history.
  * A teammate tracker (`internal`) is no board task: its rows change, but it has no events.
  * A reconcile page passes its epoch as `stamp`: the row records it even when nothing else changed.
+ * A change records `seq`, the observation it was seen in, as the row's `seenSeq` (never lowering it).
  * Returns the number of events appended.
  */
-async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, t: TaskSnapshot, stamp?: number): Promise<number> {
+async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows, t: TaskSnapshot, seq: number | undefined, stamp?: number): Promise<number> {
   const { teamId, nodeId, now } = scope;
   const prev = rows.get(t.taskId) ?? undefined;
-  const next = taskFields(t);
+  const next = { ...taskFields(t), ...seenAt(prev?.seenSeq, seq) };
   const epoch = stamp === undefined ? {} : { syncEpoch: stamp };
   if (prev === undefined) {
     const fields = { ...next, ...epoch, teamId, nodeId, revision: 1, updatedAt: now };
@@ -899,6 +914,12 @@ async function applyTaskState(ctx: MutationCtx, scope: TaskScope, rows: TaskRows
     rows.set(t.taskId, { ...prev, syncEpoch: stamp });
   }
   return 0;
+}
+
+/** The row's `seenSeq` once a state seen at `seq` changed it: the higher of the two (none if neither). */
+function seenAt(seen: number | undefined, seq: number | undefined): { seenSeq?: number } {
+  if (seq === undefined) return seen === undefined ? {} : { seenSeq: seen };
+  return { seenSeq: seen === undefined ? seq : Math.max(seen, seq) };
 }
 
 /** Tasks gone from the snapshot are marked removed (they keep their last state). Returns events appended. */

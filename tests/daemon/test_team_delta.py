@@ -476,6 +476,27 @@ async def test_killed_between_a_reconcile_and_its_finish_no_state_is_recorded_tw
     assert fake.team_rows["t"].epoch is None  # finished by the restarted daemon
 
 
+@pytest.mark.parametrize("whole_states", [0, 500], ids=["paged", "whole"])
+async def test_a_reconcile_whose_reply_was_lost_is_sent_again_and_records_each_state_once(
+    autojump_clock: trio.testing.MockClock, fake: FakeGateway, whole_states: int
+) -> None:
+    # The reconcile (a page, or a small team's whole snapshot) was applied, its reply lost. The
+    # daemon cannot know and sends the same states again; Convex has no revision to answer a
+    # probe with during a reconcile, and skips the earlier states it applied (seenSeq).
+    fake.lose_replies = 1
+    syncer = Syncer(LatestValue[GatewayProtocol | None](fake), whole_states=whole_states)
+    for status in ("pending", "in_progress", "completed"):
+        syncer.put_team("t", TEAM, [LEAD], [task(1, status)])
+    await synced(syncer, fake)
+    sent = "reconcile_team" if whole_states == 0 else "sync_team"
+    assert fake.count(sent) == 2  # sent again after the lost reply
+    assert events(fake) == [
+        ("1", "created", "pending"),
+        ("1", "updated", "in_progress"),
+        ("1", "updated", "completed"),
+    ]
+
+
 # --- a cold start's small teams in batches (teams:syncTeams) ----------------------------------
 
 

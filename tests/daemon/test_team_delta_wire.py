@@ -21,7 +21,13 @@ from convex.values import convex_to_json
 
 from tina.convex import ConvexConnectionLost, LatestValue
 from tina.convex.client import ConvexClient, open_convex_client
-from tina.convex.gateway import Gateway, GatewayProtocol, SyncTeamDeltaResult, enroll
+from tina.convex.gateway import (
+    Gateway,
+    GatewayProtocol,
+    ReconcileTeamResult,
+    SyncTeamDeltaResult,
+    enroll,
+)
 from tina.daemon.sync.syncer import Syncer
 from tina.dev.backend import BackendProcess
 from tina.messages import MemberSnapshot, TaskSnapshot, TeamSnapshot
@@ -122,15 +128,24 @@ async def test_a_big_team_reconciles_in_pages_then_one_change_is_one_delta(
 
 
 class LosingGateway(Gateway):
-    """The real gateway, except that the next `lose` delta answers are lost after Convex
-    applied the call (as when the connection drops with the reply on its way)."""
+    """The real gateway, except that the next `lose` delta answers (and `lose_pages` reconcile
+    page answers) are lost after Convex applied the call (as when the connection drops with the
+    reply on its way)."""
 
     lose = 0
+    lose_pages = 0
 
     async def sync_team_delta(self, *args: Any, **kw: Any) -> SyncTeamDeltaResult:
         result = await super().sync_team_delta(*args, **kw)
         if self.lose:
             self.lose -= 1
+            raise ConvexConnectionLost("test: the reply was lost")
+        return result
+
+    async def reconcile_team(self, *args: Any, **kw: Any) -> ReconcileTeamResult:
+        result = await super().reconcile_team(*args, **kw)
+        if self.lose_pages:
+            self.lose_pages -= 1
             raise ConvexConnectionLost("test: the reply was lost")
         return result
 
@@ -179,6 +194,36 @@ async def test_replays_and_a_lost_base_lose_and_duplicate_nothing(
     (team,) = backend.dump("teams")["teams"]
     assert team["revision"] == syncer.acked["big"].revision
     assert team.get("reconcileEpoch") is None
+
+
+async def test_a_reconcile_page_whose_reply_was_lost_records_each_state_once(
+    backend_factory: Callable[..., BackendProcess],
+) -> None:
+    # States seen while offline (task 1 pending, in progress, completed) go in a reconcile page;
+    # Convex applies it, the reply is lost. During a reconcile Convex has no revision a probe
+    # could learn from, so the daemon sends the page again: each state is still recorded once.
+    backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
+    async with open_convex_client(backend.url) as client:
+        enrolled = await enroll(client, SECRET, "delta", "linux")
+        gateway = LosingGateway(client, enrolled.credential)
+        gateway.lose_pages = 1
+        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway), whole_states=0)
+        for status in ("pending", "in_progress", "completed"):
+            syncer.put_team("big", TEAM, [LEAD], [task(1, status, size=100)])
+        async with trio.open_nursery() as nursery:
+            await nursery.start(syncer.run)
+            await drain(syncer, timeout=60)
+            nursery.cancel_scope.cancel()
+
+    assert gateway.lose_pages == 0 and syncer.failed == 0
+    events = backend.dump("taskEvents")["taskEvents"]
+    assert [(e["taskId"], e["kind"], e["status"]) for e in events] == [
+        ("1", "created", "pending"),
+        ("1", "updated", "in_progress"),
+        ("1", "updated", "completed"),
+    ]
+    (team,) = backend.dump("teams")["teams"]
+    assert team.get("reconcileEpoch") is None and team["revision"] == syncer.acked["big"].revision
 
 
 class _Answer:

@@ -4,7 +4,7 @@ stand-in for an agent's terminal program."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import attrs
@@ -104,6 +104,7 @@ class FakeTeam:
     revision: float | None = None
     epoch: float | None = None
     stamped: dict[str, float] = attrs.Factory(dict)  # task id -> reconcile epoch that sent it
+    seen: dict[str, float] = attrs.Factory(dict)  # task id -> seq of the state it last changed to
     gone: bool = False
     task_counts: TaskCounts | None = None
     events: list[tuple[str, str, str]] = attrs.Factory(list)
@@ -111,23 +112,39 @@ class FakeTeam:
     def live(self) -> list[TaskSnapshot]:
         return [t for i, t in self.tasks.items() if i not in self.removed]
 
-    def apply(self, task: TaskSnapshot) -> None:
-        """One observed state, as the server applies it: an event only for a real change."""
+    def apply(self, task: TaskSnapshot) -> bool:
+        """One observed state, as the server applies it: an event only for a real change.
+        True when the row changed (created, restored, or a field of history changed)."""
         i = task.task_id
         prev = self.tasks.get(i)
         if task.status == "deleted":
             if prev is not None and i not in self.removed:
                 self.remove(i)
-            return
+            return False
         self.tasks[i] = task
         if prev is None or i in self.removed:
             self.removed.discard(i)
             if task.internal is not True:
                 self.events.append((i, "created", task.status))
-        elif task.internal is not True and any(
-            getattr(prev, f) != getattr(task, f) for f in _TASK_EVENT_FIELDS
-        ):
-            self.events.append((i, "updated", task.status))
+            return True
+        if any(getattr(prev, f) != getattr(task, f) for f in _TASK_EVENT_FIELDS):
+            if task.internal is not True:
+                self.events.append((i, "updated", task.status))
+            return True
+        return False
+
+    def apply_states(self, states: Sequence[tuple[float | None, TaskSnapshot]]) -> None:
+        """States in order, as the server's `applyStates`: a state that is not its task's last
+        in the call, seen at or before the observation the row last changed to (`seen`), is
+        skipped (a page sent again after its reply was lost); a task's last state always is
+        applied."""
+        last = {t.task_id: i for i, (_, t) in enumerate(states)}
+        for i, (seq, t) in enumerate(states):
+            seen = self.seen.get(t.task_id)
+            if i != last[t.task_id] and seq is not None and seen is not None and seq <= seen:
+                continue
+            if self.apply(t) and seq is not None:
+                self.seen[t.task_id] = seq if seen is None else max(seen, seq)
 
     def remove(self, task_id: str) -> None:
         if task_id in self.tasks and task_id not in self.removed:
@@ -285,11 +302,10 @@ class FakeGateway:
         before = len(row.events)
         last = row.revision if row.revision is not None and not row.gone else -1.0
         row.team, row.gone, row.epoch, row.members = team, False, None, list(members)
-        for s, state in history or []:
-            if s > last:
-                row.apply(state)
-        for state in tasks:
-            row.apply(state)
+        row.apply_states(
+            [(s, state) for s, state in history or [] if s > last]
+            + [(seq, state) for state in tasks]
+        )
         present = {t.task_id for t in tasks if t.status != "deleted"}
         for task_id in [i for i in row.tasks if i not in present]:
             row.remove(task_id)
@@ -356,8 +372,7 @@ class FakeGateway:
         row.team = team
         if members is not None:
             row.members = list(members)
-        for _, task in tasks:
-            row.apply(task)
+        row.apply_states(tasks)
         for task_id in removed:
             row.remove(task_id)
         row.revision = seq
@@ -389,8 +404,8 @@ class FakeGateway:
         row.team, row.gone, row.epoch, row.revision = team, False, epoch, None
         if members is not None:
             row.members = list(members)
+        row.apply_states(tasks)
         for _, task in tasks:
-            row.apply(task)
             row.stamped[task.task_id] = epoch
         self._publish_team(row)
         self._answered()
