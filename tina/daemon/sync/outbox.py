@@ -23,8 +23,10 @@ empty.
 Writes never run on the event loop. `Outbox.append` queues a record and returns at once; the
 outbox's writer task (`Outbox.run`) writes queued records in order in a worker thread of the
 daemon's disk limiter, one `write` per line on an `O_APPEND` descriptor, so a SIGKILL leaves
-at worst a torn last line (ignored on load) and loses nothing already written. `fsync` runs in
-the same thread at most every 100 ms. Compaction (once everything is acknowledged, or the file
+at worst a torn last line (ignored on load) and loses nothing already written. `fsync` runs
+after the write, at most every 100 ms; a record counts as written (and may be sent) once the
+kernel has it, without waiting for the disk: a crash of the daemon cannot take it, a power loss
+can take the last 100 ms. Compaction (once everything is acknowledged, or the file
 grows large: rewrite it with only what is still pending, via temp file, fsync, rename) is queued
 like a record, so appends and the rewrite never race: an append queued before it lands in the
 old file and is superseded by the rewrite, one queued after it lands in the new file.
@@ -377,12 +379,16 @@ class Outbox:
             raise
 
     async def _flush(self, *, sync: bool = False) -> None:
-        """Apply what is queued in one thread of the disk limiter, with an fsync if it is due."""
+        """Apply what is queued in one thread of the disk limiter, then fsync if it is due.
+
+        What was written counts as written before the fsync: a crash of the daemon cannot take
+        it (the kernel has it), so sending need not wait for the disk; a power loss can take
+        what the last `FSYNC_INTERVAL` wrote, as before."""
         batch = list(self._queue)
         sync = sync or trio.current_time() >= self._sync_at
         applied = [0]
         try:
-            await trio.to_thread.run_sync(self._apply, batch, sync, applied, limiter=self._disk)
+            await trio.to_thread.run_sync(self._apply, batch, applied, limiter=self._disk)
         finally:
             # Only what was applied leaves the queue (a failed write is tried again).
             done = applied[0]
@@ -394,14 +400,13 @@ class Outbox:
                 self._progress.set()
                 self._progress = trio.Event()
         if sync:
+            await trio.to_thread.run_sync(self.file.sync, limiter=self._disk)
             self._sync_at = trio.current_time() + FSYNC_INTERVAL
 
-    def _apply(self, batch: Sequence[Record | _Compaction], sync: bool, applied: list[int]) -> None:
+    def _apply(self, batch: Sequence[Record | _Compaction], applied: list[int]) -> None:
         for entry in batch:
             if isinstance(entry, _Compaction):
                 self.file.compact(entry.pending, entry.acked)
             else:
                 self.file.append(entry)
             applied[0] += 1
-        if sync:
-            self.file.sync()
