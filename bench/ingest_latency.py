@@ -11,10 +11,14 @@ commit + subscription update.
 The floor, measured in the same run and alternating with the samples: the raw file-event
 latency (the daemon's watch backend with the daemon's settings: write → event; inotify on
 Linux, watchfiles elsewhere; watchfiles' is shown too where it is not the daemon's) plus one
-mutation round trip
-(`nodes:heartbeat` over the same kind of client) plus the subscription's own delay for a
-mutation (a heartbeat-free write seen by a subscriber is part of both; we count it once by
-measuring the round trip, which completes only when the commit is visible to the writer).
+mutation round trip seen the way the samples are seen: the same one-task `teams:syncTeamDelta`
+a laptop sends, from our client (a second laptop enrolled for it, no daemon), timed until a live
+subscription to that team's tasks sees it: mutation, commit, query re-run and update. What the
+daemon adds on top is its own work (read, parse, plan, outbox, send).
+
+Until 2026-12-03 part 2 was a `nodes:heartbeat` round trip. Since heartbeats stopped waking
+dashboards (presence), that is a commit no subscription re-runs for, cheaper than any sample;
+it is still shown, for comparison.
 
 Target (DESIGN §8): p99 ≤ 150 ms and ≤ 1.5× the floor's p99.
 
@@ -49,10 +53,12 @@ from _common import (
 from _population import populate
 
 from tina.convex import open_convex_client
+from tina.convex.gateway import Gateway, enroll
 from tina.daemon.watch import default_backend
 from tina.dev.backend import BackendOptions, BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
+from tina.messages import TaskCounts, TaskSnapshot, TeamSnapshot
 
 SECRET = "bench-enrollment-secret-0123456789"
 RATIO_TARGET = 1.5  # p99 of file change → committed over the floor's p99
@@ -89,6 +95,17 @@ async def file_event_latency(
     return out
 
 
+async def visible(sub: Any, subjects: Callable[[Any], set[str]], subject: str) -> None:
+    with trio.fail_after(10):
+        while subject not in subjects(await sub.next()):
+            pass
+
+
+def board_subjects(result: Any) -> set[str]:
+    """The subjects on a page of `orchestrations:teamTasks`."""
+    return {t["subject"] for t in result["page"]}
+
+
 async def measure(
     url: str,
     token: str,
@@ -98,7 +115,10 @@ async def measure(
     team: str,
     samples: int,
 ) -> tuple[list[float], list[float], list[float]]:
+    """The samples (file change → visible), the floor's part 2 (one-task delta → visible) and,
+    for comparison, the heartbeat round trip, alternating."""
     ingest: list[float] = []
+    delta: list[float] = []
     rtt: list[float] = []
     async with (
         open_convex_client(url, timeout=10) as viewer,
@@ -115,6 +135,7 @@ async def measure(
             detail = await sub.next()
         entry = next(tm for tm in detail["teams"] if tm["team"]["dirName"] == team)
         args: dict[str, Any]
+        subjects: Callable[[Any], set[str]]
         if "tasks" in entry:
             query, args = (
                 "orchestrations:getOrchestrationDetail",
@@ -134,12 +155,28 @@ async def measure(
                 "teamId": entry["team"]["_id"],
                 "paginationOpts": {"numItems": 200, "cursor": None},
             }
+            subjects = board_subjects
 
-            def subjects(result: Any) -> set[str]:
-                return {t["subject"] for t in result["page"]}
+        # The floor's team: a second laptop's, synced by our client alone.
+        floor = Gateway(writer, (await enroll(writer, SECRET, "bench-floor", "linux")).credential)
+        floor_team = TeamSnapshot(dir_name="bench-floor", team_name="bench-floor")
+        counts = TaskCounts(pending=0, in_progress=1, completed=0, other=0)
 
-        async with viewer.subscribe(query, args) as sub:
+        def floor_task(subject: str) -> TaskSnapshot:
+            return TaskSnapshot(
+                task_id="1", subject=subject, description="", status="in_progress", owner="lead"
+            )
+
+        revision = 1.0
+        made = await floor.sync_team(floor_team, [], [floor_task("warm-up")], revision)
+        floor_args = {"teamId": made.team_id, "paginationOpts": {"numItems": 200, "cursor": None}}
+
+        async with (
+            viewer.subscribe(query, args) as sub,
+            viewer.subscribe("orchestrations:teamTasks", floor_args) as floor_sub,
+        ):
             await sub.next()
+            await floor_sub.next()
             health = {
                 "daemonVersion": "bench",
                 "startedAt": time.time() * 1000,
@@ -153,18 +190,34 @@ async def measure(
                 laptop.write_task(
                     team, "1", subject=subject, status="in_progress", owner="team-lead"
                 )
-                with trio.fail_after(10):
-                    while subject not in subjects(await sub.next()):
-                        pass
+                await visible(sub, subjects, subject)
                 ingest.append((time.perf_counter() - t0) * 1000)
                 await trio.sleep(0.1)
+
+                subject = f"floor-{i}-{uuid.uuid4().hex[:6]}"
                 t1 = time.perf_counter()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(
+                        floor.sync_team_delta,
+                        floor_team,
+                        revision,
+                        revision + 1,
+                        [(revision + 1, floor_task(subject))],
+                        [],
+                        counts,
+                    )
+                    await visible(floor_sub, board_subjects, subject)
+                    delta.append((time.perf_counter() - t1) * 1000)
+                revision += 1
+                await trio.sleep(0.05)
+
+                t2 = time.perf_counter()
                 await writer.mutation(
                     "nodes:heartbeat", {"nodeToken": node_token, "health": health}
                 )
-                rtt.append((time.perf_counter() - t1) * 1000)
+                rtt.append((time.perf_counter() - t2) * 1000)
                 await trio.sleep(0.05)
-    return ingest, rtt, []
+    return ingest, delta, rtt
 
 
 def main() -> int:
@@ -224,18 +277,19 @@ def main() -> int:
                 if watch_backend is not watchfiles.awatch
                 else events
             )
-            ingest, rtt, _ = trio.run(
+            ingest, delta, rtt = trio.run(
                 measure, url, token, node_token, laptop, orchestration_id, team, args.samples
             )
         finally:
             laptop.close()
             backend.stop()
-    floor = [e + r for e, r in zip(sorted(events), sorted(rtt), strict=False)]
-    s_ingest, s_events, s_rtt, s_floor = (
+    floor = [e + r for e, r in zip(sorted(events), sorted(delta), strict=False)]
+    s_ingest, s_events, s_delta, s_floor, s_rtt = (
         summary(ingest),
         summary(events),
-        summary(rtt),
+        summary(delta),
         summary(floor),
+        summary(rtt),
     )
     s_wf = summary(wf_events)
     ratio = s_ingest["p99"] / s_floor["p99"]
@@ -246,8 +300,12 @@ def main() -> int:
             f"floor part 1: raw file event (the daemon's backend, {backend_name}, 30/10 ms)",
             s_events,
         ),
-        ("floor part 2: one mutation round trip", s_rtt),
-        ("floor: file event + round trip", s_floor),
+        ("floor part 2: one-task delta → visible (our client, no daemon)", s_delta),
+        ("floor: file event + delta", s_floor),
+        (
+            "for comparison: `nodes:heartbeat` round trip (the floor's part 2 until 2026-12-03)",
+            s_rtt,
+        ),
     ]
     if wf_events is not events:
         rows.append(("for comparison: raw file event with watchfiles (30/10 ms)", s_wf))
@@ -289,6 +347,7 @@ p99 ratio daemon / floor: **{ratio:.2f}×**. Target p99 ≤ 150 ms and ≤ {RATI
             "events": events,
             "watchfiles_events": wf_events,
             "backend": backend_name,
+            "delta": delta,
             "rtt": rtt,
         },
     )
