@@ -110,6 +110,7 @@ CATEGORIES: dict[str, str] = {
     "e2e": "e2e",
     "hooks": "unit",  # settings files on disk; the daemon's status reply faked
     "local": "unit",
+    "push": "unit",  # `tina push keys`: files and keys
     "repo": "unit",  # checks of the repository's own files
     "security": "integration",  # over the wire against the local backend
     "session": "integration",  # tina-session as a process, with git and tmux

@@ -188,8 +188,9 @@ def _subcommands() -> list[Callable[[argparse._SubParsersAction[argparse.Argumen
     from tina.daemon.cli import add_daemon
     from tina.dev.demo import add_demo
     from tina.hooks.cli import add_hooks
+    from tina.push import add_push
 
-    return [_add_backend, add_daemon, add_demo, _add_hook, add_hooks]
+    return [_add_backend, add_daemon, add_demo, _add_hook, add_hooks, add_push]
 
 
 def build_parser() -> argparse.ArgumentParser:

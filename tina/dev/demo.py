@@ -37,6 +37,7 @@ import attrs
 import structlog
 import trio
 
+from tina import push
 from tina.convex.client import open_convex_client
 from tina.convex.operator import Operator
 from tina.dev.backend import (
@@ -207,6 +208,14 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
     env = {"TINA_ENROLLMENT_SECRET": secret}
     for name in ("JWT_PRIVATE_KEY", "JWKS"):
         env[name] = (keys / name).read_text().strip()
+    # The dashboard's phones can subscribe to Web Push (nothing reaches a real push service
+    # offline; the settings page and the service worker work as on a real deployment).
+    vapid = push.generate("mailto:demo@tina.invalid")
+    env.update(
+        TINA_VAPID_PUBLIC_KEY=vapid.public_key,
+        TINA_VAPID_PRIVATE_KEY=vapid.private_key,
+        TINA_VAPID_SUBJECT=vapid.subject,
+    )
     laptop_env = dict(DEMO_LAPTOP_ENV)
     if offline_after is not None:
         env["TINA_OFFLINE_AFTER_MS"] = str(round(offline_after * 1000))
