@@ -25,7 +25,8 @@ async function setup(t: T) {
       team: team(DIR),
       base,
       seq,
-      tasks: tasks.map((task, i) => ({ seq: seq - 1 + i / (tasks.length + 1), task })),
+      // Observed after the base (a state at or before what a row last changed to is a replay).
+      tasks: tasks.map((task, i) => ({ seq: seq - 1 + (i + 1) / (tasks.length + 1), task })),
       removed: [],
       taskCounts: COUNTS,
       ...extra,
