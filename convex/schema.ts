@@ -30,6 +30,7 @@ import {
   taskEventKind,
   teamSnapshot,
 } from "./model/validators";
+import { deliveryChannel, notifyKind, notifyOp, notifyStateKind, quietHours } from "./model/notify";
 
 // Where a team's rows belong: the team, its laptop and, once linked, the orchestration and phase.
 const teamScope = {
@@ -429,4 +430,88 @@ export default defineSchema({
   })
     .index("by_user_key", ["userId", "key"])
     .index("by_created", ["createdAt"]),
+
+  // Notifications (issue 20; model/notify.ts). A user's Web Push subscriptions, one per device
+  // (browser profile): at most 10 a user, unique by endpoint, removed when the push service
+  // answers 404 or 410. The endpoint and keys are never returned to any client.
+  pushSubscriptions: defineTable({
+    userId: v.id("users"),
+    endpoint: v.string(),
+    // The browser's P-256 public key (65 bytes, uncompressed) and auth secret (16 bytes), base64url.
+    p256dh: v.string(),
+    auth: v.string(),
+    label: v.string(),
+    createdAt: v.number(),
+    lastSuccessAt: v.optional(v.number()),
+    // The last failure: a status code and a short reason, never the endpoint.
+    lastError: v.optional(v.string()),
+    lastErrorAt: v.optional(v.number()),
+  })
+    .index("by_endpoint", ["endpoint"])
+    .index("by_user_created", ["userId", "createdAt"]),
+
+  // What notifies a user and where (one row a user, created with their first channel).
+  // `active`: the user has a channel (a device, ntfy or a webhook), so notify:evaluate reads them.
+  notifySettings: defineTable({
+    userId: v.id("users"),
+    kinds: v.array(notifyKind),
+    quietHours: v.optional(quietHours),
+    ntfy: v.optional(v.object({ server: v.string(), topic: v.string() })),
+    // A secret (Slack's and Discord's URLs carry their token): only its host is ever returned.
+    webhookUrl: v.optional(v.string()),
+    devices: v.number(),
+    active: v.boolean(),
+    // When the user last gained a channel: one-shot events older than this are not sent to them.
+    activeSince: v.number(),
+    updatedAt: v.number(),
+  })
+    .index("by_user", ["userId"])
+    .index("by_active_user", ["active", "userId"]),
+
+  // What each user was last shown of each item (tag = the item's key): closed and deleted when
+  // the item goes, shown again with the same tag when its title or body changes (`digest`).
+  // `via`: shown as its own notification, or only counted in the burst summary (tag tina-summary).
+  notifyState: defineTable({
+    userId: v.id("users"),
+    tag: v.string(),
+    kind: notifyStateKind,
+    digest: v.string(),
+    via: v.union(v.literal("item"), v.literal("summary")),
+    shownAt: v.number(),
+  }).index("by_user_tag", ["userId", "tag"]),
+
+  // The one pending evaluation (a singleton, key "main"), so that many triggers coalesce into
+  // one notify:evaluate. No row: nobody has a channel, and triggers cost one indexed read.
+  notifyQueue: defineTable({
+    key: v.literal("main"),
+    pendingAt: v.optional(v.number()),
+    jobId: v.optional(v.id("_scheduled_functions")),
+  }).index("by_key", ["key"]),
+
+  // One-shot notifications that are no open item: an orchestration that finished. Shown once to
+  // each user who wants them, never closed; deleted after a day.
+  notifyEvents: defineTable({
+    kind: v.literal("orchestration_finished"),
+    tag: v.string(),
+    orchestrationId: v.id("orchestrations"),
+    title: v.string(),
+    body: v.string(),
+    url: v.string(),
+    at: v.number(),
+  })
+    .index("by_at", ["at"])
+    .index("by_tag", ["tag"]),
+
+  // What was sent to each user and how it went: the last 20 a user are kept.
+  notifyDeliveries: defineTable({
+    userId: v.id("users"),
+    at: v.number(),
+    channel: deliveryChannel,
+    op: notifyOp,
+    tag: v.string(),
+    ok: v.boolean(),
+    status: v.optional(v.number()),
+    error: v.optional(v.string()),
+    deviceLabel: v.optional(v.string()),
+  }).index("by_user_at", ["userId", "at"]),
 });

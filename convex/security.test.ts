@@ -431,6 +431,39 @@ const SPEC: Record<string, Spec> = {
   "teams:activeTeamDirs": { access: "node", samples: () => [{}] },
   "teams:recordTeamMessages": { access: "node", samples: () => [{ dirName: DIR, messages: [inboxEntry] }], restricted: ["dirName", "messages.0.key"] },
   "teams:conversation": { access: "viewer", samples: (w) => [{ teamId: w.teamId, limit: 50 }] },
+  "notify:config": { access: "viewer", samples: () => [{}] },
+  "notify:devices": { access: "viewer", samples: () => [{}] },
+  "notify:subscribe": {
+    access: "viewer",
+    // p256dh: the P-256 base point (a valid uncompressed public key).
+    samples: () => [
+      {
+        subscription: {
+          endpoint: "https://push.example.com/send/abc123",
+          keys: { p256dh: "BGsX0fLhLEJH-Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWT-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU", auth: "AAECAwQFBgcICQoLDA0ODw" },
+        },
+        label: "Pixel 8 · Chrome",
+        client: "vitest",
+      },
+    ],
+  },
+  "notify:unsubscribe": { access: "viewer", samples: () => [{ endpoint: "https://push.example.com/send/abc123", client: "vitest" }] },
+  "notify:settings": { access: "viewer", samples: () => [{}] },
+  "notify:updateSettings": {
+    access: "viewer",
+    samples: () => [
+      {
+        kinds: ["plan_approval", "permission_prompt"],
+        quietHours: { start: "22:00", end: "07:00", timeZone: "Europe/Paris" },
+        ntfy: { server: "https://ntfy.sh", topic: "tina-alerts-7f3a" },
+        webhook: { url: "https://hooks.example.com/services/T000/B000/XXXX" },
+        client: "vitest",
+      },
+      { quietHours: null, ntfy: null, webhook: null },
+    ],
+  },
+  "notify:sendTest": { access: "viewer", samples: () => [{ channel: "push" }, { channel: "webhook", client: "vitest" }] },
+  "notify:recentDeliveries": { access: "viewer", samples: () => [{}] },
   "users:me": { access: "signedIn", caller: "viewer", samples: () => [{}] },
   "users:acceptInvite": { access: "signedIn", caller: "external", samples: (w) => [{ code: w.invite.code }] },
   "users:list": { access: "owner", samples: () => [{}] },
