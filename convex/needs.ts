@@ -5,6 +5,7 @@ import { doc } from "convex-helpers/validators";
 import { internalMutation } from "./_generated/server";
 import { nodeMutation, viewerMutation, viewerQuery } from "./functions";
 import * as model from "./model/needs";
+import { requestNotify } from "./model/notify";
 import { laptopNeed, needItem, sessionSnapshot } from "./model/validators";
 import { openPrompts } from "./prompts";
 import schema from "./schema";
@@ -17,7 +18,11 @@ import schema from "./schema";
 export const syncLaptop = nodeMutation({
   args: { items: v.array(laptopNeed), sessions: v.array(sessionSnapshot) },
   returns: v.object({ opened: v.number(), updated: v.number(), resolved: v.number() }),
-  handler: (ctx, { items, sessions }) => model.syncLaptop(ctx, ctx.node, items, sessions),
+  handler: async (ctx, { items, sessions }) => {
+    const result = await model.syncLaptop(ctx, ctx.node, items, sessions);
+    if (result.opened + result.updated + result.resolved > 0) await requestNotify(ctx);
+    return result;
+  },
 });
 
 /**
@@ -40,6 +45,7 @@ export const dismiss = viewerMutation({
   returns: v.null(),
   handler: async (ctx, { key, since, until }) => {
     await model.dismiss(ctx, ctx.user.userId, key, since, until);
+    await requestNotify(ctx);
     return null;
   },
 });
@@ -50,6 +56,7 @@ export const restore = viewerMutation({
   returns: v.null(),
   handler: async (ctx, { key }) => {
     await model.restore(ctx, ctx.user.userId, key);
+    await requestNotify(ctx);
     return null;
   },
 });

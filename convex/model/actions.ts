@@ -16,6 +16,7 @@ import {
 } from "./checks";
 import { fail, invalid } from "./errors";
 import { cancelIfNoLongerAllowed, checkMayMessage, chooseRoute } from "./messaging";
+import { requestNotify } from "./notify";
 import { redactSecrets } from "./redact";
 import type { Infer } from "convex/values";
 import type { actionResult, ActionPayload, ActionRequest, ActionStatus } from "./validators";
@@ -241,6 +242,7 @@ export async function completeAction(
     ...(result.output === undefined ? {} : { output: redactSecrets(result.output) }),
   };
   await ctx.db.patch("inboundActions", actionId, { status, result: clean, finishedAt: Date.now() });
+  if (!result.ok) await requestNotify(ctx);
   await audit(ctx, { kind: "node", node }, {
     ...targets(action),
     verb: "action.completed",
@@ -286,6 +288,7 @@ export async function interrupt(ctx: MutationCtx, a: Doc<"inboundActions">, mess
     finishedAt: Date.now(),
     result: { ok: false, code: "interrupted", message },
   });
+  await requestNotify(ctx);
   await audit(ctx, actor, { ...targets(a), verb: "action.interrupted", outcome: "failed", detail: `${describeAction(a)}: ${message}` });
 }
 
@@ -295,6 +298,7 @@ export async function expire(ctx: MutationCtx, a: Doc<"inboundActions">, actor: 
     finishedAt: Date.now(),
     result: { ok: false, code: "expired", message: "the laptop did not pick this action up before it expired" },
   });
+  await requestNotify(ctx);
   await audit(ctx, actor, { ...targets(a), verb: "action.expired", outcome: "failed", detail: `${describeAction(a)} expired before the laptop picked it up` });
 }
 

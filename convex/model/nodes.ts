@@ -7,6 +7,7 @@ import { checkPattern } from "./checks";
 import { hashCode, newCode, normalizeCode } from "./codes";
 import { fail } from "./errors";
 import { interrupt, targets } from "./actions";
+import { requestNotify } from "./notify";
 import { internal } from "../_generated/api";
 
 export const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -239,6 +240,7 @@ export async function touchPresence(ctx: MutationCtx, node: Doc<"nodes">): Promi
   else await ctx.db.patch("presence", row._id, { lastBeatAt: now, online: true, offlineCheck, offlineCheckAt });
   if (!wentOnline) return node;
   await ctx.db.patch("nodes", node._id, { status: "online", lastHeartbeat: now });
+  await requestNotify(ctx);
   return { ...node, status: "online", lastHeartbeat: now };
 }
 
@@ -248,6 +250,7 @@ async function markOffline(ctx: MutationCtx, nodeId: Id<"nodes">, row: Doc<"pres
   const node = await ctx.db.get("nodes", nodeId);
   if (node === null || node.status !== "online") return false;
   await ctx.db.patch("nodes", nodeId, { status: "offline", lastHeartbeat: Math.max(lastSeen, node.lastHeartbeat) });
+  await requestNotify(ctx);
   return true;
 }
 

@@ -16,6 +16,7 @@ import {
 import { invalid } from "./errors";
 import type { OrchestrationSnapshot, OrchestrationStatus, PhaseSnapshot } from "./validators";
 import { storedPlanSummary } from "./documents";
+import { orchestrationFinished, requestNotify } from "./notify";
 import { linkTeamsToOrchestration } from "./teams";
 
 function validateSnapshot(o: OrchestrationSnapshot, phases: PhaseSnapshot[]): void {
@@ -181,6 +182,15 @@ export async function syncOrchestration(
       await ctx.db.patch("orchestrations", orchestrationId, { ...fields, updatedAt: now });
       changed = true;
     }
+  }
+  // "Needs you" changes with the attention; a finished orchestration notifies once (model/notify.ts).
+  const attentionChanged =
+    existing === null
+      ? fields.attention !== undefined
+      : existing.attention !== fields.attention || existing.attentionPhase !== fields.attentionPhase || existing.attentionReason !== fields.attentionReason;
+  if (attentionChanged) await requestNotify(ctx);
+  if (existing !== null && existing.status !== "complete" && fields.status === "complete") {
+    await orchestrationFinished(ctx, { _id: orchestrationId, featureName: fields.featureName, nodeId: node._id });
   }
   if (seq !== undefined) {
     if (seqRow === null) await ctx.db.insert("orchestrationSync", { orchestrationId, lastSeq: seq });

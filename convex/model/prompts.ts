@@ -13,6 +13,7 @@ import { AGENT_RE, checkBytes, checkPattern, checkString, checkTimestamp, LIMITS
 import { fail, invalid } from "./errors";
 import { checkMayMessage } from "./messaging";
 import { redactSecrets } from "./redact";
+import { requestNotify } from "./notify";
 import type { User } from "./users";
 import type { PromptDecision, PromptOpen, PromptOutcome, PromptStatus } from "./validators";
 
@@ -118,6 +119,7 @@ export async function openPrompt(ctx: MutationCtx, node: Doc<"nodes">, args: Ope
     expiresAt: now + lifetime,
     status: "open",
   });
+  await requestNotify(ctx);
   return { ok: true, promptId };
 }
 
@@ -176,6 +178,7 @@ export async function answerPrompt(
     answeredByName: user.name,
     answeredAt: now,
   });
+  await requestNotify(ctx);
   await audit(ctx, actor, {
     verb: "prompt.answered",
     nodeId: node._id,
@@ -221,6 +224,7 @@ const OUTCOME_TEXT: Record<PromptOutcome, string> = {
 
 async function settle(ctx: MutationCtx, actor: Actor, p: Doc<"prompts">, outcome: PromptOutcome, laptop: string): Promise<void> {
   await ctx.db.patch("prompts", p._id, { status: outcome, settledAt: Date.now() });
+  await requestNotify(ctx);
   await audit(ctx, actor, {
     verb: `prompt.${outcome}`,
     // A decision that never reached Claude Code did not happen.
