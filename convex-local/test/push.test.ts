@@ -238,3 +238,40 @@ describe("an expired subscription", () => {
     await sync([]);
   });
 });
+
+describe("the stand-in refuses what a push service refuses", () => {
+  test("a payload for other keys, a JWT for another audience or signed by another key, no VAPID at all", async () => {
+    const service = await PushService.start();
+    try {
+      const mine = service.subscription();
+      const other = service.subscription();
+      const options = { vapidDetails: { subject: SUBJECT, ...vapid }, TTL: 60, contentEncoding: "aes128gcm" as const };
+      const send = async (details: webpush.RequestDetails, endpoint = mine.endpoint) => {
+        const headers = Object.fromEntries(Object.entries(details.headers).filter(([k]) => k !== "Content-Length").map(([k, v]) => [k, String(v)]));
+        return (await fetch(endpoint, { method: "POST", headers, body: new Uint8Array(details.body!) })).status;
+      };
+      const good = webpush.generateRequestDetails({ endpoint: mine.endpoint, keys: mine.keys }, '{"v":1,"op":"close","tag":"x"}', options);
+      expect(await send(good)).toBe(201);
+      expect(service.received.map((m) => m.payload)).toEqual([{ v: 1, op: "close", tag: "x" }]);
+
+      const forOtherKeys = webpush.generateRequestDetails({ endpoint: mine.endpoint, keys: other.keys }, "secret", options);
+      expect(await send(forOtherKeys)).toBe(400);
+      const otherAudience = webpush.generateRequestDetails({ endpoint: "https://push.example.com/push/1", keys: mine.keys }, "hi", options);
+      expect(await send(otherAudience)).toBe(403);
+      const stranger = webpush.generateVAPIDKeys();
+      const wrongKey = { ...good, headers: { ...good.headers, Authorization: good.headers.Authorization!.replace(/k=.*$/, `k=${stranger.publicKey}`) } };
+      expect(await send(wrongKey)).toBe(403);
+      const { Authorization: _dropped, ...unsigned } = good.headers;
+      expect(await send({ ...good, headers: unsigned })).toBe(401);
+      expect(service.refused.map((r) => r.reason)).toEqual([
+        "the payload does not decrypt with the subscription's keys",
+        expect.stringContaining("VAPID JWT refused"),
+        expect.stringContaining("VAPID JWT refused"),
+        expect.stringContaining("Authorization"),
+      ]);
+      expect(service.received).toHaveLength(1);
+    } finally {
+      await service.close();
+    }
+  });
+});
