@@ -76,6 +76,10 @@ async function sent(t: T, waitMs = COALESCE_MS + 50): Promise<Delivery[]> {
 const messagesOf = (ds: Delivery[]) => ds.flatMap((d) => d.messages);
 const ops = (ds: Delivery[]) => messagesOf(ds).map((m) => `${m.op} ${m.tag}`);
 
+async function evaluationsScheduledSince(t: T, since: number): Promise<number> {
+  return await t.run(async (ctx) => (await ctx.db.system.query("_scheduled_functions").collect()).filter((j) => j.name.includes("evaluate") && j._creationTime >= since).length);
+}
+
 async function pendingEvaluations(t: T): Promise<number> {
   return await t.run(async (ctx) => (await ctx.db.system.query("_scheduled_functions").collect()).filter((j) => j.name.includes("evaluate") && j.state.kind === "pending").length);
 }
@@ -209,11 +213,23 @@ describe("one notification per item", () => {
     await sync([]);
     expect(messagesOf(await sent(t))).toEqual([{ op: "close", tag: tag("stall:s1") }]);
     expect(await t.run((ctx) => ctx.db.query("notifyState").collect())).toEqual([]);
+
+    // Without a channel nothing is sent, and the next device starts from what is open then.
+    await sync([need("stall:s2")]);
+    expect(ops(await sent(t))).toEqual([`show ${tag("stall:s2")}`]);
+    const [device] = await t.run((ctx) => ctx.db.query("pushSubscriptions").collect());
+    await owner.as.mutation(api.notify.unsubscribe, { endpoint: device.endpoint });
+    await sync([need("stall:s2"), need("stall:s3")]);
+    expect(await sent(t)).toEqual([]);
+    expect(await t.run((ctx) => ctx.db.query("notifyState").collect())).toEqual([]);
+    await owner.as.mutation(api.notify.subscribe, { subscription: await subscription(5), label: "new phone" });
+    expect(ops(await sent(t)).sort()).toEqual([`show ${tag("stall:s2")}`, `show ${tag("stall:s3")}`]);
   });
 
   test("many triggers within the window share one evaluation", async () => {
     const t = makeT();
     const { owner, sync, tag } = await world(t);
+    const since = Date.now();
     const items: LaptopNeed[] = [];
     for (let i = 0; i < BURST_MAX; i++) {
       items.push(need(`stall:s${i}`, { since: T0 + i }));
@@ -221,6 +237,8 @@ describe("one notification per item", () => {
       await owner.as.mutation(api.needs.dismiss, { key: tag("stall:other"), since: T0 });
       vi.advanceTimersByTime(10);
     }
+    // One evaluation scheduled in all (none scheduled and cancelled again), and it is pending.
+    expect(await evaluationsScheduledSince(t, since)).toBe(1);
     expect(await pendingEvaluations(t)).toBe(1);
     const out = await sent(t);
     expect(out).toHaveLength(1);

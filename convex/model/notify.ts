@@ -428,6 +428,11 @@ async function writeSettings(ctx: MutationCtx, userId: Id<"users">, patch: Parti
     await ctx.db.patch("notifySettings", row._id, { ...patch, active, activeSince, updatedAt: now });
   }
   if (active) await ensureQueue(ctx);
+  // Without a channel nothing stays shown: a channel added later starts from what is open then.
+  if (base.active && !active) {
+    const state = await ctx.db.query("notifyState").withIndex("by_user_tag", (q) => q.eq("userId", userId)).take(MAX_STATE);
+    for (const row of state) await ctx.db.delete("notifyState", row._id);
+  }
 }
 
 function defined<T extends object>(o: T): T {
