@@ -1,0 +1,173 @@
+// The service worker's decisions, with no I/O: what a push message asks for, where a tap on a
+// notification leads, which requests the worker answers and how. sw.js loads this file with
+// importScripts; the unit tests (web/src/pwa/swLogic.test.ts) evaluate the same file. Plain
+// JavaScript that any browser runs as it is (it is copied to the build unchanged).
+//
+// The push payload is the one of issue 20's contract:
+//   {"v":1,"op":"show","tag":"<key>","title":"…","body":"…","url":"#/attention?item=…","kind":"…","at":<ms>}
+//   {"v":1,"op":"close","tag":"<key>"}
+(function (root) {
+  "use strict";
+
+  /** Where a notification leads when its link is missing or is not a hash route of the app. */
+  var FALLBACK_URL = "#/attention";
+
+  /** What a push that cannot be read shows: never nothing. */
+  var GENERIC = {
+    op: "show",
+    tag: "tina-generic",
+    title: "tina: something needs you",
+    body: "Open tina to see what.",
+    url: FALLBACK_URL,
+    kind: "generic",
+  };
+
+  var MAX_TITLE = 200;
+  var MAX_BODY = 1000;
+  var MAX_TAG = 1000;
+  var MAX_URL = 2000;
+
+  /** Static files beside index.html that the worker keeps for offline use (paths relative to the scope). */
+  var STATIC_FILES = [
+    "manifest.webmanifest",
+    "favicon.svg",
+    "icons/icon-192.png",
+    "icons/icon-512.png",
+    "icons/maskable-512.png",
+    "icons/badge-96.png",
+    "icons/apple-touch-icon-180.png",
+  ];
+
+  function clip(text, max) {
+    return text.length > max ? text.slice(0, max - 1) + "…" : text;
+  }
+
+  function nonEmptyString(value, max) {
+    return typeof value === "string" && value.trim() !== "" && value.length <= max;
+  }
+
+  /** A hash route of the app (`#/…`, no whitespace or control characters), else the fallback. */
+  function safeRoute(url) {
+    if (typeof url === "string" && url.length <= MAX_URL && /^#\/[^\u0000-\u0020\u007f]*$/.test(url)) return url;
+    return FALLBACK_URL;
+  }
+
+  /**
+   * The message a push carries, from its text (null: a push with no payload). Anything that is not
+   * a version-1 show or close becomes the generic notification.
+   */
+  function parsePush(text) {
+    var message;
+    try {
+      message = typeof text === "string" ? JSON.parse(text) : null;
+    } catch (e) {
+      message = null;
+    }
+    if (message === null || typeof message !== "object" || Array.isArray(message) || message.v !== 1) return GENERIC;
+    if (message.op === "close") {
+      return nonEmptyString(message.tag, MAX_TAG) ? { op: "close", tag: message.tag } : GENERIC;
+    }
+    if (message.op !== "show" || !nonEmptyString(message.tag, MAX_TAG) || !nonEmptyString(message.title, 10 * MAX_TITLE)) return GENERIC;
+    var shown = {
+      op: "show",
+      tag: message.tag,
+      title: clip(message.title, MAX_TITLE),
+      body: typeof message.body === "string" ? clip(message.body, MAX_BODY) : "",
+      url: safeRoute(message.url),
+      kind: typeof message.kind === "string" && message.kind.length <= 64 ? message.kind : "unknown",
+    };
+    if (typeof message.at === "number" && isFinite(message.at) && message.at > 0) shown.at = message.at;
+    return shown;
+  }
+
+  /** showNotification's arguments for a show message; icon and badge resolve against the scope. */
+  function notificationFor(message, scope) {
+    var options = {
+      body: message.body,
+      tag: message.tag,
+      data: { url: message.url, tag: message.tag, kind: message.kind },
+      renotify: false,
+      icon: new URL("icons/icon-192.png", scope).href,
+      badge: new URL("icons/badge-96.png", scope).href,
+    };
+    if (message.at !== undefined) options.timestamp = message.at;
+    return { title: message.title, options: options };
+  }
+
+  /** The absolute address a notification's link opens: its hash route on the app's scope. */
+  function deepLink(url, scope) {
+    var base = new URL(scope);
+    base.hash = "";
+    return new URL(safeRoute(url), base.href).href;
+  }
+
+  /** Whether a window's address is a page of the app (under the scope, any hash). */
+  function inScope(url, scope) {
+    try {
+      var u = new URL(url);
+      var s = new URL(scope);
+      return u.origin === s.origin && u.pathname.indexOf(s.pathname) === 0;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  /**
+   * The window a tap brings forward: the app's focused window, else a visible one, else the first;
+   * null when none is open. `windows` are WindowClients (or anything with url, focused, visibilityState).
+   */
+  function pickWindow(windows, scope) {
+    var mine = [];
+    for (var i = 0; i < windows.length; i++) if (inScope(windows[i].url, scope)) mine.push(windows[i]);
+    for (var j = 0; j < mine.length; j++) if (mine[j].focused) return mine[j];
+    for (var k = 0; k < mine.length; k++) if (mine[k].visibilityState === "visible") return mine[k];
+    return mine.length > 0 ? mine[0] : null;
+  }
+
+  /**
+   * How the worker answers a GET request: "index" (network first, the cached copy when offline),
+   * "asset" (content-hashed: the cache first), "static" (the cached copy, refreshed behind it), or
+   * null (the network alone: config.json, source maps, other origins, anything else).
+   */
+  function requestKind(url, scope, mode) {
+    var u, s;
+    try {
+      u = new URL(url);
+      s = new URL(scope);
+    } catch (e) {
+      return null;
+    }
+    if (u.origin !== s.origin || u.pathname.indexOf(s.pathname) !== 0) return null;
+    var path = u.pathname.slice(s.pathname.length);
+    if (mode === "navigate") return path === "" || path === "index.html" ? "index" : null;
+    if (path === "config.json") return null;
+    if (/^assets\/[^/]+$/.test(path) && !/\.map$/.test(path)) return "asset";
+    return STATIC_FILES.indexOf(path) >= 0 ? "static" : null;
+  }
+
+  /** The content-hashed files an index.html names (absolute addresses, resolved against `base`). */
+  function assetsOf(html, base) {
+    var found = [];
+    var pattern = /(?:src|href)="((?:\.\/|\/)?assets\/[^"?#]+)"/g;
+    var match;
+    while ((match = pattern.exec(html)) !== null) {
+      var href = new URL(match[1], base).href;
+      if (found.indexOf(href) < 0 && !/\.map$/.test(href)) found.push(href);
+    }
+    return found;
+  }
+
+  root.tinaSw = {
+    FALLBACK_URL: FALLBACK_URL,
+    GENERIC: GENERIC,
+    STATIC_FILES: STATIC_FILES,
+    parsePush: parsePush,
+    notificationFor: notificationFor,
+    deepLink: deepLink,
+    safeRoute: safeRoute,
+    inScope: inScope,
+    pickWindow: pickWindow,
+    requestKind: requestKind,
+    assetsOf: assetsOf,
+  };
+})(self);

@@ -1,0 +1,212 @@
+// tina's service worker: the app shell offline, and Web Push (issue 20).
+//
+// Served at the scope's root (next to index.html), registered by src/pwa/register.ts in
+// production builds over https or localhost. It keeps only the shell: index.html (network
+// first, the cached copy when offline or after NETWORK_TIMEOUT_MS), the content-hashed bundles
+// (cache first) and the static files beside them. config.json and everything from Convex go to
+// the network alone: the data is always live, never from this cache.
+//
+// Bump VERSION when this file's caching changes: the new worker removes the old caches.
+importScripts("sw-logic.js");
+
+var logic = self.tinaSw;
+var VERSION = "v1";
+var SHELL_CACHE = "tina-shell-" + VERSION;
+var ASSET_CACHE = "tina-assets-" + VERSION;
+var NETWORK_TIMEOUT_MS = 3000;
+
+function scoped(path) {
+  return new URL(path, self.registration.scope).href;
+}
+
+/**
+ * waitUntil, for an event the browser sent; an event a script dispatched (the tests do) cannot be
+ * extended, and the work runs all the same.
+ */
+function keepAlive(event, work) {
+  try {
+    event.waitUntil(work);
+  } catch (e) {
+    // not trusted: nothing to extend
+  }
+  return work;
+}
+
+// ---- the shell ---------------------------------------------------------------------------
+
+/** Keeps the bundles a fresh index.html names, and drops the ones no index.html names any more. */
+async function keepAssetsOf(html) {
+  var wanted = logic.assetsOf(html, self.registration.scope);
+  var cache = await caches.open(ASSET_CACHE);
+  var have = await cache.keys();
+  await Promise.all(
+    have.map(function (request) {
+      return wanted.indexOf(request.url) < 0 ? cache.delete(request) : null;
+    }),
+  );
+  var present = have.map(function (request) {
+    return request.url;
+  });
+  var missing = wanted.filter(function (url) {
+    return present.indexOf(url) < 0;
+  });
+  if (missing.length > 0) await cache.addAll(missing);
+}
+
+async function storeIndex(response) {
+  var cache = await caches.open(SHELL_CACHE);
+  var html = await response.clone().text();
+  await cache.put(scoped("index.html"), response);
+  await keepAssetsOf(html);
+}
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(
+    (async function () {
+      var response = await fetch(scoped("index.html"), { cache: "no-cache" });
+      if (!response.ok) throw new Error("index.html: HTTP " + response.status);
+      await storeIndex(response);
+      var shell = await caches.open(SHELL_CACHE);
+      // A missing icon must not stop the worker from installing.
+      await Promise.all(
+        logic.STATIC_FILES.map(function (path) {
+          return shell.add(new Request(scoped(path), { cache: "no-cache" })).catch(function () {});
+        }),
+      );
+      await self.skipWaiting();
+    })(),
+  );
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(
+    (async function () {
+      var names = await caches.keys();
+      await Promise.all(
+        names.map(function (name) {
+          var mine = name.indexOf("tina-") === 0;
+          return mine && name !== SHELL_CACHE && name !== ASSET_CACHE ? caches.delete(name) : null;
+        }),
+      );
+      await self.clients.claim();
+    })(),
+  );
+});
+
+/** index.html: the network first; the cached copy when the network fails or is slow. */
+async function indexResponse(event) {
+  var cache = await caches.open(SHELL_CACHE);
+  var cached = await cache.match(scoped("index.html"));
+  var fromNetwork = fetch(event.request).then(function (response) {
+    if (response.ok && !response.redirected && response.type === "basic") {
+      keepAlive(event, storeIndex(response.clone()).catch(function () {}));
+    }
+    return response;
+  });
+  if (cached === undefined) return fromNetwork;
+  return new Promise(function (resolve) {
+    var timer = setTimeout(function () {
+      resolve(cached);
+    }, NETWORK_TIMEOUT_MS);
+    fromNetwork.then(
+      function (response) {
+        clearTimeout(timer);
+        resolve(response.status >= 500 ? cached : response);
+      },
+      function () {
+        clearTimeout(timer);
+        resolve(cached);
+      },
+    );
+  });
+}
+
+/** A content-hashed bundle never changes: the cache first, the network (then kept) on a miss. */
+async function assetResponse(request) {
+  var cache = await caches.open(ASSET_CACHE);
+  var cached = await cache.match(request);
+  if (cached !== undefined) return cached;
+  var response = await fetch(request);
+  if (response.ok && response.type === "basic") await cache.put(request, response.clone());
+  return response;
+}
+
+/** Icons, manifest, favicon: the cached copy at once, refreshed from the network behind it. */
+async function staticResponse(event) {
+  var cache = await caches.open(SHELL_CACHE);
+  var cached = await cache.match(event.request);
+  var fromNetwork = fetch(event.request).then(function (response) {
+    if (response.ok && response.type === "basic") return cache.put(event.request, response.clone()).then(function () {
+      return response;
+    });
+    return response;
+  });
+  if (cached === undefined) return fromNetwork;
+  keepAlive(event, fromNetwork.catch(function () {}));
+  return cached;
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (request.method !== "GET") return;
+  var kind = logic.requestKind(request.url, self.registration.scope, request.mode);
+  if (kind === "index") event.respondWith(indexResponse(event));
+  else if (kind === "asset") event.respondWith(assetResponse(request));
+  else if (kind === "static") event.respondWith(staticResponse(event));
+  // Anything else (config.json, other origins): the browser's own fetch, never cached here.
+});
+
+// ---- push ----------------------------------------------------------------------------------
+
+function pushText(data) {
+  if (!data) return null;
+  try {
+    return data.text();
+  } catch (e) {
+    return null;
+  }
+}
+
+async function closeTagged(tag) {
+  var shown = await self.registration.getNotifications({ tag: tag });
+  shown.forEach(function (notification) {
+    notification.close();
+  });
+}
+
+async function handlePush(text) {
+  var message = logic.parsePush(text);
+  if (message.op === "close") return closeTagged(message.tag);
+  var shown = logic.notificationFor(message, self.registration.scope);
+  // The same tag replaces the notification in place (renotify: false: no second buzz).
+  return self.registration.showNotification(shown.title, shown.options);
+}
+
+self.addEventListener("push", function (event) {
+  keepAlive(event, handlePush(pushText(event.data)));
+});
+
+// ---- a tap on a notification -------------------------------------------------------------
+
+async function openDeepLink(notification) {
+  var scope = self.registration.scope;
+  var data = notification.data || {};
+  var url = logic.deepLink(data.url, scope);
+  var windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  var target = logic.pickWindow(windows, scope);
+  if (target === null) return self.clients.openWindow(url);
+  try {
+    target = (await target.focus()) || target;
+  } catch (e) {
+    // Focusing needs the tap's user activation; without it the window still follows the link.
+  }
+  // The page follows the link itself (src/pwa/register.ts), so a hash route changes in place,
+  // keeping its live connection; a page that is not controlled by this worker gets it too.
+  target.postMessage({ type: "tina:navigate", url: url });
+  return target;
+}
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  keepAlive(event, openDeepLink(event.notification));
+});
