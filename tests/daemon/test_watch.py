@@ -176,6 +176,44 @@ async def test_a_burst_of_new_subscriptions_restarts_the_watch_once(tmp_path: Pa
     assert len(starts) <= 3
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not inotify.available(), reason="no inotify here")
+async def test_with_inotify_roots_added_one_by_one_grow_the_watch_without_restarts(
+    tmp_path: Path,
+) -> None:
+    """Worktree watchers that start one by one, slower than a burst settles (a busy start-up):
+    each new root joins the running inotify watch and only its own subscriber rescans; the
+    first root is neither watched again nor rescanned (it was once per new root: quadratic)."""
+    first = tmp_path / "first"
+    first.mkdir()
+    roots = [tmp_path / f"wt{i}" for i in range(12)]
+    for root in roots:
+        root.mkdir()
+    hub = WatchHub(awatch=inotify.awatch)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        inbox = hub.subscribe(first)
+        await rescanned(inbox)
+        await write_until_seen(inbox, first / "x")
+        restarts = hub.restarts
+        inboxes = []
+        for root in roots:
+            inboxes.append(hub.subscribe(root))
+            await trio.sleep(0.08)  # longer than a burst's settle time: no coalescing
+        for root, mine in zip(roots, inboxes, strict=True):
+            await rescanned(mine)  # its own rescan, once its tree is watched
+            await write_until_seen(mine, root / "supervisor-state.json")
+        assert hub.restarts == restarts
+        assert hub.grown >= 1
+        # The first root's inbox saw no rescan request since: only its own change, if any.
+        assert not inbox.rescan_requested
+        while inbox.depth:
+            paths, rescan = await inbox.get()
+            assert not rescan
+            assert all(first in p.parents for p in paths)
+        nursery.cancel_scope.cancel()
+
+
 # --- names that are not UTF-8 -------------------------------------------------------------------
 
 

@@ -17,6 +17,11 @@ its subscribers re-read everything.
 
 Batching like watchfiles: after the first event, more are collected until `step` ms pass with
 none (at most `debounce` ms after the first), then the batch is yielded.
+
+A running watch can grow (`Grow`): roots added to it are watched with their trees on the same
+inotify instance, then `(RESCAN, root)` is yielded for each, so their subscribers read what
+changed before the watch existed. Watches already in place are untouched: a daemon starting a
+watcher per worktree sets up each tree once, and the others are not read again.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import errno
 import os
 import struct
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +252,47 @@ def _apply(
         batch.changes.add((kind, os.fsdecode(path)))
 
 
+class Grow:
+    """Roots to add to a running `awatch` (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []
+        self.wanted = trio.Event()  # set while roots wait to be added
+
+    def add(self, roots: Iterable[Path]) -> None:
+        self._pending.extend(os.fsencode(r) for r in roots)
+        self.wanted.set()
+
+    def take(self) -> list[bytes]:
+        self.wanted = trio.Event()
+        out, self._pending = self._pending, []
+        return out
+
+
+async def _woken(fd: int, stop: trio.Event, grow: Grow | None) -> str:
+    """Wait until `fd` is readable ("readable"), `stop` is set ("stop", whatever else is true)
+    or roots wait to be added ("grow")."""
+    if stop.is_set():
+        return "stop"
+    if grow is not None and grow.wanted.is_set():
+        return "grow"
+    woken = "readable"
+    async with trio.open_nursery() as nursery:
+
+        async def on(event: trio.Event, name: str) -> None:
+            nonlocal woken
+            await event.wait()
+            woken = name
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on, stop, "stop")
+        if grow is not None:
+            nursery.start_soon(on, grow.wanted, "grow")
+        await trio.lowlevel.wait_readable(fd)
+        nursery.cancel_scope.cancel()
+    return "stop" if stop.is_set() else woken
+
+
 async def _readable_or_stopped(fd: int, stop: trio.Event) -> bool:
     """Wait until `fd` is readable (True) or `stop` is set (False)."""
     if stop.is_set():
@@ -290,12 +336,16 @@ def _walk_new(ino: Inotify, dirs: list[bytes], found: list[bytes]) -> None:
 def _watch_roots(roots: list[bytes]) -> Inotify:
     ino = Inotify()
     try:
-        for root in roots:
-            ino.add_tree(root, root=True)
+        _add_roots(ino, roots)
     except BaseException:
         ino.close()
         raise
     return ino
+
+
+def _add_roots(ino: Inotify, roots: list[bytes]) -> None:
+    for root in roots:
+        ino.add_tree(root, root=True)
 
 
 async def awatch(
@@ -306,14 +356,25 @@ async def awatch(
     rust_timeout: int = 5000,  # watchfiles' signature: unused
     recursive: bool = True,  # always recursive
     ignore_permission_denied: bool = True,  # always: unreadable ones are skipped
+    grow: Grow | None = None,
 ) -> AsyncIterator[set[tuple[int, str]]]:
-    """Yield sets of `(Change, path)` under `paths` until `stop_event` is set (see the module)."""
+    """Yield sets of `(Change, path)` under `paths` until `stop_event` is set (see the module);
+    roots handed to `grow` are added to the watch as it runs."""
     roots = [os.fsencode(p) for p in paths]
     root_set = set(roots)
     ino: Inotify | None = await trio.to_thread.run_sync(_watch_roots, roots)
     assert ino is not None
     try:
-        while await _readable_or_stopped(ino.fd, stop_event):
+        while (woken := await _woken(ino.fd, stop_event, grow)) != "stop":
+            if woken == "grow":
+                assert grow is not None
+                new = [r for r in dict.fromkeys(grow.take()) if r not in root_set]
+                if new:
+                    await trio.to_thread.run_sync(_add_roots, ino, new)
+                    roots.extend(new)
+                    root_set.update(new)
+                    yield {(RESCAN, os.fsdecode(r)) for r in new}
+                continue
             batch = _Batch()
             deadline = trio.current_time() + debounce / 1000
             while True:

@@ -110,6 +110,10 @@ class Inbox:
     def depth(self) -> int:
         return len(self._paths)
 
+    @property
+    def rescan_requested(self) -> bool:
+        return self._rescan
+
     async def get(self) -> tuple[set[Path], bool]:
         """Wait for changes; return (changed paths, rescan requested) and clear them."""
         await self._event.wait()
@@ -162,6 +166,7 @@ class WatchHub:
         self._polled: dict[Path, tuple[bytes | None, float]] = {}
         self._logged: set[bytes] = set()  # undecodable paths already logged
         self.restarts = 0
+        self.grown = 0  # roots added to a running watch (inotify) instead of a restart
         self.batches = 0
 
     def subscribe(self, root: Path) -> Inbox:
@@ -182,6 +187,8 @@ class WatchHub:
     def detail(self) -> dict[str, Any]:
         return {
             "roots": len(self._subs),
+            "restarts": self.restarts,
+            "grown": self.grown,
             "batches": self.batches,
             "polled": len(self._polled),
             "backend": "inotify" if self._awatch is inotify.awatch else "watchfiles",
@@ -299,8 +306,11 @@ class WatchHub:
                         inbox.request_rescan()
                 previous = roots
             stop = trio.Event()
+            # inotify's watch grows in place when roots are only added (a watcher per worktree
+            # at start-up): no new watch, no rescan of the others.
+            grow = inotify.Grow() if self._awatch is inotify.awatch and roots else None
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._stop_when_roots_change, stop, roots)
+                nursery.start_soon(self._stop_when_roots_change, stop, roots, grow)
                 if any(self._unwatchable(r) for r in self._subs):
                     nursery.start_soon(self._poll)
                 if roots:
@@ -314,6 +324,7 @@ class WatchHub:
                             rust_timeout=self._rust_timeout,
                             recursive=True,
                             ignore_permission_denied=True,
+                            **({} if grow is None else {"grow": grow}),
                         ):
                             self._route(changes)
                         if not stop.is_set():
@@ -338,11 +349,15 @@ class WatchHub:
                 nursery.cancel_scope.cancel()
             self.restarts += 1
 
-    async def _stop_when_roots_change(self, stop: trio.Event, roots: list[Path]) -> None:
-        """Stop the current watch when subscribers change, or a missing root appears.
+    async def _stop_when_roots_change(
+        self, stop: trio.Event, roots: list[Path], grow: inotify.Grow | None
+    ) -> None:
+        """Stop the current watch when subscribers change, or a missing root appears; with
+        `grow`, roots that are only added go to the running watch instead (`roots` is updated
+        in place, so the run loop sees the set the watch covers).
 
         Subscriptions that change in a burst (discovery starting a watcher per worktree at
-        start-up) are coalesced into one restart: each restart sets up a new OS watch over every
+        start-up) are coalesced into one change: each restart sets up a new OS watch over every
         root and makes every subscriber rescan, so one per new worktree would be quadratic.
         """
         while True:
@@ -366,6 +381,13 @@ class WatchHub:
                     await self._changed.wait()
             if self._changed.is_set():
                 self._changed = trio.Event()
-            if self._existing_roots()[0] != roots:
+            wanted = self._existing_roots()[0]
+            if wanted != roots:
+                if grow is not None and set(roots) <= set(wanted):
+                    watched = set(roots)
+                    grow.add(r for r in wanted if r not in watched)
+                    roots[:] = wanted
+                    self.grown += 1
+                    continue
                 stop.set()
                 return
