@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
-import { BURST_MAX, COALESCE_MS, DELIVERIES_KEPT, MAX_DEVICES, NOTIFY_KINDS, SUMMARY_TAG, type NotifyKind, type NotifyMessage, type ShowMessage } from "./model/notify";
+import { BURST_MAX, COALESCE_MS, DELIVERIES_KEPT, MAX_DEVICES, MAX_USERS, NOTIFY_KINDS, SUMMARY_TAG, type NotifyKind, type NotifyMessage, type ShowMessage } from "./model/notify";
 import type { LaptopNeed } from "./model/validators";
 import { OWNER, T0, VIEWER, addUser, enroll, makeT, orchestration, phase, refusal, type T } from "./test.setup";
 
@@ -429,6 +429,23 @@ describe("delivery reports and limits", () => {
     const log = await owner.as.query(api.notify.recentDeliveries, {});
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ channel: "push", ok: false, error: expect.stringContaining("TINA_VAPID_PUBLIC_KEY") });
+  });
+
+  test(`more users than one run takes (${MAX_USERS}): the next ones are evaluated right after`, async () => {
+    const t = makeT();
+    const { sync } = await world(t);
+    for (let i = 0; i < MAX_USERS + 2; i++) {
+      const u = await addUser(t, { name: `U${i}`, email: `u${i}@example.com`, role: "viewer" });
+      await u.as.mutation(api.notify.subscribe, { subscription: await subscription(i), label: "phone" });
+    }
+    await sent(t);
+    await sent(t, 10);
+    await sync([need("stall:s1")]);
+    const first = await sent(t);
+    expect(first).toHaveLength(MAX_USERS);
+    const rest = await sent(t, 10);
+    expect(rest).toHaveLength(3);
+    expect(new Set([...first, ...rest].map((d) => d.userId)).size).toBe(MAX_USERS + 3);
   });
 
   test("an evaluation over 200 open items, 3 users and their dismissals stays within Convex's limits", async () => {

@@ -110,11 +110,14 @@ export const recentDeliveries = viewerQuery({
   handler: (ctx) => model.recentDeliveries(ctx, ctx.user.userId),
 });
 
-/** Scheduled by model/notify.ts requestNotify (coalesced) and at the end of quiet hours or a snooze. */
+/**
+ * Scheduled by model/notify.ts requestNotify (coalesced) and at the end of quiet hours or a snooze;
+ * `after`: the next page of users (MAX_USERS a run).
+ */
 export const evaluate = internalMutation({
-  args: {},
+  args: { after: v.optional(v.id("users")) },
   returns: v.object({ users: v.number(), messages: v.number(), wakeAt: v.optional(v.number()) }),
-  handler: (ctx) => model.evaluate(ctx, Date.now(), openPrompts),
+  handler: (ctx, { after }) => model.evaluate(ctx, Date.now(), openPrompts, after),
 });
 
 /** notifyNode:deliver reads where to send (endpoints, keys, the webhook URL: only for it). */

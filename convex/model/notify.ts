@@ -126,7 +126,7 @@ export const COALESCE_MS = 250;
 const STUCK_MS = 60_000;
 /** More new items than this for one user in one evaluation: one summary instead. */
 export const BURST_MAX = 3;
-/** Users with a channel read per evaluation. */
+/** Users with a channel evaluated in one run (the next ones in another run right after). */
 export const MAX_USERS = 20;
 /** A user's dismissals read in one range; more than this are looked up one item at a time. */
 const DISMISSALS_READ = 300;
@@ -688,21 +688,25 @@ export type Evaluation = { users: number; messages: number; wakeAt?: number };
  * deliveries (see the top of this file). Schedules the next evaluation for the end of a quiet
  * period or a snooze that holds something back.
  */
-export async function evaluate(ctx: MutationCtx, now: number, openPrompts: OpenPrompts): Promise<Evaluation> {
+export async function evaluate(ctx: MutationCtx, now: number, openPrompts: OpenPrompts, after?: Id<"users">): Promise<Evaluation> {
   const q = await queueRow(ctx);
-  if (q !== null && q.pendingAt !== undefined) await ctx.db.patch("notifyQueue", q._id, { pendingAt: undefined, jobId: undefined });
+  if (after === undefined && q !== null && q.pendingAt !== undefined) await ctx.db.patch("notifyQueue", q._id, { pendingAt: undefined, jobId: undefined });
+  // MAX_USERS a run; the next ones in a run of their own, right after.
   const active = await ctx.db
     .query("notifySettings")
-    .withIndex("by_active_user", (x) => x.eq("active", true))
+    .withIndex("by_active_user", (x) => (after === undefined ? x.eq("active", true) : x.eq("active", true).gt("userId", after)))
     .take(MAX_USERS);
+  if (active.length === MAX_USERS) await ctx.scheduler.runAfter(0, internal.notify.evaluate, { after: active[active.length - 1]!.userId });
   const users: Settings[] = [];
   for (const s of active) {
     const member = await ctx.db.query("members").withIndex("by_user", (x) => x.eq("userId", s.userId)).unique();
     if (member !== null) users.push(s);
   }
-  // One-shot events past their day go (at most a few per run).
-  for (const old of await ctx.db.query("notifyEvents").withIndex("by_at", (x) => x.lt("at", now - EVENT_TTL_MS)).take(EVENTS_READ)) {
-    await ctx.db.delete("notifyEvents", old._id);
+  // One-shot events past their day go (at most a few per evaluation).
+  if (after === undefined) {
+    for (const old of await ctx.db.query("notifyEvents").withIndex("by_at", (x) => x.lt("at", now - EVENT_TTL_MS)).take(EVENTS_READ)) {
+      await ctx.db.delete("notifyEvents", old._id);
+    }
   }
   if (users.length === 0) return { users: 0, messages: 0 };
 
@@ -804,8 +808,10 @@ export async function evaluate(ctx: MutationCtx, now: number, openPrompts: OpenP
   }
 
   if (wakeAt !== undefined && q !== null) {
+    // Unless an evaluation is due sooner (a trigger, or an earlier page's wake).
+    const at = Math.max(wakeAt, now + COALESCE_MS);
     const fresh = await queueRow(ctx);
-    if (fresh !== null) await schedule(ctx, fresh, Math.max(wakeAt, now + COALESCE_MS));
+    if (fresh !== null && (fresh.pendingAt === undefined || fresh.pendingAt > at)) await schedule(ctx, fresh, at);
   }
   return { users: users.length, messages, ...(wakeAt === undefined ? {} : { wakeAt }) };
 }
