@@ -7,11 +7,13 @@ import { Button, ErrorMessage } from "./components/ui";
 import { useRoute } from "./hooks/useRoute";
 import { describeError } from "./lib/errors";
 import type { Route } from "./lib/routing";
+import { useConnectivity } from "./pwa/Connectivity";
 import { MeProvider, useMe, type Me } from "./session";
 import { AccountView } from "./views/AccountView";
 import { DetailView } from "./views/detail/DetailView";
 import { FleetView } from "./views/FleetView";
 import { NeedsYouView } from "./views/NeedsYou";
+import { NotificationsView } from "./views/NotificationsView";
 import { OrchestrationsView } from "./views/OrchestrationsView";
 import { Shell, shellStyles } from "./views/Shell";
 import { SignIn, Splash, signInStyles } from "./views/SignIn";
@@ -26,6 +28,8 @@ function View({ route }: { route: Route }) {
       return <FleetView />;
     case "account":
       return <AccountView />;
+    case "notifications":
+      return <NotificationsView />;
     case "detail":
       return <DetailView orchestrationId={route.orchestrationId} />;
     case "notFound":
@@ -111,7 +115,9 @@ function SignedIn() {
 
 export function App() {
   const { isLoading, isAuthenticated } = useConvexAuth();
-  if (isLoading) return <Splash text="Loading…" />;
+  const connectivity = useConnectivity();
+  // Offline, the sign-in cannot be confirmed: the offline notice says why nothing shows.
+  if (isLoading) return <Splash text={connectivity.status === "offline" ? "Waiting for a connection…" : "Loading…"} />;
   if (!isAuthenticated) return <SignIn />;
   return (
     <SessionBoundary>

@@ -56,3 +56,10 @@ export type NeedsYouData = FunctionReturnType<typeof api.needs.needsYou>;
 export type NeedItem = NeedsYouData["items"][number];
 /** A Claude Code session a laptop's hooks know of. */
 export type ClaudeSessionRow = FunctionReturnType<typeof api.needs.sessions>[number];
+
+// ---- notifications (issue 20; convex/notify.ts) --------------------------------------------
+export const notifyApi = api.notify;
+export type NotifyDevice = FunctionReturnType<typeof api.notify.devices>[number];
+export type NotifySettings = FunctionReturnType<typeof api.notify.settings>;
+export type NotifyChannel = FunctionArgs<typeof api.notify.sendTest>["channel"];
+export type NotifyDelivery = FunctionReturnType<typeof api.notify.recentDeliveries>[number];

@@ -6,6 +6,7 @@ test("routes from the hash", () => {
   expect(parseRoute("#/").name).toBe("orchestrations");
   expect(parseRoute("#/attention")).toEqual({ name: "attention" });
   expect(parseRoute("#/fleet/")).toEqual({ name: "fleet" });
+  expect(parseRoute("#/notifications")).toEqual({ name: "notifications" });
   expect(parseRoute("#/o/k17abc_9")).toEqual({ name: "detail", orchestrationId: "k17abc_9" });
   expect(parseRoute("#/o/../x")).toEqual({ name: "notFound", path: "/o/../x" });
 });
@@ -17,7 +18,7 @@ test("the list keeps its filters", () => {
 });
 
 test("href and parseRoute agree", () => {
-  for (const hash of ["#/", "#/attention", "#/fleet", "#/account", "#/o/abc", "#/attention?item=prompt%3Ap1"]) expect(href(parseRoute(hash))).toBe(hash);
+  for (const hash of ["#/", "#/attention", "#/fleet", "#/account", "#/notifications", "#/o/abc", "#/attention?item=prompt%3Ap1"]) expect(href(parseRoute(hash))).toBe(hash);
 });
 
 describe("a link to one Needs you item", () => {

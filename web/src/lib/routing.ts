@@ -7,6 +7,7 @@ export type Route =
   | { name: "attention"; item?: string }
   | { name: "fleet" }
   | { name: "account" }
+  | { name: "notifications" }
   | { name: "detail"; orchestrationId: Id<"orchestrations"> }
   | { name: "notFound"; path: string };
 
@@ -22,6 +23,7 @@ export function parseRoute(hash: string): Route {
   }
   if (path === "/fleet") return { name: "fleet" };
   if (path === "/account") return { name: "account" };
+  if (path === "/notifications") return { name: "notifications" };
   const detail = /^\/o\/([A-Za-z0-9_-]+)$/.exec(path);
   if (detail?.[1]) return { name: "detail", orchestrationId: detail[1] as Id<"orchestrations"> };
   return { name: "notFound", path };
@@ -50,6 +52,8 @@ export function href(route: Route): string {
       return "#/fleet";
     case "account":
       return "#/account";
+    case "notifications":
+      return "#/notifications";
     case "detail":
       return `#/o/${route.orchestrationId}`;
     case "notFound":

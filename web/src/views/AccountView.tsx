@@ -70,6 +70,19 @@ function You() {
   );
 }
 
+function NotificationsLink() {
+  return (
+    <Panel title="Notifications">
+      <p className={ui.secondary} style={{ marginTop: 0 }}>
+        Push to this phone or computer, ntfy, a webhook; what notifies you and when.
+      </p>
+      <a href="#/notifications" className={s.link}>
+        Notification settings →
+      </a>
+    </Panel>
+  );
+}
+
 function InviteForm() {
   const invite = useMutation(api.users.invite);
   const [email, setEmail] = useState("");
@@ -267,6 +280,7 @@ export function AccountView() {
       <div className={s.page}>
         <div style={{ display: "flex", flexDirection: "column", gap: 16 }}>
           <You />
+          <NotificationsLink />
           {me?.role === "owner" && (
             <QueryBoundary what="people">
               <People />

@@ -21,6 +21,13 @@ const ICONS = {
       <path d="M6 8a6 6 0 1 1 12 0c0 7 3 8 3 8H3s3-1 3-8M10 20a2 2 0 0 0 4 0" strokeLinecap="round" />
     </svg>
   ),
+  /** A bell with a plus: where notifications are set up. */
+  notifySettings: (
+    <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden>
+      <path d="M5 9a5 5 0 0 1 10 0c0 5.5 2.5 6.5 2.5 6.5h-15S5 14.5 5 9M8.5 19a1.5 1.5 0 0 0 3 0" strokeLinecap="round" />
+      <path d="M18 3v6M21 6h-6" strokeLinecap="round" />
+    </svg>
+  ),
   laptop: (
     <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden>
       <rect x="4" y="5" width="16" height="11" rx="1.5" />
@@ -91,6 +98,15 @@ export function Shell({ route, account, children }: { route: Route; account: Rea
         </nav>
         <span className={s.spacer} />
         <ConnectionNote />
+        <a
+          className={cx(s.iconLink, route.name === "notifications" && s.active)}
+          href="#/notifications"
+          aria-label="Notification settings"
+          title="Notification settings"
+          aria-current={route.name === "notifications" ? "page" : undefined}
+        >
+          {ICONS.notifySettings}
+        </a>
         <Button kind="ghost" small onClick={cycle} aria-label={THEME_LABEL[theme]} title={THEME_LABEL[theme]}>
           <span aria-hidden>{THEME_ICON[theme]}</span>
         </Button>
