@@ -1,4 +1,7 @@
 // Headless Chromium through playwright-core (the system's Chromium; nothing is downloaded).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
 export const CHROMIUM_ARGS = [
@@ -58,4 +61,32 @@ export function recordPageProblems(page: Page): string[] {
   });
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
   return problems;
+}
+
+/**
+ * A browser with a real (temporary) profile rather than an incognito-like context: what the
+ * installable-app tests need, since Chromium reports a page in an off-the-record profile as not
+ * installable and refuses it notifications. The profile directory is removed on close.
+ */
+export async function launchWithProfile(viewport: { width: number; height: number }): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const profile = await mkdtemp(path.join(tmpdir(), "tina-e2e-profile-"));
+  const phone = viewport.width < 600;
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport,
+    deviceScaleFactor: phone ? 2 : 1,
+    isMobile: phone,
+    hasTouch: phone,
+    colorScheme: "light",
+  });
+  context.setDefaultTimeout(10_000);
+  return {
+    context,
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
 }

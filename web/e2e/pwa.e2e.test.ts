@@ -1,0 +1,254 @@
+// The dashboard as an installable phone app (issue 20), in real headless Chromium against the
+// built app served by web/serve.ts and the local backend: the manifest and Chromium's own
+// installability check, the service worker (registration, control, the shell offline), Web Push
+// delivered through the DevTools protocol to the real worker (shown, replaced by tag, closed,
+// the generic fallback), and a tap on a notification opening its deep link in the open window.
+// Tests run in order; each builds on what the previous one left.
+import type { BrowserContext, CDPSession, Page, Worker } from "playwright-core";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { startStaticServer, type StaticServer } from "../serve";
+import { eventually, startBackend, type TestBackend } from "./harness/backend";
+import { launchWithProfile, PHONE, recordPageProblems } from "./harness/browser";
+import { documentStillMarked, markDocument, screenshot, signIn } from "./harness/page";
+
+let backend: TestBackend;
+let web: StaticServer;
+let browser: { context: BrowserContext; close(): Promise<void> };
+let page: Page;
+let cdp: CDPSession;
+let problems: string[];
+/** The worker's registrations as the DevTools protocol reports them (registrationId by scope). */
+const registrations = new Map<string, string>();
+
+type Shown = { title: string; body: string; tag: string; data: unknown; icon: string; badge: string };
+
+/** The notifications the worker shows now, read from the page (registration.getNotifications()). */
+async function shown(tag?: string): Promise<Shown[]> {
+  return await page.evaluate(async (t) => {
+    const registration = await navigator.serviceWorker.ready;
+    const list = await registration.getNotifications(t === undefined ? undefined : { tag: t });
+    return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown, icon: n.icon, badge: n.badge }));
+  }, tag);
+}
+
+/** A push message into the real worker, as a push service would deliver it. */
+async function deliver(payload: unknown): Promise<void> {
+  const scope = web.url;
+  const registrationId = await eventually(async () => registrations.get(scope), `the worker's registration for ${scope}`);
+  await cdp.send("ServiceWorker.deliverPushMessage", {
+    origin: new URL(scope).origin,
+    registrationId,
+    data: typeof payload === "string" ? payload : JSON.stringify(payload),
+  });
+}
+
+async function worker(): Promise<Worker> {
+  return await eventually(async () => browser.context.serviceWorkers().find((w) => w.url() === `${web.url}sw.js`), "the service worker target");
+}
+
+const show = (tag: string, title: string, over: object = {}) => ({
+  v: 1,
+  op: "show",
+  tag,
+  title,
+  body: "Bash wants to run: npm test",
+  url: `#/attention?item=${encodeURIComponent(tag)}`,
+  kind: "permission_prompt",
+  at: Date.now(),
+  ...over,
+});
+
+describe("the installable app", () => {
+  beforeAll(async () => {
+    [backend, browser] = await Promise.all([startBackend(), launchWithProfile(PHONE)]);
+    web = await startStaticServer({ convexUrl: backend.url });
+    await browser.context.grantPermissions(["notifications"], { origin: new URL(web.url).origin });
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    problems = recordPageProblems(page);
+    cdp = await browser.context.newCDPSession(page);
+    cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations: list }) => {
+      for (const r of list) {
+        if (r.isDeleted) registrations.delete(r.scopeURL);
+        else registrations.set(r.scopeURL, r.registrationId);
+      }
+    });
+    await cdp.send("ServiceWorker.enable");
+    await signIn(page, web.url, "signUp");
+  }, 90_000);
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      console.error(`--- page problems:\n${problems.join("\n")}`);
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await web?.close();
+    await backend?.stop();
+  });
+
+  test("the manifest is served as a manifest, its icons as PNGs, and Chromium finds the page installable", async () => {
+    const response = await fetch(new URL("manifest.webmanifest", web.url));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/manifest+json");
+    const manifest = (await response.json()) as { name: string; start_url: string; display: string; icons: { src: string }[] };
+    expect(manifest).toMatchObject({ name: "tina", start_url: "./", display: "standalone" });
+    for (const icon of [...manifest.icons.map((i) => i.src), "icons/apple-touch-icon-180.png"]) {
+      const png = await fetch(new URL(icon, web.url));
+      expect(png.status, icon).toBe(200);
+      expect(png.headers.get("content-type"), icon).toBe("image/png");
+    }
+    const { url: manifestUrl, errors } = await cdp.send("Page.getAppManifest");
+    expect(manifestUrl).toBe(`${web.url}manifest.webmanifest`);
+    expect(errors).toEqual([]);
+    const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+    expect(installabilityErrors).toEqual([]);
+  });
+
+  test("the service worker registers, and controls the page after a reload, with the shell cached", async () => {
+    const active = await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.ready;
+      return { scope: registration.scope, script: registration.active?.scriptURL, state: registration.active?.state };
+    });
+    expect(active).toEqual({ scope: web.url, script: `${web.url}sw.js`, state: "activated" });
+    await page.reload();
+    await page.getByTestId("whoami").filter({ hasText: "·" }).first().waitFor({ state: "attached" });
+    expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toBe(`${web.url}sw.js`);
+    const cached = await page.evaluate(async () => {
+      const urls: string[] = [];
+      for (const name of await caches.keys()) for (const request of await (await caches.open(name)).keys()) urls.push(request.url);
+      return urls;
+    });
+    expect(cached).toContain(`${web.url}index.html`);
+    expect(cached.some((u) => /\/assets\/index-[^/]+\.js$/.test(u))).toBe(true);
+    expect(cached.some((u) => /\/assets\/index-[^/]+\.css$/.test(u))).toBe(true);
+    expect(cached).toContain(`${web.url}manifest.webmanifest`);
+    expect(cached.filter((u) => u.endsWith("config.json"))).toEqual([]);
+  });
+
+  test("a push shows a notification with its title, tag and link; the same tag replaces it; a close closes it", async () => {
+    const tag = "prompt:p1";
+    await deliver(show(tag, "alpha · checkout-flow: permission"));
+    const [first] = await eventually(async () => {
+      const list = await shown(tag);
+      return list.length === 1 ? list : undefined;
+    }, "the first notification");
+    expect(first).toMatchObject({
+      title: "alpha · checkout-flow: permission",
+      body: "Bash wants to run: npm test",
+      tag,
+      data: { url: "#/attention?item=prompt%3Ap1", tag, kind: "permission_prompt" },
+      icon: `${web.url}icons/icon-192.png`,
+      badge: `${web.url}icons/badge-96.png`,
+    });
+
+    await deliver(show(tag, "alpha · checkout-flow: permission (2 waiting)"));
+    await eventually(async () => {
+      const list = await shown(tag);
+      return list.length === 1 && list[0]!.title === "alpha · checkout-flow: permission (2 waiting)";
+    }, "the notification replaced in place");
+
+    await deliver(show("tina-test", "tina test", { kind: "test", url: "#/notifications", body: "Push works on this device." }));
+    await eventually(async () => (await shown()).length === 2, "a second notification beside the first");
+
+    await deliver({ v: 1, op: "close", tag });
+    await eventually(async () => {
+      const list = await shown();
+      return list.length === 1 && list[0]!.tag === "tina-test";
+    }, "the first one closed, the test one still there");
+  });
+
+  test("a push that cannot be read still shows something: the generic notification", async () => {
+    await deliver("this is not JSON");
+    const [generic] = await eventually(async () => {
+      const list = await shown("tina-generic");
+      return list.length === 1 ? list : undefined;
+    }, "the generic notification");
+    expect(generic).toMatchObject({ title: "tina: something needs you", data: { url: "#/attention", tag: "tina-generic", kind: "generic" } });
+  });
+
+  test("a tap on a notification closes it and opens its deep link in the open window, without a reload", async () => {
+    const tag = "blocked:o1:2";
+    await page.goto(`${web.url}#/fleet`);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor();
+    await markDocument(page);
+    await deliver(show(tag, "bravo · search-index: phase 2 blocked", { kind: "blocked_phase" }));
+    await eventually(async () => (await shown(tag)).length === 1, "the notification to tap");
+
+    const sw = await worker();
+    // Inside the real worker: the event a tap sends, with the notification the worker showed.
+    await sw.evaluate(async (t) => {
+      type WorkerScope = {
+        registration: ServiceWorkerRegistration;
+        dispatchEvent(event: Event): boolean;
+        NotificationEvent: new (type: string, init: { notification: Notification }) => Event;
+      };
+      const scope = self as unknown as WorkerScope;
+      const [notification] = await scope.registration.getNotifications({ tag: t });
+      if (notification === undefined) throw new Error(`no notification tagged ${t}`);
+      scope.dispatchEvent(new scope.NotificationEvent("notificationclick", { notification }));
+    }, tag);
+
+    await page.waitForURL(`${web.url}#/attention?item=${encodeURIComponent(tag)}`);
+    await page.getByRole("heading", { name: "Needs you" }).waitFor();
+    expect(await documentStillMarked(page)).toBe(true);
+    await eventually(async () => (await shown(tag)).length === 0, "the tapped notification closed");
+  });
+
+  test("the notifications page against the deployment: no push keys said plainly; settings kept; the webhook shown by its host only", async () => {
+    await page.goto(`${web.url}#/account`);
+    await page.getByRole("link", { name: "Notification settings →" }).click();
+    await page.waitForURL(`${web.url}#/notifications`);
+    await page.getByRole("heading", { name: "Notifications" }).waitFor();
+    // The test backend has no VAPID keys: the page says how to set them and offers no switch.
+    await page.locator('[data-testid="push-device"][data-phase="off"]').waitFor();
+    expect(await page.getByTestId("no-vapid").innerText()).toContain("tina push keys");
+    expect(await page.getByRole("button", { name: "Turn on push" }).count()).toBe(0);
+
+    const stall = page.getByRole("checkbox", { name: /Stalls and stop failures/ });
+    expect(await stall.isChecked()).toBe(true);
+    await stall.click();
+    await eventually(async () => !(await stall.isChecked()), "the kind unticked");
+
+    const webhook = page.getByRole("form", { name: "Webhook" });
+    await webhook.getByLabel("Address").fill("http://127.0.0.1:9/hooks/secret-path-7f3k");
+    await webhook.getByRole("button", { name: "Save" }).click();
+    await page.getByTestId("webhook-current").filter({ hasText: "Posting to 127.0.0.1:9" }).waitFor();
+
+    await page.reload();
+    await page.getByRole("heading", { name: "Notifications" }).waitFor();
+    await page.getByTestId("webhook-current").filter({ hasText: "Posting to 127.0.0.1:9" }).waitFor();
+    expect(await page.getByRole("checkbox", { name: /Stalls and stop failures/ }).isChecked()).toBe(false);
+    expect(await page.getByRole("checkbox", { name: /Permission prompts/ }).isChecked()).toBe(true);
+    expect(await page.content()).not.toContain("secret-path-7f3k");
+    await screenshot(page, "notifications-phone", true);
+  });
+
+  test("offline: the page says nothing is current and pauses; a reload still opens the shell from the cache", async () => {
+    await page.goto(`${web.url}#/`);
+    await page.getByRole("heading", { name: "Orchestrations" }).waitFor();
+    const { port } = web;
+    await browser.context.setOffline(true);
+    const notice = page.getByTestId("offline");
+    await notice.waitFor();
+    expect(await notice.innerText()).toContain("This device is offline");
+    expect(await page.locator('[data-connectivity="offline"]').getAttribute("inert")).not.toBeNull();
+    await screenshot(page, "offline-phone");
+
+    // The host gone too, so the worker's own fetches fail whether or not emulation reaches it.
+    await web.close();
+    await page.reload();
+    await page.getByTestId("offline").waitFor();
+    expect(await page.getByTestId("offline").innerText()).toContain("You are offline");
+    expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toBe(`${web.url}sw.js`);
+
+    // Back online: the app starts by itself (no reload), signed in, with live data.
+    web = await startStaticServer({ convexUrl: backend.url, port });
+    await markDocument(page);
+    await browser.context.setOffline(false);
+    await page.getByTestId("whoami").filter({ hasText: "·" }).first().waitFor({ state: "attached", timeout: 20_000 });
+    await page.getByTestId("offline").waitFor({ state: "detached" });
+    expect(await documentStillMarked(page)).toBe(true);
+  });
+});
