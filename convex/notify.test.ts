@@ -315,7 +315,8 @@ describe("one notification per item", () => {
     const opened = messagesOf(await sent(t));
     expect(opened).toMatchObject([{ op: "show", tag: `prompt:${promptId}`, kind: "permission_prompt", title: "executor-1 asks to use Bash", urgent: true }]);
     await owner.as.mutation(api.prompts.answer, { promptId, decision: "allow_once" });
-    expect(messagesOf(await sent(t))).toEqual([{ op: "close", tag: `prompt:${promptId}` }]);
+    // Withdrawn as urgently as it was shown.
+    expect(messagesOf(await sent(t))).toEqual([{ op: "close", tag: `prompt:${promptId}`, urgent: true }]);
   });
 });
 

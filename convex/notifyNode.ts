@@ -75,7 +75,7 @@ async function pushTo(device: Device, messages: NotifyMessage[], keys: Vapid, ou
       const details = webpush.generateRequestDetails({ endpoint: device.endpoint, keys: { p256dh: device.p256dh, auth: device.auth } }, payloadOf(m), {
         vapidDetails: keys,
         TTL: TTL_SECONDS,
-        urgency: m.op === "show" && m.urgent ? "high" : "normal",
+        urgency: m.urgent === true ? "high" : "normal",
         topic: await topicOf(m.tag),
         contentEncoding: "aes128gcm",
       });

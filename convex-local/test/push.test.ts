@@ -164,7 +164,8 @@ describe("Web Push through the stand-in push service", () => {
     expect(shown.urgency).toBe("high");
     expect(payloadOf(shown)).toMatchObject({ kind: "permission_prompt" });
     await sync([]);
-    await push.waitFor(isClose(`laptop:${nodeId}:${key}`), "its close");
+    const closed = await push.waitFor(isClose(`laptop:${nodeId}:${key}`), "its close");
+    expect(closed.urgency).toBe("high");
   });
 
   test("sendTest reaches the device", async () => {

@@ -88,7 +88,8 @@ export const showMessage = v.object({
   // Permission prompts and plan approvals: Urgency high (RFC 8030 §5.3).
   urgent: v.boolean(),
 });
-export const closeMessage = v.object({ op: v.literal("close"), tag: v.string() });
+// `urgent`: the item's own urgency, so that its withdrawal travels as fast as it did (not in the payload).
+export const closeMessage = v.object({ op: v.literal("close"), tag: v.string(), urgent: v.optional(v.boolean()) });
 export const notifyMessage = v.union(showMessage, closeMessage);
 export type ShowMessage = Infer<typeof showMessage>;
 export type CloseMessage = Infer<typeof closeMessage>;
@@ -316,8 +317,16 @@ export function itemMessage(item: NeedItem, now: number): ShowMessage {
     body: cut(body, BODY_MAX),
     url: itemUrl(item.key),
     at: item.since > 0 ? item.since : now,
-    urgent: kind === "permission_prompt" || kind === "plan_approval",
+    urgent: isUrgent(kind),
   });
+}
+
+function isUrgent(kind: MessageKind | Infer<typeof notifyStateKind>): boolean {
+  return kind === "permission_prompt" || kind === "plan_approval";
+}
+
+function closeOf(row: Doc<"notifyState">): CloseMessage {
+  return isUrgent(row.kind) ? { op: "close", tag: row.tag, urgent: true } : { op: "close", tag: row.tag };
 }
 
 function stateKind(kind: MessageKind): Infer<typeof notifyStateKind> {
@@ -763,7 +772,7 @@ export async function evaluate(ctx: MutationCtx, now: number, openPrompts: OpenP
         continue;
       }
       await ctx.db.delete("notifyState", row._id);
-      if (row.via === "item") closes.push({ op: "close", tag: row.tag });
+      if (row.via === "item") closes.push(closeOf(row));
     }
 
     const shows: ShowMessage[] = [];
