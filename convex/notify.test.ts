@@ -430,6 +430,10 @@ describe("delivery reports and limits", () => {
     const log = await owner.as.query(api.notify.recentDeliveries, {});
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ channel: "push", ok: false, error: expect.stringContaining("TINA_VAPID_PUBLIC_KEY") });
+    // Again later: still one row, dated anew.
+    vi.advanceTimersByTime(60_000);
+    await t.action(internal.notifyNode.deliver, { userId: owner.userId, messages: [{ op: "close", tag: "z" }] });
+    expect(await owner.as.query(api.notify.recentDeliveries, {})).toMatchObject([{ at: log[0].at + 60_000, tag: "z", ok: false }]);
   });
 
   test(`more users than one run takes (${MAX_USERS}): the next ones are evaluated right after`, async () => {

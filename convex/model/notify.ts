@@ -598,6 +598,15 @@ export async function targets(ctx: QueryCtx, userId: Id<"users">) {
 /** Keeps the last DELIVERIES_KEPT deliveries of the user, with `results` the newest. */
 async function record(ctx: MutationCtx, userId: Id<"users">, at: number, results: (Omit<DeliveryResult, "deviceId" | "gone"> & { deviceLabel?: string })[]): Promise<void> {
   for (const r of results.slice(-DELIVERIES_KEPT)) {
+    const error = r.error === undefined ? undefined : cut(r.error.replace(CONTROL, " "), ERROR_MAX);
+    // A failure of the set-up itself (no VAPID keys, no channel), again: the one row says it, dated anew.
+    if (!r.ok && r.deviceLabel === undefined && r.status === undefined) {
+      const newest = await ctx.db.query("notifyDeliveries").withIndex("by_user_at", (q) => q.eq("userId", userId)).order("desc").first();
+      if (newest !== null && !newest.ok && newest.channel === r.channel && newest.error === error && newest.status === undefined) {
+        await ctx.db.patch("notifyDeliveries", newest._id, { at, op: r.op, tag: cut(r.tag, 512) });
+        continue;
+      }
+    }
     await ctx.db.insert("notifyDeliveries", defined({
       userId,
       at,
@@ -606,7 +615,7 @@ async function record(ctx: MutationCtx, userId: Id<"users">, at: number, results
       tag: cut(r.tag, 512),
       ok: r.ok,
       status: r.status,
-      error: r.error === undefined ? undefined : cut(r.error.replace(CONTROL, " "), ERROR_MAX),
+      error,
       deviceLabel: r.deviceLabel,
     }));
   }
