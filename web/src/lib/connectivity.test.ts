@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { connectivity, OFFLINE_GRACE_MS, offlineText } from "./connectivity";
+import { connectivity, FIRST_CONNECT_GRACE_MS, OFFLINE_GRACE_MS, offlineText } from "./connectivity";
 
 const base = { online: true, connected: true, hasEverConnected: true, downSince: null, now: 100_000 };
 
@@ -19,9 +19,12 @@ describe("is the page live?", () => {
     expect(connectivity({ ...down, now: 100_000 + OFFLINE_GRACE_MS })).toEqual({ status: "offline", since: 100_000, everLive: true, deviceOffline: false });
   });
 
-  test("never connected since the page started: offline after the grace period, with nothing ever live", () => {
-    const state = connectivity({ ...base, connected: false, hasEverConnected: false, downSince: 0, now: 10_000 }, 5_000);
-    expect(state).toEqual({ status: "offline", since: 0, everLive: false, deviceOffline: false });
+  test("never connected since the page started: a longer grace (a slow first connection), then offline with nothing ever live", () => {
+    const first = { ...base, connected: false, hasEverConnected: false, downSince: 0 };
+    expect(FIRST_CONNECT_GRACE_MS).toBeGreaterThan(OFFLINE_GRACE_MS);
+    expect(connectivity({ ...first, now: OFFLINE_GRACE_MS })).toEqual({ status: "connecting", offlineAt: FIRST_CONNECT_GRACE_MS });
+    expect(connectivity({ ...first, now: FIRST_CONNECT_GRACE_MS })).toEqual({ status: "offline", since: 0, everLive: false, deviceOffline: false });
+    expect(connectivity({ ...first, now: 700 }, 5_000, 500).status).toBe("offline");
   });
 });
 

@@ -5,6 +5,12 @@
 /** How long a dropped connection may take to come back before the page calls itself offline. */
 export const OFFLINE_GRACE_MS = 4_000;
 
+/**
+ * How long the first connection may take (a phone on a slow network): until then there is no
+ * data on screen to distrust, only placeholders.
+ */
+export const FIRST_CONNECT_GRACE_MS = 10_000;
+
 export type ConnectivityInput = {
   /** navigator.onLine */
   online: boolean;
@@ -24,12 +30,13 @@ export type Connectivity =
   /** Offline: `since` is when it was last live (or the page's start, if it never was). */
   | { status: "offline"; since: number; everLive: boolean; deviceOffline: boolean };
 
-export function connectivity(input: ConnectivityInput, graceMs: number = OFFLINE_GRACE_MS): Connectivity {
+export function connectivity(input: ConnectivityInput, graceMs: number = OFFLINE_GRACE_MS, firstGraceMs: number = FIRST_CONNECT_GRACE_MS): Connectivity {
   const since = input.downSince ?? input.now;
   if (!input.online) return { status: "offline", since, everLive: input.hasEverConnected, deviceOffline: true };
   if (input.connected) return { status: "live" };
-  if (input.now - since >= graceMs) return { status: "offline", since, everLive: input.hasEverConnected, deviceOffline: false };
-  return { status: "connecting", offlineAt: since + graceMs };
+  const grace = input.hasEverConnected ? graceMs : firstGraceMs;
+  if (input.now - since >= grace) return { status: "offline", since, everLive: input.hasEverConnected, deviceOffline: false };
+  return { status: "connecting", offlineAt: since + grace };
 }
 
 /** The offline notice, in words: what happened and why nothing on screen is current. */

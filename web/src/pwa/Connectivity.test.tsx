@@ -38,7 +38,7 @@ test("a client that never connects: connecting, then offline with the notice; th
   client = new ConvexReactClient("http://127.0.0.1:9", { webSocketConstructor: SilentSocket as unknown as typeof WebSocket, unsavedChangesWarning: false });
   const started = Date.now();
   render(
-    <LiveOnly client={client} graceMs={300}>
+    <LiveOnly client={client} graceMs={300} firstGraceMs={300}>
       <Status />
       <button>Approve</button>
     </LiveOnly>,

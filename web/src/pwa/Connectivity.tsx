@@ -4,7 +4,7 @@
 import type { ConvexReactClient } from "convex/react";
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { cx } from "../components/ui";
-import { connectivity, OFFLINE_GRACE_MS, offlineText, type Connectivity } from "../lib/connectivity";
+import { connectivity, FIRST_CONNECT_GRACE_MS, OFFLINE_GRACE_MS, offlineText, type Connectivity } from "../lib/connectivity";
 import { formatAbsolute } from "../lib/time";
 import signIn from "../views/SignIn.module.css";
 import s from "./connectivity.module.css";
@@ -21,7 +21,12 @@ type Observed = { online: boolean; connected: boolean; hasEverConnected: boolean
 type ConnectionSource = Pick<ConvexReactClient, "connectionState" | "subscribeToConnectionState">;
 
 /** Follows the device's network and the Convex client's WebSocket. */
-export function useLiveConnectivity(client: ConnectionSource, graceMs: number = OFFLINE_GRACE_MS, clock: () => number = Date.now): Connectivity {
+export function useLiveConnectivity(
+  client: ConnectionSource,
+  graceMs: number = OFFLINE_GRACE_MS,
+  firstGraceMs: number = FIRST_CONNECT_GRACE_MS,
+  clock: () => number = Date.now,
+): Connectivity {
   const [observed, setObserved] = useState<Observed>(() => {
     const c = client.connectionState();
     const online = navigator.onLine;
@@ -58,7 +63,7 @@ export function useLiveConnectivity(client: ConnectionSource, graceMs: number = 
   }, [client, update]);
   // `now` only moves on the timer below: a connection that just dropped counts as "connecting"
   // until its grace period ends, then the timer renders it offline.
-  const state = connectivity({ ...observed, now: Math.max(now, observed.downSince ?? now) }, graceMs);
+  const state = connectivity({ ...observed, now: Math.max(now, observed.downSince ?? now) }, graceMs, firstGraceMs);
   const wakeAt = state.status === "connecting" ? state.offlineAt : null;
   useEffect(() => {
     if (wakeAt === null) return;
@@ -88,8 +93,8 @@ export function OfflineNotice({ state }: { state: Extract<Connectivity, { status
 }
 
 /** The app under the live-data rule: offline, the notice shows and the page behind it is dimmed and inert. */
-export function LiveOnly({ client, children, graceMs }: { client: ConnectionSource; children: ReactNode; graceMs?: number }) {
-  const state = useLiveConnectivity(client, graceMs);
+export function LiveOnly({ client, children, graceMs, firstGraceMs }: { client: ConnectionSource; children: ReactNode; graceMs?: number; firstGraceMs?: number }) {
+  const state = useLiveConnectivity(client, graceMs, firstGraceMs);
   const offline = state.status === "offline";
   return (
     <ConnectivityContext.Provider value={state}>
