@@ -157,6 +157,26 @@ describe("the installable app", () => {
       const list = await shown();
       return list.length === 1 && list[0]!.tag === "tina-test";
     }, "the first one closed, the test one still there");
+
+    // The app in the background and no other notification: a close would leave the push with
+    // nothing shown (browsers penalise that), so the last one becomes a quiet "resolved" one.
+    // Playwright makes every page report focus; without that the page in front has it alone.
+    await cdp.send("Emulation.setFocusEmulationEnabled", { enabled: false });
+    const other = await browser.context.newPage();
+    try {
+      await other.bringToFront();
+      await eventually(async () => !(await page.evaluate(() => document.hasFocus())), "the app in the background");
+      await deliver({ v: 1, op: "close", tag: "tina-test" });
+      await eventually(async () => {
+        const list = await shown();
+        return list.length === 1 && list[0]!.tag === "tina-test" && list[0]!.title === "Resolved: tina test";
+      }, "the last one replaced by a quiet resolved one");
+      expect((await shown("tina-test"))[0]).toMatchObject({ data: { url: "#/attention", tag: "tina-test", kind: "resolved" } });
+    } finally {
+      await other.close();
+      await page.bringToFront();
+      await cdp.send("Emulation.setFocusEmulationEnabled", { enabled: true });
+    }
   });
 
   test("a push that cannot be read still shows something: the generic notification", async () => {

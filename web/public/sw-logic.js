@@ -94,6 +94,38 @@
     return { title: message.title, options: options };
   }
 
+  var RESOLVED_PREFIX = "Resolved: ";
+
+  /**
+   * What a close does besides closing its tag's notifications. A browser wants every push to
+   * leave a notification showing unless the app is in front: Chrome shows its own "this site has
+   * been updated in the background" once its allowance of silent pushes is spent, Safari ends
+   * the subscription after a few. So when the close would leave none (no other notification of
+   * the app, no window of it in front), it is replaced by a quiet "resolved" one with the same
+   * tag; otherwise null (close only). `shown`: the app's notifications ({tag, title}).
+   */
+  function closePlan(tag, shown, appInFront, scope) {
+    var was = null;
+    for (var i = 0; i < shown.length; i++) {
+      if (shown[i].tag !== tag) return null;
+      if (was === null && nonEmptyString(shown[i].title, 10 * MAX_TITLE)) was = shown[i].title;
+    }
+    if (appInFront) return null;
+    var title = was === null ? "tina: resolved" : was.indexOf(RESOLVED_PREFIX) === 0 ? was : RESOLVED_PREFIX + was;
+    return {
+      title: clip(title, MAX_TITLE),
+      options: {
+        body: "Nothing needs you here any more.",
+        tag: tag,
+        data: { url: FALLBACK_URL, tag: tag, kind: "resolved" },
+        renotify: false,
+        silent: true,
+        icon: new URL("icons/icon-192.png", scope).href,
+        badge: new URL("icons/badge-96.png", scope).href,
+      },
+    };
+  }
+
   /** The absolute address a notification's link opens: its hash route on the app's scope. */
   function deepLink(url, scope) {
     var base = new URL(scope);
@@ -163,6 +195,7 @@
     STATIC_FILES: STATIC_FILES,
     parsePush: parsePush,
     notificationFor: notificationFor,
+    closePlan: closePlan,
     deepLink: deepLink,
     safeRoute: safeRoute,
     inScope: inScope,

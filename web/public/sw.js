@@ -168,9 +168,24 @@ function pushText(data) {
 }
 
 async function closeTagged(tag) {
-  var shown = await self.registration.getNotifications({ tag: tag });
+  var shown = await self.registration.getNotifications();
+  var windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  var scope = self.registration.scope;
+  var inFront = windows.some(function (w) {
+    return logic.inScope(w.url, scope) && w.focused && w.visibilityState === "visible";
+  });
+  var plan = logic.closePlan(
+    tag,
+    shown.map(function (n) {
+      return { tag: n.tag, title: n.title };
+    }),
+    inFront,
+    scope,
+  );
+  // Replaced in place (same tag) when closing would leave nothing showing; closed otherwise.
+  if (plan !== null) return self.registration.showNotification(plan.title, plan.options);
   shown.forEach(function (notification) {
-    notification.close();
+    if (notification.tag === tag) notification.close();
   });
 }
 

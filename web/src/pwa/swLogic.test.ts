@@ -14,6 +14,7 @@ type SwLogic = {
   STATIC_FILES: string[];
   parsePush(text: string | null): Message;
   notificationFor(m: Shown, scope: string): { title: string; options: NotificationOptions & { renotify: boolean; timestamp?: number } };
+  closePlan(tag: string, shown: { tag: string; title: string }[], appInFront: boolean, scope: string): { title: string; options: NotificationOptions & { renotify: boolean } } | null;
   deepLink(url: unknown, scope: string): string;
   pickWindow<W extends Win>(windows: W[], scope: string): W | null;
   requestKind(url: string, scope: string, mode: string): "index" | "asset" | "static" | null;
@@ -97,6 +98,23 @@ describe("push payloads", () => {
       badge: "https://tina.example.com/app/icons/badge-96.png",
       timestamp: 5,
     });
+  });
+});
+
+describe("a close never leaves a push without a notification", () => {
+  test("other notifications showing, or the app in front: the item's one is only closed", () => {
+    expect(sw.closePlan("a", [{ tag: "a", title: "Plan awaiting approval" }, { tag: "b", title: "Prompt" }], false, SCOPE)).toBeNull();
+    expect(sw.closePlan("a", [{ tag: "a", title: "Plan awaiting approval" }], true, SCOPE)).toBeNull();
+  });
+
+  test("the last one showing is replaced, same tag, by a quiet 'resolved' that leads to Needs you", () => {
+    const plan = sw.closePlan("approval:o1:2", [{ tag: "approval:o1:2", title: "Plan awaiting approval" }], false, SCOPE)!;
+    expect(plan.title).toBe("Resolved: Plan awaiting approval");
+    expect(plan.options).toMatchObject({ tag: "approval:o1:2", silent: true, renotify: false, data: { url: "#/attention", tag: "approval:o1:2", kind: "resolved" } });
+    // Nothing showing (dismissed by hand): still something, worded without a title.
+    expect(sw.closePlan("x", [], false, SCOPE)!.title).toBe("tina: resolved");
+    // A resolved one closed again keeps its words.
+    expect(sw.closePlan("a", [{ tag: "a", title: "Resolved: Prompt" }], false, SCOPE)!.title).toBe("Resolved: Prompt");
   });
 });
 
