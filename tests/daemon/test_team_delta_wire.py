@@ -150,14 +150,22 @@ class LosingGateway(Gateway):
         return result
 
 
+@contextlib.asynccontextmanager
+async def losing_syncer(
+    backend: BackendProcess, **options: Any
+) -> AsyncIterator[tuple[LosingGateway, Syncer]]:
+    """A syncer of a laptop enrolled on `backend` whose gateway can lose replies (not running)."""
+    async with open_convex_client(backend.url) as client:
+        enrolled = await enroll(client, SECRET, "delta", "linux")
+        gateway = LosingGateway(client, enrolled.credential)
+        yield gateway, Syncer(LatestValue[GatewayProtocol | None](gateway), **options)
+
+
 async def test_replays_and_a_lost_base_lose_and_duplicate_nothing(
     backend_factory: Callable[..., BackendProcess],
 ) -> None:
     backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
-    async with open_convex_client(backend.url) as client:
-        enrolled = await enroll(client, SECRET, "delta", "linux")
-        gateway = LosingGateway(client, enrolled.credential)
-        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway))
+    async with losing_syncer(backend) as (gateway, syncer):
         tasks = [task(i, size=100) for i in range(1, 21)]
         async with trio.open_nursery() as nursery:
             await nursery.start(syncer.run)
@@ -203,11 +211,8 @@ async def test_a_reconcile_page_whose_reply_was_lost_records_each_state_once(
     # Convex applies it, the reply is lost. During a reconcile Convex has no revision a probe
     # could learn from, so the daemon sends the page again: each state is still recorded once.
     backend = backend_factory(env={"TINA_ENROLLMENT_SECRET": SECRET})
-    async with open_convex_client(backend.url) as client:
-        enrolled = await enroll(client, SECRET, "delta", "linux")
-        gateway = LosingGateway(client, enrolled.credential)
+    async with losing_syncer(backend, whole_states=0) as (gateway, syncer):
         gateway.lose_pages = 1
-        syncer = Syncer(LatestValue[GatewayProtocol | None](gateway), whole_states=0)
         for status in ("pending", "in_progress", "completed"):
             syncer.put_team("big", TEAM, [LEAD], [task(1, status, size=100)])
         async with trio.open_nursery() as nursery:
