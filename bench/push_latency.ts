@@ -18,11 +18,7 @@
 // at a time (the next once the previous one's push arrived). --record writes the results into
 // docs/benchmarks.md between the push-latency markers.
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConvexHttpClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
@@ -33,26 +29,14 @@ import { spawnLocalBackend } from "../convex-local/testing.js";
 import { PushService, type PushRecord } from "../convex-local/test/push_service.js";
 import { DaemonLaptop } from "../web/e2e/harness/daemon.js";
 import { orchestration } from "../web/e2e/harness/scenario.js";
+import { type Stats, machine, ms, now, record, stats } from "./_common";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BENCHMARKS_MD = path.join(REPO_ROOT, "docs", "benchmarks.md");
-const START = "<!-- push-latency:start -->";
-const END = "<!-- push-latency:end -->";
 const WARMUP = 5;
 const TARGET_P99_MS = 1000;
 /** How long each hook waits for an answer before it gives up (the daemon then settles the prompt). */
 const HOOK_WAIT_MS = 1500;
 
-type Stats = { p50: number; p90: number; p99: number; max: number; n: number };
 
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1]!, n: sorted.length };
-}
-
-/** Wall-clock ms with sub-ms precision (the stand-in stamps with Date.now(), the same clock). */
-const now = () => performance.timeOrigin + performance.now();
 
 type Show = { op: string; tag: string; body?: string };
 
@@ -156,7 +140,7 @@ async function main(): Promise<void> {
     process.stderr.write(`measured ${items} items\n`);
     const section = report(mode, stats(samples), serverSide.length > 0 ? stats(serverSide) : undefined, items, `${machineText}, ${os.loadavg()[0]!.toFixed(1)} at the end)`);
     process.stdout.write(`${section}\n`);
-    if (values.record) record(section);
+    if (values.record) record("push-latency", "Push: item created on a laptop → push received", section);
   } finally {
     await laptop?.stop();
     await backend.stop();
@@ -164,15 +148,6 @@ async function main(): Promise<void> {
   }
 }
 
-function machine(): string {
-  const cpus = os.cpus();
-  return (
-    `${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, ` +
-    `Node ${process.version} (1-minute load average ${os.loadavg()[0]!.toFixed(1)} at the start`
-  );
-}
-
-const ms = (v: number) => v.toFixed(1);
 
 function report(mode: "daemon" | "node", total: Stats, server: Stats | undefined, items: number, machineText: string): string {
   const laptopText =
@@ -207,15 +182,5 @@ function report(mode: "daemon" | "node", total: Stats, server: Stats | undefined
   ].join("\n");
 }
 
-function record(section: string): void {
-  const block = `${START}\n${section}\n${END}`;
-  let text = existsSync(BENCHMARKS_MD) ? readFileSync(BENCHMARKS_MD, "utf8") : "# Benchmarks\n";
-  if (text.includes(START) && text.includes(END)) {
-    text = text.slice(0, text.indexOf(START)) + block + text.slice(text.indexOf(END) + END.length);
-  } else {
-    text = `${text.trimEnd()}\n\n## Push: item created on a laptop → push received\n\n${block}\n`;
-  }
-  writeFileSync(BENCHMARKS_MD, text);
-}
 
 await main();

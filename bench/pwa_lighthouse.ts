@@ -9,22 +9,17 @@
 // non-zero when the installability audit fails. --record writes the result into
 // docs/benchmarks.md between the pwa-lighthouse markers.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import lighthouse from "lighthouse";
 import { build } from "vite";
 import { startStaticServer } from "../web/serve";
 import { startBackend } from "../web/e2e/harness/backend";
 import { CHROMIUM_ARGS } from "../web/e2e/harness/browser";
+import { REPO_ROOT, record } from "./_common";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BENCHMARKS_MD = path.join(REPO_ROOT, "docs", "benchmarks.md");
-const START = "<!-- pwa-lighthouse:start -->";
-const END = "<!-- pwa-lighthouse:end -->";
 
 /** The parts of Lighthouse's result this script reads. */
 type Audit = { id: string; title: string; score: number | null; scoreDisplayMode: string; explanation?: string; details?: { items?: { reason?: string }[] } };
@@ -94,7 +89,7 @@ async function main(): Promise<void> {
     const installable = lhr.audits["installable-manifest"];
     const section = report(lhr, rows);
     process.stdout.write(`${section}\n`);
-    if (values.record) record(section);
+    if (values.record) record("pwa-lighthouse", "Dashboard: Lighthouse's installable-app audits", section);
     if (installable?.score !== 1) {
       process.stderr.write(`pwa_lighthouse.ts: not installable: ${installable === undefined ? "no installable-manifest audit" : why(installable) || "no reason given"}\n`);
       process.exitCode = 1;
@@ -136,15 +131,5 @@ function report(lhr: Lhr, rows: { ref: { id: string; group?: string }; audit: Au
   ].join("\n");
 }
 
-function record(section: string): void {
-  const block = `${START}\n${section}\n${END}`;
-  let text = existsSync(BENCHMARKS_MD) ? readFileSync(BENCHMARKS_MD, "utf8") : "# Benchmarks\n";
-  if (text.includes(START) && text.includes(END)) {
-    text = text.slice(0, text.indexOf(START)) + block + text.slice(text.indexOf(END) + END.length);
-  } else {
-    text = `${text.trimEnd()}\n\n## Dashboard: Lighthouse's installable-app audits\n\n${block}\n`;
-  }
-  writeFileSync(BENCHMARKS_MD, text);
-}
 
 await main();

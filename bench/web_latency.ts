@@ -7,11 +7,8 @@
 // The laptop is the e2e harness's (web/e2e/harness): the stand-in by default, the real
 // daemon with TINA_E2E_LAPTOP=daemon once it exists. --record writes the results into
 // docs/benchmarks.md between the web-latency markers. Needs a build (the script builds).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConvexHttpClient } from "convex/browser";
 import { build } from "vite";
@@ -22,23 +19,11 @@ import { DESKTOP, launchBrowser } from "../web/e2e/harness/browser";
 import { laptopKind, makeLaptop } from "../web/e2e/harness/index";
 import { openOrchestration, phaseItem, signIn } from "../web/e2e/harness/page";
 import { orchestration, team } from "../web/e2e/harness/scenario";
+import { REPO_ROOT, type Stats, machine, ms, now, record, stats } from "./_common";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BENCHMARKS_MD = path.join(REPO_ROOT, "docs", "benchmarks.md");
-const START = "<!-- web-latency:start -->";
-const END = "<!-- web-latency:end -->";
 const WARMUP = 10;
 
-type Stats = { p50: number; p90: number; p99: number; max: number; n: number };
 
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1]!, n: sorted.length };
-}
-
-/** Wall-clock ms with sub-ms precision; the page's clock is the same system clock. */
-const now = () => performance.timeOrigin + performance.now();
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -150,7 +135,7 @@ async function main(): Promise<void> {
     const parts = { queued: stats(queued), claimed: stats(claimed), started: stats(started) };
     const section = report(stats(visible), stats(handled), parts, iterations, `${machineText}, ${os.loadavg()[0]!.toFixed(1)} at the end)`);
     process.stdout.write(`${section}\n`);
-    if (values.record) record(section);
+    if (values.record) record("web-latency", "Dashboard: change → visible, tap → handler started", section);
   } finally {
     await laptop.stop();
     await browser.close();
@@ -159,15 +144,6 @@ async function main(): Promise<void> {
   }
 }
 
-function machine(): string {
-  const cpus = os.cpus();
-  return (
-    `${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, ` +
-    `Node ${process.version} (1-minute load average ${os.loadavg()[0]!.toFixed(1)} at the start`
-  );
-}
-
-const ms = (v: number) => v.toFixed(1);
 
 function report(
   visible: Stats,
@@ -216,15 +192,5 @@ function report(
   ].join("\n");
 }
 
-function record(section: string): void {
-  const block = `${START}\n${section}\n${END}`;
-  let text = existsSync(BENCHMARKS_MD) ? readFileSync(BENCHMARKS_MD, "utf8") : "# Benchmarks\n";
-  if (text.includes(START) && text.includes(END)) {
-    text = text.slice(0, text.indexOf(START)) + block + text.slice(text.indexOf(END) + END.length);
-  } else {
-    text = `${text.trimEnd()}\n\n## Dashboard: change → visible, tap → handler started\n\n${block}\n`;
-  }
-  writeFileSync(BENCHMARKS_MD, text);
-}
 
 await main();
