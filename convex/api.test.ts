@@ -36,7 +36,7 @@ describe("every function", () => {
     for (const [name, fn] of await allFunctions()) {
       if (!fn.isPublic || fn.tinaAccess === undefined) continue;
       const fields = Object.keys(JSON.parse(fn.exportArgs!()).value ?? {});
-      const needs = fn.tinaAccess === "node" ? "nodeToken" : fn.tinaAccess === "enrollment" ? "enrollmentSecret" : null;
+      const needs = fn.tinaAccess === "node" ? "nodeToken" : fn.tinaAccess === "enrollment" ? "enrollmentSecret" : fn.tinaAccess === "notification" ? "token" : null;
       if (needs !== null && !fields.includes(needs)) wrong.push(name);
       if (needs === null && (fields.includes("nodeToken") || fields.includes("enrollmentSecret"))) wrong.push(name);
     }

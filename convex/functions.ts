@@ -10,6 +10,8 @@
 //   viewerMutation                 role viewer or above, for a person's own view (needs:dismiss)
 //   operatorMutation               role operator or owner (submit and cancel actions)
 //   ownerQuery / ownerMutation     role owner (users, invitations, laptops)
+//   notificationMutation           a notification's action, by the single-use `token` its
+//                                  push payload carried (model/notifyAnswer.ts; notify:answer)
 //
 // Refusals are ConvexError({code, message, field?}): `unauthenticated` without a usable
 // identity or credential, `forbidden` for a role that is too low, `revoked` for a revoked
@@ -22,12 +24,13 @@ import { requestInfo, type Actor, type UserActor } from "./model/audit";
 import { authenticateNode } from "./model/auth";
 import { invalid } from "./model/errors";
 import { authorizeEnrollment, touchPresence } from "./model/nodes";
+import { authenticateAnswer } from "./model/notifyAnswer";
 import { cleanText } from "./model/redact";
 import { requireRole, resolveCaller, userActor, type User } from "./model/users";
 import type { Role } from "./model/validators";
 
 /** Who may call a function; each builder stamps it on what it builds (`tinaAccess`) for the tests. */
-export type Access = "node" | "enrollment" | "signedIn" | Role;
+export type Access = "node" | "enrollment" | "signedIn" | "notification" | Role;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function stamp<B extends (definition: any) => object>(access: Access, builder: B): B {
@@ -73,6 +76,12 @@ export const enrollmentMutation = stamp("enrollment", customMutation(mutation, {
     ctx: { enrollment: await authorizeEnrollment(ctx, enrollmentSecret), request: await requestInfo(ctx) },
     args: {},
   }),
+}));
+
+/** The token is the only credential: known, unused, unexpired (the rest is checked by the handler). */
+export const notificationMutation = stamp("notification", customMutation(mutation, {
+  args: { token: v.string() },
+  input: async (ctx, { token }) => ({ ctx: { answer: await authenticateAnswer(ctx, token), request: await requestInfo(ctx) }, args: {} }),
 }));
 
 export const signedInQuery = stamp("signedIn", customQuery(query, {

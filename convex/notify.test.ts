@@ -143,7 +143,7 @@ describe("the edge", () => {
   test("settings: kinds, quiet hours in an IANA zone, ntfy, a webhook whose URL is never returned", async () => {
     const t = makeT();
     const owner = await addUser(t, OWNER);
-    expect(await owner.as.query(api.notify.settings, {})).toEqual({ kinds: NOTIFY_KINDS, quietHours: null, ntfy: null, webhook: null });
+    expect(await owner.as.query(api.notify.settings, {})).toEqual({ kinds: NOTIFY_KINDS, quietHours: null, ntfy: null, webhook: null, answering: false });
     const update = (args: Record<string, unknown>) => owner.as.mutation(api.notify.updateSettings, args as never);
     expect(await refusal(update({ webhook: { url: "http://hooks.example.com/x" } }))).toMatchObject({ field: "webhook.url" });
     expect(await refusal(update({ quietHours: { start: "25:00", end: "07:00", timeZone: "UTC" } }))).toMatchObject({ field: "quietHours.start" });
@@ -167,6 +167,7 @@ describe("the edge", () => {
       quietHours: { start: "22:00", end: "07:00", timeZone: "Europe/Paris" },
       ntfy: { server: "https://ntfy.example.com", topic: "tina-alerts" },
       webhook: { urlHost: "hooks.slack.com" },
+      answering: false,
     });
     expect(JSON.stringify(read)).not.toContain("very-secret-token");
     await update({ quietHours: null, webhook: null });

@@ -3,9 +3,10 @@
 // notifyNode.ts delivers.
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
-import { viewerMutation, viewerQuery } from "./functions";
+import { notificationMutation, viewerMutation, viewerQuery } from "./functions";
 import * as model from "./model/notify";
-import { deliveryChannel, deliveryResult, notifyKind, notifyOp, quietHours as quietHoursValidator } from "./model/notify";
+import { answerDecision, answerSpec, deliveryChannel, deliveryResult, notifyKind, notifyOp, quietHours as quietHoursValidator } from "./model/notify";
+import * as answers from "./model/notifyAnswer";
 import { openPrompts } from "./prompts";
 
 /** The deployment's VAPID public key (applicationServerKey), or null when push is not set up. */
@@ -63,8 +64,41 @@ export const settings = viewerQuery({
     quietHours: v.union(quietHoursValidator, v.null()),
     ntfy: v.union(v.object({ server: v.string(), topic: v.string() }), v.null()),
     webhook: v.union(v.object({ urlHost: v.string() }), v.null()),
+    answering: v.boolean(),
   }),
   handler: (ctx) => model.settings(ctx, ctx.user.userId),
+});
+
+/**
+ * Answering from the notification: on, permission prompts (Allow once / Deny) and plans awaiting
+ * approval (Approve plan) carry those buttons. Turning it on needs the operator or owner role.
+ */
+export const setAnswering = viewerMutation({
+  args: { enabled: v.boolean() },
+  returns: v.null(),
+  handler: async (ctx, { enabled }) => {
+    await model.setAnswering(ctx, ctx.user.userId, ctx.user.role, enabled);
+    return null;
+  },
+});
+
+/**
+ * A notification's button, posted by the service worker: the single-use token its payload carried
+ * and the decision. Answers as the dashboard does (audited with client "notification"); refused,
+ * changing nothing, for an unknown, used or expired token, a decision it does not allow, a user
+ * who may not act any more, or an item that changed (conflict).
+ */
+export const answer = notificationMutation({
+  args: { decision: answerDecision },
+  returns: v.object({ status: v.literal("answered"), decision: answerDecision, detail: v.string(), actionId: v.optional(v.id("inboundActions")) }),
+  handler: (ctx, { decision }) => answers.answerWithToken(ctx, ctx.answer, ctx.request, decision),
+});
+
+/** notifyNode:deliver stores the SHA-256 of each answer token it drew; false: that show goes without actions. */
+export const issueAnswers = internalMutation({
+  args: { userId: v.id("users"), answers: v.array(v.object({ tag: v.string(), tokenHash: v.string(), spec: answerSpec })) },
+  returns: v.array(v.boolean()),
+  handler: (ctx, { userId, answers: issued }) => answers.issueAnswers(ctx, userId, issued),
 });
 
 /** Changes any of: the kinds that notify, quiet hours, the ntfy topic, the webhook (null removes). */

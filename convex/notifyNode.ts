@@ -7,15 +7,18 @@
 // A push service that answers 404 or 410 has dropped the subscription: it is removed. Other
 // failures go into the user's delivery log as a status code and a short reason, never the
 // endpoint, the keys or the webhook URL.
+import { createHash, randomBytes } from "node:crypto";
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
-import { env, internalAction } from "./_generated/server";
+import { env, internalAction, type ActionCtx } from "./_generated/server";
 import {
+  ANSWER_URL_MAX,
   deliveryChannel,
   encodeBase64Url,
   notifyMessage,
   payloadOf,
+  PAYLOAD_MAX_BYTES,
   type DeliveryChannel,
   type DeliveryResult,
   type NotifyMessage,
@@ -29,6 +32,7 @@ const ERROR_MAX = 200;
 
 type Device = { _id: Id<"pushSubscriptions">; endpoint: string; p256dh: string; auth: string; label: string };
 type Vapid = { subject: string; publicKey: string; privateKey: string };
+type Capability = { token: string; url: string };
 
 /** The VAPID details from the deployment's environment, or why push cannot be sent. */
 function vapid(): Vapid | string {
@@ -67,12 +71,51 @@ function headerValue(text: string): string {
   return `=?UTF-8?B?${Buffer.from(text, "utf8").toString("base64")}?=`;
 }
 
-async function pushTo(device: Device, messages: NotifyMessage[], keys: Vapid, out: DeliveryResult[]): Promise<void> {
+/** Where a service worker posts a notification's answer: the deployment's function API, or nothing. */
+function answerUrl(): string | undefined {
+  const base = env.CONVEX_CLOUD_URL?.trim().replace(/\/+$/, "");
+  if (!base) return undefined;
+  const url = `${base}/api/mutation`;
+  return url.length <= ANSWER_URL_MAX && /^https?:\/\//.test(url) ? url : undefined;
+}
+
+/**
+ * One single-use token per show that may answer (256 random bits, base64url), the same for all
+ * of the user's devices; only its SHA-256 is stored (notify:issueAnswers), and only the ones it
+ * accepts (the setting still on, a role that may act) go out with actions.
+ */
+async function issueCapabilities(ctx: ActionCtx, userId: Id<"users">, shows: ShowMessage[]): Promise<Map<string, Capability>> {
+  const out = new Map<string, Capability>();
+  const url = answerUrl();
+  const wanted = shows.filter((m) => m.answer !== undefined).slice(0, 20);
+  if (url === undefined || wanted.length === 0) return out;
+  const drawn = wanted.map((m) => {
+    const token = randomBytes(32).toString("base64url");
+    return { m, token, tokenHash: createHash("sha256").update(token).digest("hex") };
+  });
+  const accepted = await ctx.runMutation(internal.notify.issueAnswers, {
+    userId,
+    answers: drawn.map((d) => ({ tag: d.m.tag, tokenHash: d.tokenHash, spec: d.m.answer! })),
+  });
+  drawn.forEach((d, i) => {
+    if (accepted[i]) out.set(d.m.tag, { token: d.token, url });
+  });
+  return out;
+}
+
+/** The payload, with the answer capability when it has one and it fits; without otherwise. */
+function payloadFor(m: NotifyMessage, capabilities: Map<string, Capability>): string {
+  const capability = m.op === "show" ? capabilities.get(m.tag) : undefined;
+  const full = payloadOf(m, capability);
+  return Buffer.byteLength(full, "utf8") <= PAYLOAD_MAX_BYTES ? full : payloadOf(m);
+}
+
+async function pushTo(device: Device, messages: NotifyMessage[], keys: Vapid, capabilities: Map<string, Capability>, out: DeliveryResult[]): Promise<void> {
   const webpush = (await import("web-push")).default;
   for (const m of messages) {
     const base = { channel: "push" as const, op: m.op, tag: m.tag, deviceId: device._id };
     try {
-      const details = webpush.generateRequestDetails({ endpoint: device.endpoint, keys: { p256dh: device.p256dh, auth: device.auth } }, payloadOf(m), {
+      const details = webpush.generateRequestDetails({ endpoint: device.endpoint, keys: { p256dh: device.p256dh, auth: device.auth } }, payloadFor(m, capabilities), {
         vapidDetails: keys,
         TTL: TTL_SECONDS,
         urgency: m.urgent === true ? "high" : "normal",
@@ -152,7 +195,10 @@ export const deliver = internalAction({
     if (wanted.has("push") && targets.devices.length > 0) {
       const keys = vapid();
       if (typeof keys === "string") out.push({ channel: "push", op: messages[0]!.op, tag: messages[0]!.tag, ok: false, error: keys });
-      else for (const d of targets.devices) work.push(pushTo(d, messages, keys, out));
+      else {
+        const capabilities = await issueCapabilities(ctx, userId, shows);
+        for (const d of targets.devices) work.push(pushTo(d, messages, keys, capabilities, out));
+      }
     }
     if (wanted.has("ntfy") && targets.ntfy !== null && shows.length > 0) work.push(ntfy(targets.ntfy, shows, out));
     if (wanted.has("webhook") && targets.webhookUrl !== null && shows.length > 0) work.push(webhook(targets.webhookUrl, shows, out));

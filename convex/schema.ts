@@ -30,7 +30,7 @@ import {
   taskEventKind,
   teamSnapshot,
 } from "./model/validators";
-import { deliveryChannel, notifyKind, notifyOp, notifyStateKind, quietHours } from "./model/notify";
+import { answerDecision, answerTarget, deliveryChannel, notifyKind, notifyOp, notifyStateKind, quietHours } from "./model/notify";
 
 // Where a team's rows belong: the team, its laptop and, once linked, the orchestration and phase.
 const teamScope = {
@@ -463,6 +463,9 @@ export default defineSchema({
     active: v.boolean(),
     // When the user last gained a channel: one-shot events older than this are not sent to them.
     activeSince: v.number(),
+    // Answering from the notification (Allow once / Deny, Approve plan), turned on explicitly by
+    // an operator or owner on the settings page (model/notifyAnswer.ts). Absent: off.
+    answering: v.optional(v.boolean()),
     updatedAt: v.number(),
   })
     .index("by_user", ["userId"])
@@ -479,6 +482,24 @@ export default defineSchema({
     via: v.union(v.literal("item"), v.literal("summary")),
     shownAt: v.number(),
   }).index("by_user_tag", ["userId", "tag"]),
+
+  // Single-use capabilities that let a notification's action answer its item (model/notifyAnswer.ts):
+  // only the SHA-256 of the random token the push payload carries; what it may decide, on what,
+  // until when; `usedAt` once it answered. Deleted a day after they expire.
+  notifyAnswers: defineTable({
+    userId: v.id("users"),
+    tokenHash: v.string(),
+    tag: v.string(),
+    decisions: v.array(answerDecision),
+    target: answerTarget,
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    usedAt: v.optional(v.number()),
+    decision: v.optional(answerDecision),
+  })
+    .index("by_token", ["tokenHash"])
+    .index("by_user_expires", ["userId", "expiresAt"])
+    .index("by_expires", ["expiresAt"]),
 
   // The one pending evaluation (a singleton, key "main"), so that many triggers coalesce into
   // one notify:evaluate. No row: nobody has a channel, and triggers cost one indexed read.

@@ -7,7 +7,7 @@
 // every table exactly as it was.
 import { makeFunctionReference } from "convex/server";
 import { afterAll, describe, expect, test } from "vitest";
-import { api } from "./_generated/api";
+import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import schema from "./schema";
 import {
@@ -87,6 +87,12 @@ async function world(t: T) {
     await t.mutation(api.prompts.openPrompt, { nodeToken: a.token, ...promptSample(promptId, openedAt) });
   }
   await owner.as.mutation(api.prompts.answer, { promptId: ANSWERED_PROMPT, decision: "allow_once" });
+  // The owner answers from notifications; a notification's token for the open prompt.
+  await owner.as.mutation(api.notify.setAnswering, { enabled: true });
+  await t.mutation(internal.notify.issueAnswers, {
+    userId: owner.userId,
+    answers: [{ tag: `prompt:${OPEN_PROMPT}`, tokenHash: ANSWER_TOKEN_HASH, spec: { decisions: ["allow", "deny"], target: { kind: "prompt", promptId: OPEN_PROMPT }, expiresAt: openedAt + 20_000 } }],
+  });
   const invite = await owner.as.mutation(api.users.invite, { email: INVITEE, role: "viewer" });
   // A signed-in account without a role (cannot come from sign-up, but must be harmless).
   const outsider = await t.run(async (ctx) => {
@@ -120,7 +126,7 @@ type Caller = keyof World["callers"];
 // per case). `restricted` lists argument paths that must refuse shell metacharacters and
 // path traversal (names that end up in argv or paths on the laptop, and identifiers).
 
-type Access = "node" | "enrollment" | "signedIn" | "viewer" | "operator" | "owner";
+type Access = "node" | "enrollment" | "signedIn" | "notification" | "viewer" | "operator" | "owner";
 type Spec = {
   access: Access;
   samples: (w: World) => Record<string, unknown>[];
@@ -171,6 +177,9 @@ const inboxEntry = {
 
 const ANSWERED_PROMPT = "a".repeat(32);
 const OPEN_PROMPT = "b".repeat(32);
+// A notification's answer token (model/notifyAnswer.ts) and its SHA-256.
+const ANSWER_TOKEN = "N0tificationAnswerT0ken_0123456789abcdefghi";
+const ANSWER_TOKEN_HASH = "ad444948538ddf91240ce30c9dfa4fad96ca965768d29c09da1b12dff7981cfd";
 function promptSample(promptId: string, openedAt = T0) {
   return {
     promptId,
@@ -464,6 +473,8 @@ const SPEC: Record<string, Spec> = {
   },
   "notify:sendTest": { access: "viewer", samples: () => [{ channel: "push" }, { channel: "webhook", client: "vitest" }] },
   "notify:recentDeliveries": { access: "viewer", samples: () => [{}] },
+  "notify:setAnswering": { access: "viewer", samples: () => [{ enabled: false, client: "vitest" }] },
+  "notify:answer": { access: "notification", samples: () => [{ decision: "deny" }, { decision: "allow" }] },
   "users:me": { access: "signedIn", caller: "viewer", samples: () => [{}] },
   "users:acceptInvite": { access: "signedIn", caller: "external", samples: (w) => [{ code: w.invite.code }] },
   "users:list": { access: "owner", samples: () => [{}] },
@@ -527,6 +538,7 @@ async function dump(t: T): Promise<string> {
 function credentialed(w: World, fn: Fn, args: Record<string, unknown>, token = w.a.token): Record<string, unknown> {
   if (fn.spec.access === "node") return { ...args, nodeToken: token };
   if (fn.spec.access === "enrollment") return { ...args, enrollmentSecret: ENROLLMENT_SECRET };
+  if (fn.spec.access === "notification") return { ...args, token: ANSWER_TOKEN };
   return args;
 }
 
@@ -534,6 +546,7 @@ function rightCaller(w: World, fn: Fn): Accessor {
   switch (fn.spec.access) {
     case "node":
     case "enrollment":
+    case "notification":
       return w.callers.none;
     case "signedIn":
       return w.callers[fn.spec.caller ?? "viewer"];
@@ -631,7 +644,14 @@ describe("callers without the right to call", () => {
       fn.spec.samples(w).map((args) => ({
         who: w.callers.none,
         // A laptop function called without a usable token; an enrollment with an empty secret.
-        args: fn.spec.access === "node" ? { ...args, nodeToken: "" } : fn.spec.access === "enrollment" ? { ...args, enrollmentSecret: "" } : args,
+        args:
+          fn.spec.access === "node"
+            ? { ...args, nodeToken: "" }
+            : fn.spec.access === "enrollment"
+              ? { ...args, enrollmentSecret: "" }
+              : fn.spec.access === "notification"
+                ? { ...args, token: "" }
+                : args,
         what: "without identity",
         code: "unauthenticated",
       })),
@@ -649,7 +669,7 @@ describe("callers without the right to call", () => {
           ...(fn.spec.access === "signedIn" ? [] : [{ who: w.callers.outsider, args, what: "as a user without a role", code: "forbidden" }]),
           ...(fn.spec.access === "signedIn" ? [] : [{ who: w.callers.external, args, what: "as an uninvited OIDC identity", code: "forbidden" }]),
         ]),
-      (fn) => !["node", "enrollment"].includes(fn.spec.access),
+      (fn) => !["node", "enrollment", "notification"].includes(fn.spec.access),
     );
   });
 
@@ -674,7 +694,7 @@ describe("callers without the right to call", () => {
             ? { who: w.callers.owner, args: { ...args, nodeToken: "" }, what: "as the owner, without a node token", code: "unauthenticated" }
             : { who: w.callers.none, args: { ...args, nodeToken: w.a.token }, what: "with a node token instead of a sign-in", code: ["validation", "unauthenticated"] },
         ),
-      (fn) => fn.spec.access !== "enrollment",
+      (fn) => fn.spec.access !== "enrollment" && fn.spec.access !== "notification",
     );
   });
 
@@ -767,7 +787,7 @@ function setAt(value: unknown, path: Path, leaf: unknown): unknown {
 
 function hostileVariants(fn: Fn, args: Record<string, unknown>): { args: Record<string, unknown>; what: string; code?: string | string[] }[] {
   const out: { args: Record<string, unknown>; what: string; code?: string | string[] }[] = [];
-  const isCredential = (p: Path) => p.length === 1 && (p[0] === "nodeToken" || p[0] === "enrollmentSecret");
+  const isCredential = (p: Path) => p.length === 1 && (p[0] === "nodeToken" || p[0] === "enrollmentSecret" || p[0] === "token");
   for (const { path, value } of leaves(args)) {
     const at = path.join(".");
     const put = (leaf: unknown) => setAt(args, path, leaf) as Record<string, unknown>;

@@ -179,6 +179,57 @@ describe("Web Push through the stand-in push service", () => {
   });
 });
 
+describe("answering from the notification", () => {
+  test("a permission prompt's show carries Allow once / Deny and a single-use token; posting it to the deployment answers once", async () => {
+    await user.mutation(api.notify.setAnswering, { enabled: true });
+    try {
+      const promptId = randomBytes(16).toString("hex");
+      const now = Date.now();
+      await node.mutation(api.prompts.openPrompt, {
+        nodeToken,
+        promptId,
+        sessionId: "0b6f3a0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+        toolName: "Bash",
+        toolInput: '{"command":"npm test"}',
+        description: "Run the tests",
+        openedAt: now,
+        expiresAt: now + 120_000,
+      });
+      const tag = `prompt:${promptId}`;
+      const shown = await push.waitFor((m) => isShow(tag)(m) && (m.payload as { answer?: unknown }).answer !== undefined, "the prompt's show with actions");
+      const payload = shown.payload as Show & { actions: { action: string; title: string }[]; answer: { token: string; url: string } };
+      expect(payload.actions).toEqual([
+        { action: "allow", title: "Allow once" },
+        { action: "deny", title: "Deny" },
+      ]);
+      expect(payload.answer.url).toBe(`${backend.url}/api/mutation`);
+      expect(payload.answer.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(Buffer.byteLength(shown.text, "utf8")).toBeLessThanOrEqual(3000);
+      expect(shown.urgency).toBe("high");
+
+      const post = async (decision: string) => {
+        const response = await fetch(payload.answer.url, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ path: "notify:answer", args: { token: payload.answer.token, decision }, format: "json" }),
+        });
+        return (await response.json()) as { status: string; value?: unknown; errorData?: { code: string; message: string } };
+      };
+      expect(await post("deny")).toMatchObject({ status: "success", value: { status: "answered", decision: "deny" } });
+      const open = await user.query(api.prompts.listOpen, {});
+      expect(open.open.find((p) => p.promptId === promptId)).toBeUndefined();
+      expect(open.recent.find((p) => p.promptId === promptId)).toMatchObject({ status: "answered", decision: "deny" });
+      // Single use: the same token again changes nothing.
+      expect(await post("allow")).toMatchObject({ status: "error", errorData: { code: "conflict" } });
+      // The item is resolved: its notification is withdrawn.
+      await push.waitFor(isClose(tag), "the close of the answered prompt");
+      expect(push.refused).toEqual([]);
+    } finally {
+      await user.mutation(api.notify.setAnswering, { enabled: false });
+    }
+  });
+});
+
 describe("ntfy and a webhook", () => {
   test("a show reaches both, in their documented shapes; sendTest too", async () => {
     const hooks = await receiver();

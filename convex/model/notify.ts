@@ -22,7 +22,8 @@ import { env, type MutationCtx, type QueryCtx } from "../_generated/server";
 import { checkString, utf8Bytes } from "./checks";
 import { fail, invalid } from "./errors";
 import { needsYou } from "./needs";
-import type { NeedItem, NeedKind } from "./validators";
+import { answerableBy, answerableOf, type Answerable } from "./notifyAnswer";
+import type { NeedItem, NeedKind, Role } from "./validators";
 
 // ---------------------------------------------------------------------------------------
 // Vocabulary.
@@ -76,6 +77,28 @@ export const deliveryChannel = v.union(v.literal("push"), v.literal("ntfy"), v.l
 export type DeliveryChannel = Infer<typeof deliveryChannel>;
 export const notifyOp = v.union(v.literal("show"), v.literal("close"));
 
+/**
+ * What a notification's actions may decide (model/notifyAnswer.ts): a permission prompt's
+ * "allow" (once) and "deny", a plan's "approve".
+ */
+export const answerDecision = v.union(v.literal("allow"), v.literal("deny"), v.literal("approve"));
+export type AnswerDecision = Infer<typeof answerDecision>;
+/** What an answer acts on: a prompt (its 32-hex id), or a phase's plan at the revision the notification was made for. */
+export const answerTarget = v.union(
+  v.object({ kind: v.literal("prompt"), promptId: v.string() }),
+  v.object({ kind: v.literal("plan"), orchestrationId: v.id("orchestrations"), phase: v.string(), planHash: v.string() }),
+);
+export type AnswerTarget = Infer<typeof answerTarget>;
+/** A show that may carry actions: notifyNode:deliver issues the single-use token for it. */
+export const answerSpec = v.object({ decisions: v.array(answerDecision), target: answerTarget, expiresAt: v.number() });
+export type AnswerSpec = Infer<typeof answerSpec>;
+/** The button titles the service worker shows (showNotification's `actions`). */
+export const ANSWER_TITLES: Record<AnswerDecision, string> = { allow: "Allow once", deny: "Deny", approve: "Approve plan" };
+/** Bytes kept free in a show's payload for its actions and answer capability (token and URL). */
+export const ANSWER_RESERVE_BYTES = 700;
+/** The longest answer URL a payload carries (longer: no actions). */
+export const ANSWER_URL_MAX = 400;
+
 /** One message to a user, as notify:evaluate hands it to notifyNode:deliver. */
 export const showMessage = v.object({
   op: v.literal("show"),
@@ -87,6 +110,8 @@ export const showMessage = v.object({
   at: v.number(),
   // Permission prompts and plan approvals: Urgency high (RFC 8030 §5.3).
   urgent: v.boolean(),
+  // The user answers from the notification (their setting), and this item can be answered so.
+  answer: v.optional(answerSpec),
 });
 // `urgent`: the item's own urgency, so that its withdrawal travels as fast as it did (not in the payload).
 export const closeMessage = v.object({ op: v.literal("close"), tag: v.string(), urgent: v.optional(v.boolean()) });
@@ -281,16 +306,24 @@ function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
 }
 
-/** The JSON the service worker receives (the contract's payload). */
-export function payloadOf(m: NotifyMessage): string {
+/**
+ * The JSON the service worker receives (the contract's payload). With `capability` (a show whose
+ * answer notifyNode:deliver issued): also `actions` for showNotification and `answer`, the
+ * single-use token and the URL the worker posts `notify:answer` to.
+ */
+export function payloadOf(m: NotifyMessage, capability?: { token: string; url: string }): string {
   if (m.op === "close") return JSON.stringify({ v: 1, op: "close", tag: m.tag });
-  return JSON.stringify({ v: 1, op: "show", tag: m.tag, title: m.title, body: m.body, url: m.url, kind: m.kind, at: m.at });
+  const base = { v: 1, op: "show", tag: m.tag, title: m.title, body: m.body, url: m.url, kind: m.kind, at: m.at };
+  if (capability === undefined || m.answer === undefined) return JSON.stringify(base);
+  const actions = m.answer.decisions.map((d) => ({ action: d, title: ANSWER_TITLES[d] }));
+  return JSON.stringify({ ...base, actions, answer: { token: capability.token, url: capability.url } });
 }
 
-/** `m` with its body, then title, then URL shortened until its payload fits PAYLOAD_MAX_BYTES. */
+/** `m` with its body, then title, then URL shortened until its payload fits PAYLOAD_MAX_BYTES (less the answer's room). */
 export function fitted(m: ShowMessage): ShowMessage {
   let out = m;
-  for (let i = 0; i < 12 && utf8Bytes(payloadOf(out)) > PAYLOAD_MAX_BYTES; i++) {
+  const max = m.answer === undefined ? PAYLOAD_MAX_BYTES : PAYLOAD_MAX_BYTES - ANSWER_RESERVE_BYTES;
+  for (let i = 0; i < 12 && utf8Bytes(payloadOf(out)) > max; i++) {
     if (out.body.length > 20) out = { ...out, body: cut(out.body, Math.floor(out.body.length / 2)) };
     else if (out.title.length > 20) out = { ...out, title: cut(out.title, Math.floor(out.title.length / 2)) };
     else out = { ...out, url: "#/attention" };
@@ -367,7 +400,9 @@ export function testMessage(now: number): ShowMessage {
 
 /** A short digest of what a notification says (cyrb53: a change detector, not a secret). */
 export function digestOf(m: ShowMessage): string {
-  const text = `${m.title}\n${m.body}\n${m.url}`;
+  // With actions, what they act on too: a plan revised since is shown again with a fresh token.
+  const answer = m.answer === undefined ? "" : `\n${m.answer.decisions.join(",")}\n${JSON.stringify(m.answer.target)}`;
+  const text = `${m.title}\n${m.body}\n${m.url}${answer}`;
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < text.length; i++) {
@@ -525,7 +560,26 @@ export async function settings(ctx: QueryCtx, userId: Id<"users">) {
     quietHours: row?.quietHours ?? null,
     ntfy: row?.ntfy ?? null,
     webhook: row?.webhookUrl === undefined ? null : { urlHost: hostOf(row.webhookUrl) },
+    answering: row?.answering === true,
   };
+}
+
+/**
+ * Turns answering from the notification on (operators and owners only: a viewer cannot act) or
+ * off. Off: every answer token not used yet stops working at once. Either way the open items are
+ * shown again, with or without their actions.
+ */
+export async function setAnswering(ctx: MutationCtx, userId: Id<"users">, role: Role, enabled: boolean): Promise<void> {
+  if (enabled && role === "viewer") fail("forbidden", "answering from a notification is an action: it needs the operator or owner role; you are a viewer");
+  await writeSettings(ctx, userId, { answering: enabled ? true : undefined });
+  if (!enabled) {
+    const open = await ctx.db
+      .query("notifyAnswers")
+      .withIndex("by_user_expires", (q) => q.eq("userId", userId).gt("expiresAt", Date.now()))
+      .take(MAX_STATE);
+    for (const row of open) await ctx.db.delete("notifyAnswers", row._id);
+  }
+  await requestNotify(ctx);
 }
 
 export type SettingsUpdate = {
@@ -716,14 +770,22 @@ export async function evaluate(ctx: MutationCtx, now: number, openPrompts: OpenP
     .take(MAX_USERS);
   if (active.length === MAX_USERS) await ctx.scheduler.runAfter(0, internal.notify.evaluate, { after: active[active.length - 1]!.userId });
   const users: Settings[] = [];
+  const roles = new Map<Id<"users">, Role>();
   for (const s of active) {
     const member = await ctx.db.query("members").withIndex("by_user", (x) => x.eq("userId", s.userId)).unique();
-    if (member !== null) users.push(s);
+    if (member !== null) {
+      users.push(s);
+      roles.set(s.userId, member.role);
+    }
   }
   // One-shot events past their day go (at most a few per evaluation).
   if (after === undefined) {
     for (const old of await ctx.db.query("notifyEvents").withIndex("by_at", (x) => x.lt("at", now - EVENT_TTL_MS)).take(EVENTS_READ)) {
       await ctx.db.delete("notifyEvents", old._id);
+    }
+    // Answer tokens a day past their expiry (a replay until then is told "expired").
+    for (const old of await ctx.db.query("notifyAnswers").withIndex("by_expires", (x) => x.lt("expiresAt", now - EVENT_TTL_MS)).take(EVENTS_READ)) {
+      await ctx.db.delete("notifyAnswers", old._id);
     }
   }
   if (users.length === 0) return { users: 0, messages: 0 };
@@ -741,6 +803,12 @@ export async function evaluate(ctx: MutationCtx, now: number, openPrompts: OpenP
     wakeAt = wakeAt === undefined ? at : Math.min(wakeAt, at);
   };
   let messages = 0;
+  // What each item's actions could answer, read once for all users (null: not answerable).
+  const answerables = new Map<string, Answerable | null>();
+  const answerFor = async (item: NeedItem, role: Role | undefined) => {
+    if (!answerables.has(item.key)) answerables.set(item.key, await answerableOf(ctx, item, now));
+    return answerableBy(answerables.get(item.key)!, role);
+  };
 
   for (const [i, s] of users.entries()) {
     const enabled = new Set(s.kinds);
@@ -753,7 +821,9 @@ export async function evaluate(ctx: MutationCtx, now: number, openPrompts: OpenP
       if (!enabled.has(KIND_OF_NEED[item.kind]) || wanted.has(item.key)) continue;
       const h = hiddenBy(dismissals.get(item.key), item, now);
       if (h.until !== undefined) wake(h.until);
-      if (!h.hidden) wanted.set(item.key, { show: itemMessage(item, now), oneShot: false });
+      if (h.hidden) continue;
+      const answer = s.answering === true ? await answerFor(item, roles.get(s.userId)) : undefined;
+      wanted.set(item.key, { show: answer === undefined ? itemMessage(item, now) : fitted({ ...itemMessage(item, now), answer }), oneShot: false });
     }
     if (enabled.has("orchestration_finished")) {
       for (const e of events) if (e.at >= s.activeSince && !wanted.has(e.tag)) wanted.set(e.tag, { show: eventMessage(e), oneShot: true });
