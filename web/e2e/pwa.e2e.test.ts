@@ -4,10 +4,13 @@
 // delivered through the DevTools protocol to the real worker (shown, replaced by tag, closed,
 // the generic fallback), and a tap on a notification opening its deep link in the open window.
 // Tests run in order; each builds on what the previous one left.
+import { createHash, randomBytes } from "node:crypto";
+import { ConvexHttpClient } from "convex/browser";
 import type { BrowserContext, CDPSession, Page, Worker } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { startStaticServer, type StaticServer } from "../serve";
-import { eventually, startBackend, type TestBackend } from "./harness/backend";
+import { api } from "../src/api";
+import { dumpTables, eventually, runFunction, startBackend, type TestBackend } from "./harness/backend";
 import { launchWithProfile, PHONE, recordPageProblems } from "./harness/browser";
 import { documentStillMarked, markDocument, screenshot, signIn } from "./harness/page";
 
@@ -20,14 +23,22 @@ let problems: string[];
 /** The worker's registrations as the DevTools protocol reports them (registrationId by scope). */
 const registrations = new Map<string, string>();
 
-type Shown = { title: string; body: string; tag: string; data: unknown; icon: string; badge: string };
+type Shown = { title: string; body: string; tag: string; data: unknown; icon: string; badge: string; actions: { action: string; title: string }[] };
 
 /** The notifications the worker shows now, read from the page (registration.getNotifications()). */
 async function shown(tag?: string): Promise<Shown[]> {
   return await page.evaluate(async (t) => {
     const registration = await navigator.serviceWorker.ready;
     const list = await registration.getNotifications(t === undefined ? undefined : { tag: t });
-    return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown, icon: n.icon, badge: n.badge }));
+    return list.map((n) => ({
+      title: n.title,
+      body: n.body,
+      tag: n.tag,
+      data: n.data as unknown,
+      icon: n.icon,
+      badge: n.badge,
+      actions: ((n as Notification & { actions?: { action: string; title: string }[] }).actions ?? []).map((a) => ({ action: a.action, title: a.title })),
+    }));
   }, tag);
 }
 
@@ -243,6 +254,109 @@ describe("the installable app", () => {
     expect(await page.getByRole("checkbox", { name: /Permission prompts/ }).isChecked()).toBe(true);
     expect(await page.content()).not.toContain("secret-path-7f3k");
     await screenshot(page, "notifications-phone", true);
+  });
+
+  test("answering from the notification: turned on with a confirmation; its Allow once button answers the open prompt on the deployment, once", async () => {
+    await page.goto(`${web.url}#/notifications`);
+    await page.getByRole("heading", { name: "Notifications" }).waitFor();
+    const box = page.getByTestId("answering");
+    expect(await box.isChecked()).toBe(false);
+    await box.click();
+    const confirm = page.getByTestId("answering-confirm");
+    expect(await confirm.innerText()).toContain("without opening tina");
+    await confirm.getByRole("button", { name: "Turn on answering from notifications" }).click();
+    await confirm.waitFor({ state: "detached" });
+    await eventually(async () => await box.isChecked(), "the setting on");
+
+    // A laptop asks for a tool; the owner (the first account) may answer on a laptop by its default rule.
+    const laptop = new ConvexHttpClient(backend.url);
+    const { credential: nodeToken } = await laptop.mutation(api.nodes.enrollNode, { enrollmentSecret: backend.enrollmentSecret, name: "laptop-n", os: "linux" });
+    await laptop.mutation(api.nodes.registerNode, { nodeToken, os: "linux" });
+    const promptId = randomBytes(16).toString("hex");
+    const now = Date.now();
+    await laptop.mutation(api.prompts.openPrompt, {
+      nodeToken,
+      promptId,
+      sessionId: "0b6f3a0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+      toolName: "Bash",
+      toolInput: '{"command":"npm test"}',
+      openedAt: now,
+      expiresAt: now + 120_000,
+    });
+    const tag = `prompt:${promptId}`;
+    // What notifyNode:deliver does before it pushes (this backend has no VAPID keys): a random
+    // token, its hash stored by notify:issueAnswers.
+    const userId = (await dumpTables(backend.url, "users")).users![0]!._id as string;
+    const token = randomBytes(32).toString("base64url");
+    const issued = (await runFunction(backend.url, "notify:issueAnswers", {
+      userId,
+      answers: [{ tag, tokenHash: createHash("sha256").update(token).digest("hex"), spec: { decisions: ["allow", "deny"], target: { kind: "prompt", promptId }, expiresAt: now + 120_000 } }],
+    })) as { value: boolean[] };
+    expect(issued.value).toEqual([true]);
+    const payload = show(tag, "Claude Code asks to use Bash", {
+      actions: [
+        { action: "allow", title: "Allow once" },
+        { action: "deny", title: "Deny" },
+      ],
+      answer: { token, url: `${backend.url}/api/mutation` },
+    });
+
+    const sw = await worker();
+    const press = async (action: string) =>
+      await sw.evaluate(
+        async ([t, a]) => {
+          type WorkerScope = {
+            registration: ServiceWorkerRegistration;
+            dispatchEvent(event: Event): boolean;
+            NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event;
+          };
+          const scope = self as unknown as WorkerScope;
+          const [notification] = await scope.registration.getNotifications({ tag: t });
+          if (notification === undefined) throw new Error(`no notification tagged ${t}`);
+          scope.dispatchEvent(new scope.NotificationEvent("notificationclick", { notification, action: a }));
+        },
+        [tag, action] as const,
+      );
+
+    await deliver(payload);
+    const [withButtons] = await eventually(async () => {
+      const list = await shown(tag);
+      return list.length === 1 ? list : undefined;
+    }, "the notification with its buttons");
+    expect(withButtons!.actions).toEqual([
+      { action: "allow", title: "Allow once" },
+      { action: "deny", title: "Deny" },
+    ]);
+    expect(withButtons!.data).toMatchObject({ answer: { token, decisions: ["allow", "deny"] } });
+
+    await press("allow");
+    const prompt = await eventually(async () => {
+      const rows = (await dumpTables(backend.url, "prompts")).prompts!.filter((p) => p.promptId === promptId);
+      return rows[0]?.status === "answered" ? rows[0] : undefined;
+    }, "the prompt answered on the deployment");
+    expect(prompt).toMatchObject({ decision: "allow_once", answeredBy: userId });
+    const audit = (await dumpTables(backend.url, "auditLog")).auditLog!.filter((e) => e.verb === "prompt.answered" && e.actorId === userId);
+    expect(audit.at(-1)).toMatchObject({ client: "notification" });
+    await eventually(async () => {
+      const list = await shown(tag);
+      return list.length === 1 && list[0]!.title === "Answered: Claude Code asks to use Bash" && list[0]!.body === "Allowed once.";
+    }, "the outcome shown in place of the notification");
+    // A tap on the outcome opens the item, as any notification.
+    expect((await shown(tag))[0]!.data).toMatchObject({ url: `#/attention?item=${encodeURIComponent(tag)}`, kind: "answered" });
+
+    // The same push again (a replay): the token is spent, the refusal is said, nothing changes.
+    await deliver(payload);
+    await eventually(async () => (await shown(tag))[0]?.actions.length === 2, "the replayed notification");
+    await press("deny");
+    const refused = await eventually(async () => {
+      const list = await shown(tag);
+      return list[0]?.title.startsWith("Not answered: ") ? list[0] : undefined;
+    }, "the refusal shown");
+    expect(refused.body).toContain("already answered once");
+    expect((await dumpTables(backend.url, "prompts")).prompts!.find((p) => p.promptId === promptId)).toMatchObject({ status: "answered", decision: "allow_once" });
+    await page.evaluate(async (t) => {
+      for (const n of await (await navigator.serviceWorker.ready).getNotifications({ tag: t })) n.close();
+    }, tag);
   });
 
   test("offline: the page says nothing is current and pauses; a reload still opens the shell from the cache", async () => {

@@ -6,6 +6,11 @@
 // The push payload is the one of issue 20's contract:
 //   {"v":1,"op":"show","tag":"<key>","title":"…","body":"…","url":"#/attention?item=…","kind":"…","at":<ms>}
 //   {"v":1,"op":"close","tag":"<key>"}
+// A show may also carry buttons that answer the item from the notification (the person turned
+// that on): "actions" for showNotification and "answer", a single-use token and the URL of the
+// deployment's function API, which the worker posts `notify:answer {token, decision}` to:
+//   "actions":[{"action":"allow","title":"Allow once"},{"action":"deny","title":"Deny"}],
+//   "answer":{"token":"<43 base64url characters>","url":"https://<deployment>/api/mutation"}
 (function (root) {
   "use strict";
 
@@ -26,6 +31,14 @@
   var MAX_BODY = 1000;
   var MAX_TAG = 1000;
   var MAX_URL = 2000;
+
+  /** The decisions a notification's button may send, and their default titles. */
+  var ANSWER_TITLES = { allow: "Allow once", deny: "Deny", approve: "Approve plan" };
+  var MAX_ACTIONS = 2;
+  var MAX_ACTION_TITLE = 40;
+  var TOKEN_RE = /^[A-Za-z0-9_-]{22,128}$/;
+  var LOOPBACK = ["127.0.0.1", "[::1]", "localhost"];
+  var ANSWERED = { allow: "Allowed once", deny: "Denied", approve: "Plan approved" };
 
   /** Static files beside index.html that the worker keeps for offline use (paths relative to the scope). */
   var STATIC_FILES = [
@@ -77,7 +90,43 @@
       kind: typeof message.kind === "string" && message.kind.length <= 64 ? message.kind : "unknown",
     };
     if (typeof message.at === "number" && isFinite(message.at) && message.at > 0) shown.at = message.at;
+    var answer = answerOf(message);
+    if (answer !== null) {
+      shown.actions = answer.actions;
+      shown.answer = answer.answer;
+    }
     return shown;
+  }
+
+  /** Where an answer may be posted: the function API of a deployment over https (http only on loopback). */
+  function answerUrlOk(url) {
+    if (typeof url !== "string" || url.length > MAX_URL) return false;
+    var u;
+    try {
+      u = new URL(url);
+    } catch (e) {
+      return false;
+    }
+    if (u.username !== "" || u.password !== "" || u.search !== "" || u.hash !== "") return false;
+    if (!/\/api\/mutation$/.test(u.pathname)) return false;
+    return u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK.indexOf(u.hostname) >= 0);
+  }
+
+  /** A show's buttons and answer capability, or null when it has none or they are not well formed (then: no buttons). */
+  function answerOf(message) {
+    var list = message.actions;
+    var answer = message.answer;
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_ACTIONS) return null;
+    if (answer === null || typeof answer !== "object" || typeof answer.token !== "string" || !TOKEN_RE.test(answer.token) || !answerUrlOk(answer.url)) return null;
+    var actions = [];
+    for (var i = 0; i < list.length; i++) {
+      var item = list[i];
+      if (item === null || typeof item !== "object" || !Object.prototype.hasOwnProperty.call(ANSWER_TITLES, item.action)) return null;
+      for (var j = 0; j < actions.length; j++) if (actions[j].action === item.action) return null;
+      var title = nonEmptyString(item.title, MAX_ACTION_TITLE) ? item.title : ANSWER_TITLES[item.action];
+      actions.push({ action: item.action, title: title });
+    }
+    return { actions: actions, answer: { token: answer.token, url: answer.url } };
   }
 
   /** showNotification's arguments for a show message; icon and badge resolve against the scope. */
@@ -91,7 +140,77 @@
       badge: new URL("icons/badge-96.png", scope).href,
     };
     if (message.at !== undefined) options.timestamp = message.at;
+    if (message.actions !== undefined && message.answer !== undefined) {
+      options.actions = message.actions;
+      options.data.answer = {
+        token: message.answer.token,
+        url: message.answer.url,
+        decisions: message.actions.map(function (a) {
+          return a.action;
+        }),
+      };
+    }
     return { title: message.title, options: options };
+  }
+
+  /**
+   * The request a button press sends (fetch's url and init), or null when the notification
+   * cannot answer with that button (then the tap opens the deep link, as a tap without one).
+   */
+  function answerRequest(data, action) {
+    var answer = data && data.answer;
+    if (!answer || typeof action !== "string" || !Array.isArray(answer.decisions) || answer.decisions.indexOf(action) < 0) return null;
+    if (!TOKEN_RE.test(answer.token) || !answerUrlOk(answer.url)) return null;
+    return {
+      url: answer.url,
+      init: {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ path: "notify:answer", args: { token: answer.token, decision: action }, format: "json" }),
+        credentials: "omit",
+        cache: "no-store",
+      },
+    };
+  }
+
+  /**
+   * The notification that says what became of a button press, replacing the pressed one (same
+   * tag; a tap on it opens the item). `result`: {status, json} from the deployment, or {error}
+   * when the request failed. Never silent about a refusal.
+   */
+  function answerOutcome(title, data, action, result, scope) {
+    var tag = (data && data.tag) || "tina-answer";
+    var url = safeRoute(data && data.url);
+    var json = result && result.json;
+    var ok = result && !result.error && json && json.status === "success";
+    var base = nonEmptyString(title, 10 * MAX_TITLE) ? title.replace(/^(Answered|Not answered): /, "") : "tina";
+    var body;
+    if (ok) {
+      var detail = json.value && typeof json.value.detail === "string" ? json.value.detail : "";
+      body = (ANSWERED[action] || "Answered") + (detail && detail.toLowerCase() !== (ANSWERED[action] || "").toLowerCase() ? " (" + detail + ")" : "") + ".";
+    } else {
+      var reason =
+        result && result.error
+          ? "the deployment could not be reached (" + result.error + ")"
+          : json && json.errorData && typeof json.errorData.message === "string"
+            ? json.errorData.message
+            : json && typeof json.errorMessage === "string"
+              ? json.errorMessage
+              : "the deployment answered HTTP " + (result && result.status);
+      body = "Refused: " + clip(reason, MAX_BODY - 40) + ". Open tina to answer.";
+    }
+    return {
+      title: clip((ok ? "Answered: " : "Not answered: ") + base, MAX_TITLE),
+      options: {
+        body: body,
+        tag: tag,
+        data: { url: url, tag: tag, kind: ok ? "answered" : "answer_refused" },
+        renotify: !ok,
+        silent: ok,
+        icon: new URL("icons/icon-192.png", scope).href,
+        badge: new URL("icons/badge-96.png", scope).href,
+      },
+    };
   }
 
   var RESOLVED_PREFIX = "Resolved: ";
@@ -195,6 +314,8 @@
     STATIC_FILES: STATIC_FILES,
     parsePush: parsePush,
     notificationFor: notificationFor,
+    answerRequest: answerRequest,
+    answerOutcome: answerOutcome,
     closePlan: closePlan,
     deepLink: deepLink,
     safeRoute: safeRoute,

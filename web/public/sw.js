@@ -221,7 +221,32 @@ async function openDeepLink(notification) {
   return target;
 }
 
+/**
+ * A button that answers the item (Allow once, Deny, Approve plan): the decision goes to the
+ * deployment with the notification's single-use token, and a notification says what became of
+ * it (answered, or refused and why), never nothing.
+ */
+async function answerFromNotification(notification, action, request) {
+  var result;
+  try {
+    var response = await fetch(request.url, request.init);
+    var json = null;
+    try {
+      json = await response.json();
+    } catch (e) {
+      json = null;
+    }
+    result = { status: response.status, json: json };
+  } catch (e) {
+    result = { error: (e && e.message) || "network error" };
+  }
+  var shown = logic.answerOutcome(notification.title, notification.data, action, result, self.registration.scope);
+  return self.registration.showNotification(shown.title, shown.options);
+}
+
 self.addEventListener("notificationclick", function (event) {
   event.notification.close();
-  keepAlive(event, openDeepLink(event.notification));
+  var request = event.action ? logic.answerRequest(event.notification.data, event.action) : null;
+  if (request !== null) keepAlive(event, answerFromNotification(event.notification, event.action, request));
+  else keepAlive(event, openDeepLink(event.notification));
 });

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, test, vi, type Mock } from "vi
 import type { NotifySettings } from "../api";
 import { NOTIFY_KINDS, vapidKeyBytes } from "../lib/push";
 import { DEVICE_ID_KEY } from "../pwa/pushDevice";
+import { MeProvider } from "../session";
 import { NotificationsView } from "./NotificationsView";
 
 const VAPID = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM";
@@ -81,7 +82,7 @@ function installBrowser({ pushManager = true } = {}) {
 }
 
 function settings(over: Partial<NotifySettings> = {}): NotifySettings {
-  return { kinds: [...NOTIFY_KINDS], quietHours: null, ntfy: null, webhook: null, ...over };
+  return { kinds: [...NOTIFY_KINDS], quietHours: null, ntfy: null, webhook: null, answering: false, ...over };
 }
 
 beforeEach(() => {
@@ -285,5 +286,51 @@ describe("settings", () => {
     expect(deliveries[0]).toHaveTextContent("delivered");
     expect(deliveries[1]).toHaveTextContent("test by webhook");
     expect(deliveries[1]).toHaveTextContent("failed (404)");
+  });
+});
+
+describe("answering from the notification", () => {
+  const box = () => screen.getByTestId("answering") as HTMLInputElement;
+
+  test("off by default; ticking it asks to confirm, saying what it allows; only the confirmation turns it on", async () => {
+    await renderPage();
+    expect(box().checked).toBe(false);
+    fireEvent.click(box());
+    const confirm = screen.getByTestId("answering-confirm");
+    expect(confirm).toHaveTextContent("Allow once and Deny");
+    expect(confirm).toHaveTextContent("Approve plan");
+    expect(confirm).toHaveTextContent("without opening tina");
+    expect(mutation("notify:setAnswering")).not.toHaveBeenCalled();
+    fireEvent.click(within(confirm).getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByTestId("answering-confirm")).toBeNull();
+    expect(box().checked).toBe(false);
+
+    fireEvent.click(box());
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Turn on answering from notifications" }));
+    });
+    expect(mutation("notify:setAnswering")).toHaveBeenCalledWith({ enabled: true });
+  });
+
+  test("on: unticking turns it off at once", async () => {
+    served["notify:settings"] = settings({ answering: true });
+    await renderPage();
+    expect(box().checked).toBe(true);
+    await act(async () => {
+      fireEvent.click(box());
+    });
+    expect(mutation("notify:setAnswering")).toHaveBeenCalledWith({ enabled: false });
+    expect(screen.queryByTestId("answering-confirm")).toBeNull();
+  });
+
+  test("a viewer cannot turn it on, and is told why", async () => {
+    render(
+      <MeProvider value={{ name: "Victor", role: "viewer" }}>
+        <NotificationsView />
+      </MeProvider>,
+    );
+    await waitFor(() => expect(device().getAttribute("data-phase")).not.toBe("checking"));
+    expect(box().disabled).toBe(true);
+    expect(screen.getByText(/Viewers cannot act/)).toBeTruthy();
   });
 });

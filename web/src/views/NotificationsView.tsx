@@ -18,6 +18,7 @@ import {
   type QuietHours,
 } from "../lib/push";
 import { madeForKey, rememberedDeviceId, usePushDevice } from "../pwa/pushDevice";
+import { useMe } from "../session";
 import s from "./notifications.module.css";
 
 /** One mutation at a time per form: its problem in words, and a short "done" after it. */
@@ -240,6 +241,62 @@ function Kinds({ settings }: { settings: NotifySettings }) {
   );
 }
 
+// ---- answering from the notification --------------------------------------------------------
+
+/** What turning it on allows, said before it is on (the confirm step). */
+const ANSWERING_ALLOWS =
+  "Permission prompts get Allow once and Deny, and plans awaiting approval get Approve plan, as buttons on the notification. " +
+  "Pressing one answers as you, without opening tina: anyone who can use your phone's notifications can then answer. " +
+  "Each notification answers at most once, within an hour (a prompt: before it expires); a plan that changed since is refused; " +
+  "every answer is in the audit log. The laptop's rule on who may answer its prompts still applies.";
+
+function Answering({ settings }: { settings: NotifySettings }) {
+  const me = useMe();
+  const setAnswering = useMutation(notifyApi.setAnswering);
+  const { run, problem, note, busy } = useRun();
+  const [confirming, setConfirming] = useState(false);
+  const viewer = me?.role === "viewer";
+  const on = settings.answering;
+  const change = (checked: boolean) => {
+    if (checked) {
+      setConfirming(true);
+      return;
+    }
+    setConfirming(false);
+    if (on) void run(() => setAnswering({ enabled: false }), "Off: notifications only open tina.");
+  };
+  const confirm = async () => {
+    if (await run(() => setAnswering({ enabled: true }), "On: new notifications for prompts and plans carry the buttons.")) setConfirming(false);
+  };
+  return (
+    <Panel title="Answer from the notification" label="Answer from the notification">
+      <label className={s.kind}>
+        <input type="checkbox" checked={on || confirming} disabled={busy || (viewer && !on)} onChange={(e) => change(e.target.checked)} data-testid="answering" />
+        <span>
+          <strong>Allow once / Deny and Approve plan on the notification</strong>
+          <span className={ui.secondary}>
+            {viewer ? "Viewers cannot act: this needs the operator or owner role." : on ? "On for your devices." : "Off: a tap opens tina. Turning it on asks you to confirm."}
+          </span>
+        </span>
+      </label>
+      {confirming && !on && (
+        <div role="alertdialog" aria-label="Confirm answering from the notification" className={s.confirm} data-testid="answering-confirm">
+          <p className={s.message}>{ANSWERING_ALLOWS}</p>
+          <div className={s.buttons}>
+            <Button kind="primary" small disabled={busy} onClick={() => void confirm()}>
+              Turn on answering from notifications
+            </Button>
+            <Button small onClick={() => setConfirming(false)}>
+              Cancel
+            </Button>
+          </div>
+        </div>
+      )}
+      <Outcome problem={problem} note={note} />
+    </Panel>
+  );
+}
+
 function browserTimeZone(): string {
   try {
     return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -402,6 +459,7 @@ function Settings() {
   return (
     <>
       <Kinds settings={settings} />
+      <Answering settings={settings} />
       <QuietHoursForm settings={settings} />
       <NtfyForm settings={settings} />
       <WebhookForm settings={settings} />
