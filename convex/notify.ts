@@ -77,7 +77,7 @@ export const setAnswering = viewerMutation({
   args: { enabled: v.boolean() },
   returns: v.null(),
   handler: async (ctx, { enabled }) => {
-    await model.setAnswering(ctx, ctx.user.userId, ctx.user.role, enabled);
+    await model.setAnswering(ctx, ctx.actor, ctx.user.userId, ctx.user.role, enabled);
     return null;
   },
 });

@@ -133,7 +133,10 @@ describe("the setting", () => {
     expect(before.answer).toBeUndefined();
 
     await w.operator.as.mutation(api.notify.setAnswering, { enabled: true });
+    await w.operator.as.mutation(api.notify.setAnswering, { enabled: true }); // no change: no entry
     expect((await w.operator.as.query(api.notify.settings, {})).answering).toBe(true);
+    const toggles = (await table(t, "auditLog")).filter((e) => e.verb === "user.notification_answering_changed");
+    expect(toggles.map((e) => [e.actorId, e.detail])).toEqual([[w.operator.userId, "answering permission prompts and plans from notifications: on"]]);
     // The open prompt is shown again, now with its actions; to the operator only.
     const deliveries = await sent(t);
     const again = showsOf(deliveries, w.operator.userId).find((m) => m.tag === `prompt:${promptId}`)!;

@@ -19,6 +19,7 @@ import { v, type Infer } from "convex/values";
 import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
 import { env, type MutationCtx, type QueryCtx } from "../_generated/server";
+import { audit, type UserActor } from "./audit";
 import { checkString, utf8Bytes } from "./checks";
 import { fail, invalid } from "./errors";
 import { needsYou } from "./needs";
@@ -569,9 +570,17 @@ export async function settings(ctx: QueryCtx, userId: Id<"users">) {
  * off. Off: every answer token not used yet stops working at once. Either way the open items are
  * shown again, with or without their actions.
  */
-export async function setAnswering(ctx: MutationCtx, userId: Id<"users">, role: Role, enabled: boolean): Promise<void> {
+export async function setAnswering(ctx: MutationCtx, actor: UserActor, userId: Id<"users">, role: Role, enabled: boolean): Promise<void> {
   if (enabled && role === "viewer") fail("forbidden", "answering from a notification is an action: it needs the operator or owner role; you are a viewer");
+  const before = (await settingsRow(ctx, userId))?.answering === true;
   await writeSettings(ctx, userId, { answering: enabled ? true : undefined });
+  if (before !== enabled) {
+    // Who may act from a locked phone is a security setting: audited when it changes.
+    await audit(ctx, actor, {
+      verb: "user.notification_answering_changed",
+      detail: `answering permission prompts and plans from notifications: ${enabled ? "on" : "off"}`,
+    });
+  }
   if (!enabled) {
     const open = await ctx.db
       .query("notifyAnswers")

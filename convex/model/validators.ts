@@ -62,6 +62,7 @@ export const auditVerb = v.union(
   v.literal("user.invite_revoked"),
   v.literal("user.role_changed"),
   v.literal("user.removed"),
+  v.literal("user.notification_answering_changed"),
   v.literal("prompt.answered"),
   v.literal("prompt.applied"),
   v.literal("prompt.too_late"),

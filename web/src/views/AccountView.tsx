@@ -232,6 +232,7 @@ const VERB_TONE: Record<string, "success" | "danger" | "warning" | "info" | "neu
   "node.rekeyed": "warning",
   "node.revoked": "warning",
   "user.removed": "warning",
+  "user.notification_answering_changed": "warning",
 };
 
 function AuditLog() {
