@@ -24,6 +24,7 @@ import { checkString, utf8Bytes } from "./checks";
 import { fail, invalid } from "./errors";
 import { needsYou } from "./needs";
 import { answerableBy, answerableOf, type Answerable } from "./notifyAnswer";
+import { NOTIFY_KINDS as KINDS } from "./notifyKinds";
 import type { NeedItem, NeedKind, Role } from "./validators";
 
 // ---------------------------------------------------------------------------------------
@@ -40,16 +41,8 @@ export const notifyKind = v.union(
 );
 export type NotifyKind = Infer<typeof notifyKind>;
 
-/** Every kind, in the order the settings page lists them; all on by default. */
-export const NOTIFY_KINDS: readonly NotifyKind[] = [
-  "plan_approval",
-  "permission_prompt",
-  "blocked_phase",
-  "stall",
-  "failed_action",
-  "offline_laptop",
-  "orchestration_finished",
-];
+/** Every kind, in the order the settings page lists them; all on by default (model/notifyKinds.ts). */
+export const NOTIFY_KINDS: readonly NotifyKind[] = KINDS;
 
 /** Which notify kind each "Needs you" kind belongs to (the contract's map). */
 export const KIND_OF_NEED: Record<NeedKind, NotifyKind> = {

@@ -2,16 +2,10 @@
 // can do, the VAPID key, the subscription the Convex functions store, and the checks a form
 // makes before it asks the server. No I/O here; views/NotificationsView.tsx does the calls.
 
-/** What a person can turn on or off (issue 20's contract); all on by default. */
-export const NOTIFY_KINDS = [
-  "plan_approval",
-  "permission_prompt",
-  "blocked_phase",
-  "stall",
-  "failed_action",
-  "offline_laptop",
-  "orchestration_finished",
-] as const;
+import { NOTIFY_KINDS } from "../../../convex/model/notifyKinds";
+
+/** What a person can turn on or off: Convex's own list (convex/model/notifyKinds.ts, pure). */
+export { NOTIFY_KINDS };
 
 export type NotifyKind = (typeof NOTIFY_KINDS)[number];
 
