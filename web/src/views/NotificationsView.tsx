@@ -19,6 +19,7 @@ import {
 } from "../lib/push";
 import { madeForKey, rememberedDeviceId, usePushDevice } from "../pwa/pushDevice";
 import { useMe } from "../session";
+import list from "./account.module.css";
 import s from "./notifications.module.css";
 
 /** One mutation at a time per form: its problem in words, and a short "done" after it. */
@@ -179,10 +180,10 @@ function Devices() {
       ) : devices.length === 0 ? (
         <EmptyState title="No device has push on yet." />
       ) : (
-        <ul className={s.rows}>
+        <ul className={list.rows}>
           {devices.map((d) => (
-            <li key={d._id} className={s.row} data-testid="push-device-row">
-              <span className={s.who}>
+            <li key={d._id} className={list.row} data-testid="push-device-row">
+              <span className={list.who}>
                 <strong>
                   {d.label}
                   {d._id === mine && <span className={ui.secondary}> (this device)</span>}
@@ -486,10 +487,10 @@ function Deliveries() {
       ) : deliveries.length === 0 ? (
         <EmptyState title="Nothing delivered yet." />
       ) : (
-        <ul className={s.rows}>
+        <ul className={list.rows}>
           {deliveries.map((d, i) => (
-            <li key={`${d.at}-${i}`} className={s.row} data-testid="delivery">
-              <span className={s.who}>
+            <li key={`${d.at}-${i}`} className={list.row} data-testid="delivery">
+              <span className={list.who}>
                 <strong>{deliveryText(d)}</strong>
                 <span className={ui.secondary}>
                   <Time at={d.at} />
