@@ -5,7 +5,7 @@ import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import { notificationMutation, viewerMutation, viewerQuery } from "./functions";
 import * as model from "./model/notify";
-import { answerDecision, answerSpec, deliveryChannel, deliveryResult, notifyKind, notifyOp, quietHours as quietHoursValidator } from "./model/notify";
+import { answerDecision, answerSpec, deliveryChannel, deliveryResult, notifyKind, quietHours as quietHoursValidator } from "./model/notify";
 import * as answers from "./model/notifyAnswer";
 import { openPrompts } from "./prompts";
 
@@ -132,12 +132,7 @@ export const recentDeliveries = viewerQuery({
   returns: v.array(
     v.object({
       at: v.number(),
-      channel: deliveryChannel,
-      op: notifyOp,
-      tag: v.string(),
-      ok: v.boolean(),
-      status: v.optional(v.number()),
-      error: v.optional(v.string()),
+      ...model.deliveryOutcome,
       deviceLabel: v.optional(v.string()),
     }),
   ),

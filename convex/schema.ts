@@ -30,7 +30,7 @@ import {
   taskEventKind,
   teamSnapshot,
 } from "./model/validators";
-import { answerDecision, answerTarget, deliveryChannel, notifyKind, notifyOp, notifyStateKind, quietHours } from "./model/notify";
+import { answerDecision, answerTarget, deliveryOutcome, notifyKind, notifyStateKind, quietHours } from "./model/notify";
 
 // Where a team's rows belong: the team, its laptop and, once linked, the orchestration and phase.
 const teamScope = {
@@ -527,12 +527,7 @@ export default defineSchema({
   notifyDeliveries: defineTable({
     userId: v.id("users"),
     at: v.number(),
-    channel: deliveryChannel,
-    op: notifyOp,
-    tag: v.string(),
-    ok: v.boolean(),
-    status: v.optional(v.number()),
-    error: v.optional(v.string()),
+    ...deliveryOutcome,
     deviceLabel: v.optional(v.string()),
   }).index("by_user_at", ["userId", "at"]),
 });

@@ -34,6 +34,7 @@ import type * as model_needs from "../model/needs.js";
 import type * as model_nodes from "../model/nodes.js";
 import type * as model_notify from "../model/notify.js";
 import type * as model_notifyAnswer from "../model/notifyAnswer.js";
+import type * as model_notifyKinds from "../model/notifyKinds.js";
 import type * as model_orchestrations from "../model/orchestrations.js";
 import type * as model_prompts from "../model/prompts.js";
 import type * as model_redact from "../model/redact.js";
@@ -81,6 +82,7 @@ declare const fullApi: ApiFromModules<{
   "model/nodes": typeof model_nodes;
   "model/notify": typeof model_notify;
   "model/notifyAnswer": typeof model_notifyAnswer;
+  "model/notifyKinds": typeof model_notifyKinds;
   "model/orchestrations": typeof model_orchestrations;
   "model/prompts": typeof model_prompts;
   "model/redact": typeof model_redact;

@@ -114,14 +114,19 @@ export type ShowMessage = Infer<typeof showMessage>;
 export type CloseMessage = Infer<typeof closeMessage>;
 export type NotifyMessage = Infer<typeof notifyMessage>;
 
-/** What notifyNode:deliver reports per message and target. */
-export const deliveryResult = v.object({
+/** How one message went on one channel: what a delivery row keeps and the deliveries list shows. */
+export const deliveryOutcome = {
   channel: deliveryChannel,
   op: notifyOp,
   tag: v.string(),
   ok: v.boolean(),
   status: v.optional(v.number()),
   error: v.optional(v.string()),
+};
+
+/** What notifyNode:deliver reports per message and target. */
+export const deliveryResult = v.object({
+  ...deliveryOutcome,
   deviceId: v.optional(v.id("pushSubscriptions")),
   // The push service answered 404 or 410: the subscription is gone.
   gone: v.optional(v.boolean()),
