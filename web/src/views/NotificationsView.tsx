@@ -61,6 +61,23 @@ function Outcome({ problem, note }: { problem: string | null; note: string | nul
   return null;
 }
 
+/** A channel form's buttons: save, remove (`onRemove`, when one is set), and a test (refused with `untested` until one is set). */
+function ChannelButtons({ channel, busy, onRemove, untested }: { channel: NotifyChannel; busy: boolean; onRemove?: () => void; untested: string }) {
+  return (
+    <div className={s.buttons}>
+      <Button type="submit" kind="primary" small disabled={busy}>
+        Save
+      </Button>
+      {onRemove && (
+        <Button small disabled={busy} onClick={onRemove}>
+          Remove
+        </Button>
+      )}
+      <TestButton channel={channel} disabledReason={onRemove ? undefined : untested} />
+    </div>
+  );
+}
+
 function TestButton({ channel, disabledReason }: { channel: NotifyChannel; disabledReason?: string }) {
   const sendTest = useMutation(notifyApi.sendTest);
   const { run, problem, note, busy } = useRun();
@@ -392,17 +409,7 @@ function NtfyForm({ settings }: { settings: NotifySettings }) {
           Topic
           <input className={ui.input} value={topic} onChange={(e) => setTopic(e.target.value)} required autoComplete="off" />
         </label>
-        <div className={s.buttons}>
-          <Button type="submit" kind="primary" small disabled={busy}>
-            Save
-          </Button>
-          {current && (
-            <Button small disabled={busy} onClick={() => void run(() => update({ ntfy: null }), "ntfy off.")}>
-              Remove
-            </Button>
-          )}
-          <TestButton channel="ntfy" disabledReason={current ? undefined : "save a topic first"} />
-        </div>
+        <ChannelButtons channel="ntfy" busy={busy} onRemove={current ? () => void run(() => update({ ntfy: null }), "ntfy off.") : undefined} untested="save a topic first" />
       </form>
       <Outcome problem={invalid ?? problem} note={note} />
     </Panel>
@@ -432,17 +439,7 @@ function WebhookForm({ settings }: { settings: NotifySettings }) {
           {current ? "Replace the address" : "Address"}
           <input className={ui.input} type="url" value={url} onChange={(e) => setUrl(e.target.value)} required autoComplete="off" placeholder="https://hooks.example.com/…" />
         </label>
-        <div className={s.buttons}>
-          <Button type="submit" kind="primary" small disabled={busy}>
-            Save
-          </Button>
-          {current && (
-            <Button small disabled={busy} onClick={() => void run(() => update({ webhook: null }), "Webhook off.")}>
-              Remove
-            </Button>
-          )}
-          <TestButton channel="webhook" disabledReason={current ? undefined : "save an address first"} />
-        </div>
+        <ChannelButtons channel="webhook" busy={busy} onRemove={current ? () => void run(() => update({ webhook: null }), "Webhook off.") : undefined} untested="save an address first" />
       </form>
       <Outcome problem={invalid ?? problem} note={note} />
     </Panel>
