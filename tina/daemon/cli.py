@@ -25,6 +25,10 @@ from tina.supervision import ChildStatus, TooManyRestarts
 log = structlog.get_logger("tina.daemon")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+START_HINT = (
+    "start one with `tina daemon run` (in this terminal) or `tina daemon install` "
+    "(at every login, restarted if it fails)"
+)
 
 
 def add_daemon(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -218,6 +222,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         cfg = _load(args)
         snapshot = control.request_status(cfg.control_socket)
+    except control.NotRunning as exc:
+        return _fail(f"{exc}; {START_HINT}", EXIT_FAILED)
     except (config_mod.ConfigError, control.ControlError) as exc:
         return _fail(str(exc), EXIT_FAILED)
     if args.json:
@@ -311,6 +317,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     configure_logging("console", level="error")
     checks: list[tuple[bool, str, str]] = []  # (ok, what, how to fix)
+    notes: list[tuple[str, str]] = []  # (what, why it is fine): reported, never a failure
 
     def check(ok: bool, what: str, fix: str = "") -> bool:
         checks.append((ok, what, fix))
@@ -356,11 +363,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             ("tasks", cfg.tasks_dir),
             ("tina sessions", cfg.tina_sessions_dir),
         ):
-            check(
-                path.is_dir(),
-                f"{label}: {path}",
-                "" if path.is_dir() else "created by Claude Code / tina-session on first use",
-            )
+            # Claude Code and tina-session make these on first use (the daemon waits for them):
+            # a fresh home is no failure.
+            if path.is_dir():
+                check(True, f"{label}: {path}")
+            else:
+                notes.append(
+                    (
+                        f"{label}: {path} does not exist yet",
+                        "Claude Code or tina-session creates it on first use; the daemon waits for it",
+                    )
+                )
         session = shutil.which(cfg.tina_session) or (
             cfg.tina_session if Path(cfg.tina_session).exists() else None
         )
@@ -390,7 +403,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 "run `tina daemon enroll`, then restart the daemon",
             )
         except control.ControlError as exc:
-            check(False, f"daemon: {exc}", "start it: `tina daemon install` or `tina daemon run`")
+            check(False, f"daemon: {exc}", START_HINT)
     from tina.hooks.cli import doctor_check as hooks_check
 
     # Hooks are optional (the files alone are enough to see the agents): reported, never a failure.
@@ -403,6 +416,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             check(c.ok, c.what, c.fix)
     for ok, what, fix in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {what}" + ("" if ok or not fix else f"\n     -> {fix}"))
+    for what, fix in notes:
+        print(f"note {what}\n     -> {fix}")
     hint = "" if hooks_ok or not hooks_fix else f"\n     -> {hooks_fix}"
     print(f"{'ok  ' if hooks_ok else 'note'} {hooks_what}{hint}")
     return EXIT_OK if all(ok for ok, _, _ in checks) else EXIT_FAILED

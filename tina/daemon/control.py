@@ -63,6 +63,10 @@ class ControlError(Exception):
     """No daemon answered on the socket, or it answered nonsense."""
 
 
+class NotRunning(ControlError):
+    """No daemon is running: there is no control socket."""
+
+
 async def serve(
     path: Path,
     snapshot: Callable[[], dict[str, Any]],
@@ -245,7 +249,7 @@ def _ask(path: Path, timeout: float) -> tuple[dict[str, Any], int | None]:
             while chunk := s.recv(65536):
                 chunks.append(chunk)
     except FileNotFoundError:
-        raise ControlError(f"no daemon is running (no control socket at {path})") from None
+        raise NotRunning(f"no daemon is running (no control socket at {path})") from None
     except ConnectionRefusedError:
         raise ControlError(f"no daemon is listening on {path} (a stale socket?)") from None
     except ConnectionError:

@@ -1,0 +1,51 @@
+"""`tina daemon status` and `doctor` on a laptop where nothing has run yet: they say what to do,
+and folders Claude Code or tina-session make on first use are notes, not failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tina import cli
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TINA_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("TINA_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("TINA_CLAUDE_DIR", str(tmp_path / "home" / ".claude"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    (tmp_path / "home").mkdir()
+    return tmp_path
+
+
+def test_status_without_a_daemon_says_how_to_start_one(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["daemon", "status"]) == 1
+    err = capsys.readouterr().err
+    assert "no daemon is running" in err
+    assert "`tina daemon run`" in err and "`tina daemon install`" in err
+
+
+def test_doctor_on_a_fresh_home_notes_the_folders_made_on_first_use(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["daemon", "doctor"])
+    out = capsys.readouterr().out
+    claude = fresh / "home" / ".claude"
+    for label, path in (
+        ("claude dir", claude),
+        ("teams", claude / "teams"),
+        ("tasks", claude / "tasks"),
+        ("tina sessions", claude / "tina-sessions"),
+    ):
+        assert f"note {label}: {path} does not exist yet" in out, out
+        assert f"FAIL {label}:" not in out
+    assert "creates it on first use" in out
+    # A folder that exists is an ok line.
+    (claude / "teams").mkdir(parents=True)
+    cli.main(["daemon", "doctor"])
+    assert f"ok   teams: {claude / 'teams'}" in capsys.readouterr().out
