@@ -3,6 +3,7 @@ and folders Claude Code or tina-session make on first use are notes, not failure
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,21 @@ def test_doctor_on_a_fresh_home_notes_the_folders_made_on_first_use(
     (claude / "teams").mkdir(parents=True)
     cli.main(["daemon", "doctor"])
     assert f"ok   teams: {claude / 'teams'}" in capsys.readouterr().out
+
+
+def test_debug_draws_the_live_tree_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped or redirected, `tina daemon debug` prints plain log lines (the live tree printed
+    nothing after its banner there)."""
+    from tina.daemon import cli as daemon_cli
+
+    runs: list[bool] = []
+
+    def fake_run(args: object, *, mode: str, live: bool) -> int:
+        runs.append(live)
+        return 0
+
+    monkeypatch.setattr(daemon_cli, "_run", fake_run)
+    for tty, argv in ((False, []), (True, []), (True, ["--plain"])):
+        monkeypatch.setattr(sys.stderr, "isatty", lambda tty=tty: tty)
+        assert cli.main(["daemon", "debug", *argv]) == 0
+    assert runs == [False, True, False]

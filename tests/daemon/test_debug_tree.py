@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from tina.daemon.debug.durations import duration
 from tina.daemon.debug.tree import ago, render_screen
 from tina.supervision import ChildState, ChildStatus
 
@@ -71,3 +72,35 @@ def test_tree_shows_state_restarts_errors_details_and_nesting() -> None:
 
 def test_ago() -> None:
     assert [ago(0, s) for s in (5, 65, 3700)] == ["5s", "1m05s", "1h01m"]
+
+
+def log_row(i: int, **extra: object) -> dict[str, object]:
+    return {"timestamp": f"2026-12-03T12:00:{i:02d}Z", "level": "info", "event": f"e{i}", **extra}
+
+
+def test_a_short_terminal_keeps_the_newest_log_lines() -> None:
+    statuses = tuple(
+        ChildStatus(id=f"actor{i}", state=ChildState.RUNNING, restarts=0, since=0.0)
+        for i in range(8)
+    )
+    logs = [log_row(i) for i in range(20)]
+    short = Console(width=100, height=20, record=True, color_system=None)
+    short.print(render_screen("tina daemon", {"node": "a"}, statuses, logs, 10.0, console=short))
+    out = short.export_text()
+    assert "e19" in out and "e18" in out  # the newest survive
+    assert "e8 " not in out  # the oldest of the twelve made room
+    tall = Console(width=100, height=80, record=True, color_system=None)
+    tall.print(render_screen("tina daemon", {"node": "a"}, statuses, logs, 10.0, console=tall))
+    assert "e8 " in tall.export_text()  # with room, the last twelve
+
+
+def test_an_error_reason_is_never_cut() -> None:
+    reason = "the deployment refused the credential: " + "x" * 300 + " END"
+    out = text_of(render_screen("tina daemon", {}, (), [log_row(1, error=reason)], 10.0))
+    assert "END" in out
+    assert "".join(out.replace("│", "").split()).count("x" * 300) == 1  # wrapped, whole
+
+
+def test_uptime_and_actor_ages_share_one_format() -> None:
+    assert [duration(s) for s in (5, 65, 3700)] == ["5s", "1m05s", "1h01m"]
+    assert ago(0, 3700) == duration(3700)

@@ -48,6 +48,7 @@ from tina.daemon.actors import (
 from tina.daemon.actors.connection import Connection
 from tina.daemon.config import Config
 from tina.daemon.credentials import Credential
+from tina.daemon.debug.durations import duration
 from tina.daemon.sync.outbox import Outbox
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
@@ -322,7 +323,7 @@ class Daemon:
             "convex": self.config.convex_url,
             "version": tina.__version__,
             "instance": self.instance_id,
-            "uptime": f"{int(time.time() - self.started_at)}s",
+            "uptime": duration(time.time() - self.started_at),
             "connection": self.connection.state() or "none",
             "outbox": self.syncer.depth,
             "refused": self.presence_state.refused or self.syncer.blocked_reason or "",

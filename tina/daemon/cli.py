@@ -56,7 +56,7 @@ def add_daemon(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     debug = sub.add_parser("debug", help="run in the foreground with a live actor tree")
     common(debug)
     debug.add_argument(
-        "--plain", action="store_true", help="console log lines instead of the live tree"
+        "--plain", action="store_true", help="console log lines instead of the live tree (the default when stderr is not a terminal)"
     )
     debug.set_defaults(handler=cmd_debug)
 
@@ -212,7 +212,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_debug(args: argparse.Namespace) -> int:
-    return _run(args, mode="console", live=not args.plain)
+    # The live tree redraws a terminal; piped or redirected, plain log lines say the same.
+    return _run(args, mode="console", live=not args.plain and sys.stderr.isatty())
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -25,7 +25,13 @@ async def run_live(
     with Live(console=console, auto_refresh=False, screen=False, transient=False) as live:
         while True:
             live.update(
-                render_screen("tina daemon", daemon.info(), daemon.statistics(), RECENT.lines),
+                render_screen(
+                    "tina daemon",
+                    daemon.info(),
+                    daemon.statistics(),
+                    RECENT.lines,
+                    console=console,
+                ),
                 refresh=True,
             )
             await trio.sleep(interval)

@@ -6,12 +6,13 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from tina.daemon.debug.durations import duration
 from tina.supervision import ChildState, ChildStatus
 
 STATE_STYLE = {
@@ -25,12 +26,7 @@ STATE_STYLE = {
 
 
 def ago(since: float, now: float) -> str:
-    secs = max(0, int(now - since))
-    if secs < 60:
-        return f"{secs}s"
-    if secs < 3600:
-        return f"{secs // 60}m{secs % 60:02d}s"
-    return f"{secs // 3600}h{(secs % 3600) // 60:02d}m"
+    return duration(now - since)
 
 
 def _label(status: ChildStatus, now: float) -> Text:
@@ -71,7 +67,18 @@ def render_header(info: Mapping[str, Any]) -> Table:
     return table
 
 
-def render_logs(lines: Iterable[Mapping[str, Any]], limit: int = 12) -> Panel:
+LOG_LINES = 12
+"""Log lines the live view shows when the terminal has room (fewer when it has not)."""
+
+
+def log_lines_that_fit(terminal_height: int, used: int) -> int:
+    """How many log lines to show under `used` lines of header and tree: the newest ones are
+    kept, so a short terminal drops the oldest (at least 3; 2 lines go to the panel's border)."""
+    return max(3, min(LOG_LINES, terminal_height - used - 2))
+
+
+def render_logs(lines: Iterable[Mapping[str, Any]], limit: int = LOG_LINES) -> Panel:
+    """The newest `limit` log lines; each whole (an error's reason is never cut: it wraps)."""
     rows = list(lines)[-limit:]
     text = Text()
     for row in rows:
@@ -86,7 +93,7 @@ def render_logs(lines: Iterable[Mapping[str, Any]], limit: int = 12) -> Panel:
             f"{str(row.get('timestamp', ''))[11:19]} {level[:4]:4} {row.get('event', '')} ",
             style=style,
         )
-        text.append(extras[:160] + "\n", style="dim")
+        text.append(extras + "\n", style="dim")
     return Panel(text, title="recent log lines", border_style="dim")
 
 
@@ -96,5 +103,13 @@ def render_screen(
     statuses: Iterable[ChildStatus],
     logs: Iterable[Mapping[str, Any]] = (),
     now: float | None = None,
+    console: Console | None = None,
 ) -> RenderableType:
-    return Group(render_header(info), render_tree(title, statuses, now), render_logs(logs))
+    """Header, tree and log lines; with `console`, as many of the newest log lines as its
+    height leaves room for."""
+    head = Group(render_header(info), render_tree(title, statuses, now))
+    limit = LOG_LINES
+    if console is not None:
+        used = len(console.render_lines(head, console.options, pad=False))
+        limit = log_lines_that_fit(console.height, used)
+    return Group(head, render_logs(logs, limit))
