@@ -3,12 +3,24 @@ and folders Claude Code or tina-session make on first use are notes, not failure
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tina import cli
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """`doctor` configures logging for the process (errors only): the tests after these must
+    find structlog's defaults again, as tests/daemon/test_log.py leaves them."""
+    yield
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = []
 
 
 @pytest.fixture
