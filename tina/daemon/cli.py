@@ -56,7 +56,9 @@ def add_daemon(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     debug = sub.add_parser("debug", help="run in the foreground with a live actor tree")
     common(debug)
     debug.add_argument(
-        "--plain", action="store_true", help="console log lines instead of the live tree (the default when stderr is not a terminal)"
+        "--plain",
+        action="store_true",
+        help="console log lines instead of the live tree (the default when stderr is not a terminal)",
     )
     debug.set_defaults(handler=cmd_debug)
 
