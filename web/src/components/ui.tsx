@@ -1,5 +1,5 @@
 // Small building blocks shared by every view: badges, times, placeholders, panels, messages.
-import { Component, useEffect, useRef, type ErrorInfo as ReactErrorInfo, type ReactNode } from "react";
+import { Component, useEffect, useRef, useState, type ErrorInfo as ReactErrorInfo, type ReactNode } from "react";
 import { describeError } from "../lib/errors";
 import type { Tone } from "../lib/status";
 import { formatAbsolute, formatRelative } from "../lib/time";
@@ -19,15 +19,44 @@ export function Badge({ tone, children, dot, title }: { tone: Tone; children: Re
   );
 }
 
-/** A time shown relative ("3 min ago"), with the absolute time on hover and for screen readers. */
-export function Time({ at, prefix }: { at: number; prefix?: string }) {
+/**
+ * A time shown relative ("3 min ago"); the exact time on hover, for screen readers, and on a
+ * tap or Enter (phones have no hover): the relative text and the exact time toggle in place.
+ * `plain` renders text only, for places inside a link (a button may not sit inside a link).
+ */
+export function Time({ at, prefix, plain }: { at: number; prefix?: string; plain?: boolean }) {
   const now = useNow();
+  const [exact, setExact] = useState(false);
   const absolute = formatAbsolute(at);
-  return (
-    <time className={s.time} dateTime={new Date(at).toISOString()} title={absolute} aria-label={`${prefix ?? ""}${absolute}`}>
+  const relative = formatRelative(at, now);
+  const stamp = (
+    <time dateTime={new Date(at).toISOString()}>
       {prefix}
-      {formatRelative(at, now)}
+      {exact ? absolute : relative}
     </time>
+  );
+  if (plain) {
+    return (
+      <span className={s.time} title={absolute} data-testid="time">
+        {stamp}
+        <span className="visually-hidden">, {absolute}</span>
+      </span>
+    );
+  }
+  return (
+    <button
+      type="button"
+      className={cx(s.time, s.timeButton)}
+      title={absolute}
+      aria-label={exact ? `${prefix ?? ""}${absolute}, show relative` : `${prefix ?? ""}${relative}, ${absolute}, show exact`}
+      data-testid="time"
+      onClick={(e) => {
+        e.stopPropagation();
+        setExact((x) => !x);
+      }}
+    >
+      {stamp}
+    </button>
   );
 }
 
