@@ -224,6 +224,8 @@ class Health:
     last_sync_at: float | None = None
     connection: str | None = None
     actors: tuple[ActorSummary, ...] = ()
+    oldest_unsynced_at: float | None = None
+    """Epoch ms: when the oldest observation still waiting to sync was queued (None: in sync)."""
 
 
 # --- hooks: what `tina hook` forwards to the daemon, one event per Claude Code hook call -----

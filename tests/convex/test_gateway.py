@@ -272,3 +272,17 @@ async def test_mutations_are_signs_of_life_queries_and_the_sign_off_are_not(
     assert gw.last_success == 5
     assert client.calls[-1][:2] == ("mutation", "nodes:signOff")
     assert client.calls[-1][2] == {"nodeToken": "tina_node_tok"}
+
+
+async def test_a_heartbeat_carries_the_oldest_unsynced_observation_when_there_is_one() -> None:
+    client = RecordingClient()
+    health = Health(
+        daemon_version="0.1.0",
+        started_at=1.7e12,
+        uptime_secs=1.0,
+        outbox_depth=2,
+        oldest_unsynced_at=1.7e12 + 7,
+    )
+    await gateway(client).heartbeat(health)
+    [(_kind, _path, args)] = client.calls
+    assert args["health"]["oldestUnsyncedAt"] == 1.7e12 + 7

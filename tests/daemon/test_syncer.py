@@ -229,3 +229,34 @@ async def test_items_in_flight_when_the_actor_stops_are_kept(
         await n.start(syncer.run)  # a restarted actor sends it
         await until(lambda: "t" in fake.teams)
         n.cancel_scope.cancel()
+
+
+async def test_the_oldest_unsynced_observation_is_reported_until_the_backlog_drains(
+    autojump_clock: trio.testing.MockClock,
+    fake: FakeGateway,
+    cell: LatestValue[GatewayProtocol | None],
+) -> None:
+    # The dashboard's backlog: how long the oldest waiting observation has waited, not the
+    # time since the last change (an idle laptop with nothing waiting is simply in sync).
+    wall = [1000.0]
+    syncer = Syncer(cell, clock=lambda: wall[0])
+    assert syncer.oldest_unsynced_at is None
+    syncer.put_events("/w", [event(1)])  # waits for its orchestration's id
+    wall[0] = 1005.0
+    syncer.put_team("t1", team("t1"), [], [task("1")])
+    assert syncer.oldest_unsynced_at == 1000.0  # the oldest, not the newest
+    async with trio.open_nursery() as n:
+        await n.start(syncer.run)
+        await until(lambda: fake.count("sync_team") == 1)
+        await trio.sleep(1)
+        # The team went; the event still waits: its age is still the oldest's.
+        assert syncer.depth == 1
+        assert syncer.oldest_unsynced_at == 1000.0
+        wall[0] = 1010.0
+        syncer.put_orchestration("/w", orch(), [])
+        await until(lambda: syncer.depth == 0)
+        assert syncer.oldest_unsynced_at is None
+        wall[0] = 1020.0
+        syncer.put_team("t2", team("t2"), [], [task("1")])
+        assert syncer.oldest_unsynced_at == 1020.0  # a new backlog starts now
+        n.cancel_scope.cancel()

@@ -307,6 +307,7 @@ class Daemon:
 
         walk(self.statistics())
         last = self.syncer.last_sync_at
+        oldest = self.syncer.oldest_unsynced_at
         return Health(
             daemon_version=tina.__version__,
             started_at=round(self.started_at * 1000, 3),
@@ -315,6 +316,7 @@ class Daemon:
             last_sync_at=None if last is None else round(last * 1000, 3),
             connection=self.connection.state(),
             actors=tuple(actors),
+            oldest_unsynced_at=None if oldest is None else round(oldest * 1000, 3),
         )
 
     def info(self) -> dict[str, Any]:

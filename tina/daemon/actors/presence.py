@@ -39,12 +39,13 @@ def os_name() -> str:
 
 def visible(health: Health) -> object:
     """What a person sees of the health (as `nodes:heartbeat` stores it): not the uptime, and
-    the last sync only while observations wait."""
+    the last sync and the oldest waiting observation only while observations wait."""
     return (
         health.daemon_version,
         health.started_at,
         health.outbox_depth,
         health.last_sync_at if health.outbox_depth > 0 else None,
+        health.oldest_unsynced_at if health.outbox_depth > 0 else None,
         health.connection,
         tuple((a.id, a.state, a.restarts, a.last_error) for a in health.actors),
     )

@@ -127,6 +127,7 @@ class Syncer:
         max_in_flight: int = 8,
         outbox: Outbox | None = None,
         whole_states: int = WHOLE_STATES,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         # Task states up to which a reconcile is one `teams:syncTeam` call (0: always paged).
         self._whole_states = whole_states
@@ -158,6 +159,11 @@ class Syncer:
         self._limit = trio.CapacityLimiter(max_in_flight)
         self._seq = Sequencer()
         self.last_sync_at: float | None = None
+        self._clock = clock
+        # When the oldest observation still waiting was queued, at the earliest (wall clock):
+        # set when the backlog starts, moved up after a clean round that took all of it.
+        self._backlog_since: float | None = None
+        self._first_put_in_round: float | None = None
         self.sent = 0
         self.failed = 0
         self.blocked_reason: str | None = None  # set while the credential is refused
@@ -172,6 +178,7 @@ class Syncer:
     def put_orchestration(
         self, worktree: str, snapshot: OrchestrationSnapshot, phases: list[PhaseSnapshot]
     ) -> None:
+        self._note_put()
         item = OrchestrationItem(
             worktree=worktree, snapshot=snapshot, phases=phases, seq=self._seq.next()
         )
@@ -188,6 +195,7 @@ class Syncer:
         members: list[MemberSnapshot],
         tasks: list[TaskSnapshot],
     ) -> None:
+        self._note_put()
         item = TeamItem(
             dir_name=dir_name, team=team, members=members, tasks=tasks, seq=self._seq.next()
         )
@@ -197,6 +205,7 @@ class Syncer:
         self._put(item)
 
     def remove_team(self, dir_name: str) -> None:
+        self._note_put()
         removal = TeamRemoval(dir_name=dir_name, seq=self._seq.next())
         # The team is going: its messages have nowhere to go (Convex refuses a removed team's).
         self._messages.pop(dir_name, None)
@@ -227,6 +236,7 @@ class Syncer:
                 self._latest_team[record.dir_name] = record
             self._seq.observe(record.seq)
         if records:
+            self._backlog_since = self._clock()  # older still, but no later than now
             log.info("outbox.restored", records=len(records))
         return len(records)
 
@@ -239,11 +249,13 @@ class Syncer:
 
     def put_events(self, worktree: str, events: list[EventRecord]) -> None:
         if events:
+            self._note_put()
             self._events.setdefault(worktree, []).extend(events)
             self._wake.set()
 
     def put_document(self, worktree: str, document: DocumentSnapshot) -> None:
         """A plan or design doc as read; replaces an unsent one of the same (kind, phase)."""
+        self._note_put()
         self._documents[(worktree, document.kind, document.phase_number or "")] = document
         self._wake.set()
 
@@ -252,6 +264,7 @@ class Syncer:
         has been synced; a message still queued is replaced in place by its newer state."""
         if not messages:
             return
+        self._note_put()
         queue = self._messages.setdefault(dir_name, {})
         for message in messages:
             queue[message.key] = message
@@ -260,6 +273,29 @@ class Syncer:
     def _put(self, item: Item) -> None:
         self.coalescer.put(item)
         self._wake.set()
+
+    def _note_put(self) -> None:
+        """Called before an observation is queued: it may start the backlog."""
+        now = self._clock()
+        if self._backlog_since is None or self.depth == 0:
+            self._backlog_since = now
+        if self._first_put_in_round is None:
+            self._first_put_in_round = now
+
+    @property
+    def oldest_unsynced_at(self) -> float | None:
+        """When the oldest observation still waiting to sync was queued (wall clock), or None
+        with nothing waiting. At the earliest: never younger than the real oldest."""
+        return self._backlog_since if self.depth > 0 else None
+
+    def _all_sendable(self) -> bool:
+        """Whether a round now takes every waiting observation (none waits for an id)."""
+        return self.depth == (
+            len(self.coalescer)
+            + sum(len(self._events[w]) for w in self._sendable_events())
+            + len(self._sendable_documents())
+            + sum(len(self._messages[d]) for d in self._sendable_messages())
+        )
 
     @property
     def depth(self) -> int:
@@ -300,7 +336,14 @@ class Syncer:
                 self._wake = trio.Event()
                 gateway = await self._gateway.wait_for(lambda g: g is not None)
                 assert gateway is not None
+                takes_all = self._all_sendable()
+                self._first_put_in_round = None
                 retry = await self._round(gateway)
+                if self.depth == 0:
+                    self._backlog_since = None
+                elif takes_all and not retry:
+                    # Everything older went out: what waits was queued during the round.
+                    self._backlog_since = self._first_put_in_round or self._backlog_since
                 if self._outbox is not None and (
                     self._outbox.size > COMPACT_BYTES
                     or (not self.coalescer.has_teams() and self._outbox.size > COMPACT_IDLE_BYTES)
