@@ -1,5 +1,5 @@
 // Small building blocks shared by every view: badges, times, placeholders, panels, messages.
-import { Component, useEffect, useRef, useState, type ErrorInfo as ReactErrorInfo, type ReactNode } from "react";
+import { Component, useEffect, useId, useRef, useState, type ErrorInfo as ReactErrorInfo, type ReactNode } from "react";
 import { describeError } from "../lib/errors";
 import type { Tone } from "../lib/status";
 import { formatAbsolute, formatRelative } from "../lib/time";
@@ -164,19 +164,36 @@ export function ProgressBar({ fraction, label }: { fraction: number; label: stri
 
 export type ButtonKind = "default" | "primary" | "danger" | "ghost";
 
+/**
+ * A button. A disabled one looks disabled (no fill, dashed outline, muted text), and when it has a
+ * `disabledReason` the reason is visible text under it (a disabled button takes no focus and
+ * phones have no hover, so a tooltip alone would hide it), tied to the button by
+ * aria-describedby. `reason="none"` leaves the reason to the caller (e.g. one `Reason` line for a
+ * row of buttons).
+ */
 export function Button({
   kind = "default",
   small,
   disabledReason,
+  reason = "below",
   children,
   ...rest
-}: React.ButtonHTMLAttributes<HTMLButtonElement> & { kind?: ButtonKind; small?: boolean; disabledReason?: string }) {
+}: React.ButtonHTMLAttributes<HTMLButtonElement> & {
+  kind?: ButtonKind;
+  small?: boolean;
+  disabledReason?: string;
+  reason?: "below" | "none";
+}) {
+  const reasonId = useId();
   const disabled = rest.disabled || disabledReason !== undefined;
-  return (
+  const shown = disabledReason !== undefined && reason === "below";
+  const describedBy = cx(rest["aria-describedby"], shown && reasonId) || undefined;
+  const button = (
     <button
       type="button"
       {...rest}
       disabled={disabled}
+      aria-describedby={describedBy}
       title={disabledReason ?? rest.title}
       className={cx(
         s.button,
@@ -189,6 +206,22 @@ export function Button({
     >
       {children}
     </button>
+  );
+  if (!shown) return button;
+  return (
+    <span className={s.withReason}>
+      {button}
+      <Reason id={reasonId}>{disabledReason}</Reason>
+    </span>
+  );
+}
+
+/** Why a control is unavailable, as a visible line of text (see `Button`'s `disabledReason`). */
+export function Reason({ id, children }: { id?: string; children: ReactNode }) {
+  return (
+    <span id={id} className={s.reason} data-testid="disabled-reason">
+      {children}
+    </span>
   );
 }
 

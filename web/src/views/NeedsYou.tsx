@@ -250,6 +250,7 @@ function PlanApproval({ item, role, rule }: { item: NeedItem; role: Role | undef
                 kind="primary"
                 onClick={() => setAsking(true)}
                 disabledReason={a.enabled ? undefined : a.reason}
+                reason="none"
                 disabled={submission.state === "sending"}
                 data-testid="need-approve"
               >

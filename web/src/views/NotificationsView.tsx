@@ -164,6 +164,7 @@ function ThisDevice() {
               small
               disabled={busy}
               disabledReason={state.permission === "denied" ? "notifications are blocked for this site" : undefined}
+              reason="none"
               onClick={() => void enable(vapidPublicKey)}
             >
               Turn on push

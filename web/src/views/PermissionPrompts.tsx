@@ -250,6 +250,7 @@ export function PromptItem({
               kind={asking === "deny" ? "danger" : "primary"}
               onClick={() => void fire(asking)}
               disabledReason={asking === "deny" && problem ? problem : undefined}
+              reason="none"
               data-testid="prompt-confirm"
             >
               {DECISION_LABELS[asking]}

@@ -99,6 +99,7 @@ function MessageDialog({
           <Button
             kind="primary"
             disabledReason={problem ?? undefined}
+            reason={text !== "" ? "none" : "below"}
             onClick={() => {
               if (via === undefined) return;
               void send({ type: "send_message", teamId: team._id, agentName: member.agentName, text, via });
@@ -178,6 +179,7 @@ function MemberRow({
           disabledReason={a.enabled ? undefined : a.reason}
           aria-label={`Message ${m.agentName}`}
           aria-describedby={unreachable ? whyId : undefined}
+          reason={unreachable ? "none" : "below"}
           data-testid="message-open"
         >
           Message
