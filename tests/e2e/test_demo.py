@@ -7,6 +7,7 @@ you" list shows the message a laptop refused and that laptop once it went to sle
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -25,6 +26,7 @@ import pytest
 import trio
 
 from tina.dev import demo as demo_module
+from tina.dev.sim.driver import FEATURES
 from tina.dev.sim.sandbox import BIN
 
 from .conftest import Api
@@ -332,3 +334,54 @@ def test_needs_you_shows_a_refused_message_and_the_laptop_that_went_to_sleep(
     assert demo.proc.returncode == 0, demo.banner + rest
     assert "Traceback" not in rest, rest
     demo.everything_stopped()
+
+
+def test_a_terminal_on_a_demo_laptop_and_a_demo_that_keeps_going(
+    start_demo: Callable[..., Demo], tmp_path: Path
+) -> None:
+    demo = start_demo(background=True, extra=["--continuous", "--speed", "10"])
+    work = tmp_path / "demo"
+    first = re.search(r"laptops\s+(\S+),", demo.banner)
+    assert first, demo.banner
+    name = first.group(1)
+    # The banner says how, with this demo's work directory.
+    assert f"tina demo shell --dir {work} {name}" in demo.banner, demo.banner
+    assert f'eval "$(.venv/bin/tina demo env --dir {work} {name})"' in demo.banner
+    assert "Continuous: new orchestrations start as others finish" in demo.banner
+
+    def on_laptop(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "tina"), "demo", "shell", "--dir", str(work), name, "--", *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    # `tina daemon status` reaches that laptop's daemon, as on a real laptop.
+    status = on_laptop(str(BIN / "tina"), "daemon", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["info"]["node"] == name, status.stdout
+    # Its tmux server is the one the demo's daemon of that laptop uses.
+    env = on_laptop("env")
+    socket_line = [ln for ln in env.stdout.splitlines() if ln.startswith("TINA_TMUX_SOCKET=")]
+    assert socket_line and socket_line[0].split("=", 1)[1] in demo.tmux_sockets, env.stdout
+    # tina-session lists its orchestrations: a second one once the first finished (each laptop
+    # runs one at a time here; --continuous starts the next).
+    seen: set[str] = set()
+    deadline = time.monotonic() + 240
+    while len(seen) < 2:
+        listed = on_laptop(str(BIN / "tina-session"), "list")
+        assert listed.returncode == 0, listed.stderr
+        seen |= {f for f in FEATURES if re.search(rf"^{re.escape(f)}\s", listed.stdout, re.M)}
+        assert demo.proc.poll() is None, "the demo ended early"
+        assert time.monotonic() < deadline, f"only {seen} after 240 s"
+        time.sleep(1)
+    # An unknown laptop is named, with the ones there are.
+    wrong = subprocess.run(
+        [str(BIN / "tina"), "demo", "env", "--dir", str(work), "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert wrong.returncode == 1
+    assert "no demo laptop named 'nope'" in wrong.stderr and name in wrong.stderr

@@ -40,6 +40,7 @@ import trio
 from tina import push
 from tina.convex.client import open_convex_client
 from tina.convex.operator import Operator
+from tina.dev import demo_shell
 from tina.dev.backend import (
     REPO_ROOT,
     BackendError,
@@ -57,6 +58,9 @@ log = structlog.get_logger("tina.demo")
 
 DEMO_EMAIL = "demo@tina.dev"
 WEB_DIR = REPO_ROOT / "web"
+DEFAULT_DIR = REPO_ROOT / ".tina-demo"
+# --continuous: what the simulator does for a person who does not answer, after this long.
+CONTINUOUS_ANSWER_AFTER = 120.0
 
 
 def add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,7 +71,7 @@ def add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--dir", type=Path, default=REPO_ROOT / ".tina-demo", help="work directory (wiped at start)"
+        "--dir", type=Path, default=DEFAULT_DIR, help="work directory (wiped at start)"
     )
     parser.add_argument("--laptops", type=int, default=2, help="simulated laptops (default 2)")
     parser.add_argument(
@@ -88,6 +92,13 @@ def add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "60 s); the laptops then heartbeat four times as often",
     )
     parser.add_argument(
+        "--continuous",
+        action="store_true",
+        help="keep starting new orchestrations as others finish, so the demo never goes "
+        f"static; a blocked phase is retried and a waiting plan approved after "
+        f"{CONTINUOUS_ANSWER_AFTER:g} s if nobody answers first",
+    )
+    parser.add_argument(
         "--no-live", action="store_true", help="no live tree in the foreground; just wait"
     )
     parser.add_argument(
@@ -99,6 +110,7 @@ def add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default 60 s; 0: only when the demo stops)",
     )
     parser.set_defaults(handler=run_demo)
+    demo_shell.add_subcommands(parser, default_dir=DEFAULT_DIR)
 
 
 def _node(*args: str) -> list[str]:
@@ -177,6 +189,20 @@ def _start_daemon(lt: Laptop) -> subprocess.Popen[bytes]:
     return lt.daemon
 
 
+def sim_config(args: argparse.Namespace) -> SimConfig:
+    """The simulation `tina demo` runs: every kind of "Needs you" item now and then; with
+    --continuous, nothing waits for a person forever (the simulator answers after a while, as
+    someone at the laptop would), so new orchestrations keep coming."""
+    cfg = SimConfig.demo(seed=args.seed, speed=args.speed)
+    if args.continuous:
+        cfg = attrs.evolve(
+            cfg,
+            auto_retry_after=CONTINUOUS_ANSWER_AFTER / args.speed,
+            auto_approve_after=CONTINUOUS_ANSWER_AFTER / args.speed,
+        )
+    return cfg
+
+
 def run_demo(args: argparse.Namespace) -> int:
     configure_logging("quiet")
     stop = _StopSignals()
@@ -250,11 +276,23 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
         sleeper = Laptop(work / SLEEPER, SLEEPER, url, enrollment_secret=secret, env=laptop_env)
         sleeper.enroll()
         _prepare_sleeper(sleeper)
+        demo_shell.write_laptops(work, {lt.name: lt.env() for lt in [*laptops, sleeper]})
         for lt in laptops[1:]:
             _start_daemon(lt)
         _start_daemon(sleeper)
         first = laptops[0]
-        print(_banner(url, web_url, password, laptops, offline_after), flush=True)
+        print(
+            _banner(
+                url,
+                web_url,
+                password,
+                laptops,
+                offline_after,
+                work=work,
+                continuous=args.continuous,
+            ),
+            flush=True,
+        )
         if args.no_live:
             _start_daemon(first)
         else:
@@ -272,7 +310,7 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
         # Every kind of "Needs you" item turns up: permission prompts, rate limits, teammates
         # asking their lead, plans to approve, idle teammates with open tasks, stalled ones;
         # mbp-old adds a failed action and an offline laptop.
-        cfg = SimConfig.demo(seed=args.seed, speed=args.speed)
+        cfg = sim_config(args)
         sim = Simulator(laptops, orchestrations=args.orchestrations, cfg=cfg)
         parts = _parts(backend, web, work, laptops, live=foreground is not None)
         stories = [
@@ -292,7 +330,15 @@ def _run(args: argparse.Namespace, stop: _StopSignals) -> int:
             )
         stop.hold()  # from here on, trio takes the signals
         died = trio.run(
-            partial(_supervise, sim, parts, stop, work / "simulator.log", stories=stories)
+            partial(
+                _supervise,
+                sim,
+                parts,
+                stop,
+                work / "simulator.log",
+                stories=stories,
+                continuous=args.continuous,
+            )
         )
         if died is not None:
             print(f"\n{died}", file=sys.stderr, flush=True)
@@ -415,6 +461,7 @@ async def _supervise(
     sim_log: Path,
     *,
     stories: Sequence[_Story] = (),
+    continuous: bool = False,
 ) -> str | None:
     """Runs the simulation and the stories, then waits, until a signal (returns None) or until
     a part dies, the simulator or a story fails (returns what happened)."""
@@ -448,7 +495,7 @@ async def _supervise(
 
             async def simulate() -> None:
                 try:
-                    await sim.run()
+                    await sim.run(continuous=continuous)
                 except Exception as exc:  # the simulator is a part too
                     await trio.Path(sim_log).write_text("".join(traceback.format_exception(exc)))
                     end(f"the simulator failed; its traceback: {sim_log}", "the simulator failed")
@@ -574,14 +621,25 @@ async def _put_to_sleep(lt: Laptop, url: str, token: str) -> None:
         await trio.to_thread.run_sync(lt.stop_daemon, signal.SIGKILL)
 
 
+def _columns(rows: list[tuple[str, str]]) -> list[str]:
+    width = max(len(left) for left, _ in rows) + 2
+    return [f"{left.ljust(width)}{right}" for left, right in rows]
+
+
 def _banner(
     url: str,
     web_url: str | None,
     password: str,
     laptops: list[Laptop],
     offline_after: float | None = None,
+    *,
+    work: Path | None = None,
+    continuous: bool = False,
 ) -> str:
     dash = web_url or "(the dashboard is not built yet: see web/README.md)"
+    first = laptops[0].name
+    others = [lt.name for lt in laptops[1:]] + [SLEEPER]
+    at = "" if work is None or work == DEFAULT_DIR.resolve() else f"--dir {work} "
     offline = f"{offline_after or OFFLINE_AFTER_DEFAULT:g} s"
     lines = [
         "",
@@ -602,8 +660,32 @@ def _banner(
         "    idle or shut down, and the team's conversation (assignments, idle notifications, shutdowns)",
         "  - message an agent: the orchestrator's agents in their tmux panes, a phase lead in its tmux",
         "    session, an in-process teammate through its inbox (it shows read when picked up)",
-        f"    (see the panes and sessions with: tmux -S {laptops[0].tmux_socket} attach)",
         "",
+        "A terminal on a demo laptop, as on a real one (in another terminal, from this folder):",
+        *_columns(
+            [
+                (f"  .venv/bin/tina demo shell {at}{first}", f"a shell with {first}'s environment"),
+                ("      tina daemon status", "its daemon and actor tree"),
+                ("      tina-session list", "its orchestrations"),
+                (
+                    '      tmux -S "$TINA_TMUX_SOCKET" attach',
+                    "its agents' panes (Ctrl-b d detaches)",
+                ),
+                (f'  eval "$(.venv/bin/tina demo env {at}{first})"', "the same, in this shell"),
+            ]
+        ),
+        f"  the other laptops: {', '.join(others)}",
+        "",
+        *(
+            [
+                "Continuous: new orchestrations start as others finish; a blocked phase is",
+                f"retried and a waiting plan approved after {CONTINUOUS_ANSWER_AFTER:g} s "
+                "(at speed 1) if you do not answer first.",
+                "",
+            ]
+            if continuous
+            else []
+        ),
         "Below: the live actor tree of the first laptop's daemon. Ctrl-C stops everything.",
         "",
     ]

@@ -665,7 +665,8 @@ def _phase_in(action: dict[str, Any]) -> str:
 
 
 class Simulator:
-    """Many orchestrations across laptops; `run` returns when all have finished."""
+    """Many orchestrations across laptops; `run` returns when all have finished, or with
+    `continuous` never: each finished orchestration is followed by a new one on its laptop."""
 
     def __init__(
         self,
@@ -676,39 +677,64 @@ class Simulator:
         phases: tuple[int, int] = (2, 3),
     ) -> None:
         self.cfg = cfg or SimConfig()
-        rng = random.Random(self.cfg.seed)
-        self.sims: list[OrchestrationSim] = []
-        for i in range(orchestrations):
-            laptop = laptops[i % len(laptops)]
-            base = FEATURES[i % len(FEATURES)]
-            feature = base if i < len(FEATURES) else f"{base}-{i // len(FEATURES) + 1}"
-            gated = (
-                self.cfg.require_plan_approval_every > 0
-                and i % self.cfg.require_plan_approval_every == 1
-            )
-            self.sims.append(
-                OrchestrationSim(
-                    laptop,
-                    feature,
-                    rng.randint(*phases),
-                    self.cfg,
-                    random.Random(rng.random()),
-                    gated=gated,
-                )
-            )
+        self.laptops = laptops
+        self.phases = phases
+        self._rng = random.Random(self.cfg.seed)
+        self.sims: list[OrchestrationSim] = [self._make(i) for i in range(orchestrations)]
+        self._locks: dict[int, trio.Lock] = {}
 
-    async def run(self, *, stagger: float = 2.0) -> None:
+    def _make(self, i: int) -> OrchestrationSim:
+        """The `i`th orchestration: on laptop i mod n, a feature name no other one has."""
+        laptop = self.laptops[i % len(self.laptops)]
+        base = FEATURES[i % len(FEATURES)]
+        feature = base if i < len(FEATURES) else f"{base}-{i // len(FEATURES) + 1}"
+        gated = (
+            self.cfg.require_plan_approval_every > 0
+            and i % self.cfg.require_plan_approval_every == 1
+        )
+        return OrchestrationSim(
+            laptop,
+            feature,
+            self._rng.randint(*self.phases),
+            self.cfg,
+            random.Random(self._rng.random()),
+            gated=gated,
+        )
+
+    def _lock(self, sim: OrchestrationSim) -> None:
         # One launch lock per laptop: its stand-in scenario file is one file.
-        locks: dict[int, trio.Lock] = {}
+        sim.launch_lock = self._locks.setdefault(id(sim.laptop), trio.Lock())
+
+    async def run(self, *, stagger: float = 2.0, continuous: bool = False) -> None:
         for sim in self.sims:
-            sim.launch_lock = locks.setdefault(id(sim.laptop), trio.Lock())
+            self._lock(sim)
         if self.cfg.hooks:
-            laptops = {id(s.laptop): s.laptop for s in self.sims}
+            # A continuous run comes to every laptop in turn; otherwise only the sims' own.
+            used = self.laptops if continuous else [s.laptop for s in self.sims]
+            laptops = {id(lt): lt for lt in used}
             for laptop in laptops.values():
                 await trio.to_thread.run_sync(laptop.install_hooks)
+        slots = len(self.sims)
         async with trio.open_nursery() as nursery:
             for i, sim in enumerate(self.sims):
-                nursery.start_soon(self._start, sim, i * stagger / self.cfg.speed)
+                delay = i * stagger / self.cfg.speed
+                if continuous:
+                    nursery.start_soon(self._slot, sim, delay, i, slots, stagger)
+                else:
+                    nursery.start_soon(self._start, sim, delay)
+
+    async def _slot(
+        self, sim: OrchestrationSim, delay: float, i: int, slots: int, stagger: float
+    ) -> None:
+        """One of `slots` lanes of a continuous run: orchestration i, then i + slots, ..."""
+        while True:
+            await self._start(sim, delay)
+            i += slots
+            sim = self._make(i)
+            self._lock(sim)
+            self.sims.append(sim)
+            delay = stagger / self.cfg.speed
+            log.info("sim.next", feature=sim.feature, laptop=sim.laptop.name)
 
     async def _start(self, sim: OrchestrationSim, delay: float) -> None:
         await trio.sleep(delay)
