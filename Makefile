@@ -19,7 +19,7 @@ setup: system-deps py-deps node-deps
 
 # The offline demo: local backend, simulated laptops with their daemons, the dashboard.
 demo: setup
-	$(VENV)/bin/tina demo
+	$(VENV)/bin/tina demo $(ARGS)
 
 system-deps:
 	@./scripts/ensure-system-deps.sh
