@@ -1,6 +1,6 @@
 // Small building blocks shared by every view: badges, times, placeholders, panels, messages.
 import { Component, useEffect, useId, useRef, useState, type ErrorInfo as ReactErrorInfo, type ReactNode } from "react";
-import { describeError } from "../lib/errors";
+import { describeError, errorSummary } from "../lib/errors";
 import type { Tone } from "../lib/status";
 import { formatAbsolute, formatRelative } from "../lib/time";
 import { useNow } from "../hooks/useNow";
@@ -104,20 +104,19 @@ export function EmptyState({ title, children }: { title: string; children?: Reac
   );
 }
 
+/**
+ * A failed load in words: what happened ("The server refused: …" for our own refusals, a sentence
+ * of ours for anything else; never the raw error) and what to do. "Check your connection" only
+ * when the connection is actually down.
+ */
 export function ErrorMessage({ error, onRetry, what }: { error: unknown; onRetry?: () => void; what: string }) {
   const info = describeError(error);
-  const hint =
-    info.code === "unauthenticated"
-      ? "Sign in again to continue."
-      : info.code === "forbidden"
-        ? "Ask the owner of this deployment for access."
-        : "Check your connection; the page retries on its own when it can.";
   return (
-    <div className={s.error} role="alert">
+    <div className={s.error} role="alert" data-testid="error-message" data-kind={info.kind}>
       <p>
-        <strong>Couldn't load {what}:</strong> {info.message}
+        <strong>Couldn't load {what}.</strong> {errorSummary(info)}
       </p>
-      <p>{hint}</p>
+      <p>{info.hint}</p>
       {onRetry && (
         <button type="button" className={cx(s.button, s.small)} onClick={onRetry}>
           Try again

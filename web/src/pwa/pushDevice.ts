@@ -2,7 +2,7 @@
 // turning it on (permission, pushManager.subscribe with the deployment's VAPID key, then
 // notify:subscribe) and off (notify:unsubscribe, then the browser's unsubscribe).
 import { useCallback, useEffect, useState } from "react";
-import { describeError } from "../lib/errors";
+import { errorText } from "../lib/errors";
 import { deviceLabel, pushSupport, sameKey, subscriptionArgs, vapidKeyBytes, type PushEnv, type PushSupport, type SubscriptionArgs } from "../lib/push";
 
 /** Whether a subscription was made for this VAPID key (false for a malformed key too). */
@@ -161,5 +161,5 @@ export function usePushDevice(server: PushServer): {
 function messageOf(error: unknown): string {
   if (error instanceof DOMException && error.name === "NotAllowedError") return "The browser refused: notifications are blocked for this site.";
   if (error instanceof DOMException && error.name === "AbortError") return "The browser's push service could not be reached; try again when online.";
-  return describeError(error).message;
+  return errorText(error);
 }

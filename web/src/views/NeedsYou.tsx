@@ -16,7 +16,7 @@ import { useWakeClock } from "../hooks/useWakeClock";
 import { CLIENT } from "../lib/client";
 import { isPlanChange, phaseControlAvailability, planApprovalReason, type Role } from "../lib/controls";
 import { revision } from "../lib/documents";
-import { describeError } from "../lib/errors";
+import { errorText } from "../lib/errors";
 import {
   ageText,
   groupNeeds,
@@ -89,7 +89,7 @@ function Triage({ item, state, now }: { item: NeedItem; state: NeedState; now: n
   const [problem, setProblem] = useState<string | null>(null);
   const run = (call: Promise<unknown>) => {
     setProblem(null);
-    call.catch((e: unknown) => setProblem(describeError(e).message));
+    call.catch((e: unknown) => setProblem(errorText(e)));
   };
   return (
     <>

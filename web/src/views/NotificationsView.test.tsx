@@ -3,6 +3,7 @@
 // the settings it sends to convex/notify.ts (the data it receives, as the other view tests).
 import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { getFunctionName, type FunctionReference } from "convex/server";
+import { ConvexError } from "convex/values";
 import { afterEach, beforeEach, describe, expect, test, vi, type Mock } from "vitest";
 import type { NotifySettings } from "../api";
 import { NOTIFY_KINDS, vapidKeyBytes } from "../lib/push";
@@ -145,12 +146,12 @@ describe("push on this device", () => {
 
   test("turning off fails on the server: the subscription stays and the page says why", async () => {
     await push.subscribe({ userVisibleOnly: true, applicationServerKey: vapidKeyBytes(VAPID) });
-    mutation("notify:unsubscribe").mockRejectedValue(new Error("[Request ID: 1] Server Error\nUncaught Error: the network is down"));
+    mutation("notify:unsubscribe").mockRejectedValue(new TypeError("Failed to fetch"));
     await renderPage();
     await act(async () => {
       fireEvent.click(screen.getByRole("button", { name: "Turn off push" }));
     });
-    expect(await screen.findByRole("alert")).toHaveTextContent("the network is down");
+    expect(await screen.findByRole("alert")).toHaveTextContent("The connection to the server is down. Check your connection");
     expect(push.unsubscribed).toBe(0);
     expect(device()).toHaveTextContent("On for this device");
   });
@@ -182,12 +183,12 @@ describe("push on this device", () => {
   });
 
   test("the server refuses the device: the browser's subscription is dropped again", async () => {
-    mutation("notify:subscribe").mockRejectedValue(new Error("Uncaught Error: at most 10 devices a user"));
+    mutation("notify:subscribe").mockRejectedValue(new ConvexError({ code: "conflict", message: "at most 10 devices a user: remove one first" }));
     await renderPage();
     await act(async () => {
       fireEvent.click(screen.getByRole("button", { name: "Turn on push" }));
     });
-    expect(await screen.findByRole("alert")).toHaveTextContent("at most 10 devices a user");
+    expect(await screen.findByRole("alert")).toHaveTextContent("The server refused: At most 10 devices a user: remove one first.");
     expect(push.subscribed).toHaveLength(1);
     expect(push.current).toBeNull();
     expect(device()).toHaveTextContent("Off for this device");

@@ -5,7 +5,7 @@ import { useMutation, useQuery } from "convex/react";
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { notifyApi, type NotifyChannel, type NotifyDelivery, type NotifySettings } from "../api";
 import { Badge, Button, EmptyState, Panel, QueryBoundary, Skeleton, Time, ui } from "../components/ui";
-import { describeError } from "../lib/errors";
+import { errorText } from "../lib/errors";
 import {
   channelUrlProblem,
   hostOf,
@@ -36,7 +36,7 @@ function useRun(): { run: (work: () => Promise<unknown>, done?: string) => Promi
       if (done) setNote(done);
       return true;
     } catch (error) {
-      setProblem(describeError(error).message);
+      setProblem(errorText(error));
       return false;
     } finally {
       setBusy(false);

@@ -177,12 +177,12 @@ describe("permission prompts", () => {
   });
 
   test("a lost answer can be sent again", async () => {
-    answer.mockRejectedValueOnce(new Error("[Request ID: x] Server Error\nUncaught Error: connection lost"));
+    answer.mockRejectedValueOnce(new Error("Connection lost while action was in flight"));
     answer.mockResolvedValueOnce({ status: "answered" });
     show([row()]);
     fireEvent.click(screen.getByTestId("prompt-allow_once"));
     await act(async () => fireEvent.click(screen.getByTestId("prompt-confirm")));
-    expect(screen.getByRole("alert")).toHaveTextContent("Not sent: connection lost");
+    expect(screen.getByRole("alert")).toHaveTextContent("Not sent: the connection to the server is down");
     fireEvent.click(screen.getByTestId("prompt-allow_once"));
     await act(async () => fireEvent.click(screen.getByTestId("prompt-confirm")));
     expect(answer).toHaveBeenCalledTimes(2);
