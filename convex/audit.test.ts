@@ -166,4 +166,62 @@ describe("audit log", () => {
     expect(rest.page.length).toBeLessThanOrEqual(100);
     expect((await refusal(t.query(api.audit.list, { paginationOpts: page() }))).code).toBe("unauthenticated");
   });
+
+  test("the log for people: one row per action with how it ended, filters, pages", async () => {
+    const t = makeT();
+    const { owner, operator, viewer, a, orchestrationId } = await world(t);
+    const submit = (key: string) =>
+      operator.as.mutation(api.actions.submitAction, { action: { type: "retry", orchestrationId, phase: "1" }, idempotencyKey: key, client: "tina-web" });
+    const failed = await submit("feed-failed-0001");
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: failed.actionId, leaseOwner: "d1" });
+    await t.mutation(api.actions.completeAction, {
+      nodeToken: a.token,
+      actionId: failed.actionId,
+      leaseOwner: "d1",
+      result: { ok: false, code: "cli_exit_non_zero", message: "Phase 1 is not blocked" },
+    });
+    const done = await submit("feed-done-00001");
+    await t.mutation(api.actions.claimAction, { nodeToken: a.token, actionId: done.actionId, leaseOwner: "d1" });
+    await t.mutation(api.actions.completeAction, { nodeToken: a.token, actionId: done.actionId, leaseOwner: "d1", result: { ok: true, code: "ok", message: "" } });
+    const waiting = await submit("feed-waiting-01");
+    await owner.as.mutation(api.users.invite, { email: "new@example.com", role: "viewer", client: "tina-web" });
+    // An entry from before `kind` and `folded` existed: judged by its verb.
+    await t.run((ctx) =>
+      ctx.db.insert("auditLog", { at: Date.now(), verb: "action.claimed", actorKind: "node", actorId: a.nodeId, actionId: waiting.actionId, nodeId: a.nodeId, outcome: "ok" }),
+    );
+    const feed = async (filters: Record<string, unknown> = {}) =>
+      (await viewer.as.query(api.audit.feed, { paginationOpts: page(), ...filters })).page;
+
+    const rows = await feed({ kind: "action" });
+    expect(rows.map((r) => [r.verb, r.outcome, r.action?.type])).toEqual([
+      ["action.submitted", "waiting", "retry"],
+      ["action.submitted", "done", "retry"],
+      ["action.submitted", "failed", "retry"],
+    ]);
+    // A failed action never reads as completed: its row says failed, with the laptop's reason.
+    expect(rows[2]).toMatchObject({ outcome: "failed", reason: "Phase 1 is not blocked", actorName: OPERATOR.name, nodeName: "laptop-a", client: "tina-web" });
+    const everything = await feed();
+    expect(everything.filter((r) => r.verb.startsWith("action."))).toHaveLength(3);
+    expect(everything.map((r) => r.verb)).toContain("user.invited");
+    expect(everything.map((r) => r.verb)).toContain("node.enrolled");
+
+    expect((await feed({ outcome: "failed" })).map((r) => r.outcome)).toEqual(["failed"]);
+    expect((await feed({ outcome: "pending" })).map((r) => r.outcome)).toEqual(["waiting"]);
+    expect((await feed({ kind: "people" })).map((r) => r.verb)).toEqual(["user.invited"]);
+    expect((await feed({ actorId: owner.userId })).map((r) => r.verb)).toEqual(["user.invited"]);
+    expect((await feed({ actorId: operator.userId })).every((r) => r.actorName === OPERATOR.name)).toBe(true);
+    const onA = await feed({ nodeId: a.nodeId, kind: "laptop" });
+    expect(onA.map((r) => r.verb)).toEqual(["node.enrolled"]);
+
+    // Pages: bounded, and each continues where the last stopped.
+    const first = await viewer.as.query(api.audit.feed, { paginationOpts: { numItems: 2, cursor: null } });
+    const rest = await viewer.as.query(api.audit.feed, { paginationOpts: { numItems: 10_000, cursor: first.continueCursor } });
+    expect(rest.page.length).toBeLessThanOrEqual(50);
+    expect(new Set([...first.page, ...rest.page].map((r) => r._id)).size).toBe(first.page.length + rest.page.length);
+
+    const options = await viewer.as.query(api.audit.filterOptions, {});
+    expect(options.people.map((p) => p.name)).toEqual([OPERATOR.name, OWNER.name, VIEWER.name].sort((x, y) => x.localeCompare(y)));
+    expect(options.laptops.map((l) => l.name)).toEqual(["laptop-a"]);
+    expect((await refusal(t.query(api.audit.feed, { paginationOpts: page() }))).code).toBe("unauthenticated");
+  });
 });

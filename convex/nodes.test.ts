@@ -552,3 +552,39 @@ describe("dashboard access", () => {
     expect(JSON.stringify(nodes)).not.toContain("credentialHash");
   });
 });
+
+describe("the fleet's backlog and counts (issue 21, point 4)", () => {
+  test("a heartbeat carries the oldest unsynced observation: validated, stored while observations wait, optional", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const viewer = await signedIn(t);
+    const err = await refusal(t.mutation(api.nodes.heartbeat, { nodeToken: token, health: { ...health, oldestUnsyncedAt: -1 } }));
+    expect(err).toMatchObject({ code: "invalid_argument", field: "health.oldestUnsyncedAt" });
+    const waiting = { ...health, outboxDepth: 2, oldestUnsyncedAt: T0 - 60_000 };
+    expect((await t.mutation(api.nodes.heartbeat, { nodeToken: token, health: waiting })).healthStored).toBe(true);
+    expect((await viewer.query(api.nodes.listNodes, {}))[0].health).toMatchObject({ outboxDepth: 2, oldestUnsyncedAt: T0 - 60_000 });
+    // An older observation is now the oldest: what a person sees changed.
+    const older = { ...waiting, oldestUnsyncedAt: T0 - 120_000 };
+    expect((await t.mutation(api.nodes.heartbeat, { nodeToken: token, health: older })).healthStored).toBe(true);
+    // In sync again (a daemon without the field, too).
+    expect((await t.mutation(api.nodes.heartbeat, { nodeToken: token, health })).healthStored).toBe(true);
+    expect((await viewer.query(api.nodes.listNodes, {}))[0].health?.oldestUnsyncedAt).toBeUndefined();
+  });
+
+  test("each laptop's orchestrations, active and in all, counted within a bound", async () => {
+    const t = makeT();
+    const a = await enroll(t, "a");
+    const b = await enroll(t, "b");
+    const viewer = await signedIn(t);
+    const statuses = ["executing", "planning", "complete", "complete", "complete"] as const;
+    for (const [i, status] of statuses.entries()) {
+      await t.mutation(api.orchestrations.syncOrchestration, {
+        nodeToken: a.token,
+        orchestration: orchestration({ featureName: `f-${i}`, worktreePath: `/w/${i}`, status }),
+        phases: [],
+      });
+    }
+    expect(await viewer.query(api.nodes.orchestrationCounts, { nodeId: a.nodeId })).toEqual({ active: 2, all: 5, cap: 100 });
+    expect(await viewer.query(api.nodes.orchestrationCounts, { nodeId: b.nodeId })).toEqual({ active: 0, all: 0, cap: 100 });
+  });
+});

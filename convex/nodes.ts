@@ -75,6 +75,7 @@ export const heartbeat = nodeMutation({
     checkNumber("health.uptimeSecs", raw.uptimeSecs, { min: 0 });
     checkNumber("health.outboxDepth", raw.outboxDepth, { min: 0, integer: true });
     checkOptionalNumber("health.lastSyncAt", raw.lastSyncAt, { min: 0 });
+    checkOptionalNumber("health.oldestUnsyncedAt", raw.oldestUnsyncedAt, { min: 0 });
     checkOptionalString("health.connection", raw.connection, 64);
     checkCount("health.actors", raw.actors, LIMITS.actorsInHealth);
     for (const actor of raw.actors) {
@@ -167,4 +168,28 @@ export const revokeNode = ownerMutation({
   args: { nodeId: v.id("nodes") },
   returns: v.object({ revoked: v.boolean() }),
   handler: (ctx, { nodeId }) => revoke(ctx, ctx.actor, nodeId),
+});
+
+/** Counts past this show as "100+": a laptop's card reads at most this many orchestrations twice. */
+export const ORCHESTRATION_COUNT_CAP = 100;
+
+/**
+ * How many orchestrations a laptop runs now and has run in all, for its card in the fleet.
+ * Bounded: at most `ORCHESTRATION_COUNT_CAP + 1` rows of each, by index.
+ */
+export const orchestrationCounts = viewerQuery({
+  args: { nodeId: v.id("nodes") },
+  returns: v.object({ active: v.number(), all: v.number(), cap: v.number() }),
+  handler: async (ctx, { nodeId }) => {
+    const cap = ORCHESTRATION_COUNT_CAP;
+    const active = await ctx.db
+      .query("orchestrations")
+      .withIndex("by_node_active_started", (q) => q.eq("nodeId", nodeId).eq("active", true))
+      .take(cap + 1);
+    const all = await ctx.db
+      .query("orchestrations")
+      .withIndex("by_node_active_started", (q) => q.eq("nodeId", nodeId))
+      .take(cap + 1);
+    return { active: Math.min(active.length, cap + 1), all: Math.min(all.length, cap + 1), cap };
+  },
 });

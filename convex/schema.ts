@@ -8,6 +8,7 @@ import {
   actionType,
   actorKind,
   attentionKind,
+  auditKind,
   auditOutcome,
   auditVerb,
   documentSnapshot,
@@ -117,8 +118,14 @@ export default defineSchema({
     outcome: auditOutcome,
     // One line for people; never a secret (redacted and truncated on write).
     detail: v.optional(v.string()),
+    // What it is about (absent on entries written before it existed: their verb says it).
+    kind: v.optional(auditKind),
+    // A later step of an action or an answered prompt: the log shows it on the first step's row.
+    folded: v.optional(v.literal(true)),
   })
     .index("by_at", ["at"])
+    .index("by_kind_at", ["kind", "at"])
+    .index("by_actor_at", ["actorId", "at"])
     .index("by_node_at", ["nodeId", "at"])
     .index("by_orchestration_at", ["orchestrationId", "at"])
     .index("by_action_at", ["actionId", "at"]),

@@ -314,6 +314,15 @@ const SPEC: Record<string, Spec> = {
     access: "viewer",
     samples: (w) => [{ paginationOpts: page, nodeId: w.a.nodeId }, { paginationOpts: page, orchestrationId: w.orchestrationId }, { paginationOpts: page, actionId: w.pending }],
   },
+  "audit:feed": {
+    access: "viewer",
+    samples: (w) => [
+      { paginationOpts: page },
+      { paginationOpts: page, nodeId: w.a.nodeId, kind: "action", outcome: "pending" },
+      { paginationOpts: page, actorId: "someone", kind: "people", outcome: "failed" },
+    ],
+  },
+  "audit:filterOptions": { access: "viewer", samples: () => [{}] },
   "events:recordEvents": {
     access: "node",
     samples: (w) => [
@@ -342,6 +351,7 @@ const SPEC: Record<string, Spec> = {
   "nodes:heartbeat": { access: "node", samples: () => [{ health }] },
   "nodes:signOff": { access: "node", samples: () => [{}] },
   "nodes:listNodes": { access: "viewer", samples: () => [{}] },
+  "nodes:orchestrationCounts": { access: "viewer", samples: (w) => [{ nodeId: w.a.nodeId }] },
   "nodes:revokeNode": { access: "owner", samples: (w) => [{ nodeId: w.b.nodeId, client: "vitest" }] },
   "nodes:setMessaging": { access: "owner", samples: (w) => [{ nodeId: w.b.nodeId, messaging: "nobody", client: "vitest" }, { nodeId: w.a.nodeId, messaging: "owners" }] },
   "orchestrations:syncOrchestration": {

@@ -3,7 +3,7 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { cleanText } from "./redact";
-import type { ActionType, AuditVerb } from "./validators";
+import type { ActionType, AuditKind, AuditVerb } from "./validators";
 
 const DETAIL_MAX = 500;
 const CLIENT_MAX = 200;
@@ -29,7 +29,27 @@ export type AuditEntry = {
   targetUserId?: Id<"users">;
   promptId?: Id<"prompts">;
   detail?: string;
+  /** A later step of something already in the log (set for an answered prompt's settling). */
+  folded?: boolean;
 };
+
+/** What an entry is about, by its verb. */
+export function kindOf(verb: AuditVerb): AuditKind {
+  if (verb.startsWith("action.")) return "action";
+  if (verb.startsWith("prompt.")) return "prompt";
+  if (verb.startsWith("node.")) return "laptop";
+  return "people";
+}
+
+/**
+ * Whether an entry is a later step of an action or of an answered prompt, shown on its first
+ * step's row. Entries written before `folded` existed are judged by their verb alone.
+ */
+export function isFolded(e: Pick<Doc<"auditLog">, "verb" | "folded" | "kind" | "actionId">): boolean {
+  if (e.folded) return true;
+  if (e.kind !== undefined) return false;
+  return (e.actionId !== undefined && e.verb !== "action.submitted") || e.verb === "prompt.applied";
+}
 
 /** The request's user agent and address, if this runtime reports them. */
 export async function requestInfo(ctx: MutationCtx): Promise<RequestInfo> {
@@ -68,7 +88,9 @@ function actorFields(actor: Actor) {
 }
 
 export async function audit(ctx: MutationCtx, actor: Actor, entry: AuditEntry): Promise<Id<"auditLog">> {
-  const { outcome = "ok", detail, ...targets } = entry;
+  const { outcome = "ok", detail, folded, ...targets } = entry;
+  // An action's claim, completion, expiry or cancellation sits on its submission's row.
+  const later = folded ?? (targets.actionId !== undefined && entry.verb !== "action.submitted");
   const nodeName = targets.nodeName ?? (actor.kind === "node" && targets.nodeId === actor.node._id ? actor.node.name : undefined);
   return await ctx.db.insert("auditLog", {
     at: Date.now(),
@@ -77,6 +99,8 @@ export async function audit(ctx: MutationCtx, actor: Actor, entry: AuditEntry): 
     ...(nodeName === undefined ? {} : { nodeName }),
     outcome,
     ...(detail === undefined ? {} : { detail: cleanText(detail, DETAIL_MAX) }),
+    kind: kindOf(entry.verb),
+    ...(later ? { folded: true as const } : {}),
   });
 }
 

@@ -316,6 +316,7 @@ function visibleHealth(h: Health): unknown {
     h.startedAt,
     h.outboxDepth,
     h.outboxDepth > 0 ? (h.lastSyncAt ?? null) : null,
+    h.outboxDepth > 0 ? (h.oldestUnsyncedAt ?? null) : null,
     h.connection ?? null,
     h.actors.map((a) => [a.id, a.state, a.restarts, a.lastError ?? null]),
   ];

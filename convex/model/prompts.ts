@@ -234,6 +234,8 @@ async function settle(ctx: MutationCtx, actor: Actor, p: Doc<"prompts">, outcome
     ...(p.orchestrationId ? { orchestrationId: p.orchestrationId } : {}),
     promptId: p._id,
     detail: `${describePrompt(p, laptop)}: ${OUTCOME_TEXT[outcome]}`,
+    // Answered from the dashboard: the log shows how it ended on the answer's row.
+    folded: p.decision !== undefined,
   });
 }
 

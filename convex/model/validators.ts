@@ -72,6 +72,9 @@ export type AuditVerb = Infer<typeof auditVerb>;
 export const actorKind = v.union(v.literal("user"), v.literal("node"), v.literal("system"));
 export type ActorKind = Infer<typeof actorKind>;
 export const auditOutcome = v.union(v.literal("ok"), v.literal("failed"));
+// What an audit entry is about, for the log's filter (model/audit.ts `kindOf`).
+export const auditKind = v.union(v.literal("action"), v.literal("prompt"), v.literal("laptop"), v.literal("people"));
+export type AuditKind = Infer<typeof auditKind>;
 
 export const actionType = v.union(
   v.literal("approve_plan"),
@@ -151,6 +154,9 @@ export const nodeHealth = v.object({
   lastSyncAt: v.optional(v.number()),
   connection: v.optional(v.string()),
   actors: v.array(actorSummary),
+  // When the oldest observation still waiting to sync was queued (absent: none waits, or a
+  // daemon older than this field).
+  oldestUnsyncedAt: v.optional(v.number()),
 });
 
 // What the dashboard may ask a laptop to do. The target (orchestration, team) is an id:
