@@ -19,6 +19,7 @@ import {
   orchestrationSnapshot,
   orchestrationStatus,
   phaseSnapshot,
+  taskEventKind,
   type MessagingRule,
 } from "./model/validators";
 
@@ -152,15 +153,86 @@ export const listOrchestrations = viewerQuery({
 export const orchestrationAgents = viewerQuery({
   args: { orchestrationId: v.id("orchestrations") },
   returns: v.union(v.null(), livenessCounts),
+  handler: async (ctx, { orchestrationId }) => (await agentsOf(ctx, orchestrationId)) ?? null,
+});
+
+/** An orchestration's agents by liveness, as team sync keeps them (undefined: none reports it). */
+async function agentsOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<Infer<typeof livenessCounts> | undefined> {
+  const row = await ctx.db
+    .query("orchestrationAgents")
+    .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+    .unique();
+  if (row !== null) return row.agents;
+  // None yet, or kept on the orchestration row by an older version.
+  const o = await ctx.db.get("orchestrations", orchestrationId);
+  return o === null || o.agentsInTable === true ? undefined : o.agents;
+}
+
+/** What happened last: the newest event of the orchestration's journal, or of its tasks. */
+const lastActivity = v.union(
+  v.object({ source: v.literal("event"), at: v.number(), eventType: v.string(), summary: v.string(), phaseNumber: v.optional(v.string()) }),
+  v.object({
+    source: v.literal("task"),
+    at: v.number(),
+    kind: taskEventKind,
+    status: v.string(),
+    previousStatus: v.optional(v.string()),
+    subject: v.string(),
+    owner: v.optional(v.string()),
+    phaseNumber: v.optional(v.string()),
+  }),
+);
+
+/**
+ * What a row of the list shows beyond the orchestration row: its agents by liveness, each phase's
+ * tasks done of all (both kept by team sync: no team or task is read) and its last activity (the
+ * newest journal event and the newest task event: one index read each). A row subscribes to this,
+ * so a task's or an agent's change re-runs one small query, not the list.
+ */
+export const orchestrationProgress = viewerQuery({
+  args: { orchestrationId: v.id("orchestrations") },
+  returns: v.object({
+    agents: v.optional(livenessCounts),
+    phases: schema.tables.orchestrationProgress.validator.fields.phases,
+    lastActivity: v.optional(lastActivity),
+  }),
   handler: async (ctx, { orchestrationId }) => {
-    const row = await ctx.db
-      .query("orchestrationAgents")
+    const agents = await agentsOf(ctx, orchestrationId);
+    const progress = await ctx.db
+      .query("orchestrationProgress")
       .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
       .unique();
-    if (row !== null) return row.agents ?? null;
-    // None yet, or kept on the orchestration row by an older version.
-    const o = await ctx.db.get("orchestrations", orchestrationId);
-    return o === null || o.agentsInTable === true ? null : (o.agents ?? null);
+    const event = await ctx.db
+      .query("orchestrationEvents")
+      .withIndex("by_orchestration_recorded", (q) => q.eq("orchestrationId", orchestrationId))
+      .order("desc")
+      .first();
+    const task = await ctx.db
+      .query("taskEvents")
+      .withIndex("by_orchestration_recorded", (q) => q.eq("orchestrationId", orchestrationId))
+      .order("desc")
+      .first();
+    let last: Infer<typeof lastActivity> | undefined;
+    if (event !== null) {
+      last = { source: "event", at: event.recordedAt, eventType: event.eventType, summary: event.summary, phaseNumber: event.phaseNumber };
+    }
+    if (task !== null && (last === undefined || task.recordedAt > last.at)) {
+      last = {
+        source: "task",
+        at: task.recordedAt,
+        kind: task.kind,
+        status: task.status,
+        previousStatus: task.previousStatus,
+        subject: task.subject,
+        owner: task.owner,
+        phaseNumber: task.phaseNumber,
+      };
+    }
+    return {
+      ...(agents === undefined ? {} : { agents }),
+      phases: progress?.phases ?? [],
+      ...(last === undefined ? {} : { lastActivity: last }),
+    };
   },
 });
 

@@ -202,6 +202,14 @@ export default defineSchema({
     agents: v.optional(livenessCounts),
   }).index("by_orchestration", ["orchestrationId"]),
 
+  // Each phase's board tasks (done / total) over an orchestration's live teams, kept by team sync
+  // (model/teams.ts refreshProgress) so no list reads teams; apart from the orchestration row, so
+  // a task's change re-runs only that row's small query (orchestrations:orchestrationProgress).
+  orchestrationProgress: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    phases: v.array(v.object({ phaseNumber: v.string(), done: v.number(), total: v.number() })),
+  }).index("by_orchestration", ["orchestrationId"]),
+
   // The highest snapshot sequence applied to an orchestration (older snapshots are ignored): kept
   // apart from the orchestration row, which the lists and the detail read, so a snapshot that
   // changes nothing they show writes nothing they read.

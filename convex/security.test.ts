@@ -383,6 +383,7 @@ const SPEC: Record<string, Spec> = {
   "orchestrations:listOrchestrations": { access: "viewer", samples: (w) => [{ nodeId: w.a.nodeId, status: "blocked", finishedLimit: 5 }, { finishedLimit: 5 }] },
   "orchestrations:getOrchestrationDetail": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId }] },
   "orchestrations:orchestrationAgents": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId }] },
+  "orchestrations:orchestrationProgress": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId }] },
   "orchestrations:teamTasks": { access: "viewer", samples: (w) => [{ teamId: w.teamId, paginationOpts: page }] },
   "orchestrations:taskDescription": { access: "viewer", samples: (w) => [{ taskId: w.taskRowId }] },
   "teams:syncTeam": {

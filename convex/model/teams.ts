@@ -177,6 +177,7 @@ export async function linkTeamsToOrchestration(
     .withIndex("by_node_cwd", (q) => q.eq("nodeId", nodeId).eq("cwd", worktreePath))
     .take(200);
   const touched = new Set<Id<"orchestrations">>();
+  const progress = new Set<Id<"orchestrations">>();
   for (const team of teams) {
     if (team.orchestrationId === orchestrationId) continue;
     await ctx.db.patch("teams", team._id, {
@@ -187,8 +188,13 @@ export async function linkTeamsToOrchestration(
       touched.add(orchestrationId);
       if (team.orchestrationId !== undefined) touched.add(team.orchestrationId);
     }
+    if (team.removedAt === undefined) {
+      progress.add(orchestrationId);
+      if (team.orchestrationId !== undefined) progress.add(team.orchestrationId);
+    }
   }
   for (const id of touched) await refreshAgents(ctx, id);
+  for (const id of progress) await refreshProgress(ctx, id);
 }
 
 /** The row holding an orchestration's agents by liveness (null: none yet). */
@@ -244,6 +250,89 @@ export async function orchestrationAgents(ctx: QueryCtx, orchestrationId: Id<"or
 export async function refreshAgents(ctx: MutationCtx, orchestrationId: Id<"orchestrations">, change?: TeamChange): Promise<void> {
   const stored = await agentsRowOf(ctx, orchestrationId);
   await storeAgents(ctx, orchestrationId, stored, await orchestrationAgents(ctx, orchestrationId, change));
+}
+
+/** A phase's board tasks over an orchestration's live teams: completed, and all of them. */
+export type PhaseTasks = { phaseNumber: string; done: number; total: number };
+
+function taskTotal(c: TaskCounts): number {
+  return c.pending + c.inProgress + c.completed + c.other;
+}
+
+/** Each phase's board tasks over the orchestration's live teams (a team without a phase is not counted), in phase order. */
+export async function orchestrationPhaseTasks(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<PhaseTasks[]> {
+  const teams = await ctx.db
+    .query("teams")
+    .withIndex("by_orchestration_removed", (q) => q.eq("orchestrationId", orchestrationId).eq("removedAt", undefined))
+    .take(LIVE_TEAMS_PER_ORCHESTRATION);
+  const byPhase = new Map<string, PhaseTasks>();
+  for (const team of teams) {
+    if (team.phaseNumber === undefined) continue;
+    const sum = byPhase.get(team.phaseNumber) ?? { phaseNumber: team.phaseNumber, done: 0, total: 0 };
+    sum.done += team.taskCounts.completed;
+    sum.total += taskTotal(team.taskCounts);
+    byPhase.set(team.phaseNumber, sum);
+  }
+  return [...byPhase.values()].sort((a, b) => a.phaseNumber.localeCompare(b.phaseNumber, "en", { numeric: true }));
+}
+
+function samePhaseTasks(a: PhaseTasks[], b: PhaseTasks[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.phaseNumber === b[i]!.phaseNumber && p.done === b[i]!.done && p.total === b[i]!.total);
+}
+
+async function progressRowOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<Doc<"orchestrationProgress"> | null> {
+  return await ctx.db
+    .query("orchestrationProgress")
+    .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+    .unique();
+}
+
+async function storeProgress(ctx: MutationCtx, orchestrationId: Id<"orchestrations">, stored: Doc<"orchestrationProgress"> | null, phases: PhaseTasks[]): Promise<void> {
+  if (stored === null) {
+    if (phases.length > 0) await ctx.db.insert("orchestrationProgress", { orchestrationId, phases });
+  } else if (!samePhaseTasks(stored.phases, phases)) {
+    await ctx.db.patch("orchestrationProgress", stored._id, { phases });
+  }
+}
+
+/**
+ * Stores each phase's board tasks over an orchestration's live teams (its orchestrationProgress
+ * row), so no list reads teams. Called after a team's task counts, link, phase or removal changed
+ * (the team row already written); written only when the counts did change.
+ */
+export async function refreshProgress(ctx: MutationCtx, orchestrationId: Id<"orchestrations">): Promise<void> {
+  await storeProgress(ctx, orchestrationId, await progressRowOf(ctx, orchestrationId), await orchestrationPhaseTasks(ctx, orchestrationId));
+}
+
+/**
+ * A live team's patch (`before` as stored, `after` as written) and its orchestrations' progress:
+ * when only its task counts changed, the stored phase is adjusted without reading the other
+ * teams; when its link, phase or removal changed, the orchestrations it leaves and joins are summed again.
+ */
+async function refreshProgressFor(
+  ctx: MutationCtx,
+  before: Pick<Doc<"teams">, "orchestrationId" | "phaseNumber" | "removedAt" | "taskCounts">,
+  after: Pick<Doc<"teams">, "orchestrationId" | "phaseNumber" | "taskCounts">,
+): Promise<void> {
+  const left = before.removedAt === undefined ? before.orchestrationId : undefined;
+  const moved = left !== after.orchestrationId || before.phaseNumber !== after.phaseNumber;
+  if (!moved && sameCounts(before.taskCounts, after.taskCounts)) return;
+  if (!moved && after.orchestrationId !== undefined) {
+    if (after.phaseNumber === undefined) return;
+    const stored = await progressRowOf(ctx, after.orchestrationId);
+    const i = stored?.phases.findIndex((p) => p.phaseNumber === after.phaseNumber) ?? -1;
+    if (stored !== null && i >= 0) {
+      const p = stored.phases[i]!;
+      const done = p.done - before.taskCounts.completed + after.taskCounts.completed;
+      const total = p.total - taskTotal(before.taskCounts) + taskTotal(after.taskCounts);
+      if (done >= 0 && total >= done) {
+        await storeProgress(ctx, after.orchestrationId, stored, stored.phases.map((q, j) => (j === i ? { phaseNumber: p.phaseNumber, done, total } : q)));
+        return;
+      }
+    }
+  }
+  if (left !== undefined && left !== after.orchestrationId) await refreshProgress(ctx, left);
+  if (after.orchestrationId !== undefined) await refreshProgress(ctx, after.orchestrationId);
 }
 
 function taskFields(t: TaskSnapshot) {
@@ -622,6 +711,7 @@ export async function finishReconcile(ctx: MutationCtx, node: Doc<"nodes">, args
     taskCounts,
     ...(countsChanged ? { updatedAt: now } : {}),
   });
+  if (row.removedAt === undefined) await refreshProgressFor(ctx, row, { ...row, taskCounts });
   return { status: "done", revision: seq, tasksRemoved: stale.length };
 }
 
@@ -719,6 +809,7 @@ async function upsertTeam(
   if (existing === null) {
     const id = await ctx.db.insert("teams", { memberCount: 0, ...fields, ...sequence, nodeId, dirName, updatedAt: now });
     if (fields.orchestrationId !== undefined && fields.liveness !== undefined) await refreshAgents(ctx, fields.orchestrationId);
+    if (fields.orchestrationId !== undefined) await refreshProgress(ctx, fields.orchestrationId);
     return id;
   }
   await refreshAgentsFor(ctx, existing, fields, linked);
@@ -731,6 +822,7 @@ async function upsertTeam(
   } else if (!sequenceSame) {
     await ctx.db.patch("teams", existing._id, sequence);
   }
+  await refreshProgressFor(ctx, existing, fields);
   return existing._id;
 }
 
@@ -979,6 +1071,7 @@ export async function removeTeam(ctx: MutationCtx, node: Doc<"nodes">, dirName: 
   const now = Date.now();
   await ctx.db.patch("teams", team._id, { removedAt: now, updatedAt: now, lastSeq: seq ?? team.lastSeq });
   if (team.orchestrationId !== undefined && team.liveness !== undefined) await refreshAgents(ctx, team.orchestrationId);
+  if (team.orchestrationId !== undefined) await refreshProgress(ctx, team.orchestrationId);
   const live: Id<"teamMembers">[] = [];
   let [rows, bytes] = [0, 0];
   for await (const m of ctx.db.query("teamMembers").withIndex("by_team_agent", (q) => q.eq("teamId", team._id))) {
