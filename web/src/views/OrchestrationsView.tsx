@@ -1,14 +1,32 @@
-// Every orchestration on every laptop: active first, filterable by laptop and status.
+// Every orchestration on every laptop: what needs you first, searchable, filterable by laptop and
+// status, sortable; search, filters and sort kept in the address.
+import { useState } from "react";
 import { useQuery } from "convex/react";
-import { api, type LivenessCounts, type OrchestrationSummary } from "../api";
-import { Badge, Button, EmptyState, Panel, ProgressBar, QueryBoundary, Skeleton, cx, ui } from "../components/ui";
+import { api, type OrchestrationSummary } from "../api";
+import { Badge, Button, EmptyState, Panel, ProgressBar, QueryBoundary, Skeleton, Time, cx, ui } from "../components/ui";
 import { useNow } from "../hooks/useNow";
 import { navigate } from "../hooks/useRoute";
 import { presence, PRESENCE_LABELS } from "../lib/fleet";
 import { agentCountsText } from "../lib/liveness";
-import { filtersToQuery, listArgs, orderForList, parseFilters, progress, type Filters } from "../lib/orchestrations";
+import {
+  activityText,
+  filtersToQuery,
+  isFiltered,
+  laptopState,
+  listArgs,
+  matchesSearch,
+  orderForList,
+  parseFilters,
+  progress,
+  SORT_LABELS,
+  SORTS,
+  stateChip,
+  type Filters,
+  type RowProgress,
+  type Sort,
+} from "../lib/orchestrations";
 import { href, orchestrationHref } from "../lib/routing";
-import { ORCHESTRATION_STATUSES, orchestrationStatusLabel, orchestrationStatusTone } from "../lib/status";
+import { ORCHESTRATION_STATUSES, orchestrationStatusLabel } from "../lib/status";
 import { elapsed, formatDuration } from "../lib/time";
 import type { OrchestrationStatus, Id } from "../api";
 import { NeedsSummary } from "./NeedsYou";
@@ -17,6 +35,46 @@ import s from "./orchestrations.module.css";
 
 function setFilters(f: Filters) {
   navigate(href({ name: "orchestrations", query: filtersToQuery(f) }));
+}
+
+/**
+ * The search box: the list follows each keystroke, and the address keeps the words (replaced in
+ * place: no history entry per keystroke, no jump to the top).
+ */
+function SearchBox({ value, onChange }: { value: string; onChange: (search: string) => void }) {
+  return (
+    <label className={cx(ui.field, s.search)}>
+      Search
+      <input
+        className={ui.input}
+        type="search"
+        value={value}
+        placeholder="Feature, branch or laptop"
+        autoComplete="off"
+        spellCheck={false}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </label>
+  );
+}
+
+function SortPicker({ filters }: { filters: Filters }) {
+  return (
+    <label className={ui.field}>
+      Sort
+      <select
+        className={ui.input}
+        value={filters.sort ?? "needs"}
+        onChange={(e) => setFilters({ ...filters, sort: e.target.value as Sort })}
+      >
+        {SORTS.map((sort) => (
+          <option key={sort} value={sort}>
+            {SORT_LABELS[sort]}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 function LaptopFilter({ filters }: { filters: Filters }) {
@@ -66,42 +124,84 @@ function StatusFilter({ filters }: { filters: Filters }) {
 }
 
 /**
- * A row of the list with its agents' counts, which it subscribes to on its own
- * (orchestrations:orchestrationAgents): an agent's change re-runs that small query, not the list.
+ * A row of the list with what it reads on its own (orchestrations:orchestrationProgress): its
+ * agents, its phase's tasks and its last activity. A task's or an agent's change re-runs that
+ * small query, not the list.
  */
 export function LiveOrchestrationRow({ o }: { o: OrchestrationSummary }) {
-  const counts = useQuery(api.orchestrations.orchestrationAgents, { orchestrationId: o._id });
-  return <OrchestrationRow o={o} agents={counts ?? undefined} />;
+  const extra = useQuery(api.orchestrations.orchestrationProgress, { orchestrationId: o._id });
+  return <OrchestrationRow o={o} extra={extra} />;
 }
 
-export function OrchestrationRow({ o, agents: counts }: { o: OrchestrationSummary; agents?: LivenessCounts }) {
+/**
+ * One orchestration as a card (a link to its detail): its state in a word, the laptop and its
+ * state in words, where it is (phase, stage, tasks done), labelled times, the last activity, its
+ * agents and why it needs you. Times are relative, the exact time on hover and for screen readers.
+ */
+export function OrchestrationRow({ o, extra }: { o: OrchestrationSummary; extra?: RowProgress }) {
   const now = useNow();
-  const p = progress(o);
-  const took = elapsed(o.startedAt, o.completedAt, now);
+  const p = progress(o, extra?.phases);
+  const chip = stateChip(o);
+  const finished = o.completedAt !== undefined;
+  const took = formatDuration(elapsed(o.startedAt, o.completedAt, now));
+  const counts = extra?.agents;
   const agents = agentCountsText(counts);
   const reason = o.attention === "awaiting_approval" ? `Phase ${o.attentionPhase ?? "?"}: plan awaiting approval` : o.attentionReason && `Phase ${o.attentionPhase ?? "?"}: ${o.attentionReason}`;
+  const last = extra?.lastActivity;
   return (
-    <a className={cx(s.row, reason && s.withReason)} href={orchestrationHref(o._id)} data-testid="orchestration-row" data-feature={o.featureName}>
+    <a
+      className={s.row}
+      href={orchestrationHref(o._id)}
+      data-testid="orchestration-row"
+      data-feature={o.featureName}
+      data-stage={p.stage}
+    >
       <span className={s.feature}>{o.featureName}</span>
       <span className={s.meta}>
-        <span title={o.nodeOnline ? "laptop online" : "laptop offline"}>
+        <span data-testid="laptop-state">
           <span className={cx(s.presence, o.nodeOnline && s.online)} aria-hidden />
-          {o.nodeName}
-          <span className="visually-hidden">{o.nodeOnline ? "(online)" : "(offline)"}</span>
+          {laptopState(o)}
         </span>
         <span className={s.branch} title={o.branch}>
           {o.branch}
         </span>
       </span>
       <span className={s.progress}>
-        <span className={s.progressLabel}>{p.label}</span>
-        <ProgressBar fraction={p.fraction} label={`${o.featureName}: ${p.label}`} />
-        <span className={s.elapsed} title={`started ${new Date(o.startedAt).toLocaleString()}`}>
-          {o.completedAt !== undefined ? `took ${formatDuration(took)}` : formatDuration(took)}
+        <span className={s.progressText} data-testid="progress">
+          {p.label}
+          {p.stage !== "complete" && p.stage !== "validating" && <> · {p.stage}</>}
+          {p.tasks && <> · {p.tasks}</>}
         </span>
+        <ProgressBar fraction={p.fraction} label={`${o.featureName}: ${p.label}${p.tasks ? `, ${p.tasks}` : ""}`} />
       </span>
       <span className={s.status}>
-        <Badge tone={orchestrationStatusTone(o.status)}>{orchestrationStatusLabel(o.status)}</Badge>
+        <Badge tone={chip.tone}>{chip.label}</Badge>
+      </span>
+      <span className={s.times} data-testid="times">
+        {finished ? (
+          <>
+            <span>took {took}</span>
+            <span>
+              <Time at={o.completedAt!} prefix="finished " plain />
+            </span>
+          </>
+        ) : (
+          <>
+            <span>running {took}</span>
+            <span>
+              <Time at={o.startedAt} prefix="started " plain />
+            </span>
+          </>
+        )}
+      </span>
+      <span className={s.activity} data-testid="last-activity">
+        {last !== undefined ? (
+          <>
+            <Time at={last.at} prefix="Last activity " plain />: {activityText(last)}
+          </>
+        ) : (
+          <Time at={o.updatedAt} prefix="Updated " plain />
+        )}
       </span>
       {agents && (
         <span className={cx(s.agents, counts !== undefined && counts.waiting > 0 && s.agentsWaiting)} data-testid="agent-counts">
@@ -129,17 +229,33 @@ export function RowSkeletons({ count }: { count: number }) {
   );
 }
 
-function OrchestrationList({ filters }: { filters: Filters }) {
+function OrchestrationList({ filters, onClearSearch }: { filters: Filters; onClearSearch: () => void }) {
   const data = useQuery(api.orchestrations.listOrchestrations, listArgs(filters));
   if (data === undefined) return <RowSkeletons count={4} />;
-  const { active, finished } = orderForList(data);
-  const filtered = filters.nodeId !== undefined || filters.status !== undefined;
+  const matching = (list: OrchestrationSummary[]) => list.filter((o) => matchesSearch(o, filters.search));
+  const { active, finished } = orderForList({ active: matching(data.active), finished: matching(data.finished) }, filters.sort);
+  const filtered = isFiltered(filters);
+  const searching = filters.search !== undefined && filters.search.trim() !== "";
+  if (active.length === 0 && finished.length === 0 && searching && data.active.length + data.finished.length > 0) {
+    return (
+      <Panel>
+        <EmptyState title={`Nothing matches “${filters.search!.trim()}”.`}>
+          <p>The search looks at feature names, branches and laptop names.</p>
+          <p>
+            <Button small onClick={onClearSearch}>
+              Clear search
+            </Button>
+          </p>
+        </EmptyState>
+      </Panel>
+    );
+  }
   if (active.length === 0 && finished.length === 0) {
     return filtered ? (
       <Panel>
         <EmptyState title="Nothing matches these filters.">
           <p>
-            <Button small onClick={() => setFilters({})}>
+            <Button small onClick={() => setFilters({ search: filters.search, sort: filters.sort })}>
               Clear filters
             </Button>
           </p>
@@ -191,27 +307,43 @@ function OrchestrationList({ filters }: { filters: Filters }) {
 }
 
 export function OrchestrationsView({ query }: { query: URLSearchParams }) {
-  const filters = parseFilters(query);
-  const filtered = filters.nodeId !== undefined || filters.status !== undefined;
+  const parsed = parseFilters(query);
+  // The search follows the box at once; the address is kept in step (see SearchBox).
+  const fromAddress = parsed.search ?? "";
+  const [search, setSearch] = useState(fromAddress);
+  // The address changed under the box (back, a link, a filter): the box follows it.
+  const [seen, setSeen] = useState(fromAddress);
+  if (seen !== fromAddress) {
+    setSeen(fromAddress);
+    setSearch(fromAddress);
+  }
+  const filters: Filters = { ...parsed, ...(search.trim() === "" ? { search: undefined } : { search }) };
+  const onSearch = (next: string) => {
+    setSearch(next);
+    window.history.replaceState(window.history.state, "", href({ name: "orchestrations", query: filtersToQuery({ ...parsed, search: next }) }));
+  };
+  const filtered = isFiltered(filters);
   return (
     <div className={s.page}>
       <div>
         <div className={s.titleRow}>
           <h1>Orchestrations</h1>
         </div>
-        <div className={s.filters} role="group" aria-label="Filters">
+        <div className={s.filters} role="group" aria-label="Search, filters and sort">
+          <SearchBox value={search} onChange={onSearch} />
           <QueryBoundary what="laptops">
             <LaptopFilter filters={filters} />
           </QueryBoundary>
           <StatusFilter filters={filters} />
+          <SortPicker filters={filters} />
           {filtered && (
-            <Button small kind="ghost" className={s.clear} onClick={() => setFilters({})}>
+            <Button small kind="ghost" className={s.clear} onClick={() => setFilters({ search: filters.search, sort: filters.sort })}>
               Clear filters
             </Button>
           )}
         </div>
         <QueryBoundary what="orchestrations" resetKey={query.toString()}>
-          <OrchestrationList filters={filters} />
+          <OrchestrationList filters={filters} onClearSearch={() => onSearch("")} />
         </QueryBoundary>
       </div>
       <aside className={s.aside} aria-label="Overview">
@@ -225,4 +357,3 @@ export function OrchestrationsView({ query }: { query: URLSearchParams }) {
     </div>
   );
 }
-

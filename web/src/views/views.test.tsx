@@ -48,7 +48,7 @@ describe("orchestration row", () => {
     const row = screen.getByTestId("orchestration-row");
     expect(row).toHaveTextContent("checkout-flow");
     expect(row).toHaveTextContent("alpha");
-    expect(row).toHaveTextContent("(online)");
+    expect(row).toHaveTextContent("alpha · online");
     expect(row).toHaveTextContent("tina/checkout-flow");
     expect(row).toHaveTextContent("phase 2 of 4");
     expect(row).toHaveTextContent("1 h 05 min");
@@ -58,7 +58,7 @@ describe("orchestration row", () => {
   });
 
   test("its agents' liveness counted in words", () => {
-    render(<OrchestrationRow o={summary()} agents={{ working: 2, idle: 0, waiting: 1, shutDown: 0, gone: 0 }} />);
+    render(<OrchestrationRow o={summary()} extra={{ agents: { working: 2, idle: 0, waiting: 1, shutDown: 0, gone: 0 }, phases: [] }} />);
     expect(screen.getByTestId("agent-counts")).toHaveTextContent("Agents: 2 working · 1 waiting for permission");
   });
 
@@ -70,7 +70,7 @@ describe("orchestration row", () => {
   test("why it needs attention, and how long a finished one took", () => {
     render(<OrchestrationRow o={summary({ status: "blocked", attention: "blocked", attentionPhase: "2", attentionReason: "tests failed", nodeOnline: false })} />);
     expect(screen.getByTestId("orchestration-row")).toHaveTextContent("Phase 2: tests failed");
-    expect(screen.getByTestId("orchestration-row")).toHaveTextContent("(offline)");
+    expect(screen.getByTestId("orchestration-row")).toHaveTextContent("alpha · offline");
   });
 
   test("a finished orchestration shows how long it took", () => {
