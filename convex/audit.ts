@@ -134,7 +134,7 @@ async function feedRowOf(ctx: QueryCtx, e: Doc<"auditLog">): Promise<FeedRow> {
     if (a !== null) {
       const p = a.payload;
       row.outcome = ACTION_OUTCOME[a.status];
-      if (a.result !== undefined && !a.result.ok && a.result.message) row.reason = a.result.message;
+      if (a.result !== undefined && !a.result.ok) row.reason = a.result.message || a.result.code.replace(/_/g, " ");
       row.action = {
         type: a.type,
         ...(p.agentName === undefined ? {} : { agentName: p.agentName }),
@@ -150,6 +150,9 @@ async function feedRowOf(ctx: QueryCtx, e: Doc<"auditLog">): Promise<FeedRow> {
     const p = await ctx.db.get("prompts", e.promptId);
     if (p !== null) {
       if (e.verb === "prompt.answered") row.outcome = PROMPT_OUTCOME[p.status];
+      // A prompt nobody answered from the dashboard: its own row says how it ended.
+      if (e.verb === "prompt.expired") row.outcome = "expired";
+      if (e.verb === "prompt.too_late") row.outcome = "too_late";
       row.prompt = {
         toolName: p.toolName,
         ...(p.decision === undefined ? {} : { decision: p.decision }),

@@ -1,5 +1,5 @@
 // The signed-in user, the people of this deployment (owner: invite, roles, removal) and the
-// audit log.
+// audit log (one row per action with its outcome, filters, pages).
 import { useAuthActions } from "@convex-dev/auth/react";
 import { useMutation, usePaginatedQuery, useQuery } from "convex/react";
 import { useState, type FormEvent } from "react";
@@ -7,6 +7,18 @@ import { api, type Id } from "../api";
 import { Badge, Button, Dialog, EmptyState, Panel, QueryBoundary, Skeleton, Time, ui } from "../components/ui";
 import { CLIENT } from "../lib/client";
 import type { Role } from "../lib/controls";
+import {
+  auditTitle,
+  KIND_LABELS,
+  metaParts,
+  OUTCOME_FILTER_LABELS,
+  OUTCOME_TONE,
+  outcomeText,
+  type AuditFilters,
+  type AuditKind,
+  type AuditOutcomeFilter,
+  type AuditRow,
+} from "../lib/audit";
 import { describeError } from "../lib/errors";
 import { useMe } from "../session";
 import s from "./account.module.css";
@@ -225,47 +237,112 @@ function People() {
   );
 }
 
-const VERB_TONE: Record<string, "success" | "danger" | "warning" | "info" | "neutral"> = {
-  "action.completed": "success",
-  "action.expired": "danger",
-  "action.interrupted": "danger",
-  "node.rekeyed": "warning",
-  "node.revoked": "warning",
-  "user.removed": "warning",
-  "user.notification_answering_changed": "warning",
-};
+const PAGE = 25;
 
-function AuditLog() {
-  const { results, status, loadMore } = usePaginatedQuery(api.audit.list, {}, { initialNumItems: 30 });
+/** Who, which laptop, what kind, how it ended: each a select, "all" by default. */
+function AuditFilterBar({ filters, onChange }: { filters: AuditFilters; onChange: (f: AuditFilters) => void }) {
+  const options = useQuery(api.audit.filterOptions);
+  const set = <K extends keyof AuditFilters>(key: K, value: string) => {
+    const next = { ...filters };
+    if (value === "") delete next[key];
+    else next[key] = value as AuditFilters[K];
+    onChange(next);
+  };
+  return (
+    <div className={s.filters} role="group" aria-label="Filter the audit log">
+      <label className={ui.field}>
+        Who
+        <select className={ui.input} value={filters.actorId ?? ""} onChange={(e) => set("actorId", e.target.value)}>
+          <option value="">Anyone</option>
+          {options?.people.map((p) => (
+            <option key={p.id} value={p.id}>
+              {p.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className={ui.field}>
+        Laptop
+        <select className={ui.input} value={filters.nodeId ?? ""} onChange={(e) => set("nodeId", e.target.value)}>
+          <option value="">Any laptop</option>
+          {options?.laptops.map((l) => (
+            <option key={l.id} value={l.id}>
+              {l.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className={ui.field}>
+        Kind
+        <select className={ui.input} value={filters.kind ?? ""} onChange={(e) => set("kind", e.target.value)}>
+          <option value="">Everything</option>
+          {(Object.keys(KIND_LABELS) as AuditKind[]).map((k) => (
+            <option key={k} value={k}>
+              {KIND_LABELS[k]}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className={ui.field}>
+        Outcome
+        <select className={ui.input} value={filters.outcome ?? ""} onChange={(e) => set("outcome", e.target.value)}>
+          <option value="">Any outcome</option>
+          {(Object.keys(OUTCOME_FILTER_LABELS) as AuditOutcomeFilter[]).map((o) => (
+            <option key={o} value={o}>
+              {OUTCOME_FILTER_LABELS[o]}
+            </option>
+          ))}
+        </select>
+      </label>
+    </div>
+  );
+}
+
+/** One entry: what was done, how it ended, who did it from where, when. */
+export function AuditEntry({ row }: { row: AuditRow }) {
+  return (
+    <li className={`${s.row} ${s.audit}`} data-testid="audit-entry" data-outcome={row.outcome} data-kind={row.kind}>
+      <span className={s.who}>
+        <strong>{auditTitle(row)}</strong>
+        <span className={ui.secondary}>
+          {metaParts(row).join(" · ")} · <Time at={row.at} />
+        </span>
+        <span className={s.outcome} data-testid="audit-outcome">
+          <Badge tone={OUTCOME_TONE[row.outcome]}>{outcomeText(row)}</Badge>
+        </span>
+      </span>
+    </li>
+  );
+}
+
+export function AuditLog() {
+  const [filters, setFilters] = useState<AuditFilters>({});
+  const { results, status, loadMore } = usePaginatedQuery(api.audit.feed, filters, { initialNumItems: PAGE });
+  const filtered = Object.keys(filters).length > 0;
   return (
     <Panel title="Audit log" flush label="Audit log" minHeight={200}>
+      <AuditFilterBar filters={filters} onChange={setFilters} />
       {status === "LoadingFirstPage" ? (
         <div style={{ padding: 16 }}>
           <Skeleton height={120} />
         </div>
       ) : results.length === 0 ? (
-        <EmptyState title="Nothing recorded yet." />
+        status === "CanLoadMore" ? (
+          <p className={s.note}>Nothing that matches in the newest entries; load older ones to look further back.</p>
+        ) : (
+          <EmptyState title={filtered ? "Nothing matches these filters." : "Nothing recorded yet."} />
+        )
       ) : (
-        <ul className={s.rows}>
-          {results.map((e) => (
-            <li key={e._id} className={`${s.row} ${s.audit}`} data-testid="audit-entry">
-              <span className={s.who}>
-                <strong>{e.detail ?? e.verb}</strong>
-                <span className={ui.secondary}>
-                  {e.actorName ?? e.actorKind}
-                  {e.nodeName ? ` · ${e.nodeName}` : ""} · <Time at={e.at} />
-                  {e.client ? ` · ${e.client.slice(0, 60)}` : ""}
-                </span>
-              </span>
-              <Badge tone={e.outcome === "failed" ? "danger" : (VERB_TONE[e.verb] ?? "neutral")}>{e.verb}</Badge>
-            </li>
+        <ul className={s.rows} aria-label="Audit entries">
+          {results.map((row) => (
+            <AuditEntry key={row._id} row={row} />
           ))}
         </ul>
       )}
-      {status === "CanLoadMore" && (
-        <div style={{ padding: 12, display: "flex", justifyContent: "center" }}>
-          <Button small onClick={() => loadMore(50)}>
-            Older entries
+      {(status === "CanLoadMore" || status === "LoadingMore") && (
+        <div className={s.more}>
+          <Button small onClick={() => loadMore(PAGE)} disabled={status === "LoadingMore"}>
+            {status === "LoadingMore" ? "Loading…" : "Load more"}
           </Button>
         </div>
       )}

@@ -1,4 +1,5 @@
-// Every laptop: presence, last seen, daemon version, uptime, sync lag and outbox depth.
+// Every laptop: presence, last seen, daemon version, uptime, its sync backlog (outbox depth and
+// the oldest waiting observation) and its orchestrations.
 import { useMutation, useQuery } from "convex/react";
 import { useState, type FormEvent } from "react";
 import { api, type MessagingRule, type NodeView } from "../api";
@@ -8,8 +9,19 @@ import { ClaudeSessions } from "./ClaudeSessions";
 import { MESSAGING_RULE_LABELS, MESSAGING_RULES } from "../lib/controls";
 import { describeError } from "../lib/errors";
 import { useMe } from "../session";
-import { healthWarnings, orderNodes, presence, PRESENCE_LABELS, syncLagMs, uptimeMs, type Presence } from "../lib/fleet";
+import {
+  backlog,
+  backlogText,
+  healthWarnings,
+  orchestrationCountText,
+  orderNodes,
+  presence,
+  PRESENCE_LABELS,
+  uptimeMs,
+  type Presence,
+} from "../lib/fleet";
 import { useNow } from "../hooks/useNow";
+import { href } from "../lib/routing";
 import type { Tone } from "../lib/status";
 import { formatDuration } from "../lib/time";
 import s from "./fleet.module.css";
@@ -51,35 +63,58 @@ function UnlinkedTeams({ node }: { node: NodeView }) {
 function RevokeButton({ node }: { node: NodeView }) {
   const revoke = useMutation(api.nodes.revokeNode);
   const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   return (
-    <>
-      <Button small kind="ghost" onClick={() => setAsking(true)}>
-        Revoke
+    <div className={s.revoke}>
+      <Button small kind="danger" onClick={() => setAsking(true)} aria-label={`Revoke ${node.name}`}>
+        Revoke…
       </Button>
-      {problem && <span role="alert">{problem}</span>}
+      {problem && (
+        <p className={s.problem} role="alert">
+          {problem}
+        </p>
+      )}
       {asking && (
         <Dialog title={`Revoke ${node.name}?`} onClose={() => setAsking(false)}>
+          <p>Revoking cuts {node.name} off from this deployment at once:</p>
+          <ul className={s.consequences}>
+            <li>its daemon&apos;s credential stops working: it can no longer sync or run actions;</li>
+            <li>actions queued for it are cancelled;</li>
+            <li>its orchestrations stay listed but stop updating.</li>
+          </ul>
           <p>
-            Its credential stops working at once and its queued actions are cancelled. To bring it back, create an enrollment code for
-            exactly this name and enroll it again.
+            To bring it back, create an enrollment code for exactly &ldquo;{node.name}&rdquo; (Add a laptop) and enroll it again.
           </p>
           <div className={ui.dialogButtons}>
             <Button onClick={() => setAsking(false)}>Cancel</Button>
             <Button
               kind="danger"
+              disabled={busy}
               onClick={() => {
                 setAsking(false);
-                revoke({ nodeId: node._id, client: CLIENT }).catch((e: unknown) => setProblem(describeError(e).message));
+                setProblem(null);
+                setBusy(true);
+                revoke({ nodeId: node._id, client: CLIENT })
+                  .catch((e: unknown) => setProblem(`${node.name} was not revoked. ${describeError(e).message}`))
+                  .finally(() => setBusy(false));
               }}
             >
-              Revoke
+              Revoke {node.name}
             </Button>
           </div>
         </Dialog>
       )}
-    </>
+    </div>
   );
+}
+
+/** How many orchestrations the laptop runs now and ran in all (a small query of its own). */
+function OrchestrationCount({ node }: { node: NodeView }) {
+  const counts = useQuery(api.nodes.orchestrationCounts, { nodeId: node._id });
+  if (counts === undefined) return <Skeleton width={120} />;
+  if (counts.all === 0) return <>{orchestrationCountText(counts)}</>;
+  return <a href={href({ name: "orchestrations", query: new URLSearchParams({ laptop: node._id }) })}>{orchestrationCountText(counts)}</a>;
 }
 
 /**
@@ -117,37 +152,41 @@ function Messaging({ node, canChange }: { node: NodeView; canChange: boolean }) 
 export function NodeCard({ node, canRevoke = false, canSetMessaging = false }: { node: NodeView; canRevoke?: boolean; canSetMessaging?: boolean }) {
   const h = node.health;
   const now = useNow();
-  const lag = syncLagMs(node, now);
+  const b = backlog(node, now);
   const uptime = uptimeMs(node, now);
-  const warnings = healthWarnings(node);
+  const warnings = healthWarnings(node, now);
   return (
     <article className={s.card} data-testid="node-card" data-node={node.name} aria-label={`Laptop ${node.name}`}>
       <div className={s.cardHead}>
-        <span className={s.name}>{node.name}</span>
+        <h2 className={s.name}>{node.name}</h2>
         <PresenceBadge node={node} />
       </div>
       <dl className={ui.kv}>
         <dt>Last seen</dt>
         <dd>{node.online ? "now" : node.lastHeartbeat > 0 ? <Time at={node.lastHeartbeat} /> : "never"}</dd>
+        <dt>Orchestrations</dt>
+        <dd data-testid="node-orchestrations">
+          <QueryBoundary what="orchestration counts">
+            <OrchestrationCount node={node} />
+          </QueryBoundary>
+        </dd>
+        <dt>Sync</dt>
+        <dd data-testid="node-backlog">
+          <span className={b?.kind === "in_sync" ? s.inSync : undefined}>{backlogText(b)}</span>
+          {b?.kind === "waiting" && b.oldestMs === undefined && b.lastSyncAt !== undefined && (
+            <span className={ui.secondary}>
+              {" "}
+              (last sync <Time at={b.lastSyncAt} />)
+            </span>
+          )}
+        </dd>
         <dt>Daemon</dt>
         <dd>{h ? `v${h.daemonVersion}` : "–"}</dd>
         <dt>Uptime</dt>
         <dd>{uptime === undefined ? "–" : formatDuration(uptime)}</dd>
-        <dt>Sync lag</dt>
-        <dd title="time since the laptop's last successful sync while observations wait to sync">
-          {lag === undefined ? "–" : lag === 0 ? "up to date" : formatDuration(lag)}
-          {lag !== 0 && h?.lastSyncAt !== undefined && (
-            <span className={ui.secondary}>
-              {" "}
-              (last sync <Time at={h.lastSyncAt} />)
-            </span>
-          )}
-        </dd>
-        <dt>Outbox</dt>
-        <dd>{h ? `${h.outboxDepth} waiting` : "–"}</dd>
         <dt>OS</dt>
         <dd>{node.os}</dd>
-        <dt title="who may type messages into this laptop's agents (as the laptop's user)">Messages to agents</dt>
+        <dt>Messages to agents</dt>
         <dd data-testid="node-messaging">
           <Messaging node={node} canChange={canSetMessaging && !node.revoked} />
         </dd>
@@ -190,11 +229,7 @@ export function NodeCard({ node, canRevoke = false, canSetMessaging = false }: {
       <QueryBoundary what="Claude Code sessions">
         <ClaudeSessions nodeId={node._id} laptop={node.name} />
       </QueryBoundary>
-      {canRevoke && !node.revoked && (
-        <div>
-          <RevokeButton node={node} />
-        </div>
-      )}
+      {canRevoke && !node.revoked && <RevokeButton node={node} />}
     </article>
   );
 }

@@ -103,7 +103,7 @@ describe("fleet", () => {
     ...over,
   });
 
-  test("a laptop card: presence, last seen, version, uptime from its start, sync lag, outbox", () => {
+  test("a laptop card: presence, last seen, version, uptime from its start, its backlog", () => {
     render(<NodeCard node={node()} />);
     const card = screen.getByTestId("node-card");
     expect(card).toHaveTextContent("online");
@@ -111,9 +111,9 @@ describe("fleet", () => {
     expect(card).toHaveTextContent("Daemonv0.4.1");
     // Counted from the daemon's start, not the uptime it last reported (heartbeats do not store it).
     expect(card).toHaveTextContent("Uptime2 h 01 min");
-    expect(card).toHaveTextContent("Sync lag14 s");
-    expect(card).toHaveTextContent("Outbox2 waiting");
-    expect(card).toHaveTextContent("2 observations waiting to sync");
+    // A daemon without `oldestUnsyncedAt`: the count and its last sync (FleetView.test.tsx: the backlog).
+    expect(card).toHaveTextContent("Sync2 observations waiting (last sync 14 s ago)");
+    expect(card).toHaveTextContent("Not synced: 2 observations waiting");
     expect(card).toHaveTextContent("1 actors, 1 restarts");
   });
 
