@@ -53,7 +53,8 @@ function SignOutButton() {
 function Account() {
   const me = useMe();
   return (
-    <a className={shellStyles.accountLink} href="#/account" aria-label="Account">
+    // The name says "Account" and then what the link shows (axe: the visible text is part of the name).
+    <a className={shellStyles.accountLink} href="#/account" aria-label={me ? `Account: ${me.name} · ${me.role}` : "Account"}>
       <span className={shellStyles.avatar} aria-hidden>
         {(me?.name ?? "?").slice(0, 1).toUpperCase()}
       </span>

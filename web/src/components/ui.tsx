@@ -224,7 +224,14 @@ export function Reason({ id, children }: { id?: string; children: ReactNode }) {
   );
 }
 
-/** A modal question. Escape or the backdrop cancels; focus starts on the first field or button. */
+/** What inside a dialog takes focus: the first field, else a button marked data-autofocus, else the first button. */
+const FIRST_FOCUS = ["textarea:not(:disabled)", "input:not(:disabled)", "select:not(:disabled)", "button[data-autofocus]:not(:disabled)", "button:not(:disabled)"];
+const FOCUSABLE = 'a[href], button:not(:disabled), input:not(:disabled), select:not(:disabled), textarea:not(:disabled), [tabindex]:not([tabindex="-1"])';
+
+/**
+ * A modal question. Escape or the backdrop cancels; focus starts on the first field (else the
+ * first button), Tab and Shift+Tab stay inside it, and focus goes back to what opened it on close.
+ */
 export function Dialog({
   title,
   children,
@@ -237,22 +244,50 @@ export function Dialog({
   labelledBy?: string;
 }) {
   const ref = useRef<HTMLDivElement>(null);
+  // The latest onClose, so a new function each render neither re-runs the effect nor moves focus.
+  const close = useRef(onClose);
+  useEffect(() => {
+    close.current = onClose;
+  }, [onClose]);
   useEffect(() => {
     const previous = document.activeElement as HTMLElement | null;
-    const first = ref.current?.querySelector<HTMLElement>("textarea, input, select, button[data-autofocus], button");
-    first?.focus();
+    const root = ref.current;
+    let first: HTMLElement | null = null;
+    for (const selector of FIRST_FOCUS) {
+      first = root?.querySelector<HTMLElement>(selector) ?? null;
+      if (first !== null) break;
+    }
+    (first ?? root)?.focus();
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") onClose();
+      if (e.key === "Escape") {
+        e.stopPropagation();
+        close.current();
+        return;
+      }
+      if (e.key !== "Tab" || root === null) return;
+      const all = Array.from(root.querySelectorAll<HTMLElement>(FOCUSABLE));
+      if (all.length === 0) {
+        e.preventDefault();
+        return;
+      }
+      const at = all.indexOf(document.activeElement as HTMLElement);
+      if (e.shiftKey && (at <= 0 || !root.contains(document.activeElement))) {
+        e.preventDefault();
+        all[all.length - 1]!.focus();
+      } else if (!e.shiftKey && (at === all.length - 1 || !root.contains(document.activeElement))) {
+        e.preventDefault();
+        all[0]!.focus();
+      }
     };
     document.addEventListener("keydown", onKey);
     return () => {
       document.removeEventListener("keydown", onKey);
-      previous?.focus?.();
+      if (previous?.isConnected) previous.focus();
     };
-  }, [onClose]);
+  }, []);
   return (
     <div className={s.backdrop} onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <div ref={ref} className={s.dialog} role="dialog" aria-modal="true" aria-labelledby={labelledBy}>
+      <div ref={ref} className={s.dialog} role="dialog" aria-modal="true" aria-labelledby={labelledBy} tabIndex={-1}>
         <h2 id={labelledBy}>{title}</h2>
         {children}
       </div>
