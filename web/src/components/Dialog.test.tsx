@@ -4,6 +4,8 @@ import { useState } from "react";
 import { describe, expect, test } from "vitest";
 import { Button, Dialog, Time } from "./ui";
 
+const WRITTEN = Date.now() - 60_000;
+
 function Asking({ field = false }: { field?: boolean }) {
   const [open, setOpen] = useState(false);
   return (
@@ -13,7 +15,7 @@ function Asking({ field = false }: { field?: boolean }) {
         // A new onClose each render, as callers often write it.
         <Dialog title="Approve the plan?" onClose={() => setOpen(false)}>
           <p>
-            Written <Time at={Date.now() - 60_000} />
+            Written <Time at={WRITTEN} />
           </p>
           {field && <textarea aria-label="Feedback" />}
           <Button onClick={() => setOpen(false)}>Cancel</Button>
