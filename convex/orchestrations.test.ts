@@ -284,6 +284,19 @@ describe("dashboard reads", () => {
     expect(await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId })).toBeNull();
   });
 
+  test("getOrchestrationDetail: an address's id that is malformed or of another table is not found, not a validator error", async () => {
+    const t = makeT();
+    const { token, nodeId } = await enroll(t);
+    const user = await signedIn(t);
+    for (const orchestrationId of ["not-an-id", "", "x".repeat(128), nodeId as string]) {
+      expect(await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId })).toBeNull();
+    }
+    // No address is 10,000 characters long: refused, like any oversized argument.
+    await expect(user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId: "x".repeat(10_000) })).rejects.toThrow(/at most 128 characters/);
+    const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, { nodeToken: token, orchestration: orchestration(), phases: [] });
+    expect((await user.query(api.orchestrations.getOrchestrationDetail, { orchestrationId }))!.orchestration._id).toBe(orchestrationId);
+  });
+
   test("getOrchestrationDetail: teammate trackers are each member's activity, not board tasks", async () => {
     const t = makeT();
     const { token } = await enroll(t);

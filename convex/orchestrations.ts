@@ -10,7 +10,7 @@ import { doc } from "convex-helpers/validators";
 import { isOnline } from "./model/nodes";
 import { withReadState } from "./model/actions";
 import { listedAction } from "./actions";
-import { checkNumber, checkPagination } from "./model/checks";
+import { checkNumber, checkPagination, checkString } from "./model/checks";
 import { comparePhases, isActiveStatus, syncOrchestration as sync } from "./model/orchestrations";
 import { DEFAULT_MESSAGING, messagingOf } from "./model/messaging";
 import {
@@ -248,6 +248,8 @@ const RECENT_ACTIONS = 20;
 // call stays far below Convex's 16 MiB / 32,000 documents read and 16 MiB returned.
 const DETAIL_READ_DOCS = 8_000;
 const DETAIL_READ_BYTES = 2 << 20;
+// Convex ids are 31-37 characters; anything much longer is no id (refused before it is parsed).
+const MAX_ID_LENGTH = 128;
 
 /** What a member is doing: its teammate tracker (a task Claude Code keeps per teammate). */
 const memberActivity = v.object({
@@ -346,9 +348,14 @@ async function liveTrackersWithin(ctx: QueryCtx, teamId: Id<"teams">, budget: Re
   return { rows, complete: true };
 }
 
-/** Everything the detail page shows but the task boards and the events (paginated), each part bounded. */
+/**
+ * Everything the detail page shows but the task boards and the events (paginated), each part
+ * bounded. The id comes from the page's address, so any string up to 128 characters is taken: one
+ * that is not an orchestration id of this deployment (malformed, another table's, another
+ * deployment's) is simply not found (null), like a removed orchestration.
+ */
 export const getOrchestrationDetail = viewerQuery({
-  args: { orchestrationId: v.id("orchestrations") },
+  args: { orchestrationId: v.string() },
   returns: v.union(
     v.null(),
     v.object({
@@ -363,7 +370,11 @@ export const getOrchestrationDetail = viewerQuery({
       recentActions: v.array(listedAction),
     }),
   ),
-  handler: async (ctx, { orchestrationId }) => {
+  handler: async (ctx, args) => {
+    // Far longer than any id: refused like any oversized argument (no address is that long).
+    checkString("orchestrationId", args.orchestrationId, MAX_ID_LENGTH, { allowEmpty: true });
+    const orchestrationId = ctx.db.normalizeId("orchestrations", args.orchestrationId);
+    if (orchestrationId === null) return null;
     const orchestration = await ctx.db.get("orchestrations", orchestrationId);
     if (orchestration === null) return null;
     const nodes = await nodeInfo(ctx, [orchestration.nodeId]);

@@ -158,12 +158,10 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     expect(shifts.filter((s) => /phase/.test(s))).toEqual([]);
   });
 
-  test("controls say why they are off", async () => {
-    await expect(page.getByTestId("why-approve_plan").innerText()).resolves.toBe("no plan is waiting for approval in phase 2");
-    await expect(page.getByTestId("why-resume").innerText()).resolves.toBe("phase 2 is not paused");
-    await expect(page.getByTestId("why-retry").innerText()).resolves.toBe("phase 2 is not blocked");
-    expect(await page.getByTestId("control-retry").isDisabled()).toBe(true);
+  test("controls show only what applies, each saying what it does", async () => {
+    await expect(page.getByTestId("help-pause").innerText()).resolves.toContain("Stops phase 2 at its next step");
     expect(await page.getByTestId("control-pause").isEnabled()).toBe(true);
+    for (const off of ["approve_plan", "resume", "retry"]) expect(await page.getByTestId(`control-${off}`).count()).toBe(0);
   });
 
   test("pause: the phase shows paused (blocked) with its reason; a double tap sends one action", async () => {
@@ -181,7 +179,8 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     expect((await page.getByTestId("action-result").first().innerText()).trim()).not.toBe("");
     expect(await page.locator('[data-testid="action"][data-type="pause"]').count()).toBe(1);
     expect((await alpha.readOrchestration("checkout-flow")).phases["2"]!.status).toBe("paused");
-    await expect(page.getByTestId("why-pause").innerText()).resolves.toBe("phase 2 is already paused");
+    await page.getByTestId("control-resume").waitFor({ timeout: LIVE_MS });
+    expect(await page.getByTestId("control-pause").count()).toBe(0);
     await screenshot(page, "detail-paused-desktop");
   });
 
@@ -557,7 +556,7 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     await expect(need(page, "offline_laptop").filter({ hasText: "bravo" }).getByTestId("need-laptop").innerText()).resolves.toBe("bravo (offline)");
     await openOrchestration(page, web.url, "search-index");
     await expect(page.getByTestId("detail-laptop").innerText()).resolves.toContain("offline");
-    await expect(page.getByTestId("why-retry").innerText()).resolves.toBe("bravo is offline; actions would wait and expire");
+    await expect(page.getByTestId("why-retry").innerText()).resolves.toContain("bravo is offline; actions would wait and expire");
     expect(await page.getByTestId("control-retry").isDisabled()).toBe(true);
     await screenshot(page, "detail-offline-desktop");
     // The one refusal the tests provoke (approving a plan that changed) is logged by Convex's client.

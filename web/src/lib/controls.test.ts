@@ -1,6 +1,10 @@
 import { describe, expect, test } from "vitest";
 import type { ActionDoc, PhaseStatus } from "../api";
 import {
+  applicableControls,
+  controlHelp,
+  isFinishedOrchestration,
+  PHASE_CONTROLS,
   defaultTargetPhase,
   messageAvailability,
   messageTextProblem,
@@ -220,4 +224,29 @@ test("a plan is approved only as the dashboard has it", () => {
   expect(planApprovalReason({ missing: false }, "2")).toBe("the plan has not reached the dashboard yet");
   expect(planApprovalReason({ missing: true }, "2")).toBe("the plan of phase 2 is gone from the laptop");
   expect(planApprovalReason({ missing: false, hash: "a".repeat(64) }, "2")).toBeNull();
+});
+
+describe("which controls apply (issue 21)", () => {
+  const at = (status: PhaseStatus) => ({ phaseNumber: "2", status });
+  test("only the controls that apply to the phase's state", () => {
+    expect(applicableControls(at("awaiting_approval"))).toEqual(["approve_plan", "reject_plan", "pause"]);
+    expect(applicableControls(at("executing"))).toEqual(["pause"]);
+    expect(applicableControls(at("paused"))).toEqual(["resume", "retry"]);
+    expect(applicableControls(at("blocked"))).toEqual(["retry"]);
+    expect(applicableControls(at("complete"))).toEqual([]);
+    expect(applicableControls(undefined)).toEqual([]);
+  });
+
+  test("each says in one line what it does; resume and retry tell their difference", () => {
+    const paused = { phaseNumber: "2", status: "paused" as const, pausedFrom: "reviewing" };
+    expect(controlHelp("resume", paused)).toBe("Continues phase 2 where it stopped (review), keeping the work done so far.");
+    expect(controlHelp("retry", paused)).toBe("Instead of continuing, starts review of phase 2 again from its beginning with a fresh agent.");
+    expect(controlHelp("retry", at("blocked"))).toBe("Starts phase 2's blocked step again with a fresh agent; fix what blocked it first.");
+    for (const c of PHASE_CONTROLS) expect(controlHelp(c, at("executing"))).toMatch(/^[A-Z].*\.$/);
+  });
+
+  test("only a complete orchestration is finished", () => {
+    expect(isFinishedOrchestration("complete")).toBe(true);
+    for (const s of ["planning", "executing", "reviewing", "blocked", "paused"] as const) expect(isFinishedOrchestration(s)).toBe(false);
+  });
 });

@@ -1,6 +1,6 @@
 // Which operator controls apply right now, and if not, why. Pure: the views only render
 // what these functions decide, and the tests pin every reason.
-import type { ActionDoc, ActionType, MessageRoute, MessagingRule, PhaseStatus } from "../api";
+import type { ActionDoc, ActionType, MessageRoute, MessagingRule, OrchestrationStatus, PhaseStatus } from "../api";
 import { messageRoutes, type RouteMember, type RouteTeam } from "../../../convex/model/routes";
 import { isFinalActionStatus } from "./status";
 
@@ -69,6 +69,45 @@ export function phaseStateReason(control: PhaseControl, phase: string, status: P
       return status === "paused" ? null : `phase ${phase} is not paused`;
     case "retry":
       return status === "blocked" || status === "paused" ? null : `phase ${phase} is not blocked`;
+  }
+}
+
+/** The controls that apply to a phase in its state now (the others are not shown). */
+export function applicableControls(phase: { phaseNumber: string; status: PhaseStatus } | undefined): PhaseControl[] {
+  if (phase === undefined) return [];
+  return PHASE_CONTROLS.filter((c) => phaseStateReason(c, phase.phaseNumber, phase.status) === null);
+}
+
+/** An orchestration in a status it never leaves (of the status set, only "complete"): no controls are shown. */
+export function isFinishedOrchestration(status: OrchestrationStatus): boolean {
+  return status === "complete";
+}
+
+const STEP_WORDS: Record<string, string> = {
+  planning: "planning",
+  planned: "the plan",
+  awaiting_approval: "the plan approval",
+  executing: "execution",
+  reviewing: "review",
+};
+
+/** One line on what a control does to the phase, said before the operator taps it. */
+export function controlHelp(control: PhaseControl, phase: { phaseNumber: string; status: PhaseStatus; pausedFrom?: string }): string {
+  const p = phase.phaseNumber;
+  const step = phase.pausedFrom !== undefined ? STEP_WORDS[phase.pausedFrom] : undefined;
+  switch (control) {
+    case "approve_plan":
+      return `Starts executing phase ${p} with the plan shown above.`;
+    case "reject_plan":
+      return `Sends phase ${p} back to planning with your feedback for the planner.`;
+    case "pause":
+      return `Stops phase ${p} at its next step until someone resumes it; nothing is lost.`;
+    case "resume":
+      return `Continues phase ${p} where it stopped${step ? ` (${step})` : ""}, keeping the work done so far.`;
+    case "retry":
+      return phase.status === "paused"
+        ? `Instead of continuing, starts ${step ? `${step} of phase ${p}` : `phase ${p}'s current step`} again from its beginning with a fresh agent.`
+        : `Starts phase ${p}'s blocked step again with a fresh agent; fix what blocked it first.`;
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { comparePhaseNumbers, phaseDuration, phaseTitle, remediationDepth, remediationOf, stageTimings, stopKind } from "./phases";
+import { comparePhaseNumbers, phaseDuration, phaseTitle, planReadyAt, remediationDepth, remediationOf, stageTimings, stopKind, stoppedStage } from "./phases";
 
 const MIN = 60_000;
 const NOW = 1_800_000_000_000;
@@ -66,4 +66,52 @@ test("a pause is told apart from a block", () => {
   expect(stopKind({ status: "blocked", pausedFrom: "executing" })).toBe("paused");
   expect(stopKind({ status: "blocked" })).toBe("blocked");
   expect(stopKind({ status: "executing" })).toBeNull();
+});
+
+describe("waiting for approval, and stopped phases (issue 21)", () => {
+  test("a plan awaiting approval: planning ended when the plan was ready; the wait since then grows apart from it", () => {
+    const p = { status: "awaiting_approval" as const, planningStartedAt: NOW - 30 * MIN, planningMins: 12, plan: { modifiedAt: NOW - 30 * MIN + 12 * MIN + 20_000 } };
+    expect(planReadyAt(p)).toBe(NOW - 18 * MIN + 20_000);
+    const t = stageTimings(p, NOW);
+    expect(t.map((s) => s.stage)).toEqual(["planning", "approval", "execution", "review"]);
+    expect(t[0]).toEqual({ stage: "planning", ms: 12 * MIN, live: false });
+    expect(t[1]).toEqual({ stage: "approval", ms: 18 * MIN - 20_000, live: true });
+    expect(t[2]!.ms).toBeUndefined();
+  });
+
+  test("a plan file rewritten during the wait does not move the start of the wait", () => {
+    const p = { status: "awaiting_approval" as const, planningStartedAt: NOW - 30 * MIN, planningMins: 12, plan: { modifiedAt: NOW - 2 * MIN } };
+    expect(planReadyAt(p)).toBe(NOW - 18 * MIN);
+  });
+
+  test("after approval, a wait of a minute or more stays a stage of its own, not planning time", () => {
+    const t = stageTimings({ status: "executing", planningStartedAt: NOW - 60 * MIN, planningMins: 10, executionStartedAt: NOW - 20 * MIN }, NOW);
+    expect(t.map((s) => [s.stage, s.ms])).toEqual([
+      ["planning", 10 * MIN],
+      ["approval", 30 * MIN],
+      ["execution", 20 * MIN],
+      ["review", undefined],
+    ]);
+  });
+
+  test("without a wait (no approval gate), no approval stage", () => {
+    const t = stageTimings({ status: "executing", planningStartedAt: NOW - 20 * MIN, planningMins: 5, executionStartedAt: NOW - 15 * MIN + 10_000 }, NOW);
+    expect(t.map((s) => s.stage)).toEqual(["planning", "execution", "review"]);
+  });
+
+  test("a phase blocked during execution shows its execution time until it stopped, not '–'", () => {
+    const p = { status: "blocked" as const, planningMins: 5, planningStartedAt: NOW - 40 * MIN, executionStartedAt: NOW - 30 * MIN, updatedAt: NOW - 10 * MIN };
+    expect(stoppedStage(p)).toBe("execution");
+    const execution = stageTimings(p, NOW).find((s) => s.stage === "execution")!;
+    expect(execution).toEqual({ stage: "execution", ms: 20 * MIN, live: false, stopped: true });
+  });
+
+  test("a paused phase: the stage it was paused from, its time until the pause", () => {
+    const p = { status: "paused" as const, pausedFrom: "reviewing", executionStartedAt: NOW - 30 * MIN, executionMins: 20, reviewStartedAt: NOW - 10 * MIN, updatedAt: NOW - 4 * MIN };
+    expect(stoppedStage(p)).toBe("review");
+    const t = stageTimings(p, NOW);
+    expect(t.find((s) => s.stage === "execution")!.ms).toBe(20 * MIN);
+    expect(t.find((s) => s.stage === "review")).toEqual({ stage: "review", ms: 6 * MIN, live: false, stopped: true });
+    expect(stoppedStage({ status: "executing" })).toBeUndefined();
+  });
 });

@@ -1,4 +1,5 @@
-// Recent actions of this orchestration with their live status and result.
+// Recent actions of this orchestration with their live status and result; a message with the
+// text that was sent and where its delivery is.
 import { useMutation } from "convex/react";
 import { useState } from "react";
 import { api, type ActionDoc, type ListedAction } from "../../api";
@@ -47,6 +48,29 @@ function CancelButton({ action }: { action: ActionDoc }) {
   );
 }
 
+/** Up to this many characters of a sent message show at once; the rest is one tap away. */
+export const SENT_PREVIEW = 280;
+
+/** The text an operator sent, as sent (whitespace kept); a long one opens on a tap. */
+function SentText({ text }: { text: string }) {
+  if (text.length <= SENT_PREVIEW) {
+    return (
+      <blockquote className={s.sent} data-testid="action-text">
+        {text}
+      </blockquote>
+    );
+  }
+  return (
+    <details className={s.sentLong} data-testid="action-text">
+      <summary>
+        <blockquote className={s.sent}>{text.slice(0, SENT_PREVIEW)}…</blockquote>
+        <span className={ui.secondary}>Show the whole message ({text.length.toLocaleString("en-US")} characters)</span>
+      </summary>
+      <blockquote className={s.sent}>{text}</blockquote>
+    </details>
+  );
+}
+
 export function ActionHistory({ actions, canAct }: { actions: readonly ListedAction[]; canAct: boolean }) {
   return (
     <Panel title="Actions" flush label="Action history">
@@ -72,9 +96,10 @@ export function ActionHistory({ actions, canAct }: { actions: readonly ListedAct
                 {a.result?.durationMs !== undefined && ` · ran ${formatDuration(a.result.durationMs)}`}
               </span>
               {a.type === "reject_plan" && a.payload.feedback && <span className={ui.secondary}>feedback: {a.payload.feedback}</span>}
-              {a.type === "send_message" && a.payload.text && <span className={ui.secondary}>“{a.payload.text}”</span>}
+              {a.type === "send_message" && a.payload.text && <SentText text={a.payload.text} />}
               {a.type === "send_message" && <span data-testid="action-delivery">{deliveryState(a).text}</span>}
-              {a.result && <span data-testid="action-result">{a.result.message || a.result.code}</span>}
+              {/* A message's outcome is its delivery line above; other actions say their result. */}
+              {a.result && a.type !== "send_message" && <span data-testid="action-result">{a.result.message || a.result.code}</span>}
             </li>
           ))}
         </ul>

@@ -58,6 +58,14 @@ function actionDoc(id: string, status: ActionDoc["status"], extra: Partial<Actio
   };
 }
 
+/** The text a screen reader reads after a control's name (its aria-describedby). */
+function description(el: HTMLElement): string {
+  return (el.getAttribute("aria-describedby") ?? "")
+    .split(/\s+/)
+    .map((id) => document.getElementById(id)?.textContent ?? "")
+    .join(" ");
+}
+
 const ctx = (over: Partial<ActContext> = {}): ActContext => ({ role: "operator", laptopName: "alpha", laptopOnline: true, laptopMessaging: "owners", actions: [], ...over });
 
 function renderControls(phases: PhaseDoc[], c: ActContext = ctx(), actions: ActionDoc[] = []) {
@@ -71,14 +79,48 @@ beforeEach(() => {
 });
 
 describe("Controls", () => {
-  test("a plan awaiting approval enables approve and reject; the rest say why not", () => {
+  test("a plan awaiting approval: approve, reject and pause, each saying what it does; resume and retry are not shown", () => {
     renderControls([phase("1", "complete"), phase("2", "awaiting_approval")]);
     expect(screen.getByTestId("control-approve_plan")).toBeEnabled();
     expect(screen.getByTestId("control-reject_plan")).toBeEnabled();
     expect(screen.getByTestId("control-pause")).toBeEnabled();
-    expect(screen.getByTestId("control-resume")).toBeDisabled();
-    expect(screen.getByTestId("why-resume")).toHaveTextContent("phase 2 is not paused");
-    expect(screen.getByTestId("control-retry")).toHaveAttribute("title", "phase 2 is not blocked");
+    expect(screen.queryByTestId("control-resume")).toBeNull();
+    expect(screen.queryByTestId("control-retry")).toBeNull();
+    expect(screen.getByTestId("help-approve_plan")).toHaveTextContent("Starts executing phase 2 with the plan shown above.");
+    expect(screen.getByTestId("help-reject_plan")).toHaveTextContent("back to planning with your feedback");
+    // What it does is read with the button, by screen readers too.
+    expect(description(screen.getByRole("button", { name: "Pause" }))).toMatch(/Stops phase 2 at its next step/);
+  });
+
+  test("a paused phase offers resume and retry, and says how they differ", () => {
+    renderControls([phase("2", "paused", { pausedFrom: "executing", blockedReason: "paused by operator" })]);
+    expect(screen.getAllByRole("listitem").map((li) => li.getAttribute("data-control"))).toEqual(["resume", "retry"]);
+    expect(screen.getByTestId("help-resume")).toHaveTextContent("Continues phase 2 where it stopped (execution), keeping the work done so far.");
+    expect(screen.getByTestId("help-retry")).toHaveTextContent("Instead of continuing, starts execution of phase 2 again from its beginning with a fresh agent.");
+  });
+
+  test("a blocked phase offers retry only; an executing one pause only", () => {
+    const { unmount } = renderControls([phase("2", "blocked", { blockedReason: "tests failed" })]);
+    expect(screen.getAllByRole("listitem").map((li) => li.getAttribute("data-control"))).toEqual(["retry"]);
+    expect(screen.getByTestId("help-retry")).toHaveTextContent("blocked step again with a fresh agent");
+    unmount();
+    renderControls([phase("2", "executing")]);
+    expect(screen.getAllByRole("listitem").map((li) => li.getAttribute("data-control"))).toEqual(["pause"]);
+  });
+
+  test("a control that applies but cannot be used now is disabled, with the reason as visible text", () => {
+    renderControls([phase("2", "executing")], ctx({ role: "viewer" }));
+    const pause = screen.getByTestId("control-pause");
+    expect(pause).toBeDisabled();
+    expect(screen.getByTestId("why-pause")).toHaveTextContent("Not now: viewers can look but not act");
+    expect(screen.getByTestId("why-pause").closest("[hidden], .visually-hidden")).toBeNull();
+    expect(description(pause)).toMatch(/viewers can look but not act/);
+  });
+
+  test("a complete phase has nothing to do, and says so", () => {
+    renderControls([phase("1", "complete")]);
+    expect(screen.queryAllByRole("button")).toEqual([]);
+    expect(screen.getByTestId("controls-none")).toHaveTextContent("Nothing to do on phase 1 now: it is complete.");
   });
 
   test("pause asks first, then sends one action with an idempotency key", async () => {
@@ -109,6 +151,18 @@ describe("Controls", () => {
     }
     expect(submit).toHaveBeenCalledTimes(2);
     expect(submit.mock.calls[0]![0].idempotencyKey).not.toBe(submit.mock.calls[1]![0].idempotencyKey);
+  });
+
+  test("reject feedback: a counter with the 4,000 limit; longer text is kept, not cut, and Reject says why it is off", () => {
+    renderControls([phase("2", "awaiting_approval")]);
+    fireEvent.click(screen.getByTestId("control-reject_plan"));
+    const box = screen.getByTestId("reject-feedback");
+    expect(box).not.toHaveAttribute("maxLength");
+    fireEvent.change(box, { target: { value: "x".repeat(4001) } });
+    expect((box as HTMLTextAreaElement).value).toBe("x".repeat(4001));
+    expect(screen.getByTestId("feedback-count")).toHaveTextContent("4,001 / 4,000 characters");
+    expect(screen.getByTestId("confirm")).toBeDisabled();
+    expect(screen.getByRole("dialog")).toHaveTextContent("at most 4000 characters (4001 now)");
   });
 
   test("reject needs feedback, and sends it trimmed", async () => {
@@ -171,11 +225,13 @@ describe("Controls", () => {
     expect(screen.getByTestId("why-retry")).toHaveTextContent("alpha is offline");
   });
 
-  test("the operator can pick another phase", () => {
-    renderControls([phase("1", "blocked"), phase("2", "planning")]);
-    expect(screen.getByTestId("control-retry")).toBeEnabled(); // phase 1 is stopped: the default
+  test("the operator can pick another open phase; complete ones are not offered", () => {
+    renderControls([phase("1", "complete"), phase("1.5", "blocked"), phase("2", "planning")]);
+    expect(screen.getByTestId("control-retry")).toBeEnabled(); // phase 1.5 is stopped: the default
+    expect(screen.getAllByRole("option").map((o) => o.textContent)).toEqual(["Phase 1.5 · remediation of 1 (blocked)", "Phase 2 (planning)"]);
     fireEvent.change(screen.getByLabelText("Acting on"), { target: { value: "2" } });
-    expect(screen.getByTestId("why-retry")).toHaveTextContent("phase 2 is not blocked");
+    expect(screen.queryByTestId("control-retry")).toBeNull();
+    expect(screen.getByTestId("control-pause")).toBeEnabled();
   });
 });
 

@@ -1,19 +1,22 @@
-// Operator controls for one phase: approve / reject the plan, pause, resume, retry. Each is
-// disabled with a reason when it does not apply, asks for confirmation where it matters, and
-// shows the live status of what it sent. A plan waiting for approval is shown here, and the
+// Operator controls for one phase: approve / reject the plan, pause, resume, retry. Only the
+// controls that apply to the phase's state are shown, each with one line on what it does; one
+// that applies but cannot be used now (role, laptop offline, already on its way) is disabled with
+// its reason in words. A control asks for confirmation where it matters and shows the live status
+// of what it sent. A plan waiting for approval is shown here, and the
 // approval names the revision the operator read: a plan that changed meanwhile is refused and
 // can be read again.
 import { useQuery } from "convex/react";
-import { useCallback, useState } from "react";
+import { useCallback, useId, useState } from "react";
 import { api, type ActionDoc, type DocumentView, type Id, type PhaseDoc } from "../../api";
-import { Button, Dialog, Panel, Time, ui } from "../../components/ui";
+import { Button, Dialog, Panel, Time, cx, ui } from "../../components/ui";
 import { useSubmitAction } from "../../hooks/useSubmitAction";
 import {
+  applicableControls,
+  controlHelp,
   defaultTargetPhase,
   isPlanChange,
   messageTextProblem,
   needsConfirmation,
-  PHASE_CONTROLS,
   phaseControlAvailability,
   planApprovalReason,
   type ActContext,
@@ -21,7 +24,7 @@ import {
 } from "../../lib/controls";
 import { revision } from "../../lib/documents";
 import { phaseTitle } from "../../lib/phases";
-import { actionTypeLabel } from "../../lib/status";
+import { actionTypeLabel, phaseStatusLabel } from "../../lib/status";
 import { ActionTracker } from "./ActionTracker";
 import { DocumentBody } from "./Documents";
 import s from "../detail.module.css";
@@ -33,6 +36,9 @@ const CONFIRM_TEXT: Record<PhaseControl, (phase: string, laptop: string) => stri
   resume: (p) => `Phase ${p} continues where it was paused.`,
   retry: (p, l) => `Phase ${p} starts again from where it was blocked on ${l}.`,
 };
+
+/** The reject feedback's limit, as the server checks it. */
+export const FEEDBACK_MAX = 4000;
 
 const KIND: Record<PhaseControl, "primary" | "danger" | "default"> = {
   approve_plan: "primary",
@@ -50,11 +56,12 @@ export function Controls({
   actions,
 }: {
   orchestrationId: Id<"orchestrations">;
-  phases: PhaseDoc[];
+  phases: (PhaseDoc & { pausedFrom?: string })[];
   attentionPhase: string | undefined;
   ctx: ActContext;
   actions: readonly ActionDoc[];
 }) {
+  const ids = useId();
   const [chosen, setChosen] = useState<string | undefined>(undefined);
   const [asking, setAsking] = useState<PhaseControl | null>(null);
   const [feedback, setFeedback] = useState("");
@@ -119,17 +126,21 @@ export function Controls({
     else fire(control);
   };
 
-  const feedbackProblem = messageTextProblem(feedback);
+  const feedbackProblem = messageTextProblem(feedback, FEEDBACK_MAX);
+  const controls = applicableControls(target);
+  // The phases one can act on: those not complete (all of them when every one is).
+  const open = phases.filter((p) => p.status !== "complete");
+  const choices = open.length > 0 ? open : phases;
   return (
     <Panel title="Controls" label="Controls">
       <div className={s.targetRow}>
-        {phases.length > 1 ? (
+        {choices.length > 1 ? (
           <label className={ui.field} style={{ flex: 1 }}>
             Acting on
             <select className={ui.input} value={target?.phaseNumber ?? ""} onChange={(e) => setChosen(e.target.value)}>
-              {phases.map((p) => (
+              {(target !== undefined && !choices.includes(target) ? [target, ...choices] : choices).map((p) => (
                 <option key={p._id} value={p.phaseNumber}>
-                  {phaseTitle(p.phaseNumber)} ({p.status.replace(/_/g, " ")})
+                  {phaseTitle(p.phaseNumber)} ({phaseStatusLabel(p.status).toLowerCase()})
                 </option>
               ))}
             </select>
@@ -155,31 +166,45 @@ export function Controls({
           <DocumentBody doc={shown} kind="plan" label={`Plan of phase ${awaiting}, for approval`} />
         </section>
       )}
-      <div className={s.controlGrid}>
-        {PHASE_CONTROLS.map((control) => {
-          let a = phaseControlAvailability(control, target, ctx);
-          if (a.enabled && control === "approve_plan" && target !== undefined) {
-            const plan = planApprovalReason(shown, target.phaseNumber);
-            if (plan !== null) a = { enabled: false, reason: plan };
-          }
-          return (
-            <div key={control} className={s.control}>
-              <Button
-                kind={KIND[control]}
-                onClick={() => tap(control)}
-                disabledReason={a.enabled ? undefined : a.reason}
-                disabled={submission.state === "sending"}
-                data-testid={`control-${control}`}
-              >
-                {actionTypeLabel(control)}
-              </Button>
-              <span className={s.why} data-testid={`why-${control}`}>
-                {a.enabled ? "" : a.reason}
-              </span>
-            </div>
-          );
-        })}
-      </div>
+      {target !== undefined && controls.length === 0 && (
+        <p className={ui.secondary} data-testid="controls-none">
+          Nothing to do on {phaseTitle(target.phaseNumber).toLowerCase()} now: it is {phaseStatusLabel(target.status).toLowerCase()}.
+          {target.status === "complete" ? "" : " Pause, resume and retry appear here when they apply."}
+        </p>
+      )}
+      <ul className={s.controlList}>
+        {target !== undefined &&
+          controls.map((control) => {
+            let a = phaseControlAvailability(control, target, ctx);
+            if (a.enabled && control === "approve_plan") {
+              const plan = planApprovalReason(shown, target.phaseNumber);
+              if (plan !== null) a = { enabled: false, reason: plan };
+            }
+            const helpId = `${ids}-${control}-help`;
+            const whyId = `${ids}-${control}-why`;
+            return (
+              <li key={control} className={s.control} data-control={control}>
+                <Button
+                  kind={KIND[control]}
+                  onClick={() => tap(control)}
+                  disabled={!a.enabled || submission.state === "sending"}
+                  aria-describedby={a.enabled ? helpId : `${helpId} ${whyId}`}
+                  data-testid={`control-${control}`}
+                >
+                  {actionTypeLabel(control)}
+                </Button>
+                <span id={helpId} className={s.help} data-testid={`help-${control}`}>
+                  {controlHelp(control, target)}
+                </span>
+                {!a.enabled && (
+                  <span id={whyId} className={s.why} data-testid={`why-${control}`}>
+                    Not now: {a.reason}
+                  </span>
+                )}
+              </li>
+            );
+          })}
+      </ul>
       <ActionTracker submission={submission} actions={actions} label={lastLabel} />
       {asking !== null && target !== undefined && (
         <Dialog title={`${actionTypeLabel(asking)}: phase ${target.phaseNumber}?`} onClose={close}>
@@ -196,18 +221,27 @@ export function Controls({
             </p>
           )}
           {asking === "reject_plan" && (
+            <>
             <label className={ui.field}>
               What should the planner change?
               <textarea
                 className={ui.input}
                 value={feedback}
                 onChange={(e) => setFeedback(e.target.value)}
-                maxLength={4000}
                 required
+                aria-describedby={`${ids}-feedback-count`}
+                aria-invalid={feedback !== "" && feedbackProblem !== null ? true : undefined}
                 data-testid="reject-feedback"
               />
-              {feedback !== "" && feedbackProblem && <span style={{ color: "var(--danger-fg)" }}>{feedbackProblem}</span>}
             </label>
+            <span
+              id={`${ids}-feedback-count`}
+              className={cx(ui.secondary, s.counter, feedback.length > FEEDBACK_MAX && s.over)}
+              data-testid="feedback-count"
+            >
+              {feedback.length.toLocaleString("en-US")} / {FEEDBACK_MAX.toLocaleString("en-US")} characters
+            </span>
+            </>
           )}
           <div className={ui.dialogButtons}>
             <Button onClick={close}>Cancel</Button>

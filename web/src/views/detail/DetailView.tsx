@@ -1,9 +1,11 @@
-// One orchestration: header, controls, phase timeline, task boards, roster, actions, events.
+// One orchestration: header (repository, branch, laptop, times; the worktree path on a tap),
+// controls (none once it is finished), phase timeline, task boards, roster, actions, events. An
+// address naming no orchestration says "not found" with the way back.
 import { useQuery } from "convex/react";
-import { api, type Id, type OrchestrationDetail } from "../../api";
-import { Badge, EmptyState, Panel, ProgressBar, QueryBoundary, Skeleton, Time } from "../../components/ui";
+import { api, type OrchestrationDetail } from "../../api";
+import { Badge, Panel, ProgressBar, QueryBoundary, Skeleton, Time } from "../../components/ui";
 import { useNow } from "../../hooks/useNow";
-import type { ActContext } from "../../lib/controls";
+import { isFinishedOrchestration, type ActContext } from "../../lib/controls";
 import { progress } from "../../lib/orchestrations";
 import { orchestrationStatusLabel, orchestrationStatusTone } from "../../lib/status";
 import { elapsed, formatDuration } from "../../lib/time";
@@ -16,6 +18,7 @@ import { EventTimeline } from "./EventTimeline";
 import { PhaseTimeline } from "./PhaseTimeline";
 import { TaskBoards } from "./TaskBoard";
 import { TeamRoster } from "./TeamRoster";
+import { repositoryName } from "./header";
 import s from "../detail.module.css";
 
 /** As many actions as the detail query lists. */
@@ -35,6 +38,11 @@ function Header({ detail }: { detail: OrchestrationDetail }) {
         <Badge tone={orchestrationStatusTone(o.status)}>{orchestrationStatusLabel(o.status)}</Badge>
       </div>
       <div className={s.facts}>
+        <span data-testid="detail-repo">
+          <span className="visually-hidden">repository </span>
+          <strong>{repositoryName(o)}</strong> · <span className="visually-hidden">branch </span>
+          <code>{o.branch}</code>
+        </span>
         <span data-testid="detail-laptop">
           on <strong>{detail.nodeName}</strong>{" "}
           <Badge tone={detail.nodeOnline ? "success" : "danger"} dot>
@@ -42,18 +50,20 @@ function Header({ detail }: { detail: OrchestrationDetail }) {
           </Badge>
         </span>
         <span>
-          branch <code>{o.branch}</code>
-        </span>
-        <span>
           started <Time at={o.startedAt} />
         </span>
-        <span>
-          {o.completedAt !== undefined ? "took" : "running for"} {formatDuration(elapsed(o.startedAt, o.completedAt, now))}
-        </span>
-        <span>
-          worktree <code>{o.worktreePath}</code>
-        </span>
+        {o.completedAt !== undefined ? (
+          <span>
+            finished <Time at={o.completedAt} /> · took {formatDuration(elapsed(o.startedAt, o.completedAt, now))}
+          </span>
+        ) : (
+          <span>running for {formatDuration(elapsed(o.startedAt, undefined, now))}</span>
+        )}
       </div>
+      <details className={s.worktree} data-testid="detail-worktree">
+        <summary>Worktree path</summary>
+        <code>{o.worktreePath}</code>
+      </details>
       <div className={s.progressRow}>
         <span>
           {p.label} · {o.phasesCompleted} complete
@@ -61,6 +71,47 @@ function Header({ detail }: { detail: OrchestrationDetail }) {
         <ProgressBar fraction={p.fraction} label={p.label} />
       </div>
     </header>
+  );
+}
+
+/** In place of the controls once the orchestration is over: what came of it, nothing to press. */
+function Finished({ detail }: { detail: OrchestrationDetail }) {
+  const o = detail.orchestration;
+  return (
+    <Panel title="Finished" label="Finished">
+      <p data-testid="detail-finished">
+        {o.featureName} is {orchestrationStatusLabel(o.status).toLowerCase()}
+        {o.completedAt !== undefined && (
+          <>
+            {" "}
+            since <Time at={o.completedAt} />
+          </>
+        )}
+        . There is nothing left to approve, pause or retry.
+      </p>
+    </Panel>
+  );
+}
+
+/** An address that names no orchestration: said plainly, with the way back. */
+export function NotFound() {
+  return (
+    <div className={s.layout}>
+      <div className={s.header}>
+        <a className={s.back} href="#/">
+          ← All orchestrations
+        </a>
+      </div>
+      <Panel>
+        <div className={s.notFound} data-testid="detail-notfound">
+          <h1>Orchestration not found</h1>
+          <p>No orchestration has this address. It may have been removed, or the link comes from another deployment.</p>
+          <p>
+            <a href="#/">Back to all orchestrations</a>
+          </p>
+        </div>
+      </Panel>
+    </div>
   );
 }
 
@@ -87,23 +138,15 @@ function DetailSkeleton() {
   );
 }
 
-function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestrations"> }) {
+function DetailContent({ orchestrationId }: { orchestrationId: string }) {
+  // The address's id as it is: the server answers null for one that names no orchestration.
   const detail = useQuery(api.orchestrations.getOrchestrationDetail, { orchestrationId });
+  const id = detail ? detail.orchestration._id : undefined;
   // The same recent actions, with whether each delivered inbox message has been read.
-  const listed = useQuery(api.actions.listActions, { orchestrationId, limit: RECENT_ACTIONS });
+  const listed = useQuery(api.actions.listActions, id !== undefined ? { orchestrationId: id, limit: RECENT_ACTIONS } : "skip");
   const me = useMe();
   if (detail === undefined) return <DetailSkeleton />;
-  if (detail === null) {
-    return (
-      <Panel>
-        <EmptyState title="This orchestration doesn't exist (any more).">
-          <p>
-            It may have been removed, or the link is from another deployment. <a href="#/">See all orchestrations</a>.
-          </p>
-        </EmptyState>
-      </Panel>
-    );
-  }
+  if (detail === null || id === undefined) return <NotFound />;
   const actions = listed ?? detail.recentActions;
   const ctx: ActContext = {
     role: me?.role,
@@ -116,15 +159,19 @@ function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestration
     <div className={s.layout}>
       <Header detail={detail} />
       <div className={s.controls}>
-        {/* The controls load the plan waiting for approval: a failure there leaves the rest of the page. */}
-        <QueryBoundary what="the controls">
-          <Controls orchestrationId={orchestrationId} phases={detail.phases} attentionPhase={detail.orchestration.attentionPhase} ctx={ctx} actions={actions} />
-        </QueryBoundary>
+        {isFinishedOrchestration(detail.orchestration.status) ? (
+          <Finished detail={detail} />
+        ) : (
+          // The controls load the plan waiting for approval: a failure there leaves the rest of the page.
+          <QueryBoundary what="the controls">
+            <Controls orchestrationId={id} phases={detail.phases} attentionPhase={detail.orchestration.attentionPhase} ctx={ctx} actions={actions} />
+          </QueryBoundary>
+        )}
       </div>
       <div className={s.phases}>
-        <PhaseTimeline orchestrationId={orchestrationId} phases={detail.phases} totalPhases={detail.orchestration.totalPhases} />
+        <PhaseTimeline orchestrationId={id} phases={detail.phases} totalPhases={detail.orchestration.totalPhases} worktreePath={detail.orchestration.worktreePath} />
         <QueryBoundary what="the design doc">
-          <DesignDoc orchestrationId={orchestrationId} />
+          <DesignDoc orchestrationId={id} />
         </QueryBoundary>
       </div>
       <div className={s.tasks}>
@@ -141,14 +188,14 @@ function DetailContent({ orchestrationId }: { orchestrationId: Id<"orchestration
       </div>
       <div className={s.events}>
         <QueryBoundary what="events">
-          <EventTimeline orchestrationId={orchestrationId} />
+          <EventTimeline orchestrationId={id} />
         </QueryBoundary>
       </div>
     </div>
   );
 }
 
-export function DetailView({ orchestrationId }: { orchestrationId: Id<"orchestrations"> }) {
+export function DetailView({ orchestrationId }: { orchestrationId: string }) {
   return (
     <QueryBoundary what="this orchestration" resetKey={orchestrationId}>
       <DetailContent orchestrationId={orchestrationId} />

@@ -1,11 +1,13 @@
-// Phases in order with planning / execution / review durations, blocks, pauses and remediation.
+// Phases in order with planning / waiting for approval / execution / review durations (the
+// stage a blocked or paused phase stopped in with its time until then), blocks, pauses and remediation.
 import type { Id, PhaseDetail } from "../../api";
 import { Badge, EmptyState, Panel, Time, cx } from "../../components/ui";
 import { useNow } from "../../hooks/useNow";
-import { phaseDuration, phaseTitle, remediationDepth, stageTimings, stopKind } from "../../lib/phases";
+import { phaseDuration, phaseTitle, planReadyAt, remediationDepth, stageTimings, stopKind, type StageTiming } from "../../lib/phases";
 import { phaseStatusLabel, phaseStatusTone, type Tone } from "../../lib/status";
 import { formatDuration } from "../../lib/time";
 import { PlanToggle } from "./Documents";
+import { insideWorktree } from "./header";
 import s from "../detail.module.css";
 
 const TONE_VAR: Record<Tone, string> = {
@@ -18,13 +20,30 @@ const TONE_VAR: Record<Tone, string> = {
   muted: "var(--muted-fg)",
 };
 
-const STAGE_LABEL = { planning: "Planning", execution: "Execution", review: "Review" } as const;
+const STAGE_LABEL = { planning: "Planning", approval: "Waiting for approval", execution: "Execution", review: "Review" } as const;
 
-export function PhaseItem({ phase, orchestrationId }: { phase: PhaseDetail; orchestrationId?: Id<"orchestrations"> }) {
+function stageText(st: StageTiming, stop: "paused" | "blocked" | null): string {
+  if (st.ms === undefined) return "–";
+  if (st.live) return `${formatDuration(st.ms)} …`;
+  if (st.stopped) return `${formatDuration(st.ms)}, then ${stop ?? "stopped"}`;
+  return formatDuration(st.ms);
+}
+
+export function PhaseItem({
+  phase,
+  orchestrationId,
+  worktreePath,
+}: {
+  phase: PhaseDetail;
+  orchestrationId?: Id<"orchestrations">;
+  /** Paths inside it are shown relative to it. */
+  worktreePath?: string;
+}) {
   const now = useNow();
   const stages = stageTimings(phase, now);
   const total = phaseDuration(phase, now);
   const stop = stopKind(phase);
+  const ready = phase.status === "awaiting_approval" ? planReadyAt(phase) : undefined;
   const tone = phaseStatusTone(phase.status);
   return (
     <li
@@ -40,17 +59,17 @@ export function PhaseItem({ phase, orchestrationId }: { phase: PhaseDetail; orch
           {total.ms !== undefined && (
             <span className={s.note}>
               {formatDuration(total.ms)}
-              {total.live ? " so far" : ""}
+              {total.live || stop !== null ? " so far" : ""}
             </span>
           )}
           <Badge tone={tone}>{phaseStatusLabel(phase.status)}</Badge>
         </span>
       </div>
-      <div className={s.stages}>
+      <div className={s.stages} data-count={stages.length}>
         {stages.map((st) => (
-          <div key={st.stage} className={cx(s.stage, st.live && s.stageLive)}>
+          <div key={st.stage} className={cx(s.stage, st.live && s.stageLive)} data-testid="stage" data-stage={st.stage}>
             <span>{STAGE_LABEL[st.stage]}</span>
-            <span>{st.ms === undefined ? "–" : `${formatDuration(st.ms)}${st.live ? " …" : ""}`}</span>
+            <span>{stageText(st, stop)}</span>
           </div>
         ))}
       </div>
@@ -61,8 +80,15 @@ export function PhaseItem({ phase, orchestrationId }: { phase: PhaseDetail; orch
         </div>
       )}
       {phase.status === "awaiting_approval" && (
-        <div className={cx(s.stop, s.stopPaused)} role="note">
-          The plan is ready and waits for an operator to approve or reject it.
+        <div className={cx(s.stop, s.stopPaused)} role="note" data-testid="phase-awaiting">
+          The plan is ready and waits for an operator to approve or reject it
+          {ready !== undefined && (
+            <>
+              {" "}
+              (since <Time at={ready} />)
+            </>
+          )}
+          .
         </div>
       )}
       {phase.feedback && (
@@ -74,7 +100,7 @@ export function PhaseItem({ phase, orchestrationId }: { phase: PhaseDetail; orch
         <div className={s.note}>
           {phase.planPath && (
             <>
-              plan <code>{phase.planPath}</code>{" "}
+              plan <code>{worktreePath !== undefined ? insideWorktree(phase.planPath, worktreePath) : phase.planPath}</code>{" "}
             </>
           )}
           {phase.gitRange && (
@@ -100,11 +126,13 @@ export function PhaseTimeline({
   phases,
   totalPhases,
   orchestrationId,
+  worktreePath,
 }: {
   phases: PhaseDetail[];
   totalPhases: number;
   /** Set on the detail page: each phase with a plan can then be read. */
   orchestrationId?: Id<"orchestrations">;
+  worktreePath?: string;
 }) {
   return (
     <Panel title={`Phases (${phases.filter((p) => remediationDepth(p.phaseNumber) === 0).length} of ${totalPhases})`} flush label="Phase timeline">
@@ -115,7 +143,7 @@ export function PhaseTimeline({
       ) : (
         <ol className={s.timeline}>
           {phases.map((p) => (
-            <PhaseItem key={p._id} phase={p} orchestrationId={orchestrationId} />
+            <PhaseItem key={p._id} phase={p} orchestrationId={orchestrationId} worktreePath={worktreePath} />
           ))}
         </ol>
       )}

@@ -90,6 +90,28 @@ describe("phase timeline", () => {
     expect(screen.getByRole("heading", { name: "Phases (3 of 3)" })).toBeTruthy();
   });
 
+  test("waiting for approval apart from planning; a stopped phase shows its time until it stopped (issue 21)", () => {
+    const now = Date.now();
+    render(
+      <PhaseTimeline
+        totalPhases={3}
+        worktreePath="/w/shop/.worktrees/checkout"
+        phases={[
+          phase("1", "blocked", { blockedReason: "tests failed", planningStartedAt: now - 40 * MIN, planningMins: 5, executionStartedAt: now - 30 * MIN, updatedAt: now - 10 * MIN, planPath: "/w/shop/.worktrees/checkout/docs/plans/p1.md" }),
+          phase("2", "awaiting_approval", { planningStartedAt: now - 30 * MIN, planningMins: 12 }),
+        ]}
+      />,
+    );
+    const [blocked, waiting] = screen.getAllByTestId("phase");
+    const stage = (item: HTMLElement, name: string) => item.querySelector(`[data-stage="${name}"]`)!.textContent;
+    expect(stage(blocked!, "execution")).toBe("Execution20 min, then blocked");
+    expect(blocked).toHaveTextContent("plan docs/plans/p1.md");
+    expect(stage(waiting!, "planning")).toBe("Planning12 min");
+    expect(stage(waiting!, "approval")).toBe("Waiting for approval18 min …");
+    expect(within(waiting!).getByTestId("phase-awaiting")).toHaveTextContent("waits for an operator to approve or reject it (since 18 min ago).");
+    expect(within(waiting!).getByRole("button", { name: /18 min ago/ })).toBeTruthy(); // the exact time on a tap
+  });
+
   test("before phase 1 it says what is going on", () => {
     render(<PhaseTimeline totalPhases={3} phases={[]} />);
     expect(screen.getByRole("status")).toHaveTextContent("No phase has started yet.");
@@ -215,6 +237,40 @@ describe("action history", () => {
     expect(queued).toHaveTextContent("queued");
     expect(within(queued!).getByRole("button", { name: "Cancel" })).toBeTruthy();
     expect(within(done!).queryByRole("button", { name: "Cancel" })).toBeNull();
+  });
+
+  test("a message shows the text that was sent, and its outcome once (issue 21)", () => {
+    const base = {
+      _creationTime: 0,
+      nodeId: "n1" as Id<"nodes">,
+      type: "send_message" as const,
+      status: "failed" as const,
+      idempotencyKey: "x".repeat(12),
+      submittedBy: "u1",
+      createdAt: Date.now(),
+      expiresAt: Date.now() + MIN,
+      result: { ok: false, code: "not_an_inbox", message: "the inbox file is not an inbox" },
+    };
+    const long = `${"line one\n"}${"y".repeat(4000)}`;
+    render(
+      <ActionHistory
+        actions={[
+          { ...base, _id: "a1" as Id<"inboundActions">, payload: { agentName: "tester", text: "are you  there?\nsecond line", via: "inbox" } },
+          { ...base, _id: "a2" as Id<"inboundActions">, status: "completed", result: undefined, payload: { agentName: "tester", text: long, via: "inbox" } },
+        ]}
+        canAct
+      />,
+    );
+    const [failed, sentLong] = screen.getAllByTestId("action");
+    expect(within(failed!).getByTestId("action-text").textContent).toBe("are you  there?\nsecond line");
+    expect(failed!.textContent!.split("the inbox file is not an inbox").length - 1).toBe(1);
+    expect(within(failed!).queryByTestId("action-result")).toBeNull();
+    const text = within(sentLong!).getByTestId("action-text") as HTMLDetailsElement;
+    expect(text.open).toBe(false);
+    expect(text).toHaveTextContent("Show the whole message (4,009 characters)");
+    fireEvent.click(text.querySelector("summary")!);
+    expect(text.open).toBe(true);
+    expect(text.textContent).toContain(long);
   });
 
   test("targets", () => {
