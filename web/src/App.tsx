@@ -53,11 +53,13 @@ function SignOutButton() {
 function Account() {
   const me = useMe();
   return (
-    // The name says "Account" and then what the link shows (axe: the visible text is part of the name).
-    <a className={shellStyles.accountLink} href="#/account" aria-label={me ? `Account: ${me.name} · ${me.role}` : "Account"}>
+    // Named by its text, "Account" (hidden) and then the name and role it shows on a wide screen,
+    // so the visible text is part of the name (WCAG 2.5.3).
+    <a className={shellStyles.accountLink} href="#/account">
       <span className={shellStyles.avatar} aria-hidden>
         {(me?.name ?? "?").slice(0, 1).toUpperCase()}
       </span>
+      <span className="visually-hidden">Account </span>
       <span className={shellStyles.who} data-testid="whoami">
         {me ? `${me.name} · ${me.role}` : ""}
       </span>
