@@ -95,7 +95,6 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     expect(text).toContain((await alpha.readOrchestration("checkout-flow")).branch);
     expect(text).toContain("phase 2 of 3");
     expect(text).toContain("Executing");
-    await screenshot(page, "orchestrations-desktop");
   });
 
   test("filters by laptop and status, kept in the address", async () => {
@@ -523,7 +522,7 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
       await p.getByTestId("orchestration-row").first().waitFor();
       // Nothing is wider than the screen.
       expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
-      if (scheme === "light") await screenshot(p, "orchestrations-phone");
+      // The list's screenshots are list.e2e.test.ts's.
       await openOrchestration(p, web.url, "checkout-flow");
       expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
       await screenshot(p, `detail-phone-${scheme}`);
