@@ -3,10 +3,10 @@ import { useAuthActions } from "@convex-dev/auth/react";
 import { useConvexAuth, useQuery } from "convex/react";
 import { Component, type ReactNode } from "react";
 import { api } from "./api";
-import { Button, ErrorMessage } from "./components/ui";
+import { Button, ErrorMessage, QueryBoundary } from "./components/ui";
 import { useRoute } from "./hooks/useRoute";
 import { describeError } from "./lib/errors";
-import type { Route } from "./lib/routing";
+import { href, type Route } from "./lib/routing";
 import { useConnectivity } from "./pwa/Connectivity";
 import { MeProvider, useMe, type Me } from "./session";
 import { AccountView } from "./views/AccountView";
@@ -110,7 +110,10 @@ function SignedIn() {
   return (
     <MeProvider value={value}>
       <Shell route={route} account={<Account />}>
-        <View route={route} />
+        {/* A view that fails says so in words inside the shell; the navigation keeps working. */}
+        <QueryBoundary what="this page" resetKey={href(route)}>
+          <View route={route} />
+        </QueryBoundary>
       </Shell>
     </MeProvider>
   );
