@@ -30,6 +30,10 @@ test("an action's row is titled in words, never by its raw type", () => {
     "Allowed Bash once for executor-1",
   );
   expect(auditTitle(row({ verb: "node.revoked", kind: "laptop" }))).toBe("Laptop revoked");
+  expect(auditTitle(row({ verb: "node.enrolled", kind: "laptop", nodeName: "charlie", detail: "enrolled with the deployment's enrollment secret" }))).toBe(
+    'Laptop "charlie" enrolled with the deployment\'s enrollment secret',
+  );
+  expect(auditTitle(row({ verb: "user.joined", kind: "people", detail: "ann@example.com accepted an invite as viewer" }))).toBe("ann@example.com accepted an invite as viewer");
 });
 
 test("a failed action reads as failed, with its reason in words; never as done", () => {

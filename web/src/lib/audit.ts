@@ -87,8 +87,36 @@ export function auditTitle(row: AuditRow): string {
   if (row.verb === "prompt.expired" && p !== undefined) return `Nobody answered: ${p.toolName}${p.agentName ? ` for ${p.agentName}` : ""}`;
   if (row.verb === "prompt.too_late" && p !== undefined) return `Answered at the laptop: ${p.toolName}`;
   // People's and laptops' entries carry a sentence written for people.
-  if ((row.kind === "people" || row.kind === "laptop") && row.detail) return capitalized(row.detail);
+  const d = row.detail;
+  if (d) {
+    const laptop = row.nodeName ? `Laptop "${row.nodeName}" ` : "Laptop ";
+    switch (row.verb) {
+      case "node.enrolled":
+      case "node.rekeyed":
+        return laptop + d;
+      case "node.enrollment_code_created":
+        return `Created a ${d}`;
+      case "user.joined":
+        return d;
+      case "user.role_changed":
+        return `Role of ${d}`;
+      default:
+        if (row.kind === "people" || row.kind === "laptop") return capitalized(d);
+    }
+  }
   return VERB_TITLES[row.verb];
+}
+
+/** Whether the row needs its outcome shown: actions and prompts always, anything else when it failed. */
+export function showsOutcome(row: AuditRow): boolean {
+  return row.kind === "action" || row.kind === "prompt" || row.outcome !== "done";
+}
+
+/** The outcome as a word for its badge and the rest as a sentence: ["failed", "tester.json is …"]. */
+export function outcomeParts(row: AuditRow): [string, string | undefined] {
+  const text = outcomeText(row);
+  const cut = text.indexOf(": ");
+  return cut < 0 ? [text, undefined] : [text.slice(0, cut), text.slice(cut + 2)];
 }
 
 /** How it ended, in words; a failure names its reason. Never "done" for a failed action. */

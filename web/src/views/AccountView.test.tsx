@@ -53,6 +53,7 @@ describe("the audit log", () => {
     const failed = entries[0]!;
     expect(failed).toHaveTextContent("Message to tester");
     expect(within(failed).getByTestId("audit-outcome")).toHaveTextContent("failed: tester.json is not an inbox as Claude Code writes it");
+    expect(failed).toHaveAttribute("data-outcome", "failed");
     expect(failed).toHaveTextContent("ann@example.com · Chrome on Linux · on alpha · checkout-flow phase 2");
     expect(failed.textContent).not.toMatch(/send_message|action\.completed|Mozilla|\/tmp/);
     expect(entries[1]).toHaveTextContent("laptop alpha ·");
@@ -60,6 +61,8 @@ describe("the audit log", () => {
     expect(within(entries[1]!).getByTestId("audit-outcome")).toHaveTextContent("expired: nobody answered in time");
     expect(entries[2]).toHaveTextContent("Invited bob@example.com as viewer");
     expect(entries[2]!.textContent).not.toMatch(/user\.invited/);
+    // A person's or a laptop's entry that went through needs no "done" badge.
+    expect(within(entries[2]!).queryByTestId("audit-outcome")).toBeNull();
   });
 
   test("filters by who, laptop, kind and outcome go to the server; Load more pages on", () => {

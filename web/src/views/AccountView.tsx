@@ -13,7 +13,8 @@ import {
   metaParts,
   OUTCOME_FILTER_LABELS,
   OUTCOME_TONE,
-  outcomeText,
+  outcomeParts,
+  showsOutcome,
   type AuditFilters,
   type AuditKind,
   type AuditOutcomeFilter,
@@ -300,6 +301,7 @@ function AuditFilterBar({ filters, onChange }: { filters: AuditFilters; onChange
 
 /** One entry: what was done, how it ended, who did it from where, when. */
 export function AuditEntry({ row }: { row: AuditRow }) {
+  const [word, why] = outcomeParts(row);
   return (
     <li className={`${s.row} ${s.audit}`} data-testid="audit-entry" data-outcome={row.outcome} data-kind={row.kind}>
       <span className={s.who}>
@@ -307,9 +309,17 @@ export function AuditEntry({ row }: { row: AuditRow }) {
         <span className={ui.secondary}>
           {metaParts(row).join(" · ")} · <Time at={row.at} />
         </span>
-        <span className={s.outcome} data-testid="audit-outcome">
-          <Badge tone={OUTCOME_TONE[row.outcome]}>{outcomeText(row)}</Badge>
-        </span>
+        {showsOutcome(row) && (
+          <span className={s.outcome} data-testid="audit-outcome">
+            <Badge tone={OUTCOME_TONE[row.outcome]}>{word}</Badge>
+            {why && (
+              <span className={s.why}>
+                <span className="visually-hidden">: </span>
+                {why}
+              </span>
+            )}
+          </span>
+        )}
       </span>
     </li>
   );

@@ -27,7 +27,8 @@ import { formatDuration } from "../lib/time";
 import s from "./fleet.module.css";
 import o from "./orchestrations.module.css";
 
-const PRESENCE_TONE: Record<Presence, Tone> = { online: "success", offline: "danger", revoked: "muted", never: "neutral" };
+// Not "muted" for revoked: its pale text on a pale fill is too faint to read (axe colour-contrast).
+const PRESENCE_TONE: Record<Presence, Tone> = { online: "success", offline: "danger", revoked: "neutral", never: "neutral" };
 
 export function PresenceBadge({ node }: { node: Pick<NodeView, "online" | "revoked" | "lastHeartbeat"> }) {
   const p = presence(node);
