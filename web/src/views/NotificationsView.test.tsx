@@ -313,6 +313,18 @@ describe("answering from the notification", () => {
     expect(mutation("notify:setAnswering")).toHaveBeenCalledWith({ enabled: true });
   });
 
+  test("by keyboard: the question takes focus; Escape cancels it and focus goes back to the box", async () => {
+    await renderPage();
+    fireEvent.click(box());
+    const confirm = screen.getByTestId("answering-confirm");
+    expect(document.activeElement).toBe(within(confirm).getByRole("button", { name: "Turn on answering from notifications" }));
+    fireEvent.keyDown(document.activeElement!, { key: "Escape" });
+    expect(screen.queryByTestId("answering-confirm")).toBeNull();
+    expect(box().checked).toBe(false);
+    expect(document.activeElement).toBe(box());
+    expect(mutation("notify:setAnswering")).not.toHaveBeenCalled();
+  });
+
   test("on: unticking turns it off at once", async () => {
     served["notify:settings"] = settings({ answering: true });
     await renderPage();

@@ -2,7 +2,7 @@
 // hours, ntfy and a webhook, a test per channel, and what was delivered lately. Everything is
 // per person; the Convex functions are convex/notify.ts (issue 20).
 import { useMutation, useQuery } from "convex/react";
-import { useMemo, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { notifyApi, type NotifyChannel, type NotifyDelivery, type NotifySettings } from "../api";
 import { Badge, Button, EmptyState, Panel, QueryBoundary, Skeleton, Time, ui } from "../components/ui";
 import { errorText } from "../lib/errors";
@@ -274,7 +274,17 @@ function Answering({ settings }: { settings: NotifySettings }) {
   const setAnswering = useMutation(notifyApi.setAnswering);
   const { run, problem, note, busy } = useRun();
   const [confirming, setConfirming] = useState(false);
+  const box = useRef<HTMLInputElement>(null);
+  const question = useRef<HTMLDivElement>(null);
   const viewer = me?.role === "viewer";
+  // The question takes focus when it opens (keyboard and screen-reader users land on it).
+  useEffect(() => {
+    if (confirming) question.current?.querySelector<HTMLElement>("button:not(:disabled)")?.focus();
+  }, [confirming]);
+  const cancel = () => {
+    setConfirming(false);
+    box.current?.focus();
+  };
   const on = settings.answering;
   const change = (checked: boolean) => {
     if (checked) {
@@ -290,7 +300,7 @@ function Answering({ settings }: { settings: NotifySettings }) {
   return (
     <Panel title="Answer from the notification" label="Answer from the notification">
       <label className={s.kind}>
-        <input type="checkbox" checked={on || confirming} disabled={busy || (viewer && !on)} onChange={(e) => change(e.target.checked)} data-testid="answering" />
+        <input ref={box} type="checkbox" checked={on || confirming} disabled={busy || (viewer && !on)} onChange={(e) => change(e.target.checked)} data-testid="answering" />
         <span>
           <strong>Allow once / Deny and Approve plan on the notification</strong>
           <span className={ui.secondary}>
@@ -299,13 +309,22 @@ function Answering({ settings }: { settings: NotifySettings }) {
         </span>
       </label>
       {confirming && !on && (
-        <div role="alertdialog" aria-label="Confirm answering from the notification" className={s.confirm} data-testid="answering-confirm">
+        <div
+          ref={question}
+          role="alertdialog"
+          aria-label="Confirm answering from the notification"
+          className={s.confirm}
+          data-testid="answering-confirm"
+          onKeyDown={(e) => {
+            if (e.key === "Escape") cancel();
+          }}
+        >
           <p className={s.message}>{ANSWERING_ALLOWS}</p>
           <div className={s.buttons}>
             <Button kind="primary" small disabled={busy} onClick={() => void confirm()}>
               Turn on answering from notifications
             </Button>
-            <Button small onClick={() => setConfirming(false)}>
+            <Button small onClick={cancel}>
               Cancel
             </Button>
           </div>
