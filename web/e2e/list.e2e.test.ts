@@ -89,7 +89,8 @@ describe(`the orchestration list end to end (laptop: ${laptopKind()})`, () => {
     const checkout = row(page, "checkout-flow");
     await checkout.getByTestId("progress").filter({ hasText: "1 of 4 tasks done" }).waitFor({ timeout: WAIT_MS });
     await row(page, "search-index").getByTestId("laptop-state").filter({ hasText: "bravo · offline" }).waitFor({ timeout: WAIT_MS });
-    await row(page, "payments").waitFor({ timeout: WAIT_MS });
+    await row(page, "payments").filter({ hasText: "Paused" }).waitFor({ timeout: WAIT_MS });
+    await row(page, "billing-export").filter({ hasText: "Awaiting approval" }).waitFor({ timeout: WAIT_MS });
     // Awaiting approval and blocked (newest first: laptops stamp the start when they create an
     // orchestration), then paused, then the rest.
     expect(await features(page)).toEqual(["billing-export", "search-index", "payments", "checkout-flow"]);
@@ -163,22 +164,24 @@ describe(`the orchestration list end to end (laptop: ${laptopKind()})`, () => {
     expect(await features(page)).toEqual(["billing-export", "search-index", "payments", "checkout-flow"]);
   });
 
-  test("on a phone: the same at a glance, nothing wider than the screen, accessible", async () => {
-    const phone = await browser.context(PHONE);
-    try {
-      const p = await phone.newPage();
-      await signIn(p, web.url, "signIn");
-      await row(p, "checkout-flow").getByTestId("progress").filter({ hasText: "2 of 4 tasks done" }).waitFor({ timeout: WAIT_MS });
-      await row(p, "search-index").waitFor();
-      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
-      const billing = await row(p, "billing-export").innerText();
-      expect(billing).toContain("Awaiting approval");
-      expect(billing).toContain("alpha · online");
-      expect(await row(p, "search-index").innerText()).toContain("bravo · offline");
-      await expectAccessible(p, "orchestrations (phone)");
-      await screenshot(p, "orchestrations-phone");
-    } finally {
-      await phone.close();
+  test("on a phone: the same at a glance, nothing wider than the screen, accessible in both themes", async () => {
+    for (const scheme of ["light", "dark"] as const) {
+      const phone = await browser.context(PHONE, { colorScheme: scheme });
+      try {
+        const p = await phone.newPage();
+        await signIn(p, web.url, "signIn");
+        await row(p, "checkout-flow").getByTestId("progress").filter({ hasText: "2 of 4 tasks done" }).waitFor({ timeout: WAIT_MS });
+        await row(p, "search-index").waitFor();
+        expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+        const billing = await row(p, "billing-export").innerText();
+        expect(billing).toContain("Awaiting approval");
+        expect(billing).toContain("alpha · online");
+        expect(await row(p, "search-index").innerText()).toContain("bravo · offline");
+        await expectAccessible(p, `orchestrations (phone, ${scheme})`);
+        if (scheme === "light") await screenshot(p, "orchestrations-phone");
+      } finally {
+        await phone.close();
+      }
     }
   });
 });
