@@ -179,21 +179,49 @@ describe(`fleet and audit log end to end (laptop: ${laptopKind()})`, () => {
     await page.getByRole("combobox", { name: "Who" }).selectOption("");
   });
 
-  test("phone: fleet and account at 390 × 844, accessible, nothing wider than the screen", async () => {
-    const phone = await browser.context(PHONE);
-    const p = await phone.newPage();
-    await signIn(p, web.url, "signIn");
-    await p.goto(`${web.url}#/fleet`);
-    await card(p, "alpha").getByTestId("node-orchestrations").filter({ hasText: "active" }).waitFor({ timeout: LIVE_MS });
-    expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
-    await expectAccessible(p, "fleet (phone)");
-    await screenshot(p, "fleet-phone");
-    await p.goto(`${web.url}#/account`);
-    await entry(p).filter({ hasText: "Message to tester" }).waitFor({ timeout: LIVE_MS });
-    expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
-    await expectAccessible(p, "account (phone)");
-    await p.getByRole("heading", { name: "Audit log" }).scrollIntoViewIfNeeded();
-    await screenshot(p, "account-phone");
-    await phone.close();
+  test("older entries come a page at a time, with Load more", async () => {
+    // Each invitation is an entry of its own: enough of them for a second page.
+    const form = page.getByRole("form", { name: "Invite someone" });
+    for (let i = 0; i < 24; i++) {
+      await form.getByRole("textbox").fill(`person-${i}@example.com`);
+      await form.getByRole("button", { name: "Invite" }).click();
+      await page.getByTestId("invite").filter({ hasText: `person-${i}@example.com` }).waitFor({ timeout: LIVE_MS });
+    }
+    const more = page.getByRole("button", { name: "Load more" });
+    await more.waitFor({ timeout: LIVE_MS });
+    const first = await entry(page).count();
+    expect(first).toBeLessThanOrEqual(25);
+    // The oldest entries (the laptops' enrollments) are on a later page.
+    expect(await entry(page).filter({ hasText: 'Laptop "alpha" enrolled' }).count()).toBe(0);
+    while (await more.isVisible()) {
+      await more.click();
+      await eventually(async () => (await entry(page).count()) > first || !(await more.isVisible()), "a further page", LIVE_MS);
+    }
+    await entry(page).filter({ hasText: 'Laptop "alpha" enrolled' }).waitFor({ timeout: LIVE_MS });
+    await entry(page).filter({ hasText: "Invited person-0@example.com as operator" }).waitFor();
+  });
+
+  test("phone: fleet and account at 390 × 844, accessible in both themes, nothing wider than the screen", async () => {
+    for (const scheme of ["light", "dark"] as const) {
+      const phone = await browser.context(PHONE, { colorScheme: scheme });
+      const p = await phone.newPage();
+      await signIn(p, web.url, "signIn");
+      await p.goto(`${web.url}#/fleet`);
+      await card(p, "alpha").getByTestId("node-orchestrations").filter({ hasText: "active" }).waitFor({ timeout: LIVE_MS });
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      await expectAccessible(p, `fleet (phone, ${scheme})`);
+      if (scheme === "light") await screenshot(p, "fleet-phone");
+      await p.goto(`${web.url}#/account`);
+      // The actions alone: the invitations of the test before fill the first page otherwise.
+      await p.getByRole("combobox", { name: "Kind" }).selectOption("action");
+      await entry(p).filter({ hasText: "Message to tester" }).waitFor({ timeout: LIVE_MS });
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      await expectAccessible(p, `account (phone, ${scheme})`);
+      if (scheme === "light") {
+        await p.getByRole("heading", { name: "Audit log" }).evaluate((h) => h.scrollIntoView({ block: "start" }));
+        await screenshot(p, "account-phone");
+      }
+      await phone.close();
+    }
   });
 });
