@@ -555,3 +555,18 @@ async def test_completion_is_retried_a_bounded_number_of_times_then_given_up(
     assert "down" in gave_up[0]["error"]
     assert [e["attempt"] for e in events(logs, "action.complete_failed")] == [1, 2, 3, 4, 5]
     assert sum(1 for name, p in fake.calls if name == "complete_action" and p[0] == "a1") == 5
+
+
+def test_the_oldest_unsynced_observation_is_visible_only_while_observations_wait() -> None:
+    # A new oldest observation is worth a heartbeat (the Fleet shows its age); with nothing
+    # waiting, neither it nor the last sync is.
+    base = Health(daemon_version="1", started_at=0.0, uptime_secs=1.0, outbox_depth=2)
+    waiting = attrs.evolve(base, oldest_unsynced_at=1_000.0)
+    assert presence.visible(waiting) != presence.visible(base)
+    assert presence.visible(waiting) != presence.visible(
+        attrs.evolve(waiting, oldest_unsynced_at=2_000.0)
+    )
+    in_sync = attrs.evolve(base, outbox_depth=0)
+    assert presence.visible(attrs.evolve(in_sync, oldest_unsynced_at=1_000.0)) == presence.visible(
+        in_sync
+    )
