@@ -212,6 +212,12 @@ describe(`accessibility and errors in words (laptop: ${laptopKind()})`, () => {
     await page.goto(`${web.url}#/attention`);
     await need(page, "plan_approval").waitFor({ timeout: LIVE_MS });
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    // The first Tab stop skips the header, shown only while it has focus.
+    await page.keyboard.press("Tab");
+    const skip = await focused(page);
+    expect(skip.testid).toBe("skip-to-content");
+    expect(skip.outline).not.toBe("none");
+    expect(await page.getByTestId("skip-to-content").isVisible()).toBe(true);
     // The navigation, with a visible focus ring.
     const nav = await tabTo(page, "the Needs you link in the navigation", (f) => f.tag === "a" && f.text.startsWith("Needs you"));
     expect(nav.outline, "a visible focus ring on the navigation").not.toBe("none");
@@ -240,6 +246,13 @@ describe(`accessibility and errors in words (laptop: ${laptopKind()})`, () => {
     await page.keyboard.press("Enter");
     await dialog.waitFor({ state: "detached" });
     expect((await focused(page)).testid).toBe("need-approve");
+    // Skip to content: Enter moves focus past the header to the page.
+    await page.getByTestId("skip-to-content").focus();
+    await page.keyboard.press("Enter");
+    expect((await focused(page)).tag).toBe("main");
+    await page.keyboard.press("Tab");
+    const next = await focused(page);
+    expect(next.tag === "main" || (await page.evaluate(() => document.querySelector("header")?.contains(document.activeElement) ?? false))).toBe(false);
     await page.context().close();
   });
 

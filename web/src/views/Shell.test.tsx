@@ -1,6 +1,6 @@
 // The navigation's "Needs you" badge and the tab title: the items this viewer has not dismissed
 // or snoozed, counted on this device's clock.
-import { render, screen } from "@testing-library/react";
+import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, test, vi } from "vitest";
 import { Shell } from "./Shell";
 
@@ -58,5 +58,32 @@ describe("the Needs you badge", () => {
       </Shell>,
     );
     expect(screen.getAllByTestId("attention-count")[0]).toHaveTextContent("0");
+  });
+});
+
+describe("keyboard", () => {
+  test("the first control skips the header: it moves focus to the page's main area", () => {
+    served.value = { items: [], count: 0 };
+    render(
+      <Shell route={{ name: "attention" }} account={null}>
+        <p>page</p>
+      </Shell>,
+    );
+    const skip = screen.getByRole("button", { name: "Skip to content" });
+    const first = document.querySelector<HTMLElement>("a[href], button");
+    expect(first).toBe(skip);
+    fireEvent.click(skip);
+    expect(document.activeElement).toBe(screen.getByRole("main"));
+  });
+
+  test("the current page is marked for screen readers, not by colour alone", () => {
+    served.value = { items: [], count: 0 };
+    render(
+      <Shell route={{ name: "fleet" }} account={null}>
+        <p>page</p>
+      </Shell>,
+    );
+    const current = screen.getAllByRole("link", { current: "page" });
+    expect(current.map((a) => a.textContent)).toEqual(["Fleet", "Fleet"]);
   });
 });

@@ -1,6 +1,6 @@
 // The frame around every view: header with navigation, theme and account; a tab bar on phones.
 import { useConvexConnectionState } from "convex/react";
-import { useEffect, type ReactNode } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import { Button, cx } from "../components/ui";
 import { useTheme, type ThemeChoice } from "../hooks/useTheme";
 import { countText, documentTitle } from "../lib/needs";
@@ -80,9 +80,14 @@ function ConnectionNote() {
 export function Shell({ route, account, children }: { route: Route; account: ReactNode; children: ReactNode }) {
   const { theme, cycle } = useTheme();
   const current = route.name === "detail" ? "orchestrations" : route.name;
+  const main = useRef<HTMLElement>(null);
   return (
     <div className={s.shell}>
       <TitleCount />
+      {/* The first Tab stop: past the header to the page (a button, since the address's hash is the route). */}
+      <button type="button" className={s.skip} onClick={() => main.current?.focus()} data-testid="skip-to-content">
+        Skip to content
+      </button>
       <header className={s.header}>
         <a className={s.brand} href="#/">
           <img src="./favicon.svg" alt="" width={24} height={24} />
@@ -112,7 +117,9 @@ export function Shell({ route, account, children }: { route: Route; account: Rea
         </Button>
         <div className={s.account}>{account}</div>
       </header>
-      <main className={s.main}>{children}</main>
+      <main ref={main} className={s.main} tabIndex={-1}>
+        {children}
+      </main>
       <nav className={s.tabbar} aria-label="Main (tabs)">
         {NAV.map((item) => (
           <a key={item.key} href={item.href} className={cx(s.tab, current === item.key && s.active)} aria-current={current === item.key ? "page" : undefined}>
