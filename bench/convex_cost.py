@@ -13,8 +13,9 @@ The reference fleet, all real processes against the local backend (`tina/dev/bac
 - **two dashboards**, each its own connection signed in as the owner (tina's Convex client,
   `tina.convex.client`, the sync protocol the web uses) and subscribed to the queries the web
   page subscribes to: the orchestrations page (`users:me`, the shell's `needs:needsYou` badge,
-  `nodes:listNodes`, `orchestrations:listOrchestrations`, and each listed row's agent counts,
-  `orchestrations:orchestrationAgents`, where the deployment has it) and one orchestration's detail page
+  `nodes:listNodes`, `orchestrations:listOrchestrations`, and each listed row's agents, phase
+  tasks and last activity, `orchestrations:orchestrationProgress`, where the deployment has it) and
+  one orchestration's detail page
   (`users:me`, `needs:needsYou`, `orchestrations:getOrchestrationDetail`, `actions:listActions`
   (20), the first page of `events:listEvents` (50), `teams:conversation` (50) of each of its
   teams, and, where the deployment has them, the first page of each team's tasks
@@ -127,7 +128,7 @@ LIST_QUERY = "orchestrations:listOrchestrations"  # followed for the rows it lis
 def row_queries(orchestration_id: str) -> list[tuple[str, dict[str, Any], bool]]:
     """A listed row's own subscriptions (web/src/views/OrchestrationsView.tsx
     LiveOrchestrationRow): (path, args, optional: the deployment may lack it)."""
-    return [("orchestrations:orchestrationAgents", {"orchestrationId": orchestration_id}, True)]
+    return [("orchestrations:orchestrationProgress", {"orchestrationId": orchestration_id}, True)]
 
 
 # Queries of the detail page subscribed only when the person opens something: not here.
