@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
 import type { Doc } from "./_generated/dataModel";
-import { addUser, enroll, makeT, OPERATOR, orchestration, OWNER, phase, refusal, VIEWER, type T } from "./test.setup";
+import { addUser, enroll, lastCallMetrics, makeT, OPERATOR, orchestration, OWNER, phase, refusal, VIEWER, type T } from "./test.setup";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -223,5 +223,21 @@ describe("audit log", () => {
     expect(options.people.map((p) => p.name)).toEqual([OPERATOR.name, OWNER.name, VIEWER.name].sort((x, y) => x.localeCompare(y)));
     expect(options.laptops.map((l) => l.name)).toEqual(["laptop-a"]);
     expect((await refusal(t.query(api.audit.feed, { paginationOpts: page() }))).code).toBe("unauthenticated");
+  });
+
+  test("a page of the log reads a bounded number of documents, however long the log", async () => {
+    const t = makeT();
+    const { viewer, a } = await world(t);
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 400; i++) {
+        await ctx.db.insert("auditLog", { at: i, verb: "action.claimed", actorKind: "node", actorId: a.nodeId, nodeId: a.nodeId, outcome: "ok", kind: "action", folded: true });
+      }
+    });
+    const { page: rows, isDone } = await viewer.as.query(api.audit.feed, { paginationOpts: { numItems: 10_000, cursor: null }, outcome: "failed" });
+    expect(rows).toEqual([]);
+    expect(isDone).toBe(false);
+    // 50 entries at most, one action or prompt each, and the caller's session and role.
+    expect(lastCallMetrics().documentsRead).toBeGreaterThanOrEqual(50);
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(110);
   });
 });
