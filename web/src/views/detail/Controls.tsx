@@ -185,7 +185,8 @@ export function Controls({
             return (
               <li key={control} className={s.control} data-control={control}>
                 <Button
-                  kind={KIND[control]}
+                  // Resume is the way on from a pause; Retry beside it is the other choice, not the main one.
+                  kind={control === "retry" && target.status === "paused" ? "default" : KIND[control]}
                   onClick={() => tap(control)}
                   disabled={!a.enabled || submission.state === "sending"}
                   aria-describedby={a.enabled ? helpId : `${helpId} ${whyId}`}

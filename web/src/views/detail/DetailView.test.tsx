@@ -99,6 +99,7 @@ describe("detail page", () => {
     render(<DetailView orchestrationId={ORCH} />);
     expect(screen.queryByRole("region", { name: "Controls" })).toBeNull();
     expect(screen.queryByTestId("control-pause")).toBeNull();
-    expect(screen.getByTestId("detail-finished").textContent).toMatch(/checkout-flow is complete since 3 min ago.*nothing left to approve, pause or retry/);
+    expect(screen.getByTestId("detail-finished").textContent).toBe("checkout-flow is complete: nothing is left to approve, pause or retry.");
+    expect(screen.getByTestId("feature-name").closest("header")!.textContent).toMatch(/finished 3 min ago · took 1 h 32 min/);
   });
 });

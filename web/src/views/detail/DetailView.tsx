@@ -54,7 +54,8 @@ function Header({ detail }: { detail: OrchestrationDetail }) {
         </span>
         {o.completedAt !== undefined ? (
           <span>
-            finished <Time at={o.completedAt} /> · took {formatDuration(elapsed(o.startedAt, o.completedAt, now))}
+            finished <Time at={o.completedAt} />
+            {o.completedAt >= o.startedAt && ` · took ${formatDuration(elapsed(o.startedAt, o.completedAt, now))}`}
           </span>
         ) : (
           <span>running for {formatDuration(elapsed(o.startedAt, undefined, now))}</span>
@@ -80,14 +81,7 @@ function Finished({ detail }: { detail: OrchestrationDetail }) {
   return (
     <Panel title="Finished" label="Finished">
       <p data-testid="detail-finished">
-        {o.featureName} is {orchestrationStatusLabel(o.status).toLowerCase()}
-        {o.completedAt !== undefined && (
-          <>
-            {" "}
-            since <Time at={o.completedAt} />
-          </>
-        )}
-        . There is nothing left to approve, pause or retry.
+        {o.featureName} is {orchestrationStatusLabel(o.status).toLowerCase()}: nothing is left to approve, pause or retry.
       </p>
     </Panel>
   );

@@ -81,14 +81,13 @@ export function PhaseItem({
       )}
       {phase.status === "awaiting_approval" && (
         <div className={cx(s.stop, s.stopPaused)} role="note" data-testid="phase-awaiting">
-          The plan is ready and waits for an operator to approve or reject it
-          {ready !== undefined && (
+          {ready !== undefined ? (
             <>
-              {" "}
-              (since <Time at={ready} />)
+              The plan is ready: waiting since <Time at={ready} /> for an operator to approve or reject it.
             </>
+          ) : (
+            "The plan is ready and waits for an operator to approve or reject it."
           )}
-          .
         </div>
       )}
       {phase.feedback && (

@@ -108,7 +108,7 @@ describe("phase timeline", () => {
     expect(blocked).toHaveTextContent("plan docs/plans/p1.md");
     expect(stage(waiting!, "planning")).toBe("Planning12 min");
     expect(stage(waiting!, "approval")).toBe("Waiting for approval18 min …");
-    expect(within(waiting!).getByTestId("phase-awaiting")).toHaveTextContent("waits for an operator to approve or reject it (since 18 min ago).");
+    expect(within(waiting!).getByTestId("phase-awaiting")).toHaveTextContent("The plan is ready: waiting since 18 min ago for an operator to approve or reject it.");
     expect(within(waiting!).getByRole("button", { name: /18 min ago/ })).toBeTruthy(); // the exact time on a tap
   });
 
