@@ -76,6 +76,21 @@ describe("keyboard", () => {
     expect(document.activeElement).toBe(screen.getByRole("main"));
   });
 
+  test("the theme button says what it is and what a press makes it", () => {
+    served.value = { items: [], count: 0 };
+    localStorage.removeItem("tina.theme");
+    render(
+      <Shell route={{ name: "fleet" }} account={null}>
+        <p>page</p>
+      </Shell>,
+    );
+    const button = screen.getByRole("button", { name: "Theme: system; press for light" });
+    fireEvent.click(button);
+    expect(button.getAttribute("aria-label")).toBe("Theme: light; press for dark");
+    localStorage.removeItem("tina.theme");
+    delete document.documentElement.dataset.theme;
+  });
+
   test("the current page is marked for screen readers, not by colour alone", () => {
     served.value = { items: [], count: 0 };
     render(

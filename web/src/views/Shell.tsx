@@ -2,7 +2,7 @@
 import { useConvexConnectionState } from "convex/react";
 import { useEffect, useRef, type ReactNode } from "react";
 import { Button, cx } from "../components/ui";
-import { useTheme, type ThemeChoice } from "../hooks/useTheme";
+import { nextTheme, useTheme, type ThemeChoice } from "../hooks/useTheme";
 import { countText, documentTitle } from "../lib/needs";
 import type { Route } from "../lib/routing";
 import { useNeedsCount } from "./NeedsYou";
@@ -42,7 +42,9 @@ const NAV: NavItem[] = [
   { key: "fleet", href: "#/fleet", label: "Fleet", icon: ICONS.laptop },
 ];
 
-const THEME_LABEL: Record<ThemeChoice, string> = { system: "Theme: system", light: "Theme: light", dark: "Theme: dark" };
+const THEME_NAME: Record<ThemeChoice, string> = { system: "system", light: "light", dark: "dark" };
+/** The theme button's name: what it is now and what a press makes it ("Theme: system; press for light"). */
+export const themeLabel = (theme: ThemeChoice): string => `Theme: ${THEME_NAME[theme]}; press for ${THEME_NAME[nextTheme(theme)]}`;
 const THEME_ICON: Record<ThemeChoice, string> = { system: "◐", light: "☀", dark: "☾" };
 
 /**
@@ -112,7 +114,7 @@ export function Shell({ route, account, children }: { route: Route; account: Rea
         >
           {ICONS.notifySettings}
         </a>
-        <Button kind="ghost" small onClick={cycle} aria-label={THEME_LABEL[theme]} title={THEME_LABEL[theme]}>
+        <Button kind="ghost" small onClick={cycle} aria-label={themeLabel(theme)} title={themeLabel(theme)}>
           <span aria-hidden>{THEME_ICON[theme]}</span>
         </Button>
         <div className={s.account}>{account}</div>
