@@ -49,7 +49,7 @@ function SearchBox({ value, onChange }: { value: string; onChange: (search: stri
         className={ui.input}
         type="search"
         value={value}
-        placeholder="Feature, branch or laptop"
+        placeholder="Feature or branch"
         autoComplete="off"
         spellCheck={false}
         onChange={(e) => onChange(e.target.value)}
@@ -60,7 +60,7 @@ function SearchBox({ value, onChange }: { value: string; onChange: (search: stri
 
 function SortPicker({ filters }: { filters: Filters }) {
   return (
-    <label className={ui.field}>
+    <label className={cx(ui.field, s.sort)}>
       Sort
       <select
         className={ui.input}
