@@ -295,6 +295,32 @@ describe("the composer", () => {
     expect(submit.mock.calls[1]![0].idempotencyKey).not.toBe(submit.mock.calls[0]![0].idempotencyKey);
   });
 
+  test("what was typed survives closing the composer, after a failure too; a delivered message's text does not (issue 21)", async () => {
+    submit.mockResolvedValueOnce({ actionId: "a1", deduplicated: false });
+    const teams = [phaseTeam([member("worker")])];
+    const view = render(<TeamRoster teams={teams} ctx={ctx} actions={[]} />);
+    open("worker");
+    type("a long thought");
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByRole("dialog")).toBeNull();
+    open("worker");
+    expect((screen.getByTestId("message-text") as HTMLTextAreaElement).value).toBe("a long thought");
+    await act(async () => screen.getByTestId("message-send").click());
+    view.rerender(<TeamRoster teams={teams} ctx={ctx} actions={[sent("failed", { result: { ok: false, code: "inbox_locked", message: "locked" } })]} />);
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    open("worker");
+    expect((screen.getByTestId("message-text") as HTMLTextAreaElement).value).toBe("a long thought");
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    // Delivered, then closed: the next message starts empty.
+    submit.mockResolvedValueOnce({ actionId: "a1", deduplicated: false });
+    open("worker");
+    await act(async () => screen.getByTestId("message-send").click());
+    view.rerender(<TeamRoster teams={teams} ctx={ctx} actions={[sent("completed", { result: { ok: true, code: "ok", message: "written", via: "inbox" as const, messageKey: "k".repeat(64) } })]} />);
+    fireEvent.click(screen.getByRole("button", { name: "Close" }));
+    open("worker");
+    expect((screen.getByTestId("message-text") as HTMLTextAreaElement).value).toBe("");
+  });
+
   test("a server refusal is shown in words and the text stays", async () => {
     const { ConvexError } = await import("convex/values");
     submit.mockRejectedValue(

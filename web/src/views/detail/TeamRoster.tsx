@@ -1,7 +1,7 @@
 // Who works on this orchestration: agent, its liveness in words (working, idle, waiting for
 // permission, shut down, gone) and why, what it is doing, how it runs, type, model, joined; and a
 // message to any agent through the routes it offers (its team's tmux session, its pane, its inbox).
-import { useCallback, useId, useState } from "react";
+import { useCallback, useId, useRef, useState } from "react";
 import type { ListedAction, MemberDetail, MemberReach, MessageRoute, TeamDetail } from "../../api";
 import { Badge, Button, Dialog, EmptyState, Panel, Time, cx, ui } from "../../components/ui";
 import { useSubmitAction } from "../../hooks/useSubmitAction";
@@ -19,14 +19,20 @@ function MessageDialog({
   team,
   member,
   actions,
+  draft,
+  onDraft,
   onClose,
 }: {
   team: TeamDetail["team"];
   member: MemberDetail;
   actions: readonly ListedAction[];
+  /** What was typed to this agent, kept by the roster while the composer is closed. */
+  draft: string;
+  onDraft: (text: string) => void;
   onClose: () => void;
 }) {
-  const [text, setText] = useState("");
+  const text = draft;
+  const setText = onDraft;
   const [chosen, setChosen] = useState<MessageRoute | undefined>(undefined);
   const { submission, send } = useSubmitAction();
   const ids = useId();
@@ -41,8 +47,16 @@ function MessageDialog({
   const problem = messageTextProblem(text, MESSAGE_MAX) ?? (via === undefined ? (offer.unavailable.inbox ?? "no way to reach this agent") : null);
   const retry = submission.state === "unsent" || failed;
   const counterId = `${ids}-count`;
+  // A message on its way or delivered is done with: its text is not kept for next time. Read
+  // through a ref, so the dialog's close handler stays the same (it would take focus back).
+  const done = useRef(false);
+  done.current = !composing;
+  const close = useCallback(() => {
+    if (done.current) onDraft("");
+    onClose();
+  }, [onDraft, onClose]);
   return (
-    <Dialog title={`Message ${member.agentName}`} onClose={onClose} labelledBy={`${ids}-title`}>
+    <Dialog title={`Message ${member.agentName}`} onClose={close} labelledBy={`${ids}-title`}>
       {submission.state === "sent" && <DeliveryState action={sentAction} agentName={member.agentName} />}
       {(submission.state === "sending" || submission.state === "refused" || submission.state === "unsent") && (
         <ActionTracker submission={submission} actions={actions} label={`Message to ${member.agentName}`} />
@@ -94,7 +108,7 @@ function MessageDialog({
         </>
       )}
       <div className={ui.dialogButtons}>
-        <Button onClick={onClose}>{composing ? "Cancel" : "Close"}</Button>
+        <Button onClick={close}>{composing ? "Cancel" : "Close"}</Button>
         {composing && (
           <Button
             kind="primary"
@@ -231,6 +245,10 @@ export function TeamRoster({ teams, ctx, actions }: { teams: TeamDetail[]; ctx: 
   const [messaging, setMessaging] = useState<{ teamId: TeamDetail["team"]["_id"]; memberId: MemberDetail["_id"] } | null>(null);
   // Stable, so the dialog does not take focus back each time the page's data changes.
   const close = useCallback(() => setMessaging(null), []);
+  // Unsent text per agent: closing the composer (or a failure) never loses what was typed.
+  const [drafts, setDrafts] = useState<Record<string, string>>({});
+  const draftKey = messaging ? `${messaging.teamId}/${messaging.memberId}` : "";
+  const onDraft = useCallback((text: string) => setDrafts((d) => ({ ...d, [draftKey]: text })), [draftKey]);
   const ordered = [...teams].sort((a, b) => comparePhaseNumbers(a.team.phaseNumber ?? "999", b.team.phaseNumber ?? "999"));
   const count = teams.reduce((n, t) => n + t.members.filter((m) => m.removedAt === undefined).length, 0);
   // Said once in words as well (a disabled button's title is invisible on a phone); viewers hear about their role instead.
@@ -269,7 +287,9 @@ export function TeamRoster({ teams, ctx, actions }: { teams: TeamDetail[]; ctx: 
           </div>
         ))
       )}
-      {open && openMember && <MessageDialog team={open.team} member={openMember} actions={actions} onClose={close} />}
+      {open && openMember && (
+        <MessageDialog team={open.team} member={openMember} actions={actions} draft={drafts[draftKey] ?? ""} onDraft={onDraft} onClose={close} />
+      )}
     </Panel>
   );
 }
