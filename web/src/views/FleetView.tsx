@@ -190,6 +190,7 @@ export function NodeCard({ node, canRevoke = false, canSetMessaging = false }: {
         <dt>Messages to agents</dt>
         <dd data-testid="node-messaging">
           <Messaging node={node} canChange={canSetMessaging && !node.revoked} />
+          <span className={s.help}>typed into its agents&apos; terminals, as the laptop&apos;s user</span>
         </dd>
       </dl>
       {warnings.length > 0 && (
