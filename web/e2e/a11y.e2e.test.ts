@@ -138,6 +138,21 @@ describe(`accessibility and errors in words (laptop: ${laptopKind()})`, () => {
     await context.close();
   });
 
+  test("sign-in: a wrong password is said in words, nothing raw from the server", async () => {
+    const context = await browser.context(PHONE);
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(web.url);
+    await page.getByLabel("Email").fill("owner@example.com");
+    await page.getByLabel("Password", { exact: true }).fill("not the password at all");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor({ timeout: LIVE_MS });
+    expect((await alert.innerText()).trim()).toBe("Wrong email or password.");
+    await expectAccessible(page, "sign-in with its error (phone, light)");
+    await context.close();
+  });
+
   test("the shell and Needs you: accessible at both sizes, light and dark", async () => {
     for (const [viewport, size] of [
       [PHONE, "phone"],

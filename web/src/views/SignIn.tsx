@@ -53,12 +53,12 @@ export function SignIn() {
   };
 
   return (
-    <div className={s.wrap}>
+    <main className={s.wrap}>
       <form className={s.card} onSubmit={submit} aria-label={flow === "signIn" ? "Sign in" : "Create an account"} noValidate>
-        <div className={s.brand}>
+        <h1 className={s.brand}>
           <img src="./favicon.svg" alt="" width={28} height={28} />
           tina
-        </div>
+        </h1>
         <p className={s.lead}>
           {flow === "signIn"
             ? "Sign in to see and steer your orchestrations."
@@ -112,7 +112,7 @@ export function SignIn() {
           {flow === "signIn" ? "New here? Create an account" : "Have an account? Sign in"}
         </button>
       </form>
-    </div>
+    </main>
   );
 }
 
