@@ -1,7 +1,7 @@
 // Who works on this orchestration: agent, its liveness in words (working, idle, waiting for
 // permission, shut down, gone) and why, what it is doing, how it runs, type, model, joined; and a
 // message to any agent through the routes it offers (its team's tmux session, its pane, its inbox).
-import { useCallback, useId, useRef, useState } from "react";
+import { useCallback, useEffect, useId, useRef, useState } from "react";
 import type { ListedAction, MemberDetail, MemberReach, MessageRoute, TeamDetail } from "../../api";
 import { Badge, Button, Dialog, EmptyState, Panel, Time, cx, ui } from "../../components/ui";
 import { useSubmitAction } from "../../hooks/useSubmitAction";
@@ -50,7 +50,9 @@ function MessageDialog({
   // A message on its way or delivered is done with: its text is not kept for next time. Read
   // through a ref, so the dialog's close handler stays the same (it would take focus back).
   const done = useRef(false);
-  done.current = !composing;
+  useEffect(() => {
+    done.current = !composing;
+  }, [composing]);
   const close = useCallback(() => {
     if (done.current) onDraft("");
     onClose();
