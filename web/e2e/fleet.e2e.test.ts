@@ -81,6 +81,7 @@ describe(`fleet and audit log end to end (laptop: ${laptopKind()})`, () => {
     const b = card(page, "bravo");
     await b.filter({ hasText: "offline" }).waitFor({ timeout: LIVE_MS });
     await b.getByTestId("node-orchestrations").filter({ hasText: "1 active · 2 in all" }).waitFor({ timeout: LIVE_MS });
+    await b.getByTestId("node-backlog").filter({ hasText: "when last seen" }).waitFor();
     const text = await page.locator("main").innerText();
     expect(text).not.toMatch(/Sync lag/i);
     // The count leads to the list filtered by that laptop.

@@ -41,6 +41,11 @@ describe("a laptop's card", () => {
     expect(screen.queryByRole("list", { name: "Health warnings" })).toBeNull();
   });
 
+  test("an offline laptop's backlog is what it reported when last seen", () => {
+    render(<NodeCard node={node({ online: false })} />);
+    expect(screen.getByTestId("node-backlog")).toHaveTextContent("in sync when last seen");
+  });
+
   test("a real backlog: how many observations wait and for how long the oldest, with a warning past a minute", () => {
     render(<NodeCard node={node({}, { outboxDepth: 3, oldestUnsyncedAt: Date.now() - 3 * 60_000 - 500 })} />);
     expect(screen.getByTestId("node-backlog")).toHaveTextContent("3 observations waiting, the oldest for 3 min");

@@ -173,7 +173,8 @@ export function NodeCard({ node, canRevoke = false, canSetMessaging = false }: {
         </dd>
         <dt>Sync</dt>
         <dd data-testid="node-backlog">
-          <span className={b?.kind === "in_sync" ? s.inSync : undefined}>{backlogText(b)}</span>
+          <span className={b?.kind === "in_sync" && node.online ? s.inSync : undefined}>{backlogText(b)}</span>
+          {!node.online && b !== undefined && <span className={ui.secondary}> when last seen</span>}
           {b?.kind === "waiting" && b.oldestMs === undefined && b.lastSyncAt !== undefined && (
             <span className={ui.secondary}>
               {" "}
