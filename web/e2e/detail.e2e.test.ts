@@ -264,6 +264,20 @@ describe(`detail page end to end (laptop: ${laptopKind()})`, () => {
     }
   });
 
+  test("phone, dark theme: the detail page passes axe-core too", async () => {
+    const phone = await browser.context(PHONE, { colorScheme: "dark" });
+    try {
+      const p = await phone.newPage();
+      await signIn(p, web.url, "signIn");
+      await openDetail(p, "checkout-flow");
+      await p.getByTestId("control-resume").waitFor({ timeout: LIVE_MS });
+      await p.getByTestId("event").filter({ hasText: LONG_TITLE }).waitFor({ timeout: LIVE_MS });
+      await expectAccessible(p, "detail (phone, dark)");
+    } finally {
+      await phone.close();
+    }
+  });
+
   test("phone: a finished orchestration shows no controls, only what came of it", async () => {
     const phone = await browser.context(PHONE);
     try {
