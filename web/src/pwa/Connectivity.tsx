@@ -109,7 +109,7 @@ export function LiveOnly({ client, children, graceMs, firstGraceMs }: { client: 
 /** A start with no network: the page cannot even learn its deployment (config.json). */
 export function OfflineStart() {
   return (
-    <div className={signIn.wrap}>
+    <main className={signIn.wrap}>
       <div className={signIn.card} role="status" data-testid="offline" data-device-offline="true">
         <div className={signIn.brand}>
           <img src="./favicon.svg" alt="" width={28} height={28} />
@@ -118,6 +118,6 @@ export function OfflineStart() {
         <h1>You are offline</h1>
         <p className={signIn.lead}>tina shows only live data, so there is nothing to show without a connection. It connects by itself when the network is back.</p>
       </div>
-    </div>
+    </main>
   );
 }

@@ -3,7 +3,7 @@ import s from "./SignIn.module.css";
 /** Shown when the build has no deployment URL and no config.json says one. */
 export function NotConfigured() {
   return (
-    <div className={s.wrap}>
+    <main className={s.wrap}>
       <div className={s.card} role="alert">
         <h1>tina is not connected to a deployment</h1>
         <p className={s.lead}>
@@ -11,6 +11,6 @@ export function NotConfigured() {
           <code>config.json</code> with <code>{'{"convexUrl": "https://…"}'}</code> next to <code>index.html</code>.
         </p>
       </div>
-    </div>
+    </main>
   );
 }
