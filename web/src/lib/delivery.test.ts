@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import type { ListedAction } from "../api";
-import { deliveryState } from "./delivery";
+import { deliveryState, shortenPaths } from "./delivery";
 
 const msg = (status: ListedAction["status"], over: Partial<ListedAction> = {}) => ({
   status,
@@ -40,5 +40,20 @@ describe("where a message is", () => {
     expect(deliveryState(msg("expired")).text).toBe("failed: the laptop did not pick it up in time");
     expect(deliveryState(msg("cancelled")).text).toBe("failed: cancelled before the laptop picked it up");
     expect(deliveryState(msg("interrupted")).text).toBe("failed: interrupted on the laptop");
+  });
+});
+
+describe("a laptop's answer on a phone (issue 21)", () => {
+  test("long absolute paths are cut to their last two parts; the sentence stays", () => {
+    const said =
+      "/tmp/tina-e2e-alpha-sTUR4b/home/.claude/teams/checkout-flow-phase-2/inboxes/tester.json is not an inbox as Claude Code writes it; Nothing was written";
+    expect(shortenPaths(said)).toBe("…/inboxes/tester.json is not an inbox as Claude Code writes it; Nothing was written");
+    expect(shortenPaths("pane %3 is gone; see /a/b (short) and ~/x/y/z/w and a/b/c/d")).toBe("pane %3 is gone; see /a/b (short) and ~/x/y/z/w and a/b/c/d");
+    expect(shortenPaths("typed into 'tina-checkout' in /Users/alex/src/shop/.worktrees/checkout.")).toBe("typed into 'tina-checkout' in …/.worktrees/checkout.");
+  });
+
+  test("a failed message says the laptop's reason with its paths cut", () => {
+    const failed = msg("failed", { result: { ok: false, code: "not_an_inbox", message: "/home/alex/.claude/teams/t/inboxes/tester.json is not an inbox" } });
+    expect(deliveryState(failed).text).toBe("failed: …/inboxes/tester.json is not an inbox");
   });
 });

@@ -18,6 +18,18 @@ const FAILED_WITHOUT_RESULT: Partial<Record<ListedAction["status"], string>> = {
   failed: "the laptop could not deliver it",
 };
 
+/**
+ * A laptop's answer as a phone can show it: each absolute path (a temporary folder, a home
+ * directory: three folders or more) cut to its last two parts ("…/inboxes/tester.json"). The
+ * answer is the laptop's own sentence, written for people; only its paths are long.
+ */
+export function shortenPaths(text: string): string {
+  return text.replace(/(?<![\w.~])(?:\/[\w.@%+-]+){3,}\/?/g, (path) => {
+    const parts = path.split("/").filter((p) => p !== "");
+    return `…/${parts.slice(-2).join("/")}`;
+  });
+}
+
 /** The delivery state of a send_message action as the dashboard lists it. */
 export function deliveryState(a: Pick<ListedAction, "status" | "result" | "payload"> & { read?: boolean }): Delivery {
   const agent = a.payload.agentName ?? "the agent";
@@ -33,7 +45,7 @@ export function deliveryState(a: Pick<ListedAction, "status" | "result" | "paylo
       return { step: "delivered", text: `delivered: ${via ? DELIVERED[via] : a.result?.message || "done"}` };
     }
     default:
-      return { step: "failed", text: `failed: ${a.result?.message || FAILED_WITHOUT_RESULT[a.status] || a.status}` };
+      return { step: "failed", text: `failed: ${shortenPaths(a.result?.message || FAILED_WITHOUT_RESULT[a.status] || a.status)}` };
   }
 }
 

@@ -6,7 +6,7 @@ import { api, type ActionDoc, type ListedAction } from "../../api";
 import { Badge, Button, EmptyState, Panel, Time, ui } from "../../components/ui";
 import { CLIENT } from "../../lib/client";
 import { ROUTE_LABELS } from "../../lib/controls";
-import { deliveryState } from "../../lib/delivery";
+import { deliveryState, shortenPaths } from "../../lib/delivery";
 import { describeError } from "../../lib/errors";
 import { actionStatusLabel, actionStatusTone, actionTypeLabel } from "../../lib/status";
 import { formatDuration } from "../../lib/time";
@@ -99,7 +99,7 @@ export function ActionHistory({ actions, canAct }: { actions: readonly ListedAct
               {a.type === "send_message" && a.payload.text && <SentText text={a.payload.text} />}
               {a.type === "send_message" && <span data-testid="action-delivery">{deliveryState(a).text}</span>}
               {/* A message's outcome is its delivery line above; other actions say their result. */}
-              {a.result && a.type !== "send_message" && <span data-testid="action-result">{a.result.message || a.result.code}</span>}
+              {a.result && a.type !== "send_message" && <span data-testid="action-result">{shortenPaths(a.result.message || a.result.code)}</span>}
             </li>
           ))}
         </ul>

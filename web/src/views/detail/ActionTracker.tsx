@@ -1,6 +1,7 @@
 // The live status of one submitted action: queued → claimed → running → outcome, with the result.
 import type { ActionDoc } from "../../api";
 import { Badge, cx } from "../../components/ui";
+import { shortenPaths } from "../../lib/delivery";
 import { actionStatusLabel, actionStatusTone, actionStep, actionTypeLabel } from "../../lib/status";
 import type { Submission } from "../../lib/submission";
 import s from "../detail.module.css";
@@ -57,7 +58,7 @@ export function ActionTracker({ submission, actions, label }: { submission: Subm
         <Badge tone={actionStatusTone(status)}>{actionStatusLabel(status)}</Badge>
       </div>
       <ActionSteps action={{ status }} />
-      {action?.result && <span data-testid="action-result">{action.result.message || action.result.code}</span>}
+      {action?.result && <span data-testid="action-result">{shortenPaths(action.result.message || action.result.code)}</span>}
       {submission.deduplicated && <span>This tap was already sent; showing the first one.</span>}
     </div>
   );
