@@ -161,5 +161,10 @@ export function usePushDevice(server: PushServer): {
 function messageOf(error: unknown): string {
   if (error instanceof DOMException && error.name === "NotAllowedError") return "The browser refused: notifications are blocked for this site.";
   if (error instanceof DOMException && error.name === "AbortError") return "The browser's push service could not be reached; try again when online.";
+  // Any other browser error is the browser's push machinery, not the server: say so in words.
+  if (error instanceof DOMException) {
+    console.warn("tina: the browser's push failed:", error);
+    return "The browser could not set up push on this device. Reload and try again; ntfy or a webhook below work without it.";
+  }
   return errorText(error);
 }

@@ -156,6 +156,20 @@ describe("push on this device", () => {
     expect(device()).toHaveTextContent("On for this device");
   });
 
+  test("the browser's push fails: said as the browser's problem in words, not the server's, no raw text", async () => {
+    vi.spyOn(push, "subscribe").mockRejectedValueOnce(new DOMException("Registration failed - push service error", "InvalidStateError"));
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    await renderPage();
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Turn on push" }));
+    });
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("The browser could not set up push on this device.");
+    expect(alert.textContent).not.toMatch(/server|Registration failed/);
+    expect(mutation("notify:subscribe")).not.toHaveBeenCalled();
+    warn.mockRestore();
+  });
+
   test("a subscription made for the deployment's previous key: turned on again with the new one", async () => {
     await push.subscribe({ userVisibleOnly: true, applicationServerKey: new Uint8Array(65).fill(4) });
     await renderPage();
