@@ -339,7 +339,7 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     await page.goto(`${web.url}#/attention`);
     await need(page, "failed_action").filter({ hasText: "tester" }).first().waitFor({ timeout: LIVE_MS });
     await need(page, "blocked_phase").filter({ hasText: "search-index" }).waitFor();
-    await screenshot(page, "attention-desktop");
+    await screenshot(page, "tour-attention-desktop");
     await page.goBack();
   });
 
@@ -478,7 +478,7 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     const code = (await page.getByTestId("invite-code").locator("code").innerText()).trim();
     expect(code.length).toBeGreaterThan(6);
     await page.getByTestId("invite").filter({ hasText: "viewer@example.com" }).waitFor();
-    await screenshot(page, "account-desktop");
+    await screenshot(page, "tour-account-desktop");
 
     const other = await browser.context(DESKTOP);
     const p = await other.newPage();
@@ -530,18 +530,18 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
         await screenshot(p, "detail-phone-full", true);
         await p.goto(`${web.url}#/fleet`);
         await p.getByTestId("node-card").first().waitFor();
-        await screenshot(p, "fleet-phone");
+        await screenshot(p, "tour-fleet-phone");
         await p.goto(`${web.url}#/attention`);
         await need(p, "failed_action").first().waitFor();
-        await screenshot(p, "attention-phone");
+        await screenshot(p, "tour-attention-phone");
       }
       await phone.close();
     }
     await page.goto(`${web.url}#/fleet`);
     await page.getByTestId("node-card").nth(1).waitFor();
-    await screenshot(page, "fleet-desktop");
+    await screenshot(page, "tour-fleet-desktop");
     await openOrchestration(page, web.url, "checkout-flow");
-    await screenshot(page, "detail-desktop", true);
+    await screenshot(page, "tour-detail-desktop", true);
   });
 
   test("a laptop that stopped is shown offline, and its controls say so", async () => {
