@@ -124,11 +124,18 @@ def add_subcommands(parser: argparse.ArgumentParser, default_dir: Path) -> None:
             p.set_defaults(handler=run_env)
 
 
-def run_env(args: argparse.Namespace) -> int:
+def _laptop_or_say(args: argparse.Namespace, command: str) -> dict[str, str] | None:
+    """The laptop's environment, or None once the error is printed."""
     try:
-        env = laptop_env(args.dir.resolve(), args.laptop)
+        return laptop_env(args.dir.resolve(), args.laptop)
     except DemoShellError as exc:
-        print(f"tina demo env: {exc}", file=sys.stderr)
+        print(f"tina demo {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def run_env(args: argparse.Namespace) -> int:
+    env = _laptop_or_say(args, "env")
+    if env is None:
         return 1
     env["TINA_DEMO_LAPTOP"] = args.laptop
     sys.stdout.write(export_lines(env))
@@ -136,10 +143,8 @@ def run_env(args: argparse.Namespace) -> int:
 
 
 def run_shell(args: argparse.Namespace) -> int:
-    try:
-        laptop = laptop_env(args.dir.resolve(), args.laptop)
-    except DemoShellError as exc:
-        print(f"tina demo shell: {exc}", file=sys.stderr)
+    laptop = _laptop_or_say(args, "shell")
+    if laptop is None:
         return 1
     env = shell_env(args.laptop, laptop, os.environ)
     command: list[str] = list(args.command)

@@ -5,13 +5,14 @@
 // that opens with Enter, closes with Escape and gives focus back); a disabled button looks
 // disabled and says why in words; no raw server error reaches the screen.
 import type { BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { startStaticServer, type StaticServer } from "../serve";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { StaticServer } from "../serve";
 import { expectAccessible } from "./harness/a11y";
-import { dumpTables, eventually, startBackend, type TestBackend } from "./harness/backend";
-import { DESKTOP, launchBrowser, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
-import { laptopKind, makeLaptop, type Laptop } from "./harness/index";
+import { dumpTables, eventually, type TestBackend } from "./harness/backend";
+import { DESKTOP, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
+import { laptopKind, type Laptop } from "./harness/index";
 import { screenshot, signIn } from "./harness/page";
+import { useWorld } from "./harness/world";
 import { awaitingApproval, orchestration } from "./harness/scenario";
 
 const WORKTREES = "/home/dev/worktrees";
@@ -67,11 +68,10 @@ async function tabTo(page: Page, what: string, matches: (f: Awaited<ReturnType<t
 }
 
 describe(`accessibility and errors in words (laptop: ${laptopKind()})`, () => {
+  const world = useWorld(["alpha"], () => problems);
   beforeAll(async () => {
-    [backend, browser] = await Promise.all([startBackend(), launchBrowser()]);
-    web = await startStaticServer({ convexUrl: backend.url });
-    alpha = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "alpha" });
-    await alpha.start();
+    ({ backend, web, browser } = world());
+    [alpha] = world().laptops as [Laptop];
     // Two things that need the operator: a plan waiting for approval, and a blocked phase.
     await alpha.writeOrchestration(awaitingApproval(orchestration("checkout-flow", WORKTREES)));
     await alpha.writePlan("checkout-flow", "2", "# Phase 2: checkout\n\n### Task 1: Wire the login endpoint\n");
@@ -87,19 +87,8 @@ describe(`accessibility and errors in words (laptop: ${laptopKind()})`, () => {
     }, "alpha's orchestrations in Convex");
   }, 120_000);
 
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      console.error(`--- ${alpha.name} (${alpha.kind}) log:\n${await alpha.logTail()}`);
-      console.error(`--- page problems:\n${problems.join("\n")}`);
-    });
-  });
-
   afterAll(async () => {
-    await alpha?.stop();
     await Promise.allSettled(contexts.map((c) => c.close()));
-    await browser?.close();
-    await web?.close();
-    await backend?.stop();
   });
 
   test("sign-in: accessible on a phone and a desktop, light and dark; the first account is made by keyboard", async () => {

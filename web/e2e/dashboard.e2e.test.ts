@@ -3,10 +3,10 @@
 // the same tests against the stand-in; see harness/index.ts). One backend, one signed-in page,
 // tests in order: each builds on what the previous one left.
 import type { BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { startStaticServer, type StaticServer } from "../serve";
-import { dumpTables, eventually, startBackend, type TestBackend } from "./harness/backend";
-import { DESKTOP, launchBrowser, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
+import { beforeAll, describe, expect, test } from "vitest";
+import type { StaticServer } from "../serve";
+import { dumpTables, eventually, type TestBackend } from "./harness/backend";
+import { DESKTOP, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
 import { laptopKind, makeLaptop, type Laptop } from "./harness/index";
 import {
   documentStillMarked,
@@ -20,6 +20,7 @@ import {
   trackLayoutShift,
   writeMetric,
 } from "./harness/page";
+import { useWorld } from "./harness/world";
 import { awaitingApproval, orchestration, team } from "./harness/scenario";
 
 const WORKTREES = "/home/dev/worktrees";
@@ -36,16 +37,14 @@ let bravo: Laptop;
 let paneId: string;
 let desktop: BrowserContext;
 let page: Page;
-let problems: string[];
+let problems: string[] = [];
 
 describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
+  const world = useWorld(["bravo", "alpha"], () => problems);
   beforeAll(async () => {
-    [backend, browser] = await Promise.all([startBackend(), launchBrowser()]);
-    web = await startStaticServer({ convexUrl: backend.url });
+    ({ backend, web, browser } = world());
     // bravo syncs one blocked orchestration, then its daemon stops (the last test shows it offline).
-    bravo = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "bravo" });
-    alpha = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "alpha" });
-    await Promise.all([bravo.start(), alpha.start()]);
+    [bravo, alpha] = world().laptops as [Laptop, Laptop];
     const search = orchestration("search-index", WORKTREES);
     await bravo.writeOrchestration({
       ...search,
@@ -69,20 +68,6 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     problems = recordPageProblems(page);
     await signIn(page, web.url, "signUp");
   }, 90_000);
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      for (const laptop of [alpha, bravo]) console.error(`--- ${laptop.name} (${laptop.kind}) log:\n${await laptop.logTail()}`);
-      console.error(`--- page problems:\n${problems.join("\n")}`);
-    });
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled([alpha?.stop(), bravo?.stop()]);
-    await browser?.close();
-    await web?.close();
-    await backend?.stop();
-  });
 
   test("the first account is the owner and sees every laptop's orchestrations, active first", async () => {
     await expect(page.getByTestId("whoami").innerText()).resolves.toContain("owner");

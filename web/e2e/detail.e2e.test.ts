@@ -6,13 +6,14 @@
 // worktree path on a tap; event titles that wrap. One backend; tests in order, each building on
 // what the previous one left (issue 21, points 1, 3, 6, 7, 8).
 import type { BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { startStaticServer, type StaticServer } from "../serve";
+import { beforeAll, describe, expect, test } from "vitest";
+import type { StaticServer } from "../serve";
 import { expectAccessible } from "./harness/a11y";
-import { dumpTables, eventually, startBackend, type TestBackend } from "./harness/backend";
-import { DESKTOP, launchBrowser, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
-import { laptopKind, makeLaptop, type Laptop } from "./harness/index";
+import { dumpTables, eventually, type TestBackend } from "./harness/backend";
+import { DESKTOP, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
+import { laptopKind, type Laptop } from "./harness/index";
 import { phaseItem, screenshot, signIn } from "./harness/page";
+import { useWorld } from "./harness/world";
 import { awaitingApproval, orchestration, team } from "./harness/scenario";
 
 const WORKTREES = "/home/dev/worktrees";
@@ -26,7 +27,7 @@ let browser: TestBrowser;
 let alpha: Laptop;
 let desktop: BrowserContext;
 let page: Page;
-let problems: string[];
+let problems: string[] = [];
 const ids: Record<string, string> = {};
 
 /** The Convex id of an orchestration, once the laptop has synced it. */
@@ -57,11 +58,10 @@ async function titlesWhole(p: Page): Promise<string[]> {
 }
 
 describe(`detail page end to end (laptop: ${laptopKind()})`, () => {
+  const world = useWorld(["alpha"], () => problems);
   beforeAll(async () => {
-    [backend, browser] = await Promise.all([startBackend(), launchBrowser()]);
-    web = await startStaticServer({ convexUrl: backend.url });
-    alpha = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "alpha" });
-    await alpha.start();
+    ({ backend, web, browser } = world());
+    [alpha] = world().laptops as [Laptop];
     const checkout = orchestration("checkout-flow", WORKTREES);
     await alpha.writeOrchestration(checkout);
     const paneId = await alpha.openPane("checkout-flow");
@@ -98,20 +98,6 @@ describe(`detail page end to end (laptop: ${laptopKind()})`, () => {
     problems = recordPageProblems(page);
     await signIn(page, web.url, "signUp");
   }, 120_000);
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      console.error(`--- ${alpha.name} (${alpha.kind}) log:\n${await alpha.logTail()}`);
-      console.error(`--- page problems:\n${problems.join("\n")}`);
-    });
-  });
-
-  afterAll(async () => {
-    await alpha?.stop();
-    await browser?.close();
-    await web?.close();
-    await backend?.stop();
-  });
 
   test("desktop: the header names repository and branch, the worktree path is one tap away; only Pause applies, and says what it does", async () => {
     await openDetail(page, "checkout-flow");

@@ -4,13 +4,14 @@
 // words, filters and a short device. axe-core on each screen at phone and desktop size.
 // One backend, one signed-in page; tests in order, each building on the previous one.
 import type { BrowserContext, Locator, Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { startStaticServer, type StaticServer } from "../serve";
+import { beforeAll, describe, expect, test } from "vitest";
+import type { StaticServer } from "../serve";
 import { expectAccessible } from "./harness/a11y";
-import { dumpTables, eventually, startBackend, type TestBackend } from "./harness/backend";
-import { DESKTOP, launchBrowser, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
-import { laptopKind, makeLaptop, type Laptop } from "./harness/index";
+import { dumpTables, eventually, type TestBackend } from "./harness/backend";
+import { DESKTOP, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
+import { laptopKind, type Laptop } from "./harness/index";
 import { openOrchestration, screenshot, signIn } from "./harness/page";
+import { useWorld } from "./harness/world";
 import { orchestration, team } from "./harness/scenario";
 
 const WORKTREES = "/home/dev/worktrees";
@@ -26,19 +27,17 @@ let bravo: Laptop;
 let charlie: Laptop | undefined;
 let desktop: BrowserContext;
 let page: Page;
-let problems: string[];
+let problems: string[] = [];
 
 const card = (p: Page, laptop: string): Locator => p.locator(`[data-testid="node-card"][data-node="${laptop}"]`);
 const entry = (p: Page): Locator => p.getByTestId("audit-entry");
 
 describe(`fleet and audit log end to end (laptop: ${laptopKind()})`, () => {
+  const world = useWorld(["bravo", "alpha"], () => problems);
   beforeAll(async () => {
-    [backend, browser] = await Promise.all([startBackend(), launchBrowser()]);
-    web = await startStaticServer({ convexUrl: backend.url });
+    ({ backend, web, browser } = world());
     // bravo syncs one finished and one blocked orchestration, then its daemon stops.
-    bravo = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "bravo" });
-    alpha = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "alpha" });
-    await Promise.all([bravo.start(), alpha.start()]);
+    [bravo, alpha] = world().laptops as [Laptop, Laptop];
     const search = orchestration("search-index", WORKTREES);
     await bravo.writeOrchestration({ ...search, status: "blocked", phases: { ...search.phases, "2": { status: "blocked", blockedReason: "tests failed twice" } } });
     const done = orchestration("audit-export", WORKTREES);
@@ -58,20 +57,6 @@ describe(`fleet and audit log end to end (laptop: ${laptopKind()})`, () => {
     problems = recordPageProblems(page);
     await signIn(page, web.url, "signUp");
   }, 120_000);
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      for (const laptop of [alpha, bravo, charlie]) if (laptop) console.error(`--- ${laptop.name} (${laptop.kind}) log:\n${await laptop.logTail()}`);
-      console.error(`--- page problems:\n${problems.join("\n")}`);
-    });
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled([alpha?.stop(), bravo?.stop(), charlie?.stop()]);
-    await browser?.close();
-    await web?.close();
-    await backend?.stop();
-  });
 
   test("each laptop: its backlog in words (in sync, no 'lag' since the last change), its orchestrations active and in all", async () => {
     await page.goto(`${web.url}#/fleet`);
@@ -96,8 +81,7 @@ describe(`fleet and audit log end to end (laptop: ${laptopKind()})`, () => {
   });
 
   test("Revoke looks dangerous, asks first naming the laptop and what revoking does, and only then revokes", async () => {
-    charlie = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "charlie" });
-    await charlie.start();
+    charlie = await world().addLaptop("charlie");
     const c = card(page, "charlie");
     await c.filter({ hasText: "online" }).waitFor({ timeout: LIVE_MS });
     const revoke = c.getByRole("button", { name: "Revoke charlie" });

@@ -5,13 +5,14 @@
 // task done on the laptop moves its card live, and search and sort are kept in the address.
 // axe-core on the list at both sizes. One backend; tests in order, each building on the last.
 import type { BrowserContext, Locator, Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { startStaticServer, type StaticServer } from "../serve";
+import { beforeAll, describe, expect, test } from "vitest";
+import type { StaticServer } from "../serve";
 import { expectAccessible } from "./harness/a11y";
-import { dumpTables, eventually, startBackend, type TestBackend } from "./harness/backend";
-import { DESKTOP, launchBrowser, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
-import { laptopKind, makeLaptop, type Laptop } from "./harness/index";
+import { dumpTables, eventually, type TestBackend } from "./harness/backend";
+import { DESKTOP, PHONE, recordPageProblems, type TestBrowser } from "./harness/browser";
+import { laptopKind, type Laptop } from "./harness/index";
 import { documentStillMarked, markDocument, screenshot, signIn } from "./harness/page";
+import { useWorld } from "./harness/world";
 import { awaitingApproval, orchestration, team } from "./harness/scenario";
 
 const WORKTREES = "/home/dev/worktrees";
@@ -26,19 +27,17 @@ let alpha: Laptop;
 let bravo: Laptop;
 let desktop: BrowserContext;
 let page: Page;
-let problems: string[];
+let problems: string[] = [];
 
 const row = (p: Page, feature: string): Locator => p.locator(`[data-testid="orchestration-row"][data-feature="${feature}"]`);
 const features = async (p: Page): Promise<string[]> =>
   await p.getByTestId("orchestration-row").evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.feature ?? ""));
 
 describe(`the orchestration list end to end (laptop: ${laptopKind()})`, () => {
+  const world = useWorld(["bravo", "alpha"], () => problems);
   beforeAll(async () => {
-    [backend, browser] = await Promise.all([startBackend(), launchBrowser()]);
-    web = await startStaticServer({ convexUrl: backend.url });
-    bravo = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "bravo" });
-    alpha = makeLaptop({ url: backend.url, enrollmentSecret: backend.enrollmentSecret, name: "alpha" });
-    await Promise.all([bravo.start(), alpha.start()]);
+    ({ backend, web, browser } = world());
+    [bravo, alpha] = world().laptops as [Laptop, Laptop];
     const now = Date.now();
     // bravo: one blocked orchestration, then its daemon stops: offline.
     const search = orchestration("search-index", WORKTREES, now - 30 * MIN);
@@ -70,20 +69,6 @@ describe(`the orchestration list end to end (laptop: ${laptopKind()})`, () => {
     problems = recordPageProblems(page);
     await signIn(page, web.url, "signUp");
   }, 120_000);
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      for (const laptop of [alpha, bravo]) console.error(`--- ${laptop.name} (${laptop.kind}) log:\n${await laptop.logTail()}`);
-      console.error(`--- page problems:\n${problems.join("\n")}`);
-    });
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled([alpha?.stop(), bravo?.stop()]);
-    await browser?.close();
-    await web?.close();
-    await backend?.stop();
-  });
 
   test("each card tells its state at a glance, and what needs you comes first", async () => {
     const checkout = row(page, "checkout-flow");

@@ -6,6 +6,7 @@ import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { getFunctionName } from "convex/server";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type { Id, OrchestrationSummary } from "../api";
+import { orchestrationSummary } from "./testFixtures";
 import type { RowProgress } from "../lib/orchestrations";
 import { OrchestrationRow, OrchestrationsView } from "./OrchestrationsView";
 
@@ -28,27 +29,7 @@ vi.mock("convex/react", async (importOriginal) => ({
 vi.mock("./NeedsYou", () => ({ NeedsSummary: () => null }));
 vi.mock("./FleetView", () => ({ FleetSummary: () => null }));
 
-function summary(over: Partial<OrchestrationSummary> = {}): OrchestrationSummary {
-  return {
-    _id: "o1" as Id<"orchestrations">,
-    nodeId: "n1" as Id<"nodes">,
-    nodeName: "alpha",
-    nodeOnline: true,
-    featureName: "checkout-flow",
-    branch: "tina/checkout-flow",
-    status: "executing",
-    currentPhase: 2,
-    totalPhases: 4,
-    phasesCompleted: 1,
-    startedAt: T0 - 65 * MIN,
-    completedAt: undefined,
-    updatedAt: T0 - 10 * MIN,
-    attention: undefined,
-    attentionPhase: undefined,
-    attentionReason: undefined,
-    ...over,
-  };
-}
+const summary = (over: Partial<OrchestrationSummary> = {}): OrchestrationSummary => orchestrationSummary(over, T0, T0 - 10 * MIN);
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date"] });

@@ -2,6 +2,7 @@
 import { act, fireEvent, render, screen } from "@testing-library/react";
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import type { Id, NodeView, OrchestrationSummary } from "../api";
+import { orchestrationSummary } from "./testFixtures";
 import { NodeCard } from "./FleetView";
 import { OrchestrationRow } from "./OrchestrationsView";
 import { SignIn, signInFormProblem } from "./SignIn";
@@ -20,27 +21,7 @@ vi.mock("convex/react", async (importOriginal) => ({
 
 const MIN = 60_000;
 
-function summary(over: Partial<OrchestrationSummary> = {}): OrchestrationSummary {
-  return {
-    _id: "o1" as Id<"orchestrations">,
-    nodeId: "n1" as Id<"nodes">,
-    nodeName: "alpha",
-    nodeOnline: true,
-    featureName: "checkout-flow",
-    branch: "tina/checkout-flow",
-    status: "executing",
-    currentPhase: 2,
-    totalPhases: 4,
-    phasesCompleted: 1,
-    startedAt: Date.now() - 65 * MIN,
-    completedAt: undefined,
-    updatedAt: Date.now(),
-    attention: undefined,
-    attentionPhase: undefined,
-    attentionReason: undefined,
-    ...over,
-  };
-}
+const summary = (over: Partial<OrchestrationSummary> = {}): OrchestrationSummary => orchestrationSummary(over);
 
 describe("orchestration row", () => {
   test("feature, laptop, branch, status, phase of total, elapsed; links to the detail", () => {
