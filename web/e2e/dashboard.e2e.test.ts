@@ -21,6 +21,7 @@ import {
   writeMetric,
 } from "./harness/page";
 import { useWorld } from "./harness/world";
+import { expectAccessible } from "./harness/a11y";
 import { awaitingApproval, orchestration, team } from "./harness/scenario";
 
 const WORKTREES = "/home/dev/worktrees";
@@ -441,7 +442,10 @@ describe(`dashboard end to end (laptop: ${laptopKind()})`, () => {
     const prompt = page.locator('[data-testid="prompt"][data-status="open"]').filter({ hasText: command });
     await prompt.waitFor({ timeout: LIVE_MS });
     await expect(prompt.getByTestId("prompt-command").innerText()).resolves.toContain(command);
+    await expectAccessible(page, "Needs you with a permission prompt (desktop)");
     await prompt.getByTestId("prompt-allow_once").click();
+    await page.getByTestId("prompt-confirm").waitFor();
+    await expectAccessible(page, "a permission prompt's confirmation (desktop)");
     await page.getByTestId("prompt-confirm").click();
     const done = await eventually(async () => await alpha.hookResult(hook), "the hook's answer", LIVE_MS);
     expect(done!.code).toBe(0);

@@ -24,7 +24,7 @@ export function Badge({ tone, children, dot, title }: { tone: Tone; children: Re
  * tap or Enter (phones have no hover): the relative text and the exact time toggle in place.
  * `plain` renders text only, for places inside a link (a button may not sit inside a link).
  */
-export function Time({ at, prefix, plain }: { at: number; prefix?: string; plain?: boolean }) {
+export function Time({ at, prefix, plain, testId = "time" }: { at: number; prefix?: string; plain?: boolean; testId?: string }) {
   const now = useNow();
   const [exact, setExact] = useState(false);
   const absolute = formatAbsolute(at);
@@ -37,7 +37,7 @@ export function Time({ at, prefix, plain }: { at: number; prefix?: string; plain
   );
   if (plain) {
     return (
-      <span className={s.time} title={absolute} data-testid="time">
+      <span className={s.time} title={absolute} data-testid={testId}>
         {stamp}
         <span className="visually-hidden">, {absolute}</span>
       </span>
@@ -49,7 +49,7 @@ export function Time({ at, prefix, plain }: { at: number; prefix?: string; plain
       className={cx(s.time, s.timeButton)}
       title={absolute}
       aria-label={exact ? `${prefix ?? ""}${absolute}, show relative` : `${prefix ?? ""}${relative}, ${absolute}, show exact`}
-      data-testid="time"
+      data-testid={testId}
       onClick={(e) => {
         e.stopPropagation();
         setExact((x) => !x);

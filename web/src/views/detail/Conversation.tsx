@@ -5,36 +5,14 @@ import { useQuery } from "convex/react";
 import { useState } from "react";
 import { api, type TeamDetail, type TeamMessageDoc } from "../../api";
 import { Markdown } from "../../components/Markdown";
-import { Badge, Button, EmptyState, Panel, QueryBoundary, Skeleton, cx, ui } from "../../components/ui";
-import { useNow } from "../../hooks/useNow";
+import { Badge, Button, EmptyState, Panel, QueryBoundary, Skeleton, Time, cx, ui } from "../../components/ui";
 import { describeInbox } from "../../lib/conversation";
 import { comparePhaseNumbers } from "../../lib/phases";
-import { formatAbsolute, formatRelative } from "../../lib/time";
 import s from "../detail.module.css";
 
 /** How many messages a page adds, and the most the server returns. */
 export const PAGE = 50;
 export const MOST = 200;
-
-/** Relative time; a tap shows the exact time (a title is invisible on a phone). */
-function TapTime({ at }: { at: number }) {
-  const now = useNow();
-  const [exact, setExact] = useState(false);
-  if (at <= 0) return <span className={ui.secondary}>no time</span>;
-  const absolute = formatAbsolute(at);
-  return (
-    <button
-      type="button"
-      className={s.tapTime}
-      onClick={() => setExact(!exact)}
-      title={absolute}
-      aria-label={exact ? absolute : `${formatRelative(at, now)}, ${absolute}`}
-      data-testid="message-time"
-    >
-      <time dateTime={new Date(at).toISOString()}>{exact ? absolute : formatRelative(at, now)}</time>
-    </button>
-  );
-}
 
 function Message({ m }: { m: TeamMessageDoc }) {
   const view = describeInbox(m);
@@ -48,7 +26,7 @@ function Message({ m }: { m: TeamMessageDoc }) {
         </span>
         <span className={s.messageMeta}>
           {m.kind !== "text" && <Badge tone={m.kind === "unknown" ? "neutral" : "info"}>{view.label}</Badge>}
-          <TapTime at={m.timestamp} />
+          {m.timestamp > 0 ? <Time at={m.timestamp} testId="message-time" /> : <span className={ui.secondary}>no time</span>}
           <Badge tone={m.read ? "muted" : "warning"}>
             <span data-testid="message-read">{m.read ? "read" : "unread"}</span>
           </Badge>
