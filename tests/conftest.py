@@ -116,6 +116,7 @@ CATEGORIES: dict[str, str] = {
     "session": "integration",  # tina-session as a process, with git and tmux
     "sim": "integration",  # the stand-in claude in tmux
     "supervision": "unit",
+    "usage": "unit",  # transcripts, prices, attribution, the usage state file: tmp_path only
     # modules unlike their directory
     "convex/test_client_integration.py": "integration",  # the local backend, TLS over TCP
     "convex/test_convex_websocket.py": "integration",  # half its cases over loopback TCP

@@ -40,6 +40,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "action_timeout_secs": ("TINA_ACTION_TIMEOUT_SECS", "positive_float"),
     "permission_wait_ms": ("TINA_PERMISSION_WAIT_MS", "permission_wait_ms"),
     "stall_after_mins": ("TINA_STALL_AFTER_MINS", "stall_after_mins"),
+    "usage_prices": ("TINA_USAGE_PRICES", "path"),
 }
 
 PERMISSION_WAIT_MS = 20_000
@@ -91,6 +92,8 @@ class Config:
     action_timeout_secs: float = 120.0
     permission_wait_ms: int = PERMISSION_WAIT_MS
     stall_after_mins: int = STALL_AFTER_MINS
+    # A price table (tina/usage/prices.toml's format) whose models replace or add to tina's.
+    usage_prices: Path | None = None
     source: Path | None = None  # the file it came from, if any
     profile: str | None = None
 

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import attrs
+
+from tests.usage.conftest import LEAD_SESSION, WORKTREE
+from tina.usage import (
+    UNATTRIBUTED,
+    Attribution,
+    Facts,
+    OrchestrationFacts,
+    SessionFacts,
+    Source,
+    TeamFacts,
+    UsageRecord,
+    attribute,
+    source_of,
+)
+
+ORCH = OrchestrationFacts(id="orch1", feature="billing-export", worktree=WORKTREE)
+OTHER = OrchestrationFacts(
+    id="orch2", feature="search", worktree="/Users/dev/repo/.worktrees/search"
+)
+PHASE_TEAM = TeamFacts(
+    name="billing-export-phase-1.5",
+    lead_session_id=LEAD_SESSION,
+    members=("team-lead", "executor-1", "reviewer"),
+)
+ORCH_TEAM = TeamFacts(name="billing-export-orchestration", lead_session_id="orch-session")
+FACTS = Facts(teams=(PHASE_TEAM, ORCH_TEAM), orchestrations=(ORCH, OTHER))
+
+
+def _record(
+    *, cwd: str | None = WORKTREE, session: str | None = None, agent: str | None = None
+) -> UsageRecord:
+    return UsageRecord(
+        key="m:r",
+        model="claude-sonnet-4-5",
+        input=1,
+        output=1,
+        cache_write=0,
+        cache_read=0,
+        at_ms=0,
+        session_id=session,
+        cwd=cwd,
+        agent_name=agent,
+    )
+
+
+def test_source_of_a_session_file_and_a_subagent_file() -> None:
+    project = PurePosixPath("/h/.claude/projects/-Users-dev-repo")
+    assert source_of(project / "abc.jsonl") == Source(session_id="abc")
+    assert source_of(project / "abc" / "subagents" / "agent-f00.jsonl") == Source(
+        session_id="abc", subagent="f00"
+    )
+    assert source_of(project / "notes.txt") == Source()
+    assert source_of(project / "agent-f00.jsonl") == Source(session_id="agent-f00")
+
+
+def test_a_phase_lead_session_is_its_phase_and_team_lead() -> None:
+    got = attribute(_record(), Source(session_id=LEAD_SESSION), FACTS)
+    assert got == Attribution(orchestration_id="orch1", phase="1.5", agent="team-lead")
+
+
+def test_the_orchestration_team_lead_is_the_orchestrator_with_no_phase() -> None:
+    got = attribute(_record(), Source(session_id="orch-session"), FACTS)
+    assert got == Attribution(orchestration_id="orch1", phase=None, agent="orchestrator")
+
+
+def test_a_teammate_transcript_names_its_agent_only_when_it_is_a_member() -> None:
+    source = Source(session_id=LEAD_SESSION, subagent="a1b2c3d")
+    member = attribute(_record(agent="executor-1"), source, FACTS)
+    assert member == Attribution(orchestration_id="orch1", phase="1.5", agent="executor-1")
+    stranger = attribute(_record(agent="someone"), source, FACTS)
+    assert stranger == Attribution(orchestration_id="orch1", phase="1.5", agent=None)
+    silent = attribute(_record(), source, FACTS)
+    assert silent == Attribution(orchestration_id="orch1", phase="1.5", agent=None)
+
+
+def test_the_line_session_is_used_when_the_path_names_none() -> None:
+    got = attribute(_record(session=LEAD_SESSION), Source(), FACTS)
+    assert got.phase == "1.5"
+
+
+def test_an_unknown_session_in_a_worktree_is_the_orchestration_only() -> None:
+    got = attribute(_record(cwd=WORKTREE + "/src"), Source(session_id="x"), FACTS)
+    assert got == Attribution(orchestration_id="orch1")
+
+
+def test_a_session_outside_every_worktree_is_unattributed() -> None:
+    assert (
+        attribute(_record(cwd="/Users/dev/elsewhere"), Source(session_id="x"), FACTS)
+        == UNATTRIBUTED
+    )
+    # a sibling directory whose name starts like the worktree's is not inside it
+    assert attribute(_record(cwd=WORKTREE + "-old"), Source(session_id="x"), FACTS) == UNATTRIBUTED
+    assert attribute(_record(cwd=None), Source(), FACTS) == UNATTRIBUTED
+
+
+def test_a_team_whose_orchestration_is_not_known_yet_is_unattributed() -> None:
+    facts = attrs.evolve(FACTS, orchestrations=(OTHER,))
+    assert attribute(_record(cwd=None), Source(session_id=LEAD_SESSION), facts) == UNATTRIBUTED
+
+
+def test_two_orchestrations_of_one_feature_are_told_apart_by_cwd_or_not_at_all() -> None:
+    second = OrchestrationFacts(id="orch3", feature="billing-export", worktree="/tmp/other-wt")
+    facts = attrs.evolve(FACTS, orchestrations=(ORCH, second))
+    assert attribute(_record(), Source(session_id=LEAD_SESSION), facts).orchestration_id == "orch1"
+    assert attribute(
+        _record(cwd="/tmp/other-wt"), Source(session_id=LEAD_SESSION), facts
+    ) == Attribution(orchestration_id="orch3", phase="1.5", agent="team-lead")
+    assert attribute(_record(cwd=None), Source(session_id=LEAD_SESSION), facts) == UNATTRIBUTED
+
+
+def test_a_team_and_a_cwd_that_disagree_are_unattributed() -> None:
+    got = attribute(_record(cwd=OTHER.worktree), Source(session_id=LEAD_SESSION), FACTS)
+    assert got == UNATTRIBUTED
+
+
+def test_two_teams_claiming_one_session_fall_back_to_the_cwd() -> None:
+    twin = TeamFacts(name="billing-export-phase-2", lead_session_id=LEAD_SESSION)
+    facts = attrs.evolve(FACTS, teams=(PHASE_TEAM, twin))
+    assert attribute(_record(), Source(session_id=LEAD_SESSION), facts) == Attribution(
+        orchestration_id="orch1"
+    )
+
+
+def test_a_team_that_is_not_tinas_counts_by_cwd_only() -> None:
+    team = TeamFacts(name="session-7c1e0b2a", lead_session_id="s")
+    facts = attrs.evolve(FACTS, teams=(team,))
+    assert attribute(_record(), Source(session_id="s"), facts) == Attribution(
+        orchestration_id="orch1"
+    )
+
+
+def test_hooks_name_the_team_and_agent_of_a_teammate_session() -> None:
+    facts = attrs.evolve(
+        FACTS,
+        sessions={"tmux-mate": SessionFacts(team="billing-export-phase-1.5", agent="reviewer")},
+    )
+    got = attribute(_record(), Source(session_id="tmux-mate"), facts)
+    assert got == Attribution(orchestration_id="orch1", phase="1.5", agent="reviewer")
+
+
+def test_nested_worktrees_pick_the_deepest() -> None:
+    inner = OrchestrationFacts(id="inner", feature="x", worktree=WORKTREE + "/nested")
+    facts = Facts(orchestrations=(ORCH, inner))
+    got = attribute(_record(cwd=WORKTREE + "/nested/src"), Source(session_id="s"), facts)
+    assert got == Attribution(orchestration_id="inner")

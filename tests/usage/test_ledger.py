@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.usage.conftest import FIXTURES, LEAD_SESSION, WORKTREE
+from tina.usage import (
+    HOUR_MS,
+    Facts,
+    OrchestrationFacts,
+    TeamFacts,
+    UsageLedger,
+    load_prices,
+)
+
+FACTS = Facts(
+    teams=(
+        TeamFacts(
+            name="billing-export-phase-1",
+            lead_session_id=LEAD_SESSION,
+            members=("team-lead", "executor-1"),
+        ),
+    ),
+    orchestrations=(OrchestrationFacts(id="orch1", feature="billing-export", worktree=WORKTREE),),
+)
+PRICES = load_prices()
+BATCH_RE = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+NOW = 1_772_460_000_000
+
+
+@pytest.fixture
+def projects(tmp_path: Path) -> Path:
+    out = tmp_path / "projects"
+    shutil.copytree(FIXTURES / "projects", out)
+    return out
+
+
+def _read_all(ledger: UsageLedger, projects: Path) -> None:
+    for path in sorted(projects.rglob("*.jsonl")):
+        ledger.read(path, FACTS)
+
+
+def _rows(ledger: UsageLedger) -> list[dict[str, Any]]:
+    return [row for batch in ledger.pending() for row in batch.rows]
+
+
+def _sum(rows: list[dict[str, Any]], field: str) -> int:
+    return sum(int(r[field]) for r in rows)
+
+
+def test_the_fixture_sessions_become_attributed_hourly_rows(tmp_path: Path, projects: Path) -> None:
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    _read_all(ledger, projects)
+    (batch,) = ledger.seal(PRICES)
+    assert BATCH_RE.fullmatch(batch.id)
+    rows = list(batch.rows)
+    assert all(r["hour"] % HOUR_MS == 0 for r in rows)
+    # lead: AAA (once, though in the lead's file twice and in the resumed copy), BBB, CCC;
+    # resumed: EEE; subagent: two messages
+    assert _sum(rows, "messages") == 6
+    by = {(r.get("agentName"), r["model"], r["hour"]): r for r in rows}
+    lead_sonnet = by[("team-lead", "claude-sonnet-4-5-20250929", 1772445600000 - HOUR_MS)]
+    assert lead_sonnet == {
+        "hour": 1772442000000,
+        "orchestrationId": "orch1",
+        "phaseNumber": "1",
+        "agentName": "team-lead",
+        "model": "claude-sonnet-4-5-20250929",
+        "messages": 1,
+        "input": 12,
+        "output": 310,
+        "cacheWrite": 2048,
+        "cacheRead": 15000,
+        "costMicros": 16866,
+    }
+    opus = by[("team-lead", "claude-opus-4-5-20251101", 1772445600000)]
+    assert opus["costMicros"] == 20919
+    future = by[("team-lead", "claude-future-9", 1772445600000)]
+    assert "costMicros" not in future
+    assert future["cacheRead"] == 18048
+    # the resumed session is a session no team names: by its cwd, the orchestration only
+    resumed = [r for r in rows if r["hour"] == 1772449200000]
+    assert resumed == [
+        {
+            "hour": 1772449200000,
+            "orchestrationId": "orch1",
+            "model": "claude-sonnet-4-5-20250929",
+            "messages": 1,
+            "input": 7,
+            "output": 40,
+            "cacheWrite": 0,
+            "cacheRead": 18048,
+            "costMicros": 6035,  # 7 x 3 + 40 x 15 + 18048 x 0.3, rounded
+        }
+    ]
+    mates = [r for r in rows if r["model"] == "claude-haiku-4-5-20251001"]
+    assert {r.get("agentName") for r in mates} == {"executor-1", None}
+    assert all(r["phaseNumber"] == "1" for r in mates)
+
+
+def test_nothing_is_counted_twice_after_a_restart(tmp_path: Path, projects: Path) -> None:
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    _read_all(ledger, projects)
+    (batch,) = ledger.seal(PRICES)
+    ledger.acknowledge(batch.id)
+
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    _read_all(again, projects)
+    assert again.seal(PRICES) == []
+    assert again.pending() == []
+
+
+def test_a_batch_not_answered_is_sent_again_under_the_same_id(
+    tmp_path: Path, projects: Path
+) -> None:
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    _read_all(ledger, projects)
+    (batch,) = ledger.seal(PRICES)
+
+    again = UsageLedger.load(state, clock=lambda: NOW)  # the reply was lost; the daemon restarted
+    assert again.pending() == [batch]
+    _read_all(again, projects)
+    assert again.seal(PRICES) == []  # read already: not counted into a second batch
+    again.acknowledge(batch.id)
+    assert UsageLedger.load(state).pending() == []
+
+
+def test_a_crash_before_the_seal_loses_nothing(tmp_path: Path, projects: Path) -> None:
+    state = tmp_path / "usage.json"
+    whole = UsageLedger(tmp_path / "whole.json", clock=lambda: NOW)
+    _read_all(whole, projects)
+    expected = whole.seal(PRICES)[0].rows
+
+    first = UsageLedger(state, clock=lambda: NOW)
+    first.seal(PRICES)  # saved with nothing read
+    _read_all(first, projects)  # read, counted, then the process dies before sealing
+    second = UsageLedger.load(state, clock=lambda: NOW)
+    _read_all(second, projects)
+    assert second.seal(PRICES)[0].rows == expected
+
+
+def test_a_line_completed_later_becomes_the_next_batch(tmp_path: Path, projects: Path) -> None:
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    _read_all(ledger, projects)
+    ledger.seal(PRICES)
+    lead = next(projects.rglob(f"{LEAD_SESSION}.jsonl"))
+    line = {
+        "type": "assistant",
+        "timestamp": "2026-03-02T10:03:00.000Z",
+        "sessionId": LEAD_SESSION,
+        "cwd": WORKTREE,
+        "requestId": "req_01BillingDDD",
+        "message": {
+            "id": "msg_01BillingDDD",
+            "model": "claude-sonnet-4-5-20250929",
+            "usage": {"input_tokens": 1, "output_tokens": 2},
+        },
+    }
+    with lead.open("ab") as f:  # the half-written line is followed by a complete one
+        f.write(b"\n" + json.dumps(line).encode() + b"\n")
+    ledger.read(lead, FACTS)
+    (batch,) = ledger.seal(PRICES)
+    assert [(r["messages"], r["input"], r["output"]) for r in batch.rows] == [(1, 1, 2)]
+    assert ledger.reader.malformed == 2 + 1  # the cut line is malformed once complete
+
+
+def test_batches_hold_at_most_200_rows(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    with path.open("wb") as f:
+        for n in range(450):
+            hour = 1_772_400_000_000 + n * HOUR_MS
+            f.write(
+                json.dumps(
+                    {
+                        "type": "assistant",
+                        "timestamp": f"{_iso(hour)}",
+                        "requestId": f"r{n}",
+                        "message": {"id": f"m{n}", "model": "m", "usage": {"input_tokens": 1}},
+                    }
+                ).encode()
+                + b"\n"
+            )
+    ids = iter(f"batch-{n:04d}" for n in range(10))
+    ledger = UsageLedger(tmp_path / "usage.json", new_id=lambda: next(ids))
+    ledger.read(path, Facts())
+    batches = ledger.seal(PRICES)
+    assert [len(b.rows) for b in batches] == [200, 200, 50]
+    assert [b.id for b in batches] == ["batch-0000", "batch-0001", "batch-0002"]
+    assert batches[0].args()["batch"] == "batch-0000"
+    assert _sum(_rows(ledger), "messages") == 450
+
+
+def _iso(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_an_unreadable_state_file_is_set_aside(tmp_path: Path) -> None:
+    state = tmp_path / "usage.json"
+    state.write_text("{ not json")
+    ledger = UsageLedger.load(state)
+    assert ledger.recovered is not None
+    assert ledger.pending() == []
+    assert (tmp_path / "usage.json.bad").exists()
+
+
+def test_the_state_file_holds_no_transcript_text(tmp_path: Path, projects: Path) -> None:
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    _read_all(ledger, projects)
+    ledger.seal(PRICES)
+    saved = (tmp_path / "usage.json").read_text()
+    for secret in ("SECRET", "schema", "msg_01Billing", "req_01Billing", "Implement task"):
+        assert secret not in saved
+    assert (tmp_path / "usage.json").stat().st_mode & 0o077 == 0
+
+
+def test_deleted_transcripts_are_forgotten(tmp_path: Path, projects: Path) -> None:
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    _read_all(ledger, projects)
+    keep = [str(p) for p in projects.rglob("*.jsonl") if "subagents" not in str(p)]
+    gone = ledger.forget_missing(keep)
+    assert len(gone) == 1
+    assert "subagents" in gone[0]

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tina.usage.reader as reader_module
+from tests.usage.conftest import LEAD_FILE, RESUMED_FILE, SUBAGENT_FILE
+from tina.usage import FileMark, ReadResult, TranscriptReader, UsageRecord, read_from
+
+
+def _line(n: int, model: str = "claude-sonnet-4-5") -> bytes:
+    return (
+        b'{"type":"assistant","timestamp":"2026-03-02T10:00:00Z","requestId":"r%d",'
+        b'"message":{"id":"m%d","model":"%s","usage":{"input_tokens":%d,"output_tokens":1}}}\n'
+        % (n, n, model.encode(), n)
+    )
+
+
+def _inputs(result: ReadResult) -> list[int]:
+    return [r.input for r in result.records]
+
+
+def test_the_fixture_is_read_up_to_its_last_complete_line() -> None:
+    result = read_from(LEAD_FILE, None)
+    size = LEAD_FILE.stat().st_size
+    complete = LEAD_FILE.read_bytes().rindex(b"\n") + 1
+    assert result.mark is not None
+    assert result.mark.offset == complete < size
+    assert len(result.records) == 4
+    assert (result.lines, result.malformed, result.synthetic) == (11, 2, 1)
+
+
+def test_nothing_new_reads_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1))
+    reader = TranscriptReader()
+    assert _inputs(reader.read(path)) == [1]
+    assert reader.read(path).records == ()
+
+
+def test_a_line_being_written_is_read_once_it_is_complete(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    line = _line(7)
+    path.write_bytes(_line(1) + line[:20])
+    reader = TranscriptReader()
+    assert _inputs(reader.read(path)) == [1]
+    with path.open("ab") as f:
+        f.write(line[20:])
+    assert _inputs(reader.read(path)) == [7]
+    assert reader.marks[str(path)].offset == path.stat().st_size
+
+
+def test_only_new_bytes_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1))
+    reader = TranscriptReader()
+    reader.read(path)
+    # Overwrite the first line in place (same inode, same size): an incremental reader never
+    # looks at it again, so the change is not seen.
+    with path.open("r+b") as f:
+        f.write(_line(2))
+    with path.open("ab") as f:
+        f.write(_line(3))
+    assert _inputs(reader.read(path)) == [3]
+
+
+def test_a_truncated_file_is_read_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1) + _line(2))
+    reader = TranscriptReader()
+    reader.read(path)
+    path.write_bytes(_line(5))  # shorter than the mark, same inode
+    result = reader.read(path)
+    assert result.restarted
+    assert _inputs(result) == [5]
+
+
+def test_a_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1) + _line(2))
+    reader = TranscriptReader()
+    reader.read(path)
+    other = tmp_path / "new.jsonl"
+    other.write_bytes(_line(1) + _line(2) + _line(3))
+    os.replace(other, path)  # a new inode, longer than the mark
+    result = reader.read(path)
+    assert result.restarted
+    assert _inputs(result) == [1, 2, 3]
+
+
+def test_a_deleted_file_is_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1))
+    reader = TranscriptReader()
+    reader.read(path)
+    path.unlink()
+    assert reader.read(path).mark is None
+    assert str(path) not in reader.marks
+
+
+def test_forget_missing_drops_marks_of_files_not_listed(tmp_path: Path) -> None:
+    reader = TranscriptReader()
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.jsonl").write_bytes(_line(1))
+        reader.read(tmp_path / f"{name}.jsonl")
+    assert reader.forget_missing([str(tmp_path / "a.jsonl")]) == [str(tmp_path / "b.jsonl")]
+    assert list(reader.marks) == [str(tmp_path / "a.jsonl")]
+
+
+def test_the_budget_leaves_the_rest_for_the_next_read(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(_line(n) for n in range(1, 101)))
+    reader = TranscriptReader()
+    seen: list[int] = []
+    for _ in range(200):
+        result = reader.read(path, budget=1000)
+        seen += _inputs(result)
+        if not result.more:
+            break
+    assert seen == list(range(1, 101))
+
+
+def test_an_overlong_line_is_skipped_as_malformed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader_module, "MAX_LINE", 1000)
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1) + b'{"x":"' + b"y" * 5000 + b'"}\n' + _line(2))
+    result = read_from(path, None, chunk=256)
+    assert _inputs(result) == [1, 2]
+    assert result.malformed == 1
+
+
+def test_a_mark_of_another_file_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1))
+    result = read_from(path, FileMark(dev=0, inode=0, offset=0))
+    assert result.restarted
+    assert _inputs(result) == [1]
+
+
+def _totals(records: list[UsageRecord]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for r in records:
+        out[f"{r.model}:{r.key}"] += 1
+        out["input"] += r.input
+        out["output"] += r.output
+        out["cache_write"] += r.cache_write
+        out["cache_read"] += r.cache_read
+    return out
+
+
+_CONTENT = (
+    b"".join(
+        p.read_bytes() if p.read_bytes().endswith(b"\n") else p.read_bytes() + b"\n"
+        for p in (LEAD_FILE, RESUMED_FILE, SUBAGENT_FILE)
+    )
+    + b"not json\n\n{}\n"
+    + _line(42)
+    + _line(43, "<synthetic>")
+    + _line(44)[:30]
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=len(_CONTENT)), max_size=12),
+    chunk=st.sampled_from([1, 7, 64, 4096, 1 << 20]),
+)
+def test_any_split_into_appended_chunks_gives_the_same_totals_as_one_read(
+    tmp_path: Path, cuts: list[int], chunk: int
+) -> None:
+    directory = tmp_path / f"run-{len(list(tmp_path.iterdir()))}"
+    directory.mkdir()
+    whole = directory / "whole.jsonl"
+    whole.write_bytes(_CONTENT)
+    once = read_from(whole, None)
+
+    grown = directory / "grown.jsonl"
+    grown.write_bytes(b"")
+    mark: FileMark | None = None
+    records: list[UsageRecord] = []
+    malformed = synthetic = 0
+    bounds = [0, *sorted(cuts), len(_CONTENT)]
+    for start, end in itertools.pairwise(bounds):
+        with grown.open("ab") as f:
+            f.write(_CONTENT[start:end])
+        result = read_from(grown, mark, chunk=chunk)
+        assert not result.restarted
+        mark = result.mark
+        records += result.records
+        malformed += result.malformed
+        synthetic += result.synthetic
+    assert records == list(once.records)
+    assert _totals(records) == _totals(list(once.records))
+    assert (malformed, synthetic) == (once.malformed, once.synthetic)
+    assert mark is not None
+    assert once.mark is not None
+    assert mark.offset == once.mark.offset
+    shutil.rmtree(directory)

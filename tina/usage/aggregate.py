@@ -1,0 +1,149 @@
+"""Usage summed into buckets (UTC hour, orchestration, phase, agent, model): the rows of
+``usage:recordUsage``, each a delta with its cost from the price table.
+
+The cost of a row is computed from the row's own token sums, rounded once, so it is the cost of
+exactly those tokens. A model the table does not price gets no cost (``cost_micros`` None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from .attribution import Attribution
+from .prices import PriceTable
+from .transcript import MAX_TOKENS, UsageRecord
+
+__all__ = ["HOUR_MS", "MAX_ROWS", "Aggregator", "BucketKey", "UsageRow"]
+
+HOUR_MS = 3_600_000
+MAX_ROWS = 200
+"""The most rows one batch may carry."""
+MAX_MODEL = 128
+
+
+@attrs.frozen(kw_only=True, order=True)
+class BucketKey:
+    hour: int
+    orchestration_id: str | None = None
+    phase: str | None = None
+    agent: str | None = None
+    model: str
+
+
+@attrs.frozen(kw_only=True)
+class UsageRow:
+    key: BucketKey
+    messages: int
+    input: int
+    output: int
+    cache_write: int
+    cache_read: int
+    cache_write_1h: int = 0  # part of cache_write; only for the cost, not on the wire
+    cost_micros: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"hour": self.key.hour}
+        if self.key.orchestration_id is not None:
+            out["orchestrationId"] = self.key.orchestration_id
+        if self.key.phase is not None:
+            out["phaseNumber"] = self.key.phase
+        if self.key.agent is not None:
+            out["agentName"] = self.key.agent
+        out |= {
+            "model": self.key.model,
+            "messages": self.messages,
+            "input": self.input,
+            "output": self.output,
+            "cacheWrite": self.cache_write,
+            "cacheRead": self.cache_read,
+        }
+        if self.cost_micros is not None:
+            out["costMicros"] = self.cost_micros
+        return out
+
+
+@attrs.define
+class _Sums:
+    messages: int = 0
+    input: int = 0
+    output: int = 0
+    cache_write: int = 0
+    cache_read: int = 0
+    cache_write_1h: int = 0
+
+    def fits(self, record: UsageRecord) -> bool:
+        """Whether adding `record` keeps every sum within the wire's bound."""
+        return (
+            max(
+                self.input + record.input,
+                self.output + record.output,
+                self.cache_write + record.cache_write,
+                self.cache_read + record.cache_read,
+            )
+            <= MAX_TOKENS
+        )
+
+
+@attrs.define
+class Aggregator:
+    """Buckets filled by :meth:`add`, emptied into rows by :meth:`take`."""
+
+    _buckets: dict[BucketKey, _Sums] = attrs.Factory(dict)
+    _full: list[tuple[BucketKey, _Sums]] = attrs.Factory(list)
+
+    def add(self, record: UsageRecord, attribution: Attribution, *, now_ms: int) -> None:
+        at = record.at_ms if record.at_ms is not None else now_ms
+        model = record.model if len(record.model) <= MAX_MODEL else "unknown"
+        key = BucketKey(
+            hour=at - at % HOUR_MS,
+            orchestration_id=attribution.orchestration_id,
+            phase=attribution.phase if attribution.orchestration_id is not None else None,
+            agent=attribution.agent if attribution.orchestration_id is not None else None,
+            model=model,
+        )
+        sums = self._buckets.get(key)
+        if sums is None or not sums.fits(record):
+            if sums is not None:
+                self._full.append((key, sums))
+            sums = self._buckets[key] = _Sums()
+        sums.messages += 1
+        sums.input += record.input
+        sums.output += record.output
+        sums.cache_write += record.cache_write
+        sums.cache_read += record.cache_read
+        sums.cache_write_1h += record.cache_write_1h
+
+    def __len__(self) -> int:
+        return len(self._buckets) + len(self._full)
+
+    def take(self, prices: PriceTable) -> list[UsageRow]:
+        """Every row summed so far (emptied), in a stable order, each with its cost."""
+        items = self._full + sorted(self._buckets.items(), key=lambda kv: _order(kv[0]))
+        self._buckets.clear()
+        self._full.clear()
+        return [
+            UsageRow(
+                key=key,
+                messages=s.messages,
+                input=s.input,
+                output=s.output,
+                cache_write=s.cache_write,
+                cache_read=s.cache_read,
+                cache_write_1h=s.cache_write_1h,
+                cost_micros=prices.cost_micros(
+                    key.model,
+                    input=s.input,
+                    output=s.output,
+                    cache_write=s.cache_write,
+                    cache_read=s.cache_read,
+                    cache_write_1h=s.cache_write_1h,
+                ),
+            )
+            for key, s in items
+        ]
+
+
+def _order(key: BucketKey) -> tuple[int, str, str, str, str]:
+    return (key.hour, key.orchestration_id or "", key.phase or "", key.agent or "", key.model)

@@ -1,0 +1,180 @@
+"""Which orchestration, phase and agent a message's usage belongs to: a pure function of the
+message, where its transcript lies, and what the daemon already knows.
+
+The chain is session -> team -> phase -> orchestration:
+
+- the **session** is the transcript's: ``<project>/<session>.jsonl`` for a session's own file,
+  ``<project>/<lead session>/subagents/agent-<id>.jsonl`` for a subagent or in-process teammate
+  (then the line's ``sessionId`` is not used: it may name the lead's);
+- the **team** is the one whose config names that session as ``leadSessionId`` (exactly one), or
+  the one a hook reported for the session;
+- tina names its teams ``<feature>-phase-<phase>`` and ``<feature>-orchestration``, which gives
+  the **phase** and the feature; the **orchestration** is the one of that feature the daemon
+  knows (several: the one whose worktree holds the message's ``cwd``);
+- without a tina team, the ``cwd`` inside exactly one known worktree gives the orchestration, with
+  the phase and agent not known.
+
+Whenever two facts disagree, or one is missing, the answer is less: "not known" for the phase
+or agent, "unattributed" for the orchestration. Never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import PurePath
+
+import attrs
+
+from .transcript import UsageRecord
+
+__all__ = [
+    "UNATTRIBUTED",
+    "Attribution",
+    "Facts",
+    "OrchestrationFacts",
+    "SessionFacts",
+    "Source",
+    "TeamFacts",
+    "attribute",
+    "source_of",
+]
+
+ORCHESTRATOR = "orchestrator"
+"""The agent name of an orchestration team's lead: the session that runs the whole plan."""
+LEAD = "team-lead"
+_PHASE_TEAM = re.compile(r"(?P<feature>.+)-phase-(?P<phase>[0-9]+(?:\.[0-9]+)*)")
+_ORCH_TEAM = re.compile(r"(?P<feature>.+)-orchestration")
+_AGENT_FILE = re.compile(r"agent-(?P<id>[A-Za-z0-9._-]{1,128})\.jsonl")
+MAX_AGENT = 64
+
+
+@attrs.frozen(kw_only=True)
+class TeamFacts:
+    name: str
+    lead_session_id: str | None = None
+    members: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class OrchestrationFacts:
+    id: str  # the Convex id
+    feature: str
+    worktree: str
+
+
+@attrs.frozen(kw_only=True)
+class SessionFacts:
+    """What hooks said about a session (``tina hook``): its team and agent, when known."""
+
+    team: str | None = None
+    agent: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Facts:
+    teams: Sequence[TeamFacts] = ()
+    orchestrations: Sequence[OrchestrationFacts] = ()
+    sessions: Mapping[str, SessionFacts] = attrs.Factory(dict)
+
+
+@attrs.frozen(kw_only=True)
+class Source:
+    """Where a transcript lies: its session, and the subagent id for a subagent's file."""
+
+    session_id: str | None = None
+    subagent: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Attribution:
+    orchestration_id: str | None = None
+    phase: str | None = None
+    agent: str | None = None
+
+
+UNATTRIBUTED = Attribution()
+
+
+def source_of(path: PurePath) -> Source:
+    """The session (and subagent) a transcript's path names."""
+    if path.suffix != ".jsonl":
+        return Source()
+    match = _AGENT_FILE.fullmatch(path.name)
+    if match is not None and path.parent.name == "subagents":
+        return Source(session_id=path.parent.parent.name or None, subagent=match["id"])
+    return Source(session_id=path.stem or None)
+
+
+def _inside(cwd: str, worktree: str) -> bool:
+    root = worktree.rstrip("/")
+    return bool(root) and (cwd == root or cwd.startswith(root + "/"))
+
+
+def _by_cwd(cwd: str | None, candidates: Sequence[OrchestrationFacts]) -> OrchestrationFacts | None:
+    """The one candidate whose worktree holds `cwd` (the deepest, when worktrees nest)."""
+    if not cwd:
+        return None
+    inside = [o for o in candidates if _inside(cwd, o.worktree)]
+    if not inside:
+        return None
+    deepest = max(len(o.worktree.rstrip("/")) for o in inside)
+    best = [o for o in inside if len(o.worktree.rstrip("/")) == deepest]
+    return best[0] if len({o.id for o in best}) == 1 else None
+
+
+def _team(session: str | None, facts: Facts) -> TeamFacts | None:
+    if session is None:
+        return None
+    led = [t for t in facts.teams if t.lead_session_id == session]
+    if len({t.name for t in led}) == 1:
+        return led[0]
+    if led:
+        return None  # two teams claim the session: do not pick one
+    hint = facts.sessions.get(session)
+    if hint is not None and hint.team is not None:
+        named = [t for t in facts.teams if t.name == hint.team]
+        return named[0] if named else TeamFacts(name=hint.team)
+    return None
+
+
+def _agent_name(value: str | None) -> str | None:
+    return value if value is not None and 0 < len(value) <= MAX_AGENT else None
+
+
+def attribute(record: UsageRecord, source: Source, facts: Facts) -> Attribution:
+    session = source.session_id or record.session_id
+    team = _team(session, facts)
+    by_cwd = _by_cwd(record.cwd, facts.orchestrations)
+    if team is None:
+        return Attribution(orchestration_id=by_cwd.id) if by_cwd is not None else UNATTRIBUTED
+
+    phase: str | None = None
+    orchestration_team = False
+    if (m := _PHASE_TEAM.fullmatch(team.name)) is not None:
+        feature, phase = m["feature"], m["phase"]
+    elif (m := _ORCH_TEAM.fullmatch(team.name)) is not None:
+        feature, orchestration_team = m["feature"], True
+    else:  # not one of tina's teams: the cwd alone
+        return Attribution(orchestration_id=by_cwd.id) if by_cwd is not None else UNATTRIBUTED
+
+    of_feature = [o for o in facts.orchestrations if o.feature == feature]
+    if len({o.id for o in of_feature}) == 1:
+        orchestration: OrchestrationFacts | None = of_feature[0]
+    else:
+        orchestration = _by_cwd(record.cwd, of_feature)
+    if orchestration is None:
+        return UNATTRIBUTED
+    if by_cwd is not None and by_cwd.id != orchestration.id:
+        return UNATTRIBUTED  # the team says one orchestration, the cwd another
+
+    agent: str | None = None
+    hint = facts.sessions.get(session) if session is not None else None
+    if source.subagent is None:
+        if hint is not None and hint.agent is not None and source.session_id is not None:
+            agent = hint.agent
+        elif team.lead_session_id == session:
+            agent = ORCHESTRATOR if orchestration_team else LEAD
+    elif record.agent_name is not None and record.agent_name in team.members:
+        agent = record.agent_name
+    return Attribution(orchestration_id=orchestration.id, phase=phase, agent=_agent_name(agent))

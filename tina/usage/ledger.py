@@ -1,0 +1,178 @@
+"""The usage outbox: what has been read, what has been counted, what Convex has not yet applied.
+
+One JSON file in the daemon's state directory (``usage.json``) holds, together, each
+transcript's mark (device, inode, offset), the hashed keys of the messages counted (for
+:class:`Dedupe`), and the batches sealed but not yet acknowledged. It is replaced whole
+(:func:`tina.atomic.write_atomic`) when a batch is sealed and when one is acknowledged, so the
+marks on disk always match the batches on disk:
+
+- a crash before a seal loses nothing: the lines after the saved marks are read again;
+- a sealed batch is sent until Convex answers (``applied`` true or false: both mean done),
+  always under the same id, so a lost reply makes a replay Convex ignores.
+
+The flow: :meth:`UsageLedger.read` each changed transcript, :meth:`seal` (saves), send
+:meth:`pending` batches one by one, :meth:`acknowledge` each answered one (saves).
+Blocking (file reads and writes): call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from tina.atomic import write_atomic
+
+from .aggregate import MAX_ROWS, Aggregator
+from .attribution import Facts, attribute, source_of
+from .dedupe import KEEP, Dedupe
+from .prices import PriceTable
+from .reader import BUDGET, FileMark, ReadResult, TranscriptReader
+
+__all__ = ["FORMAT_VERSION", "Batch", "UsageLedger", "new_batch_id"]
+
+FORMAT_VERSION = 1
+FILE_NAME = "usage.json"
+MAX_PENDING = 10_000
+"""Sealed batches kept while Convex cannot be reached (up to 2 million rows); past it, the
+oldest are dropped and counted: the laptop's own transcripts stay, the figures are short."""
+
+
+def new_batch_id() -> str:
+    return f"usage:{uuid.uuid4().hex}"
+
+
+@attrs.frozen(kw_only=True)
+class Batch:
+    id: str
+    rows: tuple[dict[str, Any], ...]  # wire rows (UsageRow.to_wire)
+
+    def args(self) -> dict[str, Any]:
+        """The arguments of ``usage:recordUsage``."""
+        return {"batch": self.id, "rows": list(self.rows)}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class UsageLedger:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        keep: int = KEEP,
+        clock: Callable[[], int] = _now_ms,
+        new_id: Callable[[], str] = new_batch_id,
+    ) -> None:
+        self.path = path
+        self.reader = TranscriptReader()
+        self.dedupe = Dedupe(keep=keep)
+        self.aggregator = Aggregator()
+        self._pending: list[Batch] = []
+        self._clock = clock
+        self._new_id = new_id
+        self._keep = keep
+        self.counted = 0  # messages counted since start
+        self.dropped_batches = 0
+        self.recovered: str | None = None  # why a state file could not be used, if it could not
+
+    # --- state -------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path, **kwargs: Any) -> UsageLedger:
+        """The ledger saved at `path`; a missing file is a fresh start. A file that cannot be
+        read is set aside (``.bad``) and the ledger starts fresh, saying why in ``recovered``."""
+        ledger = cls(path, **kwargs)
+        try:
+            data = json.loads(path.read_bytes())
+            ledger._restore(data)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            ledger.recovered = f"{type(exc).__name__}: unreadable usage state"
+            ledger.reader = TranscriptReader()
+            ledger.dedupe = Dedupe(keep=ledger._keep)
+            ledger._pending = []
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_name(path.name + ".bad"))
+        return ledger
+
+    def _restore(self, data: Any) -> None:
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+            raise ValueError("unknown usage state version")
+        marks = {}
+        for m in data["marks"]:
+            marks[str(m["path"])] = FileMark(
+                dev=int(m["dev"]), inode=int(m["inode"]), offset=int(m["offset"])
+            )
+        self.reader = TranscriptReader(marks=marks)
+        self.dedupe = Dedupe((str(h) for h in data["seen"]), keep=self._keep)
+        self._pending = [
+            Batch(id=str(b["id"]), rows=tuple(dict(r) for r in b["rows"])) for b in data["pending"]
+        ]
+
+    def save(self) -> None:
+        data = {
+            "version": FORMAT_VERSION,
+            "marks": [
+                {"path": p, "dev": m.dev, "inode": m.inode, "offset": m.offset}
+                for p, m in sorted(self.reader.marks.items())
+            ],
+            "seen": self.dedupe.hashes(),
+            "pending": [{"id": b.id, "rows": list(b.rows)} for b in self._pending],
+        }
+        write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode(), mode=0o600)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def read(self, path: Path, facts: Facts, *, budget: int = BUDGET) -> ReadResult:
+        """Count the new complete lines of `path` (each message once), attributed with
+        `facts`. Nothing is saved until :meth:`seal`."""
+        result = self.reader.read(path, budget=budget)
+        source = source_of(path)
+        now = self._clock()
+        for record in result.records:
+            if self.dedupe.first(record.key):
+                self.counted += 1
+                self.aggregator.add(record, attribute(record, source, facts), now_ms=now)
+        return result
+
+    def forget_missing(self, present: Iterable[str]) -> list[str]:
+        return self.reader.forget_missing(present)
+
+    # --- batches -----------------------------------------------------------------------------
+
+    def seal(self, prices: PriceTable) -> list[Batch]:
+        """Turn everything counted since the last seal into batches of at most 200 rows, and
+        save (marks and batches together). The new batches; none when nothing was counted (the
+        marks are saved all the same)."""
+        rows = [row.to_wire() for row in self.aggregator.take(prices)]
+        batches = [
+            Batch(id=self._new_id(), rows=tuple(rows[i : i + MAX_ROWS]))
+            for i in range(0, len(rows), MAX_ROWS)
+        ]
+        self._pending.extend(batches)
+        if len(self._pending) > MAX_PENDING:
+            self.dropped_batches += len(self._pending) - MAX_PENDING
+            del self._pending[: len(self._pending) - MAX_PENDING]
+        self.save()
+        return batches
+
+    def pending(self) -> list[Batch]:
+        """Sealed batches Convex has not answered, oldest first."""
+        return list(self._pending)
+
+    def acknowledge(self, batch_id: str) -> None:
+        """Convex answered for this batch (applied now or before): drop it, and save."""
+        before = len(self._pending)
+        self._pending = [b for b in self._pending if b.id != batch_id]
+        if len(self._pending) != before:
+            self.save()

@@ -1,0 +1,152 @@
+"""Incremental reading of transcripts: from a byte offset, whole lines only.
+
+Each file has a :class:`FileMark` (device, inode, offset of the first byte not yet read). A read
+starts at the mark and stops after the last complete line, so a line still being written is
+left for the next read. A file whose inode changed (replaced, rotated) or that is now shorter
+than the mark (truncated) is read again from the start. A file that is gone is forgotten.
+Unknown and malformed lines are counted and skipped; nothing here raises on a file's content.
+
+Blocking calls (plain file reads): run them in a worker thread from trio.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+
+from .transcript import Skip, UsageRecord, parse_line
+
+__all__ = ["FileMark", "ReadResult", "TranscriptReader", "read_from"]
+
+CHUNK = 1 << 20
+MAX_LINE = 32 << 20
+"""A line longer than this is skipped (counted as malformed) rather than held in memory."""
+BUDGET = 64 << 20
+"""At most this many bytes are read per file per call; the rest waits for the next call."""
+
+
+@attrs.frozen(kw_only=True)
+class FileMark:
+    dev: int
+    inode: int
+    offset: int
+
+
+@attrs.frozen(kw_only=True)
+class ReadResult:
+    records: tuple[UsageRecord, ...] = ()
+    mark: FileMark | None = None  # None: the file is gone
+    lines: int = 0  # complete lines read
+    malformed: int = 0
+    synthetic: int = 0
+    restarted: bool = False  # read from the start: replaced or truncated since the last mark
+    more: bool = False  # the budget ran out before the end of the file
+
+
+def read_from(
+    path: Path, mark: FileMark | None, *, chunk: int = CHUNK, budget: int = BUDGET
+) -> ReadResult:
+    """The usage in the complete lines of `path` after `mark`, and the new mark."""
+    try:
+        f = path.open("rb")
+    except (FileNotFoundError, NotADirectoryError):
+        return ReadResult(mark=None)
+    with f:
+        st = os.fstat(f.fileno())
+        restarted = False
+        offset = 0
+        if mark is not None:
+            if (mark.dev, mark.inode) != (st.st_dev, st.st_ino) or st.st_size < mark.offset:
+                restarted = True
+            else:
+                offset = mark.offset
+        f.seek(offset)
+        records: list[UsageRecord] = []
+        lines = malformed = synthetic = 0
+        pending = bytearray()
+        overlong = False  # inside a line longer than MAX_LINE: skip to its end
+        consumed = offset  # the offset after the last complete line
+        position = offset
+        more = False
+        while True:
+            if position - offset >= budget:
+                more = True
+                break
+            data = f.read(chunk)
+            if not data:
+                break
+            start = 0
+            while True:
+                end = data.find(b"\n", start)
+                if end < 0:
+                    break
+                if overlong:
+                    overlong = False
+                    malformed += 1
+                else:
+                    pending += data[start:end]
+                    lines += 1
+                    line = bytes(pending).strip()
+                    if line:
+                        match parse_line(line):
+                            case UsageRecord() as record:
+                                records.append(record)
+                            case Skip.MALFORMED:
+                                malformed += 1
+                            case Skip.SYNTHETIC:
+                                synthetic += 1
+                            case Skip.NOT_USAGE:
+                                pass
+                pending.clear()
+                consumed = position + end + 1
+                start = end + 1
+            if not overlong:
+                pending += data[start:]
+                if len(pending) > MAX_LINE:
+                    pending.clear()
+                    overlong = True
+            position += len(data)
+        if more and consumed == offset:
+            more = False  # one line longer than the budget: stop rather than spin
+        return ReadResult(
+            records=tuple(records),
+            mark=FileMark(dev=st.st_dev, inode=st.st_ino, offset=consumed),
+            lines=lines,
+            malformed=malformed,
+            synthetic=synthetic,
+            restarted=restarted,
+            more=more,
+        )
+
+
+@attrs.define
+class TranscriptReader:
+    """The marks of every transcript read so far, by path (as text)."""
+
+    marks: dict[str, FileMark] = attrs.Factory(dict)
+    malformed: int = 0
+    synthetic: int = 0
+    restarts: int = 0
+
+    def read(self, path: Path, *, budget: int = BUDGET) -> ReadResult:
+        key = str(path)
+        result = read_from(path, self.marks.get(key), budget=budget)
+        if result.mark is None:
+            self.marks.pop(key, None)
+        else:
+            self.marks[key] = result.mark
+        self.malformed += result.malformed
+        self.synthetic += result.synthetic
+        self.restarts += result.restarted
+        return result
+
+    def forget_missing(self, present: Iterable[str]) -> list[str]:
+        """Forget the marks of files not in `present`; the paths forgotten."""
+        keep = set(present)
+        gone = [p for p in self.marks if p not in keep]
+        for p in gone:
+            del self.marks[p]
+        return gone

@@ -1,0 +1,145 @@
+"""One line of a Claude Code transcript -> the usage it records, or why it records none.
+
+Transcripts (``~/.claude/projects/<encoded-cwd>/<session>.jsonl``) are JSON lines whose format is
+internal to Claude Code. An assistant line carries ``message.model``, ``message.id``,
+``message.usage`` (``input_tokens``, ``output_tokens``, ``cache_creation_input_tokens``,
+``cache_read_input_tokens``, and in later builds ``cache_creation.ephemeral_1h_input_tokens``),
+the top-level ``requestId``, ``timestamp`` (ISO 8601), ``sessionId``, ``cwd``, ``isSidechain`` and,
+in subagent transcripts, ``agentId``. Everything else (user lines, tool results, summaries,
+snapshots, lines of kinds not seen yet) records no usage.
+
+Pure: nothing here touches a file, and nothing raises on any input. Only counts, model names,
+ids and times are kept: never the text of a message.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from datetime import datetime
+
+import attrs
+
+__all__ = ["MAX_TOKENS", "Skip", "UsageRecord", "parse_line"]
+
+MAX_TOKENS = 10**12
+"""The most tokens of one kind one message may claim (the wire's bound); more is a bad line."""
+SYNTHETIC_MODEL = "<synthetic>"
+"""Claude Code's model for messages it makes up itself (no API call, no tokens billed)."""
+
+
+class Skip(enum.Enum):
+    """Why a line records no usage. ``NOT_USAGE`` is normal; the others are counted."""
+
+    NOT_USAGE = "not_usage"  # a user line, a summary, an assistant line without usage
+    MALFORMED = "malformed"  # not JSON, not an object, or usage of the wrong shape
+    SYNTHETIC = "synthetic"  # made up by Claude Code itself: nothing was billed
+
+
+@attrs.frozen(kw_only=True)
+class UsageRecord:
+    """The usage of one assistant line. ``key`` is ``"<message id>:<request id>"`` when the line
+    has both (the pair public tools deduplicate by), else ``None`` (counted, never deduplicated).
+    ``cache_write_1h`` is the part of ``cache_write`` written for an hour (priced higher)."""
+
+    key: str | None
+    model: str
+    input: int
+    output: int
+    cache_write: int
+    cache_read: int
+    cache_write_1h: int = 0
+    at_ms: int | None  # when the message was written, ms since the epoch; None: not stated
+    session_id: str | None = None
+    cwd: str | None = None
+    agent_id: str | None = None
+    agent_name: str | None = None
+    sidechain: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return self.input + self.output + self.cache_write + self.cache_read
+
+
+def _count(value: object) -> int | None:
+    """A token count: a whole number 0..MAX_TOKENS (absent counts 0); None for anything else."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= MAX_TOKENS else None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return _count(int(value))
+    return None
+
+
+def _text(value: object, limit: int = 512) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _time_ms(value: object) -> int | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None  # a time without a zone cannot be put in a UTC hour without guessing
+    return int(when.timestamp() * 1000)
+
+
+def parse_line(line: bytes | str) -> UsageRecord | Skip:
+    """The usage one transcript line records, or why it records none. Never raises."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        return Skip.MALFORMED
+    if not isinstance(data, dict):
+        return Skip.MALFORMED
+    message = data.get("message")
+    if data.get("type") != "assistant" or not isinstance(message, dict):
+        return Skip.NOT_USAGE
+    usage = message.get("usage")
+    if usage is None:
+        return Skip.NOT_USAGE
+    if not isinstance(usage, dict):
+        return Skip.MALFORMED
+    counts = [
+        _count(usage.get(name))
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        )
+    ]
+    if any(c is None for c in counts):
+        return Skip.MALFORMED
+    tokens_in, tokens_out, write, read = (c or 0 for c in counts)
+    one_hour = 0
+    creation = usage.get("cache_creation")
+    if isinstance(creation, dict):
+        one_hour = min(_count(creation.get("ephemeral_1h_input_tokens")) or 0, write)
+    model = _text(message.get("model"), 128) or "unknown"
+    if model == SYNTHETIC_MODEL:
+        return Skip.SYNTHETIC
+    message_id = _text(message.get("id"))
+    request_id = _text(data.get("requestId"))
+    return UsageRecord(
+        key=f"{message_id}:{request_id}" if message_id and request_id else None,
+        model=model,
+        input=tokens_in,
+        output=tokens_out,
+        cache_write=write,
+        cache_read=read,
+        cache_write_1h=one_hour,
+        at_ms=_time_ms(data.get("timestamp")),
+        session_id=_text(data.get("sessionId"), 128),
+        cwd=_text(data.get("cwd"), 4096),
+        agent_id=_text(data.get("agentId"), 128),
+        agent_name=_text(data.get("agentName"), 64),
+        sidechain=data.get("isSidechain") is True,
+    )
