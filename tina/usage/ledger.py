@@ -82,6 +82,7 @@ class UsageLedger:
         self._keep = keep
         self.counted = 0  # messages counted since start
         self.dropped_batches = 0
+        self.refused = 0  # batches Convex refused (dropped by the sender)
         self.recovered: str | None = None  # why a state file could not be used, if it could not
 
     # --- state -------------------------------------------------------------------------------
