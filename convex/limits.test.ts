@@ -48,6 +48,19 @@ describe("makeT: the limits of a call, which convex-test does not check", () => 
     );
   });
 
+  test("usage:recordUsage: more than 8,192 rows fail in the wrapper; 8,192 are refused by its own bound of 200 (issue 22)", async () => {
+    const t = makeT();
+    const { token } = await enroll(t);
+    const row = { hour: T0, model: "claude-sonnet-4-5-20250929", messages: 1, input: 1, output: 1, cacheWrite: 0, cacheRead: 0 };
+    const rows = Array.from({ length: 8193 }, () => row);
+    await expect(t.mutation(api.usage.recordUsage, { nodeToken: token, batch: "limits-0001", rows })).rejects.toThrow(
+      "Convex limit breached by usage:recordUsage: arguments has an array of 8193 elements at rows, over the limit of 8192 elements",
+    );
+    await expect(t.mutation(api.usage.recordUsage, { nodeToken: token, batch: "limits-0001", rows: rows.slice(0, 8192) })).rejects.toThrow(
+      /rows: expected at most 200 items/,
+    );
+  });
+
   test("a return value over the limit fails, naming the function and the size", async () => {
     const t = makeT({ returnBytes: 1000 });
     const { token } = await enroll(t);

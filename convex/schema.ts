@@ -32,6 +32,7 @@ import {
   teamSnapshot,
 } from "./model/validators";
 import { answerDecision, answerTarget, deliveryOutcome, notifyKind, notifyStateKind, quietHours } from "./model/notify";
+import { rollupKind, usageSums } from "./model/usage";
 
 // Where a team's rows belong: the team, its laptop and, once linked, the orchestration and phase.
 const teamScope = {
@@ -355,6 +356,56 @@ export default defineSchema({
   })
     .index("by_node_key", ["nodeId", "idempotencyKey"])
     .index("by_orchestration_recorded", ["orchestrationId", "recordedAt"]),
+
+  // Usage (issue 22; model/usage.ts): what the laptops' transcripts say the agents used, added as
+  // deltas by usage:recordUsage. The finest grain: one row per (laptop, orchestration or none,
+  // phase, agent, model, UTC hour) with its sums; phase and agent absent when not known.
+  usageBuckets: defineTable({
+    nodeId: v.id("nodes"),
+    orchestrationId: v.optional(v.id("orchestrations")),
+    phaseNumber: v.optional(v.string()),
+    agentName: v.optional(v.string()),
+    model: v.string(),
+    hour: v.number(),
+    ...usageSums,
+  }).index("by_node_key", ["nodeId", "orchestrationId", "phaseNumber", "agentName", "model", "hour"]),
+
+  // The batch ids a laptop's usage came in, kept 7 days, so a replayed batch adds nothing.
+  usageBatches: defineTable({
+    nodeId: v.id("nodes"),
+    batch: v.string(),
+    rows: v.number(),
+    appliedAt: v.number(),
+  })
+    .index("by_node_batch", ["nodeId", "batch"])
+    .index("by_node_applied", ["nodeId", "appliedAt"]),
+
+  // An orchestration's usage in one row, so its card reads one document.
+  usageTotals: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    nodeId: v.id("nodes"),
+    ...usageSums,
+    updatedAt: v.number(),
+  }).index("by_orchestration", ["orchestrationId"]),
+
+  // An orchestration's usage by phase, by (phase, agent), by model and by hour: one row per key of
+  // its kind, the other key fields absent (the detail page's breakdown and chart).
+  usageRollups: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    kind: rollupKind,
+    phaseNumber: v.optional(v.string()),
+    agentName: v.optional(v.string()),
+    model: v.optional(v.string()),
+    hour: v.optional(v.number()),
+    ...usageSums,
+  }).index("by_orchestration_kind_key", ["orchestrationId", "kind", "phaseNumber", "agentName", "model", "hour"]),
+
+  // Each laptop's usage per UTC day (00:00 UTC in ms), attributed or not: the fleet's spend.
+  usageDaily: defineTable({
+    day: v.number(),
+    nodeId: v.id("nodes"),
+    ...usageSums,
+  }).index("by_day_node", ["day", "nodeId"]),
 
   // Operator actions, from the dashboard to one laptop.
   inboundActions: defineTable({

@@ -333,6 +333,33 @@ const SPEC: Record<string, Spec> = {
     ],
     restricted: ["events.0.idempotencyKey", "events.0.phaseNumber"],
   },
+  "usage:recordUsage": {
+    access: "node",
+    samples: (w) => [
+      {
+        batch: "usage-sample-0001",
+        rows: [
+          {
+            hour: T0,
+            orchestrationId: w.orchestrationId,
+            phaseNumber: "1",
+            agentName: "executor-1",
+            model: "claude-sonnet-4-5-20250929",
+            messages: 3,
+            input: 1200,
+            output: 800,
+            cacheWrite: 5000,
+            cacheRead: 90_000,
+            costMicros: 52_350,
+          },
+        ],
+      },
+    ],
+    restricted: ["batch", "rows.0.phaseNumber", "rows.0.agentName"],
+  },
+  "usage:orchestrationTotals": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId }] },
+  "usage:orchestrationBreakdown": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId }] },
+  "usage:fleetSpend": { access: "viewer", samples: () => [{ days: 7 }] },
   "documents:syncDocument": {
     access: "node",
     samples: (w) => [{ orchestrationId: w.orchestrationId, document: planDoc }],

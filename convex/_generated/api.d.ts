@@ -41,6 +41,7 @@ import type * as model_redact from "../model/redact.js";
 import type * as model_routes from "../model/routes.js";
 import type * as model_teamMessages from "../model/teamMessages.js";
 import type * as model_teams from "../model/teams.js";
+import type * as model_usage from "../model/usage.js";
 import type * as model_users from "../model/users.js";
 import type * as model_validators from "../model/validators.js";
 import type * as needs from "../needs.js";
@@ -50,6 +51,7 @@ import type * as notifyNode from "../notifyNode.js";
 import type * as orchestrations from "../orchestrations.js";
 import type * as prompts from "../prompts.js";
 import type * as teams from "../teams.js";
+import type * as usage from "../usage.js";
 import type * as users from "../users.js";
 
 /**
@@ -89,6 +91,7 @@ declare const fullApi: ApiFromModules<{
   "model/routes": typeof model_routes;
   "model/teamMessages": typeof model_teamMessages;
   "model/teams": typeof model_teams;
+  "model/usage": typeof model_usage;
   "model/users": typeof model_users;
   "model/validators": typeof model_validators;
   needs: typeof needs;
@@ -98,6 +101,7 @@ declare const fullApi: ApiFromModules<{
   orchestrations: typeof orchestrations;
   prompts: typeof prompts;
   teams: typeof teams;
+  usage: typeof usage;
   users: typeof users;
 }>;
 export declare const api: FilterApi<

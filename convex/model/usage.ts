@@ -1,0 +1,334 @@
+// Usage (issue 22): tokens and cost from Claude Code's transcripts, aggregated on the laptop and
+// added here as deltas. Nothing raw arrives: per (laptop, orchestration, phase, agent, model, UTC
+// hour) a count of assistant messages, tokens by kind and, when the laptop knows the model's
+// price, their cost in micro-USD. Each batch is applied once per laptop (`usageBatches`), and each
+// delta is added to the bucket and to the rows the dashboard reads: the orchestration's totals
+// (one row for a card), its breakdown by phase, agent, model and hour, and the laptop's day.
+import { v, type Infer } from "convex/values";
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { AGENT_RE, checkCount, checkNumber, checkPattern, checkPhase, checkString, checkTimestamp, IDEMPOTENCY_RE } from "./checks";
+import { fail, invalid } from "./errors";
+import { comparePhases } from "./orchestrations";
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
+
+export const USAGE = {
+  // Rows per batch: each touches at most 7 rows (bucket, totals, phase, agent, model, hour, day),
+  // each read once by index and written once: <= 1,400 index ranges and reads, ~0.5 MiB.
+  rows: 200,
+  agentName: 64,
+  model: 128,
+  // Token counts, messages and micro-USD per row.
+  count: 1e12,
+  // Applied batch ids are kept 7 days; each call deletes up to `prune` expired ids of its laptop
+  // (it adds one), so they never pile up. A replay of a batch applied longer ago is applied again.
+  batchTtlMs: 7 * DAY_MS,
+  prune: 16,
+  // orchestrationBreakdown: rows of each kind it returns at most (see `breakdown`).
+  phases: 200,
+  agents: 500,
+  models: 50,
+  hours: 31 * 24,
+  // fleetSpend: days it covers at most, and (laptop, day) rows it returns at most: 100 laptops.
+  days: 31,
+  dayRows: 31 * 100,
+} as const;
+
+/** What every usage row sums. `unpricedTokens`: tokens of models without a known price (no cost). */
+export const usageSums = {
+  messages: v.number(),
+  input: v.number(),
+  output: v.number(),
+  cacheWrite: v.number(),
+  cacheRead: v.number(),
+  costMicros: v.number(),
+  unpricedTokens: v.number(),
+};
+export type UsageSums = { [K in keyof typeof usageSums]: number };
+const SUM_KEYS = Object.keys(usageSums) as (keyof UsageSums)[];
+
+/** One aggregated row as the daemon sends it (`usage:recordUsage`). */
+export const usageRow = v.object({
+  hour: v.number(),
+  orchestrationId: v.optional(v.id("orchestrations")),
+  phaseNumber: v.optional(v.string()),
+  agentName: v.optional(v.string()),
+  model: v.string(),
+  messages: v.number(),
+  input: v.number(),
+  output: v.number(),
+  cacheWrite: v.number(),
+  cacheRead: v.number(),
+  costMicros: v.optional(v.number()),
+});
+export type UsageRow = Infer<typeof usageRow>;
+
+export const rollupKind = v.union(v.literal("phase"), v.literal("agent"), v.literal("model"), v.literal("hour"));
+type RollupKind = Infer<typeof rollupKind>;
+
+function zero(): UsageSums {
+  return { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0 };
+}
+
+function addInto(into: UsageSums, d: UsageSums): void {
+  for (const k of SUM_KEYS) into[k] += d[k];
+}
+
+/** The sums of a stored row (its other fields left out). */
+export function sumsOf(row: UsageSums): UsageSums {
+  const out = zero();
+  addInto(out, row);
+  return out;
+}
+
+/** What a row adds: its cost when priced, else its tokens as unpriced. */
+function deltaOf(r: UsageRow): UsageSums {
+  const tokens = r.input + r.output + r.cacheWrite + r.cacheRead;
+  return {
+    messages: r.messages,
+    input: r.input,
+    output: r.output,
+    cacheWrite: r.cacheWrite,
+    cacheRead: r.cacheRead,
+    costMicros: r.costMicros ?? 0,
+    unpricedTokens: r.costMicros === undefined ? tokens : 0,
+  };
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+function checkRow(r: UsageRow, i: number): void {
+  const at = (f: string) => `rows.${i}.${f}`;
+  checkTimestamp(at("hour"), r.hour);
+  if (r.hour % HOUR_MS !== 0) invalid(at("hour"), "the start of a UTC hour (a multiple of 3,600,000 ms)", `${r.hour}`);
+  if (r.phaseNumber !== undefined) checkPhase(at("phaseNumber"), r.phaseNumber);
+  if (r.agentName !== undefined) {
+    checkString(at("agentName"), r.agentName, USAGE.agentName);
+    checkPattern(at("agentName"), r.agentName, AGENT_RE, "an agent name (letters, digits, '.', '_', '@', '-')");
+  }
+  checkString(at("model"), r.model, USAGE.model);
+  if (CONTROL.test(r.model)) invalid(at("model"), "a model name without control characters");
+  for (const f of ["messages", "input", "output", "cacheWrite", "cacheRead"] as const) {
+    checkNumber(at(f), r[f], { min: 0, max: USAGE.count, integer: true });
+  }
+  if (r.costMicros !== undefined) checkNumber(at("costMicros"), r.costMicros, { min: 0, max: USAGE.count, integer: true });
+}
+
+/** A map of deltas by key, each key's fields kept beside its sums. */
+class Deltas<K> {
+  private readonly rows = new Map<string, { key: K; sums: UsageSums }>();
+  add(key: K, d: UsageSums): void {
+    const id = JSON.stringify(key);
+    let row = this.rows.get(id);
+    if (row === undefined) {
+      row = { key, sums: zero() };
+      this.rows.set(id, row);
+    }
+    addInto(row.sums, d);
+  }
+  values() {
+    return this.rows.values();
+  }
+}
+
+type BucketKey = { orchestrationId?: Id<"orchestrations">; phaseNumber?: string; agentName?: string; model: string; hour: number };
+type RollupKey = { orchestrationId: Id<"orchestrations">; kind: RollupKind; phaseNumber?: string; agentName?: string; model?: string; hour?: number };
+
+function added<D extends UsageSums>(row: D, d: UsageSums): UsageSums {
+  const out = sumsOf(row);
+  addInto(out, d);
+  return out;
+}
+
+/**
+ * Applies a batch of deltas from `node`, once: a batch id this laptop sent in the last 7 days
+ * changes nothing (`applied: false`). Every field is checked before anything is read; a row of an
+ * orchestration that is not this laptop's refuses the whole batch (`not_found`, naming the row).
+ */
+export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: string, rows: UsageRow[]): Promise<{ applied: boolean }> {
+  checkPattern("batch", batch, IDEMPOTENCY_RE, "8-128 characters of [A-Za-z0-9._:-]");
+  if (rows.length === 0) invalid("rows", "at least one row", "0");
+  checkCount("rows", rows, USAGE.rows);
+  rows.forEach(checkRow);
+
+  const now = Date.now();
+  const seen = await ctx.db
+    .query("usageBatches")
+    .withIndex("by_node_batch", (q) => q.eq("nodeId", node._id).eq("batch", batch))
+    .first();
+  if (seen !== null) return { applied: false };
+
+  const owned = new Set<Id<"orchestrations">>();
+  for (const [i, r] of rows.entries()) {
+    if (r.orchestrationId === undefined || owned.has(r.orchestrationId)) continue;
+    const o = await ctx.db.get("orchestrations", r.orchestrationId);
+    if (o === null || o.nodeId !== node._id) fail("not_found", "no such orchestration on this laptop", `rows.${i}.orchestrationId`);
+    owned.add(r.orchestrationId);
+  }
+
+  const buckets = new Deltas<BucketKey>();
+  const totals = new Deltas<Id<"orchestrations">>();
+  const rollups = new Deltas<RollupKey>();
+  const days = new Deltas<number>();
+  for (const r of rows) {
+    const d = deltaOf(r);
+    const { orchestrationId, phaseNumber, agentName, model, hour } = r;
+    buckets.add({ orchestrationId, phaseNumber, agentName, model, hour }, d);
+    days.add(hour - (hour % DAY_MS), d);
+    if (orchestrationId === undefined) continue;
+    totals.add(orchestrationId, d);
+    rollups.add({ orchestrationId, kind: "phase", phaseNumber }, d);
+    rollups.add({ orchestrationId, kind: "agent", phaseNumber, agentName }, d);
+    rollups.add({ orchestrationId, kind: "model", model }, d);
+    rollups.add({ orchestrationId, kind: "hour", hour }, d);
+  }
+
+  for (const { key, sums } of buckets.values()) {
+    const row = await ctx.db
+      .query("usageBuckets")
+      .withIndex("by_node_key", (q) =>
+        q
+          .eq("nodeId", node._id)
+          .eq("orchestrationId", key.orchestrationId)
+          .eq("phaseNumber", key.phaseNumber)
+          .eq("agentName", key.agentName)
+          .eq("model", key.model)
+          .eq("hour", key.hour),
+      )
+      .unique();
+    if (row === null) await ctx.db.insert("usageBuckets", { nodeId: node._id, ...definedKey(key), ...sums });
+    else await ctx.db.patch("usageBuckets", row._id, added(row, sums));
+  }
+  for (const { key: orchestrationId, sums } of totals.values()) {
+    const row = await ctx.db
+      .query("usageTotals")
+      .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+      .unique();
+    if (row === null) await ctx.db.insert("usageTotals", { orchestrationId, nodeId: node._id, ...sums, updatedAt: now });
+    else await ctx.db.patch("usageTotals", row._id, { ...added(row, sums), updatedAt: now });
+  }
+  for (const { key, sums } of rollups.values()) {
+    const row = await ctx.db
+      .query("usageRollups")
+      .withIndex("by_orchestration_kind_key", (q) =>
+        q
+          .eq("orchestrationId", key.orchestrationId)
+          .eq("kind", key.kind)
+          .eq("phaseNumber", key.phaseNumber)
+          .eq("agentName", key.agentName)
+          .eq("model", key.model)
+          .eq("hour", key.hour),
+      )
+      .unique();
+    if (row === null) await ctx.db.insert("usageRollups", { ...definedKey(key), ...sums });
+    else await ctx.db.patch("usageRollups", row._id, added(row, sums));
+  }
+  for (const { key: day, sums } of days.values()) {
+    const row = await ctx.db
+      .query("usageDaily")
+      .withIndex("by_day_node", (q) => q.eq("day", day).eq("nodeId", node._id))
+      .unique();
+    if (row === null) await ctx.db.insert("usageDaily", { day, nodeId: node._id, ...sums });
+    else await ctx.db.patch("usageDaily", row._id, added(row, sums));
+  }
+
+  await ctx.db.insert("usageBatches", { nodeId: node._id, batch, rows: rows.length, appliedAt: now });
+  const expired = await ctx.db
+    .query("usageBatches")
+    .withIndex("by_node_applied", (q) => q.eq("nodeId", node._id).lt("appliedAt", now - USAGE.batchTtlMs))
+    .take(USAGE.prune);
+  for (const old of expired) await ctx.db.delete("usageBatches", old._id);
+  return { applied: true };
+}
+
+/** `key` without its undefined fields (Convex stores no `undefined`). */
+function definedKey<K extends object>(key: K): K {
+  return Object.fromEntries(Object.entries(key).filter(([, value]) => value !== undefined)) as K;
+}
+
+// ---------------------------------------------------------------------------------------
+// What the dashboard reads.
+
+export const orchestrationTotals = v.object({ ...usageSums, updatedAt: v.number() });
+
+export async function totalsOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<Infer<typeof orchestrationTotals> | null> {
+  const row = await ctx.db
+    .query("usageTotals")
+    .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+    .unique();
+  return row === null ? null : { ...sumsOf(row), updatedAt: row.updatedAt };
+}
+
+export const breakdown = v.object({
+  byPhase: v.array(v.object({ phaseNumber: v.optional(v.string()), ...usageSums })),
+  byAgent: v.array(v.object({ phaseNumber: v.optional(v.string()), agentName: v.optional(v.string()), ...usageSums })),
+  byModel: v.array(v.object({ model: v.string(), ...usageSums })),
+  byHour: v.array(v.object({ hour: v.number(), ...usageSums })),
+  // A kind with more rows than its bound: phases, agents and models are cut after the first in
+  // the index's order (phase, agent, model as strings), hours keep the newest 744 (31 days).
+  truncated: v.object({ phases: v.boolean(), agents: v.boolean(), models: v.boolean(), hours: v.boolean() }),
+});
+
+/** Phases in plan order, "not known" (no phase) last. */
+function byPhaseOrder(a: string | undefined, b: string | undefined): number {
+  if (a === undefined || b === undefined) return (a === undefined ? 1 : 0) - (b === undefined ? 1 : 0);
+  return comparePhases(a, b);
+}
+
+/** Agents by name, "not known" (no name) last. */
+function byName(a: string | undefined, b: string | undefined): number {
+  if (a === undefined || b === undefined) return (a === undefined ? 1 : 0) - (b === undefined ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function rollupsOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">, kind: RollupKind, max: number, order: "asc" | "desc" = "asc") {
+  const rows = await ctx.db
+    .query("usageRollups")
+    .withIndex("by_orchestration_kind_key", (q) => q.eq("orchestrationId", orchestrationId).eq("kind", kind))
+    .order(order)
+    .take(max + 1);
+  return { rows: rows.slice(0, max), truncated: rows.length > max };
+}
+
+/** An orchestration's usage by phase, by (phase, agent), by model and by hour: at most ~1,500 rows read. */
+export async function breakdownOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<Infer<typeof breakdown>> {
+  const phases = await rollupsOf(ctx, orchestrationId, "phase", USAGE.phases);
+  const agents = await rollupsOf(ctx, orchestrationId, "agent", USAGE.agents);
+  const models = await rollupsOf(ctx, orchestrationId, "model", USAGE.models);
+  const hours = await rollupsOf(ctx, orchestrationId, "hour", USAGE.hours, "desc");
+  return {
+    byPhase: phases.rows
+      .map((r) => ({ ...definedKey({ phaseNumber: r.phaseNumber }), ...sumsOf(r) }))
+      .sort((a, b) => byPhaseOrder(a.phaseNumber, b.phaseNumber)),
+    byAgent: agents.rows
+      .map((r) => ({ ...definedKey({ phaseNumber: r.phaseNumber, agentName: r.agentName }), ...sumsOf(r) }))
+      .sort((a, b) => byPhaseOrder(a.phaseNumber, b.phaseNumber) || byName(a.agentName, b.agentName)),
+    byModel: models.rows.map((r) => ({ model: r.model ?? "unknown", ...sumsOf(r) })),
+    byHour: hours.rows.map((r) => ({ hour: r.hour ?? 0, ...sumsOf(r) })).reverse(),
+    truncated: { phases: phases.truncated, agents: agents.truncated, models: models.truncated, hours: hours.truncated },
+  };
+}
+
+export const fleetSpend = v.object({
+  // The first day covered (00:00 UTC), `days - 1` days before today.
+  from: v.number(),
+  rows: v.array(v.object({ day: v.number(), nodeId: v.id("nodes"), ...usageSums })),
+  // More than 3,100 (laptop, day) rows: the newest are returned, the oldest days are incomplete.
+  truncated: v.boolean(),
+});
+
+/** Each laptop's usage per UTC day over the last `days` days (today included), oldest day first. */
+export async function fleetSpendOf(ctx: QueryCtx, days: number, now: number): Promise<Infer<typeof fleetSpend>> {
+  checkNumber("days", days, { min: 1, max: USAGE.days, integer: true });
+  const from = now - (now % DAY_MS) - (days - 1) * DAY_MS;
+  const rows = await ctx.db
+    .query("usageDaily")
+    .withIndex("by_day_node", (q) => q.gte("day", from))
+    .order("desc")
+    .take(USAGE.dayRows + 1);
+  const kept = rows.slice(0, USAGE.dayRows).reverse();
+  return { from, rows: kept.map((r) => ({ day: r.day, nodeId: r.nodeId, ...sumsOf(r) })), truncated: rows.length > USAGE.dayRows };
+}

@@ -1,0 +1,380 @@
+// @vitest-environment edge-runtime
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { api } from "./_generated/api";
+import type { Id } from "./_generated/dataModel";
+import { DAY_MS, HOUR_MS, USAGE } from "./model/usage";
+import { enroll, lastCallMetrics, makeT, orchestration, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const H0 = T0 - (T0 % HOUR_MS);
+const D0 = T0 - (T0 % DAY_MS);
+
+type Row = {
+  hour: number;
+  orchestrationId?: Id<"orchestrations">;
+  phaseNumber?: string;
+  agentName?: string;
+  model: string;
+  messages: number;
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheRead: number;
+  costMicros?: number;
+};
+
+function row(overrides: Partial<Row> = {}): Row {
+  return { hour: H0, model: "claude-sonnet-4-5-20250929", messages: 2, input: 100, output: 50, cacheWrite: 10, cacheRead: 1000, costMicros: 1234, ...overrides };
+}
+
+const ZERO = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0 };
+
+async function laptop(t: T, name = "laptop-a") {
+  const { nodeId, token } = await enroll(t, name);
+  const { orchestrationId } = await t.mutation(api.orchestrations.syncOrchestration, {
+    nodeToken: token,
+    orchestration: orchestration({ featureName: `feature-${name}` }),
+    phases: [],
+  });
+  const record = (batch: string, rows: Row[]) => t.mutation(api.usage.recordUsage, { nodeToken: token, batch, rows });
+  return { nodeId, token, orchestrationId, record };
+}
+
+/** Every usage row but the batch ids, without ids and creation times: what the dashboard can see. */
+async function usageState(t: T) {
+  return await t.run(async (ctx) => {
+    const strip = <R extends { _id: unknown; _creationTime: unknown }>(rows: R[]) => rows.map(({ _id, _creationTime, ...rest }) => rest);
+    return {
+      buckets: strip(await ctx.db.query("usageBuckets").collect()),
+      totals: strip(await ctx.db.query("usageTotals").collect()),
+      rollups: strip(await ctx.db.query("usageRollups").collect()),
+      daily: strip(await ctx.db.query("usageDaily").collect()),
+    };
+  });
+}
+
+describe("usage:recordUsage", () => {
+  test("deltas add up in the bucket, the orchestration's totals and breakdown, and the laptop's day", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    expect(await a.record("batch-0001", [row({ orchestrationId: o, phaseNumber: "1", agentName: "executor-1" })])).toEqual({ applied: true });
+    expect(
+      await a.record("batch-0002", [
+        // The same bucket again, and the same agent in another hour.
+        row({ orchestrationId: o, phaseNumber: "1", agentName: "executor-1", messages: 1, input: 1, output: 2, cacheWrite: 3, cacheRead: 4, costMicros: 5 }),
+        row({ orchestrationId: o, phaseNumber: "1", agentName: "executor-1", hour: H0 + HOUR_MS }),
+        row({ orchestrationId: o, phaseNumber: "1.5", agentName: "team-lead", model: "claude-opus-4-6" }),
+      ]),
+    ).toEqual({ applied: true });
+
+    const buckets = await t.run((ctx) => ctx.db.query("usageBuckets").collect());
+    expect(buckets).toHaveLength(3);
+    expect(buckets.find((b) => b.hour === H0 && b.agentName === "executor-1")).toMatchObject({
+      nodeId: a.nodeId,
+      orchestrationId: o,
+      phaseNumber: "1",
+      model: "claude-sonnet-4-5-20250929",
+      messages: 3,
+      input: 101,
+      output: 52,
+      cacheWrite: 13,
+      cacheRead: 1004,
+      costMicros: 1239,
+      unpricedTokens: 0,
+    });
+
+    const viewer = await signedIn(t, VIEWER);
+    // What identifying the viewer reads: the query of an orchestration without usage.
+    expect(await viewer.query(api.usage.orchestrationTotals, { orchestrationId: (await laptop(t, "laptop-z")).orchestrationId })).toBeNull();
+    const identify = lastCallMetrics().documentsRead;
+    const totals = await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o });
+    expect(totals).toEqual({ messages: 7, input: 301, output: 152, cacheWrite: 33, cacheRead: 3004, costMicros: 3707, unpricedTokens: 0, updatedAt: T0 });
+    // The card reads one document.
+    expect(lastCallMetrics().documentsRead).toBe(identify + 1);
+
+    const b = await viewer.query(api.usage.orchestrationBreakdown, { orchestrationId: o });
+    expect(b.byPhase.map((p) => [p.phaseNumber, p.messages, p.costMicros])).toEqual([
+      ["1", 5, 2473],
+      ["1.5", 2, 1234],
+    ]);
+    expect(b.byAgent.map((p) => [p.phaseNumber, p.agentName, p.messages])).toEqual([
+      ["1", "executor-1", 5],
+      ["1.5", "team-lead", 2],
+    ]);
+    expect(b.byModel.map((m) => [m.model, m.messages])).toEqual([
+      ["claude-opus-4-6", 2],
+      ["claude-sonnet-4-5-20250929", 5],
+    ]);
+    expect(b.byHour.map((h) => [h.hour, h.messages])).toEqual([
+      [H0, 5],
+      [H0 + HOUR_MS, 2],
+    ]);
+    expect(b.truncated).toEqual({ phases: false, agents: false, models: false, hours: false });
+
+    const fleet = await viewer.query(api.usage.fleetSpend, { days: 1 });
+    const { updatedAt: _updatedAt, ...sums } = totals!;
+    expect(fleet).toEqual({ from: D0, rows: [{ day: D0, nodeId: a.nodeId, ...sums }], truncated: false });
+  });
+
+  test("a replayed batch changes nothing, whatever it carries; a new batch id is applied", async () => {
+    const t = makeT();
+    const a = await laptop(t);
+    const rows = [row({ orchestrationId: a.orchestrationId, phaseNumber: "2" }), row()];
+    expect(await a.record("replay:0001", rows)).toEqual({ applied: true });
+    const before = await usageState(t);
+    expect(await a.record("replay:0001", rows)).toEqual({ applied: false });
+    expect(await a.record("replay:0001", [row({ messages: 999 })])).toEqual({ applied: false });
+    expect(await usageState(t)).toEqual(before);
+    // Batch ids are per laptop: another laptop's batch of the same id is its own.
+    const b = await laptop(t, "laptop-b");
+    expect(await b.record("replay:0001", [row()])).toEqual({ applied: true });
+    expect(await a.record("replay:0002", rows)).toEqual({ applied: true });
+    const viewer = await signedIn(t, VIEWER);
+    expect((await viewer.query(api.usage.orchestrationTotals, { orchestrationId: a.orchestrationId }))?.messages).toBe(4);
+  });
+
+  test("tokens of a model without a price are kept apart: no cost is guessed", async () => {
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    await a.record("unpriced-0001", [
+      row({ orchestrationId: o, model: "unknown", costMicros: undefined }),
+      row({ orchestrationId: o, model: "claude-haiku-4-5", costMicros: 0 }),
+      row({ orchestrationId: o, costMicros: 700 }),
+    ]);
+    const viewer = await signedIn(t, VIEWER);
+    expect(await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o })).toMatchObject({ costMicros: 700, unpricedTokens: 1160, input: 300 });
+    const byModel = (await viewer.query(api.usage.orchestrationBreakdown, { orchestrationId: o })).byModel;
+    expect(byModel.map((m) => [m.model, m.costMicros, m.unpricedTokens])).toEqual([
+      ["claude-haiku-4-5", 0, 0],
+      ["claude-sonnet-4-5-20250929", 700, 0],
+      ["unknown", 0, 1160],
+    ]);
+  });
+
+  test("unattributed usage goes to the laptop's bucket and day only; phase and agent may be unknown", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    await a.record("unattr-0001", [row(), row({ orchestrationId: a.orchestrationId })]);
+    const state = await usageState(t);
+    expect(state.buckets).toHaveLength(2);
+    expect(state.buckets.find((b) => b.orchestrationId === undefined)).toMatchObject({ nodeId: a.nodeId, messages: 2 });
+    expect(state.totals.map((r) => r.orchestrationId)).toEqual([a.orchestrationId]);
+    expect(state.daily).toEqual([{ day: D0, nodeId: a.nodeId, ...ZERO, messages: 4, input: 200, output: 100, cacheWrite: 20, cacheRead: 2000, costMicros: 2468 }]);
+    const b = await (await signedIn(t, VIEWER)).query(api.usage.orchestrationBreakdown, { orchestrationId: a.orchestrationId });
+    expect(b.byPhase).toEqual([{ ...ZERO, messages: 2, input: 100, output: 50, cacheWrite: 10, cacheRead: 1000, costMicros: 1234 }]);
+    expect(b.byAgent.map((r) => [r.phaseNumber, r.agentName])).toEqual([[undefined, undefined]]);
+  });
+
+  test("a row of another laptop's orchestration refuses the batch, naming the row; nothing is written or remembered", async () => {
+    const t = makeT();
+    const a = await laptop(t);
+    const b = await laptop(t, "laptop-b");
+    const rows = [row({ orchestrationId: b.orchestrationId }), row({ orchestrationId: a.orchestrationId })];
+    expect(await refusal(b.record("theft-0001", rows))).toMatchObject({ code: "not_found", field: "rows.1.orchestrationId" });
+    expect(await usageState(t)).toEqual({ buckets: [], totals: [], rollups: [], daily: [] });
+    expect(await t.run((ctx) => ctx.db.query("usageBatches").collect())).toEqual([]);
+    // The same id with its own rows only is a new batch.
+    expect(await b.record("theft-0001", rows.slice(0, 1))).toEqual({ applied: true });
+  });
+
+  test("every field is checked, and the refusal names it", async () => {
+    const t = makeT();
+    const a = await laptop(t);
+    const cases: [string, Row[], string][] = [
+      ["short", [row()], "batch"],
+      ["bad batch id!", [row()], "batch"],
+      ["fields-0001", [], "rows"],
+      ["fields-0001", Array.from({ length: USAGE.rows + 1 }, () => row()), "rows"],
+      ["fields-0001", [row(), row({ hour: H0 + 60_000 })], "rows.1.hour"],
+      ["fields-0001", [row({ hour: Math.floor(H0 / 1000) - ((Math.floor(H0 / 1000)) % 3600) })], "rows.0.hour"],
+      ["fields-0001", [row({ hour: NaN })], "rows.0.hour"],
+      ["fields-0001", [row({ phaseNumber: "1-retry" })], "rows.0.phaseNumber"],
+      ["fields-0001", [row({ agentName: "x".repeat(65) })], "rows.0.agentName"],
+      ["fields-0001", [row({ agentName: "../lead" })], "rows.0.agentName"],
+      ["fields-0001", [row({ agentName: "" })], "rows.0.agentName"],
+      ["fields-0001", [row({ model: "" })], "rows.0.model"],
+      ["fields-0001", [row({ model: "m".repeat(129) })], "rows.0.model"],
+      ["fields-0001", [row({ model: "claude\u001b[31m" })], "rows.0.model"],
+      ["fields-0001", [row({ messages: -1 })], "rows.0.messages"],
+      ["fields-0001", [row({ input: 1.5 })], "rows.0.input"],
+      ["fields-0001", [row({ output: Infinity })], "rows.0.output"],
+      ["fields-0001", [row({ cacheWrite: 1e13 })], "rows.0.cacheWrite"],
+      ["fields-0001", [row({ cacheRead: -0.5 })], "rows.0.cacheRead"],
+      ["fields-0001", [row({ costMicros: 0.25 })], "rows.0.costMicros"],
+    ];
+    for (const [batch, rows, field] of cases) {
+      const err = await refusal(a.record(batch, rows));
+      expect([err.code, err.field], `${field}: ${err.message}`).toEqual(["invalid_argument", field]);
+    }
+    expect(await usageState(t)).toEqual({ buckets: [], totals: [], rollups: [], daily: [] });
+    expect(await t.run((ctx) => ctx.db.query("usageBatches").collect())).toEqual([]);
+  });
+
+  test("batch ids are kept 7 days and then pruned a few per call; an older replay counts again", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    await a.record("old-batch-0000", [row()]);
+    // 40 more applied 8 days ago (stored directly), and one of another laptop.
+    const b = await laptop(t, "laptop-b");
+    await t.run(async (ctx) => {
+      for (let i = 1; i <= 40; i++) await ctx.db.insert("usageBatches", { nodeId: a.nodeId, batch: `old-batch-${String(i).padStart(4, "0")}`, rows: 1, appliedAt: T0 - 8 * DAY_MS });
+      await ctx.db.insert("usageBatches", { nodeId: b.nodeId, batch: "b-batch-0001", rows: 1, appliedAt: T0 - 8 * DAY_MS });
+    });
+    const count = (nodeId: Id<"nodes">) => t.run(async (ctx) => (await ctx.db.query("usageBatches").withIndex("by_node_batch", (q) => q.eq("nodeId", nodeId)).collect()).length);
+    vi.setSystemTime(T0 + 6 * DAY_MS);
+    expect(await a.record("old-batch-0000", [row()])).toEqual({ applied: false });
+    expect(await a.record("new-batch-0001", [row()])).toEqual({ applied: true });
+    expect(await count(a.nodeId)).toBe(1 + 40 + 1 - USAGE.prune);
+    expect(await a.record("new-batch-0002", [row()])).toEqual({ applied: true });
+    expect(await a.record("new-batch-0003", [row()])).toEqual({ applied: true });
+    // All 40 expired ones gone after three calls; the recent ones and laptop B's untouched.
+    expect(await count(a.nodeId)).toBe(4);
+    expect(await count(b.nodeId)).toBe(1);
+    // Once pruned (past 7 days, by a later call), a replay is a new batch (docs/architecture.md).
+    vi.setSystemTime(T0 + 7 * DAY_MS + 1);
+    expect(await a.record("old-batch-0000", [row()])).toEqual({ applied: false });
+    expect(await a.record("new-batch-0004", [row()])).toEqual({ applied: true });
+    expect(await a.record("old-batch-0000", [row()])).toEqual({ applied: true });
+  });
+});
+
+describe("within Convex's limits", () => {
+  test("the largest batch (200 rows, each its own orchestration, phase, agent, model and day) stays far below every limit", async () => {
+    const t = makeT();
+    const { nodeId, token } = await enroll(t);
+    const ids = await t.run(async (ctx) => {
+      const out: Id<"orchestrations">[] = [];
+      for (let i = 0; i < USAGE.rows; i++) {
+        out.push(await ctx.db.insert("orchestrations", { nodeId, ...orchestration({ featureName: `f-${i}`, startedAt: T0 + i }), active: true, phasesCompleted: 0, updatedAt: T0 }));
+      }
+      return out;
+    });
+    const rows = ids.map((orchestrationId, i) =>
+      row({
+        orchestrationId,
+        hour: H0 - i * DAY_MS,
+        phaseNumber: `${i + 1}.5.5`,
+        agentName: `agent-${i}-`.padEnd(USAGE.agentName, "x"),
+        model: `model-${i}-`.padEnd(USAGE.model, "y"),
+        messages: 1e12,
+        input: 1e12,
+        output: 1e12,
+        cacheWrite: 1e12,
+        cacheRead: 1e12,
+        costMicros: 1e12,
+      }),
+    );
+    const batch = "max-batch-".padEnd(128, "z");
+    expect(await t.mutation(api.usage.recordUsage, { nodeToken: token, batch, rows })).toEqual({ applied: true });
+    const first = lastCallMetrics();
+    // 200 orchestrations read, 7 rows per row looked up and written, the batch id, presence.
+    expect(first.documentsWritten).toBeLessThanOrEqual(7 * USAGE.rows + 5);
+    expect(first.documentsRead).toBeLessThanOrEqual(USAGE.rows + 10);
+    // Index ranges: the 200 orchestrations, the 1,400 rows' lookups, the batch id, pruning, auth.
+    expect(first.databaseQueries).toBeLessThanOrEqual(8 * USAGE.rows + 10);
+    expect(first.databaseQueries).toBeLessThan(4096 / 2);
+    expect(first.bytesWritten).toBeLessThan(1 << 20);
+    // Applied again on top (every row found and patched), then replayed.
+    expect(await t.mutation(api.usage.recordUsage, { nodeToken: token, batch: batch.replace("max", "two"), rows })).toEqual({ applied: true });
+    const second = lastCallMetrics();
+    // Each of the 1,400 rows found by its index and read again by its patch.
+    expect(second.documentsRead).toBeLessThanOrEqual(USAGE.rows + 2 * 7 * USAGE.rows + 10);
+    expect(second.databaseQueries).toBeLessThan(4096 / 2);
+    expect(second.bytesRead).toBeLessThan(1 << 20);
+    expect(await t.mutation(api.usage.recordUsage, { nodeToken: token, batch, rows })).toEqual({ applied: false });
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(5);
+    const totals = await t.run((ctx) => ctx.db.query("usageTotals").withIndex("by_orchestration", (q) => q.eq("orchestrationId", ids[7])).unique());
+    expect(totals).toMatchObject({ messages: 2e12, costMicros: 2e12 });
+  });
+
+  test("a long history: the breakdown reads and returns a bounded number of rows, the newest hours, and says what it cut", async () => {
+    const t = makeT({ documentsRead: 2000 });
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    const extra = { phases: USAGE.phases + 5, agents: USAGE.agents + 5, models: USAGE.models + 5, hours: USAGE.hours + 500 };
+    await t.run(async (ctx) => {
+      const sums = { ...ZERO, messages: 1 };
+      for (let i = 0; i < extra.phases; i++) await ctx.db.insert("usageRollups", { orchestrationId: o, kind: "phase", phaseNumber: String(i + 1), ...sums });
+      for (let i = 0; i < extra.agents; i++) await ctx.db.insert("usageRollups", { orchestrationId: o, kind: "agent", phaseNumber: "1", agentName: `agent-${i}`, ...sums });
+      for (let i = 0; i < extra.models; i++) await ctx.db.insert("usageRollups", { orchestrationId: o, kind: "model", model: `model-${i}`, ...sums });
+      for (let i = 0; i < extra.hours; i++) await ctx.db.insert("usageRollups", { orchestrationId: o, kind: "hour", hour: H0 - i * HOUR_MS, ...sums });
+    });
+    const viewer = await signedIn(t, VIEWER);
+    const b = await viewer.query(api.usage.orchestrationBreakdown, { orchestrationId: o });
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(USAGE.phases + USAGE.agents + USAGE.models + USAGE.hours + 4 + 5);
+    expect([b.byPhase.length, b.byAgent.length, b.byModel.length, b.byHour.length]).toEqual([USAGE.phases, USAGE.agents, USAGE.models, USAGE.hours]);
+    expect(b.truncated).toEqual({ phases: true, agents: true, models: true, hours: true });
+    // The newest 31 days of hours, oldest first.
+    expect(b.byHour[b.byHour.length - 1].hour).toBe(H0);
+    expect(b.byHour[0].hour).toBe(H0 - (USAGE.hours - 1) * HOUR_MS);
+    // Phases in plan order.
+    expect(b.byPhase.slice(0, 3).map((p) => p.phaseNumber)).toEqual(["1", "2", "3"]);
+    // The totals are still one document (beyond the viewer's identity, read by any query).
+    await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o });
+    const identify = lastCallMetrics().documentsRead;
+    await a.record("after-history-1", [row({ orchestrationId: o })]);
+    await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o });
+    expect(lastCallMetrics().documentsRead).toBe(identify + 1);
+  });
+});
+
+describe("usage:fleetSpend", () => {
+  test("each laptop's spend per day over the last days, today included, oldest first", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(D0 + 10 * HOUR_MS);
+    const t = makeT();
+    const a = await laptop(t);
+    const b = await laptop(t, "laptop-b");
+    await a.record("fleet-a-0001", [row({ hour: D0 }), row({ hour: D0 + HOUR_MS, orchestrationId: a.orchestrationId }), row({ hour: D0 - DAY_MS }), row({ hour: D0 - 7 * DAY_MS })]);
+    await b.record("fleet-b-0001", [row({ hour: D0 - DAY_MS, costMicros: undefined })]);
+    const viewer = await signedIn(t, VIEWER);
+    const week = await viewer.query(api.usage.fleetSpend, { days: 7 });
+    expect(week.from).toBe(D0 - 6 * DAY_MS);
+    expect(week.truncated).toBe(false);
+    expect(week.rows.map((r) => r.day)).toEqual([D0 - DAY_MS, D0 - DAY_MS, D0]);
+    expect(week.rows.map((r) => [r.day, r.nodeId, r.costMicros, r.unpricedTokens])).toEqual(
+      expect.arrayContaining([
+        [D0 - DAY_MS, a.nodeId, 1234, 0],
+        [D0 - DAY_MS, b.nodeId, 0, 1160],
+        [D0, a.nodeId, 2468, 0],
+      ]),
+    );
+    expect((await viewer.query(api.usage.fleetSpend, { days: 8 })).rows).toHaveLength(4);
+    expect((await viewer.query(api.usage.fleetSpend, { days: 1 })).rows.map((r) => r.messages)).toEqual([4]);
+    for (const days of [0, 32, 1.5, NaN]) {
+      expect(await refusal(viewer.query(api.usage.fleetSpend, { days }))).toMatchObject({ code: "invalid_argument", field: "days" });
+    }
+  });
+
+  test("past 3,100 (laptop, day) rows it keeps the newest days and says so", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(D0 + HOUR_MS);
+    const t = makeT();
+    const laptops = 110;
+    await t.run(async (ctx) => {
+      for (let n = 0; n < laptops; n++) {
+        const nodeId = await ctx.db.insert("nodes", { name: `n-${n}`, os: "linux", credentialHash: `h-${n}`, status: "offline", enrolledAt: T0, lastHeartbeat: 0 });
+        for (let d = 0; d < USAGE.days; d++) await ctx.db.insert("usageDaily", { day: D0 - d * DAY_MS, nodeId, ...ZERO, messages: 1 });
+      }
+    });
+    const viewer = await signedIn(t, VIEWER);
+    const month = await viewer.query(api.usage.fleetSpend, { days: USAGE.days });
+    expect(month.truncated).toBe(true);
+    expect(month.rows).toHaveLength(USAGE.dayRows);
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(USAGE.dayRows + 5);
+    expect(month.rows[month.rows.length - 1].day).toBe(D0);
+    expect(month.rows.filter((r) => r.day === D0)).toHaveLength(laptops);
+    expect(month.rows[0].day).toBeGreaterThan(D0 - (USAGE.days - 1) * DAY_MS);
+  });
+});

@@ -1,0 +1,33 @@
+// Usage (issue 22): the daemon adds aggregated token counts and cost; the dashboard reads an
+// orchestration's totals and breakdown and the fleet's spend per day (model/usage.ts).
+import { v } from "convex/values";
+import { nodeMutation, viewerQuery } from "./functions";
+import { breakdown, breakdownOf, fleetSpend as fleetSpendResult, fleetSpendOf, orchestrationTotals as totals, recordUsage as record, totalsOf, usageRow } from "./model/usage";
+
+/** A batch of usage deltas (1..200 rows), applied once per batch id and laptop. */
+export const recordUsage = nodeMutation({
+  args: { batch: v.string(), rows: v.array(usageRow) },
+  returns: v.object({ applied: v.boolean() }),
+  handler: (ctx, { batch, rows }) => record(ctx, ctx.node, batch, rows),
+});
+
+/** One orchestration's usage so far (one document read); null before any usage arrived. */
+export const orchestrationTotals = viewerQuery({
+  args: { orchestrationId: v.id("orchestrations") },
+  returns: v.union(v.null(), totals),
+  handler: (ctx, { orchestrationId }) => totalsOf(ctx, orchestrationId),
+});
+
+/** One orchestration's usage by phase, agent, model and hour, each kind bounded (`truncated`). */
+export const orchestrationBreakdown = viewerQuery({
+  args: { orchestrationId: v.id("orchestrations") },
+  returns: breakdown,
+  handler: (ctx, { orchestrationId }) => breakdownOf(ctx, orchestrationId),
+});
+
+/** Each laptop's usage per UTC day over the last `days` days (1..31, today included). */
+export const fleetSpend = viewerQuery({
+  args: { days: v.number() },
+  returns: fleetSpendResult,
+  handler: (ctx, { days }) => fleetSpendOf(ctx, days, Date.now()),
+});
