@@ -7,6 +7,7 @@ exactly those tokens. A model the table does not price gets no cost (``cost_micr
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -21,6 +22,13 @@ HOUR_MS = 3_600_000
 MAX_ROWS = 200
 """The most rows one batch may carry."""
 MAX_MODEL = 128
+# What Convex takes (convex/model/checks.ts: checkTimestamp, PHASE_RE, AGENT_RE; the usage row's
+# model has no control characters). A value it would refuse is left out ("not known") rather than
+# have the whole batch refused; a time out of range is placed at the time it was read.
+TIMESTAMP_MS = (946_684_800_000, 7_258_118_400_000)
+PHASE = re.compile(r"[1-9][0-9]{0,2}(?:\.5){0,2}")
+AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @attrs.frozen(kw_only=True, order=True)
@@ -94,13 +102,19 @@ class Aggregator:
     _full: list[tuple[BucketKey, _Sums]] = attrs.Factory(list)
 
     def add(self, record: UsageRecord, attribution: Attribution, *, now_ms: int) -> None:
-        at = record.at_ms if record.at_ms is not None else now_ms
-        model = record.model if len(record.model) <= MAX_MODEL else "unknown"
+        at = record.at_ms
+        if at is None or not TIMESTAMP_MS[0] <= at < TIMESTAMP_MS[1]:
+            at = now_ms
+        model = record.model
+        if len(model) > MAX_MODEL or CONTROL.search(model):
+            model = "unknown"
+        attributed = attribution.orchestration_id is not None
+        phase, agent = attribution.phase, attribution.agent
         key = BucketKey(
             hour=at - at % HOUR_MS,
             orchestration_id=attribution.orchestration_id,
-            phase=attribution.phase if attribution.orchestration_id is not None else None,
-            agent=attribution.agent if attribution.orchestration_id is not None else None,
+            phase=phase if attributed and phase is not None and PHASE.fullmatch(phase) else None,
+            agent=agent if attributed and agent is not None and AGENT.fullmatch(agent) else None,
             model=model,
         )
         sums = self._buckets.get(key)

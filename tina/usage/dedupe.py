@@ -3,7 +3,9 @@
 Claude Code writes one line per content block of a message, each with the same message id,
 request id and usage, and a resumed session's file repeats the messages of the session it
 resumes. Public tools count the pair ``<message id>:<request id>`` once; so does this, across
-every file. A record without both ids is always counted (nothing to recognise it by).
+every file. A record without both ids is always counted (nothing to recognise it by). A message
+repeated in another file is attributed as the file read first says (a resumed copy's session
+is not the team's lead session, so it may say less): its tokens count once either way.
 
 The keys are kept hashed (16 bytes of SHA-256, hex) and bounded: the most recent
 :data:`KEEP` keys are remembered. Repeats come within a file's lifetime, so a repeat of a message
