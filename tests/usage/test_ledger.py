@@ -229,3 +229,25 @@ def test_deleted_transcripts_are_forgotten(tmp_path: Path, projects: Path) -> No
     gone = ledger.forget_missing(keep)
     assert len(gone) == 1
     assert "subagents" in gone[0]
+
+
+def test_a_round_with_nothing_new_writes_nothing(tmp_path: Path, projects: Path) -> None:
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    _read_all(ledger, projects)
+    ledger.seal(PRICES)
+    saves = ledger.saves
+    _read_all(ledger, projects)
+    assert ledger.seal(PRICES) == []
+    assert ledger.saves == saves
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    _read_all(again, projects)
+    again.seal(PRICES)
+    assert again.saves == 0
+    # a line that is not a message still moves a mark: saved, with no batch
+    lead = next(projects.rglob(f"{LEAD_SESSION}.jsonl"))
+    with lead.open("ab") as f:
+        f.write(b'\n{"type":"summary","summary":"x"}\n')
+    again.read(lead, FACTS)
+    assert again.seal(PRICES) == []
+    assert again.saves == 1

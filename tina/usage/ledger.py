@@ -83,6 +83,8 @@ class UsageLedger:
         self.counted = 0  # messages counted since start
         self.dropped_batches = 0
         self.refused = 0  # batches Convex refused (dropped by the sender)
+        self.saves = 0
+        self._saved_marks: dict[str, FileMark] | None = None  # as last saved; None: not saved
         self.recovered: str | None = None  # why a state file could not be used, if it could not
 
     # --- state -------------------------------------------------------------------------------
@@ -115,6 +117,7 @@ class UsageLedger:
                 dev=int(m["dev"]), inode=int(m["inode"]), offset=int(m["offset"])
             )
         self.reader = TranscriptReader(marks=marks)
+        self._saved_marks = dict(marks)
         self.dedupe = Dedupe((str(h) for h in data["seen"]), keep=self._keep)
         self._pending = [
             Batch(id=str(b["id"]), rows=tuple(dict(r) for r in b["rows"])) for b in data["pending"]
@@ -131,6 +134,8 @@ class UsageLedger:
             "pending": [{"id": b.id, "rows": list(b.rows)} for b in self._pending],
         }
         write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode(), mode=0o600)
+        self._saved_marks = dict(self.reader.marks)
+        self.saves += 1
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -154,7 +159,7 @@ class UsageLedger:
     def seal(self, prices: PriceTable) -> list[Batch]:
         """Turn everything counted since the last seal into batches of at most 200 rows, and
         save (marks and batches together). The new batches; none when nothing was counted (the
-        marks are saved all the same)."""
+        marks are saved all the same when they moved; nothing is written when nothing did)."""
         rows = [row.to_wire() for row in self.aggregator.take(prices)]
         batches = [
             Batch(id=self._new_id(), rows=tuple(rows[i : i + MAX_ROWS]))
@@ -164,7 +169,8 @@ class UsageLedger:
         if len(self._pending) > MAX_PENDING:
             self.dropped_batches += len(self._pending) - MAX_PENDING
             del self._pending[: len(self._pending) - MAX_PENDING]
-        self.save()
+        if batches or self._saved_marks != self.reader.marks:
+            self.save()
         return batches
 
     def pending(self) -> list[Batch]:
