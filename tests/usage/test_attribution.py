@@ -148,3 +148,22 @@ def test_nested_worktrees_pick_the_deepest() -> None:
     facts = Facts(orchestrations=(ORCH, inner))
     got = attribute(_record(cwd=WORKTREE + "/nested/src"), Source(session_id="s"), facts)
     assert got == Attribution(orchestration_id="inner")
+
+
+def test_facts_from_a_team_config_claude_code_wrote() -> None:
+    from tests.usage.conftest import FIXTURES
+    from tina.local.readers import read_team_config
+    from tina.usage import facts_from
+
+    config = read_team_config(
+        FIXTURES.parent / "teams" / "billing-export-phase-1-5" / "config.json"
+    )
+    facts = facts_from([config], {WORKTREE: ("billing-export", "orch1")})
+    (team,) = facts.teams
+    assert team.name == "billing-export-phase-1.5"
+    assert team.lead_session_id == "0d4f3a55-8f1e-4c2b-9a07-6a2b1c3d4e5f"
+    assert "executor-1" in team.members
+    got = attribute(
+        _record(agent="executor-1"), Source(session_id=team.lead_session_id, subagent="x"), facts
+    )
+    assert got == Attribution(orchestration_id="orch1", phase="1.5", agent="executor-1")

@@ -18,6 +18,7 @@ from .attribution import SessionFacts as SessionFacts
 from .attribution import Source as Source
 from .attribution import TeamFacts as TeamFacts
 from .attribution import attribute as attribute
+from .attribution import facts_from as facts_from
 from .attribution import source_of as source_of
 from .dedupe import Dedupe as Dedupe
 from .ledger import Batch as Batch

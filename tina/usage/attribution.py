@@ -21,10 +21,12 @@ or agent, "unattributed" for the orchestration. Never a guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePath
 
 import attrs
+
+from tina.local import TeamConfig
 
 from .transcript import UsageRecord
 
@@ -37,7 +39,9 @@ __all__ = [
     "Source",
     "TeamFacts",
     "attribute",
+    "facts_from",
     "source_of",
+    "team_facts",
 ]
 
 ORCHESTRATOR = "orchestrator"
@@ -94,6 +98,32 @@ class Attribution:
 
 
 UNATTRIBUTED = Attribution()
+
+
+def team_facts(config: TeamConfig) -> TeamFacts:
+    """What attribution needs of a team config Claude Code wrote."""
+    return TeamFacts(
+        name=config.name,
+        lead_session_id=config.lead_session_id,
+        members=tuple(m.name for m in config.members),
+    )
+
+
+def facts_from(
+    teams: Iterable[TeamConfig],
+    orchestrations: Mapping[str, tuple[str, str]],
+    sessions: Mapping[str, SessionFacts] | None = None,
+) -> Facts:
+    """Facts from what the daemon holds: its teams' configs, its orchestrations as
+    ``worktree -> (feature, Convex id)`` (those Convex has given an id), and hooks' sessions."""
+    return Facts(
+        teams=tuple(team_facts(t) for t in teams),
+        orchestrations=tuple(
+            OrchestrationFacts(id=oid, feature=feature, worktree=worktree)
+            for worktree, (feature, oid) in sorted(orchestrations.items())
+        ),
+        sessions=dict(sessions or {}),
+    )
 
 
 def source_of(path: PurePath) -> Source:
