@@ -207,3 +207,17 @@ def test_any_split_into_appended_chunks_gives_the_same_totals_as_one_read(
     assert once.mark is not None
     assert mark.offset == once.mark.offset
     shutil.rmtree(directory)
+
+
+def test_a_file_that_cannot_be_read_keeps_its_mark(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1))
+    reader = TranscriptReader()
+    reader.read(path)
+    mark = reader.marks[str(path)]
+    path.unlink()
+    path.mkdir()  # not a file any more: an error, not a crash
+    result = reader.read(path)
+    assert result.error == "IsADirectoryError"
+    assert reader.marks[str(path)] == mark
+    assert reader.errors == 1

@@ -44,17 +44,24 @@ class ReadResult:
     synthetic: int = 0
     restarted: bool = False  # read from the start: replaced or truncated since the last mark
     more: bool = False  # the budget ran out before the end of the file
+    error: str | None = None  # could not be read (permissions, I/O): the mark is kept
 
 
 def read_from(
     path: Path, mark: FileMark | None, *, chunk: int = CHUNK, budget: int = BUDGET
 ) -> ReadResult:
-    """The usage in the complete lines of `path` after `mark`, and the new mark."""
+    """The usage in the complete lines of `path` after `mark`, and the new mark. A file that
+    is gone gives no mark; one that cannot be read keeps `mark`, with the error's name."""
     try:
-        f = path.open("rb")
+        return _read_from(path, mark, chunk=chunk, budget=budget)
     except (FileNotFoundError, NotADirectoryError):
         return ReadResult(mark=None)
-    with f:
+    except OSError as exc:
+        return ReadResult(mark=mark, error=type(exc).__name__)
+
+
+def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) -> ReadResult:
+    with path.open("rb") as f:
         st = os.fstat(f.fileno())
         restarted = False
         offset = 0
@@ -130,14 +137,16 @@ class TranscriptReader:
     malformed: int = 0
     synthetic: int = 0
     restarts: int = 0
+    errors: int = 0
 
     def read(self, path: Path, *, budget: int = BUDGET) -> ReadResult:
         key = str(path)
         result = read_from(path, self.marks.get(key), budget=budget)
-        if result.mark is None:
-            self.marks.pop(key, None)
-        else:
+        self.errors += result.error is not None
+        if result.mark is not None:
             self.marks[key] = result.mark
+        elif result.error is None:  # gone
+            self.marks.pop(key, None)
         self.malformed += result.malformed
         self.synthetic += result.synthetic
         self.restarts += result.restarted
