@@ -251,3 +251,20 @@ def test_a_round_with_nothing_new_writes_nothing(tmp_path: Path, projects: Path)
     again.read(lead, FACTS)
     assert again.seal(PRICES) == []
     assert again.saves == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"version": 1}',
+        '{"version": 1, "marks": ["x"], "seen": [], "pending": []}',
+        "[]",
+        '{"version": 9}',
+    ],
+)
+def test_any_unusable_state_starts_fresh(tmp_path: Path, text: str) -> None:
+    state = tmp_path / "usage.json"
+    state.write_text(text)
+    ledger = UsageLedger.load(state)
+    assert ledger.recovered is not None
+    assert ledger.reader.marks == {}

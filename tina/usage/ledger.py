@@ -99,7 +99,7 @@ class UsageLedger:
             ledger._restore(data)
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             ledger.recovered = f"{type(exc).__name__}: unreadable usage state"
             ledger.reader = TranscriptReader()
             ledger.dedupe = Dedupe(keep=ledger._keep)
