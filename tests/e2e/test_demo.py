@@ -216,11 +216,10 @@ def test_a_signal_stops_everything(
     start_demo: Callable[..., Demo], sig: signal.Signals, background: bool
 ) -> None:
     demo = start_demo(background=background)
-    # The simulated agents start in the first laptop's tmux server once the simulation gets there.
-    tmux = re.search(r"tmux -S (\S+) attach", demo.banner)
-    assert tmux, demo.banner
+    # The simulated agents start in the laptops' tmux servers once the simulation gets there.
+    assert 'tmux -S "$TINA_TMUX_SOCKET" attach' in demo.banner, demo.banner
     deadline = time.monotonic() + 120
-    while not _tmux_up(tmux.group(1)):
+    while not any(_tmux_up(s) for s in demo.tmux_sockets):
         assert time.monotonic() < deadline, "no agent ever started in tmux"
         assert demo.proc.poll() is None, "the demo ended early"
         time.sleep(0.5)
@@ -255,7 +254,7 @@ def test_when_a_part_dies_the_demo_says_which_and_stops_the_rest(
 
 
 class _FailingSimulator:
-    async def run(self) -> None:
+    async def run(self, *, continuous: bool = False) -> None:
         raise RuntimeError("the simulation broke")
 
 
