@@ -248,7 +248,7 @@ async def test_the_oldest_unsynced_observation_is_reported_until_the_backlog_dra
     async with trio.open_nursery() as n:
         await n.start(syncer.run)
         await until(lambda: fake.count("sync_team") == 1)
-        await trio.sleep(1)
+        await trio.testing.wait_all_tasks_blocked()  # the round is over: the syncer waits
         # The team went; the event still waits: its age is still the oldest's.
         assert syncer.depth == 1
         assert syncer.oldest_unsynced_at == 1000.0

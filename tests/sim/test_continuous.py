@@ -4,6 +4,7 @@ of its own, in turn on every laptop, and nothing waits for a person forever."""
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,51 +16,78 @@ from tina.dev.sim.driver import FEATURES, OrchestrationSim, SimConfig, Simulator
 from tina.dev.sim.sandbox import Laptop
 
 
+class _Runs:
+    """Stands in for each orchestration's run: it starts, and ends when the test says so."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started: list[OrchestrationSim] = []
+        self._finish: dict[str, trio.Event] = {}
+        self._another = trio.Event()  # set when one more has started
+        runs = self
+
+        async def run(sim: OrchestrationSim) -> None:
+            runs._finish[sim.feature] = trio.Event()
+            runs.started.append(sim)
+            runs._another.set()
+            await runs._finish[sim.feature].wait()
+            sim.done = True
+
+        monkeypatch.setattr(OrchestrationSim, "run", run)
+
+    def finish(self, sim: OrchestrationSim) -> None:
+        self._finish[sim.feature].set()
+
+    async def until_started(self, n: int) -> None:
+        with trio.fail_after(60):  # virtual seconds: the lanes' stagger is 2 s
+            while len(self.started) < n:
+                await self._another.wait()
+                self._another = trio.Event()
+
+
 async def test_a_continuous_run_starts_a_new_orchestration_when_one_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ran: list[tuple[str, str, float]] = []
-
-    async def finish(self: OrchestrationSim) -> None:
-        ran.append((self.feature, self.laptop.name, trio.current_time()))
-        await trio.sleep(30)  # an orchestration's run, in the mock clock's seconds
-        self.done = True
-
-    monkeypatch.setattr(OrchestrationSim, "run", finish)
+    runs = _Runs(monkeypatch)
     laptops = [Laptop(tmp_path / n, n, "http://127.0.0.1:1") for n in ("a", "b", "c")]
     try:
         sim = Simulator(laptops, orchestrations=2, cfg=SimConfig(hooks=False))
-        with trio.move_on_after(100):
-            await sim.run(continuous=True)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(sim.run, continuous=True))
+            await runs.until_started(2)
+            # Each orchestration that finishes is followed by a new one on its lane.
+            for finished in range(6):
+                runs.finish(runs.started[finished])
+                await runs.until_started(finished + 3)
+                assert len(runs.started) == finished + 3
+            nursery.cancel_scope.cancel("test done")
     finally:
         for lt in laptops:
             lt.close()
-    # Two lanes, each a new orchestration 30 s (+ a 2 s stagger) after the last finished.
-    assert len(ran) == 8, ran
-    features = [f for f, _, _ in ran]
-    assert len(set(features)) == len(features)
+    features = [s.feature for s in runs.started]
+    assert len(set(features)) == len(features) == 8
     assert features[:2] == FEATURES[:2]
     # Every laptop gets its turn (orchestration i runs on laptop i mod 3).
-    assert {lt for _, lt, _ in ran} == {"a", "b", "c"}
-    assert all(s.done for s in sim.sims[:6])
+    assert {s.laptop.name for s in runs.started} == {"a", "b", "c"}
+    assert all(s.done for s in runs.started[:6])
 
 
 async def test_without_continuous_the_run_ends_when_all_have_finished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async def finish(self: OrchestrationSim) -> None:
-        await trio.sleep(30)
-        self.done = True
-
-    monkeypatch.setattr(OrchestrationSim, "run", finish)
+    runs = _Runs(monkeypatch)
     laptops = [Laptop(tmp_path / "a", "a", "http://127.0.0.1:1")]
     try:
         sim = Simulator(laptops, orchestrations=2, cfg=SimConfig(hooks=False))
-        with trio.fail_after(100):
-            await sim.run()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sim.run)
+            await runs.until_started(2)
+            for started in runs.started:
+                runs.finish(started)
+        # The nursery ended: the run returned once both had finished, and started no other.
     finally:
         laptops[0].close()
     assert [s.done for s in sim.sims] == [True, True]
+    assert len(runs.started) == 2
 
 
 def _args(*argv: str) -> argparse.Namespace:
