@@ -32,7 +32,7 @@ import {
   teamSnapshot,
 } from "./model/validators";
 import { answerDecision, answerTarget, deliveryOutcome, notifyKind, notifyStateKind, quietHours } from "./model/notify";
-import { rollupKind, usageSums } from "./model/usage";
+import { quotaWindow, rollupKind, usageSums } from "./model/usage";
 
 // Where a team's rows belong: the team, its laptop and, once linked, the orchestration and phase.
 const teamScope = {
@@ -406,6 +406,18 @@ export default defineSchema({
     nodeId: v.id("nodes"),
     ...usageSums,
   }).index("by_day_node", ["day", "nodeId"]),
+
+  // Each laptop's Claude account quota (usage:recordQuota): the 5-hour and 7-day windows its
+  // status line last reported and the last rate-limit stop its hooks saw. One row per laptop.
+  usageQuota: defineTable({
+    nodeId: v.id("nodes"),
+    observedAt: v.number(),
+    fiveHour: v.optional(quotaWindow),
+    sevenDay: v.optional(quotaWindow),
+    limitedAt: v.optional(v.number()),
+    limitedText: v.optional(v.string()),
+    updatedAt: v.number(),
+  }).index("by_node", ["nodeId"]),
 
   // Operator actions, from the dashboard to one laptop.
   inboundActions: defineTable({

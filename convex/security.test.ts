@@ -360,6 +360,14 @@ const SPEC: Record<string, Spec> = {
   "usage:orchestrationTotals": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId }] },
   "usage:orchestrationBreakdown": { access: "viewer", samples: (w) => [{ orchestrationId: w.orchestrationId }] },
   "usage:fleetSpend": { access: "viewer", samples: () => [{ days: 7 }] },
+  "usage:recordQuota": {
+    access: "node",
+    samples: () => [
+      { observedAt: T0, fiveHour: { usedPct: 23.5, resetsAt: T0 + 3_600_000 }, sevenDay: { usedPct: 41.2, resetsAt: T0 + 86_400_000 } },
+      { observedAt: T0 + 1, limitedAt: T0 + 1, limitedText: "Claude usage limit reached" },
+    ],
+  },
+  "usage:fleetQuota": { access: "viewer", samples: () => [{}] },
   "documents:syncDocument": {
     access: "node",
     samples: (w) => [{ orchestrationId: w.orchestrationId, document: planDoc }],

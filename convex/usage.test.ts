@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { DAY_MS, HOUR_MS, USAGE } from "./model/usage";
-import { enroll, lastCallMetrics, makeT, orchestration, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
+import { enroll, lastCallMetrics, makeT, orchestration, OWNER, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -376,5 +376,102 @@ describe("usage:fleetSpend", () => {
     expect(month.rows[month.rows.length - 1].day).toBe(D0);
     expect(month.rows.filter((r) => r.day === D0)).toHaveLength(laptops);
     expect(month.rows[0].day).toBeGreaterThan(D0 - (USAGE.days - 1) * DAY_MS);
+  });
+});
+
+describe("usage:recordQuota and usage:fleetQuota", () => {
+  const W5 = { usedPct: 23.5, resetsAt: T0 + 3 * HOUR_MS };
+  const W7 = { usedPct: 41.2, resetsAt: T0 + 4 * DAY_MS };
+
+  async function quotaRows(t: T) {
+    return await t.run(async (ctx) => (await ctx.db.query("usageQuota").collect()).map(({ _id, _creationTime, ...rest }) => rest));
+  }
+
+  test("each laptop's windows and last rate-limit stop, replaced field by field; a window keeps until it resets", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t, "laptop-a");
+    const b = await enroll(t, "laptop-b");
+    const quota = (token: string, args: Record<string, unknown>) => t.mutation(api.usage.recordQuota, { nodeToken: token, ...args } as never);
+    expect(await quota(a.token, { observedAt: T0, fiveHour: W5, sevenDay: W7 })).toBeNull();
+    await quota(b.token, { observedAt: T0, sevenDay: { usedPct: 85, resetsAt: T0 + DAY_MS } });
+    const viewer = await signedIn(t, VIEWER);
+    expect(await viewer.query(api.usage.fleetQuota, {})).toEqual([
+      { nodeId: a.nodeId, nodeName: "laptop-a", observedAt: T0, fiveHour: W5, sevenDay: W7 },
+      { nodeId: b.nodeId, nodeName: "laptop-b", observedAt: T0, sevenDay: { usedPct: 85, resetsAt: T0 + DAY_MS } },
+    ]);
+
+    // Only the 5-hour window sent: the 7-day one is kept. Then a rate-limit stop, its text cleaned.
+    vi.setSystemTime(T0 + 60_000);
+    await quota(a.token, { observedAt: T0 + 60_000, fiveHour: { usedPct: 100, resetsAt: W5.resetsAt } });
+    await quota(a.token, { observedAt: T0 + 61_000, limitedAt: T0 + 61_000, limitedText: "Claude usage limit reached\u001b[0m. Your limit will reset at 5pm. token=abcdefghijkl" });
+    const [row] = (await viewer.query(api.usage.fleetQuota, {})).filter((r) => r.nodeId === a.nodeId);
+    expect(row).toMatchObject({ observedAt: T0 + 61_000, fiveHour: { usedPct: 100, resetsAt: W5.resetsAt }, sevenDay: W7, limitedAt: T0 + 61_000 });
+    expect(row.limitedText).toBe("Claude usage limit reached [0m. Your limit will reset at 5pm. token=***");
+
+    // Past the 5-hour reset, a call without it forgets it; the stop stays (the dashboard compares).
+    vi.setSystemTime(W5.resetsAt + 1);
+    await quota(a.token, { observedAt: W5.resetsAt + 1, sevenDay: { usedPct: 50, resetsAt: W7.resetsAt } });
+    const [later] = (await viewer.query(api.usage.fleetQuota, {})).filter((r) => r.nodeId === a.nodeId);
+    expect(later).toEqual({ nodeId: a.nodeId, nodeName: "laptop-a", observedAt: W5.resetsAt + 1, sevenDay: { usedPct: 50, resetsAt: W7.resetsAt }, limitedAt: T0 + 61_000, limitedText: row.limitedText });
+    // Laptop B's row is its own: nothing A sent changed it.
+    expect((await quotaRows(t)).find((r) => r.nodeId === b.nodeId)).toMatchObject({ observedAt: T0, sevenDay: { usedPct: 85, resetsAt: T0 + DAY_MS } });
+  });
+
+  test("an older observation changes nothing; the same call twice writes nothing the second time", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t);
+    const quota = (args: Record<string, unknown>) => t.mutation(api.usage.recordQuota, { nodeToken: a.token, ...args } as never);
+    await quota({ observedAt: T0, fiveHour: W5 });
+    const before = await quotaRows(t);
+    await quota({ observedAt: T0 - 1, fiveHour: { usedPct: 99, resetsAt: W5.resetsAt }, limitedAt: T0 - 1 });
+    expect(await quotaRows(t)).toEqual(before);
+    await quota({ observedAt: T0, fiveHour: W5 });
+    expect(await quotaRows(t)).toEqual(before);
+    expect(lastCallMetrics().documentsWritten).toBeLessThanOrEqual(1); // the laptop's presence at most
+    // An older rate-limit stop than the stored one keeps the stored one.
+    await quota({ observedAt: T0 + 2, limitedAt: T0 + 2, limitedText: "newer" });
+    await quota({ observedAt: T0 + 3, limitedAt: T0 + 1, limitedText: "older" });
+    expect((await quotaRows(t))[0]).toMatchObject({ observedAt: T0 + 3, limitedAt: T0 + 2, limitedText: "newer" });
+  });
+
+  test("every field is checked, and the refusal names it; nothing is written", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ observedAt: NaN }, "observedAt"],
+      [{ observedAt: T0 / 1000 }, "observedAt"],
+      [{ observedAt: T0 + 5 * 60_000 + 1 }, "observedAt"],
+      [{ observedAt: T0, fiveHour: { usedPct: -1, resetsAt: W5.resetsAt } }, "fiveHour.usedPct"],
+      [{ observedAt: T0, fiveHour: { usedPct: 1000.5, resetsAt: W5.resetsAt } }, "fiveHour.usedPct"],
+      [{ observedAt: T0, sevenDay: { usedPct: Infinity, resetsAt: W7.resetsAt } }, "sevenDay.usedPct"],
+      [{ observedAt: T0, sevenDay: { usedPct: 1, resetsAt: 1738857600 } }, "sevenDay.resetsAt"],
+      [{ observedAt: T0, limitedAt: -5 }, "limitedAt"],
+      [{ observedAt: T0, limitedAt: T0, limitedText: "x".repeat(301) }, "limitedText"],
+      [{ observedAt: T0, limitedText: "no time" }, "limitedText"],
+    ];
+    for (const [args, field] of cases) {
+      const err = await refusal(t.mutation(api.usage.recordQuota, { nodeToken: a.token, ...args } as never));
+      expect([err.code, err.field], `${field}: ${err.message}`).toEqual(["invalid_argument", field]);
+    }
+    expect(await quotaRows(t)).toEqual([]);
+  });
+
+  test("a revoked laptop's quota is not shown; a laptop cannot write another's row (it names none)", async () => {
+    const t = makeT();
+    const a = await enroll(t, "laptop-a");
+    const b = await enroll(t, "laptop-b");
+    await t.mutation(api.usage.recordQuota, { nodeToken: a.token, observedAt: T0, fiveHour: W5 });
+    // B has no way to name A: its call makes its own row.
+    await t.mutation(api.usage.recordQuota, { nodeToken: b.token, observedAt: T0 + 1, fiveHour: { usedPct: 1, resetsAt: W5.resetsAt } });
+    expect((await quotaRows(t)).find((r) => r.nodeId === a.nodeId)).toMatchObject({ observedAt: T0, fiveHour: W5 });
+    const owner = await signedIn(t, OWNER);
+    await owner.mutation(api.nodes.revokeNode, { nodeId: b.nodeId });
+    expect((await owner.query(api.usage.fleetQuota, {})).map((r) => r.nodeName)).toEqual(["laptop-a"]);
   });
 });

@@ -2,7 +2,20 @@
 // orchestration's totals and breakdown and the fleet's spend per day (model/usage.ts).
 import { v } from "convex/values";
 import { nodeMutation, viewerQuery } from "./functions";
-import { breakdown, breakdownOf, fleetSpend as fleetSpendResult, fleetSpendOf, orchestrationTotals as totals, recordUsage as record, totalsOf, usageRow } from "./model/usage";
+import {
+  breakdown,
+  breakdownOf,
+  fleetQuota as fleetQuotaResult,
+  fleetQuotaOf,
+  fleetSpend as fleetSpendResult,
+  fleetSpendOf,
+  orchestrationTotals as totals,
+  quotaArgs,
+  recordQuota as recordQuotaOf,
+  recordUsage as record,
+  totalsOf,
+  usageRow,
+} from "./model/usage";
 
 /** A batch of usage deltas (1..200 rows), applied once per batch id and laptop. */
 export const recordUsage = nodeMutation({
@@ -30,4 +43,21 @@ export const fleetSpend = viewerQuery({
   args: { days: v.number() },
   returns: fleetSpendResult,
   handler: (ctx, { days }) => fleetSpendOf(ctx, days, Date.now()),
+});
+
+/**
+ * This laptop's Claude account quota as its status line and hooks saw it at `observedAt`: the
+ * windows sent replace the stored ones, an older observation is ignored (model/usage.ts).
+ */
+export const recordQuota = nodeMutation({
+  args: quotaArgs,
+  returns: v.null(),
+  handler: (ctx, args) => recordQuotaOf(ctx, ctx.node, args, Date.now()),
+});
+
+/** Each laptop's quota windows and last rate-limit stop, by laptop name. */
+export const fleetQuota = viewerQuery({
+  args: {},
+  returns: fleetQuotaResult,
+  handler: (ctx) => fleetQuotaOf(ctx),
 });

@@ -10,6 +10,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { AGENT_RE, checkCount, checkNumber, checkPattern, checkPhase, checkString, checkTimestamp, IDEMPOTENCY_RE } from "./checks";
 import { fail, invalid } from "./errors";
 import { comparePhases } from "./orchestrations";
+import { cleanText } from "./redact";
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
@@ -331,4 +332,123 @@ export async function fleetSpendOf(ctx: QueryCtx, days: number, now: number): Pr
     .take(USAGE.dayRows + 1);
   const kept = rows.slice(0, USAGE.dayRows).reverse();
   return { from, rows: kept.map((r) => ({ day: r.day, nodeId: r.nodeId, ...sumsOf(r) })), truncated: rows.length > USAGE.dayRows };
+}
+
+// ---------------------------------------------------------------------------------------
+// Quota (issue 22): each laptop's Claude account's 5-hour and 7-day windows, as Claude Code's
+// status line reports them, and the last rate-limit stop its hooks saw. One row per laptop.
+
+export const QUOTA = {
+  // used_percentage: Claude Code reports 0..100, more when over; anything past 1000 is a bug.
+  usedPct: 1000,
+  // A laptop's clock may run ahead of Convex's by this much at most.
+  futureMs: 5 * 60_000,
+  limitedText: 300,
+  // fleetQuota: laptops it returns at most.
+  laptops: 200,
+} as const;
+
+export const quotaWindow = v.object({ usedPct: v.number(), resetsAt: v.number() });
+export type QuotaWindow = Infer<typeof quotaWindow>;
+
+export const quotaArgs = {
+  observedAt: v.number(),
+  fiveHour: v.optional(quotaWindow),
+  sevenDay: v.optional(quotaWindow),
+  limitedAt: v.optional(v.number()),
+  limitedText: v.optional(v.string()),
+};
+export type QuotaArgs = { observedAt: number; fiveHour?: QuotaWindow; sevenDay?: QuotaWindow; limitedAt?: number; limitedText?: string };
+
+function checkWindow(field: string, w: QuotaWindow | undefined): void {
+  if (w === undefined) return;
+  checkNumber(`${field}.usedPct`, w.usedPct, { min: 0, max: QUOTA.usedPct });
+  checkTimestamp(`${field}.resetsAt`, w.resetsAt);
+}
+
+/** A window that has reset by `now` says nothing any more. */
+function current(w: QuotaWindow | undefined, now: number): QuotaWindow | undefined {
+  return w === undefined || w.resetsAt <= now ? undefined : w;
+}
+
+/**
+ * Stores what `node`'s laptop saw of its Claude account's quota. Field by field: a window sent
+ * replaces the stored one, a window not sent keeps the stored one until it resets; a rate-limit
+ * stop newer than the stored one replaces it (with its text, cleaned). An observation older
+ * than the stored one changes nothing; the same call twice writes nothing the second time.
+ */
+export async function recordQuota(ctx: MutationCtx, node: Doc<"nodes">, args: QuotaArgs, now: number): Promise<null> {
+  checkTimestamp("observedAt", args.observedAt);
+  if (args.observedAt > now + QUOTA.futureMs) invalid("observedAt", "not more than 5 minutes in the future", new Date(args.observedAt).toISOString());
+  checkWindow("fiveHour", args.fiveHour);
+  checkWindow("sevenDay", args.sevenDay);
+  if (args.limitedAt !== undefined) checkTimestamp("limitedAt", args.limitedAt);
+  if (args.limitedText !== undefined) {
+    checkString("limitedText", args.limitedText, QUOTA.limitedText, { allowEmpty: true });
+    if (args.limitedAt === undefined) invalid("limitedText", "sent only with limitedAt");
+  }
+
+  const row = await ctx.db
+    .query("usageQuota")
+    .withIndex("by_node", (q) => q.eq("nodeId", node._id))
+    .unique();
+  if (row !== null && args.observedAt < row.observedAt) return null;
+
+  const newerLimit = args.limitedAt !== undefined && (row?.limitedAt === undefined || args.limitedAt > row.limitedAt);
+  const limitedText = args.limitedText === undefined ? undefined : cleanText(args.limitedText, QUOTA.limitedText).replace(/\s+/g, " ").trim();
+  const next = {
+    observedAt: args.observedAt,
+    fiveHour: args.fiveHour ?? current(row?.fiveHour, now),
+    sevenDay: args.sevenDay ?? current(row?.sevenDay, now),
+    limitedAt: newerLimit ? args.limitedAt : row?.limitedAt,
+    limitedText: newerLimit ? limitedText || undefined : row?.limitedText,
+  };
+  if (row === null) {
+    await ctx.db.insert("usageQuota", { nodeId: node._id, ...definedKey(next), updatedAt: now });
+  } else if (!sameQuota(next, quotaOf(row))) {
+    await ctx.db.patch("usageQuota", row._id, { ...next, updatedAt: now });
+  }
+  return null;
+}
+
+function sameWindow(a: QuotaWindow | undefined, b: QuotaWindow | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.usedPct === b.usedPct && a.resetsAt === b.resetsAt;
+}
+
+function sameQuota(a: QuotaArgs, b: QuotaArgs): boolean {
+  return (
+    a.observedAt === b.observedAt &&
+    sameWindow(a.fiveHour, b.fiveHour) &&
+    sameWindow(a.sevenDay, b.sevenDay) &&
+    a.limitedAt === b.limitedAt &&
+    a.limitedText === b.limitedText
+  );
+}
+
+function quotaOf(row: Doc<"usageQuota">): QuotaArgs {
+  return { observedAt: row.observedAt, fiveHour: row.fiveHour, sevenDay: row.sevenDay, limitedAt: row.limitedAt, limitedText: row.limitedText };
+}
+
+export const fleetQuota = v.array(
+  v.object({
+    nodeId: v.id("nodes"),
+    nodeName: v.string(),
+    observedAt: v.number(),
+    fiveHour: v.optional(quotaWindow),
+    sevenDay: v.optional(quotaWindow),
+    limitedAt: v.optional(v.number()),
+    limitedText: v.optional(v.string()),
+  }),
+);
+
+/** Each laptop's quota as last seen (revoked laptops left out), by laptop name; at most 200 laptops. */
+export async function fleetQuotaOf(ctx: QueryCtx): Promise<Infer<typeof fleetQuota>> {
+  const rows = await ctx.db.query("usageQuota").withIndex("by_node").take(QUOTA.laptops);
+  const out: Infer<typeof fleetQuota> = [];
+  for (const r of rows) {
+    const n = await ctx.db.get("nodes", r.nodeId);
+    if (n === null || n.revokedAt !== undefined) continue;
+    out.push({ nodeId: r.nodeId, nodeName: n.name, ...definedKey(quotaOf(r)) } as Infer<typeof fleetQuota>[number]);
+  }
+  return out.sort((a, b) => (a.nodeName < b.nodeName ? -1 : a.nodeName > b.nodeName ? 1 : 0));
 }
