@@ -57,7 +57,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -66,7 +66,8 @@ import attrs
 
 from tina.local import InboxWriteError, append_inbox_message, mark_inbox_read
 
-from .claude_hooks import HookRun, HookRunner, permission_decision
+from .claude_hooks import HookRun, HookRunner, permission_decision, transcript_path
+from .transcripts import LEAD_MODEL, TEAMMATE_MODEL, Transcript, Usage, subagent_path
 
 __all__ = [
     "ARGV0_ENV",
@@ -104,7 +105,7 @@ _AGENT_TYPES = {
 _COLORS = ("blue", "green", "yellow", "purple", "red", "orange", "cyan", "pink")
 _LEAD = "team-lead"
 _INBOX_POLL_SECS = 0.2
-MODEL = "claude-opus-4-6"
+MODEL = LEAD_MODEL  # the lead's; its teammates run TEAMMATE_MODEL (both priced in tina.usage)
 # The teammates the scenario's stories bring (see `Scenario`).
 PANE_TEAMMATE = "tester"
 PLAN_TEAMMATE = "architect"
@@ -414,6 +415,14 @@ class Lead:
         # pickup under way, so a message marked read has been shown (`Team._poll_inboxes`).
         self.pickup = threading.Lock()
         self.hooks = HookRunner(self.env, cwd, self.session_id)
+        # The session's transcript, where Claude Code keeps it (the hooks' transcript_path).
+        self.transcript = Transcript(
+            self.hooks.transcript,
+            session_id=self.session_id,
+            cwd=cwd,
+            model=MODEL,
+            on_usage=self.billed(_LEAD),
+        )
         self.last_message = ""
         self.turn_open = False  # a phase that never finishes leaves its turn running
 
@@ -437,14 +446,21 @@ class Lead:
             )
         return runs
 
+    def billed(self, agent: str) -> Callable[[Usage, str], None]:
+        """What a transcript calls for each message it writes: the usage, logged (tokens only),
+        so tests know what the transcripts should add up to."""
+
+        def log_usage(usage: Usage, model: str) -> None:
+            self.log("usage", agent=agent, model=model, **attrs.asdict(usage))
+
+        return log_usage
+
     def start_session(self) -> None:
         """What Claude Code does as it starts: a transcript file and the SessionStart hook."""
-        try:
-            self.hooks.transcript.parent.mkdir(parents=True, exist_ok=True)
-            with self.hooks.transcript.open("a", encoding="utf-8"):
-                pass
-        except OSError:
-            pass
+        branch = self._git("rev-parse", "--abbrev-ref", "HEAD")
+        if branch.returncode == 0:
+            self.transcript.git_branch = branch.stdout.strip()
+        self.transcript.touch()
         self.fire("SessionStart", source="startup", model=MODEL)
 
     def end_session(self, reason: str) -> None:
@@ -490,14 +506,24 @@ class Lead:
         self.fire("UserPromptSubmit", prompt=line.strip())
         if line.strip().startswith(_INIT):
             parsed = parse_init_line(line)
+            # A slash command, as Claude Code records one (tina's command: no one's prompt).
+            args = line.strip().removeprefix(_INIT).strip()
+            self.transcript.user(
+                f"<command-message>{_INIT[1:]}</command-message>\n"
+                f"<command-name>{_INIT}</command-name>\n<command-args>{args}</command-args>"
+            )
             if parsed is None:
                 self.say(
                     f"⏺ {_INIT} needs `team_name: <team> plan_path: <plan>`; got: {line.strip()}"
                 )
+                self.transcript.say("The command needs a team name and a plan path.")
             else:
                 self.run_phase(*parsed)
         else:
             self.say(f"⏺ (stand-in) I read: {line.strip()}")
+            # Someone's own words stay out of the transcript: the stand-in keeps no prompt.
+            self.transcript.user("(a message typed at the prompt)")
+            self.transcript.say("(stand-in) Read it.")
         if not self.turn_open:
             self.stop_turn()
         self.prompt()
@@ -533,6 +559,11 @@ class Lead:
         team = _Team(self, team_name, started)
         subjects = _plan_tasks(plan, scenario.tasks)
         team.create(subjects)
+        self.transcript.say(
+            f"Creating the phase {phase} team and its {len(subjects)} tasks.",
+            tool="TeamCreate",
+            tool_input={"team_name": team_name, "description": f"Phase {phase} execution team"},
+        )
         team.read_inboxes()
         base = self._git_head()
         if scenario.tasks:
@@ -550,6 +581,7 @@ class Lead:
                 # Its own work done, the lead ends its turn and waits for its teammates (idle);
                 # their messages wake it again.
                 self.say("⏺ Waiting for the teammates to finish.")
+                self.transcript.say("Waiting for the teammates to finish.")
                 self.stop_turn()
             for story in stories:
                 story.join()
@@ -572,12 +604,19 @@ class Lead:
         self, team: _Team, scenario: Scenario, phase: str, launch: int, number: int, subject: str
     ) -> None:
         team.join(scenario.teammates)
+        self.transcript.say(
+            f"Assigning task {number} to worker.",
+            tool="TaskUpdate",
+            tool_input={"taskId": str(number), "owner": "worker"},
+        )
         team.assign(number, "worker")
         self.say(f"⏺ {subject}")
         self.sleep(scenario.step_secs)
         if scenario.commit:
             ask = scenario.permission_request and number == 1
             self._commit(phase, launch, number, subject, ask=ask, keyboard=scenario.keyboard_answer)
+            team.work("worker", f"Committing task {number}.", "Bash",
+                      {"command": "git commit", "description": f"Commit task {number}"})  # fmt: skip
         self.sleep(scenario.step_secs)
         team.complete(number, "worker")
         team.idle("worker", f"Completed task {number}: {subject}")
@@ -619,6 +658,7 @@ class Lead:
         when = f"{hour}{minutes}{reset.strftime('%p').lower()} ({reset.tzname() or 'UTC'})"
         message = f"Claude usage limit reached. Your limit will reset at {when}."
         self.say(f"⏺ {message}")
+        self.transcript.synthetic(message)  # Claude Code's own words: no API call, no tokens
         self.fire(
             "StopFailure",
             error="rate_limit",
@@ -629,6 +669,8 @@ class Lead:
         self.sleep(secs)
         self.say("> continue")
         self.fire("UserPromptSubmit", prompt="continue")
+        self.transcript.user("continue")
+        self.transcript.say("Picking up where I stopped.")
 
     def _finish(
         self,
@@ -665,6 +707,8 @@ class Lead:
             _write_json(status_path, doc)
             self.say(f"PHASE BLOCKED: {scenario.reason}")
             self.say(f"See .claude/tina/phase-{phase}/status.json for details")
+            self.transcript.say(f"Phase {phase} blocked.", tool="Write",
+                                tool_input={"file_path": str(status_path)})  # fmt: skip
             return
         if scenario.run_gates:
             blocked = self._run_gates(plan, started)
@@ -683,6 +727,8 @@ class Lead:
             done["git_range"] = f"{base[:7]}..{head[:7]}"
         _write_json(status_path, done)
         self.say(f"⏺ Phase {phase} complete.")
+        self.transcript.say(f"Phase {phase} complete.", tool="Write",
+                            tool_input={"file_path": str(status_path)})  # fmt: skip
 
     # -- git --------------------------------------------------------------------------------------
 
@@ -893,7 +939,7 @@ class _Team:
                 "agentId": f"{_LEAD}@{name}",
                 "name": _LEAD,
                 "agentType": _LEAD,
-                "model": "claude-opus-4-6",
+                "model": MODEL,
                 "joinedAt": _ms(created),
                 "tmuxPaneId": "",
                 "cwd": str(lead.cwd),
@@ -903,6 +949,7 @@ class _Team:
         self.tasks: dict[int, dict[str, Any]] = {}
         self.trackers: dict[str, int] = {}
         self.panes: dict[str, str] = {}  # pane teammates this lead opened a tmux pane for
+        self.transcripts: dict[str, Transcript] = {}  # each teammate's, by name
         self._config_lock = threading.Lock()
         self._tasks_lock = threading.RLock()  # the story threads add tasks too
 
@@ -1010,7 +1057,7 @@ class _Team:
                     "agentId": f"{name}@{self.name}",
                     "name": name,
                     "agentType": _AGENT_TYPES.get(name, "general-purpose"),
-                    "model": "haiku",
+                    "model": "sonnet",  # the alias given at spawn: TEAMMATE_MODEL
                     "prompt": prompt,
                     "color": _COLORS[(len(self.members) - 1) % len(_COLORS)],
                     "planModeRequired": plan_mode,
@@ -1037,6 +1084,37 @@ class _Team:
             self.trackers[name] = number
             self._write_task(number)
             self._write_config()
+            transcript = self._transcript(name, pane)
+            self.transcripts[name] = transcript
+        transcript.user(_wrapped(_LEAD, prompt))
+
+    def _transcript(self, name: str, pane: str | None) -> Transcript:
+        """An in-process teammate's transcript lies under the lead's session (`subagents/`);
+        a pane teammate is a Claude Code session of its own, with a session file of its own."""
+        lead = self.lead
+        if pane is None:
+            agent_id: str | None = f"a{uuid.uuid4().hex[:16]}"
+            session = lead.session_id
+            path = subagent_path(lead.claude, lead.cwd, session, str(agent_id))
+        else:
+            agent_id, session = None, str(uuid.uuid4())
+            path = transcript_path(lead.claude, lead.cwd, session)
+        return Transcript(
+            path,
+            session_id=session,
+            cwd=lead.cwd,
+            model=TEAMMATE_MODEL,
+            agent_id=agent_id,
+            agent_name=name,
+            git_branch=lead.transcript.git_branch,
+            on_usage=lead.billed(name),
+        )
+
+    def work(self, name: str, text: str, tool: str | None = None, tool_input: Any = None) -> None:
+        """One message of teammate `name`'s, in its transcript."""
+        transcript = self.transcripts.get(name)
+        if transcript is not None:
+            transcript.say(text, tool=tool, tool_input=tool_input)
 
     def _set_active(self, name: str, active: bool) -> None:
         member = self._member(name)
@@ -1071,10 +1149,17 @@ class _Team:
         }
         self._send(owner, _LEAD, json.dumps(assignment))
         self._set_active(owner, True)
+        transcript = self.transcripts.get(owner)
+        if transcript is not None:
+            transcript.user(_wrapped(_LEAD, json.dumps(assignment)))
+        self.work(owner, f"Taking task {task['id']}.", "TaskUpdate",
+                  {"taskId": task["id"], "status": "in_progress"})  # fmt: skip
 
     def idle(self, name: str, summary: str) -> None:
         """``name`` ended its turn: the TeammateIdle hook, idle, and an idle_notification to the
         lead."""
+        self.work(name, "Reporting to the lead.", "SendMessage",
+                  {"type": "message", "recipient": _LEAD, "summary": summary})  # fmt: skip
         self.lead.fire("TeammateIdle", teammate_name=name, team_name=self.name)
         self._set_active(name, False)
         note = {
@@ -1085,6 +1170,10 @@ class _Team:
             "summary": summary,
         }
         self._send(_LEAD, name, json.dumps(note))
+        member = self._member(name)
+        color = member.get("color") if member is not None else None
+        self.lead.transcript.user(_wrapped(name, json.dumps(note), color=color))
+        self.lead.transcript.say(f"{name} is idle.")
 
     def shutdown(self) -> None:
         """The lead asks every teammate to shut down; each approves and its tracker ends."""
@@ -1094,6 +1183,11 @@ class _Team:
             request = {"type": "shutdown_request", "requestId": request_id, "from": _LEAD,
                        "reason": "Phase complete", "timestamp": self._stamp()}  # fmt: skip
             self._send(name, _LEAD, json.dumps(request))
+            transcript = self.transcripts.get(name)
+            if transcript is not None:
+                transcript.user(_wrapped(_LEAD, json.dumps(request)))
+            self.work(name, "Shutting down.", "SendMessage",
+                      {"type": "shutdown_response", "request_id": request_id, "approve": True})  # fmt: skip
             approved = {"type": "shutdown_approved", "requestId": request_id, "from": name,
                         "timestamp": self._stamp(), "backendType": "in-process"}  # fmt: skip
             self._send(_LEAD, name, json.dumps(approved))
@@ -1218,6 +1312,7 @@ class _Team:
         }
         self._send(name, _LEAD, json.dumps(response))
         self.lead.say(f"⏺ Allowed {name} to run: {tool_input['command']}")
+        self.work(name, "Running the integration tests.", "Bash", tool_input)
         self.lead.sleep(scenario.step_secs)
         self._finish_task(number, name, "Integration tests pass")
 
@@ -1228,6 +1323,7 @@ class _Team:
         self.join_one(name, plan_mode=True)
         number = self._take(name, "Plan the rollout", "Plan how the change is rolled out.")
         self.lead.sleep(scenario.step_secs)
+        self.work(name, "Here is the rollout plan.", "ExitPlanMode", {"plan": "(the rollout plan)"})
         request_id = f"plan_approval-{_ms(_now())}@{name}"
         request = {
             "type": "plan_approval_request",
@@ -1276,6 +1372,12 @@ class _Team:
 
     def _write_task(self, number: int) -> None:
         _write_json(self.tasks_dir / f"{number}.json", self.tasks[number])
+
+
+def _wrapped(sender: str, text: str, *, color: str | None = None) -> str:
+    """A message as it reaches an agent's model (reference §7.1): the attributes only when set."""
+    colored = f' color="{color}"' if color else ""
+    return f'<teammate-message teammate_id="{sender}"{colored}>\n{text}\n</teammate-message>'
 
 
 def _plan_tasks(plan: Path, count: int) -> list[str]:
