@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from tina.dev.sim.claude_hooks import transcript_path
+from tina.dev.sim.driver import PLANNER, VALIDATOR, OrchestrationTeam
+from tina.dev.sim.sandbox import Laptop
 from tina.dev.sim.transcripts import (
     LEAD_MODEL,
     TEAMMATE_MODEL,
@@ -228,3 +230,51 @@ def test_the_transcripts_grow_as_the_work_goes_on(tmp_path: Path) -> None:
         assert agents["worker"] == billed["worker"]["messages"]
     finally:
         proc.communicate("", timeout=60)
+
+
+# --- the simulated orchestrator ------------------------------------------------------------------
+
+
+def _attributed(claude: Path, worktree: Path, team: str) -> tuple[dict[Any, Counter[str]], int]:
+    """Each (orchestration, phase, agent)'s tokens in the transcripts under `claude`, and how many
+    repeated lines were counted once."""
+    config = read_team_config(claude / "teams" / team / "config.json")
+    facts = facts_from([config], {str(worktree): ("f", ORCHESTRATION)})
+    reader, dedupe = TranscriptReader(), Dedupe()
+    got: dict[Any, Counter[str]] = {}
+    for path in sorted((claude / "projects").rglob("*.jsonl")):
+        source = source_of(path)
+        for record in reader.read(path).records:
+            if dedupe.first(record.key):
+                who = attribute(record, source, facts)
+                key = (who.orchestration_id, who.phase, who.agent)
+                got.setdefault(key, Counter()).update(_tokens(record))
+    return got, dedupe.repeats
+
+
+@pytest.mark.parametrize("panes", [False, True])
+def test_the_orchestrators_transcripts_are_its_orchestrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, panes: bool
+) -> None:
+    with Laptop(tmp_path / "lt", "lt", "http://127.0.0.1:1") as lt:
+        monkeypatch.setattr(lt, "open_pane", lambda session, cwd: "%7")  # no tmux needed
+        worktree = tmp_path / "wt"
+        worktree.mkdir()
+        team = OrchestrationTeam(lt, "f", worktree, panes=panes)
+        team.create(1)
+        team.begin("validate", None, *VALIDATOR)
+        team.end("validate", None)
+        team.begin("plan", "1", *PLANNER)
+        team.end("plan", "1")
+        got, repeats = _attributed(lt.claude, worktree, "f-orchestration")
+    assert repeats > 0
+    orchestrator = got.pop((ORCHESTRATION, None, "orchestrator"))
+    assert orchestrator["messages"] == 5  # the team, two hand-overs, two results read
+    assert orchestrator["cache_read"] > orchestrator["output"] > 0
+    if panes:  # sessions of their own, no team names them: the worktree tells the orchestration
+        mates = got.pop((ORCHESTRATION, None, None))
+        assert mates["messages"] == 4
+    else:
+        for name, _ in (VALIDATOR, PLANNER):
+            assert got.pop((ORCHESTRATION, None, name))["messages"] == 2
+    assert got == {}

@@ -40,9 +40,10 @@ import attrs
 import structlog
 import trio
 
-from .claude_hooks import HookRunner
+from .claude_hooks import HookRunner, transcript_path
 from .sandbox import BIN, Laptop, SandboxError
 from .standin_claude import MODEL
+from .transcripts import TEAMMATE_MODEL, Transcript, subagent_path
 
 log = structlog.get_logger("tina.sim")
 
@@ -154,7 +155,11 @@ class OrchestrationTeam:
     The orchestrator is a Claude Code session (`session_id`, the team's `leadSessionId`): with
     `hooks`, it runs the installed hooks as Claude Code does (`claude_hooks.HookRunner`): it
     starts, creates the tasks, ends its turn while a teammate works (Stop), and each teammate
-    completes its task and goes idle (TaskCompleted, TeammateIdle)."""
+    completes its task and goes idle (TaskCompleted, TeammateIdle).
+
+    Each session writes its transcript as Claude Code does (`transcripts.Transcript`): the
+    orchestrator's under the worktree's project, a teammate's under the orchestrator's session
+    (`subagents/`) when it runs in-process, or a session file of its own when it has a pane."""
 
     def __init__(
         self,
@@ -181,6 +186,13 @@ class OrchestrationTeam:
             {"name": "team-lead", "agentType": "team-lead", "tmuxPaneId": ""}
         ]
         self.tasks: dict[str, dict[str, Any]] = {}  # subject → fields
+        self.transcript = Transcript(
+            transcript_path(laptop.claude, worktree, self.session_id),
+            session_id=self.session_id,
+            cwd=worktree,
+            model=MODEL,
+        )
+        self.mates: dict[str, Transcript] = {}  # each teammate's transcript, by name
 
     def _fire(self, event: str, **fields: Any) -> None:
         if self.hooks is not None:
@@ -200,6 +212,11 @@ class OrchestrationTeam:
     def create(self, phases: int) -> None:
         self._fire("SessionStart", source="startup", model=MODEL)
         self._fire("UserPromptSubmit", prompt=f"/tina:orchestrate {self.feature}")
+        self.transcript.touch()
+        self.transcript.user(
+            "<command-message>tina:orchestrate</command-message>\n"
+            f"<command-name>/tina:orchestrate</command-name>\n<command-args>{self.feature}</command-args>"
+        )
         self._write_team()
         self._add("validate-design", None, after=None)
         after = "validate-design"
@@ -208,6 +225,11 @@ class OrchestrationTeam:
                 subject = f"{step}-phase-{n}"
                 self._add(subject, str(n), after=after)
                 after = subject
+        self.transcript.say(
+            f"Creating the orchestration team and its {len(self.tasks)} tasks.",
+            tool="TeamCreate",
+            tool_input={"team_name": self.name, "description": f"Orchestrating {self.feature}"},
+        )
 
     def _add(self, subject: str, phase: str | None, *, after: str | None) -> None:
         task_id = str(len(self.tasks) + 1)
@@ -256,6 +278,22 @@ class OrchestrationTeam:
             {"name": agent, "agentType": agent_type, "tmuxPaneId": pane, "isActive": False}
         )
         self._write_team()
+        if pane == "in-process":
+            agent_id: str | None = f"a{uuid.uuid4().hex[:16]}"
+            session = self.session_id
+            path = subagent_path(self.laptop.claude, self.worktree, session, str(agent_id))
+        else:  # a pane teammate is a Claude Code session of its own
+            agent_id, session = None, str(uuid.uuid4())
+            path = transcript_path(self.laptop.claude, self.worktree, session)
+        self.mates[agent] = Transcript(
+            path,
+            session_id=session,
+            cwd=self.worktree,
+            model=TEAMMATE_MODEL,
+            agent_id=agent_id,
+            agent_name=agent,
+        )
+        self.mates[agent].user(_wrapped("team-lead", f"You are {agent} on team {self.name}."))
 
     def begin(self, step: str, phase: str | None, agent: str, agent_type: str) -> None:
         """A step starts: its teammate joins, its task goes in progress (a remediation phase's
@@ -267,9 +305,15 @@ class OrchestrationTeam:
         self._join(agent, agent_type)
         task = self.tasks[subject]
         if task["status"] != "in_progress" or task["owner"] != agent:
+            spawn = {"subagent_type": agent_type, "name": agent, "team_name": self.name,
+                     "description": subject}  # fmt: skip
+            self.transcript.say(f"Handing {subject} to {agent}.", tool="Task", tool_input=spawn)
             task.update(status="in_progress", owner=agent)
             self._write(subject)
             self._set_active(agent, True)
+            mate = self.mates[agent]
+            mate.user(_wrapped("team-lead", f"Please take task {task['id']}: {subject}."))
+            mate.say(f"Working on {subject}.", tool="Read", tool_input={"file_path": "docs/plans"})
             # The orchestrator's turn ends while its teammate works.
             self._fire("Stop", stop_hook_active=False,
                        last_assistant_message=f"{agent} is on {subject}.")  # fmt: skip
@@ -287,8 +331,19 @@ class OrchestrationTeam:
             task["status"] = "completed"
             self._write(subject)
             if owner:
+                mate = self.mates.get(owner)
+                if mate is not None:
+                    mate.say(f"Finished {subject}.", tool="SendMessage",
+                             tool_input={"type": "message", "recipient": "team-lead"})  # fmt: skip
                 self._fire("TeammateIdle", teammate_name=owner, team_name=self.name)
                 self._set_active(owner, False)
+                self.transcript.user(_wrapped(owner, f"Finished {subject}."))
+                self.transcript.say(f"{subject} is done.")
+
+
+def _wrapped(sender: str, text: str) -> str:
+    """A teammate message as it reaches an agent's model (reference §7.1)."""
+    return f'<teammate-message teammate_id="{sender}">\n{text}\n</teammate-message>'
 
 
 class OrchestrationSim:
