@@ -183,7 +183,7 @@ class OrchestrationTeam:
             else None
         )
         self.members: list[dict[str, Any]] = [
-            {"name": "team-lead", "agentType": "team-lead", "tmuxPaneId": ""}
+            {"name": "team-lead", "agentType": "team-lead", "tmuxPaneId": "", "model": MODEL}
         ]
         self.tasks: dict[str, dict[str, Any]] = {}  # subject → fields
         self.transcript = Transcript(
@@ -275,7 +275,13 @@ class OrchestrationTeam:
             except SandboxError:
                 pane = "in-process"
         self.members.append(
-            {"name": agent, "agentType": agent_type, "tmuxPaneId": pane, "isActive": False}
+            {
+                "name": agent,
+                "agentType": agent_type,
+                "tmuxPaneId": pane,
+                "isActive": False,
+                "model": "sonnet",  # the alias given at spawn: TEAMMATE_MODEL
+            }
         )
         self._write_team()
         if pane == "in-process":

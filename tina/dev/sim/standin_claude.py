@@ -34,6 +34,12 @@ Stop when a turn ends; SessionEnd on end of input (``prompt_input_exit``) or a h
 PermissionRequest, a StopFailure rate limit, a pane teammate's permission_request, a plan
 approval, an idle teammate with an open task, a stalled one.
 
+It writes its session's transcript where Claude Code does, and each teammate's
+(``tina.dev.sim.transcripts``): the init command, then an assistant message with its model and
+token usage for each step (the lead's on ``LEAD_MODEL``, the teammates' on ``TEAMMATE_MODEL``,
+both priced in ``tina/usage/prices.toml``), appended as the work goes on, never anyone's own
+words. Each message's usage is also logged (``usage``: agent, model, tokens).
+
 Everything it receives is logged as JSON lines to ``$HOME/.claude/tina-standin.log``
 (``start`` with argv and cwd, each ``input`` line, each ``outcome``, each ``hook`` run and
 ``permission`` decision), so tests can assert the
