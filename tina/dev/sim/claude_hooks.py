@@ -18,6 +18,10 @@ in parallel when several match, as Claude Code does. Nothing installed, nothing 
 ``disableAllHooks: true`` in any of the files, nothing runs either.
 
 ``permission_decision`` reads a ``PermissionRequest`` handler's stdout as Claude Code reads it.
+
+The status line is read from the same files (``statusLine: {"type": "command", "command": ...}``,
+the last file that sets one wins: the project's local settings over the project's over the
+user's) and run the same way, its JSON on stdin (``status_line_command``, ``run_status_line``).
 """
 
 from __future__ import annotations
@@ -38,17 +42,22 @@ from tina.hooks.settings import MATCHERLESS_EVENTS  # reference §8.1: Claude Co
 __all__ = [
     "DEFAULT_TIMEOUT",
     "MATCHERLESS_EVENTS",
+    "STATUS_LINE_TIMEOUT",
     "HookRun",
     "HookRunner",
     "handlers_for",
     "permission_decision",
+    "run_status_line",
     "settings_files",
+    "status_line_command",
     "transcript_path",
 ]
 
 DEFAULT_TIMEOUT = 600.0
 """Seconds Claude Code gives a command hook without a ``timeout`` (reference §8.2)."""
 _OUTPUT_MAX = 64 * 1024
+STATUS_LINE_TIMEOUT = 10.0
+"""Seconds the stand-in gives a status-line command (Claude Code documents none)."""
 
 # The input field a matcher is tested against, per event.
 _MATCHED_FIELD = {
@@ -145,6 +154,27 @@ def handlers_for(
                     seen.add(command)
                     chosen.append(handler)
     return chosen
+
+
+def status_line_command(env: Mapping[str, str], project: Path) -> str | None:
+    """The status line's command, from the last settings file that sets a command one."""
+    command = None
+    for path in settings_files(env, project):
+        setting = _load(path).get("statusLine")
+        if isinstance(setting, dict) and setting.get("type") == "command":
+            value = setting.get("command")
+            if isinstance(value, str) and value.strip():
+                command = value
+    return command
+
+
+def run_status_line(
+    command: str, status: Mapping[str, Any], env: Mapping[str, str], cwd: Path
+) -> HookRun:
+    """Runs the status line as Claude Code does: ``/bin/sh -c``, the status JSON on stdin."""
+    data = json.dumps(dict(status), ensure_ascii=False).encode("utf-8")
+    handler = {"command": command, "timeout": STATUS_LINE_TIMEOUT}
+    return _run_command("StatusLine", handler, data, env, cwd)
 
 
 def transcript_path(claude_dir: Path, cwd: Path, session_id: str) -> Path:

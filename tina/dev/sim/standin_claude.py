@@ -71,9 +71,26 @@ from typing import Any, TextIO
 import attrs
 
 from tina.local import InboxWriteError, append_inbox_message, mark_inbox_read
+from tina.usage import PriceTable, load_prices
 
-from .claude_hooks import HookRun, HookRunner, permission_decision, transcript_path
-from .transcripts import LEAD_MODEL, TEAMMATE_MODEL, Transcript, Usage, subagent_path
+from .account import ACCOUNT_NAME, Account
+from .claude_hooks import (
+    HookRun,
+    HookRunner,
+    permission_decision,
+    run_status_line,
+    status_line_command,
+    transcript_path,
+)
+from .transcripts import (
+    CLAUDE_VERSION,
+    LEAD_MODEL,
+    LEAD_MODEL_NAME,
+    TEAMMATE_MODEL,
+    Transcript,
+    Usage,
+    subagent_path,
+)
 
 __all__ = [
     "ARGV0_ENV",
@@ -111,6 +128,8 @@ _AGENT_TYPES = {
 _COLORS = ("blue", "green", "yellow", "purple", "red", "orange", "cyan", "pink")
 _LEAD = "team-lead"
 _INBOX_POLL_SECS = 0.2
+STATUS_EVERY_SECS = 0.3  # Claude Code updates its status line at most this often
+CONTEXT_WINDOW = 200_000
 MODEL = LEAD_MODEL  # the lead's; its teammates run TEAMMATE_MODEL (both priced in tina.usage)
 # The teammates the scenario's stories bring (see `Scenario`).
 PANE_TEAMMATE = "tester"
@@ -431,6 +450,16 @@ class Lead:
         )
         self.last_message = ""
         self.turn_open = False  # a phase that never finishes leaves its turn running
+        # The status line: the laptop's account (its rate limits, known after the first API
+        # response) and what this session has cost.
+        self.account = Account(self.claude / ACCOUNT_NAME)
+        self._prices: PriceTable | None = None
+        self._spent_lock = threading.Lock()
+        self._session_cost = 0
+        self._rate_limits: dict[str, Any] | None = None
+        self._status_lock = threading.Lock()
+        self._status_at: float | None = None
+        self._started = time.monotonic()
 
     # -- hooks ------------------------------------------------------------------------------------
 
@@ -458,8 +487,83 @@ class Lead:
 
         def log_usage(usage: Usage, model: str) -> None:
             self.log("usage", agent=agent, model=model, **attrs.asdict(usage))
+            self._spend(usage, model, refresh=agent == _LEAD)
 
         return log_usage
+
+    def _spend(self, usage: Usage, model: str, *, refresh: bool) -> None:
+        """The message's cost goes to the laptop's account (and this session's); the lead's own
+        messages update the status line."""
+        if self._prices is None:
+            self._prices = load_prices()
+        cost = self._prices.cost_micros(
+            model,
+            input=usage.input,
+            output=usage.output,
+            cache_write=usage.cache_write,
+            cache_read=usage.cache_read,
+        )
+        limits = self.account.spend(cost or 0)
+        with self._spent_lock:
+            self._session_cost += cost or 0
+            self._rate_limits = limits
+        if refresh:
+            self.refresh_status()
+
+    def status(self) -> dict[str, Any]:
+        """The status-line JSON Claude Code pipes to ``statusLine.command``."""
+        context = self.transcript.context
+        used = round(min(100.0, context * 100 / CONTEXT_WINDOW), 1)
+        with self._spent_lock:
+            cost, limits = self._session_cost, self._rate_limits
+        doc: dict[str, Any] = {
+            "hook_event_name": "Status",
+            "session_id": self.session_id,
+            "transcript_path": str(self.hooks.transcript),
+            "cwd": str(self.cwd),
+            "model": {"id": MODEL, "display_name": LEAD_MODEL_NAME},
+            "workspace": {"current_dir": str(self.cwd), "project_dir": str(self.cwd)},
+            "version": CLAUDE_VERSION,
+            "output_style": {"name": "default"},
+            "cost": {
+                "total_cost_usd": cost / 1_000_000,
+                "total_duration_ms": round((time.monotonic() - self._started) * 1000),
+                "total_api_duration_ms": 0,
+                "total_lines_added": 0,
+                "total_lines_removed": 0,
+            },
+            "exceeds_200k_tokens": context > CONTEXT_WINDOW,
+            "context_window": {
+                "total_input_tokens": context,
+                "context_window_size": CONTEXT_WINDOW,
+                "used_percentage": used,
+                "remaining_percentage": round(100.0 - used, 1),
+            },
+        }
+        if limits is not None:  # Claude.ai subscribers, after the session's first response
+            doc["rate_limits"] = limits
+        return doc
+
+    def refresh_status(self, *, force: bool = False) -> None:
+        """Runs the configured status line, at most every STATUS_EVERY_SECS unless `force`d
+        (a refresh under way elsewhere is enough unless forced); never raises."""
+        if not self._status_lock.acquire(blocking=force):
+            return
+        try:
+            now = time.monotonic()
+            recent = self._status_at is not None and now - self._status_at < STATUS_EVERY_SECS
+            if recent and not force:
+                return
+            command = status_line_command(self.env, self.cwd)
+            if command is None:
+                return
+            self._status_at = now
+            run = run_status_line(command, self.status(), self.env, self.cwd)
+            self.log("status_line", exit_code=run.returncode, stdout=run.stdout[:200])
+        except Exception as exc:  # the status line never takes the lead down
+            self.log("status_line_error", error=repr(exc))
+        finally:
+            self._status_lock.release()
 
     def start_session(self) -> None:
         """What Claude Code does as it starts: a transcript file and the SessionStart hook."""
@@ -468,6 +572,7 @@ class Lead:
             self.transcript.git_branch = branch.stdout.strip()
         self.transcript.touch()
         self.fire("SessionStart", source="startup", model=MODEL)
+        self.refresh_status(force=True)
 
     def end_session(self, reason: str) -> None:
         self.fire("SessionEnd", reason=reason)
@@ -595,6 +700,7 @@ class Lead:
             team.shutdown()  # as the skill does before it reports the phase complete
         self.turn_open = scenario.outcome == "hang"
         self._finish(team_name, phase, launch, scenario, status_path, started, base, plan)
+        self.refresh_status(force=True)
 
     def _count_launch(self, phase_dir: Path) -> int:
         counter = phase_dir / "standin-launches"
@@ -672,6 +778,10 @@ class Lead:
             last_assistant_message=message,
         )
         self.log("rate_limited", resets=_iso(reset.astimezone(UTC)), secs=secs)
+        limits = self.account.limit_reached(reset.timestamp())
+        with self._spent_lock:
+            self._rate_limits = limits
+        self.refresh_status(force=True)
         self.sleep(secs)
         self.say("> continue")
         self.fire("UserPromptSubmit", prompt="continue")

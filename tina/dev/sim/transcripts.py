@@ -39,7 +39,9 @@ import attrs
 from .claude_hooks import transcript_path
 
 __all__ = [
+    "CLAUDE_VERSION",
     "LEAD_MODEL",
+    "LEAD_MODEL_NAME",
     "TEAMMATE_MODEL",
     "Transcript",
     "Usage",
@@ -48,6 +50,8 @@ __all__ = [
 
 LEAD_MODEL = "claude-opus-4-5-20251101"
 """The leads' model (an orchestrator, a phase lead): in tina/usage/prices.toml."""
+LEAD_MODEL_NAME = "Opus 4.5"
+"""How Claude Code names the lead's model (the status line's ``model.display_name``)."""
 TEAMMATE_MODEL = "claude-sonnet-4-5-20250929"
 """The teammates' model: in tina/usage/prices.toml."""
 SYNTHETIC_MODEL = "<synthetic>"
@@ -129,6 +133,11 @@ class Transcript:
         self._parent: str | None = None
         self._context = 0  # tokens the next request carries before its new part
         self._broken = False
+
+    @property
+    def context(self) -> int:
+        """Tokens in the session's context now (what the next request would carry)."""
+        return self._context
 
     # -- lines --------------------------------------------------------------------------------
 
