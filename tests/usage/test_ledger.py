@@ -6,15 +6,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from tests.usage.conftest import FIXTURES, LEAD_SESSION, WORKTREE
 from tina.usage import (
+    HOLD_MS,
     HOUR_MS,
     Facts,
     OrchestrationFacts,
     TeamFacts,
     UsageLedger,
+    held_id,
     load_prices,
 )
 
@@ -268,3 +271,60 @@ def test_any_unusable_state_starts_fresh(tmp_path: Path, text: str) -> None:
     ledger = UsageLedger.load(state)
     assert ledger.recovered is not None
     assert ledger.reader.marks == {}
+
+
+HELD = held_id(WORKTREE)
+HELD_FACTS = attrs.evolve(
+    FACTS,
+    orchestrations=(OrchestrationFacts(id=HELD, feature="billing-export", worktree=WORKTREE),),
+)
+
+
+def _strip_ids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != "orchestrationId"} for r in rows]
+
+
+def test_usage_of_an_orchestration_without_an_id_is_held_then_sent_under_it(
+    tmp_path: Path, projects: Path
+) -> None:
+    whole = UsageLedger(tmp_path / "whole.json", clock=lambda: NOW)
+    _read_all(whole, projects)
+    expected = [r for r in whole.seal(PRICES)[0].rows if r.get("orchestrationId") == "orch1"]
+
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    for path in sorted(projects.rglob("*.jsonl")):
+        ledger.read(path, HELD_FACTS)
+    sealed = ledger.seal(PRICES, lambda worktree: None)
+    assert all(r.get("orchestrationId") is None for b in sealed for r in b.rows)
+    assert ledger.held() == len(expected)
+    # a restart keeps them held (with the marks: the lines are not read again)
+    again = UsageLedger.load(state, clock=lambda: NOW + HOLD_MS - 1)
+    assert again.held() == len(expected)
+    for path in sorted(projects.rglob("*.jsonl")):
+        again.read(path, HELD_FACTS)
+    assert again.seal(PRICES, lambda worktree: None) == []
+    (batch,) = again.seal(PRICES, {WORKTREE: "orch1"}.get)
+    assert sorted(_strip_ids(list(batch.rows)), key=str) == sorted(_strip_ids(expected), key=str)
+    assert {r["orchestrationId"] for r in batch.rows} == {"orch1"}
+    assert again.held() == 0
+    assert UsageLedger.load(state).held() == 0
+
+
+def test_usage_held_past_the_bound_is_sealed_unattributed_and_counted(
+    tmp_path: Path, projects: Path
+) -> None:
+    now = [NOW]
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: now[0])
+    for path in sorted(projects.rglob("*.jsonl")):
+        ledger.read(path, HELD_FACTS)
+    ledger.seal(PRICES, lambda worktree: None)
+    held = ledger.held()
+    assert held > 0
+    now[0] = NOW + HOLD_MS
+    (batch,) = ledger.seal(PRICES, lambda worktree: None)
+    assert ledger.held() == 0 and ledger.held_expired == held
+    assert all(
+        set(r) & {"orchestrationId", "phaseNumber", "agentName"} == set() for r in batch.rows
+    )
+    assert _sum(list(batch.rows), "messages") > 0

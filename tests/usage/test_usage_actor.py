@@ -1,20 +1,45 @@
-"""The unwired usage actor with a fake `send`: real files and threads, so the real clock."""
+"""The usage actor fed by the watch hub, sending through a FakeGateway: real files, a real hub
+and worker threads, so the real clock."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
-from tests.usage.conftest import FIXTURES
+from tests.usage.conftest import FIXTURES, LEAD_SESSION, WORKTREE
+from tina.convex import LatestValue
 from tina.convex.errors import ConvexError
+from tina.convex.gateway import GatewayProtocol
 from tina.daemon.actors import usage as actor
-from tina.usage import Batch, Facts, UsageLedger, load_prices
+from tina.daemon.watch import WatchHub
+from tina.dev.fakes import FakeGateway
+from tina.supervision import Backoff
+from tina.usage import Facts, OrchestrationFacts, TeamFacts, UsageLedger, held_id, load_prices
 
 PRICES = load_prices()
+FAST = Backoff(initial=0.01, cap=0.05, jitter=0.0)
+PROJECT = "-Users-dev-repo--worktrees-billing-export"
+
+
+def _facts(orchestration_id: str) -> Facts:
+    return Facts(
+        teams=(
+            TeamFacts(
+                name="billing-export-phase-1",
+                lead_session_id=LEAD_SESSION,
+                members=("team-lead", "executor-1"),
+            ),
+        ),
+        orchestrations=(
+            OrchestrationFacts(id=orchestration_id, feature="billing-export", worktree=WORKTREE),
+        ),
+    )
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -23,109 +48,204 @@ def _copy(tmp_path: Path) -> Path:
     return projects
 
 
-async def _until(condition: object, timeout: float = 20.0) -> None:
-    assert callable(condition)
+def _line(message_id: str, input_tokens: int, output_tokens: int = 0) -> str:
+    return (
+        json.dumps(
+            {
+                "type": "assistant",
+                "timestamp": "2026-03-02T12:00:00Z",
+                "sessionId": LEAD_SESSION,
+                "cwd": WORKTREE,
+                "requestId": f"req-{message_id}",
+                "message": {
+                    "id": message_id,
+                    "model": "claude-sonnet-4-5-20250929",
+                    "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+                },
+            }
+        )
+        + "\n"
+    )
+
+
+async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None:
     with trio.fail_after(timeout):
         while not condition():
             await trio.sleep(0.01)
 
 
+class Rig:
+    def __init__(self, nursery: trio.Nursery, hub: WatchHub, gateway: FakeGateway) -> None:
+        self.nursery = nursery
+        self.hub = hub
+        self.gateway = gateway
+        self.cell: LatestValue[GatewayProtocol | None] = LatestValue(gateway)
+
+    async def start(self, usage: actor.Usage, **kwargs: Any) -> trio.CancelScope:
+        scope = trio.CancelScope()
+
+        async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            with scope:
+                await actor.run(
+                    usage, self.hub, self.cell, backoff=FAST, task_status=task_status, **kwargs
+                )
+
+        await self.nursery.start(run)
+        return scope
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    hub = WatchHub()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        try:
+            yield Rig(nursery, hub, FakeGateway())
+        finally:
+            nursery.cancel_scope.cancel("test done")
+
+
+def _spy_reads(usage: actor.Usage) -> list[str]:
+    """The paths the ledger reads, in order."""
+    assert usage.ledger is not None
+    ledger = usage.ledger
+    reads: list[str] = []
+    real = ledger.read
+
+    def read(path: Path, facts: Facts, **kwargs: Any) -> Any:
+        reads.append(path.name)
+        return real(path, facts, **kwargs)
+
+    ledger.read = read  # type: ignore[method-assign]
+    return reads
+
+
 @pytest.mark.timeout(60)
-async def test_a_failed_send_is_retried_under_the_same_id_then_acknowledged(tmp_path: Path) -> None:
+async def test_an_appended_line_reads_only_its_file_and_reaches_convex_once(
+    tmp_path: Path, rig: Rig
+) -> None:
+    projects = _copy(tmp_path)
+    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=lambda: _facts("orch1"))
+    await rig.start(usage)
+    await _until(lambda: rig.gateway.usage_batches and not usage.ledger.pending())  # type: ignore[union-attr]
+    # the hub's first watch of the new root asks for a rescan (it may have missed changes)
+    await _until(lambda: usage.rounds >= 2)
+    before = rig.gateway.usage_totals("orch1")
+    assert before["messages"] > 0
+    reads = _spy_reads(usage)
+
+    transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000001.jsonl"
+    with transcript.open("a") as f:  # a session in the worktree: attributed by its cwd
+        f.write(_line("msg-new-1", 1000, 50))
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == before["input"] + 1000)
+    assert reads == [transcript.name]  # the one file that changed, not every transcript
+    after = rig.gateway.usage_totals("orch1")
+    assert after["messages"] == before["messages"] + 1
+    assert after["output"] == before["output"] + 50
+    assert after["cost"] > before["cost"]  # priced: sonnet has a price
+
+
+@pytest.mark.timeout(60)
+async def test_a_new_session_file_in_a_new_project_directory_is_read(
+    tmp_path: Path, rig: Rig
+) -> None:
+    projects = tmp_path / "projects"
+    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=lambda: _facts("orch1"))
+    await rig.start(usage)  # makes the projects directory it watches
+    fresh = projects / "-elsewhere" / "s1.jsonl"
+    fresh.parent.mkdir()
+    fresh.write_text(_line("m1", 7))
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 7)
+
+
+@pytest.mark.timeout(60)
+async def test_a_failed_send_is_sent_again_under_the_same_id(tmp_path: Path, rig: Rig) -> None:
+    projects = _copy(tmp_path)
+    rig.gateway.fail_next = 2
+    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES)
+    await rig.start(usage)
+    await _until(lambda: rig.gateway.usage_batches)
+    calls = [batch for name, (batch, _) in rig.gateway.calls if name == "record_usage"]
+    assert len(calls) == 3 and len(set(calls)) == 1
+    await _until(lambda: UsageLedger.load(tmp_path / "usage.json").pending() == [])
+    assert usage.failures == 2
+
+
+@pytest.mark.timeout(60)
+async def test_a_refused_batch_is_dropped_and_a_refused_credential_is_not(
+    tmp_path: Path, rig: Rig
+) -> None:
+    projects = _copy(tmp_path)
+    rig.gateway.inject(
+        "record_usage", ConvexError({"code": "forbidden", "message": "revoked"}, "forbidden")
+    )
+    rig.gateway.inject(
+        "record_usage", ConvexError({"code": "invalid", "message": "rows[0].hour"}, "invalid")
+    )
+    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES)
+    await rig.start(usage)
+    await _until(lambda: usage.ledger is not None and usage.ledger.refused == 1)
+    assert not usage.ledger.pending()  # type: ignore[union-attr]
+    assert rig.gateway.count("record_usage") == 2  # kept after the credential, dropped after
+    assert rig.gateway.usage_batches == {}
+
+
+@pytest.mark.timeout(60)
+async def test_held_usage_is_sent_once_its_orchestration_has_an_id(
+    tmp_path: Path, rig: Rig
+) -> None:
+    projects = _copy(tmp_path)
+    ids: dict[str, str] = {}
+
+    def facts() -> Facts:
+        return _facts(ids.get(WORKTREE) or held_id(WORKTREE))
+
+    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=facts, resolve=ids.get)
+    await rig.start(usage, held_interval=0.05)
+    await _until(lambda: usage.ledger is not None and usage.ledger.held() > 0)
+    assert all(
+        not str(row.get("orchestrationId", "")).startswith("held:")
+        for rows in rig.gateway.usage_batches.values()
+        for row in rows
+    )
+    assert rig.gateway.usage_totals("orch1")["messages"] == 0
+    ids[WORKTREE] = "orch1"  # the syncer's first sync of the orchestration came back
+    await _until(lambda: rig.gateway.usage_totals("orch1")["messages"] > 0)
+    assert usage.ledger.held() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.timeout(60)
+async def test_a_restart_sends_nothing_again(tmp_path: Path, rig: Rig) -> None:
+    projects = _copy(tmp_path)
+    state = tmp_path / "usage.json"
+    first = actor.Usage(state, projects, PRICES, facts=lambda: _facts("orch1"))
+    scope = await rig.start(first)
+    await _until(lambda: rig.gateway.usage_batches and not first.ledger.pending())  # type: ignore[union-attr]
+    scope.cancel("restart")
+    totals = rig.gateway.usage_totals("orch1")
+    calls = rig.gateway.count("record_usage")
+
+    second = actor.Usage(state, projects, PRICES, facts=lambda: _facts("orch1"))
+    await rig.start(second)
+    assert second.rounds == 1  # ready: every transcript looked at once
+    transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000002.jsonl"
+    with transcript.open("a") as f:
+        f.write(_line("msg-after-restart", 5))
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == totals["input"] + 5)
+    assert rig.gateway.count("record_usage") == calls + 1  # only the new line's batch
+
+
+def test_read_round_without_paths_reads_every_changed_transcript(tmp_path: Path) -> None:
     projects = _copy(tmp_path)
     ledger = UsageLedger(tmp_path / "usage.json")
-    sent: list[Batch] = []
-    failures = [True]
-
-    async def send(batch: Batch) -> bool:
-        sent.append(batch)
-        if failures:
-            failures.pop()
-            raise ConnectionError("lost reply")
-        return True
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: actor.run(
-                ledger,
-                projects,
-                Facts,
-                send,
-                prices=PRICES,
-                interval=0.01,
-                task_status=task_status,
-            )
-        )
-        await _until(lambda: len(sent) >= 2 and not ledger.pending())
-        nursery.cancel_scope.cancel("test done")
-    assert sent[0].id == sent[1].id
-    assert sum(r["messages"] for r in sent[0].rows) == 6
-    assert UsageLedger.load(tmp_path / "usage.json").pending() == []
-
-
-@pytest.mark.timeout(60)
-async def test_new_lines_are_sent_once_and_deleted_files_forgotten(tmp_path: Path) -> None:
-    projects = _copy(tmp_path)
-    ledger = UsageLedger(tmp_path / "usage.json")
-    sent: list[Batch] = []
-
-    async def send(batch: Batch) -> bool:
-        sent.append(batch)
-        return True
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: actor.run(
-                ledger, projects, Facts, send, prices=PRICES, interval=0.01, task_status=task_status
-            )
-        )
-        await _until(lambda: len(sent) == 1)
-        new = projects / "-p" / "s.jsonl"
-        new.parent.mkdir()
-        line = {
-            "type": "assistant",
-            "timestamp": "2026-03-02T12:00:00Z",
-            "requestId": "r1",
-            "message": {"id": "m1", "model": "m", "usage": {"input_tokens": 9}},
-        }
-        new.write_text(json.dumps(line) + "\n")
-        await _until(lambda: len(sent) == 2)
-        assert [r["input"] for r in sent[1].rows] == [9]
-        new.unlink()
-        await _until(lambda: str(new) not in ledger.reader.marks)
-        nursery.cancel_scope.cancel("test done")
-    assert len(sent) == 2
+    assert actor.read_round(ledger, projects, None, Facts(), PRICES) == 1
+    assert actor.read_round(ledger, projects, None, Facts(), PRICES) == 0
+    gone = next(iter(sorted(projects.rglob("*.jsonl"))))
+    gone.unlink()
+    assert actor.read_round(ledger, projects, {gone}, Facts(), PRICES) == 0
+    assert str(gone) not in ledger.reader.marks
 
 
 def test_scan_once_on_a_missing_directory_seals_nothing(tmp_path: Path) -> None:
     ledger = UsageLedger(tmp_path / "usage.json")
     assert actor.scan_once(ledger, tmp_path / "none", Facts(), PRICES) == 0
-
-
-@pytest.mark.timeout(60)
-async def test_a_refused_batch_is_dropped_and_a_refused_credential_is_not(tmp_path: Path) -> None:
-    projects = _copy(tmp_path)
-    ledger = UsageLedger(tmp_path / "usage.json")
-    answers: list[BaseException] = [
-        ConvexError({"code": "forbidden", "message": "revoked"}, "forbidden"),
-        ConvexError({"code": "invalid", "message": "rows[0].hour"}, "invalid"),
-    ]
-    sent: list[Batch] = []
-
-    async def send(batch: Batch) -> bool:
-        sent.append(batch)
-        if answers:
-            raise answers.pop(0)
-        return True
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: actor.run(
-                ledger, projects, Facts, send, prices=PRICES, interval=0.01, task_status=task_status
-            )
-        )
-        await _until(lambda: len(sent) >= 2 and not ledger.pending())
-        nursery.cancel_scope.cancel("test done")
-    assert len(sent) == 2  # kept after the credential refusal, dropped after the data refusal
-    assert sent[0].id == sent[1].id
-    assert ledger.refused == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import attrs
 import trio
@@ -39,6 +39,9 @@ from .client import ConvexClient
 from .needs import SyncLaptopResult, result_from_wire, sync_laptop_args
 from .prompts import PendingDecisions, opened_to_wire
 from .wire import make_converter
+
+if TYPE_CHECKING:
+    from tina.usage.quota import QuotaReport
 
 _conv = make_converter()
 T = TypeVar("T")
@@ -191,6 +194,11 @@ class _Removed:
 
 
 @attrs.frozen(kw_only=True)
+class _Applied:
+    applied: bool
+
+
+@attrs.frozen(kw_only=True)
 class _Interrupted:
     interrupted: float
 
@@ -271,6 +279,8 @@ class GatewayProtocol(Protocol):
     async def sync_laptop(
         self, items: list[LaptopNeed], sessions: list[SessionSnapshot]
     ) -> SyncLaptopResult: ...
+    async def record_usage(self, batch: str, rows: list[dict[str, Any]]) -> bool: ...
+    async def record_quota(self, report: QuotaReport) -> None: ...
 
 
 async def enroll(
@@ -513,3 +523,17 @@ class Gateway:
         args.update(sync_laptop_args(items, sessions))
         doc = await self._send("needs:syncLaptop", args)
         return result_from_wire(doc)
+
+    async def record_usage(self, batch: str, rows: list[dict[str, Any]]) -> bool:
+        """One batch of hourly usage rows (`tina.usage.UsageRow.to_wire`, deltas); whether
+        Convex applied it now (False: it had applied that batch before)."""
+        args = self._args()
+        args.update(batch=batch, rows=rows)
+        doc = await self._send("usage:recordUsage", args)
+        return _structure(doc, _Applied).applied
+
+    async def record_quota(self, report: QuotaReport) -> None:
+        """This laptop's quota windows and last rate limit (`usage:recordQuota`)."""
+        args = self._args()
+        args.update(report.to_wire())
+        await self._send("usage:recordQuota", args)

@@ -15,6 +15,8 @@ tina (root, one_for_one)
   decisions    the live pendingDecisions subscription: answers to the waiting hooks
   needs        what needs a human on this laptop, and its Claude Code sessions (needs:syncLaptop)
   control      the local socket: status, hook events in, permission decisions out
+  usage        Claude Code's transcripts (~/.claude/projects) -> usage:recordUsage
+  quota        the account's rate limits (status line, StopFailure hooks) -> usage:recordQuota
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from tina.daemon.actors import (
     needs,
     presence,
     prompts,
+    usage,
     worktree,
 )
 from tina.daemon.actors.connection import Connection
@@ -52,7 +55,7 @@ from tina.daemon.debug.durations import duration
 from tina.daemon.sync.outbox import Outbox
 from tina.daemon.sync.syncer import Syncer
 from tina.daemon.watch import WatchHub
-from tina.messages import ActorSummary, Health
+from tina.messages import ActorSummary, Health, HookEvent
 from tina.supervision import (
     Backoff,
     ChildSpec,
@@ -64,12 +67,32 @@ from tina.supervision import (
     inject_fault,
     parse_faults,
 )
+from tina.usage import (
+    Facts,
+    OrchestrationFacts,
+    PriceError,
+    PriceTable,
+    SessionFacts,
+    TeamFacts,
+    held_id,
+    load_prices,
+)
 
 log = structlog.get_logger("tina.app")
 
 
 # Actions arrive one tap at a time; 16 absorbs a burst without ever blocking the subscription.
 ACTION_BUFFER = 16
+
+
+def _prices(override: Path | None) -> PriceTable:
+    """tina's price table with the config's override; an unusable override is logged and
+    left out (costs from tina's table) rather than stopping the daemon."""
+    try:
+        return load_prices(override)
+    except PriceError as exc:
+        log.error("usage.prices_invalid", error=str(exc))
+        return load_prices()
 
 
 class Daemon:
@@ -130,6 +153,17 @@ class Daemon:
             available=lambda: self.connection.state() == "connected",
             team_of=self.claude.team_of_session,
             orchestration_of=self._orchestration_of,
+        )
+        # Usage from the transcripts, and the account's quota (the status line's rate limits,
+        # read beside each worktree watcher, and the hooks' StopFailure rate limits).
+        self.quota = usage.Quota()
+        self.usage = usage.Usage(
+            config.state_dir / "usage.json",
+            config.claude_dir / "projects",
+            _prices(config.usage_prices),
+            facts=self._usage_facts,
+            resolve=self._orchestration_id,
+            disk=self.disk,
         )
         send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive
@@ -250,9 +284,22 @@ class Daemon:
                     control.serve,
                     cfg.control_socket,
                     self.snapshot,
-                    on_hook=self.hooks.offer,
+                    on_hook=self._on_hook,
                     on_permission=self.prompts.ask,
                 ),
+            ),
+            # Last: the first reading of every transcript does not hold up the others' start.
+            ChildSpec(
+                id="usage",
+                run=partial(usage.run, self.usage, self.hub, self.gateway),
+                shutdown_timeout=1,  # what is sealed is on disk; the next start sends it
+                detail=self.usage.detail,
+            ),
+            ChildSpec(
+                id="quota",
+                run=partial(usage.run_quota, self.quota, self.gateway, self.syncer.reconcile),
+                shutdown_timeout=0.5,
+                detail=self.quota.detail,
             ),
         ]
 
@@ -271,8 +318,71 @@ class Daemon:
     def _worktree_spec(self, feature: str, path: Path, repo_root: str | None) -> ChildSpec:
         return ChildSpec(
             id=f"wt:{feature}",
-            run=partial(worktree.run, path, repo_root, self.hub, self.syncer, disk=self.disk),
+            run=partial(self._run_worktree, path, repo_root),
             restart=Restart.PERMANENT,
+        )
+
+    async def _run_worktree(
+        self,
+        path: Path,
+        repo_root: str | None,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """A worktree's watcher, and beside it the reader of its status line's rate limits."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                partial(usage.watch_rate_limits, path, self.hub, self.quota, disk=self.disk)
+            )
+            await nursery.start(
+                partial(worktree.run, path, repo_root, self.hub, self.syncer, disk=self.disk)
+            )
+            task_status.started()
+
+    def _on_hook(self, event: HookEvent) -> bool:
+        """A hook event from the control socket: a rate limit hit is this laptop's quota too."""
+        if event.event == "StopFailure" and event.error == "rate_limit":
+            self.quota.limited(event.received_at, event.error_details)
+        return self.hooks.offer(event)
+
+    def _orchestration_id(self, worktree: str) -> str | None:
+        """The Convex id of the orchestration in `worktree`, once the syncer has it."""
+        return {os.path.normpath(wt): oid for wt, oid in self.syncer.orchestration_ids.items()}.get(
+            os.path.normpath(worktree)
+        )
+
+    def _usage_facts(self) -> Facts:
+        """What usage attribution needs, from what the daemon knows now: the team configs, the
+        orchestrations (by worktree; a held id until the syncer has the Convex one) and the
+        hook sessions' teams."""
+        ids = {os.path.normpath(wt): oid for wt, oid in self.syncer.orchestration_ids.items()}
+        orchestrations: dict[str, tuple[str, str]] = {}
+        for feature, wt in self.hooks.worktrees.items():
+            root = os.path.normpath(wt)
+            orchestrations[root] = (feature, ids.get(root) or held_id(root))
+        for root, oid in ids.items():
+            orchestrations.setdefault(root, ("", oid))  # no lookup: found by cwd only
+        names = {d: team.team_name for d, (_, team, _) in self.claude.configs.items()}
+        teams = tuple(
+            TeamFacts(
+                name=team.team_name,
+                lead_session_id=self.claude.lead_sessions.get(d),
+                members=tuple(m.agent_name for m in members),
+            )
+            for d, (_, team, members) in sorted(self.claude.configs.items())
+        )
+        sessions = {
+            sid: SessionFacts(team=names[state.team])
+            for sid, state in self.hooks.sessions.by_id.items()
+            if state.team is not None and state.team in names
+        }
+        return Facts(
+            teams=teams,
+            orchestrations=tuple(
+                OrchestrationFacts(id=oid, feature=feature, worktree=root)
+                for root, (feature, oid) in sorted(orchestrations.items())
+            ),
+            sessions=sessions,
         )
 
     def _orchestration_of(self, cwd: str) -> str | None:
@@ -338,6 +448,7 @@ class Daemon:
             "tree": [s.to_json() for s in self.statistics()],
             "hooks": self.hooks.snapshot(),
             "needs": self.needs.snapshot(),
+            "usage": {**self.usage.detail(), "quota": self.quota.detail()},
         }
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

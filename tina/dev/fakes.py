@@ -42,6 +42,7 @@ from tina.messages import (
     TaskSnapshot,
     TeamSnapshot,
 )
+from tina.usage.quota import QuotaReport
 
 BRACKETED_PASTE_AGENT = r"""
 import os, sys, tty
@@ -207,6 +208,10 @@ class FakeGateway:
     # Answers lost on the way back: the next N delta-sync calls are applied, then raise
     # connection lost (as a reply lost with the connection).
     lose_replies: int = 0
+    # Usage batches as `usage:recordUsage` applied them (by batch id, rows), each once; and
+    # every quota report `usage:recordQuota` took, in order.
+    usage_batches: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
+    quota_reports: list[QuotaReport] = attrs.Factory(list)
 
     def inject(
         self, call: str, error: Exception, *, action_id: str | None = None, times: int = 1
@@ -585,6 +590,27 @@ class FakeGateway:
             updated=float(sum(1 for k, n in self.needs.items() if k in before and before[k] != n)),
             resolved=float(len(before.keys() - self.needs.keys())),
         )
+
+    async def record_usage(self, batch: str, rows: list[dict[str, Any]]) -> bool:
+        await self._call("record_usage", (batch, list(rows)))
+        if batch in self.usage_batches:
+            return False
+        self.usage_batches[batch] = list(rows)
+        return True
+
+    def usage_totals(self, orchestration_id: str | None = None) -> dict[str, int]:
+        """The sums of every applied row of `orchestration_id` (None: unattributed)."""
+        out = dict.fromkeys(("messages", "input", "output", "cacheWrite", "cacheRead", "cost"), 0)
+        for rows in self.usage_batches.values():
+            for row in rows:
+                if row.get("orchestrationId") == orchestration_id:
+                    for name in out:
+                        out[name] += int(row.get("costMicros" if name == "cost" else name, 0))
+        return out
+
+    async def record_quota(self, report: QuotaReport) -> None:
+        await self._call("record_quota", report)
+        self.quota_reports.append(report)
 
 
 def refused(code: str = "revoked", message: str = "the credential was revoked") -> ConvexError:

@@ -3,7 +3,10 @@
 Claude Code runs ``statusLine.command`` from ``.claude/settings.local.json`` and pipes its
 status-line JSON to it. The script writes ``$PWD/.claude/tina/context-metrics.json``
 (``used_pct``, ``tokens``, ``max``, ``timestamp``), as the original tool's did, and prints
-``ctx:<used>%``. Unlike the original it needs no ``jq``: it runs Python (the interpreter that
+``ctx:<used>%``. When the input carries ``rate_limits`` (the account's 5-hour and 7-day windows:
+recent Claude Code versions, Claude.ai subscribers) it also writes their valid windows, as
+given, with the time, to ``$PWD/.claude/tina/rate-limits.json``, which the daemon reports as
+this laptop's quota (`tina.usage.quota`). Unlike the original it needs no ``jq``: it runs Python (the interpreter that
 installed it, else ``python3``), and it never fails the status line: bad input, a missing
 interpreter or an unwritable directory still print a line and exit 0.
 """
@@ -51,23 +54,47 @@ metrics = {
     "max": number("context_window_size", 200000),
     "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
 }
-temp = None
-try:
-    target = os.path.join(os.getcwd(), ".claude", "tina")
-    os.makedirs(target, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target, prefix=".context-metrics.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(metrics, handle)
-    os.replace(temp, os.path.join(target, "context-metrics.json"))
+def limit(value):
+    if not isinstance(value, dict):
+        return None
+    out = {}
+    for key in ("used_percentage", "resets_at"):
+        item = value.get(key)
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            return None
+        if not math.isfinite(item) or item < 0:
+            return None
+        out[key] = item
+    return out
+limits = doc.get("rate_limits") if isinstance(doc, dict) else None
+limits = limits if isinstance(limits, dict) else {}
+quota = {}
+for key in ("five_hour", "seven_day"):
+    found = limit(limits.get(key))
+    if found is not None:
+        quota[key] = found
+def write(name, data):
     temp = None
-except Exception:
-    pass
-finally:
-    if temp is not None:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+    try:
+        target = os.path.join(os.getcwd(), ".claude", "tina")
+        os.makedirs(target, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target, prefix="." + name + ".", suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle)
+        os.replace(temp, os.path.join(target, name))
+        temp = None
+    except Exception:
+        pass
+    finally:
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+write("context-metrics.json", metrics)
+if quota:
+    quota["timestamp"] = metrics["timestamp"]
+    write("rate-limits.json", quota)
 print("ctx:%d%%" % math.floor(max(0.0, min(float(used), 1e6))))
 """
 
@@ -79,8 +106,8 @@ def script_text(python: str | None = None) -> str:
     return (
         "#!/usr/bin/env bash\n"
         "# Installed by tina-session init: Claude Code's status line for this worktree.\n"
-        "# Reads the status-line JSON on stdin, records the context-window use in\n"
-        "# .claude/tina/context-metrics.json and prints ctx:<used>%. Never fails.\n"
+        "# Reads the status-line JSON on stdin, records the context-window use (and the rate\n"
+        "# limits, when given) in .claude/tina/ and prints ctx:<used>%. Never fails.\n"
         f"py={interpreter}\n"
         '[ -x "$py" ] || py=$(command -v python3 2>/dev/null)\n'
         'out=""\n'

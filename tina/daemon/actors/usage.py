@@ -1,88 +1,475 @@
-"""Usage: Claude Code's transcripts -> batches of hourly rows -> ``usage:recordUsage``.
+"""Usage and quota: Claude Code's transcripts -> ``usage:recordUsage``; the account's rate
+limits -> ``usage:recordQuota``.
 
-Not wired into the supervision tree yet (issue 22): it polls the projects directory instead of
-taking changes from the watch hub, and the gateway has no ``record_usage`` method yet, so the
-caller passes `send` (a batch -> whether Convex applied it now; both answers mean done).
+**Usage.** The actor subscribes the watch hub to ``<claude_dir>/projects`` (no polling): a
+change reads only the changed transcripts (from their marks), a rescan request (the hub's, at a
+start or after lost events) lists them all and reads those whose size or inode moved. Each round,
+in a worker thread, counts the new lines (attributed with the daemon's `facts`: the Claude
+watcher's team configs, the orchestrations the daemon knows, with their Convex ids where the
+syncer has them) and seals them into batches, saved with the marks (`tina.usage.UsageLedger`).
+Rounds are at most one per `min_gap`, so a burst of writes is read once. Usage of an
+orchestration without a Convex id yet is held in the ledger and sealed once `resolve` knows the
+id (after `tina.usage.ledger.HOLD_MS`: unattributed); while rows are held the actor looks again
+every `held_interval`.
 
-Each round, in a worker thread: list the transcripts under `projects_dir`, forget the ones that
-are gone, read the new complete lines of each, seal them into batches (saved with the marks);
-then send the waiting batches oldest first. A batch whose send fails stays and is sent again,
-under the same id, next round: Convex ignores a batch it applied before. A batch Convex refuses
-(a ``ConvexError`` other than a refused credential) is dropped and counted in
-``ledger.refused``: sent again it would be refused again and hold back every later batch.
+A sender task sends the waiting batches oldest first through the gateway. A batch whose send
+fails stays and is sent again, under the same id, after a backoff: Convex ignores a batch it
+applied before. A batch Convex refuses (a ``ConvexError`` other than a refused credential) is
+dropped and counted in ``ledger.refused``: sent again it would be refused again and hold back
+every later batch.
+
+**Quota.** The status line writes ``<worktree>/.claude/tina/rate-limits.json``
+(`tina.session.statusline`); `watch_rate_limits` runs beside each worktree watcher and hands
+what it reads to :class:`Quota`; the hooks' ``StopFailure`` rate limits come through
+:meth:`Quota.limited`. `run_quota` sends ``usage:recordQuota`` when it changed, at most once per
+30 s unless a window crosses 80 % or 100 % or a limit is hit (`tina.usage.quota.QuotaState`),
+and again after a reconnect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import structlog
 import trio
 
+from tina.convex import LatestValue
 from tina.convex.errors import ConvexError, error_data, refusal
-from tina.usage import Batch, Facts, PriceTable, UsageLedger
+from tina.convex.gateway import GatewayProtocol
+from tina.daemon.watch import WatchHub
+from tina.local.files import FileRefused, read_file
+from tina.local.paths import tina_dir
+from tina.supervision import Backoff
+from tina.usage import Facts, PriceTable, UsageLedger
+from tina.usage.ledger import HOLD_MS
+from tina.usage.quota import FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
 
 log = structlog.get_logger("tina.usage")
 
-__all__ = ["run", "scan_once"]
+__all__ = [
+    "Quota",
+    "Usage",
+    "read_round",
+    "run",
+    "run_quota",
+    "scan_once",
+    "watch_rate_limits",
+]
+
+MIN_GAP = 0.25
+"""At most one reading round per this long: a streamed answer's writes are read together."""
+HELD_INTERVAL = 5.0
+"""How often held usage looks for its orchestration's id (only while some is held)."""
+CALL_TIMEOUT = 15.0
+BACKOFF = Backoff(initial=1.0, cap=30.0, jitter=0.2)
+
+Resolve = Callable[[str], str | None]
+"""A worktree -> its orchestration's Convex id, once the syncer has it."""
+
+
+def _changed(ledger: UsageLedger, path: Path) -> bool:
+    """Whether `path` may hold lines not read yet (its mark is not its size and inode)."""
+    mark = ledger.reader.marks.get(str(path))
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return mark is None or (mark.dev, mark.inode, mark.offset) != (st.st_dev, st.st_ino, st.st_size)
+
+
+def _transcripts(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.jsonl") if p.is_file()) if root.is_dir() else []
+
+
+def read_round(
+    ledger: UsageLedger,
+    projects_dir: Path,
+    paths: Iterable[Path] | None,
+    facts: Facts,
+    prices: PriceTable,
+    resolve: Resolve | None = None,
+    *,
+    hold_ms: int = HOLD_MS,
+) -> int:
+    """One round (blocking): read `paths` (None: every transcript under `projects_dir`), forget
+    the ones gone, seal. The number of new batches."""
+    if paths is None:
+        found = _transcripts(projects_dir)
+        ledger.forget_missing(str(p) for p in found)
+        todo = [p for p in found if _changed(ledger, p)]
+    else:
+        todo = []
+        for path in sorted(set(paths)):
+            if path.suffix == ".jsonl" and path.is_file():
+                todo.append(path)
+            elif path.is_dir():  # a new directory: what it held before it was watched
+                todo.extend(p for p in _transcripts(path) if _changed(ledger, p))
+            elif str(path) in ledger.reader.marks and not path.exists():
+                ledger.reader.marks.pop(str(path), None)  # gone
+    for path in todo:
+        ledger.read(path, facts)
+    return len(ledger.seal(prices, resolve, hold_ms=hold_ms))
 
 
 def scan_once(ledger: UsageLedger, projects_dir: Path, facts: Facts, prices: PriceTable) -> int:
-    """One round of reading (blocking): the number of new batches sealed."""
-    paths = sorted(projects_dir.rglob("*.jsonl")) if projects_dir.is_dir() else []
-    ledger.forget_missing(str(p) for p in paths)
-    for path in paths:
-        mark = ledger.reader.marks.get(str(path))
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        if mark is not None and (mark.dev, mark.inode, mark.offset) == (
-            st.st_dev,
-            st.st_ino,
-            st.st_size,
-        ):
-            continue  # nothing new: not even opened
-        ledger.read(path, facts)
-    return len(ledger.seal(prices))
+    """Read every transcript under `projects_dir` (blocking): the number of new batches."""
+    return read_round(ledger, projects_dir, None, facts, prices)
+
+
+class Usage:
+    """The usage actor's state; it outlives the actor's restarts (the ledger is loaded once)."""
+
+    def __init__(
+        self,
+        state_file: Path,
+        projects_dir: Path,
+        prices: PriceTable,
+        *,
+        facts: Callable[[], Facts] = Facts,
+        resolve: Resolve | None = None,
+        disk: trio.CapacityLimiter | None = None,
+        hold_ms: int = HOLD_MS,
+        ledger: UsageLedger | None = None,
+    ) -> None:
+        self.state_file = state_file
+        self.projects_dir = projects_dir
+        self.prices = prices
+        self.facts = facts
+        self.resolve = resolve
+        self.disk = disk or trio.CapacityLimiter(1)
+        self.hold_ms = hold_ms
+        self.ledger = ledger
+        self.lock = trio.Lock()  # one thread at a time on the ledger
+        self.sealed: LatestValue[int] = LatestValue(0)  # bumped when batches are sealed
+        self.rounds = 0
+        self.sent = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    async def load(self) -> UsageLedger:
+        if self.ledger is None:
+            self.ledger = await trio.to_thread.run_sync(
+                UsageLedger.load, self.state_file, limiter=self.disk
+            )
+            if self.ledger.recovered:
+                log.warning("usage.state_reset", error=self.ledger.recovered)
+        return self.ledger
+
+    async def read(self, paths: set[Path] | None) -> int:
+        """One reading round in a worker thread (None: every transcript)."""
+        ledger = await self.load()
+        facts = self.facts()
+        async with self.lock:
+            sealed = await trio.to_thread.run_sync(
+                partial(
+                    read_round,
+                    ledger,
+                    self.projects_dir,
+                    paths,
+                    facts,
+                    self.prices,
+                    self.resolve,
+                    hold_ms=self.hold_ms,
+                ),
+                limiter=self.disk,
+            )
+        self.rounds += 1
+        if sealed or ledger.pending():
+            if sealed:
+                log.info("usage.sealed", batches=sealed, counted=ledger.counted)
+            self.sealed.set(self.sealed.value + 1)
+        return sealed
+
+    async def acknowledge(self, batch_id: str) -> None:
+        ledger = await self.load()
+        async with self.lock:
+            await trio.to_thread.run_sync(ledger.acknowledge, batch_id, limiter=self.disk)
+
+    def detail(self) -> dict[str, Any]:
+        ledger = self.ledger
+        return {
+            "transcripts": 0 if ledger is None else len(ledger.reader.marks),
+            "counted": 0 if ledger is None else ledger.counted,
+            "pending": 0 if ledger is None else len(ledger.pending()),
+            "held": 0 if ledger is None else ledger.held(),
+            "held_expired": 0 if ledger is None else ledger.held_expired,
+            "refused": 0 if ledger is None else ledger.refused,
+            "sent": self.sent,
+            "failures": self.failures,
+        }
+
+
+async def _send_pending(
+    usage: Usage,
+    gateway_cell: LatestValue[GatewayProtocol | None],
+    *,
+    call_timeout: float,
+    backoff: Backoff,
+) -> None:
+    """Send the waiting batches whenever some are sealed; retry with backoff."""
+    rng = random.Random()
+    seen = -1
+    failures = 0
+    while True:
+        seen, _ = await usage.sealed.wait_newer(seen)
+        ledger = await usage.load()
+        while pending := ledger.pending():
+            gateway = gateway_cell.value
+            if gateway is None:
+                await gateway_cell.wait_for(lambda g: g is not None)
+                continue
+            batch = pending[0]
+            try:
+                with trio.fail_after(call_timeout):
+                    applied = await gateway.record_usage(batch.id, list(batch.rows))
+            except ConvexError as exc:
+                if refusal(exc) is None:
+                    # Refused data: sent again it is refused again, and it would hold back
+                    # every batch after it. Dropped, counted, logged (its code, never its rows).
+                    ledger.refused += 1
+                    log.error("usage.refused", batch=batch.id, code=error_data(exc).code)
+                    await usage.acknowledge(batch.id)
+                    continue
+                error = f"refused: {refusal(exc)}"  # the credential: nothing goes until fixed
+            except Exception as exc:  # a lost reply or an outage: the same batch again
+                error = type(exc).__name__
+            else:
+                failures = 0
+                usage.sent += 1
+                usage.last_error = None
+                await usage.acknowledge(batch.id)
+                log.info("usage.sent", batch=batch.id, rows=len(batch.rows), applied=applied)
+                continue
+            failures += 1
+            usage.failures += 1
+            if error != usage.last_error:
+                log.warning("usage.send_failed", batch=batch.id, error=error, failures=failures)
+            usage.last_error = error
+            await trio.sleep(backoff.delay(failures, rng))
 
 
 async def run(
-    ledger: UsageLedger,
-    projects_dir: Path,
-    facts: Callable[[], Facts],
-    send: Callable[[Batch], Awaitable[bool]],
+    usage: Usage,
+    hub: WatchHub,
+    gateway_cell: LatestValue[GatewayProtocol | None],
     *,
-    prices: PriceTable,
-    interval: float = 2.0,
+    min_gap: float = MIN_GAP,
+    held_interval: float = HELD_INTERVAL,
+    call_timeout: float = CALL_TIMEOUT,
+    backoff: Backoff = BACKOFF,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Read the transcripts as the hub says they change; send what is sealed. Ready once every
+    transcript has been read once (what the ledger had not)."""
+    projects = usage.projects_dir
+    await trio.to_thread.run_sync(
+        partial(projects.mkdir, parents=True, exist_ok=True), limiter=usage.disk
+    )
+    inbox = hub.subscribe(projects)
+    try:
+        await usage.read(None)
+        paths: set[Path] = set()
+        rescan = False
+        wake = trio.Event()
+        async with trio.open_nursery() as nursery:
+
+            async def pump() -> None:
+                nonlocal rescan
+                while True:
+                    changed, again = await inbox.get()
+                    paths.update(changed)
+                    rescan |= again
+                    wake.set()
+
+            held = trio.Event()  # set while usage is held: the only timer, and only then
+
+            async def held_timer() -> None:
+                while True:
+                    await held.wait()
+                    await trio.sleep(held_interval)
+                    wake.set()
+
+            nursery.start_soon(pump)
+            nursery.start_soon(held_timer)
+            nursery.start_soon(
+                partial(
+                    _send_pending, usage, gateway_cell, call_timeout=call_timeout, backoff=backoff
+                )
+            )
+            task_status.started()
+            last = -math.inf
+            while True:
+                ledger = await usage.load()
+                if ledger.held():
+                    held.set()
+                elif held.is_set():
+                    held = trio.Event()
+                await wake.wait()
+                wake = trio.Event()
+                gap = last + min_gap - trio.current_time()
+                if gap > 0:
+                    await trio.sleep(gap)  # what comes meanwhile is read in this round
+                    wake = trio.Event()
+                last = trio.current_time()
+                taken, paths = paths, set()
+                whole, rescan = rescan, False
+                await usage.read(None if whole else taken)
+    finally:
+        hub.unsubscribe(projects, inbox)
+
+
+# --- quota --------------------------------------------------------------------------------------
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Quota:
+    """This laptop's quota as last observed, and the sending of it."""
+
+    def __init__(self, *, clock: Callable[[], int] = _now_ms) -> None:
+        self.state = QuotaState()
+        self.clock = clock
+        self.wake: LatestValue[int] = LatestValue(0)
+        self.sends = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def _poke(self) -> None:
+        self.wake.set(self.wake.value + 1)
+
+    def observe_file(self, data: bytes) -> bool:
+        """The bytes of a ``rate-limits.json``; whether they said something new."""
+        obs = parse_rate_limits(data, now_ms=self.clock())
+        if obs is None or not self.state.observe(obs):
+            return False
+        self._poke()
+        return True
+
+    def limited(self, at_ms: float, text: str | None) -> None:
+        """A ``StopFailure`` rate limit (never blocks)."""
+        if self.state.limited(int(at_ms), text):
+            self._poke()
+
+    def resend(self) -> None:
+        self.state.resend()
+        self._poke()
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "observations": self.state.observations,
+            "sends": self.sends,
+            "failures": self.failures,
+        }
+
+
+def _read_limits(path: Path) -> bytes | None:
+    try:
+        found = read_file(path, limit=FILE_MAX)
+    except FileRefused:
+        return None
+    return None if found is None else found.data
+
+
+async def watch_rate_limits(
+    worktree: Path,
+    hub: WatchHub,
+    quota: Quota,
+    *,
     disk: trio.CapacityLimiter | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """Hand `quota` the worktree's ``rate-limits.json`` each time it changes (and once now)."""
+    root = tina_dir(worktree)
+    path = root / FILE_NAME
     limiter = disk or trio.CapacityLimiter(1)
-    task_status.started()
-    while True:
-        sealed = await trio.to_thread.run_sync(
-            scan_once, ledger, projects_dir, facts(), prices, limiter=limiter
-        )
-        if sealed:
-            log.info("usage.sealed", batches=sealed, counted=ledger.counted)
-        for batch in ledger.pending():
-            try:
-                applied = await send(batch)
-            except ConvexError as exc:
-                if refusal(exc) is not None:  # the credential: nothing goes until it is fixed
-                    log.warning("usage.send_failed", batch=batch.id, error=refusal(exc))
-                    break
-                # Refused data: sent again it is refused again, and it would hold back every
-                # batch after it. Dropped, counted and logged (its code, never its rows).
-                ledger.refused += 1
-                log.error("usage.refused", batch=batch.id, code=error_data(exc).code)
-                await trio.to_thread.run_sync(ledger.acknowledge, batch.id, limiter=limiter)
+    inbox = hub.subscribe(root)
+    try:
+        task_status.started()
+        changed = True
+        while True:
+            if changed:
+                data = await trio.to_thread.run_sync(_read_limits, path, limiter=limiter)
+                if data is not None:
+                    quota.observe_file(data)
+            paths, rescan = await inbox.get()
+            changed = rescan or path in paths
+    finally:
+        hub.unsubscribe(root, inbox)
+
+
+async def run_quota(
+    quota: Quota,
+    gateway_cell: LatestValue[GatewayProtocol | None],
+    reconcile: LatestValue[int] | None = None,
+    *,
+    call_timeout: float = CALL_TIMEOUT,
+    backoff: Backoff = BACKOFF,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Send ``usage:recordQuota`` when it is due (`QuotaState.due_in`); again after a reconnect."""
+    rng = random.Random()
+    quota.state.resend()  # a (re)started actor sends what it knows once
+
+    async def on_reconcile() -> None:
+        assert reconcile is not None
+        seen = reconcile.version
+        while True:
+            seen, _ = await reconcile.wait_newer(seen)
+            quota.resend()
+
+    async with trio.open_nursery() as nursery:
+        if reconcile is not None:
+            nursery.start_soon(on_reconcile)
+        task_status.started()
+        seen = quota.wake.version
+        failures = 0
+        while True:
+            due = quota.state.due_in(quota.clock())
+            if due is None or due > 0:
+                with trio.move_on_after(math.inf if due is None else due / 1000):
+                    seen, _ = await quota.wake.wait_newer(seen)
                 continue
-            except Exception as exc:  # a lost reply or an outage: the same batch next round
-                log.warning("usage.send_failed", batch=batch.id, error=type(exc).__name__)
-                break
-            await trio.to_thread.run_sync(ledger.acknowledge, batch.id, limiter=limiter)
-            log.info("usage.sent", batch=batch.id, rows=len(batch.rows), applied=applied)
-        await trio.sleep(interval)
+            gateway = gateway_cell.value
+            if gateway is None:
+                await gateway_cell.wait_for(lambda g: g is not None)
+                continue
+            report = quota.state.report(quota.clock())
+            assert report is not None
+            error: str | None = None
+            try:
+                with trio.fail_after(call_timeout):
+                    await gateway.record_quota(report)
+            except ConvexError as exc:
+                if refusal(exc) is None:  # refused data: not sent again until it changes
+                    quota.state.sent(report, quota.clock())
+                    log.error("quota.refused", code=error_data(exc).code)
+                    continue
+                error = f"refused: {refusal(exc)}"
+            except Exception as exc:  # down, slow: the newest report, after a backoff
+                error = str(exc) or type(exc).__name__
+            if error is not None:
+                failures += 1
+                quota.failures += 1
+                if error != quota.last_error:
+                    log.warning("quota.send_failed", error=error, failures=failures)
+                quota.last_error = error
+                await trio.sleep(backoff.delay(failures, rng))
+                continue
+            failures = 0
+            quota.sends += 1
+            quota.last_error = None
+            quota.state.sent(report, quota.clock())
+            log.info(
+                "quota.sent",
+                five_hour=None if report.five_hour is None else report.five_hour.used_pct,
+                seven_day=None if report.seven_day is None else report.seven_day.used_pct,
+                limited=report.limited_at is not None,
+            )

@@ -1,0 +1,285 @@
+"""The laptop's quota: the status line's rate limits and StopFailure rate limits -> what
+``usage:recordQuota`` is sent, and when."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from tina.convex import LatestValue
+from tina.convex.errors import ConvexError
+from tina.convex.gateway import GatewayProtocol
+from tina.daemon.actors import usage as actor
+from tina.daemon.watch import WatchHub
+from tina.dev.fakes import FakeGateway
+from tina.supervision import Backoff
+from tina.usage.quota import (
+    LIMITED_TEXT_MAX,
+    MIN_INTERVAL_MS,
+    Observation,
+    QuotaReport,
+    QuotaState,
+    Window,
+    parse_rate_limits,
+)
+
+NOW = 1_772_460_000_000
+RESET_5H = 1_772_470_000  # seconds, as Claude Code writes it
+RESET_7D = 1_772_900_000
+FAST = Backoff(initial=0.01, cap=0.05, jitter=0.0)
+
+
+def _file(five: float | None = 23.5, seven: float | None = 41.2, **extra: Any) -> bytes:
+    doc: dict[str, Any] = {"timestamp": "2026-03-02T14:00:00Z", **extra}
+    if five is not None:
+        doc["five_hour"] = {"used_percentage": five, "resets_at": RESET_5H}
+    if seven is not None:
+        doc["seven_day"] = {"used_percentage": seven, "resets_at": RESET_7D}
+    return json.dumps(doc).encode()
+
+
+def _obs(at: int, five: float | None = None, seven: float | None = None) -> Observation:
+    return Observation(
+        observed_at=at,
+        five_hour=None if five is None else Window(used_pct=five, resets_at=RESET_5H * 1000),
+        seven_day=None if seven is None else Window(used_pct=seven, resets_at=RESET_7D * 1000),
+    )
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def test_a_status_line_file_becomes_windows_in_ms() -> None:
+    obs = parse_rate_limits(_file(), now_ms=NOW)
+    assert obs == Observation(
+        observed_at=1_772_460_000_000,
+        five_hour=Window(used_pct=23.5, resets_at=RESET_5H * 1000),
+        seven_day=Window(used_pct=41.2, resets_at=RESET_7D * 1000),
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b"[]",
+        b"{}",
+        json.dumps({"five_hour": {"used_percentage": "23", "resets_at": RESET_5H}}).encode(),
+        json.dumps({"five_hour": {"used_percentage": 23, "resets_at": None}}).encode(),
+        json.dumps({"five_hour": {"used_percentage": -1, "resets_at": RESET_5H}}).encode(),
+        json.dumps({"five_hour": {"used_percentage": 1001, "resets_at": RESET_5H}}).encode(),
+        json.dumps({"five_hour": {"used_percentage": True, "resets_at": RESET_5H}}).encode(),
+        json.dumps({"seven_day": {"used_percentage": 5, "resets_at": 10**15}}).encode(),
+        b'{"five_hour": {"used_percentage": NaN, "resets_at": 1772470000}}',
+        b" " * 5000,
+    ],
+)
+def test_anything_else_is_no_observation(data: bytes) -> None:
+    assert parse_rate_limits(data, now_ms=NOW) is None
+
+
+def test_a_time_in_the_future_or_missing_is_now() -> None:
+    later = parse_rate_limits(_file(timestamp="2099-01-01T00:00:00Z"), now_ms=NOW)
+    bare = parse_rate_limits(_file(timestamp=None), now_ms=NOW)
+    assert later is not None and later.observed_at == NOW
+    assert bare is not None and bare.observed_at == NOW
+
+
+def test_the_wire_form() -> None:
+    report = QuotaReport(
+        observed_at=NOW,
+        five_hour=Window(used_pct=23.5, resets_at=RESET_5H * 1000),
+        limited_at=NOW - 5,
+        limited_text="limit",
+    )
+    assert report.to_wire() == {
+        "observedAt": float(NOW),
+        "fiveHour": {"usedPct": 23.5, "resetsAt": float(RESET_5H * 1000)},
+        "limitedAt": float(NOW - 5),
+        "limitedText": "limit",
+    }
+
+
+# --- when a report is due ------------------------------------------------------------------------
+
+
+def test_a_change_is_sent_at_most_once_per_interval() -> None:
+    state = QuotaState()
+    assert state.due_in(NOW) is None  # nothing known: nothing to send
+    assert state.observe(_obs(NOW, five=10, seven=20))
+    assert state.due_in(NOW) == 0
+    report = state.report(NOW)
+    assert report is not None
+    state.sent(report, NOW)
+    assert state.due_in(NOW + 1) is None  # nothing new
+    assert not state.observe(_obs(NOW + 2, five=10, seven=20))  # the same windows, later
+    assert state.due_in(NOW + 2) is None
+    assert state.observe(_obs(NOW + 3, five=11))  # the 7-day window absent: kept
+    assert state.due_in(NOW + 3) == MIN_INTERVAL_MS - 3
+    assert state.due_in(NOW + MIN_INTERVAL_MS) == 0
+    later = state.report(NOW + MIN_INTERVAL_MS)
+    assert later is not None and later.seven_day == report.seven_day
+    assert later.five_hour is not None and later.five_hour.used_pct == 11
+
+
+def test_an_older_observation_is_ignored() -> None:
+    state = QuotaState()
+    state.observe(_obs(NOW, five=50))
+    assert not state.observe(_obs(NOW - 1, five=99))
+    assert state.five_hour is not None and state.five_hour.used_pct == 50
+    assert state.ignored == 1
+
+
+@pytest.mark.parametrize(("before", "after"), [(79.9, 80.0), (95, 100), (10, 100.5)])
+def test_crossing_80_or_100_percent_is_sent_at_once(before: float, after: float) -> None:
+    state = QuotaState()
+    state.observe(_obs(NOW, five=before))
+    report = state.report(NOW)
+    assert report is not None
+    state.sent(report, NOW)
+    state.observe(_obs(NOW + 1, five=after))
+    assert state.due_in(NOW + 1) == 0
+
+
+def test_a_rise_that_crosses_nothing_waits() -> None:
+    state = QuotaState()
+    state.observe(_obs(NOW, five=81))
+    report = state.report(NOW)
+    assert report is not None
+    state.sent(report, NOW)
+    state.observe(_obs(NOW + 1, five=90))
+    assert state.due_in(NOW + 1) == MIN_INTERVAL_MS - 1
+
+
+def test_a_limit_hit_is_sent_at_once_with_its_text_cut() -> None:
+    state = QuotaState()
+    state.observe(_obs(NOW, five=60))
+    report = state.report(NOW)
+    assert report is not None
+    state.sent(report, NOW)
+    assert state.limited(NOW + 10, "5-hour limit reached\n  resets 3pm " + "x" * 400)
+    assert state.due_in(NOW + 10) == 0
+    limited = state.report(NOW + 10)
+    assert limited is not None and limited.limited_at == NOW + 10
+    assert limited.limited_text is not None and len(limited.limited_text) == LIMITED_TEXT_MAX
+    assert limited.limited_text.startswith("5-hour limit reached resets 3pm x")
+    assert not state.limited(NOW + 5, "older")  # an older limit changes nothing
+
+
+# --- the actor -----------------------------------------------------------------------------------
+
+
+def _trio_ms() -> int:
+    return int(trio.current_time() * 1000)
+
+
+async def _start_quota(
+    nursery: trio.Nursery, quota: actor.Quota, gateway: FakeGateway, **kwargs: Any
+) -> LatestValue[GatewayProtocol | None]:
+    cell: LatestValue[GatewayProtocol | None] = LatestValue(gateway)
+    await nursery.start(
+        lambda task_status: actor.run_quota(
+            quota, cell, backoff=FAST, task_status=task_status, **kwargs
+        )
+    )
+    return cell
+
+
+async def test_reports_are_rate_limited_and_a_threshold_goes_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    gateway = FakeGateway()
+    quota = actor.Quota(clock=_trio_ms)
+    async with trio.open_nursery() as nursery:
+        await _start_quota(nursery, quota, gateway)
+        assert quota.observe_file(_file(five=10, seven=20, timestamp=None))
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(gateway.quota_reports) == 1
+        start = trio.current_time()
+        quota.observe_file(_file(five=11, seven=20, timestamp=None))
+        quota.observe_file(_file(five=12, seven=20, timestamp=None))
+        await trio.sleep(MIN_INTERVAL_MS / 1000 - 1)
+        assert len(gateway.quota_reports) == 1  # not before 30 s
+        await trio.sleep(1.5)
+        assert len(gateway.quota_reports) == 2  # the newest, once
+        assert trio.current_time() - start >= MIN_INTERVAL_MS / 1000
+        five = gateway.quota_reports[-1].five_hour
+        assert five is not None and five.used_pct == 12
+        quota.observe_file(_file(five=85, seven=20, timestamp=None))
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(gateway.quota_reports) == 3  # 80 % crossed: at once
+        quota.limited(trio.current_time() * 1000, "5-hour limit reached")
+        await trio.testing.wait_all_tasks_blocked()
+        assert gateway.quota_reports[-1].limited_text == "5-hour limit reached"
+        nursery.cancel_scope.cancel("test done")
+
+
+async def test_a_failed_report_is_sent_again_and_a_refused_one_is_not(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    gateway = FakeGateway(fail_next=1)
+    quota = actor.Quota(clock=_trio_ms)
+    async with trio.open_nursery() as nursery:
+        await _start_quota(nursery, quota, gateway)
+        quota.observe_file(_file(timestamp=None))
+        await trio.sleep(1)
+        assert gateway.count("record_quota") == 2 and len(gateway.quota_reports) == 1
+        gateway.inject(
+            "record_quota", ConvexError({"code": "invalid", "message": "fiveHour.usedPct"}, "x")
+        )
+        quota.limited(trio.current_time() * 1000, None)
+        await trio.sleep(120)
+        assert gateway.count("record_quota") == 3  # refused: not again until it changes
+        nursery.cancel_scope.cancel("test done")
+
+
+async def test_a_reconnect_sends_the_quota_again(autojump_clock: trio.testing.MockClock) -> None:
+    gateway = FakeGateway()
+    quota = actor.Quota(clock=_trio_ms)
+    reconcile = LatestValue(0)
+    async with trio.open_nursery() as nursery:
+        await _start_quota(nursery, quota, gateway, reconcile=reconcile)
+        quota.observe_file(_file(timestamp=None))
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(gateway.quota_reports) == 1
+        reconcile.set(1)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(gateway.quota_reports) == 2
+        nursery.cancel_scope.cancel("test done")
+
+
+async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None:
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.01)
+
+
+@pytest.mark.timeout(60)
+async def test_the_status_line_file_of_a_worktree_reaches_the_gateway(tmp_path: Path) -> None:
+    worktree = tmp_path / "wt"
+    (worktree / ".claude" / "tina").mkdir(parents=True)
+    gateway = FakeGateway()
+    quota = actor.Quota()
+    hub = WatchHub()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        await _start_quota(nursery, quota, gateway)
+        await nursery.start(
+            lambda task_status: actor.watch_rate_limits(
+                worktree, hub, quota, task_status=task_status
+            )
+        )
+        target = worktree / ".claude" / "tina" / "rate-limits.json"
+        temp = target.with_name(".rate-limits.json.tmp")
+        temp.write_bytes(_file(five=42, seven=7, timestamp=None))
+        temp.rename(target)  # as the script writes it: atomically
+        await _until(lambda: gateway.quota_reports)
+        five = gateway.quota_reports[0].five_hour
+        assert five is not None and five.used_pct == 42
+        nursery.cancel_scope.cancel("test done")

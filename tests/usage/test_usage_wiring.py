@@ -1,0 +1,167 @@
+"""The daemon's usage and quota wiring (`tina.daemon.app`): its facts, its children, the hooks'
+rate limits, a worktree's rate-limits file; with a FakeGateway in the connection's cell."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.usage.conftest import FIXTURES, LEAD_SESSION, PROJECT, WORKTREE
+from tina.daemon.app import Daemon
+from tina.daemon.config import Config
+from tina.daemon.credentials import Credential
+from tina.dev.fakes import FakeGateway
+from tina.messages import HookEvent
+from tina.usage import held_id
+
+
+def _daemon(root: Path) -> Daemon:
+    url = "http://127.0.0.1:9"
+    return Daemon(
+        Config(
+            convex_url=url,
+            node_name="a",
+            credential_file=root / "credential.json",
+            claude_dir=root / ".claude",
+            state_dir=root / "state",
+        ),
+        Credential(convex_url=url, node_id="n1", node_name="a", token="t"),
+    )
+
+
+def _lead_team(claude: Path) -> None:
+    team = claude / "teams" / "billing-export-phase-1"
+    team.mkdir(parents=True)
+    (team / "config.json").write_text(
+        json.dumps(
+            {
+                "name": "billing-export-phase-1",
+                "createdAt": 1770480842000,
+                "leadAgentId": "team-lead@billing-export-phase-1",
+                "leadSessionId": LEAD_SESSION,
+                "members": [
+                    {
+                        "agentId": "team-lead@billing-export-phase-1",
+                        "name": "team-lead",
+                        "joinedAt": 1770480842000,
+                        "cwd": WORKTREE,
+                    },
+                    {
+                        "agentId": "executor-1@billing-export-phase-1",
+                        "name": "executor-1",
+                        "joinedAt": 1770480842000,
+                        "cwd": WORKTREE,
+                    },
+                ],
+            }
+        )
+    )
+
+
+async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None:
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.01)
+
+
+def test_the_tree_has_usage_and_quota_last() -> None:
+    daemon = _daemon(Path("/nonexistent"))
+    ids = [spec.id for spec in daemon._specs()]
+    assert ids[-2:] == ["usage", "quota"]
+    assert ids.index("control") < ids.index("usage")
+
+
+async def test_the_facts_hold_an_orchestration_until_the_syncer_has_its_id(
+    tmp_path: Path,
+) -> None:
+    daemon = _daemon(tmp_path)
+    claude = daemon.config.claude_dir
+    _lead_team(claude)
+    await daemon.claude.rescan(force=True)
+    daemon.hooks.worktrees = {"billing-export": WORKTREE + "/"}
+    facts = daemon._usage_facts()
+    assert [(t.name, t.lead_session_id, t.members) for t in facts.teams] == [
+        ("billing-export-phase-1", LEAD_SESSION, ("team-lead", "executor-1"))
+    ]
+    assert [(o.id, o.feature, o.worktree) for o in facts.orchestrations] == [
+        (held_id(WORKTREE), "billing-export", WORKTREE)
+    ]
+    assert daemon._orchestration_id(WORKTREE) is None
+    daemon.syncer.orchestration_ids[WORKTREE] = "orch1"
+    assert [o.id for o in daemon._usage_facts().orchestrations] == ["orch1"]
+    assert daemon._orchestration_id(WORKTREE + "/") == "orch1"
+
+
+@pytest.mark.timeout(60)
+async def test_the_usage_child_holds_usage_then_sends_it_under_the_synced_id(
+    tmp_path: Path,
+) -> None:
+    daemon = _daemon(tmp_path)
+    claude = daemon.config.claude_dir
+    _lead_team(claude)
+    shutil.copytree(FIXTURES / "projects" / PROJECT.name, claude / "projects" / PROJECT.name)
+    await daemon.claude.rescan(force=True)
+    daemon.hooks.worktrees = {"billing-export": WORKTREE}
+    gateway = FakeGateway()
+    daemon.gateway.set(gateway)
+    specs = {spec.id: spec for spec in daemon._specs()}
+    async with trio.open_nursery() as nursery:
+        await nursery.start(specs["watch"].run)
+        await nursery.start(specs["usage"].run)
+        ledger = daemon.usage.ledger
+        assert ledger is not None and ledger.held() > 0
+        assert gateway.usage_totals("orch1")["messages"] == 0
+        daemon.syncer.orchestration_ids[WORKTREE] = "orch1"
+        await _until(lambda: gateway.usage_totals("orch1")["messages"] > 0)
+        assert ledger.held() == 0
+        rows = [row for rows in gateway.usage_batches.values() for row in rows]
+        # the lead's by its team (phase 1); its resumed copy's by the worktree only
+        assert {r.get("phaseNumber") for r in rows if r.get("orchestrationId")} == {"1", None}
+        assert daemon.snapshot()["usage"]["held"] == 0
+        nursery.cancel_scope.cancel("test done")
+
+
+def _hook(event: str, **fields: object) -> HookEvent:
+    return HookEvent(
+        event=event,
+        session_id="0c9d7e21-aaaa-4bbb-8ccc-000000000001",
+        received_at=1_772_460_000_000.0,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_a_stop_failure_rate_limit_is_the_laptops_quota_and_still_a_hook_event(
+    tmp_path: Path,
+) -> None:
+    daemon = _daemon(tmp_path)
+    assert daemon._on_hook(_hook("StopFailure", error="server_error"))
+    assert daemon.quota.state.limited_at is None
+    assert daemon._on_hook(
+        _hook("StopFailure", error="rate_limit", error_details="5-hour limit reached")
+    )
+    assert daemon.quota.state.limited_at == 1_772_460_000_000
+    assert daemon.quota.state.limited_text == "5-hour limit reached"
+    assert daemon.hooks.events == 2  # both went on to the hooks actor
+
+
+@pytest.mark.timeout(60)
+async def test_a_worktree_child_reads_its_status_line_rate_limits(tmp_path: Path) -> None:
+    daemon = _daemon(tmp_path)
+    worktree = tmp_path / "wt"
+    (worktree / ".claude" / "tina").mkdir(parents=True)
+    spec = daemon._worktree_spec("feat", worktree, None)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(daemon.hub.run)
+        await nursery.start(spec.run)
+        (worktree / ".claude" / "tina" / "rate-limits.json").write_text(
+            json.dumps({"seven_day": {"used_percentage": 12.5, "resets_at": 1772900000}})
+        )
+        await _until(lambda: daemon.quota.state.seven_day is not None)
+        assert daemon.quota.state.seven_day is not None
+        assert daemon.quota.state.seven_day.used_pct == 12.5
+        nursery.cancel_scope.cancel("test done")
