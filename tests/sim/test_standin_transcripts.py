@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tina.dev.sim.account import ACCOUNT_NAME, Account
 from tina.dev.sim.claude_hooks import transcript_path
 from tina.dev.sim.driver import PLANNER, VALIDATOR, OrchestrationTeam
 from tina.dev.sim.sandbox import Laptop
@@ -267,6 +268,9 @@ def test_the_orchestrators_transcripts_are_its_orchestrations(
         team.begin("plan", "1", *PLANNER)
         team.end("plan", "1")
         got, repeats = _attributed(lt.claude, worktree, "f-orchestration")
+        # What they cost is spent from the laptop's account, as the phase leads' is.
+        spent = Account(lt.claude / ACCOUNT_NAME).rate_limits()
+    assert spent["five_hour"]["used_percentage"] > 0
     assert repeats > 0
     orchestrator = got.pop((ORCHESTRATION, None, "orchestrator"))
     assert orchestrator["messages"] == 5  # the team, two hand-overs, two results read

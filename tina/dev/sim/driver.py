@@ -40,10 +40,13 @@ import attrs
 import structlog
 import trio
 
+from tina.usage import load_prices
+
+from .account import ACCOUNT_NAME, Account
 from .claude_hooks import HookRunner, transcript_path
 from .sandbox import BIN, Laptop, SandboxError
 from .standin_claude import MODEL
-from .transcripts import TEAMMATE_MODEL, Transcript, subagent_path
+from .transcripts import TEAMMATE_MODEL, Transcript, Usage, subagent_path
 
 log = structlog.get_logger("tina.sim")
 
@@ -186,13 +189,27 @@ class OrchestrationTeam:
             {"name": "team-lead", "agentType": "team-lead", "tmuxPaneId": "", "model": MODEL}
         ]
         self.tasks: dict[str, dict[str, Any]] = {}  # subject → fields
+        self.account = Account(laptop.claude / ACCOUNT_NAME)  # the laptop's, as the leads'
+        self.prices = load_prices()
         self.transcript = Transcript(
             transcript_path(laptop.claude, worktree, self.session_id),
             session_id=self.session_id,
             cwd=worktree,
             model=MODEL,
+            on_usage=self._spend,
         )
         self.mates: dict[str, Transcript] = {}  # each teammate's transcript, by name
+
+    def _spend(self, usage: Usage, model: str) -> None:
+        """A message's cost, spent from the laptop's account (the status lines' rate limits)."""
+        cost = self.prices.cost_micros(
+            model,
+            input=usage.input,
+            output=usage.output,
+            cache_write=usage.cache_write,
+            cache_read=usage.cache_read,
+        )
+        self.account.spend(cost or 0)
 
     def _fire(self, event: str, **fields: Any) -> None:
         if self.hooks is not None:
@@ -298,6 +315,7 @@ class OrchestrationTeam:
             model=TEAMMATE_MODEL,
             agent_id=agent_id,
             agent_name=agent,
+            on_usage=self._spend,
         )
         self.mates[agent].user(_wrapped("team-lead", f"You are {agent} on team {self.name}."))
 
