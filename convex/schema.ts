@@ -386,7 +386,16 @@ export default defineSchema({
     nodeId: v.id("nodes"),
     ...usageSums,
     updatedAt: v.number(),
-  }).index("by_orchestration", ["orchestrationId"]),
+    // Its budget (usage:setBudget), when set; when its spend reached it and what it was then
+    // (the "needs you" item of kind budget).
+    budgetMicros: v.optional(v.number()),
+    budgetSetAt: v.optional(v.number()),
+    budgetCrossedAt: v.optional(v.number()),
+    budgetCrossedCostMicros: v.optional(v.number()),
+  })
+    .index("by_orchestration", ["orchestrationId"])
+    // needs:needsYou: the orchestrations over budget, newest crossing first.
+    .index("by_budget_crossed", ["budgetCrossedAt"]),
 
   // An orchestration's usage by phase, by (phase, agent), by model and by hour: one row per key of
   // its kind, the other key fields absent (the detail page's breakdown and chart).

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { DAY_MS, HOUR_MS, USAGE } from "./model/usage";
-import { enroll, lastCallMetrics, makeT, orchestration, OWNER, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
+import { enroll, lastCallMetrics, makeT, OPERATOR, orchestration, OWNER, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -473,5 +473,116 @@ describe("usage:recordQuota and usage:fleetQuota", () => {
     const owner = await signedIn(t, OWNER);
     await owner.mutation(api.nodes.revokeNode, { nodeId: b.nodeId });
     expect((await owner.query(api.usage.fleetQuota, {})).map((r) => r.nodeName)).toEqual(["laptop-a"]);
+  });
+});
+
+describe("usage:setBudget and its \"needs you\" item", () => {
+  async function budgetItems(as: Awaited<ReturnType<typeof signedIn>>) {
+    return (await as.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "budget");
+  }
+
+  test("spend reaching the budget opens one item naming the orchestration, budget and spend; raising or clearing closes it", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    // Someone has a notification channel: the queue row exists, so triggers schedule.
+    await t.run((ctx) => ctx.db.insert("notifyQueue", { key: "main" }));
+    const pendingAt = async () => (await t.run((ctx) => ctx.db.query("notifyQueue").first()))!.pendingAt;
+    const operator = await signedIn(t, OPERATOR);
+    const viewer = await signedIn(t, VIEWER);
+
+    // A budget set before any usage: the totals show it, nothing is over.
+    expect(await operator.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: 3_000_000 })).toBeNull();
+    expect(await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o })).toEqual({ ...ZERO, updatedAt: T0, budgetMicros: 3_000_000 });
+    expect(await budgetItems(viewer)).toEqual([]);
+    expect(await pendingAt()).toBeUndefined();
+
+    // $1.50: below. Then $3.00 more: $4.50 >= $3.00, crossed in that batch.
+    const spend = (overrides: Partial<Row> = {}) => row({ orchestrationId: o, costMicros: 1_500_000, ...overrides });
+    await a.record("budget-0001", [spend()]);
+    expect(await budgetItems(viewer)).toEqual([]);
+    vi.setSystemTime(T0 + 1000);
+    await a.record("budget-0002", [spend(), spend({ agentName: "x" })]);
+    expect(await pendingAt()).toBeDefined();
+    const [item] = await budgetItems(viewer);
+    expect(item).toMatchObject({
+      key: `budget:${o}`,
+      since: T0 + 1000,
+      orchestrationId: o,
+      featureName: "feature-laptop-a",
+      nodeId: a.nodeId,
+      nodeName: "laptop-a",
+      title: "feature-laptop-a reached its budget of $3.00",
+      dismissed: false,
+    });
+    expect(item.detail).toMatch(/^\$4\.50 spent when it did/);
+    // More usage does not change the item (its since, title and detail stay: no new notification).
+    await a.record("budget-0003", [spend()]);
+    expect(await budgetItems(viewer)).toEqual([item]);
+
+    // The laptop's own sync replaces only what it reports: the budget item stays.
+    await t.mutation(api.needs.syncLaptop, { nodeToken: a.token, items: [], sessions: [] });
+    expect(await budgetItems(viewer)).toEqual([item]);
+
+    // Raised above the spend ($6.00): closed. Lowered to $4.00: open again, as a new item.
+    await operator.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: 10_000_000 });
+    expect(await budgetItems(viewer)).toEqual([]);
+    vi.setSystemTime(T0 + 2000);
+    await operator.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: 4_000_000 });
+    expect((await budgetItems(viewer)).map((i) => [i.since, i.title])).toEqual([[T0 + 2000, "feature-laptop-a reached its budget of $4.00"]]);
+    // Cleared: closed, and the totals no longer carry a budget.
+    await operator.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: null });
+    expect(await budgetItems(viewer)).toEqual([]);
+    expect(await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o })).not.toHaveProperty("budgetMicros");
+
+    // Every change is in the audit log, with who did it and the figures.
+    const log = await t.run((ctx) => ctx.db.query("auditLog").collect());
+    expect(log.filter((e) => e.verb === "orchestration.budget_changed").map((e) => [e.actorName, e.orchestrationId, e.kind, e.detail])).toEqual([
+      [OPERATOR.name, o, "action", "feature-laptop-a: budget none → $3.00 (spent $0.00)"],
+      [OPERATOR.name, o, "action", "feature-laptop-a: budget $3.00 → $10.00 (spent $6.00)"],
+      [OPERATOR.name, o, "action", "feature-laptop-a: budget $10.00 → $4.00 (spent $6.00)"],
+      [OPERATOR.name, o, "action", "feature-laptop-a: budget $4.00 → none (spent $6.00)"],
+    ]);
+  });
+
+  test("a budget below the spend opens the item at once; a viewer may dismiss it for themselves", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    await a.record("budget-0001", [row({ orchestrationId: o, costMicros: 12_340_000 })]);
+    const operator = await signedIn(t, OPERATOR);
+    const viewer = await signedIn(t, VIEWER);
+    await operator.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: 10_000_000 });
+    const [item] = await budgetItems(viewer);
+    expect(item).toMatchObject({ title: "feature-laptop-a reached its budget of $10.00", since: T0 });
+    expect(item.detail).toMatch(/^\$12\.34 spent when it did/);
+    // The same budget again changes nothing (no new since, no audit entry).
+    await operator.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: 10_000_000 });
+    expect((await budgetItems(viewer))[0].since).toBe(T0);
+    await viewer.mutation(api.needs.dismiss, { key: item.key, since: item.since });
+    expect((await budgetItems(viewer))[0].dismissed).toBe(true);
+    expect((await budgetItems(operator))[0].dismissed).toBe(false);
+  });
+
+  test("the budget is checked and the refusal names the field; a viewer may not set one", async () => {
+    const t = makeT();
+    const a = await laptop(t);
+    const operator = await signedIn(t, OPERATOR);
+    for (const budgetMicros of [0, -1, 1.5, NaN, Infinity, 1e13]) {
+      expect(await refusal(operator.mutation(api.usage.setBudget, { orchestrationId: a.orchestrationId, budgetMicros }))).toMatchObject({ code: "invalid_argument", field: "budgetMicros" });
+    }
+    const gone = await t.run(async (ctx) => {
+      const id = await ctx.db.insert("orchestrations", { nodeId: a.nodeId, ...orchestration({ featureName: "gone" }), active: true, phasesCompleted: 0, updatedAt: T0 });
+      await ctx.db.delete("orchestrations", id);
+      return id;
+    });
+    expect(await refusal(operator.mutation(api.usage.setBudget, { orchestrationId: gone, budgetMicros: 1 }))).toMatchObject({ code: "not_found", field: "orchestrationId" });
+    const viewer = await signedIn(t, VIEWER);
+    expect(await refusal(viewer.mutation(api.usage.setBudget, { orchestrationId: a.orchestrationId, budgetMicros: 1 }))).toMatchObject({ code: "forbidden" });
+    expect(await t.run((ctx) => ctx.db.query("usageTotals").collect())).toEqual([]);
   });
 });

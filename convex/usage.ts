@@ -1,7 +1,8 @@
 // Usage (issue 22): the daemon adds aggregated token counts and cost; the dashboard reads an
 // orchestration's totals and breakdown and the fleet's spend per day (model/usage.ts).
 import { v } from "convex/values";
-import { nodeMutation, viewerQuery } from "./functions";
+import { nodeMutation, operatorMutation, viewerQuery } from "./functions";
+import { requestNotify } from "./model/notify";
 import {
   breakdown,
   breakdownOf,
@@ -13,6 +14,7 @@ import {
   quotaArgs,
   recordQuota as recordQuotaOf,
   recordUsage as record,
+  setBudget as setBudgetOf,
   totalsOf,
   usageRow,
 } from "./model/usage";
@@ -21,7 +23,11 @@ import {
 export const recordUsage = nodeMutation({
   args: { batch: v.string(), rows: v.array(usageRow) },
   returns: v.object({ applied: v.boolean() }),
-  handler: (ctx, { batch, rows }) => record(ctx, ctx.node, batch, rows),
+  handler: async (ctx, { batch, rows }) => {
+    const { applied, budgetCrossed } = await record(ctx, ctx.node, batch, rows);
+    if (budgetCrossed) await requestNotify(ctx);
+    return { applied };
+  },
 });
 
 /** One orchestration's usage so far (one document read); null before any usage arrived. */
@@ -60,4 +66,18 @@ export const fleetQuota = viewerQuery({
   args: {},
   returns: fleetQuotaResult,
   handler: (ctx) => fleetQuotaOf(ctx),
+});
+
+/**
+ * Sets (`budgetMicros`, micro-USD) or clears (null) an orchestration's budget. Its spend reaching
+ * it opens a "needs you" item, which closes when the budget is raised above the spend or cleared.
+ */
+export const setBudget = operatorMutation({
+  args: { orchestrationId: v.id("orchestrations"), budgetMicros: v.union(v.number(), v.null()) },
+  returns: v.null(),
+  handler: async (ctx, { orchestrationId, budgetMicros }) => {
+    const { changed } = await setBudgetOf(ctx, ctx.actor, orchestrationId, budgetMicros);
+    if (changed) await requestNotify(ctx);
+    return null;
+  },
 });

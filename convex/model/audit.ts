@@ -38,6 +38,8 @@ export function kindOf(verb: AuditVerb): AuditKind {
   if (verb.startsWith("action.")) return "action";
   if (verb.startsWith("prompt.")) return "prompt";
   if (verb.startsWith("node.")) return "laptop";
+  // An operator's control of an orchestration, like its actions.
+  if (verb.startsWith("orchestration.")) return "action";
   return "people";
 }
 

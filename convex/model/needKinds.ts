@@ -12,5 +12,6 @@ export const NEED_KIND_ORDER: readonly NeedKind[] = [
   "blocked_phase",
   "idle_with_tasks",
   "failed_action",
+  "budget",
   "offline_laptop",
 ];

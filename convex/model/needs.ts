@@ -395,6 +395,11 @@ export async function sweep(ctx: MutationCtx, now: number): Promise<{ deleted: n
 // ---------------------------------------------------------------------------------------
 // The list.
 
+/** Micro-USD as dollars and cents ("$12.34"). */
+function dollars(micros: number): string {
+  return micros > 0 && micros < 10_000 ? "<$0.01" : `$${(micros / 1e6).toFixed(2)}`;
+}
+
 type NodeView = { name: string; online: boolean; revoked: boolean };
 
 function nodeCache(ctx: QueryCtx) {
@@ -523,6 +528,28 @@ export async function needsYou(
       actionStatus: a.status,
       actionError: a.result?.message,
       agentName: a.payload.agentName,
+    });
+  }
+
+  // Orchestrations whose spend reached their budget (model/usage.ts setBudget): open until the
+  // budget is raised above the spend or cleared; syncLaptop never touches them.
+  const overBudget = await ctx.db
+    .query("usageTotals")
+    .withIndex("by_budget_crossed", (q) => q.gt("budgetCrossedAt", 0))
+    .order("desc")
+    .take(EACH_LIMIT);
+  for (const u of overBudget) {
+    const o = await ctx.db.get("orchestrations", u.orchestrationId);
+    if (o === null || u.budgetMicros === undefined || u.budgetCrossedAt === undefined) continue;
+    drafts.push({
+      key: `budget:${u.orchestrationId}`,
+      kind: "budget",
+      title: `${o.featureName} reached its budget of ${dollars(u.budgetMicros)}`,
+      detail: `${dollars(u.budgetCrossedCostMicros ?? u.costMicros)} spent when it did. Raise or clear the budget on its page, or dismiss this.`,
+      since: u.budgetCrossedAt,
+      ...(await onNode(o.nodeId)),
+      orchestrationId: o._id,
+      featureName: o.featureName,
     });
   }
 

@@ -37,6 +37,7 @@ export const notifyKind = v.union(
   v.literal("stall"),
   v.literal("failed_action"),
   v.literal("offline_laptop"),
+  v.literal("budget"),
   v.literal("orchestration_finished"),
 );
 export type NotifyKind = Infer<typeof notifyKind>;
@@ -56,6 +57,7 @@ export const KIND_OF_NEED: Record<NeedKind, NotifyKind> = {
   idle_with_tasks: "stall",
   failed_action: "failed_action",
   offline_laptop: "offline_laptop",
+  budget: "budget",
 };
 
 /** What a shown notification was: an item's kind, or the burst summary. */

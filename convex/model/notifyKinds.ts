@@ -7,5 +7,6 @@ export const NOTIFY_KINDS = [
   "stall",
   "failed_action",
   "offline_laptop",
+  "budget",
   "orchestration_finished",
 ] as const;

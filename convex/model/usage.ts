@@ -10,6 +10,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { AGENT_RE, checkCount, checkNumber, checkPattern, checkPhase, checkString, checkTimestamp, IDEMPOTENCY_RE } from "./checks";
 import { fail, invalid } from "./errors";
 import { comparePhases } from "./orchestrations";
+import { audit, type UserActor } from "./audit";
 import { cleanText } from "./redact";
 
 export const HOUR_MS = 3_600_000;
@@ -148,8 +149,9 @@ function added<D extends UsageSums>(row: D, d: UsageSums): UsageSums {
  * Applies a batch of deltas from `node`, once: a batch id this laptop sent in the last 7 days
  * changes nothing (`applied: false`). Every field is checked before anything is read; a row of an
  * orchestration that is not this laptop's refuses the whole batch (`not_found`, naming the row).
+ * `budgetCrossed`: an orchestration's spend reached its budget in this batch (notify).
  */
-export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: string, rows: UsageRow[]): Promise<{ applied: boolean }> {
+export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: string, rows: UsageRow[]): Promise<{ applied: boolean; budgetCrossed: boolean }> {
   checkPattern("batch", batch, IDEMPOTENCY_RE, "8-128 characters of [A-Za-z0-9._:-]");
   if (rows.length === 0) invalid("rows", "at least one row", "0");
   checkCount("rows", rows, USAGE.rows);
@@ -160,7 +162,7 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
     .query("usageBatches")
     .withIndex("by_node_batch", (q) => q.eq("nodeId", node._id).eq("batch", batch))
     .first();
-  if (seen !== null) return { applied: false };
+  if (seen !== null) return { applied: false, budgetCrossed: false };
 
   const owned = new Set<Id<"orchestrations">>();
   for (const [i, r] of rows.entries()) {
@@ -203,13 +205,21 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
     if (row === null) await ctx.db.insert("usageBuckets", { nodeId: node._id, ...definedKey(key), ...sums });
     else await ctx.db.patch("usageBuckets", row._id, added(row, sums));
   }
+  let budgetCrossed = false;
   for (const { key: orchestrationId, sums } of totals.values()) {
     const row = await ctx.db
       .query("usageTotals")
       .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
       .unique();
-    if (row === null) await ctx.db.insert("usageTotals", { orchestrationId, nodeId: node._id, ...sums, updatedAt: now });
-    else await ctx.db.patch("usageTotals", row._id, { ...added(row, sums), updatedAt: now });
+    if (row === null) {
+      await ctx.db.insert("usageTotals", { orchestrationId, nodeId: node._id, ...sums, updatedAt: now });
+      continue;
+    }
+    const next = added(row, sums);
+    // Its spend reaches its budget: the "needs you" item (model/needs.ts) opens now.
+    const crossing = row.budgetMicros !== undefined && row.budgetCrossedAt === undefined && next.costMicros >= row.budgetMicros;
+    if (crossing) budgetCrossed = true;
+    await ctx.db.patch("usageTotals", row._id, { ...next, updatedAt: now, ...(crossing ? { budgetCrossedAt: now, budgetCrossedCostMicros: next.costMicros } : {}) });
   }
   for (const { key, sums } of rollups.values()) {
     const row = await ctx.db
@@ -242,7 +252,7 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
     .withIndex("by_node_applied", (q) => q.eq("nodeId", node._id).lt("appliedAt", now - USAGE.batchTtlMs))
     .take(USAGE.prune);
   for (const old of expired) await ctx.db.delete("usageBatches", old._id);
-  return { applied: true };
+  return { applied: true, budgetCrossed };
 }
 
 /** `key` without its undefined fields (Convex stores no `undefined`). */
@@ -253,14 +263,15 @@ function definedKey<K extends object>(key: K): K {
 // ---------------------------------------------------------------------------------------
 // What the dashboard reads.
 
-export const orchestrationTotals = v.object({ ...usageSums, updatedAt: v.number() });
+// `budgetMicros`: its budget, when one is set; `budgetCrossedAt`: when its spend reached it.
+export const orchestrationTotals = v.object({ ...usageSums, updatedAt: v.number(), budgetMicros: v.optional(v.number()), budgetCrossedAt: v.optional(v.number()) });
 
 export async function totalsOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<Infer<typeof orchestrationTotals> | null> {
   const row = await ctx.db
     .query("usageTotals")
     .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
     .unique();
-  return row === null ? null : { ...sumsOf(row), updatedAt: row.updatedAt };
+  return row === null ? null : { ...sumsOf(row), updatedAt: row.updatedAt, ...definedKey({ budgetMicros: row.budgetMicros, budgetCrossedAt: row.budgetCrossedAt }) };
 }
 
 export const breakdown = v.object({
@@ -451,4 +462,54 @@ export async function fleetQuotaOf(ctx: QueryCtx): Promise<Infer<typeof fleetQuo
     out.push({ nodeId: r.nodeId, nodeName: n.name, ...definedKey(quotaOf(r)) } as Infer<typeof fleetQuota>[number]);
   }
   return out.sort((a, b) => (a.nodeName < b.nodeName ? -1 : a.nodeName > b.nodeName ? 1 : 0));
+}
+
+// ---------------------------------------------------------------------------------------
+// Budgets (issue 22): an optional spend limit per orchestration. When its spend reaches it, a
+// "needs you" item (kind `budget`, model/needs.ts) opens; it goes away when the budget is raised
+// above the spend or cleared, and each person may dismiss it.
+
+/** Micro-USD as dollars and cents, for titles and the audit log ("$12.34"). */
+export function usd(micros: number): string {
+  return micros > 0 && micros < 10_000 ? "<$0.01" : `$${(micros / 1e6).toFixed(2)}`;
+}
+
+/**
+ * Sets (`budgetMicros`, whole micro-USD, 1..10^12) or clears (null) an orchestration's budget.
+ * A budget at or below its spend so far opens the item at once. Audited; the same budget
+ * again changes nothing. Returns whether the item opened or closed (notify).
+ */
+export async function setBudget(
+  ctx: MutationCtx,
+  actor: UserActor,
+  orchestrationId: Id<"orchestrations">,
+  budgetMicros: number | null,
+): Promise<{ changed: boolean }> {
+  if (budgetMicros !== null) checkNumber("budgetMicros", budgetMicros, { min: 1, max: USAGE.count, integer: true });
+  const o = await ctx.db.get("orchestrations", orchestrationId);
+  if (o === null) fail("not_found", "no such orchestration", "orchestrationId");
+  const row = await ctx.db
+    .query("usageTotals")
+    .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+    .unique();
+  const before = row?.budgetMicros;
+  if ((before ?? null) === budgetMicros) return { changed: false };
+  const now = Date.now();
+  const cost = row?.costMicros ?? 0;
+  const crossed = budgetMicros !== null && cost >= budgetMicros;
+  const budget = {
+    budgetMicros: budgetMicros ?? undefined,
+    budgetSetAt: budgetMicros === null ? undefined : now,
+    budgetCrossedAt: crossed ? now : undefined,
+    budgetCrossedCostMicros: crossed ? cost : undefined,
+  };
+  if (row === null) await ctx.db.insert("usageTotals", { orchestrationId, nodeId: o.nodeId, ...zero(), updatedAt: now, ...definedKey(budget) });
+  else await ctx.db.patch("usageTotals", row._id, budget);
+  await audit(ctx, actor, {
+    verb: "orchestration.budget_changed",
+    nodeId: o.nodeId,
+    orchestrationId,
+    detail: `${o.featureName}: budget ${before === undefined ? "none" : usd(before)} → ${budgetMicros === null ? "none" : usd(budgetMicros)} (spent ${usd(cost)})`,
+  });
+  return { changed: crossed || row?.budgetCrossedAt !== undefined };
 }

@@ -57,6 +57,7 @@ export const auditVerb = v.union(
   v.literal("node.revoked"),
   v.literal("node.enrollment_code_created"),
   v.literal("node.messaging_changed"),
+  v.literal("orchestration.budget_changed"),
   v.literal("user.joined"),
   v.literal("user.invited"),
   v.literal("user.invite_revoked"),
@@ -610,13 +611,15 @@ export const needKind = v.union(
   v.literal("blocked_phase"),
   v.literal("failed_action"),
   v.literal("offline_laptop"),
+  // An orchestration's spend reached its budget (usage:setBudget; model/usage.ts).
+  v.literal("budget"),
   laptopNeedKind,
 );
 export type NeedKind = Infer<typeof needKind>;
 
 // One item of needs:needsYou. `key` is global and stable: "prompt:<promptId>",
 // "approval:<orchestrationId>:<phase>", "blocked:<orchestrationId>:<phase>", "action:<actionId>",
-// "offline:<nodeId>", "laptop:<nodeId>:<laptop's key>". `dismissed`/`snoozedUntil`: the viewer's
+// "offline:<nodeId>", "budget:<orchestrationId>", "laptop:<nodeId>:<laptop's key>". `dismissed`/`snoozedUntil`: the viewer's
 // own dismissal of this key with the same `since`.
 export const needItem = v.object({
   key: v.string(),

@@ -44,6 +44,7 @@ const VERB_TITLES: Record<AuditRow["verb"], string> = {
   "node.revoked": "Laptop revoked",
   "node.enrollment_code_created": "Enrollment code created",
   "node.messaging_changed": "Who may message agents changed",
+  "orchestration.budget_changed": "Budget changed",
   "user.joined": "Joined",
   "user.invited": "Invited someone",
   "user.invite_revoked": "Invite withdrawn",

@@ -9,7 +9,7 @@ import type { Tone } from "./status";
 
 /** What a laptop finds on its own (Claude Code's files and hooks). */
 export type LaptopNeedKind = "teammate_permission" | "agent_plan_approval" | "idle_with_tasks" | "stop_failure" | "stalled";
-export type NeedKind = "permission_prompt" | "plan_approval" | "blocked_phase" | "failed_action" | "offline_laptop" | LaptopNeedKind;
+export type NeedKind = "permission_prompt" | "plan_approval" | "blocked_phase" | "failed_action" | "budget" | "offline_laptop" | LaptopNeedKind;
 export type StallCause = "waiting_for_human" | "long_tool" | "api_error" | "silent";
 /** A Claude Code session as its hooks tell it. */
 export type SessionLiveness = "working" | "idle" | "waiting" | "rate_limited" | "failed" | "ended";
@@ -59,6 +59,7 @@ export const NEED_KIND_LABELS: Record<NeedKind, string> = {
   blocked_phase: "blocked phase",
   idle_with_tasks: "idle with open tasks",
   failed_action: "failed action",
+  budget: "over budget",
   offline_laptop: "laptop offline",
 };
 
@@ -73,6 +74,7 @@ export const NEED_GROUP_TITLES: Record<NeedKind, string> = {
   blocked_phase: "Blocked phases",
   idle_with_tasks: "Idle with open tasks",
   failed_action: "Failed actions",
+  budget: "Over budget",
   offline_laptop: "Offline laptops",
 };
 
@@ -86,6 +88,7 @@ export const NEED_KIND_TONES: Record<NeedKind, Tone> = {
   blocked_phase: "danger",
   idle_with_tasks: "info",
   failed_action: "danger",
+  budget: "warning",
   offline_laptop: "danger",
 };
 
@@ -311,6 +314,7 @@ export function needSummary(item: NeedLike, now: number): string | null {
     case "failed_action":
       return item.actionError ?? item.detail ?? null;
     case "blocked_phase":
+    case "budget":
       return item.detail ?? null;
     case "offline_laptop":
       return item.detail ?? `${item.nodeName ?? "a laptop"} is offline`;

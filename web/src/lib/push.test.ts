@@ -30,9 +30,9 @@ const env = (over: Partial<PushEnv> = {}): PushEnv => ({
 
 const IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 
-test("the contract's seven kinds, the server's own, each said in words", () => {
+test("the contract's seven kinds and budget (issue 22), the server's own, each said in words", () => {
   expectTypeOf<(typeof NOTIFY_KINDS)[number]>().toEqualTypeOf<NotifySettings["kinds"][number]>();
-  expect(NOTIFY_KINDS).toEqual(["plan_approval", "permission_prompt", "blocked_phase", "stall", "failed_action", "offline_laptop", "orchestration_finished"]);
+  expect(NOTIFY_KINDS).toEqual(["plan_approval", "permission_prompt", "blocked_phase", "stall", "failed_action", "offline_laptop", "budget", "orchestration_finished"]);
   for (const kind of NOTIFY_KINDS) expect(NOTIFY_KIND_TEXT[kind].label.length).toBeGreaterThan(3);
 });
 

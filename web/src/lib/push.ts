@@ -16,6 +16,7 @@ export const NOTIFY_KIND_TEXT: Record<NotifyKind, { label: string; detail: strin
   stall: { label: "Stalls and stop failures", detail: "an agent stalled, failed to stop, or idles with open tasks" },
   failed_action: { label: "Failed actions", detail: "something you or a teammate asked for did not happen" },
   offline_laptop: { label: "Laptop offline", detail: "a laptop stopped reporting" },
+  budget: { label: "Over budget", detail: "an orchestration's spend reached the budget set for it" },
   orchestration_finished: { label: "Orchestration finished", detail: "an orchestration completed" },
 };
 
