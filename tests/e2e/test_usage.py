@@ -1,0 +1,185 @@
+"""Usage and quota, whole: the real daemon against the local backend, over real transcript files
+under the laptop's Claude directory, the real status-line script and `tina hook`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tina.dev.backend import BackendProcess
+from tina.dev.sim.sandbox import BIN, Laptop
+
+from .conftest import Api, eventually
+
+pytestmark = pytest.mark.timeout(180)
+
+FEATURE = "billing-export"
+TEAM = f"{FEATURE}-phase-1"
+LEAD_SESSION = "5b1f0c3e-8d2a-4f6b-9c7e-1a2b3c4d5e6f"
+MODEL = "claude-sonnet-4-5-20250929"
+
+
+def transcript_of(laptop: Laptop, cwd: Path, session: str) -> Path:
+    """Where Claude Code keeps a session's transcript: its cwd with / and . as -."""
+    project = str(cwd).replace("/", "-").replace(".", "-")
+    return laptop.claude / "projects" / project / f"{session}.jsonl"
+
+
+def assistant(cwd: Path, message_id: str, **usage: int) -> str:
+    return (
+        json.dumps(
+            {
+                "type": "assistant",
+                "uuid": f"u-{message_id}",
+                "parentUuid": None,
+                "isSidechain": False,
+                "timestamp": "2026-03-02T12:00:00.000Z",
+                "sessionId": LEAD_SESSION,
+                "cwd": str(cwd),
+                "requestId": f"req_{message_id}",
+                "message": {
+                    "id": f"msg_{message_id}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": MODEL,
+                    "content": [{"type": "text", "text": "done"}],
+                    "usage": usage,
+                },
+            }
+        )
+        + "\n"
+    )
+
+
+def totals(owner: Api, orchestration_id: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = owner.query(
+        "usage:orchestrationTotals", orchestrationId=orchestration_id
+    )
+    return found
+
+
+def orchestration(backend: BackendProcess) -> dict[str, Any] | None:
+    rows = backend.dump("orchestrations")["orchestrations"]
+    found = [r for r in rows if r["featureName"] == FEATURE]
+    return found[0] if found else None
+
+
+def test_an_assistant_line_becomes_its_orchestrations_usage_once(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    laptop.start_daemon()
+    wt = laptop.init_orchestration(FEATURE, phases=2)
+    orch = eventually(lambda: orchestration(backend))
+    laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION)
+    # usage is attributed as the daemon knows things when it reads the line: its team first
+    eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
+    transcript = transcript_of(laptop, wt, LEAD_SESSION)
+    transcript.parent.mkdir(parents=True, exist_ok=True)
+    first = assistant(
+        wt,
+        "01",
+        input_tokens=1200,
+        output_tokens=800,
+        cache_creation_input_tokens=4000,
+        cache_read_input_tokens=30000,
+    )
+    # a streamed message is written once per content block: counted once
+    transcript.write_text(first + first)
+
+    got = eventually(
+        lambda: (t := totals(owner, orch["_id"])) is not None and t["messages"] == 1 and t,
+        timeout=60,
+    )
+    assert (got["input"], got["output"], got["cacheWrite"], got["cacheRead"]) == (
+        1200,
+        800,
+        4000,
+        30000,
+    )
+    # sonnet 4.5: $3 in, $15 out, $3.75 cache write, $0.30 cache read per million tokens
+    assert got["costMicros"] == 1200 * 3 + 800 * 15 + 4000 * 3.75 + 30000 * 0.3
+    assert got["unpricedTokens"] == 0
+    breakdown = owner.query("usage:orchestrationBreakdown", orchestrationId=orch["_id"])
+    assert [(p.get("phaseNumber"), p["messages"]) for p in breakdown["byPhase"]] == [("1", 1)]
+    assert [a.get("agentName") for a in breakdown["byAgent"]] == ["team-lead"]
+
+    # A restart reads on from where it was: nothing is sent twice, the next line once.
+    laptop.stop_daemon()
+    laptop.start_daemon()
+    with transcript.open("a") as f:
+        f.write(assistant(wt, "02", input_tokens=10, output_tokens=5))
+    again = eventually(
+        lambda: (t := totals(owner, orch["_id"])) is not None and t["messages"] == 2 and t,
+        timeout=60,
+    )
+    assert (again["input"], again["output"]) == (1210, 805)
+    status = laptop.status()
+    assert status is not None and status["usage"]["pending"] == 0
+
+
+def run_hook(laptop: Laptop, event: dict[str, Any]) -> None:
+    done = subprocess.run(
+        [str(BIN / "tina"), "hook"],
+        input=json.dumps(event).encode(),
+        env=laptop.env(),
+        capture_output=True,
+        cwd=laptop.root,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+def quota_of(owner: Api, name: str) -> dict[str, Any] | None:
+    found = [q for q in owner.query("usage:fleetQuota") if q["nodeName"] == name]
+    return found[0] if found else None
+
+
+def test_the_status_lines_rate_limits_and_a_rate_limit_stop_reach_the_fleet_quota(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    laptop.start_daemon()
+    wt = laptop.init_orchestration(FEATURE, phases=2)
+    eventually(lambda: orchestration(backend))
+    status_line = {
+        "context_window": {"used_percentage": 12},
+        "rate_limits": {
+            "five_hour": {"used_percentage": 23.5, "resets_at": 4102444800},
+            "seven_day": {"used_percentage": 41.2, "resets_at": 4103049600},
+        },
+    }
+    # Claude Code runs the status line the worktree's settings name, in the worktree.
+    settings = json.loads((wt / ".claude" / "settings.local.json").read_text())
+    done = subprocess.run(
+        settings["statusLine"]["command"], input=json.dumps(status_line), cwd=wt, shell=True,
+        env=laptop.env(), capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "ctx:12%\n")
+    assert (wt / ".claude" / "tina" / "rate-limits.json").exists()
+
+    quota = eventually(lambda: quota_of(owner, laptop.name), timeout=60)
+    assert quota["fiveHour"] == {"usedPct": 23.5, "resetsAt": 4102444800000}
+    assert quota["sevenDay"] == {"usedPct": 41.2, "resetsAt": 4103049600000}
+    assert "limitedAt" not in quota
+
+    run_hook(
+        laptop,
+        {
+            "session_id": LEAD_SESSION,
+            "transcript_path": str(transcript_of(laptop, wt, LEAD_SESSION)),
+            "cwd": str(wt),
+            "hook_event_name": "StopFailure",
+            "error": "rate_limit",
+            "error_details": "5-hour limit reached",
+        },
+    )
+    limited = eventually(
+        lambda: (q := quota_of(owner, laptop.name)) is not None and "limitedAt" in q and q,
+        timeout=60,
+    )
+    assert limited["limitedText"] == "5-hour limit reached"
+    assert limited["fiveHour"]["usedPct"] == 23.5  # the windows kept
