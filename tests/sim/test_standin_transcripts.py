@@ -91,6 +91,22 @@ def test_cache_reads_dominate_and_every_model_has_a_price(tmp_path: Path) -> Non
     assert prices.price(LEAD_MODEL) is not None and prices.price(TEAMMATE_MODEL) is not None
 
 
+def test_the_first_answer_reads_the_system_prompt_and_writes_what_was_said(
+    tmp_path: Path,
+) -> None:
+    transcript = Transcript(tmp_path / "t.jsonl", session_id="s", cwd=tmp_path, model=LEAD_MODEL)
+    transcript.user("x" * 4_000)  # about a thousand tokens said before the first response
+    assert transcript.context > 1_000
+    first = transcript.say("On it.")
+    assert first.cache_read >= 9_000 and first.cache_write >= 3_000 + 1_000
+    assert transcript.context == first.cache_read + first.cache_write + first.input + first.output
+    transcript.user("y" * 4_000)
+    second = transcript.say("Done.")
+    assert second.cache_read == transcript.context - second.cache_write - second.input - (
+        second.output)  # fmt: skip
+    assert second.cache_write >= 300 + 1_000
+
+
 def test_a_teammate_writes_under_its_leads_session(tmp_path: Path) -> None:
     path = subagent_path(tmp_path, Path("/Users/dev/repo/.worktrees/f"), "lead-1", "a1b2")
     assert path == tmp_path / "projects" / "-Users-dev-repo--worktrees-f" / "lead-1" / (

@@ -131,13 +131,14 @@ class Transcript:
         self._rng = random.Random(seed if seed is not None else f"{session_id}:{agent_id}")
         self._lock = threading.Lock()
         self._parent: str | None = None
-        self._context = 0  # tokens the next request carries before its new part
+        self._context = 0  # tokens the next request carries (0 before the first response)
+        self._pending = 0  # tokens said to the session since its last response
         self._broken = False
 
     @property
     def context(self) -> int:
         """Tokens in the session's context now (what the next request would carry)."""
-        return self._context
+        return self._context + self._pending
 
     # -- lines --------------------------------------------------------------------------------
 
@@ -192,16 +193,17 @@ class Transcript:
             line = self._base("user")
             line["message"] = {"role": "user", "content": content}
             self._append(self._close(line))
-            self._context += 20 + (len(content) // 4 if isinstance(content, str) else 40)
+            self._pending += 20 + (len(content) // 4 if isinstance(content, str) else 40)
 
     def _usage(self) -> Usage:
         rng = self._rng
         if self._context == 0:  # the system prompt and tools: mostly from the shared cache
             cache_read = rng.randint(9_000, 14_000)
-            cache_write = rng.randint(3_000, 8_000)
-        else:
+            cache_write = rng.randint(3_000, 8_000) + self._pending
+        else:  # everything said so far from the cache; what is new (tool results...) written
             cache_read = self._context
-            cache_write = rng.randint(300, 4_000)
+            cache_write = rng.randint(300, 4_000) + self._pending
+        self._pending = 0
         usage = Usage(
             input=rng.randint(1, 12),
             output=rng.randint(120, 2_400),
