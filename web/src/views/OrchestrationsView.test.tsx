@@ -15,11 +15,13 @@ const MIN = 60_000;
 
 const served: Record<string, unknown> = {};
 const progressOf: Record<string, RowProgress> = {};
+const usageOf: Record<string, unknown> = {};
 vi.mock("convex/react", async (importOriginal) => ({
   ...(await importOriginal<typeof import("convex/react")>()),
   useQuery: (fn: Parameters<typeof getFunctionName>[0], args?: { orchestrationId?: string }) => {
     const name = getFunctionName(fn);
     if (name === "orchestrations:orchestrationProgress") return progressOf[args!.orchestrationId!];
+    if (name === "usage:orchestrationTotals") return usageOf[args!.orchestrationId!];
     return served[name];
   },
   useMutation: () => vi.fn(),
@@ -41,6 +43,7 @@ afterEach(() => {
   vi.useRealTimers();
   for (const k of Object.keys(served)) delete served[k];
   for (const k of Object.keys(progressOf)) delete progressOf[k];
+  for (const k of Object.keys(usageOf)) delete usageOf[k];
 });
 
 describe("a card tells the state at a glance", () => {
@@ -100,6 +103,31 @@ describe("a card tells the state at a glance", () => {
     unmount();
     render(<OrchestrationRow o={summary()} />);
     expect(screen.getByTestId("last-activity")).toHaveTextContent("Updated 10 min ago");
+  });
+
+  test("each card's cost so far from its own subscription: dollars, unknown prices beside them, nothing when nothing was used (issue 22)", () => {
+    const sums = { messages: 3, input: 10, output: 10, cacheWrite: 0, cacheRead: 100, updatedAt: T0 };
+    served["orchestrations:listOrchestrations"] = {
+      active: [
+        summary({ _id: "o1" as Id<"orchestrations">, featureName: "priced" }),
+        summary({ _id: "o2" as Id<"orchestrations">, featureName: "mixed" }),
+        summary({ _id: "o3" as Id<"orchestrations">, featureName: "unused" }),
+        summary({ _id: "o4" as Id<"orchestrations">, featureName: "loading" }),
+      ],
+      finished: [],
+    };
+    usageOf.o1 = { ...sums, costMicros: 1_234_567, unpricedTokens: 0 };
+    usageOf.o2 = { ...sums, costMicros: 1_230_000, unpricedTokens: 12_345 };
+    usageOf.o3 = { ...sums, messages: 0, input: 0, output: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0, budgetMicros: 5_000_000 };
+    render(<OrchestrationsView query={new URLSearchParams()} />);
+    const cost = (feature: string) => {
+      const row = screen.getAllByTestId("orchestration-row").find((r) => r.dataset.feature === feature)!;
+      return within(row).queryByTestId("card-cost")?.textContent ?? null;
+    };
+    expect(cost("priced")).toBe("cost so far: $1.23");
+    expect(cost("mixed")).toBe("cost so far: $1.23 + 12.3k tokens price unknown");
+    expect(cost("unused")).toBeNull();
+    expect(cost("loading")).toBeNull();
   });
 
   test("the laptop's state in words, not only a dot", () => {

@@ -28,6 +28,7 @@ import {
 import { href, orchestrationHref } from "../lib/routing";
 import { ORCHESTRATION_STATUSES, orchestrationStatusLabel } from "../lib/status";
 import { elapsed, formatDuration } from "../lib/time";
+import { costText } from "../lib/usage";
 import type { OrchestrationStatus, Id } from "../api";
 import { NeedsSummary } from "./NeedsYou";
 import { FleetSummary } from "./FleetView";
@@ -125,20 +126,21 @@ function StatusFilter({ filters }: { filters: Filters }) {
 
 /**
  * A row of the list with what it reads on its own (orchestrations:orchestrationProgress): its
- * agents, its phase's tasks and its last activity. A task's or an agent's change re-runs that
- * small query, not the list.
+ * agents, its phase's tasks and its last activity; and its cost so far (usage:orchestrationTotals,
+ * one document). A task's, an agent's or a usage change re-runs that small query, not the list.
  */
 export function LiveOrchestrationRow({ o }: { o: OrchestrationSummary }) {
   const extra = useQuery(api.orchestrations.orchestrationProgress, { orchestrationId: o._id });
-  return <OrchestrationRow o={o} extra={extra} />;
+  const usage = useQuery(api.usage.orchestrationTotals, { orchestrationId: o._id });
+  return <OrchestrationRow o={o} extra={extra} cost={costText(usage)} />;
 }
 
 /**
  * One orchestration as a card (a link to its detail): its state in a word, the laptop and its
  * state in words, where it is (phase, stage, tasks done), labelled times, the last activity, its
- * agents and why it needs you. Times are relative, the exact time on hover and for screen readers.
+ * agents, its cost so far and why it needs you. Times are relative, the exact time on hover and for screen readers.
  */
-export function OrchestrationRow({ o, extra }: { o: OrchestrationSummary; extra?: RowProgress }) {
+export function OrchestrationRow({ o, extra, cost }: { o: OrchestrationSummary; extra?: RowProgress; cost?: string | null }) {
   const now = useNow();
   const p = progress(o, extra?.phases);
   const chip = stateChip(o);
@@ -192,6 +194,12 @@ export function OrchestrationRow({ o, extra }: { o: OrchestrationSummary; extra?
               <Time at={o.startedAt} prefix="started " plain />
             </span>
           </>
+        )}
+        {cost && (
+          <span data-testid="card-cost">
+            <span className="visually-hidden">cost so far: </span>
+            {cost}
+          </span>
         )}
       </span>
       <span className={s.activity} data-testid="last-activity">

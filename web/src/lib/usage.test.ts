@@ -1,0 +1,126 @@
+import { describe, expect, test } from "vitest";
+import {
+  budgetText,
+  CHART_HOURS,
+  costText,
+  formatCost,
+  formatPct,
+  formatTokens,
+  HOUR_MS,
+  hourlyBars,
+  limitView,
+  parseBudget,
+  spendTotals,
+  windowView,
+  type UsageSums,
+} from "./usage";
+
+const ZERO: UsageSums = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0 };
+const NOW = Date.UTC(2026, 11, 4, 12, 0, 0);
+
+test("tokens: short, never a trailing .0", () => {
+  expect([0, 7, 950, 999, 1000, 1234, 12_345, 99_949, 123_456, 999_499, 999_500, 1_234_567, 12_000_000, 2.5e9, -5, NaN].map(formatTokens)).toEqual([
+    "0", "7", "950", "999", "1k", "1.2k", "12.3k", "99.9k", "123k", "999k", "1M", "1.2M", "12M", "2.5B", "0", "0",
+  ]);
+});
+
+test("costs: dollars and cents, under a cent said as such", () => {
+  expect([0, 1, 4_000, 9_999, 10_000, 1_234_567, 12_340_000, 1_234_500_000, -1].map(formatCost)).toEqual([
+    "$0.00", "<$0.01", "<$0.01", "<$0.01", "$0.01", "$1.23", "$12.34", "$1,234.50", "$0.00",
+  ]);
+});
+
+test("the card's cost: nothing when nothing was used; unknown prices beside the cost, never guessed", () => {
+  expect(costText(undefined)).toBeNull();
+  expect(costText(null)).toBeNull();
+  expect(costText({ costMicros: 0, unpricedTokens: 0 })).toBeNull();
+  expect(costText({ costMicros: 1_234_567, unpricedTokens: 0 })).toBe("$1.23");
+  expect(costText({ costMicros: 1_234_567, unpricedTokens: 12_000 })).toBe("$1.23 + 12k tokens price unknown");
+  expect(costText({ costMicros: 0, unpricedTokens: 1_500_000 })).toBe("1.5M tokens price unknown");
+  expect(costText({ costMicros: 4_000, unpricedTokens: 0 })).toBe("<$0.01");
+});
+
+test("a budget typed in dollars, or what is wrong with it", () => {
+  expect(parseBudget("25")).toEqual({ micros: 25_000_000 });
+  expect(parseBudget(" $12.50 ")).toEqual({ micros: 12_500_000 });
+  expect(parseBudget("1,000")).toEqual({ micros: 1_000_000_000 });
+  expect(parseBudget(".5")).toEqual({ micros: 500_000 });
+  expect(parseBudget("0.01")).toEqual({ micros: 10_000 });
+  for (const bad of ["", "  ", "abc", "-5", "1e3", "12.5.0", "0", "0.001", "2000000"]) expect(parseBudget(bad)).toHaveProperty("problem");
+  expect(budgetText(4_500_000, 10_000_000)).toBe("$4.50 of $10.00 (45%)");
+  expect(budgetText(12_000_000, 10_000_000)).toBe("$12.00 of $10.00 (120%)");
+});
+
+describe("the hourly chart", () => {
+  test("every hour from the first to the last, the empty ones at zero; cost when any is known", () => {
+    const h0 = NOW - 3 * HOUR_MS;
+    const { bars, unit, cut } = hourlyBars([
+      { ...ZERO, hour: h0 + 3 * HOUR_MS, costMicros: 300, input: 3 },
+      { ...ZERO, hour: h0, costMicros: 100, input: 1, cacheRead: 9 },
+    ]);
+    expect(unit).toBe("cost");
+    expect(cut).toBe(false);
+    expect(bars.map((b) => [b.hour - h0, b.value, b.tokens])).toEqual([
+      [0, 100, 10],
+      [HOUR_MS, 0, 0],
+      [2 * HOUR_MS, 0, 0],
+      [3 * HOUR_MS, 300, 3],
+    ]);
+  });
+
+  test("tokens when no price is known; the newest week at most", () => {
+    expect(hourlyBars([])).toEqual({ bars: [], unit: "cost", cut: false });
+    const many = Array.from({ length: 200 }, (_, i) => ({ ...ZERO, hour: NOW - i * HOUR_MS, unpricedTokens: 5, output: 5 }));
+    const { bars, unit, cut } = hourlyBars(many);
+    expect(unit).toBe("tokens");
+    expect(cut).toBe(true);
+    expect(bars).toHaveLength(CHART_HOURS);
+    expect(bars[bars.length - 1]).toEqual({ hour: NOW, value: 5, costMicros: 0, tokens: 5 });
+  });
+});
+
+describe("quota", () => {
+  test("a window: its share and reset; a reset one says reset, not its stale share; warns at 80%", () => {
+    expect(windowView(undefined, NOW)).toEqual({ state: "unknown" });
+    expect(windowView({ usedPct: 23.5, resetsAt: NOW + HOUR_MS }, NOW)).toEqual({ state: "used", pct: 23.5, resetsAt: NOW + HOUR_MS, tone: "ok" });
+    expect(windowView({ usedPct: 80, resetsAt: NOW + HOUR_MS }, NOW)).toMatchObject({ tone: "warning" });
+    expect(windowView({ usedPct: 100, resetsAt: NOW + HOUR_MS }, NOW)).toMatchObject({ tone: "full" });
+    expect(windowView({ usedPct: 95, resetsAt: NOW }, NOW)).toEqual({ state: "reset", resetAt: NOW });
+    expect([0, 23.5, 41.25, 80, 99.96, 100, 123.4].map(formatPct)).toEqual(["0%", "23.5%", "41.3%", "80%", "100%", "100%", "123%"]);
+  });
+
+  test("limit reached: a stop newer than every window's last reset; it frees up with the full window's reset", () => {
+    const fiveHour = { usedPct: 100, resetsAt: NOW + HOUR_MS };
+    const sevenDay = { usedPct: 40, resetsAt: NOW + 3 * 24 * HOUR_MS };
+    expect(limitView({ fiveHour, sevenDay }, NOW)).toEqual({ limited: false });
+    expect(limitView({ fiveHour, sevenDay, limitedAt: NOW - 60_000 }, NOW)).toEqual({ limited: true, since: NOW - 60_000, resetsAt: fiveHour.resetsAt });
+    // A stop before the current 5-hour window began is over.
+    expect(limitView({ fiveHour, sevenDay, limitedAt: NOW - 5 * HOUR_MS }, NOW)).toEqual({ limited: false });
+    // The 5-hour window has reset since the stop: over.
+    expect(limitView({ fiveHour: { usedPct: 100, resetsAt: NOW - 1 }, limitedAt: NOW - 60_000 }, NOW)).toEqual({ limited: false });
+    // No window full: the soonest reset.
+    expect(limitView({ fiveHour: { usedPct: 70, resetsAt: NOW + HOUR_MS }, sevenDay, limitedAt: NOW - 1 }, NOW)).toMatchObject({ resetsAt: NOW + HOUR_MS });
+    // No window known: a stop in the last 5 hours counts, without a reset time.
+    expect(limitView({ limitedAt: NOW - HOUR_MS }, NOW)).toEqual({ limited: true, since: NOW - HOUR_MS });
+    expect(limitView({ limitedAt: NOW - 6 * HOUR_MS }, NOW)).toEqual({ limited: false });
+  });
+});
+
+test("the fleet's spend per day and per laptop", () => {
+  const d0 = Date.UTC(2026, 11, 3);
+  const d1 = d0 + 24 * HOUR_MS;
+  const t = spendTotals([
+    { ...ZERO, day: d1, nodeId: "a", costMicros: 100, input: 10 },
+    { ...ZERO, day: d0, nodeId: "a", costMicros: 50, input: 5 },
+    { ...ZERO, day: d0, nodeId: "b", costMicros: 500, output: 1, unpricedTokens: 7, cacheRead: 6 },
+  ]);
+  expect(t.byDay).toEqual([
+    { day: d0, costMicros: 550, unpricedTokens: 7, tokens: 12 },
+    { day: d1, costMicros: 100, unpricedTokens: 0, tokens: 10 },
+  ]);
+  expect(t.byNode.map((n) => [n.nodeId, n.costMicros])).toEqual([
+    ["b", 500],
+    ["a", 150],
+  ]);
+  expect(t.total).toEqual({ costMicros: 650, unpricedTokens: 7, tokens: 22 });
+});
