@@ -128,7 +128,9 @@ _AGENT_TYPES = {
 _COLORS = ("blue", "green", "yellow", "purple", "red", "orange", "cyan", "pink")
 _LEAD = "team-lead"
 _INBOX_POLL_SECS = 0.2
-STATUS_EVERY_SECS = 0.3  # Claude Code updates its status line at most this often
+# Claude Code updates its status line at most every 300 ms; the stand-in at most every second
+# (and at its start, a rate limit and a phase's end), to keep a simulated laptop light.
+STATUS_EVERY_SECS = 1.0
 CONTEXT_WINDOW = 200_000
 MODEL = LEAD_MODEL  # the lead's; its teammates run TEAMMATE_MODEL (both priced in tina.usage)
 # The teammates the scenario's stories bring (see `Scenario`).
