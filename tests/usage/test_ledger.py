@@ -20,6 +20,7 @@ from tina.usage import (
     held_id,
     load_prices,
 )
+from tina.usage import ledger as ledger_module
 
 FACTS = Facts(
     teams=(
@@ -328,3 +329,88 @@ def test_usage_held_past_the_bound_is_sealed_unattributed_and_counted(
         set(r) & {"orchestrationId", "phaseNumber", "agentName"} == set() for r in batch.rows
     )
     assert _sum(list(batch.rows), "messages") > 0
+
+
+def _message_line(n: int) -> bytes:
+    return (
+        json.dumps(
+            {
+                "type": "assistant",
+                "timestamp": "2026-03-02T12:00:00Z",
+                "requestId": f"r{n}",
+                "message": {"id": f"m{n}", "model": "m", "usage": {"input_tokens": n}},
+            }
+        ).encode()
+        + b"\n"
+    )
+
+
+def test_a_round_appends_a_small_journal_line_and_a_load_replays_it(tmp_path: Path) -> None:
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_bytes(b"".join(_message_line(n) for n in range(1, 20_001)))
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    ledger.read(transcript, Facts())
+    (first,) = ledger.seal(PRICES)
+    snapshot = state.read_bytes()
+    assert len(snapshot) > 500_000  # 20,000 keys
+    assert not ledger.journal_path.exists()
+
+    with transcript.open("ab") as f:
+        f.write(_message_line(20_001))
+    ledger.read(transcript, Facts())
+    (second,) = ledger.seal(PRICES)
+    ledger.acknowledge(first.id)
+    assert state.read_bytes() == snapshot  # not rewritten
+    journal = ledger.journal_path.read_bytes().splitlines()
+    assert len(journal) == 2 and all(len(line) < 1000 for line in journal)
+    assert ledger.journal_path.stat().st_mode & 0o077 == 0
+
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    assert again.pending() == [second]
+    assert again.reader.marks == ledger.reader.marks
+    assert again.dedupe.hashes() == ledger.dedupe.hashes()
+    again.read(transcript, Facts())
+    assert again.seal(PRICES) == []  # nothing counted twice
+
+
+def test_a_torn_journal_line_and_an_older_generations_lines_are_skipped(
+    tmp_path: Path, projects: Path
+) -> None:
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    lead = next(projects.rglob(f"{LEAD_SESSION}.jsonl"))
+    ledger.read(lead, FACTS)
+    ledger.seal(PRICES)
+    _read_all(ledger, projects)
+    (batch,) = ledger.seal(PRICES)
+    old_journal = ledger.journal_path.read_bytes()
+    with ledger.journal_path.open("ab") as f:
+        f.write(b'{"g": "torn')  # a crash in the middle of a line
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    assert again.journal_skipped == 1
+    assert batch in again.pending()
+
+    again.save()  # a new generation; a crash leaves the old journal behind
+    again.journal_path.write_bytes(old_journal)
+    third = UsageLedger.load(state, clock=lambda: NOW)
+    assert third.pending() == again.pending()
+    assert third.reader.marks == again.reader.marks
+
+
+def test_a_long_journal_becomes_a_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_module, "JOURNAL_MAX", 2000)
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_bytes(b"")
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    for n in range(1, 40):
+        with transcript.open("ab") as f:
+            f.write(_message_line(n))
+        ledger.read(transcript, Facts())
+        ledger.seal(PRICES)
+    assert ledger.snapshots >= 2
+    assert ledger.journal_path.stat().st_size <= 2000 + 1000
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    assert again.pending() == ledger.pending()
+    assert _sum(_rows(again), "input") == sum(range(1, 40))

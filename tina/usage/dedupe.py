@@ -32,6 +32,7 @@ class Dedupe:
         self._keep = keep
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.repeats = 0
+        self._fresh: list[str] = []  # remembered since the last `take_fresh`, in order
         for h in hashes:
             self._remember(h)
 
@@ -50,7 +51,23 @@ class Dedupe:
             self.repeats += 1
             return False
         self._remember(h)
+        self._fresh.append(h)
         return True
+
+    @property
+    def fresh(self) -> list[str]:
+        """The hashes remembered since the last `take_fresh`, in order (a copy)."""
+        return list(self._fresh)
+
+    def take_fresh(self) -> list[str]:
+        """The hashes remembered since the last call (what a journal line adds), in order."""
+        fresh, self._fresh = self._fresh, []
+        return fresh
+
+    def extend(self, hashes: Iterable[str]) -> None:
+        """Remember `hashes` (a journal's, replayed in order), not as fresh."""
+        for h in hashes:
+            self._remember(h)
 
     def hashes(self) -> list[str]:
         """Oldest first, as the constructor takes them back."""

@@ -1,10 +1,16 @@
 """The usage outbox: what has been read, what has been counted, what Convex has not yet applied.
 
-One JSON file in the daemon's state directory (``usage.json``) holds, together, each
-transcript's mark (device, inode, offset), the hashed keys of the messages counted (for
-:class:`Dedupe`), and the batches sealed but not yet acknowledged. It is replaced whole
-(:func:`tina.atomic.write_atomic`) when a batch is sealed and when one is acknowledged, so the
-marks on disk always match the batches on disk:
+The state lives in the daemon's state directory: each transcript's mark (device, inode,
+offset), the hashed keys of the messages counted (for :class:`Dedupe`), the batches sealed but
+not yet acknowledged, and the held rows. ``usage.json`` is a snapshot of all of it, replaced
+whole (:func:`tina.atomic.write_atomic`) and tagged with a random generation; each seal that
+changed something and each acknowledgement appends one line to ``usage.json.log`` (fsynced)
+with what changed since (marks moved or gone, new keys, new batches, acknowledged ids, the held
+rows), tagged with the snapshot's generation. Loading replays the lines of the snapshot's
+generation in order (a line that does not parse, e.g. torn by a crash, is skipped). Past
+:data:`JOURNAL_MAX` bytes the next save is a new snapshot, which empties the log: a round costs
+a small append, not a rewrite of every key counted. Either way the marks on disk always match
+the batches on disk:
 
 - a crash before a seal loses nothing: the lines after the saved marks are read again;
 - a sealed batch is sent until Convex answers (``applied`` true or false: both mean done),
@@ -60,10 +66,24 @@ oldest are dropped and counted: the laptop's own transcripts stay, the figures a
 HELD_PREFIX = "held:"
 HOLD_MS = 3_600_000
 """How long usage waits for its orchestration's Convex id before it is sealed unattributed."""
+JOURNAL_MAX = 4 << 20
+"""Bytes of journal after which the next save writes a snapshot instead."""
 MAX_HELD = 10_000
 """Held rows kept at most (one per bucket); past it the oldest are sealed unattributed."""
 _ATTRIBUTION = ("orchestrationId", "phaseNumber", "agentName")
 _SUMS = ("messages", "input", "output", "cacheWrite", "cacheRead")
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Append `data` to `path` (made 0600) and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def held_id(worktree: str) -> str:
@@ -128,9 +148,22 @@ class UsageLedger:
         self.counted = 0  # messages counted since start
         self.dropped_batches = 0
         self.refused = 0  # batches Convex refused (dropped by the sender)
-        self.saves = 0
+        self.saves = 0  # snapshots and journal lines written
+        self.snapshots = 0
+        self.journal_skipped = 0  # journal lines that could not be replayed
         self._saved_marks: dict[str, FileMark] | None = None  # as last saved; None: not saved
         self.recovered: str | None = None  # why a state file could not be used, if it could not
+        # The snapshot's generation (None: none written yet, the next save is a snapshot), the
+        # journal's size, and what changed since the last save besides the marks and keys.
+        self._generation: str | None = None
+        self._journal_bytes = 0
+        self._sealed_new: list[Batch] = []
+        self._acked_new: list[str] = []
+        self._snapshot_due = False
+
+    @property
+    def journal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".log")
 
     # --- state -------------------------------------------------------------------------------
 
@@ -142,6 +175,7 @@ class UsageLedger:
         try:
             data = json.loads(path.read_bytes())
             ledger._restore(data)
+            ledger._replay()
         except FileNotFoundError:
             pass
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -150,6 +184,7 @@ class UsageLedger:
             ledger.dedupe = Dedupe(keep=ledger._keep)
             ledger._pending = []
             ledger._held = {}
+            ledger._generation = None
             with contextlib.suppress(OSError):
                 os.replace(path, path.with_name(path.name + ".bad"))
         return ledger
@@ -175,10 +210,66 @@ class UsageLedger:
                 raise ValueError("a held row without a held id")
             held[_bucket(row)] = (row, int(h["since"]))
         self._held = held
+        generation = data.get("generation")
+        self._generation = generation if isinstance(generation, str) and generation else None
+
+    def _replay(self) -> None:
+        """Apply the journal lines of the snapshot's generation, in order."""
+        if self._generation is None:
+            return
+        try:
+            data = self.journal_path.read_bytes()
+        except FileNotFoundError:
+            return
+        for raw in data.splitlines():
+            try:
+                line = json.loads(raw)
+                if not isinstance(line, dict) or line.get("g") != self._generation:
+                    continue
+                self._apply(line)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self.journal_skipped += 1
+        self._saved_marks = dict(self.reader.marks)
+        self._journal_bytes = len(data)
+
+    def _apply(self, line: dict[str, Any]) -> None:
+        marks = {
+            str(p): FileMark(dev=int(dev), inode=int(inode), offset=int(offset))
+            for p, dev, inode, offset in line.get("marks", ())
+        }
+        gone = [str(p) for p in line.get("gone", ())]
+        seen = [str(h) for h in line.get("seen", ())]
+        sealed = [
+            Batch(id=str(b["id"]), rows=tuple(dict(r) for r in b["rows"]))
+            for b in line.get("sealed", ())
+        ]
+        acked = {str(i) for i in line.get("acked", ())}
+        held = None
+        if "held" in line:
+            held = {}
+            for h in line["held"]:
+                row = dict(h["row"])
+                if not str(row["orchestrationId"]).startswith(HELD_PREFIX):
+                    raise ValueError("a held row without a held id")
+                held[_bucket(row)] = (row, int(h["since"]))
+        # checked whole, then applied: a bad line changes nothing
+        self.reader.marks.update(marks)
+        for p in gone:
+            self.reader.marks.pop(p, None)
+        self.dedupe.extend(seen)
+        known = {b.id for b in self._pending}
+        self._pending.extend(b for b in sealed if b.id not in known)
+        if acked:
+            self._pending = [b for b in self._pending if b.id not in acked]
+        if held is not None:
+            self._held = held
 
     def save(self) -> None:
+        """Write a snapshot of everything (a new generation) and empty the journal."""
+        generation = uuid.uuid4().hex
         data = {
             "version": FORMAT_VERSION,
+            "generation": generation,
             "marks": [
                 {"path": p, "dev": m.dev, "inode": m.inode, "offset": m.offset}
                 for p, m in sorted(self.reader.marks.items())
@@ -188,7 +279,68 @@ class UsageLedger:
             "held": [{"row": row, "since": since} for row, since in self._held.values()],
         }
         write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode(), mode=0o600)
+        with contextlib.suppress(FileNotFoundError):  # its lines are of an older generation
+            self.journal_path.unlink()
+        self._generation = generation
+        self._journal_bytes = 0
         self._saved_marks = dict(self.reader.marks)
+        self.dedupe.take_fresh()
+        self._sealed_new.clear()
+        self._acked_new.clear()
+        self._held_dirty = False
+        self._snapshot_due = False
+        self.saves += 1
+        self.snapshots += 1
+
+    def _moved_marks(self) -> tuple[dict[str, FileMark], list[str]]:
+        saved = self._saved_marks or {}
+        marks = self.reader.marks
+        moved = {p: m for p, m in marks.items() if saved.get(p) != m}
+        gone = [p for p in saved if p not in marks]
+        return moved, gone
+
+    def _commit(self, *, reading: bool = True) -> None:
+        """Save what changed since the last save: one journal line, or a snapshot when none
+        was written yet, the journal is long, or batches were dropped. Nothing when nothing
+        changed. Without `reading` (an acknowledgement) the marks and keys read since the last
+        seal are left for the seal that counts them."""
+        moved, gone = self._moved_marks() if reading else ({}, [])
+        fresh = self.dedupe.fresh if reading else []
+        if not (moved or gone or fresh or self._sealed_new or self._acked_new or self._held_dirty):
+            return
+        if reading and (
+            self._generation is None or self._snapshot_due or self._journal_bytes > JOURNAL_MAX
+        ):
+            self.save()
+            return
+        if self._generation is None:  # nothing saved yet: the seal's snapshot will say it
+            return
+        line: dict[str, Any] = {"g": self._generation}
+        if moved:
+            line["marks"] = [[p, m.dev, m.inode, m.offset] for p, m in sorted(moved.items())]
+        if gone:
+            line["gone"] = gone
+        if fresh:
+            line["seen"] = fresh
+        if self._sealed_new:
+            line["sealed"] = [{"id": b.id, "rows": list(b.rows)} for b in self._sealed_new]
+        if self._acked_new:
+            line["acked"] = list(self._acked_new)
+        if self._held_dirty:
+            line["held"] = [{"row": row, "since": since} for row, since in self._held.values()]
+        data = json.dumps(line, separators=(",", ":")).encode() + b"\n"
+        _append(self.journal_path, data)
+        # written: only now is it the saved state (a failed write is in the next line)
+        self._journal_bytes += len(data)
+        if self._saved_marks is None:
+            self._saved_marks = {}
+        self._saved_marks.update(moved)
+        for p in gone:
+            self._saved_marks.pop(p, None)
+        if reading:
+            self.dedupe.take_fresh()
+        self._sealed_new.clear()
+        self._acked_new.clear()
         self._held_dirty = False
         self.saves += 1
 
@@ -232,11 +384,12 @@ class UsageLedger:
             for i in range(0, len(rows), MAX_ROWS)
         ]
         self._pending.extend(batches)
+        self._sealed_new.extend(batches)
         if len(self._pending) > MAX_PENDING:
             self.dropped_batches += len(self._pending) - MAX_PENDING
             del self._pending[: len(self._pending) - MAX_PENDING]
-        if batches or self._held_dirty or self._saved_marks != self.reader.marks:
-            self.save()
+            self._snapshot_due = True  # the journal says nothing of dropped batches
+        self._commit()
         return batches
 
     def _release(
@@ -298,4 +451,5 @@ class UsageLedger:
         before = len(self._pending)
         self._pending = [b for b in self._pending if b.id != batch_id]
         if len(self._pending) != before:
-            self.save()
+            self._acked_new.append(batch_id)
+            self._commit(reading=False)
