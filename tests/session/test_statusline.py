@@ -70,3 +70,15 @@ def test_a_directory_that_cannot_be_made_still_prints_the_line(tmp_path: Path) -
     done = _run(tmp_path, {"rate_limits": RATE_LIMITS, "context_window": {"used_percentage": 7}})
     assert (done.returncode, done.stdout, done.stderr) == (0, "ctx:7%\n", "")
     assert (claude / "tina").read_text() == "a file where the directory should be"
+
+
+@pytest.mark.timeout(60)
+def test_the_same_windows_again_leave_the_file_alone(tmp_path: Path) -> None:
+    assert _run(tmp_path, {"rate_limits": RATE_LIMITS}).returncode == 0
+    first = _limits(tmp_path).stat()
+    assert _run(tmp_path, {"rate_limits": RATE_LIMITS}).returncode == 0
+    again = _limits(tmp_path).stat()
+    assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)  # not rewritten
+    moved = {**RATE_LIMITS, "five_hour": {"used_percentage": 24.0, "resets_at": 1738425600}}
+    assert _run(tmp_path, {"rate_limits": moved}).returncode == 0
+    assert json.loads(_limits(tmp_path).read_text())["five_hour"]["used_percentage"] == 24.0

@@ -6,7 +6,8 @@ status-line JSON to it. The script writes ``$PWD/.claude/tina/context-metrics.js
 ``ctx:<used>%``. When the input carries ``rate_limits`` (the account's 5-hour and 7-day windows:
 recent Claude Code versions, Claude.ai subscribers) it also writes their valid windows, as
 given, with the time, to ``$PWD/.claude/tina/rate-limits.json``, which the daemon reports as
-this laptop's quota (`tina.usage.quota`). Unlike the original it needs no ``jq``: it runs Python (the interpreter that
+this laptop's quota (`tina.usage.quota`); only when a window changed, so a status line redrawn
+every few hundred milliseconds does not wake the daemon each time. Unlike the original it needs no ``jq``: it runs Python (the interpreter that
 installed it, else ``python3``), and it never fails the status line: bad input, a missing
 interpreter or an unwritable directory still print a line and exit 0.
 """
@@ -92,7 +93,14 @@ def write(name, data):
             except OSError:
                 pass
 write("context-metrics.json", metrics)
-if quota:
+def unchanged(name, data):
+    try:
+        with open(os.path.join(os.getcwd(), ".claude", "tina", name)) as handle:
+            old = json.load(handle)
+        return all(old.get(key) == data.get(key) for key in ("five_hour", "seven_day"))
+    except Exception:
+        return False
+if quota and not unchanged("rate-limits.json", quota):
     quota["timestamp"] = metrics["timestamp"]
     write("rate-limits.json", quota)
 print("ctx:%d%%" % math.floor(max(0.0, min(float(used), 1e6))))

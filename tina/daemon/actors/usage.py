@@ -62,8 +62,11 @@ __all__ = [
     "watch_rate_limits",
 ]
 
-MIN_GAP = 0.25
-"""At most one reading round per this long: a streamed answer's writes are read together."""
+MIN_GAP = 0.5
+"""At most one reading round per this long: a streamed answer's writes, and a busy laptop's
+many transcripts, are read together (each round costs a thread hop, a journal append and a
+mutation); a new message waits at most this long, inside the 1 s it has to reach the
+dashboard."""
 HELD_INTERVAL = 5.0
 """How often held usage looks for its orchestration's id (only while some is held)."""
 CALL_TIMEOUT = 15.0
