@@ -1,5 +1,6 @@
 // One orchestration: header (repository, branch, laptop, times; the worktree path on a tap),
-// controls (none once it is finished), phase timeline, task boards, roster, actions, events. An
+// controls (none once it is finished), phase timeline, task boards, roster, actions, usage (cost,
+// budget, breakdown), events. An
 // address naming no orchestration says "not found" with the way back.
 import { useQuery } from "convex/react";
 import { api, type OrchestrationDetail } from "../../api";
@@ -18,6 +19,7 @@ import { EventTimeline } from "./EventTimeline";
 import { PhaseTimeline } from "./PhaseTimeline";
 import { TaskBoards } from "./TaskBoard";
 import { TeamRoster } from "./TeamRoster";
+import { UsageSection } from "./Usage";
 import { repositoryName } from "./header";
 import s from "../detail.module.css";
 
@@ -179,6 +181,11 @@ function DetailContent({ orchestrationId }: { orchestrationId: string }) {
       </div>
       <div className={s.actions}>
         <ActionHistory actions={actions} canAct={me !== undefined && me.role !== "viewer"} />
+      </div>
+      <div className={s.usage}>
+        <QueryBoundary what="usage">
+          <UsageSection orchestrationId={id} />
+        </QueryBoundary>
       </div>
       <div className={s.events}>
         <QueryBoundary what="events">
