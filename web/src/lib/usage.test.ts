@@ -89,7 +89,7 @@ describe("quota", () => {
     expect([0, 23.5, 41.25, 80, 99.96, 100, 123.4].map(formatPct)).toEqual(["0%", "23.5%", "41.3%", "80%", "100%", "100%", "123%"]);
   });
 
-  test("limit reached: a stop newer than every window's last reset; it frees up with the full window's reset", () => {
+  test("limit reached: a full window holds it until it resets; else until any window resets after the stop", () => {
     const fiveHour = { usedPct: 100, resetsAt: NOW + HOUR_MS };
     const sevenDay = { usedPct: 40, resetsAt: NOW + 3 * 24 * HOUR_MS };
     expect(limitView({ fiveHour, sevenDay }, NOW)).toEqual({ limited: false });
@@ -100,6 +100,8 @@ describe("quota", () => {
     expect(limitView({ fiveHour: { usedPct: 100, resetsAt: NOW - 1 }, limitedAt: NOW - 60_000 }, NOW)).toEqual({ limited: false });
     // No window full: the soonest reset.
     expect(limitView({ fiveHour: { usedPct: 70, resetsAt: NOW + HOUR_MS }, sevenDay, limitedAt: NOW - 1 }, NOW)).toMatchObject({ resetsAt: NOW + HOUR_MS });
+    // The 7-day window reset since the stop, but the 5-hour one is still full: still limited.
+    expect(limitView({ fiveHour, sevenDay: { usedPct: 60, resetsAt: NOW - 1 }, limitedAt: NOW - 60_000 }, NOW)).toEqual({ limited: true, since: NOW - 60_000, resetsAt: fiveHour.resetsAt });
     // No window known: a stop in the last 5 hours counts, without a reset time.
     expect(limitView({ limitedAt: NOW - HOUR_MS }, NOW)).toEqual({ limited: true, since: NOW - HOUR_MS });
     expect(limitView({ limitedAt: NOW - 6 * HOUR_MS }, NOW)).toEqual({ limited: false });

@@ -146,22 +146,23 @@ export function formatPct(pct: number): string {
 }
 
 /**
- * Whether the laptop's account is at its limit now: a rate-limit stop newer than the last reset
- * of every window it knows, and when it frees up (the soonest future reset of a window it was
- * counted in), if known. Without any window, a stop within the last 5 hours counts.
+ * Whether the laptop's account is at its limit now, after a rate-limit stop: a window still at
+ * 100 % whose current period began before the stop holds it until that window resets; otherwise
+ * it holds while no window has reset since the stop (freeing up at the soonest reset). Without
+ * any window, a stop within the last 5 hours counts, with no reset time.
  */
 export function limitView(q: Pick<LaptopQuota, "fiveHour" | "sevenDay" | "limitedAt">, now: number): { limited: false } | { limited: true; since: number; resetsAt?: number } {
-  if (q.limitedAt === undefined) return { limited: false };
+  const since = q.limitedAt;
+  if (since === undefined) return { limited: false };
   const windows = (["fiveHour", "sevenDay"] as const).filter((k) => q[k] !== undefined).map((k) => ({ w: q[k]!, length: WINDOW_MS[k] }));
-  if (windows.length === 0) return now - q.limitedAt < WINDOW_MS.fiveHour ? { limited: true, since: q.limitedAt } : { limited: false };
-  // A window's last reset: its reset time once passed, else the start of the current window.
+  if (windows.length === 0) return now - since < WINDOW_MS.fiveHour ? { limited: true, since } : { limited: false };
+  const full = windows.filter(({ w, length }) => w.resetsAt > now && w.usedPct >= 100 && w.resetsAt - length < since).map(({ w }) => w.resetsAt);
+  if (full.length > 0) return { limited: true, since, resetsAt: Math.max(...full) };
+  // A window's last reset: its reset time once passed, else the start of its current period.
   const lastReset = Math.max(...windows.map(({ w, length }) => (w.resetsAt <= now ? w.resetsAt : w.resetsAt - length)));
-  if (q.limitedAt <= lastReset) return { limited: false };
+  if (since <= lastReset) return { limited: false };
   const future = windows.map(({ w }) => w.resetsAt).filter((at) => at > now);
-  // The window that is full decides; otherwise the soonest reset.
-  const full = windows.filter(({ w }) => w.resetsAt > now && w.usedPct >= 100).map(({ w }) => w.resetsAt);
-  const resetsAt = full.length > 0 ? Math.max(...full) : future.length > 0 ? Math.min(...future) : undefined;
-  return resetsAt === undefined ? { limited: true, since: q.limitedAt } : { limited: true, since: q.limitedAt, resetsAt };
+  return future.length > 0 ? { limited: true, since, resetsAt: Math.min(...future) } : { limited: true, since };
 }
 
 // ---------------------------------------------------------------------------------------

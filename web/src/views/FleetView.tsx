@@ -1,11 +1,13 @@
 // Every laptop: presence, last seen, daemon version, uptime, its sync backlog (outbox depth and
-// the oldest waiting observation) and its orchestrations.
+// the oldest waiting observation) and its orchestrations; then each laptop's Claude quota and the
+// fleet's spend (FleetUsage.tsx).
 import { useMutation, useQuery } from "convex/react";
 import { useState, type FormEvent } from "react";
 import { api, type MessagingRule, type NodeView } from "../api";
 import { Badge, Button, Dialog, EmptyState, Panel, QueryBoundary, Skeleton, Time, ui } from "../components/ui";
 import { CLIENT } from "../lib/client";
 import { ClaudeSessions } from "./ClaudeSessions";
+import { FleetQuota, FleetSpend } from "./FleetUsage";
 import { MESSAGING_RULE_LABELS, MESSAGING_RULES } from "../lib/controls";
 import { describeError } from "../lib/errors";
 import { useMe } from "../session";
@@ -354,6 +356,14 @@ export function FleetView() {
       <QueryBoundary what="laptops">
         <NodeCards />
       </QueryBoundary>
+      <div className={s.usage}>
+        <QueryBoundary what="the quota">
+          <FleetQuota />
+        </QueryBoundary>
+        <QueryBoundary what="the spend">
+          <FleetSpend />
+        </QueryBoundary>
+      </div>
     </>
   );
 }

@@ -1,0 +1,153 @@
+// The fleet page's spend (per day and per laptop, 7 or 30 days) and each laptop's quota windows
+// (used, resets, a warning from 80 %, a reset window said as reset, "limit reached") (issue 22).
+import { fireEvent, render, screen, within } from "@testing-library/react";
+import axe from "axe-core";
+import { getFunctionName } from "convex/server";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { FleetQuota, FleetSpend } from "./FleetUsage";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
+const D0 = T0 - (T0 % DAY);
+const ZERO = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0 };
+
+const served: Record<string, unknown> = {};
+const asked: { name: string; args: unknown }[] = [];
+vi.mock("convex/react", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("convex/react")>()),
+  useQuery: (fn: Parameters<typeof getFunctionName>[0], args: unknown) => {
+    const name = getFunctionName(fn);
+    asked.push({ name, args });
+    const value = served[name];
+    return typeof value === "function" ? (value as (a: unknown) => unknown)(args) : value;
+  },
+}));
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(T0);
+  served["nodes:listNodes"] = [
+    { _id: "na", name: "alpha" },
+    { _id: "nb", name: "bravo" },
+  ];
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  for (const k of Object.keys(served)) delete served[k];
+  asked.length = 0;
+});
+
+const cells = (table: HTMLElement) =>
+  within(table)
+    .getAllByRole("row")
+    .slice(1)
+    .map((r) => [...r.querySelectorAll("th, td")].map((c) => c.textContent));
+
+describe("the fleet's spend", () => {
+  test("per laptop and per day over the last 7 days, every day listed; 30 days on request", () => {
+    served["usage:fleetSpend"] = ({ days }: { days: number }) => ({
+      from: D0 - (days - 1) * DAY,
+      rows: [
+        { ...ZERO, day: D0 - DAY, nodeId: "na", costMicros: 1_500_000, input: 1_000, cacheRead: 200_000 },
+        { ...ZERO, day: D0 - DAY, nodeId: "nb", costMicros: 250_000, output: 500, unpricedTokens: 12_000, cacheRead: 11_500 },
+        { ...ZERO, day: D0, nodeId: "na", costMicros: 3_000_000, output: 4_000 },
+        { ...ZERO, day: D0 - 20 * DAY, nodeId: "nc", costMicros: 10_000_000, output: 1 },
+      ].filter((r) => r.day >= D0 - (days - 1) * DAY),
+      truncated: false,
+    });
+    render(<FleetSpend />);
+    const spend = screen.getByTestId("fleet-spend");
+    expect(screen.getByTestId("fleet-spend-total")).toHaveTextContent("$4.75");
+    expect(spend).toHaveTextContent("217k tokens over the last 7 days, 12k of them price unknown");
+    expect(cells(screen.getByTestId("fleet-spend-laptops"))).toEqual([
+      ["alpha", "205k", "$4.50"],
+      ["bravo", "12k", "$0.25 + 12k tokens price unknown"],
+    ]);
+    const days = cells(screen.getByTestId("fleet-spend-days"));
+    expect(days).toHaveLength(7);
+    expect(days.slice(-2)).toEqual([
+      ["Thu 3 Dec", "213k", "$1.75 + 12k tokens price unknown"],
+      ["Fri 4 Dec", "4k", "$3.00"],
+    ]);
+    expect(days[0]).toEqual(["Sat 28 Nov", "0", "$0.00"]);
+
+    fireEvent.change(within(spend).getByRole("combobox", { name: "Spend over the last" }), { target: { value: "30" } });
+    expect(asked.filter((a) => a.name === "usage:fleetSpend").at(-1)!.args).toEqual({ days: 30 });
+    expect(cells(screen.getByTestId("fleet-spend-days"))).toHaveLength(30);
+    // A laptop no longer listed (removed) is still counted, said as such.
+    expect(cells(screen.getByTestId("fleet-spend-laptops"))[0]).toEqual(["a removed laptop", "1", "$10.00"]);
+  });
+
+  test("nothing spent: said in words; loading: a placeholder", () => {
+    const { unmount } = render(<FleetSpend />);
+    expect(screen.getByTestId("fleet-spend").textContent).not.toMatch(/\$/);
+    unmount();
+    served["usage:fleetSpend"] = { from: D0 - 6 * DAY, rows: [], truncated: false };
+    render(<FleetSpend />);
+    expect(screen.getByTestId("fleet-spend")).toHaveTextContent("Nothing spent in the last 7 days.");
+  });
+});
+
+describe("each laptop's quota", () => {
+  const quota = () => [
+    {
+      nodeId: "na",
+      nodeName: "alpha",
+      observedAt: T0 - 60_000,
+      fiveHour: { usedPct: 23.5, resetsAt: T0 + 2 * HOUR },
+      sevenDay: { usedPct: 85, resetsAt: T0 + 3 * DAY },
+    },
+    {
+      nodeId: "nb",
+      nodeName: "bravo",
+      observedAt: T0 - 10 * 60_000,
+      fiveHour: { usedPct: 100, resetsAt: T0 + HOUR },
+      sevenDay: { usedPct: 60, resetsAt: T0 - 1 },
+      limitedAt: T0 - 5 * 60_000,
+      limitedText: "Claude usage limit reached",
+    },
+  ];
+  const laptop = (name: string) => screen.getAllByTestId("quota-laptop").find((l) => l.dataset.node === name)!;
+  const windowOf = (name: string, w: string) => within(laptop(name)).getAllByTestId("quota-window").find((e) => e.dataset.window === w)!;
+
+  test("used and resets in; close to the limit from 80 %; a reset window says reset, not its old share", () => {
+    served["usage:fleetQuota"] = quota();
+    render(<FleetQuota />);
+    expect(screen.getByTestId("fleet-quota")).toHaveTextContent("each shows its own Claude account");
+    expect(laptop("alpha")).toHaveTextContent("This laptop's Claude account");
+    expect(windowOf("alpha", "fiveHour")).toHaveTextContent("5-hour window23.5% used");
+    expect(windowOf("alpha", "fiveHour")).toHaveTextContent("resets in 2 h");
+    expect(windowOf("alpha", "fiveHour").dataset.state).toBe("ok");
+    expect(windowOf("alpha", "sevenDay")).toHaveTextContent("85% used, close to the limit");
+    expect(windowOf("alpha", "sevenDay").dataset.state).toBe("warning");
+    expect(within(windowOf("alpha", "sevenDay")).getByRole("progressbar")).toHaveAttribute("aria-label", "alpha: 7-day window, 85% used");
+    expect(windowOf("bravo", "sevenDay").dataset.state).toBe("reset");
+    expect(windowOf("bravo", "sevenDay")).toHaveTextContent("reset");
+    expect(windowOf("bravo", "sevenDay").textContent).not.toContain("60%");
+    expect(within(laptop("alpha")).queryByTestId("quota-limited")).toBeNull();
+  });
+
+  test("limit reached after a rate-limit stop, with when it resets and the API's words", () => {
+    served["usage:fleetQuota"] = quota();
+    render(<FleetQuota />);
+    const limited = within(laptop("bravo")).getByTestId("quota-limited");
+    expect(limited).toHaveTextContent("Limit reached 5 min ago");
+    expect(limited).toHaveTextContent(", resets in 1 h");
+    expect(limited).toHaveTextContent("“Claude usage limit reached”");
+    expect(windowOf("bravo", "fiveHour")).toHaveTextContent("100% used, at the limit");
+  });
+
+  test("no laptop has reported: said in words; axe-core finds nothing to fix on the cards", async () => {
+    served["usage:fleetQuota"] = [];
+    const { unmount } = render(<FleetQuota />);
+    expect(screen.getByTestId("fleet-quota")).toHaveTextContent("No laptop has reported its quota yet.");
+    unmount();
+    served["usage:fleetQuota"] = quota();
+    render(<FleetQuota />);
+    vi.useRealTimers();
+    const out = await axe.run(screen.getByTestId("fleet-quota"), { rules: { "color-contrast": { enabled: false } } });
+    expect(out.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+  });
+});

@@ -1,0 +1,243 @@
+// The fleet's spend and quota (issue 22): what every laptop's agents cost per day and per laptop
+// over the last 7 or 30 days (usage:fleetSpend), and each laptop's Claude account quota windows
+// as its status line last reported them (usage:fleetQuota): used, when they reset, a warning
+// from 80 %, and "limit reached" after a rate-limit stop.
+import { useQuery } from "convex/react";
+import { useState } from "react";
+import { api } from "../api";
+import { EmptyState, Panel, ProgressBar, Skeleton, Time, cx, ui } from "../components/ui";
+import { useNow } from "../hooks/useNow";
+import {
+  formatCost,
+  formatPct,
+  formatTokens,
+  limitView,
+  spendTotals,
+  WINDOW_LABELS,
+  windowView,
+  type LaptopQuota,
+  type QuotaWindow,
+  type WindowName,
+} from "../lib/usage";
+import u from "./usage.module.css";
+
+const DAY_MS = 24 * 3_600_000;
+export const SPEND_DAYS = [7, 30] as const;
+
+/** "Thu 3 Dec" for a UTC day (the rows are UTC days). */
+export function dayText(day: number): string {
+  return new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" }).format(day);
+}
+
+function Spent({ costMicros, unpricedTokens }: { costMicros: number; unpricedTokens: number }) {
+  return (
+    <>
+      {formatCost(costMicros)}
+      {unpricedTokens > 0 && <span className={u.muted}> + {formatTokens(unpricedTokens)} tokens price unknown</span>}
+    </>
+  );
+}
+
+/** Spend per day and per laptop over the last 7 or 30 days. */
+export function FleetSpend() {
+  const [days, setDays] = useState<(typeof SPEND_DAYS)[number]>(7);
+  const spend = useQuery(api.usage.fleetSpend, { days });
+  const nodes = useQuery(api.nodes.listNodes);
+  const names = new Map((nodes ?? []).map((n) => [n._id as string, n.name]));
+  const picker = (
+    <label className={u.daysPicker}>
+      <span className="visually-hidden">Spend over</span>
+      <select className={ui.input} value={days} onChange={(e) => setDays(Number(e.target.value) as (typeof SPEND_DAYS)[number])} aria-label="Spend over the last">
+        {SPEND_DAYS.map((d) => (
+          <option key={d} value={d}>
+            last {d} days
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+  let body;
+  if (spend === undefined) {
+    body = <Skeleton height={140} />;
+  } else {
+    const t = spendTotals(spend.rows);
+    const byDay = new Map(t.byDay.map((d) => [d.day, d]));
+    // Every day of the range, today last; a day without usage at zero.
+    const allDays = Array.from({ length: days }, (_, i) => spend.from + i * DAY_MS);
+    body =
+      t.total.tokens === 0 ? (
+        <EmptyState title={`Nothing spent in the last ${days} days.`}>
+          <p>Costs appear here as agents work on any laptop.</p>
+        </EmptyState>
+      ) : (
+        <>
+          <p className={u.summary}>
+            <span className={u.cost} data-testid="fleet-spend-total">
+              {formatCost(t.total.costMicros)}
+            </span>
+            <span className={u.muted}>
+              {formatTokens(t.total.tokens)} tokens over the last {days} days{t.total.unpricedTokens > 0 && `, ${formatTokens(t.total.unpricedTokens)} of them price unknown`}
+            </span>
+          </p>
+          <div className={u.block}>
+            <h3>Per laptop</h3>
+            <div className={u.scroll} tabIndex={0} role="region" aria-label="Spend per laptop">
+              <table className={u.table} data-testid="fleet-spend-laptops">
+                <thead>
+                  <tr>
+                    <th scope="col">Laptop</th>
+                    <th scope="col">Tokens</th>
+                    <th scope="col">Cost</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {t.byNode.map((n) => (
+                    <tr key={n.nodeId}>
+                      <th scope="row" className={u.left}>
+                        {names.get(n.nodeId) ?? "a removed laptop"}
+                      </th>
+                      <td>{formatTokens(n.tokens)}</td>
+                      <td>
+                        <Spent {...n} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </div>
+          <div className={u.block}>
+            <h3>Per day (UTC)</h3>
+            <div className={u.scroll} tabIndex={0} role="region" aria-label="Spend per day">
+              <table className={u.table} data-testid="fleet-spend-days">
+                <thead>
+                  <tr>
+                    <th scope="col">Day</th>
+                    <th scope="col">Tokens</th>
+                    <th scope="col">Cost</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {allDays.map((day) => {
+                    const d = byDay.get(day);
+                    return (
+                      <tr key={day}>
+                        <th scope="row" className={u.left}>
+                          {dayText(day)}
+                        </th>
+                        <td>{formatTokens(d?.tokens ?? 0)}</td>
+                        <td>
+                          <Spent costMicros={d?.costMicros ?? 0} unpricedTokens={d?.unpricedTokens ?? 0} />
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          </div>
+          {spend.truncated && <p className={u.muted}>Too many laptops to show every day: the oldest days are incomplete.</p>}
+        </>
+      );
+  }
+  return (
+    <div data-testid="fleet-spend">
+      <Panel title="Spend" label="Spend" actions={picker}>
+        {body}
+      </Panel>
+    </div>
+  );
+}
+
+function QuotaWindowRow({ name, w, now, laptop }: { name: WindowName; w: QuotaWindow | undefined; now: number; laptop: string }) {
+  const view = windowView(w, now);
+  if (view.state === "unknown") return null;
+  const label = WINDOW_LABELS[name];
+  if (view.state === "reset") {
+    return (
+      <div className={u.window} data-testid="quota-window" data-window={name} data-state="reset">
+        <div className={u.windowHead}>
+          <span>{label}</span>
+          <span>
+            reset <Time at={view.resetAt} />
+          </span>
+        </div>
+        <span className={u.muted}>No reading since it reset.</span>
+      </div>
+    );
+  }
+  return (
+    <div className={u.window} data-testid="quota-window" data-window={name} data-state={view.tone}>
+      <div className={u.windowHead}>
+        <span>{label}</span>
+        <span className={cx(view.tone === "warning" && u.warning, view.tone === "full" && u.full)}>
+          {formatPct(view.pct)} used{view.tone === "warning" ? ", close to the limit" : view.tone === "full" ? ", at the limit" : ""}
+        </span>
+      </div>
+      <ProgressBar fraction={view.pct / 100} label={`${laptop}: ${label}, ${formatPct(view.pct)} used`} />
+      <span className={u.muted}>
+        resets <Time at={view.resetsAt} />
+      </span>
+    </div>
+  );
+}
+
+function LaptopQuotaCard({ q, now }: { q: LaptopQuota; now: number }) {
+  const limit = limitView(q, now);
+  return (
+    <li className={u.laptop} data-testid="quota-laptop" data-node={q.nodeName} aria-label={`Quota of ${q.nodeName}`}>
+      <div className={u.windowHead}>
+        <strong>{q.nodeName}</strong>
+        <span className={u.muted}>
+          as of <Time at={q.observedAt} />
+        </span>
+      </div>
+      <span className={u.muted}>This laptop's Claude account</span>
+      {limit.limited && (
+        <p className={u.limited} data-testid="quota-limited">
+          Limit reached <Time at={limit.since} />
+          {limit.resetsAt !== undefined && (
+            <>
+              , resets <Time at={limit.resetsAt} />
+            </>
+          )}
+          {q.limitedText !== undefined && q.limitedText !== "" && <> · “{q.limitedText}”</>}
+        </p>
+      )}
+      <QuotaWindowRow name="fiveHour" w={q.fiveHour} now={now} laptop={q.nodeName} />
+      <QuotaWindowRow name="sevenDay" w={q.sevenDay} now={now} laptop={q.nodeName} />
+      {q.fiveHour === undefined && q.sevenDay === undefined && !limit.limited && <span className={u.muted}>No window reported.</span>}
+    </li>
+  );
+}
+
+/** Each laptop's Claude account quota. */
+export function FleetQuota() {
+  const quota = useQuery(api.usage.fleetQuota, {});
+  const now = useNow();
+  return (
+    <div data-testid="fleet-quota">
+      <Panel title="Quota" label="Quota">
+        {quota === undefined ? (
+          <Skeleton height={100} />
+        ) : quota.length === 0 ? (
+          <EmptyState title="No laptop has reported its quota yet.">
+            <p>
+              Each laptop reports its own Claude account's 5-hour and 7-day windows once Claude Code's status line carries them (recent versions,
+              Claude.ai subscriptions), after the first answer of a session.
+            </p>
+          </EmptyState>
+        ) : (
+          <>
+            <p className={u.muted}>Per laptop: each shows its own Claude account, as its status line last reported it.</p>
+            <ul className={u.windows}>
+              {quota.map((q) => (
+                <LaptopQuotaCard key={q.nodeId} q={q} now={now} />
+              ))}
+            </ul>
+          </>
+        )}
+      </Panel>
+    </div>
+  );
+}
