@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
-import { DAY_MS, HOUR_MS, USAGE } from "./model/usage";
+import { EACH_LIMIT } from "./model/needs";
+import { DAY_MS, HOUR_MS, QUOTA, USAGE } from "./model/usage";
 import { enroll, lastCallMetrics, makeT, OPERATOR, orchestration, OWNER, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
 
 afterEach(() => {
@@ -326,6 +327,51 @@ describe("within Convex's limits", () => {
     await a.record("after-history-1", [row({ orchestrationId: o })]);
     await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o });
     expect(lastCallMetrics().documentsRead).toBe(identify + 1);
+  });
+});
+
+describe("quota and budgets within Convex's limits", () => {
+  test("fleetQuota reads and returns at most 200 laptops' rows, whatever the fleet", async () => {
+    const t = makeT();
+    await t.run(async (ctx) => {
+      for (let n = 0; n < QUOTA.laptops + 30; n++) {
+        const nodeId = await ctx.db.insert("nodes", { name: `n-${String(n).padStart(3, "0")}`, os: "linux", credentialHash: `h-${n}`, status: "offline", enrolledAt: T0, lastHeartbeat: 0 });
+        await ctx.db.insert("usageQuota", {
+          nodeId,
+          observedAt: T0,
+          fiveHour: { usedPct: 50, resetsAt: T0 + HOUR_MS },
+          sevenDay: { usedPct: 50, resetsAt: T0 + DAY_MS },
+          limitedAt: T0,
+          limitedText: "x".repeat(QUOTA.limitedText),
+          updatedAt: T0,
+        });
+      }
+    });
+    const viewer = await signedIn(t, VIEWER);
+    const rows = await viewer.query(api.usage.fleetQuota, {});
+    expect(rows).toHaveLength(QUOTA.laptops);
+    // Each row and its laptop, and the viewer's identity.
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(2 * QUOTA.laptops + 5);
+    expect(lastCallMetrics().bytesRead).toBeLessThan(1 << 20);
+  });
+
+  test("needsYou lists at most 50 orchestrations over budget, the newest crossings, reading a bounded number of rows", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const { nodeId } = await enroll(t);
+    await t.run(async (ctx) => {
+      for (let i = 0; i < EACH_LIMIT + 20; i++) {
+        const orchestrationId = await ctx.db.insert("orchestrations", { nodeId, ...orchestration({ featureName: `f-${i}`, startedAt: T0 + i }), active: true, phasesCompleted: 0, updatedAt: T0 });
+        await ctx.db.insert("usageTotals", { orchestrationId, nodeId, ...ZERO, costMicros: 2_000_000, updatedAt: T0, budgetMicros: 1_000_000, budgetCrossedAt: T0 + i, budgetCrossedCostMicros: 2_000_000 });
+      }
+    });
+    const viewer = await signedIn(t, VIEWER);
+    const budget = (await viewer.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "budget");
+    expect(budget).toHaveLength(EACH_LIMIT);
+    expect(budget[0].since).toBe(T0 + EACH_LIMIT + 19);
+    expect(budget[0].title).toBe(`f-${EACH_LIMIT + 19} reached its budget of $1.00`);
+    expect(lastCallMetrics().documentsRead).toBeLessThan(400);
   });
 });
 
