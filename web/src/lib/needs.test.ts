@@ -212,6 +212,12 @@ describe("what each kind says", () => {
     expect(needSummary(need({ key: "p", kind: "permission_prompt" }), NOW)).toBeNull();
   });
 
+  test("an orchestration over budget says what it spent, and leads to its page (issue 22)", () => {
+    const item = need({ key: "budget:o1", kind: "budget", orchestrationId: "o1", detail: "$12.34 spent when it did. Raise or clear the budget on its page, or dismiss this." });
+    expect(needSummary(item, NOW)).toBe("$12.34 spent when it did. Raise or clear the budget on its page, or dismiss this.");
+    expect(needHref(item)).toBe("#/o/o1");
+  });
+
   test("tool input as indented JSON, as text", () => {
     expect(prettyJson('{"command":"ls","n":1}')).toBe('{\n  "command": "ls",\n  "n": 1\n}');
     expect(prettyJson('{"cut": "<scr')).toBe('{"cut": "<scr');
