@@ -114,7 +114,8 @@ async def test_the_usage_child_holds_usage_then_sends_it_under_the_synced_id(
         await nursery.start(specs["watch"].run)
         await nursery.start(specs["usage"].run)
         ledger = daemon.usage.ledger
-        assert ledger is not None and ledger.held() > 0
+        assert ledger is not None
+        await _until(lambda: ledger.held() > 0)
         assert gateway.usage_totals("orch1")["messages"] == 0
         daemon.syncer.orchestration_ids[WORKTREE] = "orch1"
         await _until(lambda: gateway.usage_totals("orch1")["messages"] > 0)

@@ -268,18 +268,20 @@ async def run(
     backoff: Backoff = BACKOFF,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Read the transcripts as the hub says they change; send what is sealed. Ready once every
-    transcript has been read once (what the ledger had not)."""
+    """Read the transcripts as the hub says they change; send what is sealed. Ready once the
+    ledger is loaded and the hub is asked to watch: the first reading of every transcript (at a
+    first start, the whole history) comes after, so it holds up no other actor."""
     projects = usage.projects_dir
     await trio.to_thread.run_sync(
         partial(projects.mkdir, parents=True, exist_ok=True), limiter=usage.disk
     )
+    await usage.load()
     inbox = hub.subscribe(projects)
     try:
-        await usage.read(None)
         paths: set[Path] = set()
-        rescan = False
+        rescan = True  # every transcript, once
         wake = trio.Event()
+        wake.set()
         async with trio.open_nursery() as nursery:
 
             async def pump() -> None:
