@@ -273,6 +273,26 @@ describe("the Needs you page", () => {
     expect(failed).toHaveTextContent("Message expired");
   });
 
+  test("an orchestration over budget: its words, what it spent, the way to its page where the budget is changed (issue 22)", async () => {
+    const over = item({
+      key: `budget:${ORCH}`,
+      kind: "budget",
+      title: "checkout-flow reached its budget of $25.00",
+      detail: "$25.40 spent when it did. Raise or clear the budget on its page, or dismiss this.",
+      orchestrationId: ORCH,
+      featureName: "checkout-flow",
+    });
+    show([over]);
+    const c = card("budget");
+    expect(c).toHaveTextContent("over budget");
+    expect(c).toHaveTextContent("checkout-flow reached its budget of $25.00");
+    expect(within(c).getByTestId("need-summary")).toHaveTextContent("$25.40 spent when it did.");
+    expect(within(c).getByTestId("need-link").getAttribute("href")).toBe("#/o/o1");
+    expect(screen.getByRole("heading", { name: "Over budget (1)" })).toBeTruthy();
+    vi.useRealTimers();
+    expect(await violations()).toEqual([]);
+  });
+
   test("all clear", () => {
     show([]);
     expect(screen.getByText("Nothing needs you right now.")).toBeTruthy();
