@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { EACH_LIMIT } from "./model/needs";
+import { COALESCE_MS } from "./model/notify";
 import { DAY_MS, HOUR_MS, QUOTA, USAGE } from "./model/usage";
 import { enroll, lastCallMetrics, makeT, OPERATOR, orchestration, OWNER, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
 
@@ -591,6 +592,38 @@ describe("usage:setBudget and its \"needs you\" item", () => {
       [OPERATOR.name, o, "action", "feature-laptop-a: budget $10.00 → $4.00 (spent $6.00)"],
       [OPERATOR.name, o, "action", "feature-laptop-a: budget $4.00 → none (spent $6.00)"],
     ]);
+  });
+
+  test("a crossing is notified like every other item: one message of kind budget, closed when the budget is cleared", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    const owner = await signedIn(t, OWNER);
+    await owner.mutation(api.notify.updateSettings, { ntfy: { server: "https://ntfy.example.com/", topic: "tina-alerts" } });
+    // Lets the coalesced evaluation run and takes the messages it would deliver.
+    const delivered = async () => {
+      vi.advanceTimersByTime(COALESCE_MS + 50);
+      await t.finishInProgressScheduledFunctions();
+      return await t.run(async (ctx) => {
+        const out: { op: string; tag: string; kind?: string; title?: string }[] = [];
+        for (const job of await ctx.db.system.query("_scheduled_functions").collect()) {
+          if (job.name.includes("notifyNode") && job.state.kind === "pending") {
+            out.push(...(job.args[0] as { messages: { op: string; tag: string; kind?: string; title?: string }[] }).messages);
+            await ctx.scheduler.cancel(job._id);
+          }
+        }
+        return out;
+      });
+    };
+    await delivered();
+    await owner.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: 1_000_000 });
+    expect(await delivered()).toEqual([]);
+    await a.record("notify-0001", [row({ orchestrationId: o, costMicros: 1_500_000 })]);
+    expect((await delivered()).map((m) => [m.op, m.tag, m.kind, m.title])).toEqual([["show", `budget:${o}`, "budget", "feature-laptop-a reached its budget of $1.00"]]);
+    await owner.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: null });
+    expect((await delivered()).map((m) => [m.op, m.tag])).toEqual([["close", `budget:${o}`]]);
   });
 
   test("a budget below the spend opens the item at once; a viewer may dismiss it for themselves", async () => {
