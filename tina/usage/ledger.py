@@ -4,7 +4,8 @@ The state lives in the daemon's state directory: each transcript's mark (device,
 offset), the hashed keys of the messages counted (for :class:`Dedupe`), the batches sealed but
 not yet acknowledged, and the held rows. ``usage.json`` is a snapshot of all of it, replaced
 whole (:func:`tina.atomic.write_atomic`) and tagged with a random generation; each seal that
-changed something and each acknowledgement appends one line to ``usage.json.log`` (fsynced)
+changed something and each acknowledgement appends one line to ``usage.json.log`` (fsynced,
+except a line that only acknowledges: lost with the machine, it costs a replay Convex ignores)
 with what changed since (marks moved or gone, new keys, new batches, acknowledged ids, the held
 rows), tagged with the snapshot's generation. Loading replays the lines of the snapshot's
 generation in order (a line that does not parse, e.g. torn by a crash, is skipped). Past
@@ -74,14 +75,15 @@ _ATTRIBUTION = ("orchestrationId", "phaseNumber", "agentName")
 _SUMS = ("messages", "input", "output", "cacheWrite", "cacheRead")
 
 
-def _append(path: Path, data: bytes) -> None:
-    """Append `data` to `path` (made 0600) and fsync it."""
+def _append(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Append `data` to `path` (made 0600), and fsync it unless not `sync`."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -295,7 +297,7 @@ class UsageLedger:
     def _moved_marks(self) -> tuple[dict[str, FileMark], list[str]]:
         saved = self._saved_marks or {}
         marks = self.reader.marks
-        moved = {p: m for p, m in marks.items() if saved.get(p) != m}
+        moved = {p: m for p, m in marks.items() if (old := saved.get(p)) is not m and old != m}
         gone = [p for p in saved if p not in marks]
         return moved, gone
 
@@ -329,7 +331,10 @@ class UsageLedger:
         if self._held_dirty:
             line["held"] = [{"row": row, "since": since} for row, since in self._held.values()]
         data = json.dumps(line, separators=(",", ":")).encode() + b"\n"
-        _append(self.journal_path, data)
+        # A line that only acknowledges is not synced: lost with the machine, it makes a
+        # replay Convex ignores; a line with marks or batches is (it is what keeps a count
+        # from being made twice).
+        _append(self.journal_path, data, sync=reading)
         # written: only now is it the saved state (a failed write is in the next line)
         self._journal_bytes += len(data)
         if self._saved_marks is None:

@@ -47,6 +47,12 @@ class ReadResult:
     error: str | None = None  # could not be read (permissions, I/O): the mark is kept
 
 
+def _plainly_not_usage(line: bytes) -> bool:
+    """A whole JSON object that has no ``"usage"`` anywhere records none: not parsed (a user
+    line carrying a large tool result costs a substring search, not a JSON parse)."""
+    return line[:1] == b"{" and line[-1:] == b"}" and b'"usage"' not in line
+
+
 def read_from(
     path: Path, mark: FileMark | None, *, chunk: int = CHUNK, budget: int = BUDGET
 ) -> ReadResult:
@@ -97,7 +103,7 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
                     pending += data[start:end]
                     lines += 1
                     line = bytes(pending).strip()
-                    if line:
+                    if line and not _plainly_not_usage(line):
                         match parse_line(line):
                             case UsageRecord() as record:
                                 records.append(record)

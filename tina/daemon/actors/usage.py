@@ -185,7 +185,7 @@ class Usage:
         self.rounds += 1
         if sealed or ledger.pending():
             if sealed:
-                log.info("usage.sealed", batches=sealed, counted=ledger.counted)
+                log.debug("usage.sealed", batches=sealed, counted=ledger.counted)
             self.sealed.set(self.sealed.value + 1)
         return sealed
 
@@ -247,7 +247,7 @@ async def _send_pending(
                 usage.sent += 1
                 usage.last_error = None
                 await usage.acknowledge(batch.id)
-                log.info("usage.sent", batch=batch.id, rows=len(batch.rows), applied=applied)
+                log.debug("usage.sent", batch=batch.id, rows=len(batch.rows), applied=applied)
                 continue
             failures += 1
             usage.failures += 1
