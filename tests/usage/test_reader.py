@@ -221,3 +221,23 @@ def test_a_file_that_cannot_be_read_keeps_its_mark(tmp_path: Path) -> None:
     assert result.error == "IsADirectoryError"
     assert reader.marks[str(path)] == mark
     assert reader.errors == 1
+
+
+def test_a_line_without_usage_is_not_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[bytes] = []
+    real = reader_module.parse_line
+
+    def spy(line: bytes | str) -> object:
+        parsed.append(bytes(line, "utf-8") if isinstance(line, str) else line)
+        return real(line)
+
+    monkeypatch.setattr(reader_module, "parse_line", spy)
+    big = b'{"type":"user","message":{"content":"' + b"x" * 200_000 + b'"}}\n'
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(big + _line(1) + b"{not json\n")
+    result = read_from(path, None)
+    assert _inputs(result) == [1]
+    assert result.malformed == 1  # not a whole object: parsed, and counted
+    assert len(parsed) == 2 and all(len(p) < 1000 for p in parsed)
