@@ -291,7 +291,8 @@ class Daemon:
                     on_permission=self.prompts.ask,
                 ),
             ),
-            # Last: the first reading of every transcript does not hold up the others' start.
+            # Last, so stopped first; ready once watching (the first reading of every
+            # transcript comes after and holds nothing up).
             ChildSpec(
                 id="usage",
                 run=partial(usage.run, self.usage, self.hub, self.gateway),
