@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
+import structlog.testing
 import trio
 
 from tests.usage.conftest import FIXTURES, LEAD_SESSION, WORKTREE
@@ -257,3 +259,28 @@ def test_read_round_without_paths_reads_every_changed_transcript(tmp_path: Path)
 def test_scan_once_on_a_missing_directory_seals_nothing(tmp_path: Path) -> None:
     ledger = UsageLedger(tmp_path / "usage.json")
     assert actor.scan_once(ledger, tmp_path / "none", Facts(), PRICES) == 0
+
+
+@pytest.mark.timeout(60)
+async def test_no_transcript_text_reaches_the_logs_the_state_or_convex(
+    tmp_path: Path, rig: Rig
+) -> None:
+    projects = _copy(tmp_path)
+    rig.gateway.fail_next = 1  # a failure is logged too
+    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=lambda: _facts("orch1"))
+    with structlog.testing.capture_logs() as logs:
+        await rig.start(usage, min_gap=0.01)
+        await _until(lambda: rig.gateway.usage_batches and not usage.ledger.pending())  # type: ignore[union-attr]
+        before = rig.gateway.usage_totals("orch1")["input"]
+        with (projects / PROJECT / f"{LEAD_SESSION}.jsonl").open("a") as f:
+            f.write("\n" + _line("m-late", 3))  # ends the half line (malformed), then one more
+        await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == before + 3)
+    assert any(e["event"] == "usage.send_failed" for e in logs)
+    written = [
+        repr(logs),
+        repr(rig.gateway.calls),
+        (tmp_path / "usage.json").read_text(),
+        (tmp_path / "usage.json.log").read_text(),
+    ]
+    for secret in ("SECRET", "Implement task", "msg_01Billing", "req_01Billing", "m-late"):
+        assert not [w for w in written if secret in w], secret
