@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import attrs
 import trio
@@ -40,8 +40,13 @@ from .needs import SyncLaptopResult, result_from_wire, sync_laptop_args
 from .prompts import PendingDecisions, opened_to_wire
 from .wire import make_converter
 
-if TYPE_CHECKING:
-    from tina.usage.quota import QuotaReport
+
+class WireArgs(Protocol):
+    """A model that knows its own Convex arguments (``tina.usage.QuotaReport``): the layers
+    above build it, the gateway only sends it."""
+
+    def to_wire(self) -> dict[str, Any]: ...
+
 
 _conv = make_converter()
 T = TypeVar("T")
@@ -280,7 +285,7 @@ class GatewayProtocol(Protocol):
         self, items: list[LaptopNeed], sessions: list[SessionSnapshot]
     ) -> SyncLaptopResult: ...
     async def record_usage(self, batch: str, rows: list[dict[str, Any]]) -> bool: ...
-    async def record_quota(self, report: QuotaReport) -> None: ...
+    async def record_quota(self, report: WireArgs) -> None: ...
 
 
 async def enroll(
@@ -532,7 +537,7 @@ class Gateway:
         doc = await self._send("usage:recordUsage", args)
         return _structure(doc, _Applied).applied
 
-    async def record_quota(self, report: QuotaReport) -> None:
+    async def record_quota(self, report: WireArgs) -> None:
         """This laptop's quota windows and last rate limit (`usage:recordQuota`)."""
         args = self._args()
         args.update(report.to_wire())
