@@ -128,7 +128,10 @@ LIST_QUERY = "orchestrations:listOrchestrations"  # followed for the rows it lis
 def row_queries(orchestration_id: str) -> list[tuple[str, dict[str, Any], bool]]:
     """A listed row's own subscriptions (web/src/views/OrchestrationsView.tsx
     LiveOrchestrationRow): (path, args, optional: the deployment may lack it)."""
-    return [("orchestrations:orchestrationProgress", {"orchestrationId": orchestration_id}, True)]
+    return [
+        ("orchestrations:orchestrationProgress", {"orchestrationId": orchestration_id}, True),
+        ("usage:orchestrationTotals", {"orchestrationId": orchestration_id}, True),  # its cost
+    ]
 
 
 # Queries of the detail page subscribed only when the person opens something: not here.
@@ -150,6 +153,9 @@ def detail_page(orchestration_id: str) -> list[tuple[str, dict[str, Any]]]:
         ("users:me", {}),
         ("needs:needsYou", {}),
         ("actions:listActions", {"orchestrationId": orchestration_id, "limit": RECENT_ACTIONS}),
+        # web/src/views/detail/Usage.tsx: the Usage section's totals and its breakdown.
+        ("usage:orchestrationTotals", {"orchestrationId": orchestration_id}),
+        ("usage:orchestrationBreakdown", {"orchestrationId": orchestration_id}),
         (
             "events:listEvents",
             {
