@@ -1,0 +1,393 @@
+"""Usage from Claude Code's transcripts: what tailing them costs the daemon, and how soon a new
+assistant message shows as cost.
+
+A real daemon watches a sandbox laptop (a real git worktree from tina-session, a Claude Code team
+whose lead session is the transcripts' session) and syncs to the local backend. Transcripts are
+JSON lines under `<claude dir>/projects/<the worktree, / and . as ->/<session>.jsonl`, each
+assistant message written twice (as Claude Code streams it: same message and request id), with
+a user line between turns.
+
+- **latency**: `--samples` (50) times, one assistant message is appended to one transcript and
+  timed until a live subscription (our trio client, signed in as a viewer) to
+  `usage:orchestrationTotals` (what the orchestration's card shows) counts its output tokens:
+  file watch + read + parse + dedupe + price + seal + mutation + commit + subscription update.
+- **CPU**: `--transcripts` (200) transcripts are written once and counted; then `--windows` (6)
+  pairs of `--window` (10 s) windows alternate: quiet (nothing written) and active (each
+  transcript gets a new assistant message about every `--every` (20) seconds, Poisson, at
+  random). The daemon's user + system CPU time (psutil, from outside) per window, in % of one
+  core; the figure is the median of the paired differences active − quiet: what tailing adds,
+  heartbeats and everything else the daemon does being in both windows alike. Every message is
+  then waited for in Convex (the figures count work actually done).
+- **RSS**: the daemon's resident memory before the transcripts appear and its peak during the
+  active windows.
+
+Targets (issue 22): ≤ 0.1 % of a core and ≤ 10 MB RSS added for 200 active transcripts; a new
+assistant message → cost visible, p99 ≤ 1 s.
+
+    .venv/bin/python bench/usage_tail.py [--samples 50] [--transcripts 200] [--every 20]
+                                         [--windows 6] [--window 10] [--record] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+import trio
+from _common import (
+    REPO_ROOT,
+    auth_env,
+    fmt,
+    machine,
+    record,
+    sign_up,
+    summary,
+    target,
+    today,
+    write_result,
+)
+
+from tina.convex import open_convex_client
+from tina.dev.backend import BackendOptions, BackendProcess
+from tina.dev.sim.sandbox import Laptop
+from tina.log import configure_logging
+
+SECRET = "bench-enrollment-secret-0123456789"
+FEATURE = "bench-usage"
+TEAM = f"{FEATURE}-phase-1"
+MODEL = "claude-sonnet-4-5-20250929"
+CPU_TARGET = 0.1  # % of one core added
+RSS_TARGET = 10.0  # MB added
+LATENCY_TARGET = 1000.0  # ms, p99
+
+
+def project_dir(claude: Path, cwd: Path) -> Path:
+    """Where Claude Code keeps the transcripts of sessions started in `cwd`."""
+    return claude / "projects" / str(cwd).replace("/", "-").replace(".", "-")
+
+
+class Transcript:
+    """One session's transcript, appended as Claude Code does (whole lines, `O_APPEND`)."""
+
+    def __init__(self, path: Path, session: str, cwd: Path) -> None:
+        self.path, self.session, self.cwd = path, session, cwd
+        self.parent: str | None = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _base(self, kind: str) -> dict[str, Any]:
+        line_id = str(uuid.uuid4())
+        base = {
+            "parentUuid": self.parent,
+            "isSidechain": False,
+            "userType": "external",
+            "cwd": str(self.cwd),
+            "sessionId": self.session,
+            "version": "2.1.47",
+            "gitBranch": f"tina/{FEATURE}",
+            "type": kind,
+            "uuid": line_id,
+            "timestamp": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        }
+        self.parent = line_id
+        return base
+
+    def turn(self, output: int) -> None:
+        """A user line, then one assistant message streamed as two lines (counted once)."""
+        user = {**self._base("user"), "message": {"role": "user", "content": "continue"}}
+        msg_id, request = f"msg_{uuid.uuid4().hex[:24]}", f"req_{uuid.uuid4().hex[:24]}"
+        usage = {
+            "input_tokens": 4,
+            "cache_creation_input_tokens": 600,
+            "cache_read_input_tokens": 24_000,
+            "output_tokens": output,
+        }
+        lines = [user]
+        for text in ("Working", "Working on it."):
+            lines.append(
+                {
+                    **self._base("assistant"),
+                    "requestId": request,
+                    "message": {
+                        "model": MODEL,
+                        "id": msg_id,
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [{"type": "text", "text": text}],
+                        "stop_reason": "tool_use",
+                        "usage": usage,
+                    },
+                }
+            )
+        data = "".join(json.dumps(line) + "\n" for line in lines)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(data)
+
+
+async def wait_totals(sub: Any, done: Any, within: float = 60.0) -> dict[str, Any]:
+    """The next totals for which `done(totals)` holds."""
+    with trio.fail_after(within):
+        while True:
+            value = await sub.next()
+            if value is not None and done(value):
+                return dict(value)
+
+
+async def latency(
+    url: str, token: str, orchestration_id: str, transcript: Transcript, samples: int
+) -> tuple[list[float], dict[str, Any]]:
+    out: list[float] = []
+    async with open_convex_client(url, timeout=10) as viewer:
+        viewer.set_auth(token)
+        await viewer.wait_connected()
+        args = {"orchestrationId": orchestration_id}
+        async with viewer.subscribe("usage:orchestrationTotals", args) as sub:
+            first = await sub.next()
+            seen = int((first or {}).get("output", 0))
+            transcript.turn(1)  # warm-up
+            totals = await wait_totals(sub, lambda t: t["output"] >= seen + 1)
+            seen = int(totals["output"])
+            for i in range(samples):
+                output = 100 + i
+                t0 = time.perf_counter()
+                transcript.turn(output)
+                totals = await wait_totals(sub, lambda t, n=seen + output: t["output"] >= n)
+                out.append((time.perf_counter() - t0) * 1000)
+                assert totals["output"] == seen + output, (totals, seen, output)
+                seen = int(totals["output"])
+                await trio.sleep(random.uniform(0.05, 0.15))
+    return out, totals
+
+
+async def wait_messages(url: str, token: str, orchestration_id: str, messages: int) -> None:
+    async with open_convex_client(url, timeout=10) as viewer:
+        viewer.set_auth(token)
+        await viewer.wait_connected()
+        args = {"orchestrationId": orchestration_id}
+        async with viewer.subscribe("usage:orchestrationTotals", args) as sub:
+            await wait_totals(sub, lambda t: t["messages"] >= messages, within=300)
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
+class Writer:
+    """Appends a turn to a random transcript at Poisson times, `rate` turns a second, while on."""
+
+    def __init__(self, transcripts: list[Transcript], rate: float) -> None:
+        self.transcripts, self.rate = transcripts, rate
+        self.turns = 0
+        self.active = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        rng = random.Random(7)
+        while not self.stop.is_set():
+            if not self.active.wait(0.05):
+                continue
+            rng.choice(self.transcripts).turn(rng.randint(200, 4000))
+            self.turns += 1
+            self.stop.wait(rng.expovariate(self.rate))
+
+
+def measure_cpu(
+    proc: psutil.Process, writer: Writer, windows: int, window: float
+) -> tuple[list[float], list[float], float]:
+    """(quiet %, active % per window, peak RSS in MB during the active windows)."""
+    quiet: list[float] = []
+    active: list[float] = []
+    peak = 0.0
+    for _ in range(windows):
+        for on in (False, True):
+            if on:
+                writer.active.set()
+            c0, t0 = cpu_seconds(proc), time.monotonic()
+            end = t0 + window
+            while (now := time.monotonic()) < end:
+                peak = max(peak, proc.memory_info().rss / 1e6)
+                time.sleep(min(1.0, end - now))
+            writer.active.clear()
+            pct_core = (cpu_seconds(proc) - c0) / (time.monotonic() - t0) * 100
+            (active if on else quiet).append(pct_core)
+    return quiet, active, peak
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description="usage from transcripts: tailing cost and message → cost visible latency"
+    )
+    parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--transcripts", type=int, default=200)
+    parser.add_argument(
+        "--every", type=float, default=20.0, help="seconds between messages of one transcript"
+    )
+    parser.add_argument("--windows", type=int, default=6, help="pairs of quiet/active windows")
+    parser.add_argument("--window", type=float, default=10.0, help="seconds per window")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
+    )
+    parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
+    args = parser.parse_args()
+    configure_logging("quiet")
+    host = machine()
+    with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
+        root = Path(tmp)
+        backend = BackendProcess(
+            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
+        )
+        url = backend.start()
+        laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
+        try:
+            token = sign_up(url, "bench@example.com")
+            daemon = laptop.start_daemon()
+            proc = psutil.Process(daemon.pid)
+            wt = laptop.init_orchestration(FEATURE, phases=1)
+            lead = str(uuid.uuid4())
+            laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=lead)
+            orchestration_id = None
+            for _ in range(600):
+                found = [
+                    o
+                    for o in backend.dump("orchestrations")["orchestrations"]
+                    if o["featureName"] == FEATURE
+                ]
+                if found:
+                    orchestration_id = found[0]["_id"]
+                    break
+                time.sleep(0.05)
+            assert orchestration_id is not None, laptop.log_tail()
+            projects = project_dir(laptop.claude, wt)
+            lead_transcript = Transcript(projects / f"{lead}.jsonl", lead, wt)
+            ms, totals = trio.run(
+                latency, url, token, orchestration_id, lead_transcript, args.samples
+            )
+            messages = int(totals["messages"])
+
+            rss_before = proc.memory_info().rss / 1e6
+            transcripts = []
+            for _ in range(args.transcripts):
+                session = str(uuid.uuid4())
+                t = Transcript(projects / f"{session}.jsonl", session, wt)
+                t.turn(100)
+                transcripts.append(t)
+            messages += len(transcripts)
+            trio.run(wait_messages, url, token, orchestration_id, messages)
+
+            writer = Writer(transcripts, args.transcripts / args.every)
+            writer.thread.start()
+            try:
+                quiet, active, peak = measure_cpu(proc, writer, args.windows, args.window)
+            finally:
+                writer.stop.set()
+                writer.thread.join()
+            messages += writer.turns
+            trio.run(wait_messages, url, token, orchestration_id, messages)
+            rss_after = proc.memory_info().rss / 1e6
+            peak = max(peak, rss_after)
+        finally:
+            laptop.close()
+            backend.stop()
+
+    s_ms = summary(ms)
+    added = [a - q for q, a in zip(quiet, active, strict=True)]
+    cpu_added = statistics.median(added)
+    rss_added = peak - rss_before
+    rate = writer.turns / (args.windows * args.window)
+    cpu_ok, rss_ok, lat_ok = (
+        cpu_added <= CPU_TARGET,
+        rss_added <= RSS_TARGET,
+        s_ms["p99"] <= LATENCY_TARGET,
+    )
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    body = f"""## Usage: tailing Claude Code's transcripts
+
+Measured {today()} on {host}; `bench/usage_tail.py --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g}`.
+A real daemon, local backend, real git worktree and team; transcripts appended as Claude Code
+writes them (each assistant message streamed as two lines with the same ids, a user line
+between turns).
+
+**New assistant message → cost visible** (a live `usage:orchestrationTotals` subscription, as
+the card has), milliseconds, {int(s_ms["n"])} samples:
+
+| | median | p90 | p99 | max |
+|---|---:|---:|---:|---:|
+| append → counted in the orchestration's totals | {fmt(s_ms["median"])} | {fmt(s_ms["p90"])} | {fmt(s_ms["p99"])} | {fmt(s_ms["max"])} |
+
+Target p99 ≤ {LATENCY_TARGET:g} ms: **{verdict(lat_ok)}**.
+
+**Tailing {args.transcripts} active transcripts** ({writer.turns} messages in the active windows,
+{rate:.1f} a second; each transcript about one every {args.every:g} s), the daemon's CPU in
+% of one core, {args.windows} pairs of {args.window:g} s windows measured side by side:
+
+| | median | windows |
+|---|---:|---|
+| quiet (nothing written) | {statistics.median(quiet):.3f} | {", ".join(f"{v:.2f}" for v in quiet)} |
+| active | {statistics.median(active):.3f} | {", ".join(f"{v:.2f}" for v in active)} |
+| added (paired active − quiet) | **{cpu_added:.3f}** | {", ".join(f"{v:.2f}" for v in added)} |
+
+Target ≤ {CPU_TARGET:g} % of a core added: **{verdict(cpu_ok)}**. RSS {rss_before:.1f} MB before
+the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB added** (target
+≤ {RSS_TARGET:g} MB: **{verdict(rss_ok)}**). Every message written was counted in Convex
+({messages} in all) before the figures were taken.
+"""
+    print(body)
+    if args.record:
+        record("usage-tail", body)
+    write_result(
+        args.json,
+        "usage-tail",
+        body,
+        [
+            target(
+                "usage: new assistant message → cost visible (p99)",
+                f"{s_ms['p99']:.0f} ms",
+                f"≤ {LATENCY_TARGET:g} ms",
+                lat_ok,
+            ),
+            target(
+                "usage: tailing active transcripts, CPU added",
+                f"{cpu_added:.3f} % of a core ({args.transcripts} transcripts)",
+                f"≤ {CPU_TARGET:g} %",
+                cpu_ok,
+            ),
+            target(
+                "usage: tailing active transcripts, RSS added",
+                f"{rss_added:.1f} MB ({args.transcripts} transcripts)",
+                f"≤ {RSS_TARGET:g} MB",
+                rss_ok,
+            ),
+        ],
+        {
+            "latency": s_ms,
+            "quiet": quiet,
+            "active": active,
+            "added": added,
+            "rss": {"before": rss_before, "peak": peak},
+            "messages": messages,
+            "turns": writer.turns,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
