@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { HookResult, InboxEntry, JournalEvent, Laptop, OrchestrationFile, TeamFiles } from "./laptop";
+import type { HookResult, InboxEntry, JournalEvent, Laptop, OrchestrationFile, TeamFiles, TranscriptWritten } from "./laptop";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, "..", "..", "..");
@@ -80,6 +80,14 @@ export class DaemonLaptop implements Laptop {
 
   async appendEvent(feature: string, event: JournalEvent): Promise<void> {
     await this.call("append_event", feature, event);
+  }
+
+  async appendTranscript(feature: string, teamDir: string, agent: string, messages: number): Promise<TranscriptWritten> {
+    return await this.call<TranscriptWritten>("append_transcript", feature, teamDir, agent, messages);
+  }
+
+  async reportQuota(feature: string, fiveHourPct: number, sevenDayPct: number): Promise<void> {
+    await this.call("report_quota", feature, fiveHourPct, sevenDayPct);
   }
 
   async writePlan(feature: string, phase: string, markdown: string): Promise<void> {

@@ -29,7 +29,9 @@ from typing import Any
 import attrs
 
 from tina.daemon.projection import orchestration_snapshot
+from tina.dev.sim.claude_hooks import run_status_line, status_line_command, transcript_path
 from tina.dev.sim.sandbox import BIN, Laptop
+from tina.dev.sim.transcripts import Transcript, subagent_path
 from tina.local import append_inbox_message, mark_inbox_read
 from tina.local.models import (
     ApprovalPolicy,
@@ -131,6 +133,10 @@ class Server:
         self.panes = 0
         self.team_created: dict[str, int] = {}
         self.hooks: dict[int, subprocess.Popen[str]] = {}
+        # Each team's lead session (config.json `leadSessionId`, the lead's transcript's name)
+        # and each agent's transcript, kept so a session's context grows as it works.
+        self.lead_sessions: dict[str, str] = {}
+        self.transcripts: dict[tuple[str, str], Transcript] = {}
 
     def start(self) -> None:
         self.laptop.start_daemon()
@@ -284,11 +290,15 @@ class Server:
             }
             for m in team["members"]
         ]
+        lead_session = self.lead_sessions.setdefault(
+            team["dirName"], team.get("leadSessionId") or str(uuid.uuid4())
+        )
         config = {
             "name": team["teamName"],
             "description": f"team {team['teamName']}",
             "createdAt": created,
             "leadAgentId": members[0]["agentId"] if members else None,
+            "leadSessionId": lead_session,
             "members": members,
         }
         config_path = claude / "teams" / team["dirName"] / "config.json"
@@ -315,6 +325,70 @@ class Server:
         for stale in tasks_dir.glob("*.json"):
             if stale.name not in wanted:
                 stale.unlink()
+
+    def append_transcript(
+        self, feature: str, team_dir: str, agent: str, messages: int
+    ) -> dict[str, int]:
+        """`messages` assistant messages of `agent` (a member of the team in `team_dir`, its
+        first member the lead) appended to its Claude Code transcript as the simulator writes
+        them: the lead's is its session's file, an in-process teammate's lies under the lead's
+        session; every other message has a tool call and so is two lines with one message id.
+        Returns what was billed: the messages and their tokens of every kind."""
+        wt = self.worktrees[feature]
+        config_path = self.laptop.claude / "teams" / team_dir / "config.json"
+        members = json.loads(config_path.read_text(encoding="utf-8"))["members"]
+        found = [m for m in members if m["name"] == agent]
+        if not found:
+            raise ValueError(f"{config_path}: no member named {agent!r}")
+        transcript = self.transcripts.get((team_dir, agent))
+        if transcript is None:
+            session = self.lead_sessions[team_dir]
+            claude = self.laptop.claude
+            if found[0] is members[0]:
+                agent_id = None
+                path = transcript_path(claude, wt, session)
+            else:
+                agent_id = f"a{uuid.uuid4().hex[:16]}"
+                path = subagent_path(claude, wt, session, agent_id)
+            transcript = Transcript(
+                path,
+                session_id=session,
+                cwd=wt,
+                model=found[0]["model"],
+                agent_id=agent_id,
+                agent_name=None if agent_id is None else agent,
+                git_branch=f"tina/{feature}",
+            )
+            self.transcripts[(team_dir, agent)] = transcript
+        tokens = 0
+        for i in range(messages):
+            tool = "Bash" if i % 2 else None
+            usage = transcript.say("Working on the task.", tool=tool, tool_input={"command": "ls"})
+            tokens += usage.input + usage.output + usage.cache_write + usage.cache_read
+        return {"messages": messages, "tokens": tokens}
+
+    def report_quota(self, feature: str, five_hour_pct: float, seven_day_pct: float) -> None:
+        """Claude Code runs the status line the worktree's settings name (the script
+        `tina-session init` installed) with the account's rate limits: the 5-hour window resets
+        in two hours, the 7-day one in three days."""
+        wt = self.worktrees[feature]
+        env = self.laptop.env({"CLAUDE_PROJECT_DIR": str(wt)})
+        command = status_line_command(env, wt)
+        if command is None:
+            raise ValueError(f"{wt}: no status line in the worktree's Claude Code settings")
+        now = int(time.time())
+        status = {
+            "session_id": next(iter(self.lead_sessions.values()), str(uuid.uuid4())),
+            "cwd": str(wt),
+            "context_window": {"used_percentage": 10},
+            "rate_limits": {
+                "five_hour": {"used_percentage": five_hour_pct, "resets_at": now + 2 * 3600},
+                "seven_day": {"used_percentage": seven_day_pct, "resets_at": now + 3 * 86400},
+            },
+        }
+        run = run_status_line(command, status, env, wt)
+        if run.returncode != 0:
+            raise RuntimeError(f"the status line exited {run.returncode}: {run.stderr[-500:]}")
 
     def append_event(self, feature: str, event: dict[str, Any]) -> None:
         entry = JournalEntry(

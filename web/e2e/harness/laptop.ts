@@ -86,7 +86,12 @@ export type TeamFiles = {
   teamName: string;
   members: MemberFile[];
   tasks: TaskFile[];
+  /** The lead's Claude Code session (its transcript's name); one is made up when absent. */
+  leadSessionId?: string;
 };
+
+/** What an agent's appended transcript lines billed: assistant messages and their tokens. */
+export type TranscriptWritten = { messages: number; tokens: number };
 
 /** One line of a worktree's events journal. */
 export type JournalEvent = { type: string; summary: string; phase?: string; detail?: Record<string, unknown> };
@@ -127,6 +132,13 @@ export interface Laptop {
   startHook(feature: string, event: Record<string, unknown>, waitMs: number): Promise<number>;
   /** null while that hook runs; then its exit code and output. */
   hookResult(handle: number): Promise<HookResult | null>;
+  /** Appends `messages` assistant messages of `agent` (a member of the team in `teamDir`, its
+   * first member the lead) to that agent's Claude Code transcript, as Claude Code writes them
+   * (realistic token figures, the member's model, a tool call written as two lines). */
+  appendTranscript(feature: string, teamDir: string, agent: string, messages: number): Promise<TranscriptWritten>;
+  /** Claude Code runs the status line of the orchestration's worktree with the account's rate
+   * limits: the 5-hour and 7-day windows used so far (%). */
+  reportQuota(feature: string, fiveHourPct: number, sevenDayPct: number): Promise<void>;
   /** Appends a line to the orchestration's events journal (as tina-session does). */
   appendEvent(feature: string, event: JournalEvent): Promise<void>;
   /** Stops the daemon: no more heartbeats, syncing or actions; the laptop goes offline. */

@@ -7,12 +7,13 @@ import { randomUUID } from "node:crypto";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import WebSocket from "ws";
 import { api, type ActionDoc, type PhaseStatus, type OrchestrationStatus } from "../../src/api";
-import type { HookResult, InboxEntry, JournalEvent, Laptop, OrchestrationFile, PhaseFile, TeamFiles } from "./laptop";
+import type { HookResult, InboxEntry, JournalEvent, Laptop, OrchestrationFile, PhaseFile, TeamFiles, TranscriptWritten } from "./laptop";
 import { Tmux } from "./tmux";
 
 const PAUSABLE: readonly PhaseStatus[] = ["planning", "planned", "awaiting_approval", "executing", "reviewing"];
 const VERSION = "0.0.0-standin";
 const NO_FILES = "the stand-in laptop has no plan or inbox files and runs no hooks: run this test against the daemon laptop";
+const NO_TRANSCRIPTS = "the stand-in laptop has no Claude Code transcripts or status line to read usage from: run this test against the daemon laptop";
 
 export class TransitionRefused extends Error {}
 
@@ -315,6 +316,14 @@ export class StandInLaptop implements Laptop {
 
   async markInboxRead(_teamDir: string, _agent: string): Promise<void> {
     throw new Error(NO_FILES);
+  }
+
+  async appendTranscript(_feature: string, _teamDir: string, _agent: string, _messages: number): Promise<TranscriptWritten> {
+    throw new Error(NO_TRANSCRIPTS);
+  }
+
+  async reportQuota(_feature: string, _fiveHourPct: number, _sevenDayPct: number): Promise<void> {
+    throw new Error(NO_TRANSCRIPTS);
   }
 
   async startHook(_feature: string, _event: Record<string, unknown>, _waitMs: number): Promise<number> {
