@@ -90,13 +90,13 @@ describe("the usage section", () => {
     expect(screen.getByTestId("usage-total")).toHaveTextContent("$4.50");
     expect(screen.getByTestId("usage-total")).toHaveTextContent("1.3M tokens in 12 messages");
     expect(rowsOf("usage-by-phase")).toEqual([
-      ["1", "1k", "30k", "40k", "1M", "$4.00"],
-      ["not known", "200", "4k", "10k", "250k", "$0.50 + 12k tokens price unknown"],
+      ["1", "$4.00", "1k", "30k", "40k", "1M"],
+      ["not known", "$0.50 + 12k tokens price unknown", "200", "4k", "10k", "250k"],
     ]);
     expect(rowsOf("usage-by-agent")).toEqual([
-      ["executor-1", "1", "600", "20k", "20k", "600k", "$2.50"],
-      ["team-lead", "1", "400", "10k", "20k", "400k", "$1.50"],
-      ["not known", "not known", "200", "4k", "10k", "250k", "$0.50 + 12k tokens price unknown"],
+      ["executor-1 · phase 1", "$2.50", "600", "20k", "20k", "600k"],
+      ["team-lead · phase 1", "$1.50", "400", "10k", "20k", "400k"],
+      ["not known · phase not known", "$0.50 + 12k tokens price unknown", "200", "4k", "10k", "250k"],
     ]);
     // Wide tables scroll on their own and take focus for the keyboard.
     expect(within(screen.getByTestId("usage-by-agent")).getByRole("region", { name: "Usage by agent" })).toHaveAttribute("tabindex", "0");

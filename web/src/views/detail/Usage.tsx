@@ -188,24 +188,25 @@ function UsageChart({ byHour }: { byHour: Breakdown["byHour"] }) {
 function KindCells({ sums }: { sums: UsageSums }) {
   return (
     <>
+      <td>
+        <CostCell sums={sums} />
+      </td>
       <td>{formatTokens(sums.input)}</td>
       <td>{formatTokens(sums.output)}</td>
       <td>{formatTokens(sums.cacheWrite)}</td>
       <td>{formatTokens(sums.cacheRead)}</td>
-      <td>
-        <CostCell sums={sums} />
-      </td>
     </>
   );
 }
 
+// The cost first: on a phone the table scrolls sideways and what shows is what matters most.
 const KIND_HEADERS = (
   <>
+    <th scope="col">Cost</th>
     <th scope="col">Input</th>
     <th scope="col">Output</th>
     <th scope="col">Cache write</th>
     <th scope="col">Cache read</th>
-    <th scope="col">Cost</th>
   </>
 );
 
@@ -246,10 +247,7 @@ function ByAgent({ rows, truncated }: { rows: Breakdown["byAgent"]; truncated: b
         <table className={u.table}>
           <thead>
             <tr>
-              <th scope="col">Agent</th>
-              <th scope="col" className={u.left}>
-                Phase
-              </th>
+              <th scope="col">Agent, phase</th>
               {KIND_HEADERS}
             </tr>
           </thead>
@@ -258,8 +256,8 @@ function ByAgent({ rows, truncated }: { rows: Breakdown["byAgent"]; truncated: b
               <tr key={`${r.phaseNumber ?? "-"}/${r.agentName ?? "-"}`}>
                 <th scope="row" className={u.left}>
                   {r.agentName ?? "not known"}
+                  <span className={u.muted}> · phase {r.phaseNumber ?? "not known"}</span>
                 </th>
-                <td className={u.left}>{r.phaseNumber ?? "not known"}</td>
                 <KindCells sums={r} />
               </tr>
             ))}
