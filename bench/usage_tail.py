@@ -179,9 +179,10 @@ async def wait_messages(url: str, token: str, orchestration_id: str, messages: i
             await wait_totals(sub, lambda t: t["messages"] >= messages, within=300)
 
 
-def cpu_seconds(proc: psutil.Process) -> float:
+def cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
+    """The process's (user, system) CPU seconds so far."""
     t = proc.cpu_times()
-    return float(t.user + t.system)
+    return float(t.user), float(t.system)
 
 
 class Writer:
@@ -206,24 +207,31 @@ class Writer:
 
 def measure_cpu(
     proc: psutil.Process, writer: Writer, windows: int, window: float
-) -> tuple[list[float], list[float], float]:
-    """(quiet %, active % per window, peak RSS in MB during the active windows)."""
+) -> tuple[list[float], list[float], list[float], float]:
+    """(quiet %, active % per window, the system (kernel) part of each active − quiet in %,
+    peak RSS in MB during the active windows)."""
     quiet: list[float] = []
     active: list[float] = []
+    system_added: list[float] = []
+    quiet_system = 0.0  # the system part of the last quiet window, in %
     peak = 0.0
     for _ in range(windows):
         for on in (False, True):
             if on:
                 writer.active.set()
-            c0, t0 = cpu_seconds(proc), time.monotonic()
+            (u0, s0), t0 = cpu_seconds(proc), time.monotonic()
             end = t0 + window
             while (now := time.monotonic()) < end:
                 peak = max(peak, proc.memory_info().rss / 1e6)
                 time.sleep(min(1.0, end - now))
             writer.active.clear()
-            pct_core = (cpu_seconds(proc) - c0) / (time.monotonic() - t0) * 100
-            (active if on else quiet).append(pct_core)
-    return quiet, active, peak
+            (u1, s1), elapsed = cpu_seconds(proc), time.monotonic() - t0
+            (active if on else quiet).append((u1 - u0 + s1 - s0) / elapsed * 100)
+            if on:
+                system_added.append((s1 - s0) / elapsed * 100 - quiet_system)
+            else:
+                quiet_system = (s1 - s0) / elapsed * 100
+    return quiet, active, system_added, peak
 
 
 def main() -> int:
@@ -292,7 +300,9 @@ def main() -> int:
             writer = Writer(transcripts, args.transcripts / args.every)
             writer.thread.start()
             try:
-                quiet, active, peak = measure_cpu(proc, writer, args.windows, args.window)
+                quiet, active, system_added, peak = measure_cpu(
+                    proc, writer, args.windows, args.window
+                )
             finally:
                 writer.stop.set()
                 writer.thread.join()
@@ -309,6 +319,9 @@ def main() -> int:
     cpu_added = statistics.median(added)
     rss_added = peak - rss_before
     rate = writer.turns / (args.windows * args.window)
+    system = statistics.median(system_added)
+    # CPU time per message: what the added share of a core costs at the rate measured.
+    per_message_ms = cpu_added / 100 / rate * 1000 if rate > 0 else 0.0
     cpu_ok, rss_ok, lat_ok = (
         cpu_added <= CPU_TARGET,
         rss_added <= RSS_TARGET,
@@ -343,6 +356,11 @@ Target p99 ≤ {LATENCY_TARGET:g} ms: **{verdict(lat_ok)}**.
 | quiet (nothing written) | {statistics.median(quiet):.3f} | {", ".join(f"{v:.2f}" for v in quiet)} |
 | active | {statistics.median(active):.3f} | {", ".join(f"{v:.2f}" for v in active)} |
 | added (paired active − quiet) | **{cpu_added:.3f}** | {", ".join(f"{v:.2f}" for v in added)} |
+| of which system (kernel) time | {system:.3f} | {", ".join(f"{v:.2f}" for v in system_added)} |
+
+That is about {per_message_ms:.2f} ms of CPU per assistant message read, priced and sent; the
+quiet windows, with all {args.transcripts} transcripts present and nothing written, cost what
+the daemon costs without them.
 
 Target ≤ {CPU_TARGET:g} % of a core added: **{verdict(cpu_ok)}**. RSS {rss_before:.1f} MB before
 the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB added** (target
@@ -381,6 +399,8 @@ the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB added** (targ
             "quiet": quiet,
             "active": active,
             "added": added,
+            "system_added": system_added,
+            "per_message_ms": per_message_ms,
             "rss": {"before": rss_before, "peak": peak},
             "messages": messages,
             "turns": writer.turns,
