@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import json
@@ -110,6 +111,17 @@ def fmt(v: float) -> str:
 def target(measure: str, measured: str, goal: str, met: bool) -> dict[str, Any]:
     """One row of the summary table: what was measured against which target (DESIGN §8)."""
     return {"measure": measure, "measured": measured, "target": goal, "met": bool(met)}
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """`--record` (this script's section of docs/benchmarks.md) and `--json PATH` (for
+    `bench/run.py`): every benchmark's two outputs besides its printed report."""
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
+    )
+    parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
 
 
 def write_result(

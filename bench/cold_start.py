@@ -32,7 +32,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _common import REPO_ROOT, auth_env, machine, record, summary, target, today, write_result
+from _common import add_output_args, auth_env, machine, record, summary, target, today, write_result
 from _population import ColdStart, Population, cold_start, mib, populate
 
 from tina.dev.backend import BackendOptions, BackendProcess
@@ -127,12 +127,7 @@ def main() -> int:
     parser.add_argument(
         "--simulated", type=int, default=3, help="orchestrations the simulator runs to the end"
     )
-    parser.add_argument(
-        "--record",
-        action="store_true",
-        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
-    )
-    parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
+    add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()

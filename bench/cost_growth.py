@@ -27,7 +27,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _common import REPO_ROOT, auth_env, machine, record, summary, today, write_result
+from _common import add_output_args, auth_env, machine, record, summary, today, write_result
 from _population import ColdStart, Counts, cold_start, mib, populate
 
 from tina.dev.backend import BackendOptions, BackendProcess
@@ -87,12 +87,7 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds one cold start may take"
     )
-    parser.add_argument(
-        "--record",
-        action="store_true",
-        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
-    )
-    parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
+    add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
-from _common import REPO_ROOT, auth_env, machine, record, summary, target, today, write_result
+from _common import add_output_args, auth_env, machine, record, summary, target, today, write_result
 from _population import cold_start, counters, populate, rewrite_task, tasks_by_team, wait_idle
 
 from tina.dev.backend import BackendOptions, BackendProcess
@@ -167,12 +167,7 @@ def main() -> int:
     parser.add_argument(
         "--simulated", type=int, default=3, help="orchestrations the simulator runs to the end"
     )
-    parser.add_argument(
-        "--record",
-        action="store_true",
-        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
-    )
-    parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
+    add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()

@@ -39,7 +39,7 @@ from typing import Any
 import trio
 import watchfiles
 from _common import (
-    REPO_ROOT,
+    add_output_args,
     auth_env,
     fmt,
     machine,
@@ -226,12 +226,7 @@ def main() -> int:
     parser.add_argument(
         "--simulated", type=int, default=2, help="orchestrations the simulator runs first"
     )
-    parser.add_argument(
-        "--record",
-        action="store_true",
-        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
-    )
-    parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
+    add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()

@@ -45,7 +45,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 import trio
 from _common import (
-    REPO_ROOT,
+    add_output_args,
     auth_env,
     fmt,
     machine,
@@ -245,12 +245,7 @@ def main() -> int:
     )
     parser.add_argument("--windows", type=int, default=6, help="pairs of quiet/active windows")
     parser.add_argument("--window", type=float, default=10.0, help="seconds per window")
-    parser.add_argument(
-        "--record",
-        action="store_true",
-        help=f"write the result into {REPO_ROOT / 'docs/benchmarks.md'}",
-    )
-    parser.add_argument("--json", type=Path, help="write the result as JSON (for bench/run.py)")
+    add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()
