@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
 from typing import Any
 
 import attrs
+
+from .transcript import time_ms
 
 __all__ = [
     "FILE_NAME",
@@ -104,16 +105,8 @@ def window_from(value: object) -> Window | None:
 
 
 def _time_ms(value: object) -> int | None:
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return None
-    ms = int(when.timestamp() * 1000)
-    return ms if TIMESTAMP_MS[0] <= ms < TIMESTAMP_MS[1] else None
+    ms = time_ms(value)
+    return ms if ms is not None and TIMESTAMP_MS[0] <= ms < TIMESTAMP_MS[1] else None
 
 
 @attrs.frozen(kw_only=True)

@@ -79,7 +79,9 @@ def _text(value: object, limit: int = 512) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
-def _time_ms(value: object) -> int | None:
+def time_ms(value: object) -> int | None:
+    """An ISO 8601 time with its zone ("2026-03-02T12:00:00.000Z") as ms since the epoch; None
+    for anything else."""
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
@@ -136,7 +138,7 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
         cache_write=write,
         cache_read=read,
         cache_write_1h=one_hour,
-        at_ms=_time_ms(data.get("timestamp")),
+        at_ms=time_ms(data.get("timestamp")),
         session_id=_text(data.get("sessionId"), 128),
         cwd=_text(data.get("cwd"), 4096),
         agent_id=_text(data.get("agentId"), 128),
