@@ -38,6 +38,41 @@ function Spent({ costMicros, unpricedTokens }: { costMicros: number; unpricedTok
   );
 }
 
+type SpendRow = { key: string; head: string; tokens: number; costMicros: number; unpricedTokens: number };
+
+/** One table of the spend: a row per laptop or per day, its tokens and its cost. */
+function SpendTable({ title, label, testId, first, rows }: { title: string; label: string; testId: string; first: string; rows: SpendRow[] }) {
+  return (
+    <div className={u.block}>
+      <h3>{title}</h3>
+      <div className={u.scroll} tabIndex={0} role="region" aria-label={label}>
+        <table className={u.table} data-testid={testId}>
+          <thead>
+            <tr>
+              <th scope="col">{first}</th>
+              <th scope="col">Tokens</th>
+              <th scope="col">Cost</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.key}>
+                <th scope="row" className={u.left}>
+                  {r.head}
+                </th>
+                <td>{formatTokens(r.tokens)}</td>
+                <td>
+                  <Spent costMicros={r.costMicros} unpricedTokens={r.unpricedTokens} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
 /** Spend per day and per laptop over the last 7 or 30 days. */
 export function FleetSpend() {
   const [days, setDays] = useState<(typeof SPEND_DAYS)[number]>(7);
@@ -79,63 +114,23 @@ export function FleetSpend() {
               {formatTokens(t.total.tokens)} tokens over the last {days} days{t.total.unpricedTokens > 0 && `, ${formatTokens(t.total.unpricedTokens)} of them price unknown`}
             </span>
           </p>
-          <div className={u.block}>
-            <h3>Per laptop</h3>
-            <div className={u.scroll} tabIndex={0} role="region" aria-label="Spend per laptop">
-              <table className={u.table} data-testid="fleet-spend-laptops">
-                <thead>
-                  <tr>
-                    <th scope="col">Laptop</th>
-                    <th scope="col">Tokens</th>
-                    <th scope="col">Cost</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {t.byNode.map((n) => (
-                    <tr key={n.nodeId}>
-                      <th scope="row" className={u.left}>
-                        {names.get(n.nodeId) ?? "a removed laptop"}
-                      </th>
-                      <td>{formatTokens(n.tokens)}</td>
-                      <td>
-                        <Spent {...n} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          </div>
-          <div className={u.block}>
-            <h3>Per day (UTC)</h3>
-            <div className={u.scroll} tabIndex={0} role="region" aria-label="Spend per day">
-              <table className={u.table} data-testid="fleet-spend-days">
-                <thead>
-                  <tr>
-                    <th scope="col">Day</th>
-                    <th scope="col">Tokens</th>
-                    <th scope="col">Cost</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {allDays.map((day) => {
-                    const d = byDay.get(day);
-                    return (
-                      <tr key={day}>
-                        <th scope="row" className={u.left}>
-                          {dayText(day)}
-                        </th>
-                        <td>{formatTokens(d?.tokens ?? 0)}</td>
-                        <td>
-                          <Spent costMicros={d?.costMicros ?? 0} unpricedTokens={d?.unpricedTokens ?? 0} />
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
-          </div>
+          <SpendTable
+            title="Per laptop"
+            label="Spend per laptop"
+            testId="fleet-spend-laptops"
+            first="Laptop"
+            rows={t.byNode.map((n) => ({ key: n.nodeId, head: names.get(n.nodeId) ?? "a removed laptop", ...n }))}
+          />
+          <SpendTable
+            title="Per day (UTC)"
+            label="Spend per day"
+            testId="fleet-spend-days"
+            first="Day"
+            rows={allDays.map((day) => {
+              const d = byDay.get(day);
+              return { key: String(day), head: dayText(day), tokens: d?.tokens ?? 0, costMicros: d?.costMicros ?? 0, unpricedTokens: d?.unpricedTokens ?? 0 };
+            })}
+          />
           {spend.truncated && <p className={u.muted}>Too many laptops to show every day: the oldest days are incomplete.</p>}
         </>
       );

@@ -1,7 +1,7 @@
 // An orchestration's usage (issue 22): its cost and tokens so far, its budget (set, change, clear
 // by an operator or owner, with the spend against it), a small hourly chart (inline SVG, its
 // figures also as a table), and the breakdown by phase and by agent (tokens by kind, cost).
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { useMutation, useQuery } from "convex/react";
 import { api, type Id } from "../../api";
 import { Button, EmptyState, Panel, Skeleton, Time, cx, ui } from "../../components/ui";
@@ -210,63 +210,65 @@ const KIND_HEADERS = (
   </>
 );
 
-function ByPhase({ rows, truncated }: { rows: Breakdown["byPhase"]; truncated: boolean }) {
+/** One breakdown: a row per key (its header says which), the cost and tokens by kind. */
+function BreakdownTable({
+  what,
+  testId,
+  first,
+  rows,
+  truncated,
+}: {
+  what: "phase" | "agent";
+  testId: string;
+  first: string;
+  rows: { key: string; head: ReactNode; sums: UsageSums }[];
+  truncated: boolean;
+}) {
   return (
-    <div className={u.block} data-testid="usage-by-phase">
-      <h3>By phase</h3>
-      <div className={u.scroll} tabIndex={0} role="region" aria-label="Usage by phase">
+    <div className={u.block} data-testid={testId}>
+      <h3>By {what}</h3>
+      <div className={u.scroll} tabIndex={0} role="region" aria-label={`Usage by ${what}`}>
         <table className={u.table}>
           <thead>
             <tr>
-              <th scope="col">Phase</th>
+              <th scope="col">{first}</th>
               {KIND_HEADERS}
             </tr>
           </thead>
           <tbody>
             {rows.map((r) => (
-              <tr key={r.phaseNumber ?? "-"}>
+              <tr key={r.key}>
                 <th scope="row" className={u.left}>
-                  {r.phaseNumber ?? "not known"}
+                  {r.head}
                 </th>
-                <KindCells sums={r} />
+                <KindCells sums={r.sums} />
               </tr>
             ))}
           </tbody>
         </table>
       </div>
-      {truncated && <p className={u.muted}>More phases than shown; the totals above count them all.</p>}
+      {truncated && <p className={u.muted}>More {what === "phase" ? "phases" : "agents"} than shown; the totals above count them all.</p>}
     </div>
   );
 }
 
+function ByPhase({ rows, truncated }: { rows: Breakdown["byPhase"]; truncated: boolean }) {
+  const shown = rows.map((r) => ({ key: r.phaseNumber ?? "-", head: r.phaseNumber ?? "not known", sums: r }));
+  return <BreakdownTable what="phase" testId="usage-by-phase" first="Phase" rows={shown} truncated={truncated} />;
+}
+
 function ByAgent({ rows, truncated }: { rows: Breakdown["byAgent"]; truncated: boolean }) {
-  return (
-    <div className={u.block} data-testid="usage-by-agent">
-      <h3>By agent</h3>
-      <div className={u.scroll} tabIndex={0} role="region" aria-label="Usage by agent">
-        <table className={u.table}>
-          <thead>
-            <tr>
-              <th scope="col">Agent, phase</th>
-              {KIND_HEADERS}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={`${r.phaseNumber ?? "-"}/${r.agentName ?? "-"}`}>
-                <th scope="row" className={u.left}>
-                  {r.agentName ?? "not known"}
-                  <span className={u.muted}> · phase {r.phaseNumber ?? "not known"}</span>
-                </th>
-                <KindCells sums={r} />
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {truncated && <p className={u.muted}>More agents than shown; the totals above count them all.</p>}
-    </div>
-  );
+  const shown = rows.map((r) => ({
+    key: `${r.phaseNumber ?? "-"}/${r.agentName ?? "-"}`,
+    head: (
+      <>
+        {r.agentName ?? "not known"}
+        <span className={u.muted}> · phase {r.phaseNumber ?? "not known"}</span>
+      </>
+    ),
+    sums: r,
+  }));
+  return <BreakdownTable what="agent" testId="usage-by-agent" first="Agent, phase" rows={shown} truncated={truncated} />;
 }
 
 /** The detail page's "Usage" section. */
