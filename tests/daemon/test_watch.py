@@ -214,6 +214,41 @@ async def test_with_inotify_roots_added_one_by_one_grow_the_watch_without_restar
         nursery.cancel_scope.cancel()
 
 
+@pytest.mark.timeout(30)
+async def test_with_inotify_a_root_given_up_restarts_the_watch_without_a_change_on_disk(
+    tmp_path: Path,
+) -> None:
+    """A root whose last subscriber goes shrinks the watch: the running watch, waiting on the
+    OS with nothing changing on disk, is woken to stop and a new one starts over the roots
+    left (a subscriber there is asked to rescan)."""
+    kept, dropped = tmp_path / "kept", tmp_path / "dropped"
+    kept.mkdir()
+    dropped.mkdir()
+    hub = WatchHub(awatch=inotify.awatch)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        inbox = hub.subscribe(kept)
+        other = hub.subscribe(dropped)
+        await rescanned(inbox)
+        await write_until_seen(other, dropped / "x")
+        restarts = hub.restarts
+        hub.unsubscribe(dropped, other)
+        await until(lambda: hub.restarts > restarts)
+        await rescanned(inbox)
+        await write_until_seen(inbox, kept / "y")
+        nursery.cancel_scope.cancel()
+
+
+def test_routing_walks_every_ancestor_absolute_or_relative(tmp_path: Path) -> None:
+    """A change goes to each subscribed root that holds it, up to "/" (or "." for a relative
+    path), and to no other."""
+    hub = WatchHub()
+    roots = [tmp_path, tmp_path / "a", Path("rel"), Path("."), tmp_path / "b"]
+    inboxes = [hub.subscribe(root) for root in roots]
+    hub._route({(1, str(tmp_path / "a" / "f.json")), (1, "rel/sub/g.json")})
+    assert [inbox.depth for inbox in inboxes] == [1, 1, 1, 1, 0]
+
+
 # --- names that are not UTF-8 -------------------------------------------------------------------
 
 

@@ -258,10 +258,18 @@ class Grow:
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self.wanted = trio.Event()  # set while roots wait to be added
+        self.waiting: trio.CancelScope | None = None  # the running `awatch`'s wait, if any
 
     def add(self, roots: Iterable[Path]) -> None:
         self._pending.extend(os.fsencode(r) for r in roots)
         self.wanted.set()
+        self.interrupt()
+
+    def interrupt(self) -> None:
+        """Wake the running `awatch` from its wait for the OS: roots were added, or its stop
+        event was set (whoever sets it while the watch waits calls this too)."""
+        if self.waiting is not None:
+            self.waiting.cancel()
 
     def take(self) -> list[bytes]:
         self.wanted = trio.Event()
@@ -274,8 +282,20 @@ async def _woken(fd: int, stop: trio.Event, grow: Grow | None) -> str:
     or roots wait to be added ("grow")."""
     if stop.is_set():
         return "stop"
-    if grow is not None and grow.wanted.is_set():
-        return "grow"
+    if grow is not None:
+        if grow.wanted.is_set():
+            return "grow"
+        # No helper task per wait (a wake-up per batch of changes): adding roots, or stopping,
+        # cancels this wait through `grow` (`Grow.interrupt`).
+        with trio.CancelScope() as scope:
+            grow.waiting = scope
+            try:
+                await trio.lowlevel.wait_readable(fd)
+            finally:
+                grow.waiting = None
+        if stop.is_set():
+            return "stop"
+        return "grow" if scope.cancelled_caught else "readable"
     woken = "readable"
     async with trio.open_nursery() as nursery:
 

@@ -156,6 +156,7 @@ class WatchHub:
         awatch: Callable[..., Any] | None = None,
     ) -> None:
         self._subs: dict[Path, list[Inbox]] = {}
+        self._names: dict[str, Path] = {}  # str(root) -> root: routing walks strings, not Paths
         self._debounce = debounce_ms
         self._step = step_ms
         self._rust_timeout = rust_timeout_ms
@@ -172,6 +173,7 @@ class WatchHub:
     def subscribe(self, root: Path) -> Inbox:
         inbox = Inbox()
         self._subs.setdefault(root, []).append(inbox)
+        self._names[str(root)] = root
         self._changed.set()
         return inbox
 
@@ -181,6 +183,7 @@ class WatchHub:
             inboxes.remove(inbox)
             if not inboxes:
                 del self._subs[root]
+                self._names.pop(str(root), None)
                 self._polled.pop(root, None)
             self._changed.set()
 
@@ -211,9 +214,17 @@ class WatchHub:
                         for inbox in inboxes:
                             inbox.request_rescan()
                 continue
-            for ancestor in (path, *path.parents):
-                if ancestor in self._subs:
-                    routed.setdefault(ancestor, []).append(path)
+            # The path and its ancestors, as strings (Path objects for each cost more than the
+            # rest of a batch): "/a/b" -> "/a" -> "/", "a/b" -> "a" -> ".".
+            name = str(path)
+            while True:
+                subscribed = self._names.get(name)
+                if subscribed is not None:
+                    routed.setdefault(subscribed, []).append(path)
+                parent = os.path.dirname(name) or "."
+                if parent == name:
+                    break
+                name = parent
         for root, mine in routed.items():
             for inbox in self._subs[root]:
                 inbox.add(mine)
@@ -390,4 +401,6 @@ class WatchHub:
                     self.grown += 1
                     continue
                 stop.set()
+                if grow is not None:
+                    grow.interrupt()  # the watch waits on the OS, not on `stop`
                 return
