@@ -5,6 +5,7 @@ signed-in dashboard user talking to the backend over its HTTP API."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tina.dev.backend import BackendProcess
-from tina.dev.sim.sandbox import Laptop
+from tina.dev.sim.sandbox import BIN, Laptop
 
 ENROLLMENT_SECRET = "e2e-enrollment-secret-0123456789"
 KEYS = Path(__file__).parents[1] / "fixtures" / "auth-keys"
@@ -125,3 +126,17 @@ def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float 
     if last is not None:
         raise last
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def run_hook(laptop: Laptop, event: dict[str, Any]) -> None:
+    """`tina hook` with the event on stdin, as Claude Code runs it."""
+    done = subprocess.run(
+        [str(BIN / "tina"), "hook"],
+        input=json.dumps(event).encode(),
+        env=laptop.env(),
+        capture_output=True,
+        cwd=laptop.root,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")

@@ -5,7 +5,6 @@ user reading `needs:needsYou` and the team over the HTTP API."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,9 +12,9 @@ from typing import Any
 import pytest
 
 from tina.dev.backend import BackendProcess
-from tina.dev.sim.sandbox import BIN, Laptop
+from tina.dev.sim.sandbox import Laptop
 
-from .conftest import Api, eventually
+from .conftest import Api, eventually, run_hook
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,20 +43,6 @@ def permission_request(at: datetime) -> dict[str, Any]:
         "color": "yellow",
         "read": False,
     }
-
-
-def run_hook(laptop: Laptop, event: dict[str, Any]) -> None:
-    """`tina hook` with the event on stdin, as Claude Code runs it."""
-    done = subprocess.run(
-        [str(BIN / "tina"), "hook"],
-        input=json.dumps(event).encode(),
-        env=laptop.env(),
-        capture_output=True,
-        cwd=laptop.root,
-        timeout=30,
-        check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, b"")
 
 
 def needs_of(owner: Api, kind: str) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tina.dev.backend import BackendProcess
-from tina.dev.sim.sandbox import BIN, Laptop
+from tina.dev.sim.sandbox import Laptop
 
-from .conftest import Api, eventually
+from .conftest import Api, eventually, run_hook
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -119,19 +119,6 @@ def test_an_assistant_line_becomes_its_orchestrations_usage_once(
     assert (again["input"], again["output"]) == (1210, 805)
     status = laptop.status()
     assert status is not None and status["usage"]["pending"] == 0
-
-
-def run_hook(laptop: Laptop, event: dict[str, Any]) -> None:
-    done = subprocess.run(
-        [str(BIN / "tina"), "hook"],
-        input=json.dumps(event).encode(),
-        env=laptop.env(),
-        capture_output=True,
-        cwd=laptop.root,
-        timeout=30,
-        check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, b"")
 
 
 def quota_of(owner: Api, name: str) -> dict[str, Any] | None:
