@@ -660,6 +660,8 @@ def _banner(
         "    idle or shut down, and the team's conversation (assignments, idle notifications, shutdowns)",
         "  - message an agent: the orchestrator's agents in their tmux panes, a phase lead in its tmux",
         "    session, an in-process teammate through its inbox (it shows read when picked up)",
+        "  - costs: each card shows what its agents have spent (from their transcripts); its page breaks",
+        "    it down by phase and agent and takes a budget; Fleet shows spend per day and each quota",
         "",
         "A terminal on a demo laptop, as on a real one (in another terminal, from this folder):",
         *_columns(
