@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tina.dev.backend import BackendOptions, BackendProcess
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # `TINA_BENCH_DOC` points the recording elsewhere (the smoke tests record into a temporary file).
 BENCHMARKS_MD = Path(os.environ.get("TINA_BENCH_DOC") or REPO_ROOT / "docs" / "benchmarks.md")
@@ -102,6 +104,15 @@ def auth_env(secret: str) -> dict[str, str]:
     for name in ("JWT_PRIVATE_KEY", "JWKS"):
         env[name] = (keys / name).read_text().strip()
     return env
+
+
+def start_backend(root: Path, secret: str) -> tuple[BackendProcess, str]:
+    """The local backend of a benchmark, started (its log `root/backend.log`, signed-in users and
+    laptops enrolling with `secret` accepted): the process and its URL."""
+    backend = BackendProcess(
+        BackendOptions(port=0, env=auth_env(secret)), log_path=root / "backend.log"
+    )
+    return backend, backend.start()
 
 
 def fmt(v: float) -> str:

@@ -32,10 +32,18 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _common import add_output_args, auth_env, machine, record, summary, target, today, write_result
+from _common import (
+    add_output_args,
+    machine,
+    record,
+    start_backend,
+    summary,
+    target,
+    today,
+    write_result,
+)
 from _population import ColdStart, Population, cold_start, mib, populate
 
-from tina.dev.backend import BackendOptions, BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
@@ -133,10 +141,7 @@ def main() -> int:
     host = machine()
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         root = Path(tmp)
-        backend = BackendProcess(
-            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
-        )
-        url = backend.start()
+        backend, url = start_backend(root, SECRET)
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
             pop = populate(

@@ -95,11 +95,11 @@ from typing import Any
 
 import attrs
 import trio
-from _common import auth_env, machine, record, sign_up, target, today, write_result
+from _common import machine, record, sign_up, start_backend, target, today, write_result
 
 from tina.convex import open_convex_client
 from tina.daemon.config import Config
-from tina.dev.backend import LOCAL_TOKEN_HEADER, BackendOptions, BackendProcess
+from tina.dev.backend import LOCAL_TOKEN_HEADER, BackendProcess
 from tina.dev.sim.driver import SimConfig, Simulator
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
@@ -782,10 +782,7 @@ def run(args: argparse.Namespace) -> tuple[Measured, str]:
     host = machine()
     with tempfile.TemporaryDirectory(prefix="tina-cc-") as tmp:  # short: AF_UNIX path limit
         root = Path(tmp)
-        backend = BackendProcess(
-            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
-        )
-        url = backend.start()
+        backend, url = start_backend(root, SECRET)
         laptops: list[Laptop] = []
         try:
             read_meter(backend)  # fail now, not after the run, when there is no meter

@@ -37,10 +37,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
-from _common import add_output_args, auth_env, machine, record, summary, target, today, write_result
+from _common import (
+    add_output_args,
+    machine,
+    record,
+    start_backend,
+    summary,
+    target,
+    today,
+    write_result,
+)
 from _population import cold_start, counters, populate, rewrite_task, tasks_by_team, wait_idle
 
-from tina.dev.backend import BackendOptions, BackendProcess
+from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
@@ -174,10 +183,7 @@ def main() -> int:
     rng = random.Random(11)
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         root = Path(tmp)
-        backend = BackendProcess(
-            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
-        )
-        url = backend.start()
+        backend, url = start_backend(root, SECRET)
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
             pop = populate(

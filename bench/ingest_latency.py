@@ -40,11 +40,11 @@ import trio
 import watchfiles
 from _common import (
     add_output_args,
-    auth_env,
     fmt,
     machine,
     record,
     sign_up,
+    start_backend,
     summary,
     target,
     today,
@@ -55,7 +55,6 @@ from _population import populate
 from tina.convex import open_convex_client
 from tina.convex.gateway import Gateway, enroll
 from tina.daemon.watch import default_backend
-from tina.dev.backend import BackendOptions, BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 from tina.messages import TaskCounts, TaskSnapshot, TeamSnapshot
@@ -232,10 +231,7 @@ def main() -> int:
     host = machine()
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         root = Path(tmp)
-        backend = BackendProcess(
-            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
-        )
-        url = backend.start()
+        backend, url = start_backend(root, SECRET)
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
             token = sign_up(url, "bench@example.com")

@@ -34,11 +34,11 @@ from typing import Any
 
 import trio
 from _common import (
-    auth_env,
     fmt,
     machine,
     record,
     sign_up,
+    start_backend,
     summary,
     target,
     today,
@@ -46,7 +46,6 @@ from _common import (
 )
 
 from tina.convex import open_convex_client
-from tina.dev.backend import BackendOptions, BackendProcess
 from tina.dev.sim.sandbox import BIN, Laptop
 from tina.log import configure_logging
 
@@ -221,10 +220,7 @@ def main() -> int:
     query = NEEDS_QUERY
     with tempfile.TemporaryDirectory(prefix="tina-nl-") as tmp:  # short: AF_UNIX path limit
         root = Path(tmp)
-        backend = BackendProcess(
-            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
-        )
-        url = backend.start()
+        backend, url = start_backend(root, SECRET)
         laptop = Laptop(root / "lt", "bench-laptop", url, enrollment_secret=SECRET)
         try:
             token = sign_up(url, "bench@example.com")

@@ -46,11 +46,11 @@ import psutil  # type: ignore[import-untyped]
 import trio
 from _common import (
     add_output_args,
-    auth_env,
     fmt,
     machine,
     record,
     sign_up,
+    start_backend,
     summary,
     target,
     today,
@@ -58,7 +58,6 @@ from _common import (
 )
 
 from tina.convex import open_convex_client
-from tina.dev.backend import BackendOptions, BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
@@ -251,10 +250,7 @@ def main() -> int:
     host = machine()
     with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
         root = Path(tmp)
-        backend = BackendProcess(
-            BackendOptions(port=0, env=auth_env(SECRET)), log_path=root / "backend.log"
-        )
-        url = backend.start()
+        backend, url = start_backend(root, SECRET)
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
             token = sign_up(url, "bench@example.com")
