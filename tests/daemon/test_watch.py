@@ -249,6 +249,28 @@ def test_routing_walks_every_ancestor_absolute_or_relative(tmp_path: Path) -> No
     assert [inbox.depth for inbox in inboxes] == [1, 1, 1, 1, 0]
 
 
+def test_routing_remembers_a_directory_s_roots_only_until_subscriptions_change(
+    tmp_path: Path,
+) -> None:
+    """A directory's roots are looked up once; a root subscribed or dropped afterwards gets (or
+    stops getting) the directory's changes, and a root that is a file gets its own changes."""
+    hub = WatchHub()
+    project = tmp_path / "projects" / "p"
+    outer = hub.subscribe(tmp_path / "projects")
+    change = {(1, str(project / "s.jsonl"))}
+    hub._route(change)
+    assert outer.depth == 1
+    inner = hub.subscribe(project)  # after the directory was routed once
+    hub._route({(1, str(project / "t.jsonl"))})
+    assert (outer.depth, inner.depth) == (2, 1)
+    hub.unsubscribe(tmp_path / "projects", outer)
+    hub._route({(1, str(project / "u.jsonl"))})
+    assert (outer.depth, inner.depth) == (2, 2)
+    single = hub.subscribe(project / "v.json")
+    hub._route({(1, str(project / "v.json"))})
+    assert (single.depth, inner.depth) == (1, 3)
+
+
 # --- names that are not UTF-8 -------------------------------------------------------------------
 
 
@@ -398,6 +420,56 @@ async def test_inotify_names_that_are_not_utf8_are_reported_not_fatal(tmp_path: 
         await seen.until(lambda: os.fsdecode(bad_dir + b"/bad\xff.json") in seen.paths)
         await seen.write_until_seen(root / "b.json")
         seen.stop.set()
+
+
+@needs_inotify
+@pytest.mark.timeout(60)
+async def test_inotify_lingering_takes_a_busy_batch_on_its_timer_and_idles_on_the_fd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `linger`, a change made while the last batch is handed over comes in on the
+    look-again timer (no wait on the fd); a look that finds nothing goes back to the fd."""
+    waits = 0
+    real = trio.lowlevel.wait_readable
+
+    async def counting(fd: int) -> None:
+        nonlocal waits
+        waits += 1
+        await real(fd)
+
+    monkeypatch.setattr(trio.lowlevel, "wait_readable", counting)
+    root = tmp_path / "root"
+    root.mkdir()
+    stop = trio.Event()
+    send, receive = trio.open_memory_channel[set[Path]](100)
+
+    async def run() -> None:
+        async for changes in inotify.awatch(
+            root, stop_event=stop, step=1000, debounce=1000, linger=True
+        ):
+            await send.send({Path(p) for _, p in changes})
+
+    async def batch_with(path: Path, timeout: float) -> set[Path]:
+        seen: set[Path] = set()
+        with trio.move_on_after(timeout):
+            while path not in seen:
+                seen |= await receive.receive()
+        return seen
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        a, b, c = root / "a.jsonl", root / "b.jsonl", root / "c.jsonl"
+        await until(lambda: waits == 1)  # the watch is set up and waits on the fd
+        a.write_text("a")
+        assert a in await batch_with(a, 10)
+        b.write_text("b")  # while the watch lingers
+        assert b in await batch_with(b, 10)
+        await until(lambda: waits == 2)  # a look found nothing: back on the fd
+        c.write_text("c")
+        assert c in await batch_with(c, 10)
+        assert waits == 2  # a's wait, then the one after the empty look: none for b
+        stop.set()
+        nursery.cancel_scope.cancel()
 
 
 @needs_inotify

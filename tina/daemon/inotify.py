@@ -16,7 +16,9 @@ lost) every watch is set up again from the roots and `(RESCAN, root)` is yielded
 its subscribers re-read everything.
 
 Batching like watchfiles: after the first event, more are collected until `step` ms pass with
-none (at most `debounce` ms after the first), then the batch is yielded.
+none (at most `debounce` ms after the first), then the batch is yielded. A busy watch may
+`linger`: after a batch it looks again `step` ms later, so files that keep changing cost one
+wake-up a batch; a look that finds nothing goes back to waiting on the fd.
 
 A running watch can grow (`Grow`): roots added to it are watched with their trees on the same
 inotify instance, then `(RESCAN, root)` is yielded for each, so their subscribers read what
@@ -277,9 +279,10 @@ class Grow:
         return out
 
 
-async def _woken(fd: int, stop: trio.Event, grow: Grow | None) -> str:
+async def _woken(fd: int, stop: trio.Event, grow: Grow | None, after: float | None = None) -> str:
     """Wait until `fd` is readable ("readable"), `stop` is set ("stop", whatever else is true)
-    or roots wait to be added ("grow")."""
+    or roots wait to be added ("grow"); with `after`, wait that long instead of for `fd`
+    ("timer")."""
     if stop.is_set():
         return "stop"
     if grow is not None:
@@ -290,13 +293,18 @@ async def _woken(fd: int, stop: trio.Event, grow: Grow | None) -> str:
         with trio.CancelScope() as scope:
             grow.waiting = scope
             try:
-                await trio.lowlevel.wait_readable(fd)
+                if after is None:
+                    await trio.lowlevel.wait_readable(fd)
+                else:
+                    await trio.sleep(after)
             finally:
                 grow.waiting = None
         if stop.is_set():
             return "stop"
-        return "grow" if scope.cancelled_caught else "readable"
-    woken = "readable"
+        if scope.cancelled_caught:
+            return "grow"
+        return "readable" if after is None else "timer"
+    woken = "readable" if after is None else "timer"
     async with trio.open_nursery() as nursery:
 
         async def on(event: trio.Event, name: str) -> None:
@@ -306,9 +314,10 @@ async def _woken(fd: int, stop: trio.Event, grow: Grow | None) -> str:
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(on, stop, "stop")
-        if grow is not None:
-            nursery.start_soon(on, grow.wanted, "grow")
-        await trio.lowlevel.wait_readable(fd)
+        if after is None:
+            await trio.lowlevel.wait_readable(fd)
+        else:
+            await trio.sleep(after)
         nursery.cancel_scope.cancel()
     return "stop" if stop.is_set() else woken
 
@@ -377,15 +386,24 @@ async def awatch(
     recursive: bool = True,  # always recursive
     ignore_permission_denied: bool = True,  # always: unreadable ones are skipped
     grow: Grow | None = None,
+    linger: bool = False,
 ) -> AsyncIterator[set[tuple[int, str]]]:
     """Yield sets of `(Change, path)` under `paths` until `stop_event` is set (see the module);
-    roots handed to `grow` are added to the watch as it runs."""
+    roots handed to `grow` are added to the watch as it runs.
+
+    With `linger`, after a batch the watch looks again `step` ms later instead of waking at the
+    next event: while files keep changing, a batch costs one wake-up (the timer), not two (the
+    event, then the end of the quiet step); the first look that finds nothing goes back to
+    waiting on the OS, so an idle watch still has no timer."""
     roots = [os.fsencode(p) for p in paths]
     root_set = set(roots)
     ino: Inotify | None = await trio.to_thread.run_sync(_watch_roots, roots)
     assert ino is not None
+    look_again = False
     try:
-        while (woken := await _woken(ino.fd, stop_event, grow)) != "stop":
+        while (
+            woken := await _woken(ino.fd, stop_event, grow, step / 1000 if look_again else None)
+        ) != "stop":
             if woken == "grow":
                 assert grow is not None
                 new = [r for r in dict.fromkeys(grow.take()) if r not in root_set]
@@ -398,6 +416,11 @@ async def awatch(
             batch = _Batch()
             deadline = trio.current_time() + debounce / 1000
             events = ino.read()
+            if woken == "timer":
+                look_again = False
+                if not events:
+                    continue  # quiet now: wait on the OS again
+                deadline -= step / 1000  # the batch began when the look-again wait did
             while True:
                 _apply(ino, root_set, events, batch)
                 if batch.new_dirs:
@@ -424,6 +447,7 @@ async def awatch(
                 yield batch.changes
             if batch.root_gone or stop_event.is_set():
                 return
+            look_again = linger
     finally:
         if ino is not None:
             ino.close()

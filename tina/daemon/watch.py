@@ -47,6 +47,8 @@ RESTART_SETTLE = 0.05
 RESTART_SETTLE_MAX = 0.5
 # Roots left out of the OS watch (a name that is not UTF-8) are rescanned this often.
 POLL_INTERVAL = 1.0
+# Routing remembers the roots of at most this many directories (then it starts afresh).
+DIR_MEMO_MAX = 4096
 # A root that does not exist is looked for this often (watchfiles), or at most this often when
 # an entry appears in its nearest existing ancestor (inotify: no timer while nothing happens).
 MISSING_POLL = 2.0
@@ -154,12 +156,17 @@ class WatchHub:
         step_ms: int = 10,
         rust_timeout_ms: int = 500,
         awatch: Callable[..., Any] | None = None,
+        linger: bool = False,
     ) -> None:
         self._subs: dict[Path, list[Inbox]] = {}
         self._names: dict[str, Path] = {}  # str(root) -> root: routing walks strings, not Paths
+        # directory -> the roots that contain it (cleared when subscriptions change): a batch's
+        # paths mostly share a few directories, whose ancestors are walked once.
+        self._dir_roots: dict[str, tuple[Path, ...]] = {}
         self._debounce = debounce_ms
         self._step = step_ms
         self._rust_timeout = rust_timeout_ms
+        self._linger = linger  # inotify: after a batch, look again `step_ms` later (`awatch`)
         self._awatch = awatch or default_backend()
         self._changed = trio.Event()
         # Roots left out of the OS watch -> the path that made watchfiles fail (None: unknown),
@@ -174,6 +181,7 @@ class WatchHub:
         inbox = Inbox()
         self._subs.setdefault(root, []).append(inbox)
         self._names[str(root)] = root
+        self._dir_roots.clear()
         self._changed.set()
         return inbox
 
@@ -184,6 +192,7 @@ class WatchHub:
             if not inboxes:
                 del self._subs[root]
                 self._names.pop(str(root), None)
+                self._dir_roots.clear()
                 self._polled.pop(root, None)
             self._changed.set()
 
@@ -202,8 +211,9 @@ class WatchHub:
         return root in self._polled or is_undecodable(root)
 
     def _route(self, changes: set[tuple[Any, str]]) -> None:
-        """Each changed path goes to the subscribers of every root that contains it (a lookup
-        per ancestor, so a burst costs O(paths x depth), not O(paths x roots))."""
+        """Each changed path goes to the subscribers of every root that contains it (the path,
+        then its directory's remembered roots: a burst costs O(paths), and O(depth) per new
+        directory, not O(paths x roots))."""
         self.batches += 1
         routed: dict[Path, list[Path]] = {}
         for kind, raw in changes:
@@ -214,20 +224,39 @@ class WatchHub:
                         for inbox in inboxes:
                             inbox.request_rescan()
                 continue
-            # The path and its ancestors, as strings (Path objects for each cost more than the
-            # rest of a batch): "/a/b" -> "/a" -> "/", "a/b" -> "a" -> ".".
+            # The path itself (a root may be a file), then its directory's roots, as strings
+            # (Path objects for each ancestor cost more than the rest of a batch).
             name = str(path)
+            subscribed = self._names.get(name)
+            if subscribed is not None:
+                routed.setdefault(subscribed, []).append(path)
+            directory = os.path.dirname(name) or "."
+            if directory != name:
+                for root in self._roots_of_dir(directory):
+                    routed.setdefault(root, []).append(path)
+        for root, mine in routed.items():
+            for inbox in self._subs[root]:
+                inbox.add(mine)
+
+    def _roots_of_dir(self, directory: str) -> tuple[Path, ...]:
+        """The subscribed roots that are `directory` or one of its ancestors ("/a/b" -> "/a"
+        -> "/", "a/b" -> "a" -> "."), remembered until subscriptions change."""
+        found = self._dir_roots.get(directory)
+        if found is None:
+            out: list[Path] = []
+            name = directory
             while True:
                 subscribed = self._names.get(name)
                 if subscribed is not None:
-                    routed.setdefault(subscribed, []).append(path)
+                    out.append(subscribed)
                 parent = os.path.dirname(name) or "."
                 if parent == name:
                     break
                 name = parent
-        for root, mine in routed.items():
-            for inbox in self._subs[root]:
-                inbox.add(mine)
+            if len(self._dir_roots) >= DIR_MEMO_MAX:
+                self._dir_roots.clear()
+            found = self._dir_roots[directory] = tuple(out)
+        return found
 
     def _missing_parents(self) -> list[Path]:
         """The nearest existing ancestor of each root that does not exist (none: all exist)."""
@@ -320,6 +349,9 @@ class WatchHub:
             # inotify's watch grows in place when roots are only added (a watcher per worktree
             # at start-up): no new watch, no rescan of the others.
             grow = inotify.Grow() if self._awatch is inotify.awatch and roots else None
+            extra: dict[str, Any] = {}  # what only the inotify backend takes
+            if self._awatch is inotify.awatch:
+                extra = {"grow": grow, "linger": self._linger}
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._stop_when_roots_change, stop, roots, grow)
                 if any(self._unwatchable(r) for r in self._subs):
@@ -335,7 +367,7 @@ class WatchHub:
                             rust_timeout=self._rust_timeout,
                             recursive=True,
                             ignore_permission_denied=True,
-                            **({} if grow is None else {"grow": grow}),
+                            **extra,
                         ):
                             self._route(changes)
                         if not stop.is_set():
