@@ -223,6 +223,15 @@ def test_a_file_that_cannot_be_read_keeps_its_mark(tmp_path: Path) -> None:
     assert reader.errors == 1
 
 
+@pytest.mark.timeout(10)
+def test_a_fifo_in_place_of_a_transcript_is_an_error_not_a_wait(tmp_path: Path) -> None:
+    """Opened without a writer, a FIFO would block the reading thread for good."""
+    path = tmp_path / "s.jsonl"
+    os.mkfifo(path)
+    result = TranscriptReader().read(path)
+    assert result.error is not None and result.records == ()
+
+
 def test_a_line_without_usage_is_not_parsed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
