@@ -120,6 +120,24 @@ def test_nothing_is_counted_twice_after_a_restart(tmp_path: Path, projects: Path
     assert again.pending() == []
 
 
+def test_an_answer_acknowledged_without_saving_is_saved_with_the_next_seal(
+    tmp_path: Path, projects: Path
+) -> None:
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    _read_all(ledger, projects)
+    (batch,) = ledger.seal(PRICES)
+    ledger.acknowledge(batch.id, save=False)
+    assert ledger.pending() == [] and ledger.unsaved_acknowledgements() == 1
+    assert UsageLedger.load(state).pending() == [batch]  # lost now: a replay Convex ignores
+    assert ledger.seal(PRICES) == []  # nothing new read: the answer's line all the same
+    assert ledger.unsaved_acknowledgements() == 0
+    assert UsageLedger.load(state).pending() == []
+    ledger.acknowledge("not-a-batch", save=False)
+    ledger.save_acknowledged()  # nothing to save: nothing written
+    assert UsageLedger.load(state).pending() == []
+
+
 def test_a_batch_not_answered_is_sent_again_under_the_same_id(
     tmp_path: Path, projects: Path
 ) -> None:

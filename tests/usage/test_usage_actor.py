@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +91,26 @@ class Rig:
         inbox = self.hub.subscribe(root)
         await inbox.get()  # the new watch set's rescan request: the watch is being started
 
-    async def start(self, usage: actor.Usage, **kwargs: Any) -> trio.CancelScope:
+    async def start(self, usage: actor.Usage, **kwargs: Any) -> Callable[[], Awaitable[None]]:
+        """Start the actor; the function returned stops it and waits until it has."""
         scope = trio.CancelScope()
+        stopped = trio.Event()
 
         async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-            with scope:
-                await actor.run(
-                    usage, self.hub, self.cell, backoff=FAST, task_status=task_status, **kwargs
-                )
+            try:
+                with scope:
+                    await actor.run(
+                        usage, self.hub, self.cell, backoff=FAST, task_status=task_status, **kwargs
+                    )
+            finally:
+                stopped.set()
+
+        async def stop() -> None:
+            scope.cancel("stop")
+            await stopped.wait()
 
         await self.nursery.start(run)
-        return scope
+        return stop
 
 
 @pytest.fixture
@@ -229,9 +238,9 @@ async def test_a_restart_sends_nothing_again(tmp_path: Path, rig: Rig) -> None:
     projects = _copy(tmp_path)
     state = tmp_path / "usage.json"
     first = actor.Usage(state, projects, PRICES, facts=lambda: _facts("orch1"))
-    scope = await rig.start(first)
+    stop = await rig.start(first)
     await _until(lambda: rig.gateway.usage_batches and not first.ledger.pending())  # type: ignore[union-attr]
-    scope.cancel("restart")
+    await stop()  # the answers acknowledged since the last round are saved as it stops
     totals = rig.gateway.usage_totals("orch1")
     calls = rig.gateway.count("record_usage")
 

@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from tests.usage.conftest import FIXTURES, LEAD_SESSION, PROJECT, WORKTREE
+from tina.daemon.actors import usage
 from tina.daemon.app import Daemon
 from tina.daemon.config import Config
 from tina.daemon.credentials import Credential
@@ -72,8 +73,29 @@ async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None
 def test_the_tree_has_usage_and_quota_last() -> None:
     daemon = _daemon(Path("/nonexistent"))
     ids = [spec.id for spec in daemon._specs()]
-    assert ids[-2:] == ["usage", "quota"]
+    assert ids[-3:] == ["usage-watch", "usage", "quota"]
     assert ids.index("control") < ids.index("usage")
+
+
+async def test_the_transcripts_have_a_hub_of_their_own_that_gathers_writes(
+    tmp_path: Path,
+) -> None:
+    """A write to a transcript wakes the transcripts' hub, whose batch gathers what comes
+    within the settle time; the worktrees' hub (30 ms) never sees the transcripts."""
+    daemon = _daemon(tmp_path)
+    hub = daemon.transcripts_hub
+    assert hub is not daemon.hub
+    assert (hub._debounce, hub._step) == (usage.SETTLE_MS, usage.SETTLE_MS)
+    assert usage.SETTLE_MS <= 700  # leaves the 1 s a message has to reach the dashboard
+    specs = {spec.id: spec for spec in daemon._specs()}
+    async with trio.open_nursery() as nursery:
+        await nursery.start(specs["usage-watch"].run)
+        await nursery.start(specs["usage"].run)
+        await _until(lambda: daemon.config.claude_dir.joinpath("projects").is_dir())
+        await _until(lambda: daemon.usage.rounds >= 1)
+        assert hub.detail()["roots"] == 1
+        assert daemon.hub.detail()["roots"] == 0
+        nursery.cancel_scope.cancel("test done")
 
 
 async def test_the_facts_hold_an_orchestration_until_the_syncer_has_its_id(
@@ -111,7 +133,7 @@ async def test_the_usage_child_holds_usage_then_sends_it_under_the_synced_id(
     daemon.gateway.set(gateway)
     specs = {spec.id: spec for spec in daemon._specs()}
     async with trio.open_nursery() as nursery:
-        await nursery.start(specs["watch"].run)
+        await nursery.start(specs["usage-watch"].run)
         await nursery.start(specs["usage"].run)
         ledger = daemon.usage.ledger
         assert ledger is not None

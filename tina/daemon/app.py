@@ -15,6 +15,7 @@ tina (root, one_for_one)
   decisions    the live pendingDecisions subscription: answers to the waiting hooks
   needs        what needs a human on this laptop, and its Claude Code sessions (needs:syncLaptop)
   control      the local socket: status, hook events in, permission decisions out
+  usage-watch  a second hub, for the transcripts only: their writes read together
   usage        Claude Code's transcripts (~/.claude/projects) -> usage:recordUsage
   quota        the account's rate limits (status line, StopFailure hooks) -> usage:recordQuota
 """
@@ -165,6 +166,13 @@ class Daemon:
             resolve=self._orchestration_id,
             disk=self.disk,
         )
+        # The transcripts have a hub of their own, whose batches gather what is written within
+        # `usage.SETTLE_MS` of a first write, and which looks again that much later while they
+        # keep changing: a busy laptop's many transcripts cost a wake-up and a reading round per
+        # batch, not per write, and the worktrees' hub keeps its latency.
+        self.transcripts_hub = WatchHub(
+            debounce_ms=usage.SETTLE_MS, step_ms=usage.SETTLE_MS, linger=True
+        )
         send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive
         self.root = Supervisor(
@@ -195,7 +203,12 @@ class Daemon:
                 shutdown_timeout=3,
                 detail=self.connection.detail,
             ),
-            ChildSpec(id="watch", run=self.hub.run, detail=self.hub.detail),
+            ChildSpec(
+                id="watch",
+                run=self.hub.run,
+                shutdown_timeout=0.5,  # nothing to finish: a start rescans what it watches
+                detail=self.hub.detail,
+            ),
             ChildSpec(
                 id="presence",
                 run=partial(
@@ -291,11 +304,17 @@ class Daemon:
                     on_permission=self.prompts.ask,
                 ),
             ),
+            ChildSpec(
+                id="usage-watch",
+                run=self.transcripts_hub.run,
+                shutdown_timeout=0.5,  # the same
+                detail=self.transcripts_hub.detail,
+            ),
             # Last, so stopped first; ready once watching (the first reading of every
             # transcript comes after and holds nothing up).
             ChildSpec(
                 id="usage",
-                run=partial(usage.run, self.usage, self.hub, self.gateway),
+                run=partial(usage.run, self.usage, self.transcripts_hub, self.gateway),
                 # What is sealed is on disk and the next start sends it; a reading round in
                 # its thread takes milliseconds (the first full scan, at worst seconds, is
                 # left to finish on its own).

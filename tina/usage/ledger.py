@@ -451,10 +451,20 @@ class UsageLedger:
         """Sealed batches Convex has not answered, oldest first."""
         return list(self._pending)
 
-    def acknowledge(self, batch_id: str) -> None:
-        """Convex answered for this batch (applied now or before): drop it, and save."""
+    def acknowledge(self, batch_id: str, *, save: bool = True) -> None:
+        """Convex answered for this batch (applied now or before): drop it, and save; without
+        `save` the answer is saved with the next seal or :meth:`save_acknowledged` (lost with
+        the process, it costs a replay Convex ignores)."""
         before = len(self._pending)
         self._pending = [b for b in self._pending if b.id != batch_id]
         if len(self._pending) != before:
             self._acked_new.append(batch_id)
-            self._commit(reading=False)
+            if save:
+                self._commit(reading=False)
+
+    def unsaved_acknowledgements(self) -> int:
+        return len(self._acked_new)
+
+    def save_acknowledged(self) -> None:
+        """Save the answers acknowledged without saving (nothing else)."""
+        self._commit(reading=False)

@@ -1,8 +1,9 @@
 """Usage and quota: Claude Code's transcripts -> ``usage:recordUsage``; the account's rate
 limits -> ``usage:recordQuota``.
 
-**Usage.** The actor subscribes the watch hub to ``<claude_dir>/projects`` (no polling): a
-change reads only the changed transcripts (from their marks), a rescan request (the hub's, at a
+**Usage.** The actor subscribes a watch hub to ``<claude_dir>/projects`` (no polling; the
+daemon gives the transcripts a hub of their own, see `SETTLE_MS`): a change reads only the
+changed transcripts (from their marks), a rescan request (the hub's, at a
 start or after lost events) lists them all and reads those whose size or inode moved. Each round,
 in a worker thread, counts the new lines (attributed with the daemon's `facts`: the Claude
 watcher's team configs, the orchestrations the daemon knows, with their Convex ids where the
@@ -12,7 +13,8 @@ orchestration without a Convex id yet is held in the ledger and sealed once `res
 id (after `tina.usage.ledger.HOLD_MS`: unattributed); while rows are held the actor looks again
 every `held_interval`.
 
-A sender task sends the waiting batches oldest first through the gateway. A batch whose send
+A sender task sends the waiting batches oldest first through the gateway; an answered batch
+is dropped in memory and saved with the next round (or as the actor stops). A batch whose send
 fails stays and is sent again, under the same id, after a backoff: Convex ignores a batch it
 applied before. A batch Convex refuses (a ``ConvexError`` other than a refused credential) is
 dropped and counted in ``ledger.refused``: sent again it would be refused again and hold back
@@ -62,11 +64,17 @@ __all__ = [
     "watch_rate_limits",
 ]
 
+SETTLE_MS = 600
+"""The transcripts' hub (the daemon gives them one of their own) hands over what was written
+within this long of a first write, as one batch: a streamed answer's lines and a busy laptop's
+many transcripts are read in one round (a round costs a wake-up, a thread hop, a journal append
+and a mutation). A new message waits at most this long, inside the 1 s it has to reach the
+dashboard; with nothing written the hub sleeps on the OS."""
 MIN_GAP = 0.5
-"""At most one reading round per this long: a streamed answer's writes, and a busy laptop's
-many transcripts, are read together (each round costs a thread hop, a journal append and a
-mutation); a new message waits at most this long, inside the 1 s it has to reach the
-dashboard."""
+"""At most one reading round per this long, whatever the hub hands over (a rescan, a hub with
+a shorter settle)."""
+SAVE_AT_STOP = 0.25
+"""How long a stopping actor waits to save its last acknowledgements (a journal line)."""
 HELD_INTERVAL = 5.0
 """How often held usage looks for its orchestration's id (only while some is held)."""
 CALL_TIMEOUT = 15.0
@@ -190,9 +198,20 @@ class Usage:
         return sealed
 
     async def acknowledge(self, batch_id: str) -> None:
+        """Drop an answered batch; saved with the next round's journal line (no thread hop and
+        no wake-up of its own per batch), or by :meth:`save_acknowledged` at a stop."""
         ledger = await self.load()
         async with self.lock:
-            await trio.to_thread.run_sync(ledger.acknowledge, batch_id, limiter=self.disk)
+            ledger.acknowledge(batch_id, save=False)
+
+    async def save_acknowledged(self) -> None:
+        """Save what was acknowledged since the last round (at a stop: shielded, briefly)."""
+        ledger = self.ledger
+        if ledger is None or not ledger.unsaved_acknowledgements():
+            return
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + SAVE_AT_STOP):
+            async with self.lock:
+                await trio.to_thread.run_sync(ledger.save_acknowledged, limiter=self.disk)
 
     def detail(self) -> dict[str, Any]:
         ledger = self.ledger
@@ -203,6 +222,7 @@ class Usage:
             "held": 0 if ledger is None else ledger.held(),
             "held_expired": 0 if ledger is None else ledger.held_expired,
             "refused": 0 if ledger is None else ledger.refused,
+            "rounds": self.rounds,
             "sent": self.sent,
             "failures": self.failures,
         }
@@ -327,6 +347,7 @@ async def run(
                 await usage.read(None if whole else taken)
     finally:
         hub.unsubscribe(projects, inbox)
+        await usage.save_acknowledged()
 
 
 # --- quota --------------------------------------------------------------------------------------
