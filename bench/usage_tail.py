@@ -178,6 +178,26 @@ async def wait_messages(url: str, token: str, orchestration_id: str, messages: i
             await wait_totals(sub, lambda t: t["messages"] >= messages, within=300)
 
 
+def wake_cost_us(n: int = 100, period: float = 0.05) -> float:
+    """The CPU one wake-up of an idle trio loop costs on this machine (µs): `n` sleeps of
+    `period` in a fresh loop, its thread's CPU time over `n`. What a reading round cannot go
+    below: each wakes the daemon's loop a few times."""
+
+    async def sleeps() -> float:
+        t0 = time.thread_time()
+        for _ in range(n):
+            await trio.sleep(period)
+        return (time.thread_time() - t0) / n * 1e6
+
+    return float(trio.run(sleeps))
+
+
+def usage_rounds(laptop: Laptop) -> int:
+    """The daemon's reading rounds so far (its status)."""
+    status = laptop.status() or {}
+    return int(status.get("usage", {}).get("rounds", 0))
+
+
 def cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
     """The process's (user, system) CPU seconds so far."""
     t = proc.cpu_times()
@@ -290,6 +310,7 @@ def main() -> int:
 
             writer = Writer(transcripts, args.transcripts / args.every)
             writer.thread.start()
+            rounds_before = usage_rounds(laptop)
             try:
                 quiet, active, system_added, peak = measure_cpu(
                     proc, writer, args.windows, args.window
@@ -297,6 +318,7 @@ def main() -> int:
             finally:
                 writer.stop.set()
                 writer.thread.join()
+            rounds = usage_rounds(laptop) - rounds_before
             messages += writer.turns
             trio.run(wait_messages, url, token, orchestration_id, messages)
             rss_after = proc.memory_info().rss / 1e6
@@ -305,6 +327,7 @@ def main() -> int:
             laptop.close()
             backend.stop()
 
+    wake_us = wake_cost_us()
     s_ms = summary(ms)
     added = [a - q for q, a in zip(quiet, active, strict=True)]
     cpu_added = statistics.median(added)
@@ -313,6 +336,9 @@ def main() -> int:
     system = statistics.median(system_added)
     # CPU time per message: what the added share of a core costs at the rate measured.
     per_message_ms = cpu_added / 100 / rate * 1000 if rate > 0 else 0.0
+    round_rate = rounds / (args.windows * args.window)  # the quiet windows have none
+    per_round_ms = cpu_added / 100 / round_rate * 1000 if round_rate > 0 else 0.0
+    floor = 4 * wake_us / 1e6 * round_rate * 100  # % of a core
     cpu_ok, rss_ok, lat_ok = (
         cpu_added <= CPU_TARGET,
         rss_added <= RSS_TARGET,
@@ -351,7 +377,12 @@ Target p99 ≤ {LATENCY_TARGET:g} ms: **{verdict(lat_ok)}**.
 
 That is about {per_message_ms:.2f} ms of CPU per assistant message read, priced and sent; the
 quiet windows, with all {args.transcripts} transcripts present and nothing written, cost what
-the daemon costs without them.
+the daemon costs without them. The daemon read them in {rounds} rounds ({round_rate:.2f} a
+second while writing, {per_round_ms:.2f} ms of CPU each); one wake-up of an idle trio loop
+costs {wake_us:.0f} µs of CPU on this machine (measured here), and a round wakes the daemon's
+loop at least four times (the transcripts' hub looking again, the reading thread's answer, the
+mutation's reply and the transition that makes it visible): {floor:.2f} % of a core in
+wake-ups alone at this rate, before any work.
 
 Target ≤ {CPU_TARGET:g} % of a core added: **{verdict(cpu_ok)}**. RSS {rss_before:.1f} MB before
 the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB added** (target
@@ -392,6 +423,10 @@ the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB added** (targ
             "added": added,
             "system_added": system_added,
             "per_message_ms": per_message_ms,
+            "rounds": rounds,
+            "per_round_ms": per_round_ms,
+            "wake_us": wake_us,
+            "floor": floor,
             "rss": {"before": rss_before, "peak": peak},
             "messages": messages,
             "turns": writer.turns,
