@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { BURST_MAX, COALESCE_MS, DELIVERIES_KEPT, MAX_DEVICES, MAX_USERS, NOTIFY_KINDS, SUMMARY_TAG, type NotifyKind, type NotifyMessage, type ShowMessage } from "./model/notify";
+import { KINDS_OFFERED_BEFORE } from "./model/notifyKinds";
 import type { LaptopNeed } from "./model/validators";
 import { OWNER, T0, VIEWER, addUser, enroll, makeT, orchestration, phase, refusal, type T } from "./test.setup";
 
@@ -296,6 +297,21 @@ describe("one notification per item", () => {
     expect(out).toMatchObject([{ op: "show", tag: tag("perm:t:r1"), kind: "permission_prompt", urgent: true }]);
     await owner.as.mutation(api.notify.updateSettings, { kinds: ["stall"] });
     expect(ops(await sent(t))).toEqual([`close ${tag("perm:t:r1")}`, `show ${tag("stall:s1")}`]);
+  });
+
+  test("a kind added after a person chose theirs is on for them until they choose again", async () => {
+    const t = makeT();
+    const { owner } = await world(t);
+    // Saved before the settings kept what was offered, with stalls turned off: no budget kind then.
+    await t.run(async (ctx) => {
+      const row = (await ctx.db.query("notifySettings").collect())[0];
+      await ctx.db.patch("notifySettings", row._id, { kinds: KINDS_OFFERED_BEFORE.filter((k) => k !== "stall"), kindsOffered: undefined });
+    });
+    const kinds = (await owner.as.query(api.notify.settings, {})).kinds;
+    expect(kinds).toContain("budget");
+    expect(kinds).not.toContain("stall");
+    await owner.as.mutation(api.notify.updateSettings, { kinds: ["stall"] });
+    expect((await owner.as.query(api.notify.settings, {})).kinds).toEqual(["stall"]);
   });
 
   test("a prompt the user answers themselves: only a close", async () => {

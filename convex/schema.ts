@@ -542,6 +542,9 @@ export default defineSchema({
   notifySettings: defineTable({
     userId: v.id("users"),
     kinds: v.array(notifyKind),
+    // The kinds the person chose among (absent: saved before this was kept, `KINDS_OFFERED_BEFORE`):
+    // a kind added later is on for them until they choose again.
+    kindsOffered: v.optional(v.array(notifyKind)),
     quietHours: v.optional(quietHours),
     ntfy: v.optional(v.object({ server: v.string(), topic: v.string() })),
     // A secret (Slack's and Discord's URLs carry their token): only its host is ever returned.

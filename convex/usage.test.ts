@@ -4,6 +4,7 @@ import { api } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { EACH_LIMIT } from "./model/needs";
 import { COALESCE_MS } from "./model/notify";
+import { KINDS_OFFERED_BEFORE } from "./model/notifyKinds";
 import { DAY_MS, HOUR_MS, QUOTA, USAGE } from "./model/usage";
 import { enroll, lastCallMetrics, makeT, OPERATOR, orchestration, OWNER, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
 
@@ -624,6 +625,13 @@ describe("usage:setBudget and its \"needs you\" item", () => {
     expect((await delivered()).map((m) => [m.op, m.tag, m.kind, m.title])).toEqual([["show", `budget:${o}`, "budget", "feature-laptop-a reached its budget of $1.00"]]);
     await owner.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: null });
     expect((await delivered()).map((m) => [m.op, m.tag])).toEqual([["close", `budget:${o}`]]);
+    // Settings saved before budgets existed (every kind then, none of them this one): notified too.
+    await t.run(async (ctx) => {
+      const settings = (await ctx.db.query("notifySettings").collect())[0];
+      await ctx.db.patch("notifySettings", settings._id, { kinds: [...KINDS_OFFERED_BEFORE], kindsOffered: undefined });
+    });
+    await owner.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: 1_000_000 });
+    expect((await delivered()).map((m) => [m.op, m.tag])).toEqual([["show", `budget:${o}`]]);
   });
 
   test("a budget below the spend opens the item at once; a viewer may dismiss it for themselves", async () => {

@@ -24,7 +24,7 @@ import { checkString, utf8Bytes } from "./checks";
 import { fail, invalid } from "./errors";
 import { needsYou } from "./needs";
 import { answerableBy, answerableOf, type Answerable } from "./notifyAnswer";
-import { NOTIFY_KINDS as KINDS } from "./notifyKinds";
+import { KINDS_OFFERED_BEFORE, NOTIFY_KINDS as KINDS } from "./notifyKinds";
 import type { NeedItem, NeedKind, Role } from "./validators";
 
 // ---------------------------------------------------------------------------------------
@@ -44,6 +44,17 @@ export type NotifyKind = Infer<typeof notifyKind>;
 
 /** Every kind, in the order the settings page lists them; all on by default (model/notifyKinds.ts). */
 export const NOTIFY_KINDS: readonly NotifyKind[] = KINDS;
+
+/**
+ * The kinds that notify a person: those they chose, and those added since they chose (on by
+ * default, like every kind, until they choose again).
+ */
+export function kindsEnabled(row: Pick<Doc<"notifySettings">, "kinds" | "kindsOffered"> | null): NotifyKind[] {
+  if (row === null) return [...NOTIFY_KINDS];
+  const offered = new Set<NotifyKind>(row.kindsOffered ?? KINDS_OFFERED_BEFORE);
+  const chosen = new Set(row.kinds);
+  return NOTIFY_KINDS.filter((k) => chosen.has(k) || !offered.has(k));
+}
 
 /** Which notify kind each "Needs you" kind belongs to (the contract's map). */
 export const KIND_OF_NEED: Record<NeedKind, NotifyKind> = {
@@ -463,7 +474,7 @@ async function settingsRow(ctx: QueryCtx, userId: Id<"users">): Promise<Settings
 async function writeSettings(ctx: MutationCtx, userId: Id<"users">, patch: Partial<Omit<Settings, "_id" | "_creationTime" | "userId">>): Promise<void> {
   const now = Date.now();
   const row = await settingsRow(ctx, userId);
-  const base = row ?? { kinds: [...NOTIFY_KINDS], devices: 0, active: false, activeSince: now };
+  const base = row ?? { kinds: [...NOTIFY_KINDS], kindsOffered: [...NOTIFY_KINDS], devices: 0, active: false, activeSince: now };
   const next = { ...base, ...patch };
   const active = next.devices > 0 || next.ntfy !== undefined || next.webhookUrl !== undefined;
   const activeSince = active && !base.active ? now : base.activeSince;
@@ -557,7 +568,7 @@ export async function unsubscribe(ctx: MutationCtx, userId: Id<"users">, endpoin
 export async function settings(ctx: QueryCtx, userId: Id<"users">) {
   const row = await settingsRow(ctx, userId);
   return {
-    kinds: row?.kinds ?? [...NOTIFY_KINDS],
+    kinds: kindsEnabled(row),
     quietHours: row?.quietHours ?? null,
     ntfy: row?.ntfy ?? null,
     webhook: row?.webhookUrl === undefined ? null : { urlHost: hostOf(row.webhookUrl) },
@@ -607,6 +618,7 @@ export async function updateSettings(ctx: MutationCtx, userId: Id<"users">, upda
       seen.add(k);
     });
     patch.kinds = NOTIFY_KINDS.filter((k) => seen.has(k));
+    patch.kindsOffered = [...NOTIFY_KINDS]; // chosen among all of today's kinds
   }
   if (update.quietHours !== undefined) patch.quietHours = update.quietHours === null ? undefined : checkQuietHours(update.quietHours);
   if (update.ntfy !== undefined) {
@@ -820,7 +832,7 @@ export async function evaluate(ctx: MutationCtx, now: number, openPrompts: OpenP
   };
 
   for (const [i, s] of users.entries()) {
-    const enabled = new Set(s.kinds);
+    const enabled = new Set(kindsEnabled(s));
     const dismissals =
       i === 0
         ? new Map(items.flatMap((it) => (it.dismissed ? [[it.key, { since: it.since }]] : it.snoozedUntil !== undefined ? [[it.key, { since: it.since, until: it.snoozedUntil }]] : [])) as [string, Dismissal][])

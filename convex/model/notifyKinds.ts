@@ -10,3 +10,7 @@ export const NOTIFY_KINDS = [
   "budget",
   "orchestration_finished",
 ] as const;
+
+// The kinds the settings page offered before each person's settings kept what they were offered
+// (`kindsOffered`): a kind added since (budget, issue 22) is on for them until they choose.
+export const KINDS_OFFERED_BEFORE: readonly (typeof NOTIFY_KINDS)[number][] = NOTIFY_KINDS.filter((k) => k !== "budget");
