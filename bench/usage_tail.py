@@ -165,7 +165,10 @@ async def latency(
                 out.append((time.perf_counter() - t0) * 1000)
                 assert totals["output"] == seen + output, (totals, seen, output)
                 seen = int(totals["output"])
-                await trio.sleep(random.uniform(0.05, 0.15))
+                # Up to 1.5 s apart: some messages come while the transcripts' hub still looks
+                # again after the last batch, others after it went back to waiting for a write
+                # (a message after a quiet spell waits its whole batch).
+                await trio.sleep(random.uniform(0.05, 1.5))
     return out, totals
 
 
