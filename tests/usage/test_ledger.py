@@ -13,6 +13,7 @@ from tests.usage.conftest import FIXTURES, LEAD_SESSION, WORKTREE
 from tina.usage import (
     HOLD_MS,
     HOUR_MS,
+    Batch,
     Facts,
     OrchestrationFacts,
     TeamFacts,
@@ -107,11 +108,17 @@ def test_the_fixture_sessions_become_attributed_hourly_rows(tmp_path: Path, proj
     assert all(r["phaseNumber"] == "1" for r in mates)
 
 
-def test_nothing_is_counted_twice_after_a_restart(tmp_path: Path, projects: Path) -> None:
+def _sealed_once(tmp_path: Path, projects: Path) -> tuple[Path, UsageLedger, Batch]:
+    """A ledger that read every fixture transcript and sealed it into its one batch."""
     state = tmp_path / "usage.json"
     ledger = UsageLedger(state, clock=lambda: NOW)
     _read_all(ledger, projects)
     (batch,) = ledger.seal(PRICES)
+    return state, ledger, batch
+
+
+def test_nothing_is_counted_twice_after_a_restart(tmp_path: Path, projects: Path) -> None:
+    state, ledger, batch = _sealed_once(tmp_path, projects)
     ledger.acknowledge(batch.id)
 
     again = UsageLedger.load(state, clock=lambda: NOW)
@@ -123,10 +130,7 @@ def test_nothing_is_counted_twice_after_a_restart(tmp_path: Path, projects: Path
 def test_an_answer_acknowledged_without_saving_is_saved_with_the_next_seal(
     tmp_path: Path, projects: Path
 ) -> None:
-    state = tmp_path / "usage.json"
-    ledger = UsageLedger(state, clock=lambda: NOW)
-    _read_all(ledger, projects)
-    (batch,) = ledger.seal(PRICES)
+    state, ledger, batch = _sealed_once(tmp_path, projects)
     ledger.acknowledge(batch.id, save=False)
     assert ledger.pending() == [] and ledger.unsaved_acknowledgements() == 1
     assert UsageLedger.load(state).pending() == [batch]  # lost now: a replay Convex ignores
@@ -141,10 +145,7 @@ def test_an_answer_acknowledged_without_saving_is_saved_with_the_next_seal(
 def test_a_batch_not_answered_is_sent_again_under_the_same_id(
     tmp_path: Path, projects: Path
 ) -> None:
-    state = tmp_path / "usage.json"
-    ledger = UsageLedger(state, clock=lambda: NOW)
-    _read_all(ledger, projects)
-    (batch,) = ledger.seal(PRICES)
+    state, _, batch = _sealed_once(tmp_path, projects)
 
     again = UsageLedger.load(state, clock=lambda: NOW)  # the reply was lost; the daemon restarted
     assert again.pending() == [batch]
