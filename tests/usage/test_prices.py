@@ -38,6 +38,25 @@ def test_a_dated_model_name_finds_its_family_price() -> None:
     assert opus45.input != opus4.input
 
 
+def test_models_released_since_the_first_table_are_priced_and_unlisted_ones_are_not() -> None:
+    table = load_prices()
+    assert table.version >= 2
+    for model, (input_price, cache_read) in {
+        "claude-opus-4-6": ("5.0", "0.5"),
+        "claude-opus-4-8-20260415": ("5.0", "0.5"),
+        "claude-opus-5": ("5.0", "0.5"),
+        "claude-sonnet-4-6": ("3.0", "0.3"),
+        "claude-sonnet-5": ("2.0", "0.2"),
+        "claude-fable-5": ("10.0", "1.0"),
+    }.items():
+        price = table.price(model)
+        assert price is not None, model
+        assert (price.input, price.cache_read) == (Decimal(input_price), Decimal(cache_read))
+    # Never a neighbour's price: Sonnet 5.5 is not Sonnet 5, Haiku 5.5 is priced per request.
+    for model in ("claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "claude-fable-5-1"):
+        assert table.price(model) is None, model
+
+
 def test_cost_is_micro_dollars_rounded_once() -> None:
     table = load_prices()
     # Sonnet 4.5: 12 x 3 + 310 x 15 + 2048 x 3.75 + 15000 x 0.3
