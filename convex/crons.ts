@@ -16,5 +16,8 @@ crons.interval("expire permission prompts", { minutes: 5 }, internal.prompts.swe
 // "Needs you": resolved items a day old, revoked laptops' items (hidden from the list at once),
 // dismissals a month old. 720 runs a month.
 crons.interval("prune needs", { hours: 1 }, internal.needs.sweepNeeds, {});
+// Usage retention (model/usage.ts pruneUsage): old buckets, days and batch ids; it runs again by
+// itself while a backlog is left. 30 runs a month.
+crons.daily("prune usage", { hourUTC: 3, minuteUTC: 17 }, internal.usage.pruneUsage, {});
 
 export default crons;

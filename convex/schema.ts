@@ -359,7 +359,8 @@ export default defineSchema({
 
   // Usage (issue 22; model/usage.ts): what the laptops' transcripts say the agents used, added as
   // deltas by usage:recordUsage. The finest grain: one row per (laptop, orchestration or none,
-  // phase, agent, model, UTC hour) with its sums; phase and agent absent when not known.
+  // phase, agent, model, UTC hour) with its sums; phase and agent absent when not known. Kept 90
+  // days (usage:pruneUsage): no page reads them, the rollups below keep what pages show.
   usageBuckets: defineTable({
     nodeId: v.id("nodes"),
     orchestrationId: v.optional(v.id("orchestrations")),
@@ -368,9 +369,22 @@ export default defineSchema({
     model: v.string(),
     hour: v.number(),
     ...usageSums,
-  }).index("by_node_key", ["nodeId", "orchestrationId", "phaseNumber", "agentName", "model", "hour"]),
+  })
+    .index("by_node_key", ["nodeId", "orchestrationId", "phaseNumber", "agentName", "model", "hour"])
+    // usage:pruneUsage: buckets past their retention, oldest first.
+    .index("by_hour", ["hour"]),
 
-  // The batch ids a laptop's usage came in, kept 7 days, so a replayed batch adds nothing.
+  // A laptop's usage stream (its ledger, `usage:<stream>:<seq>` batch ids): the last batch number
+  // applied, so a replay of it or of any earlier batch adds nothing, however late it comes. One row
+  // per ledger the laptop ever had (a new one only when its usage state was lost).
+  usageStreams: defineTable({
+    nodeId: v.id("nodes"),
+    stream: v.string(),
+    seq: v.number(),
+    updatedAt: v.number(),
+  }).index("by_node_stream", ["nodeId", "stream"]),
+
+  // Other batch ids (daemons from before streams), kept 7 days, so a replayed batch adds nothing.
   usageBatches: defineTable({
     nodeId: v.id("nodes"),
     batch: v.string(),
@@ -378,7 +392,9 @@ export default defineSchema({
     appliedAt: v.number(),
   })
     .index("by_node_batch", ["nodeId", "batch"])
-    .index("by_node_applied", ["nodeId", "appliedAt"]),
+    .index("by_node_applied", ["nodeId", "appliedAt"])
+    // usage:pruneUsage: expired ids of laptops that stopped sending.
+    .index("by_applied", ["appliedAt"]),
 
   // An orchestration's usage in one row, so its card reads one document.
   usageTotals: defineTable({

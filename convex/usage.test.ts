@@ -1,11 +1,11 @@
 // @vitest-environment edge-runtime
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { api } from "./_generated/api";
+import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { EACH_LIMIT } from "./model/needs";
 import { COALESCE_MS } from "./model/notify";
 import { KINDS_OFFERED_BEFORE } from "./model/notifyKinds";
-import { DAY_MS, HOUR_MS, QUOTA, USAGE } from "./model/usage";
+import { DAY_MS, HOUR_MS, QUOTA, streamOf, USAGE } from "./model/usage";
 import { enroll, lastCallMetrics, makeT, OPERATOR, orchestration, OWNER, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
 
 afterEach(() => {
@@ -249,6 +249,109 @@ describe("usage:recordUsage", () => {
     expect(await a.record("old-batch-0000", [row()])).toEqual({ applied: false });
     expect(await a.record("new-batch-0004", [row()])).toEqual({ applied: true });
     expect(await a.record("old-batch-0000", [row()])).toEqual({ applied: true });
+  });
+});
+
+describe("usage:recordUsage, a daemon's numbered batches", () => {
+  const STREAM = "0123456789abcdef0123456789abcdef";
+  const OTHER = "fedcba9876543210fedcba9876543210";
+  const id = (seq: number, stream = STREAM) => `usage:${stream}:${seq}`;
+
+  test("only `usage:<32 hex>:<number from 1>` is numbered; any other id is an ordinary one", () => {
+    expect(streamOf(id(1))).toEqual({ stream: STREAM, seq: 1 });
+    expect(streamOf(id(999_999_999_999_999))).toEqual({ stream: STREAM, seq: 999_999_999_999_999 });
+    for (const other of [id(0), `usage:${STREAM}:01`, `usage:${STREAM.toUpperCase()}:1`, `usage:${STREAM}0:1`, `usage:${STREAM}:1:2`, `usage:${STREAM}:1000000000000000`, "usage:0123456789abcdef0123456789abcdef"]) {
+      expect(streamOf(other), other).toBeNull();
+    }
+  });
+
+  test("a stream's batch is applied when its number is above the last applied one; a replay of it or any before it changes nothing, however late", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    expect(await a.record(id(1), [row({ orchestrationId: o })])).toEqual({ applied: true });
+    expect(await a.record(id(2), [row({ orchestrationId: o })])).toEqual({ applied: true });
+    // A number skipped (a batch the laptop dropped) is no gap to wait for.
+    expect(await a.record(id(5), [row({ orchestrationId: o })])).toEqual({ applied: true });
+    const before = await usageState(t);
+    // The lost-reply replay, a year later: still nothing (ordinary ids are forgotten after 7 days).
+    vi.setSystemTime(T0 + 365 * DAY_MS);
+    for (const seq of [5, 2, 1, 3, 4]) expect(await a.record(id(seq), [row({ orchestrationId: o, messages: 99 })]), `${seq}`).toEqual({ applied: false });
+    expect(await usageState(t)).toEqual(before);
+    // No id row is stored per batch: one row per stream, with the last number.
+    const streams = await t.run((ctx) => ctx.db.query("usageStreams").collect());
+    expect(streams.map((r) => [r.nodeId, r.stream, r.seq])).toEqual([[a.nodeId, STREAM, 5]]);
+    expect(await t.run((ctx) => ctx.db.query("usageBatches").collect())).toEqual([]);
+    // A new ledger on this laptop (its usage state was lost) is a stream of its own, from 1.
+    expect(await a.record(id(1, OTHER), [row({ orchestrationId: o })])).toEqual({ applied: true });
+    // Another laptop's stream of the same name is its own.
+    const b = await laptop(t, "laptop-b");
+    expect(await b.record(id(1), [row()])).toEqual({ applied: true });
+    expect(await a.record(id(6), [row({ orchestrationId: o })])).toEqual({ applied: true });
+    const viewer = await signedIn(t, VIEWER);
+    expect((await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o }))?.messages).toBe(2 * 5);
+  });
+
+  test("a refused stream batch moves nothing: the same number with good rows is applied", async () => {
+    const t = makeT();
+    const a = await laptop(t);
+    const b = await laptop(t, "laptop-b");
+    expect(await refusal(a.record(id(1), [row({ orchestrationId: b.orchestrationId })]))).toMatchObject({ code: "not_found" });
+    expect(await t.run((ctx) => ctx.db.query("usageStreams").collect())).toEqual([]);
+    expect(await a.record(id(1), [row({ orchestrationId: a.orchestrationId })])).toEqual({ applied: true });
+  });
+});
+
+describe("usage:pruneUsage (retention)", () => {
+  test("buckets past 90 days, days past 400 and batch ids past 7 are deleted, oldest first, within the limits; it runs again while some are left", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const quiet = await laptop(t, "laptop-quiet");
+    const sums = { ...ZERO, messages: 1, input: 1 };
+    const oldBuckets = USAGE.sweep + 500;
+    await t.run(async (ctx) => {
+      for (let i = 0; i < oldBuckets; i++) {
+        await ctx.db.insert("usageBuckets", { nodeId: a.nodeId, model: `m-${i}`, hour: H0 - USAGE.bucketTtlMs - HOUR_MS - i * HOUR_MS, ...sums });
+      }
+      // Kept: within 90 days by an hour.
+      await ctx.db.insert("usageBuckets", { nodeId: a.nodeId, model: "edge", hour: H0 - USAGE.bucketTtlMs + HOUR_MS, ...sums });
+      for (let i = 0; i < 3; i++) await ctx.db.insert("usageDaily", { day: D0 - USAGE.dayTtlMs - (i + 1) * DAY_MS, nodeId: a.nodeId, ...sums });
+      await ctx.db.insert("usageDaily", { day: D0 - 30 * DAY_MS, nodeId: a.nodeId, ...sums });
+      // A laptop that stopped sending: its expired ids are not pruned by its own calls.
+      await ctx.db.insert("usageBatches", { nodeId: quiet.nodeId, batch: "gone-batch-0001", rows: 1, appliedAt: T0 - 8 * DAY_MS });
+      await ctx.db.insert("usageBatches", { nodeId: a.nodeId, batch: "kept-batch-0001", rows: 1, appliedAt: T0 - DAY_MS });
+    });
+    await a.record("fresh-batch-0001", [row({ orchestrationId: a.orchestrationId })]);
+    const totalsBefore = await t.run((ctx) => ctx.db.query("usageTotals").collect());
+
+    const first = await t.mutation(internal.usage.pruneUsage, {});
+    expect(first).toEqual({ buckets: USAGE.sweep, days: 3, batches: 1, more: true });
+    const metrics = lastCallMetrics();
+    // Each row read by its index and again by its delete; at most 3 tables' `sweep` twice in all.
+    expect(metrics.documentsRead).toBeLessThanOrEqual(2 * (USAGE.sweep + 3 + 1) + 5);
+    expect(6 * USAGE.sweep).toBeLessThan(32_000 / 2);
+    expect(metrics.documentsWritten).toBeLessThanOrEqual(USAGE.sweep + 3 + 1 + 1);
+    expect(metrics.bytesWritten).toBeLessThan(16 << 20);
+    // The rest, by the run it scheduled for itself.
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
+    const left = await t.run(async (ctx) => ({
+      buckets: (await ctx.db.query("usageBuckets").collect()).map((r) => r.model).sort(),
+      days: (await ctx.db.query("usageDaily").collect()).map((r) => r.day).sort(),
+      batches: (await ctx.db.query("usageBatches").collect()).map((r) => r.batch).sort(),
+    }));
+    expect(left).toEqual({
+      buckets: ["claude-sonnet-4-5-20250929", "edge"],
+      days: [D0 - 30 * DAY_MS, D0],
+      batches: ["fresh-batch-0001", "kept-batch-0001"],
+    });
+    // What pages read is untouched.
+    expect(await t.run((ctx) => ctx.db.query("usageTotals").collect())).toEqual(totalsBefore);
+    // Nothing left: a run deletes nothing and schedules nothing.
+    expect(await t.mutation(internal.usage.pruneUsage, {})).toEqual({ buckets: 0, days: 0, batches: 0, more: false });
   });
 });
 

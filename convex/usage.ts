@@ -1,6 +1,8 @@
 // Usage (issue 22): the daemon adds aggregated token counts and cost; the dashboard reads an
 // orchestration's totals and breakdown and the fleet's spend per day (model/usage.ts).
 import { v } from "convex/values";
+import { internal } from "./_generated/api";
+import { internalMutation } from "./_generated/server";
 import { nodeMutation, operatorMutation, viewerQuery } from "./functions";
 import { requestNotify } from "./model/notify";
 import {
@@ -11,6 +13,7 @@ import {
   fleetSpend as fleetSpendResult,
   fleetSpendOf,
   orchestrationTotals as totals,
+  pruneUsage as prune,
   quotaArgs,
   recordQuota as recordQuotaOf,
   recordUsage as record,
@@ -19,7 +22,10 @@ import {
   usageRow,
 } from "./model/usage";
 
-/** A batch of usage deltas (1..200 rows), applied once per batch id and laptop. */
+/**
+ * A batch of usage deltas (1..200 rows), applied once per laptop: a stream's batches
+ * (`usage:<stream>:<seq>`) in their order, any other id once in 7 days.
+ */
 export const recordUsage = nodeMutation({
   args: { batch: v.string(), rows: v.array(usageRow) },
   returns: v.object({ applied: v.boolean() }),
@@ -79,5 +85,16 @@ export const setBudget = operatorMutation({
     const { changed } = await setBudgetOf(ctx, ctx.actor, orchestrationId, budgetMicros);
     if (changed) await requestNotify(ctx);
     return null;
+  },
+});
+
+/** Retention (crons.ts, daily): old buckets, days and batch ids; runs again at once while some are left. */
+export const pruneUsage = internalMutation({
+  args: {},
+  returns: v.object({ buckets: v.number(), days: v.number(), batches: v.number(), more: v.boolean() }),
+  handler: async (ctx) => {
+    const result = await prune(ctx, Date.now());
+    if (result.more) await ctx.scheduler.runAfter(0, internal.usage.pruneUsage, {});
+    return result;
   },
 });

@@ -24,10 +24,18 @@ export const USAGE = {
   model: 128,
   // Token counts, messages and micro-USD per row.
   count: 1e12,
-  // Applied batch ids are kept 7 days; each call deletes up to `prune` expired ids of its laptop
-  // (it adds one), so they never pile up. A replay of a batch applied longer ago is applied again.
+  // A stream's batch (`usage:<stream>:<seq>`, what the daemon sends) is applied only when its
+  // number is above the last one applied: a replay is ignored however late it comes. Other batch
+  // ids are kept 7 days; each call deletes up to `prune` expired ids of its laptop (it adds one),
+  // so they never pile up, and a replay of such a batch applied longer ago is applied again.
   batchTtlMs: 7 * DAY_MS,
   prune: 16,
+  // usage:pruneUsage (daily): buckets, which no page reads, are kept 90 days; a laptop's days (the
+  // fleet's spend, which shows at most 31) 400 days. Each call deletes at most `sweep` rows of each
+  // table and runs again at once while some are left.
+  bucketTtlMs: 90 * DAY_MS,
+  dayTtlMs: 400 * DAY_MS,
+  sweep: 2_000,
   // orchestrationBreakdown: rows of each kind it returns at most (see `breakdown`).
   phases: 200,
   agents: 500,
@@ -145,9 +153,20 @@ function added<D extends UsageSums>(row: D, d: UsageSums): UsageSums {
   return out;
 }
 
+// `usage:<stream>:<seq>`: the daemon's ledger (a random stream) numbers its batches 1, 2, 3…
+// and sends them in that order, each until it is answered (tina/usage/ledger.py).
+const STREAM_RE = /^usage:([0-9a-f]{32}):([1-9][0-9]{0,14})$/;
+
+/** The stream and number of a stream batch id; null for any other id. */
+export function streamOf(batch: string): { stream: string; seq: number } | null {
+  const m = STREAM_RE.exec(batch);
+  return m === null ? null : { stream: m[1], seq: Number(m[2]) };
+}
+
 /**
- * Applies a batch of deltas from `node`, once: a batch id this laptop sent in the last 7 days
- * changes nothing (`applied: false`). Every field is checked before anything is read; a row of an
+ * Applies a batch of deltas from `node`, once: a stream batch numbered at or below its stream's
+ * last applied one, or another batch id this laptop sent in the last 7 days, changes nothing
+ * (`applied: false`). Every field is checked before anything is read; a row of an
  * orchestration that is not this laptop's refuses the whole batch (`not_found`, naming the row).
  * `budgetCrossed`: an orchestration's spend reached its budget in this batch (notify).
  */
@@ -158,11 +177,23 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
   rows.forEach(checkRow);
 
   const now = Date.now();
-  const seen = await ctx.db
-    .query("usageBatches")
-    .withIndex("by_node_batch", (q) => q.eq("nodeId", node._id).eq("batch", batch))
-    .first();
-  if (seen !== null) return { applied: false, budgetCrossed: false };
+  const numbered = streamOf(batch);
+  const stream =
+    numbered === null
+      ? null
+      : await ctx.db
+          .query("usageStreams")
+          .withIndex("by_node_stream", (q) => q.eq("nodeId", node._id).eq("stream", numbered.stream))
+          .unique();
+  if (numbered !== null) {
+    if (stream !== null && numbered.seq <= stream.seq) return { applied: false, budgetCrossed: false };
+  } else {
+    const seen = await ctx.db
+      .query("usageBatches")
+      .withIndex("by_node_batch", (q) => q.eq("nodeId", node._id).eq("batch", batch))
+      .first();
+    if (seen !== null) return { applied: false, budgetCrossed: false };
+  }
 
   const owned = new Set<Id<"orchestrations">>();
   for (const [i, r] of rows.entries()) {
@@ -246,6 +277,11 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
     else await ctx.db.patch("usageDaily", row._id, added(row, sums));
   }
 
+  if (numbered !== null) {
+    if (stream === null) await ctx.db.insert("usageStreams", { nodeId: node._id, stream: numbered.stream, seq: numbered.seq, updatedAt: now });
+    else await ctx.db.patch("usageStreams", stream._id, { seq: numbered.seq, updatedAt: now });
+    return { applied: true, budgetCrossed };
+  }
   await ctx.db.insert("usageBatches", { nodeId: node._id, batch, rows: rows.length, appliedAt: now });
   const expired = await ctx.db
     .query("usageBatches")
@@ -253,6 +289,32 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
     .take(USAGE.prune);
   for (const old of expired) await ctx.db.delete("usageBatches", old._id);
   return { applied: true, budgetCrossed };
+}
+
+/**
+ * Retention (daily, usage:pruneUsage): buckets past `USAGE.bucketTtlMs`, laptops' days past
+ * `USAGE.dayTtlMs` and batch ids past `USAGE.batchTtlMs` (those of laptops that stopped
+ * sending, which their own calls no longer prune), oldest first, at most `USAGE.sweep` of each.
+ * `more`: some table had more to delete (run again).
+ */
+export async function pruneUsage(ctx: MutationCtx, now: number): Promise<{ buckets: number; days: number; batches: number; more: boolean }> {
+  const buckets = await ctx.db
+    .query("usageBuckets")
+    .withIndex("by_hour", (q) => q.lt("hour", now - USAGE.bucketTtlMs))
+    .take(USAGE.sweep);
+  for (const r of buckets) await ctx.db.delete("usageBuckets", r._id);
+  const days = await ctx.db
+    .query("usageDaily")
+    .withIndex("by_day_node", (q) => q.lt("day", now - USAGE.dayTtlMs))
+    .take(USAGE.sweep);
+  for (const r of days) await ctx.db.delete("usageDaily", r._id);
+  const batches = await ctx.db
+    .query("usageBatches")
+    .withIndex("by_applied", (q) => q.lt("appliedAt", now - USAGE.batchTtlMs))
+    .take(USAGE.sweep);
+  for (const r of batches) await ctx.db.delete("usageBatches", r._id);
+  const more = [buckets, days, batches].some((rows) => rows.length === USAGE.sweep);
+  return { buckets: buckets.length, days: days.length, batches: batches.length, more };
 }
 
 /** `key` without its undefined fields (Convex stores no `undefined`). */

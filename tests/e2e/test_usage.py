@@ -119,6 +119,11 @@ def test_an_assistant_line_becomes_its_orchestrations_usage_once(
     assert (again["input"], again["output"]) == (1210, 805)
     status = laptop.status()
     assert status is not None and status["usage"]["pending"] == 0
+    # The daemon numbers its batches in one stream, which the restart continued: Convex keeps
+    # the last number applied (a replay of any of them is ignored however late), no id per batch.
+    streams = backend.dump("usageStreams")["usageStreams"]
+    assert len(streams) == 1 and streams[0]["seq"] >= 2
+    assert backend.dump("usageBatches")["usageBatches"] == []
 
 
 def quota_of(owner: Api, name: str) -> dict[str, Any] | None:

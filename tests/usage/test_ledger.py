@@ -433,3 +433,127 @@ def test_a_long_journal_becomes_a_snapshot(tmp_path: Path, monkeypatch: pytest.M
     again = UsageLedger.load(state, clock=lambda: NOW)
     assert again.pending() == ledger.pending()
     assert _sum(_rows(again), "input") == sum(range(1, 40))
+
+
+# --- numbered batches -------------------------------------------------------------------------
+
+STREAM_ID = re.compile(r"usage:(?P<stream>[0-9a-f]{32}):(?P<seq>[1-9][0-9]*)")
+
+
+def _numbers(batches: list[Batch]) -> list[tuple[str, int]]:
+    out = []
+    for b in batches:
+        m = STREAM_ID.fullmatch(b.id)
+        assert m is not None, b.id
+        out.append((m["stream"], int(m["seq"])))
+    return out
+
+
+def _append_message(transcript: Path, n: int) -> None:
+    with transcript.open("ab") as f:
+        f.write(_message_line(n))
+
+
+def test_batches_are_numbered_in_one_stream_that_a_restart_continues(tmp_path: Path) -> None:
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / "s.jsonl"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    numbers = []
+    for n in range(1, 4):  # the first seal a snapshot, the next ones journal lines
+        _append_message(transcript, n)
+        ledger.read(transcript, Facts())
+        numbers += _numbers(ledger.seal(PRICES))
+    assert numbers == [(ledger.stream, 1), (ledger.stream, 2), (ledger.stream, 3)]
+    assert BATCH_RE.fullmatch(ledger.pending()[0].id)
+
+    # Restarted: the same stream, from the number after the last one saved (a journal line's).
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    assert again.stream == ledger.stream
+    _append_message(transcript, 4)
+    again.read(transcript, Facts())
+    assert _numbers(again.seal(PRICES)) == [(ledger.stream, 4)]
+    # Acknowledged and snapshotted: the number is kept though no batch is left.
+    for batch in again.pending():
+        again.acknowledge(batch.id)
+    again.save()
+    third = UsageLedger.load(state, clock=lambda: NOW)
+    _append_message(transcript, 5)
+    third.read(transcript, Facts())
+    assert _numbers(third.seal(PRICES)) == [(ledger.stream, 5)]
+
+
+def test_a_lost_state_is_a_new_stream(tmp_path: Path) -> None:
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / "s.jsonl"
+    _append_message(transcript, 1)
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    ledger.read(transcript, Facts())
+    ledger.seal(PRICES)
+    state.write_text("{ damaged")
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    assert again.recovered is not None
+    again.read(transcript, Facts())
+    ((stream, seq),) = _numbers(again.seal(PRICES))
+    assert (seq, stream != ledger.stream) == (1, True)
+
+
+def test_a_state_from_before_streams_keeps_its_batches_and_numbers_the_new_ones(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / "s.jsonl"
+    _append_message(transcript, 1)
+    old = UsageLedger(state, clock=lambda: NOW, new_id=ledger_module.new_batch_id)
+    old.read(transcript, Facts())
+    (unnumbered,) = old.seal(PRICES)
+    data = json.loads(state.read_bytes())
+    del data["stream"], data["seq"]  # as the version before streams wrote it
+    state.write_text(json.dumps(data))
+
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    assert again.pending() == [unnumbered]  # sent again under its own id
+    _append_message(transcript, 2)
+    again.read(transcript, Facts())
+    assert _numbers(again.seal(PRICES)) == [(again.stream, 1)]
+    # That save was a snapshot naming the stream: a restart continues it.
+    assert json.loads(state.read_bytes())["stream"] == again.stream
+    third = UsageLedger.load(state, clock=lambda: NOW)
+    _append_message(transcript, 3)
+    third.read(transcript, Facts())
+    assert _numbers(third.seal(PRICES)) == [(again.stream, 2)]
+
+
+def test_a_batch_is_sent_only_once_it_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A number sent is never used again: a batch whose save failed is not handed out, or a
+    crash could seal other messages under the same number, which Convex would ignore."""
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / "s.jsonl"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    _append_message(transcript, 1)
+    ledger.read(transcript, Facts())
+    (first,) = ledger.seal(PRICES)  # the snapshot
+
+    real_append = ledger_module._append
+
+    def disk_full(path: Path, data: bytes, *, sync: bool = True) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ledger_module, "_append", disk_full)
+    _append_message(transcript, 2)
+    ledger.read(transcript, Facts())
+    with pytest.raises(OSError):
+        ledger.seal(PRICES)
+    assert ledger.pending() == [first]
+    # After a crash now, the second message would be read again and numbered 2 again: never sent.
+    assert UsageLedger.load(state, clock=lambda: NOW).pending() == [first]
+
+    monkeypatch.setattr(ledger_module, "_append", real_append)
+    _append_message(transcript, 3)
+    ledger.read(transcript, Facts())
+    (third,) = ledger.seal(PRICES)
+    pending = ledger.pending()
+    assert [_numbers([b])[0][1] for b in pending] == [1, 2, 3]
+    assert pending[-1] == third
+    assert UsageLedger.load(state, clock=lambda: NOW).pending() == pending

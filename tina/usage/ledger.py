@@ -23,6 +23,12 @@ summed per bucket, not sealed; each seal asks `resolve` for the worktree's id an
 whose id is known now, under it. A row held longer than :data:`HOLD_MS` is sealed unattributed
 (its phase and agent dropped too) and counted in ``held_expired``.
 
+Batches are numbered: ``usage:<stream>:<seq>``, the ledger's random stream (kept in the
+snapshot; a new one only when the state was lost) and 1, 2, 3… (the last one used is saved with
+the batches). They are sent in that order, each until answered, so Convex applies a batch only
+when its number is above the last one applied: a replay is ignored however late it comes. A
+batch is sent only once it is on disk (:meth:`pending`): a number sent is never used again.
+
 The flow: :meth:`UsageLedger.read` each changed transcript, :meth:`seal` (saves), send
 :meth:`pending` batches one by one, :meth:`acknowledge` each answered one (saves).
 Blocking (file reads and writes): call it from a worker thread.
@@ -33,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -109,7 +116,15 @@ def _merge(into: dict[str, Any], row: dict[str, Any]) -> None:
 
 
 def new_batch_id() -> str:
+    """An id of no stream (Convex keeps it 7 days): for callers that number nothing."""
     return f"usage:{uuid.uuid4().hex}"
+
+
+def stream_batch_id(stream: str, seq: int) -> str:
+    return f"usage:{stream}:{seq}"
+
+
+_STREAM = re.compile(r"[0-9a-f]{32}")
 
 
 @attrs.frozen(kw_only=True)
@@ -133,7 +148,7 @@ class UsageLedger:
         *,
         keep: int = KEEP,
         clock: Callable[[], int] = _now_ms,
-        new_id: Callable[[], str] = new_batch_id,
+        new_id: Callable[[], str] | None = None,
     ) -> None:
         self.path = path
         self.reader = TranscriptReader()
@@ -145,7 +160,9 @@ class UsageLedger:
         self._held_dirty = False
         self.held_expired = 0  # held rows sealed unattributed
         self._clock = clock
-        self._new_id = new_id
+        self.stream = uuid.uuid4().hex  # this ledger's batch numbers (see the module)
+        self._seq = 0  # the last batch number used
+        self._new_id = new_id or self._next_id
         self._keep = keep
         self.counted = 0  # messages counted since start
         self.dropped_batches = 0
@@ -162,6 +179,10 @@ class UsageLedger:
         self._sealed_new: list[Batch] = []
         self._acked_new: list[str] = []
         self._snapshot_due = False
+
+    def _next_id(self) -> str:
+        self._seq += 1
+        return stream_batch_id(self.stream, self._seq)
 
     @property
     def journal_path(self) -> Path:
@@ -214,6 +235,11 @@ class UsageLedger:
         self._held = held
         generation = data.get("generation")
         self._generation = generation if isinstance(generation, str) and generation else None
+        stream = data.get("stream")
+        if isinstance(stream, str) and _STREAM.fullmatch(stream):
+            self.stream, self._seq = stream, int(data.get("seq", 0))
+        else:  # a file from before streams: the fresh stream goes into the next snapshot
+            self._snapshot_due = True
 
     def _replay(self) -> None:
         """Apply the journal lines of the snapshot's generation, in order."""
@@ -246,6 +272,7 @@ class UsageLedger:
             for b in line.get("sealed", ())
         ]
         acked = {str(i) for i in line.get("acked", ())}
+        seq = int(line.get("seq", 0))
         held = None
         if "held" in line:
             held = {}
@@ -259,6 +286,7 @@ class UsageLedger:
         for p in gone:
             self.reader.marks.pop(p, None)
         self.dedupe.extend(seen)
+        self._seq = max(self._seq, seq)
         known = {b.id for b in self._pending}
         self._pending.extend(b for b in sealed if b.id not in known)
         if acked:
@@ -272,6 +300,8 @@ class UsageLedger:
         data = {
             "version": FORMAT_VERSION,
             "generation": generation,
+            "stream": self.stream,
+            "seq": self._seq,
             "marks": [
                 {"path": p, "dev": m.dev, "inode": m.inode, "offset": m.offset}
                 for p, m in sorted(self.reader.marks.items())
@@ -326,6 +356,7 @@ class UsageLedger:
             line["seen"] = fresh
         if self._sealed_new:
             line["sealed"] = [{"id": b.id, "rows": list(b.rows)} for b in self._sealed_new]
+            line["seq"] = self._seq
         if self._acked_new:
             line["acked"] = list(self._acked_new)
         if self._held_dirty:
@@ -448,8 +479,12 @@ class UsageLedger:
         return len(self._held)
 
     def pending(self) -> list[Batch]:
-        """Sealed batches Convex has not answered, oldest first."""
-        return list(self._pending)
+        """Sealed batches Convex has not answered, oldest first: those on disk (a seal whose
+        save failed sends nothing until a later save writes its batches)."""
+        if not self._sealed_new:
+            return list(self._pending)
+        unsaved = {b.id for b in self._sealed_new}
+        return [b for b in self._pending if b.id not in unsaved]
 
     def acknowledge(self, batch_id: str, *, save: bool = True) -> None:
         """Convex answered for this batch (applied now or before): drop it, and save; without
