@@ -543,7 +543,7 @@ def test_a_batch_is_sent_only_once_it_is_on_disk(
     monkeypatch.setattr(ledger_module, "_append", disk_full)
     _append_message(transcript, 2)
     ledger.read(transcript, Facts())
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space"):
         ledger.seal(PRICES)
     assert ledger.pending() == [first]
     # After a crash now, the second message would be read again and numbered 2 again: never sent.
