@@ -3,6 +3,8 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections import Counter
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from tina.usage import (
     UsageRecord,
     load_prices,
 )
+from tina.usage.prices import cost_micros, raw_cost
 
 PRICES = load_prices()
 NOW = 1_772_460_000_000
@@ -157,3 +160,101 @@ def test_rows_sum_to_the_same_totals_however_the_files_grow(
     assert got == expected
     assert abs(cost - expected_cost) <= len(rows)
     shutil.rmtree(run)
+
+
+def _hour(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def test_a_dated_model_is_priced_by_each_rows_hour() -> None:
+    agg = Aggregator()
+    reads = {"model": "claude-sonnet-5-5", "input": 0, "output": 0, "cache_write": 0}
+    for at in ("2026-09-27T23:30", "2026-10-06T23:59", "2026-10-07T00:00", "2026-10-07T00:10"):
+        agg.add(
+            _record(**reads, cache_read=1_000_000, at_ms=_hour(f"{at}:00+00:00")),
+            Attribution(),
+            now_ms=NOW,
+        )
+    rows = agg.take(PRICES)
+    assert [(r.messages, r.cost_micros) for r in rows] == [
+        (1, None),  # before Sonnet 5.5's first period: no price
+        (1, 200_000),  # $0.20 a million reads
+        (2, 200_000),  # $0.10 from 2026-10-07
+    ]
+    assert "costMicros" not in rows[0].to_wire()
+
+
+def _haiku(prompt: int, **changes: Any) -> UsageRecord:
+    """A Haiku 5.5 message whose prompt is `prompt` tokens (a tenth of it new input)."""
+    fields = {
+        "input": prompt // 10,
+        "output": 7,
+        "cache_write": 0,
+        "cache_read": prompt - prompt // 10,
+    }
+    return _record(model="claude-haiku-5-5", **(fields | changes))
+
+
+def test_tiers_are_chosen_per_message_and_the_row_cost_is_their_exact_sum() -> None:
+    small, large = _haiku(1_007), _haiku(150_003)
+    agg = Aggregator()
+    for record in (small, large):
+        agg.add(record, Attribution(), now_ms=NOW)
+    (row,) = agg.take(PRICES)
+    assert (row.messages, row.input, row.cache_read) == (2, 100 + 15_000, 907 + 135_003)
+    haiku = PRICES.schedule("claude-haiku-5-5")
+    assert haiku is not None
+    (period,) = haiku.periods
+
+    def raw(record: UsageRecord, prompt: int) -> Decimal:
+        tokens = {k: getattr(record, k) for k in ("input", "output", "cache_write", "cache_read")}
+        return raw_cost(period.price_for(prompt), **tokens)
+
+    exact = raw(small, 1_007) + raw(large, 150_003)
+    assert row.cost_micros == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    # 0.1 x 100 + 0.5 x 7 + 0.01 x 907, and 0.5 x 15000 + 2.5 x 7 + 0.05 x 135003: 14290.22
+    assert row.cost_micros == 14290
+    # Neither rate for the whole row would be right.
+    both = {k: getattr(row, k) for k in ("input", "output", "cache_write", "cache_read")}
+    assert row.cost_micros not in (
+        cost_micros(period.price_for(0), **both),
+        cost_micros(period.price_for(200_000), **both),
+    )
+
+
+def test_the_threshold_is_exclusive_at_above() -> None:
+    agg = Aggregator()
+    agg.add(_haiku(100_000, input=100_000, cache_read=0, output=0), Attribution(), now_ms=NOW)
+    agg.add(_haiku(100_001, input=100_001, cache_read=0, output=0), Attribution(), now_ms=NOW + 1)
+    (row,) = agg.take(PRICES)
+    # 100,000 x $0.10 + 100,001 x $0.50 = 10,000 + 50,000.5, rounded once
+    assert row.cost_micros == 60_001
+
+
+def test_a_row_is_rounded_once_over_its_bands() -> None:
+    agg = Aggregator()
+    agg.add(_haiku(7, input=7, cache_read=0, output=0), Attribution(), now_ms=NOW)
+    agg.add(_haiku(100_001, input=100_001, cache_read=0, output=0), Attribution(), now_ms=NOW)
+    (row,) = agg.take(PRICES)
+    assert row.cost_micros == 50_001  # 0.7 + 50,000.5; rounding each band would give 50,002
+
+
+def test_a_tier_the_buckets_were_not_cut_at_gives_no_cost_until_they_are(tmp_path: Path) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text(
+        "[models.claude-future-9]\ninput = 1\noutput = 5\ncache_write = 1.25\ncache_read = 0.1\n"
+        "[[models.claude-future-9.tiers]]\nabove = 50_000\n"
+        "input = 2\noutput = 10\ncache_write = 2.5\ncache_read = 0.2\n"
+    )
+    prices = load_prices(extra)
+    agg = Aggregator()
+    future = {"model": "claude-future-9", "cache_write": 0, "cache_read": 0, "output": 0}
+    agg.add(_record(**future, input=60_000), Attribution(), now_ms=NOW)
+    agg.add(_record(model="claude-sonnet-4-5"), Attribution(), now_ms=NOW)
+    rows = agg.take(prices)
+    assert [r.cost_micros for r in rows] == [None, 45]  # never a neighbour's tier
+    agg.add(_record(**future, input=60_000), Attribution(), now_ms=NOW)
+    agg.add(_record(**future, input=40_000), Attribution(), now_ms=NOW)
+    (row,) = agg.take(prices)
+    assert row.cost_micros == 160_000  # 60,000 x $2 + 40,000 x $1
+    assert Aggregator(cuts=prices.cuts).cuts == (50_000, 100_000, 200_000)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -21,8 +22,9 @@ def test_the_shipped_table_is_dated_versioned_and_complete() -> None:
     table = load_prices()
     assert table.version == data["version"]
     assert len(table.models) >= 5
-    for price in table.models.values():
-        assert price.cache_read < price.input < price.cache_write < price.output
+    for schedule in table.models.values():
+        for price in schedule.prices():
+            assert price.cache_read < price.input < price.cache_write < price.output
 
 
 def test_a_dated_model_name_finds_its_family_price() -> None:
@@ -52,8 +54,8 @@ def test_models_released_since_the_first_table_are_priced_and_unlisted_ones_are_
         price = table.price(model)
         assert price is not None, model
         assert (price.input, price.cache_read) == (Decimal(input_price), Decimal(cache_read))
-    # Never a neighbour's price: Sonnet 5.5 is not Sonnet 5, Haiku 5.5 is priced per request.
-    for model in ("claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "claude-fable-5-1"):
+    # Never a neighbour's price: Fable 5.1 is not Fable 5.
+    for model in ("claude-fable-5-1", "claude-fable-5-2"):
         assert table.price(model) is None, model
 
 
@@ -166,3 +168,186 @@ def test_the_config_key_names_the_override(tmp_path: Path) -> None:
     plain = tmp_path / "plain.toml"
     plain.write_text('node_name = "laptop"\n')
     assert config.load(plain, env={}).usage_prices is None
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def test_version_3_prices_the_5_5_models_and_long_context() -> None:
+    table = load_prices()
+    assert table.version == 3
+    opus = table.price("claude-opus-5-5")
+    assert opus is not None
+    assert (opus.input, opus.output, opus.cache_write, opus.cache_write_1h, opus.cache_read) == (
+        Decimal("4.0"),
+        Decimal("20.0"),
+        Decimal("5.0"),
+        Decimal("8.0"),
+        Decimal("0.2"),
+    )
+    # Sonnet 5.5: released 2026-09-28, its cache read halved from 2026-10-07 (UTC).
+    sonnet = "claude-sonnet-5-5"
+    assert table.price(sonnet, at_ms=_ms("2026-09-27T23:59:59+00:00")) is None
+    before = table.price(sonnet, at_ms=_ms("2026-10-06T23:59:59+00:00"))
+    after = table.price(sonnet, at_ms=_ms("2026-10-07T00:00:00+00:00"))
+    assert before is not None and after is not None
+    assert (before.cache_read, after.cache_read) == (Decimal("0.2"), Decimal("0.1"))
+    assert (before.input, before.output) == (after.input, after.output)
+    # Haiku 5.5 and Sonnet 4.5 / 4: priced by the request's prompt, over the tier's `above`.
+    for model, above, small, large in (
+        ("claude-haiku-5-5", 100_000, "0.1", "0.5"),
+        ("claude-sonnet-4-5-20250929", 200_000, "3.0", "6.0"),
+        ("claude-sonnet-4-20250514", 200_000, "3.0", "6.0"),
+    ):
+        at = table.price(model, prompt=above)
+        over = table.price(model, prompt=above + 1)
+        assert at is not None and over is not None
+        assert (at.input, over.input) == (Decimal(small), Decimal(large)), model
+    long = table.price("claude-sonnet-4-5", prompt=200_001)
+    assert long is not None
+    assert (long.output, long.cache_write, long.cache_write_1h, long.cache_read) == (
+        Decimal("22.5"),
+        Decimal("7.5"),
+        Decimal("12.0"),
+        Decimal("0.6"),
+    )
+    # Sonnet 4.6 has no such tier here.
+    assert table.price("claude-sonnet-4-6", prompt=500_000) == table.price("claude-sonnet-4-6")
+
+
+def test_one_request_is_priced_by_its_own_prompt() -> None:
+    table = load_prices()
+    # 100,000 tokens of prompt (40,000 + 10,000 written + 50,000 read): the small prompt's rates.
+    small = dict(input=40_000, output=1_000, cache_write=10_000, cache_read=50_000)
+    # 0.1 x 40000 + 0.5 x 1000 + 0.125 x 10000 + 0.01 x 50000
+    assert table.cost_micros("claude-haiku-5-5", **small) == 6250
+    # One more token read: every token at the large prompt's rates, output included.
+    large = small | {"cache_read": 50_001}
+    # 0.5 x 40000 + 2.5 x 1000 + 0.625 x 10000 + 0.05 x 50001 = 31250.05
+    assert table.cost_micros("claude-haiku-5-5", **large) == 31250
+    # A dated model: by the request's time.
+    reads = dict(input=0, output=0, cache_write=0, cache_read=1_000_000)
+    at = _ms("2026-10-06T12:00:00+00:00")
+    assert table.cost_micros("claude-sonnet-5-5", **reads, at_ms=at) == 200_000
+    at = _ms("2026-10-07T12:00:00+00:00")
+    assert table.cost_micros("claude-sonnet-5-5", **reads, at_ms=at) == 100_000
+    at = _ms("2026-09-01T12:00:00+00:00")
+    assert table.cost_micros("claude-sonnet-5-5", **reads, at_ms=at) is None
+
+
+RATES = "input = 1\noutput = 5\ncache_write = 1.25\ncache_read = 0.1\n"
+
+
+def test_an_override_in_the_new_shape_replaces_a_model(tmp_path: Path) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text(
+        # Sonnet 4.5 gets periods (and loses tina's long-context tier); a new model gets tiers.
+        "[[models.claude-sonnet-4-5.periods]]\n"
+        f'from = "2026-01-01"\n{RATES}'
+        "[[models.claude-sonnet-4-5.periods]]\n"
+        f'from = "2026-03-01T12:00Z"\n{RATES.replace("input = 1", "input = 2")}'
+        f"[models.claude-future-9]\n{RATES}"
+        f"[[models.claude-future-9.tiers]]\nabove = 1000\n{RATES.replace('input = 1', 'input = 3')}"
+        f"[[models.claude-future-9.tiers]]\nabove = 5000\n{RATES.replace('input = 1', 'input = 4')}"
+    )
+    table = load_prices(extra)
+    sonnet = "claude-sonnet-4-5-20250929"
+    assert table.price(sonnet, at_ms=_ms("2025-12-31T23:00:00+00:00")) is None
+    early = table.price(sonnet, at_ms=_ms("2026-03-01T11:59:59+00:00"), prompt=500_000)
+    late = table.price(sonnet, at_ms=_ms("2026-03-01T12:00:00+00:00"))
+    assert early is not None and late is not None
+    assert (early.input, late.input) == (Decimal(1), Decimal(2))
+    inputs = [table.price("claude-future-9", prompt=p) for p in (1000, 1001, 5000, 5001)]
+    assert [p.input if p else None for p in inputs] == [1, 3, 3, 4]
+    assert table.cuts == (1000, 5000, 100_000, 200_000)  # Sonnet 4's tier stays
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        (
+            f'[[models.x.periods]]\nfrom = "2026-10-07"\n{RATES}'
+            f'[[models.x.periods]]\nfrom = "2026-10-01"\n{RATES}',
+            "models.x.periods[1].from",
+            "after the previous period",
+        ),
+        (
+            f'[[models.x.periods]]\nfrom = "2026-10-07"\n{RATES}'
+            f'[[models.x.periods]]\nfrom = "2026-10-07"\n{RATES}',
+            "models.x.periods[1].from",
+            "after the previous period",
+        ),
+        (
+            f'[[models.x.periods]]\nfrom = "2026-13-01"\n{RATES}',
+            "models.x.periods[0].from",
+            "expected a UTC date",
+        ),
+        (
+            f'[[models.x.periods]]\nfrom = "next tuesday"\n{RATES}',
+            "models.x.periods[0].from",
+            "expected a UTC date",
+        ),
+        (
+            f'[[models.x.periods]]\nfrom = "2026-10-07T12:30Z"\n{RATES}',
+            "models.x.periods[0].from",
+            "whole UTC hour",
+        ),
+        (
+            f"[[models.x.periods]]\nfrom = 2026-10-07T12:00:00\n{RATES}",
+            "models.x.periods[0].from",
+            "expected a UTC date",
+        ),
+        (f"[[models.x.periods]]\n{RATES}", "models.x.periods[0]", "needs from"),
+        (
+            f'[[models.x.periods]]\nfrom = "2026-10-07"\nuntil = "2026-11-01"\n{RATES}',
+            "models.x.periods[0]",
+            "unknown until",
+        ),
+        (
+            f'{RATES}[[models.x.periods]]\nfrom = "2026-10-07"\n{RATES}'.replace(
+                "input", "[models.x]\ninput", 1
+            ),
+            "models.x",
+            "has periods",
+        ),
+        ("[models.x]\nperiods = []\n", "models.x.periods", "one or more"),
+        (f"[models.x]\n{RATES}[[models.x.tiers]]\n{RATES}", "models.x.tiers[0]", "needs above"),
+        (
+            f"[models.x]\n{RATES}[[models.x.tiers]]\nabove = 0\n{RATES}",
+            "models.x.tiers[0].above",
+            "whole number of tokens",
+        ),
+        (
+            f'[models.x]\n{RATES}[[models.x.tiers]]\nabove = "200k"\n{RATES}',
+            "models.x.tiers[0].above",
+            "whole number of tokens",
+        ),
+        (
+            f"[models.x]\n{RATES}[[models.x.tiers]]\nabove = 200000\n{RATES}"
+            f"[[models.x.tiers]]\nabove = 100000\n{RATES}",
+            "models.x.tiers[1].above",
+            "more than the previous tier",
+        ),
+        (
+            f"[models.x]\n{RATES}[[models.x.tiers]]\nabove = 200000\nbelow = 1\n{RATES}",
+            "models.x.tiers[0]",
+            "unknown below",
+        ),
+        (
+            f"[models.x]\n{RATES}[[models.x.tiers]]\nabove = 200000\ninput = 1\n",
+            "models.x.tiers[0]",
+            "missing output",
+        ),
+        (f"[models.x]\n{RATES}tiers = 3\n", "models.x.tiers", "one or more"),
+    ],
+)
+def test_a_bad_period_or_tier_is_refused_naming_the_file_and_field(
+    tmp_path: Path, text: str, field: str, message: str
+) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text(text)
+    with pytest.raises(PriceError) as caught:
+        load_prices(extra)
+    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
+    assert message in str(caught.value)

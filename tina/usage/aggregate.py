@@ -2,18 +2,26 @@
 ``usage:recordUsage``, each a delta with its cost from the price table.
 
 The cost of a row is computed from the row's own token sums, rounded once, so it is the cost of
-exactly those tokens. A model the table does not price gets no cost (``cost_micros`` None).
+exactly those tokens. A model the table does not price at the row's hour gets no cost
+(``cost_micros`` None), and neither does a row any part of which has no price.
+
+Where a price depends on each request's prompt size (a tier), a bucket keeps its sums apart per
+band of prompt sizes, the bands cut at every tier's ``above`` the aggregator knows (tina's own
+table's, and those of every table given to :meth:`Aggregator.take`). A row whose model has a tier
+at a size its bands were not cut at has no cost, never a neighbour's.
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import attrs
 
 from .attribution import Attribution
-from .prices import PriceTable
+from .prices import PriceTable, band, load_prices, prompt_tokens, raw_cost, round_micros
 from .transcript import MAX_TOKENS, UsageRecord
 
 __all__ = ["HOUR_MS", "MAX_ROWS", "Aggregator", "BucketKey", "UsageRow"]
@@ -93,13 +101,34 @@ class _Sums:
             <= MAX_TOKENS
         )
 
+    def add(self, record: UsageRecord) -> None:
+        self.messages += 1
+        self.input += record.input
+        self.output += record.output
+        self.cache_write += record.cache_write
+        self.cache_read += record.cache_read
+        self.cache_write_1h += record.cache_write_1h
+
+
+@attrs.define
+class _Bucket:
+    total: _Sums = attrs.Factory(_Sums)
+    bands: dict[int, _Sums] = attrs.Factory(dict)  # by prompt band (see `band`)
+
+
+@cache
+def _shipped_cuts() -> tuple[int, ...]:
+    return load_prices().cuts
+
 
 @attrs.define
 class Aggregator:
-    """Buckets filled by :meth:`add`, emptied into rows by :meth:`take`."""
+    """Buckets filled by :meth:`add`, emptied into rows by :meth:`take`. `cuts`: the prompt sizes
+    to keep sums apart at (default: every tier's `above` in tina's own table)."""
 
-    _buckets: dict[BucketKey, _Sums] = attrs.Factory(dict)
-    _full: list[tuple[BucketKey, _Sums]] = attrs.Factory(list)
+    _buckets: dict[BucketKey, _Bucket] = attrs.Factory(dict)
+    _full: list[tuple[BucketKey, _Bucket]] = attrs.Factory(list)
+    cuts: tuple[int, ...] = attrs.field(factory=_shipped_cuts, kw_only=True)
 
     def add(self, record: UsageRecord, attribution: Attribution, *, now_ms: int) -> None:
         at = record.at_ms
@@ -117,46 +146,64 @@ class Aggregator:
             agent=agent if attributed and agent is not None and AGENT.fullmatch(agent) else None,
             model=model,
         )
-        sums = self._buckets.get(key)
-        if sums is None or not sums.fits(record):
-            if sums is not None:
-                self._full.append((key, sums))
-            sums = self._buckets[key] = _Sums()
-        sums.messages += 1
-        sums.input += record.input
-        sums.output += record.output
-        sums.cache_write += record.cache_write
-        sums.cache_read += record.cache_read
-        sums.cache_write_1h += record.cache_write_1h
+        bucket = self._buckets.get(key)
+        if bucket is None or not bucket.total.fits(record):
+            if bucket is not None:
+                self._full.append((key, bucket))
+            bucket = self._buckets[key] = _Bucket()
+        bucket.total.add(record)
+        prompt = prompt_tokens(
+            input=record.input, cache_write=record.cache_write, cache_read=record.cache_read
+        )
+        bucket.bands.setdefault(band(self.cuts, prompt), _Sums()).add(record)
 
     def __len__(self) -> int:
         return len(self._buckets) + len(self._full)
 
     def take(self, prices: PriceTable) -> list[UsageRow]:
-        """Every row summed so far (emptied), in a stable order, each with its cost."""
+        """Every row summed so far (emptied), in a stable order, each with its cost at the row's
+        hour. The buckets that follow are also cut at `prices`' tiers."""
         items = self._full + sorted(self._buckets.items(), key=lambda kv: _order(kv[0]))
         self._buckets.clear()
         self._full.clear()
-        return [
+        rows = [
             UsageRow(
                 key=key,
-                messages=s.messages,
-                input=s.input,
-                output=s.output,
-                cache_write=s.cache_write,
-                cache_read=s.cache_read,
-                cache_write_1h=s.cache_write_1h,
-                cost_micros=prices.cost_micros(
-                    key.model,
-                    input=s.input,
-                    output=s.output,
-                    cache_write=s.cache_write,
-                    cache_read=s.cache_read,
-                    cache_write_1h=s.cache_write_1h,
-                ),
+                messages=b.total.messages,
+                input=b.total.input,
+                output=b.total.output,
+                cache_write=b.total.cache_write,
+                cache_read=b.total.cache_read,
+                cache_write_1h=b.total.cache_write_1h,
+                cost_micros=_cost(prices, key, b, self.cuts),
             )
-            for key, s in items
+            for key, b in items
         ]
+        self.cuts = tuple(sorted({*self.cuts, *prices.cuts}))
+        return rows
+
+
+def _cost(prices: PriceTable, key: BucketKey, bucket: _Bucket, cuts: tuple[int, ...]) -> int | None:
+    """The exact cost of a bucket's tokens, each band at its own tier; None when any part has no
+    price (the model unpriced at that hour, or a tier at a size the bands were not cut at)."""
+    schedule = prices.schedule(key.model)
+    period = None if schedule is None else schedule.at(key.hour)
+    if period is None or any(t.above not in cuts for t in period.tiers):
+        return None
+    total = Decimal(0)
+    for index, s in bucket.bands.items():
+        # Every prompt in band `index` is over cuts[index - 1] and up to cuts[index]: over the
+        # same tiers' `above` as a prompt of cuts[index - 1] + 1 tokens.
+        price = period.price_for(cuts[index - 1] + 1 if index else 0)
+        total += raw_cost(
+            price,
+            input=s.input,
+            output=s.output,
+            cache_write=s.cache_write,
+            cache_read=s.cache_read,
+            cache_write_1h=s.cache_write_1h,
+        )
+    return round_micros(total)
 
 
 def _order(key: BucketKey) -> tuple[int, str, str, str, str]:
