@@ -16,6 +16,7 @@ const H0 = T0 - (T0 % HOUR_MS);
 const D0 = T0 - (T0 % DAY_MS);
 
 type Row = {
+  moveFrom?: { phaseNumber?: string; agentName?: string };
   hour: number;
   orchestrationId?: Id<"orchestrations">;
   phaseNumber?: string;
@@ -249,6 +250,88 @@ describe("usage:recordUsage", () => {
     expect(await a.record("old-batch-0000", [row()])).toEqual({ applied: false });
     expect(await a.record("new-batch-0004", [row()])).toEqual({ applied: true });
     expect(await a.record("old-batch-0000", [row()])).toEqual({ applied: true });
+  });
+});
+
+describe("usage:recordUsage, moves", () => {
+  test("a move takes usage recorded without a phase and agent to its phase and agent: the breakdown changes, the totals, days, models and hours do not", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    // A lead's first messages, before its team existed: the orchestration only (its worktree).
+    await a.record("move-0001", [row({ orchestrationId: o }), row({ orchestrationId: o, model: "unknown", costMicros: undefined })]);
+    // Another agent's, attributed from the start.
+    await a.record("move-0002", [row({ orchestrationId: o, phaseNumber: "1", agentName: "executor-1" })]);
+    const before = await usageState(t);
+    const viewer = await signedIn(t, VIEWER);
+    const totals = await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o });
+
+    // Its team appears: the lead of phase 1. Priced and unpriced usage both move.
+    expect(
+      await a.record("move-0003", [
+        row({ orchestrationId: o, phaseNumber: "1", agentName: "team-lead", moveFrom: {} }),
+        row({ orchestrationId: o, phaseNumber: "1", agentName: "team-lead", model: "unknown", costMicros: undefined, moveFrom: {} }),
+      ]),
+    ).toEqual({ applied: true });
+    const after = await usageState(t);
+    expect(after.totals).toEqual(before.totals);
+    expect(after.daily).toEqual(before.daily);
+    expect(after.rollups.filter((r) => r.kind === "model" || r.kind === "hour")).toEqual(before.rollups.filter((r) => r.kind === "model" || r.kind === "hour"));
+    // Emptied rows are gone, not left at zero.
+    expect(after.buckets.map((b) => [b.phaseNumber, b.agentName, b.model]).sort()).toEqual([
+      ["1", "executor-1", "claude-sonnet-4-5-20250929"],
+      ["1", "team-lead", "claude-sonnet-4-5-20250929"],
+      ["1", "team-lead", "unknown"],
+    ]);
+    expect(await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o })).toEqual(totals);
+    const b = await viewer.query(api.usage.orchestrationBreakdown, { orchestrationId: o });
+    expect(b.byPhase.map((r) => [r.phaseNumber, r.messages, r.costMicros, r.unpricedTokens])).toEqual([["1", 6, 2 * 1234, 1160]]);
+    expect(b.byAgent.map((r) => [r.phaseNumber, r.agentName, r.messages, r.unpricedTokens])).toEqual([
+      ["1", "executor-1", 2, 0],
+      ["1", "team-lead", 4, 1160],
+    ]);
+  });
+
+  test("a move of part of a bucket leaves the rest; a move of more than was recorded refuses the batch and changes nothing", async () => {
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    await a.record("part-0001", [row({ orchestrationId: o, phaseNumber: "2" })]);
+    const half = { messages: 1, input: 50, output: 25, cacheWrite: 5, cacheRead: 500, costMicros: 617 };
+    await a.record("part-0002", [row({ orchestrationId: o, phaseNumber: "2", agentName: "team-lead", ...half, moveFrom: { phaseNumber: "2" } })]);
+    const viewer = await signedIn(t, VIEWER);
+    const agents = async () => (await viewer.query(api.usage.orchestrationBreakdown, { orchestrationId: o })).byAgent.map((r) => [r.agentName, r.messages, r.costMicros]);
+    expect(await agents()).toEqual([
+      ["team-lead", 1, 617],
+      [undefined, 1, 617],
+    ]);
+    const before = await usageState(t);
+    for (const moveFrom of [{ phaseNumber: "2" }, { phaseNumber: "3" }, {}]) {
+      const err = await refusal(a.record(`part-${JSON.stringify(moveFrom).length}-0003`, [row({ orchestrationId: o, phaseNumber: "2", agentName: "team-lead", moveFrom })]));
+      expect([err.code, err.field], err.message).toEqual(["invalid_argument", "rows"]);
+    }
+    expect(await usageState(t)).toEqual(before);
+  });
+
+  test("a move is checked like the rest, and the refusal names the field", async () => {
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    const cases: [Row, string][] = [
+      [row({ phaseNumber: "1", moveFrom: {} }), "rows.0.orchestrationId"],
+      [row({ orchestrationId: o, moveFrom: {} }), "rows.0.moveFrom"],
+      [row({ orchestrationId: o, phaseNumber: "1", agentName: "x", moveFrom: { phaseNumber: "1", agentName: "x" } }), "rows.0.moveFrom"],
+      [row({ orchestrationId: o, phaseNumber: "1", moveFrom: { phaseNumber: "one" } }), "rows.0.moveFrom.phaseNumber"],
+      [row({ orchestrationId: o, phaseNumber: "1", moveFrom: { agentName: "../x" } }), "rows.0.moveFrom.agentName"],
+      [row({ orchestrationId: o, phaseNumber: "1", moveFrom: { agentName: "a".repeat(65) } }), "rows.0.moveFrom.agentName"],
+    ];
+    for (const [r, field] of cases) {
+      const err = await refusal(a.record("checked-0001", [r]));
+      expect([err.code, err.field], `${field}: ${err.message}`).toEqual(["invalid_argument", field]);
+    }
+    expect(await usageState(t)).toEqual({ buckets: [], totals: [], rollups: [], daily: [] });
   });
 });
 

@@ -72,6 +72,10 @@ export const usageRow = v.object({
   cacheWrite: v.number(),
   cacheRead: v.number(),
   costMicros: v.optional(v.number()),
+  // A move, not new usage: these sums, sent before under this phase and agent (absent: not
+  // known), belong to the row's phase and agent. The daemon learns it when a session that had no
+  // team yet turns out to lead one (tina/usage/ledger.py); totals, days, models and hours stay.
+  moveFrom: v.optional(v.object({ phaseNumber: v.optional(v.string()), agentName: v.optional(v.string()) })),
 });
 export type UsageRow = Infer<typeof usageRow>;
 
@@ -125,6 +129,33 @@ function checkRow(r: UsageRow, i: number): void {
     checkNumber(at(f), r[f], { min: 0, max: USAGE.count, integer: true });
   }
   if (r.costMicros !== undefined) checkNumber(at("costMicros"), r.costMicros, { min: 0, max: USAGE.count, integer: true });
+  const from = r.moveFrom;
+  if (from === undefined) return;
+  if (r.orchestrationId === undefined) invalid(at("orchestrationId"), "an orchestration (a move is within one)");
+  if (from.phaseNumber !== undefined) checkPhase(at("moveFrom.phaseNumber"), from.phaseNumber);
+  if (from.agentName !== undefined) {
+    checkString(at("moveFrom.agentName"), from.agentName, USAGE.agentName);
+    checkPattern(at("moveFrom.agentName"), from.agentName, AGENT_RE, "an agent name (letters, digits, '.', '_', '@', '-')");
+  }
+  if (from.phaseNumber === r.phaseNumber && from.agentName === r.agentName) invalid(at("moveFrom"), "another phase or agent than the row's");
+}
+
+function negated(d: UsageSums): UsageSums {
+  const out = zero();
+  for (const k of SUM_KEYS) out[k] = -d[k];
+  return out;
+}
+
+/**
+ * A stored row's sums plus `d` (a new row's when `row` is null). A move takes from its source:
+ * taking more than the row holds refuses the batch. `empty`: a move took all it held (delete it).
+ */
+function nextSums(row: UsageSums | null, d: UsageSums): { sums: UsageSums; empty: boolean } {
+  const sums = row === null ? zero() : sumsOf(row);
+  addInto(sums, d);
+  if (SUM_KEYS.some((k) => sums[k] < 0)) fail("invalid_argument", "a move takes more usage than was recorded under its phase and agent", "rows");
+  const moved = SUM_KEYS.some((k) => d[k] < 0);
+  return { sums, empty: moved && SUM_KEYS.every((k) => sums[k] === 0) };
 }
 
 /** A map of deltas by key, each key's fields kept beside its sums. */
@@ -210,6 +241,18 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
   for (const r of rows) {
     const d = deltaOf(r);
     const { orchestrationId, phaseNumber, agentName, model, hour } = r;
+    if (r.moveFrom !== undefined && orchestrationId !== undefined) {
+      // From the source to the row's phase and agent: only what is keyed by phase or agent moves.
+      const from = r.moveFrom;
+      const out = negated(d);
+      buckets.add({ orchestrationId, phaseNumber: from.phaseNumber, agentName: from.agentName, model, hour }, out);
+      buckets.add({ orchestrationId, phaseNumber, agentName, model, hour }, d);
+      rollups.add({ orchestrationId, kind: "phase", phaseNumber: from.phaseNumber }, out);
+      rollups.add({ orchestrationId, kind: "phase", phaseNumber }, d);
+      rollups.add({ orchestrationId, kind: "agent", phaseNumber: from.phaseNumber, agentName: from.agentName }, out);
+      rollups.add({ orchestrationId, kind: "agent", phaseNumber, agentName }, d);
+      continue;
+    }
     buckets.add({ orchestrationId, phaseNumber, agentName, model, hour }, d);
     days.add(hour - (hour % DAY_MS), d);
     if (orchestrationId === undefined) continue;
@@ -233,8 +276,10 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
           .eq("hour", key.hour),
       )
       .unique();
-    if (row === null) await ctx.db.insert("usageBuckets", { nodeId: node._id, ...definedKey(key), ...sums });
-    else await ctx.db.patch("usageBuckets", row._id, added(row, sums));
+    const next = nextSums(row, sums);
+    if (row === null) await ctx.db.insert("usageBuckets", { nodeId: node._id, ...definedKey(key), ...next.sums });
+    else if (next.empty) await ctx.db.delete("usageBuckets", row._id);
+    else await ctx.db.patch("usageBuckets", row._id, next.sums);
   }
   let budgetCrossed = false;
   for (const { key: orchestrationId, sums } of totals.values()) {
@@ -265,8 +310,10 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
           .eq("hour", key.hour),
       )
       .unique();
-    if (row === null) await ctx.db.insert("usageRollups", { ...definedKey(key), ...sums });
-    else await ctx.db.patch("usageRollups", row._id, added(row, sums));
+    const next = nextSums(row, sums);
+    if (row === null) await ctx.db.insert("usageRollups", { ...definedKey(key), ...next.sums });
+    else if (next.empty) await ctx.db.delete("usageRollups", row._id);
+    else await ctx.db.patch("usageRollups", row._id, next.sums);
   }
   for (const { key: day, sums } of days.values()) {
     const row = await ctx.db

@@ -126,6 +126,49 @@ def test_an_assistant_line_becomes_its_orchestrations_usage_once(
     assert backend.dump("usageBatches")["usageBatches"] == []
 
 
+def test_a_leads_usage_from_before_its_team_moves_to_its_phase_when_the_team_appears(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    laptop.start_daemon()
+    wt = laptop.init_orchestration(FEATURE, phases=2)
+    orch = eventually(lambda: orchestration(backend))
+    # The lead starts working before it creates its team: its worktree names the orchestration.
+    transcript = transcript_of(laptop, wt, LEAD_SESSION)
+    transcript.parent.mkdir(parents=True, exist_ok=True)
+    transcript.write_text(
+        assistant(wt, "01", input_tokens=100, output_tokens=40, cache_creation_input_tokens=9000)
+    )
+    before = eventually(
+        lambda: (t := totals(owner, orch["_id"])) is not None and t["messages"] == 1 and t,
+        timeout=60,
+    )
+    breakdown = owner.query("usage:orchestrationBreakdown", orchestrationId=orch["_id"])
+    assert [(p.get("phaseNumber"), p["messages"]) for p in breakdown["byPhase"]] == [(None, 1)]
+
+    # Its team appears, then its next line: all of it is now phase 1's, the lead's.
+    laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION)
+    eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
+    with transcript.open("a") as f:
+        f.write(assistant(wt, "02", input_tokens=10, output_tokens=5))
+
+    def moved() -> dict[str, Any] | None:
+        got = owner.query("usage:orchestrationBreakdown", orchestrationId=orch["_id"])
+        phases = [(p.get("phaseNumber"), p["messages"]) for p in got["byPhase"]]
+        return got if phases == [("1", 2)] else None
+
+    after = eventually(moved, timeout=60)
+    assert [(a.get("phaseNumber"), a.get("agentName")) for a in after["byAgent"]] == [
+        ("1", "team-lead")
+    ]
+    got = totals(owner, orch["_id"])
+    assert got is not None and got["messages"] == 2
+    # The move changed the breakdown only: the cost is the two messages', counted once.
+    assert got["costMicros"] == before["costMicros"] + 10 * 3 + 5 * 15
+    assert sum(p["costMicros"] for p in after["byPhase"]) == got["costMicros"]
+    status = laptop.status()
+    assert status is not None and status["usage"]["moved"] == 1
+
+
 def quota_of(owner: Api, name: str) -> dict[str, Any] | None:
     found = [q for q in owner.query("usage:fleetQuota") if q["nodeName"] == name]
     return found[0] if found else None

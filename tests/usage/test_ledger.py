@@ -557,3 +557,158 @@ def test_a_batch_is_sent_only_once_it_is_on_disk(
     assert [_numbers([b])[0][1] for b in pending] == [1, 2, 3]
     assert pending[-1] == third
     assert UsageLedger.load(state, clock=lambda: NOW).pending() == pending
+
+
+# --- a lead's lines from before its team ------------------------------------------------------
+
+SESSION = "0f1e2d3c-4b5a-4968-8776-655443322110"
+NO_TEAM = Facts(orchestrations=FACTS.orchestrations)
+LED = Facts(
+    teams=(TeamFacts(name="billing-export-phase-2", lead_session_id=SESSION),),
+    orchestrations=FACTS.orchestrations,
+)
+
+
+def _lead_line(n: int, *, hour: int = 0, model: str = "claude-sonnet-4-5") -> bytes:
+    return (
+        json.dumps(
+            {
+                "type": "assistant",
+                "sessionId": SESSION,
+                "cwd": WORKTREE,
+                "timestamp": f"2026-03-02T{12 + hour:02d}:00:{n:02d}Z",
+                "requestId": f"r{n}",
+                "message": {
+                    "id": f"m{n}",
+                    "model": model,
+                    "usage": {
+                        "input_tokens": 3 * n,
+                        "output_tokens": 7 * n,
+                        "cache_creation_input_tokens": 1001 * n,
+                        "cache_read_input_tokens": 333 * n,
+                    },
+                },
+            }
+        ).encode()
+        + b"\n"
+    )
+
+
+def _lead(tmp_path: Path, *lines: bytes) -> Path:
+    path = tmp_path / "projects" / "-Users-dev-repo--worktrees-billing-export" / f"{SESSION}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab") as f:
+        f.write(b"".join(lines))
+    return path
+
+
+def _totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    return {f: _sum(rows, f) for f in ("messages", "input", "output", "cacheWrite", "cacheRead")}
+
+
+def test_a_leads_usage_from_before_its_team_moves_to_the_teams_phase_once_it_leads_it(
+    tmp_path: Path,
+) -> None:
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    # Before its team: three messages over two rounds, two hours and two models (one unpriced).
+    path = _lead(tmp_path, _lead_line(1), _lead_line(2, hour=1))
+    ledger.read(path, NO_TEAM)
+    first = [r for b in ledger.seal(PRICES) for r in b.rows]
+    _lead(tmp_path, _lead_line(3, model="claude-unreleased-9"))
+    ledger.read(path, NO_TEAM)
+    second = [r for b in ledger.seal(PRICES) for r in b.rows]
+    sent = first + second
+    assert [(r["orchestrationId"], "phaseNumber" in r, "agentName" in r) for r in sent] == [
+        ("orch1", False, False)
+    ] * 3
+    assert ledger.moved == 0
+
+    # Its team appears: the next line is the lead's of phase 2, and what it sent before moves.
+    _lead(tmp_path, _lead_line(4))
+    ledger.read(path, LED)
+    rows, moves = ledger.seal(PRICES)
+    assert [(r["phaseNumber"], r["agentName"], "moveFrom" in r) for r in rows.rows] == [
+        ("2", "team-lead", False)
+    ]
+    assert all(r["moveFrom"] == {} for r in moves.rows)
+    assert {(r["phaseNumber"], r["agentName"]) for r in moves.rows} == {("2", "team-lead")}
+    # Exactly what was sent, by hour and model, costs included: the move never takes more.
+    key = lambda r: (r["hour"], r["model"])  # noqa: E731
+    assert sorted(
+        (
+            {k: v for k, v in r.items() if k not in ("phaseNumber", "agentName", "moveFrom")}
+            for r in moves.rows
+        ),
+        key=key,
+    ) == sorted(sent, key=key)
+    assert "costMicros" not in next(r for r in moves.rows if r["model"] == "claude-unreleased-9")
+    assert ledger.moved == 3
+
+    # Moved once: later lines are the team's, nothing moves again.
+    _lead(tmp_path, _lead_line(5))
+    ledger.read(path, LED)
+    (later,) = ledger.seal(PRICES)
+    assert [("moveFrom" in r, r["phaseNumber"]) for r in later.rows] == [(False, "2")]
+    assert ledger.moved == 3
+    # The moves are saved like any batch: a restart sends them if they were not answered.
+    again = UsageLedger.load(tmp_path / "usage.json", clock=lambda: NOW)
+    assert moves in again.pending()
+
+
+def test_a_session_that_never_leads_a_team_moves_nothing_and_is_forgotten_in_time(
+    tmp_path: Path,
+) -> None:
+    now = [NOW]
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: now[0])
+    path = _lead(tmp_path, _lead_line(1))
+    ledger.read(path, NO_TEAM)
+    ledger.seal(PRICES)
+    now[0] = NOW + ledger_module.MOVE_WINDOW_MS
+    _lead(tmp_path, _lead_line(2))
+    ledger.read(path, NO_TEAM)
+    ledger.seal(PRICES)  # followed too long: forgotten
+    _lead(tmp_path, _lead_line(3))
+    ledger.read(path, LED)
+    batches = ledger.seal(PRICES)
+    assert [("moveFrom" in r) for b in batches for r in b.rows] == [False]
+    assert ledger.moved == 0
+
+
+def test_a_subagents_lines_and_a_held_orchestrations_are_not_followed(
+    tmp_path: Path, projects: Path
+) -> None:
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    # The fixtures' sessions with no team: the lead's own file is followed, its subagent's not.
+    for path in sorted(projects.rglob("*.jsonl")):
+        ledger.read(path, NO_TEAM)
+    ledger.seal(PRICES)
+    assert set(ledger._unteamed) == {LEAD_SESSION, "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"}
+    held = UsageLedger(tmp_path / "held.json", clock=lambda: NOW)
+    for path in sorted(projects.rglob("*.jsonl")):
+        held.read(path, HELD_FACTS)
+    assert held._unteamed == {}
+    # Totals are the same whichever way the lines were summed.
+    whole = UsageLedger(tmp_path / "whole.json", clock=lambda: NOW)
+    for path in sorted(projects.rglob("*.jsonl")):
+        whole.read(path, NO_TEAM)
+    assert _totals([r for b in whole.seal(PRICES) for r in b.rows]) == _totals(_rows(ledger))
+
+
+def test_an_overrides_tiers_price_the_very_first_batch(tmp_path: Path) -> None:
+    """A tier the shipped table does not have: the ledger keeps its sums apart from the start."""
+    override = tmp_path / "prices.toml"
+    override.write_text(
+        "[models.m]\n"
+        "input = 1.0\noutput = 1.0\ncache_write = 1.0\ncache_read = 1.0\n"
+        "[[models.m.tiers]]\n"
+        "above = 5\ninput = 2.0\noutput = 2.0\ncache_write = 2.0\ncache_read = 2.0\n"
+    )
+    prices = load_prices(override)
+    assert 5 in prices.cuts and 5 not in PRICES.cuts
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_bytes(_message_line(3) + _message_line(7))  # prompts of 3 and 7 tokens
+    for cuts, cost in ((prices.cuts, 3 * 1 + 7 * 2), (None, None)):
+        ledger = UsageLedger(tmp_path / f"usage-{cuts}.json", clock=lambda: NOW, cuts=cuts)
+        ledger.read(transcript, Facts())
+        ((row,),) = [b.rows for b in ledger.seal(prices)]
+        assert row.get("costMicros") == cost

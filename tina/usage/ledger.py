@@ -29,6 +29,14 @@ the batches). They are sent in that order, each until answered, so Convex applie
 when its number is above the last one applied: a replay is ignored however late it comes. A
 batch is sent only once it is on disk (:meth:`pending`): a number sent is never used again.
 
+A session's own lines read while it leads no team (a lead before it creates its team) are counted
+under its orchestration with the phase and agent not known, at once. The ledger remembers what it
+sent of them (:class:`_Unteamed`, in memory, for :data:`MOVE_WINDOW_MS`); when a later line shows
+the session leading a team, it sends that usage again as a move (``moveFrom``) to the team's phase
+and agent, in batches of its own after the round's other rows: exactly the sums sent, so the
+totals do not change and the move never takes more than was recorded. After a restart the usage
+sent before stays "not known".
+
 The flow: :meth:`UsageLedger.read` each changed transcript, :meth:`seal` (saves), send
 :meth:`pending` batches one by one, :meth:`acknowledge` each answered one (saves).
 Blocking (file reads and writes): call it from a worker thread.
@@ -50,8 +58,8 @@ import attrs
 
 from tina.atomic import write_atomic
 
-from .aggregate import MAX_ROWS, Aggregator
-from .attribution import Facts, attribute, source_of
+from .aggregate import AGENT, MAX_ROWS, PHASE, Aggregator
+from .attribution import Attribution, Facts, Source, attribute, source_of
 from .dedupe import KEEP, Dedupe
 from .prices import PriceTable
 from .reader import BUDGET, FileMark, ReadResult, TranscriptReader
@@ -78,6 +86,10 @@ JOURNAL_MAX = 4 << 20
 """Bytes of journal after which the next save writes a snapshot instead."""
 MAX_HELD = 10_000
 """Held rows kept at most (one per bucket); past it the oldest are sealed unattributed."""
+MOVE_WINDOW_MS = 3_600_000
+"""How long the usage a session sent before it led a team can still be moved to that team."""
+MAX_UNTEAMED = 256
+"""Sessions followed at once; more are counted as they are, without a later move."""
 _ATTRIBUTION = ("orchestrationId", "phaseNumber", "agentName")
 _SUMS = ("messages", "input", "output", "cacheWrite", "cacheRead")
 
@@ -127,6 +139,53 @@ def stream_batch_id(stream: str, seq: int) -> str:
 _STREAM = re.compile(r"[0-9a-f]{32}")
 
 
+@attrs.define
+class _Unteamed:
+    """A session read while it led no team: its lines since the last seal (`fresh`), the sums
+    sent of them by (hour, orchestration, model, priced), and the attribution that will take
+    them (`move_to`) once a line shows it leading a team."""
+
+    since: int
+    fresh: Aggregator = attrs.Factory(Aggregator)
+    sent: dict[tuple[int, str, str, bool], dict[str, Any]] = attrs.Factory(dict)
+    move_to: Attribution | None = None
+
+    def record(self, row: dict[str, Any]) -> None:
+        key = (
+            int(row["hour"]),
+            str(row["orchestrationId"]),
+            str(row["model"]),
+            "costMicros" in row,
+        )
+        into = self.sent.get(key)
+        if into is None:
+            self.sent[key] = dict(row)
+        else:
+            _merge(into, row)
+
+    def moves(self) -> list[dict[str, Any]]:
+        """The rows that move what was sent to `move_to`'s phase and agent (its orchestration's
+        only: what was sent under another stays)."""
+        to = self.move_to
+        assert to is not None
+        phase = to.phase if to.phase is not None and PHASE.fullmatch(to.phase) else None
+        agent = to.agent if to.agent is not None and AGENT.fullmatch(to.agent) else None
+        if phase is None and agent is None:
+            return []
+        out = []
+        for (_, orchestration, _, _), row in sorted(self.sent.items()):
+            if orchestration != to.orchestration_id:
+                continue
+            move = {k: v for k, v in row.items() if k not in ("phaseNumber", "agentName")}
+            if phase is not None:
+                move["phaseNumber"] = phase
+            if agent is not None:
+                move["agentName"] = agent
+            move["moveFrom"] = {}
+            out.append(move)
+        return out
+
+
 @attrs.frozen(kw_only=True)
 class Batch:
     id: str
@@ -149,11 +208,17 @@ class UsageLedger:
         keep: int = KEEP,
         clock: Callable[[], int] = _now_ms,
         new_id: Callable[[], str] | None = None,
+        cuts: tuple[int, ...] | None = None,
     ) -> None:
         self.path = path
         self.reader = TranscriptReader()
         self.dedupe = Dedupe(keep=keep)
-        self.aggregator = Aggregator()
+        # The prompt sizes the price table's tiers start at (tina's own table's when not given):
+        # a bucket keeps its sums apart at them, so that the first seal prices them too.
+        self._cuts = cuts
+        self.aggregator = self._aggregator()
+        self._unteamed: dict[str, _Unteamed] = {}  # by session (see the module)
+        self.moved = 0  # rows of usage moved to a team's phase and agent
         self._pending: list[Batch] = []
         # Held rows by bucket: (wire row with a held id, held since, ms).
         self._held: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
@@ -179,6 +244,9 @@ class UsageLedger:
         self._sealed_new: list[Batch] = []
         self._acked_new: list[str] = []
         self._snapshot_due = False
+
+    def _aggregator(self) -> Aggregator:
+        return Aggregator() if self._cuts is None else Aggregator(cuts=self._cuts)
 
     def _next_id(self) -> str:
         self._seq += 1
@@ -391,8 +459,54 @@ class UsageLedger:
         for record in result.records:
             if self.dedupe.first(record.key):
                 self.counted += 1
-                self.aggregator.add(record, attribute(record, source, facts), now_ms=now)
+                attribution = attribute(record, source, facts)
+                into = self._follow(source, attribution, now)
+                (self.aggregator if into is None else into).add(record, attribution, now_ms=now)
         return result
+
+    def _follow(self, source: Source, attribution: Attribution, now: int) -> Aggregator | None:
+        """Where a session's own line leading no team is summed (None: with the rest); a line
+        showing a followed session leading a team marks its usage to move."""
+        session = source.session_id
+        orchestration = attribution.orchestration_id
+        if source.subagent is not None or session is None or orchestration is None:
+            return None
+        if orchestration.startswith(HELD_PREFIX):
+            return None  # its rows wait for the id; a move could come before them
+        follow = self._unteamed.get(session)
+        if attribution.phase is None and attribution.agent is None:
+            if follow is None:
+                if len(self._unteamed) >= MAX_UNTEAMED:
+                    return None
+                follow = _Unteamed(since=now, fresh=self._aggregator())
+                self._unteamed[session] = follow
+            elif follow.move_to is not None:
+                return None  # it led a team a moment ago: not again within this round
+            return follow.fresh
+        if follow is not None and follow.move_to is None:
+            follow.move_to = attribution
+        return None
+
+    def _unteamed_rows(
+        self, prices: PriceTable, now: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The followed sessions' new rows (sent as they are, and remembered), and the moves of
+        those whose team is known now (then forgotten, as are those followed too long)."""
+        rows: list[dict[str, Any]] = []
+        moves: list[dict[str, Any]] = []
+        for session, follow in list(self._unteamed.items()):
+            for row in follow.fresh.take(prices):
+                wire = row.to_wire()
+                rows.append(wire)
+                follow.record(wire)
+            if follow.move_to is not None:
+                found = follow.moves()
+                moves.extend(found)
+                self.moved += len(found)
+                del self._unteamed[session]
+            elif now - follow.since >= MOVE_WINDOW_MS:
+                del self._unteamed[session]
+        return rows, moves
 
     def forget_missing(self, present: Iterable[str]) -> list[str]:
         return self.reader.forget_missing(present)
@@ -412,12 +526,19 @@ class UsageLedger:
         new batches; none when nothing was counted (the marks are saved all the same when they
         moved; nothing is written when nothing did)."""
         now = self._clock()
+        unteamed, moves = self._unteamed_rows(prices, now)
         rows = self._release(
-            [row.to_wire() for row in self.aggregator.take(prices)], resolve, now, hold_ms
+            [row.to_wire() for row in self.aggregator.take(prices)] + unteamed,
+            resolve,
+            now,
+            hold_ms,
         )
+        # The moves after the rows they move, in batches of their own (a deployment that does not
+        # take them refuses those batches only).
         batches = [
-            Batch(id=self._new_id(), rows=tuple(rows[i : i + MAX_ROWS]))
-            for i in range(0, len(rows), MAX_ROWS)
+            Batch(id=self._new_id(), rows=tuple(part[i : i + MAX_ROWS]))
+            for part in (rows, moves)
+            for i in range(0, len(part), MAX_ROWS)
         ]
         self._pending.extend(batches)
         self._sealed_new.extend(batches)

@@ -166,7 +166,8 @@ class Usage:
     async def load(self) -> UsageLedger:
         if self.ledger is None:
             self.ledger = await trio.to_thread.run_sync(
-                UsageLedger.load, self.state_file, limiter=self.disk
+                partial(UsageLedger.load, self.state_file, cuts=self.prices.cuts),
+                limiter=self.disk,
             )
             if self.ledger.recovered:
                 log.warning("usage.state_reset", error=self.ledger.recovered)
@@ -222,6 +223,7 @@ class Usage:
             "held": 0 if ledger is None else ledger.held(),
             "held_expired": 0 if ledger is None else ledger.held_expired,
             "refused": 0 if ledger is None else ledger.refused,
+            "moved": 0 if ledger is None else ledger.moved,
             "rounds": self.rounds,
             "sent": self.sent,
             "failures": self.failures,
