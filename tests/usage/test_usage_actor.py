@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -215,11 +216,18 @@ async def test_held_usage_is_sent_once_its_orchestration_has_an_id(
 ) -> None:
     projects = _copy(tmp_path)
     ids: dict[str, str] = {}
+    asked_from: set[str] = set()
 
     def facts() -> Facts:
         return _facts(ids.get(WORKTREE) or held_id(WORKTREE))
 
-    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=facts, resolve=ids.get)
+    def resolve(worktree: str) -> str | None:
+        # It reads the daemon's state: never from the reading thread, which may iterate a dict
+        # while the trio thread changes it.
+        asked_from.add(threading.current_thread().name)
+        return ids.get(worktree)
+
+    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=facts, resolve=resolve)
     await rig.start(usage, held_interval=0.05)
     await _until(lambda: usage.ledger is not None and usage.ledger.held() > 0)
     assert all(
@@ -231,6 +239,7 @@ async def test_held_usage_is_sent_once_its_orchestration_has_an_id(
     ids[WORKTREE] = "orch1"  # the syncer's first sync of the orchestration came back
     await _until(lambda: rig.gateway.usage_totals("orch1")["messages"] > 0)
     assert usage.ledger.held() == 0  # type: ignore[union-attr]
+    assert asked_from == {threading.main_thread().name}
 
 
 @pytest.mark.timeout(60)

@@ -599,6 +599,10 @@ class UsageLedger:
         """Rows held for an orchestration id not known yet."""
         return len(self._held)
 
+    def held_worktrees(self) -> set[str]:
+        """The worktrees whose orchestration's id the held rows wait for."""
+        return {str(row["orchestrationId"])[len(HELD_PREFIX) :] for row, _ in self._held.values()}
+
     def pending(self) -> list[Batch]:
         """Sealed batches Convex has not answered, oldest first: those on disk (a seal whose
         save failed sends nothing until a later save writes its batches)."""

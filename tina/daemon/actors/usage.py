@@ -49,7 +49,7 @@ from tina.local.files import FileRefused, read_file
 from tina.local.paths import tina_dir
 from tina.supervision import Backoff
 from tina.usage import Facts, PriceTable, UsageLedger
-from tina.usage.ledger import HOLD_MS
+from tina.usage.ledger import HELD_PREFIX, HOLD_MS
 from tina.usage.quota import FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
 
 log = structlog.get_logger("tina.usage")
@@ -173,6 +173,20 @@ class Usage:
                 log.warning("usage.state_reset", error=self.ledger.recovered)
         return self.ledger
 
+    def _resolved(self, ledger: UsageLedger, facts: Facts) -> Resolve | None:
+        """`resolve`'s answers, asked here for every worktree the round may hold usage of (the
+        held rows', and the orchestrations without an id yet): `resolve` reads the daemon's state,
+        which only the trio thread may iterate, never the reading thread."""
+        if self.resolve is None:
+            return None
+        worktrees = set(ledger.held_worktrees())
+        worktrees.update(
+            o.id.removeprefix(HELD_PREFIX)
+            for o in facts.orchestrations
+            if o.id.startswith(HELD_PREFIX)
+        )
+        return {wt: self.resolve(wt) for wt in sorted(worktrees)}.get
+
     async def read(self, paths: set[Path] | None) -> int:
         """One reading round in a worker thread (None: every transcript)."""
         ledger = await self.load()
@@ -186,7 +200,7 @@ class Usage:
                     paths,
                     facts,
                     self.prices,
-                    self.resolve,
+                    self._resolved(ledger, facts),
                     hold_ms=self.hold_ms,
                 ),
                 limiter=self.disk,
