@@ -218,6 +218,8 @@ class UsageLedger:
         self._cuts = cuts
         self.aggregator = self._aggregator()
         self._unteamed: dict[str, _Unteamed] = {}  # by session (see the module)
+        self._touched: set[str] = set()  # of those, the ones read since the last seal
+        self._unteamed_swept = 0  # when the ones followed too long were last forgotten
         self.moved = 0  # rows of usage moved to a team's phase and agent
         self._pending: list[Batch] = []
         # Held rows by bucket: (wire row with a held id, held since, ms).
@@ -482,9 +484,11 @@ class UsageLedger:
                 self._unteamed[session] = follow
             elif follow.move_to is not None:
                 return None  # it led a team a moment ago: not again within this round
+            self._touched.add(session)
             return follow.fresh
         if follow is not None and follow.move_to is None:
             follow.move_to = attribution
+            self._touched.add(session)
         return None
 
     def _unteamed_rows(
@@ -494,7 +498,8 @@ class UsageLedger:
         those whose team is known now (then forgotten, as are those followed too long)."""
         rows: list[dict[str, Any]] = []
         moves: list[dict[str, Any]] = []
-        for session, follow in list(self._unteamed.items()):
+        for session in sorted(self._touched):  # only those read since the last seal
+            follow = self._unteamed[session]
             for row in follow.fresh.take(prices):
                 wire = row.to_wire()
                 rows.append(wire)
@@ -504,8 +509,12 @@ class UsageLedger:
                 moves.extend(found)
                 self.moved += len(found)
                 del self._unteamed[session]
-            elif now - follow.since >= MOVE_WINDOW_MS:
-                del self._unteamed[session]
+        self._touched.clear()
+        if now - self._unteamed_swept >= MOVE_WINDOW_MS // 60:  # a minute
+            self._unteamed_swept = now
+            for session, follow in list(self._unteamed.items()):
+                if now - follow.since >= MOVE_WINDOW_MS:
+                    del self._unteamed[session]
         return rows, moves
 
     def forget_missing(self, present: Iterable[str]) -> list[str]:
