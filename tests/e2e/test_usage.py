@@ -68,17 +68,24 @@ def orchestration(backend: BackendProcess) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def test_an_assistant_line_becomes_its_orchestrations_usage_once(
-    backend: BackendProcess, laptop: Laptop, owner: Api
-) -> None:
+def started(laptop: Laptop, backend: BackendProcess) -> tuple[Path, dict[str, Any], Path]:
+    """The daemon running, an orchestration synced: its worktree, its row, and where the lead
+    session's transcript goes (its directory made)."""
     laptop.start_daemon()
     wt = laptop.init_orchestration(FEATURE, phases=2)
     orch = eventually(lambda: orchestration(backend))
+    transcript = transcript_of(laptop, wt, LEAD_SESSION)
+    transcript.parent.mkdir(parents=True, exist_ok=True)
+    return wt, orch, transcript
+
+
+def test_an_assistant_line_becomes_its_orchestrations_usage_once(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    wt, orch, transcript = started(laptop, backend)
     laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION)
     # usage is attributed as the daemon knows things when it reads the line: its team first
     eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
-    transcript = transcript_of(laptop, wt, LEAD_SESSION)
-    transcript.parent.mkdir(parents=True, exist_ok=True)
     first = assistant(
         wt,
         "01",
@@ -129,12 +136,8 @@ def test_an_assistant_line_becomes_its_orchestrations_usage_once(
 def test_a_leads_usage_from_before_its_team_moves_to_its_phase_when_the_team_appears(
     backend: BackendProcess, laptop: Laptop, owner: Api
 ) -> None:
-    laptop.start_daemon()
-    wt = laptop.init_orchestration(FEATURE, phases=2)
-    orch = eventually(lambda: orchestration(backend))
     # The lead starts working before it creates its team: its worktree names the orchestration.
-    transcript = transcript_of(laptop, wt, LEAD_SESSION)
-    transcript.parent.mkdir(parents=True, exist_ok=True)
+    wt, orch, transcript = started(laptop, backend)
     transcript.write_text(
         assistant(wt, "01", input_tokens=100, output_tokens=40, cache_creation_input_tokens=9000)
     )

@@ -23,7 +23,7 @@ from tina.usage import (
     UsageRecord,
     load_prices,
 )
-from tina.usage.prices import cost_micros, raw_cost
+from tina.usage.prices import raw_cost, round_micros
 
 PRICES = load_prices()
 NOW = 1_772_460_000_000
@@ -217,8 +217,8 @@ def test_tiers_are_chosen_per_message_and_the_row_cost_is_their_exact_sum() -> N
     # Neither rate for the whole row would be right.
     both = {k: getattr(row, k) for k in ("input", "output", "cache_write", "cache_read")}
     assert row.cost_micros not in (
-        cost_micros(period.price_for(0), **both),
-        cost_micros(period.price_for(200_000), **both),
+        round_micros(raw_cost(period.price_for(0), **both)),
+        round_micros(raw_cost(period.price_for(200_000), **both)),
     )
 
 

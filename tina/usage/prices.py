@@ -35,7 +35,6 @@ __all__ = [
     "Schedule",
     "Tier",
     "band",
-    "cost_micros",
     "load_prices",
     "prompt_tokens",
     "raw_cost",
@@ -159,13 +158,15 @@ class PriceTable:
         )
         if price is None:
             return None
-        return cost_micros(
-            price,
-            input=input,
-            output=output,
-            cache_write=cache_write,
-            cache_read=cache_read,
-            cache_write_1h=cache_write_1h,
+        return round_micros(
+            raw_cost(
+                price,
+                input=input,
+                output=output,
+                cache_write=cache_write,
+                cache_read=cache_read,
+                cache_write_1h=cache_write_1h,
+            )
         )
 
 
@@ -194,29 +195,6 @@ def raw_cost(
 def round_micros(total: Decimal) -> int:
     """Whole micro-dollars, half up: the one rounding of a cost."""
     return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def cost_micros(
-    price: Price,
-    *,
-    input: int,
-    output: int,
-    cache_write: int,
-    cache_read: int,
-    cache_write_1h: int = 0,
-) -> int:
-    """Micro-dollars for these tokens, rounded once; `cache_write_1h` is the part of
-    `cache_write` written for an hour."""
-    return round_micros(
-        raw_cost(
-            price,
-            input=input,
-            output=output,
-            cache_write=cache_write,
-            cache_read=cache_read,
-            cache_write_1h=cache_write_1h,
-        )
-    )
 
 
 # --- the file format --------------------------------------------------------------------------
