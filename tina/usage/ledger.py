@@ -542,8 +542,7 @@ class UsageLedger:
             now,
             hold_ms,
         )
-        # The moves after the rows they move, in batches of their own (a deployment that does not
-        # take them refuses those batches only).
+        # The moves after the rows they move (batches go in order), in batches of their own.
         batches = [
             Batch(id=self._new_id(), rows=tuple(part[i : i + MAX_ROWS]))
             for part in (rows, moves)
