@@ -712,3 +712,32 @@ def test_an_overrides_tiers_price_the_very_first_batch(tmp_path: Path) -> None:
         ledger.read(transcript, Facts())
         ((row,),) = [b.rows for b in ledger.seal(prices)]
         assert row.get("costMicros") == cost
+
+
+@pytest.mark.parametrize("snapshot", [False, True], ids=["journal", "snapshot"])
+def test_what_a_teamless_session_sent_survives_a_restart_and_still_moves(
+    tmp_path: Path, snapshot: bool
+) -> None:
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    path = _lead(tmp_path, _lead_line(1))
+    ledger.read(path, NO_TEAM)
+    sent = [r for b in ledger.seal(PRICES) for r in b.rows]  # the first save: a snapshot
+    _lead(tmp_path, _lead_line(2, hour=1))
+    ledger.read(path, NO_TEAM)
+    sent += [r for b in ledger.seal(PRICES) for r in b.rows]  # a journal line
+    if snapshot:
+        ledger.save()
+    else:
+        assert b'"unteamed"' in ledger.journal_path.read_bytes()
+
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    _lead(tmp_path, _lead_line(3))
+    again.read(path, LED)
+    _, moves = again.seal(PRICES)
+    assert [(r["hour"], r["input"], r.get("costMicros")) for r in moves.rows] == [
+        (r["hour"], r["input"], r.get("costMicros")) for r in sent
+    ]
+    # Moved: a restart now has nothing to move again.
+    third = UsageLedger.load(state, clock=lambda: NOW)
+    assert third._unteamed == {}

@@ -31,11 +31,11 @@ batch is sent only once it is on disk (:meth:`pending`): a number sent is never 
 
 A session's own lines read while it leads no team (a lead before it creates its team) are counted
 under its orchestration with the phase and agent not known, at once. The ledger remembers what it
-sent of them (:class:`_Unteamed`, in memory, for :data:`MOVE_WINDOW_MS`); when a later line shows
-the session leading a team, it sends that usage again as a move (``moveFrom``) to the team's phase
-and agent, in batches of its own after the round's other rows: exactly the sums sent, so the
-totals do not change and the move never takes more than was recorded. After a restart the usage
-sent before stays "not known".
+sent of them (:class:`_Unteamed`, for :data:`MOVE_WINDOW_MS`, saved with the batches that carry
+them, so a restart keeps it); when a later line shows the session leading a team, it sends that
+usage again as a move (``moveFrom``) to the team's phase and agent, in batches of its own after
+the round's other rows: exactly the sums sent, so the totals do not change and the move never
+takes more than was recorded.
 
 The flow: :meth:`UsageLedger.read` each changed transcript, :meth:`seal` (saves), send
 :meth:`pending` batches one by one, :meth:`acknowledge` each answered one (saves).
@@ -185,6 +185,20 @@ class _Unteamed:
             out.append(move)
         return out
 
+    def saved(self) -> dict[str, Any]:
+        """What a restart needs: since when, and what was sent."""
+        return {"since": self.since, "sent": list(self.sent.values())}
+
+    @classmethod
+    def restored(cls, data: dict[str, Any], fresh: Aggregator) -> _Unteamed:
+        out = cls(since=int(data["since"]), fresh=fresh)
+        for row in data["sent"]:
+            row = dict(row)
+            if not isinstance(row.get("orchestrationId"), str) or "moveFrom" in row:
+                raise ValueError("a followed session's row without an orchestration")
+            out.record(row)
+        return out
+
 
 @attrs.frozen(kw_only=True)
 class Batch:
@@ -219,6 +233,7 @@ class UsageLedger:
         self.aggregator = self._aggregator()
         self._unteamed: dict[str, _Unteamed] = {}  # by session (see the module)
         self._touched: set[str] = set()  # of those, the ones read since the last seal
+        self._unteamed_dirty: set[str] = set()  # those changed (or gone) since the last save
         self._unteamed_swept = 0  # when the ones followed too long were last forgotten
         self.moved = 0  # rows of usage moved to a team's phase and agent
         self._pending: list[Batch] = []
@@ -277,6 +292,7 @@ class UsageLedger:
             ledger.dedupe = Dedupe(keep=ledger._keep)
             ledger._pending = []
             ledger._held = {}
+            ledger._unteamed = {}
             ledger._generation = None
             with contextlib.suppress(OSError):
                 os.replace(path, path.with_name(path.name + ".bad"))
@@ -305,6 +321,10 @@ class UsageLedger:
         self._held = held
         generation = data.get("generation")
         self._generation = generation if isinstance(generation, str) and generation else None
+        self._unteamed = {
+            str(session): _Unteamed.restored(entry, self._aggregator())
+            for session, entry in data.get("unteamed", {}).items()
+        }
         stream = data.get("stream")
         if isinstance(stream, str) and _STREAM.fullmatch(stream):
             self.stream, self._seq = stream, int(data.get("seq", 0))
@@ -343,6 +363,10 @@ class UsageLedger:
         ]
         acked = {str(i) for i in line.get("acked", ())}
         seq = int(line.get("seq", 0))
+        unteamed = {
+            str(session): None if entry is None else _Unteamed.restored(entry, self._aggregator())
+            for session, entry in line.get("unteamed", {}).items()
+        }
         held = None
         if "held" in line:
             held = {}
@@ -357,6 +381,11 @@ class UsageLedger:
             self.reader.marks.pop(p, None)
         self.dedupe.extend(seen)
         self._seq = max(self._seq, seq)
+        for session, follow in unteamed.items():
+            if follow is None:
+                self._unteamed.pop(session, None)
+            else:
+                self._unteamed[session] = follow
         known = {b.id for b in self._pending}
         self._pending.extend(b for b in sealed if b.id not in known)
         if acked:
@@ -379,6 +408,7 @@ class UsageLedger:
             "seen": self.dedupe.hashes(),
             "pending": [{"id": b.id, "rows": list(b.rows)} for b in self._pending],
             "held": [{"row": row, "since": since} for row, since in self._held.values()],
+            "unteamed": {s: f.saved() for s, f in sorted(self._unteamed.items()) if f.sent},
         }
         write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode(), mode=0o600)
         with contextlib.suppress(FileNotFoundError):  # its lines are of an older generation
@@ -390,6 +420,7 @@ class UsageLedger:
         self._sealed_new.clear()
         self._acked_new.clear()
         self._held_dirty = False
+        self._unteamed_dirty.clear()
         self._snapshot_due = False
         self.saves += 1
         self.snapshots += 1
@@ -408,7 +439,15 @@ class UsageLedger:
         seal are left for the seal that counts them."""
         moved, gone = self._moved_marks() if reading else ({}, [])
         fresh = self.dedupe.fresh if reading else []
-        if not (moved or gone or fresh or self._sealed_new or self._acked_new or self._held_dirty):
+        if not (
+            moved
+            or gone
+            or fresh
+            or self._sealed_new
+            or self._acked_new
+            or self._held_dirty
+            or self._unteamed_dirty
+        ):
             return
         if reading and (
             self._generation is None or self._snapshot_due or self._journal_bytes > JOURNAL_MAX
@@ -431,6 +470,11 @@ class UsageLedger:
             line["acked"] = list(self._acked_new)
         if self._held_dirty:
             line["held"] = [{"row": row, "since": since} for row, since in self._held.values()]
+        if self._unteamed_dirty:  # each changed session whole, or null: gone
+            line["unteamed"] = {
+                s: f.saved() if (f := self._unteamed.get(s)) is not None else None
+                for s in sorted(self._unteamed_dirty)
+            }
         data = json.dumps(line, separators=(",", ":")).encode() + b"\n"
         # A line that only acknowledges is not synced: lost with the machine, it makes a
         # replay Convex ignores; a line with marks or batches is (it is what keeps a count
@@ -448,6 +492,7 @@ class UsageLedger:
         self._sealed_new.clear()
         self._acked_new.clear()
         self._held_dirty = False
+        self._unteamed_dirty.clear()
         self.saves += 1
 
     # --- reading -----------------------------------------------------------------------------
@@ -504,6 +549,7 @@ class UsageLedger:
                 wire = row.to_wire()
                 rows.append(wire)
                 follow.record(wire)
+            self._unteamed_dirty.add(session)
             if follow.move_to is not None:
                 found = follow.moves()
                 moves.extend(found)
@@ -515,6 +561,7 @@ class UsageLedger:
             for session, follow in list(self._unteamed.items()):
                 if now - follow.since >= MOVE_WINDOW_MS:
                     del self._unteamed[session]
+                    self._unteamed_dirty.add(session)
         return rows, moves
 
     def forget_missing(self, present: Iterable[str]) -> list[str]:
