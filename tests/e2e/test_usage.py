@@ -148,6 +148,9 @@ def test_a_leads_usage_from_before_its_team_moves_to_its_phase_when_the_team_app
     breakdown = owner.query("usage:orchestrationBreakdown", orchestrationId=orch["_id"])
     assert [(p.get("phaseNumber"), p["messages"]) for p in breakdown["byPhase"]] == [(None, 1)]
 
+    # The daemon restarts meanwhile: what it sent of the session is in its ledger.
+    laptop.stop_daemon()
+    laptop.start_daemon()
     # Its team appears, then its next line: all of it is now phase 1's, the lead's.
     laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION)
     eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
