@@ -244,7 +244,8 @@ class HookEvent:
     JSON text of a PermissionRequest's suggestions array as Claude Code sent it (keys in their
     order, so it can be handed back verbatim as `updatedPermissions`), absent when it is longer
     than `PROMPT_SUGGESTIONS_MAX` bytes. `received_at` is when the daemon received it, in ms
-    since the epoch.
+    since the epoch. `tmux_pane` and `tmux_socket` are not Claude Code's: `tina hook` adds the
+    pane it runs in.
     """
 
     event: str
@@ -272,6 +273,9 @@ class HookEvent:
     team_name: str | None = None
     trigger: str | None = None
     last_assistant_message: str | None = None
+    # The tmux pane the hook ran in (`%3`) and its server's socket: `tina hook` adds them.
+    tmux_pane: str | None = None
+    tmux_socket: str | None = None
 
 
 HOOK_TOOL_INPUT_MAX = 4 * 1024

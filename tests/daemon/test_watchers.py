@@ -315,3 +315,41 @@ async def test_a_full_rescan_hands_over_teams_as_it_reads_them(
     item = pending(syncer)[("team", "t007")]
     assert isinstance(item, TeamItem) and [t.task_id for t in item.tasks] == ["0", "1", "2"]
     assert set(watcher.inboxes) == {f"t{t:03}" for t in range(120)}
+
+
+async def test_a_pane_teammates_session_is_the_member_in_its_pane(
+    tmp_path: Path, syncer: Syncer
+) -> None:
+    """`pane_member`: the one teammate whose `tmuxPaneId` is the pane a session's hooks ran in;
+    pane ids are unique per tmux server only, so a team whose lead runs on another is not it."""
+    claude = tmp_path / ".claude"
+
+    def config(name: str, lead: str, panes: dict[str, str]) -> dict[str, Any]:
+        doc = team_config(name, list(panes))
+        doc["leadSessionId"] = lead
+        for member in doc["members"]:
+            member["tmuxPaneId"] = panes[member["name"]]
+        return doc
+
+    write(
+        claude / "teams/alpha/config.json",
+        config("alpha", "la", {"team-lead": "", "executor-1": "%5"}),
+    )
+    write(
+        claude / "teams/beta/config.json", config("beta", "lb", {"team-lead": "", "reviewer": "%7"})
+    )
+    watcher = ClaudeWatcher(claude, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    sockets = {"la": "/tmp/tmux-1/default", "lb": "/tmp/tmux-1/other"}
+    assert watcher.pane_member("%5", "/tmp/tmux-1/default", sockets.get) == ("alpha", "executor-1")
+    assert watcher.pane_member("%5", None, sockets.get) == ("alpha", "executor-1")
+    assert watcher.pane_member("%9", None, sockets.get) is None
+    # The same pane id on two teams: the tmux server decides; without it, nobody.
+    write(
+        claude / "teams/beta/config.json", config("beta", "lb", {"team-lead": "", "reviewer": "%5"})
+    )
+    watcher._emit(await watcher.rescan(force=True))
+    assert watcher.pane_member("%5", "/tmp/tmux-1/other", sockets.get) == ("beta", "reviewer")
+    assert watcher.pane_member("%5", "/tmp/tmux-1/default", sockets.get) == ("alpha", "executor-1")
+    assert watcher.pane_member("%5", None, sockets.get) is None
+    assert watcher.pane_member("%5", "/tmp/tmux-1/default", lambda lead: None) is None

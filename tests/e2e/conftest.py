@@ -128,12 +128,13 @@ def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float 
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def run_hook(laptop: Laptop, event: dict[str, Any]) -> None:
-    """`tina hook` with the event on stdin, as Claude Code runs it."""
+def run_hook(laptop: Laptop, event: dict[str, Any], env: dict[str, str] | None = None) -> None:
+    """`tina hook` with the event on stdin, as Claude Code runs it (`env`: more environment,
+    e.g. the `TMUX_PANE` of a pane teammate's hooks)."""
     done = subprocess.run(
         [str(BIN / "tina"), "hook"],
         input=json.dumps(event).encode(),
-        env=laptop.env(),
+        env=laptop.env(env),
         capture_output=True,
         cwd=laptop.root,
         timeout=30,

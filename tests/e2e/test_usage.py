@@ -175,6 +175,37 @@ def test_a_leads_usage_from_before_its_team_moves_to_its_phase_when_the_team_app
     assert status is not None and status["usage"]["moved"] == 1
 
 
+def test_a_pane_teammates_usage_is_its_agents_by_the_pane_its_hooks_ran_in(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    """A pane teammate is a session of its own that leads nothing: its hooks run in its tmux
+    pane (`TMUX_PANE`), and the team config names the member in that pane."""
+    wt, orch, _ = started(laptop, backend)
+    members = [{"name": "team-lead", "tmuxPaneId": ""}, {"name": "executor-1", "tmuxPaneId": "%5"}]
+    laptop.write_team(TEAM, members, cwd=wt, lead_session_id=LEAD_SESSION)
+    eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
+    teammate = "7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    start = {"hook_event_name": "SessionStart", "session_id": teammate, "cwd": str(wt)}
+    run_hook(laptop, {**start, "source": "startup"}, {"TMUX_PANE": "%5", "TMUX": "/tmp/t,1,0"})
+    # The daemon holds the session (what the hook said is applied) before its first line.
+    eventually(
+        lambda: (
+            (s := laptop.status()) is not None
+            and any(teammate.startswith(x["id"]) for x in s["hooks"]["sessions"])
+        )
+    )
+    transcript = transcript_of(laptop, wt, teammate)
+    line = json.loads(assistant(wt, "p1", input_tokens=20, output_tokens=7))
+    transcript.write_text(json.dumps({**line, "sessionId": teammate}) + "\n")
+
+    def by_agent() -> list[tuple[Any, Any]] | None:
+        got = owner.query("usage:orchestrationBreakdown", orchestrationId=orch["_id"])
+        agents = [(a.get("phaseNumber"), a.get("agentName")) for a in got["byAgent"]]
+        return agents or None
+
+    assert eventually(by_agent, timeout=60) == [("1", "executor-1")]
+
+
 def quota_of(owner: Api, name: str) -> dict[str, Any] | None:
     found = [q for q in owner.query("usage:fleetQuota") if q["nodeName"] == name]
     return found[0] if found else None

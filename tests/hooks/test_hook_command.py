@@ -262,3 +262,24 @@ def test_a_hook_run_imports_nothing_heavy(home: Path) -> None:
         timeout=60,
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+async def test_the_tmux_pane_it_runs_in_goes_with_the_event(home: Path, daemon: Hooks) -> None:
+    """A pane teammate's hooks run in its pane: `TMUX_PANE` (which tmux gives every process in a
+    pane) names the member; nothing Claude Code sends does."""
+    doc = {"hook_event_name": "SessionStart", "session_id": "s-pane", "source": "startup"}
+    in_pane = claude_env(home, TMUX_PANE="%7", TMUX="/tmp/tmux-501/default,4242,0")
+    outside = claude_env(home)
+    forged = {**doc, "tina_tmux_pane": "%9", "tina_tmux_socket": "/tmp/elsewhere"}
+    for env, sent in ((in_pane, doc), (outside, doc), (outside, forged), (in_pane, forged)):
+        code, out = await run_hook(PYTHON_M, json.dumps(sent).encode(), env)
+        assert (code, out) == (0, b"")
+    got = [(e.tmux_pane, e.tmux_socket) for e in drain(daemon)]
+    assert got == [
+        ("%7", "/tmp/tmux-501/default"),
+        (None, None),
+        (None, None),  # only the hook's own environment says where it runs
+        ("%7", "/tmp/tmux-501/default"),
+    ]
+    bad = claude_env(home, TMUX_PANE="7; rm -rf /")
+    assert hook.tmux_fields(bad) == {}

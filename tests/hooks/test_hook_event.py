@@ -169,3 +169,16 @@ class Hostile(dict[str, Any]):
 
 def test_a_hostile_mapping_never_raises() -> None:
     assert parse_hook_event(Hostile(hook_event_name="Stop"), received_at=AT) is None
+
+
+def test_the_tmux_pane_tina_hook_adds_is_kept_only_when_it_is_a_pane_id() -> None:
+    base = {"hook_event_name": "SessionStart", "session_id": SID}
+    socket = "/tmp/tmux-501/default"
+    event = parse({**base, "tina_tmux_pane": "%12", "tina_tmux_socket": socket})
+    assert (event.tmux_pane, event.tmux_socket) == ("%12", socket)
+    for pane in ("12", "%", "%1a", "%12345678901", 12, None, "leader", "in-process"):
+        event = parse({**base, "tina_tmux_pane": pane, "tina_tmux_socket": socket})
+        assert (event.tmux_pane, event.tmux_socket) == (None, None), pane
+    # A socket means nothing without its pane, and is a path.
+    assert parse({**base, "tina_tmux_socket": socket}).tmux_socket is None
+    assert parse({**base, "tina_tmux_pane": "%1", "tina_tmux_socket": "default"}).tmux_socket is None

@@ -12,6 +12,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import structlog
 import trio
@@ -329,3 +330,20 @@ def test_a_full_file_keeps_what_matters_most_under_the_cap() -> None:
     assert len(encode_sessions(sessions.by_keep(team_of(TEAM)), limit=limit)) <= limit
     # The newest running sessions first, then the ended lead of a live team.
     assert [s.session_id for s in kept] == [f"s{i:02}" for i in range(49, 49 - len(kept), -1)]
+
+
+def test_the_tmux_pane_a_session_ran_in_is_kept_across_a_restart() -> None:
+    """It is what joins a pane teammate's session to its member (usage by agent)."""
+    sessions = HookSessions()
+    pane = attrs.evolve(
+        hook("SessionStart startup", T0, session_id="pane-1"),
+        tmux_pane="%4",
+        tmux_socket="/tmp/tmux-501/default",
+    )
+    sessions.apply(pane)
+    sessions.apply(hook("Stop", T0 + 1, session_id="pane-1"))  # an event without: kept
+    (state,) = sessions.by_id.values()
+    assert (state.tmux_pane, state.tmux_socket) == ("%4", "/tmp/tmux-501/default")
+    kept, skipped = decode_sessions(encode_sessions(sessions.by_keep(team_of(TEAM))))
+    assert skipped == []
+    assert [(s.tmux_pane, s.tmux_socket) for s in kept] == [("%4", "/tmp/tmux-501/default")]

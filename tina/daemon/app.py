@@ -379,8 +379,9 @@ class Daemon:
 
     def _usage_facts(self) -> Facts:
         """What usage attribution needs, from what the daemon knows now: the team configs, the
-        orchestrations (by worktree; a held id until the syncer has the Convex one) and the
-        hook sessions' teams."""
+        orchestrations (by worktree; a held id until the syncer has the Convex one), the hook
+        sessions' teams, and a pane teammate's session's team and agent (the member in the tmux
+        pane its hooks ran in)."""
         ids = {os.path.normpath(wt): oid for wt, oid in self.syncer.orchestration_ids.items()}
         orchestrations: dict[str, tuple[str, str]] = {}
         for feature, wt in self.hooks.worktrees.items():
@@ -397,11 +398,19 @@ class Daemon:
             )
             for d, (_, team, members) in sorted(self.claude.configs.items())
         )
-        sessions = {
-            sid: SessionFacts(team=names[state.team])
-            for sid, state in self.hooks.sessions.by_id.items()
-            if state.team is not None and state.team in names
-        }
+        by_id = self.hooks.sessions.by_id
+        sessions: dict[str, SessionFacts] = {}
+        for sid, state in by_id.items():
+            if state.team is not None and state.team in names:
+                sessions[sid] = SessionFacts(team=names[state.team])
+            elif state.tmux_pane is not None:  # a pane teammate: the member in its pane
+                member = self.claude.pane_member(
+                    state.tmux_pane,
+                    state.tmux_socket,
+                    lambda lead: s.tmux_socket if (s := by_id.get(lead)) else None,
+                )
+                if member is not None and member[0] in names:
+                    sessions[sid] = SessionFacts(team=names[member[0]], agent=member[1])
         return Facts(
             teams=teams,
             orchestrations=tuple(

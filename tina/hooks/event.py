@@ -54,6 +54,8 @@ _TEXT_FIELDS: dict[str, int] = {
     "trigger": HOOK_FIELD_MAX,
     "last_assistant_message": HOOK_TEXT_MAX,
 }
+# Added by `tina hook` from its environment (`tina.hooks.hook.tmux_fields`), not Claude Code's.
+_TMUX_PANE = re.compile(r"%[0-9]{1,10}")
 
 
 def clean_text(text: str, limit: int) -> str:
@@ -115,6 +117,12 @@ def parse_hook_event(doc: Any, *, received_at: float) -> HookEvent | None:
             for key, limit in _TEXT_FIELDS.items()
             if isinstance(value := doc.get(key), str)
         }
+        pane = doc.get("tina_tmux_pane")
+        if isinstance(pane, str) and _TMUX_PANE.fullmatch(pane):
+            fields["tmux_pane"] = pane
+            socket = doc.get("tina_tmux_socket")
+            if isinstance(socket, str) and socket.startswith("/"):
+                fields["tmux_socket"] = clean_text(socket, HOOK_FIELD_MAX)
         event = clean_text(name.strip(), HOOK_FIELD_MAX)
         permission = event == PERMISSION_REQUEST
         tool_input, truncated = _tool_input(

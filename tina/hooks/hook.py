@@ -15,6 +15,11 @@ the two documented shapes, unreadable input. A PermissionRequest without a decis
 Code show its own prompt: it fails open to the human, never to "allow". The command never
 raises and never exits non-zero (a non-zero exit would show an error line in the session).
 
+Run inside a tmux pane (a pane teammate, or a lead in tmux), it adds the pane's id (`TMUX_PANE`,
+which tmux gives every process in a pane) and its server's socket (`TMUX`'s first part) to the
+event, as `tina_tmux_pane` and `tina_tmux_socket`: the daemon joins the session to the team
+member whose `tmuxPaneId` that is, which nothing else in the event names.
+
 Startup cost matters (it runs for every event): this module imports only the standard library
 and `tina.daemon.locations` (the control socket's path without attrs or TOML).
 """
@@ -84,7 +89,7 @@ def main(
         env = os.environ if env is None else env
         if stdin is None:
             stdin = sys.stdin.buffer
-        read = read_hook(stdin)
+        read = read_hook(stdin, env)
         if read is None:
             return 0
         line, name = read
@@ -101,14 +106,26 @@ def main(
     return 0
 
 
-def read_event(stdin: BinaryIO) -> bytes | None:
+def read_event(stdin: BinaryIO, env: Mapping[str, str] | None = None) -> bytes | None:
     """The `hook <compact JSON>\\n` line for the event on `stdin`, or None: a terminal, more
     than `MAX_INPUT` bytes, not JSON, not an object with a string `hook_event_name`."""
-    read = read_hook(stdin)
+    read = read_hook(stdin, env)
     return None if read is None else read[0]
 
 
-def read_hook(stdin: BinaryIO) -> tuple[bytes, str] | None:
+def tmux_fields(env: Mapping[str, str]) -> dict[str, str]:
+    """The tmux pane the hook runs in and its server's socket, when it runs in one."""
+    pane = env.get("TMUX_PANE", "")
+    if not (pane.startswith("%") and pane[1:].isdigit() and 1 < len(pane) <= 11):
+        return {}
+    out = {"tina_tmux_pane": pane}
+    socket_path = env.get("TMUX", "").split(",", 1)[0]
+    if socket_path.startswith("/") and len(socket_path) <= 1024:
+        out["tina_tmux_socket"] = socket_path
+    return out
+
+
+def read_hook(stdin: BinaryIO, env: Mapping[str, str] | None = None) -> tuple[bytes, str] | None:
     """`read_event`'s line and the event's name."""
     if stdin.isatty():
         return None  # run by hand: no event is coming
@@ -121,6 +138,10 @@ def read_hook(stdin: BinaryIO) -> tuple[bytes, str] | None:
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("hook_event_name"), str):
         return None
+    if env is not None:  # only ever what this process's environment says
+        doc.pop("tina_tmux_pane", None)
+        doc.pop("tina_tmux_socket", None)
+        doc.update(tmux_fields(env))
     try:
         text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate ("\ud800"): keep it escaped

@@ -287,6 +287,21 @@ class ClaudeWatcher:
                 return d
         return None
 
+    def pane_member(
+        self, pane: str, socket: str | None, socket_of: Callable[[str], str | None]
+    ) -> tuple[str, str] | None:
+        """(team directory, agent name) of the one teammate whose config's `tmuxPaneId` is
+        `pane` (a pane teammate's session, whose hooks ran in that pane), as last read; None
+        when no teammate or several have it. Pane ids are unique per tmux server: a team whose
+        lead's hooks ran on another server (`socket_of(lead session)`) is not it."""
+        found: list[tuple[str, str]] = []
+        for d, (_, _team, members) in self.configs.items():
+            lead_socket = socket_of(lead) if (lead := self.lead_sessions.get(d)) else None
+            if socket is not None and lead_socket is not None and lead_socket != socket:
+                continue
+            found.extend((d, m.agent_name) for m in members if m.tmux_pane_id == pane)
+        return found[0] if len(found) == 1 else None
+
     def hook_changed(self, session_id: str) -> None:
         """A session's hook liveness changed: if it is a team's lead, that team is checked again
         (sent when a member's merged liveness changed) by the run loop. Never blocks."""

@@ -146,6 +146,10 @@ class SessionState:
     ended_at: float | None = None
     team: str | None = None
     orchestration: str | None = None
+    # The tmux pane its hooks run in and that server's socket (`tina hook` adds them): a pane
+    # teammate's session is the member whose `tmuxPaneId` this is (`ClaudeWatcher.pane_member`).
+    tmux_pane: str | None = None
+    tmux_socket: str | None = None
     tool_name: str | None = None  # the last tool it used or asked for
     tool_at: float | None = None  # when that tool started (its PreToolUse)
     # The last StopFailure's kind, text (error_details, else the API error message) and when
@@ -184,6 +188,8 @@ class HookSessions:
         state.cwd = event.cwd or state.cwd
         state.transcript_path = event.transcript_path or state.transcript_path
         state.permission_mode = event.permission_mode or state.permission_mode
+        if event.tmux_pane:
+            state.tmux_pane, state.tmux_socket = event.tmux_pane, event.tmux_socket
         if event.tool_name and event.event in TOOL_EVENTS:
             if event.event == "PreToolUse" or event.tool_name != state.tool_name:
                 state.tool_at = now
@@ -299,6 +305,8 @@ _KEPT_TEXT = (
     "reason",
     "team",
     "orchestration",
+    "tmux_pane",
+    "tmux_socket",
     "tool_name",
     "error_kind",
     "retry_hint",
