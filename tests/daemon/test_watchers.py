@@ -13,7 +13,7 @@ import trio
 
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.actors.claude import ClaudeWatcher
+from tina.daemon.actors.claude import ClaudeWatcher, pane_member
 from tina.daemon.actors.worktree import WorktreeWatcher
 from tina.daemon.sync.coalescer import OrchestrationItem, TeamItem, TeamRemoval
 from tina.daemon.sync.syncer import Syncer
@@ -340,16 +340,20 @@ async def test_a_pane_teammates_session_is_the_member_in_its_pane(
     )
     watcher = ClaudeWatcher(claude, syncer)
     watcher._emit(await watcher.rescan(force=True))
+
+    def member(w: ClaudeWatcher, pane: str, socket: str | None, socket_of: Any) -> Any:
+        return pane_member(w.pane_members(), pane, socket, socket_of)
+
     sockets = {"la": "/tmp/tmux-1/default", "lb": "/tmp/tmux-1/other"}
-    assert watcher.pane_member("%5", "/tmp/tmux-1/default", sockets.get) == ("alpha", "executor-1")
-    assert watcher.pane_member("%5", None, sockets.get) == ("alpha", "executor-1")
-    assert watcher.pane_member("%9", None, sockets.get) is None
+    assert member(watcher, "%5", "/tmp/tmux-1/default", sockets.get) == ("alpha", "executor-1")
+    assert member(watcher, "%5", None, sockets.get) == ("alpha", "executor-1")
+    assert member(watcher, "%9", None, sockets.get) is None
     # The same pane id on two teams: the tmux server decides; without it, nobody.
     write(
         claude / "teams/beta/config.json", config("beta", "lb", {"team-lead": "", "reviewer": "%5"})
     )
     watcher._emit(await watcher.rescan(force=True))
-    assert watcher.pane_member("%5", "/tmp/tmux-1/other", sockets.get) == ("beta", "reviewer")
-    assert watcher.pane_member("%5", "/tmp/tmux-1/default", sockets.get) == ("alpha", "executor-1")
-    assert watcher.pane_member("%5", None, sockets.get) is None
-    assert watcher.pane_member("%5", "/tmp/tmux-1/default", lambda lead: None) is None
+    assert member(watcher, "%5", "/tmp/tmux-1/other", sockets.get) == ("beta", "reviewer")
+    assert member(watcher, "%5", "/tmp/tmux-1/default", sockets.get) == ("alpha", "executor-1")
+    assert member(watcher, "%5", None, sockets.get) is None
+    assert member(watcher, "%5", "/tmp/tmux-1/default", lambda lead: None) is None

@@ -181,4 +181,6 @@ def test_the_tmux_pane_tina_hook_adds_is_kept_only_when_it_is_a_pane_id() -> Non
         assert (event.tmux_pane, event.tmux_socket) == (None, None), pane
     # A socket means nothing without its pane, and is a path.
     assert parse({**base, "tina_tmux_socket": socket}).tmux_socket is None
-    assert parse({**base, "tina_tmux_pane": "%1", "tina_tmux_socket": "default"}).tmux_socket is None
+    assert (
+        parse({**base, "tina_tmux_pane": "%1", "tina_tmux_socket": "default"}).tmux_socket is None
+    )

@@ -399,12 +399,14 @@ class Daemon:
             for d, (_, team, members) in sorted(self.claude.configs.items())
         )
         by_id = self.hooks.sessions.by_id
+        in_panes = self.claude.pane_members()  # once a round, not per session
         sessions: dict[str, SessionFacts] = {}
         for sid, state in by_id.items():
             if state.team is not None and state.team in names:
                 sessions[sid] = SessionFacts(team=names[state.team])
-            elif state.tmux_pane is not None:  # a pane teammate: the member in its pane
-                member = self.claude.pane_member(
+            elif state.tmux_pane is not None and state.tmux_pane in in_panes:  # a pane teammate
+                member = claude.pane_member(
+                    in_panes,
                     state.tmux_pane,
                     state.tmux_socket,
                     lambda lead: s.tmux_socket if (s := by_id.get(lead)) else None,

@@ -287,20 +287,16 @@ class ClaudeWatcher:
                 return d
         return None
 
-    def pane_member(
-        self, pane: str, socket: str | None, socket_of: Callable[[str], str | None]
-    ) -> tuple[str, str] | None:
-        """(team directory, agent name) of the one teammate whose config's `tmuxPaneId` is
-        `pane` (a pane teammate's session, whose hooks ran in that pane), as last read; None
-        when no teammate or several have it. Pane ids are unique per tmux server: a team whose
-        lead's hooks ran on another server (`socket_of(lead session)`) is not it."""
-        found: list[tuple[str, str]] = []
+    def pane_members(self) -> dict[str, list[tuple[str, str, str | None]]]:
+        """Every teammate in a tmux pane, by its config's `tmuxPaneId`: (team directory, agent
+        name, the team's lead session), as last read (for `pane_member`)."""
+        out: dict[str, list[tuple[str, str, str | None]]] = {}
         for d, (_, _team, members) in self.configs.items():
-            lead_socket = socket_of(lead) if (lead := self.lead_sessions.get(d)) else None
-            if socket is not None and lead_socket is not None and lead_socket != socket:
-                continue
-            found.extend((d, m.agent_name) for m in members if m.tmux_pane_id == pane)
-        return found[0] if len(found) == 1 else None
+            lead = self.lead_sessions.get(d)
+            for m in members:
+                if m.tmux_pane_id and m.tmux_pane_id.startswith("%"):
+                    out.setdefault(m.tmux_pane_id, []).append((d, m.agent_name, lead))
+        return out
 
     def hook_changed(self, session_id: str) -> None:
         """A session's hook liveness changed: if it is a team's lead, that team is checked again
@@ -747,6 +743,28 @@ class ClaudeWatcher:
             tasks = sorted((snap for _, snap in self.tasks.get(d, {}).values()), key=_task_order)
             self.syncer.put_team(d, team, members, tasks)
             self.sent.add(d)
+
+
+def pane_member(
+    members: dict[str, list[tuple[str, str, str | None]]],
+    pane: str,
+    socket: str | None,
+    socket_of: Callable[[str], str | None],
+) -> tuple[str, str] | None:
+    """(team directory, agent name) of the one teammate in `members`
+    (`ClaudeWatcher.pane_members`) whose pane is `pane`: a pane teammate's session, whose hooks
+    ran in that pane. None when no teammate or several have it. Pane ids are unique per tmux
+    server: a team whose lead's hooks ran on another server (`socket_of(lead session)`) is not
+    it."""
+    found = [
+        (d, agent)
+        for d, agent, lead in members.get(pane, ())
+        if socket is None
+        or lead is None
+        or (lead_socket := socket_of(lead)) is None
+        or lead_socket == socket
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 async def remove_vanished(

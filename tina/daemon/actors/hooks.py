@@ -147,7 +147,7 @@ class SessionState:
     team: str | None = None
     orchestration: str | None = None
     # The tmux pane its hooks run in and that server's socket (`tina hook` adds them): a pane
-    # teammate's session is the member whose `tmuxPaneId` this is (`ClaudeWatcher.pane_member`).
+    # teammate's session is the member whose `tmuxPaneId` this is (`claude.pane_member`).
     tmux_pane: str | None = None
     tmux_socket: str | None = None
     tool_name: str | None = None  # the last tool it used or asked for
