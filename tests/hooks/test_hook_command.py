@@ -281,5 +281,5 @@ async def test_the_tmux_pane_it_runs_in_goes_with_the_event(home: Path, daemon: 
         (None, None),  # only the hook's own environment says where it runs
         ("%7", "/tmp/tmux-501/default"),
     ]
-    bad = claude_env(home, TMUX_PANE="7; rm -rf /")
-    assert hook.tmux_fields(bad) == {}
+    for pane in ("7; rm -rf /", "%", "%\u0661", "%12345678901", "leader"):
+        assert hook.tmux_fields(claude_env(home, TMUX_PANE=pane)) == {}, pane

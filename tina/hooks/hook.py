@@ -116,7 +116,8 @@ def read_event(stdin: BinaryIO, env: Mapping[str, str] | None = None) -> bytes |
 def tmux_fields(env: Mapping[str, str]) -> dict[str, str]:
     """The tmux pane the hook runs in and its server's socket, when it runs in one."""
     pane = env.get("TMUX_PANE", "")
-    if not (pane.startswith("%") and pane[1:].isdigit() and 1 < len(pane) <= 11):
+    digits = pane[1:]
+    if not (pane.startswith("%") and digits.isascii() and digits.isdigit() and len(digits) <= 10):
         return {}
     out = {"tina_tmux_pane": pane}
     socket_path = env.get("TMUX", "").split(",", 1)[0]
