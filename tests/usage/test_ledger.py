@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -503,7 +504,8 @@ def test_a_state_from_before_streams_keeps_its_batches_and_numbers_the_new_ones(
     state = tmp_path / "usage.json"
     transcript = tmp_path / "s.jsonl"
     _append_message(transcript, 1)
-    old = UsageLedger(state, clock=lambda: NOW, new_id=ledger_module.new_batch_id)
+    # The ids the version before streams gave its batches: of no stream.
+    old = UsageLedger(state, clock=lambda: NOW, new_id=lambda: f"usage:{uuid.uuid4().hex}")
     old.read(transcript, Facts())
     (unnumbered,) = old.seal(PRICES)
     data = json.loads(state.read_bytes())

@@ -71,7 +71,6 @@ __all__ = [
     "Batch",
     "UsageLedger",
     "held_id",
-    "new_batch_id",
 ]
 
 FORMAT_VERSION = 1
@@ -125,11 +124,6 @@ def _merge(into: dict[str, Any], row: dict[str, Any]) -> None:
         into["costMicros"] = int(into["costMicros"]) + int(row["costMicros"])
     else:  # one part not priced: the sum is not either (never a partial cost)
         into.pop("costMicros", None)
-
-
-def new_batch_id() -> str:
-    """An id of no stream (Convex keeps it 7 days): for callers that number nothing."""
-    return f"usage:{uuid.uuid4().hex}"
 
 
 def stream_batch_id(stream: str, seq: int) -> str:
