@@ -193,6 +193,10 @@ async function handlePush(text) {
   var message = logic.parsePush(text);
   if (message.op === "close") return closeTagged(message.tag);
   var shown = logic.notificationFor(message, self.registration.scope);
+  // Chromium reconciles its store of notifications with the ones on screen at the store's first
+  // read in a browser session, and can drop one written just before: shown, but missing from
+  // getNotifications(), so a later close or count would miss it. Reading first settles that.
+  await self.registration.getNotifications();
   // The same tag replaces the notification in place (renotify: false: no second buzz).
   return self.registration.showNotification(shown.title, shown.options);
 }
