@@ -195,8 +195,9 @@ async function handlePush(text) {
   var shown = logic.notificationFor(message, self.registration.scope);
   // Chromium reconciles its store of notifications with the ones on screen at the store's first
   // read in a browser session, and can drop one written just before: shown, but missing from
-  // getNotifications(), so a later close or count would miss it. Reading first settles that.
-  await self.registration.getNotifications();
+  // getNotifications(), so a later close or count would miss it. Reading first settles that;
+  // a read that fails must not stop the notification.
+  await self.registration.getNotifications().catch(function () {});
   // The same tag replaces the notification in place (renotify: false: no second buzz).
   return self.registration.showNotification(shown.title, shown.options);
 }
