@@ -308,6 +308,24 @@
     return found;
   }
 
+  /**
+   * A queue that runs async work one piece at a time, in the order given: each piece starts when
+   * the one before it has settled; a failure goes to its own caller and never stops the next.
+   */
+  function oneAtATime() {
+    var last = Promise.resolve();
+    return function (work) {
+      var result = last.then(function () {
+        return work();
+      });
+      last = result.then(
+        function () {},
+        function () {},
+      );
+      return result;
+    };
+  }
+
   root.tinaSw = {
     FALLBACK_URL: FALLBACK_URL,
     GENERIC: GENERIC,
@@ -323,5 +341,6 @@
     pickWindow: pickWindow,
     requestKind: requestKind,
     assetsOf: assetsOf,
+    oneAtATime: oneAtATime,
   };
 })(self);

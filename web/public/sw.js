@@ -158,6 +158,15 @@ self.addEventListener("fetch", function (event) {
 
 // ---- push ----------------------------------------------------------------------------------
 
+// Chromium's getNotifications() deletes from its store each notification that was written before
+// the read began and that the platform does not yet report as on screen
+// (content/browser/notifications/platform_notification_context_impl.cc). A read that overlaps a
+// show therefore drops the notification being shown: it stays on screen, but every later read
+// misses it, so a later close cannot find it and it stays after its item is answered. Pushes come
+// in bursts and their events run at the same time, so the worker's own reads and shows of
+// notifications run one at a time, in the order their events came.
+var oneAtATime = logic.oneAtATime();
+
 function pushText(data) {
   if (!data) return null;
   try {
@@ -193,17 +202,18 @@ async function handlePush(text) {
   var message = logic.parsePush(text);
   if (message.op === "close") return closeTagged(message.tag);
   var shown = logic.notificationFor(message, self.registration.scope);
-  // Chromium reconciles its store of notifications with the ones on screen at the store's first
-  // read in a browser session, and can drop one written just before: shown, but missing from
-  // getNotifications(), so a later close or count would miss it. Reading first settles that;
-  // a read that fails must not stop the notification.
-  await self.registration.getNotifications().catch(function () {});
   // The same tag replaces the notification in place (renotify: false: no second buzz).
   return self.registration.showNotification(shown.title, shown.options);
 }
 
 self.addEventListener("push", function (event) {
-  keepAlive(event, handlePush(pushText(event.data)));
+  var text = pushText(event.data);
+  keepAlive(
+    event,
+    oneAtATime(function () {
+      return handlePush(text);
+    }),
+  );
 });
 
 // ---- a tap on a notification -------------------------------------------------------------
@@ -246,7 +256,9 @@ async function answerFromNotification(notification, action, request) {
     result = { error: (e && e.message) || "network error" };
   }
   var shown = logic.answerOutcome(notification.title, notification.data, action, result, self.registration.scope);
-  return self.registration.showNotification(shown.title, shown.options);
+  return oneAtATime(function () {
+    return self.registration.showNotification(shown.title, shown.options);
+  });
 }
 
 self.addEventListener("notificationclick", function (event) {

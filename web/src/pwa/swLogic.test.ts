@@ -19,6 +19,7 @@ type SwLogic = {
   pickWindow<W extends Win>(windows: W[], scope: string): W | null;
   requestKind(url: string, scope: string, mode: string): "index" | "asset" | "static" | null;
   assetsOf(html: string, base: string): string[];
+  oneAtATime(): <T>(work: () => Promise<T>) => Promise<T>;
 };
 
 // Paths, not URLs: happy-dom's URL is not one Node's fs takes.
@@ -170,5 +171,64 @@ describe("what the worker answers from its cache", () => {
 
   test("every static file the worker keeps is in web/public", () => {
     for (const file of sw.STATIC_FILES) expect(() => readFileSync(path.join(PUBLIC, file)), file).not.toThrow();
+  });
+});
+
+describe("the worker's notification work, one piece at a time", () => {
+  /** A piece of work that records when it starts and ends, and settles when told to. */
+  function piece(name: string, log: string[]) {
+    let settle!: (ok: boolean) => void;
+    const done = new Promise<boolean>((r) => (settle = r));
+    return {
+      work: async () => {
+        log.push(`${name} start`);
+        const ok = await done;
+        log.push(`${name} end`);
+        if (!ok) throw new Error(`${name} failed`);
+        return name;
+      },
+      settle: (ok = true) => settle(ok),
+    };
+  }
+  const tick = async () => {
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  };
+
+  test("the next starts only after the one before has settled, in the order given", async () => {
+    const log: string[] = [];
+    const run = sw.oneAtATime();
+    const [a, b, c] = [piece("a", log), piece("b", log), piece("c", log)];
+    const results = [run(a.work), run(b.work), run(c.work)];
+    await tick();
+    expect(log).toEqual(["a start"]);
+    a.settle();
+    await tick();
+    expect(log).toEqual(["a start", "a end", "b start"]);
+    b.settle();
+    c.settle();
+    expect(await Promise.all(results)).toEqual(["a", "b", "c"]);
+    expect(log).toEqual(["a start", "a end", "b start", "b end", "c start", "c end"]);
+  });
+
+  test("a failure goes to its own caller and never stops the next", async () => {
+    const log: string[] = [];
+    const run = sw.oneAtATime();
+    const [a, b] = [piece("a", log), piece("b", log)];
+    const first = run(a.work);
+    const second = run(b.work);
+    a.settle(false);
+    await expect(first).rejects.toThrow("a failed");
+    b.settle();
+    expect(await second).toBe("b");
+    await expect(run(() => Promise.reject(new Error("sync-ish")))).rejects.toThrow("sync-ish");
+    expect(await run(async () => "after")).toBe("after");
+  });
+
+  test("two queues do not wait for each other", async () => {
+    const log: string[] = [];
+    const a = piece("a", log);
+    void sw.oneAtATime()(a.work);
+    expect(await sw.oneAtATime()(async () => "other")).toBe("other");
+    a.settle();
   });
 });
