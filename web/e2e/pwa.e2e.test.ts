@@ -30,7 +30,7 @@ type Shown = { title: string; body: string; tag: string; data: unknown; icon: st
 /**
  * The notifications the worker shows now, read from the page (registration.getNotifications()).
  * Chromium's read deletes from its store a notification written before the read began that is not
- * on screen yet, so the tests read only once the worker's work is done: `deliver` and `press`
+ * on screen yet, so the tests read only once the worker's work is done: `deliver` and `tap`
  * return after it (the worker's own reads and shows take turns; see sw.js).
  */
 async function shown(tag?: string): Promise<Shown[]> {
