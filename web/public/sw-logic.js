@@ -1,5 +1,6 @@
 // The service worker's decisions, with no I/O: what a push message asks for, where a tap on a
-// notification leads, which requests the worker answers and how. sw.js loads this file with
+// notification leads, which requests the worker answers and how, and the queue its notification
+// work waits in. sw.js loads this file with
 // importScripts; the unit tests (web/src/pwa/swLogic.test.ts) evaluate the same file. Plain
 // JavaScript that any browser runs as it is (it is copied to the build unchanged).
 //
