@@ -106,13 +106,6 @@ def main(
     return 0
 
 
-def read_event(stdin: BinaryIO, env: Mapping[str, str] | None = None) -> bytes | None:
-    """The `hook <compact JSON>\\n` line for the event on `stdin`, or None: a terminal, more
-    than `MAX_INPUT` bytes, not JSON, not an object with a string `hook_event_name`."""
-    read = read_hook(stdin, env)
-    return None if read is None else read[0]
-
-
 def tmux_fields(env: Mapping[str, str]) -> dict[str, str]:
     """The tmux pane the hook runs in and its server's socket, when it runs in one."""
     pane = env.get("TMUX_PANE", "")
@@ -126,8 +119,10 @@ def tmux_fields(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def read_hook(stdin: BinaryIO, env: Mapping[str, str] | None = None) -> tuple[bytes, str] | None:
-    """`read_event`'s line and the event's name."""
+def read_hook(stdin: BinaryIO, env: Mapping[str, str]) -> tuple[bytes, str] | None:
+    """The `hook <compact JSON>\\n` line for the event on `stdin` and the event's name, or None:
+    a terminal, more than `MAX_INPUT` bytes, not JSON, not an object with a string
+    `hook_event_name`. The tmux fields come only from `env`, this process's environment."""
     if stdin.isatty():
         return None  # run by hand: no event is coming
     data = stdin.read(MAX_INPUT + 1)
@@ -139,10 +134,9 @@ def read_hook(stdin: BinaryIO, env: Mapping[str, str] | None = None) -> tuple[by
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("hook_event_name"), str):
         return None
-    if env is not None:  # only ever what this process's environment says
-        doc.pop("tina_tmux_pane", None)
-        doc.pop("tina_tmux_socket", None)
-        doc.update(tmux_fields(env))
+    doc.pop("tina_tmux_pane", None)  # only ever what this process's environment says
+    doc.pop("tina_tmux_socket", None)
+    doc.update(tmux_fields(env))
     try:
         text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate ("\ud800"): keep it escaped
