@@ -11,9 +11,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import structlog
 import trio
 
@@ -132,69 +134,100 @@ def _load_all(args: argparse.Namespace) -> tuple[config_mod.Config, credentials.
 
 
 def _asdict(cfg: config_mod.Config) -> dict[str, Any]:
-    import attrs
-
     return attrs.asdict(cfg, recurse=False)
 
 
-async def _serve(cfg: config_mod.Config, cred: credentials.Credential, live: bool) -> int:
-    from tina.daemon.app import Daemon
+@attrs.define
+class _Serving:
+    """What `_serve` and its signal task share: the config the next daemon starts with, why the
+    running one is being stopped, and the scope that stops it."""
 
-    reason = "shutdown"
+    cfg: config_mod.Config
+    cred: credentials.Credential
+    scope: trio.CancelScope | None = None
+    reload: bool = False
+    stop_reason: str | None = None
+
+    def stop_running(self) -> None:
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+async def _serve(
+    cfg: config_mod.Config,
+    cred: credentials.Credential,
+    live: bool,
+    make_daemon: Callable[[config_mod.Config, credentials.Credential], Any] | None = None,
+) -> int:
+    """Run daemons one after another until a stop signal: SIGHUP reads the config again and
+    restarts the daemon with it. The signal handlers stay installed across restarts, so a signal
+    that arrives while a daemon stops (which takes a while: its actors stop one by one) is handled
+    like any other, never left to the default action (which for SIGHUP ends the process)."""
+    if make_daemon is None:
+        from tina.daemon.app import Daemon
+
+        make_daemon = Daemon
+    state = _Serving(cfg, cred)
+    async with trio.open_nursery() as outer:
+        await outer.start(_take_signals, state)
+        code = await _run_daemons(state, make_daemon, live)
+        outer.cancel_scope.cancel()
+    return code
+
+
+async def _take_signals(
+    state: _Serving, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as received:
+        task_status.started()
+        async for signum in received:
+            if signum != signal.SIGHUP:
+                state.stop_reason = f"shutdown: {signal.Signals(signum).name}"
+                log.info("daemon.stopping", reason=state.stop_reason)
+                state.stop_running()
+                # Leaving the receiver restores the default actions: a second stop signal while
+                # this one is carried out ends the process at once (the outbox is on disk).
+                return
+            try:
+                state.cfg, state.cred = _load_all(argparse.Namespace(config=state.cfg.source))
+            except (config_mod.ConfigError, credentials.CredentialError) as exc:
+                log.error("config.reload_failed", error=str(exc))
+                continue
+            log.info("config.reloaded", source=str(state.cfg.source))
+            # During a restart already under way, the next daemon simply starts with this config.
+            state.reload = True
+            state.stop_running()
+
+
+async def _run_daemons(
+    state: _Serving,
+    make_daemon: Callable[[config_mod.Config, credentials.Credential], Any],
+    live: bool,
+) -> int:
     while True:
-        daemon = Daemon(cfg, cred)
-        reload_requested = False
+        state.reload = False
+        daemon = make_daemon(state.cfg, state.cred)
         failed = False
-        try:
-            async with trio.open_nursery() as nursery:
+        with trio.CancelScope() as state.scope:
+            try:
+                async with trio.open_nursery() as nursery:
+                    if live:
+                        from tina.daemon.debug.live import run_live
 
-                async def signals() -> None:
-                    nonlocal reason, reload_requested
-                    with trio.open_signal_receiver(
-                        signal.SIGTERM, signal.SIGINT, signal.SIGHUP
-                    ) as received:
-                        async for signum in received:
-                            if signum == signal.SIGHUP:
-                                try:
-                                    new_cfg, new_cred = _load_all(
-                                        argparse.Namespace(config=cfg.source)
-                                    )
-                                except (config_mod.ConfigError, credentials.CredentialError) as exc:
-                                    log.error("config.reload_failed", error=str(exc))
-                                    continue
-                                log.info("config.reloaded", source=str(new_cfg.source))
-                                nonlocal_update(new_cfg, new_cred)
-                                reload_requested = True
-                                nursery.cancel_scope.cancel()
-                                return
-                            reason = f"shutdown: {signal.Signals(signum).name}"
-                            log.info("daemon.stopping", reason=reason)
-                            nursery.cancel_scope.cancel()
-                            return
-
-                def nonlocal_update(
-                    new_cfg: config_mod.Config, new_cred: credentials.Credential
-                ) -> None:
-                    nonlocal cfg, cred
-                    cfg, cred = new_cfg, new_cred
-
-                nursery.start_soon(signals)
-                if live:
-                    from tina.daemon.debug.live import run_live
-
-                    nursery.start_soon(run_live, daemon)
-                await daemon.run()
-                nursery.cancel_scope.cancel()
-        except* TooManyRestarts as group:  # raised inside the nursery, so it arrives in a group
-            gave_up: BaseException = group
-            while isinstance(gave_up, BaseExceptionGroup):
-                gave_up = gave_up.exceptions[0]
-            log.critical("daemon.gave_up", error=str(gave_up))
-            failed = True
+                        nursery.start_soon(run_live, daemon)
+                    await daemon.run()
+                    nursery.cancel_scope.cancel()
+            except* TooManyRestarts as group:  # raised inside the nursery: it arrives in a group
+                gave_up: BaseException = group
+                while isinstance(gave_up, BaseExceptionGroup):
+                    gave_up = gave_up.exceptions[0]
+                log.critical("daemon.gave_up", error=str(gave_up))
+                failed = True
+        state.scope = None
         if failed:
             return EXIT_FAILED
-        if not reload_requested:
-            log.info("daemon.stopped", reason=reason)
+        if state.stop_reason is not None or not state.reload:
+            log.info("daemon.stopped", reason=state.stop_reason or "shutdown")
             return EXIT_OK
 
 

@@ -1,0 +1,194 @@
+"""Signals while `tina daemon run` restarts itself for a reload (SIGHUP).
+
+A reload stops the running daemon, which takes a while (actors stop one by one), then starts a new
+one. A signal that arrives meanwhile must reach the daemon's own handling, not the default
+disposition, which for SIGHUP ends the process. The daemon here is a stand-in whose stop the test
+holds open; the signals, the config file and the serve loop are real.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import attrs
+import pytest
+import structlog
+import trio
+import trio.testing
+from structlog.testing import LogCapture
+
+from tina.daemon import cli as daemon_cli
+from tina.daemon import config as config_mod
+from tina.daemon import credentials
+
+
+@attrs.define
+class Daemons:
+    """Stand-in daemons: each runs until cancelled, then stays stopping until `release`."""
+
+    debounces: list[int] = attrs.Factory(list)
+    running: trio.Event = attrs.Factory(trio.Event)
+    stopping: trio.Event = attrs.Factory(trio.Event)
+    release: trio.Event = attrs.Factory(trio.Event)
+
+    def __call__(self, cfg: config_mod.Config, cred: credentials.Credential) -> Any:
+        return _Daemon(self, cfg)
+
+
+@attrs.define
+class _Daemon:
+    daemons: Daemons
+    cfg: config_mod.Config
+
+    async def run(self) -> None:
+        self.daemons.debounces.append(self.cfg.debounce_ms)
+        self.daemons.running.set()
+        try:
+            await trio.sleep_forever()
+        finally:
+            self.daemons.running = trio.Event()
+            self.daemons.stopping.set()
+            with trio.CancelScope(shield=True):
+                await self.daemons.release.wait()
+
+
+@pytest.fixture
+def setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[config_mod.Config, credentials.Credential]:
+    for var in [v for v, _ in config_mod._KEYS.values()] + ["TINA_PROFILE", "TINA_CONFIG"]:
+        monkeypatch.delenv(var, raising=False)
+    cred = credentials.Credential(
+        convex_url="http://127.0.0.1:9", node_id="n1", node_name="a", token="tina_node_x"
+    )
+    credentials.save(tmp_path / "credential.json", cred)
+    config = tmp_path / "config.toml"
+    config.write_text(_config(tmp_path, 30))
+    return config_mod.load(config), cred
+
+
+def _config(tmp_path: Path, debounce_ms: int | str) -> str:
+    value = debounce_ms if isinstance(debounce_ms, int) else f"'{debounce_ms}'"
+    return (
+        f'convex_url = "http://127.0.0.1:9"\ncredential_file = "{tmp_path / "credential.json"}"\n'
+        f'state_dir = "{tmp_path / "state"}"\ndebounce_ms = {value}\n'
+    )
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> LogCapture:
+    capture = LogCapture()
+    monkeypatch.setattr(daemon_cli, "log", structlog.wrap_logger(None, processors=[capture]))
+    return capture
+
+
+@pytest.fixture
+def default_disposition() -> Iterator[list[int]]:
+    """What the process would do with a signal nobody handles, recorded instead of done."""
+    reached: list[int] = []
+
+    def record(signum: int, _: FrameType | None) -> None:
+        reached.append(signum)
+
+    saved = {s: signal.signal(s, record) for s in (signal.SIGHUP, signal.SIGTERM)}
+    yield reached
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def _events(logs: LogCapture, name: str) -> int:
+    return sum(1 for e in logs.entries if e["event"] == name)
+
+
+async def _until(condition: Any) -> None:
+    with trio.fail_after(10):
+        while not condition():
+            await trio.sleep(0.005)
+
+
+async def _stopping(daemons: Daemons, default_disposition: list[int]) -> None:
+    await _until(lambda: daemons.stopping.is_set() or default_disposition)
+    assert default_disposition == [], "the daemon did not take the signal"
+
+
+async def test_a_hangup_while_a_reload_restarts_the_daemon_updates_the_next_config(
+    setup: tuple[config_mod.Config, credentials.Credential],
+    logs: LogCapture,
+    default_disposition: list[int],
+) -> None:
+    cfg, cred = setup
+    assert cfg.source is not None
+    daemons = Daemons()
+    codes: list[int] = []
+    async with trio.open_nursery() as nursery:
+
+        async def serve() -> None:
+            codes.append(await daemon_cli._serve(cfg, cred, False, make_daemon=daemons))
+
+        nursery.start_soon(serve)
+        try:
+            await daemons.running.wait()
+            await trio.testing.wait_all_tasks_blocked()
+            cfg.source.write_text(_config(cfg.source.parent, 40))
+            signal.raise_signal(signal.SIGHUP)
+            await _stopping(daemons, default_disposition)  # held there by the test
+            cfg.source.write_text(_config(cfg.source.parent, 50))
+            signal.raise_signal(signal.SIGHUP)
+            await _until(lambda: _events(logs, "config.reloaded") == 2 or default_disposition)
+            assert default_disposition == [], "a hangup during the restart met the default action"
+            daemons.release.set()
+            await _until(lambda: daemons.debounces == [30, 50] and daemons.running.is_set())
+            # A bad config during a restart is logged; the config already read stays.
+            daemons.stopping = trio.Event()
+            daemons.release = trio.Event()
+            cfg.source.write_text(_config(cfg.source.parent, 60))
+            signal.raise_signal(signal.SIGHUP)
+            await _stopping(daemons, default_disposition)
+            cfg.source.write_text(_config(cfg.source.parent, "fast"))
+            signal.raise_signal(signal.SIGHUP)
+            await _until(lambda: _events(logs, "config.reload_failed") == 1 or default_disposition)
+            assert default_disposition == []
+            daemons.release.set()
+            await _until(lambda: daemons.debounces == [30, 50, 60] and daemons.running.is_set())
+            signal.raise_signal(signal.SIGTERM)
+        finally:  # a failed check must not leave the stand-in stopping forever
+            daemons.release.set()
+    assert codes == [daemon_cli.EXIT_OK]
+    assert default_disposition == []
+    assert _events(logs, "daemon.stopped") == 1
+
+
+async def test_a_stop_while_a_reload_restarts_the_daemon_stops_it(
+    setup: tuple[config_mod.Config, credentials.Credential],
+    logs: LogCapture,
+    default_disposition: list[int],
+) -> None:
+    cfg, cred = setup
+    assert cfg.source is not None
+    daemons = Daemons()
+    codes: list[int] = []
+    async with trio.open_nursery() as nursery:
+
+        async def serve() -> None:
+            codes.append(await daemon_cli._serve(cfg, cred, False, make_daemon=daemons))
+
+        nursery.start_soon(serve)
+        try:
+            await daemons.running.wait()
+            await trio.testing.wait_all_tasks_blocked()
+            signal.raise_signal(signal.SIGHUP)
+            await _stopping(daemons, default_disposition)
+            signal.raise_signal(signal.SIGTERM)
+            await _until(lambda: _events(logs, "daemon.stopping") == 1 or default_disposition)
+            assert default_disposition == [], "a stop during the restart met the default action"
+            daemons.release.set()
+        finally:  # a failed check must not leave the stand-in stopping forever
+            daemons.release.set()
+    assert codes == [daemon_cli.EXIT_OK]
+    assert daemons.debounces == [30], "the daemon started again after it was told to stop"
+    stopped = [e for e in logs.entries if e["event"] == "daemon.stopped"]
+    assert [e["reason"] for e in stopped] == ["shutdown: SIGTERM"]
