@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -211,6 +212,43 @@ async def test_with_inotify_roots_added_one_by_one_grow_the_watch_without_restar
             paths, rescan = await inbox.get()
             assert not rescan
             assert all(first in p.parents for p in paths)
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not inotify.available(), reason="no inotify here")
+async def test_with_inotify_a_new_watch_asks_for_its_rescan_once_it_is_watching(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """inotify sets up a new watch in a worker thread. A subscriber asked to rescan before that
+    thread is done could rescan, then miss a file written before the watch existed: no event
+    comes for it, and no rescan after it (a team config written just as the daemon started was
+    never synced). The request must come once the watch is in place."""
+    root = tmp_path / "root"
+    root.mkdir()
+    entered, gate = threading.Event(), threading.Event()
+    real = inotify._watch_roots
+
+    def held(roots: list[bytes]) -> inotify.Inotify:
+        entered.set()
+        gate.wait(20)
+        return real(roots)
+
+    monkeypatch.setattr(inotify, "_watch_roots", held)
+    hub = WatchHub(awatch=inotify.awatch)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        inbox = hub.subscribe(root)
+        await until(entered.is_set)
+        await trio.testing.wait_all_tasks_blocked()
+        # The subscriber does what it was asked so far (a rescan would find nothing yet)...
+        while inbox.rescan_requested or inbox.depth:
+            await inbox.get()
+        # ...then a file is written while the watch is still being set up.
+        (root / "late.json").write_text("{}")
+        gate.set()
+        paths, rescan = await next_paths(inbox, timeout=10)
+        assert rescan or root / "late.json" in paths
         nursery.cancel_scope.cancel()
 
 

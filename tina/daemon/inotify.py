@@ -387,6 +387,7 @@ async def awatch(
     ignore_permission_denied: bool = True,  # always: unreadable ones are skipped
     grow: Grow | None = None,
     linger: bool = False,
+    watching: trio.Event | None = None,
 ) -> AsyncIterator[set[tuple[int, str]]]:
     """Yield sets of `(Change, path)` under `paths` until `stop_event` is set (see the module);
     roots handed to `grow` are added to the watch as it runs.
@@ -394,11 +395,16 @@ async def awatch(
     With `linger`, after a batch the watch looks again `step` ms later instead of waking at the
     next event: while files keep changing, a batch costs one wake-up (the timer), not two (the
     event, then the end of the quiet step); the first look that finds nothing goes back to
-    waiting on the OS, so an idle watch still has no timer."""
+    waiting on the OS, so an idle watch still has no timer.
+
+    `watching` is set once every directory under `paths` has its watch (they are set up in a
+    worker thread): what changes from then on is reported."""
     roots = [os.fsencode(p) for p in paths]
     root_set = set(roots)
     ino: Inotify | None = await trio.to_thread.run_sync(_watch_roots, roots)
     assert ino is not None
+    if watching is not None:
+        watching.set()
     look_again = False
     try:
         while (

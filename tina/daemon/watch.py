@@ -8,7 +8,8 @@ thread for its whole life and wakes every `step` ms (10) to look at its stop eve
 of 100 wake-ups and 0.5 % of a core a second, idle). If inotify runs out (of watches or
 instances) the hub logs `watch.inotify_unavailable` and uses watchfiles from then on. When the set of roots changes (a
 worktree appears or goes away) the watcher restarts with the new set; every subscriber then
-gets a rescan, so nothing that changed during the switch is missed.
+gets a rescan once the new watch is in place, so nothing that changed during the switch is
+missed.
 
 Subscribers read from an `Inbox`: a coalescing set of changed paths, never a queue that
 could back up behind a slow reader.
@@ -339,20 +340,27 @@ class WatchHub:
         while True:
             self._changed = trio.Event()
             roots, _ = self._existing_roots()
-            if roots != previous:
-                # New watch set: changes during the switch could be lost, so rescan.
-                for inboxes in self._subs.values():
-                    for inbox in inboxes:
-                        inbox.request_rescan()
-                previous = roots
+            # New watch set: changes during the switch could be lost, so every subscriber
+            # rescans, once the new watch is in place (`watching`).
+            fresh = roots != previous
+            previous = roots
             stop = trio.Event()
             # inotify's watch grows in place when roots are only added (a watcher per worktree
             # at start-up): no new watch, no rescan of the others.
             grow = inotify.Grow() if self._awatch is inotify.awatch and roots else None
             extra: dict[str, Any] = {}  # what only the inotify backend takes
-            if self._awatch is inotify.awatch:
-                extra = {"grow": grow, "linger": self._linger}
+            watching = trio.Event()
+            if self._awatch is inotify.awatch and roots:
+                # It sets up its watches in a worker thread: a subscriber that rescanned before
+                # they exist would miss what changed in between, for good.
+                extra = {"grow": grow, "linger": self._linger, "watching": watching}
+            else:
+                # watchfiles builds its OS watch before the event loop runs again, so before
+                # any subscriber can act on the request.
+                watching.set()
             async with trio.open_nursery() as nursery:
+                if fresh:
+                    nursery.start_soon(self._rescan_all_when, watching)
                 nursery.start_soon(self._stop_when_roots_change, stop, roots, grow)
                 if any(self._unwatchable(r) for r in self._subs):
                     nursery.start_soon(self._poll)
@@ -391,6 +399,12 @@ class WatchHub:
                     await stop.wait()
                 nursery.cancel_scope.cancel()
             self.restarts += 1
+
+    async def _rescan_all_when(self, watching: trio.Event) -> None:
+        await watching.wait()
+        for inboxes in self._subs.values():
+            for inbox in inboxes:
+                inbox.request_rescan()
 
     async def _stop_when_roots_change(
         self, stop: trio.Event, roots: list[Path], grow: inotify.Grow | None
