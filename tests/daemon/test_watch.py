@@ -626,3 +626,39 @@ async def test_with_inotify_a_missing_root_is_waited_for_without_a_timer(tmp_pat
         await rescanned(inbox)
         await write_until_seen(inbox, later / "x")
         nursery.cancel_scope.cancel()
+
+
+@needs_inotify
+@pytest.mark.timeout(30)
+async def test_with_inotify_a_root_made_just_before_its_parent_is_watched_is_picked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub sees that a root is missing, then watches its parent for the root to appear. A
+    root made between the two raises no event: the hub must look again once the parent is
+    watched, or it would wait for a change that already happened."""
+    present, later = tmp_path / "present", tmp_path / "later"
+    present.mkdir()
+    real_add = inotify.Inotify.add
+    armed = False
+
+    def add_after_mkdir(
+        self: inotify.Inotify, path: bytes, *, root: bool = False, mask: int | None = None
+    ) -> int | None:
+        if armed and mask == inotify.APPEAR_MASK and os.fsdecode(path) == str(tmp_path):
+            later.mkdir(exist_ok=True)  # after the hub saw it missing, before the watch exists
+        return real_add(self, path, root=root, mask=mask)
+
+    monkeypatch.setattr(inotify.Inotify, "add", add_after_mkdir)
+    hub = WatchHub(awatch=inotify.awatch)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        inbox, sentinel = hub.subscribe(later), hub.subscribe(present)
+        await rescanned(sentinel)
+        await write_until_seen(sentinel, present / "s")  # the watch runs; `later` is waited for
+        while inbox.rescan_requested:
+            await inbox.get()
+        armed = True
+        (tmp_path / "other").write_text("")  # an entry in the parent: the hub looks again
+        await rescanned(inbox)
+        await write_until_seen(inbox, later / "x")
+        nursery.cancel_scope.cancel()

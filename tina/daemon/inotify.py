@@ -35,7 +35,7 @@ import errno
 import os
 import struct
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -343,15 +343,22 @@ async def _readable_or_stopped(fd: int, stop: trio.Event) -> bool:
 APPEAR_MASK = IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR
 
 
-async def entry_appears(directories: list[Path], stop: trio.Event) -> bool:
+async def entry_appears(
+    directories: list[Path], stop: trio.Event, *, already: Callable[[], bool] | None = None
+) -> bool:
     """Wait until an entry is created in (or moved into) one of `directories`, or one of them
     goes away (True), or `stop` is set (False). For a root that does not exist yet: its nearest
-    existing ancestor is waited on, with no timer."""
+    existing ancestor is waited on, with no timer.
+
+    `already` is asked once the watches exist: True if what is waited for happened before (the
+    caller looked, then the entry appeared before the watch could see it)."""
     ino = Inotify()
     try:
         for directory in directories:
             if ino.add(os.fsencode(directory), mask=APPEAR_MASK) is None:
                 return True  # gone already: look again
+        if already is not None and already():
+            return True
         return await _readable_or_stopped(ino.fd, stop)
     finally:
         ino.close()

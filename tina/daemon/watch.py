@@ -422,7 +422,11 @@ class WatchHub:
             if parents and self._awatch is inotify.awatch:
                 # Woken when an entry appears in a missing root's nearest existing ancestor.
                 try:
-                    if await inotify.entry_appears(parents, self._changed):
+                    # Made between the look above and the watch: no event will come for it.
+                    def appeared(parents: list[Path] = parents) -> bool:
+                        return self._missing_parents() != parents
+
+                    if await inotify.entry_appears(parents, self._changed, already=appeared):
                         with trio.move_on_after(MISSING_RECHECK):  # a busy ancestor: not faster
                             await self._changed.wait()
                 except inotify.Unavailable:
