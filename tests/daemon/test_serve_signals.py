@@ -8,8 +8,9 @@ holds open; the signals, the config file and the serve loop are real.
 
 from __future__ import annotations
 
+import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -115,14 +116,12 @@ async def _stopping(daemons: Daemons, default_disposition: list[int]) -> None:
     assert default_disposition == [], "the daemon did not take the signal"
 
 
-async def test_a_hangup_while_a_reload_restarts_the_daemon_updates_the_next_config(
-    setup: tuple[config_mod.Config, credentials.Credential],
-    logs: LogCapture,
-    default_disposition: list[int],
-) -> None:
-    cfg, cred = setup
-    assert cfg.source is not None
-    daemons = Daemons()
+@contextlib.asynccontextmanager
+async def serving(
+    cfg: config_mod.Config, cred: credentials.Credential, daemons: Daemons
+) -> AsyncIterator[list[int]]:
+    """`_serve` with stand-in daemons, from its first daemon running; yields its exit code, once
+    it returned, in a list."""
     codes: list[int] = []
     async with trio.open_nursery() as nursery:
 
@@ -133,30 +132,42 @@ async def test_a_hangup_while_a_reload_restarts_the_daemon_updates_the_next_conf
         try:
             await daemons.running.wait()
             await trio.testing.wait_all_tasks_blocked()
-            cfg.source.write_text(_config(cfg.source.parent, 40))
-            signal.raise_signal(signal.SIGHUP)
-            await _stopping(daemons, default_disposition)  # held there by the test
-            cfg.source.write_text(_config(cfg.source.parent, 50))
-            signal.raise_signal(signal.SIGHUP)
-            await _until(lambda: _events(logs, "config.reloaded") == 2 or default_disposition)
-            assert default_disposition == [], "a hangup during the restart met the default action"
-            daemons.release.set()
-            await _until(lambda: daemons.debounces == [30, 50] and daemons.running.is_set())
-            # A bad config during a restart is logged; the config already read stays.
-            daemons.stopping = trio.Event()
-            daemons.release = trio.Event()
-            cfg.source.write_text(_config(cfg.source.parent, 60))
-            signal.raise_signal(signal.SIGHUP)
-            await _stopping(daemons, default_disposition)
-            cfg.source.write_text(_config(cfg.source.parent, "fast"))
-            signal.raise_signal(signal.SIGHUP)
-            await _until(lambda: _events(logs, "config.reload_failed") == 1 or default_disposition)
-            assert default_disposition == []
-            daemons.release.set()
-            await _until(lambda: daemons.debounces == [30, 50, 60] and daemons.running.is_set())
-            signal.raise_signal(signal.SIGTERM)
+            yield codes
         finally:  # a failed check must not leave the stand-in stopping forever
             daemons.release.set()
+
+
+async def test_a_hangup_while_a_reload_restarts_the_daemon_updates_the_next_config(
+    setup: tuple[config_mod.Config, credentials.Credential],
+    logs: LogCapture,
+    default_disposition: list[int],
+) -> None:
+    cfg, cred = setup
+    assert cfg.source is not None
+    daemons = Daemons()
+    async with serving(cfg, cred, daemons) as codes:
+        cfg.source.write_text(_config(cfg.source.parent, 40))
+        signal.raise_signal(signal.SIGHUP)
+        await _stopping(daemons, default_disposition)  # held there by the test
+        cfg.source.write_text(_config(cfg.source.parent, 50))
+        signal.raise_signal(signal.SIGHUP)
+        await _until(lambda: _events(logs, "config.reloaded") == 2 or default_disposition)
+        assert default_disposition == [], "a hangup during the restart met the default action"
+        daemons.release.set()
+        await _until(lambda: daemons.debounces == [30, 50] and daemons.running.is_set())
+        # A bad config during a restart is logged; the config already read stays.
+        daemons.stopping = trio.Event()
+        daemons.release = trio.Event()
+        cfg.source.write_text(_config(cfg.source.parent, 60))
+        signal.raise_signal(signal.SIGHUP)
+        await _stopping(daemons, default_disposition)
+        cfg.source.write_text(_config(cfg.source.parent, "fast"))
+        signal.raise_signal(signal.SIGHUP)
+        await _until(lambda: _events(logs, "config.reload_failed") == 1 or default_disposition)
+        assert default_disposition == []
+        daemons.release.set()
+        await _until(lambda: daemons.debounces == [30, 50, 60] and daemons.running.is_set())
+        signal.raise_signal(signal.SIGTERM)
     assert codes == [daemon_cli.EXIT_OK]
     assert default_disposition == []
     assert _events(logs, "daemon.stopped") == 1
@@ -170,24 +181,13 @@ async def test_a_stop_while_a_reload_restarts_the_daemon_stops_it(
     cfg, cred = setup
     assert cfg.source is not None
     daemons = Daemons()
-    codes: list[int] = []
-    async with trio.open_nursery() as nursery:
-
-        async def serve() -> None:
-            codes.append(await daemon_cli._serve(cfg, cred, False, make_daemon=daemons))
-
-        nursery.start_soon(serve)
-        try:
-            await daemons.running.wait()
-            await trio.testing.wait_all_tasks_blocked()
-            signal.raise_signal(signal.SIGHUP)
-            await _stopping(daemons, default_disposition)
-            signal.raise_signal(signal.SIGTERM)
-            await _until(lambda: _events(logs, "daemon.stopping") == 1 or default_disposition)
-            assert default_disposition == [], "a stop during the restart met the default action"
-            daemons.release.set()
-        finally:  # a failed check must not leave the stand-in stopping forever
-            daemons.release.set()
+    async with serving(cfg, cred, daemons) as codes:
+        signal.raise_signal(signal.SIGHUP)
+        await _stopping(daemons, default_disposition)
+        signal.raise_signal(signal.SIGTERM)
+        await _until(lambda: _events(logs, "daemon.stopping") == 1 or default_disposition)
+        assert default_disposition == [], "a stop during the restart met the default action"
+        daemons.release.set()
     assert codes == [daemon_cli.EXIT_OK]
     assert daemons.debounces == [30], "the daemon started again after it was told to stop"
     stopped = [e for e in logs.entries if e["event"] == "daemon.stopped"]
