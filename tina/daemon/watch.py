@@ -349,18 +349,19 @@ class WatchHub:
             # at start-up): no new watch, no rescan of the others.
             grow = inotify.Grow() if self._awatch is inotify.awatch and roots else None
             extra: dict[str, Any] = {}  # what only the inotify backend takes
-            watching = trio.Event()
+            watching: trio.Event | None = None
             if self._awatch is inotify.awatch and roots:
                 # It sets up its watches in a worker thread: a subscriber that rescanned before
                 # they exist would miss what changed in between, for good.
+                watching = trio.Event()
                 extra = {"grow": grow, "linger": self._linger, "watching": watching}
-            else:
-                # watchfiles builds its OS watch before the event loop runs again, so before
-                # any subscriber can act on the request.
-                watching.set()
             async with trio.open_nursery() as nursery:
-                if fresh:
+                if fresh and watching is not None:
                     nursery.start_soon(self._rescan_all_when, watching)
+                elif fresh:
+                    # watchfiles builds its OS watch before the event loop runs again, so
+                    # before any subscriber can act on this (with no roots, nothing to wait for).
+                    self._rescan_all()
                 nursery.start_soon(self._stop_when_roots_change, stop, roots, grow)
                 if any(self._unwatchable(r) for r in self._subs):
                     nursery.start_soon(self._poll)
@@ -402,6 +403,9 @@ class WatchHub:
 
     async def _rescan_all_when(self, watching: trio.Event) -> None:
         await watching.wait()
+        self._rescan_all()
+
+    def _rescan_all(self) -> None:
         for inboxes in self._subs.values():
             for inbox in inboxes:
                 inbox.request_rescan()
