@@ -27,6 +27,24 @@ from tina.dev.backend import DEFAULT_FUNCTIONS_DIR, BackendOptions, BackendProce
 
 BackendFactory = Callable[..., BackendProcess]
 
+#: A failed test's report ends with this many lines of each log it left in its `tmp_path`: the
+#: backends' (`backend-N.log`) and the simulated laptops' daemons' (`<laptop>/daemon.log`), so a
+#: failure in CI can be read from the output alone.
+FAILURE_LOG_LINES = 40
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.when != "call" or not report.failed or not isinstance(tmp, Path):
+        return
+    for path in sorted(tmp.glob("backend-*.log")) + sorted(tmp.glob("*/daemon.log")):
+        lines = path.read_text(errors="replace").splitlines()[-FAILURE_LOG_LINES:]
+        title = f"{path.relative_to(tmp)} (last {len(lines)} lines)"
+        report.sections.append((title, "\n".join(lines)))
+
 
 @pytest.fixture
 def backend_factory(tmp_path: Path) -> Iterator[BackendFactory]:
