@@ -126,3 +126,52 @@ def test_credential_errors_say_what_to_do(home: Path, content: str | None, messa
         path.write_text(content)
     with pytest.raises(credentials.CredentialError, match=message):
         credentials.load(path)
+
+
+def test_transcripts_are_read_from_the_claude_dir_and_the_other_config_dirs_that_exist(
+    home: Path,
+) -> None:
+    cfg = config.load(env={})
+    assert cfg.transcript_roots == (home / ".claude" / "projects",)
+    (home / ".claude-work" / "projects").mkdir(parents=True)
+    (home / ".config" / "claude" / "projects").mkdir(parents=True)
+    cfg = config.load(env={"CLAUDE_CONFIG_DIR": "~/.claude-work", "TINA_CLAUDE_DIR": "~/c"})
+    assert cfg.transcript_roots == (
+        home / "c" / "projects",
+        home / ".claude-work" / "projects",
+        home / ".config" / "claude" / "projects",
+    )
+    # a Config made in code reads the claude dir's only
+    assert config.Config(
+        convex_url=None,
+        node_name="n",
+        credential_file=home / "c.json",
+        claude_dir=home / "x",
+        state_dir=home / "s",
+    ).transcript_roots == (home / "x" / "projects",)
+
+
+def test_transcript_dirs_set_replace_the_defaults(home: Path) -> None:
+    (home / ".config" / "claude" / "projects").mkdir(parents=True)
+    write(home / ".config/tina/config.toml", 'transcript_dirs = ["~/a/projects", "/b/projects"]\n')
+    cfg = config.load(env={})
+    assert cfg.transcript_roots == (home / "a" / "projects", Path("/b/projects"))
+    cfg = config.load(env={"TINA_TRANSCRIPT_DIRS": f"/c/projects{os.pathsep}~/d/projects"})
+    assert cfg.transcript_roots == (Path("/c/projects"), home / "d" / "projects")
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("transcript_dirs = 3", "expected a list of directory paths, got 3"),
+        ('transcript_dirs = ["/a", 2]', "expected a list of directory paths"),
+        ("transcript_dirs = []", "expected at least one directory path"),
+        ('transcript_dirs = ["a/projects"]', "expected absolute paths .* got 'a/projects'"),
+    ],
+)
+def test_bad_transcript_dirs_name_the_file_the_setting_and_what_was_expected(
+    home: Path, toml: str, expected: str
+) -> None:
+    f = write(home / ".config/tina/config.toml", toml + "\n")
+    with pytest.raises(config.ConfigError, match=f"transcript_dirs \\(from {f}\\): {expected}"):
+        config.load(env={})

@@ -206,6 +206,51 @@ def test_a_pane_teammates_usage_is_its_agents_by_the_pane_its_hooks_ran_in(
     assert eventually(by_agent, timeout=60) == [("1", "executor-1")]
 
 
+def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    """`CLAUDE_CONFIG_DIR=~/.claude-work claude` keeps its transcripts under that directory,
+    which the daemon (started by launchd, without the shell's environment) was not told of: the
+    hooks' `transcript_path` shows it, and from then on it is read, across restarts."""
+    wt, orch, _ = started(laptop, backend)
+    work = laptop.home / ".claude-work"
+    project = str(wt).replace("/", "-").replace(".", "-")
+    transcript = work / "projects" / project / f"{LEAD_SESSION}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    # written before its first hook reaches the daemon: read all the same
+    transcript.write_text(assistant(wt, "w1", input_tokens=300, output_tokens=30))
+    start = {
+        "hook_event_name": "SessionStart",
+        "session_id": LEAD_SESSION,
+        "transcript_path": str(transcript),
+        "cwd": str(wt),
+        "source": "startup",
+    }
+    run_hook(laptop, start, {"CLAUDE_CONFIG_DIR": str(work)})
+
+    def counted(messages: int) -> dict[str, Any] | None:
+        got = totals(owner, orch["_id"])
+        return got if got is not None and got["messages"] == messages else None
+
+    assert eventually(lambda: counted(1), timeout=60)["input"] == 300
+    with transcript.open("a") as f:  # watched now: no hook needed for the next line
+        f.write(assistant(wt, "w2", input_tokens=5, output_tokens=1))
+    assert eventually(lambda: counted(2), timeout=60)["input"] == 305
+
+    # Kept with the usage state: after a restart it is read again before any hook.
+    laptop.stop_daemon()
+    laptop.start_daemon()
+    eventually(
+        lambda: (
+            (s := laptop.status()) is not None
+            and str(work / "projects") in s["usage"]["directories"]
+        )
+    )
+    with transcript.open("a") as f:
+        f.write(assistant(wt, "w3", input_tokens=7, output_tokens=2))
+    assert eventually(lambda: counted(3), timeout=60)["input"] == 312
+
+
 def quota_of(owner: Api, name: str) -> dict[str, Any] | None:
     found = [q for q in owner.query("usage:fleetQuota") if q["nodeName"] == name]
     return found[0] if found else None

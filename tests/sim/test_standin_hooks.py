@@ -23,8 +23,10 @@ from tina.daemon.actors.hooks import Hooks
 from tina.dev.sim import standin_claude
 from tina.dev.sim.claude_hooks import (
     HookRun,
+    HookRunner,
     handlers_for,
     permission_decision,
+    settings_files,
     transcript_path,
 )
 from tina.dev.sim.sandbox import BIN
@@ -85,6 +87,21 @@ def test_matchers_pick_the_groups_and_identical_commands_run_once() -> None:
 def test_the_transcript_path_encodes_the_cwd(tmp_path: Path) -> None:
     path = transcript_path(tmp_path, Path("/home/dev/my.repo"), "abc")
     assert path == tmp_path / "projects" / "-home-dev-my-repo" / "abc.jsonl"
+
+
+def test_a_session_with_a_config_dir_of_its_own_keeps_its_settings_and_transcript_there(
+    tmp_path: Path,
+) -> None:
+    home, work, cwd = tmp_path / "home", tmp_path / "work", Path("/home/dev/repo")
+    default = HookRunner({"HOME": str(home)}, cwd, "abc")
+    assert default.transcript == transcript_path(home / ".claude", cwd, "abc")
+    assert settings_files({"HOME": str(home)}, cwd)[0] == home / ".claude" / "settings.json"
+    env = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(work)}
+    assert HookRunner(env, cwd, "abc").transcript == transcript_path(work, cwd, "abc")
+    assert HookRunner(env, cwd, "abc").payload("Stop", {})["transcript_path"] == str(
+        work / "projects" / "-home-dev-repo" / "abc.jsonl"
+    )
+    assert settings_files(env, cwd)[0] == work / "settings.json"
 
 
 def run_of(stdout: str, code: int | None = 0) -> HookRun:

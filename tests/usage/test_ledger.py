@@ -743,3 +743,39 @@ def test_what_a_teamless_session_sent_survives_a_restart_and_still_moves(
     # Moved: a restart now has nothing to move again.
     third = UsageLedger.load(state, clock=lambda: NOW)
     assert third._unteamed == {}
+
+
+def test_the_learnt_transcript_directories_are_kept_bounded_in_the_snapshot_and_the_journal(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    assert ledger.learn("/h/.claude-work/projects")
+    assert not ledger.learn("/h/.claude-work/projects")  # known
+    assert ledger.seal(PRICES) == []  # nothing counted, the directory saved all the same
+    assert not ledger.journal_path.exists()  # in the first snapshot
+    assert UsageLedger.load(state).learned == ["/h/.claude-work/projects"]
+
+    for n in range(ledger_module.MAX_LEARNED + 2):
+        ledger.learn(f"/h/.claude-{n}/projects")
+    assert len(ledger.learned) == ledger_module.MAX_LEARNED
+    ledger.unlearn("/h/.claude-work/projects")
+    ledger.seal(PRICES)
+    assert len(ledger.journal_path.read_bytes().splitlines()) == 1  # a line, not a snapshot
+    again = UsageLedger.load(state)
+    assert again.learned == ledger.learned
+    assert "/h/.claude-work/projects" not in again.learned
+    assert again.seal(PRICES) == [] and len(again.journal_path.read_bytes().splitlines()) == 1
+
+
+@pytest.mark.parametrize("learned", ['"/h/projects"', "[1]", '{"a": 1}'])
+def test_learnt_directories_not_a_list_of_paths_start_the_state_fresh(
+    tmp_path: Path, learned: str
+) -> None:
+    state = tmp_path / "usage.json"
+    UsageLedger(state).save()
+    data = json.loads(state.read_text())
+    data["learned"] = json.loads(learned)
+    state.write_text(json.dumps(data))
+    ledger = UsageLedger.load(state)
+    assert ledger.recovered is not None and ledger.learned == []

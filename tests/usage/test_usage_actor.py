@@ -145,7 +145,7 @@ async def test_an_appended_line_reads_only_its_file_and_reaches_convex_once(
     tmp_path: Path, rig: Rig
 ) -> None:
     projects = _copy(tmp_path)
-    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=lambda: _facts("orch1"))
+    usage = actor.Usage(tmp_path / "usage.json", [projects], PRICES, facts=lambda: _facts("orch1"))
     await rig.watching(projects)
     await rig.start(usage)
     await _until(lambda: rig.gateway.usage_batches and not usage.ledger.pending())  # type: ignore[union-attr]
@@ -170,7 +170,13 @@ async def test_a_new_session_file_in_a_new_project_directory_is_read(
     tmp_path: Path, rig: Rig
 ) -> None:
     projects = tmp_path / "projects"
-    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=lambda: _facts("orch1"))
+    usage = actor.Usage(
+        tmp_path / "usage.json",
+        [projects],
+        PRICES,
+        facts=lambda: _facts("orch1"),
+        create=projects,
+    )
     await rig.start(usage)  # makes the projects directory it watches
     fresh = projects / "-elsewhere" / "s1.jsonl"
     fresh.parent.mkdir()
@@ -182,7 +188,7 @@ async def test_a_new_session_file_in_a_new_project_directory_is_read(
 async def test_a_failed_send_is_sent_again_under_the_same_id(tmp_path: Path, rig: Rig) -> None:
     projects = _copy(tmp_path)
     rig.gateway.fail_next = 2
-    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES)
+    usage = actor.Usage(tmp_path / "usage.json", [projects], PRICES)
     await rig.start(usage)
     await _until(lambda: rig.gateway.usage_batches)
     calls = [batch for name, (batch, _) in rig.gateway.calls if name == "record_usage"]
@@ -202,7 +208,7 @@ async def test_a_refused_batch_is_dropped_and_a_refused_credential_is_not(
     rig.gateway.inject(
         "record_usage", ConvexError({"code": "invalid", "message": "rows[0].hour"}, "invalid")
     )
-    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES)
+    usage = actor.Usage(tmp_path / "usage.json", [projects], PRICES)
     await rig.start(usage)
     await _until(lambda: usage.ledger is not None and usage.ledger.refused == 1)
     assert not usage.ledger.pending()  # type: ignore[union-attr]
@@ -227,7 +233,7 @@ async def test_held_usage_is_sent_once_its_orchestration_has_an_id(
         asked_from.add(threading.current_thread().name)
         return ids.get(worktree)
 
-    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=facts, resolve=resolve)
+    usage = actor.Usage(tmp_path / "usage.json", [projects], PRICES, facts=facts, resolve=resolve)
     await rig.start(usage, held_interval=0.05)
     await _until(lambda: usage.ledger is not None and usage.ledger.held() > 0)
     assert all(
@@ -246,14 +252,14 @@ async def test_held_usage_is_sent_once_its_orchestration_has_an_id(
 async def test_a_restart_sends_nothing_again(tmp_path: Path, rig: Rig) -> None:
     projects = _copy(tmp_path)
     state = tmp_path / "usage.json"
-    first = actor.Usage(state, projects, PRICES, facts=lambda: _facts("orch1"))
+    first = actor.Usage(state, [projects], PRICES, facts=lambda: _facts("orch1"))
     stop = await rig.start(first)
     await _until(lambda: rig.gateway.usage_batches and not first.ledger.pending())  # type: ignore[union-attr]
     await stop()  # the answers acknowledged since the last round are saved as it stops
     totals = rig.gateway.usage_totals("orch1")
     calls = rig.gateway.count("record_usage")
 
-    second = actor.Usage(state, projects, PRICES, facts=lambda: _facts("orch1"))
+    second = actor.Usage(state, [projects], PRICES, facts=lambda: _facts("orch1"))
     await rig.start(second)
     await _until(lambda: second.rounds >= 1)  # every transcript looked at once
     transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000002.jsonl"
@@ -266,17 +272,17 @@ async def test_a_restart_sends_nothing_again(tmp_path: Path, rig: Rig) -> None:
 def test_read_round_without_paths_reads_every_changed_transcript(tmp_path: Path) -> None:
     projects = _copy(tmp_path)
     ledger = UsageLedger(tmp_path / "usage.json")
-    assert actor.read_round(ledger, projects, None, Facts(), PRICES) == 1
-    assert actor.read_round(ledger, projects, None, Facts(), PRICES) == 0
+    assert actor.read_round(ledger, [projects], None, Facts(), PRICES) == 1
+    assert actor.read_round(ledger, [projects], None, Facts(), PRICES) == 0
     gone = next(iter(sorted(projects.rglob("*.jsonl"))))
     gone.unlink()
-    assert actor.read_round(ledger, projects, {gone}, Facts(), PRICES) == 0
+    assert actor.read_round(ledger, [projects], {gone}, Facts(), PRICES) == 0
     assert str(gone) not in ledger.reader.marks
 
 
 def test_scan_once_on_a_missing_directory_seals_nothing(tmp_path: Path) -> None:
     ledger = UsageLedger(tmp_path / "usage.json")
-    assert actor.scan_once(ledger, tmp_path / "none", Facts(), PRICES) == 0
+    assert actor.scan_once(ledger, [tmp_path / "none"], Facts(), PRICES) == 0
 
 
 @pytest.mark.timeout(60)
@@ -285,7 +291,7 @@ async def test_no_transcript_text_reaches_the_logs_the_state_or_convex(
 ) -> None:
     projects = _copy(tmp_path)
     rig.gateway.fail_next = 1  # a failure is logged too
-    usage = actor.Usage(tmp_path / "usage.json", projects, PRICES, facts=lambda: _facts("orch1"))
+    usage = actor.Usage(tmp_path / "usage.json", [projects], PRICES, facts=lambda: _facts("orch1"))
     with structlog.testing.capture_logs() as logs:
         await rig.start(usage, min_gap=0.01)
         await _until(lambda: rig.gateway.usage_batches and not usage.ledger.pending())  # type: ignore[union-attr]
@@ -302,3 +308,128 @@ async def test_no_transcript_text_reaches_the_logs_the_state_or_convex(
     ]
     for secret in ("SECRET", "Implement task", "msg_01Billing", "req_01Billing", "m-late"):
         assert not [w for w in written if secret in w], secret
+
+
+# --- transcript directories ---------------------------------------------------------------------
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(text)
+    return path
+
+
+@pytest.mark.timeout(60)
+async def test_every_transcript_directory_is_read_and_one_made_after_the_start_too(
+    tmp_path: Path, rig: Rig
+) -> None:
+    first, later = tmp_path / "a" / "projects", tmp_path / "b" / "projects"
+    _write(first / PROJECT / "s1.jsonl", _line("m1", 3))
+    usage = actor.Usage(
+        tmp_path / "usage.json", [first, later], PRICES, facts=lambda: _facts("orch1")
+    )
+    await rig.start(usage)
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 3)
+    _write(later / PROJECT / "s2.jsonl", _line("m2", 4))
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 7)
+    assert usage.watched == (first, later)
+
+
+@pytest.mark.timeout(60)
+async def test_a_directory_a_hook_shows_is_read_from_then_on_and_kept_across_starts(
+    tmp_path: Path, rig: Rig
+) -> None:
+    default, work = tmp_path / "claude" / "projects", tmp_path / "claude-work" / "projects"
+    default.mkdir(parents=True)
+    transcript = _write(work / PROJECT / "s1.jsonl", _line("m1", 10))
+    state = tmp_path / "usage.json"
+    usage = actor.Usage(state, [default], PRICES, facts=lambda: _facts("orch1"))
+    stop = await rig.start(usage)
+    assert usage.watched == (default,)
+    with structlog.testing.capture_logs() as logs:
+        usage.learn(str(transcript))
+        await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 10)
+    assert usage.watched == (default, work)
+    assert [e["directory"] for e in logs if e["event"] == "usage.directory_learned"] == [str(work)]
+    _write(transcript, _line("m2", 5))  # watched now: no hook needed
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 15)
+    await stop()
+    assert UsageLedger.load(state).learned == [str(work)]
+
+    again = actor.Usage(state, [default], PRICES, facts=lambda: _facts("orch1"))
+    await rig.start(again)
+    assert again.watched == (default, work)
+    _write(transcript, _line("m3", 7))
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 22)
+
+
+def test_a_transcript_in_a_directory_read_already_or_not_in_one_is_not_offered(
+    tmp_path: Path,
+) -> None:
+    default = tmp_path / "claude" / "projects"
+    usage = actor.Usage(tmp_path / "usage.json", [default], PRICES)
+    for path in (
+        str(default / PROJECT / "s1.jsonl"),
+        str(default / PROJECT / "s1" / "subagents" / "agent-a1.jsonl"),
+        "relative/projects/p/s1.jsonl",
+        str(tmp_path / "projects" / ".." / "projects" / "p" / "s1.jsonl"),
+        str(tmp_path / "elsewhere" / "p" / "s1.jsonl"),  # no projects directory above it
+        str(tmp_path / "work" / "projects" / "p" / "s1.txt"),
+        "",
+        None,
+    ):
+        usage.learn(path)
+    assert (usage.offered, usage.offers.value) == ([], 0)
+    usage.learn(str(tmp_path / "work" / "projects" / "p" / "s" / "subagents" / "agent-1.jsonl"))
+    usage.learn(str(tmp_path / "work" / "projects" / "q" / "s2.jsonl"))  # the same, once
+    assert usage.offered == [tmp_path / "work" / "projects"]
+
+
+@pytest.mark.timeout(60)
+async def test_a_directory_not_made_yet_is_looked_at_again_later_not_at_every_hook(
+    tmp_path: Path, rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default, work = tmp_path / "claude" / "projects", tmp_path / "claude-work" / "projects"
+    default.mkdir(parents=True)
+    transcript = work / PROJECT / "s1.jsonl"
+    usage = actor.Usage(tmp_path / "usage.json", [default], PRICES, facts=lambda: _facts("orch1"))
+    await rig.start(usage)
+    with structlog.testing.capture_logs() as logs:
+        usage.learn(str(transcript))
+        await _until(lambda: any(e["event"] == "usage.directory_skipped" for e in logs))
+    skipped = [e for e in logs if e["event"] == "usage.directory_skipped"]
+    assert skipped == [
+        {
+            "event": "usage.directory_skipped",
+            "directory": str(work),
+            "reason": "FileNotFoundError",
+            "log_level": "info",
+        }
+    ]
+    _write(transcript, _line("m1", 9))
+    usage.learn(str(transcript))  # within RECONSIDER of the refusal: not looked at again
+    assert usage.offered == []
+    monkeypatch.setattr(actor, "RECONSIDER", 0.0)
+    usage.learn(str(transcript))
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 9)
+    assert usage.watched == (default, work)
+
+
+@pytest.mark.timeout(60)
+async def test_a_learnt_directory_gone_or_now_configured_is_forgotten_at_the_start(
+    tmp_path: Path, rig: Rig
+) -> None:
+    default, gone = tmp_path / "claude" / "projects", tmp_path / "gone" / "projects"
+    kept = tmp_path / "work" / "projects"
+    default.mkdir(parents=True)
+    kept.mkdir(parents=True)
+    state = tmp_path / "usage.json"
+    ledger = UsageLedger.load(state)
+    for root in (gone, default, kept):
+        assert ledger.learn(str(root))
+    ledger.save()
+    usage = actor.Usage(state, [default], PRICES)
+    await rig.start(usage)
+    assert usage.watched == (default, kept)
+    await _until(lambda: UsageLedger.load(state).learned == [str(kept)])

@@ -16,7 +16,7 @@ tina (root, one_for_one)
   needs        what needs a human on this laptop, and its Claude Code sessions (needs:syncLaptop)
   control      the local socket: status, hook events in, permission decisions out
   usage-watch  a second hub, for the transcripts only: their writes read together
-  usage        Claude Code's transcripts (~/.claude/projects) -> usage:recordUsage
+  usage        Claude Code's transcripts (~/.claude/projects, and others) -> usage:recordUsage
   quota        the account's rate limits (status line, StopFailure hooks) -> usage:recordQuota
 """
 
@@ -160,8 +160,11 @@ class Daemon:
         self.quota = usage.Quota()
         self.usage = usage.Usage(
             config.state_dir / "usage.json",
-            config.claude_dir / "projects",
+            config.transcript_roots,
             _prices(config.usage_prices),
+            create=config.default_transcript_dir
+            if config.default_transcript_dir in config.transcript_roots
+            else None,
             facts=self._usage_facts,
             resolve=self._orchestration_id,
             disk=self.disk,
@@ -366,9 +369,11 @@ class Daemon:
             task_status.started()
 
     def _on_hook(self, event: HookEvent) -> bool:
-        """A hook event from the control socket: a rate limit hit is this laptop's quota too."""
+        """A hook event from the control socket: a rate limit hit is this laptop's quota too, and
+        its transcript's directory is read if it was not yet (a ``CLAUDE_CONFIG_DIR`` of its own)."""
         if event.event == "StopFailure" and event.error == "rate_limit":
             self.quota.limited(event.received_at, event.error_details)
+        self.usage.learn(event.transcript_path)
         return self.hooks.offer(event)
 
     def _orchestration_id(self, worktree: str) -> str | None:

@@ -398,6 +398,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             ("teams", cfg.teams_dir),
             ("tasks", cfg.tasks_dir),
             ("tina sessions", cfg.tina_sessions_dir),
+            *(("transcripts", root) for root in cfg.transcript_roots),
         ):
             # Claude Code and tina-session make these on first use (the daemon waits for them):
             # a fresh home is no failure.

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import attrs
 
 from tina.daemon import locations
+from tina.usage import roots
 
 NODE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -41,6 +42,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "permission_wait_ms": ("TINA_PERMISSION_WAIT_MS", "permission_wait_ms"),
     "stall_after_mins": ("TINA_STALL_AFTER_MINS", "stall_after_mins"),
     "usage_prices": ("TINA_USAGE_PRICES", "path"),
+    "transcript_dirs": ("TINA_TRANSCRIPT_DIRS", "paths"),
 }
 
 PERMISSION_WAIT_MS = 20_000
@@ -94,6 +96,9 @@ class Config:
     stall_after_mins: int = STALL_AFTER_MINS
     # A price table (tina/usage/prices.toml's format) whose models replace or add to tina's.
     usage_prices: Path | None = None
+    # Where Claude Code's transcripts are read from (`tina.usage.roots`); empty: the default
+    # directory only (`load` puts the others it finds here).
+    transcript_dirs: tuple[Path, ...] = ()
     source: Path | None = None  # the file it came from, if any
     profile: str | None = None
 
@@ -108,6 +113,14 @@ class Config:
     @property
     def tasks_dir(self) -> Path:
         return self.claude_dir / "tasks"
+
+    @property
+    def default_transcript_dir(self) -> Path:
+        return self.claude_dir / "projects"
+
+    @property
+    def transcript_roots(self) -> tuple[Path, ...]:
+        return self.transcript_dirs or (self.default_transcript_dir,)
 
     @property
     def control_socket(self) -> Path:
@@ -147,6 +160,17 @@ def _check(key: str, raw: Any, kind: str, origin: str) -> Any:
         if kind == "path":
             return Path(value).expanduser()
         return value
+    if kind == "paths":  # a list in the file; separated by the OS's path separator in a variable
+        items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{where}: expected a list of directory paths, got {raw!r}")
+        paths = tuple(Path(i.strip()).expanduser() for i in items if i.strip())
+        if not paths:
+            raise ConfigError(f"{where}: expected at least one directory path, got {raw!r}")
+        for path in paths:
+            if not path.is_absolute():
+                raise ConfigError(f"{where}: expected absolute paths (or ~/...), got {str(path)!r}")
+        return paths
     if kind == "stall_after_mins":
         text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
         if not text.isdigit() or not 1 <= int(text) <= STALL_AFTER_MAX_MINS:
@@ -229,11 +253,16 @@ def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Conf
             values[key] = _check(key, data[key], kind, str(source))
 
     state_dir = values.pop("state_dir", None) or default_state_dir()
+    claude_dir = values.pop("claude_dir", None) or _home() / ".claude"
+    transcripts = values.pop("transcript_dirs", None)
     return Config(
         convex_url=values.pop("convex_url", None),
         node_name=values.pop("node_name", None) or _default_node_name(),
         credential_file=values.pop("credential_file", None) or config_dir() / "credential.json",
-        claude_dir=values.pop("claude_dir", None) or _home() / ".claude",
+        claude_dir=claude_dir,
+        transcript_dirs=roots.distinct(transcripts)
+        if transcripts
+        else roots.default_roots(claude_dir, env, locations.home(env)),
         state_dir=state_dir,
         source=source,
         profile=profile,

@@ -2,15 +2,16 @@
 
 The state lives in the daemon's state directory: each transcript's mark (device, inode,
 offset), the hashed keys of the messages counted (for :class:`Dedupe`), the batches sealed but
-not yet acknowledged, and the held rows. ``usage.json`` is a snapshot of all of it, replaced
-whole (:func:`tina.atomic.write_atomic`) and tagged with a random generation; each seal that
-changed something and each acknowledgement appends one line to ``usage.json.log`` (fsynced,
-except a line that only acknowledges: lost with the machine, it costs a replay Convex ignores)
-with what changed since (marks moved or gone, new keys, new batches, acknowledged ids, the held
-rows), tagged with the snapshot's generation. Loading replays the lines of the snapshot's
-generation in order (a line that does not parse, e.g. torn by a crash, is skipped). Past
-:data:`JOURNAL_MAX` bytes the next save is a new snapshot, which empties the log: a round costs
-a small append, not a rewrite of every key counted. Either way the marks on disk always match
+not yet acknowledged, the held rows, and the transcript directories learnt from hooks.
+``usage.json`` is a snapshot of all of it, replaced whole (:func:`tina.atomic.write_atomic`) and
+tagged with a random generation; each seal that changed something and each acknowledgement
+appends one line to ``usage.json.log`` (fsynced, except a line that only acknowledges: lost with
+the machine, it costs a replay Convex ignores) with what changed since (marks moved or gone, new
+keys, new batches, acknowledged ids, the held rows, the learnt directories), tagged with the
+snapshot's generation. Loading replays the lines of the snapshot's generation in order (a line
+that does not parse, e.g. torn by a crash, is skipped). Past :data:`JOURNAL_MAX` bytes the next
+save is a new snapshot, which empties the log: a round costs a small append, not a rewrite of
+every key counted. Either way the marks on disk always match
 the batches on disk:
 
 - a crash before a seal loses nothing: the lines after the saved marks are read again;
@@ -63,6 +64,7 @@ from .attribution import Attribution, Facts, Source, attribute, source_of
 from .dedupe import KEEP, Dedupe
 from .prices import PriceTable
 from .reader import BUDGET, FileMark, ReadResult, TranscriptReader
+from .roots import MAX_LEARNED
 
 __all__ = [
     "FORMAT_VERSION",
@@ -104,6 +106,12 @@ def _append(path: Path, data: bytes, *, sync: bool = True) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _learned(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("learned transcript directories: expected a list of paths")
+    return list(dict.fromkeys(value))[:MAX_LEARNED]
 
 
 def held_id(worktree: str) -> str:
@@ -255,6 +263,10 @@ class UsageLedger:
         self._sealed_new: list[Batch] = []
         self._acked_new: list[str] = []
         self._snapshot_due = False
+        # Transcript directories learnt from hooks (`tina.usage.roots`), kept with the marks of
+        # the transcripts read in them.
+        self.learned: list[str] = []
+        self._learned_dirty = False
 
     def _aggregator(self) -> Aggregator:
         return Aggregator() if self._cuts is None else Aggregator(cuts=self._cuts)
@@ -319,6 +331,7 @@ class UsageLedger:
             str(session): _Unteamed.restored(entry, self._aggregator())
             for session, entry in data.get("unteamed", {}).items()
         }
+        self.learned = _learned(data.get("learned", ()))
         stream = data.get("stream")
         if isinstance(stream, str) and _STREAM.fullmatch(stream):
             self.stream, self._seq = stream, int(data.get("seq", 0))
@@ -361,6 +374,7 @@ class UsageLedger:
             str(session): None if entry is None else _Unteamed.restored(entry, self._aggregator())
             for session, entry in line.get("unteamed", {}).items()
         }
+        learned = _learned(line["learned"]) if "learned" in line else None
         held = None
         if "held" in line:
             held = {}
@@ -386,6 +400,8 @@ class UsageLedger:
             self._pending = [b for b in self._pending if b.id not in acked]
         if held is not None:
             self._held = held
+        if learned is not None:
+            self.learned = learned
 
     def save(self) -> None:
         """Write a snapshot of everything (a new generation) and empty the journal."""
@@ -403,6 +419,7 @@ class UsageLedger:
             "pending": [{"id": b.id, "rows": list(b.rows)} for b in self._pending],
             "held": [{"row": row, "since": since} for row, since in self._held.values()],
             "unteamed": {s: f.saved() for s, f in sorted(self._unteamed.items()) if f.sent},
+            "learned": list(self.learned),
         }
         write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode(), mode=0o600)
         with contextlib.suppress(FileNotFoundError):  # its lines are of an older generation
@@ -415,6 +432,7 @@ class UsageLedger:
         self._acked_new.clear()
         self._held_dirty = False
         self._unteamed_dirty.clear()
+        self._learned_dirty = False
         self._snapshot_due = False
         self.saves += 1
         self.snapshots += 1
@@ -441,6 +459,7 @@ class UsageLedger:
             or self._acked_new
             or self._held_dirty
             or self._unteamed_dirty
+            or self._learned_dirty
         ):
             return
         if reading and (
@@ -469,6 +488,8 @@ class UsageLedger:
                 s: f.saved() if (f := self._unteamed.get(s)) is not None else None
                 for s in sorted(self._unteamed_dirty)
             }
+        if self._learned_dirty:
+            line["learned"] = list(self.learned)
         data = json.dumps(line, separators=(",", ":")).encode() + b"\n"
         # A line that only acknowledges is not synced: lost with the machine, it makes a
         # replay Convex ignores; a line with marks or batches is (it is what keeps a count
@@ -487,6 +508,7 @@ class UsageLedger:
         self._acked_new.clear()
         self._held_dirty = False
         self._unteamed_dirty.clear()
+        self._learned_dirty = False
         self.saves += 1
 
     # --- reading -----------------------------------------------------------------------------
@@ -560,6 +582,21 @@ class UsageLedger:
 
     def forget_missing(self, present: Iterable[str]) -> list[str]:
         return self.reader.forget_missing(present)
+
+    def learn(self, root: str) -> bool:
+        """Keep `root` among the learnt transcript directories (saved with the next seal);
+        False when it is known already or :data:`tina.usage.roots.MAX_LEARNED` are kept."""
+        if root in self.learned or len(self.learned) >= MAX_LEARNED:
+            return False
+        self.learned.append(root)
+        self._learned_dirty = True
+        return True
+
+    def unlearn(self, root: str) -> None:
+        """Forget a learnt directory (gone, or no longer acceptable)."""
+        if root in self.learned:
+            self.learned.remove(root)
+            self._learned_dirty = True
 
     # --- batches -----------------------------------------------------------------------------
 

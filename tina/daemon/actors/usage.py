@@ -1,8 +1,10 @@
 """Usage and quota: Claude Code's transcripts -> ``usage:recordUsage``; the account's rate
 limits -> ``usage:recordQuota``.
 
-**Usage.** The actor subscribes a watch hub to ``<claude_dir>/projects`` (no polling; the
-daemon gives the transcripts a hub of their own, see `SETTLE_MS`): a change reads only the
+**Usage.** The actor subscribes a watch hub to each transcript directory
+(`tina.usage.roots`: ``<claude_dir>/projects`` and the others the config names or finds, and
+those the hooks' ``transcript_path`` shows, via :meth:`Usage.learn`; no polling; the daemon
+gives the transcripts a hub of their own, see `SETTLE_MS`): a change reads only the
 changed transcripts (from their marks), a rescan request (the hub's, at a
 start or after lost events) lists them all and reads those whose size or inode moved. Each round,
 in a worker thread, counts the new lines (attributed with the daemon's `facts`: the Claude
@@ -33,7 +35,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,13 +46,14 @@ import trio
 from tina.convex import LatestValue
 from tina.convex.errors import ConvexError, error_data, refusal
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.watch import WatchHub
+from tina.daemon.watch import Inbox, WatchHub
 from tina.local.files import FileRefused, read_file
 from tina.local.paths import tina_dir
 from tina.supervision import Backoff
 from tina.usage import Facts, PriceTable, UsageLedger
 from tina.usage.ledger import HELD_PREFIX, HOLD_MS
 from tina.usage.quota import FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
+from tina.usage.roots import MAX_LEARNED, acceptable, covered, root_of
 
 log = structlog.get_logger("tina.usage")
 
@@ -77,6 +80,9 @@ SAVE_AT_STOP = 0.25
 """How long a stopping actor waits to save its last acknowledgements (a journal line)."""
 HELD_INTERVAL = 5.0
 """How often held usage looks for its orchestration's id (only while some is held)."""
+RECONSIDER = 30.0
+"""A transcript directory a hook showed that could not be read yet is looked at again after this
+long, at the next hook that shows it."""
 CALL_TIMEOUT = 15.0
 BACKOFF = Backoff(initial=1.0, cap=30.0, jitter=0.2)
 
@@ -100,7 +106,7 @@ def _transcripts(root: Path) -> list[Path]:
 
 def read_round(
     ledger: UsageLedger,
-    projects_dir: Path,
+    roots: Sequence[Path],
     paths: Iterable[Path] | None,
     facts: Facts,
     prices: PriceTable,
@@ -108,10 +114,10 @@ def read_round(
     *,
     hold_ms: int = HOLD_MS,
 ) -> int:
-    """One round (blocking): read `paths` (None: every transcript under `projects_dir`), forget
-    the ones gone, seal. The number of new batches."""
+    """One round (blocking): read `paths` (None: every transcript under `roots`), forget the
+    ones gone, seal. The number of new batches."""
     if paths is None:
-        found = _transcripts(projects_dir)
+        found = sorted({p for root in roots for p in _transcripts(root)})
         ledger.forget_missing(str(p) for p in found)
         todo = [p for p in found if _changed(ledger, p)]
     else:
@@ -128,9 +134,9 @@ def read_round(
     return len(ledger.seal(prices, resolve, hold_ms=hold_ms))
 
 
-def scan_once(ledger: UsageLedger, projects_dir: Path, facts: Facts, prices: PriceTable) -> int:
-    """Read every transcript under `projects_dir` (blocking): the number of new batches."""
-    return read_round(ledger, projects_dir, None, facts, prices)
+def scan_once(ledger: UsageLedger, roots: Sequence[Path], facts: Facts, prices: PriceTable) -> int:
+    """Read every transcript under `roots` (blocking): the number of new batches."""
+    return read_round(ledger, roots, None, facts, prices)
 
 
 class Usage:
@@ -139,9 +145,10 @@ class Usage:
     def __init__(
         self,
         state_file: Path,
-        projects_dir: Path,
+        roots: Sequence[Path],
         prices: PriceTable,
         *,
+        create: Path | None = None,
         facts: Callable[[], Facts] = Facts,
         resolve: Resolve | None = None,
         disk: trio.CapacityLimiter | None = None,
@@ -149,7 +156,14 @@ class Usage:
         ledger: UsageLedger | None = None,
     ) -> None:
         self.state_file = state_file
-        self.projects_dir = projects_dir
+        self.roots = tuple(roots)  # the configured transcript directories
+        self.create = create  # made at start when missing (the default directory)
+        self.watched: tuple[Path, ...] = self.roots  # and the learnt ones, once loaded
+        self._prefixes = tuple(f"{r}/" for r in self.roots)
+        # Transcript directories the hooks named, offered to `run` (see `learn`).
+        self.offered: list[Path] = []
+        self.offers: LatestValue[int] = LatestValue(0)
+        self._considered: dict[Path, float] = {}  # offered, and when (monotonic seconds)
         self.prices = prices
         self.facts = facts
         self.resolve = resolve
@@ -172,6 +186,28 @@ class Usage:
             if self.ledger.recovered:
                 log.warning("usage.state_reset", error=self.ledger.recovered)
         return self.ledger
+
+    def learn(self, transcript: str | None) -> None:
+        """A hook's ``transcript_path``: offer its ``projects`` directory to `run` if it is not
+        read yet (never blocks; a path under a directory read already costs a prefix test)."""
+        if not transcript or transcript.startswith(self._prefixes):
+            return
+        root = root_of(transcript)
+        if root is None:
+            return
+        now = time.monotonic()
+        at = self._considered.get(root)
+        if at is None and len(self._considered) >= 4 * MAX_LEARNED:
+            return
+        if at is not None and now - at < RECONSIDER:
+            return  # refused a moment ago (e.g. not made yet): asked again later, not per hook
+        self._considered[root] = now
+        self.offered.append(root)
+        self.offers.set(self.offers.value + 1)
+
+    def _watching(self, roots: Sequence[Path]) -> None:
+        self.watched = tuple(roots)
+        self._prefixes = tuple(f"{r}/" for r in roots)
 
     def _resolved(self, ledger: UsageLedger, facts: Facts) -> Resolve | None:
         """`resolve`'s answers, asked here for every worktree the round may hold usage of (the
@@ -196,7 +232,7 @@ class Usage:
                 partial(
                     read_round,
                     ledger,
-                    self.projects_dir,
+                    self.watched,
                     paths,
                     facts,
                     self.prices,
@@ -231,6 +267,7 @@ class Usage:
     def detail(self) -> dict[str, Any]:
         ledger = self.ledger
         return {
+            "directories": [str(r) for r in self.watched],
             "transcripts": 0 if ledger is None else len(ledger.reader.marks),
             "counted": 0 if ledger is None else ledger.counted,
             "pending": 0 if ledger is None else len(ledger.pending()),
@@ -293,6 +330,21 @@ async def _send_pending(
             await trio.sleep(backoff.delay(failures, rng))
 
 
+def _learnt(ledger: UsageLedger, roots: Sequence[Path]) -> list[Path]:
+    """The learnt directories still to be read (blocking); the others are forgotten (gone, or
+    read as configured ones now)."""
+    kept: list[Path] = []
+    for name in list(ledger.learned):
+        root = Path(name)
+        why = acceptable(root, (*roots, *kept))
+        if why is None:
+            kept.append(root)
+        else:
+            ledger.unlearn(name)
+            log.info("usage.directory_forgotten", directory=name, reason=why)
+    return kept
+
+
 async def run(
     usage: Usage,
     hub: WatchHub,
@@ -304,15 +356,21 @@ async def run(
     backoff: Backoff = BACKOFF,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Read the transcripts as the hub says they change; send what is sealed. Ready once the
-    ledger is loaded and the hub is asked to watch: the first reading of every transcript (at a
-    first start, the whole history) comes after, so it holds up no other actor."""
-    projects = usage.projects_dir
-    await trio.to_thread.run_sync(
-        partial(projects.mkdir, parents=True, exist_ok=True), limiter=usage.disk
-    )
-    await usage.load()
-    inbox = hub.subscribe(projects)
+    """Read the transcripts as the hub says they change; send what is sealed; watch the
+    directories the hooks show too. Ready once the ledger is loaded and the hub is asked to
+    watch: the first reading of every transcript (at a first start, the whole history) comes
+    after, so it holds up no other actor."""
+    if usage.create is not None:
+        await trio.to_thread.run_sync(
+            partial(usage.create.mkdir, parents=True, exist_ok=True), limiter=usage.disk
+        )
+    ledger = await usage.load()
+    async with usage.lock:
+        kept = await trio.to_thread.run_sync(
+            partial(_learnt, ledger, usage.roots), limiter=usage.disk
+        )
+    usage._watching((*usage.roots, *kept))
+    inboxes: list[tuple[Path, Inbox]] = []
     try:
         paths: set[Path] = set()
         rescan = True  # every transcript, once
@@ -320,13 +378,41 @@ async def run(
         wake.set()
         async with trio.open_nursery() as nursery:
 
-            async def pump() -> None:
+            async def pump(inbox: Inbox) -> None:
                 nonlocal rescan
                 while True:
                     changed, again = await inbox.get()
                     paths.update(changed)
                     rescan |= again
                     wake.set()
+
+            def watch(root: Path) -> None:
+                inbox = hub.subscribe(root)
+                inboxes.append((root, inbox))
+                nursery.start_soon(pump, inbox)
+
+            async def learner() -> None:
+                """Watch each directory a hook showed, once it is found acceptable; the hub
+                then asks for a rescan, which reads what it holds."""
+                seen = -1  # and what was offered before this start
+                while True:
+                    seen, _ = await usage.offers.wait_newer(seen)
+                    while usage.offered:
+                        root = usage.offered.pop(0)
+                        why = await trio.to_thread.run_sync(
+                            acceptable, root, usage.watched, limiter=usage.disk
+                        )
+                        if why is None:
+                            async with usage.lock:
+                                if not ledger.learn(str(root)):
+                                    why = f"{MAX_LEARNED} learnt directories already"
+                        if why is not None:
+                            if not covered(root, usage.watched):
+                                log.info("usage.directory_skipped", directory=str(root), reason=why)
+                            continue
+                        usage._watching((*usage.watched, root))
+                        watch(root)
+                        log.info("usage.directory_learned", directory=str(root))
 
             held = trio.Event()  # set while usage is held: the only timer, and only then
 
@@ -336,7 +422,9 @@ async def run(
                     await trio.sleep(held_interval)
                     wake.set()
 
-            nursery.start_soon(pump)
+            for root in usage.watched:
+                watch(root)
+            nursery.start_soon(learner)
             nursery.start_soon(held_timer)
             nursery.start_soon(
                 partial(
@@ -346,7 +434,6 @@ async def run(
             task_status.started()
             last = -math.inf
             while True:
-                ledger = await usage.load()
                 if ledger.held():
                     held.set()
                 elif held.is_set():
@@ -362,7 +449,8 @@ async def run(
                 whole, rescan = rescan, False
                 await usage.read(None if whole else taken)
     finally:
-        hub.unsubscribe(projects, inbox)
+        for root, inbox in inboxes:
+            hub.unsubscribe(root, inbox)
         await usage.save_acknowledged()
 
 

@@ -88,15 +88,18 @@ class HookRun:
     seconds: float
 
 
+def config_dir(env: Mapping[str, str]) -> Path:
+    """Claude Code's config dir: ``$CLAUDE_CONFIG_DIR``, else ``~/.claude``. Its settings and
+    its transcripts (``projects/``) are there."""
+    if configured := env.get("CLAUDE_CONFIG_DIR"):
+        return Path(configured).expanduser()
+    return Path(env.get("HOME") or Path.home()) / ".claude"
+
+
 def settings_files(env: Mapping[str, str], project: Path) -> list[Path]:
     """Where Claude Code reads hooks, in its order: the user's settings, then the project's."""
-    config_dir = env.get("CLAUDE_CONFIG_DIR")
-    if config_dir:
-        user = Path(config_dir).expanduser() / "settings.json"
-    else:
-        user = Path(env.get("HOME") or Path.home()) / ".claude" / "settings.json"
     return [
-        user,
+        config_dir(env) / "settings.json",
         project / ".claude" / "settings.json",
         project / ".claude" / "settings.local.json",
     ]
@@ -220,8 +223,7 @@ class HookRunner:
         self.cwd = cwd
         self.session_id = session_id
         self.permission_mode = permission_mode
-        home = Path(env.get("HOME") or Path.home())
-        self.claude_dir = claude_dir or home / ".claude"
+        self.claude_dir = claude_dir or config_dir(env)
         self.transcript = transcript_path(self.claude_dir, cwd, session_id)
 
     def payload(self, event: str, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,8 @@ Stop when a turn ends; SessionEnd on end of input (``prompt_input_exit``) or a h
 PermissionRequest, a StopFailure rate limit, a pane teammate's permission_request, a plan
 approval, an idle teammate with an open task, a stalled one.
 
-It writes its session's transcript where Claude Code does, and each teammate's
+It writes its session's transcript where Claude Code does (``$CLAUDE_CONFIG_DIR/projects`` when
+that is set, else ``~/.claude/projects``), and each teammate's
 (``tina.dev.sim.transcripts``): the init command, then an assistant message with its model and
 token usage for each step (the lead's on ``LEAD_MODEL``, the teammates' on ``TEAMMATE_MODEL``,
 both priced in ``tina/usage/prices.toml``), appended as the work goes on, never anyone's own
@@ -1213,10 +1214,10 @@ class _Team:
         if pane is None:
             agent_id: str | None = f"a{uuid.uuid4().hex[:16]}"
             session = lead.session_id
-            path = subagent_path(lead.claude, lead.cwd, session, str(agent_id))
+            path = subagent_path(lead.hooks.claude_dir, lead.cwd, session, str(agent_id))
         else:
             agent_id, session = None, str(uuid.uuid4())
-            path = transcript_path(lead.claude, lead.cwd, session)
+            path = transcript_path(lead.hooks.claude_dir, lead.cwd, session)
         return Transcript(
             path,
             session_id=session,
