@@ -363,6 +363,11 @@ describe("real Claude Code fields", () => {
     const second = (await stored()).find((m) => m.agentName === "writer")!;
     expect(second._id).toBe(first._id);
     expect(second).toMatchObject({ isActive: true, color: "green", tmuxPaneId: "%3", backendType: "tmux", reach: "pane" });
+
+    // The iTerm2 backend records the pane's iTerm2 session id: kept whole.
+    const iterm = "9E3C1F2A-4B5D-4E6F-8A7B-0C1D2E3F4A5B";
+    await sync(dir, [], [lead(dir), writer(dir, { tmuxPaneId: iterm, backendType: "iterm2", reach: "none" })]);
+    expect((await stored()).find((m) => m.agentName === "writer")).toMatchObject({ tmuxPaneId: iterm, backendType: "iterm2" });
   });
 
   test("members without the new fields (an older daemon) still sync", async () => {
@@ -378,6 +383,7 @@ describe("real Claude Code fields", () => {
     const dir = "bad";
     await expect(sync(dir, [], [writer(dir, { reach: "telepathy" })])).rejects.toThrow();
     expect((await refusal(sync(dir, [], [writer(dir, { color: "x".repeat(33) })]))).field).toBe("members.color");
+    expect((await refusal(sync(dir, [], [writer(dir, { tmuxPaneId: "x".repeat(65) })]))).field).toBe("members.tmuxPaneId");
     expect((await refusal(sync(dir, [task("1", { updatedAt: 1_770_890_733 })]))).field).toBe("tasks.updatedAt");
   });
 

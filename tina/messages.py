@@ -244,8 +244,8 @@ class HookEvent:
     JSON text of a PermissionRequest's suggestions array as Claude Code sent it (keys in their
     order, so it can be handed back verbatim as `updatedPermissions`), absent when it is longer
     than `PROMPT_SUGGESTIONS_MAX` bytes. `received_at` is when the daemon received it, in ms
-    since the epoch. `tmux_pane` and `tmux_socket` are not Claude Code's: `tina hook` adds the
-    pane it runs in.
+    since the epoch. `tmux_pane` and `tmux_socket`, or `iterm_session`, are not Claude Code's:
+    `tina hook` adds the pane it runs in.
     """
 
     event: str
@@ -273,9 +273,11 @@ class HookEvent:
     team_name: str | None = None
     trigger: str | None = None
     last_assistant_message: str | None = None
-    # The tmux pane the hook ran in (`%3`) and its server's socket: `tina hook` adds them.
+    # The tmux pane the hook ran in (`%3`) and its server's socket: `tina hook` adds them; or,
+    # not in tmux, the id of the iTerm2 session it ran in.
     tmux_pane: str | None = None
     tmux_socket: str | None = None
+    iterm_session: str | None = None
 
 
 HOOK_TOOL_INPUT_MAX = 4 * 1024

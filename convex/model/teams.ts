@@ -38,6 +38,8 @@ const TASK_QUIET_FIELDS = ["activeForm", "blocks", "internal", "claudeCreatedAt"
 const DELETED = "deleted";
 // backendType and color are short words ("in-process", "purple").
 const TAG_MAX = 32;
+// A tmux pane's "%12", or the iTerm2 session id the iTerm2 backend records (a 36-character UUID).
+const PANE_ID_MAX = 64;
 
 function checkTask(field: string, t: TaskSnapshot): void {
   checkString(`${field}.taskId`, t.taskId, 64);
@@ -77,7 +79,7 @@ function checkMembers(members: MemberSnapshot[]): void {
     checkOptionalString("members.agentType", m.agentType, LIMITS.name);
     checkOptionalString("members.model", m.model, LIMITS.name);
     checkOptionalTimestamp("members.joinedAt", m.joinedAt);
-    checkOptionalString("members.tmuxPaneId", m.tmuxPaneId, 32);
+    checkOptionalString("members.tmuxPaneId", m.tmuxPaneId, PANE_ID_MAX);
     checkOptionalString("members.cwd", m.cwd, LIMITS.path);
     checkOptionalString("members.backendType", m.backendType, TAG_MAX);
     checkOptionalString("members.color", m.color, TAG_MAX);

@@ -13,7 +13,7 @@ import trio
 
 from tina.convex import LatestValue
 from tina.convex.gateway import GatewayProtocol
-from tina.daemon.actors.claude import ClaudeWatcher, pane_member
+from tina.daemon.actors.claude import ClaudeWatcher, iterm_key, pane_member
 from tina.daemon.actors.worktree import WorktreeWatcher
 from tina.daemon.sync.coalescer import OrchestrationItem, TeamItem, TeamRemoval
 from tina.daemon.sync.syncer import Syncer
@@ -357,3 +357,35 @@ async def test_a_pane_teammates_session_is_the_member_in_its_pane(
     assert member(watcher, "%5", "/tmp/tmux-1/default", sockets.get) == ("alpha", "executor-1")
     assert member(watcher, "%5", None, sockets.get) is None
     assert member(watcher, "%5", "/tmp/tmux-1/default", lambda lead: None) is None
+
+
+async def test_an_iterm2_pane_teammates_session_is_the_member_whose_pane_is_its_iterm_session(
+    tmp_path: Path, syncer: Syncer
+) -> None:
+    """The iTerm2 backend records the pane's iTerm2 session id as `tmuxPaneId`."""
+    claude = tmp_path / ".claude"
+    doc = team_config("alpha", ["team-lead", "executor-1", "executor-2", "executor-3"])
+    doc["leadSessionId"] = "la"
+    uuid = "9E3C1F2A-4B5D-4E6F-8A7B-0C1D2E3F4A5B"
+    for member, pane, backend in zip(
+        doc["members"],
+        ["", uuid.lower(), "w0t1p2:1111AAAA-0000-4000-8000-000000000000", uuid],
+        [None, "iterm2", "iterm2", "tmux"],  # the last is not an iTerm2 pane: never matched
+        strict=True,
+    ):
+        member["tmuxPaneId"] = pane
+        if backend:
+            member["backendType"] = backend
+    write(claude / "teams/alpha/config.json", doc)
+    watcher = ClaudeWatcher(claude, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    members = watcher.pane_members()
+    assert pane_member(members, iterm_key(uuid), None, lambda lead: None) == (
+        "alpha",
+        "executor-1",
+    )
+    assert pane_member(
+        members, iterm_key("1111aaaa-0000-4000-8000-000000000000"), None, lambda lead: None
+    ) == ("alpha", "executor-2")
+    assert pane_member(members, uuid, None, lambda lead: None) is None  # not a tmux pane
+    assert iterm_key(uuid) in members and uuid not in members

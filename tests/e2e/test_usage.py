@@ -206,6 +206,40 @@ def test_a_pane_teammates_usage_is_its_agents_by_the_pane_its_hooks_ran_in(
     assert eventually(by_agent, timeout=60) == [("1", "executor-1")]
 
 
+def test_an_iterm2_pane_teammates_usage_is_its_agents_by_the_iterm2_session_its_hooks_ran_in(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    """Claude Code's iTerm2 backend records the pane's iTerm2 session id as the teammate's
+    `tmuxPaneId`; iTerm2 gives the teammate's process that id in `ITERM_SESSION_ID`."""
+    wt, orch, _ = started(laptop, backend)
+    pane = "9E3C1F2A-4B5D-4E6F-8A7B-0C1D2E3F4A5B"
+    members = [
+        {"name": "team-lead", "tmuxPaneId": ""},
+        {"name": "executor-1", "tmuxPaneId": pane, "backendType": "iterm2"},
+    ]
+    laptop.write_team(TEAM, members, cwd=wt, lead_session_id=LEAD_SESSION)
+    eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
+    teammate = "3c2b1a09-8f7e-4d6c-9b5a-1e2d3c4b5a69"
+    start = {"hook_event_name": "SessionStart", "session_id": teammate, "cwd": str(wt)}
+    run_hook(laptop, {**start, "source": "startup"}, {"ITERM_SESSION_ID": f"w0t0p1:{pane}"})
+    eventually(
+        lambda: (
+            (s := laptop.status()) is not None
+            and any(teammate.startswith(x["id"]) for x in s["hooks"]["sessions"])
+        )
+    )
+    transcript = transcript_of(laptop, wt, teammate)
+    line = json.loads(assistant(wt, "i1", input_tokens=20, output_tokens=7))
+    transcript.write_text(json.dumps({**line, "sessionId": teammate}) + "\n")
+
+    def by_agent() -> list[tuple[Any, Any]] | None:
+        got = owner.query("usage:orchestrationBreakdown", orchestrationId=orch["_id"])
+        agents = [(a.get("phaseNumber"), a.get("agentName")) for a in got["byAgent"]]
+        return agents or None
+
+    assert eventually(by_agent, timeout=60) == [("1", "executor-1")]
+
+
 def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
     backend: BackendProcess, laptop: Laptop, owner: Api
 ) -> None:

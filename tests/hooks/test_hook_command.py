@@ -283,3 +283,28 @@ async def test_the_tmux_pane_it_runs_in_goes_with_the_event(home: Path, daemon: 
     ]
     for pane in ("7; rm -rf /", "%", "%\u0661", "%12345678901", "leader"):
         assert hook.tmux_fields(claude_env(home, TMUX_PANE=pane)) == {}, pane
+
+
+async def test_the_iterm2_session_it_runs_in_goes_with_the_event(home: Path, daemon: Hooks) -> None:
+    """Not in tmux, an iTerm2 pane teammate's hooks run in its iTerm2 session, whose id iTerm2
+    gives every process in it (`ITERM_SESSION_ID`) and the iTerm2 backend records as the
+    member's `tmuxPaneId`."""
+    uuid = "9E3C1F2A-4B5D-4E6F-8A7B-0C1D2E3F4A5B"
+    doc = {"hook_event_name": "SessionStart", "session_id": "s-iterm", "source": "startup"}
+    in_iterm = claude_env(home, ITERM_SESSION_ID=f"w0t1p2:{uuid}")
+    in_tmux_in_iterm = claude_env(home, ITERM_SESSION_ID=f"w0t1p2:{uuid}", TMUX_PANE="%4")
+    forged = {**doc, "tina_iterm_session": "1111"}
+    for env, sent in ((in_iterm, doc), (in_tmux_in_iterm, doc), (claude_env(home), forged)):
+        code, out = await run_hook(PYTHON_M, json.dumps(sent).encode(), env)
+        assert (code, out) == (0, b"")
+    got = [(e.iterm_session, e.tmux_pane) for e in drain(daemon)]
+    assert got == [(uuid, None), (None, "%4"), (None, None)]
+    for value in (
+        uuid,
+        "w0t1p2:",
+        "w0t1p2:a b",
+        "wxt1p2:abc",
+        f"w0t1p2:{uuid};rm",
+        "w0t1p2:" + "a" * 65,
+    ):
+        assert hook.pane_fields(claude_env(home, ITERM_SESSION_ID=value)) == {}, value

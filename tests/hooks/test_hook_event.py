@@ -184,3 +184,14 @@ def test_the_tmux_pane_tina_hook_adds_is_kept_only_when_it_is_a_pane_id() -> Non
     assert (
         parse({**base, "tina_tmux_pane": "%1", "tina_tmux_socket": "default"}).tmux_socket is None
     )
+
+
+def test_the_iterm2_session_tina_hook_adds_is_kept_only_when_it_is_a_plain_id() -> None:
+    base = {"hook_event_name": "SessionStart", "session_id": SID}
+    uuid = "9E3C1F2A-4B5D-4E6F-8A7B-0C1D2E3F4A5B"
+    assert parse({**base, "tina_iterm_session": uuid}).iterm_session == uuid
+    for bad in ("", "a b", "x" * 65, "w0t0p0:" + uuid, "../x", 12, None):
+        assert parse({**base, "tina_iterm_session": bad}).iterm_session is None, bad
+    # in a tmux pane (tmux inside iTerm2 keeps iTerm2's variable): the pane is tmux's
+    both = parse({**base, "tina_tmux_pane": "%3", "tina_iterm_session": uuid})
+    assert (both.tmux_pane, both.iterm_session) == ("%3", None)

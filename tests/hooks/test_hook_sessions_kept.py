@@ -347,3 +347,15 @@ def test_the_tmux_pane_a_session_ran_in_is_kept_across_a_restart() -> None:
     kept, skipped = decode_sessions(encode_sessions(sessions.by_keep(team_of(TEAM))))
     assert skipped == []
     assert [(s.tmux_pane, s.tmux_socket) for s in kept] == [("%4", "/tmp/tmux-501/default")]
+
+
+def test_the_iterm2_session_a_session_ran_in_is_kept_across_a_restart() -> None:
+    sessions = HookSessions()
+    iterm = "9E3C1F2A-4B5D-4E6F-8A7B-0C1D2E3F4A5B"
+    sessions.apply(
+        attrs.evolve(hook("SessionStart startup", T0, session_id="it-1"), iterm_session=iterm)
+    )
+    sessions.apply(hook("Stop", T0 + 1, session_id="it-1"))  # an event without: kept
+    kept, skipped = decode_sessions(encode_sessions(sessions.by_keep(team_of(TEAM))))
+    assert skipped == []
+    assert [(s.iterm_session, s.tmux_pane) for s in kept] == [(iterm, None)]

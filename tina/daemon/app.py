@@ -386,7 +386,7 @@ class Daemon:
         """What usage attribution needs, from what the daemon knows now: the team configs, the
         orchestrations (by worktree; a held id until the syncer has the Convex one), the hook
         sessions' teams, and a pane teammate's session's team and agent (the member in the tmux
-        pane its hooks ran in)."""
+        pane, or the iTerm2 pane, its hooks ran in)."""
         ids = {os.path.normpath(wt): oid for wt, oid in self.syncer.orchestration_ids.items()}
         orchestrations: dict[str, tuple[str, str]] = {}
         for feature, wt in self.hooks.worktrees.items():
@@ -409,10 +409,13 @@ class Daemon:
         for sid, state in by_id.items():
             if state.team is not None and state.team in names:
                 sessions[sid] = SessionFacts(team=names[state.team])
-            elif state.tmux_pane is not None and state.tmux_pane in in_panes:  # a pane teammate
+            elif (
+                pane := state.tmux_pane
+                or (claude.iterm_key(state.iterm_session) if state.iterm_session else None)
+            ) is not None and pane in in_panes:  # a pane teammate (tmux or iTerm2)
                 member = claude.pane_member(
                     in_panes,
-                    state.tmux_pane,
+                    pane,
                     state.tmux_socket,
                     lambda lead: s.tmux_socket if (s := by_id.get(lead)) else None,
                 )

@@ -64,7 +64,7 @@ MAX_TEXT = 4000
 # are left out, and a member or task that cannot be named is skipped (a task with a clear error).
 MAX_NAME = 128
 MAX_ID = 64
-MAX_PANE = 32
+MAX_PANE = 64  # a tmux pane's `%12`, or an iTerm2 session's id (a 36-character UUID)
 MAX_PATH = 4096
 MAX_LIST = 500
 MAX_TAG = 32  # backendType, color: short words ("in-process", "purple")

@@ -54,8 +54,9 @@ _TEXT_FIELDS: dict[str, int] = {
     "trigger": HOOK_FIELD_MAX,
     "last_assistant_message": HOOK_TEXT_MAX,
 }
-# Added by `tina hook` from its environment (`tina.hooks.hook.tmux_fields`), not Claude Code's.
+# Added by `tina hook` from its environment (`tina.hooks.hook.pane_fields`), not Claude Code's.
 _TMUX_PANE = re.compile(r"%[0-9]{1,10}")
+_ITERM_SESSION = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def clean_text(text: str, limit: int) -> str:
@@ -123,6 +124,10 @@ def parse_hook_event(doc: Any, *, received_at: float) -> HookEvent | None:
             socket = doc.get("tina_tmux_socket")
             if isinstance(socket, str) and socket.startswith("/"):
                 fields["tmux_socket"] = clean_text(socket, HOOK_FIELD_MAX)
+        else:
+            iterm = doc.get("tina_iterm_session")
+            if isinstance(iterm, str) and _ITERM_SESSION.fullmatch(iterm):
+                fields["iterm_session"] = iterm
         event = clean_text(name.strip(), HOOK_FIELD_MAX)
         permission = event == PERMISSION_REQUEST
         tool_input, truncated = _tool_input(

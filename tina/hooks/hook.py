@@ -18,7 +18,10 @@ raises and never exits non-zero (a non-zero exit would show an error line in the
 Run inside a tmux pane (a pane teammate, or a lead in tmux), it adds the pane's id (`TMUX_PANE`,
 which tmux gives every process in a pane) and its server's socket (`TMUX`'s first part) to the
 event, as `tina_tmux_pane` and `tina_tmux_socket`: the daemon joins the session to the team
-member whose `tmuxPaneId` that is, which nothing else in the event names.
+member whose `tmuxPaneId` that is, which nothing else in the event names. Run in an iTerm2 pane
+instead (Claude Code's iTerm2 backend records the pane's session id as the teammate's
+`tmuxPaneId`), it adds that session id (`ITERM_SESSION_ID`, `w<window>t<tab>p<pane>:<id>`, which
+iTerm2 gives every process in a session) as `tina_iterm_session`.
 
 Startup cost matters (it runs for every event): this module imports only the standard library
 and `tina.daemon.locations` (the control socket's path without attrs or TOML).
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -119,10 +123,21 @@ def tmux_fields(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+_ITERM_SESSION = re.compile(r"w[0-9]{1,6}t[0-9]{1,6}p[0-9]{1,6}:([A-Za-z0-9-]{1,64})")
+
+
+def pane_fields(env: Mapping[str, str]) -> dict[str, str]:
+    """The pane the hook runs in: a tmux pane (`tmux_fields`), else an iTerm2 session's id."""
+    if out := tmux_fields(env):
+        return out
+    found = _ITERM_SESSION.fullmatch(env.get("ITERM_SESSION_ID", ""))
+    return {"tina_iterm_session": found[1]} if found else {}
+
+
 def read_hook(stdin: BinaryIO, env: Mapping[str, str]) -> tuple[bytes, str] | None:
     """The `hook <compact JSON>\\n` line for the event on `stdin` and the event's name, or None:
     a terminal, more than `MAX_INPUT` bytes, not JSON, not an object with a string
-    `hook_event_name`. The tmux fields come only from `env`, this process's environment."""
+    `hook_event_name`. The pane fields come only from `env`, this process's environment."""
     if stdin.isatty():
         return None  # run by hand: no event is coming
     data = stdin.read(MAX_INPUT + 1)
@@ -136,7 +151,8 @@ def read_hook(stdin: BinaryIO, env: Mapping[str, str]) -> tuple[bytes, str] | No
         return None
     doc.pop("tina_tmux_pane", None)  # only ever what this process's environment says
     doc.pop("tina_tmux_socket", None)
-    doc.update(tmux_fields(env))
+    doc.pop("tina_iterm_session", None)
+    doc.update(pane_fields(env))
     try:
         text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate ("\ud800"): keep it escaped

@@ -292,8 +292,8 @@ class MemberReach(StrEnum):
     PANE = "pane"
     """A teammate in a real tmux pane (``%<n>``): :attr:`TeamMember.pane_id`."""
     NONE = "none"
-    """No known way: an empty or unrecognised pane id on a teammate (e.g. iTerm2, whose pane
-    id format is unknown)."""
+    """No known way: an empty or unrecognised pane id on a teammate (e.g. an iTerm2 pane's: its
+    iTerm2 session's id, which tina cannot type into)."""
 
 
 _PANE_ID = re.compile(r"%[0-9]+")

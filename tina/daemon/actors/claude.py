@@ -288,14 +288,23 @@ class ClaudeWatcher:
         return None
 
     def pane_members(self) -> dict[str, list[tuple[str, str, str | None]]]:
-        """Every teammate in a tmux pane, by its config's `tmuxPaneId`: (team directory, agent
-        name, the team's lead session), as last read (for `pane_member`)."""
+        """Every teammate in a pane, by its config's `tmuxPaneId` (a tmux pane's `%<n>`, or
+        `iterm_key` of an iTerm2 session's id): (team directory, agent name, the team's lead
+        session), as last read (for `pane_member`)."""
         out: dict[str, list[tuple[str, str, str | None]]] = {}
         for d, (_, _team, members) in self.configs.items():
             lead = self.lead_sessions.get(d)
             for m in members:
-                if m.tmux_pane_id and m.tmux_pane_id.startswith("%"):
-                    out.setdefault(m.tmux_pane_id, []).append((d, m.agent_name, lead))
+                pane = m.tmux_pane_id
+                if not pane:
+                    continue
+                if pane.startswith("%"):
+                    key = pane
+                elif m.backend_type == "iterm2":
+                    key = iterm_key(pane.rpartition(":")[2])
+                else:
+                    continue
+                out.setdefault(key, []).append((d, m.agent_name, lead))
         return out
 
     def hook_changed(self, session_id: str) -> None:
@@ -743,6 +752,13 @@ class ClaudeWatcher:
             tasks = sorted((snap for _, snap in self.tasks.get(d, {}).values()), key=_task_order)
             self.syncer.put_team(d, team, members, tasks)
             self.sent.add(d)
+
+
+def iterm_key(session: str) -> str:
+    """How `pane_members` keys an iTerm2 pane: its session's id, which the iTerm2 backend
+    records as the teammate's `tmuxPaneId` and iTerm2 gives its processes in
+    `ITERM_SESSION_ID` (after `w<window>t<tab>p<pane>:`; `tina hook` forwards it)."""
+    return "iterm:" + session.upper()
 
 
 def pane_member(

@@ -150,6 +150,9 @@ class SessionState:
     # teammate's session is the member whose `tmuxPaneId` this is (`claude.pane_member`).
     tmux_pane: str | None = None
     tmux_socket: str | None = None
+    # Not in tmux, the iTerm2 session its hooks ran in: an iTerm2 pane teammate's is its
+    # member's `tmuxPaneId` (`claude.pane_member`).
+    iterm_session: str | None = None
     tool_name: str | None = None  # the last tool it used or asked for
     tool_at: float | None = None  # when that tool started (its PreToolUse)
     # The last StopFailure's kind, text (error_details, else the API error message) and when
@@ -190,6 +193,8 @@ class HookSessions:
         state.permission_mode = event.permission_mode or state.permission_mode
         if event.tmux_pane:
             state.tmux_pane, state.tmux_socket = event.tmux_pane, event.tmux_socket
+        elif event.iterm_session:
+            state.iterm_session = event.iterm_session
         if event.tool_name and event.event in TOOL_EVENTS:
             if event.event == "PreToolUse" or event.tool_name != state.tool_name:
                 state.tool_at = now
@@ -307,6 +312,7 @@ _KEPT_TEXT = (
     "orchestration",
     "tmux_pane",
     "tmux_socket",
+    "iterm_session",
     "tool_name",
     "error_kind",
     "retry_hint",

@@ -325,7 +325,7 @@ class Laptop:
         lead_session_id: str = "00000000-0000-4000-8000-000000000000",
     ) -> Path:
         """A team's config; a member's `isActive` is written when given (Claude Code writes it
-        on teammates: false while idle)."""
+        on teammates: false while idle), and its `backendType`."""
         dir_name = team.replace(".", "-")
         now = int(time.time() * 1000)
         doc = {
@@ -345,6 +345,7 @@ class Laptop:
                     "cwd": str(cwd),
                     "subscriptions": [],
                     **({"isActive": m["isActive"]} if "isActive" in m else {}),
+                    **({"backendType": m["backendType"]} if "backendType" in m else {}),
                 }
                 for m in members
             ],
