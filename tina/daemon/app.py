@@ -165,6 +165,7 @@ class Daemon:
             create=config.default_transcript_dir
             if config.default_transcript_dir in config.transcript_roots
             else None,
+            claude_dir=config.claude_dir,
             facts=self._usage_facts,
             resolve=self._orchestration_id,
             disk=self.disk,

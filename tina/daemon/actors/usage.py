@@ -149,6 +149,7 @@ class Usage:
         prices: PriceTable,
         *,
         create: Path | None = None,
+        claude_dir: Path | None = None,
         facts: Callable[[], Facts] = Facts,
         resolve: Resolve | None = None,
         disk: trio.CapacityLimiter | None = None,
@@ -158,6 +159,7 @@ class Usage:
         self.state_file = state_file
         self.roots = tuple(roots)  # the configured transcript directories
         self.create = create  # made at start when missing (the default directory)
+        self.claude_dir = claude_dir  # whose teams the daemon watches
         self.watched: tuple[Path, ...] = self.roots  # and the learnt ones, once loaded
         self._prefixes = tuple(f"{r}/" for r in self.roots)
         # Transcript directories the hooks named, offered to `run` (see `learn`).
@@ -412,7 +414,14 @@ async def run(
                             continue
                         usage._watching((*usage.watched, root))
                         watch(root)
-                        log.info("usage.directory_learned", directory=str(root))
+                        # Its sessions' teams are in that config dir too, which the `claude`
+                        # actor does not watch unless it is `claude_dir` (docs/operations.md).
+                        teams = (
+                            None if usage.claude_dir is None else usage.claude_dir == root.parent
+                        )
+                        log.info(
+                            "usage.directory_learned", directory=str(root), teams_watched=teams
+                        )
 
             held = trio.Event()  # set while usage is held: the only timer, and only then
 
