@@ -175,18 +175,35 @@ def test_a_leads_usage_from_before_its_team_moves_to_its_phase_when_the_team_app
     assert status is not None and status["usage"]["moved"] == 1
 
 
+ITERM_PANE = "9E3C1F2A-4B5D-4E6F-8A7B-0C1D2E3F4A5B"
+
+
+@pytest.mark.parametrize(
+    ("pane", "env"),
+    [
+        ({"tmuxPaneId": "%5"}, {"TMUX_PANE": "%5", "TMUX": "/tmp/t,1,0"}),
+        # Claude Code's iTerm2 backend records the pane's iTerm2 session id as `tmuxPaneId`;
+        # iTerm2 gives the teammate's process that id in `ITERM_SESSION_ID`.
+        (
+            {"tmuxPaneId": ITERM_PANE, "backendType": "iterm2"},
+            {"ITERM_SESSION_ID": f"w0t0p1:{ITERM_PANE}"},
+        ),
+    ],
+    ids=["tmux", "iterm2"],
+)
 def test_a_pane_teammates_usage_is_its_agents_by_the_pane_its_hooks_ran_in(
-    backend: BackendProcess, laptop: Laptop, owner: Api
+    backend: BackendProcess, laptop: Laptop, owner: Api, pane: dict[str, str], env: dict[str, str]
 ) -> None:
-    """A pane teammate is a session of its own that leads nothing: its hooks run in its tmux
-    pane (`TMUX_PANE`), and the team config names the member in that pane."""
+    """A pane teammate is a session of its own that leads nothing: its hooks run in its pane
+    (`TMUX_PANE`, or an iTerm2 session's `ITERM_SESSION_ID`), and the team config names the
+    member in that pane."""
     wt, orch, _ = started(laptop, backend)
-    members = [{"name": "team-lead", "tmuxPaneId": ""}, {"name": "executor-1", "tmuxPaneId": "%5"}]
+    members = [{"name": "team-lead", "tmuxPaneId": ""}, {"name": "executor-1", **pane}]
     laptop.write_team(TEAM, members, cwd=wt, lead_session_id=LEAD_SESSION)
     eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
     teammate = "7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
     start = {"hook_event_name": "SessionStart", "session_id": teammate, "cwd": str(wt)}
-    run_hook(laptop, {**start, "source": "startup"}, {"TMUX_PANE": "%5", "TMUX": "/tmp/t,1,0"})
+    run_hook(laptop, {**start, "source": "startup"}, env)
     # The daemon holds the session (what the hook said is applied) before its first line.
     eventually(
         lambda: (
@@ -196,40 +213,6 @@ def test_a_pane_teammates_usage_is_its_agents_by_the_pane_its_hooks_ran_in(
     )
     transcript = transcript_of(laptop, wt, teammate)
     line = json.loads(assistant(wt, "p1", input_tokens=20, output_tokens=7))
-    transcript.write_text(json.dumps({**line, "sessionId": teammate}) + "\n")
-
-    def by_agent() -> list[tuple[Any, Any]] | None:
-        got = owner.query("usage:orchestrationBreakdown", orchestrationId=orch["_id"])
-        agents = [(a.get("phaseNumber"), a.get("agentName")) for a in got["byAgent"]]
-        return agents or None
-
-    assert eventually(by_agent, timeout=60) == [("1", "executor-1")]
-
-
-def test_an_iterm2_pane_teammates_usage_is_its_agents_by_the_iterm2_session_its_hooks_ran_in(
-    backend: BackendProcess, laptop: Laptop, owner: Api
-) -> None:
-    """Claude Code's iTerm2 backend records the pane's iTerm2 session id as the teammate's
-    `tmuxPaneId`; iTerm2 gives the teammate's process that id in `ITERM_SESSION_ID`."""
-    wt, orch, _ = started(laptop, backend)
-    pane = "9E3C1F2A-4B5D-4E6F-8A7B-0C1D2E3F4A5B"
-    members = [
-        {"name": "team-lead", "tmuxPaneId": ""},
-        {"name": "executor-1", "tmuxPaneId": pane, "backendType": "iterm2"},
-    ]
-    laptop.write_team(TEAM, members, cwd=wt, lead_session_id=LEAD_SESSION)
-    eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
-    teammate = "3c2b1a09-8f7e-4d6c-9b5a-1e2d3c4b5a69"
-    start = {"hook_event_name": "SessionStart", "session_id": teammate, "cwd": str(wt)}
-    run_hook(laptop, {**start, "source": "startup"}, {"ITERM_SESSION_ID": f"w0t0p1:{pane}"})
-    eventually(
-        lambda: (
-            (s := laptop.status()) is not None
-            and any(teammate.startswith(x["id"]) for x in s["hooks"]["sessions"])
-        )
-    )
-    transcript = transcript_of(laptop, wt, teammate)
-    line = json.loads(assistant(wt, "i1", input_tokens=20, output_tokens=7))
     transcript.write_text(json.dumps({**line, "sessionId": teammate}) + "\n")
 
     def by_agent() -> list[tuple[Any, Any]] | None:
