@@ -24,6 +24,13 @@ def test_tree_shows_state_restarts_errors_details_and_nesting() -> None:
             detail={"connection": "connected", "rtt_ms": 3.2},
         ),
         ChildStatus(
+            id="usage",
+            state=ChildState.RUNNING,
+            restarts=0,
+            since=now - 5,
+            detail={"directories": ["/h/.claude/projects", "/h/.claude-work/projects"], "sent": 4},
+        ),
+        ChildStatus(
             id="worktrees",
             state=ChildState.RUNNING,
             restarts=0,
@@ -57,6 +64,8 @@ def test_tree_shows_state_restarts_errors_details_and_nesting() -> None:
     )
     assert "gateway  running 1m15s  connection=connected  rtt_ms=3.2" in out
     assert "wt:billing  backing_off 1s  restarts=2" in out
+    # a list (usage's directories: `status --json` has them) shows as its length
+    assert "usage  running 5s  directories=2  sent=4" in out
     assert "last error: ReadError: state.json: truncated" in out
     assert "node" in out and "laptop-a" in out
     assert "12:00:01 erro actor.crashed actor=wt:billing" in out

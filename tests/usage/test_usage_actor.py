@@ -437,3 +437,25 @@ async def test_a_learnt_directory_gone_or_now_configured_is_forgotten_at_the_sta
     await rig.start(usage)
     assert usage.watched == (default, kept)
     await _until(lambda: UsageLedger.load(state).learned == [str(kept)])
+
+
+@pytest.mark.timeout(60)
+async def test_a_directory_read_already_spelt_another_way_is_looked_at_once_and_not_logged(
+    tmp_path: Path, rig: Rig
+) -> None:
+    default = tmp_path / "claude" / "projects"
+    default.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "claude")
+    transcript = tmp_path / "link" / "projects" / PROJECT / "s1.jsonl"
+    usage = actor.Usage(tmp_path / "usage.json", [default], PRICES)
+    await rig.start(usage)
+    with structlog.testing.capture_logs() as logs:
+        usage.learn(str(transcript))
+        await _until(lambda: f"{tmp_path / 'link' / 'projects'}/" in usage._prefixes)
+    assert [e for e in logs if e["event"].startswith("usage.directory")] == []
+    assert usage.watched == (default,) and usage.ledger is not None
+    assert usage.ledger.learned == []
+    offers = usage.offers.value
+    usage.learn(str(transcript))  # now a prefix test, even after RECONSIDER
+    usage.learn(str(transcript.with_name("s2.jsonl")))
+    assert usage.offers.value == offers

@@ -24,8 +24,17 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["MAX_LEARNED", "acceptable", "covered", "default_roots", "distinct", "root_of"]
+__all__ = [
+    "ALREADY_READ",
+    "MAX_LEARNED",
+    "acceptable",
+    "covered",
+    "default_roots",
+    "distinct",
+    "root_of",
+]
 
+ALREADY_READ = "already read"
 MAX_LEARNED = 8
 """Transcript directories learnt from hooks, at most (a laptop has a config dir or two)."""
 
@@ -89,7 +98,7 @@ def acceptable(root: Path, known: Sequence[Path]) -> str | None:
     """Why a learnt `root` is not read (None: it is): it must be an existing directory of this
     user's, not already covered by `known`. Looks at the file system."""
     if covered(root, known):
-        return "already read"
+        return ALREADY_READ
     try:
         st = root.stat()
     except OSError as exc:
@@ -99,5 +108,5 @@ def acceptable(root: Path, known: Sequence[Path]) -> str | None:
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
         return "owned by another user"
     if any(_key(root) == _key(k) for k in known):
-        return "already read"
+        return ALREADY_READ
     return None

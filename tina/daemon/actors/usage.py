@@ -53,7 +53,7 @@ from tina.supervision import Backoff
 from tina.usage import Facts, PriceTable, UsageLedger
 from tina.usage.ledger import HELD_PREFIX, HOLD_MS
 from tina.usage.quota import FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
-from tina.usage.roots import MAX_LEARNED, acceptable, covered, root_of
+from tina.usage.roots import ALREADY_READ, MAX_LEARNED, acceptable, root_of
 
 log = structlog.get_logger("tina.usage")
 
@@ -161,7 +161,10 @@ class Usage:
         self.create = create  # made at start when missing (the default directory)
         self.claude_dir = claude_dir  # whose teams the daemon watches
         self.watched: tuple[Path, ...] = self.roots  # and the learnt ones, once loaded
+        # What a transcript path read already starts with: the directories watched, and other
+        # spellings of them hooks used (a link to one: `_alias`).
         self._prefixes = tuple(f"{r}/" for r in self.roots)
+        self._aliases: tuple[str, ...] = ()
         # Transcript directories the hooks named, offered to `run` (see `learn`).
         self.offered: list[Path] = []
         self.offers: LatestValue[int] = LatestValue(0)
@@ -209,7 +212,12 @@ class Usage:
 
     def _watching(self, roots: Sequence[Path]) -> None:
         self.watched = tuple(roots)
-        self._prefixes = tuple(f"{r}/" for r in roots)
+        self._prefixes = (*(f"{r}/" for r in roots), *self._aliases)
+
+    def _alias(self, root: Path) -> None:
+        """`root` is a directory read already, spelt another way: its paths need no look."""
+        self._aliases = (*self._aliases, f"{root}/")
+        self._prefixes = (*self._prefixes, f"{root}/")
 
     def _resolved(self, ledger: UsageLedger, facts: Facts) -> Resolve | None:
         """`resolve`'s answers, asked here for every worktree the round may hold usage of (the
@@ -408,9 +416,11 @@ async def run(
                             async with usage.lock:
                                 if not ledger.learn(str(root)):
                                     why = f"{MAX_LEARNED} learnt directories already"
+                        if why == ALREADY_READ:
+                            usage._alias(root)
+                        elif why is not None:
+                            log.info("usage.directory_skipped", directory=str(root), reason=why)
                         if why is not None:
-                            if not covered(root, usage.watched):
-                                log.info("usage.directory_skipped", directory=str(root), reason=why)
                             continue
                         usage._watching((*usage.watched, root))
                         watch(root)

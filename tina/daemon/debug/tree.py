@@ -38,6 +38,8 @@ def _label(status: ChildStatus, now: float) -> Text:
     if status.restarts:
         text.append(f"  restarts={status.restarts}", style="yellow")
     for key, value in status.detail.items():
+        if isinstance(value, list | tuple):  # e.g. usage's directories: `status --json` lists them
+            value = len(value)
         text.append(f"  {key}={value}", style="cyan")
     if status.last_error:
         text.append(f"\n  last error: {status.last_error}", style="red")
