@@ -175,3 +175,17 @@ def test_bad_transcript_dirs_name_the_file_the_setting_and_what_was_expected(
     f = write(home / ".config/tina/config.toml", toml + "\n")
     with pytest.raises(config.ConfigError, match=f"transcript_dirs \\(from {f}\\): {expected}"):
         config.load(env={})
+
+
+def test_claude_codes_own_config_dir_holds_teams_tasks_and_transcripts_not_tina_sessions(
+    home: Path,
+) -> None:
+    cfg = config.load(env={})
+    assert cfg.claude_code_dir == home / ".claude" and cfg.claude_config_dir is None
+    work = home / ".claude-work"
+    cfg = config.load(env={"TINA_CLAUDE_CONFIG_DIR": "~/.claude-work"})
+    assert (cfg.teams_dir, cfg.tasks_dir) == (work / "teams", work / "tasks")
+    assert cfg.transcript_roots == (work / "projects",)
+    assert cfg.tina_sessions_dir == home / ".claude" / "tina-sessions"  # tina-session's lookups
+    write(home / ".config/tina/config.toml", 'claude_config_dir = "/srv/claude"\n')
+    assert config.load(env={}).teams_dir == Path("/srv/claude/teams")

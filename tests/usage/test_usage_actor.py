@@ -345,7 +345,7 @@ async def test_a_directory_a_hook_shows_is_read_from_then_on_and_kept_across_sta
     transcript = _write(work / PROJECT / "s1.jsonl", _line("m1", 10))
     state = tmp_path / "usage.json"
     usage = actor.Usage(
-        state, [default], PRICES, facts=lambda: _facts("orch1"), claude_dir=default.parent
+        state, [default], PRICES, facts=lambda: _facts("orch1"), teams_in=default.parent
     )
     stop = await rig.start(usage)
     assert usage.watched == (default,)

@@ -120,13 +120,14 @@ class Daemon:
         self.action_stats = dispatcher.ActionStats()
         self.henv = HandlerEnv.build(
             claude_dir=config.claude_dir,
+            claude_code_dir=config.claude_code_dir,
             tina_session=config.tina_session,
             tmux_socket=config.tmux_socket,
             timeout=config.action_timeout_secs,
         )
         # The agents' liveness checks their panes on the tmux server the handlers type into.
         self.claude = claude.ClaudeWatcher(
-            config.claude_dir,
+            config.claude_code_dir,
             self.syncer,
             disk=self.disk,
             panes=claude.TmuxPanes(self.henv.tmux(), env=self.henv.env),
@@ -165,7 +166,7 @@ class Daemon:
             create=config.default_transcript_dir
             if config.default_transcript_dir in config.transcript_roots
             else None,
-            claude_dir=config.claude_dir,
+            teams_in=config.claude_code_dir,
             facts=self._usage_facts,
             resolve=self._orchestration_id,
             disk=self.disk,
@@ -234,7 +235,7 @@ class Daemon:
                 id="claude",
                 run=partial(
                     claude.run,
-                    cfg.claude_dir,
+                    cfg.claude_code_dir,
                     self.hub,
                     self.syncer,
                     watcher=self.claude,

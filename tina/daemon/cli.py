@@ -395,6 +395,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             )
         for label, path in (
             ("claude dir", cfg.claude_dir),
+            *((("claude config dir", cfg.claude_config_dir),) if cfg.claude_config_dir else ()),
             ("teams", cfg.teams_dir),
             ("tasks", cfg.tasks_dir),
             ("tina sessions", cfg.tina_sessions_dir),

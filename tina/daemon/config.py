@@ -32,6 +32,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "node_name": ("TINA_NODE_NAME", "node_name"),
     "credential_file": ("TINA_CREDENTIAL_FILE", "path"),
     "claude_dir": ("TINA_CLAUDE_DIR", "path"),
+    "claude_config_dir": ("TINA_CLAUDE_CONFIG_DIR", "path"),
     "state_dir": ("TINA_STATE_DIR", "path"),
     "tina_session": ("TINA_SESSION_BIN", "str"),
     "tmux_socket": ("TINA_TMUX_SOCKET", "str"),
@@ -96,6 +97,9 @@ class Config:
     stall_after_mins: int = STALL_AFTER_MINS
     # A price table (tina/usage/prices.toml's format) whose models replace or add to tina's.
     usage_prices: Path | None = None
+    # Claude Code's own config dir (its `CLAUDE_CONFIG_DIR`: teams, tasks, transcripts) when it
+    # is not `claude_dir`, which keeps tina-session's lookups (`~/.claude/tina-sessions`) apart.
+    claude_config_dir: Path | None = None
     # Where Claude Code's transcripts are read from (`tina.usage.roots`); empty: the default
     # directory only (`load` puts the others it finds here).
     transcript_dirs: tuple[Path, ...] = ()
@@ -107,16 +111,21 @@ class Config:
         return self.claude_dir / "tina-sessions"
 
     @property
+    def claude_code_dir(self) -> Path:
+        """Where Claude Code keeps its teams, tasks and transcripts."""
+        return self.claude_config_dir or self.claude_dir
+
+    @property
     def teams_dir(self) -> Path:
-        return self.claude_dir / "teams"
+        return self.claude_code_dir / "teams"
 
     @property
     def tasks_dir(self) -> Path:
-        return self.claude_dir / "tasks"
+        return self.claude_code_dir / "tasks"
 
     @property
     def default_transcript_dir(self) -> Path:
-        return self.claude_dir / "projects"
+        return self.claude_code_dir / "projects"
 
     @property
     def transcript_roots(self) -> tuple[Path, ...]:
@@ -254,15 +263,17 @@ def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Conf
 
     state_dir = values.pop("state_dir", None) or default_state_dir()
     claude_dir = values.pop("claude_dir", None) or _home() / ".claude"
+    claude_config_dir = values.pop("claude_config_dir", None)
     transcripts = values.pop("transcript_dirs", None)
     return Config(
         convex_url=values.pop("convex_url", None),
         node_name=values.pop("node_name", None) or _default_node_name(),
         credential_file=values.pop("credential_file", None) or config_dir() / "credential.json",
         claude_dir=claude_dir,
+        claude_config_dir=claude_config_dir,
         transcript_dirs=roots.distinct(transcripts)
         if transcripts
-        else roots.default_roots(claude_dir, env, locations.home(env)),
+        else roots.default_roots(claude_config_dir or claude_dir, env, locations.home(env)),
         state_dir=state_dir,
         source=source,
         profile=profile,

@@ -7,7 +7,8 @@ subagent's or in-process teammate's under ``<project>/<session>/subagents/``). T
 read both). The daemon, started by launchd or systemd, does not see the shell's
 ``CLAUDE_CONFIG_DIR``; so it reads:
 
-- the directories its config names (``transcript_dirs``), or by default ``<claude_dir>/projects``
+- the directories its config names (``transcript_dirs``), or by default ``projects`` in Claude
+  Code's config dir as the daemon is told it (``claude_config_dir``, else ``claude_dir``)
   and, when they exist at start, ``$CLAUDE_CONFIG_DIR/projects`` (its own environment's) and
   ``$XDG_CONFIG_HOME/claude/projects`` (`default_roots`);
 - and the ``projects`` directory of each transcript a hook names (``transcript_path`` is in every

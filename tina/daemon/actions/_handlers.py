@@ -70,6 +70,14 @@ class HandlerEnv:
     tmux_socket: str | None = None
     timeout: float = 120.0
     env: Mapping[str, str] = attrs.field(factory=dict)
+    # Claude Code's config dir, where its teams are (`Config.claude_code_dir`).
+    claude_code_dir: Path = attrs.field(
+        default=attrs.Factory(lambda self: self.claude_dir, takes_self=True)
+    )
+
+    @property
+    def teams_dir(self) -> Path:
+        return self.claude_code_dir / "teams"
 
     @classmethod
     def build(
@@ -79,6 +87,7 @@ class HandlerEnv:
         tina_session: str,
         tmux_socket: str | None,
         timeout: float,
+        claude_code_dir: Path | None = None,
     ) -> HandlerEnv:
         env = {
             "PATH": usable_path(),
@@ -93,6 +102,7 @@ class HandlerEnv:
             env["TMUX_TMPDIR"] = os.environ["TMUX_TMPDIR"]
         return cls(
             claude_dir=claude_dir,
+            claude_code_dir=claude_code_dir or claude_dir,
             tina_session=tina_session,
             tmux_socket=tmux_socket,
             timeout=timeout,
@@ -200,7 +210,7 @@ class _Recipient:
 def _find_recipient(action: InboundAction, henv: HandlerEnv) -> _Recipient:
     assert action.team_dir is not None
     assert action.agent_name is not None
-    path = henv.claude_dir / "teams" / action.team_dir / "config.json"
+    path = henv.teams_dir / action.team_dir / "config.json"
     if not path.exists():
         raise ActionRejected("team_gone", f"team {action.team_dir} no longer exists on this laptop")
     try:
@@ -411,7 +421,7 @@ async def _to_inbox(action: InboundAction, henv: HandlerEnv) -> ActionResult:
     assert action.agent_name is not None
     assert action.text is not None
     agent = action.agent_name
-    path = henv.claude_dir / "teams" / action.team_dir / "inboxes" / f"{agent}.json"
+    path = henv.teams_dir / action.team_dir / "inboxes" / f"{agent}.json"
     write = partial(
         append_inbox_message,
         path,

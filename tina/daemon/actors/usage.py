@@ -2,7 +2,7 @@
 limits -> ``usage:recordQuota``.
 
 **Usage.** The actor subscribes a watch hub to each transcript directory
-(`tina.usage.roots`: ``<claude_dir>/projects`` and the others the config names or finds, and
+(`tina.usage.roots`: ``projects`` in Claude Code's config dir and the others the config names or finds, and
 those the hooks' ``transcript_path`` shows, via :meth:`Usage.learn`; no polling; the daemon
 gives the transcripts a hub of their own, see `SETTLE_MS`): a change reads only the
 changed transcripts (from their marks), a rescan request (the hub's, at a
@@ -149,7 +149,7 @@ class Usage:
         prices: PriceTable,
         *,
         create: Path | None = None,
-        claude_dir: Path | None = None,
+        teams_in: Path | None = None,
         facts: Callable[[], Facts] = Facts,
         resolve: Resolve | None = None,
         disk: trio.CapacityLimiter | None = None,
@@ -159,7 +159,7 @@ class Usage:
         self.state_file = state_file
         self.roots = tuple(roots)  # the configured transcript directories
         self.create = create  # made at start when missing (the default directory)
-        self.claude_dir = claude_dir  # whose teams the daemon watches
+        self.teams_in = teams_in  # the Claude Code config dir whose teams the daemon watches
         self.watched: tuple[Path, ...] = self.roots  # and the learnt ones, once loaded
         # What a transcript path read already starts with: the directories watched, and other
         # spellings of them hooks used (a link to one: `_alias`).
@@ -425,10 +425,8 @@ async def run(
                         usage._watching((*usage.watched, root))
                         watch(root)
                         # Its sessions' teams are in that config dir too, which the `claude`
-                        # actor does not watch unless it is `claude_dir` (docs/operations.md).
-                        teams = (
-                            None if usage.claude_dir is None else usage.claude_dir == root.parent
-                        )
+                        # actor watches in one only (`claude_config_dir`, docs/operations.md).
+                        teams = None if usage.teams_in is None else usage.teams_in == root.parent
                         log.info(
                             "usage.directory_learned", directory=str(root), teams_watched=teams
                         )

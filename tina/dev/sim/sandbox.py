@@ -323,9 +323,11 @@ class Laptop:
         *,
         cwd: Path,
         lead_session_id: str = "00000000-0000-4000-8000-000000000000",
+        config_dir: Path | None = None,
     ) -> Path:
-        """A team's config; a member's `isActive` is written when given (Claude Code writes it
-        on teammates: false while idle), and its `backendType`."""
+        """A team's config, in Claude Code's config dir (`config_dir`: a `CLAUDE_CONFIG_DIR` of
+        its own; else `~/.claude`); a member's `isActive` is written when given (Claude Code
+        writes it on teammates: false while idle), and its `backendType`."""
         dir_name = team.replace(".", "-")
         now = int(time.time() * 1000)
         doc = {
@@ -350,7 +352,7 @@ class Laptop:
                 for m in members
             ],
         }
-        path = self.claude / "teams" / dir_name / "config.json"
+        path = (config_dir or self.claude) / "teams" / dir_name / "config.json"
         _write_json(path, doc)
         return path
 

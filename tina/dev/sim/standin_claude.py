@@ -34,8 +34,9 @@ Stop when a turn ends; SessionEnd on end of input (``prompt_input_exit``) or a h
 PermissionRequest, a StopFailure rate limit, a pane teammate's permission_request, a plan
 approval, an idle teammate with an open task, a stalled one.
 
-It writes its session's transcript where Claude Code does (``$CLAUDE_CONFIG_DIR/projects`` when
-that is set, else ``~/.claude/projects``), and each teammate's
+It keeps its teams, task lists and transcripts where Claude Code does: in its config dir,
+``$CLAUDE_CONFIG_DIR`` when that is set, else ``~/.claude``. It writes its session's transcript
+and each teammate's
 (``tina.dev.sim.transcripts``): the init command, then an assistant message with its model and
 token usage for each step (the lead's on ``LEAD_MODEL``, the teammates' on ``TEAMMATE_MODEL``,
 both priced in ``tina/usage/prices.toml``), appended as the work goes on, never anyone's own
@@ -1049,9 +1050,11 @@ class _Team:
         self.lead = lead
         self.name = name
         directory = team_dir_name(name)
-        self.config_path = lead.claude / "teams" / directory / "config.json"
-        self.inboxes = lead.claude / "teams" / directory / "inboxes"
-        self.tasks_dir = lead.claude / "tasks" / directory
+        # In Claude Code's config dir, like its transcripts (`$CLAUDE_CONFIG_DIR` when set).
+        config = lead.hooks.claude_dir
+        self.config_path = config / "teams" / directory / "config.json"
+        self.inboxes = config / "teams" / directory / "inboxes"
+        self.tasks_dir = config / "tasks" / directory
         self.created = created
         self.members: list[dict[str, Any]] = [
             {
