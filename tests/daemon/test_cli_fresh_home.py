@@ -80,3 +80,17 @@ def test_debug_draws_the_live_tree_only_on_a_terminal(monkeypatch: pytest.Monkey
         monkeypatch.setattr(sys.stderr, "isatty", lambda tty=tty: tty)
         assert cli.main(["daemon", "debug", *argv]) == 0
     assert runs == [False, True, False]
+
+
+def test_doctor_notes_a_claude_config_dir_of_this_shell_the_daemon_is_not_told_of(
+    fresh: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = fresh / "home" / ".claude-work"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(work))
+    cli.main(["daemon", "doctor"])
+    out = capsys.readouterr().out
+    assert f"note this shell's CLAUDE_CONFIG_DIR is {work}" in out, out
+    assert f'set claude_config_dir = "{work}" in {fresh / "absent.toml"}' in out
+    monkeypatch.setenv("TINA_CLAUDE_CONFIG_DIR", str(work))  # told: nothing to say
+    cli.main(["daemon", "doctor"])
+    assert "CLAUDE_CONFIG_DIR is" not in capsys.readouterr().out

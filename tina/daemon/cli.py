@@ -412,6 +412,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                         "Claude Code or tina-session creates it on first use; the daemon waits for it",
                     )
                 )
+        # The service does not see this shell's environment: a CLAUDE_CONFIG_DIR here is where
+        # Claude Code started from it keeps its teams, which the daemon must be told of.
+        shell_config = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
+        if shell_config and Path(shell_config).expanduser() != cfg.claude_code_dir:
+            where = cfg.source or config_mod.candidate_files()[0]  # the first place looked
+            notes.append(
+                (
+                    f"this shell's CLAUDE_CONFIG_DIR is {shell_config}: Claude Code started here "
+                    f"keeps its teams there, and the daemon watches {cfg.claude_code_dir}",
+                    f'set claude_config_dir = "{shell_config}" in {where} '
+                    "(or TINA_CLAUDE_CONFIG_DIR) and restart the daemon",
+                )
+            )
         session = shutil.which(cfg.tina_session) or (
             cfg.tina_session if Path(cfg.tina_session).exists() else None
         )
