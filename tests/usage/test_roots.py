@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tina.usage.roots import acceptable, covered, default_roots, distinct, root_of
+from tina.claude_dirs import acceptable, covered, default_roots, distinct, root_of
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from urllib.parse import urlparse
 
 import attrs
 
+from tina import claude_dirs
 from tina.daemon import locations
-from tina.usage import roots
 
 NODE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -100,7 +100,7 @@ class Config:
     # Claude Code's own config dir (its `CLAUDE_CONFIG_DIR`: teams, tasks, transcripts) when it
     # is not `claude_dir`, which keeps tina-session's lookups (`~/.claude/tina-sessions`) apart.
     claude_config_dir: Path | None = None
-    # Where Claude Code's transcripts are read from (`tina.usage.roots`); empty: the default
+    # Where Claude Code's transcripts are read from (`tina.claude_dirs`); empty: the default
     # directory only (`load` puts the others it finds here).
     transcript_dirs: tuple[Path, ...] = ()
     source: Path | None = None  # the file it came from, if any
@@ -271,9 +271,9 @@ def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Conf
         credential_file=values.pop("credential_file", None) or config_dir() / "credential.json",
         claude_dir=claude_dir,
         claude_config_dir=claude_config_dir,
-        transcript_dirs=roots.distinct(transcripts)
+        transcript_dirs=claude_dirs.distinct(transcripts)
         if transcripts
-        else roots.default_roots(claude_config_dir or claude_dir, env, locations.home(env)),
+        else claude_dirs.default_roots(claude_config_dir or claude_dir, env, locations.home(env)),
         state_dir=state_dir,
         source=source,
         profile=profile,

@@ -58,13 +58,13 @@ from typing import Any
 import attrs
 
 from tina.atomic import write_atomic
+from tina.claude_dirs import MAX_LEARNED
 
 from .aggregate import AGENT, MAX_ROWS, PHASE, Aggregator
 from .attribution import Attribution, Facts, Source, attribute, source_of
 from .dedupe import KEEP, Dedupe
 from .prices import PriceTable
 from .reader import BUDGET, FileMark, ReadResult, TranscriptReader
-from .roots import MAX_LEARNED
 
 __all__ = [
     "FORMAT_VERSION",
@@ -263,7 +263,7 @@ class UsageLedger:
         self._sealed_new: list[Batch] = []
         self._acked_new: list[str] = []
         self._snapshot_due = False
-        # Transcript directories learnt from hooks (`tina.usage.roots`), kept with the marks of
+        # Transcript directories learnt from hooks (`tina.claude_dirs`), kept with the marks of
         # the transcripts read in them.
         self.learned: list[str] = []
         self._learned_dirty = False
@@ -585,7 +585,7 @@ class UsageLedger:
 
     def learn(self, root: str) -> bool:
         """Keep `root` among the learnt transcript directories (saved with the next seal);
-        False when it is known already or :data:`tina.usage.roots.MAX_LEARNED` are kept."""
+        False when it is known already or :data:`tina.claude_dirs.MAX_LEARNED` are kept."""
         if root in self.learned or len(self.learned) >= MAX_LEARNED:
             return False
         self.learned.append(root)

@@ -2,7 +2,7 @@
 limits -> ``usage:recordQuota``.
 
 **Usage.** The actor subscribes a watch hub to each transcript directory
-(`tina.usage.roots`: ``projects`` in Claude Code's config dir and the others the config names or finds, and
+(`tina.claude_dirs`: ``projects`` in Claude Code's config dir and the others the config names or finds, and
 those the hooks' ``transcript_path`` shows, via :meth:`Usage.learn`; no polling; the daemon
 gives the transcripts a hub of their own, see `SETTLE_MS`): a change reads only the
 changed transcripts (from their marks), a rescan request (the hub's, at a
@@ -43,6 +43,7 @@ from typing import Any
 import structlog
 import trio
 
+from tina.claude_dirs import ALREADY_READ, MAX_LEARNED, acceptable, root_of
 from tina.convex import LatestValue
 from tina.convex.errors import ConvexError, error_data, refusal
 from tina.convex.gateway import GatewayProtocol
@@ -53,7 +54,6 @@ from tina.supervision import Backoff
 from tina.usage import Facts, PriceTable, UsageLedger
 from tina.usage.ledger import HELD_PREFIX, HOLD_MS
 from tina.usage.quota import FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
-from tina.usage.roots import ALREADY_READ, MAX_LEARNED, acceptable, root_of
 
 log = structlog.get_logger("tina.usage")
 
