@@ -11,8 +11,7 @@ keys, new batches, acknowledged ids, the held rows, the learnt directories), tag
 snapshot's generation. Loading replays the lines of the snapshot's generation in order (a line
 that does not parse, e.g. torn by a crash, is skipped). Past :data:`JOURNAL_MAX` bytes the next
 save is a new snapshot, which empties the log: a round costs a small append, not a rewrite of
-every key counted. Either way the marks on disk always match
-the batches on disk:
+every key counted. Either way the marks on disk always match the batches on disk:
 
 - a crash before a seal loses nothing: the lines after the saved marks are read again;
 - a sealed batch is sent until Convex answers (``applied`` true or false: both mean done),
