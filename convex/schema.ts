@@ -432,10 +432,12 @@ export default defineSchema({
     ...usageSums,
   }).index("by_day_node", ["day", "nodeId"]),
 
-  // Each laptop's Claude account quota (usage:recordQuota): the 5-hour and 7-day windows its
-  // status line last reported and the last rate-limit stop its hooks saw. One row per laptop.
+  // Each laptop's Claude accounts' quota (usage:recordQuota): the 5-hour and 7-day windows its
+  // status line last reported and the last rate-limit stop its hooks saw. One row per laptop and
+  // account (the Claude Code config dir, e.g. "~/.claude-work"; none when not known), at most 8.
   usageQuota: defineTable({
     nodeId: v.id("nodes"),
+    account: v.optional(v.string()),
     observedAt: v.number(),
     fiveHour: v.optional(quotaWindow),
     sevenDay: v.optional(quotaWindow),

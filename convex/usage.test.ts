@@ -519,28 +519,44 @@ describe("within Convex's limits", () => {
 });
 
 describe("quota and budgets within Convex's limits", () => {
-  test("fleetQuota reads and returns at most 200 laptops' rows, whatever the fleet", async () => {
+  test("fleetQuota reads and returns at most 400 rows (200 laptops with two accounts), each laptop read once", async () => {
     const t = makeT();
+    const laptops = QUOTA.rows / 2 + 30;
     await t.run(async (ctx) => {
-      for (let n = 0; n < QUOTA.laptops + 30; n++) {
+      for (let n = 0; n < laptops; n++) {
         const nodeId = await ctx.db.insert("nodes", { name: `n-${String(n).padStart(3, "0")}`, os: "linux", credentialHash: `h-${n}`, status: "offline", enrolledAt: T0, lastHeartbeat: 0 });
-        await ctx.db.insert("usageQuota", {
-          nodeId,
-          observedAt: T0,
-          fiveHour: { usedPct: 50, resetsAt: T0 + HOUR_MS },
-          sevenDay: { usedPct: 50, resetsAt: T0 + DAY_MS },
-          limitedAt: T0,
-          limitedText: "x".repeat(QUOTA.limitedText),
-          updatedAt: T0,
-        });
+        for (const account of ["~/.claude", "x".repeat(QUOTA.account)]) {
+          await ctx.db.insert("usageQuota", {
+            nodeId,
+            account,
+            observedAt: T0,
+            fiveHour: { usedPct: 50, resetsAt: T0 + HOUR_MS },
+            sevenDay: { usedPct: 50, resetsAt: T0 + DAY_MS },
+            limitedAt: T0,
+            limitedText: "x".repeat(QUOTA.limitedText),
+            updatedAt: T0,
+          });
+        }
       }
     });
     const viewer = await signedIn(t, VIEWER);
     const rows = await viewer.query(api.usage.fleetQuota, {});
-    expect(rows).toHaveLength(QUOTA.laptops);
-    // Each row and its laptop, and the viewer's identity.
-    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(2 * QUOTA.laptops + 5);
+    expect(rows).toHaveLength(QUOTA.rows);
+    // The rows, each of their laptops once, and the viewer's identity.
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(QUOTA.rows + QUOTA.rows / 2 + 5);
     expect(lastCallMetrics().bytesRead).toBeLessThan(1 << 20);
+  });
+
+  test("recordQuota reads at most one more row than a laptop may keep, however many it has", async () => {
+    const t = makeT();
+    const a = await enroll(t);
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 3 * QUOTA.accounts; i++) {
+        await ctx.db.insert("usageQuota", { nodeId: a.nodeId, account: `~/.claude-${i}`, observedAt: T0, updatedAt: T0 + i });
+      }
+    });
+    await t.mutation(api.usage.recordQuota, { nodeToken: a.token, account: "~/.claude-new", observedAt: T0, fiveHour: { usedPct: 1, resetsAt: T0 + HOUR_MS } });
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(QUOTA.accounts + 1 + 5);
   });
 
   test("needsYou lists at most 50 orchestrations over budget, the newest crossings, reading a bounded number of rows", async () => {
@@ -653,6 +669,39 @@ describe("usage:recordQuota and usage:fleetQuota", () => {
     expect((await quotaRows(t)).find((r) => r.nodeId === b.nodeId)).toMatchObject({ observedAt: T0, sevenDay: { usedPct: 85, resetsAt: T0 + DAY_MS } });
   });
 
+  test("each account of a laptop (its config dir) has a row of its own; a new one past eight replaces the least recently updated", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t, "laptop-a");
+    const quota = (args: Record<string, unknown>) => t.mutation(api.usage.recordQuota, { nodeToken: a.token, ...args } as never);
+    await quota({ account: "~/.claude-work", observedAt: T0, fiveHour: W5 });
+    await quota({ account: "~/.claude", observedAt: T0, fiveHour: { usedPct: 90, resetsAt: W5.resetsAt } });
+    await quota({ observedAt: T0, sevenDay: W7 }); // a laptop that could not tell which
+    // A stop in one account leaves the others alone.
+    vi.setSystemTime(T0 + 1);
+    await quota({ account: "~/.claude-work", observedAt: T0 + 1, limitedAt: T0 + 1, limitedText: "limit reached" });
+    const viewer = await signedIn(t, VIEWER);
+    expect(await viewer.query(api.usage.fleetQuota, {})).toEqual([
+      { nodeId: a.nodeId, nodeName: "laptop-a", account: "~/.claude", observedAt: T0, fiveHour: { usedPct: 90, resetsAt: W5.resetsAt } },
+      { nodeId: a.nodeId, nodeName: "laptop-a", account: "~/.claude-work", observedAt: T0 + 1, fiveHour: W5, limitedAt: T0 + 1, limitedText: "limit reached" },
+      { nodeId: a.nodeId, nodeName: "laptop-a", observedAt: T0, sevenDay: W7 },
+    ]);
+
+    // Eight accounts at most: the one updated longest ago makes room.
+    for (let i = 0; i < 5; i++) {
+      vi.setSystemTime(T0 + 10 + i);
+      await quota({ account: `~/.claude-${i}`, observedAt: T0 + 10 + i, fiveHour: W5 });
+    }
+    vi.setSystemTime(T0 + 20);
+    await quota({ account: "~/.claude", observedAt: T0 + 20, fiveHour: W5 }); // updated: kept
+    await quota({ account: "~/.claude-new", observedAt: T0 + 20, fiveHour: W5 });
+    const accounts = (await quotaRows(t)).map((r) => r.account ?? null);
+    expect(accounts).toHaveLength(QUOTA.accounts);
+    expect(accounts).not.toContain(null); // the oldest of the three of T0
+    expect(accounts).toEqual(expect.arrayContaining(["~/.claude", "~/.claude-work", "~/.claude-new"]));
+  });
+
   test("an older observation changes nothing; the same call twice writes nothing the second time", async () => {
     vi.useFakeTimers();
     vi.setSystemTime(T0);
@@ -688,6 +737,9 @@ describe("usage:recordQuota and usage:fleetQuota", () => {
       [{ observedAt: T0, limitedAt: -5 }, "limitedAt"],
       [{ observedAt: T0, limitedAt: T0, limitedText: "x".repeat(301) }, "limitedText"],
       [{ observedAt: T0, limitedText: "no time" }, "limitedText"],
+      [{ observedAt: T0, account: "" }, "account"],
+      [{ observedAt: T0, account: "~/" + "x".repeat(199) }, "account"],
+      [{ observedAt: T0, account: "~/.claude\nforged" }, "account"],
     ];
     for (const [args, field] of cases) {
       const err = await refusal(t.mutation(api.usage.recordQuota, { nodeToken: a.token, ...args } as never));

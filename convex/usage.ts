@@ -58,8 +58,9 @@ export const fleetSpend = viewerQuery({
 });
 
 /**
- * This laptop's Claude account quota as its status line and hooks saw it at `observedAt`: the
- * windows sent replace the stored ones, an older observation is ignored (model/usage.ts).
+ * One of this laptop's Claude accounts' quota (`account`: its config dir, when known) as its
+ * status line and hooks saw it at `observedAt`: the windows sent replace the stored ones, an
+ * older observation is ignored (model/usage.ts).
  */
 export const recordQuota = nodeMutation({
   args: quotaArgs,
@@ -67,7 +68,7 @@ export const recordQuota = nodeMutation({
   handler: (ctx, args) => recordQuotaOf(ctx, ctx.node, args, Date.now()),
 });
 
-/** Each laptop's quota windows and last rate-limit stop, by laptop name. */
+/** Each laptop's accounts' quota windows and last rate-limit stop, by laptop name and account. */
 export const fleetQuota = viewerQuery({
   args: {},
   returns: fleetQuotaResult,

@@ -455,8 +455,10 @@ export async function fleetSpendOf(ctx: QueryCtx, days: number, now: number): Pr
 }
 
 // ---------------------------------------------------------------------------------------
-// Quota (issue 22): each laptop's Claude account's 5-hour and 7-day windows, as Claude Code's
-// status line reports them, and the last rate-limit stop its hooks saw. One row per laptop.
+// Quota (issue 22): each Claude account's 5-hour and 7-day windows, as Claude Code's status line
+// reports them, and the last rate-limit stop its hooks saw. One row per laptop and account: the
+// account is the Claude Code config dir its sessions ran with (`~/.claude`, `~/.claude-work`), as
+// each one keeps its own login; none when the laptop could not tell.
 
 export const QUOTA = {
   // used_percentage: Claude Code reports 0..100, more when over; anything past 1000 is a bug.
@@ -464,21 +466,29 @@ export const QUOTA = {
   // A laptop's clock may run ahead of Convex's by this much at most.
   futureMs: 5 * 60_000,
   limitedText: 300,
-  // fleetQuota: laptops it returns at most.
-  laptops: 200,
+  // An account's name: its config dir as the laptop shows it.
+  account: 200,
+  // Accounts a laptop keeps rows for: a new one past this replaces the least recently updated.
+  accounts: 8,
+  // fleetQuota: rows it returns at most (200 laptops with two accounts each).
+  rows: 400,
 } as const;
+
+// eslint-disable-next-line no-control-regex
+const ACCOUNT_RE = /^[^\u0000-\u001f\u007f]+$/;
 
 export const quotaWindow = v.object({ usedPct: v.number(), resetsAt: v.number() });
 export type QuotaWindow = Infer<typeof quotaWindow>;
 
 export const quotaArgs = {
+  account: v.optional(v.string()),
   observedAt: v.number(),
   fiveHour: v.optional(quotaWindow),
   sevenDay: v.optional(quotaWindow),
   limitedAt: v.optional(v.number()),
   limitedText: v.optional(v.string()),
 };
-export type QuotaArgs = { observedAt: number; fiveHour?: QuotaWindow; sevenDay?: QuotaWindow; limitedAt?: number; limitedText?: string };
+export type QuotaArgs = { account?: string; observedAt: number; fiveHour?: QuotaWindow; sevenDay?: QuotaWindow; limitedAt?: number; limitedText?: string };
 
 function checkWindow(field: string, w: QuotaWindow | undefined): void {
   if (w === undefined) return;
@@ -492,12 +502,18 @@ function current(w: QuotaWindow | undefined, now: number): QuotaWindow | undefin
 }
 
 /**
- * Stores what `node`'s laptop saw of its Claude account's quota. Field by field: a window sent
- * replaces the stored one, a window not sent keeps the stored one until it resets; a rate-limit
- * stop newer than the stored one replaces it (with its text, cleaned). An observation older
- * than the stored one changes nothing; the same call twice writes nothing the second time.
+ * Stores what `node`'s laptop saw of one Claude account's quota (`account`; none: the laptop
+ * could not tell which). Field by field: a window sent replaces the stored one, a window not
+ * sent keeps the stored one until it resets; a rate-limit stop newer than the stored one
+ * replaces it (with its text, cleaned). An observation older than the stored one changes
+ * nothing; the same call twice writes nothing the second time. A laptop keeps at most
+ * `QUOTA.accounts` rows: a new account past them replaces the least recently updated.
  */
 export async function recordQuota(ctx: MutationCtx, node: Doc<"nodes">, args: QuotaArgs, now: number): Promise<null> {
+  if (args.account !== undefined) {
+    checkString("account", args.account, QUOTA.account);
+    if (!ACCOUNT_RE.test(args.account)) invalid("account", "a config directory's name, without control characters", JSON.stringify(args.account.slice(0, 40)));
+  }
   checkTimestamp("observedAt", args.observedAt);
   if (args.observedAt > now + QUOTA.futureMs) invalid("observedAt", "not more than 5 minutes in the future", new Date(args.observedAt).toISOString());
   checkWindow("fiveHour", args.fiveHour);
@@ -508,10 +524,11 @@ export async function recordQuota(ctx: MutationCtx, node: Doc<"nodes">, args: Qu
     if (args.limitedAt === undefined) invalid("limitedText", "sent only with limitedAt");
   }
 
-  const row = await ctx.db
+  const rows = await ctx.db
     .query("usageQuota")
     .withIndex("by_node", (q) => q.eq("nodeId", node._id))
-    .unique();
+    .take(QUOTA.accounts + 1);
+  const row = rows.find((r) => r.account === args.account) ?? null;
   if (row !== null && args.observedAt < row.observedAt) return null;
 
   const newerLimit = args.limitedAt !== undefined && (row?.limitedAt === undefined || args.limitedAt > row.limitedAt);
@@ -524,7 +541,10 @@ export async function recordQuota(ctx: MutationCtx, node: Doc<"nodes">, args: Qu
     limitedText: newerLimit ? limitedText || undefined : row?.limitedText,
   };
   if (row === null) {
-    await ctx.db.insert("usageQuota", { nodeId: node._id, ...definedKey(next), updatedAt: now });
+    // The least recently updated make room (more than one only if the limit was lowered).
+    const stale = [...rows].sort((a, b) => a.updatedAt - b.updatedAt).slice(0, Math.max(0, rows.length - QUOTA.accounts + 1));
+    for (const r of stale) await ctx.db.delete("usageQuota", r._id);
+    await ctx.db.insert("usageQuota", { nodeId: node._id, ...definedKey({ account: args.account, ...next }), updatedAt: now });
   } else if (!sameQuota(next, quotaOf(row))) {
     await ctx.db.patch("usageQuota", row._id, { ...next, updatedAt: now });
   }
@@ -553,6 +573,7 @@ export const fleetQuota = v.array(
   v.object({
     nodeId: v.id("nodes"),
     nodeName: v.string(),
+    account: v.optional(v.string()),
     observedAt: v.number(),
     fiveHour: v.optional(quotaWindow),
     sevenDay: v.optional(quotaWindow),
@@ -561,16 +582,21 @@ export const fleetQuota = v.array(
   }),
 );
 
-/** Each laptop's quota as last seen (revoked laptops left out), by laptop name; at most 200 laptops. */
+/**
+ * Each laptop's accounts' quota as last seen (revoked laptops left out), by laptop name, then
+ * account (the one not known last); at most `QUOTA.rows` rows, each laptop read once.
+ */
 export async function fleetQuotaOf(ctx: QueryCtx): Promise<Infer<typeof fleetQuota>> {
-  const rows = await ctx.db.query("usageQuota").withIndex("by_node").take(QUOTA.laptops);
+  const rows = await ctx.db.query("usageQuota").withIndex("by_node").take(QUOTA.rows);
+  const nodes = new Map<Id<"nodes">, Doc<"nodes"> | null>();
   const out: Infer<typeof fleetQuota> = [];
   for (const r of rows) {
-    const n = await ctx.db.get("nodes", r.nodeId);
-    if (n === null || n.revokedAt !== undefined) continue;
-    out.push({ nodeId: r.nodeId, nodeName: n.name, ...definedKey(quotaOf(r)) } as Infer<typeof fleetQuota>[number]);
+    if (!nodes.has(r.nodeId)) nodes.set(r.nodeId, await ctx.db.get("nodes", r.nodeId));
+    const n = nodes.get(r.nodeId);
+    if (n == null || n.revokedAt !== undefined) continue;
+    out.push({ nodeId: r.nodeId, nodeName: n.name, ...definedKey({ account: r.account, ...quotaOf(r) }) } as Infer<typeof fleetQuota>[number]);
   }
-  return out.sort((a, b) => (a.nodeName < b.nodeName ? -1 : a.nodeName > b.nodeName ? 1 : 0));
+  return out.sort((a, b) => byName(a.nodeName, b.nodeName) || byName(a.account, b.account));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -113,6 +113,8 @@ export type QuotaWindow = { usedPct: number; resetsAt: number };
 export type LaptopQuota = {
   nodeId: string;
   nodeName: string;
+  /** The Claude Code config dir its sessions ran with ("~/.claude-work"): one login each. */
+  account?: string;
   observedAt: number;
   fiveHour?: QuotaWindow;
   sevenDay?: QuotaWindow;

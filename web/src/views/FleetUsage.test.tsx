@@ -108,14 +108,16 @@ describe("each laptop's quota", () => {
       limitedAt: T0 - 5 * 60_000,
       limitedText: "Claude usage limit reached",
     },
+    { nodeId: "na", nodeName: "alpha", account: "~/.claude", observedAt: T0 - 60_000, fiveHour: { usedPct: 10, resetsAt: T0 + 3 * HOUR } },
+    { nodeId: "na", nodeName: "alpha", account: "~/.claude-work", observedAt: T0 - 60_000, fiveHour: { usedPct: 92, resetsAt: T0 + 4 * HOUR } },
   ];
-  const laptop = (name: string) => screen.getAllByTestId("quota-laptop").find((l) => l.dataset.node === name)!;
+  const laptop = (name: string, account?: string) => screen.getAllByTestId("quota-laptop").find((l) => l.dataset.node === name && l.dataset.account === account)!;
   const windowOf = (name: string, w: string) => within(laptop(name)).getAllByTestId("quota-window").find((e) => e.dataset.window === w)!;
 
   test("used and resets in; close to the limit from 80 %; a reset window says reset, not its old share", () => {
     served["usage:fleetQuota"] = quota();
     render(<FleetQuota />);
-    expect(screen.getByTestId("fleet-quota")).toHaveTextContent("each shows its own Claude account");
+    expect(screen.getByTestId("fleet-quota")).toHaveTextContent("Per laptop and Claude account");
     expect(laptop("alpha")).toHaveTextContent("This laptop's Claude account");
     expect(windowOf("alpha", "fiveHour")).toHaveTextContent("5-hour window23.5% used");
     expect(windowOf("alpha", "fiveHour")).toHaveTextContent("resets in 2 h");
@@ -127,6 +129,18 @@ describe("each laptop's quota", () => {
     expect(windowOf("bravo", "sevenDay")).toHaveTextContent("reset");
     expect(windowOf("bravo", "sevenDay").textContent).not.toContain("60%");
     expect(within(laptop("alpha")).queryByTestId("quota-limited")).toBeNull();
+  });
+
+  test("each account of a laptop (its Claude Code config dir) has a card of its own, named by it", () => {
+    served["usage:fleetQuota"] = quota();
+    render(<FleetQuota />);
+    expect(screen.getAllByTestId("quota-laptop")).toHaveLength(4);
+    const work = laptop("alpha", "~/.claude-work");
+    expect(work).toHaveAttribute("aria-label", "Quota of alpha, ~/.claude-work");
+    expect(work).toHaveTextContent("The Claude account of ~/.claude-work");
+    expect(within(work).getByTestId("quota-window")).toHaveTextContent("92% used, close to the limit");
+    expect(within(work).getByRole("progressbar")).toHaveAttribute("aria-label", "alpha, ~/.claude-work: 5-hour window, 92% used");
+    expect(within(laptop("alpha", "~/.claude")).getByTestId("quota-window")).toHaveTextContent("10% used");
   });
 
   test("limit reached after a rate-limit stop, with when it resets and the API's words", () => {

@@ -179,15 +179,24 @@ function QuotaWindowRow({ name, w, now, laptop }: { name: WindowName; w: QuotaWi
 
 function LaptopQuotaCard({ q, now }: { q: LaptopQuota; now: number }) {
   const limit = limitView(q, now);
+  const who = q.account === undefined ? q.nodeName : `${q.nodeName}, ${q.account}`;
   return (
-    <li className={u.laptop} data-testid="quota-laptop" data-node={q.nodeName} aria-label={`Quota of ${q.nodeName}`}>
+    <li className={u.laptop} data-testid="quota-laptop" data-node={q.nodeName} data-account={q.account} aria-label={`Quota of ${who}`}>
       <div className={u.windowHead}>
         <strong>{q.nodeName}</strong>
         <span className={u.muted}>
           as of <Time at={q.observedAt} />
         </span>
       </div>
-      <span className={u.muted}>This laptop's Claude account</span>
+      <span className={u.muted}>
+        {q.account === undefined ? (
+          "This laptop's Claude account"
+        ) : (
+          <>
+            The Claude account of <code>{q.account}</code>
+          </>
+        )}
+      </span>
       {limit.limited && (
         <p className={u.limited} data-testid="quota-limited">
           Limit reached <Time at={limit.since} />
@@ -199,14 +208,14 @@ function LaptopQuotaCard({ q, now }: { q: LaptopQuota; now: number }) {
           {q.limitedText !== undefined && q.limitedText !== "" && <> · “{q.limitedText}”</>}
         </p>
       )}
-      <QuotaWindowRow name="fiveHour" w={q.fiveHour} now={now} laptop={q.nodeName} />
-      <QuotaWindowRow name="sevenDay" w={q.sevenDay} now={now} laptop={q.nodeName} />
+      <QuotaWindowRow name="fiveHour" w={q.fiveHour} now={now} laptop={who} />
+      <QuotaWindowRow name="sevenDay" w={q.sevenDay} now={now} laptop={who} />
       {q.fiveHour === undefined && q.sevenDay === undefined && !limit.limited && <span className={u.muted}>No window reported.</span>}
     </li>
   );
 }
 
-/** Each laptop's Claude account quota. */
+/** Each laptop's Claude accounts' quota (one per Claude Code config dir). */
 export function FleetQuota() {
   const quota = useQuery(api.usage.fleetQuota, {});
   const now = useNow();
@@ -218,16 +227,18 @@ export function FleetQuota() {
         ) : quota.length === 0 ? (
           <EmptyState title="No laptop has reported its quota yet.">
             <p>
-              Each laptop reports its own Claude account's 5-hour and 7-day windows once Claude Code's status line carries them (recent versions,
+              Each laptop reports its Claude accounts' 5-hour and 7-day windows once Claude Code's status line carries them (recent versions,
               Claude.ai subscriptions), after the first answer of a session.
             </p>
           </EmptyState>
         ) : (
           <>
-            <p className={u.muted}>Per laptop: each shows its own Claude account, as its status line last reported it.</p>
+            <p className={u.muted}>
+              Per laptop and Claude account (each Claude Code config dir keeps its own login), as its status line last reported it.
+            </p>
             <ul className={u.windows}>
               {quota.map((q) => (
-                <LaptopQuotaCard key={q.nodeId} q={q} now={now} />
+                <LaptopQuotaCard key={`${q.nodeId}:${q.account ?? ""}`} q={q} now={now} />
               ))}
             </ul>
           </>
