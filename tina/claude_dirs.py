@@ -15,6 +15,9 @@ read both). The daemon, started by launchd or systemd, does not see the shell's
   hook's input): a session whose config dir the daemon was not told of is read from its first
   hook on (`root_of`, at most :data:`MAX_LEARNED` of them, kept with the usage state).
 
+Each config dir keeps its own login, so it also names a Claude account (`account_of`): the quota
+is reported per laptop and config dir.
+
 Pure: paths and strings, no I/O except where a function says it looks at the file system.
 """
 
@@ -26,9 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
+    "ACCOUNT_MAX",
     "ALREADY_READ",
     "MAX_LEARNED",
     "acceptable",
+    "account_of",
     "covered",
     "default_roots",
     "distinct",
@@ -56,6 +61,28 @@ def root_of(transcript: str) -> Path | None:
         if parent.name == "projects" and parent.parent != parent:
             return parent
     return None
+
+
+ACCOUNT_MAX = 200
+"""An account's name, at most (Convex refuses longer ones)."""
+
+
+def account_of(transcript: object, home: Path | None = None) -> str | None:
+    """The Claude account a session ran under: the config dir its transcript lies in, with
+    ``~`` for `home` (``~/.claude``, ``~/.claude-work``). None when `transcript` is not a
+    transcript's path (`root_of`), or the name would be longer than :data:`ACCOUNT_MAX` or hold
+    a control character."""
+    root = root_of(transcript) if isinstance(transcript, str) else None
+    if root is None:
+        return None
+    config = root.parent
+    if home is not None and (config == home or home in config.parents):
+        name = "~" if config == home else f"~/{config.relative_to(home)}"
+    else:
+        name = str(config)
+    if len(name) > ACCOUNT_MAX or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return None
+    return name
 
 
 def covered(root: Path, roots: Iterable[Path]) -> bool:

@@ -268,9 +268,23 @@ def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
     assert eventually(lambda: counted(3), timeout=60)["input"] == 312
 
 
-def quota_of(owner: Api, name: str) -> dict[str, Any] | None:
-    found = [q for q in owner.query("usage:fleetQuota") if q["nodeName"] == name]
+def quota_of(owner: Api, name: str, account: str | None = None) -> dict[str, Any] | None:
+    found = [
+        q
+        for q in owner.query("usage:fleetQuota")
+        if q["nodeName"] == name and q.get("account") == account
+    ]
     return found[0] if found else None
+
+
+def status_line(laptop: Laptop, wt: Path, status: dict[str, Any]) -> None:
+    """Claude Code runs the status line the worktree's settings name, in the worktree."""
+    settings = json.loads((wt / ".claude" / "settings.local.json").read_text())
+    done = subprocess.run(
+        settings["statusLine"]["command"], input=json.dumps(status), cwd=wt, shell=True,
+        env=laptop.env(), capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "ctx:12%\n")
 
 
 def test_the_status_lines_rate_limits_and_a_rate_limit_stop_reach_the_fleet_quota(
@@ -279,23 +293,20 @@ def test_the_status_lines_rate_limits_and_a_rate_limit_stop_reach_the_fleet_quot
     laptop.start_daemon()
     wt = laptop.init_orchestration(FEATURE, phases=2)
     eventually(lambda: orchestration(backend))
-    status_line = {
+    transcript = transcript_of(laptop, wt, LEAD_SESSION)
+    status = {
+        "session_id": LEAD_SESSION,
+        "transcript_path": str(transcript),
         "context_window": {"used_percentage": 12},
         "rate_limits": {
             "five_hour": {"used_percentage": 23.5, "resets_at": 4102444800},
             "seven_day": {"used_percentage": 41.2, "resets_at": 4103049600},
         },
     }
-    # Claude Code runs the status line the worktree's settings name, in the worktree.
-    settings = json.loads((wt / ".claude" / "settings.local.json").read_text())
-    done = subprocess.run(
-        settings["statusLine"]["command"], input=json.dumps(status_line), cwd=wt, shell=True,
-        env=laptop.env(), capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert (done.returncode, done.stdout) == (0, "ctx:12%\n")
+    status_line(laptop, wt, status)
     assert (wt / ".claude" / "tina" / "rate-limits.json").exists()
 
-    quota = eventually(lambda: quota_of(owner, laptop.name), timeout=60)
+    quota = eventually(lambda: quota_of(owner, laptop.name, "~/.claude"), timeout=60)
     assert quota["fiveHour"] == {"usedPct": 23.5, "resetsAt": 4102444800000}
     assert quota["sevenDay"] == {"usedPct": 41.2, "resetsAt": 4103049600000}
     assert "limitedAt" not in quota
@@ -304,7 +315,7 @@ def test_the_status_lines_rate_limits_and_a_rate_limit_stop_reach_the_fleet_quot
         laptop,
         {
             "session_id": LEAD_SESSION,
-            "transcript_path": str(transcript_of(laptop, wt, LEAD_SESSION)),
+            "transcript_path": str(transcript),
             "cwd": str(wt),
             "hook_event_name": "StopFailure",
             "error": "rate_limit",
@@ -312,8 +323,23 @@ def test_the_status_lines_rate_limits_and_a_rate_limit_stop_reach_the_fleet_quot
         },
     )
     limited = eventually(
-        lambda: (q := quota_of(owner, laptop.name)) is not None and "limitedAt" in q and q,
+        lambda: (q := quota_of(owner, laptop.name, "~/.claude")) and "limitedAt" in q and q,
         timeout=60,
     )
     assert limited["limitedText"] == "5-hour limit reached"
     assert limited["fiveHour"]["usedPct"] == 23.5  # the windows kept
+
+    # A session of another login (`CLAUDE_CONFIG_DIR=~/.claude-work claude`) in the same
+    # worktree: its account gets a row of its own; the first one's stays as it was.
+    work = laptop.home / ".claude-work" / "projects" / transcript.parent.name / "w1.jsonl"
+    other = {
+        **status,
+        "session_id": "w1",
+        "transcript_path": str(work),
+        "rate_limits": {"five_hour": {"used_percentage": 91, "resets_at": 4102444900}},
+    }
+    status_line(laptop, wt, other)
+    second = eventually(lambda: quota_of(owner, laptop.name, "~/.claude-work"), timeout=60)
+    assert second["fiveHour"] == {"usedPct": 91, "resetsAt": 4102444900000}
+    assert "limitedAt" not in second and "sevenDay" not in second
+    assert quota_of(owner, laptop.name, "~/.claude") == limited

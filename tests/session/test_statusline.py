@@ -82,3 +82,25 @@ def test_the_same_windows_again_leave_the_file_alone(tmp_path: Path) -> None:
     moved = {**RATE_LIMITS, "five_hour": {"used_percentage": 24.0, "resets_at": 1738425600}}
     assert _run(tmp_path, {"rate_limits": moved}).returncode == 0
     assert json.loads(_limits(tmp_path).read_text())["five_hour"]["used_percentage"] == 24.0
+
+
+@pytest.mark.timeout(60)
+def test_the_sessions_transcript_names_the_account_and_a_new_one_rewrites_the_file(
+    tmp_path: Path,
+) -> None:
+    """The config dir of the session's transcript is the account (each keeps its own login):
+    `CLAUDE_CONFIG_DIR=~/.claude-work claude` reports that account's windows, not the laptop's."""
+    work = tmp_path / ".claude-work" / "projects" / "-repo" / "s1.jsonl"
+    status = {"rate_limits": RATE_LIMITS, "transcript_path": str(work)}
+    assert _run(tmp_path, status).returncode == 0
+    assert json.loads(_limits(tmp_path).read_text())["transcript_path"] == str(work)
+    observed = parse_rate_limits(
+        _limits(tmp_path).read_bytes(), now_ms=2_000_000_000_000, home=tmp_path
+    )
+    assert observed is not None and observed.account == "~/.claude-work"
+    # Another session (same windows, another account) is written; a path too long is left out.
+    other = tmp_path / ".claude" / "projects" / "-repo" / "s2.jsonl"
+    assert _run(tmp_path, {**status, "transcript_path": str(other)}).returncode == 0
+    assert json.loads(_limits(tmp_path).read_text())["transcript_path"] == str(other)
+    assert _run(tmp_path, {**status, "transcript_path": "/" + "x" * 4096}).returncode == 0
+    assert "transcript_path" not in json.loads(_limits(tmp_path).read_text())

@@ -20,6 +20,7 @@ from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway
 from tina.supervision import Backoff
 from tina.usage.quota import (
+    ACCOUNTS_MAX,
     LIMITED_TEXT_MAX,
     MIN_INTERVAL_MS,
     Observation,
@@ -77,11 +78,20 @@ def test_a_status_line_file_becomes_windows_in_ms() -> None:
         json.dumps({"five_hour": {"used_percentage": True, "resets_at": RESET_5H}}).encode(),
         json.dumps({"seven_day": {"used_percentage": 5, "resets_at": 10**15}}).encode(),
         b'{"five_hour": {"used_percentage": NaN, "resets_at": 1772470000}}',
-        b" " * 5000,
+        b" " * 9000,  # more than a status line writes
     ],
 )
 def test_anything_else_is_no_observation(data: bytes) -> None:
     assert parse_rate_limits(data, now_ms=NOW) is None
+
+
+def test_the_transcript_path_names_the_account() -> None:
+    path = "/home/me/.claude-work/projects/-repo/0c9d7e21.jsonl"
+    obs = parse_rate_limits(_file(transcript_path=path), now_ms=NOW, home=Path("/home/me"))
+    assert obs is not None and obs.account == "~/.claude-work"
+    for bad in (None, 7, "relative/projects/-repo/s.jsonl", "/home/me/.claude/s.txt"):
+        found = parse_rate_limits(_file(transcript_path=bad), now_ms=NOW, home=Path("/home/me"))
+        assert found is not None and found.account is None  # the windows count, unattributed
 
 
 def test_a_time_in_the_future_or_missing_is_now() -> None:
@@ -93,12 +103,14 @@ def test_a_time_in_the_future_or_missing_is_now() -> None:
 
 def test_the_wire_form() -> None:
     report = QuotaReport(
+        account="~/.claude-work",
         observed_at=NOW,
         five_hour=Window(used_pct=23.5, resets_at=RESET_5H * 1000),
         limited_at=NOW - 5,
         limited_text="limit",
     )
     assert report.to_wire() == {
+        "account": "~/.claude-work",
         "observedAt": float(NOW),
         "fiveHour": {"usedPct": 23.5, "resetsAt": float(RESET_5H * 1000)},
         "limitedAt": float(NOW - 5),
@@ -283,3 +295,53 @@ async def test_the_status_line_file_of_a_worktree_reaches_the_gateway(tmp_path: 
         five = gateway.quota_reports[0].five_hour
         assert five is not None and five.used_pct == 42
         nursery.cancel_scope.cancel("test done")
+
+
+def _account_file(config: str, five: float, **extra: Any) -> bytes:
+    return _file(five=five, transcript_path=f"/home/me/{config}/projects/-repo/s.jsonl", **extra)
+
+
+async def test_each_account_is_reported_on_its_own_and_at_its_own_pace(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Two config dirs (two logins) on one laptop: each has its row, neither's report waits for
+    or replaces the other's, and a rate-limit stop is its session's account's."""
+    gateway = FakeGateway()
+    quota = actor.Quota(clock=_trio_ms, home=Path("/home/me"))
+    async with trio.open_nursery() as nursery:
+        await _start_quota(nursery, quota, gateway)
+        quota.observe_file(_account_file(".claude", 10, timestamp=None))
+        await trio.testing.wait_all_tasks_blocked()
+        quota.observe_file(_account_file(".claude-work", 50, timestamp=None))
+        await trio.testing.wait_all_tasks_blocked()
+        # The second account's first report went at once, though the first's was just sent.
+        assert [
+            (r.account, r.five_hour and r.five_hour.used_pct) for r in gateway.quota_reports
+        ] == [
+            ("~/.claude", 10),
+            ("~/.claude-work", 50),
+        ]
+        quota.limited(
+            trio.current_time() * 1000,
+            "limit reached",
+            "/home/me/.claude-work/projects/-repo/s/subagents/agent-a1.jsonl",
+        )
+        await trio.testing.wait_all_tasks_blocked()
+        last = gateway.quota_reports[-1]
+        assert (last.account, last.limited_text) == ("~/.claude-work", "limit reached")
+        assert last.five_hour is not None and last.five_hour.used_pct == 50  # its own windows
+        personal = quota.accounts["~/.claude"]
+        assert personal.limited_at is None
+        assert quota.detail()["accounts"] == 2
+        nursery.cancel_scope.cancel("test done")
+
+
+def test_past_eight_accounts_the_least_recently_observed_makes_room() -> None:
+    quota = actor.Quota(clock=lambda: NOW, home=Path("/home/me"))
+    for i in range(ACCOUNTS_MAX):
+        assert quota.observe_file(_account_file(f".claude-{i}", 10 + i))
+    quota.observe_file(_account_file(".claude-0", 50))  # observed again: the most recent
+    assert quota.observe_file(_account_file(".claude-new", 1))
+    assert len(quota.accounts) == ACCOUNTS_MAX
+    assert "~/.claude-1" not in quota.accounts
+    assert {"~/.claude-0", "~/.claude-new"} <= set(quota.accounts)

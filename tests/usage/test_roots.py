@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tina.claude_dirs import acceptable, covered, default_roots, distinct, root_of
+from tina.claude_dirs import (
+    ACCOUNT_MAX,
+    acceptable,
+    account_of,
+    covered,
+    default_roots,
+    distinct,
+    root_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -113,3 +121,25 @@ def test_a_directory_of_another_user_is_not_read(tmp_path: Path) -> None:
     theirs.mkdir(parents=True)
     os.chown(theirs, 65534, 65534)
     assert acceptable(theirs, []) == "owned by another user"
+
+
+@pytest.mark.parametrize(
+    ("transcript", "account"),
+    [
+        ("/h/.claude/projects/-w/s1.jsonl", "~/.claude"),
+        ("/h/.claude-work/projects/-w/s1/subagents/agent-a1.jsonl", "~/.claude-work"),
+        ("/h/.config/claude/projects/-w/s1.jsonl", "~/.config/claude"),
+        ("/srv/claude/projects/-w/s1.jsonl", "/srv/claude"),  # outside the home: as it is
+        ("/hh/.claude/projects/-w/s1.jsonl", "/hh/.claude"),  # not under /h, though it starts so
+        ("/h/projects/-w/s1.jsonl", "~"),
+        ("/h/.claude/elsewhere/s1.jsonl", None),  # not a transcript's path
+        (None, None),
+        (42, None),
+        ("/h/.claude\x1b[31m/projects/-w/s1.jsonl", None),  # a control character
+        (f"/h/{'x' * ACCOUNT_MAX}/projects/-w/s1.jsonl", None),  # too long a name
+    ],
+)
+def test_a_transcripts_config_dir_names_its_account(
+    transcript: object, account: str | None
+) -> None:
+    assert account_of(transcript, Path("/h")) == account

@@ -163,12 +163,21 @@ def test_a_stop_failure_rate_limit_is_the_laptops_quota_and_still_a_hook_event(
 ) -> None:
     daemon = _daemon(tmp_path)
     assert daemon._on_hook(_hook("StopFailure", error="server_error"))
-    assert daemon.quota.state.limited_at is None
+    assert not daemon.quota.accounts
+    transcript = tmp_path / ".claude-work" / "projects" / "-repo" / "s.jsonl"
     assert daemon._on_hook(
-        _hook("StopFailure", error="rate_limit", error_details="5-hour limit reached")
+        _hook(
+            "StopFailure",
+            error="rate_limit",
+            error_details="5-hour limit reached",
+            transcript_path=str(transcript),
+        )
     )
-    assert daemon.quota.state.limited_at == 1_772_460_000_000
-    assert daemon.quota.state.limited_text == "5-hour limit reached"
+    (account,) = daemon.quota.accounts  # the session's config dir
+    assert account in (str(tmp_path / ".claude-work"), "~/.claude-work")
+    state = daemon.quota.accounts[account]
+    assert state.limited_at == 1_772_460_000_000
+    assert state.limited_text == "5-hour limit reached"
     assert daemon.hooks.events == 2  # both went on to the hooks actor
 
 
@@ -184,7 +193,7 @@ async def test_a_worktree_child_reads_its_status_line_rate_limits(tmp_path: Path
         (worktree / ".claude" / "tina" / "rate-limits.json").write_text(
             json.dumps({"seven_day": {"used_percentage": 12.5, "resets_at": 1772900000}})
         )
-        await _until(lambda: daemon.quota.state.seven_day is not None)
-        assert daemon.quota.state.seven_day is not None
-        assert daemon.quota.state.seven_day.used_pct == 12.5
+        await _until(lambda: None in daemon.quota.accounts)
+        seven = daemon.quota.accounts[None].seven_day  # no transcript path: not known
+        assert seven is not None and seven.used_pct == 12.5
         nursery.cancel_scope.cancel("test done")

@@ -371,10 +371,10 @@ class Daemon:
             task_status.started()
 
     def _on_hook(self, event: HookEvent) -> bool:
-        """A hook event from the control socket: a rate limit hit is this laptop's quota too, and
+        """A hook event from the control socket: a rate limit hit is its account's quota too, and
         its transcript's directory is read if it was not yet (a ``CLAUDE_CONFIG_DIR`` of its own)."""
         if event.event == "StopFailure" and event.error == "rate_limit":
-            self.quota.limited(event.received_at, event.error_details)
+            self.quota.limited(event.received_at, event.error_details, event.transcript_path)
         self.usage.learn(event.transcript_path)
         return self.hooks.offer(event)
 

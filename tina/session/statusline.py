@@ -5,9 +5,10 @@ status-line JSON to it. The script writes ``$PWD/.claude/tina/context-metrics.js
 (``used_pct``, ``tokens``, ``max``, ``timestamp``), as the original tool's did, and prints
 ``ctx:<used>%``. When the input carries ``rate_limits`` (the account's 5-hour and 7-day windows:
 recent Claude Code versions, Claude.ai subscribers) it also writes their valid windows, as
-given, with the time, to ``$PWD/.claude/tina/rate-limits.json``, which the daemon reports as
-this laptop's quota (`tina.usage.quota`); only when a window changed, so a status line redrawn
-every few hundred milliseconds does not wake the daemon each time. Unlike the original it needs no ``jq``: it runs Python (the interpreter that
+given, with the time and the session's ``transcript_path`` (whose config dir names the account),
+to ``$PWD/.claude/tina/rate-limits.json``, which the daemon reports as that account's quota
+(`tina.usage.quota`); only when a window or the session changed, so a status line redrawn every
+few hundred milliseconds does not wake the daemon each time. Unlike the original it needs no ``jq``: it runs Python (the interpreter that
 installed it, else ``python3``), and it never fails the status line: bad input, a missing
 interpreter or an unwritable directory still print a line and exit 0.
 """
@@ -74,6 +75,9 @@ for key in ("five_hour", "seven_day"):
     found = limit(limits.get(key))
     if found is not None:
         quota[key] = found
+transcript = doc.get("transcript_path") if isinstance(doc, dict) else None
+if quota and isinstance(transcript, str) and 0 < len(transcript) <= 4096:
+    quota["transcript_path"] = transcript
 def write(name, data):
     temp = None
     try:
@@ -97,7 +101,8 @@ def unchanged(name, data):
     try:
         with open(os.path.join(os.getcwd(), ".claude", "tina", name)) as handle:
             old = json.load(handle)
-        return all(old.get(key) == data.get(key) for key in ("five_hour", "seven_day"))
+        keys = ("five_hour", "seven_day", "transcript_path")
+        return all(old.get(key) == data.get(key) for key in keys)
     except Exception:
         return False
 if quota and not unchanged("rate-limits.json", quota):

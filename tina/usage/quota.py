@@ -1,17 +1,21 @@
-"""The laptop's Claude account quota: the 5-hour and 7-day windows, and the last rate limit hit.
+"""A Claude account's quota: the 5-hour and 7-day windows, and the last rate limit hit.
 
 Claude Code pipes ``rate_limits`` to the status line (recent versions, Claude.ai subscribers,
 after a session's first answer); the status-line script tina installs writes it to
-``<worktree>/.claude/tina/rate-limits.json``::
+``<worktree>/.claude/tina/rate-limits.json`` with the session's transcript path::
 
     {"five_hour": {"used_percentage": 23.5, "resets_at": 1738425600},
      "seven_day": {"used_percentage": 41.2, "resets_at": 1738857600},
+     "transcript_path": "/home/me/.claude-work/projects/-repo/<session>.jsonl",
      "timestamp": "2026-03-02T12:00:00Z"}
 
 (``resets_at`` in epoch seconds; either window may be absent.) A ``StopFailure`` hook event
-with ``error: "rate_limit"`` says the limit was hit. :class:`QuotaState` keeps the newest
-observation of each and decides when ``usage:recordQuota`` is due: on a change, at most once
-per :data:`MIN_INTERVAL`, at once when a window's use crosses 80 % or 100 % or a limit is hit.
+with ``error: "rate_limit"`` says the limit was hit. The transcript's config dir names the
+account (`tina.claude_dirs.account_of`: each config dir keeps its own login); a file written by
+an older script, without the path, is the laptop's account not known. :class:`QuotaState`
+keeps one account's newest observation of each and decides when ``usage:recordQuota`` is due:
+on a change, at most once per :data:`MIN_INTERVAL`, at once when a window's use crosses 80 % or
+100 % or a limit is hit.
 
 Pure: no I/O, no clock (times are passed in, ms since the epoch).
 """
@@ -20,10 +24,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ..claude_dirs import account_of
 from .transcript import time_ms
 
 __all__ = [
@@ -39,7 +45,10 @@ __all__ = [
 
 FILE_NAME = "rate-limits.json"
 """Beside ``context-metrics.json`` in a worktree's ``.claude/tina/``."""
-FILE_MAX = 4096
+FILE_MAX = 8192
+"""The windows and a transcript path (the script keeps at most 4096 characters of it)."""
+ACCOUNTS_MAX = 8
+"""Accounts (config dirs) a laptop reports, at most: as many as Convex keeps rows for."""
 MIN_INTERVAL_MS = 30_000
 """At most one ``usage:recordQuota`` per this long, unless a threshold is crossed or a limit hit."""
 THRESHOLDS = (80.0, 100.0)
@@ -63,6 +72,7 @@ class Window:
 class QuotaReport:
     """The arguments of ``usage:recordQuota``."""
 
+    account: str | None = None
     observed_at: int
     five_hour: Window | None = None
     seven_day: Window | None = None
@@ -71,6 +81,8 @@ class QuotaReport:
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"observedAt": float(self.observed_at)}
+        if self.account is not None:
+            out["account"] = self.account
         if self.five_hour is not None:
             out["fiveHour"] = self.five_hour.to_wire()
         if self.seven_day is not None:
@@ -111,14 +123,16 @@ def _time_ms(value: object) -> int | None:
 
 @attrs.frozen(kw_only=True)
 class Observation:
+    account: str | None = None
     observed_at: int
     five_hour: Window | None = None
     seven_day: Window | None = None
 
 
-def parse_rate_limits(data: bytes, *, now_ms: int) -> Observation | None:
-    """The windows a ``rate-limits.json`` holds (None: no valid window, or not that file's
-    shape). Never raises. A time missing or later than `now_ms` is taken as `now_ms`."""
+def parse_rate_limits(data: bytes, *, now_ms: int, home: Path | None = None) -> Observation | None:
+    """The windows a ``rate-limits.json`` holds and their account (None: no valid window, or
+    not that file's shape). Never raises. A time missing or later than `now_ms` is taken as
+    `now_ms`; the account is named with ``~`` for `home` (`account_of`)."""
     if len(data) > FILE_MAX:
         return None
     try:
@@ -132,7 +146,10 @@ def parse_rate_limits(data: bytes, *, now_ms: int) -> Observation | None:
         return None
     at = _time_ms(doc.get("timestamp"))
     return Observation(
-        observed_at=now_ms if at is None or at > now_ms else at, five_hour=five, seven_day=seven
+        account=account_of(doc.get("transcript_path"), home),
+        observed_at=now_ms if at is None or at > now_ms else at,
+        five_hour=five,
+        seven_day=seven,
     )
 
 
@@ -146,8 +163,9 @@ def _crossed(before: Window | None, after: Window | None) -> bool:
 
 @attrs.define
 class QuotaState:
-    """The newest observation and limit, what was sent last, and when."""
+    """One account's newest observation and limit, what was sent last, and when."""
 
+    account: str | None = None
     five_hour: Window | None = None
     seven_day: Window | None = None
     observed_at: int | None = None
@@ -193,6 +211,7 @@ class QuotaState:
         observed = self.observed_at if self.observed_at is not None else self.limited_at
         assert observed is not None
         return QuotaReport(
+            account=self.account,
             observed_at=min(observed, now_ms + FUTURE_SLACK_MS),
             five_hour=self.five_hour,
             seven_day=self.seven_day,

@@ -161,13 +161,14 @@ describe(`usage end to end (laptop: ${laptopKind()})`, () => {
     await spend.getByTestId("fleet-spend-total").filter({ hasText: formatCost(totals.costMicros) }).waitFor({ timeout: LIVE_MS });
     const laptops = await tableRows(page, "fleet-spend-laptops");
     expect(laptops).toEqual([["alpha", expect.any(String), formatCost(totals.costMicros)]]);
-    const quota = page.locator('[data-testid="quota-laptop"][data-node="alpha"]');
+    const quota = page.locator('[data-testid="quota-laptop"][data-node="alpha"][data-account="~/.claude"]');
     const fiveHour = quota.locator('[data-testid="quota-window"][data-window="fiveHour"]');
     await fiveHour.waitFor({ timeout: LIVE_MS });
     await expect(fiveHour.getAttribute("data-state")).resolves.toBe("warning");
     await expect(fiveHour.innerText()).resolves.toContain("85% used, close to the limit");
     const sevenDay = quota.locator('[data-testid="quota-window"][data-window="sevenDay"]');
     await expect(sevenDay.innerText()).resolves.toContain("41.2% used");
+    await expect(quota.innerText()).resolves.toContain("The Claude account of ~/.claude");
     await expectAccessible(page, "fleet usage and quota (desktop)");
     await screenshot(page, "usage-fleet-desktop", true);
   });

@@ -25,9 +25,10 @@ every later batch.
 **Quota.** The status line writes ``<worktree>/.claude/tina/rate-limits.json``
 (`tina.session.statusline`); `watch_rate_limits` runs beside each worktree watcher and hands
 what it reads to :class:`Quota`; the hooks' ``StopFailure`` rate limits come through
-:meth:`Quota.limited`. `run_quota` sends ``usage:recordQuota`` when it changed, at most once per
-30 s unless a window crosses 80 % or 100 % or a limit is hit (`tina.usage.quota.QuotaState`),
-and again after a reconnect.
+:meth:`Quota.limited`. Each account (the Claude Code config dir of the session, from its
+transcript's path) has its own state and Convex row. `run_quota` sends ``usage:recordQuota``
+for an account when it changed, at most once per 30 s unless a window crosses 80 % or 100 % or
+a limit is hit (`tina.usage.quota.QuotaState`), and again after a reconnect.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import Any
 import structlog
 import trio
 
-from tina.claude_dirs import ALREADY_READ, MAX_LEARNED, acceptable, root_of
+from tina.claude_dirs import ALREADY_READ, MAX_LEARNED, acceptable, account_of, root_of
 from tina.convex import LatestValue
 from tina.convex.errors import ConvexError, error_data, refusal
 from tina.convex.gateway import GatewayProtocol
@@ -53,7 +54,7 @@ from tina.local.paths import tina_dir
 from tina.supervision import Backoff
 from tina.usage import Facts, PriceTable, UsageLedger
 from tina.usage.ledger import HELD_PREFIX, HOLD_MS
-from tina.usage.quota import FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
+from tina.usage.quota import ACCOUNTS_MAX, FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
 
 log = structlog.get_logger("tina.usage")
 
@@ -479,11 +480,13 @@ def _now_ms() -> int:
 
 
 class Quota:
-    """This laptop's quota as last observed, and the sending of it."""
+    """This laptop's Claude accounts' quota as last observed (one :class:`QuotaState` per
+    account, the least recently observed first), and the sending of it."""
 
-    def __init__(self, *, clock: Callable[[], int] = _now_ms) -> None:
-        self.state = QuotaState()
+    def __init__(self, *, clock: Callable[[], int] = _now_ms, home: Path | None = None) -> None:
+        self.accounts: dict[str | None, QuotaState] = {}
         self.clock = clock
+        self.home = Path.home() if home is None else home
         self.wake: LatestValue[int] = LatestValue(0)
         self.sends = 0
         self.failures = 0
@@ -492,26 +495,42 @@ class Quota:
     def _poke(self) -> None:
         self.wake.set(self.wake.value + 1)
 
+    def _state(self, account: str | None) -> QuotaState:
+        """`account`'s state, now the most recently observed; a new account past
+        :data:`ACCOUNTS_MAX` replaces the least recently observed one (as Convex does)."""
+        state = self.accounts.pop(account, None)
+        if state is None:
+            state = QuotaState(account=account)
+            if len(self.accounts) >= ACCOUNTS_MAX:
+                gone = next(iter(self.accounts))
+                del self.accounts[gone]
+                log.warning("quota.account_dropped", account=gone, kept=ACCOUNTS_MAX)
+        self.accounts[account] = state
+        return state
+
     def observe_file(self, data: bytes) -> bool:
         """The bytes of a ``rate-limits.json``; whether they said something new."""
-        obs = parse_rate_limits(data, now_ms=self.clock())
-        if obs is None or not self.state.observe(obs):
+        obs = parse_rate_limits(data, now_ms=self.clock(), home=self.home)
+        if obs is None or not self._state(obs.account).observe(obs):
             return False
         self._poke()
         return True
 
-    def limited(self, at_ms: float, text: str | None) -> None:
-        """A ``StopFailure`` rate limit (never blocks)."""
-        if self.state.limited(int(at_ms), text):
+    def limited(self, at_ms: float, text: str | None, transcript_path: str | None = None) -> None:
+        """A ``StopFailure`` rate limit of the session whose transcript is `transcript_path`
+        (never blocks)."""
+        if self._state(account_of(transcript_path, self.home)).limited(int(at_ms), text):
             self._poke()
 
     def resend(self) -> None:
-        self.state.resend()
+        for state in self.accounts.values():
+            state.resend()
         self._poke()
 
     def detail(self) -> dict[str, Any]:
         return {
-            "observations": self.state.observations,
+            "accounts": len(self.accounts),
+            "observations": sum(s.observations for s in self.accounts.values()),
             "sends": self.sends,
             "failures": self.failures,
         }
@@ -563,7 +582,7 @@ async def run_quota(
 ) -> None:
     """Send ``usage:recordQuota`` when it is due (`QuotaState.due_in`); again after a reconnect."""
     rng = random.Random()
-    quota.state.resend()  # a (re)started actor sends what it knows once
+    quota.resend()  # a (re)started actor sends what it knows once
 
     async def on_reconcile() -> None:
         assert reconcile is not None
@@ -579,8 +598,14 @@ async def run_quota(
         seen = quota.wake.version
         failures = 0
         while True:
-            due = quota.state.due_in(quota.clock())
-            if due is None or due > 0:
+            now = quota.clock()
+            dues = [
+                (due, state)
+                for state in quota.accounts.values()
+                if (due := state.due_in(now)) is not None
+            ]
+            due, state = min(dues, key=lambda d: d[0], default=(None, None))
+            if due is None or due > 0 or state is None:
                 with trio.move_on_after(math.inf if due is None else due / 1000):
                     seen, _ = await quota.wake.wait_newer(seen)
                 continue
@@ -588,7 +613,7 @@ async def run_quota(
             if gateway is None:
                 await gateway_cell.wait_for(lambda g: g is not None)
                 continue
-            report = quota.state.report(quota.clock())
+            report = state.report(quota.clock())
             assert report is not None
             error: str | None = None
             try:
@@ -596,7 +621,7 @@ async def run_quota(
                     await gateway.record_quota(report)
             except ConvexError as exc:
                 if refusal(exc) is None:  # refused data: not sent again until it changes
-                    quota.state.sent(report, quota.clock())
+                    state.sent(report, quota.clock())
                     log.error("quota.refused", code=error_data(exc).code)
                     continue
                 error = f"refused: {refusal(exc)}"
@@ -613,9 +638,10 @@ async def run_quota(
             failures = 0
             quota.sends += 1
             quota.last_error = None
-            quota.state.sent(report, quota.clock())
+            state.sent(report, quota.clock())
             log.info(
                 "quota.sent",
+                account=report.account,
                 five_hour=None if report.five_hour is None else report.five_hour.used_pct,
                 seven_day=None if report.seven_day is None else report.seven_day.used_pct,
                 limited=report.limited_at is not None,

@@ -1,9 +1,10 @@
 """The Claude.ai account a simulated laptop's sessions share (simulator only).
 
 Claude Code's status-line input carries the account's ``rate_limits`` (the 5-hour and 7-day
-windows: ``used_percentage``, ``resets_at`` in epoch seconds) for Claude.ai subscribers. Every
-stand-in session on a laptop spends from one account, kept in
-``~/.claude/tina-standin-account.json`` under an ``flock`` (several stand-in processes share it):
+windows: ``used_percentage``, ``resets_at`` in epoch seconds) for Claude.ai subscribers. Each
+Claude Code config dir keeps its own login, so every stand-in session of one config dir spends
+from one account, kept in ``<config dir>/tina-standin-account.json`` (``~/.claude`` unless
+``CLAUDE_CONFIG_DIR`` says otherwise) under an ``flock`` (several stand-in processes share it):
 each window opens with the first spend after the last one reset, fills as the sessions' messages
 cost money (at the prices tina knows), and a rate-limit story fills the 5-hour window until the
 reset time it names.

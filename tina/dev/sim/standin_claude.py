@@ -34,8 +34,8 @@ Stop when a turn ends; SessionEnd on end of input (``prompt_input_exit``) or a h
 PermissionRequest, a StopFailure rate limit, a pane teammate's permission_request, a plan
 approval, an idle teammate with an open task, a stalled one.
 
-It keeps its teams, task lists and transcripts where Claude Code does: in its config dir,
-``$CLAUDE_CONFIG_DIR`` when that is set, else ``~/.claude``. It writes its session's transcript
+It keeps its teams, task lists, transcripts and its account's rate limits where Claude Code
+does: in its config dir, ``$CLAUDE_CONFIG_DIR`` when that is set, else ``~/.claude``. It writes its session's transcript
 and each teammate's
 (``tina.dev.sim.transcripts``): the init command, then an assistant message with its model and
 token usage for each step (the lead's on ``LEAD_MODEL``, the teammates' on ``TEAMMATE_MODEL``,
@@ -79,6 +79,7 @@ from .account import ACCOUNT_NAME, Account
 from .claude_hooks import (
     HookRun,
     HookRunner,
+    config_dir,
     permission_decision,
     run_status_line,
     status_line_command,
@@ -437,7 +438,6 @@ class Lead:
         self.cwd = cwd
         self.sleep = sleep
         self.log = _Log(env)
-        self.claude = Path(env.get("HOME") or Path.home()) / ".claude"
         self.session_id = str(uuid.uuid4())
         self._out_lock = threading.Lock()
         # Held while inbox messages are marked read and shown: the session ends after a
@@ -454,9 +454,9 @@ class Lead:
         )
         self.last_message = ""
         self.turn_open = False  # a phase that never finishes leaves its turn running
-        # The status line: the laptop's account (its rate limits, known after the first API
-        # response) and what this session has cost.
-        self.account = Account(self.claude / ACCOUNT_NAME)
+        # The status line: the account (its rate limits, known after the first API response),
+        # one per config dir as each keeps its own login, and what this session has cost.
+        self.account = Account(config_dir(self.env) / ACCOUNT_NAME)
         self._prices: PriceTable | None = None
         self._spent_lock = threading.Lock()
         self._session_cost = 0

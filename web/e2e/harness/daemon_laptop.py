@@ -369,16 +369,19 @@ class Server:
 
     def report_quota(self, feature: str, five_hour_pct: float, seven_day_pct: float) -> None:
         """Claude Code runs the status line the worktree's settings name (the script
-        `tina-session init` installed) with the account's rate limits: the 5-hour window resets
-        in two hours, the 7-day one in three days."""
+        `tina-session init` installed) with the account's rate limits (the account of
+        ``~/.claude``, where the lead's transcript is): the 5-hour window resets in two hours, the
+        7-day one in three days."""
         wt = self.worktrees[feature]
         env = self.laptop.env({"CLAUDE_PROJECT_DIR": str(wt)})
         command = status_line_command(env, wt)
         if command is None:
             raise ValueError(f"{wt}: no status line in the worktree's Claude Code settings")
         now = int(time.time())
+        session = next(iter(self.lead_sessions.values()), str(uuid.uuid4()))
         status = {
-            "session_id": next(iter(self.lead_sessions.values()), str(uuid.uuid4())),
+            "session_id": session,
+            "transcript_path": str(transcript_path(self.laptop.claude, wt, session)),
             "cwd": str(wt),
             "context_window": {"used_percentage": 10},
             "rate_limits": {
