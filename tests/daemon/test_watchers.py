@@ -389,3 +389,55 @@ async def test_an_iterm2_pane_teammates_session_is_the_member_whose_pane_is_its_
     ) == ("alpha", "executor-2")
     assert pane_member(members, uuid, None, lambda lead: None) is None  # not a tmux pane
     assert iterm_key(uuid) in members and uuid not in members
+
+
+async def test_teams_of_a_second_config_dir_are_read_from_it_and_a_same_named_one_is_shadowed(
+    tmp_path: Path, syncer: Syncer
+) -> None:
+    """`CLAUDE_CONFIG_DIR=~/.claude-work claude` keeps its teams there: the watcher reads them
+    once that config dir is added, each team from its own config dir (events, rescans, the path
+    the dispatcher writes to); a team of the same name in another is not read."""
+    claude, work = tmp_path / ".claude", tmp_path / ".claude-work"
+    write(claude / "teams/alpha/config.json", team_config("alpha", ["team-lead"]))
+    write(work / "teams/beta/config.json", team_config("beta", ["team-lead", "executor-1"]))
+    write(work / "tasks/beta/1.json", task("1"))
+    write(work / "teams/alpha/config.json", team_config("alpha", ["team-lead", "impostor"]))
+    watcher = ClaudeWatcher(claude, syncer)
+    watcher._emit(await watcher.rescan(force=True))
+    assert set(pending(syncer)) == {("team", "alpha")}
+    syncer.coalescer.take()
+
+    with structlog.testing.capture_logs() as logs:
+        assert watcher.add_config_dir(work)
+        assert not watcher.add_config_dir(work)
+        watcher._emit(await watcher.rescan())
+    item = pending(syncer)[("team", "beta")]
+    assert isinstance(item, TeamItem)
+    assert [t.task_id for t in item.tasks] == ["1"]
+    assert [m.agent_name for m in item.members] == ["team-lead", "executor-1"]
+    assert ("team", "alpha") not in pending(syncer)  # the first config dir's alpha stays
+    assert [(e["event"], e["team"]) for e in logs if e["event"] == "team.shadowed"] == [
+        ("team.shadowed", "alpha")
+    ]
+    assert watcher.team_path("beta") == work / "teams" / "beta"
+    assert watcher.team_path("alpha") == claude / "teams" / "alpha"
+    syncer.coalescer.take()
+
+    # Changes: beta's under its own config dir count; alpha's under the other do not.
+    changed = write(work / "tasks/beta/1.json", task("1", "completed"))
+    ignored = write(work / "teams/alpha/config.json", team_config("alpha", ["x"]))
+    await watcher.on_changes({changed, ignored}, rescan=False)
+    assert set(pending(syncer)) == {("team", "beta")}
+    item = pending(syncer)[("team", "beta")]
+    assert isinstance(item, TeamItem) and item.tasks[0].status == "completed"
+    syncer.coalescer.take()
+    # A new team made in the second config dir is its own from its first event.
+    made = write(work / "teams/gamma/config.json", team_config("gamma", ["team-lead"]))
+    await watcher.on_changes({made}, rescan=False)
+    assert set(pending(syncer)) == {("team", "gamma")}
+    assert watcher.team_path("gamma") == work / "teams" / "gamma"
+    syncer.coalescer.take()
+    # Removed there, it is removed.
+    (work / "teams/beta/config.json").unlink()
+    await watcher.on_changes({work / "teams/beta/config.json"}, rescan=False)
+    assert isinstance(pending(syncer)[("team", "beta")], TeamRemoval)

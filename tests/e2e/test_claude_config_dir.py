@@ -13,8 +13,8 @@ import pytest
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
 
-from .conftest import Api, eventually
-from .test_daemon import action_row, one, submit
+from .conftest import Api, eventually, run_hook
+from .test_daemon import action_row, one, rows, submit
 from .test_usage import FEATURE, LEAD_SESSION, TEAM, assistant, orchestration, totals
 
 pytestmark = pytest.mark.timeout(180)
@@ -67,3 +67,84 @@ def test_teams_inboxes_and_transcripts_of_claude_codes_own_config_dir(
     assert [(a.get("phaseNumber"), a.get("agentName")) for a in breakdown["byAgent"]] == [
         ("1", "team-lead")
     ]
+
+
+def test_a_config_dir_the_daemon_was_not_told_of_is_read_from_its_first_hook_teams_too(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    """The daemon (launchd: no `CLAUDE_CONFIG_DIR`, no `claude_config_dir`) learns
+    `~/.claude-work` from a hook's `transcript_path`: its teams reach Convex, the dashboard's
+    message goes to the inbox there, the lead's usage is its phase's, and after a restart the
+    team is still there (not taken for gone before that config dir is read again)."""
+    work = laptop.home / ".claude-work"
+    laptop.start_daemon()
+    wt = laptop.init_orchestration(FEATURE, phases=2)
+    orch = eventually(lambda: orchestration(backend))
+    laptop.write_team(
+        TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION, config_dir=work
+    )
+    project = str(wt).replace("/", "-").replace(".", "-")
+    transcript = work / "projects" / project / f"{LEAD_SESSION}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    transcript.write_text(assistant(wt, "c1", input_tokens=40, output_tokens=4))
+    start = {
+        "hook_event_name": "SessionStart",
+        "session_id": LEAD_SESSION,
+        "transcript_path": str(transcript),
+        "cwd": str(wt),
+        "source": "startup",
+    }
+    run_hook(laptop, start, {"CLAUDE_CONFIG_DIR": str(work)})
+    team = eventually(lambda: one(backend, "teams", dirName=TEAM), timeout=60)
+
+    sent = submit(
+        owner,
+        {
+            "type": "send_message",
+            "teamId": team["_id"],
+            "agentName": "team-lead",
+            "text": "hi",
+            "via": "inbox",
+        },
+    )
+    done: dict[str, Any] = eventually(
+        lambda: (
+            action_row(backend, sent)["status"] in ("completed", "failed")
+            and action_row(backend, sent)
+        )
+    )
+    assert (done["status"], done["result"]["via"]) == ("completed", "inbox"), done
+    inbox = json.loads((work / "teams" / TEAM / "inboxes" / "team-lead.json").read_text())
+    assert [(e["from"], e["text"]) for e in inbox] == [("tina", "hi")]
+    assert not (laptop.claude / "teams" / TEAM).exists()
+
+    eventually(
+        lambda: (t := totals(owner, orch["_id"])) is not None and t["messages"] == 1, timeout=60
+    )
+    breakdown = owner.query("usage:orchestrationBreakdown", orchestrationId=orch["_id"])
+    assert [(a.get("phaseNumber"), a.get("agentName")) for a in breakdown["byAgent"]] == [
+        ("1", "team-lead")
+    ]
+
+    # Restarted: the team Convex knows is in a config dir learnt before; it stays (a team
+    # deleted meanwhile in ~/.claude is removed: the check ran), and a change to it is read with
+    # no hook.
+    laptop.write_team("gone-team", [{"name": "team-lead"}], cwd=wt, lead_session_id="s-gone")
+    eventually(lambda: one(backend, "teams", dirName="gone-team"), timeout=60)
+    laptop.stop_daemon()
+    laptop.remove_team("gone-team")
+    laptop.start_daemon()
+    eventually(lambda: "removedAt" in one(backend, "teams", dirName="gone-team"), timeout=60)
+    vanished = [e["team"] for e in laptop.log_events() if e.get("event") == "team.vanished"]
+    assert vanished == ["gone-team"]
+    laptop.write_team(
+        TEAM,
+        [{"name": "team-lead"}, {"name": "executor-1"}],
+        cwd=wt,
+        lead_session_id=LEAD_SESSION,
+        config_dir=work,
+    )
+    members = lambda: sorted(  # noqa: E731
+        m["agentName"] for m in rows(backend, "teamMembers") if m["teamId"] == team["_id"]
+    )
+    assert eventually(lambda: members() == ["executor-1", "team-lead"], timeout=60)

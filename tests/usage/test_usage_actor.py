@@ -344,18 +344,20 @@ async def test_a_directory_a_hook_shows_is_read_from_then_on_and_kept_across_sta
     default.mkdir(parents=True)
     transcript = _write(work / PROJECT / "s1.jsonl", _line("m1", 10))
     state = tmp_path / "usage.json"
+    told: list[tuple[Path, ...]] = []  # the daemon has their config dirs' teams read
     usage = actor.Usage(
-        state, [default], PRICES, facts=lambda: _facts("orch1"), teams_in=default.parent
+        state, [default], PRICES, facts=lambda: _facts("orch1"), on_watching=told.append
     )
     stop = await rig.start(usage)
     assert usage.watched == (default,)
+    assert told == [(default,)]
     with structlog.testing.capture_logs() as logs:
         usage.learn(str(transcript))
         await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 10)
     assert usage.watched == (default, work)
+    assert told == [(default,), (default, work)]
     learned = [e for e in logs if e["event"] == "usage.directory_learned"]
-    # its sessions' teams are in that config dir, which the claude actor does not watch
-    assert [(e["directory"], e["teams_watched"]) for e in learned] == [(str(work), False)]
+    assert [e["directory"] for e in learned] == [str(work)]
     _write(transcript, _line("m2", 5))  # watched now: no hook needed
     await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == 15)
     await stop()

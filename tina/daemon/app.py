@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import attrs
 import structlog
 import trio
 
@@ -126,12 +127,18 @@ class Daemon:
             timeout=config.action_timeout_secs,
         )
         # The agents' liveness checks their panes on the tmux server the handlers type into.
+        # Teams are read in every Claude Code config dir whose transcripts are (the usage
+        # actor's directories: configured, or learnt from hooks, kept across restarts); until
+        # that actor has said which, no team Convex knows is taken for gone.
         self.claude = claude.ClaudeWatcher(
             config.claude_code_dir,
             self.syncer,
             disk=self.disk,
             panes=claude.TmuxPanes(self.henv.tmux(), env=self.henv.env),
+            settled=False,
         )
+        # The dispatcher writes to a team's inboxes where the watcher reads it.
+        self.henv = attrs.evolve(self.henv, locate_team=self.claude.team_path)
         # Hook events: the control socket offers them, the hooks actor takes them (its channel,
         # sized in `hooks.HOOK_BUFFER`, lives as long as the daemon).
         # A lead's hook liveness changing sends its team again (merged into the members').
@@ -166,7 +173,7 @@ class Daemon:
             create=config.default_transcript_dir
             if config.default_transcript_dir in config.transcript_roots
             else None,
-            teams_in=config.claude_code_dir,
+            on_watching=self._transcripts_watched,
             facts=self._usage_facts,
             resolve=self._orchestration_id,
             disk=self.disk,
@@ -369,6 +376,15 @@ class Daemon:
                 partial(worktree.run, path, repo_root, self.hub, self.syncer, disk=self.disk)
             )
             task_status.started()
+
+    def _transcripts_watched(self, roots: tuple[Path, ...]) -> None:
+        """The usage actor reads these transcript directories: the teams and tasks of each one's
+        Claude Code config dir (``<config dir>/projects``) are read too. Called at its start,
+        then once per directory learnt."""
+        for root in roots:
+            if root.name == "projects":
+                self.claude.add_config_dir(root.parent)
+        self.claude.settle()
 
     def _on_hook(self, event: HookEvent) -> bool:
         """A hook event from the control socket: a rate limit hit is its account's quota too, and

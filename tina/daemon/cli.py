@@ -413,16 +413,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                     )
                 )
         # The service does not see this shell's environment: a CLAUDE_CONFIG_DIR here is where
-        # Claude Code started from it keeps its teams, which the daemon must be told of.
+        # Claude Code started from it keeps its teams and transcripts, which the daemon reads
+        # only once a hook from a session there names it, unless it is told of it.
         shell_config = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
         if shell_config and Path(shell_config).expanduser() != cfg.claude_code_dir:
             where = cfg.source or config_mod.candidate_files()[0]  # the first place looked
             notes.append(
                 (
                     f"this shell's CLAUDE_CONFIG_DIR is {shell_config}: Claude Code started here "
-                    f"keeps its teams there, and the daemon watches {cfg.claude_code_dir}",
-                    f'set claude_config_dir = "{shell_config}" in {where} '
-                    "(or TINA_CLAUDE_CONFIG_DIR) and restart the daemon",
+                    f"keeps its teams and transcripts there; the daemon watches "
+                    f"{cfg.claude_code_dir}, and another config dir only from the first hook of "
+                    "a session there (tina's hooks installed)",
+                    f'to read it from the start, set claude_config_dir = "{shell_config}" in '
+                    f"{where} (or TINA_CLAUDE_CONFIG_DIR) and restart the daemon",
                 )
             )
         session = shutil.which(cfg.tina_session) or (

@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -75,9 +75,19 @@ class HandlerEnv:
         default=attrs.Factory(lambda self: self.claude_dir, takes_self=True)
     )
 
+    # Where a team's directory is (`ClaudeWatcher.team_path`: teams may be in more than one
+    # config dir); None: under `teams_dir`.
+    locate_team: Callable[[str], Path] | None = None
+
     @property
     def teams_dir(self) -> Path:
         return self.claude_code_dir / "teams"
+
+    def team_path(self, team_dir: str) -> Path:
+        """``<config dir>/teams/<team_dir>``, in the config dir the team was read from."""
+        if self.locate_team is not None:
+            return self.locate_team(team_dir)
+        return self.teams_dir / team_dir
 
     @classmethod
     def build(
@@ -210,7 +220,7 @@ class _Recipient:
 def _find_recipient(action: InboundAction, henv: HandlerEnv) -> _Recipient:
     assert action.team_dir is not None
     assert action.agent_name is not None
-    path = henv.teams_dir / action.team_dir / "config.json"
+    path = henv.team_path(action.team_dir) / "config.json"
     if not path.exists():
         raise ActionRejected("team_gone", f"team {action.team_dir} no longer exists on this laptop")
     try:
@@ -421,7 +431,7 @@ async def _to_inbox(action: InboundAction, henv: HandlerEnv) -> ActionResult:
     assert action.agent_name is not None
     assert action.text is not None
     agent = action.agent_name
-    path = henv.teams_dir / action.team_dir / "inboxes" / f"{agent}.json"
+    path = henv.team_path(action.team_dir) / "inboxes" / f"{agent}.json"
     write = partial(
         append_inbox_message,
         path,

@@ -18,6 +18,12 @@ word on the lead and, once it ended, on its in-process teammates
 (`tina.daemon.projection.merge_hook_liveness`); the hooks actor calls `hook_changed` when it
 changes, and the team is checked again at once.
 
+Claude Code keeps teams and tasks in its config dir: ``~/.claude`` unless ``CLAUDE_CONFIG_DIR``
+names another, and people keep one per account. The watcher reads the one it is given and any
+other added later (`add_config_dir`: those of the transcript directories the usage actor reads,
+configured or learnt from hooks). A team lives in one of them (its home, the first one listed
+that has it); a team of the same name in another is not read (logged once, `team.shadowed`).
+
 Files are read through `tina.local.files` (regular files only, capped, never blocking): a FIFO,
 a device or an oversized file is logged once (`file.refused`, with the cap) and skipped, and so
 is a name that is not UTF-8 (`file.undecodable_name`); everything else keeps syncing.
@@ -51,6 +57,7 @@ from tina.daemon.projection import (
     with_liveness,
 )
 from tina.daemon.sync.syncer import Syncer
+from tina.daemon.watch import Inbox as WatchInbox
 from tina.daemon.watch import WatchHub
 from tina.local import (
     Inbox,
@@ -80,6 +87,9 @@ FIRST_READ_MESSAGES = 500
 """Messages of an inbox handed to the syncer when it is first read after a start (the newest)."""
 PANE_INTERVAL = 15.0
 """How often the panes of pane teammates are checked when no file changes."""
+SETTLE_WAIT = 30.0
+"""How long the removal of teams gone while the daemon was stopped waits for the config dirs
+known at start (`ClaudeWatcher.settle`) at most."""
 RESCAN_CHUNK = 50
 """Changed teams a full rescan hands over at a time while it reads the rest (one
 `teams:syncTeams` batch's worth at a cold start)."""
@@ -246,6 +256,7 @@ class ClaudeWatcher:
         panes: PaneLister | None = None,
         session_of: SessionOf | None = None,
         on_change: Callable[[], None] | None = None,
+        settled: bool = True,
     ) -> None:
         self.disk = disk or trio.CapacityLimiter(DISK_THREADS)
         # The lead sessions' hook liveness, merged into their teams' (None: files only), and
@@ -256,6 +267,15 @@ class ClaudeWatcher:
         self.hook_wake: LatestValue[int] = LatestValue(0)
         self.teams_dir = claude_dir / "teams"
         self.tasks_dir = claude_dir / "tasks"
+        # Every config dir read, the given one first (`add_config_dir`); bumped on each added.
+        self.config_dirs: list[Path] = [claude_dir]
+        self.config_dirs_added: LatestValue[int] = LatestValue(0)
+        self.config_dirs_read: LatestValue[int] = LatestValue(0)  # as many as read whole
+        # Set once every config dir known at start was added (`settle`): until then a team
+        # Convex knows but no config dir has yet may be in one still to come.
+        self.settled: LatestValue[bool] = LatestValue(settled)
+        self._home: dict[str, Path] = {}  # team dir -> its config dir, when not the first
+        self._shadowed: set[tuple[str, Path]] = set()  # logged once
         self.syncer = syncer
         # The members as the config has them; `emitted` holds them with liveness, as last sent.
         self.configs: dict[str, tuple[Sig, TeamSnapshot, list[MemberSnapshot]]] = {}
@@ -278,6 +298,66 @@ class ClaudeWatcher:
         # until they change.
         self.refused: dict[Path, Sig] = {}
         self.undecodable: set[str] = set()  # names that are not UTF-8 (as logged), logged once
+
+    # --- config dirs ---------------------------------------------------------------------------
+
+    def add_config_dir(self, config_dir: Path) -> bool:
+        """Read the teams and tasks of one more Claude Code config dir (the run loop watches it
+        and rescans). Whether it is new. Never blocks."""
+        if config_dir in self.config_dirs:
+            return False
+        self.config_dirs.append(config_dir)
+        self.config_dirs_added.set(self.config_dirs_added.value + 1)
+        log.info("claude.config_dir_added", config_dir=str(config_dir))
+        return True
+
+    def settle(self) -> None:
+        """Every config dir known at start is added: teams Convex knows and none has are gone."""
+        self.settled.set(True)
+
+    def _config_of(self, d: str) -> Path:
+        return self._home.get(d, self.config_dirs[0])
+
+    def _teams(self, d: str) -> Path:
+        return self._config_of(d) / "teams"
+
+    def _tasks(self, d: str) -> Path:
+        return self._config_of(d) / "tasks"
+
+    def team_path(self, d: str) -> Path:
+        """Where team `d` is: ``<its config dir>/teams/<d>`` (the first config dir for a team
+        not seen)."""
+        return self._teams(d) / d
+
+    def _roots(self) -> list[tuple[Path, Path, Path]]:
+        return [(c, c / "teams", c / "tasks") for c in self.config_dirs]
+
+    def _owns(self, config: Path, d: str) -> bool:
+        """Whether a change to team `d` under `config` is its home's; a team first seen under a
+        config dir other than the first gets that one as its home."""
+        home = self._home.get(d)
+        if home is None:
+            if config == self.config_dirs[0]:
+                return True
+            if d in self.configs or d in self.tasks:
+                home = self.config_dirs[0]
+            else:
+                self._home[d] = config
+                return True
+        if home == config:
+            return True
+        self._shadow(d, config)
+        return False
+
+    def _shadow(self, d: str, config: Path) -> None:
+        if (d, config) not in self._shadowed:
+            self._shadowed.add((d, config))
+            log.warning(
+                "team.shadowed",
+                team=d,
+                config_dir=str(config),
+                read_from=str(self._config_of(d)),
+            )
 
     def team_of_session(self, session_id: str) -> str | None:
         """The directory of the team whose lead runs in Claude Code session `session_id` (its
@@ -338,6 +418,7 @@ class ClaudeWatcher:
 
     def detail(self) -> dict[str, Any]:
         return {
+            "config_dirs": [str(c) for c in self.config_dirs],
             "teams": len(self.configs),
             "tasks": sum(len(t) for t in self.tasks.values()),
             "inboxes": sum(len(i) for i in self.inboxes.values()),
@@ -352,11 +433,21 @@ class ClaudeWatcher:
         team_dirs: set[str] = set()
         task_files: set[tuple[str, str]] = set()
         inbox_files: set[tuple[str, str]] = set()
+        roots = self._roots()
         for p in paths:
             if self._undecodable(p):
                 continue
-            if self.teams_dir in p.parents:
-                rel = p.relative_to(self.teams_dir).parts
+            parents = p.parents
+            found = next(
+                ((c, root) for c, *dirs in roots for root in dirs if root in parents), None
+            )
+            if found is None:
+                continue
+            config, root = found
+            rel = p.relative_to(root).parts
+            if not self._owns(config, rel[0]):
+                continue
+            if root.name == "teams":
                 if len(rel) >= 2 and rel[1] == "inboxes":
                     if len(rel) == 2:
                         inbox_files.add((rel[0], "*"))
@@ -364,8 +455,7 @@ class ClaudeWatcher:
                         inbox_files.add((rel[0], rel[2]))
                     continue  # a lock (`<agent>.json.lock/`), a dotfile: not an inbox
                 team_dirs.add(rel[0])
-            elif self.tasks_dir in p.parents:
-                rel = p.relative_to(self.tasks_dir).parts
+            else:
                 if len(rel) == 1:
                     team_dirs.add(rel[0])  # a whole task dir appeared or vanished
                     task_files.add((rel[0], "*"))
@@ -385,7 +475,7 @@ class ClaudeWatcher:
         """True for a changed path with a name in it that is not UTF-8 under a watched dir
         (the inotify backend hands those over too): logged once, at its first such name,
         and never opened."""
-        for root in (self.teams_dir, self.tasks_dir):
+        for root in (root for _, *dirs in self._roots() for root in dirs):
             if root in path.parents:
                 rel = path.relative_to(root).parts
                 for i, part in enumerate(rel):
@@ -431,8 +521,7 @@ class ClaudeWatcher:
         by team: its config, its task files, its inboxes. The changed teams are returned, and
         handed to `progress` (when given) `RESCAN_CHUNK` at a time as they are read, so a cold
         start of 1,000 teams syncs while the rest is being read, not after."""
-        listing = await self._listing(self.teams_dir)
-        tasks_listing = await self._listing(self.tasks_dir)
+        listing, tasks_listing = await self._listings()
         dirty: set[str] = set()
         chunk: set[str] = set()
         for d in sorted(set(listing) | set(self.configs) | set(tasks_listing) | set(self.tasks)):
@@ -458,6 +547,32 @@ class ClaudeWatcher:
         if progress is not None:
             await progress(chunk)
         return dirty
+
+    async def _listings(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Every config dir's teams and task dirs, each team from its home: the config dir it
+        was read from, else the first listed that has it (the others' are shadowed)."""
+        seen: list[tuple[Path, dict[str, list[str]], dict[str, list[str]]]] = []
+        for config, teams, tasks in self._roots():
+            seen.append((config, await self._listing(teams), await self._listing(tasks)))
+        listed = {c: set(t) | set(k) for c, t, k in seen}
+        homes: dict[str, Path] = {}
+        for config, names in listed.items():
+            for d in names:
+                home = self._home.get(d)
+                if d not in homes and (home is None or home == config or d not in listed[home]):
+                    homes[d] = config
+        for config, names in listed.items():
+            for d in names:
+                if homes[d] != config:
+                    self._shadow(d, config)
+        first = self.config_dirs[0]
+        self._home = {d: c for d, c in homes.items() if c != first}
+        listing: dict[str, list[str]] = {}
+        tasks_listing: dict[str, list[str]] = {}
+        for config, team_names, task_names in seen:
+            listing.update((d, n) for d, n in team_names.items() if homes[d] == config)
+            tasks_listing.update((d, n) for d, n in task_names.items() if homes[d] == config)
+        return listing, tasks_listing
 
     async def _listing(self, root: Path) -> dict[str, list[str]]:
         listing, undecodable = await trio.to_thread.run_sync(_list, root, limiter=self.disk)
@@ -511,7 +626,7 @@ class ClaudeWatcher:
             return None
 
     async def _load_config(self, d: str, *, force: bool = False) -> bool:
-        path = self.teams_dir / d / "config.json"
+        path = self._teams(d) / d / "config.json"
         known = self.configs.get(d)
         fresh = await self._read_changed(
             path, known and known[0], force, parse_team_config, TEAM_CONFIG_MAX
@@ -542,12 +657,12 @@ class ClaudeWatcher:
         self, d: str, names: list[str] | None = None, *, force: bool = False
     ) -> bool:
         if names is None:
-            names = (await self._listing(self.tasks_dir)).get(d, [])
+            names = (await self._listing(self._tasks(d))).get(d, [])
         changed = False
         known = self.tasks.get(d, {})
         todo = sorted(set(names) | set(known))
         # The directory's files a few hundred at a time per worker-thread hop.
-        paths = [self.tasks_dir / d / name for name in todo]
+        paths = [self._tasks(d) / d / name for name in todo]
         asks = [
             (p, known[n][0] if n in known else None, self.refused.get(p))
             for n, p in zip(todo, paths, strict=True)
@@ -564,14 +679,14 @@ class ClaudeWatcher:
         return changed
 
     async def _load_task(self, d: str, name: str, *, force: bool = False) -> bool:
-        path = self.tasks_dir / d / name
+        path = self._tasks(d) / d / name
         known = self.tasks.get(d, {}).get(name)
         fresh = await self._read_changed(path, known and known[0], force, parse_task, TASK_MAX)
         return await self._take_task(d, name, fresh)
 
     async def _take_task(self, d: str, name: str, fresh: tuple[Sig, Any] | _Gone | None) -> bool:
         """Take in what was read of a task file. True when the team changed."""
-        path = self.tasks_dir / d / name
+        path = self._tasks(d) / d / name
         board = self.tasks.setdefault(d, {})
         known = board.get(name)
         if fresh is _GONE:
@@ -582,7 +697,7 @@ class ClaudeWatcher:
                 if (
                     d in self.configs
                     and await trio.to_thread.run_sync(
-                        _sig, self.teams_dir / d / "config.json", limiter=self.disk
+                        _sig, self._teams(d) / d / "config.json", limiter=self.disk
                     )
                     is None
                 ):
@@ -617,7 +732,7 @@ class ClaudeWatcher:
 
     async def _rescan_inboxes(self, d: str, *, force: bool = False) -> None:
         """Read the team's inboxes that changed since they were read (all when forced)."""
-        directory = self.teams_dir / d / "inboxes"
+        directory = self._teams(d) / d / "inboxes"
         try:
             files, undecodable = await trio.to_thread.run_sync(
                 list_inbox_files, directory, limiter=self.disk
@@ -634,7 +749,7 @@ class ClaudeWatcher:
 
     async def _load_inbox(self, d: str, name: str, *, force: bool = False) -> None:
         """Read one inbox if it changed; hand its new messages and read flips to the syncer."""
-        path = self.teams_dir / d / "inboxes" / name
+        path = self._teams(d) / d / "inboxes" / name
         agent = name.removesuffix(".json")
         box = self.inboxes.setdefault(d, {})
         known = box.get(agent)
@@ -786,7 +901,13 @@ def pane_member(
 async def remove_vanished(
     watcher: ClaudeWatcher, cell: LatestValue[GatewayProtocol | None]
 ) -> None:
-    """Teams deleted while the daemon was not running are still live in Convex: remove them."""
+    """Teams deleted while the daemon was not running are still live in Convex: remove them
+    (once every config dir known at start is read: a team may be in one still to come; at most
+    `SETTLE_WAIT` seconds after the start)."""
+    with trio.move_on_after(SETTLE_WAIT):
+        await watcher.settled.wait_for(bool)
+        added = watcher.config_dirs_added.value
+        await watcher.config_dirs_read.wait_for(lambda read: read >= added)
     gateway = await cell.wait_for(lambda g: g is not None)
     assert gateway is not None
     try:
@@ -817,21 +938,43 @@ async def run(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     watcher = watcher or ClaudeWatcher(claude_dir, syncer)
-    for d in (watcher.teams_dir, watcher.tasks_dir):
-        await trio.to_thread.run_sync(partial(d.mkdir, parents=True, exist_ok=True))
-    inboxes = [(root, hub.subscribe(root)) for root in (watcher.teams_dir, watcher.tasks_dir)]
+    inboxes: dict[Path, WatchInbox] = {}
+
+    async def subscribe() -> list[WatchInbox]:
+        """Watch the teams and tasks of each config dir not watched yet (made if missing, as
+        Claude Code would)."""
+        new = []
+        for _, *roots in watcher._roots():
+            for root in roots:
+                if root not in inboxes:
+                    await trio.to_thread.run_sync(partial(root.mkdir, parents=True, exist_ok=True))
+                    inboxes[root] = hub.subscribe(root)
+                    new.append(inboxes[root])
+        return new
+
     merged = trio.Event()
     try:
+        first = await subscribe()
         await watcher.rescan(force=True, progress=watcher.emit)
         task_status.started()
         async with trio.open_nursery() as nursery:
             pending: list[tuple[set[Path], bool]] = []
 
-            async def pump(inbox_root: Path) -> None:
-                inbox = dict(inboxes)[inbox_root]
+            async def pump(inbox: WatchInbox) -> None:
                 while True:
                     pending.append(await inbox.get())
                     merged.set()
+
+            async def on_config_dirs() -> None:
+                """A config dir added: watched, then read whole (nothing written meanwhile
+                is missed)."""
+                seen = -1  # and those added before the start
+                while True:
+                    seen, added = await watcher.config_dirs_added.wait_newer(seen)
+                    for inbox in await subscribe():
+                        nursery.start_soon(pump, inbox)
+                    await watcher.rescan(progress=watcher.emit)
+                    watcher.config_dirs_read.set(added)
 
             async def on_reconcile() -> None:
                 seen = syncer.reconcile.version
@@ -866,8 +1009,9 @@ async def run(
                     hooks_due = True
                     merged.set()
 
-            for root, _ in inboxes:
-                nursery.start_soon(pump, root)
+            for inbox in first:
+                nursery.start_soon(pump, inbox)
+            nursery.start_soon(on_config_dirs)
             nursery.start_soon(on_reconcile)
             nursery.start_soon(pane_timer)
             nursery.start_soon(on_hooks)
@@ -889,5 +1033,5 @@ async def run(
                     hooks_due = False
                     await watcher.emit(set())
     finally:
-        for root, inbox in inboxes:
+        for root, inbox in inboxes.items():
             hub.unsubscribe(root, inbox)

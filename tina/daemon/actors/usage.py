@@ -150,7 +150,7 @@ class Usage:
         prices: PriceTable,
         *,
         create: Path | None = None,
-        teams_in: Path | None = None,
+        on_watching: Callable[[tuple[Path, ...]], None] | None = None,
         facts: Callable[[], Facts] = Facts,
         resolve: Resolve | None = None,
         disk: trio.CapacityLimiter | None = None,
@@ -160,7 +160,9 @@ class Usage:
         self.state_file = state_file
         self.roots = tuple(roots)  # the configured transcript directories
         self.create = create  # made at start when missing (the default directory)
-        self.teams_in = teams_in  # the Claude Code config dir whose teams the daemon watches
+        # Told every transcript directory read, at start and as one is learnt (the daemon has
+        # their config dirs' teams watched too).
+        self.on_watching = on_watching
         self.watched: tuple[Path, ...] = self.roots  # and the learnt ones, once loaded
         # What a transcript path read already starts with: the directories watched, and other
         # spellings of them hooks used (a link to one: `_alias`).
@@ -214,6 +216,8 @@ class Usage:
     def _watching(self, roots: Sequence[Path]) -> None:
         self.watched = tuple(roots)
         self._prefixes = (*(f"{r}/" for r in roots), *self._aliases)
+        if self.on_watching is not None:
+            self.on_watching(self.watched)
 
     def _alias(self, root: Path) -> None:
         """`root` is a directory read already, spelt another way: its paths need no look."""
@@ -425,12 +429,7 @@ async def run(
                             continue
                         usage._watching((*usage.watched, root))
                         watch(root)
-                        # Its sessions' teams are in that config dir too, which the `claude`
-                        # actor watches in one only (`claude_config_dir`, docs/operations.md).
-                        teams = None if usage.teams_in is None else usage.teams_in == root.parent
-                        log.info(
-                            "usage.directory_learned", directory=str(root), teams_watched=teams
-                        )
+                        log.info("usage.directory_learned", directory=str(root))
 
             held = trio.Event()  # set while usage is held: the only timer, and only then
 
