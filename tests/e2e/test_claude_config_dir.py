@@ -6,6 +6,7 @@ its inboxes and reads its transcripts there: the real daemon, local backend and 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,27 +14,25 @@ import pytest
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
 
-from .conftest import Api, eventually, run_hook
+from .conftest import Api, eventually
 from .test_daemon import action_row, one, rows, submit
-from .test_usage import FEATURE, LEAD_SESSION, TEAM, assistant, orchestration, totals
+from .test_usage import (
+    FEATURE,
+    LEAD_SESSION,
+    TEAM,
+    assistant,
+    orchestration,
+    totals,
+    work_session,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
 
-def test_teams_inboxes_and_transcripts_of_claude_codes_own_config_dir(
-    backend: BackendProcess, laptop: Laptop, owner: Api
+def message_the_lead(
+    backend: BackendProcess, owner: Api, team: dict[str, Any], config_dir: Path
 ) -> None:
-    work = laptop.home / ".claude-work"
-    laptop.extra_env["TINA_CLAUDE_CONFIG_DIR"] = str(work)
-    laptop.start_daemon()
-    wt = laptop.init_orchestration(FEATURE, phases=2)  # its lookup: ~/.claude/tina-sessions
-    orch = eventually(lambda: orchestration(backend))
-    laptop.write_team(
-        TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION, config_dir=work
-    )
-    team = eventually(lambda: one(backend, "teams", dirName=TEAM))
-    assert not (laptop.claude / "teams" / TEAM).exists()
-
+    """A message from the dashboard reaches the lead's inbox in `config_dir`."""
     sent = submit(
         owner,
         {
@@ -51,8 +50,25 @@ def test_teams_inboxes_and_transcripts_of_claude_codes_own_config_dir(
         )
     )
     assert (done["status"], done["result"]["via"]) == ("completed", "inbox"), done
-    inbox = json.loads((work / "teams" / TEAM / "inboxes" / "team-lead.json").read_text())
+    inbox = json.loads((config_dir / "teams" / TEAM / "inboxes" / "team-lead.json").read_text())
     assert [(e["from"], e["text"]) for e in inbox] == [("tina", "hi")]
+
+
+def test_teams_inboxes_and_transcripts_of_claude_codes_own_config_dir(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    work = laptop.home / ".claude-work"
+    laptop.extra_env["TINA_CLAUDE_CONFIG_DIR"] = str(work)
+    laptop.start_daemon()
+    wt = laptop.init_orchestration(FEATURE, phases=2)  # its lookup: ~/.claude/tina-sessions
+    orch = eventually(lambda: orchestration(backend))
+    laptop.write_team(
+        TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION, config_dir=work
+    )
+    team = eventually(lambda: one(backend, "teams", dirName=TEAM))
+    assert not (laptop.claude / "teams" / TEAM).exists()
+
+    message_the_lead(backend, owner, team, work)
 
     project = str(wt).replace("/", "-").replace(".", "-")
     transcript = work / "projects" / project / f"{LEAD_SESSION}.jsonl"
@@ -83,39 +99,10 @@ def test_a_config_dir_the_daemon_was_not_told_of_is_read_from_its_first_hook_tea
     laptop.write_team(
         TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION, config_dir=work
     )
-    project = str(wt).replace("/", "-").replace(".", "-")
-    transcript = work / "projects" / project / f"{LEAD_SESSION}.jsonl"
-    transcript.parent.mkdir(parents=True)
-    transcript.write_text(assistant(wt, "c1", input_tokens=40, output_tokens=4))
-    start = {
-        "hook_event_name": "SessionStart",
-        "session_id": LEAD_SESSION,
-        "transcript_path": str(transcript),
-        "cwd": str(wt),
-        "source": "startup",
-    }
-    run_hook(laptop, start, {"CLAUDE_CONFIG_DIR": str(work)})
+    work_session(laptop, wt, assistant(wt, "c1", input_tokens=40, output_tokens=4))
     team = eventually(lambda: one(backend, "teams", dirName=TEAM), timeout=60)
 
-    sent = submit(
-        owner,
-        {
-            "type": "send_message",
-            "teamId": team["_id"],
-            "agentName": "team-lead",
-            "text": "hi",
-            "via": "inbox",
-        },
-    )
-    done: dict[str, Any] = eventually(
-        lambda: (
-            action_row(backend, sent)["status"] in ("completed", "failed")
-            and action_row(backend, sent)
-        )
-    )
-    assert (done["status"], done["result"]["via"]) == ("completed", "inbox"), done
-    inbox = json.loads((work / "teams" / TEAM / "inboxes" / "team-lead.json").read_text())
-    assert [(e["from"], e["text"]) for e in inbox] == [("tina", "hi")]
+    message_the_lead(backend, owner, team, work)
     assert not (laptop.claude / "teams" / TEAM).exists()
 
     eventually(
@@ -134,7 +121,9 @@ def test_a_config_dir_the_daemon_was_not_told_of_is_read_from_its_first_hook_tea
     laptop.stop_daemon()
     laptop.remove_team("gone-team")
     laptop.start_daemon()
-    eventually(lambda: "removedAt" in one(backend, "teams", dirName="gone-team"), timeout=60)
+    eventually(
+        lambda: "removedAt" in (one(backend, "teams", dirName="gone-team") or {}), timeout=60
+    )
     vanished = [e["team"] for e in laptop.log_events() if e.get("event") == "team.vanished"]
     assert vanished == ["gone-team"]
     laptop.write_team(
@@ -144,7 +133,10 @@ def test_a_config_dir_the_daemon_was_not_told_of_is_read_from_its_first_hook_tea
         lead_session_id=LEAD_SESSION,
         config_dir=work,
     )
-    members = lambda: sorted(  # noqa: E731
-        m["agentName"] for m in rows(backend, "teamMembers") if m["teamId"] == team["_id"]
-    )
+
+    def members() -> list[str]:
+        return sorted(
+            m["agentName"] for m in rows(backend, "teamMembers") if m["teamId"] == team["_id"]
+        )
+
     assert eventually(lambda: members() == ["executor-1", "team-lead"], timeout=60)

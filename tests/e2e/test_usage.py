@@ -223,19 +223,14 @@ def test_a_pane_teammates_usage_is_its_agents_by_the_pane_its_hooks_ran_in(
     assert eventually(by_agent, timeout=60) == [("1", "executor-1")]
 
 
-def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
-    backend: BackendProcess, laptop: Laptop, owner: Api
-) -> None:
-    """`CLAUDE_CONFIG_DIR=~/.claude-work claude` keeps its transcripts under that directory,
-    which the daemon (started by launchd, without the shell's environment) was not told of: the
-    hooks' `transcript_path` shows it, and from then on it is read, across restarts."""
-    wt, orch, _ = started(laptop, backend)
+def work_session(laptop: Laptop, wt: Path, first_line: str) -> Path:
+    """The lead session started in `wt` by `CLAUDE_CONFIG_DIR=~/.claude-work claude`: its
+    transcript (under that config dir, holding `first_line`) and its SessionStart hook."""
     work = laptop.home / ".claude-work"
     project = str(wt).replace("/", "-").replace(".", "-")
     transcript = work / "projects" / project / f"{LEAD_SESSION}.jsonl"
     transcript.parent.mkdir(parents=True)
-    # written before its first hook reaches the daemon: read all the same
-    transcript.write_text(assistant(wt, "w1", input_tokens=300, output_tokens=30))
+    transcript.write_text(first_line)
     start = {
         "hook_event_name": "SessionStart",
         "session_id": LEAD_SESSION,
@@ -244,6 +239,19 @@ def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
         "source": "startup",
     }
     run_hook(laptop, start, {"CLAUDE_CONFIG_DIR": str(work)})
+    return transcript
+
+
+def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    """`CLAUDE_CONFIG_DIR=~/.claude-work claude` keeps its transcripts under that directory,
+    which the daemon (started by launchd, without the shell's environment) was not told of: the
+    hooks' `transcript_path` shows it, and from then on it is read, across restarts."""
+    wt, orch, _ = started(laptop, backend)
+    work = laptop.home / ".claude-work"
+    # written before its first hook reaches the daemon: read all the same
+    transcript = work_session(laptop, wt, assistant(wt, "w1", input_tokens=300, output_tokens=30))
 
     def counted(messages: int) -> dict[str, Any] | None:
         got = totals(owner, orch["_id"])
