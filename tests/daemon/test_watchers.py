@@ -437,7 +437,15 @@ async def test_teams_of_a_second_config_dir_are_read_from_it_and_a_same_named_on
     assert set(pending(syncer)) == {("team", "gamma")}
     assert watcher.team_path("gamma") == work / "teams" / "gamma"
     syncer.coalescer.take()
-    # Removed there, it is removed.
+    # Removed there, it is removed; made again in the first config dir, it is read there.
     (work / "teams/beta/config.json").unlink()
-    await watcher.on_changes({work / "teams/beta/config.json"}, rescan=False)
+    (work / "tasks/beta/1.json").unlink()
+    await watcher.on_changes(
+        {work / "teams/beta/config.json", work / "tasks/beta/1.json"}, rescan=False
+    )
     assert isinstance(pending(syncer)[("team", "beta")], TeamRemoval)
+    syncer.coalescer.take()
+    again = write(claude / "teams/beta/config.json", team_config("beta", ["team-lead"]))
+    await watcher.on_changes({again}, rescan=False)
+    assert isinstance(pending(syncer)[("team", "beta")], TeamItem)
+    assert watcher.team_path("beta") == claude / "teams" / "beta"

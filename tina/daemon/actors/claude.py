@@ -509,6 +509,9 @@ class ClaudeWatcher:
                     await self._rescan_inboxes(d)
                 else:
                     await self._load_inbox(d, name)
+            for d in team_dirs | {d for d, _ in task_files}:
+                if d not in self.configs and d not in self.tasks:
+                    self._home.pop(d, None)  # gone: a team of that name may come anywhere
         await self.emit(dirty)
 
     async def rescan(
