@@ -118,7 +118,7 @@ describe("each laptop's quota", () => {
     served["usage:fleetQuota"] = quota();
     render(<FleetQuota />);
     expect(screen.getByTestId("fleet-quota")).toHaveTextContent("Per laptop and Claude account");
-    expect(laptop("alpha")).toHaveTextContent("This laptop's Claude account");
+    expect(laptop("alpha")).toHaveTextContent("its config dir not reported");
     expect(windowOf("alpha", "fiveHour")).toHaveTextContent("5-hour window23.5% used");
     expect(windowOf("alpha", "fiveHour")).toHaveTextContent("resets in 2 h");
     expect(windowOf("alpha", "fiveHour").dataset.state).toBe("ok");

@@ -190,7 +190,7 @@ function LaptopQuotaCard({ q, now }: { q: LaptopQuota; now: number }) {
       </div>
       <span className={u.muted}>
         {q.account === undefined ? (
-          "This laptop's Claude account"
+          "A Claude account of this laptop (its config dir not reported: a status line installed by an older tina)"
         ) : (
           <>
             The Claude account of <code>{q.account}</code>
