@@ -40,10 +40,11 @@ def config(name: str) -> dict[str, Any]:
     }
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 30) -> None:
+async def until(fake: FakeGateway, predicate: Callable[[], Any], timeout: float = 30) -> None:
+    """Wait until `predicate` holds, looking again after each call the gateway takes."""
     with trio.fail_after(timeout):
         while not predicate():
-            await trio.sleep(0.02)
+            await fake.changed.wait()
 
 
 async def test_a_config_dir_added_at_start_keeps_its_teams_and_one_added_later_is_watched(
@@ -69,10 +70,10 @@ async def test_a_config_dir_added_at_start_keeps_its_teams_and_one_added_later_i
         await nursery.start(partial(claude.run, home, hub, syncer, watcher=watcher, gateway=cell))
         assert watcher.add_config_dir(work)
         watcher.settle()
-        await until(lambda: "gone" in fake.removed_teams)
+        await until(fake, lambda: "gone" in fake.removed_teams)
         assert fake.removed_teams == ["gone"]  # beta is in the config dir added
-        await until(lambda: "beta" in watcher.configs)
+        await until(fake, lambda: fake.teams["beta"][1])  # read there: its members sent
         write(work / "teams/gamma/config.json", config("gamma"))
-        await until(lambda: "gamma" in fake.teams and fake.teams["gamma"][1])
+        await until(fake, lambda: "gamma" in fake.teams and fake.teams["gamma"][1])
         assert (work / "tasks").is_dir()  # watched, as Claude Code would make it
         nursery.cancel_scope.cancel()
