@@ -957,8 +957,11 @@ async def run(
 
     merged = trio.Event()
     try:
+        # What the first rescan covers; a config dir added after this is read by its own.
+        seen_dirs, dirs_now = watcher.config_dirs_added.version, watcher.config_dirs_added.value
         first = await subscribe()
         await watcher.rescan(force=True, progress=watcher.emit)
+        watcher.config_dirs_read.set(dirs_now)
         task_status.started()
         async with trio.open_nursery() as nursery:
             pending: list[tuple[set[Path], bool]] = []
@@ -971,7 +974,7 @@ async def run(
             async def on_config_dirs() -> None:
                 """A config dir added: watched, then read whole (nothing written meanwhile
                 is missed)."""
-                seen = -1  # and those added before the start
+                seen = seen_dirs
                 while True:
                     seen, added = await watcher.config_dirs_added.wait_newer(seen)
                     for inbox in await subscribe():
