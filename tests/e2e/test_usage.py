@@ -4,13 +4,13 @@ under the laptop's Claude directory, the real status-line script and `tina hook`
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tina.dev.backend import BackendProcess
+from tina.dev.sim.claude_hooks import run_status_line, status_line_command, transcript_path
 from tina.dev.sim.sandbox import Laptop
 
 from .conftest import Api, eventually, run_hook
@@ -227,8 +227,7 @@ def work_session(laptop: Laptop, wt: Path, first_line: str) -> Path:
     """The lead session started in `wt` by `CLAUDE_CONFIG_DIR=~/.claude-work claude`: its
     transcript (under that config dir, holding `first_line`) and its SessionStart hook."""
     work = laptop.home / ".claude-work"
-    project = str(wt).replace("/", "-").replace(".", "-")
-    transcript = work / "projects" / project / f"{LEAD_SESSION}.jsonl"
+    transcript = transcript_path(work, wt, LEAD_SESSION)
     transcript.parent.mkdir(parents=True)
     transcript.write_text(first_line)
     start = {
@@ -287,11 +286,10 @@ def quota_of(owner: Api, name: str, account: str | None = None) -> dict[str, Any
 
 def status_line(laptop: Laptop, wt: Path, status: dict[str, Any]) -> None:
     """Claude Code runs the status line the worktree's settings name, in the worktree."""
-    settings = json.loads((wt / ".claude" / "settings.local.json").read_text())
-    done = subprocess.run(
-        settings["statusLine"]["command"], input=json.dumps(status), cwd=wt, shell=True,
-        env=laptop.env(), capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+    env = laptop.env()
+    command = status_line_command(env, wt)
+    assert command is not None
+    done = run_status_line(command, status, env, wt)
     assert (done.returncode, done.stdout) == (0, "ctx:12%\n")
 
 
