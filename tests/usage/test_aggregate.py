@@ -184,6 +184,33 @@ def test_a_dated_model_is_priced_by_each_rows_hour() -> None:
     assert "costMicros" not in rows[0].to_wire()
 
 
+def test_a_rows_web_searches_are_summed_sent_and_priced_on_top_of_its_tokens() -> None:
+    agg = Aggregator()
+    orch = Attribution(orchestration_id="o", phase="1", agent="researcher")
+    agg.add(_record(web_searches=2), orch, now_ms=NOW)
+    agg.add(_record(web_searches=3), orch, now_ms=NOW)
+    agg.add(_record(), Attribution(), now_ms=NOW)
+    searched, plain = sorted(agg.take(PRICES), key=lambda r: r.web_searches, reverse=True)
+    tokens = round_micros(
+        raw_cost(
+            PRICES.price("claude-sonnet-4-5"),  # type: ignore[arg-type]
+            input=2,
+            output=4,
+            cache_write=6,
+            cache_read=8,
+        )
+    )
+    assert searched.to_wire()["webSearches"] == 5
+    assert searched.cost_micros == tokens + 5 * 10_000  # $10 a thousand
+    assert "webSearches" not in plain.to_wire()
+    # Searches before web search had a price: the row's cost is not known, not its tokens' alone.
+    agg.add(_record(web_searches=1, at_ms=_hour("2025-05-06T12:00:00+00:00")), orch, now_ms=NOW)
+    agg.add(_record(at_ms=_hour("2025-05-06T13:00:00+00:00")), orch, now_ms=NOW)
+    early, later = agg.take(PRICES)
+    assert (early.web_searches, early.cost_micros) == (1, None)
+    assert later.cost_micros is not None
+
+
 def _haiku(prompt: int, **changes: Any) -> UsageRecord:
     """A Haiku 5.5 message whose prompt is `prompt` tokens (a tenth of it new input)."""
     fields = {

@@ -571,7 +571,9 @@ LED = Facts(
 )
 
 
-def _lead_line(n: int, *, hour: int = 0, model: str = "claude-sonnet-4-5") -> bytes:
+def _lead_line(
+    n: int, *, hour: int = 0, model: str = "claude-sonnet-4-5", searches: int = 0
+) -> bytes:
     return (
         json.dumps(
             {
@@ -588,6 +590,7 @@ def _lead_line(n: int, *, hour: int = 0, model: str = "claude-sonnet-4-5") -> by
                         "output_tokens": 7 * n,
                         "cache_creation_input_tokens": 1001 * n,
                         "cache_read_input_tokens": 333 * n,
+                        "server_tool_use": {"web_search_requests": searches},
                     },
                 },
             }
@@ -655,6 +658,23 @@ def test_a_leads_usage_from_before_its_team_moves_to_the_teams_phase_once_it_lea
     # The moves are saved like any batch: a restart sends them if they were not answered.
     again = UsageLedger.load(tmp_path / "usage.json", clock=lambda: NOW)
     assert moves in again.pending()
+
+
+def test_a_leads_web_searches_from_before_its_team_move_with_its_tokens(tmp_path: Path) -> None:
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    path = _lead(tmp_path, _lead_line(1, searches=2))
+    ledger.read(path, NO_TEAM)
+    ledger.seal(PRICES)
+    _lead(tmp_path, _lead_line(2, searches=3), _lead_line(3))
+    ledger.read(path, NO_TEAM)
+    (second,) = ledger.seal(PRICES)
+    assert [r["webSearches"] for r in second.rows] == [3]
+    _lead(tmp_path, _lead_line(4))
+    ledger.read(path, LED)
+    _, moves = ledger.seal(PRICES)
+    (move,) = moves.rows
+    assert move["webSearches"] == 5  # both rounds' rows, merged
+    assert move["messages"] == 3
 
 
 def test_a_session_that_never_leads_a_team_moves_nothing_and_is_forgotten_in_time(

@@ -154,6 +154,83 @@ def test_a_bad_override_is_refused_naming_the_field(
         load_prices(extra)
 
 
+def _ms(day: str) -> int:
+    return int(datetime.fromisoformat(f"{day}T00:00:00+00:00").timestamp() * 1000)
+
+
+def test_web_searches_cost_ten_dollars_a_thousand_from_their_release() -> None:
+    table = load_prices()
+    assert table.version >= 4
+    release = _ms("2025-05-07")
+    assert table.search_price(release) == Decimal(10_000)  # micro-dollars: $0.01 a search
+    assert table.search_price(release - 1) is None
+    tokens = {"input": 1, "output": 1, "cache_write": 0, "cache_read": 0}
+    alone = table.cost_micros("claude-sonnet-4-5", **tokens, at_ms=release)
+    assert alone == 18  # $3 + $15 a million
+    searched = table.cost_micros("claude-sonnet-4-5", **tokens, web_searches=3, at_ms=release)
+    assert searched == 18 + 30_000
+    # Searches at a time with no search price: no cost, never the tokens' alone.
+    early = release - 86_400_000
+    assert table.cost_micros("claude-sonnet-4-5", **tokens, web_searches=1, at_ms=early) is None
+    assert table.cost_micros("claude-sonnet-4-5", **tokens, at_ms=early) is not None
+
+
+def test_an_overrides_web_search_replaces_tinas_and_one_without_keeps_it(tmp_path: Path) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text(
+        '[[web_search.periods]]\nfrom = "2026-01-01"\nper_1000 = 5\n'
+        '[[web_search.periods]]\nfrom = "2026-06-01T12:00Z"\nper_1000 = 12.5\n'
+    )
+    table = load_prices(extra)
+    assert table.search_price(_ms("2025-12-31")) is None  # tina's own period is replaced
+    assert table.search_price(_ms("2026-01-01")) == Decimal(5_000)
+    assert table.search_price(_ms("2026-06-01") + 12 * 3_600_000) == Decimal(12_500)
+    models_only = tmp_path / "models.toml"
+    models_only.write_text(f"[models.x]\n{RATES}")
+    assert load_prices(models_only).search_price(_ms("2026-01-01")) == Decimal(10_000)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("web_search = 3\n", "web_search", "[[web_search.periods]]"),
+        ("[web_search]\nper_1000 = 3\n", "web_search", "nothing else"),
+        ("[[web_search.periods]]\nper_1000 = 3\n", "web_search.periods[0]", "needs from"),
+        ('[[web_search.periods]]\nfrom = "2026-01-01"\n', "web_search.periods[0]", "per_1000"),
+        (
+            '[[web_search.periods]]\nfrom = "2026-01-01"\nper_1000 = 3\nper_search = 1\n',
+            "web_search.periods[0]",
+            "unknown per_search",
+        ),
+        (
+            '[[web_search.periods]]\nfrom = "2026-01-01"\nper_1000 = -3\n',
+            "web_search.periods[0].per_1000",
+            "US dollars per 1,000 searches",
+        ),
+        (
+            '[[web_search.periods]]\nfrom = "2026-01-01 08:00"\nper_1000 = 3\n',
+            "web_search.periods[0].from",
+            "UTC date",
+        ),
+        (
+            '[[web_search.periods]]\nfrom = "2026-02-01"\nper_1000 = 3\n'
+            '[[web_search.periods]]\nfrom = "2026-01-01"\nper_1000 = 4\n',
+            "web_search.periods[1].from",
+            "date order",
+        ),
+    ],
+)
+def test_a_bad_web_search_price_is_refused_naming_the_file_and_field(
+    tmp_path: Path, text: str, field: str, message: str
+) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text(text)
+    with pytest.raises(PriceError) as caught:
+        load_prices(extra)
+    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
+    assert message in str(caught.value)
+
+
 def test_a_missing_override_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PriceError, match="cannot read"):
         load_prices(tmp_path / "nope.toml")
@@ -176,7 +253,7 @@ def _ms(text: str) -> int:
 
 def test_version_3_prices_the_5_5_models_and_long_context() -> None:
     table = load_prices()
-    assert table.version == 3
+    assert table.version >= 3
     opus = table.price("claude-opus-5-5")
     assert opus is not None
     assert (opus.input, opus.output, opus.cache_write, opus.cache_write_1h, opus.cache_read) == (

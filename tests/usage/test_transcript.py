@@ -85,6 +85,22 @@ def test_counts_must_be_whole_non_negative_numbers() -> None:
     assert missing.input == 0
 
 
+def test_a_lines_web_searches_are_counted_and_an_odd_count_keeps_its_tokens() -> None:
+    searched = parse_line(
+        _assistant(
+            input_tokens=1,
+            output_tokens=2,
+            server_tool_use={"web_search_requests": 3, "web_fetch_requests": 5},
+        )
+    )
+    assert isinstance(searched, UsageRecord)
+    assert searched.web_searches == 3  # fetches are billed as tokens only
+    for odd in ({"web_search_requests": -1}, {"web_search_requests": "2"}, "x", None, {}):
+        record = parse_line(_assistant(input_tokens=1, output_tokens=2, server_tool_use=odd))
+        assert isinstance(record, UsageRecord), odd
+        assert (record.input, record.output, record.web_searches) == (1, 2, 0), odd
+
+
 def test_a_time_without_a_zone_is_not_placed() -> None:
     line = json.loads(_assistant(input_tokens=1))
     line["timestamp"] = "2026-03-02T10:00:00"

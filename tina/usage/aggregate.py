@@ -3,7 +3,8 @@
 
 The cost of a row is computed from the row's own token sums, rounded once, so it is the cost of
 exactly those tokens. A model the table does not price at the row's hour gets no cost
-(``cost_micros`` None), and neither does a row any part of which has no price.
+(``cost_micros`` None), and neither does a row any part of which has no price. A row's web
+searches are priced at the table's price per search at the row's hour, on top of its tokens.
 
 Where a price depends on each request's prompt size (a tier), a bucket keeps its sums apart per
 band of prompt sizes, the bands cut at every tier's ``above`` the aggregator knows (tina's own
@@ -57,6 +58,7 @@ class UsageRow:
     cache_write: int
     cache_read: int
     cache_write_1h: int = 0  # part of cache_write; only for the cost, not on the wire
+    web_searches: int = 0
     cost_micros: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
@@ -75,6 +77,8 @@ class UsageRow:
             "cacheWrite": self.cache_write,
             "cacheRead": self.cache_read,
         }
+        if self.web_searches:
+            out["webSearches"] = self.web_searches
         if self.cost_micros is not None:
             out["costMicros"] = self.cost_micros
         return out
@@ -88,6 +92,7 @@ class _Sums:
     cache_write: int = 0
     cache_read: int = 0
     cache_write_1h: int = 0
+    web_searches: int = 0
 
     def fits(self, record: UsageRecord) -> bool:
         """Whether adding `record` keeps every sum within the wire's bound."""
@@ -97,6 +102,7 @@ class _Sums:
                 self.output + record.output,
                 self.cache_write + record.cache_write,
                 self.cache_read + record.cache_read,
+                self.web_searches + record.web_searches,
             )
             <= MAX_TOKENS
         )
@@ -108,6 +114,7 @@ class _Sums:
         self.cache_write += record.cache_write
         self.cache_read += record.cache_read
         self.cache_write_1h += record.cache_write_1h
+        self.web_searches += record.web_searches
 
 
 @attrs.define
@@ -175,6 +182,7 @@ class Aggregator:
                 cache_write=b.total.cache_write,
                 cache_read=b.total.cache_read,
                 cache_write_1h=b.total.cache_write_1h,
+                web_searches=b.total.web_searches,
                 cost_micros=_cost(prices, key, b, self.cuts),
             )
             for key, b in items
@@ -184,13 +192,18 @@ class Aggregator:
 
 
 def _cost(prices: PriceTable, key: BucketKey, bucket: _Bucket, cuts: tuple[int, ...]) -> int | None:
-    """The exact cost of a bucket's tokens, each band at its own tier; None when any part has no
-    price (the model unpriced at that hour, or a tier at a size the bands were not cut at)."""
+    """The exact cost of a bucket's tokens and web searches, each band at its own tier; None when
+    any part has no price (the model, or web searches, unpriced at that hour, or a tier at a size
+    the bands were not cut at)."""
     schedule = prices.schedule(key.model)
     period = None if schedule is None else schedule.at(key.hour)
     if period is None or any(t.above not in cuts for t in period.tiers):
         return None
-    total = Decimal(0)
+    searches = bucket.total.web_searches
+    search = prices.search_price(key.hour) if searches else Decimal(0)
+    if search is None:
+        return None
+    total = searches * search
     for index, s in bucket.bands.items():
         # Every prompt in band `index` is over cuts[index - 1] and up to cuts[index]: over the
         # same tiers' `above` as a prompt of cuts[index - 1] + 1 tokens.

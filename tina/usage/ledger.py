@@ -127,6 +127,9 @@ def _bucket(row: dict[str, Any]) -> tuple[Any, ...]:
 def _merge(into: dict[str, Any], row: dict[str, Any]) -> None:
     for name in _SUMS:
         into[name] = int(into[name]) + int(row[name])
+    searches = int(into.get("webSearches", 0)) + int(row.get("webSearches", 0))
+    if searches:  # on the wire only when some were made
+        into["webSearches"] = searches
     if "costMicros" in into and "costMicros" in row:
         into["costMicros"] = int(into["costMicros"]) + int(row["costMicros"])
     else:  # one part not priced: the sum is not either (never a partial cost)

@@ -8,6 +8,9 @@ A model's rates may change on a date (its periods, each from a whole UTC day or 
 next one begins; before the first there is no price) and may depend on the size of each
 request's prompt (its tiers: a request whose prompt, input plus cache writes plus cache reads,
 is over a tier's ``above`` pays that tier's rates for all of its tokens).
+
+Web searches (the server-side tool Claude Code's WebSearch uses) are priced per search, on top of
+the request's tokens, in periods of their own (``[[web_search.periods]]``, dollars per 1,000).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import attrs
 from .transcript import MAX_TOKENS
 
 __all__ = [
+    "SEARCHES",
     "Period",
     "Price",
     "PriceError",
@@ -44,6 +48,8 @@ __all__ = [
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
 _KINDS = ("input", "output", "cache_write", "cache_read")
 _RATES = {*_KINDS, "cache_write_1h"}
+SEARCHES = 1000
+"""Web search prices are per this many searches."""
 
 
 class PriceError(ValueError):
@@ -111,10 +117,27 @@ def prompt_tokens(*, input: int, cache_write: int, cache_read: int) -> int:
 
 
 @attrs.frozen(kw_only=True)
+class SearchPeriod:
+    """The price of a web search from `start_ms` until the next period's start."""
+
+    start_ms: int
+    per_search: Decimal  # micro-dollars (the file says dollars per 1,000)
+
+
+@attrs.frozen(kw_only=True)
 class PriceTable:
     models: Mapping[str, Schedule]
     version: int
     updated: str
+    web_search: tuple[SearchPeriod, ...] = ()  # date order
+
+    def search_price(self, at_ms: int) -> Decimal | None:
+        """Micro-dollars per web search at `at_ms`; None before the first period (no price)."""
+        found = None
+        for period in self.web_search:
+            if period.start_ms <= at_ms:
+                found = period.per_search
+        return found
 
     def schedule(self, model: str) -> Schedule | None:
         """The model's prices, by its exact name, else without a trailing "-YYYYMMDD"."""
@@ -148,15 +171,19 @@ class PriceTable:
         cache_write: int,
         cache_read: int,
         cache_write_1h: int = 0,
+        web_searches: int = 0,
         at_ms: int | None = None,
     ) -> int | None:
-        """The cost of one request, at `at_ms` (None: now), priced by its own prompt size."""
+        """The cost of one request, at `at_ms` (None: now), priced by its own prompt size; None
+        when its model, or its web searches, have no price then."""
+        at = int(time.time() * 1000) if at_ms is None else at_ms
         price = self.price(
             model,
-            at_ms=at_ms,
+            at_ms=at,
             prompt=prompt_tokens(input=input, cache_write=cache_write, cache_read=cache_read),
         )
-        if price is None:
+        search = self.search_price(at) if web_searches else Decimal(0)
+        if price is None or search is None:
             return None
         return round_micros(
             raw_cost(
@@ -167,6 +194,7 @@ class PriceTable:
                 cache_read=cache_read,
                 cache_write_1h=cache_write_1h,
             )
+            + web_searches * search
         )
 
 
@@ -200,15 +228,15 @@ def round_micros(total: Decimal) -> int:
 # --- the file format --------------------------------------------------------------------------
 
 
-def _decimal(where: str, value: Any) -> Decimal:
+def _decimal(where: str, value: Any, unit: str = "US dollars per million tokens") -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise PriceError(f"{where}: expected a number of US dollars per million tokens")
+        raise PriceError(f"{where}: expected a number of {unit}")
     try:
         out = Decimal(str(value))
     except InvalidOperation:
         raise PriceError(f"{where}: expected a number, got {value!r}") from None
     if not out.is_finite() or out < 0 or out > 1_000_000:
-        raise PriceError(f"{where}: expected 0 to 1,000,000 dollars per million, got {value!r}")
+        raise PriceError(f"{where}: expected 0 to 1,000,000 {unit}, got {value!r}")
     return out
 
 
@@ -319,7 +347,38 @@ def _schedule(where: str, row: Any) -> Schedule:
     return Schedule(periods=tuple(periods))
 
 
-def _parse(data: Mapping[str, Any], origin: str) -> tuple[dict[str, Schedule], int, str]:
+def _web_search(where: str, row: Any) -> tuple[SearchPeriod, ...]:
+    if not isinstance(row, dict) or set(row) != {"periods"}:
+        raise PriceError(f"{where}: expected [[web_search.periods]] tables and nothing else")
+    out: list[SearchPeriod] = []
+    for i, period in enumerate(_tables(f"{where}.periods", row["periods"], "web_search.periods")):
+        at = f"{where}.periods[{i}]"
+        unknown = sorted(set(period) - {"from", "per_1000"})
+        if "from" not in period or "per_1000" not in period or unknown:
+            raise PriceError(
+                f"{at}: needs from (the UTC date this price starts on) and per_1000 (US dollars"
+                " per 1,000 searches)" + (f"; unknown {', '.join(unknown)}" if unknown else "")
+            )
+        start = _start_ms(f"{at}.from", period["from"])
+        if out and start <= out[-1].start_ms:
+            raise PriceError(
+                f"{at}.from: expected a date after the previous period's"
+                f" {row['periods'][i - 1]['from']}, got {period['from']}; periods go in date order"
+            )
+        per_1000 = _decimal(f"{at}.per_1000", period["per_1000"], "US dollars per 1,000 searches")
+        out.append(SearchPeriod(start_ms=start, per_search=per_1000 * 1_000_000 / SEARCHES))
+    return tuple(out)
+
+
+@attrs.frozen(kw_only=True)
+class _Parsed:
+    models: dict[str, Schedule]
+    version: int
+    updated: str
+    web_search: tuple[SearchPeriod, ...] | None  # None: the file has no [web_search]
+
+
+def _parse(data: Mapping[str, Any], origin: str) -> _Parsed:
     models = data.get("models", {})
     if not isinstance(models, dict):
         raise PriceError(f"{origin}: [models] must be a table of tables")
@@ -328,7 +387,13 @@ def _parse(data: Mapping[str, Any], origin: str) -> tuple[dict[str, Schedule], i
     updated = data.get("updated", "")
     if isinstance(version, bool) or not isinstance(version, int):
         raise PriceError(f"{origin}: version must be a whole number")
-    return out, version, str(updated)
+    search = data.get("web_search")
+    return _Parsed(
+        models=out,
+        version=version,
+        updated=str(updated),
+        web_search=None if search is None else _web_search(f"{origin}: web_search", search),
+    )
 
 
 def _load(text: str, origin: str) -> dict[str, Any]:
@@ -340,9 +405,11 @@ def _load(text: str, origin: str) -> dict[str, Any]:
 
 def load_prices(override: Path | None = None) -> PriceTable:
     """The table shipped with tina, with `override`'s models replacing or adding to it (a model
-    in the override replaces tina's whole schedule for it, periods and tiers included)."""
+    in the override replaces tina's whole schedule for it, periods and tiers included; its
+    `[web_search]`, when it has one, replaces tina's)."""
     text = resources.files("tina.usage").joinpath("prices.toml").read_text("utf-8")
-    models, version, updated = _parse(_load(text, "prices.toml"), "prices.toml")
+    shipped = _parse(_load(text, "prices.toml"), "prices.toml")
+    models, updated, search = shipped.models, shipped.updated, shipped.web_search or ()
     if override is not None:
         try:
             extra_text = override.read_text("utf-8")
@@ -350,10 +417,12 @@ def load_prices(override: Path | None = None) -> PriceTable:
             raise PriceError(f"{override}: cannot read: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise PriceError(f"{override}: not UTF-8 text") from None
-        extra, _, extra_updated = _parse(_load(extra_text, str(override)), str(override))
-        models.update(extra)
-        updated = f"{updated}+{extra_updated}" if extra_updated else updated
-    return PriceTable(models=models, version=version, updated=updated)
+        extra = _parse(_load(extra_text, str(override)), str(override))
+        models.update(extra.models)
+        updated = f"{updated}+{extra.updated}" if extra.updated else updated
+        if extra.web_search is not None:
+            search = extra.web_search
+    return PriceTable(models=models, version=shipped.version, updated=updated, web_search=search)
 
 
 def band(cuts: tuple[int, ...], prompt: int) -> int:

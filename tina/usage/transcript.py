@@ -3,7 +3,8 @@
 Transcripts (``~/.claude/projects/<encoded-cwd>/<session>.jsonl``) are JSON lines whose format is
 internal to Claude Code. An assistant line carries ``message.model``, ``message.id``,
 ``message.usage`` (``input_tokens``, ``output_tokens``, ``cache_creation_input_tokens``,
-``cache_read_input_tokens``, and in later builds ``cache_creation.ephemeral_1h_input_tokens``),
+``cache_read_input_tokens``, and in later builds ``cache_creation.ephemeral_1h_input_tokens`` and
+``server_tool_use.web_search_requests``, the web searches billed per search on top of tokens),
 the top-level ``requestId``, ``timestamp`` (ISO 8601), ``sessionId``, ``cwd``, ``isSidechain`` and,
 in subagent transcripts, ``agentId``. Everything else (user lines, tool results, summaries,
 snapshots, lines of kinds not seen yet) records no usage.
@@ -41,7 +42,8 @@ class Skip(enum.Enum):
 class UsageRecord:
     """The usage of one assistant line. ``key`` is ``"<message id>:<request id>"`` when the line
     has both (the pair public tools deduplicate by), else ``None`` (counted, never deduplicated).
-    ``cache_write_1h`` is the part of ``cache_write`` written for an hour (priced higher)."""
+    ``cache_write_1h`` is the part of ``cache_write`` written for an hour (priced higher);
+    ``web_searches`` the server-side web searches the request made (priced per search)."""
 
     key: str | None
     model: str
@@ -50,6 +52,7 @@ class UsageRecord:
     cache_write: int
     cache_read: int
     cache_write_1h: int = 0
+    web_searches: int = 0
     at_ms: int | None  # when the message was written, ms since the epoch; None: not stated
     session_id: str | None = None
     cwd: str | None = None
@@ -125,6 +128,11 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
     creation = usage.get("cache_creation")
     if isinstance(creation, dict):
         one_hour = min(_count(creation.get("ephemeral_1h_input_tokens")) or 0, write)
+    searches = 0
+    tools = usage.get("server_tool_use")
+    if isinstance(tools, dict):
+        # Of a shape not seen yet: no searches rather than losing the line's tokens.
+        searches = _count(tools.get("web_search_requests")) or 0
     model = _text(message.get("model"), 128) or "unknown"
     if model == SYNTHETIC_MODEL:
         return Skip.SYNTHETIC
@@ -138,6 +146,7 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
         cache_write=write,
         cache_read=read,
         cache_write_1h=one_hour,
+        web_searches=searches,
         at_ms=time_ms(data.get("timestamp")),
         session_id=_text(data.get("sessionId"), 128),
         cwd=_text(data.get("cwd"), 4096),
