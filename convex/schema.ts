@@ -32,7 +32,7 @@ import {
   teamSnapshot,
 } from "./model/validators";
 import { answerDecision, answerTarget, deliveryOutcome, notifyKind, notifyStateKind, quietHours } from "./model/notify";
-import { quotaWindow, rollupKind, usageSums } from "./model/usage";
+import { quotaWindow, rollupKind, storedSums } from "./model/usage";
 
 // Where a team's rows belong: the team, its laptop and, once linked, the orchestration and phase.
 const teamScope = {
@@ -360,7 +360,8 @@ export default defineSchema({
   // Usage (issue 22; model/usage.ts): what the laptops' transcripts say the agents used, added as
   // deltas by usage:recordUsage. The finest grain: one row per (laptop, orchestration or none,
   // phase, agent, model, UTC hour) with its sums; phase and agent absent when not known. Kept 90
-  // days (usage:pruneUsage): no page reads them, the rollups below keep what pages show.
+  // days (usage:pruneUsage): no page reads them, the rollups below keep what pages show. In these
+  // and the tables below, rows written before web searches were counted have no `webSearches`.
   usageBuckets: defineTable({
     nodeId: v.id("nodes"),
     orchestrationId: v.optional(v.id("orchestrations")),
@@ -368,7 +369,7 @@ export default defineSchema({
     agentName: v.optional(v.string()),
     model: v.string(),
     hour: v.number(),
-    ...usageSums,
+    ...storedSums,
   })
     .index("by_node_key", ["nodeId", "orchestrationId", "phaseNumber", "agentName", "model", "hour"])
     // usage:pruneUsage: buckets past their retention, oldest first.
@@ -400,7 +401,7 @@ export default defineSchema({
   usageTotals: defineTable({
     orchestrationId: v.id("orchestrations"),
     nodeId: v.id("nodes"),
-    ...usageSums,
+    ...storedSums,
     updatedAt: v.number(),
     // Its budget (usage:setBudget), when set; when its spend reached it and what it was then
     // (the "needs you" item of kind budget).
@@ -422,14 +423,14 @@ export default defineSchema({
     agentName: v.optional(v.string()),
     model: v.optional(v.string()),
     hour: v.optional(v.number()),
-    ...usageSums,
+    ...storedSums,
   }).index("by_orchestration_kind_key", ["orchestrationId", "kind", "phaseNumber", "agentName", "model", "hour"]),
 
   // Each laptop's usage per UTC day (00:00 UTC in ms), attributed or not: the fleet's spend.
   usageDaily: defineTable({
     day: v.number(),
     nodeId: v.id("nodes"),
-    ...usageSums,
+    ...storedSums,
   }).index("by_day_node", ["day", "nodeId"]),
 
   // Each laptop's Claude accounts' quota (usage:recordQuota): the 5-hour and 7-day windows its

@@ -350,6 +350,7 @@ const SPEC: Record<string, Spec> = {
             output: 800,
             cacheWrite: 5000,
             cacheRead: 90_000,
+            webSearches: 2,
             costMicros: 52_350,
           },
         ],

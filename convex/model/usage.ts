@@ -1,9 +1,10 @@
 // Usage (issue 22): tokens and cost from Claude Code's transcripts, aggregated on the laptop and
 // added here as deltas. Nothing raw arrives: per (laptop, orchestration, phase, agent, model, UTC
-// hour) a count of assistant messages, tokens by kind and, when the laptop knows the model's
-// price, their cost in micro-USD. Each batch is applied once per laptop (`usageBatches`), and each
-// delta is added to the bucket and to the rows the dashboard reads: the orchestration's totals
-// (one row for a card), its breakdown by phase, agent, model and hour, and the laptop's day.
+// hour) a count of assistant messages, tokens by kind, server-side web searches and, when the
+// laptop knows the model's price, their cost in micro-USD (searches included). Each batch is
+// applied once per laptop (`usageBatches`), and each delta is added to the bucket and to the rows
+// the dashboard reads: the orchestration's totals (one row for a card), its breakdown by phase,
+// agent, model and hour, and the laptop's day.
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
@@ -22,7 +23,7 @@ export const USAGE = {
   rows: 200,
   agentName: 64,
   model: 128,
-  // Token counts, messages and micro-USD per row.
+  // Token counts, messages, web searches and micro-USD per row.
   count: 1e12,
   // A stream's batch (`usage:<stream>:<seq>`, what the daemon sends) is applied only when its
   // number is above the last one applied: a replay is ignored however late it comes. Other batch
@@ -46,18 +47,27 @@ export const USAGE = {
   dayRows: 31 * 100,
 } as const;
 
-/** What every usage row sums. `unpricedTokens`: tokens of models without a known price (no cost). */
+/**
+ * What every usage row sums, as queries return it. `webSearches`: server-side web searches
+ * (`usage.server_tool_use.web_search_requests`), priced per search on top of tokens.
+ * `unpricedTokens`: tokens of models without a known price (no cost).
+ */
 export const usageSums = {
   messages: v.number(),
   input: v.number(),
   output: v.number(),
   cacheWrite: v.number(),
   cacheRead: v.number(),
+  webSearches: v.number(),
   costMicros: v.number(),
   unpricedTokens: v.number(),
 };
 export type UsageSums = { [K in keyof typeof usageSums]: number };
 const SUM_KEYS = Object.keys(usageSums) as (keyof UsageSums)[];
+
+/** The sums as stored: rows written before web searches were counted have none (read as 0). */
+export const storedSums = { ...usageSums, webSearches: v.optional(v.number()) };
+type StoredSums = Omit<UsageSums, "webSearches"> & { webSearches?: number };
 
 /** One aggregated row as the daemon sends it (`usage:recordUsage`). */
 export const usageRow = v.object({
@@ -71,6 +81,8 @@ export const usageRow = v.object({
   output: v.number(),
   cacheWrite: v.number(),
   cacheRead: v.number(),
+  // Sent only when above 0 (daemons before it never send it).
+  webSearches: v.optional(v.number()),
   costMicros: v.optional(v.number()),
   // A move, not new usage: these sums, sent before under this phase and agent (absent: not
   // known), belong to the row's phase and agent. The daemon learns it when a session that had no
@@ -83,17 +95,17 @@ export const rollupKind = v.union(v.literal("phase"), v.literal("agent"), v.lite
 type RollupKind = Infer<typeof rollupKind>;
 
 function zero(): UsageSums {
-  return { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0 };
+  return { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, webSearches: 0, costMicros: 0, unpricedTokens: 0 };
 }
 
 function addInto(into: UsageSums, d: UsageSums): void {
   for (const k of SUM_KEYS) into[k] += d[k];
 }
 
-/** The sums of a stored row (its other fields left out). */
-export function sumsOf(row: UsageSums): UsageSums {
+/** The sums of a stored row (its other fields left out), a sum it lacks as 0. */
+export function sumsOf(row: StoredSums): UsageSums {
   const out = zero();
-  addInto(out, row);
+  for (const k of SUM_KEYS) out[k] = row[k] ?? 0;
   return out;
 }
 
@@ -106,6 +118,7 @@ function deltaOf(r: UsageRow): UsageSums {
     output: r.output,
     cacheWrite: r.cacheWrite,
     cacheRead: r.cacheRead,
+    webSearches: r.webSearches ?? 0,
     costMicros: r.costMicros ?? 0,
     unpricedTokens: r.costMicros === undefined ? tokens : 0,
   };
@@ -128,6 +141,7 @@ function checkRow(r: UsageRow, i: number): void {
   for (const f of ["messages", "input", "output", "cacheWrite", "cacheRead"] as const) {
     checkNumber(at(f), r[f], { min: 0, max: USAGE.count, integer: true });
   }
+  if (r.webSearches !== undefined) checkNumber(at("webSearches"), r.webSearches, { min: 0, max: USAGE.count, integer: true });
   if (r.costMicros !== undefined) checkNumber(at("costMicros"), r.costMicros, { min: 0, max: USAGE.count, integer: true });
   const from = r.moveFrom;
   if (from === undefined) return;
@@ -150,7 +164,7 @@ function negated(d: UsageSums): UsageSums {
  * A stored row's sums plus `d` (a new row's when `row` is null). A move takes from its source:
  * taking more than the row holds refuses the batch. `empty`: a move took all it held (delete it).
  */
-function nextSums(row: UsageSums | null, d: UsageSums): { sums: UsageSums; empty: boolean } {
+function nextSums(row: StoredSums | null, d: UsageSums): { sums: UsageSums; empty: boolean } {
   const sums = row === null ? zero() : sumsOf(row);
   addInto(sums, d);
   if (SUM_KEYS.some((k) => sums[k] < 0)) fail("invalid_argument", "a move takes more usage than was recorded under its phase and agent", "rows");
@@ -178,7 +192,7 @@ class Deltas<K> {
 type BucketKey = { orchestrationId?: Id<"orchestrations">; phaseNumber?: string; agentName?: string; model: string; hour: number };
 type RollupKey = { orchestrationId: Id<"orchestrations">; kind: RollupKind; phaseNumber?: string; agentName?: string; model?: string; hour?: number };
 
-function added<D extends UsageSums>(row: D, d: UsageSums): UsageSums {
+function added(row: StoredSums, d: UsageSums): UsageSums {
   const out = sumsOf(row);
   addInto(out, d);
   return out;
