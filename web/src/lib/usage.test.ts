@@ -15,7 +15,7 @@ import {
   type UsageSums,
 } from "./usage";
 
-const ZERO: UsageSums = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0 };
+const ZERO: UsageSums = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, webSearches: 0, costMicros: 0, unpricedTokens: 0 };
 const NOW = Date.UTC(2026, 11, 4, 12, 0, 0);
 
 test("tokens: short, never a trailing .0", () => {

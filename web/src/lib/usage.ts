@@ -10,6 +10,8 @@ export type UsageSums = {
   output: number;
   cacheWrite: number;
   cacheRead: number;
+  /** Server-side web searches; their price is in `costMicros`. 0 in rows from before they were counted. */
+  webSearches: number;
   costMicros: number;
   unpricedTokens: number;
 };

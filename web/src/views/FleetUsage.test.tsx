@@ -10,7 +10,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
 const D0 = T0 - (T0 % DAY);
-const ZERO = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0 };
+const ZERO = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, webSearches: 0, costMicros: 0, unpricedTokens: 0 };
 
 const served: Record<string, unknown> = {};
 const asked: { name: string; args: unknown }[] = [];

@@ -106,7 +106,7 @@ describe("a card tells the state at a glance", () => {
   });
 
   test("each card's cost so far from its own subscription: dollars, unknown prices beside them, nothing when nothing was used (issue 22)", () => {
-    const sums = { messages: 3, input: 10, output: 10, cacheWrite: 0, cacheRead: 100, updatedAt: T0 };
+    const sums = { messages: 3, input: 10, output: 10, cacheWrite: 0, cacheRead: 100, webSearches: 0, updatedAt: T0 };
     served["orchestrations:listOrchestrations"] = {
       active: [
         summary({ _id: "o1" as Id<"orchestrations">, featureName: "priced" }),

@@ -1,7 +1,7 @@
 // The detail page's usage section (issue 22): the cost so far, the breakdown by phase and by agent
-// (tokens by kind, cost), the hourly chart with its figures in words, and the budget an operator
-// sets, changes or clears (a viewer only reads it).
-import { act, fireEvent, render, screen, within } from "@testing-library/react";
+// (tokens by kind, web searches when there were any, cost), the hourly chart with its figures in
+// words, and the budget an operator sets, changes or clears (a viewer only reads it).
+import { act, cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import axe from "axe-core";
 import { ConvexError } from "convex/values";
 import { getFunctionName } from "convex/server";
@@ -14,7 +14,7 @@ import { UsageSection } from "./Usage";
 const ORCH = "o1" as Id<"orchestrations">;
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
-const ZERO = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costMicros: 0, unpricedTokens: 0 };
+const ZERO = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, webSearches: 0, costMicros: 0, unpricedTokens: 0 };
 
 const served: Record<string, unknown> = {};
 const setBudget = vi.fn();
@@ -76,6 +76,19 @@ function breakdown() {
   };
 }
 
+/** The breakdown with web searches: 12 in phase 1, all by executor-1. */
+function withSearches() {
+  const b = breakdown();
+  b.byPhase[0]!.webSearches = 12;
+  b.byAgent[0]!.webSearches = 12;
+  return b;
+}
+
+const headersOf = (testId: string) =>
+  within(screen.getByTestId(testId))
+    .getAllByRole("columnheader")
+    .map((h) => h.textContent);
+
 const rowsOf = (testId: string) =>
   within(screen.getByTestId(testId))
     .getAllByRole("row")
@@ -100,6 +113,37 @@ describe("the usage section", () => {
     ]);
     // Wide tables scroll on their own and take focus for the keyboard.
     expect(within(screen.getByTestId("usage-by-agent")).getByRole("region", { name: "Usage by agent" })).toHaveAttribute("tabindex", "0");
+    // No web searches: no column of zeros, nor a word of them.
+    expect(headersOf("usage-by-phase")).toEqual(["Phase", "Cost", "Input", "Output", "Cache write", "Cache read"]);
+    expect(headersOf("usage-by-agent")).toEqual(["Agent, phase", "Cost", "Input", "Output", "Cache write", "Cache read"]);
+    expect(screen.getByTestId("usage-section")).not.toHaveTextContent("web search");
+    expect(screen.queryByTestId("usage-searches-note")).toBeNull();
+  });
+
+  test("web searches: a column after Cache read in both tables when any row has some, the count in the total, and the cost said to include them", () => {
+    served["usage:orchestrationTotals"] = totals({ webSearches: 12 });
+    served["usage:orchestrationBreakdown"] = withSearches();
+    show();
+    expect(screen.getByTestId("usage-total")).toHaveTextContent("1.3M tokens in 12 messages, 12 web searches");
+    expect(headersOf("usage-by-phase")).toEqual(["Phase", "Cost", "Input", "Output", "Cache write", "Cache read", "Web searches"]);
+    expect(rowsOf("usage-by-phase")).toEqual([
+      ["1", "$4.00", "1k", "30k", "40k", "1M", "12"],
+      ["not known", "$0.50 + 12k tokens price unknown", "200", "4k", "10k", "250k", "0"],
+    ]);
+    expect(headersOf("usage-by-agent")).toEqual(["Agent, phase", "Cost", "Input", "Output", "Cache write", "Cache read", "Web searches"]);
+    expect(rowsOf("usage-by-agent").map((r) => [r[0], r[6]])).toEqual([
+      ["executor-1 · phase 1", "12"],
+      ["team-lead · phase 1", "0"],
+      ["not known · phase not known", "0"],
+    ]);
+    for (const h of within(screen.getByTestId("usage-by-phase")).getAllByRole("columnheader")) expect(h).toHaveAttribute("scope", "col");
+    // No price is quoted: the laptop's price table decides it.
+    expect(screen.getByTestId("usage-searches-note")).toHaveTextContent("Cost includes web searches, priced per search.");
+    // One search is one.
+    cleanup();
+    served["usage:orchestrationTotals"] = totals({ webSearches: 1 });
+    show();
+    expect(screen.getByTestId("usage-total")).toHaveTextContent("12 messages, 1 web search");
   });
 
   test("the hourly chart: an image whose name carries the figures, and the same figures as a table", () => {
@@ -130,9 +174,9 @@ describe("the usage section", () => {
     expect(within(screen.getByTestId("budget-form")).getByRole("button", { name: "Set budget" })).toBeEnabled();
   });
 
-  test("axe-core finds nothing to fix, with the chart's table open (colour contrast aside: happy-dom has no layout)", async () => {
-    served["usage:orchestrationTotals"] = totals({ budgetMicros: 4_000_000, budgetCrossedAt: T0 - 60_000 });
-    served["usage:orchestrationBreakdown"] = breakdown();
+  test("axe-core finds nothing to fix, with the chart's table open and web searches shown (colour contrast aside: happy-dom has no layout)", async () => {
+    served["usage:orchestrationTotals"] = totals({ budgetMicros: 4_000_000, budgetCrossedAt: T0 - 60_000, webSearches: 12 });
+    served["usage:orchestrationBreakdown"] = withSearches();
     show();
     fireEvent.click(within(screen.getByTestId("usage-chart")).getByText("The figures, as a table"));
     vi.useRealTimers();

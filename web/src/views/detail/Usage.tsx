@@ -1,6 +1,7 @@
 // An orchestration's usage (issue 22): its cost and tokens so far, its budget (set, change, clear
 // by an operator or owner, with the spend against it), a small hourly chart (inline SVG, its
-// figures also as a table), and the breakdown by phase and by agent (tokens by kind, cost).
+// figures also as a table), and the breakdown by phase and by agent (tokens by kind, web searches
+// when there were any, cost).
 import { useState, type FormEvent, type ReactNode } from "react";
 import { useMutation, useQuery } from "convex/react";
 import { api, type Id } from "../../api";
@@ -21,6 +22,11 @@ function CostCell({ sums }: { sums: Pick<UsageSums, "costMicros" | "unpricedToke
   return <>{sums.costMicros > 0 ? `${formatCost(sums.costMicros)} + ${unknown}` : unknown}</>;
 }
 
+/** "1 web search", "12 web searches". */
+function searchesText(n: number): string {
+  return `${formatTokens(n)} web ${n === 1 ? "search" : "searches"}`;
+}
+
 function Summary({ totals }: { totals: Totals | null }) {
   if (totals === null || totals.messages === 0) return <p className={u.muted}>No usage recorded yet.</p>;
   return (
@@ -30,6 +36,7 @@ function Summary({ totals }: { totals: Totals | null }) {
       </span>
       <span className={u.muted}>
         {formatTokens(totalTokens(totals))} tokens in {totals.messages} {totals.messages === 1 ? "message" : "messages"}
+        {totals.webSearches > 0 && `, ${searchesText(totals.webSearches)}`}
       </span>
     </p>
   );
@@ -185,7 +192,9 @@ function UsageChart({ byHour }: { byHour: Breakdown["byHour"] }) {
   );
 }
 
-function KindCells({ sums }: { sums: UsageSums }) {
+// `searches`: the web searches column, only when the orchestration made some (a column of zeros
+// would only widen the table on a phone).
+function KindCells({ sums, searches }: { sums: UsageSums; searches: boolean }) {
   return (
     <>
       <td>
@@ -195,34 +204,40 @@ function KindCells({ sums }: { sums: UsageSums }) {
       <td>{formatTokens(sums.output)}</td>
       <td>{formatTokens(sums.cacheWrite)}</td>
       <td>{formatTokens(sums.cacheRead)}</td>
+      {searches && <td>{formatTokens(sums.webSearches)}</td>}
     </>
   );
 }
 
 // The cost first: on a phone the table scrolls sideways and what shows is what matters most.
-const KIND_HEADERS = (
-  <>
-    <th scope="col">Cost</th>
-    <th scope="col">Input</th>
-    <th scope="col">Output</th>
-    <th scope="col">Cache write</th>
-    <th scope="col">Cache read</th>
-  </>
-);
+function KindHeaders({ searches }: { searches: boolean }) {
+  return (
+    <>
+      <th scope="col">Cost</th>
+      <th scope="col">Input</th>
+      <th scope="col">Output</th>
+      <th scope="col">Cache write</th>
+      <th scope="col">Cache read</th>
+      {searches && <th scope="col">Web searches</th>}
+    </>
+  );
+}
 
-/** One breakdown: a row per key (its header says which), the cost and tokens by kind. */
+/** One breakdown: a row per key (its header says which), the cost, tokens by kind and web searches. */
 function BreakdownTable({
   what,
   testId,
   first,
   rows,
   truncated,
+  searches,
 }: {
   what: "phase" | "agent";
   testId: string;
   first: string;
   rows: { key: string; head: ReactNode; sums: UsageSums }[];
   truncated: boolean;
+  searches: boolean;
 }) {
   return (
     <div className={u.block} data-testid={testId}>
@@ -232,7 +247,7 @@ function BreakdownTable({
           <thead>
             <tr>
               <th scope="col">{first}</th>
-              {KIND_HEADERS}
+              <KindHeaders searches={searches} />
             </tr>
           </thead>
           <tbody>
@@ -241,7 +256,7 @@ function BreakdownTable({
                 <th scope="row" className={u.left}>
                   {r.head}
                 </th>
-                <KindCells sums={r.sums} />
+                <KindCells sums={r.sums} searches={searches} />
               </tr>
             ))}
           </tbody>
@@ -252,12 +267,12 @@ function BreakdownTable({
   );
 }
 
-function ByPhase({ rows, truncated }: { rows: Breakdown["byPhase"]; truncated: boolean }) {
+function ByPhase({ rows, truncated, searches }: { rows: Breakdown["byPhase"]; truncated: boolean; searches: boolean }) {
   const shown = rows.map((r) => ({ key: r.phaseNumber ?? "-", head: r.phaseNumber ?? "not known", sums: r }));
-  return <BreakdownTable what="phase" testId="usage-by-phase" first="Phase" rows={shown} truncated={truncated} />;
+  return <BreakdownTable what="phase" testId="usage-by-phase" first="Phase" rows={shown} truncated={truncated} searches={searches} />;
 }
 
-function ByAgent({ rows, truncated }: { rows: Breakdown["byAgent"]; truncated: boolean }) {
+function ByAgent({ rows, truncated, searches }: { rows: Breakdown["byAgent"]; truncated: boolean; searches: boolean }) {
   const shown = rows.map((r) => ({
     key: `${r.phaseNumber ?? "-"}/${r.agentName ?? "-"}`,
     head: (
@@ -268,7 +283,7 @@ function ByAgent({ rows, truncated }: { rows: Breakdown["byAgent"]; truncated: b
     ),
     sums: r,
   }));
-  return <BreakdownTable what="agent" testId="usage-by-agent" first="Agent, phase" rows={shown} truncated={truncated} />;
+  return <BreakdownTable what="agent" testId="usage-by-agent" first="Agent, phase" rows={shown} truncated={truncated} searches={searches} />;
 }
 
 /** The detail page's "Usage" section. */
@@ -277,6 +292,8 @@ export function UsageSection({ orchestrationId }: { orchestrationId: Id<"orchest
   const breakdown = useBreakdown(orchestrationId);
   const role = useMe()?.role;
   const canSet = role === "operator" || role === "owner";
+  // Both tables get the column when either shows a search, so their columns line up.
+  const searches = breakdown !== undefined && [...breakdown.byPhase, ...breakdown.byAgent].some((r) => r.webSearches > 0);
   return (
     <div data-testid="usage-section">
       <Panel title="Usage" label="Usage">
@@ -291,8 +308,14 @@ export function UsageSection({ orchestrationId }: { orchestrationId: Id<"orchest
         ) : (
           <>
             <UsageChart byHour={breakdown.byHour} />
-            <ByPhase rows={breakdown.byPhase} truncated={breakdown.truncated.phases} />
-            <ByAgent rows={breakdown.byAgent} truncated={breakdown.truncated.agents} />
+            <ByPhase rows={breakdown.byPhase} truncated={breakdown.truncated.phases} searches={searches} />
+            <ByAgent rows={breakdown.byAgent} truncated={breakdown.truncated.agents} searches={searches} />
+            {/* The price per search is the laptop's (its price table), so none is quoted here. */}
+            {searches && (
+              <p className={u.muted} data-testid="usage-searches-note">
+                Cost includes web searches, priced per search.
+              </p>
+            )}
           </>
         )}
       </Panel>
