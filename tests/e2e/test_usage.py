@@ -29,7 +29,7 @@ def transcript_of(laptop: Laptop, cwd: Path, session: str) -> Path:
     return laptop.claude / "projects" / project / f"{session}.jsonl"
 
 
-def assistant(cwd: Path, message_id: str, **usage: int) -> str:
+def assistant(cwd: Path, message_id: str, **usage: Any) -> str:
     return (
         json.dumps(
             {
@@ -117,13 +117,17 @@ def test_an_assistant_line_becomes_its_orchestrations_usage_once(
     # A restart reads on from where it was: nothing is sent twice, the next line once.
     laptop.stop_daemon()
     laptop.start_daemon()
+    searched = {"web_search_requests": 2, "web_fetch_requests": 1}
     with transcript.open("a") as f:
-        f.write(assistant(wt, "02", input_tokens=10, output_tokens=5))
+        f.write(assistant(wt, "02", input_tokens=10, output_tokens=5, server_tool_use=searched))
     again = eventually(
         lambda: (t := totals(owner, orch["_id"])) is not None and t["messages"] == 2 and t,
         timeout=60,
     )
     assert (again["input"], again["output"]) == (1210, 805)
+    # Its two web searches cost $10 a thousand on top of its tokens (a fetch costs tokens only).
+    assert again["webSearches"] == 2
+    assert again["costMicros"] == got["costMicros"] + 10 * 3 + 5 * 15 + 2 * 10_000
     status = laptop.status()
     assert status is not None and status["usage"]["pending"] == 0
     # The daemon numbers its batches in one stream, which the restart continued: Convex keeps

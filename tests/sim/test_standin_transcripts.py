@@ -152,7 +152,8 @@ def _billed(world: StandinWorld) -> dict[str, Counter[str]]:
         event = json.loads(line)
         if event["event"] == "usage":
             sums = out.setdefault(event["agent"], Counter())
-            sums.update({k: event[k] for k in ("input", "output", "cache_write", "cache_read")})
+            kinds = ("input", "output", "cache_write", "cache_read", "web_searches")
+            sums.update({k: event[k] for k in kinds})
             sums["messages"] += 1
     return out
 
@@ -160,7 +161,7 @@ def _billed(world: StandinWorld) -> dict[str, Counter[str]]:
 def _tokens(record: UsageRecord) -> Counter[str]:
     return Counter(
         input=record.input, output=record.output, cache_write=record.cache_write,
-        cache_read=record.cache_read, messages=1,
+        cache_read=record.cache_read, web_searches=record.web_searches, messages=1,
     )  # fmt: skip
 
 
@@ -201,6 +202,10 @@ def test_a_phases_transcripts_give_each_agent_its_tokens(tmp_path: Path) -> None
 
     billed = _billed(world)
     assert set(billed) == {*TEAM, "tester"}
+    # The teammate in plan mode looks something up: a web search, priced per search.
+    assert {a: s["web_searches"] for a, s in billed.items() if s["web_searches"]} == {
+        "architect": 1
+    }
     for agent in TEAM:
         assert billed[agent]["cache_read"] > 0 and billed[agent]["output"] > 0
         assert got.pop((ORCHESTRATION, "1", agent)) == billed[agent], agent
@@ -291,10 +296,12 @@ def test_the_orchestrators_transcripts_are_its_orchestrations(
     orchestrator = got.pop((ORCHESTRATION, None, "orchestrator"))
     assert orchestrator["messages"] == 5  # the team, two hand-overs, two results read
     assert orchestrator["cache_read"] > orchestrator["output"] > 0
+    # The validator searches the web once before its work (a search, priced per search).
     if panes:  # sessions of their own, no team names them: the worktree tells the orchestration
         mates = got.pop((ORCHESTRATION, None, None))
-        assert mates["messages"] == 4
+        assert (mates["messages"], mates["web_searches"]) == (5, 1)
     else:
-        for name, _ in (VALIDATOR, PLANNER):
-            assert got.pop((ORCHESTRATION, None, name))["messages"] == 2
+        for (name, _), messages, searches in ((VALIDATOR, 3, 1), (PLANNER, 2, 0)):
+            mate = got.pop((ORCHESTRATION, None, name))
+            assert (mate["messages"], mate["web_searches"]) == (messages, searches), name
     assert got == {}

@@ -34,7 +34,7 @@ let page: Page;
 let problems: string[] = [];
 let phoneProblems: string[] = [];
 let orchestrationId = "";
-const written = { messages: 0, tokens: 0 };
+const written = { messages: 0, tokens: 0, searches: 0 };
 
 const row = (p: Page): Locator => p.locator(`[data-testid="orchestration-row"][data-feature="${FEATURE}"]`);
 const tokensOf = (t: Totals): number => t.input + t.output + t.cacheWrite + t.cacheRead;
@@ -48,10 +48,11 @@ async function totalsCounting(messages: number): Promise<Totals> {
   }, `${messages} assistant messages in ${FEATURE}'s usage`, LIVE_MS);
 }
 
-async function write(agent: string, messages: number): Promise<void> {
-  const out = await alpha.appendTranscript(FEATURE, TEAM_DIR, agent, messages);
+async function write(agent: string, messages: number, searches = 0): Promise<void> {
+  const out = await alpha.appendTranscript(FEATURE, TEAM_DIR, agent, messages, searches);
   written.messages += out.messages;
   written.tokens += out.tokens;
+  written.searches += out.searches;
 }
 
 /** The table rows of a breakdown (its row header, then its cells), as the page shows them. */
@@ -90,7 +91,7 @@ describe(`usage end to end (laptop: ${laptopKind()})`, () => {
     await row(page).waitFor({ timeout: LIVE_MS });
     expect(await row(page).getByTestId("card-cost").count()).toBe(0); // nothing spent yet
     await write("team-lead", 3); // one with a tool call: two lines, one message
-    await write("reviewer", 2);
+    await write("reviewer", 2, 1); // looks something up on the web first
     const totals = await totalsCounting(written.messages);
     expect(totals.messages).toBe(written.messages); // the two-line messages counted once
     expect(tokensOf(totals)).toBe(written.tokens);
@@ -120,6 +121,13 @@ describe(`usage end to end (laptop: ${laptopKind()})`, () => {
     // The lead by its line's session, the teammate by its file under the lead's session.
     const agents = await tableRows(page, "usage-by-agent");
     expect(agents.map((r) => r[0]).sort()).toEqual(["reviewer · phase 2", "team-lead · phase 2"]);
+    // The reviewer's web search: a column of its own (its cost is in the cost column).
+    expect(written.searches).toBe(1);
+    const headers = await section.getByTestId("usage-by-agent").locator("thead th").allInnerTexts();
+    expect(headers.at(-1)).toBe("Web searches");
+    const searches = Object.fromEntries(agents.map((r) => [r[0], r.at(-1)]));
+    expect(searches).toEqual({ "reviewer · phase 2": "1", "team-lead · phase 2": "0" });
+    await expect(section.getByTestId("usage-total").innerText()).resolves.toContain("1 web search");
     await expectAccessible(page, "usage on the detail page (desktop)");
     await section.scrollIntoViewIfNeeded();
     await screenshot(page, "usage-detail-desktop");

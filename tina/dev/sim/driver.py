@@ -208,6 +208,7 @@ class OrchestrationTeam:
             output=usage.output,
             cache_write=usage.cache_write,
             cache_read=usage.cache_read,
+            web_searches=usage.web_searches,
         )
         self.account.spend(cost or 0)
 
@@ -337,6 +338,9 @@ class OrchestrationTeam:
             self._set_active(agent, True)
             mate = self.mates[agent]
             mate.user(_wrapped("team-lead", f"Please take task {task['id']}: {subject}."))
+            if phase is None:  # the design's validation looks outside the repository too
+                mate.say("Checking how others solved it.", tool="WebSearch",
+                         tool_input={"query": "prior art for the design"})  # fmt: skip
             mate.say(f"Working on {subject}.", tool="Read", tool_input={"file_path": "docs/plans"})
             # The orchestrator's turn ends while its teammate works.
             self._fire("Stop", stop_hook_active=False,

@@ -506,6 +506,7 @@ class Lead:
             output=usage.output,
             cache_write=usage.cache_write,
             cache_read=usage.cache_read,
+            web_searches=usage.web_searches,
         )
         limits = self.account.spend(cost or 0)
         with self._spent_lock:
@@ -1445,6 +1446,8 @@ class _Team:
         self.join_one(name, plan_mode=True)
         number = self._take(name, "Plan the rollout", "Plan how the change is rolled out.")
         self.lead.sleep(scenario.step_secs)
+        self.work(name, "Looking up how such rollouts are staged.", "WebSearch",
+                  {"query": "staged rollout behind a feature flag"})  # fmt: skip
         self.work(name, "Here is the rollout plan.", "ExitPlanMode", {"plan": "(the rollout plan)"})
         request_id = f"plan_approval-{_ms(_now())}@{name}"
         request = {

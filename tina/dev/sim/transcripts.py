@@ -69,6 +69,7 @@ class Usage:
     output: int
     cache_write: int
     cache_read: int
+    web_searches: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -80,6 +81,7 @@ class Usage:
                 "ephemeral_1h_input_tokens": 0,
             },
             "output_tokens": self.output,
+            "server_tool_use": {"web_search_requests": self.web_searches, "web_fetch_requests": 0},
             "service_tier": "standard",
         }
 
@@ -218,9 +220,12 @@ class Transcript:
     def say(self, text: str, *, tool: str | None = None, tool_input: Mapping[str, Any] | None = None,
             result: str = "ok") -> Usage:  # fmt: skip
         """One assistant message: ``text``, and with ``tool`` a tool call (the message written as
-        two lines, one per block, with the same ids and usage) followed by its result."""
+        two lines, one per block, with the same ids and usage) followed by its result. A
+        ``WebSearch`` call counts one search in the message's usage (``server_tool_use``)."""
         with self._lock:
             usage = self._usage()
+            if tool == "WebSearch":
+                usage = attrs.evolve(usage, web_searches=1)
             message_id = f"msg_01{_token(self._rng, 22)}"
             request_id = f"req_011C{_token(self._rng, 20)}"
             blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]

@@ -82,8 +82,8 @@ export class DaemonLaptop implements Laptop {
     await this.call("append_event", feature, event);
   }
 
-  async appendTranscript(feature: string, teamDir: string, agent: string, messages: number): Promise<TranscriptWritten> {
-    return await this.call<TranscriptWritten>("append_transcript", feature, teamDir, agent, messages);
+  async appendTranscript(feature: string, teamDir: string, agent: string, messages: number, searches = 0): Promise<TranscriptWritten> {
+    return await this.call<TranscriptWritten>("append_transcript", feature, teamDir, agent, messages, searches);
   }
 
   async reportQuota(feature: string, fiveHourPct: number, sevenDayPct: number): Promise<void> {

@@ -327,13 +327,14 @@ class Server:
                 stale.unlink()
 
     def append_transcript(
-        self, feature: str, team_dir: str, agent: str, messages: int
+        self, feature: str, team_dir: str, agent: str, messages: int, searches: int = 0
     ) -> dict[str, int]:
         """`messages` assistant messages of `agent` (a member of the team in `team_dir`, its
         first member the lead) appended to its Claude Code transcript as the simulator writes
         them: the lead's is its session's file, an in-process teammate's lies under the lead's
-        session; every other message has a tool call and so is two lines with one message id.
-        Returns what was billed: the messages and their tokens of every kind."""
+        session; every other message has a tool call and so is two lines with one message id,
+        and the first `searches` call WebSearch (a web search each). Returns what was billed:
+        the messages, their tokens of every kind and their web searches."""
         wt = self.worktrees[feature]
         config_path = self.laptop.claude / "teams" / team_dir / "config.json"
         members = json.loads(config_path.read_text(encoding="utf-8"))["members"]
@@ -360,12 +361,16 @@ class Server:
                 git_branch=f"tina/{feature}",
             )
             self.transcripts[(team_dir, agent)] = transcript
-        tokens = 0
+        tokens = searched = 0
         for i in range(messages):
-            tool = "Bash" if i % 2 else None
-            usage = transcript.say("Working on the task.", tool=tool, tool_input={"command": "ls"})
+            if i < searches:
+                tool, args = "WebSearch", {"query": "how others did it"}
+            else:
+                tool, args = ("Bash" if i % 2 else None), {"command": "ls"}
+            usage = transcript.say("Working on the task.", tool=tool, tool_input=args)
             tokens += usage.input + usage.output + usage.cache_write + usage.cache_read
-        return {"messages": messages, "tokens": tokens}
+            searched += usage.web_searches
+        return {"messages": messages, "tokens": tokens, "searches": searched}
 
     def report_quota(self, feature: str, five_hour_pct: float, seven_day_pct: float) -> None:
         """Claude Code runs the status line the worktree's settings name (the script

@@ -90,8 +90,9 @@ export type TeamFiles = {
   leadSessionId?: string;
 };
 
-/** What an agent's appended transcript lines billed: assistant messages and their tokens. */
-export type TranscriptWritten = { messages: number; tokens: number };
+/** What an agent's appended transcript lines billed: assistant messages, their tokens and web
+ * searches. */
+export type TranscriptWritten = { messages: number; tokens: number; searches: number };
 
 /** One line of a worktree's events journal. */
 export type JournalEvent = { type: string; summary: string; phase?: string; detail?: Record<string, unknown> };
@@ -134,8 +135,9 @@ export interface Laptop {
   hookResult(handle: number): Promise<HookResult | null>;
   /** Appends `messages` assistant messages of `agent` (a member of the team in `teamDir`, its
    * first member the lead) to that agent's Claude Code transcript, as Claude Code writes them
-   * (realistic token figures, the member's model, a tool call written as two lines). */
-  appendTranscript(feature: string, teamDir: string, agent: string, messages: number): Promise<TranscriptWritten>;
+   * (realistic token figures, the member's model, a tool call written as two lines); the first
+   * `searches` of them call WebSearch (one web search each). */
+  appendTranscript(feature: string, teamDir: string, agent: string, messages: number, searches?: number): Promise<TranscriptWritten>;
   /** Claude Code runs the status line of the orchestration's worktree with the account's rate
    * limits: the 5-hour and 7-day windows used so far (%). */
   reportQuota(feature: string, fiveHourPct: number, sevenDayPct: number): Promise<void>;

@@ -318,7 +318,7 @@ export class StandInLaptop implements Laptop {
     throw new Error(NO_FILES);
   }
 
-  async appendTranscript(_feature: string, _teamDir: string, _agent: string, _messages: number): Promise<TranscriptWritten> {
+  async appendTranscript(_feature: string, _teamDir: string, _agent: string, _messages: number, _searches?: number): Promise<TranscriptWritten> {
     throw new Error(NO_TRANSCRIPTS);
   }
 
