@@ -211,6 +211,40 @@ def test_a_rows_web_searches_are_summed_sent_and_priced_on_top_of_its_tokens() -
     assert later.cost_micros is not None
 
 
+def test_fast_messages_are_priced_at_their_models_fast_rates_within_one_row() -> None:
+    at = _hour("2026-12-01T10:00:00+00:00")
+    agg = Aggregator()
+    opus = {"model": "claude-opus-5-5", "at_ms": at}
+    agg.add(_record(**opus), Attribution(), now_ms=NOW)
+    agg.add(_record(**opus, speed="fast"), Attribution(), now_ms=NOW)
+    (row,) = agg.take(PRICES)
+    assert row.messages == 2  # one bucket: the speed is not a field of the row
+    tokens = {"input": 1, "output": 2, "cache_write": 3, "cache_read": 4}
+    standard = PRICES.price("claude-opus-5-5", at_ms=at)
+    fast = PRICES.price("claude-opus-5-5", at_ms=at, speed="fast")
+    assert standard is not None and fast is not None
+    assert row.cost_micros == round_micros(raw_cost(standard, **tokens) + raw_cost(fast, **tokens))
+    # One message at a speed its model has no rates for: the row has no cost, not a standard one.
+    for model, speed in (("claude-opus-4-7", "fast"), ("claude-opus-5-5", "priority")):
+        agg.add(_record(model=model, at_ms=at), Attribution(), now_ms=NOW)
+        agg.add(_record(model=model, at_ms=at, speed=speed), Attribution(), now_ms=NOW)
+        (row,) = agg.take(PRICES)
+        assert (row.messages, row.cost_micros) == (2, None), (model, speed)
+
+
+def test_a_fast_message_over_200k_pays_opus_4_6s_fast_long_prompt_rates() -> None:
+    at = _hour("2026-03-01T10:00:00+00:00")
+    agg = Aggregator()
+    big = {"input": 10, "output": 100, "cache_write": 0, "cache_read": 250_000}
+    agg.add(
+        _record(model="claude-opus-4-6", at_ms=at, speed="fast", **big), Attribution(), now_ms=NOW
+    )
+    agg.add(_record(model="claude-opus-4-6", at_ms=at, **big), Attribution(), now_ms=NOW)
+    (row,) = agg.take(PRICES)
+    # fast over 200K: $60 in, $225 out, $6 a million reads; standard: $5, $25, $0.50
+    assert row.cost_micros == (10 * 60 + 100 * 225 + 250_000 * 6) + (10 * 5 + 100 * 25 + 125_000)
+
+
 def _haiku(prompt: int, **changes: Any) -> UsageRecord:
     """A Haiku 5.5 message whose prompt is `prompt` tokens (a tenth of it new input)."""
     fields = {

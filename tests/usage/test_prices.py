@@ -12,6 +12,8 @@ from tina.daemon import config
 from tina.usage import Aggregator, PriceError, UsageRecord, load_prices
 from tina.usage.attribution import UNATTRIBUTED
 
+RATES = "input = 1\noutput = 5\ncache_write = 1.25\ncache_read = 0.1\n"
+
 
 def test_the_shipped_table_is_dated_versioned_and_complete() -> None:
     text = resources.files("tina.usage").joinpath("prices.toml").read_text("utf-8")
@@ -160,7 +162,7 @@ def _ms(day: str) -> int:
 
 def test_web_searches_cost_ten_dollars_a_thousand_from_their_release() -> None:
     table = load_prices()
-    assert table.version >= 4
+    assert table.version >= 5
     release = _ms("2025-05-07")
     assert table.search_price(release) == Decimal(10_000)  # micro-dollars: $0.01 a search
     assert table.search_price(release - 1) is None
@@ -221,6 +223,105 @@ def test_an_overrides_web_search_replaces_tinas_and_one_without_keeps_it(tmp_pat
     ],
 )
 def test_a_bad_web_search_price_is_refused_naming_the_file_and_field(
+    tmp_path: Path, text: str, field: str, message: str
+) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text(text)
+    with pytest.raises(PriceError) as caught:
+        load_prices(extra)
+    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_fast_mode_has_its_own_rates_and_a_model_without_them_no_price() -> None:
+    table = load_prices()
+    now = _ms("2026-12-01")
+    opus = table.price("claude-opus-5-5", at_ms=now, speed="fast")
+    assert opus is not None
+    assert (opus.input, opus.output, opus.cache_write, opus.cache_write_1h, opus.cache_read) == (
+        Decimal("8.0"),
+        Decimal("40.0"),
+        Decimal("10.0"),
+        Decimal("16.0"),
+        Decimal("0.4"),
+    )  # twice the standard rates, its own cache ratios kept
+    for model in ("claude-opus-5", "claude-opus-4-8"):
+        fast = table.price(model, at_ms=now, speed="fast")
+        assert fast is not None and (fast.input, fast.output) == (10, 50), model
+    # Neither a model without fast rates nor a speed not known here is priced as standard.
+    for model in ("claude-opus-4-7", "claude-sonnet-4-5", "claude-haiku-4-5"):
+        assert table.price(model, at_ms=now, speed="fast") is None, model
+    assert table.price("claude-opus-5-5", at_ms=now, speed="priority") is None
+    tokens = {"input": 1_000, "output": 1_000, "cache_write": 0, "cache_read": 0}
+    assert table.cost_micros("claude-opus-5-5", **tokens, at_ms=now) == 24_000
+    assert table.cost_micros("claude-opus-5-5", **tokens, at_ms=now, speed="fast") == 48_000
+
+
+def test_opus_4_6_fast_is_priced_from_the_end_of_its_launch_discount_and_by_prompt_size() -> None:
+    table = load_prices()
+    start = _ms("2026-02-17") + 8 * 3_600_000
+    assert table.price("claude-opus-4-6", at_ms=start - 1, speed="fast") is None
+    assert table.price("claude-opus-4-6", at_ms=start - 1) is not None  # standard: always
+    small = table.price("claude-opus-4-6", at_ms=start, speed="fast", prompt=200_000)
+    large = table.price("claude-opus-4-6", at_ms=start, speed="fast", prompt=200_001)
+    assert small is not None and (small.input, small.output) == (30, 150)
+    assert large is not None and (large.input, large.output, large.cache_read) == (60, 225, 6)
+    # The standard rates have no such tier: the whole million at $5 / $25.
+    standard = table.price("claude-opus-4-6", at_ms=start, prompt=900_000)
+    assert standard is not None and (standard.input, standard.output) == (5, 25)
+    assert 200_000 in table.cuts
+
+
+def test_an_override_gives_fast_rates_to_a_model_and_to_a_period(tmp_path: Path) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text(
+        f"[models.flat]\n{RATES}[models.flat.fast]\n{RATES.replace('input = 1', 'input = 3')}"
+        f'[[models.dated.periods]]\nfrom = "2026-01-01"\n{RATES}'
+        f'[[models.dated.periods]]\nfrom = "2026-06-01"\n{RATES}'
+        f'[models.dated.periods.fast]\nfrom = "2026-07-01"\n{RATES.replace("input = 1", "input = 4")}'
+        f"[[models.dated.periods.fast.tiers]]\nabove = 5000\n{RATES.replace('input = 1', 'input = 9')}"
+    )
+    table = load_prices(extra)
+    fast = table.price("flat", speed="fast")
+    assert fast is not None and fast.input == 3
+    assert table.price("dated", at_ms=_ms("2026-03-01"), speed="fast") is None  # first period
+    assert table.price("dated", at_ms=_ms("2026-06-15"), speed="fast") is None  # before `from`
+    july = table.price("dated", at_ms=_ms("2026-07-01"), speed="fast", prompt=10)
+    over = table.price("dated", at_ms=_ms("2026-07-01"), speed="fast", prompt=5_001)
+    assert july is not None and july.input == 4
+    assert over is not None and over.input == 9
+    assert 5_000 in table.cuts
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        (f"[models.x]\n{RATES}fast = 2\n", "models.x.fast", "a table of fast-mode rates"),
+        (f"[models.x]\n{RATES}[models.x.fast]\ninput = 2\n", "models.x.fast", "missing output"),
+        (
+            f"[models.x]\n{RATES}[models.x.fast]\nspeed = 2\n{RATES}",
+            "models.x.fast",
+            "unknown speed",
+        ),
+        (
+            f'[models.x]\n{RATES}[models.x.fast]\nfrom = "soon"\n{RATES}',
+            "models.x.fast.from",
+            "UTC date",
+        ),
+        (
+            f"[models.x]\n{RATES}[models.x.fast]\n{RATES}[[models.x.fast.tiers]]\n{RATES}",
+            "models.x.fast.tiers[0]",
+            "needs above",
+        ),
+        (
+            f'[[models.x.periods]]\nfrom = "2026-01-01"\n{RATES}[models.x.periods.fast]\n'
+            "input = -1\noutput = 1\ncache_write = 1\ncache_read = 1\n",
+            "models.x.periods[0].fast.input",
+            "0 to 1,000,000",
+        ),
+    ],
+)
+def test_bad_fast_rates_are_refused_naming_the_file_and_field(
     tmp_path: Path, text: str, field: str, message: str
 ) -> None:
     extra = tmp_path / "prices.toml"
@@ -311,9 +412,6 @@ def test_one_request_is_priced_by_its_own_prompt() -> None:
     assert table.cost_micros("claude-sonnet-5-5", **reads, at_ms=at) == 100_000
     at = _ms("2026-09-01T12:00:00+00:00")
     assert table.cost_micros("claude-sonnet-5-5", **reads, at_ms=at) is None
-
-
-RATES = "input = 1\noutput = 5\ncache_write = 1.25\ncache_read = 0.1\n"
 
 
 def test_an_override_in_the_new_shape_replaces_a_model(tmp_path: Path) -> None:

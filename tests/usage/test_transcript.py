@@ -101,6 +101,19 @@ def test_a_lines_web_searches_are_counted_and_an_odd_count_keeps_its_tokens() ->
         assert (record.input, record.output, record.web_searches) == (1, 2, 0), odd
 
 
+def test_a_lines_speed_is_kept_and_an_unknown_one_is_not_taken_for_standard() -> None:
+    def speed(**usage: Any) -> str:
+        record = parse_line(_assistant(input_tokens=1, **usage))
+        assert isinstance(record, UsageRecord)
+        return record.speed
+
+    assert speed() == "standard"  # builds before fast mode
+    assert speed(speed=None) == speed(speed="") == speed(speed="standard") == "standard"
+    assert speed(speed="fast") == "fast"
+    assert speed(speed="priority") == "priority"  # a speed not known yet: not priced as standard
+    assert speed(speed=2) == speed(speed="x" * 33) == "unknown"
+
+
 def test_a_time_without_a_zone_is_not_placed() -> None:
     line = json.loads(_assistant(input_tokens=1))
     line["timestamp"] = "2026-03-02T10:00:00"

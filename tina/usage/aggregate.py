@@ -4,7 +4,9 @@
 The cost of a row is computed from the row's own token sums, rounded once, so it is the cost of
 exactly those tokens. A model the table does not price at the row's hour gets no cost
 (``cost_micros`` None), and neither does a row any part of which has no price. A row's web
-searches are priced at the table's price per search at the row's hour, on top of its tokens.
+searches are priced at the table's price per search at the row's hour, on top of its tokens; a
+message in fast mode at its model's fast rates (a bucket keeps those sums apart too), and a row
+with a message at a speed its model has no rates for has no cost.
 
 Where a price depends on each request's prompt size (a tier), a bucket keeps its sums apart per
 band of prompt sizes, the bands cut at every tier's ``above`` the aggregator knows (tina's own
@@ -120,7 +122,7 @@ class _Sums:
 @attrs.define
 class _Bucket:
     total: _Sums = attrs.Factory(_Sums)
-    bands: dict[int, _Sums] = attrs.Factory(dict)  # by prompt band (see `band`)
+    bands: dict[tuple[str, int], _Sums] = attrs.Factory(dict)  # by speed and prompt band (`band`)
 
 
 @cache
@@ -162,7 +164,7 @@ class Aggregator:
         prompt = prompt_tokens(
             input=record.input, cache_write=record.cache_write, cache_read=record.cache_read
         )
-        bucket.bands.setdefault(band(self.cuts, prompt), _Sums()).add(record)
+        bucket.bands.setdefault((record.speed, band(self.cuts, prompt)), _Sums()).add(record)
 
     def __len__(self) -> int:
         return len(self._buckets) + len(self._full)
@@ -192,22 +194,25 @@ class Aggregator:
 
 
 def _cost(prices: PriceTable, key: BucketKey, bucket: _Bucket, cuts: tuple[int, ...]) -> int | None:
-    """The exact cost of a bucket's tokens and web searches, each band at its own tier; None when
-    any part has no price (the model, or web searches, unpriced at that hour, or a tier at a size
-    the bands were not cut at)."""
+    """The exact cost of a bucket's tokens and web searches, each band at its speed's rates and
+    its own tier; None when any part has no price (the model, one of its speeds, or web searches
+    unpriced at that hour, or a tier at a size the bands were not cut at)."""
     schedule = prices.schedule(key.model)
     period = None if schedule is None else schedule.at(key.hour)
-    if period is None or any(t.above not in cuts for t in period.tiers):
+    if period is None or any(t.above not in cuts for t in period.all_tiers()):
         return None
     searches = bucket.total.web_searches
     search = prices.search_price(key.hour) if searches else Decimal(0)
     if search is None:
         return None
     total = searches * search
-    for index, s in bucket.bands.items():
+    for (speed, index), s in bucket.bands.items():
+        rates = period.at_speed(speed, key.hour)
+        if rates is None:
+            return None
         # Every prompt in band `index` is over cuts[index - 1] and up to cuts[index]: over the
         # same tiers' `above` as a prompt of cuts[index - 1] + 1 tokens.
-        price = period.price_for(cuts[index - 1] + 1 if index else 0)
+        price = rates.price_for(cuts[index - 1] + 1 if index else 0)
         total += raw_cost(
             price,
             input=s.input,

@@ -11,6 +11,10 @@ is over a tier's ``above`` pays that tier's rates for all of its tokens).
 
 Web searches (the server-side tool Claude Code's WebSearch uses) are priced per search, on top of
 the request's tokens, in periods of their own (``[[web_search.periods]]``, dollars per 1,000).
+
+A request made in fast mode (``usage.speed`` "fast") pays its model's fast rates (``fast``, in a
+model or a period, with tiers of its own and optionally the hour they start from); a model or a
+time without them has no price for it, never its standard one.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import attrs
 from .transcript import MAX_TOKENS
 
 __all__ = [
+    "FAST",
     "SEARCHES",
+    "STANDARD",
     "Period",
     "Price",
     "PriceError",
@@ -50,6 +56,10 @@ _KINDS = ("input", "output", "cache_write", "cache_read")
 _RATES = {*_KINDS, "cache_write_1h"}
 SEARCHES = 1000
 """Web search prices are per this many searches."""
+STANDARD = "standard"
+FAST = "fast"
+"""A request's speed (``usage.speed``): its standard rates, or its model's fast-mode rates. Any
+other speed has no price."""
 
 
 class PriceError(ValueError):
@@ -75,11 +85,26 @@ class Tier:
 
 @attrs.frozen(kw_only=True)
 class Period:
-    """Rates from `start_ms` (None: always) until the next period's start."""
+    """Rates from `start_ms` (None: always) until the next period's start, and its fast-mode
+    rates (None: not priced), which start at their own `start_ms` when they have one."""
 
     start_ms: int | None
     price: Price  # a prompt up to the first tier's `above`
     tiers: tuple[Tier, ...] = ()  # `above` increasing
+    fast: Period | None = None
+
+    def at_speed(self, speed: str, at_ms: int) -> Period | None:
+        """The rates of a request at `speed` at `at_ms` (in this period); None: no price."""
+        if speed == STANDARD:
+            return self
+        fast = self.fast
+        if speed != FAST or fast is None:
+            return None
+        return fast if fast.start_ms is None or fast.start_ms <= at_ms else None
+
+    def all_tiers(self) -> tuple[Tier, ...]:
+        """Its tiers and its fast rates' tiers."""
+        return self.tiers + (self.fast.tiers if self.fast is not None else ())
 
     def price_for(self, prompt: int) -> Price:
         """The rates of a request whose prompt is `prompt` tokens."""
@@ -105,10 +130,9 @@ class Schedule:
         return found
 
     def prices(self) -> list[Price]:
-        """Every set of rates in the schedule."""
-        return [
-            p for period in self.periods for p in (period.price, *(t.price for t in period.tiers))
-        ]
+        """Every set of rates in the schedule (fast ones included)."""
+        rates = [p for p in self.periods] + [p.fast for p in self.periods if p.fast is not None]
+        return [p for period in rates for p in (period.price, *(t.price for t in period.tiers))]
 
 
 def prompt_tokens(*, input: int, cache_write: int, cache_read: int) -> int:
@@ -150,17 +174,23 @@ class PriceTable:
     def cuts(self) -> tuple[int, ...]:
         """Every tier's `above`, increasing: the prompt sizes at which some price changes."""
         return tuple(
-            sorted({t.above for s in self.models.values() for p in s.periods for t in p.tiers})
+            sorted(
+                {t.above for s in self.models.values() for p in s.periods for t in p.all_tiers()}
+            )
         )
 
-    def price(self, model: str, *, at_ms: int | None = None, prompt: int = 0) -> Price | None:
+    def price(
+        self, model: str, *, at_ms: int | None = None, prompt: int = 0, speed: str = STANDARD
+    ) -> Price | None:
         """The rates of a request to `model` at `at_ms` (None: now) with a prompt of `prompt`
-        tokens; None when the table has no price for it."""
+        tokens at `speed`; None when the table has no price for it."""
         schedule = self.schedule(model)
         if schedule is None:
             return None
-        period = schedule.at(int(time.time() * 1000) if at_ms is None else at_ms)
-        return None if period is None else period.price_for(prompt)
+        at = int(time.time() * 1000) if at_ms is None else at_ms
+        period = schedule.at(at)
+        rates = None if period is None else period.at_speed(speed, at)
+        return None if rates is None else rates.price_for(prompt)
 
     def cost_micros(
         self,
@@ -172,15 +202,17 @@ class PriceTable:
         cache_read: int,
         cache_write_1h: int = 0,
         web_searches: int = 0,
+        speed: str = STANDARD,
         at_ms: int | None = None,
     ) -> int | None:
-        """The cost of one request, at `at_ms` (None: now), priced by its own prompt size; None
-        when its model, or its web searches, have no price then."""
+        """The cost of one request, at `at_ms` (None: now), priced by its own prompt size at its
+        speed; None when its model at that speed, or its web searches, have no price then."""
         at = int(time.time() * 1000) if at_ms is None else at_ms
         price = self.price(
             model,
             at_ms=at,
             prompt=prompt_tokens(input=input, cache_write=cache_write, cache_read=cache_read),
+            speed=speed,
         )
         search = self.search_price(at) if web_searches else Decimal(0)
         if price is None or search is None:
@@ -314,14 +346,36 @@ def _start_ms(where: str, value: Any) -> int:
     return int(at.timestamp() * 1000)
 
 
+def _fast(where: str, row: Any) -> Period:
+    """A model's (or a period's) fast-mode rates: its five rates, optionally tiers of its own and
+    `from`, the hour they start (before it a fast request has no price)."""
+    if not isinstance(row, dict):
+        raise PriceError(f"{where}: expected a table of fast-mode rates")
+    rates = {k: v for k, v in row.items() if k not in ("from", "tiers")}
+    _check_keys(
+        where,
+        rates,
+        _RATES,
+        f"{', '.join(_KINDS)} (and optionally cache_write_1h, from and tiers)",
+    )
+    start = _start_ms(f"{where}.from", row["from"]) if "from" in row else None
+    tiers = _tiers(f"{where}.tiers", row["tiers"]) if "tiers" in row else ()
+    return Period(start_ms=start, price=_price(where, row), tiers=tiers)
+
+
 def _schedule(where: str, row: Any) -> Schedule:
     if not isinstance(row, dict):
         raise PriceError(f"{where}: expected a table")
     if "periods" not in row:
-        rates = {k: v for k, v in row.items() if k != "tiers"}
-        _check_keys(where, rates, _RATES, f"{', '.join(_KINDS)} (and optionally cache_write_1h)")
+        rates = {k: v for k, v in row.items() if k not in ("tiers", "fast")}
+        _check_keys(
+            where, rates, _RATES, f"{', '.join(_KINDS)} (and optionally cache_write_1h and fast)"
+        )
         tiers = _tiers(f"{where}.tiers", row["tiers"]) if "tiers" in row else ()
-        return Schedule(periods=(Period(start_ms=None, price=_price(where, row), tiers=tiers),))
+        fast = _fast(f"{where}.fast", row["fast"]) if "fast" in row else None
+        return Schedule(
+            periods=(Period(start_ms=None, price=_price(where, row), tiers=tiers, fast=fast),)
+        )
     others = sorted(set(row) - {"periods"})
     if others:
         raise PriceError(
@@ -340,10 +394,13 @@ def _schedule(where: str, row: Any) -> Schedule:
                 f" {row['periods'][i - 1]['from']}, got {period['from']}; periods go in date"
                 " order, each lasting until the next one's from"
             )
-        rates = {k: v for k, v in period.items() if k not in ("from", "tiers")}
-        _check_keys(at, rates, _RATES, f"from, {', '.join(_KINDS)} (and optionally cache_write_1h)")
+        rates = {k: v for k, v in period.items() if k not in ("from", "tiers", "fast")}
+        _check_keys(
+            at, rates, _RATES, f"from, {', '.join(_KINDS)} (and optionally cache_write_1h and fast)"
+        )
         tiers = _tiers(f"{at}.tiers", period["tiers"]) if "tiers" in period else ()
-        periods.append(Period(start_ms=start, price=_price(at, period), tiers=tiers))
+        fast = _fast(f"{at}.fast", period["fast"]) if "fast" in period else None
+        periods.append(Period(start_ms=start, price=_price(at, period), tiers=tiers, fast=fast))
     return Schedule(periods=tuple(periods))
 
 

@@ -4,7 +4,8 @@ Transcripts (``~/.claude/projects/<encoded-cwd>/<session>.jsonl``) are JSON line
 internal to Claude Code. An assistant line carries ``message.model``, ``message.id``,
 ``message.usage`` (``input_tokens``, ``output_tokens``, ``cache_creation_input_tokens``,
 ``cache_read_input_tokens``, and in later builds ``cache_creation.ephemeral_1h_input_tokens`` and
-``server_tool_use.web_search_requests``, the web searches billed per search on top of tokens),
+``server_tool_use.web_search_requests``, the web searches billed per search on top of tokens,
+and ``speed``, "fast" for a request in fast mode, billed at its model's fast rates),
 the top-level ``requestId``, ``timestamp`` (ISO 8601), ``sessionId``, ``cwd``, ``isSidechain`` and,
 in subagent transcripts, ``agentId``. Everything else (user lines, tool results, summaries,
 snapshots, lines of kinds not seen yet) records no usage.
@@ -43,7 +44,9 @@ class UsageRecord:
     """The usage of one assistant line. ``key`` is ``"<message id>:<request id>"`` when the line
     has both (the pair public tools deduplicate by), else ``None`` (counted, never deduplicated).
     ``cache_write_1h`` is the part of ``cache_write`` written for an hour (priced higher);
-    ``web_searches`` the server-side web searches the request made (priced per search)."""
+    ``web_searches`` the server-side web searches the request made (priced per search);
+    ``speed`` "standard", "fast" (fast mode: its model's fast rates) or, for a speed not known
+    here, that speed as the line gives it (no price)."""
 
     key: str | None
     model: str
@@ -53,6 +56,7 @@ class UsageRecord:
     cache_read: int
     cache_write_1h: int = 0
     web_searches: int = 0
+    speed: str = "standard"
     at_ms: int | None  # when the message was written, ms since the epoch; None: not stated
     session_id: str | None = None
     cwd: str | None = None
@@ -133,6 +137,10 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
     if isinstance(tools, dict):
         # Of a shape not seen yet: no searches rather than losing the line's tokens.
         searches = _count(tools.get("web_search_requests")) or 0
+    speed = usage.get("speed")
+    # Absent (older builds) or empty: the standard speed; a speed not known here stays itself
+    # (priced as nothing, never as the standard one), at most a short name.
+    speed = "standard" if speed in (None, "") else (_text(speed, 32) or "unknown")
     model = _text(message.get("model"), 128) or "unknown"
     if model == SYNTHETIC_MODEL:
         return Skip.SYNTHETIC
@@ -147,6 +155,7 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
         cache_read=read,
         cache_write_1h=one_hour,
         web_searches=searches,
+        speed=speed,
         at_ms=time_ms(data.get("timestamp")),
         session_id=_text(data.get("sessionId"), 128),
         cwd=_text(data.get("cwd"), 4096),
