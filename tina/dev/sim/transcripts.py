@@ -83,6 +83,7 @@ class Usage:
             "output_tokens": self.output,
             "server_tool_use": {"web_search_requests": self.web_searches, "web_fetch_requests": 0},
             "service_tier": "standard",
+            "speed": "standard",
         }
 
 
