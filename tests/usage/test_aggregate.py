@@ -232,6 +232,21 @@ def test_fast_messages_are_priced_at_their_models_fast_rates_within_one_row() ->
         assert (row.messages, row.cost_micros) == (2, None), (model, speed)
 
 
+def test_a_us_inference_message_pays_the_multiplier_and_an_unknown_geography_no_cost() -> None:
+    at = _hour("2026-12-01T10:00:00+00:00")
+    agg = Aggregator()
+    tokens = {"input": 1_000, "output": 1_000, "cache_write": 0, "cache_read": 0}
+    agg.add(_record(model="claude-opus-5-5", at_ms=at, **tokens), Attribution(), now_ms=NOW)
+    agg.add(
+        _record(model="claude-opus-5-5", at_ms=at, geo="us", **tokens), Attribution(), now_ms=NOW
+    )
+    (row,) = agg.take(PRICES)
+    assert row.cost_micros == 24_000 + 26_400
+    agg.add(_record(model="claude-opus-5-5", at_ms=at, geo="eu"), Attribution(), now_ms=NOW)
+    (row,) = agg.take(PRICES)
+    assert row.cost_micros is None
+
+
 def test_a_fast_message_over_200k_pays_opus_4_6s_fast_long_prompt_rates() -> None:
     at = _hour("2026-03-01T10:00:00+00:00")
     agg = Aggregator()

@@ -332,6 +332,54 @@ def test_bad_fast_rates_are_refused_naming_the_file_and_field(
     assert message in str(caught.value)
 
 
+def test_us_inference_pays_a_tenth_more_on_every_token_rate_and_an_unknown_geography_nothing() -> (
+    None
+):
+    table = load_prices()
+    now = _ms("2026-12-01")
+    assert table.geo_factor("global") == 1
+    assert table.geo_factor("us") == Decimal("1.1")
+    assert table.geo_factor("eu") is None
+    tokens = {"input": 1_000, "output": 1_000, "cache_write": 1_000, "cache_read": 10_000}
+    base = table.cost_micros("claude-opus-5-5", **tokens, at_ms=now)
+    assert base == 4_000 + 20_000 + 5_000 + 2_000
+    assert table.cost_micros("claude-opus-5-5", **tokens, geo="us", at_ms=now) == 34_100
+    # On top of fast mode; a search is not a token: its price stays.
+    fast_us = table.cost_micros(
+        "claude-opus-5-5", **tokens, speed="fast", geo="us", web_searches=1, at_ms=now
+    )
+    assert fast_us == 68_200 + 10_000
+    assert table.cost_micros("claude-opus-5-5", **tokens, geo="eu", at_ms=now) is None
+
+
+def test_an_overrides_inference_geo_replaces_tinas(tmp_path: Path) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text("[inference_geo]\neu = 1.2\n")
+    table = load_prices(extra)
+    assert (table.geo_factor("eu"), table.geo_factor("us")) == (Decimal("1.2"), None)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("inference_geo = 1.1\n", "inference_geo", "geography = multiplier"),
+        ("[inference_geo]\nglobal = 1\n", "inference_geo.global", "always the standard"),
+        ('[inference_geo]\n"US" = 1.1\n', "inference_geo.US", "lowercase"),
+        ("[inference_geo]\nus = 0\n", "inference_geo.us", "above 0"),
+        ('[inference_geo]\nus = "x"\n', "inference_geo.us", "times the standard rates"),
+    ],
+)
+def test_a_bad_inference_geo_is_refused_naming_the_file_and_field(
+    tmp_path: Path, text: str, field: str, message: str
+) -> None:
+    extra = tmp_path / "prices.toml"
+    extra.write_text(text)
+    with pytest.raises(PriceError) as caught:
+        load_prices(extra)
+    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
+    assert message in str(caught.value)
+
+
 def test_a_missing_override_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PriceError, match="cannot read"):
         load_prices(tmp_path / "nope.toml")

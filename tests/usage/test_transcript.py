@@ -114,6 +114,18 @@ def test_a_lines_speed_is_kept_and_an_unknown_one_is_not_taken_for_standard() ->
     assert speed(speed=2) == speed(speed="x" * 33) == "unknown"
 
 
+def test_a_lines_inference_geography_is_kept() -> None:
+    def geo(**usage: Any) -> str:
+        record = parse_line(_assistant(input_tokens=1, **usage))
+        assert isinstance(record, UsageRecord)
+        return record.geo
+
+    assert geo() == geo(inference_geo=None) == geo(inference_geo="") == "global"
+    assert geo(inference_geo="global") == "global"
+    assert geo(inference_geo="us") == "us"
+    assert geo(inference_geo=["us"]) == "unknown"
+
+
 def test_a_time_without_a_zone_is_not_placed() -> None:
     line = json.loads(_assistant(input_tokens=1))
     line["timestamp"] = "2026-03-02T10:00:00"

@@ -5,8 +5,9 @@ The cost of a row is computed from the row's own token sums, rounded once, so it
 exactly those tokens. A model the table does not price at the row's hour gets no cost
 (``cost_micros`` None), and neither does a row any part of which has no price. A row's web
 searches are priced at the table's price per search at the row's hour, on top of its tokens; a
-message in fast mode at its model's fast rates (a bucket keeps those sums apart too), and a row
-with a message at a speed its model has no rates for has no cost.
+message in fast mode at its model's fast rates and one held to a geography at its multiplier (a
+bucket keeps those sums apart too), and a row with a message at a speed or in a geography the
+table has no price for has no cost.
 
 Where a price depends on each request's prompt size (a tier), a bucket keeps its sums apart per
 band of prompt sizes, the bands cut at every tier's ``above`` the aggregator knows (tina's own
@@ -122,7 +123,8 @@ class _Sums:
 @attrs.define
 class _Bucket:
     total: _Sums = attrs.Factory(_Sums)
-    bands: dict[tuple[str, int], _Sums] = attrs.Factory(dict)  # by speed and prompt band (`band`)
+    # by speed, inference geography and prompt band (`band`)
+    bands: dict[tuple[str, str, int], _Sums] = attrs.Factory(dict)
 
 
 @cache
@@ -164,7 +166,8 @@ class Aggregator:
         prompt = prompt_tokens(
             input=record.input, cache_write=record.cache_write, cache_read=record.cache_read
         )
-        bucket.bands.setdefault((record.speed, band(self.cuts, prompt)), _Sums()).add(record)
+        where = (record.speed, record.geo, band(self.cuts, prompt))
+        bucket.bands.setdefault(where, _Sums()).add(record)
 
     def __len__(self) -> int:
         return len(self._buckets) + len(self._full)
@@ -206,20 +209,24 @@ def _cost(prices: PriceTable, key: BucketKey, bucket: _Bucket, cuts: tuple[int, 
     if search is None:
         return None
     total = searches * search
-    for (speed, index), s in bucket.bands.items():
+    for (speed, geo, index), s in bucket.bands.items():
         rates = period.at_speed(speed, key.hour)
-        if rates is None:
+        factor = prices.geo_factor(geo)
+        if rates is None or factor is None:
             return None
         # Every prompt in band `index` is over cuts[index - 1] and up to cuts[index]: over the
         # same tiers' `above` as a prompt of cuts[index - 1] + 1 tokens.
         price = rates.price_for(cuts[index - 1] + 1 if index else 0)
-        total += raw_cost(
-            price,
-            input=s.input,
-            output=s.output,
-            cache_write=s.cache_write,
-            cache_read=s.cache_read,
-            cache_write_1h=s.cache_write_1h,
+        total += (
+            raw_cost(
+                price,
+                input=s.input,
+                output=s.output,
+                cache_write=s.cache_write,
+                cache_read=s.cache_read,
+                cache_write_1h=s.cache_write_1h,
+            )
+            * factor
         )
     return round_micros(total)
 

@@ -14,7 +14,9 @@ the request's tokens, in periods of their own (``[[web_search.periods]]``, dolla
 
 A request made in fast mode (``usage.speed`` "fast") pays its model's fast rates (``fast``, in a
 model or a period, with tiers of its own and optionally the hour they start from); a model or a
-time without them has no price for it, never its standard one.
+time without them has no price for it, never its standard one. A request whose inference ran in
+one geography (``usage.inference_geo``, "us") pays a multiplier on all its token rates
+(``[inference_geo]``); a geography the table does not name has no price.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .transcript import MAX_TOKENS
 
 __all__ = [
     "FAST",
+    "GLOBAL",
     "SEARCHES",
     "STANDARD",
     "Period",
@@ -60,6 +63,10 @@ STANDARD = "standard"
 FAST = "fast"
 """A request's speed (``usage.speed``): its standard rates, or its model's fast-mode rates. Any
 other speed has no price."""
+GLOBAL = "global"
+"""Where a request's inference ran (``usage.inference_geo``) when it was not held to one
+geography: the standard rates."""
+_GEO = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 class PriceError(ValueError):
@@ -154,6 +161,11 @@ class PriceTable:
     version: int
     updated: str
     web_search: tuple[SearchPeriod, ...] = ()  # date order
+    geo: Mapping[str, Decimal] = attrs.field(factory=dict)  # inference geography -> multiplier
+
+    def geo_factor(self, geo: str) -> Decimal | None:
+        """What a request whose inference ran in `geo` pays on its token rates; None: no price."""
+        return Decimal(1) if geo == GLOBAL else self.geo.get(geo)
 
     def search_price(self, at_ms: int) -> Decimal | None:
         """Micro-dollars per web search at `at_ms`; None before the first period (no price)."""
@@ -203,10 +215,12 @@ class PriceTable:
         cache_write_1h: int = 0,
         web_searches: int = 0,
         speed: str = STANDARD,
+        geo: str = GLOBAL,
         at_ms: int | None = None,
     ) -> int | None:
         """The cost of one request, at `at_ms` (None: now), priced by its own prompt size at its
-        speed; None when its model at that speed, or its web searches, have no price then."""
+        speed and geography; None when its model at that speed, its geography or its web
+        searches have no price then."""
         at = int(time.time() * 1000) if at_ms is None else at_ms
         price = self.price(
             model,
@@ -215,7 +229,8 @@ class PriceTable:
             speed=speed,
         )
         search = self.search_price(at) if web_searches else Decimal(0)
-        if price is None or search is None:
+        factor = self.geo_factor(geo)
+        if price is None or search is None or factor is None:
             return None
         return round_micros(
             raw_cost(
@@ -226,6 +241,7 @@ class PriceTable:
                 cache_read=cache_read,
                 cache_write_1h=cache_write_1h,
             )
+            * factor
             + web_searches * search
         )
 
@@ -266,7 +282,7 @@ def _decimal(where: str, value: Any, unit: str = "US dollars per million tokens"
     try:
         out = Decimal(str(value))
     except InvalidOperation:
-        raise PriceError(f"{where}: expected a number, got {value!r}") from None
+        raise PriceError(f"{where}: expected a number of {unit}, got {value!r}") from None
     if not out.is_finite() or out < 0 or out > 1_000_000:
         raise PriceError(f"{where}: expected 0 to 1,000,000 {unit}, got {value!r}")
     return out
@@ -427,12 +443,30 @@ def _web_search(where: str, row: Any) -> tuple[SearchPeriod, ...]:
     return tuple(out)
 
 
+def _geo(where: str, row: Any) -> dict[str, Decimal]:
+    if not isinstance(row, dict):
+        raise PriceError(f"{where}: expected a table of geography = multiplier (us = 1.1)")
+    out = {}
+    for name, value in row.items():
+        if not _GEO.fullmatch(name) or name == GLOBAL:
+            raise PriceError(
+                f"{where}.{name}: expected the name of a geography as usage.inference_geo gives"
+                f" it (lowercase, e.g. us), not {GLOBAL} (always the standard rates)"
+            )
+        factor = _decimal(f"{where}.{name}", value, "times the standard rates")
+        if factor == 0:
+            raise PriceError(f"{where}.{name}: expected a multiplier above 0, got {value!r}")
+        out[name] = factor
+    return out
+
+
 @attrs.frozen(kw_only=True)
 class _Parsed:
     models: dict[str, Schedule]
     version: int
     updated: str
     web_search: tuple[SearchPeriod, ...] | None  # None: the file has no [web_search]
+    geo: dict[str, Decimal] | None  # None: the file has no [inference_geo]
 
 
 def _parse(data: Mapping[str, Any], origin: str) -> _Parsed:
@@ -445,11 +479,13 @@ def _parse(data: Mapping[str, Any], origin: str) -> _Parsed:
     if isinstance(version, bool) or not isinstance(version, int):
         raise PriceError(f"{origin}: version must be a whole number")
     search = data.get("web_search")
+    geo = data.get("inference_geo")
     return _Parsed(
         models=out,
         version=version,
         updated=str(updated),
         web_search=None if search is None else _web_search(f"{origin}: web_search", search),
+        geo=None if geo is None else _geo(f"{origin}: inference_geo", geo),
     )
 
 
@@ -463,10 +499,11 @@ def _load(text: str, origin: str) -> dict[str, Any]:
 def load_prices(override: Path | None = None) -> PriceTable:
     """The table shipped with tina, with `override`'s models replacing or adding to it (a model
     in the override replaces tina's whole schedule for it, periods and tiers included; its
-    `[web_search]`, when it has one, replaces tina's)."""
+    `[web_search]` and `[inference_geo]`, when it has them, replace tina's)."""
     text = resources.files("tina.usage").joinpath("prices.toml").read_text("utf-8")
     shipped = _parse(_load(text, "prices.toml"), "prices.toml")
     models, updated, search = shipped.models, shipped.updated, shipped.web_search or ()
+    geo = shipped.geo or {}
     if override is not None:
         try:
             extra_text = override.read_text("utf-8")
@@ -479,7 +516,11 @@ def load_prices(override: Path | None = None) -> PriceTable:
         updated = f"{updated}+{extra.updated}" if extra.updated else updated
         if extra.web_search is not None:
             search = extra.web_search
-    return PriceTable(models=models, version=shipped.version, updated=updated, web_search=search)
+        if extra.geo is not None:
+            geo = extra.geo
+    return PriceTable(
+        models=models, version=shipped.version, updated=updated, web_search=search, geo=geo
+    )
 
 
 def band(cuts: tuple[int, ...], prompt: int) -> int:

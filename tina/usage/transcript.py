@@ -5,7 +5,8 @@ internal to Claude Code. An assistant line carries ``message.model``, ``message.
 ``message.usage`` (``input_tokens``, ``output_tokens``, ``cache_creation_input_tokens``,
 ``cache_read_input_tokens``, and in later builds ``cache_creation.ephemeral_1h_input_tokens`` and
 ``server_tool_use.web_search_requests``, the web searches billed per search on top of tokens,
-and ``speed``, "fast" for a request in fast mode, billed at its model's fast rates),
+``speed``, "fast" for a request in fast mode, billed at its model's fast rates, and
+``inference_geo``, "us" for a request held to US inference, billed at a multiplier),
 the top-level ``requestId``, ``timestamp`` (ISO 8601), ``sessionId``, ``cwd``, ``isSidechain`` and,
 in subagent transcripts, ``agentId``. Everything else (user lines, tool results, summaries,
 snapshots, lines of kinds not seen yet) records no usage.
@@ -46,7 +47,8 @@ class UsageRecord:
     ``cache_write_1h`` is the part of ``cache_write`` written for an hour (priced higher);
     ``web_searches`` the server-side web searches the request made (priced per search);
     ``speed`` "standard", "fast" (fast mode: its model's fast rates) or, for a speed not known
-    here, that speed as the line gives it (no price)."""
+    here, that speed as the line gives it (no price); ``geo`` where its inference ran: "global"
+    (not held to one geography) or the line's ``inference_geo``."""
 
     key: str | None
     model: str
@@ -57,6 +59,7 @@ class UsageRecord:
     cache_write_1h: int = 0
     web_searches: int = 0
     speed: str = "standard"
+    geo: str = "global"
     at_ms: int | None  # when the message was written, ms since the epoch; None: not stated
     session_id: str | None = None
     cwd: str | None = None
@@ -141,6 +144,8 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
     # Absent (older builds) or empty: the standard speed; a speed not known here stays itself
     # (priced as nothing, never as the standard one), at most a short name.
     speed = "standard" if speed in (None, "") else (_text(speed, 32) or "unknown")
+    geo = usage.get("inference_geo")
+    geo = "global" if geo in (None, "") else (_text(geo, 32) or "unknown")
     model = _text(message.get("model"), 128) or "unknown"
     if model == SYNTHETIC_MODEL:
         return Skip.SYNTHETIC
@@ -156,6 +161,7 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
         cache_write_1h=one_hour,
         web_searches=searches,
         speed=speed,
+        geo=geo,
         at_ms=time_ms(data.get("timestamp")),
         session_id=_text(data.get("sessionId"), 128),
         cwd=_text(data.get("cwd"), 4096),
