@@ -84,6 +84,7 @@ class Usage:
             "server_tool_use": {"web_search_requests": self.web_searches, "web_fetch_requests": 0},
             "service_tier": "standard",
             "speed": "standard",
+            "inference_geo": "",
         }
 
 
