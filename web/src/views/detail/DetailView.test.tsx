@@ -95,7 +95,9 @@ describe("detail page", () => {
   });
 
   test("a finished orchestration shows no controls, and when it finished", () => {
-    served.detail = detail({ status: "complete", completedAt: Date.now() - 3 * MIN, active: false, phasesCompleted: 3 }, [phase("3", "complete")]);
+    // Both times from one clock reading: read twice, a millisecond between them made it 1 h 31 min.
+    const now = Date.now();
+    served.detail = detail({ status: "complete", startedAt: now - 95 * MIN, completedAt: now - 3 * MIN, active: false, phasesCompleted: 3 }, [phase("3", "complete")]);
     render(<DetailView orchestrationId={ORCH} />);
     expect(screen.queryByRole("region", { name: "Controls" })).toBeNull();
     expect(screen.queryByTestId("control-pause")).toBeNull();
