@@ -19,6 +19,7 @@ from tina.usage import (
     Facts,
     OrchestrationFacts,
     TeamFacts,
+    Tokens,
     UsageLedger,
     UsageRecord,
     load_prices,
@@ -245,6 +246,25 @@ def test_a_us_inference_message_pays_the_multiplier_and_an_unknown_geography_no_
     agg.add(_record(model="claude-opus-5-5", at_ms=at, geo="eu"), Attribution(), now_ms=NOW)
     (row,) = agg.take(PRICES)
     assert row.cost_micros is None
+
+
+def test_a_compaction_is_priced_by_its_own_prompt_not_added_to_the_messages() -> None:
+    at = _hour("2026-03-01T10:00:00+00:00")
+    record = _record(
+        model="claude-sonnet-4-5",
+        at_ms=at,
+        input=203_000,
+        output=4_500,
+        cache_write=0,
+        cache_read=0,
+        compactions=(Tokens(input=180_000, output=3_500, cache_write=0, cache_read=0),),
+    )
+    agg = Aggregator()
+    agg.add(record, Attribution(), now_ms=NOW)
+    (row,) = agg.take(PRICES)
+    assert (row.input, row.output) == (203_000, 4_500)  # what the request billed, in all
+    # Neither step's prompt is over Sonnet 4.5's 200K: both at $3 / $15, not the long rates.
+    assert row.cost_micros == 203_000 * 3 + 4_500 * 15
 
 
 def test_a_fast_message_over_200k_pays_opus_4_6s_fast_long_prompt_rates() -> None:

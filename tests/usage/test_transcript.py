@@ -121,9 +121,38 @@ def test_a_lines_inference_geography_is_kept() -> None:
         return record.geo
 
     assert geo() == geo(inference_geo=None) == geo(inference_geo="") == "global"
-    assert geo(inference_geo="global") == "global"
+    assert geo(inference_geo="global") == geo(inference_geo="not_available") == "global"
     assert geo(inference_geo="us") == "us"
     assert geo(inference_geo=["us"]) == "unknown"
+
+
+def test_a_server_side_compaction_adds_its_tokens_as_a_step_of_its_own() -> None:
+    # As the API reports it: the top level is the message's own step, `iterations` lists it
+    # again beside the compaction, whose tokens the top level leaves out.
+    line = _assistant(
+        input_tokens=23_000,
+        output_tokens=1_000,
+        cache_read_input_tokens=500,
+        iterations=[
+            {"type": "compaction", "input_tokens": 180_000, "output_tokens": 3_500},
+            {"type": "message", "input_tokens": 23_000, "output_tokens": 1_000},
+            {"type": "fallback_message", "input_tokens": 9},
+            "odd",
+        ],
+    )
+    record = parse_line(line)
+    assert isinstance(record, UsageRecord)
+    assert (record.input, record.output, record.cache_read) == (203_000, 4_500, 500)
+    own, compaction = record.steps()
+    assert (own.input, own.output, own.cache_read) == (23_000, 1_000, 500)
+    assert (compaction.input, compaction.output, compaction.cache_read) == (180_000, 3_500, 0)
+    plain = parse_line(_assistant(input_tokens=5, iterations=[{"type": "message"}]))
+    assert isinstance(plain, UsageRecord) and plain.compactions == () and plain.input == 5
+    assert isinstance(parse_line(_assistant(input_tokens=5, iterations="x")), UsageRecord)
+    bad = [{"type": "compaction", "input_tokens": -1}]
+    assert parse_line(_assistant(input_tokens=5, iterations=bad)) is Skip.MALFORMED
+    many = [{"type": "compaction", "input_tokens": 1}] * 17
+    assert parse_line(_assistant(input_tokens=5, iterations=many)) is Skip.MALFORMED
 
 
 def test_a_time_without_a_zone_is_not_placed() -> None:

@@ -39,5 +39,6 @@ from .reader import ReadResult as ReadResult
 from .reader import TranscriptReader as TranscriptReader
 from .reader import read_from as read_from
 from .transcript import Skip as Skip
+from .transcript import Tokens as Tokens
 from .transcript import UsageRecord as UsageRecord
 from .transcript import parse_line as parse_line

@@ -26,7 +26,7 @@ import attrs
 
 from .attribution import Attribution
 from .prices import PriceTable, band, load_prices, prompt_tokens, raw_cost, round_micros
-from .transcript import MAX_TOKENS, UsageRecord
+from .transcript import MAX_TOKENS, Tokens, UsageRecord
 
 __all__ = ["HOUR_MS", "MAX_ROWS", "Aggregator", "BucketKey", "UsageRow"]
 
@@ -112,12 +112,15 @@ class _Sums:
 
     def add(self, record: UsageRecord) -> None:
         self.messages += 1
-        self.input += record.input
-        self.output += record.output
-        self.cache_write += record.cache_write
-        self.cache_read += record.cache_read
-        self.cache_write_1h += record.cache_write_1h
+        self.add_tokens(record)
         self.web_searches += record.web_searches
+
+    def add_tokens(self, tokens: UsageRecord | Tokens) -> None:
+        self.input += tokens.input
+        self.output += tokens.output
+        self.cache_write += tokens.cache_write
+        self.cache_read += tokens.cache_read
+        self.cache_write_1h += tokens.cache_write_1h
 
 
 @attrs.define
@@ -163,11 +166,12 @@ class Aggregator:
                 self._full.append((key, bucket))
             bucket = self._buckets[key] = _Bucket()
         bucket.total.add(record)
-        prompt = prompt_tokens(
-            input=record.input, cache_write=record.cache_write, cache_read=record.cache_read
-        )
-        where = (record.speed, record.geo, band(self.cuts, prompt))
-        bucket.bands.setdefault(where, _Sums()).add(record)
+        for step in record.steps():  # each sampling step at its own prompt's band
+            prompt = prompt_tokens(
+                input=step.input, cache_write=step.cache_write, cache_read=step.cache_read
+            )
+            where = (record.speed, record.geo, band(self.cuts, prompt))
+            bucket.bands.setdefault(where, _Sums()).add_tokens(step)
 
     def __len__(self) -> int:
         return len(self._buckets) + len(self._full)

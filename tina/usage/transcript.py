@@ -5,8 +5,10 @@ internal to Claude Code. An assistant line carries ``message.model``, ``message.
 ``message.usage`` (``input_tokens``, ``output_tokens``, ``cache_creation_input_tokens``,
 ``cache_read_input_tokens``, and in later builds ``cache_creation.ephemeral_1h_input_tokens`` and
 ``server_tool_use.web_search_requests``, the web searches billed per search on top of tokens,
-``speed``, "fast" for a request in fast mode, billed at its model's fast rates, and
-``inference_geo``, "us" for a request held to US inference, billed at a multiplier),
+``speed``, "fast" for a request in fast mode, billed at its model's fast rates,
+``inference_geo``, "us" for a request held to US inference, billed at a multiplier, and
+``iterations``: a request that compacted its context on the server lists each compaction there,
+``{"type": "compaction", ...tokens}``, whose tokens the top-level counts leave out),
 the top-level ``requestId``, ``timestamp`` (ISO 8601), ``sessionId``, ``cwd``, ``isSidechain`` and,
 in subagent transcripts, ``agentId``. Everything else (user lines, tool results, summaries,
 snapshots, lines of kinds not seen yet) records no usage.
@@ -24,11 +26,15 @@ from datetime import datetime
 
 import attrs
 
-__all__ = ["MAX_TOKENS", "Skip", "UsageRecord", "parse_line"]
+__all__ = ["MAX_TOKENS", "Skip", "Tokens", "UsageRecord", "parse_line"]
 
 MAX_TOKENS = 10**12
 """The most tokens of one kind one message may claim (the wire's bound); more is a bad line."""
 SYNTHETIC_MODEL = "<synthetic>"
+STANDARD_GEOS = (None, "", "global", "not_available")
+"""What ``inference_geo`` says of a request not held to one geography (the standard rates)."""
+MAX_COMPACTIONS = 16
+"""Compaction iterations read per line at most; more is a bad line."""
 """Claude Code's model for messages it makes up itself (no API call, no tokens billed)."""
 
 
@@ -41,6 +47,18 @@ class Skip(enum.Enum):
 
 
 @attrs.frozen(kw_only=True)
+class Tokens:
+    """The tokens of one sampling step of a request, by kind (``cache_write_1h`` is the part of
+    ``cache_write`` written for an hour)."""
+
+    input: int
+    output: int
+    cache_write: int
+    cache_read: int
+    cache_write_1h: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class UsageRecord:
     """The usage of one assistant line. ``key`` is ``"<message id>:<request id>"`` when the line
     has both (the pair public tools deduplicate by), else ``None`` (counted, never deduplicated).
@@ -48,7 +66,9 @@ class UsageRecord:
     ``web_searches`` the server-side web searches the request made (priced per search);
     ``speed`` "standard", "fast" (fast mode: its model's fast rates) or, for a speed not known
     here, that speed as the line gives it (no price); ``geo`` where its inference ran: "global"
-    (not held to one geography) or the line's ``inference_geo``."""
+    (not held to one geography) or the line's ``inference_geo``. The token counts are all the
+    request billed: its message's and, in ``compactions``, each server-side compaction's (a
+    sampling step with a prompt of its own, priced at its own size)."""
 
     key: str | None
     model: str
@@ -66,10 +86,24 @@ class UsageRecord:
     agent_id: str | None = None
     agent_name: str | None = None
     sidechain: bool = False
+    compactions: tuple[Tokens, ...] = ()
 
     @property
     def tokens(self) -> int:
         return self.input + self.output + self.cache_write + self.cache_read
+
+    def steps(self) -> list[Tokens]:
+        """Its sampling steps, each priced by its own prompt size: the message's own tokens
+        (what is left of the counts once the compactions are taken out), then each compaction."""
+        done = self.compactions
+        own = Tokens(
+            input=self.input - sum(c.input for c in done),
+            output=self.output - sum(c.output for c in done),
+            cache_write=self.cache_write - sum(c.cache_write for c in done),
+            cache_read=self.cache_read - sum(c.cache_read for c in done),
+            cache_write_1h=self.cache_write_1h - sum(c.cache_write_1h for c in done),
+        )
+        return [own, *done]
 
 
 def _count(value: object) -> int | None:
@@ -103,6 +137,51 @@ def time_ms(value: object) -> int | None:
     return int(when.timestamp() * 1000)
 
 
+def _tokens(usage: dict[str, object]) -> Tokens | None:
+    """The token counts of a usage object (or of one of its iterations); None: a bad count."""
+    counts = [
+        _count(usage.get(name))
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        )
+    ]
+    if any(c is None for c in counts):
+        return None
+    tokens_in, tokens_out, write, read = (c or 0 for c in counts)
+    one_hour = 0
+    creation = usage.get("cache_creation")
+    if isinstance(creation, dict):
+        one_hour = min(_count(creation.get("ephemeral_1h_input_tokens")) or 0, write)
+    return Tokens(
+        input=tokens_in,
+        output=tokens_out,
+        cache_write=write,
+        cache_read=read,
+        cache_write_1h=one_hour,
+    )
+
+
+def _compactions(usage: dict[str, object]) -> tuple[Tokens, ...] | None:
+    """The compactions the request's ``iterations`` list (its other iterations are the message's
+    own, already in the top-level counts); None: too many, or one with a bad count."""
+    iterations = usage.get("iterations")
+    if not isinstance(iterations, list):
+        return ()
+    found = [i for i in iterations if isinstance(i, dict) and i.get("type") == "compaction"]
+    if len(found) > MAX_COMPACTIONS:
+        return None
+    out = []
+    for iteration in found:
+        tokens = _tokens(iteration)
+        if tokens is None:
+            return None
+        out.append(tokens)
+    return tuple(out)
+
+
 def parse_line(line: bytes | str) -> UsageRecord | Skip:
     """The usage one transcript line records, or why it records none. Never raises."""
     try:
@@ -119,22 +198,18 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
         return Skip.NOT_USAGE
     if not isinstance(usage, dict):
         return Skip.MALFORMED
-    counts = [
-        _count(usage.get(name))
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_creation_input_tokens",
-            "cache_read_input_tokens",
-        )
-    ]
-    if any(c is None for c in counts):
+    own = _tokens(usage)
+    compactions = _compactions(usage)
+    if own is None or compactions is None:
         return Skip.MALFORMED
-    tokens_in, tokens_out, write, read = (c or 0 for c in counts)
-    one_hour = 0
-    creation = usage.get("cache_creation")
-    if isinstance(creation, dict):
-        one_hour = min(_count(creation.get("ephemeral_1h_input_tokens")) or 0, write)
+    steps = (own, *compactions)
+    tokens_in = sum(t.input for t in steps)
+    tokens_out = sum(t.output for t in steps)
+    write = sum(t.cache_write for t in steps)
+    read = sum(t.cache_read for t in steps)
+    one_hour = sum(t.cache_write_1h for t in steps)
+    if max(tokens_in, tokens_out, write, read) > MAX_TOKENS:
+        return Skip.MALFORMED
     searches = 0
     tools = usage.get("server_tool_use")
     if isinstance(tools, dict):
@@ -145,7 +220,7 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
     # (priced as nothing, never as the standard one), at most a short name.
     speed = "standard" if speed in (None, "") else (_text(speed, 32) or "unknown")
     geo = usage.get("inference_geo")
-    geo = "global" if geo in (None, "") else (_text(geo, 32) or "unknown")
+    geo = "global" if geo in STANDARD_GEOS else (_text(geo, 32) or "unknown")
     model = _text(message.get("model"), 128) or "unknown"
     if model == SYNTHETIC_MODEL:
         return Skip.SYNTHETIC
@@ -168,4 +243,5 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
         agent_id=_text(data.get("agentId"), 128),
         agent_name=_text(data.get("agentName"), 64),
         sidechain=data.get("isSidechain") is True,
+        compactions=compactions,
     )
