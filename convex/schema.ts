@@ -167,6 +167,14 @@ export default defineSchema({
     .index("by_node", ["nodeId"])
     .index("by_online_beat", ["online", "lastBeatAt"]),
 
+  // Whether someone watches the dashboard (presence.ts; not the laptops' `presence` above): one
+  // row, key "dashboard", `until` moved on by open dashboards at most once per 30 s. The laptops
+  // subscribe to it and send usage in quick batches until then, every 30 s otherwise.
+  dashboardPresence: defineTable({
+    key: v.literal("dashboard"),
+    until: v.number(),
+  }).index("by_key", ["key"]),
+
   // An orchestration is identified by (node, feature, start time).
   orchestrations: defineTable({
     nodeId: v.id("nodes"),

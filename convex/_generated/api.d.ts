@@ -49,6 +49,7 @@ import type * as nodes from "../nodes.js";
 import type * as notify from "../notify.js";
 import type * as notifyNode from "../notifyNode.js";
 import type * as orchestrations from "../orchestrations.js";
+import type * as presence from "../presence.js";
 import type * as prompts from "../prompts.js";
 import type * as teams from "../teams.js";
 import type * as usage from "../usage.js";
@@ -99,6 +100,7 @@ declare const fullApi: ApiFromModules<{
   notify: typeof notify;
   notifyNode: typeof notifyNode;
   orchestrations: typeof orchestrations;
+  presence: typeof presence;
   prompts: typeof prompts;
   teams: typeof teams;
   usage: typeof usage;
