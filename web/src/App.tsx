@@ -4,6 +4,7 @@ import { useConvexAuth, useQuery } from "convex/react";
 import { Component, type ReactNode } from "react";
 import { api } from "./api";
 import { Button, ErrorMessage, QueryBoundary } from "./components/ui";
+import { usePresence } from "./hooks/usePresence";
 import { useRoute } from "./hooks/useRoute";
 import { describeError } from "./lib/errors";
 import { href, type Route } from "./lib/routing";
@@ -104,6 +105,8 @@ class SessionBoundary extends Component<{ children: ReactNode }, { error: unknow
 function SignedIn() {
   const route = useRoute();
   const me = useQuery(api.users.me);
+  // Only a person with a role may say they watch; mounted once, here, for every view.
+  usePresence(me !== undefined && me.role !== null);
   if (me !== undefined && me.role === null) return <NoAccess name={me.name} />;
   const value: Me | undefined =
     me && me.role ? { name: me.name, role: me.role, ...(me.userId ? { userId: me.userId } : {}), ...(me.email ? { email: me.email } : {}) } : undefined;
