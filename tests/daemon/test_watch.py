@@ -17,6 +17,7 @@ import trio.testing
 import watchfiles
 
 from tina.daemon import inotify
+from tina.daemon.pace import Pace
 from tina.daemon.watch import Inbox, WatchHub, _roots, undecodable_path
 
 BACKENDS = [
@@ -508,6 +509,74 @@ async def test_inotify_lingering_takes_a_busy_batch_on_its_timer_and_idles_on_th
         assert waits == 2  # a's wait, then the one after the empty look: none for b
         stop.set()
         nursery.cancel_scope.cancel()
+
+
+@needs_inotify
+@pytest.mark.timeout(60)
+async def test_inotify_with_a_lazy_pace_holds_a_batch_until_the_pace_goes_quick(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lazy pace stretches the batch (and the look again after it) to its lazy wait (an
+    hour, on a clock that jumps); going quick cuts a wait in progress short and the batch comes
+    at once."""
+    on_fd = trio.Event()  # the watch waits on the OS again
+    real = trio.lowlevel.wait_readable
+
+    async def waiting(fd: int) -> None:
+        on_fd.set()
+        await real(fd)
+
+    monkeypatch.setattr(trio.lowlevel, "wait_readable", waiting)
+    root = tmp_path / "root"
+    root.mkdir()
+    stop = trio.Event()
+    pace = Pace(lazy_s=3600)
+    pace.set_quick(False)
+    grow = inotify.Grow()
+    batches: list[tuple[float, set[Path]]] = []
+    watching = trio.Event()
+    batched = trio.Event()  # a batch came (waited on, not polled: the clock would tick to it)
+
+    async def run() -> None:
+        async for changes in inotify.awatch(
+            root,
+            stop_event=stop,
+            step=50,
+            debounce=50,
+            linger=True,
+            grow=grow,
+            pace=pace,
+            watching=watching,
+        ):
+            batches.append((trio.current_time(), {Path(p) for _, p in changes}))
+            batched.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await watching.wait()
+        began = trio.current_time()
+        (root / "a.jsonl").write_text("a")
+        await batched.wait()
+        at, paths = batches[0]
+        assert paths == {root / "a.jsonl"}
+        assert at - began >= 3600  # the lazy wait, not the 50 ms step
+        on_fd = trio.Event()
+        await on_fd.wait()  # its look again an hour later found nothing
+        assert trio.current_time() - at >= 3600
+        # From here the clock runs at the real rate and never jumps: a batch held for its
+        # lazy hour can only come early because the pace went quick.
+        autojump_clock.autojump_threshold = math.inf
+        autojump_clock.rate = 1.0
+        (root / "b.jsonl").write_text("b")
+        await trio.testing.wait_all_tasks_blocked()  # the watch read it and sleeps its hour
+        assert len(batches) == 1
+        assert pace.holding == 1  # what the daemon's status shows as changes waiting
+        batched = trio.Event()
+        pace.set_quick(True)  # a dashboard opened
+        await batched.wait()
+        assert batches[1][1] == {root / "b.jsonl"}
+        stop.set()
+        grow.interrupt()
 
 
 @needs_inotify

@@ -21,6 +21,7 @@ from .test_usage import (
     LEAD_SESSION,
     TEAM,
     assistant,
+    dashboard_open,
     orchestration,
     totals,
     work_session,
@@ -59,6 +60,7 @@ def test_teams_inboxes_and_transcripts_of_claude_codes_own_config_dir(
 ) -> None:
     work = laptop.home / ".claude-work"
     laptop.extra_env["TINA_CLAUDE_CONFIG_DIR"] = str(work)
+    dashboard_open(owner)  # usage within a second, not at the next 30 s round
     laptop.start_daemon()
     wt = laptop.init_orchestration(FEATURE, phases=2)  # its lookup: ~/.claude/tina-sessions
     orch = eventually(lambda: orchestration(backend))
@@ -93,6 +95,7 @@ def test_a_config_dir_the_daemon_was_not_told_of_is_read_from_its_first_hook_tea
     message goes to the inbox there, the lead's usage is its phase's, and after a restart the
     team is still there (not taken for gone before that config dir is read again)."""
     work = laptop.home / ".claude-work"
+    dashboard_open(owner)
     laptop.start_daemon()
     wt = laptop.init_orchestration(FEATURE, phases=2)
     orch = eventually(lambda: orchestration(backend))

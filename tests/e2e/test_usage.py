@@ -68,9 +68,20 @@ def orchestration(backend: BackendProcess) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def started(laptop: Laptop, backend: BackendProcess) -> tuple[Path, dict[str, Any], Path]:
+def dashboard_open(owner: Api) -> None:
+    """A dashboard says it is open, as the web app does every 20 s while it is visible: for the
+    next 90 s the daemons send usage within a second of a new message (otherwise once per
+    `usage_idle_secs`, 30 s)."""
+    owner.mutation("presence:watch")
+
+
+def started(
+    laptop: Laptop, backend: BackendProcess, owner: Api | None = None
+) -> tuple[Path, dict[str, Any], Path]:
     """The daemon running, an orchestration synced: its worktree, its row, and where the lead
-    session's transcript goes (its directory made)."""
+    session's transcript goes (its directory made). With `owner`, a dashboard is open."""
+    if owner is not None:
+        dashboard_open(owner)
     laptop.start_daemon()
     wt = laptop.init_orchestration(FEATURE, phases=2)
     orch = eventually(lambda: orchestration(backend))
@@ -82,7 +93,7 @@ def started(laptop: Laptop, backend: BackendProcess) -> tuple[Path, dict[str, An
 def test_an_assistant_line_becomes_its_orchestrations_usage_once(
     backend: BackendProcess, laptop: Laptop, owner: Api
 ) -> None:
-    wt, orch, transcript = started(laptop, backend)
+    wt, orch, transcript = started(laptop, backend, owner)
     laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION)
     # usage is attributed as the daemon knows things when it reads the line: its team first
     eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
@@ -116,6 +127,7 @@ def test_an_assistant_line_becomes_its_orchestrations_usage_once(
 
     # A restart reads on from where it was: nothing is sent twice, the next line once.
     laptop.stop_daemon()
+    dashboard_open(owner)
     laptop.start_daemon()
     searched = {"web_search_requests": 2, "web_fetch_requests": 1}
     with transcript.open("a") as f:
@@ -137,11 +149,43 @@ def test_an_assistant_line_becomes_its_orchestrations_usage_once(
     assert backend.dump("usageBatches")["usageBatches"] == []
 
 
+def test_with_no_dashboard_open_a_line_waits_and_a_dashboard_opening_sends_it_at_once(
+    backend: BackendProcess, laptop: Laptop, owner: Api
+) -> None:
+    """Rounds an hour apart with no dashboard open (`usage_idle_secs`): a new line is in hand
+    and waits; the moment a dashboard says it is open (`presence:watch`, what the web app calls)
+    the daemon reads and sends it."""
+    laptop.start_daemon(env={"TINA_USAGE_IDLE_SECS": "3600"})
+    wt = laptop.init_orchestration(FEATURE, phases=2)
+    orch = eventually(lambda: orchestration(backend))
+    laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION)
+    eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
+
+    def usage_status() -> dict[str, Any]:
+        status = laptop.status()
+        assert status is not None
+        usage: dict[str, Any] = status["usage"]
+        return usage
+
+    # Convex says nobody watches (no dashboard ever opened on this deployment): lazy.
+    eventually(lambda: usage_status()["pace"] == "lazy")
+    transcript = transcript_of(laptop, wt, LEAD_SESSION)
+    transcript.parent.mkdir(parents=True, exist_ok=True)
+    transcript.write_text(assistant(wt, "lazy-1", input_tokens=70, output_tokens=7))
+    eventually(lambda: usage_status()["waiting"])  # in hand, its round an hour off
+    assert totals(owner, orch["_id"]) is None
+
+    dashboard_open(owner)
+    got = eventually(lambda: (t := totals(owner, orch["_id"])) is not None and t, timeout=30)
+    assert (got["messages"], got["input"]) == (1, 70)
+    assert usage_status()["pace"] == "quick"
+
+
 def test_a_leads_usage_from_before_its_team_moves_to_its_phase_when_the_team_appears(
     backend: BackendProcess, laptop: Laptop, owner: Api
 ) -> None:
     # The lead starts working before it creates its team: its worktree names the orchestration.
-    wt, orch, transcript = started(laptop, backend)
+    wt, orch, transcript = started(laptop, backend, owner)
     transcript.write_text(
         assistant(wt, "01", input_tokens=100, output_tokens=40, cache_creation_input_tokens=9000)
     )
@@ -154,6 +198,7 @@ def test_a_leads_usage_from_before_its_team_moves_to_its_phase_when_the_team_app
 
     # The daemon restarts meanwhile: what it sent of the session is in its ledger.
     laptop.stop_daemon()
+    dashboard_open(owner)
     laptop.start_daemon()
     # Its team appears, then its next line: all of it is now phase 1's, the lead's.
     laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=LEAD_SESSION)
@@ -201,7 +246,7 @@ def test_a_pane_teammates_usage_is_its_agents_by_the_pane_its_hooks_ran_in(
     """A pane teammate is a session of its own that leads nothing: its hooks run in its pane
     (`TMUX_PANE`, or an iTerm2 session's `ITERM_SESSION_ID`), and the team config names the
     member in that pane."""
-    wt, orch, _ = started(laptop, backend)
+    wt, orch, _ = started(laptop, backend, owner)
     members = [{"name": "team-lead", "tmuxPaneId": ""}, {"name": "executor-1", **pane}]
     laptop.write_team(TEAM, members, cwd=wt, lead_session_id=LEAD_SESSION)
     eventually(lambda: [t for t in backend.dump("teams")["teams"] if t["dirName"] == TEAM])
@@ -251,7 +296,7 @@ def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
     """`CLAUDE_CONFIG_DIR=~/.claude-work claude` keeps its transcripts under that directory,
     which the daemon (started by launchd, without the shell's environment) was not told of: the
     hooks' `transcript_path` shows it, and from then on it is read, across restarts."""
-    wt, orch, _ = started(laptop, backend)
+    wt, orch, _ = started(laptop, backend, owner)
     work = laptop.home / ".claude-work"
     # written before its first hook reaches the daemon: read all the same
     transcript = work_session(laptop, wt, assistant(wt, "w1", input_tokens=300, output_tokens=30))
@@ -267,6 +312,7 @@ def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
 
     # Kept with the usage state: after a restart it is read again before any hook.
     laptop.stop_daemon()
+    dashboard_open(owner)
     laptop.start_daemon()
     eventually(
         lambda: (

@@ -166,6 +166,63 @@ async def test_an_appended_line_reads_only_its_file_and_reaches_convex_once(
 
 
 @pytest.mark.timeout(60)
+async def test_with_no_dashboard_open_a_line_waits_for_the_lazy_round_and_an_opened_one_sends_it(
+    tmp_path: Path, rig: Rig
+) -> None:
+    projects = _copy(tmp_path)
+    usage = actor.Usage(
+        tmp_path / "usage.json", [projects], PRICES, facts=lambda: _facts("orch1"), idle_s=3600
+    )
+    await rig.watching(projects)
+    await rig.start(usage)
+    await _until(lambda: rig.gateway.usage_batches and not usage.ledger.pending())  # type: ignore[union-attr]
+    assert usage.pace.quick  # Convex has not said yet: quick, as before pacing
+    rig.gateway.watch(usage.wall_ms() - 60_000)  # the last dashboard closed a minute ago
+    await _until(lambda: not usage.pace.quick)
+    assert usage.detail()["pace"] == "lazy"
+    before, rounds = rig.gateway.usage_totals("orch1"), usage.rounds
+
+    transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000001.jsonl"
+    with transcript.open("a") as f:
+        f.write(_line("msg-lazy-1", 700))
+    await _until(lambda: usage.pausing)  # the change is in hand; the next round is an hour off
+    assert usage.rounds == rounds
+    assert rig.gateway.usage_totals("orch1") == before
+    rig.gateway.watch(usage.wall_ms() + 90_000)  # a dashboard opens
+    await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == before["input"] + 700)
+    assert usage.pace.quick and usage.rounds == rounds + 1
+
+
+@pytest.mark.timeout(60)
+async def test_the_pace_follows_the_dashboard_by_its_time_and_by_its_changes(
+    tmp_path: Path, rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quick until the time Convex gives; a laptop whose clock is an hour ahead still goes
+    quick for `WATCH_S` when that time moves (a dashboard refreshed it); lazy after."""
+    monkeypatch.setattr(actor, "WATCH_S", 0.3)
+    projects = _copy(tmp_path)
+    now = [1_800_000_000_000]
+    usage = actor.Usage(tmp_path / "usage.json", [projects], PRICES, wall_ms=lambda: now[0])
+    await rig.watching(projects)
+    await rig.start(usage)
+    until = now[0] + 60_000
+    rig.gateway.watch(until)
+    await _until(lambda: usage.watched_until == until)
+    assert usage.pace.quick
+    now[0] += 3_600_000  # the laptop's clock jumps an hour ahead: Convex's time is past
+    until += 30_000
+    rig.gateway.watch(until)  # the dashboard refreshed it
+    await _until(lambda: usage.watched_until == until)
+    assert usage.pace.quick  # it moved: someone is there, whatever the clocks say
+    await _until(lambda: not usage.pace.quick)  # `WATCH_S` later, nothing new: lazy
+    rig.gateway.presence.cell.set(["not", "a", "time"])  # type: ignore[list-item]
+    until += 30_000
+    rig.gateway.watch(until)  # refreshed again
+    await _until(lambda: usage.pace.quick)  # the malformed value skipped, this one followed
+    await _until(lambda: not usage.pace.quick)
+
+
+@pytest.mark.timeout(60)
 async def test_a_new_session_file_in_a_new_project_directory_is_read(
     tmp_path: Path, rig: Rig
 ) -> None:

@@ -37,6 +37,7 @@ from tina.messages import (
 from .actions import PendingActions, result_to_wire
 from .client import ConvexClient
 from .needs import SyncLaptopResult, result_from_wire, sync_laptop_args
+from .presence import WatchedUntil
 from .prompts import PendingDecisions, opened_to_wire
 from .wire import make_converter
 
@@ -281,6 +282,7 @@ class GatewayProtocol(Protocol):
     async def open_prompt(self, prompt: OpenedPrompt) -> bool: ...
     async def settle_prompt(self, prompt_id: str, outcome: PromptOutcome) -> bool: ...
     def pending_decisions(self) -> contextlib.AbstractAsyncContextManager[PendingDecisions]: ...
+    def watched_until(self) -> contextlib.AbstractAsyncContextManager[WatchedUntil]: ...
     async def sync_laptop(
         self, items: list[LaptopNeed], sessions: list[SessionSnapshot]
     ) -> SyncLaptopResult: ...
@@ -518,6 +520,13 @@ class Gateway:
         (`tina.convex.prompts.PendingDecisions`)."""
         async with self.client.subscribe("prompts:pendingDecisions", self._args()) as sub:
             yield PendingDecisions(sub)
+
+    @contextlib.asynccontextmanager
+    async def watched_until(self) -> AsyncIterator[WatchedUntil]:
+        """Until when someone has the dashboard open (server ms), live
+        (`tina.convex.presence.WatchedUntil`)."""
+        async with self.client.subscribe("presence:watchedUntil", self._args()) as sub:
+            yield WatchedUntil(sub)
 
     async def sync_laptop(
         self, items: list[LaptopNeed], sessions: list[SessionSnapshot]

@@ -177,13 +177,18 @@ class Daemon:
             facts=self._usage_facts,
             resolve=self._orchestration_id,
             disk=self.disk,
+            idle_s=config.usage_idle_secs,
         )
         # The transcripts have a hub of their own, whose batches gather what is written within
         # `usage.SETTLE_MS` of a first write, and which looks again that much later while they
         # keep changing: a busy laptop's many transcripts cost a wake-up and a reading round per
-        # batch, not per write, and the worktrees' hub keeps its latency.
+        # batch, not per write, and the worktrees' hub keeps its latency. With no dashboard open
+        # (the usage actor's pace is lazy) its batches gather for the lazy wait instead.
         self.transcripts_hub = WatchHub(
-            debounce_ms=usage.SETTLE_MS, step_ms=usage.SETTLE_MS, linger=True
+            debounce_ms=usage.SETTLE_MS,
+            step_ms=usage.SETTLE_MS,
+            linger=True,
+            pace=self.usage.pace,
         )
         send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive

@@ -10,6 +10,7 @@ can supply everything.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -44,12 +45,16 @@ _KEYS: dict[str, tuple[str, str]] = {
     "stall_after_mins": ("TINA_STALL_AFTER_MINS", "stall_after_mins"),
     "usage_prices": ("TINA_USAGE_PRICES", "path"),
     "transcript_dirs": ("TINA_TRANSCRIPT_DIRS", "paths"),
+    "usage_idle_secs": ("TINA_USAGE_IDLE_SECS", "usage_idle_secs"),
 }
 
 PERMISSION_WAIT_MS = 20_000
 PERMISSION_WAIT_MAX_MS = 55_000
 """How long a PermissionRequest waits for the dashboard at most: under the 60 s `tina hooks
 install` gives the hook, with room for `tina hook`'s own 1.5 s of slack."""
+USAGE_IDLE_MAX_SECS = 3600.0
+"""At most an hour between usage rounds with no dashboard open: budgets are checked as usage
+arrives."""
 STALL_AFTER_MINS = 10
 STALL_AFTER_MAX_MINS = 24 * 60
 """An agent or session silent this many minutes (a whole number, 1 to a day) is shown as
@@ -103,6 +108,9 @@ class Config:
     # Where Claude Code's transcripts are read from (`tina.claude_dirs`); empty: the default
     # directory only (`load` puts the others it finds here).
     transcript_dirs: tuple[Path, ...] = ()
+    # With no dashboard open, usage is read and sent at most once per this long (open, within
+    # a second of a new message).
+    usage_idle_secs: float = 30.0
     source: Path | None = None  # the file it came from, if any
     profile: str | None = None
 
@@ -187,6 +195,16 @@ def _check(key: str, raw: Any, kind: str, origin: str) -> Any:
                 f"{where}: expected whole minutes from 1 to {STALL_AFTER_MAX_MINS}, got {raw!r}"
             )
         return int(text)
+    if kind == "usage_idle_secs":
+        try:
+            seconds = float(raw) if not isinstance(raw, bool) else math.nan
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not 0.5 <= seconds <= USAGE_IDLE_MAX_SECS:
+            raise ConfigError(
+                f"{where}: expected seconds from 0.5 to {USAGE_IDLE_MAX_SECS:.0f}, got {raw!r}"
+            )
+        return seconds
     if kind in ("positive_float", "positive_int", "permission_wait_ms"):
         try:
             number = float(raw) if kind == "positive_float" else int(str(raw))

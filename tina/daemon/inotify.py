@@ -20,6 +20,10 @@ none (at most `debounce` ms after the first), then the batch is yielded. A busy 
 `linger`: after a batch it looks again `step` ms later, so files that keep changing cost one
 wake-up a batch; a look that finds nothing goes back to waiting on the fd.
 
+A `pace` (`tina.daemon.pace.Pace`) may stretch both `step` and `debounce` to its lazy wait while
+it is not quick: a busy watch then hands over one batch per lazy wait. Going quick cuts the
+wait in progress short (through `grow`'s interrupt), and the next batch comes at the quick step.
+
 A running watch can grow (`Grow`): roots added to it are watched with their trees on the same
 inotify instance, then `(RESCAN, root)` is yielded for each, so their subscribers read what
 changed before the watch existed. Watches already in place are untouched: a daemon starting a
@@ -37,10 +41,13 @@ import struct
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from watchfiles import Change
+
+if TYPE_CHECKING:
+    from tina.daemon.pace import Pace
 
 # <sys/inotify.h>
 IN_MODIFY = 0x002
@@ -279,6 +286,20 @@ class Grow:
         return out
 
 
+async def _sleep(seconds: float, grow: Grow | None) -> None:
+    """Sleep, cut short by `grow`'s interrupt when given (roots added, a stop, a pace gone
+    quick): the batch then ends at once."""
+    if grow is None:
+        await trio.sleep(seconds)
+        return
+    with trio.CancelScope() as scope:
+        grow.waiting = scope
+        try:
+            await trio.sleep(seconds)
+        finally:
+            grow.waiting = None
+
+
 async def _woken(fd: int, stop: trio.Event, grow: Grow | None, after: float | None = None) -> str:
     """Wait until `fd` is readable ("readable"), `stop` is set ("stop", whatever else is true)
     or roots wait to be added ("grow"); with `after`, wait that long instead of for `fd`
@@ -395,6 +416,7 @@ async def awatch(
     grow: Grow | None = None,
     linger: bool = False,
     watching: trio.Event | None = None,
+    pace: Pace | None = None,
 ) -> AsyncIterator[set[tuple[int, str]]]:
     """Yield sets of `(Change, path)` under `paths` until `stop_event` is set (see the module);
     roots handed to `grow` are added to the watch as it runs.
@@ -405,7 +427,18 @@ async def awatch(
     waiting on the OS, so an idle watch still has no timer.
 
     `watching` is set once every directory under `paths` has its watch (they are set up in a
-    worker thread): what changes from then on is reported."""
+    worker thread): what changes from then on is reported.
+
+    With `pace` (and `grow`, whose interrupt it uses), `step` and `debounce` are its lazy wait
+    while it is not quick (see the module)."""
+
+    def step_s() -> float:
+        return step / 1000 if pace is None else pace.wait_s(step / 1000)
+
+    def debounce_s() -> float:
+        return debounce / 1000 if pace is None else pace.wait_s(debounce / 1000)
+
+    unhook = pace.on_hurry(grow.interrupt) if pace is not None and grow is not None else None
     roots = [os.fsencode(p) for p in paths]
     root_set = set(roots)
     ino: Inotify | None = await trio.to_thread.run_sync(_watch_roots, roots)
@@ -415,7 +448,7 @@ async def awatch(
     look_again = False
     try:
         while (
-            woken := await _woken(ino.fd, stop_event, grow, step / 1000 if look_again else None)
+            woken := await _woken(ino.fd, stop_event, grow, step_s() if look_again else None)
         ) != "stop":
             if woken == "grow":
                 assert grow is not None
@@ -427,13 +460,13 @@ async def awatch(
                     yield {(RESCAN, os.fsdecode(r)) for r in new}
                 continue
             batch = _Batch()
-            deadline = trio.current_time() + debounce / 1000
+            began = trio.current_time()
             events = ino.read()
             if woken == "timer":
                 look_again = False
                 if not events:
                     continue  # quiet now: wait on the OS again
-                deadline -= step / 1000  # the batch began when the look-again wait did
+                began -= step_s()  # the batch began when the look-again wait did
             while True:
                 _apply(ino, root_set, events, batch)
                 if batch.new_dirs:
@@ -441,12 +474,19 @@ async def awatch(
                     dirs, batch.new_dirs = batch.new_dirs, []
                     await trio.to_thread.run_sync(_walk_new, ino, dirs, found)
                     batch.changes.update((Change.added, os.fsdecode(f)) for f in found)
-                quiet = min(step / 1000, deadline - trio.current_time())
+                quiet = min(step_s(), began + debounce_s() - trio.current_time())
                 if quiet <= 0 or batch.overflow or batch.root_gone:
                     break
                 # The batch ends after `step` without an event: sleep it, then take what came
                 # (cheaper than waiting on the fd with a timeout, which trio must abort).
-                await trio.sleep(quiet)
+                if pace is None:
+                    await trio.sleep(quiet)
+                else:
+                    pace.holding += 1  # changes in hand, waiting out the step
+                    try:
+                        await _sleep(quiet, grow)
+                    finally:
+                        pace.holding -= 1
                 events = ino.read()
                 if not events:
                     break
@@ -462,5 +502,7 @@ async def awatch(
                 return
             look_again = linger
     finally:
+        if unhook is not None:
+            unhook()
         if ino is not None:
             ino.close()

@@ -38,6 +38,7 @@ import watchfiles
 from watchfiles._rust_notify import WatchfilesRustInternalError
 
 from tina.daemon import inotify
+from tina.daemon.pace import Pace
 from tina.local.files import display_path, is_undecodable
 
 log = structlog.get_logger("tina.watch")
@@ -158,6 +159,7 @@ class WatchHub:
         rust_timeout_ms: int = 500,
         awatch: Callable[..., Any] | None = None,
         linger: bool = False,
+        pace: Pace | None = None,
     ) -> None:
         self._subs: dict[Path, list[Inbox]] = {}
         self._names: dict[str, Path] = {}  # str(root) -> root: routing walks strings, not Paths
@@ -168,6 +170,8 @@ class WatchHub:
         self._step = step_ms
         self._rust_timeout = rust_timeout_ms
         self._linger = linger  # inotify: after a batch, look again `step_ms` later (`awatch`)
+        # inotify: while it is lazy, batches gather for its lazy wait instead (`awatch`).
+        self._pace = pace
         self._awatch = awatch or default_backend()
         self._changed = trio.Event()
         # Roots left out of the OS watch -> the path that made watchfiles fail (None: unknown),
@@ -355,6 +359,8 @@ class WatchHub:
                 # they exist would miss what changed in between, for good.
                 watching = trio.Event()
                 extra = {"grow": grow, "linger": self._linger, "watching": watching}
+                if self._pace is not None:
+                    extra["pace"] = self._pace
             async with trio.open_nursery() as nursery:
                 if fresh and watching is not None:
                     nursery.start_soon(self._rescan_all_when, watching)

@@ -24,6 +24,7 @@ from tina.convex.gateway import (
     TeamBatchEntry,
 )
 from tina.convex.needs import SyncLaptopResult, sync_laptop_args
+from tina.convex.presence import WatchedUntil
 from tina.convex.prompts import PendingDecisions
 from tina.messages import (
     ActionResult,
@@ -196,6 +197,9 @@ class FakeGateway:
     subscription: FakeSubscription = attrs.Factory(FakeSubscription)
     prompts: dict[str, dict[str, Any]] = attrs.Factory(dict)
     decisions: FakeSubscription = attrs.Factory(FakeSubscription)
+    # `presence:watchedUntil` as the deployment sends it (`{"until": ms}`, or any value a test
+    # wants refused), through the real `WatchedUntil`; nothing is sent until a test sets it.
+    presence: FakeSubscription = attrs.Factory(FakeSubscription)
     changed: trio.Event = attrs.Factory(trio.Event)
     faults: list[Fault] = attrs.Factory(list)
     # The laptop's needs and sessions as `needs:syncLaptop` last replaced them.
@@ -576,6 +580,14 @@ class FakeGateway:
     @contextlib.asynccontextmanager
     async def pending_decisions(self) -> AsyncIterator[PendingDecisions]:
         yield PendingDecisions(self.decisions)
+
+    def watch(self, until_ms: float) -> None:
+        """A dashboard is watching until `until_ms` (as `presence:watch` leaves it)."""
+        self.presence.cell.set({"until": until_ms})  # type: ignore[arg-type]
+
+    @contextlib.asynccontextmanager
+    async def watched_until(self) -> AsyncIterator[WatchedUntil]:
+        yield WatchedUntil(self.presence)
 
     async def sync_laptop(
         self, items: list[LaptopNeed], sessions: list[SessionSnapshot]

@@ -10,7 +10,12 @@ start or after lost events) lists them all and reads those whose size or inode m
 in a worker thread, counts the new lines (attributed with the daemon's `facts`: the Claude
 watcher's team configs, the orchestrations the daemon knows, with their Convex ids where the
 syncer has them) and seals them into batches, saved with the marks (`tina.usage.UsageLedger`).
-Rounds are at most one per `min_gap`, so a burst of writes is read once. Usage of an
+Rounds are at most one per `min_gap`, so a burst of writes is read once, while someone has
+the dashboard open; otherwise at most one per `Usage.pace`'s lazy wait (`IDLE_S`, the
+`usage_idle_secs` setting): the actor follows ``presence:watchedUntil`` (a dashboard that is
+open says so every 20 s) and goes quick the moment it changes, cutting its wait short (and the
+transcripts' hub's, `tina.daemon.pace`). Until Convex has answered (or when the deployment has
+no such query) it stays quick, as before pacing existed. Usage of an
 orchestration without a Convex id yet is held in the ledger and sealed once `resolve` knows the
 id (after `tina.usage.ledger.HOLD_MS`: unattributed); while rows are held the actor looks again
 every `held_interval`.
@@ -48,6 +53,8 @@ from tina.claude_dirs import ALREADY_READ, MAX_LEARNED, acceptable, account_of, 
 from tina.convex import LatestValue
 from tina.convex.errors import ConvexError, error_data, refusal
 from tina.convex.gateway import GatewayProtocol
+from tina.daemon.actors.listener import follow
+from tina.daemon.pace import Pace
 from tina.daemon.watch import Inbox, WatchHub
 from tina.local.files import FileRefused, read_file
 from tina.local.paths import tina_dir
@@ -77,6 +84,11 @@ dashboard; with nothing written the hub sleeps on the OS."""
 MIN_GAP = 0.5
 """At most one reading round per this long, whatever the hub hands over (a rescan, a hub with
 a shorter settle)."""
+IDLE_S = 30.0
+"""With no dashboard open, what is written is read and sent at most once per this long."""
+WATCH_S = 90.0
+"""How long a changed ``presence:watchedUntil`` counts as someone watching, whatever the
+laptop's clock says of its time (a dashboard refreshes it every 30 s or so)."""
 SAVE_AT_STOP = 0.25
 """How long a stopping actor waits to save its last acknowledgements (a journal line)."""
 HELD_INTERVAL = 5.0
@@ -156,6 +168,8 @@ class Usage:
         disk: trio.CapacityLimiter | None = None,
         hold_ms: int = HOLD_MS,
         ledger: UsageLedger | None = None,
+        idle_s: float = IDLE_S,
+        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.state_file = state_file
         self.roots = tuple(roots)  # the configured transcript directories
@@ -180,6 +194,12 @@ class Usage:
         self.ledger = ledger
         self.lock = trio.Lock()  # one thread at a time on the ledger
         self.sealed: LatestValue[int] = LatestValue(0)  # bumped when batches are sealed
+        # Quick while someone has the dashboard open (or nobody said yet), lazy otherwise.
+        self.pace = Pace(lazy_s=idle_s)
+        self.watched_until: int | None = None  # server ms; None: Convex has not said
+        self.watch_changed: float | None = None  # trio time it last changed
+        self.wall_ms = wall_ms
+        self.pausing = False  # changes are in hand and wait out the gap between rounds
         self.rounds = 0
         self.sent = 0
         self.failures = 0
@@ -290,6 +310,9 @@ class Usage:
             "held_expired": 0 if ledger is None else ledger.held_expired,
             "refused": 0 if ledger is None else ledger.refused,
             "moved": 0 if ledger is None else ledger.moved,
+            "pace": "quick" if self.pace.quick else "lazy",
+            # Changes in hand, waiting for the next round (in the actor or the hub's batch).
+            "waiting": self.pausing or self.pace.holding > 0,
             "rounds": self.rounds,
             "sent": self.sent,
             "failures": self.failures,
@@ -443,6 +466,7 @@ async def run(
                 watch(root)
             nursery.start_soon(learner)
             nursery.start_soon(held_timer)
+            nursery.start_soon(_follow_presence, usage, gateway_cell)
             nursery.start_soon(
                 partial(
                     _send_pending, usage, gateway_cell, call_timeout=call_timeout, backoff=backoff
@@ -457,9 +481,15 @@ async def run(
                     held = trio.Event()
                 await wake.wait()
                 wake = trio.Event()
-                gap = last + min_gap - trio.current_time()
+                gap = last + usage.pace.wait_s(min_gap) - trio.current_time()
                 if gap > 0:
-                    await trio.sleep(gap)  # what comes meanwhile is read in this round
+                    # What comes meanwhile is read in this round; a dashboard opening cuts the
+                    # lazy wait short.
+                    usage.pausing = True
+                    try:
+                        await usage.pace.pause(gap)
+                    finally:
+                        usage.pausing = False
                     wake = trio.Event()
                 last = trio.current_time()
                 taken, paths = paths, set()
@@ -469,6 +499,50 @@ async def run(
         for root, inbox in inboxes:
             hub.unsubscribe(root, inbox)
         await usage.save_acknowledged()
+
+
+def _watching_left(usage: Usage) -> float | None:
+    """Seconds someone is still watching (0: nobody); None: not known (Convex has not said)."""
+    until = usage.watched_until
+    if until is None:
+        return None
+    by_clock = (until - usage.wall_ms()) / 1000
+    changed = usage.watch_changed
+    by_change = 0.0 if changed is None else changed + WATCH_S - trio.current_time()
+    return max(by_clock, by_change, 0.0)
+
+
+async def _follow_presence(usage: Usage, gateway_cell: LatestValue[GatewayProtocol | None]) -> None:
+    """Keep `usage.pace` quick while someone has the dashboard open: from the time
+    ``presence:watchedUntil`` gives, and for `WATCH_S` after it changes (a laptop whose clock is
+    off still sees a dashboard open); lazy once that runs out."""
+    poked: LatestValue[int] = LatestValue(0)
+
+    async def seen(until: int) -> None:
+        if usage.watched_until is not None and until > usage.watched_until:
+            usage.watch_changed = trio.current_time()
+        usage.watched_until = until
+        poked.set(poked.value + 1)
+
+    async def clock() -> None:
+        version = 0
+        while True:
+            left = _watching_left(usage)
+            usage.pace.set_quick(left is None or left > 0)
+            if left:
+                with trio.move_on_after(left):
+                    version, _ = await poked.wait_newer(version)
+            else:
+                version, _ = await poked.wait_newer(version)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(clock)
+        await follow(
+            gateway_cell,
+            lambda gateway: gateway.watched_until(),
+            seen,
+            name="dashboard_presence",
+        )
 
 
 # --- quota --------------------------------------------------------------------------------------
