@@ -17,7 +17,7 @@ measure each other), and prints its own medians and p99 and its target:
 | `convex-cost` | `bench/convex_cost.py` | 3 laptops, 10 orchestrations, 2 dashboards: Convex calls and DB bandwidth a month |
 | `push-latency` | `bench/push_latency.ts` (Node, the real daemon) | item created on a laptop → push request received by the push-service stand-in |
 | `pwa-lighthouse` | `bench/pwa_lighthouse.ts` (Node, headless Chromium) | Lighthouse 11's installable-app audits of the built dashboard |
-| `usage-tail` | `bench/usage_tail.py` | 200 active transcripts: CPU and RSS the daemon adds; new assistant message → cost visible |
+| `usage-tail` | `bench/usage_tail.py` | 200 active transcripts: CPU (no dashboard open, and one open) and RSS the daemon adds; new assistant message → cost visible |
 
 With `--record` every benchmark replaces its own section of the document (between its
 `<!-- name:start -->` / `<!-- name:end -->` markers) and this script writes the summary at the
@@ -275,12 +275,19 @@ BENCHES = [
     Bench(
         "usage-tail",
         [PY, "bench/usage_tail.py", "--samples", "50", "--transcripts", "200"],
-        ["--samples", "10", "--transcripts", "50", "--windows", "2", "--window", "5"],
-        ["--samples", "3", "--transcripts", "5", "--windows", "1", "--window", "2"],
-        1200,
+        [
+            *["--samples", "10", "--transcripts", "50", "--windows", "2", "--window", "5"],
+            *["--idle-window", "10", "--idle-secs", "5"],
+        ],
+        [
+            *["--samples", "3", "--transcripts", "5", "--windows", "1", "--window", "2"],
+            *["--idle-window", "2", "--idle-secs", "1"],
+        ],
+        1800,
         targets=[
             "usage: new assistant message → cost visible (p99)",
-            "usage: tailing active transcripts, CPU added",
+            "usage: tailing active transcripts, CPU added, no dashboard open",
+            "usage: tailing active transcripts, CPU added, a dashboard open",
             "usage: tailing active transcripts, RSS added",
         ],
     ),

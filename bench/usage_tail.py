@@ -7,17 +7,25 @@ JSON lines under `<claude dir>/projects/<the worktree, / and . as ->/<session>.j
 assistant message written twice (as Claude Code streams it: same message and request id), with
 a user line between turns.
 
-- **latency**: `--samples` (50) times, one assistant message is appended to one transcript and
-  timed until a live subscription (our trio client, signed in as a viewer) to
-  `usage:orchestrationTotals` (what the orchestration's card shows) counts its output tokens:
-  file watch + read + parse + dedupe + price + seal + mutation + commit + subscription update.
-- **CPU**: `--transcripts` (200) transcripts are written once and counted; then `--windows` (6)
-  pairs of `--window` (10 s) windows alternate: quiet (nothing written) and active (each
-  transcript gets a new assistant message about every `--every` (20) seconds, Poisson, at
-  random). The daemon's user + system CPU time (psutil, from outside) per window, in % of one
-  core; the figure is the median of the paired differences active − quiet: what tailing adds,
-  heartbeats and everything else the daemon does being in both windows alike. Every message is
-  then waited for in Convex (the figures count work actually done).
+The daemon reads and sends usage in quick rounds while a dashboard is open (it says so to
+Convex every 20 s, `presence:watch`) and once per `usage_idle_secs` (30 s) otherwise; both are
+measured.
+
+- **CPU**: `--transcripts` (200) transcripts are written once and counted; then, first with no
+  dashboard open, `--windows` (6) pairs of `--idle-window` (60 s) windows alternate: quiet
+  (nothing written) and active (each transcript gets a new assistant message about every
+  `--every` (20) seconds, Poisson, at random); then with a dashboard open (this script calls
+  `presence:watch` every 20 s, as the web app does) as many pairs of `--window` (10 s). The
+  daemon's user + system CPU time (psutil, from outside), in % of one core: for each pair, the
+  CPU from the start of the writing until Convex counts every message written (the round that
+  carries the last writes may come `usage_idle_secs` later), less the quiet window's rate over
+  that span, per second of writing; each figure is the median over the pairs: what tailing
+  adds, heartbeats and everything else the daemon does being in both alike.
+- **latency**, with the dashboard open: `--samples` (50) times, one assistant message is
+  appended to one transcript and timed until a live subscription (our trio client, signed in
+  as a viewer) to `usage:orchestrationTotals` (what the orchestration's card shows) counts its
+  output tokens: file watch + read + parse + dedupe + price + seal + mutation + commit +
+  subscription update.
 - **RSS**: the daemon's resident memory before the transcripts appear and its peak during the
   active windows.
 
@@ -25,7 +33,8 @@ Targets (issue 22): ≤ 0.1 % of a core and ≤ 10 MB RSS added for 200 active t
 assistant message → cost visible, p99 ≤ 1 s.
 
     .venv/bin/python bench/usage_tail.py [--samples 50] [--transcripts 200] [--every 20]
-                                         [--windows 6] [--window 10] [--record] [--json PATH]
+                                         [--windows 6] [--window 10] [--idle-window 60]
+                                         [--idle-secs 30] [--record] [--json PATH]
 """
 
 from __future__ import annotations
@@ -37,7 +46,9 @@ import statistics
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -201,6 +212,58 @@ def usage_rounds(laptop: Laptop) -> int:
     return int(status.get("usage", {}).get("rounds", 0))
 
 
+def pace(laptop: Laptop) -> str | None:
+    """The daemon's usage pace (its status): "quick" while a dashboard is open, else "lazy"."""
+    status = laptop.status() or {}
+    found = status.get("usage", {}).get("pace")
+    return str(found) if found is not None else None
+
+
+def wait_pace(laptop: Laptop, want: str, within: float = 120.0) -> None:
+    deadline = time.monotonic() + within
+    while pace(laptop) != want:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the daemon's usage pace never became {want}: {laptop.log_tail()}")
+        time.sleep(0.1)
+
+
+class Dashboard:
+    """An open dashboard, as far as the laptops can tell: `presence:watch` every 20 s (what the
+    web app calls while visible), from a thread, over Convex's HTTP API."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _watch(self) -> None:
+        body = json.dumps(
+            {"path": "presence:watch", "format": "convex_encoded_json", "args": [{}]}
+        ).encode()
+        req = urllib.request.Request(
+            f"{self.url}/api/mutation",
+            data=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self._watch()
+            self.stop.wait(20)
+
+    def __enter__(self) -> Dashboard:
+        self._watch()  # at once, before the thread: the caller waits for its effect
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
     """The process's (user, system) CPU seconds so far."""
     t = proc.cpu_times()
@@ -228,32 +291,46 @@ class Writer:
 
 
 def measure_cpu(
-    proc: psutil.Process, writer: Writer, windows: int, window: float
+    proc: psutil.Process,
+    writer: Writer,
+    windows: int,
+    window: float,
+    settle: Callable[[int], None],
 ) -> tuple[list[float], list[float], list[float], float]:
-    """(quiet %, active % per window, the system (kernel) part of each active − quiet in %,
-    peak RSS in MB during the active windows)."""
+    """`windows` pairs: a quiet window (nothing written) of `window` seconds, then `window`
+    seconds of writing followed by the wait until Convex counts every message written (the
+    round that carries the last writes may come `usage_idle_secs` later: its work belongs to
+    the writing). Returns (quiet %, added % per pair, the system (kernel) part of each added %,
+    peak RSS in MB). Added is the CPU of the writing and its rounds less the quiet rate over
+    the same span, per second of writing."""
     quiet: list[float] = []
-    active: list[float] = []
+    added: list[float] = []
     system_added: list[float] = []
-    quiet_system = 0.0  # the system part of the last quiet window, in %
     peak = 0.0
+
+    def span(seconds: float, *, on: bool) -> None:
+        nonlocal peak
+        if on:
+            writer.active.set()
+        end = time.monotonic() + seconds
+        while (now := time.monotonic()) < end:
+            peak = max(peak, proc.memory_info().rss / 1e6)
+            time.sleep(min(1.0, end - now))
+        writer.active.clear()
+
     for _ in range(windows):
-        for on in (False, True):
-            if on:
-                writer.active.set()
-            (u0, s0), t0 = cpu_seconds(proc), time.monotonic()
-            end = t0 + window
-            while (now := time.monotonic()) < end:
-                peak = max(peak, proc.memory_info().rss / 1e6)
-                time.sleep(min(1.0, end - now))
-            writer.active.clear()
-            (u1, s1), elapsed = cpu_seconds(proc), time.monotonic() - t0
-            (active if on else quiet).append((u1 - u0 + s1 - s0) / elapsed * 100)
-            if on:
-                system_added.append((s1 - s0) / elapsed * 100 - quiet_system)
-            else:
-                quiet_system = (s1 - s0) / elapsed * 100
-    return quiet, active, system_added, peak
+        (u0, s0), t0 = cpu_seconds(proc), time.monotonic()
+        span(window, on=False)
+        (u1, s1), t1 = cpu_seconds(proc), time.monotonic()
+        quiet_rate, quiet_system = (u1 - u0 + s1 - s0) / (t1 - t0), (s1 - s0) / (t1 - t0)
+        quiet.append(quiet_rate * 100)
+        span(window, on=True)
+        written = time.monotonic() - t1
+        settle(writer.turns)
+        (u2, s2), t2 = cpu_seconds(proc), time.monotonic()
+        added.append((u2 - u1 + s2 - s1 - quiet_rate * (t2 - t1)) / written * 100)
+        system_added.append((s2 - s1 - quiet_system * (t2 - t1)) / written * 100)
+    return quiet, added, system_added, peak
 
 
 def main() -> int:
@@ -266,7 +343,18 @@ def main() -> int:
         "--every", type=float, default=20.0, help="seconds between messages of one transcript"
     )
     parser.add_argument("--windows", type=int, default=6, help="pairs of quiet/active windows")
-    parser.add_argument("--window", type=float, default=10.0, help="seconds per window")
+    parser.add_argument(
+        "--window", type=float, default=10.0, help="seconds per window, a dashboard open"
+    )
+    parser.add_argument(
+        "--idle-window", type=float, default=60.0, help="seconds per window, no dashboard open"
+    )
+    parser.add_argument(
+        "--idle-secs",
+        type=float,
+        default=30.0,
+        help="the daemon's usage_idle_secs (its default: 30)",
+    )
     add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
@@ -277,7 +365,7 @@ def main() -> int:
         laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
         try:
             token = sign_up(url, "bench@example.com")
-            daemon = laptop.start_daemon()
+            daemon = laptop.start_daemon(env={"TINA_USAGE_IDLE_SECS": f"{args.idle_secs:g}"})
             proc = psutil.Process(daemon.pid)
             wt = laptop.init_orchestration(FEATURE, phases=1)
             lead = str(uuid.uuid4())
@@ -296,10 +384,6 @@ def main() -> int:
             assert orchestration_id is not None, laptop.log_tail()
             projects = project_dir(laptop.claude, wt)
             lead_transcript = Transcript(projects / f"{lead}.jsonl", lead, wt)
-            ms, totals = trio.run(
-                latency, url, token, orchestration_id, lead_transcript, args.samples
-            )
-            messages = int(totals["messages"])
 
             rss_before = proc.memory_info().rss / 1e6
             transcripts = []
@@ -308,42 +392,78 @@ def main() -> int:
                 t = Transcript(projects / f"{session}.jsonl", session, wt)
                 t.turn(100)
                 transcripts.append(t)
-            messages += len(transcripts)
+            messages = len(transcripts)
             trio.run(wait_messages, url, token, orchestration_id, messages)
 
             writer = Writer(transcripts, args.transcripts / args.every)
             writer.thread.start()
-            rounds_before = usage_rounds(laptop)
+
+            def settle(turns: int) -> None:
+                trio.run(wait_messages, url, token, orchestration_id, messages + turns)
+
             try:
-                quiet, active, system_added, peak = measure_cpu(
-                    proc, writer, args.windows, args.window
-                )
+                wait_pace(laptop, "lazy")  # Convex says no dashboard is open
+                rounds_before = usage_rounds(laptop)
+                idle = measure_cpu(proc, writer, args.windows, args.idle_window, settle)
+                idle_rounds = usage_rounds(laptop) - rounds_before
+                idle_turns = writer.turns
+                with Dashboard(url, token):
+                    wait_pace(laptop, "quick")
+                    rounds_before = usage_rounds(laptop)
+                    watched = measure_cpu(proc, writer, args.windows, args.window, settle)
+                    watched_rounds = usage_rounds(laptop) - rounds_before
+                    watched_turns = writer.turns - idle_turns
+                    ms, _ = trio.run(
+                        latency, url, token, orchestration_id, lead_transcript, args.samples
+                    )
             finally:
                 writer.stop.set()
                 writer.thread.join()
-            rounds = usage_rounds(laptop) - rounds_before
-            messages += writer.turns
+            # Every message written: the first turns, the writer's, the latency's warm-up and
+            # samples (the lead's); all counted in Convex before the figures are taken.
+            messages += writer.turns + 1 + args.samples
             trio.run(wait_messages, url, token, orchestration_id, messages)
             rss_after = proc.memory_info().rss / 1e6
-            peak = max(peak, rss_after)
+            peak = max(idle[3], watched[3], rss_after)
         finally:
             laptop.close()
             backend.stop()
 
     wake_us = wake_cost_us()
     s_ms = summary(ms)
-    added = [a - q for q, a in zip(quiet, active, strict=True)]
-    cpu_added = statistics.median(added)
+
+    def figures(
+        measured: tuple[list[float], list[float], list[float], float],
+        turns: int,
+        rounds: int,
+        window: float,
+    ) -> dict[str, Any]:
+        quiet, added, system_added, _ = measured
+        cpu_added = statistics.median(added)
+        rate = turns / (args.windows * window)
+        round_rate = rounds / (args.windows * window)  # the quiet windows have none
+        return {
+            "quiet": quiet,
+            "added": added,
+            "system_added": system_added,
+            "cpu_added": cpu_added,
+            "system": statistics.median(system_added),
+            "rate": rate,
+            "turns": turns,
+            "rounds": rounds,
+            "round_rate": round_rate,
+            # CPU time per message / per round: what the added share of a core costs.
+            "per_message_ms": cpu_added / 100 / rate * 1000 if rate > 0 else 0.0,
+            "per_round_ms": cpu_added / 100 / round_rate * 1000 if round_rate > 0 else 0.0,
+        }
+
+    lazy = figures(idle, idle_turns, idle_rounds, args.idle_window)
+    quick = figures(watched, watched_turns, watched_rounds, args.window)
     rss_added = peak - rss_before
-    rate = writer.turns / (args.windows * args.window)
-    system = statistics.median(system_added)
-    # CPU time per message: what the added share of a core costs at the rate measured.
-    per_message_ms = cpu_added / 100 / rate * 1000 if rate > 0 else 0.0
-    round_rate = rounds / (args.windows * args.window)  # the quiet windows have none
-    per_round_ms = cpu_added / 100 / round_rate * 1000 if round_rate > 0 else 0.0
-    floor = 4 * wake_us / 1e6 * round_rate * 100  # % of a core
-    cpu_ok, rss_ok, lat_ok = (
-        cpu_added <= CPU_TARGET,
+    floor = 4 * wake_us / 1e6 * quick["round_rate"] * 100  # % of a core
+    lazy_ok, quick_ok, rss_ok, lat_ok = (
+        lazy["cpu_added"] <= CPU_TARGET,
+        quick["cpu_added"] <= CPU_TARGET,
         rss_added <= RSS_TARGET,
         s_ms["p99"] <= LATENCY_TARGET,
     )
@@ -351,15 +471,56 @@ def main() -> int:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
+    def rows(f: dict[str, Any]) -> str:
+        def cells(values: list[float]) -> str:
+            return ", ".join(f"{v:.2f}" for v in values)
+
+        return f"""| quiet (nothing written) | {statistics.median(f["quiet"]):.3f} | {cells(f["quiet"])} |
+| added by writing (and its rounds), paired | **{f["cpu_added"]:.3f}** | {cells(f["added"])} |
+| of which system (kernel) time | {f["system"]:.3f} | {cells(f["system_added"])} |"""
+
     body = f"""## Usage: tailing Claude Code's transcripts
 
-Measured {today()} on {host}; `bench/usage_tail.py --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g}`.
+Measured {today()} on {host}; `bench/usage_tail.py --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g} --idle-window {args.idle_window:g} --idle-secs {args.idle_secs:g}`.
 A real daemon, local backend, real git worktree and team; transcripts appended as Claude Code
 writes them (each assistant message streamed as two lines with the same ids, a user line
-between turns).
+between turns). The daemon reads and sends usage in quick rounds while a dashboard is open
+(this script says so every 20 s, as the web app does: `presence:watch`) and once per
+`usage_idle_secs` ({args.idle_secs:g} s) otherwise.
 
-**New assistant message → cost visible** (a live `usage:orchestrationTotals` subscription, as
-the card has), milliseconds, {int(s_ms["n"])} samples:
+**Tailing {args.transcripts} active transcripts** (each about one message every {args.every:g} s),
+the daemon's CPU in % of one core, {args.windows} pairs of windows measured side by side:
+
+With **no dashboard open** ({lazy["turns"]} messages, {lazy["rate"]:.1f} a second; {args.idle_window:g} s
+windows; {lazy["rounds"]} rounds, {lazy["per_round_ms"]:.1f} ms of CPU each, about
+{lazy["per_message_ms"]:.3f} ms per message):
+
+| | median | windows |
+|---|---:|---|
+{rows(lazy)}
+
+Target ≤ {CPU_TARGET:g} % of a core added: **{verdict(lazy_ok)}**.
+
+With **a dashboard open** ({quick["turns"]} messages, {quick["rate"]:.1f} a second; {args.window:g} s
+windows; {quick["rounds"]} rounds, {quick["round_rate"]:.2f} a second, {quick["per_round_ms"]:.2f} ms
+of CPU each, about {quick["per_message_ms"]:.2f} ms per message):
+
+| | median | windows |
+|---|---:|---|
+{rows(quick)}
+
+Target ≤ {CPU_TARGET:g} % of a core added: **{verdict(quick_ok)}**. One wake-up of an idle trio
+loop costs {wake_us:.0f} µs of CPU on this machine (measured here), and a quick round wakes
+the daemon's loop at least four times (the transcripts' hub looking again, the reading
+thread's answer, the mutation's reply and the transition that makes it visible):
+{floor:.2f} % of a core in wake-ups alone at this rate, before any work. With no dashboard
+open a round carries {args.idle_secs:g} s of messages for the same few wake-ups, and what is
+left is the reading itself. The quiet windows, with all {args.transcripts} transcripts
+present and nothing written, cost what the daemon costs without them.
+
+**New assistant message → cost visible**, a dashboard open (a live
+`usage:orchestrationTotals` subscription, as the card has), milliseconds,
+{int(s_ms["n"])} samples:
 
 | | median | p90 | p99 | max |
 |---|---:|---:|---:|---:|
@@ -367,30 +528,9 @@ the card has), milliseconds, {int(s_ms["n"])} samples:
 
 Target p99 ≤ {LATENCY_TARGET:g} ms: **{verdict(lat_ok)}**.
 
-**Tailing {args.transcripts} active transcripts** ({writer.turns} messages in the active windows,
-{rate:.1f} a second; each transcript about one every {args.every:g} s), the daemon's CPU in
-% of one core, {args.windows} pairs of {args.window:g} s windows measured side by side:
-
-| | median | windows |
-|---|---:|---|
-| quiet (nothing written) | {statistics.median(quiet):.3f} | {", ".join(f"{v:.2f}" for v in quiet)} |
-| active | {statistics.median(active):.3f} | {", ".join(f"{v:.2f}" for v in active)} |
-| added (paired active − quiet) | **{cpu_added:.3f}** | {", ".join(f"{v:.2f}" for v in added)} |
-| of which system (kernel) time | {system:.3f} | {", ".join(f"{v:.2f}" for v in system_added)} |
-
-That is about {per_message_ms:.2f} ms of CPU per assistant message read, priced and sent; the
-quiet windows, with all {args.transcripts} transcripts present and nothing written, cost what
-the daemon costs without them. The daemon read them in {rounds} rounds ({round_rate:.2f} a
-second while writing, {per_round_ms:.2f} ms of CPU each); one wake-up of an idle trio loop
-costs {wake_us:.0f} µs of CPU on this machine (measured here), and a round wakes the daemon's
-loop at least four times (the transcripts' hub looking again, the reading thread's answer, the
-mutation's reply and the transition that makes it visible): {floor:.2f} % of a core in
-wake-ups alone at this rate, before any work.
-
-Target ≤ {CPU_TARGET:g} % of a core added: **{verdict(cpu_ok)}**. RSS {rss_before:.1f} MB before
-the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB added** (target
-≤ {RSS_TARGET:g} MB: **{verdict(rss_ok)}**). Every message written was counted in Convex
-({messages} in all) before the figures were taken.
+RSS {rss_before:.1f} MB before the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB
+added** (target ≤ {RSS_TARGET:g} MB: **{verdict(rss_ok)}**). Every message written was counted
+in Convex ({messages} in all) before the figures were taken.
 """
     print(body)
     if args.record:
@@ -407,10 +547,16 @@ the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB added** (targ
                 lat_ok,
             ),
             target(
-                "usage: tailing active transcripts, CPU added",
-                f"{cpu_added:.3f} % of a core ({args.transcripts} transcripts)",
+                "usage: tailing active transcripts, CPU added, no dashboard open",
+                f"{lazy['cpu_added']:.3f} % of a core ({args.transcripts} transcripts)",
                 f"≤ {CPU_TARGET:g} %",
-                cpu_ok,
+                lazy_ok,
+            ),
+            target(
+                "usage: tailing active transcripts, CPU added, a dashboard open",
+                f"{quick['cpu_added']:.3f} % of a core ({args.transcripts} transcripts)",
+                f"≤ {CPU_TARGET:g} %",
+                quick_ok,
             ),
             target(
                 "usage: tailing active transcripts, RSS added",
@@ -421,18 +567,12 @@ the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB added** (targ
         ],
         {
             "latency": s_ms,
-            "quiet": quiet,
-            "active": active,
-            "added": added,
-            "system_added": system_added,
-            "per_message_ms": per_message_ms,
-            "rounds": rounds,
-            "per_round_ms": per_round_ms,
+            "idle": lazy,
+            "watched": quick,
             "wake_us": wake_us,
             "floor": floor,
             "rss": {"before": rss_before, "peak": peak},
             "messages": messages,
-            "turns": writer.turns,
         },
     )
     return 0

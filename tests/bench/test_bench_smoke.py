@@ -60,11 +60,7 @@ def check_target(t: dict[str, Any]) -> None:
         ("hook-cost", 1, {"ms"}),
         ("needs-latency", 2, {"visible", "decided", "query"}),
         ("convex-cost", 2, {"windows", "assumptions", "components", "functions", "total"}),
-        (
-            "usage-tail",
-            3,
-            {"latency", "quiet", "active", "added", "system_added", "rss", "messages"},
-        ),
+        ("usage-tail", 4, {"latency", "idle", "watched", "rss", "messages"}),
     ],
 )
 def test_benchmark_runs_and_records(
