@@ -519,6 +519,7 @@ class UsageLedger:
         """Count the new complete lines of `path` (each message once), attributed with
         `facts`. Nothing is saved until :meth:`seal`."""
         result = self.reader.read(path, budget=budget)
+        self.dedupe.repeats += result.repeats  # lines the reader knew for repeats unparsed
         source = source_of(path)
         now = self._clock()
         for record in result.records:

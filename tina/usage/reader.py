@@ -6,12 +6,19 @@ left for the next read. A file whose inode changed (replaced, rotated) or that i
 than the mark (truncated) is read again from the start. A file that is gone is forgotten.
 Unknown and malformed lines are counted and skipped; nothing here raises on a file's content.
 
+A message streamed as several lines (one per content block, the same message and request id)
+is parsed once per read: a later line whose ids, found by a plain byte search, are those of a
+line already parsed in the same read is counted as a repeat (`repeats`) and not parsed again
+(only its first line would be counted anyway: `tina.usage.dedupe`). The search never decides
+what is counted: a line whose ids it finds wrongly is parsed like any other.
+
 Blocking calls (plain file reads): run them in a worker thread from trio.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,9 +49,27 @@ class ReadResult:
     lines: int = 0  # complete lines read
     malformed: int = 0
     synthetic: int = 0
+    repeats: int = 0  # later lines of a message parsed already in this read (not parsed again)
     restarted: bool = False  # read from the start: replaced or truncated since the last mark
     more: bool = False  # the budget ran out before the end of the file
     error: str | None = None  # could not be read (permissions, I/O): the mark is kept
+
+
+_MESSAGE_ID = re.compile(rb'"id"\s*:\s*"(msg_[^"\\]{1,200})"')
+_REQUEST_ID = re.compile(rb'"requestId"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _quick_key(line: bytes) -> bytes | None:
+    """``<message id>:<request id>`` as the line's first ``"id":"msg_…"`` and
+    ``"requestId":"…"`` spell them (quotes inside a JSON string are escaped, so these are
+    keys); None when either is missing. Only compared with keys of lines parsed already."""
+    message = _MESSAGE_ID.search(line)
+    if message is None:
+        return None
+    request = _REQUEST_ID.search(line)
+    if request is None:
+        return None
+    return message[1] + b":" + request[1]
 
 
 def _plainly_not_usage(line: bytes) -> bool:
@@ -80,7 +105,8 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
             else:
                 offset = mark.offset
         records: list[UsageRecord] = []
-        lines = malformed = synthetic = 0
+        lines = malformed = synthetic = repeats = 0
+        parsed: set[bytes] = set()  # the quick keys of lines parsed into records, this read
         pending = bytearray()  # the start of a line that goes on in the next chunk
         overlong = False  # inside a line longer than MAX_LINE: skip to its end
         consumed = offset  # the offset after the last complete line
@@ -110,9 +136,19 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
                         line = data[start:end].strip()
                     lines += 1
                     if line and not _plainly_not_usage(line):
+                        quick = _quick_key(line)
+                        if quick is not None and quick in parsed:
+                            repeats += 1  # the rest of a message parsed a line ago
+                            consumed = position + end + 1
+                            start = end + 1
+                            continue
                         match parse_line(line):
                             case UsageRecord() as record:
                                 records.append(record)
+                                if quick is not None and record.key == quick.decode(
+                                    "utf-8", "replace"
+                                ):
+                                    parsed.add(quick)
                             case Skip.MALFORMED:
                                 malformed += 1
                             case Skip.SYNTHETIC:
@@ -137,6 +173,7 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
         lines=lines,
         malformed=malformed,
         synthetic=synthetic,
+        repeats=repeats,
         restarted=restarted,
         more=more,
     )
@@ -149,6 +186,7 @@ class TranscriptReader:
     marks: dict[str, FileMark] = attrs.Factory(dict)
     malformed: int = 0
     synthetic: int = 0
+    repeats: int = 0  # a message's later lines known for repeats, not parsed
     restarts: int = 0
     errors: int = 0
 
@@ -162,6 +200,7 @@ class TranscriptReader:
             self.marks.pop(key, None)
         self.malformed += result.malformed
         self.synthetic += result.synthetic
+        self.repeats += result.repeats
         self.restarts += result.restarted
         return result
 

@@ -92,10 +92,13 @@ class UsageRecord:
     def tokens(self) -> int:
         return self.input + self.output + self.cache_write + self.cache_read
 
-    def steps(self) -> list[Tokens]:
+    def steps(self) -> list[Tokens | UsageRecord]:
         """Its sampling steps, each priced by its own prompt size: the message's own tokens
-        (what is left of the counts once the compactions are taken out), then each compaction."""
+        (what is left of the counts once the compactions are taken out), then each compaction;
+        without compactions, the record itself."""
         done = self.compactions
+        if not done:
+            return [self]
         own = Tokens(
             input=self.input - sum(c.input for c in done),
             output=self.output - sum(c.output for c in done),
@@ -202,14 +205,16 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
     compactions = _compactions(usage)
     if own is None or compactions is None:
         return Skip.MALFORMED
-    steps = (own, *compactions)
-    tokens_in = sum(t.input for t in steps)
-    tokens_out = sum(t.output for t in steps)
-    write = sum(t.cache_write for t in steps)
-    read = sum(t.cache_read for t in steps)
-    one_hour = sum(t.cache_write_1h for t in steps)
-    if max(tokens_in, tokens_out, write, read) > MAX_TOKENS:
-        return Skip.MALFORMED
+    tokens_in, tokens_out = own.input, own.output
+    write, read, one_hour = own.cache_write, own.cache_read, own.cache_write_1h
+    if compactions:
+        tokens_in += sum(t.input for t in compactions)
+        tokens_out += sum(t.output for t in compactions)
+        write += sum(t.cache_write for t in compactions)
+        read += sum(t.cache_read for t in compactions)
+        one_hour += sum(t.cache_write_1h for t in compactions)
+        if max(tokens_in, tokens_out, write, read) > MAX_TOKENS:
+            return Skip.MALFORMED
     searches = 0
     tools = usage.get("server_tool_use")
     if isinstance(tools, dict):
