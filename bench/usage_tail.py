@@ -140,7 +140,7 @@ class Transcript:
                     },
                 }
             )
-        data = "".join(json.dumps(line) + "\n" for line in lines)
+        data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
         with self.path.open("a", encoding="utf-8") as f:
             f.write(data)
 

@@ -1,6 +1,6 @@
 """Claude Code's session transcripts, written as the simulator's agents work (simulator only).
 
-Claude Code appends one JSON line per event to ``<claude dir>/projects/<cwd with every character
+Claude Code appends one compact JSON line per event to ``<claude dir>/projects/<cwd with every character
 but letters, digits and - as ->/<session id>.jsonl``: the user's prompts, each assistant message
 (``message.id``, ``message.model``, ``message.usage``, the top-level ``requestId``), tool results,
 with ``sessionId``, ``cwd``, ``timestamp``, ``uuid`` and ``parentUuid`` on each. A message whose
@@ -177,7 +177,7 @@ class Transcript:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
                 for line in lines:
-                    f.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
                     f.flush()
         except OSError:
             self._broken = True
