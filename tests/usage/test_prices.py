@@ -156,6 +156,17 @@ def test_a_bad_override_is_refused_naming_the_field(
         load_prices(extra)
 
 
+def _refused(tmp_path: Path, text: str, field: str, message: str) -> None:
+    """A price file of `text` is refused, the refusal naming the file, then `field`, and
+    saying `message`."""
+    extra = tmp_path / "prices.toml"
+    extra.write_text(text)
+    with pytest.raises(PriceError) as caught:
+        load_prices(extra)
+    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
+    assert message in str(caught.value)
+
+
 def _ms(day: str) -> int:
     return int(datetime.fromisoformat(f"{day}T00:00:00+00:00").timestamp() * 1000)
 
@@ -225,12 +236,7 @@ def test_an_overrides_web_search_replaces_tinas_and_one_without_keeps_it(tmp_pat
 def test_a_bad_web_search_price_is_refused_naming_the_file_and_field(
     tmp_path: Path, text: str, field: str, message: str
 ) -> None:
-    extra = tmp_path / "prices.toml"
-    extra.write_text(text)
-    with pytest.raises(PriceError) as caught:
-        load_prices(extra)
-    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
-    assert message in str(caught.value)
+    _refused(tmp_path, text, field, message)
 
 
 def test_fast_mode_has_its_own_rates_and_a_model_without_them_no_price() -> None:
@@ -324,12 +330,7 @@ def test_an_override_gives_fast_rates_to_a_model_and_to_a_period(tmp_path: Path)
 def test_bad_fast_rates_are_refused_naming_the_file_and_field(
     tmp_path: Path, text: str, field: str, message: str
 ) -> None:
-    extra = tmp_path / "prices.toml"
-    extra.write_text(text)
-    with pytest.raises(PriceError) as caught:
-        load_prices(extra)
-    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
-    assert message in str(caught.value)
+    _refused(tmp_path, text, field, message)
 
 
 def test_us_inference_pays_a_tenth_more_on_every_token_rate_and_an_unknown_geography_nothing() -> (
@@ -372,12 +373,7 @@ def test_an_overrides_inference_geo_replaces_tinas(tmp_path: Path) -> None:
 def test_a_bad_inference_geo_is_refused_naming_the_file_and_field(
     tmp_path: Path, text: str, field: str, message: str
 ) -> None:
-    extra = tmp_path / "prices.toml"
-    extra.write_text(text)
-    with pytest.raises(PriceError) as caught:
-        load_prices(extra)
-    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
-    assert message in str(caught.value)
+    _refused(tmp_path, text, field, message)
 
 
 def test_a_missing_override_is_refused(tmp_path: Path) -> None:
@@ -568,9 +564,4 @@ def test_an_override_in_the_new_shape_replaces_a_model(tmp_path: Path) -> None:
 def test_a_bad_period_or_tier_is_refused_naming_the_file_and_field(
     tmp_path: Path, text: str, field: str, message: str
 ) -> None:
-    extra = tmp_path / "prices.toml"
-    extra.write_text(text)
-    with pytest.raises(PriceError) as caught:
-        load_prices(extra)
-    assert str(caught.value).startswith(f"{extra}: {field}"), str(caught.value)
-    assert message in str(caught.value)
+    _refused(tmp_path, text, field, message)
