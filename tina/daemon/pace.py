@@ -25,7 +25,6 @@ class Pace:
     def __init__(self, *, lazy_s: float) -> None:
         self.lazy_s = lazy_s
         self.quick = True  # until told otherwise: as before pacing existed
-        self.hurried = 0  # times it went quick
         self.holding = 0  # waits in progress with changes in hand (the hub's batches)
         self._scopes: set[trio.CancelScope] = set()
         self._hooks: list[Callable[[], None]] = []
@@ -39,7 +38,6 @@ class Pace:
             return
         self.quick = quick
         if quick:
-            self.hurried += 1
             for scope in list(self._scopes):
                 scope.cancel()
             for hook in list(self._hooks):
@@ -50,12 +48,11 @@ class Pace:
         self._hooks.append(hook)
         return lambda: self._hooks.remove(hook) if hook in self._hooks else None
 
-    async def pause(self, seconds: float) -> bool:
-        """Sleep `seconds`, or less if it goes quick meanwhile; whether it was hurried."""
+    async def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if it goes quick meanwhile."""
         with trio.CancelScope() as scope:
             self._scopes.add(scope)
             try:
                 await trio.sleep(seconds)
             finally:
                 self._scopes.discard(scope)
-        return scope.cancelled_caught
