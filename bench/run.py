@@ -18,6 +18,7 @@ measure each other), and prints its own medians and p99 and its target:
 | `push-latency` | `bench/push_latency.ts` (Node, the real daemon) | item created on a laptop → push request received by the push-service stand-in |
 | `pwa-lighthouse` | `bench/pwa_lighthouse.ts` (Node, headless Chromium) | Lighthouse 11's installable-app audits of the built dashboard |
 | `usage-tail` | `bench/usage_tail.py` | 200 active transcripts: CPU (no dashboard open, and one open) and RSS the daemon adds; new assistant message → cost visible |
+| `usage-parse` | `bench/usage_parse.py` | one transcript line read into its usage: the typed decoding vs the tolerant reading, three shapes of line |
 
 With `--record` every benchmark replaces its own section of the document (between its
 `<!-- name:start -->` / `<!-- name:end -->` markers) and this script writes the summary at the
@@ -290,6 +291,13 @@ BENCHES = [
             "usage: tailing active transcripts, CPU added, a dashboard open",
             "usage: tailing active transcripts, RSS added",
         ],
+    ),
+    Bench(
+        "usage-parse",
+        [PY, "bench/usage_parse.py", "--repeats", "15", "--number", "2000"],
+        ["--repeats", "3", "--number", "200"],
+        ["--repeats", "1", "--number", "5"],
+        300,
     ),
     Bench(
         "pwa-lighthouse",

@@ -61,6 +61,7 @@ def check_target(t: dict[str, Any]) -> None:
         ("needs-latency", 2, {"visible", "decided", "query"}),
         ("convex-cost", 2, {"windows", "assumptions", "components", "functions", "total"}),
         ("usage-tail", 4, {"latency", "idle", "watched", "rss", "messages"}),
+        ("usage-parse", 0, {"shapes"}),
     ],
 )
 def test_benchmark_runs_and_records(

@@ -3,11 +3,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.usage.conftest import LEAD_FILE, SUBAGENT_FILE
+from tests.usage.conftest import FIXTURES, LEAD_FILE, SUBAGENT_FILE
 from tina.usage import Skip, UsageRecord, parse_line
+from tina.usage.transcript import _parse_typed, parse_tolerantly
 
 
 def _lines(path: Any) -> list[bytes]:
@@ -199,3 +200,122 @@ def test_any_json_value_parses_without_raising(value: Any) -> None:
 @given(st.binary(max_size=200))
 def test_any_bytes_parse_without_raising(data: bytes) -> None:
     parse_line(data)
+
+
+# --- the typed decoding and the tolerant reading agree ----------------------------------------
+
+odd = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-3, max_value=3)
+    | st.sampled_from([10**12, 10**12 + 1, 2**64, 5.0, 2.5, float("nan"), -0.0])
+    | st.sampled_from(["", "fast", "standard", "us", "global", "x" * 600, "<synthetic>"])
+    | st.sampled_from(["2026-03-02T12:00:00Z", "2026-03-02T12:00:00", "\ud800", "\u00e9"])
+    | st.lists(st.integers(0, 3), max_size=2)
+    | st.just({})
+)
+
+
+def mostly(good: Any) -> Any:
+    """`good`, and now and then an odd value in its place."""
+    return st.integers(0, 11).flatmap(lambda n: good if n else odd)
+
+
+def fields(required: dict[str, Any], optional: dict[str, Any]) -> Any:
+    """An object with `required`'s names (now and then without one) and most of
+    `optional`'s."""
+    absent = object()
+    drawn = {
+        k: st.integers(0, 11).flatmap(lambda n, v=v: st.just(absent) if n == 0 else mostly(v))
+        for k, v in required.items()
+    }
+    drawn |= {
+        k: st.integers(0, 3).flatmap(lambda n, v=v: mostly(v) if n else st.just(absent))
+        for k, v in optional.items()
+    }
+    return st.fixed_dictionaries(drawn).map(
+        lambda d: {k: v for k, v in d.items() if v is not absent}
+    )
+
+
+count = mostly(st.integers(min_value=0, max_value=10**12))
+counts = {"input_tokens": count, "output_tokens": count}
+optional_counts = {
+    "cache_creation_input_tokens": count,
+    "cache_read_input_tokens": count,
+    "cache_creation": fields(
+        {}, {"ephemeral_1h_input_tokens": count, "ephemeral_5m_input_tokens": count}
+    ),
+}
+iteration = fields({"type": st.sampled_from(["compaction", "message"]), **counts}, optional_counts)
+usage = fields(
+    counts,
+    {
+        **optional_counts,
+        "server_tool_use": fields({"web_search_requests": count}, {"web_fetch_requests": count}),
+        "speed": st.sampled_from(["fast", "standard", "", "turbo"]),
+        "inference_geo": st.sampled_from(["us", "global", "not_available", "eu"]),
+        "iterations": st.lists(iteration, max_size=3)
+        | st.integers(16, 17).map(lambda n: [{"type": "compaction", "input_tokens": 1}] * n),
+        "service_tier": st.just("standard"),
+    },
+)
+message = fields(
+    {
+        "id": st.sampled_from(["msg_01A", "m", "x" * 600]),
+        "model": st.sampled_from(["claude-sonnet-4-5", "<synthetic>", "x" * 200]),
+        "usage": usage,
+    },
+    {"content": st.just([{"type": "text", "text": "hi"}]), "role": st.just("assistant")},
+)
+line = fields(
+    {"type": st.sampled_from(["assistant", "assistant", "user"]), "message": message},
+    {
+        "requestId": st.sampled_from(["req_1", ""]),
+        "timestamp": st.sampled_from(["2026-03-02T12:00:00Z", "2026-03-02T12:00:01.5Z", "x"]),
+        "sessionId": st.sampled_from(["s1", "x" * 200]),
+        "cwd": st.sampled_from(["/w", ""]),
+        "agentId": st.just("a1"),
+        "agentName": st.sampled_from(["executor-1", "y" * 70]),
+        "isSidechain": st.booleans(),
+    },
+)
+
+
+def _with_iterations(*kinds: str) -> dict[str, Any]:
+    steps = [{"type": k, "input_tokens": 5, "output_tokens": 1} for k in kinds]
+    usage = {"input_tokens": 9, "output_tokens": 3, "iterations": steps}
+    return {"type": "assistant", "message": {"model": "claude-sonnet-4-5", "usage": usage}}
+
+
+@settings(max_examples=600)
+@given(line, st.booleans())
+@example(_with_iterations("compaction", "message"), False)
+@example(_with_iterations(*["compaction"] * 16), False)
+@example(_with_iterations(*["compaction"] * 17), False)
+def test_the_typed_decoding_reads_any_line_as_the_tolerant_reading_does(
+    value: dict[str, Any], twice: bool
+) -> None:
+    text = json.dumps(value)
+    if twice and value:  # a key given twice: JSON's last one counts, in both readings
+        first = next(iter(value))
+        text = text[:-1] + ", " + json.dumps({first: "stale"})[1:-1] + ", " + text[1:]
+    assert parse_line(text) == parse_tolerantly(text)
+    assert parse_line(text.encode()) == parse_tolerantly(text.encode())
+
+
+def test_every_line_of_the_real_shaped_fixtures_takes_the_typed_decoding() -> None:
+    read = 0
+    for path in sorted(FIXTURES.rglob("*.jsonl")):
+        for raw in path.read_bytes().split(b"\n"):
+            try:
+                json.loads(raw)
+            except ValueError:
+                continue  # the partial last line
+            typed, tolerant = _parse_typed(raw), parse_tolerantly(raw)
+            if tolerant is Skip.MALFORMED:  # the fixture's negative count
+                assert typed is None
+                continue
+            assert typed == tolerant, raw[:200]
+            read += isinstance(typed, UsageRecord)
+    assert read == 8

@@ -15,6 +15,12 @@ snapshots, lines of kinds not seen yet) records no usage.
 
 Pure: nothing here touches a file, and nothing raises on any input. Only counts, model names,
 ids and times are kept: never the text of a message.
+
+A line is first decoded into the few fields read here, typed as a well-formed line has them
+(msgspec: the rest of the line, its content above all, is skipped without being built); any line
+that does not fit those types, however slightly, is read again by the tolerant reading (the
+standard library's JSON), which decides what it records. Both end in the same function, so a
+line reads the same either way (a property test holds them equal).
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ import enum
 import json
 import math
 from datetime import datetime
+from typing import Annotated
 
 import attrs
+import msgspec
 
-__all__ = ["MAX_TOKENS", "Skip", "Tokens", "UsageRecord", "parse_line"]
+__all__ = ["MAX_TOKENS", "Skip", "Tokens", "UsageRecord", "parse_line", "parse_tolerantly"]
 
 MAX_TOKENS = 10**12
 """The most tokens of one kind one message may claim (the wire's bound); more is a bad line."""
@@ -140,6 +148,18 @@ def time_ms(value: object) -> int | None:
     return int(when.timestamp() * 1000)
 
 
+def _tokens_of(
+    tokens_in: int, tokens_out: int, write: int, read: int, one_hour: int | None
+) -> Tokens:
+    return Tokens(
+        input=tokens_in,
+        output=tokens_out,
+        cache_write=write,
+        cache_read=read,
+        cache_write_1h=min(one_hour or 0, write),
+    )
+
+
 def _tokens(usage: dict[str, object]) -> Tokens | None:
     """The token counts of a usage object (or of one of its iterations); None: a bad count."""
     counts = [
@@ -154,17 +174,11 @@ def _tokens(usage: dict[str, object]) -> Tokens | None:
     if any(c is None for c in counts):
         return None
     tokens_in, tokens_out, write, read = (c or 0 for c in counts)
-    one_hour = 0
     creation = usage.get("cache_creation")
-    if isinstance(creation, dict):
-        one_hour = min(_count(creation.get("ephemeral_1h_input_tokens")) or 0, write)
-    return Tokens(
-        input=tokens_in,
-        output=tokens_out,
-        cache_write=write,
-        cache_read=read,
-        cache_write_1h=one_hour,
+    one_hour = (
+        _count(creation.get("ephemeral_1h_input_tokens")) if isinstance(creation, dict) else 0
     )
+    return _tokens_of(tokens_in, tokens_out, write, read, one_hour)
 
 
 def _compactions(usage: dict[str, object]) -> tuple[Tokens, ...] | None:
@@ -185,8 +199,167 @@ def _compactions(usage: dict[str, object]) -> tuple[Tokens, ...] | None:
     return tuple(out)
 
 
+def _record(
+    own: Tokens,
+    compactions: tuple[Tokens, ...],
+    *,
+    searches: int,
+    speed: object,
+    geo: object,
+    model: object,
+    message_id: object,
+    request_id: object,
+    timestamp: object,
+    session_id: object,
+    cwd: object,
+    agent_id: object,
+    agent_name: object,
+    sidechain: bool,
+) -> UsageRecord | Skip:
+    """The record of an assistant line with usage, from its fields as the line gives them
+    (both readings end here)."""
+    tokens_in, tokens_out = own.input, own.output
+    write, read, one_hour = own.cache_write, own.cache_read, own.cache_write_1h
+    if compactions:
+        tokens_in += sum(t.input for t in compactions)
+        tokens_out += sum(t.output for t in compactions)
+        write += sum(t.cache_write for t in compactions)
+        read += sum(t.cache_read for t in compactions)
+        one_hour += sum(t.cache_write_1h for t in compactions)
+        if max(tokens_in, tokens_out, write, read) > MAX_TOKENS:
+            return Skip.MALFORMED
+    # Absent (older builds) or empty: the standard speed; a speed not known here stays itself
+    # (priced as nothing, never as the standard one), at most a short name.
+    speed = "standard" if speed in (None, "") else (_text(speed, 32) or "unknown")
+    geo = "global" if geo in STANDARD_GEOS else (_text(geo, 32) or "unknown")
+    model = _text(model, 128) or "unknown"
+    if model == SYNTHETIC_MODEL:
+        return Skip.SYNTHETIC
+    message_id = _text(message_id)
+    request_id = _text(request_id)
+    return UsageRecord(
+        key=f"{message_id}:{request_id}" if message_id and request_id else None,
+        model=model,
+        input=tokens_in,
+        output=tokens_out,
+        cache_write=write,
+        cache_read=read,
+        cache_write_1h=one_hour,
+        web_searches=searches,
+        speed=speed,
+        geo=geo,
+        at_ms=time_ms(timestamp),
+        session_id=_text(session_id, 128),
+        cwd=_text(cwd, 4096),
+        agent_id=_text(agent_id, 128),
+        agent_name=_text(agent_name, 64),
+        sidechain=sidechain,
+        compactions=compactions,
+    )
+
+
+# --- the typed decoding: only a line of the expected shape fits ------------------------------
+
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_1h_input_tokens: _Count | None = None
+
+
+class _ServerTools(msgspec.Struct):
+    web_search_requests: _Count | None = None
+
+
+class _Iteration(msgspec.Struct):
+    type: str | None = None
+    input_tokens: _Count | None = None
+    output_tokens: _Count | None = None
+    cache_creation_input_tokens: _Count | None = None
+    cache_read_input_tokens: _Count | None = None
+    cache_creation: _CacheCreation | None = None
+
+    def tokens(self) -> Tokens:
+        creation = self.cache_creation
+        return _tokens_of(
+            self.input_tokens or 0,
+            self.output_tokens or 0,
+            self.cache_creation_input_tokens or 0,
+            self.cache_read_input_tokens or 0,
+            creation.ephemeral_1h_input_tokens if creation is not None else 0,
+        )
+
+
+class _Usage(_Iteration):
+    server_tool_use: _ServerTools | None = None
+    speed: str | None = None
+    inference_geo: str | None = None
+    iterations: list[_Iteration] | None = None
+
+
+class _Message(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    usage: _Usage | None = None
+
+
+class _Line(msgspec.Struct):
+    type: str | None = None
+    message: _Message | None = None
+    requestId: str | None = None  # the line's own names
+    timestamp: str | None = None
+    sessionId: str | None = None
+    cwd: str | None = None
+    agentId: str | None = None
+    agentName: str | None = None
+    isSidechain: bool | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Line)
+
+
+def _parse_typed(line: bytes | str) -> UsageRecord | Skip | None:
+    """The usage of a line of the expected shape; None when the line does not fit it."""
+    try:
+        data = _DECODER.decode(line)
+    except Exception:  # malformed, of another shape, too deep: the other reading
+        return None
+    message = data.message
+    if data.type != "assistant" or message is None or message.usage is None:
+        return Skip.NOT_USAGE
+    usage = message.usage
+    iterations = usage.iterations or ()
+    found = [i for i in iterations if i.type == "compaction"]
+    if len(found) > MAX_COMPACTIONS:
+        return Skip.MALFORMED
+    tools = usage.server_tool_use
+    return _record(
+        usage.tokens(),
+        tuple(i.tokens() for i in found),
+        searches=(tools.web_search_requests or 0) if tools is not None else 0,
+        speed=usage.speed,
+        geo=usage.inference_geo,
+        model=message.model,
+        message_id=message.id,
+        request_id=data.requestId,
+        timestamp=data.timestamp,
+        session_id=data.sessionId,
+        cwd=data.cwd,
+        agent_id=data.agentId,
+        agent_name=data.agentName,
+        sidechain=data.isSidechain is True,
+    )
+
+
 def parse_line(line: bytes | str) -> UsageRecord | Skip:
     """The usage one transcript line records, or why it records none. Never raises."""
+    typed = _parse_typed(line)
+    return typed if typed is not None else parse_tolerantly(line)
+
+
+def parse_tolerantly(line: bytes | str) -> UsageRecord | Skip:
+    """:func:`parse_line` by the standard library's JSON and checks of every value: what a line
+    that does not fit the typed decoding records."""
     try:
         data = json.loads(line)
     except (ValueError, RecursionError):
@@ -205,48 +378,22 @@ def parse_line(line: bytes | str) -> UsageRecord | Skip:
     compactions = _compactions(usage)
     if own is None or compactions is None:
         return Skip.MALFORMED
-    tokens_in, tokens_out = own.input, own.output
-    write, read, one_hour = own.cache_write, own.cache_read, own.cache_write_1h
-    if compactions:
-        tokens_in += sum(t.input for t in compactions)
-        tokens_out += sum(t.output for t in compactions)
-        write += sum(t.cache_write for t in compactions)
-        read += sum(t.cache_read for t in compactions)
-        one_hour += sum(t.cache_write_1h for t in compactions)
-        if max(tokens_in, tokens_out, write, read) > MAX_TOKENS:
-            return Skip.MALFORMED
-    searches = 0
     tools = usage.get("server_tool_use")
-    if isinstance(tools, dict):
-        # Of a shape not seen yet: no searches rather than losing the line's tokens.
-        searches = _count(tools.get("web_search_requests")) or 0
-    speed = usage.get("speed")
-    # Absent (older builds) or empty: the standard speed; a speed not known here stays itself
-    # (priced as nothing, never as the standard one), at most a short name.
-    speed = "standard" if speed in (None, "") else (_text(speed, 32) or "unknown")
-    geo = usage.get("inference_geo")
-    geo = "global" if geo in STANDARD_GEOS else (_text(geo, 32) or "unknown")
-    model = _text(message.get("model"), 128) or "unknown"
-    if model == SYNTHETIC_MODEL:
-        return Skip.SYNTHETIC
-    message_id = _text(message.get("id"))
-    request_id = _text(data.get("requestId"))
-    return UsageRecord(
-        key=f"{message_id}:{request_id}" if message_id and request_id else None,
-        model=model,
-        input=tokens_in,
-        output=tokens_out,
-        cache_write=write,
-        cache_read=read,
-        cache_write_1h=one_hour,
-        web_searches=searches,
-        speed=speed,
-        geo=geo,
-        at_ms=time_ms(data.get("timestamp")),
-        session_id=_text(data.get("sessionId"), 128),
-        cwd=_text(data.get("cwd"), 4096),
-        agent_id=_text(data.get("agentId"), 128),
-        agent_name=_text(data.get("agentName"), 64),
+    # Of a shape not seen yet: no searches rather than losing the line's tokens.
+    searches = (_count(tools.get("web_search_requests")) or 0) if isinstance(tools, dict) else 0
+    return _record(
+        own,
+        compactions,
+        searches=searches,
+        speed=usage.get("speed"),
+        geo=usage.get("inference_geo"),
+        model=message.get("model"),
+        message_id=message.get("id"),
+        request_id=data.get("requestId"),
+        timestamp=data.get("timestamp"),
+        session_id=data.get("sessionId"),
+        cwd=data.get("cwd"),
+        agent_id=data.get("agentId"),
+        agent_name=data.get("agentName"),
         sidechain=data.get("isSidechain") is True,
-        compactions=compactions,
     )
