@@ -49,7 +49,8 @@ RESTART_SETTLE = 0.05
 RESTART_SETTLE_MAX = 0.5
 # Roots left out of the OS watch (a name that is not UTF-8) are rescanned this often.
 POLL_INTERVAL = 1.0
-# Routing remembers the roots of at most this many directories (then it starts afresh).
+# Routing remembers the roots of at most this many directories, and the Paths of as many
+# changed files (then it starts afresh).
 DIR_MEMO_MAX = 4096
 # A root that does not exist is looked for this often (watchfiles), or at most this often when
 # an entry appears in its nearest existing ancestor (inotify: no timer while nothing happens).
@@ -166,6 +167,9 @@ class WatchHub:
         # directory -> the roots that contain it (cleared when subscriptions change): a batch's
         # paths mostly share a few directories, whose ancestors are walked once.
         self._dir_roots: dict[str, tuple[Path, ...]] = {}
+        # A changed path's text -> its Path, made once: the same files change batch after batch,
+        # and a Path made again is parsed, hashed and compared from scratch downstream.
+        self._paths: dict[str, Path] = {}
         self._debounce = debounce_ms
         self._step = step_ms
         self._rust_timeout = rust_timeout_ms
@@ -222,7 +226,11 @@ class WatchHub:
         self.batches += 1
         routed: dict[Path, list[Path]] = {}
         for kind, raw in changes:
-            path = Path(raw)
+            path = self._paths.get(raw)
+            if path is None:
+                if len(self._paths) >= DIR_MEMO_MAX:
+                    self._paths.clear()
+                path = self._paths[raw] = Path(raw)
             if kind == inotify.RESCAN:  # events under `path` were lost
                 for root, inboxes in self._subs.items():
                     if root == path or path in root.parents:
