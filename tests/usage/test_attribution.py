@@ -8,6 +8,7 @@ from tests.usage.conftest import LEAD_SESSION, WORKTREE
 from tina.usage import (
     UNATTRIBUTED,
     Attribution,
+    Attributions,
     Facts,
     OrchestrationFacts,
     SessionFacts,
@@ -167,3 +168,33 @@ def test_facts_from_a_team_config_claude_code_wrote() -> None:
         _record(agent="executor-1"), Source(session_id=team.lead_session_id, subagent="x"), facts
     )
     assert got == Attribution(orchestration_id="orch1", phase="1.5", agent="executor-1")
+
+
+def test_remembered_attributions_are_those_of_the_facts_in_hand() -> None:
+    remembered = Attributions()
+    lead = Source(session_id=LEAD_SESSION)
+    teammate = _record(agent="executor-1")
+    sub = Source(session_id=LEAD_SESSION, subagent="f00")
+    cases = [
+        (_record(), lead),
+        (teammate, sub),
+        (_record(agent="stranger"), sub),
+        (_record(cwd="/elsewhere"), Source(session_id="s2")),
+        (_record(session="s3"), Source()),
+    ]
+    for _ in range(2):  # answered, then remembered
+        for record, source in cases:
+            assert remembered.of(record, source, FACTS) == attribute(record, source, FACTS)
+    # Equal facts built anew (as each round does) give the same answers.
+    again = Facts(teams=tuple(FACTS.teams), orchestrations=tuple(FACTS.orchestrations))
+    assert remembered.of(teammate, sub, again).agent == "executor-1"
+    # Other facts: the phase team is gone, so is what was known of it.
+    fewer = Facts(teams=(ORCH_TEAM,), orchestrations=(ORCH, OTHER))
+    for record, source in cases:
+        assert remembered.of(record, source, fewer) == attribute(record, source, fewer)
+    assert remembered.of(_record(), lead, fewer) == Attribution(orchestration_id="orch1")
+    # Bounded: past MAX answers they are found again, still right.
+    for i in range(Attributions.MAX + 5):
+        found = remembered.of(_record(cwd=f"{WORKTREE}/d{i}"), Source(session_id="x"), FACTS)
+        assert found == Attribution(orchestration_id="orch1")
+    assert len(remembered._known) <= Attributions.MAX

@@ -394,6 +394,55 @@ def test_a_round_appends_a_small_journal_line_and_a_load_replays_it(tmp_path: Pa
     assert again.seal(PRICES) == []  # nothing counted twice
 
 
+def test_a_round_saves_the_marks_of_the_transcripts_it_touched_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A laptop keeps the marks of every transcript it ever read; a round's journal line names
+    the ones that moved or went, found among those the round touched, not by going over all."""
+    state = tmp_path / "usage.json"
+    paths = [tmp_path / f"s{i}.jsonl" for i in range(50)]
+    for i, path in enumerate(paths):
+        path.write_bytes(_message_line(i + 1))
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    for path in paths:
+        ledger.read(path, Facts())
+    ledger.seal(PRICES)  # the snapshot
+    assert ledger.reader.touched == set()
+
+    with paths[3].open("ab") as f:
+        f.write(_message_line(1003))
+    paths[7].unlink()
+    ledger.read(paths[3], Facts())
+    ledger.read(paths[7], Facts())  # gone
+    ledger.read(paths[9], Facts())  # nothing new: touched, but its mark did not move
+    assert ledger.reader.touched == {str(paths[i]) for i in (3, 7, 9)}
+    # Saving goes over the touched marks only (a saved mark nobody touched is never looked at).
+    saved = ledger._saved_marks
+    assert saved is not None
+    looked: list[str] = []
+    real_get = saved.get
+
+    class Watched(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            looked.append(key)
+            return real_get(key, default)
+
+        def __iter__(self) -> Any:
+            raise AssertionError("every saved mark gone over")
+
+    monkeypatch.setattr(ledger, "_saved_marks", Watched(saved))
+    ledger.seal(PRICES)
+    assert sorted(looked) == sorted(str(paths[i]) for i in (3, 9))
+    (line,) = [json.loads(raw) for raw in ledger.journal_path.read_bytes().splitlines()]
+    assert [m[0] for m in line["marks"]] == [str(paths[3])]
+    assert line["gone"] == [str(paths[7])]
+    assert ledger.reader.touched == set()
+
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    assert again.reader.marks == ledger.reader.marks
+    assert str(paths[7]) not in again.reader.marks
+
+
 def test_a_torn_journal_line_and_an_older_generations_lines_are_skipped(
     tmp_path: Path, projects: Path
 ) -> None:
@@ -675,6 +724,66 @@ def test_a_leads_web_searches_from_before_its_team_move_with_its_tokens(tmp_path
     (move,) = moves.rows
     assert move["webSearches"] == 5  # both rounds' rows, merged
     assert move["messages"] == 3
+
+
+def test_sessions_followed_alike_are_sent_as_one_row_and_each_moves_only_its_own(
+    tmp_path: Path,
+) -> None:
+    """Many sessions leading no team in one worktree are one row a round (what Convex sums
+    anyway), not a row each; each still remembers its own share for a later move."""
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    sessions = [str(uuid.UUID(int=i)) for i in range(1, 4)]
+    paths = []
+    for i, session in enumerate(sessions, start=1):
+        path = _lead(tmp_path).with_name(f"{session}.jsonl")
+        path.write_bytes(_lead_line(i).replace(SESSION.encode(), session.encode()))
+        paths.append(path)
+    for path in paths:
+        ledger.read(path, NO_TEAM)
+    (batch,) = ledger.seal(PRICES)
+    (row,) = batch.rows
+    assert (row["messages"], row["output"]) == (3, 7 * (1 + 2 + 3))
+    singly = [_lead_line(i) for i in (1, 2, 3)]
+    alone = UsageLedger(tmp_path / "alone.json", clock=lambda: NOW)
+    for i, line in enumerate(singly):
+        p = tmp_path / f"alone-{i}" / f"{SESSION}.jsonl"
+        p.parent.mkdir()
+        p.write_bytes(line)
+        alone.read(p, NO_TEAM)
+        (part,) = alone.seal(PRICES)[0].rows
+        assert part["costMicros"] > 0
+    # The same cost as three rows sent one by one (each row's cost is rounded alone).
+    assert row["costMicros"] == sum(r["costMicros"] for b in alone.pending() for r in b.rows)
+
+    # The second session leads a team now: only its own message moves.
+    led = Facts(
+        teams=(TeamFacts(name="billing-export-phase-2", lead_session_id=sessions[1]),),
+        orchestrations=FACTS.orchestrations,
+    )
+    with paths[1].open("ab") as f:
+        f.write(_lead_line(4).replace(SESSION.encode(), sessions[1].encode()))
+    ledger.read(paths[1], led)
+    _, moves = ledger.seal(PRICES)
+    (move,) = moves.rows
+    assert (move["messages"], move["output"], move["phaseNumber"]) == (1, 14, "2")
+
+
+def test_rows_are_summed_only_within_their_bucket_their_pricing_and_the_wires_bound() -> None:
+    def row(output: int, *, model: str = "m", cost: int | None = 5) -> dict[str, Any]:
+        out: dict[str, Any] = {"hour": 0, "orchestrationId": "o", "model": model}
+        out |= {"messages": 1, "input": 0, "output": output, "cacheWrite": 0, "cacheRead": 0}
+        return out if cost is None else {**out, "costMicros": cost}
+
+    big = ledger_module.MAX_TOKENS - 5
+    rows = [row(1), row(2, model="n"), row(3), row(4, cost=None), row(big), row(6), row(7)]
+    summed = ledger_module._coalesced(rows)
+    assert [(r["model"], r["output"], r.get("costMicros"), r["messages"]) for r in summed] == [
+        ("m", 1 + 3 + big, 15, 3),  # at the bound, not over it
+        ("n", 2, 5, 1),  # another model: another bucket
+        ("m", 4, None, 1),  # not priced: never summed with a priced one
+        ("m", 6 + 7, 10, 2),  # 6 more would pass the bound: a row of its own
+    ]
+    assert rows[0]["output"] == 1  # the rows given are left as they were
 
 
 def test_a_session_that_never_leads_a_team_moves_nothing_and_is_forgotten_in_time(

@@ -12,6 +12,7 @@ from .aggregate import BucketKey as BucketKey
 from .aggregate import UsageRow as UsageRow
 from .attribution import UNATTRIBUTED as UNATTRIBUTED
 from .attribution import Attribution as Attribution
+from .attribution import Attributions as Attributions
 from .attribution import Facts as Facts
 from .attribution import OrchestrationFacts as OrchestrationFacts
 from .attribution import SessionFacts as SessionFacts

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import attrs
@@ -43,7 +43,7 @@ AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-@attrs.frozen(kw_only=True, order=True)
+@attrs.frozen(kw_only=True, order=True, cache_hash=True)  # a key, hashed per message
 class BucketKey:
     hour: int
     orchestration_id: str | None = None
@@ -148,30 +148,23 @@ class Aggregator:
         at = record.at_ms
         if at is None or not TIMESTAMP_MS[0] <= at < TIMESTAMP_MS[1]:
             at = now_ms
-        model = record.model
-        if len(model) > MAX_MODEL or CONTROL.search(model):
-            model = "unknown"
-        attributed = attribution.orchestration_id is not None
-        phase, agent = attribution.phase, attribution.agent
-        key = BucketKey(
-            hour=at - at % HOUR_MS,
-            orchestration_id=attribution.orchestration_id,
-            phase=phase if attributed and phase is not None and PHASE.fullmatch(phase) else None,
-            agent=agent if attributed and agent is not None and AGENT.fullmatch(agent) else None,
-            model=model,
-        )
+        key = _key(at - at % HOUR_MS, attribution, record.model)
         bucket = self._buckets.get(key)
         if bucket is None or not bucket.total.fits(record):
             if bucket is not None:
                 self._full.append((key, bucket))
             bucket = self._buckets[key] = _Bucket()
         bucket.total.add(record)
-        for step in record.steps():  # each sampling step at its own prompt's band
+        # Each sampling step at its own prompt's band (without compactions, the record itself).
+        for step in record.steps() if record.compactions else (record,):
             prompt = prompt_tokens(
                 input=step.input, cache_write=step.cache_write, cache_read=step.cache_read
             )
             where = (record.speed, record.geo, band(self.cuts, prompt))
-            bucket.bands.setdefault(where, _Sums()).add_tokens(step)
+            sums = bucket.bands.get(where)
+            if sums is None:
+                sums = bucket.bands[where] = _Sums()
+            sums.add_tokens(step)
 
     def __len__(self) -> int:
         return len(self._buckets) + len(self._full)
@@ -198,6 +191,22 @@ class Aggregator:
         ]
         self.cuts = tuple(sorted({*self.cuts, *prices.cuts}))
         return rows
+
+
+@lru_cache(maxsize=4096)  # a round's messages fall in a few buckets: each is checked once
+def _key(hour: int, attribution: Attribution, model: str) -> BucketKey:
+    """The bucket of a message: what Convex would refuse is left out (not known)."""
+    if len(model) > MAX_MODEL or CONTROL.search(model):
+        model = "unknown"
+    attributed = attribution.orchestration_id is not None
+    phase, agent = attribution.phase, attribution.agent
+    return BucketKey(
+        hour=hour,
+        orchestration_id=attribution.orchestration_id,
+        phase=phase if attributed and phase is not None and PHASE.fullmatch(phase) else None,
+        agent=agent if attributed and agent is not None and AGENT.fullmatch(agent) else None,
+        model=model,
+    )
 
 
 def _cost(prices: PriceTable, key: BucketKey, bucket: _Bucket, cuts: tuple[int, ...]) -> int | None:

@@ -33,6 +33,7 @@ from .transcript import UsageRecord
 __all__ = [
     "UNATTRIBUTED",
     "Attribution",
+    "Attributions",
     "Facts",
     "OrchestrationFacts",
     "SessionFacts",
@@ -82,7 +83,7 @@ class Facts:
     sessions: Mapping[str, SessionFacts] = attrs.Factory(dict)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # a key, hashed per message
 class Source:
     """Where a transcript lies: its session, and the subagent id for a subagent's file."""
 
@@ -90,7 +91,7 @@ class Source:
     subagent: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # a key, hashed per message
 class Attribution:
     orchestration_id: str | None = None
     phase: str | None = None
@@ -208,3 +209,31 @@ def attribute(record: UsageRecord, source: Source, facts: Facts) -> Attribution:
     elif record.agent_name is not None and record.agent_name in team.members:
         agent = record.agent_name
     return Attribution(orchestration_id=orchestration.id, phase=phase, agent=_agent_name(agent))
+
+
+class Attributions:
+    """:func:`attribute`, remembered for the facts in hand: a round's messages come from a few
+    sessions, and each answer would otherwise walk every team and worktree the daemon knows.
+    What :func:`attribute` reads of a message is its session, cwd and agent name, so those and
+    the transcript's source are the key; facts equal to the last ones keep the answers (the
+    daemon builds them anew each round), other facts forget them."""
+
+    MAX = 4096
+    """Answers kept at most; past it they are forgotten and found again."""
+
+    def __init__(self) -> None:
+        self._facts: Facts | None = None
+        self._known: dict[tuple[Source, str | None, str | None, str | None], Attribution] = {}
+
+    def of(self, record: UsageRecord, source: Source, facts: Facts) -> Attribution:
+        if facts is not self._facts:
+            if facts != self._facts:
+                self._known.clear()
+            self._facts = facts
+        key = (source, record.session_id, record.cwd, record.agent_name)
+        found = self._known.get(key)
+        if found is None:
+            if len(self._known) >= self.MAX:
+                self._known.clear()
+            found = self._known[key] = attribute(record, source, facts)
+        return found

@@ -60,10 +60,11 @@ from tina.atomic import write_atomic
 from tina.claude_dirs import MAX_LEARNED
 
 from .aggregate import AGENT, MAX_ROWS, PHASE, Aggregator
-from .attribution import Attribution, Facts, Source, attribute, source_of
+from .attribution import Attribution, Attributions, Facts, Source, source_of
 from .dedupe import KEEP, Dedupe
 from .prices import PriceTable
 from .reader import BUDGET, FileMark, ReadResult, TranscriptReader
+from .transcript import MAX_TOKENS
 
 __all__ = [
     "FORMAT_VERSION",
@@ -88,6 +89,8 @@ MAX_HELD = 10_000
 """Held rows kept at most (one per bucket); past it the oldest are sealed unattributed."""
 MOVE_WINDOW_MS = 3_600_000
 """How long the usage a session sent before it led a team can still be moved to that team."""
+MAX_SOURCES = 4096
+"""Transcripts whose session (`source_of`) is remembered at most; past it they are found again."""
 MAX_UNTEAMED = 256
 """Sessions followed at once; more are counted as they are, without a later move."""
 _ATTRIBUTION = ("orchestrationId", "phaseNumber", "agentName")
@@ -134,6 +137,27 @@ def _merge(into: dict[str, Any], row: dict[str, Any]) -> None:
         into["costMicros"] = int(into["costMicros"]) + int(row["costMicros"])
     else:  # one part not priced: the sum is not either (never a partial cost)
         into.pop("costMicros", None)
+
+
+def _coalesced(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with those of one bucket (and alike priced or not) summed into one, as long as
+    the sums stay within the wire's bound: many sessions followed in one worktree send one row
+    a round, not one each (Convex sums them all the same; each row's cost was rounded alone,
+    so the sum is what the rows sent one by one would have made)."""
+    out: list[dict[str, Any]] = []
+    into: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = (*_bucket(row), "costMicros" in row)
+        same = into.get(key)
+        if same is not None and all(
+            int(same.get(name, 0)) + int(row.get(name, 0)) <= MAX_TOKENS
+            for name in (*_SUMS, "webSearches", "costMicros")
+        ):
+            _merge(same, row)
+            continue
+        into[key] = dict(row)
+        out.append(into[key])
+    return out
 
 
 def stream_batch_id(stream: str, seq: int) -> str:
@@ -231,6 +255,8 @@ class UsageLedger:
         self.path = path
         self.reader = TranscriptReader()
         self.dedupe = Dedupe(keep=keep)
+        self._attributions = Attributions()
+        self._sources: dict[Path, Source] = {}
         # The prompt sizes the price table's tiers start at (tina's own table's when not given):
         # a bucket keeps its sums apart at them, so that the first seal prices them too.
         self._cuts = cuts
@@ -357,6 +383,7 @@ class UsageLedger:
             except (ValueError, TypeError, KeyError, AttributeError):
                 self.journal_skipped += 1
         self._saved_marks = dict(self.reader.marks)
+        self.reader.touched.clear()
         self._journal_bytes = len(data)
 
     def _apply(self, line: dict[str, Any]) -> None:
@@ -429,6 +456,7 @@ class UsageLedger:
         self._generation = generation
         self._journal_bytes = 0
         self._saved_marks = dict(self.reader.marks)
+        self.reader.touched.clear()
         self.dedupe.take_fresh()
         self._sealed_new.clear()
         self._acked_new.clear()
@@ -440,11 +468,20 @@ class UsageLedger:
         self.snapshots += 1
 
     def _moved_marks(self) -> tuple[dict[str, FileMark], list[str]]:
+        """The marks set since the last save that differ from the saved ones, and the saved
+        ones dropped since (of the paths the reader touched: not every transcript ever read)."""
         saved = self._saved_marks or {}
         marks = self.reader.marks
-        moved = {p: m for p, m in marks.items() if (old := saved.get(p)) is not m and old != m}
-        gone = [p for p in saved if p not in marks]
-        return moved, gone
+        moved: dict[str, FileMark] = {}
+        gone: list[str] = []
+        for p in self.reader.touched:
+            m = marks.get(p)
+            if m is None:
+                if p in saved:
+                    gone.append(p)
+            elif (old := saved.get(p)) is not m and old != m:
+                moved[p] = m
+        return moved, sorted(gone)
 
     def _commit(self, *, reading: bool = True) -> None:
         """Save what changed since the last save: one journal line, or a snapshot when none
@@ -505,6 +542,7 @@ class UsageLedger:
         for p in gone:
             self._saved_marks.pop(p, None)
         if reading:
+            self.reader.touched.clear()
             self.dedupe.take_fresh()
         self._sealed_new.clear()
         self._acked_new.clear()
@@ -520,12 +558,18 @@ class UsageLedger:
         `facts`. Nothing is saved until :meth:`seal`."""
         result = self.reader.read(path, budget=budget)
         self.dedupe.repeats += result.repeats  # lines the reader knew for repeats unparsed
-        source = source_of(path)
+        if not result.records:
+            return result
+        source = self._sources.get(path)
+        if source is None:  # what its path names, found once (a round reads the same files)
+            if len(self._sources) >= MAX_SOURCES:
+                self._sources.clear()
+            source = self._sources[path] = source_of(path)
         now = self._clock()
         for record in result.records:
             if self.dedupe.first(record.key):
                 self.counted += 1
-                attribution = attribute(record, source, facts)
+                attribution = self._attributions.of(record, source, facts)
                 into = self._follow(source, attribution, now)
                 (self.aggregator if into is None else into).add(record, attribution, now_ms=now)
         return result
@@ -618,7 +662,7 @@ class UsageLedger:
         now = self._clock()
         unteamed, moves = self._unteamed_rows(prices, now)
         rows = self._release(
-            [row.to_wire() for row in self.aggregator.take(prices)] + unteamed,
+            _coalesced([row.to_wire() for row in self.aggregator.take(prices)] + unteamed),
             resolve,
             now,
             hold_ms,

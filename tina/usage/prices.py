@@ -162,6 +162,14 @@ class PriceTable:
     updated: str
     web_search: tuple[SearchPeriod, ...] = ()  # date order
     geo: Mapping[str, Decimal] = attrs.field(factory=dict)  # inference geography -> multiplier
+    # Every tier's `above`, increasing: the prompt sizes at which some price changes (found once:
+    # each bucket a round takes asks).
+    cuts: tuple[int, ...] = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(lambda self: self._cuts(), takes_self=True),
+    )
 
     def geo_factor(self, geo: str) -> Decimal | None:
         """What a request whose inference ran in `geo` pays on its token rates; None: no price."""
@@ -182,9 +190,7 @@ class PriceTable:
             found = self.models.get(_DATE_SUFFIX.sub("", model))
         return found
 
-    @property
-    def cuts(self) -> tuple[int, ...]:
-        """Every tier's `above`, increasing: the prompt sizes at which some price changes."""
+    def _cuts(self) -> tuple[int, ...]:
         return tuple(
             sorted(
                 {t.above for s in self.models.values() for p in s.periods for t in p.all_tiers()}

@@ -72,12 +72,6 @@ def _quick_key(line: bytes) -> bytes | None:
     return message[1] + b":" + request[1]
 
 
-def _plainly_not_usage(line: bytes) -> bool:
-    """A whole JSON object that has no ``"usage"`` anywhere records none: not parsed (a user
-    line carrying a large tool result costs a substring search, not a JSON parse)."""
-    return line[:1] == b"{" and line[-1:] == b"}" and b'"usage"' not in line
-
-
 def read_from(
     path: Path, mark: FileMark | None, *, chunk: int = CHUNK, budget: int = BUDGET
 ) -> ReadResult:
@@ -119,46 +113,45 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
             data = os.pread(fd, chunk, position)
             if not data:
                 break
-            start = 0
-            while True:
-                end = data.find(b"\n", start)
-                if end < 0:
-                    break
-                if overlong:
+            parts = data.split(b"\n")
+            tail = parts.pop()  # after the last newline: a line that goes on (or b"")
+            if parts:
+                if overlong:  # the rest of a line too long to keep: skipped, counted
                     overlong = False
                     malformed += 1
-                else:
-                    if pending:
-                        pending += data[start:end]
-                        line = bytes(pending).strip()
-                        pending.clear()
-                    else:
-                        line = data[start:end].strip()
-                    lines += 1
-                    if line and not _plainly_not_usage(line):
-                        quick = _quick_key(line)
-                        if quick is not None and quick in parsed:
-                            repeats += 1  # the rest of a message parsed a line ago
-                            consumed = position + end + 1
-                            start = end + 1
-                            continue
-                        match parse_line(line):
-                            case UsageRecord() as record:
-                                records.append(record)
-                                if quick is not None and record.key == quick.decode(
-                                    "utf-8", "replace"
-                                ):
-                                    parsed.add(quick)
-                            case Skip.MALFORMED:
-                                malformed += 1
-                            case Skip.SYNTHETIC:
-                                synthetic += 1
-                            case Skip.NOT_USAGE:
-                                pass
-                consumed = position + end + 1
-                start = end + 1
+                    parts[0] = b""
+                    lines -= 1
+                elif pending:
+                    pending += parts[0]
+                    parts[0] = bytes(pending)
+                    pending.clear()
+                lines += len(parts)
+                for raw in parts:
+                    line = raw.strip()
+                    # A whole JSON object with no "usage" anywhere records none: not parsed (a
+                    # user line carrying a large tool result costs a substring search).
+                    if not line or (
+                        line[:1] == b"{" and line[-1:] == b"}" and b'"usage"' not in line
+                    ):
+                        continue
+                    quick = _quick_key(line)
+                    if quick is not None and quick in parsed:
+                        repeats += 1  # the rest of a message parsed a line ago
+                        continue
+                    match parse_line(line):
+                        case UsageRecord() as record:
+                            records.append(record)
+                            if quick is not None and record.key == quick.decode("utf-8", "replace"):
+                                parsed.add(quick)
+                        case Skip.MALFORMED:
+                            malformed += 1
+                        case Skip.SYNTHETIC:
+                            synthetic += 1
+                        case Skip.NOT_USAGE:
+                            pass
+                consumed = position + len(data) - len(tail)
             if not overlong:
-                pending += data[start:]
+                pending += tail
                 if len(pending) > MAX_LINE:
                     pending.clear()
                     overlong = True
@@ -184,6 +177,9 @@ class TranscriptReader:
     """The marks of every transcript read so far, by path (as text)."""
 
     marks: dict[str, FileMark] = attrs.Factory(dict)
+    # The paths whose marks were set or dropped since the ledger last saved them: a save looks
+    # at these, not at every transcript ever read (thousands on a laptop used for long).
+    touched: set[str] = attrs.Factory(set)
     malformed: int = 0
     synthetic: int = 0
     repeats: int = 0  # a message's later lines known for repeats, not parsed
@@ -196,18 +192,24 @@ class TranscriptReader:
         self.errors += result.error is not None
         if result.mark is not None:
             self.marks[key] = result.mark
+            self.touched.add(key)
         elif result.error is None:  # gone
-            self.marks.pop(key, None)
+            self.forget(key)
         self.malformed += result.malformed
         self.synthetic += result.synthetic
         self.repeats += result.repeats
         self.restarts += result.restarted
         return result
 
+    def forget(self, path: str) -> None:
+        """Forget the mark of a file that is gone."""
+        if self.marks.pop(path, None) is not None:
+            self.touched.add(path)
+
     def forget_missing(self, present: Iterable[str]) -> list[str]:
         """Forget the marks of files not in `present`; the paths forgotten."""
         keep = set(present)
         gone = [p for p in self.marks if p not in keep]
         for p in gone:
-            del self.marks[p]
+            self.forget(p)
         return gone

@@ -141,7 +141,7 @@ def read_round(
             elif path.is_dir():  # a new directory: what it held before it was watched
                 todo.extend(p for p in _transcripts(path) if _changed(ledger, p))
             elif str(path) in ledger.reader.marks and not path.exists():
-                ledger.reader.marks.pop(str(path), None)  # gone
+                ledger.reader.forget(str(path))  # gone
     for path in todo:
         ledger.read(path, facts)
     return len(ledger.seal(prices, resolve, hold_ms=hold_ms))
