@@ -95,6 +95,7 @@ MAX_UNTEAMED = 256
 """Sessions followed at once; more are counted as they are, without a later move."""
 _ATTRIBUTION = ("orchestrationId", "phaseNumber", "agentName")
 _SUMS = ("messages", "input", "output", "cacheWrite", "cacheRead")
+_BOUNDED = (*_SUMS, "webSearches", "costMicros")  # each at most MAX_TOKENS on the wire
 
 
 def _append(path: Path, data: bytes, *, sync: bool = True) -> None:
@@ -149,12 +150,13 @@ def _coalesced(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         key = (*_bucket(row), "costMicros" in row)
         same = into.get(key)
-        if same is not None and all(
-            int(same.get(name, 0)) + int(row.get(name, 0)) <= MAX_TOKENS
-            for name in (*_SUMS, "webSearches", "costMicros")
-        ):
-            _merge(same, row)
-            continue
+        if same is not None:
+            for name in _BOUNDED:
+                if int(same.get(name, 0)) + int(row.get(name, 0)) > MAX_TOKENS:
+                    break
+            else:
+                _merge(same, row)
+                continue
         into[key] = dict(row)
         out.append(into[key])
     return out
