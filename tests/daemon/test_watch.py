@@ -230,10 +230,10 @@ async def test_with_inotify_a_new_watch_asks_for_its_rescan_once_it_is_watching(
     entered, gate = threading.Event(), threading.Event()
     real = inotify._watch_roots
 
-    def held(roots: list[bytes]) -> inotify.Inotify:
+    def held(roots: list[bytes], drop: int = 0) -> inotify.Inotify:
         entered.set()
         gate.wait(20)
-        return real(roots)
+        return real(roots, drop)
 
     monkeypatch.setattr(inotify, "_watch_roots", held)
     hub = WatchHub(awatch=inotify.awatch)
@@ -643,6 +643,58 @@ def test_inotify_events_are_parsed_and_an_overflow_is_flagged(tmp_path: Path) ->
         assert batch.changes == {(watchfiles.Change.added, str(tmp_path / "name.json"))}
     finally:
         ino.close()
+
+
+@needs_inotify
+def test_inotify_for_files_only_appended_to_a_write_is_one_event(tmp_path: Path) -> None:
+    """The transcripts' watch: an append is its IN_MODIFY alone (no IN_CLOSE_WRITE after it),
+    a chmod nothing; creating, writing and deleting are all still seen."""
+
+    def kinds(drop: int) -> list[list[int]]:
+        ino = inotify.Inotify(drop=drop)
+        try:
+            assert ino.add(os.fsencode(tmp_path), root=True) is not None
+            out = []
+            path = tmp_path / "s.jsonl"
+
+            def append() -> None:
+                with path.open("ab") as f:
+                    f.write(b"{}\n")
+
+            for act in (lambda: path.write_bytes(b"{}\n"), append, lambda: path.chmod(0o600)):
+                act()
+                out.append([mask for _, mask, _, _ in ino.read()])
+            path.unlink()
+            out.append([mask for _, mask, _, _ in ino.read()])
+            return out
+        finally:
+            ino.close()
+
+    m, c, a = inotify.IN_MODIFY, inotify.IN_CLOSE_WRITE, inotify.IN_ATTRIB
+    assert kinds(0) == [[inotify.IN_CREATE, m, c], [m, c], [a], [inotify.IN_DELETE]]
+    assert kinds(inotify.APPENDS_ONLY_DROP) == [
+        [inotify.IN_CREATE, m],
+        [m],
+        [],
+        [inotify.IN_DELETE],
+    ]
+
+
+@needs_inotify
+@pytest.mark.timeout(30)
+async def test_a_hub_of_files_only_appended_to_still_sees_each_append(tmp_path: Path) -> None:
+    hub = WatchHub(debounce_ms=30, step_ms=10, awatch=inotify.awatch, appends_only=True)
+    transcript = tmp_path / "s.jsonl"
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        inbox = hub.subscribe(tmp_path)
+        assert (await next_paths(inbox))[1] is True  # the first watch starts with a rescan
+        await write_until_seen(inbox, transcript)
+        for n in range(3):
+            with transcript.open("ab") as f:
+                f.write(b"{}\n" * (n + 1))
+            assert transcript in await changed(inbox, transcript)
+        nursery.cancel_scope.cancel()
 
 
 @pytest.mark.timeout(30)

@@ -189,6 +189,7 @@ class Daemon:
             step_ms=usage.SETTLE_MS,
             linger=True,
             pace=self.usage.pace,
+            appends_only=True,  # transcripts change by writes, renames, deletions: all watched
         )
         send, receive = trio.open_memory_channel[ActionMessage](ACTION_BUFFER)
         self._actions_send, self._actions_receive = send, receive

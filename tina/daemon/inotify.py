@@ -81,6 +81,9 @@ WATCH_MASK = (
 )
 # A directory below a root: only a directory, never through a symbolic link.
 SUBDIR_MASK = WATCH_MASK | IN_ONLYDIR | IN_DONT_FOLLOW
+# Left out of the watch of files only ever appended to (`awatch(appends_only=True)`): each write
+# says IN_MODIFY already, its close and attribute changes would be a second and third event.
+APPENDS_ONLY_DROP = IN_CLOSE_WRITE | IN_ATTRIB
 
 # Yielded as `(RESCAN, root)`: events under `root` were lost, its subscribers must re-read it.
 RESCAN = 0
@@ -131,7 +134,8 @@ def parse_events(data: bytes) -> list[tuple[int, int, int, bytes]]:
 class Inotify:
     """One inotify instance: watch descriptors <-> directory paths (bytes, as the kernel has them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, drop: int = 0) -> None:
+        """`drop`: event kinds left out of every watch it adds (`APPENDS_ONLY_DROP`)."""
         if _libc is None:
             raise Unavailable(errno.ENOSYS, "inotify is not available on this system")
         fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
@@ -139,6 +143,7 @@ class Inotify:
             err = ctypes.get_errno()
             raise Unavailable(err, f"inotify_init1: {os.strerror(err)}")
         self.fd: int = fd
+        self.drop = drop
         self.paths: dict[int, bytes] = {}  # wd -> directory
         self.wds: dict[bytes, int] = {}  # directory -> wd
 
@@ -146,7 +151,7 @@ class Inotify:
         """Watch one directory (a root may be a file, and may be reached through a link); None
         when it is gone, not a directory, or not readable."""
         if mask is None:
-            mask = WATCH_MASK if root else SUBDIR_MASK
+            mask = (WATCH_MASK if root else SUBDIR_MASK) & ~self.drop
         wd = int(_libc.inotify_add_watch(self.fd, path, mask))
         if wd < 0:
             err = ctypes.get_errno()
@@ -390,8 +395,8 @@ def _walk_new(ino: Inotify, dirs: list[bytes], found: list[bytes]) -> None:
         ino.add_tree(directory, found=found)
 
 
-def _watch_roots(roots: list[bytes]) -> Inotify:
-    ino = Inotify()
+def _watch_roots(roots: list[bytes], drop: int = 0) -> Inotify:
+    ino = Inotify(drop=drop)
     try:
         _add_roots(ino, roots)
     except BaseException:
@@ -417,6 +422,7 @@ async def awatch(
     linger: bool = False,
     watching: trio.Event | None = None,
     pace: Pace | None = None,
+    appends_only: bool = False,
 ) -> AsyncIterator[set[tuple[int, str]]]:
     """Yield sets of `(Change, path)` under `paths` until `stop_event` is set (see the module);
     roots handed to `grow` are added to the watch as it runs.
@@ -430,7 +436,10 @@ async def awatch(
     worker thread): what changes from then on is reported.
 
     With `pace` (and `grow`, whose interrupt it uses), `step` and `debounce` are its lazy wait
-    while it is not quick (see the module)."""
+    while it is not quick (see the module).
+
+    With `appends_only` (files only ever appended to, replaced or deleted, such as transcripts),
+    a write is one event: its close and attribute changes are not watched (`APPENDS_ONLY_DROP`)."""
 
     def step_s() -> float:
         return step / 1000 if pace is None else pace.wait_s(step / 1000)
@@ -441,7 +450,8 @@ async def awatch(
     unhook = pace.on_hurry(grow.interrupt) if pace is not None and grow is not None else None
     roots = [os.fsencode(p) for p in paths]
     root_set = set(roots)
-    ino: Inotify | None = await trio.to_thread.run_sync(_watch_roots, roots)
+    drop = APPENDS_ONLY_DROP if appends_only else 0
+    ino: Inotify | None = await trio.to_thread.run_sync(_watch_roots, roots, drop)
     assert ino is not None
     if watching is not None:
         watching.set()
@@ -494,7 +504,7 @@ async def awatch(
                 # Events were lost, directories made meanwhile may have no watch: start afresh.
                 ino.close()
                 ino = None
-                ino = await trio.to_thread.run_sync(_watch_roots, roots)
+                ino = await trio.to_thread.run_sync(_watch_roots, roots, drop)
                 batch.changes.update((RESCAN, os.fsdecode(r)) for r in roots)
             if batch.changes:
                 yield batch.changes

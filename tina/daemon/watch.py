@@ -161,6 +161,7 @@ class WatchHub:
         awatch: Callable[..., Any] | None = None,
         linger: bool = False,
         pace: Pace | None = None,
+        appends_only: bool = False,
     ) -> None:
         self._subs: dict[Path, list[Inbox]] = {}
         self._names: dict[str, Path] = {}  # str(root) -> root: routing walks strings, not Paths
@@ -176,6 +177,8 @@ class WatchHub:
         self._linger = linger  # inotify: after a batch, look again `step_ms` later (`awatch`)
         # inotify: while it is lazy, batches gather for its lazy wait instead (`awatch`).
         self._pace = pace
+        # inotify: its files are only appended to (transcripts): a write is one event (`awatch`).
+        self._appends_only = appends_only
         self._awatch = awatch or default_backend()
         self._changed = trio.Event()
         # Roots left out of the OS watch -> the path that made watchfiles fail (None: unknown),
@@ -369,6 +372,8 @@ class WatchHub:
                 extra = {"grow": grow, "linger": self._linger, "watching": watching}
                 if self._pace is not None:
                     extra["pace"] = self._pace
+                if self._appends_only:
+                    extra["appends_only"] = True
             async with trio.open_nursery() as nursery:
                 if fresh and watching is not None:
                     nursery.start_soon(self._rescan_all_when, watching)
