@@ -447,6 +447,9 @@ export default defineSchema({
   usageQuota: defineTable({
     nodeId: v.id("nodes"),
     account: v.optional(v.string()),
+    // The account the config dir is logged in to, as a key (model/usage.ts): one across the
+    // config dirs and laptops logged in to it.
+    accountKey: v.optional(v.string()),
     observedAt: v.number(),
     fiveHour: v.optional(quotaWindow),
     sevenDay: v.optional(quotaWindow),

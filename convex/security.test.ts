@@ -365,7 +365,7 @@ const SPEC: Record<string, Spec> = {
     access: "node",
     samples: () => [
       { observedAt: T0, fiveHour: { usedPct: 23.5, resetsAt: T0 + 3_600_000 }, sevenDay: { usedPct: 41.2, resetsAt: T0 + 86_400_000 } },
-      { account: "~/.claude-work", observedAt: T0, fiveHour: { usedPct: 5, resetsAt: T0 + 3_600_000 } },
+      { account: "~/.claude-work", accountKey: "0123456789abcdef0123456789abcdef", observedAt: T0, fiveHour: { usedPct: 5, resetsAt: T0 + 3_600_000 } },
       { observedAt: T0 + 1, limitedAt: T0 + 1, limitedText: "Claude usage limit reached" },
     ],
   },

@@ -826,6 +826,35 @@ describe("usage:recordQuota and usage:fleetQuota", () => {
     expect(accounts).toEqual(expect.arrayContaining(["~/.claude", "~/.claude-work", "~/.claude-new"]));
   });
 
+  test("each row carries the key of the account its config dir is logged in to; a new login replaces it", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await enroll(t, "laptop-a");
+    const b = await enroll(t, "laptop-b");
+    const quota = (token: string, args: Record<string, unknown>) => t.mutation(api.usage.recordQuota, { nodeToken: token, ...args } as never);
+    const one = "0123456789abcdef".repeat(2);
+    await quota(a.token, { account: "~/.claude", accountKey: one, observedAt: T0, fiveHour: W5 });
+    await quota(a.token, { account: "~/.claude-work", accountKey: one, observedAt: T0, fiveHour: W5 });
+    await quota(b.token, { account: "~/.claude", accountKey: one, observedAt: T0 + 1, fiveHour: { usedPct: 30, resetsAt: W5.resetsAt } });
+    const viewer = await signedIn(t, VIEWER);
+    const keys = async () => (await viewer.query(api.usage.fleetQuota, {})).map((r) => [r.nodeName, r.account, r.accountKey ?? null]);
+    expect(await keys()).toEqual([
+      ["laptop-a", "~/.claude", one],
+      ["laptop-a", "~/.claude-work", one],
+      ["laptop-b", "~/.claude", one],
+    ]);
+    // Logged in to another account, then with an API key (no account): the key follows.
+    vi.setSystemTime(T0 + 2);
+    await quota(a.token, { account: "~/.claude-work", accountKey: "f".repeat(32), observedAt: T0 + 2, fiveHour: W5 });
+    await quota(b.token, { account: "~/.claude", observedAt: T0 + 2, fiveHour: W5 });
+    expect(await keys()).toEqual([
+      ["laptop-a", "~/.claude", one],
+      ["laptop-a", "~/.claude-work", "f".repeat(32)],
+      ["laptop-b", "~/.claude", null],
+    ]);
+  });
+
   test("an older observation changes nothing; the same call twice writes nothing the second time", async () => {
     vi.useFakeTimers();
     vi.setSystemTime(T0);
@@ -864,6 +893,10 @@ describe("usage:recordQuota and usage:fleetQuota", () => {
       [{ observedAt: T0, account: "" }, "account"],
       [{ observedAt: T0, account: "~/" + "x".repeat(199) }, "account"],
       [{ observedAt: T0, account: "~/.claude\nforged" }, "account"],
+      [{ observedAt: T0, accountKey: "" }, "accountKey"],
+      [{ observedAt: T0, accountKey: "A".repeat(32) }, "accountKey"],
+      [{ observedAt: T0, accountKey: "a".repeat(33) }, "accountKey"],
+      [{ observedAt: T0, accountKey: "me@example.com" }, "accountKey"],
     ];
     for (const [args, field] of cases) {
       const err = await refusal(t.mutation(api.usage.recordQuota, { nodeToken: a.token, ...args } as never));

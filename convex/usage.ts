@@ -58,9 +58,10 @@ export const fleetSpend = viewerQuery({
 });
 
 /**
- * One of this laptop's Claude accounts' quota (`account`: its config dir, when known) as its
- * status line and hooks saw it at `observedAt`: the windows sent replace the stored ones, an
- * older observation is ignored (model/usage.ts).
+ * One of this laptop's Claude accounts' quota (`account`: its config dir, when known;
+ * `accountKey`: the account it is logged in to, as a key) as its status line and hooks saw it at
+ * `observedAt`: the windows sent replace the stored ones, an older observation is ignored
+ * (model/usage.ts).
  */
 export const recordQuota = nodeMutation({
   args: quotaArgs,

@@ -16,7 +16,8 @@ read both). The daemon, started by launchd or systemd, does not see the shell's
   hook on (`root_of`, at most :data:`MAX_LEARNED` of them, kept with the usage state).
 
 Each config dir keeps its own login, so it also names a Claude account (`account_of`): the quota
-is reported per laptop and config dir.
+is reported per laptop and config dir, with the account that config dir is logged in to
+(`tina.usage.account`), so that the dashboard shows config dirs of one account as one.
 
 Pure: paths and strings, no I/O except where a function says it looks at the file system.
 """

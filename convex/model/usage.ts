@@ -490,19 +490,23 @@ export const QUOTA = {
 
 // eslint-disable-next-line no-control-regex
 const ACCOUNT_RE = /^[^\u0000-\u001f\u007f]+$/;
+// The key of the Claude account a config dir is logged in to: a salted hash of its id, made on
+// the laptop (tina/usage/account.py), so that config dirs and laptops of one account show as one.
+const ACCOUNT_KEY_RE = /^[0-9a-f]{32}$/;
 
 export const quotaWindow = v.object({ usedPct: v.number(), resetsAt: v.number() });
 export type QuotaWindow = Infer<typeof quotaWindow>;
 
 export const quotaArgs = {
   account: v.optional(v.string()),
+  accountKey: v.optional(v.string()),
   observedAt: v.number(),
   fiveHour: v.optional(quotaWindow),
   sevenDay: v.optional(quotaWindow),
   limitedAt: v.optional(v.number()),
   limitedText: v.optional(v.string()),
 };
-export type QuotaArgs = { account?: string; observedAt: number; fiveHour?: QuotaWindow; sevenDay?: QuotaWindow; limitedAt?: number; limitedText?: string };
+export type QuotaArgs = { account?: string; accountKey?: string; observedAt: number; fiveHour?: QuotaWindow; sevenDay?: QuotaWindow; limitedAt?: number; limitedText?: string };
 
 function checkWindow(field: string, w: QuotaWindow | undefined): void {
   if (w === undefined) return;
@@ -528,6 +532,9 @@ export async function recordQuota(ctx: MutationCtx, node: Doc<"nodes">, args: Qu
     checkString("account", args.account, QUOTA.account);
     if (!ACCOUNT_RE.test(args.account)) invalid("account", "a config directory's name, without control characters", JSON.stringify(args.account.slice(0, 40)));
   }
+  if (args.accountKey !== undefined && !ACCOUNT_KEY_RE.test(args.accountKey)) {
+    invalid("accountKey", "32 lowercase hex digits", JSON.stringify(args.accountKey.slice(0, 40)));
+  }
   checkTimestamp("observedAt", args.observedAt);
   if (args.observedAt > now + QUOTA.futureMs) invalid("observedAt", "not more than 5 minutes in the future", new Date(args.observedAt).toISOString());
   checkWindow("fiveHour", args.fiveHour);
@@ -548,6 +555,7 @@ export async function recordQuota(ctx: MutationCtx, node: Doc<"nodes">, args: Qu
   const newerLimit = args.limitedAt !== undefined && (row?.limitedAt === undefined || args.limitedAt > row.limitedAt);
   const limitedText = args.limitedText === undefined ? undefined : cleanText(args.limitedText, QUOTA.limitedText).replace(/\s+/g, " ").trim();
   const next = {
+    accountKey: args.accountKey,
     observedAt: args.observedAt,
     fiveHour: args.fiveHour ?? current(row?.fiveHour, now),
     sevenDay: args.sevenDay ?? current(row?.sevenDay, now),
@@ -571,6 +579,7 @@ function sameWindow(a: QuotaWindow | undefined, b: QuotaWindow | undefined): boo
 
 function sameQuota(a: QuotaArgs, b: QuotaArgs): boolean {
   return (
+    a.accountKey === b.accountKey &&
     a.observedAt === b.observedAt &&
     sameWindow(a.fiveHour, b.fiveHour) &&
     sameWindow(a.sevenDay, b.sevenDay) &&
@@ -580,7 +589,7 @@ function sameQuota(a: QuotaArgs, b: QuotaArgs): boolean {
 }
 
 function quotaOf(row: Doc<"usageQuota">): QuotaArgs {
-  return { observedAt: row.observedAt, fiveHour: row.fiveHour, sevenDay: row.sevenDay, limitedAt: row.limitedAt, limitedText: row.limitedText };
+  return { accountKey: row.accountKey, observedAt: row.observedAt, fiveHour: row.fiveHour, sevenDay: row.sevenDay, limitedAt: row.limitedAt, limitedText: row.limitedText };
 }
 
 export const fleetQuota = v.array(
@@ -588,6 +597,7 @@ export const fleetQuota = v.array(
     nodeId: v.id("nodes"),
     nodeName: v.string(),
     account: v.optional(v.string()),
+    accountKey: v.optional(v.string()),
     observedAt: v.number(),
     fiveHour: v.optional(quotaWindow),
     sevenDay: v.optional(quotaWindow),

@@ -12,6 +12,7 @@ import pytest
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.claude_hooks import run_status_line, status_line_command, transcript_path
 from tina.dev.sim.sandbox import Laptop
+from tina.usage.account import account_key
 
 from .conftest import Api, eventually, run_hook
 
@@ -363,6 +364,9 @@ def test_the_status_lines_rate_limits_and_a_rate_limit_stop_reach_the_fleet_quot
     assert (wt / ".claude" / "tina" / "rate-limits.json").exists()
 
     quota = eventually(lambda: quota_of(owner, laptop.name, "~/.claude"), timeout=60)
+    # The account ~/.claude is logged in to, as a key (`~/.claude.json`, as Claude Code keeps it).
+    key = account_key((laptop.home / ".claude.json").read_bytes())
+    assert key is not None and quota["accountKey"] == key
     assert quota["fiveHour"] == {"usedPct": 23.5, "resetsAt": 4102444800000}
     assert quota["sevenDay"] == {"usedPct": 41.2, "resetsAt": 4103049600000}
     assert "limitedAt" not in quota
@@ -386,7 +390,12 @@ def test_the_status_lines_rate_limits_and_a_rate_limit_stop_reach_the_fleet_quot
     assert limited["fiveHour"]["usedPct"] == 23.5  # the windows kept
 
     # A session of another login (`CLAUDE_CONFIG_DIR=~/.claude-work claude`) in the same
-    # worktree: its account gets a row of its own; the first one's stays as it was.
+    # worktree: its account gets a row of its own; the first one's stays as it was. Logged in
+    # to the same account, it says so: the dashboard shows the two as one.
+    laptop.login(
+        json.loads((laptop.home / ".claude.json").read_text())["oauthAccount"]["accountUuid"],
+        laptop.home / ".claude-work",
+    )
     work = laptop.home / ".claude-work" / "projects" / transcript.parent.name / "w1.jsonl"
     other = {
         **status,
@@ -397,5 +406,6 @@ def test_the_status_lines_rate_limits_and_a_rate_limit_stop_reach_the_fleet_quot
     status_line(laptop, wt, other)
     second = eventually(lambda: quota_of(owner, laptop.name, "~/.claude-work"), timeout=60)
     assert second["fiveHour"] == {"usedPct": 91, "resetsAt": 4102444900000}
+    assert second["accountKey"] == key
     assert "limitedAt" not in second and "sevenDay" not in second
     assert quota_of(owner, laptop.name, "~/.claude") == limited

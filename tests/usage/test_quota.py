@@ -19,6 +19,7 @@ from tina.daemon.actors import usage as actor
 from tina.daemon.watch import WatchHub
 from tina.dev.fakes import FakeGateway
 from tina.supervision import Backoff
+from tina.usage.account import account_key
 from tina.usage.quota import (
     ACCOUNTS_MAX,
     LIMITED_TEXT_MAX,
@@ -295,6 +296,71 @@ async def test_the_status_line_file_of_a_worktree_reaches_the_gateway(tmp_path: 
         five = gateway.quota_reports[0].five_hour
         assert five is not None and five.used_pct == 42
         nursery.cancel_scope.cancel("test done")
+
+
+@pytest.mark.timeout(60)
+async def test_the_account_a_config_dir_is_logged_in_to_goes_with_its_report(
+    tmp_path: Path,
+) -> None:
+    """Two config dirs logged in to one account send the same key; a new login, another."""
+    worktrees = [tmp_path / "wt1", tmp_path / "wt2"]
+    for wt, config in zip(worktrees, (".claude", ".claude-work"), strict=True):
+        (wt / ".claude" / "tina").mkdir(parents=True)
+        (tmp_path / config).mkdir()
+    login = {"oauthAccount": {"accountUuid": "4f6c1a2e-0b7d-4c1e-9a55-2f3b8d7e6c10"}}
+    (tmp_path / ".claude.json").write_text(json.dumps(login))  # ~/.claude's
+    (tmp_path / ".claude-work" / ".claude.json").write_text(json.dumps(login))
+    gateway = FakeGateway()
+    quota = actor.Quota(home=tmp_path)
+    hub = WatchHub()
+
+    def write(wt: Path, config: str, five: float) -> None:
+        target = wt / ".claude" / "tina" / "rate-limits.json"
+        temp = target.with_name(".rate-limits.json.tmp")
+        path = f"{tmp_path}/{config}/projects/-repo/s.jsonl"
+        temp.write_bytes(_file(five=five, timestamp=None, transcript_path=path))
+        temp.rename(target)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        await _start_quota(nursery, quota, gateway)
+        for wt in worktrees:
+            await nursery.start(
+                lambda task_status, wt=wt: actor.watch_rate_limits(
+                    wt, hub, quota, task_status=task_status
+                )
+            )
+        write(worktrees[0], ".claude", 10)
+        write(worktrees[1], ".claude-work", 10)
+        await _until(lambda: len(gateway.quota_reports) == 2)
+        keys = {r.account: r.account_key for r in gateway.quota_reports}
+        assert keys.keys() == {"~/.claude", "~/.claude-work"}
+        assert (
+            keys["~/.claude"] == keys["~/.claude-work"] == account_key(json.dumps(login).encode())
+        )
+        assert "accountKey" in gateway.quota_reports[0].to_wire()
+        # Logged in to another account: the next report (the 80 % crossed: at once) says so.
+        other = {"oauthAccount": {"accountUuid": "0a1b2c3d-0000-4000-8000-000000000002"}}
+        (tmp_path / ".claude-work" / ".claude.json").write_text(json.dumps(other))
+        write(worktrees[1], ".claude-work", 85)
+        await _until(lambda: len(gateway.quota_reports) == 3)
+        last = gateway.quota_reports[-1]
+        assert last.account == "~/.claude-work"
+        assert last.account_key == account_key(json.dumps(other).encode())
+        nursery.cancel_scope.cancel("test done")
+
+
+def test_a_new_login_alone_is_reported() -> None:
+    quota = actor.Quota(clock=lambda: NOW, home=Path("/home/me"))
+    data = _account_file(".claude", 10, timestamp=None)
+    assert quota.observe_file(data, "a" * 32)
+    state = quota.accounts["~/.claude"]
+    report = state.report(NOW)
+    assert report is not None
+    state.sent(report, NOW)
+    assert not quota.observe_file(data, "a" * 32)  # nothing new
+    assert quota.observe_file(data, "b" * 32)  # the same windows, another account
+    assert state.due_in(NOW) is not None
 
 
 def _account_file(config: str, five: float, **extra: Any) -> bytes:

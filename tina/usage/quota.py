@@ -12,7 +12,9 @@ after a session's first answer); the status-line script tina installs writes it 
 (``resets_at`` in epoch seconds; either window may be absent.) A ``StopFailure`` hook event
 with ``error: "rate_limit"`` says the limit was hit. The transcript's config dir names the
 account (`tina.claude_dirs.account_of`: each config dir keeps its own login); a file written by
-an older script, without the path, is the laptop's account not known. :class:`QuotaState`
+an older script, without the path, is the laptop's account not known. Which account the config
+dir is logged in to comes with each observation (`tina.usage.account`, read by the caller): a
+new login is a change to report. :class:`QuotaState`
 keeps one account's newest observation of each and decides when ``usage:recordQuota`` is due:
 on a change, at most once per :data:`MIN_INTERVAL`, at once when a window's use crosses 80 % or
 100 % or a limit is hit.
@@ -73,6 +75,7 @@ class QuotaReport:
     """The arguments of ``usage:recordQuota``."""
 
     account: str | None = None
+    account_key: str | None = None  # `tina.usage.account.account_key`
     observed_at: int
     five_hour: Window | None = None
     seven_day: Window | None = None
@@ -83,6 +86,8 @@ class QuotaReport:
         out: dict[str, Any] = {"observedAt": float(self.observed_at)}
         if self.account is not None:
             out["account"] = self.account
+        if self.account_key is not None:
+            out["accountKey"] = self.account_key
         if self.five_hour is not None:
             out["fiveHour"] = self.five_hour.to_wire()
         if self.seven_day is not None:
@@ -166,6 +171,8 @@ class QuotaState:
     """One account's newest observation and limit, what was sent last, and when."""
 
     account: str | None = None
+    # The account the config dir is logged in to (`tina.usage.account`), as last looked up.
+    account_key: str | None = None
     five_hour: Window | None = None
     seven_day: Window | None = None
     observed_at: int | None = None
@@ -212,6 +219,7 @@ class QuotaState:
         assert observed is not None
         return QuotaReport(
             account=self.account,
+            account_key=self.account_key,
             observed_at=min(observed, now_ms + FUTURE_SLACK_MS),
             five_hour=self.five_hour,
             seven_day=self.seven_day,

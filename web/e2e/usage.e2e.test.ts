@@ -169,7 +169,7 @@ describe(`usage end to end (laptop: ${laptopKind()})`, () => {
     await spend.getByTestId("fleet-spend-total").filter({ hasText: formatCost(totals.costMicros) }).waitFor({ timeout: LIVE_MS });
     const laptops = await tableRows(page, "fleet-spend-laptops");
     expect(laptops).toEqual([["alpha", expect.any(String), formatCost(totals.costMicros)]]);
-    const quota = page.locator('[data-testid="quota-laptop"][data-node="alpha"][data-account="~/.claude"]');
+    const quota = page.locator('[data-testid="quota-account"][data-node="alpha"][data-account="~/.claude"]');
     const fiveHour = quota.locator('[data-testid="quota-window"][data-window="fiveHour"]');
     await fiveHour.waitFor({ timeout: LIVE_MS });
     await expect(fiveHour.getAttribute("data-state")).resolves.toBe("warning");
@@ -198,7 +198,7 @@ describe(`usage end to end (laptop: ${laptopKind()})`, () => {
       await p.getByTestId("usage-section").scrollIntoViewIfNeeded();
       await screenshot(p, "usage-detail-phone");
       await p.goto(`${web.url}#/fleet`);
-      await p.locator('[data-testid="quota-laptop"][data-node="alpha"]').waitFor({ timeout: LIVE_MS });
+      await p.locator('[data-testid="quota-account"][data-node="alpha"]').waitFor({ timeout: LIVE_MS });
       await expectAccessible(p, "fleet usage and quota (phone)");
       await screenshot(p, "usage-fleet-phone", true);
     } finally {

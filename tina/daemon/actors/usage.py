@@ -31,13 +31,15 @@ every later batch.
 (`tina.session.statusline`); `watch_rate_limits` runs beside each worktree watcher and hands
 what it reads to :class:`Quota`; the hooks' ``StopFailure`` rate limits come through
 :meth:`Quota.limited`. Each account (the Claude Code config dir of the session, from its
-transcript's path) has its own state and Convex row. `run_quota` sends ``usage:recordQuota``
+transcript's path) has its own state and Convex row, which carries the key of the account the
+config dir is logged in to (`tina.usage.account`, looked up as the file is read). `run_quota` sends ``usage:recordQuota``
 for an account when it changed, at most once per 30 s unless a window crosses 80 % or 100 % or
 a limit is hit (`tina.usage.quota.QuotaState`), and again after a reconnect.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -60,6 +62,7 @@ from tina.local.files import FileRefused, read_file
 from tina.local.paths import tina_dir
 from tina.supervision import Backoff
 from tina.usage import Facts, PriceTable, UsageLedger
+from tina.usage.account import AccountKeys
 from tina.usage.ledger import HELD_PREFIX, HOLD_MS
 from tina.usage.quota import ACCOUNTS_MAX, FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
 
@@ -560,6 +563,7 @@ class Quota:
         self.accounts: dict[str | None, QuotaState] = {}
         self.clock = clock
         self.home = Path.home() if home is None else home
+        self.keys = AccountKeys(self.home)  # which account each config dir is logged in to
         self.wake: LatestValue[int] = LatestValue(0)
         self.sends = 0
         self.failures = 0
@@ -581,13 +585,29 @@ class Quota:
         self.accounts[account] = state
         return state
 
-    def observe_file(self, data: bytes) -> bool:
-        """The bytes of a ``rate-limits.json``; whether they said something new."""
+    def observe_file(self, data: bytes, account_key: str | None = None) -> bool:
+        """The bytes of a ``rate-limits.json``, and the key of the account its config dir is
+        logged in to (`key_of`); whether they said something new."""
         obs = parse_rate_limits(data, now_ms=self.clock(), home=self.home)
-        if obs is None or not self._state(obs.account).observe(obs):
+        if obs is None:
+            return False
+        state = self._state(obs.account)
+        changed = account_key != state.account_key
+        state.account_key = account_key
+        if not state.observe(obs) and not changed:
             return False
         self._poke()
         return True
+
+    def key_of(self, data: bytes) -> str | None:
+        """The key of the account the config dir a ``rate-limits.json`` names is logged in to
+        (blocking: its config file may be read)."""
+        try:
+            doc = json.loads(data)
+        except (ValueError, RecursionError):
+            return None
+        path = doc.get("transcript_path") if isinstance(doc, dict) else None
+        return self.keys.key(account_of(path, self.home))
 
     def limited(self, at_ms: float, text: str | None, transcript_path: str | None = None) -> None:
         """A ``StopFailure`` rate limit of the session whose transcript is `transcript_path`
@@ -609,12 +629,13 @@ class Quota:
         }
 
 
-def _read_limits(path: Path) -> bytes | None:
+def _read_limits(path: Path, quota: Quota) -> tuple[bytes, str | None] | None:
+    """The file's bytes and the key of its account (`Quota.key_of`); None: no file to read."""
     try:
         found = read_file(path, limit=FILE_MAX)
     except FileRefused:
         return None
-    return None if found is None else found.data
+    return None if found is None else (found.data, quota.key_of(found.data))
 
 
 async def watch_rate_limits(
@@ -635,9 +656,9 @@ async def watch_rate_limits(
         changed = True
         while True:
             if changed:
-                data = await trio.to_thread.run_sync(_read_limits, path, limiter=limiter)
-                if data is not None:
-                    quota.observe_file(data)
+                read = await trio.to_thread.run_sync(_read_limits, path, quota, limiter=limiter)
+                if read is not None:
+                    quota.observe_file(*read)
             paths, rescan = await inbox.get()
             changed = rescan or path in paths
     finally:

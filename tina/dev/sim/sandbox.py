@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,32 @@ class Laptop:
         self.shell = self.bin / "sandbox-shell"
         self.shell.write_text(_SHELL)
         self.shell.chmod(0o755)
+        # Claude Code logged in, each laptop to an account of its own (`login` changes it).
+        self.login(str(uuid.uuid5(uuid.NAMESPACE_URL, f"tina-sim:{name}")))
+
+    def login(self, account_uuid: str, config_dir: Path | None = None) -> Path:
+        """Log `config_dir` (``~/.claude`` when not given) in to the Claude account `account_uuid`
+        as Claude Code keeps a login: ``oauthAccount`` in its global config file (``~/.claude.json``
+        for the default config dir, ``<config dir>/.claude.json`` for another), among settings
+        of its own. Returns the file."""
+        config = config_dir or self.claude
+        path = self.home / ".claude.json" if config == self.claude else config / ".claude.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "numStartups": 3,
+            "hasCompletedOnboarding": True,
+            "projects": {str(self.repos): {"allowedTools": [], "hasTrustDialogAccepted": True}},
+            "oauthAccount": {
+                "accountUuid": account_uuid,
+                "emailAddress": f"{self.name}@tina.invalid",
+                "organizationUuid": str(
+                    uuid.uuid5(uuid.NAMESPACE_URL, f"tina-sim-org:{account_uuid}")
+                ),
+                "displayName": self.name,
+            },
+        }
+        path.write_text(json.dumps(doc, indent=2))
+        return path
 
     # --- environment ----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import {
+  accountQuotas,
   budgetText,
   CHART_HOURS,
   costText,
@@ -106,6 +107,29 @@ describe("quota", () => {
     expect(limitView({ limitedAt: NOW - HOUR_MS }, NOW)).toEqual({ limited: true, since: NOW - HOUR_MS });
     expect(limitView({ limitedAt: NOW - 6 * HOUR_MS }, NOW)).toEqual({ limited: false });
   });
+});
+
+test("quota rows as accounts: one per key, each window as most recently observed; a row without a key alone", () => {
+  const w = (usedPct: number) => ({ usedPct, resetsAt: NOW + HOUR_MS });
+  const rows = [
+    { nodeId: "a", nodeName: "alpha", account: "~/.claude", accountKey: "k1", observedAt: 3, fiveHour: w(30) },
+    { nodeId: "a", nodeName: "alpha", account: "~/.claude-x", observedAt: 9, fiveHour: w(90), limitedAt: 9, limitedText: "x" },
+    { nodeId: "a", nodeName: "alpha", observedAt: 1, sevenDay: w(1) },
+    { nodeId: "b", nodeName: "bravo", account: "~/.claude", accountKey: "k1", observedAt: 5, fiveHour: w(50), limitedAt: 2, limitedText: "older" },
+    { nodeId: "b", nodeName: "bravo", account: "~/.claude-x", observedAt: 2, sevenDay: w(2) },
+    { nodeId: "c", nodeName: "charlie", account: "~/c", accountKey: "k1", observedAt: 4, fiveHour: w(40), sevenDay: w(44), limitedAt: 4 },
+  ];
+  const out = accountQuotas(rows);
+  expect(out.map((a) => a.seen.map((s) => `${s.nodeName}:${s.account ?? "-"}`))).toEqual([
+    ["alpha:~/.claude", "bravo:~/.claude", "charlie:~/c"],
+    ["alpha:~/.claude-x"],
+    ["alpha:-"],
+    ["bravo:~/.claude-x"], // the same dir's name on another laptop, no key: not the same account
+  ]);
+  expect(out[0]).toMatchObject({ observedAt: 5, fiveHour: w(50), sevenDay: w(44), limitedAt: 4 });
+  expect(out[0].limitedText).toBeUndefined(); // the latest stop's (it had none), not an older one's
+  expect(out[1]).toMatchObject({ observedAt: 9, fiveHour: w(90), limitedAt: 9, limitedText: "x" });
+  expect(out[2]).toEqual({ key: "a\u0000", seen: [{ nodeId: "a", nodeName: "alpha" }], observedAt: 1, sevenDay: w(1) });
 });
 
 test("the fleet's spend per day and per laptop", () => {

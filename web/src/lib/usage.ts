@@ -117,12 +117,60 @@ export type LaptopQuota = {
   nodeName: string;
   /** The Claude Code config dir its sessions ran with ("~/.claude-work"): one login each. */
   account?: string;
+  /** The account that config dir is logged in to, as a key (the same on every laptop). */
+  accountKey?: string;
   observedAt: number;
   fiveHour?: QuotaWindow;
   sevenDay?: QuotaWindow;
   limitedAt?: number;
   limitedText?: string;
 };
+
+/** Where an account's quota was seen: a laptop and one of its config dirs. */
+export type QuotaSeen = Pick<LaptopQuota, "nodeId" | "nodeName" | "account">;
+
+/** One Claude account's quota, from every laptop's config dirs logged in to it. */
+export type AccountQuota = Omit<LaptopQuota, "nodeId" | "nodeName" | "account" | "accountKey"> & {
+  key: string;
+  /** Each laptop and config dir it was seen on, in the rows' order (by laptop, then dir). */
+  seen: QuotaSeen[];
+};
+
+/**
+ * The rows as accounts: rows with one `accountKey` (config dirs, on any laptop, logged in to one
+ * account) are one, each window as most recently observed and the latest rate-limit stop; a row
+ * without a key is an account of its own. In the order of each account's first row.
+ */
+export function accountQuotas(rows: LaptopQuota[]): AccountQuota[] {
+  const out = new Map<string, AccountQuota>();
+  const windowAt = new Map<string, { fiveHour: number; sevenDay: number }>();
+  for (const r of rows) {
+    const key = r.accountKey ?? `${r.nodeId}\u0000${r.account ?? ""}`;
+    const seen = { nodeId: r.nodeId, nodeName: r.nodeName, ...(r.account === undefined ? {} : { account: r.account }) };
+    let a = out.get(key);
+    if (a === undefined) {
+      a = { key, seen: [], observedAt: r.observedAt };
+      out.set(key, a);
+      windowAt.set(key, { fiveHour: -Infinity, sevenDay: -Infinity });
+    }
+    a.seen.push(seen);
+    a.observedAt = Math.max(a.observedAt, r.observedAt);
+    const at = windowAt.get(key)!;
+    for (const name of ["fiveHour", "sevenDay"] as const) {
+      const w = r[name];
+      if (w !== undefined && r.observedAt > at[name]) {
+        a[name] = w;
+        at[name] = r.observedAt;
+      }
+    }
+    if (r.limitedAt !== undefined && (a.limitedAt === undefined || r.limitedAt > a.limitedAt)) {
+      a.limitedAt = r.limitedAt;
+      if (r.limitedText === undefined) delete a.limitedText;
+      else a.limitedText = r.limitedText;
+    }
+  }
+  return [...out.values()];
+}
 
 export const WINDOW_MS = { fiveHour: 5 * HOUR_MS, sevenDay: 7 * 24 * HOUR_MS } as const;
 export const WINDOW_LABELS = { fiveHour: "5-hour window", sevenDay: "7-day window" } as const;

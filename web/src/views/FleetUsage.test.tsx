@@ -111,13 +111,13 @@ describe("each laptop's quota", () => {
     { nodeId: "na", nodeName: "alpha", account: "~/.claude", observedAt: T0 - 60_000, fiveHour: { usedPct: 10, resetsAt: T0 + 3 * HOUR } },
     { nodeId: "na", nodeName: "alpha", account: "~/.claude-work", observedAt: T0 - 60_000, fiveHour: { usedPct: 92, resetsAt: T0 + 4 * HOUR } },
   ];
-  const laptop = (name: string, account?: string) => screen.getAllByTestId("quota-laptop").find((l) => l.dataset.node === name && l.dataset.account === account)!;
+  const laptop = (name: string, account?: string) => screen.getAllByTestId("quota-account").find((l) => l.dataset.node === name && l.dataset.account === account)!;
   const windowOf = (name: string, w: string) => within(laptop(name)).getAllByTestId("quota-window").find((e) => e.dataset.window === w)!;
 
   test("used and resets in; close to the limit from 80 %; a reset window says reset, not its old share", () => {
     served["usage:fleetQuota"] = quota();
     render(<FleetQuota />);
-    expect(screen.getByTestId("fleet-quota")).toHaveTextContent("Per laptop and Claude account");
+    expect(screen.getByTestId("fleet-quota")).toHaveTextContent("Per Claude account");
     expect(laptop("alpha")).toHaveTextContent("its config dir not reported");
     expect(windowOf("alpha", "fiveHour")).toHaveTextContent("5-hour window23.5% used");
     expect(windowOf("alpha", "fiveHour")).toHaveTextContent("resets in 2 h");
@@ -134,13 +134,53 @@ describe("each laptop's quota", () => {
   test("each account of a laptop (its Claude Code config dir) has a card of its own, named by it", () => {
     served["usage:fleetQuota"] = quota();
     render(<FleetQuota />);
-    expect(screen.getAllByTestId("quota-laptop")).toHaveLength(4);
+    expect(screen.getAllByTestId("quota-account")).toHaveLength(4);
     const work = laptop("alpha", "~/.claude-work");
     expect(work).toHaveAttribute("aria-label", "Quota of alpha, ~/.claude-work");
     expect(work).toHaveTextContent("The Claude account of ~/.claude-work");
     expect(within(work).getByTestId("quota-window")).toHaveTextContent("92% used, close to the limit");
     expect(within(work).getByRole("progressbar")).toHaveAttribute("aria-label", "alpha, ~/.claude-work: 5-hour window, 92% used");
     expect(within(laptop("alpha", "~/.claude")).getByTestId("quota-window")).toHaveTextContent("10% used");
+  });
+
+  test("config dirs logged in to one account, on any laptop, are one card: each window as last seen, the latest stop", async () => {
+    const key = "0123456789abcdef".repeat(2);
+    served["usage:fleetQuota"] = [
+      { nodeId: "na", nodeName: "alpha", account: "~/.claude", accountKey: key, observedAt: T0 - 60_000, fiveHour: { usedPct: 10, resetsAt: T0 + 3 * HOUR } },
+      { nodeId: "na", nodeName: "alpha", account: "~/.claude-work", accountKey: "f".repeat(32), observedAt: T0 - 60_000, fiveHour: { usedPct: 92, resetsAt: T0 + 4 * HOUR } },
+      {
+        nodeId: "nb",
+        nodeName: "bravo",
+        account: "~/.claude-me",
+        accountKey: key,
+        observedAt: T0 - 30_000,
+        fiveHour: { usedPct: 12, resetsAt: T0 + 3 * HOUR },
+        limitedAt: T0 - 40_000,
+        limitedText: "limit reached",
+      },
+      { nodeId: "nb", nodeName: "bravo", account: "~/.claude", accountKey: key, observedAt: T0 - 20_000, sevenDay: { usedPct: 50, resetsAt: T0 + 3 * DAY } },
+    ];
+    render(<FleetQuota />);
+    const cards = screen.getAllByTestId("quota-account");
+    expect(cards.map((c) => [c.dataset.node, c.dataset.account, c.dataset.seen])).toEqual([
+      ["alpha", "~/.claude", "3"],
+      ["alpha", "~/.claude-work", "1"],
+    ]);
+    const [shared] = cards;
+    expect(shared).toHaveTextContent("alpha, bravo");
+    expect(shared).toHaveTextContent("One Claude account, used from ~/.claude on alpha, ~/.claude-me on bravo, ~/.claude on bravo");
+    expect(shared).toHaveAttribute("aria-label", "Quota of one account on alpha, ~/.claude; bravo, ~/.claude-me; bravo, ~/.claude");
+    const windows = within(shared).getAllByTestId("quota-window");
+    expect(windows.map((w) => [w.dataset.window, w.textContent])).toEqual([
+      ["fiveHour", expect.stringContaining("12% used")], // bravo's, the newer reading
+      ["sevenDay", expect.stringContaining("50% used")], // only bravo's ~/.claude had it
+    ]);
+    expect(within(shared).getByTestId("quota-limited")).toHaveTextContent("“limit reached”");
+    expect(cards[1]).toHaveTextContent("The Claude account of ~/.claude-work");
+    expect(within(cards[1]).queryByTestId("quota-limited")).toBeNull();
+    vi.useRealTimers();
+    const out = await axe.run(screen.getByTestId("fleet-quota"), { rules: { "color-contrast": { enabled: false } } });
+    expect(out.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
   });
 
   test("limit reached after a rate-limit stop, with when it resets and the API's words", () => {

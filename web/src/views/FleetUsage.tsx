@@ -1,13 +1,15 @@
 // The fleet's spend and quota (issue 22): what every laptop's agents cost per day and per laptop
-// over the last 7 or 30 days (usage:fleetSpend), and each laptop's Claude account quota windows
-// as its status line last reported them (usage:fleetQuota): used, when they reset, a warning
-// from 80 %, and "limit reached" after a rate-limit stop.
+// over the last 7 or 30 days (usage:fleetSpend), and each Claude account's quota windows as the
+// laptops' status lines last reported them (usage:fleetQuota; config dirs logged in to one
+// account as one): used, when they reset, a warning from 80 %, and "limit reached" after a
+// rate-limit stop.
 import { useQuery } from "convex/react";
 import { useState } from "react";
 import { api } from "../api";
 import { EmptyState, Panel, ProgressBar, Skeleton, Time, cx, ui } from "../components/ui";
 import { useNow } from "../hooks/useNow";
 import {
+  accountQuotas,
   formatCost,
   formatPct,
   formatTokens,
@@ -15,7 +17,8 @@ import {
   spendTotals,
   WINDOW_LABELS,
   windowView,
-  type LaptopQuota,
+  type AccountQuota,
+  type QuotaSeen,
   type QuotaWindow,
   type WindowName,
 } from "../lib/usage";
@@ -177,23 +180,40 @@ function QuotaWindowRow({ name, w, now, laptop }: { name: WindowName; w: QuotaWi
   );
 }
 
-function LaptopQuotaCard({ q, now }: { q: LaptopQuota; now: number }) {
+/** How a laptop's config dir is named in words: "alpha, ~/.claude-work" (the laptop alone when not known). */
+function placeText(p: QuotaSeen): string {
+  return p.account === undefined ? p.nodeName : `${p.nodeName}, ${p.account}`;
+}
+
+function AccountQuotaCard({ q, now }: { q: AccountQuota; now: number }) {
   const limit = limitView(q, now);
-  const who = q.account === undefined ? q.nodeName : `${q.nodeName}, ${q.account}`;
+  const [first] = q.seen;
+  const shared = q.seen.length > 1;
+  const who = shared ? `one account on ${q.seen.map(placeText).join("; ")}` : placeText(first);
   return (
-    <li className={u.laptop} data-testid="quota-laptop" data-node={q.nodeName} data-account={q.account} aria-label={`Quota of ${who}`}>
+    <li className={u.laptop} data-testid="quota-account" data-node={first.nodeName} data-account={first.account} data-seen={q.seen.length} aria-label={`Quota of ${who}`}>
       <div className={u.windowHead}>
-        <strong>{q.nodeName}</strong>
+        <strong>{[...new Set(q.seen.map((p) => p.nodeName))].join(", ")}</strong>
         <span className={u.muted}>
           as of <Time at={q.observedAt} />
         </span>
       </div>
       <span className={u.muted}>
-        {q.account === undefined ? (
+        {shared ? (
+          <>
+            One Claude account, used from{" "}
+            {q.seen.map((p, i) => (
+              <span key={`${p.nodeId}:${p.account ?? ""}`}>
+                {i > 0 && ", "}
+                <code>{p.account ?? "a config dir"}</code> on {p.nodeName}
+              </span>
+            ))}
+          </>
+        ) : first.account === undefined ? (
           "A Claude account of this laptop (its config dir not reported: a status line installed by an older tina)"
         ) : (
           <>
-            The Claude account of <code>{q.account}</code>
+            The Claude account of <code>{first.account}</code>
           </>
         )}
       </span>
@@ -215,7 +235,7 @@ function LaptopQuotaCard({ q, now }: { q: LaptopQuota; now: number }) {
   );
 }
 
-/** Each laptop's Claude accounts' quota (one per Claude Code config dir). */
+/** Each Claude account's quota: one per config dir, or per account where the laptops know it. */
 export function FleetQuota() {
   const quota = useQuery(api.usage.fleetQuota, {});
   const now = useNow();
@@ -234,11 +254,12 @@ export function FleetQuota() {
         ) : (
           <>
             <p className={u.muted}>
-              Per laptop and Claude account (each Claude Code config dir keeps its own login), as its status line last reported it.
+              Per Claude account, as the status lines last reported it. Each Claude Code config dir keeps its own login; config dirs logged in to
+              one account, on any laptop, show as one.
             </p>
             <ul className={u.windows}>
-              {quota.map((q) => (
-                <LaptopQuotaCard key={`${q.nodeId}:${q.account ?? ""}`} q={q} now={now} />
+              {accountQuotas(quota).map((q) => (
+                <AccountQuotaCard key={q.key} q={q} now={now} />
               ))}
             </ul>
           </>
