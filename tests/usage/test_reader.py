@@ -282,6 +282,27 @@ def test_a_file_that_cannot_be_read_keeps_its_mark(tmp_path: Path) -> None:
     assert reader.errors == 1
 
 
+def test_a_read_asks_the_os_for_the_new_bytes_once_and_for_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size at the read's start says where the file ends: no read that finds nothing."""
+    preads: list[int] = []
+    real = os.pread
+    monkeypatch.setattr(
+        reader_module.os, "pread", lambda fd, n, at: preads.append(n) or real(fd, n, at)
+    )
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1) + _line(2))
+    reader = TranscriptReader()
+    assert len(reader.read(path).records) == 2
+    assert preads == [path.stat().st_size]
+    preads.clear()
+    assert reader.read(path).records == () and preads == []  # nothing new: no read at all
+    with path.open("ab") as f:
+        f.write(_line(3))
+    assert len(reader.read(path).records) == 1 and len(preads) == 1
+
+
 @pytest.mark.timeout(10)
 def test_a_fifo_in_place_of_a_transcript_is_an_error_not_a_wait(tmp_path: Path) -> None:
     """Opened without a writer, a FIFO would block the reading thread for good."""

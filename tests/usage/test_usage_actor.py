@@ -4,6 +4,7 @@ and worker threads, so the real clock."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -335,6 +336,32 @@ def test_read_round_without_paths_reads_every_changed_transcript(tmp_path: Path)
     gone.unlink()
     assert actor.read_round(ledger, [projects], {gone}, Facts(), PRICES) == 0
     assert str(gone) not in ledger.reader.marks
+
+
+@pytest.mark.timeout(30)
+def test_read_round_reads_what_it_is_handed_whatever_stands_at_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed path is read with no look first: a transcript; a directory named like one
+    (walked); a FIFO (an error, never a wait)."""
+    projects = tmp_path / "projects" / PROJECT
+    projects.mkdir(parents=True)
+    ledger = UsageLedger(tmp_path / "usage.json")
+    looked: list[Path] = []
+    real = Path.is_file
+    monkeypatch.setattr(Path, "is_file", lambda p: looked.append(p) or real(p))
+    plain = projects / "0c0ffee0-0000-4000-8000-00000000000a.jsonl"
+    plain.write_text(_line("msg-plain", 3))
+    odd = projects / "odd.jsonl"  # a directory named like a transcript, one inside
+    odd.mkdir()
+    (odd / "inner.jsonl").write_text(_line("msg-inner", 4))
+    fifo = projects / "fifo.jsonl"
+    os.mkfifo(fifo)
+    assert actor.read_round(ledger, [projects.parent], {plain, odd, fifo}, Facts(), PRICES) == 1
+    assert plain not in looked and fifo not in looked
+    assert {str(plain), str(odd / "inner.jsonl")} <= set(ledger.reader.marks)
+    assert ledger.counted == 2
+    assert ledger.reader.errors == 2  # the directory and the FIFO, each read as an error
 
 
 def test_scan_once_on_a_missing_directory_seals_nothing(tmp_path: Path) -> None:

@@ -17,8 +17,10 @@ Blocking calls (plain file reads): run them in a worker thread from trio.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -91,6 +93,10 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # never waits on a FIFO
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # a directory, a FIFO: an error, its mark kept
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "a directory", str(path))
+            raise OSError(errno.ESPIPE, "not a regular file", str(path))
         restarted = False
         offset = 0
         if mark is not None:
@@ -98,6 +104,9 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
                 restarted = True
             else:
                 offset = mark.offset
+        # Read up to the size it has now: what is appended after this is read next time (its
+        # write is an event after this look), and the end needs no read that finds nothing.
+        end = st.st_size
         records: list[UsageRecord] = []
         lines = malformed = synthetic = repeats = 0
         parsed: set[bytes] = set()  # the quick keys of lines parsed into records, this read
@@ -110,8 +119,10 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
             if position - offset >= budget:
                 more = True
                 break
-            data = os.pread(fd, chunk, position)
-            if not data:
+            if position >= end:
+                break
+            data = os.pread(fd, min(chunk, end - position), position)
+            if not data:  # shortened meanwhile: read from the start next time
                 break
             parts = data.split(b"\n")
             tail = parts.pop()  # after the last newline: a line that goes on (or b"")

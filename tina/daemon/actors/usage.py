@@ -138,15 +138,20 @@ def read_round(
         todo = [p for p in found if _changed(ledger, p)]
     else:
         todo = []
-        for path in sorted(set(paths)):
-            if path.suffix == ".jsonl" and path.is_file():
+        for path in sorted(set(paths), key=str):
+            if path.suffix == ".jsonl":
+                # No look first: a transcript gone is forgotten by its read, and one that is
+                # not a file is read as an error (a directory so named: walked below).
                 todo.append(path)
             elif path.is_dir():  # a new directory: what it held before it was watched
                 todo.extend(p for p in _transcripts(path) if _changed(ledger, p))
             elif str(path) in ledger.reader.marks and not path.exists():
                 ledger.reader.forget(str(path))  # gone
     for path in todo:
-        ledger.read(path, facts)
+        if ledger.read(path, facts).error == "IsADirectoryError":
+            for inner in _transcripts(path):
+                if _changed(ledger, inner):
+                    ledger.read(inner, facts)
     return len(ledger.seal(prices, resolve, hold_ms=hold_ms))
 
 
