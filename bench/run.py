@@ -17,7 +17,8 @@ measure each other), and prints its own medians and p99 and its target:
 | `convex-cost` | `bench/convex_cost.py` | 3 laptops, 10 orchestrations, 2 dashboards: Convex calls and DB bandwidth a month |
 | `push-latency` | `bench/push_latency.ts` (Node, the real daemon) | item created on a laptop → push request received by the push-service stand-in |
 | `pwa-lighthouse` | `bench/pwa_lighthouse.ts` (Node, headless Chromium) | Lighthouse 11's installable-app audits of the built dashboard |
-| `usage-tail` | `bench/usage_tail.py` | 200 active transcripts: CPU (no dashboard open, and one open) and RSS the daemon adds; new assistant message → cost visible |
+| `usage-tail` | `bench/usage_tail.py` | 200 active transcripts, 20 agent teams (a lead and 9 in-process teammates each): CPU (no dashboard open, and one open) and RSS the daemon adds; new assistant message → cost visible |
+| `usage-tail-sessions` | `bench/usage_tail.py --shape sessions` | the same, 200 sessions leading no team (the costliest to attribute) |
 | `usage-parse` | `bench/usage_parse.py` | one transcript line read into its usage: the typed decoding vs the tolerant reading, three shapes of line |
 
 With `--record` every benchmark replaces its own section of the document (between its
@@ -281,7 +282,7 @@ BENCHES = [
             *["--idle-window", "10", "--idle-secs", "5"],
         ],
         [
-            *["--samples", "3", "--transcripts", "5", "--windows", "1", "--window", "2"],
+            *["--samples", "3", "--transcripts", "12", "--windows", "1", "--window", "2"],
             *["--idle-window", "2", "--idle-secs", "1"],
         ],
         1800,
@@ -290,6 +291,25 @@ BENCHES = [
             "usage: tailing active transcripts, CPU added, no dashboard open",
             "usage: tailing active transcripts, CPU added, a dashboard open",
             "usage: tailing active transcripts, RSS added",
+        ],
+    ),
+    Bench(
+        "usage-tail-sessions",
+        [PY, "bench/usage_tail.py", "--shape", "sessions", "--samples", "50"],
+        [
+            *["--samples", "10", "--transcripts", "50", "--windows", "2", "--window", "5"],
+            *["--idle-window", "10", "--idle-secs", "5"],
+        ],
+        None,  # the same script as usage-tail's smoke run
+        1800,
+        targets=[
+            f"usage: {what} (sessions leading no team)"
+            for what in (
+                "new assistant message → cost visible (p99)",
+                "tailing active transcripts, CPU added, no dashboard open",
+                "tailing active transcripts, CPU added, a dashboard open",
+                "tailing active transcripts, RSS added",
+            )
         ],
     ),
     Bench(

@@ -79,6 +79,7 @@ MODEL = "claude-sonnet-4-5-20250929"
 CPU_TARGET = 0.1  # % of one core added
 RSS_TARGET = 10.0  # MB added
 LATENCY_TARGET = 1000.0  # ms, p99
+TEAM_SIZE = 10  # a lead and 9 teammates
 
 
 def project_dir(claude: Path, cwd: Path) -> Path:
@@ -89,8 +90,10 @@ def project_dir(claude: Path, cwd: Path) -> Path:
 class Transcript:
     """One session's transcript, appended as Claude Code does (whole lines, `O_APPEND`)."""
 
-    def __init__(self, path: Path, session: str, cwd: Path) -> None:
-        self.path, self.session, self.cwd = path, session, cwd
+    def __init__(self, path: Path, session: str, cwd: Path, agent: str | None = None) -> None:
+        """`agent`: an in-process teammate's name (its file is under the lead's session, its
+        lines carry the lead's `sessionId` and its own `agentId` and `agentName`)."""
+        self.path, self.session, self.cwd, self.agent = path, session, cwd, agent
         self.parent: str | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -110,6 +113,9 @@ class Transcript:
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
         }
+        if self.agent is not None:
+            base["agentId"] = self.path.stem.removeprefix("agent-")
+            base["agentName"] = self.agent
         self.parent = line_id
         return base
 
@@ -340,6 +346,14 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--transcripts", type=int, default=200)
     parser.add_argument(
+        "--shape",
+        choices=("teams", "sessions"),
+        default="teams",
+        help="teams: agent teams of a lead and 9 in-process teammates each (as Claude Code lays "
+        "them out); sessions: every transcript a session of its own leading no team (the "
+        "costliest to attribute: each is followed in case it leads a team later)",
+    )
+    parser.add_argument(
         "--every", type=float, default=20.0, help="seconds between messages of one transcript"
     )
     parser.add_argument("--windows", type=int, default=6, help="pairs of quiet/active windows")
@@ -367,7 +381,8 @@ def main() -> int:
             token = sign_up(url, "bench@example.com")
             daemon = laptop.start_daemon(env={"TINA_USAGE_IDLE_SECS": f"{args.idle_secs:g}"})
             proc = psutil.Process(daemon.pid)
-            wt = laptop.init_orchestration(FEATURE, phases=1)
+            teams = args.transcripts // TEAM_SIZE if args.shape == "teams" else 0
+            wt = laptop.init_orchestration(FEATURE, phases=1 + teams)
             lead = str(uuid.uuid4())
             laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=lead)
             orchestration_id = None
@@ -387,11 +402,28 @@ def main() -> int:
 
             rss_before = proc.memory_info().rss / 1e6
             transcripts = []
-            for _ in range(args.transcripts):
+            if args.shape == "teams":
+                # Phase 2.. of the orchestration each has its team: the lead's transcript, and
+                # its in-process teammates' under the lead's session (claude-agent-teams.md 7.2).
+                for k in range(teams):
+                    session = str(uuid.uuid4())
+                    names = [f"worker-{i}" for i in range(1, TEAM_SIZE)]
+                    laptop.write_team(
+                        f"{FEATURE}-phase-{k + 2}",
+                        [{"name": "team-lead"}, *({"name": n} for n in names)],
+                        cwd=wt,
+                        lead_session_id=session,
+                    )
+                    transcripts.append(Transcript(projects / f"{session}.jsonl", session, wt))
+                    for name in names:
+                        agent_file = f"agent-a{uuid.uuid4().hex[:16]}.jsonl"
+                        path = projects / session / "subagents" / agent_file
+                        transcripts.append(Transcript(path, session, wt, agent=name))
+            while len(transcripts) < args.transcripts:  # sessions: all; teams: the rest
                 session = str(uuid.uuid4())
-                t = Transcript(projects / f"{session}.jsonl", session, wt)
+                transcripts.append(Transcript(projects / f"{session}.jsonl", session, wt))
+            for t in transcripts:
                 t.turn(100)
-                transcripts.append(t)
             messages = len(transcripts)
             trio.run(wait_messages, url, token, orchestration_id, messages)
 
@@ -479,11 +511,22 @@ def main() -> int:
 | added by writing (and its rounds), paired | **{f["cpu_added"]:.3f}** | {cells(f["added"])} |
 | of which system (kernel) time | {f["system"]:.3f} | {cells(f["system_added"])} |"""
 
-    body = f"""## Usage: tailing Claude Code's transcripts
+    section = "usage-tail" if args.shape == "teams" else "usage-tail-sessions"
+    suffix = "" if args.shape == "teams" else " (sessions leading no team)"
+    shape = (
+        f"{teams} agent teams of a lead and {TEAM_SIZE - 1} in-process teammates each, one per "
+        "phase of the orchestration (the teammates' transcripts under their lead's session, as "
+        "Claude Code lays them out)"
+        if args.shape == "teams"
+        else f"{args.transcripts} sessions in the orchestration's worktree, none leading a team "
+        "(the costliest to attribute: each is followed in case it leads a team later)"
+    )
+    title = "" if args.shape == "teams" else ", sessions leading no team"
+    body = f"""## Usage: tailing Claude Code's transcripts{title}
 
-Measured {today()} on {host}; `bench/usage_tail.py --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g} --idle-window {args.idle_window:g} --idle-secs {args.idle_secs:g}`.
-A real daemon, local backend, real git worktree and team; transcripts appended as Claude Code
-writes them (each assistant message streamed as two lines with the same ids, a user line
+Measured {today()} on {host}; `bench/usage_tail.py --shape {args.shape} --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g} --idle-window {args.idle_window:g} --idle-secs {args.idle_secs:g}`.
+A real daemon, local backend, real git worktree and teams; the transcripts: {shape}. They are
+appended as Claude Code writes them (each assistant message streamed as two lines with the same ids, a user line
 between turns). The daemon reads and sends usage in quick rounds while a dashboard is open
 (this script says so every 20 s, as the web app does: `presence:watch`) and once per
 `usage_idle_secs` ({args.idle_secs:g} s) otherwise.
@@ -534,33 +577,33 @@ in Convex ({messages} in all) before the figures were taken.
 """
     print(body)
     if args.record:
-        record("usage-tail", body)
+        record(section, body)
     write_result(
         args.json,
-        "usage-tail",
+        section,
         body,
         [
             target(
-                "usage: new assistant message → cost visible (p99)",
+                f"usage: new assistant message → cost visible (p99){suffix}",
                 f"{s_ms['p99']:.0f} ms",
                 f"≤ {LATENCY_TARGET:g} ms",
                 lat_ok,
             ),
             target(
-                "usage: tailing active transcripts, CPU added, no dashboard open",
-                f"{lazy['cpu_added']:.3f} % of a core ({args.transcripts} transcripts)",
+                f"usage: tailing active transcripts, CPU added, no dashboard open{suffix}",
+                f"{lazy['cpu_added']:.3f} % of a core ({args.transcripts} transcripts, {args.shape})",
                 f"≤ {CPU_TARGET:g} %",
                 lazy_ok,
             ),
             target(
-                "usage: tailing active transcripts, CPU added, a dashboard open",
-                f"{quick['cpu_added']:.3f} % of a core ({args.transcripts} transcripts)",
+                f"usage: tailing active transcripts, CPU added, a dashboard open{suffix}",
+                f"{quick['cpu_added']:.3f} % of a core ({args.transcripts} transcripts, {args.shape})",
                 f"≤ {CPU_TARGET:g} %",
                 quick_ok,
             ),
             target(
-                "usage: tailing active transcripts, RSS added",
-                f"{rss_added:.1f} MB ({args.transcripts} transcripts)",
+                f"usage: tailing active transcripts, RSS added{suffix}",
+                f"{rss_added:.1f} MB ({args.transcripts} transcripts, {args.shape})",
                 f"≤ {RSS_TARGET:g} MB",
                 rss_ok,
             ),
