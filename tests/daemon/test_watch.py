@@ -511,6 +511,49 @@ async def test_inotify_lingering_takes_a_busy_batch_on_its_timer_and_idles_on_th
         nursery.cancel_scope.cancel()
 
 
+@pytest.mark.timeout(60)
+async def test_watchfiles_takes_its_waits_from_the_pace_and_starts_again_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    """macOS's backend takes its waits once, as it starts: while lazy, what is written gathers
+    into one batch for the lazy wait (not the quick 600 ms); a change of pace starts the watch
+    again with the other waits, and its subscribers rescan what changed meanwhile."""
+    calls: list[tuple[int, int, int]] = []
+
+    def spy(*roots: Path, **kwargs: object) -> object:
+        calls.append((kwargs["debounce"], kwargs["step"], kwargs["rust_timeout"]))  # type: ignore[arg-type]
+        return watchfiles.awatch(*roots, **kwargs)  # type: ignore[arg-type]
+
+    pace = Pace(lazy_s=3.0)
+    pace.set_quick(False)
+    hub = WatchHub(debounce_ms=600, step_ms=600, awatch=spy, pace=pace)
+    root = tmp_path / "root"
+    root.mkdir()
+    inbox = hub.subscribe(root)
+    written = root / "a.jsonl"
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        assert (await next_paths(inbox))[1]  # the first watch's rescan: it is in place
+        assert calls == [(3000, 1000, 3000)]
+        began = trio.current_time()
+        for i in range(25):  # 2.5 s of writes, 100 ms apart: quick, the first batch by ~1.2 s
+            written.write_text(str(i))
+            await trio.sleep(0.1)
+        paths, _ = await next_paths(inbox, timeout=20)
+        assert written in paths
+        assert trio.current_time() - began >= 2.4  # gathered for the lazy wait
+        pace.set_quick(True)  # a dashboard opened
+        _, rescan = await next_paths(inbox, timeout=20)
+        assert rescan and hub.repaced == 1
+        assert calls[1:] == [(600, 600, 500)]
+        written.write_text("quick")
+        assert written in await changed(inbox, written, timeout=20)
+        pace.set_quick(False)
+        _, rescan = await next_paths(inbox, timeout=20)
+        assert rescan and calls[2:] == [(3000, 1000, 3000)]
+        nursery.cancel_scope.cancel()
+
+
 @needs_inotify
 @pytest.mark.timeout(60)
 async def test_inotify_with_a_lazy_pace_holds_a_batch_until_the_pace_goes_quick(

@@ -7,6 +7,8 @@ wake-ups a round all day. Nobody needs that while no dashboard is open, so the d
 and sends once per `lazy` seconds (the usage actor's gap between rounds, and the transcripts'
 hub's batch on inotify), and goes back to quick the moment a dashboard says it is watching:
 every wait in progress is cut short (`pause`, `on_hurry`), so the first round comes at once.
+A watch whose waits are fixed when it starts (watchfiles') starts again at each change
+(`on_change`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Pace:
         self.holding = 0  # waits in progress with changes in hand (the hub's batches)
         self._scopes: set[trio.CancelScope] = set()
         self._hooks: list[Callable[[], None]] = []
+        self._changes: list[Callable[[], None]] = []
 
     def wait_s(self, quick_s: float) -> float:
         """`quick_s` while quick, else the lazy wait."""
@@ -42,11 +45,18 @@ class Pace:
                 scope.cancel()
             for hook in list(self._hooks):
                 hook()
+        for hook in list(self._changes):
+            hook()
 
     def on_hurry(self, hook: Callable[[], None]) -> Callable[[], None]:
         """Call `hook` each time it goes quick; returns what stops that."""
         self._hooks.append(hook)
         return lambda: self._hooks.remove(hook) if hook in self._hooks else None
+
+    def on_change(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call `hook` each time it goes quick or lazy; returns what stops that."""
+        self._changes.append(hook)
+        return lambda: self._changes.remove(hook) if hook in self._changes else None
 
     async def pause(self, seconds: float) -> None:
         """Sleep `seconds`, or less if it goes quick meanwhile."""

@@ -58,6 +58,9 @@ MISSING_POLL = 2.0
 MISSING_RECHECK = 0.25
 # When watchfiles' error names no path we can read back, the roots are watched again after this.
 RETRY_UNKNOWN = 30.0
+# A paced watchfiles watch, while lazy, looks at its stop event this often (ms): a dashboard
+# opening (the pace going quick) restarts it at most this late.
+LAZY_STEP_MS = 1000
 
 _UNDECODABLE = re.compile(r'Unable to decode path "(.*)" to string', re.DOTALL)
 # Rust's `Debug` of a path: `\xNN` for a byte that is not UTF-8, `\u{N}` for a character it does
@@ -187,6 +190,7 @@ class WatchHub:
         self._logged: set[bytes] = set()  # undecodable paths already logged
         self.restarts = 0
         self.grown = 0  # roots added to a running watch (inotify) instead of a restart
+        self.repaced = 0  # watchfiles watches started again for a change of pace
         self.batches = 0
 
     def subscribe(self, root: Path) -> Inbox:
@@ -213,6 +217,7 @@ class WatchHub:
             "roots": len(self._subs),
             "restarts": self.restarts,
             "grown": self.grown,
+            "repaced": self.repaced,
             "batches": self.batches,
             "polled": len(self._polled),
             "backend": "inotify" if self._awatch is inotify.awatch else "watchfiles",
@@ -365,6 +370,8 @@ class WatchHub:
             grow = inotify.Grow() if self._awatch is inotify.awatch and roots else None
             extra: dict[str, Any] = {}  # what only the inotify backend takes
             watching: trio.Event | None = None
+            debounce, step, rust_timeout = self._debounce, self._step, self._rust_timeout
+            pace: Pace | None = None  # watchfiles, paced: started again at a change of pace
             if self._awatch is inotify.awatch and roots:
                 # It sets up its watches in a worker thread: a subscriber that rescanned before
                 # they exist would miss what changed in between, for good.
@@ -374,6 +381,21 @@ class WatchHub:
                     extra["pace"] = self._pace
                 if self._appends_only:
                     extra["appends_only"] = True
+            elif self._pace is not None and roots:
+                # watchfiles takes its waits once, at its start: while lazy, a batch gathers for
+                # the lazy wait (and an idle watch returns to the loop as seldom), looking at
+                # its stop event every LAZY_STEP_MS; each change of pace starts it again, and
+                # what changed meanwhile is read by a rescan.
+                if not self._pace.quick:
+                    lazy_ms = round(self._pace.lazy_s * 1000)
+                    debounce, step, rust_timeout = lazy_ms, min(LAZY_STEP_MS, lazy_ms), lazy_ms
+
+                pace = self._pace
+
+                def repace(stop: trio.Event = stop) -> None:
+                    self.repaced += 1
+                    stop.set()
+
             async with trio.open_nursery() as nursery:
                 if fresh and watching is not None:
                     nursery.start_soon(self._rescan_all_when, watching)
@@ -386,21 +408,24 @@ class WatchHub:
                     nursery.start_soon(self._poll)
                 if roots:
                     log.debug("watch.started", roots=len(roots))
+                    repaced = self.repaced
+                    unpace = pace.on_change(repace) if pace is not None else None
                     try:
                         async for changes in self._awatch(
                             *roots,
                             stop_event=stop,
-                            debounce=self._debounce,
-                            step=self._step,
-                            rust_timeout=self._rust_timeout,
+                            debounce=debounce,
+                            step=step,
+                            rust_timeout=rust_timeout,
                             recursive=True,
                             ignore_permission_denied=True,
                             **extra,
                         ):
                             self._route(changes)
-                        if not stop.is_set():
-                            # The backend ended by itself (a root went away or was replaced):
-                            # watch again, and rescan even if the same roots exist.
+                        if not stop.is_set() or self.repaced != repaced:
+                            # The backend ended by itself (a root went away or was replaced),
+                            # or the pace changed: watch again, and rescan even if the same
+                            # roots exist.
                             previous = None
                     except* WatchfilesRustInternalError as group:
                         # The failed watcher's pending changes are lost: the new watch set
@@ -415,6 +440,9 @@ class WatchHub:
                         )
                         self._awatch = watchfiles.awatch
                         previous = None  # the new backend's watch starts with a rescan
+                    finally:
+                        if unpace is not None:
+                            unpace()
                 else:
                     await stop.wait()
                 nursery.cancel_scope.cancel()
