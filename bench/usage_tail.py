@@ -514,19 +514,19 @@ def main() -> int:
     section = "usage-tail" if args.shape == "teams" else "usage-tail-sessions"
     suffix = "" if args.shape == "teams" else " (sessions leading no team)"
     shape = (
-        f"{teams} agent teams of a lead and {TEAM_SIZE - 1} in-process teammates each, one per "
-        "phase of the orchestration (the teammates' transcripts under their lead's session, as "
+        f"{teams} agent teams of a lead and {TEAM_SIZE - 1} in-process teammates\neach, one per "
+        "phase of the orchestration (the teammates' transcripts under their lead's\nsession, as "
         "Claude Code lays them out)"
         if args.shape == "teams"
-        else f"{args.transcripts} sessions in the orchestration's worktree, none leading a team "
-        "(the costliest to attribute: each is followed in case it leads a team later)"
+        else f"{args.transcripts} sessions in the orchestration's worktree,\nnone leading a team "
+        "(the costliest to attribute: each is followed in case it leads a\nteam later)"
     )
     title = "" if args.shape == "teams" else ", sessions leading no team"
     body = f"""## Usage: tailing Claude Code's transcripts{title}
 
 Measured {today()} on {host}; `bench/usage_tail.py --shape {args.shape} --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g} --idle-window {args.idle_window:g} --idle-secs {args.idle_secs:g}`.
-A real daemon, local backend, real git worktree and teams; the transcripts: {shape}. They are
-appended as Claude Code writes them (each assistant message streamed as two lines with the same ids, a user line
+A real daemon, local backend, real git worktree and teams; the transcripts: {shape}.
+They are appended as Claude Code writes them (each assistant message streamed as two lines with the same ids, a user line
 between turns). The daemon reads and sends usage in quick rounds while a dashboard is open
 (this script says so every 20 s, as the web app does: `presence:watch`) and once per
 `usage_idle_secs` ({args.idle_secs:g} s) otherwise.
