@@ -761,13 +761,19 @@ describe("usage:recordQuota and usage:fleetQuota", () => {
     return await t.run(async (ctx) => (await ctx.db.query("usageQuota").collect()).map(({ _id, _creationTime, ...rest }) => rest));
   }
 
-  test("each laptop's windows and last rate-limit stop, replaced field by field; a window keeps until it resets", async () => {
+  /** Two laptops at T0 (fake timers), and a call of usage:recordQuota as either. */
+  async function twoLaptops() {
     vi.useFakeTimers();
     vi.setSystemTime(T0);
     const t = makeT();
     const a = await enroll(t, "laptop-a");
     const b = await enroll(t, "laptop-b");
     const quota = (token: string, args: Record<string, unknown>) => t.mutation(api.usage.recordQuota, { nodeToken: token, ...args } as never);
+    return { t, a, b, quota };
+  }
+
+  test("each laptop's windows and last rate-limit stop, replaced field by field; a window keeps until it resets", async () => {
+    const { t, a, b, quota } = await twoLaptops();
     expect(await quota(a.token, { observedAt: T0, fiveHour: W5, sevenDay: W7 })).toBeNull();
     await quota(b.token, { observedAt: T0, sevenDay: { usedPct: 85, resetsAt: T0 + DAY_MS } });
     const viewer = await signedIn(t, VIEWER);
@@ -827,12 +833,7 @@ describe("usage:recordQuota and usage:fleetQuota", () => {
   });
 
   test("each row carries the key of the account its config dir is logged in to; a new login replaces it", async () => {
-    vi.useFakeTimers();
-    vi.setSystemTime(T0);
-    const t = makeT();
-    const a = await enroll(t, "laptop-a");
-    const b = await enroll(t, "laptop-b");
-    const quota = (token: string, args: Record<string, unknown>) => t.mutation(api.usage.recordQuota, { nodeToken: token, ...args } as never);
+    const { t, a, b, quota } = await twoLaptops();
     const one = "0123456789abcdef".repeat(2);
     await quota(a.token, { account: "~/.claude", accountKey: one, observedAt: T0, fiveHour: W5 });
     await quota(a.token, { account: "~/.claude-work", accountKey: one, observedAt: T0, fiveHour: W5 });
