@@ -56,6 +56,8 @@ def test_one_account_has_one_key_that_names_no_one() -> None:
         json.dumps({"oauthAccount": None}).encode(),
         json.dumps({"oauthAccount": {"emailAddress": "me@example.com"}}).encode(),
         _config(""),
+        _config("   "),
+        b'{"oauthAccount": {"accountUuid": "\\ud800"}}',  # a lone surrogate, escaped
         _config(12345),
         _config("x" * 101),
         json.dumps({"oauthAccount": ["x"]}).encode(),

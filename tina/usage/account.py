@@ -55,10 +55,11 @@ def account_key(data: bytes) -> str | None:
     except (msgspec.DecodeError, RecursionError):
         return None
     account = config.oauth_account
-    uuid = None if account is None else account.account_uuid
+    uuid = "" if account is None or account.account_uuid is None else account.account_uuid
+    uuid = uuid.strip().lower()
     if not uuid or len(uuid) > _UUID_MAX:
         return None
-    return hashlib.sha256(_SALT + uuid.strip().lower().encode()).hexdigest()[:32]
+    return hashlib.sha256(_SALT + uuid.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def config_files(account: str, home: Path) -> list[Path]:

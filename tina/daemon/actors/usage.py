@@ -32,9 +32,10 @@ every later batch.
 what it reads to :class:`Quota`; the hooks' ``StopFailure`` rate limits come through
 :meth:`Quota.limited`. Each account (the Claude Code config dir of the session, from its
 transcript's path) has its own state and Convex row, which carries the key of the account the
-config dir is logged in to (`tina.usage.account`, looked up as the file is read). `run_quota` sends ``usage:recordQuota``
-for an account when it changed, at most once per 30 s unless a window crosses 80 % or 100 % or
-a limit is hit (`tina.usage.quota.QuotaState`), and again after a reconnect.
+config dir is logged in to (`tina.usage.account`, looked up as the file is read). `run_quota`
+sends ``usage:recordQuota`` for an account when it changed, at most once per 30 s unless a
+window crosses 80 % or 100 % or a limit is hit (`tina.usage.quota.QuotaState`), and again after
+a reconnect.
 """
 
 from __future__ import annotations
