@@ -16,6 +16,7 @@ import trio
 import trio.testing
 import watchfiles
 
+import tina.daemon.watch as watch_module
 from tina.daemon import inotify
 from tina.daemon.pace import Pace
 from tina.daemon.watch import Inbox, WatchHub, _roots, undecodable_path
@@ -513,7 +514,7 @@ async def test_inotify_lingering_takes_a_busy_batch_on_its_timer_and_idles_on_th
 
 @pytest.mark.timeout(60)
 async def test_watchfiles_takes_its_waits_from_the_pace_and_starts_again_when_it_changes(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """macOS's backend takes its waits once, as it starts: while lazy, what is written gathers
     into one batch for the lazy wait (not the quick 600 ms); a change of pace starts the watch
@@ -524,7 +525,10 @@ async def test_watchfiles_takes_its_waits_from_the_pace_and_starts_again_when_it
         calls.append((kwargs["debounce"], kwargs["step"], kwargs["rust_timeout"]))  # type: ignore[arg-type]
         return watchfiles.awatch(*roots, **kwargs)  # type: ignore[arg-type]
 
-    pace = Pace(lazy_s=3.0)
+    # A lazy batch ends after 2 s without a write (so only a stall of the writes that long, not
+    # a busy machine, could end it early), or 4 s after it began.
+    monkeypatch.setattr(watch_module, "LAZY_STEP_MS", 2000)
+    pace = Pace(lazy_s=4.0)
     pace.set_quick(False)
     hub = WatchHub(debounce_ms=600, step_ms=600, awatch=spy, pace=pace)
     root = tmp_path / "root"
@@ -534,14 +538,14 @@ async def test_watchfiles_takes_its_waits_from_the_pace_and_starts_again_when_it
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         assert (await next_paths(inbox))[1]  # the first watch's rescan: it is in place
-        assert calls == [(3000, 1000, 3000)]
+        assert calls == [(4000, 2000, 4000)]
         began = trio.current_time()
-        for i in range(25):  # 2.5 s of writes, 100 ms apart: quick, the first batch by ~1.2 s
+        for i in range(30):  # 3 s of writes, 100 ms apart: quick, the first batch by ~1.2 s
             written.write_text(str(i))
             await trio.sleep(0.1)
         paths, _ = await next_paths(inbox, timeout=20)
         assert written in paths
-        assert trio.current_time() - began >= 2.4  # gathered for the lazy wait
+        assert trio.current_time() - began >= 2.9  # gathered for the lazy wait
         pace.set_quick(True)  # a dashboard opened
         _, rescan = await next_paths(inbox, timeout=20)
         assert rescan and hub.repaced == 1
@@ -550,7 +554,7 @@ async def test_watchfiles_takes_its_waits_from_the_pace_and_starts_again_when_it
         assert written in await changed(inbox, written, timeout=20)
         pace.set_quick(False)
         _, rescan = await next_paths(inbox, timeout=20)
-        assert rescan and calls[2:] == [(3000, 1000, 3000)]
+        assert rescan and calls[2:] == [(4000, 2000, 4000)]
         nursery.cancel_scope.cancel()
 
 
