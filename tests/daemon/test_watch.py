@@ -3,6 +3,7 @@ watchfiles (what macOS gets, and the fallback)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
@@ -540,21 +541,26 @@ async def test_watchfiles_takes_its_waits_from_the_pace_and_starts_again_when_it
         assert (await next_paths(inbox))[1]  # the first watch's rescan: it is in place
         assert calls == [(4000, 2000, 4000)]
         began = trio.current_time()
-        for i in range(30):  # 3 s of writes, 100 ms apart: quick, the first batch by ~1.2 s
-            written.write_text(str(i))
-            await trio.sleep(0.1)
-        paths, _ = await next_paths(inbox, timeout=20)
+        paths: set[Path] = set()
+        with trio.fail_after(20):
+            for i in itertools.count():  # written until the batch comes, 100 ms apart at most
+                written.write_text(str(i))
+                with trio.move_on_after(0.1):
+                    paths, _ = await inbox.get()
+                if paths:
+                    break
         assert written in paths
-        assert trio.current_time() - began >= 2.9  # gathered for the lazy wait
+        # Never 2 s without a write: only the lazy wait (4 s) ends the batch; quick, ~1.2 s.
+        assert trio.current_time() - began >= 3.5
         pace.set_quick(True)  # a dashboard opened
-        _, rescan = await next_paths(inbox, timeout=20)
-        assert rescan and hub.repaced == 1
+        await rescanned(inbox, timeout=20)
+        assert hub.repaced == 1
         assert calls[1:] == [(600, 600, 500)]
         written.write_text("quick")
         assert written in await changed(inbox, written, timeout=20)
         pace.set_quick(False)
-        _, rescan = await next_paths(inbox, timeout=20)
-        assert rescan and calls[2:] == [(4000, 2000, 4000)]
+        await rescanned(inbox, timeout=20)
+        assert calls[2:] == [(4000, 2000, 4000)]
         nursery.cancel_scope.cancel()
 
 
