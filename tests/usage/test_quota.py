@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -347,6 +348,40 @@ async def test_the_account_a_config_dir_is_logged_in_to_goes_with_its_report(
         last = gateway.quota_reports[-1]
         assert last.account == "~/.claude-work"
         assert last.account_key == account_key(json.dumps(other).encode())
+        nursery.cancel_scope.cancel("test done")
+
+
+@pytest.mark.timeout(60)
+async def test_a_rate_limit_stop_of_a_config_dir_with_no_status_line_carries_its_key(
+    tmp_path: Path,
+) -> None:
+    """A config dir seen only through a ``StopFailure`` (its sessions never ran the status
+    line): its account's key is looked up from its config file, and goes with the stop's
+    report; a config dir logged in with no account sends its stop with none."""
+    login = {"oauthAccount": {"accountUuid": "4f6c1a2e-0b7d-4c1e-9a55-2f3b8d7e6c10"}}
+    (tmp_path / ".claude-work").mkdir()
+    (tmp_path / ".claude-work" / ".claude.json").write_text(json.dumps(login))
+    (tmp_path / ".claude-api").mkdir()
+    (tmp_path / ".claude-api" / ".claude.json").write_text(json.dumps({"primaryApiKey": "x"}))
+    gateway = FakeGateway()
+    quota = actor.Quota(home=tmp_path)
+    async with trio.open_nursery() as nursery:
+        await _start_quota(nursery, quota, gateway)
+        quota.limited(
+            time.time() * 1000,
+            "limit reached",
+            f"{tmp_path}/.claude-work/projects/-repo/s/subagents/agent-a1.jsonl",
+        )
+        await _until(lambda: len(gateway.quota_reports) == 1)
+        first = gateway.quota_reports[0]
+        assert (first.account, first.limited_text) == ("~/.claude-work", "limit reached")
+        assert first.account_key == account_key(json.dumps(login).encode())
+        assert first.to_wire()["accountKey"] == first.account_key
+        quota.limited(time.time() * 1000, "again", f"{tmp_path}/.claude-api/projects/-r/s.jsonl")
+        await _until(lambda: len(gateway.quota_reports) == 2)
+        second = gateway.quota_reports[1]
+        assert (second.account, second.account_key) == ("~/.claude-api", None)
+        assert "accountKey" not in second.to_wire()
         nursery.cancel_scope.cancel("test done")
 
 

@@ -171,8 +171,10 @@ class QuotaState:
     """One account's newest observation and limit, what was sent last, and when."""
 
     account: str | None = None
-    # The account the config dir is logged in to (`tina.usage.account`), as last looked up.
+    # The account the config dir is logged in to (`tina.usage.account`), as last looked up
+    # (`key_known`: it was; None then means no account, such as an API-key login).
     account_key: str | None = None
+    key_known: bool = False
     five_hour: Window | None = None
     seven_day: Window | None = None
     observed_at: int | None = None

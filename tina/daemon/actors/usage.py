@@ -570,6 +570,9 @@ class Quota:
         self.clock = clock
         self.home = Path.home() if home is None else home
         self.keys = AccountKeys(self.home)  # which account each config dir is logged in to
+        # Accounts a rate-limit stop named before any status line of theirs said which account
+        # they are logged in to: the actor looks their keys up (`look_up_keys`).
+        self.unkeyed: list[str] = []
         self.wake: LatestValue[int] = LatestValue(0)
         self.sends = 0
         self.failures = 0
@@ -599,7 +602,7 @@ class Quota:
             return False
         state = self._state(obs.account)
         changed = account_key != state.account_key
-        state.account_key = account_key
+        state.account_key, state.key_known = account_key, True
         if not state.observe(obs) and not changed:
             return False
         self._poke()
@@ -617,9 +620,28 @@ class Quota:
 
     def limited(self, at_ms: float, text: str | None, transcript_path: str | None = None) -> None:
         """A ``StopFailure`` rate limit of the session whose transcript is `transcript_path`
-        (never blocks)."""
-        if self._state(account_of(transcript_path, self.home)).limited(int(at_ms), text):
+        (never blocks: an account with no key yet has it looked up before its report goes)."""
+        account = account_of(transcript_path, self.home)
+        state = self._state(account)
+        if (
+            account is not None
+            and not state.key_known
+            and account not in self.unkeyed
+            and len(self.unkeyed) < ACCOUNTS_MAX
+        ):
+            self.unkeyed.append(account)
+        if state.limited(int(at_ms), text):
             self._poke()
+
+    async def look_up_keys(self) -> None:
+        """Find the keys of the accounts a rate-limit stop named with none known (the config
+        file is read in a worker thread)."""
+        while self.unkeyed:
+            account = self.unkeyed.pop(0)
+            key = await trio.to_thread.run_sync(self.keys.key, account)
+            state = self.accounts.get(account)
+            if state is not None and not state.key_known:  # a status line may have said since
+                state.account_key, state.key_known = key, True  # goes with the stop's report
 
     def resend(self) -> None:
         for state in self.accounts.values():
@@ -698,6 +720,7 @@ async def run_quota(
         seen = quota.wake.version
         failures = 0
         while True:
+            await quota.look_up_keys()
             now = quota.clock()
             dues = [
                 (due, state)
