@@ -16,7 +16,8 @@ measured.
   (nothing written) and active (each transcript gets a new assistant message about every
   `--every` (20) seconds, Poisson, at random); then with a dashboard open (this script calls
   `presence:watch` every 20 s, as the web app does) as many pairs of `--window` (10 s). The
-  daemon's user + system CPU time (psutil, from outside), in % of one core: for each pair, the
+  daemon's user + system CPU time (as its status counts it, to the microsecond: getrusage; the
+  /proc ticks psutil reads are 10 ms), in % of one core: for each pair, the
   CPU from the start of the writing until Convex counts every message written (the round that
   carries the last writes may come `usage_idle_secs` later), less the quiet window's rate over
   that span, per second of writing; each figure is the median over the pairs: what tailing
@@ -270,8 +271,13 @@ class Dashboard:
         self.thread.join()
 
 
-def cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
-    """The process's (user, system) CPU seconds so far."""
+def cpu_seconds(laptop: Laptop, proc: psutil.Process) -> tuple[float, float]:
+    """The daemon's (user, system) CPU seconds so far, as its status counts them (the kernel's
+    count to the microsecond, threads gone included); from /proc (10 ms ticks: a 10 s window
+    resolves 0.1 % of a core) only if the status does not answer."""
+    used = (laptop.status() or {}).get("process")
+    if used is not None:
+        return float(used["cpu_user_s"]), float(used["cpu_system_s"])
     t = proc.cpu_times()
     return float(t.user), float(t.system)
 
@@ -297,6 +303,7 @@ class Writer:
 
 
 def measure_cpu(
+    laptop: Laptop,
     proc: psutil.Process,
     writer: Writer,
     windows: int,
@@ -325,15 +332,15 @@ def measure_cpu(
         writer.active.clear()
 
     for _ in range(windows):
-        (u0, s0), t0 = cpu_seconds(proc), time.monotonic()
+        (u0, s0), t0 = cpu_seconds(laptop, proc), time.monotonic()
         span(window, on=False)
-        (u1, s1), t1 = cpu_seconds(proc), time.monotonic()
+        (u1, s1), t1 = cpu_seconds(laptop, proc), time.monotonic()
         quiet_rate, quiet_system = (u1 - u0 + s1 - s0) / (t1 - t0), (s1 - s0) / (t1 - t0)
         quiet.append(quiet_rate * 100)
         span(window, on=True)
         written = time.monotonic() - t1
         settle(writer.turns)
-        (u2, s2), t2 = cpu_seconds(proc), time.monotonic()
+        (u2, s2), t2 = cpu_seconds(laptop, proc), time.monotonic()
         added.append((u2 - u1 + s2 - s1 - quiet_rate * (t2 - t1)) / written * 100)
         system_added.append((s2 - s1 - quiet_system * (t2 - t1)) / written * 100)
     return quiet, added, system_added, peak
@@ -436,13 +443,13 @@ def main() -> int:
             try:
                 wait_pace(laptop, "lazy")  # Convex says no dashboard is open
                 rounds_before = usage_rounds(laptop)
-                idle = measure_cpu(proc, writer, args.windows, args.idle_window, settle)
+                idle = measure_cpu(laptop, proc, writer, args.windows, args.idle_window, settle)
                 idle_rounds = usage_rounds(laptop) - rounds_before
                 idle_turns = writer.turns
                 with Dashboard(url, token):
                     wait_pace(laptop, "quick")
                     rounds_before = usage_rounds(laptop)
-                    watched = measure_cpu(proc, writer, args.windows, args.window, settle)
+                    watched = measure_cpu(laptop, proc, writer, args.windows, args.window, settle)
                     watched_rounds = usage_rounds(laptop) - rounds_before
                     watched_turns = writer.turns - idle_turns
                     ms, _ = trio.run(
@@ -509,7 +516,7 @@ def main() -> int:
 
         return f"""| quiet (nothing written) | {statistics.median(f["quiet"]):.3f} | {cells(f["quiet"])} |
 | added by writing (and its rounds), paired | **{f["cpu_added"]:.3f}** | {cells(f["added"])} |
-| of which system (kernel) time | {f["system"]:.3f} | {cells(f["system_added"])} |"""
+| of which system (kernel) time (split by the kernel's ticks) | {f["system"]:.3f} | {cells(f["system_added"])} |"""
 
     section = "usage-tail" if args.shape == "teams" else "usage-tail-sessions"
     suffix = "" if args.shape == "teams" else " (sessions leading no team)"

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import shutil
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,33 @@ async def test_the_needs_pass_looks_worktrees_up_once_not_once_per_team(tmp_path
     needs.compute()
     assert CountedWorktrees.walks == 1
     assert {v.feature_name for v in watcher.team_views(WorktreeIndex(worktrees))} == {"api-audit"}
+
+
+def test_the_status_counts_cpu_finer_than_the_kernels_ticks_and_threads_gone() -> None:
+    """`process_usage` (the status's `process`): CPU of a thread that has ended counts, and a
+    few ms of work show as such, not as a 10 ms tick or nothing (what /proc's ticks give)."""
+    import threading
+
+    from tina.daemon.app import process_usage
+
+    def busy(seconds: float) -> None:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    def total() -> float:
+        used = process_usage()
+        return used["cpu_user_s"] + used["cpu_system_s"]
+
+    before = total()
+    worker = threading.Thread(target=busy, args=(0.03,))
+    worker.start()
+    worker.join()
+    assert total() - before >= 0.029  # the ended thread's 30 ms are in the process's count
+    steps = []
+    for _ in range(5):
+        start = total()
+        busy(0.003)
+        steps.append(round((total() - start) * 1000))
+    # 3 ms of work reads 3 ms, not 0 or 10 (the least of five: another thread may add to one)
+    assert 3 <= min(steps) < 10, steps

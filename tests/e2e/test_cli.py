@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shlex
 import signal
 
@@ -72,6 +74,10 @@ def test_status_and_doctor(backend: BackendProcess, laptop: Laptop) -> None:
         "listener",
     ):
         assert f"{actor}  running" in out, out
+    assert re.search(r"cpu\s+\d+\.\d s", out), out  # the daemon's CPU time so far
+    shown = json.loads(laptop.run([str(BIN / "tina"), "daemon", "status", "--json"]).stdout)
+    used = shown["process"]
+    assert used["cpu_user_s"] + used["cpu_system_s"] > 0 and used["peak_rss_mb"] > 10, used
     # Started by hand, not as a service: both say so, and it is no failure.
     assert "service: systemd user unit tina-daemon.service not installed" in out, out
     doctor = laptop.run([str(BIN / "tina"), "daemon", "doctor"], check=False)
