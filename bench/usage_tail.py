@@ -17,7 +17,8 @@ measured.
   `--every` (20) seconds, Poisson, at random); then with a dashboard open (this script calls
   `presence:watch` every 20 s, as the web app does) as many pairs of `--window` (10 s). The
   daemon's user + system CPU time (as its status counts it, to the microsecond: getrusage; the
-  /proc ticks psutil reads are 10 ms), in % of one core: for each pair, the
+  /proc ticks psutil reads, 10 ms, are shown beside it for the same windows), in % of one
+  core: for each pair, the
   CPU from the start of the writing until Convex counts every message written (the round that
   carries the last writes may come `usage_idle_secs` later), less the quiet window's rate over
   that span, per second of writing; each figure is the median over the pairs: what tailing
@@ -271,15 +272,17 @@ class Dashboard:
         self.thread.join()
 
 
-def cpu_seconds(laptop: Laptop, proc: psutil.Process) -> tuple[float, float]:
+def cpu_seconds(laptop: Laptop, proc: psutil.Process) -> tuple[float, float, float]:
     """The daemon's (user, system) CPU seconds so far, as its status counts them (the kernel's
-    count to the microsecond, threads gone included); from /proc (10 ms ticks: a 10 s window
-    resolves 0.1 % of a core) only if the status does not answer."""
-    used = (laptop.status() or {}).get("process")
-    if used is not None:
-        return float(used["cpu_user_s"]), float(used["cpu_system_s"])
+    count to the microsecond, threads gone included), and its user + system seconds in /proc's
+    10 ms ticks (psutil, what this benchmark read before: a 10 s window resolves 0.1 % of a
+    core), read side by side."""
     t = proc.cpu_times()
-    return float(t.user), float(t.system)
+    ticked = float(t.user) + float(t.system)
+    used = (laptop.status() or {}).get("process")
+    if used is None:
+        raise SystemExit(f"the daemon's status has no process figures: {laptop.log_tail()}")
+    return float(used["cpu_user_s"]), float(used["cpu_system_s"]), ticked
 
 
 class Writer:
@@ -309,16 +312,17 @@ def measure_cpu(
     windows: int,
     window: float,
     settle: Callable[[int], None],
-) -> tuple[list[float], list[float], list[float], float]:
+) -> tuple[list[float], list[float], list[float], list[float], float]:
     """`windows` pairs: a quiet window (nothing written) of `window` seconds, then `window`
     seconds of writing followed by the wait until Convex counts every message written (the
     round that carries the last writes may come `usage_idle_secs` later: its work belongs to
     the writing). Returns (quiet %, added % per pair, the system (kernel) part of each added %,
-    peak RSS in MB). Added is the CPU of the writing and its rounds less the quiet rate over
-    the same span, per second of writing."""
+    added % per pair by /proc's ticks, peak RSS in MB). Added is the CPU of the writing and its
+    rounds less the quiet rate over the same span, per second of writing."""
     quiet: list[float] = []
     added: list[float] = []
     system_added: list[float] = []
+    ticked_added: list[float] = []
     peak = 0.0
 
     def span(seconds: float, *, on: bool) -> None:
@@ -332,18 +336,20 @@ def measure_cpu(
         writer.active.clear()
 
     for _ in range(windows):
-        (u0, s0), t0 = cpu_seconds(laptop, proc), time.monotonic()
+        (u0, s0, k0), t0 = cpu_seconds(laptop, proc), time.monotonic()
         span(window, on=False)
-        (u1, s1), t1 = cpu_seconds(laptop, proc), time.monotonic()
+        (u1, s1, k1), t1 = cpu_seconds(laptop, proc), time.monotonic()
         quiet_rate, quiet_system = (u1 - u0 + s1 - s0) / (t1 - t0), (s1 - s0) / (t1 - t0)
+        quiet_ticked = (k1 - k0) / (t1 - t0)
         quiet.append(quiet_rate * 100)
         span(window, on=True)
         written = time.monotonic() - t1
         settle(writer.turns)
-        (u2, s2), t2 = cpu_seconds(laptop, proc), time.monotonic()
+        (u2, s2, k2), t2 = cpu_seconds(laptop, proc), time.monotonic()
         added.append((u2 - u1 + s2 - s1 - quiet_rate * (t2 - t1)) / written * 100)
         system_added.append((s2 - s1 - quiet_system * (t2 - t1)) / written * 100)
-    return quiet, added, system_added, peak
+        ticked_added.append((k2 - k1 - quiet_ticked * (t2 - t1)) / written * 100)
+    return quiet, added, system_added, ticked_added, peak
 
 
 def main() -> int:
@@ -463,7 +469,7 @@ def main() -> int:
             messages += writer.turns + 1 + args.samples
             trio.run(wait_messages, url, token, orchestration_id, messages)
             rss_after = proc.memory_info().rss / 1e6
-            peak = max(idle[3], watched[3], rss_after)
+            peak = max(idle[4], watched[4], rss_after)
         finally:
             laptop.close()
             backend.stop()
@@ -472,12 +478,12 @@ def main() -> int:
     s_ms = summary(ms)
 
     def figures(
-        measured: tuple[list[float], list[float], list[float], float],
+        measured: tuple[list[float], list[float], list[float], list[float], float],
         turns: int,
         rounds: int,
         window: float,
     ) -> dict[str, Any]:
-        quiet, added, system_added, _ = measured
+        quiet, added, system_added, ticked_added, _ = measured
         cpu_added = statistics.median(added)
         rate = turns / (args.windows * window)
         round_rate = rounds / (args.windows * window)  # the quiet windows have none
@@ -487,6 +493,8 @@ def main() -> int:
             "system_added": system_added,
             "cpu_added": cpu_added,
             "system": statistics.median(system_added),
+            "ticked_added": ticked_added,
+            "ticked": statistics.median(ticked_added),
             "rate": rate,
             "turns": turns,
             "rounds": rounds,
@@ -516,7 +524,8 @@ def main() -> int:
 
         return f"""| quiet (nothing written) | {statistics.median(f["quiet"]):.3f} | {cells(f["quiet"])} |
 | added by writing (and its rounds), paired | **{f["cpu_added"]:.3f}** | {cells(f["added"])} |
-| of which system (kernel) time (split by the kernel's ticks) | {f["system"]:.3f} | {cells(f["system_added"])} |"""
+| of which system (kernel) time (split by the kernel's ticks) | {f["system"]:.3f} | {cells(f["system_added"])} |
+| added, the same windows read in /proc's 10 ms ticks (psutil) | {f["ticked"]:.3f} | {cells(f["ticked_added"])} |"""
 
     section = "usage-tail" if args.shape == "teams" else "usage-tail-sessions"
     suffix = "" if args.shape == "teams" else " (sessions leading no team)"
