@@ -40,7 +40,6 @@ a reconnect.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -65,7 +64,14 @@ from tina.supervision import Backoff
 from tina.usage import Facts, PriceTable, UsageLedger
 from tina.usage.account import AccountKeys
 from tina.usage.ledger import HELD_PREFIX, HOLD_MS
-from tina.usage.quota import ACCOUNTS_MAX, FILE_MAX, FILE_NAME, QuotaState, parse_rate_limits
+from tina.usage.quota import (
+    ACCOUNTS_MAX,
+    FILE_MAX,
+    FILE_NAME,
+    Observation,
+    QuotaState,
+    parse_rate_limits,
+)
 
 log = structlog.get_logger("tina.usage")
 
@@ -596,10 +602,17 @@ class Quota:
 
     def observe_file(self, data: bytes, account_key: str | None = None) -> bool:
         """The bytes of a ``rate-limits.json``, and the key of the account its config dir is
-        logged in to (`key_of`); whether they said something new."""
-        obs = parse_rate_limits(data, now_ms=self.clock(), home=self.home)
-        if obs is None:
-            return False
+        logged in to; whether they said something new."""
+        obs = self.parse(data)
+        return obs is not None and self.observe(obs, account_key)
+
+    def parse(self, data: bytes) -> Observation | None:
+        """What a ``rate-limits.json`` says (None: not that file's shape)."""
+        return parse_rate_limits(data, now_ms=self.clock(), home=self.home)
+
+    def observe(self, obs: Observation, account_key: str | None = None) -> bool:
+        """An observation, and the key of the account its config dir is logged in to
+        (`AccountKeys`); whether they said something new."""
         state = self._state(obs.account)
         changed = account_key != state.account_key
         state.account_key, state.key_known = account_key, True
@@ -607,16 +620,6 @@ class Quota:
             return False
         self._poke()
         return True
-
-    def key_of(self, data: bytes) -> str | None:
-        """The key of the account the config dir a ``rate-limits.json`` names is logged in to
-        (blocking: its config file may be read)."""
-        try:
-            doc = json.loads(data)
-        except (ValueError, RecursionError):
-            return None
-        path = doc.get("transcript_path") if isinstance(doc, dict) else None
-        return self.keys.key(account_of(path, self.home))
 
     def limited(self, at_ms: float, text: str | None, transcript_path: str | None = None) -> None:
         """A ``StopFailure`` rate limit of the session whose transcript is `transcript_path`
@@ -657,13 +660,15 @@ class Quota:
         }
 
 
-def _read_limits(path: Path, quota: Quota) -> tuple[bytes, str | None] | None:
-    """The file's bytes and the key of its account (`Quota.key_of`); None: no file to read."""
+def _read_limits(path: Path, quota: Quota) -> tuple[Observation, str | None] | None:
+    """What the file says and the key of its account, read once (blocking: the account's
+    config file may be read too); None: no file, or not a ``rate-limits.json``."""
     try:
         found = read_file(path, limit=FILE_MAX)
     except FileRefused:
         return None
-    return None if found is None else (found.data, quota.key_of(found.data))
+    obs = None if found is None else quota.parse(found.data)
+    return None if obs is None else (obs, quota.keys.key(obs.account))
 
 
 async def watch_rate_limits(
@@ -686,7 +691,7 @@ async def watch_rate_limits(
             if changed:
                 read = await trio.to_thread.run_sync(_read_limits, path, quota, limiter=limiter)
                 if read is not None:
-                    quota.observe_file(*read)
+                    quota.observe(*read)
             paths, rescan = await inbox.get()
             changed = rescan or path in paths
     finally:
