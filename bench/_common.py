@@ -11,15 +11,22 @@ import platform
 import re
 import statistics
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tina.dev.backend import BackendOptions, BackendProcess
+
+if TYPE_CHECKING:
+    from tina.dev.sim.sandbox import Laptop
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # `TINA_BENCH_DOC` points the recording elsewhere (the smoke tests record into a temporary file).
 BENCHMARKS_MD = Path(os.environ.get("TINA_BENCH_DOC") or REPO_ROOT / "docs" / "benchmarks.md")
 sys.path.insert(0, str(REPO_ROOT))
+SECRET = "bench-enrollment-secret-0123456789"
+"""The enrollment secret of the benchmarks' local backends."""
 
 
 def pct(values: list[float], p: float) -> float:
@@ -113,6 +120,28 @@ def start_backend(root: Path, secret: str) -> tuple[BackendProcess, str]:
         BackendOptions(port=0, env=auth_env(secret)), log_path=root / "backend.log"
     )
     return backend, backend.start()
+
+
+@contextlib.contextmanager
+def backend_and_laptop(
+    *, prefix: str = "tina-bench-", laptop_dir: str = "laptop"
+) -> Iterator[tuple[Path, BackendProcess, str, Laptop]]:
+    """A temporary directory (`prefix`: keep it short where a socket path goes under it) with the
+    local backend started (`start_backend`) and a simulated laptop enrolling with it: (the
+    directory, the backend, its URL, the laptop), each stopped at the end, the laptop first."""
+    from tina.dev.sim.sandbox import Laptop
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp)
+        backend, url = start_backend(root, SECRET)
+        try:
+            laptop = Laptop(root / laptop_dir, "bench-laptop", url, enrollment_secret=SECRET)
+            try:
+                yield root, backend, url, laptop
+            finally:
+                laptop.close()
+        finally:
+            backend.stop()
 
 
 def fmt(v: float) -> str:

@@ -20,6 +20,7 @@ backend and measures how long it takes until Convex holds everything, and the da
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import shutil
@@ -185,6 +186,40 @@ def populate(
 
 
 # --- the daemon ----------------------------------------------------------------------------------
+
+
+def add_population_args(
+    parser: argparse.ArgumentParser,
+    *,
+    orchestrations: int,
+    teams: int,
+    tasks: int,
+    simulated: int,
+    tasks_help: str | None = None,
+) -> None:
+    """The options `populate_as` reads, with this benchmark's defaults."""
+    parser.add_argument("--orchestrations", type=int, default=orchestrations)
+    parser.add_argument("--teams", type=int, default=teams)
+    parser.add_argument("--tasks", type=int, default=tasks, help=tasks_help)
+    parser.add_argument(
+        "--simulated",
+        type=int,
+        default=simulated,
+        help="orchestrations the simulator runs to the end",
+    )
+
+
+def populate_as(laptop: Laptop, args: argparse.Namespace) -> Population:
+    """`populate` as `add_population_args`' options say, printing what it made."""
+    pop = populate(
+        laptop,
+        orchestrations=args.orchestrations,
+        teams=args.teams,
+        tasks=args.tasks,
+        simulated=args.simulated,
+    )
+    print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
+    return pop
 
 
 def find_child(tree: list[dict[str, Any]], actor: str) -> dict[str, Any] | None:

@@ -27,28 +27,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from _common import (
     add_output_args,
+    backend_and_laptop,
     machine,
     record,
-    start_backend,
     summary,
     target,
     today,
     write_result,
 )
-from _population import cold_start, counts_on_disk, populate, tasks_by_team, wait_idle
+from _population import (
+    add_population_args,
+    cold_start,
+    counts_on_disk,
+    populate_as,
+    tasks_by_team,
+    wait_idle,
+)
 
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
-SECRET = "bench-enrollment-secret-0123456789"
 TARGET_S = 3.0
 STATUSES = ("pending", "in_progress", "completed")
 
@@ -126,13 +130,13 @@ def main() -> int:
     parser.add_argument(
         "--span", type=float, default=1.0, help="seconds the writes are spread over"
     )
-    parser.add_argument("--orchestrations", type=int, default=10)
-    parser.add_argument("--teams", type=int, default=5)
-    parser.add_argument(
-        "--tasks", type=int, default=100, help="task files in all (the burst rewrites them)"
-    )
-    parser.add_argument(
-        "--simulated", type=int, default=2, help="orchestrations the simulator runs to the end"
+    add_population_args(
+        parser,
+        orchestrations=10,
+        teams=5,
+        tasks=100,
+        simulated=2,
+        tasks_help="task files in all (the burst rewrites them)",
     )
     add_output_args(parser)
     args = parser.parse_args()
@@ -142,49 +146,35 @@ def main() -> int:
     mutations: list[float] = []
     events: list[float] = []
     spans: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
-        root = Path(tmp)
-        backend, url = start_backend(root, SECRET)
-        laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
-        try:
-            pop = populate(
-                laptop,
-                orchestrations=args.orchestrations,
-                teams=args.teams,
-                tasks=args.tasks,
-                simulated=args.simulated,
+    with backend_and_laptop() as (_root, backend, _url, laptop):
+        pop = populate_as(laptop, args)
+        # Every live team's task files: those populate made and those the simulator left.
+        teams = sorted(p.parent.name for p in (laptop.claude / "teams").glob("*/config.json"))
+        files = [
+            (team, p.stem, task_fields(laptop, team, p.stem))
+            for team in teams
+            for p in sorted((laptop.claude / "tasks" / team).glob("*.json"))
+        ]
+        if not files:
+            raise SystemExit("burst: the laptop has no task files to write")
+        for run in range(args.runs):
+            # Every run starts from the same database: an emptied backend, a full sync, idle.
+            cold_start(backend, laptop, counts_on_disk(laptop), settle=0.0)
+            before = wait_idle(laptop, quiet=1.0)
+            events_before = len(backend.dump("taskEvents")["taskEvents"])
+            final, start, end = burst(laptop, files, args.writes, args.span, run)
+            synced = wait_synced(backend, final)
+            after = wait_idle(laptop, quiet=1.0)
+            times.append(synced - end)
+            spans.append(end - start)
+            mutations.append(after["sent"] - before["sent"])
+            events.append(len(backend.dump("taskEvents")["taskEvents"]) - events_before)
+            print(
+                f"run {run + 1}/{args.runs}: {args.writes} writes in {end - start:.2f} s, synced "
+                f"{times[-1]:.2f} s after the last, {mutations[-1]:.0f} mutations",
+                flush=True,
             )
-            print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
-            # Every live team's task files: those populate made and those the simulator left.
-            teams = sorted(p.parent.name for p in (laptop.claude / "teams").glob("*/config.json"))
-            files = [
-                (team, p.stem, task_fields(laptop, team, p.stem))
-                for team in teams
-                for p in sorted((laptop.claude / "tasks" / team).glob("*.json"))
-            ]
-            if not files:
-                raise SystemExit("burst: the laptop has no task files to write")
-            for run in range(args.runs):
-                # Every run starts from the same database: an emptied backend, a full sync, idle.
-                cold_start(backend, laptop, counts_on_disk(laptop), settle=0.0)
-                before = wait_idle(laptop, quiet=1.0)
-                events_before = len(backend.dump("taskEvents")["taskEvents"])
-                final, start, end = burst(laptop, files, args.writes, args.span, run)
-                synced = wait_synced(backend, final)
-                after = wait_idle(laptop, quiet=1.0)
-                times.append(synced - end)
-                spans.append(end - start)
-                mutations.append(after["sent"] - before["sent"])
-                events.append(len(backend.dump("taskEvents")["taskEvents"]) - events_before)
-                print(
-                    f"run {run + 1}/{args.runs}: {args.writes} writes in {end - start:.2f} s, synced "
-                    f"{times[-1]:.2f} s after the last, {mutations[-1]:.0f} mutations",
-                    flush=True,
-                )
-            laptop.stop_daemon()
-        finally:
-            laptop.close()
-            backend.stop()
+        laptop.stop_daemon()
     s_t, s_m, s_e, s_span = summary(times), summary(mutations), summary(events), summary(spans)
     met = s_t["p99"] <= TARGET_S
     rows = "\n".join(

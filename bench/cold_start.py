@@ -29,25 +29,28 @@ Target (DESIGN §8): full sync ≤ 10 s; RSS ≤ 120 MB (MB = 10⁶ bytes; we re
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from _common import (
     add_output_args,
+    backend_and_laptop,
     machine,
     record,
-    start_backend,
     summary,
     target,
     today,
     write_result,
 )
-from _population import ColdStart, Population, cold_start, mib, populate
+from _population import (
+    ColdStart,
+    Population,
+    add_population_args,
+    cold_start,
+    mib,
+    populate_as,
+)
 
-from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
-SECRET = "bench-enrollment-secret-0123456789"
 # The cost meter's counters of function executions (the others are documents, bytes and errors).
 CALL_KINDS = ("calls", "rerun", "scheduled", "cron")
 SYNC_TARGET_S = 10.0
@@ -129,44 +132,25 @@ start): **{calls:,.0f} function calls**, {written:,.0f} documents and {mb:.1f} M
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--orchestrations", type=int, default=200)
-    parser.add_argument("--teams", type=int, default=100)
-    parser.add_argument("--tasks", type=int, default=5000)
-    parser.add_argument(
-        "--simulated", type=int, default=3, help="orchestrations the simulator runs to the end"
-    )
+    add_population_args(parser, orchestrations=200, teams=100, tasks=5000, simulated=3)
     add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()
-    with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
-        root = Path(tmp)
-        backend, url = start_backend(root, SECRET)
-        laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
-        try:
-            pop = populate(
-                laptop,
-                orchestrations=args.orchestrations,
-                teams=args.teams,
-                tasks=args.tasks,
-                simulated=args.simulated,
+    with backend_and_laptop() as (_root, backend, _url, laptop):
+        pop = populate_as(laptop, args)
+        runs = []
+        costs: list[dict[str, int]] = []
+        for i in range(args.runs):
+            backend.reset_metrics()
+            result = cold_start(backend, laptop, pop.counts)
+            costs.append(backend.metrics()["totals"])
+            laptop.stop_daemon()
+            print(
+                f"run {i + 1}/{args.runs}: synced in {result.seconds:.2f} s, peak RSS {mib(result.peak_rss)} MiB",
+                flush=True,
             )
-            print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
-            runs = []
-            costs: list[dict[str, int]] = []
-            for i in range(args.runs):
-                backend.reset_metrics()
-                result = cold_start(backend, laptop, pop.counts)
-                costs.append(backend.metrics()["totals"])
-                laptop.stop_daemon()
-                print(
-                    f"run {i + 1}/{args.runs}: synced in {result.seconds:.2f} s, peak RSS {mib(result.peak_rss)} MiB",
-                    flush=True,
-                )
-                runs.append(result)
-        finally:
-            laptop.close()
-            backend.stop()
+            runs.append(result)
     body, targets = render(pop, runs, costs, args, host)
     print(body)
     if args.record:

@@ -95,7 +95,7 @@ from typing import Any
 
 import attrs
 import trio
-from _common import machine, record, sign_up, start_backend, target, today, write_result
+from _common import SECRET, machine, record, sign_up, start_backend, target, today, write_result
 
 from tina.convex import open_convex_client
 from tina.daemon.config import Config
@@ -104,7 +104,6 @@ from tina.dev.sim.driver import SimConfig, Simulator
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
-SECRET = "bench-enrollment-secret-0123456789"
 LAPTOP_NAMES = ["mbp-alex", "mbp-sam", "studio-kim", "air-lee", "mbp-jo"]
 DAYS = 30
 CALLS_TARGET = 500_000

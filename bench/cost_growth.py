@@ -27,14 +27,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _common import add_output_args, auth_env, machine, record, summary, today, write_result
+from _common import SECRET, add_output_args, auth_env, machine, record, summary, today, write_result
 from _population import ColdStart, Counts, cold_start, mib, populate
 
 from tina.dev.backend import BackendOptions, BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
-SECRET = "bench-enrollment-secret-0123456789"
 # The meter's counters of function executions (the others are documents, bytes and errors).
 CALL_KINDS = ("calls", "rerun", "scheduled", "cron")
 

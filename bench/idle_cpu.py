@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,21 +38,28 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]
 from _common import (
     add_output_args,
+    backend_and_laptop,
     machine,
     record,
-    start_backend,
     summary,
     target,
     today,
     write_result,
 )
-from _population import cold_start, counters, populate, rewrite_task, tasks_by_team, wait_idle
+from _population import (
+    add_population_args,
+    cold_start,
+    counters,
+    populate_as,
+    rewrite_task,
+    tasks_by_team,
+    wait_idle,
+)
 
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
-SECRET = "bench-enrollment-secret-0123456789"
 WINDOW = 5.0
 SAMPLE = 1.0  # context switches are read this often
 CPU_TARGET = 0.2  # % of one core
@@ -170,57 +176,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="idle span measured")
     parser.add_argument("--changes", type=int, default=20, help="single task file changes measured")
-    parser.add_argument("--orchestrations", type=int, default=200)
-    parser.add_argument("--teams", type=int, default=100)
-    parser.add_argument("--tasks", type=int, default=5000)
-    parser.add_argument(
-        "--simulated", type=int, default=3, help="orchestrations the simulator runs to the end"
-    )
+    add_population_args(parser, orchestrations=200, teams=100, tasks=5000, simulated=3)
     add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()
     rng = random.Random(11)
-    with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
-        root = Path(tmp)
-        backend, url = start_backend(root, SECRET)
-        laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
-        try:
-            pop = populate(
-                laptop,
-                orchestrations=args.orchestrations,
-                teams=args.teams,
-                tasks=args.tasks,
-                simulated=args.simulated,
+    with backend_and_laptop() as (_root, backend, _url, laptop):
+        pop = populate_as(laptop, args)
+        synced = cold_start(backend, laptop, pop.counts)
+        print(f"synced in {synced.seconds:.1f} s", flush=True)
+        wait_idle(laptop, quiet=3.0, timeout=120)
+        assert laptop.daemon is not None
+        print(f"daemon pid {laptop.daemon.pid}", flush=True)
+        idle = measure_idle(laptop.daemon.pid, args.seconds)
+        overall, windows = idle.cpu, idle.windows
+        print(
+            f"idle: {overall:.2f} % of one core, {idle.wakeups:.2f} wake-ups/s over "
+            f"{args.seconds:.0f} s; per thread: "
+            + ", ".join(f"{k} {v:.2f}/s" for k, v in idle.by_thread.items()),
+            flush=True,
+        )
+        reads: list[float] = []
+        mutations: list[float] = []
+        for n in range(args.changes):
+            team = rng.choice(pop.teams)
+            ids = sorted(
+                p.stem for p in (laptop.claude / "tasks" / team.replace(".", "-")).glob("*.json")
             )
-            print(f"populated: {pop.counts.text()} in {pop.seconds:.1f} s", flush=True)
-            synced = cold_start(backend, laptop, pop.counts)
-            print(f"synced in {synced.seconds:.1f} s", flush=True)
-            wait_idle(laptop, quiet=3.0, timeout=120)
-            assert laptop.daemon is not None
-            print(f"daemon pid {laptop.daemon.pid}", flush=True)
-            idle = measure_idle(laptop.daemon.pid, args.seconds)
-            overall, windows = idle.cpu, idle.windows
-            print(
-                f"idle: {overall:.2f} % of one core, {idle.wakeups:.2f} wake-ups/s over "
-                f"{args.seconds:.0f} s; per thread: "
-                + ", ".join(f"{k} {v:.2f}/s" for k, v in idle.by_thread.items()),
-                flush=True,
-            )
-            reads: list[float] = []
-            mutations: list[float] = []
-            for n in range(args.changes):
-                team = rng.choice(pop.teams)
-                ids = sorted(
-                    p.stem
-                    for p in (laptop.claude / "tasks" / team.replace(".", "-")).glob("*.json")
-                )
-                r, m = one_change(backend, laptop, team, rng.choice(ids), n)
-                reads.append(r)
-                mutations.append(m)
-        finally:
-            laptop.close()
-            backend.stop()
+            r, m = one_change(backend, laptop, team, rng.choice(ids), n)
+            reads.append(r)
+            mutations.append(m)
     s_win, s_reads, s_muts = summary(windows), summary(reads), summary(mutations)
     s_wake = summary(idle.wake_windows)
     cpu_met = overall <= CPU_TARGET

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -39,12 +38,13 @@ from typing import Any
 import trio
 import watchfiles
 from _common import (
+    SECRET,
     add_output_args,
+    backend_and_laptop,
     fmt,
     machine,
     record,
     sign_up,
-    start_backend,
     summary,
     target,
     today,
@@ -59,7 +59,6 @@ from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 from tina.messages import TaskCounts, TaskSnapshot, TeamSnapshot
 
-SECRET = "bench-enrollment-secret-0123456789"
 RATIO_TARGET = 1.5  # p99 of file change → committed over the floor's p99
 
 
@@ -229,51 +228,44 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()
-    with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
-        root = Path(tmp)
-        backend, url = start_backend(root, SECRET)
-        laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
-        try:
-            token = sign_up(url, "bench@example.com")
-            if args.simulated:
-                populate(
-                    laptop,
-                    orchestrations=args.simulated,
-                    teams=0,
-                    tasks=0,
-                    simulated=args.simulated,
-                )
-            laptop.start_daemon()
-            wt = laptop.init_orchestration("bench-ingest", phases=1)
-            team = "bench-ingest-phase-1"
-            laptop.write_team(team, [{"name": "team-lead"}], cwd=wt)
-            laptop.write_task(team, "1", subject="warm-up")
-            orchestration_id = None
-            for _ in range(400):
-                dumped = backend.dump("orchestrations", "tasks")
-                mine = [o for o in dumped["orchestrations"] if o["featureName"] == "bench-ingest"]
-                if mine and dumped["tasks"]:
-                    orchestration_id = mine[0]["_id"]
-                    break
-                time.sleep(0.05)
-            assert orchestration_id is not None, laptop.log_tail()
-            node_token = json.loads(laptop.credential_file.read_text())["credential"]
-            probe_dir = root / "probe"
-            probe_dir.mkdir()
-            watch_backend = default_backend()
-            backend_name = "watchfiles" if watch_backend is watchfiles.awatch else "inotify"
-            events = trio.run(file_event_latency, probe_dir, args.samples, watch_backend)
-            wf_events = (
-                trio.run(file_event_latency, probe_dir, args.samples)
-                if watch_backend is not watchfiles.awatch
-                else events
+    with backend_and_laptop() as (root, backend, url, laptop):
+        token = sign_up(url, "bench@example.com")
+        if args.simulated:
+            populate(
+                laptop,
+                orchestrations=args.simulated,
+                teams=0,
+                tasks=0,
+                simulated=args.simulated,
             )
-            ingest, delta, rtt = trio.run(
-                measure, url, token, node_token, laptop, orchestration_id, team, args.samples
-            )
-        finally:
-            laptop.close()
-            backend.stop()
+        laptop.start_daemon()
+        wt = laptop.init_orchestration("bench-ingest", phases=1)
+        team = "bench-ingest-phase-1"
+        laptop.write_team(team, [{"name": "team-lead"}], cwd=wt)
+        laptop.write_task(team, "1", subject="warm-up")
+        orchestration_id = None
+        for _ in range(400):
+            dumped = backend.dump("orchestrations", "tasks")
+            mine = [o for o in dumped["orchestrations"] if o["featureName"] == "bench-ingest"]
+            if mine and dumped["tasks"]:
+                orchestration_id = mine[0]["_id"]
+                break
+            time.sleep(0.05)
+        assert orchestration_id is not None, laptop.log_tail()
+        node_token = json.loads(laptop.credential_file.read_text())["credential"]
+        probe_dir = root / "probe"
+        probe_dir.mkdir()
+        watch_backend = default_backend()
+        backend_name = "watchfiles" if watch_backend is watchfiles.awatch else "inotify"
+        events = trio.run(file_event_latency, probe_dir, args.samples, watch_backend)
+        wf_events = (
+            trio.run(file_event_latency, probe_dir, args.samples)
+            if watch_backend is not watchfiles.awatch
+            else events
+        )
+        ingest, delta, rtt = trio.run(
+            measure, url, token, node_token, laptop, orchestration_id, team, args.samples
+        )
     floor = [e + r for e, r in zip(sorted(events), sorted(delta), strict=False)]
     s_ingest, s_events, s_delta, s_floor, s_rtt = (
         summary(ingest),

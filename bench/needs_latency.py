@@ -26,7 +26,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,11 +33,11 @@ from typing import Any
 
 import trio
 from _common import (
+    backend_and_laptop,
     fmt,
     machine,
     record,
     sign_up,
-    start_backend,
     summary,
     target,
     today,
@@ -49,7 +48,6 @@ from tina.convex import open_convex_client
 from tina.dev.sim.sandbox import BIN, Laptop
 from tina.log import configure_logging
 
-SECRET = "bench-enrollment-secret-0123456789"
 WAIT_MS = "20000"
 NEEDS_QUERY = "needs:needsYou"
 VISIBLE_TARGET_MS = 150.0
@@ -218,10 +216,8 @@ def main() -> int:
     configure_logging("quiet")
     host = machine()
     query = NEEDS_QUERY
-    with tempfile.TemporaryDirectory(prefix="tina-nl-") as tmp:  # short: AF_UNIX path limit
-        root = Path(tmp)
-        backend, url = start_backend(root, SECRET)
-        laptop = Laptop(root / "lt", "bench-laptop", url, enrollment_secret=SECRET)
+    # short: AF_UNIX path limit
+    with backend_and_laptop(prefix="tina-nl-", laptop_dir="lt") as (_, _, url, laptop):
         try:
             token = sign_up(url, "bench@example.com")
             laptop.start_daemon(env={"TINA_PERMISSION_WAIT_MS": WAIT_MS})
@@ -231,9 +227,6 @@ def main() -> int:
         except BaseException:
             print(laptop.log_tail(), file=sys.stderr)
             raise
-        finally:
-            laptop.close()
-            backend.stop()
     body = render(visible, decided, runs, query, host)
     print(body)
     sv, sd = summary(visible), summary(decided)

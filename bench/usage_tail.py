@@ -45,7 +45,6 @@ import argparse
 import json
 import random
 import statistics
-import tempfile
 import threading
 import time
 import urllib.request
@@ -59,11 +58,11 @@ import psutil  # type: ignore[import-untyped]
 import trio
 from _common import (
     add_output_args,
+    backend_and_laptop,
     fmt,
     machine,
     record,
     sign_up,
-    start_backend,
     summary,
     target,
     today,
@@ -74,7 +73,6 @@ from tina.convex import open_convex_client
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
 
-SECRET = "bench-enrollment-secret-0123456789"
 FEATURE = "bench-usage"
 TEAM = f"{FEATURE}-phase-1"
 MODEL = "claude-sonnet-4-5-20250929"
@@ -386,93 +384,86 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging("quiet")
     host = machine()
-    with tempfile.TemporaryDirectory(prefix="tina-bench-") as tmp:
-        root = Path(tmp)
-        backend, url = start_backend(root, SECRET)
-        laptop = Laptop(root / "laptop", "bench-laptop", url, enrollment_secret=SECRET)
-        try:
-            token = sign_up(url, "bench@example.com")
-            daemon = laptop.start_daemon(env={"TINA_USAGE_IDLE_SECS": f"{args.idle_secs:g}"})
-            proc = psutil.Process(daemon.pid)
-            teams = args.transcripts // TEAM_SIZE if args.shape == "teams" else 0
-            wt = laptop.init_orchestration(FEATURE, phases=1 + teams)
-            lead = str(uuid.uuid4())
-            laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=lead)
-            orchestration_id = None
-            for _ in range(600):
-                found = [
-                    o
-                    for o in backend.dump("orchestrations")["orchestrations"]
-                    if o["featureName"] == FEATURE
-                ]
-                if found:
-                    orchestration_id = found[0]["_id"]
-                    break
-                time.sleep(0.05)
-            assert orchestration_id is not None, laptop.log_tail()
-            projects = project_dir(laptop.claude, wt)
-            lead_transcript = Transcript(projects / f"{lead}.jsonl", lead, wt)
+    with backend_and_laptop() as (_root, backend, url, laptop):
+        token = sign_up(url, "bench@example.com")
+        daemon = laptop.start_daemon(env={"TINA_USAGE_IDLE_SECS": f"{args.idle_secs:g}"})
+        proc = psutil.Process(daemon.pid)
+        teams = args.transcripts // TEAM_SIZE if args.shape == "teams" else 0
+        wt = laptop.init_orchestration(FEATURE, phases=1 + teams)
+        lead = str(uuid.uuid4())
+        laptop.write_team(TEAM, [{"name": "team-lead"}], cwd=wt, lead_session_id=lead)
+        orchestration_id = None
+        for _ in range(600):
+            found = [
+                o
+                for o in backend.dump("orchestrations")["orchestrations"]
+                if o["featureName"] == FEATURE
+            ]
+            if found:
+                orchestration_id = found[0]["_id"]
+                break
+            time.sleep(0.05)
+        assert orchestration_id is not None, laptop.log_tail()
+        projects = project_dir(laptop.claude, wt)
+        lead_transcript = Transcript(projects / f"{lead}.jsonl", lead, wt)
 
-            rss_before = proc.memory_info().rss / 1e6
-            transcripts = []
-            if args.shape == "teams":
-                # Phase 2.. of the orchestration each has its team: the lead's transcript, and
-                # its in-process teammates' under the lead's session (claude-agent-teams.md 7.2).
-                for k in range(teams):
-                    session = str(uuid.uuid4())
-                    names = [f"worker-{i}" for i in range(1, TEAM_SIZE)]
-                    laptop.write_team(
-                        f"{FEATURE}-phase-{k + 2}",
-                        [{"name": "team-lead"}, *({"name": n} for n in names)],
-                        cwd=wt,
-                        lead_session_id=session,
-                    )
-                    transcripts.append(Transcript(projects / f"{session}.jsonl", session, wt))
-                    for name in names:
-                        agent_file = f"agent-a{uuid.uuid4().hex[:16]}.jsonl"
-                        path = projects / session / "subagents" / agent_file
-                        transcripts.append(Transcript(path, session, wt, agent=name))
-            while len(transcripts) < args.transcripts:  # sessions: all; teams: the rest
+        rss_before = proc.memory_info().rss / 1e6
+        transcripts = []
+        if args.shape == "teams":
+            # Phase 2.. of the orchestration each has its team: the lead's transcript, and
+            # its in-process teammates' under the lead's session (claude-agent-teams.md 7.2).
+            for k in range(teams):
                 session = str(uuid.uuid4())
+                names = [f"worker-{i}" for i in range(1, TEAM_SIZE)]
+                laptop.write_team(
+                    f"{FEATURE}-phase-{k + 2}",
+                    [{"name": "team-lead"}, *({"name": n} for n in names)],
+                    cwd=wt,
+                    lead_session_id=session,
+                )
                 transcripts.append(Transcript(projects / f"{session}.jsonl", session, wt))
-            for t in transcripts:
-                t.turn(100)
-            messages = len(transcripts)
-            trio.run(wait_messages, url, token, orchestration_id, messages)
+                for name in names:
+                    agent_file = f"agent-a{uuid.uuid4().hex[:16]}.jsonl"
+                    path = projects / session / "subagents" / agent_file
+                    transcripts.append(Transcript(path, session, wt, agent=name))
+        while len(transcripts) < args.transcripts:  # sessions: all; teams: the rest
+            session = str(uuid.uuid4())
+            transcripts.append(Transcript(projects / f"{session}.jsonl", session, wt))
+        for t in transcripts:
+            t.turn(100)
+        messages = len(transcripts)
+        trio.run(wait_messages, url, token, orchestration_id, messages)
 
-            writer = Writer(transcripts, args.transcripts / args.every)
-            writer.thread.start()
+        writer = Writer(transcripts, args.transcripts / args.every)
+        writer.thread.start()
 
-            def settle(turns: int) -> None:
-                trio.run(wait_messages, url, token, orchestration_id, messages + turns)
+        def settle(turns: int) -> None:
+            trio.run(wait_messages, url, token, orchestration_id, messages + turns)
 
-            try:
-                wait_pace(laptop, "lazy")  # Convex says no dashboard is open
+        try:
+            wait_pace(laptop, "lazy")  # Convex says no dashboard is open
+            rounds_before = usage_rounds(laptop)
+            idle = measure_cpu(laptop, proc, writer, args.windows, args.idle_window, settle)
+            idle_rounds = usage_rounds(laptop) - rounds_before
+            idle_turns = writer.turns
+            with Dashboard(url, token):
+                wait_pace(laptop, "quick")
                 rounds_before = usage_rounds(laptop)
-                idle = measure_cpu(laptop, proc, writer, args.windows, args.idle_window, settle)
-                idle_rounds = usage_rounds(laptop) - rounds_before
-                idle_turns = writer.turns
-                with Dashboard(url, token):
-                    wait_pace(laptop, "quick")
-                    rounds_before = usage_rounds(laptop)
-                    watched = measure_cpu(laptop, proc, writer, args.windows, args.window, settle)
-                    watched_rounds = usage_rounds(laptop) - rounds_before
-                    watched_turns = writer.turns - idle_turns
-                    ms, _ = trio.run(
-                        latency, url, token, orchestration_id, lead_transcript, args.samples
-                    )
-            finally:
-                writer.stop.set()
-                writer.thread.join()
-            # Every message written: the first turns, the writer's, the latency's warm-up and
-            # samples (the lead's); all counted in Convex before the figures are taken.
-            messages += writer.turns + 1 + args.samples
-            trio.run(wait_messages, url, token, orchestration_id, messages)
-            rss_after = proc.memory_info().rss / 1e6
-            peak = max(idle[4], watched[4], rss_after)
+                watched = measure_cpu(laptop, proc, writer, args.windows, args.window, settle)
+                watched_rounds = usage_rounds(laptop) - rounds_before
+                watched_turns = writer.turns - idle_turns
+                ms, _ = trio.run(
+                    latency, url, token, orchestration_id, lead_transcript, args.samples
+                )
         finally:
-            laptop.close()
-            backend.stop()
+            writer.stop.set()
+            writer.thread.join()
+        # Every message written: the first turns, the writer's, the latency's warm-up and
+        # samples (the lead's); all counted in Convex before the figures are taken.
+        messages += writer.turns + 1 + args.samples
+        trio.run(wait_messages, url, token, orchestration_id, messages)
+        rss_after = proc.memory_info().rss / 1e6
+        peak = max(idle[4], watched[4], rss_after)
 
     wake_us = wake_cost_us()
     s_ms = summary(ms)
