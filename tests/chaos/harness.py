@@ -30,8 +30,6 @@ import re
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -42,6 +40,8 @@ from typing import Any
 import attrs
 import psutil
 
+from tests.dashboard_api import Api
+from tests.dashboard_api import eventually as _eventually
 from tina.daemon.projection import orchestration_snapshot
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop, SandboxError
@@ -116,43 +116,6 @@ def record_figures(scenario: str, figures: dict[str, Any]) -> None:
 # --- the dashboard user's HTTP API, and polling --------------------------------------------------
 
 
-class ApiError(Exception):
-    def __init__(self, message: str, data: Any) -> None:
-        super().__init__(message)
-        self.data = data
-
-
-class Api:
-    """Convex's HTTP function API as a signed-in dashboard user."""
-
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self.url = url
-        self.token = token
-
-    def call(self, kind: str, path: str, args: dict[str, Any]) -> Any:
-        body = json.dumps({"path": path, "format": "convex_encoded_json", "args": [args]}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(
-            f"{self.url}/api/{kind}", data=body, headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                doc = json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                doc = json.loads(err.read() or b"{}")
-            raise ApiError(doc.get("errorMessage", str(err)), doc.get("errorData")) from None
-        return doc["value"]
-
-    def query(self, path: str, **args: Any) -> Any:
-        return self.call("query", path, args)
-
-    def mutation(self, path: str, **args: Any) -> Any:
-        return self.call("mutation", path, args)
-
-
 def auth_env(**extra: str) -> dict[str, str]:
     env = {"TINA_ENROLLMENT_SECRET": ENROLLMENT_SECRET}
     for name in ("JWT_PRIVATE_KEY", "JWKS"):
@@ -162,32 +125,12 @@ def auth_env(**extra: str) -> dict[str, str]:
 
 
 def sign_up(url: str, email: str, password: str = "chaos password 0123456789") -> Api:
-    out = Api(url).call(
-        "action",
-        "auth:signIn",
-        {
-            "provider": "password",
-            "params": {"email": email, "password": password, "flow": "signUp"},
-        },
-    )
-    return Api(url, out["tokens"]["token"])
+    return Api(url).signed_in(email, password, flow="signUp")
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy (returned); re-raise its last AssertionError."""
-    deadline = time.monotonic() + timeout
-    last: AssertionError | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except AssertionError as exc:
-            last = exc
-        time.sleep(interval)
-    if last is not None:
-        raise last
-    raise AssertionError(f"condition not met within {timeout} s")
+    """`tests.dashboard_api.eventually`, with the longer waits a daemon being killed needs."""
+    return _eventually(check, timeout, interval)
 
 
 # --- the daemon under test ---------------------------------------------------------------------

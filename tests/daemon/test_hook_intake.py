@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import trio
 
+from tests.offline_daemon import offline_daemon
 from tina.daemon import control
 from tina.daemon.actors import hooks as hooks_actor
 from tina.daemon.actors.hooks import (
@@ -26,9 +27,6 @@ from tina.daemon.actors.hooks import (
     liveness_after,
     worktree_of,
 )
-from tina.daemon.app import Daemon
-from tina.daemon.config import Config
-from tina.daemon.credentials import Credential
 from tina.daemon.watch import WatchHub
 from tina.hooks.event import parse_hook_event
 from tina.messages import HookEvent
@@ -247,25 +245,11 @@ def hook_line(doc: dict[str, Any]) -> bytes:
     return b"hook " + json.dumps(doc, separators=(",", ":")).encode() + b"\n"
 
 
-def daemon_for(root: Path) -> Daemon:
-    url = "http://127.0.0.1:9"
-    return Daemon(
-        Config(
-            convex_url=url,
-            node_name="a",
-            credential_file=root / "credential.json",
-            claude_dir=root / ".claude",
-            state_dir=root / "state",
-        ),
-        Credential(convex_url=url, node_id="n1", node_name="a", token="t"),
-    )
-
-
 @pytest.mark.integration  # a real Unix socket
 async def test_the_daemon_takes_hook_events_and_shows_its_sessions(short_dir: Path) -> None:
     claude = make_claude_dir(short_dir, "docs-refresh")  # api-audit's config comes later
     write_lookup(claude, "api-audit-fix", "/home/dev/shop")
-    daemon = daemon_for(short_dir)
+    daemon = offline_daemon(short_dir)
     specs = {spec.id: spec for spec in daemon._specs()}
     sock = daemon.config.control_socket
     await daemon.claude.rescan(force=True)

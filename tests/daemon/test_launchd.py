@@ -5,10 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.offline_daemon import offline_daemon, shutdown_budget
 from tina.daemon import service
-from tina.daemon.app import Daemon
-from tina.daemon.config import Config
-from tina.daemon.credentials import Credential
 from tina.daemon.service import launchd
 from tina.daemon.service.launchd import LaunchdAgent
 
@@ -25,18 +23,7 @@ def test_rendered_plist_is_valid_and_complete(tmp_path: Path) -> None:
 
 
 def test_exit_timeout_covers_the_daemons_ordered_shutdown(tmp_path: Path) -> None:
-    url = "http://127.0.0.1:9"
-    daemon = Daemon(
-        Config(
-            convex_url=url,
-            node_name="a",
-            credential_file=tmp_path / "credential.json",
-            claude_dir=tmp_path / "claude",
-            state_dir=tmp_path / "state",
-        ),
-        Credential(convex_url=url, node_id="n1", node_name="a", token="t"),
-    )
-    budget = sum(spec.shutdown_timeout for spec in daemon._specs())  # stopped one after another
+    budget = shutdown_budget(offline_daemon(tmp_path))
     plist = plistlib.loads(launchd.render("/t", tmp_path, tmp_path, "/b"))
     assert plist["ExitTimeOut"] >= budget + 10
 

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.offline_daemon import offline_daemon, shutdown_budget
 from tina import cli
 from tina.daemon import service
-from tina.daemon.app import Daemon
-from tina.daemon.config import Config
-from tina.daemon.credentials import Credential
 from tina.daemon.service import systemd
 from tina.daemon.service.systemd import UNIT, SystemdUserService
 
@@ -101,18 +99,7 @@ def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
 
 
 def test_the_stop_timeout_covers_the_daemons_ordered_shutdown(tmp_path: Path) -> None:
-    url = "http://127.0.0.1:9"
-    daemon = Daemon(
-        Config(
-            convex_url=url,
-            node_name="a",
-            credential_file=tmp_path / "credential.json",
-            claude_dir=tmp_path / "claude",
-            state_dir=tmp_path / "state",
-        ),
-        Credential(convex_url=url, node_id="n1", node_name="a", token="t"),
-    )
-    budget = sum(spec.shutdown_timeout for spec in daemon._specs())  # stopped one after another
+    budget = shutdown_budget(offline_daemon(tmp_path))
     (timeout,) = re.findall(r"^TimeoutStopSec=(\d+)$", systemd.render("/t", "/b").decode(), re.M)
     assert int(timeout) >= budget + 10
 

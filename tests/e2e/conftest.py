@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.dashboard_api import Api
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import BIN, Laptop
 
@@ -31,52 +29,8 @@ def auth_env() -> dict[str, str]:
     return env
 
 
-class Api:
-    """Convex's HTTP function API, as the dashboard's user (or anonymous)."""
-
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self.url = url
-        self.token = token
-
-    def call(self, kind: str, path: str, args: dict[str, Any]) -> Any:
-        body = json.dumps({"path": path, "format": "convex_encoded_json", "args": [args]}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(
-            f"{self.url}/api/{kind}", data=body, headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                doc = json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            doc = json.loads(err.read() or b"{}")
-            raise ApiError(doc.get("errorMessage", str(err)), doc.get("errorData")) from None
-        return doc["value"]
-
-    def query(self, path: str, **args: Any) -> Any:
-        return self.call("query", path, args)
-
-    def mutation(self, path: str, **args: Any) -> Any:
-        return self.call("mutation", path, args)
-
-    def action(self, path: str, **args: Any) -> Any:
-        return self.call("action", path, args)
-
-
-class ApiError(Exception):
-    def __init__(self, message: str, data: Any) -> None:
-        super().__init__(message)
-        self.data = data
-
-
 def sign_up(url: str, email: str, password: str = "correct horse battery staple") -> Api:
-    out = Api(url).action(
-        "auth:signIn",
-        provider="password",
-        params={"email": email, "password": password, "flow": "signUp"},
-    )
-    return Api(url, out["tokens"]["token"])
+    return Api(url).signed_in(email, password, flow="signUp")
 
 
 @pytest.fixture
@@ -109,23 +63,6 @@ def laptop_factory(tmp_path: Path, backend: BackendProcess) -> Iterator[Callable
 @pytest.fixture
 def laptop(laptop_factory: Callable[[str], Laptop]) -> Laptop:
     return laptop_factory("laptop-a")
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns a truthy value (returned) or raises no AssertionError."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except AssertionError as exc:
-            last = exc
-        time.sleep(interval)
-    if last is not None:
-        raise last
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def run_hook(laptop: Laptop, event: dict[str, Any], env: dict[str, str] | None = None) -> None:

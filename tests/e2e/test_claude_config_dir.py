@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.dashboard_api import Api, eventually
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
 
-from .conftest import Api, eventually
 from .test_daemon import action_row, one, rows, submit
 from .test_usage import (
     FEATURE,

@@ -10,10 +10,9 @@ import signal
 
 import pytest
 
+from tests.dashboard_api import eventually
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import BIN, Laptop
-
-from .conftest import eventually
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests.dashboard_api import Api, eventually
 from tina.daemon.sync.coalescer import TeamItem
 from tina.daemon.sync.outbox import OutboxFile
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import BIN, Laptop
-
-from .conftest import Api, eventually
 
 pytestmark = pytest.mark.timeout(120)
 

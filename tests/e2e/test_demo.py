@@ -25,11 +25,10 @@ import psutil
 import pytest
 import trio
 
+from tests.dashboard_api import Api
 from tina.dev import demo as demo_module
 from tina.dev.sim.driver import FEATURES
 from tina.dev.sim.sandbox import BIN
-
-from .conftest import Api
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -281,12 +280,7 @@ async def test_the_simulator_failing_stops_the_demo_and_keeps_its_traceback(tmp_
 
 
 def _sign_in(url: str, email: str, password: str) -> Api:
-    out = Api(url).action(
-        "auth:signIn",
-        provider="password",
-        params={"email": email, "password": password, "flow": "signIn"},
-    )
-    return Api(url, out["tokens"]["token"])
+    return Api(url).signed_in(email, password)
 
 
 def test_needs_you_shows_a_refused_message_and_the_laptop_that_went_to_sleep(

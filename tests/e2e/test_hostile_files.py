@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.dashboard_api import eventually
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
 from tina.local.files import TASK_MAX, TEAM_CONFIG_MAX
-
-from .conftest import eventually
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests.dashboard_api import Api, eventually
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
 
-from .conftest import Api, eventually, run_hook
+from .conftest import run_hook
 
 pytestmark = pytest.mark.timeout(120)
 

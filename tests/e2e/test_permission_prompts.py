@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.dashboard_api import Api, ApiError, eventually
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import BIN, Laptop
-
-from .conftest import Api, ApiError, eventually
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.dashboard_api import Api, eventually
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.sandbox import Laptop
-
-from .conftest import Api, eventually
 
 pytestmark = pytest.mark.timeout(120)
 

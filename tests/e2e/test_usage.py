@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from tests.dashboard_api import Api, eventually
 from tina.dev.backend import BackendProcess
 from tina.dev.sim.claude_hooks import run_status_line, status_line_command, transcript_path
 from tina.dev.sim.sandbox import Laptop
 from tina.usage.account import account_key
 
-from .conftest import Api, eventually, run_hook
+from .conftest import run_hook
 
 pytestmark = pytest.mark.timeout(180)
 

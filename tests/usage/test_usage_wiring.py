@@ -11,28 +11,12 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.offline_daemon import offline_daemon
 from tests.usage.conftest import FIXTURES, LEAD_SESSION, PROJECT, WORKTREE
 from tina.daemon.actors import usage
-from tina.daemon.app import Daemon
-from tina.daemon.config import Config
-from tina.daemon.credentials import Credential
 from tina.dev.fakes import FakeGateway
 from tina.messages import HookEvent
 from tina.usage import held_id
-
-
-def _daemon(root: Path) -> Daemon:
-    url = "http://127.0.0.1:9"
-    return Daemon(
-        Config(
-            convex_url=url,
-            node_name="a",
-            credential_file=root / "credential.json",
-            claude_dir=root / ".claude",
-            state_dir=root / "state",
-        ),
-        Credential(convex_url=url, node_id="n1", node_name="a", token="t"),
-    )
 
 
 def _lead_team(claude: Path) -> None:
@@ -71,7 +55,7 @@ async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None
 
 
 def test_the_tree_has_usage_and_quota_last() -> None:
-    daemon = _daemon(Path("/nonexistent"))
+    daemon = offline_daemon(Path("/nonexistent"))
     ids = [spec.id for spec in daemon._specs()]
     assert ids[-3:] == ["usage-watch", "usage", "quota"]
     assert ids.index("control") < ids.index("usage")
@@ -82,7 +66,7 @@ async def test_the_transcripts_have_a_hub_of_their_own_that_gathers_writes(
 ) -> None:
     """A write to a transcript wakes the transcripts' hub, whose batch gathers what comes
     within the settle time; the worktrees' hub (30 ms) never sees the transcripts."""
-    daemon = _daemon(tmp_path)
+    daemon = offline_daemon(tmp_path)
     hub = daemon.transcripts_hub
     assert hub is not daemon.hub
     assert (hub._debounce, hub._step) == (usage.SETTLE_MS, usage.SETTLE_MS)
@@ -101,7 +85,7 @@ async def test_the_transcripts_have_a_hub_of_their_own_that_gathers_writes(
 async def test_the_facts_hold_an_orchestration_until_the_syncer_has_its_id(
     tmp_path: Path,
 ) -> None:
-    daemon = _daemon(tmp_path)
+    daemon = offline_daemon(tmp_path)
     claude = daemon.config.claude_dir
     _lead_team(claude)
     await daemon.claude.rescan(force=True)
@@ -123,7 +107,7 @@ async def test_the_facts_hold_an_orchestration_until_the_syncer_has_its_id(
 async def test_the_usage_child_holds_usage_then_sends_it_under_the_synced_id(
     tmp_path: Path,
 ) -> None:
-    daemon = _daemon(tmp_path)
+    daemon = offline_daemon(tmp_path)
     claude = daemon.config.claude_dir
     _lead_team(claude)
     shutil.copytree(FIXTURES / "projects" / PROJECT.name, claude / "projects" / PROJECT.name)
@@ -161,7 +145,7 @@ def _hook(event: str, **fields: object) -> HookEvent:
 def test_a_stop_failure_rate_limit_is_the_laptops_quota_and_still_a_hook_event(
     tmp_path: Path,
 ) -> None:
-    daemon = _daemon(tmp_path)
+    daemon = offline_daemon(tmp_path)
     assert daemon._on_hook(_hook("StopFailure", error="server_error"))
     assert not daemon.quota.accounts
     transcript = tmp_path / ".claude-work" / "projects" / "-repo" / "s.jsonl"
@@ -183,7 +167,7 @@ def test_a_stop_failure_rate_limit_is_the_laptops_quota_and_still_a_hook_event(
 
 @pytest.mark.timeout(60)
 async def test_a_worktree_child_reads_its_status_line_rate_limits(tmp_path: Path) -> None:
-    daemon = _daemon(tmp_path)
+    daemon = offline_daemon(tmp_path)
     worktree = tmp_path / "wt"
     (worktree / ".claude" / "tina").mkdir(parents=True)
     spec = daemon._worktree_spec("feat", worktree, None)

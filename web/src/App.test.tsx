@@ -1,27 +1,11 @@
 // The real Convex Auth provider around the app: with no stored session, the sign-in form.
 import { ConvexAuthProvider } from "@convex-dev/auth/react";
 import { act, fireEvent, render, screen } from "@testing-library/react";
-import { ConvexReactClient } from "convex/react";
+import type { ConvexReactClient } from "convex/react";
 import { afterEach, expect, test } from "vitest";
+import { offlineClient } from "./test/offlineClient";
 import { App } from "./App";
 import { applyTheme, nextTheme, useTheme } from "./hooks/useTheme";
-
-/** A socket that never connects: this test needs no backend. */
-class SilentSocket {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSING = 2;
-  static readonly CLOSED = 3;
-  readyState = 0;
-  onopen: (() => void) | null = null;
-  onclose: (() => void) | null = null;
-  onmessage: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  send() {}
-  close() {
-    this.readyState = 3;
-  }
-}
 
 let client: ConvexReactClient | undefined;
 afterEach(async () => {
@@ -30,10 +14,7 @@ afterEach(async () => {
 });
 
 test("signed out, the dashboard asks to sign in (and the provider runs in this DOM)", async () => {
-  client = new ConvexReactClient("http://127.0.0.1:9", {
-    webSocketConstructor: SilentSocket as unknown as typeof WebSocket,
-    unsavedChangesWarning: false,
-  });
+  client = offlineClient();
   await act(async () => {
     render(
       <ConvexAuthProvider client={client!}>

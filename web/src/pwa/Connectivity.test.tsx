@@ -2,26 +2,10 @@
 // after the grace period the notice shows and the page behind it is dimmed and inert. The
 // device going offline is tested in real Chromium (web/e2e/pwa.e2e.test.ts).
 import { render, screen } from "@testing-library/react";
-import { ConvexReactClient } from "convex/react";
+import type { ConvexReactClient } from "convex/react";
 import { afterEach, expect, test } from "vitest";
+import { offlineClient } from "../test/offlineClient";
 import { LiveOnly, OfflineStart, useConnectivity } from "./Connectivity";
-
-/** A socket that never connects. */
-class SilentSocket {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSING = 2;
-  static readonly CLOSED = 3;
-  readyState = 0;
-  onopen: (() => void) | null = null;
-  onclose: (() => void) | null = null;
-  onmessage: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  send() {}
-  close() {
-    this.readyState = 3;
-  }
-}
 
 let client: ConvexReactClient | undefined;
 afterEach(() => {
@@ -35,7 +19,7 @@ function Status() {
 }
 
 test("a client that never connects: connecting, then offline with the notice; the page behind is inert", async () => {
-  client = new ConvexReactClient("http://127.0.0.1:9", { webSocketConstructor: SilentSocket as unknown as typeof WebSocket, unsavedChangesWarning: false });
+  client = offlineClient();
   const started = Date.now();
   render(
     <LiveOnly client={client} graceMs={300} firstGraceMs={300}>
