@@ -513,8 +513,9 @@ class Daemon:
             oldest_unsynced_at=None if oldest is None else round(oldest * 1000, 3),
         )
 
-    def info(self) -> dict[str, Any]:
-        used = process_usage()
+    def info(self, used: dict[str, float] | None = None) -> dict[str, Any]:
+        """The status header (`used`: `process_usage()`, read now if not given)."""
+        used = process_usage() if used is None else used
         return {
             "node": self.credential.node_name,
             "convex": self.config.convex_url,
@@ -529,13 +530,14 @@ class Daemon:
 
     def snapshot(self) -> dict[str, Any]:
         """What `tina daemon status` shows (no secrets: the credential is never included)."""
+        used = process_usage()  # read once: the header's cpu and `process` agree
         return {
-            "info": self.info(),
+            "info": self.info(used),
             "tree": [s.to_json() for s in self.statistics()],
             "hooks": self.hooks.snapshot(),
             "needs": self.needs.snapshot(),
             "usage": {**self.usage.detail(), "quota": self.quota.detail()},
-            "process": process_usage(),
+            "process": used,
         }
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
