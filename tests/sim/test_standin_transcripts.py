@@ -30,6 +30,7 @@ from tina.usage import (
     TranscriptReader,
     UsageRecord,
     attribute,
+    counts_of,
     facts_from,
     load_prices,
     source_of,
@@ -68,14 +69,22 @@ def test_a_message_with_a_tool_call_is_two_lines_counted_once(tmp_path: Path) ->
         assert (line["sessionId"], line["cwd"], line["isSidechain"]) == ("s1", "/w", False)
         assert line["timestamp"].endswith("Z")
 
-    reader, dedupe = TranscriptReader(), Dedupe()
-    records = reader.read(path).records
-    assert len(records) == 1 and reader.repeats == 1  # its second line known for a repeat
-    counted = [r for r in records if dedupe.first(r.key)]
-    assert len(counted) == 1
-    [record] = counted
-    assert (record.model, record.input, record.output, record.cache_write, record.cache_read) == (
-        LEAD_MODEL, usage.input, usage.output, usage.cache_write, usage.cache_read)  # fmt: skip
+    # As Claude Code streams a reply: the first line's output is the reply's start, the last
+    # line's the final count; the other figures are the same on both.
+    started, final = (line["message"]["usage"] for line in (first, second))
+    assert started["output_tokens"] < final["output_tokens"] == usage.output
+    assert first["message"]["stop_reason"] is None
+    assert second["message"]["stop_reason"] == "tool_use"
+    assert {k: v for k, v in started.items() if k != "output_tokens"} == {
+        k: v for k, v in final.items() if k != "output_tokens"
+    }
+
+    records = TranscriptReader().read(path).records
+    assert len(records) == 2
+    dedupe = Dedupe()
+    counted = sum((_counted(dedupe, r)[0] for r in records), Counter())
+    assert counted == _tokens(records[1])  # one message, at its last line's figures
+    assert (records[1].model, records[1].output) == (LEAD_MODEL, usage.output)
     assert billed == [(usage, LEAD_MODEL)]
 
 
@@ -165,6 +174,20 @@ def _tokens(record: UsageRecord) -> Counter[str]:
     )  # fmt: skip
 
 
+def _counted(dedupe: Dedupe, record: UsageRecord) -> tuple[Counter[str], tuple[int, ...] | None]:
+    """What the ledger counts of a line (`tina.usage.ledger`): the whole message on its first
+    line, what a later line says more after it (`more`, None on the first line; nothing when it
+    says no more)."""
+    counts = counts_of(record)
+    if dedupe.first(record.key, counts):
+        return _tokens(record), None
+    more = dedupe.growth(record.key, counts)
+    if more is None:
+        return Counter(), None
+    names = ("input", "output", "cache_write", "cache_read", "", "web_searches")
+    return Counter({n: v for n, v in zip(names, more, strict=True) if n and v}), more
+
+
 def test_a_phases_transcripts_give_each_agent_its_tokens(tmp_path: Path) -> None:
     world = StandinWorld(tmp_path)
     world.scenario({"default": {
@@ -189,15 +212,15 @@ def test_a_phases_transcripts_give_each_agent_its_tokens(tmp_path: Path) -> None
     for path in paths:
         source = source_of(path)
         for record in reader.read(path).records:
-            if not dedupe.first(record.key):
+            tokens, more = _counted(dedupe, record)
+            if not tokens:
                 continue
             who = attribute(record, source, facts)
-            got.setdefault((who.orchestration_id, who.phase, who.agent), Counter()).update(
-                _tokens(record)
-            )
-            aggregator.add(record, who, now_ms=0)
+            got.setdefault((who.orchestration_id, who.phase, who.agent), Counter()).update(tokens)
+            aggregator.add(record, who, now_ms=0, more=more)
             models.add(record.model)
-    assert reader.repeats > 0  # messages written twice, counted once
+    # messages written as two lines, counted once, at their last line's figures
+    assert dedupe.repeats > 0 and dedupe.grown > 0
     assert (reader.malformed, reader.synthetic) == (0, 1)  # the usage limit's message: not billed
 
     billed = _billed(world)
@@ -267,11 +290,12 @@ def _attributed(claude: Path, worktree: Path, team: str) -> tuple[dict[Any, Coun
     for path in sorted((claude / "projects").rglob("*.jsonl")):
         source = source_of(path)
         for record in reader.read(path).records:
-            if dedupe.first(record.key):
+            tokens, _ = _counted(dedupe, record)
+            if tokens:
                 who = attribute(record, source, facts)
                 key = (who.orchestration_id, who.phase, who.agent)
-                got.setdefault(key, Counter()).update(_tokens(record))
-    return got, reader.repeats + dedupe.repeats
+                got.setdefault(key, Counter()).update(tokens)
+    return got, dedupe.repeats
 
 
 @pytest.mark.parametrize("panes", [False, True])

@@ -908,3 +908,142 @@ def test_learnt_directories_not_a_list_of_paths_start_the_state_fresh(
     state.write_text(json.dumps(data))
     ledger = UsageLedger.load(state)
     assert ledger.recovered is not None and ledger.learned == []
+
+
+def _streamed(output: int, *, searches: int = 0, cache_read: int = 15_000) -> bytes:
+    """One line of a reply as Claude Code streams it, one per content block: the same ids and
+    prompt figures on each, the output count as far as the reply has gone (the API's streamed
+    usage is cumulative), the web searches with the reply's end."""
+    return (
+        json.dumps(
+            {
+                "type": "assistant",
+                "timestamp": "2026-03-02T12:00:00Z",
+                "requestId": "req_S",
+                "message": {
+                    "id": "msg_S",
+                    "model": "claude-sonnet-4-5",
+                    "usage": {
+                        "input_tokens": 3,
+                        "output_tokens": output,
+                        "cache_creation_input_tokens": 2000,
+                        "cache_read_input_tokens": cache_read,
+                        "server_tool_use": {"web_search_requests": searches},
+                    },
+                },
+            }
+        ).encode()
+        + b"\n"
+    )
+
+
+def _one_row(batches: list[Batch]) -> dict[str, Any]:
+    (batch,) = batches
+    (row,) = batch.rows
+    return {k: v for k, v in row.items() if k != "hour"}
+
+
+def test_a_streamed_message_counts_once_at_its_last_lines_figures(tmp_path: Path) -> None:
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_bytes(_streamed(1) + _streamed(3) + _streamed(427, searches=1))
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    ledger.read(transcript, Facts())
+    # Sonnet 4.5: 3 x 3 + 427 x 15 + 2,000 x 3.75 + 15,000 x 0.3 µ$, and a search at 10,000
+    assert _one_row(ledger.seal(PRICES)) == {
+        "model": "claude-sonnet-4-5",
+        "messages": 1,
+        "input": 3,
+        "output": 427,
+        "cacheWrite": 2000,
+        "cacheRead": 15_000,
+        "webSearches": 1,
+        "costMicros": 9 + 6405 + 7500 + 4500 + 10_000,
+    }
+    assert (ledger.counted, ledger.dedupe.grown) == (1, 2)
+
+
+def test_a_streamed_messages_later_lines_add_what_they_say_more_in_later_rounds_and_restarts(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_bytes(_streamed(1))
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    ledger.read(transcript, Facts())
+    first = _one_row(ledger.seal(PRICES))
+    assert (first["messages"], first["output"], first["cacheRead"]) == (1, 1, 15_000)
+
+    with transcript.open("ab") as f:
+        f.write(_streamed(200))
+    ledger.read(transcript, Facts())
+    # the same message: no message more, only the output it grew by, at the output's rate
+    assert _one_row(ledger.seal(PRICES)) == {
+        "model": "claude-sonnet-4-5",
+        "messages": 0,
+        "input": 0,
+        "output": 199,
+        "cacheWrite": 0,
+        "cacheRead": 0,
+        "costMicros": 199 * 15,
+    }
+
+    # What was counted of the message is saved with its batch: a restart goes on from it.
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    with transcript.open("ab") as f:
+        f.write(_streamed(427, searches=1) + _streamed(300))  # a line saying less: nothing
+    again.read(transcript, Facts())
+    assert _one_row(again.seal(PRICES)) == {
+        "model": "claude-sonnet-4-5",
+        "messages": 0,
+        "input": 0,
+        "output": 227,
+        "cacheWrite": 0,
+        "cacheRead": 0,
+        "webSearches": 1,
+        "costMicros": 227 * 15 + 10_000,
+    }
+    # and from a snapshot as from the journal
+    again.save()
+    with transcript.open("ab") as f:
+        f.write(_streamed(500))
+    third = UsageLedger.load(state, clock=lambda: NOW)
+    third.read(transcript, Facts())
+    assert _one_row(third.seal(PRICES))["output"] == 73
+    assert third.seal(PRICES) == []
+
+
+def test_a_long_prompts_later_output_is_priced_at_its_prompts_tier(tmp_path: Path) -> None:
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_bytes(_streamed(1, cache_read=250_000))
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    ledger.read(transcript, Facts())
+    ledger.seal(PRICES)
+    with transcript.open("ab") as f:
+        f.write(_streamed(1001, cache_read=250_000))
+    ledger.read(transcript, Facts())
+    # over 200,000 tokens of prompt: Sonnet 4.5's output at 22.5 $/M, not 15
+    assert _one_row(ledger.seal(PRICES))["costMicros"] == 1000 * 45 // 2  # 22.5 µ$ a token
+
+
+def test_counted_figures_from_a_state_of_another_shape_start_it_fresh(tmp_path: Path) -> None:
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_bytes(_streamed(1))
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    ledger.read(transcript, Facts())
+    ledger.seal(PRICES)
+    data = json.loads(state.read_bytes())
+    assert [entry[1:] for entry in data["open"]] == [[3, 1, 2000, 15_000, 0, 0]]
+
+    data["open"] = [[data["open"][0][0], 3, -1, 2000, 15_000, 0, 0]]
+    state.write_text(json.dumps(data))
+    assert UsageLedger.load(state).recovered is not None
+
+    del data["open"]  # a state saved before the figures were kept: loads, figures unknown
+    state.write_text(json.dumps(data))
+    older = UsageLedger.load(state, clock=lambda: NOW)
+    assert older.recovered is None
+    with transcript.open("ab") as f:
+        f.write(_streamed(50))
+    older.read(transcript, Facts())
+    assert older.seal(PRICES) == []  # counted once already; its growth is not known

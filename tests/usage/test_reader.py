@@ -4,7 +4,6 @@ import itertools
 import json
 import os
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -34,14 +33,13 @@ def test_the_fixture_is_read_up_to_its_last_complete_line() -> None:
     complete = LEAD_FILE.read_bytes().rindex(b"\n") + 1
     assert result.mark is not None
     assert result.mark.offset == complete < size
-    # Four usage lines, one message written as two: its second line is known for a repeat
-    # and not parsed again.
-    assert len(result.records) == 3
-    assert (result.lines, result.malformed, result.synthetic, result.repeats) == (11, 2, 1, 1)
+    # Four usage lines, one message written as two (each read: its output grows).
+    assert [r.output for r in result.records] == [9, 310, 95, 40]
+    assert (result.lines, result.malformed, result.synthetic) == (11, 2, 1)
 
 
-def _block(message: str, request: str, text: str, tokens: int = 5) -> bytes:
-    """One line of a streamed message, compact as Claude Code writes it, or spaced."""
+def _block(message: str, request: str, text: str, output: int) -> bytes:
+    """One line of a streamed message, compact as Claude Code writes it."""
     line = {
         "type": "assistant",
         "requestId": request,
@@ -49,35 +47,21 @@ def _block(message: str, request: str, text: str, tokens: int = 5) -> bytes:
             "id": message,
             "model": "claude-sonnet-4-5",
             "content": [{"type": "text", "text": text}],
-            "usage": {"input_tokens": tokens, "output_tokens": 1},
+            "usage": {"input_tokens": 5, "output_tokens": output},
         },
     }
     return json.dumps(line, separators=(",", ":")).encode() + b"\n"
 
 
-def test_a_messages_later_lines_are_repeats_not_parsed_and_nothing_else_is_taken_for_one(
-    tmp_path: Path,
-) -> None:
+def test_every_line_of_a_streamed_message_is_read_with_its_own_output(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
-    quoted = 'a quote of {"id":"msg_A","requestId":"req_A"} in a message'
     path.write_bytes(
-        _block("msg_A", "req_A", "thinking", 5)
-        + _block("msg_A", "req_A", "answer", 5)  # the same message's next block
-        + _block("msg_B", "req_B", quoted, 7)  # its text quotes A's ids: escaped, not keys
-        + json.dumps({"type": "assistant", "requestId": "req_C", "message": {
-            "id": "msg_C", "model": "m", "usage": {"input_tokens": 9}}}).encode()  # spaced
-        + b"\n"
-        + json.dumps({"type": "assistant", "requestId": "req_C", "message": {
-            "id": "msg_C", "model": "m", "usage": {"input_tokens": 9}}}).encode()
-        + b"\n"
-    )  # fmt: skip
+        _block("msg_A", "req_A", "thinking", 1)
+        + _block("msg_A", "req_A", "answer", 3)
+        + _block("msg_A", "req_A", "a tool call", 427)  # the message's last block: its final count
+    )
     result = read_from(path, None)
-    assert [(r.key, r.input) for r in result.records] == [
-        ("msg_A:req_A", 5),
-        ("msg_B:req_B", 7),
-        ("msg_C:req_C", 9),
-    ]
-    assert result.repeats == 2
+    assert [(r.key, r.output) for r in result.records] == [("msg_A:req_A", n) for n in (1, 3, 427)]
 
 
 def test_nothing_new_reads_nothing(tmp_path: Path) -> None:
@@ -189,17 +173,6 @@ def test_a_mark_of_another_file_restarts(tmp_path: Path) -> None:
     assert _inputs(result) == [1]
 
 
-def _totals(records: list[UsageRecord]) -> Counter[str]:
-    out: Counter[str] = Counter()
-    for r in records:
-        out[f"{r.model}:{r.key}"] += 1
-        out["input"] += r.input
-        out["output"] += r.output
-        out["cache_write"] += r.cache_write
-        out["cache_read"] += r.cache_read
-    return out
-
-
 _CONTENT = (
     b"".join(
         p.read_bytes() if p.read_bytes().endswith(b"\n") else p.read_bytes() + b"\n"
@@ -210,18 +183,6 @@ _CONTENT = (
     + _line(43, "<synthetic>")
     + _line(44)[:30]
 )
-
-
-def _first(records: list[UsageRecord]) -> list[UsageRecord]:
-    """Each message once, as the ledger counts them (a record without ids always)."""
-    seen: set[str] = set()
-    out = []
-    for record in records:
-        if record.key is None or record.key not in seen:
-            out.append(record)
-        if record.key is not None:
-            seen.add(record.key)
-    return out
 
 
 @settings(
@@ -244,7 +205,7 @@ def test_any_split_into_appended_chunks_gives_the_same_totals_as_one_read(
     grown.write_bytes(b"")
     mark: FileMark | None = None
     records: list[UsageRecord] = []
-    malformed = synthetic = repeats = 0
+    malformed = synthetic = 0
     bounds = [0, *sorted(cuts), len(_CONTENT)]
     for start, end in itertools.pairwise(bounds):
         with grown.open("ab") as f:
@@ -255,12 +216,8 @@ def test_any_split_into_appended_chunks_gives_the_same_totals_as_one_read(
         records += result.records
         malformed += result.malformed
         synthetic += result.synthetic
-        repeats += result.repeats
-    # A message's lines split over two reads are both parsed (the ledger counts the first), in
-    # one read its later line is a repeat: the same messages either way.
-    assert _first(records) == _first(list(once.records))
-    assert len(records) + repeats == len(once.records) + once.repeats
-    assert _totals(_first(records)) == _totals(_first(list(once.records)))
+    # Every usage line once, in order, whatever the reads it was split into.
+    assert records == list(once.records)
     assert (malformed, synthetic) == (once.malformed, once.synthetic)
     assert mark is not None
     assert once.mark is not None

@@ -24,13 +24,14 @@ def test_each_shape_of_the_lead_transcript() -> None:
     assert isinstance(again, UsageRecord)
     assert first.key == again.key  # the same message written as two lines
     assert first.key == "msg_01BillingAAA:req_01BillingAAA"
-    assert (first.model, first.input, first.output, first.cache_write, first.cache_read) == (
+    assert (first.model, first.input, first.cache_write, first.cache_read) == (
         "claude-sonnet-4-5-20250929",
         12,
-        310,
         2048,
         15000,
     )
+    # its output as it streamed: a first count on the first line, the final on the last
+    assert (first.output, again.output) == (9, 310)
     assert first.at_ms == 1772445485120
     assert first.session_id is not None
     assert first.cwd == "/Users/dev/repo/.worktrees/billing-export"

@@ -22,6 +22,7 @@ from .attribution import attribute as attribute
 from .attribution import facts_from as facts_from
 from .attribution import source_of as source_of
 from .dedupe import Dedupe as Dedupe
+from .dedupe import counts_of as counts_of
 from .ledger import HELD_PREFIX as HELD_PREFIX
 from .ledger import HOLD_MS as HOLD_MS
 from .ledger import Batch as Batch

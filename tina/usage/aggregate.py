@@ -144,27 +144,48 @@ class Aggregator:
     _full: list[tuple[BucketKey, _Bucket]] = attrs.Factory(list)
     cuts: tuple[int, ...] = attrs.field(factory=_shipped_cuts, kw_only=True)
 
-    def add(self, record: UsageRecord, attribution: Attribution, *, now_ms: int) -> None:
+    def add(
+        self,
+        record: UsageRecord,
+        attribution: Attribution,
+        *,
+        now_ms: int,
+        more: tuple[int, ...] | None = None,
+    ) -> None:
+        """Count `record`'s message; with `more` (:meth:`tina.usage.dedupe.Dedupe.growth`),
+        only what a later line of a message counted already adds: those tokens and searches, at
+        the band of the message's own prompt, and no message."""
         at = record.at_ms
         if at is None or not TIMESTAMP_MS[0] <= at < TIMESTAMP_MS[1]:
             at = now_ms
         key = _key(at - at % HOUR_MS, attribution, record.model)
+        added = record if more is None else _growth(record, more)
         bucket = self._buckets.get(key)
-        if bucket is None or not bucket.total.fits(record):
+        if bucket is None or not bucket.total.fits(added):
             if bucket is not None:
                 self._full.append((key, bucket))
             bucket = self._buckets[key] = _Bucket()
-        bucket.total.add(record)
-        # Each sampling step at its own prompt's band (without compactions, the record itself).
-        for step in record.steps() if record.compactions else (record,):
+        steps: list[tuple[UsageRecord | Tokens, UsageRecord | Tokens]]  # (its prompt, added)
+        if more is None:
+            bucket.total.add(record)
+            # Each sampling step at its own prompt's band (without compactions, the record).
+            steps = [(s, s) for s in (record.steps() if record.compactions else (record,))]
+        else:
+            bucket.total.add_tokens(added)
+            bucket.total.web_searches += added.web_searches
+            # at the message's own prompt (its compactions' steps came first, counted then)
+            steps = [(record.steps()[0], added)]
+        for prompted, tokens in steps:
             prompt = prompt_tokens(
-                input=step.input, cache_write=step.cache_write, cache_read=step.cache_read
+                input=prompted.input,
+                cache_write=prompted.cache_write,
+                cache_read=prompted.cache_read,
             )
             where = (record.speed, record.geo, band(self.cuts, prompt))
             sums = bucket.bands.get(where)
             if sums is None:
                 sums = bucket.bands[where] = _Sums()
-            sums.add_tokens(step)
+            sums.add_tokens(tokens)
 
     def __len__(self) -> int:
         return len(self._buckets) + len(self._full)
@@ -191,6 +212,21 @@ class Aggregator:
         ]
         self.cuts = tuple(sorted({*self.cuts, *prices.cuts}))
         return rows
+
+
+def _growth(record: UsageRecord, more: tuple[int, ...]) -> UsageRecord:
+    """`record` with only the figures of `more` (input, output, cache write, cache read, the
+    hour's part of the cache write, web searches), none of its compactions."""
+    return attrs.evolve(
+        record,
+        input=more[0],
+        output=more[1],
+        cache_write=more[2],
+        cache_read=more[3],
+        cache_write_1h=min(more[4], more[2]),
+        web_searches=more[5],
+        compactions=(),
+    )
 
 
 @lru_cache(maxsize=4096)  # a round's messages fall in a few buckets: each is checked once

@@ -1,15 +1,23 @@
-"""Counting each assistant message once.
+"""Counting each assistant message once, at its final size.
 
-Claude Code writes one line per content block of a message, each with the same message id,
-request id and usage, and a resumed session's file repeats the messages of the session it
-resumes. Public tools count the pair ``<message id>:<request id>`` once; so does this, across
-every file. A record without both ids is always counted (nothing to recognise it by). A message
-repeated in another file is attributed as the file read first says (a resumed copy's session
-is not the team's lead session, so it may say less): its tokens count once either way.
+Claude Code writes one line per content block of a message, each with the same message id and
+request id, as the reply streams in: the input and cache counts are the same on every line, but
+the output count (and the web searches, which come with the message's end) grows, and only the
+message's last line carries the final figures (the API's streamed usage is cumulative; public
+usage tools that keep the first line count too few output tokens). A resumed session's file
+repeats the messages of the session it resumes. Public tools count the pair
+``<message id>:<request id>`` once; so does this, across every file: the first line seen counts
+the message, and a later line that says more adds what it says more (:meth:`Dedupe.growth`), so
+the sums end at the last line's figures, whichever rounds the lines were read in. A record
+without both ids is always counted (nothing to recognise it by). A message repeated in another
+file is attributed as the file read first says (a resumed copy's session is not the team's lead
+session, so it may say less): its tokens count once either way.
 
-The keys are kept hashed (16 bytes of SHA-256, hex) and bounded: the most recent
-:data:`KEEP` keys are remembered. Repeats come within a file's lifetime, so a repeat of a message
-older than that many messages ago is counted again (a resumed copy of a session that large).
+The keys are kept hashed (16 bytes of SHA-256, hex) and bounded: the most recent :data:`KEEP`
+keys are remembered. Repeats come within a file's lifetime, so a repeat of a message older than
+that many messages ago is counted again (a resumed copy of a session that large). The counts
+counted of the most recent :data:`OPEN` messages are remembered with them: a later line of an
+older message adds nothing (a message's lines come within its reply, seconds to minutes apart).
 """
 
 from __future__ import annotations
@@ -18,21 +26,68 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 
-__all__ = ["KEEP", "Dedupe", "hash_key"]
+from .transcript import UsageRecord
+
+__all__ = ["KEEP", "OPEN", "Counts", "Dedupe", "counts_of", "hash_key", "saved_open"]
 
 KEEP = 50_000
+OPEN = 4096
+"""Messages whose counted figures are remembered, the most recent, for a later line to add to."""
+
+Counts = tuple[int, ...]
+"""A message's figures as counted: input, output, cache write, cache read, the part of the cache
+write written for an hour, web searches (what :meth:`Dedupe.growth` compares, kind by kind)."""
+WIDTH = 6
 
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def counts_of(record: UsageRecord) -> Counts:
+    """What is remembered of a message counted (see :data:`Counts`)."""
+    return (
+        record.input,
+        record.output,
+        record.cache_write,
+        record.cache_read,
+        record.cache_write_1h,
+        record.web_searches,
+    )
+
+
+def saved_open(value: object) -> list[tuple[str, Counts]]:
+    """Saved counts back (a journal line's, a snapshot's: ``[[hash, *counts], ...]``, each with
+    :data:`WIDTH` whole numbers, none negative); ValueError for anything else."""
+    if not isinstance(value, list | tuple):
+        raise ValueError("counted figures: expected a list")
+    out = []
+    for entry in value:
+        if not isinstance(entry, list) or len(entry) != WIDTH + 1 or not isinstance(entry[0], str):
+            raise ValueError(f"counted figures: expected [hash, {WIDTH} numbers]")
+        counts = tuple(int(v) for v in entry[1:])
+        if any(v < 0 for v in counts):
+            raise ValueError("counted figures: a negative number")
+        out.append((entry[0], counts))
+    return out
+
+
 class Dedupe:
-    def __init__(self, hashes: Iterable[str] = (), *, keep: int = KEEP) -> None:
+    def __init__(
+        self,
+        hashes: Iterable[str] = (),
+        *,
+        keep: int = KEEP,
+        keep_open: int = OPEN,
+    ) -> None:
         self._keep = keep
+        self._keep_open = keep_open
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._open: OrderedDict[str, Counts] = OrderedDict()  # hash -> counted, the most recent
         self.repeats = 0
+        self.grown = 0  # later lines that added to a message counted already
         self._fresh: list[str] = []  # remembered since the last `take_fresh`, in order
+        self._fresh_open: dict[str, Counts] = {}  # counts set since the last `take_fresh`
         for h in hashes:
             self._remember(h)
 
@@ -42,8 +97,15 @@ class Dedupe:
         while len(self._seen) > self._keep:
             self._seen.popitem(last=False)
 
-    def first(self, key: str | None) -> bool:
-        """Whether this is the first time `key` is seen (None: always); remembers it."""
+    def _set_open(self, h: str, counts: Counts) -> None:
+        self._open[h] = counts
+        self._open.move_to_end(h)
+        while len(self._open) > self._keep_open:
+            self._open.popitem(last=False)
+
+    def first(self, key: str | None, counts: Counts | None = None) -> bool:
+        """Whether this is the first time `key` is seen (None: always); remembers it, and with
+        `counts` what was counted of it (for :meth:`growth`)."""
         if key is None:
             return True
         h = hash_key(key)
@@ -52,16 +114,46 @@ class Dedupe:
             return False
         self._remember(h)
         self._fresh.append(h)
+        if counts is not None:
+            self._set_open(h, counts)
+            self._fresh_open[h] = counts
         return True
+
+    def growth(self, key: str | None, counts: Counts) -> Counts | None:
+        """For a later line of a message counted already (:meth:`first` said False): how much
+        more of each kind `counts` says than was counted (none less than nothing), and from now
+        on what was counted is the larger of the two, kind by kind; None when it says no more,
+        or the message's counts are no longer remembered (:data:`OPEN`)."""
+        if key is None:
+            return None
+        h = hash_key(key)
+        counted = self._open.get(h)
+        if counted is None or h not in self._seen:
+            return None
+        more = tuple(max(0, new - old) for new, old in zip(counts, counted, strict=True))
+        if not any(more):
+            return None
+        now = tuple(max(new, old) for new, old in zip(counts, counted, strict=True))
+        self._set_open(h, now)
+        self._fresh_open[h] = now
+        self.grown += 1
+        return more
 
     @property
     def fresh(self) -> list[str]:
         """The hashes remembered since the last `take_fresh`, in order (a copy)."""
         return list(self._fresh)
 
+    @property
+    def fresh_open(self) -> list[list[object]]:
+        """The counts set since the last `take_fresh`, as saved: ``[hash, *counts]``."""
+        return [[h, *c] for h, c in self._fresh_open.items()]
+
     def take_fresh(self) -> list[str]:
-        """The hashes remembered since the last call (what a journal line adds), in order."""
+        """The hashes remembered since the last call (what a journal line adds), in order; the
+        counts set since are taken too."""
         fresh, self._fresh = self._fresh, []
+        self._fresh_open = {}
         return fresh
 
     def extend(self, hashes: Iterable[str]) -> None:
@@ -69,9 +161,18 @@ class Dedupe:
         for h in hashes:
             self._remember(h)
 
+    def extend_open(self, entries: Iterable[tuple[str, Counts]]) -> None:
+        """Remember saved counts (:func:`saved_open`'s, oldest first), not as fresh."""
+        for h, counts in entries:
+            self._set_open(h, counts)
+
     def hashes(self) -> list[str]:
         """Oldest first, as the constructor takes them back."""
         return list(self._seen)
+
+    def open_items(self) -> list[list[object]]:
+        """The remembered counts, oldest first, as saved (``[hash, *counts]``)."""
+        return [[h, *c] for h, c in self._open.items()]
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -61,7 +61,7 @@ from tina.claude_dirs import MAX_LEARNED
 
 from .aggregate import AGENT, MAX_ROWS, PHASE, Aggregator
 from .attribution import Attribution, Attributions, Facts, Source, source_of
-from .dedupe import KEEP, Dedupe
+from .dedupe import KEEP, Dedupe, counts_of, saved_open
 from .prices import PriceTable
 from .reader import BUDGET, FileMark, ReadResult, TranscriptReader
 from .transcript import MAX_TOKENS
@@ -345,6 +345,7 @@ class UsageLedger:
         self.reader = TranscriptReader(marks=marks)
         self._saved_marks = dict(marks)
         self.dedupe = Dedupe((str(h) for h in data["seen"]), keep=self._keep)
+        self.dedupe.extend_open(saved_open(data.get("open", ())))  # absent: an older file
         self._pending = [
             Batch(id=str(b["id"]), rows=tuple(dict(r) for r in b["rows"])) for b in data["pending"]
         ]
@@ -395,6 +396,7 @@ class UsageLedger:
         }
         gone = [str(p) for p in line.get("gone", ())]
         seen = [str(h) for h in line.get("seen", ())]
+        opened = saved_open(line.get("open", ()))
         sealed = [
             Batch(id=str(b["id"]), rows=tuple(dict(r) for r in b["rows"]))
             for b in line.get("sealed", ())
@@ -419,6 +421,7 @@ class UsageLedger:
         for p in gone:
             self.reader.marks.pop(p, None)
         self.dedupe.extend(seen)
+        self.dedupe.extend_open(opened)
         self._seq = max(self._seq, seq)
         for session, follow in unteamed.items():
             if follow is None:
@@ -447,6 +450,7 @@ class UsageLedger:
                 for p, m in sorted(self.reader.marks.items())
             ],
             "seen": self.dedupe.hashes(),
+            "open": self.dedupe.open_items(),
             "pending": [{"id": b.id, "rows": list(b.rows)} for b in self._pending],
             "held": [{"row": row, "since": since} for row, since in self._held.values()],
             "unteamed": {s: f.saved() for s, f in sorted(self._unteamed.items()) if f.sent},
@@ -492,10 +496,12 @@ class UsageLedger:
         seal are left for the seal that counts them."""
         moved, gone = self._moved_marks() if reading else ({}, [])
         fresh = self.dedupe.fresh if reading else []
+        opened = self.dedupe.fresh_open if reading else []
         if not (
             moved
             or gone
             or fresh
+            or opened
             or self._sealed_new
             or self._acked_new
             or self._held_dirty
@@ -517,6 +523,8 @@ class UsageLedger:
             line["gone"] = gone
         if fresh:
             line["seen"] = fresh
+        if opened:
+            line["open"] = opened
         if self._sealed_new:
             line["sealed"] = [{"id": b.id, "rows": list(b.rows)} for b in self._sealed_new]
             line["seq"] = self._seq
@@ -559,7 +567,6 @@ class UsageLedger:
         """Count the new complete lines of `path` (each message once), attributed with
         `facts`. Nothing is saved until :meth:`seal`."""
         result = self.reader.read(path, budget=budget)
-        self.dedupe.repeats += result.repeats  # lines the reader knew for repeats unparsed
         if not result.records:
             return result
         source = self._sources.get(path)
@@ -569,11 +576,20 @@ class UsageLedger:
             source = self._sources[path] = source_of(path)
         now = self._clock()
         for record in result.records:
-            if self.dedupe.first(record.key):
+            counts = counts_of(record)
+            more = None
+            if not self.dedupe.first(record.key, counts):
+                # a later line of a message counted already: what it says more, if anything
+                more = self.dedupe.growth(record.key, counts)
+                if more is None:
+                    continue
+            else:
                 self.counted += 1
-                attribution = self._attributions.of(record, source, facts)
-                into = self._follow(source, attribution, now)
-                (self.aggregator if into is None else into).add(record, attribution, now_ms=now)
+            attribution = self._attributions.of(record, source, facts)
+            into = self._follow(source, attribution, now)
+            (self.aggregator if into is None else into).add(
+                record, attribution, now_ms=now, more=more
+            )
         return result
 
     def _follow(self, source: Source, attribution: Attribution, now: int) -> Aggregator | None:

@@ -6,11 +6,8 @@ left for the next read. A file whose inode changed (replaced, rotated) or that i
 than the mark (truncated) is read again from the start. A file that is gone is forgotten.
 Unknown and malformed lines are counted and skipped; nothing here raises on a file's content.
 
-A message streamed as several lines (one per content block, the same message and request id)
-is parsed once per read: a later line whose ids, found by a plain byte search, are those of a
-line already parsed in the same read is counted as a repeat (`repeats`) and not parsed again
-(only its first line would be counted anyway: `tina.usage.dedupe`). The search never decides
-what is counted: a line whose ids it finds wrongly is parsed like any other.
+Every line of a message streamed as several lines (one per content block, the same message and
+request id) is parsed: its output count grows from line to line (`tina.usage.dedupe`).
 
 Blocking calls (plain file reads): run them in a worker thread from trio.
 """
@@ -19,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,27 +47,9 @@ class ReadResult:
     lines: int = 0  # complete lines read
     malformed: int = 0
     synthetic: int = 0
-    repeats: int = 0  # later lines of a message parsed already in this read (not parsed again)
     restarted: bool = False  # read from the start: replaced or truncated since the last mark
     more: bool = False  # the budget ran out before the end of the file
     error: str | None = None  # could not be read (permissions, I/O): the mark is kept
-
-
-_MESSAGE_ID = re.compile(rb'"id"\s*:\s*"(msg_[^"\\]{1,200})"')
-_REQUEST_ID = re.compile(rb'"requestId"\s*:\s*"([^"\\]{1,200})"')
-
-
-def _quick_key(line: bytes) -> bytes | None:
-    """``<message id>:<request id>`` as the line's first ``"id":"msg_…"`` and
-    ``"requestId":"…"`` spell them (quotes inside a JSON string are escaped, so these are
-    keys); None when either is missing. Only compared with keys of lines parsed already."""
-    message = _MESSAGE_ID.search(line)
-    if message is None:
-        return None
-    request = _REQUEST_ID.search(line)
-    if request is None:
-        return None
-    return message[1] + b":" + request[1]
 
 
 def read_from(
@@ -108,8 +86,7 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
         # write is an event after this look), and the end needs no read that finds nothing.
         end = st.st_size
         records: list[UsageRecord] = []
-        lines = malformed = synthetic = repeats = 0
-        parsed: set[bytes] = set()  # the quick keys of lines parsed into records, this read
+        lines = malformed = synthetic = 0
         pending = bytearray()  # the start of a line that goes on in the next chunk
         overlong = False  # inside a line longer than MAX_LINE: skip to its end
         consumed = offset  # the offset after the last complete line
@@ -145,15 +122,9 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
                         line[:1] == b"{" and line[-1:] == b"}" and b'"usage"' not in line
                     ):
                         continue
-                    quick = _quick_key(line)
-                    if quick is not None and quick in parsed:
-                        repeats += 1  # the rest of a message parsed a line ago
-                        continue
                     match parse_line(line):
                         case UsageRecord() as record:
                             records.append(record)
-                            if quick is not None and record.key == quick.decode("utf-8", "replace"):
-                                parsed.add(quick)
                         case Skip.MALFORMED:
                             malformed += 1
                         case Skip.SYNTHETIC:
@@ -177,7 +148,6 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
         lines=lines,
         malformed=malformed,
         synthetic=synthetic,
-        repeats=repeats,
         restarted=restarted,
         more=more,
     )
@@ -193,7 +163,6 @@ class TranscriptReader:
     touched: set[str] = attrs.Factory(set)
     malformed: int = 0
     synthetic: int = 0
-    repeats: int = 0  # a message's later lines known for repeats, not parsed
     restarts: int = 0
     errors: int = 0
 
@@ -208,7 +177,6 @@ class TranscriptReader:
             self.forget(key)
         self.malformed += result.malformed
         self.synthetic += result.synthetic
-        self.repeats += result.repeats
         self.restarts += result.restarted
         return result
 

@@ -320,6 +320,8 @@ class Usage:
             "directories": [str(r) for r in self.watched],
             "transcripts": 0 if ledger is None else len(ledger.reader.marks),
             "counted": 0 if ledger is None else ledger.counted,
+            # later lines of a streamed message that added to it (its output as it grew)
+            "grown": 0 if ledger is None else ledger.dedupe.grown,
             "pending": 0 if ledger is None else len(ledger.pending()),
             "held": 0 if ledger is None else ledger.held(),
             "held_expired": 0 if ledger is None else ledger.held_expired,

@@ -5,8 +5,9 @@ but letters, digits and - as ->/<session id>.jsonl``: the user's prompts, each a
 (``message.id``, ``message.model``, ``message.usage``, the top-level ``requestId``), tool results,
 with ``sessionId``, ``cwd``, ``timestamp``, ``uuid`` and ``parentUuid`` on each. A message whose
 reply has a text block and a tool call is written as two lines, one per block, with the same
-message id, request id and usage (as Claude Code writes a streamed message); usage tools count
-the pair once. An in-process teammate's (or subagent's) transcript lies under its lead's session:
+message id and request id (as Claude Code writes a streamed message): the first line's usage is
+what the reply's start said (its output a few tokens, no web search yet), the last line's the
+final figures; usage tools count the pair once, at its last line's figures. An in-process teammate's (or subagent's) transcript lies under its lead's session:
 ``<project>/<lead session id>/subagents/agent-<id>.jsonl``, every line ``isSidechain: true`` with
 its ``agentId`` and the lead's ``sessionId`` (reference: claude-agent-teams.md §7.2). Where a
 tmux-pane teammate's transcript lies is not in the reference: it is a Claude Code session of its
@@ -222,8 +223,9 @@ class Transcript:
     def say(self, text: str, *, tool: str | None = None, tool_input: Mapping[str, Any] | None = None,
             result: str = "ok") -> Usage:  # fmt: skip
         """One assistant message: ``text``, and with ``tool`` a tool call (the message written as
-        two lines, one per block, with the same ids and usage) followed by its result. A
-        ``WebSearch`` call counts one search in the message's usage (``server_tool_use``)."""
+        two lines, one per block, with the same ids, its output grown on the second) followed by
+        its result. A ``WebSearch`` call counts one search in the message's usage
+        (``server_tool_use``), on its last line."""
         with self._lock:
             usage = self._usage()
             if tool == "WebSearch":
@@ -241,8 +243,12 @@ class Transcript:
                         "input": dict(tool_input or {}),
                     }
                 )
+            # The reply's start (output a few tokens, searches not yet counted) on every line
+            # but the last, which has the final figures.
+            started = attrs.evolve(usage, output=self._rng.randint(1, 9), web_searches=0)
             lines = []
-            for block in blocks:
+            for n, block in enumerate(blocks, 1):
+                last = n == len(blocks)
                 line = self._base("assistant")
                 line["message"] = {
                     "model": self.model,
@@ -250,9 +256,11 @@ class Transcript:
                     "type": "message",
                     "role": "assistant",
                     "content": [block],
-                    "stop_reason": "tool_use" if tool is not None else "end_turn",
+                    "stop_reason": ("tool_use" if tool is not None else "end_turn")
+                    if last
+                    else None,
                     "stop_sequence": None,
-                    "usage": usage.to_wire(),
+                    "usage": (usage if last else started).to_wire(),
                 }
                 line["requestId"] = request_id
                 lines.append(self._close(line))
