@@ -165,6 +165,27 @@ def test_an_overlong_line_is_skipped_as_malformed(
     assert result.malformed == 1
 
 
+def test_a_line_longer_than_the_budget_in_small_chunks_is_read_past(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader_module, "MAX_LINE", 4000)
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(_line(1) + b'{"x":"' + b"y" * 9000 + b'"}\n' + _line(2))
+    mark: FileMark | None = None
+    seen: list[int] = []
+    malformed = 0
+    for _ in range(50):
+        result = read_from(path, mark, chunk=512, budget=1024)
+        mark = result.mark
+        seen += _inputs(result)
+        malformed += result.malformed
+        if not result.more:
+            break
+    assert seen == [1, 2]
+    assert malformed == 1
+    assert mark is not None and mark.offset == path.stat().st_size
+
+
 def test_a_mark_of_another_file_restarts(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     path.write_bytes(_line(1))

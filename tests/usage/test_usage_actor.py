@@ -8,6 +8,7 @@ import os
 import shutil
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +326,28 @@ async def test_a_restart_sends_nothing_again(tmp_path: Path, rig: Rig) -> None:
         f.write(_line("msg-after-restart", 5))
     await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == totals["input"] + 5)
     assert rig.gateway.count("record_usage") == calls + 1  # only the new line's batch
+
+
+@pytest.mark.timeout(60)
+async def test_a_transcript_longer_than_a_rounds_budget_is_read_to_its_end_without_more_events(
+    tmp_path: Path, rig: Rig
+) -> None:
+    """A round reads a file up to a budget (64 MB: a first start meets a whole history); the
+    rest is read in the next rounds, though nothing writes to the file again."""
+    projects = tmp_path / "projects"
+    transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000001.jsonl"
+    transcript.parent.mkdir(parents=True)
+    transcript.write_text("".join(_line(f"msg-{n}", 1) for n in range(10_000)))  # 3 MB
+    ledger = UsageLedger(tmp_path / "usage.json")
+    # a round reads whole 1 MB chunks until past its budget: here one chunk a round
+    ledger.read = partial(ledger.read, budget=1)  # type: ignore[method-assign]
+    usage = actor.Usage(
+        tmp_path / "usage.json", [projects], PRICES, facts=lambda: _facts("orch1"), ledger=ledger
+    )
+    await rig.watching(projects)
+    await rig.start(usage, min_gap=0.0)
+    await _until(lambda: rig.gateway.usage_totals("orch1")["messages"] == 10_000)
+    assert usage.rounds >= 3
 
 
 def test_read_round_without_paths_reads_every_changed_transcript(tmp_path: Path) -> None:

@@ -279,6 +279,8 @@ class UsageLedger:
         self._new_id = new_id or self._next_id
         self._keep = keep
         self.counted = 0  # messages counted since start
+        # Transcripts whose last read stopped at its budget: the rest waits for the next round.
+        self.unfinished: set[Path] = set()
         self.dropped_batches = 0
         self.refused = 0  # batches Convex refused (dropped by the sender)
         self.saves = 0  # snapshots and journal lines written
@@ -567,6 +569,10 @@ class UsageLedger:
         """Count the new complete lines of `path` (each message once), attributed with
         `facts`. Nothing is saved until :meth:`seal`."""
         result = self.reader.read(path, budget=budget)
+        if result.more:
+            self.unfinished.add(path)
+        else:
+            self.unfinished.discard(path)
         if not result.records:
             return result
         source = self._sources.get(path)

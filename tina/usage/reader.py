@@ -30,7 +30,8 @@ CHUNK = 1 << 20
 MAX_LINE = 32 << 20
 """A line longer than this is skipped (counted as malformed) rather than held in memory."""
 BUDGET = 64 << 20
-"""At most this many bytes are read per file per call; the rest waits for the next call."""
+"""About this many bytes are read per file per call (then up to the end of the line it is in,
+unless that line is too long to keep); the rest waits for the next call (`ReadResult.more`)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -93,7 +94,9 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
         position = offset
         more = False
         while True:
-            if position - offset >= budget:
+            # Past the budget, at the end of a line, or inside one too long to keep (its rest
+            # is skipped from where this stopped: a read never stops in a line it would keep).
+            if position - offset >= budget and (consumed > offset or overlong):
                 more = True
                 break
             if position >= end:
@@ -141,7 +144,7 @@ def _read_from(path: Path, mark: FileMark | None, *, chunk: int, budget: int) ->
     finally:
         os.close(fd)
     if more and consumed == offset:
-        more = False  # one line longer than the budget: stop rather than spin
+        consumed = position  # inside a line too long to keep: go on from here next time
     return ReadResult(
         records=tuple(records),
         mark=FileMark(dev=st.st_dev, inode=st.st_ino, offset=consumed),

@@ -512,6 +512,9 @@ async def run(
                 taken, paths = paths, set()
                 whole, rescan = rescan, False
                 await usage.read(None if whole else taken)
+                if ledger.unfinished:  # read up to a round's budget: the rest in the next ones
+                    paths.update(ledger.unfinished)
+                    wake.set()
     finally:
         for root, inbox in inboxes:
             hub.unsubscribe(root, inbox)
