@@ -171,8 +171,8 @@ ratio is the median of the rounds' own ratios.
 |---|---:|---:|---:|---:|
 {rows}
 
-The daemon reads each line of a streamed message once at most (its later lines are known by
-their ids) and never parses a line without `"usage"` (user lines, tool results)."""
+The daemon parses every line of a streamed message (its output count grows from line to line)
+and never parses a line without `"usage"` (user lines, tool results)."""
     print(body)
     if args.record:
         record("usage-parse", body)

@@ -4,8 +4,9 @@ assistant message shows as cost.
 A real daemon watches a sandbox laptop (a real git worktree from tina-session, a Claude Code team
 whose lead session is the transcripts' session) and syncs to the local backend. Transcripts are
 JSON lines under `<claude dir>/projects/<the worktree, / and . as ->/<session>.jsonl`, each
-assistant message written twice (as Claude Code streams it: same message and request id), with
-a user line between turns.
+assistant message written as two lines (as Claude Code streams it: same message and request id,
+the first line's output count the reply's start, the last line's the final one), with a user line
+between turns.
 
 The daemon reads and sends usage in quick rounds while a dashboard is open (it says so to
 Convex every 20 s, `presence:watch`) and once per `usage_idle_secs` (30 s) otherwise; both are
@@ -95,6 +96,7 @@ class Transcript:
         lines carry the lead's `sessionId` and its own `agentId` and `agentName`)."""
         self.path, self.session, self.cwd, self.agent = path, session, cwd, agent
         self.parent: str | None = None
+        self.output = 0  # output tokens written, at each message's final count
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def _base(self, kind: str) -> dict[str, Any]:
@@ -120,17 +122,17 @@ class Transcript:
         return base
 
     def turn(self, output: int) -> None:
-        """A user line, then one assistant message streamed as two lines (counted once)."""
+        """A user line, then one assistant message streamed as two lines (counted once, at the
+        last line's output)."""
         user = {**self._base("user"), "message": {"role": "user", "content": "continue"}}
         msg_id, request = f"msg_{uuid.uuid4().hex[:24]}", f"req_{uuid.uuid4().hex[:24]}"
         usage = {
             "input_tokens": 4,
             "cache_creation_input_tokens": 600,
             "cache_read_input_tokens": 24_000,
-            "output_tokens": output,
         }
         lines = [user]
-        for text in ("Working", "Working on it."):
+        for text, count, stop in (("Working", 1, None), ("Working on it.", output, "tool_use")):
             lines.append(
                 {
                     **self._base("assistant"),
@@ -141,14 +143,15 @@ class Transcript:
                         "type": "message",
                         "role": "assistant",
                         "content": [{"type": "text", "text": text}],
-                        "stop_reason": "tool_use",
-                        "usage": usage,
+                        "stop_reason": stop,
+                        "usage": {**usage, "output_tokens": count},
                     },
                 }
             )
         data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
         with self.path.open("a", encoding="utf-8") as f:
             f.write(data)
+        self.output += output
 
 
 async def wait_totals(sub: Any, done: Any, within: float = 60.0) -> dict[str, Any]:
@@ -189,13 +192,18 @@ async def latency(
     return out, totals
 
 
-async def wait_messages(url: str, token: str, orchestration_id: str, messages: int) -> None:
+async def wait_messages(
+    url: str, token: str, orchestration_id: str, messages: int, output: int = 0
+) -> None:
+    """Until Convex counts `messages` messages and `output` output tokens."""
     async with open_convex_client(url, timeout=10) as viewer:
         viewer.set_auth(token)
         await viewer.wait_connected()
         args = {"orchestrationId": orchestration_id}
         async with viewer.subscribe("usage:orchestrationTotals", args) as sub:
-            await wait_totals(sub, lambda t: t["messages"] >= messages, within=300)
+            await wait_totals(
+                sub, lambda t: t["messages"] >= messages and t["output"] >= output, within=300
+            )
 
 
 def wake_cost_us(n: int = 100, period: float = 0.05) -> float:
@@ -461,7 +469,8 @@ def main() -> int:
         # Every message written: the first turns, the writer's, the latency's warm-up and
         # samples (the lead's); all counted in Convex before the figures are taken.
         messages += writer.turns + 1 + args.samples
-        trio.run(wait_messages, url, token, orchestration_id, messages)
+        output = sum(t.output for t in {*transcripts, lead_transcript})
+        trio.run(wait_messages, url, token, orchestration_id, messages, output)
         rss_after = proc.memory_info().rss / 1e6
         peak = max(idle[4], watched[4], rss_after)
 
@@ -580,7 +589,8 @@ Target p99 ≤ {LATENCY_TARGET:g} ms: **{verdict(lat_ok)}**.
 
 RSS {rss_before:.1f} MB before the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB
 added** (target ≤ {RSS_TARGET:g} MB: **{verdict(rss_ok)}**). Every message written was counted
-in Convex ({messages} in all) before the figures were taken.
+in Convex ({messages} in all, {output:,} output tokens at their last lines' counts) before the
+figures were taken.
 """
     print(body)
     if args.record:
