@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { OFFLINE_AFTER_MS } from "./model/nodes";
+import { QUOTA } from "./model/usage";
 import schema from "./schema";
 import {
   addUser,
@@ -12,6 +13,7 @@ import {
   signedIn,
   enroll,
   lastCallMetrics,
+  tablesTouched,
   makeT,
   orchestration,
   phase,
@@ -271,6 +273,26 @@ describe("revocation", () => {
     // Nothing new can be queued for it.
     expect((await refusal(submit("revoke-after-1"))).code).toBe("forbidden");
   });
+
+  test("deletes the laptop's quota rows, at most the most a laptop keeps; other laptops' stay", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const owner = await signedIn(t, OWNER);
+    const a = await enroll(t, "laptop-a");
+    const b = await enroll(t, "laptop-b");
+    const fiveHour = { usedPct: 10, resetsAt: T0 + 3_600_000 };
+    for (let i = 0; i < QUOTA.accounts; i++) {
+      await t.mutation(api.usage.recordQuota, { nodeToken: a.token, account: `~/.claude-${i}`, observedAt: T0, fiveHour });
+    }
+    await t.mutation(api.usage.recordQuota, { nodeToken: b.token, observedAt: T0, fiveHour });
+    const quotaOf = () => t.run(async (ctx) => (await ctx.db.query("usageQuota").collect()).map((r) => r.nodeId));
+    expect(await quotaOf()).toHaveLength(QUOTA.accounts + 1);
+    expect(await owner.mutation(api.nodes.revokeNode, { nodeId: a.nodeId })).toEqual({ revoked: true });
+    expect(lastCallMetrics().documentsWritten).toBeLessThanOrEqual(QUOTA.accounts + 10);
+    expect(await quotaOf()).toEqual([b.nodeId]);
+    expect((await owner.query(api.usage.fleetQuota, {})).map((r) => r.nodeName)).toEqual(["laptop-b"]);
+  });
 });
 
 describe("node credentials", () => {
@@ -293,41 +315,6 @@ describe("node credentials", () => {
     expect(reEnroll.code).toBe("forbidden");
   });
 });
-
-/**
- * The tables each function call reads and writes, seen at the syscall layer convex-test
- * implements (`1.0/queryStream`, `1.0/get`, `1.0/insert`, `1.0/shallowMerge`...).
- */
-type Syscalls = { syscall: (op: string, args: string) => string; asyncSyscall: (op: string, args: string) => Promise<string>; jsSyscall: unknown };
-async function tablesTouched(run: () => Promise<unknown>): Promise<{ read: Set<string>; written: Set<string> }> {
-  const g = globalThis as unknown as { Convex: Syscalls };
-  const base = g.Convex;
-  const read = new Set<string>();
-  const written = new Set<string>();
-  const note = (op: string, json: string) => {
-    const args = JSON.parse(json) as { table?: string; query?: { source: { tableName?: string; indexName?: string } } };
-    if (op === "1.0/queryStream") read.add(args.query!.source.tableName ?? args.query!.source.indexName!.split(".")[0]);
-    else if (op === "1.0/get") read.add(args.table ?? "?");
-    else if (["1.0/insert", "1.0/shallowMerge", "1.0/replace", "1.0/remove"].includes(op)) written.add(args.table ?? "?");
-  };
-  g.Convex = {
-    get syscall() {
-      return (op: string, args: string) => (note(op, args), base.syscall(op, args));
-    },
-    get asyncSyscall() {
-      return (op: string, args: string) => (note(op, args), base.asyncSyscall(op, args));
-    },
-    get jsSyscall() {
-      return base.jsSyscall;
-    },
-  };
-  try {
-    await run();
-  } finally {
-    g.Convex = base;
-  }
-  return { read, written };
-}
 
 /** Every document of every table but `presence` and the scheduler's. */
 async function everythingElse(t: T) {

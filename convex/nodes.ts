@@ -163,7 +163,10 @@ export const setMessaging = ownerMutation({
   handler: (ctx, { nodeId, messaging }) => setRule(ctx, ctx.actor, nodeId, messaging),
 });
 
-/** Cut a laptop off: its credential stops working at once; its queued actions are cancelled. */
+/**
+ * Cut a laptop off: its credential stops working at once; its queued actions are cancelled and
+ * its quota rows deleted.
+ */
 export const revokeNode = ownerMutation({
   args: { nodeId: v.id("nodes") },
   returns: v.object({ revoked: v.boolean() }),

@@ -405,22 +405,42 @@ export default defineSchema({
     // usage:pruneUsage: expired ids of laptops that stopped sending.
     .index("by_applied", ["appliedAt"]),
 
-  // An orchestration's usage in one row, so its card reads one document.
+  // An orchestration's usage in one row, so its card reads one document. Rewritten by every batch:
+  // no list reads it (the budget item lives in `usageBudgetCrossings`).
   usageTotals: defineTable({
     orchestrationId: v.id("orchestrations"),
     nodeId: v.id("nodes"),
     ...storedSums,
     updatedAt: v.number(),
-    // Its budget (usage:setBudget), when set; when its spend reached it and what it was then
-    // (the "needs you" item of kind budget).
+    // Its budget (usage:setBudget), when set, and when its spend reached it (the card shows it).
     budgetMicros: v.optional(v.number()),
     budgetSetAt: v.optional(v.number()),
     budgetCrossedAt: v.optional(v.number()),
+    // The spend at the crossing, as older versions kept it here (now in `usageBudgetCrossings`);
+    // never written, cleared when the budget changes.
     budgetCrossedCostMicros: v.optional(v.number()),
   })
     .index("by_orchestration", ["orchestrationId"])
-    // needs:needsYou: the orchestrations over budget, newest crossing first.
+    // usage:moveBudgetCrossings: the crossings older versions kept here, to copy them. Once it has
+    // run on every deployment, this index may go (and `budgetCrossedCostMicros`, once no row has it).
     .index("by_budget_crossed", ["budgetCrossedAt"]),
+
+  // The orchestrations whose spend reached their budget: the "needs you" items of kind budget
+  // (model/needs.ts). Written only when a budget is crossed, set, raised or cleared, never by a
+  // batch that crosses none, so usage arriving does not re-run needs:needsYou. The orchestration's
+  // laptop and feature are copied here (they never change), so the list reads nothing else of it.
+  usageBudgetCrossings: defineTable({
+    orchestrationId: v.id("orchestrations"),
+    nodeId: v.id("nodes"),
+    featureName: v.string(),
+    budgetMicros: v.number(),
+    crossedAt: v.number(),
+    // Its spend when it did.
+    costMicros: v.number(),
+  })
+    .index("by_orchestration", ["orchestrationId"])
+    // needs:needsYou: the newest crossings first.
+    .index("by_crossed", ["crossedAt"]),
 
   // An orchestration's usage by phase, by (phase, agent), by model and by hour: one row per key of
   // its kind, the other key fields absent (the detail page's breakdown and chart).

@@ -370,6 +370,7 @@ const SPEC: Record<string, Spec> = {
     ],
   },
   "usage:fleetQuota": { access: "viewer", samples: () => [{}] },
+  "usage:fleetQuotaRows": { access: "viewer", samples: () => [{}] },
   // A null budget (clear) is tested in convex/usage.test.ts: here a null would become 0, a number.
   "usage:setBudget": { access: "operator", samples: (w) => [{ orchestrationId: w.orchestrationId, budgetMicros: 5_000_000, client: "vitest" }] },
   "documents:syncDocument": {

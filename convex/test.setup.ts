@@ -101,6 +101,40 @@ export function lastCallMetrics(): TransactionMetrics {
   return lastMetrics;
 }
 
+/**
+ * The tables each function call reads and writes, seen at the syscall layer convex-test
+ * implements (`1.0/queryStream`, `1.0/get`, `1.0/insert`, `1.0/shallowMerge`...).
+ */
+type Syscalls = { syscall: (op: string, args: string) => string; asyncSyscall: (op: string, args: string) => Promise<string>; jsSyscall: unknown };
+export async function tablesTouched(run: () => Promise<unknown>): Promise<{ read: Set<string>; written: Set<string> }> {
+  const g = globalThis as unknown as { Convex: Syscalls };
+  const base = g.Convex;
+  const read = new Set<string>();
+  const written = new Set<string>();
+  const note = (op: string, json: string) => {
+    const args = JSON.parse(json) as { table?: string; query?: { source: { tableName?: string; indexName?: string } } };
+    if (op === "1.0/queryStream") read.add(args.query!.source.tableName ?? args.query!.source.indexName!.split(".")[0]);
+    else if (op === "1.0/get") read.add(args.table ?? "?");
+    else if (["1.0/insert", "1.0/shallowMerge", "1.0/replace", "1.0/remove"].includes(op)) written.add(args.table ?? "?");
+  };
+  g.Convex = {
+    get syscall() {
+      return (op: string, args: string) => (note(op, args), base.syscall(op, args));
+    },
+    get asyncSyscall() {
+      return (op: string, args: string) => (note(op, args), base.asyncSyscall(op, args));
+    },
+    get jsSyscall() {
+      return base.jsSyscall;
+    },
+  };
+  try {
+    await run();
+  } finally {
+    g.Convex = base;
+  }
+  return { read, written };
+}
 
 type Accessor = {
   query: (...a: never[]) => Promise<unknown>;

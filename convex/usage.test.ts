@@ -6,7 +6,7 @@ import { EACH_LIMIT } from "./model/needs";
 import { COALESCE_MS } from "./model/notify";
 import { KINDS_OFFERED_BEFORE } from "./model/notifyKinds";
 import { DAY_MS, HOUR_MS, QUOTA, streamOf, USAGE } from "./model/usage";
-import { enroll, lastCallMetrics, makeT, OPERATOR, orchestration, OWNER, refusal, signedIn, T0, VIEWER, type T } from "./test.setup";
+import { enroll, lastCallMetrics, makeT, OPERATOR, orchestration, OWNER, refusal, signedIn, T0, tablesTouched, VIEWER, type T } from "./test.setup";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -312,6 +312,26 @@ describe("usage:recordUsage", () => {
     }
     expect(await usageState(t)).toEqual({ buckets: [], totals: [], rollups: [], daily: [] });
     expect(await t.run((ctx) => ctx.db.query("usageBatches").collect())).toEqual([]);
+  });
+
+  test("a row more than a day after the server's clock is refused, naming it; fleetSpend counts no day after today", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const err = await refusal(a.record("future-0001", [row(), row({ hour: H0 + DAY_MS + HOUR_MS })]));
+    expect(err).toMatchObject({ code: "invalid_argument", field: "rows.1.hour" });
+    expect(err.message).toMatch(/^rows\.1\.hour: expected not more than a day after the server's time/);
+    expect(await usageState(t)).toEqual({ buckets: [], totals: [], rollups: [], daily: [] });
+    // Up to a day ahead (a laptop's clock running fast) is kept, on the day it belongs to.
+    expect(await a.record("future-0002", [row({ hour: H0 + DAY_MS })])).toEqual({ applied: true });
+    // A day stored before the check, far ahead.
+    await t.run((ctx) => ctx.db.insert("usageDaily", { day: Date.UTC(2199, 0, 1), nodeId: a.nodeId, ...ZERO, messages: 9 }));
+    const viewer = await signedIn(t, VIEWER);
+    expect(await viewer.query(api.usage.fleetSpend, { days: 7 })).toEqual({ from: D0 - 6 * DAY_MS, rows: [], truncated: false });
+    // Its day come, it shows.
+    vi.setSystemTime(T0 + DAY_MS);
+    expect((await viewer.query(api.usage.fleetSpend, { days: 1 })).rows.map((r) => [r.day, r.messages])).toEqual([[D0 + DAY_MS, 2]]);
   });
 
   test("batch ids are kept 7 days and then pruned a few per call; an older replay counts again", async () => {
@@ -664,11 +684,33 @@ describe("quota and budgets within Convex's limits", () => {
       }
     });
     const viewer = await signedIn(t, VIEWER);
-    const rows = await viewer.query(api.usage.fleetQuota, {});
+    const { rows, truncated } = await viewer.query(api.usage.fleetQuotaRows, {});
     expect(rows).toHaveLength(QUOTA.rows);
-    // The rows, each of their laptops once, and the viewer's identity.
-    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(QUOTA.rows + QUOTA.rows / 2 + 5);
+    expect(truncated).toBe(true);
+    // The rows (one more, to tell), each of their laptops once, and the viewer's identity.
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(QUOTA.rows + 1 + QUOTA.rows / 2 + 1 + 5);
     expect(lastCallMetrics().bytesRead).toBeLessThan(1 << 20);
+    // usage:fleetQuota, as the dashboard reads it now: the same rows, without the flag.
+    expect(await viewer.query(api.usage.fleetQuota, {})).toEqual(rows);
+  });
+
+  test("fleetQuotaRows says when rows were left out: not at exactly 400", async () => {
+    const t = makeT();
+    await t.run(async (ctx) => {
+      for (let n = 0; n < QUOTA.rows / 2; n++) {
+        const nodeId = await ctx.db.insert("nodes", { name: `n-${String(n).padStart(3, "0")}`, os: "linux", credentialHash: `h-${n}`, status: "offline", enrolledAt: T0, lastHeartbeat: 0 });
+        for (const account of ["~/.claude", "~/.claude-work"]) await ctx.db.insert("usageQuota", { nodeId, account, observedAt: T0, updatedAt: T0 });
+      }
+    });
+    const viewer = await signedIn(t, VIEWER);
+    const all = await viewer.query(api.usage.fleetQuotaRows, {});
+    expect([all.rows.length, all.truncated]).toEqual([QUOTA.rows, false]);
+    await t.run(async (ctx) => {
+      const nodeId = await ctx.db.insert("nodes", { name: "n-late", os: "linux", credentialHash: "h-late", status: "offline", enrolledAt: T0, lastHeartbeat: 0 });
+      await ctx.db.insert("usageQuota", { nodeId, observedAt: T0, updatedAt: T0 });
+    });
+    const more = await viewer.query(api.usage.fleetQuotaRows, {});
+    expect([more.rows.length, more.truncated]).toEqual([QUOTA.rows, true]);
   });
 
   test("recordQuota reads at most one more row than a laptop may keep, however many it has", async () => {
@@ -691,7 +733,8 @@ describe("quota and budgets within Convex's limits", () => {
     await t.run(async (ctx) => {
       for (let i = 0; i < EACH_LIMIT + 20; i++) {
         const orchestrationId = await ctx.db.insert("orchestrations", { nodeId, ...orchestration({ featureName: `f-${i}`, startedAt: T0 + i }), active: true, phasesCompleted: 0, updatedAt: T0 });
-        await ctx.db.insert("usageTotals", { orchestrationId, nodeId, ...ZERO, costMicros: 2_000_000, updatedAt: T0, budgetMicros: 1_000_000, budgetCrossedAt: T0 + i, budgetCrossedCostMicros: 2_000_000 });
+        await ctx.db.insert("usageTotals", { orchestrationId, nodeId, ...ZERO, costMicros: 2_000_000, updatedAt: T0, budgetMicros: 1_000_000, budgetCrossedAt: T0 + i });
+        await ctx.db.insert("usageBudgetCrossings", { orchestrationId, nodeId, featureName: `f-${i}`, budgetMicros: 1_000_000, crossedAt: T0 + i, costMicros: 2_000_000 });
       }
     });
     const viewer = await signedIn(t, VIEWER);
@@ -700,6 +743,46 @@ describe("quota and budgets within Convex's limits", () => {
     expect(budget[0].since).toBe(T0 + EACH_LIMIT + 19);
     expect(budget[0].title).toBe(`f-${EACH_LIMIT + 19} reached its budget of $1.00`);
     expect(lastCallMetrics().documentsRead).toBeLessThan(400);
+  });
+
+  test("moveBudgetCrossings copies the crossings older versions kept on the totals, a bounded page per call; again, it adds nothing", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const { nodeId } = await enroll(t);
+    const legacy = USAGE.migrate + 20;
+    const ids = await t.run(async (ctx) => {
+      const out: Id<"orchestrations">[] = [];
+      for (let i = 0; i < legacy + 1; i++) {
+        const orchestrationId = await ctx.db.insert("orchestrations", { nodeId, ...orchestration({ featureName: `f-${i}`, startedAt: T0 + i }), active: true, phasesCompleted: 0, updatedAt: T0 });
+        // As older versions stored a crossing; the last one has a budget it has not reached.
+        const crossed = i < legacy ? { budgetCrossedAt: T0 + i, budgetCrossedCostMicros: 1_500_000 + i } : {};
+        await ctx.db.insert("usageTotals", { orchestrationId, nodeId, ...ZERO, costMicros: 3_000_000, updatedAt: T0, budgetMicros: 1_000_000, ...crossed });
+        out.push(orchestrationId);
+      }
+      return out;
+    });
+    const viewer = await signedIn(t, VIEWER);
+    const budgetItems = async () => (await viewer.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "budget");
+    expect(await budgetItems()).toEqual([]);
+
+    expect(await t.mutation(internal.usage.moveBudgetCrossings, {})).toMatchObject({ moved: USAGE.migrate, isDone: false });
+    // A page of totals, each with its crossing (none yet) and its orchestration.
+    expect(lastCallMetrics().documentsRead).toBeLessThanOrEqual(2 * USAGE.migrate + 5);
+    expect(lastCallMetrics().documentsWritten).toBeLessThanOrEqual(USAGE.migrate + 5);
+    // It goes on by itself.
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
+    const crossings = await t.run((ctx) => ctx.db.query("usageBudgetCrossings").collect());
+    expect(crossings).toHaveLength(legacy);
+    expect(crossings.find((c) => c.orchestrationId === ids[7])).toMatchObject({ nodeId, featureName: "f-7", budgetMicros: 1_000_000, crossedAt: T0 + 7, costMicros: 1_500_007 });
+    const items = await budgetItems();
+    expect(items).toHaveLength(EACH_LIMIT);
+    expect(items[0]).toMatchObject({ key: `budget:${ids[legacy - 1]}`, since: T0 + legacy - 1, title: `f-${legacy - 1} reached its budget of $1.00` });
+    expect(items[0].detail).toMatch(/^\$1\.50 spent when it did/);
+    // Run again: nothing more.
+    expect(await t.mutation(internal.usage.moveBudgetCrossings, {})).toMatchObject({ moved: 0 });
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
+    expect(await t.run((ctx) => ctx.db.query("usageBudgetCrossings").collect())).toEqual(crossings);
   });
 });
 
@@ -920,6 +1003,31 @@ describe("usage:recordQuota and usage:fleetQuota", () => {
   });
 });
 
+describe("usage:forgetRevokedQuota (migration)", () => {
+  test("deletes the quota rows of laptops revoked before revoking deleted them, a bounded page of laptops per call", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const live = await enroll(t, "laptop-live");
+    await t.mutation(api.usage.recordQuota, { nodeToken: live.token, observedAt: T0, fiveHour: { usedPct: 5, resetsAt: T0 + HOUR_MS } });
+    const revoked = QUOTA.revokedNodes + 10;
+    await t.run(async (ctx) => {
+      for (let n = 0; n < revoked; n++) {
+        const nodeId = await ctx.db.insert("nodes", { name: `gone-${n}`, os: "linux", credentialHash: `h-${n}`, status: "offline", enrolledAt: T0, lastHeartbeat: T0, revokedAt: T0 + n });
+        for (const account of ["~/.claude", "~/.claude-work"]) await ctx.db.insert("usageQuota", { nodeId, account, observedAt: T0, updatedAt: T0 });
+      }
+    });
+    expect(await t.mutation(internal.usage.forgetRevokedQuota, {})).toMatchObject({ deleted: 2 * QUOTA.revokedNodes, isDone: false });
+    expect(lastCallMetrics().documentsWritten).toBeLessThanOrEqual(QUOTA.revokedNodes * QUOTA.accounts + 5);
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
+    expect(await t.run(async (ctx) => (await ctx.db.query("usageQuota").collect()).map((r) => r.nodeId))).toEqual([live.nodeId]);
+    // Run again: nothing more.
+    expect(await t.mutation(internal.usage.forgetRevokedQuota, {})).toMatchObject({ deleted: 0 });
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
+    expect(await t.run((ctx) => ctx.db.query("usageQuota").collect())).toHaveLength(1);
+  });
+});
+
 describe("usage:setBudget and its \"needs you\" item", () => {
   async function budgetItems(as: Awaited<ReturnType<typeof signedIn>>) {
     return (await as.query(api.needs.needsYou, {})).items.filter((i) => i.kind === "budget");
@@ -1049,6 +1157,49 @@ describe("usage:setBudget and its \"needs you\" item", () => {
     await viewer.mutation(api.needs.dismiss, { key: item.key, since: item.since });
     expect((await budgetItems(viewer))[0].dismissed).toBe(true);
     expect((await budgetItems(operator))[0].dismissed).toBe(false);
+  });
+
+  test("usage arriving writes nothing needsYou reads unless it crosses the budget: batches every 0.6 s re-run no open list", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+    const t = makeT();
+    const a = await laptop(t);
+    const o = a.orchestrationId;
+    const operator = await signedIn(t, OPERATOR);
+    const viewer = await signedIn(t, VIEWER);
+    await operator.mutation(api.usage.setBudget, { orchestrationId: o, budgetMicros: 3_000_000 });
+    const spend = (batch: string) => a.record(batch, [row({ orchestrationId: o, costMicros: 1_000_000 })]);
+    await spend("quiet-0001");
+    const { read } = await tablesTouched(() => viewer.query(api.needs.needsYou, {}));
+    // Every document of every table needsYou reads.
+    const readDocs = () =>
+      t.run(async (ctx) => {
+        const out: Record<string, unknown[]> = {};
+        for (const table of [...read].sort()) out[table] = await ctx.db.query(table as "nodes").collect();
+        return out;
+      });
+    // The tables a batch wrote that needsYou reads.
+    const batch = async (id: string) => {
+      vi.advanceTimersByTime(600);
+      const { written } = await tablesTouched(() => spend(id));
+      return [...written].filter((table) => read.has(table));
+    };
+
+    // Below the budget ($2.00 of $3.00).
+    let before = await readDocs();
+    expect(await batch("quiet-0002")).toEqual([]);
+    expect(await readDocs()).toEqual(before);
+    // Reaching it ($3.00): the item opens.
+    expect(await batch("quiet-0003")).not.toEqual([]);
+    const [item] = await budgetItems(viewer);
+    expect(item).toMatchObject({ since: T0 + 1200, title: "feature-laptop-a reached its budget of $3.00" });
+    expect(item.detail).toMatch(/^\$3\.00 spent when it did/);
+    // Past it: every batch leaves what needsYou reads as it was.
+    before = await readDocs();
+    for (let i = 4; i <= 8; i++) expect(await batch(`quiet-000${i}`)).toEqual([]);
+    expect(await readDocs()).toEqual(before);
+    expect(await budgetItems(viewer)).toEqual([item]);
+    expect((await viewer.query(api.usage.orchestrationTotals, { orchestrationId: o }))!.costMicros).toBe(8_000_000);
   });
 
   test("the budget is checked and the refusal names the field; a viewer may not set one", async () => {

@@ -10,8 +10,11 @@ import {
   breakdownOf,
   fleetQuota as fleetQuotaResult,
   fleetQuotaOf,
+  fleetQuotaRows as fleetQuotaRowsResult,
   fleetSpend as fleetSpendResult,
   fleetSpendOf,
+  forgetRevokedQuota as forgetRevoked,
+  moveBudgetCrossings as moveCrossings,
   orchestrationTotals as totals,
   pruneUsage as prune,
   quotaArgs,
@@ -69,11 +72,21 @@ export const recordQuota = nodeMutation({
   handler: (ctx, args) => recordQuotaOf(ctx, ctx.node, args, Date.now()),
 });
 
-/** Each laptop's accounts' quota windows and last rate-limit stop, by laptop name and account. */
+/**
+ * Each laptop's accounts' quota windows and last rate-limit stop, by laptop name and account, at
+ * most 400 rows; `truncated`: some were left out.
+ */
+export const fleetQuotaRows = viewerQuery({
+  args: {},
+  returns: fleetQuotaRowsResult,
+  handler: (ctx) => fleetQuotaOf(ctx),
+});
+
+/** fleetQuotaRows' rows alone, for dashboards built before it: remove once none calls it. */
 export const fleetQuota = viewerQuery({
   args: {},
   returns: fleetQuotaResult,
-  handler: (ctx) => fleetQuotaOf(ctx),
+  handler: async (ctx) => (await fleetQuotaOf(ctx)).rows,
 });
 
 /**
@@ -87,6 +100,31 @@ export const setBudget = operatorMutation({
     const { changed } = await setBudgetOf(ctx, ctx.actor, orchestrationId, budgetMicros);
     if (changed) await requestNotify(ctx);
     return null;
+  },
+});
+
+// Migrations, each run once after deploying the version that needs it (`npx convex run
+// usage:<name>`); each goes on by itself, a page per call, and running it again changes nothing.
+
+/** Copies budget crossings kept on `usageTotals` by older versions to `usageBudgetCrossings`. */
+export const moveBudgetCrossings = internalMutation({
+  args: { cursor: v.optional(v.union(v.string(), v.null())) },
+  returns: v.object({ moved: v.number(), continueCursor: v.string(), isDone: v.boolean() }),
+  handler: async (ctx, { cursor }) => {
+    const result = await moveCrossings(ctx, cursor ?? null);
+    if (!result.isDone) await ctx.scheduler.runAfter(0, internal.usage.moveBudgetCrossings, { cursor: result.continueCursor });
+    return result;
+  },
+});
+
+/** Deletes the quota rows of laptops revoked before revoking deleted them. */
+export const forgetRevokedQuota = internalMutation({
+  args: { cursor: v.optional(v.union(v.string(), v.null())) },
+  returns: v.object({ deleted: v.number(), continueCursor: v.string(), isDone: v.boolean() }),
+  handler: async (ctx, { cursor }) => {
+    const result = await forgetRevoked(ctx, cursor ?? null);
+    if (!result.isDone) await ctx.scheduler.runAfter(0, internal.usage.forgetRevokedQuota, { cursor: result.continueCursor });
+    return result;
   },
 });
 

@@ -531,25 +531,24 @@ export async function needsYou(
     });
   }
 
-  // Orchestrations whose spend reached their budget (model/usage.ts setBudget): open until the
-  // budget is raised above the spend or cleared; syncLaptop never touches them.
+  // Orchestrations whose spend reached their budget (model/usage.ts): open until the budget is
+  // raised above the spend or cleared; syncLaptop never touches them. Their own table, written
+  // only then: the usage totals, which every batch rewrites, are not read.
   const overBudget = await ctx.db
-    .query("usageTotals")
-    .withIndex("by_budget_crossed", (q) => q.gt("budgetCrossedAt", 0))
+    .query("usageBudgetCrossings")
+    .withIndex("by_crossed")
     .order("desc")
     .take(EACH_LIMIT);
-  for (const u of overBudget) {
-    const o = await ctx.db.get("orchestrations", u.orchestrationId);
-    if (o === null || u.budgetMicros === undefined || u.budgetCrossedAt === undefined) continue;
+  for (const c of overBudget) {
     drafts.push({
-      key: `budget:${u.orchestrationId}`,
+      key: `budget:${c.orchestrationId}`,
       kind: "budget",
-      title: `${o.featureName} reached its budget of ${dollars(u.budgetMicros)}`,
-      detail: `${dollars(u.budgetCrossedCostMicros ?? u.costMicros)} spent when it did. Raise or clear the budget on its page, or dismiss this.`,
-      since: u.budgetCrossedAt,
-      ...(await onNode(o.nodeId)),
-      orchestrationId: o._id,
-      featureName: o.featureName,
+      title: `${c.featureName} reached its budget of ${dollars(c.budgetMicros)}`,
+      detail: `${dollars(c.costMicros)} spent when it did. Raise or clear the budget on its page, or dismiss this.`,
+      since: c.crossedAt,
+      ...(await onNode(c.nodeId)),
+      orchestrationId: c.orchestrationId,
+      featureName: c.featureName,
     });
   }
 

@@ -8,6 +8,7 @@ import { hashCode, newCode, normalizeCode } from "./codes";
 import { fail } from "./errors";
 import { interrupt, targets } from "./actions";
 import { requestNotify } from "./notify";
+import { forgetQuota } from "./usage";
 import { internal } from "../_generated/api";
 
 export const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -134,7 +135,10 @@ export async function enroll(
   return { nodeId, credential, name };
 }
 
-/** Cut a laptop off: its credential stops working at once; its queued actions will never run. */
+/**
+ * Cut a laptop off: its credential stops working at once; its queued actions will never run; its
+ * quota rows (at most `QUOTA.accounts`) are deleted.
+ */
 export async function revoke(ctx: MutationCtx, actor: Actor, nodeId: Id<"nodes">): Promise<{ revoked: boolean }> {
   const node = await ctx.db.get("nodes", nodeId);
   if (node === null) fail("not_found", "no such laptop", "nodeId");
@@ -142,6 +146,8 @@ export async function revoke(ctx: MutationCtx, actor: Actor, nodeId: Id<"nodes">
   const now = Date.now();
   await ctx.db.patch("nodes", nodeId, { revokedAt: now, status: "offline" });
   await leavePresence(ctx, nodeId);
+  // Its quota is of no more use (fleetQuota left it out): re-admitted, it reports again.
+  await forgetQuota(ctx, nodeId);
   let cancelled = 0;
   let interrupted = 0;
   for (const status of ["pending", "claimed", "running"] as const) {

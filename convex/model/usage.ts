@@ -21,6 +21,9 @@ export const USAGE = {
   // Rows per batch: each touches at most 7 rows (bucket, totals, phase, agent, model, hour, day),
   // each read once by index and written once: <= 1,400 index ranges and reads, ~0.5 MiB.
   rows: 200,
+  // A row's hour may be this far after the server's clock at most (a laptop's clock running
+  // fast); anything later is a bug or a clock years off, and would count in "the last N days".
+  futureMs: DAY_MS,
   agentName: 64,
   model: 128,
   // Token counts, messages, web searches and micro-USD per row.
@@ -45,6 +48,8 @@ export const USAGE = {
   // fleetSpend: days it covers at most, and (laptop, day) rows it returns at most: 100 laptops.
   days: 31,
   dayRows: 31 * 100,
+  // usage:moveBudgetCrossings: usageTotals rows per call (each read with its orchestration).
+  migrate: 200,
 } as const;
 
 /**
@@ -127,10 +132,11 @@ function deltaOf(r: UsageRow): UsageSums {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-function checkRow(r: UsageRow, i: number): void {
+function checkRow(r: UsageRow, i: number, now: number): void {
   const at = (f: string) => `rows.${i}.${f}`;
   checkTimestamp(at("hour"), r.hour);
   if (r.hour % HOUR_MS !== 0) invalid(at("hour"), "the start of a UTC hour (a multiple of 3,600,000 ms)", `${r.hour}`);
+  if (r.hour > now + USAGE.futureMs) invalid(at("hour"), "not more than a day after the server's time", new Date(r.hour).toISOString());
   if (r.phaseNumber !== undefined) checkPhase(at("phaseNumber"), r.phaseNumber);
   if (r.agentName !== undefined) {
     checkString(at("agentName"), r.agentName, USAGE.agentName);
@@ -219,9 +225,9 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
   checkPattern("batch", batch, IDEMPOTENCY_RE, "8-128 characters of [A-Za-z0-9._:-]");
   if (rows.length === 0) invalid("rows", "at least one row", "0");
   checkCount("rows", rows, USAGE.rows);
-  rows.forEach(checkRow);
-
   const now = Date.now();
+  rows.forEach((r, i) => checkRow(r, i, now));
+
   const numbered = streamOf(batch);
   const stream =
     numbered === null
@@ -240,12 +246,12 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
     if (seen !== null) return { applied: false, budgetCrossed: false };
   }
 
-  const owned = new Set<Id<"orchestrations">>();
+  const owned = new Map<Id<"orchestrations">, Doc<"orchestrations">>();
   for (const [i, r] of rows.entries()) {
     if (r.orchestrationId === undefined || owned.has(r.orchestrationId)) continue;
     const o = await ctx.db.get("orchestrations", r.orchestrationId);
     if (o === null || o.nodeId !== node._id) fail("not_found", "no such orchestration on this laptop", `rows.${i}.orchestrationId`);
-    owned.add(r.orchestrationId);
+    owned.set(r.orchestrationId, o);
   }
 
   const buckets = new Deltas<BucketKey>();
@@ -306,10 +312,15 @@ export async function recordUsage(ctx: MutationCtx, node: Doc<"nodes">, batch: s
       continue;
     }
     const next = added(row, sums);
-    // Its spend reaches its budget: the "needs you" item (model/needs.ts) opens now.
-    const crossing = row.budgetMicros !== undefined && row.budgetCrossedAt === undefined && next.costMicros >= row.budgetMicros;
-    if (crossing) budgetCrossed = true;
-    await ctx.db.patch("usageTotals", row._id, { ...next, updatedAt: now, ...(crossing ? { budgetCrossedAt: now, budgetCrossedCostMicros: next.costMicros } : {}) });
+    // Its spend reaches its budget: the "needs you" item (model/needs.ts) opens now. Only then is
+    // `usageBudgetCrossings` written: needs:needsYou, which reads it, re-runs once.
+    const budget = row.budgetMicros;
+    const crossing = budget !== undefined && row.budgetCrossedAt === undefined && next.costMicros >= budget;
+    await ctx.db.patch("usageTotals", row._id, { ...next, updatedAt: now, ...(crossing ? { budgetCrossedAt: now } : {}) });
+    if (crossing) {
+      budgetCrossed = true;
+      await writeCrossing(ctx, owned.get(orchestrationId)!, { budgetMicros: budget, crossedAt: now, costMicros: next.costMicros });
+    }
   }
   for (const { key, sums } of rollups.values()) {
     const row = await ctx.db
@@ -455,13 +466,18 @@ export const fleetSpend = v.object({
   truncated: v.boolean(),
 });
 
-/** Each laptop's usage per UTC day over the last `days` days (today included), oldest day first. */
+/**
+ * Each laptop's usage per UTC day over the last `days` days (today included), oldest day first.
+ * A day after today (a laptop's clock running fast, or a row stored before hours were bounded)
+ * shows once its day has come.
+ */
 export async function fleetSpendOf(ctx: QueryCtx, days: number, now: number): Promise<Infer<typeof fleetSpend>> {
   checkNumber("days", days, { min: 1, max: USAGE.days, integer: true });
-  const from = now - (now % DAY_MS) - (days - 1) * DAY_MS;
+  const today = now - (now % DAY_MS);
+  const from = today - (days - 1) * DAY_MS;
   const rows = await ctx.db
     .query("usageDaily")
-    .withIndex("by_day_node", (q) => q.gte("day", from))
+    .withIndex("by_day_node", (q) => q.gte("day", from).lte("day", today))
     .order("desc")
     .take(USAGE.dayRows + 1);
   const kept = rows.slice(0, USAGE.dayRows).reverse();
@@ -486,6 +502,8 @@ export const QUOTA = {
   accounts: 8,
   // fleetQuota: rows it returns at most (200 laptops with two accounts each).
   rows: 400,
+  // usage:forgetRevokedQuota: revoked laptops per call (each with at most `accounts` rows).
+  revokedNodes: 50,
 } as const;
 
 // eslint-disable-next-line no-control-regex
@@ -606,21 +624,52 @@ export const fleetQuota = v.array(
   }),
 );
 
+export const fleetQuotaRows = v.object({
+  rows: fleetQuota,
+  // More than `QUOTA.rows` rows: those of the laptops last in id order (not name) are left out.
+  truncated: v.boolean(),
+});
+
 /**
  * Each laptop's accounts' quota as last seen (revoked laptops left out), by laptop name, then
  * account (the one not known last); at most `QUOTA.rows` rows, each laptop read once.
  */
-export async function fleetQuotaOf(ctx: QueryCtx): Promise<Infer<typeof fleetQuota>> {
-  const rows = await ctx.db.query("usageQuota").withIndex("by_node").take(QUOTA.rows);
+export async function fleetQuotaOf(ctx: QueryCtx): Promise<Infer<typeof fleetQuotaRows>> {
+  const rows = await ctx.db.query("usageQuota").withIndex("by_node").take(QUOTA.rows + 1);
   const nodes = new Map<Id<"nodes">, Doc<"nodes"> | null>();
   const out: Infer<typeof fleetQuota> = [];
-  for (const r of rows) {
+  for (const r of rows.slice(0, QUOTA.rows)) {
     if (!nodes.has(r.nodeId)) nodes.set(r.nodeId, await ctx.db.get("nodes", r.nodeId));
     const n = nodes.get(r.nodeId);
+    // Revoking deletes a laptop's rows (forgetQuota); these are from before it did.
     if (n == null || n.revokedAt !== undefined) continue;
     out.push({ nodeId: r.nodeId, nodeName: n.name, ...definedKey({ account: r.account, ...quotaOf(r) }) } as Infer<typeof fleetQuota>[number]);
   }
-  return out.sort((a, b) => byName(a.nodeName, b.nodeName) || byName(a.account, b.account));
+  return { rows: out.sort((a, b) => byName(a.nodeName, b.nodeName) || byName(a.account, b.account)), truncated: rows.length > QUOTA.rows };
+}
+
+/** Deletes a laptop's quota rows (nodes:revokeNode): at most `QUOTA.accounts`, all it keeps. */
+export async function forgetQuota(ctx: MutationCtx, nodeId: Id<"nodes">): Promise<number> {
+  const rows = await ctx.db
+    .query("usageQuota")
+    .withIndex("by_node", (q) => q.eq("nodeId", nodeId))
+    .take(QUOTA.accounts);
+  for (const r of rows) await ctx.db.delete("usageQuota", r._id);
+  return rows.length;
+}
+
+/**
+ * Migration (usage:forgetRevokedQuota): deletes the quota rows of laptops revoked before revoking
+ * deleted them, `QUOTA.revokedNodes` laptops per call. `cursor`: where the last call stopped.
+ */
+export async function forgetRevokedQuota(ctx: MutationCtx, cursor: string | null): Promise<{ deleted: number; continueCursor: string; isDone: boolean }> {
+  const page = await ctx.db
+    .query("nodes")
+    .withIndex("by_status_revoked_heartbeat", (q) => q.eq("status", "offline").gt("revokedAt", 0))
+    .paginate({ numItems: QUOTA.revokedNodes, cursor });
+  let deleted = 0;
+  for (const n of page.page) deleted += await forgetQuota(ctx, n._id);
+  return { deleted, continueCursor: page.continueCursor, isDone: page.isDone };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -633,9 +682,26 @@ export function usd(micros: number): string {
   return micros > 0 && micros < 10_000 ? "<$0.01" : `$${(micros / 1e6).toFixed(2)}`;
 }
 
+type Crossing = { budgetMicros: number; crossedAt: number; costMicros: number };
+
+async function crossingOf(ctx: QueryCtx, orchestrationId: Id<"orchestrations">): Promise<Doc<"usageBudgetCrossings"> | null> {
+  return await ctx.db
+    .query("usageBudgetCrossings")
+    .withIndex("by_orchestration", (q) => q.eq("orchestrationId", orchestrationId))
+    .unique();
+}
+
+/** Opens (or moves) the orchestration's budget item: its one row of `usageBudgetCrossings`. */
+async function writeCrossing(ctx: MutationCtx, o: Doc<"orchestrations">, crossing: Crossing, row?: Doc<"usageBudgetCrossings"> | null): Promise<void> {
+  const existing = row === undefined ? await crossingOf(ctx, o._id) : row;
+  if (existing === null) await ctx.db.insert("usageBudgetCrossings", { orchestrationId: o._id, nodeId: o.nodeId, featureName: o.featureName, ...crossing });
+  else await ctx.db.patch("usageBudgetCrossings", existing._id, crossing);
+}
+
 /**
  * Sets (`budgetMicros`, whole micro-USD, 1..10^12) or clears (null) an orchestration's budget.
- * A budget at or below its spend so far opens the item at once. Audited; the same budget
+ * A budget at or below its spend so far opens the item at once (a new one: it shows again to
+ * those who dismissed the last); one above it, or none, closes it. Audited; the same budget
  * again changes nothing. Returns whether the item opened or closed (notify).
  */
 export async function setBudget(
@@ -660,15 +726,40 @@ export async function setBudget(
     budgetMicros: budgetMicros ?? undefined,
     budgetSetAt: budgetMicros === null ? undefined : now,
     budgetCrossedAt: crossed ? now : undefined,
-    budgetCrossedCostMicros: crossed ? cost : undefined,
+    budgetCrossedCostMicros: undefined,
   };
   if (row === null) await ctx.db.insert("usageTotals", { orchestrationId, nodeId: o.nodeId, ...zero(), updatedAt: now, ...definedKey(budget) });
   else await ctx.db.patch("usageTotals", row._id, budget);
+  const crossing = await crossingOf(ctx, orchestrationId);
+  if (budgetMicros !== null && crossed) await writeCrossing(ctx, o, { budgetMicros, crossedAt: now, costMicros: cost }, crossing);
+  else if (crossing !== null) await ctx.db.delete("usageBudgetCrossings", crossing._id);
   await audit(ctx, actor, {
     verb: "orchestration.budget_changed",
     nodeId: o.nodeId,
     orchestrationId,
     detail: `${o.featureName}: budget ${before === undefined ? "none" : usd(before)} → ${budgetMicros === null ? "none" : usd(budgetMicros)} (spent ${usd(cost)})`,
   });
-  return { changed: crossed || row?.budgetCrossedAt !== undefined };
+  return { changed: crossed || crossing !== null || row?.budgetCrossedAt !== undefined };
+}
+
+/**
+ * Migration (usage:moveBudgetCrossings): older versions kept a crossing on the orchestration's
+ * `usageTotals` row (`budgetCrossedAt`, `budgetCrossedCostMicros`), which needs:needsYou read and
+ * every batch rewrote. Copies each into `usageBudgetCrossings` unless it is there already, a page
+ * per call (`cursor`: where the last call stopped); running it again adds nothing.
+ */
+export async function moveBudgetCrossings(ctx: MutationCtx, cursor: string | null): Promise<{ moved: number; continueCursor: string; isDone: boolean }> {
+  const page = await ctx.db
+    .query("usageTotals")
+    .withIndex("by_budget_crossed", (q) => q.gt("budgetCrossedAt", 0))
+    .paginate({ numItems: USAGE.migrate, cursor });
+  let moved = 0;
+  for (const row of page.page) {
+    if (row.budgetMicros === undefined || row.budgetCrossedAt === undefined || (await crossingOf(ctx, row.orchestrationId)) !== null) continue;
+    const o = await ctx.db.get("orchestrations", row.orchestrationId);
+    if (o === null) continue;
+    await writeCrossing(ctx, o, { budgetMicros: row.budgetMicros, crossedAt: row.budgetCrossedAt, costMicros: row.budgetCrossedCostMicros ?? row.costMicros }, null);
+    moved++;
+  }
+  return { moved, continueCursor: page.continueCursor, isDone: page.isDone };
 }
