@@ -330,7 +330,7 @@ def test_a_session_of_another_claude_config_dir_is_read_from_its_first_hook(
 def quota_of(owner: Api, name: str, account: str | None = None) -> dict[str, Any] | None:
     found = [
         q
-        for q in owner.query("usage:fleetQuota")
+        for q in owner.query("usage:fleetQuotaRows")["rows"]
         if q["nodeName"] == name and q.get("account") == account
     ]
     return found[0] if found else None

@@ -11,6 +11,7 @@ import {
   hourlyBars,
   limitView,
   parseBudget,
+  unpricedBudgetText,
   spendTotals,
   windowView,
   type UsageSums,
@@ -52,6 +53,25 @@ test("a budget typed in dollars, or what is wrong with it", () => {
   expect(budgetText(12_000_000, 10_000_000)).toBe("$12.00 of $10.00 (120%)");
 });
 
+test("a budget typed with commas: thousands in groups of three, or a decimal comma; anything else said", () => {
+  expect(parseBudget("12,50")).toEqual({ micros: 12_500_000 });
+  expect(parseBudget("1,5")).toEqual({ micros: 1_500_000 });
+  expect(parseBudget("$0,75")).toEqual({ micros: 750_000 });
+  expect(parseBudget("1,234")).toEqual({ micros: 1_234_000_000 });
+  expect(parseBudget("1,234.50")).toEqual({ micros: 1_234_500_000 });
+  expect(parseBudget("12,505")).toEqual({ micros: 12_505_000_000 }); // three digits after it: thousands
+  expect(parseBudget("12,345,678")).toHaveProperty("problem"); // well formed, but over the most
+  for (const bad of ["1,2,3", "12,5.0", "1,23,456", "1,2345", ",", "1,"]) {
+    expect(parseBudget(bad)).toEqual({ problem: expect.stringContaining("comma") });
+  }
+});
+
+test("tokens with no known price are said not to count against the budget", () => {
+  expect(unpricedBudgetText(0)).toBeNull();
+  expect(unpricedBudgetText(2_000_000)).toBe("2M tokens have no known price and are not counted against the budget.");
+  expect(unpricedBudgetText(1)).toBe("1 token has no known price and is not counted against the budget.");
+});
+
 describe("the hourly chart", () => {
   test("every hour from the first to the last, the empty ones at zero; cost when any is known", () => {
     const h0 = NOW - 3 * HOUR_MS;
@@ -76,7 +96,19 @@ describe("the hourly chart", () => {
     expect(unit).toBe("tokens");
     expect(cut).toBe(true);
     expect(bars).toHaveLength(CHART_HOURS);
-    expect(bars[bars.length - 1]).toEqual({ hour: NOW, value: 5, costMicros: 0, tokens: 5 });
+    expect(bars[bars.length - 1]).toEqual({ hour: NOW, value: 5, costMicros: 0, tokens: 5, unpricedTokens: 5 });
+  });
+
+  test("each bar carries its tokens with no known price, so an hour used only by such a model is not lost", () => {
+    const { bars, unit } = hourlyBars([
+      { ...ZERO, hour: NOW - HOUR_MS, costMicros: 50_000, input: 10 },
+      { ...ZERO, hour: NOW, output: 12_000, unpricedTokens: 12_000 },
+    ]);
+    expect(unit).toBe("cost");
+    expect(bars.map((b) => [b.value, b.tokens, b.unpricedTokens])).toEqual([
+      [50_000, 10, 0],
+      [0, 12_000, 12_000],
+    ]);
   });
 });
 
@@ -87,6 +119,11 @@ describe("quota", () => {
     expect(windowView({ usedPct: 80, resetsAt: NOW + HOUR_MS }, NOW)).toMatchObject({ tone: "warning" });
     expect(windowView({ usedPct: 100, resetsAt: NOW + HOUR_MS }, NOW)).toMatchObject({ tone: "full" });
     expect(windowView({ usedPct: 95, resetsAt: NOW }, NOW)).toEqual({ state: "reset", resetAt: NOW });
+    // The tone follows the share as shown: what reads "80%" warns, what reads "100%" is at the limit.
+    expect(windowView({ usedPct: 79.94, resetsAt: NOW + HOUR_MS }, NOW)).toMatchObject({ tone: "ok" });
+    expect(windowView({ usedPct: 79.96, resetsAt: NOW + HOUR_MS }, NOW)).toMatchObject({ tone: "warning" });
+    expect(windowView({ usedPct: 99.94, resetsAt: NOW + HOUR_MS }, NOW)).toMatchObject({ tone: "warning" });
+    expect(windowView({ usedPct: 99.96, resetsAt: NOW + HOUR_MS }, NOW)).toMatchObject({ tone: "full" });
     expect([0, 23.5, 41.25, 80, 99.96, 100, 123.4].map(formatPct)).toEqual(["0%", "23.5%", "41.3%", "80%", "100%", "100%", "123%"]);
   });
 

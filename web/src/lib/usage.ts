@@ -58,11 +58,18 @@ export function costText(totals: Pick<UsageSums, "costMicros" | "unpricedTokens"
 }
 
 /**
- * A budget typed in dollars ("12.50", "$12.50", "1,000") as whole micro-USD, or what is wrong with
- * it, in words.
+ * A budget typed in dollars ("12.50", "$12.50", "1,000", "1,234.50", or with a decimal comma as
+ * phones in many locales type it: "12,50") as whole micro-USD, or what is wrong with it, in words.
+ * A comma is either between thousands, in groups of three, or the one decimal mark before one or
+ * two digits; "1,500" is fifteen hundred.
  */
 export function parseBudget(text: string): { micros: number } | { problem: string } {
-  const clean = text.trim().replace(/^\$/, "").replace(/,/g, "").trim();
+  let clean = text.trim().replace(/^\$/, "").trim();
+  if (clean.includes(",")) {
+    if (/^\d{1,3}(,\d{3})+(\.\d*)?$/.test(clean)) clean = clean.replace(/,/g, "");
+    else if (/^\d*,\d{1,2}$/.test(clean)) clean = clean.replace(",", ".");
+    else return { problem: "Use a comma only between thousands (1,234.50) or as the decimal point (12,50)." };
+  }
   if (clean === "") return { problem: "Type an amount in dollars, e.g. 25 or 12.50." };
   if (!/^\d+(\.\d{0,6})?$|^\.\d{1,6}$/.test(clean)) return { problem: "Type an amount in dollars, digits and a point only, e.g. 12.50." };
   const micros = Math.round(Number(clean) * 1e6);
@@ -71,10 +78,20 @@ export function parseBudget(text: string): { micros: number } | { problem: strin
   return { micros };
 }
 
-/** Spend against a budget in words: "$4.50 of $10.00 (45%)". */
+/** Spend against a budget in words: "$4.50 of $10.00 (45%)". Priced cost only, as the server counts it. */
 export function budgetText(costMicros: number, budgetMicros: number): string {
   const pct = Math.floor((costMicros / budgetMicros) * 100);
   return `${formatCost(costMicros)} of ${formatCost(budgetMicros)} (${pct}%)`;
+}
+
+/**
+ * What the budget leaves out: "2M tokens have no known price and are not counted against the
+ * budget."; null when every token had a price.
+ */
+export function unpricedBudgetText(unpricedTokens: number): string | null {
+  if (unpricedTokens <= 0) return null;
+  const one = unpricedTokens === 1;
+  return `${formatTokens(unpricedTokens)} ${one ? "token has" : "tokens have"} no known price and ${one ? "is" : "are"} not counted against the budget.`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -84,7 +101,8 @@ export const HOUR_MS = 3_600_000;
 /** The chart shows the newest this many hours at most (a week). */
 export const CHART_HOURS = 168;
 
-export type Bar = { hour: number; value: number; costMicros: number; tokens: number };
+/** One hour of the chart; `unpricedTokens` are those of models without a known price (in `tokens`, not in `costMicros`). */
+export type Bar = { hour: number; value: number; costMicros: number; tokens: number; unpricedTokens: number };
 
 /**
  * The hourly bars of the chart: every hour from the first with usage to the last (the empty ones
@@ -103,7 +121,8 @@ export function hourlyBars(byHour: readonly ({ hour: number } & UsageSums)[]): {
     const h = at.get(hour);
     const costMicros = h?.costMicros ?? 0;
     const tokens = h === undefined ? 0 : totalTokens(h);
-    bars.push({ hour, costMicros, tokens, value: unit === "cost" ? costMicros : tokens });
+    const unpricedTokens = h?.unpricedTokens ?? 0;
+    bars.push({ hour, costMicros, tokens, unpricedTokens, value: unit === "cost" ? costMicros : tokens });
   }
   return { bars, unit, cut: sorted[0]!.hour < first };
 }
@@ -183,17 +202,26 @@ export type WindowView =
   | { state: "reset"; resetAt: number }
   | { state: "used"; pct: number; resetsAt: number; tone: "ok" | "warning" | "full" };
 
-/** A window as the dashboard shows it: a reset one as "reset" (never its stale share). */
+/** A share to the one decimal `formatPct` shows. */
+function roundPct(pct: number): number {
+  return Math.round(pct * 10) / 10;
+}
+
+/**
+ * A window as the dashboard shows it: a reset one as "reset" (never its stale share). Its tone
+ * follows the share as shown, so what reads "80%" warns and what reads "100%" is at the limit.
+ */
 export function windowView(w: QuotaWindow | undefined, now: number): WindowView {
   if (w === undefined) return { state: "unknown" };
   if (w.resetsAt <= now) return { state: "reset", resetAt: w.resetsAt };
   const pct = Math.max(0, w.usedPct);
-  return { state: "used", pct, resetsAt: w.resetsAt, tone: pct >= 100 ? "full" : pct >= WARN_PCT ? "warning" : "ok" };
+  const shown = roundPct(pct);
+  return { state: "used", pct, resetsAt: w.resetsAt, tone: shown >= 100 ? "full" : shown >= WARN_PCT ? "warning" : "ok" };
 }
 
 /** "23%", "99.5%" (one decimal only below 100 when it has one). */
 export function formatPct(pct: number): string {
-  const rounded = Math.round(pct * 10) / 10;
+  const rounded = roundPct(pct);
   return `${Number.isInteger(rounded) || rounded >= 100 ? Math.round(rounded) : rounded.toFixed(1)}%`;
 }
 

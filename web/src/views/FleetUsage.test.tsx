@@ -14,13 +14,18 @@ const ZERO = { messages: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, we
 
 const served: Record<string, unknown> = {};
 const asked: { name: string; args: unknown }[] = [];
+// As convex's, a result keeps its identity from render to render until it changes.
+const results = new Map<string, unknown>();
 vi.mock("convex/react", async (importOriginal) => ({
   ...(await importOriginal<typeof import("convex/react")>()),
   useQuery: (fn: Parameters<typeof getFunctionName>[0], args: unknown) => {
     const name = getFunctionName(fn);
     asked.push({ name, args });
     const value = served[name];
-    return typeof value === "function" ? (value as (a: unknown) => unknown)(args) : value;
+    if (typeof value !== "function") return value;
+    const key = `${name}:${JSON.stringify(args)}`;
+    if (!results.has(key)) results.set(key, (value as (a: unknown) => unknown)(args));
+    return results.get(key);
   },
 }));
 
@@ -36,6 +41,7 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
   for (const k of Object.keys(served)) delete served[k];
+  results.clear();
   asked.length = 0;
 });
 
@@ -80,6 +86,46 @@ describe("the fleet's spend", () => {
     expect(cells(screen.getByTestId("fleet-spend-laptops"))[0]).toEqual(["a removed laptop", "1", "$10.00"]);
   });
 
+  test("a laptop used only with models of no known price: its tokens said in words, never $0.00", () => {
+    served["usage:fleetSpend"] = { from: D0 - 6 * DAY, rows: [{ ...ZERO, day: D0, nodeId: "nb", output: 12_000, unpricedTokens: 12_000 }], truncated: false };
+    render(<FleetSpend />);
+    expect(screen.getByTestId("fleet-spend-total")).toHaveTextContent("12k tokens price unknown");
+    expect(cells(screen.getByTestId("fleet-spend-laptops"))).toEqual([["bravo", "12k", "12k tokens price unknown"]]);
+    expect(cells(screen.getByTestId("fleet-spend-days")).at(-1)).toEqual(["Fri 4 Dec", "12k", "12k tokens price unknown"]);
+    // Only a day with nothing used costs "$0.00".
+    expect(screen.getByTestId("fleet-spend-total").textContent).not.toContain("$0.00");
+    expect(within(screen.getByTestId("fleet-spend-laptops")).queryByText(/\$0\.00/)).toBeNull();
+  });
+
+  test("another range: the last result stays, marked as updating, until the new one arrives", () => {
+    const rows = [{ ...ZERO, day: D0, nodeId: "na", costMicros: 3_000_000, output: 4_000 }];
+    let thirty: unknown = undefined;
+    served["usage:fleetSpend"] = ({ days }: { days: number }) => (days === 7 ? { from: D0 - 6 * DAY, rows, truncated: false } : thirty);
+    const { rerender } = render(<FleetSpend />);
+    const spend = screen.getByTestId("fleet-spend");
+    fireEvent.change(within(spend).getByRole("combobox", { name: "Spend over the last" }), { target: { value: "30" } });
+    // Still the 7 days, said as such, and busy for assistive tech.
+    expect(screen.getByTestId("fleet-spend-total")).toHaveTextContent("$3.00");
+    expect(cells(screen.getByTestId("fleet-spend-days"))).toHaveLength(7);
+    expect(spend).toHaveTextContent("4k tokens over the last 7 days");
+    expect(screen.getByTestId("fleet-spend-body")).toHaveAttribute("aria-busy", "true");
+    expect(screen.getByTestId("fleet-spend-updating")).toHaveTextContent("Showing the last 7 days while the last 30 load.");
+    thirty = { from: D0 - 29 * DAY, rows, truncated: false };
+    results.clear();
+    rerender(<FleetSpend />);
+    expect(cells(screen.getByTestId("fleet-spend-days"))).toHaveLength(30);
+    expect(screen.getByTestId("fleet-spend-body")).toHaveAttribute("aria-busy", "false");
+    expect(screen.queryByTestId("fleet-spend-updating")).toBeNull();
+  });
+
+  test("while the laptops' names load, no laptop is called removed", () => {
+    delete served["nodes:listNodes"];
+    served["usage:fleetSpend"] = { from: D0 - 6 * DAY, rows: [{ ...ZERO, day: D0, nodeId: "na", costMicros: 3_000_000, output: 4_000 }], truncated: false };
+    render(<FleetSpend />);
+    expect(screen.getByTestId("fleet-spend-laptops")).not.toHaveTextContent("removed");
+    expect(cells(screen.getByTestId("fleet-spend-laptops"))).toEqual([["a laptop (name loading)", "4k", "$3.00"]]);
+  });
+
   test("nothing spent: said in words; loading: a placeholder", () => {
     const { unmount } = render(<FleetSpend />);
     expect(screen.getByTestId("fleet-spend").textContent).not.toMatch(/\$/);
@@ -115,7 +161,7 @@ describe("each laptop's quota", () => {
   const windowOf = (name: string, w: string) => within(laptop(name)).getAllByTestId("quota-window").find((e) => e.dataset.window === w)!;
 
   test("used and resets in; close to the limit from 80 %; a reset window says reset, not its old share", () => {
-    served["usage:fleetQuota"] = quota();
+    served["usage:fleetQuotaRows"] = { rows: quota(), truncated: false };
     render(<FleetQuota />);
     expect(screen.getByTestId("fleet-quota")).toHaveTextContent("Per Claude account");
     expect(laptop("alpha")).toHaveTextContent("its config dir not reported");
@@ -132,7 +178,7 @@ describe("each laptop's quota", () => {
   });
 
   test("each account of a laptop (its Claude Code config dir) has a card of its own, named by it", () => {
-    served["usage:fleetQuota"] = quota();
+    served["usage:fleetQuotaRows"] = { rows: quota(), truncated: false };
     render(<FleetQuota />);
     expect(screen.getAllByTestId("quota-account")).toHaveLength(4);
     const work = laptop("alpha", "~/.claude-work");
@@ -145,7 +191,7 @@ describe("each laptop's quota", () => {
 
   test("config dirs logged in to one account, on any laptop, are one card: each window as last seen, the latest stop", async () => {
     const key = "0123456789abcdef".repeat(2);
-    served["usage:fleetQuota"] = [
+    served["usage:fleetQuotaRows"] = { truncated: false, rows: [
       { nodeId: "na", nodeName: "alpha", account: "~/.claude", accountKey: key, observedAt: T0 - 60_000, fiveHour: { usedPct: 10, resetsAt: T0 + 3 * HOUR } },
       { nodeId: "na", nodeName: "alpha", account: "~/.claude-work", accountKey: "f".repeat(32), observedAt: T0 - 60_000, fiveHour: { usedPct: 92, resetsAt: T0 + 4 * HOUR } },
       {
@@ -159,7 +205,7 @@ describe("each laptop's quota", () => {
         limitedText: "limit reached",
       },
       { nodeId: "nb", nodeName: "bravo", account: "~/.claude", accountKey: key, observedAt: T0 - 20_000, sevenDay: { usedPct: 50, resetsAt: T0 + 3 * DAY } },
-    ];
+    ] };
     render(<FleetQuota />);
     const cards = screen.getAllByTestId("quota-account");
     expect(cards.map((c) => [c.dataset.node, c.dataset.account, c.dataset.seen])).toEqual([
@@ -183,8 +229,28 @@ describe("each laptop's quota", () => {
     expect(out.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
   });
 
+  test("the warning follows the share as shown: what reads 80 % warns, what reads 100 % is at the limit", () => {
+    served["usage:fleetQuotaRows"] = {
+      truncated: false,
+      rows: [{ nodeId: "na", nodeName: "alpha", observedAt: T0 - 60_000, fiveHour: { usedPct: 79.96, resetsAt: T0 + HOUR }, sevenDay: { usedPct: 99.96, resetsAt: T0 + DAY } }],
+    };
+    render(<FleetQuota />);
+    expect(windowOf("alpha", "fiveHour")).toHaveTextContent("80% used, close to the limit");
+    expect(windowOf("alpha", "sevenDay")).toHaveTextContent("100% used, at the limit");
+  });
+
+  test("more rows than one read holds: said under the cards", () => {
+    served["usage:fleetQuotaRows"] = { rows: quota(), truncated: false };
+    const { unmount } = render(<FleetQuota />);
+    expect(screen.queryByTestId("fleet-quota-truncated")).toBeNull();
+    unmount();
+    served["usage:fleetQuotaRows"] = { rows: quota(), truncated: true };
+    render(<FleetQuota />);
+    expect(screen.getByTestId("fleet-quota-truncated")).toHaveTextContent("Some laptops' quota is not shown");
+  });
+
   test("limit reached after a rate-limit stop, with when it resets and the API's words", () => {
-    served["usage:fleetQuota"] = quota();
+    served["usage:fleetQuotaRows"] = { rows: quota(), truncated: false };
     render(<FleetQuota />);
     const limited = within(laptop("bravo")).getByTestId("quota-limited");
     expect(limited).toHaveTextContent("Limit reached 5 min ago");
@@ -194,11 +260,11 @@ describe("each laptop's quota", () => {
   });
 
   test("no laptop has reported: said in words; axe-core finds nothing to fix on the cards", async () => {
-    served["usage:fleetQuota"] = [];
+    served["usage:fleetQuotaRows"] = { rows: [], truncated: false };
     const { unmount } = render(<FleetQuota />);
     expect(screen.getByTestId("fleet-quota")).toHaveTextContent("No laptop has reported its quota yet.");
     unmount();
-    served["usage:fleetQuota"] = quota();
+    served["usage:fleetQuotaRows"] = { rows: quota(), truncated: false };
     render(<FleetQuota />);
     vi.useRealTimers();
     const out = await axe.run(screen.getByTestId("fleet-quota"), { rules: { "color-contrast": { enabled: false } } });

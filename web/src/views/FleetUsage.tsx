@@ -1,6 +1,6 @@
 // The fleet's spend and quota (issue 22): what every laptop's agents cost per day and per laptop
 // over the last 7 or 30 days (usage:fleetSpend), and each Claude account's quota windows as the
-// laptops' status lines last reported them (usage:fleetQuota; config dirs logged in to one
+// laptops' status lines last reported them (usage:fleetQuotaRows; config dirs logged in to one
 // account as one): used, when they reset, a warning from 80 %, and "limit reached" after a
 // rate-limit stop.
 import { useQuery } from "convex/react";
@@ -8,8 +8,10 @@ import { useState } from "react";
 import { api } from "../api";
 import { EmptyState, Panel, ProgressBar, Skeleton, Time, cx, ui } from "../components/ui";
 import { useNow } from "../hooks/useNow";
+import { useStableQuery } from "../hooks/useStableQuery";
 import {
   accountQuotas,
+  costText,
   formatCost,
   formatPct,
   formatTokens,
@@ -32,13 +34,12 @@ export function dayText(day: number): string {
   return new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" }).format(day);
 }
 
-function Spent({ costMicros, unpricedTokens }: { costMicros: number; unpricedTokens: number }) {
-  return (
-    <>
-      {formatCost(costMicros)}
-      {unpricedTokens > 0 && <span className={u.muted}> + {formatTokens(unpricedTokens)} tokens price unknown</span>}
-    </>
-  );
+/**
+ * What was spent, as `costText` says it: "$1.23", "$1.23 + 12k tokens price unknown", "12k tokens
+ * price unknown" (never "$0.00" for tokens without a price); "$0.00" only when nothing was used.
+ */
+function spentText(s: { costMicros: number; unpricedTokens: number }): string {
+  return costText(s) ?? formatCost(0);
 }
 
 type SpendRow = { key: string; head: string; tokens: number; costMicros: number; unpricedTokens: number };
@@ -64,9 +65,7 @@ function SpendTable({ title, label, testId, first, rows }: { title: string; labe
                   {r.head}
                 </th>
                 <td>{formatTokens(r.tokens)}</td>
-                <td>
-                  <Spent costMicros={r.costMicros} unpricedTokens={r.unpricedTokens} />
-                </td>
+                <td>{spentText(r)}</td>
               </tr>
             ))}
           </tbody>
@@ -76,12 +75,17 @@ function SpendTable({ title, label, testId, first, rows }: { title: string; labe
   );
 }
 
-/** Spend per day and per laptop over the last 7 or 30 days. */
+/**
+ * Spend per day and per laptop over the last 7 or 30 days. Another range keeps the last one on
+ * screen, said as such and busy for assistive tech, until its figures arrive.
+ */
 export function FleetSpend() {
   const [days, setDays] = useState<(typeof SPEND_DAYS)[number]>(7);
-  const spend = useQuery(api.usage.fleetSpend, { days });
+  const held = useStableQuery(api.usage.fleetSpend, { days });
   const nodes = useQuery(api.nodes.listNodes);
   const names = new Map((nodes ?? []).map((n) => [n._id as string, n.name]));
+  // A laptop missing from the list is a removed one, once the list is there.
+  const nameOf = (nodeId: string) => names.get(nodeId) ?? (nodes === undefined ? "a laptop (name loading)" : "a removed laptop");
   const picker = (
     <label className={u.daysPicker}>
       <span className="visually-hidden">Spend over</span>
@@ -95,48 +99,60 @@ export function FleetSpend() {
     </label>
   );
   let body;
-  if (spend === undefined) {
+  if (held === undefined) {
     body = <Skeleton height={140} />;
   } else {
+    // The figures answer `shown` days: `days` once they arrive, the previous range until then.
+    const { result: spend, stale } = held;
+    const shown = held.args.days;
     const t = spendTotals(spend.rows);
     const byDay = new Map(t.byDay.map((d) => [d.day, d]));
     // Every day of the range, today last; a day without usage at zero.
-    const allDays = Array.from({ length: days }, (_, i) => spend.from + i * DAY_MS);
-    body =
-      t.total.tokens === 0 ? (
-        <EmptyState title={`Nothing spent in the last ${days} days.`}>
-          <p>Costs appear here as agents work on any laptop.</p>
-        </EmptyState>
-      ) : (
-        <>
-          <p className={u.summary}>
-            <span className={u.cost} data-testid="fleet-spend-total">
-              {formatCost(t.total.costMicros)}
-            </span>
-            <span className={u.muted}>
-              {formatTokens(t.total.tokens)} tokens over the last {days} days{t.total.unpricedTokens > 0 && `, ${formatTokens(t.total.unpricedTokens)} of them price unknown`}
-            </span>
+    const allDays = Array.from({ length: shown }, (_, i) => spend.from + i * DAY_MS);
+    body = (
+      <div aria-busy={stale} data-testid="fleet-spend-body">
+        {stale && (
+          <p className={u.muted} data-testid="fleet-spend-updating">
+            Showing the last {shown} days while the last {days} load.
           </p>
-          <SpendTable
-            title="Per laptop"
-            label="Spend per laptop"
-            testId="fleet-spend-laptops"
-            first="Laptop"
-            rows={t.byNode.map((n) => ({ key: n.nodeId, head: names.get(n.nodeId) ?? "a removed laptop", ...n }))}
-          />
-          <SpendTable
-            title="Per day (UTC)"
-            label="Spend per day"
-            testId="fleet-spend-days"
-            first="Day"
-            rows={allDays.map((day) => {
-              const d = byDay.get(day);
-              return { key: String(day), head: dayText(day), tokens: d?.tokens ?? 0, costMicros: d?.costMicros ?? 0, unpricedTokens: d?.unpricedTokens ?? 0 };
-            })}
-          />
-          {spend.truncated && <p className={u.muted}>Too many laptops to show every day: the oldest days are incomplete.</p>}
-        </>
-      );
+        )}
+        {t.total.tokens === 0 ? (
+          <EmptyState title={`Nothing spent in the last ${shown} days.`}>
+            <p>Costs appear here as agents work on any laptop.</p>
+          </EmptyState>
+        ) : (
+          <>
+            <p className={u.summary}>
+              <span className={u.cost} data-testid="fleet-spend-total">
+                {spentText(t.total)}
+              </span>
+              <span className={u.muted}>
+                {formatTokens(t.total.tokens)} tokens over the last {shown} days
+                {t.total.unpricedTokens > 0 && `, ${formatTokens(t.total.unpricedTokens)} of them price unknown`}
+              </span>
+            </p>
+            <SpendTable
+              title="Per laptop"
+              label="Spend per laptop"
+              testId="fleet-spend-laptops"
+              first="Laptop"
+              rows={t.byNode.map((n) => ({ key: n.nodeId, head: nameOf(n.nodeId), ...n }))}
+            />
+            <SpendTable
+              title="Per day (UTC)"
+              label="Spend per day"
+              testId="fleet-spend-days"
+              first="Day"
+              rows={allDays.map((day) => {
+                const d = byDay.get(day);
+                return { key: String(day), head: dayText(day), tokens: d?.tokens ?? 0, costMicros: d?.costMicros ?? 0, unpricedTokens: d?.unpricedTokens ?? 0 };
+              })}
+            />
+            {spend.truncated && <p className={u.muted}>Too many laptops to show every day: the oldest days are incomplete.</p>}
+          </>
+        )}
+      </div>
+    );
   }
   return (
     <div data-testid="fleet-spend">
@@ -237,7 +253,8 @@ function AccountQuotaCard({ q, now }: { q: AccountQuota; now: number }) {
 
 /** Each Claude account's quota: one per config dir, or per account where the laptops know it. */
 export function FleetQuota() {
-  const quota = useQuery(api.usage.fleetQuota, {});
+  const found = useQuery(api.usage.fleetQuotaRows, {});
+  const quota = found?.rows;
   const now = useNow();
   return (
     <div data-testid="fleet-quota">
@@ -262,6 +279,11 @@ export function FleetQuota() {
                 <AccountQuotaCard key={q.key} q={q} now={now} />
               ))}
             </ul>
+            {found?.truncated && (
+              <p className={u.muted} data-testid="fleet-quota-truncated">
+                Some laptops&apos; quota is not shown: more than 400 accounts&apos; windows were reported.
+              </p>
+            )}
           </>
         )}
       </Panel>

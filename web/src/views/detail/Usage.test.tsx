@@ -164,6 +164,45 @@ describe("the usage section", () => {
     ]);
   });
 
+  test("the hourly chart with no known price: tokens, and each hour's cost said unknown, never $0.00", () => {
+    served["usage:orchestrationTotals"] = totals({ costMicros: 0, unpricedTokens: 1_285_200 });
+    const b = breakdown();
+    b.byHour = [
+      { ...ZERO, hour: T0 - 2 * HOUR, messages: 2, output: 12_000, unpricedTokens: 12_000 },
+      { ...ZERO, hour: T0 - HOUR, messages: 3, output: 3_000, unpricedTokens: 3_000 },
+    ];
+    served["usage:orchestrationBreakdown"] = b;
+    show();
+    const chart = screen.getByTestId("usage-chart");
+    expect(within(chart).getByRole("img").getAttribute("aria-label")).toMatch(/^Tokens per hour, 2 hours: 15k tokens in all/);
+    expect(rowsOf("usage-chart").map((r) => r.slice(1))).toEqual([
+      ["12k", "12k tokens price unknown"],
+      ["3k", "3k tokens price unknown"],
+    ]);
+    expect(chart.textContent).not.toContain("$0.00");
+  });
+
+  test("the hourly chart, partly priced: an hour used only by a model with no known price is listed, and its tokens said", () => {
+    served["usage:orchestrationTotals"] = totals();
+    const b = breakdown();
+    b.byHour = [
+      { ...ZERO, hour: T0 - 3 * HOUR, messages: 2, input: 100, output: 1_000, costMicros: 50_000 },
+      { ...ZERO, hour: T0 - 2 * HOUR, messages: 2, output: 12_000, unpricedTokens: 12_000 },
+      { ...ZERO, hour: T0 - HOUR, messages: 2, input: 200, output: 800, costMicros: 20_000, unpricedTokens: 800 },
+    ];
+    served["usage:orchestrationBreakdown"] = b;
+    show();
+    const chart = screen.getByTestId("usage-chart");
+    expect(within(chart).getByRole("img").getAttribute("aria-label")).toMatch(/^Cost per hour, 3 hours: \$0\.07 in all \+ 12\.8k tokens price unknown, the most \$0\.05 /);
+    expect(rowsOf("usage-chart").map((r) => r.slice(1))).toEqual([
+      ["1.1k", "$0.05"],
+      ["12k", "12k tokens price unknown"],
+      ["1k", "$0.02 + 800 tokens price unknown"],
+    ]);
+    // The bars are cost only; the tokens they leave out are said beside them.
+    expect(screen.getByTestId("usage-chart-unpriced")).toHaveTextContent("The bars count priced cost only: 12.8k tokens price unknown are not in them.");
+  });
+
   test("before any usage: said in words, and the budget can be set already", () => {
     served["usage:orchestrationTotals"] = null;
     served["usage:orchestrationBreakdown"] = { byPhase: [], byAgent: [], byModel: [], byHour: [], truncated: { phases: false, agents: false, models: false, hours: false } };
@@ -199,6 +238,28 @@ describe("the budget", () => {
     // A viewer reads it, and is told who can change it.
     expect(within(screen.getByTestId("budget-form")).queryByRole("textbox")).toBeNull();
     expect(screen.getByTestId("budget-form")).toHaveTextContent("An operator or owner can set a budget.");
+  });
+
+  test("tokens with no known price: said plainly not to count against it", () => {
+    served["usage:orchestrationTotals"] = totals({ costMicros: 0, unpricedTokens: 2_000_000, budgetMicros: 10_000_000 });
+    show("viewer");
+    expect(screen.getByTestId("budget-status")).toHaveTextContent("$0.00 of $10.00 (0%)");
+    expect(screen.getByTestId("budget-unpriced")).toHaveTextContent("2M tokens have no known price and are not counted against the budget.");
+    cleanup();
+    served["usage:orchestrationTotals"] = totals({ budgetMicros: 10_000_000 });
+    show("viewer");
+    expect(screen.queryByTestId("budget-unpriced")).toBeNull();
+  });
+
+  test("a comma decimal, as a phone in many locales types it, is a decimal point", async () => {
+    served["usage:orchestrationTotals"] = totals();
+    show();
+    const form = screen.getByTestId("budget-form");
+    fireEvent.change(within(form).getByRole("textbox", { name: "Set a budget, in US dollars" }), { target: { value: "12,50" } });
+    await act(async () => {
+      fireEvent.submit(form);
+    });
+    expect(setBudget).toHaveBeenCalledWith(expect.objectContaining({ orchestrationId: ORCH, budgetMicros: 12_500_000 }));
   });
 
   test("an operator sets it in dollars; a typo is said before anything is sent", async () => {

@@ -9,13 +9,13 @@ import { Button, EmptyState, Panel, Skeleton, Time, cx, ui } from "../../compone
 import { CLIENT } from "../../lib/client";
 import { describeError } from "../../lib/errors";
 import { formatAbsolute } from "../../lib/time";
-import { budgetText, formatCost, formatTokens, hourlyBars, parseBudget, totalTokens, type UsageSums } from "../../lib/usage";
+import { budgetText, formatCost, formatTokens, hourlyBars, parseBudget, totalTokens, unpricedBudgetText, type UsageSums } from "../../lib/usage";
 import { useMe } from "../../session";
 import u from "../usage.module.css";
 
 type Totals = UsageSums & { budgetMicros?: number; budgetCrossedAt?: number };
 
-/** "$1.23", "$1.23 + 12k unpriced", "12k tokens, price unknown". */
+/** "$1.23", "$1.23 + 12k tokens price unknown", "12k tokens price unknown". */
 function CostCell({ sums }: { sums: Pick<UsageSums, "costMicros" | "unpricedTokens"> }) {
   if (sums.unpricedTokens <= 0) return <>{formatCost(sums.costMicros)}</>;
   const unknown = `${formatTokens(sums.unpricedTokens)} tokens price unknown`;
@@ -50,6 +50,8 @@ function Budget({ orchestrationId, totals, canSet }: { orchestrationId: Id<"orch
   const [busy, setBusy] = useState(false);
   const budget = totals?.budgetMicros;
   const cost = totals?.costMicros ?? 0;
+  // The server compares the priced cost only; what it leaves out is said beside it.
+  const unpriced = unpricedBudgetText(totals?.unpricedTokens ?? 0);
   const send = async (budgetMicros: number | null) => {
     setBusy(true);
     setProblem(null);
@@ -86,6 +88,7 @@ function Budget({ orchestrationId, totals, canSet }: { orchestrationId: Id<"orch
           </span>
         )}
       </div>
+      {budget !== undefined && unpriced !== null && <span data-testid="budget-unpriced">{unpriced}</span>}
       {canSet ? (
         <>
           <div className={u.budgetRow}>
@@ -146,9 +149,13 @@ function UsageChart({ byHour }: { byHour: Breakdown["byHour"] }) {
   const total = bars.reduce((sum, b) => sum + b.value, 0);
   const first = bars[0]!.hour;
   const last = bars[bars.length - 1]!.hour;
+  // In cost, the bars leave out the tokens of models without a known price: said in words.
+  const unpriced = unit === "cost" ? bars.reduce((sum, b) => sum + b.unpricedTokens, 0) : 0;
+  const unknown = unpriced > 0 ? `${formatTokens(unpriced)} tokens price unknown` : null;
   const title = `${unit === "cost" ? "Cost" : "Tokens"} per hour, ${bars.length} ${bars.length === 1 ? "hour" : "hours"}${cut ? " (the newest week)" : ""}`;
-  const label = `${title}: ${say(total)} in all, the most ${say(peak.value)} in the hour from ${hourText(peak.hour)}.`;
-  const used = bars.filter((b) => b.value > 0);
+  const label = `${title}: ${say(total)} in all${unknown === null ? "" : ` + ${unknown}`}, the most ${say(peak.value)} in the hour from ${hourText(peak.hour)}.`;
+  // Every hour with usage, priced or not.
+  const used = bars.filter((b) => b.tokens > 0 || b.costMicros > 0);
   return (
     <div className={u.block} data-testid="usage-chart">
       <h3>{title}</h3>
@@ -163,6 +170,11 @@ function UsageChart({ byHour }: { byHour: Breakdown["byHour"] }) {
         <span>{hourText(first)}</span>
         {last !== first && <span>{hourText(last)}</span>}
       </div>
+      {unknown !== null && (
+        <p className={u.muted} data-testid="usage-chart-unpriced">
+          The bars count priced cost only: {unknown} are not in them.
+        </p>
+      )}
       <details>
         <summary>The figures, as a table</summary>
         <div className={u.scroll} tabIndex={0} role="region" aria-label="Usage per hour">
@@ -181,7 +193,9 @@ function UsageChart({ byHour }: { byHour: Breakdown["byHour"] }) {
                     <Time at={b.hour} />
                   </td>
                   <td>{formatTokens(b.tokens)}</td>
-                  <td>{formatCost(b.costMicros)}</td>
+                  <td>
+                    <CostCell sums={b} />
+                  </td>
                 </tr>
               ))}
             </tbody>
