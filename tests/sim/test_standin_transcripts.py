@@ -217,7 +217,7 @@ def test_a_phases_transcripts_give_each_agent_its_tokens(tmp_path: Path) -> None
                 continue
             who = attribute(record, source, facts)
             got.setdefault((who.orchestration_id, who.phase, who.agent), Counter()).update(tokens)
-            aggregator.add(record, who, now_ms=0, more=more)
+            aggregator.add(record, who, now_ms=int(time.time() * 1000), more=more)
             models.add(record.model)
     # messages written as two lines, counted once, at their last line's figures
     assert dedupe.repeats > 0 and dedupe.grown > 0

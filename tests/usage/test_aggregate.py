@@ -64,6 +64,9 @@ def test_values_convex_would_refuse_become_not_known() -> None:
     odd = Attribution(orchestration_id="o", phase="1.2", agent="bad name")
     agg.add(_record(at_ms=5, model="m\x07"), odd, now_ms=NOW)
     agg.add(_record(at_ms=None, model="x" * 200), Attribution(phase="1", agent="a"), now_ms=NOW)
+    # A line stamped in the future (its laptop's clock was wrong): counted at the time it was
+    # read, where Convex takes it (it refuses an hour more than a day ahead: the whole batch).
+    agg.add(_record(at_ms=5_680_000_000_000, model="m\x07"), odd, now_ms=NOW)
     first, second = (r.to_wire() for r in agg.take(PRICES))
     assert first == {
         "hour": NOW - NOW % HOUR_MS,
@@ -77,6 +80,8 @@ def test_values_convex_would_refuse_become_not_known() -> None:
     assert second["model"] == "unknown"
     assert "phaseNumber" not in second
     assert "agentName" not in second
+    # the line stamped in 2150 and the one in 1970, both at the time they were read
+    assert (second["hour"], second["messages"]) == (NOW - NOW % HOUR_MS, 2)
 
 
 def test_a_bucket_past_the_wire_bound_starts_a_new_row() -> None:
@@ -174,7 +179,7 @@ def test_a_dated_model_is_priced_by_each_rows_hour() -> None:
         agg.add(
             _record(**reads, cache_read=1_000_000, at_ms=_hour(f"{at}:00+00:00")),
             Attribution(),
-            now_ms=NOW,
+            now_ms=_hour("2026-10-08T00:00:00+00:00"),
         )
     rows = agg.take(PRICES)
     assert [(r.messages, r.cost_micros) for r in rows] == [

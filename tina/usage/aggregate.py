@@ -38,6 +38,10 @@ MAX_MODEL = 128
 # model has no control characters). A value it would refuse is left out ("not known") rather than
 # have the whole batch refused; a time out of range is placed at the time it was read.
 TIMESTAMP_MS = (946_684_800_000, 7_258_118_400_000)
+AHEAD_MS = HOUR_MS
+"""A line stamped more than this after the time it is read (its laptop's clock was wrong) is
+placed at that time: Convex refuses a row more than a day ahead of its own time, and with it the
+whole batch."""
 PHASE = re.compile(r"[1-9][0-9]{0,2}(?:\.5){0,2}")
 AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -156,7 +160,7 @@ class Aggregator:
         only what a later line of a message counted already adds: those tokens and searches, at
         the band of the message's own prompt, and no message."""
         at = record.at_ms
-        if at is None or not TIMESTAMP_MS[0] <= at < TIMESTAMP_MS[1]:
+        if at is None or not TIMESTAMP_MS[0] <= at < min(TIMESTAMP_MS[1], now_ms + AHEAD_MS):
             at = now_ms
         key = _key(at - at % HOUR_MS, attribution, record.model)
         added = record if more is None else _growth(record, more)
