@@ -15,9 +15,10 @@ session, so it may say less): its tokens count once either way.
 
 The keys are kept hashed (16 bytes of SHA-256, hex) and bounded: the most recent :data:`KEEP`
 keys are remembered. Repeats come within a file's lifetime, so a repeat of a message older than
-that many messages ago is counted again (a resumed copy of a session that large). The counts
-counted of the most recent :data:`OPEN` messages are remembered with them: a later line of an
-older message adds nothing (a message's lines come within its reply, seconds to minutes apart).
+that many messages ago is counted again (a resumed copy of a session that large). What was
+counted of each of the most recent :data:`OPEN` messages is remembered with its key: a later line
+of an older message adds nothing (a message's lines come within its reply, seconds to minutes
+apart).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ with ``sessionId``, ``cwd``, ``timestamp``, ``uuid`` and ``parentUuid`` on each.
 reply has a text block and a tool call is written as two lines, one per block, with the same
 message id and request id (as Claude Code writes a streamed message): the first line's usage is
 what the reply's start said (its output a few tokens, no web search yet), the last line's the
-final figures; usage tools count the pair once, at its last line's figures. An in-process teammate's (or subagent's) transcript lies under its lead's session:
+final figures; usage tools count the pair once, at its last line's figures. An in-process
+teammate's (or subagent's) transcript lies under its lead's session:
 ``<project>/<lead session id>/subagents/agent-<id>.jsonl``, every line ``isSidechain: true`` with
 its ``agentId`` and the lead's ``sessionId`` (reference: claude-agent-teams.md §7.2). Where a
 tmux-pane teammate's transcript lies is not in the reference: it is a Claude Code session of its
