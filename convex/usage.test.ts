@@ -814,6 +814,34 @@ describe("usage:fleetSpend", () => {
     }
   });
 
+  test("today and the days before it, asked apart: today's rows are never read by the query of the days before", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(D0 + 10 * HOUR_MS);
+    const t = makeT();
+    const a = await laptop(t);
+    await a.record("split-a-0001", [row({ hour: D0 }), row({ hour: D0 - DAY_MS }), row({ hour: D0 - 3 * DAY_MS })]);
+    const viewer = await signedIn(t, VIEWER);
+    const before = await viewer.query(api.usage.fleetSpend, { days: 6, until: D0 - DAY_MS });
+    const read = lastCallMetrics().documentsRead;
+    expect(before.from).toBe(D0 - 6 * DAY_MS);
+    expect(before.rows.map((r) => r.day)).toEqual([D0 - 3 * DAY_MS, D0 - DAY_MS]);
+    const today = await viewer.query(api.usage.fleetSpend, { days: 1, until: D0 });
+    expect(today.rows.map((r) => [r.day, r.nodeId])).toEqual([[D0, a.nodeId]]);
+    // Together, the week the one query gives.
+    expect([...before.rows, ...today.rows]).toEqual((await viewer.query(api.usage.fleetSpend, { days: 7 })).rows);
+    // More laptops spending today: the days before read just what they did (their index range
+    // ends before today, so a batch rewriting today's rows leaves that query be).
+    for (const name of ["laptop-b", "laptop-c", "laptop-d"]) await (await laptop(t, name)).record(`split-${name}`, [row({ hour: D0 + HOUR_MS })]);
+    expect(await viewer.query(api.usage.fleetSpend, { days: 6, until: D0 - DAY_MS })).toEqual(before);
+    expect(lastCallMetrics().documentsRead).toBe(read);
+    expect((await viewer.query(api.usage.fleetSpend, { days: 1, until: D0 })).rows).toHaveLength(4);
+    // A day's start, not after tomorrow by the server's clock.
+    for (const until of [D0 + 2 * DAY_MS, D0 + 1, NaN]) {
+      expect(await refusal(viewer.query(api.usage.fleetSpend, { days: 1, until }))).toMatchObject({ code: "invalid_argument", field: "until" });
+    }
+    expect((await viewer.query(api.usage.fleetSpend, { days: 1, until: D0 + DAY_MS })).rows).toEqual([]);
+  });
+
   test("past 3,100 (laptop, day) rows it keeps the newest days and says so", async () => {
     vi.useFakeTimers();
     vi.setSystemTime(D0 + HOUR_MS);

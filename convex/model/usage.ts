@@ -459,7 +459,7 @@ export async function breakdownOf(ctx: QueryCtx, orchestrationId: Id<"orchestrat
 }
 
 export const fleetSpend = v.object({
-  // The first day covered (00:00 UTC), `days - 1` days before today.
+  // The first day covered (00:00 UTC), `days - 1` days before the last.
   from: v.number(),
   rows: v.array(v.object({ day: v.number(), nodeId: v.id("nodes"), ...usageSums })),
   // More than 3,100 (laptop, day) rows: the newest are returned, the oldest days are incomplete.
@@ -467,17 +467,26 @@ export const fleetSpend = v.object({
 });
 
 /**
- * Each laptop's usage per UTC day over the last `days` days (today included), oldest day first.
- * A day after today (a laptop's clock running fast, or a row stored before hours were bounded)
- * shows once its day has come.
+ * Each laptop's usage per UTC day over `days` days up to `until` (a day's 00:00 UTC; today by the
+ * server's clock when absent), oldest day first. A dashboard asks for today and for the days
+ * before it apart: every batch rewrites today's rows, and only the query whose range holds them
+ * runs again. A day after today (a laptop's clock running fast, or a row stored before hours were
+ * bounded) shows once its day has come.
  */
-export async function fleetSpendOf(ctx: QueryCtx, days: number, now: number): Promise<Infer<typeof fleetSpend>> {
+export async function fleetSpendOf(ctx: QueryCtx, days: number, now: number, until?: number): Promise<Infer<typeof fleetSpend>> {
   checkNumber("days", days, { min: 1, max: USAGE.days, integer: true });
   const today = now - (now % DAY_MS);
-  const from = today - (days - 1) * DAY_MS;
+  if (until !== undefined) {
+    checkTimestamp("until", until);
+    if (until % DAY_MS !== 0) invalid("until", "the start of a UTC day (a multiple of 86,400,000 ms)", `${until}`);
+    // A viewer's clock may be ahead of the server's; not by more than a day.
+    if (until > today + DAY_MS) invalid("until", "not after tomorrow by the server's clock", new Date(until).toISOString());
+  }
+  const last = until ?? today;
+  const from = last - (days - 1) * DAY_MS;
   const rows = await ctx.db
     .query("usageDaily")
-    .withIndex("by_day_node", (q) => q.gte("day", from).lte("day", today))
+    .withIndex("by_day_node", (q) => q.gte("day", from).lte("day", last))
     .order("desc")
     .take(USAGE.dayRows + 1);
   const kept = rows.slice(0, USAGE.dayRows).reverse();

@@ -4,6 +4,7 @@
 // account as one): used, when they reset, a warning from 80 %, and "limit reached" after a
 // rate-limit stop.
 import { useQuery } from "convex/react";
+import type { FunctionReturnType } from "convex/server";
 import { useState } from "react";
 import { api } from "../api";
 import { EmptyState, Panel, ProgressBar, Skeleton, Time, cx, ui } from "../components/ui";
@@ -75,13 +76,31 @@ function SpendTable({ title, label, testId, first, rows }: { title: string; labe
   );
 }
 
+type Spend = FunctionReturnType<typeof api.usage.fleetSpend>;
+
+/**
+ * The last `days` days' spend, as two live queries: today's, which every batch from a laptop
+ * changes, and the days before it, which a batch leaves be (so a busy fleet re-runs only the
+ * small one). Each keeps its last result while a new range loads (`stale`); `days`: the days the
+ * result answers.
+ */
+function useSpend(days: number): { spend: Spend; days: number; stale: boolean } | undefined {
+  const now = useNow();
+  const today = now - (now % DAY_MS); // UTC, as the rows' days
+  const before = useStableQuery(api.usage.fleetSpend, { days: days - 1, until: today - DAY_MS });
+  const current = useStableQuery(api.usage.fleetSpend, { days: 1, until: today });
+  if (before === undefined || current === undefined) return undefined;
+  const spend = { from: before.result.from, rows: [...before.result.rows, ...current.result.rows], truncated: before.result.truncated || current.result.truncated };
+  return { spend, days: before.args.days + 1, stale: before.stale || current.stale };
+}
+
 /**
  * Spend per day and per laptop over the last 7 or 30 days. Another range keeps the last one on
  * screen, said as such and busy for assistive tech, until its figures arrive.
  */
 export function FleetSpend() {
   const [days, setDays] = useState<(typeof SPEND_DAYS)[number]>(7);
-  const held = useStableQuery(api.usage.fleetSpend, { days });
+  const held = useSpend(days);
   const nodes = useQuery(api.nodes.listNodes);
   const names = new Map((nodes ?? []).map((n) => [n._id as string, n.name]));
   // A laptop missing from the list is a removed one, once the list is there.
@@ -103,8 +122,7 @@ export function FleetSpend() {
     body = <Skeleton height={140} />;
   } else {
     // The figures answer `shown` days: `days` once they arrive, the previous range until then.
-    const { result: spend, stale } = held;
-    const shown = held.args.days;
+    const { spend, stale, days: shown } = held;
     const t = spendTotals(spend.rows);
     const byDay = new Map(t.byDay.map((d) => [d.day, d]));
     // Every day of the range, today last; a day without usage at zero.
