@@ -542,7 +542,8 @@ def main() -> int:
 
 Measured {today()} on {host}; `bench/usage_tail.py --shape {args.shape} --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g} --idle-window {args.idle_window:g} --idle-secs {args.idle_secs:g}`.
 A real daemon, local backend, real git worktree and teams; the transcripts: {shape}.
-They are appended as Claude Code writes them (each assistant message streamed as two lines with the same ids, a user line
+They are appended as Claude Code writes them (each assistant message streamed as two lines with the same ids, its output count growing from
+the first to the last, a user line
 between turns). The daemon reads and sends usage in quick rounds while a dashboard is open
 (this script says so every 20 s, as the web app does: `presence:watch`) and once per
 `usage_idle_secs` ({args.idle_secs:g} s) otherwise.
