@@ -10,6 +10,10 @@ every value), line by line, for lines of three shapes:
 - **compaction**: a line whose request compacted its context on the server (`iterations`) and
   searched the web.
 
+Also the memory the daemon keeps to count each message once (`tina.usage.dedupe`), once it has
+seen more messages than it remembers (a day of heavy use): the keys of the last 50,000 and what
+was counted of the last 4,096, measured with `tracemalloc` in this process.
+
 Both readings give the same record for each (checked). Each of `--repeats` rounds times
 `--number` readings of each way, the two ways in alternating order; the figure is the median
 over the rounds, in µs per line, and the ratio is the median of the rounds' own ratios (measured
@@ -21,14 +25,17 @@ side by side, so a noisy machine moves both alike).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 from _common import add_output_args, machine, record, today, write_result
 
+from tina.usage.dedupe import KEEP, OPEN, Dedupe
 from tina.usage.transcript import UsageRecord, parse_line, parse_tolerantly
 
 BASE = {
@@ -137,6 +144,24 @@ def measure(line: bytes, repeats: int, number: int) -> dict[str, Any]:
     }
 
 
+def dedupe_memory() -> dict[str, float]:
+    """MB the message keys hold once the window is full: every key, and the figures counted."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        dedupe = Dedupe()
+        for n in range(KEEP + OPEN):  # past the window: what a long-running daemon holds
+            key = f"msg_01{n:022d}:req_011C{n:020d}"
+            dedupe.first(key, (3, 400 + n % 999, 1200, 40_000 + n, 0, 0))
+        dedupe.take_fresh()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    return {"keys": len(dedupe), "figures": len(dedupe.open_items()), "mb": held / 1e6}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description="one transcript line's reading: typed decoding vs the tolerant reading"
@@ -153,6 +178,7 @@ def main() -> int:
             raise SystemExit(f"{name}: the two readings differ: {typed!r} != {tolerant!r}")
         results[name] = measure(line, args.repeats, args.number)
 
+    memory = dedupe_memory()
     rows = "\n".join(
         f"| {name} | {r['bytes']:,} | {r['typed_us']:.1f} | {r['tolerant_us']:.1f} | "
         f"{r['ratio']:.2f}× |"
@@ -172,11 +198,14 @@ ratio is the median of the rounds' own ratios.
 {rows}
 
 The daemon parses every line of a streamed message (its output count grows from line to line)
-and never parses a line without `"usage"` (user lines, tool results)."""
+and never parses a line without `"usage"` (user lines, tool results).
+
+Counting each message once, with the window full ({memory["keys"]:,} keys, the figures of
+{memory["figures"]:,} messages): **{memory["mb"]:.1f} MB** (`tracemalloc`)."""
     print(body)
     if args.record:
         record("usage-parse", body)
-    write_result(args.json, "usage-parse", body, [], {"shapes": results})
+    write_result(args.json, "usage-parse", body, [], {"shapes": results, "dedupe": memory})
     return 0
 
 

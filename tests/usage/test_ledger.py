@@ -1025,7 +1025,9 @@ def test_a_long_prompts_later_output_is_priced_at_its_prompts_tier(tmp_path: Pat
     assert _one_row(ledger.seal(PRICES))["costMicros"] == 1000 * 45 // 2  # 22.5 µ$ a token
 
 
-def test_counted_figures_from_a_state_of_another_shape_start_it_fresh(tmp_path: Path) -> None:
+def test_a_state_saved_before_or_partly_unreadable_still_counts_each_message_once(
+    tmp_path: Path,
+) -> None:
     state = tmp_path / "usage.json"
     transcript = tmp_path / "s.jsonl"
     transcript.write_bytes(_streamed(1))
@@ -1033,17 +1035,28 @@ def test_counted_figures_from_a_state_of_another_shape_start_it_fresh(tmp_path: 
     ledger.read(transcript, Facts())
     ledger.seal(PRICES)
     data = json.loads(state.read_bytes())
-    assert [entry[1:] for entry in data["open"]] == [[3, 1, 2000, 15_000, 0, 0]]
+    (h,) = data["seen"]
+    assert re.fullmatch(r"[0-9a-f]{16}", h)
+    assert data["open"] == [[h, 3, 1, 2000, 15_000, 0, 0]]
 
-    data["open"] = [[data["open"][0][0], 3, -1, 2000, 15_000, 0, 0]]
-    state.write_text(json.dumps(data))
-    assert UsageLedger.load(state).recovered is not None
+    def load(**changes: Any) -> UsageLedger:
+        state.write_text(json.dumps(data | changes))
+        again = UsageLedger.load(state, clock=lambda: NOW)
+        assert again.recovered is None  # never set aside: that would count everything again
+        again.reader.marks.clear()  # read the transcript again from its start
+        return again
 
-    del data["open"]  # a state saved before the figures were kept: loads, figures unknown
-    state.write_text(json.dumps(data))
-    older = UsageLedger.load(state, clock=lambda: NOW)
-    assert older.recovered is None
-    with transcript.open("ab") as f:
-        f.write(_streamed(50))
-    older.read(transcript, Facts())
-    assert older.seal(PRICES) == []  # counted once already; its growth is not known
+    def rows(ledger: UsageLedger, *lines: bytes) -> list[dict[str, Any]]:
+        transcript.write_bytes(_streamed(1) + b"".join(lines))
+        ledger.read(transcript, Facts())
+        return [r for b in ledger.seal(PRICES) for r in b.rows]
+
+    # As older versions saved it: 32 hex digits a hash, no figures. Counted once already; what
+    # a later line adds is not known.
+    older = load(seen=[h + "0123456789abcdef"], open=None)
+    assert rows(older, _streamed(50)) == []
+    # A figure that cannot be right is left out: the message is still counted once.
+    bad = load(open=[[h, 3, -1, 2000, 15_000, 0, 0], ["zz", 1, 1, 1, 1, 1, 1]])
+    assert rows(bad, _streamed(50)) == []
+    # As saved: what the later line adds.
+    assert [r["output"] for r in rows(load(), _streamed(50))] == [49]

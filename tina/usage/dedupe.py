@@ -13,8 +13,9 @@ without both ids is always counted (nothing to recognise it by). A message repea
 file is attributed as the file read first says (a resumed copy's session is not the team's lead
 session, so it may say less): its tokens count once either way.
 
-The keys are kept hashed (16 bytes of SHA-256, hex) and bounded: the most recent :data:`KEEP`
-keys are remembered. Repeats come within a file's lifetime, so a repeat of a message older than
+The keys are kept hashed (8 bytes of SHA-256, as a number: under 100 bytes of memory each; saved
+as 16 hex digits, and a saved longer hash is read by its first 16) and bounded: the most recent
+:data:`KEEP` keys are remembered. Repeats come within a file's lifetime, so a repeat of a message older than
 that many messages ago is counted again (a resumed copy of a session that large). What was
 counted of each of the most recent :data:`OPEN` messages is remembered with its key: a later line
 of an older message adds nothing (a message's lines come within its reply, seconds to minutes
@@ -24,12 +25,12 @@ apart).
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 
 from .transcript import UsageRecord
 
-__all__ = ["KEEP", "OPEN", "Counts", "Dedupe", "counts_of", "hash_key", "saved_open"]
+__all__ = ["KEEP", "OPEN", "Counts", "Dedupe", "counts_of", "hash_key", "saved_hash", "saved_open"]
 
 KEEP = 50_000
 OPEN = 4096
@@ -41,8 +42,25 @@ write written for an hour, web searches (what :meth:`Dedupe.growth` compares, ki
 WIDTH = 6
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def hash_key(key: str) -> int:
+    """A message key's hash: its SHA-256's first 8 bytes, as a number."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def saved_hash(value: object) -> int | None:
+    """A saved hash back: 16 hex digits or more (older files saved 32), read by its first 16;
+    None for anything else."""
+    if not isinstance(value, str) or len(value) < 16:
+        return None
+    try:
+        return int(value[:16], 16)
+    except ValueError:
+        return None
+
+
+def _saved(h: int) -> str:
+    return f"{h:016x}"
 
 
 def counts_of(record: UsageRecord) -> Counts:
@@ -57,48 +75,55 @@ def counts_of(record: UsageRecord) -> Counts:
     )
 
 
-def saved_open(value: object) -> list[tuple[str, Counts]]:
+def saved_open(value: object) -> list[tuple[int, Counts]]:
     """Saved counts back (a journal line's, a snapshot's: ``[[hash, *counts], ...]``, each with
-    :data:`WIDTH` whole numbers, none negative); ValueError for anything else."""
-    if not isinstance(value, list | tuple):
-        raise ValueError("counted figures: expected a list")
-    out = []
+    :data:`WIDTH` whole numbers, none negative). What is not in that shape is left out: it costs
+    the growth of one message at most, where refusing the state would count every transcript
+    again."""
+    out: list[tuple[int, Counts]] = []
+    if not isinstance(value, list):
+        return out
     for entry in value:
-        if not isinstance(entry, list) or len(entry) != WIDTH + 1 or not isinstance(entry[0], str):
-            raise ValueError(f"counted figures: expected [hash, {WIDTH} numbers]")
-        counts = tuple(int(v) for v in entry[1:])
-        if any(v < 0 for v in counts):
-            raise ValueError("counted figures: a negative number")
-        out.append((entry[0], counts))
+        if not isinstance(entry, list) or len(entry) != WIDTH + 1:
+            continue
+        h = saved_hash(entry[0])
+        counts = tuple(v for v in entry[1:] if type(v) is int and v >= 0)
+        if h is not None and len(counts) == WIDTH:
+            out.append((h, counts))
     return out
 
 
 class Dedupe:
     def __init__(
         self,
-        hashes: Iterable[str] = (),
+        hashes: Iterable[object] = (),
         *,
         keep: int = KEEP,
         keep_open: int = OPEN,
     ) -> None:
+        """`hashes`: saved ones (:meth:`hashes`), oldest first."""
         self._keep = keep
         self._keep_open = keep_open
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._open: OrderedDict[str, Counts] = OrderedDict()  # hash -> counted, the most recent
+        # The hashes remembered: a set to look them up, a queue of the same numbers to forget
+        # the oldest (a number, a set slot and a queue slot: under 100 bytes each).
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
+        self._open: OrderedDict[int, Counts] = OrderedDict()  # hash -> counted, the most recent
         self.repeats = 0
         self.grown = 0  # later lines that added to a message counted already
-        self._fresh: list[str] = []  # remembered since the last `take_fresh`, in order
-        self._fresh_open: dict[str, Counts] = {}  # counts set since the last `take_fresh`
-        for h in hashes:
-            self._remember(h)
+        self._fresh: list[int] = []  # remembered since the last `take_fresh`, in order
+        self._fresh_open: dict[int, Counts] = {}  # counts set since the last `take_fresh`
+        self.extend(hashes)
 
-    def _remember(self, h: str) -> None:
-        self._seen[h] = None
-        self._seen.move_to_end(h)
-        while len(self._seen) > self._keep:
-            self._seen.popitem(last=False)
+    def _remember(self, h: int) -> None:
+        if h in self._seen:
+            return
+        self._seen.add(h)
+        self._order.append(h)
+        while len(self._order) > self._keep:
+            self._seen.discard(self._order.popleft())
 
-    def _set_open(self, h: str, counts: Counts) -> None:
+    def _set_open(self, h: int, counts: Counts) -> None:
         self._open[h] = counts
         self._open.move_to_end(h)
         while len(self._open) > self._keep_open:
@@ -142,38 +167,40 @@ class Dedupe:
 
     @property
     def fresh(self) -> list[str]:
-        """The hashes remembered since the last `take_fresh`, in order (a copy)."""
-        return list(self._fresh)
+        """The hashes remembered since the last `take_fresh`, in order, as saved."""
+        return [_saved(h) for h in self._fresh]
 
     @property
     def fresh_open(self) -> list[list[object]]:
         """The counts set since the last `take_fresh`, as saved: ``[hash, *counts]``."""
-        return [[h, *c] for h, c in self._fresh_open.items()]
+        return [[_saved(h), *c] for h, c in self._fresh_open.items()]
 
-    def take_fresh(self) -> list[str]:
-        """The hashes remembered since the last call (what a journal line adds), in order; the
-        counts set since are taken too."""
-        fresh, self._fresh = self._fresh, []
+    def take_fresh(self) -> None:
+        """Forget what was remembered since the last call as fresh (a journal line has it)."""
+        self._fresh = []
         self._fresh_open = {}
-        return fresh
 
-    def extend(self, hashes: Iterable[str]) -> None:
-        """Remember `hashes` (a journal's, replayed in order), not as fresh."""
-        for h in hashes:
-            self._remember(h)
+    def extend(self, hashes: Iterable[object]) -> None:
+        """Remember saved `hashes` (a journal's, replayed in order), not as fresh; one that is
+        not a saved hash is left out (a message that may be counted again, where refusing the
+        state would count every transcript again)."""
+        for value in hashes:
+            h = saved_hash(value)
+            if h is not None:
+                self._remember(h)
 
-    def extend_open(self, entries: Iterable[tuple[str, Counts]]) -> None:
+    def extend_open(self, entries: Iterable[tuple[int, Counts]]) -> None:
         """Remember saved counts (:func:`saved_open`'s, oldest first), not as fresh."""
         for h, counts in entries:
             self._set_open(h, counts)
 
     def hashes(self) -> list[str]:
-        """Oldest first, as the constructor takes them back."""
-        return list(self._seen)
+        """Oldest first, as saved (the constructor takes them back)."""
+        return [_saved(h) for h in self._order]
 
     def open_items(self) -> list[list[object]]:
         """The remembered counts, oldest first, as saved (``[hash, *counts]``)."""
-        return [[h, *c] for h, c in self._open.items()]
+        return [[_saved(h), *c] for h, c in self._open.items()]
 
     def __len__(self) -> int:
         return len(self._seen)

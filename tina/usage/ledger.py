@@ -346,7 +346,7 @@ class UsageLedger:
             )
         self.reader = TranscriptReader(marks=marks)
         self._saved_marks = dict(marks)
-        self.dedupe = Dedupe((str(h) for h in data["seen"]), keep=self._keep)
+        self.dedupe = Dedupe(data["seen"], keep=self._keep)
         self.dedupe.extend_open(saved_open(data.get("open", ())))  # absent: an older file
         self._pending = [
             Batch(id=str(b["id"]), rows=tuple(dict(r) for r in b["rows"])) for b in data["pending"]
@@ -397,7 +397,7 @@ class UsageLedger:
             for p, dev, inode, offset in line.get("marks", ())
         }
         gone = [str(p) for p in line.get("gone", ())]
-        seen = [str(h) for h in line.get("seen", ())]
+        seen = list(line.get("seen", ()))
         opened = saved_open(line.get("open", ()))
         sealed = [
             Batch(id=str(b["id"]), rows=tuple(dict(r) for r in b["rows"]))
