@@ -1060,3 +1060,62 @@ def test_a_state_saved_before_or_partly_unreadable_still_counts_each_message_onc
     assert rows(bad, _streamed(50)) == []
     # As saved: what the later line adds.
     assert [r["output"] for r in rows(load(), _streamed(50))] == [49]
+
+
+def _session_line(session: str, n: int) -> bytes:
+    return (
+        json.dumps(
+            {
+                "type": "assistant",
+                "sessionId": session,
+                "timestamp": f"2026-03-02T12:00:{n:02d}Z",
+                "requestId": f"req_{n}",
+                "message": {"id": f"msg_{n}", "model": "m", "usage": {"input_tokens": n}},
+            }
+        ).encode()
+        + b"\n"
+    )
+
+
+ORIGINAL = "11111111-2222-4333-8444-555555555555"
+RESUMED = "66666666-7777-4888-8999-aaaaaaaaaaaa"
+
+
+def test_a_resumed_sessions_copy_of_its_history_is_not_counted_again(tmp_path: Path) -> None:
+    """`claude --resume` starts a new transcript holding the resumed session's records, each
+    with its own session id, then the new ones: those are counted from the original's file,
+    however many messages came in between (more than the keys remembered, here 2)."""
+    project = tmp_path / "projects" / "-w"
+    project.mkdir(parents=True)
+    original = project / f"{ORIGINAL}.jsonl"
+    original.write_bytes(b"".join(_session_line(ORIGINAL, n) for n in (1, 2, 3)))
+    ledger = UsageLedger(tmp_path / "usage.json", keep=2, clock=lambda: NOW)
+    ledger.read(original, Facts())
+    copy = project / f"{RESUMED}.jsonl"
+    copy.write_bytes(
+        b"".join(_session_line(ORIGINAL, n) for n in (1, 2, 3)) + _session_line(RESUMED, 4)
+    )
+    ledger.read(copy, Facts())
+    rows = [r for b in ledger.seal(PRICES) for r in b.rows]
+    assert (_sum(rows, "messages"), _sum(rows, "input")) == (4, 1 + 2 + 3 + 4)
+    assert ledger.copied == 3
+
+
+def test_records_of_a_session_whose_file_was_not_read_are_counted_and_so_are_old_subagent_files(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "projects" / "-w"
+    project.mkdir(parents=True)
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    # its original gone (Claude Code deletes old transcripts): the copy is all there is
+    copy = project / f"{RESUMED}.jsonl"
+    copy.write_bytes(_session_line(ORIGINAL, 1) + _session_line(RESUMED, 2))
+    ledger.read(copy, Facts())
+    # a subagent's file as older versions laid it out, beside its session's, with its id
+    (project / f"{ORIGINAL}.jsonl").write_bytes(_session_line(ORIGINAL, 3))
+    ledger.read(project / f"{ORIGINAL}.jsonl", Facts())
+    (project / "agent-a1b2c3.jsonl").write_bytes(_session_line(ORIGINAL, 4))
+    ledger.read(project / "agent-a1b2c3.jsonl", Facts())
+    rows = [r for b in ledger.seal(PRICES) for r in b.rows]
+    assert (_sum(rows, "messages"), _sum(rows, "input")) == (4, 1 + 2 + 3 + 4)
+    assert ledger.copied == 0

@@ -53,13 +53,17 @@ def _copy(tmp_path: Path) -> Path:
     return projects
 
 
-def _line(message_id: str, input_tokens: int, output_tokens: int = 0) -> str:
+def _line(
+    message_id: str, input_tokens: int, output_tokens: int = 0, *, session: str = LEAD_SESSION
+) -> str:
+    """An assistant line of `session` (written in its own file: a record of another session is
+    a resumed copy, counted from that session's file)."""
     return (
         json.dumps(
             {
                 "type": "assistant",
                 "timestamp": "2026-03-02T12:00:00Z",
-                "sessionId": LEAD_SESSION,
+                "sessionId": session,
                 "cwd": WORKTREE,
                 "requestId": f"req-{message_id}",
                 "message": {
@@ -158,7 +162,7 @@ async def test_an_appended_line_reads_only_its_file_and_reaches_convex_once(
 
     transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000001.jsonl"
     with transcript.open("a") as f:  # a session in the worktree: attributed by its cwd
-        f.write(_line("msg-new-1", 1000, 50))
+        f.write(_line("msg-new-1", 1000, 50, session=transcript.stem))
     await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == before["input"] + 1000)
     assert reads == [transcript.name]  # the one file that changed, not every transcript
     after = rig.gateway.usage_totals("orch1")
@@ -186,7 +190,7 @@ async def test_with_no_dashboard_open_a_line_waits_for_the_lazy_round_and_an_ope
 
     transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000001.jsonl"
     with transcript.open("a") as f:
-        f.write(_line("msg-lazy-1", 700))
+        f.write(_line("msg-lazy-1", 700, session=transcript.stem))
     await _until(lambda: usage.pausing)  # the change is in hand; the next round is an hour off
     assert usage.rounds == rounds
     assert rig.gateway.usage_totals("orch1") == before
@@ -323,7 +327,7 @@ async def test_a_restart_sends_nothing_again(tmp_path: Path, rig: Rig) -> None:
     await _until(lambda: second.rounds >= 1)  # every transcript looked at once
     transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000002.jsonl"
     with transcript.open("a") as f:
-        f.write(_line("msg-after-restart", 5))
+        f.write(_line("msg-after-restart", 5, session=transcript.stem))
     await _until(lambda: rig.gateway.usage_totals("orch1")["input"] == totals["input"] + 5)
     assert rig.gateway.count("record_usage") == calls + 1  # only the new line's batch
 
@@ -337,7 +341,8 @@ async def test_a_transcript_longer_than_a_rounds_budget_is_read_to_its_end_witho
     projects = tmp_path / "projects"
     transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000001.jsonl"
     transcript.parent.mkdir(parents=True)
-    transcript.write_text("".join(_line(f"msg-{n}", 1) for n in range(10_000)))  # 3 MB
+    lines = (_line(f"msg-{n}", 1, session=transcript.stem) for n in range(10_000))
+    transcript.write_text("".join(lines))  # 3 MB
     ledger = UsageLedger(tmp_path / "usage.json")
     # a round reads whole 1 MB chunks until past its budget: here one chunk a round
     ledger.read = partial(ledger.read, budget=1)  # type: ignore[method-assign]

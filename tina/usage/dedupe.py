@@ -11,7 +11,9 @@ the message, and a later line that says more adds what it says more (:meth:`Dedu
 the sums end at the last line's figures, whichever rounds the lines were read in. A record
 without both ids is always counted (nothing to recognise it by). A message repeated in another
 file is attributed as the file read first says (a resumed copy's session is not the team's lead
-session, so it may say less): its tokens count once either way.
+session, so it may say less): its tokens count once either way. (A resumed session's copy of its
+history keeps each record's session id: the ledger counts those from their session's own file,
+whatever this remembers: :meth:`tina.usage.ledger.UsageLedger.read`.)
 
 The keys are kept hashed (8 bytes of SHA-256, as a number: under 100 bytes of memory each; saved
 as 16 hex digits, and a saved longer hash is read by its first 16) and bounded: the most recent

@@ -167,6 +167,8 @@ def stream_batch_id(stream: str, seq: int) -> str:
 
 
 _STREAM = re.compile(r"[0-9a-f]{32}")
+_SESSION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""A session transcript's name (its session id), as Claude Code names them."""
 
 
 @attrs.define
@@ -279,6 +281,7 @@ class UsageLedger:
         self._new_id = new_id or self._next_id
         self._keep = keep
         self.counted = 0  # messages counted since start
+        self.copied = 0  # records of another session read from its own file (see `read`)
         # Transcripts whose last read stopped at its budget: the rest waits for the next round.
         self.unfinished: set[Path] = set()
         self.dropped_batches = 0
@@ -581,7 +584,22 @@ class UsageLedger:
                 self._sources.clear()
             source = self._sources[path] = source_of(path)
         now = self._clock()
+        # A session's file whose records name another session, whose file here was read: a
+        # resumed (or forked) session's copy of the history it continues, counted from there.
+        # Not a subagent's file (its records name its session), nor a file not named by its id.
+        own = source.session_id if source.subagent is None else None
+        copies = own is not None and _SESSION.fullmatch(own) is not None
         for record in result.records:
+            other = record.session_id
+            if (
+                copies
+                and other is not None
+                and other != own
+                and _SESSION.fullmatch(other)
+                and str(path.parent / f"{other}.jsonl") in self.reader.marks
+            ):
+                self.copied += 1
+                continue
             counts = counts_of(record)
             more = None
             if not self.dedupe.first(record.key, counts):

@@ -322,6 +322,8 @@ class Usage:
             "counted": 0 if ledger is None else ledger.counted,
             # later lines of a streamed message that added to it (its output as it grew)
             "grown": 0 if ledger is None else ledger.dedupe.grown,
+            # records of a resumed session's history, counted from its own file
+            "copied": 0 if ledger is None else ledger.copied,
             "pending": 0 if ledger is None else len(ledger.pending()),
             "held": 0 if ledger is None else ledger.held(),
             "held_expired": 0 if ledger is None else ledger.held_expired,
