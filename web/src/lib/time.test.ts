@@ -21,6 +21,13 @@ describe("relative times", () => {
     expect(formatRelative(NOW + 120_000, NOW)).toBe("in 2 min");
     expect(formatRelative(NOW + 20_000, NOW)).toBe("just now");
   });
+
+  test("hours ahead keep their minutes: a quota that resets in 4 h 59 min does not read 4 h", () => {
+    expect(formatRelative(NOW + (4 * 60 + 59) * 60_000, NOW)).toBe("in 4 h 59 min");
+    expect(formatRelative(NOW + 65 * 60_000, NOW)).toBe("in 1 h 05 min");
+    expect(formatRelative(NOW + 2 * 3_600_000, NOW)).toBe("in 2 h");
+    expect(formatRelative(NOW - (4 * 60 + 59) * 60_000, NOW)).toBe("4 h ago");
+  });
 });
 
 test("absolute times are unambiguous (24 h clock, seconds, year)", () => {

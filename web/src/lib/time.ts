@@ -6,7 +6,10 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** "just now", "12 s ago", "5 min ago", "3 h ago", "2 d ago"; "in 4 min" for the future. */
+/**
+ * "just now", "12 s ago", "5 min ago", "3 h ago", "2 d ago"; "in 4 min", "in 4 h 59 min" for the
+ * future (what is ahead, a quota's reset, is waited for: its minutes count).
+ */
 export function formatRelative(at: number, now: number): string {
   const delta = now - at;
   const future = delta < 0;
@@ -16,7 +19,11 @@ export function formatRelative(at: number, now: number): string {
   let text: string;
   if (abs < MINUTE) text = `${Math.floor(abs / SECOND)} s`;
   else if (abs < HOUR) text = `${Math.floor(abs / MINUTE)} min`;
-  else if (abs < DAY) text = `${Math.floor(abs / HOUR)} h`;
+  else if (abs < DAY) {
+    const minutes = Math.floor((abs % HOUR) / MINUTE);
+    text = `${Math.floor(abs / HOUR)} h`;
+    if (future && minutes > 0) text += ` ${String(minutes).padStart(2, "0")} min`;
+  }
   else text = `${Math.floor(abs / DAY)} d`;
   return future ? `in ${text}` : `${text} ago`;
 }
