@@ -42,10 +42,13 @@ describe(`fleet and audit log end to end (laptop: ${laptopKind()})`, () => {
     await bravo.writeOrchestration({ ...search, status: "blocked", phases: { ...search.phases, "2": { status: "blocked", blockedReason: "tests failed twice" } } });
     const done = orchestration("audit-export", WORKTREES);
     await bravo.writeOrchestration({ ...done, status: "complete", currentPhase: 3, phases: { "1": { ...done.phases["1"]!, status: "complete" } } });
-    await eventually(
-      async () => (await dumpTables(backend.url, "orchestrations")).orchestrations!.filter((o) => o.featureName !== "checkout-flow").length === 2,
-      "bravo's orchestrations in Convex",
-    );
+    // Both as written (a first sync may come before the last write): only then does it stop.
+    const synced = async () => {
+      const rows = (await dumpTables(backend.url, "orchestrations")).orchestrations!;
+      const status = (feature: string) => rows.find((o) => o.featureName === feature)?.status;
+      return status("search-index") === "blocked" && status("audit-export") === "complete";
+    };
+    await eventually(synced, "bravo's orchestrations in Convex, blocked and complete");
     await bravo.goOffline();
     const checkout = orchestration("checkout-flow", WORKTREES);
     await alpha.writeOrchestration(checkout);
