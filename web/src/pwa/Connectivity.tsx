@@ -67,7 +67,9 @@ export function useLiveConnectivity(
   const wakeAt = state.status === "connecting" ? state.offlineAt : null;
   useEffect(() => {
     if (wakeAt === null) return;
-    const timer = setTimeout(() => setNow(clock()), Math.max(0, wakeAt - clock()));
+    // Run, the timer means its time has come, whatever the wall clock says a moment before it
+    // (timers and Date.now() are different clocks): else the page would stay "connecting".
+    const timer = setTimeout(() => setNow(Math.max(clock(), wakeAt)), Math.max(0, wakeAt - clock()));
     return () => clearTimeout(timer);
   }, [wakeAt, clock]);
   return state;
