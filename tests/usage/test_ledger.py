@@ -937,6 +937,15 @@ def _streamed(output: int, *, searches: int = 0, cache_read: int = 15_000) -> by
     )
 
 
+def _read_streamed(tmp_path: Path, data: bytes) -> tuple[Path, UsageLedger]:
+    """A transcript of `data` and a ledger (its state `usage.json`) that has read it."""
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_bytes(data)
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
+    ledger.read(transcript, Facts())
+    return transcript, ledger
+
+
 def _one_row(batches: list[Batch]) -> dict[str, Any]:
     (batch,) = batches
     (row,) = batch.rows
@@ -944,10 +953,7 @@ def _one_row(batches: list[Batch]) -> dict[str, Any]:
 
 
 def test_a_streamed_message_counts_once_at_its_last_lines_figures(tmp_path: Path) -> None:
-    transcript = tmp_path / "s.jsonl"
-    transcript.write_bytes(_streamed(1) + _streamed(3) + _streamed(427, searches=1))
-    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
-    ledger.read(transcript, Facts())
+    _, ledger = _read_streamed(tmp_path, _streamed(1) + _streamed(3) + _streamed(427, searches=1))
     # Sonnet 4.5: 3 x 3 + 427 x 15 + 2,000 x 3.75 + 15,000 x 0.3 µ$, and a search at 10,000
     assert _one_row(ledger.seal(PRICES)) == {
         "model": "claude-sonnet-4-5",
@@ -965,11 +971,8 @@ def test_a_streamed_message_counts_once_at_its_last_lines_figures(tmp_path: Path
 def test_a_streamed_messages_later_lines_add_what_they_say_more_in_later_rounds_and_restarts(
     tmp_path: Path,
 ) -> None:
-    state = tmp_path / "usage.json"
-    transcript = tmp_path / "s.jsonl"
-    transcript.write_bytes(_streamed(1))
-    ledger = UsageLedger(state, clock=lambda: NOW)
-    ledger.read(transcript, Facts())
+    transcript, ledger = _read_streamed(tmp_path, _streamed(1))
+    state = ledger.path
     first = _one_row(ledger.seal(PRICES))
     assert (first["messages"], first["output"], first["cacheRead"]) == (1, 1, 15_000)
 
@@ -1013,10 +1016,7 @@ def test_a_streamed_messages_later_lines_add_what_they_say_more_in_later_rounds_
 
 
 def test_a_long_prompts_later_output_is_priced_at_its_prompts_tier(tmp_path: Path) -> None:
-    transcript = tmp_path / "s.jsonl"
-    transcript.write_bytes(_streamed(1, cache_read=250_000))
-    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: NOW)
-    ledger.read(transcript, Facts())
+    transcript, ledger = _read_streamed(tmp_path, _streamed(1, cache_read=250_000))
     ledger.seal(PRICES)
     with transcript.open("ab") as f:
         f.write(_streamed(1001, cache_read=250_000))
@@ -1028,11 +1028,8 @@ def test_a_long_prompts_later_output_is_priced_at_its_prompts_tier(tmp_path: Pat
 def test_a_state_saved_before_or_partly_unreadable_still_counts_each_message_once(
     tmp_path: Path,
 ) -> None:
-    state = tmp_path / "usage.json"
-    transcript = tmp_path / "s.jsonl"
-    transcript.write_bytes(_streamed(1))
-    ledger = UsageLedger(state, clock=lambda: NOW)
-    ledger.read(transcript, Facts())
+    transcript, ledger = _read_streamed(tmp_path, _streamed(1))
+    state = ledger.path
     ledger.seal(PRICES)
     data = json.loads(state.read_bytes())
     (h,) = data["seen"]
