@@ -30,14 +30,18 @@ measured.
   output tokens: file watch + read + parse + dedupe + price + seal + mutation + commit +
   subscription update.
 - **RSS**: the daemon's resident memory before the transcripts appear and its peak during the
-  active windows.
+  active windows. First, `--history` (60,000) messages of earlier sessions (another project's,
+  60 to a session, written over the week before) are read, so that the daemon remembers as many
+  message keys as it ever does (50,000) and what was counted of the last 4,096 messages: the
+  memory of a daemon that has run for days, not of one that has just started.
 
 Targets (issue 22): ≤ 0.1 % of a core and ≤ 10 MB RSS added for 200 active transcripts; a new
 assistant message → cost visible, p99 ≤ 1 s.
 
     .venv/bin/python bench/usage_tail.py [--samples 50] [--transcripts 200] [--every 20]
                                          [--windows 6] [--window 10] [--idle-window 60]
-                                         [--idle-secs 30] [--record] [--json PATH]
+                                         [--idle-secs 30] [--history 60000]
+                                         [--record] [--json PATH]
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +77,7 @@ from _common import (
 from tina.convex import open_convex_client
 from tina.dev.sim.sandbox import Laptop
 from tina.log import configure_logging
+from tina.usage.dedupe import KEEP
 
 FEATURE = "bench-usage"
 TEAM = f"{FEATURE}-phase-1"
@@ -99,7 +104,7 @@ class Transcript:
         self.output = 0  # output tokens written, at each message's final count
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def _base(self, kind: str) -> dict[str, Any]:
+    def _base(self, kind: str, at: datetime | None = None) -> dict[str, Any]:
         line_id = str(uuid.uuid4())
         base = {
             "parentUuid": self.parent,
@@ -111,7 +116,7 @@ class Transcript:
             "gitBranch": f"tina/{FEATURE}",
             "type": kind,
             "uuid": line_id,
-            "timestamp": datetime.now(UTC)
+            "timestamp": (at or datetime.now(UTC))
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
         }
@@ -121,10 +126,10 @@ class Transcript:
         self.parent = line_id
         return base
 
-    def turn(self, output: int) -> None:
+    def turn(self, output: int, at: datetime | None = None) -> None:
         """A user line, then one assistant message streamed as two lines (counted once, at the
-        last line's output)."""
-        user = {**self._base("user"), "message": {"role": "user", "content": "continue"}}
+        last line's output); stamped `at` (default: now)."""
+        user = {**self._base("user", at), "message": {"role": "user", "content": "continue"}}
         msg_id, request = f"msg_{uuid.uuid4().hex[:24]}", f"req_{uuid.uuid4().hex[:24]}"
         usage = {
             "input_tokens": 4,
@@ -135,7 +140,7 @@ class Transcript:
         for text, count, stop in (("Working", 1, None), ("Working on it.", output, "tool_use")):
             lines.append(
                 {
-                    **self._base("assistant"),
+                    **self._base("assistant", at),
                     "requestId": request,
                     "message": {
                         "model": MODEL,
@@ -206,6 +211,47 @@ async def wait_messages(
             )
 
 
+def write_history(claude: Path, messages: int, per_session: int = 60) -> int:
+    """`messages` messages of earlier sessions in another project (one no orchestration runs
+    in), `per_session` to a session, spread over the week before an hour ago; returns the
+    sessions written."""
+    cwd = Path("/home/dev/side-project")
+    projects = project_dir(claude, cwd)
+    sessions = -(-messages // per_session)
+    start = datetime.now(UTC) - timedelta(days=7)
+    step = timedelta(days=7) / max(1, messages)
+    rng = random.Random(11)
+    n = 0
+    for _ in range(sessions):
+        session = str(uuid.uuid4())
+        transcript = Transcript(projects / f"{session}.jsonl", session, cwd)
+        for _ in range(min(per_session, messages - n)):
+            transcript.turn(rng.randint(200, 4000), at=start + step * n)
+            n += 1
+    return sessions
+
+
+def usage_status(laptop: Laptop) -> dict[str, Any]:
+    """The daemon's usage figures (its status)."""
+    return dict((laptop.status() or {}).get("usage", {}))
+
+
+def wait_counted(laptop: Laptop, messages: int, within: float = 600.0) -> dict[str, Any]:
+    """Until the daemon has counted `messages` messages and sent them all; its usage status."""
+    deadline = time.monotonic() + within
+    shown = 0.0
+    while True:
+        usage = usage_status(laptop)
+        if usage.get("counted", 0) >= messages and usage.get("pending", 1) == 0:
+            return usage
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the daemon counted {usage} of {messages}: {laptop.log_tail()}")
+        if time.monotonic() - shown >= 10:
+            shown = time.monotonic()
+            print(f"  history: {usage.get('counted', 0):,} of {messages:,} counted", flush=True)
+        time.sleep(0.5)
+
+
 def wake_cost_us(n: int = 100, period: float = 0.05) -> float:
     """The CPU one wake-up of an idle trio loop costs on this machine (µs): `n` sleeps of
     `period` in a fresh loop, its thread's CPU time over `n`. What a reading round cannot go
@@ -222,14 +268,12 @@ def wake_cost_us(n: int = 100, period: float = 0.05) -> float:
 
 def usage_rounds(laptop: Laptop) -> int:
     """The daemon's reading rounds so far (its status)."""
-    status = laptop.status() or {}
-    return int(status.get("usage", {}).get("rounds", 0))
+    return int(usage_status(laptop).get("rounds", 0))
 
 
 def pace(laptop: Laptop) -> str | None:
     """The daemon's usage pace (its status): "quick" while a dashboard is open, else "lazy"."""
-    status = laptop.status() or {}
-    found = status.get("usage", {}).get("pace")
+    found = usage_status(laptop).get("pace")
     return str(found) if found is not None else None
 
 
@@ -388,6 +432,13 @@ def main() -> int:
         default=30.0,
         help="the daemon's usage_idle_secs (its default: 30)",
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=60_000,
+        help="messages of earlier sessions read before the measuring (another project's, over "
+        "the week before), so the daemon remembers as many keys as it ever does; 0: none",
+    )
     add_output_args(parser)
     args = parser.parse_args()
     configure_logging("quiet")
@@ -416,6 +467,18 @@ def main() -> int:
         lead_transcript = Transcript(projects / f"{lead}.jsonl", lead, wt)
 
         rss_before = proc.memory_info().rss / 1e6
+        history = {"sessions": 0, "remembered": 0, "rss": rss_before}
+        if args.history > 0:
+            t0 = time.monotonic()
+            history["sessions"] = write_history(laptop.claude, args.history)
+            counted = wait_counted(laptop, args.history)
+            history["remembered"] = int(counted.get("remembered", 0))
+            history["rss"] = proc.memory_info().rss / 1e6
+            print(
+                f"  history: {args.history:,} messages read in {time.monotonic() - t0:.0f} s, "
+                f"{history['remembered']:,} keys remembered, RSS {history['rss']:.1f} MB",
+                flush=True,
+            )
         transcripts = []
         if args.shape == "teams":
             # Phase 2.. of the orchestration each has its team: the lead's transcript, and
@@ -473,6 +536,7 @@ def main() -> int:
         trio.run(wait_messages, url, token, orchestration_id, messages, output)
         rss_after = proc.memory_info().rss / 1e6
         peak = max(idle[4], watched[4], rss_after)
+        remembered = int(usage_status(laptop).get("remembered", 0))
 
     wake_us = wake_cost_us()
     s_ms = summary(ms)
@@ -527,6 +591,19 @@ def main() -> int:
 | of which system (kernel) time (split by the kernel's ticks) | {f["system"]:.3f} | {cells(f["system_added"])} |
 | added, the same windows read in /proc's 10 ms ticks (psutil) | {f["ticked"]:.3f} | {cells(f["ticked_added"])} |"""
 
+    history_text = (
+        f"Before the active transcripts, {args.history:,} messages of {history['sessions']} "
+        f"earlier sessions were read (RSS {history['rss']:.1f} MB then): the daemon remembered "
+        f"{history['remembered']:,} message keys then and {remembered:,} at the end"
+        + (
+            f", as many as it ever keeps ({KEEP:,}): the memory of a daemon that has run for days."
+            if remembered >= KEEP
+            else f", fewer than it keeps once it has counted {KEEP:,}."
+        )
+        if args.history > 0
+        else f"No earlier sessions were read (`--history 0`): {remembered:,} message keys "
+        "remembered at the end, fewer than a daemon that has run for days keeps."
+    )
     section = "usage-tail" if args.shape == "teams" else "usage-tail-sessions"
     suffix = "" if args.shape == "teams" else " (sessions leading no team)"
     shape = (
@@ -540,7 +617,7 @@ def main() -> int:
     title = "" if args.shape == "teams" else ", sessions leading no team"
     body = f"""## Usage: tailing Claude Code's transcripts{title}
 
-Measured {today()} on {host}; `bench/usage_tail.py --shape {args.shape} --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g} --idle-window {args.idle_window:g} --idle-secs {args.idle_secs:g}`.
+Measured {today()} on {host}; `bench/usage_tail.py --shape {args.shape} --samples {args.samples} --transcripts {args.transcripts} --every {args.every:g} --windows {args.windows} --window {args.window:g} --idle-window {args.idle_window:g} --idle-secs {args.idle_secs:g} --history {args.history}`.
 A real daemon, local backend, real git worktree and teams; the transcripts: {shape}.
 They are appended as Claude Code writes them (each assistant message streamed as two lines with the same ids, its output count growing from
 the first to the last, a user line
@@ -589,7 +666,7 @@ present and nothing written, cost what the daemon costs without them.
 Target p99 ≤ {LATENCY_TARGET:g} ms: **{verdict(lat_ok)}**.
 
 RSS {rss_before:.1f} MB before the transcripts appeared, peak {peak:.1f} MB: **{rss_added:.1f} MB
-added** (target ≤ {RSS_TARGET:g} MB: **{verdict(rss_ok)}**). Every message written was counted
+added** (target ≤ {RSS_TARGET:g} MB: **{verdict(rss_ok)}**). {history_text} Every message written was counted
 in Convex ({messages} in all, {output:,} output tokens at their last lines' counts) before the
 figures were taken.
 """
@@ -633,6 +710,7 @@ figures were taken.
             "wake_us": wake_us,
             "floor": floor,
             "rss": {"before": rss_before, "peak": peak},
+            "history": {**history, "messages": args.history, "remembered_end": remembered},
             "messages": messages,
         },
     )

@@ -158,6 +158,8 @@ async def test_an_appended_line_reads_only_its_file_and_reaches_convex_once(
     assert usage.rounds == 1
     before = rig.gateway.usage_totals("orch1")
     assert before["messages"] > 0
+    remembered = usage.detail()["remembered"]
+    assert remembered > 0
     reads = _spy_reads(usage)
 
     transcript = projects / PROJECT / "0c0ffee0-0000-4000-8000-000000000001.jsonl"
@@ -169,6 +171,9 @@ async def test_an_appended_line_reads_only_its_file_and_reaches_convex_once(
     assert after["messages"] == before["messages"] + 1
     assert after["output"] == before["output"] + 50
     assert after["cost"] > before["cost"]  # priced: sonnet has a price
+    detail = usage.detail()  # what `tina daemon status` shows
+    assert detail["counted"] == after["messages"]
+    assert detail["remembered"] == remembered + 1  # the new message's key
 
 
 @pytest.mark.timeout(60)

@@ -320,6 +320,8 @@ class Usage:
             "directories": [str(r) for r in self.watched],
             "transcripts": 0 if ledger is None else len(ledger.reader.marks),
             "counted": 0 if ledger is None else ledger.counted,
+            # message keys remembered to count each once (at most KEEP, the oldest forgotten)
+            "remembered": 0 if ledger is None else len(ledger.dedupe),
             # later lines of a streamed message that added to it (its output as it grew)
             "grown": 0 if ledger is None else ledger.dedupe.grown,
             # records of a resumed session's history, counted from its own file
