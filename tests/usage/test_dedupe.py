@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from collections import deque
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
 from tina.usage import Dedupe
-from tina.usage.dedupe import saved_open
+from tina.usage.dedupe import Keys, hash_key, packed, saved_hashes, saved_open
 
 START = (3, 1, 2000, 15_000, 0, 0)
 
@@ -43,3 +49,82 @@ def test_the_figures_set_since_the_last_save_are_what_a_journal_line_adds() -> N
     again.extend_open(saved_open(dedupe.open_items()))  # as a load gives them back
     assert again.growth("a", (3, 10, 2000, 15_000, 0, 0)) == (0, 1, 0, 0, 0, 0)
     assert saved_hash == dedupe.open_items()[-1][0]
+
+
+def test_what_a_save_carries_is_no_more_than_is_remembered() -> None:
+    """A catch-up on a week of transcripts counts more messages before its first save than are
+    remembered: the save carries the keys and figures still remembered, not all of them."""
+    dedupe = Dedupe(keep=3, keep_open=2)
+    for key in "abcde":
+        assert dedupe.first(key, START)
+    assert dedupe.has_fresh
+    assert saved_hashes(dedupe.fresh) == saved_hashes(dedupe.hashes())  # c, d, e
+    assert saved_hashes(dedupe.fresh) == [hash_key(k) for k in "cde"]
+    assert [entry[0] for entry in dedupe.fresh_open] == [f"{hash_key(k):016x}" for k in "de"]
+    dedupe.take_fresh()
+    assert not dedupe.has_fresh and dedupe.fresh == "" and dedupe.fresh_open == []
+
+
+def test_saved_hashes_read_back_packed_or_listed_leaving_out_what_is_not_one() -> None:
+    hashes = [0, 1, 2**64 - 1, hash_key("m:r")]
+    text = packed(hashes)
+    assert len(text) == 64 and text[:16] == "0" * 16 and text[32:48] == "f" * 16
+    assert saved_hashes(text) == hashes
+    assert Dedupe(text).hashes() == text
+    assert saved_hashes([f"{h:016x}" for h in hashes]) == hashes  # as older files saved them
+    assert saved_hashes(text[:16] + "zz" + text[18:]) == [0, 2**64 - 1, hash_key("m:r")]
+    assert saved_hashes(text + "abc") == hashes  # a piece cut short: left out
+    assert saved_hashes(" " * 16 + text) == hashes  # not read as hex with its spaces skipped
+    assert saved_hashes("-" + "0" * 15 + text) == hashes  # not a sign
+    assert saved_hashes(None) == [] and saved_hashes({"a": 1}) == []
+
+
+# Hashes that crowd a few home slots (low bits alike) and reach the top of the range: the
+# index's probing, its wrap-around and the shifting back of a cluster on removal.
+_crowded = st.builds(
+    lambda high, low: (high << 6) | low,
+    st.sampled_from([0, 1, 2, 7, (1 << 58) - 1]),
+    st.one_of(st.integers(0, 63), st.sampled_from([0, 1, 13, 14, 15, 29, 30, 31, 62, 63])),
+)
+
+
+@given(keep=st.integers(1, 12), hashes=st.lists(_crowded, max_size=200))
+# 8 slots: 6 and 7 at home, 15 (home 7) wrapped to slot 0; 2 makes 6 the one forgotten, and 15
+# must stay where it is, its home being after the gap.
+@example(keep=3, hashes=[6, 7, 15, 2, 15])
+def test_the_keys_remember_the_last_ones_as_a_set_and_a_queue_would(
+    keep: int, hashes: list[int]
+) -> None:
+    keys, seen, order = Keys(keep), set[int](), deque[int]()
+    for h in hashes:
+        assert (h in keys) == (h in seen)
+        if h not in seen:
+            keys.add(h)
+            seen.add(h)
+            order.append(h)
+            if len(order) > keep:
+                seen.discard(order.popleft())
+        assert len(keys) == len(seen)
+    assert list(keys.ordered()) == list(order)
+    for n in range(keep + 2):  # the newest n, oldest first (what a journal line saves)
+        assert list(keys.newest(n)) == list(order)[max(0, len(order) - n) :]
+    assert all(h in keys for h in seen)
+    assert not any(h in keys for h in set(hashes) - seen)
+
+
+def test_the_keys_hold_at_least_one() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Keys(0)
+
+
+def test_saved_keys_are_remembered_before_fresh_ones_never_after() -> None:
+    """A journal line saves the keys remembered since the last save as the newest: a saved key
+    replayed after them would take their place."""
+    dedupe = Dedupe()
+    dedupe.extend(packed([1, 2]))
+    assert dedupe.first("a") and dedupe.fresh == packed([hash_key("a")])
+    with pytest.raises(RuntimeError, match="take_fresh"):
+        dedupe.extend(packed([3]))
+    dedupe.take_fresh()
+    dedupe.extend(packed([3]))
+    assert saved_hashes(dedupe.hashes()) == [1, 2, hash_key("a"), 3]

@@ -15,8 +15,10 @@ session, so it may say less): its tokens count once either way. (A resumed sessi
 history keeps each record's session id: the ledger counts those from their session's own file,
 whatever this remembers: :meth:`tina.usage.ledger.UsageLedger.read`.)
 
-The keys are kept hashed (8 bytes of SHA-256, as a number: under 100 bytes of memory each; saved
-as 16 hex digits, and a saved longer hash is read by its first 16) and bounded: the most recent
+The keys are kept hashed (8 bytes of SHA-256, as a number: about 18 bytes of memory each, in
+:class:`Keys`; saved
+as 16 hex digits each, one after another in one string, :func:`packed`; a list of them, as older
+files saved, is read too, and a saved longer hash by its first 16) and bounded: the most recent
 :data:`KEEP` keys are remembered. Repeats come within a file's lifetime, so a repeat of a message older than
 that many messages ago is counted again (a resumed copy of a session that large). What was
 counted of each of the most recent :data:`OPEN` messages is remembered with its key: a later line
@@ -27,12 +29,26 @@ apart).
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict, deque
+import re
+import sys
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from .transcript import UsageRecord
 
-__all__ = ["KEEP", "OPEN", "Counts", "Dedupe", "counts_of", "hash_key", "saved_hash", "saved_open"]
+__all__ = [
+    "KEEP",
+    "OPEN",
+    "Counts",
+    "Dedupe",
+    "counts_of",
+    "hash_key",
+    "packed",
+    "saved_hash",
+    "saved_hashes",
+    "saved_open",
+]
 
 KEEP = 50_000
 OPEN = 4096
@@ -50,19 +66,51 @@ def hash_key(key: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+_HEX = re.compile(r"[0-9a-fA-F]{16}")
+
+
 def saved_hash(value: object) -> int | None:
     """A saved hash back: 16 hex digits or more (older files saved 32), read by its first 16;
     None for anything else."""
-    if not isinstance(value, str) or len(value) < 16:
+    if not isinstance(value, str) or not _HEX.match(value):
         return None
-    try:
-        return int(value[:16], 16)
-    except ValueError:
-        return None
+    return int(value[:16], 16)
 
 
 def _saved(h: int) -> str:
     return f"{h:016x}"
+
+
+def packed(hashes: Iterable[int]) -> str:
+    """Hashes as saved: 16 hex digits each, one after another. One string, not a list of
+    strings: a snapshot of 50,000 keys makes one string of 800,000 characters (and an array of
+    400 KB on the way), not 50,000 strings of 3.3 MB that the process keeps once it has grown."""
+    numbers = array("Q", hashes)
+    if sys.byteorder == "little":
+        numbers.byteswap()  # big-endian: each hash's digits as `_saved` writes them
+    return numbers.tobytes().hex()
+
+
+def saved_hashes(value: object) -> list[int]:
+    """Saved hashes back, in order: :func:`packed`'s string, or a list of hex strings (as older
+    files saved them). A piece that is not a hash is left out (a message that may be counted
+    again, where refusing the state would count every transcript again)."""
+    if isinstance(value, str):
+        if len(value) % 16 == 0 and value.isascii():
+            try:
+                numbers = array("Q", bytes.fromhex(value))
+            except ValueError:  # not all hex digits: piece by piece below
+                pass
+            else:
+                if len(numbers) * 16 == len(value):  # no whitespace skipped
+                    if sys.byteorder == "little":
+                        numbers.byteswap()
+                    return numbers.tolist()
+        pieces = (value[i : i + 16] for i in range(0, len(value) - 15, 16))
+        return [h for piece in pieces if (h := saved_hash(piece)) is not None]
+    if isinstance(value, list):
+        return [h for item in value if (h := saved_hash(item)) is not None]
+    return []
 
 
 def counts_of(record: UsageRecord) -> Counts:
@@ -95,41 +143,116 @@ def saved_open(value: object) -> list[tuple[int, Counts]]:
     return out
 
 
+class Keys:
+    """The last `keep` hashes remembered, in order, and a look-up of them, in two arrays: a ring
+    of the hashes (8 bytes each) and an open-addressed index of their places in the ring (4
+    bytes a slot, at most half the slots used; linear probing, a slot emptied by shifting its
+    cluster back). 50,000 keys take 0.9 MB, where a set of numbers and a queue of them took 4.2
+    MB, and leave no small objects behind to pin the memory a catch-up used."""
+
+    def __init__(self, keep: int) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, not {keep}")
+        self._keep = keep
+        self._ring = array("Q", bytes(8 * keep))
+        self._count = 0  # held, up to keep
+        self._next = 0  # the ring's next place: the oldest's, once full
+        size = 1 << (2 * keep).bit_length()  # over twice keep: at most half full
+        self._mask = size - 1
+        self._index = array("i", bytes(4 * size))  # a place in the ring + 1; 0: empty
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, h: int) -> bool:
+        index, ring, mask = self._index, self._ring, self._mask
+        i = h & mask
+        while place := index[i]:
+            if ring[place - 1] == h:
+                return True
+            i = (i + 1) & mask
+        return False
+
+    def add(self, h: int) -> None:
+        """Remember `h` (not remembered: the caller looked), forgetting the oldest when full."""
+        index, mask = self._index, self._mask
+        at = self._next
+        if self._count == self._keep:
+            self._unindex(at)
+        else:
+            self._count += 1
+        self._ring[at] = h
+        i = h & mask
+        while index[i]:
+            i = (i + 1) & mask
+        index[i] = at + 1
+        self._next = (at + 1) % self._keep
+
+    def _unindex(self, at: int) -> None:
+        """Empty the index slot of ring place `at`, shifting back the cluster after it (so
+        every hash stays reachable from its home slot without a gap)."""
+        index, ring, mask = self._index, self._ring, self._mask
+        i = ring[at] & mask
+        while index[i] != at + 1:
+            i = (i + 1) & mask
+        index[i] = 0
+        j = i
+        while True:
+            j = (j + 1) & mask
+            place = index[j]
+            if not place:
+                return
+            home = ring[place - 1] & mask
+            # Stays when its home is cyclically in (i, j]: the gap at i is not on its path.
+            if (i < home <= j) if i <= j else (home > i or home <= j):
+                continue
+            index[i], index[j] = place, 0
+            i = j
+
+    def ordered(self) -> array[int]:
+        """The hashes, oldest first."""
+        return self.newest(self._count)
+
+    def newest(self, n: int) -> array[int]:
+        """The `n` hashes remembered last (all of them at most), oldest first."""
+        n = min(n, self._count)
+        start = self._next - n
+        if start >= 0:
+            return self._ring[start : self._next]
+        return self._ring[start:] + self._ring[: self._next]
+
+
 class Dedupe:
     def __init__(
         self,
-        hashes: Iterable[object] = (),
+        hashes: object = (),
         *,
         keep: int = KEEP,
         keep_open: int = OPEN,
     ) -> None:
-        """`hashes`: saved ones (:meth:`hashes`), oldest first."""
+        """`hashes`: saved ones (:meth:`hashes`, or a list as older files saved), oldest first."""
         self._keep = keep
         self._keep_open = keep_open
-        # The hashes remembered: a set to look them up, a queue of the same numbers to forget
-        # the oldest (a number, a set slot and a queue slot: under 100 bytes each).
-        self._seen: set[int] = set()
-        self._order: deque[int] = deque()
+        self._seen = Keys(keep)  # the hashes remembered
         self._open: OrderedDict[int, Counts] = OrderedDict()  # hash -> counted, the most recent
         self.repeats = 0
         self.grown = 0  # later lines that added to a message counted already
-        self._fresh: list[int] = []  # remembered since the last `take_fresh`, in order
+        # How many were remembered since the last `take_fresh`: the newest of `_seen` (up to
+        # `keep`: older ones are forgotten already, so not saved either).
+        self._fresh = 0
         self._fresh_open: dict[int, Counts] = {}  # counts set since the last `take_fresh`
         self.extend(hashes)
 
     def _remember(self, h: int) -> None:
-        if h in self._seen:
-            return
-        self._seen.add(h)
-        self._order.append(h)
-        while len(self._order) > self._keep:
-            self._seen.discard(self._order.popleft())
+        if h not in self._seen:
+            self._seen.add(h)
 
     def _set_open(self, h: int, counts: Counts) -> None:
         self._open[h] = counts
         self._open.move_to_end(h)
         while len(self._open) > self._keep_open:
-            self._open.popitem(last=False)
+            # forgotten: not saved either (a journal line carries the last OPEN at most)
+            self._fresh_open.pop(self._open.popitem(last=False)[0], None)
 
     def first(self, key: str | None, counts: Counts | None = None) -> bool:
         """Whether this is the first time `key` is seen (None: always); remembers it, and with
@@ -141,7 +264,7 @@ class Dedupe:
             self.repeats += 1
             return False
         self._remember(h)
-        self._fresh.append(h)
+        self._fresh += 1
         if counts is not None:
             self._set_open(h, counts)
             self._fresh_open[h] = counts
@@ -168,9 +291,14 @@ class Dedupe:
         return more
 
     @property
-    def fresh(self) -> list[str]:
-        """The hashes remembered since the last `take_fresh`, in order, as saved."""
-        return [_saved(h) for h in self._fresh]
+    def has_fresh(self) -> bool:
+        """Whether anything was remembered or set since the last `take_fresh`."""
+        return bool(self._fresh or self._fresh_open)
+
+    @property
+    def fresh(self) -> str:
+        """The hashes remembered since the last `take_fresh`, in order, as saved (:func:`packed`)."""
+        return packed(self._seen.newest(self._fresh))
 
     @property
     def fresh_open(self) -> list[list[object]]:
@@ -179,26 +307,25 @@ class Dedupe:
 
     def take_fresh(self) -> None:
         """Forget what was remembered since the last call as fresh (a journal line has it)."""
-        self._fresh = []
+        self._fresh = 0
         self._fresh_open = {}
 
-    def extend(self, hashes: Iterable[object]) -> None:
-        """Remember saved `hashes` (a journal's, replayed in order), not as fresh; one that is
-        not a saved hash is left out (a message that may be counted again, where refusing the
-        state would count every transcript again)."""
-        for value in hashes:
-            h = saved_hash(value)
-            if h is not None:
-                self._remember(h)
+    def extend(self, hashes: object) -> None:
+        """Remember saved `hashes` (a journal's, replayed in order: :func:`saved_hashes`), not
+        as fresh: at load, before any is remembered as fresh (those are the newest)."""
+        if self._fresh:
+            raise RuntimeError("saved hashes come before fresh ones: take_fresh first")
+        for h in saved_hashes(hashes):
+            self._remember(h)
 
     def extend_open(self, entries: Iterable[tuple[int, Counts]]) -> None:
         """Remember saved counts (:func:`saved_open`'s, oldest first), not as fresh."""
         for h, counts in entries:
             self._set_open(h, counts)
 
-    def hashes(self) -> list[str]:
-        """Oldest first, as saved (the constructor takes them back)."""
-        return [_saved(h) for h in self._order]
+    def hashes(self) -> str:
+        """Oldest first, as saved (:func:`packed`; the constructor takes them back)."""
+        return packed(self._seen.ordered())
 
     def open_items(self) -> list[list[object]]:
         """The remembered counts, oldest first, as saved (``[hash, *counts]``)."""

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import msgspec
 
 from tina.atomic import write_atomic
 from tina.claude_dirs import MAX_LEARNED
@@ -169,6 +170,13 @@ def stream_batch_id(stream: str, seq: int) -> str:
 _STREAM = re.compile(r"[0-9a-f]{32}")
 _SESSION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 """A session transcript's name (its session id), as Claude Code names them."""
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    """Compact JSON, written straight to bytes: the standard library's encoder gathers a
+    snapshot's thousands of small pieces as objects first (5 MB on the way to a 1.2 MB
+    snapshot, memory the process keeps once it has grown), this one writes them to one buffer."""
+    return msgspec.json.encode(data)
 
 
 @attrs.define
@@ -400,7 +408,7 @@ class UsageLedger:
             for p, dev, inode, offset in line.get("marks", ())
         }
         gone = [str(p) for p in line.get("gone", ())]
-        seen = list(line.get("seen", ()))
+        seen = line.get("seen", ())  # as saved: read tolerantly by `extend`
         opened = saved_open(line.get("open", ()))
         sealed = [
             Batch(id=str(b["id"]), rows=tuple(dict(r) for r in b["rows"]))
@@ -461,7 +469,7 @@ class UsageLedger:
             "unteamed": {s: f.saved() for s, f in sorted(self._unteamed.items()) if f.sent},
             "learned": list(self.learned),
         }
-        write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode(), mode=0o600)
+        write_atomic(self.path, _encode(data), mode=0o600)
         with contextlib.suppress(FileNotFoundError):  # its lines are of an older generation
             self.journal_path.unlink()
         self._generation = generation
@@ -500,13 +508,10 @@ class UsageLedger:
         changed. Without `reading` (an acknowledgement) the marks and keys read since the last
         seal are left for the seal that counts them."""
         moved, gone = self._moved_marks() if reading else ({}, [])
-        fresh = self.dedupe.fresh if reading else []
-        opened = self.dedupe.fresh_open if reading else []
         if not (
             moved
             or gone
-            or fresh
-            or opened
+            or (reading and self.dedupe.has_fresh)
             or self._sealed_new
             or self._acked_new
             or self._held_dirty
@@ -521,6 +526,8 @@ class UsageLedger:
             return
         if self._generation is None:  # nothing saved yet: the seal's snapshot will say it
             return
+        fresh = self.dedupe.fresh if reading else ""
+        opened = self.dedupe.fresh_open if reading else []
         line: dict[str, Any] = {"g": self._generation}
         if moved:
             line["marks"] = [[p, m.dev, m.inode, m.offset] for p, m in sorted(moved.items())]
@@ -544,7 +551,7 @@ class UsageLedger:
             }
         if self._learned_dirty:
             line["learned"] = list(self.learned)
-        data = json.dumps(line, separators=(",", ":")).encode() + b"\n"
+        data = _encode(line) + b"\n"
         # A line that only acknowledges is not synced: lost with the machine, it makes a
         # replay Convex ignores; a line with marks or batches is (it is what keeps a count
         # from being made twice).
