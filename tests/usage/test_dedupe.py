@@ -36,6 +36,13 @@ def test_only_the_most_recent_messages_figures_are_kept_for_growth() -> None:
     assert len(dedupe.open_items()) == 2
 
 
+def test_a_message_whose_figures_are_remembered_is_not_counted_again_once_its_key_is_not() -> None:
+    dedupe = Dedupe(keep=1, keep_open=4)
+    assert dedupe.first("a", START) and dedupe.first("b", START)  # a's key forgotten
+    assert not dedupe.first("a", START)  # its figures are not: a repeat
+    assert dedupe.growth("a", (3, 5, 2000, 15_000, 0, 0)) == (0, 4, 0, 0, 0, 0)
+
+
 def test_the_figures_set_since_the_last_save_are_what_a_journal_line_adds() -> None:
     dedupe = Dedupe()
     dedupe.first("a", START)

@@ -260,10 +260,13 @@ class Dedupe:
         if key is None:
             return True
         h = hash_key(key)
-        if h in self._seen:
+        # A later line of a recent message is found among the figures first (a dict's look-up;
+        # the keys' is slower), and a message whose figures are remembered is never counted
+        # again, even once its key is forgotten.
+        if h in self._open or h in self._seen:
             self.repeats += 1
             return False
-        self._remember(h)
+        self._seen.add(h)
         self._fresh += 1
         if counts is not None:
             self._set_open(h, counts)
@@ -279,7 +282,7 @@ class Dedupe:
             return None
         h = hash_key(key)
         counted = self._open.get(h)
-        if counted is None or h not in self._seen:
+        if counted is None:
             return None
         more = tuple(max(0, new - old) for new, old in zip(counts, counted, strict=True))
         if not any(more):
