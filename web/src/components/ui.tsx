@@ -24,11 +24,24 @@ export function Badge({ tone, children, dot, title }: { tone: Tone; children: Re
  * tap or Enter (phones have no hover): the relative text and the exact time toggle in place.
  * `plain` renders text only, for places inside a link (a button may not sit inside a link).
  */
-export function Time({ at, prefix, plain, testId = "time" }: { at: number; prefix?: string; plain?: boolean; testId?: string }) {
+export function Time({
+  at,
+  prefix,
+  plain,
+  ahead,
+  testId = "time",
+}: {
+  at: number;
+  prefix?: string;
+  plain?: boolean;
+  /** A time expected in the future (a reset): its last minute counts down in seconds. */
+  ahead?: boolean;
+  testId?: string;
+}) {
   const now = useNow();
   const [exact, setExact] = useState(false);
   const absolute = formatAbsolute(at);
-  const relative = formatRelative(at, now);
+  const relative = formatRelative(at, now, { ahead });
   const stamp = (
     <time dateTime={new Date(at).toISOString()}>
       {prefix}

@@ -28,6 +28,14 @@ describe("relative times", () => {
     expect(formatRelative(NOW + 2 * 3_600_000, NOW)).toBe("in 2 h");
     expect(formatRelative(NOW - (4 * 60 + 59) * 60_000, NOW)).toBe("4 h ago");
   });
+
+  test("a time expected ahead counts its last minute down, not 'just now'", () => {
+    expect(formatRelative(NOW + 40_000, NOW, { ahead: true })).toBe("in 40 s");
+    expect(formatRelative(NOW + 1_500, NOW, { ahead: true })).toBe("in 2 s");
+    expect(formatRelative(NOW + 400, NOW, { ahead: true })).toBe("just now");
+    expect(formatRelative(NOW + 90_000, NOW, { ahead: true })).toBe("in 1 min");
+    expect(formatRelative(NOW - 20_000, NOW, { ahead: true })).toBe("20 s ago"); // passed
+  });
 });
 
 test("absolute times are unambiguous (24 h clock, seconds, year)", () => {

@@ -8,13 +8,15 @@ const DAY = 24 * HOUR;
 
 /**
  * "just now", "12 s ago", "5 min ago", "3 h ago", "2 d ago"; "in 4 min", "in 4 h 59 min" for the
- * future (what is ahead, a quota's reset, is waited for: its minutes count).
+ * future (what is ahead, a quota's reset, is waited for: its minutes count). `ahead`: a time
+ * expected in the future (a reset), whose last minute counts down ("in 40 s"); otherwise a time
+ * under a minute ahead is taken for clock skew between this device and the deployment.
  */
-export function formatRelative(at: number, now: number): string {
+export function formatRelative(at: number, now: number, { ahead = false }: { ahead?: boolean } = {}): string {
   const delta = now - at;
   const future = delta < 0;
   const abs = Math.abs(delta);
-  // A few seconds "in the future" is clock skew between this device and the deployment.
+  if (ahead && future && abs < MINUTE) return abs < SECOND ? "just now" : `in ${Math.ceil(abs / SECOND)} s`;
   if (abs < 5 * SECOND || (future && abs < MINUTE)) return "just now";
   let text: string;
   if (abs < MINUTE) text = `${Math.floor(abs / SECOND)} s`;

@@ -146,7 +146,7 @@ describe("quota", () => {
   });
 });
 
-test("quota rows as accounts: one per key, each window as most recently observed; a row without a key alone", () => {
+test("quota rows as accounts: one per key, each window its latest period's; a row without a key alone", () => {
   const w = (usedPct: number) => ({ usedPct, resetsAt: NOW + HOUR_MS });
   const rows = [
     { nodeId: "a", nodeName: "alpha", account: "~/.claude", accountKey: "k1", observedAt: 3, fiveHour: w(30) },
@@ -167,6 +167,18 @@ test("quota rows as accounts: one per key, each window as most recently observed
   expect(out[0].limitedText).toBeUndefined(); // the latest stop's (it had none), not an older one's
   expect(out[1]).toMatchObject({ observedAt: 9, fiveHour: w(90), limitedAt: 9, limitedText: "x" });
   expect(out[2]).toEqual({ key: "a\u0000", seen: [{ nodeId: "a", nodeName: "alpha" }], observedAt: 1, sevenDay: w(1) });
+});
+
+test("an account's window is its latest period's, as used most, whatever the laptops' clocks say", () => {
+  const row = (nodeId: string, observedAt: number, fiveHour: { usedPct: number; resetsAt: number }) => ({ nodeId, nodeName: nodeId, accountKey: "k", observedAt, fiveHour });
+  const old = { usedPct: 20, resetsAt: NOW - HOUR_MS }; // a period that has reset
+  const current = { usedPct: 5, resetsAt: NOW + 4 * HOUR_MS };
+  // alpha's clock runs an hour ahead: its old period looks observed later than bravo's new one.
+  expect(accountQuotas([row("a", NOW + HOUR_MS, old), row("b", NOW, current)])[0]!.fiveHour).toEqual(current);
+  expect(accountQuotas([row("b", NOW, current), row("a", NOW + HOUR_MS, old)])[0]!.fiveHour).toEqual(current);
+  // One period seen by both (reset times a second apart): the one that has seen more of it used.
+  const more = { usedPct: 60, resetsAt: current.resetsAt + 1_000 };
+  expect(accountQuotas([row("a", NOW + HOUR_MS, current), row("b", NOW, more)])[0]!.fiveHour).toEqual(more);
 });
 
 test("the fleet's spend per day and per laptop", () => {

@@ -155,14 +155,27 @@ export type AccountQuota = Omit<LaptopQuota, "nodeId" | "nodeName" | "account" |
   seen: QuotaSeen[];
 };
 
+/** Reset times this close are one period's (seen from two laptops). */
+const SAME_PERIOD_MS = 60_000;
+
+/**
+ * Whether window `w` says more than `than`: it is of a later period (it resets later), or of the
+ * same period and more of it is used (a period's use only grows). Not by when each was observed:
+ * that is each laptop's own clock, and a laptop whose clock runs ahead would keep an old period.
+ */
+function newerWindow(w: QuotaWindow, than: QuotaWindow | undefined): boolean {
+  if (than === undefined) return true;
+  if (Math.abs(w.resetsAt - than.resetsAt) > SAME_PERIOD_MS) return w.resetsAt > than.resetsAt;
+  return w.usedPct > than.usedPct;
+}
+
 /**
  * The rows as accounts: rows with one `accountKey` (config dirs, on any laptop, logged in to one
- * account) are one, each window as most recently observed and the latest rate-limit stop; a row
- * without a key is an account of its own. In the order of each account's first row.
+ * account) are one, each window its latest period's as used most, and the latest rate-limit stop;
+ * a row without a key is an account of its own. In the order of each account's first row.
  */
 export function accountQuotas(rows: LaptopQuota[]): AccountQuota[] {
   const out = new Map<string, AccountQuota>();
-  const windowAt = new Map<string, { fiveHour: number; sevenDay: number }>();
   for (const r of rows) {
     const key = r.accountKey ?? `${r.nodeId}\u0000${r.account ?? ""}`;
     const seen = { nodeId: r.nodeId, nodeName: r.nodeName, ...(r.account === undefined ? {} : { account: r.account }) };
@@ -170,17 +183,12 @@ export function accountQuotas(rows: LaptopQuota[]): AccountQuota[] {
     if (a === undefined) {
       a = { key, seen: [], observedAt: r.observedAt };
       out.set(key, a);
-      windowAt.set(key, { fiveHour: -Infinity, sevenDay: -Infinity });
     }
     a.seen.push(seen);
     a.observedAt = Math.max(a.observedAt, r.observedAt);
-    const at = windowAt.get(key)!;
     for (const name of ["fiveHour", "sevenDay"] as const) {
       const w = r[name];
-      if (w !== undefined && r.observedAt > at[name]) {
-        a[name] = w;
-        at[name] = r.observedAt;
-      }
+      if (w !== undefined && newerWindow(w, a[name])) a[name] = w;
     }
     if (r.limitedAt !== undefined && (a.limitedAt === undefined || r.limitedAt > a.limitedAt)) {
       a.limitedAt = r.limitedAt;

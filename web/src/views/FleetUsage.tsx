@@ -208,7 +208,7 @@ function QuotaWindowRow({ name, w, now, laptop }: { name: WindowName; w: QuotaWi
       </div>
       <ProgressBar fraction={view.pct / 100} label={`${laptop}: ${label}, ${formatPct(view.pct)} used`} />
       <span className={u.muted}>
-        resets <Time at={view.resetsAt} />
+        resets <Time at={view.resetsAt} ahead />
       </span>
     </div>
   );
@@ -256,7 +256,7 @@ function AccountQuotaCard({ q, now }: { q: AccountQuota; now: number }) {
           Limit reached <Time at={limit.since} />
           {limit.resetsAt !== undefined && (
             <>
-              , resets <Time at={limit.resetsAt} />
+              , resets <Time at={limit.resetsAt} ahead />
             </>
           )}
           {q.limitedText !== undefined && q.limitedText !== "" && <> · “{q.limitedText}”</>}
