@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import uuid
@@ -363,6 +364,26 @@ def _message_line(n: int) -> bytes:
         ).encode()
         + b"\n"
     )
+
+
+def test_a_transcript_whose_name_is_not_utf8_is_saved_and_loaded_back(tmp_path: Path) -> None:
+    """Python reads such a name with lone surrogates, which UTF-8 cannot carry: the snapshot and
+    the journal line escape them, and a load finds the mark again (not read twice)."""
+    state = tmp_path / "usage.json"
+    transcript = tmp_path / os.fsdecode(b"caf\xe9.jsonl")  # Latin-1, as an old tool named it
+    transcript.write_bytes(_message_line(1))
+    ledger = UsageLedger(state, clock=lambda: NOW)
+    ledger.read(transcript, Facts())
+    assert len(ledger.seal(PRICES)) == 1  # a snapshot
+    with transcript.open("ab") as f:
+        f.write(_message_line(2))
+    ledger.read(transcript, Facts())
+    assert len(ledger.seal(PRICES)) == 1  # a journal line
+    again = UsageLedger.load(state, clock=lambda: NOW)
+    assert again.recovered is None and again.journal_skipped == 0
+    assert again.reader.marks == ledger.reader.marks
+    again.read(transcript, Facts())
+    assert again.seal(PRICES) == []  # nothing counted twice
 
 
 def test_a_round_appends_a_small_journal_line_and_a_load_replays_it(tmp_path: Path) -> None:

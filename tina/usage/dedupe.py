@@ -231,7 +231,6 @@ class Dedupe:
         keep_open: int = OPEN,
     ) -> None:
         """`hashes`: saved ones (:meth:`hashes`, or a list as older files saved), oldest first."""
-        self._keep = keep
         self._keep_open = keep_open
         self._seen = Keys(keep)  # the hashes remembered
         self._open: OrderedDict[int, Counts] = OrderedDict()  # hash -> counted, the most recent

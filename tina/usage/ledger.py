@@ -175,8 +175,13 @@ _SESSION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 def _encode(data: dict[str, Any]) -> bytes:
     """Compact JSON, written straight to bytes: the standard library's encoder gathers a
     snapshot's thousands of small pieces as objects first (5 MB on the way to a 1.2 MB
-    snapshot, memory the process keeps once it has grown), this one writes them to one buffer."""
-    return msgspec.json.encode(data)
+    snapshot, memory the process keeps once it has grown), this one writes them to one buffer.
+    A path that is not UTF-8 (a lone surrogate, as Python reads such a name) is escaped as JSON
+    allows, by the standard library's."""
+    try:
+        return msgspec.json.encode(data)
+    except UnicodeEncodeError:
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 @attrs.define
