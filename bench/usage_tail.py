@@ -31,7 +31,7 @@ measured.
   subscription update.
 - **RSS**: the daemon's resident memory before the transcripts appear and its peak during the
   active windows. First, `--history` (60,000) messages of earlier sessions (another project's,
-  60 to a session, written over the week before) are read, so that the daemon remembers as many
+  60 to a session, written over the last week) are read, so that the daemon remembers as many
   message keys as it ever does (50,000) and what was counted of the last 4,096 messages: the
   memory of a daemon that has run for days, not of one that has just started.
 
@@ -213,8 +213,8 @@ async def wait_messages(
 
 def write_history(claude: Path, messages: int, per_session: int = 60) -> int:
     """`messages` messages of earlier sessions in another project (one no orchestration runs
-    in), `per_session` to a session, spread over the week before an hour ago; returns the
-    sessions written."""
+    in), `per_session` to a session, spread evenly over the last week; returns the sessions
+    written."""
     cwd = Path("/home/dev/side-project")
     projects = project_dir(claude, cwd)
     sessions = -(-messages // per_session)
