@@ -101,7 +101,7 @@ class _Sums:
     cache_write_1h: int = 0
     web_searches: int = 0
 
-    def fits(self, record: UsageRecord) -> bool:
+    def fits(self, record: UsageRecord | _Sums) -> bool:
         """Whether adding `record` keeps every sum within the wire's bound."""
         return (
             max(
@@ -119,7 +119,7 @@ class _Sums:
         self.add_tokens(record)
         self.web_searches += record.web_searches
 
-    def add_tokens(self, tokens: UsageRecord | Tokens) -> None:
+    def add_tokens(self, tokens: UsageRecord | Tokens | _Sums) -> None:
         self.input += tokens.input
         self.output += tokens.output
         self.cache_write += tokens.cache_write
@@ -163,13 +163,13 @@ class Aggregator:
         if at is None or not TIMESTAMP_MS[0] <= at < min(TIMESTAMP_MS[1], now_ms + AHEAD_MS):
             at = now_ms
         key = _key(at - at % HOUR_MS, attribution, record.model)
-        added = record if more is None else _growth(record, more)
+        added = record if more is None else _growth(more)
         bucket = self._buckets.get(key)
         if bucket is None or not bucket.total.fits(added):
             if bucket is not None:
                 self._full.append((key, bucket))
             bucket = self._buckets[key] = _Bucket()
-        steps: list[tuple[UsageRecord | Tokens, UsageRecord | Tokens]]  # (its prompt, added)
+        steps: list[tuple[UsageRecord | Tokens, UsageRecord | Tokens | _Sums]]  # (prompt, added)
         if more is None:
             bucket.total.add(record)
             # Each sampling step at its own prompt's band (without compactions, the record).
@@ -218,18 +218,17 @@ class Aggregator:
         return rows
 
 
-def _growth(record: UsageRecord, more: tuple[int, ...]) -> UsageRecord:
-    """`record` with only the figures of `more` (input, output, cache write, cache read, the
-    hour's part of the cache write, web searches), none of its compactions."""
-    return attrs.evolve(
-        record,
+def _growth(more: tuple[int, ...]) -> _Sums:
+    """What a later line of a message counted already adds: the figures of `more` (input,
+    output, cache write, cache read, the hour's part of the cache write, web searches) as sums,
+    with no message."""
+    return _Sums(
         input=more[0],
         output=more[1],
         cache_write=more[2],
         cache_read=more[3],
         cache_write_1h=min(more[4], more[2]),
         web_searches=more[5],
-        compactions=(),
     )
 
 

@@ -240,11 +240,20 @@ class Dedupe:
         # `keep`: older ones are forgotten already, so not saved either).
         self._fresh = 0
         self._fresh_open: dict[int, Counts] = {}  # counts set since the last `take_fresh`
+        self._last: tuple[str | None, int] = (None, 0)  # the last key hashed, and its hash
         self.extend(hashes)
 
     def _remember(self, h: int) -> None:
         if h not in self._seen:
             self._seen.add(h)
+
+    def _hash(self, key: str) -> int:
+        """`hash_key(key)`, once for :meth:`first` and :meth:`growth` of one line."""
+        last, h = self._last
+        if key != last:
+            h = hash_key(key)
+            self._last = (key, h)
+        return h
 
     def _set_open(self, h: int, counts: Counts) -> None:
         self._open[h] = counts
@@ -258,7 +267,7 @@ class Dedupe:
         `counts` what was counted of it (for :meth:`growth`)."""
         if key is None:
             return True
-        h = hash_key(key)
+        h = self._hash(key)
         # A later line of a recent message is found among the figures first (a dict's look-up;
         # the keys' is slower), and a message whose figures are remembered is never counted
         # again, even once its key is forgotten.
@@ -279,7 +288,7 @@ class Dedupe:
         or the message's counts are no longer remembered (:data:`OPEN`)."""
         if key is None:
             return None
-        h = hash_key(key)
+        h = self._hash(key)
         counted = self._open.get(h)
         if counted is None:
             return None
