@@ -231,7 +231,7 @@ def test_fast_messages_are_priced_at_their_models_fast_rates_within_one_row() ->
     assert standard is not None and fast is not None
     assert row.cost_micros == round_micros(raw_cost(standard, **tokens) + raw_cost(fast, **tokens))
     # One message at a speed its model has no rates for: the row has no cost, not a standard one.
-    for model, speed in (("claude-opus-4-7", "fast"), ("claude-opus-5-5", "priority")):
+    for model, speed in (("claude-mythos-5-2", "fast"), ("claude-opus-5-5", "priority")):
         agg.add(_record(model=model, at_ms=at), Attribution(), now_ms=NOW)
         agg.add(_record(model=model, at_ms=at, speed=speed), Attribution(), now_ms=NOW)
         (row,) = agg.take(PRICES)

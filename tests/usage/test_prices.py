@@ -52,12 +52,18 @@ def test_models_released_since_the_first_table_are_priced_and_unlisted_ones_are_
         "claude-sonnet-4-6": ("3.0", "0.3"),
         "claude-sonnet-5": ("2.0", "0.2"),
         "claude-fable-5": ("10.0", "1.0"),
+        # Fable 5.1 is not Fable 5: its cache hits cost a quarter (0.025 x input)
+        "claude-fable-5-1": ("10.0", "0.25"),
+        "claude-fable-5-2-20261109": ("8.0", "0.2"),
+        "claude-mythos-5": ("10.0", "1.0"),
+        "claude-mythos-5-1": ("10.0", "0.25"),
+        "claude-mythos-5-2": ("8.0", "0.2"),
     }.items():
         price = table.price(model)
         assert price is not None, model
         assert (price.input, price.cache_read) == (Decimal(input_price), Decimal(cache_read))
-    # Never a neighbour's price: Fable 5.1 is not Fable 5.
-    for model in ("claude-fable-5-1", "claude-fable-5-2"):
+    # Never a neighbour's price: a version not in the table has none.
+    for model in ("claude-fable-5-3", "claude-mythos-5-3", "claude-fable"):
         assert table.price(model) is None, model
 
 
@@ -251,11 +257,18 @@ def test_fast_mode_has_its_own_rates_and_a_model_without_them_no_price() -> None
         Decimal("16.0"),
         Decimal("0.4"),
     )  # twice the standard rates, its own cache ratios kept
-    for model in ("claude-opus-5", "claude-opus-4-8"):
-        fast = table.price(model, at_ms=now, speed="fast")
-        assert fast is not None and (fast.input, fast.output) == (10, 50), model
+    for model, rates in {
+        "claude-opus-5": (10, 50),
+        "claude-opus-4-8": (10, 50),
+        "claude-fable-5-2": (16, 80),
+        "claude-opus-4-7": (30, 150),  # six times, not two
+    }.items():
+        fast = table.price(model, at_ms=_ms("2026-06-01"), speed="fast", prompt=900_000)
+        assert fast is not None and (fast.input, fast.output) == rates, model
+    fable = table.price("claude-fable-5-2", at_ms=now, speed="fast")
+    assert fable is not None and (fable.cache_write_1h, fable.cache_read) == (32, Decimal("0.4"))
     # Neither a model without fast rates nor a speed not known here is priced as standard.
-    for model in ("claude-opus-4-7", "claude-sonnet-4-5", "claude-haiku-4-5"):
+    for model in ("claude-mythos-5-2", "claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5"):
         assert table.price(model, at_ms=now, speed="fast") is None, model
     assert table.price("claude-opus-5-5", at_ms=now, speed="priority") is None
     tokens = {"input": 1_000, "output": 1_000, "cache_write": 0, "cache_read": 0}
