@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from tina.dev.sim.account import ACCOUNT_NAME, Account
@@ -33,6 +34,7 @@ from tina.usage import (
     counts_of,
     facts_from,
     load_prices,
+    read_source,
     source_of,
 )
 
@@ -209,13 +211,20 @@ def test_a_phases_transcripts_give_each_agent_its_tokens(tmp_path: Path) -> None
     reader, dedupe, aggregator = TranscriptReader(), Dedupe(), Aggregator()
     got: dict[tuple[str | None, str | None, str | None], Counter[str]] = {}
     models = set()
+    # Each in-process teammate's meta file names it and its team, as Claude Code writes them:
+    # its lines are its own even without their `agentName`.
+    metas = sorted(project.rglob("agent-*.meta.json"))
+    assert {json.loads(m.read_text())["name"] for m in metas} == set(TEAM) - {"team-lead"}
     for path in paths:
-        source = source_of(path)
+        source, final = read_source(path)
+        assert final and (source.subagent is None) == (source.name is None), path
+        assert source.team in (None, "f-phase-1")
         for record in reader.read(path).records:
             tokens, more = _counted(dedupe, record)
             if not tokens:
                 continue
             who = attribute(record, source, facts)
+            assert attribute(attrs.evolve(record, agent_name=None), source, facts) == who
             got.setdefault((who.orchestration_id, who.phase, who.agent), Counter()).update(tokens)
             aggregator.add(record, who, now_ms=int(time.time() * 1000), more=more)
             models.add(record.model)

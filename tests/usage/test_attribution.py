@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import json
+from pathlib import Path, PurePosixPath
 
 import attrs
 
@@ -16,6 +17,7 @@ from tina.usage import (
     TeamFacts,
     UsageRecord,
     attribute,
+    read_source,
     source_of,
 )
 
@@ -77,6 +79,68 @@ def test_a_teammate_transcript_names_its_agent_only_when_it_is_a_member() -> Non
     assert stranger == Attribution(orchestration_id="orch1", phase="1.5", agent=None)
     silent = attribute(_record(), source, FACTS)
     assert silent == Attribution(orchestration_id="orch1", phase="1.5", agent=None)
+
+
+# An in-process teammate's meta file, in the shape public tools read (names invented): beside
+# its transcript, `<lead session>/subagents/agent-<id>.meta.json`.
+TEAMMATE_META = {
+    "agentType": "general-purpose",
+    "description": "Implement task 3",
+    "name": "reviewer",
+    "spawnDepth": 1,
+    "model": "sonnet",
+    "taskKind": "in_process_teammate",
+    "teamName": "billing-export-phase-1.5",
+    "color": "blue",
+    "planModeRequired": False,
+}
+
+
+def test_read_source_names_an_in_process_teammate_from_its_meta_file(tmp_path: Path) -> None:
+    subagents = tmp_path / LEAD_SESSION / "subagents"
+    subagents.mkdir(parents=True)
+    transcript = subagents / "agent-a9f.jsonl"
+    meta = subagents / "agent-a9f.meta.json"
+    plain = Source(session_id=LEAD_SESSION, subagent="a9f")
+    # Not written yet: no name, and not final (looked for again later).
+    assert read_source(transcript) == (plain, False)
+    meta.write_text(json.dumps(TEAMMATE_META))
+    named = attrs.evolve(plain, name="reviewer", team="billing-export-phase-1.5")
+    assert read_source(transcript) == (named, True)
+    # A plain subagent's meta file names no one; one of another shape is not an error.
+    for text in (
+        json.dumps({"agentType": "Explore", "description": "Find it", "toolUseId": "toolu_01"}),
+        json.dumps(TEAMMATE_META | {"name": 7}),
+        json.dumps(TEAMMATE_META | {"name": "x" * 65}),
+        json.dumps(TEAMMATE_META | {"teamName": "t" * 257}),
+        "[1, 2",
+        "[]",
+    ):
+        meta.write_text(text)
+        got, final = read_source(transcript)
+        assert (got.name, final) == (None, True), text
+    # A session's own file has no meta file to look for.
+    assert read_source(tmp_path / f"{LEAD_SESSION}.jsonl") == (
+        Source(session_id=LEAD_SESSION),
+        True,
+    )
+
+
+def test_a_teammate_named_only_by_its_meta_file_is_that_agent_when_its_team_agrees() -> None:
+    source = Source(session_id=LEAD_SESSION, subagent="a9f", name="reviewer", team=PHASE_TEAM.name)
+    phase = Attribution(orchestration_id="orch1", phase="1.5", agent="reviewer")
+    assert attribute(_record(), source, FACTS) == phase
+    # the line's own name comes first
+    assert attribute(_record(agent="executor-1"), source, FACTS).agent == "executor-1"
+    # a meta file that gives no team is taken at its name
+    assert attribute(_record(), attrs.evolve(source, team=None), FACTS) == phase
+    # a name not in the team, or another team's: not known
+    for other in (
+        attrs.evolve(source, name="someone"),
+        attrs.evolve(source, team="search-phase-1"),
+    ):
+        assert attribute(_record(), other, FACTS).agent is None
+        assert attribute(_record(), other, FACTS).phase == "1.5"
 
 
 def test_the_line_session_is_used_when_the_path_names_none() -> None:

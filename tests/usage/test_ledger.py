@@ -105,8 +105,9 @@ def test_the_fixture_sessions_become_attributed_hourly_rows(tmp_path: Path, proj
             "costMicros": 6035,  # 7 x 3 + 40 x 15 + 18048 x 0.3, rounded
         }
     ]
+    # The teammate's lines name it once; its meta file beside the transcript names it always.
     mates = [r for r in rows if r["model"] == "claude-haiku-4-5-20251001"]
-    assert {r.get("agentName") for r in mates} == {"executor-1", None}
+    assert {r.get("agentName") for r in mates} == {"executor-1"}
     assert all(r["phaseNumber"] == "1" for r in mates)
 
 
@@ -844,6 +845,37 @@ def test_a_subagents_lines_and_a_held_orchestrations_are_not_followed(
     for path in sorted(projects.rglob("*.jsonl")):
         whole.read(path, NO_TEAM)
     assert _totals([r for b in whole.seal(PRICES) for r in b.rows]) == _totals(_rows(ledger))
+
+
+def test_a_teammates_meta_file_written_after_its_first_lines_names_it_a_minute_later(
+    tmp_path: Path,
+) -> None:
+    clock = [NOW]
+    subagents = tmp_path / "projects" / "p" / LEAD_SESSION / "subagents"
+    subagents.mkdir(parents=True)
+    transcript = subagents / "agent-b7.jsonl"
+    ledger = UsageLedger(tmp_path / "usage.json", clock=lambda: clock[0])
+
+    def agents_of(n: int) -> dict[str | None, int]:
+        with transcript.open("ab") as f:
+            f.write(_message_line(n))
+        ledger.read(transcript, FACTS)
+        rows = [r for b in ledger.seal(PRICES) for r in b.rows]
+        assert {r["phaseNumber"] for r in rows} == {"1"}
+        return {r.get("agentName"): r["messages"] for r in rows}
+
+    assert agents_of(1) == {None: 1}  # no meta file: the phase, not the agent
+    (subagents / "agent-b7.meta.json").write_text(
+        json.dumps(
+            {"name": "executor-1", "teamName": "billing-export-phase-1", "agentType": "worker"}
+        )
+    )
+    assert agents_of(2) == {None: 1}  # not looked for again at once
+    clock[0] += 60_000
+    assert agents_of(3) == {"executor-1": 1}
+    clock[0] += 3_600_000
+    (subagents / "agent-b7.meta.json").unlink()
+    assert agents_of(4) == {"executor-1": 1}  # found once: kept
 
 
 def test_an_overrides_tiers_price_the_very_first_batch(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from .attribution import Source as Source
 from .attribution import TeamFacts as TeamFacts
 from .attribution import attribute as attribute
 from .attribution import facts_from as facts_from
+from .attribution import read_source as read_source
 from .attribution import source_of as source_of
 from .dedupe import Dedupe as Dedupe
 from .dedupe import counts_of as counts_of

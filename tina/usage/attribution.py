@@ -5,7 +5,9 @@ The chain is session -> team -> phase -> orchestration:
 
 - the **session** is the transcript's: ``<project>/<session>.jsonl`` for a session's own file,
   ``<project>/<lead session>/subagents/agent-<id>.jsonl`` for a subagent or in-process teammate
-  (then the line's ``sessionId`` is not used: it may name the lead's);
+  (then the line's ``sessionId`` is not used: it may name the lead's); an in-process teammate's
+  name (and team) is also in ``agent-<id>.meta.json`` beside its transcript (`read_source`), for
+  lines that do not give their ``agentName``;
 - the **team** is the one whose config names that session as ``leadSessionId`` (exactly one), or
   the one a hook reported for the session;
 - tina names its teams ``<feature>-phase-<phase>`` and ``<feature>-orchestration``, which gives
@@ -22,11 +24,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 import attrs
+import msgspec
 
 from tina.local import TeamConfig
+from tina.local.files import FileRefused, read_file
 
 from .transcript import UsageRecord
 
@@ -41,6 +45,7 @@ __all__ = [
     "TeamFacts",
     "attribute",
     "facts_from",
+    "read_source",
     "source_of",
     "team_facts",
 ]
@@ -52,6 +57,9 @@ _PHASE_TEAM = re.compile(r"(?P<feature>.+)-phase-(?P<phase>[0-9]+(?:\.[0-9]+)*)"
 _ORCH_TEAM = re.compile(r"(?P<feature>.+)-orchestration")
 _AGENT_FILE = re.compile(r"agent-(?P<id>[A-Za-z0-9._-]{1,128})\.jsonl")
 MAX_AGENT = 64
+MAX_TEAM = 256
+META_MAX = 64 * 1024
+"""A subagent's ``.meta.json`` larger than this is not read (it holds a few short fields)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -85,10 +93,13 @@ class Facts:
 
 @attrs.frozen(kw_only=True, cache_hash=True)  # a key, hashed per message
 class Source:
-    """Where a transcript lies: its session, and the subagent id for a subagent's file."""
+    """Where a transcript lies: its session, and the subagent id for a subagent's file; for an
+    in-process teammate's file, its name and team as its ``.meta.json`` gives them."""
 
     session_id: str | None = None
     subagent: str | None = None
+    name: str | None = None
+    team: str | None = None
 
 
 @attrs.frozen(kw_only=True, cache_hash=True)  # a key, hashed per message
@@ -135,6 +146,39 @@ def source_of(path: PurePath) -> Source:
     if match is not None and path.parent.name == "subagents":
         return Source(session_id=path.parent.parent.name or None, subagent=match["id"])
     return Source(session_id=path.stem or None)
+
+
+class _Meta(msgspec.Struct, rename="camel"):
+    """What a subagent's ``agent-<id>.meta.json`` says of a teammate (its other fields, and
+    a plain subagent's, are not read)."""
+
+    name: str | None = None
+    team_name: str | None = None
+
+
+_META = msgspec.json.Decoder(_Meta)
+
+
+def read_source(path: Path) -> tuple[Source, bool]:
+    """:func:`source_of`, with a subagent's name and team read from ``agent-<id>.meta.json``
+    beside it (blocking), and whether that is final: False while the file is not there (the
+    caller looks again later). A file of another shape gives no name, never an error."""
+    source = source_of(path)
+    if source.subagent is None:
+        return source, True
+    try:
+        found = read_file(path.with_name(f"agent-{source.subagent}.meta.json"), limit=META_MAX)
+    except FileRefused:
+        return source, True
+    if found is None:
+        return source, False
+    try:
+        meta = _META.decode(found.data)
+    except (msgspec.DecodeError, RecursionError):
+        return source, True
+    if meta.team_name is not None and len(meta.team_name) > MAX_TEAM:
+        return source, True  # no team of Claude Code's is named so long: not a teammate's
+    return attrs.evolve(source, name=_agent_name(meta.name), team=meta.team_name), True
 
 
 def _inside(cwd: str, worktree: str) -> bool:
@@ -208,6 +252,8 @@ def attribute(record: UsageRecord, source: Source, facts: Facts) -> Attribution:
             agent = ORCHESTRATOR if orchestration_team else LEAD
     elif record.agent_name is not None and record.agent_name in team.members:
         agent = record.agent_name
+    elif source.name in team.members and source.team in (None, team.name):
+        agent = source.name  # an in-process teammate whose lines do not name it
     return Attribution(orchestration_id=orchestration.id, phase=phase, agent=_agent_name(agent))
 
 

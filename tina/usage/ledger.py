@@ -61,7 +61,7 @@ from tina.atomic import write_atomic
 from tina.claude_dirs import MAX_LEARNED
 
 from .aggregate import AGENT, MAX_ROWS, PHASE, Aggregator
-from .attribution import Attribution, Attributions, Facts, Source, source_of
+from .attribution import Attribution, Attributions, Facts, Source, read_source
 from .dedupe import KEEP, Dedupe, counts_of, saved_open
 from .prices import PriceTable
 from .reader import BUDGET, FileMark, ReadResult, TranscriptReader
@@ -91,7 +91,9 @@ MAX_HELD = 10_000
 MOVE_WINDOW_MS = 3_600_000
 """How long the usage a session sent before it led a team can still be moved to that team."""
 MAX_SOURCES = 4096
-"""Transcripts whose session (`source_of`) is remembered at most; past it they are found again."""
+"""Transcripts whose session (`read_source`) is remembered at most; past it they are found again."""
+META_AGAIN_MS = 60_000
+"""How soon a subagent's ``.meta.json`` that was not there is looked for again."""
 MAX_UNTEAMED = 256
 """Sessions followed at once; more are counted as they are, without a later move."""
 _ATTRIBUTION = ("orchestrationId", "phaseNumber", "agentName")
@@ -274,6 +276,7 @@ class UsageLedger:
         self.dedupe = Dedupe(keep=keep)
         self._attributions = Attributions()
         self._sources: dict[Path, Source] = {}
+        self._unnamed: dict[Path, int] = {}  # subagents' files without a meta file: when looked
         # The prompt sizes the price table's tiers start at (tina's own table's when not given):
         # a bucket keeps its sums apart at them, so that the first seal prices them too.
         self._cuts = cuts
@@ -590,12 +593,21 @@ class UsageLedger:
             self.unfinished.discard(path)
         if not result.records:
             return result
+        now = self._clock()
         source = self._sources.get(path)
-        if source is None:  # what its path names, found once (a round reads the same files)
+        looked = self._unnamed.get(path)
+        if source is None or (looked is not None and now - looked >= META_AGAIN_MS):
+            # What its path names, found once (a round reads the same files); a subagent's
+            # meta file not written yet is looked for again a while later.
             if len(self._sources) >= MAX_SOURCES:
                 self._sources.clear()
-            source = self._sources[path] = source_of(path)
-        now = self._clock()
+                self._unnamed.clear()
+            source, final = read_source(path)
+            self._sources[path] = source
+            if final:
+                self._unnamed.pop(path, None)
+            else:
+                self._unnamed[path] = now
         # A session's file whose records name another session, whose file here was read: a
         # resumed (or forked) session's copy of the history it continues, counted from there.
         # Not a subagent's file (its records name its session), nor a file not named by its id.

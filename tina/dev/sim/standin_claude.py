@@ -93,6 +93,7 @@ from .transcripts import (
     Transcript,
     Usage,
     subagent_path,
+    write_subagent_meta,
 )
 
 __all__ = [
@@ -1219,6 +1220,14 @@ class _Team:
             agent_id: str | None = f"a{uuid.uuid4().hex[:16]}"
             session = lead.session_id
             path = subagent_path(lead.hooks.claude_dir, lead.cwd, session, str(agent_id))
+            write_subagent_meta(
+                path,
+                name=name,
+                team=self.name,
+                agent_type=_AGENT_TYPES.get(name, "general-purpose"),
+                description=f"{name} on team {self.name}",
+                model="sonnet",
+            )
         else:
             agent_id, session = None, str(uuid.uuid4())
             path = transcript_path(lead.hooks.claude_dir, lead.cwd, session)

@@ -14,9 +14,11 @@ its ``agentId`` and the lead's ``sessionId`` (reference: claude-agent-teams.md Â
 tmux-pane teammate's transcript lies is not in the reference: it is a Claude Code session of its
 own, so it gets a session file of its own here.
 
-``agentName`` on a teammate's lines is an assumption, not a documented field (see
+``agentName`` on a teammate's lines is not a documented field (see
 tests/fixtures/transcripts/README.md): tina's attribution uses it only when it names a member of
-the team whose lead session holds the file.
+the team whose lead session holds the file. Beside an in-process teammate's transcript Claude Code
+writes ``agent-<id>.meta.json`` with its ``name`` and ``teamName`` (`write_subagent_meta`), which
+attribution reads for the lines that do not name it.
 
 The figures are made up but shaped like real ones: the first message of a session writes the
 system prompt and tools to the cache, later ones read everything said so far from the cache and
@@ -94,6 +96,30 @@ def subagent_path(claude_dir: Path, cwd: Path, lead_session_id: str, agent_id: s
     """``<project>/<lead session>/subagents/agent-<id>.jsonl``: an in-process teammate's file."""
     project = transcript_path(claude_dir, cwd, lead_session_id).parent
     return project / lead_session_id / "subagents" / f"agent-{agent_id}.jsonl"
+
+
+def write_subagent_meta(
+    transcript: Path, *, name: str, team: str, agent_type: str, description: str, model: str
+) -> None:
+    """``agent-<id>.meta.json`` beside an in-process teammate's transcript, in the shape public
+    tools read (tests/fixtures/transcripts/README.md). Never fails the caller."""
+    meta = {
+        "agentType": agent_type,
+        "description": description,
+        "name": name,
+        "spawnDepth": 1,
+        "model": model,
+        "taskKind": "in_process_teammate",
+        "teamName": team,
+        "planModeRequired": False,
+    }
+    try:
+        transcript.parent.mkdir(parents=True, exist_ok=True)
+        transcript.with_name(transcript.name.removesuffix(".jsonl") + ".meta.json").write_text(
+            json.dumps(meta, separators=(",", ":")), encoding="utf-8"
+        )
+    except OSError:
+        pass  # as a transcript that cannot be written: the simulated work goes on
 
 
 def _stamp() -> str:
