@@ -224,7 +224,8 @@ def test_a_phases_transcripts_give_each_agent_its_tokens(tmp_path: Path) -> None
             if not tokens:
                 continue
             who = attribute(record, source, facts)
-            assert attribute(attrs.evolve(record, agent_name=None), source, facts) == who
+            if source.subagent is not None:  # in-process: named by its meta file too
+                assert attribute(attrs.evolve(record, agent_name=None), source, facts) == who
             got.setdefault((who.orchestration_id, who.phase, who.agent), Counter()).update(tokens)
             aggregator.add(record, who, now_ms=int(time.time() * 1000), more=more)
             models.add(record.model)
@@ -241,9 +242,9 @@ def test_a_phases_transcripts_give_each_agent_its_tokens(tmp_path: Path) -> None
     for agent in TEAM:
         assert billed[agent]["cache_read"] > 0 and billed[agent]["output"] > 0
         assert got.pop((ORCHESTRATION, "1", agent)) == billed[agent], agent
-    # The pane teammate is a session of its own that no team names: its cwd alone tells the
-    # orchestration (attribution does not guess its phase or name).
-    assert got.pop((ORCHESTRATION, None, None)) == billed["tester"]
+    # The pane teammate is a session of its own that no team config names: its lines name its
+    # team and itself.
+    assert got.pop((ORCHESTRATION, "1", "tester")) == billed["tester"]
     assert got == {}
 
     assert models == {LEAD_MODEL, TEAMMATE_MODEL}
@@ -330,11 +331,9 @@ def test_the_orchestrators_transcripts_are_its_orchestrations(
     assert orchestrator["messages"] == 5  # the team, two hand-overs, two results read
     assert orchestrator["cache_read"] > orchestrator["output"] > 0
     # The validator searches the web once before its work (a search, priced per search).
-    if panes:  # sessions of their own, no team names them: the worktree tells the orchestration
-        mates = got.pop((ORCHESTRATION, None, None))
-        assert (mates["messages"], mates["web_searches"]) == (5, 1)
-    else:
-        for (name, _), messages, searches in ((VALIDATOR, 3, 1), (PLANNER, 2, 0)):
-            mate = got.pop((ORCHESTRATION, None, name))
-            assert (mate["messages"], mate["web_searches"]) == (messages, searches), name
+    # In-process or in a pane of its own (a session no team config names), each teammate's
+    # lines name it and its team.
+    for (name, _), messages, searches in ((VALIDATOR, 3, 1), (PLANNER, 2, 0)):
+        mate = got.pop((ORCHESTRATION, None, name))
+        assert (mate["messages"], mate["web_searches"]) == (messages, searches), name
     assert got == {}

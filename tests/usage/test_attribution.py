@@ -35,7 +35,11 @@ FACTS = Facts(teams=(PHASE_TEAM, ORCH_TEAM), orchestrations=(ORCH, OTHER))
 
 
 def _record(
-    *, cwd: str | None = WORKTREE, session: str | None = None, agent: str | None = None
+    *,
+    cwd: str | None = WORKTREE,
+    session: str | None = None,
+    agent: str | None = None,
+    team: str | None = None,
 ) -> UsageRecord:
     return UsageRecord(
         key="m:r",
@@ -48,6 +52,7 @@ def _record(
         session_id=session,
         cwd=cwd,
         agent_name=agent,
+        team_name=team,
     )
 
 
@@ -206,6 +211,41 @@ def test_hooks_name_the_team_and_agent_of_a_teammate_session() -> None:
     )
     got = attribute(_record(), Source(session_id="tmux-mate"), facts)
     assert got == Attribution(orchestration_id="orch1", phase="1.5", agent="reviewer")
+
+
+def test_a_session_whose_lines_name_its_team_and_itself_is_that_member() -> None:
+    """A teammate in a tmux pane is a session of its own that no team config names; its records
+    carry `teamName` and `agentName` (anthropics/claude-code#75190). So may a lead's under a
+    session id its team config does not name (after a resume, say)."""
+    team = PHASE_TEAM.name
+    mate = attribute(_record(team=team, agent="reviewer"), Source(session_id="pane-mate"), FACTS)
+    assert mate == Attribution(orchestration_id="orch1", phase="1.5", agent="reviewer")
+    resumed = attribute(_record(team=team, agent="team-lead"), Source(session_id="new"), FACTS)
+    assert resumed == Attribution(orchestration_id="orch1", phase="1.5", agent="team-lead")
+    orch = attrs.evolve(ORCH_TEAM, members=("team-lead",))
+    facts = attrs.evolve(FACTS, teams=(PHASE_TEAM, orch))
+    lead = attribute(_record(team=orch.name, agent="team-lead"), Source(session_id="n2"), facts)
+    assert lead == Attribution(orchestration_id="orch1", phase=None, agent="orchestrator")
+    # Not a member, a team not known, or no name of its own: by its cwd alone, as before.
+    for record in (
+        _record(team=team, agent="someone"),
+        _record(team="search-phase-1", agent="reviewer"),
+        _record(team=team),
+    ):
+        assert attribute(record, Source(session_id="pane-mate"), FACTS) == Attribution(
+            orchestration_id="orch1"
+        )
+    # The team a config or a hook gives comes first; the line only names the agent in it.
+    hinted = attrs.evolve(FACTS, sessions={"pane-mate": SessionFacts(team=team)})
+    got = attribute(_record(team=team, agent="reviewer"), Source(session_id="pane-mate"), hinted)
+    assert got == mate
+    lead_line = _record(team="search-phase-1", agent="reviewer")
+    assert attribute(lead_line, Source(session_id=LEAD_SESSION), FACTS).agent == "team-lead"
+    # Remembered answers tell lines apart by the team they name too.
+    remembered = Attributions()
+    pane = Source(session_id="pane-mate")
+    assert remembered.of(_record(agent="reviewer"), pane, FACTS).agent is None
+    assert remembered.of(_record(team=team, agent="reviewer"), pane, FACTS) == mate
 
 
 def test_nested_worktrees_pick_the_deepest() -> None:

@@ -56,6 +56,19 @@ def test_a_subagent_line_keeps_its_agent_and_sidechain() -> None:
     assert (record.agent_id, record.agent_name) == ("a1b2c3d", "executor-1")
 
 
+def test_a_teammates_line_keeps_its_team_name_in_both_readings() -> None:
+    line = json.loads(_lines(SUBAGENT_FILE)[1]) | {"teamName": "billing-export-phase-1"}
+    for text in (json.dumps(line), json.dumps(line | {"extra": {"deep": [1, {"x": None}]}})):
+        for parse in (parse_line, parse_tolerantly):
+            record = parse(text)
+            assert isinstance(record, UsageRecord)
+            assert (record.agent_name, record.team_name) == ("executor-1", "billing-export-phase-1")
+    # A name of another type, or absurdly long: not kept, the usage still counted.
+    for bad in (7, "t" * 257):
+        record = parse_line(json.dumps(line | {"teamName": bad}))
+        assert isinstance(record, UsageRecord) and record.team_name is None, bad
+
+
 def test_no_text_of_a_message_is_kept() -> None:
     for line in _lines(LEAD_FILE):
         record = parse_line(line)
@@ -278,6 +291,7 @@ line = fields(
         "cwd": st.sampled_from(["/w", ""]),
         "agentId": st.just("a1"),
         "agentName": st.sampled_from(["executor-1", "y" * 70]),
+        "teamName": st.sampled_from(["f-phase-1", "t" * 300, 3]),
         "isSidechain": st.booleans(),
     },
 )

@@ -8,8 +8,10 @@ The chain is session -> team -> phase -> orchestration:
   (then the line's ``sessionId`` is not used: it may name the lead's); an in-process teammate's
   name (and team) is also in ``agent-<id>.meta.json`` beside its transcript (`read_source`), for
   lines that do not give their ``agentName``;
-- the **team** is the one whose config names that session as ``leadSessionId`` (exactly one), or
-  the one a hook reported for the session;
+- the **team** is the one whose config names that session as ``leadSessionId`` (exactly one),
+  the one a hook reported for the session, or else the one a session's own line names in
+  ``teamName`` when its ``agentName`` is a member of it (a teammate in a pane of its own, whose
+  records carry both; or a lead under a session id its team config does not name);
 - tina names its teams ``<feature>-phase-<phase>`` and ``<feature>-orchestration``, which gives
   the **phase** and the feature; the **orchestration** is the one of that feature the daemon
   knows (several: the one whose worktree holds the message's ``cwd``);
@@ -213,6 +215,14 @@ def _team(session: str | None, facts: Facts) -> TeamFacts | None:
     return None
 
 
+def _named_team(record: UsageRecord, facts: Facts) -> TeamFacts | None:
+    """The one team named ``record.team_name`` that has ``record.agent_name`` as a member."""
+    found = [t for t in facts.teams if t.name == record.team_name]
+    if len(found) != 1 or record.agent_name not in found[0].members:
+        return None
+    return found[0]
+
+
 def _agent_name(value: str | None) -> str | None:
     return value if value is not None and 0 < len(value) <= MAX_AGENT else None
 
@@ -220,6 +230,10 @@ def _agent_name(value: str | None) -> str | None:
 def attribute(record: UsageRecord, source: Source, facts: Facts) -> Attribution:
     session = source.session_id or record.session_id
     team = _team(session, facts)
+    named = False  # the team is the one the line names, with the line's agent a member of it
+    if team is None and source.subagent is None and record.team_name is not None:
+        team = _named_team(record, facts)
+        named = team is not None
     by_cwd = _by_cwd(record.cwd, facts.orchestrations)
     if team is None:
         return Attribution(orchestration_id=by_cwd.id) if by_cwd is not None else UNATTRIBUTED
@@ -250,6 +264,10 @@ def attribute(record: UsageRecord, source: Source, facts: Facts) -> Attribution:
             agent = hint.agent
         elif team.lead_session_id == session:
             agent = ORCHESTRATOR if orchestration_team else LEAD
+        elif named or (record.team_name == team.name and record.agent_name in team.members):
+            agent = record.agent_name
+            if agent == LEAD and orchestration_team:
+                agent = ORCHESTRATOR
     elif record.agent_name is not None and record.agent_name in team.members:
         agent = record.agent_name
     elif source.name in team.members and source.team in (None, team.name):
@@ -260,8 +278,8 @@ def attribute(record: UsageRecord, source: Source, facts: Facts) -> Attribution:
 class Attributions:
     """:func:`attribute`, remembered for the facts in hand: a round's messages come from a few
     sessions, and each answer would otherwise walk every team and worktree the daemon knows.
-    What :func:`attribute` reads of a message is its session, cwd and agent name, so those and
-    the transcript's source are the key; facts equal to the last ones keep the answers (the
+    What :func:`attribute` reads of a message is its session, cwd, agent and team names, so
+    those and the transcript's source are the key; facts equal to the last ones keep the answers (the
     daemon builds them anew each round), other facts forget them."""
 
     MAX = 4096
@@ -269,14 +287,16 @@ class Attributions:
 
     def __init__(self) -> None:
         self._facts: Facts | None = None
-        self._known: dict[tuple[Source, str | None, str | None, str | None], Attribution] = {}
+        self._known: dict[
+            tuple[Source, str | None, str | None, str | None, str | None], Attribution
+        ] = {}
 
     def of(self, record: UsageRecord, source: Source, facts: Facts) -> Attribution:
         if facts is not self._facts:
             if facts != self._facts:
                 self._known.clear()
             self._facts = facts
-        key = (source, record.session_id, record.cwd, record.agent_name)
+        key = (source, record.session_id, record.cwd, record.agent_name, record.team_name)
         found = self._known.get(key)
         if found is None:
             if len(self._known) >= self.MAX:

@@ -93,6 +93,7 @@ class UsageRecord:
     cwd: str | None = None
     agent_id: str | None = None
     agent_name: str | None = None
+    team_name: str | None = None
     sidechain: bool = False
     compactions: tuple[Tokens, ...] = ()
 
@@ -214,6 +215,7 @@ def _record(
     cwd: object,
     agent_id: object,
     agent_name: object,
+    team_name: object,
     sidechain: bool,
 ) -> UsageRecord | Skip:
     """The record of an assistant line with usage, from its fields as the line gives them
@@ -253,6 +255,7 @@ def _record(
         cwd=_text(cwd, 4096),
         agent_id=_text(agent_id, 128),
         agent_name=_text(agent_name, 64),
+        team_name=_text(team_name, 256),
         sidechain=sidechain,
         compactions=compactions,
     )
@@ -312,6 +315,7 @@ class _Line(msgspec.Struct):
     cwd: str | None = None
     agentId: str | None = None
     agentName: str | None = None
+    teamName: str | None = None
     isSidechain: bool | None = None
 
 
@@ -347,6 +351,7 @@ def _parse_typed(line: bytes | str) -> UsageRecord | Skip | None:
         cwd=data.cwd,
         agent_id=data.agentId,
         agent_name=data.agentName,
+        team_name=data.teamName,
         sidechain=data.isSidechain is True,
     )
 
@@ -395,5 +400,6 @@ def parse_tolerantly(line: bytes | str) -> UsageRecord | Skip:
         cwd=data.get("cwd"),
         agent_id=data.get("agentId"),
         agent_name=data.get("agentName"),
+        team_name=data.get("teamName"),
         sidechain=data.get("isSidechain") is True,
     )

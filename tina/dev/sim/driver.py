@@ -46,7 +46,7 @@ from .account import ACCOUNT_NAME, Account
 from .claude_hooks import HookRunner, transcript_path
 from .sandbox import BIN, Laptop, SandboxError
 from .standin_claude import MODEL
-from .transcripts import TEAMMATE_MODEL, Transcript, Usage, subagent_path
+from .transcripts import TEAMMATE_MODEL, Transcript, Usage, subagent_path, write_subagent_meta
 
 log = structlog.get_logger("tina.sim")
 
@@ -306,6 +306,14 @@ class OrchestrationTeam:
             agent_id: str | None = f"a{uuid.uuid4().hex[:16]}"
             session = self.session_id
             path = subagent_path(self.laptop.claude, self.worktree, session, str(agent_id))
+            write_subagent_meta(
+                path,
+                name=agent,
+                team=self.name,
+                agent_type=agent_type,
+                description=f"{agent} on team {self.name}",
+                model="sonnet",
+            )
         else:  # a pane teammate is a Claude Code session of its own
             agent_id, session = None, str(uuid.uuid4())
             path = transcript_path(self.laptop.claude, self.worktree, session)
@@ -316,6 +324,7 @@ class OrchestrationTeam:
             model=TEAMMATE_MODEL,
             agent_id=agent_id,
             agent_name=agent,
+            team_name=self.name,
             on_usage=self._spend,
         )
         self.mates[agent].user(_wrapped("team-lead", f"You are {agent} on team {self.name}."))

@@ -1238,6 +1238,7 @@ class _Team:
             model=TEAMMATE_MODEL,
             agent_id=agent_id,
             agent_name=name,
+            team_name=self.name,
             git_branch=lead.transcript.git_branch,
             on_usage=lead.billed(name),
         )

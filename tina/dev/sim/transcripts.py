@@ -14,9 +14,9 @@ its ``agentId`` and the lead's ``sessionId`` (reference: claude-agent-teams.md Â
 tmux-pane teammate's transcript lies is not in the reference: it is a Claude Code session of its
 own, so it gets a session file of its own here.
 
-``agentName`` on a teammate's lines is not a documented field (see
-tests/fixtures/transcripts/README.md): tina's attribution uses it only when it names a member of
-the team whose lead session holds the file. Beside an in-process teammate's transcript Claude Code
+A teammate's lines carry its ``agentName`` and ``teamName``, fields that are not documented (see
+tests/fixtures/transcripts/README.md): tina's attribution uses them only when the name is a
+member of that team. Beside an in-process teammate's transcript Claude Code
 writes ``agent-<id>.meta.json`` with its ``name`` and ``teamName`` (`write_subagent_meta`), which
 attribution reads for the lines that do not name it.
 
@@ -148,6 +148,7 @@ class Transcript:
         model: str,
         agent_id: str | None = None,
         agent_name: str | None = None,
+        team_name: str | None = None,
         git_branch: str = "",
         seed: str | None = None,
         on_usage: Callable[[Usage, str], None] | None = None,
@@ -158,6 +159,7 @@ class Transcript:
         self.model = model
         self.agent_id = agent_id
         self.agent_name = agent_name
+        self.team_name = team_name
         self.git_branch = git_branch
         self.on_usage = on_usage
         self._rng = random.Random(seed if seed is not None else f"{session_id}:{agent_id}")
@@ -193,7 +195,9 @@ class Transcript:
         line["uuid"] = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         line["timestamp"] = _stamp()
         if self.agent_name is not None:
-            line["agentName"] = self.agent_name  # an assumption: see the module's docstring
+            line["agentName"] = self.agent_name  # not documented: see the module's docstring
+        if self.team_name is not None:
+            line["teamName"] = self.team_name
         self._parent = line["uuid"]
         return line
 
