@@ -16,8 +16,8 @@ own, so it gets a session file of its own here.
 
 A teammate's lines carry its ``agentName`` and ``teamName``, fields that are not documented (see
 tests/fixtures/transcripts/README.md): tina's attribution uses them only when the name is a
-member of that team. Beside an in-process teammate's transcript Claude Code
-writes ``agent-<id>.meta.json`` with its ``name`` and ``teamName`` (`write_subagent_meta`), which
+member of that team. Beside an in-process teammate's transcript Claude Code writes
+``agent-<id>.meta.json`` with its ``name`` and ``teamName`` (`write_subagent_meta`), which
 attribution reads for the lines that do not name it.
 
 The figures are made up but shaped like real ones: the first message of a session writes the
