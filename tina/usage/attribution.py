@@ -60,6 +60,7 @@ _ORCH_TEAM = re.compile(r"(?P<feature>.+)-orchestration")
 _AGENT_FILE = re.compile(r"agent-(?P<id>[A-Za-z0-9._-]{1,128})\.jsonl")
 MAX_AGENT = 64
 MAX_TEAM = 256
+"""A team name in a subagent's meta file longer than this is not a team's."""
 META_MAX = 64 * 1024
 """A subagent's ``.meta.json`` larger than this is not read (it holds a few short fields)."""
 
@@ -279,8 +280,8 @@ class Attributions:
     """:func:`attribute`, remembered for the facts in hand: a round's messages come from a few
     sessions, and each answer would otherwise walk every team and worktree the daemon knows.
     What :func:`attribute` reads of a message is its session, cwd, agent and team names, so
-    those and the transcript's source are the key; facts equal to the last ones keep the answers (the
-    daemon builds them anew each round), other facts forget them."""
+    those and the transcript's source are the key; facts equal to the last ones keep the answers
+    (the daemon builds them anew each round), other facts forget them."""
 
     MAX = 4096
     """Answers kept at most; past it they are forgotten and found again."""
