@@ -231,10 +231,8 @@ def _agent_name(value: str | None) -> str | None:
 def attribute(record: UsageRecord, source: Source, facts: Facts) -> Attribution:
     session = source.session_id or record.session_id
     team = _team(session, facts)
-    named = False  # the team is the one the line names, with the line's agent a member of it
     if team is None and source.subagent is None and record.team_name is not None:
-        team = _named_team(record, facts)
-        named = team is not None
+        team = _named_team(record, facts)  # the team the line names, its agent a member of it
     by_cwd = _by_cwd(record.cwd, facts.orchestrations)
     if team is None:
         return Attribution(orchestration_id=by_cwd.id) if by_cwd is not None else UNATTRIBUTED
@@ -265,7 +263,7 @@ def attribute(record: UsageRecord, source: Source, facts: Facts) -> Attribution:
             agent = hint.agent
         elif team.lead_session_id == session:
             agent = ORCHESTRATOR if orchestration_team else LEAD
-        elif named or (record.team_name == team.name and record.agent_name in team.members):
+        elif record.team_name == team.name and record.agent_name in team.members:
             agent = record.agent_name
             if agent == LEAD and orchestration_team:
                 agent = ORCHESTRATOR
