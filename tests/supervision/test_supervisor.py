@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from tina.supervision import (
@@ -290,6 +291,50 @@ async def test_a_child_slow_to_stop_is_waited_for_at_most_its_timeout(
         nursery.cancel_scope.cancel()
     # The supervisor moved on to "first" after 1 s; the nursery still waited for the cleanup.
     assert probe.log[-2:] == [(1.0, "stop first"), (3.0, "stubborn cleaned up")]
+
+
+@pytest.mark.parametrize("helper", [False, True], ids=["alone", "with a helper task"])
+async def test_a_stop_that_comes_as_the_last_child_reports_ready_stops_every_child(
+    autojump_clock: trio.testing.MockClock, helper: bool
+) -> None:
+    # The daemon is stopped (a SIGHUP, say) just as its last actor reports ready. The
+    # supervisor must still stop every child and return: it once shielded the child it was
+    # starting anyway, and trio does not move a task started under a cancelled scope into the
+    # supervisor's nursery, so the supervisor waited for that child forever (and a helper
+    # task's Cancelled, caught by the child's own nursery, made it look like a clean exit).
+    probe = Probe()
+    outer = trio.CancelScope()
+
+    async def last(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            if helper:
+                nursery.start_soon(trio.sleep_forever)
+                await trio.lowlevel.checkpoint()  # the helper waits: the stop reaches it first
+            probe.note("start last")
+            task_status.started()
+            outer.cancel()
+            try:
+                # Virtual time: a child the stop never reaches ends after a minute (and is
+                # not restarted), so the bug fails the test instead of hanging it.
+                await trio.sleep(60)
+            except trio.Cancelled:
+                probe.note("stop last")
+                raise
+            probe.note("last still running a minute after the stop")
+        probe.note("exit last")
+
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec(id="first", run=worker(probe, "first")),
+            ChildSpec(id="last", run=last, restart=Restart.TEMPORARY),
+        ],
+        backoff=NO_JITTER,
+    )
+    with outer:
+        await sup.run()
+    assert probe.events() == ["start first", "start last", "stop last", "stop first"]
+    assert [s.state for s in sup.statistics()] == [ChildState.STOPPED, ChildState.STOPPED]
 
 
 async def test_dynamic_children(autojump_clock: trio.testing.MockClock) -> None:

@@ -3,12 +3,14 @@ supervisor, capped exponential backoff with jitter, start in order and stop in r
 
 A child runs inside its own cancel scope. Once it has started, the scope is shielded, so
 cancelling the supervisor does not hit every child at once: the supervisor stops them
-itself, newest first, each within its `shutdown_timeout`.
+itself, newest first, each within its `shutdown_timeout` (a child that reports ready while
+the supervisor is already being cancelled is stopped at once, never shielded).
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import random
 import time
 from functools import partial
@@ -62,6 +64,18 @@ class _Child:
         )
 
 
+def _shield_once_ready(scope: trio.CancelScope) -> None:
+    """Shield a child's scope once it is ready, unless its supervisor is being stopped from
+    outside already: then stop the child instead. Shielded, it would never see that stop: trio
+    leaves a task that reports ready under a cancelled scope where it is, so the supervisor would
+    wait for it forever, and the child's own nurseries would take the stop's `Cancelled` for
+    theirs and end as if it had returned (and be restarted)."""
+    if trio.current_effective_deadline() == -math.inf:
+        scope.cancel()
+    else:
+        scope.shield = True
+
+
 class _Base:
     def __init__(
         self,
@@ -112,7 +126,7 @@ class _Base:
                                 child.set_state(ChildState.RUNNING)
                                 if not reported:
                                     reported = True
-                                    child.scope.shield = True
+                                    _shield_once_ready(child.scope)
                                     task_status.started()
                     except Exception as exc:  # a crash; Cancelled is a BaseException and passes
                         error = exc
