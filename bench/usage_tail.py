@@ -76,6 +76,7 @@ from _common import (
 
 from tina.convex import open_convex_client
 from tina.dev.sim.sandbox import Laptop
+from tina.dev.sim.transcripts import write_subagent_meta
 from tina.log import configure_logging
 from tina.usage.dedupe import KEEP
 
@@ -96,13 +97,25 @@ def project_dir(claude: Path, cwd: Path) -> Path:
 class Transcript:
     """One session's transcript, appended as Claude Code does (whole lines, `O_APPEND`)."""
 
-    def __init__(self, path: Path, session: str, cwd: Path, agent: str | None = None) -> None:
-        """`agent`: an in-process teammate's name (its file is under the lead's session, its
-        lines carry the lead's `sessionId` and its own `agentId` and `agentName`)."""
-        self.path, self.session, self.cwd, self.agent = path, session, cwd, agent
+    def __init__(
+        self, path: Path, session: str, cwd: Path, agent: str | None = None, team: str = ""
+    ) -> None:
+        """`agent`: an in-process teammate's name, in `team` (its file is under the lead's
+        session, beside the meta file Claude Code writes for it; its lines carry the lead's
+        `sessionId` and its own `agentId`, `agentName` and `teamName`)."""
+        self.path, self.session, self.cwd, self.agent, self.team = path, session, cwd, agent, team
         self.parent: str | None = None
         self.output = 0  # output tokens written, at each message's final count
         path.parent.mkdir(parents=True, exist_ok=True)
+        if agent is not None:
+            write_subagent_meta(
+                path,
+                name=agent,
+                team=team,
+                agent_type="general-purpose",
+                description=f"{agent} of {team}",
+                model=MODEL,
+            )
 
     def _base(self, kind: str, at: datetime | None = None) -> dict[str, Any]:
         line_id = str(uuid.uuid4())
@@ -123,6 +136,7 @@ class Transcript:
         if self.agent is not None:
             base["agentId"] = self.path.stem.removeprefix("agent-")
             base["agentName"] = self.agent
+            base["teamName"] = self.team
         self.parent = line_id
         return base
 
@@ -486,8 +500,9 @@ def main() -> int:
             for k in range(teams):
                 session = str(uuid.uuid4())
                 names = [f"worker-{i}" for i in range(1, TEAM_SIZE)]
+                team = f"{FEATURE}-phase-{k + 2}"
                 laptop.write_team(
-                    f"{FEATURE}-phase-{k + 2}",
+                    team,
                     [{"name": "team-lead"}, *({"name": n} for n in names)],
                     cwd=wt,
                     lead_session_id=session,
@@ -496,7 +511,7 @@ def main() -> int:
                 for name in names:
                     agent_file = f"agent-a{uuid.uuid4().hex[:16]}.jsonl"
                     path = projects / session / "subagents" / agent_file
-                    transcripts.append(Transcript(path, session, wt, agent=name))
+                    transcripts.append(Transcript(path, session, wt, agent=name, team=team))
         while len(transcripts) < args.transcripts:  # sessions: all; teams: the rest
             session = str(uuid.uuid4())
             transcripts.append(Transcript(projects / f"{session}.jsonl", session, wt))
