@@ -298,10 +298,11 @@ async def test_a_stop_that_comes_as_the_last_child_reports_ready_stops_every_chi
     autojump_clock: trio.testing.MockClock, helper: bool
 ) -> None:
     # The daemon is stopped (a SIGHUP, say) just as its last actor reports ready. The
-    # supervisor must still stop every child and return: it once shielded the child it was
-    # starting anyway, and trio does not move a task started under a cancelled scope into the
-    # supervisor's nursery, so the supervisor waited for that child forever (and a helper
-    # task's Cancelled, caught by the child's own nursery, made it look like a clean exit).
+    # supervisor must still stop every child and return. It once shielded that child anyway:
+    # behind the shield the child's own nursery took the stop's Cancelled for its own, so the
+    # child ended as if it had returned ("exit last", and a permanent child was restarted),
+    # and trio, which does not move a task started under a cancelled scope into the
+    # supervisor's nursery, left the supervisor waiting for it.
     probe = Probe()
     outer = trio.CancelScope()
 
