@@ -338,6 +338,34 @@ async def test_a_stop_that_comes_as_the_last_child_reports_ready_stops_every_chi
     assert [s.state for s in sup.statistics()] == [ChildState.STOPPED, ChildState.STOPPED]
 
 
+async def test_a_child_that_crashes_as_it_reports_ready_is_restarted(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Its crash cancels the nursery it runs in before the supervisor has seen it ready: a
+    # crash, not a stop of the supervisor, so it is restarted like any other.
+    probe = Probe()
+    runs = 0
+
+    async def hasty(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        nonlocal runs
+        runs += 1
+        probe.note("start hasty")
+        task_status.started()
+        if runs == 1:
+            raise RuntimeError("hasty broke")
+        await trio.sleep_forever()
+
+    sup = Supervisor("root", [ChildSpec(id="hasty", run=hasty)], backoff=NO_JITTER)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await trio.sleep(5)
+        (status,) = sup.statistics()
+        nursery.cancel_scope.cancel()
+    assert probe.events() == ["start hasty", "start hasty"]
+    assert (status.state, status.restarts) == (ChildState.RUNNING, 1)
+    assert status.last_error == "RuntimeError: hasty broke"
+
+
 async def test_dynamic_children(autojump_clock: trio.testing.MockClock) -> None:
     probe = Probe()
     dyn = DynamicSupervisor("worktrees", backoff=NO_JITTER)

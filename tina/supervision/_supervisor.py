@@ -4,7 +4,7 @@ supervisor, capped exponential backoff with jitter, start in order and stop in r
 A child runs inside its own cancel scope. Once it has started, the scope is shielded, so
 cancelling the supervisor does not hit every child at once: the supervisor stops them
 itself, newest first, each within its `shutdown_timeout` (a child that reports ready while
-the supervisor is already being cancelled is stopped at once, never shielded).
+whoever started it is already being cancelled is stopped at once, never shielded).
 """
 
 from __future__ import annotations
@@ -64,16 +64,23 @@ class _Child:
         )
 
 
-def _shield_once_ready(scope: trio.CancelScope) -> None:
-    """Shield a child's scope once it is ready, unless its supervisor is being stopped from
-    outside already: then stop the child instead. Shielded, it would never see that stop: trio
-    leaves a task that reports ready under a cancelled scope where it is, so the supervisor would
-    wait for it forever, and the child's own nurseries would take the stop's `Cancelled` for
-    theirs and end as if it had returned (and be restarted)."""
+def _shield_once_ready(scope: trio.CancelScope, running: trio.Nursery) -> bool:
+    """Shield a child's `scope` once it is ready (it runs in `running`): True once shielded.
+
+    Not while whoever started it is being stopped: then the child is stopped instead. Shielded,
+    it would never see that stop: trio leaves a task that reports ready under a cancelled scope
+    where it is, so the starter would wait for it forever, and the child's own nurseries would
+    take the stop's `Cancelled` for theirs and end as if it had returned (and be restarted).
+    Not yet either if the child has crashed already (its nursery is cancelled, which hides
+    whether the starter is too): it is restarted as any crash is, and shielded once ready again.
+    """
+    if running.cancel_scope.cancel_called:
+        return False
     if trio.current_effective_deadline() == -math.inf:
         scope.cancel()
-    else:
-        scope.shield = True
+        return False
+    scope.shield = True
+    return True
 
 
 class _Base:
@@ -111,7 +118,7 @@ class _Base:
     ) -> None:
         spec = child.spec
         bound = log.bind(supervisor=self.name, actor=spec.id)
-        reported = False
+        reported = shielded = False
         consecutive = 0
         try:
             with child.scope:
@@ -124,9 +131,10 @@ class _Base:
                             async with trio.open_nursery() as nursery:
                                 await nursery.start(spec.run)
                                 child.set_state(ChildState.RUNNING)
+                                if not shielded:
+                                    shielded = _shield_once_ready(child.scope, nursery)
                                 if not reported:
                                     reported = True
-                                    _shield_once_ready(child.scope)
                                     task_status.started()
                     except Exception as exc:  # a crash; Cancelled is a BaseException and passes
                         error = exc
