@@ -17,7 +17,7 @@ measure each other), and prints its own medians and p99 and its target:
 | `convex-cost` | `bench/convex_cost.py` | 3 laptops, 10 orchestrations, 2 dashboards: Convex calls and DB bandwidth a month |
 | `push-latency` | `bench/push_latency.ts` (Node, the real daemon) | item created on a laptop → push request received by the push-service stand-in |
 | `pwa-lighthouse` | `bench/pwa_lighthouse.ts` (Node, headless Chromium) | Lighthouse 11's installable-app audits of the built dashboard |
-| `usage-tail` | `bench/usage_tail.py` | 200 active transcripts, 20 agent teams (a lead and 9 in-process teammates each): CPU (no dashboard open, and one open) and RSS the daemon adds; new assistant message → cost visible |
+| `usage-tail` | `bench/usage_tail.py` | 200 active transcripts, 20 agent teams (a lead and 9 in-process teammates each): CPU (no dashboard open, and one open) and RSS the daemon adds; new assistant message → cost visible; the floor (`bench/usage_floor.py`): the least a quick round can cost on the machine, side by side |
 | `usage-tail-sessions` | `bench/usage_tail.py --shape sessions` | the same, 200 sessions leading no team (the costliest to attribute) |
 | `usage-parse` | `bench/usage_parse.py` | one transcript line read into its usage: the typed decoding vs the tolerant reading, three shapes of line |
 

@@ -60,7 +60,7 @@ def check_target(t: dict[str, Any]) -> None:
         ("hook-cost", 1, {"ms"}),
         ("needs-latency", 2, {"visible", "decided", "query"}),
         ("convex-cost", 2, {"windows", "assumptions", "components", "functions", "total"}),
-        ("usage-tail", 4, {"latency", "idle", "watched", "rss", "messages"}),
+        ("usage-tail", 4, {"latency", "idle", "watched", "rss", "messages", "floor"}),
         ("usage-parse", 0, {"shapes"}),
     ],
 )
@@ -317,3 +317,38 @@ def test_convex_cost_bandwidth_verdict_and_rerun_causes(tmp_path: Path) -> None:
     assert cc.rerun_delta({"q": {"a": 5.0, "b": 2.0}}, {"q": {"a": 3.0, "b": 2.0}}) == {
         "q": {"a": 2.0}
     }
+
+
+def test_usage_floor_reads_what_is_written_in_rounds(tmp_path: Path) -> None:
+    """The floor `usage-tail` reads its figure against counts the messages its writer writes,
+    in rounds at its pace, and reports its CPU: a floor that read nothing would be no floor."""
+    out = tmp_path / "floor.json"
+    proc = subprocess.run(
+        [
+            *[sys.executable, str(BENCH / "usage_floor.py")],
+            *["--pace", "0.2", "--seconds", "3", "--transcripts", "20", "--every", "1"],
+            *["--no-fsync", "--json", str(out)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    floor = json.loads(out.read_text())
+    assert floor["fsync"] is False and floor["pace"] == 0.2
+    # About 20 messages a second for 3 s, read in rounds at most every 0.2 s.
+    assert floor["messages"] >= 10, floor
+    assert 2 <= floor["rounds"] <= floor["seconds"] / 0.2 + 1, floor
+    assert floor["cpu"] > 0 and floor["per_round_ms"] > 0, floor
+    assert f"{floor['rounds']} rounds" in proc.stdout
+
+
+def test_usage_floor_refuses_a_pace_of_zero() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "usage_floor.py"), "--pace", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--pace" in proc.stderr
