@@ -43,6 +43,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -113,7 +114,9 @@ def answer(fd: int) -> None:
         sock.send(b'{"type":"Transition","modifications":[]}')
 
 
-def measure(pace: float, seconds: float, transcripts: int, every: float, fsync: bool) -> dict:
+def measure(
+    pace: float, seconds: float, transcripts: int, every: float, fsync: bool
+) -> dict[str, Any]:
     """Rounds at `pace` for `seconds` of writing; this process's CPU."""
     decoder = msgspec.json.Decoder(_Line)
     with tempfile.TemporaryDirectory(prefix="usage-floor-") as tmp:

@@ -663,9 +663,9 @@ def main() -> int:
     )
     title = "" if args.shape == "teams" else ", sessions leading no team"
     floor_rows = "\n".join(
-        f"| {'the daemon' + chr(39) + 's, ' if i == 0 else ''}a round every {f['pace']:.2f} s "
-        f"| {f['round_rate']:.2f} | {f['per_round_ms']:.2f} ms | {f['cpu']:.3f} |"
-        for i, f in enumerate(floors)
+        f"| {label}a round every {f['pace']:.2f} s | {f['round_rate']:.2f} "
+        f"| {f['per_round_ms']:.2f} ms | {f['cpu']:.3f} |"
+        for label, f in zip(("the daemon's, ", ""), floors, strict=True)
     )
     floor_text = (
         f"At the daemon's pace the floor alone is {floors[0]['cpu'] / CPU_TARGET:.1f} times the "
