@@ -333,6 +333,7 @@ BY_NAME = {b.name: b for b in BENCHES}
 # Scripts in bench/ that this entry point leaves alone, and why.
 NOT_RUN = {
     "chaos.py": "the reliability suite (SIGKILL, outages, faults): its own figures, in docs/reliability.md",
+    "usage_floor.py": "run by usage_tail.py, beside the daemon it is the floor of",
 }
 
 
