@@ -14,8 +14,8 @@ not), over the same transcripts written the same way:
 - append one journal line and fsync it (what keeps a count from being made twice after the
   machine crashes; `--no-fsync` leaves it out);
 - send one frame to a "backend" (another process, over a socket pair) and read the two frames
-  it answers with 1 ms apart, as a Convex backend answers a mutation: its reply, then the
-  transition that makes it visible.
+  it answers with, `--answer-gap` (1) ms apart, as a Convex backend answers a mutation: its
+  reply, then the transition that makes it visible.
 
 A writer (another process) appends an assistant message to a random transcript, Poisson, at
 `--transcripts / --every` messages a second, exactly as `usage_tail.py` does. The figure is this
@@ -23,7 +23,8 @@ process's CPU (getrusage: user + system, every thread) per second of writing; th
 the backend are not counted, as the daemon's figure does not count them either.
 
     .venv/bin/python bench/usage_floor.py [--pace 0.6] [--seconds 60] [--transcripts 200]
-                                          [--every 20] [--no-fsync] [--json PATH]
+                                          [--every 20] [--no-fsync] [--answer-gap 1]
+                                          [--json PATH]
 """
 
 from __future__ import annotations
@@ -105,17 +106,28 @@ def write(root: Path, rate: float) -> None:
         time.sleep(rng.expovariate(rate))
 
 
-def answer(fd: int) -> None:
-    """The backend: to each frame, a reply and, 1 ms later, a transition."""
+def answer(fd: int, gap_ms: float) -> None:
+    """The backend: to each frame, a reply and, `gap_ms` later, a transition (each a line; with
+    no gap, both in one write, as a busy backend's may arrive)."""
     sock = socket.socket(fileno=fd)
+    reply = b'{"type":"MutationResponse","requestId":0,"success":true}\n'
+    transition = b'{"type":"Transition","modifications":[]}\n'
     while sock.recv(65536):
-        sock.send(b'{"type":"MutationResponse","requestId":0,"success":true}')
-        time.sleep(0.001)
-        sock.send(b'{"type":"Transition","modifications":[]}')
+        if gap_ms <= 0:
+            sock.sendall(reply + transition)
+            continue
+        sock.sendall(reply)
+        time.sleep(gap_ms / 1000)
+        sock.sendall(transition)
 
 
 def measure(
-    pace: float, seconds: float, transcripts: int, every: float, fsync: bool
+    pace: float,
+    seconds: float,
+    transcripts: int,
+    every: float,
+    fsync: bool,
+    answer_gap_ms: float = 1.0,
 ) -> dict[str, Any]:
     """Rounds at `pace` for `seconds` of writing; this process's CPU."""
     decoder = msgspec.json.Decoder(_Line)
@@ -130,7 +142,8 @@ def measure(
         ours, theirs = socket.socketpair()
         me = [sys.executable, __file__]
         backend = subprocess.Popen(
-            [*me, "--answer", str(theirs.fileno())], pass_fds=[theirs.fileno()]
+            [*me, "--answer", str(theirs.fileno()), "--answer-gap", f"{answer_gap_ms:g}"],
+            pass_fds=[theirs.fileno()],
         )
         theirs.close()
         writer = subprocess.Popen([*me, "--write", str(root), "--rate", str(transcripts / every)])
@@ -176,9 +189,10 @@ def measure(
             if fsync:
                 os.fsync(journal)
             ours.send(json.dumps({"type": "Mutation", "args": [totals]}).encode())
-            for _ in range(2):  # the reply, then the transition
+            answers = 0  # the reply, then the transition: apart or, late, in one read
+            while answers < 2:
                 select.select([ours], [], [])
-                ours.recv(65536)
+                answers += ours.recv(65536).count(b"\n")
 
         try:
             # The clock starts with the writer's first message (its start takes a while).
@@ -227,6 +241,12 @@ def main() -> int:
         "--every", type=float, default=20.0, help="seconds between messages of one transcript"
     )
     parser.add_argument("--no-fsync", action="store_true", help="leave the journal's fsync out")
+    parser.add_argument(
+        "--answer-gap",
+        type=float,
+        default=1.0,
+        help="ms between the backend stand-in's reply and its transition (0: one write)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -236,11 +256,15 @@ def main() -> int:
         write(args.write, args.rate)
         return 0
     if args.answer is not None:
-        answer(args.answer)
+        answer(args.answer, args.answer_gap)
         return 0
     if args.pace <= 0 or args.seconds <= 0 or args.transcripts <= 0 or args.every <= 0:
         parser.error("--pace, --seconds, --transcripts and --every must be above 0")
-    figures = measure(args.pace, args.seconds, args.transcripts, args.every, not args.no_fsync)
+    if args.answer_gap < 0:
+        parser.error("--answer-gap must be 0 or more")
+    figures = measure(
+        args.pace, args.seconds, args.transcripts, args.every, not args.no_fsync, args.answer_gap
+    )
     print(
         f"floor: {figures['rounds']} rounds in {figures['seconds']:.0f} s "
         f"({figures['round_rate']:.2f} a second, {figures['messages']} messages), "

@@ -343,6 +343,24 @@ def test_usage_floor_reads_what_is_written_in_rounds(tmp_path: Path) -> None:
     assert f"{floor['rounds']} rounds" in proc.stdout
 
 
+def test_usage_floor_takes_the_reply_and_transition_in_one_read(tmp_path: Path) -> None:
+    """A backend's reply and transition can reach the floor in one read (a busy machine): it
+    takes both and goes on, rather than waiting for a second read that never comes."""
+    out = tmp_path / "floor.json"
+    proc = subprocess.run(
+        [
+            *[sys.executable, str(BENCH / "usage_floor.py")],
+            *["--pace", "0.2", "--seconds", "2", "--transcripts", "20", "--every", "1"],
+            *["--no-fsync", "--answer-gap", "0", "--json", str(out)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert json.loads(out.read_text())["rounds"] >= 2
+
+
 def test_usage_floor_refuses_a_pace_of_zero() -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCH / "usage_floor.py"), "--pace", "0"],
