@@ -319,46 +319,41 @@ def test_convex_cost_bandwidth_verdict_and_rerun_causes(tmp_path: Path) -> None:
     }
 
 
-def test_usage_floor_reads_what_is_written_in_rounds(tmp_path: Path) -> None:
-    """The floor `usage-tail` reads its figure against counts the messages its writer writes,
-    in rounds at its pace, and reports its CPU: a floor that read nothing would be no floor."""
+def run_floor(tmp_path: Path, seconds: int, *extra: str) -> tuple[dict[str, Any], str]:
+    """`bench/usage_floor.py` for `seconds` at a round every 0.2 s, 20 transcripts written at
+    about 20 messages a second, no fsync: its figures and what it printed."""
     out = tmp_path / "floor.json"
     proc = subprocess.run(
         [
             *[sys.executable, str(BENCH / "usage_floor.py")],
-            *["--pace", "0.2", "--seconds", "3", "--transcripts", "20", "--every", "1"],
-            *["--no-fsync", "--json", str(out)],
+            *["--pace", "0.2", "--seconds", str(seconds), "--transcripts", "20", "--every", "1"],
+            *["--no-fsync", *extra, "--json", str(out)],
         ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    floor = json.loads(out.read_text())
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_usage_floor_reads_what_is_written_in_rounds(tmp_path: Path) -> None:
+    """The floor `usage-tail` reads its figure against counts the messages its writer writes,
+    in rounds at its pace, and reports its CPU: a floor that read nothing would be no floor."""
+    floor, stdout = run_floor(tmp_path, 3)
     assert floor["fsync"] is False and floor["pace"] == 0.2
     # About 20 messages a second for 3 s, read in rounds at most every 0.2 s.
     assert floor["messages"] >= 10, floor
     assert 2 <= floor["rounds"] <= floor["seconds"] / 0.2 + 1, floor
     assert floor["cpu"] > 0 and floor["per_round_ms"] > 0, floor
-    assert f"{floor['rounds']} rounds" in proc.stdout
+    assert f"{floor['rounds']} rounds" in stdout
 
 
 def test_usage_floor_takes_the_reply_and_transition_in_one_read(tmp_path: Path) -> None:
     """A backend's reply and transition can reach the floor in one read (a busy machine): it
     takes both and goes on, rather than waiting for a second read that never comes."""
-    out = tmp_path / "floor.json"
-    proc = subprocess.run(
-        [
-            *[sys.executable, str(BENCH / "usage_floor.py")],
-            *["--pace", "0.2", "--seconds", "2", "--transcripts", "20", "--every", "1"],
-            *["--no-fsync", "--answer-gap", "0", "--json", str(out)],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert json.loads(out.read_text())["rounds"] >= 2
+    floor, _ = run_floor(tmp_path, 2, "--answer-gap", "0")
+    assert floor["rounds"] >= 2
 
 
 def test_usage_floor_refuses_a_pace_of_zero() -> None:
