@@ -14,6 +14,8 @@ type LiveQuery = {
   argsKey: string;
   /** What the client last received for this query (see Outcome.fingerprint). */
   sent?: string;
+  /** The run of the query this socket last looked at: another object once it ran again. */
+  seen?: Outcome;
 };
 
 type ServerMessage = Record<string, unknown> & { type: string };
@@ -448,6 +450,8 @@ export class SyncConnection {
         };
     if (!outcome.ok && outcome.errorData !== undefined) reply.errorData = outcome.errorData;
     this.send(reply);
+    // As after a mutation: Convex brings the caller to the latest timestamp once its action ends.
+    this.requestSync(true);
   }
 
   /**
@@ -505,12 +509,21 @@ export class SyncConnection {
       type: "QueryRemoved",
       queryId,
     }));
+    let rerun = false; // a query of this socket's ran again: a commit wrote inside its read set
     live.forEach(([queryId, query], i) => {
+      if (query.seen !== outcomes[i]) {
+        query.seen = outcomes[i];
+        rerun = true;
+      }
       const print = fingerprint(outcomes[i]);
       if (query.sent === print) return;
       query.sent = print;
       modifications.push(queryModification(queryId, outcomes[i]));
     });
+    // Only the timestamp moved, by a commit none of its queries reads: Convex's sync worker sends
+    // nothing then (it wakes for its session's invalidated queries, mutations and actions only).
+    const onlyTs = end.querySet === this.version.querySet && end.identity === this.version.identity;
+    if (onlyTs && !change.force && !rerun && modifications.length === 0) return;
     this.send({
       type: "Transition",
       startVersion: wireVersion(this.version),

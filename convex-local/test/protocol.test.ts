@@ -86,18 +86,50 @@ describe("query subscriptions", () => {
     expect(tsOf(update.endVersion.ts)).toBeGreaterThan(tsOf(first.endVersion.ts));
   });
 
-  test("sessions with nothing changed still get a Transition to the new timestamp", async () => {
+  test("a commit none of a session's queries reads sends it no Transition", async () => {
+    // As Convex's sync worker: a session wakes for its own invalidated queries, not every commit.
+    const mine = freshChannel();
     const idle = await connect();
-    idle.addQuery(0, "messages:list", { channel: freshChannel() });
+    idle.addQuery(0, "messages:list", { channel: mine });
     const first = await idle.nextOfType("Transition");
     const writer = await connect();
     writer.mutation("messages:send", { channel: freshChannel(), body: "elsewhere" });
-    const response = await writer.nextOfType("MutationResponse");
-    const bump = await idle.next(
-      (m) => m.type === "Transition" && tsOf(m.endVersion.ts) >= tsOf(response.ts),
-    );
-    expect(bump.modifications).toEqual([]);
-    expect(tsOf(bump.endVersion.ts)).toBeGreaterThan(tsOf(first.endVersion.ts));
+    await writer.nextOfType("MutationResponse"); // published to every socket by now
+    await httpMutation("messages:send", { channel: mine, body: "mine" });
+    // The next Transition is the one that brings its query's change, right after its first.
+    const update = await idle.nextOfType("Transition");
+    expect(update.startVersion).toEqual(first.endVersion);
+    expect(update.modifications).toEqual([
+      { type: "QueryUpdated", queryId: 0, value: ["mine"], logLines: [], journal: null },
+    ]);
+  });
+
+  test("a session with no queries gets Transitions only for its own mutations", async () => {
+    const quiet = await connect();
+    const writer = await connect();
+    writer.mutation("messages:send", { channel: freshChannel(), body: "elsewhere" });
+    await writer.nextOfType("MutationResponse");
+    quiet.mutation("messages:send", { channel: freshChannel(), body: "its own" });
+    const response = await quiet.nextOfType("MutationResponse");
+    await quiet.next((m) => m.type === "Transition" && tsOf(m.endVersion.ts) >= tsOf(response.ts));
+    const transitions = quiet.received.filter((m) => m.type === "Transition");
+    expect(transitions).toHaveLength(1);
+    expect(transitions[0].startVersion).toEqual({ querySet: 0, identity: 0, ts: "AAAAAAAAAAA=" });
+  });
+
+  test("a commit inside a query's read set that leaves its result as it was still sends a Transition", async () => {
+    // Convex re-runs an invalidated query and moves its session on, changed result or not.
+    const channel = freshChannel();
+    const client = await connect();
+    client.addQuery(0, "messages:withBody", { channel, body: "wanted" });
+    const first = await client.nextOfType("Transition");
+    expect(modificationFor(first, 0)!.value).toBe(0);
+    // withBody reads the whole channel: another body lands inside its read set, the count stays 0.
+    await httpMutation("messages:send", { channel, body: "another" });
+    const moved = await client.nextOfType("Transition");
+    expect(moved.startVersion).toEqual(first.endVersion);
+    expect(moved.modifications).toEqual([]);
+    expect(tsOf(moved.endVersion.ts)).toBeGreaterThan(tsOf(first.endVersion.ts));
   });
 
   test("Remove answers with QueryRemoved and later commits skip the query", async () => {
@@ -355,6 +387,9 @@ describe("auth", () => {
     expect((await client.nextOfType("MutationResponse")).result).toMatchObject({ subject: "user-1" });
     client.action("identity:whoamiAction");
     expect((await client.nextOfType("ActionResponse")).result).toMatchObject({ subject: "user-1" });
+    // As after a mutation, the caller is brought to the latest timestamp once its action ends.
+    const afterAction = await client.nextOfType("Transition");
+    expect(afterAction.endVersion.identity).toBe(1);
 
     client.send({ type: "Authenticate", baseVersion: 1, tokenType: "None" });
     const cleared = await client.nextOfType("Transition");
